@@ -1,0 +1,39 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+  name: "rawlockcheck",
+  products: [
+    .executable(name: "rawlockcheck", targets: ["rawlockcheck"]),
+    .library(name: "WaitContext", targets: ["WaitContext"]),
+    .library(name: "LockGraph", targets: ["LockGraph"]),
+    .library(name: "Trace", targets: ["Trace"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+  ],
+  targets: [
+    // Wait types, lock kinds, execution contexts and the wait-context rule.
+    .target(name: "WaitContext"),
+    // The validator engine: classes, held locks, the dependency graph, every check.
+    .target(name: "LockGraph", dependencies: ["WaitContext"]),
+    // Reading and writing traces.
+    .target(name: "Trace", dependencies: ["LockGraph", "WaitContext"]),
+    // The command-line tool.
+    .executableTarget(
+      name: "rawlockcheck",
+      dependencies: [
+        "Trace", "LockGraph", "WaitContext",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .testTarget(name: "WaitContextTests", dependencies: ["WaitContext"]),
+    .testTarget(name: "LockGraphTests", dependencies: ["LockGraph", "WaitContext"]),
+    .testTarget(name: "TraceTests", dependencies: ["Trace", "LockGraph"]),
+    .testTarget(
+      name: "RawLockCheckTests",
+      dependencies: ["rawlockcheck", "Trace", "LockGraph"]
+    ),
+  ],
+  swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,36 @@
+import WaitContext
+
+extension LockValidator {
+  /// The kernel's `might_sleep()` check: a point that may sleep (a
+  /// `might-sleep` event, or a blocking acquisition of a sleeping lock) in a
+  /// context that must not sleep. Each reason it must not is listed.
+  mutating func checkSleep(_ event: LockEvent, lock: LockSnapshot?) {
+    let t = event.thread.index
+    let s = threads[t]
+    let rt = configuration.preemptRT
+    var reasons: [String] = []
+    if s.nmiDepth > 0 { reasons.append("in NMI context") }
+    if s.hardirqDepth > 0 {
+      if case .hardirq(let threaded) = s.waitContext, threaded && rt {
+        // A threaded handler runs in a thread on PREEMPT_RT.
+      } else {
+        reasons.append("in hardirq context")
+      }
+    }
+    if s.softirqDepth > 0 && !rt { reasons.append("in softirq context") }
+    if s.irqDisableDepth > 0 { reasons.append("interrupts disabled") }
+    if s.preemptDisableDepth > 0 { reasons.append("preemption disabled") }
+    if s.bhDisableDepth > 0 && !rt { reasons.append("bottom halves disabled") }
+    var atomicHolders: [ClassID] = []
+    for h in s.held where SleepRule.makesAtomic(classes[h.lockClass].waits, configuration: configuration) {
+      let c = classes[h.lockClass]
+      reasons.append("holding \(c.kind.rawValue) \(c.displayName)")
+      atomicHolders.append(h.lockClass)
+    }
+    guard !reasons.isEmpty else { return }
+    report(
+      .sleepInAtomic, thread: t, origin: event.origin, lock: lock,
+      detail: .sleepInAtomic(reasons: reasons),
+      classes: (lock.map { [$0.lockClass] } ?? []) + atomicHolders)
+  }
+}

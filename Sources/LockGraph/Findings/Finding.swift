@@ -1,0 +1,81 @@
+import WaitContext
+
+/// A held lock as a finding shows it: a snapshot taken when it was found.
+public struct LockSnapshot: Sendable, Hashable {
+  public var lockClass: ClassID
+  public var read: ReadMode
+  public var isTrylock: Bool
+  public var instance: UInt64
+  public var origin: Origin
+
+  init(_ held: HeldLock) {
+    self.lockClass = held.lockClass
+    self.read = held.read
+    self.isTrylock = held.isTrylock
+    self.instance = held.instance
+    self.origin = held.origin
+  }
+
+  init(lockClass: ClassID, read: ReadMode, isTrylock: Bool, instance: UInt64, origin: Origin) {
+    self.lockClass = lockClass
+    self.read = read
+    self.isTrylock = isTrylock
+    self.instance = instance
+    self.origin = origin
+  }
+}
+
+/// One link of a printed dependency chain: a class, and where the
+/// dependency into it was first recorded.
+public struct ChainLink: Sendable, Hashable {
+  public var lockClass: ClassID
+  public var origin: Origin
+  public var thread: ThreadID?
+}
+
+/// What is specific to each kind of finding.
+public enum FindingDetail: Sendable, Hashable {
+  /// The acquisition needs `required`, the context allows `allowed`;
+  /// `context` is the interrupt context's own limit.
+  case invalidWaitContext(context: WaitType, allowed: WaitType, required: WaitType)
+  /// `chain` lists the existing dependency chain in lockdep's reverse order:
+  /// first the held lock's class (`-> #N`), last the lock being taken (`-> #0`).
+  case circularDependency(held: LockSnapshot, chain: [ChainLink])
+  case recursiveLocking(held: LockSnapshot)
+  /// `previous` was set at `previousOrigin`; `new` conflicts with it.
+  case inconsistentLockState(previous: UsageBit, new: UsageBit, previousOrigin: Origin?, state: String)
+  /// A new dependency held -> lock connects an irq-safe class to an
+  /// irq-unsafe one (lockdep's `print_bad_irq_dependency()`).
+  case irqUnsafeDependency(
+    held: LockSnapshot, safe: ClassID, safeBit: UsageBit, safeOrigin: Origin?,
+    unsafe: ClassID, unsafeBit: UsageBit, unsafeOrigin: Origin?,
+    safeToHeld: [ChainLink], lockToUnsafe: [ChainLink], state: String)
+  /// Marking a usage bit connected an irq-safe and an irq-unsafe class
+  /// (lockdep's `print_irq_inversion_bug()`): `forwards` when the lock took
+  /// `other` after it, else `other` took the lock.
+  case irqInversion(forwards: Bool, other: ClassID, irqClass: String, path: [ChainLink])
+  case badUnlockBalance
+  case heldLockFreed(from: UInt64, to: UInt64, holder: ThreadID, reinitialized: Bool)
+  case sleepInAtomic(reasons: [String])
+  /// `interrupt` names the handler that returned with locks held, when it
+  /// was not the thread that ended.
+  case locksHeldAtExit(interrupt: String?)
+  case nestedLockNotTaken(nest: ClassID)
+  case limitExceeded(limit: String, consequence: String)
+}
+
+/// One distinct problem, with how often it happened.
+public struct Finding: Sendable {
+  public var kind: FindingKind
+  public var thread: ThreadID
+  /// Where it first happened.
+  public var origin: Origin
+  /// The lock being acquired, released, freed or marked, if any.
+  public var lock: LockSnapshot?
+  /// The thread's held locks when it happened, oldest first.
+  public var held: [LockSnapshot]
+  public var detail: FindingDetail
+  public var count: Int
+  /// Execution context description at the time (`HC1[1]:SC0[0]:HE0:SE1`).
+  public var irqState: String
+}

@@ -1,0 +1,117 @@
+import WaitContext
+
+/// Breadth-first search of the dependency graph with lockdep's strong-path
+/// rule (`__bfs()`), reusing its buffers between searches.
+///
+/// Invariant, as in lockdep: a class is visited once per search, the first
+/// time it is dequeued, whether or not that path is strong; the first match
+/// found is on a shortest strong path.
+struct GraphSearch: Sendable {
+  enum Direction { case forward, backward }
+
+  /// What a search looks for.
+  enum Goal {
+    /// The held lock `target` (class and read mode): lockdep's
+    /// `hlock_conflict()`, for cycles.
+    case conflict(target: ClassID, targetRead: ReadMode)
+    /// A class with any of these usage bits (`usage_match()`).
+    case usage(UsageMask)
+    /// Visit everything and OR the usage bits (`usage_accumulate()`).
+    case accumulate
+  }
+
+  struct Result {
+    /// The matching class.
+    var found: ClassID
+    /// The edges from the root to `found`, root first.
+    var path: [Int32]
+  }
+
+  private var visited: [UInt32] = []
+  private var onlyRecursive: [Bool] = []
+  private var parentEdge: [Int32] = []
+  private var parentNode: [Int] = []
+  private var queue: [(node: Int32, via: Int32)] = []
+  private var generation: UInt32 = 0
+  /// The usage accumulated by the last `.accumulate` search.
+  private(set) var accumulated = UsageMask()
+
+  /// Runs one search.
+  /// - Parameters:
+  ///   - rootOnlyRecursive: lockdep's `only_xr` for the root: forward from a
+  ///     held lock taken as a recursive read, or backward from a shared one.
+  ///   - skipIrqUsageExempt: skip per-cpu and override classes (and any
+  ///     path through them), as lockdep's `usage_skip()` does for irq searches.
+  mutating func run(
+    graph: DependencyGraph, classes: ClassTable, from root: ClassID, direction: Direction,
+    rootOnlyRecursive: Bool, skipIrqUsageExempt: Bool, goal: Goal
+  ) -> Result? {
+    let n = classes.count
+    if visited.count < n {
+      visited.append(contentsOf: repeatElement(0, count: n - visited.count))
+      onlyRecursive.append(contentsOf: repeatElement(false, count: n - onlyRecursive.count))
+      parentEdge.append(contentsOf: repeatElement(-1, count: n - parentEdge.count))
+      parentNode.append(contentsOf: repeatElement(-1, count: n - parentNode.count))
+    }
+    generation &+= 1
+    if generation == 0 {
+      for i in visited.indices { visited[i] = 0 }
+      generation = 1
+    }
+    accumulated = []
+    queue.removeAll(keepingCapacity: true)
+    queue.append((root.raw, -1))
+    var head = 0
+    while head < queue.count {
+      let (node, via) = queue[head]
+      head += 1
+      let i = Int(node)
+      if visited[i] == generation { continue }
+      visited[i] = generation
+      if via >= 0 {
+        let edge = graph.edges[Int(via)]
+        let parent = direction == .forward ? edge.from : edge.to
+        var kinds = direction == .forward ? edge.kinds : edge.kinds.reversed
+        // -(*R)-> followed by -(S*)-> is not a strong path.
+        if onlyRecursive[parent.index] { kinds.subtract(.fromShared) }
+        if kinds.isEmpty { continue }
+        onlyRecursive[i] = kinds.isDisjoint(with: .toNonRecursive)
+        parentNode[i] = parent.index
+      } else {
+        onlyRecursive[i] = rootOnlyRecursive
+      }
+      parentEdge[i] = via
+      let cls = classes[ClassID(node)]
+      if skipIrqUsageExempt && cls.waits.lockType != .normal { continue }
+      switch goal {
+      case .conflict(let target, let targetRead):
+        if node == target.raw && (targetRead == .exclusive || !onlyRecursive[i]) {
+          return Result(found: ClassID(node), path: path(to: i))
+        }
+      case .usage(let mask):
+        if !cls.usage.isDisjoint(with: mask) {
+          return Result(found: ClassID(node), path: path(to: i))
+        }
+      case .accumulate:
+        accumulated.formUnion(cls.usage)
+      }
+      let next = direction == .forward ? graph.outgoing(ClassID(node)) : graph.incoming(ClassID(node))
+      for e in next {
+        let edge = graph.edges[Int(e)]
+        queue.append(((direction == .forward ? edge.to : edge.from).raw, e))
+      }
+    }
+    return nil
+  }
+
+  /// The edges from the root to `node`, root first.
+  private func path(to node: Int) -> [Int32] {
+    var edges: [Int32] = []
+    var current = node
+    while parentEdge[current] >= 0 {
+      edges.append(parentEdge[current])
+      current = parentNode[current]
+    }
+    return edges.reversed()
+  }
+}

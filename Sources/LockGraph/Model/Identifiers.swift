@@ -1,0 +1,66 @@
+/// A lock class known to the validator: an index into its class table.
+/// Each subclass of a declared class is a class of its own, as in lockdep.
+public struct ClassID: Hashable, Sendable, Comparable {
+  public var raw: Int32
+  @inlinable public init(_ raw: Int32) { self.raw = raw }
+  /// No class (for optional fields kept unboxed on the fast path).
+  public static let none = ClassID(-1)
+  @inlinable public var index: Int { Int(raw) }
+  public static func < (a: ClassID, b: ClassID) -> Bool { a.raw < b.raw }
+}
+
+/// A thread known to the validator: an index into its thread table.
+public struct ThreadID: Hashable, Sendable {
+  public var raw: Int32
+  @inlinable public init(_ raw: Int32) { self.raw = raw }
+  @inlinable public var index: Int { Int(raw) }
+}
+
+/// A recorded call stack, owned by whoever feeds the validator (a trace's
+/// `stack` table, or the in-process recorder). The validator only stores it.
+public struct StackID: Hashable, Sendable {
+  public var raw: Int32
+  @inlinable public init(_ raw: Int32) { self.raw = raw }
+  public static let none = StackID(-1)
+  @inlinable public var isNone: Bool { raw < 0 }
+}
+
+/// Where an event came from: its stack, or a single return address, and its
+/// line in a text trace. Any part may be absent (zero or `.none`).
+public struct Origin: Hashable, Sendable {
+  public var stack: StackID
+  public var ip: UInt64
+  /// The line of a text trace, or 0.
+  public var line: Int64
+  /// The event's index in its stream (0-based), set by the validator.
+  public var event: Int64
+
+  @inlinable
+  public init(stack: StackID = .none, ip: UInt64 = 0, line: Int64 = 0, event: Int64 = 0) {
+    self.stack = stack
+    self.ip = ip
+    self.line = line
+    self.event = event
+  }
+
+  public static let unknown = Origin()
+
+  /// A key that identifies the code location for de-duplication: the stack,
+  /// else the return address, else nothing (all such origins are one site).
+  var siteKey: UInt64 {
+    if !stack.isNone { return UInt64(UInt32(bitPattern: stack.raw)) | (1 << 63) }
+    return ip
+  }
+}
+
+/// How a lock is acquired (lockdep's `read` argument).
+public enum ReadMode: UInt8, Sendable, Hashable {
+  /// Exclusive (read=0).
+  case exclusive = 0
+  /// Shared, not recursive (read=1): a later writer blocks further readers.
+  case shared = 1
+  /// Shared and recursive (read=2): never blocks behind a waiting writer.
+  case recursive = 2
+
+  @inlinable public var isRead: Bool { self != .exclusive }
+}

@@ -1,0 +1,25 @@
+import WaitContext
+
+/// A lock class: what lockdep validates, shared by every lock instance
+/// initialized with the same key. A subclass is a class of its own that
+/// shares its base's key and name.
+public struct LockClass: Sendable {
+  /// The token that declared it (a trace's class id).
+  public var key: String
+  /// The display name (`&zone->lock`).
+  public var name: String
+  public var kind: LockKind
+  public var waits: ClassWaitTypes
+  /// 0 for the declared class, 1 to 7 for `sub=` variants.
+  public var subclass: UInt8
+  /// The declared class this one is a subclass of (itself for subclass 0).
+  public var base: ClassID
+  /// Lockdep's `check`: false for the RCU kinds, which are held and
+  /// wait-checked but take no part in the dependency graph or irq usage.
+  public var check: Bool
+  /// Lockdep's usage bits (`UsageBits`).
+  public var usage: UsageMask = []
+
+  /// lockdep's `__print_lock_name()`: the name, and `/N` for a subclass.
+  public var displayName: String { subclass == 0 ? name : "\(name)/\(subclass)" }
+}

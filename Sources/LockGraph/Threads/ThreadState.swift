@@ -1,0 +1,55 @@
+import WaitContext
+
+/// What the validator knows about one thread: its held locks and its
+/// execution-context state.
+///
+/// Invariant: `held` is ordered oldest first; entries with equal
+/// `irqContext` that are adjacent form one segment, and only the last
+/// segment belongs to the current interrupt context.
+struct ThreadState: Sendable {
+  var held: [HeldLock] = []
+  /// lockdep's `curr_chain_key`: the chain key of the current segment.
+  var chainKey: UInt64 = 0
+  /// Entered interrupt contexts, innermost last.
+  var contexts: [ExecutionContext] = []
+  var hardirqDepth: Int32 = 0
+  var softirqDepth: Int32 = 0
+  var nmiDepth: Int32 = 0
+  var irqDisableDepth: Int32 = 0
+  var bhDisableDepth: Int32 = 0
+  var preemptDisableDepth: Int32 = 0
+  /// Validation of this thread stopped (a limit was hit) until it exits.
+  var stopped = false
+
+  var irqContext: UInt8 {
+    (hardirqDepth > 0 ? IRQContextID.hardirq : 0) | (softirqDepth > 0 ? IRQContextID.softirq : 0)
+      | (nmiDepth > 0 ? IRQContextID.nmi : 0)
+  }
+
+  /// Interrupts are off: disabled, or implied by hardirq or NMI context.
+  var hardirqsOff: Bool { irqDisableDepth > 0 || hardirqDepth > 0 || nmiDepth > 0 }
+
+  /// Bottom halves may run (lockdep's `softirqs_enabled`).
+  var softirqsEnabled: Bool { bhDisableDepth == 0 && softirqDepth == 0 }
+
+  /// The context whose wait limit applies (lockdep's `task_wait_context()`):
+  /// NMI, else the innermost hard interrupt, else softirq, else task.
+  var waitContext: ExecutionContext {
+    if nmiDepth > 0 { return .nmi }
+    if hardirqDepth > 0 {
+      for context in contexts.reversed() {
+        if case .hardirq = context { return context }
+      }
+    }
+    if softirqDepth > 0 { return .softirq }
+    return .task
+  }
+
+  /// The index of the first held lock of the current interrupt context.
+  var currentSegmentStart: Int {
+    let context = irqContext
+    var start = held.count
+    while start > 0 && held[start - 1].irqContext == context { start -= 1 }
+    return start
+  }
+}

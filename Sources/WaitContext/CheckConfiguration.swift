@@ -1,0 +1,21 @@
+/// The kernel configuration the checks emulate.
+public struct CheckConfiguration: Sendable, Hashable {
+  /// `CONFIG_PROVE_RAW_LOCK_NESTING`: `config` is a level of its own. When
+  /// off, `config` counts as `spin` (lockdep's `LD_WAIT_CONFIG = LD_WAIT_SPIN`).
+  public var proveRawLockNesting: Bool
+  /// `CONFIG_PREEMPT_RT`: `spinlock_t` and friends sleep, so they count as
+  /// sleeping locks for sleep-in-atomic and no longer make the caller atomic.
+  public var preemptRT: Bool
+
+  public init(proveRawLockNesting: Bool = true, preemptRT: Bool = false) {
+    self.proveRawLockNesting = proveRawLockNesting
+    self.preemptRT = preemptRT
+  }
+
+  /// The wait type as this configuration compares and prints it.
+  @inlinable
+  public func effective(_ wait: WaitType) -> WaitType {
+    if !proveRawLockNesting && wait == .config { return .spin }
+    return wait
+  }
+}

@@ -1,0 +1,53 @@
+/// The wait-context rule of `CONFIG_PROVE_RAW_LOCK_NESTING`
+/// (lockdep's `check_wait_context()`), as a pure function.
+public enum WaitContextRule {
+  /// The verdict for one acquisition.
+  public struct Verdict: Sendable, Equatable {
+    /// The strictest wait type allowed where the lock is taken.
+    public var allowed: WaitType
+    /// The acquisition's outer wait type, as compared.
+    public var required: WaitType
+    public var isValid: Bool { required <= allowed }
+
+    @inlinable
+    public init(allowed: WaitType, required: WaitType) {
+      self.allowed = allowed
+      self.required = required
+    }
+  }
+
+  /// The wait type allowed after a sequence of held locks.
+  ///
+  /// - Parameters:
+  ///   - contextLimit: the limit of the current interrupt context
+  ///     (`ExecutionContext.waitLimit`).
+  ///   - held: the inner wait type and lock type of every lock held in the
+  ///     *current interrupt context only*, oldest first. Locks held by the
+  ///     code an interrupt interrupted must not be passed.
+  /// - Invariant: an `inv` holder changes nothing; an `override` holder
+  ///   resets the running value to its own inner; any other lowers it to its
+  ///   inner when that is stricter.
+  @inlinable
+  public static func allowed(
+    contextLimit: WaitType, held: some Sequence<(inner: WaitType, lockType: LockType)>,
+    configuration: CheckConfiguration
+  ) -> WaitType {
+    var current = configuration.effective(contextLimit)
+    for holder in held where holder.inner != .inv {
+      let inner = configuration.effective(holder.inner)
+      current = holder.lockType == .override ? inner : min(current, inner)
+    }
+    return current
+  }
+
+  /// Checks one acquisition. Returns nil when the rule does not apply: a
+  /// trylock, or a class whose inner type is `inv`.
+  @inlinable
+  public static func check(
+    acquiring lock: ClassWaitTypes, isTrylock: Bool, allowed: WaitType,
+    configuration: CheckConfiguration
+  ) -> Verdict? {
+    if isTrylock || lock.inner == .inv { return nil }
+    return Verdict(allowed: allowed, required: configuration.effective(lock.effectiveOuter))
+  }
+}
