@@ -54,7 +54,8 @@ extension LockValidator {
       let edge = graph.edges[Int(e)]
       chain.append(ChainLink(lockClass: edge.to, origin: edge.origin, thread: edge.thread))
     }
-    chain.append(ChainLink(lockClass: next.lockClass, origin: next.origin, thread: ThreadID(Int32(t))))
+    chain.append(
+      ChainLink(lockClass: next.lockClass, origin: next.origin, thread: ThreadID(Int32(t))))
     report(
       .circularDependency, thread: t, origin: next.origin, lock: LockSnapshot(next),
       detail: .circularDependency(held: LockSnapshot(prev), chain: chain),
@@ -65,7 +66,8 @@ extension LockValidator {
   func links(_ path: [Int32], forward: Bool) -> [ChainLink] {
     path.map { e in
       let edge = graph.edges[Int(e)]
-      return ChainLink(lockClass: forward ? edge.to : edge.from, origin: edge.origin, thread: edge.thread)
+      return ChainLink(
+        lockClass: forward ? edge.to : edge.from, origin: edge.origin, thread: edge.thread)
     }
   }
 }

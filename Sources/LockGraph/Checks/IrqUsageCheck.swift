@@ -66,7 +66,8 @@ extension LockValidator {
         rootOnlyRecursive: forwards ? lock.read == .recursive : lock.read.isRead,
         skipIrqUsageExempt: true, goal: .usage(mask))
     else { return }
-    let irqClass = classes[hit.found].usage.contains(excl) ? excl.stateName : excl.readVariant.stateName
+    let irqClass =
+      classes[hit.found].usage.contains(excl) ? excl.stateName : excl.readVariant.stateName
     report(
       .irqLockInversion, thread: t, origin: lock.origin, lock: LockSnapshot(lock),
       detail: .irqInversion(
@@ -75,7 +76,9 @@ extension LockValidator {
       classes: [c, hit.found])
   }
 
-  mutating func reportInconsistent(thread t: Int, _ lock: HeldLock, previous: UsageBit, new: UsageBit) {
+  mutating func reportInconsistent(
+    thread t: Int, _ lock: HeldLock, previous: UsageBit, new: UsageBit
+  ) {
     report(
       .inconsistentLockState, thread: t, origin: lock.origin, lock: LockSnapshot(lock),
       detail: .inconsistentLockState(

@@ -22,7 +22,8 @@ extension LockValidator {
     if s.preemptDisableDepth > 0 { reasons.append("preemption disabled") }
     if s.bhDisableDepth > 0 && !rt { reasons.append("bottom halves disabled") }
     var atomicHolders: [ClassID] = []
-    for h in s.held where SleepRule.makesAtomic(classes[h.lockClass].waits, configuration: configuration) {
+    for h in s.held
+    where SleepRule.makesAtomic(classes[h.lockClass].waits, configuration: configuration) {
       let c = classes[h.lockClass]
       reasons.append("holding \(c.kind.rawValue) \(c.displayName)")
       atomicHolders.append(h.lockClass)

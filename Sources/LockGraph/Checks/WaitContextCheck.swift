@@ -13,7 +13,9 @@ extension LockValidator {
     let table = classes
     let allowed = WaitContextRule.allowed(
       contextLimit: limit,
-      held: segment.lazy.map { (table[$0.lockClass].waits.inner, table[$0.lockClass].waits.lockType) },
+      held: segment.lazy.map {
+        (table[$0.lockClass].waits.inner, table[$0.lockClass].waits.lockType)
+      },
       configuration: configuration)
     let required = configuration.effective(waits.effectiveOuter)
     if required > allowed {

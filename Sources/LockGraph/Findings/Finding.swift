@@ -7,6 +7,8 @@ public struct LockSnapshot: Sendable, Hashable {
   public var isTrylock: Bool
   public var instance: UInt64
   public var origin: Origin
+  /// The class's usage bits when the finding was recorded.
+  public var usage: UsageMask = []
 
   init(_ held: HeldLock) {
     self.lockClass = held.lockClass
@@ -43,7 +45,8 @@ public enum FindingDetail: Sendable, Hashable {
   case circularDependency(held: LockSnapshot, chain: [ChainLink])
   case recursiveLocking(held: LockSnapshot)
   /// `previous` was set at `previousOrigin`; `new` conflicts with it.
-  case inconsistentLockState(previous: UsageBit, new: UsageBit, previousOrigin: Origin?, state: String)
+  case inconsistentLockState(
+    previous: UsageBit, new: UsageBit, previousOrigin: Origin?, state: String)
   /// A new dependency held -> lock connects an irq-safe class to an
   /// irq-unsafe one (lockdep's `print_bad_irq_dependency()`).
   case irqUnsafeDependency(

@@ -95,7 +95,8 @@ struct GraphSearch: Sendable {
       case .accumulate:
         accumulated.formUnion(cls.usage)
       }
-      let next = direction == .forward ? graph.outgoing(ClassID(node)) : graph.incoming(ClassID(node))
+      let next =
+        direction == .forward ? graph.outgoing(ClassID(node)) : graph.incoming(ClassID(node))
       for e in next {
         let edge = graph.edges[Int(e)]
         queue.append(((direction == .forward ? edge.to : edge.from).raw, e))

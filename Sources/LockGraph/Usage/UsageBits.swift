@@ -2,7 +2,8 @@
 /// per interrupt state (hardirq, softirq) four bits, `USED_IN` or `ENABLED`
 /// (bit 1, the direction) times write or read (bit 0).
 public enum UsageBit: UInt8, Sendable, CaseIterable {
-  case usedInHardirq = 0, usedInHardirqRead, enabledHardirq, enabledHardirqRead
+  case usedInHardirq = 0
+  case usedInHardirqRead, enabledHardirq, enabledHardirqRead
   case usedInSoftirq, usedInSoftirqRead, enabledSoftirq, enabledSoftirqRead
   case used, usedRead
 

@@ -132,9 +132,13 @@ public struct LockValidator: Sendable {
     _ kind: FindingKind, thread t: Int, origin: Origin, lock: LockSnapshot?,
     detail: FindingDetail, classes related: [ClassID]
   ) {
+    var lock = lock
+    if let c = lock?.lockClass { lock?.usage = classes[c].usage }
+    var held = heldSnapshot(t)
+    for i in held.indices { held[i].usage = classes[held[i].lockClass].usage }
     let finding = Finding(
       kind: kind, thread: ThreadID(Int32(t)), origin: origin, lock: lock,
-      held: heldSnapshot(t), detail: detail, count: 1, irqState: irqState(t))
+      held: held, detail: detail, count: 1, irqState: irqState(t))
     findings.record(finding, classes: related)
   }
 }

@@ -1,0 +1,164 @@
+/// The machine-readable report of `spec/reports.md`.
+public struct JSONReport {
+  public var report: TextReport
+  public var version: String
+
+  public init(report: TextReport, version: String) {
+    self.report = report
+    self.version = version
+  }
+
+  var validator: LockValidator { report.validator }
+
+  public func value() -> JSONValue {
+    let config = validator.configuration
+    let summary = validator.findings.summary
+    return .object([
+      ("tool", .string("rawlockcheck")),
+      ("version", .string(version)),
+      ("source", .string(report.source)),
+      ("events", .int(validator.eventCount)),
+      (
+        "config",
+        .object([
+          ("proveRawLockNesting", .bool(config.proveRawLockNesting)),
+          ("preemptRT", .bool(config.preemptRT)),
+        ])
+      ),
+      ("findings", .array(validator.findings.findings.map(finding))),
+      ("summary", .object(summary.keys.sorted().map { ($0.rawValue, .int(summary[$0]!)) })),
+    ])
+  }
+
+  func finding(_ f: Finding) -> JSONValue {
+    var fields: [(String, JSONValue)] = [
+      ("kind", .string(f.kind.rawValue)),
+      ("title", .string(title(f))),
+      ("count", .int(f.count)),
+      (
+        "thread",
+        .object([
+          ("id", .string(validator.threadTokens[f.thread.index])),
+          ("name", .string(validator.threadNames[f.thread.index])),
+        ])
+      ),
+      ("event", event(f.origin)),
+    ]
+    if let lock = f.lock { fields.append(("lock", lockObject(lock, frames: false))) }
+    switch f.detail {
+    case .invalidWaitContext(let context, let allowed, _):
+      fields.append(("context", .int(context.rawValue)))
+      fields.append(("allowed", .int(allowed.rawValue)))
+    case .circularDependency(let held, let chain):
+      fields.append(("holding", lockObject(held, frames: true)))
+      fields.append(("chain", .array(chain.map(link))))
+    case .recursiveLocking(let held):
+      fields.append(("holding", lockObject(held, frames: true)))
+    case .inconsistentLockState(let previous, let new, let previousOrigin, let state):
+      fields.append(("previousUsage", .string(previous.usageString)))
+      fields.append(("newUsage", .string(new.usageString)))
+      fields.append(("irqState", .string(state)))
+      if let o = previousOrigin { fields.append(("previousFrames", frames(o))) }
+    case .irqUnsafeDependency(
+      let held, let safe, let safeBit, _, let unsafe, let unsafeBit, _, let safeToHeld,
+      let lockToUnsafe, let state):
+      fields.append(("holding", lockObject(held, frames: true)))
+      fields.append(("irqClass", .string(state)))
+      fields.append(("safe", classObject(safe, extra: [("usage", .string(safeBit.usageString))])))
+      fields.append(
+        ("unsafe", classObject(unsafe, extra: [("usage", .string(unsafeBit.usageString))])))
+      fields.append(("safeToHolding", .array(safeToHeld.map(link))))
+      fields.append(("lockToUnsafe", .array(lockToUnsafe.map(link))))
+    case .irqInversion(let forwards, let other, let irqClass, let path):
+      fields.append(("direction", .string(forwards ? "forwards" : "backwards")))
+      fields.append(("irqClass", .string(irqClass)))
+      fields.append(("other", classObject(other, extra: [])))
+      fields.append(("chain", .array(path.map(link))))
+    case .badUnlockBalance:
+      break
+    case .locksHeldAtExit(let interrupt):
+      if let interrupt { fields.append(("interrupt", .string(interrupt))) }
+    case .heldLockFreed(let from, let to, let holder, let reinitialized):
+      fields.append(("range", .array([.string(hex(from)), .string(hex(to))])))
+      fields.append(("holder", .string(validator.threadTokens[holder.index])))
+      fields.append(("reinitialized", .bool(reinitialized)))
+    case .sleepInAtomic(let reasons):
+      fields.append(("reasons", .array(reasons.map(JSONValue.string))))
+    case .nestedLockNotTaken(let nest):
+      fields.append(("nest", classObject(nest, extra: [])))
+    case .limitExceeded(let limit, let consequence):
+      fields.append(("limit", .string(limit)))
+      fields.append(("consequence", .string(consequence)))
+    }
+    fields.append(("held", .array(f.held.map { lockObject($0, frames: true) })))
+    fields.append(("frames", frames(f.origin)))
+    return .object(fields)
+  }
+
+  func title(_ f: Finding) -> String {
+    let text: String
+    if case .limitExceeded(let limit, _) = f.detail {
+      text = "BUG: \(limit) too low!"
+    } else {
+      text = f.kind.title
+    }
+    return text.hasPrefix("[ ") ? String(text.dropFirst(2).dropLast(2)) : text
+  }
+
+  func event(_ origin: Origin) -> JSONValue {
+    var fields: [(String, JSONValue)] = [("index", .int(origin.event))]
+    if origin.line > 0 { fields.append(("line", .int(origin.line))) }
+    return .object(fields)
+  }
+
+  func classObject(_ c: ClassID, extra: [(String, JSONValue)]) -> JSONValue {
+    let cls = validator.classes[c]
+    let config = validator.configuration
+    var fields: [(String, JSONValue)] = [
+      ("class", .string(cls.key)),
+      ("name", .string(cls.displayName)),
+      ("outer", .int(config.effective(cls.waits.effectiveOuter).rawValue)),
+      ("inner", .int(config.effective(cls.waits.inner).rawValue)),
+    ]
+    if cls.subclass != 0 { fields.append(("subclass", .int(cls.subclass))) }
+    return .object(fields + extra)
+  }
+
+  func lockObject(_ lock: LockSnapshot, frames withFrames: Bool) -> JSONValue {
+    var extra: [(String, JSONValue)] = [("usage", .string(lock.usage.usageCharacters))]
+    if lock.read != .exclusive {
+      extra.append(("read", .string(lock.read == .recursive ? "recursive" : "shared")))
+    }
+    if lock.isTrylock { extra.append(("try", .bool(true))) }
+    if lock.instance != 0 { extra.append(("instance", .string(hex(lock.instance)))) }
+    if lock.origin.line > 0 { extra.append(("line", .int(lock.origin.line))) }
+    if withFrames { extra.append(("frames", frames(lock.origin))) }
+    return classObject(lock.lockClass, extra: extra)
+  }
+
+  func link(_ l: ChainLink) -> JSONValue {
+    var extra: [(String, JSONValue)] = []
+    if let t = l.thread { extra.append(("thread", .string(validator.threadTokens[t.index]))) }
+    if l.origin.line > 0 { extra.append(("line", .int(l.origin.line))) }
+    extra.append(("frames", frames(l.origin)))
+    return classObject(l.lockClass, extra: extra)
+  }
+
+  func frames(_ origin: Origin) -> JSONValue {
+    .array(
+      report.resolver.frames(for: origin).map { frame in
+        var fields: [(String, JSONValue)] = [
+          ("address", .string(hex(frame.address))),
+          ("function", .optional(frame.function)),
+          ("file", .optional(frame.file)),
+          ("line", frame.file == nil ? .null : .int(frame.line)),
+          ("inlined", .bool(frame.isInlined)),
+          ("module", .optional(frame.module)),
+        ]
+        if frame.column > 0 { fields.insert(("column", .int(frame.column)), at: 4) }
+        return .object(fields)
+      })
+  }
+
+  func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+}

@@ -1,0 +1,86 @@
+/// A small JSON emitter: objects keep the order fields are written in, so
+/// output is stable and reads in the order `spec/reports.md` lists.
+public struct JSONValue: Sendable {
+  indirect enum Node: Sendable {
+    case string(String)
+    case int(Int64)
+    case bool(Bool)
+    case null
+    case array([JSONValue])
+    case object([(String, JSONValue)])
+  }
+  let node: Node
+
+  public static func string(_ s: String) -> JSONValue { JSONValue(node: .string(s)) }
+  public static func int(_ i: some BinaryInteger) -> JSONValue { JSONValue(node: .int(Int64(i))) }
+  public static func bool(_ b: Bool) -> JSONValue { JSONValue(node: .bool(b)) }
+  public static let null = JSONValue(node: .null)
+  public static func array(_ a: [JSONValue]) -> JSONValue { JSONValue(node: .array(a)) }
+  public static func object(_ o: [(String, JSONValue)]) -> JSONValue { JSONValue(node: .object(o)) }
+  public static func optional(_ s: String?) -> JSONValue { s.map(JSONValue.string) ?? .null }
+
+  /// The text, indented by two spaces per level, or on one line.
+  public func render(pretty: Bool = true) -> String {
+    var out = ""
+    write(into: &out, indent: pretty ? 0 : -1)
+    return out
+  }
+
+  private func write(into out: inout String, indent: Int) {
+    let pretty = indent >= 0
+    let pad = pretty ? String(repeating: "  ", count: indent + 1) : ""
+    let closePad = pretty ? String(repeating: "  ", count: indent) : ""
+    let sep = pretty ? ",\n" : ", "
+    let open = pretty ? "\n" : ""
+    switch node {
+    case .string(let s): Self.quote(s, into: &out)
+    case .int(let i): out += String(i)
+    case .bool(let b): out += b ? "true" : "false"
+    case .null: out += "null"
+    case .array(let items):
+      if items.isEmpty {
+        out += "[]"
+        return
+      }
+      out += "[" + open
+      for (i, item) in items.enumerated() {
+        if i > 0 { out += sep }
+        out += pad
+        item.write(into: &out, indent: pretty ? indent + 1 : -1)
+      }
+      out += (pretty ? "\n" + closePad : "") + "]"
+    case .object(let fields):
+      if fields.isEmpty {
+        out += "{}"
+        return
+      }
+      out += "{" + open
+      for (i, (key, value)) in fields.enumerated() {
+        if i > 0 { out += sep }
+        out += pad
+        Self.quote(key, into: &out)
+        out += ": "
+        value.write(into: &out, indent: pretty ? indent + 1 : -1)
+      }
+      out += (pretty ? "\n" + closePad : "") + "}"
+    }
+  }
+
+  static func quote(_ s: String, into out: inout String) {
+    out += "\""
+    for scalar in s.unicodeScalars {
+      switch scalar {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "\n": out += "\\n"
+      case "\r": out += "\\r"
+      case "\t": out += "\\t"
+      case _ where scalar.value < 0x20:
+        let hex = String(scalar.value, radix: 16)
+        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+      default: out.unicodeScalars.append(scalar)
+      }
+    }
+    out += "\""
+  }
+}

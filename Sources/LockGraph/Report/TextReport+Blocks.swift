@@ -1,0 +1,241 @@
+import WaitContext
+
+extension TextReport {
+  /// One finding as a lockdep-style block.
+  public func render(_ f: Finding) -> String {
+    var out: String
+    switch f.detail {
+    case .invalidWaitContext(let context, _, _):
+      out = title(f.kind.title)
+      out += "\(thread(f.thread)) is trying to lock:\n"
+      out += f.lock.map(lockLine) ?? ""
+      out += "other info that might help us debug this:\n"
+      out += "context-{\(context.rawValue):\(context.rawValue)}\n"
+      out += heldLocks(f.held, thread: f.thread)
+      out += backtrace(f.origin)
+
+    case .recursiveLocking(let held):
+      out = title(f.kind.title)
+      out += "\(thread(f.thread)) is trying to acquire lock:\n"
+      out += f.lock.map(lockLine) ?? ""
+      out += "\nbut task is already holding lock:\n"
+      out += lockLine(held)
+      out += "\nother info that might help us debug this:\n"
+      out += " Possible unsafe locking scenario:\n\n"
+      out += "       CPU0\n       ----\n"
+      out += "  lock(\(name(held.lockClass)));\n"
+      out += "  lock(\(name(f.lock?.lockClass ?? held.lockClass)));\n"
+      out += "\n *** DEADLOCK ***\n\n"
+      out += " May be due to missing lock nesting notation\n\n"
+      out += heldLocks(f.held, thread: f.thread)
+      out += "\n" + backtrace(f.origin)
+
+    case .circularDependency(let held, let chain):
+      out = title(f.kind.title)
+      out += "\(thread(f.thread)) is trying to acquire lock:\n"
+      out += f.lock.map(lockLine) ?? ""
+      out += "\nbut task is already holding lock:\n"
+      out += lockLine(held)
+      out += "\nwhich lock already depends on the new lock.\n\n"
+      out += "\nthe existing dependency chain (in reverse order) is:\n"
+      for (i, link) in chain.enumerated() {
+        out += "\n-> #\(chain.count - 1 - i) \(lockName(link.lockClass)):\n"
+        out += stack(link.origin, indent: 7, numbered: false)
+      }
+      out += "\nother info that might help us debug this:\n\n"
+      out += circularScenario(
+        source: f.lock?.lockClass ?? held.lockClass, sourceRead: f.lock?.read ?? .exclusive,
+        target: held.lockClass, targetRead: held.read,
+        parent: chain.count >= 2 ? chain[1].lockClass : held.lockClass)
+      out += heldLocks(f.held, thread: f.thread)
+      out += "\n" + backtrace(f.origin)
+
+    case .inconsistentLockState(let previous, let new, let previousOrigin, let state):
+      out = title(f.kind.title)
+      out += "inconsistent {\(previous.usageString)} -> {\(new.usageString)} usage.\n"
+      out += "\(thread(f.thread)) [\(state)] takes:\n"
+      out += f.lock.map(lockLine) ?? ""
+      out += "{\(previous.usageString)} state was registered at:\n"
+      out += previousOrigin.map { stack($0, indent: 2, numbered: false) } ?? "  (unknown)\n"
+      out += "\nother info that might help us debug this:\n"
+      let lockClass = f.lock.map { name($0.lockClass) } ?? "?"
+      out += " Possible unsafe locking scenario:\n\n"
+      out += "       CPU0\n       ----\n"
+      out += "  lock(\(lockClass));\n  <Interrupt>\n    lock(\(lockClass));\n"
+      out += "\n *** DEADLOCK ***\n\n"
+      out += heldLocks(f.held, thread: f.thread)
+      out += "\n" + backtrace(f.origin)
+
+    case .irqUnsafeDependency(
+      let held, let safe, let safeBit, let safeOrigin, let unsafe, let unsafeBit, let unsafeOrigin,
+      let safeToHeld, let lockToUnsafe, let state):
+      out = title(f.kind.title)
+      out += "\(state)-safe -> \(state)-unsafe lock order detected\n"
+      out += "\(thread(f.thread)) [\(f.irqState)] is trying to acquire:\n"
+      out += f.lock.map(lockLine) ?? ""
+      out += "\nand this task is already holding:\n"
+      out += lockLine(held)
+      out += "which would create a new lock dependency:\n"
+      out += " \(lockName(held.lockClass)) -> \(lockName(f.lock?.lockClass ?? held.lockClass))\n"
+      out += "\nbut this new dependency connects a \(state)-irq-safe lock:\n"
+      out += " \(lockName(safe))\n"
+      out += "\n... which became \(state)-irq-safe at ({\(safeBit.usageString)}):\n"
+      out += safeOrigin.map { stack($0, indent: 2, numbered: false) } ?? "  (unknown)\n"
+      out += "\nto a \(state)-irq-unsafe lock:\n"
+      out += " \(lockName(unsafe))\n"
+      out += "\n... which became \(state)-irq-unsafe at ({\(unsafeBit.usageString)}):\n...\n"
+      out += unsafeOrigin.map { stack($0, indent: 2, numbered: false) } ?? "  (unknown)\n"
+      out += "\nother info that might help us debug this:\n\n"
+      out += irqScenario(
+        safe: safe, unsafe: unsafe, prev: held.lockClass, next: f.lock?.lockClass ?? held.lockClass)
+      out += heldLocks(f.held, thread: f.thread)
+      out += "\nthe dependencies between \(state)-irq-safe lock and the holding lock:\n"
+      out += dependencyList(safeToHeld)
+      out += "\nthe dependencies between the lock to be acquired and \(state)-irq-unsafe lock:\n"
+      out += dependencyList(lockToUnsafe)
+      out += "\n" + backtrace(f.origin)
+
+    case .irqInversion(let forwards, let other, let irqClass, let path):
+      out = title(f.kind.title)
+      out += "\(thread(f.thread)) just changed the state of lock:\n"
+      out += f.lock.map(lockLine) ?? ""
+      out +=
+        forwards
+        ? "but this lock took another, \(irqClass)-unsafe lock in the past:\n"
+        : "but this lock was taken by another, \(irqClass)-safe lock in the past:\n"
+      out += " \(lockName(other))\n"
+      out += "\nand interrupts could create inverse lock ordering between them.\n\n"
+      out += "\nother info that might help us debug this:\n"
+      let root = f.lock?.lockClass ?? other
+      let middle = path.first?.lockClass
+      out +=
+        forwards
+        ? irqScenario(safe: root, unsafe: other, prev: middle ?? root, next: other)
+        : irqScenario(safe: other, unsafe: root, prev: path.last?.lockClass ?? other, next: root)
+      out += heldLocks(f.held, thread: f.thread)
+      out += "\nthe shortest dependencies between 2nd lock and 1st lock:\n"
+      out += dependencyList(path)
+      out += "\n" + backtrace(f.origin)
+
+    case .badUnlockBalance:
+      out = title(f.kind.title)
+      let lockClass = f.lock.map { name($0.lockClass) } ?? "?"
+      out += "\(thread(f.thread)) is trying to release lock (\(lockClass)) at:\n"
+      out += f.lock.map { at($0.origin) } ?? ""
+      out += "\nbut there are no more locks to release!\n"
+      out += "\nother info that might help us debug this:\n"
+      out += heldLocks(f.held, thread: f.thread)
+      out += "\n" + backtrace(f.origin)
+
+    case .heldLockFreed(let from, let to, let holder, let reinitialized):
+      out = title(f.kind.title)
+      let range = "0x\(String(from, radix: 16))-0x\(String(to, radix: 16))"
+      out +=
+        reinitialized
+        ? "\(thread(f.thread)) is re-initializing lock \(range), which is still held:\n"
+        : "\(thread(f.thread)) is freeing memory \(range), with a lock still held there!\n"
+      out += f.lock.map(lockLine) ?? ""
+      if holder != f.thread { out += "held by \(thread(holder))\n" }
+      out += heldLocks(f.held, thread: f.thread)
+      out += "\n" + backtrace(f.origin)
+
+    case .sleepInAtomic(let reasons):
+      out = title(f.kind.title)
+      let atomic = reasons.contains {
+        $0.hasPrefix("holding") || $0.hasPrefix("in ") || $0.hasPrefix("preemption")
+          || $0.hasPrefix("bottom")
+      }
+      let irqsOff =
+        reasons.contains("interrupts disabled") || reasons.contains("in hardirq context")
+      out +=
+        "in_atomic(): \(atomic ? 1 : 0), irqs_disabled(): \(irqsOff ? 1 : 0), pid: \(validator.threadTokens[f.thread.index]), name: \(validator.threadNames[f.thread.index])\n"
+      if let lock = f.lock {
+        out += "\(thread(f.thread)) may sleep acquiring:\n" + lockLine(lock)
+      } else {
+        out += "\(thread(f.thread)) called a function that may sleep\n"
+      }
+      out += "but must not sleep:\n"
+      for reason in reasons { out += "  \(reason)\n" }
+      out += heldLocks(f.held, thread: f.thread)
+      out += backtrace(f.origin)
+
+    case .locksHeldAtExit(let interrupt):
+      out = title(f.kind.title)
+      if let interrupt {
+        out += "\(interrupt) handler of \(thread(f.thread)) returned with locks still held!\n"
+      } else {
+        out += "\(thread(f.thread)) is exiting with locks still held!\n"
+      }
+      out += heldLocks(f.held, thread: f.thread)
+      out += "\n" + backtrace(f.origin)
+
+    case .nestedLockNotTaken(let nest):
+      out = title(f.kind.title)
+      out += "\(thread(f.thread)) is trying to lock:\n"
+      out += f.lock.map(lockLine) ?? ""
+      out += "\nbut this task is not holding:\n"
+      out += "\(name(nest))\n"
+      out += "\nother info that might help us debug this:\n"
+      out += heldLocks(f.held, thread: f.thread)
+      out += "\n" + backtrace(f.origin)
+
+    case .limitExceeded(let limit, let consequence):
+      out = title("BUG: \(limit) too low!")
+      out += "\(thread(f.thread)): \(consequence)\n"
+      out += heldLocks(f.held.suffix(8), thread: f.thread)
+      out += "\n" + backtrace(f.origin)
+    }
+    out += occurrence(f)
+    return out
+  }
+
+  /// lockdep's `print_circular_lock_scenario()`.
+  func circularScenario(
+    source: ClassID, sourceRead: ReadMode, target: ClassID, targetRead: ReadMode, parent: ClassID
+  ) -> String {
+    var out = ""
+    if parent != source {
+      out += "Chain exists of:\n  \(name(source)) --> \(name(parent)) --> \(name(target))\n\n"
+    }
+    out += " Possible unsafe locking scenario:\n\n"
+    out += "       CPU0                    CPU1\n"
+    out += "       ----                    ----\n"
+    out += "  \(targetRead.isRead ? "rlock" : "lock")(\(name(target)));\n"
+    out += "                               lock(\(name(parent)));\n"
+    out += "                               lock(\(name(target)));\n"
+    out += "  \(sourceRead.isRead ? "rlock" : "lock")(\(name(source)));\n"
+    out += "\n *** DEADLOCK ***\n\n"
+    return out
+  }
+
+  /// lockdep's `print_irq_lock_scenario()`.
+  func irqScenario(safe: ClassID, unsafe: ClassID, prev: ClassID, next: ClassID) -> String {
+    let middle = prev == safe ? next : prev
+    var out = ""
+    if middle != unsafe {
+      out += "Chain exists of:\n  \(name(safe)) --> \(name(middle)) --> \(name(unsafe))\n\n"
+    }
+    out += " Possible interrupt unsafe locking scenario:\n\n"
+    out += "       CPU0                    CPU1\n"
+    out += "       ----                    ----\n"
+    out += "  lock(\(name(unsafe)));\n"
+    out += "                               local_irq_disable();\n"
+    out += "                               lock(\(name(safe)));\n"
+    out += "                               lock(\(name(middle)));\n"
+    out += "  <Interrupt>\n"
+    out += "    lock(\(name(safe)));\n"
+    out += "\n *** DEADLOCK ***\n\n"
+    return out
+  }
+
+  /// A path of dependencies, each with where it was first recorded.
+  func dependencyList(_ links: [ChainLink]) -> String {
+    if links.isEmpty { return " (direct)\n" }
+    var out = ""
+    for link in links {
+      out += "-> \(lockName(link.lockClass)) ... acquired at:\n"
+      out += stack(link.origin, indent: 3, numbered: false)
+    }
+    return out
+  }
+}

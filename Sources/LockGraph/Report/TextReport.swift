@@ -1,0 +1,110 @@
+import WaitContext
+
+/// Renders findings in the layout of Linux lockdep's reports
+/// (`spec/reports.md`), so that people who read lockdep splats can read
+/// these, and search for their titles.
+public struct TextReport {
+  public var validator: LockValidator
+  /// The trace path or process name, for locations without a stack.
+  public var source: String
+  public var resolver: any FrameResolving
+
+  public init(validator: LockValidator, source: String, resolver: any FrameResolving) {
+    self.validator = validator
+    self.source = source
+    self.resolver = resolver
+  }
+
+  /// Every finding, then a one-line summary.
+  public func render() -> String {
+    var out = ""
+    for finding in validator.findings.findings {
+      out += render(finding)
+      out += "\n"
+    }
+    out += summaryLine() + "\n"
+    return out
+  }
+
+  /// `trace.rlt: 12 events, 2 findings (invalid-wait-context 1, ...)`.
+  public func summaryLine() -> String {
+    let summary = validator.findings.summary
+    let events = "\(validator.eventCount) event\(validator.eventCount == 1 ? "" : "s")"
+    if summary.isEmpty { return "\(source): \(events), no findings" }
+    let total = validator.findings.count
+    let parts = summary.keys.sorted().map { "\($0.rawValue) \(summary[$0]!)" }
+    return
+      "\(source): \(events), \(total) finding\(total == 1 ? "" : "s") (\(parts.joined(separator: ", ")))"
+  }
+
+  // MARK: Pieces shared by every block
+
+  func title(_ text: String) -> String {
+    let rule = String(repeating: "=", count: text.count)
+    let dash = String(repeating: "-", count: text.count)
+    return "\(rule)\n\(text)\n\(dash)\n"
+  }
+
+  func thread(_ id: ThreadID) -> String { validator.threadLabel(id) }
+
+  /// lockdep's `__print_lock_name()`.
+  func name(_ c: ClassID) -> String { validator.classes[c].displayName }
+
+  /// lockdep's `print_lock_name()`: ` (name){usage}-{outer:inner}`.
+  func lockName(_ c: ClassID, usage: UsageMask? = nil) -> String {
+    let cls = validator.classes[c]
+    let config = validator.configuration
+    let outer = config.effective(cls.waits.effectiveOuter).rawValue
+    let inner = config.effective(cls.waits.inner).rawValue
+    return "(\(cls.displayName)){\((usage ?? cls.usage).usageCharacters)}-{\(outer):\(inner)}"
+  }
+
+  /// lockdep's `print_lock()`: ` (name){....}-{o:i}, at: where`.
+  func lockLine(_ lock: LockSnapshot) -> String {
+    " \(lockName(lock.lockClass, usage: lock.usage)), at: \(at(lock.origin))\n"
+  }
+
+  /// The innermost frame of an origin, or its trace location.
+  func at(_ origin: Origin) -> String {
+    if let frame = resolver.frames(for: origin).first { return frame.text }
+    return traceLocation(origin)
+  }
+
+  func traceLocation(_ origin: Origin) -> String {
+    origin.line > 0 ? "\(source):\(origin.line)" : "event \(origin.event)"
+  }
+
+  /// lockdep's `lockdep_print_held_locks()`.
+  func heldLocks(_ held: [LockSnapshot], thread id: ThreadID) -> String {
+    if held.isEmpty { return "no locks held by \(thread(id)).\n" }
+    var out = "\(held.count) lock\(held.count > 1 ? "s" : "") held by \(thread(id)):\n"
+    for (i, lock) in held.enumerated() {
+      out += " #\(i):" + lockLine(lock)
+    }
+    return out
+  }
+
+  /// A stack as lockdep's `print_lock_trace()`/`dump_stack()` prints it,
+  /// with `indent` spaces before each frame.
+  func stack(_ origin: Origin, indent: Int, numbered: Bool) -> String {
+    let frames = resolver.frames(for: origin)
+    let pad = String(repeating: " ", count: indent)
+    if frames.isEmpty { return "\(pad)\(traceLocation(origin)) (no stack recorded)\n" }
+    var out = ""
+    for (i, frame) in frames.enumerated() {
+      let text = frame.isInlined ? frame.text + " [inlined]" : frame.text
+      out += numbered ? "\(pad)#\(i) \(text)\n" : "\(pad)\(text)\n"
+    }
+    return out
+  }
+
+  func backtrace(_ origin: Origin) -> String {
+    "stack backtrace:\n" + stack(origin, indent: 1, numbered: true)
+  }
+
+  /// Where the finding first happened and how often.
+  func occurrence(_ finding: Finding) -> String {
+    let times = finding.count == 1 ? "once" : "\(finding.count) times"
+    return "found at \(traceLocation(finding.origin)) (event \(finding.origin.event)), \(times)\n"
+  }
+}

@@ -1,0 +1,101 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Reads a file line by line through one fixed buffer, so memory does not
+/// grow with the file. Lines are handed out as views into the buffer, valid
+/// until the next call.
+///
+/// Invariant: `buffer[start..<end]` holds bytes read but not yet returned.
+struct LineReader: ~Copyable {
+  /// The longest line accepted; a longer one is an error, not a reason to
+  /// grow the buffer.
+  static let maxLineLength = 1 << 20
+  private let fd: Int32
+  private let buffer: UnsafeMutableRawBufferPointer
+  private var start = 0
+  private var end = 0
+  private var atEOF = false
+  /// Bytes read from the file so far.
+  private(set) var bytesRead: UInt64 = 0
+  /// The file's size, when it is a regular file.
+  let fileSize: UInt64?
+
+  enum Failure: Error {
+    case cannotOpen(String)
+    case readFailed(String)
+    case lineTooLong
+  }
+
+  init(path: String) throws(Failure) {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd < 0 { throw .cannotOpen(String(cString: strerror(errno))) }
+    var info = stat()
+    if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+      close(fd)
+      throw .cannotOpen("is a directory")
+    }
+    self.fileSize = (info.st_mode & S_IFMT) == S_IFREG ? UInt64(info.st_size) : nil
+    self.fd = fd
+    self.buffer = .allocate(byteCount: Self.maxLineLength * 2, alignment: 16)
+  }
+
+  deinit {
+    close(fd)
+    buffer.deallocate()
+  }
+
+  /// The next line without its `\n` (and a `\r` before it), or nil at end.
+  mutating func nextLine() throws(Failure) -> UnsafeRawBufferPointer? {
+    while true {
+      if start < end {
+        let base = buffer.baseAddress! + start
+        if let nl = memchr(base, 0x0A, end - start) {
+          let length = UnsafeRawPointer(nl) - UnsafeRawPointer(base)
+          start += length + 1
+          return Self.trimCR(UnsafeRawBufferPointer(start: base, count: length))
+        }
+        if end - start > Self.maxLineLength { throw .lineTooLong }
+      }
+      if atEOF {
+        if start < end {
+          let line = UnsafeRawBufferPointer(start: buffer.baseAddress! + start, count: end - start)
+          start = end
+          return Self.trimCR(line)
+        }
+        return nil
+      }
+      try fill()
+    }
+  }
+
+  private static func trimCR(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+    if let last = line.last, last == 0x0D {
+      return UnsafeRawBufferPointer(rebasing: line.dropLast())
+    }
+    return line
+  }
+
+  private mutating func fill() throws(Failure) {
+    if start > 0 {
+      let remaining = end - start
+      if remaining > 0 {
+        memmove(buffer.baseAddress!, buffer.baseAddress! + start, remaining)
+      }
+      start = 0
+      end = remaining
+    }
+    let space = buffer.count - end
+    if space == 0 { throw .lineTooLong }
+    let n = read(fd, buffer.baseAddress! + end, space)
+    if n < 0 {
+      if errno == EINTR { return }
+      throw .readFailed(String(cString: strerror(errno)))
+    }
+    if n == 0 { atEOF = true }
+    end += n
+    bytesRead += UInt64(n)
+  }
+}

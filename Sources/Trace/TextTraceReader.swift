@@ -1,0 +1,66 @@
+import LockGraph
+import WaitContext
+
+/// Reads a text trace (`spec/trace-format.md`, version 1) and feeds its
+/// declarations and events to a consumer, streaming: memory depends on the
+/// number of declared classes, threads and stacks, not on the number of
+/// events.
+public struct TextTraceReader {
+  public let path: String
+  /// The name used in error messages and reports.
+  public let displayName: String
+
+  public init(path: String, displayName: String? = nil) {
+    self.path = path
+    self.displayName = displayName ?? path
+  }
+
+  /// Reads the whole trace into `consumer`.
+  /// - Parameter progress: called now and then with bytes read and the
+  ///   file size (nil when unknown).
+  /// - Returns: the trace's modules and stacks.
+  /// - Throws: `TraceError` at the first malformed line.
+  public func read<Consumer: TraceConsumer>(
+    into consumer: inout Consumer, progress: ((UInt64, UInt64?) -> Void)? = nil
+  ) throws(TraceError) -> TraceSymbols {
+    var lines: LineReader
+    do {
+      lines = try LineReader(path: path)
+    } catch {
+      throw TraceError(file: displayName, line: 0, message: Self.describe(error))
+    }
+    var parser = TextTraceParser(file: displayName)
+    var lineNumber: Int64 = 0
+    var nextProgress: UInt64 = 0
+    while true {
+      let line: UnsafeRawBufferPointer?
+      do {
+        line = try lines.nextLine()
+      } catch {
+        throw TraceError(file: displayName, line: lineNumber + 1, message: Self.describe(error))
+      }
+      guard let line else { break }
+      lineNumber += 1
+      try parser.parse(line, number: lineNumber, into: &consumer)
+      if let progress, lines.bytesRead >= nextProgress {
+        progress(lines.bytesRead, lines.fileSize)
+        nextProgress = lines.bytesRead + (1 << 22)
+      }
+    }
+    if !parser.sawHeader {
+      throw TraceError(
+        file: displayName, line: 0, message: "empty trace: expected header \"rawlockcheck-trace 1\""
+      )
+    }
+    progress?(lines.bytesRead, lines.fileSize)
+    return parser.symbols
+  }
+
+  static func describe(_ failure: LineReader.Failure) -> String {
+    switch failure {
+    case .cannotOpen(let why): "cannot open: \(why)"
+    case .readFailed(let why): "read failed: \(why)"
+    case .lineTooLong: "line longer than \(LineReader.maxLineLength) bytes"
+    }
+  }
+}

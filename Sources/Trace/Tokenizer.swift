@@ -1,0 +1,79 @@
+/// Splits one trace line into tokens, as `spec/trace-format.md` defines
+/// them: separated by spaces or tabs, `#` starts a comment outside quotes,
+/// double quotes with `\"` and `\\` escapes protect spaces, `#` and quotes.
+///
+/// Tokens are ranges into the line; nothing is copied unless a quoted value
+/// is turned into a `String`.
+struct Tokenizer {
+  struct Token {
+    var start: Int
+    var end: Int
+    /// The token holds a quote, so its text must be unescaped.
+    var quoted: Bool
+  }
+
+  enum Failure: Error { case unterminatedQuote }
+
+  private(set) var tokens: [Token] = []
+
+  init() { tokens.reserveCapacity(64) }
+
+  mutating func split(_ line: UnsafeRawBufferPointer) throws(Failure) {
+    tokens.removeAll(keepingCapacity: true)
+    let n = line.count
+    var i = 0
+    while i < n {
+      var c = line[i]
+      if c == 0x20 || c == 0x09 {
+        i += 1
+        continue
+      }
+      if c == 0x23 { return }  // '#'
+      let start = i
+      var quoted = false
+      var inQuote = false
+      while i < n {
+        c = line[i]
+        if inQuote {
+          if c == 0x5C && i + 1 < n {  // backslash escape
+            i += 2
+            continue
+          }
+          if c == 0x22 { inQuote = false }
+        } else {
+          if c == 0x20 || c == 0x09 || c == 0x23 { break }
+          if c == 0x22 {
+            inQuote = true
+            quoted = true
+          }
+        }
+        i += 1
+      }
+      if inQuote { throw .unterminatedQuote }
+      tokens.append(Token(start: start, end: i, quoted: quoted))
+    }
+  }
+
+  /// The text of `line[start..<end]` with quotes removed and escapes applied.
+  static func text(_ line: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> String {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(end - start)
+    var i = start
+    var inQuote = false
+    while i < end {
+      let c = line[i]
+      if inQuote && c == 0x5C && i + 1 < end {
+        bytes.append(line[i + 1])
+        i += 2
+        continue
+      }
+      if c == 0x22 {
+        inQuote.toggle()
+      } else {
+        bytes.append(c)
+      }
+      i += 1
+    }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+}

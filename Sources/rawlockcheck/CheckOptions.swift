@@ -1,0 +1,19 @@
+import ArgumentParser
+import WaitContext
+
+/// The options every checking command accepts (`spec/reports.md`).
+struct CheckOptions: ParsableArguments {
+  @Flag(help: "Check as lockdep does without PROVE_RAW_LOCK_NESTING (config counts as spin).")
+  var noRawNesting = false
+
+  @Flag(help: "Check as for a PREEMPT_RT kernel (spinlock_t sleeps).")
+  var preemptRt = false
+
+  var configuration: CheckConfiguration {
+    CheckConfiguration(proveRawLockNesting: !noRawNesting, preemptRT: preemptRt)
+  }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+  case text, json
+}
