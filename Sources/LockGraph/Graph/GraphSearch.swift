@@ -89,11 +89,11 @@ struct GraphSearch: Sendable {
           return Result(found: ClassID(node), path: path(to: i))
         }
       case .usage(let mask):
-        if !cls.usage.isDisjoint(with: mask) {
+        if !visibleUsage(cls.usage, onlyRecursive: onlyRecursive[i]).isDisjoint(with: mask) {
           return Result(found: ClassID(node), path: path(to: i))
         }
       case .accumulate:
-        accumulated.formUnion(cls.usage)
+        accumulated.formUnion(visibleUsage(cls.usage, onlyRecursive: onlyRecursive[i]))
       }
       let next =
         direction == .forward ? graph.outgoing(ClassID(node)) : graph.incoming(ClassID(node))
@@ -103,6 +103,13 @@ struct GraphSearch: Sendable {
       }
     }
     return nil
+  }
+
+  /// The usage a search may match at a class (lockdep's `usage_match()` and
+  /// `usage_accumulate()`): when only recursive-read edges lead there, its
+  /// read usages cannot complete a deadlock, so only write usages count.
+  private func visibleUsage(_ usage: UsageMask, onlyRecursive: Bool) -> UsageMask {
+    onlyRecursive ? usage.intersection(.irqWrite) : usage
   }
 
   /// The edges from the root to `node`, root first.

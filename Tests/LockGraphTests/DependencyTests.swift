@@ -1,0 +1,151 @@
+import LockGraph
+import Testing
+import WaitContext
+
+@Suite struct DependencyTests {
+  @Test func abbaIsACycleAcrossThreads() {
+    var s = Scenario()
+    s.lock("A", .mutex)
+    s.lock("B", .mutex)
+    s.acquire("A", on: "1")
+    s.acquire("B", on: "1")
+    s.release("B", on: "1")
+    s.release("A", on: "1")
+    #expect(s.kinds.isEmpty)
+    s.acquire("B", on: "2")
+    s.acquire("A", on: "2")
+    #expect(s.kinds == [.circularDependency])
+    guard case .circularDependency(let held, let chain) = s.findings[0].detail else {
+      Issue.record("wrong detail")
+      return
+    }
+    #expect(held.lockClass == s.id("B"))
+    #expect(chain.map(\.lockClass) == [s.id("B"), s.id("A")], "-> #1 B, -> #0 A")
+  }
+
+  @Test func threeLockCycle() {
+    var s = Scenario()
+    for k in ["A", "B", "C"] { s.lock(k, .spinlock) }
+    for (x, y) in [("A", "B"), ("B", "C")] {
+      s.acquire(x)
+      s.acquire(y)
+      s.release(y)
+      s.release(x)
+    }
+    s.acquire("C")
+    s.acquire("A")
+    #expect(s.kinds == [.circularDependency])
+    guard case .circularDependency(_, let chain) = s.findings[0].detail else { return }
+    #expect(chain.map(\.lockClass) == [s.id("C"), s.id("B"), s.id("A")])
+  }
+
+  @Test func trylockAddsNoEdge() {
+    var s = Scenario()
+    s.lock("A", .spinlock)
+    s.lock("B", .spinlock)
+    s.acquire("A")
+    s.acquire("B", try: true)
+    s.release("B")
+    s.release("A")
+    s.acquire("B")
+    s.acquire("A")
+    #expect(s.kinds.isEmpty)
+    #expect(s.validator.graph.edges.count == 1, "only B -> A")
+  }
+
+  @Test func recursiveReadersDoNotDeadlockEachOther() {
+    // A(rr) -> B and B -> A(rr): -(*R)-> then -(S*)-> is not a strong path.
+    var s = Scenario()
+    s.lock("A", .rwlock)
+    s.lock("B", .spinlock)
+    s.acquire("A", read: .recursive)
+    s.acquire("B")
+    s.release("B")
+    s.release("A")
+    s.acquire("B")
+    s.acquire("A", read: .recursive)
+    #expect(s.kinds.isEmpty)
+  }
+
+  @Test func nonRecursiveReaderDeadlocks() {
+    // Same as above with a non-recursive read: a waiting writer blocks it.
+    var s = Scenario()
+    s.lock("A", .rwsem)
+    s.lock("B", .mutex)
+    s.acquire("A", read: .shared)
+    s.acquire("B")
+    s.release("B")
+    s.release("A")
+    s.acquire("B")
+    s.acquire("A", read: .shared)
+    #expect(s.kinds == [.circularDependency])
+  }
+
+  @Test func writerAgainstRecursiveReaderDeadlocks() {
+    // A(w) -> B, then B -> A(rr): the reader waits for the held writer.
+    var s = Scenario()
+    s.lock("A", .rwlock)
+    s.lock("B", .spinlock)
+    s.acquire("A")
+    s.acquire("B")
+    s.release("B")
+    s.release("A")
+    s.acquire("B")
+    s.acquire("A", read: .recursive)
+    #expect(s.kinds == [.circularDependency])
+  }
+
+  @Test func rcuTakesNoPartInTheGraph() {
+    var s = Scenario()
+    s.lock("rcu", .rcu)
+    s.lock("A", .spinlock)
+    s.acquire("rcu")
+    s.acquire("A")
+    s.release("A")
+    s.release("rcu")
+    s.acquire("A")
+    s.acquire("rcu")
+    #expect(s.kinds.isEmpty)
+    #expect(s.validator.graph.edges.isEmpty)
+  }
+
+  @Test func repeatedChainIsServedFromTheCache() {
+    var s = Scenario()
+    s.lock("A", .spinlock)
+    s.lock("B", .spinlock)
+    for _ in 0..<10 {
+      s.acquire("A")
+      s.acquire("B")
+      s.release("B")
+      s.release("A")
+    }
+    #expect(s.validator.statistics.chainMisses == 2)
+    #expect(s.validator.statistics.chainHits == 18)
+  }
+
+  @Test func repeatedFindingIsCountedOnce() {
+    var s = Scenario()
+    s.lock("raw", .rawSpinlock)
+    s.lock("m", .mutex)
+    for _ in 0..<3 {
+      s.acquire("raw")
+      s.acquire("m")
+      s.release("m")
+      s.release("raw")
+    }
+    #expect(s.findings.filter { $0.kind == .invalidWaitContext }.map(\.count) == [3])
+  }
+
+  @Test func outOfOrderReleaseRevalidatesTheLocksAbove() {
+    // A B C, release B: C is re-acquired after A, adding A -> C.
+    var s = Scenario()
+    for k in ["A", "B", "C"] { s.lock(k, .spinlock) }
+    s.acquire("A")
+    s.acquire("B")
+    s.acquire("C")
+    #expect(s.validator.graph.edge(from: s.id("A"), to: s.id("C")) == nil)
+    s.release("B")
+    #expect(s.validator.graph.edge(from: s.id("A"), to: s.id("C")) != nil)
+    #expect(s.validator.heldLocks(of: s.thread("1")).map(\.lockClass) == [s.id("A"), s.id("C")])
+  }
+}

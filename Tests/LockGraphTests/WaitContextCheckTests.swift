@@ -1,0 +1,120 @@
+import LockGraph
+import Testing
+import WaitContext
+
+@Suite struct WaitContextCheckTests {
+  @Test func seedScenarioIsInvalidDespiteTheTrylock() {
+    var s = Scenario()
+    s.lock("some", .rawSpinlock)
+    s.lock("krc", .rawSpinlock)
+    s.lock("pcp", .spinlock)
+    s.lock("zone", .spinlock)
+    s.acquire("some")
+    s.acquire("krc")
+    s.acquire("pcp", try: true)
+    #expect(s.kinds.isEmpty, "a trylock is never wait-checked")
+    s.acquire("zone")
+    #expect(s.kinds == [.invalidWaitContext])
+    guard case .invalidWaitContext(let context, let allowed, let required) = s.findings[0].detail
+    else {
+      Issue.record("wrong detail")
+      return
+    }
+    #expect(context == .task)
+    #expect(allowed == .spin)
+    #expect(required == .config)
+    #expect(s.findings[0].held.count == 3)
+  }
+
+  @Test func rawLockNestingOffMakesConfigCountAsSpin() {
+    var s = Scenario(CheckConfiguration(proveRawLockNesting: false))
+    s.lock("raw", .rawSpinlock)
+    s.lock("spin", .spinlock)
+    s.lock("m", .mutex)
+    s.acquire("raw")
+    s.acquire("spin")
+    #expect(s.kinds.isEmpty)
+    s.acquire("m")
+    #expect(s.kinds.contains(.invalidWaitContext))
+  }
+
+  @Test func interruptContextsSetTheLimit() throws {
+    var s = Scenario()
+    s.lock("raw", .rawSpinlock)
+    s.lock("spin", .spinlock)
+    s.lock("m", .mutex)
+    try s.event(.hardirqEnter)
+    s.acquire("raw")
+    s.release("raw")
+    #expect(s.kinds.isEmpty, "a raw spinlock is fine in a hard interrupt")
+    s.acquire("spin")
+    #expect(s.kinds == [.invalidWaitContext], "spinlock_t sleeps on RT: not in hardirq")
+    s.release("spin")
+    try s.event(.hardirqExit)
+
+    var threaded = Scenario()
+    threaded.lock("spin", .spinlock)
+    try threaded.event(.hardirqEnter, threaded: true)
+    threaded.acquire("spin")
+    #expect(threaded.kinds.isEmpty, "a threaded handler may take spinlock_t")
+
+    var soft = Scenario()
+    soft.lock("spin", .spinlock)
+    soft.lock("m", .mutex)
+    try soft.event(.softirqEnter)
+    soft.acquire("spin")
+    #expect(soft.kinds.isEmpty)
+    soft.acquire("m")
+    #expect(soft.kinds.contains(.invalidWaitContext))
+  }
+
+  @Test func lockHeldByInterruptedCodeDoesNotCount() throws {
+    var s = Scenario()
+    s.lock("raw", .rawSpinlock)
+    s.lock("spin", .spinlock)
+    s.acquire("raw")
+    try s.event(.softirqEnter)
+    s.acquire("spin")
+    #expect(!s.kinds.contains(.invalidWaitContext))
+  }
+
+  @Test func rcuFlavoursAndInvAndOverride() {
+    var s = Scenario()
+    s.lock("raw", .rawSpinlock)
+    s.lock("rcu", .rcu)
+    s.lock("sched", .rcuSched)
+    s.lock("srcu", .srcu)
+    s.lock("spin", .spinlock)
+    s.lock("ovr", .waitOverride, inner: .config)
+    s.acquire("raw")
+    s.acquire("rcu")
+    s.acquire("srcu")
+    #expect(s.kinds.isEmpty, "RCU's outer is free; SRCU is never checked")
+    s.release("srcu")
+    s.release("rcu")
+    s.acquire("ovr", try: true)  // lock_map_acquire_try(), as the kernel takes override maps
+    s.acquire("spin")
+    #expect(s.kinds.isEmpty, "an override holder resets the limit to its inner")
+    s.release("spin")
+    s.release("ovr")
+    s.release("raw")
+
+    s.acquire("sched")
+    s.acquire("spin")
+    #expect(s.kinds == [.invalidWaitContext], "rcu_read_lock_sched() is a spin context")
+  }
+
+  @Test func nmiAllowsOnlyWaitFree() throws {
+    var s = Scenario()
+    s.lock("raw", .rawSpinlock)
+    s.lock("rcu", .rcu)
+    try s.event(.nmiEnter)
+    s.acquire("rcu")
+    #expect(s.kinds.isEmpty)
+    s.acquire("raw", try: true)
+    #expect(s.kinds.isEmpty)
+    s.release("raw")
+    s.acquire("raw")
+    #expect(s.kinds == [.invalidWaitContext])
+  }
+}

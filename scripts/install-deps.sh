@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the system packages rawlockcheck needs on a fresh Debian machine
+# (elfutils' headers for the symbolizer). Safe to run again; only installs
+# what is missing. Needs root (or sudo) when something is missing.
+set -euo pipefail
+packages=(libdw-dev libelf-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
