@@ -54,6 +54,7 @@ struct LineReader: ~Copyable {
         let base = buffer.baseAddress! + start
         if let nl = memchr(base, 0x0A, end - start) {
           let length = UnsafeRawPointer(nl) - UnsafeRawPointer(base)
+          if length > Self.maxLineLength { throw .lineTooLong }
           start += length + 1
           return Self.trimCR(UnsafeRawBufferPointer(start: base, count: length))
         }

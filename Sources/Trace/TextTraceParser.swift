@@ -77,7 +77,7 @@ struct TextTraceParser {
     let kindText = text(line, tokens[2])
     guard let kind = LockKind(rawValue: kindText) else {
       let known = LockKind.allCases.map(\.rawValue).joined(separator: ", ")
-      throw fail("unknown lock kind \"\(kindText)\" (expected one of \(known))")
+      throw fail("unknown lock kind \"\(Self.clip(kindText))\" (expected one of \(known))")
     }
     var name: String? = nil
     var inner: WaitType? = nil
@@ -174,10 +174,11 @@ struct TextTraceParser {
     _ line: UnsafeRawBufferPointer, _ tokens: [Tokenizer.Token], into consumer: inout C
   ) throws(TraceError) {
     guard tokens.count >= 2 else {
-      throw fail("expected a declaration or \"<tid> <verb> ...\", got \"\(text(line, tokens[0]))\"")
+      throw fail(
+        "expected a declaration or \"<tid> <verb> ...\", got \"\(shown(line, tokens[0]))\"")
     }
     guard let verb = Self.verb(line, tokens[1]) else {
-      throw fail("unknown verb \"\(text(line, tokens[1]))\"")
+      throw fail("unknown verb \"\(shown(line, tokens[1]))\"")
     }
     let tid = thread(line, tokens[0], consumer: &consumer)
     var event = LockEvent(verb, thread: tid, origin: Origin(line: lineNumber))
@@ -209,7 +210,7 @@ struct TextTraceParser {
           sawRead = true
         case (.hardirqEnter, "threaded"): event.threaded = true
         case (_, let word):
-          throw fail("unexpected \"\(word)\" after \(Self.verbName(verb))")
+          throw fail("unexpected \"\(Self.clip(word))\" after \(Self.verbName(verb))")
         }
         continue
       }
@@ -289,6 +290,15 @@ struct TextTraceParser {
     TraceError(file: file, line: lineNumber, message: message)
   }
 
+  /// A token as an error message quotes it: at most 64 characters.
+  private func shown(_ line: UnsafeRawBufferPointer, _ token: Tokenizer.Token) -> String {
+    Self.clip(text(line, token))
+  }
+
+  static func clip(_ s: String) -> String {
+    s.count <= 64 ? s : String(s.prefix(61)) + "..."
+  }
+
   private static func equals(
     _ line: UnsafeRawBufferPointer, _ token: Tokenizer.Token, _ word: StaticString
   ) -> Bool {
@@ -324,7 +334,7 @@ struct TextTraceParser {
     -> (String, String)
   {
     guard isOption(line, token) else {
-      throw fail("expected key=value, got \"\(text(line, token))\"")
+      throw fail("expected key=value, got \"\(shown(line, token))\"")
     }
     var i = token.start
     while line[i] != 0x3D { i += 1 }
@@ -348,7 +358,7 @@ struct TextTraceParser {
     throws(TraceError) -> UInt64
   {
     guard let n = Self.parseNumber(bytes(line, token)) else {
-      throw fail("expected a number for \(what), got \"\(text(line, token))\"")
+      throw fail("expected a number for \(what), got \"\(shown(line, token))\"")
     }
     return n
   }
@@ -416,13 +426,13 @@ struct TextTraceParser {
 
   private func lockClass(named name: String) throws(TraceError) -> ClassID {
     let found = Self.find(classIDs, name)
-    guard let found else { throw fail("unknown class \"\(name)\"") }
+    guard let found else { throw fail("unknown class \"\(Self.clip(name))\"") }
     return ClassID(found)
   }
 
   private func stack(named name: String) throws(TraceError) -> StackID {
     let found = Self.find(stackIDs, name)
-    guard let found else { throw fail("unknown stack \"\(name)\"") }
+    guard let found else { throw fail("unknown stack \"\(Self.clip(name))\"") }
     return StackID(found)
   }
 }

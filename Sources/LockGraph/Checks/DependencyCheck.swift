@@ -32,8 +32,8 @@ extension LockValidator {
     {
       if prev.lockClass == next.lockClass {
         report(
-          .recursiveLocking, thread: t, origin: next.origin, lock: LockSnapshot(next),
-          detail: .recursiveLocking(held: LockSnapshot(prev)), classes: [next.lockClass])
+          .recursiveLocking, thread: t, origin: next.origin, lock: snapshot(next),
+          detail: .recursiveLocking(held: snapshot(prev)), classes: [next.lockClass])
       } else {
         reportCycle(thread: t, prev: prev, next: next, path: cycle.path)
       }
@@ -57,8 +57,8 @@ extension LockValidator {
     chain.append(
       ChainLink(lockClass: next.lockClass, origin: next.origin, thread: ThreadID(Int32(t))))
     report(
-      .circularDependency, thread: t, origin: next.origin, lock: LockSnapshot(next),
-      detail: .circularDependency(held: LockSnapshot(prev), chain: chain),
+      .circularDependency, thread: t, origin: next.origin, lock: snapshot(next),
+      detail: .circularDependency(held: snapshot(prev), chain: chain),
       classes: chain.map(\.lockClass))
   }
 

@@ -69,7 +69,7 @@ extension LockValidator {
     let irqClass =
       classes[hit.found].usage.contains(excl) ? excl.stateName : excl.readVariant.stateName
     report(
-      .irqLockInversion, thread: t, origin: lock.origin, lock: LockSnapshot(lock),
+      .irqLockInversion, thread: t, origin: lock.origin, lock: snapshot(lock),
       detail: .irqInversion(
         forwards: forwards, other: hit.found, irqClass: irqClass,
         path: links(hit.path, forward: forwards)),
@@ -80,7 +80,7 @@ extension LockValidator {
     thread t: Int, _ lock: HeldLock, previous: UsageBit, new: UsageBit
   ) {
     report(
-      .inconsistentLockState, thread: t, origin: lock.origin, lock: LockSnapshot(lock),
+      .inconsistentLockState, thread: t, origin: lock.origin, lock: snapshot(lock),
       detail: .inconsistentLockState(
         previous: previous, new: new,
         previousOrigin: classes.usageOrigin(lock.lockClass, bit: previous), state: irqState(t)),
@@ -115,9 +115,9 @@ extension LockValidator {
     else { return true }
 
     report(
-      .irqLockInversion, thread: t, origin: next.origin, lock: LockSnapshot(next),
+      .irqLockInversion, thread: t, origin: next.origin, lock: snapshot(next),
       detail: .irqUnsafeDependency(
-        held: LockSnapshot(prev), safe: safeHit.found, safeBit: safeBit,
+        held: snapshot(prev), safe: safeHit.found, safeBit: safeBit,
         safeOrigin: classes.usageOrigin(safeHit.found, bit: safeBit),
         unsafe: unsafeHit.found, unsafeBit: unsafeBit,
         unsafeOrigin: classes.usageOrigin(unsafeHit.found, bit: unsafeBit),

@@ -17,8 +17,8 @@ extension LockValidator {
         return .nested
       }
       report(
-        .recursiveLocking, thread: t, origin: lock.origin, lock: LockSnapshot(lock),
-        detail: .recursiveLocking(held: LockSnapshot(prev)), classes: [lock.lockClass])
+        .recursiveLocking, thread: t, origin: lock.origin, lock: snapshot(lock),
+        detail: .recursiveLocking(held: snapshot(prev)), classes: [lock.lockClass])
       return .deadlock
     }
     return .none

@@ -20,7 +20,7 @@ extension LockValidator {
     let required = configuration.effective(waits.effectiveOuter)
     if required > allowed {
       report(
-        .invalidWaitContext, thread: t, origin: lock.origin, lock: LockSnapshot(lock),
+        .invalidWaitContext, thread: t, origin: lock.origin, lock: snapshot(lock),
         detail: .invalidWaitContext(
           context: configuration.effective(limit), allowed: allowed, required: required),
         classes: [lock.lockClass] + segment.map(\.lockClass))

@@ -16,7 +16,7 @@ extension LockValidator {
       origin: event.origin)
 
     if !event.isTrylock && SleepRule.sleeps(info.waits, configuration: configuration) {
-      checkSleep(event, lock: LockSnapshot(lock))
+      checkSleep(event, lock: snapshot(lock))
     }
     checkWaitContext(thread: t, lock)
     if info.check { markUsage(thread: t, lock) }
@@ -24,13 +24,13 @@ extension LockValidator {
 
     if lock.nest != ClassID.none && !isHeld(thread: t, base: lock.nest) {
       report(
-        .nestedLockNotTaken, thread: t, origin: event.origin, lock: LockSnapshot(lock),
+        .nestedLockNotTaken, thread: t, origin: event.origin, lock: snapshot(lock),
         detail: .nestedLockNotTaken(nest: lock.nest), classes: [cls, lock.nest])
       lock.nest = .none
     }
     guard threads[t].held.count < Self.maxHeldDepth else {
       report(
-        .limitExceeded, thread: t, origin: event.origin, lock: LockSnapshot(lock),
+        .limitExceeded, thread: t, origin: event.origin, lock: snapshot(lock),
         detail: .limitExceeded(
           limit: "MAX_LOCK_DEPTH (\(Self.maxHeldDepth))",
           consequence: "validation of this thread stopped until it exits"),

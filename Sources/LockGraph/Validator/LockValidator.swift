@@ -142,3 +142,12 @@ public struct LockValidator: Sendable {
     findings.record(finding, classes: related)
   }
 }
+
+extension LockValidator {
+  /// A held lock as a finding shows it, with its class's usage bits now.
+  func snapshot(_ held: HeldLock) -> LockSnapshot {
+    var s = LockSnapshot(held)
+    s.usage = classes[held.lockClass].usage
+    return s
+  }
+}

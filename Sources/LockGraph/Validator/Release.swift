@@ -45,7 +45,7 @@ extension LockValidator {
       for lock in threads[holder].held where lock.instance >= from && lock.instance < to {
         report(
           .heldLockFreed, thread: event.thread.index, origin: event.origin,
-          lock: LockSnapshot(lock),
+          lock: snapshot(lock),
           detail: .heldLockFreed(
             from: from, to: to &- 1, holder: ThreadID(Int32(holder)),
             reinitialized: reinitialized),

@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+
+@Suite struct ReportCommandTests {
+  static let goldens = [
+    "invalid-wait-context-seed", "circular-abba", "irq-lock-inversion", "recursive-locking",
+    "inconsistent-lock-state", "bad-unlock-balance",
+  ]
+
+  /// The text layout, checked by hand against lockdep's print functions.
+  @Test(arguments: goldens)
+  func textReportMatchesGolden(_ name: String) throws {
+    let run = try ToolRun(["report", "findings/\(name).rlt"])
+    let golden = try String(
+      contentsOf: FixturePaths.reports.appendingPathComponent("\(name).txt"), encoding: .utf8)
+    #expect(run.status == 1)
+    #expect(run.stdout == golden)
+    #expect(run.stderr.isEmpty)
+  }
+
+  /// Every fixture reports exactly the kinds its `# expect:` line names.
+  @Test(
+    arguments: FixturePaths.traces(under: FixturePaths.traces.appendingPathComponent("findings"))
+      + FixturePaths.traces(under: FixturePaths.traces.appendingPathComponent("clean")))
+  func fixtureReportsItsExpectedKinds(_ url: URL) throws {
+    let expected = try #require(FixturePaths.header(of: url)["expect"])
+    let run = try ToolRun(["report", "--format", "json", url.path])
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    let findings = try #require(object["findings"] as? [[String: Any]])
+    let kinds = Set(findings.compactMap { $0["kind"] as? String })
+    if expected == "clean" {
+      #expect(kinds.isEmpty)
+      #expect(run.status == 0)
+    } else {
+      #expect(kinds == Set(expected.split(separator: " ").map(String.init)))
+      #expect(run.status == 1)
+    }
+  }
+
+  @Test func jsonHasTheSpecFields() throws {
+    let run = try ToolRun(["report", "--format", "json", "findings/invalid-wait-context-seed.rlt"])
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    #expect(object["tool"] as? String == "rawlockcheck")
+    #expect(object["events"] as? Int == 8)
+    let config = try #require(object["config"] as? [String: Any])
+    #expect(config["proveRawLockNesting"] as? Bool == true)
+    #expect(config["preemptRT"] as? Bool == false)
+    let finding = try #require((object["findings"] as? [[String: Any]])?.first)
+    #expect(finding["kind"] as? String == "invalid-wait-context")
+    #expect(finding["title"] as? String == "BUG: Invalid wait context")
+    #expect(finding["count"] as? Int == 1)
+    #expect(finding["context"] as? Int == 5)
+    let event = try #require(finding["event"] as? [String: Any])
+    #expect(event["index"] as? Int == 3)
+    #expect(event["line"] as? Int == 14)
+    let lock = try #require(finding["lock"] as? [String: Any])
+    #expect(lock["name"] as? String == "&zone->lock")
+    #expect(lock["outer"] as? Int == 3)
+    #expect((finding["held"] as? [Any])?.count == 3)
+    #expect((object["summary"] as? [String: Int])?["invalid-wait-context"] == 1)
+  }
+
+  @Test func configurationFlagsChangeTheVerdict() throws {
+    let relaxed = try ToolRun([
+      "report", "--no-raw-nesting", "findings/invalid-wait-context-seed.rlt",
+    ])
+    #expect(relaxed.status == 0)
+    #expect(relaxed.stdout.contains("no findings"))
+    let rt = try ToolRun([
+      "report", "--preempt-rt", "--format", "json", "findings/invalid-wait-context-seed.rlt",
+    ])
+    #expect(rt.status == 1)
+    #expect(rt.stdout.contains("\"sleep-in-atomic\""), "spinlock_t sleeps under a raw lock on RT")
+  }
+
+  /// Bad input: one line naming file and line, exit status 2.
+  @Test(
+    arguments: FixturePaths.traces(under: FixturePaths.traces.appendingPathComponent("malformed")))
+  func malformedTraceIsAOneLineError(_ url: URL) throws {
+    let expected = try #require(FixturePaths.header(of: url)["error"])
+    let relative = "malformed/" + url.lastPathComponent
+    let run = try ToolRun(["report", relative])
+    #expect(run.status == 2)
+    #expect(run.stdout.isEmpty)
+    #expect(run.stderr == "rawlockcheck: \(relative):\(expected)\n")
+  }
+
+  @Test func usageErrorsExitWithTwo() throws {
+    #expect(try ToolRun(["report"]).status == 2)
+    #expect(try ToolRun(["report", "--bogus", "x.rlt"]).status == 2)
+    #expect(try ToolRun(["report", "--format", "xml", "clean/nested-ok.rlt"]).status == 2)
+    let missing = try ToolRun(["report", "no-such.rlt"])
+    #expect(missing.status == 2)
+    #expect(missing.stderr.hasPrefix("rawlockcheck: no-such.rlt: cannot open"))
+    let dir = try ToolRun(["report", "findings"])
+    #expect(dir.status == 2)
+  }
+
+  @Test func severalTracesGiveAJSONArrayAndTheWorstStatus() throws {
+    let run = try ToolRun([
+      "report", "--format", "json", "clean/nested-ok.rlt", "findings/recursive-locking.rlt",
+    ])
+    #expect(run.status == 1)
+    let array = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [Any]
+    #expect(array?.count == 2)
+    let withError = try ToolRun(["report", "clean/nested-ok.rlt", "malformed/unbalanced.rlt"])
+    #expect(withError.status == 2)
+    #expect(withError.stdout.contains("no findings"))
+  }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import LockGraph
+import Testing
+import WaitContext
+
+@testable import Trace
+
+/// Records what a reader produced.
+struct Recorder: TraceConsumer {
+  var classes: [(key: String, name: String?, kind: LockKind, waits: ClassWaitTypes)] = []
+  var threads: [(token: String, name: String?)] = []
+  var events: [LockEvent] = []
+
+  mutating func declareClass(key: String, name: String?, kind: LockKind, waits: ClassWaitTypes)
+    -> ClassID
+  {
+    classes.append((key, name, kind, waits))
+    return ClassID(Int32(classes.count - 1))
+  }
+  mutating func declareThread(token: String, name: String?) -> ThreadID {
+    threads.append((token, name))
+    return ThreadID(Int32(threads.count - 1))
+  }
+  mutating func nameThread(_ id: ThreadID, _ name: String) { threads[id.index].name = name }
+  mutating func consume(_ event: LockEvent) throws(EventError) { events.append(event) }
+}
+
+func read(_ text: String) throws(TraceError) -> (Recorder, TraceSymbols) {
+  let url = FileManager.default.temporaryDirectory
+    .appendingPathComponent("rlt-\(UInt64.random(in: 0...UInt64.max)).rlt")
+  try! Data(text.utf8).write(to: url)
+  defer { try? FileManager.default.removeItem(at: url) }
+  var recorder = Recorder()
+  let symbols = try TextTraceReader(path: url.path, displayName: "t.rlt").read(into: &recorder)
+  return (recorder, symbols)
+}
+
+func error(_ text: String) -> String? {
+  do {
+    _ = try read(text)
+    return nil
+  } catch {
+    return error.description
+  }
+}
+
+@Suite struct TextTraceReaderTests {
+  @Test func readsDeclarationsAndEvents() throws {
+    let (r, symbols) = try read(
+      """
+      # a comment before the header
+      rawlockcheck-trace 1
+      class zone spinlock name="&zone->lock #2"   # quoted: a space and a hash
+      class ovr wait_override inner=spin
+      class c custom inner=sleep outer=spin type=percpu
+      thread 7 name="kworker/0:1"
+      module 0x1000-0x2000 0 /bin/true build-id=ABCD
+      stack s1 0x1010 4112
+      7 acquire zone try read-recursive sub=3 inst=0x40 at=s1
+      7\trelease zone ip=0x1234\r
+      7 free 0x40 16
+      7 hardirq-enter threaded
+      7 hardirq-exit
+      """)
+    #expect(r.classes.map(\.key) == ["zone", "ovr", "c"])
+    #expect(r.classes[0].name == "&zone->lock #2")
+    #expect(r.classes[1].waits == ClassWaitTypes(inner: .spin, outer: nil, lockType: .override))
+    #expect(r.classes[2].waits == ClassWaitTypes(inner: .sleep, outer: .spin, lockType: .percpu))
+    #expect(r.threads.count == 1)
+    #expect(r.threads[0].token == "7")
+    #expect(r.threads[0].name == "kworker/0:1")
+    #expect(
+      symbols.modules == [
+        ModuleRecord(start: 0x1000, end: 0x2000, fileOffset: 0, path: "/bin/true", buildID: "abcd")
+      ])
+    #expect(symbols.stacks == [[0x1010, 4112]])
+    let acquire = r.events[0]
+    #expect(acquire.verb == .acquire)
+    #expect(acquire.isTrylock)
+    #expect(acquire.read == .recursive)
+    #expect(acquire.subclass == 3)
+    #expect(acquire.address == 0x40)
+    #expect(acquire.origin.stack == StackID(0))
+    #expect(acquire.origin.line == 9)
+    #expect(r.events[1].verb == .release)
+    #expect(r.events[1].origin.ip == 0x1234)
+    #expect(r.events[2].address == 0x40 && r.events[2].length == 16)
+    #expect(r.events[3].threaded)
+    #expect(r.events.count == 5)
+  }
+
+  @Test func escapesInQuotes() throws {
+    let (r, _) = try read(
+      #"""
+      rawlockcheck-trace 1
+      class "a b" mutex name="say \"hi\" \\ there"
+      1 acquire "a b"
+      """#)
+    #expect(r.classes[0].key == "a b")
+    #expect(r.classes[0].name == #"say "hi" \ there"#)
+    #expect(r.events.count == 1)
+  }
+
+  @Test(arguments: [
+    ("class a spinlock\n", "t.rlt:1: expected header \"rawlockcheck-trace 1\""),
+    (
+      "rawlockcheck-trace 2\n", "t.rlt:1: unsupported trace version 2 (this reader knows version 1)"
+    ),
+    ("", "t.rlt: empty trace: expected header \"rawlockcheck-trace 1\""),
+    (
+      "rawlockcheck-trace 1\nclass a spinlock\nclass a mutex\n",
+      "t.rlt:3: class \"a\" declared twice"
+    ),
+    (
+      "rawlockcheck-trace 1\nclass a frob\n",
+      "t.rlt:2: unknown lock kind \"frob\" (expected one of raw_spinlock, spinlock, rwlock, local_lock, mutex, rwsem, rt_mutex, rcu, rcu_bh, rcu_sched, srcu, wait_override, custom)"
+    ),
+    ("rawlockcheck-trace 1\nclass a custom\n", "t.rlt:2: a custom class needs inner="),
+    (
+      "rawlockcheck-trace 1\nclass a mutex colour=red\n",
+      "t.rlt:2: unknown option \"colour=\" on a class line"
+    ),
+    (
+      "rawlockcheck-trace 1\nclass a mutex inner=slow\n",
+      "t.rlt:2: inner= must be inv, free, spin, config or sleep, got \"slow\""
+    ),
+    (
+      "rawlockcheck-trace 1\nclass a local_lock type=normal\n",
+      "t.rlt:2: a local_lock class has lock type percpu, not type=normal"
+    ),
+    ("rawlockcheck-trace 1\n1 acquire b\n", "t.rlt:2: unknown class \"b\""),
+    ("rawlockcheck-trace 1\nclass a mutex\n1 acquire a at=s9\n", "t.rlt:3: unknown stack \"s9\""),
+    (
+      "rawlockcheck-trace 1\nclass a mutex\n1 acquire a sub=8\n",
+      "t.rlt:3: sub= must be a subclass from 0 to 7, got \"8\""
+    ),
+    (
+      "rawlockcheck-trace 1\nclass a mutex\n1 acquire a banana\n",
+      "t.rlt:3: unexpected \"banana\" after acquire"
+    ),
+    (
+      "rawlockcheck-trace 1\nclass a mutex\n1 release a try\n",
+      "t.rlt:3: unexpected \"try\" after release"
+    ),
+    ("rawlockcheck-trace 1\n1 jump\n", "t.rlt:2: unknown verb \"jump\""),
+    ("rawlockcheck-trace 1\n1 acquire\n", "t.rlt:2: acquire needs a class"),
+    ("rawlockcheck-trace 1\nclass a mutex name=\"open\n", "t.rlt:2: unterminated quote"),
+    (
+      "rawlockcheck-trace 1\nstack s1 0xZZ\n",
+      "t.rlt:2: expected a number for address, got \"0xZZ\""
+    ),
+    (
+      "rawlockcheck-trace 1\nmodule 0x2000-0x1000 0 /x\n",
+      "t.rlt:2: expected an address range <start>-<end>, got \"0x2000-0x1000\""
+    ),
+    ("rawlockcheck-trace 1\n1 free 0x10\n", "t.rlt:2: expected \"free <addr> <length>\""),
+    ("rawlockcheck-trace 1\nclass a mutex\n1 init a\n", "t.rlt:3: init needs inst=<addr>"),
+    (
+      "rawlockcheck-trace 1\n1 free 99999999999999999999999 1\n",
+      "t.rlt:2: expected a number for address, got \"99999999999999999999999\""
+    ),
+    ("rawlockcheck-trace 1\nrawlockcheck-trace 1\n", "t.rlt:2: header repeated"),
+  ])
+  func malformedInputNamesFileAndLine(_ input: String, _ expected: String) {
+    #expect(error(input) == expected)
+  }
+
+  @Test func overlongLineIsAnErrorNotAnAllocation() {
+    let long = String(repeating: "x", count: LineReader.maxLineLength + 10)
+    let message = error("rawlockcheck-trace 1\n" + long + "\n")
+    #expect(message == "t.rlt:2: line longer than \(LineReader.maxLineLength) bytes")
+  }
+
+  @Test func binaryGarbageIsRejected() {
+    let message = error("\u{7F}ELF\u{02}\u{01}\u{01}\0\0\0")
+    #expect(message?.hasPrefix("t.rlt:1: expected header") == true)
+  }
+
+  @Test func numbers() {
+    func n(_ s: String) -> UInt64? {
+      var copy = s
+      return copy.withUTF8 { TextTraceParser.parseNumber(UnsafeRawBufferPointer($0)) }
+    }
+    #expect(n("0") == 0)
+    #expect(n("18446744073709551615") == .max)
+    #expect(n("18446744073709551616") == nil)
+    #expect(n("0xffffffffffffffff") == .max)
+    #expect(n("0x1ffffffffffffffff") == nil)
+    #expect(n("0x") == nil)
+    #expect(n("12a") == nil)
+    #expect(n("") == nil)
+  }
+}
+
+@Suite struct ErrorMessageLengthTests {
+  @Test func longTokensAreClippedInErrors() throws {
+    let message = try #require(
+      error("rawlockcheck-trace 1\n" + String(repeating: "y", count: 5000) + "\n"))
+    #expect(message.count < 200)
+    #expect(message.hasPrefix("t.rlt:2: expected a declaration"))
+  }
+}
