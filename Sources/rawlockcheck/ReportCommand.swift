@@ -22,6 +22,9 @@ struct ReportCommand: ParsableCommand {
   @Option(help: "Output format.")
   var format: OutputFormat = .text
 
+  @Flag(help: "Print events per second and the chain-cache hit rate to standard error.")
+  var statistics = false
+
   @Argument(help: "Trace files (text encoding, spec/trace-format.md).")
   var traces: [String]
 
@@ -37,9 +40,14 @@ struct ReportCommand: ParsableCommand {
       let progress = ProgressBar(label: path)
       var validator = LockValidator(configuration: options.configuration)
       let symbols: TraceSymbols
+      let started = MonotonicClock.now()
       do {
         symbols = try TextTraceReader(path: path).read(into: &validator, progress: progress.update)
         progress.finish()
+        if statistics {
+          writeStandardError(
+            Self.statisticsLine(path, validator, seconds: MonotonicClock.now() - started))
+        }
       } catch {
         progress.finish()
         writeStandardError("rawlockcheck: \(error)\n")
@@ -60,5 +68,34 @@ struct ReportCommand: ParsableCommand {
     }
     if anyErrors { throw ExitCode(2) }
     if anyFindings { throw ExitCode(1) }
+  }
+
+  static func statisticsLine(_ path: String, _ v: LockValidator, seconds: Double) -> String {
+    let s = v.statistics
+    let lookups = s.chainHits + s.chainMisses
+    let hitRate = lookups == 0 ? 0 : Double(s.chainHits) / Double(lookups) * 100
+    let rate = seconds > 0 ? Double(v.eventCount) / seconds : 0
+    return
+      "\(path): \(v.eventCount) events in \(String(format2: seconds)) s, \(Int(rate)) events/s; "
+      + "chain cache \(s.chainHits) hits, \(s.chainMisses) misses (\(String(format2: hitRate))% hits); "
+      + "\(v.classes.count) classes, \(v.graph.edges.count) dependencies\n"
+  }
+}
+
+extension String {
+  /// A number with two decimals, without Foundation.
+  init(format2 value: Double) {
+    let hundredths = Int((value * 100).rounded())
+    let frac = abs(hundredths % 100)
+    self = "\(hundredths / 100).\(frac < 10 ? "0" : "")\(frac)"
+  }
+}
+
+/// Seconds from a monotonic clock.
+enum MonotonicClock {
+  static func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
   }
 }

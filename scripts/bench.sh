@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The project's benchmark for `rawlockcheck report`: generates synthetic
+# traces of N and 2N events (default N = 5 million: 10 million for the
+# headline), and measures, in the same run:
+#   - events/s of `rawlockcheck report`, and its ratio to a baseline that
+#     only splits the same file into fields and counts the verbs with awk
+#     (the least any text-trace consumer must do), so the figure holds on a
+#     shared, noisy machine;
+#   - peak memory (max RSS) on N and on 2N events: the ratio must stay ~1.0
+#     (memory does not grow with trace length);
+#   - the chain-cache hit rate.
+# Usage: scripts/bench.sh [N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-5000000}
+scripts/install-deps.sh
+swift build -c release --product rawlockcheck >&2
+bin=$(swift build -c release --show-bin-path)/rawlockcheck
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+
+measure() { # file -> "seconds maxrss_kb stats-line"
+  /usr/bin/time -f "%e %M" -o "$dir/time" "$bin" report --statistics "$1" >/dev/null 2>"$dir/stats" || true
+  echo "$(cat "$dir/time") $(grep 'events/s' "$dir/stats")"
+}
+best_of() { # runs a command 3 times, prints the best wall time in seconds
+  local best=""
+  for _ in 1 2 3; do
+    start=$(date +%s.%N)
+    "$@" >/dev/null 2>&1 || true
+    t=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.3f", e - s }')
+    if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
+  done
+  echo "$best"
+}
+
+"$bin" generate --events "$n" --seed 1 >"$dir/n.rlt"
+"$bin" generate --events $((2 * n)) --seed 1 >"$dir/2n.rlt"
+events=$(grep -vc '^\(class\|thread\|#\|rawlockcheck-trace\)' "$dir/2n.rlt")
+
+report_best=$(best_of "$bin" report "$dir/2n.rlt")
+wc_best=$(best_of awk '{ verbs[$2]++ } END { for (v in verbs) print v, verbs[v] }' "$dir/2n.rlt")
+read -r _ rss_n _ < <(measure "$dir/n.rlt")
+read -r _ rss_2n stats < <(measure "$dir/2n.rlt")
+
+awk -v ev="$events" -v r="$report_best" -v w="$wc_best" -v m1="$rss_n" -v m2="$rss_2n" -v n="$n" 'BEGIN {
+  printf "trace: %d events (%.0f MB)\n", ev, 0
+  printf "rawlockcheck report: %.2f s, %.2f M events/s (best of 3)\n", r, ev / r / 1e6
+  printf "baseline awk fields: %.2f s, %.2f M lines/s (best of 3)\n", w, ev / w / 1e6
+  printf "speed ratio report/awk baseline: %.2f (above 1: faster than splitting the lines with awk)\n", w / r
+  printf "peak memory: %.1f MiB at %d events, %.1f MiB at %d events: ratio %.2f\n", m1 / 1024, n, m2 / 1024, 2 * n, m2 / m1
+}' | sed "s/(0 MB)/($(du -m "$dir/2n.rlt" | cut -f1) MB)/"
+echo "statistics: ${stats#*: }"
