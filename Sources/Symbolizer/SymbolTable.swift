@@ -1,0 +1,80 @@
+import CElfutils
+
+/// A module's function symbols, sorted by address, for the addresses no
+/// DWARF describes (hand-written assembly, stripped objects).
+///
+/// Built once from `dwfl_module_getsym_info` (which reads `.symtab`, or the
+/// debug file's, or `.dynsym`). Lookups are a binary search, unlike
+/// `dwfl_module_addrinfo`, which scans the whole table per call.
+///
+/// Invariants: `entries` is sorted by `start` with one entry per start
+/// address; addresses are link-time addresses (runtime minus the bias).
+struct SymbolTable {
+  struct Entry {
+    var start: UInt64
+    var size: UInt64
+    var name: String
+    var isGlobal: Bool
+  }
+
+  private(set) var entries: [Entry] = []
+
+  /// Reads the function symbols of `module`; `bias` is the module's load bias.
+  init(module: OpaquePointer, bias: UInt64) {
+    let count = dwfl_module_getsymtab(module)
+    guard count > 0 else { return }
+    var raw: [Entry] = []
+    raw.reserveCapacity(Int(count))
+    for index in 1..<count {
+      var symbol = GElf_Sym()
+      var address: GElf_Addr = 0
+      var section: GElf_Word = 0
+      guard
+        let name = dwfl_module_getsym_info(module, index, &symbol, &address, &section, nil, nil)
+      else { continue }
+      let type = Int32(symbol.st_info & 0xf)
+      guard type == STT_FUNC || type == STT_GNU_IFUNC, symbol.st_shndx != UInt16(SHN_UNDEF) else {
+        continue
+      }
+      let binding = Int32(symbol.st_info >> 4)
+      let text = String(cString: name)
+      guard !text.isEmpty else { continue }
+      raw.append(
+        Entry(
+          start: address &- bias, size: symbol.st_size, name: text,
+          isGlobal: binding == STB_GLOBAL || binding == STB_WEAK))
+    }
+    // At one address, keep the most informative alias: a sized symbol over an
+    // unsized one, then a global over a local, then the longer size.
+    raw.sort {
+      if $0.start != $1.start { return $0.start < $1.start }
+      return Self.rank($0) > Self.rank($1)
+    }
+    var unique: [Entry] = []
+    unique.reserveCapacity(raw.count)
+    for entry in raw where unique.last?.start != entry.start {
+      unique.append(entry)
+    }
+    entries = unique
+  }
+
+  private static func rank(_ entry: Entry) -> (Int, Int, UInt64) {
+    (entry.size > 0 ? 1 : 0, entry.isGlobal ? 1 : 0, entry.size)
+  }
+
+  /// The symbol containing link-time address `address`: the last one that
+  /// starts at or below it, if the address is inside its size (or the
+  /// symbol is unsized and it is the nearest start).
+  func lookup(_ address: UInt64) -> Entry? {
+    var low = 0
+    var high = entries.count
+    while low < high {
+      let mid = (low + high) / 2
+      if entries[mid].start <= address { low = mid + 1 } else { high = mid }
+    }
+    guard low > 0 else { return nil }
+    let entry = entries[low - 1]
+    if entry.size == 0 || address < entry.start &+ entry.size { return entry }
+    return nil
+  }
+}
