@@ -58,18 +58,20 @@ public enum StackCapture {
     // backtrace()'s first entry is this function itself.
     let drop = skip + 1
     let capacity = 256
-    return withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer?.self, capacity: capacity) {
-      raw -> Int in
-      let got = Int(backtrace(raw.baseAddress!, Int32(capacity)))
-      var count = 0
-      var index = drop
-      while index < got, count < buffer.count {
-        out[count] = UInt64(UInt(bitPattern: raw[index]))
-        count += 1
-        index += 1
-      }
-      return count
+    guard let raw = malloc(capacity * MemoryLayout<UnsafeMutableRawPointer?>.stride) else {
+      return 0
     }
+    defer { free(raw) }
+    let entries = raw.assumingMemoryBound(to: UnsafeMutableRawPointer?.self)
+    let got = Int(backtrace(entries, Int32(capacity)))
+    var count = 0
+    var index = drop
+    while index < got, count < buffer.count {
+      out[count] = UInt64(UInt(bitPattern: entries[index]))
+      count += 1
+      index += 1
+    }
+    return count
   }
 }
 

@@ -15,6 +15,9 @@ struct SymbolTable {
     var size: UInt64
     var name: String
     var isGlobal: Bool
+    /// For a local symbol, the source file named by the `STT_FILE` symbol
+    /// before it (the only source hint for code without DWARF).
+    var file: String?
   }
 
   private(set) var entries: [Entry] = []
@@ -25,6 +28,7 @@ struct SymbolTable {
     guard count > 0 else { return }
     var raw: [Entry] = []
     raw.reserveCapacity(Int(count))
+    var currentFile: String?
     for index in 1..<count {
       var symbol = GElf_Sym()
       var address: GElf_Addr = 0
@@ -33,6 +37,10 @@ struct SymbolTable {
         let name = dwfl_module_getsym_info(module, index, &symbol, &address, &section, nil, nil)
       else { continue }
       let type = Int32(symbol.st_info & 0xf)
+      if type == STT_FILE {
+        currentFile = String(cString: name)
+        continue
+      }
       guard type == STT_FUNC || type == STT_GNU_IFUNC, symbol.st_shndx != UInt16(SHN_UNDEF) else {
         continue
       }
@@ -42,7 +50,8 @@ struct SymbolTable {
       raw.append(
         Entry(
           start: address &- bias, size: symbol.st_size, name: text,
-          isGlobal: binding == STB_GLOBAL || binding == STB_WEAK))
+          isGlobal: binding == STB_GLOBAL || binding == STB_WEAK,
+          file: binding == STB_LOCAL ? currentFile : nil))
     }
     // At one address, keep the most informative alias: a sized symbol over an
     // unsized one, then a global over a local, then the longer size.

@@ -218,7 +218,8 @@ final class SymbolizerEngine {
       if let unit = dwarf.unit(containing: dwarfPC) {
         if let subprogram = dwarf.subprogram(containing: dwarfPC, unit: unit) {
           return inlineFrames(
-            base: base, dwarf: dwarf, unit: unit, subprogram: subprogram, pc: dwarfPC)
+            base: base, dwarf: dwarf, unit: unit, subprogram: subprogram, pc: dwarfPC,
+            symbols: slot.symbols, symbolPC: pc &- slot.bias)
         }
         // Code with line information but no function DIE (assembly).
         var frame = base
@@ -228,12 +229,16 @@ final class SymbolizerEngine {
       }
     }
     var frame = base
-    if let symbol = slot.symbols?.lookup(pc &- slot.bias) { setName(&frame, symbol.name) }
+    if let symbol = slot.symbols?.lookup(pc &- slot.bias) {
+      setName(&frame, symbol.name)
+      frame.file = symbol.file
+    }
     return [frame]
   }
 
   private func inlineFrames(
-    base: Frame, dwarf: DwarfIndex, unit: Int, subprogram: Dwarf_Die, pc: UInt64
+    base: Frame, dwarf: DwarfIndex, unit: Int, subprogram: Dwarf_Die, pc: UInt64,
+    symbols: SymbolTable?, symbolPC: UInt64
   ) -> [Frame] {
     var chain = DwarfIndex.inlineChain(of: subprogram, pc: pc)
     var frames: [Frame] = []
@@ -241,7 +246,15 @@ final class SymbolizerEngine {
     for level in stride(from: chain.count - 1, through: 0, by: -1) {
       var frame = base
       frame.isInlined = level > 0
-      if let name = linkageName(of: &chain[level]) { setName(&frame, name) }
+      if var name = linkageName(of: &chain[level]) {
+        if level == 0, let symbol = symbols?.lookup(symbolPC), symbol.name.hasPrefix(name + ".") {
+          // A compiler clone of this function (`.cold`, `.isra.0`, `.part.0`,
+          // `.constprop.0`): the symbol says which part this is, as
+          // llvm-symbolizer's symbol-table override does.
+          name = symbol.name
+        }
+        setName(&frame, name)
+      }
       if level == chain.count - 1 {
         setLocation(&frame, lineAt: pc, unit: unit, dwarf: dwarf)
       } else {
