@@ -72,7 +72,7 @@ public enum ProcessModules {
   }
 
   /// The main executable's path, from the /proc/self/exe link.
-  static func executablePath() -> String {
+  public static func executablePath() -> String {
     var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
     let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
     guard length > 0 else { return "" }

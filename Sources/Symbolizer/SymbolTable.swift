@@ -14,6 +14,7 @@ struct SymbolTable {
     var start: UInt64
     var size: UInt64
     var name: String
+    /// Exported: global or weak binding with default visibility.
     var isGlobal: Bool
     /// For a local symbol, the source file named by the `STT_FILE` symbol
     /// before it (the only source hint for code without DWARF).
@@ -45,19 +46,29 @@ struct SymbolTable {
         continue
       }
       let binding = Int32(symbol.st_info >> 4)
-      let text = String(cString: name)
+      // elfutils appends the symbol version of .dynsym entries (`name@GLIBC_2.2.5`).
+      var text = String(cString: name)
+      if let at = text.firstIndex(of: "@"), at != text.startIndex {
+        text = String(text[..<at])
+      }
       guard !text.isEmpty else { continue }
       raw.append(
         Entry(
           start: address &- bias, size: symbol.st_size, name: text,
-          isGlobal: binding == STB_GLOBAL || binding == STB_WEAK,
+          isGlobal: (binding == STB_GLOBAL || binding == STB_WEAK)
+            && Int32(symbol.st_other & 3) == STV_DEFAULT,
           file: binding == STB_LOCAL ? currentFile : nil))
     }
-    // At one address, keep the most informative alias: a sized symbol over an
-    // unsized one, then a global over a local, then the longer size.
+    // At one address, keep one alias, chosen as llvm-symbolizer does for a
+    // stripped library (whose only symbols are the exported ones): a sized
+    // symbol over an unsized one, an exported one (global or weak, default
+    // visibility) over a local or hidden one, the larger size, then the name
+    // that sorts last (`shutdown` over `__shutdown`).
     raw.sort {
       if $0.start != $1.start { return $0.start < $1.start }
-      return Self.rank($0) > Self.rank($1)
+      let (a, b) = (Self.rank($0), Self.rank($1))
+      if a != b { return a > b }
+      return $0.name > $1.name
     }
     var unique: [Entry] = []
     unique.reserveCapacity(raw.count)

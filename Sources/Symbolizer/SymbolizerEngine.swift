@@ -247,10 +247,11 @@ final class SymbolizerEngine {
       var frame = base
       frame.isInlined = level > 0
       if var name = linkageName(of: &chain[level]) {
-        if level == 0, let symbol = symbols?.lookup(symbolPC), symbol.name.hasPrefix(name + ".") {
-          // A compiler clone of this function (`.cold`, `.isra.0`, `.part.0`,
-          // `.constprop.0`): the symbol says which part this is, as
-          // llvm-symbolizer's symbol-table override does.
+        if level == 0, let symbol = symbols?.lookup(symbolPC), symbol.size > 0 {
+          // The out-of-line function is named by the symbol that covers the
+          // address, as llvm-symbolizer does: it carries the compiler clone
+          // suffix (`.cold`, `.isra.0`, `.constprop.0`) and the exported
+          // alias (`malloc` rather than `__libc_malloc`).
           name = symbol.name
         }
         setName(&frame, name)
