@@ -24,7 +24,8 @@ enum DebugInfoLookup {
             module, userdata, name, base, file, debuglink, crc, out)
           if fd >= 0 { return fd }
           if let urls = getenv("DEBUGINFOD_URLS"), urls.pointee != 0 { return -1 }
-          return dwfl_standard_find_debuginfo(module, userdata, name, base, file, debuglink, crc, out)
+          return dwfl_standard_find_debuginfo(
+            module, userdata, name, base, file, debuglink, crc, out)
         },
         section_address: dwfl_offline_section_address,
         debuginfo_path: pathSlot))

@@ -52,7 +52,8 @@ struct ElfFileInfo {
   func bias(mappingStart start: UInt64, fileOffset: UInt64) -> UInt64? {
     let pageMask: UInt64 = ~0xfff
     let containing = segments.filter {
-      ($0.offset & pageMask) <= fileOffset && fileOffset < max($0.offset &+ $0.fileSize, $0.offset + 1)
+      ($0.offset & pageMask) <= fileOffset
+        && fileOffset < max($0.offset &+ $0.fileSize, $0.offset + 1)
     }
     guard let segment = containing.first(where: \.isExecutable) ?? containing.first else {
       return nil

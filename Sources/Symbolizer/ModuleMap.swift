@@ -59,7 +59,8 @@ public enum ProcessModules {
       } else if header.p_type == UInt32(PT_NOTE), buildID == nil {
         let start = UnsafeRawPointer(bitPattern: UInt(bias &+ header.p_vaddr))
         if let start {
-          buildID = gnuBuildID(inNotes: UnsafeRawBufferPointer(start: start, count: Int(header.p_memsz)))
+          buildID = gnuBuildID(
+            inNotes: UnsafeRawBufferPointer(start: start, count: Int(header.p_memsz)))
         }
       }
     }

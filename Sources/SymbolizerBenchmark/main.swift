@@ -153,7 +153,8 @@ for target in targets {
 
   t0 = now()
   let llvmOut = run(
-    llvmSymbolizer, ["--obj=" + target.object, "--inlining", "--functions=linkage", "--no-demangle"],
+    llvmSymbolizer,
+    ["--obj=" + target.object, "--inlining", "--functions=linkage", "--no-demangle"],
     input: input)
   let llvmNs = now() - t0
 
@@ -184,7 +185,9 @@ for target in targets {
   print(
     "  agreement with llvm-symbolizer (full inline chain, name + basename:line): "
       + "\(agree)/\(count) = \(fmt(100 * Double(agree) / Double(count), 2))%")
-  if oracle.count != count { print("  warning: llvm-symbolizer answered \(oracle.count) addresses") }
+  if oracle.count != count {
+    print("  warning: llvm-symbolizer answered \(oracle.count) addresses")
+  }
   for example in examples { print(example) }
   print("")
 }
@@ -222,7 +225,8 @@ let backtracePer = Double(backtraceNs) / Double(iterations)
 print("== In-process")
 print(
   "  16-frame capture (frame pointers): \(fmt(capturePer)) ns (target < 100 ns); "
-    + "backtrace() baseline: \(fmt(backtracePer)) ns; ratio \(fmt(backtracePer / capturePer, 1))x faster")
+    + "backtrace() baseline: \(fmt(backtracePer)) ns; ratio \(fmt(backtracePer / capturePer, 1))x faster"
+)
 
 var stack = [UInt64](repeating: 0, count: 16)
 var depthCaptured = 0

@@ -37,7 +37,8 @@ final class FormattingTests: XCTestCase {
     XCTAssertEqual(
       FrameFormatting.json(chain),
       #"{"address": "0x1240", "frames": [{"function": "leaf_mix", "file": "/src/inline.c", "line": 12, "column": 8, "inlined": true, "module": "/bin/cfix", "offset": "0x1240"}, "#
-        + #"{"function": "outer_work", "file": "/src/inline.c", "line": 25, "column": 14, "inlined": false, "module": "/bin/cfix", "offset": "0x1240"}]}"#)
+        + #"{"function": "outer_work", "file": "/src/inline.c", "line": 25, "column": 14, "inlined": false, "module": "/bin/cfix", "offset": "0x1240"}]}"#
+    )
     XCTAssertEqual(FrameFormatting.jsonString("a\"b\\c\n\u{1}"), #""a\"b\\c\n\u0001""#)
   }
 
@@ -52,6 +53,7 @@ final class FormattingTests: XCTestCase {
     ]
     let filter = FrameFilter(functionPrefixes: ["Lockdep."], modules: ["libLockdep.so"])
     XCTAssertEqual(
-      filter.apply(stack).map { $0.frames[0].function }, ["App.work()", "Lockdep.Validator.callback()"])
+      filter.apply(stack).map { $0.frames[0].function },
+      ["App.work()", "Lockdep.Validator.callback()"])
   }
 }

@@ -7,7 +7,9 @@ final class InProcessTests: XCTestCase {
   /// One call site for both capture methods, so that from frame 1 on (the
   /// return into the caller of this helper) the two stacks must be equal.
   @inline(never)
-  private func captureVia(framePointers: Bool, skip: Int, into buffer: UnsafeMutableBufferPointer<UInt64>)
+  private func captureVia(
+    framePointers: Bool, skip: Int, into buffer: UnsafeMutableBufferPointer<UInt64>
+  )
     -> Int
   {
     framePointers

@@ -67,7 +67,8 @@ final class OracleTests: XCTestCase {
       }
       XCTAssertFalse(names.isEmpty)
       let expected = FixtureSupport.run(
-        swift, ["demangle", "--simplified", "--compact"], input: names.joined(separator: "\n") + "\n"
+        swift, ["demangle", "--simplified", "--compact"],
+        input: names.joined(separator: "\n") + "\n"
       ).output.split(separator: "\n").map(String.init)
       XCTAssertEqual(expected.count, names.count)
       for (name, want) in zip(names, expected) {
