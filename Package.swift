@@ -8,6 +8,8 @@ let package = Package(
     .library(name: "WaitContext", targets: ["WaitContext"]),
     .library(name: "LockGraph", targets: ["LockGraph"]),
     .library(name: "Trace", targets: ["Trace"]),
+    .library(name: "Symbolizer", targets: ["Symbolizer"]),
+    .executable(name: "SymbolizerBenchmark", targets: ["SymbolizerBenchmark"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
@@ -23,10 +25,17 @@ let package = Package(
     .executableTarget(
       name: "rawlockcheck",
       dependencies: [
-        "Trace", "LockGraph", "WaitContext",
+        "Trace", "LockGraph", "WaitContext", "Symbolizer",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
+    // elfutils (libdw, libdwfl, libelf) and the few C declarations Swift cannot reach.
+    .systemLibrary(name: "CElfutils", path: "Sources/CElfutils"),
+    // Addresses to frames: stack capture, module map, DWARF index, demangling.
+    .target(name: "Symbolizer", dependencies: ["CElfutils"]),
+    // Throughput and agreement against llvm-symbolizer and addr2line.
+    .executableTarget(name: "SymbolizerBenchmark", dependencies: ["Symbolizer"]),
+    .testTarget(name: "SymbolizerTests", dependencies: ["Symbolizer"]),
     .testTarget(name: "WaitContextTests", dependencies: ["WaitContext"]),
     .testTarget(name: "LockGraphTests", dependencies: ["LockGraph", "WaitContext"]),
     .testTarget(name: "TraceTests", dependencies: ["Trace", "LockGraph"]),

@@ -22,6 +22,10 @@ struct ReportCommand: ParsableCommand {
   @Option(help: "Output format.")
   var format: OutputFormat = .text
 
+  @Option(
+    help: "A directory to search for the trace's binaries and their debug files (repeatable).")
+  var debugDir: [String] = []
+
   @Flag(help: "Print events per second and the chain-cache hit rate to standard error.")
   var statistics = false
 
@@ -56,8 +60,7 @@ struct ReportCommand: ParsableCommand {
       }
       if validator.findings.count > 0 { anyFindings = true }
       let report = TextReport(
-        validator: validator, source: path,
-        resolver: AddressFrameResolver(stacks: symbols.stacks))
+        validator: validator, source: path, resolver: resolver(for: symbols, path: path))
       switch format {
       case .text: print(report.render(), terminator: "")
       case .json: objects.append(JSONReport(report: report, version: RawLockCheck.version).value())
@@ -68,6 +71,21 @@ struct ReportCommand: ParsableCommand {
     }
     if anyErrors { throw ExitCode(2) }
     if anyFindings { throw ExitCode(1) }
+  }
+
+  /// Symbolized frames when the trace names its modules and has findings
+  /// to show; addresses otherwise.
+  func resolver(for symbols: TraceSymbols, path: String) -> any FrameResolving {
+    guard !symbols.modules.isEmpty, !symbols.stacks.isEmpty else {
+      return AddressFrameResolver(stacks: symbols.stacks)
+    }
+    let resolver = SymbolizingFrameResolver(
+      modules: symbols.modules.map { ($0.start, $0.end, $0.fileOffset, $0.path, $0.buildID) },
+      stacks: symbols.stacks, debugDirectories: debugDir)
+    for warning in resolver.moduleWarnings {
+      writeStandardError("rawlockcheck: \(path): \(warning)\n")
+    }
+    return resolver
   }
 
   static func statisticsLine(_ path: String, _ v: LockValidator, seconds: Double) -> String {

@@ -75,9 +75,15 @@ import WaitContext
     let types: [LockType] = [.normal, .percpu, .override]
     var holders: [[(inner: WaitType, lockType: LockType)]] = [[]]
     for w in waits { for t in types { holders.append([(w, t)]) } }
-    for a in waits { for ta in types { for b in waits { for tb in types {
-      holders.append([(a, ta), (b, tb)])
-    } } } }
+    for a in waits {
+      for ta in types {
+        for b in waits {
+          for tb in types {
+            holders.append([(a, ta), (b, tb)])
+          }
+        }
+      }
+    }
     var checked = 0
     for raw in [true, false] {
       let config = CheckConfiguration(proveRawLockNesting: raw)

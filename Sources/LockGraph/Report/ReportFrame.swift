@@ -9,11 +9,16 @@ public struct ReportFrame: Sendable, Hashable {
   public var module: String?
   /// `module+0xoffset` for an address that could not be symbolized.
   public var moduleOffset: UInt64?
+  /// The module's file no longer matches the trace (another build-id):
+  /// its names would be wrong, so none are given.
+  public var isStale: Bool = false
 
   public init(
     address: UInt64, function: String? = nil, file: String? = nil, line: Int = 0,
-    column: Int = 0, isInlined: Bool = false, module: String? = nil, moduleOffset: UInt64? = nil
+    column: Int = 0, isInlined: Bool = false, module: String? = nil, moduleOffset: UInt64? = nil,
+    isStale: Bool = false
   ) {
+    self.isStale = isStale
     self.address = address
     self.function = function
     self.file = file
@@ -24,10 +29,12 @@ public struct ReportFrame: Sendable, Hashable {
     self.moduleOffset = moduleOffset
   }
 
-  /// `file:line`, `<compiler-generated>` for line 0, or nil without a file.
+  /// `file:line:column`, `<compiler-generated>` for line 0, or nil
+  /// without a file.
   public var location: String? {
     guard let file else { return nil }
-    return line == 0 ? "\(file):<compiler-generated>" : "\(file):\(line)"
+    if line == 0 { return "\(file):<compiler-generated>" }
+    return column > 0 ? "\(file):\(line):\(column)" : "\(file):\(line)"
   }
 
   /// How the frame reads in a backtrace line or after `at:`.
@@ -37,7 +44,8 @@ public struct ReportFrame: Sendable, Hashable {
       return function
     }
     if let module, let moduleOffset {
-      return "\(module)+0x\(String(moduleOffset, radix: 16))"
+      let text = "\(module)+0x\(String(moduleOffset, radix: 16))"
+      return isStale ? text + " [stale binary]" : text
     }
     return "0x\(String(address, radix: 16))"
   }

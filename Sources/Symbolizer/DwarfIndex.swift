@@ -1,0 +1,202 @@
+import CElfutils
+
+/// One module's DWARF, indexed for address lookups without `.debug_aranges`.
+///
+/// elfutils 0.188 finds the compilation unit and function of an address
+/// through `.debug_aranges` (`dwfl_module_addrdie`, `dwarf_addrdie`,
+/// `dwfl_module_getsrc`), which swiftc and clang do not emit, and its scope
+/// walk (`dwarf_getscopes`) does not enter `DW_TAG_module`, where swiftc puts
+/// every function. This index uses only the CU DIEs' own ranges and the DIE
+/// tree:
+///
+/// - built eagerly: a sorted array of every CU's address ranges (`cuRanges`);
+/// - built lazily per CU: a sorted array of the CU's subprogram ranges,
+///   found by descending into modules, namespaces, types and lexical blocks;
+/// - per lookup: the inline chain, descending `DW_TAG_inlined_subroutine`
+///   children that contain the address.
+///
+/// All addresses here are DWARF (link-time) addresses: runtime - `bias`.
+/// `Dwarf_Die` values point into the `Dwarf` handle owned by the `Dwfl`, which
+/// outlives this index.
+final class DwarfIndex {
+  struct Range {
+    var low: UInt64
+    var high: UInt64
+    var index: Int
+  }
+
+  /// One compilation unit: its DIE and, once needed, its functions.
+  struct Unit {
+    var die: Dwarf_Die
+    var subprograms: [Range]?
+    var dies: [Dwarf_Die] = []
+    var files: OpaquePointer?
+    var fileCount = 0
+    var filesLoaded = false
+  }
+
+  let bias: UInt64
+  private(set) var units: [Unit] = []
+  private var cuRanges: [Range] = []
+
+  /// Indexes the CUs of `module`'s DWARF, or returns nil when it has none.
+  init?(module: OpaquePointer) {
+    var dwarfBias: Dwarf_Addr = 0
+    guard dwfl_module_getdwarf(module, &dwarfBias) != nil else { return nil }
+    bias = dwarfBias
+    var cu: UnsafeMutablePointer<Dwarf_Die>? = nil
+    var cuBias: Dwarf_Addr = 0
+    while true {
+      cu = dwfl_module_nextcu(module, cu, &cuBias)
+      guard let current = cu else { break }
+      var die = current.pointee
+      let unitIndex = units.count
+      units.append(Unit(die: die, subprograms: nil))
+      forEachRange(of: &die) { low, high in
+        cuRanges.append(Range(low: low, high: high, index: unitIndex))
+      }
+    }
+    guard !units.isEmpty else { return nil }
+    cuRanges.sort { $0.low < $1.low }
+  }
+
+  /// The CU whose ranges contain `pc`.
+  func unit(containing pc: UInt64) -> Int? {
+    Self.find(pc, in: cuRanges)
+  }
+
+  /// The concrete `DW_TAG_subprogram` of unit `unitIndex` containing `pc`.
+  func subprogram(containing pc: UInt64, unit unitIndex: Int) -> Dwarf_Die? {
+    if units[unitIndex].subprograms == nil { indexSubprograms(unit: unitIndex) }
+    guard let found = Self.find(pc, in: units[unitIndex].subprograms!) else { return nil }
+    return units[unitIndex].dies[found]
+  }
+
+  /// The file table entry `index` of unit `unitIndex` (for `DW_AT_call_file`).
+  func fileName(_ index: Int, unit unitIndex: Int) -> String? {
+    if !units[unitIndex].filesLoaded {
+      units[unitIndex].filesLoaded = true
+      var files: OpaquePointer?
+      var count = 0
+      if dwarf_getsrcfiles(&units[unitIndex].die, &files, &count) == 0 {
+        units[unitIndex].files = files
+        units[unitIndex].fileCount = count
+      }
+    }
+    guard let files = units[unitIndex].files, index >= 0, index < units[unitIndex].fileCount,
+      let name = dwarf_filesrc(files, index, nil, nil)
+    else { return nil }
+    return String(cString: name)
+  }
+
+  /// Binary search in ranges sorted by `low`; tolerates a few nested or
+  /// overlapping ranges by looking back a little from the last start <= pc.
+  private static func find(_ pc: UInt64, in ranges: [Range]) -> Int? {
+    var low = 0
+    var high = ranges.count
+    while low < high {
+      let mid = (low + high) / 2
+      if ranges[mid].low <= pc { low = mid + 1 } else { high = mid }
+    }
+    var candidate = low - 1
+    var steps = 0
+    while candidate >= 0, steps < 8 {
+      if pc < ranges[candidate].high { return ranges[candidate].index }
+      candidate -= 1
+      steps += 1
+    }
+    return nil
+  }
+
+  private func indexSubprograms(unit unitIndex: Int) {
+    var ranges: [Range] = []
+    var dies: [Dwarf_Die] = []
+    var cuDie = units[unitIndex].die
+    collectSubprograms(under: &cuDie, ranges: &ranges, dies: &dies)
+    ranges.sort { $0.low < $1.low }
+    units[unitIndex].subprograms = ranges
+    units[unitIndex].dies = dies
+  }
+
+  private func collectSubprograms(
+    under parent: inout Dwarf_Die, ranges: inout [Range], dies: inout [Dwarf_Die]
+  ) {
+    var child = Dwarf_Die()
+    guard dwarf_child(&parent, &child) == 0 else { return }
+    while true {
+      switch Int(dwarf_tag(&child)) {
+      case DW_TAG_subprogram:
+        let index = dies.count
+        var added = false
+        forEachRange(of: &child) { low, high in
+          ranges.append(Range(low: low, high: high, index: index))
+          added = true
+        }
+        if added { dies.append(child) }
+      case DW_TAG_module, DW_TAG_namespace,
+        DW_TAG_class_type, DW_TAG_structure_type,
+        DW_TAG_union_type, DW_TAG_interface_type,
+        DW_TAG_lexical_block:
+        if dwarf_haschildren(&child) != 0 {
+          collectSubprograms(under: &child, ranges: &ranges, dies: &dies)
+        }
+      default:
+        break
+      }
+      var next = Dwarf_Die()
+      guard dwarf_siblingof(&child, &next) == 0 else { return }
+      child = next
+    }
+  }
+
+  /// The chain of scopes that contain `pc`, outermost (the subprogram) first,
+  /// then each `DW_TAG_inlined_subroutine` nested in the previous one.
+  static func inlineChain(of subprogram: Dwarf_Die, pc: UInt64) -> [Dwarf_Die] {
+    var chain = [subprogram]
+    var scope = subprogram
+    while let inlined = innermostInlined(in: &scope, pc: pc) {
+      chain.append(inlined)
+      scope = inlined
+    }
+    return chain
+  }
+
+  /// The first inlined call directly inside `scope` (looking through lexical
+  /// blocks) whose ranges contain `pc`.
+  private static func innermostInlined(in scope: inout Dwarf_Die, pc: UInt64) -> Dwarf_Die? {
+    var child = Dwarf_Die()
+    guard dwarf_child(&scope, &child) == 0 else { return nil }
+    while true {
+      let tag = dwarf_tag(&child)
+      if tag == Int32(DW_TAG_inlined_subroutine) {
+        if dwarf_haspc(&child, pc) == 1 { return child }
+      } else if tag == Int32(DW_TAG_lexical_block)
+        || tag == Int32(DW_TAG_try_block) || tag == Int32(DW_TAG_catch_block)
+      {
+        // A block without address attributes can still hold inlined calls.
+        let hasAddresses =
+          dwarf_hasattr(&child, UInt32(DW_AT_low_pc)) != 0
+          || dwarf_hasattr(&child, UInt32(DW_AT_ranges)) != 0
+        if !hasAddresses || dwarf_haspc(&child, pc) == 1 {
+          if let found = innermostInlined(in: &child, pc: pc) { return found }
+        }
+      }
+      var next = Dwarf_Die()
+      guard dwarf_siblingof(&child, &next) == 0 else { return nil }
+      child = next
+    }
+  }
+}
+
+/// Calls `body` with each `[low, high)` address range of `die` (from
+/// `DW_AT_low_pc`/`DW_AT_high_pc` or `DW_AT_ranges`); empty ranges are skipped.
+func forEachRange(of die: inout Dwarf_Die, _ body: (UInt64, UInt64) -> Void) {
+  var base: Dwarf_Addr = 0
+  var start: Dwarf_Addr = 0
+  var end: Dwarf_Addr = 0
+  var offset = dwarf_ranges(&die, 0, &base, &start, &end)
+  while offset > 0 {
+    if end > start { body(start, end) }
+    offset = dwarf_ranges(&die, offset, &base, &start, &end)
+  }
+}

@@ -1,0 +1,67 @@
+import CElfutils
+import Glibc
+
+/// What the symbolizer needs from an ELF file before reporting it to libdwfl:
+/// its loadable segments (to compute a mapping's bias) and its GNU build-id.
+struct ElfFileInfo {
+  struct Segment {
+    var offset: UInt64
+    var vaddr: UInt64
+    var fileSize: UInt64
+    var isExecutable: Bool
+  }
+
+  var segments: [Segment]
+  var buildID: [UInt8]?
+
+  /// Reads `path` with libelf; nil when it cannot be opened or is not ELF.
+  static func read(_ path: String) -> ElfFileInfo? {
+    _ = libelfReady
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    guard let elf = elf_begin(fd, ELF_C_READ_MMAP, nil) else { return nil }
+    defer { elf_end(elf) }
+    guard elf_kind(elf) == ELF_K_ELF else { return nil }
+    var count = 0
+    guard elf_getphdrnum(elf, &count) == 0 else { return nil }
+    var segments: [Segment] = []
+    for index in 0..<count {
+      var header = GElf_Phdr()
+      guard gelf_getphdr(elf, Int32(index), &header) != nil, header.p_type == UInt32(PT_LOAD) else {
+        continue
+      }
+      segments.append(
+        Segment(
+          offset: header.p_offset, vaddr: header.p_vaddr, fileSize: header.p_filesz,
+          isExecutable: header.p_flags & UInt32(PF_X) != 0))
+    }
+    var buildID: [UInt8]?
+    var bytes: UnsafeRawPointer?
+    let length = dwelf_elf_gnu_build_id(elf, &bytes)
+    if length > 0, let bytes {
+      buildID = Array(UnsafeRawBufferPointer(start: bytes, count: length))
+    }
+    return ElfFileInfo(segments: segments, buildID: buildID)
+  }
+
+  /// The load bias of a mapping that starts at runtime address `start` and
+  /// maps file offset `fileOffset` (as `/proc/PID/maps` shows it): the
+  /// `PT_LOAD` segment containing that offset gives the link-time address
+  /// of the offset, and the bias is the difference. nil if no segment holds it.
+  func bias(mappingStart start: UInt64, fileOffset: UInt64) -> UInt64? {
+    let pageMask: UInt64 = ~0xfff
+    let containing = segments.filter {
+      ($0.offset & pageMask) <= fileOffset
+        && fileOffset < max($0.offset &+ $0.fileSize, $0.offset + 1)
+    }
+    guard let segment = containing.first(where: \.isExecutable) ?? containing.first else {
+      return nil
+    }
+    // runtime(X) = bias + vaddr + (X - offset) for every file offset X.
+    return start &- segment.vaddr &- fileOffset &+ segment.offset
+  }
+}
+
+/// libelf requires its version handshake once per process before any use.
+private let libelfReady: Bool = elf_version(UInt32(EV_CURRENT)) != UInt32(EV_NONE)

@@ -1,0 +1,36 @@
+/// Removes the validator's own frames from a symbolized stack.
+///
+/// Frames are matched by what they are, never by position: a frame is
+/// dropped when its function starts with one of `functionPrefixes` (matched
+/// against both the demangled and the linkage name) or when its module's
+/// file name is one of `modules`. Only the leading run of matching frames is
+/// removed (the machinery sits at the innermost end of a captured stack), so
+/// a user callback that happens to be called from inside the validator
+/// deeper down is kept.
+public struct FrameFilter: Sendable, Hashable {
+  public var functionPrefixes: [String]
+  public var modules: [String]
+
+  public init(functionPrefixes: [String] = [], modules: [String] = []) {
+    self.functionPrefixes = functionPrefixes
+    self.modules = modules
+  }
+
+  /// Whether `frame` belongs to the filtered machinery.
+  public func matches(_ frame: Frame) -> Bool {
+    for prefix in functionPrefixes {
+      if frame.function?.hasPrefix(prefix) == true || frame.linkageName?.hasPrefix(prefix) == true {
+        return true
+      }
+    }
+    if let name = frame.moduleName, modules.contains(name) { return true }
+    return false
+  }
+
+  /// `addresses` without the leading addresses any of whose frames match
+  /// (an address whose inline chain includes machinery is machinery).
+  public func apply(_ addresses: [SymbolizedAddress]) -> [SymbolizedAddress] {
+    let firstKept = addresses.firstIndex { !$0.frames.contains(where: matches) }
+    return Array(addresses[(firstKept ?? addresses.endIndex)...])
+  }
+}

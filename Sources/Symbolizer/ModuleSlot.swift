@@ -1,0 +1,63 @@
+import CElfutils
+
+/// One module the symbolizer knows: where it is mapped, the file that backs
+/// it, and its lazily built indexes.
+///
+/// Invariants: `bias` is runtime minus link-time address for this mapping;
+/// `module` is nil exactly when no usable file was found (missing, or its
+/// build-id did not match, in which case `isStale` is true).
+final class ModuleSlot {
+  /// The path as the process or trace named it.
+  let path: String
+  /// The file actually read (may differ when found under a debug directory).
+  let resolvedPath: String?
+  let bias: UInt64
+  let module: OpaquePointer?
+  let isStale: Bool
+
+  private var dwarfState: DwarfIndex??
+  private var symbolState: SymbolTable?
+
+  init(path: String, resolvedPath: String?, bias: UInt64, module: OpaquePointer?, isStale: Bool) {
+    self.path = path
+    self.resolvedPath = resolvedPath
+    self.bias = bias
+    self.module = module
+    self.isStale = isStale
+  }
+
+  /// The DWARF index, built on first use; nil when the module has no DWARF.
+  var dwarf: DwarfIndex? {
+    if let state = dwarfState { return state }
+    let built = module.flatMap { DwarfIndex(module: $0) }
+    dwarfState = .some(built)
+    return built
+  }
+
+  /// The sorted function symbols, built on first use.
+  var symbols: SymbolTable? {
+    if let symbolState { return symbolState }
+    guard let module else { return nil }
+    let table = SymbolTable(module: module, bias: bias)
+    symbolState = table
+    return table
+  }
+}
+
+/// Where a module record of a trace was found, for diagnostics.
+public struct ModuleResolution: Sendable, Hashable {
+  public enum Status: String, Sendable, Hashable {
+    /// The file was found and matches (or no build-id was recorded).
+    case ok
+    /// No file was found; frames print as `module+0xoffset`.
+    case missing
+    /// Only files with a different build-id were found; frames are marked stale.
+    case stale
+  }
+
+  /// The path the trace or process named.
+  public var path: String
+  /// The file that is read for it, when one is used.
+  public var resolvedPath: String?
+  public var status: Status
+}

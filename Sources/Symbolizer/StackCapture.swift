@@ -1,0 +1,131 @@
+import CElfutils
+import Glibc
+
+/// Captures the return addresses of the calling thread's stack.
+///
+/// The fast path walks the frame-pointer chain (`[rbp] = caller's rbp`,
+/// `[rbp+8] = return address`) and never reads outside the current thread's
+/// stack: every frame pointer must lie inside the thread's stack bounds, be
+/// 8-byte aligned, and be strictly above the previous one, so a corrupt or
+/// missing chain ends the walk instead of faulting. The bounds come from
+/// `pthread_getattr_np` once per thread and are cached in thread-specific
+/// data. Capturing allocates nothing.
+public enum StackCapture {
+  /// Writes up to `buffer.count` return addresses, innermost first, starting
+  /// with the return address into the caller of `capture` (after dropping
+  /// `skip` more), and returns how many were written.
+  ///
+  /// Falls back to `backtrace()` when the frame-pointer chain cannot be
+  /// started (no frame pointer in this build); the fallback may allocate on
+  /// its first use (glibc loads the unwinder).
+  @inline(never)
+  public static func capture(into buffer: UnsafeMutableBufferPointer<UInt64>, skip: Int = 0)
+    -> Int
+  {
+    guard let out = buffer.baseAddress, buffer.count > 0 else { return 0 }
+    let bounds = ThreadStackBounds.current()
+    var fp = UInt(bitPattern: rlc_frame_address())
+    guard bounds.contains(frame: fp) else {
+      return captureWithBacktrace(into: buffer, skip: skip + 1)
+    }
+    var toSkip = skip
+    var count = 0
+    while count < buffer.count {
+      let frame = UnsafePointer<UInt>(bitPattern: fp)!
+      let next = frame[0]
+      let returnAddress = frame[1]
+      if returnAddress == 0 { break }
+      if toSkip > 0 {
+        toSkip -= 1
+      } else {
+        out[count] = UInt64(returnAddress)
+        count += 1
+      }
+      guard next > fp, bounds.contains(frame: next) else { break }
+      fp = next
+    }
+    return count
+  }
+
+  /// Captures with glibc's `backtrace()` (the DWARF unwinder). Slower than
+  /// `capture`, but independent of frame pointers; the first entry is the
+  /// return address into the caller of this function (after `skip`).
+  @inline(never)
+  public static func captureWithBacktrace(
+    into buffer: UnsafeMutableBufferPointer<UInt64>, skip: Int = 0
+  ) -> Int {
+    guard let out = buffer.baseAddress, buffer.count > 0 else { return 0 }
+    // backtrace()'s first entry is this function itself.
+    let drop = skip + 1
+    let capacity = 256
+    guard let raw = malloc(capacity * MemoryLayout<UnsafeMutableRawPointer?>.stride) else {
+      return 0
+    }
+    defer { free(raw) }
+    let entries = raw.assumingMemoryBound(to: UnsafeMutableRawPointer?.self)
+    let got = Int(backtrace(entries, Int32(capacity)))
+    var count = 0
+    var index = drop
+    while index < got, count < buffer.count {
+      out[count] = UInt64(UInt(bitPattern: entries[index]))
+      count += 1
+      index += 1
+    }
+    return count
+  }
+}
+
+/// The address range of the current thread's stack, cached per thread.
+///
+/// Invariant: `low < high` whenever the range is known; an unknown range is
+/// `0..<0`, which no frame pointer satisfies (so capture falls back).
+struct ThreadStackBounds {
+  var low: UInt
+  var high: UInt
+
+  /// Whether a frame record (two words) at `fp` lies inside the stack.
+  @inline(__always)
+  func contains(frame fp: UInt) -> Bool {
+    fp & 7 == 0 && fp >= low && fp <= high &- 16
+  }
+
+  /// The calling thread's bounds; computed on the first call in each thread.
+  @inline(__always)
+  static func current() -> ThreadStackBounds {
+    let key = stackBoundsKey
+    if let cached = pthread_getspecific(key) {
+      let words = cached.assumingMemoryBound(to: UInt.self)
+      return ThreadStackBounds(low: words[0], high: words[1])
+    }
+    return computeAndCache(key: key)
+  }
+
+  @inline(never)
+  private static func computeAndCache(key: pthread_key_t) -> ThreadStackBounds {
+    var bounds = ThreadStackBounds(low: 0, high: 0)
+    var attr = pthread_attr_t()
+    if pthread_getattr_np(pthread_self(), &attr) == 0 {
+      var address: UnsafeMutableRawPointer?
+      var size = 0
+      if pthread_attr_getstack(&attr, &address, &size) == 0, let address {
+        let low = UInt(bitPattern: address)
+        bounds = ThreadStackBounds(low: low, high: low + UInt(size))
+      }
+      pthread_attr_destroy(&attr)
+    }
+    if let words = malloc(2 * MemoryLayout<UInt>.size)?.assumingMemoryBound(to: UInt.self) {
+      words[0] = bounds.low
+      words[1] = bounds.high
+      pthread_setspecific(key, words)
+    }
+    return bounds
+  }
+}
+
+/// The thread-specific-data key holding each thread's cached stack bounds;
+/// the value is freed when the thread exits.
+private let stackBoundsKey: pthread_key_t = {
+  var key = pthread_key_t()
+  pthread_key_create(&key) { free($0) }
+  return key
+}()

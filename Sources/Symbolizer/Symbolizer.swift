@@ -1,0 +1,105 @@
+import Synchronization
+
+/// A module of a traced process, as a trace's `module` line records it
+/// (one executable mapping of `/proc/PID/maps`).
+public struct ModuleRecord: Sendable, Hashable {
+  /// First runtime address of the mapping.
+  public var start: UInt64
+  /// One past the last runtime address of the mapping.
+  public var end: UInt64
+  /// The file offset the mapping starts at.
+  public var fileOffset: UInt64
+  /// The ELF file as the traced process saw it.
+  public var path: String
+  /// The GNU build-id in hex, when the trace recorded it.
+  public var buildID: String?
+
+  public init(start: UInt64, end: UInt64, fileOffset: UInt64, path: String, buildID: String? = nil)
+  {
+    self.start = start
+    self.end = end
+    self.fileOffset = fileOffset
+    self.path = path
+    self.buildID = buildID
+  }
+}
+
+/// Turns code addresses into source frames (function, file:line, inlined
+/// frames, demangled names) from DWARF, through elfutils.
+///
+/// Three sources of modules:
+/// - `Symbolizer.inProcess()`: this process's loaded objects, refreshed when
+///   an address falls outside every known one (a later `dlopen`);
+/// - `init(modules:debugDirectories:)`: a trace's `module` records;
+/// - `init(executable:debugDirectories:)`: one ELF file addressed by its own
+///   link-time addresses (like `llvm-symbolizer --obj` and `addr2line -e`).
+///
+/// Thread-safe: one `Dwfl` behind one mutex. Results are cached per address,
+/// so symbolizing a stack seen before costs a hash lookup per frame.
+public final class Symbolizer: Sendable {
+  private let engine: Mutex<SymbolizerEngine>
+  /// How each module was resolved (for offline symbolizers: one per distinct
+  /// file and bias, in record order).
+  public let modules: [ModuleResolution]
+
+  /// A symbolizer for this process's own addresses. `debugDirectories` are
+  /// searched for separate debug files (`<dir>/.build-id/xx/yyyy.debug`) in
+  /// addition to `/usr/lib/debug`.
+  public static func inProcess(debugDirectories: [String] = []) -> Symbolizer {
+    let engine = SymbolizerEngine(inProcess: true, debugDirectories: debugDirectories)
+    engine.refreshProcessModules()
+    let resolutions = engine.slots.map {
+      ModuleResolution(
+        path: $0.path, resolvedPath: $0.resolvedPath,
+        status: $0.isStale ? .stale : ($0.module == nil ? .missing : .ok))
+    }
+    return Symbolizer(engine: engine, modules: resolutions)
+  }
+
+  /// A symbolizer for a trace's addresses. Each record's file is read at its
+  /// path, or found under `debugDirectories` (by base name, by the original
+  /// path below the directory, or by build-id) and `/usr/lib/debug`; a file
+  /// whose build-id differs from the record's is never used, and the
+  /// module's frames come back with `isStale` set and no names.
+  public convenience init(modules records: [ModuleRecord], debugDirectories: [String] = []) {
+    let engine = SymbolizerEngine(inProcess: false, debugDirectories: debugDirectories)
+    let resolutions = engine.report(records: records)
+    self.init(engine: engine, modules: resolutions)
+  }
+
+  /// A symbolizer for one ELF file's link-time addresses.
+  public convenience init(executable path: String, debugDirectories: [String] = []) {
+    let engine = SymbolizerEngine(inProcess: false, debugDirectories: debugDirectories)
+    let resolution = engine.report(executable: path)
+    self.init(engine: engine, modules: [resolution])
+  }
+
+  private init(engine: sending SymbolizerEngine, modules: [ModuleResolution]) {
+    self.engine = Mutex(engine)
+    self.modules = modules
+  }
+
+  /// The frames of `address`, innermost first. Pass `isReturnAddress: true`
+  /// for addresses from a stack (every captured frame and every trace
+  /// `stack`/`ip=` address): the lookup then uses `address - 1`, inside the
+  /// call instruction, so the line is the call's and not the next statement's.
+  public func symbolize(_ address: UInt64, isReturnAddress: Bool = false) -> SymbolizedAddress {
+    let frames = engine.withLock { $0.frames(for: address, isReturnAddress: isReturnAddress) }
+    return SymbolizedAddress(address: address, frames: frames)
+  }
+
+  /// The frames of every return address of a captured stack, innermost first.
+  public func symbolize(stack: some Sequence<UInt64>) -> [SymbolizedAddress] {
+    let addresses = Array(stack)
+    return engine.withLock { engine in
+      addresses.map {
+        SymbolizedAddress(address: $0, frames: engine.frames(for: $0, isReturnAddress: true))
+      }
+    }
+  }
+
+  /// Symbolizes `stack` and flattens the frames (innermost first).
+  public func frames(ofStack stack: some Sequence<UInt64>) -> [Frame] {
+    symbolize(stack: stack).flatMap(\.frames)
+  }
+}

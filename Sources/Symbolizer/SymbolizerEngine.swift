@@ -1,0 +1,357 @@
+import CElfutils
+import Glibc
+
+/// The single-threaded core behind `Symbolizer`: one `Dwfl`, the module
+/// slots, and the per-address cache. Not thread-safe; `Symbolizer` keeps it
+/// behind a mutex.
+///
+/// Invariants: `ranges` is sorted by `low` and every entry names a slot;
+/// cached answers never change (a module's file is read once).
+final class SymbolizerEngine {
+  struct AddressRange {
+    var low: UInt64
+    var high: UInt64
+    var slot: Int
+  }
+
+  private struct CacheKey: Hashable {
+    var address: UInt64
+    var isReturnAddress: Bool
+  }
+
+  let isInProcess: Bool
+  private let dwfl: OpaquePointer
+  private let callbacks: UnsafeMutablePointer<Dwfl_Callbacks>
+  private let debugDirectories: [String]
+  private(set) var slots: [ModuleSlot] = []
+  private var ranges: [AddressRange] = []
+  private var cache: [CacheKey: [Frame]] = [:]
+  private var demangled: [String: String] = [:]
+  private var reportedInProcess: Set<String> = []
+  /// Bound on cached addresses; the cache is dropped when it is reached.
+  private let cacheLimit = 1 << 20
+
+  init(inProcess: Bool, debugDirectories: [String]) {
+    isInProcess = inProcess
+    self.debugDirectories = debugDirectories
+    callbacks = DebugInfoLookup.makeCallbacks(debugDirectories: debugDirectories)
+    dwfl = dwfl_begin(callbacks)!
+  }
+
+  deinit {
+    dwfl_end(dwfl)
+    DebugInfoLookup.release(callbacks)
+  }
+
+  // MARK: Reporting modules
+
+  /// Adds (or refreshes) the modules loaded in this process.
+  func refreshProcessModules() {
+    let loaded = ProcessModules.current()
+    var added = false
+    dwfl_report_begin_add(dwfl)
+    for module in loaded {
+      let key = "\(module.bias):\(module.path)"
+      guard !reportedInProcess.contains(key) else { continue }
+      reportedInProcess.insert(key)
+      var reported: OpaquePointer?
+      var stale = false
+      if access(module.path, R_OK) == 0 {
+        reported = dwfl_report_elf(dwfl, baseName(module.path), module.path, -1, module.bias, false)
+        if let reported, let expected = module.buildID, let actual = buildID(of: reported),
+          actual != expected
+        {
+          // The file on disk was replaced after it was loaded.
+          stale = true
+        }
+      }
+      let slot = ModuleSlot(
+        path: module.path, resolvedPath: reported == nil ? nil : module.path, bias: module.bias,
+        module: stale ? nil : reported, isStale: stale)
+      addSlot(slot, ranges: module.executableRanges)
+      added = true
+    }
+    dwfl_report_end(dwfl, nil, nil)
+    if added { ranges.sort { $0.low < $1.low } }
+  }
+
+  /// Adds the modules of a trace; see `Symbolizer.init(modules:debugDirectories:)`.
+  func report(records: [ModuleRecord]) -> [ModuleResolution] {
+    var resolutions: [ModuleResolution] = []
+    var byMapping: [String: Int] = [:]
+    dwfl_report_begin_add(dwfl)
+    for record in records {
+      let expected = record.buildID.flatMap(parseHex)
+      let found = locate(path: record.path, buildID: expected)
+      var bias: UInt64 = 0
+      if let info = found.info,
+        let computed = info.bias(mappingStart: record.start, fileOffset: record.fileOffset)
+      {
+        bias = computed
+      } else {
+        bias = record.start &- record.fileOffset
+      }
+      let key = "\(bias):\(record.path)"
+      if let existing = byMapping[key] {
+        ranges.append(AddressRange(low: record.start, high: record.end, slot: existing))
+        continue
+      }
+      var module: OpaquePointer?
+      if found.status == .ok, let file = found.path {
+        module = dwfl_report_elf(dwfl, baseName(record.path), file, -1, bias, false)
+      }
+      let status: ModuleResolution.Status =
+        found.status == .ok && module == nil ? .missing : found.status
+      let slot = ModuleSlot(
+        path: record.path, resolvedPath: module == nil ? nil : found.path, bias: bias,
+        module: module, isStale: status == .stale)
+      byMapping[key] = addSlot(slot, ranges: [record.start..<record.end])
+      resolutions.append(
+        ModuleResolution(path: record.path, resolvedPath: slot.resolvedPath, status: status))
+    }
+    dwfl_report_end(dwfl, nil, nil)
+    ranges.sort { $0.low < $1.low }
+    return resolutions
+  }
+
+  /// Adds one ELF file whose addresses are its own link-time addresses
+  /// (bias 0), covering the whole address space: `symbolize --exe`.
+  func report(executable path: String) -> ModuleResolution {
+    dwfl_report_begin_add(dwfl)
+    let module = dwfl_report_elf(dwfl, baseName(path), path, -1, 0, false)
+    dwfl_report_end(dwfl, nil, nil)
+    let slot = ModuleSlot(
+      path: path, resolvedPath: module == nil ? nil : path, bias: 0, module: module,
+      isStale: false)
+    addSlot(slot, ranges: [0..<UInt64.max])
+    return ModuleResolution(
+      path: path, resolvedPath: slot.resolvedPath, status: module == nil ? .missing : .ok)
+  }
+
+  @discardableResult
+  private func addSlot(_ slot: ModuleSlot, ranges newRanges: [Range<UInt64>]) -> Int {
+    let index = slots.count
+    slots.append(slot)
+    for range in newRanges {
+      ranges.append(AddressRange(low: range.lowerBound, high: range.upperBound, slot: index))
+    }
+    return index
+  }
+
+  /// Finds the file for a trace's module: the path itself, then under each
+  /// debug directory (by base name, by the full path below the root, and by
+  /// `.build-id/xx/yyyy` and `.build-id/xx/yyyy.debug`), then
+  /// `/usr/lib/debug/.build-id/`. With a build-id, only a file whose build-id
+  /// matches is used; finding only mismatching files makes the module stale.
+  private func locate(path: String, buildID: [UInt8]?) -> (
+    path: String?, info: ElfFileInfo?, status: ModuleResolution.Status
+  ) {
+    var candidates = [path]
+    var buildIDPaths: [String] = []
+    if let buildID, buildID.count > 1 {
+      let hex = hexString(buildID)
+      let head = String(hex.prefix(2))
+      let tail = String(hex.dropFirst(2))
+      buildIDPaths = ["/.build-id/\(head)/\(tail)", "/.build-id/\(head)/\(tail).debug"]
+    }
+    for root in debugDirectories {
+      candidates.append(root + "/" + baseName(path))
+      if path.hasPrefix("/") { candidates.append(root + path) }
+      candidates += buildIDPaths.map { root + $0 }
+    }
+    candidates += buildIDPaths.map { "/usr/lib/debug" + $0 }
+    var sawMismatch = false
+    for candidate in candidates where access(candidate, R_OK) == 0 {
+      guard let info = ElfFileInfo.read(candidate) else { continue }
+      if let buildID, info.buildID != buildID {
+        sawMismatch = true
+        continue
+      }
+      return (candidate, info, .ok)
+    }
+    return (nil, nil, sawMismatch ? .stale : .missing)
+  }
+
+  // MARK: Lookups
+
+  /// The frames of `address`, innermost first (never empty).
+  func frames(for address: UInt64, isReturnAddress: Bool) -> [Frame] {
+    let key = CacheKey(address: address, isReturnAddress: isReturnAddress)
+    if let cached = cache[key] { return cached }
+    let result = computeFrames(for: address, isReturnAddress: isReturnAddress)
+    if cache.count >= cacheLimit { cache.removeAll(keepingCapacity: true) }
+    cache[key] = result
+    return result
+  }
+
+  private func slotIndex(for address: UInt64) -> Int? {
+    var low = 0
+    var high = ranges.count
+    while low < high {
+      let mid = (low + high) / 2
+      if ranges[mid].low <= address { low = mid + 1 } else { high = mid }
+    }
+    var candidate = low - 1
+    while candidate >= 0, low - candidate <= 4 {
+      if address < ranges[candidate].high { return ranges[candidate].slot }
+      candidate -= 1
+    }
+    return nil
+  }
+
+  private func computeFrames(for address: UInt64, isReturnAddress: Bool) -> [Frame] {
+    let pc = isReturnAddress && address > 0 ? address - 1 : address
+    var index = slotIndex(for: pc)
+    if index == nil, isInProcess {
+      refreshProcessModules()
+      index = slotIndex(for: pc)
+    }
+    guard let index else { return [Frame(address: address)] }
+    let slot = slots[index]
+    let base = Frame(
+      address: address, module: slot.path, moduleOffset: address &- slot.bias,
+      isStale: slot.isStale)
+    guard slot.module != nil else { return [base] }
+
+    if let dwarf = slot.dwarf {
+      let dwarfPC = pc &- dwarf.bias
+      if let unit = dwarf.unit(containing: dwarfPC) {
+        if let subprogram = dwarf.subprogram(containing: dwarfPC, unit: unit) {
+          return inlineFrames(
+            base: base, dwarf: dwarf, unit: unit, subprogram: subprogram, pc: dwarfPC,
+            symbols: slot.symbols, symbolPC: pc &- slot.bias)
+        }
+        // Code with line information but no function DIE (assembly).
+        var frame = base
+        if let symbol = slot.symbols?.lookup(pc &- slot.bias) { setName(&frame, symbol.name) }
+        setLocation(&frame, lineAt: dwarfPC, unit: unit, dwarf: dwarf)
+        return [frame]
+      }
+    }
+    var frame = base
+    if let symbol = slot.symbols?.lookup(pc &- slot.bias) {
+      setName(&frame, symbol.name)
+      frame.file = symbol.file
+    }
+    return [frame]
+  }
+
+  private func inlineFrames(
+    base: Frame, dwarf: DwarfIndex, unit: Int, subprogram: Dwarf_Die, pc: UInt64,
+    symbols: SymbolTable?, symbolPC: UInt64
+  ) -> [Frame] {
+    var chain = DwarfIndex.inlineChain(of: subprogram, pc: pc)
+    var frames: [Frame] = []
+    frames.reserveCapacity(chain.count)
+    for level in stride(from: chain.count - 1, through: 0, by: -1) {
+      var frame = base
+      frame.isInlined = level > 0
+      if var name = linkageName(of: &chain[level]) {
+        if level == 0, let symbol = symbols?.lookup(symbolPC), symbol.size > 0 {
+          // The out-of-line function is named by the symbol that covers the
+          // address, as llvm-symbolizer does: it carries the compiler clone
+          // suffix (`.cold`, `.isra.0`, `.constprop.0`) and the exported
+          // alias (`malloc` rather than `__libc_malloc`).
+          name = symbol.name
+        }
+        setName(&frame, name)
+      }
+      if level == chain.count - 1 {
+        setLocation(&frame, lineAt: pc, unit: unit, dwarf: dwarf)
+      } else {
+        setCallSite(&frame, of: &chain[level + 1], unit: unit, dwarf: dwarf)
+      }
+      frames.append(frame)
+    }
+    return frames
+  }
+
+  private func setName(_ frame: inout Frame, _ linkage: String) {
+    frame.linkageName = linkage
+    if let known = demangled[linkage] {
+      frame.function = known
+    } else {
+      let readable = Demangler.demangle(linkage)
+      demangled[linkage] = readable
+      frame.function = readable
+    }
+  }
+
+  /// `DW_AT_linkage_name` (or `DW_AT_MIPS_linkage_name`), else `DW_AT_name`,
+  /// following `DW_AT_abstract_origin` and `DW_AT_specification`.
+  private func linkageName(of die: inout Dwarf_Die) -> String? {
+    var attribute = Dwarf_Attribute()
+    for name in [DW_AT_linkage_name, DW_AT_MIPS_linkage_name, DW_AT_name] {
+      if dwarf_attr_integrate(&die, UInt32(name), &attribute) != nil,
+        let text = dwarf_formstring(&attribute)
+      {
+        return String(cString: text)
+      }
+    }
+    return nil
+  }
+
+  private func setLocation(_ frame: inout Frame, lineAt pc: UInt64, unit: Int, dwarf: DwarfIndex) {
+    var unitDie = dwarf.units[unit].die
+    guard let line = dwarf_getsrc_die(&unitDie, pc) else { return }
+    var number: Int32 = 0
+    var column: Int32 = 0
+    dwarf_lineno(line, &number)
+    dwarf_linecol(line, &column)
+    frame.line = Int(number)
+    frame.column = Int(column)
+    if let source = dwarf_linesrc(line, nil, nil) { frame.file = String(cString: source) }
+  }
+
+  private func setCallSite(
+    _ frame: inout Frame, of inlined: inout Dwarf_Die, unit: Int, dwarf: DwarfIndex
+  ) {
+    func value(_ name: Int) -> Int? {
+      var attribute = Dwarf_Attribute()
+      var result: Dwarf_Word = 0
+      guard dwarf_attr(&inlined, UInt32(name), &attribute) != nil,
+        dwarf_formudata(&attribute, &result) == 0
+      else { return nil }
+      return Int(result)
+    }
+    if let file = value(DW_AT_call_file) { frame.file = dwarf.fileName(file, unit: unit) }
+    frame.line = value(DW_AT_call_line) ?? 0
+    frame.column = value(DW_AT_call_column) ?? 0
+  }
+
+  private func buildID(of module: OpaquePointer) -> [UInt8]? {
+    var bits: UnsafePointer<UInt8>?
+    var vaddr: GElf_Addr = 0
+    let length = dwfl_module_build_id(module, &bits, &vaddr)
+    guard length > 0, let bits else { return nil }
+    return Array(UnsafeBufferPointer(start: bits, count: Int(length)))
+  }
+}
+
+/// The last path component of `path`.
+func baseName(_ path: String) -> String {
+  guard let slash = path.lastIndex(of: "/") else { return path }
+  return String(path[path.index(after: slash)...])
+}
+
+/// Bytes of a hex string (`"93ac61…"`), or nil if it is not hex.
+func parseHex(_ text: String) -> [UInt8]? {
+  let digits = Array(text.utf8)
+  guard digits.count % 2 == 0, !digits.isEmpty else { return nil }
+  func value(_ c: UInt8) -> UInt8? {
+    switch c {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+    default: return nil
+    }
+  }
+  var bytes: [UInt8] = []
+  var index = 0
+  while index < digits.count {
+    guard let high = value(digits[index]), let low = value(digits[index + 1]) else { return nil }
+    bytes.append(high << 4 | low)
+    index += 2
+  }
+  return bytes
+}

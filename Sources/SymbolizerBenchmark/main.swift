@@ -1,0 +1,254 @@
+// Symbolizer benchmark: throughput and agreement against llvm-symbolizer and
+// binutils addr2line on the same random addresses in the same run, plus the
+// in-process costs (16-frame capture, cached symbolization), each next to a
+// baseline measured in the same run. Run with scripts/bench-symbolizer.sh.
+import Foundation
+import Symbolizer
+
+// MARK: Helpers
+
+struct SplitMix64: RandomNumberGenerator {
+  var state: UInt64
+  mutating func next() -> UInt64 {
+    state &+= 0x9e37_79b9_7f4a_7c15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+    z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+    return z ^ (z >> 31)
+  }
+}
+
+func now() -> UInt64 {
+  var ts = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &ts)
+  return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+func which(_ tool: String) -> String? {
+  for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+    let candidate = "\(directory)/\(tool)"
+    if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+  }
+  return nil
+}
+
+func run(_ tool: String, _ arguments: [String], input: String) -> String {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: tool)
+  process.arguments = arguments
+  let outPipe = Pipe()
+  let inPipe = Pipe()
+  process.standardOutput = outPipe
+  process.standardInput = inPipe
+  process.standardError = FileHandle.nullDevice
+  try! process.run()
+  let writer = Thread {
+    inPipe.fileHandleForWriting.write(input.data(using: .utf8)!)
+    try? inPipe.fileHandleForWriting.close()
+  }
+  writer.start()
+  let data = outPipe.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return String(decoding: data, as: UTF8.self)
+}
+
+/// Function symbols of an ELF file (nm -S), for picking code addresses.
+func functions(_ path: String) -> [(start: UInt64, size: UInt64)] {
+  let output = run(which("nm")!, ["-S", "--defined-only", path], input: "")
+  return output.split(separator: "\n").compactMap { line in
+    let f = line.split(separator: " ")
+    guard f.count == 4, f[2] == "T" || f[2] == "t" || f[2] == "W" || f[2] == "i",
+      let start = UInt64(f[0], radix: 16), let size = UInt64(f[1], radix: 16), size > 0
+    else { return nil }
+    return (start, size)
+  }
+}
+
+func baseName(_ path: Substring) -> Substring { path.split(separator: "/").last ?? path }
+
+/// llvm-symbolizer output (`name\nfile:line:col\n` per level, blank line
+/// between addresses) as chains of "name@basename:line".
+func parseLLVM(_ output: String) -> [[String]] {
+  var chains: [[String]] = []
+  var current: [String] = []
+  var name: Substring?
+  for line in output.split(separator: "\n", omittingEmptySubsequences: false) {
+    if line.isEmpty {
+      if !current.isEmpty { chains.append(current) }
+      current = []
+      name = nil
+    } else if let pending = name {
+      let parts = line.split(separator: ":", omittingEmptySubsequences: false)
+      let file = parts.count >= 3 ? parts[parts.count - 3] : parts[0]
+      let number = parts.count >= 3 ? parts[parts.count - 2] : "0"
+      current.append("\(pending)@\(baseName(file)):\(number)")
+      name = nil
+    } else {
+      name = line
+    }
+  }
+  return chains
+}
+
+func ours(_ frames: [Frame]) -> [String] {
+  frames.map { frame in
+    let file = frame.file.map { baseName(Substring($0)) } ?? "??"
+    return "\(frame.linkageName ?? "??")@\(file):\(frame.line)"
+  }
+}
+
+func rate(_ count: Int, _ nanoseconds: UInt64) -> Double {
+  Double(count) / (Double(nanoseconds) / 1e9)
+}
+
+func fmt(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
+
+// MARK: Offline throughput and agreement
+
+let count = 10_000
+let llvmSymbolizer: String? = {
+  guard let swift = which("swift") else { return nil }
+  let real = URL(fileURLWithPath: swift).resolvingSymlinksInPath().deletingLastPathComponent()
+  let path = real.appendingPathComponent("llvm-symbolizer").path
+  return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+}()
+guard let llvmSymbolizer, let addr2line = which("addr2line") else {
+  print("error: needs llvm-symbolizer (Swift toolchain) and addr2line (binutils)")
+  exit(2)
+}
+
+let libc = ProcessModules.current().first { $0.path.hasSuffix("/libc.so.6") }!
+let libcSymbols: String = {
+  guard let hex = libc.buildIDHex else { return libc.path }
+  let debug = "/usr/lib/debug/.build-id/\(hex.prefix(2))/\(hex.dropFirst(2)).debug"
+  return FileManager.default.fileExists(atPath: debug) ? debug : libc.path
+}()
+let selfPath = ProcessModules.executablePath()
+let targets: [(label: String, object: String, symbols: String)] = [
+  ("libc.so.6 (libc6-dbg DWARF)", libc.path, libcSymbols),
+  ("Swift -O -g (this benchmark)", selfPath, selfPath),
+]
+
+var rng = SplitMix64(state: 0x5eed)
+var totalAgree = 0
+var totalCompared = 0
+print("Symbolizer benchmark: \(count) random code addresses per binary, cold start each run")
+print("")
+for target in targets {
+  let funcs = functions(target.symbols)
+  var addresses: [UInt64] = []
+  addresses.reserveCapacity(count)
+  for _ in 0..<count {
+    let f = funcs[Int(rng.next() % UInt64(funcs.count))]
+    addresses.append(f.start + rng.next() % f.size)
+  }
+  let input = addresses.map { "0x" + String($0, radix: 16) }.joined(separator: "\n") + "\n"
+
+  var t0 = now()
+  let symbolizer = Symbolizer(executable: target.object)
+  var results: [[Frame]] = []
+  results.reserveCapacity(count)
+  for address in addresses { results.append(symbolizer.symbolize(address).frames) }
+  let oursNs = now() - t0
+
+  t0 = now()
+  let llvmOut = run(
+    llvmSymbolizer,
+    ["--obj=" + target.object, "--inlining", "--functions=linkage", "--no-demangle"],
+    input: input)
+  let llvmNs = now() - t0
+
+  t0 = now()
+  _ = run(addr2line, ["-i", "-f", "-C", "-e", target.object], input: input)
+  let a2lNs = now() - t0
+
+  let oracle = parseLLVM(llvmOut)
+  var agree = 0
+  var examples: [String] = []
+  for (index, frames) in results.enumerated() where index < oracle.count {
+    if ours(frames) == oracle[index] {
+      agree += 1
+    } else if examples.count < 3 {
+      examples.append(
+        "  0x\(String(addresses[index], radix: 16)): ours \(ours(frames)) llvm \(oracle[index])")
+    }
+  }
+  totalAgree += agree
+  totalCompared += count
+  let oursRate = rate(count, oursNs)
+  let faster = max(rate(count, llvmNs), rate(count, a2lNs))
+  print("== \(target.label)")
+  print("  rawlockcheck Symbolizer : \(fmt(oursRate, 0)) addresses/s")
+  print("  llvm-symbolizer         : \(fmt(rate(count, llvmNs), 0)) addresses/s")
+  print("  addr2line -i -f -C      : \(fmt(rate(count, a2lNs), 0)) addresses/s")
+  print("  ratio vs faster tool    : \(fmt(oursRate / faster, 2))x (target >= 2x)")
+  print(
+    "  agreement with llvm-symbolizer (full inline chain, name + basename:line): "
+      + "\(agree)/\(count) = \(fmt(100 * Double(agree) / Double(count), 2))%")
+  if oracle.count != count {
+    print("  warning: llvm-symbolizer answered \(oracle.count) addresses")
+  }
+  for example in examples { print(example) }
+  print("")
+}
+print(
+  "Overall agreement: \(fmt(100 * Double(totalAgree) / Double(totalCompared), 2))% (target >= 99%)")
+print("")
+
+// MARK: In-process costs
+
+@inline(never)
+func recurse(_ depth: Int, _ body: () -> Void) {
+  if depth == 0 { body() } else { recurse(depth - 1, body) }
+  blackHole(depth)
+}
+@inline(never) func blackHole<T>(_ value: T) { withExtendedLifetime(value) {} }
+
+let iterations = 1_000_000
+var buffer = [UInt64](repeating: 0, count: 16)
+var captureNs: UInt64 = 0
+var backtraceNs: UInt64 = 0
+var captured = 0
+recurse(24) {
+  buffer.withUnsafeMutableBufferPointer { out in
+    _ = StackCapture.capture(into: out)  // warm the per-thread bounds
+    var t = now()
+    for _ in 0..<iterations { captured &+= StackCapture.capture(into: out) }
+    captureNs = now() - t
+    t = now()
+    for _ in 0..<(iterations / 10) { captured &+= StackCapture.captureWithBacktrace(into: out) }
+    backtraceNs = (now() - t) * 10
+  }
+}
+let capturePer = Double(captureNs) / Double(iterations)
+let backtracePer = Double(backtraceNs) / Double(iterations)
+print("== In-process")
+print(
+  "  16-frame capture (frame pointers): \(fmt(capturePer)) ns (target < 100 ns); "
+    + "backtrace() baseline: \(fmt(backtracePer)) ns; ratio \(fmt(backtracePer / capturePer, 1))x faster"
+)
+
+var stack = [UInt64](repeating: 0, count: 16)
+var depthCaptured = 0
+recurse(12) {
+  depthCaptured = stack.withUnsafeMutableBufferPointer { StackCapture.capture(into: $0) }
+}
+let live = Symbolizer.inProcess()
+let frames = Array(stack[..<depthCaptured])
+var t = now()
+let first = live.symbolize(stack: frames)
+let coldNs = now() - t
+let rounds = 20_000
+t = now()
+var sink = 0
+for _ in 0..<rounds { sink &+= live.symbolize(stack: frames).count }
+let warmNs = now() - t
+let perFrameWarm = Double(warmNs) / Double(rounds * frames.count)
+let perFrameCold = Double(coldNs) / Double(frames.count)
+print(
+  "  cached symbolization: \(fmt(perFrameWarm)) ns/frame (target < 1000 ns); "
+    + "first (uncached, incl. DWARF indexing) baseline: \(fmt(perFrameCold, 0)) ns/frame; "
+    + "ratio \(fmt(perFrameCold / perFrameWarm, 0))x")
+print("  sample stack:")
+for symbolized in first.prefix(4) { print("    " + FrameFormatting.text(symbolized)) }
+blackHole(captured &+ sink)

@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+
+/// `rawlockcheck report` symbolizes a trace's stacks through its `module`
+/// lines: the tool's own binary, mapped at a PIE bias as a loaded process
+/// would have it.
+@Suite struct SymbolizedReportTests {
+  static func shell(_ command: String) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/sh")
+    p.arguments = ["-c", command]
+    let out = Pipe()
+    p.standardOutput = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+  }
+
+  /// What the toolchain's llvm-symbolizer (the oracle) calls the function
+  /// at `main`'s address: SwiftPM renames a testable executable's entry.
+  static func oracleName() throws -> String {
+    let tool = FixturePaths.tool.path
+    let answer = try shell(
+      "LS=$(dirname $(readlink -f $(command -v swift)))/llvm-symbolizer; "
+        + "$LS --obj='\(tool)' 0x$(nm '\(tool)' | awk '$3 == \"main\" { print $1 }') | head -1")
+    return answer.trimmingCharacters(in: .whitespacesAndNewlines)
+  }
+
+  /// A trace whose one stack is `main`+1 of the tool, loaded at `bias`.
+  static func trace(buildID: String?) throws -> URL {
+    let tool = FixturePaths.tool.path
+    let bias: UInt64 = 0x5555_5555_4000
+    // The executable PT_LOAD: offset, vaddr, filesz.
+    let load = try shell(
+      "readelf -lW '\(tool)' | awk '$1 == \"LOAD\" && / R E / { print $2, $3, $5; exit }'"
+    )
+    .split(separator: " ").map {
+      UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines).dropFirst(2), radix: 16)!
+    }
+    let main = try shell("nm '\(tool)' | awk '$3 == \"main\" { print $1 }'")
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    let mainAddress = UInt64(main, radix: 16)!
+    let realID = try shell("readelf -n '\(tool)' | awk '/Build ID/ { print $3 }'")
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    let start = bias + load[1]
+    let text = """
+      rawlockcheck-trace 1
+      module 0x\(String(start, radix: 16))-0x\(String(start + load[2], radix: 16)) 0x\(String(load[0], radix: 16)) \(tool) build-id=\(buildID ?? realID)
+      stack s1 0x\(String(bias + mainAddress + 1, radix: 16))
+      class raw raw_spinlock
+      class m mutex
+      1 acquire raw
+      1 acquire m at=s1
+      """
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "sym-\(buildID ?? "real").rlt")
+    try Data(text.utf8).write(to: url)
+    return url
+  }
+
+  @Test func stackFramesAreSymbolizedFromDWARF() throws {
+    let url = try Self.trace(buildID: nil)
+    let run = try ToolRun(["report", url.path])
+    #expect(run.status == 1)
+    let name = try Self.oracleName()
+    #expect(!name.isEmpty)
+    #expect(run.stdout.contains("#0 \(name) ("), "\(run.stdout.prefix(600))")
+    #expect(run.stdout.contains("main.swift:"), "file:line of main")
+    #expect(run.stderr.isEmpty)
+  }
+
+  @Test func aRebuiltBinaryIsMarkedStale() throws {
+    let url = try Self.trace(buildID: "00112233445566778899aabbccddeeff00112233")
+    let run = try ToolRun(["report", url.path])
+    #expect(run.status == 1)
+    #expect(run.stdout.contains("[stale binary]"))
+    #expect(!run.stdout.contains("main.swift"), "no names from the wrong binary")
+    #expect(run.stderr.contains("another build-id"))
+  }
+
+  @Test func symbolizeCommandPrintsInlineChains() throws {
+    let tool = FixturePaths.tool.path
+    let main = try Self.shell("nm '\(tool)' | awk '$3 == \"main\" { print $1 }'")
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    let run = try ToolRun(["symbolize", "--exe", tool, "--format", "json", "0x" + main])
+    #expect(run.status == 0)
+    let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+    let frames = object?["frames"] as? [[String: Any]]
+    #expect(frames?.last?["function"] as? String == (try Self.oracleName()))
+    let bad = try ToolRun(["symbolize", "--exe", tool, "nonsense"])
+    #expect(bad.status == 2)
+    #expect(bad.stderr == "rawlockcheck: argument 1: expected an address, got \"nonsense\"\n")
+  }
+}

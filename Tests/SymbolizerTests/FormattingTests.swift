@@ -1,0 +1,59 @@
+import XCTest
+
+@testable import Symbolizer
+
+final class FormattingTests: XCTestCase {
+  private let chain = SymbolizedAddress(
+    address: 0x1240,
+    frames: [
+      Frame(
+        address: 0x1240, function: "leaf_mix", file: "/src/inline.c", line: 12, column: 8,
+        isInlined: true, module: "/bin/cfix", moduleOffset: 0x1240),
+      Frame(
+        address: 0x1240, function: "outer_work", file: "/src/inline.c", line: 25, column: 14,
+        module: "/bin/cfix", moduleOffset: 0x1240),
+    ])
+
+  func testPrettyPrintText() {
+    // Layout copied from `llvm-symbolizer --pretty-print --print-address`.
+    XCTAssertEqual(
+      FrameFormatting.text(chain, printAddress: true),
+      "0x1240: leaf_mix at /src/inline.c:12:8\n (inlined by) outer_work at /src/inline.c:25:14")
+  }
+
+  func testFallbackForms() {
+    let unknown = Frame(address: 0x7f00_0000_1234, module: "/lib/libfoo.so", moduleOffset: 0x1234)
+    XCTAssertEqual(FrameFormatting.describe(unknown), "libfoo.so+0x1234")
+    XCTAssertEqual(FrameFormatting.describe(Frame(address: 0xdead)), "0xdead")
+    let generated = Frame(
+      address: 1, function: "Mixer.run(count:)", file: "<compiler-generated>", line: 0,
+      module: "/bin/x", moduleOffset: 1)
+    XCTAssertEqual(FrameFormatting.describe(generated), "Mixer.run(count:) at <compiler-generated>")
+    let symbolOnly = Frame(address: 0x10, function: "_init", module: "/bin/x", moduleOffset: 0x10)
+    XCTAssertEqual(FrameFormatting.describe(symbolOnly), "_init (x+0x10)")
+  }
+
+  func testJSONOneLine() {
+    XCTAssertEqual(
+      FrameFormatting.json(chain),
+      #"{"address": "0x1240", "frames": [{"function": "leaf_mix", "file": "/src/inline.c", "line": 12, "column": 8, "inlined": true, "module": "/bin/cfix", "offset": "0x1240"}, "#
+        + #"{"function": "outer_work", "file": "/src/inline.c", "line": 25, "column": 14, "inlined": false, "module": "/bin/cfix", "offset": "0x1240"}]}"#
+    )
+    XCTAssertEqual(FrameFormatting.jsonString("a\"b\\c\n\u{1}"), #""a\"b\\c\n\u0001""#)
+  }
+
+  func testFilterDropsLeadingMachineryByNameOrModule() {
+    func address(_ name: String, module: String = "/bin/app") -> SymbolizedAddress {
+      SymbolizedAddress(
+        address: 0, frames: [Frame(address: 0, function: name, linkageName: name, module: module)])
+    }
+    let stack = [
+      address("Lockdep.Validator.acquire()"), address("x", module: "/usr/lib/libLockdep.so"),
+      address("App.work()"), address("Lockdep.Validator.callback()"),
+    ]
+    let filter = FrameFilter(functionPrefixes: ["Lockdep."], modules: ["libLockdep.so"])
+    XCTAssertEqual(
+      filter.apply(stack).map { $0.frames[0].function },
+      ["App.work()", "Lockdep.Validator.callback()"])
+  }
+}

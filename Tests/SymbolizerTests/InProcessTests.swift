@@ -1,0 +1,113 @@
+import Foundation
+import XCTest
+
+@testable import Symbolizer
+
+final class InProcessTests: XCTestCase {
+  /// One call site for both capture methods, so that from frame 1 on (the
+  /// return into the caller of this helper) the two stacks must be equal.
+  @inline(never)
+  private func captureVia(
+    framePointers: Bool, skip: Int, into buffer: UnsafeMutableBufferPointer<UInt64>
+  )
+    -> Int
+  {
+    framePointers
+      ? StackCapture.capture(into: buffer, skip: skip)
+      : StackCapture.captureWithBacktrace(into: buffer, skip: skip)
+  }
+
+  @inline(never)
+  private func captureAll(framePointers: [Bool], skips: [Int]) -> [[UInt64]] {
+    var stacks: [[UInt64]] = []
+    for (mode, skip) in zip(framePointers, skips) {
+      var buffer = [UInt64](repeating: 0, count: 64)
+      let count = buffer.withUnsafeMutableBufferPointer {
+        captureVia(framePointers: mode, skip: skip, into: $0)
+      }
+      stacks.append(Array(buffer[..<count]))
+    }
+    return stacks
+  }
+
+  /// The frame-pointer walk sees the same callers as the DWARF unwinder
+  /// (`backtrace()`): frame 0 differs (two call sites in `captureVia`), and
+  /// from frame 1 on the return addresses must be equal as long as both go.
+  func testFramePointerWalkMatchesBacktrace() {
+    let stacks = captureAll(framePointers: [true, false], skips: [0, 0])
+    let (fp, bt) = (stacks[0], stacks[1])
+    XCTAssertGreaterThanOrEqual(fp.count, 5, "frame-pointer walk stopped early: \(fp)")
+    let common = min(fp.count, bt.count)
+    XCTAssertGreaterThanOrEqual(common, 5)
+    XCTAssertEqual(Array(fp[1..<common]), Array(bt[1..<common]))
+    XCTAssertNotEqual(fp[0], bt[0])
+  }
+
+  func testCaptureRespectsBufferSizeAndSkip() {
+    var small = [UInt64](repeating: 0, count: 2)
+    let count = small.withUnsafeMutableBufferPointer { StackCapture.capture(into: $0) }
+    XCTAssertEqual(count, 2)
+    let stacks = captureAll(framePointers: [true, true], skips: [0, 1])
+    XCTAssertEqual(stacks[1].count, stacks[0].count - 1)
+    XCTAssertEqual(Array(stacks[0].dropFirst()), stacks[1])
+  }
+
+  /// A stack captured here symbolizes to this test method, in this file.
+  func testOwnFunctionAppearsWithItsFile() {
+    var buffer = [UInt64](repeating: 0, count: 32)
+    let (count, captureLine) = (
+      buffer.withUnsafeMutableBufferPointer { StackCapture.capture(into: $0) }, #line
+    )
+    let symbolizer = Symbolizer.inProcess()
+    let frames = symbolizer.frames(ofStack: buffer[..<count])
+    let mine = frames.first { $0.function?.contains("testOwnFunctionAppearsWithItsFile") == true }
+    XCTAssertNotNil(mine, FrameFormatting.text(SymbolizedAddress(address: 0, frames: frames)))
+    XCTAssertEqual(mine.flatMap { $0.file.map(baseName) }, "InProcessTests.swift")
+    XCTAssertGreaterThan(mine?.line ?? 0, 0)
+    // The return address is attributed to the line of the call.
+    XCTAssertEqual(mine?.line, captureLine)
+    XCTAssertNotNil(mine?.module)
+  }
+
+  /// libc symbolized from libc6-dbg's separate debug file (found by build-id).
+  func testLibcAddressSymbolizes() throws {
+    guard let handle = dlopen(nil, RTLD_NOW), let malloc = dlsym(handle, "malloc") else {
+      return XCTFail("dlsym(malloc) failed")
+    }
+    let address = UInt64(UInt(bitPattern: malloc))
+    let symbolizer = Symbolizer.inProcess()
+    let frames = symbolizer.symbolize(address).frames
+    let outer = try XCTUnwrap(frames.last)
+    XCTAssertTrue(outer.function?.contains("malloc") == true, "\(frames)")
+    XCTAssertEqual(outer.moduleName, "libc.so.6")
+    let libc = ProcessModules.current().first { $0.path.hasSuffix("/libc.so.6") }
+    let hex = try XCTUnwrap(libc?.buildIDHex)
+    let debugFile = "/usr/lib/debug/.build-id/\(hex.prefix(2))/\(hex.dropFirst(2)).debug"
+    guard FileManager.default.fileExists(atPath: debugFile) else {
+      throw XCTSkip("libc6-dbg not installed (\(debugFile) missing)")
+    }
+    XCTAssertEqual(outer.file.map(baseName), "malloc.c")
+    XCTAssertGreaterThan(outer.line, 0)
+    // The same answer as llvm-symbolizer gives for the file offset.
+    if let oracle = FixtureSupport.oracle(binary: libc!.path, addresses: [outer.moduleOffset]) {
+      XCTAssertEqual(oracle.first?.last?.location, "malloc.c:\(outer.line)")
+    }
+  }
+
+  func testModuleMapHasExecutableAndLibc() {
+    let modules = ProcessModules.current()
+    XCTAssertEqual(modules.first?.path, ProcessModules.executablePath())
+    XCTAssertTrue(modules.contains { $0.path.hasSuffix("libc.so.6") && $0.buildID != nil })
+    let here = UInt64(UInt(bitPattern: dlsym(dlopen(nil, RTLD_NOW), "malloc")))
+    XCTAssertEqual(modules.filter { $0.contains(here) }.count, 1)
+  }
+
+  func testCachedLookupIsStable() {
+    let symbolizer = Symbolizer.inProcess()
+    var buffer = [UInt64](repeating: 0, count: 8)
+    let count = buffer.withUnsafeMutableBufferPointer { StackCapture.capture(into: $0) }
+    let first = symbolizer.symbolize(stack: buffer[..<count])
+    let second = symbolizer.symbolize(stack: buffer[..<count])
+    XCTAssertEqual(first, second)
+  }
+}
