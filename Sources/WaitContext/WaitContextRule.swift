@@ -33,11 +33,22 @@ public enum WaitContextRule {
     configuration: CheckConfiguration
   ) -> WaitType {
     var current = configuration.effective(contextLimit)
-    for holder in held where holder.inner != .inv {
-      let inner = configuration.effective(holder.inner)
-      current = holder.lockType == .override ? inner : min(current, inner)
+    for holder in held {
+      current = lower(
+        current, holder: holder.inner, lockType: holder.lockType, configuration: configuration)
     }
     return current
+  }
+
+  /// One step of `allowed`: the limit after one more held lock.
+  @inlinable
+  public static func lower(
+    _ current: WaitType, holder inner: WaitType, lockType: LockType,
+    configuration: CheckConfiguration
+  ) -> WaitType {
+    if inner == .inv { return current }
+    let effective = configuration.effective(inner)
+    return lockType == .override ? effective : min(current, effective)
   }
 
   /// Checks one acquisition. Returns nil when the rule does not apply: a

@@ -3,19 +3,18 @@ extension LockValidator {
   /// in interrupt context, enabled bits when interrupts (and bottom halves)
   /// are on. An NMI counts as a hard interrupt.
   mutating func markUsage(thread t: Int, _ lock: HeldLock) {
-    let s = threads[t]
     let read = lock.read.isRead
     if !lock.isTrylock {
-      if s.hardirqDepth > 0 || s.nmiDepth > 0 {
+      if threads[t].hardirqDepth > 0 || threads[t].nmiDepth > 0 {
         markLock(thread: t, lock, read ? .usedInHardirqRead : .usedInHardirq)
       }
-      if s.softirqDepth > 0 {
+      if threads[t].softirqDepth > 0 {
         markLock(thread: t, lock, read ? .usedInSoftirqRead : .usedInSoftirq)
       }
     }
     if !lock.hardirqsOff {
       markLock(thread: t, lock, read ? .enabledHardirqRead : .enabledHardirq)
-      if s.softirqsEnabled {
+      if threads[t].softirqsEnabled {
         markLock(thread: t, lock, read ? .enabledSoftirqRead : .enabledSoftirq)
       }
     }
@@ -44,7 +43,7 @@ extension LockValidator {
   mutating func markLock(thread t: Int, _ lock: HeldLock, _ bit: UsageBit) {
     let c = lock.lockClass
     let usage = classes[c].usage
-    if usage.contains(bit) { return }
+    if usage.contains(bit) { return }  // the common case: nothing new
     classes.setUsage(c, usage.union(bit.mask))
     classes.recordUsageOrigin(c, bit: bit, lock.origin)
     guard bit.isIrqBit else { return }

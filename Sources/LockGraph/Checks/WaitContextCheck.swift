@@ -7,23 +7,24 @@ extension LockValidator {
   mutating func checkWaitContext(thread t: Int, _ lock: HeldLock) {
     let waits = classes[lock.lockClass].waits
     if lock.isTrylock || waits.inner == .inv { return }
-    let state = threads[t]
-    let limit = state.waitContext.waitLimit
-    let segment = state.held[state.currentSegmentStart...]
-    let table = classes
-    let allowed = WaitContextRule.allowed(
-      contextLimit: limit,
-      held: segment.lazy.map {
-        (table[$0.lockClass].waits.inner, table[$0.lockClass].waits.lockType)
-      },
-      configuration: configuration)
+    let limit = threads[t].waitContext.waitLimit
+    let start = threads[t].currentSegmentStart
+    var allowed = configuration.effective(limit)
+    // WaitContextRule.allowed(), stepped over the held array in place.
+    var i = start
+    while i < threads[t].held.count {
+      let holder = classes[threads[t].held[i].lockClass].waits
+      allowed = WaitContextRule.lower(
+        allowed, holder: holder.inner, lockType: holder.lockType, configuration: configuration)
+      i += 1
+    }
     let required = configuration.effective(waits.effectiveOuter)
     if required > allowed {
       report(
         .invalidWaitContext, thread: t, origin: lock.origin, lock: snapshot(lock),
         detail: .invalidWaitContext(
           context: configuration.effective(limit), allowed: allowed, required: required),
-        classes: [lock.lockClass] + segment.map(\.lockClass))
+        classes: [lock.lockClass] + threads[t].held[start...].map(\.lockClass))
     }
   }
 }

@@ -7,19 +7,20 @@ extension LockValidator {
   mutating func acquire(_ event: LockEvent) {
     let t = event.thread.index
     let cls = classes.variant(of: event.lockClass, subclass: event.subclass)
-    let info = classes[cls]
+    let waits = classes[cls].waits
+    let check = classes[cls].check
     statistics.acquisitions += 1
     var lock = HeldLock(
-      lockClass: cls, instance: event.address, read: info.check ? event.read : .recursive,
-      isTrylock: event.isTrylock, check: info.check, hardirqsOff: threads[t].hardirqsOff,
+      lockClass: cls, instance: event.address, read: check ? event.read : .recursive,
+      isTrylock: event.isTrylock, check: check, hardirqsOff: threads[t].hardirqsOff,
       irqContext: threads[t].irqContext, nest: event.nest, previousChainKey: 0,
       origin: event.origin)
 
-    if !event.isTrylock && SleepRule.sleeps(info.waits, configuration: configuration) {
+    if !event.isTrylock && SleepRule.sleeps(waits, configuration: configuration) {
       checkSleep(event, lock: snapshot(lock))
     }
     checkWaitContext(thread: t, lock)
-    if info.check { markUsage(thread: t, lock) }
+    if check { markUsage(thread: t, lock) }
     markUsed(thread: t, lock)
 
     if lock.nest != ClassID.none && !isHeld(thread: t, base: lock.nest) {
@@ -45,8 +46,8 @@ extension LockValidator {
   /// is new (lockdep's `validate_chain()`).
   mutating func push(thread t: Int, _ lock: HeldLock) {
     var lock = lock
-    let held = threads[t].held
-    let chainHead = held.isEmpty || held[held.count - 1].irqContext != lock.irqContext
+    let depth = threads[t].held.count
+    let chainHead = depth == 0 || threads[t].held[depth - 1].irqContext != lock.irqContext
     lock.previousChainKey = threads[t].chainKey
     let base = chainHead ? ChainKey.initial(irqContext: lock.irqContext) : threads[t].chainKey
     let key = ChainKey.iterate(base, lockClass: lock.lockClass, read: lock.read)

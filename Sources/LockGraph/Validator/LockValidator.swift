@@ -23,7 +23,7 @@ public struct LockValidator: Sendable {
   public internal(set) var statistics = Statistics()
 
   var threads: [ThreadState] = []
-  var chains = Set<UInt64>()
+  var chains = ChainCache()
   var search = GraphSearch()
 
   /// The most locks one thread may hold before its validation stops
