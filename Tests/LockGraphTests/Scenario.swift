@@ -64,6 +64,14 @@ struct Scenario {
       LockEvent(.initLock, thread: thread(t), lockClass: id(key), address: inst))
   }
 
+  /// Takes and drops `key` inside a hard interrupt handler.
+  mutating func useInHardirq(_ key: String, on t: String = "1") throws(EventError) {
+    try event(.hardirqEnter, on: t)
+    acquire(key, on: t)
+    release(key, on: t)
+    try event(.hardirqExit, on: t)
+  }
+
   var findings: [Finding] { validator.findings.findings }
   var kinds: [FindingKind] { findings.map(\.kind) }
 }
