@@ -7,8 +7,7 @@ extension TextReport {
     switch f.detail {
     case .invalidWaitContext(let context, _, _):
       out = title(f.kind.title)
-      out += "\(thread(f.thread)) is trying to lock:\n"
-      out += f.lock.map(lockLine) ?? ""
+      out += trying("lock", f)
       out += "other info that might help us debug this:\n"
       out += "context-{\(context.rawValue):\(context.rawValue)}\n"
       out += heldLocks(f.held, thread: f.thread)
@@ -16,8 +15,7 @@ extension TextReport {
 
     case .recursiveLocking(let held):
       out = title(f.kind.title)
-      out += "\(thread(f.thread)) is trying to acquire lock:\n"
-      out += f.lock.map(lockLine) ?? ""
+      out += trying("acquire lock", f)
       out += "\nbut task is already holding lock:\n"
       out += lockLine(held)
       out += "\nother info that might help us debug this:\n"
@@ -27,13 +25,11 @@ extension TextReport {
       out += "  lock(\(name(f.lock?.lockClass ?? held.lockClass)));\n"
       out += "\n *** DEADLOCK ***\n\n"
       out += " May be due to missing lock nesting notation\n\n"
-      out += heldLocks(f.held, thread: f.thread)
-      out += "\n" + backtrace(f.origin)
+      out += heldAndBacktrace(f)
 
     case .circularDependency(let held, let chain):
       out = title(f.kind.title)
-      out += "\(thread(f.thread)) is trying to acquire lock:\n"
-      out += f.lock.map(lockLine) ?? ""
+      out += trying("acquire lock", f)
       out += "\nbut task is already holding lock:\n"
       out += lockLine(held)
       out += "\nwhich lock already depends on the new lock.\n\n"
@@ -47,8 +43,7 @@ extension TextReport {
         source: f.lock?.lockClass ?? held.lockClass, sourceRead: f.lock?.read ?? .exclusive,
         target: held.lockClass, targetRead: held.read,
         parent: chain.count >= 2 ? chain[1].lockClass : held.lockClass)
-      out += heldLocks(f.held, thread: f.thread)
-      out += "\n" + backtrace(f.origin)
+      out += heldAndBacktrace(f)
 
     case .inconsistentLockState(let previous, let new, let previousOrigin, let state):
       out = title(f.kind.title)
@@ -63,8 +58,7 @@ extension TextReport {
       out += "       CPU0\n       ----\n"
       out += "  lock(\(lockClass));\n  <Interrupt>\n    lock(\(lockClass));\n"
       out += "\n *** DEADLOCK ***\n\n"
-      out += heldLocks(f.held, thread: f.thread)
-      out += "\n" + backtrace(f.origin)
+      out += heldAndBacktrace(f)
 
     case .irqUnsafeDependency(
       let held, let safe, let safeBit, let safeOrigin, let unsafe, let unsafeBit, let unsafeOrigin,
@@ -124,8 +118,7 @@ extension TextReport {
       out += f.lock.map { at($0.origin) } ?? ""
       out += "\nbut there are no more locks to release!\n"
       out += "\nother info that might help us debug this:\n"
-      out += heldLocks(f.held, thread: f.thread)
-      out += "\n" + backtrace(f.origin)
+      out += heldAndBacktrace(f)
 
     case .heldLockFreed(let from, let to, let holder, let reinitialized):
       out = title(f.kind.title)
@@ -136,8 +129,7 @@ extension TextReport {
         : "\(thread(f.thread)) is freeing memory \(range), with a lock still held there!\n"
       out += f.lock.map(lockLine) ?? ""
       if holder != f.thread { out += "held by \(thread(holder))\n" }
-      out += heldLocks(f.held, thread: f.thread)
-      out += "\n" + backtrace(f.origin)
+      out += heldAndBacktrace(f)
 
     case .sleepInAtomic(let reasons):
       out = title(f.kind.title)
@@ -166,18 +158,15 @@ extension TextReport {
       } else {
         out += "\(thread(f.thread)) is exiting with locks still held!\n"
       }
-      out += heldLocks(f.held, thread: f.thread)
-      out += "\n" + backtrace(f.origin)
+      out += heldAndBacktrace(f)
 
     case .nestedLockNotTaken(let nest):
       out = title(f.kind.title)
-      out += "\(thread(f.thread)) is trying to lock:\n"
-      out += f.lock.map(lockLine) ?? ""
+      out += trying("lock", f)
       out += "\nbut this task is not holding:\n"
       out += "\(name(nest))\n"
       out += "\nother info that might help us debug this:\n"
-      out += heldLocks(f.held, thread: f.thread)
-      out += "\n" + backtrace(f.origin)
+      out += heldAndBacktrace(f)
 
     case .limitExceeded(let limit, let consequence):
       out = title("BUG: \(limit) too low!")
@@ -187,6 +176,16 @@ extension TextReport {
     }
     out += occurrence(f)
     return out
+  }
+
+  /// `T is trying to <what>:` and the lock line.
+  func trying(_ what: String, _ f: Finding) -> String {
+    "\(thread(f.thread)) is trying to \(what):\n" + (f.lock.map(lockLine) ?? "")
+  }
+
+  /// The held locks, a blank line, and the stack: how most blocks end.
+  func heldAndBacktrace(_ f: Finding) -> String {
+    heldLocks(f.held, thread: f.thread) + "\n" + backtrace(f.origin)
   }
 
   /// lockdep's `print_circular_lock_scenario()`.

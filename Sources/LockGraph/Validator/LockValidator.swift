@@ -117,7 +117,7 @@ public struct LockValidator: Sendable {
   // MARK: Recording findings
 
   /// A snapshot of the held locks of a thread.
-  func heldSnapshot(_ t: Int) -> [LockSnapshot] { threads[t].held.map(LockSnapshot.init) }
+  func heldSnapshot(_ t: Int) -> [LockSnapshot] { threads[t].held.map(snapshot) }
 
   /// lockdep's `[HC%u[%lu]:SC%u[%lu]:HE%u:SE%u]`.
   func irqState(_ t: Int) -> String {
@@ -134,8 +134,7 @@ public struct LockValidator: Sendable {
   ) {
     var lock = lock
     if let c = lock?.lockClass { lock?.usage = classes[c].usage }
-    var held = heldSnapshot(t)
-    for i in held.indices { held[i].usage = classes[held[i].lockClass].usage }
+    let held = heldSnapshot(t)
     let finding = Finding(
       kind: kind, thread: ThreadID(Int32(t)), origin: origin, lock: lock,
       held: held, detail: detail, count: 1, irqState: irqState(t))
