@@ -73,7 +73,7 @@ final class DwarfIndex {
   }
 
   /// The file table entry `index` of unit `unitIndex` (for `DW_AT_call_file`).
-  func fileName(_ index: Int, unit unitIndex: Int) -> String? {
+  func fileName(_ index: Int, unit unitIndex: Int) -> UnsafePointer<CChar>? {
     if !units[unitIndex].filesLoaded {
       units[unitIndex].filesLoaded = true
       var files: OpaquePointer?
@@ -86,7 +86,7 @@ final class DwarfIndex {
     guard let files = units[unitIndex].files, index >= 0, index < units[unitIndex].fileCount,
       let name = dwarf_filesrc(files, index, nil, nil)
     else { return nil }
-    return String(cString: name)
+    return name
   }
 
   /// Binary search in ranges sorted by `low`; tolerates a few nested or
@@ -133,6 +133,10 @@ final class DwarfIndex {
           added = true
         }
         if added { dies.append(child) }
+        // swiftc nests a closure's subprogram inside its parent function's.
+        if dwarf_haschildren(&child) != 0 {
+          collectSubprograms(under: &child, ranges: &ranges, dies: &dies)
+        }
       case DW_TAG_module, DW_TAG_namespace,
         DW_TAG_class_type, DW_TAG_structure_type,
         DW_TAG_union_type, DW_TAG_interface_type,

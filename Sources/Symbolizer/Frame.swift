@@ -16,11 +16,9 @@
 public struct Frame: Sendable, Hashable {
   /// The address that was symbolized, as given (not adjusted for return addresses).
   public var address: UInt64
-  /// The demangled function name, if known.
-  public var function: String?
-  /// The mangled (linkage) name the function name was demangled from, or the
-  /// plain name when the function has no separate linkage name.
-  public var linkageName: String?
+  /// The function, if known: its linkage name and (demangled when first
+  /// read) its readable name. Shared between every frame of that function.
+  public var name: SymbolName?
   /// The source file, as recorded in the debug information (usually absolute).
   public var file: String?
   /// The 1-based source line; 0 when unknown or compiler-generated.
@@ -43,8 +41,12 @@ public struct Frame: Sendable, Hashable {
     moduleOffset: UInt64 = 0, isStale: Bool = false
   ) {
     self.address = address
-    self.function = function
-    self.linkageName = linkageName
+    switch (linkageName, function) {
+    case (let linkage?, let readable?): name = SymbolName(linkage: linkage, readable: readable)
+    case (let linkage?, nil): name = SymbolName(linkage: linkage)
+    case (nil, let readable?): name = SymbolName(linkage: readable, readable: readable)
+    case (nil, nil): name = nil
+    }
     self.file = file
     self.line = line
     self.column = column
@@ -54,9 +56,16 @@ public struct Frame: Sendable, Hashable {
     self.isStale = isStale
   }
 
+  /// The demangled function name, if known.
+  public var function: String? { name?.readable }
+
+  /// The mangled (linkage) name the function name is demangled from, or the
+  /// plain name when the function has no separate linkage name.
+  public var linkageName: String? { name?.linkage }
+
   /// True when neither a function name nor a source line is known: such a
   /// frame is printed as `module+0xoffset`.
-  public var isSymbolized: Bool { function != nil || (file != nil && line != 0) }
+  public var isSymbolized: Bool { name != nil || (file != nil && line != 0) }
 
   /// The module's file name without directories (`libc.so.6`), if a module is known.
   public var moduleName: String? {

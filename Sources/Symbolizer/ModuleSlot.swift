@@ -16,7 +16,8 @@ final class ModuleSlot {
   let isStale: Bool
 
   private var dwarfState: DwarfIndex??
-  private var symbolState: SymbolTable?
+  private var ownSymbolState: SymbolTable?
+  private var allSymbolState: SymbolTable?
 
   init(path: String, resolvedPath: String?, bias: UInt64, module: OpaquePointer?, isStale: Bool) {
     self.path = path
@@ -34,12 +35,22 @@ final class ModuleSlot {
     return built
   }
 
-  /// The sorted function symbols, built on first use.
-  var symbols: SymbolTable? {
-    if let symbolState { return symbolState }
+  /// The function symbols of the module's own file, built on first use.
+  var ownSymbols: SymbolTable? {
+    if let ownSymbolState { return ownSymbolState }
     guard let module else { return nil }
-    let table = SymbolTable(module: module, bias: bias)
-    symbolState = table
+    let table = SymbolTable.own(of: module)
+    ownSymbolState = table
+    return table
+  }
+
+  /// Every function symbol libdwfl knows (with a separate debug file's
+  /// local symbols), built on first use.
+  var allSymbols: SymbolTable? {
+    if let allSymbolState { return allSymbolState }
+    guard let module else { return nil }
+    let table = SymbolTable.all(of: module, bias: bias)
+    allSymbolState = table
     return table
   }
 }

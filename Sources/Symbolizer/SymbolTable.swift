@@ -1,11 +1,21 @@
 import CElfutils
 
-/// A module's function symbols, sorted by address, for the addresses no
-/// DWARF describes (hand-written assembly, stripped objects).
+/// A module's function symbols, sorted by address, for naming the outermost
+/// frame of an address and the addresses no DWARF describes (hand-written
+/// assembly, stripped objects).
 ///
-/// Built once from `dwfl_module_getsym_info` (which reads `.symtab`, or the
-/// debug file's, or `.dynsym`). Lookups are a binary search, unlike
-/// `dwfl_module_addrinfo`, which scans the whole table per call.
+/// Two tables exist per module:
+/// - `own(of:)`: the symbols of the loaded file itself (its `.symtab`, or
+///   `.dynsym` when it is stripped). This is the table llvm-symbolizer names
+///   the outermost frame from, so a stripped library's frames carry the
+///   exported alias (`malloc`, `__res_send`) rather than the internal name.
+/// - `all(of:)`: what libdwfl finds, which includes a separate debug
+///   file's `.symtab` with every local symbol; the fallback when the own
+///   table has nothing for an address.
+///
+/// Lookups are a binary search, unlike `dwfl_module_addrinfo`, which scans
+/// the whole table per call. Names stay C strings inside the ELF data (which
+/// lives as long as the `Dwfl`) until a lookup needs one.
 ///
 /// Invariants: `entries` is sorted by `start` with one entry per start
 /// address; addresses are link-time addresses (runtime minus the bias).
@@ -13,23 +23,72 @@ struct SymbolTable {
   struct Entry {
     var start: UInt64
     var size: UInt64
-    var name: String
-    /// Exported: global or weak binding with default visibility.
-    var isGlobal: Bool
-    /// For a local symbol, the source file named by the `STT_FILE` symbol
-    /// before it (the only source hint for code without DWARF).
-    var file: String?
+    /// NUL-terminated, inside the module's ELF data.
+    var name: UnsafePointer<CChar>
+    /// For a local symbol, the source file named by the
+    /// `STT_FILE` symbol before it (the only source hint for code without DWARF).
+    var file: UnsafePointer<CChar>?
   }
 
   private(set) var entries: [Entry] = []
 
-  /// Reads the function symbols of `module`; `bias` is the module's load bias.
-  init(module: OpaquePointer, bias: UInt64) {
+  /// The symbols of `module`'s own file: `.symtab`, else `.dynsym`.
+  static func own(of module: OpaquePointer) -> SymbolTable {
+    var bias: GElf_Addr = 0
+    guard let elf = dwfl_module_getelf(module, &bias) else { return SymbolTable(entries: []) }
+    var chosen: OpaquePointer?
+    var chosenHeader = GElf_Shdr()
+    var section = elf_nextscn(elf, nil)
+    while let current = section {
+      var header = GElf_Shdr()
+      if gelf_getshdr(current, &header) != nil {
+        if header.sh_type == UInt32(SHT_SYMTAB) {
+          chosen = current
+          chosenHeader = header
+          break
+        }
+        if header.sh_type == UInt32(SHT_DYNSYM), chosen == nil {
+          chosen = current
+          chosenHeader = header
+        }
+      }
+      section = elf_nextscn(elf, current)
+    }
+    guard let chosen, let data = elf_getdata(chosen, nil), chosenHeader.sh_entsize > 0 else {
+      return SymbolTable(entries: [])
+    }
+    let count = Int(chosenHeader.sh_size / chosenHeader.sh_entsize)
+    var raw: [Entry] = []
+    raw.reserveCapacity(count)
+    var currentFile: UnsafePointer<CChar>?
+    for index in 1..<max(count, 1) {
+      var symbol = GElf_Sym()
+      guard gelf_getsym(data, Int32(index), &symbol) != nil,
+        let name = elf_strptr(elf, Int(chosenHeader.sh_link), Int(symbol.st_name))
+      else { continue }
+      if Int32(symbol.st_info & 0xf) == STT_FILE {
+        currentFile = name.pointee == 0 ? nil : UnsafePointer(name)
+        continue
+      }
+      guard isFunction(symbol), name.pointee != 0 else { continue }
+      let isLocal = Int32(symbol.st_info >> 4) == STB_LOCAL
+      raw.append(
+        Entry(
+          start: symbol.st_value, size: symbol.st_size, name: UnsafePointer(name),
+          file: isLocal ? currentFile : nil))
+    }
+    return SymbolTable(unsorted: raw)
+  }
+
+  /// Every function symbol libdwfl knows for `module` (the main file's
+  /// `.symtab`, else the debug file's, else `.dynsym`); `bias` is the
+  /// module's load bias.
+  static func all(of module: OpaquePointer, bias: UInt64) -> SymbolTable {
     let count = dwfl_module_getsymtab(module)
-    guard count > 0 else { return }
+    guard count > 0 else { return SymbolTable(entries: []) }
     var raw: [Entry] = []
     raw.reserveCapacity(Int(count))
-    var currentFile: String?
+    var currentFile: UnsafePointer<CChar>?
     for index in 1..<count {
       var symbol = GElf_Sym()
       var address: GElf_Addr = 0
@@ -37,54 +96,54 @@ struct SymbolTable {
       guard
         let name = dwfl_module_getsym_info(module, index, &symbol, &address, &section, nil, nil)
       else { continue }
-      let type = Int32(symbol.st_info & 0xf)
-      if type == STT_FILE {
-        currentFile = String(cString: name)
+      if Int32(symbol.st_info & 0xf) == STT_FILE {
+        currentFile = name.pointee == 0 ? nil : name
         continue
       }
-      guard type == STT_FUNC || type == STT_GNU_IFUNC, symbol.st_shndx != UInt16(SHN_UNDEF) else {
-        continue
-      }
-      let binding = Int32(symbol.st_info >> 4)
-      // elfutils appends the symbol version of .dynsym entries (`name@GLIBC_2.2.5`).
-      var text = String(cString: name)
-      if let at = text.firstIndex(of: "@"), at != text.startIndex {
-        text = String(text[..<at])
-      }
-      guard !text.isEmpty else { continue }
+      guard isFunction(symbol), name.pointee != 0 else { continue }
+      let isLocal = Int32(symbol.st_info >> 4) == STB_LOCAL
       raw.append(
         Entry(
-          start: address &- bias, size: symbol.st_size, name: text,
-          isGlobal: (binding == STB_GLOBAL || binding == STB_WEAK)
-            && Int32(symbol.st_other & 3) == STV_DEFAULT,
-          file: binding == STB_LOCAL ? currentFile : nil))
+          start: address &- bias, size: symbol.st_size, name: name,
+          file: isLocal ? currentFile : nil))
     }
-    // At one address, keep one alias, chosen as llvm-symbolizer does for a
-    // stripped library (whose only symbols are the exported ones): a sized
-    // symbol over an unsized one, an exported one (global or weak, default
-    // visibility) over a local or hidden one, the larger size, then the name
-    // that sorts last (`shutdown` over `__shutdown`).
-    raw.sort {
-      if $0.start != $1.start { return $0.start < $1.start }
-      let (a, b) = (Self.rank($0), Self.rank($1))
-      if a != b { return a > b }
-      return $0.name > $1.name
+    return SymbolTable(unsorted: raw)
+  }
+
+  private static func isFunction(_ symbol: GElf_Sym) -> Bool {
+    let type = Int32(symbol.st_info & 0xf)
+    return (type == STT_FUNC || type == STT_GNU_IFUNC) && symbol.st_shndx != UInt16(SHN_UNDEF)
+  }
+
+  private init(entries: [Entry]) {
+    self.entries = entries
+  }
+
+  /// Keeps one symbol per address, as llvm-symbolizer does: the largest
+  /// size, and among equal sizes the one that comes last in the table
+  /// (`__res_send` over `res_send`, `__memcpy_chk_*` over `__memmove_chk_*`).
+  private init(unsorted raw: [Entry]) {
+    let order = raw.indices.sorted {
+      let (a, b) = (raw[$0], raw[$1])
+      if a.start != b.start { return a.start < b.start }
+      if a.size != b.size { return a.size < b.size }
+      return $0 < $1
     }
     var unique: [Entry] = []
     unique.reserveCapacity(raw.count)
-    for entry in raw where unique.last?.start != entry.start {
-      unique.append(entry)
+    for index in order {
+      if let last = unique.last, last.start == raw[index].start {
+        unique[unique.count - 1] = raw[index]
+      } else {
+        unique.append(raw[index])
+      }
     }
     entries = unique
   }
 
-  private static func rank(_ entry: Entry) -> (Int, Int, UInt64) {
-    (entry.size > 0 ? 1 : 0, entry.isGlobal ? 1 : 0, entry.size)
-  }
-
   /// The symbol containing link-time address `address`: the last one that
-  /// starts at or below it, if the address is inside its size (or the
-  /// symbol is unsized and it is the nearest start).
+  /// starts at or below it, if the address is inside its size (an unsized
+  /// symbol extends to the next one).
   func lookup(_ address: UInt64) -> Entry? {
     var low = 0
     var high = entries.count

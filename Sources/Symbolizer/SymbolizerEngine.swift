@@ -26,7 +26,10 @@ final class SymbolizerEngine {
   private(set) var slots: [ModuleSlot] = []
   private var ranges: [AddressRange] = []
   private var cache: [CacheKey: [Frame]] = [:]
-  private var demangled: [String: String] = [:]
+  /// Interned names and strings, keyed by the address of their C string.
+  private var names: [UInt: SymbolName] = [:]
+  private var namesByText: [String: SymbolName] = [:]
+  private var strings: [UInt: String] = [:]
   private var reportedInProcess: Set<String> = []
   /// Bound on cached addresses; the cache is dropped when it is reached.
   private let cacheLimit = 1 << 20
@@ -208,10 +211,15 @@ final class SymbolizerEngine {
     }
     guard let index else { return [Frame(address: address)] }
     let slot = slots[index]
-    let base = Frame(
+    var base = Frame(
       address: address, module: slot.path, moduleOffset: address &- slot.bias,
       isStale: slot.isStale)
     guard slot.module != nil else { return [base] }
+    let linkPC = pc &- slot.bias
+    // The outermost frame is named by the module's own symbol covering the
+    // address, as llvm-symbolizer does: it carries the compiler clone suffix
+    // (`.cold`, `.isra.0`) and the exported alias of a stripped library.
+    let ownSymbol = slot.ownSymbols?.lookup(linkPC)
 
     if let dwarf = slot.dwarf {
       let dwarfPC = pc &- dwarf.bias
@@ -219,26 +227,26 @@ final class SymbolizerEngine {
         if let subprogram = dwarf.subprogram(containing: dwarfPC, unit: unit) {
           return inlineFrames(
             base: base, dwarf: dwarf, unit: unit, subprogram: subprogram, pc: dwarfPC,
-            symbols: slot.symbols, symbolPC: pc &- slot.bias)
+            outerName: ownSymbol.map { symbolName($0.name) })
         }
         // Code with line information but no function DIE (assembly).
-        var frame = base
-        if let symbol = slot.symbols?.lookup(pc &- slot.bias) { setName(&frame, symbol.name) }
-        setLocation(&frame, lineAt: dwarfPC, unit: unit, dwarf: dwarf)
-        return [frame]
+        if let symbol = ownSymbol ?? slot.allSymbols?.lookup(linkPC) {
+          base.name = symbolName(symbol.name)
+        }
+        setLocation(&base, lineAt: dwarfPC, unit: unit, dwarf: dwarf)
+        return [base]
       }
     }
-    var frame = base
-    if let symbol = slot.symbols?.lookup(pc &- slot.bias) {
-      setName(&frame, symbol.name)
-      frame.file = symbol.file
+    if let symbol = ownSymbol ?? slot.allSymbols?.lookup(linkPC) {
+      base.name = symbolName(symbol.name)
+      base.file = symbol.file.map(string)
     }
-    return [frame]
+    return [base]
   }
 
   private func inlineFrames(
     base: Frame, dwarf: DwarfIndex, unit: Int, subprogram: Dwarf_Die, pc: UInt64,
-    symbols: SymbolTable?, symbolPC: UInt64
+    outerName: SymbolName?
   ) -> [Frame] {
     var chain = DwarfIndex.inlineChain(of: subprogram, pc: pc)
     var frames: [Frame] = []
@@ -246,15 +254,10 @@ final class SymbolizerEngine {
     for level in stride(from: chain.count - 1, through: 0, by: -1) {
       var frame = base
       frame.isInlined = level > 0
-      if var name = linkageName(of: &chain[level]) {
-        if level == 0, let symbol = symbols?.lookup(symbolPC), symbol.size > 0 {
-          // The out-of-line function is named by the symbol that covers the
-          // address, as llvm-symbolizer does: it carries the compiler clone
-          // suffix (`.cold`, `.isra.0`, `.constprop.0`) and the exported
-          // alias (`malloc` rather than `__libc_malloc`).
-          name = symbol.name
-        }
-        setName(&frame, name)
+      if level == 0, let outerName {
+        frame.name = outerName
+      } else if let linkage = linkageName(of: &chain[level]) {
+        frame.name = symbolName(linkage)
       }
       if level == chain.count - 1 {
         setLocation(&frame, lineAt: pc, unit: unit, dwarf: dwarf)
@@ -266,26 +269,45 @@ final class SymbolizerEngine {
     return frames
   }
 
-  private func setName(_ frame: inout Frame, _ linkage: String) {
-    frame.linkageName = linkage
-    if let known = demangled[linkage] {
-      frame.function = known
-    } else {
-      let readable = Demangler.demangle(linkage)
-      demangled[linkage] = readable
-      frame.function = readable
+  // MARK: Interning
+
+  /// The shared `SymbolName` of a C string inside the module data (DWARF
+  /// string sections and symbol string tables live as long as the `Dwfl`, so
+  /// the pointer identifies the text). A symbol version suffix
+  /// (`name@GLIBC_2.2.5`, which libdwfl appends to `.dynsym` names) is dropped.
+  private func symbolName(_ text: UnsafePointer<CChar>) -> SymbolName {
+    let key = UInt(bitPattern: text)
+    if let known = names[key] { return known }
+    let length = strlen(text)
+    let end = memchr(text + 1, Int32(UInt8(ascii: "@")), max(length, 1) - 1)
+    let count = end.map { UnsafeRawPointer($0) - UnsafeRawPointer(text) } ?? length
+    let linkage = text.withMemoryRebound(to: UInt8.self, capacity: count) {
+      String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self)
     }
+    let name = namesByText[linkage] ?? SymbolName(linkage: linkage)
+    namesByText[linkage] = name
+    names[key] = name
+    return name
+  }
+
+  /// The shared `String` of a C string inside the module data (file names).
+  private func string(_ text: UnsafePointer<CChar>) -> String {
+    let key = UInt(bitPattern: text)
+    if let known = strings[key] { return known }
+    let value = String(cString: text)
+    strings[key] = value
+    return value
   }
 
   /// `DW_AT_linkage_name` (or `DW_AT_MIPS_linkage_name`), else `DW_AT_name`,
   /// following `DW_AT_abstract_origin` and `DW_AT_specification`.
-  private func linkageName(of die: inout Dwarf_Die) -> String? {
+  private func linkageName(of die: inout Dwarf_Die) -> UnsafePointer<CChar>? {
     var attribute = Dwarf_Attribute()
     for name in [DW_AT_linkage_name, DW_AT_MIPS_linkage_name, DW_AT_name] {
       if dwarf_attr_integrate(&die, UInt32(name), &attribute) != nil,
         let text = dwarf_formstring(&attribute)
       {
-        return String(cString: text)
+        return text
       }
     }
     return nil
@@ -300,7 +322,7 @@ final class SymbolizerEngine {
     dwarf_linecol(line, &column)
     frame.line = Int(number)
     frame.column = Int(column)
-    if let source = dwarf_linesrc(line, nil, nil) { frame.file = String(cString: source) }
+    if let source = dwarf_linesrc(line, nil, nil) { frame.file = string(source) }
   }
 
   private func setCallSite(
@@ -314,7 +336,9 @@ final class SymbolizerEngine {
       else { return nil }
       return Int(result)
     }
-    if let file = value(DW_AT_call_file) { frame.file = dwarf.fileName(file, unit: unit) }
+    if let file = value(DW_AT_call_file) {
+      frame.file = dwarf.fileName(file, unit: unit).map(string)
+    }
     frame.line = value(DW_AT_call_line) ?? 0
     frame.column = value(DW_AT_call_column) ?? 0
   }

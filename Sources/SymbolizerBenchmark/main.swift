@@ -106,6 +106,14 @@ func fmt(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(dig
 // MARK: Offline throughput and agreement
 
 let count = 10_000
+/// `--mismatches DIR` writes every disagreement, one file per binary.
+let mismatchDirectory: String? = {
+  let arguments = CommandLine.arguments
+  guard let flag = arguments.firstIndex(of: "--mismatches"), flag + 1 < arguments.count else {
+    return nil
+  }
+  return arguments[flag + 1]
+}()
 let llvmSymbolizer: String? = {
   guard let swift = which("swift") else { return nil }
   let real = URL(fileURLWithPath: swift).resolvingSymlinksInPath().deletingLastPathComponent()
@@ -134,7 +142,14 @@ var totalAgree = 0
 var totalCompared = 0
 print("Symbolizer benchmark: \(count) random code addresses per binary, cold start each run")
 print("")
-for target in targets {
+let onlyTarget: String? = {
+  let arguments = CommandLine.arguments
+  guard let flag = arguments.firstIndex(of: "--only"), flag + 1 < arguments.count else {
+    return nil
+  }
+  return arguments[flag + 1]
+}()
+for target in targets where onlyTarget.map({ target.label.contains($0) }) ?? true {
   let funcs = functions(target.symbols)
   var addresses: [UInt64] = []
   addresses.reserveCapacity(count)
@@ -144,12 +159,33 @@ for target in targets {
   }
   let input = addresses.map { "0x" + String($0, radix: 16) }.joined(separator: "\n") + "\n"
 
+  // `--repeat N` (profiling): symbolize the same addresses cold N-1 more times first.
+  if let flag = CommandLine.arguments.firstIndex(of: "--repeat"),
+    let times = Int(CommandLine.arguments[flag + 1])
+  {
+    for _ in 1..<times {
+      let symbolizer = Symbolizer(executable: target.object)
+      for address in addresses { blackHole(symbolizer.symbolize(address)) }
+    }
+  }
   var t0 = now()
   let symbolizer = Symbolizer(executable: target.object)
   var results: [[Frame]] = []
   results.reserveCapacity(count)
-  for address in addresses { results.append(symbolizer.symbolize(address).frames) }
+  let initNs = now() - t0
+  results.append(symbolizer.symbolize(addresses[0]).frames)
+  let firstNs = now() - t0 - initNs
+  for address in addresses.dropFirst() { results.append(symbolizer.symbolize(address).frames) }
   let oursNs = now() - t0
+  if CommandLine.arguments.contains("--phases") {
+    print(
+      "  phases: open \(initNs / 1000) us, first address \(firstNs / 1000) us, "
+        + "the rest \((oursNs - initNs - firstNs) / 1000) us")
+  }
+  if CommandLine.arguments.contains("--ours-only") {
+    print("\(target.label): \(fmt(rate(count, oursNs), 0)) addresses/s")
+    continue
+  }
 
   t0 = now()
   let llvmOut = run(
@@ -165,13 +201,20 @@ for target in targets {
   let oracle = parseLLVM(llvmOut)
   var agree = 0
   var examples: [String] = []
+  var mismatches = ""
   for (index, frames) in results.enumerated() where index < oracle.count {
     if ours(frames) == oracle[index] {
       agree += 1
-    } else if examples.count < 3 {
-      examples.append(
-        "  0x\(String(addresses[index], radix: 16)): ours \(ours(frames)) llvm \(oracle[index])")
+    } else {
+      let line =
+        "0x\(String(addresses[index], radix: 16)): ours \(ours(frames)) llvm \(oracle[index])"
+      if examples.count < 3 { examples.append("  " + line) }
+      mismatches += line + "\n"
     }
+  }
+  if let mismatchDirectory {
+    let file = "\(mismatchDirectory)/\(baseName(Substring(target.object))).txt"
+    FileManager.default.createFile(atPath: file, contents: Data(mismatches.utf8))
   }
   totalAgree += agree
   totalCompared += count
@@ -191,6 +234,7 @@ for target in targets {
   for example in examples { print(example) }
   print("")
 }
+if CommandLine.arguments.contains("--ours-only") { exit(0) }
 print(
   "Overall agreement: \(fmt(100 * Double(totalAgree) / Double(totalCompared), 2))% (target >= 99%)")
 print("")

@@ -9,7 +9,7 @@ enum FixtureSupport {
     /// gcc -O2 -g (C with always_inline frames, plus a C++ file).
     var cProgram: String?
     var cSkipReason: String?
-    /// swiftc -O -g (@inline(__always) frames).
+    /// swiftc -O -g (@inline(__always) frames, a closure nested in a method).
     var swiftProgram: String?
     var swiftSkipReason: String?
   }
@@ -32,7 +32,13 @@ enum FixtureSupport {
     }
     if let swiftc = which("swiftc") {
       let out = directory + "/swfix"
-      let status = run(swiftc, ["-O", "-g", source + "/Fixture.swift", "-o", out]).status
+      let status = run(
+        swiftc,
+        [
+          "-O", "-g", "-parse-as-library", "-module-name", "swfix", source + "/Fixture.swift",
+          "-o", out,
+        ]
+      ).status
       result.swiftProgram = status == 0 ? out : nil
       if status != 0 { result.swiftSkipReason = "swiftc failed to build the Swift fixture" }
     } else {
