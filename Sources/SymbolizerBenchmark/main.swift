@@ -214,7 +214,7 @@ for target in targets where onlyTarget.map({ target.label.contains($0) }) ?? tru
   }
   if let mismatchDirectory {
     let file = "\(mismatchDirectory)/\(baseName(Substring(target.object))).txt"
-    FileManager.default.createFile(atPath: file, contents: Data(mismatches.utf8))
+    _ = FileManager.default.createFile(atPath: file, contents: Data(mismatches.utf8))
   }
   totalAgree += agree
   totalCompared += count
