@@ -28,6 +28,13 @@ final class DwarfIndex {
   /// One compilation unit: its DIE and, once needed, its functions.
   struct Unit {
     var die: Dwarf_Die
+    /// Where the unit's data (header included) starts and ends in
+    /// `.debug_info` (nil if unknown).
+    var bounds: (start: UnsafePointer<UInt8>, end: UnsafePointer<UInt8>)?
+    /// The one-pass index of functions and inlined calls, once built; nil
+    /// inside when the unit could not be read that way.
+    var scopes: UnitScopes??
+    /// The libdw-walk fallback: subprogram ranges and their DIEs.
     var subprograms: [Range]?
     var dies: [Dwarf_Die] = []
     var files: OpaquePointer?
@@ -42,8 +49,9 @@ final class DwarfIndex {
   /// Indexes the CUs of `module`'s DWARF, or returns nil when it has none.
   init?(module: OpaquePointer) {
     var dwarfBias: Dwarf_Addr = 0
-    guard dwfl_module_getdwarf(module, &dwarfBias) != nil else { return nil }
+    guard let dwarf = dwfl_module_getdwarf(module, &dwarfBias) else { return nil }
     bias = dwarfBias
+    let unitEnds = Self.unitEnds(of: dwarf)
     var cu: UnsafeMutablePointer<Dwarf_Die>? = nil
     var cuBias: Dwarf_Addr = 0
     while true {
@@ -51,13 +59,53 @@ final class DwarfIndex {
       guard let current = cu else { break }
       var die = current.pointee
       let unitIndex = units.count
-      units.append(Unit(die: die, subprograms: nil))
+      var bounds: (start: UnsafePointer<UInt8>, end: UnsafePointer<UInt8>)?
+      let offset = dwarf_dieoffset(&die)
+      if let address = die.addr, let unit = Self.find(offset, in: unitEnds) {
+        let section = UnsafePointer(address.assumingMemoryBound(to: UInt8.self)) - Int(offset)
+        bounds = (section + Int(unitEnds[unit].low), section + Int(unitEnds[unit].high))
+      }
+      units.append(Unit(die: die, bounds: bounds, subprograms: nil))
       forEachRange(of: &die) { low, high in
         cuRanges.append(Range(low: low, high: high, index: unitIndex))
       }
     }
     guard !units.isEmpty else { return nil }
     cuRanges.sort { $0.low < $1.low }
+  }
+
+  /// `[header offset, next unit offset)` of every unit in `.debug_info`.
+  private static func unitEnds(of dwarf: OpaquePointer) -> [Range] {
+    var ends: [Range] = []
+    var offset: Dwarf_Off = 0
+    var next: Dwarf_Off = 0
+    var headerSize = 0
+    while dwarf_next_unit(dwarf, offset, &next, &headerSize, nil, nil, nil, nil, nil, nil) == 0 {
+      ends.append(Range(low: offset, high: next, index: ends.count))
+      offset = next
+    }
+    return ends
+  }
+
+  /// The scopes containing `pc` in unit `unitIndex`: its subprogram, then
+  /// each inlined call nested in the previous one; nil when no function of
+  /// the unit contains `pc`.
+  func scopeChain(containing pc: UInt64, unit unitIndex: Int) -> [Dwarf_Die]? {
+    if units[unitIndex].scopes == nil {
+      units[unitIndex].scopes = .some(
+        units[unitIndex].bounds.flatMap {
+          UnitScopes(unitDie: units[unitIndex].die, start: $0.start, end: $0.end)
+        })
+    }
+    if case .some(.some(var scopes)) = units[unitIndex].scopes {
+      guard let entry = Self.find(pc, in: scopes.subprograms) else { return nil }
+      units[unitIndex].scopes = nil  // keep `scopes` uniquely referenced while it changes
+      let chain = scopes.inlineChain(subprogram: entry, pc: pc)
+      units[unitIndex].scopes = .some(scopes)
+      return chain
+    }
+    guard let subprogram = subprogram(containing: pc, unit: unitIndex) else { return nil }
+    return Self.inlineChain(of: subprogram, pc: pc)
   }
 
   /// The CU whose ranges contain `pc`.
@@ -137,10 +185,7 @@ final class DwarfIndex {
         if dwarf_haschildren(&child) != 0 {
           collectSubprograms(under: &child, ranges: &ranges, dies: &dies)
         }
-      case DW_TAG_module, DW_TAG_namespace,
-        DW_TAG_class_type, DW_TAG_structure_type,
-        DW_TAG_union_type, DW_TAG_interface_type,
-        DW_TAG_lexical_block:
+      case DW_TAG_module, DW_TAG_namespace, DW_TAG_lexical_block:
         if dwarf_haschildren(&child) != 0 {
           collectSubprograms(under: &child, ranges: &ranges, dies: &dies)
         }

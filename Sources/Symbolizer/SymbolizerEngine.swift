@@ -224,9 +224,9 @@ final class SymbolizerEngine {
     if let dwarf = slot.dwarf {
       let dwarfPC = pc &- dwarf.bias
       if let unit = dwarf.unit(containing: dwarfPC) {
-        if let subprogram = dwarf.subprogram(containing: dwarfPC, unit: unit) {
+        if var chain = dwarf.scopeChain(containing: dwarfPC, unit: unit) {
           return inlineFrames(
-            base: base, dwarf: dwarf, unit: unit, subprogram: subprogram, pc: dwarfPC,
+            base: base, dwarf: dwarf, unit: unit, chain: &chain, pc: dwarfPC,
             outerName: ownSymbol.map { symbolName($0.name) })
         }
         // Code with line information but no function DIE (assembly).
@@ -245,10 +245,9 @@ final class SymbolizerEngine {
   }
 
   private func inlineFrames(
-    base: Frame, dwarf: DwarfIndex, unit: Int, subprogram: Dwarf_Die, pc: UInt64,
+    base: Frame, dwarf: DwarfIndex, unit: Int, chain: inout [Dwarf_Die], pc: UInt64,
     outerName: SymbolName?
   ) -> [Frame] {
-    var chain = DwarfIndex.inlineChain(of: subprogram, pc: pc)
     var frames: [Frame] = []
     frames.reserveCapacity(chain.count)
     for level in stride(from: chain.count - 1, through: 0, by: -1) {

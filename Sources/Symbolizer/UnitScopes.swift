@@ -1,0 +1,244 @@
+import CElfutils
+
+/// The functions of one compilation unit and the inlined calls inside them,
+/// read in one linear pass over the unit's DIEs, the way binutils and LLVM
+/// index a unit.
+///
+/// Walking with `dwarf_siblingof` re-reads every skipped subtree (swiftc and
+/// clang emit no `DW_AT_sibling`), so the inline chain of each address used
+/// to cost a scan of most of its function. Here each DIE is read once: its
+/// attributes are skipped with `DwarfForms`, and only subprograms and inlined
+/// subroutines with addresses are kept, in DIE order.
+///
+/// Invariants:
+/// - `entries` is in DIE (depth-first) order; `entries[i].end` is one past
+///   the last entry of i's subtree, so i's descendants are `i+1 ..< end`.
+/// - an inlined call's `parent` is the nearest kept ancestor (lexical blocks
+///   are transparent); a subprogram's is -1, also when it is nested inside
+///   another subprogram (swiftc nests closures in their function's DIE).
+/// - `subprograms` holds every subprogram range, sorted by `low`.
+struct UnitScopes {
+  struct Entry {
+    var die: Dwarf_Die
+    var parent: Int32
+    /// Descendants are `childStart ..< end`; `childStart` is -1 while a
+    /// subprogram's subtree has not been read yet (see `pending`).
+    var childStart: Int32
+    var end: Int32
+    var rangeStart: Int32
+    var rangeEnd: Int32
+  }
+
+  private(set) var entries: [Entry] = []
+  private var lows: [UInt64] = []
+  private var highs: [UInt64] = []
+  /// Subprogram ranges, sorted by `low`; `index` is the entry index.
+  private(set) var subprograms: [DwarfIndex.Range] = []
+  /// Where the children of a subprogram skipped with `DW_AT_sibling` start;
+  /// read on the first lookup inside that subprogram.
+  private var pending: [Int32: UnsafePointer<UInt8>] = [:]
+
+  private let cu: OpaquePointer
+  private let unitStart: UnsafePointer<UInt8>
+  private let end: UnsafePointer<UInt8>
+  private let shape: DwarfForms.UnitShape
+  private var formsByAbbrev: [UnsafeMutableRawPointer: [(name: UInt32, form: UInt32)]] = [:]
+
+  /// Reads the unit whose DIE is `unitDie` and whose data (header
+  /// included) spans `unitStart ..< end`; nil when a DIE uses a form
+  /// `DwarfForms` does not know or the data is malformed (the caller then
+  /// falls back to libdw's walk).
+  init?(unitDie: Dwarf_Die, start unitStart: UnsafePointer<UInt8>, end: UnsafePointer<UInt8>) {
+    var unit = unitDie
+    guard let cu = unit.cu else { return nil }
+    var version: Dwarf_Half = 0
+    var addressSize: UInt8 = 0
+    var offsetSize: UInt8 = 0
+    var scratch = Dwarf_Die()
+    guard
+      dwarf_cu_die(cu, &scratch, &version, nil, &addressSize, &offsetSize, nil, nil) != nil
+    else { return nil }
+    self.cu = cu
+    self.unitStart = unitStart
+    self.end = end
+    shape = DwarfForms.UnitShape(
+      version: Int(version), addressSize: Int(addressSize), offsetSize: Int(offsetSize))
+    var first = Dwarf_Die()
+    guard dwarf_child(&unit, &first) == 0, let start = first.addr else { return }
+    guard walk(from: start.assumingMemoryBound(to: UInt8.self), owner: -1, isUnit: true) else {
+      return nil
+    }
+    subprograms.sort { $0.low < $1.low }
+  }
+
+  /// Reads DIEs from `start` to the end of that sibling list (and the lists
+  /// nested in it), keeping subprograms and inlined calls. In the unit walk,
+  /// a subprogram whose subtree can be jumped over (`DW_AT_sibling`) is left
+  /// pending. Returns false on malformed data.
+  private mutating func walk(from start: UnsafePointer<UInt8>, owner: Int32, isUnit: Bool) -> Bool {
+    // One level per open DIE with children: the kept entry it belongs to
+    // (for parents) and the entry it opened, if it was kept (to close it).
+    var levels: [(owner: Int32, opened: Int32)] = [(owner, -1)]
+    var p = start
+    while !levels.isEmpty {
+      guard p < end else { return false }
+      if p.pointee == 0 {
+        let level = levels.removeLast()
+        if level.opened >= 0 { entries[Int(level.opened)].end = Int32(entries.count) }
+        p += 1
+        continue
+      }
+      var die = Dwarf_Die(
+        addr: UnsafeMutableRawPointer(mutating: p), cu: cu, abbrev: nil, padding__: 0)
+      let tag = dwarf_tag(&die)
+      guard tag > 0, let abbrev = die.abbrev, let forms = forms(of: abbrev) else { return false }
+      var kept: Int32 = -1
+      let isSubprogram = tag == Int32(DW_TAG_subprogram)
+      if isSubprogram || tag == Int32(DW_TAG_inlined_subroutine) {
+        let rangeStart = lows.count
+        forEachRange(of: &die) { low, high in
+          lows.append(low)
+          highs.append(high)
+        }
+        if lows.count > rangeStart {
+          kept = Int32(entries.count)
+          entries.append(
+            Entry(
+              die: die, parent: isSubprogram ? -1 : levels[levels.count - 1].owner,
+              childStart: kept + 1, end: kept + 1, rangeStart: Int32(rangeStart),
+              rangeEnd: Int32(lows.count)))
+          // Subprograms met while reading a pending subtree (gcc's nested
+          // functions) are not added: the sorted table is final by then.
+          if isSubprogram, isUnit {
+            for range in rangeStart..<lows.count {
+              subprograms.append(
+                DwarfIndex.Range(low: lows[range], high: highs[range], index: Int(kept)))
+            }
+          }
+        }
+      }
+      guard var q = DwarfForms.readULEB(p, end: end)?.1 else { return false }
+      var sibling: UnsafePointer<UInt8>?
+      for attribute in forms {
+        if attribute.name == UInt32(DW_AT_sibling) {
+          sibling = Self.reference(form: attribute.form, at: q, unitStart: unitStart, end: end)
+        }
+        guard let next = DwarfForms.skip(form: attribute.form, at: q, end: end, shape: shape)
+        else { return false }
+        q = next
+      }
+      p = q
+      guard dwarf_haschildren(&die) == 1 else { continue }
+      if let sibling, sibling > p, kept < 0 || (isSubprogram && isUnit),
+        kept >= 0 || !Self.mayHoldFunctions(tag)
+      {
+        // gcc emits DW_AT_sibling: jump over a type's or variable's subtree,
+        // and leave a function's for its first lookup.
+        if kept >= 0 {
+          entries[Int(kept)].childStart = -1
+          pending[kept] = p
+        }
+        p = sibling
+      } else {
+        levels.append((owner: kept >= 0 ? kept : levels[levels.count - 1].owner, opened: kept))
+      }
+    }
+    return true
+  }
+
+  /// Tags whose children can be functions or inlined calls (subprograms
+  /// hold nested closures, inlined calls and blocks hold inlined calls).
+  private static func mayHoldFunctions(_ tag: Int32) -> Bool {
+    switch Int(tag) {
+    case DW_TAG_subprogram, DW_TAG_inlined_subroutine, DW_TAG_lexical_block, DW_TAG_module,
+      DW_TAG_namespace, DW_TAG_try_block, DW_TAG_catch_block:
+      return true
+    default:
+      return false
+    }
+  }
+
+  /// The target of a unit-relative reference (`DW_AT_sibling`), if it lies
+  /// inside the unit.
+  private static func reference(
+    form: UInt32, at p: UnsafePointer<UInt8>, unitStart: UnsafePointer<UInt8>,
+    end: UnsafePointer<UInt8>
+  ) -> UnsafePointer<UInt8>? {
+    let raw = UnsafeRawPointer(p)
+    let offset: UInt64
+    switch Int(form) {
+    case DW_FORM_ref1: offset = UInt64(p.pointee)
+    case DW_FORM_ref2 where end - p >= 2: offset = UInt64(raw.loadUnaligned(as: UInt16.self))
+    case DW_FORM_ref4 where end - p >= 4: offset = UInt64(raw.loadUnaligned(as: UInt32.self))
+    case DW_FORM_ref8 where end - p >= 8: offset = raw.loadUnaligned(as: UInt64.self)
+    case DW_FORM_ref_udata:
+      guard let (value, _) = DwarfForms.readULEB(p, end: end) else { return nil }
+      offset = value
+    default: return nil
+    }
+    guard offset < UInt64(end - unitStart) else { return nil }
+    return unitStart + Int(offset)
+  }
+
+  /// The attribute names and forms of `abbrev`, in order.
+  private mutating func forms(of abbrev: OpaquePointer) -> [(name: UInt32, form: UInt32)]? {
+    let key = UnsafeMutableRawPointer(abbrev)
+    if let known = formsByAbbrev[key] { return known }
+    // The list ends where dwarf_getabbrevattr_data fails: elfutils 0.188's
+    // dwarf_getattrcnt counts one attribute too many for abbreviations with
+    // DW_FORM_implicit_const values (gcc 12 uses them for decl_file/line).
+    var forms: [(name: UInt32, form: UInt32)] = []
+    var name: UInt32 = 0
+    var form: UInt32 = 0
+    while dwarf_getabbrevattr_data(abbrev, forms.count, &name, &form, nil, nil) == 0 {
+      forms.append((name, form))
+    }
+    formsByAbbrev[key] = forms
+    return forms
+  }
+
+  private func contains(_ entry: Entry, _ pc: UInt64) -> Bool {
+    for range in Int(entry.rangeStart)..<Int(entry.rangeEnd)
+    where lows[range] <= pc && pc < highs[range] {
+      return true
+    }
+    return false
+  }
+
+  /// The DIEs of the scopes containing `pc` inside subprogram entry
+  /// `subprogram`: the subprogram first, then each inlined call nested in the
+  /// previous one (at each level, the first in DIE order that contains `pc`).
+  mutating func inlineChain(subprogram: Int, pc: UInt64) -> [Dwarf_Die] {
+    if entries[subprogram].childStart < 0 { readPending(subprogram) }
+    var chain = [entries[subprogram].die]
+    var current = subprogram
+    var index = Int(entries[subprogram].childStart)
+    while index < Int(entries[current].end) {
+      let entry = entries[index]
+      if Int(entry.parent) == current, contains(entry, pc) {
+        chain.append(entry.die)
+        current = index
+        index = Int(entry.childStart)
+      } else {
+        index = Int(entry.end)
+      }
+    }
+    return chain
+  }
+
+  /// Reads the subtree of a subprogram the unit walk jumped over; its
+  /// entries are appended, so they follow the invariants of the others.
+  private mutating func readPending(_ subprogram: Int) {
+    let key = Int32(subprogram)
+    let first = Int32(entries.count)
+    if let start = pending.removeValue(forKey: key), walk(from: start, owner: key, isUnit: false) {
+      entries[subprogram].childStart = first
+      entries[subprogram].end = Int32(entries.count)
+    } else {
+      // Malformed: keep the subprogram without inlined calls.
+      entries.removeSubrange(Int(first)...)
+      entries[subprogram].childStart = first
+      entries[subprogram].end = first
+    }
+  }
+}
