@@ -48,17 +48,19 @@ enum FixtureSupport {
   }()
 
   /// Builds the C+C++ fixture at `output`; `extraFlags` (e.g. a -D) give a
-  /// different binary (and build-id) from the same sources.
-  static func buildC(into output: String, gcc: String, gxx: String, extraFlags: [String])
-    -> String?
-  {
+  /// different binary (and build-id) from the same sources; `linkFlags`
+  /// (e.g. `-rdynamic`, `-no-pie`) are passed to the link only.
+  static func buildC(
+    into output: String, gcc: String, gxx: String, extraFlags: [String],
+    linkFlags: [String] = []
+  ) -> String? {
     let source = sourceDirectory
     let cObject = output + ".c.o"
     let cxxObject = output + ".cxx.o"
     let flags = ["-O2", "-g", "-fno-omit-frame-pointer"] + extraFlags
     guard run(gcc, flags + ["-c", source + "/inline.c", "-o", cObject]).status == 0,
       run(gxx, flags + ["-c", source + "/mangled.cpp", "-o", cxxObject]).status == 0,
-      run(gxx, ["-Wl,--build-id", cObject, cxxObject, "-o", output]).status == 0
+      run(gxx, ["-Wl,--build-id"] + linkFlags + [cObject, cxxObject, "-o", output]).status == 0
     else { return nil }
     return output
   }
@@ -113,12 +115,16 @@ enum FixtureSupport {
   }
 
   /// llvm-symbolizer's inline chains (innermost first) for link-time
-  /// addresses of `binary`, with linkage names (`--no-demangle`).
-  static func oracle(binary: String, addresses: [UInt64]) -> [[OracleFrame]]? {
+  /// addresses of `binary`, with linkage names (`--no-demangle`);
+  /// `extraArguments` are added (e.g. `--debug-file-directory=<root>`).
+  static func oracle(binary: String, addresses: [UInt64], extraArguments: [String] = [])
+    -> [[OracleFrame]]?
+  {
     guard let tool = llvmSymbolizer else { return nil }
     let input = addresses.map { "0x" + String($0, radix: 16) }.joined(separator: "\n") + "\n"
     let result = run(
-      tool, ["--obj=" + binary, "--inlining", "--no-demangle", "--functions=linkage"],
+      tool,
+      ["--obj=" + binary, "--inlining", "--no-demangle", "--functions=linkage"] + extraArguments,
       input: input)
     guard result.status == 0 else { return nil }
     var chains: [[OracleFrame]] = []
