@@ -48,18 +48,24 @@ struct ElfFileInfo {
   /// The load bias of a mapping that starts at runtime address `start` and
   /// maps file offset `fileOffset` (as `/proc/PID/maps` shows it): the
   /// `PT_LOAD` segment containing that offset gives the link-time address
-  /// of the offset, and the bias is the difference. nil if no segment holds it.
+  /// of the offset, and the bias is the difference. When no segment holds it
+  /// (a debug-only file), the mapping is taken to be the executable
+  /// segment's. nil if there is none.
   func bias(mappingStart start: UInt64, fileOffset: UInt64) -> UInt64? {
     let pageMask: UInt64 = ~0xfff
     let containing = segments.filter {
       ($0.offset & pageMask) <= fileOffset
         && fileOffset < max($0.offset &+ $0.fileSize, $0.offset + 1)
     }
-    guard let segment = containing.first(where: \.isExecutable) ?? containing.first else {
-      return nil
+    if let segment = containing.first(where: \.isExecutable) ?? containing.first {
+      // runtime(X) = bias + vaddr + (X - offset) for every file offset X.
+      return start &- segment.vaddr &- fileOffset &+ segment.offset
     }
-    // runtime(X) = bias + vaddr + (X - offset) for every file offset X.
-    return start &- segment.vaddr &- fileOffset &+ segment.offset
+    // A debug-only file (`objcopy --only-keep-debug`) keeps the segments'
+    // addresses but not their file offsets or sizes. The code mapping
+    // starts at the page of the executable segment's address.
+    guard let code = segments.first(where: \.isExecutable) else { return nil }
+    return start &- (code.vaddr & pageMask)
   }
 }
 
