@@ -73,6 +73,26 @@ public enum ProcessModules {
   }
 
   /// The main executable's path, from the /proc/self/exe link.
+  /// The dynamic linker's load and unload counters (`dlpi_adds`,
+  /// `dlpi_subs`): they change exactly when a `dlopen` or `dlclose` changed
+  /// the set of loaded objects. Costs one `dl_iterate_phdr` callback.
+  public static func generation() -> (adds: UInt64, subs: UInt64) {
+    var counters: (adds: UInt64, subs: UInt64) = (0, 0)
+    withUnsafeMutablePointer(to: &counters) { pointer in
+      _ = dl_iterate_phdr(
+        { info, size, data in
+          guard let info, let data,
+            size >= MemoryLayout<dl_phdr_info>.offset(of: \.dlpi_subs)! + 8
+          else { return 1 }
+          data.assumingMemoryBound(to: (adds: UInt64, subs: UInt64).self).pointee = (
+            UInt64(info.pointee.dlpi_adds), UInt64(info.pointee.dlpi_subs)
+          )
+          return 1
+        }, pointer)
+    }
+    return counters
+  }
+
   public static func executablePath() -> String {
     var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
     let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)

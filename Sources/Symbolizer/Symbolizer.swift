@@ -28,7 +28,8 @@ public struct ModuleRecord: Sendable, Hashable {
 /// frames, demangled names) from DWARF, through elfutils.
 ///
 /// Three sources of modules:
-/// - `Symbolizer.inProcess()`: this process's loaded objects, refreshed when
+/// - `Symbolizer.inProcess()`: this process's loaded objects, refreshed after
+///   every `dlopen` and `dlclose` (the dynamic linker's counters), and when
 ///   an address falls outside every known one (a later `dlopen`);
 /// - `init(modules:debugDirectories:)`: a trace's `module` records;
 /// - `init(executable:debugDirectories:)`: one ELF file addressed by its own
@@ -84,7 +85,10 @@ public final class Symbolizer: Sendable {
   /// `stack`/`ip=` address): the lookup then uses `address - 1`, inside the
   /// call instruction, so the line is the call's and not the next statement's.
   public func symbolize(_ address: UInt64, isReturnAddress: Bool = false) -> SymbolizedAddress {
-    let frames = engine.withLock { $0.frames(for: address, isReturnAddress: isReturnAddress) }
+    let frames = engine.withLock { engine in
+      engine.refreshIfModulesChanged()
+      return engine.frames(for: address, isReturnAddress: isReturnAddress)
+    }
     return SymbolizedAddress(address: address, frames: frames)
   }
 
@@ -92,7 +96,8 @@ public final class Symbolizer: Sendable {
   public func symbolize(stack: some Sequence<UInt64>) -> [SymbolizedAddress] {
     let addresses = Array(stack)
     return engine.withLock { engine in
-      addresses.map {
+      engine.refreshIfModulesChanged()
+      return addresses.map {
         SymbolizedAddress(address: $0, frames: engine.frames(for: $0, isReturnAddress: true))
       }
     }

@@ -31,6 +31,8 @@ final class SymbolizerEngine {
   private var namesByText: [String: SymbolName] = [:]
   private var strings: [UInt: String] = [:]
   private var reportedInProcess: Set<String> = []
+  /// The dynamic linker's counters at the last refresh (in-process only).
+  private var loadedGeneration: (adds: UInt64, subs: UInt64) = (0, 0)
   /// Bound on cached addresses; the cache is dropped when it is reached.
   private let cacheLimit = 1 << 20
 
@@ -48,9 +50,30 @@ final class SymbolizerEngine {
 
   // MARK: Reporting modules
 
-  /// Adds (or refreshes) the modules loaded in this process.
+  /// Refreshes the modules when a `dlopen` or `dlclose` happened since the
+  /// last look (the dynamic linker's counters changed). Cheap otherwise.
+  func refreshIfModulesChanged() {
+    guard isInProcess else { return }
+    let current = ProcessModules.generation()
+    if current != loadedGeneration { refreshProcessModules() }
+  }
+
+  /// Adds the modules loaded in this process since the last refresh and
+  /// forgets those unloaded since (their addresses may be reused by the next
+  /// `dlopen`, so cached answers are dropped too).
   func refreshProcessModules() {
+    loadedGeneration = ProcessModules.generation()
     let loaded = ProcessModules.current()
+    let loadedKeys = Set(loaded.map { "\($0.bias):\($0.path)" })
+    let gone = reportedInProcess.subtracting(loadedKeys)
+    if !gone.isEmpty {
+      reportedInProcess.subtract(gone)
+      ranges.removeAll { range in
+        let slot = slots[range.slot]
+        return gone.contains("\(slot.bias):\(slot.path)")
+      }
+      cache.removeAll()
+    }
     var added = false
     dwfl_report_begin_add(dwfl)
     for module in loaded {
