@@ -27,10 +27,19 @@ public struct FrameFilter: Sendable, Hashable {
     return false
   }
 
+  /// rawlockcheck's own machinery: the Swift modules `Lockdep` and
+  /// `LockdepTesting` (by their mangled prefix, so user functions that only
+  /// mention them are kept) and the C shims (`rlc_`).
+  public static let rawlockcheckMachinery = FrameFilter(
+    functionPrefixes: ["$s7Lockdep", "$s14LockdepTesting", "rlc_"])
+
   /// `addresses` without the leading addresses any of whose frames match
-  /// (an address whose inline chain includes machinery is machinery).
+  /// (an address whose inline chain includes machinery is machinery). A
+  /// stack that is machinery all the way down is returned whole: an empty
+  /// stack would hide where the problem was.
   public func apply(_ addresses: [SymbolizedAddress]) -> [SymbolizedAddress] {
-    let firstKept = addresses.firstIndex { !$0.frames.contains(where: matches) }
-    return Array(addresses[(firstKept ?? addresses.endIndex)...])
+    guard let firstKept = addresses.firstIndex(where: { !$0.frames.contains(where: matches) })
+    else { return addresses }
+    return Array(addresses[firstKept...])
   }
 }

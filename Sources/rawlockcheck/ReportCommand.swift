@@ -26,6 +26,16 @@ struct ReportCommand: ParsableCommand {
     help: "A directory to search for the trace's binaries and their debug files (repeatable).")
   var debugDir: [String] = []
 
+  @Option(
+    name: .customLong("hide-frames"),
+    help: ArgumentHelp(
+      "Also leave out the leading frames of a stack whose function (linkage or demangled name) starts with this prefix, such as your own lock wrappers (repeatable).",
+      valueName: "prefix"))
+  var hiddenFramePrefixes: [String] = []
+
+  @Flag(help: "Keep rawlockcheck's own frames (Lockdep, LockdepTesting) at the top of stacks.")
+  var allFrames = false
+
   @Flag(help: "Print events per second and the chain-cache hit rate to standard error.")
   var statistics = false
 
@@ -81,7 +91,8 @@ struct ReportCommand: ParsableCommand {
     }
     let resolver = SymbolizingFrameResolver(
       modules: symbols.modules.map { ($0.start, $0.end, $0.fileOffset, $0.path, $0.buildID) },
-      stacks: symbols.stacks, debugDirectories: debugDir)
+      stacks: symbols.stacks, debugDirectories: debugDir,
+      filter: FrameFilterChoice(hidden: hiddenFramePrefixes, keepOwnFrames: allFrames))
     for warning in resolver.moduleWarnings {
       writeStandardError("rawlockcheck: \(path): \(warning)\n")
     }

@@ -8,11 +8,12 @@ import Symbolizer
 struct SymbolizingFrameResolver: FrameResolving {
   let symbolizer: Symbolizer
   let stacks: [[UInt64]]
+  let filter: FrameFilter
 
   /// - Parameter modules: start, end, file offset, path, build-id.
   init(
     modules: [(start: UInt64, end: UInt64, offset: UInt64, path: String, buildID: String?)],
-    stacks: [[UInt64]], debugDirectories: [String]
+    stacks: [[UInt64]], debugDirectories: [String], filter choice: FrameFilterChoice
   ) {
     let records = modules.map {
       ModuleRecord(
@@ -20,6 +21,9 @@ struct SymbolizingFrameResolver: FrameResolving {
     }
     self.symbolizer = Symbolizer(modules: records, debugDirectories: debugDirectories)
     self.stacks = stacks
+    var filter = choice.keepOwnFrames ? FrameFilter() : FrameFilter.rawlockcheckMachinery
+    filter.functionPrefixes += choice.hidden
+    self.filter = filter
   }
 
   /// Modules whose file was not found or does not match the trace, as
@@ -44,7 +48,8 @@ struct SymbolizingFrameResolver: FrameResolving {
     } else {
       return []
     }
-    return symbolizer.frames(ofStack: addresses).map(Self.reportFrame)
+    return filter.apply(symbolizer.symbolize(stack: addresses)).flatMap(\.frames)
+      .map(Self.reportFrame)
   }
 
   static func reportFrame(_ f: Frame) -> ReportFrame {
@@ -53,4 +58,11 @@ struct SymbolizingFrameResolver: FrameResolving {
       line: f.line, column: f.column, isInlined: f.isInlined, module: f.moduleName,
       moduleOffset: f.moduleOffset, isStale: f.isStale)
   }
+}
+
+/// Which leading frames `report` leaves out of stacks: rawlockcheck's own
+/// (unless `--all-frames`) and those named by `--hide-frames`.
+struct FrameFilterChoice {
+  var hidden: [String]
+  var keepOwnFrames: Bool
 }

@@ -27,8 +27,9 @@ import Testing
     return answer.trimmingCharacters(in: .whitespacesAndNewlines)
   }
 
-  /// A trace whose one stack is `main`+1 of the tool, loaded at `bias`.
-  static func trace(buildID: String?) throws -> URL {
+  /// A trace whose one stack is `main`+1 of the tool, loaded at `bias`;
+  /// `innermost` (link-time addresses) are pushed in front of it.
+  static func trace(buildID: String?, innermost: [UInt64] = []) throws -> URL {
     let tool = FixturePaths.tool.path
     let bias: UInt64 = 0x5555_5555_4000
     // The executable PT_LOAD: offset, vaddr, filesz.
@@ -47,14 +48,14 @@ import Testing
     let text = """
       rawlockcheck-trace 1
       module 0x\(String(start, radix: 16))-0x\(String(start + load[2], radix: 16)) 0x\(String(load[0], radix: 16)) \(tool) build-id=\(buildID ?? realID)
-      stack s1 0x\(String(bias + mainAddress + 1, radix: 16))
+      stack s1 \((innermost + [mainAddress + 1]).map { "0x" + String(bias + $0, radix: 16) }.joined(separator: " "))
       class raw raw_spinlock
       class m mutex
       1 acquire raw
       1 acquire m at=s1
       """
     let url = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "sym-\(buildID ?? "real").rlt")
+      "sym-\(buildID ?? "real")-\(innermost.count).rlt")
     try Data(text.utf8).write(to: url)
     return url
   }
@@ -77,6 +78,26 @@ import Testing
     #expect(run.stdout.contains("[stale binary]"))
     #expect(!run.stdout.contains("main.swift"), "no names from the wrong binary")
     #expect(run.stderr.contains("another build-id"))
+  }
+
+  /// `--hide-frames` leaves out the leading frames of the named functions
+  /// (here: one of the tool's own Symbolizer functions on top of `main`).
+  @Test func hideFramesDropsLeadingFramesByName() throws {
+    let tool = FixturePaths.tool.path
+    let line = try Self.shell(
+      "nm '\(tool)' | awk '$2 ~ /^[tT]$/ && $3 ~ /^\\$s10Symbolizer0A6EngineC/ { print $1, $3; exit }'"
+    ).split(separator: " ")
+    #expect(line.count == 2)
+    let address = UInt64(line[0], radix: 16)! + 1
+    let url = try Self.trace(buildID: nil, innermost: [address])
+    let plain = try ToolRun(["report", url.path])
+    let hidden = try ToolRun(["report", "--hide-frames", "$s10Symbolizer", url.path])
+    let name = try Self.oracleName()
+    #expect(plain.status == 1 && hidden.status == 1)
+    #expect(!plain.stdout.contains("#0 \(name) ("), "\(plain.stdout.prefix(800))")
+    #expect(plain.stdout.contains("SymbolizerEngine"), "\(plain.stdout.prefix(800))")
+    #expect(hidden.stdout.contains("#0 \(name) ("), "\(hidden.stdout.prefix(800))")
+    #expect(!hidden.stdout.contains("SymbolizerEngine"), "\(hidden.stdout.prefix(800))")
   }
 
   @Test func symbolizeCommandPrintsInlineChains() throws {

@@ -29,7 +29,8 @@ final class DynamicLoadingTests: XCTestCase {
 
     let loaded = symbolizer.symbolize(address).frames
     XCTAssertEqual(loaded.last?.function, "dynload_probe", "\(loaded)")
-    XCTAssertEqual(loaded.last?.file.map { URL(fileURLWithPath: $0).lastPathComponent }, "dynload.c")
+    XCTAssertEqual(
+      loaded.last?.file.map { URL(fileURLWithPath: $0).lastPathComponent }, "dynload.c")
     XCTAssertEqual(loaded.last?.line, 1)
     XCTAssertEqual(loaded.last?.moduleName, URL(fileURLWithPath: library).lastPathComponent)
 

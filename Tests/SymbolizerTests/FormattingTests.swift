@@ -55,5 +55,18 @@ final class FormattingTests: XCTestCase {
     XCTAssertEqual(
       filter.apply(stack).map { $0.frames[0].function },
       ["App.work()", "Lockdep.Validator.callback()"])
+    // Machinery all the way down: kept whole rather than emptied.
+    XCTAssertEqual(filter.apply(Array(stack.prefix(2))).count, 2)
+  }
+
+  func testOwnMachineryIsMatchedByMangledModulePrefix() {
+    func frame(_ linkage: String) -> Frame { Frame(address: 0, linkageName: linkage) }
+    let own = FrameFilter.rawlockcheckMachinery
+    XCTAssertTrue(own.matches(frame("$s7Lockdep8SpinLockV4lockyyF")))
+    XCTAssertTrue(own.matches(frame("$s14LockdepTesting6expect4that4fileyx_s12StaticStringVtF")))
+    XCTAssertTrue(own.matches(frame("rlc_frame_address")))
+    // A user module whose name merely starts with "Lockdep" mangles differently.
+    XCTAssertFalse(own.matches(frame("$s11LockdepDemo4mainyyF")))
+    XCTAssertFalse(own.matches(frame("main")))
   }
 }
