@@ -32,8 +32,17 @@ __attribute__((noinline)) static int static_helper(int n) {
   return outer_work(n) + sink;
 }
 
+// Three names for one function, equal in size: llvm-symbolizer names the
+// address by the one last in the symbol table (not the one that sorts last).
+__attribute__((noinline)) int zz_alias_impl(int n) {
+  sink = n;
+  return n + sink;
+}
+extern int aa_alias_first(int) __attribute__((alias("zz_alias_impl")));
+extern int mm_alias_second(int) __attribute__((alias("zz_alias_impl")));
+
 int main(int argc, char **argv) {
   int n = argc > 1 ? atoi(argv[1]) : 3;
-  printf("%d %d\n", static_helper(n), cxx_entry(n));
+  printf("%d %d %d\n", static_helper(n), cxx_entry(n), aa_alias_first(n) + mm_alias_second(n));
   return 0;
 }

@@ -10,20 +10,16 @@ import CElfutils
 /// tree:
 ///
 /// - built eagerly: a sorted array of every CU's address ranges (`cuRanges`);
-/// - built lazily per CU: a sorted array of the CU's subprogram ranges,
-///   found by descending into modules, namespaces, types and lexical blocks;
-/// - per lookup: the inline chain, descending `DW_TAG_inlined_subroutine`
-///   children that contain the address.
+/// - built lazily per CU: its functions and inlined calls, read in one pass
+///   over its DIEs (`UnitScopes`); when a unit cannot be read that way,
+///   libdw's walk instead: subprogram ranges found by descending into
+///   modules, namespaces, lexical blocks and subprograms, and per lookup the
+///   `DW_TAG_inlined_subroutine` children that contain the address.
 ///
 /// All addresses here are DWARF (link-time) addresses: runtime - `bias`.
 /// `Dwarf_Die` values point into the `Dwarf` handle owned by the `Dwfl`, which
 /// outlives this index.
 final class DwarfIndex {
-  struct Range {
-    var low: UInt64
-    var high: UInt64
-    var index: Int
-  }
 
   /// One compilation unit: its DIE and, once needed, its functions.
   struct Unit {
@@ -35,7 +31,7 @@ final class DwarfIndex {
     /// inside when the unit could not be read that way.
     var scopes: UnitScopes??
     /// The libdw-walk fallback: subprogram ranges and their DIEs.
-    var subprograms: [Range]?
+    var subprograms: [AddressRange]?
     var dies: [Dwarf_Die] = []
     var files: OpaquePointer?
     var fileCount = 0
@@ -44,7 +40,7 @@ final class DwarfIndex {
 
   let bias: UInt64
   private(set) var units: [Unit] = []
-  private var cuRanges: [Range] = []
+  private var cuRanges: [AddressRange] = []
 
   /// Indexes the CUs of `module`'s DWARF, or returns nil when it has none.
   init?(module: OpaquePointer) {
@@ -61,13 +57,13 @@ final class DwarfIndex {
       let unitIndex = units.count
       var bounds: (start: UnsafePointer<UInt8>, end: UnsafePointer<UInt8>)?
       let offset = dwarf_dieoffset(&die)
-      if let address = die.addr, let unit = Self.find(offset, in: unitEnds) {
+      if let address = die.addr, let unit = unitEnds.index(containing: offset) {
         let section = UnsafePointer(address.assumingMemoryBound(to: UInt8.self)) - Int(offset)
         bounds = (section + Int(unitEnds[unit].low), section + Int(unitEnds[unit].high))
       }
       units.append(Unit(die: die, bounds: bounds, subprograms: nil))
       forEachRange(of: &die) { low, high in
-        cuRanges.append(Range(low: low, high: high, index: unitIndex))
+        cuRanges.append(AddressRange(low: low, high: high, index: unitIndex))
       }
     }
     guard !units.isEmpty else { return nil }
@@ -75,13 +71,13 @@ final class DwarfIndex {
   }
 
   /// `[header offset, next unit offset)` of every unit in `.debug_info`.
-  private static func unitEnds(of dwarf: OpaquePointer) -> [Range] {
-    var ends: [Range] = []
+  private static func unitEnds(of dwarf: OpaquePointer) -> [AddressRange] {
+    var ends: [AddressRange] = []
     var offset: Dwarf_Off = 0
     var next: Dwarf_Off = 0
     var headerSize = 0
     while dwarf_next_unit(dwarf, offset, &next, &headerSize, nil, nil, nil, nil, nil, nil) == 0 {
-      ends.append(Range(low: offset, high: next, index: ends.count))
+      ends.append(AddressRange(low: offset, high: next, index: ends.count))
       offset = next
     }
     return ends
@@ -97,12 +93,8 @@ final class DwarfIndex {
           UnitScopes(unitDie: units[unitIndex].die, start: $0.start, end: $0.end)
         })
     }
-    if case .some(.some(var scopes)) = units[unitIndex].scopes {
-      guard let entry = Self.find(pc, in: scopes.subprograms) else { return nil }
-      units[unitIndex].scopes = nil  // keep `scopes` uniquely referenced while it changes
-      let chain = scopes.inlineChain(subprogram: entry, pc: pc)
-      units[unitIndex].scopes = .some(scopes)
-      return chain
+    if case .some(.some) = units[unitIndex].scopes {
+      return units[unitIndex].scopes??.scopeChain(containing: pc)
     }
     guard let subprogram = subprogram(containing: pc, unit: unitIndex) else { return nil }
     return Self.inlineChain(of: subprogram, pc: pc)
@@ -110,13 +102,13 @@ final class DwarfIndex {
 
   /// The CU whose ranges contain `pc`.
   func unit(containing pc: UInt64) -> Int? {
-    Self.find(pc, in: cuRanges)
+    cuRanges.index(containing: pc)
   }
 
   /// The concrete `DW_TAG_subprogram` of unit `unitIndex` containing `pc`.
   func subprogram(containing pc: UInt64, unit unitIndex: Int) -> Dwarf_Die? {
     if units[unitIndex].subprograms == nil { indexSubprograms(unit: unitIndex) }
-    guard let found = Self.find(pc, in: units[unitIndex].subprograms!) else { return nil }
+    guard let found = units[unitIndex].subprograms!.index(containing: pc) else { return nil }
     return units[unitIndex].dies[found]
   }
 
@@ -137,27 +129,8 @@ final class DwarfIndex {
     return name
   }
 
-  /// Binary search in ranges sorted by `low`; tolerates a few nested or
-  /// overlapping ranges by looking back a little from the last start <= pc.
-  private static func find(_ pc: UInt64, in ranges: [Range]) -> Int? {
-    var low = 0
-    var high = ranges.count
-    while low < high {
-      let mid = (low + high) / 2
-      if ranges[mid].low <= pc { low = mid + 1 } else { high = mid }
-    }
-    var candidate = low - 1
-    var steps = 0
-    while candidate >= 0, steps < 8 {
-      if pc < ranges[candidate].high { return ranges[candidate].index }
-      candidate -= 1
-      steps += 1
-    }
-    return nil
-  }
-
   private func indexSubprograms(unit unitIndex: Int) {
-    var ranges: [Range] = []
+    var ranges: [AddressRange] = []
     var dies: [Dwarf_Die] = []
     var cuDie = units[unitIndex].die
     collectSubprograms(under: &cuDie, ranges: &ranges, dies: &dies)
@@ -167,7 +140,7 @@ final class DwarfIndex {
   }
 
   private func collectSubprograms(
-    under parent: inout Dwarf_Die, ranges: inout [Range], dies: inout [Dwarf_Die]
+    under parent: inout Dwarf_Die, ranges: inout [AddressRange], dies: inout [Dwarf_Die]
   ) {
     var child = Dwarf_Die()
     guard dwarf_child(&parent, &child) == 0 else { return }
@@ -177,7 +150,7 @@ final class DwarfIndex {
         let index = dies.count
         var added = false
         forEachRange(of: &child) { low, high in
-          ranges.append(Range(low: low, high: high, index: index))
+          ranges.append(AddressRange(low: low, high: high, index: index))
           added = true
         }
         if added { dies.append(child) }

@@ -5,15 +5,10 @@ import Glibc
 /// slots, and the per-address cache. Not thread-safe; `Symbolizer` keeps it
 /// behind a mutex.
 ///
-/// Invariants: `ranges` is sorted by `low` and every entry names a slot;
-/// cached answers never change (a module's file is read once).
+/// Invariants: `ranges` is sorted by `low` and every entry's `index` is a
+/// slot; a cached answer holds until a module is unloaded, which drops the
+/// whole cache (a module's file is read once).
 final class SymbolizerEngine {
-  struct AddressRange {
-    var low: UInt64
-    var high: UInt64
-    var slot: Int
-  }
-
   private struct CacheKey: Hashable {
     var address: UInt64
     var isReturnAddress: Bool
@@ -69,7 +64,7 @@ final class SymbolizerEngine {
     if !gone.isEmpty {
       reportedInProcess.subtract(gone)
       ranges.removeAll { range in
-        let slot = slots[range.slot]
+        let slot = slots[range.index]
         return gone.contains("\(slot.bias):\(slot.path)")
       }
       cache.removeAll()
@@ -119,7 +114,7 @@ final class SymbolizerEngine {
       }
       let key = "\(bias):\(record.path)"
       if let existing = byMapping[key] {
-        ranges.append(AddressRange(low: record.start, high: record.end, slot: existing))
+        ranges.append(AddressRange(low: record.start, high: record.end, index: existing))
         continue
       }
       var module: OpaquePointer?
@@ -159,7 +154,7 @@ final class SymbolizerEngine {
     let index = slots.count
     slots.append(slot)
     for range in newRanges {
-      ranges.append(AddressRange(low: range.lowerBound, high: range.upperBound, slot: index))
+      ranges.append(AddressRange(low: range.lowerBound, high: range.upperBound, index: index))
     }
     return index
   }
@@ -210,27 +205,12 @@ final class SymbolizerEngine {
     return result
   }
 
-  private func slotIndex(for address: UInt64) -> Int? {
-    var low = 0
-    var high = ranges.count
-    while low < high {
-      let mid = (low + high) / 2
-      if ranges[mid].low <= address { low = mid + 1 } else { high = mid }
-    }
-    var candidate = low - 1
-    while candidate >= 0, low - candidate <= 4 {
-      if address < ranges[candidate].high { return ranges[candidate].slot }
-      candidate -= 1
-    }
-    return nil
-  }
-
   private func computeFrames(for address: UInt64, isReturnAddress: Bool) -> [Frame] {
     let pc = isReturnAddress && address > 0 ? address - 1 : address
-    var index = slotIndex(for: pc)
+    var index = ranges.index(containing: pc)
     if index == nil, isInProcess {
       refreshProcessModules()
-      index = slotIndex(for: pc)
+      index = ranges.index(containing: pc)
     }
     guard let index else { return [Frame(address: address)] }
     let slot = slots[index]

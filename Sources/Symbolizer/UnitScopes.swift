@@ -33,7 +33,7 @@ struct UnitScopes {
   private var lows: [UInt64] = []
   private var highs: [UInt64] = []
   /// Subprogram ranges, sorted by `low`; `index` is the entry index.
-  private(set) var subprograms: [DwarfIndex.Range] = []
+  private(set) var subprograms: [AddressRange] = []
   /// Where the children of a subprogram skipped with `DW_AT_sibling` start;
   /// read on the first lookup inside that subprogram.
   private var pending: [Int32: UnsafePointer<UInt8>] = [:]
@@ -112,7 +112,7 @@ struct UnitScopes {
           if isSubprogram, isUnit {
             for range in rangeStart..<lows.count {
               subprograms.append(
-                DwarfIndex.Range(low: lows[range], high: highs[range], index: Int(kept)))
+                AddressRange(low: lows[range], high: highs[range], index: Int(kept)))
             }
           }
         }
@@ -205,10 +205,18 @@ struct UnitScopes {
     return false
   }
 
+  /// The DIEs of the scopes containing `pc`: its subprogram, then each
+  /// inlined call nested in the previous one; nil when no function of the
+  /// unit contains `pc`.
+  mutating func scopeChain(containing pc: UInt64) -> [Dwarf_Die]? {
+    guard let subprogram = subprograms.index(containing: pc) else { return nil }
+    return inlineChain(subprogram: subprogram, pc: pc)
+  }
+
   /// The DIEs of the scopes containing `pc` inside subprogram entry
   /// `subprogram`: the subprogram first, then each inlined call nested in the
   /// previous one (at each level, the first in DIE order that contains `pc`).
-  mutating func inlineChain(subprogram: Int, pc: UInt64) -> [Dwarf_Die] {
+  private mutating func inlineChain(subprogram: Int, pc: UInt64) -> [Dwarf_Die] {
     if entries[subprogram].childStart < 0 { readPending(subprogram) }
     var chain = [entries[subprogram].die]
     var current = subprogram

@@ -2,6 +2,8 @@
 // binutils addr2line on the same random addresses in the same run, plus the
 // in-process costs (16-frame capture, cached symbolization), each next to a
 // baseline measured in the same run. Run with scripts/bench-symbolizer.sh.
+// Options: --mismatches DIR (write every disagreement), --phases (split our
+// time), --only TEXT, --ours-only and --repeat N (for profiling).
 import Foundation
 import Symbolizer
 
@@ -105,14 +107,31 @@ func fmt(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(dig
 
 // MARK: Offline throughput and agreement
 
-let count = 10_000
-/// `--mismatches DIR` writes every disagreement, one file per binary.
-let mismatchDirectory: String? = {
+/// The value after `--name` on the command line; exits with status 2 when
+/// the flag is given without one.
+func option(_ name: String) -> String? {
   let arguments = CommandLine.arguments
-  guard let flag = arguments.firstIndex(of: "--mismatches"), flag + 1 < arguments.count else {
-    return nil
+  guard let flag = arguments.firstIndex(of: name) else { return nil }
+  guard flag + 1 < arguments.count else {
+    print("error: \(name) needs a value")
+    exit(2)
   }
   return arguments[flag + 1]
+}
+
+let count = 10_000
+/// `--mismatches DIR` writes every disagreement, one file per binary.
+let mismatchDirectory = option("--mismatches")
+/// `--only TEXT` measures only the binaries whose label contains TEXT.
+let onlyTarget = option("--only")
+/// `--repeat N` (profiling): each binary is symbolized cold N-1 more times first.
+let repeatCount: Int = {
+  guard let text = option("--repeat") else { return 1 }
+  guard let value = Int(text), value >= 1 else {
+    print("error: --repeat needs a positive count, got \(text)")
+    exit(2)
+  }
+  return value
 }()
 let llvmSymbolizer: String? = {
   guard let swift = which("swift") else { return nil }
@@ -142,13 +161,6 @@ var totalAgree = 0
 var totalCompared = 0
 print("Symbolizer benchmark: \(count) random code addresses per binary, cold start each run")
 print("")
-let onlyTarget: String? = {
-  let arguments = CommandLine.arguments
-  guard let flag = arguments.firstIndex(of: "--only"), flag + 1 < arguments.count else {
-    return nil
-  }
-  return arguments[flag + 1]
-}()
 for target in targets where onlyTarget.map({ target.label.contains($0) }) ?? true {
   let funcs = functions(target.symbols)
   var addresses: [UInt64] = []
@@ -159,14 +171,9 @@ for target in targets where onlyTarget.map({ target.label.contains($0) }) ?? tru
   }
   let input = addresses.map { "0x" + String($0, radix: 16) }.joined(separator: "\n") + "\n"
 
-  // `--repeat N` (profiling): symbolize the same addresses cold N-1 more times first.
-  if let flag = CommandLine.arguments.firstIndex(of: "--repeat"),
-    let times = Int(CommandLine.arguments[flag + 1])
-  {
-    for _ in 1..<times {
-      let symbolizer = Symbolizer(executable: target.object)
-      for address in addresses { blackHole(symbolizer.symbolize(address)) }
-    }
+  for _ in 1..<repeatCount {
+    let symbolizer = Symbolizer(executable: target.object)
+    for address in addresses { blackHole(symbolizer.symbolize(address)) }
   }
   var t0 = now()
   let symbolizer = Symbolizer(executable: target.object)
