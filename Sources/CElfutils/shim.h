@@ -1,5 +1,6 @@
 // The C surface the Symbolizer target needs: elfutils (libdwfl, libdw,
-// libelf), the DWARF constants, the dynamic linker's module iteration, and the
+// libelf), zlib (which libelf uses for compressed debug sections; the
+// symbolizer inflates them itself, see DwarfImage.swift), the DWARF constants, the dynamic linker's module iteration, and the
 // few libc, libswiftCore and libstdc++ functions that Swift's Glibc module does
 // not expose. Declarations only, plus one one-line inline function that reads
 // the frame pointer (Swift has no way to name a register).
@@ -15,6 +16,7 @@
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <elfutils/libdwelf.h>
+#include <zlib.h>
 
 // <execinfo.h> and the GNU pthread extensions are hidden from Swift's Glibc
 // module; declare the ones we use with glibc's exact prototypes.

@@ -17,8 +17,8 @@ import CElfutils
 ///   `DW_TAG_inlined_subroutine` children that contain the address.
 ///
 /// All addresses here are DWARF (link-time) addresses: runtime - `bias`.
-/// `Dwarf_Die` values point into the `Dwarf` handle owned by the `Dwfl`, which
-/// outlives this index.
+/// `Dwarf_Die` values point into the `Dwarf` handle of `source`: owned by the
+/// `Dwfl`, which outlives this index, or by the index's own `DwarfImage`.
 final class DwarfIndex {
 
   /// One compilation unit: its DIE and, once needed, its functions.
@@ -41,19 +41,33 @@ final class DwarfIndex {
   let bias: UInt64
   private(set) var units: [Unit] = []
   private var cuRanges: [AddressRange] = []
+  /// Keeps the inflated sections alive when the DWARF was opened that way.
+  private let source: ModuleDwarf
 
   /// Indexes the CUs of `module`'s DWARF, or returns nil when it has none.
-  init?(module: OpaquePointer) {
-    var dwarfBias: Dwarf_Addr = 0
-    guard let dwarf = dwfl_module_getdwarf(module, &dwarfBias) else { return nil }
-    bias = dwarfBias
+  convenience init?(module: OpaquePointer) {
+    guard let source = ModuleDwarf.open(module) else { return nil }
+    self.init(source: source)
+  }
+
+  /// Indexes the CUs of `source`, or returns nil when it has none.
+  init?(source: ModuleDwarf) {
+    self.source = source
+    bias = source.bias
+    let dwarf = source.dwarf
     let unitEnds = Self.unitEnds(of: dwarf)
-    var cu: UnsafeMutablePointer<Dwarf_Die>? = nil
-    var cuBias: Dwarf_Addr = 0
+    var cu: OpaquePointer? = nil
     while true {
-      cu = dwfl_module_nextcu(module, cu, &cuBias)
-      guard let current = cu else { break }
-      var die = current.pointee
+      var next: OpaquePointer? = nil
+      var version: Dwarf_Half = 0
+      var unitType: UInt8 = 0
+      var die = Dwarf_Die()
+      guard dwarf_get_units(dwarf, cu, &next, &version, &unitType, &die, nil) == 0, let next
+      else { break }
+      cu = next
+      // Type units hold no code; a cleared DIE is a unit libdw cannot read.
+      guard unitType != UInt8(DW_UT_type), unitType != UInt8(DW_UT_split_type), die.addr != nil
+      else { continue }
       let unitIndex = units.count
       var bounds: (start: UnsafePointer<UInt8>, end: UnsafePointer<UInt8>)?
       let offset = dwarf_dieoffset(&die)

@@ -70,4 +70,4 @@ struct ElfFileInfo {
 }
 
 /// libelf requires its version handshake once per process before any use.
-private let libelfReady: Bool = elf_version(UInt32(EV_CURRENT)) != UInt32(EV_NONE)
+let libelfReady: Bool = elf_version(UInt32(EV_CURRENT)) != UInt32(EV_NONE)

@@ -61,10 +61,48 @@ final class SeparateDebugTests: XCTestCase {
 
   func testStrippedExecutableUsesBuildIDDebugFileLikeLLVMSymbolizer() throws {
     let build = try Self.pie.get()
+    try assertStrippedMatchesLLVMSymbolizer(build, debugFile: build.debugOnly)
+  }
+
+  /// The same with the debug file's sections compressed (`objcopy
+  /// --compress-debug-sections=zlib`, as Debian ships them): the symbolizer
+  /// inflates them itself (`DwarfImage`), and the answers must not change.
+  /// Offline trace modules found as that file must keep their bias too.
+  func testCompressedDebugFileIsInflatedAndMatchesLLVMSymbolizer() throws {
+    let builds = [
+      (try Self.pie.get(), 0x5555_5555_0000 as UInt64), (try Self.fixedAddress.get(), 0),
+    ]
+    for (build, base) in builds {
+      let compressed = build.debugOnly + ".zlib"
+      try Self.tool("objcopy", ["--compress-debug-sections=zlib", build.debugOnly, compressed])
+      let info = try Self.tool("readelf", ["-SW", compressed]).split(separator: "\n").first {
+        $0.contains(" .debug_info ")
+      }
+      // readelf's flags column: C is SHF_COMPRESSED.
+      XCTAssertTrue(
+        try XCTUnwrap(info).split(separator: " ").contains { $0.hasSuffix("C") },
+        "objcopy did not compress .debug_info: \(info ?? "")")
+      XCTAssertNotNil(DwarfImage.open(path: compressed), "compressed DWARF not inflated by us")
+      XCTAssertNil(DwarfImage.open(path: build.debugOnly), "uncompressed DWARF is libdw's to open")
+
+      let root = try Self.debugRoot(placing: compressed, buildID: build.buildID)
+      try assertOfflineMatchesExecutable(build, root: root, base: base)
+    }
+    // The PIE is linked with -rdynamic, as the stripped comparison needs.
+    let pie = try Self.pie.get()
+    try assertStrippedMatchesLLVMSymbolizer(pie, debugFile: pie.debugOnly + ".zlib")
+  }
+
+  /// Strips a copy of `build` (keeping `.dynsym` and a debuglink), puts
+  /// `debugFile` under a debug root by build-id, and compares every 3rd byte
+  /// of every function with llvm-symbolizer given the same root.
+  private func assertStrippedMatchesLLVMSymbolizer(_ build: Build, debugFile source: String)
+    throws
+  {
     guard FixtureSupport.llvmSymbolizer != nil else {
       throw XCTSkip("llvm-symbolizer not found next to swift")
     }
-    let root = try Self.debugRoot(placing: build.debugOnly, buildID: build.buildID)
+    let root = try Self.debugRoot(placing: source, buildID: build.buildID)
     let debugFile = Self.buildIDPath(root: root, buildID: build.buildID)
     let stripped = Self.directory + "/cfix-pie-stripped-\(UUID().uuidString)"
     try FileManager.default.copyItem(atPath: build.path, toPath: stripped)
