@@ -32,28 +32,8 @@ enum DwarfForms {
   ) -> UnsafePointer<UInt8>? {
     guard p < end || form == UInt32(DW_FORM_flag_present) || form == UInt32(DW_FORM_implicit_const)
     else { return nil }
+    if let size = fixedSize(of: form, shape: shape) { return p + size }
     switch Int(form) {
-    case DW_FORM_flag_present, DW_FORM_implicit_const:
-      return p
-    case DW_FORM_data1, DW_FORM_ref1, DW_FORM_flag, DW_FORM_strx1, DW_FORM_addrx1:
-      return p + 1
-    case DW_FORM_data2, DW_FORM_ref2, DW_FORM_strx2, DW_FORM_addrx2:
-      return p + 2
-    case DW_FORM_strx3, DW_FORM_addrx3:
-      return p + 3
-    case DW_FORM_data4, DW_FORM_ref4, DW_FORM_strx4, DW_FORM_addrx4, DW_FORM_ref_sup4:
-      return p + 4
-    case DW_FORM_data8, DW_FORM_ref8, DW_FORM_ref_sig8, DW_FORM_ref_sup8:
-      return p + 8
-    case DW_FORM_data16:
-      return p + 16
-    case DW_FORM_addr:
-      return p + shape.addressSize
-    case DW_FORM_ref_addr:
-      return p + (shape.version <= 2 ? shape.addressSize : shape.offsetSize)
-    case DW_FORM_strp, DW_FORM_line_strp, DW_FORM_sec_offset, DW_FORM_strp_sup,
-      DW_FORM_GNU_ref_alt, DW_FORM_GNU_strp_alt:
-      return p + shape.offsetSize
     case DW_FORM_udata, DW_FORM_sdata, DW_FORM_ref_udata, DW_FORM_strx, DW_FORM_addrx,
       DW_FORM_loclistx, DW_FORM_rnglistx, DW_FORM_GNU_addr_index, DW_FORM_GNU_str_index:
       return skipLEB(p, end: end)
@@ -102,7 +82,39 @@ enum DwarfForms {
     return nil
   }
 
-  private static func skipLEB(_ p: UnsafePointer<UInt8>, end: UnsafePointer<UInt8>)
+  /// The size of every value of `form`, or nil when it varies by value
+  /// (LEB128, strings, blocks, `DW_FORM_indirect`) or the form is unknown.
+  static func fixedSize(of form: UInt32, shape: UnitShape) -> Int? {
+    switch Int(form) {
+    case DW_FORM_flag_present, DW_FORM_implicit_const:
+      return 0
+    case DW_FORM_data1, DW_FORM_ref1, DW_FORM_flag, DW_FORM_strx1, DW_FORM_addrx1:
+      return 1
+    case DW_FORM_data2, DW_FORM_ref2, DW_FORM_strx2, DW_FORM_addrx2:
+      return 2
+    case DW_FORM_strx3, DW_FORM_addrx3:
+      return 3
+    case DW_FORM_data4, DW_FORM_ref4, DW_FORM_strx4, DW_FORM_addrx4, DW_FORM_ref_sup4:
+      return 4
+    case DW_FORM_data8, DW_FORM_ref8, DW_FORM_ref_sig8, DW_FORM_ref_sup8:
+      return 8
+    case DW_FORM_data16:
+      return 16
+    case DW_FORM_addr:
+      return shape.addressSize
+    case DW_FORM_ref_addr:
+      return shape.version <= 2 ? shape.addressSize : shape.offsetSize
+    case DW_FORM_strp, DW_FORM_line_strp, DW_FORM_sec_offset, DW_FORM_strp_sup,
+      DW_FORM_GNU_ref_alt, DW_FORM_GNU_strp_alt:
+      return shape.offsetSize
+    default:
+      return nil
+    }
+  }
+
+  /// The address just past an LEB128 value at `p`, or nil when it runs
+  /// past `end`.
+  static func skipLEB(_ p: UnsafePointer<UInt8>, end: UnsafePointer<UInt8>)
     -> UnsafePointer<UInt8>?
   {
     var q = p

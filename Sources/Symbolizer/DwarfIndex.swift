@@ -43,6 +43,9 @@ final class DwarfIndex {
   private var cuRanges: [AddressRange] = []
   /// Keeps the inflated sections alive when the DWARF was opened that way.
   private let source: ModuleDwarf
+  /// The parsed `.debug_abbrev` tables the one-pass unit reads use (nil
+  /// when the section cannot be found: libdw's walk is used instead).
+  let abbreviations: AbbreviationTables?
 
   /// Indexes the CUs of `module`'s DWARF, or returns nil when it has none.
   convenience init?(module: OpaquePointer) {
@@ -55,6 +58,7 @@ final class DwarfIndex {
     self.source = source
     bias = source.bias
     let dwarf = source.dwarf
+    abbreviations = AbbreviationTables(dwarf: dwarf)
     let unitEnds = Self.unitEnds(of: dwarf)
     var cu: OpaquePointer? = nil
     while true {
@@ -103,8 +107,12 @@ final class DwarfIndex {
   func scopeChain(containing pc: UInt64, unit unitIndex: Int) -> [Dwarf_Die]? {
     if units[unitIndex].scopes == nil {
       units[unitIndex].scopes = .some(
-        units[unitIndex].bounds.flatMap {
-          UnitScopes(unitDie: units[unitIndex].die, start: $0.start, end: $0.end)
+        units[unitIndex].bounds.flatMap { bounds in
+          abbreviations.flatMap {
+            UnitScopes(
+              unitDie: units[unitIndex].die, start: bounds.start, end: bounds.end,
+              abbreviations: $0)
+          }
         })
     }
     if case .some(.some) = units[unitIndex].scopes {

@@ -57,8 +57,21 @@ struct ModuleDwarf {
 enum ElfSections {
   /// Whether `elf` has a section called `name` with data in the file.
   static func has(_ name: String, in elf: OpaquePointer) -> Bool {
+    section(name, in: elf) != nil
+  }
+
+  /// The (decompressed, if libelf was asked to) data of section `name`.
+  static func data(_ name: String, in elf: OpaquePointer) -> UnsafeRawBufferPointer? {
+    guard let scn = section(name, in: elf), let data = elf_getdata(scn, nil),
+      let bytes = data.pointee.d_buf
+    else { return nil }
+    return UnsafeRawBufferPointer(start: bytes, count: data.pointee.d_size)
+  }
+
+  /// The first section called `name` that has data in the file.
+  private static func section(_ name: String, in elf: OpaquePointer) -> OpaquePointer? {
     var stringsIndex = 0
-    guard elf_getshdrstrndx(elf, &stringsIndex) == 0 else { return false }
+    guard elf_getshdrstrndx(elf, &stringsIndex) == 0 else { return nil }
     var scn: OpaquePointer? = nil
     while let current = elf_nextscn(elf, scn) {
       scn = current
@@ -66,9 +79,9 @@ enum ElfSections {
       guard gelf_getshdr(current, &header) != nil, header.sh_type != UInt32(SHT_NOBITS),
         let text = elf_strptr(elf, stringsIndex, Int(header.sh_name))
       else { continue }
-      if strcmp(text, name) == 0 { return true }
+      if strcmp(text, name) == 0 { return current }
     }
-    return false
+    return nil
   }
 
   /// The address of the first executable `PT_LOAD` segment of `elf`.

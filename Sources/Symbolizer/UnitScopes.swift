@@ -42,27 +42,37 @@ struct UnitScopes {
   private let unitStart: UnsafePointer<UInt8>
   private let end: UnsafePointer<UInt8>
   private let shape: DwarfForms.UnitShape
-  private var formsByAbbrev: [UnsafeMutableRawPointer: [(name: UInt32, form: UInt32)]] = [:]
+  private let abbreviations: AbbreviationTables.Table
 
   /// Reads the unit whose DIE is `unitDie` and whose data (header
-  /// included) spans `unitStart ..< end`; nil when a DIE uses a form
-  /// `DwarfForms` does not know or the data is malformed (the caller then
-  /// falls back to libdw's walk).
-  init?(unitDie: Dwarf_Die, start unitStart: UnsafePointer<UInt8>, end: UnsafePointer<UInt8>) {
+  /// included) spans `unitStart ..< end`, with the abbreviation tables of
+  /// its `.debug_abbrev`; nil when a DIE uses a form `DwarfForms` does not
+  /// know or the data is malformed (the caller then falls back to libdw's
+  /// walk).
+  init?(
+    unitDie: Dwarf_Die, start unitStart: UnsafePointer<UInt8>, end: UnsafePointer<UInt8>,
+    abbreviations tables: AbbreviationTables
+  ) {
     var unit = unitDie
     guard let cu = unit.cu else { return nil }
     var version: Dwarf_Half = 0
+    var abbreviationOffset: Dwarf_Off = 0
     var addressSize: UInt8 = 0
     var offsetSize: UInt8 = 0
     var scratch = Dwarf_Die()
     guard
-      dwarf_cu_die(cu, &scratch, &version, nil, &addressSize, &offsetSize, nil, nil) != nil
+      dwarf_cu_die(
+        cu, &scratch, &version, &abbreviationOffset, &addressSize, &offsetSize, nil, nil) != nil
     else { return nil }
     self.cu = cu
     self.unitStart = unitStart
     self.end = end
     shape = DwarfForms.UnitShape(
       version: Int(version), addressSize: Int(addressSize), offsetSize: Int(offsetSize))
+    guard shape.addressSize == 4 || shape.addressSize == 8,
+      let table = tables.table(at: abbreviationOffset, shape: shape)
+    else { return nil }
+    abbreviations = table
     var first = Dwarf_Die()
     guard dwarf_child(&unit, &first) == 0, let start = first.addr else { return }
     guard walk(from: start.assumingMemoryBound(to: UInt8.self), owner: -1, isUnit: true) else {
@@ -88,20 +98,64 @@ struct UnitScopes {
         p += 1
         continue
       }
-      var die = Dwarf_Die(
-        addr: UnsafeMutableRawPointer(mutating: p), cu: cu, abbrev: nil, padding__: 0)
-      let tag = dwarf_tag(&die)
-      guard tag > 0, let abbrev = die.abbrev, let forms = forms(of: abbrev) else { return false }
-      var kept: Int32 = -1
+      guard let (code, values) = DwarfForms.readULEB(p, end: end),
+        let declaration = abbreviations.declaration(code)
+      else { return false }
+      let tag = Int32(bitPattern: declaration.tag)
       let isSubprogram = tag == Int32(DW_TAG_subprogram)
-      if isSubprogram || tag == Int32(DW_TAG_inlined_subroutine) {
+      let isFunction = isSubprogram || tag == Int32(DW_TAG_inlined_subroutine)
+      var q = values
+      var sibling: UnsafePointer<UInt8>?
+      var addresses = FunctionAddresses()
+      if declaration.fixedSize >= 0, !isFunction {
+        // Fast path: no value needs decoding but the sibling's.
+        guard end - q >= declaration.fixedSize else { return false }
+        if declaration.siblingOffset >= 0 {
+          sibling = Self.reference(
+            form: declaration.siblingForm, at: q + declaration.siblingOffset,
+            unitStart: unitStart, end: end)
+        }
+        q += declaration.fixedSize
+      } else {
+        for attribute in abbreviations.attributes[declaration.attributes] {
+          switch Int(attribute.name) {
+          case DW_AT_sibling:
+            sibling = Self.reference(form: attribute.form, at: q, unitStart: unitStart, end: end)
+          case DW_AT_low_pc where isFunction:
+            addresses.low = (q, attribute.form)
+          case DW_AT_high_pc where isFunction:
+            addresses.high = (q, attribute.form)
+          case DW_AT_ranges where isFunction:
+            addresses.hasRanges = true
+          default:
+            break
+          }
+          guard let next = DwarfForms.skip(form: attribute.form, at: q, end: end, shape: shape)
+          else { return false }
+          q = next
+        }
+      }
+      var kept: Int32 = -1
+      if isFunction {
         let rangeStart = lows.count
-        forEachRange(of: &die) { low, high in
-          lows.append(low)
-          highs.append(high)
+        if let (low, high) = addresses.range(shape: shape, end: end) {
+          if high > low {
+            lows.append(low)
+            highs.append(high)
+          }
+        } else if addresses.hasRanges || addresses.low != nil {
+          // DW_AT_ranges, or address forms read through .debug_addr: libdw.
+          var die = Dwarf_Die(
+            addr: UnsafeMutableRawPointer(mutating: p), cu: cu, abbrev: nil, padding__: 0)
+          forEachRange(of: &die) { low, high in
+            lows.append(low)
+            highs.append(high)
+          }
         }
         if lows.count > rangeStart {
           kept = Int32(entries.count)
+          let die = Dwarf_Die(
+            addr: UnsafeMutableRawPointer(mutating: p), cu: cu, abbrev: nil, padding__: 0)
           entries.append(
             Entry(
               die: die, parent: isSubprogram ? -1 : levels[levels.count - 1].owner,
@@ -117,18 +171,8 @@ struct UnitScopes {
           }
         }
       }
-      guard var q = DwarfForms.readULEB(p, end: end)?.1 else { return false }
-      var sibling: UnsafePointer<UInt8>?
-      for attribute in forms {
-        if attribute.name == UInt32(DW_AT_sibling) {
-          sibling = Self.reference(form: attribute.form, at: q, unitStart: unitStart, end: end)
-        }
-        guard let next = DwarfForms.skip(form: attribute.form, at: q, end: end, shape: shape)
-        else { return false }
-        q = next
-      }
       p = q
-      guard dwarf_haschildren(&die) == 1 else { continue }
+      guard declaration.hasChildren else { continue }
       if let sibling, sibling > p, kept < 0 || (isSubprogram && isUnit),
         kept >= 0 || !Self.mayHoldFunctions(tag)
       {
@@ -180,21 +224,9 @@ struct UnitScopes {
     return unitStart + Int(offset)
   }
 
-  /// The attribute names and forms of `abbrev`, in order.
-  private mutating func forms(of abbrev: OpaquePointer) -> [(name: UInt32, form: UInt32)]? {
-    let key = UnsafeMutableRawPointer(abbrev)
-    if let known = formsByAbbrev[key] { return known }
-    // The list ends where dwarf_getabbrevattr_data fails: elfutils 0.188's
-    // dwarf_getattrcnt counts one attribute too many for abbreviations with
-    // DW_FORM_implicit_const values (gcc 12 uses them for decl_file/line).
-    var forms: [(name: UInt32, form: UInt32)] = []
-    var name: UInt32 = 0
-    var form: UInt32 = 0
-    while dwarf_getabbrevattr_data(abbrev, forms.count, &name, &form, nil, nil) == 0 {
-      forms.append((name, form))
-    }
-    formsByAbbrev[key] = forms
-    return forms
+  /// The address ranges of `entry`, in the order the DIE gives them.
+  func ranges(of entry: Entry) -> [(low: UInt64, high: UInt64)] {
+    (Int(entry.rangeStart)..<Int(entry.rangeEnd)).map { (lows[$0], highs[$0]) }
   }
 
   private func contains(_ entry: Entry, _ pc: UInt64) -> Bool {
@@ -248,5 +280,49 @@ struct UnitScopes {
       entries[subprogram].childStart = first
       entries[subprogram].end = first
     }
+  }
+}
+
+/// Where a function DIE's `DW_AT_low_pc` and `DW_AT_high_pc` values are, to
+/// read its one address range without libdw.
+private struct FunctionAddresses {
+  var low: (UnsafePointer<UInt8>, UInt32)?
+  var high: (UnsafePointer<UInt8>, UInt32)?
+  var hasRanges = false
+
+  /// `[low, high)` when both are present in the forms read here: an address
+  /// for `low`, an address or a constant offset from `low` for `high`; nil
+  /// otherwise (no addresses, `DW_AT_ranges`, or indexed addresses).
+  func range(shape: DwarfForms.UnitShape, end: UnsafePointer<UInt8>) -> (UInt64, UInt64)? {
+    guard !hasRanges, let (lowAt, lowForm) = low, let (highAt, highForm) = high,
+      lowForm == UInt32(DW_FORM_addr),
+      let lowValue = Self.address(at: lowAt, shape: shape, end: end)
+    else { return nil }
+    let raw = UnsafeRawPointer(highAt)
+    switch Int(highForm) {
+    case DW_FORM_addr:
+      return Self.address(at: highAt, shape: shape, end: end).map { (lowValue, $0) }
+    case DW_FORM_data1 where end - highAt >= 1:
+      return (lowValue, lowValue &+ UInt64(highAt.pointee))
+    case DW_FORM_data2 where end - highAt >= 2:
+      return (lowValue, lowValue &+ UInt64(raw.loadUnaligned(as: UInt16.self)))
+    case DW_FORM_data4 where end - highAt >= 4:
+      return (lowValue, lowValue &+ UInt64(raw.loadUnaligned(as: UInt32.self)))
+    case DW_FORM_data8 where end - highAt >= 8:
+      return (lowValue, lowValue &+ raw.loadUnaligned(as: UInt64.self))
+    case DW_FORM_udata:
+      return DwarfForms.readULEB(highAt, end: end).map { (lowValue, lowValue &+ $0.0) }
+    default:
+      return nil
+    }
+  }
+
+  private static func address(
+    at p: UnsafePointer<UInt8>, shape: DwarfForms.UnitShape, end: UnsafePointer<UInt8>
+  ) -> UInt64? {
+    guard end - p >= shape.addressSize else { return nil }
+    let raw = UnsafeRawPointer(p)
+    return shape.addressSize == 8
+      ? raw.loadUnaligned(as: UInt64.self) : UInt64(raw.loadUnaligned(as: UInt32.self))
   }
 }

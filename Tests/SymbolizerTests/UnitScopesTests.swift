@@ -29,7 +29,9 @@ final class UnitScopesTests: XCTestCase {
       var functions = 0
       for unit in dwarf.units {
         let bounds = try XCTUnwrap(unit.bounds, binary)
-        let scopes = UnitScopes(unitDie: unit.die, start: bounds.start, end: bounds.end)
+        let scopes = UnitScopes(
+          unitDie: unit.die, start: bounds.start, end: bounds.end,
+          abbreviations: try XCTUnwrap(dwarf.abbreviations))
         XCTAssertNotNil(scopes, "\(binary): a unit fell back to libdw's walk")
         functions += scopes?.subprograms.count ?? 0
       }
@@ -46,7 +48,10 @@ final class UnitScopesTests: XCTestCase {
         })
       let bounds = try XCTUnwrap(unit.bounds)
       let cut = bounds.start + (bounds.end - bounds.start) / 2
-      XCTAssertNil(UnitScopes(unitDie: unit.die, start: bounds.start, end: cut), binary)
+      XCTAssertNil(
+        UnitScopes(
+          unitDie: unit.die, start: bounds.start, end: cut,
+          abbreviations: try XCTUnwrap(dwarf.abbreviations)), binary)
     }
   }
 }
