@@ -16,17 +16,19 @@ extension Array where Element == AddressRange {
   /// (a closure's function inside its parent's, a mapping split in two).
   /// Among ranges with the same `low`, the one later in the array wins.
   func index(containing address: UInt64) -> Int? {
-    var low = 0
-    var high = count
-    while low < high {
-      let mid = (low + high) / 2
-      if self[mid].low <= address { low = mid + 1 } else { high = mid }
+    withUnsafeBufferPointer { ranges in
+      var low = 0
+      var high = ranges.count
+      while low < high {
+        let mid = (low + high) / 2
+        if ranges[mid].low <= address { low = mid + 1 } else { high = mid }
+      }
+      var candidate = low - 1
+      while candidate >= 0, low - candidate <= 8 {
+        if address < ranges[candidate].high { return ranges[candidate].index }
+        candidate -= 1
+      }
+      return nil
     }
-    var candidate = low - 1
-    while candidate >= 0, low - candidate <= 8 {
-      if address < self[candidate].high { return self[candidate].index }
-      candidate -= 1
-    }
-    return nil
   }
 }

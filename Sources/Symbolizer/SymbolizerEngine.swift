@@ -9,22 +9,19 @@ import Glibc
 /// slot; a cached answer holds until a module is unloaded, which drops the
 /// whole cache (a module's file is read once).
 final class SymbolizerEngine {
-  private struct CacheKey: Hashable {
-    var address: UInt64
-    var isReturnAddress: Bool
-  }
-
   let isInProcess: Bool
   private let dwfl: OpaquePointer
   private let callbacks: UnsafeMutablePointer<Dwfl_Callbacks>
   private let debugDirectories: [String]
   private(set) var slots: [ModuleSlot] = []
   private var ranges: [AddressRange] = []
-  private var cache: [CacheKey: [Frame]] = [:]
+  /// Answers by address: for exact addresses, and for return addresses.
+  private var cache = AddressTable<[Frame]>()
+  private var returnCache = AddressTable<[Frame]>()
   /// Interned names and strings, keyed by the address of their C string.
-  private var names: [UInt: SymbolName] = [:]
+  private var names = AddressTable<SymbolName>()
   private var namesByText: [String: SymbolName] = [:]
-  private var strings: [UInt: String] = [:]
+  private var strings = AddressTable<String>()
   private var reportedInProcess: Set<String> = []
   /// The dynamic linker's counters at the last refresh (in-process only).
   private var loadedGeneration: (adds: UInt64, subs: UInt64) = (0, 0)
@@ -68,6 +65,7 @@ final class SymbolizerEngine {
         return gone.contains("\(slot.bias):\(slot.path)")
       }
       cache.removeAll()
+      returnCache.removeAll()
     }
     var added = false
     dwfl_report_begin_add(dwfl)
@@ -197,11 +195,15 @@ final class SymbolizerEngine {
 
   /// The frames of `address`, innermost first (never empty).
   func frames(for address: UInt64, isReturnAddress: Bool) -> [Frame] {
-    let key = CacheKey(address: address, isReturnAddress: isReturnAddress)
-    if let cached = cache[key] { return cached }
+    if let cached = isReturnAddress ? returnCache[address] : cache[address] { return cached }
     let result = computeFrames(for: address, isReturnAddress: isReturnAddress)
-    if cache.count >= cacheLimit { cache.removeAll(keepingCapacity: true) }
-    cache[key] = result
+    if isReturnAddress {
+      if returnCache.count >= cacheLimit { returnCache.removeAll() }
+      returnCache.updateValue(result, forKey: address)
+    } else {
+      if cache.count >= cacheLimit { cache.removeAll() }
+      cache.updateValue(result, forKey: address)
+    }
     return result
   }
 
@@ -278,7 +280,7 @@ final class SymbolizerEngine {
   /// the pointer identifies the text). A symbol version suffix
   /// (`name@GLIBC_2.2.5`, which libdwfl appends to `.dynsym` names) is dropped.
   private func symbolName(_ text: UnsafePointer<CChar>) -> SymbolName {
-    let key = UInt(bitPattern: text)
+    let key = UInt64(UInt(bitPattern: text))
     if let known = names[key] { return known }
     let length = strlen(text)
     let end = memchr(text + 1, Int32(UInt8(ascii: "@")), max(length, 1) - 1)
@@ -288,16 +290,16 @@ final class SymbolizerEngine {
     }
     let name = namesByText[linkage] ?? SymbolName(linkage: linkage)
     namesByText[linkage] = name
-    names[key] = name
+    names.updateValue(name, forKey: key)
     return name
   }
 
   /// The shared `String` of a C string inside the module data (file names).
   private func string(_ text: UnsafePointer<CChar>) -> String {
-    let key = UInt(bitPattern: text)
+    let key = UInt64(UInt(bitPattern: text))
     if let known = strings[key] { return known }
     let value = String(cString: text)
-    strings[key] = value
+    strings.updateValue(value, forKey: key)
     return value
   }
 
