@@ -63,11 +63,18 @@ struct AddressTable<Value> {
     count = 0
   }
 
+  /// Doubles the storage, moving (not copying) every value.
   private mutating func grow() {
     var bigger = AddressTable(capacity: keys.count)
+    let mask = bigger.keys.count - 1
     for index in keys.indices {
-      if let value = values[index] { bigger.updateValue(value, forKey: keys[index]) }
+      guard let value = values[index].take() else { continue }
+      var slot = bigger.slot(of: keys[index])
+      while bigger.values[slot] != nil { slot = (slot + 1) & mask }
+      bigger.keys[slot] = keys[index]
+      bigger.values[slot] = consume value
     }
+    bigger.count = count
     self = bigger
   }
 }

@@ -145,15 +145,17 @@ struct SymbolTable {
   /// starts at or below it, if the address is inside its size (an unsized
   /// symbol extends to the next one).
   func lookup(_ address: UInt64) -> Entry? {
-    var low = 0
-    var high = entries.count
-    while low < high {
-      let mid = (low + high) / 2
-      if entries[mid].start <= address { low = mid + 1 } else { high = mid }
+    entries.withUnsafeBufferPointer { entries in
+      var low = 0
+      var high = entries.count
+      while low < high {
+        let mid = (low + high) / 2
+        if entries[mid].start <= address { low = mid + 1 } else { high = mid }
+      }
+      guard low > 0 else { return nil }
+      let entry = entries[low - 1]
+      if entry.size == 0 || address < entry.start &+ entry.size { return entry }
+      return nil
     }
-    guard low > 0 else { return nil }
-    let entry = entries[low - 1]
-    if entry.size == 0 || address < entry.start &+ entry.size { return entry }
-    return nil
   }
 }

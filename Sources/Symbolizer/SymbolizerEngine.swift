@@ -16,10 +16,10 @@ final class SymbolizerEngine {
   private(set) var slots: [ModuleSlot] = []
   private var ranges: [AddressRange] = []
   /// Answers by address: for exact addresses, and for return addresses.
-  private var cache = AddressTable<[Frame]>()
-  private var returnCache = AddressTable<[Frame]>()
+  private var cache = AddressTable<[Frame]>(capacity: 1024)
+  private var returnCache = AddressTable<[Frame]>(capacity: 1024)
   /// Interned names and strings, keyed by the address of their C string.
-  private var names = AddressTable<SymbolName>()
+  private var names = AddressTable<SymbolName>(capacity: 1024)
   private var namesByText: [String: SymbolName] = [:]
   private var strings = AddressTable<String>()
   private var reportedInProcess: Set<String> = []
