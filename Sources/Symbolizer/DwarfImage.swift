@@ -177,19 +177,27 @@ final class DwarfImage {
         data.pointee.d_size == Int(header.sh_size)
       else { return nil }
       var section = Section(
-        name: name, flags: header.sh_flags, alignment: max(header.sh_addralign, 1),
+        name: name, flags: header.sh_flags, alignment: header.sh_addralign,
         source: UnsafeRawBufferPointer(start: bytes, count: data.pointee.d_size),
         isCompressed: header.sh_flags & UInt64(SHF_COMPRESSED) != 0, size: data.pointee.d_size)
       if section.isCompressed {
         var compression = GElf_Chdr()
         let headerSize = MemoryLayout<Elf64_Chdr>.size
+        // Deflate expands at most 1032:1: a larger promise is a damaged
+        // header, not something to allocate.
         guard gelf_getchdr(current, &compression) != nil,
           compression.ch_type == UInt32(ELFCOMPRESS_ZLIB), section.source.count >= headerSize,
-          compression.ch_size < UInt64(Int.max)
+          compression.ch_size / 1032 <= UInt64(section.source.count)
         else { return nil }
         section.source = UnsafeRawBufferPointer(rebasing: section.source[headerSize...])
         section.size = Int(compression.ch_size)
-        section.alignment = max(compression.ch_addralign, 1)
+        section.alignment = compression.ch_addralign
+      }
+      // Only the bytes matter to libdw: any alignment up to 64 is kept,
+      // anything else (0, not a power of two, absurd) becomes 8.
+      if section.alignment == 0 || section.alignment > 64 || section.alignment.nonzeroBitCount != 1
+      {
+        section.alignment = 8
       }
       sections.append(section)
     }
@@ -245,10 +253,4 @@ final class DwarfImage {
     }
     return outcomes.succeeded.allSatisfy { $0 }
   }
-}
-
-/// Facts about the machine.
-enum System {
-  /// The processors this process may run on (at least 1).
-  static let processorCount: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 }

@@ -133,4 +133,43 @@ final class DwarfImageTests: XCTestCase {
     XCTAssertGreaterThan(compared, 2000)
     XCTAssertGreaterThan(withInlined, 100, "too few inlined calls compared")
   }
+
+  /// A compressed file whose `.debug_info` compression header lies about the
+  /// inflated size: far too large (must not be allocated), one byte too
+  /// large, or one too small. Opening is refused, never a crash, and the
+  /// untouched file opens.
+  func testDamagedCompressionHeaderIsRefused() throws {
+    let built = FixtureSupport.built
+    let binary = try XCTUnwrap(built.cProgram, built.cSkipReason ?? "")
+    guard let objcopy = FixtureSupport.which("objcopy"),
+      let readelf = FixtureSupport.which("readelf")
+    else { throw XCTSkip("binutils not installed") }
+    let compressed = built.directory + "/cfix-zlib-\(UUID().uuidString)"
+    XCTAssertEqual(
+      FixtureSupport.run(objcopy, ["--compress-debug-sections=zlib", binary, compressed]).status, 0)
+    defer { try? FileManager.default.removeItem(atPath: compressed) }
+    XCTAssertNotNil(DwarfImage.open(path: compressed))
+
+    // `readelf -SW`: [Nr] Name Type Address Off Size ...; the section's data
+    // starts with its Elf64_Chdr (type, reserved, size, alignment).
+    let line = try XCTUnwrap(
+      FixtureSupport.run(readelf, ["-SW", compressed]).output.split(separator: "\n").first {
+        $0.contains(" .debug_info ")
+      })
+    let fields = line.split(separator: "]").last!.split(separator: " ")
+    let offset = try XCTUnwrap(Int(fields[3], radix: 16), String(line))
+    let original = try Data(contentsOf: URL(fileURLWithPath: compressed))
+    let size = original.withUnsafeBytes {
+      $0.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self)
+    }
+    XCTAssertGreaterThan(size, 1000, "not a compression header at \(offset)")
+    for lie in [size << 40, size + 1, size - 1] {
+      var damaged = original
+      withUnsafeBytes(of: lie.littleEndian) {
+        damaged.replaceSubrange((offset + 8)..<(offset + 16), with: $0)
+      }
+      try damaged.write(to: URL(fileURLWithPath: compressed))
+      XCTAssertNil(DwarfImage.open(path: compressed), "size \(lie) accepted")
+    }
+  }
 }
