@@ -6,4 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build -c release --product SymbolizerBenchmark >&2
+swift build -c release --product rawlockcheck >&2
 exec "$(swift build -c release --show-bin-path)/SymbolizerBenchmark" "$@"
