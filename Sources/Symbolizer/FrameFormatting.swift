@@ -13,43 +13,91 @@
 public enum FrameFormatting {
   /// `function at file:line:column`, or the fallback forms described above.
   public static func describe(_ frame: Frame) -> String {
+    var out = ""
+    appendDescription(of: frame, to: &out)
+    return out
+  }
+
+  /// Appends `describe(frame)` to `out` without intermediate strings.
+  public static func appendDescription(of frame: Frame, to out: inout String) {
     guard frame.isSymbolized, !frame.isStale else {
-      return location(ofUnsymbolized: frame) + (frame.isStale ? " [stale]" : "")
+      appendLocation(ofUnsymbolized: frame, to: &out)
+      if frame.isStale { out += " [stale]" }
+      return
     }
-    let name = frame.function ?? "??"
+    out += frame.function ?? "??"
     if frame.file == nil, frame.line == 0 {
       // Named from the symbol table only: say where instead of a fake location.
-      return "\(name) (\(location(ofUnsymbolized: frame)))"
+      out += " ("
+      appendLocation(ofUnsymbolized: frame, to: &out)
+      out += ")"
+      return
     }
-    return "\(name) at \(sourceLocation(frame))"
+    out += " at "
+    appendSourceLocation(of: frame, to: &out)
   }
 
   /// `file:line:column`, `file:line`, or `<compiler-generated>` for line 0.
   public static func sourceLocation(_ frame: Frame) -> String {
-    guard frame.line != 0 else { return "<compiler-generated>" }
-    let file = frame.file ?? "??"
-    return frame.column != 0 ? "\(file):\(frame.line):\(frame.column)" : "\(file):\(frame.line)"
+    var out = ""
+    appendSourceLocation(of: frame, to: &out)
+    return out
+  }
+
+  private static func appendSourceLocation(of frame: Frame, to out: inout String) {
+    guard frame.line != 0 else {
+      out += "<compiler-generated>"
+      return
+    }
+    out += frame.file ?? "??"
+    out += ":"
+    out += String(frame.line)
+    if frame.column != 0 {
+      out += ":"
+      out += String(frame.column)
+    }
   }
 
   /// `libc.so.6+0x2a1f0` for a known module, else `0x…`.
   public static func location(ofUnsymbolized frame: Frame) -> String {
-    guard let module = frame.moduleName else { return hex(frame.address) }
-    return "\(module)+\(hex(frame.moduleOffset))"
+    var out = ""
+    appendLocation(ofUnsymbolized: frame, to: &out)
+    return out
+  }
+
+  private static func appendLocation(ofUnsymbolized frame: Frame, to out: inout String) {
+    guard let module = frame.moduleName else {
+      out += hex(frame.address)
+      return
+    }
+    out += module
+    out += "+"
+    out += hex(frame.moduleOffset)
   }
 
   /// The pretty-print block of one address; with `printAddress`, prefixed by
   /// `0x…: ` as `llvm-symbolizer --print-address --pretty-print` does.
   public static func text(_ symbolized: SymbolizedAddress, printAddress: Bool = false) -> String {
-    var lines: [String] = []
+    var out = ""
+    appendText(symbolized, printAddress: printAddress, to: &out)
+    return out
+  }
+
+  /// Appends `text(symbolized, printAddress:)` to `out`, without a final newline.
+  public static func appendText(
+    _ symbolized: SymbolizedAddress, printAddress: Bool = false, to out: inout String
+  ) {
     for (index, frame) in symbolized.frames.enumerated() {
-      let body = describe(frame)
       if index == 0 {
-        lines.append(printAddress ? "\(hex(symbolized.address)): \(body)" : body)
+        if printAddress {
+          out += hex(symbolized.address)
+          out += ": "
+        }
       } else {
-        lines.append(" (inlined by) \(body)")
+        out += "\n (inlined by) "
       }
+      appendDescription(of: frame, to: &out)
     }
-    return lines.joined(separator: "\n")
   }
 
   /// One JSON object, on one line:
@@ -57,21 +105,36 @@ public enum FrameFormatting {
   /// "column": …, "inlined": …, "module": …, "offset": "0x…"}]}`.
   /// Unknown strings are `null`; `"stale": true` is added for stale frames.
   public static func json(_ symbolized: SymbolizedAddress) -> String {
-    let frames = symbolized.frames.map { frame -> String in
-      var fields = [
-        "\"function\": \(jsonString(frame.function))",
-        "\"file\": \(jsonString(frame.file))",
-        "\"line\": \(frame.line)",
-        "\"column\": \(frame.column)",
-        "\"inlined\": \(frame.isInlined)",
-        "\"module\": \(jsonString(frame.module))",
-        "\"offset\": \"\(hex(frame.moduleOffset))\"",
-      ]
-      if frame.isStale { fields.append("\"stale\": true") }
-      return "{" + fields.joined(separator: ", ") + "}"
+    var out = ""
+    appendJSON(symbolized, to: &out)
+    return out
+  }
+
+  /// Appends `json(symbolized)` to `out`, without a final newline.
+  public static func appendJSON(_ symbolized: SymbolizedAddress, to out: inout String) {
+    out += "{\"address\": \""
+    out += hex(symbolized.address)
+    out += "\", \"frames\": ["
+    for (index, frame) in symbolized.frames.enumerated() {
+      if index > 0 { out += ", " }
+      out += "{\"function\": "
+      appendJSONString(frame.function, to: &out)
+      out += ", \"file\": "
+      appendJSONString(frame.file, to: &out)
+      out += ", \"line\": "
+      out += String(frame.line)
+      out += ", \"column\": "
+      out += String(frame.column)
+      out += frame.isInlined ? ", \"inlined\": true" : ", \"inlined\": false"
+      out += ", \"module\": "
+      appendJSONString(frame.module, to: &out)
+      out += ", \"offset\": \""
+      out += hex(frame.moduleOffset)
+      out += "\""
+      if frame.isStale { out += ", \"stale\": true" }
+      out += "}"
     }
-    return "{\"address\": \"\(hex(symbolized.address))\", \"frames\": ["
-      + frames.joined(separator: ", ") + "]}"
+    out += "]}"
   }
 
   /// `0x` followed by lowercase hex digits.
@@ -80,8 +143,25 @@ public enum FrameFormatting {
   /// A JSON string literal (or `null`), escaping quotes, backslashes and
   /// control characters.
   static func jsonString(_ value: String?) -> String {
-    guard let value else { return "null" }
-    var out = "\""
+    var out = ""
+    appendJSONString(value, to: &out)
+    return out
+  }
+
+  private static func appendJSONString(_ value: String?, to out: inout String) {
+    guard let value else {
+      out += "null"
+      return
+    }
+    out += "\""
+    // Most names and paths need no escaping: copy them whole.
+    if !value.utf8.contains(where: {
+      $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\")
+    }) {
+      out += value
+      out += "\""
+      return
+    }
     for scalar in value.unicodeScalars {
       switch scalar {
       case "\"": out += "\\\""
@@ -95,6 +175,6 @@ public enum FrameFormatting {
       default: out.unicodeScalars.append(scalar)
       }
     }
-    return out + "\""
+    out += "\""
   }
 }

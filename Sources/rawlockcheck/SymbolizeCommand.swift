@@ -1,6 +1,10 @@
 import ArgumentParser
 import Symbolizer
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// `rawlockcheck symbolize`: link-time addresses of an ELF file to frames,
 /// as `addr2line -e` takes them, printed like `llvm-symbolizer --pretty-print`
 /// or as one JSON object per line.
@@ -29,36 +33,75 @@ struct SymbolizeCommand: ParsableCommand {
       writeStandardError("rawlockcheck: \(exe): cannot open or not an ELF file\n")
       throw ExitCode(2)
     }
-    var out = BufferedOutput()
-    func emit(_ token: Substring, source: String) throws {
+    var out = ""
+    out.reserveCapacity(1 << 16)
+    func flush() {
+      out.withUTF8 { bytes in
+        var offset = 0
+        while offset < bytes.count {
+          let written = write(1, bytes.baseAddress! + offset, bytes.count - offset)
+          if written <= 0 { return }
+          offset += written
+        }
+      }
+      out.removeAll(keepingCapacity: true)
+    }
+    func emit(_ token: some Collection<UInt8>, source: @autoclosure () -> String) throws {
       guard let address = Self.parseAddress(token) else {
+        flush()
         writeStandardError(
-          "rawlockcheck: \(source): expected an address, got \"\(token.prefix(64))\"\n")
-        out.flush()
+          "rawlockcheck: \(source()): expected an address, got \"\(String(decoding: token.prefix(64), as: UTF8.self))\"\n"
+        )
         throw ExitCode(2)
       }
       let result = symbolizer.symbolize(address)
       switch format {
-      case .text: out.write(FrameFormatting.text(result, printAddress: true) + "\n")
-      case .json: out.write(FrameFormatting.json(result) + "\n")
+      case .text: FrameFormatting.appendText(result, printAddress: true, to: &out)
+      case .json: FrameFormatting.appendJSON(result, to: &out)
       }
+      out += "\n"
+      if out.utf8.count >= 1 << 20 { flush() }
     }
     if addresses.isEmpty {
-      var lineNumber = 0
-      while let line = readLine(strippingNewline: true) {
-        lineNumber += 1
-        for token in line.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
-          try emit(token, source: "<stdin>:\(lineNumber)")
-        }
-      }
+      try TokenReader(descriptor: 0).forEachToken(
+        { token, line in try emit(token, source: "<stdin>:\(line)") }, drained: flush)
     } else {
-      for (i, a) in addresses.enumerated() { try emit(a[...], source: "argument \(i + 1)") }
+      for (i, a) in addresses.enumerated() { try emit(a.utf8, source: "argument \(i + 1)") }
     }
-    out.flush()
+    flush()
+    // Everything is written: skip tearing down the DWARF indexes (a few
+    // milliseconds of freeing for a large library).
+    Glibc.exit(0)
   }
 
-  static func parseAddress(_ s: Substring) -> UInt64? {
-    if s.hasPrefix("0x") || s.hasPrefix("0X") { return UInt64(s.dropFirst(2), radix: 16) }
-    return UInt64(s, radix: 10)
+  /// A decimal or `0x`-hexadecimal address; nil for anything else,
+  /// including a value that does not fit in 64 bits.
+  static func parseAddress(_ token: some Collection<UInt8>) -> UInt64? {
+    var digits = token[...]
+    var radix: UInt64 = 10
+    if digits.count > 2, digits.first == UInt8(ascii: "0"),
+      digits.dropFirst().first == UInt8(ascii: "x") || digits.dropFirst().first == UInt8(ascii: "X")
+    {
+      radix = 16
+      digits = digits.dropFirst(2)
+    }
+    guard !digits.isEmpty else { return nil }
+    var value: UInt64 = 0
+    for byte in digits {
+      let digit: UInt64
+      switch byte {
+      case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt64(byte - UInt8(ascii: "0"))
+      case UInt8(ascii: "a")...UInt8(ascii: "f") where radix == 16:
+        digit = UInt64(byte - UInt8(ascii: "a") + 10)
+      case UInt8(ascii: "A")...UInt8(ascii: "F") where radix == 16:
+        digit = UInt64(byte - UInt8(ascii: "A") + 10)
+      default: return nil
+      }
+      let (shifted, overflow) = value.multipliedReportingOverflow(by: radix)
+      let (sum, carry) = shifted.addingReportingOverflow(digit)
+      guard !overflow, !carry else { return nil }
+      value = sum
+    }
+    return value
   }
 }

@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+
+/// `rawlockcheck symbolize` reading addresses from standard input: tokens
+/// and lines however they are spaced or split, errors naming the line, and
+/// answers written while the input is still open (a client that writes one
+/// address and waits must get its answer).
+@Suite struct SymbolizeInputTests {
+  /// `main`'s link-time address in the tool itself, from nm.
+  static func mainAddress() throws -> String {
+    let digits = try SymbolizedReportTests.shell(
+      "nm '\(FixturePaths.tool.path)' | awk '$3 == \"main\" { print $1 }'"
+    ).trimmingCharacters(in: .whitespacesAndNewlines)
+    let value = try #require(UInt64(digits, radix: 16), "nm printed \(digits)")
+    return "0x" + String(value, radix: 16)
+  }
+
+  @Test func everyTokenIsAnsweredInOrderWhateverTheSpacing() throws {
+    let main = try Self.mainAddress()
+    let single = try ToolRun(["symbolize", "--exe", FixturePaths.tool.path, main])
+    #expect(single.status == 0)
+    let block = single.stdout
+    #expect(block.hasPrefix(main + ": "))
+    // Blank lines, tabs, CRLF, several per line, one line longer than the
+    // reader's 64 KiB buffer, and a last line without a newline.
+    let long = Array(repeating: main, count: 9000).joined(separator: " ")
+    let input = "\(main)\n\n \t\(main)  \(main)\r\n\(long)\n\(main)"
+    let run = try ToolRun(["symbolize", "--exe", FixturePaths.tool.path], input: input)
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.stdout == String(repeating: block, count: 9004))
+  }
+
+  @Test func aBadTokenNamesItsLineAfterTheAnswersBeforeIt() throws {
+    let main = try Self.mainAddress()
+    let single = try ToolRun(["symbolize", "--exe", FixturePaths.tool.path, main])
+    for (bad, shown) in [
+      ("zz", "zz"), ("0x", "0x"), ("0x1ffffffffffffffff", "0x1ffffffffffffffff"), ("12a", "12a"),
+    ] {
+      let run = try ToolRun(
+        ["symbolize", "--exe", FixturePaths.tool.path], input: "\(main)\n\n\(main) \(bad) \(main)\n"
+      )
+      #expect(run.status == 2)
+      #expect(run.stderr == "rawlockcheck: <stdin>:3: expected an address, got \"\(shown)\"\n")
+      #expect(run.stdout == String(repeating: single.stdout, count: 2))
+    }
+    // Decimal is accepted (and printed in hex, as llvm-symbolizer does).
+    let decimal = try ToolRun(
+      ["symbolize", "--exe", FixturePaths.tool.path],
+      input: "\(UInt64(main.dropFirst(2), radix: 16)!)\n")
+    #expect(decimal.stdout == single.stdout)
+  }
+
+  @Test func anAnswerArrivesBeforeTheInputEnds() throws {
+    let main = try Self.mainAddress()
+    let process = Process()
+    process.executableURL = FixturePaths.tool
+    process.arguments = ["symbolize", "--exe", FixturePaths.tool.path]
+    let input = Pipe()
+    let output = Pipe()
+    process.standardInput = input
+    process.standardOutput = output
+    try process.run()
+    defer {
+      try? input.fileHandleForWriting.close()
+      process.waitUntilExit()
+    }
+    input.fileHandleForWriting.write(Data((main + "\n").utf8))
+    // Read until the answer's line ends, giving up after 20 s (not waiting
+    // for the end of input, which never comes before the answer).
+    var received = Data()
+    let deadline = Date().addingTimeInterval(20)
+    let descriptor = output.fileHandleForReading.fileDescriptor
+    while !received.contains(UInt8(ascii: "\n")), Date() < deadline {
+      var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+      guard poll(&poller, 1, 100) > 0 else { continue }
+      var chunk = [UInt8](repeating: 0, count: 4096)
+      let count = read(descriptor, &chunk, chunk.count)
+      if count <= 0 { break }
+      received.append(contentsOf: chunk[..<count])
+    }
+    let text = String(decoding: received, as: UTF8.self)
+    #expect(text.hasPrefix(main + ": "), "no answer while the input was open: \(text)")
+  }
+}
