@@ -24,27 +24,20 @@ final class DwarfImage {
     ".debug_rnglists", ".debug_ranges", ".debug_addr", ".debug_str_offsets",
   ]
 
-  let dwarf: OpaquePointer
+  /// The image and its `Dwarf` handle.
+  let handle: InMemoryDwarf
+  var dwarf: OpaquePointer { handle.dwarf }
+  /// The module's DWARF 5 line programs, decoded while `.debug_info` was
+  /// inflating (nil with one processor, or when they could not be).
+  let lineTables: LineTables?
   /// The address of the file's first executable segment (it keeps its
   /// program headers), to relate its addresses to the module's.
   let codeAddress: UInt64?
-  private let elf: OpaquePointer
-  private let image: UnsafeMutableRawBufferPointer
 
-  private init(
-    dwarf: OpaquePointer, codeAddress: UInt64?, elf: OpaquePointer,
-    image: UnsafeMutableRawBufferPointer
-  ) {
-    self.dwarf = dwarf
+  private init(handle: InMemoryDwarf, lineTables: LineTables?, codeAddress: UInt64?) {
+    self.handle = handle
+    self.lineTables = lineTables
     self.codeAddress = codeAddress
-    self.elf = elf
-    self.image = image
-  }
-
-  deinit {
-    dwarf_end(dwarf)
-    elf_end(elf)
-    image.deallocate()
   }
 
   /// One section to put in the image.
@@ -55,8 +48,6 @@ final class DwarfImage {
     var source: UnsafeRawBufferPointer
     var isCompressed: Bool
     var size: Int
-    var offset = 0
-    var nameOffset = 0
   }
 
   /// Opens the DWARF of `path` this way. nil when there is nothing to gain or
@@ -74,86 +65,22 @@ final class DwarfImage {
     guard elf_kind(file) == ELF_K_ELF, gelf_getclass(file) == ELFCLASS64,
       gelf_getehdr(file, &header) != nil
     else { return nil }
-    guard var sections = wantedSections(of: file),
+    guard let sections = wantedSections(of: file),
       sections.contains(where: { $0.name == ".debug_info" && $0.isCompressed })
     else { return nil }
 
-    // Layout: ELF header, sections (aligned), .shstrtab, section headers.
-    var names: [UInt8] = [0]
-    var offset = MemoryLayout<Elf64_Ehdr>.size
-    for index in sections.indices {
-      let alignment = max(Int(sections[index].alignment), 1)
-      offset = (offset + alignment - 1) / alignment * alignment
-      sections[index].offset = offset
-      offset += sections[index].size
-      sections[index].nameOffset = names.count
-      names += Array(sections[index].name.utf8) + [0]
+    let layout = sections.map {
+      InMemoryDwarf.Section(name: $0.name, flags: $0.flags, alignment: $0.alignment, size: $0.size)
     }
-    let shstrtabNameOffset = names.count
-    names += Array(".shstrtab".utf8) + [0]
-    let namesOffset = offset
-    offset = (offset + names.count + 7) / 8 * 8
-    let headersOffset = offset
-    let sectionCount = sections.count + 2  // the null section and .shstrtab
-    let size = headersOffset + sectionCount * MemoryLayout<Elf64_Shdr>.size
-    let image = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)
-
-    guard inflateAll(sections, into: image) else {
-      image.deallocate()
-      return nil
+    var lineTables: LineTables?
+    let assembled = InMemoryDwarf.assemble(layout, like: header) { placed, image in
+      let outcome = inflateAll(sections, placed: placed, into: image, like: header)
+      lineTables = outcome.lineTables
+      return outcome.succeeded
     }
-    names.withUnsafeBytes {
-      image.baseAddress!.advanced(by: namesOffset).copyMemory(
-        from: $0.baseAddress!, byteCount: $0.count)
-    }
-
-    var elfHeader = Elf64_Ehdr()
-    withUnsafeMutableBytes(of: &elfHeader.e_ident) { ident in
-      withUnsafeBytes(of: header.e_ident) { ident.copyMemory(from: $0) }
-    }
-    elfHeader.e_type = header.e_type
-    elfHeader.e_machine = header.e_machine
-    elfHeader.e_version = header.e_version
-    elfHeader.e_ehsize = UInt16(MemoryLayout<Elf64_Ehdr>.size)
-    elfHeader.e_shoff = UInt64(headersOffset)
-    elfHeader.e_shentsize = UInt16(MemoryLayout<Elf64_Shdr>.size)
-    elfHeader.e_shnum = UInt16(sectionCount)
-    elfHeader.e_shstrndx = UInt16(sectionCount - 1)
-    image.storeBytes(of: elfHeader, toByteOffset: 0, as: Elf64_Ehdr.self)
-
-    var headers = [Elf64_Shdr](repeating: Elf64_Shdr(), count: sectionCount)
-    for (index, section) in sections.enumerated() {
-      headers[index + 1] = Elf64_Shdr(
-        sh_name: UInt32(section.nameOffset), sh_type: UInt32(SHT_PROGBITS),
-        sh_flags: section.flags & ~UInt64(SHF_COMPRESSED), sh_addr: 0,
-        sh_offset: UInt64(section.offset), sh_size: UInt64(section.size), sh_link: 0, sh_info: 0,
-        sh_addralign: section.alignment,
-        sh_entsize: section.flags & UInt64(SHF_STRINGS) != 0 ? 1 : 0
-      )
-    }
-    headers[sectionCount - 1] = Elf64_Shdr(
-      sh_name: UInt32(shstrtabNameOffset), sh_type: UInt32(SHT_STRTAB), sh_flags: 0, sh_addr: 0,
-      sh_offset: UInt64(namesOffset), sh_size: UInt64(names.count), sh_link: 0, sh_info: 0,
-      sh_addralign: 1, sh_entsize: 0)
-    headers.withUnsafeBytes {
-      image.baseAddress!.advanced(by: headersOffset).copyMemory(
-        from: $0.baseAddress!, byteCount: $0.count)
-    }
-
-    guard
-      let elf = elf_memory(
-        image.baseAddress!.assumingMemoryBound(to: CChar.self), image.count)
-    else {
-      image.deallocate()
-      return nil
-    }
-    guard let dwarf = dwarf_begin_elf(elf, DWARF_C_READ, nil) else {
-      elf_end(elf)
-      image.deallocate()
-      return nil
-    }
+    guard let assembled else { return nil }
     return DwarfImage(
-      dwarf: dwarf, codeAddress: ElfSections.codeAddress(of: file), elf: elf, image: image)
+      handle: assembled, lineTables: lineTables, codeAddress: ElfSections.codeAddress(of: file))
   }
 
   /// The wanted sections of `file` with their data, or nil when the file
@@ -218,9 +145,11 @@ final class DwarfImage {
     }
   }
 
-  /// Each worker's outcome, written by that worker only.
+  /// Each worker's outcome, written by that worker only, and the line
+  /// tables the second worker decoded.
   private final class Outcomes: @unchecked Sendable {
     var succeeded: UnsafeMutableBufferPointer<Bool>
+    var lineTables: LineTables?
     init(count: Int) {
       succeeded = .allocate(capacity: count)
       succeeded.initialize(repeating: false)
@@ -228,29 +157,41 @@ final class DwarfImage {
     deinit { succeeded.deallocate() }
   }
 
-  /// Inflates (or copies) every section into its place in `image`, the
-  /// largest first, each onto the least loaded of one worker per processor.
-  private static func inflateAll(_ sections: [Section], into image: UnsafeMutableRawBufferPointer)
-    -> Bool
-  {
-    let workers = max(1, min(sections.count, System.processorCount))
-    var load = [Int](repeating: 0, count: workers)
-    var plan = [[Job]](repeating: [], count: workers)
-    for section in sections.sorted(by: { $0.source.count > $1.source.count }) {
-      let worker = load.indices.min { load[$0] < load[$1] }!
-      plan[worker].append(
-        Job(
-          source: section.source,
-          destination: UnsafeMutableRawBufferPointer(
-            rebasing: image[section.offset..<section.offset + section.size]),
-          isCompressed: section.isCompressed))
-      load[worker] += section.source.count
+  /// The image, shared by workers that write disjoint parts of it.
+  private struct SharedImage: @unchecked Sendable {
+    var bytes: UnsafeMutableRawBufferPointer
+  }
+
+  /// Inflates (or copies) every section into its place in `image`. With two
+  /// or more processors, `.debug_info` (by far the largest) is inflated on
+  /// one and everything else on another, which then decodes the line
+  /// programs (`LineTables`, which need no `.debug_info` in DWARF 5) while
+  /// the first is still busy. Returns whether every section inflated, and
+  /// the line tables.
+  private static func inflateAll(
+    _ sections: [Section], placed: [InMemoryDwarf.Section],
+    into image: UnsafeMutableRawBufferPointer,
+    like header: GElf_Ehdr
+  ) -> (succeeded: Bool, lineTables: LineTables?) {
+    let jobs = zip(sections, placed).map { section, place in
+      Job(
+        source: section.source,
+        destination: UnsafeMutableRawBufferPointer(
+          rebasing: image[place.offset..<place.offset + place.size]),
+        isCompressed: section.isCompressed)
     }
-    let jobs = plan
-    let outcomes = Outcomes(count: workers)
-    DispatchQueue.concurrentPerform(iterations: workers) { worker in
-      outcomes.succeeded[worker] = jobs[worker].allSatisfy { $0.run() }
+    let split = System.processorCount >= 2 && jobs.count >= 2
+    let info = sections.firstIndex { $0.name == ".debug_info" } ?? 0
+    let plan: [[Job]] =
+      split ? [[jobs[info]], jobs.indices.filter { $0 != info }.map { jobs[$0] }] : [jobs]
+    let outcomes = Outcomes(count: plan.count)
+    let shared = SharedImage(bytes: image)
+    DispatchQueue.concurrentPerform(iterations: plan.count) { worker in
+      outcomes.succeeded[worker] = plan[worker].allSatisfy { $0.run() }
+      if split, worker == 1, outcomes.succeeded[worker] {
+        outcomes.lineTables = LineTables.decode(sections: placed, of: shared.bytes, like: header)
+      }
     }
-    return outcomes.succeeded.allSatisfy { $0 }
+    return (outcomes.succeeded.allSatisfy { $0 }, outcomes.lineTables)
   }
 }

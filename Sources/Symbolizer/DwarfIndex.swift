@@ -36,6 +36,9 @@ final class DwarfIndex {
     var files: OpaquePointer?
     var fileCount = 0
     var filesLoaded = false
+    /// The unit's line program from `lineTables`, once looked up (nil
+    /// inside when it is not there: libdw's lookup is used).
+    var lineTable: LineTables.Table??
   }
 
   let bias: UInt64
@@ -46,6 +49,8 @@ final class DwarfIndex {
   /// The parsed `.debug_abbrev` tables the one-pass unit reads use (nil
   /// when the section cannot be found: libdw's walk is used instead).
   let abbreviations: AbbreviationTables?
+  /// Line programs decoded ahead of need, when the DWARF was inflated by us.
+  private let lineTables: LineTables?
 
   /// Indexes the CUs of `module`'s DWARF, or returns nil when it has none.
   convenience init?(module: OpaquePointer) {
@@ -59,6 +64,7 @@ final class DwarfIndex {
     bias = source.bias
     let dwarf = source.dwarf
     abbreviations = AbbreviationTables(dwarf: dwarf)
+    lineTables = source.image?.lineTables
     let unitEnds = Self.unitEnds(of: dwarf)
     var cu: OpaquePointer? = nil
     while true {
@@ -134,8 +140,21 @@ final class DwarfIndex {
     return units[unitIndex].dies[found]
   }
 
+  /// The line table row for `pc` in unit `unitIndex` (a `Dwarf_Line`):
+  /// from the decoded-ahead tables when the unit's program is there, else
+  /// `dwarf_getsrc_die`, which decodes the program on first use.
+  func line(at pc: UInt64, unit unitIndex: Int) -> OpaquePointer? {
+    if let table = lineTable(unit: unitIndex) { return LineTables.row(in: table, containing: pc) }
+    var die = units[unitIndex].die
+    return dwarf_getsrc_die(&die, pc)
+  }
+
   /// The file table entry `index` of unit `unitIndex` (for `DW_AT_call_file`).
   func fileName(_ index: Int, unit unitIndex: Int) -> UnsafePointer<CChar>? {
+    if let table = lineTable(unit: unitIndex) {
+      guard index >= 0, index < table.fileCount else { return nil }
+      return dwarf_filesrc(table.files, index, nil, nil)
+    }
     if !units[unitIndex].filesLoaded {
       units[unitIndex].filesLoaded = true
       var files: OpaquePointer?
@@ -149,6 +168,23 @@ final class DwarfIndex {
       let name = dwarf_filesrc(files, index, nil, nil)
     else { return nil }
     return name
+  }
+
+  /// The decoded-ahead program of unit `unitIndex` (its `DW_AT_stmt_list`).
+  private func lineTable(unit unitIndex: Int) -> LineTables.Table? {
+    guard let lineTables else { return nil }
+    if let known = units[unitIndex].lineTable { return known }
+    var die = units[unitIndex].die
+    var attribute = Dwarf_Attribute()
+    var offset: Dwarf_Word = 0
+    var table: LineTables.Table?
+    if dwarf_attr(&die, UInt32(DW_AT_stmt_list), &attribute) != nil,
+      dwarf_formudata(&attribute, &offset) == 0
+    {
+      table = lineTables.table(at: offset)
+    }
+    units[unitIndex].lineTable = .some(table)
+    return table
   }
 
   private func indexSubprograms(unit unitIndex: Int) {

@@ -318,8 +318,7 @@ final class SymbolizerEngine {
   }
 
   private func setLocation(_ frame: inout Frame, lineAt pc: UInt64, unit: Int, dwarf: DwarfIndex) {
-    var unitDie = dwarf.units[unit].die
-    guard let line = dwarf_getsrc_die(&unitDie, pc) else { return }
+    guard let line = dwarf.line(at: pc, unit: unit) else { return }
     var number: Int32 = 0
     var column: Int32 = 0
     dwarf_lineno(line, &number)

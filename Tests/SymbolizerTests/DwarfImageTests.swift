@@ -120,13 +120,27 @@ final class DwarfImageTests: XCTestCase {
         return dwarf_dieoffset(&d)
       }
       XCTAssertEqual(chainA, chainB, "0x\(String(pc, radix: 16))")
-      var dieA = a.units[unit].die
+      // Ours: the line programs decoded ahead (LineTables); libdw's: its
+      // own lookup on the CU DIE. Same row: line, column, file.
       var dieB = b.units[unit].die
-      var lineA: Int32 = -1
-      var lineB: Int32 = -1
-      if let line = dwarf_getsrc_die(&dieA, pc) { dwarf_lineno(line, &lineA) }
-      if let line = dwarf_getsrc_die(&dieB, pc) { dwarf_lineno(line, &lineB) }
-      XCTAssertEqual(lineA, lineB, "0x\(String(pc, radix: 16))")
+      let rowA = a.line(at: pc, unit: unit)
+      let rowB = dwarf_getsrc_die(&dieB, pc)
+      XCTAssertEqual(rowA == nil, rowB == nil, "0x\(String(pc, radix: 16))")
+      if let rowA, let rowB {
+        var lineA: Int32 = -1
+        var lineB: Int32 = -1
+        var columnA: Int32 = -1
+        var columnB: Int32 = -1
+        dwarf_lineno(rowA, &lineA)
+        dwarf_lineno(rowB, &lineB)
+        dwarf_linecol(rowA, &columnA)
+        dwarf_linecol(rowB, &columnB)
+        XCTAssertEqual(lineA, lineB, "0x\(String(pc, radix: 16))")
+        XCTAssertEqual(columnA, columnB, "0x\(String(pc, radix: 16))")
+        XCTAssertEqual(
+          dwarf_linesrc(rowA, nil, nil).map { String(cString: $0) },
+          dwarf_linesrc(rowB, nil, nil).map { String(cString: $0) })
+      }
       compared += 1
       if (chainA?.count ?? 0) > 1 { withInlined += 1 }
     }

@@ -1,0 +1,118 @@
+import CElfutils
+import Glibc
+
+/// Every DWARF 5 line program of a module, decoded by libdw ahead of need,
+/// through a second `Dwarf` handle over a small image of `.debug_line`,
+/// `.debug_line_str` and `.debug_str` only.
+///
+/// DWARF 5 line programs are self-contained (their directory table starts
+/// with the compilation directory), so `dwarf_next_lines` can decode them
+/// all before `.debug_info` exists: `DwarfImage` does it on the core that is
+/// not inflating `.debug_info`. Lookups then find the row the way
+/// `dwarf_getsrc_die` does, without decoding anything.
+///
+/// Invariants: immutable once `decode` returns; every `Table` points into
+/// `handle`'s memory, which lives as long as this object. Programs of
+/// DWARF 4 and older are not here (they need their unit's
+/// `DW_AT_comp_dir`); their units use libdw's own lookup.
+final class LineTables: @unchecked Sendable {
+  /// One decoded program: libdw's rows (sorted by address) and file table.
+  struct Table {
+    var lines: OpaquePointer
+    var count: Int
+    var files: OpaquePointer
+    var fileCount: Int
+  }
+
+  private let handle: InMemoryDwarf
+  private let tables: [UInt64: Table]
+
+  private init(handle: InMemoryDwarf, tables: [UInt64: Table]) {
+    self.handle = handle
+    self.tables = tables
+  }
+
+  /// The program at `offset` in `.debug_line` (a unit's `DW_AT_stmt_list`).
+  func table(at offset: UInt64) -> Table? { tables[offset] }
+
+  /// Decodes every DWARF 5 program of the `.debug_line` placed in `image`
+  /// (with `.debug_line_str` and `.debug_str`, copied into an image of
+  /// their own); nil when there is none or libdw cannot read them.
+  static func decode(
+    sections: [InMemoryDwarf.Section], of image: UnsafeMutableRawBufferPointer,
+    like header: GElf_Ehdr
+  ) -> LineTables? {
+    let wanted: Set<String> = [".debug_line", ".debug_line_str", ".debug_str"]
+    let parts = sections.filter { wanted.contains($0.name) }
+    guard let line = parts.first(where: { $0.name == ".debug_line" }) else { return nil }
+    let program = UnsafeRawBufferPointer(rebasing: image[line.offset..<line.offset + line.size])
+    guard
+      let handle = InMemoryDwarf.assemble(
+        parts.map {
+          InMemoryDwarf.Section(
+            name: $0.name, flags: $0.flags, alignment: $0.alignment, size: $0.size)
+        },
+        like: header,
+        fill: { placed, copy in
+          for (part, place) in zip(parts, placed) {
+            copy.baseAddress!.advanced(by: place.offset).copyMemory(
+              from: image.baseAddress!.advanced(by: part.offset), byteCount: part.size)
+          }
+          return true
+        })
+    else { return nil }
+    var tables: [UInt64: Table] = [:]
+    var offset: Dwarf_Off = 0
+    while Int(offset) < program.count {
+      var next: Dwarf_Off = 0
+      var cu: OpaquePointer? = nil
+      var files: OpaquePointer? = nil
+      var fileCount = 0
+      var lines: OpaquePointer? = nil
+      var count = 0
+      guard Self.version(at: Int(offset), in: program) ?? 0 >= 5,
+        dwarf_next_lines(
+          handle.dwarf, offset, &next, &cu, &files, &fileCount, &lines, &count) == 0,
+        next > offset
+      else { break }
+      if let lines, let files {
+        tables[offset] = Table(lines: lines, count: count, files: files, fileCount: fileCount)
+      }
+      offset = next
+    }
+    guard !tables.isEmpty else { return nil }
+    return LineTables(handle: handle, tables: tables)
+  }
+
+  /// The version of the line program at `offset`: after its unit length
+  /// (4 bytes, or 12 for 64-bit DWARF).
+  private static func version(at offset: Int, in program: UnsafeRawBufferPointer) -> Int? {
+    guard offset + 4 <= program.count else { return nil }
+    let length = program.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+    let at = offset + (length == 0xffff_ffff ? 12 : 4)
+    guard at + 2 <= program.count else { return nil }
+    return Int(program.loadUnaligned(fromByteOffset: at, as: UInt16.self))
+  }
+
+  /// The row describing `pc` in `table`, chosen as elfutils 0.188's
+  /// `dwarf_getsrc_die` chooses it: the last row whose address is at or
+  /// below `pc`, unless that row ends a sequence.
+  static func row(in table: Table, containing pc: UInt64) -> OpaquePointer? {
+    guard table.count > 0 else { return nil }
+    func address(_ index: Int) -> UInt64 {
+      var value: Dwarf_Addr = 0
+      dwarf_lineaddr(dwarf_onesrcline(table.lines, index), &value)
+      return value
+    }
+    var low = 0
+    var high = table.count - 1
+    while low < high {
+      let middle = high - (high - low) / 2
+      if pc < address(middle) { high = middle - 1 } else { low = middle }
+    }
+    let row = dwarf_onesrcline(table.lines, low)
+    var ends = false
+    dwarf_lineendsequence(row, &ends)
+    return !ends && address(low) <= pc ? row : nil
+  }
+}
