@@ -64,13 +64,19 @@ final class LineTables: @unchecked Sendable {
     var tables: [UInt64: Table] = [:]
     var offset: Dwarf_Off = 0
     while Int(offset) < program.count {
+      guard let header = Self.header(at: Int(offset), in: program) else { break }
+      guard header.version >= 5 else {
+        // Older programs need their unit's directory: left to libdw.
+        offset = Dwarf_Off(header.next)
+        continue
+      }
       var next: Dwarf_Off = 0
       var cu: OpaquePointer? = nil
       var files: OpaquePointer? = nil
       var fileCount = 0
       var lines: OpaquePointer? = nil
       var count = 0
-      guard Self.version(at: Int(offset), in: program) ?? 0 >= 5,
+      guard
         dwarf_next_lines(
           handle.dwarf, offset, &next, &cu, &files, &fileCount, &lines, &count) == 0,
         next > offset
@@ -84,14 +90,23 @@ final class LineTables: @unchecked Sendable {
     return LineTables(handle: handle, tables: tables)
   }
 
-  /// The version of the line program at `offset`: after its unit length
-  /// (4 bytes, or 12 for 64-bit DWARF).
-  private static func version(at offset: Int, in program: UnsafeRawBufferPointer) -> Int? {
+  /// The version of the line program at `offset` and where the next one
+  /// starts, from its unit length (4 bytes, or 12 for 64-bit DWARF).
+  private static func header(at offset: Int, in program: UnsafeRawBufferPointer) -> (
+    version: Int, next: Int
+  )? {
     guard offset + 4 <= program.count else { return nil }
-    let length = program.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
-    let at = offset + (length == 0xffff_ffff ? 12 : 4)
-    guard at + 2 <= program.count else { return nil }
-    return Int(program.loadUnaligned(fromByteOffset: at, as: UInt16.self))
+    var length = Int(program.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+    var at = offset + 4
+    if length == 0xffff_ffff {
+      guard offset + 12 <= program.count else { return nil }
+      let wide = program.loadUnaligned(fromByteOffset: offset + 4, as: UInt64.self)
+      guard wide < UInt64(program.count) else { return nil }
+      length = Int(wide)
+      at = offset + 12
+    }
+    guard at + 2 <= program.count, length >= 2, at + length <= program.count else { return nil }
+    return (Int(program.loadUnaligned(fromByteOffset: at, as: UInt16.self)), at + length)
   }
 
   /// The row describing `pc` in `table`, chosen as elfutils 0.188's
