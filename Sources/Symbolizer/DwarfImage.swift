@@ -9,8 +9,9 @@ import Glibc
 /// after another and checksummed; Debian's separate debug files compress them
 /// all. For libc that was 46 ms of a 135 ms cold run, 7 ms of it for
 /// `.debug_loclists`, which symbolizing never reads. Here only the sections
-/// that lookups read (`sectionNames`) are inflated, the largest on one core
-/// and the others on the rest, without the checksum (`SectionInflater`).
+/// that lookups read (`sectionNames`) are inflated, without the checksum
+/// (`SectionInflater`): `.debug_info` on one core, the others on a second,
+/// which then decodes the line programs (`LineTables`).
 ///
 /// Invariants: the image holds an ELF header copied from the file's (with
 /// new section counts and offsets), the wanted sections the file has
@@ -80,55 +81,60 @@ final class DwarfImage {
     }
     guard let assembled else { return nil }
     return DwarfImage(
-      handle: assembled, lineTables: lineTables, codeAddress: ElfSections.codeAddress(of: file))
+      handle: assembled, lineTables: lineTables, codeAddress: ElfFileInfo(elf: file)?.codeAddress)
   }
 
   /// The wanted sections of `file` with their data, or nil when the file
   /// cannot be handled here (see `open`).
   private static func wantedSections(of file: OpaquePointer) -> [Section]? {
-    var stringsIndex = 0
-    guard elf_getshdrstrndx(file, &stringsIndex) == 0 else { return nil }
     var sections: [Section] = []
-    var scn: OpaquePointer? = nil
-    while let current = elf_nextscn(file, scn) {
-      scn = current
-      var header = GElf_Shdr()
-      guard gelf_getshdr(current, &header) != nil,
-        let cName = elf_strptr(file, stringsIndex, Int(header.sh_name))
-      else { return nil }
+    var usable = true
+    let named = ElfSections.forEach(in: file) { scn, cName, header in
       let name = String(cString: cName)
       // A dwz supplementary file holds part of the DWARF: libdw finds it.
-      if name == ".gnu_debugaltlink" || name == ".debug_sup" { return nil }
-      guard sectionNames.contains(name), header.sh_type != UInt32(SHT_NOBITS) else { continue }
-      guard let data = elf_rawdata(current, nil), let bytes = data.pointee.d_buf,
-        data.pointee.d_size == Int(header.sh_size)
-      else { return nil }
-      var section = Section(
-        name: name, flags: header.sh_flags, alignment: header.sh_addralign,
-        source: UnsafeRawBufferPointer(start: bytes, count: data.pointee.d_size),
-        isCompressed: header.sh_flags & UInt64(SHF_COMPRESSED) != 0, size: data.pointee.d_size)
-      if section.isCompressed {
-        var compression = GElf_Chdr()
-        let headerSize = MemoryLayout<Elf64_Chdr>.size
-        // Deflate expands at most 1032:1: a larger promise is a damaged
-        // header, not something to allocate.
-        guard gelf_getchdr(current, &compression) != nil,
-          compression.ch_type == UInt32(ELFCOMPRESS_ZLIB), section.source.count >= headerSize,
-          compression.ch_size / 1032 <= UInt64(section.source.count)
-        else { return nil }
-        section.source = UnsafeRawBufferPointer(rebasing: section.source[headerSize...])
-        section.size = Int(compression.ch_size)
-        section.alignment = compression.ch_addralign
-      }
-      // Only the bytes matter to libdw: any alignment up to 64 is kept,
-      // anything else (0, not a power of two, absurd) becomes 8.
-      if section.alignment == 0 || section.alignment > 64 || section.alignment.nonzeroBitCount != 1
-      {
-        section.alignment = 8
+      if name == ".gnu_debugaltlink" || name == ".debug_sup" { usable = false }
+      guard usable, sectionNames.contains(name) else { return usable }
+      guard let section = wantedSection(scn, name: name, header: header) else {
+        usable = false
+        return false
       }
       sections.append(section)
+      return true
     }
-    return sections
+    return named && usable ? sections : nil
+  }
+
+  /// One wanted section's bytes, size once inflated and alignment; nil when
+  /// its data or compression header is unusable.
+  private static func wantedSection(_ scn: OpaquePointer, name: String, header: GElf_Shdr)
+    -> Section?
+  {
+    guard let data = elf_rawdata(scn, nil), let bytes = data.pointee.d_buf,
+      data.pointee.d_size == Int(header.sh_size)
+    else { return nil }
+    var section = Section(
+      name: name, flags: header.sh_flags, alignment: header.sh_addralign,
+      source: UnsafeRawBufferPointer(start: bytes, count: data.pointee.d_size),
+      isCompressed: header.sh_flags & UInt64(SHF_COMPRESSED) != 0, size: data.pointee.d_size)
+    if section.isCompressed {
+      var compression = GElf_Chdr()
+      let headerSize = MemoryLayout<Elf64_Chdr>.size
+      // Deflate expands at most 1032:1: a larger promise is a damaged
+      // header, not something to allocate.
+      guard gelf_getchdr(scn, &compression) != nil,
+        compression.ch_type == UInt32(ELFCOMPRESS_ZLIB), section.source.count >= headerSize,
+        compression.ch_size / 1032 <= UInt64(section.source.count)
+      else { return nil }
+      section.source = UnsafeRawBufferPointer(rebasing: section.source[headerSize...])
+      section.size = Int(compression.ch_size)
+      section.alignment = compression.ch_addralign
+    }
+    // Only the bytes matter to libdw: any alignment up to 64 is kept,
+    // anything else (0, not a power of two, absurd) becomes 8.
+    if section.alignment == 0 || section.alignment > 64 || section.alignment.nonzeroBitCount != 1 {
+      section.alignment = 8
+    }
+    return section
   }
 
   /// One section's bytes and where they go; each job writes only its own

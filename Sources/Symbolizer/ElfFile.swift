@@ -22,10 +22,15 @@ struct ElfFileInfo {
     defer { close(fd) }
     guard let elf = elf_begin(fd, ELF_C_READ_MMAP, nil) else { return nil }
     defer { elf_end(elf) }
+    return ElfFileInfo(elf: elf)
+  }
+
+  /// The segments and build-id of an open ELF file; nil when it is not ELF.
+  init?(elf: OpaquePointer) {
     guard elf_kind(elf) == ELF_K_ELF else { return nil }
     var count = 0
     guard elf_getphdrnum(elf, &count) == 0 else { return nil }
-    var segments: [Segment] = []
+    segments = []
     for index in 0..<count {
       var header = GElf_Phdr()
       guard gelf_getphdr(elf, Int32(index), &header) != nil, header.p_type == UInt32(PT_LOAD) else {
@@ -36,14 +41,15 @@ struct ElfFileInfo {
           offset: header.p_offset, vaddr: header.p_vaddr, fileSize: header.p_filesz,
           isExecutable: header.p_flags & UInt32(PF_X) != 0))
     }
-    var buildID: [UInt8]?
     var bytes: UnsafeRawPointer?
     let length = dwelf_elf_gnu_build_id(elf, &bytes)
     if length > 0, let bytes {
       buildID = Array(UnsafeRawBufferPointer(start: bytes, count: length))
     }
-    return ElfFileInfo(segments: segments, buildID: buildID)
   }
+
+  /// The address of the first executable segment.
+  var codeAddress: UInt64? { segments.first(where: \.isExecutable)?.vaddr }
 
   /// The load bias of a mapping that starts at runtime address `start` and
   /// maps file offset `fileOffset` (as `/proc/PID/maps` shows it): the

@@ -214,7 +214,7 @@ for target in targets where onlyTarget.map({ target.label.contains($0) }) ?? tru
     let symbolizer = Symbolizer(executable: target.object)
     for address in addresses { blackHole(symbolizer.symbolize(address)) }
   }
-  var t0 = now()
+  let t0 = now()
   let symbolizer = Symbolizer(executable: target.object)
   var results: [[Frame]] = []
   results.reserveCapacity(count)
