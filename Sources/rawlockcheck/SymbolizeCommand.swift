@@ -63,8 +63,14 @@ struct SymbolizeCommand: ParsableCommand {
       if out.utf8.count >= 1 << 20 { flush() }
     }
     if addresses.isEmpty {
-      try TokenReader(descriptor: 0).forEachToken(
-        { token, line in try emit(token, source: "<stdin>:\(line)") }, drained: flush)
+      do {
+        try TokenReader(descriptor: 0).forEachToken(
+          { token, line in try emit(token, source: "<stdin>:\(line)") }, drained: flush)
+      } catch let error as TokenReader.ReadError {
+        flush()
+        writeStandardError("rawlockcheck: <stdin>: cannot read: \(error.message)\n")
+        throw ExitCode(2)
+      }
     } else {
       for (i, a) in addresses.enumerated() { try emit(a.utf8, source: "argument \(i + 1)") }
     }

@@ -16,9 +16,15 @@
 struct TokenReader {
   let descriptor: Int32
 
+  /// A failed read (not `EINTR`), with its `errno`.
+  struct ReadError: Error {
+    var code: Int32
+    var message: String { String(cString: strerror(code)) }
+  }
+
   /// Calls `body` with each token and its line number, and `drained` each
-  /// time every complete line read so far has been handed out. A read error
-  /// other than `EINTR` ends the input.
+  /// time every complete line read so far has been handed out. Throws
+  /// `ReadError` when a read fails (after handing out what came before).
   func forEachToken(
     _ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void, drained: () throws -> Void
   ) throws {
@@ -34,6 +40,7 @@ struct TokenReader {
         read(descriptor, $0.baseAddress! + kept, $0.count - kept)
       }
       if count < 0, errno == EINTR { continue }
+      let failure = count < 0 ? errno : 0
       let end = kept + max(count, 0)
       let atEnd = count <= 0
       let limit = try buffer.withUnsafeBufferPointer { bytes in
@@ -74,6 +81,7 @@ struct TokenReader {
         }
       }
       try drained()
+      if failure != 0 { throw ReadError(code: failure) }
       if atEnd { return }
     }
   }
