@@ -87,7 +87,9 @@ public enum FrameFormatting {
   public static func appendText(
     _ symbolized: SymbolizedAddress, printAddress: Bool = false, to out: inout String
   ) {
-    for (index, frame) in symbolized.frames.enumerated() {
+    // By index, so frames are borrowed from the array, not copied (a copy
+    // retains every reference a frame holds).
+    for index in symbolized.frames.indices {
       if index == 0 {
         if printAddress {
           out += hex(symbolized.address)
@@ -96,7 +98,7 @@ public enum FrameFormatting {
       } else {
         out += "\n (inlined by) "
       }
-      appendDescription(of: frame, to: &out)
+      appendDescription(of: symbolized.frames[index], to: &out)
     }
   }
 

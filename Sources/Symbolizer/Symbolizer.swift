@@ -69,8 +69,16 @@ public final class Symbolizer: Sendable {
   }
 
   /// A symbolizer for one ELF file's link-time addresses.
-  public convenience init(executable path: String, debugDirectories: [String] = []) {
-    let engine = SymbolizerEngine(inProcess: false, debugDirectories: debugDirectories)
+  ///
+  /// With `cachesAddresses: false`, answers are not kept per address: for a
+  /// stream of mostly distinct addresses (`rawlockcheck symbolize`), where
+  /// the cache would cost more time than its hits save and grow with the
+  /// input.
+  public convenience init(
+    executable path: String, debugDirectories: [String] = [], cachesAddresses: Bool = true
+  ) {
+    let engine = SymbolizerEngine(
+      inProcess: false, debugDirectories: debugDirectories, cachesAddresses: cachesAddresses)
     let resolution = engine.report(executable: path)
     self.init(engine: engine, modules: [resolution])
   }

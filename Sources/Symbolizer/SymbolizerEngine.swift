@@ -20,16 +20,18 @@ final class SymbolizerEngine {
   private var returnCache = AddressTable<[Frame]>(capacity: 1024)
   /// Interned names and strings, keyed by the address of their C string.
   private var names = AddressTable<SymbolName>(capacity: 1024)
-  private var namesByText: [String: SymbolName] = [:]
+  private var namesByText = [String: SymbolName](minimumCapacity: 1024)
   private var strings = AddressTable<String>()
   private var reportedInProcess: Set<String> = []
   /// The dynamic linker's counters at the last refresh (in-process only).
   private var loadedGeneration: (adds: UInt64, subs: UInt64) = (0, 0)
   /// Bound on cached addresses; the cache is dropped when it is reached.
-  private let cacheLimit = 1 << 20
+  /// Zero: answers are not cached.
+  private let cacheLimit: Int
 
-  init(inProcess: Bool, debugDirectories: [String]) {
+  init(inProcess: Bool, debugDirectories: [String], cachesAddresses: Bool = true) {
     isInProcess = inProcess
+    cacheLimit = cachesAddresses ? 1 << 20 : 0
     self.debugDirectories = debugDirectories
     callbacks = DebugInfoLookup.makeCallbacks(debugDirectories: debugDirectories)
     dwfl = dwfl_begin(callbacks)!
@@ -195,6 +197,9 @@ final class SymbolizerEngine {
 
   /// The frames of `address`, innermost first (never empty).
   func frames(for address: UInt64, isReturnAddress: Bool) -> [Frame] {
+    guard cacheLimit > 0 else {
+      return computeFrames(for: address, isReturnAddress: isReturnAddress)
+    }
     if let cached = isReturnAddress ? returnCache[address] : cache[address] { return cached }
     let result = computeFrames(for: address, isReturnAddress: isReturnAddress)
     if isReturnAddress {

@@ -27,54 +27,54 @@ struct SymbolizeCommand: ParsableCommand {
   @Argument(help: "Addresses, decimal or 0x-hexadecimal.")
   var addresses: [String] = []
 
+  /// Addresses symbolized before their answers are handed to the writer.
+  static let batchSize = 256
+
   func run() throws {
-    let symbolizer = Symbolizer(executable: exe, debugDirectories: debugDir)
+    let symbolizer = Symbolizer(
+      executable: exe, debugDirectories: debugDir, cachesAddresses: false)
     if symbolizer.modules.first?.status == .missing {
       writeStandardError("rawlockcheck: \(exe): cannot open or not an ELF file\n")
       throw ExitCode(2)
     }
-    var out = ""
-    out.reserveCapacity(1 << 16)
-    func flush() {
-      out.withUTF8 { bytes in
-        var offset = 0
-        while offset < bytes.count {
-          let written = write(1, bytes.baseAddress! + offset, bytes.count - offset)
-          if written <= 0 { return }
-          offset += written
-        }
-      }
-      out.removeAll(keepingCapacity: true)
+    // This thread parses and symbolizes; `writer` formats and writes on
+    // another, a batch at a time.
+    let writer = AnswerWriter(descriptor: 1, format: format)
+    var batch: [SymbolizedAddress] = []
+    batch.reserveCapacity(Self.batchSize)
+    func submit() {
+      writer.submit(batch)
+      batch.removeAll(keepingCapacity: true)
+    }
+    func fail(_ message: String) -> ExitCode {
+      submit()
+      writer.finish()
+      writeStandardError("rawlockcheck: \(message)\n")
+      return ExitCode(2)
     }
     func emit(_ token: some Collection<UInt8>, source: @autoclosure () -> String) throws {
       guard let address = Self.parseAddress(token) else {
-        flush()
-        writeStandardError(
-          "rawlockcheck: \(source()): expected an address, got \"\(String(decoding: token.prefix(64), as: UTF8.self))\"\n"
+        throw fail(
+          "\(source()): expected an address, got \"\(String(decoding: token.prefix(64), as: UTF8.self))\""
         )
-        throw ExitCode(2)
       }
-      let result = symbolizer.symbolize(address)
-      switch format {
-      case .text: FrameFormatting.appendText(result, printAddress: true, to: &out)
-      case .json: FrameFormatting.appendJSON(result, to: &out)
-      }
-      out += "\n"
-      if out.utf8.count >= 1 << 20 { flush() }
+      batch.append(symbolizer.symbolize(address))
+      if batch.count == Self.batchSize { submit() }
     }
     if addresses.isEmpty {
       do {
+        // `drained` runs before each read that may block: an interactive
+        // client gets every answer to what it wrote so far.
         try TokenReader(descriptor: 0).forEachToken(
-          { token, line in try emit(token, source: "<stdin>:\(line)") }, drained: flush)
+          { token, line in try emit(token, source: "<stdin>:\(line)") }, drained: submit)
       } catch let error as TokenReader.ReadError {
-        flush()
-        writeStandardError("rawlockcheck: <stdin>: cannot read: \(error.message)\n")
-        throw ExitCode(2)
+        throw fail("<stdin>: cannot read: \(error.message)")
       }
     } else {
       for (i, a) in addresses.enumerated() { try emit(a.utf8, source: "argument \(i + 1)") }
     }
-    flush()
+    submit()
+    writer.finish()
     // Everything is written: skip tearing down the DWARF indexes (a few
     // milliseconds of freeing for a large library).
     Glibc.exit(0)

@@ -1,0 +1,25 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Writes all of `text` to `descriptor`, retrying short writes and `EINTR`;
+/// gives up silently when the descriptor is closed or full (`EPIPE`, `ENOSPC`):
+/// there is nobody left to tell.
+func writeAll(_ text: inout String, to descriptor: Int32) {
+  text.withUTF8 { bytes in
+    var offset = 0
+    while offset < bytes.count {
+      let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+      if written < 0, errno == EINTR { continue }
+      if written <= 0 { return }
+      offset += written
+    }
+  }
+}
+
+/// Writes to standard error through its file descriptor (the C `stderr`
+/// global is not concurrency-safe in Swift 6).
+func writeStandardError(_ text: String) {
+  var copy = text
+  writeAll(&copy, to: 2)
+}
