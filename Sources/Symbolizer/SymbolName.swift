@@ -9,33 +9,61 @@ import Synchronization
 /// are only compared or cached).
 ///
 /// Invariant: `readable` is `Demangler.demangle(linkage)` unless a readable
-/// form was given at creation; once computed it never changes.
+/// form was given at creation; once published it never changes. Reading it
+/// after that is one atomic load and writes nothing to this object (a lock
+/// here would make a thread printing frames and a thread creating them
+/// fight over the cache line that also holds the reference count).
 public final class SymbolName: Sendable, Hashable, CustomStringConvertible {
+  /// The readable form, boxed so that it can be published atomically.
+  private final class Readable: Sendable {
+    let text: String
+    init(_ text: String) { self.text = text }
+  }
+
   /// The mangled (linkage) name, or the plain name of a C function.
   public let linkage: String
-  private let demangled: Mutex<String?>
+  /// The address of a `Readable` this name holds one reference to, or 0
+  /// until computed.
+  private let published: Atomic<UInt>
 
   /// A name whose readable form is computed from `linkage` when first asked.
   public init(linkage: String) {
     self.linkage = linkage
-    demangled = Mutex(nil)
+    published = Atomic(0)
   }
 
   /// A name whose readable form is already known.
   public init(linkage: String, readable: String) {
     self.linkage = linkage
-    demangled = Mutex(readable)
+    published = Atomic(UInt(bitPattern: Unmanaged.passRetained(Readable(readable)).toOpaque()))
+  }
+
+  deinit {
+    if let box = UnsafeRawPointer(bitPattern: published.load(ordering: .acquiring)) {
+      Unmanaged<Readable>.fromOpaque(box).release()
+    }
   }
 
   /// The demangled name (Swift's simplified form, or what `c++filt` prints),
   /// or `linkage` itself when it is not mangled.
   public var readable: String {
-    demangled.withLock { cached in
-      if let cached { return cached }
-      let computed = Demangler.demangle(linkage)
-      cached = computed
-      return computed
+    if let box = UnsafeRawPointer(bitPattern: published.load(ordering: .acquiring)) {
+      return Unmanaged<Readable>.fromOpaque(box).takeUnretainedValue().text
     }
+    // Two threads may both demangle; the first to publish wins.
+    return publish(Demangler.demangle(linkage))
+  }
+
+  /// Publishes `computed` as the readable form unless one was published
+  /// already; returns the form that is published.
+  func publish(_ computed: String) -> String {
+    let box = Unmanaged.passRetained(Readable(computed))
+    let (exchanged, current) = published.compareExchange(
+      expected: 0, desired: UInt(bitPattern: box.toOpaque()), ordering: .acquiringAndReleasing)
+    if exchanged { return computed }
+    box.release()
+    return Unmanaged<Readable>.fromOpaque(UnsafeRawPointer(bitPattern: current)!)
+      .takeUnretainedValue().text
   }
 
   public var description: String { readable }

@@ -30,6 +30,28 @@ import Testing
     #expect(run.stdout == String(repeating: block, count: 9004))
   }
 
+  @Test func distinctAddressesAreAnsweredInInputOrderAcrossBatches() throws {
+    // Answers are formatted and written on a second thread in batches of
+    // 256; 3,000 distinct addresses span twelve batches, more than may wait
+    // at once.
+    let main = try #require(UInt64(try Self.mainAddress().dropFirst(2), radix: 16))
+    let addresses = (0..<3000).map { "0x" + String(main &+ UInt64($0) &* 7, radix: 16) }
+    let run = try ToolRun(
+      ["symbolize", "--exe", FixturePaths.tool.path],
+      input: addresses.joined(separator: "\n") + "\n")
+    #expect(run.status == 0, "\(run.stderr)")
+    let heads = run.stdout.split(separator: "\n").filter { !$0.hasPrefix(" (inlined by) ") }
+      .map { String($0.prefix { $0 != ":" }) }
+    #expect(heads == addresses)
+    // A bad token after several batches: every answer before it, then the error.
+    let bad = try ToolRun(
+      ["symbolize", "--exe", FixturePaths.tool.path],
+      input: addresses.joined(separator: "\n") + "\nnope\n")
+    #expect(bad.status == 2)
+    #expect(bad.stdout == run.stdout)
+    #expect(bad.stderr == "rawlockcheck: <stdin>:3001: expected an address, got \"nope\"\n")
+  }
+
   @Test func aBadTokenNamesItsLineAfterTheAnswersBeforeIt() throws {
     let main = try Self.mainAddress()
     let single = try ToolRun(["symbolize", "--exe", FixturePaths.tool.path, main])

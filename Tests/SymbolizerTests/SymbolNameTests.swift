@@ -1,0 +1,69 @@
+import Dispatch
+import Testing
+
+@testable import Symbolizer
+
+/// `SymbolName`: demangled once, on first use, and then read without a lock
+/// from any thread.
+@Suite struct SymbolNameTests {
+  // Expected forms checked by hand against `swift demangle --simplified` and `c++filt`.
+  static let swiftName = "$s10Symbolizer11SymbolTableV6lookupyAC5EntryVSgs6UInt64VF"
+  static let swiftReadable = "SymbolTable.lookup(_:)"
+
+  @Test func demanglesSwiftAndCxxAndLeavesCAlone() {
+    #expect(SymbolName(linkage: Self.swiftName).readable == Self.swiftReadable)
+    #expect(SymbolName(linkage: "_ZN3foo3barEi").readable == "foo::bar(int)")
+    #expect(SymbolName(linkage: "memcpy").readable == "memcpy")
+    #expect(SymbolName(linkage: Self.swiftName).description == Self.swiftReadable)
+  }
+
+  @Test func aGivenReadableFormIsKept() {
+    // Not what demangling would give: proves the given form is used.
+    let name = SymbolName(linkage: Self.swiftName, readable: "custom")
+    #expect(name.readable == "custom")
+    #expect(name.readable == "custom")
+  }
+
+  @Test func manyThreadsReadingFreshNamesAllGetTheDemangledForm() {
+    // Each name is read first by several threads at once (whichever way
+    // the iterations are shared out, the threads walk the names in step):
+    // they may all demangle, one form is published, every reader gets it.
+    let names = (0..<200).map { _ in SymbolName(linkage: Self.swiftName) }
+    let results = Results(count: names.count * 8)
+    DispatchQueue.concurrentPerform(iterations: names.count * 8) { index in
+      results.store(names[index % names.count].readable, at: index)
+    }
+    #expect(results.all.allSatisfy { $0 == Self.swiftReadable })
+  }
+
+  @Test func theFirstPublishedFormWins() {
+    // What a thread that lost the race to publish sees: the winner's form.
+    let name = SymbolName(linkage: Self.swiftName)
+    #expect(name.publish("first") == "first")
+    #expect(name.publish("second") == "first")
+    #expect(name.readable == "first")
+    let given = SymbolName(linkage: "f", readable: "given")
+    #expect(given.publish("late") == "given")
+  }
+
+  @Test func equalityIsByTextNotIdentity() {
+    #expect(SymbolName(linkage: "memcpy") == SymbolName(linkage: "memcpy"))
+    #expect(SymbolName(linkage: "memcpy") != SymbolName(linkage: "memmove"))
+    #expect(SymbolName(linkage: "f", readable: "a") != SymbolName(linkage: "f", readable: "b"))
+  }
+
+  /// Slots written from many threads, each slot by one.
+  final class Results: @unchecked Sendable {
+    private let slots: UnsafeMutableBufferPointer<String>
+    init(count: Int) {
+      slots = .allocate(capacity: count)
+      _ = slots.initialize(from: repeatElement("", count: count))
+    }
+    deinit {
+      slots.deinitialize()
+      slots.deallocate()
+    }
+    func store(_ value: String, at index: Int) { slots[index] = value }
+    var all: [String] { Array(slots) }
+  }
+}
