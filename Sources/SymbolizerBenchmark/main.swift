@@ -4,6 +4,7 @@
 // our library in-process as a second figure), plus the
 // in-process costs (16-frame capture, cached symbolization), each next to a
 // baseline measured in the same run. Run with scripts/bench-symbolizer.sh.
+// Every time is the median of --runs N (default 5) runs, taken in rounds.
 // Options: --mismatches DIR (write every disagreement), --phases (split our
 // time), --only TEXT, --ours-only and --repeat N (for profiling).
 import Foundation
@@ -166,6 +167,18 @@ let repeatCount: Int = {
   }
   return value
 }()
+/// `--runs N`: every tool, and the library, is timed N times (in rounds, so
+/// a slow spell of this shared machine hits all of them) and the median is
+/// reported.
+let runs: Int = {
+  guard let text = option("--runs") else { return 5 }
+  guard let value = Int(text), value >= 1 else {
+    print("error: --runs needs a positive count, got \(text)")
+    exit(2)
+  }
+  return value
+}()
+func median(_ values: [UInt64]) -> UInt64 { values.sorted()[values.count / 2] }
 let llvmSymbolizer: String? = {
   guard let swift = which("swift") else { return nil }
   let real = URL(fileURLWithPath: swift).resolvingSymlinksInPath().deletingLastPathComponent()
@@ -198,7 +211,9 @@ let targets: [(label: String, object: String, symbols: String)] = [
 var rng = SplitMix64(state: 0x5eed)
 var totalAgree = 0
 var totalCompared = 0
-print("Symbolizer benchmark: \(count) random code addresses per binary, cold start each run")
+print(
+  "Symbolizer benchmark: \(count) random code addresses per binary, cold start each run, "
+    + "median of \(runs) runs")
 print("")
 for target in targets where onlyTarget.map({ target.label.contains($0) }) ?? true {
   let funcs = functions(target.symbols)
@@ -214,15 +229,23 @@ for target in targets where onlyTarget.map({ target.label.contains($0) }) ?? tru
     let symbolizer = Symbolizer(executable: target.object)
     for address in addresses { blackHole(symbolizer.symbolize(address)) }
   }
-  let t0 = now()
-  let symbolizer = Symbolizer(executable: target.object)
   var results: [[Frame]] = []
-  results.reserveCapacity(count)
-  let initNs = now() - t0
-  results.append(symbolizer.symbolize(addresses[0]).frames)
-  let firstNs = now() - t0 - initNs
-  for address in addresses.dropFirst() { results.append(symbolizer.symbolize(address).frames) }
-  let oursNs = now() - t0
+  var libraryTimes: [UInt64] = []
+  var initNs: UInt64 = 0
+  var firstNs: UInt64 = 0
+  for run in 0..<runs {
+    let t0 = now()
+    let symbolizer = Symbolizer(executable: target.object)
+    var frames: [[Frame]] = []
+    frames.reserveCapacity(count)
+    initNs = now() - t0
+    frames.append(symbolizer.symbolize(addresses[0]).frames)
+    firstNs = now() - t0 - initNs
+    for address in addresses.dropFirst() { frames.append(symbolizer.symbolize(address).frames) }
+    libraryTimes.append(now() - t0)
+    if run == 0 { results = frames }
+  }
+  let oursNs = median(libraryTimes)
   if CommandLine.arguments.contains("--phases") {
     print(
       "  phases: open \(initNs / 1000) us, first address \(firstNs / 1000) us, "
@@ -236,15 +259,27 @@ for target in targets where onlyTarget.map({ target.label.contains($0) }) ?? tru
   let inputFile = NSTemporaryDirectory() + "symbolizer-bench-\(getpid())-in"
   _ = FileManager.default.createFile(atPath: inputFile, contents: Data(input.utf8))
   defer { try? FileManager.default.removeItem(atPath: inputFile) }
-  let (llvmOut, llvmNs) = timed(
-    llvmSymbolizer,
-    ["--obj=" + target.object, "--inlining", "--functions=linkage", "--no-demangle"],
-    input: inputFile)
-  let a2lNs = timed(addr2line, ["-i", "-f", "-C", "-e", target.object], input: inputFile).ns
-  // Our command line: text like llvm-symbolizer --pretty-print, names demangled.
-  let cliNs = rawlockcheck.map {
-    timed($0, ["symbolize", "--exe", target.object], input: inputFile).ns
+  var llvmOut = ""
+  var llvmTimes: [UInt64] = []
+  var a2lTimes: [UInt64] = []
+  var cliTimes: [UInt64] = []
+  for _ in 0..<runs {
+    let llvm = timed(
+      llvmSymbolizer,
+      ["--obj=" + target.object, "--inlining", "--functions=linkage", "--no-demangle"],
+      input: inputFile)
+    llvmOut = llvm.output
+    llvmTimes.append(llvm.ns)
+    a2lTimes.append(timed(addr2line, ["-i", "-f", "-C", "-e", target.object], input: inputFile).ns)
+    // Our command line: text like llvm-symbolizer --pretty-print, names demangled.
+    if let rawlockcheck {
+      cliTimes.append(
+        timed(rawlockcheck, ["symbolize", "--exe", target.object], input: inputFile).ns)
+    }
   }
+  let llvmNs = median(llvmTimes)
+  let a2lNs = median(a2lTimes)
+  let cliNs = cliTimes.isEmpty ? nil : median(cliTimes)
 
   let oracle = parseLLVM(llvmOut)
   var agree = 0
