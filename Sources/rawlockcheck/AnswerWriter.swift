@@ -33,12 +33,7 @@ final class AnswerWriter: Sendable {
   /// Queues `batch` for writing; blocks while `limit` batches are waiting.
   func submit(_ batch: [SymbolizedAddress]) {
     guard !batch.isEmpty else { return }
-    let done = written.withLock { list in
-      let taken = list
-      list.removeAll(keepingCapacity: true)
-      return taken
-    }
-    _ = consume done
+    written.withLock { $0.removeAll(keepingCapacity: true) }
     slots.wait()
     queue.async { [self] in
       var out = ""

@@ -107,22 +107,11 @@ import Testing
   /// Standard input that cannot be read (a directory): a one-line error and
   /// status 2, not a silent empty answer.
   @Test func unreadableInputIsAnError() throws {
-    let process = Process()
-    process.executableURL = FixturePaths.tool
-    process.arguments = ["symbolize", "--exe", FixturePaths.tool.path]
-    process.standardInput = try #require(FileHandle(forReadingAtPath: "/"))
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    let printed = output.fileHandleForReading.readDataToEndOfFile()
-    let complaint = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 2)
-    #expect(printed.isEmpty)
-    #expect(
-      String(decoding: complaint, as: UTF8.self)
-        == "rawlockcheck: <stdin>: cannot read: Is a directory\n")
+    let directory = try #require(FileHandle(forReadingAtPath: "/") as FileHandle?)
+    let run = try ToolRun(
+      ["symbolize", "--exe", FixturePaths.tool.path], standardInput: directory)
+    #expect(run.status == 2)
+    #expect(run.stdout.isEmpty)
+    #expect(run.stderr == "rawlockcheck: <stdin>: cannot read: Is a directory\n")
   }
 }

@@ -10,17 +10,26 @@ struct ToolRun {
   /// standard input from a file.
   init(_ arguments: [String], in directory: URL = FixturePaths.traces, input: String? = nil) throws
   {
+    guard let input else {
+      try self.init(arguments, in: directory, standardInput: nil)
+      return
+    }
+    let file = FileManager.default.temporaryDirectory
+      .appendingPathComponent("toolrun-\(UUID().uuidString)")
+    try Data(input.utf8).write(to: file)
+    defer { try? FileManager.default.removeItem(at: file) }
+    try self.init(arguments, in: directory, standardInput: FileHandle(forReadingFrom: file))
+  }
+
+  /// Runs the tool with `arguments` and `standardInput` (the test's own when nil).
+  init(_ arguments: [String], in directory: URL = FixturePaths.traces, standardInput: FileHandle?)
+    throws
+  {
     let process = Process()
     process.executableURL = FixturePaths.tool
     process.arguments = arguments
     process.currentDirectoryURL = directory
-    if let input {
-      let file = FileManager.default.temporaryDirectory
-        .appendingPathComponent("toolrun-\(UUID().uuidString)")
-      try Data(input.utf8).write(to: file)
-      process.standardInput = try FileHandle(forReadingFrom: file)
-      defer { try? FileManager.default.removeItem(at: file) }
-    }
+    if let standardInput { process.standardInput = standardInput }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out
