@@ -26,8 +26,13 @@ public enum Demangler {
   /// The Swift runtime backtracer's demangler: simplified Swift names, and
   /// C++ through the C++ runtime. nil when it does not recognise the name.
   static func backtraceDemangle(_ name: String) -> String? {
+    // NUL-terminated although the length is passed: for a C++ name the
+    // backtracer hands the bytes to `__cxa_demangle`, which reads to the NUL
+    // (without it, bytes past the name turned `~_Vector_base()` into
+    // `~_Vector_base(void, int&&)` and `.cold` into `.cold1`).
     var utf8 = Array(name.utf8)
     let count = utf8.count
+    utf8.append(0)
     return utf8.withUnsafeMutableBufferPointer { buffer -> String? in
       buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: count) { chars in
         guard let result = _swift_backtrace_demangle(chars, count, nil, nil) else { return nil }
@@ -41,6 +46,7 @@ public enum Demangler {
   static func swiftFullDemangle(_ name: String) -> String? {
     var utf8 = Array(name.utf8)
     let count = utf8.count
+    utf8.append(0)
     return utf8.withUnsafeMutableBufferPointer { buffer -> String? in
       buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: count) { chars in
         guard let result = swift_demangle(chars, count, nil, nil, 0) else { return nil }

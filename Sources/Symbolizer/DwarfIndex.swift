@@ -42,8 +42,8 @@ final class DwarfIndex {
   }
 
   let bias: UInt64
-  private(set) var units: [Unit] = []
-  private var cuRanges: [AddressRange] = []
+  @exclusivity(unchecked) private(set) var units: [Unit] = []
+  @exclusivity(unchecked) private var cuRanges: [AddressRange] = []
   /// Keeps the inflated sections alive when the DWARF was opened that way.
   private let source: ModuleDwarf
   /// The parsed `.debug_abbrev` tables the one-pass unit reads use (nil
@@ -111,6 +111,16 @@ final class DwarfIndex {
   /// each inlined call nested in the previous one; nil when no function of
   /// the unit contains `pc`.
   func scopeChain(containing pc: UInt64, unit unitIndex: Int) -> [Dwarf_Die]? {
+    var chain: [Dwarf_Die] = []
+    return scopeChain(containing: pc, unit: unitIndex, into: &chain) ? chain : nil
+  }
+
+  /// Replaces `chain` with the scopes containing `pc` in unit `unitIndex`
+  /// (as `scopeChain(containing:unit:)` returns them), reusing its storage;
+  /// false when no function of the unit contains `pc`.
+  func scopeChain(containing pc: UInt64, unit unitIndex: Int, into chain: inout [Dwarf_Die])
+    -> Bool
+  {
     if units[unitIndex].scopes == nil {
       units[unitIndex].scopes = .some(
         units[unitIndex].bounds.flatMap { bounds in
@@ -122,10 +132,12 @@ final class DwarfIndex {
         })
     }
     if case .some(.some) = units[unitIndex].scopes {
-      return units[unitIndex].scopes??.scopeChain(containing: pc)
+      return units[unitIndex].scopes!!.scopeChain(containing: pc, into: &chain)
     }
-    guard let subprogram = subprogram(containing: pc, unit: unitIndex) else { return nil }
-    return Self.inlineChain(of: subprogram, pc: pc)
+    chain.removeAll(keepingCapacity: true)
+    guard let subprogram = subprogram(containing: pc, unit: unitIndex) else { return false }
+    chain.append(contentsOf: Self.inlineChain(of: subprogram, pc: pc))
+    return true
   }
 
   /// The CU whose ranges contain `pc`.

@@ -10,69 +10,14 @@
 /// as `module+0xoffset` (or the bare address when no module is known), and
 /// line 0 prints as `<compiler-generated>`. Stale frames get ` [stale]`, and a
 /// function known only from the symbol table prints as `name (module+0xoffset)`.
+///
+/// The forms themselves live in `FrameText`, shared with `BatchRenderer`.
 public enum FrameFormatting {
   /// `function at file:line:column`, or the fallback forms described above.
   public static func describe(_ frame: Frame) -> String {
-    var out = ""
-    appendDescription(of: frame, to: &out)
-    return out
-  }
-
-  /// Appends `describe(frame)` to `out` without intermediate strings.
-  public static func appendDescription(of frame: Frame, to out: inout String) {
-    guard frame.isSymbolized, !frame.isStale else {
-      appendLocation(ofUnsymbolized: frame, to: &out)
-      if frame.isStale { out += " [stale]" }
-      return
-    }
-    out += frame.function ?? "??"
-    if frame.file == nil, frame.line == 0 {
-      // Named from the symbol table only: say where instead of a fake location.
-      out += " ("
-      appendLocation(ofUnsymbolized: frame, to: &out)
-      out += ")"
-      return
-    }
-    out += " at "
-    appendSourceLocation(of: frame, to: &out)
-  }
-
-  /// `file:line:column`, `file:line`, or `<compiler-generated>` for line 0.
-  public static func sourceLocation(_ frame: Frame) -> String {
-    var out = ""
-    appendSourceLocation(of: frame, to: &out)
-    return out
-  }
-
-  private static func appendSourceLocation(of frame: Frame, to out: inout String) {
-    guard frame.line != 0 else {
-      out += "<compiler-generated>"
-      return
-    }
-    out += frame.file ?? "??"
-    out += ":"
-    out += String(frame.line)
-    if frame.column != 0 {
-      out += ":"
-      out += String(frame.column)
-    }
-  }
-
-  /// `libc.so.6+0x2a1f0` for a known module, else `0x…`.
-  public static func location(ofUnsymbolized frame: Frame) -> String {
-    var out = ""
-    appendLocation(ofUnsymbolized: frame, to: &out)
-    return out
-  }
-
-  private static func appendLocation(ofUnsymbolized frame: Frame, to out: inout String) {
-    guard let module = frame.moduleName else {
-      out += hex(frame.address)
-      return
-    }
-    out += module
-    out += "+"
-    out += hex(frame.moduleOffset)
+    var out: [UInt8] = []
+    FrameText.appendDescription(parts(of: frame, json: false), to: &out)
+    return String(decoding: out, as: UTF8.self)
   }
 
   /// The pretty-print block of one address; with `printAddress`, prefixed by
@@ -87,19 +32,12 @@ public enum FrameFormatting {
   public static func appendText(
     _ symbolized: SymbolizedAddress, printAddress: Bool = false, to out: inout String
   ) {
-    // By index, so frames are borrowed from the array, not copied (a copy
-    // retains every reference a frame holds).
-    for index in symbolized.frames.indices {
-      if index == 0 {
-        if printAddress {
-          out += hex(symbolized.address)
-          out += ": "
-        }
-      } else {
-        out += "\n (inlined by) "
-      }
-      appendDescription(of: symbolized.frames[index], to: &out)
-    }
+    var bytes: [UInt8] = []
+    FrameText.appendText(
+      address: symbolized.address, printAddress: printAddress,
+      frameCount: symbolized.frames.count,
+      parts: { parts(of: symbolized.frames[$0], json: false) }, to: &bytes)
+    out += String(decoding: bytes, as: UTF8.self)
   }
 
   /// One JSON object, on one line:
@@ -114,29 +52,11 @@ public enum FrameFormatting {
 
   /// Appends `json(symbolized)` to `out`, without a final newline.
   public static func appendJSON(_ symbolized: SymbolizedAddress, to out: inout String) {
-    out += "{\"address\": \""
-    out += hex(symbolized.address)
-    out += "\", \"frames\": ["
-    for (index, frame) in symbolized.frames.enumerated() {
-      if index > 0 { out += ", " }
-      out += "{\"function\": "
-      appendJSONString(frame.function, to: &out)
-      out += ", \"file\": "
-      appendJSONString(frame.file, to: &out)
-      out += ", \"line\": "
-      out += String(frame.line)
-      out += ", \"column\": "
-      out += String(frame.column)
-      out += frame.isInlined ? ", \"inlined\": true" : ", \"inlined\": false"
-      out += ", \"module\": "
-      appendJSONString(frame.module, to: &out)
-      out += ", \"offset\": \""
-      out += hex(frame.moduleOffset)
-      out += "\""
-      if frame.isStale { out += ", \"stale\": true" }
-      out += "}"
-    }
-    out += "]}"
+    var bytes: [UInt8] = []
+    FrameText.appendJSON(
+      address: symbolized.address, frameCount: symbolized.frames.count,
+      parts: { parts(of: symbolized.frames[$0], json: true) }, to: &bytes)
+    out += String(decoding: bytes, as: UTF8.self)
   }
 
   /// `0x` followed by lowercase hex digits.
@@ -145,38 +65,27 @@ public enum FrameFormatting {
   /// A JSON string literal (or `null`), escaping quotes, backslashes and
   /// control characters.
   static func jsonString(_ value: String?) -> String {
-    var out = ""
-    appendJSONString(value, to: &out)
-    return out
+    guard let value else { return "null" }
+    var out: [UInt8] = [UInt8(ascii: "\"")]
+    FrameText.appendJSONEscaped(value, to: &out)
+    out.append(UInt8(ascii: "\""))
+    return String(decoding: out, as: UTF8.self)
   }
 
-  private static func appendJSONString(_ value: String?, to out: inout String) {
-    guard let value else {
-      out += "null"
-      return
+  /// A frame's strings as the output wants them: raw for text (the module
+  /// by its file name), JSON-escaped for JSON (the module by its path).
+  private static func parts(of frame: Frame, json: Bool) -> FrameText.Parts<[UInt8]> {
+    func bytes(_ text: String?) -> [UInt8]? {
+      guard let text else { return nil }
+      guard json else { return Array(text.utf8) }
+      var out: [UInt8] = []
+      FrameText.appendJSONEscaped(text, to: &out)
+      return out
     }
-    out += "\""
-    // Most names and paths need no escaping: copy them whole.
-    if !value.utf8.contains(where: {
-      $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\")
-    }) {
-      out += value
-      out += "\""
-      return
-    }
-    for scalar in value.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case _ where scalar.value < 0x20:
-        let digits = String(scalar.value, radix: 16)
-        out += "\\u" + String(repeating: "0", count: 4 - digits.count) + digits
-      default: out.unicodeScalars.append(scalar)
-      }
-    }
-    out += "\""
+    return FrameText.Parts(
+      name: bytes(frame.function), file: bytes(frame.file),
+      module: bytes(json ? frame.module : frame.moduleName), line: frame.line,
+      column: frame.column, isInlined: frame.isInlined, isStale: frame.isStale,
+      moduleOffset: frame.moduleOffset, address: frame.address)
   }
 }

@@ -15,9 +15,9 @@ final class ModuleSlot {
   let module: OpaquePointer?
   let isStale: Bool
 
-  private var dwarfState: DwarfIndex??
-  private var ownSymbolState: SymbolTable?
-  private var allSymbolState: SymbolTable?
+  @exclusivity(unchecked) private var dwarfState: DwarfIndex??
+  @exclusivity(unchecked) private var ownSymbolState: SymbolTable?
+  @exclusivity(unchecked) private var allSymbolState: SymbolTable?
 
   init(path: String, resolvedPath: String?, bias: UInt64, module: OpaquePointer?, isStale: Bool) {
     self.path = path

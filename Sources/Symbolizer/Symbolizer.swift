@@ -100,6 +100,20 @@ public final class Symbolizer: Sendable {
     return SymbolizedAddress(address: address, frames: frames)
   }
 
+  /// Appends the answer for `address` to `batch`, in the compact form a
+  /// `BatchRenderer` prints (see `SymbolizedBatch`), for streams of many
+  /// addresses: no `Frame` values, no reference counting per frame, and no
+  /// per-address cache. Every batch of a sequence must come from this
+  /// symbolizer.
+  public func symbolize(
+    _ address: UInt64, isReturnAddress: Bool = false, into batch: inout SymbolizedBatch
+  ) {
+    engine.withLock { engine in
+      engine.refreshIfModulesChanged()
+      engine.symbolize(address, isReturnAddress: isReturnAddress, into: &batch)
+    }
+  }
+
   /// The frames of every return address of a captured stack, innermost first.
   public func symbolize(stack: some Sequence<UInt64>) -> [SymbolizedAddress] {
     let addresses = Array(stack)

@@ -7,24 +7,42 @@ import Glibc
 ///
 /// Invariants: `ranges` is sorted by `low` and every entry's `index` is a
 /// slot; a cached answer holds until a module is unloaded, which drops the
-/// whole cache (a module's file is read once).
+/// whole cache (a module's file is read once); `nameTable` and `fileTable`
+/// only grow, so a number handed out stays valid.
+///
+/// Stored properties are `@exclusivity(unchecked)` (as are `DwarfIndex`'s
+/// and `ModuleSlot`'s): the engine is only reached through `Symbolizer`'s
+/// mutex, one call at a time, and no access to a property outlives the
+/// statement that makes it. The runtime's dynamic exclusivity checks were
+/// about a sixth of the time of an uncached lookup.
 final class SymbolizerEngine {
   let isInProcess: Bool
   private let dwfl: OpaquePointer
   private let callbacks: UnsafeMutablePointer<Dwfl_Callbacks>
   private let debugDirectories: [String]
-  private(set) var slots: [ModuleSlot] = []
-  private var ranges: [AddressRange] = []
+  @exclusivity(unchecked) private(set) var slots: [ModuleSlot] = []
+  @exclusivity(unchecked) private var ranges: [AddressRange] = []
   /// Answers by address: for exact addresses, and for return addresses.
-  private var cache = AddressTable<[Frame]>(capacity: 1024)
-  private var returnCache = AddressTable<[Frame]>(capacity: 1024)
-  /// Interned names and strings, keyed by the address of their C string.
-  private var names = AddressTable<SymbolName>(capacity: 1024)
-  private var namesByText = [String: SymbolName](minimumCapacity: 1024)
-  private var strings = AddressTable<String>()
-  private var reportedInProcess: Set<String> = []
+  @exclusivity(unchecked) private var cache = AddressTable<[Frame]>(capacity: 1024)
+  @exclusivity(unchecked) private var returnCache = AddressTable<[Frame]>(capacity: 1024)
+  /// Interned names and file names, numbered in order of first use (the
+  /// numbers `FrameRecord`s hold), found by the address of their C string
+  /// and, for names, by text (one `SymbolName` per distinct linkage name).
+  @exclusivity(unchecked) private(set) var nameTable: [SymbolName] = []
+  @exclusivity(unchecked) private var nameIDs = AddressTable<Int32>(capacity: 1024)
+  @exclusivity(unchecked) private var nameIDsByText = [String: Int32](minimumCapacity: 1024)
+  @exclusivity(unchecked) private(set) var fileTable: [String] = []
+  @exclusivity(unchecked) private var fileIDs = AddressTable<Int32>()
+  /// What was read once per DIE (keyed by the DIE's address, which is unique
+  /// while the `Dwfl` lives): function names, and inlined calls' call sites.
+  @exclusivity(unchecked) private var dieNames = AddressTable<Int32>(capacity: 1024)
+  @exclusivity(unchecked) private var callSites = AddressTable<CallSite>(capacity: 1024)
+  /// Scratch storage reused by every lookup.
+  @exclusivity(unchecked) private var chain: [Dwarf_Die] = []
+  @exclusivity(unchecked) private var records: [FrameRecord] = []
+  @exclusivity(unchecked) private var reportedInProcess: Set<String> = []
   /// The dynamic linker's counters at the last refresh (in-process only).
-  private var loadedGeneration: (adds: UInt64, subs: UInt64) = (0, 0)
+  @exclusivity(unchecked) private var loadedGeneration: (adds: UInt64, subs: UInt64) = (0, 0)
   /// Bound on cached addresses; the cache is dropped when it is reached.
   /// Zero: answers are not cached.
   private let cacheLimit: Int
@@ -212,19 +230,64 @@ final class SymbolizerEngine {
     return result
   }
 
+  /// Appends the answer for `address` to `batch`, with the names, files and
+  /// modules the batch's sequence has not delivered yet. Not cached.
+  func symbolize(_ address: UInt64, isReturnAddress: Bool, into batch: inout SymbolizedBatch) {
+    let slot = appendRecords(for: address, isReturnAddress: isReturnAddress, to: &batch.frames)
+    batch.finishAnswer(address: address, module: slot)
+    if batch.deliveredNames < nameTable.count {
+      batch.newNames += nameTable[batch.deliveredNames...]
+    }
+    if batch.deliveredFiles < fileTable.count {
+      batch.newFiles += fileTable[batch.deliveredFiles...]
+    }
+    while batch.deliveredModules < slots.count {
+      let slot = slots[batch.deliveredModules]
+      batch.newModules.append(.init(path: slot.path, bias: slot.bias, isStale: slot.isStale))
+    }
+  }
+
   private func computeFrames(for address: UInt64, isReturnAddress: Bool) -> [Frame] {
+    records.removeAll(keepingCapacity: true)
+    let index = appendRecords(for: address, isReturnAddress: isReturnAddress, to: &records)
+    var base = Frame(address: address)
+    if index >= 0 {
+      let slot = slots[Int(index)]
+      base.module = slot.path
+      base.moduleOffset = address &- slot.bias
+      base.isStale = slot.isStale
+    }
+    return records.map { record in
+      var frame = base
+      if record.name >= 0 { frame.name = nameTable[Int(record.name)] }
+      if record.file >= 0 { frame.file = fileTable[Int(record.file)] }
+      frame.line = Int(record.line)
+      frame.column = Int(record.column)
+      frame.isInlined = record.isInlined
+      return frame
+    }
+  }
+
+  /// Appends the frames of `address` to `records`, innermost first (at least
+  /// one), and returns the slot of its module, or -1 when no module holds it.
+  private func appendRecords(
+    for address: UInt64, isReturnAddress: Bool, to records: inout [FrameRecord]
+  ) -> Int32 {
     let pc = isReturnAddress && address > 0 ? address - 1 : address
     var index = ranges.index(containing: pc)
     if index == nil, isInProcess {
       refreshProcessModules()
       index = ranges.index(containing: pc)
     }
-    guard let index else { return [Frame(address: address)] }
+    guard let index else {
+      records.append(.unknown)
+      return -1
+    }
     let slot = slots[index]
-    var base = Frame(
-      address: address, module: slot.path, moduleOffset: address &- slot.bias,
-      isStale: slot.isStale)
-    guard slot.module != nil else { return [base] }
+    guard slot.module != nil else {
+      records.append(.unknown)
+      return Int32(index)
+    }
     let linkPC = pc &- slot.bias
     // The outermost frame is named by the module's own symbol covering the
     // address, as llvm-symbolizer does: it carries the compiler clone suffix
@@ -234,108 +297,133 @@ final class SymbolizerEngine {
     if let dwarf = slot.dwarf {
       let dwarfPC = pc &- dwarf.bias
       if let unit = dwarf.unit(containing: dwarfPC) {
-        if var chain = dwarf.scopeChain(containing: dwarfPC, unit: unit) {
-          return inlineFrames(
-            base: base, dwarf: dwarf, unit: unit, chain: &chain, pc: dwarfPC,
-            outerName: ownSymbol.map { symbolName($0.name) })
+        if dwarf.scopeChain(containing: dwarfPC, unit: unit, into: &chain) {
+          appendInlineRecords(
+            dwarf: dwarf, unit: unit, pc: dwarfPC,
+            outerName: ownSymbol.map { symbolName($0.name) }, to: &records)
+          return Int32(index)
         }
         // Code with line information but no function DIE (assembly).
+        var record = FrameRecord.unknown
         if let symbol = ownSymbol ?? slot.allSymbols?.lookup(linkPC) {
-          base.name = symbolName(symbol.name)
+          record.name = symbolName(symbol.name)
         }
-        setLocation(&base, lineAt: dwarfPC, unit: unit, dwarf: dwarf)
-        return [base]
+        setLocation(&record, lineAt: dwarfPC, unit: unit, dwarf: dwarf)
+        records.append(record)
+        return Int32(index)
       }
     }
+    var record = FrameRecord.unknown
     if let symbol = ownSymbol ?? slot.allSymbols?.lookup(linkPC) {
-      base.name = symbolName(symbol.name)
-      base.file = symbol.file.map(string)
+      record.name = symbolName(symbol.name)
+      record.file = symbol.file.map(fileID) ?? -1
     }
-    return [base]
+    records.append(record)
+    return Int32(index)
   }
 
-  private func inlineFrames(
-    base: Frame, dwarf: DwarfIndex, unit: Int, chain: inout [Dwarf_Die], pc: UInt64,
-    outerName: SymbolName?
-  ) -> [Frame] {
-    var frames: [Frame] = []
-    frames.reserveCapacity(chain.count)
+  /// One record per scope of `chain` (the subprogram first), appended
+  /// innermost first: the innermost scope's line is `pc`'s, every outer
+  /// scope's is the call site of the inlined call inside it.
+  private func appendInlineRecords(
+    dwarf: DwarfIndex, unit: Int, pc: UInt64, outerName: Int32?,
+    to records: inout [FrameRecord]
+  ) {
     for level in stride(from: chain.count - 1, through: 0, by: -1) {
-      var frame = base
-      frame.isInlined = level > 0
+      var record = FrameRecord.unknown
+      record.isInlined = level > 0
       if level == 0, let outerName {
-        frame.name = outerName
-      } else if let linkage = linkageName(of: &chain[level]) {
-        frame.name = symbolName(linkage)
+        record.name = outerName
+      } else {
+        record.name = dieName(&chain[level])
       }
       if level == chain.count - 1 {
-        setLocation(&frame, lineAt: pc, unit: unit, dwarf: dwarf)
+        setLocation(&record, lineAt: pc, unit: unit, dwarf: dwarf)
       } else {
-        setCallSite(&frame, of: &chain[level + 1], unit: unit, dwarf: dwarf)
+        let site = callSite(of: &chain[level + 1], unit: unit, dwarf: dwarf)
+        record.file = site.file
+        record.line = site.line
+        record.column = site.column
       }
-      frames.append(frame)
+      records.append(record)
     }
-    return frames
   }
 
   // MARK: Interning
 
-  /// The shared `SymbolName` of a C string inside the module data (DWARF
-  /// string sections and symbol string tables live as long as the `Dwfl`, so
-  /// the pointer identifies the text). A symbol version suffix
+  /// The number of the shared `SymbolName` of a C string inside the module
+  /// data (DWARF string sections and symbol string tables live as long as
+  /// the `Dwfl`, so the pointer identifies the text). A symbol version suffix
   /// (`name@GLIBC_2.2.5`, which libdwfl appends to `.dynsym` names) is dropped.
-  private func symbolName(_ text: UnsafePointer<CChar>) -> SymbolName {
+  private func symbolName(_ text: UnsafePointer<CChar>) -> Int32 {
     let key = UInt64(UInt(bitPattern: text))
-    if let known = names[key] { return known }
+    if let known = nameIDs[key] { return known }
     let length = strlen(text)
     let end = memchr(text + 1, Int32(UInt8(ascii: "@")), max(length, 1) - 1)
     let count = end.map { UnsafeRawPointer($0) - UnsafeRawPointer(text) } ?? length
     let linkage = text.withMemoryRebound(to: UInt8.self, capacity: count) {
       String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self)
     }
-    let name = namesByText[linkage] ?? SymbolName(linkage: linkage)
-    namesByText[linkage] = name
-    names.updateValue(name, forKey: key)
-    return name
+    let id: Int32
+    if let existing = nameIDsByText[linkage] {
+      id = existing
+    } else {
+      id = Int32(nameTable.count)
+      nameTable.append(SymbolName(linkage: linkage))
+      nameIDsByText[linkage] = id
+    }
+    nameIDs.updateValue(id, forKey: key)
+    return id
   }
 
-  /// The shared `String` of a C string inside the module data (file names).
-  private func string(_ text: UnsafePointer<CChar>) -> String {
+  /// The number of the shared `String` of a C string inside the module data
+  /// (file names).
+  private func fileID(_ text: UnsafePointer<CChar>) -> Int32 {
     let key = UInt64(UInt(bitPattern: text))
-    if let known = strings[key] { return known }
-    let value = String(cString: text)
-    strings.updateValue(value, forKey: key)
-    return value
+    if let known = fileIDs[key] { return known }
+    let id = Int32(fileTable.count)
+    fileTable.append(String(cString: text))
+    fileIDs.updateValue(id, forKey: key)
+    return id
   }
 
-  /// `DW_AT_linkage_name` (or `DW_AT_MIPS_linkage_name`), else `DW_AT_name`,
-  /// following `DW_AT_abstract_origin` and `DW_AT_specification`.
-  private func linkageName(of die: inout Dwarf_Die) -> UnsafePointer<CChar>? {
+  /// The name number of a function or inlined call DIE (-1: none), read once
+  /// per DIE: `DW_AT_linkage_name` (or `DW_AT_MIPS_linkage_name`), else
+  /// `DW_AT_name`, following `DW_AT_abstract_origin` and `DW_AT_specification`.
+  private func dieName(_ die: inout Dwarf_Die) -> Int32 {
+    let key = UInt64(UInt(bitPattern: die.addr))
+    if let known = dieNames[key] { return known }
+    var id: Int32 = -1
     var attribute = Dwarf_Attribute()
     for name in [DW_AT_linkage_name, DW_AT_MIPS_linkage_name, DW_AT_name] {
       if dwarf_attr_integrate(&die, UInt32(name), &attribute) != nil,
         let text = dwarf_formstring(&attribute)
       {
-        return text
+        id = symbolName(text)
+        break
       }
     }
-    return nil
+    dieNames.updateValue(id, forKey: key)
+    return id
   }
 
-  private func setLocation(_ frame: inout Frame, lineAt pc: UInt64, unit: Int, dwarf: DwarfIndex) {
+  private func setLocation(
+    _ record: inout FrameRecord, lineAt pc: UInt64, unit: Int, dwarf: DwarfIndex
+  ) {
     guard let line = dwarf.line(at: pc, unit: unit) else { return }
     var number: Int32 = 0
     var column: Int32 = 0
     dwarf_lineno(line, &number)
     dwarf_linecol(line, &column)
-    frame.line = Int(number)
-    frame.column = Int(column)
-    if let source = dwarf_linesrc(line, nil, nil) { frame.file = string(source) }
+    record.line = number
+    record.column = column
+    if let source = dwarf_linesrc(line, nil, nil) { record.file = fileID(source) }
   }
 
-  private func setCallSite(
-    _ frame: inout Frame, of inlined: inout Dwarf_Die, unit: Int, dwarf: DwarfIndex
-  ) {
+  /// The call site of an inlined call DIE, read once per DIE.
+  private func callSite(of inlined: inout Dwarf_Die, unit: Int, dwarf: DwarfIndex) -> CallSite {
+    let key = UInt64(UInt(bitPattern: inlined.addr))
+    if let known = callSites[key] { return known }
     func value(_ name: Int) -> Int? {
       var attribute = Dwarf_Attribute()
       var result: Dwarf_Word = 0
@@ -344,11 +432,14 @@ final class SymbolizerEngine {
       else { return nil }
       return Int(result)
     }
+    var site = CallSite(file: -1, line: 0, column: 0)
     if let file = value(DW_AT_call_file) {
-      frame.file = dwarf.fileName(file, unit: unit).map(string)
+      site.file = dwarf.fileName(file, unit: unit).map(fileID) ?? -1
     }
-    frame.line = value(DW_AT_call_line) ?? 0
-    frame.column = value(DW_AT_call_column) ?? 0
+    site.line = Int32(truncatingIfNeeded: value(DW_AT_call_line) ?? 0)
+    site.column = Int32(truncatingIfNeeded: value(DW_AT_call_column) ?? 0)
+    callSites.updateValue(site, forKey: key)
+    return site
   }
 
   private func buildID(of module: OpaquePointer) -> [UInt8]? {

@@ -241,16 +241,26 @@ struct UnitScopes {
   /// inlined call nested in the previous one; nil when no function of the
   /// unit contains `pc`.
   mutating func scopeChain(containing pc: UInt64) -> [Dwarf_Die]? {
-    guard let subprogram = subprograms.index(containing: pc) else { return nil }
-    return inlineChain(subprogram: subprogram, pc: pc)
+    var chain: [Dwarf_Die] = []
+    return scopeChain(containing: pc, into: &chain) ? chain : nil
   }
 
-  /// The DIEs of the scopes containing `pc` inside subprogram entry
+  /// Replaces `chain` with the DIEs of the scopes containing `pc` (as
+  /// `scopeChain(containing:)` returns them), reusing its storage; false,
+  /// with `chain` empty, when no function of the unit contains `pc`.
+  mutating func scopeChain(containing pc: UInt64, into chain: inout [Dwarf_Die]) -> Bool {
+    chain.removeAll(keepingCapacity: true)
+    guard let subprogram = subprograms.index(containing: pc) else { return false }
+    inlineChain(subprogram: subprogram, pc: pc, into: &chain)
+    return true
+  }
+
+  /// Appends the DIEs of the scopes containing `pc` inside subprogram entry
   /// `subprogram`: the subprogram first, then each inlined call nested in the
   /// previous one (at each level, the first in DIE order that contains `pc`).
-  private mutating func inlineChain(subprogram: Int, pc: UInt64) -> [Dwarf_Die] {
+  private mutating func inlineChain(subprogram: Int, pc: UInt64, into chain: inout [Dwarf_Die]) {
     if entries[subprogram].childStart < 0 { readPending(subprogram) }
-    var chain = [entries[subprogram].die]
+    chain.append(entries[subprogram].die)
     var current = subprogram
     var index = Int(entries[subprogram].childStart)
     while index < Int(entries[current].end) {
@@ -263,7 +273,6 @@ struct UnitScopes {
         index = Int(entry.end)
       }
     }
-    return chain
   }
 
   /// Reads the subtree of a subprogram the unit walk jumped over; its

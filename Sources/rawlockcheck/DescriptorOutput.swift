@@ -2,11 +2,11 @@
   import Glibc
 #endif
 
-/// Writes all of `text` to `descriptor`, retrying short writes and `EINTR`;
+/// Writes all of `bytes` to `descriptor`, retrying short writes and `EINTR`;
 /// gives up silently when the descriptor is closed or full (`EPIPE`, `ENOSPC`):
 /// there is nobody left to tell.
-func writeAll(_ text: inout String, to descriptor: Int32) {
-  text.withUTF8 { bytes in
+func writeAll(_ bytes: [UInt8], to descriptor: Int32) {
+  bytes.withUnsafeBytes { bytes in
     var offset = 0
     while offset < bytes.count {
       let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
@@ -20,6 +20,5 @@ func writeAll(_ text: inout String, to descriptor: Int32) {
 /// Writes to standard error through its file descriptor (the C `stderr`
 /// global is not concurrency-safe in Swift 6).
 func writeStandardError(_ text: String) {
-  var copy = text
-  writeAll(&copy, to: 2)
+  writeAll(Array(text.utf8), to: 2)
 }

@@ -40,11 +40,10 @@ struct SymbolizeCommand: ParsableCommand {
     // This thread parses and symbolizes; `writer` formats and writes on
     // another, a batch at a time.
     let writer = AnswerWriter(descriptor: 1, format: format)
-    var batch: [SymbolizedAddress] = []
-    batch.reserveCapacity(Self.batchSize)
+    var batch = SymbolizedBatch()
     func submit() {
       writer.submit(batch)
-      batch.removeAll(keepingCapacity: true)
+      batch.removeAnswers()
     }
     func fail(_ message: String) -> ExitCode {
       submit()
@@ -58,7 +57,7 @@ struct SymbolizeCommand: ParsableCommand {
           "\(source()): expected an address, got \"\(String(decoding: token.prefix(64), as: UTF8.self))\""
         )
       }
-      batch.append(symbolizer.symbolize(address))
+      symbolizer.symbolize(address, into: &batch)
       if batch.count == Self.batchSize { submit() }
     }
     if addresses.isEmpty {

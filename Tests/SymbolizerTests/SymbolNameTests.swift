@@ -17,6 +17,30 @@ import Testing
     #expect(SymbolName(linkage: Self.swiftName).description == Self.swiftReadable)
   }
 
+  /// The demanglers get NUL-terminated names: when the heap block right
+  /// after a name's bytes holds other characters (here: freed arrays of
+  /// 'i's, which malloc hands out again, and which would read as more `int`
+  /// parameters or a longer clone suffix), the result must not change.
+  @Test func demanglingDoesNotReadPastTheName() {
+    // Checked by hand with c++filt.
+    let cases = [
+      (
+        "_ZNSt12_Vector_baseIiSaIiEED2Ev",
+        "std::_Vector_base<int, std::allocator<int> >::~_Vector_base()"
+      ),
+      ("_ZN7fixture5buildEi.cold", "fixture::build(int) [clone .cold]"),
+    ]
+    for (name, readable) in cases {
+      for size in stride(from: 16, through: 96, by: 8) {
+        // Free a block of about the size the demangler's copy will take.
+        var poison = [UInt8](repeating: UInt8(ascii: "i"), count: size)
+        poison.withUnsafeMutableBufferPointer { $0[0] = UInt8(ascii: "i") }
+        poison = []
+        #expect(Demangler.demangle(name) == readable, "after freeing \(size) bytes")
+      }
+    }
+  }
+
   @Test func aGivenReadableFormIsKept() {
     // Not what demangling would give: proves the given form is used.
     let name = SymbolName(linkage: Self.swiftName, readable: "custom")
