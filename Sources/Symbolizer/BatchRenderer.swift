@@ -56,35 +56,44 @@ public struct BatchRenderer: Sendable {
           span: store(json ? module.path : baseName(module.path), json: json), bias: module.bias,
           isStale: module.isStale))
     }
+    // Everything the loop reads is borrowed as a buffer first: a closure
+    // capturing `batch` or `self` copied (retained and released) their
+    // arrays once per answer.
+    let names = self.names
+    let files = self.files
+    let modules = self.modules
+    let format = self.format
     bytes.withUnsafeBufferPointer { arena in
-      func text(_ span: Span) -> UnsafeBufferPointer<UInt8> {
-        UnsafeBufferPointer(rebasing: arena[span.start..<span.start + span.count])
-      }
-      for answer in 0..<batch.count {
-        let address = batch.addresses[answer]
-        let slot = Int(batch.moduleSlots[answer])
-        let module = slot >= 0 ? modules[slot] : nil
-        let frames = batch.frameRange(of: answer)
-        let parts = { (index: Int) -> FrameText.Parts<UnsafeBufferPointer<UInt8>> in
-          let record = batch.frames[frames.lowerBound + index]
-          return FrameText.Parts(
-            name: record.name >= 0 ? text(names[Int(record.name)]) : nil,
-            file: record.file >= 0 ? text(files[Int(record.file)]) : nil,
-            module: module.map { text($0.span) }, line: Int(record.line),
-            column: Int(record.column), isInlined: record.isInlined,
-            isStale: module?.isStale ?? false, moduleOffset: module.map { address &- $0.bias } ?? 0,
-            address: address)
+      batch.frames.withUnsafeBufferPointer { records in
+        func text(_ span: Span) -> UnsafeBufferPointer<UInt8> {
+          UnsafeBufferPointer(rebasing: arena[span.start..<span.start + span.count])
         }
-        switch format {
-        case .text:
-          FrameText.appendText(
-            address: address, printAddress: true, frameCount: frames.count, parts: parts,
-            to: &out)
-        case .json:
-          FrameText.appendJSON(
-            address: address, frameCount: frames.count, parts: parts, to: &out)
+        for answer in 0..<batch.count {
+          let address = batch.addresses[answer]
+          let slot = Int(batch.moduleSlots[answer])
+          let module = slot >= 0 ? modules[slot] : nil
+          let frames = batch.frameRange(of: answer)
+          let parts = { (index: Int) -> FrameText.Parts<UnsafeBufferPointer<UInt8>> in
+            let record = records[frames.lowerBound + index]
+            return FrameText.Parts(
+              name: record.name >= 0 ? text(names[Int(record.name)]) : nil,
+              file: record.file >= 0 ? text(files[Int(record.file)]) : nil,
+              module: module.map { text($0.span) }, line: Int(record.line),
+              column: Int(record.column), isInlined: record.isInlined,
+              isStale: module?.isStale ?? false,
+              moduleOffset: module.map { address &- $0.bias } ?? 0, address: address)
+          }
+          switch format {
+          case .text:
+            FrameText.appendText(
+              address: address, printAddress: true, frameCount: frames.count, parts: parts,
+              to: &out)
+          case .json:
+            FrameText.appendJSON(
+              address: address, frameCount: frames.count, parts: parts, to: &out)
+          }
+          out.append(UInt8(ascii: "\n"))
         }
-        out.append(UInt8(ascii: "\n"))
       }
     }
   }

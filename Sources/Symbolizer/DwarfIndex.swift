@@ -37,8 +37,10 @@ final class DwarfIndex {
     var fileCount = 0
     var filesLoaded = false
     /// The unit's line program from `lineTables`, once looked up (nil
-    /// inside when it is not there: libdw's lookup is used).
+    /// inside when it is not there).
     var lineTable: LineTables.Table??
+    /// The unit's line rows, once needed (nil inside: no line program).
+    var rows: LineRows??
   }
 
   let bias: UInt64
@@ -152,13 +154,26 @@ final class DwarfIndex {
     return units[unitIndex].dies[found]
   }
 
-  /// The line table row for `pc` in unit `unitIndex` (a `Dwarf_Line`):
-  /// from the decoded-ahead tables when the unit's program is there, else
-  /// `dwarf_getsrc_die`, which decodes the program on first use.
+  /// The line table row for `pc` in unit `unitIndex` (a `Dwarf_Line`),
+  /// chosen as `dwarf_getsrc_die` chooses it, from the unit's `LineRows`.
   func line(at pc: UInt64, unit unitIndex: Int) -> OpaquePointer? {
-    if let table = lineTable(unit: unitIndex) { return LineTables.row(in: table, containing: pc) }
-    var die = units[unitIndex].die
-    return dwarf_getsrc_die(&die, pc)
+    if units[unitIndex].rows == nil { units[unitIndex].rows = .some(lineRows(unit: unitIndex)) }
+    guard case .some(.some(let rows)) = units[unitIndex].rows else { return nil }
+    return rows.row(containing: pc)
+  }
+
+  /// The rows of unit `unitIndex`'s line program: decoded ahead
+  /// (`lineTables`) when it is there, else by `dwarf_getsrclines`.
+  private func lineRows(unit unitIndex: Int) -> LineRows? {
+    if let table = lineTable(unit: unitIndex) {
+      return LineRows(lines: table.lines, count: table.count)
+    }
+    var lines: OpaquePointer?
+    var count = 0
+    guard dwarf_getsrclines(&units[unitIndex].die, &lines, &count) == 0, let lines else {
+      return nil
+    }
+    return LineRows(lines: lines, count: count)
   }
 
   /// The file table entry `index` of unit `unitIndex` (for `DW_AT_call_file`).

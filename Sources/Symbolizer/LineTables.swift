@@ -8,8 +8,8 @@ import Glibc
 /// DWARF 5 line programs are self-contained (their directory table starts
 /// with the compilation directory), so `dwarf_next_lines` can decode them
 /// all before `.debug_info` exists: `DwarfImage` does it on the core that is
-/// not inflating `.debug_info`. Lookups then find the row the way
-/// `dwarf_getsrc_die` does, without decoding anything.
+/// not inflating `.debug_info`. Lookups then find the row through
+/// `LineRows`, without decoding anything.
 ///
 /// Invariants: immutable once `decode` returns; every `Table` points into
 /// `handle`'s memory, which lives as long as this object. Programs of
@@ -107,27 +107,5 @@ final class LineTables: @unchecked Sendable {
     }
     guard at + 2 <= program.count, length >= 2, at + length <= program.count else { return nil }
     return (Int(program.loadUnaligned(fromByteOffset: at, as: UInt16.self)), at + length)
-  }
-
-  /// The row describing `pc` in `table`, chosen as elfutils 0.188's
-  /// `dwarf_getsrc_die` chooses it: the last row whose address is at or
-  /// below `pc`, unless that row ends a sequence.
-  static func row(in table: Table, containing pc: UInt64) -> OpaquePointer? {
-    guard table.count > 0 else { return nil }
-    func address(_ index: Int) -> UInt64 {
-      var value: Dwarf_Addr = 0
-      dwarf_lineaddr(dwarf_onesrcline(table.lines, index), &value)
-      return value
-    }
-    var low = 0
-    var high = table.count - 1
-    while low < high {
-      let middle = high - (high - low) / 2
-      if pc < address(middle) { high = middle - 1 } else { low = middle }
-    }
-    let row = dwarf_onesrcline(table.lines, low)
-    var ends = false
-    dwarf_lineendsequence(row, &ends)
-    return !ends && address(low) <= pc ? row : nil
   }
 }

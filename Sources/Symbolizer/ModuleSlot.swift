@@ -35,23 +35,25 @@ final class ModuleSlot {
     return built
   }
 
-  /// The function symbols of the module's own file, built on first use.
-  var ownSymbols: SymbolTable? {
-    if let ownSymbolState { return ownSymbolState }
-    guard let module else { return nil }
-    let table = SymbolTable.own(of: module)
-    ownSymbolState = table
-    return table
+  /// The function symbol of the module's own file that covers `address`
+  /// (a link-time address); the table is built on first use. Looked up in
+  /// place: handing out the table would retain and release it per lookup.
+  func ownSymbol(at address: UInt64) -> SymbolTable.Entry? {
+    if ownSymbolState == nil {
+      guard let module else { return nil }
+      ownSymbolState = SymbolTable.own(of: module)
+    }
+    return ownSymbolState!.lookup(address)
   }
 
-  /// Every function symbol libdwfl knows (with a separate debug file's
-  /// local symbols), built on first use.
-  var allSymbols: SymbolTable? {
-    if let allSymbolState { return allSymbolState }
-    guard let module else { return nil }
-    let table = SymbolTable.all(of: module, bias: bias)
-    allSymbolState = table
-    return table
+  /// The function symbol covering `address` among every symbol libdwfl
+  /// knows (with a separate debug file's local symbols), built on first use.
+  func anySymbol(at address: UInt64) -> SymbolTable.Entry? {
+    if allSymbolState == nil {
+      guard let module else { return nil }
+      allSymbolState = SymbolTable.all(of: module, bias: bias)
+    }
+    return allSymbolState!.lookup(address)
   }
 }
 

@@ -292,7 +292,7 @@ final class SymbolizerEngine {
     // The outermost frame is named by the module's own symbol covering the
     // address, as llvm-symbolizer does: it carries the compiler clone suffix
     // (`.cold`, `.isra.0`) and the exported alias of a stripped library.
-    let ownSymbol = slot.ownSymbols?.lookup(linkPC)
+    let ownSymbol = slot.ownSymbol(at: linkPC)
 
     if let dwarf = slot.dwarf {
       let dwarfPC = pc &- dwarf.bias
@@ -305,7 +305,7 @@ final class SymbolizerEngine {
         }
         // Code with line information but no function DIE (assembly).
         var record = FrameRecord.unknown
-        if let symbol = ownSymbol ?? slot.allSymbols?.lookup(linkPC) {
+        if let symbol = ownSymbol ?? slot.anySymbol(at: linkPC) {
           record.name = symbolName(symbol.name)
         }
         setLocation(&record, lineAt: dwarfPC, unit: unit, dwarf: dwarf)
@@ -314,7 +314,7 @@ final class SymbolizerEngine {
       }
     }
     var record = FrameRecord.unknown
-    if let symbol = ownSymbol ?? slot.allSymbols?.lookup(linkPC) {
+    if let symbol = ownSymbol ?? slot.anySymbol(at: linkPC) {
       record.name = symbolName(symbol.name)
       record.file = symbol.file.map(fileID) ?? -1
     }

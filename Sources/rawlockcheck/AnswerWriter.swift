@@ -12,6 +12,10 @@ import Synchronization
 /// reader of the output holds the symbolizing thread back instead of memory
 /// growing with the input; after `finish()` returns, everything submitted
 /// before it has been written.
+///
+/// The default limit, 64 batches (a few hundred kilobytes), lets the
+/// symbolizing thread run ahead while the writer demangles the many new
+/// names of the first batches; with 8 it waited for the writer there.
 final class AnswerWriter: Sendable {
   private let queue = DispatchQueue(label: "rawlockcheck.symbolize.output")
   private let slots: DispatchSemaphore
@@ -20,7 +24,7 @@ final class AnswerWriter: Sendable {
   private let state: Mutex<(renderer: BatchRenderer, out: [UInt8])>
 
   /// A writer to `descriptor` in `format`, with at most `limit` batches waiting.
-  init(descriptor: Int32, format: OutputFormat, limit: Int = 8) {
+  init(descriptor: Int32, format: OutputFormat, limit: Int = 64) {
     precondition(limit > 0)
     self.descriptor = descriptor
     state = Mutex((BatchRenderer(format: format == .json ? .json : .text), []))

@@ -74,9 +74,10 @@ struct SymbolizeCommand: ParsableCommand {
     }
     submit()
     writer.finish()
-    // Everything is written: skip tearing down the DWARF indexes (a few
-    // milliseconds of freeing for a large library).
-    Glibc.exit(0)
+    // Everything is written (with write(2), nothing is buffered): skip
+    // tearing down the DWARF indexes (a few milliseconds of freeing for a
+    // large library) and the exit handlers.
+    Glibc._exit(0)
   }
 
   /// A decimal or `0x`-hexadecimal address; nil for anything else,
