@@ -328,8 +328,13 @@ for target in targets where onlyTarget.map({ target.label.contains($0) }) ?? tru
   print("")
 }
 if CommandLine.arguments.contains("--ours-only") { exit(0) }
-print(
-  "Overall agreement: \(fmt(100 * Double(totalAgree) / Double(totalCompared), 2))% (target >= 99%)")
+if totalCompared > 0 {
+  print(
+    "Overall agreement: \(fmt(100 * Double(totalAgree) / Double(totalCompared), 2))% "
+      + "(target >= 99%)")
+} else if let onlyTarget {
+  print("No binary's label contains \"\(onlyTarget)\" (labels: \(targets.map(\.label)))")
+}
 print("")
 
 // MARK: In-process costs
