@@ -26,33 +26,28 @@ public enum Demangler {
   /// The Swift runtime backtracer's demangler: simplified Swift names, and
   /// C++ through the C++ runtime. nil when it does not recognise the name.
   static func backtraceDemangle(_ name: String) -> String? {
-    // NUL-terminated although the length is passed: for a C++ name the
-    // backtracer hands the bytes to `__cxa_demangle`, which reads to the NUL
-    // (without it, bytes past the name turned `~_Vector_base()` into
-    // `~_Vector_base(void, int&&)` and `.cold` into `.cold1`).
-    var utf8 = Array(name.utf8)
-    let count = utf8.count
-    utf8.append(0)
-    return utf8.withUnsafeMutableBufferPointer { buffer -> String? in
-      buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: count) { chars in
-        guard let result = _swift_backtrace_demangle(chars, count, nil, nil) else { return nil }
-        defer { free(result) }
-        return String(cString: result)
-      }
-    }
+    demangled(name) { _swift_backtrace_demangle($0, $1, nil, nil) }
   }
 
   /// The full Swift demangled form (`swift demangle` without `--simplified`).
   static func swiftFullDemangle(_ name: String) -> String? {
-    var utf8 = Array(name.utf8)
-    let count = utf8.count
-    utf8.append(0)
-    return utf8.withUnsafeMutableBufferPointer { buffer -> String? in
-      buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: count) { chars in
-        guard let result = swift_demangle(chars, count, nil, nil, 0) else { return nil }
-        defer { free(result) }
-        return String(cString: result)
-      }
+    demangled(name) { swift_demangle($0, $1, nil, nil, 0) }
+  }
+
+  /// What `demangler` (a C function taking a name and its length, returning
+  /// a `malloc`ed C string or NULL) makes of `name`.
+  ///
+  /// The name is NUL-terminated although its length is passed: for a C++
+  /// name the backtracer hands the bytes to `__cxa_demangle`, which reads to
+  /// the NUL (without it, bytes past the name turned `~_Vector_base()` into
+  /// `~_Vector_base(void, int&&)` and `.cold` into `.cold1`).
+  private static func demangled(
+    _ name: String, by demangler: (UnsafePointer<CChar>, Int) -> UnsafeMutablePointer<CChar>?
+  ) -> String? {
+    name.withCString { chars in
+      guard let result = demangler(chars, strlen(chars)) else { return nil }
+      defer { free(result) }
+      return String(cString: result)
     }
   }
 
