@@ -14,7 +14,8 @@ import Glibc
 /// Invariants: immutable once `decode` returns; every `Table` points into
 /// `handle`'s memory, which lives as long as this object. Programs of
 /// DWARF 4 and older are not here (they need their unit's
-/// `DW_AT_comp_dir`); their units use libdw's own lookup.
+/// `DW_AT_comp_dir`); their units' rows come from `dwarf_getsrclines` on
+/// first use (see `DwarfIndex.line(at:unit:)`).
 final class LineTables: @unchecked Sendable {
   /// One decoded program: libdw's rows (sorted by address) and file table.
   struct Table {
