@@ -17,12 +17,7 @@ extension Array where Element == AddressRange {
   /// Among ranges with the same `low`, the one later in the array wins.
   func index(containing address: UInt64) -> Int? {
     withUnsafeBufferPointer { ranges in
-      var low = 0
-      var high = ranges.count
-      while low < high {
-        let mid = (low + high) / 2
-        if ranges[mid].low <= address { low = mid + 1 } else { high = mid }
-      }
+      let low = ranges.prefixCount(where: { $0.low <= address })
       var candidate = low - 1
       while candidate >= 0, low - candidate <= 8 {
         if address < ranges[candidate].high { return ranges[candidate].index }
@@ -30,5 +25,23 @@ extension Array where Element == AddressRange {
       }
       return nil
     }
+  }
+}
+
+extension UnsafeBufferPointer {
+  /// The number of leading elements that satisfy `isInPrefix`, which must
+  /// hold for a prefix of the buffer and for nothing after it: a binary
+  /// search that halves the candidates each step, one comparison per step.
+  @inline(__always)
+  func prefixCount(where isInPrefix: (Element) -> Bool) -> Int {
+    var remaining = count
+    guard remaining > 0 else { return 0 }
+    var base = 0
+    while remaining > 1 {
+      let half = remaining / 2
+      if isInPrefix(self[base + half]) { base += half }
+      remaining -= half
+    }
+    return base + (isInPrefix(self[base]) ? 1 : 0)
   }
 }

@@ -43,6 +43,15 @@ public struct BatchRenderer: Sendable {
   /// Appends every answer of `batch` to `out`, each followed by a newline.
   /// `batch` must be the next batch of the sequence this renderer prints.
   public mutating func append(_ batch: SymbolizedBatch, to out: inout [UInt8]) {
+    absorb(batch)
+    appendAnswers(0..<batch.count, of: batch, to: &out)
+  }
+
+  /// Renders the names, files and modules `batch` delivers, so that its
+  /// answers can be printed with `appendAnswers`, in any order and in parts
+  /// (to interleave the answers of several lanes). `batch` must be the next
+  /// batch of the sequence this renderer prints.
+  public mutating func absorb(_ batch: SymbolizedBatch) {
     precondition(
       batch.firstNewName == names.count && batch.firstNewFile == files.count
         && batch.firstNewModule == modules.count,
@@ -56,6 +65,18 @@ public struct BatchRenderer: Sendable {
           span: store(json ? module.path : baseName(module.path), json: json), bias: module.bias,
           isStale: module.isStale))
     }
+  }
+
+  /// Appends the answers `answers` of `batch`, which this renderer has
+  /// absorbed, to `out`, each followed by a newline.
+  public func appendAnswers(
+    _ answers: Range<Int>, of batch: SymbolizedBatch, to out: inout [UInt8]
+  ) {
+    precondition(
+      batch.deliveredNames <= names.count && batch.deliveredFiles <= files.count
+        && batch.deliveredModules <= modules.count,
+      "BatchRenderer: a batch must be absorbed before its answers are printed")
+    precondition(answers.lowerBound >= 0 && answers.upperBound <= batch.count)
     // Everything the loop reads is borrowed as a buffer first: a closure
     // capturing `batch` or `self` copied (retained and released) their
     // arrays once per answer.
@@ -68,7 +89,7 @@ public struct BatchRenderer: Sendable {
         func text(_ span: Span) -> UnsafeBufferPointer<UInt8> {
           UnsafeBufferPointer(rebasing: arena[span.start..<span.start + span.count])
         }
-        for answer in 0..<batch.count {
+        for answer in answers {
           let address = batch.addresses[answer]
           let slot = Int(batch.moduleSlots[answer])
           let module = slot >= 0 ? modules[slot] : nil

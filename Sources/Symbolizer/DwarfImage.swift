@@ -41,6 +41,29 @@ final class DwarfImage {
     self.codeAddress = codeAddress
   }
 
+  /// What another thread needs to open the same DWARF without inflating it
+  /// again: the image's bytes, the decoded line programs and the code
+  /// address, all immutable.
+  struct Share: Sendable {
+    fileprivate let image: InMemoryDwarf.Image
+    fileprivate let lineTables: LineTables?
+    fileprivate let codeAddress: UInt64?
+  }
+
+  /// This image's share, for `open(sharing:)` on another thread.
+  var share: Share {
+    Share(image: handle.image, lineTables: lineTables, codeAddress: codeAddress)
+  }
+
+  /// A new handle over an image another `DwarfImage` inflated (libdw handles
+  /// are not shared between threads; the bytes they read are); nil when
+  /// libdw cannot open it.
+  static func open(sharing share: Share) -> DwarfImage? {
+    InMemoryDwarf.open(share.image).map {
+      DwarfImage(handle: $0, lineTables: share.lineTables, codeAddress: share.codeAddress)
+    }
+  }
+
   /// One section to put in the image.
   private struct Section {
     var name: String
@@ -55,7 +78,18 @@ final class DwarfImage {
   /// it cannot be done safely: `.debug_info` is not compressed with zlib, the
   /// file is not 64-bit ELF, it refers to a supplementary file (dwz), or a
   /// section does not inflate. The caller then lets libdw open the file.
-  static func open(path: String) -> DwarfImage? {
+  ///
+  /// With `lanes`, an image another lane inflated from the same file is
+  /// opened again instead (nothing is inflated twice), and one this call
+  /// inflates is offered to the other lanes.
+  static func open(path: String, lanes: LaneShare? = nil) -> DwarfImage? {
+    if let lanes, let shared = lanes.image(of: path) { return shared }
+    let image = inflate(path: path)
+    if let lanes, let image { lanes.keep(image, of: path) }
+    return image
+  }
+
+  private static func inflate(path: String) -> DwarfImage? {
     _ = libelfReady
     let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }

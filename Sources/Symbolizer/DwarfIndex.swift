@@ -55,8 +55,9 @@ final class DwarfIndex {
   private let lineTables: LineTables?
 
   /// Indexes the CUs of `module`'s DWARF, or returns nil when it has none.
-  convenience init?(module: OpaquePointer) {
-    guard let source = ModuleDwarf.open(module) else { return nil }
+  /// With `lanes`, an image another lane inflated is reused.
+  convenience init?(module: OpaquePointer, lanes: LaneShare? = nil) {
+    guard let source = ModuleDwarf.open(module, lanes: lanes) else { return nil }
     self.init(source: source)
   }
 
@@ -141,6 +142,9 @@ final class DwarfIndex {
     chain.append(contentsOf: Self.inlineChain(of: subprogram, pc: pc))
     return true
   }
+
+  /// Every CU's address ranges, sorted by `low`; `index` is the unit.
+  var unitRanges: [AddressRange] { cuRanges }
 
   /// The CU whose ranges contain `pc`.
   func unit(containing pc: UInt64) -> Int? {

@@ -3,12 +3,14 @@ import Glibc
 
 /// A 64-bit ELF file assembled in memory from sections the symbolizer has
 /// prepared (inflated, or copied), opened with `elf_memory` and
-/// `dwarf_begin_elf`. Owns the memory, the `Elf` and the `Dwarf`.
+/// `dwarf_begin_elf`. Owns the `Elf` and the `Dwarf`; the image's memory is
+/// shared with every handle `open(_:)` makes over it.
 ///
 /// Invariants: the image is an ELF header (identity, type and machine
 /// copied from the file the sections came from), the sections at their
-/// aligned offsets, `.shstrtab` and the section header table; `dwarf`'s data
-/// points into the image, which lives as long as this object.
+/// aligned offsets, `.shstrtab` and the section header table; it is not
+/// written once assembled, and `dwarf`'s data points into it, which lives as
+/// long as any handle over it.
 final class InMemoryDwarf {
   struct Section {
     var name: String
@@ -18,11 +20,19 @@ final class InMemoryDwarf {
     var offset = 0
   }
 
+  /// The image's memory, freed with the last handle over it. Immutable once
+  /// assembled, so handles on different threads may read it.
+  final class Image: @unchecked Sendable {
+    let bytes: UnsafeMutableRawBufferPointer
+    init(bytes: UnsafeMutableRawBufferPointer) { self.bytes = bytes }
+    deinit { bytes.deallocate() }
+  }
+
   let dwarf: OpaquePointer
   private let elf: OpaquePointer
-  private let image: UnsafeMutableRawBufferPointer
+  let image: Image
 
-  private init(dwarf: OpaquePointer, elf: OpaquePointer, image: UnsafeMutableRawBufferPointer) {
+  private init(dwarf: OpaquePointer, elf: OpaquePointer, image: Image) {
     self.dwarf = dwarf
     self.elf = elf
     self.image = image
@@ -31,7 +41,21 @@ final class InMemoryDwarf {
   deinit {
     dwarf_end(dwarf)
     elf_end(elf)
-    image.deallocate()
+  }
+
+  /// Opens `image` with libelf and libdw; nil when libdw finds no DWARF.
+  /// Used again on an image another handle assembled, it makes a handle for
+  /// another thread: libdw handles are not shared between threads, but the
+  /// bytes they read can be.
+  static func open(_ image: Image) -> InMemoryDwarf? {
+    let bytes = image.bytes
+    guard let elf = elf_memory(bytes.baseAddress!.assumingMemoryBound(to: CChar.self), bytes.count)
+    else { return nil }
+    guard let dwarf = dwarf_begin_elf(elf, DWARF_C_READ, nil) else {
+      elf_end(elf)
+      return nil
+    }
+    return InMemoryDwarf(dwarf: dwarf, elf: elf, image: image)
   }
 
   /// Lays `sections` out, lets `fill` write each one's bytes at its
@@ -104,16 +128,6 @@ final class InMemoryDwarf {
         from: $0.baseAddress!, byteCount: $0.count)
     }
 
-    guard let elf = elf_memory(image.baseAddress!.assumingMemoryBound(to: CChar.self), image.count)
-    else {
-      image.deallocate()
-      return nil
-    }
-    guard let dwarf = dwarf_begin_elf(elf, DWARF_C_READ, nil) else {
-      elf_end(elf)
-      image.deallocate()
-      return nil
-    }
-    return InMemoryDwarf(dwarf: dwarf, elf: elf, image: image)
+    return open(Image(bytes: image))
   }
 }

@@ -13,16 +13,17 @@ struct ModuleDwarf {
   /// The inflated image `dwarf` lives in, when it was opened that way.
   let image: DwarfImage?
 
-  /// The DWARF of `module`, or nil when it has none.
-  static func open(_ module: OpaquePointer) -> ModuleDwarf? {
-    if let inflated = openInflated(module) { return inflated }
+  /// The DWARF of `module`, or nil when it has none. With `lanes`, an image
+  /// another lane inflated is reused (see `DwarfImage.open(path:lanes:)`).
+  static func open(_ module: OpaquePointer, lanes: LaneShare? = nil) -> ModuleDwarf? {
+    if let inflated = openInflated(module, lanes: lanes) { return inflated }
     var bias: Dwarf_Addr = 0
     guard let dwarf = dwfl_module_getdwarf(module, &bias) else { return nil }
     return ModuleDwarf(dwarf: dwarf, bias: bias, image: nil)
   }
 
   /// The module's DWARF through `DwarfImage`, when its file compresses it.
-  private static func openInflated(_ module: OpaquePointer) -> ModuleDwarf? {
+  private static func openInflated(_ module: OpaquePointer, lanes: LaneShare?) -> ModuleDwarf? {
     var loadBias: GElf_Addr = 0
     guard let main = dwfl_module_getelf(module, &loadBias) else { return nil }
     var path: String?
@@ -34,7 +35,7 @@ struct ModuleDwarf {
       _ = dwfl_module_getsymtab(module)
       path = fileNames(of: module).debug
     }
-    guard let path, let image = DwarfImage.open(path: path) else { return nil }
+    guard let path, let image = DwarfImage.open(path: path, lanes: lanes) else { return nil }
     // A separate debug file normally has the same addresses as the module's
     // file; if its code segment moved (prelink), follow it.
     var bias = loadBias

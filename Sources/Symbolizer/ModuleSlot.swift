@@ -14,12 +14,18 @@ final class ModuleSlot {
   let bias: UInt64
   let module: OpaquePointer?
   let isStale: Bool
+  /// What this slot's symbolizer shares with its lanes.
+  let lanes: LaneShare?
 
   @exclusivity(unchecked) private var dwarfState: DwarfIndex??
   @exclusivity(unchecked) private var ownSymbolState: SymbolTable?
   @exclusivity(unchecked) private var allSymbolState: SymbolTable?
 
-  init(path: String, resolvedPath: String?, bias: UInt64, module: OpaquePointer?, isStale: Bool) {
+  init(
+    path: String, resolvedPath: String?, bias: UInt64, module: OpaquePointer?, isStale: Bool,
+    lanes: LaneShare? = nil
+  ) {
+    self.lanes = lanes
     self.path = path
     self.resolvedPath = resolvedPath
     self.bias = bias
@@ -30,7 +36,7 @@ final class ModuleSlot {
   /// The DWARF index, built on first use; nil when the module has no DWARF.
   var dwarf: DwarfIndex? {
     if let state = dwarfState { return state }
-    let built = module.flatMap { DwarfIndex(module: $0) }
+    let built = module.flatMap { DwarfIndex(module: $0, lanes: lanes) }
     dwarfState = .some(built)
     return built
   }

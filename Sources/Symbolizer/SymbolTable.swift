@@ -146,12 +146,7 @@ struct SymbolTable {
   /// symbol extends to the next one).
   func lookup(_ address: UInt64) -> Entry? {
     entries.withUnsafeBufferPointer { entries in
-      var low = 0
-      var high = entries.count
-      while low < high {
-        let mid = (low + high) / 2
-        if entries[mid].start <= address { low = mid + 1 } else { high = mid }
-      }
+      let low = entries.prefixCount(where: { $0.start <= address })
       guard low > 0 else { return nil }
       let entry = entries[low - 1]
       if entry.size == 0 || address < entry.start &+ entry.size { return entry }

@@ -66,6 +66,14 @@ public struct SymbolizedBatch: Sendable {
     newModules.removeAll()
   }
 
+  /// Demangles the names this batch is first to deliver (each `SymbolName`
+  /// keeps its readable form), so that the `BatchRenderer` that prints the
+  /// batch, on another thread, only copies them: demangling is most of
+  /// printing a name, and this spreads it over the threads that symbolize.
+  public func demangleNewNames() {
+    for name in newNames { _ = name.readable }
+  }
+
   /// The number of names, files and modules the batches so far delivered.
   var deliveredNames: Int { firstNewName + newNames.count }
   var deliveredFiles: Int { firstNewFile + newFiles.count }

@@ -38,23 +38,30 @@ public struct ModuleRecord: Sendable, Hashable {
 /// Thread-safe: one `Dwfl` behind one mutex. Results are cached per address,
 /// so symbolizing a stack seen before costs a hash lookup per frame.
 public final class Symbolizer: Sendable {
+  /// Where the modules come from, to open them again for a lane.
+  private enum Source: Sendable {
+    case inProcess
+    case records([ModuleRecord])
+    case executable(String)
+  }
+
   private let engine: Mutex<SymbolizerEngine>
   /// How each module was resolved (for offline symbolizers: one per distinct
   /// file and bias, in record order).
   public let modules: [ModuleResolution]
+  private let source: Source
+  private let debugDirectories: [String]
+  private let cachesAddresses: Bool
+  /// What this symbolizer shares with its lanes.
+  let lanes: LaneShare
 
   /// A symbolizer for this process's own addresses. `debugDirectories` are
   /// searched for separate debug files (`<dir>/.build-id/xx/yyyy.debug`) in
   /// addition to `/usr/lib/debug`.
   public static func inProcess(debugDirectories: [String] = []) -> Symbolizer {
-    let engine = SymbolizerEngine(inProcess: true, debugDirectories: debugDirectories)
-    engine.refreshProcessModules()
-    let resolutions = engine.slots.map {
-      ModuleResolution(
-        path: $0.path, resolvedPath: $0.resolvedPath,
-        status: $0.isStale ? .stale : ($0.module == nil ? .missing : .ok))
-    }
-    return Symbolizer(engine: engine, modules: resolutions)
+    Symbolizer(
+      source: .inProcess, debugDirectories: debugDirectories, cachesAddresses: true,
+      lanes: LaneShare())
   }
 
   /// A symbolizer for a trace's addresses. Each record's file is read at its
@@ -63,9 +70,9 @@ public final class Symbolizer: Sendable {
   /// whose build-id differs from the record's is never used, and the
   /// module's frames come back with `isStale` set and no names.
   public convenience init(modules records: [ModuleRecord], debugDirectories: [String] = []) {
-    let engine = SymbolizerEngine(inProcess: false, debugDirectories: debugDirectories)
-    let resolutions = engine.report(records: records)
-    self.init(engine: engine, modules: resolutions)
+    self.init(
+      source: .records(records), debugDirectories: debugDirectories, cachesAddresses: true,
+      lanes: LaneShare())
   }
 
   /// A symbolizer for one ELF file's link-time addresses.
@@ -77,15 +84,60 @@ public final class Symbolizer: Sendable {
   public convenience init(
     executable path: String, debugDirectories: [String] = [], cachesAddresses: Bool = true
   ) {
-    let engine = SymbolizerEngine(
-      inProcess: false, debugDirectories: debugDirectories, cachesAddresses: cachesAddresses)
-    let resolution = engine.report(executable: path)
-    self.init(engine: engine, modules: [resolution])
+    self.init(
+      source: .executable(path), debugDirectories: debugDirectories,
+      cachesAddresses: cachesAddresses, lanes: LaneShare())
   }
 
-  private init(engine: sending SymbolizerEngine, modules: [ModuleResolution]) {
+  private init(
+    source: Source, debugDirectories: [String], cachesAddresses: Bool, lanes: LaneShare
+  ) {
+    let engine = SymbolizerEngine(
+      inProcess: { if case .inProcess = source { true } else { false } }(),
+      debugDirectories: debugDirectories, cachesAddresses: cachesAddresses, lanes: lanes)
+    switch source {
+    case .inProcess:
+      engine.refreshProcessModules()
+      modules = engine.slots.map {
+        ModuleResolution(
+          path: $0.path, resolvedPath: $0.resolvedPath,
+          status: $0.isStale ? .stale : ($0.module == nil ? .missing : .ok))
+      }
+    case .records(let records):
+      modules = engine.report(records: records)
+    case .executable(let path):
+      modules = [engine.report(executable: path)]
+    }
     self.engine = Mutex(engine)
-    self.modules = modules
+    self.source = source
+    self.debugDirectories = debugDirectories
+    self.cachesAddresses = cachesAddresses
+    self.lanes = lanes
+  }
+
+  /// Another symbolizer over the same modules, for another thread: its own
+  /// `Dwfl`, indexes and lock, so that lanes symbolize in parallel, but it
+  /// reuses the DWARF images this one (or another lane) inflated and shares
+  /// `SymbolName`s with them, so a name is demangled once among all lanes.
+  ///
+  /// Lanes pay off when each reads its own part of the DWARF: give each the
+  /// addresses of its own `LookupLocality` keys (as `rawlockcheck symbolize`
+  /// does); two lanes that meet every compilation unit both index all of them.
+  public func lane() -> Symbolizer {
+    Symbolizer(
+      source: source, debugDirectories: debugDirectories, cachesAddresses: cachesAddresses,
+      lanes: lanes)
+  }
+
+  /// The compilation units (and, for modules without DWARF, the modules)
+  /// of this symbolizer's address space, as a value any thread can consult:
+  /// addresses with the same key share index work. Opens the DWARF of every
+  /// module that has some.
+  public func lookupLocality() -> LookupLocality {
+    engine.withLock { engine in
+      engine.refreshIfModulesChanged()
+      return engine.lookupLocality()
+    }
   }
 
   /// The frames of `address`, innermost first. Pass `isReturnAddress: true`

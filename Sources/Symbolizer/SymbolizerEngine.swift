@@ -46,8 +46,15 @@ final class SymbolizerEngine {
   /// Bound on cached addresses; the cache is dropped when it is reached.
   /// Zero: answers are not cached.
   private let cacheLimit: Int
+  /// What this engine shares with the engines of its symbolizer's lanes:
+  /// inflated DWARF images and `SymbolName`s.
+  let lanes: LaneShare
 
-  init(inProcess: Bool, debugDirectories: [String], cachesAddresses: Bool = true) {
+  init(
+    inProcess: Bool, debugDirectories: [String], cachesAddresses: Bool = true,
+    lanes: LaneShare = LaneShare()
+  ) {
+    self.lanes = lanes
     isInProcess = inProcess
     cacheLimit = cachesAddresses ? 1 << 20 : 0
     self.debugDirectories = debugDirectories
@@ -106,7 +113,7 @@ final class SymbolizerEngine {
       }
       let slot = ModuleSlot(
         path: module.path, resolvedPath: reported == nil ? nil : module.path, bias: module.bias,
-        module: stale ? nil : reported, isStale: stale)
+        module: stale ? nil : reported, isStale: stale, lanes: lanes)
       addSlot(slot, ranges: module.executableRanges)
       added = true
     }
@@ -143,7 +150,7 @@ final class SymbolizerEngine {
         found.status == .ok && module == nil ? .missing : found.status
       let slot = ModuleSlot(
         path: record.path, resolvedPath: module == nil ? nil : found.path, bias: bias,
-        module: module, isStale: status == .stale)
+        module: module, isStale: status == .stale, lanes: lanes)
       byMapping[key] = addSlot(slot, ranges: [record.start..<record.end])
       resolutions.append(
         ModuleResolution(path: record.path, resolvedPath: slot.resolvedPath, status: status))
@@ -161,7 +168,7 @@ final class SymbolizerEngine {
     dwfl_report_end(dwfl, nil, nil)
     let slot = ModuleSlot(
       path: path, resolvedPath: module == nil ? nil : path, bias: 0, module: module,
-      isStale: false)
+      isStale: false, lanes: lanes)
     addSlot(slot, ranges: [0..<UInt64.max])
     return ModuleResolution(
       path: path, resolvedPath: slot.resolvedPath, status: module == nil ? .missing : .ok)
@@ -209,6 +216,32 @@ final class SymbolizerEngine {
       return (candidate, info, .ok)
     }
     return (nil, nil, sawMismatch ? .stale : .missing)
+  }
+
+  /// The compilation units of every module with DWARF (in runtime
+  /// addresses), and every module without, numbered; see `LookupLocality`.
+  func lookupLocality() -> LookupLocality {
+    var keyed: [AddressRange] = []
+    var count = 0
+    for (index, slot) in slots.enumerated() {
+      if let dwarf = slot.dwarf {
+        var units = 0
+        for unit in dwarf.unitRanges {
+          keyed.append(
+            AddressRange(
+              low: unit.low &+ dwarf.bias, high: unit.high &+ dwarf.bias,
+              index: count + unit.index))
+          units = max(units, unit.index + 1)
+        }
+        count += units
+      } else {
+        for range in ranges where range.index == index {
+          keyed.append(AddressRange(low: range.low, high: range.high, index: count))
+        }
+        count += 1
+      }
+    }
+    return LookupLocality(ranges: keyed, count: count)
   }
 
   // MARK: Lookups
@@ -364,14 +397,16 @@ final class SymbolizerEngine {
     let linkage = text.withMemoryRebound(to: UInt8.self, capacity: count) {
       String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self)
     }
-    let id: Int32
-    if let existing = nameIDsByText[linkage] {
-      id = existing
-    } else {
-      id = Int32(nameTable.count)
-      nameTable.append(SymbolName(linkage: linkage))
-      nameIDsByText[linkage] = id
+    // One hash of the text: the entry is looked up and, when new, filled
+    // in place.
+    func intern(_ entry: inout Int32?) -> Int32 {
+      if let known = entry { return known }
+      let id = Int32(nameTable.count)
+      nameTable.append(lanes.name(linkage))
+      entry = id
+      return id
     }
+    let id = intern(&nameIDsByText[linkage])
     nameIDs.updateValue(id, forKey: key)
     return id
   }

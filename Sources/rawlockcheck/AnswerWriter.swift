@@ -2,51 +2,54 @@ import Dispatch
 import Symbolizer
 import Synchronization
 
-/// Renders batches of symbolized addresses and writes them to a file
-/// descriptor on a second thread, so that symbolizing the next addresses
-/// overlaps printing (and demangling) the last ones: `symbolize`'s output.
+/// Prints the chunks of `symbolize`'s input in order, each once every lane
+/// has symbolized its part, on a thread of its own: symbolizing the next
+/// addresses overlaps printing (and demangling) the last ones.
 ///
-/// Invariants: batches are written whole, each answer followed by a newline,
-/// in the order they were submitted (one serial queue, which alone touches
-/// the renderer); at most `limit` batches are waiting at any time, so a slow
-/// reader of the output holds the symbolizing thread back instead of memory
-/// growing with the input; after `finish()` returns, everything submitted
+/// Invariants: chunks are written whole, in the order they were submitted,
+/// each answer followed by a newline and in input order (one serial queue,
+/// which alone touches the renderers); lane `i`'s batches reach renderer
+/// `i` in the order the lane made them; at most `limit` chunks are waiting
+/// at any time, so a slow reader of the output holds the input back instead
+/// of memory growing with it; after `finish()` returns, everything submitted
 /// before it has been written.
 ///
-/// The default limit, 64 batches (a few hundred kilobytes), lets the
-/// symbolizing thread run ahead while the writer demangles the many new
-/// names of the first batches; with 8 it waited for the writer there.
+/// The default limit, 64 chunks (a few hundred kilobytes), lets the lanes
+/// run ahead while the writer demangles the many new names of the first
+/// chunks; with 8 they waited for the writer there.
 final class AnswerWriter: Sendable {
   private let queue = DispatchQueue(label: "rawlockcheck.symbolize.output")
   private let slots: DispatchSemaphore
   private let descriptor: Int32
-  /// The renderer and its output buffer (reused between batches).
-  private let state: Mutex<(renderer: BatchRenderer, out: [UInt8])>
+  /// One renderer per lane, and the output buffer (reused between chunks).
+  private let state: Mutex<(renderers: [BatchRenderer], out: [UInt8])>
 
-  /// A writer to `descriptor` in `format`, with at most `limit` batches waiting.
-  init(descriptor: Int32, format: OutputFormat, limit: Int = 64) {
-    precondition(limit > 0)
+  /// A writer to `descriptor` in `format` of the answers of up to
+  /// `laneCount` lanes, with at most `limit` chunks waiting.
+  init(descriptor: Int32, format: OutputFormat, laneCount: Int, limit: Int = 64) {
+    precondition(limit > 0 && laneCount > 0)
     self.descriptor = descriptor
-    state = Mutex((BatchRenderer(format: format == .json ? .json : .text), []))
+    let renderer = BatchRenderer(format: format == .json ? .json : .text)
+    state = Mutex((Array(repeating: renderer, count: laneCount), []))
     slots = DispatchSemaphore(value: limit)
   }
 
-  /// Queues `batch` (the next of its sequence) for writing; blocks while
-  /// `limit` batches are waiting.
-  func submit(_ batch: SymbolizedBatch) {
-    guard !batch.isEmpty else { return }
+  /// Queues `chunk` for writing once its lanes are done; blocks while
+  /// `limit` chunks are waiting.
+  func submit(_ chunk: AnswerChunk) {
     slots.wait()
     queue.async { [self] in
+      chunk.wait()
       state.withLock { state in
         state.out.removeAll(keepingCapacity: true)
-        state.renderer.append(batch, to: &state.out)
+        chunk.render(with: &state.renderers, to: &state.out)
         writeAll(state.out, to: descriptor)
       }
       slots.signal()
     }
   }
 
-  /// Waits until every batch submitted so far is written.
+  /// Waits until every chunk submitted so far is written.
   func finish() {
     queue.sync {}
   }

@@ -24,11 +24,25 @@ struct SymbolizeCommand: ParsableCommand {
   @Option(help: "A directory to search for separate debug files (repeatable).")
   var debugDir: [String] = []
 
+  @Option(
+    help: ArgumentHelp(
+      "Threads that symbolize (default: one per processor, at most 4).",
+      discussion: "Each reads its own compilation units; the output is the same for any number."))
+  var jobs: Int?
+
   @Argument(help: "Addresses, decimal or 0x-hexadecimal.")
   var addresses: [String] = []
 
-  /// Addresses symbolized before their answers are handed to the writer.
-  static let batchSize = 256
+  func validate() throws {
+    if let jobs, !(1...64).contains(jobs) {
+      throw ValidationError("--jobs must be between 1 and 64, not \(jobs)")
+    }
+  }
+
+  /// The default number of lanes: one per processor, at most 4.
+  static var defaultJobs: Int {
+    min(4, max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+  }
 
   func run() throws {
     let symbolizer = Symbolizer(
@@ -37,13 +51,16 @@ struct SymbolizeCommand: ParsableCommand {
       writeStandardError("rawlockcheck: \(exe): cannot open or not an ELF file\n")
       throw ExitCode(2)
     }
-    // This thread parses and symbolizes; `writer` formats and writes on
-    // another, a batch at a time.
-    let writer = AnswerWriter(descriptor: 1, format: format)
-    var batch = SymbolizedBatch()
+    // This thread parses; the lanes symbolize and `writer` formats and
+    // writes, each on a thread of its own, a chunk at a time.
+    let laneCount = jobs ?? Self.defaultJobs
+    let writer = AnswerWriter(descriptor: 1, format: format, laneCount: laneCount)
+    let lanes = SymbolizingLanes(symbolizer: symbolizer, laneCount: laneCount, writer: writer)
+    var chunk: [UInt64] = []
+    chunk.reserveCapacity(SymbolizingLanes.chunkSize)
     func submit() {
-      writer.submit(batch)
-      batch.removeAnswers()
+      lanes.submit(chunk)
+      chunk.removeAll(keepingCapacity: true)
     }
     func fail(_ message: String) -> ExitCode {
       submit()
@@ -57,8 +74,8 @@ struct SymbolizeCommand: ParsableCommand {
           "\(source()): expected an address, got \"\(String(decoding: token.prefix(64), as: UTF8.self))\""
         )
       }
-      symbolizer.symbolize(address, into: &batch)
-      if batch.count == Self.batchSize { submit() }
+      chunk.append(address)
+      if chunk.count == SymbolizingLanes.chunkSize { submit() }
     }
     if addresses.isEmpty {
       do {

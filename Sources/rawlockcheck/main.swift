@@ -7,7 +7,12 @@ import ArgumentParser
 // Exit statuses of spec/reports.md: 0 clean, 1 findings, 2 bad usage or an
 // unreadable trace. swift-argument-parser would use 64 for usage errors.
 do {
-  var command = try RawLockCheck.parseAsRoot()
+  // `symbolize`'s plain forms skip ArgumentParser's reflection (see
+  // `SymbolizeCommand.quickParse`); everything else goes through it.
+  let arguments = CommandLine.arguments.dropFirst()
+  var command: any ParsableCommand =
+    try (arguments.first == "symbolize" ? SymbolizeCommand.quickParse(arguments.dropFirst()) : nil)
+    ?? RawLockCheck.parseAsRoot()
   try command.run()
 } catch let code as ExitCode {
   exit(code.rawValue)
