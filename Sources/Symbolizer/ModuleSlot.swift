@@ -15,7 +15,7 @@ final class ModuleSlot {
   let module: OpaquePointer?
   let isStale: Bool
   /// What this slot's symbolizer shares with its lanes.
-  let lanes: LaneShare?
+  let lanes: LaneShare
 
   @exclusivity(unchecked) private var dwarfState: DwarfIndex??
   @exclusivity(unchecked) private var ownSymbolState: SymbolTable?
@@ -23,7 +23,7 @@ final class ModuleSlot {
 
   init(
     path: String, resolvedPath: String?, bias: UInt64, module: OpaquePointer?, isStale: Bool,
-    lanes: LaneShare? = nil
+    lanes: LaneShare
   ) {
     self.lanes = lanes
     self.path = path

@@ -20,8 +20,8 @@ final class AnswerChunk: @unchecked Sendable {
     batches = Array(repeating: nil, count: laneCount)
   }
 
-  /// Marks lane `lane` as working on this chunk (before handing it over).
-  func begin(lane: Int) { group.enter() }
+  /// Marks one more lane as working on this chunk (before handing it over).
+  func begin() { group.enter() }
 
   /// Stores lane `lane`'s answers; called once by that lane.
   func finish(lane: Int, with batch: SymbolizedBatch) {

@@ -24,7 +24,7 @@ final class SymbolizingLane: @unchecked Sendable {
   /// Symbolizes `addresses`, this lane's part of `chunk`, on the lane's
   /// queue, and stores the answers in the chunk.
   func symbolize(_ addresses: [UInt64], for chunk: AnswerChunk) {
-    chunk.begin(lane: index)
+    chunk.begin()
     queue.async { [self] in
       batch.removeAnswers()
       for address in addresses { symbolizer.symbolize(address, into: &batch) }
@@ -72,7 +72,7 @@ final class SymbolizingLanes {
   func submit(_ addresses: [UInt64]) {
     guard !addresses.isEmpty else { return }
     if router == nil, laneCount > 1, addresses.count >= Self.chunkSize { openLanes() }
-    guard var router else {
+    guard router != nil else {
       let chunk = AnswerChunk(
         order: Array(repeating: 0, count: addresses.count), laneCount: laneCount)
       lanes[0].symbolize(addresses, for: chunk)
@@ -83,11 +83,11 @@ final class SymbolizingLanes {
     order.reserveCapacity(addresses.count)
     var parts = Array(repeating: [UInt64](), count: lanes.count)
     for address in addresses {
-      let lane = router.lane(of: address)
+      // In place: a copy of the router would copy its tables per chunk.
+      let lane = router!.lane(of: address)
       order.append(UInt8(lane))
       parts[lane].append(address)
     }
-    self.router = router
     let chunk = AnswerChunk(order: order, laneCount: laneCount)
     for (lane, part) in zip(lanes, parts) where !part.isEmpty {
       lane.symbolize(part, for: chunk)
