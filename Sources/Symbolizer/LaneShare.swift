@@ -35,7 +35,7 @@ final class LaneShare: Sendable {
   }
 
   private let images = Mutex<[FileKey: DwarfImage.Share]>([:])
-  private let names = Mutex<[String: SymbolName]>([:])
+  private let names = Mutex([NameText: SymbolName](minimumCapacity: 1024))
 
   init() {}
 
@@ -58,12 +58,15 @@ final class LaneShare: Sendable {
   }
 
   /// The one `SymbolName` of `linkage` among the lanes.
-  func name(_ linkage: String) -> SymbolName {
+  func name(_ linkage: NameText) -> SymbolName {
     names.withLock { names in
-      if let known = names[linkage] { return known }
-      let name = SymbolName(linkage: linkage)
-      names[linkage] = name
-      return name
+      func intern(_ entry: inout SymbolName?) -> SymbolName {
+        if let known = entry { return known }
+        let name = SymbolName(linkage: linkage.text)
+        entry = name
+        return name
+      }
+      return intern(&names[linkage])
     }
   }
 }

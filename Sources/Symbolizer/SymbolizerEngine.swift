@@ -30,7 +30,7 @@ final class SymbolizerEngine {
   /// and, for names, by text (one `SymbolName` per distinct linkage name).
   @exclusivity(unchecked) private(set) var nameTable: [SymbolName] = []
   @exclusivity(unchecked) private var nameIDs = AddressTable<Int32>(capacity: 1024)
-  @exclusivity(unchecked) private var nameIDsByText = [String: Int32](minimumCapacity: 1024)
+  @exclusivity(unchecked) private var nameIDsByText = [NameText: Int32](minimumCapacity: 1024)
   @exclusivity(unchecked) private(set) var fileTable: [String] = []
   @exclusivity(unchecked) private var fileIDs = AddressTable<Int32>()
   /// What was read once per DIE (keyed by the DIE's address, which is unique
@@ -395,10 +395,9 @@ final class SymbolizerEngine {
     let end = memchr(text + 1, Int32(UInt8(ascii: "@")), max(length, 1) - 1)
     let count = end.map { UnsafeRawPointer($0) - UnsafeRawPointer(text) } ?? length
     let linkage = text.withMemoryRebound(to: UInt8.self, capacity: count) {
-      String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self)
+      NameText(UnsafeBufferPointer(start: $0, count: count))
     }
-    // One hash of the text: the entry is looked up and, when new, filled
-    // in place.
+    // One lookup: the entry is found and, when new, filled in place.
     func intern(_ entry: inout Int32?) -> Int32 {
       if let known = entry { return known }
       let id = Int32(nameTable.count)
