@@ -146,6 +146,12 @@ final class DwarfIndex {
   /// Every CU's address ranges, sorted by `low`; `index` is the unit.
   var unitRanges: [AddressRange] { cuRanges }
 
+  /// The bytes of `.debug_info` the indexed units span (headers included):
+  /// what reading their DIEs costs grows with it.
+  var unitBytes: Int {
+    units.reduce(0) { total, unit in total + (unit.bounds.map { $0.end - $0.start } ?? 0) }
+  }
+
   /// The CU whose ranges contain `pc`.
   func unit(containing pc: UInt64) -> Int? {
     cuRanges.index(containing: pc)

@@ -13,12 +13,16 @@ public struct LookupLocality: Sendable {
   private let ranges: [AddressRange]
   /// The number of distinct keys.
   public let count: Int
+  /// The bytes of DWARF unit data (`.debug_info`) behind the keys: the work
+  /// that splitting addresses by key divides between lanes grows with it.
+  public let unitBytes: Int
 
   /// `ranges`' `index` fields are the keys; `count` is one more than the
   /// largest.
-  init(ranges: [AddressRange], count: Int) {
+  init(ranges: [AddressRange], count: Int, unitBytes: Int = 0) {
     self.ranges = ranges.sorted { $0.low < $1.low }
     self.count = count
+    self.unitBytes = unitBytes
   }
 
   /// The key of `address` (as the symbolizer takes it: a runtime address,

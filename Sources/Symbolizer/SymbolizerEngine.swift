@@ -223,8 +223,10 @@ final class SymbolizerEngine {
   func lookupLocality() -> LookupLocality {
     var keyed: [AddressRange] = []
     var count = 0
+    var unitBytes = 0
     for (index, slot) in slots.enumerated() {
       if let dwarf = slot.dwarf {
+        unitBytes += dwarf.unitBytes
         var units = 0
         for unit in dwarf.unitRanges {
           keyed.append(
@@ -241,7 +243,7 @@ final class SymbolizerEngine {
         count += 1
       }
     }
-    return LookupLocality(ranges: keyed, count: count)
+    return LookupLocality(ranges: keyed, count: count, unitBytes: unitBytes)
   }
 
   // MARK: Lookups

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Symbolizer
 import Testing
 
 @testable import rawlockcheck
@@ -7,8 +8,7 @@ import Testing
 /// `symbolize` prints the same bytes on any number of lanes (`--jobs`), and
 /// its quick argument parser agrees with ArgumentParser.
 @Suite struct SymbolizeLanesTests {
-  /// 3,000 addresses inside the tool's own functions (enough chunks for the
-  /// lanes to open and split them), from nm.
+  /// 3,000 addresses inside the tool's own functions (12 chunks), from nm.
   static func addresses() throws -> String {
     let listing = try SymbolizedReportTests.shell(
       "nm -S --defined-only '\(FixturePaths.tool.path)' | awk '$3 ~ /^[tT]$/ { print $1, $2 }'")
@@ -29,6 +29,8 @@ import Testing
     }.joined(separator: "\n") + "\n"
   }
 
+  /// The command prints the same bytes for any `--jobs` (whether lanes open
+  /// is `lanesOpenOnlyForDwarfWorthSplitting`'s subject).
   @Test(arguments: ["text", "json"])
   func anyNumberOfLanesPrintsTheSameAnswers(format: String) throws {
     let input = try Self.addresses()
@@ -43,6 +45,63 @@ import Testing
     #expect(one.split(separator: "\n").count >= 3000)
     #expect(try run(2) == one)
     #expect(try run(3) == one)
+  }
+
+  /// Feeds `input` to `SymbolizingLanes` in chunks, as `symbolize` does,
+  /// and returns what the writer wrote and how many lanes symbolized.
+  static func symbolizeInProcess(
+    _ input: String, format: OutputFormat, laneCount: Int, minimumUnitBytes: Int
+  ) throws -> (output: String, lanes: Int) {
+    let path = FileManager.default.temporaryDirectory
+      .appendingPathComponent("lanes-\(UUID().uuidString)").path
+    let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    try #require(descriptor >= 0)
+    defer { unlink(path) }
+    let symbolizer = Symbolizer(executable: FixturePaths.tool.path, cachesAddresses: false)
+    let writer = AnswerWriter(descriptor: descriptor, format: format, laneCount: laneCount)
+    let lanes = SymbolizingLanes(
+      symbolizer: symbolizer, laneCount: laneCount, writer: writer,
+      minimumUnitBytes: minimumUnitBytes)
+    let addresses = input.split(separator: "\n").map {
+      SymbolizeCommand.parseAddress($0.utf8)!
+    }
+    for start in stride(from: 0, to: addresses.count, by: SymbolizingLanes.chunkSize) {
+      lanes.submit(
+        Array(addresses[start..<min(start + SymbolizingLanes.chunkSize, addresses.count)]))
+    }
+    writer.finish()
+    close(descriptor)
+    let output = try String(contentsOfFile: path, encoding: .utf8)
+    return (output, lanes.openLaneCount)
+  }
+
+  /// Lanes open at the first full chunk only when the DWARF holds at least
+  /// `minimumUnitBytes` of unit data, and print the same bytes either way.
+  @Test(arguments: [OutputFormat.text, .json])
+  func lanesOpenOnlyForDwarfWorthSplitting(format: OutputFormat) throws {
+    let input = try Self.addresses()
+    let one = try Self.symbolizeInProcess(
+      input, format: format, laneCount: 1, minimumUnitBytes: 0)
+    #expect(one.lanes == 1)
+    #expect(one.output.split(separator: "\n").count >= 3000)
+    let split = try Self.symbolizeInProcess(
+      input, format: format, laneCount: 3, minimumUnitBytes: 0)
+    #expect(split.lanes == 3)
+    #expect(split.output == one.output)
+    let kept = try Self.symbolizeInProcess(
+      input, format: format, laneCount: 3, minimumUnitBytes: Int.max)
+    #expect(kept.lanes == 1)
+    #expect(kept.output == one.output)
+  }
+
+  /// The tool's own DWARF is under the default threshold, libc's (from
+  /// libc6-dbg) over it: `symbolize --exe libc.so.6` opens lanes.
+  @Test func defaultThresholdSeparatesSmallAndLargeDwarf() throws {
+    let tool = Symbolizer(executable: FixturePaths.tool.path, cachesAddresses: false)
+    #expect(tool.lookupLocality().unitBytes > 100_000)
+    #expect(tool.lookupLocality().unitBytes < SymbolizingLanes.splitsUnitBytes)
+    let libc = Symbolizer(executable: "/lib/x86_64-linux-gnu/libc.so.6", cachesAddresses: false)
+    #expect(libc.lookupLocality().unitBytes >= SymbolizingLanes.splitsUnitBytes)
   }
 
   @Test func jobsOutOfRangeIsAUsageError() throws {
