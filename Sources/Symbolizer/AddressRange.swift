@@ -17,14 +17,32 @@ extension Array where Element == AddressRange {
   /// Among ranges with the same `low`, the one later in the array wins.
   func index(containing address: UInt64) -> Int? {
     withUnsafeBufferPointer { ranges in
-      let low = ranges.prefixCount(where: { $0.low <= address })
-      var candidate = low - 1
-      while candidate >= 0, low - candidate <= 8 {
-        if address < ranges[candidate].high { return ranges[candidate].index }
-        candidate -= 1
-      }
-      return nil
+      ranges.index(containing: address, below: ranges.prefixCount(where: { $0.low <= address }))
     }
+  }
+
+  /// `index(containing:)` with the search narrowed by `directory`, built
+  /// over these ranges' `low`s.
+  func index(containing address: UInt64, in directory: StartDirectory) -> Int? {
+    withUnsafeBufferPointer { ranges in
+      ranges.index(
+        containing: address,
+        below: ranges.prefixCount(in: directory, for: address, where: { $0.low <= address }))
+    }
+  }
+}
+
+extension UnsafeBufferPointer where Element == AddressRange {
+  /// The `index` of a range containing `address` among the (up to 8) last
+  /// of the first `low` ranges, those starting at or below it.
+  @inline(__always)
+  fileprivate func index(containing address: UInt64, below low: Int) -> Int? {
+    var candidate = low - 1
+    while candidate >= 0, low - candidate <= 8 {
+      if address < self[candidate].high { return self[candidate].index }
+      candidate -= 1
+    }
+    return nil
   }
 }
 

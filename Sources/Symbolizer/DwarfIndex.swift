@@ -46,6 +46,8 @@ final class DwarfIndex {
   let bias: UInt64
   @exclusivity(unchecked) private(set) var units: [Unit] = []
   @exclusivity(unchecked) private var cuRanges: [AddressRange] = []
+  /// The directory over `cuRanges`' starts.
+  private var cuDirectory = StartDirectory(count: 0) { _ in 0 }
   /// Keeps the inflated sections alive when the DWARF was opened that way.
   private let source: ModuleDwarf
   /// The parsed `.debug_abbrev` tables the one-pass unit reads use (nil
@@ -95,6 +97,7 @@ final class DwarfIndex {
     }
     guard !units.isEmpty else { return nil }
     cuRanges.sort { $0.low < $1.low }
+    cuDirectory = StartDirectory(count: cuRanges.count) { [cuRanges] in cuRanges[$0].low }
   }
 
   /// `[header offset, next unit offset)` of every unit in `.debug_info`.
@@ -154,7 +157,7 @@ final class DwarfIndex {
 
   /// The CU whose ranges contain `pc`.
   func unit(containing pc: UInt64) -> Int? {
-    cuRanges.index(containing: pc)
+    cuRanges.index(containing: pc, in: cuDirectory)
   }
 
   /// The concrete `DW_TAG_subprogram` of unit `unitIndex` containing `pc`.

@@ -13,8 +13,8 @@ import CElfutils
 ///   file's `.symtab` with every local symbol; the fallback when the own
 ///   table has nothing for an address.
 ///
-/// Lookups are a binary search, unlike `dwfl_module_addrinfo`, which scans
-/// the whole table per call. Names stay C strings inside the ELF data (which
+/// Lookups are a binary search inside one bucket of a `StartDirectory`,
+/// unlike `dwfl_module_addrinfo`, which scans the whole table per call. Names stay C strings inside the ELF data (which
 /// lives as long as the `Dwfl`) until a lookup needs one.
 ///
 /// Invariants: `entries` is sorted by `start` with one entry per start
@@ -30,7 +30,9 @@ struct SymbolTable {
     var file: UnsafePointer<CChar>?
   }
 
-  private(set) var entries: [Entry] = []
+  let entries: [Entry]
+  /// The directory over `entries`' starts.
+  private let directory: StartDirectory
 
   /// The symbols of `module`'s own file: `.symtab`, else `.dynsym`.
   static func own(of module: OpaquePointer) -> SymbolTable {
@@ -117,6 +119,7 @@ struct SymbolTable {
 
   private init(entries: [Entry]) {
     self.entries = entries
+    directory = StartDirectory(count: entries.count) { entries[$0].start }
   }
 
   /// Keeps one symbol per address, as llvm-symbolizer does: the largest
@@ -139,6 +142,7 @@ struct SymbolTable {
       }
     }
     entries = unique
+    directory = StartDirectory(count: unique.count) { unique[$0].start }
   }
 
   /// The symbol containing link-time address `address`: the last one that
@@ -146,7 +150,7 @@ struct SymbolTable {
   /// symbol extends to the next one).
   func lookup(_ address: UInt64) -> Entry? {
     entries.withUnsafeBufferPointer { entries in
-      let low = entries.prefixCount(where: { $0.start <= address })
+      let low = entries.prefixCount(in: directory, for: address, where: { $0.start <= address })
       guard low > 0 else { return nil }
       let entry = entries[low - 1]
       if entry.size == 0 || address < entry.start &+ entry.size { return entry }
