@@ -27,7 +27,9 @@ struct SymbolizeCommand: ParsableCommand {
   @Option(
     help: ArgumentHelp(
       "Threads that symbolize (default: one per processor, at most 4).",
-      discussion: "Each reads its own compilation units; the output is the same for any number."))
+      discussion:
+        "Each reads its own compilation units; the output is the same for any number. More than one thread starts only for a file with at least 1 MiB of DWARF units, below which splitting costs more than it saves."
+    ))
   var jobs: Int?
 
   @Argument(help: "Addresses, decimal or 0x-hexadecimal.")
