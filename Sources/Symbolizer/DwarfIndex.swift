@@ -47,7 +47,7 @@ final class DwarfIndex {
   @exclusivity(unchecked) private(set) var units: [Unit] = []
   @exclusivity(unchecked) private var cuRanges: [AddressRange] = []
   /// The directory over `cuRanges`' starts.
-  private var cuDirectory = StartDirectory(count: 0) { _ in 0 }
+  private var cuDirectory = StartDirectory()
   /// Keeps the inflated sections alive when the DWARF was opened that way.
   private let source: ModuleDwarf
   /// The parsed `.debug_abbrev` tables the one-pass unit reads use (nil

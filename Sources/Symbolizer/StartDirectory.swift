@@ -19,6 +19,9 @@ struct StartDirectory {
   private var firsts: [UInt32] = [0]
   private(set) var count = 0
 
+  /// A directory over no starts.
+  init() {}
+
   /// A directory over `count` ascending starts, `start(i)` being the i-th.
   init(count: Int, start: (Int) -> UInt64) {
     guard count > 0, count < Int(UInt32.max) else {
@@ -29,7 +32,7 @@ struct StartDirectory {
     base = start(0)
     let span = start(count - 1) - base
     var shift: UInt64 = 0
-    while (span >> shift) >= UInt64(max(count, 1)) || (span >> shift) >= 1 << 20 {
+    while (span >> shift) >= UInt64(count) || (span >> shift) >= 1 << 20 {
       shift += 1
     }
     self.shift = shift

@@ -14,8 +14,9 @@ import CElfutils
 ///   table has nothing for an address.
 ///
 /// Lookups are a binary search inside one bucket of a `StartDirectory`,
-/// unlike `dwfl_module_addrinfo`, which scans the whole table per call. Names stay C strings inside the ELF data (which
-/// lives as long as the `Dwfl`) until a lookup needs one.
+/// unlike `dwfl_module_addrinfo`, which scans the whole table per call.
+/// Names stay C strings inside the ELF data (which lives as long as the
+/// `Dwfl`) until a lookup needs one.
 ///
 /// Invariants: `entries` is sorted by `start` with one entry per start
 /// address; addresses are link-time addresses (runtime minus the bias).

@@ -7,27 +7,19 @@ import XCTest
 /// (`Symbolizer.symbolize(_:)` and `FrameFormatting`), in text and JSON.
 final class BatchRendererTests: XCTestCase {
   func testCFixtureBatchesPrintWhatFramesPrint() throws {
-    let built = FixtureSupport.built
-    let binary = try XCTUnwrap(built.cProgram, built.cSkipReason ?? "")
+    let binary = try FixtureSupport.cProgram()
     try assertBatchesMatchFrames(binary: binary)
   }
 
   func testSwiftFixtureBatchesPrintWhatFramesPrint() throws {
-    let built = FixtureSupport.built
-    guard let binary = built.swiftProgram else {
-      throw XCTSkip(built.swiftSkipReason ?? "Swift fixture unavailable")
-    }
+    let binary = try FixtureSupport.swiftProgram()
     try assertBatchesMatchFrames(binary: binary)
   }
 
   /// Every 5th byte of every function, plus addresses no function covers,
   /// in batches of 97, against a separate symbolizer's `Frame`s.
   private func assertBatchesMatchFrames(binary: String) throws {
-    var addresses: [UInt64] = [0, 1]
-    for function in FixtureSupport.functions(of: binary) {
-      addresses += stride(from: function.start, to: function.start + function.size, by: 5)
-    }
-    addresses.append(0xffff_ffff_0000)
+    let addresses = FixtureSupport.sampledAddresses(of: binary, every: 5, after: [0, 1])
     XCTAssertGreaterThan(addresses.count, 100)
     let reference = Symbolizer(executable: binary)
     for format in [BatchRenderer.Format.text, .json] {
@@ -54,8 +46,7 @@ final class BatchRendererTests: XCTestCase {
   }
 
   func testModulesMissingStaleAndAbsent() throws {
-    let built = FixtureSupport.built
-    let binary = try XCTUnwrap(built.cProgram, built.cSkipReason ?? "")
+    let binary = try FixtureSupport.cProgram()
     let missing = ModuleRecord(
       start: 0x5555_0000_0000, end: 0x5555_0001_0000, fileOffset: 0,
       path: "/nonexistent/lib/libgone.so")

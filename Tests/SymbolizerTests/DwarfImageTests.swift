@@ -153,12 +153,11 @@ final class DwarfImageTests: XCTestCase {
   /// large, or one too small. Opening is refused, never a crash, and the
   /// untouched file opens.
   func testDamagedCompressionHeaderIsRefused() throws {
-    let built = FixtureSupport.built
-    let binary = try XCTUnwrap(built.cProgram, built.cSkipReason ?? "")
+    let binary = try FixtureSupport.cProgram()
     guard let objcopy = FixtureSupport.which("objcopy"),
       let readelf = FixtureSupport.which("readelf")
     else { throw XCTSkip("binutils not installed") }
-    let compressed = built.directory + "/cfix-zlib-\(UUID().uuidString)"
+    let compressed = FixtureSupport.built.directory + "/cfix-zlib-\(UUID().uuidString)"
     XCTAssertEqual(
       FixtureSupport.run(objcopy, ["--compress-debug-sections=zlib", binary, compressed]).status, 0)
     defer { try? FileManager.default.removeItem(atPath: compressed) }

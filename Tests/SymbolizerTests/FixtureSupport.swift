@@ -14,6 +14,32 @@ enum FixtureSupport {
     var swiftSkipReason: String?
   }
 
+  /// The C fixture; the test fails when it could not be built.
+  static func cProgram() throws -> String {
+    try XCTUnwrap(built.cProgram, built.cSkipReason ?? "")
+  }
+
+  /// The Swift fixture; the test is skipped when it could not be built.
+  static func swiftProgram() throws -> String {
+    guard let binary = built.swiftProgram else {
+      throw XCTSkip(built.swiftSkipReason ?? "Swift fixture unavailable")
+    }
+    return binary
+  }
+
+  /// Every `step`-th byte of every function of `binary`, after `leading`,
+  /// then an address no function covers.
+  static func sampledAddresses(of binary: String, every step: Int, after leading: [UInt64])
+    -> [UInt64]
+  {
+    var addresses = leading
+    for function in functions(of: binary) {
+      addresses += stride(from: function.start, to: function.start + function.size, by: step)
+    }
+    addresses.append(0xffff_ffff_0000)
+    return addresses
+  }
+
   static let sourceDirectory: String = {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
       .deletingLastPathComponent().appendingPathComponent("Fixtures/symbolizer").path

@@ -10,16 +10,12 @@ import XCTest
 /// symbolizer answers, and share what they should.
 final class LaneTests: XCTestCase {
   func testCFixtureLanesPrintWhatOneSymbolizerPrints() throws {
-    let built = FixtureSupport.built
-    let binary = try XCTUnwrap(built.cProgram, built.cSkipReason ?? "")
+    let binary = try FixtureSupport.cProgram()
     try assertLanesMatchOneSymbolizer(binary: binary)
   }
 
   func testSwiftFixtureLanesPrintWhatOneSymbolizerPrints() throws {
-    let built = FixtureSupport.built
-    guard let binary = built.swiftProgram else {
-      throw XCTSkip(built.swiftSkipReason ?? "Swift fixture unavailable")
-    }
+    let binary = try FixtureSupport.swiftProgram()
     try assertLanesMatchOneSymbolizer(binary: binary)
   }
 
@@ -27,11 +23,7 @@ final class LaneTests: XCTestCase {
   /// between three lanes that symbolize at the same time, in chunks of 101;
   /// the interleaved output against `FrameFormatting` of one symbolizer.
   private func assertLanesMatchOneSymbolizer(binary: String) throws {
-    var addresses: [UInt64] = [0, 3]
-    for function in FixtureSupport.functions(of: binary) {
-      addresses += stride(from: function.start, to: function.start + function.size, by: 3)
-    }
-    addresses.append(0xffff_ffff_0000)
+    let addresses = FixtureSupport.sampledAddresses(of: binary, every: 3, after: [0, 3])
     let reference = Symbolizer(executable: binary)
     let expected = addresses.map {
       FrameFormatting.text(reference.symbolize($0), printAddress: true)
@@ -68,8 +60,7 @@ final class LaneTests: XCTestCase {
   }
 
   func testLanesShareNamesAndEachUnitHasOneKey() throws {
-    let built = FixtureSupport.built
-    let binary = try XCTUnwrap(built.cProgram, built.cSkipReason ?? "")
+    let binary = try FixtureSupport.cProgram()
     let first = Symbolizer(executable: binary)
     let lane = first.lane()
     let functions = FixtureSupport.functions(of: binary)
@@ -116,8 +107,7 @@ final class LaneTests: XCTestCase {
   }
 
   func testRendererPrintsAnswersInAnyOrderAfterAbsorbing() throws {
-    let built = FixtureSupport.built
-    let binary = try XCTUnwrap(built.cProgram, built.cSkipReason ?? "")
+    let binary = try FixtureSupport.cProgram()
     let symbolizer = Symbolizer(executable: binary)
     var batch = SymbolizedBatch()
     let addresses = FixtureSupport.functions(of: binary).map(\.start) + [0]

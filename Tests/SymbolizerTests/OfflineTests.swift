@@ -9,8 +9,7 @@ final class OfflineTests: XCTestCase {
   let pieBase: UInt64 = 0x5555_5555_4000
 
   private func fixture() throws -> (path: String, info: ElfFileInfo, exec: ElfFileInfo.Segment) {
-    let built = FixtureSupport.built
-    let path = try XCTUnwrap(built.cProgram, built.cSkipReason ?? "")
+    let path = try FixtureSupport.cProgram()
     let info = try XCTUnwrap(ElfFileInfo.read(path))
     let exec = try XCTUnwrap(info.segments.first(where: \.isExecutable))
     return (path, info, exec)

@@ -7,16 +7,12 @@ import XCTest
 /// basename:line at every inline level.
 final class OracleTests: XCTestCase {
   func testCFixtureMatchesLLVMSymbolizer() throws {
-    let built = FixtureSupport.built
-    let binary = try XCTUnwrap(built.cProgram, built.cSkipReason ?? "")
+    let binary = try FixtureSupport.cProgram()
     try compareWithOracle(binary: binary, expectInlinedFrames: true)
   }
 
   func testSwiftFixtureMatchesLLVMSymbolizer() throws {
-    let built = FixtureSupport.built
-    guard let binary = built.swiftProgram else {
-      throw XCTSkip(built.swiftSkipReason ?? "Swift fixture unavailable")
-    }
+    let binary = try FixtureSupport.swiftProgram()
     try compareWithOracle(binary: binary, expectInlinedFrames: true)
   }
 
