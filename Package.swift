@@ -26,6 +26,7 @@ let package = Package(
     .library(name: "WaitContext", targets: ["WaitContext"]),
     .library(name: "LockGraph", targets: ["LockGraph"]),
     .library(name: "Trace", targets: ["Trace"]),
+    .library(name: "Report", targets: ["Report"]),
     .library(name: "Symbolizer", targets: ["Symbolizer"]),
     .executable(name: "SymbolizerBenchmark", targets: ["SymbolizerBenchmark"]),
   ],
@@ -39,11 +40,13 @@ let package = Package(
     .target(name: "LockGraph", dependencies: ["WaitContext"]),
     // Reading and writing traces.
     .target(name: "Trace", dependencies: ["LockGraph", "WaitContext"]),
+    // Findings as text (lockdep's layout) and JSON, frames through the symbolizer.
+    .target(name: "Report", dependencies: ["LockGraph", "WaitContext", "Symbolizer"]),
     // The command-line tool.
     .executableTarget(
       name: "rawlockcheck",
       dependencies: [
-        "Trace", "LockGraph", "WaitContext", "Symbolizer",
+        "Trace", "LockGraph", "WaitContext", "Symbolizer", "Report",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       // Release builds carry the Swift runtime (and the FoundationEssentials
@@ -69,7 +72,7 @@ let package = Package(
     .testTarget(name: "TraceTests", dependencies: ["Trace", "LockGraph"]),
     .testTarget(
       name: "RawLockCheckTests",
-      dependencies: ["rawlockcheck", "Trace", "LockGraph"]
+      dependencies: ["rawlockcheck", "Trace", "LockGraph", "Report", "WaitContext", "Symbolizer"]
     ),
   ],
   swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import LockGraph
+import Report
 import Trace
 
 #if canImport(Glibc)
@@ -107,7 +108,7 @@ struct ReportCommand: ParsableCommand {
     return
       "\(path): \(v.eventCount) events in \(String(format2: seconds)) s, \(Int(rate)) events/s; "
       + "chain cache \(s.chainHits) hits, \(s.chainMisses) misses (\(String(format2: hitRate))% hits); "
-      + "\(v.classes.count) classes, \(v.graph.edges.count) dependencies\n"
+      + "\(v.classes.count) classes, \(v.core.dependencyCount) dependencies\n"
   }
 }
 

@@ -1,128 +1,164 @@
-extension LockValidator {
-  /// lockdep's `mark_usage()`: used-in-irq bits for blocking acquisitions
-  /// in interrupt context, enabled bits when interrupts (and bottom halves)
-  /// are on. An NMI counts as a hard interrupt.
-  mutating func markUsage(thread t: Int, _ lock: HeldLock) {
+extension ThreadValidator {
+  /// The usage bits an acquisition sets (lockdep's `mark_usage()`):
+  /// used-in-irq bits for blocking acquisitions in interrupt context (an
+  /// NMI counts as a hard interrupt), enabled bits when interrupts (and
+  /// bottom halves) are on, and `LOCK_USED` always.
+  @inline(__always)
+  func usageBits(of lock: HeldLock) -> UsageMask {
     let read = lock.read.isRead
+    var bits: UsageMask = read ? UsageBit.usedRead.mask : UsageBit.used.mask
+    guard lock.check else { return bits }
     if !lock.isTrylock {
-      if threads[t].hardirqDepth > 0 || threads[t].nmiDepth > 0 {
-        markLock(thread: t, lock, read ? .usedInHardirqRead : .usedInHardirq)
+      if state.hardirqDepth > 0 || state.nmiDepth > 0 {
+        bits.formUnion(read ? UsageBit.usedInHardirqRead.mask : UsageBit.usedInHardirq.mask)
       }
-      if threads[t].softirqDepth > 0 {
-        markLock(thread: t, lock, read ? .usedInSoftirqRead : .usedInSoftirq)
+      if state.softirqDepth > 0 {
+        bits.formUnion(read ? UsageBit.usedInSoftirqRead.mask : UsageBit.usedInSoftirq.mask)
       }
     }
     if !lock.hardirqsOff {
-      markLock(thread: t, lock, read ? .enabledHardirqRead : .enabledHardirq)
-      if threads[t].softirqsEnabled {
-        markLock(thread: t, lock, read ? .enabledSoftirqRead : .enabledSoftirq)
+      bits.formUnion(read ? UsageBit.enabledHardirqRead.mask : UsageBit.enabledHardirq.mask)
+      if state.softirqsEnabled {
+        bits.formUnion(read ? UsageBit.enabledSoftirqRead.mask : UsageBit.enabledSoftirq.mask)
       }
     }
+    return bits
   }
 
-  /// The `LOCK_USED` bit, set for every acquisition.
+  /// Marks the acquisition's usage bits. The fast path, every bit already
+  /// set, reads one word and writes nothing.
   @inline(__always)
-  mutating func markUsed(thread t: Int, _ lock: HeldLock) {
-    let bit: UsageBit = lock.read.isRead ? .usedRead : .used
-    if !classes[lock.lockClass].usage.contains(bit) { markLock(thread: t, lock, bit) }
+  mutating func markUsage(_ lock: HeldLock) {
+    let bits = usageBits(of: lock)
+    if classes.usage(lock.lockClass).isSuperset(of: bits) { return }
+    markUsageSlow(lock, bits)
+  }
+
+  /// lockdep's order: used-in-irq bits (hardirq, softirq), enabled bits
+  /// (hardirq, softirq), then `LOCK_USED`; a finding depends on which
+  /// conflicting bit is set first.
+  static let markingOrder: [UsageBit] = [
+    .usedInHardirq, .usedInHardirqRead, .usedInSoftirq, .usedInSoftirqRead, .enabledHardirq,
+    .enabledHardirqRead, .enabledSoftirq, .enabledSoftirqRead, .used, .usedRead,
+  ]
+
+  @inline(never)
+  mutating func markUsageSlow(_ lock: HeldLock, _ bits: UsageMask) {
+    var lock = lock
+    lock.origin = stacked(lock.origin)
+    let marked = lock
+    withShared { me, s in
+      for bit in Self.markingOrder where bits.contains(bit) { me.markLock(marked, bit, in: &s) }
+    }
   }
 
   /// Marks every held lock that takes part in checks with an enabled bit
   /// (its read variant for read-held locks).
-  mutating func markHeldLocks(thread t: Int, _ bit: UsageBit, origin: Origin) {
-    for lock in threads[t].held where lock.check {
-      var marked = lock
-      marked.origin = origin
-      markLock(thread: t, marked, lock.read.isRead ? bit.readVariant : bit)
+  mutating func markHeldLocks(_ bit: UsageBit, origin: Origin) {
+    let needs = state.held.contains { lock in
+      lock.check
+        && !classes.usage(lock.lockClass).contains(lock.read.isRead ? bit.readVariant : bit)
+    }
+    guard needs else { return }
+    let origin = stacked(origin)
+    withShared { me, s in
+      for lock in me.state.held where lock.check {
+        var marked = lock
+        marked.origin = origin
+        me.markLock(marked, lock.read.isRead ? bit.readVariant : bit, in: &s)
+      }
     }
   }
 
   /// lockdep's `mark_lock()` and `mark_lock_irq()`: sets a bit once, and on
   /// the first time checks that it does not conflict with the class's own
   /// bits nor, through the graph, with the bits of classes it depends on.
-  mutating func markLock(thread t: Int, _ lock: HeldLock, _ bit: UsageBit) {
+  mutating func markLock(_ lock: HeldLock, _ bit: UsageBit, in s: inout SharedState) {
     let c = lock.lockClass
-    let usage = classes[c].usage
-    if usage.contains(bit) { return }  // the common case: nothing new
-    classes.setUsage(c, usage.union(bit.mask))
-    classes.recordUsageOrigin(c, bit: bit, lock.origin)
+    let usage = classes.usage(c)
+    if usage.contains(bit) { return }  // set meanwhile by another thread
+    classes.addUsage(c, bit.mask)
+    s.recordUsageOrigin(c, bit: bit, lock.origin)
     guard bit.isIrqBit else { return }
 
     let excl = bit.exclusive
     if usage.contains(excl) {
-      reportInconsistent(thread: t, lock, previous: excl, new: bit)
+      reportInconsistent(lock, previous: excl, new: bit, in: &s)
       return
     }
     if !bit.isRead && usage.contains(excl.readVariant) {
-      reportInconsistent(thread: t, lock, previous: excl.readVariant, new: bit)
+      reportInconsistent(lock, previous: excl.readVariant, new: bit, in: &s)
       return
     }
     let forwards = bit.rawValue & UsageBit.directionFlag == 0
     let mask = excl.mask.union(excl.readVariant.mask)
     guard
-      let hit = search.run(
-        graph: graph, classes: classes, from: c, direction: forwards ? .forward : .backward,
+      let hit = s.search.run(
+        graph: s.graph, classes: classes, from: c, direction: forwards ? .forward : .backward,
         rootOnlyRecursive: forwards ? lock.read == .recursive : lock.read.isRead,
         skipIrqUsageExempt: true, goal: .usage(mask))
     else { return }
     let irqClass =
-      classes[hit.found].usage.contains(excl) ? excl.stateName : excl.readVariant.stateName
+      classes.usage(hit.found).contains(excl) ? excl.stateName : excl.readVariant.stateName
     report(
-      .irqLockInversion, thread: t, origin: lock.origin, lock: snapshot(lock),
+      .irqLockInversion, origin: lock.origin, lock: snapshot(lock),
       detail: .irqInversion(
         forwards: forwards, other: hit.found, irqClass: irqClass,
-        path: links(hit.path, forward: forwards)),
-      classes: [c, hit.found])
+        path: s.links(hit.path, forward: forwards)),
+      classes: [c, hit.found], in: &s)
   }
 
   mutating func reportInconsistent(
-    thread t: Int, _ lock: HeldLock, previous: UsageBit, new: UsageBit
+    _ lock: HeldLock, previous: UsageBit, new: UsageBit, in s: inout SharedState
   ) {
     report(
-      .inconsistentLockState, thread: t, origin: lock.origin, lock: snapshot(lock),
+      .inconsistentLockState, origin: lock.origin, lock: snapshot(lock),
       detail: .inconsistentLockState(
         previous: previous, new: new,
-        previousOrigin: classes.usageOrigin(lock.lockClass, bit: previous), state: irqState(t)),
-      classes: [lock.lockClass])
+        previousOrigin: s.usageOrigin(lock.lockClass, bit: previous), state: irqState()),
+      classes: [lock.lockClass], in: &s)
   }
 
   /// lockdep's `check_irq_usage()`: a new dependency prev -> next must not
   /// let an irq-safe class (reachable backwards from prev) wait for an
   /// irq-unsafe one (reachable forwards from next). Returns false when
   /// reported.
-  mutating func checkIrqDependency(thread t: Int, prev: HeldLock, next: HeldLock) -> Bool {
+  mutating func checkIrqDependency(prev: HeldLock, next: HeldLock, in s: inout SharedState)
+    -> Bool
+  {
     let prevShared = prev.read.isRead
-    _ = search.run(
-      graph: graph, classes: classes, from: prev.lockClass, direction: .backward,
+    _ = s.search.run(
+      graph: s.graph, classes: classes, from: prev.lockClass, direction: .backward,
       rootOnlyRecursive: prevShared, skipIrqUsageExempt: true, goal: .accumulate)
-    let usedIn = search.accumulated.intersection(.usedInAll)
+    let usedIn = s.search.accumulated.intersection(.usedInAll)
     if usedIn.isEmpty { return true }
 
     guard
-      let unsafeHit = search.run(
-        graph: graph, classes: classes, from: next.lockClass, direction: .forward,
+      let unsafeHit = s.search.run(
+        graph: s.graph, classes: classes, from: next.lockClass, direction: .forward,
         rootOnlyRecursive: next.read == .recursive, skipIrqUsageExempt: true,
         goal: .usage(usedIn.exclusive))
     else { return true }
-    let unsafeUsage = classes[unsafeHit.found].usage
+    let unsafeUsage = classes.usage(unsafeHit.found)
     let backwardMask = unsafeUsage.intersection(.enabledAll).exclusive
     guard
-      let safeHit = search.run(
-        graph: graph, classes: classes, from: prev.lockClass, direction: .backward,
+      let safeHit = s.search.run(
+        graph: s.graph, classes: classes, from: prev.lockClass, direction: .backward,
         rootOnlyRecursive: prevShared, skipIrqUsageExempt: true, goal: .usage(backwardMask)),
-      let (safeBit, unsafeBit) = classes[safeHit.found].usage.firstExclusiveMatch(in: unsafeUsage)
+      let (safeBit, unsafeBit) = classes.usage(safeHit.found).firstExclusiveMatch(
+        in: unsafeUsage)
     else { return true }
 
     report(
-      .irqLockInversion, thread: t, origin: next.origin, lock: snapshot(next),
+      .irqLockInversion, origin: next.origin, lock: snapshot(next),
       detail: .irqUnsafeDependency(
         held: snapshot(prev), safe: safeHit.found, safeBit: safeBit,
-        safeOrigin: classes.usageOrigin(safeHit.found, bit: safeBit),
+        safeOrigin: s.usageOrigin(safeHit.found, bit: safeBit),
         unsafe: unsafeHit.found, unsafeBit: unsafeBit,
-        unsafeOrigin: classes.usageOrigin(unsafeHit.found, bit: unsafeBit),
-        safeToHeld: links(safeHit.path, forward: false).reversed(),
-        lockToUnsafe: links(unsafeHit.path, forward: true), state: safeBit.stateName),
-      classes: [prev.lockClass, next.lockClass, safeHit.found, unsafeHit.found])
+        unsafeOrigin: s.usageOrigin(unsafeHit.found, bit: unsafeBit),
+        safeToHeld: s.links(safeHit.path, forward: false).reversed(),
+        lockToUnsafe: s.links(unsafeHit.path, forward: true), state: safeBit.stateName),
+      classes: [prev.lockClass, next.lockClass, safeHit.found, unsafeHit.found], in: &s)
     return false
   }
 }

@@ -1,4 +1,4 @@
-extension LockValidator {
+extension ThreadValidator {
   enum RecursionVerdict { case none, nested, deadlock }
 
   /// lockdep's `check_deadlock()`: the same class already held is a
@@ -6,10 +6,12 @@ extension LockValidator {
   /// or a held `nest=` lock (held before it) serializes them; in that case
   /// the acquisition counts as a recursive read and adds no dependencies.
   /// All held locks count, whatever their interrupt context.
-  mutating func checkRecursion(thread t: Int, _ lock: inout HeldLock) -> RecursionVerdict {
+  mutating func checkRecursion(_ lock: inout HeldLock, in s: inout SharedState)
+    -> RecursionVerdict
+  {
     var nestHeld = false
-    for prev in threads[t].held {
-      if lock.nest != .none && classes[prev.lockClass].base == lock.nest { nestHeld = true }
+    for prev in state.held {
+      if lock.nest != .none && classes.base(prev.lockClass) == lock.nest { nestHeld = true }
       if prev.lockClass != lock.lockClass { continue }
       if lock.read == .recursive && prev.read.isRead { continue }
       if nestHeld {
@@ -17,8 +19,8 @@ extension LockValidator {
         return .nested
       }
       report(
-        .recursiveLocking, thread: t, origin: lock.origin, lock: snapshot(lock),
-        detail: .recursiveLocking(held: snapshot(prev)), classes: [lock.lockClass])
+        .recursiveLocking, origin: lock.origin, lock: snapshot(lock),
+        detail: .recursiveLocking(held: snapshot(prev)), classes: [lock.lockClass], in: &s)
       return .deadlock
     }
     return .none

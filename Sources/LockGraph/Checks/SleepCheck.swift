@@ -1,12 +1,11 @@
 import WaitContext
 
-extension LockValidator {
+extension ThreadValidator {
   /// The kernel's `might_sleep()` check: a point that may sleep (a
   /// `might-sleep` event, or a blocking acquisition of a sleeping lock) in a
   /// context that must not sleep. Each reason it must not is listed.
-  mutating func checkSleep(_ event: LockEvent, lock: LockSnapshot?) {
-    let t = event.thread.index
-    let s = threads[t]
+  mutating func checkSleep(_ origin: Origin, lock: HeldLock?) {
+    let s = state
     let rt = configuration.preemptRT
     var reasons: [String] = []
     if s.nmiDepth > 0 { reasons.append("in NMI context") }
@@ -23,14 +22,14 @@ extension LockValidator {
     if s.bhDisableDepth > 0 && !rt { reasons.append("bottom halves disabled") }
     var atomicHolders: [ClassID] = []
     for h in s.held
-    where SleepRule.makesAtomic(classes[h.lockClass].waits, configuration: configuration) {
+    where SleepRule.makesAtomic(classes.waits(h.lockClass), configuration: configuration) {
       let c = classes[h.lockClass]
       reasons.append("holding \(c.kind.rawValue) \(c.displayName)")
       atomicHolders.append(h.lockClass)
     }
     guard !reasons.isEmpty else { return }
-    report(
-      .sleepInAtomic, thread: t, origin: event.origin, lock: lock,
+    reportNow(
+      .sleepInAtomic, origin: origin, lock: lock.map(snapshot),
       detail: .sleepInAtomic(reasons: reasons),
       classes: (lock.map { [$0.lockClass] } ?? []) + atomicHolders)
   }

@@ -43,7 +43,7 @@ struct GraphSearch: Sendable {
   ///   - skipIrqUsageExempt: skip per-cpu and override classes (and any
   ///     path through them), as lockdep's `usage_skip()` does for irq searches.
   mutating func run(
-    graph: DependencyGraph, classes: ClassTable, from root: ClassID, direction: Direction,
+    graph: DependencyGraph, classes: ClassRegistry, from root: ClassID, direction: Direction,
     rootOnlyRecursive: Bool, skipIrqUsageExempt: Bool, goal: Goal
   ) -> Result? {
     let n = classes.count
@@ -81,19 +81,19 @@ struct GraphSearch: Sendable {
         onlyRecursive[i] = rootOnlyRecursive
       }
       parentEdge[i] = via
-      let cls = classes[ClassID(node)]
-      if skipIrqUsageExempt && cls.waits.lockType != .normal { continue }
+      let cls = ClassID(node)
+      if skipIrqUsageExempt && classes.waits(cls).lockType != .normal { continue }
       switch goal {
       case .conflict(let target, let targetRead):
         if node == target.raw && (targetRead == .exclusive || !onlyRecursive[i]) {
           return Result(found: ClassID(node), path: path(to: i))
         }
       case .usage(let mask):
-        if !visibleUsage(cls.usage, onlyRecursive: onlyRecursive[i]).isDisjoint(with: mask) {
+        if !visibleUsage(classes.usage(cls), onlyRecursive: onlyRecursive[i]).isDisjoint(with: mask) {
           return Result(found: ClassID(node), path: path(to: i))
         }
       case .accumulate:
-        accumulated.formUnion(visibleUsage(cls.usage, onlyRecursive: onlyRecursive[i]))
+        accumulated.formUnion(visibleUsage(classes.usage(cls), onlyRecursive: onlyRecursive[i]))
       }
       let next =
         direction == .forward ? graph.outgoing(ClassID(node)) : graph.incoming(ClassID(node))

@@ -3,15 +3,28 @@ import Symbolizer
 
 // This file imports Symbolizer but not Trace: both name a `ModuleRecord`.
 
-/// Frames of a trace's stacks, symbolized from DWARF through the trace's
-/// `module` lines.
-struct SymbolizingFrameResolver: FrameResolving {
+/// Frames of stacks symbolized from DWARF: a trace's stacks through its
+/// `module` lines, or a live process's own stacks.
+public struct SymbolizingFrameResolver: FrameResolving {
   let symbolizer: Symbolizer
-  let stacks: [[UInt64]]
+  let stacks: @Sendable (StackID) -> [UInt64]?
   let filter: FrameFilter
 
+  /// A resolver of `stacks` (addresses by `StackID`) through `symbolizer`.
+  public init(
+    symbolizer: Symbolizer, stacks: @escaping @Sendable (StackID) -> [UInt64]?,
+    filter choice: FrameFilterChoice
+  ) {
+    self.symbolizer = symbolizer
+    self.stacks = stacks
+    var filter = choice.keepOwnFrames ? FrameFilter() : FrameFilter.rawlockcheckMachinery
+    filter.functionPrefixes += choice.hidden
+    self.filter = filter
+  }
+
+  /// A resolver of a trace's stacks through its `module` lines.
   /// - Parameter modules: start, end, file offset, path, build-id.
-  init(
+  public init(
     modules: [(start: UInt64, end: UInt64, offset: UInt64, path: String, buildID: String?)],
     stacks: [[UInt64]], debugDirectories: [String], filter choice: FrameFilterChoice
   ) {
@@ -19,16 +32,14 @@ struct SymbolizingFrameResolver: FrameResolving {
       ModuleRecord(
         start: $0.start, end: $0.end, fileOffset: $0.offset, path: $0.path, buildID: $0.buildID)
     }
-    self.symbolizer = Symbolizer(modules: records, debugDirectories: debugDirectories)
-    self.stacks = stacks
-    var filter = choice.keepOwnFrames ? FrameFilter() : FrameFilter.rawlockcheckMachinery
-    filter.functionPrefixes += choice.hidden
-    self.filter = filter
+    self.init(
+      symbolizer: Symbolizer(modules: records, debugDirectories: debugDirectories),
+      stacks: { id in Int(id.raw) < stacks.count ? stacks[Int(id.raw)] : nil }, filter: choice)
   }
 
   /// Modules whose file was not found or does not match the trace, as
   /// warnings for the user.
-  var moduleWarnings: [String] {
+  public var moduleWarnings: [String] {
     symbolizer.modules.compactMap { resolution in
       switch resolution.status {
       case .ok: nil
@@ -39,10 +50,12 @@ struct SymbolizingFrameResolver: FrameResolving {
     }
   }
 
-  func frames(for origin: Origin) -> [ReportFrame] {
+  /// The frames of the origin's stack (or return address), symbolized,
+  /// with the filtered leading frames left out.
+  public func frames(for origin: Origin) -> [ReportFrame] {
     let addresses: [UInt64]
-    if !origin.stack.isNone, Int(origin.stack.raw) < stacks.count {
-      addresses = stacks[Int(origin.stack.raw)]
+    if !origin.stack.isNone, let stack = stacks(origin.stack) {
+      addresses = stack
     } else if origin.ip != 0 {
       addresses = [origin.ip]
     } else {
@@ -62,7 +75,15 @@ struct SymbolizingFrameResolver: FrameResolving {
 
 /// Which leading frames `report` leaves out of stacks: rawlockcheck's own
 /// (unless `--all-frames`) and those named by `--hide-frames`.
-struct FrameFilterChoice {
-  var hidden: [String]
-  var keepOwnFrames: Bool
+public struct FrameFilterChoice: Sendable {
+  /// Function-name prefixes of leading frames to leave out.
+  public var hidden: [String]
+  /// Keep rawlockcheck's own frames.
+  public var keepOwnFrames: Bool
+
+  /// A choice of hidden prefixes, and whether to keep rawlockcheck's own frames.
+  public init(hidden: [String] = [], keepOwnFrames: Bool = false) {
+    self.hidden = hidden
+    self.keepOwnFrames = keepOwnFrames
+  }
 }

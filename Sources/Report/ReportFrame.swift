@@ -1,3 +1,5 @@
+import LockGraph
+
 /// One printed frame of a stack: symbolized, or only an address.
 public struct ReportFrame: Sendable, Hashable {
   public var address: UInt64

@@ -1,3 +1,4 @@
+import LockGraph
 import WaitContext
 
 extension TextReport {
@@ -140,7 +141,7 @@ extension TextReport {
       let irqsOff =
         reasons.contains("interrupts disabled") || reasons.contains("in hardirq context")
       out +=
-        "in_atomic(): \(atomic ? 1 : 0), irqs_disabled(): \(irqsOff ? 1 : 0), pid: \(validator.threadTokens[f.thread.index]), name: \(validator.threadNames[f.thread.index])\n"
+        "in_atomic(): \(atomic ? 1 : 0), irqs_disabled(): \(irqsOff ? 1 : 0), pid: \(core.threadToken(f.thread)), name: \(core.threadName(f.thread))\n"
       if let lock = f.lock {
         out += "\(thread(f.thread)) may sleep acquiring:\n" + lockLine(lock)
       } else {

@@ -1,24 +1,51 @@
+import LockGraph
 import WaitContext
 
 /// Renders findings in the layout of Linux lockdep's reports
 /// (`spec/reports.md`), so that people who read lockdep splats can read
 /// these, and search for their titles.
 public struct TextReport {
-  public var validator: LockValidator
+  /// The validator state the findings refer to (classes, threads, configuration).
+  public var core: ValidatorCore
+  /// The findings to print, in order.
+  public var findings: [Finding]
+  /// How many events were validated (for the summary line).
+  public var eventCount: Int64
   /// The trace path or process name, for locations without a stack.
   public var source: String
+  /// Turns origins into frames.
   public var resolver: any FrameResolving
 
-  public init(validator: LockValidator, source: String, resolver: any FrameResolving) {
-    self.validator = validator
+  /// A report of `findings`, which `core` found in `eventCount` events of `source`.
+  public init(
+    core: ValidatorCore, findings: [Finding], eventCount: Int64, source: String,
+    resolver: any FrameResolving
+  ) {
+    self.core = core
+    self.findings = findings
+    self.eventCount = eventCount
     self.source = source
     self.resolver = resolver
+  }
+
+  /// A report of everything a trace's validator found.
+  public init(validator: LockValidator, source: String, resolver: any FrameResolving) {
+    self.init(
+      core: validator.core, findings: validator.findings.findings, eventCount: validator.eventCount,
+      source: source, resolver: resolver)
+  }
+
+  /// Distinct findings per kind.
+  var summary: [FindingKind: Int] {
+    var result: [FindingKind: Int] = [:]
+    for f in findings { result[f.kind, default: 0] += 1 }
+    return result
   }
 
   /// Every finding, then a one-line summary.
   public func render() -> String {
     var out = ""
-    for finding in validator.findings.findings {
+    for finding in findings {
       out += render(finding)
       out += "\n"
     }
@@ -28,10 +55,10 @@ public struct TextReport {
 
   /// `trace.rlt: 12 events, 2 findings (invalid-wait-context 1, ...)`.
   public func summaryLine() -> String {
-    let summary = validator.findings.summary
-    let events = "\(validator.eventCount) event\(validator.eventCount == 1 ? "" : "s")"
+    let summary = summary
+    let events = "\(eventCount) event\(eventCount == 1 ? "" : "s")"
     if summary.isEmpty { return "\(source): \(events), no findings" }
-    let total = validator.findings.count
+    let total = findings.count
     let parts = summary.keys.sorted().map { "\($0.rawValue) \(summary[$0]!)" }
     return
       "\(source): \(events), \(total) finding\(total == 1 ? "" : "s") (\(parts.joined(separator: ", ")))"
@@ -45,15 +72,15 @@ public struct TextReport {
     return "\(rule)\n\(text)\n\(dash)\n"
   }
 
-  func thread(_ id: ThreadID) -> String { validator.threadLabel(id) }
+  func thread(_ id: ThreadID) -> String { core.threadLabel(id) }
 
   /// lockdep's `__print_lock_name()`.
-  func name(_ c: ClassID) -> String { validator.classes[c].displayName }
+  func name(_ c: ClassID) -> String { core.classes[c].displayName }
 
   /// lockdep's `print_lock_name()`: ` (name){usage}-{outer:inner}`.
   func lockName(_ c: ClassID, usage: UsageMask? = nil) -> String {
-    let cls = validator.classes[c]
-    let config = validator.configuration
+    let cls = core.classes[c]
+    let config = core.configuration
     let outer = config.effective(cls.waits.effectiveOuter).rawValue
     let inner = config.effective(cls.waits.inner).rawValue
     return "(\(cls.displayName)){\((usage ?? cls.usage).usageCharacters)}-{\(outer):\(inner)}"

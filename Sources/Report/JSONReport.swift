@@ -1,23 +1,29 @@
+import LockGraph
+
 /// The machine-readable report of `spec/reports.md`.
 public struct JSONReport {
+  /// The findings, their validator state, source and frame resolver.
   public var report: TextReport
+  /// The tool's version, printed in the object.
   public var version: String
 
+  /// The JSON form of `report`.
   public init(report: TextReport, version: String) {
     self.report = report
     self.version = version
   }
 
-  var validator: LockValidator { report.validator }
+  var core: ValidatorCore { report.core }
 
+  /// The whole report as one JSON object.
   public func value() -> JSONValue {
-    let config = validator.configuration
-    let summary = validator.findings.summary
+    let config = core.configuration
+    let summary = report.summary
     return .object([
       ("tool", .string("rawlockcheck")),
       ("version", .string(version)),
       ("source", .string(report.source)),
-      ("events", .int(validator.eventCount)),
+      ("events", .int(report.eventCount)),
       (
         "config",
         .object([
@@ -25,12 +31,13 @@ public struct JSONReport {
           ("preemptRT", .bool(config.preemptRT)),
         ])
       ),
-      ("findings", .array(validator.findings.findings.map(finding))),
+      ("findings", .array(report.findings.map(finding))),
       ("summary", .object(summary.keys.sorted().map { ($0.rawValue, .int(summary[$0]!)) })),
     ])
   }
 
-  func finding(_ f: Finding) -> JSONValue {
+  /// One finding as a JSON object.
+  public func finding(_ f: Finding) -> JSONValue {
     var fields: [(String, JSONValue)] = [
       ("kind", .string(f.kind.rawValue)),
       ("title", .string(title(f))),
@@ -38,8 +45,8 @@ public struct JSONReport {
       (
         "thread",
         .object([
-          ("id", .string(validator.threadTokens[f.thread.index])),
-          ("name", .string(validator.threadNames[f.thread.index])),
+          ("id", .string(core.threadToken(f.thread))),
+          ("name", .string(core.threadName(f.thread))),
         ])
       ),
       ("event", event(f.origin)),
@@ -80,7 +87,7 @@ public struct JSONReport {
       if let interrupt { fields.append(("interrupt", .string(interrupt))) }
     case .heldLockFreed(let from, let to, let holder, let reinitialized):
       fields.append(("range", .array([.string(hex(from)), .string(hex(to))])))
-      fields.append(("holder", .string(validator.threadTokens[holder.index])))
+      fields.append(("holder", .string(core.threadToken(holder))))
       fields.append(("reinitialized", .bool(reinitialized)))
     case .sleepInAtomic(let reasons):
       fields.append(("reasons", .array(reasons.map(JSONValue.string))))
@@ -112,8 +119,8 @@ public struct JSONReport {
   }
 
   func classObject(_ c: ClassID, extra: [(String, JSONValue)]) -> JSONValue {
-    let cls = validator.classes[c]
-    let config = validator.configuration
+    let cls = core.classes[c]
+    let config = core.configuration
     var fields: [(String, JSONValue)] = [
       ("class", .string(cls.key)),
       ("name", .string(cls.displayName)),
@@ -138,7 +145,7 @@ public struct JSONReport {
 
   func link(_ l: ChainLink) -> JSONValue {
     var extra: [(String, JSONValue)] = []
-    if let t = l.thread { extra.append(("thread", .string(validator.threadTokens[t.index]))) }
+    if let t = l.thread { extra.append(("thread", .string(core.threadToken(t)))) }
     if l.origin.line > 0 { extra.append(("line", .int(l.origin.line))) }
     extra.append(("frames", frames(l.origin)))
     return classObject(l.lockClass, extra: extra)

@@ -1,0 +1,170 @@
+import Synchronization
+import WaitContext
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Every lock class, indexed by `ClassID`, readable by any thread without a
+/// lock while classes are being added.
+///
+/// Classes live in address ranges reserved once (`mmap`, committed by the
+/// kernel only as they are touched), so a class never moves and a reader
+/// needs no lock: memory grows with the classes registered, not with the
+/// capacity. Registration (of a declared class, or of a subclass variant on
+/// its first use) takes the registry's mutex; it is the slow path.
+///
+/// Invariants:
+/// - a class's `LockClass` record is written once, before its id is
+///   published (stored in `variants`, returned from `declare`, or counted);
+///   it is never changed afterwards, so reading it needs no lock;
+/// - `variants[c * 8 + s]` holds 1 + the id of subclass `s` of declared
+///   class `c`, or 0 until that subclass is first used; any class id may be
+///   a declared class, including ids taken by earlier variants;
+/// - usage bits only grow; they are set under the shared validator lock and
+///   read without one.
+public final class ClassRegistry: @unchecked Sendable {
+  /// The most classes (declared ones and their subclass variants) one
+  /// registry holds.
+  public static let capacity = 1 << 20
+
+  private let records: UnsafeMutablePointer<LockClass>
+  private let usageBits: UnsafeMutablePointer<Atomic<UInt16>>
+  private let variantSlots: UnsafeMutablePointer<Atomic<Int32>>
+  private let published = Atomic<Int>(0)
+  private let registration = Mutex<[String: ClassID]>([:])
+
+  public init() {
+    records = Self.reserve(LockClass.self, count: Self.capacity)
+    usageBits = Self.reserve(Atomic<UInt16>.self, count: Self.capacity)
+    variantSlots = Self.reserve(Atomic<Int32>.self, count: Self.capacity * 8)
+  }
+
+  deinit {
+    let n = published.load(ordering: .acquiring)
+    records.deinitialize(count: n)
+    Self.release(records, count: Self.capacity)
+    Self.release(usageBits, count: Self.capacity)
+    Self.release(variantSlots, count: Self.capacity * 8)
+  }
+
+  /// Reserves zero-filled, never-moving memory for `count` values; pages
+  /// are committed on first touch. Zero bytes are a valid `Atomic` 0.
+  private static func reserve<T: ~Copyable>(_: T.Type, count: Int) -> UnsafeMutablePointer<T> {
+    let bytes = MemoryLayout<T>.stride * count
+    let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+    guard let raw, raw != MAP_FAILED else {
+      fatalError("rawlockcheck: cannot reserve \(bytes) bytes of address space for lock classes")
+    }
+    return raw.bindMemory(to: T.self, capacity: count)
+  }
+
+  private static func release<T: ~Copyable>(_ pointer: UnsafeMutablePointer<T>, count: Int) {
+    munmap(UnsafeMutableRawPointer(pointer), MemoryLayout<T>.stride * count)
+  }
+
+  /// Classes registered so far (declared ones and variants).
+  public var count: Int { published.load(ordering: .acquiring) }
+
+  /// The class `id`, with its usage bits as they are now.
+  public subscript(id: ClassID) -> LockClass {
+    var c = records[id.index]
+    c.usage = usage(id)
+    return c
+  }
+
+  /// The wait types of class `id` (fast path: no copy of its names).
+  @inline(__always)
+  public func waits(_ id: ClassID) -> ClassWaitTypes { records[id.index].waits }
+
+  /// Whether class `id` takes part in the graph (false for the RCU kinds).
+  @inline(__always)
+  public func check(_ id: ClassID) -> Bool { records[id.index].check }
+
+  /// The declared class that `id` is a subclass variant of (itself for subclass 0).
+  @inline(__always)
+  public func base(_ id: ClassID) -> ClassID { records[id.index].base }
+
+  /// The usage bits of class `id` now.
+  @inline(__always)
+  public func usage(_ id: ClassID) -> UsageMask {
+    UsageMask(rawValue: usageBits[id.index].load(ordering: .relaxed))
+  }
+
+  /// Adds usage bits (under the validator's shared lock).
+  func addUsage(_ id: ClassID, _ mask: UsageMask) {
+    usageBits[id.index].bitwiseOr(mask.rawValue, ordering: .relaxed)
+  }
+
+  /// The class registered under `key`, if any.
+  public func lookup(key: String) -> ClassID? {
+    registration.withLock { $0[key] }
+  }
+
+  /// Registers a declared class under `key`, or returns the class already
+  /// registered under it (the first declaration wins). Nil when the
+  /// registry is full.
+  public func register(key: String, name: String?, kind: LockKind, waits: ClassWaitTypes)
+    -> ClassID?
+  {
+    registration.withLock { keys -> ClassID? in
+      if let known = keys[key] { return known }
+      guard let id = append(key: key, name: name ?? key, kind: kind, waits: waits) else {
+        return nil
+      }
+      keys[key] = id
+      return id
+    }
+  }
+
+  /// Registers a declared class that shares no key with another (a trace
+  /// declares each key once, and the reader checks it). Nil when full.
+  public func declare(key: String, name: String?, kind: LockKind, waits: ClassWaitTypes)
+    -> ClassID?
+  {
+    registration.withLock { _ in append(key: key, name: name ?? key, kind: kind, waits: waits) }
+  }
+
+  /// Under `registration`: writes a record, then publishes it.
+  private func append(key: String, name: String, kind: LockKind, waits: ClassWaitTypes)
+    -> ClassID?
+  {
+    let n = published.load(ordering: .relaxed)
+    guard n < Self.capacity else { return nil }
+    let id = ClassID(Int32(n))
+    (records + n).initialize(
+      to: LockClass(
+        key: key, name: name, kind: kind, waits: waits, subclass: 0, base: id,
+        check: !kind.row.isRCU))
+    published.store(n + 1, ordering: .releasing)
+    return id
+  }
+
+  /// The class of subclass `sub` (0 to 7) of declared class `base`, made
+  /// on its first use. `.none` when the registry is full.
+  @inline(__always)
+  public func variant(of base: ClassID, subclass sub: UInt8) -> ClassID {
+    if sub == 0 { return base }
+    let slot = variantSlots[base.index &* 8 &+ Int(sub & 7)].load(ordering: .acquiring)
+    if slot != 0 { return ClassID(slot &- 1) }
+    return makeVariant(of: base, subclass: sub & 7)
+  }
+
+  @inline(never)
+  private func makeVariant(of base: ClassID, subclass sub: UInt8) -> ClassID {
+    registration.withLock { _ -> ClassID in
+      let slot = base.index * 8 + Int(sub)
+      let known = variantSlots[slot].load(ordering: .acquiring)
+      if known != 0 { return ClassID(known - 1) }
+      let n = published.load(ordering: .relaxed)
+      guard n < Self.capacity else { return .none }
+      var copy = records[base.index]
+      copy.subclass = sub
+      copy.usage = []
+      (records + n).initialize(to: copy)
+      published.store(n + 1, ordering: .releasing)
+      variantSlots[slot].store(Int32(n + 1), ordering: .releasing)
+      return ClassID(Int32(n))
+    }
+  }
+}

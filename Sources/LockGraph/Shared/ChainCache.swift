@@ -1,0 +1,83 @@
+import Synchronization
+
+/// The chain cache: chain keys already validated (lockdep's
+/// `chainhash_table`), read by every thread without a lock, in a fixed
+/// memory budget.
+///
+/// The table is set-associative: a key may only live in the bucket its low
+/// bits name, a bucket is eight keys (one 64-byte cache line), and a full
+/// bucket evicts one of its keys to take a new one. Evicting costs only a
+/// re-validation of that chain, which finds what it found before (the
+/// graph only grows). Keys are already well-mixed 64-bit hashes.
+///
+/// Invariants: a slot holds 0 (empty) or a key that was inserted (a key of
+/// 0 is stored as 1); slots are written only by `insert`, which the
+/// validator calls under its shared lock, and read with relaxed atomic
+/// loads, so a reader sees either the old or the new key of a slot, never a
+/// torn one. A lookup writes nothing.
+public final class ChainCache: @unchecked Sendable {
+  /// Keys per bucket: 8 × 8 bytes, one cache line.
+  static let ways = 8
+  /// The default budget: 1 MiB (131,072 chains).
+  public static let defaultBytes = 1 << 20
+
+  private let slots: UnsafeMutablePointer<Atomic<UInt64>>
+  private let bucketMask: Int
+  /// Which way of a full bucket the next eviction takes (under the lock).
+  private var nextVictim = 0
+  /// Keys stored (under the lock; for statistics).
+  public private(set) var count = 0
+  /// Keys evicted to make room (under the lock; for statistics).
+  public private(set) var evictions: Int64 = 0
+
+  /// A cache of at most `bytes` (rounded down to a power of two, at least
+  /// one bucket).
+  public init(bytes: Int = ChainCache.defaultBytes) {
+    var buckets = 1
+    while buckets * 2 * Self.ways * 8 <= bytes { buckets *= 2 }
+    bucketMask = buckets - 1
+    let n = buckets * Self.ways
+    let raw = UnsafeMutableRawPointer.allocate(
+      byteCount: n * MemoryLayout<Atomic<UInt64>>.stride, alignment: 64)
+    slots = raw.bindMemory(to: Atomic<UInt64>.self, capacity: n)
+    for i in 0..<n { (slots + i).initialize(to: Atomic(0)) }
+  }
+
+  deinit {
+    slots.deinitialize(count: (bucketMask + 1) * Self.ways)
+    UnsafeMutableRawPointer(slots).deallocate()
+  }
+
+  /// The budget in bytes.
+  public var bytes: Int { (bucketMask + 1) * Self.ways * 8 }
+
+  @inline(__always)
+  private static func stored(_ key: UInt64) -> UInt64 { key == 0 ? 1 : key }
+
+  /// Whether `key` was validated before. Reads one cache line, writes nothing.
+  @inline(__always)
+  public func contains(_ key: UInt64) -> Bool {
+    let k = Self.stored(key)
+    let base = slots + (Int(truncatingIfNeeded: k) & bucketMask) &* Self.ways
+    for i in 0..<Self.ways where base[i].load(ordering: .relaxed) == k { return true }
+    return false
+  }
+
+  /// Records `key` as validated. Call only under the validator's shared lock.
+  func insert(_ key: UInt64) {
+    let k = Self.stored(key)
+    let base = slots + (Int(truncatingIfNeeded: k) & bucketMask) &* Self.ways
+    for i in 0..<Self.ways {
+      let s = base[i].load(ordering: .relaxed)
+      if s == k { return }
+      if s == 0 {
+        base[i].store(k, ordering: .relaxed)
+        count += 1
+        return
+      }
+    }
+    base[nextVictim].store(k, ordering: .relaxed)
+    nextVictim = (nextVictim + 1) & (Self.ways - 1)
+    evictions += 1
+  }
+}

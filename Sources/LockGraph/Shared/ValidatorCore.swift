@@ -1,0 +1,86 @@
+import Synchronization
+import WaitContext
+
+/// The state that every validating thread shares: lock classes, the chain
+/// cache, and (behind one lock) the dependency graph and the findings.
+///
+/// A `ThreadValidator` per thread (a live thread, or a trace's thread
+/// driven by the reader) validates that thread's events against one core.
+/// The split is what lets many threads validate at once:
+/// - reading classes and the chain cache takes no lock and writes nothing;
+/// - the graph, the findings and the thread names change only under
+///   `shared`'s lock, on the slow path (a new chain, a new usage bit, a
+///   finding);
+/// - each new distinct finding is handed to `onFinding`, outside the lock,
+///   on the thread that found it.
+public final class ValidatorCore: Sendable {
+  /// The kernel configuration the checks emulate.
+  public let configuration: CheckConfiguration
+  /// Every lock class.
+  public let classes: ClassRegistry
+  /// Chain keys validated before.
+  public let chains: ChainCache
+  let shared: Mutex<SharedState>
+  let onFinding: (@Sendable (Finding) -> Void)?
+
+  /// A core for `configuration`, with a chain cache of `chainCacheBytes`
+  /// and an optional callback for each new distinct finding.
+  public init(
+    configuration: CheckConfiguration = CheckConfiguration(),
+    chainCacheBytes: Int = ChainCache.defaultBytes,
+    onFinding: (@Sendable (Finding) -> Void)? = nil
+  ) {
+    self.configuration = configuration
+    self.classes = ClassRegistry()
+    self.chains = ChainCache(bytes: chainCacheBytes)
+    self.shared = Mutex(SharedState())
+    self.onFinding = onFinding
+  }
+
+  // MARK: Threads
+
+  /// Registers a thread: `token` is its id in a trace (or its system id),
+  /// `name` what reports call it (lockdep's `comm`).
+  public func registerThread(token: String, name: String? = nil) -> ThreadID {
+    shared.withLock { s in
+      s.threadTokens.append(token)
+      s.threadNames.append(name ?? "thread")
+      return ThreadID(Int32(s.threadTokens.count - 1))
+    }
+  }
+
+  /// Gives a registered thread a name for reports.
+  public func nameThread(_ id: ThreadID, _ name: String) {
+    shared.withLock { $0.threadNames[id.index] = name }
+  }
+
+  /// The thread's token (trace id or system id).
+  public func threadToken(_ id: ThreadID) -> String { shared.withLock { $0.threadTokens[id.index] } }
+
+  /// The thread's name.
+  public func threadName(_ id: ThreadID) -> String { shared.withLock { $0.threadNames[id.index] } }
+
+  /// lockdep's `comm/pid`.
+  public func threadLabel(_ id: ThreadID) -> String {
+    shared.withLock { "\($0.threadNames[id.index])/\($0.threadTokens[id.index])" }
+  }
+
+  // MARK: What was found
+
+  /// Every distinct finding so far, in the order first seen.
+  public var findings: [Finding] { shared.withLock { $0.findings.findings } }
+
+  /// The findings with their counts, as a store (a copy).
+  public var findingStore: FindingStore { shared.withLock { $0.findings } }
+
+  /// A copy of the dependency graph as it is now.
+  public var graph: DependencyGraph { shared.withLock { $0.graph } }
+
+  /// Dependencies (edges) recorded so far.
+  public var dependencyCount: Int { shared.withLock { $0.graph.edges.count } }
+
+  /// Where `bit` was first set on class `id`.
+  public func usageOrigin(_ id: ClassID, bit: UsageBit) -> Origin? {
+    shared.withLock { $0.usageOrigin(id, bit: bit) }
+  }
+}

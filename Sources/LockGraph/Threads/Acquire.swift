@@ -1,0 +1,108 @@
+import WaitContext
+
+extension ThreadValidator {
+  /// lockdep's `__lock_acquire()`, in its order: the sleep check (the
+  /// kernel's `might_sleep()` in the lock function), the wait-context check,
+  /// usage bits, the chain key, the nest lock, then the chain validation.
+  mutating func acquire(_ event: LockEvent) {
+    let cls = classes.variant(of: event.lockClass, subclass: event.subclass)
+    guard cls != .none else {
+      reportNow(
+        .limitExceeded, origin: event.origin, lock: nil,
+        detail: .limitExceeded(
+          limit: "MAX_LOCKDEP_KEYS (\(ClassRegistry.capacity))",
+          consequence: "this acquisition was not validated"),
+        classes: [])
+      return
+    }
+    let waits = classes.waits(cls)
+    let check = classes.check(cls)
+    statistics.acquisitions += 1
+    var lock = HeldLock(
+      lockClass: cls, instance: event.address, read: check ? event.read : .recursive,
+      isTrylock: event.isTrylock, check: check, hardirqsOff: state.hardirqsOff,
+      irqContext: state.irqContext, nest: event.nest, previousChainKey: 0,
+      origin: event.origin)
+
+    if !event.isTrylock && SleepRule.sleeps(waits, configuration: configuration) {
+      checkSleep(event.origin, lock: lock)
+    }
+    checkWaitContext(lock, waits: waits)
+    markUsage(lock)
+
+    if lock.nest != ClassID.none && !isHeld(base: lock.nest) {
+      reportNow(
+        .nestedLockNotTaken, origin: event.origin, lock: snapshot(lock),
+        detail: .nestedLockNotTaken(nest: lock.nest), classes: [cls, lock.nest])
+      lock.nest = .none
+    }
+    guard state.held.count < Self.maxHeldDepth else {
+      reportNow(
+        .limitExceeded, origin: event.origin, lock: snapshot(lock),
+        detail: .limitExceeded(
+          limit: "MAX_LOCK_DEPTH (\(Self.maxHeldDepth))",
+          consequence: "validation of this thread stopped until it exits"),
+        classes: [])
+      state.stopped = true
+      return
+    }
+    push(lock)
+  }
+
+  /// Pushes a lock: computes the chain key and validates the chain when it
+  /// is new (lockdep's `validate_chain()`).
+  mutating func push(_ lock: HeldLock) {
+    var lock = lock
+    let depth = state.held.count
+    let chainHead = depth == 0 || state.held[depth - 1].irqContext != lock.irqContext
+    lock.previousChainKey = state.chainKey
+    let base = chainHead ? ChainKey.initial(irqContext: lock.irqContext) : state.chainKey
+    let key = ChainKey.iterate(base, lockClass: lock.lockClass, read: lock.read)
+
+    if !lock.isTrylock && lock.check {
+      if core.chains.contains(key) {
+        statistics.chainHits += 1
+      } else {
+        statistics.chainMisses += 1
+        validateNewChain(&lock, key: key, chainHead: chainHead)
+      }
+    }
+    state.held.append(lock)
+    state.chainKey = key
+  }
+
+  /// The graph work of a chain seen for the first time, under the core's
+  /// lock. A chain that produced a finding (new or a repeat) is not cached,
+  /// so each later occurrence is validated and counted.
+  @inline(never)
+  mutating func validateNewChain(_ lock: inout HeldLock, key: UInt64, chainHead: Bool) {
+    lock.origin = stacked(lock.origin)
+    producedFinding = false
+    let pushed = lock
+    var result = pushed
+    withShared { me, s in
+      var l = pushed
+      switch me.checkRecursion(&l, in: &s) {
+      case .deadlock, .nested: break
+      case .none: if !chainHead { me.addDependencies(l, in: &s) }
+      }
+      if !me.producedFinding { me.core.chains.insert(key) }
+      result = l
+    }
+    lock = result
+  }
+
+  /// `might-lock`: the acquisition was only checked; drop it again.
+  mutating func popTopIfMatches(_ event: LockEvent) {
+    guard let top = state.held.last, classes.base(top.lockClass) == event.lockClass else {
+      return
+    }
+    state.chainKey = top.previousChainKey
+    state.held.removeLast()
+  }
+
+  /// Whether the thread holds a lock of declared class `base` (any subclass).
+  func isHeld(base: ClassID) -> Bool {
+    state.held.contains { classes.base($0.lockClass) == base }
+  }
+}

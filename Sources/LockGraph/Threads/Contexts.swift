@@ -1,0 +1,83 @@
+import WaitContext
+
+extension ThreadValidator {
+  mutating func enterContext(_ context: ExecutionContext) {
+    state.contexts.append(context)
+    switch context {
+    case .hardirq: state.hardirqDepth += 1
+    case .softirq: state.softirqDepth += 1
+    case .nmi: state.nmiDepth += 1
+    case .task: break
+    }
+  }
+
+  /// Leaves the innermost interrupt context, which must be `context`'s kind.
+  /// Locks its handler still holds are reported and dropped.
+  mutating func exitContext(_ context: ExecutionContext, _ event: LockEvent) throws(EventError) {
+    let name = Self.verbName(context)
+    guard let innermost = state.contexts.last else {
+      throw EventError("\(name)-exit without \(name)-enter")
+    }
+    guard Self.verbName(innermost) == name else {
+      throw EventError(
+        "\(name)-exit inside \(Self.verbName(innermost))-enter: contexts must nest")
+    }
+    let segmentContext = state.irqContext
+    state.contexts.removeLast()
+    switch context {
+    case .hardirq: state.hardirqDepth -= 1
+    case .softirq: state.softirqDepth -= 1
+    case .nmi: state.nmiDepth -= 1
+    case .task: break
+    }
+    if state.irqContext != segmentContext {
+      var start = state.held.count
+      while start > 0 && state.held[start - 1].irqContext == segmentContext { start -= 1 }
+      if start < state.held.count {
+        let leaked = state.held[start...].map(\.lockClass)
+        // Report while the handler's locks are still on the stack.
+        reportNow(
+          .locksHeldAtExit, origin: event.origin, lock: nil,
+          detail: .locksHeldAtExit(interrupt: name), classes: leaked)
+        state.chainKey = state.held[start].previousChainKey
+        state.held.removeSubrange(start...)
+      }
+    }
+  }
+
+  static func verbName(_ context: ExecutionContext) -> String {
+    switch context {
+    case .hardirq: "hardirq"
+    case .softirq: "softirq"
+    case .nmi: "nmi"
+    case .task: "task"
+    }
+  }
+
+  /// `irq-enable`: when interrupts come back on, every held lock becomes
+  /// hardirq-enabled (and softirq-enabled if bottom halves are on), as
+  /// lockdep's `mark_held_locks()`.
+  mutating func enableIRQs(_ event: LockEvent) throws(EventError) {
+    guard state.irqDisableDepth > 0 else {
+      throw EventError("irq-enable without irq-disable")
+    }
+    state.irqDisableDepth -= 1
+    guard !state.hardirqsOff else { return }
+    markHeldLocks(.enabledHardirq, origin: event.origin)
+    if state.softirqsEnabled {
+      markHeldLocks(.enabledSoftirq, origin: event.origin)
+    }
+  }
+
+  /// `bh-enable`: when bottom halves come back on with interrupts on, every
+  /// held lock becomes softirq-enabled.
+  mutating func enableBottomHalves(_ event: LockEvent) throws(EventError) {
+    guard state.bhDisableDepth > 0 else {
+      throw EventError("bh-enable without bh-disable")
+    }
+    state.bhDisableDepth -= 1
+    if state.softirqsEnabled && !state.hardirqsOff {
+      markHeldLocks(.enabledSoftirq, origin: event.origin)
+    }
+  }
+}

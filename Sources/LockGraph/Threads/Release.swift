@@ -1,0 +1,69 @@
+extension ThreadValidator {
+  /// lockdep's `__lock_release()`: finds the most recent matching lock in
+  /// the current interrupt context; locks above it are re-validated as if
+  /// re-acquired (`reacquire_held_locks()`), since the chain changed.
+  mutating func release(_ event: LockEvent) {
+    let start = state.currentSegmentStart
+    var found: Int? = nil
+    var i = state.held.count - 1
+    while i >= start {
+      let h = state.held[i]
+      if classes.base(h.lockClass) == event.lockClass
+        && (event.address == 0 || h.instance == event.address)
+      {
+        found = i
+        break
+      }
+      i -= 1
+    }
+    guard let index = found else {
+      let snapshot = LockSnapshot(
+        lockClass: event.lockClass, read: .exclusive, isTrylock: false, instance: event.address,
+        origin: event.origin)
+      reportNow(
+        .badUnlockBalance, origin: event.origin, lock: snapshot, detail: .badUnlockBalance,
+        classes: [event.lockClass])
+      return
+    }
+    if index == state.held.count - 1 {
+      // The common case: the newest lock goes, the chain key goes back.
+      state.chainKey = state.held[index].previousChainKey
+      state.held.removeLast()
+      return
+    }
+    let removed = state.held[index]
+    let above = Array(state.held[(index + 1)...])
+    state.held.removeSubrange(index...)
+    state.chainKey = removed.previousChainKey
+    for lock in above { push(lock) }
+  }
+
+  /// `free` and `init`: a held lock inside the memory is a finding
+  /// (lockdep's `debug_check_no_locks_freed()`). `held` are the locks of
+  /// thread `holder`: this thread's, or another's when the caller knows
+  /// other threads (a trace does: it checks every thread).
+  public mutating func checkFreed(_ event: LockEvent, held: [HeldLock], by holder: ThreadID) {
+    let reinitialized = event.verb == .initLock
+    let from = event.address
+    let to = reinitialized ? from &+ 1 : from &+ max(event.length, 1)
+    guard from != 0 else { return }
+    for lock in held where lock.instance >= from && lock.instance < to {
+      reportNow(
+        .heldLockFreed, origin: event.origin, lock: snapshot(lock),
+        detail: .heldLockFreed(
+          from: from, to: to &- 1, holder: holder, reinitialized: reinitialized),
+        classes: [lock.lockClass])
+    }
+    deliverPending()
+  }
+
+  /// `exit`: locks still held are a finding; the thread's state ends.
+  mutating func exitThread(_ event: LockEvent) {
+    if !state.held.isEmpty {
+      reportNow(
+        .locksHeldAtExit, origin: event.origin, lock: nil,
+        detail: .locksHeldAtExit(interrupt: nil), classes: state.held.map(\.lockClass))
+    }
+    state = ThreadState()
+  }
+}

@@ -1,0 +1,193 @@
+import WaitContext
+
+/// Captures the calling thread's stack when the validator records something
+/// new (a dependency, a usage bit, a finding), so that stacks are taken only
+/// on the slow path. A live program provides one; a trace has its stacks
+/// already and needs none.
+public protocol StackSource: AnyObject {
+  /// Captures the current stack and returns its id.
+  func captureStack() -> StackID
+}
+
+/// The validation of one thread's events against a shared `ValidatorCore`:
+/// lockdep's per-task state (held locks, interrupt contexts) and the checks
+/// run on each event.
+///
+/// A `ThreadValidator` belongs to one thread at a time (a live thread, or a
+/// trace's thread driven by the reader). Its fast path, an acquisition
+/// whose chain was validated before, reads the core's classes and chain
+/// cache, writes only this value, and takes no lock; anything new takes the
+/// core's lock.
+public struct ThreadValidator {
+  /// The shared state validated against.
+  public let core: ValidatorCore
+  /// This thread's id in `core`.
+  public let thread: ThreadID
+  var state = ThreadState()
+  /// Counters for benchmarks and the report footer.
+  public internal(set) var statistics = Statistics()
+  /// Captures stacks for new records; nil when events carry their stacks.
+  public var stackSource: (any StackSource)?
+  /// Set when the current acquisition produced a finding (new or a repeat):
+  /// its chain is then not cached, so every later occurrence is counted.
+  var producedFinding = false
+  /// New distinct findings, handed to the core's callback after its lock.
+  var pending: [Finding] = []
+
+  /// The most locks one thread may hold before its validation stops
+  /// (lockdep's `MAX_LOCK_DEPTH` is 48; this limit only bounds memory).
+  public static let maxHeldDepth = 1024
+
+  /// Counters of one thread's validation.
+  public struct Statistics: Sendable {
+    /// Acquisitions validated.
+    public var acquisitions: Int64 = 0
+    /// Acquisitions whose chain was in the cache.
+    public var chainHits: Int64 = 0
+    /// Acquisitions whose chain was validated anew.
+    public var chainMisses: Int64 = 0
+
+    /// An empty set of counters.
+    public init() {}
+
+    /// Adds another thread's counters.
+    public mutating func add(_ other: Statistics) {
+      acquisitions += other.acquisitions
+      chainHits += other.chainHits
+      chainMisses += other.chainMisses
+    }
+  }
+
+  /// The validator of thread `thread` (registered in `core`).
+  public init(core: ValidatorCore, thread: ThreadID) {
+    self.core = core
+    self.thread = thread
+  }
+
+  var classes: ClassRegistry { core.classes }
+  var configuration: CheckConfiguration { core.configuration }
+
+  /// The locks this thread holds now, oldest first.
+  public var heldLocks: [HeldLock] { state.held }
+
+  /// Whether validation of this thread stopped (a limit was hit) until it exits.
+  public var isStopped: Bool { state.stopped }
+
+  // MARK: Events
+
+  /// Validates one event of this thread.
+  ///
+  /// `free` and `init` check this thread's held locks; a caller that knows
+  /// other threads checks theirs with `checkFreed(_:held:by:)`.
+  /// - Throws: `EventError` when the event breaks the stream's own rules
+  ///   (contexts that do not nest, an enable without a disable); such an
+  ///   event changes nothing.
+  public mutating func process(_ event: LockEvent) throws(EventError) {
+    if state.stopped {
+      if event.verb == .exit { state = ThreadState() }
+      return
+    }
+    switch event.verb {
+    case .acquire: acquire(event)
+    case .release: release(event)
+    case .mightLock:
+      acquire(event)
+      popTopIfMatches(event)
+    case .mightSleep: checkSleep(event.origin, lock: nil)
+    case .hardirqEnter: enterContext(.hardirq(threaded: event.threaded))
+    case .softirqEnter: enterContext(.softirq)
+    case .nmiEnter: enterContext(.nmi)
+    case .hardirqExit: try exitContext(.hardirq(threaded: false), event)
+    case .softirqExit: try exitContext(.softirq, event)
+    case .nmiExit: try exitContext(.nmi, event)
+    case .irqDisable: state.irqDisableDepth += 1
+    case .irqEnable: try enableIRQs(event)
+    case .bhDisable: state.bhDisableDepth += 1
+    case .bhEnable: try enableBottomHalves(event)
+    case .preemptDisable: state.preemptDisableDepth += 1
+    case .preemptEnable:
+      guard state.preemptDisableDepth > 0 else {
+        throw EventError("preempt-enable without preempt-disable")
+      }
+      state.preemptDisableDepth -= 1
+    case .initLock: checkFreed(event, held: state.held, by: thread)
+    case .free: checkFreed(event, held: state.held, by: thread)
+    case .exit: exitThread(event)
+    }
+    deliverPending()
+  }
+
+  // MARK: The slow path
+
+  /// Runs `body` under the core's lock.
+  @inline(never)
+  mutating func withShared(_ body: (inout ThreadValidator, inout SharedState) -> Void) {
+    core.shared.withLock { s in body(&self, &s) }
+  }
+
+  /// Hands new findings to the core's callback, outside its lock.
+  @inline(__always)
+  mutating func deliverPending() {
+    if pending.isEmpty { return }
+    deliverPendingSlow()
+  }
+
+  @inline(never)
+  mutating func deliverPendingSlow() {
+    let found = pending
+    pending = []
+    if let onFinding = core.onFinding { for f in found { onFinding(f) } }
+  }
+
+  /// `origin`, with a stack captured now if it has none and a source can
+  /// capture one (something new is being recorded).
+  mutating func stacked(_ origin: Origin) -> Origin {
+    guard origin.stack.isNone, let source = stackSource else { return origin }
+    var o = origin
+    o.stack = source.captureStack()
+    return o
+  }
+
+  // MARK: Recording findings
+
+  /// lockdep's `[HC%u[%lu]:SC%u[%lu]:HE%u:SE%u]`.
+  func irqState() -> String {
+    let s = state
+    let hc = s.hardirqDepth > 0 ? 1 : 0
+    let sc = s.softirqDepth > 0 ? 1 : 0
+    return
+      "HC\(hc)[\(s.hardirqDepth)]:SC\(sc)[\(s.softirqDepth)]:HE\(s.hardirqsOff ? 0 : 1):SE\(s.softirqsEnabled ? 1 : 0)"
+  }
+
+  /// A held lock as a finding shows it, with its class's usage bits now.
+  func snapshot(_ held: HeldLock) -> LockSnapshot {
+    var s = LockSnapshot(held)
+    s.usage = classes.usage(held.lockClass)
+    return s
+  }
+
+  /// Records one occurrence of a finding; a new distinct one is delivered
+  /// to the core's callback once the lock is released.
+  mutating func report(
+    _ kind: FindingKind, origin: Origin, lock: LockSnapshot?, detail: FindingDetail,
+    classes related: [ClassID], in s: inout SharedState
+  ) {
+    var lock = lock
+    if let c = lock?.lockClass { lock?.usage = classes.usage(c) }
+    let finding = Finding(
+      kind: kind, thread: thread, origin: stacked(origin), lock: lock,
+      held: state.held.map(snapshot), detail: detail, count: 1, irqState: irqState())
+    producedFinding = true
+    if s.findings.record(finding, classes: related) { pending.append(finding) }
+  }
+
+  /// `report` from the fast path: takes the core's lock for it.
+  mutating func reportNow(
+    _ kind: FindingKind, origin: Origin, lock: LockSnapshot?, detail: FindingDetail,
+    classes related: [ClassID]
+  ) {
+    withShared { me, s in
+      me.report(kind, origin: origin, lock: lock, detail: detail, classes: related, in: &s)
+    }
+  }
+}
