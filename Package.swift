@@ -27,6 +27,7 @@ let package = Package(
     .library(name: "LockGraph", targets: ["LockGraph"]),
     .library(name: "Trace", targets: ["Trace"]),
     .library(name: "Report", targets: ["Report"]),
+    .library(name: "Lockdep", targets: ["Lockdep"]),
     .library(name: "Symbolizer", targets: ["Symbolizer"]),
     .executable(name: "SymbolizerBenchmark", targets: ["SymbolizerBenchmark"]),
   ],
@@ -42,6 +43,12 @@ let package = Package(
     .target(name: "Trace", dependencies: ["LockGraph", "WaitContext"]),
     // Findings as text (lockdep's layout) and JSON, frames through the symbolizer.
     .target(name: "Report", dependencies: ["LockGraph", "WaitContext", "Symbolizer"]),
+    // Per-thread storage, signal fence and spin hint for Lockdep (C: Swift cannot say them).
+    .target(name: "CLockdepSupport"),
+    // What a program imports: instrumented locks, context markers, the live validator.
+    .target(
+      name: "Lockdep",
+      dependencies: ["CLockdepSupport", "LockGraph", "WaitContext", "Report", "Symbolizer", "Trace"]),
     // The command-line tool.
     .executableTarget(
       name: "rawlockcheck",

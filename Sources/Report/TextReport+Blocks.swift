@@ -175,7 +175,7 @@ extension TextReport {
       out += heldLocks(f.held.suffix(8), thread: f.thread)
       out += "\n" + backtrace(f.origin)
     }
-    out += occurrence(f)
+    if showsOccurrence { out += occurrence(f) }
     return out
   }
 

@@ -15,6 +15,9 @@ public struct TextReport {
   public var source: String
   /// Turns origins into frames.
   public var resolver: any FrameResolving
+  /// Whether each block ends with where in the stream it first happened
+  /// and how often (a trace's report); a live report prints each at once.
+  public var showsOccurrence = true
 
   /// A report of `findings`, which `core` found in `eventCount` events of `source`.
   public init(

@@ -27,11 +27,12 @@ public struct FrameFilter: Sendable, Hashable {
     return false
   }
 
-  /// rawlockcheck's own machinery: the Swift modules `Lockdep` and
-  /// `LockdepTesting` (by their mangled prefix, so user functions that only
-  /// mention them are kept) and the C shims (`rlc_`).
+  /// rawlockcheck's own machinery: the Swift modules `Lockdep`,
+  /// `LockdepTesting` and the validator engine `LockGraph` (by their
+  /// mangled prefix, so user functions that only mention them are kept),
+  /// and the C shims (`rlc_`).
   public static let rawlockcheckMachinery = FrameFilter(
-    functionPrefixes: ["$s7Lockdep", "$s14LockdepTesting", "rlc_"])
+    functionPrefixes: ["$s7Lockdep", "$s14LockdepTesting", "$s9LockGraph", "rlc_"])
 
   /// `addresses` without the leading addresses any of whose frames match
   /// (an address whose inline chain includes machinery is machinery). A

@@ -11,8 +11,8 @@ import WaitContext
 /// - the graph, the findings and the thread names change only under
 ///   `shared`'s lock, on the slow path (a new chain, a new usage bit, a
 ///   finding);
-/// - each new distinct finding is handed to `onFinding`, outside the lock,
-///   on the thread that found it.
+/// - each occurrence of a finding is handed to `onFinding` (with whether it
+///   is a new distinct one), outside the lock, on the thread that found it.
 public final class ValidatorCore: Sendable {
   /// The kernel configuration the checks emulate.
   public let configuration: CheckConfiguration
@@ -21,14 +21,14 @@ public final class ValidatorCore: Sendable {
   /// Chain keys validated before.
   public let chains: ChainCache
   let shared: Mutex<SharedState>
-  let onFinding: (@Sendable (Finding) -> Void)?
+  let onFinding: (@Sendable (Finding, _ isNew: Bool) -> Void)?
 
   /// A core for `configuration`, with a chain cache of `chainCacheBytes`
-  /// and an optional callback for each new distinct finding.
+  /// and an optional callback for each occurrence of a finding.
   public init(
     configuration: CheckConfiguration = CheckConfiguration(),
     chainCacheBytes: Int = ChainCache.defaultBytes,
-    onFinding: (@Sendable (Finding) -> Void)? = nil
+    onFinding: (@Sendable (Finding, _ isNew: Bool) -> Void)? = nil
   ) {
     self.configuration = configuration
     self.classes = ClassRegistry()

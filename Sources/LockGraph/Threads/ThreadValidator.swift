@@ -31,8 +31,9 @@ public struct ThreadValidator {
   /// Set when the current acquisition produced a finding (new or a repeat):
   /// its chain is then not cached, so every later occurrence is counted.
   var producedFinding = false
-  /// New distinct findings, handed to the core's callback after its lock.
-  var pending: [Finding] = []
+  /// Findings of the current event (each with whether it is a new distinct
+  /// one), handed to the core's callback after its lock.
+  var pending: [(finding: Finding, isNew: Bool)] = []
 
   /// The most locks one thread may hold before its validation stops
   /// (lockdep's `MAX_LOCK_DEPTH` is 48; this limit only bounds memory).
@@ -136,7 +137,7 @@ public struct ThreadValidator {
   mutating func deliverPendingSlow() {
     let found = pending
     pending = []
-    if let onFinding = core.onFinding { for f in found { onFinding(f) } }
+    if let onFinding = core.onFinding { for f in found { onFinding(f.finding, f.isNew) } }
   }
 
   /// `origin`, with a stack captured now if it has none and a source can
@@ -166,8 +167,8 @@ public struct ThreadValidator {
     return s
   }
 
-  /// Records one occurrence of a finding; a new distinct one is delivered
-  /// to the core's callback once the lock is released.
+  /// Records one occurrence of a finding; it is delivered to the core's
+  /// callback once the lock is released.
   mutating func report(
     _ kind: FindingKind, origin: Origin, lock: LockSnapshot?, detail: FindingDetail,
     classes related: [ClassID], in s: inout SharedState
@@ -178,14 +179,17 @@ public struct ThreadValidator {
       kind: kind, thread: thread, origin: stacked(origin), lock: lock,
       held: state.held.map(snapshot), detail: detail, count: 1, irqState: irqState())
     producedFinding = true
-    if s.findings.record(finding, classes: related) { pending.append(finding) }
+    let isNew = s.findings.record(finding, classes: related)
+    if core.onFinding != nil { pending.append((finding, isNew)) }
   }
 
-  /// `report` from the fast path: takes the core's lock for it.
+  /// `report` from the fast path: captures the stack, then takes the
+  /// core's lock.
   mutating func reportNow(
     _ kind: FindingKind, origin: Origin, lock: LockSnapshot?, detail: FindingDetail,
     classes related: [ClassID]
   ) {
+    let origin = stacked(origin)
     withShared { me, s in
       me.report(kind, origin: origin, lock: lock, detail: detail, classes: related, in: &s)
     }

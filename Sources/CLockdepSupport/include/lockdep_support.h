@@ -1,0 +1,48 @@
+// What the Lockdep target needs and Swift cannot say: a per-thread pointer
+// in ELF thread-local storage (readable from a signal handler, cheaper than
+// pthread_getspecific), a compiler-only barrier between a thread and its own
+// signal handlers, and the CPU's spin-wait hint.
+#ifndef RAWLOCKCHECK_LOCKDEP_SUPPORT_H
+#define RAWLOCKCHECK_LOCKDEP_SUPPORT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/// The kernel's id of the calling thread (`gettid()`).
+int32_t rlc_gettid(void);
+
+/// The calling thread's name (`pthread_getname_np`); 0 on success.
+int rlc_thread_name(char *buffer, size_t size);
+
+/// Names the calling thread for the system (`pthread_setname_np`, at most
+/// 15 bytes are kept); 0 on success.
+int rlc_set_thread_name(const char *name);
+
+/// The calling thread's validator state (a retained Swift object), or NULL.
+extern _Thread_local void *rlc_lockdep_thread_state;
+
+static inline __attribute__((always_inline)) void *rlc_lockdep_thread(void) {
+  return rlc_lockdep_thread_state;
+}
+
+static inline __attribute__((always_inline)) void rlc_lockdep_set_thread(void *state) {
+  rlc_lockdep_thread_state = state;
+}
+
+/// Orders memory accesses between this thread and a signal handler that
+/// interrupts it; emits no instruction.
+static inline __attribute__((always_inline)) void rlc_signal_fence(void) {
+  atomic_signal_fence(memory_order_seq_cst);
+}
+
+/// The spin-wait hint (`pause` on x86, `yield` on Arm).
+static inline __attribute__((always_inline)) void rlc_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+#endif

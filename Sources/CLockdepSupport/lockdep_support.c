@@ -1,0 +1,22 @@
+#define _GNU_SOURCE
+#include "lockdep_support.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+_Thread_local void *rlc_lockdep_thread_state = 0;
+
+int32_t rlc_gettid(void) { return (int32_t)syscall(SYS_gettid); }
+
+int rlc_thread_name(char *buffer, size_t size) {
+  return pthread_getname_np(pthread_self(), buffer, size);
+}
+
+int rlc_set_thread_name(const char *name) {
+  char shortened[16];
+  strncpy(shortened, name, sizeof shortened - 1);
+  shortened[sizeof shortened - 1] = 0;
+  return pthread_setname_np(pthread_self(), shortened);
+}

@@ -1,0 +1,278 @@
+import LockGraph
+import WaitContext
+
+/// The validated lock types, whatever the build. `RawSpinLock`, `SpinLock`
+/// and the others name these in debug builds (and with the `Validation`
+/// trait); use them by this name where validation must stay on in an
+/// optimized build (benchmarks, the project's own demo).
+public enum Checked {
+  /// `raw_spinlock_t`: spins and never sleeps, even on PREEMPT_RT (wait
+  /// types spin/spin).
+  public final class RawSpinLock: ValidatedLock, KernelLock {
+    let word = SpinWord()
+
+    /// A raw spin lock of the class of this line, or of `key`, named `name` in reports.
+    public init(
+      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
+    ) {
+      super.init(kind: .rawSpinlock, name: name, key: key, fileID: fileID, line: line)
+    }
+
+    /// `raw_spin_lock()`.
+    public func lock() {
+      validateAcquire()
+      word.lock()
+    }
+
+    /// `raw_spin_lock_nested()`: a lock of the same class nested at `subclass` (1 to 7).
+    public func lock(subclass: Int) {
+      validateAcquire(subclass: subclass)
+      word.lock()
+    }
+
+    /// `raw_spin_lock_nest_lock()`: same-class nesting serialized by `nestLock`, held.
+    public func lock(nestLock: ValidatedLock) {
+      validateAcquire(nest: nestLock)
+      word.lock()
+    }
+
+    /// `raw_spin_unlock()`.
+    public func unlock() {
+      validateRelease()
+      word.unlock()
+    }
+
+    /// `raw_spin_trylock()`.
+    public func tryLock() -> Bool {
+      guard word.tryLock() else { return false }
+      validateAcquire(trylock: true)
+      return true
+    }
+  }
+
+  /// `spinlock_t`: spins in user space, checked as `config` (it sleeps on
+  /// PREEMPT_RT, so it must not nest inside a raw spin lock).
+  public final class SpinLock: ValidatedLock, KernelLock {
+    let word = SpinWord()
+
+    /// A spin lock of the class of this line, or of `key`, named `name` in reports.
+    public init(
+      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
+    ) {
+      super.init(kind: .spinlock, name: name, key: key, fileID: fileID, line: line)
+    }
+
+    /// `spin_lock()`.
+    public func lock() {
+      validateAcquire()
+      word.lock()
+    }
+
+    /// `spin_lock_nested()`.
+    public func lock(subclass: Int) {
+      validateAcquire(subclass: subclass)
+      word.lock()
+    }
+
+    /// `spin_lock_nest_lock()`.
+    public func lock(nestLock: ValidatedLock) {
+      validateAcquire(nest: nestLock)
+      word.lock()
+    }
+
+    /// `spin_unlock()`.
+    public func unlock() {
+      validateRelease()
+      word.unlock()
+    }
+
+    /// `spin_trylock()`.
+    public func tryLock() -> Bool {
+      guard word.tryLock() else { return false }
+      validateAcquire(trylock: true)
+      return true
+    }
+  }
+
+  /// `local_lock_t`: a per-CPU lock (checked as `config`, lock type percpu).
+  public final class LocalLock: ValidatedLock, KernelLock {
+    let word = SpinWord()
+
+    /// A local lock of the class of this line, or of `key`, named `name` in reports.
+    public init(
+      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
+    ) {
+      super.init(kind: .localLock, name: name, key: key, fileID: fileID, line: line)
+    }
+
+    /// `local_lock()`.
+    public func lock() {
+      validateAcquire()
+      word.lock()
+    }
+
+    /// `local_unlock()`.
+    public func unlock() {
+      validateRelease()
+      word.unlock()
+    }
+
+    /// `local_trylock()`.
+    public func tryLock() -> Bool {
+      guard word.tryLock() else { return false }
+      validateAcquire(trylock: true)
+      return true
+    }
+  }
+
+  /// `rwlock_t`: a spinning reader-writer lock whose readers may recurse
+  /// (read acquisitions are recursive reads), checked as `config`.
+  public final class RWLock: ValidatedLock, KernelReaderWriterLock {
+    let word = RWSpinWord()
+
+    /// An rwlock of the class of this line, or of `key`, named `name` in reports.
+    public init(
+      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
+    ) {
+      super.init(kind: .rwlock, name: name, key: key, fileID: fileID, line: line)
+    }
+
+    /// `write_lock()`.
+    public func lock() {
+      validateAcquire()
+      word.lock()
+    }
+
+    /// `write_unlock()`.
+    public func unlock() {
+      validateRelease()
+      word.unlock()
+    }
+
+    /// `write_trylock()`.
+    public func tryLock() -> Bool {
+      guard word.tryLock() else { return false }
+      validateAcquire(trylock: true)
+      return true
+    }
+
+    /// `read_lock()`: a recursive read.
+    public func readLock() {
+      validateAcquire(read: .recursive)
+      word.readLock()
+    }
+
+    /// `read_unlock()`.
+    public func readUnlock() {
+      validateRelease()
+      word.readUnlock()
+    }
+
+    /// `read_trylock()`.
+    public func tryReadLock() -> Bool {
+      guard word.tryReadLock() else { return false }
+      validateAcquire(read: .recursive, trylock: true)
+      return true
+    }
+  }
+
+  /// `struct mutex`: a sleeping lock (a `pthread_mutex_t`).
+  public final class Mutex: ValidatedLock, KernelLock {
+    let mutex = SleepingMutex()
+
+    /// A mutex of the class of this line, or of `key`, named `name` in reports.
+    public init(
+      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
+    ) {
+      super.init(kind: .mutex, name: name, key: key, fileID: fileID, line: line)
+    }
+
+    /// `mutex_lock()`.
+    public func lock() {
+      validateAcquire()
+      mutex.lock()
+    }
+
+    /// `mutex_lock_nested()`.
+    public func lock(subclass: Int) {
+      validateAcquire(subclass: subclass)
+      mutex.lock()
+    }
+
+    /// `mutex_lock_nest_lock()`.
+    public func lock(nestLock: ValidatedLock) {
+      validateAcquire(nest: nestLock)
+      mutex.lock()
+    }
+
+    /// `mutex_unlock()`.
+    public func unlock() {
+      validateRelease()
+      mutex.unlock()
+    }
+
+    /// `mutex_trylock()`.
+    public func tryLock() -> Bool {
+      guard mutex.tryLock() else { return false }
+      validateAcquire(trylock: true)
+      return true
+    }
+  }
+
+  /// `struct rw_semaphore`: a sleeping reader-writer lock whose reads are
+  /// not recursive (a read waits behind a waiting writer).
+  public final class RWSemaphore: ValidatedLock, KernelReaderWriterLock {
+    let rwlock = SleepingRWLock()
+
+    /// An rwsem of the class of this line, or of `key`, named `name` in reports.
+    public init(
+      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
+    ) {
+      super.init(kind: .rwsem, name: name, key: key, fileID: fileID, line: line)
+    }
+
+    /// `down_write()`.
+    public func lock() {
+      validateAcquire()
+      rwlock.lock()
+    }
+
+    /// `down_write_nested()`.
+    public func lock(subclass: Int) {
+      validateAcquire(subclass: subclass)
+      rwlock.lock()
+    }
+
+    /// `up_write()`.
+    public func unlock() {
+      validateRelease()
+      rwlock.unlock()
+    }
+
+    /// `down_write_trylock()`.
+    public func tryLock() -> Bool {
+      guard rwlock.tryLock() else { return false }
+      validateAcquire(trylock: true)
+      return true
+    }
+
+    /// `down_read()`.
+    public func readLock() {
+      validateAcquire(read: .shared)
+      rwlock.readLock()
+    }
+
+    /// `up_read()`.
+    public func readUnlock() {
+      validateRelease()
+      rwlock.readUnlock()
+    }
+
+    /// `down_read_trylock()`.
+    public func tryReadLock() -> Bool {
+      guard rwlock.tryReadLock() else { return false }
+      validateAcquire(read: .shared, trylock: true)
+      return true
+    }
+  }
+}

@@ -1,0 +1,36 @@
+import LockGraph
+import WaitContext
+
+/// A lock class shared by every lock created with it, wherever they are
+/// created (the kernel's `struct lock_class_key` passed to
+/// `lockdep_set_class()`).
+///
+/// Without a key, every lock created by one line of code shares one class,
+/// as the kernel's static key per init site: `#fileID` and `#line` name it.
+public struct LockClassKey: Hashable, Sendable {
+  /// The class's name in reports (`&zone->lock`).
+  public let name: String
+
+  /// A class key named `name`; keys with equal names are one class.
+  public init(_ name: String) { self.name = name }
+}
+
+/// How a lock names its class, decided once when the lock is created.
+@usableFromInline
+struct LockClassSite: Sendable {
+  /// The registry key: the given class key, else the creating line and kind.
+  let key: String
+  /// The name reports print.
+  let name: String
+
+  init(kind: LockKind, name: String?, key: LockClassKey?, fileID: String, line: Int) {
+    let site = "\(fileID):\(line)"
+    if let key {
+      self.key = "key:\(key.name):\(kind.rawValue)"
+      self.name = name ?? key.name
+    } else {
+      self.key = "site:\(site):\(kind.rawValue)"
+      self.name = name ?? site
+    }
+  }
+}

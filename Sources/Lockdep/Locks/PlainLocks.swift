@@ -1,0 +1,100 @@
+/// The same lock types without validation: what `RawSpinLock` and the
+/// others name in release builds. Same kinds of lock, same operations; the
+/// class arguments are accepted and ignored, and `assertHeld()` checks
+/// nothing.
+public enum Plain {
+  /// A raw spin lock without validation.
+  public final class RawSpinLock: KernelLock, @unchecked Sendable {
+    @usableFromInline let word = SpinWord()
+    /// A raw spin lock (class arguments ignored).
+    public init(name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line) {}
+    /// Takes the lock.
+    @inlinable public func lock() { word.lock() }
+    /// Takes the lock (subclass ignored).
+    @inlinable public func lock(subclass: Int) { word.lock() }
+    /// Takes the lock (nest lock ignored).
+    @inlinable public func lock(nestLock: AnyObject) { word.lock() }
+    /// Releases the lock.
+    @inlinable public func unlock() { word.unlock() }
+    /// Takes the lock if it is free.
+    @inlinable public func tryLock() -> Bool { word.tryLock() }
+    /// Checks nothing.
+    @inlinable public func assertHeld(file: StaticString = #fileID, line: UInt = #line) {}
+    /// Checks nothing.
+    @inlinable public func assertNotHeld(file: StaticString = #fileID, line: UInt = #line) {}
+  }
+
+  /// A spin lock (`spinlock_t`) without validation.
+  public typealias SpinLock = RawSpinLock
+  /// A local lock without validation.
+  public typealias LocalLock = RawSpinLock
+
+  /// A spinning reader-writer lock without validation.
+  public final class RWLock: KernelReaderWriterLock, @unchecked Sendable {
+    @usableFromInline let word = RWSpinWord()
+    /// An rwlock (class arguments ignored).
+    public init(name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line) {}
+    /// Takes the lock exclusively.
+    @inlinable public func lock() { word.lock() }
+    /// Releases an exclusive hold.
+    @inlinable public func unlock() { word.unlock() }
+    /// Takes the lock exclusively if it is free.
+    @inlinable public func tryLock() -> Bool { word.tryLock() }
+    /// Takes the lock shared.
+    @inlinable public func readLock() { word.readLock() }
+    /// Releases a shared hold.
+    @inlinable public func readUnlock() { word.readUnlock() }
+    /// Takes the lock shared if possible.
+    @inlinable public func tryReadLock() -> Bool { word.tryReadLock() }
+    /// Checks nothing.
+    @inlinable public func assertHeld(file: StaticString = #fileID, line: UInt = #line) {}
+    /// Checks nothing.
+    @inlinable public func assertNotHeld(file: StaticString = #fileID, line: UInt = #line) {}
+  }
+
+  /// A sleeping mutex without validation.
+  public final class Mutex: KernelLock, @unchecked Sendable {
+    @usableFromInline let mutex = SleepingMutex()
+    /// A mutex (class arguments ignored).
+    public init(name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line) {}
+    /// Takes the lock.
+    @inlinable public func lock() { mutex.lock() }
+    /// Takes the lock (subclass ignored).
+    @inlinable public func lock(subclass: Int) { mutex.lock() }
+    /// Takes the lock (nest lock ignored).
+    @inlinable public func lock(nestLock: AnyObject) { mutex.lock() }
+    /// Releases the lock.
+    @inlinable public func unlock() { mutex.unlock() }
+    /// Takes the lock if it is free.
+    @inlinable public func tryLock() -> Bool { mutex.tryLock() }
+    /// Checks nothing.
+    @inlinable public func assertHeld(file: StaticString = #fileID, line: UInt = #line) {}
+    /// Checks nothing.
+    @inlinable public func assertNotHeld(file: StaticString = #fileID, line: UInt = #line) {}
+  }
+
+  /// A sleeping reader-writer semaphore without validation.
+  public final class RWSemaphore: KernelReaderWriterLock, @unchecked Sendable {
+    @usableFromInline let rwlock = SleepingRWLock()
+    /// An rwsem (class arguments ignored).
+    public init(name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line) {}
+    /// Takes the lock exclusively.
+    @inlinable public func lock() { rwlock.lock() }
+    /// Takes the lock exclusively (subclass ignored).
+    @inlinable public func lock(subclass: Int) { rwlock.lock() }
+    /// Releases an exclusive hold.
+    @inlinable public func unlock() { rwlock.unlock() }
+    /// Takes the lock exclusively if it is free.
+    @inlinable public func tryLock() -> Bool { rwlock.tryLock() }
+    /// Takes the lock shared.
+    @inlinable public func readLock() { rwlock.readLock() }
+    /// Releases a shared hold.
+    @inlinable public func readUnlock() { rwlock.readUnlock() }
+    /// Takes the lock shared if possible.
+    @inlinable public func tryReadLock() -> Bool { rwlock.tryReadLock() }
+    /// Checks nothing.
+    @inlinable public func assertHeld(file: StaticString = #fileID, line: UInt = #line) {}
+    /// Checks nothing.
+    @inlinable public func assertNotHeld(file: StaticString = #fileID, line: UInt = #line) {}
+  }
+}

@@ -1,0 +1,148 @@
+import CLockdepSupport
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A spinning exclusive lock word: test-and-test-and-set, with the CPU's
+/// spin hint while another thread holds it, and a yield after a long wait
+/// (user space can be preempted while holding a spin lock).
+@usableFromInline
+struct SpinWord: ~Copyable {
+  @usableFromInline let word = Atomic<UInt32>(0)
+
+  @inlinable init() {}
+
+  @inlinable
+  borrowing func tryLock() -> Bool {
+    word.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged
+  }
+
+  @inlinable
+  borrowing func lock() {
+    if tryLock() { return }
+    lockSlow()
+  }
+
+  @usableFromInline
+  borrowing func lockSlow() {
+    var spins = 0
+    while true {
+      while word.load(ordering: .relaxed) != 0 {
+        spins += 1
+        if spins < 1000 { rlc_cpu_relax() } else { sched_yield() }
+      }
+      if tryLock() { return }
+    }
+  }
+
+  @inlinable
+  borrowing func unlock() { word.store(0, ordering: .releasing) }
+
+  @inlinable
+  var isLocked: Bool { word.load(ordering: .relaxed) != 0 }
+}
+
+/// A spinning reader-writer word (`rwlock_t`): readers never wait for a
+/// waiting writer, so a reader may recurse.
+///
+/// Invariant: bit 31 is the writer; the low bits count readers.
+@usableFromInline
+struct RWSpinWord: ~Copyable {
+  @usableFromInline static var writer: UInt32 { 1 << 31 }
+  @usableFromInline let word = Atomic<UInt32>(0)
+
+  @inlinable init() {}
+
+  @inlinable
+  borrowing func tryLock() -> Bool {
+    word.compareExchange(expected: 0, desired: Self.writer, ordering: .acquiring).exchanged
+  }
+
+  @inlinable
+  borrowing func lock() {
+    var spins = 0
+    while !tryLock() {
+      spins += 1
+      if spins < 1000 { rlc_cpu_relax() } else { sched_yield() }
+    }
+  }
+
+  @inlinable
+  borrowing func unlock() { word.store(0, ordering: .releasing) }
+
+  @inlinable
+  borrowing func tryReadLock() -> Bool {
+    var v = word.load(ordering: .relaxed)
+    while v & Self.writer == 0 {
+      let (done, now) = word.compareExchange(
+        expected: v, desired: v + 1, ordering: .acquiring)
+      if done { return true }
+      v = now
+    }
+    return false
+  }
+
+  @inlinable
+  borrowing func readLock() {
+    var spins = 0
+    while !tryReadLock() {
+      spins += 1
+      if spins < 1000 { rlc_cpu_relax() } else { sched_yield() }
+    }
+  }
+
+  @inlinable
+  borrowing func readUnlock() { word.subtract(1, ordering: .releasing) }
+}
+
+/// A sleeping mutex: a `pthread_mutex_t` at a fixed address.
+@usableFromInline
+struct SleepingMutex: ~Copyable {
+  @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
+
+  @inlinable
+  init() {
+    mutex = .allocate(capacity: 1)
+    pthread_mutex_init(mutex, nil)
+  }
+
+  deinit {
+    pthread_mutex_destroy(mutex)
+    mutex.deallocate()
+  }
+
+  @inlinable borrowing func lock() { pthread_mutex_lock(mutex) }
+  @inlinable borrowing func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
+  @inlinable borrowing func unlock() { pthread_mutex_unlock(mutex) }
+}
+
+/// A sleeping reader-writer semaphore: a `pthread_rwlock_t` that prefers
+/// writers, so a second read while a writer waits blocks, as `rw_semaphore`.
+@usableFromInline
+struct SleepingRWLock: ~Copyable {
+  @usableFromInline let rwlock: UnsafeMutablePointer<pthread_rwlock_t>
+
+  @inlinable
+  init() {
+    rwlock = .allocate(capacity: 1)
+    var attr = pthread_rwlockattr_t()
+    pthread_rwlockattr_init(&attr)
+    pthread_rwlockattr_setkind_np(&attr, Int32(PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP))
+    pthread_rwlock_init(rwlock, &attr)
+    pthread_rwlockattr_destroy(&attr)
+  }
+
+  deinit {
+    pthread_rwlock_destroy(rwlock)
+    rwlock.deallocate()
+  }
+
+  @inlinable borrowing func lock() { pthread_rwlock_wrlock(rwlock) }
+  @inlinable borrowing func tryLock() -> Bool { pthread_rwlock_trywrlock(rwlock) == 0 }
+  @inlinable borrowing func unlock() { pthread_rwlock_unlock(rwlock) }
+  @inlinable borrowing func readLock() { pthread_rwlock_rdlock(rwlock) }
+  @inlinable borrowing func tryReadLock() -> Bool { pthread_rwlock_tryrdlock(rwlock) == 0 }
+  @inlinable borrowing func readUnlock() { pthread_rwlock_unlock(rwlock) }
+}

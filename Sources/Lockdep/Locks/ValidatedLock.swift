@@ -1,0 +1,60 @@
+import LockGraph
+import WaitContext
+
+/// What every validated lock shares: its lock class and the calls into the
+/// process-wide validator around each operation. The lock types of
+/// `Checked` are final subclasses that add the lock itself.
+///
+/// The instance address (this object's) tells locks of one class apart, as
+/// the kernel's `lockdep_map` address does.
+public class ValidatedLock: @unchecked Sendable {
+  /// The lock's class in the validator (its declared class, subclass 0).
+  let lockClass: ClassID
+  /// The name reports print for the lock's class.
+  public let className: String
+
+  init(kind: LockKind, name: String?, key: LockClassKey?, fileID: String, line: Int) {
+    let site = LockClassSite(kind: kind, name: name, key: key, fileID: fileID, line: line)
+    lockClass = LiveValidator.shared.registerClass(site: site, kind: kind)
+    className = site.name
+  }
+
+  deinit {
+    Live.freed(address: instance, length: 1)
+  }
+
+  /// The address the validator knows this lock by.
+  @inline(__always)
+  var instance: UInt64 { UInt64(UInt(bitPattern: ObjectIdentifier(self))) }
+
+  @inline(__always)
+  final func validateAcquire(
+    read: ReadMode = .exclusive, trylock: Bool = false, subclass: Int = 0,
+    nest: ValidatedLock? = nil
+  ) {
+    Live.acquire(
+      lockClass, instance: instance, read: read, trylock: trylock,
+      subclass: UInt8(clamping: subclass), nest: nest?.lockClass ?? .none)
+  }
+
+  @inline(__always)
+  final func validateRelease() {
+    Live.release(lockClass, instance: instance)
+  }
+
+  /// Stops the program unless the calling thread holds this lock
+  /// (`lockdep_assert_held()`).
+  public final func assertHeld(file: StaticString = #fileID, line: UInt = #line) {
+    if Live.isHeld(lockClass, instance: instance) == false {
+      fatalError("rawlockcheck: \(className) is not held by this thread", file: file, line: line)
+    }
+  }
+
+  /// Stops the program if the calling thread holds this lock
+  /// (`lockdep_assert_not_held()`).
+  public final func assertNotHeld(file: StaticString = #fileID, line: UInt = #line) {
+    if Live.isHeld(lockClass, instance: instance) == true {
+      fatalError("rawlockcheck: \(className) is held by this thread", file: file, line: line)
+    }
+  }
+}

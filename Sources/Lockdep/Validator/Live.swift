@@ -1,0 +1,54 @@
+import CLockdepSupport
+import LockGraph
+import WaitContext
+
+/// The calls the instrumented locks and context markers make into the
+/// process-wide validator. Each finds the calling thread's `LiveThread`
+/// (one thread-local load) and hands it one event; nothing here takes a
+/// lock or allocates once the thread's state exists.
+enum Live {
+  @inline(__always)
+  static func acquire(
+    _ lockClass: ClassID, instance: UInt64, read: ReadMode, trylock: Bool, subclass: UInt8,
+    nest: ClassID
+  ) {
+    guard let thread = LiveThread.current() else { return }
+    thread.process(
+      LockEvent(
+        .acquire, thread: thread.id, lockClass: lockClass, read: read, isTrylock: trylock,
+        subclass: subclass, nest: nest, address: instance))
+  }
+
+  @inline(__always)
+  static func release(_ lockClass: ClassID, instance: UInt64) {
+    guard let thread = LiveThread.current() else { return }
+    thread.process(
+      LockEvent(.release, thread: thread.id, lockClass: lockClass, address: instance))
+  }
+
+  /// An event without a class (contexts, might-sleep, exit).
+  @inline(__always)
+  static func event(_ verb: LockEvent.Verb, threaded: Bool = false) {
+    guard let thread = LiveThread.current() else { return }
+    thread.process(LockEvent(verb, thread: thread.id, threaded: threaded))
+  }
+
+  /// `might_lock()`: checks an acquisition of `lockClass` without taking it.
+  static func mightLock(_ lockClass: ClassID, read: ReadMode) {
+    guard let thread = LiveThread.current() else { return }
+    thread.process(
+      LockEvent(.mightLock, thread: thread.id, lockClass: lockClass, read: read))
+  }
+
+  /// Memory at `address` is being freed (or a lock there re-initialized).
+  static func freed(address: UInt64, length: UInt64) {
+    guard LiveValidator.isCreated, let thread = LiveThread.current() else { return }
+    thread.process(LockEvent(.free, thread: thread.id, address: address, length: length))
+  }
+
+  /// Whether the calling thread holds the lock; nil when validation is off.
+  static func isHeld(_ lockClass: ClassID, instance: UInt64) -> Bool? {
+    guard let thread = LiveThread.current() else { return nil }
+    return thread.holds(lockClass, instance: instance)
+  }
+}

@@ -1,0 +1,132 @@
+import CLockdepSupport
+import LockGraph
+import Symbolizer
+import WaitContext
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// One thread's validation in a live program: its `ThreadValidator`, the
+/// buffer its stacks are captured into, and its trace recording.
+///
+/// Owned by its thread: found through a thread-local pointer, created on
+/// the thread's first event, and ended (locks still held are reported, the
+/// recording flushed) by a pthread key destructor when the thread exits.
+///
+/// Invariants:
+/// - only its own thread, and signal handlers running on it, touch it;
+/// - `busy` is set while the validator runs: an event from a signal handler
+///   that interrupted it is not validated (the validator is not re-entrant;
+///   lockdep gets the same by running with interrupts off), and the handler
+///   that began so is ignored whole (`suppressedDepth`), so its releases
+///   match its acquisitions.
+final class LiveThread: StackSource {
+  let id: ThreadID
+  @exclusivity(unchecked) var validator: ThreadValidator
+  @exclusivity(unchecked) var busy = false
+  /// Depth of signal handlers entered while the validator was busy.
+  @exclusivity(unchecked) var suppressedDepth = 0
+  /// Where stacks are captured before interning.
+  let stackBuffer = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: 64)
+  /// This thread's trace recording, when the process records.
+  @exclusivity(unchecked) var recording: ThreadRecording?
+
+  init(validator: LiveValidator, name: String) {
+    let token = String(LiveThread.systemThreadID())
+    id = validator.core.registerThread(token: token, name: name)
+    self.validator = ThreadValidator(core: validator.core, thread: id)
+    recording = validator.recorder?.recording(thread: id, token: token, name: name)
+  }
+
+  deinit { stackBuffer.deallocate() }
+
+  /// The calling thread's state; created on first use. Nil while validation
+  /// is off, or while this thread is inside the validator already.
+  @inline(__always)
+  static func current() -> LiveThread? {
+    if let raw = rlc_lockdep_thread() {
+      let thread = Unmanaged<LiveThread>.fromOpaque(raw).takeUnretainedValue()
+      return thread.busy || thread.suppressedDepth > 0 ? nil : thread
+    }
+    return create()
+  }
+
+  @inline(never)
+  static func create() -> LiveThread? {
+    let validator = LiveValidator.shared
+    guard validator.policy != .off else { return nil }
+    let thread = LiveThread(validator: validator, name: currentThreadName())
+    let raw = Unmanaged.passRetained(thread).toOpaque()
+    rlc_lockdep_set_thread(raw)
+    pthread_setspecific(exitKey, raw)
+    return thread
+  }
+
+  /// Validates (and records) one event of this thread.
+  @inline(__always)
+  func process(_ event: LockEvent) {
+    busy = true
+    rlc_signal_fence()
+    do {
+      try validator.process(event)
+    } catch {
+      LiveValidator.shared.misuse("\(error.message)", thread: id)
+    }
+    recording?.record(event)
+    rlc_signal_fence()
+    busy = false
+  }
+
+  /// Whether this thread holds `lockClass` at `instance` (any subclass).
+  func holds(_ lockClass: ClassID, instance: UInt64) -> Bool {
+    let classes = validator.core.classes
+    return validator.heldLocks.contains {
+      classes.base($0.lockClass) == lockClass && $0.instance == instance
+    }
+  }
+
+  // MARK: StackSource
+
+  /// Captures this thread's stack now and interns it.
+  func captureStack() -> StackID {
+    let n = StackCapture.capture(into: stackBuffer, skip: 0)
+    let stack = LiveValidator.shared.stacks.intern(UnsafeBufferPointer(rebasing: stackBuffer[..<n]))
+    recording?.noteStack(stack)
+    return stack
+  }
+
+  // MARK: Thread exit
+
+  /// Runs at thread exit: locks still held are reported, the recording flushed.
+  func exit() {
+    busy = false
+    suppressedDepth = 0
+    process(LockEvent(.exit, thread: id))
+    recording?.flush()
+  }
+
+  static func systemThreadID() -> Int32 { rlc_gettid() }
+
+  static func currentThreadName() -> String {
+    var buffer = [CChar](repeating: 0, count: 32)
+    if rlc_thread_name(&buffer, buffer.count) == 0 {
+      let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      if !name.isEmpty { return name }
+    }
+    return "thread"
+  }
+}
+
+/// The pthread key whose destructor ends a thread's validation at exit.
+private let exitKey: pthread_key_t = {
+  var key = pthread_key_t()
+  pthread_key_create(&key) { raw in
+    guard let raw else { return }
+    let thread = Unmanaged<LiveThread>.fromOpaque(raw)
+    thread.takeUnretainedValue().exit()
+    rlc_lockdep_set_thread(nil)
+    thread.release()
+  }
+  return key
+}()

@@ -1,0 +1,148 @@
+import LockGraph
+import Report
+import Symbolizer
+import Synchronization
+import WaitContext
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The process-wide validator: one `ValidatorCore` that every thread's
+/// `LiveThread` validates against, and what happens to findings.
+///
+/// Created on the first lock or context event. Its own locks (`Mutex` of
+/// the standard library) and allocations are never validated: nothing in
+/// here uses the instrumented types.
+final class LiveValidator: Sendable {
+  static let shared = LiveValidator()
+  private static let created = Atomic<Bool>(false)
+  /// Whether the validator exists yet (a lock freed before any lock event
+  /// need not create it).
+  static var isCreated: Bool { created.load(ordering: .relaxed) }
+
+  let core: ValidatorCore
+  let stacks = LiveStacks()
+  let recorder: TraceRecorder?
+  private let policyValue: Atomic<UInt8>
+  private let state = Synchronization.Mutex(State())
+  private let symbolizer = Synchronization.Mutex<Symbolizer?>(nil)
+
+  private struct State {
+    /// Every new distinct finding, in order.
+    var findings: [Finding] = []
+    /// Misuse of the event stream (context exits without entries).
+    var misuses: [String] = []
+  }
+
+  private init() {
+    let environment = ProcessEnvironment.self
+    let policy = ValidationPolicy.fromEnvironment(environment.value("RAWLOCKCHECK")) ?? .print
+    policyValue = Atomic(UInt8(ValidationPolicy.allCases.firstIndex(of: policy)!))
+    let configuration = CheckConfiguration(
+      proveRawLockNesting: environment.value("RAWLOCKCHECK_NO_RAW_NESTING") == nil,
+      preemptRT: environment.value("RAWLOCKCHECK_PREEMPT_RT") != nil)
+    core = ValidatorCore(
+      configuration: configuration,
+      onFinding: { finding, isNew in LiveValidator.shared.handle(finding, isNew: isNew) })
+    recorder = environment.value("RAWLOCKCHECK_TRACE").flatMap { path in
+      path.isEmpty ? nil : TraceRecorder(path: path)
+    }
+    Self.created.store(true, ordering: .relaxed)
+  }
+
+  /// What is done with findings; `LockValidation.policy` changes it.
+  var policy: ValidationPolicy {
+    get { ValidationPolicy.allCases[Int(policyValue.load(ordering: .relaxed))] }
+    set {
+      policyValue.store(
+        UInt8(ValidationPolicy.allCases.firstIndex(of: newValue)!), ordering: .relaxed)
+    }
+  }
+
+  /// The class for a lock created at `site`: registered on first use.
+  func registerClass(site: LockClassSite, kind: LockKind) -> ClassID {
+    let waits = try! ClassWaitTypes(kind: kind)
+    guard let id = core.classes.register(key: site.key, name: site.name, kind: kind, waits: waits)
+    else {
+      fatalError("rawlockcheck: more than \(ClassRegistry.capacity) lock classes")
+    }
+    recorder?.declareClass(id, key: site.key, name: site.name, kind: kind, waits: waits)
+    return id
+  }
+
+  // MARK: Findings
+
+  /// The core's callback: every occurrence goes to the scope that caused it
+  /// (a test), a new distinct one is kept and, by policy, printed.
+  func handle(_ finding: Finding, isNew: Bool) {
+    let scope = LockValidationScope.current
+    scope?.record(finding, text: render(finding))
+    if isNew { state.withLock { $0.findings.append(finding) } }
+    recorder?.flushAll()
+    guard isNew else { return }
+    switch policy {
+    case .off, .collect: break
+    case .print: printToStandardError(render(finding) + "\n")
+    case .abort:
+      printToStandardError(render(finding) + "\nrawlockcheck: aborting (RAWLOCKCHECK=abort)\n")
+      abort()
+    }
+  }
+
+  /// A misuse of the event stream itself (a context exit without its entry).
+  func misuse(_ message: String, thread: ThreadID) {
+    state.withLock { $0.misuses.append(message) }
+    if policy != .off && policy != .collect {
+      printToStandardError("rawlockcheck: \(core.threadLabel(thread)): \(message)\n")
+    }
+  }
+
+  /// Every new distinct finding so far.
+  var findings: [Finding] { state.withLock { $0.findings } }
+
+  /// The lockdep-style text of one finding, symbolized in-process.
+  func render(_ finding: Finding) -> String {
+    var report = TextReport(
+      core: core, findings: [finding], eventCount: 0, source: "process",
+      resolver: resolver())
+    report.showsOccurrence = false
+    return report.render(finding)
+  }
+
+  /// Frames of this process's stacks, through a symbolizer made on the
+  /// first report.
+  func resolver() -> SymbolizingFrameResolver {
+    let symbolizer = self.symbolizer.withLock { s in
+      if let s { return s }
+      let made = Symbolizer.inProcess()
+      s = made
+      return made
+    }
+    let stacks = self.stacks
+    return SymbolizingFrameResolver(
+      symbolizer: symbolizer, stacks: { stacks.stack($0) }, filter: FrameFilterChoice())
+  }
+}
+
+/// Writes to standard error through its descriptor (no buffering to lose).
+func printToStandardError(_ text: String) {
+  var bytes = Array(text.utf8)
+  bytes.withUnsafeMutableBytes { b in
+    var offset = 0
+    while offset < b.count {
+      let n = write(2, b.baseAddress! + offset, b.count - offset)
+      if n < 0 && errno == EINTR { continue }
+      if n <= 0 { return }
+      offset += n
+    }
+  }
+}
+
+/// The process environment, read without Foundation.
+enum ProcessEnvironment {
+  static func value(_ name: String) -> String? {
+    guard let raw = getenv(name) else { return nil }
+    return String(cString: raw)
+  }
+}

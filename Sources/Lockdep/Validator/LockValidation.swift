@@ -1,0 +1,37 @@
+import CLockdepSupport
+import LockGraph
+
+/// The process-wide validator, as a program controls and reads it.
+public enum LockValidation {
+  /// What is done with findings. Starts as `RAWLOCKCHECK` says
+  /// (`off`, `print`, `abort`, `collect`; `print` when unset).
+  public static var policy: ValidationPolicy {
+    get { LiveValidator.shared.policy }
+    set { LiveValidator.shared.policy = newValue }
+  }
+
+  /// Every distinct finding so far, in the order first seen.
+  public static var findings: [Finding] { LiveValidator.shared.findings }
+
+  /// The lockdep-style text of a finding, symbolized from this process.
+  public static func describe(_ finding: Finding) -> String {
+    LiveValidator.shared.render(finding)
+  }
+
+  /// Names the calling thread in reports (lockdep's `comm`), and for the
+  /// system (at most 15 bytes there).
+  public static func setThreadName(_ name: String) {
+    _ = rlc_set_thread_name(name)
+    guard let thread = LiveThread.current() else { return }
+    LiveValidator.shared.core.nameThread(thread.id, name)
+    thread.recording?.name(name)
+  }
+
+  /// Marks the calling thread real-time (an audio or control thread): an
+  /// atomic context for the rest of its life, in which nothing may sleep
+  /// (a sleeping lock or `mightSleep()` there is a finding), as preemption
+  /// disabled is in the kernel.
+  public static func markCurrentThreadRealTime() {
+    Live.event(.preemptDisable)
+  }
+}

@@ -1,0 +1,42 @@
+import LockGraph
+import Synchronization
+
+/// A scope whose findings are collected apart from the rest of the
+/// process: a test, in `LockdepTesting`. A finding belongs to the scope
+/// bound (as a task-local value) where it happened: the test's task, or a
+/// thread that runs `scope.run { }`.
+public final class LockValidationScope: Sendable {
+  /// One finding as a scope saw it.
+  public struct Occurrence: Sendable {
+    /// The finding (its `count` is as stored when it happened).
+    public var finding: Finding
+    /// Its lockdep-style text, symbolized.
+    public var text: String
+  }
+
+  @TaskLocal static var bound: LockValidationScope?
+  private let occurrences = Synchronization.Mutex<[Occurrence]>([])
+
+  /// A new, empty scope.
+  public init() {}
+
+  /// The scope bound where the caller runs, if any.
+  public static var current: LockValidationScope? { bound }
+
+  /// Runs `body` with this scope bound: findings it causes are collected here.
+  public func run<R>(_ body: () throws -> R) rethrows -> R {
+    try Self.$bound.withValue(self) { try body() }
+  }
+
+  /// Runs `body` with this scope bound (asynchronous form).
+  public func run<R: Sendable>(_ body: () async throws -> R) async rethrows -> R {
+    try await Self.$bound.withValue(self) { try await body() }
+  }
+
+  func record(_ finding: Finding, text: String) {
+    occurrences.withLock { $0.append(Occurrence(finding: finding, text: text)) }
+  }
+
+  /// Every finding that happened in this scope, in order (repeats included).
+  public var findings: [Occurrence] { occurrences.withLock { $0 } }
+}
