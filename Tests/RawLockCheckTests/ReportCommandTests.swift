@@ -4,7 +4,9 @@ import Testing
 @Suite struct ReportCommandTests {
   static let goldens = [
     "invalid-wait-context-seed", "circular-abba", "irq-lock-inversion", "recursive-locking",
-    "inconsistent-lock-state", "bad-unlock-balance",
+    "inconsistent-lock-state", "bad-unlock-balance", "circular-three", "held-lock-freed",
+    "held-lock-freed-init", "sleep-in-atomic", "locks-held-at-exit", "locks-held-at-exit-irq",
+    "nested-lock-not-taken", "limit-exceeded",
   ]
 
   /// The text layout, checked by hand against lockdep's print functions.
