@@ -4,7 +4,9 @@ import Testing
 @Suite struct ReportCommandTests {
   static let goldens = [
     "invalid-wait-context-seed", "circular-abba", "irq-lock-inversion", "recursive-locking",
-    "inconsistent-lock-state", "bad-unlock-balance",
+    "inconsistent-lock-state", "bad-unlock-balance", "circular-three", "held-lock-freed",
+    "held-lock-freed-init", "sleep-in-atomic", "locks-held-at-exit", "locks-held-at-exit-irq",
+    "nested-lock-not-taken", "limit-exceeded",
   ]
 
   /// The text layout, checked by hand against lockdep's print functions.
@@ -85,6 +87,28 @@ import Testing
     #expect(run.status == 2)
     #expect(run.stdout.isEmpty)
     #expect(run.stderr == "rawlockcheck: \(relative):\(expected)\n")
+  }
+
+  /// A word in the verb position that is not a verb: exit status 2 and one
+  /// `file:line: unknown verb "..."` line (spec/trace-format.md, Errors).
+  @Test(arguments: [
+    ("1 aquire A", "aquire"),  // misspelled
+    ("1 Acquire A", "Acquire"),  // verbs are case-sensitive
+    ("1 \"\" A", ""),  // an empty quoted token
+    ("1 class B mutex", "class"),  // a declaration keyword as a verb
+    ("1 thread", "thread"),
+  ])
+  func unknownVerbIsAOneLineError(_ line: String, _ verb: String) throws {
+    let dir = FileManager.default.temporaryDirectory
+      .appendingPathComponent("verb-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let trace = "rawlockcheck-trace 1\nclass A mutex\n1 acquire A\n\(line)\n1 release A\n"
+    try Data(trace.utf8).write(to: dir.appendingPathComponent("bad.rlt"))
+    let run = try ToolRun(["report", "bad.rlt"], in: dir)
+    #expect(run.status == 2)
+    #expect(run.stdout.isEmpty)
+    #expect(run.stderr == "rawlockcheck: bad.rlt:4: unknown verb \"\(verb)\"\n")
   }
 
   @Test func usageErrorsExitWithTwo() throws {
