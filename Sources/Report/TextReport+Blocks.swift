@@ -172,7 +172,7 @@ extension TextReport {
     case .limitExceeded(let limit, let consequence):
       out = title("BUG: \(limit) too low!")
       out += "\(thread(f.thread)): \(consequence)\n"
-      out += heldLocks(f.held.suffix(8), thread: f.thread)
+      out += heldLocks(f.held, thread: f.thread)
       out += "\n" + backtrace(f.origin)
     }
     if showsOccurrence { out += occurrence(f) }
