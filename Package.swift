@@ -49,6 +49,8 @@ let package = Package(
     .target(
       name: "Lockdep",
       dependencies: ["CLockdepSupport", "LockGraph", "WaitContext", "Report", "Symbolizer", "Trace"]),
+    // The live validator's cost against bare locks (scripts/bench-live.sh).
+    .executableTarget(name: "LockdepBenchmark", dependencies: ["Lockdep", "Symbolizer"]),
     // The command-line tool.
     .executableTarget(
       name: "rawlockcheck",
@@ -74,6 +76,7 @@ let package = Package(
     // Throughput and agreement against llvm-symbolizer and addr2line.
     .executableTarget(name: "SymbolizerBenchmark", dependencies: ["Symbolizer"]),
     .testTarget(name: "SymbolizerTests", dependencies: ["Symbolizer"]),
+    .testTarget(name: "LockdepTests", dependencies: ["Lockdep", "LockGraph", "WaitContext"]),
     .testTarget(name: "WaitContextTests", dependencies: ["WaitContext"]),
     .testTarget(name: "LockGraphTests", dependencies: ["LockGraph", "WaitContext"]),
     .testTarget(name: "TraceTests", dependencies: ["Trace", "LockGraph"]),

@@ -4,7 +4,20 @@ extension ThreadValidator {
   /// The kernel's `might_sleep()` check: a point that may sleep (a
   /// `might-sleep` event, or a blocking acquisition of a sleeping lock) in a
   /// context that must not sleep. Each reason it must not is listed.
+  @inline(__always)
   mutating func checkSleep(_ origin: Origin, lock: HeldLock?) {
+    // The common case: nothing makes this thread atomic.
+    if state.nmiDepth | state.hardirqDepth | state.softirqDepth | state.irqDisableDepth
+      | state.preemptDisableDepth | state.bhDisableDepth == 0
+      && !(state.held.last?.atomicSoFar ?? false)
+    {
+      return
+    }
+    checkSleepSlow(origin, lock: lock)
+  }
+
+  @inline(never)
+  mutating func checkSleepSlow(_ origin: Origin, lock: HeldLock?) {
     let s = state
     let rt = configuration.preemptRT
     var reasons: [String] = []

@@ -1,27 +1,45 @@
 import WaitContext
 
 extension ThreadValidator {
+  /// What the current context and the locks held in it allow now
+  /// (`WaitContextRule.allowed` over the current segment): the running
+  /// value kept in the newest held lock when it was computed from the same
+  /// context limit, else computed again.
+  @inline(__always)
+  func allowedNow() -> (limit: WaitType, allowed: WaitType) {
+    let limit = state.waitLimit
+    let effective = configuration.effective(limit)
+    if let top = state.held.last, top.irqContext == state.irqContext {
+      if top.limitBase == effective { return (limit, top.allowedAfter) }
+      return (limit, allowedOverSegment(limit))
+    }
+    return (limit, effective)
+  }
+
+  @inline(never)
+  func allowedOverSegment(_ limit: WaitType) -> WaitType {
+    let classes = classes
+    return WaitContextRule.allowed(
+      contextLimit: limit,
+      held: state.held[state.currentSegmentStart...].lazy.map { h in
+        let w = classes.waits(h.lockClass)
+        return (inner: w.inner, lockType: w.lockType)
+      }, configuration: configuration)
+  }
+
   /// lockdep's `check_wait_context()`, through `WaitContextRule`: the
   /// acquisition's outer wait type must not exceed what the interrupt
   /// context and the locks held in it allow. Runs on every acquisition,
   /// cached chain or not.
   @inline(__always)
   mutating func checkWaitContext(_ lock: HeldLock, waits: ClassWaitTypes) {
-    let configuration = configuration
-    let limit = state.waitContext.waitLimit
-    let start = state.currentSegmentStart
-    let classes = classes
-    let allowed = WaitContextRule.allowed(
-      contextLimit: limit,
-      held: state.held[start...].lazy.map { h in
-        let w = classes.waits(h.lockClass)
-        return (inner: w.inner, lockType: w.lockType)
-      }, configuration: configuration)
+    let (limit, allowed) = allowedNow()
     guard
       let verdict = WaitContextRule.check(
         acquiring: waits, isTrylock: lock.isTrylock, allowed: allowed,
         configuration: configuration), !verdict.isValid
     else { return }
+    let start = state.currentSegmentStart
     reportNow(
       .invalidWaitContext, origin: lock.origin, lock: snapshot(lock),
       detail: .invalidWaitContext(

@@ -150,8 +150,15 @@ public final class ClassRegistry: @unchecked Sendable {
     return makeVariant(of: base, subclass: sub & 7)
   }
 
+  /// A view of the tables that costs no reference counting to use: what
+  /// the fast path reads. Valid while the registry lives.
+  public var tables: ClassTables {
+    ClassTables(
+      records: records, usageBits: usageBits, variantSlots: variantSlots, registry: self)
+  }
+
   @inline(never)
-  private func makeVariant(of base: ClassID, subclass sub: UInt8) -> ClassID {
+  fileprivate func makeVariant(of base: ClassID, subclass sub: UInt8) -> ClassID {
     registration.withLock { _ -> ClassID in
       let slot = base.index * 8 + Int(sub)
       let known = variantSlots[slot].load(ordering: .acquiring)
@@ -166,5 +173,54 @@ public final class ClassRegistry: @unchecked Sendable {
       variantSlots[slot].store(Int32(n + 1), ordering: .releasing)
       return ClassID(Int32(n))
     }
+  }
+}
+
+/// The class tables as raw pointers, read by the validator's fast path
+/// without touching the registry object (whose reference count every
+/// thread would otherwise write). Valid while its registry lives: a
+/// `ThreadValidator` keeps its core, and so the registry, alive.
+public struct ClassTables: @unchecked Sendable {
+  let records: UnsafeMutablePointer<LockClass>
+  let usageBits: UnsafeMutablePointer<Atomic<UInt16>>
+  let variantSlots: UnsafeMutablePointer<Atomic<Int32>>
+  unowned(unsafe) let registry: ClassRegistry
+
+  /// Classes registered so far.
+  public var count: Int { registry.count }
+
+  /// The class `id`, with its usage bits as they are now.
+  public subscript(id: ClassID) -> LockClass { registry[id] }
+
+  /// The wait types of class `id`.
+  @inline(__always)
+  public func waits(_ id: ClassID) -> ClassWaitTypes { records[id.index].waits }
+
+  /// Whether class `id` takes part in the graph.
+  @inline(__always)
+  public func check(_ id: ClassID) -> Bool { records[id.index].check }
+
+  /// The declared class of `id`.
+  @inline(__always)
+  public func base(_ id: ClassID) -> ClassID { records[id.index].base }
+
+  /// The usage bits of class `id` now.
+  @inline(__always)
+  public func usage(_ id: ClassID) -> UsageMask {
+    UsageMask(rawValue: usageBits[id.index].load(ordering: .relaxed))
+  }
+
+  /// Adds usage bits (under the validator's shared lock).
+  func addUsage(_ id: ClassID, _ mask: UsageMask) {
+    usageBits[id.index].bitwiseOr(mask.rawValue, ordering: .relaxed)
+  }
+
+  /// The class of subclass `sub` of declared class `base`, made on first use.
+  @inline(__always)
+  public func variant(of base: ClassID, subclass sub: UInt8) -> ClassID {
+    if sub == 0 { return base }
+    let slot = variantSlots[base.index &* 8 &+ Int(sub & 7)].load(ordering: .acquiring)
+    if slot != 0 { return ClassID(slot &- 1) }
+    return registry.makeVariant(of: base, subclass: sub & 7)
   }
 }

@@ -43,7 +43,7 @@ struct GraphSearch: Sendable {
   ///   - skipIrqUsageExempt: skip per-cpu and override classes (and any
   ///     path through them), as lockdep's `usage_skip()` does for irq searches.
   mutating func run(
-    graph: DependencyGraph, classes: ClassRegistry, from root: ClassID, direction: Direction,
+    graph: DependencyGraph, classes: ClassTables, from root: ClassID, direction: Direction,
     rootOnlyRecursive: Bool, skipIrqUsageExempt: Bool, goal: Goal
   ) -> Result? {
     let n = classes.count

@@ -28,12 +28,13 @@ public struct StackID: Hashable, Sendable {
 /// Where an event came from: its stack, or a single return address, and its
 /// line in a text trace. Any part may be absent (zero or `.none`).
 public struct Origin: Hashable, Sendable {
-  public var stack: StackID
+  // Laid out widest first: no padding between fields.
   public var ip: UInt64
   /// The line of a text trace, or 0.
   public var line: Int64
   /// The event's index in its stream (0-based), set by the validator.
   public var event: Int64
+  public var stack: StackID
 
   @inlinable
   public init(stack: StackID = .none, ip: UInt64 = 0, line: Int64 = 0, event: Int64 = 0) {

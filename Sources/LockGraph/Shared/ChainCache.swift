@@ -63,6 +63,10 @@ public final class ChainCache: @unchecked Sendable {
     return false
   }
 
+  /// A view for lookups that costs no reference counting; valid while the
+  /// cache lives.
+  public var lookup: ChainLookup { ChainLookup(slots: slots, bucketMask: bucketMask) }
+
   /// Records `key` as validated. Call only under the validator's shared lock.
   func insert(_ key: UInt64) {
     let k = Self.stored(key)
@@ -79,5 +83,21 @@ public final class ChainCache: @unchecked Sendable {
     base[nextVictim].store(k, ordering: .relaxed)
     nextVictim = (nextVictim + 1) & (Self.ways - 1)
     evictions += 1
+  }
+}
+
+/// Lookups in a `ChainCache` through its raw table, for the fast path: no
+/// reference counting on the shared cache object.
+public struct ChainLookup: @unchecked Sendable {
+  let slots: UnsafeMutablePointer<Atomic<UInt64>>
+  let bucketMask: Int
+
+  /// Whether `key` was validated before. Reads one cache line, writes nothing.
+  @inline(__always)
+  public func contains(_ key: UInt64) -> Bool {
+    let k = key == 0 ? 1 : key
+    let base = slots + (Int(truncatingIfNeeded: k) & bucketMask) &* ChainCache.ways
+    for i in 0..<ChainCache.ways where base[i].load(ordering: .relaxed) == k { return true }
+    return false
   }
 }

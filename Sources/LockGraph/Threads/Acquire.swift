@@ -19,10 +19,9 @@ extension ThreadValidator {
     let check = classes.check(cls)
     statistics.acquisitions += 1
     var lock = HeldLock(
-      lockClass: cls, instance: event.address, read: check ? event.read : .recursive,
-      isTrylock: event.isTrylock, check: check, hardirqsOff: state.hardirqsOff,
-      irqContext: state.irqContext, nest: event.nest, previousChainKey: 0,
-      origin: event.origin)
+      instance: event.address, previousChainKey: 0, origin: event.origin, lockClass: cls,
+      nest: event.nest, read: check ? event.read : .recursive, isTrylock: event.isTrylock,
+      check: check, hardirqsOff: state.hardirqsOff, irqContext: state.irqContext)
 
     if !event.isTrylock && SleepRule.sleeps(waits, configuration: configuration) {
       checkSleep(event.origin, lock: lock)
@@ -56,11 +55,19 @@ extension ThreadValidator {
     let depth = state.held.count
     let chainHead = depth == 0 || state.held[depth - 1].irqContext != lock.irqContext
     lock.previousChainKey = state.chainKey
+    let waits = classes.waits(lock.lockClass)
+    let before = allowedNow().allowed
+    lock.limitBase = configuration.effective(state.waitLimit)
+    lock.allowedAfter = WaitContextRule.lower(
+      before, holder: waits.inner, lockType: waits.lockType, configuration: configuration)
+    lock.atomicSoFar =
+      (depth > 0 && state.held[depth - 1].atomicSoFar)
+      || SleepRule.makesAtomic(waits, configuration: configuration)
     let base = chainHead ? ChainKey.initial(irqContext: lock.irqContext) : state.chainKey
     let key = ChainKey.iterate(base, lockClass: lock.lockClass, read: lock.read)
 
     if !lock.isTrylock && lock.check {
-      if core.chains.contains(key) {
+      if chains.contains(key) {
         statistics.chainHits += 1
       } else {
         statistics.chainMisses += 1

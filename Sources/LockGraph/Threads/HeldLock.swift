@@ -1,7 +1,15 @@
+import WaitContext
+
 /// One entry of a thread's held-lock stack (lockdep's `struct held_lock`).
 public struct HeldLock: Sendable {
-  public var lockClass: ClassID
+  // Laid out widest first: 64 bytes, no padding between fields.
   public var instance: UInt64
+  /// The thread's chain key before this lock was pushed.
+  var previousChainKey: UInt64
+  public var origin: Origin
+  public var lockClass: ClassID
+  /// The class named by `nest=` (`.none` when none or not held).
+  public var nest: ClassID
   public var read: ReadMode
   public var isTrylock: Bool
   /// Takes part in the graph (false for RCU kinds).
@@ -11,11 +19,15 @@ public struct HeldLock: Sendable {
   /// The interrupt context it was taken in (`IRQContextID`); the held-lock
   /// stack is split into segments of equal values.
   public var irqContext: UInt8
-  /// The class named by `nest=` (`.none` when none or not held).
-  public var nest: ClassID
-  /// The thread's chain key before this lock was pushed.
-  var previousChainKey: UInt64
-  public var origin: Origin
+  /// The wait type allowed after this lock in its segment (the running
+  /// value of `WaitContextRule.allowed`), computed when it was pushed from
+  /// the context limit `limitBase`.
+  var allowedAfter: WaitType = .task
+  /// The (effective) context limit `allowedAfter` started from.
+  var limitBase: WaitType = .task
+  /// This lock, or one held below it, makes the holder atomic
+  /// (`SleepRule.makesAtomic`).
+  var atomicSoFar = false
 }
 
 /// The interrupt context of a held lock or thread, as lockdep's

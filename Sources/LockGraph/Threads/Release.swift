@@ -3,6 +3,15 @@ extension ThreadValidator {
   /// the current interrupt context; locks above it are re-validated as if
   /// re-acquired (`reacquire_held_locks()`), since the chain changed.
   mutating func release(_ event: LockEvent) {
+    // The common case: the newest lock, in the current context, goes.
+    if let top = state.held.last, top.irqContext == state.irqContext,
+      classes.base(top.lockClass) == event.lockClass,
+      event.address == 0 || top.instance == event.address
+    {
+      state.chainKey = top.previousChainKey
+      state.held.removeLast()
+      return
+    }
     let start = state.currentSegmentStart
     var found: Int? = nil
     var i = state.held.count - 1

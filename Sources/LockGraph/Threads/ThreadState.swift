@@ -21,6 +21,16 @@ struct ThreadState: Sendable {
   /// Validation of this thread stopped (a limit was hit) until it exits.
   var stopped = false
 
+  /// The wait limit of the current context (`waitContext.waitLimit`),
+  /// without a search in task context.
+  var waitLimit: WaitType {
+    @inline(__always) get {
+      if nmiDepth | hardirqDepth | softirqDepth == 0 { return .task }
+      return waitContext.waitLimit
+    }
+  }
+
+  @inline(__always)
   var irqContext: UInt8 {
     (hardirqDepth > 0 ? IRQContextID.hardirq : 0) | (softirqDepth > 0 ? IRQContextID.softirq : 0)
       | (nmiDepth > 0 ? IRQContextID.nmi : 0)

@@ -59,14 +59,21 @@ public struct ThreadValidator {
     }
   }
 
+  /// The core's class tables, read without reference counting.
+  let classes: ClassTables
+  /// The core's chain cache, read without reference counting.
+  let chains: ChainLookup
+  /// The core's configuration, copied.
+  let configuration: CheckConfiguration
+
   /// The validator of thread `thread` (registered in `core`).
   public init(core: ValidatorCore, thread: ThreadID) {
     self.core = core
     self.thread = thread
+    self.classes = core.classes.tables
+    self.chains = core.chains.lookup
+    self.configuration = core.configuration
   }
-
-  var classes: ClassRegistry { core.classes }
-  var configuration: CheckConfiguration { core.configuration }
 
   /// The locks this thread holds now, oldest first.
   public var heldLocks: [HeldLock] { state.held }
@@ -189,9 +196,13 @@ public struct ThreadValidator {
     _ kind: FindingKind, origin: Origin, lock: LockSnapshot?, detail: FindingDetail,
     classes related: [ClassID]
   ) {
-    let origin = stacked(origin)
+    let stackedOrigin = stacked(origin)
+    var lock = lock
+    // The lock being acquired or released now shares the event's new stack.
+    if lock?.origin == origin { lock?.origin = stackedOrigin }
     withShared { me, s in
-      me.report(kind, origin: origin, lock: lock, detail: detail, classes: related, in: &s)
+      me.report(
+        kind, origin: stackedOrigin, lock: lock, detail: detail, classes: related, in: &s)
     }
   }
 }

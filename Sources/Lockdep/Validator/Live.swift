@@ -7,30 +7,45 @@ import WaitContext
 /// (one thread-local load) and hands it one event; nothing here takes a
 /// lock or allocates once the thread's state exists.
 enum Live {
+  /// Runs `body` with the calling thread's state, without reference
+  /// counting it; not at all while validation is off or this thread is
+  /// inside the validator already (a signal handler interrupted it).
+  @inline(__always)
+  static func withThread(_ body: (LiveThread) -> Void) {
+    if let raw = rlc_lockdep_thread() {
+      Unmanaged<LiveThread>.fromOpaque(raw)._withUnsafeGuaranteedRef { thread in
+        if !thread.busy && thread.suppressedDepth == 0 { body(thread) }
+      }
+    } else if let thread = LiveThread.create() {
+      body(thread)
+    }
+  }
+
   @inline(__always)
   static func acquire(
     _ lockClass: ClassID, instance: UInt64, read: ReadMode, trylock: Bool, subclass: UInt8,
     nest: ClassID
   ) {
-    guard let thread = LiveThread.current() else { return }
-    thread.process(
-      LockEvent(
-        .acquire, thread: thread.id, lockClass: lockClass, read: read, isTrylock: trylock,
-        subclass: subclass, nest: nest, address: instance))
+    withThread { thread in
+      thread.process(
+        LockEvent(
+          .acquire, thread: thread.id, lockClass: lockClass, read: read, isTrylock: trylock,
+          subclass: subclass, nest: nest, address: instance))
+    }
   }
 
   @inline(__always)
   static func release(_ lockClass: ClassID, instance: UInt64) {
-    guard let thread = LiveThread.current() else { return }
-    thread.process(
-      LockEvent(.release, thread: thread.id, lockClass: lockClass, address: instance))
+    withThread { thread in
+      thread.process(
+        LockEvent(.release, thread: thread.id, lockClass: lockClass, address: instance))
+    }
   }
 
   /// An event without a class (contexts, might-sleep, exit).
   @inline(__always)
   static func event(_ verb: LockEvent.Verb, threaded: Bool = false) {
-    guard let thread = LiveThread.current() else { return }
-    thread.process(LockEvent(verb, thread: thread.id, threaded: threaded))
+    withThread { thread in thread.process(LockEvent(verb, thread: thread.id, threaded: threaded)) }
   }
 
   /// `might_lock()`: checks an acquisition of `lockClass` without taking it.

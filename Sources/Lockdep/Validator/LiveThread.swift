@@ -37,6 +37,7 @@ final class LiveThread: StackSource {
     id = validator.core.registerThread(token: token, name: name)
     self.validator = ThreadValidator(core: validator.core, thread: id)
     recording = validator.recorder?.recording(thread: id, token: token, name: name)
+    self.validator.stackSource = self
   }
 
   deinit { stackBuffer.deallocate() }

@@ -1,0 +1,142 @@
+// The live validator's cost, each figure against a baseline measured in the
+// same run (`scripts/bench-live.sh`): an uncontended acquire/release pair of
+// a validated lock whose chain was seen before, against the same pair on a
+// bare lock of the same kind; the plain (release-build) types against the
+// bare locks; the pair under 1, 4 and 16 held locks and on 1, 2 and 8
+// threads at once; and the capture of a stack. Ends with one JSON line.
+import Lockdep
+import Symbolizer
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+func now() -> UInt64 {
+  var ts = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &ts)
+  return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+/// The best (lowest) nanoseconds per iteration over `rounds` rounds.
+func measure(_ iterations: Int, rounds: Int = 7, _ body: (Int) -> Void) -> Double {
+  var best = Double.infinity
+  body(iterations / 10)  // warm up: first chains, caches
+  for _ in 0..<rounds {
+    let start = now()
+    body(iterations)
+    best = min(best, Double(now() - start) / Double(iterations))
+  }
+  return best
+}
+
+/// A bare test-and-test-and-set spin lock: the baseline for spin locks.
+final class BareSpin: @unchecked Sendable {
+  let word = Atomic<UInt32>(0)
+  @inline(never) func lock() {
+    while !word.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
+      while word.load(ordering: .relaxed) != 0 {}
+    }
+  }
+  @inline(never) func unlock() { word.store(0, ordering: .releasing) }
+}
+
+/// A bare pthread mutex: the baseline for sleeping locks.
+final class BareMutex: @unchecked Sendable {
+  let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+  init() { pthread_mutex_init(m, nil) }
+  @inline(never) func lock() { pthread_mutex_lock(m) }
+  @inline(never) func unlock() { pthread_mutex_unlock(m) }
+}
+
+let n = 2_000_000
+LockValidation.policy = .collect
+
+// `LockdepBenchmark loop`: only validated mutex pairs (for `perf stat`).
+if CommandLine.arguments.dropFirst().first == "loop" {
+  let lock = Checked.Mutex(name: "&bench->loop")
+  for _ in 0..<20_000_000 {
+    lock.lock()
+    lock.unlock()
+  }
+  exit(0)
+}
+
+let bareMutex = BareMutex()
+let bareMutexNs = measure(n) { k in for _ in 0..<k { bareMutex.lock(); bareMutex.unlock() } }
+let mutex = Checked.Mutex(name: "&bench->mutex")
+let mutexNs = measure(n) { k in for _ in 0..<k { mutex.lock(); mutex.unlock() } }
+let plainMutex = Plain.Mutex()
+let plainMutexNs = measure(n) { k in for _ in 0..<k { plainMutex.lock(); plainMutex.unlock() } }
+
+let bareSpin = BareSpin()
+let bareSpinNs = measure(n) { k in for _ in 0..<k { bareSpin.lock(); bareSpin.unlock() } }
+let raw = Checked.RawSpinLock(name: "&bench->raw")
+let rawNs = measure(n) { k in for _ in 0..<k { raw.lock(); raw.unlock() } }
+let plainRaw = Plain.RawSpinLock()
+let plainRawNs = measure(n) { k in for _ in 0..<k { plainRaw.lock(); plainRaw.unlock() } }
+
+// Depth: the pair taken under depth - 1 other held locks (distinct classes).
+var depthNs: [Int: Double] = [:]
+for depth in [1, 4, 16] {
+  let outer = (0..<(depth - 1)).map { Checked.Mutex(name: "&bench->outer\($0)", key: LockClassKey("&bench->outer\($0)")) }
+  for l in outer { l.lock() }
+  let inner = Checked.Mutex(name: "&bench->inner")
+  depthNs[depth] = measure(n) { k in for _ in 0..<k { inner.lock(); inner.unlock() } }
+  for l in outer.reversed() { l.unlock() }
+}
+
+// Threads: each thread its own mutex of one class, all at once.
+func threaded(_ count: Int) -> Double {
+  let iterations = n / 2
+  let results = Synchronization.Mutex<[Double]>([])
+  var threads: [pthread_t] = []
+  final class Job: @unchecked Sendable {
+    let body: () -> Void
+    init(_ body: @escaping () -> Void) { self.body = body }
+  }
+  for _ in 0..<count {
+    let job = Job {
+      let lock = Checked.Mutex(name: "&bench->perthread", key: LockClassKey("&bench->perthread"))
+      let ns = measure(iterations, rounds: 3) { k in for _ in 0..<k { lock.lock(); lock.unlock() } }
+      results.withLock { $0.append(ns) }
+    }
+    var thread = pthread_t()
+    let arg = Unmanaged.passRetained(job).toOpaque()
+    pthread_create(&thread, nil, { arg in
+      let job = Unmanaged<Job>.fromOpaque(arg!).takeRetainedValue()
+      job.body()
+      return nil
+    }, arg)
+    threads.append(thread)
+  }
+  for t in threads { pthread_join(t, nil) }
+  let all = results.withLock { $0 }
+  return all.reduce(0, +) / Double(all.count)
+}
+let threadNs = [1: threaded(1), 2: threaded(2), 8: threaded(8)]
+
+// A new stack: 20 frames captured by the frame-pointer walk.
+@inline(never) func recurse(_ depth: Int, _ body: () -> Double) -> Double {
+  depth == 0 ? body() : recurse(depth - 1, body) + 0
+}
+let buffer = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: 64)
+let stackNs = recurse(18) {
+  measure(200_000) { k in for _ in 0..<k { _ = StackCapture.capture(into: buffer, skip: 0) } }
+}
+
+func f(_ x: Double) -> String {
+  let r = (x * 10).rounded() / 10
+  return String(r)
+}
+print("uncontended acquire/release pair, chain seen before (best of 7 rounds of \(n)):")
+print("  Checked.Mutex        \(f(mutexNs)) ns   bare pthread mutex \(f(bareMutexNs)) ns   +\(f(mutexNs - bareMutexNs)) ns, \(f(mutexNs / bareMutexNs))x")
+print("  Checked.RawSpinLock  \(f(rawNs)) ns   bare spin lock     \(f(bareSpinNs)) ns   +\(f(rawNs - bareSpinNs)) ns, \(f(rawNs / bareSpinNs))x")
+print("  Plain.Mutex          \(f(plainMutexNs)) ns   (release build: \(f(plainMutexNs / bareMutexNs))x bare)")
+print("  Plain.RawSpinLock    \(f(plainRawNs)) ns   (release build: \(f(plainRawNs / bareSpinNs))x bare)")
+for d in [1, 4, 16] { print("  depth \(d): \(f(depthNs[d]!)) ns") }
+for t in [1, 2, 8] { print("  \(t) threads: \(f(threadNs[t]!)) ns per pair per thread") }
+print("  20-frame stack capture: \(f(stackNs)) ns")
+print(
+  "{\"mutexPairNs\": \(f(mutexNs)), \"bareMutexPairNs\": \(f(bareMutexNs)), \"rawSpinPairNs\": \(f(rawNs)), \"bareSpinPairNs\": \(f(bareSpinNs)), \"releaseMutexPairNs\": \(f(plainMutexNs)), \"releaseSpinPairNs\": \(f(plainRawNs)), \"stackCaptureNs\": \(f(stackNs)), \"depth1PairNs\": \(f(depthNs[1]!)), \"depth4PairNs\": \(f(depthNs[4]!)), \"depth16PairNs\": \(f(depthNs[16]!)), \"threads1PairNs\": \(f(threadNs[1]!)), \"threads2PairNs\": \(f(threadNs[2]!)), \"threads8PairNs\": \(f(threadNs[8]!)), \"findings\": \(LockValidation.findings.count)}"
+)

@@ -1,0 +1,111 @@
+import LockGraph
+import Lockdep
+import Testing
+
+/// Every finding kind reachable through the real lock types and context
+/// markers, each in a scope of its own so that tests running in parallel
+/// do not see each other's findings.
+@Suite struct LiveValidationTests {
+  init() { LockValidation.policy = .collect }
+
+  func kinds(_ body: () -> Void) -> [FindingKind] {
+    let scope = LockValidationScope()
+    scope.run(body)
+    return scope.findings.map(\.finding.kind)
+  }
+
+  @Test func mutexUnderARawSpinLockIsAnInvalidWaitContext() {
+    let raw = Checked.RawSpinLock(name: "&raw")
+    let mutex = Checked.Mutex(name: "&mutex")
+    let found = kinds {
+      raw.withLock { mutex.withLock {} }
+    }
+    #expect(found.contains(.invalidWaitContext))
+    #expect(found.contains(.sleepInAtomic))
+  }
+
+  @Test func spinLockUnderARawSpinLockIsAnInvalidWaitContextOnly() {
+    let raw = Checked.RawSpinLock(name: "&krcp->lock")
+    let zone = Checked.SpinLock(name: "&zone->lock")
+    let found = kinds { raw.withLock { zone.withLock {} } }
+    #expect(found == [.invalidWaitContext])
+  }
+
+  @Test func abbaIsACycleWithoutDeadlocking() {
+    let a = Checked.Mutex(name: "&a")
+    let b = Checked.Mutex(name: "&b")
+    let found = kinds {
+      a.withLock { b.withLock {} }
+      b.withLock { a.withLock {} }
+    }
+    #expect(found == [.circularDependency])
+  }
+
+  @Test func sameClassTwiceIsRecursive() {
+    let found = kinds {
+      let locks = (0..<2).map { _ in Checked.SpinLock() }  // one site: one class
+      locks[0].withLock { locks[1].withLock {} }
+    }
+    #expect(found == [.recursiveLocking])
+  }
+
+  @Test func subclassNestingIsAllowed() {
+    let found = kinds {
+      let locks = (0..<2).map { _ in Checked.SpinLock() }
+      locks[0].lock()
+      locks[1].lock(subclass: 1)
+      locks[1].unlock()
+      locks[0].unlock()
+    }
+    #expect(found.isEmpty)
+  }
+
+  @Test func unlockOfALockNotHeld() {
+    let lock = Checked.SpinLock()
+    #expect(kinds { lock.unlock() } == [.badUnlockBalance])
+  }
+
+  @Test func lockFreedWhileHeld() {
+    let found = kinds {
+      var lock: Checked.SpinLock? = Checked.SpinLock(name: "&doomed")
+      lock!.lock()
+      lock = nil
+    }
+    #expect(found.contains(.heldLockFreed))
+  }
+
+  @Test func usedInHardIRQThenWithIRQsOnIsInconsistent() {
+    let lock = Checked.RawSpinLock(name: "&irq")
+    let found = kinds {
+      withHardIRQ { lock.withLock {} }
+      lock.withLock {}
+    }
+    #expect(found == [.inconsistentLockState])
+  }
+
+  @Test func mightSleepWithPreemptionDisabled() {
+    #expect(kinds { withPreemptionDisabled { mightSleep() } } == [.sleepInAtomic])
+  }
+
+  @Test func nestLockNotHeld() {
+    let outer = Checked.Mutex(name: "&outer")
+    let inner = Checked.Mutex(name: "&inner")
+    let found = kinds {
+      inner.lock(nestLock: outer)
+      inner.unlock()
+    }
+    #expect(found == [.nestedLockNotTaken])
+  }
+
+  @Test func cleanNestingHasNoFinding() {
+    let mutex = Checked.Mutex(name: "&m")
+    let spin = Checked.SpinLock(name: "&s")
+    let raw = Checked.RawSpinLock(name: "&r")
+    let found = kinds {
+      for _ in 0..<100 {
+        mutex.withLock { spin.withLock { raw.withLock {} } }
+      }
+    }
+    #expect(found.isEmpty)
+  }
+}
