@@ -125,11 +125,18 @@ enum RoundTrip {
     let before = try RoundTrip.transcript(path)
     let after = try RoundTrip.transcript(written.path)
     #expect(!before.isEmpty)
-    #expect(
-      after == before,
-      "\(name): \(zip(before, after).first { $0 != $1 }.map { "\($0)" } ?? "lengths differ")")
+    #expect(after.count == before.count, "\(name): number of declarations and events")
+    if let i = before.indices.first(where: { $0 < after.count && before[$0] != after[$0] }) {
+      Issue.record("\(name): entry \(i) read \"\(before[i])\", after writing \"\(after[i])\"")
+    }
     let findingsBefore = try RoundTrip.findings(path)
-    #expect(try RoundTrip.findings(written.path) == findingsBefore)
+    let findingsAfter = try RoundTrip.findings(written.path)
+    #expect(findingsAfter.count == findingsBefore.count, "\(name): number of findings")
+    if let i = findingsBefore.indices.first(where: {
+      $0 < findingsAfter.count && findingsBefore[$0] != findingsAfter[$0]
+    }) {
+      Issue.record("\(name): finding \(findingsBefore[i]), after writing \(findingsAfter[i])")
+    }
     // Writing what was written gives the same text.
     #expect(try RoundTrip.rewrite(written.path) == RoundTrip.rewrite(path))
   }
