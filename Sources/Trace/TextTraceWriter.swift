@@ -91,7 +91,7 @@ public struct TextTraceWriter: Sendable {
   // MARK: Buffer
 
   /// Hands the buffered text to `write` and empties the buffer (keeping its
-  /// capacity).
+  /// capacity). When `write` throws, the text stays in the buffer.
   public mutating func flush<E: Error>(_ write: (UnsafeRawBufferPointer) throws(E) -> Void)
     throws(E)
   {
