@@ -14,6 +14,7 @@ struct TextTraceParser {
   private var threadIDs = TokenTable()
   private var stackIDs = TokenTable()
   private var lineNumber: Int64 = 0
+  private let words = CompiledVocabulary.shared
 
   init(file: String) { self.file = file }
 
@@ -35,15 +36,14 @@ struct TextTraceParser {
       return
     }
     let first = tokens[0]
-    if Self.equals(line, first, "class") {
-      try parseClass(line, tokens, into: &consumer)
-    } else if Self.equals(line, first, "thread") {
-      try parseThread(line, tokens, into: &consumer)
-    } else if Self.equals(line, first, "module") {
-      try parseModule(line, tokens)
-    } else if Self.equals(line, first, "stack") {
-      try parseStack(line, tokens)
-    } else if Self.equals(line, first, "rawlockcheck-trace") {
+    if let declaration = words.declaration(line, first) {
+      switch declaration {
+      case .lockClass: try parseClass(line, tokens, into: &consumer)
+      case .thread: try parseThread(line, tokens, into: &consumer)
+      case .module: try parseModule(line, tokens)
+      case .stack: try parseStack(line, tokens)
+      }
+    } else if Self.equals(line, first, words.header) {
       throw fail("header repeated")
     } else {
       try parseEvent(line, tokens, into: &consumer)
@@ -53,12 +53,12 @@ struct TextTraceParser {
   private mutating func parseHeader(_ line: UnsafeRawBufferPointer, _ tokens: [Tokenizer.Token])
     throws(TraceError)
   {
-    guard Self.equals(line, tokens[0], "rawlockcheck-trace") else {
+    guard Self.equals(line, tokens[0], words.header) else {
       throw fail("expected header \"rawlockcheck-trace 1\"")
     }
     guard tokens.count == 2 else { throw fail("expected header \"rawlockcheck-trace 1\"") }
     let version = text(line, tokens[1])
-    guard version == "1" else {
+    guard version == TraceVocabulary.version else {
       throw fail("unsupported trace version \(version) (this reader knows version 1)")
     }
     sawHeader = true
@@ -70,7 +70,7 @@ struct TextTraceParser {
     _ line: UnsafeRawBufferPointer, _ tokens: [Tokenizer.Token], into consumer: inout C
   ) throws(TraceError) {
     guard tokens.count >= 3, !isOption(line, tokens[1]), !isOption(line, tokens[2]) else {
-      throw fail("expected \"class <id> <kind> [name=] [inner=] [outer=] [type=]\"")
+      throw fail("expected \"\(TraceVocabulary.rule(for: .lockClass).synopsis)\"")
     }
     let key = text(line, tokens[1])
     if Self.find(classIDs, key) != nil { throw fail("class \"\(key)\" declared twice") }
@@ -84,7 +84,7 @@ struct TextTraceParser {
     var outer: WaitType? = nil
     var lockType: LockType? = nil
     for token in tokens[3...] {
-      let (key, value) = try option(line, token)
+      let (key, value) = try option(line, token, on: .lockClass)
       switch key {
       case "name": name = value
       case "inner": inner = try waitType(value, option: "inner")
@@ -94,7 +94,7 @@ struct TextTraceParser {
           throw fail("unknown lock type \"\(value)\" (expected normal, percpu or override)")
         }
         lockType = t
-      default: throw fail("unknown option \"\(key)=\" on a class line")
+      default: preconditionFailure("class option \(key)= is in the vocabulary but not read")
       }
     }
     let waits: ClassWaitTypes
@@ -115,13 +115,11 @@ struct TextTraceParser {
     _ line: UnsafeRawBufferPointer, _ tokens: [Tokenizer.Token], into consumer: inout C
   ) throws(TraceError) {
     guard tokens.count >= 2, !isOption(line, tokens[1]) else {
-      throw fail("expected \"thread <tid> [name=<comm>]\"")
+      throw fail("expected \"\(TraceVocabulary.rule(for: .thread).synopsis)\"")
     }
     var name: String? = nil
     for token in tokens[2...] {
-      let (key, value) = try option(line, token)
-      guard key == "name" else { throw fail("unknown option \"\(key)=\" on a thread line") }
-      name = value
+      (_, name) = try option(line, token, on: .thread)
     }
     let tid = thread(line, tokens[1], consumer: &consumer)
     if let name { consumer.nameThread(tid, name) }
@@ -131,7 +129,7 @@ struct TextTraceParser {
     throws(TraceError)
   {
     guard tokens.count >= 4 else {
-      throw fail("expected \"module <start>-<end> <file-offset> <path> [build-id=<hex>]\"")
+      throw fail("expected \"\(TraceVocabulary.rule(for: .module).synopsis)\"")
     }
     let range = text(line, tokens[1])
     let parts = range.split(separator: "-", maxSplits: 1)
@@ -144,8 +142,7 @@ struct TextTraceParser {
     let path = text(line, tokens[3])
     var buildID: String? = nil
     for token in tokens[4...] {
-      let (key, value) = try option(line, token)
-      guard key == "build-id" else { throw fail("unknown option \"\(key)=\" on a module line") }
+      let (_, value) = try option(line, token, on: .module)
       guard !value.isEmpty, value.allSatisfy(\.isHexDigit) else {
         throw fail("build-id must be hexadecimal, got \"\(value)\"")
       }
@@ -158,7 +155,9 @@ struct TextTraceParser {
   private mutating func parseStack(_ line: UnsafeRawBufferPointer, _ tokens: [Tokenizer.Token])
     throws(TraceError)
   {
-    guard tokens.count >= 3 else { throw fail("expected \"stack <sid> <address> ...\"") }
+    guard tokens.count >= 3 else {
+      throw fail("expected \"\(TraceVocabulary.rule(for: .stack).synopsis)\"")
+    }
     let key = text(line, tokens[1])
     if Self.find(stackIDs, key) != nil { throw fail("stack \"\(key)\" declared twice") }
     var addresses: [UInt64] = []
@@ -170,6 +169,7 @@ struct TextTraceParser {
 
   // MARK: Events
 
+  /// An event line, checked against its verb's row of `TraceVocabulary.events`.
   private mutating func parseEvent<C: TraceConsumer>(
     _ line: UnsafeRawBufferPointer, _ tokens: [Tokenizer.Token], into consumer: inout C
   ) throws(TraceError) {
@@ -177,69 +177,59 @@ struct TextTraceParser {
       throw fail(
         "expected a declaration or \"<tid> <verb> ...\", got \"\(shown(line, tokens[0]))\"")
     }
-    guard let verb = Self.verb(line, tokens[1]) else {
+    guard let verb = words.verb(line, tokens[1]) else {
       throw fail("unknown verb \"\(shown(line, tokens[1]))\"")
     }
+    let rule = words.verbs[Int(verb.rawValue)]
     let tid = thread(line, tokens[0], consumer: &consumer)
     var event = LockEvent(verb, thread: tid, origin: Origin(line: lineNumber))
     var next = 2
-    switch verb {
-    case .acquire, .release, .mightLock, .initLock:
+    switch rule.operand {
+    case .none: break
+    case .lockClass:
       guard tokens.count > 2, !isOption(line, tokens[2]) else {
-        throw fail("\(Self.verbName(verb)) needs a class")
+        throw fail("\(words.name(verb)) needs a class")
       }
       event.lockClass = try lockClass(line, tokens[2])
       next = 3
-    case .free:
-      guard tokens.count >= 4 else { throw fail("expected \"free <addr> <length>\"") }
+    case .addressAndLength:
+      guard tokens.count >= 4 else {
+        throw fail("expected \"\(words.name(verb)) <addr> <length>\"")
+      }
       event.address = try number(line, tokens[2], what: "address")
       event.length = try number(line, tokens[3], what: "length")
       next = 4
-    default: break
     }
-    var sawRead = false
-    for token in tokens[next...] {
-      if !isOption(line, token) {
-        switch (verb, text(line, token)) {
-        case (.acquire, "try"): event.isTrylock = true
-        case (.acquire, "read") where !sawRead, (.mightLock, "read") where !sawRead:
-          event.read = .shared
-          sawRead = true
-        case (.acquire, "read-recursive") where !sawRead:
-          event.read = .recursive
-          sawRead = true
-        case (.hardirqEnter, "threaded"): event.threaded = true
-        case (_, let word):
-          throw fail("unexpected \"\(Self.clip(word))\" after \(Self.verbName(verb))")
+    var groups: UInt32 = 0
+    var index = next
+    while index < tokens.count {
+      let token = tokens[index]
+      index += 1
+      guard let equals = optionEquals(line, token) else {
+        guard let flag = words.flag(line, token, among: rule.flags),
+          Self.claim(&groups, words.flagGroups[Int(flag.rawValue)])
+        else {
+          throw fail("unexpected \"\(shown(line, token))\" after \(words.name(verb))")
         }
+        words.flagSetters[Int(flag.rawValue)](&event)
         continue
       }
-      let (key, value) = try option(line, token)
-      switch (verb, key) {
-      case (.acquire, "sub"):
-        guard let sub = Self.number(value[...]), sub <= 7 else {
-          throw fail("sub= must be a subclass from 0 to 7, got \"\(value)\"")
+      guard let option = words.option(line, token.start, equals, among: rule.options) else {
+        let key = String(
+          decoding: UnsafeRawBufferPointer(rebasing: line[token.start..<equals]), as: UTF8.self)
+        throw fail("unknown option \"\(key)=\" for \(words.name(verb))")
+      }
+      let value = try optionValue(option, line, token, equals)
+      words.optionSetters[Int(option.rawValue)](&event, value)
+    }
+    if !rule.required.isEmpty {
+      for option in EventOption.allCases where rule.required.contains(EventOptions(option)) {
+        let optionRule = TraceVocabulary.rule(for: option)
+        if optionRule.get(event) == nil {
+          throw fail("\(words.name(verb)) needs \(optionRule.key)=\(optionRule.placeholder)")
         }
-        event.subclass = UInt8(sub)
-      case (.acquire, "nest"):
-        event.nest = try lockClass(named: value)
-      case (.acquire, "inst"), (.release, "inst"), (.initLock, "inst"):
-        guard let address = Self.number(value[...]) else {
-          throw fail("inst= must be an address, got \"\(value)\"")
-        }
-        event.address = address
-      case (.acquire, "ip"), (.release, "ip"):
-        guard let ip = Self.number(value[...]) else {
-          throw fail("ip= must be an address, got \"\(value)\"")
-        }
-        event.origin.ip = ip
-      case (_, "at") where verb != .hardirqEnter && !Self.isContextVerb(verb):
-        event.origin.stack = try stack(named: value)
-      default:
-        throw fail("unknown option \"\(key)=\" for \(Self.verbName(verb))")
       }
     }
-    if verb == .initLock && event.address == 0 { throw fail("init needs inst=<addr>") }
     do {
       try consumer.consume(event)
     } catch {
@@ -247,41 +237,49 @@ struct TextTraceParser {
     }
   }
 
-  private static func isContextVerb(_ verb: LockEvent.Verb) -> Bool {
-    switch verb {
-    case .hardirqEnter, .hardirqExit, .softirqEnter, .softirqExit, .nmiEnter, .nmiExit,
-      .irqDisable, .irqEnable, .bhDisable, .bhEnable, .preemptDisable, .preemptEnable:
-      true
-    default: false
+  /// Marks a flag's exclusive group as used; false when it already was.
+  @inline(__always)
+  private static func claim(_ groups: inout UInt32, _ group: UInt8) -> Bool {
+    if group == 0 { return true }
+    let bit: UInt32 = 1 << (group & 31)
+    if groups & bit != 0 { return false }
+    groups |= bit
+    return true
+  }
+
+  /// Reads an option's value as its row's value kind says.
+  private func optionValue(
+    _ option: EventOption, _ line: UnsafeRawBufferPointer, _ token: Tokenizer.Token,
+    _ equals: Int
+  ) throws(TraceError) -> OptionValue {
+    let raw = UnsafeRawBufferPointer(rebasing: line[(equals + 1)..<token.end])
+    let rule = TraceVocabulary.rule(for: option)
+    /// The value as text: unescaped when quoted.
+    func value() -> String {
+      token.quoted
+        ? Tokenizer.text(line, equals + 1, token.end) : String(decoding: raw, as: UTF8.self)
     }
-  }
-
-  static let verbs: [(String, LockEvent.Verb)] = [
-    ("acquire", .acquire), ("release", .release), ("might-lock", .mightLock),
-    ("might-sleep", .mightSleep), ("hardirq-enter", .hardirqEnter),
-    ("hardirq-exit", .hardirqExit), ("softirq-enter", .softirqEnter),
-    ("softirq-exit", .softirqExit), ("nmi-enter", .nmiEnter), ("nmi-exit", .nmiExit),
-    ("irq-disable", .irqDisable), ("irq-enable", .irqEnable), ("bh-disable", .bhDisable),
-    ("bh-enable", .bhEnable), ("preempt-disable", .preemptDisable),
-    ("preempt-enable", .preemptEnable), ("init", .initLock), ("free", .free), ("exit", .exit),
-  ]
-  static let verbBytes: [([UInt8], LockEvent.Verb)] = verbs.map { (Array($0.0.utf8), $0.1) }
-
-  static func verbName(_ verb: LockEvent.Verb) -> String {
-    verbs.first { $0.1 == verb }!.0
-  }
-
-  private static func verb(_ line: UnsafeRawBufferPointer, _ token: Tokenizer.Token)
-    -> LockEvent.Verb?
-  {
-    let length = token.end - token.start
-    for (bytes, verb) in verbBytes where bytes.count == length {
-      let same = bytes.withUnsafeBytes { b in
-        memcmpBytes(b.baseAddress!, line.baseAddress! + token.start, length)
+    func parsed() -> UInt64? {
+      token.quoted ? Self.number(value()[...]) : Self.parseNumber(raw)
+    }
+    switch rule.value {
+    case .subclass:
+      guard let sub = parsed(), sub <= 7 else {
+        throw fail("\(rule.key)= must be a subclass from 0 to 7, got \"\(value())\"")
       }
-      if same { return verb }
+      return .number(sub)
+    case .address:
+      guard let address = parsed() else {
+        throw fail("\(rule.key)= must be an address, got \"\(value())\"")
+      }
+      return .number(address)
+    case .lockClass:
+      if !token.quoted, let id = classIDs.find(raw) { return .lockClass(ClassID(id)) }
+      return .lockClass(try lockClass(named: value()))
+    case .stack:
+      if !token.quoted, let id = stackIDs.find(raw) { return .stack(StackID(id)) }
+      return .stack(try stack(named: value()))
     }
-    return nil
   }
 
   // MARK: Token helpers
@@ -300,11 +298,13 @@ struct TextTraceParser {
   }
 
   private static func equals(
-    _ line: UnsafeRawBufferPointer, _ token: Tokenizer.Token, _ word: StaticString
+    _ line: UnsafeRawBufferPointer, _ token: Tokenizer.Token, _ word: [UInt8]
   ) -> Bool {
     let length = token.end - token.start
-    guard length == word.utf8CodeUnitCount, !token.quoted else { return false }
-    return memcmpBytes(word.utf8Start, line.baseAddress! + token.start, length)
+    guard length == word.count, !token.quoted else { return false }
+    return word.withUnsafeBytes {
+      memcmpBytes($0.baseAddress!, line.baseAddress! + token.start, length)
+    }
   }
 
   private func bytes(_ line: UnsafeRawBufferPointer, _ token: Tokenizer.Token)
@@ -320,26 +320,36 @@ struct TextTraceParser {
 
   /// A `key=value` token: '=' before any quote.
   private func isOption(_ line: UnsafeRawBufferPointer, _ token: Tokenizer.Token) -> Bool {
+    optionEquals(line, token) != nil
+  }
+
+  /// The index of a `key=value` token's '=' (before any quote, not first),
+  /// or nil when the token is not an option.
+  @inline(__always)
+  private func optionEquals(_ line: UnsafeRawBufferPointer, _ token: Tokenizer.Token) -> Int? {
     var i = token.start
     while i < token.end {
       let c = line[i]
-      if c == 0x3D { return i > token.start }
-      if c == 0x22 { return false }
+      if c == 0x3D { return i > token.start ? i : nil }
+      if c == 0x22 { return nil }
       i += 1
     }
-    return false
+    return nil
   }
 
-  private func option(_ line: UnsafeRawBufferPointer, _ token: Tokenizer.Token) throws(TraceError)
-    -> (String, String)
-  {
-    guard isOption(line, token) else {
+  /// A declaration's `key=value` token, whose key its row must list.
+  private func option(
+    _ line: UnsafeRawBufferPointer, _ token: Tokenizer.Token, on declaration: Declaration
+  ) throws(TraceError) -> (String, String) {
+    guard let i = optionEquals(line, token) else {
       throw fail("expected key=value, got \"\(shown(line, token))\"")
     }
-    var i = token.start
-    while line[i] != 0x3D { i += 1 }
     let key = String(
       decoding: UnsafeRawBufferPointer(rebasing: line[token.start..<i]), as: UTF8.self)
+    let rule = TraceVocabulary.rule(for: declaration)
+    guard rule.options.contains(key) else {
+      throw fail("unknown option \"\(key)=\" on a \(rule.spelling) line")
+    }
     let value =
       token.quoted
       ? Tokenizer.text(line, i + 1, token.end)

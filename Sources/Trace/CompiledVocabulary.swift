@@ -1,0 +1,110 @@
+import LockGraph
+
+/// `TraceVocabulary` in the form the parser's hot path reads: spellings as
+/// bytes, rows as bit sets, indexed by raw value. Built once from the tables.
+struct CompiledVocabulary: Sendable {
+  /// An `EventRule` without its spelling.
+  struct Verb: Sendable {
+    var operand: EventOperand
+    var flags: EventFlags
+    var options: EventOptions
+    var required: EventOptions
+  }
+
+  let header: [UInt8]
+  /// Indexed by `Declaration.rawValue`.
+  let declarations: [[UInt8]]
+  /// Every verb's spelling, for lookup.
+  let verbWords: [(bytes: [UInt8], verb: LockEvent.Verb)]
+  /// Indexed by `LockEvent.Verb.rawValue`.
+  let verbs: [Verb]
+  let verbNames: [String]
+  /// Indexed by `EventFlag.rawValue`.
+  let flagWords: [[UInt8]]
+  let flagGroups: [UInt8]
+  let flagSetters: [@Sendable (inout LockEvent) -> Void]
+  /// Indexed by `EventOption.rawValue`.
+  let optionKeys: [[UInt8]]
+  let optionSetters: [@Sendable (inout LockEvent, OptionValue) -> Void]
+
+  static let shared = CompiledVocabulary()
+
+  init() {
+    header = Array(TraceVocabulary.headerWord.utf8)
+    declarations = Declaration.allCases.map { Array(TraceVocabulary.rule(for: $0).spelling.utf8) }
+    verbWords = TraceVocabulary.events.map { (Array($0.spelling.utf8), $0.verb) }
+    let rows = LockEvent.Verb.allCases.map { TraceVocabulary.rule(for: $0) }
+    verbs = rows.map {
+      Verb(operand: $0.operand, flags: $0.flags, options: $0.options, required: $0.required)
+    }
+    verbNames = rows.map(\.spelling)
+    let flags = EventFlag.allCases.map { TraceVocabulary.rule(for: $0) }
+    flagWords = flags.map { Array($0.spelling.utf8) }
+    flagGroups = flags.map(\.exclusiveGroup)
+    flagSetters = flags.map(\.set)
+    let options = EventOption.allCases.map { TraceVocabulary.rule(for: $0) }
+    optionKeys = options.map { Array($0.key.utf8) }
+    optionSetters = options.map(\.set)
+  }
+
+  @inline(__always)
+  func name(_ verb: LockEvent.Verb) -> String { verbNames[Int(verb.rawValue)] }
+
+  /// The declaration a line's first token names, if any (unquoted only).
+  @inline(__always)
+  func declaration(_ line: UnsafeRawBufferPointer, _ token: Tokenizer.Token) -> Declaration? {
+    if token.quoted { return nil }
+    for (i, word) in declarations.enumerated()
+    where Self.same(word, line, token.start, token.end) {
+      return Declaration(rawValue: UInt8(i))
+    }
+    return nil
+  }
+
+  /// The verb a token spells, if any.
+  @inline(__always)
+  func verb(_ line: UnsafeRawBufferPointer, _ token: Tokenizer.Token) -> LockEvent.Verb? {
+    for (bytes, verb) in verbWords where Self.same(bytes, line, token.start, token.end) {
+      return verb
+    }
+    return nil
+  }
+
+  /// The flag among `allowed` that a bare token spells, if any. A quoted
+  /// token is compared by its unescaped text.
+  func flag(_ line: UnsafeRawBufferPointer, _ token: Tokenizer.Token, among allowed: EventFlags)
+    -> EventFlag?
+  {
+    if allowed.isEmpty { return nil }
+    var unquoted: [UInt8] = []
+    if token.quoted { unquoted = Array(Tokenizer.text(line, token.start, token.end).utf8) }
+    for (i, word) in flagWords.enumerated()
+    where allowed.contains(EventFlags(rawValue: 1 << UInt8(i))) {
+      let same =
+        token.quoted ? word == unquoted : Self.same(word, line, token.start, token.end)
+      if same { return EventFlag(rawValue: UInt8(i)) }
+    }
+    return nil
+  }
+
+  /// The option among `allowed` whose key is `line[start..<end]`, if any.
+  @inline(__always)
+  func option(_ line: UnsafeRawBufferPointer, _ start: Int, _ end: Int, among allowed: EventOptions)
+    -> EventOption?
+  {
+    for (i, key) in optionKeys.enumerated()
+    where allowed.contains(EventOptions(rawValue: 1 << UInt8(i))) {
+      if Self.same(key, line, start, end) { return EventOption(rawValue: UInt8(i)) }
+    }
+    return nil
+  }
+
+  @inline(__always)
+  static func same(_ word: [UInt8], _ line: UnsafeRawBufferPointer, _ start: Int, _ end: Int)
+    -> Bool
+  {
+    let length = end - start
+    guard word.count == length else { return false }
+    return word.withUnsafeBytes { memcmpBytes($0.baseAddress!, line.baseAddress! + start, length) }
+  }
+}

@@ -1,0 +1,387 @@
+import LockGraph
+import WaitContext
+
+/// The tokens a trace names its classes, threads and stacks by, indexed by
+/// id, already quoted for writing.
+///
+/// An id nobody declared is written as a fallback: a thread by its number
+/// (a thread needs no declaration), a stack as `s<n>`, a class as `?<n>`
+/// (which a reader rejects as an unknown class unless it was declared).
+public struct TraceTokens: Sendable {
+  private var classes: [[UInt8]] = []
+  private var threads: [[UInt8]] = []
+  private var stacks: [[UInt8]] = []
+
+  /// No tokens yet.
+  public init() {}
+
+  /// Records the token of a class.
+  public mutating func setClass(_ id: ClassID, _ token: String) {
+    Self.set(&classes, Int(id.raw), token)
+  }
+
+  /// Records the token of a thread.
+  public mutating func setThread(_ id: ThreadID, _ token: String) {
+    Self.set(&threads, Int(id.raw), token)
+  }
+
+  /// Records the token of a stack.
+  public mutating func setStack(_ id: StackID, _ token: String) {
+    Self.set(&stacks, Int(id.raw), token)
+  }
+
+  private static func set(_ table: inout [[UInt8]], _ index: Int, _ token: String) {
+    precondition(index >= 0, "ids are not negative")
+    if table.count <= index {
+      table.append(contentsOf: repeatElement([], count: index + 1 - table.count))
+    }
+    var encoded: [UInt8] = []
+    TextTraceWriter.appendToken(token, to: &encoded)
+    table[index] = encoded
+  }
+
+  func appendClass(_ id: ClassID, to out: inout [UInt8]) {
+    Self.append(classes, Int(id.raw), fallback: "?", to: &out)
+  }
+
+  func appendThread(_ id: ThreadID, to out: inout [UInt8]) {
+    Self.append(threads, Int(id.raw), fallback: "", to: &out)
+  }
+
+  func appendStack(_ id: StackID, to out: inout [UInt8]) {
+    Self.append(stacks, Int(id.raw), fallback: "s", to: &out)
+  }
+
+  @inline(__always)
+  private static func append(
+    _ table: [[UInt8]], _ index: Int, fallback prefix: String, to out: inout [UInt8]
+  ) {
+    if index >= 0 && index < table.count && !table[index].isEmpty {
+      out.append(contentsOf: table[index])
+    } else {
+      out.append(contentsOf: prefix.utf8)
+      TextTraceWriter.appendDecimal(
+        UInt64(UInt32(bitPattern: Int32(truncatingIfNeeded: index))), to: &out)
+    }
+  }
+}
+
+/// Writes a version-1 text trace (`spec/trace-format.md`) into a byte buffer
+/// that its owner flushes when it likes: every line `TextTraceParser` reads,
+/// driven by the same `TraceVocabulary`.
+///
+/// A value type, so a recorder can keep one per thread: give each the
+/// shared `tokens` (`init(tokens:)`, or assign `tokens` again after a new
+/// declaration), write events into it, and `flush` the bytes to the file
+/// under the recorder's lock. Declarations are written by whichever writer
+/// is told about them; they must reach the file before the first event
+/// that names them.
+public struct TextTraceWriter: Sendable {
+  /// The text written and not yet flushed.
+  public private(set) var bytes: [UInt8] = []
+  /// The tokens of the classes, threads and stacks declared so far.
+  public var tokens: TraceTokens
+
+  /// An empty writer that names ids by `tokens`.
+  public init(tokens: TraceTokens = TraceTokens(), capacity: Int = 0) {
+    self.tokens = tokens
+    bytes.reserveCapacity(capacity)
+  }
+
+  // MARK: Buffer
+
+  /// Hands the buffered text to `write` and empties the buffer (keeping its
+  /// capacity). When `write` throws, the text stays in the buffer.
+  public mutating func flush<E: Error>(_ write: (UnsafeRawBufferPointer) throws(E) -> Void)
+    throws(E)
+  {
+    if bytes.isEmpty { return }
+    var failure: E? = nil
+    bytes.withUnsafeBytes { buffer in
+      do throws(E) {
+        try write(buffer)
+      } catch {
+        failure = error
+      }
+    }
+    if let failure { throw failure }
+    bytes.removeAll(keepingCapacity: true)
+  }
+
+  /// The buffered text, leaving the buffer empty.
+  public mutating func take() -> [UInt8] {
+    defer { bytes = [] }
+    return bytes
+  }
+
+  /// The buffered text as a string.
+  public var text: String { String(decoding: bytes, as: UTF8.self) }
+
+  // MARK: Lines
+
+  /// `rawlockcheck-trace 1`.
+  public mutating func header() {
+    bytes.append(contentsOf: TraceVocabulary.headerWord.utf8)
+    bytes.append(0x20)
+    bytes.append(contentsOf: TraceVocabulary.version.utf8)
+    bytes.append(0x0A)
+  }
+
+  /// A `class` line. `inner=`, `outer=` and `type=` are written only where
+  /// `waits` differs from what the kind gives, so the line reads back to
+  /// the same `ClassWaitTypes` (except an unset outer on a kind whose
+  /// outer is set, the RCU kinds: it is written as `outer=` its inner,
+  /// which checks the same). The name is written whenever it is given.
+  public mutating func declareClass(
+    id: ClassID, key: String, name: String?, kind: LockKind, waits: ClassWaitTypes
+  ) {
+    tokens.setClass(id, key)
+    word(.lockClass)
+    bytes.append(0x20)
+    tokens.appendClass(id, to: &bytes)
+    bytes.append(0x20)
+    bytes.append(contentsOf: kind.rawValue.utf8)
+    if let name { option("name", name) }
+    let row = kind.row
+    if row.inner != waits.inner { option("inner", waits.inner.description) }
+    if let outer = waits.outer {
+      if outer != row.outer { option("outer", outer.description) }
+    } else if row.outer != nil {
+      option("outer", waits.inner.description)
+    }
+    if waits.lockType != (row.lockType ?? .normal) {
+      option("type", waits.lockType.description)
+    }
+    bytes.append(0x0A)
+  }
+
+  /// A `thread` line, which also fixes the thread's token.
+  public mutating func declareThread(id: ThreadID, token: String, name: String?) {
+    tokens.setThread(id, token)
+    threadLine(id, name)
+  }
+
+  /// A `thread` line that names a thread already declared.
+  public mutating func nameThread(_ id: ThreadID, _ name: String) {
+    threadLine(id, name)
+  }
+
+  private mutating func threadLine(_ id: ThreadID, _ name: String?) {
+    word(.thread)
+    bytes.append(0x20)
+    tokens.appendThread(id, to: &bytes)
+    if let name { option("name", name) }
+    bytes.append(0x0A)
+  }
+
+  /// A `module` line.
+  public mutating func module(_ module: ModuleRecord) {
+    word(.module)
+    bytes.append(0x20)
+    Self.appendHex(module.start, to: &bytes)
+    bytes.append(0x2D)
+    Self.appendHex(module.end, to: &bytes)
+    bytes.append(0x20)
+    Self.appendHex(module.fileOffset, to: &bytes)
+    bytes.append(0x20)
+    Self.appendToken(module.path, to: &bytes)
+    if let buildID = module.buildID { option("build-id", buildID) }
+    bytes.append(0x0A)
+  }
+
+  /// A `stack` line, innermost address first. The token defaults to
+  /// `s<id>`. A stack needs at least one address; an empty one is not written.
+  public mutating func stack(id: StackID, token: String? = nil, addresses: [UInt64]) {
+    tokens.setStack(id, token ?? "s\(id.raw)")
+    if addresses.isEmpty { return }
+    word(.stack)
+    bytes.append(0x20)
+    tokens.appendStack(id, to: &bytes)
+    for address in addresses {
+      bytes.append(0x20)
+      Self.appendHex(address, to: &bytes)
+    }
+    bytes.append(0x0A)
+  }
+
+  /// An event line: the thread, the verb, its operand, then the flags and
+  /// options its row of `TraceVocabulary.events` accepts and the event
+  /// carries. Fields the verb cannot carry are not written.
+  public mutating func event(_ event: LockEvent) {
+    let rule = TraceVocabulary.rule(for: event.verb)
+    tokens.appendThread(event.thread, to: &bytes)
+    bytes.append(0x20)
+    bytes.append(contentsOf: rule.spelling.utf8)
+    switch rule.operand {
+    case .none: break
+    case .lockClass:
+      bytes.append(0x20)
+      tokens.appendClass(event.lockClass, to: &bytes)
+    case .addressAndLength:
+      bytes.append(0x20)
+      Self.appendHex(event.address, to: &bytes)
+      bytes.append(0x20)
+      Self.appendDecimal(event.length, to: &bytes)
+    }
+    if !rule.flags.isEmpty {
+      for flag in TraceVocabulary.flags where rule.flags.contains(EventFlags(flag.flag)) {
+        if flag.isSet(event) {
+          bytes.append(0x20)
+          bytes.append(contentsOf: flag.spelling.utf8)
+        }
+      }
+    }
+    if !rule.options.isEmpty {
+      for option in TraceVocabulary.options where rule.options.contains(EventOptions(option.option))
+      {
+        guard let value = option.get(event) else { continue }
+        bytes.append(0x20)
+        bytes.append(contentsOf: option.key.utf8)
+        bytes.append(0x3D)
+        switch (option.value, value) {
+        case (.subclass, .number(let n)): Self.appendDecimal(n, to: &bytes)
+        case (_, .number(let n)): Self.appendHex(n, to: &bytes)
+        case (_, .lockClass(let c)): tokens.appendClass(c, to: &bytes)
+        case (_, .stack(let s)): tokens.appendStack(s, to: &bytes)
+        }
+      }
+    }
+    bytes.append(0x0A)
+  }
+
+  // MARK: Tokens
+
+  private mutating func word(_ declaration: Declaration) {
+    bytes.append(contentsOf: TraceVocabulary.rule(for: declaration).spelling.utf8)
+  }
+
+  private mutating func option(_ key: String, _ value: String) {
+    bytes.append(0x20)
+    bytes.append(contentsOf: key.utf8)
+    bytes.append(0x3D)
+    Self.appendToken(value, to: &bytes)
+  }
+
+  /// Appends `text` as one token: bare when the reader takes it back as it
+  /// is, else in double quotes with `\"` and `\\` escapes. Quoted: the empty
+  /// token, anything holding a space, tab, `#`, `"` or `=`, and the words a
+  /// line may start with (so a thread named `class` is not a declaration).
+  /// A line break cannot be written in a token at all; each is written as
+  /// a space.
+  public static func appendToken(_ text: String, to out: inout [UInt8]) {
+    var needsQuotes = text.isEmpty
+    for c in text.utf8 {
+      switch c {
+      case 0x20, 0x09, 0x23, 0x22, 0x3D: needsQuotes = true
+      case 0x0A, 0x0D: needsQuotes = true
+      default: break
+      }
+    }
+    if !needsQuotes && (text == TraceVocabulary.headerWord || isDeclarationWord(text)) {
+      needsQuotes = true
+    }
+    if !needsQuotes {
+      out.append(contentsOf: text.utf8)
+      return
+    }
+    out.append(0x22)
+    for c in text.utf8 {
+      switch c {
+      case 0x22, 0x5C:
+        out.append(0x5C)
+        out.append(c)
+      case 0x0A, 0x0D: out.append(0x20)
+      default: out.append(c)
+      }
+    }
+    out.append(0x22)
+  }
+
+  private static func isDeclarationWord(_ text: String) -> Bool {
+    TraceVocabulary.declarations.contains { $0.spelling == text }
+  }
+
+  static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
+    var n = value
+    var count = 0
+    repeat {
+      count += 1
+      n /= 10
+    } while n > 0
+    var i = out.count + count - 1
+    out.append(contentsOf: repeatElement(0x30, count: count))
+    n = value
+    repeat {
+      out[i] = 0x30 + UInt8(n % 10)
+      n /= 10
+      i -= 1
+    } while n > 0
+  }
+
+  static func appendHex(_ value: UInt64, to out: inout [UInt8]) {
+    out.append(0x30)
+    out.append(0x78)
+    if value == 0 {
+      out.append(0x30)
+      return
+    }
+    var shift = (63 - value.leadingZeroBitCount) / 4 * 4
+    while shift >= 0 {
+      let digit = UInt8((value >> UInt64(shift)) & 0xF)
+      out.append(digit < 10 ? 0x30 + digit : 0x61 + digit - 10)
+      shift -= 4
+    }
+  }
+}
+
+/// A `TraceConsumer` that writes what it receives: reading a trace into it
+/// re-emits the trace. Ids are handed out in declaration order, as the
+/// validator does.
+///
+/// `TraceConsumer` does not see `module` and `stack` lines (the reader
+/// returns them at the end), so they are written up front from the symbols
+/// of a first reading; stacks get the tokens `s<n>`.
+public struct TextTraceRewriter: TraceConsumer {
+  /// The trace written so far.
+  public var writer: TextTraceWriter
+  private var classCount: Int32 = 0
+  private var threadCount: Int32 = 0
+
+  /// Starts a trace: the header, then `symbols`' modules and stacks.
+  public init(symbols: TraceSymbols = TraceSymbols()) {
+    writer = TextTraceWriter()
+    writer.header()
+    for module in symbols.modules { writer.module(module) }
+    for (index, addresses) in symbols.stacks.enumerated() {
+      writer.stack(id: StackID(Int32(index)), addresses: addresses)
+    }
+  }
+
+  /// Writes a `class` line.
+  public mutating func declareClass(
+    key: String, name: String?, kind: LockKind, waits: ClassWaitTypes
+  ) -> ClassID {
+    let id = ClassID(classCount)
+    classCount += 1
+    writer.declareClass(id: id, key: key, name: name, kind: kind, waits: waits)
+    return id
+  }
+
+  /// Writes a `thread` line.
+  public mutating func declareThread(token: String, name: String?) -> ThreadID {
+    let id = ThreadID(threadCount)
+    threadCount += 1
+    writer.declareThread(id: id, token: token, name: name)
+    return id
+  }
+
+  /// Writes a `thread` line with the name.
+  public mutating func nameThread(_ id: ThreadID, _ name: String) {
+    writer.nameThread(id, name)
+  }
+
+  /// Writes an event line.
+  public mutating func consume(_ event: LockEvent) throws(EventError) {
+    writer.event(event)
+  }
+}

@@ -1,0 +1,410 @@
+import Foundation
+import LockGraph
+import Testing
+import WaitContext
+
+@testable import Trace
+
+/// Everything a consumer received, with ids replaced by the tokens they
+/// were declared with (stacks by their addresses), one string per call, so
+/// two readings compare whatever tokens and line numbers each trace used.
+struct TranscriptRecorder: TraceConsumer {
+  var entries: [String] = []
+  var classKeys: [String] = []
+  var threadTokens: [String] = []
+
+  mutating func declareClass(key: String, name: String?, kind: LockKind, waits: ClassWaitTypes)
+    -> ClassID
+  {
+    entries.append(
+      "class \(key) name=\(name ?? "<nil>") \(kind.rawValue) \(waits.inner)/"
+        + "\(waits.outer.map(\.description) ?? "<nil>")/\(waits.lockType)")
+    classKeys.append(key)
+    return ClassID(Int32(classKeys.count - 1))
+  }
+
+  mutating func declareThread(token: String, name: String?) -> ThreadID {
+    entries.append("thread \(token) name=\(name ?? "<nil>")")
+    threadTokens.append(token)
+    return ThreadID(Int32(threadTokens.count - 1))
+  }
+
+  mutating func nameThread(_ id: ThreadID, _ name: String) {
+    entries.append("name \(threadTokens[id.index]) \(name)")
+  }
+
+  mutating func consume(_ event: LockEvent) throws(EventError) {
+    func key(_ id: ClassID) -> String { id == .none ? "-" : classKeys[id.index] }
+    entries.append(
+      "\(threadTokens[event.thread.index]) \(event.verb) class=\(key(event.lockClass)) "
+        + "read=\(event.read) try=\(event.isTrylock) threaded=\(event.threaded) "
+        + "sub=\(event.subclass) nest=\(key(event.nest)) address=\(event.address) "
+        + "length=\(event.length) stack=\(event.origin.stack.raw) ip=\(event.origin.ip)")
+  }
+
+  /// The entries with each stack number replaced by its addresses.
+  func resolved(_ symbols: TraceSymbols) -> [String] {
+    entries.map { entry in
+      guard let range = entry.range(of: "stack="),
+        let end = entry[range.upperBound...].firstIndex(of: " "),
+        let raw = Int(entry[range.upperBound..<end]), raw >= 0
+      else { return entry }
+      let addresses = symbols.stacks[raw].map { String($0, radix: 16) }.joined(separator: ",")
+      return entry.replacingCharacters(in: range.upperBound..<end, with: "[\(addresses)]")
+    }
+  }
+}
+
+enum RoundTrip {
+  static let root = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+  /// Every well-formed fixture trace (all of Fixtures/traces but malformed/).
+  static let fixtures: [String] = {
+    let base = root.appendingPathComponent("Fixtures/traces")
+    let files = FileManager.default.enumerator(at: base, includingPropertiesForKeys: nil)
+    var result: [String] = []
+    while let url = files?.nextObject() as? URL {
+      guard url.pathExtension == "rlt", !url.path.contains("/malformed/") else { continue }
+      result.append(String(url.path.dropFirst(base.path.count + 1)))
+    }
+    return result.sorted()
+  }()
+
+  static func temporaryFile(_ bytes: [UInt8]) -> URL {
+    let url = FileManager.default.temporaryDirectory
+      .appendingPathComponent("rlt-\(UInt64.random(in: 0...UInt64.max)).rlt")
+    try! Data(bytes).write(to: url)
+    return url
+  }
+
+  static func transcript(_ path: String) throws -> [String] {
+    var recorder = TranscriptRecorder()
+    let symbols = try TextTraceReader(path: path).read(into: &recorder)
+    return recorder.resolved(symbols)
+  }
+
+  /// The trace at `path` read, written with the writer, and the text written.
+  static func rewrite(_ path: String) throws -> [UInt8] {
+    var first = TranscriptRecorder()
+    let symbols = try TextTraceReader(path: path).read(into: &first)
+    var rewriter = TextTraceRewriter(symbols: symbols)
+    _ = try TextTraceReader(path: path).read(into: &rewriter)
+    return rewriter.writer.take()
+  }
+
+  /// What a report shows of each finding: kind, count, thread, event index,
+  /// the classes involved and the site.
+  static func findings(_ path: String) throws -> [String] {
+    var validator = LockValidator()
+    let symbols = try TextTraceReader(path: path).read(into: &validator)
+    func name(_ id: ClassID) -> String { validator.classes[id].displayName }
+    return validator.findings.findings.map { f in
+      let stack = f.origin.stack.isNone ? [] : symbols.stacks[Int(f.origin.stack.raw)]
+      return
+        "\(f.kind.rawValue) x\(f.count) thread=\(validator.threadLabel(f.thread)) "
+        + "event=\(f.origin.event) lock=\(f.lock.map { name($0.lockClass) } ?? "-") "
+        + "held=\(f.held.map { name($0.lockClass) }) stack=\(stack) ip=\(f.origin.ip)"
+    }
+  }
+}
+
+@Suite struct TraceRoundTripTests {
+  @Test func thereAreFixtures() {
+    #expect(RoundTrip.fixtures.count > 300)
+    #expect(RoundTrip.fixtures.contains("seed-scenario.rlt"))
+  }
+
+  /// Read, written and read again: the same declarations and events, and
+  /// the same findings.
+  @Test(arguments: RoundTrip.fixtures)
+  func fixtureRoundTrips(_ name: String) throws {
+    let path = RoundTrip.root.appendingPathComponent("Fixtures/traces/\(name)").path
+    let written = RoundTrip.temporaryFile(try RoundTrip.rewrite(path))
+    defer { try? FileManager.default.removeItem(at: written) }
+    let before = try RoundTrip.transcript(path)
+    let after = try RoundTrip.transcript(written.path)
+    #expect(!before.isEmpty)
+    #expect(after.count == before.count, "\(name): number of declarations and events")
+    if let i = before.indices.first(where: { $0 < after.count && before[$0] != after[$0] }) {
+      Issue.record("\(name): entry \(i) read \"\(before[i])\", after writing \"\(after[i])\"")
+    }
+    let findingsBefore = try RoundTrip.findings(path)
+    let findingsAfter = try RoundTrip.findings(written.path)
+    #expect(findingsAfter.count == findingsBefore.count, "\(name): number of findings")
+    if let i = findingsBefore.indices.first(where: {
+      $0 < findingsAfter.count && findingsBefore[$0] != findingsAfter[$0]
+    }) {
+      Issue.record("\(name): finding \(findingsBefore[i]), after writing \(findingsAfter[i])")
+    }
+    // Writing what was written gives the same text.
+    #expect(try RoundTrip.rewrite(written.path) == RoundTrip.rewrite(path))
+  }
+}
+
+@Suite struct TextTraceWriterTests {
+  static let awkward = [
+    "a b", #"say "hi""#, #"back\slash"#, #"trailing\"#, "#hash", "a#b", "tab\there", "ünïcödé 鎖",
+    "", "=eq", "a=b", "class", "thread", "module", "stack", "rawlockcheck-trace", "try", "\"",
+    #"\""#, "&zone->lock", "kworker/0:1",
+  ]
+
+  @Test func awkwardTokensAndNamesReadBack() throws {
+    var w = TextTraceWriter()
+    w.header()
+    for (i, text) in Self.awkward.enumerated() {
+      w.declareClass(
+        id: ClassID(Int32(i)), key: text, name: text, kind: .mutex, waits: .init(inner: .sleep))
+      w.declareThread(id: ThreadID(Int32(i)), token: text, name: text)
+    }
+    w.module(
+      ModuleRecord(
+        start: 0x1000, end: 0x2000, fileOffset: 0x10, path: "/a dir/lib #1.so", buildID: "ab12"))
+    w.stack(id: StackID(0), token: "s 0", addresses: [0x1010, 0x1020])
+    for i in Self.awkward.indices {
+      var e = LockEvent(.acquire, thread: ThreadID(Int32(i)), lockClass: ClassID(Int32(i)))
+      e.nest = ClassID(Int32(i))
+      e.origin.stack = StackID(0)
+      w.event(e)
+    }
+    let (r, symbols) = try read(w.text)
+    #expect(r.classes.map(\.key) == Self.awkward)
+    #expect(r.classes.map(\.name) == Self.awkward)
+    #expect(r.threads.map(\.token) == Self.awkward)
+    #expect(r.threads.map(\.name) == Self.awkward)
+    #expect(r.events.map(\.lockClass.raw) == r.events.map(\.nest.raw))
+    #expect(r.events.map(\.lockClass.raw) == Self.awkward.indices.map { Int32($0) })
+    #expect(r.events.map(\.thread.raw) == Self.awkward.indices.map { Int32($0) })
+    #expect(symbols.modules.map(\.path) == ["/a dir/lib #1.so"])
+    #expect(symbols.stacks == [[0x1010, 0x1020]])
+  }
+
+  @Test func lineBreaksInNamesBecomeSpaces() throws {
+    var w = TextTraceWriter()
+    w.header()
+    w.declareThread(id: ThreadID(0), token: "1", name: "two\nlines\r")
+    let (r, _) = try read(w.text)
+    #expect(r.threads.map(\.name) == ["two lines "])
+  }
+
+  /// Every class declaration the reader accepts, written back, resolves to
+  /// the same wait types.
+  @Test func classWaitTypesReadBack() throws {
+    let waits: [WaitType?] = [nil, .inv, .free, .spin, .config, .sleep]
+    let types: [LockType?] = [nil, .normal, .percpu, .override]
+    var expected: [ClassWaitTypes] = []
+    var w = TextTraceWriter()
+    w.header()
+    for kind in LockKind.allCases {
+      for inner in waits {
+        for outer in waits {
+          for type in types {
+            guard
+              let resolved = try? ClassWaitTypes(
+                kind: kind, inner: inner, outer: outer, lockType: type)
+            else { continue }
+            let id = ClassID(Int32(expected.count))
+            w.declareClass(id: id, key: "c\(id.raw)", name: nil, kind: kind, waits: resolved)
+            expected.append(resolved)
+          }
+        }
+      }
+    }
+    let (r, _) = try read(w.text)
+    #expect(expected.count > 500)
+    #expect(r.classes.map(\.waits) == expected)
+    #expect(r.classes.allSatisfy { $0.name == nil })
+  }
+
+  @Test func defaultsAreNotWritten() {
+    var w = TextTraceWriter()
+    w.declareClass(
+      id: ClassID(0), key: "z", name: "&zone->lock", kind: .spinlock, waits: .init(inner: .config))
+    w.declareClass(
+      id: ClassID(1), key: "r", name: nil, kind: .rcu, waits: .init(inner: .config, outer: .free))
+    w.declareClass(
+      id: ClassID(2), key: "o", name: nil, kind: .waitOverride,
+      waits: .init(inner: .spin, lockType: .override))
+    #expect(
+      w.text == """
+        class z spinlock name=&zone->lock
+        class r rcu
+        class o wait_override inner=spin
+
+        """)
+  }
+
+  @Test func eventsAreWrittenAsTheSpecShowsThem() {
+    var w = TextTraceWriter()
+    w.declareClass(id: ClassID(0), key: "a", name: nil, kind: .mutex, waits: .init(inner: .sleep))
+    w.declareThread(id: ThreadID(0), token: "7", name: nil)
+    w.stack(id: StackID(0), addresses: [0x10])
+    let t = ThreadID(0)
+    let a = ClassID(0)
+    w.event(
+      LockEvent(
+        .acquire, thread: t, lockClass: a, read: .recursive, isTrylock: true, subclass: 3, nest: a,
+        address: 0x40, origin: Origin(stack: StackID(0), ip: 0x1234)))
+    w.event(LockEvent(.release, thread: t, lockClass: a, read: .shared, address: 0x40))
+    w.event(LockEvent(.mightLock, thread: t, lockClass: a, read: .shared))
+    w.event(LockEvent(.hardirqEnter, thread: t, threaded: true))
+    w.event(LockEvent(.free, thread: t, address: 0x40, length: 16))
+    w.event(LockEvent(.initLock, thread: t, lockClass: a, address: 0x40))
+    w.event(LockEvent(.exit, thread: ThreadID(9)))
+    #expect(
+      w.text == """
+        class a mutex
+        thread 7
+        stack s0 0x10
+        7 acquire a try read-recursive sub=3 nest=a inst=0x40 at=s0 ip=0x1234
+        7 release a inst=0x40
+        7 might-lock a read
+        7 hardirq-enter threaded
+        7 free 0x40 16
+        7 init a inst=0x40
+        9 exit
+
+        """)
+  }
+
+  @Test func flushHandsOverAndEmpties() {
+    var w = TextTraceWriter(capacity: 64)
+    w.header()
+    var out: [UInt8] = []
+    w.flush { out.append(contentsOf: $0) }
+    #expect(String(decoding: out, as: UTF8.self) == "rawlockcheck-trace 1\n")
+    #expect(w.bytes.isEmpty)
+    struct Full: Error {}
+    w.header()
+    #expect(throws: Full.self) { try w.flush { _ throws(Full) in throw Full() } }
+    #expect(w.bytes.count == 21, "a failed flush keeps the text")
+  }
+
+  @Test func numbers() {
+    for value: UInt64 in [0, 7, 9, 10, 255, 4096, 1 << 40, .max] {
+      var d: [UInt8] = []
+      var h: [UInt8] = []
+      TextTraceWriter.appendDecimal(value, to: &d)
+      TextTraceWriter.appendHex(value, to: &h)
+      #expect(String(decoding: d, as: UTF8.self) == String(value))
+      #expect(String(decoding: h, as: UTF8.self) == "0x" + String(value, radix: 16))
+    }
+  }
+}
+
+/// The parser accepts exactly what `TraceVocabulary` lists.
+@Suite struct TraceVocabularyTests {
+  @Test func oneRowPerVerbFlagOptionAndDeclaration() {
+    #expect(Set(TraceVocabulary.events.map(\.verb.rawValue)).count == LockEvent.Verb.allCases.count)
+    #expect(TraceVocabulary.events.count == LockEvent.Verb.allCases.count)
+    #expect(Set(TraceVocabulary.events.map(\.spelling)).count == TraceVocabulary.events.count)
+    #expect(TraceVocabulary.flags.map(\.flag) == EventFlag.allCases)
+    #expect(TraceVocabulary.options.map(\.option) == EventOption.allCases)
+    #expect(TraceVocabulary.declarations.map(\.declaration) == Declaration.allCases)
+    for rule in TraceVocabulary.events {
+      #expect(rule.options.isSuperset(of: rule.required), "\(rule.spelling)")
+    }
+  }
+
+  static let prelude = """
+    rawlockcheck-trace 1
+    class a mutex
+    stack s1 0x10
+
+    """
+
+  static func line(_ rule: EventRule, _ extra: String) -> String {
+    switch rule.operand {
+    case .none: "1 \(rule.spelling) \(extra)"
+    case .lockClass: "1 \(rule.spelling) a \(extra)"
+    case .addressAndLength: "1 \(rule.spelling) 0x40 16 \(extra)"
+    }
+  }
+
+  /// What an event needs besides the option under test.
+  static func requiredOptions(_ rule: EventRule, except: EventOption?) -> String {
+    EventOption.allCases.filter { rule.required.contains(EventOptions($0)) && $0 != except }
+      .map { sample($0) }.joined(separator: " ")
+  }
+
+  static func sample(_ option: EventOption) -> String {
+    switch TraceVocabulary.rule(for: option).value {
+    case .subclass: "\(TraceVocabulary.rule(for: option).key)=1"
+    case .address: "\(TraceVocabulary.rule(for: option).key)=0x80"
+    case .lockClass: "\(TraceVocabulary.rule(for: option).key)=a"
+    case .stack: "\(TraceVocabulary.rule(for: option).key)=s1"
+    }
+  }
+
+  @Test(arguments: LockEvent.Verb.allCases)
+  func everyFlagAndOption(_ verb: LockEvent.Verb) {
+    let rule = TraceVocabulary.rule(for: verb)
+    // (The reader alone does not check that contexts balance.)
+    let opening = ""
+    let required = Self.requiredOptions(rule, except: nil)
+    #expect(error(Self.prelude + opening + Self.line(rule, required)) == nil, "\(rule.spelling)")
+    for flag in TraceVocabulary.flags {
+      let message = error(Self.prelude + opening + Self.line(rule, "\(required) \(flag.spelling)"))
+      if rule.flags.contains(EventFlags(flag.flag)) {
+        #expect(message == nil, "\(rule.spelling) \(flag.spelling)")
+      } else {
+        #expect(
+          message == "t.rlt:4: unexpected \"\(flag.spelling)\" after \(rule.spelling)",
+          "\(rule.spelling) \(flag.spelling)")
+      }
+    }
+    for option in TraceVocabulary.options {
+      let extra =
+        Self.requiredOptions(rule, except: option.option) + " " + Self.sample(option.option)
+      let message = error(Self.prelude + opening + Self.line(rule, extra))
+      if rule.options.contains(EventOptions(option.option)) {
+        #expect(message == nil, "\(rule.spelling) \(option.key)=")
+      } else {
+        #expect(
+          message == "t.rlt:4: unknown option \"\(option.key)=\" for \(rule.spelling)",
+          "\(rule.spelling) \(option.key)=")
+      }
+    }
+    for option in EventOption.allCases where rule.required.contains(EventOptions(option)) {
+      let o = TraceVocabulary.rule(for: option)
+      #expect(
+        error(Self.prelude + opening + Self.line(rule, ""))
+          == "t.rlt:4: \(rule.spelling) needs \(o.key)=\(o.placeholder)")
+    }
+  }
+
+  @Test func flagsOfOneGroupExcludeEachOther() {
+    for first in TraceVocabulary.flags where first.exclusiveGroup != 0 {
+      for second in TraceVocabulary.flags where second.exclusiveGroup == first.exclusiveGroup {
+        #expect(
+          error(Self.prelude + "1 acquire a \(first.spelling) \(second.spelling)")
+            == "t.rlt:4: unexpected \"\(second.spelling)\" after acquire")
+      }
+    }
+    #expect(error(Self.prelude + "1 acquire a try try") == nil)
+  }
+
+  @Test(arguments: Declaration.allCases)
+  func declarationOptions(_ declaration: Declaration) {
+    let rule = TraceVocabulary.rule(for: declaration)
+    let samples = [
+      "name=x", "inner=spin", "outer=spin", "type=normal", "build-id=ab", "colour=red", "sub=1",
+      "at=s1",
+    ]
+    let lines: [Declaration: String] = [
+      .lockClass: "class b custom inner=sleep", .thread: "thread 3",
+      .module: "module 0x1000-0x2000 0 /x", .stack: "stack s2 0x20",
+    ]
+    for sample in samples {
+      let key = String(sample.prefix { $0 != "=" })
+      let message = error(Self.prelude + lines[declaration]! + " " + sample)
+      if rule.options.contains(key) {
+        #expect(message == nil, "\(rule.spelling) \(sample)")
+      } else if declaration == .stack {
+        #expect(message == "t.rlt:4: expected a number for address, got \"\(sample)\"")
+      } else {
+        #expect(message == "t.rlt:4: unknown option \"\(key)=\" on a \(rule.spelling) line")
+      }
+    }
+  }
+}
