@@ -4,7 +4,7 @@ extension ThreadValidator {
   /// NMI counts as a hard interrupt), enabled bits when interrupts (and
   /// bottom halves) are on, and `LOCK_USED` always.
   @inline(__always)
-  func usageBits(of lock: HeldLock) -> UsageMask {
+  mutating func usageBits(of lock: HeldLock) -> UsageMask {
     let read = lock.read.isRead
     var bits: UsageMask = read ? UsageBit.usedRead.mask : UsageBit.used.mask
     guard lock.check else { return bits }

@@ -6,7 +6,7 @@ extension ThreadValidator {
   /// value kept in the newest held lock when it was computed from the same
   /// context limit, else computed again.
   @inline(__always)
-  func allowedNow() -> (limit: WaitType, allowed: WaitType) {
+  mutating func allowedNow() -> (limit: WaitType, allowed: WaitType) {
     let limit = state.waitLimit
     let effective = configuration.effective(limit)
     if let top = state.held.last, top.irqContext == state.irqContext {
@@ -17,7 +17,7 @@ extension ThreadValidator {
   }
 
   @inline(never)
-  func allowedOverSegment(_ limit: WaitType) -> WaitType {
+  mutating func allowedOverSegment(_ limit: WaitType) -> WaitType {
     let classes = classes
     return WaitContextRule.allowed(
       contextLimit: limit,

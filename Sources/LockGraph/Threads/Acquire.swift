@@ -4,6 +4,7 @@ extension ThreadValidator {
   /// lockdep's `__lock_acquire()`, in its order: the sleep check (the
   /// kernel's `might_sleep()` in the lock function), the wait-context check,
   /// usage bits, the chain key, the nest lock, then the chain validation.
+  @inline(__always)
   mutating func acquire(_ event: LockEvent) {
     let cls = classes.variant(of: event.lockClass, subclass: event.subclass)
     guard cls != .none else {
@@ -19,8 +20,7 @@ extension ThreadValidator {
     let check = classes.check(cls)
     statistics.acquisitions += 1
     var lock = HeldLock(
-      instance: event.address, previousChainKey: 0, origin: event.origin, lockClass: cls,
-      nest: event.nest, read: check ? event.read : .recursive, isTrylock: event.isTrylock,
+      instance: event.address, origin: event.origin, lockClass: cls, nest: event.nest, read: check ? event.read : .recursive, isTrylock: event.isTrylock,
       check: check, hardirqsOff: state.hardirqsOff, irqContext: state.irqContext)
 
     if !event.isTrylock && SleepRule.sleeps(waits, configuration: configuration) {
@@ -50,6 +50,7 @@ extension ThreadValidator {
 
   /// Pushes a lock: computes the chain key and validates the chain when it
   /// is new (lockdep's `validate_chain()`).
+  @inline(__always)
   mutating func push(_ lock: HeldLock) {
     var lock = lock
     let depth = state.held.count
@@ -109,7 +110,62 @@ extension ThreadValidator {
   }
 
   /// Whether the thread holds a lock of declared class `base` (any subclass).
-  func isHeld(base: ClassID) -> Bool {
+  mutating func isHeld(base: ClassID) -> Bool {
     state.held.contains { classes.base($0.lockClass) == base }
+  }
+}
+
+extension ThreadValidator {
+  /// The fast path of `acquire`: an acquisition in plain task context
+  /// (interrupts, bottom halves and preemption on, no subclass, nest lock
+  /// or trylock) of a checked class whose chain was validated before and
+  /// whose usage bits are all set, which the sleep and wait-context rules
+  /// allow. It makes exactly the state change `acquire` would make, and
+  /// returns false, changing nothing, for anything else: `acquire` then
+  /// runs in full.
+  @inline(__always)
+  mutating func acquireFast(_ event: LockEvent) -> Bool {
+    guard event.subclass == 0, event.nest == .none, !event.isTrylock,
+      state.hardirqDepth | state.softirqDepth | state.nmiDepth | state.irqDisableDepth
+        | state.bhDisableDepth | state.preemptDisableDepth == 0,
+      !state.stopped, state.held.count < Self.maxHeldDepth
+    else { return false }
+    let cls = event.lockClass
+    guard classes.check(cls) else { return false }
+    let waits = classes.waits(cls)
+    let task = configuration.effective(.task)
+    var allowed = task
+    var atomic = false
+    var key = ChainKey.initial(irqContext: IRQContextID.task)
+    if let top = state.held.last {
+      // In task context every held lock is in the task segment.
+      guard top.limitBase == task else { return false }
+      allowed = top.allowedAfter
+      atomic = top.atomicSoFar
+      key = state.chainKey
+    }
+    if atomic && SleepRule.sleeps(waits, configuration: configuration) { return false }
+    guard
+      WaitContextRule.check(
+        acquiring: waits, isTrylock: false, allowed: allowed, configuration: configuration)?
+        .isValid ?? true
+    else { return false }
+    var lock = HeldLock(
+      instance: event.address, origin: event.origin, lockClass: cls, nest: .none,
+      read: event.read, isTrylock: false, check: true, hardirqsOff: false,
+      irqContext: IRQContextID.task)
+    guard classes.usage(cls).isSuperset(of: usageBits(of: lock)) else { return false }
+    key = ChainKey.iterate(key, lockClass: cls, read: event.read)
+    guard chains.contains(key) else { return false }
+    lock.previousChainKey = state.chainKey
+    lock.limitBase = task
+    lock.allowedAfter = WaitContextRule.lower(
+      allowed, holder: waits.inner, lockType: waits.lockType, configuration: configuration)
+    lock.atomicSoFar = atomic || SleepRule.makesAtomic(waits, configuration: configuration)
+    state.held.append(lock)
+    state.chainKey = key
+    statistics.acquisitions += 1
+    statistics.chainHits += 1
+    return true
   }
 }

@@ -1,8 +1,12 @@
 import WaitContext
 
 /// One entry of a thread's held-lock stack (lockdep's `struct held_lock`).
+///
+/// 64 bytes of whole words: the small fields share one packed word, so
+/// pushing and copying an entry moves eight-byte words only (byte-sized
+/// fields written one by one and then copied as a block stall the CPU's
+/// store forwarding on every acquisition).
 public struct HeldLock: Sendable {
-  // Laid out widest first: 64 bytes, no padding between fields.
   public var instance: UInt64
   /// The thread's chain key before this lock was pushed.
   var previousChainKey: UInt64
@@ -10,24 +14,103 @@ public struct HeldLock: Sendable {
   public var lockClass: ClassID
   /// The class named by `nest=` (`.none` when none or not held).
   public var nest: ClassID
-  public var read: ReadMode
-  public var isTrylock: Bool
+  /// The packed small fields (see the accessors below).
+  private var bits: UInt64
+
+  private static let readShift: UInt64 = 0  // 2 bits
+  private static let trylockBit: UInt64 = 1 << 2
+  private static let checkBit: UInt64 = 1 << 3
+  private static let hardirqsOffBit: UInt64 = 1 << 4
+  private static let atomicBit: UInt64 = 1 << 5
+  private static let irqContextShift: UInt64 = 8  // 8 bits
+  private static let allowedShift: UInt64 = 16  // 8 bits
+  private static let limitShift: UInt64 = 24  // 8 bits
+
+  init(
+    instance: UInt64, origin: Origin, lockClass: ClassID, nest: ClassID, read: ReadMode,
+    isTrylock: Bool, check: Bool, hardirqsOff: Bool, irqContext: UInt8
+  ) {
+    self.instance = instance
+    self.previousChainKey = 0
+    self.origin = origin
+    self.lockClass = lockClass
+    self.nest = nest
+    var b = UInt64(read.rawValue) << Self.readShift | UInt64(irqContext) << Self.irqContextShift
+    if isTrylock { b |= Self.trylockBit }
+    if check { b |= Self.checkBit }
+    if hardirqsOff { b |= Self.hardirqsOffBit }
+    b |= UInt64(WaitType.task.rawValue) << Self.allowedShift
+    b |= UInt64(WaitType.task.rawValue) << Self.limitShift
+    self.bits = b
+  }
+
+  @inline(__always)
+  private func flag(_ bit: UInt64) -> Bool { bits & bit != 0 }
+
+  @inline(__always)
+  private mutating func set(_ bit: UInt64, _ on: Bool) {
+    bits = on ? bits | bit : bits & ~bit
+  }
+
+  @inline(__always)
+  private func byte(_ shift: UInt64) -> UInt8 { UInt8(truncatingIfNeeded: bits >> shift) }
+
+  @inline(__always)
+  private mutating func setByte(_ shift: UInt64, _ value: UInt8) {
+    bits = bits & ~(0xFF << shift) | UInt64(value) << shift
+  }
+
+  /// How it was acquired (lockdep's `read`).
+  public var read: ReadMode {
+    @inline(__always) get { ReadMode(rawValue: UInt8(truncatingIfNeeded: bits & 3))! }
+    @inline(__always) set { bits = bits & ~3 | UInt64(newValue.rawValue) }
+  }
+
+  /// A trylock that succeeded.
+  public var isTrylock: Bool {
+    @inline(__always) get { flag(Self.trylockBit) }
+    @inline(__always) set { set(Self.trylockBit, newValue) }
+  }
+
   /// Takes part in the graph (false for RCU kinds).
-  public var check: Bool
+  public var check: Bool {
+    @inline(__always) get { flag(Self.checkBit) }
+    @inline(__always) set { set(Self.checkBit, newValue) }
+  }
+
   /// Interrupts were off when it was taken.
-  public var hardirqsOff: Bool
+  public var hardirqsOff: Bool {
+    @inline(__always) get { flag(Self.hardirqsOffBit) }
+    @inline(__always) set { set(Self.hardirqsOffBit, newValue) }
+  }
+
   /// The interrupt context it was taken in (`IRQContextID`); the held-lock
   /// stack is split into segments of equal values.
-  public var irqContext: UInt8
+  public var irqContext: UInt8 {
+    @inline(__always) get { byte(Self.irqContextShift) }
+    @inline(__always) set { setByte(Self.irqContextShift, newValue) }
+  }
+
   /// The wait type allowed after this lock in its segment (the running
   /// value of `WaitContextRule.allowed`), computed when it was pushed from
   /// the context limit `limitBase`.
-  var allowedAfter: WaitType = .task
+  var allowedAfter: WaitType {
+    @inline(__always) get { WaitType(rawValue: byte(Self.allowedShift))! }
+    @inline(__always) set { setByte(Self.allowedShift, newValue.rawValue) }
+  }
+
   /// The (effective) context limit `allowedAfter` started from.
-  var limitBase: WaitType = .task
+  var limitBase: WaitType {
+    @inline(__always) get { WaitType(rawValue: byte(Self.limitShift))! }
+    @inline(__always) set { setByte(Self.limitShift, newValue.rawValue) }
+  }
+
   /// This lock, or one held below it, makes the holder atomic
   /// (`SleepRule.makesAtomic`).
-  var atomicSoFar = false
+  var atomicSoFar: Bool {
+    @inline(__always) get { flag(Self.atomicBit) }
+    @inline(__always) set { set(Self.atomicBit, newValue) }
+  }
 }
 
 /// The interrupt context of a held lock or thread, as lockdep's

@@ -96,7 +96,7 @@ public struct ThreadValidator {
       return
     }
     switch event.verb {
-    case .acquire: acquire(event)
+    case .acquire: if !acquireFast(event) { acquire(event) }
     case .release: release(event)
     case .mightLock:
       acquire(event)
