@@ -51,6 +51,8 @@ let package = Package(
       dependencies: ["CLockdepSupport", "LockGraph", "WaitContext", "Report", "Symbolizer", "Trace"]),
     // The live validator's cost against bare locks (scripts/bench-live.sh).
     .executableTarget(name: "LockdepBenchmark", dependencies: ["Lockdep", "Symbolizer"]),
+    // Causes each kind of finding live, for the recorder's tests.
+    .executableTarget(name: "LockdepProbe", dependencies: ["Lockdep", "LockGraph"]),
     // The command-line tool.
     .executableTarget(
       name: "rawlockcheck",

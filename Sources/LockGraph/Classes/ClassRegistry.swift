@@ -101,19 +101,19 @@ public final class ClassRegistry: @unchecked Sendable {
     registration.withLock { $0[key] }
   }
 
-  /// Registers a declared class under `key`, or returns the class already
-  /// registered under it (the first declaration wins). Nil when the
-  /// registry is full.
+  /// Registers a declared class under `key`, or finds the class already
+  /// registered under it (the first declaration wins); `isNew` tells which.
+  /// Nil when the registry is full.
   public func register(key: String, name: String?, kind: LockKind, waits: ClassWaitTypes)
-    -> ClassID?
+    -> (id: ClassID, isNew: Bool)?
   {
-    registration.withLock { keys -> ClassID? in
-      if let known = keys[key] { return known }
+    registration.withLock { keys -> (id: ClassID, isNew: Bool)? in
+      if let known = keys[key] { return (known, false) }
       guard let id = append(key: key, name: name ?? key, kind: kind, waits: waits) else {
         return nil
       }
       keys[key] = id
-      return id
+      return (id, true)
     }
   }
 

@@ -1,18 +1,238 @@
 import LockGraph
+import Symbolizer
+import Synchronization
+import Trace
 import WaitContext
 
-/// Placeholder: replaced by the recorder over `TextTraceWriter`.
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Writes the live process's trace (`spec/trace-format.md`) to a file, when
+/// `RAWLOCKCHECK_TRACE=path` asks for one: classes, thread names, the module
+/// map with build-ids, deduplicated stacks, and every event.
+///
+/// Declarations go to the file at once, under the file's lock, so each is
+/// written before any event that names it. Events are buffered per thread
+/// (`ThreadRecording`) and written a buffer at a time: when it fills, when
+/// its thread exits, when a finding is reported, at normal process exit,
+/// and on a fatal signal. Events of one thread keep their order; events of
+/// different threads are interleaved a buffer at a time.
 final class TraceRecorder: Sendable {
-  init?(path: String) { return nil }
-  func recording(thread: ThreadID, token: String, name: String) -> ThreadRecording? { nil }
-  func declareClass(_ id: ClassID, key: String, name: String, kind: LockKind, waits: ClassWaitTypes) {}
-  func flushAll() {}
+  /// The recorder of this process, once the live validator made one.
+  static var current: TraceRecorder? { LiveValidator.isCreated ? LiveValidator.shared.recorder : nil }
+
+  private struct File {
+    var descriptor: Int32
+    var writer = TextTraceWriter()
+    /// Every thread's recording, to flush them all.
+    var recordings: [ThreadRecording] = []
+    /// Module paths already written, and the loader's generation then.
+    var modules: Set<String> = []
+    var generation: (UInt64, UInt64) = (0, 0)
+  }
+  private let file: Synchronization.Mutex<File>
+  /// The path written to.
+  let path: String
+
+  /// Opens (truncates) `path` and writes the header and module map; nil
+  /// when the file cannot be opened (said on standard error).
+  init?(path: String) {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else {
+      printToStandardError(
+        "rawlockcheck: cannot write trace \(path): \(String(cString: strerror(errno)))\n")
+      return nil
+    }
+    self.path = path
+    var state = File(descriptor: fd)
+    state.writer.header()
+    Self.writeModules(&state)
+    Self.drain(&state)
+    file = Synchronization.Mutex(state)
+    installExitHandlers()
+  }
+
+  /// A new thread's recording (its `thread` line written now).
+  func recording(thread: ThreadID, token: String, name: String) -> ThreadRecording? {
+    let recording = ThreadRecording(recorder: self, thread: thread, token: token)
+    file.withLock { f in
+      f.writer.declareThread(id: thread, token: token, name: name)
+      f.recordings.append(recording)
+      Self.drain(&f)
+    }
+    return recording
+  }
+
+  /// A `class` line for a class registered in the live validator.
+  func declareClass(
+    _ id: ClassID, key: String, name: String, kind: LockKind, waits: ClassWaitTypes
+  ) {
+    file.withLock { f in
+      f.writer.declareClass(id: id, key: Self.classToken(id), name: name, kind: kind, waits: waits)
+      Self.drain(&f)
+    }
+  }
+
+  /// A `thread` line renaming a thread.
+  func nameThread(_ id: ThreadID, _ name: String) {
+    file.withLock { f in
+      f.writer.nameThread(id, name)
+      Self.drain(&f)
+    }
+  }
+
+  /// A `stack` line for a stack interned for the first time (after the
+  /// `module` lines of any object loaded since the last stack).
+  func declareStack(_ id: StackID, addresses: [UInt64]) {
+    file.withLock { f in
+      Self.writeModules(&f)
+      f.writer.stack(id: id, addresses: addresses)
+      Self.drain(&f)
+    }
+  }
+
+  /// Appends a thread's buffered events to the file.
+  func write(_ bytes: [UInt8]) {
+    file.withLock { f in Self.writeAll(bytes, to: f.descriptor) }
+  }
+
+  /// Writes every thread's buffered events.
+  func flushAll() {
+    let recordings = file.withLock { $0.recordings }
+    for r in recordings { r.flush() }
+  }
+
+  /// The token of class `id` in the trace.
+  static func classToken(_ id: ClassID) -> String { "c\(id.raw)" }
+
+  private static func drain(_ f: inout File) {
+    let bytes = f.writer.take()
+    writeAll(bytes, to: f.descriptor)
+  }
+
+  private static func writeAll(_ bytes: [UInt8], to fd: Int32) {
+    bytes.withUnsafeBytes { b in
+      var offset = 0
+      while offset < b.count {
+        let n = Glibc.write(fd, b.baseAddress! + offset, b.count - offset)
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { return }
+        offset += n
+      }
+    }
+  }
+
+  /// `module` lines for the executable mappings of `/proc/self/maps` not
+  /// written yet, with build-ids from the dynamic linker's list.
+  private static func writeModules(_ f: inout File) {
+    let generation = ProcessModules.generation()
+    if generation == f.generation && !f.modules.isEmpty { return }
+    f.generation = generation
+    let loaded = ProcessModules.current()
+    for mapping in ExecutableMappings.read() where !f.modules.contains(mapping.key) {
+      f.modules.insert(mapping.key)
+      let buildID = loaded.first { $0.path == mapping.path }?.buildIDHex
+      f.writer.module(
+        Trace.ModuleRecord(
+          start: mapping.start, end: mapping.end, fileOffset: mapping.offset, path: mapping.path,
+          buildID: buildID))
+    }
+  }
+
+  private func installExitHandlers() {
+    atexit { TraceRecorder.current?.flushAll() }
+    for signal in [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT] {
+      var action = sigaction()
+      action.__sigaction_handler.sa_handler = { signo in
+        // Best effort: flush what can be flushed, then die of the signal.
+        TraceRecorder.current?.flushAll()
+        Glibc.signal(signo, SIG_DFL)
+        raise(signo)
+      }
+      action.sa_flags = Int32(bitPattern: UInt32(SA_RESETHAND))
+      sigaction(signal, &action, nil)
+    }
+  }
 }
 
-/// Placeholder.
-final class ThreadRecording {
-  func record(_ event: LockEvent) {}
-  func noteStack(_ stack: StackID) {}
-  func flush() {}
-  func name(_ name: String) {}
+/// One thread's buffered events. Its thread appends, and anyone may flush:
+/// the buffer has its own (uncontended) lock.
+final class ThreadRecording: Sendable {
+  private let recorder: TraceRecorder
+  private let buffer: Synchronization.Mutex<(writer: TextTraceWriter, known: [Bool])>
+  let thread: ThreadID
+  /// Bytes buffered before the thread's events are written out.
+  static let limit = 64 << 10
+
+  init(recorder: TraceRecorder, thread: ThreadID, token: String) {
+    self.recorder = recorder
+    self.thread = thread
+    var writer = TextTraceWriter(capacity: Self.limit + 256)
+    writer.tokens.setThread(thread, token)
+    buffer = Synchronization.Mutex((writer, []))
+  }
+
+  /// Appends one event of this thread.
+  func record(_ event: LockEvent) {
+    let full = buffer.withLock { b -> Bool in
+      for id in [event.lockClass, event.nest] where id != .none {
+        if id.index >= b.known.count {
+          b.known.append(contentsOf: repeatElement(false, count: id.index + 1 - b.known.count))
+        }
+        if !b.known[id.index] {
+          b.known[id.index] = true
+          b.writer.tokens.setClass(id, TraceRecorder.classToken(id))
+        }
+      }
+      if !event.origin.stack.isNone {
+        b.writer.tokens.setStack(event.origin.stack, "s\(event.origin.stack.raw)")
+      }
+      b.writer.event(event)
+      return b.writer.bytes.count >= Self.limit
+    }
+    if full { flush() }
+  }
+
+  /// Writes the buffered events to the file.
+  func flush() {
+    let bytes = buffer.withLock { $0.writer.take() }
+    if !bytes.isEmpty { recorder.write(bytes) }
+  }
+
+  /// Records a new name of this thread.
+  func name(_ name: String) {
+    flush()
+    recorder.nameThread(thread, name)
+  }
+}
+
+/// The executable mappings of `/proc/self/maps`.
+enum ExecutableMappings {
+  struct Mapping {
+    var start: UInt64
+    var end: UInt64
+    var offset: UInt64
+    var path: String
+    var key: String { "\(start)-\(path)" }
+  }
+
+  static func read() -> [Mapping] {
+    guard let f = fopen("/proc/self/maps", "r") else { return [] }
+    defer { fclose(f) }
+    var result: [Mapping] = []
+    var line = [CChar](repeating: 0, count: 4096)
+    while fgets(&line, Int32(line.count), f) != nil {
+      let text = String(decoding: line.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      let fields = text.split(separator: " ", omittingEmptySubsequences: true)
+      guard fields.count >= 6, fields[1].contains("x"), fields[5].hasPrefix("/") else { continue }
+      let range = fields[0].split(separator: "-")
+      guard range.count == 2, let start = UInt64(range[0], radix: 16),
+        let end = UInt64(range[1], radix: 16), let offset = UInt64(fields[2], radix: 16)
+      else { continue }
+      result.append(
+        Mapping(start: start, end: end, offset: offset, path: fields[5...].joined(separator: " ")))
+    }
+    return result
+  }
 }

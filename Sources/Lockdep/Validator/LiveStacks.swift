@@ -13,15 +13,15 @@ final class LiveStacks: Sendable {
   }
   private let table = Synchronization.Mutex(Table())
 
-  /// The id of `addresses`, interned.
-  func intern(_ addresses: UnsafeBufferPointer<UInt64>) -> StackID {
+  /// The id of `addresses`, interned, and whether it is new.
+  func intern(_ addresses: UnsafeBufferPointer<UInt64>) -> (id: StackID, isNew: Bool) {
     let key = Array(addresses)
     return table.withLock { t in
-      if let id = t.ids[key] { return StackID(id) }
+      if let id = t.ids[key] { return (StackID(id), false) }
       let id = Int32(t.stacks.count)
       t.ids[key] = id
       t.stacks.append(key)
-      return StackID(id)
+      return (StackID(id), true)
     }
   }
 

@@ -31,6 +31,9 @@ final class LiveThread: StackSource {
   let stackBuffer = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: 64)
   /// This thread's trace recording, when the process records.
   @exclusivity(unchecked) var recording: ThreadRecording?
+  /// The first stack captured while the current event was validated: the
+  /// recorded event carries it (`at=`).
+  @exclusivity(unchecked) var eventStack = StackID.none
 
   init(validator: LiveValidator, name: String) {
     let token = String(LiveThread.systemThreadID())
@@ -74,7 +77,12 @@ final class LiveThread: StackSource {
     } catch {
       LiveValidator.shared.misuse("\(error.message)", thread: id)
     }
-    recording?.record(event)
+    if let recording {
+      var recorded = event
+      recorded.origin.stack = eventStack
+      recording.record(recorded)
+    }
+    eventStack = .none
     rlc_signal_fence()
     busy = false
   }
@@ -89,11 +97,16 @@ final class LiveThread: StackSource {
 
   // MARK: StackSource
 
-  /// Captures this thread's stack now and interns it.
+  /// Captures this thread's stack now and interns it; the event being
+  /// processed is recorded with it.
   func captureStack() -> StackID {
     let n = StackCapture.capture(into: stackBuffer, skip: 0)
-    let stack = LiveValidator.shared.stacks.intern(UnsafeBufferPointer(rebasing: stackBuffer[..<n]))
-    recording?.noteStack(stack)
+    let (stack, isNew) = LiveValidator.shared.stacks.intern(
+      UnsafeBufferPointer(rebasing: stackBuffer[..<n]))
+    if isNew, let recorder = LiveValidator.shared.recorder {
+      recorder.declareStack(stack, addresses: Array(stackBuffer[..<n]))
+    }
+    if eventStack.isNone { eventStack = stack }
     return stack
   }
 

@@ -63,11 +63,13 @@ final class LiveValidator: Sendable {
   /// The class for a lock created at `site`: registered on first use.
   func registerClass(site: LockClassSite, kind: LockKind) -> ClassID {
     let waits = try! ClassWaitTypes(kind: kind)
-    guard let id = core.classes.register(key: site.key, name: site.name, kind: kind, waits: waits)
+    guard
+      let (id, isNew) = core.classes.register(
+        key: site.key, name: site.name, kind: kind, waits: waits)
     else {
       fatalError("rawlockcheck: more than \(ClassRegistry.capacity) lock classes")
     }
-    recorder?.declareClass(id, key: site.key, name: site.name, kind: kind, waits: waits)
+    if isNew { recorder?.declareClass(id, key: site.key, name: site.name, kind: kind, waits: waits) }
     return id
   }
 

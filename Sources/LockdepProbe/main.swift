@@ -1,0 +1,140 @@
+// A program that causes each kind of finding through the real lock types
+// and context markers, for the tests that compare the live validator with
+// `rawlockcheck report` on the trace it recorded (`RAWLOCKCHECK_TRACE`).
+//
+// Usage: LockdepProbe SCENARIO...  (or `all`); prints one line per distinct
+// finding, `finding <kind> <count>`, after the scenarios ran.
+import LockGraph
+import Lockdep
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Runs `body` on a new thread (a pthread, so that its exit runs the
+/// validator's thread-exit check) and waits for it.
+nonisolated func runOnThread(_ body: @escaping @Sendable () -> Void) {
+  final class Box: @unchecked Sendable {
+    let body: @Sendable () -> Void
+    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+  }
+  var thread = pthread_t()
+  let box = Unmanaged.passRetained(Box(body)).toOpaque()
+  pthread_create(
+    &thread, nil,
+    { raw in
+      Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
+      return nil
+    }, box)
+  pthread_join(thread, nil)
+}
+
+let scenarios: [(String, () -> Void)] = [
+  (
+    "invalid-wait-context",
+    {
+      let raw = Checked.RawSpinLock(name: "&krcp->lock")
+      let zone = Checked.SpinLock(name: "&zone->lock")
+      raw.withLock { zone.withLock {} }
+    }
+  ),
+  (
+    "circular-dependency",
+    {
+      let a = Checked.Mutex(name: "&a->lock")
+      let b = Checked.Mutex(name: "&b->lock")
+      a.withLock { b.withLock {} }
+      b.withLock { a.withLock {} }
+    }
+  ),
+  (
+    "recursive-locking",
+    {
+      let locks = (0..<2).map { _ in Checked.SpinLock(name: "&same->lock") }
+      locks[0].withLock { locks[1].withLock {} }
+    }
+  ),
+  (
+    "inconsistent-lock-state",
+    {
+      let lock = Checked.RawSpinLock(name: "&irq->lock")
+      withHardIRQ { lock.withLock {} }
+      lock.withLock {}
+    }
+  ),
+  (
+    "irq-lock-inversion",
+    {
+      let safe = Checked.RawSpinLock(name: "&safe->lock")
+      let unsafe = Checked.RawSpinLock(name: "&unsafe->lock")
+      withHardIRQ { safe.withLock {} }
+      unsafe.withLock {}  // irqs on: HARDIRQ-ON
+      withIRQsDisabled { safe.withLock { unsafe.withLock {} } }
+    }
+  ),
+  (
+    "bad-unlock-balance",
+    {
+      Checked.Mutex(name: "&never->held").unlock()
+    }
+  ),
+  (
+    "held-lock-freed",
+    {
+      var lock: Checked.SpinLock? = Checked.SpinLock(name: "&freed->lock")
+      lock!.lock()
+      lock = nil
+    }
+  ),
+  (
+    "sleep-in-atomic",
+    {
+      withPreemptionDisabled { mightSleep() }
+    }
+  ),
+  (
+    "locks-held-at-exit",
+    {
+      runOnThread { Checked.Mutex(name: "&leaked->lock").lock() }
+    }
+  ),
+  (
+    "nested-lock-not-taken",
+    {
+      let outer = Checked.Mutex(name: "&outer->lock")
+      let inner = Checked.Mutex(name: "&inner->lock")
+      inner.lock(nestLock: outer)
+      inner.unlock()
+    }
+  ),
+  (
+    "limit-exceeded",
+    {
+      runOnThread {
+        let locks = (0..<1100).map { i in
+          Checked.Mutex(name: "&deep->lock\(i)", key: LockClassKey("&deep->lock\(i)"))
+        }
+        for l in locks { l.lock() }
+        for l in locks.reversed() { l.unlock() }
+      }
+    }
+  ),
+]
+
+LockValidation.policy = .collect
+var names = Array(CommandLine.arguments.dropFirst())
+if names == ["all"] { names = scenarios.map(\.0) }
+for name in names {
+  guard let scenario = scenarios.first(where: { $0.0 == name }) else {
+    printToStandardError("LockdepProbe: unknown scenario \(name)\n")
+    exit(2)
+  }
+  scenario.1()
+}
+for f in LockValidation.findings {
+  print("finding \(f.kind.rawValue) \(f.count)")
+}
+
+func printToStandardError(_ s: String) {
+  _ = s.withCString { write(2, $0, strlen($0)) }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import Testing
+
+/// The recorder: a live program's trace (`RAWLOCKCHECK_TRACE`), read back by
+/// `rawlockcheck report`, gives the findings the live run reported, for
+/// every finding kind (`LockdepProbe` causes each through the real locks).
+@Suite struct RecorderTests {
+  static let scenarios = [
+    "invalid-wait-context", "circular-dependency", "recursive-locking",
+    "inconsistent-lock-state", "irq-lock-inversion", "bad-unlock-balance", "held-lock-freed",
+    "sleep-in-atomic", "locks-held-at-exit", "nested-lock-not-taken", "limit-exceeded",
+  ]
+
+  static var probe: URL {
+    FixturePaths.tool.deletingLastPathComponent().appendingPathComponent("LockdepProbe")
+  }
+
+  /// Runs the probe on `scenario`, recording to a temporary trace; returns
+  /// the live findings (`kind count` lines) and the trace's path.
+  static func record(_ scenario: String) throws -> (live: [String], trace: URL) {
+    let trace = FileManager.default.temporaryDirectory
+      .appendingPathComponent("recorder-\(scenario)-\(UUID().uuidString).rlt")
+    let process = Process()
+    process.executableURL = probe
+    process.arguments = [scenario]
+    var environment = ProcessInfo.processInfo.environment
+    environment["RAWLOCKCHECK_TRACE"] = trace.path
+    environment["RAWLOCKCHECK"] = "collect"
+    process.environment = environment
+    let out = Pipe()
+    process.standardOutput = out
+    try process.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0)
+    let live = String(decoding: data, as: UTF8.self).split(separator: "\n")
+      .filter { $0.hasPrefix("finding ") }.map { String($0.dropFirst("finding ".count)) }
+    return (live, trace)
+  }
+
+  /// `kind count` of every finding `rawlockcheck report --format json` prints.
+  static func offline(_ trace: URL) throws -> [String] {
+    let run = try ToolRun(["report", "--format", "json", trace.path])
+    #expect(run.status == 1, "a trace with findings exits 1: \(run.stderr)")
+    let json = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+    let findings = json?["findings"] as? [[String: Any]] ?? []
+    return findings.map { "\($0["kind"] as? String ?? "?") \($0["count"] as? Int ?? -1)" }
+  }
+
+  @Test(arguments: scenarios)
+  func traceGivesTheLiveFindings(_ scenario: String) throws {
+    let (live, trace) = try Self.record(scenario)
+    defer { try? FileManager.default.removeItem(at: trace) }
+    #expect(live.contains { $0.hasPrefix(scenario + " ") }, "the live run found \(scenario)")
+    #expect(try Self.offline(trace) == live)
+  }
+
+  @Test func traceNamesClassesThreadsModulesAndStacks() throws {
+    let (_, trace) = try Self.record("invalid-wait-context")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    let text = try String(contentsOf: trace, encoding: .utf8)
+    #expect(text.hasPrefix("rawlockcheck-trace 1\n"))
+    #expect(text.contains("raw_spinlock name=&krcp->lock"))
+    #expect(text.contains("spinlock name=&zone->lock"))
+    #expect(text.contains("name=LockdepProbe"))
+    #expect(text.contains("LockdepProbe build-id="), "the executable's module line has its build-id")
+    #expect(text.contains("\nstack s0 0x"))
+    // The report symbolizes the recorded stacks: the probe's own source line.
+    let run = try ToolRun(["report", trace.path])
+    #expect(run.stdout.contains("Sources/LockdepProbe/main.swift:"))
+  }
+}
