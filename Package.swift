@@ -29,6 +29,7 @@ let package = Package(
     .library(name: "Report", targets: ["Report"]),
     .library(name: "Lockdep", targets: ["Lockdep"]),
     .library(name: "Symbolizer", targets: ["Symbolizer"]),
+    .library(name: "Allocator", targets: ["Allocator"]),
     .executable(name: "SymbolizerBenchmark", targets: ["SymbolizerBenchmark"]),
   ],
   dependencies: [
@@ -49,6 +50,8 @@ let package = Package(
     .target(
       name: "Lockdep",
       dependencies: ["CLockdepSupport", "LockGraph", "WaitContext", "Report", "Symbolizer", "Trace"]),
+    // A page allocator and kmalloc over an mmap'd arena, built from the validated locks.
+    .target(name: "Allocator", dependencies: ["Lockdep", "WaitContext"]),
     // The command-line tool.
     .executableTarget(
       name: "rawlockcheck",
@@ -77,6 +80,7 @@ let package = Package(
     .testTarget(name: "WaitContextTests", dependencies: ["WaitContext"]),
     .testTarget(name: "LockGraphTests", dependencies: ["LockGraph", "WaitContext"]),
     .testTarget(name: "TraceTests", dependencies: ["Trace", "LockGraph"]),
+    .testTarget(name: "AllocatorTests", dependencies: ["Allocator", "Lockdep", "LockGraph"]),
     .testTarget(
       name: "RawLockCheckTests",
       dependencies: ["rawlockcheck", "Trace", "LockGraph", "Report", "WaitContext", "Symbolizer"]
