@@ -29,6 +29,7 @@ let package = Package(
     .library(name: "Report", targets: ["Report"]),
     .library(name: "Lockdep", targets: ["Lockdep"]),
     .library(name: "Symbolizer", targets: ["Symbolizer"]),
+    .library(name: "Allocator", targets: ["Allocator"]),
     .executable(name: "SymbolizerBenchmark", targets: ["SymbolizerBenchmark"]),
   ],
   dependencies: [
@@ -53,6 +54,8 @@ let package = Package(
     .executableTarget(name: "LockdepBenchmark", dependencies: ["Lockdep", "Symbolizer"]),
     // Causes each kind of finding live, for the recorder's tests.
     .executableTarget(name: "LockdepProbe", dependencies: ["Lockdep", "LockGraph"]),
+    // A page allocator and kmalloc over an mmap'd arena, built from the validated locks.
+    .target(name: "Allocator", dependencies: ["Lockdep", "WaitContext"]),
     // The command-line tool.
     .executableTarget(
       name: "rawlockcheck",
@@ -82,6 +85,7 @@ let package = Package(
     .testTarget(name: "WaitContextTests", dependencies: ["WaitContext"]),
     .testTarget(name: "LockGraphTests", dependencies: ["LockGraph", "WaitContext"]),
     .testTarget(name: "TraceTests", dependencies: ["Trace", "LockGraph"]),
+    .testTarget(name: "AllocatorTests", dependencies: ["Allocator", "Lockdep", "LockGraph"]),
     .testTarget(
       name: "RawLockCheckTests",
       dependencies: ["rawlockcheck", "Trace", "LockGraph", "Report", "WaitContext", "Symbolizer"]
