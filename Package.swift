@@ -28,6 +28,7 @@ let package = Package(
     .library(name: "Trace", targets: ["Trace"]),
     .library(name: "Report", targets: ["Report"]),
     .library(name: "Lockdep", targets: ["Lockdep"]),
+    .library(name: "LockdepTesting", targets: ["LockdepTesting"]),
     .library(name: "Symbolizer", targets: ["Symbolizer"]),
     .library(name: "Allocator", targets: ["Allocator"]),
     .executable(name: "SymbolizerBenchmark", targets: ["SymbolizerBenchmark"]),
@@ -50,6 +51,8 @@ let package = Package(
     .target(
       name: "Lockdep",
       dependencies: ["CLockdepSupport", "LockGraph", "WaitContext", "Report", "Symbolizer", "Trace"]),
+    // Lock validation in test suites: a Swift Testing trait, XCTest assertions.
+    .target(name: "LockdepTesting", dependencies: ["Lockdep", "LockGraph"]),
     // The live validator's cost against bare locks (scripts/bench-live.sh).
     .executableTarget(name: "LockdepBenchmark", dependencies: ["Lockdep", "Symbolizer"]),
     // Causes each kind of finding live, for the recorder's tests.
@@ -81,7 +84,8 @@ let package = Package(
     // Throughput and agreement against llvm-symbolizer and addr2line.
     .executableTarget(name: "SymbolizerBenchmark", dependencies: ["Symbolizer"]),
     .testTarget(name: "SymbolizerTests", dependencies: ["Symbolizer"]),
-    .testTarget(name: "LockdepTests", dependencies: ["Lockdep", "LockGraph", "WaitContext"]),
+    .testTarget(
+      name: "LockdepTests", dependencies: ["Lockdep", "LockdepTesting", "LockGraph", "WaitContext"]),
     .testTarget(name: "WaitContextTests", dependencies: ["WaitContext"]),
     .testTarget(name: "LockGraphTests", dependencies: ["LockGraph", "WaitContext"]),
     .testTarget(name: "TraceTests", dependencies: ["Trace", "LockGraph"]),

@@ -1,0 +1,80 @@
+import LockGraph
+import Lockdep
+import Testing
+
+/// A Swift Testing trait that validates the locking of a test: the test
+/// runs in a `LockValidationScope`, and every finding it causes (on its own
+/// task, or on threads that run inside the scope) fails it, with the
+/// lockdep-style report in the issue.
+///
+/// ```swift
+/// @Test(.lockValidation) func refill() { ... }
+/// @Suite(.lockValidation) struct AllocatorTests { ... }
+/// ```
+///
+/// Findings are kept apart per test, so tests may run in parallel; the
+/// class graph is the process's, so a lock order that one test sets up and
+/// another reverses is reported in the second.
+public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
+  /// The trait (also spelled `.lockValidation`).
+  public init() {}
+
+  /// Applied to every test of a suite it is attached to.
+  public var isRecursive: Bool { true }
+
+  /// Runs the test in a scope of its own and records an issue per finding.
+  public func provideScope(
+    for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
+  ) async throws {
+    // A suite's scope does nothing itself: each of its tests gets its own.
+    guard testCase != nil || !test.isSuite else {
+      try await function()
+      return
+    }
+    let scope = LockValidationScope()
+    try await scope.run { try await function() }
+    for occurrence in scope.findings {
+      Issue.record(
+        Comment(rawValue: "lock validation: \(occurrence.finding.kind.rawValue)\n\(occurrence.text)"))
+    }
+  }
+}
+
+extension Trait where Self == LockValidationTrait {
+  /// Fails the test on any lock-validation finding it causes.
+  public static var lockValidation: Self { LockValidationTrait() }
+}
+
+/// Runs `body` and records an issue unless it caused a finding of `kind`;
+/// returns the findings it caused. Findings in `body` do not reach the
+/// enclosing test's scope, so a negative test can use `.lockValidation` too.
+@discardableResult
+public func expectLockViolation<R>(
+  _ kind: FindingKind, sourceLocation: SourceLocation = #_sourceLocation,
+  _ body: () throws -> R
+) rethrows -> [Finding] {
+  let scope = LockValidationScope()
+  _ = try scope.run(body)
+  let found = scope.findings.map(\.finding)
+  if !found.contains(where: { $0.kind == kind }) {
+    let seen = found.map(\.kind.rawValue).joined(separator: ", ")
+    Issue.record(
+      Comment(rawValue: "expected a \(kind.rawValue) finding, found \(seen.isEmpty ? "none" : seen)"),
+      sourceLocation: sourceLocation)
+  }
+  return found
+}
+
+/// Runs `body` and records an issue for every finding it caused.
+public func expectNoLockViolations<R>(
+  sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> R
+) rethrows -> R {
+  let scope = LockValidationScope()
+  let result = try scope.run(body)
+  for occurrence in scope.findings {
+    Issue.record(
+      Comment(rawValue: "lock validation: \(occurrence.finding.kind.rawValue)\n\(occurrence.text)"),
+      sourceLocation: sourceLocation)
+  }
+  return result
+}

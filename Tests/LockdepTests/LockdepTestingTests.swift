@@ -1,0 +1,93 @@
+import LockGraph
+import Lockdep
+import LockdepTesting
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The Swift Testing side of `LockdepTesting`: the trait fails a test on a
+/// finding it caused, and only that test; negative tests use
+/// `expectLockViolation`.
+@Suite(.lockValidation) struct LockdepTestingTests {
+  init() { LockValidation.policy = .collect }
+
+  @Test func cleanNestingPassesUnderTheTrait() {
+    let outer = Checked.Mutex(name: "&trait->outer")
+    let inner = Checked.SpinLock(name: "&trait->inner")
+    outer.withLock { inner.withLock {} }
+  }
+
+  @Test func aNegativeTestDoesNotFailItsOwnTest() {
+    let raw = Checked.RawSpinLock(name: "&neg->raw")
+    let mutex = Checked.Mutex(name: "&neg->mutex")
+    let found = expectLockViolation(.invalidWaitContext) {
+      raw.withLock { mutex.withLock {} }
+    }
+    #expect(found.map(\.kind).contains(.sleepInAtomic))
+  }
+
+  @Test func theTraitRecordsAnIssuePerFinding() async throws {
+    let raw = Checked.RawSpinLock(name: "&issue->raw")
+    let zone = Checked.SpinLock(name: "&issue->zone")
+    await withKnownIssue("the finding must fail a test run under the trait") {
+      try await LockValidationTrait().provideScope(
+        for: Test.current!, testCase: Test.Case.current,
+        performing: { raw.withLock { zone.withLock {} } })
+    }
+  }
+
+  @Test func expectLockViolationReportsAMissingFinding() {
+    withKnownIssue("no finding where one was expected") {
+      expectLockViolation(.circularDependency) {}
+    }
+  }
+
+  @Test func aCycleAcrossTwoScopesIsFoundInTheSecond() {
+    let a = Checked.Mutex(name: "&across->a")
+    let b = Checked.Mutex(name: "&across->b")
+    let first = LockValidationScope()
+    first.run { a.withLock { b.withLock {} } }
+    let second = LockValidationScope()
+    second.run { b.withLock { a.withLock {} } }
+    #expect(first.findings.isEmpty)
+    #expect(second.findings.map(\.finding.kind) == [.circularDependency])
+  }
+
+  @Test func findingsGoToTheScopeOfTheThreadThatCausedThem() {
+    let quiet = LockValidationScope()
+    let noisy = LockValidationScope()
+    let raw = Checked.RawSpinLock(name: "&threads->raw")
+    let mutex = Checked.Mutex(name: "&threads->mutex")
+    let spin = Checked.SpinLock(name: "&threads->spin")
+    let threads = [
+      spawn {
+        quiet.run { for _ in 0..<2000 { mutex.withLock { spin.withLock {} } } }
+      },
+      spawn {
+        noisy.run { for _ in 0..<2000 { raw.withLock { spin.withLock {} } } }
+      },
+    ]
+    for t in threads { pthread_join(t, nil) }
+    #expect(quiet.findings.isEmpty)
+    #expect(noisy.findings.count == 2000, "every occurrence is attributed, not only the first")
+    #expect(noisy.findings.allSatisfy { $0.finding.kind == .invalidWaitContext })
+  }
+}
+
+/// Starts `body` on a new pthread.
+func spawn(_ body: @escaping @Sendable () -> Void) -> pthread_t {
+  final class Box: @unchecked Sendable {
+    let body: @Sendable () -> Void
+    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+  }
+  var thread = pthread_t()
+  pthread_create(
+    &thread, nil,
+    { raw in
+      Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
+      return nil
+    }, Unmanaged.passRetained(Box(body)).toOpaque())
+  return thread
+}
