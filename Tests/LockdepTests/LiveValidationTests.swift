@@ -2,6 +2,10 @@ import LockGraph
 import Lockdep
 import Testing
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Every finding kind reachable through the real lock types and context
 /// markers, each in a scope of its own so that tests running in parallel
 /// do not see each other's findings.
@@ -95,6 +99,48 @@ import Testing
       inner.unlock()
     }
     #expect(found == [.nestedLockNotTaken])
+  }
+
+  /// Raises `signal` on a thread of its own that does not block it (the
+  /// test runner's worker threads block signals), in `scope`.
+  func raiseOnAThread(_ signal: Int32, in scope: LockValidationScope) {
+    pthread_join(
+      spawn {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, signal)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        scope.run { _ = raise(signal) }
+      }, nil)
+  }
+
+  @Test func aSignalHandlerRunsAsAHardInterrupt() {
+    let lock = Checked.SpinLock(name: "&signal->lock")
+    installSignalHandler(SIGUSR1) { _ in lock.withLock {} }
+    // spinlock_t in a (non-threaded) hard interrupt: config under a spin limit.
+    let first = LockValidationScope()
+    raiseOnAThread(SIGUSR1, in: first)
+    #expect(first.findings.map(\.finding.kind) == [.invalidWaitContext])
+    let raw = Checked.RawSpinLock(name: "&signal->raw")
+    installSignalHandler(SIGUSR2) { _ in raw.withLock {} }
+    let second = LockValidationScope()
+    raiseOnAThread(SIGUSR2, in: second)
+    #expect(second.findings.isEmpty)
+  }
+
+  @Test func aRealTimeThreadMustNotSleep() {
+    let scope = LockValidationScope()
+    let mutex = Checked.Mutex(name: "&rt->mutex")
+    let spin = Checked.RawSpinLock(name: "&rt->spin")
+    pthread_join(
+      spawn {
+        scope.run {
+          LockValidation.markCurrentThreadRealTime()
+          spin.withLock {}
+          mutex.withLock {}
+        }
+      }, nil)
+    #expect(scope.findings.map(\.finding.kind) == [.sleepInAtomic])
   }
 
   @Test func cleanNestingHasNoFinding() {

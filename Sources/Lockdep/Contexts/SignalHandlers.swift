@@ -1,0 +1,73 @@
+import LockGraph
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Installs `handler` for `signal` (`sigaction`) so that it runs as a hard
+/// interrupt handler: the validator checks what it does as lockdep checks
+/// an interrupt handler (only raw spin locks, never a sleeping lock, and
+/// irq-safety of the locks it takes against the code it interrupts).
+///
+/// A signal that arrives while its thread is inside the validator is
+/// handled without validation (the validator is not re-entrant, as lockdep
+/// runs with interrupts off). Returns false when `sigaction` fails.
+@discardableResult
+public func installSignalHandler(
+  _ signal: Int32, threaded: Bool = false, _ handler: @escaping @Sendable (Int32) -> Void
+) -> Bool {
+  guard signal > 0 && signal < SignalHandlers.count else { return false }
+  let box = Unmanaged.passRetained(SignalHandlers.Box(handler: handler, threaded: threaded))
+  let old = SignalHandlers.slots[Int(signal)].exchange(
+    UInt(bitPattern: box.toOpaque()), ordering: .acquiringAndReleasing)
+  if old != 0 {
+    Unmanaged<SignalHandlers.Box>.fromOpaque(UnsafeRawPointer(bitPattern: old)!).release()
+  }
+  var action = sigaction()
+  action.__sigaction_handler.sa_handler = { signo in SignalHandlers.run(signo) }
+  action.sa_flags = Int32(SA_RESTART)
+  sigemptyset(&action.sa_mask)
+  return sigaction(signal, &action, nil) == 0
+}
+
+/// The handlers installed through `installSignalHandler`, by signal number.
+enum SignalHandlers {
+  static let count = 65
+
+  final class Box: Sendable {
+    let handler: @Sendable (Int32) -> Void
+    let threaded: Bool
+    init(handler: @escaping @Sendable (Int32) -> Void, threaded: Bool) {
+      self.handler = handler
+      self.threaded = threaded
+    }
+  }
+
+  /// Retained `Box` pointers (0: none), by signal number; read by the
+  /// handler without a lock.
+  final class Slots: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Atomic<UInt>>
+    init() {
+      pointer = .allocate(capacity: SignalHandlers.count)
+      for i in 0..<SignalHandlers.count { (pointer + i).initialize(to: Atomic(0)) }
+    }
+    subscript(i: Int) -> Atomic<UInt> {
+      unsafeAddress { UnsafePointer(pointer + i) }
+    }
+  }
+  static let slots = Slots()
+
+  /// The trampoline every installed signal runs: a hard interrupt around
+  /// the user's handler.
+  static func run(_ signo: Int32) {
+    let raw = slots[Int(signo)].load(ordering: .acquiring)
+    guard raw != 0 else { return }
+    let box = Unmanaged<Box>.fromOpaque(UnsafeRawPointer(bitPattern: raw)!).takeUnretainedValue()
+    let saved = errno
+    Live.event(.hardirqEnter, threaded: box.threaded)
+    box.handler(signo)
+    Live.event(.hardirqExit)
+    errno = saved
+  }
+}
