@@ -33,6 +33,13 @@ let package = Package(
     .library(name: "Allocator", targets: ["Allocator"]),
     .executable(name: "SymbolizerBenchmark", targets: ["SymbolizerBenchmark"]),
   ],
+  traits: [
+    .trait(
+      name: "Validation",
+      description:
+        "Keep lock validation in optimized builds: RawSpinLock, Mutex and the other default lock types name the validated Checked types in every configuration, not only in debug builds."
+    )
+  ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
   ],

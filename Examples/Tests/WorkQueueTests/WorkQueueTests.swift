@@ -1,0 +1,28 @@
+import Lockdep
+import LockdepTesting
+import Testing
+import WorkQueue
+
+/// Every test of the suite fails on a lock-validation finding it causes.
+@Suite(.lockValidation) struct WorkQueueTests {
+  @Test func queuedWorkRunsOnFlush() {
+    let queue = WorkQueue()
+    for _ in 0..<10 { queue.queue {} }
+    queue.flush()
+    #expect(queue.completed.withLock { $0 } == 10)
+  }
+
+  @Test func queueingUnderAnotherSpinLockIsFine() {
+    let queue = WorkQueue()
+    let outer = SpinLock(name: "&caller->lock")
+    outer.withLock { queue.queue {} }
+    queue.flush()
+  }
+
+  @Test func flushingUnderTheQueueLockIsFound() {
+    let queue = WorkQueue()
+    expectLockViolation(.invalidWaitContext) {
+      queue.flushWhileHoldingTheQueueLock()
+    }
+  }
+}
