@@ -28,6 +28,7 @@ let package = Package(
     .library(name: "Trace", targets: ["Trace"]),
     .library(name: "Report", targets: ["Report"]),
     .library(name: "Lockdep", targets: ["Lockdep"]),
+    .library(name: "RCU", targets: ["RCU"]),
     .library(name: "Symbolizer", targets: ["Symbolizer"]),
     .executable(name: "SymbolizerBenchmark", targets: ["SymbolizerBenchmark"]),
   ],
@@ -49,6 +50,10 @@ let package = Package(
     .target(
       name: "Lockdep",
       dependencies: ["CLockdepSupport", "LockGraph", "WaitContext", "Report", "Symbolizer", "Trace"]),
+    // The RCU read side's per-thread record, its fences and membarrier (C: Swift cannot say them).
+    .target(name: "CRCUSupport"),
+    // Read sections, grace periods, callRCU, rcuBarrier and kvfreeRCU over the allocator.
+    .target(name: "RCU", dependencies: ["CRCUSupport", "Lockdep", "Allocator", "WaitContext"]),
     // The command-line tool.
     .executableTarget(
       name: "rawlockcheck",
@@ -77,6 +82,7 @@ let package = Package(
     .testTarget(name: "WaitContextTests", dependencies: ["WaitContext"]),
     .testTarget(name: "LockGraphTests", dependencies: ["LockGraph", "WaitContext"]),
     .testTarget(name: "TraceTests", dependencies: ["Trace", "LockGraph"]),
+    .testTarget(name: "RCUTests", dependencies: ["RCU", "Allocator", "Lockdep", "LockGraph"]),
     .testTarget(
       name: "RawLockCheckTests",
       dependencies: ["rawlockcheck", "Trace", "LockGraph", "Report", "WaitContext", "Symbolizer"]
