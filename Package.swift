@@ -54,6 +54,8 @@ let package = Package(
     .target(name: "CRCUSupport"),
     // Read sections, grace periods, callRCU, rcuBarrier and kvfreeRCU over the allocator.
     .target(name: "RCU", dependencies: ["CRCUSupport", "Lockdep", "Allocator", "WaitContext"]),
+    // The read side's cost per section, against a thread-local counter baseline.
+    .executableTarget(name: "RCUBenchmark", dependencies: ["RCU", "Lockdep", "CRCUSupport"]),
     // The command-line tool.
     .executableTarget(
       name: "rawlockcheck",

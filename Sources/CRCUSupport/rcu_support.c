@@ -12,6 +12,7 @@
 _Atomic uint64_t rlc_rcu_gp_ctr = RLC_RCU_GP_COUNT;
 _Atomic int rlc_rcu_has_membarrier = 0;
 _Thread_local rlc_rcu_reader rlc_rcu_self __attribute__((tls_model("initial-exec")));
+_Thread_local _Atomic uint64_t rlc_rcu_bench_counter __attribute__((tls_model("initial-exec")));
 
 static int membarrier(int cmd, unsigned int flags) {
 #ifdef __NR_membarrier
@@ -29,7 +30,9 @@ void rlc_rcu_flip_phase(void) {
 }
 
 int rlc_rcu_init_membarrier(void) {
-  int mask = membarrier(MEMBARRIER_CMD_QUERY, 0);
+  // RAWLOCKCHECK_RCU_NO_MEMBARRIER: take the full-fence read side (tests it).
+  const char *off = getenv("RAWLOCKCHECK_RCU_NO_MEMBARRIER");
+  int mask = off && *off ? -1 : membarrier(MEMBARRIER_CMD_QUERY, 0);
   int ok = mask >= 0 && (mask & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
            membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0;
   atomic_store_explicit(&rlc_rcu_has_membarrier, ok, memory_order_relaxed);

@@ -109,3 +109,10 @@ private let readerExitKey: pthread_key_t = {
   }
   return key
 }()
+
+/// What the read side found about this machine.
+public enum ReaderDiagnostics {
+  /// Whether grace periods use membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED),
+  /// so that read-side sections need only a compiler fence.
+  public static var usesMembarrier: Bool { ReaderRegistry.shared.usesMembarrier }
+}

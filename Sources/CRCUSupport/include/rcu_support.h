@@ -136,6 +136,7 @@ void rlc_rcu_flip_phase(void);
 
 /// Decides once whether membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) is
 /// available (and registers for it); returns `rlc_rcu_has_membarrier`.
+/// A non-empty RAWLOCKCHECK_RCU_NO_MEMBARRIER says no.
 int rlc_rcu_init_membarrier(void);
 
 /// The writer's half: membarrier() on every running thread of the process,
@@ -158,6 +159,26 @@ static inline __attribute__((always_inline)) void rlc_rcu_cpu_relax(void) {
 
 /// The processor the calling thread runs on now (`sched_getcpu()`), or 0.
 int rlc_rcu_current_cpu(void);
+
+/// The benchmark's baseline: a thread-local counter that other threads may
+/// read, incremented and decremented with relaxed loads and stores around
+/// compiler fences: the floor of any counter-based read side.
+extern _Thread_local _Atomic uint64_t rlc_rcu_bench_counter
+    __attribute__((tls_model("initial-exec")));
+
+/// Baseline entry.
+static inline __attribute__((always_inline)) void rlc_rcu_bench_counter_enter(void) {
+  uint64_t v = atomic_load_explicit(&rlc_rcu_bench_counter, memory_order_relaxed);
+  atomic_store_explicit(&rlc_rcu_bench_counter, v + 1, memory_order_relaxed);
+  atomic_signal_fence(memory_order_seq_cst);
+}
+
+/// Baseline exit.
+static inline __attribute__((always_inline)) void rlc_rcu_bench_counter_exit(void) {
+  atomic_signal_fence(memory_order_seq_cst);
+  uint64_t v = atomic_load_explicit(&rlc_rcu_bench_counter, memory_order_relaxed);
+  atomic_store_explicit(&rlc_rcu_bench_counter, v - 1, memory_order_relaxed);
+}
 
 /// Names the calling thread for the system (at most 15 bytes are kept).
 void rlc_rcu_set_thread_name(const char *name);
