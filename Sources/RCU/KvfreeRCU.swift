@@ -88,7 +88,9 @@ public struct KvfreeStatistics: Sendable, Equatable {
 /// detaches every CPU's arrays and list, waits for a grace period, frees
 /// the objects (arrays with `slab.kfreeBulk`, list objects one by one with
 /// `slab.kfree`), and keeps the emptied pages in a small per-CPU cache.
-/// Dropping the instance frees everything queued and gives every page back.
+/// Dropping the instance frees everything queued and gives every page back;
+/// it waits for a grace period, so the last reference must not be dropped
+/// in atomic context.
 public final class KvfreeRCU: Sendable {
   private let core: KvfreeCore
   private let worker: KernelThread
