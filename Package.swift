@@ -29,6 +29,7 @@ let package = Package(
     .library(name: "Report", targets: ["Report"]),
     .library(name: "Lockdep", targets: ["Lockdep"]),
     .library(name: "LockdepTesting", targets: ["LockdepTesting"]),
+    .library(name: "RCU", targets: ["RCU"]),
     .library(name: "Symbolizer", targets: ["Symbolizer"]),
     .library(name: "Allocator", targets: ["Allocator"]),
     .executable(name: "SymbolizerBenchmark", targets: ["SymbolizerBenchmark"]),
@@ -66,6 +67,12 @@ let package = Package(
     .executableTarget(name: "LockdepProbe", dependencies: ["Lockdep", "LockGraph"]),
     // A page allocator and kmalloc over an mmap'd arena, built from the validated locks.
     .target(name: "Allocator", dependencies: ["Lockdep", "WaitContext"]),
+    // The RCU read side's per-thread record, its fences and membarrier (C: Swift cannot say them).
+    .target(name: "CRCUSupport"),
+    // Read sections, grace periods, callRCU, rcuBarrier and kvfreeRCU over the allocator.
+    .target(name: "RCU", dependencies: ["CRCUSupport", "Lockdep", "Allocator", "WaitContext"]),
+    // The read side's cost per section, against a thread-local counter baseline.
+    .executableTarget(name: "RCUBenchmark", dependencies: ["RCU", "Lockdep", "CRCUSupport"]),
     // The command-line tool.
     .executableTarget(
       name: "rawlockcheck",
@@ -97,6 +104,7 @@ let package = Package(
     .testTarget(name: "LockGraphTests", dependencies: ["LockGraph", "WaitContext"]),
     .testTarget(name: "TraceTests", dependencies: ["Trace", "LockGraph"]),
     .testTarget(name: "AllocatorTests", dependencies: ["Allocator", "Lockdep", "LockGraph"]),
+    .testTarget(name: "RCUTests", dependencies: ["RCU", "Allocator", "Lockdep", "LockGraph"]),
     .testTarget(
       name: "RawLockCheckTests",
       dependencies: ["rawlockcheck", "Trace", "LockGraph", "Report", "WaitContext", "Symbolizer"]

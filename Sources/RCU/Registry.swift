@@ -1,0 +1,118 @@
+import CRCUSupport
+import Lockdep
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Every thread's reader record that a grace period must look at (liburcu's
+/// registry). A thread registers itself on its first read-side section and
+/// is removed when it exits.
+///
+/// Invariants:
+/// - `readers` is read and changed only with `lock` held; a record in it
+///   belongs to a live thread (the exit destructor removes it first), so a
+///   writer may read it while it holds `lock`;
+/// - a record's depth is zero whenever it is not in `readers`;
+/// - membarrier() is set up (`rlc_rcu_init_membarrier`) before the first
+///   record is added and before the first grace period, so no section ever
+///   runs with the compiler-only fence unless writers use membarrier().
+@usableFromInline
+final class ReaderRegistry: @unchecked Sendable {
+  /// The one registry.
+  static let shared = ReaderRegistry()
+
+  /// How many outermost sections a thread runs between two reads of
+  /// `LockValidation.policy` (a change of policy reaches a thread's read
+  /// sections within this many).
+  static let policyRefreshInterval: UInt32 = 64
+
+  /// `rcu_registry_lock`: a raw spin lock, so a thread may register from
+  /// any context that can enter a section; held only while the list is
+  /// changed or scanned, never while waiting.
+  let lock = Checked.RawSpinLock(
+    name: "rcu_registry_lock", key: LockClassKey("rcu_registry_lock"))
+  /// Registered records (guarded by `lock`).
+  private var readers: [UnsafeMutablePointer<rlc_rcu_reader>] = []
+  /// Whether writers use membarrier().
+  let usesMembarrier: Bool
+
+  private init() {
+    usesMembarrier = rlc_rcu_init_membarrier() != 0
+    readers.reserveCapacity(64)
+  }
+
+  /// The entry slow path: registers the calling thread if it is not yet,
+  /// re-reads the validation policy, then enters. Returns what
+  /// `rlc_rcu_enter` returns (never 0).
+  @usableFromInline @inline(never)
+  static func enterSlow(_ reader: UnsafeMutablePointer<rlc_rcu_reader>) -> Int32 {
+    if !rlc_rcu_reader_is_registered(reader) { shared.register(reader) }
+    rlc_rcu_reader_refresh(reader, LockValidation.policy != .off, policyRefreshInterval)
+    return rlc_rcu_enter(reader)
+  }
+
+  /// An exit without an entry: a program error.
+  @usableFromInline @inline(never)
+  static func unbalancedUnlock() -> Never {
+    fatalError("rcuReadUnlock() without rcuReadLock() on this thread")
+  }
+
+  private func register(_ reader: UnsafeMutablePointer<rlc_rcu_reader>) {
+    lock.lock()
+    readers.append(reader)
+    rlc_rcu_reader_set_registered(reader, true)
+    lock.unlock()
+    // The destructor runs only for a non-nil value.
+    pthread_setspecific(readerExitKey, UnsafeRawPointer(reader))
+  }
+
+  /// Removes the exiting thread's record. A thread that exits inside a
+  /// section is a program error; it is reported and removed anyway (it
+  /// can no longer use what it read, and grace periods must not wait on it).
+  fileprivate func unregister(_ reader: UnsafeMutablePointer<rlc_rcu_reader>) {
+    if rlc_rcu_depth(reader) != 0 {
+      let message = "rawlockcheck: RCU: a thread exited inside a read-side section\n"
+      _ = message.withCString { write(2, $0, strlen($0)) }
+    }
+    lock.lock()
+    readers.removeAll { $0 == reader }
+    rlc_rcu_reader_set_registered(reader, false)
+    lock.unlock()
+  }
+
+  /// Whether a registered reader other than `excluded` is inside a section
+  /// entered under the old phase.
+  func anyOldReader(excluding excluded: UnsafeMutablePointer<rlc_rcu_reader>) -> Bool {
+    lock.lock()
+    defer { lock.unlock() }
+    for reader in readers where reader != excluded {
+      if rlc_rcu_reader_state(reader) == 2 { return true }
+    }
+    return false
+  }
+
+  /// Runs `body` with the registry locked (no thread registers meanwhile).
+  func withLockedRegistry(_ body: () -> Void) {
+    lock.lock()
+    body()
+    lock.unlock()
+  }
+}
+
+/// The pthread key whose destructor removes an exiting thread's record.
+private let readerExitKey: pthread_key_t = {
+  var key = pthread_key_t()
+  pthread_key_create(&key) { raw in
+    guard let raw else { return }
+    ReaderRegistry.shared.unregister(raw.assumingMemoryBound(to: rlc_rcu_reader.self))
+  }
+  return key
+}()
+
+/// What the read side found about this machine.
+public enum ReaderDiagnostics {
+  /// Whether grace periods use membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED),
+  /// so that read-side sections need only a compiler fence.
+  public static var usesMembarrier: Bool { ReaderRegistry.shared.usesMembarrier }
+}
