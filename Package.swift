@@ -98,8 +98,13 @@ let package = Package(
     // Throughput and agreement against llvm-symbolizer and addr2line.
     .executableTarget(name: "SymbolizerBenchmark", dependencies: ["Symbolizer"]),
     .testTarget(name: "SymbolizerTests", dependencies: ["Symbolizer"]),
+    // Counts a thread's heap allocations (the test executable's malloc, interposed).
+    .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
     .testTarget(
-      name: "LockdepTests", dependencies: ["Lockdep", "LockdepTesting", "LockGraph", "WaitContext"]),
+      name: "LockdepTests",
+      dependencies: [
+        "Lockdep", "LockdepTesting", "LockGraph", "WaitContext", "Trace", "CAllocationCounter",
+      ]),
     .testTarget(name: "WaitContextTests", dependencies: ["WaitContext"]),
     .testTarget(name: "LockGraphTests", dependencies: ["LockGraph", "WaitContext"]),
     .testTarget(name: "TraceTests", dependencies: ["Trace", "LockGraph"]),

@@ -108,6 +108,16 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    "cached-loop",
+    {
+      let outer = Checked.Mutex(name: "&loop->outer")
+      for _ in 0..<200 {
+        outer.lock()
+        outer.unlock()
+      }
+    }
+  ),
+  (
     "limit-exceeded",
     {
       runOnThread {

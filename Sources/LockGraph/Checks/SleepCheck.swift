@@ -9,7 +9,7 @@ extension ThreadValidator {
     // The common case: nothing makes this thread atomic.
     if state.nmiDepth | state.hardirqDepth | state.softirqDepth | state.irqDisableDepth
       | state.preemptDisableDepth | state.bhDisableDepth == 0
-      && !(state.held.last?.atomicSoFar ?? false)
+      && !(state.top?.atomicSoFar ?? false)
     {
       return
     }

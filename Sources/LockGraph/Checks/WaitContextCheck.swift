@@ -9,7 +9,7 @@ extension ThreadValidator {
   mutating func allowedNow() -> (limit: WaitType, allowed: WaitType) {
     let limit = state.waitLimit
     let effective = configuration.effective(limit)
-    if let top = state.held.last, top.irqContext == state.irqContext {
+    if let top = state.top, top.irqContext == state.irqContext {
       if top.limitBase == effective { return (limit, top.allowedAfter) }
       return (limit, allowedOverSegment(limit))
     }

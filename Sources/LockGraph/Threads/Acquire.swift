@@ -102,7 +102,7 @@ extension ThreadValidator {
 
   /// `might-lock`: the acquisition was only checked; drop it again.
   mutating func popTopIfMatches(_ event: LockEvent) {
-    guard let top = state.held.last, classes.base(top.lockClass) == event.lockClass else {
+    guard let top = state.top, classes.base(top.lockClass) == event.lockClass else {
       return
     }
     state.chainKey = top.previousChainKey
@@ -137,7 +137,7 @@ extension ThreadValidator {
     var allowed = task
     var atomic = false
     var key = ChainKey.initial(irqContext: IRQContextID.task)
-    if let top = state.held.last {
+    if let top = state.top {
       // In task context every held lock is in the task segment.
       guard top.limitBase == task else { return false }
       allowed = top.allowedAfter

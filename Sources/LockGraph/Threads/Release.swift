@@ -4,7 +4,7 @@ extension ThreadValidator {
   /// re-acquired (`reacquire_held_locks()`), since the chain changed.
   mutating func release(_ event: LockEvent) {
     // The common case: the newest lock, in the current context, goes.
-    if let top = state.held.last, top.irqContext == state.irqContext,
+    if let top = state.top, top.irqContext == state.irqContext,
       classes.base(top.lockClass) == event.lockClass,
       event.address == 0 || top.instance == event.address
     {

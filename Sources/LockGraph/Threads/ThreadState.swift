@@ -21,6 +21,12 @@ struct ThreadState: Sendable {
   /// Validation of this thread stopped (a limit was hit) until it exits.
   var stopped = false
 
+  /// The newest held lock. (Not `held.last`: unspecialized in debug
+  /// builds, its accessor allocates a coroutine frame on every call.)
+  var top: HeldLock? {
+    @inline(__always) get { held.isEmpty ? nil : held[held.count - 1] }
+  }
+
   /// The wait limit of the current context (`waitContext.waitLimit`),
   /// without a search in task context.
   var waitLimit: WaitType {

@@ -1,0 +1,133 @@
+import CAllocationCounter
+import LockGraph
+import Lockdep
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The fast path and the validator under load: a chain seen before
+/// allocates nothing; eight threads taking many classes in random but
+/// consistent orders find nothing and crash nothing; an inconsistent order
+/// on two threads is found without the deadlock happening; misuse is a
+/// finding, never a crash.
+@Suite struct FastPathTests {
+  init() { LockValidation.policy = .collect }
+
+  @Test func cachedAcquisitionsAllocateNothing() {
+    let outer = Checked.Mutex(name: "&alloc->outer")
+    let spin = Checked.SpinLock(name: "&alloc->spin")
+    let raw = Checked.RawSpinLock(name: "&alloc->raw")
+    let rw = Checked.RWLock(name: "&alloc->rw")
+    func round() {
+      outer.lock()
+      spin.lock()
+      raw.lock()
+      raw.unlock()
+      spin.unlock()
+      outer.unlock()
+      rw.readLock()
+      rw.readUnlock()
+    }
+    // First rounds: new chains, stacks, held-lock array growth.
+    for _ in 0..<10 { round() }
+    let before = rlc_thread_allocations()
+    for _ in 0..<10_000 { round() }
+    let after = rlc_thread_allocations()
+    #expect(after - before == 0, "\(after - before) allocations in 10,000 cached rounds")
+  }
+
+  @Test func theCounterSeesAllocations() {
+    let before = rlc_thread_allocations()
+    let array = Array(repeating: 1, count: 1000)
+    #expect(rlc_thread_allocations() > before)
+    #expect(array.count == 1000)
+  }
+
+  @Test func eightThreadsRandomConsistentOrdersFindNothing() {
+    let scope = LockValidationScope()
+    let locks: [ValidatedLock & KernelLock] = (0..<48).map { i in
+      switch i {
+      case 0..<12: Checked.Mutex(name: "&stress->m\(i)", key: LockClassKey("&stress->m\(i)"))
+      case 12..<36: Checked.SpinLock(name: "&stress->s\(i)", key: LockClassKey("&stress->s\(i)"))
+      default: Checked.RawSpinLock(name: "&stress->r\(i)", key: LockClassKey("&stress->r\(i)"))
+      }
+    }
+    let rounds = Atomic<Int>(0)
+    let deadline = monotonicSeconds() + 2
+    let threads = (0..<8).map { _ in
+      spawn {
+        scope.run {
+          var rng = SystemRandomNumberGenerator()
+          while monotonicSeconds() < deadline {
+            var ranks = Set<Int>()
+            let depth = Int.random(in: 1...5, using: &rng)
+            while ranks.count < depth { ranks.insert(Int.random(in: 0..<locks.count, using: &rng)) }
+            let path = ranks.sorted()
+            for r in path { locks[r].lock() }
+            for r in path.reversed() { locks[r].unlock() }
+            rounds.add(1, ordering: .relaxed)
+          }
+        }
+      }
+    }
+    for t in threads { pthread_join(t, nil) }
+    #expect(scope.findings.isEmpty, "\(scope.findings.first?.text ?? "")")
+    #expect(rounds.load(ordering: .relaxed) > 1000)
+  }
+
+  @Test func anInconsistentOrderOnTwoThreadsIsFoundWithoutDeadlocking() {
+    let scope = LockValidationScope()
+    let a = Checked.Mutex(name: "&order->a")
+    let b = Checked.Mutex(name: "&order->b")
+    let firstDone = Atomic<Bool>(false)
+    // The second thread starts after the first is done: the orders never
+    // overlap in time, so no deadlock can happen, and it is found anyway.
+    let first = spawn {
+      scope.run { a.withLock { b.withLock {} } }
+      firstDone.store(true, ordering: .releasing)
+    }
+    pthread_join(first, nil)
+    let second = spawn { scope.run { b.withLock { a.withLock {} } } }
+    pthread_join(second, nil)
+    let done = firstDone.load(ordering: .acquiring)
+    #expect(done)
+    #expect(scope.findings.map(\.finding.kind) == [.circularDependency])
+  }
+
+  @Test func unlockingOnAnotherThreadIsAFindingNotACrash() {
+    let scope = LockValidationScope()
+    let lock = Checked.Mutex(name: "&handoff->lock")
+    pthread_join(spawn { scope.run { lock.lock() } }, nil)
+    pthread_join(spawn { scope.run { lock.unlock() } }, nil)
+    #expect(scope.findings.map(\.finding.kind) == [.badUnlockBalance], "the second never held it")
+    // The first thread's exit is past its scope: the finding is the process's.
+    let atExit = LockValidation.findings.filter { $0.kind == .locksHeldAtExit }
+    #expect(atExit.contains { LockValidation.describe($0).contains("&handoff->lock") })
+  }
+
+  @Test func twoThousandLocksHeldAtOnceIsALimitFinding() {
+    let scope = LockValidationScope()
+    pthread_join(
+      spawn {
+        scope.run {
+          let locks = (0..<2000).map { i in
+            Checked.SpinLock(name: "&many->\(i)", key: LockClassKey("&many->\(i)"))
+          }
+          for l in locks { l.lock() }
+          for l in locks.reversed() { l.unlock() }
+        }
+      }, nil)
+    let kinds = Set(scope.findings.map(\.finding.kind))
+    #expect(kinds.contains(.limitExceeded))
+    #expect(!kinds.contains(.badUnlockBalance), "validation stopped: no false imbalance")
+  }
+}
+
+func monotonicSeconds() -> Double {
+  var ts = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &ts)
+  return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
