@@ -108,6 +108,20 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    "policy-off",
+    {
+      // Off: nothing validated, on any thread; back on: found again.
+      let raw = Checked.RawSpinLock(name: "&off->raw")
+      let zone = Checked.SpinLock(name: "&off->zone")
+      raw.withLock { zone.withLock {} }  // validated first: found once
+      LockValidation.policy = .off
+      raw.withLock { zone.withLock {} }
+      runOnThread { raw.withLock { Checked.Mutex(name: "&off->mutex").withLock {} } }
+      LockValidation.policy = .collect
+      raw.withLock { zone.withLock {} }  // counted again
+    }
+  ),
+  (
     "cached-loop",
     {
       let outer = Checked.Mutex(name: "&loop->outer")

@@ -8,9 +8,21 @@ extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 extern void *__libc_memalign(size_t, size_t);
 
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define RLC_SANITIZED 1
+#endif
+#endif
+
+#ifdef RLC_SANITIZED
+// A sanitizer interposes the malloc family itself: count nothing.
+uint64_t rlc_thread_allocations(void) { return 0; }
+int rlc_allocation_counting(void) { return 0; }
+#else
 static _Thread_local uint64_t allocations;
 
 uint64_t rlc_thread_allocations(void) { return allocations; }
+int rlc_allocation_counting(void) { return 1; }
 
 void *malloc(size_t size) {
   allocations++;
@@ -44,3 +56,4 @@ void *memalign(size_t alignment, size_t size) {
   allocations++;
   return __libc_memalign(alignment, size);
 }
+#endif

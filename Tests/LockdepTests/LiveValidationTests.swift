@@ -12,9 +12,12 @@ import Testing
 @Suite struct LiveValidationTests {
   init() { LockValidation.policy = .collect }
 
-  func kinds(_ body: () -> Void) -> [FindingKind] {
+  /// The kinds of the findings `body` causes, run on a thread of its own
+  /// (so that what it leaves held ends with that thread, and cannot change
+  /// what other tests on a shared worker thread see).
+  func kinds(_ body: @escaping @Sendable () -> Void) -> [FindingKind] {
     let scope = LockValidationScope()
-    scope.run(body)
+    pthread_join(spawn { scope.run(body) }, nil)
     return scope.findings.map(\.finding.kind)
   }
 

@@ -55,6 +55,14 @@ import Testing
     #expect(try Self.offline(trace) == live)
   }
 
+  @Test func policyOffValidatesNothingOnAnyThread() throws {
+    let (live, trace) = try Self.record("policy-off")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    #expect(
+      live == ["invalid-wait-context 1", "invalid-wait-context 1"],
+      "only the two acquisitions made while on (two sites: two distinct findings)")
+  }
+
   @Test func traceNamesClassesThreadsModulesAndStacks() throws {
     let (_, trace) = try Self.record("invalid-wait-context")
     defer { try? FileManager.default.removeItem(at: trace) }

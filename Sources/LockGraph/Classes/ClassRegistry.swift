@@ -32,7 +32,7 @@ public final class ClassRegistry: @unchecked Sendable {
   private let usageBits: UnsafeMutablePointer<Atomic<UInt16>>
   private let variantSlots: UnsafeMutablePointer<Atomic<Int32>>
   private let published = Atomic<Int>(0)
-  private let registration = Mutex<[String: ClassID]>([:])
+  private let registration = ValidatorMutex<[String: ClassID]>([:])
 
   public init() {
     records = Self.reserve(LockClass.self, count: Self.capacity)

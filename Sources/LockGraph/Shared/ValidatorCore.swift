@@ -20,7 +20,7 @@ public final class ValidatorCore: Sendable {
   public let classes: ClassRegistry
   /// Chain keys validated before.
   public let chains: ChainCache
-  let shared: Mutex<SharedState>
+  let shared: ValidatorMutex<SharedState>
   let onFinding: (@Sendable (Finding, _ isNew: Bool) -> Void)?
 
   /// A core for `configuration`, with a chain cache of `chainCacheBytes`
@@ -33,7 +33,7 @@ public final class ValidatorCore: Sendable {
     self.configuration = configuration
     self.classes = ClassRegistry()
     self.chains = ChainCache(bytes: chainCacheBytes)
-    self.shared = Mutex(SharedState())
+    self.shared = ValidatorMutex(SharedState())
     self.onFinding = onFinding
   }
 

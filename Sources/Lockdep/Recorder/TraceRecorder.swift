@@ -31,7 +31,7 @@ final class TraceRecorder: Sendable {
     var modules: Set<String> = []
     var generation: (UInt64, UInt64) = (0, 0)
   }
-  private let file: Synchronization.Mutex<File>
+  private let file: ValidatorMutex<File>
   /// The path written to.
   let path: String
 
@@ -49,7 +49,7 @@ final class TraceRecorder: Sendable {
     state.writer.header()
     Self.writeModules(&state)
     Self.drain(&state)
-    file = Synchronization.Mutex(state)
+    file = ValidatorMutex(state)
     installExitHandlers()
   }
 
@@ -97,10 +97,23 @@ final class TraceRecorder: Sendable {
     file.withLock { f in Self.writeAll(bytes, to: f.descriptor) }
   }
 
-  /// Writes every thread's buffered events.
-  func flushAll() {
-    let recordings = file.withLock { $0.recordings }
-    for r in recordings { r.flush() }
+  /// Writes every thread's buffered events. From a signal handler, locks
+  /// that are busy (held by the code the signal interrupted) are skipped
+  /// rather than waited for.
+  func flushAll(fromSignal: Bool = false) {
+    let recordings =
+      fromSignal ? file.withLockIfAvailable { $0.recordings } ?? [] : file.withLock { $0.recordings }
+    for r in recordings { r.flush(fromSignal: fromSignal) }
+  }
+
+  /// Appends a thread's buffered events to the file, unless (from a signal
+  /// handler) the file's lock is busy.
+  func write(_ bytes: [UInt8], fromSignal: Bool) {
+    if fromSignal {
+      _ = file.withLockIfAvailable { f in Self.writeAll(bytes, to: f.descriptor) }
+    } else {
+      write(bytes)
+    }
   }
 
   /// The token of class `id` in the trace.
@@ -146,7 +159,7 @@ final class TraceRecorder: Sendable {
       var action = sigaction()
       action.__sigaction_handler.sa_handler = { signo in
         // Best effort: flush what can be flushed, then die of the signal.
-        TraceRecorder.current?.flushAll()
+        TraceRecorder.current?.flushAll(fromSignal: true)
         Glibc.signal(signo, SIG_DFL)
         raise(signo)
       }
@@ -160,7 +173,7 @@ final class TraceRecorder: Sendable {
 /// the buffer has its own (uncontended) lock.
 final class ThreadRecording: Sendable {
   private let recorder: TraceRecorder
-  private let buffer: Synchronization.Mutex<(writer: TextTraceWriter, known: [Bool])>
+  private let buffer: ValidatorMutex<(writer: TextTraceWriter, known: [Bool])>
   let thread: ThreadID
   /// Bytes buffered before the thread's events are written out.
   static let limit = 64 << 10
@@ -170,7 +183,7 @@ final class ThreadRecording: Sendable {
     self.thread = thread
     var writer = TextTraceWriter(capacity: Self.limit + 256)
     writer.tokens.setThread(thread, token)
-    buffer = Synchronization.Mutex((writer, []))
+    buffer = ValidatorMutex((writer, []))
   }
 
   /// Appends one event of this thread.
@@ -195,9 +208,11 @@ final class ThreadRecording: Sendable {
   }
 
   /// Writes the buffered events to the file.
-  func flush() {
-    let bytes = buffer.withLock { $0.writer.take() }
-    if !bytes.isEmpty { recorder.write(bytes) }
+  func flush(fromSignal: Bool = false) {
+    let bytes =
+      fromSignal
+      ? buffer.withLockIfAvailable { $0.writer.take() } ?? [] : buffer.withLock { $0.writer.take() }
+    if !bytes.isEmpty { recorder.write(bytes, fromSignal: fromSignal) }
   }
 
   /// Records a new name of this thread.

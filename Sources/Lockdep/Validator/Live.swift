@@ -1,4 +1,5 @@
 import CLockdepSupport
+import Synchronization
 import LockGraph
 import WaitContext
 
@@ -7,11 +8,15 @@ import WaitContext
 /// (one thread-local load) and hands it one event; nothing here takes a
 /// lock or allocates once the thread's state exists.
 enum Live {
+  /// Set while `LockValidation.policy` is `off`: no event is validated.
+  static let off = Atomic<Bool>(false)
+
   /// Runs `body` with the calling thread's state, without reference
   /// counting it; not at all while validation is off or this thread is
   /// inside the validator already (a signal handler interrupted it).
   @inline(__always)
   static func withThread(_ body: (LiveThread) -> Void) {
+    if off.load(ordering: .relaxed) { return }
     if let raw = rlc_lockdep_thread() {
       Unmanaged<LiveThread>.fromOpaque(raw)._withUnsafeGuaranteedRef { thread in
         if !thread.busy && thread.suppressedDepth == 0 { body(thread) }
@@ -50,15 +55,17 @@ enum Live {
 
   /// `might_lock()`: checks an acquisition of `lockClass` without taking it.
   static func mightLock(_ lockClass: ClassID, read: ReadMode) {
-    guard let thread = LiveThread.current() else { return }
-    thread.process(
-      LockEvent(.mightLock, thread: thread.id, lockClass: lockClass, read: read))
+    withThread { thread in
+      thread.process(LockEvent(.mightLock, thread: thread.id, lockClass: lockClass, read: read))
+    }
   }
 
   /// Memory at `address` is being freed (or a lock there re-initialized).
   static func freed(address: UInt64, length: UInt64) {
-    guard LiveValidator.isCreated, let thread = LiveThread.current() else { return }
-    thread.process(LockEvent(.free, thread: thread.id, address: address, length: length))
+    guard LiveValidator.isCreated else { return }
+    withThread { thread in
+      thread.process(LockEvent(.free, thread: thread.id, address: address, length: length))
+    }
   }
 
   /// Whether the calling thread holds the lock; nil when validation is off.

@@ -11,7 +11,7 @@ final class LiveStacks: Sendable {
     var ids: [[UInt64]: Int32] = [:]
     var stacks: [[UInt64]] = []
   }
-  private let table = Synchronization.Mutex(Table())
+  private let table = ValidatorMutex(Table())
 
   /// The id of `addresses`, interned, and whether it is new.
   func intern(_ addresses: UnsafeBufferPointer<UInt64>) -> (id: StackID, isNew: Bool) {

@@ -25,8 +25,8 @@ final class LiveValidator: Sendable {
   let stacks = LiveStacks()
   let recorder: TraceRecorder?
   private let policyValue: Atomic<UInt8>
-  private let state = Synchronization.Mutex(State())
-  private let symbolizer = Synchronization.Mutex<Symbolizer?>(nil)
+  private let state = ValidatorMutex(State())
+  private let symbolizer = ValidatorMutex<Symbolizer?>(nil)
 
   private struct State {
     /// Every new distinct finding, in order.
@@ -39,6 +39,7 @@ final class LiveValidator: Sendable {
     let environment = ProcessEnvironment.self
     let policy = ValidationPolicy.fromEnvironment(environment.value("RAWLOCKCHECK")) ?? .print
     policyValue = Atomic(UInt8(ValidationPolicy.allCases.firstIndex(of: policy)!))
+    Live.off.store(policy == .off, ordering: .relaxed)
     let configuration = CheckConfiguration(
       proveRawLockNesting: environment.value("RAWLOCKCHECK_NO_RAW_NESTING") == nil,
       preemptRT: environment.value("RAWLOCKCHECK_PREEMPT_RT") != nil)
@@ -57,6 +58,7 @@ final class LiveValidator: Sendable {
     set {
       policyValue.store(
         UInt8(ValidationPolicy.allCases.firstIndex(of: newValue)!), ordering: .relaxed)
+      Live.off.store(newValue == .off, ordering: .relaxed)
     }
   }
 

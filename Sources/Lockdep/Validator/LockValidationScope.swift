@@ -15,7 +15,7 @@ public final class LockValidationScope: Sendable {
   }
 
   @TaskLocal static var bound: LockValidationScope?
-  private let occurrences = Synchronization.Mutex<[Occurrence]>([])
+  private let occurrences = ValidatorMutex<[Occurrence]>([])
 
   /// A new, empty scope.
   public init() {}

@@ -9,4 +9,8 @@
 /// Allocations made by the calling thread so far.
 uint64_t rlc_thread_allocations(void);
 
+/// 1 when allocations are counted; 0 under a sanitizer, which interposes
+/// the malloc family itself.
+int rlc_allocation_counting(void);
+
 #endif
