@@ -1,3 +1,5 @@
+import Basics
+
 /// A small JSON emitter: objects keep the order fields are written in, so
 /// output is stable and reads in the order `spec/reports.md` lists.
 public struct JSONValue: Sendable {
@@ -66,21 +68,8 @@ public struct JSONValue: Sendable {
     }
   }
 
+  /// Appends `s` as a JSON string literal.
   static func quote(_ s: String, into out: inout String) {
-    out += "\""
-    for scalar in s.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case _ where scalar.value < 0x20:
-        let hex = String(scalar.value, radix: 16)
-        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      default: out.unicodeScalars.append(scalar)
-      }
-    }
-    out += "\""
+    out += JSONText.quoted(s)
   }
 }

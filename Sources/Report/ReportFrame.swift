@@ -1,3 +1,4 @@
+import Basics
 import LockGraph
 
 /// One printed frame of a stack: symbolized, or only an address.
@@ -31,25 +32,19 @@ public struct ReportFrame: Sendable, Hashable {
     self.moduleOffset = moduleOffset
   }
 
-  /// `file:line:column`, `<compiler-generated>` for line 0, or nil
-  /// without a file.
-  public var location: String? {
-    guard let file else { return nil }
-    if line == 0 { return "\(file):<compiler-generated>" }
-    return column > 0 ? "\(file):\(line):\(column)" : "\(file):\(line)"
-  }
-
-  /// How the frame reads in a backtrace line or after `at:`.
+  /// How the frame reads in a backtrace line or after `at:` (the `report`
+  /// style of `FrameText`): `function (file:line:column)`, `function`
+  /// without a file, `module+0xoffset` (followed by ` [stale binary]` for
+  /// a stale module) or the bare address without a name.
   public var text: String {
-    if let function {
-      if let location { return "\(function) (\(location))" }
-      return function
-    }
-    if let module, let moduleOffset {
-      let text = "\(module)+0x\(String(moduleOffset, radix: 16))"
-      return isStale ? text + " [stale binary]" : text
-    }
-    return "0x\(String(address, radix: 16))"
+    func bytes(_ text: String?) -> [UInt8]? { text.map { Array($0.utf8) } }
+    let parts = FrameText.Parts(
+      name: bytes(function), file: bytes(file),
+      module: moduleOffset == nil ? nil : bytes(module), line: line, column: column,
+      isInlined: isInlined, isStale: isStale, moduleOffset: moduleOffset ?? 0, address: address)
+    var out: [UInt8] = []
+    FrameText.appendDescription(parts, style: .report, to: &out)
+    return String(decoding: out, as: UTF8.self)
   }
 }
 

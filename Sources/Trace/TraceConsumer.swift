@@ -1,3 +1,4 @@
+import Basics
 import LockGraph
 import WaitContext
 
@@ -15,24 +16,6 @@ extension LockValidator: TraceConsumer {
   @inlinable
   public mutating func consume(_ event: LockEvent) throws(EventError) {
     try process(event)
-  }
-}
-
-/// A `module` line: an executable mapping of the traced process.
-public struct ModuleRecord: Sendable, Hashable {
-  public var start: UInt64
-  public var end: UInt64
-  public var fileOffset: UInt64
-  public var path: String
-  /// The GNU build-id in hex, when known.
-  public var buildID: String?
-
-  public init(start: UInt64, end: UInt64, fileOffset: UInt64, path: String, buildID: String?) {
-    self.start = start
-    self.end = end
-    self.fileOffset = fileOffset
-    self.path = path
-    self.buildID = buildID
   }
 }
 
