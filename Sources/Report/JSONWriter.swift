@@ -13,12 +13,19 @@ public struct JSONValue: Sendable {
   }
   let node: Node
 
+  /// A string.
   public static func string(_ s: String) -> JSONValue { JSONValue(node: .string(s)) }
+  /// An integer (as a 64-bit signed one).
   public static func int(_ i: some BinaryInteger) -> JSONValue { JSONValue(node: .int(Int64(i))) }
+  /// `true` or `false`.
   public static func bool(_ b: Bool) -> JSONValue { JSONValue(node: .bool(b)) }
+  /// `null`.
   public static let null = JSONValue(node: .null)
+  /// An array.
   public static func array(_ a: [JSONValue]) -> JSONValue { JSONValue(node: .array(a)) }
+  /// An object whose fields keep the order given.
   public static func object(_ o: [(String, JSONValue)]) -> JSONValue { JSONValue(node: .object(o)) }
+  /// A string, or `null` for nil.
   public static func optional(_ s: String?) -> JSONValue { s.map(JSONValue.string) ?? .null }
 
   /// The text, indented by two spaces per level, or on one line.

@@ -3,12 +3,19 @@ import LockGraph
 
 /// One printed frame of a stack: symbolized, or only an address.
 public struct ReportFrame: Sendable, Hashable {
+  /// The address as given.
   public var address: UInt64
+  /// The readable function name, if known.
   public var function: String?
+  /// The source file, if known.
   public var file: String?
+  /// The 1-based source line; 0 when unknown or compiler-generated.
   public var line: Int
+  /// The 1-based source column; 0 when unknown.
   public var column: Int
+  /// True for every frame of an inline chain except the outermost one.
   public var isInlined: Bool
+  /// The module's file name (`libc.so.6`), if known.
   public var module: String?
   /// `module+0xoffset` for an address that could not be symbolized.
   public var moduleOffset: UInt64?
@@ -16,6 +23,7 @@ public struct ReportFrame: Sendable, Hashable {
   /// its names would be wrong, so none are given.
   public var isStale: Bool = false
 
+  /// A frame; only `address` is required.
   public init(
     address: UInt64, function: String? = nil, file: String? = nil, line: Int = 0,
     column: Int = 0, isInlined: Bool = false, module: String? = nil, moduleOffset: UInt64? = nil,
@@ -59,9 +67,13 @@ public protocol FrameResolving {
 /// A resolver that prints addresses only, from a table of stacks indexed by
 /// `StackID`.
 public struct AddressFrameResolver: FrameResolving, Sendable {
+  /// The stacks, indexed by `StackID`.
   public var stacks: [[UInt64]]
+  /// A resolver of `stacks`.
   public init(stacks: [[UInt64]]) { self.stacks = stacks }
 
+  /// One unsymbolized frame per address of the origin's stack, else one for
+  /// its return address.
   public func frames(for origin: Origin) -> [ReportFrame] {
     if !origin.stack.isNone, Int(origin.stack.raw) < stacks.count {
       return stacks[Int(origin.stack.raw)].map { ReportFrame(address: $0) }

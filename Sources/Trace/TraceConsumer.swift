@@ -5,15 +5,21 @@ import WaitContext
 /// What a trace reader feeds: declarations and events. The validator is one
 /// consumer; a converter or a test recorder may be another.
 public protocol TraceConsumer {
+  /// A `class` line: returns the id later events use for `key`.
   mutating func declareClass(key: String, name: String?, kind: LockKind, waits: ClassWaitTypes)
     -> ClassID
+  /// A new thread (a `thread` line, or the first event of an
+  /// undeclared token): returns its id.
   mutating func declareThread(token: String, name: String?) -> ThreadID
+  /// A `thread` line that names a thread already declared.
   mutating func nameThread(_ id: ThreadID, _ name: String)
+  /// One event; throws when it breaks the rules of the stream itself.
   mutating func consume(_ event: LockEvent) throws(EventError)
 }
 
 extension LockValidator: TraceConsumer {
   @inlinable
+  /// Validates `event` (`process(_:)`).
   public mutating func consume(_ event: LockEvent) throws(EventError) {
     try process(event)
   }
@@ -22,7 +28,10 @@ extension LockValidator: TraceConsumer {
 /// What a trace declares for symbolization: its modules, and its stacks
 /// indexed by `StackID`.
 public struct TraceSymbols: Sendable {
+  /// The `module` lines, in trace order.
   public var modules: [ModuleRecord] = []
+  /// The `stack` lines' return addresses, innermost first.
   public var stacks: [[UInt64]] = []
+  /// No modules and no stacks.
   public init() {}
 }
