@@ -23,6 +23,7 @@ let package = Package(
   name: "rawlockcheck",
   products: [
     .executable(name: "rawlockcheck", targets: ["rawlockcheck"]),
+    .library(name: "Basics", targets: ["Basics"]),
     .library(name: "WaitContext", targets: ["WaitContext"]),
     .library(name: "LockGraph", targets: ["LockGraph"]),
     .library(name: "Trace", targets: ["Trace"]),
@@ -45,20 +46,24 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
   ],
   targets: [
+    // What several targets share: module records, frame text, hex and JSON text, number parsing.
+    .target(name: "Basics"),
     // Wait types, lock kinds, execution contexts and the wait-context rule.
     .target(name: "WaitContext"),
     // The validator engine: classes, held locks, the dependency graph, every check.
     .target(name: "LockGraph", dependencies: ["WaitContext"]),
     // Reading and writing traces.
-    .target(name: "Trace", dependencies: ["LockGraph", "WaitContext"]),
+    .target(name: "Trace", dependencies: ["Basics", "LockGraph", "WaitContext"]),
     // Findings as text (lockdep's layout) and JSON, frames through the symbolizer.
-    .target(name: "Report", dependencies: ["LockGraph", "WaitContext", "Symbolizer"]),
+    .target(name: "Report", dependencies: ["Basics", "LockGraph", "WaitContext", "Symbolizer"]),
     // Per-thread storage, signal fence and spin hint for Lockdep (C: Swift cannot say them).
     .target(name: "CLockdepSupport"),
     // What a program imports: instrumented locks, context markers, the live validator.
     .target(
       name: "Lockdep",
-      dependencies: ["CLockdepSupport", "LockGraph", "WaitContext", "Report", "Symbolizer", "Trace"]),
+      dependencies: [
+        "Basics", "CLockdepSupport", "LockGraph", "WaitContext", "Report", "Symbolizer", "Trace",
+      ]),
     // Lock validation in test suites: a Swift Testing trait, XCTest assertions.
     .target(name: "LockdepTesting", dependencies: ["Lockdep", "LockGraph"]),
     // The live validator's cost against bare locks (scripts/bench-live.sh).
@@ -77,7 +82,7 @@ let package = Package(
     .executableTarget(
       name: "rawlockcheck",
       dependencies: [
-        "Trace", "LockGraph", "WaitContext", "Symbolizer", "Report",
+        "Basics", "Trace", "LockGraph", "WaitContext", "Symbolizer", "Report",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       // Release builds carry the Swift runtime (and the FoundationEssentials
@@ -94,10 +99,11 @@ let package = Package(
     // elfutils (libdw, libdwfl, libelf) and the few C declarations Swift cannot reach.
     .systemLibrary(name: "CElfutils", path: "Sources/CElfutils"),
     // Addresses to frames: stack capture, module map, DWARF index, demangling.
-    .target(name: "Symbolizer", dependencies: ["CElfutils"]),
+    .target(name: "Symbolizer", dependencies: ["Basics", "CElfutils"]),
     // Throughput and agreement against llvm-symbolizer and addr2line.
     .executableTarget(name: "SymbolizerBenchmark", dependencies: ["Symbolizer"]),
-    .testTarget(name: "SymbolizerTests", dependencies: ["Symbolizer"]),
+    .testTarget(name: "BasicsTests", dependencies: ["Basics"]),
+    .testTarget(name: "SymbolizerTests", dependencies: ["Symbolizer", "Basics", "CElfutils"]),
     // Counts a thread's heap allocations (the test executable's malloc, interposed).
     .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
     .testTarget(
@@ -107,12 +113,15 @@ let package = Package(
       ]),
     .testTarget(name: "WaitContextTests", dependencies: ["WaitContext"]),
     .testTarget(name: "LockGraphTests", dependencies: ["LockGraph", "WaitContext"]),
-    .testTarget(name: "TraceTests", dependencies: ["Trace", "LockGraph"]),
+    .testTarget(name: "TraceTests", dependencies: ["Trace", "LockGraph", "WaitContext", "Basics"]),
     .testTarget(name: "AllocatorTests", dependencies: ["Allocator", "Lockdep", "LockGraph"]),
     .testTarget(name: "RCUTests", dependencies: ["RCU", "Allocator", "Lockdep", "LockGraph"]),
     .testTarget(
       name: "RawLockCheckTests",
-      dependencies: ["rawlockcheck", "Trace", "LockGraph", "Report", "WaitContext", "Symbolizer"]
+      dependencies: [
+        "rawlockcheck", "Trace", "LockGraph", "Report", "WaitContext", "Symbolizer", "Basics",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
     ),
   ],
   swiftLanguageModes: [.v6]

@@ -1,3 +1,4 @@
+import Basics
 import LockGraph
 
 /// The machine-readable report of `spec/reports.md`.
@@ -86,7 +87,8 @@ public struct JSONReport {
     case .locksHeldAtExit(let interrupt):
       if let interrupt { fields.append(("interrupt", .string(interrupt))) }
     case .heldLockFreed(let from, let to, let holder, let reinitialized):
-      fields.append(("range", .array([.string(hex(from)), .string(hex(to))])))
+      fields.append(
+        ("range", .array([.string(NumberText.hex(from)), .string(NumberText.hex(to))])))
       fields.append(("holder", .string(core.threadToken(holder))))
       fields.append(("reinitialized", .bool(reinitialized)))
     case .sleepInAtomic(let reasons):
@@ -137,7 +139,7 @@ public struct JSONReport {
       extra.append(("read", .string(lock.read == .recursive ? "recursive" : "shared")))
     }
     if lock.isTrylock { extra.append(("try", .bool(true))) }
-    if lock.instance != 0 { extra.append(("instance", .string(hex(lock.instance)))) }
+    if lock.instance != 0 { extra.append(("instance", .string(NumberText.hex(lock.instance)))) }
     if lock.origin.line > 0 { extra.append(("line", .int(lock.origin.line))) }
     if withFrames { extra.append(("frames", frames(lock.origin))) }
     return classObject(lock.lockClass, extra: extra)
@@ -155,7 +157,7 @@ public struct JSONReport {
     .array(
       report.resolver.frames(for: origin).map { frame in
         var fields: [(String, JSONValue)] = [
-          ("address", .string(hex(frame.address))),
+          ("address", .string(NumberText.hex(frame.address))),
           ("function", .optional(frame.function)),
           ("file", .optional(frame.file)),
           ("line", frame.file == nil ? .null : .int(frame.line)),
@@ -166,6 +168,4 @@ public struct JSONReport {
         return .object(fields)
       })
   }
-
-  func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 }

@@ -1,3 +1,5 @@
+import Basics
+
 /// A small JSON emitter: objects keep the order fields are written in, so
 /// output is stable and reads in the order `spec/reports.md` lists.
 public struct JSONValue: Sendable {
@@ -11,12 +13,19 @@ public struct JSONValue: Sendable {
   }
   let node: Node
 
+  /// A string.
   public static func string(_ s: String) -> JSONValue { JSONValue(node: .string(s)) }
+  /// An integer (as a 64-bit signed one).
   public static func int(_ i: some BinaryInteger) -> JSONValue { JSONValue(node: .int(Int64(i))) }
+  /// `true` or `false`.
   public static func bool(_ b: Bool) -> JSONValue { JSONValue(node: .bool(b)) }
+  /// `null`.
   public static let null = JSONValue(node: .null)
+  /// An array.
   public static func array(_ a: [JSONValue]) -> JSONValue { JSONValue(node: .array(a)) }
+  /// An object whose fields keep the order given.
   public static func object(_ o: [(String, JSONValue)]) -> JSONValue { JSONValue(node: .object(o)) }
+  /// A string, or `null` for nil.
   public static func optional(_ s: String?) -> JSONValue { s.map(JSONValue.string) ?? .null }
 
   /// The text, indented by two spaces per level, or on one line.
@@ -66,21 +75,8 @@ public struct JSONValue: Sendable {
     }
   }
 
+  /// Appends `s` as a JSON string literal.
   static func quote(_ s: String, into out: inout String) {
-    out += "\""
-    for scalar in s.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case _ where scalar.value < 0x20:
-        let hex = String(scalar.value, radix: 16)
-        out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-      default: out.unicodeScalars.append(scalar)
-      }
-    }
-    out += "\""
+    out += JSONText.quoted(s)
   }
 }

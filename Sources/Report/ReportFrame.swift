@@ -1,13 +1,21 @@
+import Basics
 import LockGraph
 
 /// One printed frame of a stack: symbolized, or only an address.
 public struct ReportFrame: Sendable, Hashable {
+  /// The address as given.
   public var address: UInt64
+  /// The readable function name, if known.
   public var function: String?
+  /// The source file, if known.
   public var file: String?
+  /// The 1-based source line; 0 when unknown or compiler-generated.
   public var line: Int
+  /// The 1-based source column; 0 when unknown.
   public var column: Int
+  /// True for every frame of an inline chain except the outermost one.
   public var isInlined: Bool
+  /// The module's file name (`libc.so.6`), if known.
   public var module: String?
   /// `module+0xoffset` for an address that could not be symbolized.
   public var moduleOffset: UInt64?
@@ -15,6 +23,7 @@ public struct ReportFrame: Sendable, Hashable {
   /// its names would be wrong, so none are given.
   public var isStale: Bool = false
 
+  /// A frame; only `address` is required.
   public init(
     address: UInt64, function: String? = nil, file: String? = nil, line: Int = 0,
     column: Int = 0, isInlined: Bool = false, module: String? = nil, moduleOffset: UInt64? = nil,
@@ -31,25 +40,19 @@ public struct ReportFrame: Sendable, Hashable {
     self.moduleOffset = moduleOffset
   }
 
-  /// `file:line:column`, `<compiler-generated>` for line 0, or nil
-  /// without a file.
-  public var location: String? {
-    guard let file else { return nil }
-    if line == 0 { return "\(file):<compiler-generated>" }
-    return column > 0 ? "\(file):\(line):\(column)" : "\(file):\(line)"
-  }
-
-  /// How the frame reads in a backtrace line or after `at:`.
+  /// How the frame reads in a backtrace line or after `at:` (the `report`
+  /// style of `FrameText`): `function (file:line:column)`, `function`
+  /// without a file, `module+0xoffset` (followed by ` [stale binary]` for
+  /// a stale module) or the bare address without a name.
   public var text: String {
-    if let function {
-      if let location { return "\(function) (\(location))" }
-      return function
-    }
-    if let module, let moduleOffset {
-      let text = "\(module)+0x\(String(moduleOffset, radix: 16))"
-      return isStale ? text + " [stale binary]" : text
-    }
-    return "0x\(String(address, radix: 16))"
+    func bytes(_ text: String?) -> [UInt8]? { text.map { Array($0.utf8) } }
+    let parts = FrameText.Parts(
+      name: bytes(function), file: bytes(file),
+      module: moduleOffset == nil ? nil : bytes(module), line: line, column: column,
+      isInlined: isInlined, isStale: isStale, moduleOffset: moduleOffset ?? 0, address: address)
+    var out: [UInt8] = []
+    FrameText.appendDescription(parts, style: .report, to: &out)
+    return String(decoding: out, as: UTF8.self)
   }
 }
 
@@ -64,9 +67,13 @@ public protocol FrameResolving {
 /// A resolver that prints addresses only, from a table of stacks indexed by
 /// `StackID`.
 public struct AddressFrameResolver: FrameResolving, Sendable {
+  /// The stacks, indexed by `StackID`.
   public var stacks: [[UInt64]]
+  /// A resolver of `stacks`.
   public init(stacks: [[UInt64]]) { self.stacks = stacks }
 
+  /// One unsymbolized frame per address of the origin's stack, else one for
+  /// its return address.
   public func frames(for origin: Origin) -> [ReportFrame] {
     if !origin.stack.isNone, Int(origin.stack.raw) < stacks.count {
       return stacks[Int(origin.stack.raw)].map { ReportFrame(address: $0) }

@@ -1,7 +1,6 @@
+import Basics
 import LockGraph
 import Symbolizer
-
-// This file imports Symbolizer but not Trace: both name a `ModuleRecord`.
 
 /// Frames of stacks symbolized from DWARF: a trace's stacks through its
 /// `module` lines, or a live process's own stacks.
@@ -23,17 +22,12 @@ public struct SymbolizingFrameResolver: FrameResolving {
   }
 
   /// A resolver of a trace's stacks through its `module` lines.
-  /// - Parameter modules: start, end, file offset, path, build-id.
   public init(
-    modules: [(start: UInt64, end: UInt64, offset: UInt64, path: String, buildID: String?)],
-    stacks: [[UInt64]], debugDirectories: [String], filter choice: FrameFilterChoice
+    modules: [ModuleRecord], stacks: [[UInt64]], debugDirectories: [String],
+    filter choice: FrameFilterChoice
   ) {
-    let records = modules.map {
-      ModuleRecord(
-        start: $0.start, end: $0.end, fileOffset: $0.offset, path: $0.path, buildID: $0.buildID)
-    }
     self.init(
-      symbolizer: Symbolizer(modules: records, debugDirectories: debugDirectories),
+      symbolizer: Symbolizer(modules: modules, debugDirectories: debugDirectories),
       stacks: { id in Int(id.raw) < stacks.count ? stacks[Int(id.raw)] : nil }, filter: choice)
   }
 

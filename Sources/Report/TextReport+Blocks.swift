@@ -1,3 +1,4 @@
+import Basics
 import LockGraph
 import WaitContext
 
@@ -123,7 +124,7 @@ extension TextReport {
 
     case .heldLockFreed(let from, let to, let holder, let reinitialized):
       out = title(f.kind.title)
-      let range = "0x\(String(from, radix: 16))-0x\(String(to, radix: 16))"
+      let range = "\(NumberText.hex(from))-\(NumberText.hex(to))"
       out +=
         reinitialized
         ? "\(thread(f.thread)) is re-initializing lock \(range), which is still held:\n"

@@ -1,3 +1,5 @@
+import Basics
+
 /// Prints the batches of one `SymbolizedBatch` sequence, in order, as text
 /// (`llvm-symbolizer --pretty-print` with `--print-address`) or as one JSON
 /// object per address: exactly what `FrameFormatting` prints for the same
@@ -122,7 +124,7 @@ public struct BatchRenderer: Sendable {
   /// Stores `text` (JSON-escaped for JSON) in `bytes`.
   private mutating func store(_ text: String, json: Bool) -> Span {
     let start = bytes.count
-    if json { FrameText.appendJSONEscaped(text, to: &bytes) } else { bytes += text.utf8 }
+    if json { JSONText.appendEscaped(text, to: &bytes) } else { bytes += text.utf8 }
     return Span(start: start, count: bytes.count - start)
   }
 }

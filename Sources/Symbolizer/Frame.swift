@@ -63,8 +63,8 @@ public struct Frame: Sendable, Hashable {
   /// plain name when the function has no separate linkage name.
   public var linkageName: String? { name?.linkage }
 
-  /// True when neither a function name nor a source line is known: such a
-  /// frame is printed as `module+0xoffset`.
+  /// True when a function name or a source line is known; a frame that is
+  /// not symbolized prints as `module+0xoffset`.
   public var isSymbolized: Bool { name != nil || (file != nil && line != 0) }
 
   /// The module's file name without directories (`libc.so.6`), if a module is known.

@@ -1,3 +1,5 @@
+import Basics
+
 /// Text and JSON renderings of symbolized addresses.
 ///
 /// Text follows `llvm-symbolizer --pretty-print`:
@@ -8,15 +10,17 @@
 /// ```
 /// with two deliberate differences: a frame with no name and no line prints
 /// as `module+0xoffset` (or the bare address when no module is known), and
-/// line 0 prints as `<compiler-generated>`. Stale frames get ` [stale]`, and a
-/// function known only from the symbol table prints as `name (module+0xoffset)`.
+/// line 0 prints as `<compiler-generated>`. Stale frames get ` [stale binary]`,
+/// and a function known only from the symbol table prints as
+/// `name (module+0xoffset)`.
 ///
-/// The forms themselves live in `FrameText`, shared with `BatchRenderer`.
+/// The forms themselves live in `Basics.FrameText` (its `.pretty` style),
+/// shared with `BatchRenderer` and `Report`.
 public enum FrameFormatting {
   /// `function at file:line:column`, or the fallback forms described above.
   public static func describe(_ frame: Frame) -> String {
     var out: [UInt8] = []
-    FrameText.appendDescription(parts(of: frame, json: false), to: &out)
+    FrameText.appendDescription(parts(of: frame, json: false), style: .pretty, to: &out)
     return String(decoding: out, as: UTF8.self)
   }
 
@@ -59,19 +63,6 @@ public enum FrameFormatting {
     out += String(decoding: bytes, as: UTF8.self)
   }
 
-  /// `0x` followed by lowercase hex digits.
-  public static func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
-
-  /// A JSON string literal (or `null`), escaping quotes, backslashes and
-  /// control characters.
-  static func jsonString(_ value: String?) -> String {
-    guard let value else { return "null" }
-    var out: [UInt8] = [UInt8(ascii: "\"")]
-    FrameText.appendJSONEscaped(value, to: &out)
-    out.append(UInt8(ascii: "\""))
-    return String(decoding: out, as: UTF8.self)
-  }
-
   /// A frame's strings as the output wants them: raw for text (the module
   /// by its file name), JSON-escaped for JSON (the module by its path).
   private static func parts(of frame: Frame, json: Bool) -> FrameText.Parts<[UInt8]> {
@@ -79,7 +70,7 @@ public enum FrameFormatting {
       guard let text else { return nil }
       guard json else { return Array(text.utf8) }
       var out: [UInt8] = []
-      FrameText.appendJSONEscaped(text, to: &out)
+      JSONText.appendEscaped(text, to: &out)
       return out
     }
     return FrameText.Parts(

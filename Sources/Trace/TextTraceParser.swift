@@ -1,3 +1,4 @@
+import Basics
 import LockGraph
 import WaitContext
 
@@ -133,7 +134,8 @@ struct TextTraceParser {
     }
     let range = text(line, tokens[1])
     let parts = range.split(separator: "-", maxSplits: 1)
-    guard parts.count == 2, let start = Self.number(parts[0]), let end = Self.number(parts[1]),
+    guard parts.count == 2, let start = NumberText.parse(parts[0].utf8),
+      let end = NumberText.parse(parts[1].utf8),
       start < end
     else {
       throw fail("expected an address range <start>-<end>, got \"\(range)\"")
@@ -260,7 +262,7 @@ struct TextTraceParser {
         ? Tokenizer.text(line, equals + 1, token.end) : String(decoding: raw, as: UTF8.self)
     }
     func parsed() -> UInt64? {
-      token.quoted ? Self.number(value()[...]) : Self.parseNumber(raw)
+      token.quoted ? NumberText.parse(value().utf8) : NumberText.parse(raw)
     }
     switch rule.value {
     case .subclass:
@@ -367,43 +369,10 @@ struct TextTraceParser {
   private func number(_ line: UnsafeRawBufferPointer, _ token: Tokenizer.Token, what: String)
     throws(TraceError) -> UInt64
   {
-    guard let n = Self.parseNumber(bytes(line, token)) else {
+    guard let n = NumberText.parse(bytes(line, token)) else {
       throw fail("expected a number for \(what), got \"\(shown(line, token))\"")
     }
     return n
-  }
-
-  static func number(_ s: Substring) -> UInt64? {
-    var copy = String(s)
-    return copy.withUTF8 { Self.parseNumber(UnsafeRawBufferPointer($0)) }
-  }
-
-  /// Decimal, or hexadecimal with `0x`; nil on anything else or overflow.
-  static func parseNumber(_ b: UnsafeRawBufferPointer) -> UInt64? {
-    if b.isEmpty { return nil }
-    var value: UInt64 = 0
-    if b.count > 2 && b[0] == 0x30 && (b[1] == 0x78 || b[1] == 0x58) {
-      for c in b[2...] {
-        let digit: UInt64
-        switch c {
-        case 0x30...0x39: digit = UInt64(c - 0x30)
-        case 0x61...0x66: digit = UInt64(c - 0x61 + 10)
-        case 0x41...0x46: digit = UInt64(c - 0x41 + 10)
-        default: return nil
-        }
-        if value >> 60 != 0 { return nil }
-        value = value << 4 | digit
-      }
-      return value
-    }
-    for c in b {
-      guard c >= 0x30 && c <= 0x39 else { return nil }
-      let (m, o1) = value.multipliedReportingOverflow(by: 10)
-      let (s, o2) = m.addingReportingOverflow(UInt64(c - 0x30))
-      if o1 || o2 { return nil }
-      value = s
-    }
-    return value
   }
 
   private mutating func thread<C: TraceConsumer>(

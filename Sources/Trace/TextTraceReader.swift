@@ -6,10 +6,13 @@ import WaitContext
 /// number of declared classes, threads and stacks, not on the number of
 /// events.
 public struct TextTraceReader {
+  /// The trace file to read.
   public let path: String
   /// The name used in error messages and reports.
   public let displayName: String
 
+  /// A reader of the trace at `path`, called `displayName` (the path
+  /// when nil) in messages.
   public init(path: String, displayName: String? = nil) {
     self.path = path
     self.displayName = displayName ?? path

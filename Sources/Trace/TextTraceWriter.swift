@@ -1,3 +1,4 @@
+import Basics
 import LockGraph
 import WaitContext
 
@@ -60,7 +61,7 @@ public struct TraceTokens: Sendable {
       out.append(contentsOf: table[index])
     } else {
       out.append(contentsOf: prefix.utf8)
-      TextTraceWriter.appendDecimal(
+      NumberText.appendDecimal(
         UInt64(UInt32(bitPattern: Int32(truncatingIfNeeded: index))), to: &out)
     }
   }
@@ -178,11 +179,11 @@ public struct TextTraceWriter: Sendable {
   public mutating func module(_ module: ModuleRecord) {
     word(.module)
     bytes.append(0x20)
-    Self.appendHex(module.start, to: &bytes)
+    NumberText.appendHex(module.start, to: &bytes)
     bytes.append(0x2D)
-    Self.appendHex(module.end, to: &bytes)
+    NumberText.appendHex(module.end, to: &bytes)
     bytes.append(0x20)
-    Self.appendHex(module.fileOffset, to: &bytes)
+    NumberText.appendHex(module.fileOffset, to: &bytes)
     bytes.append(0x20)
     Self.appendToken(module.path, to: &bytes)
     if let buildID = module.buildID { option("build-id", buildID) }
@@ -199,7 +200,7 @@ public struct TextTraceWriter: Sendable {
     tokens.appendStack(id, to: &bytes)
     for address in addresses {
       bytes.append(0x20)
-      Self.appendHex(address, to: &bytes)
+      NumberText.appendHex(address, to: &bytes)
     }
     bytes.append(0x0A)
   }
@@ -219,9 +220,9 @@ public struct TextTraceWriter: Sendable {
       tokens.appendClass(event.lockClass, to: &bytes)
     case .addressAndLength:
       bytes.append(0x20)
-      Self.appendHex(event.address, to: &bytes)
+      NumberText.appendHex(event.address, to: &bytes)
       bytes.append(0x20)
-      Self.appendDecimal(event.length, to: &bytes)
+      NumberText.appendDecimal(event.length, to: &bytes)
     }
     if !rule.flags.isEmpty {
       for flag in TraceVocabulary.flags where rule.flags.contains(EventFlags(flag.flag)) {
@@ -239,8 +240,8 @@ public struct TextTraceWriter: Sendable {
         bytes.append(contentsOf: option.key.utf8)
         bytes.append(0x3D)
         switch (option.value, value) {
-        case (.subclass, .number(let n)): Self.appendDecimal(n, to: &bytes)
-        case (_, .number(let n)): Self.appendHex(n, to: &bytes)
+        case (.subclass, .number(let n)): NumberText.appendDecimal(n, to: &bytes)
+        case (_, .number(let n)): NumberText.appendHex(n, to: &bytes)
         case (_, .lockClass(let c)): tokens.appendClass(c, to: &bytes)
         case (_, .stack(let s)): tokens.appendStack(s, to: &bytes)
         }
@@ -299,38 +300,6 @@ public struct TextTraceWriter: Sendable {
 
   private static func isDeclarationWord(_ text: String) -> Bool {
     TraceVocabulary.declarations.contains { $0.spelling == text }
-  }
-
-  static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
-    var n = value
-    var count = 0
-    repeat {
-      count += 1
-      n /= 10
-    } while n > 0
-    var i = out.count + count - 1
-    out.append(contentsOf: repeatElement(0x30, count: count))
-    n = value
-    repeat {
-      out[i] = 0x30 + UInt8(n % 10)
-      n /= 10
-      i -= 1
-    } while n > 0
-  }
-
-  static func appendHex(_ value: UInt64, to out: inout [UInt8]) {
-    out.append(0x30)
-    out.append(0x78)
-    if value == 0 {
-      out.append(0x30)
-      return
-    }
-    var shift = (63 - value.leadingZeroBitCount) / 4 * 4
-    while shift >= 0 {
-      let digit = UInt8((value >> UInt64(shift)) & 0xF)
-      out.append(digit < 10 ? 0x30 + digit : 0x61 + digit - 10)
-      shift -= 4
-    }
   }
 }
 

@@ -91,7 +91,7 @@ struct ReportCommand: ParsableCommand {
       return AddressFrameResolver(stacks: symbols.stacks)
     }
     let resolver = SymbolizingFrameResolver(
-      modules: symbols.modules.map { ($0.start, $0.end, $0.fileOffset, $0.path, $0.buildID) },
+      modules: symbols.modules,
       stacks: symbols.stacks, debugDirectories: debugDir,
       filter: FrameFilterChoice(hidden: hiddenFramePrefixes, keepOwnFrames: allFrames))
     for warning in resolver.moduleWarnings {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import Symbolizer
 
 #if canImport(Glibc)
@@ -71,7 +72,7 @@ struct SymbolizeCommand: ParsableCommand {
       return ExitCode(2)
     }
     func emit(_ token: some Collection<UInt8>, source: @autoclosure () -> String) throws {
-      guard let address = Self.parseAddress(token) else {
+      guard let address = NumberText.parse(token) else {
         throw fail(
           "\(source()): expected an address, got \"\(String(decoding: token.prefix(64), as: UTF8.self))\""
         )
@@ -97,36 +98,5 @@ struct SymbolizeCommand: ParsableCommand {
     // tearing down the DWARF indexes (a few milliseconds of freeing for a
     // large library) and the exit handlers.
     Glibc._exit(0)
-  }
-
-  /// A decimal or `0x`-hexadecimal address; nil for anything else,
-  /// including a value that does not fit in 64 bits.
-  static func parseAddress(_ token: some Collection<UInt8>) -> UInt64? {
-    var digits = token[...]
-    var radix: UInt64 = 10
-    if digits.count > 2, digits.first == UInt8(ascii: "0"),
-      digits.dropFirst().first == UInt8(ascii: "x") || digits.dropFirst().first == UInt8(ascii: "X")
-    {
-      radix = 16
-      digits = digits.dropFirst(2)
-    }
-    guard !digits.isEmpty else { return nil }
-    var value: UInt64 = 0
-    for byte in digits {
-      let digit: UInt64
-      switch byte {
-      case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt64(byte - UInt8(ascii: "0"))
-      case UInt8(ascii: "a")...UInt8(ascii: "f") where radix == 16:
-        digit = UInt64(byte - UInt8(ascii: "a") + 10)
-      case UInt8(ascii: "A")...UInt8(ascii: "F") where radix == 16:
-        digit = UInt64(byte - UInt8(ascii: "A") + 10)
-      default: return nil
-      }
-      let (shifted, overflow) = value.multipliedReportingOverflow(by: radix)
-      let (sum, carry) = shifted.addingReportingOverflow(digit)
-      guard !overflow, !carry else { return nil }
-      value = sum
-    }
-    return value
   }
 }

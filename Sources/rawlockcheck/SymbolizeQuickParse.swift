@@ -10,7 +10,8 @@ extension SymbolizeCommand {
   /// start with `-`). Anything else (help, an unknown or repeated option, a
   /// missing or invalid value, `--`) gives nil, and ArgumentParser parses
   /// the arguments and reports what is wrong. For what this accepts, the
-  /// command equals ArgumentParser's (`SymbolizeQuickParseTests`).
+  /// command equals ArgumentParser's (the test
+  /// `quickParseAgreesWithArgumentParser` in `SymbolizeLanesTests.swift`).
   static func quickParse(_ arguments: some Collection<String>) -> SymbolizeCommand? {
     var exe: String?
     var format: OutputFormat?

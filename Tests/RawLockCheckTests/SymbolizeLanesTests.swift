@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import Foundation
 import Symbolizer
 import Testing
@@ -63,7 +64,7 @@ import Testing
       symbolizer: symbolizer, laneCount: laneCount, writer: writer,
       minimumUnitBytes: minimumUnitBytes)
     let addresses = input.split(separator: "\n").map {
-      SymbolizeCommand.parseAddress($0.utf8)!
+      NumberText.parse($0.utf8)!
     }
     for start in stride(from: 0, to: addresses.count, by: SymbolizingLanes.chunkSize) {
       lanes.submit(

@@ -1,3 +1,4 @@
+import Basics
 import XCTest
 
 @testable import Symbolizer
@@ -60,7 +61,10 @@ final class BatchRendererTests: XCTestCase {
     // for the missing module; the stale one's file is not read either).
     XCTAssertEqual(
       render(addresses, with: symbolizer, format: .text),
-      ["0x555500001234: libgone.so+0x1234", "0x700000000042: cfix+0x42 [stale]", "0x10: 0x10"])
+      [
+        "0x555500001234: libgone.so+0x1234", "0x700000000042: cfix+0x42 [stale binary]",
+        "0x10: 0x10",
+      ])
     XCTAssertEqual(
       render(addresses, with: symbolizer, format: .json),
       addresses.map { FrameFormatting.json(symbolizer.symbolize($0)) })

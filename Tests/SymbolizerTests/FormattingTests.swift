@@ -1,3 +1,4 @@
+import Basics
 import XCTest
 
 @testable import Symbolizer
@@ -39,7 +40,7 @@ final class FormattingTests: XCTestCase {
       #"{"address": "0x1240", "frames": [{"function": "leaf_mix", "file": "/src/inline.c", "line": 12, "column": 8, "inlined": true, "module": "/bin/cfix", "offset": "0x1240"}, "#
         + #"{"function": "outer_work", "file": "/src/inline.c", "line": 25, "column": 14, "inlined": false, "module": "/bin/cfix", "offset": "0x1240"}]}"#
     )
-    XCTAssertEqual(FrameFormatting.jsonString("a\"b\\c\n\u{1}"), #""a\"b\\c\n\u0001""#)
+    XCTAssertEqual(JSONText.quoted("a\"b\\c\n\u{1}"), #""a\"b\\c\n\u0001""#)
   }
 
   func testFilterDropsLeadingMachineryByNameOrModule() {

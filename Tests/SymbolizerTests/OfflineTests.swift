@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import XCTest
 
@@ -84,7 +85,7 @@ final class OfflineTests: XCTestCase {
       XCTAssertEqual(frames[0].moduleOffset, link)
     }
     let text = FrameFormatting.text(offline.symbolize(pieBase + exec.vaddr))
-    XCTAssertEqual(text, "cfix-rebuilt+0x\(String(exec.vaddr, radix: 16)) [stale]")
+    XCTAssertEqual(text, "cfix-rebuilt+0x\(String(exec.vaddr, radix: 16)) [stale binary]")
   }
 
   func testMissingFileFoundUnderDebugDirectory() throws {

@@ -1,3 +1,4 @@
+import Basics
 import Foundation
 import LockGraph
 import Testing
@@ -179,7 +180,7 @@ func error(_ text: String) -> String? {
   @Test func numbers() {
     func n(_ s: String) -> UInt64? {
       var copy = s
-      return copy.withUTF8 { TextTraceParser.parseNumber(UnsafeRawBufferPointer($0)) }
+      return copy.withUTF8 { NumberText.parse(UnsafeRawBufferPointer($0)) }
     }
     #expect(n("0") == 0)
     #expect(n("18446744073709551615") == .max)

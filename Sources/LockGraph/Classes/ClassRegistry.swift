@@ -34,6 +34,7 @@ public final class ClassRegistry: @unchecked Sendable {
   private let published = Atomic<Int>(0)
   private let registration = ValidatorMutex<[String: ClassID]>([:])
 
+  /// An empty registry (its tables are reserved, not yet committed).
   public init() {
     records = Self.reserve(LockClass.self, count: Self.capacity)
     usageBits = Self.reserve(Atomic<UInt16>.self, count: Self.capacity)

@@ -2,10 +2,15 @@ import WaitContext
 
 /// A held lock as a finding shows it: a snapshot taken when it was found.
 public struct LockSnapshot: Sendable, Hashable {
+  /// The held lock's class.
   public var lockClass: ClassID
+  /// How it was acquired.
   public var read: ReadMode
+  /// It was taken with a trylock.
   public var isTrylock: Bool
+  /// The lock instance's address, 0 when unknown.
   public var instance: UInt64
+  /// Where it was acquired.
   public var origin: Origin
   /// The class's usage bits when the finding was recorded.
   public var usage: UsageMask = []
@@ -30,8 +35,11 @@ public struct LockSnapshot: Sendable, Hashable {
 /// One link of a printed dependency chain: a class, and where the
 /// dependency into it was first recorded.
 public struct ChainLink: Sendable, Hashable {
+  /// The class the dependency leads into.
   public var lockClass: ClassID
+  /// Where the dependency into `lockClass` was first recorded.
   public var origin: Origin
+  /// The thread that recorded it, when known.
   public var thread: ThreadID?
 }
 
@@ -43,6 +51,7 @@ public enum FindingDetail: Sendable, Hashable {
   /// `chain` lists the existing dependency chain in lockdep's reverse order:
   /// first the held lock's class (`-> #N`), last the lock being taken (`-> #0`).
   case circularDependency(held: LockSnapshot, chain: [ChainLink])
+  /// The thread takes a lock of a class it holds already (`held`).
   case recursiveLocking(held: LockSnapshot)
   /// `previous` was set at `previousOrigin`; `new` conflicts with it.
   case inconsistentLockState(
@@ -57,19 +66,29 @@ public enum FindingDetail: Sendable, Hashable {
   /// (lockdep's `print_irq_inversion_bug()`): `forwards` when the lock took
   /// `other` after it, else `other` took the lock.
   case irqInversion(forwards: Bool, other: ClassID, irqClass: String, path: [ChainLink])
+  /// A release of a lock the thread does not hold.
   case badUnlockBalance
+  /// Memory from `from` to `to` (inclusive) was freed, or a lock at `from`
+  /// re-initialized (`reinitialized`), while `holder` held a lock there.
   case heldLockFreed(from: UInt64, to: UInt64, holder: ThreadID, reinitialized: Bool)
+  /// A sleep where sleeping is not allowed; `reasons` say why not
+  /// (`interrupts disabled`, `in hardirq context`, ...).
   case sleepInAtomic(reasons: [String])
   /// `interrupt` names the handler that returned with locks held, when it
   /// was not the thread that ended.
   case locksHeldAtExit(interrupt: String?)
+  /// An acquisition with `nest=` while the thread does not hold `nest`.
   case nestedLockNotTaken(nest: ClassID)
+  /// A size limit of the validator was reached (`limit`: lockdep's name
+  /// for it and its value); `consequence` says what went unchecked.
   case limitExceeded(limit: String, consequence: String)
 }
 
 /// One distinct problem, with how often it happened.
 public struct Finding: Sendable {
+  /// What kind of problem it is.
   public var kind: FindingKind
+  /// The thread it first happened on.
   public var thread: ThreadID
   /// Where it first happened.
   public var origin: Origin
@@ -77,7 +96,10 @@ public struct Finding: Sendable {
   public var lock: LockSnapshot?
   /// The thread's held locks when it happened, oldest first.
   public var held: [LockSnapshot]
+  /// What is specific to its kind.
   public var detail: FindingDetail
+  /// How many times it happened: occurrences of the same kind, classes and
+  /// site are one finding.
   public var count: Int
   /// Execution context description at the time (`HC1[1]:SC0[0]:HE0:SE1`).
   public var irqState: String

@@ -33,6 +33,7 @@ public enum FindingKind: String, Sendable, CaseIterable, Hashable, Comparable {
   /// Lockdep's own reports; `sleep-in-atomic` comes from `might_sleep()`.
   public var isLockdepSplat: Bool { self != .sleepInAtomic }
 
+  /// Orders kinds as `allCases` lists them.
   public static func < (a: FindingKind, b: FindingKind) -> Bool {
     allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
   }

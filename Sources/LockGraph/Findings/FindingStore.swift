@@ -10,9 +10,11 @@ public struct FindingStore: Sendable {
     var site: UInt64
   }
 
+  /// The distinct findings, in the order they were first recorded.
   public private(set) var findings: [Finding] = []
   private var index: [Key: Int] = [:]
 
+  /// An empty store.
   public init() {}
 
   /// Records one occurrence; returns true when it is a new distinct finding.
@@ -31,6 +33,7 @@ public struct FindingStore: Sendable {
     return true
   }
 
+  /// The number of distinct findings.
   public var count: Int { findings.count }
 
   /// Distinct findings per kind.

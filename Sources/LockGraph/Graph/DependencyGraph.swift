@@ -6,20 +6,27 @@
 /// `edges[e]` is a -> b; the graph holds no cycle made only of strong paths
 /// (a dependency that would close one is reported, not added).
 public struct DependencyGraph: Sendable {
+  /// One dependency from -> to.
   public struct Edge: Sendable {
+    /// The class that was held.
     public var from: ClassID
+    /// The class acquired while `from` was held.
     public var to: ClassID
+    /// Every kind of this dependency seen so far.
     public var kinds: DependencyKinds
     /// Where `to` was first acquired while `from` was held.
     public var origin: Origin
+    /// The thread that first created the edge.
     public var thread: ThreadID
   }
 
+  /// Every edge, in the order they were added (an edge's index is its id).
   public private(set) var edges: [Edge] = []
   private(set) var after: [[Int32]] = []
   private(set) var before: [[Int32]] = []
   private var index: [UInt64: Int32] = [:]
 
+  /// An empty graph.
   public init() {}
 
   @inlinable static func pairKey(_ a: ClassID, _ b: ClassID) -> UInt64 {

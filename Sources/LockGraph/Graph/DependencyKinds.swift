@@ -8,12 +8,18 @@
 /// A path is *strong* when no -(*R)-> edge is followed by a -(S*)-> edge;
 /// only strong paths make deadlocks.
 public struct DependencyKinds: OptionSet, Sendable, Hashable {
+  /// Bit k for kind k (see above).
   public var rawValue: UInt8
+  /// The kinds whose bits are set in `rawValue`.
   @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue }
 
+  /// -(SR)->: prev shared, next a recursive read.
   public static let sharedToRecursive = DependencyKinds(rawValue: 1 << 0)
+  /// -(ER)->: prev exclusive, next a recursive read.
   public static let exclusiveToRecursive = DependencyKinds(rawValue: 1 << 1)
+  /// -(SN)->: prev shared, next not a recursive read.
   public static let sharedToNonRecursive = DependencyKinds(rawValue: 1 << 2)
+  /// -(EN)->: prev exclusive, next not a recursive read.
   public static let exclusiveToNonRecursive = DependencyKinds(rawValue: 1 << 3)
 
   /// -(S*)->: prev was shared.

@@ -1,27 +1,38 @@
 /// A lock class known to the validator: an index into its class table.
 /// Each subclass of a declared class is a class of its own, as in lockdep.
 public struct ClassID: Hashable, Sendable, Comparable {
+  /// The index into the class table; negative for `.none`.
   public var raw: Int32
+  /// The class at index `raw`.
   @inlinable public init(_ raw: Int32) { self.raw = raw }
   /// No class (for optional fields kept unboxed on the fast path).
   public static let none = ClassID(-1)
+  /// `raw` as an array index.
   @inlinable public var index: Int { Int(raw) }
+  /// Orders classes by index (declaration order).
   public static func < (a: ClassID, b: ClassID) -> Bool { a.raw < b.raw }
 }
 
 /// A thread known to the validator: an index into its thread table.
 public struct ThreadID: Hashable, Sendable {
+  /// The index into the thread table.
   public var raw: Int32
+  /// The thread at index `raw`.
   @inlinable public init(_ raw: Int32) { self.raw = raw }
+  /// `raw` as an array index.
   @inlinable public var index: Int { Int(raw) }
 }
 
 /// A recorded call stack, owned by whoever feeds the validator (a trace's
 /// `stack` table, or the in-process recorder). The validator only stores it.
 public struct StackID: Hashable, Sendable {
+  /// The index into the owner's stack table; negative for `.none`.
   public var raw: Int32
+  /// The stack at index `raw`.
   @inlinable public init(_ raw: Int32) { self.raw = raw }
+  /// No stack.
   public static let none = StackID(-1)
+  /// True for `.none`.
   @inlinable public var isNone: Bool { raw < 0 }
 }
 
@@ -29,14 +40,17 @@ public struct StackID: Hashable, Sendable {
 /// line in a text trace. Any part may be absent (zero or `.none`).
 public struct Origin: Hashable, Sendable {
   // Laid out widest first: no padding between fields.
+  /// The return address, or 0.
   public var ip: UInt64
   /// The line of a text trace, or 0.
   public var line: Int64
   /// The event's index in its stream (0-based), set by the validator.
   public var event: Int64
+  /// The call stack, or `.none`.
   public var stack: StackID
 
   @inlinable
+  /// An origin from whichever parts are known.
   public init(stack: StackID = .none, ip: UInt64 = 0, line: Int64 = 0, event: Int64 = 0) {
     self.stack = stack
     self.ip = ip
@@ -44,6 +58,7 @@ public struct Origin: Hashable, Sendable {
     self.event = event
   }
 
+  /// An origin with no part known.
   public static let unknown = Origin()
 
   /// A key that identifies the code location for de-duplication: the stack,
@@ -63,5 +78,6 @@ public enum ReadMode: UInt8, Sendable, Hashable {
   /// Shared and recursive (read=2): never blocks behind a waiting writer.
   case recursive = 2
 
+  /// True for either kind of read.
   @inlinable public var isRead: Bool { self != .exclusive }
 }

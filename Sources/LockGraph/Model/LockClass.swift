@@ -8,7 +8,9 @@ public struct LockClass: Sendable {
   public var key: String
   /// The display name (`&zone->lock`).
   public var name: String
+  /// The kind of lock (raw spin lock, mutex, ...).
   public var kind: LockKind
+  /// Its inner and outer wait types.
   public var waits: ClassWaitTypes
   /// 0 for the declared class, 1 to 7 for `sub=` variants.
   public var subclass: UInt8

@@ -1,19 +1,28 @@
 /// One thing a thread did, as the validator consumes it. Traces and the
 /// in-process recorder both produce these; the validator does not know which.
 public struct LockEvent: Sendable {
+  /// What the event does, one verb per trace event word.
   public enum Verb: UInt8, Sendable, CaseIterable {
+    /// Lock operations, and the annotations `might_lock()` and `might_sleep()`.
     case acquire, release, mightLock, mightSleep
+    /// Entering and leaving interrupt-like contexts.
     case hardirqEnter, hardirqExit, softirqEnter, softirqExit, nmiEnter, nmiExit
+    /// Interrupts, bottom halves and preemption off and on.
     case irqDisable, irqEnable, bhDisable, bhEnable, preemptDisable, preemptEnable
+    /// A lock (re)initialized, memory freed, the thread ended.
     case initLock, free, exit
   }
 
+  /// What happened.
   public var verb: Verb
+  /// The thread it happened on.
   public var thread: ThreadID
   /// The class of `acquire`, `release`, `mightLock` and `initLock`; a
   /// declared (subclass 0) class.
   public var lockClass: ClassID
+  /// How an `acquire` takes the lock.
   public var read: ReadMode
+  /// The `acquire` is a trylock.
   public var isTrylock: Bool
   /// `hardirq-enter threaded`.
   public var threaded: Bool
@@ -25,9 +34,11 @@ public struct LockEvent: Sendable {
   public var address: UInt64
   /// The length of `free`.
   public var length: UInt64
+  /// Where it happened.
   public var origin: Origin
 
   @inlinable
+  /// An event; fields a verb does not use keep their defaults.
   public init(
     _ verb: Verb, thread: ThreadID, lockClass: ClassID = .none, read: ReadMode = .exclusive,
     isTrylock: Bool = false, threaded: Bool = false, subclass: UInt8 = 0, nest: ClassID = .none,
@@ -51,7 +62,10 @@ public struct LockEvent: Sendable {
 /// bug of the program): contexts that do not nest, enables without disables.
 /// Readers turn it into a `file:line:` error.
 public struct EventError: Error, Equatable, Sendable, CustomStringConvertible {
+  /// What is wrong.
   public var message: String
+  /// An error saying `message`.
   public init(_ message: String) { self.message = message }
+  /// The message.
   public var description: String { message }
 }

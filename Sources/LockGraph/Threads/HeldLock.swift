@@ -7,10 +7,13 @@ import WaitContext
 /// fields written one by one and then copied as a block stall the CPU's
 /// store forwarding on every acquisition).
 public struct HeldLock: Sendable {
+  /// The lock instance's address, 0 when unknown.
   public var instance: UInt64
   /// The thread's chain key before this lock was pushed.
   var previousChainKey: UInt64
+  /// Where it was acquired.
   public var origin: Origin
+  /// Its class.
   public var lockClass: ClassID
   /// The class named by `nest=` (`.none` when none or not held).
   public var nest: ClassID
@@ -116,8 +119,12 @@ public struct HeldLock: Sendable {
 /// The interrupt context of a held lock or thread, as lockdep's
 /// `task_irq_context()` (softirq 1, hardirq 2) plus NMI (4).
 public enum IRQContextID {
+  /// Task (process) context.
   public static let task: UInt8 = 0
+  /// A softirq-like handler.
   public static let softirq: UInt8 = 1
+  /// A hard-interrupt-like handler.
   public static let hardirq: UInt8 = 2
+  /// A non-maskable interrupt.
   public static let nmi: UInt8 = 4
 }

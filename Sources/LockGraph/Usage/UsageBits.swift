@@ -48,7 +48,9 @@ public enum UsageBit: UInt8, Sendable, CaseIterable {
 
 /// A set of usage bits (lockdep's `usage_mask`).
 public struct UsageMask: OptionSet, Sendable, Hashable {
+  /// One bit per `UsageBit`, at the bit's raw value.
   public var rawValue: UInt16
+  /// The set whose bits are set in `rawValue`.
   @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue }
 
   /// Every `USED_IN_*` bit (`LOCKF_USED_IN_IRQ_ALL`).

@@ -1,3 +1,4 @@
+import Basics
 import LockGraph
 import Symbolizer
 import Synchronization
@@ -147,7 +148,7 @@ final class TraceRecorder: Sendable {
       f.modules.insert(mapping.key)
       let buildID = loaded.first { $0.path == mapping.path }?.buildIDHex
       f.writer.module(
-        Trace.ModuleRecord(
+        ModuleRecord(
           start: mapping.start, end: mapping.end, fileOffset: mapping.offset, path: mapping.path,
           buildID: buildID))
     }

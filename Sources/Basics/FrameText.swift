@@ -1,0 +1,216 @@
+/// The text and JSON forms of frames, written as UTF-8 bytes: the one
+/// implementation behind `Symbolizer`'s `FrameFormatting` (for `Frame`
+/// values) and `BatchRenderer` (for `SymbolizedBatch`es), and `Report`'s
+/// `ReportFrame.text`.
+///
+/// The strings of a frame come in as `Parts`, in the form the output wants
+/// them: raw for text, JSON-escaped (without quotes) for JSON.
+///
+/// Two layouts of a frame line (`Style`) share their pieces:
+/// `module+0xoffset` (or the bare `0x…` address) for a frame with no name,
+/// `file:line:column` for a location, and ` [stale binary]` after a frame
+/// of a module whose file no longer matches the trace.
+public enum FrameText {
+  /// One frame's fields, its strings as UTF-8 bytes.
+  public struct Parts<Bytes: Collection<UInt8>> {
+    /// The readable function name.
+    public var name: Bytes?
+    /// The source file.
+    public var file: Bytes?
+    /// Text: the module's file name (`libc.so.6`); JSON: its path. Nil when
+    /// no module (or no offset in it) is known.
+    public var module: Bytes?
+    /// The 1-based source line; 0 when unknown or compiler-generated.
+    public var line: Int
+    /// The 1-based source column; 0 when unknown.
+    public var column: Int
+    /// True for every frame of an inline chain except the outermost one.
+    public var isInlined: Bool
+    /// The module's file is not the one the address came from.
+    public var isStale: Bool
+    /// The address as the module's ELF file numbers it.
+    public var moduleOffset: UInt64
+    /// The address as given (printed when no module is known).
+    public var address: UInt64
+
+    /// A frame's fields.
+    @inlinable
+    public init(
+      name: Bytes?, file: Bytes?, module: Bytes?, line: Int, column: Int, isInlined: Bool,
+      isStale: Bool, moduleOffset: UInt64, address: UInt64
+    ) {
+      self.name = name
+      self.file = file
+      self.module = module
+      self.line = line
+      self.column = column
+      self.isInlined = isInlined
+      self.isStale = isStale
+      self.moduleOffset = moduleOffset
+      self.address = address
+    }
+
+    /// True when a name or a source line is known.
+    @inlinable
+    public var isSymbolized: Bool { name != nil || (file != nil && line != 0) }
+  }
+
+  /// How a frame line is laid out.
+  public enum Style: Sendable {
+    /// `llvm-symbolizer --pretty-print`: `function at file:line:column`,
+    /// `function at <compiler-generated>` for line 0, `?? at …` without a
+    /// name, `function (module+0xoffset)` when only a symbol is known.
+    case pretty
+    /// lockdep's backtrace lines: `function (file:line:column)`,
+    /// `function (file:<compiler-generated>)` for line 0, `function` alone
+    /// without a file, `module+0xoffset` without a name.
+    case report
+  }
+
+  /// What follows a stale frame.
+  public static let staleMarker: StaticString = " [stale binary]"
+
+  /// The pretty-print block of one address (no final newline): each frame's
+  /// description, the first prefixed by `0x…: ` when `printAddress` is set,
+  /// the others by `\n (inlined by) `.
+  @inlinable
+  public static func appendText<Bytes>(
+    address: UInt64, printAddress: Bool, frameCount: Int, parts: (Int) -> Parts<Bytes>,
+    to out: inout [UInt8]
+  ) {
+    for index in 0..<frameCount {
+      if index > 0 {
+        append("\n (inlined by) ", to: &out)
+      } else if printAddress {
+        NumberText.appendHex(address, to: &out)
+        append(": ", to: &out)
+      }
+      appendDescription(parts(index), style: .pretty, to: &out)
+    }
+  }
+
+  /// One frame's line in `style`. A stale frame, and one with nothing
+  /// known, prints as `module+0xoffset` (or the bare address when no module
+  /// is known), stale ones followed by ` [stale binary]`.
+  @inlinable
+  public static func appendDescription<Bytes>(
+    _ frame: Parts<Bytes>, style: Style, to out: inout [UInt8]
+  ) {
+    switch style {
+    case .pretty:
+      guard frame.isSymbolized, !frame.isStale else {
+        appendUnsymbolized(frame, to: &out)
+        return
+      }
+      if let name = frame.name { out.append(contentsOf: name) } else { append("??", to: &out) }
+      if frame.file == nil, frame.line == 0 {
+        // Named from the symbol table only: say where instead of a fake location.
+        append(" (", to: &out)
+        appendUnsymbolized(frame, to: &out)
+        append(")", to: &out)
+        return
+      }
+      append(" at ", to: &out)
+      guard frame.line != 0 else {
+        append("<compiler-generated>", to: &out)
+        return
+      }
+      if let file = frame.file { out.append(contentsOf: file) } else { append("??", to: &out) }
+      appendLineColumn(frame, to: &out)
+    case .report:
+      guard let name = frame.name, !frame.isStale else {
+        appendUnsymbolized(frame, to: &out)
+        return
+      }
+      out.append(contentsOf: name)
+      guard let file = frame.file else { return }
+      append(" (", to: &out)
+      out.append(contentsOf: file)
+      if frame.line == 0 {
+        append(":<compiler-generated>", to: &out)
+      } else {
+        appendLineColumn(frame, to: &out)
+      }
+      append(")", to: &out)
+    }
+  }
+
+  /// `:line`, and `:column` when the column is known.
+  @inlinable
+  static func appendLineColumn<Bytes>(_ frame: Parts<Bytes>, to out: inout [UInt8]) {
+    append(":", to: &out)
+    NumberText.appendDecimal(frame.line, to: &out)
+    if frame.column > 0 {
+      append(":", to: &out)
+      NumberText.appendDecimal(frame.column, to: &out)
+    }
+  }
+
+  /// `module+0xoffset`, or the bare address without a module; then the
+  /// stale marker for a stale frame.
+  @inlinable
+  static func appendUnsymbolized<Bytes>(_ frame: Parts<Bytes>, to out: inout [UInt8]) {
+    if let module = frame.module {
+      out.append(contentsOf: module)
+      append("+", to: &out)
+      NumberText.appendHex(frame.moduleOffset, to: &out)
+    } else {
+      NumberText.appendHex(frame.address, to: &out)
+    }
+    if frame.isStale { append(staleMarker, to: &out) }
+  }
+
+  /// One JSON object on one line: `{"address": "0x…", "frames": [{"function":
+  /// …, "file": …, "line": …, "column": …, "inlined": …, "module": …,
+  /// "offset": "0x…"}]}`, unknown strings `null`, `"stale": true` added for
+  /// stale frames. `parts` gives JSON-escaped strings.
+  @inlinable
+  public static func appendJSON<Bytes>(
+    address: UInt64, frameCount: Int, parts: (Int) -> Parts<Bytes>, to out: inout [UInt8]
+  ) {
+    append(#"{"address": ""#, to: &out)
+    NumberText.appendHex(address, to: &out)
+    append(#"", "frames": ["#, to: &out)
+    for index in 0..<frameCount {
+      let frame = parts(index)
+      append(index > 0 ? #", {"function": "# : #"{"function": "#, to: &out)
+      appendJSONString(frame.name, to: &out)
+      append(#", "file": "#, to: &out)
+      appendJSONString(frame.file, to: &out)
+      append(#", "line": "#, to: &out)
+      NumberText.appendDecimal(frame.line, to: &out)
+      append(#", "column": "#, to: &out)
+      NumberText.appendDecimal(frame.column, to: &out)
+      append(frame.isInlined ? #", "inlined": true"# : #", "inlined": false"#, to: &out)
+      append(#", "module": "#, to: &out)
+      appendJSONString(frame.module, to: &out)
+      append(#", "offset": ""#, to: &out)
+      NumberText.appendHex(frame.moduleOffset, to: &out)
+      append(#"""#, to: &out)
+      if frame.isStale { append(#", "stale": true"#, to: &out) }
+      append("}", to: &out)
+    }
+    append("]}", to: &out)
+  }
+
+  /// `"escaped"`, or `null`.
+  @inlinable
+  static func appendJSONString<Bytes: Collection<UInt8>>(
+    _ escaped: Bytes?, to out: inout [UInt8]
+  ) {
+    guard let escaped else {
+      append("null", to: &out)
+      return
+    }
+    out.append(UInt8(ascii: "\""))
+    out.append(contentsOf: escaped)
+    out.append(UInt8(ascii: "\""))
+  }
+
+  /// Appends a literal.
+  @inlinable @inline(__always)
+  public static func append(_ literal: StaticString, to out: inout [UInt8]) {
+    out.append(
+      contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+  }
+}

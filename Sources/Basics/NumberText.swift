@@ -1,0 +1,95 @@
+/// Numbers as the project writes and reads them: `0x` and lowercase hex
+/// digits for addresses, plain decimal digits otherwise; reading takes
+/// decimal or `0x`/`0X`-hexadecimal.
+public enum NumberText {
+  /// Appends `0x` and the lowercase hex digits of `value` (`0x0` for zero).
+  @inlinable
+  public static func appendHex(_ value: UInt64, to out: inout [UInt8]) {
+    out.append(0x30)
+    out.append(0x78)
+    if value == 0 {
+      out.append(0x30)
+      return
+    }
+    var shift = (63 - value.leadingZeroBitCount) / 4 * 4
+    while shift >= 0 {
+      let digit = UInt8((value >> UInt64(shift)) & 0xF)
+      out.append(digit < 10 ? 0x30 + digit : 0x61 + digit - 10)
+      shift -= 4
+    }
+  }
+
+  /// `0x` and the lowercase hex digits of `value`.
+  @inlinable
+  public static func hex(_ value: UInt64) -> String {
+    var out: [UInt8] = []
+    appendHex(value, to: &out)
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  /// Appends the decimal digits of `value`.
+  @inlinable
+  public static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
+    var n = value
+    var count = 0
+    repeat {
+      count += 1
+      n /= 10
+    } while n > 0
+    var i = out.count + count - 1
+    out.append(contentsOf: repeatElement(0x30, count: count))
+    n = value
+    repeat {
+      out[i] = 0x30 + UInt8(n % 10)
+      n /= 10
+      i -= 1
+    } while n > 0
+  }
+
+  /// Appends the decimal digits of `value`, after a minus sign when negative.
+  @inlinable
+  public static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+    if value < 0 { out.append(UInt8(ascii: "-")) }
+    appendDecimal(UInt64(value.magnitude), to: &out)
+  }
+
+  /// A decimal number, or a hexadecimal one after `0x` or `0X`; nil for
+  /// anything else (signs, spaces, an empty text, a bare `0x`) or for a
+  /// value that does not fit in 64 bits.
+  @inlinable
+  public static func parse(_ b: UnsafeRawBufferPointer) -> UInt64? {
+    if b.isEmpty { return nil }
+    var value: UInt64 = 0
+    if b.count > 2 && b[0] == 0x30 && (b[1] == 0x78 || b[1] == 0x58) {
+      for c in b[2...] {
+        let digit: UInt64
+        switch c {
+        case 0x30...0x39: digit = UInt64(c - 0x30)
+        case 0x61...0x66: digit = UInt64(c - 0x61 + 10)
+        case 0x41...0x46: digit = UInt64(c - 0x41 + 10)
+        default: return nil
+        }
+        if value >> 60 != 0 { return nil }
+        value = value << 4 | digit
+      }
+      return value
+    }
+    for c in b {
+      guard c >= 0x30 && c <= 0x39 else { return nil }
+      let (m, o1) = value.multipliedReportingOverflow(by: 10)
+      let (s, o2) = m.addingReportingOverflow(UInt64(c - 0x30))
+      if o1 || o2 { return nil }
+      value = s
+    }
+    return value
+  }
+
+  /// `parse(_:)` of any bytes (copied first when they are not contiguous).
+  @inlinable
+  public static func parse(_ bytes: some Collection<UInt8>) -> UInt64? {
+    if let value = bytes.withContiguousStorageIfAvailable({ parse(UnsafeRawBufferPointer($0)) }) {
+      return value
+    }
+    return Array(bytes).withUnsafeBytes { parse($0) }
+  }
+}

@@ -1,0 +1,92 @@
+import Basics
+import Testing
+
+@Suite struct NumberTextTests {
+  @Test func hexIsLowercaseWithPrefix() {
+    #expect(NumberText.hex(0) == "0x0")
+    #expect(NumberText.hex(0xdead_BEEF) == "0xdeadbeef")
+    #expect(NumberText.hex(.max) == "0xffffffffffffffff")
+  }
+
+  @Test func numbersAgreeWithTheStandardLibrary() {
+    for value: UInt64 in [0, 7, 9, 10, 255, 4096, 1 << 40, .max] {
+      var d: [UInt8] = []
+      var h: [UInt8] = []
+      NumberText.appendDecimal(value, to: &d)
+      NumberText.appendHex(value, to: &h)
+      #expect(String(decoding: d, as: UTF8.self) == String(value))
+      #expect(String(decoding: h, as: UTF8.self) == "0x" + String(value, radix: 16))
+    }
+  }
+
+  @Test func decimal() {
+    var out: [UInt8] = []
+    NumberText.appendDecimal(-42, to: &out)
+    out.append(0x20)
+    NumberText.appendDecimal(UInt64.max, to: &out)
+    #expect(String(decoding: out, as: UTF8.self) == "-42 18446744073709551615")
+  }
+
+  @Test(
+    arguments: [
+      ("0", UInt64(0)), ("42", 42), ("0x2A", 42), ("0X2a", 42),
+      ("18446744073709551615", .max), ("0xffffffffffffffff", .max),
+    ] as [(String, UInt64)])
+  func parses(text: String, value: UInt64) {
+    #expect(NumberText.parse(text.utf8) == value)
+  }
+
+  @Test(arguments: [
+    "", "0x", "-1", "+1", " 1", "1 ", "12a", "0xg", "18446744073709551616",
+    "0x10000000000000000",
+  ])
+  func refuses(text: String) {
+    #expect(NumberText.parse(text.utf8) == nil)
+  }
+}
+
+@Suite struct JSONTextTests {
+  @Test func escapes() {
+    #expect(JSONText.quoted("a\"b\\c\n\r\t\u{1}\u{1f}é") == #""a\"b\\c\n\r\t\u0001\u001fé""#)
+    #expect(JSONText.quoted(nil) == "null")
+  }
+}
+
+@Suite struct FrameTextTests {
+  func line(
+    _ style: FrameText.Style, name: String? = nil, file: String? = nil, line: Int = 0,
+    column: Int = 0, module: String? = nil, stale: Bool = false
+  ) -> String {
+    let parts = FrameText.Parts(
+      name: name.map { Array($0.utf8) }, file: file.map { Array($0.utf8) },
+      module: module.map { Array($0.utf8) }, line: line, column: column, isInlined: false,
+      isStale: stale, moduleOffset: 0x1234, address: 0x5555_0000_1234)
+    var out: [UInt8] = []
+    FrameText.appendDescription(parts, style: style, to: &out)
+    return String(decoding: out, as: UTF8.self)
+  }
+
+  @Test func reportStyle() {
+    #expect(line(.report, name: "f", file: "a.c", line: 3, column: 7) == "f (a.c:3:7)")
+    #expect(line(.report, name: "f", file: "a.c", line: 3) == "f (a.c:3)")
+    #expect(line(.report, name: "f", file: "a.c") == "f (a.c:<compiler-generated>)")
+    #expect(line(.report, name: "f") == "f")
+    #expect(line(.report, module: "libx.so") == "libx.so+0x1234")
+    #expect(line(.report) == "0x555500001234")
+  }
+
+  @Test func prettyStyle() {
+    #expect(line(.pretty, name: "f", file: "a.c", line: 3, column: 7) == "f at a.c:3:7")
+    #expect(line(.pretty, name: "f", file: "a.c") == "f at <compiler-generated>")
+    #expect(line(.pretty, name: "f", module: "libx.so") == "f (libx.so+0x1234)")
+    #expect(line(.pretty, file: "a.c", line: 3) == "?? at a.c:3")
+    #expect(line(.pretty, module: "libx.so") == "libx.so+0x1234")
+  }
+
+  @Test(arguments: [FrameText.Style.pretty, .report])
+  func staleFramesCarryNoNamesAndOneMarker(style: FrameText.Style) {
+    #expect(
+      line(style, name: "f", file: "a.c", line: 3, module: "libx.so", stale: true)
+        == "libx.so+0x1234 [stale binary]")
+  }
+}
