@@ -51,7 +51,7 @@ let package = Package(
     // Wait types, lock kinds, execution contexts and the wait-context rule.
     .target(name: "WaitContext"),
     // The validator engine: classes, held locks, the dependency graph, every check.
-    .target(name: "LockGraph", dependencies: ["WaitContext"]),
+    .target(name: "LockGraph", dependencies: ["Basics", "WaitContext"]),
     // Reading and writing traces.
     .target(name: "Trace", dependencies: ["Basics", "LockGraph", "WaitContext"]),
     // Findings as text (lockdep's layout) and JSON, frames through the symbolizer.

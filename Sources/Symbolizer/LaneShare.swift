@@ -1,3 +1,4 @@
+import Basics
 import Glibc
 import Synchronization
 
@@ -34,8 +35,8 @@ final class LaneShare: Sendable {
     }
   }
 
-  private let images = Mutex<[FileKey: DwarfImage.Share]>([:])
-  private let names = Mutex([NameText: SymbolName](minimumCapacity: 1024))
+  private let images = PThreadMutex<[FileKey: DwarfImage.Share]>([:])
+  private let names = PThreadMutex([NameText: SymbolName](minimumCapacity: 1024))
 
   init() {}
 

@@ -22,7 +22,7 @@ public final class Symbolizer: Sendable {
     case executable(String)
   }
 
-  private let engine: Mutex<SymbolizerEngine>
+  private let engine: PThreadMutex<SymbolizerEngine>
   /// How each module was resolved (for offline symbolizers: one per distinct
   /// file and bias, in record order).
   public let modules: [ModuleResolution]
@@ -85,7 +85,7 @@ public final class Symbolizer: Sendable {
     case .executable(let path):
       modules = [engine.report(executable: path)]
     }
-    self.engine = Mutex(engine)
+    self.engine = PThreadMutex(engine)
     self.source = source
     self.debugDirectories = debugDirectories
     self.cachesAddresses = cachesAddresses

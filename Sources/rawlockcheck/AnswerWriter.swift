@@ -1,3 +1,4 @@
+import Basics
 import Dispatch
 import Symbolizer
 import Synchronization
@@ -22,7 +23,7 @@ final class AnswerWriter: Sendable {
   private let slots: DispatchSemaphore
   private let descriptor: Int32
   /// One renderer per lane, and the output buffer (reused between chunks).
-  private let state: Mutex<(renderers: [BatchRenderer], out: [UInt8])>
+  private let state: PThreadMutex<(renderers: [BatchRenderer], out: [UInt8])>
 
   /// A writer to `descriptor` in `format` of the answers of up to
   /// `laneCount` lanes, with at most `limit` chunks waiting.
@@ -30,7 +31,7 @@ final class AnswerWriter: Sendable {
     precondition(limit > 0 && laneCount > 0)
     self.descriptor = descriptor
     let renderer = BatchRenderer(format: format == .json ? .json : .text)
-    state = Mutex((Array(repeating: renderer, count: laneCount), []))
+    state = PThreadMutex((Array(repeating: renderer, count: laneCount), []))
     slots = DispatchSemaphore(value: limit)
   }
 

@@ -1,3 +1,4 @@
+import Basics
 import Synchronization
 import WaitContext
 
@@ -32,7 +33,7 @@ public final class ClassRegistry: @unchecked Sendable {
   private let usageBits: UnsafeMutablePointer<Atomic<UInt16>>
   private let variantSlots: UnsafeMutablePointer<Atomic<Int32>>
   private let published = Atomic<Int>(0)
-  private let registration = ValidatorMutex<[String: ClassID]>([:])
+  private let registration = PThreadMutex<[String: ClassID]>([:])
 
   /// An empty registry (its tables are reserved, not yet committed).
   public init() {

@@ -1,3 +1,4 @@
+import Basics
 import Synchronization
 import WaitContext
 
@@ -20,7 +21,7 @@ public final class ValidatorCore: Sendable {
   public let classes: ClassRegistry
   /// Chain keys validated before.
   public let chains: ChainCache
-  let shared: ValidatorMutex<SharedState>
+  let shared: PThreadMutex<SharedState>
   let onFinding: (@Sendable (Finding, _ isNew: Bool) -> Void)?
 
   /// A core for `configuration`, with a chain cache of `chainCacheBytes`
@@ -33,7 +34,7 @@ public final class ValidatorCore: Sendable {
     self.configuration = configuration
     self.classes = ClassRegistry()
     self.chains = ChainCache(bytes: chainCacheBytes)
-    self.shared = ValidatorMutex(SharedState())
+    self.shared = PThreadMutex(SharedState())
     self.onFinding = onFinding
   }
 

@@ -32,7 +32,7 @@ final class TraceRecorder: Sendable {
     var modules: Set<String> = []
     var generation: (UInt64, UInt64) = (0, 0)
   }
-  private let file: ValidatorMutex<File>
+  private let file: PThreadMutex<File>
   /// The path written to.
   let path: String
 
@@ -50,7 +50,7 @@ final class TraceRecorder: Sendable {
     state.writer.header()
     Self.writeModules(&state)
     Self.drain(&state)
-    file = ValidatorMutex(state)
+    file = PThreadMutex(state)
     installExitHandlers()
   }
 
@@ -174,7 +174,7 @@ final class TraceRecorder: Sendable {
 /// the buffer has its own (uncontended) lock.
 final class ThreadRecording: Sendable {
   private let recorder: TraceRecorder
-  private let buffer: ValidatorMutex<(writer: TextTraceWriter, known: [Bool])>
+  private let buffer: PThreadMutex<(writer: TextTraceWriter, known: [Bool])>
   let thread: ThreadID
   /// Bytes buffered before the thread's events are written out.
   static let limit = 64 << 10
@@ -184,7 +184,7 @@ final class ThreadRecording: Sendable {
     self.thread = thread
     var writer = TextTraceWriter(capacity: Self.limit + 256)
     writer.tokens.setThread(thread, token)
-    buffer = ValidatorMutex((writer, []))
+    buffer = PThreadMutex((writer, []))
   }
 
   /// Appends one event of this thread.

@@ -1,3 +1,4 @@
+import Basics
 import LockGraph
 import Synchronization
 
@@ -11,7 +12,7 @@ final class LiveStacks: Sendable {
     var ids: [[UInt64]: Int32] = [:]
     var stacks: [[UInt64]] = []
   }
-  private let table = ValidatorMutex(Table())
+  private let table = PThreadMutex(Table())
 
   /// The id of `addresses`, interned, and whether it is new.
   func intern(_ addresses: UnsafeBufferPointer<UInt64>) -> (id: StackID, isNew: Bool) {

@@ -1,3 +1,4 @@
+import Basics
 import LockGraph
 import Report
 import Symbolizer
@@ -25,8 +26,8 @@ final class LiveValidator: Sendable {
   let stacks = LiveStacks()
   let recorder: TraceRecorder?
   private let policyValue: Atomic<UInt8>
-  private let state = ValidatorMutex(State())
-  private let symbolizer = ValidatorMutex<Symbolizer?>(nil)
+  private let state = PThreadMutex(State())
+  private let symbolizer = PThreadMutex<Symbolizer?>(nil)
 
   private struct State {
     /// Every new distinct finding, in order.

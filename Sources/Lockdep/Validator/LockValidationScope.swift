@@ -1,3 +1,4 @@
+import Basics
 import LockGraph
 import Synchronization
 
@@ -15,7 +16,7 @@ public final class LockValidationScope: Sendable {
   }
 
   @TaskLocal static var bound: LockValidationScope?
-  private let occurrences = ValidatorMutex<[Occurrence]>([])
+  private let occurrences = PThreadMutex<[Occurrence]>([])
 
   /// A new, empty scope.
   public init() {}

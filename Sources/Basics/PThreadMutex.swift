@@ -2,14 +2,14 @@
   import Glibc
 #endif
 
-/// The validator's own lock: a value behind a `pthread_mutex_t`. Never an
+/// The project's own lock: a value behind a `pthread_mutex_t`. Never an
 /// instrumented lock, so the validator never validates itself.
 ///
 /// Not the standard library's `Mutex`: its lock and unlock are compiled
 /// into the (uninstrumented) Synchronization library, so ThreadSanitizer
 /// cannot see them order the accesses they protect, and reports every one
 /// as a race. ThreadSanitizer intercepts `pthread_mutex_lock`.
-public final class ValidatorMutex<Value: ~Copyable>: @unchecked Sendable {
+public final class PThreadMutex<Value: ~Copyable>: @unchecked Sendable {
   private let mutex: UnsafeMutablePointer<pthread_mutex_t>
   private var value: Value
 
