@@ -78,6 +78,8 @@ let package = Package(
       name: "rawlockcheck",
       dependencies: [
         "Trace", "LockGraph", "WaitContext", "Symbolizer", "Report",
+        // `rawlockcheck demo`: the seed scenario in-process (Sources/rawlockcheck/Demo).
+        "Lockdep", "Allocator", "RCU",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       // Release builds carry the Swift runtime (and the FoundationEssentials
