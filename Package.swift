@@ -78,11 +78,15 @@ let package = Package(
     .target(name: "RCU", dependencies: ["CRCUSupport", "Lockdep", "Allocator", "WaitContext"]),
     // The read side's cost per section, against a thread-local counter baseline.
     .executableTarget(name: "RCUBenchmark", dependencies: ["RCU", "Lockdep", "CRCUSupport"]),
+    // kvfreeRCU's flood test, free walk and liburcu comparison (scripts/bench-rcu.sh).
+    .executableTarget(name: "KvfreeBenchmark", dependencies: ["RCU", "Allocator", "Lockdep"]),
     // The command-line tool.
     .executableTarget(
       name: "rawlockcheck",
       dependencies: [
         "Basics", "Trace", "LockGraph", "WaitContext", "Symbolizer", "Report",
+        // `rawlockcheck demo`: the seed scenario in-process (Sources/rawlockcheck/Demo).
+        "Lockdep", "Allocator", "RCU",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       // Release builds carry the Swift runtime (and the FoundationEssentials

@@ -12,6 +12,8 @@ struct RawLockCheck: ParsableCommand {
       invalid-wait-context rule. Exit status: 0 clean, 1 findings, 2 bad usage or trace.
       """,
     version: version,
-    subcommands: [ReportCommand.self, SymbolizeCommand.self, GenerateCommand.self]
+    subcommands: [
+      ReportCommand.self, SymbolizeCommand.self, GenerateCommand.self, DemoCommand.self,
+    ]
   )
 }

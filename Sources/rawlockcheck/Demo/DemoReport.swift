@@ -1,0 +1,227 @@
+import LockGraph
+import Report
+
+/// The demo's text output: each finding's lockdep report, the table of
+/// designs, and the verdict.
+enum DemoText {
+  static let scenarioLine = "raw_spin_lock(&some_lock); kfree_rcu(p)"
+
+  /// The whole text report.
+  static func render(_ results: [DemoResult], scenario: DemoScenario, expected: Bool) -> String {
+    var out =
+      "rawlockcheck demo: \(scenarioLine) on \(scenario.threads) threads, "
+      + "\(scenario.objects) objects per design, per-CPU page lists and krcp page caches "
+      + "drained every \(scenario.objectsPerRound) objects per thread\n\n"
+    for result in results where !result.findings.isEmpty {
+      let n = result.findings.count
+      out += "\(result.design.rawValue): \(n) distinct finding\(n == 1 ? "" : "s")\n\n"
+      for finding in result.findings {
+        out += finding.text
+        if !finding.text.hasSuffix("\n") { out += "\n" }
+        out += "(happened \(finding.count) time\(finding.count == 1 ? "" : "s") in this run)\n\n"
+      }
+    }
+    out += table(results) + "\n"
+    out += verdict(results, expected: expected)
+    return out
+  }
+
+  /// The table over the designs that ran.
+  static func table(_ results: [DemoResult]) -> String {
+    let header = [
+      "design", "findings", "array pages", "list fallbacks", "nolock failures", "objects freed",
+      "ns/object",
+    ]
+    var rows = [header]
+    for r in results {
+      rows.append([
+        r.design.rawValue, "\(r.findings.count)", "\(r.statistics.arrayPagesAllocated)",
+        "\(r.statistics.listFallbacks)", "\(r.statistics.nolockFailures)",
+        "\(r.statistics.objectsFreed)", String(format2: r.nsPerObject),
+      ])
+    }
+    let widths = header.indices.map { column in rows.map { $0[column].count }.max()! }
+    return rows.map { row in
+      row.indices.map { column in
+        let cell = row[column]
+        let pad = String(repeating: " ", count: widths[column] - cell.count)
+        return column == 0 ? cell + pad : pad + cell
+      }.joined(separator: "  ")
+    }.joined(separator: "\n") + "\n"
+  }
+
+  /// One line: whether the run came out as expected.
+  static func verdict(_ results: [DemoResult], expected: Bool) -> String {
+    let clean = results.filter { !$0.design.expectsFinding }.map(\.design.rawValue)
+    if expected {
+      var parts: [String] = []
+      if results.contains(where: { $0.design.expectsFinding }) {
+        parts.append("inline-nowait takes &zone->lock under the raw &krcp->lock")
+      }
+      if !clean.isEmpty { parts.append("\(clean.joined(separator: ", ")) ran clean") }
+      return "as expected: " + parts.joined(separator: "; ") + "\n"
+    }
+    var problems: [String] = []
+    for r in results {
+      if r.design.expectsFinding && r.findings.isEmpty {
+        problems.append("\(r.design.rawValue) found nothing")
+      } else if !r.design.expectsFinding && !r.findings.isEmpty {
+        problems.append("\(r.design.rawValue) had \(r.findings.count) finding(s)")
+      }
+    }
+    return "NOT as expected: " + problems.joined(separator: "; ") + "\n"
+  }
+}
+
+/// The demo's JSON output: one object with each design's figures and
+/// findings (kind, the lock being taken, the locks held, the frames).
+enum DemoJSON {
+  /// The object.
+  static func value(_ results: [DemoResult], scenario: DemoScenario, expected: Bool) -> JSONValue {
+    .object([
+      ("tool", .string("rawlockcheck")),
+      ("version", .string(RawLockCheck.version)),
+      ("scenario", .string(DemoText.scenarioLine)),
+      ("threads", .int(scenario.threads)),
+      ("objectsPerDesign", .int(scenario.objects)),
+      ("expected", .bool(expected)),
+      ("designs", .array(results.map(design))),
+    ])
+  }
+
+  static func design(_ r: DemoResult) -> JSONValue {
+    let s = r.statistics
+    return .object([
+      ("design", .string(r.design.rawValue)),
+      ("expectsFinding", .bool(r.design.expectsFinding)),
+      ("arrayPagesAllocated", .int(s.arrayPagesAllocated)),
+      ("peakArrayPages", .int(s.peakArrayPages)),
+      ("listFallbacks", .int(s.listFallbacks)),
+      ("nolockFailures", .int(s.nolockFailures)),
+      ("objectsQueued", .int(s.objectsQueued)),
+      ("objectsFreed", .int(s.objectsFreed)),
+      ("nsPerObject", .int(Int(r.nsPerObject.rounded()))),
+      ("findings", .array(r.findings.map(finding))),
+    ])
+  }
+
+  static func finding(_ f: DemoFinding) -> JSONValue {
+    let parsed = DemoReportText(f.text)
+    return .object([
+      ("kind", .string(f.kind.rawValue)),
+      ("title", .string(Self.plainTitle(f.kind))),
+      ("count", .int(f.count)),
+      ("lock", .optional(parsed.lock)),
+      ("held", .array(parsed.held.map(JSONValue.string))),
+      ("frames", .array(parsed.frames.map(frame))),
+      ("text", .string(f.text)),
+    ])
+  }
+
+  /// The title as `spec/reports.md`'s JSON writes it (no `[ ]`).
+  static func plainTitle(_ kind: FindingKind) -> String {
+    var title = Substring(kind.title)
+    if title.hasPrefix("[ ") && title.hasSuffix(" ]") { title = title.dropFirst(2).dropLast(2) }
+    return String(title)
+  }
+
+  static func frame(_ f: DemoReportText.Frame) -> JSONValue {
+    .object([
+      ("function", .string(f.function)),
+      ("file", .optional(f.file)),
+      ("line", f.line.map { .int($0) } ?? .null),
+      ("inlined", .bool(f.inlined)),
+    ])
+  }
+}
+
+/// The parts of a lockdep-style report the JSON repeats: the lock being
+/// taken, the held locks' names, the stack's frames.
+struct DemoReportText {
+  /// One frame of `stack backtrace:`.
+  struct Frame {
+    var function: String
+    var file: String?
+    var line: Int?
+    var inlined: Bool
+  }
+
+  var lock: String?
+  var held: [String] = []
+  var frames: [Frame] = []
+
+  init(_ text: String) {
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    var section = ""
+    for line in lines {
+      if line.hasSuffix("is trying to lock:") || line.hasSuffix("is trying to acquire:") {
+        section = "lock"
+      } else if line.contains(" held by ") && line.hasSuffix(":") {
+        section = "held"
+      } else if line == "stack backtrace:" {
+        section = "stack"
+      } else if line.isEmpty || !line.hasPrefix(" ") {
+        section = ""
+      } else if section == "lock" {
+        lock = Self.lockName(line)
+        section = ""
+      } else if section == "held" {
+        if let name = Self.lockName(line) { held.append(name) }
+      } else if section == "stack" {
+        if let frame = Self.frame(line) { frames.append(frame) }
+      }
+    }
+  }
+
+  /// `&zone->lock` from ` (&zone->lock){....}-{3:3}, at: …` or ` #1: (&krcp->lock)…`.
+  static func lockName(_ line: String) -> String? {
+    guard let open = line.firstIndex(of: "(") else { return nil }
+    var depth = 0
+    var index = open
+    while index < line.endIndex {
+      switch line[index] {
+      case "(": depth += 1
+      case ")":
+        depth -= 1
+        if depth == 0 { return String(line[line.index(after: open)..<index]) }
+      default: break
+      }
+      index = line.index(after: index)
+    }
+    return nil
+  }
+
+  /// ` #3 function (file:line:column) [inlined]`; a frame without a
+  /// location is its function alone.
+  static func frame(_ line: String) -> Frame? {
+    var body = Substring(line).drop { $0 == " " }
+    guard body.first == "#" else { return nil }
+    body = body.drop { $0 != " " }.drop { $0 == " " }
+    var inlined = false
+    if body.hasSuffix(" [inlined]") {
+      inlined = true
+      body = body.dropLast(" [inlined]".count)
+    }
+    guard body.hasSuffix(")"), let open = body.ranges(of: " (").last else {
+      return Frame(function: String(body), file: nil, line: nil, inlined: inlined)
+    }
+    let function = String(body[..<open.lowerBound])
+    let parts = body[open.upperBound..<body.index(before: body.endIndex)].split(
+      separator: ":", omittingEmptySubsequences: false)
+    guard parts.count >= 2 else {
+      return Frame(function: String(body), file: nil, line: nil, inlined: inlined)
+    }
+    // file:line:column, or file:line; the file itself has no colon here.
+    let numbered = parts.count >= 3 && Int(parts[parts.count - 1]) != nil ? 2 : 1
+    let file = parts.dropLast(numbered).joined(separator: ":")
+    return Frame(
+      function: function, file: file, line: Int(parts[parts.count - numbered]), inlined: inlined)
+  }
+
+  /// What makes two occurrences the same finding: the lock taken and the
+  /// stack (the thread, and origins the validator only shows once, differ).
+  var identity: String {
+    ([lock ?? ""] + held + frames.map { "\($0.function) \($0.file ?? "") \($0.line ?? 0)" })
+      .joined(separator: "\n")
+  }
+}

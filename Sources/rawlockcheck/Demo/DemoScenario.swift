@@ -1,0 +1,216 @@
+import Allocator
+import LockGraph
+import Lockdep
+import RCU
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A `KvfreeDesign` under the name the command line and the reports use.
+enum DemoDesign: String, CaseIterable, Sendable {
+  case inlineNowait = "inline-nowait"
+  case noLocks = "no-locks"
+  case nolock = "nolock"
+  case deferred = "deferred"
+
+  /// The RCU target's design.
+  var design: KvfreeDesign {
+    switch self {
+    case .inlineNowait: .inlineNowait
+    case .noLocks: .noLocks
+    case .nolock: .nolock
+    case .deferred: .deferred
+    }
+  }
+
+  /// Whether the scenario is expected to find an invalid wait context with
+  /// this design: only the 2020 kernel's `GFP_NOWAIT` under the raw lock.
+  var expectsFinding: Bool { self == .inlineNowait }
+}
+
+/// One distinct finding of a design's run, as the demo prints it.
+struct DemoFinding {
+  /// The finding's kind (`spec/reports.md`).
+  var kind: FindingKind
+  /// How many times it happened in the run.
+  var count: Int
+  /// Its lockdep-style text, symbolized in-process.
+  var text: String
+}
+
+/// What one design's run measured.
+struct DemoResult {
+  var design: DemoDesign
+  var findings: [DemoFinding]
+  var statistics: KvfreeStatistics
+  var objects: Int
+  var seconds: Double
+
+  /// Nanoseconds of the run (queueing under the lock, then the barrier) per object.
+  var nsPerObject: Double { seconds * 1e9 / Double(max(1, objects)) }
+}
+
+/// The seed scenario, `raw_spin_lock(&some_lock); kfree_rcu(p)`, on
+/// several threads against one `KvfreeRCU`: each round every thread
+/// allocates its objects, one thread drains the per-CPU page lists and the
+/// `krcp` page caches, then every thread frees its objects one by one with
+/// `&some_lock` (a raw spin lock) held around `kvfreeRCU(p, head:)`.
+/// Validation is on (the `Checked` types validate in every build); the
+/// findings are collected in a `LockValidationScope` per thread.
+struct DemoScenario {
+  /// Threads freeing at once.
+  var threads = 4
+  /// Rounds per thread (each starts from drained page lists).
+  var rounds = 8
+  /// Objects each thread frees per round.
+  var objectsPerRound = 1024
+  /// Size of each object (`kmalloc(24)`: an `RCUHead` and a word).
+  static let objectSize = 24
+
+  /// Objects freed per design's run.
+  var objects: Int { threads * rounds * objectsPerRound }
+
+  /// Runs the scenario with `design` and collects its findings and counters.
+  func run(_ design: DemoDesign) -> DemoResult {
+    let before = LockValidation.findings.count
+    let pages = PageAllocator(pages: 4096)
+    let slab = SlabAllocator(pages: pages)
+    let scope = LockValidationScope()
+    let someLock = Checked.RawSpinLock(name: "&some_lock", key: LockClassKey("&some_lock"))
+    let gate = DemoGate(parties: threads)
+    var statistics = KvfreeStatistics()
+    var seconds = 0.0
+    do {
+      let kv = KvfreeRCU(
+        slab: slab, pages: pages, design: design.design, drainDelayMicroseconds: 200)
+      let started = MonotonicClock.now()
+      let workers = (0..<threads).map { index in
+        DemoThread(name: "demo/\(index)") {
+          scope.run {
+            freeUnderRawLock(
+              index: index, kv: kv, slab: slab, pages: pages, lock: someLock, gate: gate)
+          }
+        }
+      }
+      for worker in workers { worker.join() }
+      kv.barrier()
+      seconds = MonotonicClock.now() - started
+      statistics = kv.statistics
+    }
+    precondition(slab.objectsInUse == 0, "demo: objects leaked")
+    return DemoResult(
+      design: design, findings: distinct(scope.findings, globalFrom: before),
+      statistics: statistics, objects: objects, seconds: seconds)
+  }
+
+  /// One thread's part: allocate, wait for the drain, free under the raw lock.
+  private func freeUnderRawLock(
+    index: Int, kv: KvfreeRCU, slab: SlabAllocator, pages: PageAllocator,
+    lock: Checked.RawSpinLock, gate: DemoGate
+  ) {
+    var batch: [UnsafeMutableRawPointer] = []
+    batch.reserveCapacity(objectsPerRound)
+    for _ in 0..<rounds {
+      for _ in 0..<objectsPerRound {
+        let object = slab.kmalloc(Self.objectSize)!
+        object.initializeMemory(as: RCUHead.self, to: RCUHead())
+        batch.append(object)
+      }
+      gate.wait()
+      if index == 0 {
+        // The per-CPU page lists and the krcp page caches empty: the next
+        // array page must come from the design's allocation.
+        kv.shrink()
+        pages.drainPerCPULists()
+      }
+      gate.wait()
+      for object in batch {
+        lock.lock()  // raw_spin_lock(&some_lock);
+        kv.kvfreeRCU(object, head: object.assumingMemoryBound(to: RCUHead.self))  // kfree_rcu(p);
+        lock.unlock()
+      }
+      batch.removeAll(keepingCapacity: true)
+    }
+  }
+
+  /// The scope's occurrences, one per distinct finding (kind, locks and
+  /// stack; the first occurrence's text) with its count, then
+  /// any new process-wide finding no scope saw (the `kvfree_rcu` worker's).
+  private func distinct(_ occurrences: [LockValidationScope.Occurrence], globalFrom: Int)
+    -> [DemoFinding]
+  {
+    var result: [DemoFinding] = []
+    var identities: [String] = []
+    for occurrence in occurrences {
+      let identity = "\(occurrence.finding.kind)\n" + DemoReportText(occurrence.text).identity
+      if let at = identities.firstIndex(of: identity) {
+        result[at].count += 1
+      } else {
+        identities.append(identity)
+        result.append(DemoFinding(kind: occurrence.finding.kind, count: 1, text: occurrence.text))
+      }
+    }
+    for finding in LockValidation.findings.dropFirst(globalFrom) {
+      let text = LockValidation.describe(finding)
+      if !result.contains(where: { $0.text == text }) {
+        result.append(DemoFinding(kind: finding.kind, count: finding.count, text: text))
+      }
+    }
+    return result
+  }
+}
+
+/// A reusable barrier for the demo's threads (spinning with `sched_yield`).
+final class DemoGate: Sendable {
+  private let parties: Int
+  private let arrived = Atomic<Int>(0)
+  private let generation = Atomic<Int>(0)
+
+  init(parties: Int) { self.parties = parties }
+
+  /// Waits until every party has called `wait()` in this generation.
+  func wait() {
+    let current = generation.load(ordering: .acquiring)
+    if arrived.add(1, ordering: .acquiringAndReleasing).newValue == parties {
+      arrived.store(0, ordering: .relaxed)
+      generation.store(current + 1, ordering: .releasing)
+      return
+    }
+    while generation.load(ordering: .acquiring) == current { sched_yield() }
+  }
+}
+
+/// A named pthread running `body` once.
+struct DemoThread: @unchecked Sendable {
+  private let handle: pthread_t
+
+  private final class Start {
+    let name: String
+    let body: @Sendable () -> Void
+    init(name: String, body: @escaping @Sendable () -> Void) {
+      self.name = name
+      self.body = body
+    }
+  }
+
+  /// Starts a thread that names itself `name` in reports, then runs `body`.
+  init(name: String, _ body: @escaping @Sendable () -> Void) {
+    let start = Unmanaged.passRetained(Start(name: name, body: body)).toOpaque()
+    var thread = pthread_t()
+    let status = pthread_create(
+      &thread, nil,
+      { raw in
+        let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
+        LockValidation.setThreadName(start.name)
+        start.body()
+        return nil
+      }, start)
+    precondition(status == 0, "pthread_create failed: \(status)")
+    handle = thread
+  }
+
+  /// Waits for the thread to end.
+  func join() { pthread_join(handle, nil) }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+
+/// `rawlockcheck demo`, run as a process (the built debug binary).
+@Suite struct DemoTests {
+  /// The text report: the lockdep block of the inline-nowait design, with
+  /// frames in the allocator and in RCU, and the table of all four designs.
+  @Test func textReportShowsTheInvalidWaitContext() throws {
+    let run = try ToolRun(["demo", "--rounds", "2"])
+    #expect(run.status == 0, "\(run.stderr)")
+    let text = run.stdout
+    #expect(text.contains("[ BUG: Invalid wait context ]"))
+    #expect(text.contains("&zone->lock"))
+    #expect(text.contains("&krcp->lock"))
+    #expect(text.contains("&some_lock"))
+    let frames = text.split(separator: "\n").filter { $0.hasPrefix(" #") && !$0.contains(": (") }
+    #expect(frames.contains { $0.contains("Sources/Allocator/") })
+    #expect(frames.contains { $0.contains("Sources/RCU/") })
+    #expect(frames.contains { $0.contains("Sources/rawlockcheck/Demo/") })
+    for design in ["inline-nowait", "no-locks", "nolock", "deferred"] {
+      #expect(text.contains("\n\(design) "), "no table row for \(design)")
+    }
+    #expect(text.contains("as expected"))
+  }
+
+  /// JSON: exactly one design has findings, inline-nowait, and its finding
+  /// names the zone lock, the raw locks held and frames in RCU.
+  @Test func jsonShowsOneDesignWithFindings() throws {
+    let run = try ToolRun(["demo", "--format", "json", "--rounds", "2"])
+    #expect(run.status == 0, "\(run.stderr)")
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    #expect(object["expected"] as? Bool == true)
+    let designs = try #require(object["designs"] as? [[String: Any]])
+    #expect(
+      designs.map { $0["design"] as? String } == [
+        "inline-nowait", "no-locks", "nolock", "deferred",
+      ])
+    let withFindings = designs.filter { ($0["findings"] as? [Any])?.isEmpty == false }
+    #expect(withFindings.map { $0["design"] as? String } == ["inline-nowait"])
+    let finding = try #require((withFindings.first?["findings"] as? [[String: Any]])?.first)
+    #expect(finding["kind"] as? String == "invalid-wait-context")
+    #expect(finding["lock"] as? String == "&zone->lock")
+    let held = finding["held"] as? [String] ?? []
+    #expect(held.contains("&some_lock") && held.contains("&krcp->lock"))
+    let files = (finding["frames"] as? [[String: Any]] ?? []).compactMap { $0["file"] as? String }
+    #expect(files.contains { $0.contains("Sources/RCU/") })
+    #expect(files.contains { $0.contains("Sources/Allocator/") })
+    for design in designs {
+      #expect(design["objectsFreed"] as? Int == object["objectsPerDesign"] as? Int)
+    }
+  }
+
+  /// `--design nolock`: alloc_pages_nolock() never waits, so the run is clean.
+  @Test func nolockIsClean() throws {
+    let run = try ToolRun(["demo", "--design", "nolock", "--rounds", "2"])
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(!run.stdout.contains("BUG"))
+    #expect(run.stdout.contains("nolock ran clean"))
+  }
+
+  /// An unknown design is bad usage.
+  @Test func unknownDesignIsUsageError() throws {
+    let run = try ToolRun(["demo", "--design", "gfp-atomic"])
+    #expect(run.status == 2)
+  }
+}
