@@ -30,6 +30,12 @@ static inline __attribute__((always_inline)) void rlc_lockdep_set_thread(void *s
   rlc_lockdep_thread_state = state;
 }
 
+/// The return address of the function this is inlined into: in a lock's
+/// `lock()`, the caller's call site (lockdep's `_RET_IP_`).
+static inline __attribute__((always_inline)) void *rlc_return_address(void) {
+  return __builtin_return_address(0);
+}
+
 /// Orders memory accesses between this thread and a signal handler that
 /// interrupts it; emits no instruction.
 static inline __attribute__((always_inline)) void rlc_signal_fence(void) {

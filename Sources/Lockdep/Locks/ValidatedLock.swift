@@ -1,3 +1,4 @@
+import CLockdepSupport
 import LockGraph
 import WaitContext
 
@@ -34,7 +35,8 @@ public class ValidatedLock: @unchecked Sendable {
   ) {
     Live.acquire(
       lockClass, instance: instance, read: read, trylock: trylock,
-      subclass: UInt8(clamping: subclass), nest: nest?.lockClass ?? .none)
+      subclass: UInt8(clamping: subclass), nest: nest?.lockClass ?? .none,
+      ip: UInt64(UInt(bitPattern: rlc_return_address())))
   }
 
   @inline(__always)

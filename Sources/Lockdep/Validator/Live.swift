@@ -29,13 +29,13 @@ enum Live {
   @inline(__always)
   static func acquire(
     _ lockClass: ClassID, instance: UInt64, read: ReadMode, trylock: Bool, subclass: UInt8,
-    nest: ClassID
+    nest: ClassID, ip: UInt64
   ) {
     withThread { thread in
       thread.process(
         LockEvent(
           .acquire, thread: thread.id, lockClass: lockClass, read: read, isTrylock: trylock,
-          subclass: subclass, nest: nest, address: instance))
+          subclass: subclass, nest: nest, address: instance, origin: Origin(ip: ip)))
     }
   }
 
