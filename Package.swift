@@ -116,7 +116,7 @@ let package = Package(
         "Lockdep", "LockdepTesting", "LockGraph", "WaitContext", "Trace", "CAllocationCounter",
       ]),
     .testTarget(name: "WaitContextTests", dependencies: ["WaitContext"]),
-    .testTarget(name: "LockGraphTests", dependencies: ["LockGraph", "WaitContext"]),
+    .testTarget(name: "LockGraphTests", dependencies: ["Basics", "LockGraph", "WaitContext"]),
     .testTarget(name: "TraceTests", dependencies: ["Trace", "LockGraph", "WaitContext", "Basics"]),
     .testTarget(name: "AllocatorTests", dependencies: ["Allocator", "Lockdep", "LockGraph"]),
     .testTarget(name: "RCUTests", dependencies: ["RCU", "Allocator", "Lockdep", "LockGraph"]),

@@ -21,7 +21,6 @@ struct SlabPageInfo {
   static let notSlab: Int16 = -1
   static let largeBase: Int16 = 100
 
-  var kind: Int16 = SlabPageInfo.notSlab
   var inUse: Int32 = 0
   var onPartial = false
   var next: Int32 = -1
@@ -181,7 +180,8 @@ public final class SlabAllocator: Sendable {
       (page.address + i * sizeClass.size).storeBytes(of: next, as: UnsafeMutableRawPointer?.self)
     }
     let pfn = pages.frameNumber(of: page.address)
-    table.pages[pfn] = SlabPageInfo(kind: Int16(index), freelist: page.address)
+    table.pages[pfn] = SlabPageInfo(freelist: page.address)
+    table.setKind(pfn, Int16(index))
     addPartial(sizeClass, pfn)
   }
 
@@ -228,7 +228,7 @@ public final class SlabAllocator: Sendable {
     guard order <= pages.maxOrder, let page = pages.allocPages(order: order, gfp: gfp) else {
       return nil
     }
-    table.pages[pages.frameNumber(of: page.address)].kind = SlabPageInfo.largeBase + Int16(order)
+    table.setKind(pages.frameNumber(of: page.address), SlabPageInfo.largeBase + Int16(order))
     return handOut(page.address)
   }
 
@@ -244,14 +244,14 @@ public final class SlabAllocator: Sendable {
   /// `kmalloc` object.
   public func kfree(_ pointer: UnsafeMutableRawPointer) {
     let pfn = pages.frameNumber(of: pointer)
-    let kind = table.pages[pfn].kind
+    let kind = table.kind(pfn)
     precondition(kind != SlabPageInfo.notSlab, "kfree: \(pointer) is not a kmalloc object")
     inUseCount.subtract(1, ordering: .relaxed)
     if kind >= SlabPageInfo.largeBase {
       precondition(
         UInt(bitPattern: pointer) % UInt(PageAllocator.pageSize) == 0,
         "kfree: \(pointer) is inside a large kmalloc block")
-      table.pages[pfn].kind = SlabPageInfo.notSlab
+      table.setKind(pfn, SlabPageInfo.notSlab)
       pages.freePages(Page(address: pointer), order: Int(kind - SlabPageInfo.largeBase))
       return
     }
@@ -329,6 +329,7 @@ public final class SlabAllocator: Sendable {
           if table.pages[pfn].inUse == 0 {
             if table.pages[pfn].onPartial { removePartial(sizeClass, pfn) }
             table.pages[pfn] = SlabPageInfo()
+            table.setKind(pfn, SlabPageInfo.notSlab)
             empty[emptied] = pfn
             emptied += 1
           } else if !table.pages[pfn].onPartial {
@@ -370,14 +371,32 @@ public final class SlabAllocator: Sendable {
 }
 
 /// The page-to-slab table: one `SlabPageInfo` per page of the arena; see
-/// its invariants for which lock guards which field.
+/// its invariants for which lock guards which field. A page's kind (its
+/// size class, a large block's order, or not a slab) is kept apart, as an
+/// atomic: `kfree` reads it with no lock held, while the class lock's
+/// holder changes the page's other fields.
 final class SlabPageTable: @unchecked Sendable {
   let pages: UnsafeMutablePointer<SlabPageInfo>
+  private let kinds: UnsafeMutablePointer<Atomic<Int16>>
+  private let pageCount: Int
 
   init(pageCount: Int) {
+    self.pageCount = pageCount
     pages = .allocate(capacity: pageCount)
     pages.initialize(repeating: SlabPageInfo(), count: pageCount)
+    kinds = .allocate(capacity: pageCount)
+    for i in 0..<pageCount { (kinds + i).initialize(to: Atomic(SlabPageInfo.notSlab)) }
   }
 
-  deinit { pages.deallocate() }
+  deinit {
+    pages.deallocate()
+    kinds.deinitialize(count: pageCount)
+    kinds.deallocate()
+  }
+
+  /// The kind of page `pfn`.
+  func kind(_ pfn: Int) -> Int16 { kinds[pfn].load(ordering: .acquiring) }
+
+  /// Sets the kind of page `pfn`.
+  func setKind(_ pfn: Int, _ kind: Int16) { kinds[pfn].store(kind, ordering: .releasing) }
 }

@@ -58,7 +58,8 @@ LockValidation.policy = .collect
 // `LockdepBenchmark loop`: only validated mutex pairs (for `perf stat`).
 if CommandLine.arguments.dropFirst().first == "loop" {
   let lock = Checked.Mutex(name: "&bench->loop")
-  for _ in 0..<20_000_000 {
+  let count = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?? 20_000_000 : 20_000_000
+  for _ in 0..<count {
     lock.lock()
     lock.unlock()
   }

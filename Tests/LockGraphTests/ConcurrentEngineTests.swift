@@ -1,5 +1,5 @@
+import Basics
 import LockGraph
-import Synchronization
 import Testing
 import WaitContext
 
@@ -52,7 +52,7 @@ import WaitContext
 
   @Test func randomConsistentOrdersOnEightThreadsFindNothing() {
     let (core, ids) = Self.core()
-    let stats = Mutex(ThreadValidator.Statistics())
+    let stats = PThreadMutex(ThreadValidator.Statistics())
     Self.onThreads(8) { t in
       var v = ThreadValidator(core: core, thread: core.registerThread(token: "\(t)"))
       var rng = SystemRandomNumberGenerator()
@@ -78,7 +78,7 @@ import WaitContext
   }
 
   @Test func anInversionPlantedOnTwoThreadsIsFound() {
-    let found = Mutex<[FindingKind]>([])
+    let found = PThreadMutex<[FindingKind]>([])
     let (core, ids) = Self.core(onFinding: { f, isNew in
       if isNew { found.withLock { $0.append(f.kind) } }
     })
@@ -101,8 +101,8 @@ import WaitContext
   @Test func classesRegisteredLazilyFromManyThreadsAreOnePerKey() {
     let core = ValidatorCore()
     let waits = try! ClassWaitTypes(kind: .spinlock)
-    let ids = Mutex<[String: Set<ClassID>]>([:])
-    let variants = Mutex<[String: ClassID]>([:])
+    let ids = PThreadMutex<[String: Set<ClassID>]>([:])
+    let variants = PThreadMutex<[String: ClassID]>([:])
     Self.onThreads(8) { t in
       for k in 0..<200 {
         let key = "k\((k + t * 7) % 200)"

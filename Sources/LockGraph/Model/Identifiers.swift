@@ -6,7 +6,7 @@ public struct ClassID: Hashable, Sendable, Comparable {
   /// The class at index `raw`.
   @inlinable public init(_ raw: Int32) { self.raw = raw }
   /// No class (for optional fields kept unboxed on the fast path).
-  public static let none = ClassID(-1)
+  @inlinable public static var none: ClassID { ClassID(-1) }
   /// `raw` as an array index.
   @inlinable public var index: Int { Int(raw) }
   /// Orders classes by index (declaration order).
@@ -31,7 +31,7 @@ public struct StackID: Hashable, Sendable {
   /// The stack at index `raw`.
   @inlinable public init(_ raw: Int32) { self.raw = raw }
   /// No stack.
-  public static let none = StackID(-1)
+  @inlinable public static var none: StackID { StackID(-1) }
   /// True for `.none`.
   @inlinable public var isNone: Bool { raw < 0 }
 }
@@ -59,7 +59,7 @@ public struct Origin: Hashable, Sendable {
   }
 
   /// An origin with no part known.
-  public static let unknown = Origin()
+  @inlinable public static var unknown: Origin { Origin() }
 
   /// A key that identifies the code location for de-duplication: the stack,
   /// else the return address, else nothing (all such origins are one site).

@@ -125,12 +125,23 @@ extension ThreadValidator {
   /// runs in full.
   @inline(__always)
   mutating func acquireFast(_ event: LockEvent) -> Bool {
-    guard event.subclass == 0, event.nest == .none, !event.isTrylock,
+    guard event.subclass == 0, event.nest == .none, !event.isTrylock else { return false }
+    return acquireFast(
+      event.lockClass, instance: event.address, read: event.read, origin: event.origin)
+  }
+
+  /// `acquireFast` for a live program's plain acquisition (no subclass,
+  /// nest lock or trylock), from its parts: no `LockEvent` is built unless
+  /// the full path must run. Returns false, changing nothing, when it must.
+  @inline(__always)
+  public mutating func acquireFast(
+    _ cls: ClassID, instance: UInt64, read: ReadMode, origin: Origin
+  ) -> Bool {
+    guard
       state.hardirqDepth | state.softirqDepth | state.nmiDepth | state.irqDisableDepth
         | state.bhDisableDepth | state.preemptDisableDepth == 0,
       !state.stopped, state.held.count < Self.maxHeldDepth
     else { return false }
-    let cls = event.lockClass
     guard classes.check(cls) else { return false }
     let waits = classes.waits(cls)
     let task = configuration.effective(.task)
@@ -151,11 +162,16 @@ extension ThreadValidator {
         .isValid ?? true
     else { return false }
     var lock = HeldLock(
-      instance: event.address, origin: event.origin, lockClass: cls, nest: .none,
-      read: event.read, isTrylock: false, check: true, hardirqsOff: false,
-      irqContext: IRQContextID.task)
-    guard classes.usage(cls).isSuperset(of: usageBits(of: lock)) else { return false }
-    key = ChainKey.iterate(key, lockClass: cls, read: event.read)
+      instance: instance, origin: origin, lockClass: cls, nest: .none, read: read,
+      isTrylock: false, check: true, hardirqsOff: false, irqContext: IRQContextID.task)
+    // Task context, interrupts and bottom halves on, not a trylock: the
+    // bits `usageBits(of:)` gives for it.
+    let bits: UsageMask =
+      read.isRead
+      ? [UsageBit.usedRead.mask, UsageBit.enabledHardirqRead.mask, UsageBit.enabledSoftirqRead.mask]
+      : [UsageBit.used.mask, UsageBit.enabledHardirq.mask, UsageBit.enabledSoftirq.mask]
+    guard classes.usage(cls).isSuperset(of: bits) else { return false }
+    key = ChainKey.iterate(key, lockClass: cls, read: read)
     guard chains.contains(key) else { return false }
     lock.previousChainKey = state.chainKey
     lock.limitBase = task

@@ -20,14 +20,14 @@ public struct HeldLock: Sendable {
   /// The packed small fields (see the accessors below).
   private var bits: UInt64
 
-  private static let readShift: UInt64 = 0  // 2 bits
-  private static let trylockBit: UInt64 = 1 << 2
-  private static let checkBit: UInt64 = 1 << 3
-  private static let hardirqsOffBit: UInt64 = 1 << 4
-  private static let atomicBit: UInt64 = 1 << 5
-  private static let irqContextShift: UInt64 = 8  // 8 bits
-  private static let allowedShift: UInt64 = 16  // 8 bits
-  private static let limitShift: UInt64 = 24  // 8 bits
+  private static var readShift: UInt64 { 0 }  // 2 bits
+  private static var trylockBit: UInt64 { 1 << 2 }
+  private static var checkBit: UInt64 { 1 << 3 }
+  private static var hardirqsOffBit: UInt64 { 1 << 4 }
+  private static var atomicBit: UInt64 { 1 << 5 }
+  private static var irqContextShift: UInt64 { 8 }  // 8 bits
+  private static var allowedShift: UInt64 { 16 }  // 8 bits
+  private static var limitShift: UInt64 { 24 }  // 8 bits
 
   init(
     instance: UInt64, origin: Origin, lockClass: ClassID, nest: ClassID, read: ReadMode,

@@ -1,4 +1,17 @@
 extension ThreadValidator {
+  /// The fast path of a live program's release: the newest lock, in the
+  /// current context, is `lockClass` at `instance`. Returns false, changing
+  /// nothing, when the full path must run (`process` a `release` event).
+  @inline(__always)
+  public mutating func releaseFast(_ lockClass: ClassID, instance: UInt64) -> Bool {
+    guard !state.stopped, let top = state.top, top.irqContext == state.irqContext,
+      classes.base(top.lockClass) == lockClass, instance == 0 || top.instance == instance
+    else { return false }
+    state.chainKey = top.previousChainKey
+    state.held.removeLast()
+    return true
+  }
+
   /// lockdep's `__lock_release()`: finds the most recent matching lock in
   /// the current interrupt context; locks above it are re-validated as if
   /// re-acquired (`reacquire_held_locks()`), since the chain changed.

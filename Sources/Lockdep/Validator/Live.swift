@@ -32,19 +32,20 @@ enum Live {
     nest: ClassID, ip: UInt64
   ) {
     withThread { thread in
-      thread.process(
-        LockEvent(
-          .acquire, thread: thread.id, lockClass: lockClass, read: read, isTrylock: trylock,
-          subclass: subclass, nest: nest, address: instance, origin: Origin(ip: ip)))
+      if subclass == 0 && nest == .none && !trylock {
+        thread.acquire(lockClass, instance: instance, read: read, ip: ip)
+      } else {
+        thread.process(
+          LockEvent(
+            .acquire, thread: thread.id, lockClass: lockClass, read: read, isTrylock: trylock,
+            subclass: subclass, nest: nest, address: instance, origin: Origin(ip: ip)))
+      }
     }
   }
 
   @inline(__always)
   static func release(_ lockClass: ClassID, instance: UInt64) {
-    withThread { thread in
-      thread.process(
-        LockEvent(.release, thread: thread.id, lockClass: lockClass, address: instance))
-    }
+    withThread { thread in thread.release(lockClass, instance: instance) }
   }
 
   /// An event without a class (contexts, might-sleep, exit).

@@ -87,6 +87,40 @@ final class LiveThread: StackSource {
     busy = false
   }
 
+  /// A plain acquisition (no subclass, nest lock or trylock): the fast path
+  /// when nothing is new and nothing is recorded, else a full event.
+  @inline(__always)
+  func acquire(_ lockClass: ClassID, instance: UInt64, read: ReadMode, ip: UInt64) {
+    if recording == nil {
+      busy = true
+      rlc_signal_fence()
+      let done = validator.acquireFast(
+        lockClass, instance: instance, read: read, origin: Origin(ip: ip))
+      rlc_signal_fence()
+      busy = false
+      if done { return }
+    }
+    process(
+      LockEvent(
+        .acquire, thread: id, lockClass: lockClass, read: read, address: instance,
+        origin: Origin(ip: ip)))
+  }
+
+  /// A release: the fast path when it is the newest lock and nothing is
+  /// recorded, else a full event.
+  @inline(__always)
+  func release(_ lockClass: ClassID, instance: UInt64) {
+    if recording == nil {
+      busy = true
+      rlc_signal_fence()
+      let done = validator.releaseFast(lockClass, instance: instance)
+      rlc_signal_fence()
+      busy = false
+      if done { return }
+    }
+    process(LockEvent(.release, thread: id, lockClass: lockClass, address: instance))
+  }
+
   /// Whether this thread holds `lockClass` at `instance` (any subclass).
   func holds(_ lockClass: ClassID, instance: UInt64) -> Bool {
     let classes = validator.core.classes

@@ -82,7 +82,7 @@ final class LiveValidator: Sendable {
   /// (a test), a new distinct one is kept and, by policy, printed.
   func handle(_ finding: Finding, isNew: Bool) {
     let scope = LockValidationScope.current
-    scope?.record(finding, text: render(finding))
+    scope?.record(finding)
     if isNew { state.withLock { $0.findings.append(finding) } }
     recorder?.flushAll()
     guard isNew else { return }

@@ -11,8 +11,9 @@ public final class LockValidationScope: Sendable {
   public struct Occurrence: Sendable {
     /// The finding (its `count` is as stored when it happened).
     public var finding: Finding
-    /// Its lockdep-style text, symbolized.
-    public var text: String
+    /// Its lockdep-style text, symbolized (rendered when asked for: a
+    /// finding that repeats thousands of times is not symbolized each time).
+    public var text: String { LiveValidator.shared.render(finding) }
   }
 
   @TaskLocal static var bound: LockValidationScope?
@@ -34,8 +35,8 @@ public final class LockValidationScope: Sendable {
     try await Self.$bound.withValue(self) { try await body() }
   }
 
-  func record(_ finding: Finding, text: String) {
-    occurrences.withLock { $0.append(Occurrence(finding: finding, text: text)) }
+  func record(_ finding: Finding) {
+    occurrences.withLock { $0.append(Occurrence(finding: finding)) }
   }
 
   /// Every finding that happened in this scope, in order (repeats included).

@@ -144,12 +144,15 @@ struct DemoScenario {
     var result: [DemoFinding] = []
     var identities: [String] = []
     for occurrence in occurrences {
-      let identity = "\(occurrence.finding.kind)\n" + DemoReportText(occurrence.text).identity
+      // Kind, lock, held locks and stack: rendered only once per identity.
+      let f = occurrence.finding
+      let identity =
+        "\(f.kind)/\(f.lock?.lockClass.raw ?? -1)/\(f.held.map(\.lockClass.raw))/\(f.origin.stack.raw)"
       if let at = identities.firstIndex(of: identity) {
         result[at].count += 1
       } else {
         identities.append(identity)
-        result.append(DemoFinding(kind: occurrence.finding.kind, count: 1, text: occurrence.text))
+        result.append(DemoFinding(kind: f.kind, count: 1, text: occurrence.text))
       }
     }
     for finding in LockValidation.findings.dropFirst(globalFrom) {
