@@ -69,17 +69,17 @@ let package = Package(
     // The live validator's cost against bare locks (scripts/bench-live.sh).
     .executableTarget(name: "LockdepBenchmark", dependencies: ["Lockdep", "Symbolizer"]),
     // Causes each kind of finding live, for the recorder's tests.
-    .executableTarget(name: "LockdepProbe", dependencies: ["Lockdep", "LockGraph"]),
+    .executableTarget(name: "LockdepProbe", dependencies: ["Basics", "Lockdep", "LockGraph"]),
     // A page allocator and kmalloc over an mmap'd arena, built from the validated locks.
     .target(name: "Allocator", dependencies: ["Lockdep", "WaitContext"]),
     // The RCU read side's per-thread record, its fences and membarrier (C: Swift cannot say them).
     .target(name: "CRCUSupport"),
     // Read sections, grace periods, callRCU, rcuBarrier and kvfreeRCU over the allocator.
-    .target(name: "RCU", dependencies: ["CRCUSupport", "Lockdep", "Allocator", "WaitContext"]),
+    .target(name: "RCU", dependencies: ["Basics", "CRCUSupport", "Lockdep", "Allocator", "WaitContext"]),
     // The read side's cost per section, against a thread-local counter baseline.
     .executableTarget(name: "RCUBenchmark", dependencies: ["RCU", "Lockdep", "CRCUSupport"]),
     // kvfreeRCU's flood test, free walk and liburcu comparison (scripts/bench-rcu.sh).
-    .executableTarget(name: "KvfreeBenchmark", dependencies: ["RCU", "Allocator", "Lockdep"]),
+    .executableTarget(name: "KvfreeBenchmark", dependencies: ["Basics", "RCU", "Allocator", "Lockdep"]),
     // The command-line tool.
     .executableTarget(
       name: "rawlockcheck",
@@ -118,11 +118,11 @@ let package = Package(
     .testTarget(name: "WaitContextTests", dependencies: ["WaitContext"]),
     .testTarget(name: "LockGraphTests", dependencies: ["Basics", "LockGraph", "WaitContext"]),
     .testTarget(name: "TraceTests", dependencies: ["Trace", "LockGraph", "WaitContext", "Basics"]),
-    .testTarget(name: "AllocatorTests", dependencies: ["Allocator", "Lockdep", "LockGraph"]),
+    .testTarget(name: "AllocatorTests", dependencies: ["Basics", "Allocator", "Lockdep", "LockGraph"]),
     .testTarget(name: "RCUTests", dependencies: ["RCU", "Allocator", "Lockdep", "LockGraph"]),
     .testTarget(
       name: "RawLockCheckTests",
-      dependencies: [
+      dependencies: ["Basics", 
         "rawlockcheck", "Trace", "LockGraph", "Report", "WaitContext", "Symbolizer", "Basics",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]

@@ -1,3 +1,4 @@
+import Basics
 // kvfreeRCU's benchmark (scripts/bench-rcu.sh), validation off, each figure
 // against a baseline measured in the same run:
 //
@@ -83,18 +84,6 @@ func onThreads(_ threads: Int, _ body: @escaping @Sendable (Int) -> Void) -> Dou
   return nowNanoseconds() - started
 }
 
-/// SplitMix64: a deterministic shuffle, the same in every run.
-struct SplitMix {
-  var state: UInt64
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-}
-
 /// Writes every line of a buffer larger than the last-level cache.
 func evictCaches() {
   let bytes = 96 << 20
@@ -139,7 +128,7 @@ func freeWalk(_ path: WalkPath, _ n: Int, walk: Bool = true) -> Double {
     object.initializeMemory(as: RCUHead.self, to: RCUHead())
     objects.append(object)
   }
-  var random = SplitMix(state: 42)
+  var random = SplitMix(seed: 42)
   for i in stride(from: n - 1, to: 0, by: -1) {
     objects.swapAt(i, Int(random.next() % UInt64(i + 1)))
   }

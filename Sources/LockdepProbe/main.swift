@@ -4,6 +4,7 @@
 //
 // Usage: LockdepProbe SCENARIO...  (or `all`); prints one line per distinct
 // finding, `finding <kind> <count>`, after the scenarios ran.
+import Basics
 import LockGraph
 import Lockdep
 
@@ -14,19 +15,7 @@ import Lockdep
 /// Runs `body` on a new thread (a pthread, so that its exit runs the
 /// validator's thread-exit check) and waits for it.
 nonisolated func runOnThread(_ body: @escaping @Sendable () -> Void) {
-  final class Box: @unchecked Sendable {
-    let body: @Sendable () -> Void
-    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-  }
-  var thread = pthread_t()
-  let box = Unmanaged.passRetained(Box(body)).toOpaque()
-  pthread_create(
-    &thread, nil,
-    { raw in
-      Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-      return nil
-    }, box)
-  pthread_join(thread, nil)
+  SpawnedThread(body).join()
 }
 
 let scenarios: [(String, () -> Void)] = [

@@ -53,28 +53,20 @@ public func expectLockViolation<R>(
   _ kind: FindingKind, sourceLocation: SourceLocation = #_sourceLocation,
   _ body: () throws -> R
 ) rethrows -> [Finding] {
-  let scope = LockValidationScope()
-  _ = try scope.run(body)
-  let found = scope.findings.map(\.finding)
-  if !found.contains(where: { $0.kind == kind }) {
-    let seen = found.map(\.kind.rawValue).joined(separator: ", ")
-    Issue.record(
-      Comment(rawValue: "expected a \(kind.rawValue) finding, found \(seen.isEmpty ? "none" : seen)"),
-      sourceLocation: sourceLocation)
+  let checked = try LockValidationScope.check(expecting: kind, body)
+  for complaint in checked.complaints {
+    Issue.record(Comment(rawValue: complaint), sourceLocation: sourceLocation)
   }
-  return found
+  return checked.findings
 }
 
 /// Runs `body` and records an issue for every finding it caused.
 public func expectNoLockViolations<R>(
   sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> R
 ) rethrows -> R {
-  let scope = LockValidationScope()
-  let result = try scope.run(body)
-  for occurrence in scope.findings {
-    Issue.record(
-      Comment(rawValue: "lock validation: \(occurrence.finding.kind.rawValue)\n\(occurrence.text)"),
-      sourceLocation: sourceLocation)
+  let checked = try LockValidationScope.check(expecting: nil, body)
+  for complaint in checked.complaints {
+    Issue.record(Comment(rawValue: complaint), sourceLocation: sourceLocation)
   }
-  return result
+  return checked.result
 }

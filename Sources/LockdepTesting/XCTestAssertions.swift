@@ -7,14 +7,9 @@ import XCTest
 public func XCTAssertNoLockViolations<R>(
   _ body: () throws -> R, file: StaticString = #filePath, line: UInt = #line
 ) rethrows -> R {
-  let scope = LockValidationScope()
-  let result = try scope.run(body)
-  for occurrence in scope.findings {
-    XCTFail(
-      "lock validation: \(occurrence.finding.kind.rawValue)\n\(occurrence.text)", file: file,
-      line: line)
-  }
-  return result
+  let checked = try LockValidationScope.check(expecting: nil, body)
+  for complaint in checked.complaints { XCTFail(complaint, file: file, line: line) }
+  return checked.result
 }
 
 /// Fails the XCTest test unless `body` causes a finding of `kind`; returns
@@ -24,14 +19,7 @@ public func XCTAssertLockViolation<R>(
   _ kind: FindingKind, _ body: () throws -> R, file: StaticString = #filePath,
   line: UInt = #line
 ) rethrows -> [Finding] {
-  let scope = LockValidationScope()
-  _ = try scope.run(body)
-  let found = scope.findings.map(\.finding)
-  if !found.contains(where: { $0.kind == kind }) {
-    let seen = found.map(\.kind.rawValue).joined(separator: ", ")
-    XCTFail(
-      "expected a \(kind.rawValue) finding, found \(seen.isEmpty ? "none" : seen)", file: file,
-      line: line)
-  }
-  return found
+  let checked = try LockValidationScope.check(expecting: kind, body)
+  for complaint in checked.complaints { XCTFail(complaint, file: file, line: line) }
+  return checked.findings
 }

@@ -1,3 +1,4 @@
+import Basics
 import CRCUSupport
 
 #if canImport(Glibc)
@@ -28,40 +29,24 @@ final class Semaphore: @unchecked Sendable {
   }
 }
 
-/// A thread of its own (a pthread), running `body` once.
-struct KernelThread: @unchecked Sendable {
-  let handle: pthread_t
-
-  private final class Start {
-    let name: String
-    let body: @Sendable () -> Void
-    init(name: String, body: @escaping @Sendable () -> Void) {
-      self.name = name
-      self.body = body
-    }
-  }
+/// A thread of its own (a pthread), running `body` once, named for the
+/// system and for reports.
+struct KernelThread: Sendable {
+  private let thread: SpawnedThread
 
   /// Starts a thread named `name` (at most 15 bytes reach the system).
   init(name: String, _ body: @escaping @Sendable () -> Void) {
-    let start = Unmanaged.passRetained(Start(name: name, body: body)).toOpaque()
-    var thread = pthread_t()
-    let status = pthread_create(
-      &thread, nil,
-      { raw in
-        let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
-        rlc_rcu_set_thread_name(start.name)
-        start.body()
-        return nil
-      }, start)
-    precondition(status == 0, "pthread_create failed: \(status)")
-    handle = thread
+    thread = SpawnedThread {
+      rlc_rcu_set_thread_name(name)
+      body()
+    }
   }
 
   /// Waits for the thread to end.
-  func join() { pthread_join(handle, nil) }
+  func join() { thread.join() }
 
   /// Lets the thread end without a `join()`.
-  func detach() { pthread_detach(handle) }
+  func detach() { thread.detach() }
 }
 
 /// The number of processors online.

@@ -1,3 +1,4 @@
+import Basics
 import Allocator
 import Lockdep
 import Synchronization

@@ -31,23 +31,7 @@ import WaitContext
 
   /// Runs `body(t)` on `count` threads at once.
   static func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    final class Box: @unchecked Sendable {
-      let run: () -> Void
-      init(_ run: @escaping () -> Void) { self.run = run }
-    }
-    var threads: [pthread_t] = []
-    for t in 0..<count {
-      var thread = pthread_t()
-      let box = Unmanaged.passRetained(Box { body(t) }).toOpaque()
-      pthread_create(
-        &thread, nil,
-        { raw in
-          Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().run()
-          return nil
-        }, box)
-      threads.append(thread)
-    }
-    for t in threads { pthread_join(t, nil) }
+    SpawnedThread.run(count, body)
   }
 
   @Test func randomConsistentOrdersOnEightThreadsFindNothing() {

@@ -1,3 +1,4 @@
+import Basics
 import LockGraph
 import Lockdep
 import LockdepTesting
@@ -78,16 +79,5 @@ import Testing
 
 /// Starts `body` on a new pthread.
 func spawn(_ body: @escaping @Sendable () -> Void) -> pthread_t {
-  final class Box: @unchecked Sendable {
-    let body: @Sendable () -> Void
-    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-  }
-  var thread = pthread_t()
-  pthread_create(
-    &thread, nil,
-    { raw in
-      Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-      return nil
-    }, Unmanaged.passRetained(Box(body)).toOpaque())
-  return thread
+  SpawnedThread(body).handle
 }

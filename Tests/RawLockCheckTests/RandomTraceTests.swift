@@ -1,18 +1,10 @@
+import Basics
 import Foundation
 import Testing
 
-/// SplitMix64: small, fast, and the same on every platform, so a seed
+/// SplitMix: small, fast, and the same on every platform, so a seed
 /// reproduces its trace.
-struct SplitMix64 {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
+extension SplitMix {
   mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
   mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
   mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
@@ -24,7 +16,7 @@ struct SplitMix64 {
 /// (balanced), trylocks, reads, might-lock, might-sleep, init, free and
 /// exit, several threads interleaved.
 struct RandomTrace {
-  private var rng: SplitMix64
+  private var rng: SplitMix
   private var lines = ["rawlockcheck-trace 1"]
   private var declared: [String] = []
   private var stacks = 0
@@ -56,7 +48,7 @@ struct RandomTrace {
   ]
 
   init(seed: UInt64) {
-    rng = SplitMix64(seed: seed)
+    rng = SplitMix(seed: seed)
     classCount = 3 + Int(seed % 12)
     threads = Array(repeating: ThreadModel(), count: 1 + Int(seed % 4))
   }

@@ -75,28 +75,8 @@ public final class ClassRegistry: @unchecked Sendable {
     return c
   }
 
-  /// The wait types of class `id` (fast path: no copy of its names).
-  @inline(__always)
-  public func waits(_ id: ClassID) -> ClassWaitTypes { records[id.index].waits }
-
-  /// Whether class `id` takes part in the graph (false for the RCU kinds).
-  @inline(__always)
-  public func check(_ id: ClassID) -> Bool { records[id.index].check }
-
-  /// The declared class that `id` is a subclass variant of (itself for subclass 0).
-  @inline(__always)
-  public func base(_ id: ClassID) -> ClassID { records[id.index].base }
-
   /// The usage bits of class `id` now.
-  @inline(__always)
-  public func usage(_ id: ClassID) -> UsageMask {
-    UsageMask(rawValue: usageBits[id.index].load(ordering: .relaxed))
-  }
-
-  /// Adds usage bits (under the validator's shared lock).
-  func addUsage(_ id: ClassID, _ mask: UsageMask) {
-    usageBits[id.index].bitwiseOr(mask.rawValue, ordering: .relaxed)
-  }
+  public func usage(_ id: ClassID) -> UsageMask { tables.usage(id) }
 
   /// The class registered under `key`, if any.
   public func lookup(key: String) -> ClassID? {
@@ -140,16 +120,6 @@ public final class ClassRegistry: @unchecked Sendable {
         check: !kind.row.isRCU))
     published.store(n + 1, ordering: .releasing)
     return id
-  }
-
-  /// The class of subclass `sub` (0 to 7) of declared class `base`, made
-  /// on its first use. `.none` when the registry is full.
-  @inline(__always)
-  public func variant(of base: ClassID, subclass sub: UInt8) -> ClassID {
-    if sub == 0 { return base }
-    let slot = variantSlots[base.index &* 8 &+ Int(sub & 7)].load(ordering: .acquiring)
-    if slot != 0 { return ClassID(slot &- 1) }
-    return makeVariant(of: base, subclass: sub & 7)
   }
 
   /// A view of the tables that costs no reference counting to use: what

@@ -166,10 +166,15 @@ extension ThreadValidator {
       isTrylock: false, check: true, hardirqsOff: false, irqContext: IRQContextID.task)
     // Task context, interrupts and bottom halves on, not a trylock: the
     // bits `usageBits(of:)` gives for it.
-    let bits: UsageMask =
+    // (Bit operations, not an array literal: that allocates in debug builds.)
+    let bits =
       read.isRead
-      ? [UsageBit.usedRead.mask, UsageBit.enabledHardirqRead.mask, UsageBit.enabledSoftirqRead.mask]
-      : [UsageBit.used.mask, UsageBit.enabledHardirq.mask, UsageBit.enabledSoftirq.mask]
+      ? UsageMask(
+        rawValue: UsageBit.usedRead.mask.rawValue | UsageBit.enabledHardirqRead.mask.rawValue
+          | UsageBit.enabledSoftirqRead.mask.rawValue)
+      : UsageMask(
+        rawValue: UsageBit.used.mask.rawValue | UsageBit.enabledHardirq.mask.rawValue
+          | UsageBit.enabledSoftirq.mask.rawValue)
     guard classes.usage(cls).isSuperset(of: bits) else { return false }
     key = ChainKey.iterate(key, lockClass: cls, read: read)
     guard chains.contains(key) else { return false }

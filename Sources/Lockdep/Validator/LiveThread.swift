@@ -123,7 +123,7 @@ final class LiveThread: StackSource {
 
   /// Whether this thread holds `lockClass` at `instance` (any subclass).
   func holds(_ lockClass: ClassID, instance: UInt64) -> Bool {
-    let classes = validator.core.classes
+    let classes = validator.core.classes.tables
     return validator.heldLocks.contains {
       classes.base($0.lockClass) == lockClass && $0.instance == instance
     }

@@ -39,6 +39,30 @@ public final class LockValidationScope: Sendable {
     occurrences.withLock { $0.append(Occurrence(finding: finding)) }
   }
 
+  /// Runs `body` in a new scope and says what a test should complain
+  /// about: with `kind`, that no finding of that kind happened (one
+  /// message, or none); without, every finding (one message each, with its
+  /// lockdep-style text). Also returns what happened.
+  public static func check<R>(expecting kind: FindingKind?, _ body: () throws -> R) rethrows
+    -> (result: R, findings: [Finding], complaints: [String])
+  {
+    let scope = LockValidationScope()
+    let result = try scope.run(body)
+    let occurrences = scope.findings
+    let found = occurrences.map(\.finding)
+    guard let kind else {
+      return (
+        result, found,
+        occurrences.map { "lock validation: \($0.finding.kind.rawValue)\n\($0.text)" }
+      )
+    }
+    if found.contains(where: { $0.kind == kind }) { return (result, found, []) }
+    let seen = found.map(\.kind.rawValue).joined(separator: ", ")
+    return (
+      result, found, ["expected a \(kind.rawValue) finding, found \(seen.isEmpty ? "none" : seen)"]
+    )
+  }
+
   /// Every finding that happened in this scope, in order (repeats included).
   public var findings: [Occurrence] { occurrences.withLock { $0 } }
 }

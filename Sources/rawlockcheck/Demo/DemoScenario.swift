@@ -1,3 +1,4 @@
+import Basics
 import Allocator
 import LockGraph
 import Lockdep
@@ -186,34 +187,17 @@ final class DemoGate: Sendable {
 }
 
 /// A named pthread running `body` once.
-struct DemoThread: @unchecked Sendable {
-  private let handle: pthread_t
-
-  private final class Start {
-    let name: String
-    let body: @Sendable () -> Void
-    init(name: String, body: @escaping @Sendable () -> Void) {
-      self.name = name
-      self.body = body
-    }
-  }
+struct DemoThread: Sendable {
+  private let thread: SpawnedThread
 
   /// Starts a thread that names itself `name` in reports, then runs `body`.
   init(name: String, _ body: @escaping @Sendable () -> Void) {
-    let start = Unmanaged.passRetained(Start(name: name, body: body)).toOpaque()
-    var thread = pthread_t()
-    let status = pthread_create(
-      &thread, nil,
-      { raw in
-        let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
-        LockValidation.setThreadName(start.name)
-        start.body()
-        return nil
-      }, start)
-    precondition(status == 0, "pthread_create failed: \(status)")
-    handle = thread
+    thread = SpawnedThread {
+      LockValidation.setThreadName(name)
+      body()
+    }
   }
 
   /// Waits for the thread to end.
-  func join() { pthread_join(handle, nil) }
+  func join() { thread.join() }
 }
