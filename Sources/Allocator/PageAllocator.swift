@@ -178,7 +178,7 @@ public final class PageAllocator: Sendable {
     while moved < pcpBatch && pcp.count < pcp.capacity,
       let pfn = zone.takeBlock(order: 0)
     {
-      zone.frames[pfn].state = .perCPU
+      zone.setState(pfn, .perCPU)
       pcp.push(pfn)
       moved += 1
     }
@@ -191,7 +191,7 @@ public final class PageAllocator: Sendable {
   /// Marks a page taken off a per-CPU list as handed out. Caller holds the
   /// list's lock, or took the page off it under that lock.
   private func markAllocated(_ pfn: Int) -> Int {
-    zone.frames[pfn].state = .allocated
+    zone.setState(pfn, .allocated)
     zone.frames[pfn].order = 0
     return pfn
   }
@@ -223,24 +223,25 @@ public final class PageAllocator: Sendable {
       order >= 0 && order <= zone.maxOrder && pfn & ((1 << order) - 1) == 0
         && page.bits == base + UInt(pfn * Self.pageSize),
       "PageAllocator: bad page \(page.address) for order \(order)")
+    let state = zone.state(pfn)
     let frame = zone.frames[pfn]
     precondition(
-      frame.state == .allocated && Int(frame.order) == order,
+      state == .allocated && Int(frame.order) == order,
       "PageAllocator: bad page \(page.address): freeing order \(order), "
-        + "page is \(frame.state) of order \(frame.order)")
+        + "page is \(state) of order \(frame.order)")
     freedCount.add(1 << order, ordering: .relaxed)
     if order == 0 {
       let pcp = pcps[currentCPU(modulo: cpus)]
       if pcp.lock.tryLock() {
         defer { pcp.lock.unlock() }
-        zone.frames[pfn].state = .perCPU
+        zone.setState(pfn, .perCPU)
         pcp.push(pfn)
         perCPUCount.add(1, ordering: .relaxed)
         if pcp.count > pcpHigh { spill(pcp, pcpBatch) }
         return
       }
     }
-    zone.frames[pfn].state = .tail
+    zone.setState(pfn, .tail)
     withZoneLock { zone.freeBlock(pfn, order: order) }
   }
 
@@ -251,7 +252,7 @@ public final class PageAllocator: Sendable {
     guard moved > 0 else { return }
     withZoneLock {
       pcp.removeOldest(moved) { pfn in
-        zone.frames[pfn].state = .tail
+        zone.setState(pfn, .tail)
         zone.freeBlock(pfn, order: 0)
       }
     }

@@ -21,7 +21,6 @@ enum FrameState: UInt8 {
 /// page of a block; `next`/`prev` link a `buddy` block into its free list
 /// (-1 ends it).
 struct PageFrame {
-  var state: FrameState = .tail
   var order: Int8 = 0
   var next: Int32 = -1
   var prev: Int32 = -1
@@ -54,6 +53,12 @@ final class Zone: @unchecked Sendable {
   let maxOrder: Int
   /// The memory map, one frame per page; see `PageFrame`.
   let frames: UnsafeMutablePointer<PageFrame>
+  /// Each page's `FrameState`, apart from its frame and atomic: a page's
+  /// owner changes it (freeing to a per-CPU list, under that list's lock)
+  /// while the zone's lock holder reads it to decide whether a buddy is
+  /// free. The rest of a frame is read by the zone only once its state
+  /// says the zone owns the page (`.buddy`).
+  private let states: UnsafeMutablePointer<Atomic<UInt8>>
   /// First block of each order's free list (-1: empty). Under `lock`.
   private let freeHeads: UnsafeMutablePointer<Int32>
   /// Pages free in the lists. Under `lock`.
@@ -68,6 +73,8 @@ final class Zone: @unchecked Sendable {
     self.maxOrder = min(maxOrder, Int.bitWidth - 1 - pageCount.leadingZeroBitCount)
     frames = .allocate(capacity: pageCount)
     frames.initialize(repeating: PageFrame(), count: pageCount)
+    states = .allocate(capacity: pageCount)
+    for i in 0..<pageCount { (states + i).initialize(to: Atomic(FrameState.tail.rawValue)) }
     freeHeads = .allocate(capacity: self.maxOrder + 1)
     freeHeads.initialize(repeating: -1, count: self.maxOrder + 1)
     // As memblock_free_pages() at boot: the largest naturally aligned
@@ -85,13 +92,26 @@ final class Zone: @unchecked Sendable {
 
   deinit {
     frames.deallocate()
+    states.deinitialize(count: pageCount)
+    states.deallocate()
     freeHeads.deallocate()
+  }
+
+  /// The state of page `pfn`.
+  func state(_ pfn: Int) -> FrameState {
+    FrameState(rawValue: states[pfn].load(ordering: .acquiring))!
+  }
+
+  /// Sets the state of page `pfn` (its owner, or the zone's lock holder).
+  func setState(_ pfn: Int, _ state: FrameState) {
+    states[pfn].store(state.rawValue, ordering: .releasing)
   }
 
   /// Puts the block at `pfn` on the free list of `order`. Caller holds `lock`.
   private func addFree(_ pfn: Int, order: Int) {
     let head = freeHeads[order]
-    frames[pfn] = PageFrame(state: .buddy, order: Int8(order), next: head, prev: -1)
+    frames[pfn] = PageFrame(order: Int8(order), next: head, prev: -1)
+    setState(pfn, .buddy)
     if head >= 0 { frames[Int(head)].prev = Int32(pfn) }
     freeHeads[order] = Int32(pfn)
     freePages += 1 << order
@@ -108,6 +128,7 @@ final class Zone: @unchecked Sendable {
     }
     if frame.next >= 0 { frames[Int(frame.next)].prev = frame.prev }
     frames[pfn] = PageFrame()
+    setState(pfn, .tail)
     freePages -= 1 << order
   }
 
@@ -127,7 +148,7 @@ final class Zone: @unchecked Sendable {
       current -= 1
       addFree(pfn + (1 << current), order: current)
     }
-    frames[pfn].state = .allocated
+    setState(pfn, .allocated)
     frames[pfn].order = Int8(order)
     return pfn
   }
@@ -142,10 +163,11 @@ final class Zone: @unchecked Sendable {
     while order < maxOrder {
       let buddy = pfn ^ (1 << order)
       guard buddy < pageCount else { break }
-      let frame = frames[buddy]
-      guard frame.state == .buddy && Int(frame.order) == order else { break }
+      // The state first: only a `.buddy` frame is the zone's to read.
+      guard state(buddy) == .buddy && Int(frames[buddy].order) == order else { break }
       removeFree(buddy, order: order)
       frames[pfn] = PageFrame()
+      setState(pfn, .tail)
       pfn = min(pfn, buddy)
       order += 1
     }
