@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+
+/// `RAWLOCKCHECK=off|print|abort|collect` chooses what a live program does
+/// with a finding (LockdepProbe causes one).
+@Suite struct PolicyTests {
+  struct Run {
+    var status: Int32
+    var reason: Process.TerminationReason
+    var stdout: String
+    var stderr: String
+  }
+
+  static func probe(_ scenario: String, policy: String) throws -> Run {
+    let process = Process()
+    process.executableURL = RecorderTests.probe
+    process.arguments = [scenario]
+    var environment = ProcessInfo.processInfo.environment
+    environment["RAWLOCKCHECK"] = policy
+    environment.removeValue(forKey: "RAWLOCKCHECK_TRACE")
+    process.environment = environment
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Run(
+      status: process.terminationStatus, reason: process.terminationReason,
+      stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+  }
+
+  @Test func printReportsOnStandardErrorAndGoesOn() throws {
+    let run = try Self.probe("invalid-wait-context", policy: "print")
+    #expect(run.status == 0)
+    #expect(run.stderr.contains("[ BUG: Invalid wait context ]"))
+    #expect(run.stderr.contains("&zone->lock"))
+    #expect(run.stdout.contains("finding invalid-wait-context 1"), "and keeps it")
+  }
+
+  @Test func abortReportsThenAborts() throws {
+    let run = try Self.probe("invalid-wait-context", policy: "abort")
+    #expect(run.reason == .uncaughtSignal)
+    #expect(run.status == SIGABRT)
+    #expect(run.stderr.contains("[ BUG: Invalid wait context ]"))
+    #expect(!run.stdout.contains("finding "), "nothing after the first finding ran")
+  }
+
+  @Test func offValidatesNothing() throws {
+    let run = try Self.probe("invalid-wait-context", policy: "off")
+    #expect(run.status == 0)
+    #expect(!run.stderr.contains("BUG"))
+    #expect(!run.stdout.contains("finding "))
+  }
+
+  @Test func collectKeepsSilently() throws {
+    let run = try Self.probe("invalid-wait-context", policy: "collect")
+    #expect(run.status == 0)
+    #expect(!run.stderr.contains("BUG"))
+    #expect(run.stdout.contains("finding invalid-wait-context 1"))
+  }
+}
