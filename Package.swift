@@ -122,7 +122,7 @@ let package = Package(
     .testTarget(name: "RCUTests", dependencies: ["RCU", "Allocator", "Lockdep", "LockGraph"]),
     .testTarget(
       name: "RawLockCheckTests",
-      dependencies: ["Basics", 
+      dependencies: [
         "rawlockcheck", "Trace", "LockGraph", "Report", "WaitContext", "Symbolizer", "Basics",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
