@@ -113,7 +113,8 @@ let package = Package(
     .testTarget(
       name: "LockdepTests",
       dependencies: [
-        "Lockdep", "LockdepTesting", "LockGraph", "WaitContext", "Trace", "CAllocationCounter",
+        "Basics", "Lockdep", "LockdepTesting", "LockGraph", "WaitContext", "Trace",
+        "CAllocationCounter",
       ]),
     .testTarget(name: "WaitContextTests", dependencies: ["WaitContext"]),
     .testTarget(name: "LockGraphTests", dependencies: ["Basics", "LockGraph", "WaitContext"]),

@@ -2,11 +2,25 @@
 #include "lockdep_support.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 _Thread_local void *rlc_lockdep_thread_state = 0;
+_Thread_local int rlc_lockdep_signal_depth_value = 0;
+
+void rlc_block_signals(void *saved) {
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, (sigset_t *)saved);
+}
+
+void rlc_restore_signals(const void *saved) {
+  pthread_sigmask(SIG_SETMASK, (const sigset_t *)saved, 0);
+}
+
+unsigned long rlc_sigset_size(void) { return sizeof(sigset_t); }
 
 int32_t rlc_gettid(void) { return (int32_t)syscall(SYS_gettid); }
 

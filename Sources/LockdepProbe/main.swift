@@ -111,6 +111,17 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    "signal-handler",
+    {
+      // A spinlock_t in a hard interrupt (a signal handler): found, with
+      // the handler's stack, once the handler returned.
+      let lock = Checked.SpinLock(name: "&handler->lock")
+      installSignalHandler(SIGUSR1) { _ in lock.withLock {} }
+      Checked.Mutex(name: "&handler->first").withLock {}
+      raise(SIGUSR1)
+    }
+  ),
+  (
     "cached-loop",
     {
       let outer = Checked.Mutex(name: "&loop->outer")

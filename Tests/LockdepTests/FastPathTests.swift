@@ -1,3 +1,4 @@
+import Basics
 import CAllocationCounter
 import LockGraph
 import Lockdep
@@ -132,4 +133,50 @@ func monotonicSeconds() -> Double {
   var ts = timespec()
   clock_gettime(CLOCK_MONOTONIC, &ts)
   return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// Signals arriving while their thread is inside the validator: the
+/// validator is not re-entrant (its slow path holds the core's lock), so a
+/// handler that interrupts it runs unvalidated; nothing deadlocks, nothing
+/// is corrupted, and nothing is falsely reported.
+@Suite struct SignalStormTests {
+  @Test(.timeLimit(.minutes(1)))
+  func handlersInterruptingTheValidatorAreSkippedCleanly() {
+    LockValidation.policy = .collect
+    let handled = Atomic<Int>(0)
+    // Each validated run of the handler is a finding (might-sleep in a
+    // hard interrupt): the slow path, which takes the core's lock.
+    installSignalHandler(SIGUSR2) { _ in
+      mightSleep()
+      handled.add(1, ordering: .relaxed)
+    }
+    let scope = LockValidationScope()
+    let running = Atomic<Bool>(true)
+    let outer = Checked.Mutex(name: "&storm->outer")
+    let worker = SpawnedThread {
+      var set = sigset_t()
+      sigemptyset(&set)
+      sigaddset(&set, SIGUSR2)
+      pthread_sigmask(SIG_UNBLOCK, &set, nil)
+      scope.run {
+        var rounds = 0
+        while running.load(ordering: .relaxed) || rounds < 500 {
+          // A new class each round: a new chain, so the slow path (and the
+          // core's lock) every time.
+          let fresh = Checked.Mutex(name: "&storm->k", key: LockClassKey("&storm->k\(rounds)"))
+          outer.withLock { fresh.withLock {} }
+          rounds += 1
+        }
+      }
+    }
+    for _ in 0..<2000 {
+      pthread_kill(worker.handle, SIGUSR2)
+      usleep(20)
+    }
+    running.store(false, ordering: .relaxed)
+    worker.join()
+    let kinds = Set(scope.findings.map(\.finding.kind))
+    #expect(kinds.isSubset(of: [.sleepInAtomic]), "only the handler's might-sleep")
+    #expect(handled.load(ordering: .relaxed) > 0, "the handler ran")
+  }
 }

@@ -113,6 +113,9 @@ import Testing
         sigemptyset(&set)
         sigaddset(&set, signal)
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        // A thread's validator state is made by its first lock event, never
+        // in a handler (that would allocate): take a lock first.
+        Checked.Mutex(name: "&signal->first").withLock {}
         scope.run { _ = raise(signal) }
       }, nil)
   }

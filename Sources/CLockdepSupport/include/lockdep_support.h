@@ -30,6 +30,35 @@ static inline __attribute__((always_inline)) void rlc_lockdep_set_thread(void *s
   rlc_lockdep_thread_state = state;
 }
 
+/// How deep the calling thread is in signal handlers installed through
+/// Lockdep (0: not in one). Events there are queued, not validated: the
+/// validator may allocate, and a signal may have interrupted `malloc`.
+extern _Thread_local int rlc_lockdep_signal_depth_value;
+
+static inline __attribute__((always_inline)) int rlc_lockdep_signal_depth(void) {
+  return rlc_lockdep_signal_depth_value;
+}
+
+static inline __attribute__((always_inline)) void rlc_lockdep_enter_signal(void) {
+  rlc_lockdep_signal_depth_value += 1;
+  atomic_signal_fence(memory_order_seq_cst);
+}
+
+static inline __attribute__((always_inline)) void rlc_lockdep_leave_signal(void) {
+  atomic_signal_fence(memory_order_seq_cst);
+  rlc_lockdep_signal_depth_value -= 1;
+}
+
+/// Blocks every signal on the calling thread, saving the old mask in
+/// `saved` (a `sigset_t`-sized buffer, `rlc_sigset_size()` bytes).
+void rlc_block_signals(void *saved);
+
+/// Restores a mask saved by `rlc_block_signals`.
+void rlc_restore_signals(const void *saved);
+
+/// The size of a `sigset_t`.
+unsigned long rlc_sigset_size(void);
+
 /// The return address of the function this is inlined into: in a lock's
 /// `lock()`, the caller's call site (lockdep's `_RET_IP_`).
 static inline __attribute__((always_inline)) void *rlc_return_address(void) {

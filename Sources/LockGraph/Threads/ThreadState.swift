@@ -53,8 +53,12 @@ struct ThreadState: Sendable {
   var waitContext: ExecutionContext {
     if nmiDepth > 0 { return .nmi }
     if hardirqDepth > 0 {
-      for context in contexts.reversed() {
-        if case .hardirq = context { return context }
+      // An index loop: `reversed()` allocates in debug builds, and this
+      // runs in signal handlers, where nothing may allocate.
+      var i = contexts.count - 1
+      while i >= 0 {
+        if case .hardirq = contexts[i] { return contexts[i] }
+        i -= 1
       }
     }
     if softirqDepth > 0 { return .softirq }

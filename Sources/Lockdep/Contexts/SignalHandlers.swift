@@ -1,3 +1,4 @@
+import CLockdepSupport
 import LockGraph
 import Synchronization
 
@@ -10,9 +11,10 @@ import Synchronization
 /// an interrupt handler (only raw spin locks, never a sleeping lock, and
 /// irq-safety of the locks it takes against the code it interrupts).
 ///
-/// A signal that arrives while its thread is inside the validator is
-/// handled without validation (the validator is not re-entrant, as lockdep
-/// runs with interrupts off). Returns false when `sigaction` fails.
+/// The handler's lock events are queued, not validated in the handler (the
+/// validator allocates, and the signal may have interrupted `malloc`), and
+/// are validated, with the stacks they were taken from, before the
+/// thread's next lock event. Returns false when `sigaction` fails.
 @discardableResult
 public func installSignalHandler(
   _ signal: Int32, threaded: Bool = false, _ handler: @escaping @Sendable (Int32) -> Void
@@ -65,9 +67,12 @@ enum SignalHandlers {
     guard raw != 0 else { return }
     let box = Unmanaged<Box>.fromOpaque(UnsafeRawPointer(bitPattern: raw)!).takeUnretainedValue()
     let saved = errno
+    rlc_lockdep_enter_signal()
     Live.event(.hardirqEnter, threaded: box.threaded)
     box.handler(signo)
     Live.event(.hardirqExit)
+    if rlc_lockdep_signal_depth() == 1 { Live.endHandlerRun() }
+    rlc_lockdep_leave_signal()
     errno = saved
   }
 }

@@ -14,15 +14,48 @@ enum Live {
   /// Runs `body` with the calling thread's state, without reference
   /// counting it; not at all while validation is off or this thread is
   /// inside the validator already (a signal handler interrupted it).
+  ///
+  /// In a signal handler installed through Lockdep, events are not
+  /// validated but queued (`deferred`), and validated before the thread's
+  /// next event outside the handler: the validator allocates, and the
+  /// signal may have interrupted `malloc`.
   @inline(__always)
   static func withThread(_ body: (LiveThread) -> Void) {
     if off.load(ordering: .relaxed) { return }
     if let raw = rlc_lockdep_thread() {
       Unmanaged<LiveThread>.fromOpaque(raw)._withUnsafeGuaranteedRef { thread in
-        if !thread.busy && thread.suppressedDepth == 0 { body(thread) }
+        if thread.deferred.count > 0 && rlc_lockdep_signal_depth() == 0 && !thread.busy {
+          thread.replayDeferred()
+        }
+        body(thread)
       }
-    } else if let thread = LiveThread.create() {
+    } else if rlc_lockdep_signal_depth() == 0, let thread = LiveThread.create() {
       body(thread)
+    }
+  }
+
+  /// Validates this thread's queued signal-handler events now (a scope
+  /// ending, findings being read), when not in a handler itself.
+  static func replayPending() {
+    guard rlc_lockdep_signal_depth() == 0, let raw = rlc_lockdep_thread() else { return }
+    Unmanaged<LiveThread>.fromOpaque(raw)._withUnsafeGuaranteedRef { thread in
+      if thread.deferred.count > 0 && !thread.busy { thread.replayDeferred() }
+    }
+  }
+
+  /// The outermost signal handler on this thread returned.
+  static func endHandlerRun() {
+    guard let raw = rlc_lockdep_thread() else { return }
+    Unmanaged<LiveThread>.fromOpaque(raw)._withUnsafeGuaranteedRef { $0.endHandlerRun() }
+  }
+
+  /// Processes `event` on `thread` now, or, in a signal handler, queues it.
+  @inline(__always)
+  static func submit(_ event: LockEvent, on thread: LiveThread) {
+    if rlc_lockdep_signal_depth() > 0 {
+      thread.deferEvent(event)
+    } else {
+      thread.process(event)
     }
   }
 
@@ -32,32 +65,44 @@ enum Live {
     nest: ClassID, ip: UInt64
   ) {
     withThread { thread in
-      if subclass == 0 && nest == .none && !trylock {
+      if subclass == 0 && nest == .none && !trylock && rlc_lockdep_signal_depth() == 0 {
         thread.acquire(lockClass, instance: instance, read: read, ip: ip)
       } else {
-        thread.process(
+        submit(
           LockEvent(
             .acquire, thread: thread.id, lockClass: lockClass, read: read, isTrylock: trylock,
-            subclass: subclass, nest: nest, address: instance, origin: Origin(ip: ip)))
+            subclass: subclass, nest: nest, address: instance, origin: Origin(ip: ip)),
+          on: thread)
       }
     }
   }
 
   @inline(__always)
   static func release(_ lockClass: ClassID, instance: UInt64) {
-    withThread { thread in thread.release(lockClass, instance: instance) }
+    withThread { thread in
+      if rlc_lockdep_signal_depth() == 0 {
+        thread.release(lockClass, instance: instance)
+      } else {
+        submit(
+          LockEvent(.release, thread: thread.id, lockClass: lockClass, address: instance),
+          on: thread)
+      }
+    }
   }
 
   /// An event without a class (contexts, might-sleep, exit).
   @inline(__always)
   static func event(_ verb: LockEvent.Verb, threaded: Bool = false) {
-    withThread { thread in thread.process(LockEvent(verb, thread: thread.id, threaded: threaded)) }
+    withThread { thread in
+      submit(LockEvent(verb, thread: thread.id, threaded: threaded), on: thread)
+    }
   }
 
   /// `might_lock()`: checks an acquisition of `lockClass` without taking it.
   static func mightLock(_ lockClass: ClassID, read: ReadMode) {
     withThread { thread in
-      thread.process(LockEvent(.mightLock, thread: thread.id, lockClass: lockClass, read: read))
+      submit(
+        LockEvent(.mightLock, thread: thread.id, lockClass: lockClass, read: read), on: thread)
     }
   }
 
@@ -65,7 +110,7 @@ enum Live {
   static func freed(address: UInt64, length: UInt64) {
     guard LiveValidator.isCreated else { return }
     withThread { thread in
-      thread.process(LockEvent(.free, thread: thread.id, address: address, length: length))
+      submit(LockEvent(.free, thread: thread.id, address: address, length: length), on: thread)
     }
   }
 

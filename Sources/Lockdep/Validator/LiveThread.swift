@@ -34,6 +34,11 @@ final class LiveThread: StackSource {
   /// The first stack captured while the current event was validated: the
   /// recorded event carries it (`at=`).
   @exclusivity(unchecked) var eventStack = StackID.none
+  /// Events of signal handlers, waiting to be validated.
+  @exclusivity(unchecked) var deferred = DeferredEvents()
+  /// The stack a replayed event was taken from: `captureStack()` gives it
+  /// instead of the stack of the replay.
+  @exclusivity(unchecked) var replayStack: UnsafeBufferPointer<UInt64>?
 
   init(validator: LiveValidator, name: String) {
     let token = String(LiveThread.systemThreadID())
@@ -41,9 +46,15 @@ final class LiveThread: StackSource {
     self.validator = ThreadValidator(core: validator.core, thread: id)
     recording = validator.recorder?.recording(thread: id, token: token, name: name)
     self.validator.stackSource = self
+    // Warm the stack walker's per-thread bounds now: its first use
+    // allocates, and a signal handler's events are captured without that.
+    _ = StackCapture.capture(into: stackBuffer, skip: 0)
   }
 
-  deinit { stackBuffer.deallocate() }
+  deinit {
+    stackBuffer.deallocate()
+    deferred.deallocate()
+  }
 
   /// The calling thread's state; created on first use. Nil while validation
   /// is off, or while this thread is inside the validator already.
@@ -131,14 +142,20 @@ final class LiveThread: StackSource {
 
   // MARK: StackSource
 
-  /// Captures this thread's stack now and interns it; the event being
-  /// processed is recorded with it.
+  /// Captures this thread's stack now (or, for a replayed event of a
+  /// signal handler, takes the stack it was queued with) and interns it;
+  /// the event being processed is recorded with it.
   func captureStack() -> StackID {
-    let n = StackCapture.capture(into: stackBuffer, skip: 0)
-    let (stack, isNew) = LiveValidator.shared.stacks.intern(
-      UnsafeBufferPointer(rebasing: stackBuffer[..<n]))
+    let addresses: UnsafeBufferPointer<UInt64>
+    if let replayStack {
+      addresses = replayStack
+    } else {
+      let n = StackCapture.capture(into: stackBuffer, skip: 0)
+      addresses = UnsafeBufferPointer(rebasing: stackBuffer[..<n])
+    }
+    let (stack, isNew) = LiveValidator.shared.stacks.intern(addresses)
     if isNew, let recorder = LiveValidator.shared.recorder {
-      recorder.declareStack(stack, addresses: Array(stackBuffer[..<n]))
+      recorder.declareStack(stack, addresses: Array(addresses))
     }
     if eventStack.isNone { eventStack = stack }
     return stack
@@ -146,10 +163,54 @@ final class LiveThread: StackSource {
 
   // MARK: Thread exit
 
+  // MARK: Signal handlers
+
+  /// Queues an event of a signal handler (allocates nothing).
+  @inline(never)
+  func deferEvent(_ event: LockEvent) {
+    deferred.append(event, startsRun: event.verb == .hardirqEnter && rlc_lockdep_signal_depth() == 1
+      && !inHandlerRun)
+    if event.verb == .hardirqEnter { inHandlerRun = true }
+  }
+
+  /// Whether a handler run is being queued.
+  @exclusivity(unchecked) var inHandlerRun = false
+
+  /// The outermost handler returned: its run is complete.
+  func endHandlerRun() {
+    deferred.endRun()
+    inHandlerRun = false
+  }
+
+  /// Validates the queued events of signal handlers, in order, with the
+  /// stacks they were queued with; signals are blocked meanwhile, so no
+  /// handler appends to the queue while it is read.
+  @inline(never)
+  func replayDeferred() {
+    let saved = UnsafeMutableRawPointer.allocate(byteCount: Int(rlc_sigset_size()), alignment: 16)
+    defer { saved.deallocate() }
+    rlc_block_signals(saved)
+    defer { rlc_restore_signals(saved) }
+    let dropped = deferred.dropped
+    for i in 0..<deferred.count {
+      let (event, stack) = deferred.entry(i)
+      replayStack = stack
+      process(event)
+      replayStack = nil
+    }
+    deferred.clear()
+    if dropped > 0 {
+      LiveValidator.shared.misuse(
+        "\(dropped) signal handler run(s) not validated: more than \(DeferredEvents.capacity) events",
+        thread: id)
+    }
+  }
+
   /// Runs at thread exit: locks still held are reported, the recording flushed.
   func exit() {
     busy = false
     suppressedDepth = 0
+    if deferred.count > 0 { replayDeferred() }
     process(LockEvent(.exit, thread: id))
     recording?.flush()
   }

@@ -11,7 +11,12 @@ public enum LockValidation {
   }
 
   /// Every distinct finding so far, in the order first seen.
-  public static var findings: [Finding] { LiveValidator.shared.findings }
+  /// (Signal handlers' events still queued on the calling thread are
+  /// validated first.)
+  public static var findings: [Finding] {
+    Live.replayPending()
+    return LiveValidator.shared.findings
+  }
 
   /// The lockdep-style text of a finding, symbolized from this process.
   public static func describe(_ finding: Finding) -> String {

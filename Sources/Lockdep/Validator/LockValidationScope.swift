@@ -27,12 +27,19 @@ public final class LockValidationScope: Sendable {
 
   /// Runs `body` with this scope bound: findings it causes are collected here.
   public func run<R>(_ body: () throws -> R) rethrows -> R {
-    try Self.$bound.withValue(self) { try body() }
+    try Self.$bound.withValue(self) {
+      // Signal handlers' events queued on this thread belong to the scope.
+      defer { Live.replayPending() }
+      return try body()
+    }
   }
 
   /// Runs `body` with this scope bound (asynchronous form).
   public func run<R: Sendable>(_ body: () async throws -> R) async rethrows -> R {
-    try await Self.$bound.withValue(self) { try await body() }
+    try await Self.$bound.withValue(self) {
+      defer { Live.replayPending() }
+      return try await body()
+    }
   }
 
   func record(_ finding: Finding) {

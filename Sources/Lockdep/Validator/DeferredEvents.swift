@@ -1,0 +1,82 @@
+import LockGraph
+import Symbolizer
+
+/// Events a signal handler caused, queued for validation after it returns.
+///
+/// The validator allocates on its slow path (a new chain, a finding, a
+/// stack), and a signal may have interrupted `malloc` itself, so nothing in
+/// a handler may allocate: its events are copied here (with the stack they
+/// were taken from, by a frame-pointer walk, which allocates nothing), and
+/// validated in order before the thread's next lock event. Until then the
+/// thread's task code does no lock event (each would replay first), so the
+/// state the handler's events are validated against is the one they saw.
+///
+/// Invariants: storage is allocated once, with the thread's state; the
+/// queue holds whole handler runs only: a run that does not fit is dropped
+/// whole (`dropped` counts them), so replay never sees half a handler.
+struct DeferredEvents {
+  static let capacity = 64
+  static let stackDepth = 16
+
+  private let events: UnsafeMutablePointer<LockEvent>
+  private let stacks: UnsafeMutablePointer<UInt64>
+  private let stackCounts: UnsafeMutablePointer<Int>
+  /// Queued events.
+  private(set) var count = 0
+  /// Where the handler run being queued began, or -1 between runs.
+  private var runStart = -1
+  /// The run being queued no longer fits: its further events are ignored.
+  private var dropping = false
+  /// Handler runs dropped because the queue was full.
+  private(set) var dropped = 0
+
+  init() {
+    events = .allocate(capacity: Self.capacity)
+    stacks = .allocate(capacity: Self.capacity * Self.stackDepth)
+    stackCounts = .allocate(capacity: Self.capacity)
+  }
+
+  func deallocate() {
+    events.deallocate()
+    stacks.deallocate()
+    stackCounts.deallocate()
+  }
+
+  /// Queues one event of the handler run in progress, with its stack.
+  /// `outermost` marks the first event of a run. Allocates nothing.
+  mutating func append(_ event: LockEvent, startsRun: Bool) {
+    if startsRun {
+      runStart = count
+      dropping = false
+    }
+    if dropping { return }
+    guard count < Self.capacity else {
+      // Drop the whole run: replay must never see half a handler.
+      count = max(runStart, 0)
+      dropping = true
+      dropped += 1
+      return
+    }
+    events[count] = event
+    let buffer = UnsafeMutableBufferPointer(start: stacks + count * Self.stackDepth, count: Self.stackDepth)
+    stackCounts[count] = StackCapture.capture(into: buffer, skip: 2)
+    count += 1
+  }
+
+  /// Marks the end of the handler run in progress.
+  mutating func endRun() {
+    runStart = -1
+    dropping = false
+  }
+
+  /// Event `i` and its stack.
+  func entry(_ i: Int) -> (event: LockEvent, stack: UnsafeBufferPointer<UInt64>) {
+    (events[i], UnsafeBufferPointer(start: stacks + i * Self.stackDepth, count: stackCounts[i]))
+  }
+
+  /// Empties the queue (after replay) and forgets the drop count.
+  mutating func clear() {
+    count = 0
+    dropped = 0
+  }
+}
