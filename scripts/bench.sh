@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# The project's benchmark for `rawlockcheck report`: generates synthetic
-# traces of N and 2N events (default N = 5 million: 10 million for the
-# headline), and measures, in the same run:
-#   - events/s of `rawlockcheck report`, and its ratio to a baseline that
-#     only splits the same file into fields and counts the verbs with awk
-#     (the least any text-trace consumer must do), so the figure holds on a
-#     shared, noisy machine;
+# The project's benchmark for `rawlockcheck report`, on both trace shapes of
+# `rawlockcheck generate`:
+#   - reuse: a fixed set of code paths (a real program's chain reuse, the
+#     chain cache hits almost always);
+#   - low-reuse: random nesting in one global order (about a quarter of the
+#     chains hit; every miss walks the graph's edges).
+# For each shape it generates traces of N and 2N events (default N = 5
+# million) and measures, in the same run:
+#   - events/s of `rawlockcheck report` on 2N events, and its ratio to a
+#     baseline that only splits the same file into fields and counts the
+#     verbs with awk (the least any text-trace consumer must do), so the
+#     figure holds on a shared, noisy machine;
 #   - peak memory (max RSS) on N and on 2N events: the ratio must stay ~1.0
-#     (memory does not grow with trace length);
+#     (memory does not grow with trace length, nor with distinct chains);
 #   - the chain-cache hit rate.
+# Ends with one JSON line of every figure.
 # Usage: scripts/bench.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,20 +40,32 @@ best_of() { # runs a command 3 times, prints the best wall time in seconds
   echo "$best"
 }
 
-"$bin" generate --events "$n" --seed 1 >"$dir/n.rlt"
-"$bin" generate --events $((2 * n)) --seed 1 >"$dir/2n.rlt"
-events=$(grep -vc '^\(class\|thread\|#\|rawlockcheck-trace\)' "$dir/2n.rlt")
+json=""
+for shape in reuse low-reuse; do
+  "$bin" generate --shape "$shape" --events "$n" --seed 1 >"$dir/n.rlt"
+  "$bin" generate --shape "$shape" --events $((2 * n)) --seed 1 >"$dir/2n.rlt"
+  events=$(grep -vc '^\(class\|thread\|#\|rawlockcheck-trace\)' "$dir/2n.rlt")
+  mb=$(du -m "$dir/2n.rlt" | cut -f1)
 
-report_best=$(best_of "$bin" report "$dir/2n.rlt")
-wc_best=$(best_of awk '{ verbs[$2]++ } END { for (v in verbs) print v, verbs[v] }' "$dir/2n.rlt")
-read -r _ rss_n _ < <(measure "$dir/n.rlt")
-read -r _ rss_2n stats < <(measure "$dir/2n.rlt")
+  report_best=$(best_of "$bin" report "$dir/2n.rlt")
+  awk_best=$(best_of awk '{ verbs[$2]++ } END { for (v in verbs) print v, verbs[v] }' "$dir/2n.rlt")
+  read -r _ rss_n _ < <(measure "$dir/n.rlt")
+  read -r _ rss_2n stats < <(measure "$dir/2n.rlt")
+  hits=$(echo "$stats" | sed -n 's/.*(\([0-9.]*\)% hits).*/\1/p')
 
-awk -v ev="$events" -v r="$report_best" -v w="$wc_best" -v m1="$rss_n" -v m2="$rss_2n" -v n="$n" 'BEGIN {
-  printf "trace: %d events (%.0f MB)\n", ev, 0
-  printf "rawlockcheck report: %.2f s, %.2f M events/s (best of 3)\n", r, ev / r / 1e6
-  printf "baseline awk fields: %.2f s, %.2f M lines/s (best of 3)\n", w, ev / w / 1e6
-  printf "speed ratio report/awk baseline: %.2f (above 1: faster than splitting the lines with awk)\n", w / r
-  printf "peak memory: %.1f MiB at %d events, %.1f MiB at %d events: ratio %.2f\n", m1 / 1024, n, m2 / 1024, 2 * n, m2 / m1
-}' | sed "s/(0 MB)/($(du -m "$dir/2n.rlt" | cut -f1) MB)/"
-echo "statistics: ${stats#*: }"
+  echo "== shape $shape"
+  awk -v ev="$events" -v mb="$mb" -v r="$report_best" -v w="$awk_best" -v m1="$rss_n" -v m2="$rss_2n" -v n="$n" 'BEGIN {
+    printf "trace: %d events (%d MB)\n", ev, mb
+    printf "rawlockcheck report: %.2f s, %.2f M events/s (best of 3)\n", r, ev / r / 1e6
+    printf "baseline awk fields: %.2f s, %.2f M lines/s (best of 3)\n", w, ev / w / 1e6
+    printf "speed ratio report/awk baseline: %.2f (above 1: faster than splitting the lines with awk)\n", w / r
+    printf "peak memory: %.1f MiB at %d events, %.1f MiB at %d events: ratio %.2f\n", m1 / 1024, n, m2 / 1024, 2 * n, m2 / m1
+  }'
+  echo "statistics: ${stats#*: }"
+  key=$(echo "$shape" | sed 's/-r/R/')
+  json+=$(awk -v k="$key" -v ev="$events" -v r="$report_best" -v w="$awk_best" -v m1="$rss_n" -v m2="$rss_2n" -v h="${hits:-0}" 'BEGIN {
+    printf "\"%s\": {\"events\": %d, \"eventsPerSecond\": %.0f, \"awkLinesPerSecond\": %.0f, \"ratioToAwk\": %.3f, \"peakMiBAtN\": %.1f, \"peakMiBAt2N\": %.1f, \"memoryRatio\": %.3f, \"chainHitPercent\": %s}, ",
+      k, ev, ev / r, ev / w, w / r, m1 / 1024, m2 / 1024, m2 / m1, h
+  }')
+done
+echo "{${json}\"n\": $n}"

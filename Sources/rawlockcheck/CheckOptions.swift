@@ -14,6 +14,13 @@ struct CheckOptions: ParsableArguments {
   }
 }
 
+/// How `report` prints findings: lockdep's text, JSON, or SARIF 2.1.0 for CI.
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+  case text, json, sarif
+}
+
+/// How `demo` prints its results (its findings are collected live, without
+/// a trace to point SARIF locations at).
+enum DemoFormat: String, ExpressibleByArgument, CaseIterable {
   case text, json
 }

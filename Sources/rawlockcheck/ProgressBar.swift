@@ -3,26 +3,77 @@
 #endif
 
 /// A progress bar on stderr, drawn only when stderr is a terminal and the
-/// trace is large enough to be worth one.
+/// trace takes long enough to be worth one (half a second): bytes read,
+/// rate and elapsed time, and for a regular file the fraction done and the
+/// estimated time left. Silent when stderr is not a terminal.
 final class ProgressBar: @unchecked Sendable {
   private let label: String
-  private let enabled = isatty(2) != 0
+  private let enabled: Bool
+  private let started: Double
+  private var lastDrawn = 0.0
   private var drawn = false
 
-  init(label: String) { self.label = label }
+  /// Seconds before the first drawing, so that short runs print nothing.
+  static let delay = 0.5
+  /// Seconds between redrawings.
+  static let interval = 0.2
 
+  init(label: String, enabled: Bool = isatty(2) != 0) {
+    self.label = label
+    self.enabled = enabled
+    self.started = MonotonicClock.now()
+  }
+
+  /// Called by the reader with bytes read so far and the file's size (nil
+  /// for a pipe or standard input).
   func update(_ done: UInt64, _ total: UInt64?) {
-    guard enabled, let total, total > 16 << 20 else { return }
-    let fraction = Double(done) / Double(max(total, 1))
-    let width = 30
-    let filled = Int(fraction * Double(width))
-    let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-    writeStandardError("\r\(label) [\(bar)] \(Int(fraction * 100))%")
+    guard enabled else { return }
+    let now = MonotonicClock.now()
+    let elapsed = now - started
+    guard elapsed >= Self.delay, now - lastDrawn >= Self.interval else { return }
+    lastDrawn = now
+    writeStandardError(
+      "\r" + Self.line(label: label, done: done, total: total, elapsed: elapsed) + "\u{1B}[K")
     drawn = true
   }
 
+  /// Clears the bar, if one was drawn.
   func finish() {
     if drawn { writeStandardError("\r\u{1B}[K") }
     drawn = false
+  }
+
+  /// The bar's text, without terminal controls:
+  /// `trace.rlt [#####.........] 33% 46.7/140.0 MiB 23.3 MiB/s 0:02 elapsed 0:04 left`,
+  /// or without a total `- 46.7 MiB 23.3 MiB/s 0:02 elapsed`.
+  static func line(label: String, done: UInt64, total: UInt64?, elapsed: Double, width: Int = 24)
+    -> String
+  {
+    let rate = elapsed > 0 ? Double(done) / elapsed : 0
+    let speed = "\(mebibytes(rate)) MiB/s \(clock(elapsed)) elapsed"
+    guard let total, total > 0 else { return "\(label) \(mebibytes(Double(done))) MiB \(speed)" }
+    let fraction = min(Double(done) / Double(total), 1)
+    let filled = Int(fraction * Double(width))
+    let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+    var text =
+      "\(label) [\(bar)] \(Int(fraction * 100))% \(mebibytes(Double(done)))/\(mebibytes(Double(total))) MiB \(speed)"
+    if rate > 0 && done < total {
+      text += " \(clock(Double(total - done) / rate)) left"
+    }
+    return text
+  }
+
+  /// Bytes as mebibytes with one decimal.
+  static func mebibytes(_ bytes: Double) -> String {
+    let tenths = Int((bytes / 1_048_576 * 10).rounded())
+    return "\(tenths / 10).\(tenths % 10)"
+  }
+
+  /// Seconds as `m:ss`, or `h:mm:ss` from an hour on.
+  static func clock(_ seconds: Double) -> String {
+    let s = Int(seconds.rounded())
+    func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+    if s >= 3600 { return "\(s / 3600):\(two(s / 60 % 60)):\(two(s % 60))" }
+    return "\(s / 60):\(two(s % 60))"
   }
 }

@@ -14,7 +14,9 @@ struct ReportCommand: ParsableCommand {
     abstract: "Validate traces and report what lockdep would.",
     discussion: """
       Each trace is validated on its own. Text output prints lockdep-style blocks and a \
-      summary line per trace; JSON prints one object per trace (an array for several).
+      summary line per trace; JSON prints one object per trace (an array for several); \
+      SARIF prints one SARIF 2.1.0 log with one run for all traces. A trace of "-" is read \
+      from standard input.
       """
   )
 
@@ -40,24 +42,32 @@ struct ReportCommand: ParsableCommand {
   @Flag(help: "Print events per second and the chain-cache hit rate to standard error.")
   var statistics = false
 
-  @Argument(help: "Trace files (text encoding, spec/trace-format.md).")
+  @Argument(help: "Trace files (text encoding, spec/trace-format.md); - for standard input.")
   var traces: [String]
 
   func validate() throws {
     if traces.isEmpty { throw ValidationError("Missing expected argument '<traces> ...'") }
+    if traces.filter({ $0 == "-" }).count > 1 {
+      throw ValidationError("Standard input (-) can be read only once")
+    }
   }
+
+  /// The file to open for a trace argument: `-` is standard input.
+  static func file(for path: String) -> String { path == "-" ? "/dev/stdin" : path }
 
   func run() throws {
     var anyFindings = false
     var anyErrors = false
     var objects: [JSONValue] = []
+    var reports: [TextReport] = []
     for path in traces {
       let progress = ProgressBar(label: path)
       var validator = LockValidator(configuration: options.configuration)
       let symbols: TraceSymbols
       let started = MonotonicClock.now()
       do {
-        symbols = try TextTraceReader(path: path).read(into: &validator, progress: progress.update)
+        symbols = try TextTraceReader(path: Self.file(for: path), displayName: path).read(
+          into: &validator, progress: progress.update)
         progress.finish()
         if statistics {
           writeStandardError(
@@ -75,7 +85,11 @@ struct ReportCommand: ParsableCommand {
       switch format {
       case .text: print(report.render(), terminator: "")
       case .json: objects.append(JSONReport(report: report, version: RawLockCheck.version).value())
+      case .sarif: reports.append(report)
       }
+    }
+    if format == .sarif {
+      print(SARIFReport(reports: reports, version: RawLockCheck.version).value().render())
     }
     if format == .json && !objects.isEmpty {
       print((objects.count == 1 ? objects[0] : .array(objects)).render())

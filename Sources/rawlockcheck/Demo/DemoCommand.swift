@@ -27,7 +27,7 @@ struct DemoCommand: ParsableCommand {
   var design: DemoDesign?
 
   @Option(help: "Output format.")
-  var format: OutputFormat = .text
+  var format: DemoFormat = .text
 
   @Option(help: "Threads freeing at once.")
   var threads = 4

@@ -1,0 +1,317 @@
+import Basics
+import LockGraph
+
+/// The findings of one or more traces as SARIF 2.1.0 (`spec/reports.md`),
+/// for CI systems: one run whose driver lists one rule per finding kind
+/// (the kind's JSON name as its id, the title as its short description),
+/// and one result per distinct finding.
+///
+/// A result's location is the innermost frame of the finding's stack that
+/// has a file and line, else the trace line of the event; its code flow
+/// holds the finding's stack as one thread flow, then the held locks'
+/// stacks (or the dependency chain's) as further thread flows where they
+/// exist.
+public struct SARIFReport {
+  /// The reports of each trace, in order; their results share the run.
+  public var reports: [TextReport]
+  /// The tool's version, for `tool.driver.version`.
+  public var version: String
+
+  /// The schema every SARIF 2.1.0 log names.
+  public static let schema = "https://json.schemastore.org/sarif-2.1.0.json"
+
+  /// A SARIF log of `reports`.
+  public init(reports: [TextReport], version: String) {
+    self.reports = reports
+    self.version = version
+  }
+
+  /// The whole log as one JSON object.
+  public func value() -> JSONValue {
+    let rules = FindingKind.allCases.map { kind -> JSONValue in
+      .object([
+        ("id", .string(kind.rawValue)),
+        ("name", .string(Self.ruleName(kind))),
+        ("shortDescription", .object([("text", .string(Self.plainTitle(kind.title)))])),
+        ("defaultConfiguration", .object([("level", .string("error"))])),
+      ])
+    }
+    var results: [JSONValue] = []
+    for report in reports {
+      let builder = Builder(report: report)
+      for finding in report.findings { results.append(builder.result(finding)) }
+    }
+    let artifacts = reports.map { report -> JSONValue in
+      .object([("location", .object([("uri", .string(Self.uri(report.source)))]))])
+    }
+    let run: JSONValue = .object([
+      (
+        "tool",
+        .object([
+          (
+            "driver",
+            .object([
+              ("name", .string("rawlockcheck")),
+              ("version", .string(version)),
+              ("semanticVersion", .string(version)),
+              ("rules", .array(rules)),
+            ])
+          )
+        ])
+      ),
+      ("artifacts", .array(artifacts)),
+      ("columnKind", .string("unicodeCodePoints")),
+      ("results", .array(results)),
+    ])
+    return .object([
+      ("$schema", .string(Self.schema)),
+      ("version", .string("2.1.0")),
+      ("runs", .array([run])),
+    ])
+  }
+
+  /// `invalid-wait-context` as a PascalCase rule name: `InvalidWaitContext`.
+  static func ruleName(_ kind: FindingKind) -> String {
+    kind.rawValue.split(separator: "-").map { $0.prefix(1).uppercased() + $0.dropFirst() }
+      .joined()
+  }
+
+  /// A title without lockdep's `[ ... ]` brackets.
+  static func plainTitle(_ text: String) -> String {
+    text.hasPrefix("[ ") && text.hasSuffix(" ]") ? String(text.dropFirst(2).dropLast(2)) : text
+  }
+
+  /// A path as a URI reference: `file://` and the percent-encoded path for
+  /// an absolute path, the percent-encoded path alone for a relative one.
+  static func uri(_ path: String) -> String {
+    var out = path.hasPrefix("/") ? "file://" : ""
+    for byte in path.utf8 {
+      switch byte {
+      case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+        UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+        UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "/"), UInt8(ascii: "+"),
+        UInt8(ascii: "@"), UInt8(ascii: ":"):
+        out.unicodeScalars.append(Unicode.Scalar(byte))
+      default:
+        let hex = Array("0123456789ABCDEF".utf8)
+        out += "%"
+        out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte >> 4)]))
+        out.unicodeScalars.append(Unicode.Scalar(hex[Int(byte & 15)]))
+      }
+    }
+    return out
+  }
+
+  /// Builds the results of one trace's report.
+  struct Builder {
+    var report: TextReport
+    var json: JSONReport { JSONReport(report: report, version: "") }
+    var core: ValidatorCore { report.core }
+
+    func name(_ c: ClassID) -> String { core.classes[c].displayName }
+
+    /// The lock names a finding is about: the lock it concerns first, then
+    /// the other classes its kind names.
+    func lockNames(_ f: Finding) -> [String] {
+      var names: [String] = []
+      func add(_ c: ClassID) {
+        let n = name(c)
+        if !names.contains(n) { names.append(n) }
+      }
+      switch f.detail {
+      case .circularDependency(let held, let chain):
+        add(held.lockClass)
+        for link in chain { add(link.lockClass) }
+      case .recursiveLocking(let held):
+        add(held.lockClass)
+      case .irqUnsafeDependency(let held, let safe, _, _, let unsafe, _, _, _, _, _):
+        add(held.lockClass)
+        if let lock = f.lock { add(lock.lockClass) }
+        add(safe)
+        add(unsafe)
+      case .irqInversion(_, let other, _, _):
+        if let lock = f.lock { add(lock.lockClass) }
+        add(other)
+      case .nestedLockNotTaken(let nest):
+        if let lock = f.lock { add(lock.lockClass) }
+        add(nest)
+      case .locksHeldAtExit:
+        for held in f.held { add(held.lockClass) }
+      default:
+        break
+      }
+      if let lock = f.lock { add(lock.lockClass) }
+      return names
+    }
+
+    func message(_ f: Finding) -> String {
+      let names = lockNames(f)
+      var text = json.title(f)
+      if !names.isEmpty { text += ": " + names.joined(separator: ", ") }
+      text += " (thread \(core.threadLabel(f.thread)))"
+      return text
+    }
+
+    /// A physical location: a file and line (and column when known); the
+    /// file alone when the line is unknown (compiler-generated code).
+    func physical(file: String, line: Int, column: Int) -> JSONValue {
+      let artifact: (String, JSONValue) = (
+        "artifactLocation", .object([("uri", .string(SARIFReport.uri(file)))])
+      )
+      guard line > 0 else { return .object([artifact]) }
+      var region: [(String, JSONValue)] = [("startLine", .int(line))]
+      if column > 0 { region.append(("startColumn", .int(column))) }
+      return .object([artifact, ("region", .object(region))])
+    }
+
+    /// Where the trace recorded the event, when it is a text trace.
+    func traceLocation(_ origin: Origin) -> JSONValue? {
+      guard origin.line > 0 else { return nil }
+      return physical(file: report.source, line: Int(origin.line), column: 0)
+    }
+
+    /// The result's location: the innermost frame with a file and line,
+    /// else the innermost with a file, else the trace's line, else the
+    /// trace itself.
+    func primaryLocation(_ f: Finding) -> JSONValue {
+      let frames = report.resolver.frames(for: f.origin)
+      var fields: [(String, JSONValue)] = []
+      if let frame = frames.first(where: { $0.file != nil && $0.line > 0 })
+        ?? frames.first(where: { $0.file != nil })
+      {
+        fields.append(
+          ("physicalLocation", physical(file: frame.file!, line: frame.line, column: frame.column)))
+        if let function = frame.function {
+          fields.append(
+            ("logicalLocations", .array([.object([("fullyQualifiedName", .string(function))])])))
+        }
+      } else if let trace = traceLocation(f.origin) {
+        fields.append(("physicalLocation", trace))
+      } else {
+        fields.append(
+          (
+            "physicalLocation",
+            .object([
+              ("artifactLocation", .object([("uri", .string(SARIFReport.uri(report.source)))]))
+            ])
+          ))
+      }
+      return .object(fields)
+    }
+
+    /// One frame as a SARIF location: its file and line when known, its
+    /// function as a logical location, its text as the message.
+    func frameLocation(_ frame: ReportFrame) -> JSONValue {
+      var fields: [(String, JSONValue)] = []
+      let address: (String, JSONValue) = (
+        "address", .object([("absoluteAddress", .int(Int64(bitPattern: frame.address)))])
+      )
+      if let file = frame.file,
+        case .object(let parts) = physical(file: file, line: frame.line, column: frame.column).node
+      {
+        fields.append(("physicalLocation", .object(parts + [address])))
+      } else {
+        fields.append(("physicalLocation", .object([address])))
+      }
+      if let function = frame.function {
+        fields.append(
+          ("logicalLocations", .array([.object([("fullyQualifiedName", .string(function))])])))
+      }
+      let text = frame.isInlined ? frame.text + " [inlined]" : frame.text
+      fields.append(("message", .object([("text", .string(text))])))
+      return .object(fields)
+    }
+
+    /// A thread flow of `origin`'s stack, innermost frame first, or of its
+    /// trace line when it has no stack; nil when it has neither.
+    func threadFlow(_ origin: Origin, message: String) -> JSONValue? {
+      let frames = report.resolver.frames(for: origin)
+      var locations: [JSONValue] = frames.map { .object([("location", frameLocation($0))]) }
+      if locations.isEmpty, let trace = traceLocation(origin) {
+        locations = [
+          .object([
+            (
+              "location",
+              .object([
+                ("physicalLocation", trace),
+                ("message", .object([("text", .string("\(report.source):\(origin.line)"))])),
+              ])
+            )
+          ])
+        ]
+      }
+      if locations.isEmpty { return nil }
+      return .object([
+        ("message", .object([("text", .string(message))])),
+        ("locations", .array(locations)),
+      ])
+    }
+
+    /// The extra stacks a finding's kind carries: the held locks', or the
+    /// dependency chain's links.
+    func extraFlows(_ f: Finding) -> [JSONValue] {
+      var flows: [JSONValue] = []
+      func chain(_ links: [ChainLink], _ what: String) {
+        // The last link of a cycle is the acquisition itself: the first flow.
+        for link in links where link.origin != f.origin {
+          if let flow = threadFlow(link.origin, message: "\(what) \(name(link.lockClass))") {
+            flows.append(flow)
+          }
+        }
+      }
+      switch f.detail {
+      case .circularDependency(_, let links):
+        chain(links, "dependency into")
+      case .irqUnsafeDependency(_, _, _, _, _, _, _, let safeToHeld, let lockToUnsafe, _):
+        chain(safeToHeld, "dependency into")
+        chain(lockToUnsafe, "dependency into")
+      case .irqInversion(_, _, _, let path):
+        chain(path, "dependency into")
+      case .inconsistentLockState(let previous, _, let origin?, _):
+        if let flow = threadFlow(origin, message: "\(previous.usageString) usage first set here") {
+          flows.append(flow)
+        }
+      default:
+        break
+      }
+      for (i, held) in f.held.enumerated() {
+        if let flow = threadFlow(
+          held.origin, message: "#\(i): \(name(held.lockClass)) acquired here")
+        {
+          flows.append(flow)
+        }
+      }
+      return flows
+    }
+
+    /// One SARIF result.
+    func result(_ f: Finding) -> JSONValue {
+      let what = f.lock.map { "taking \(name($0.lockClass))" } ?? f.kind.rawValue
+      var flows: [JSONValue] = []
+      if let main = threadFlow(f.origin, message: "\(core.threadLabel(f.thread)) \(what)") {
+        flows.append(main)
+      }
+      flows += extraFlows(f)
+      var fields: [(String, JSONValue)] = [
+        ("ruleId", .string(f.kind.rawValue)),
+        ("ruleIndex", .int(FindingKind.allCases.firstIndex(of: f.kind)!)),
+        ("level", .string("error")),
+        ("message", .object([("text", .string(message(f)))])),
+        ("locations", .array([primaryLocation(f)])),
+      ]
+      if !flows.isEmpty {
+        fields.append(("codeFlows", .array([.object([("threadFlows", .array(flows))])])))
+      }
+      fields.append(("occurrenceCount", .int(f.count)))
+      fields.append(
+        (
+          "properties",
+          .object([
+            ("thread", .string(core.threadToken(f.thread))),
+            ("event", .int(f.origin.event)),
+          ])
+        ))
+      return .object(fields)
+    }
+  }
+}

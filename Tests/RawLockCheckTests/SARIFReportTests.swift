@@ -1,0 +1,156 @@
+import Foundation
+import Testing
+
+@testable import Report
+@testable import rawlockcheck
+
+/// `report --format sarif`: SARIF 2.1.0's required structure on every
+/// finding kind's fixture, symbolized locations, standard input, the
+/// progress bar's text and the `low-reuse` trace shape.
+@Suite struct SARIFReportTests {
+  static func object(_ text: String) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+  }
+
+  /// A location's physical location has an artifact URI and a start line,
+  /// or an address.
+  static func checkLocation(_ location: [String: Any]?) throws {
+    let location = try #require(location)
+    let physical = try #require(location["physicalLocation"] as? [String: Any])
+    if let artifact = physical["artifactLocation"] as? [String: Any] {
+      #expect(!((artifact["uri"] as? String) ?? "").isEmpty)
+      if let region = physical["region"] as? [String: Any] {
+        #expect(((region["startLine"] as? Int) ?? 0) >= 1)
+      }
+    } else {
+      #expect(physical["address"] is [String: Any])
+    }
+  }
+
+  @Test(
+    arguments: FixturePaths.traces(under: FixturePaths.traces.appendingPathComponent("findings")))
+  func sarifHasTheRequiredStructure(_ url: URL) throws {
+    let expected = try #require(FixturePaths.header(of: url)["expect"])
+    let run = try ToolRun(["report", "--format", "sarif", url.path])
+    #expect(run.status == 1)
+    let log = try Self.object(run.stdout)
+    #expect(log["version"] as? String == "2.1.0")
+    #expect((log["$schema"] as? String)?.contains("sarif") == true)
+    let runs = try #require(log["runs"] as? [[String: Any]])
+    #expect(runs.count == 1)
+    let driver = try #require(
+      (runs[0]["tool"] as? [String: Any])?["driver"] as? [String: Any])
+    #expect(driver["name"] as? String == "rawlockcheck")
+    let rules = try #require(driver["rules"] as? [[String: Any]])
+    let ruleIDs = rules.compactMap { $0["id"] as? String }
+    #expect(ruleIDs.count == 11)
+    for rule in rules {
+      let text = (rule["shortDescription"] as? [String: Any])?["text"] as? String
+      #expect(!(text ?? "").isEmpty)
+    }
+    let results = try #require(runs[0]["results"] as? [[String: Any]])
+    #expect(!results.isEmpty)
+    var kinds = Set<String>()
+    for result in results {
+      let ruleID = try #require(result["ruleId"] as? String)
+      kinds.insert(ruleID)
+      #expect(result["ruleIndex"] as? Int == ruleIDs.firstIndex(of: ruleID))
+      #expect(result["level"] as? String == "error")
+      let message = try #require((result["message"] as? [String: Any])?["text"] as? String)
+      #expect(!message.isEmpty)
+      let locations = try #require(result["locations"] as? [[String: Any]])
+      #expect(locations.count == 1)
+      try Self.checkLocation(locations.first)
+      #expect(((result["occurrenceCount"] as? Int) ?? 0) >= 1)
+      let flows = try #require(result["codeFlows"] as? [[String: Any]])
+      let threadFlows = try #require(flows.first?["threadFlows"] as? [[String: Any]])
+      #expect(!threadFlows.isEmpty)
+      for flow in threadFlows {
+        let steps = try #require(flow["locations"] as? [[String: Any]])
+        #expect(!steps.isEmpty)
+        for step in steps { try Self.checkLocation(step["location"] as? [String: Any]) }
+      }
+    }
+    #expect(kinds == Set(expected.split(separator: " ").map(String.init)))
+  }
+
+  /// The title and the lock names make the message; held locks' and the
+  /// chain's stacks are further thread flows.
+  @Test func circularDependencyCarriesItsChain() throws {
+    let run = try ToolRun(["report", "--format", "sarif", "findings/circular-abba.rlt"])
+    let result = try #require(
+      ((try Self.object(run.stdout)["runs"] as? [[String: Any]])?.first?["results"]
+        as? [[String: Any]])?.first)
+    let message = try #require((result["message"] as? [String: Any])?["text"] as? String)
+    #expect(message.hasPrefix("WARNING: possible circular locking dependency detected: "))
+    #expect(message.contains("&dev->lock") && message.contains("&fs->lock"))
+    let threadFlows = try #require(
+      (result["codeFlows"] as? [[String: Any]])?.first?["threadFlows"] as? [[String: Any]])
+    #expect(threadFlows.count == 3, "the acquisition, the chain's other link, the held lock")
+  }
+
+  /// With a module map, the location is the innermost frame with a file.
+  @Test func symbolizedFindingPointsAtTheSource() throws {
+    let url = try SymbolizedReportTests.trace(buildID: nil)
+    let run = try ToolRun(["report", "--format", "sarif", url.path])
+    #expect(run.status == 1)
+    let result = try #require(
+      ((try Self.object(run.stdout)["runs"] as? [[String: Any]])?.first?["results"]
+        as? [[String: Any]])?.first)
+    let physical = try #require(
+      (result["locations"] as? [[String: Any]])?.first?["physicalLocation"] as? [String: Any])
+    let uri = try #require((physical["artifactLocation"] as? [String: Any])?["uri"] as? String)
+    #expect(uri.hasPrefix("file:///") && uri.hasSuffix("main.swift"), "\(uri)")
+    // `main`+1 is compiler-generated: the file without a line.
+    #expect(physical["region"] == nil)
+  }
+
+  @Test func severalTracesShareOneRun() throws {
+    let run = try ToolRun([
+      "report", "--format", "sarif", "findings/circular-abba.rlt", "findings/sleep-in-atomic.rlt",
+    ])
+    let runs = try #require(try Self.object(run.stdout)["runs"] as? [[String: Any]])
+    #expect(runs.count == 1)
+    let ruleIDs = (runs[0]["results"] as? [[String: Any]])?.compactMap { $0["ruleId"] as? String }
+    #expect(Set(ruleIDs ?? []) == ["circular-dependency", "sleep-in-atomic"])
+  }
+
+  @Test func uriEncodesWhatAURICannotHold() {
+    #expect(SARIFReport.uri("/a b/c.swift") == "file:///a%20b/c.swift")
+    #expect(SARIFReport.uri("Sources/X.swift") == "Sources/X.swift")
+  }
+
+  /// `report -` reads standard input, and names it `-`.
+  @Test func dashReadsStandardInput() throws {
+    let text = try String(
+      contentsOf: FixturePaths.traces.appendingPathComponent("findings/circular-abba.rlt"),
+      encoding: .utf8)
+    let run = try ToolRun(["report", "-"], input: text)
+    #expect(run.status == 1)
+    #expect(run.stdout.contains("-: 8 events, 1 finding (circular-dependency 1)"))
+    #expect(run.stderr.isEmpty, "no progress bar when stderr is not a terminal")
+    let twice = try ToolRun(["report", "-", "-"], input: text)
+    #expect(twice.status == 2)
+  }
+
+  @Test func progressLineFormatting() {
+    let regular = ProgressBar.line(
+      label: "t.rlt", done: 50 << 20, total: 200 << 20, elapsed: 2, width: 8)
+    #expect(regular == "t.rlt [##......] 25% 50.0/200.0 MiB 25.0 MiB/s 0:02 elapsed 0:06 left")
+    let pipe = ProgressBar.line(label: "-", done: 3 << 20, total: nil, elapsed: 1.5)
+    #expect(pipe == "- 3.0 MiB 2.0 MiB/s 0:02 elapsed")
+    #expect(ProgressBar.clock(3725) == "1:02:05")
+    #expect(ProgressBar.mebibytes(1_572_864) == "1.5")
+  }
+
+  /// The low-reuse shape is clean, and hits the chain cache rarely.
+  @Test func lowReuseTraceIsCleanWithFewChainHits() throws {
+    let generated = try ToolRun(["generate", "--shape", "low-reuse", "--events", "200000"])
+    #expect(generated.status == 0)
+    let run = try ToolRun(["report", "--statistics", "-"], input: generated.stdout)
+    #expect(run.status == 0, "\(run.stdout.suffix(2000))")
+    let hits = try #require(
+      run.stderr.split(separator: "(").last?.split(separator: "%").first.flatMap { Double($0) })
+    #expect(hits > 10 && hits < 45, "\(run.stderr)")
+  }
+}
