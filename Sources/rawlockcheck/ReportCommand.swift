@@ -40,7 +40,7 @@ struct ReportCommand: ParsableCommand {
   @Flag(help: "Print events per second and the chain-cache hit rate to standard error.")
   var statistics = false
 
-  @Argument(help: "Trace files (text encoding, spec/trace-format.md).")
+  @Argument(help: "Trace files (text or binary encoding, spec/trace-format.md).")
   var traces: [String]
 
   func validate() throws {
@@ -57,7 +57,7 @@ struct ReportCommand: ParsableCommand {
       let symbols: TraceSymbols
       let started = MonotonicClock.now()
       do {
-        symbols = try TextTraceReader(path: path).read(into: &validator, progress: progress.update)
+        symbols = try TraceReader(path: path).read(into: &validator, progress: progress.update)
         progress.finish()
         if statistics {
           writeStandardError(
