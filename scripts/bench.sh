@@ -8,7 +8,9 @@
 #     shared, noisy machine;
 #   - peak memory (max RSS) on N and on 2N events: the ratio must stay ~1.0
 #     (memory does not grow with trace length);
-#   - the chain-cache hit rate.
+#   - the chain-cache hit rate;
+#   - the same 2N-event trace converted to the binary encoding: its size and
+#     `report`'s speed on it.
 # Usage: scripts/bench.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +41,8 @@ best_of() { # runs a command 3 times, prints the best wall time in seconds
 events=$(grep -vc '^\(class\|thread\|#\|rawlockcheck-trace\)' "$dir/2n.rlt")
 
 report_best=$(best_of "$bin" report "$dir/2n.rlt")
+"$bin" convert "$dir/2n.rlt" "$dir/2n.rltb"
+binary_best=$(best_of "$bin" report "$dir/2n.rltb")
 wc_best=$(best_of awk '{ verbs[$2]++ } END { for (v in verbs) print v, verbs[v] }' "$dir/2n.rlt")
 read -r _ rss_n _ < <(measure "$dir/n.rlt")
 read -r _ rss_2n stats < <(measure "$dir/2n.rlt")
@@ -51,3 +55,9 @@ awk -v ev="$events" -v r="$report_best" -v w="$wc_best" -v m1="$rss_n" -v m2="$r
   printf "peak memory: %.1f MiB at %d events, %.1f MiB at %d events: ratio %.2f\n", m1 / 1024, n, m2 / 1024, 2 * n, m2 / m1
 }' | sed "s/(0 MB)/($(du -m "$dir/2n.rlt" | cut -f1) MB)/"
 echo "statistics: ${stats#*: }"
+text_bytes=$(stat -c %s "$dir/2n.rlt")
+binary_bytes=$(stat -c %s "$dir/2n.rltb")
+awk -v ev="$events" -v r="$report_best" -v b="$binary_best" -v t="$text_bytes" -v s="$binary_bytes" 'BEGIN {
+  printf "binary trace: %.1f MB (%.3f of the text, %.2f bytes/event)\n", s / 1e6, s / t, s / ev
+  printf "rawlockcheck report, binary: %.2f s, %.2f M events/s (best of 3): %.2fx the text speed\n", b, ev / b / 1e6, r / b
+}'
