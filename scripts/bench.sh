@@ -13,7 +13,9 @@
 #     figure holds on a shared, noisy machine;
 #   - peak memory (max RSS) on N and on 2N events: the ratio must stay ~1.0
 #     (memory does not grow with trace length, nor with distinct chains);
-#   - the chain-cache hit rate.
+#   - the chain-cache hit rate;
+#   - the same 2N-event trace converted to the binary encoding: its size and
+#     `report`'s speed on it.
 # Ends with one JSON line of every figure.
 # Usage: scripts/bench.sh [N]
 set -euo pipefail
@@ -48,6 +50,10 @@ for shape in reuse low-reuse; do
   mb=$(du -m "$dir/2n.rlt" | cut -f1)
 
   report_best=$(best_of "$bin" report "$dir/2n.rlt")
+  "$bin" convert "$dir/2n.rlt" "$dir/2n.rltb"
+  binary_best=$(best_of "$bin" report "$dir/2n.rltb")
+  text_bytes=$(stat -c %s "$dir/2n.rlt")
+  binary_bytes=$(stat -c %s "$dir/2n.rltb")
   awk_best=$(best_of awk '{ verbs[$2]++ } END { for (v in verbs) print v, verbs[v] }' "$dir/2n.rlt")
   read -r _ rss_n _ < <(measure "$dir/n.rlt")
   read -r _ rss_2n stats < <(measure "$dir/2n.rlt")
@@ -62,10 +68,14 @@ for shape in reuse low-reuse; do
     printf "peak memory: %.1f MiB at %d events, %.1f MiB at %d events: ratio %.2f\n", m1 / 1024, n, m2 / 1024, 2 * n, m2 / m1
   }'
   echo "statistics: ${stats#*: }"
+  awk -v ev="$events" -v r="$report_best" -v b="$binary_best" -v t="$text_bytes" -v s="$binary_bytes" 'BEGIN {
+    printf "binary trace: %.1f MB (%.3f of the text, %.2f bytes/event)\n", s / 1e6, s / t, s / ev
+    printf "rawlockcheck report, binary: %.2f s, %.2f M events/s (best of 3): %.2fx the text speed\n", b, ev / b / 1e6, r / b
+  }'
   key=$(echo "$shape" | sed 's/-r/R/')
-  json+=$(awk -v k="$key" -v ev="$events" -v r="$report_best" -v w="$awk_best" -v m1="$rss_n" -v m2="$rss_2n" -v h="${hits:-0}" 'BEGIN {
-    printf "\"%s\": {\"events\": %d, \"eventsPerSecond\": %.0f, \"awkLinesPerSecond\": %.0f, \"ratioToAwk\": %.3f, \"peakMiBAtN\": %.1f, \"peakMiBAt2N\": %.1f, \"memoryRatio\": %.3f, \"chainHitPercent\": %s}, ",
-      k, ev, ev / r, ev / w, w / r, m1 / 1024, m2 / 1024, m2 / m1, h
+  json+=$(awk -v k="$key" -v ev="$events" -v r="$report_best" -v w="$awk_best" -v m1="$rss_n" -v m2="$rss_2n" -v h="${hits:-0}" -v b="$binary_best" -v t="$text_bytes" -v sz="$binary_bytes" 'BEGIN {
+    printf "\"%s\": {\"events\": %d, \"eventsPerSecond\": %.0f, \"awkLinesPerSecond\": %.0f, \"ratioToAwk\": %.3f, \"peakMiBAtN\": %.1f, \"peakMiBAt2N\": %.1f, \"memoryRatio\": %.3f, \"chainHitPercent\": %s, \"binaryEventsPerSecond\": %.0f, \"binarySizeRatio\": %.3f}, ",
+      k, ev, ev / r, ev / w, w / r, m1 / 1024, m2 / 1024, m2 / m1, h, ev / b, sz / t
   }')
 done
 echo "{${json}\"n\": $n}"

@@ -13,7 +13,8 @@ struct RawLockCheck: ParsableCommand {
       """,
     version: version,
     subcommands: [
-      ReportCommand.self, SymbolizeCommand.self, GenerateCommand.self, DemoCommand.self,
+      ReportCommand.self, ConvertCommand.self, SymbolizeCommand.self, GenerateCommand.self,
+      DemoCommand.self,
     ]
   )
 }

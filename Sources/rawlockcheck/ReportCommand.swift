@@ -42,7 +42,10 @@ struct ReportCommand: ParsableCommand {
   @Flag(help: "Print events per second and the chain-cache hit rate to standard error.")
   var statistics = false
 
-  @Argument(help: "Trace files (text encoding, spec/trace-format.md); - for standard input.")
+  @Argument(
+    help:
+      "Trace files (text or binary encoding, spec/trace-format.md); - for standard input (text)."
+  )
   var traces: [String]
 
   func validate() throws {
@@ -66,7 +69,7 @@ struct ReportCommand: ParsableCommand {
       let symbols: TraceSymbols
       let started = MonotonicClock.now()
       do {
-        symbols = try TextTraceReader(path: Self.file(for: path), displayName: path).read(
+        symbols = try TraceReader(path: Self.file(for: path), displayName: path).read(
           into: &validator, progress: progress.update)
         progress.finish()
         if statistics {

@@ -15,9 +15,12 @@ import Testing
     FixturePaths.tool.deletingLastPathComponent().appendingPathComponent("LockdepProbe")
   }
 
-  /// Runs the probe on `scenario`, recording to a temporary trace; returns
-  /// the live findings (`kind count` lines) and the trace's path.
-  static func record(_ scenario: String) throws -> (live: [String], trace: URL) {
+  /// Runs the probe on `scenario`, recording to a temporary trace (in the
+  /// recorder's default encoding, binary, unless `format` names one);
+  /// returns the live findings (`kind count` lines) and the trace's path.
+  static func record(_ scenario: String, format: String? = nil) throws -> (
+    live: [String], trace: URL
+  ) {
     let trace = FileManager.default.temporaryDirectory
       .appendingPathComponent("recorder-\(scenario)-\(UUID().uuidString).rlt")
     let process = Process()
@@ -26,6 +29,7 @@ import Testing
     var environment = ProcessInfo.processInfo.environment
     environment["RAWLOCKCHECK_TRACE"] = trace.path
     environment["RAWLOCKCHECK"] = "collect"
+    environment["RAWLOCKCHECK_TRACE_FORMAT"] = format
     process.environment = environment
     let out = Pipe()
     process.standardOutput = out
@@ -63,15 +67,27 @@ import Testing
       "only the two acquisitions made while on (two sites: two distinct findings)")
   }
 
+  @Test func defaultTraceIsBinaryAndTextIsAsked() throws {
+    let (_, binary) = try Self.record("invalid-wait-context")
+    defer { try? FileManager.default.removeItem(at: binary) }
+    #expect(try Data(contentsOf: binary).prefix(5) == Data([0x52, 0x4C, 0x43, 0x54, 1]))
+    let (live, text) = try Self.record("invalid-wait-context", format: "text")
+    defer { try? FileManager.default.removeItem(at: text) }
+    #expect(try Data(contentsOf: text).prefix(19) == Data("rawlockcheck-trace ".utf8))
+    #expect(try Self.offline(text) == live)
+    #expect(try Self.offline(binary) == live)
+  }
+
   @Test func traceNamesClassesThreadsModulesAndStacks() throws {
-    let (_, trace) = try Self.record("invalid-wait-context")
+    let (_, trace) = try Self.record("invalid-wait-context", format: "text")
     defer { try? FileManager.default.removeItem(at: trace) }
     let text = try String(contentsOf: trace, encoding: .utf8)
     #expect(text.hasPrefix("rawlockcheck-trace 1\n"))
     #expect(text.contains("raw_spinlock name=&krcp->lock"))
     #expect(text.contains("spinlock name=&zone->lock"))
     #expect(text.contains("name=LockdepProbe"))
-    #expect(text.contains("LockdepProbe build-id="), "the executable's module line has its build-id")
+    #expect(
+      text.contains("LockdepProbe build-id="), "the executable's module line has its build-id")
     #expect(text.contains("\nstack s0 0x"))
     // The report symbolizes the recorded stacks: the probe's own source line.
     let run = try ToolRun(["report", trace.path])

@@ -81,7 +81,7 @@ enum RoundTrip {
 
   static func transcript(_ path: String) throws -> [String] {
     var recorder = TranscriptRecorder()
-    let symbols = try TextTraceReader(path: path).read(into: &recorder)
+    let symbols = try TraceReader(path: path).read(into: &recorder)
     return recorder.resolved(symbols)
   }
 
@@ -98,7 +98,7 @@ enum RoundTrip {
   /// the classes involved and the site.
   static func findings(_ path: String) throws -> [String] {
     var validator = LockValidator()
-    let symbols = try TextTraceReader(path: path).read(into: &validator)
+    let symbols = try TraceReader(path: path).read(into: &validator)
     func name(_ id: ClassID) -> String { validator.classes[id].displayName }
     return validator.findings.findings.map { f in
       let stack = f.origin.stack.isNone ? [] : symbols.stacks[Int(f.origin.stack.raw)]

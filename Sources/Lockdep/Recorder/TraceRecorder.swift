@@ -11,7 +11,9 @@ import WaitContext
 
 /// Writes the live process's trace (`spec/trace-format.md`) to a file, when
 /// `RAWLOCKCHECK_TRACE=path` asks for one: classes, thread names, the module
-/// map with build-ids, deduplicated stacks, and every event.
+/// map with build-ids, deduplicated stacks, and every event. The binary
+/// encoding (`docs/binary-trace-format.md`) unless
+/// `RAWLOCKCHECK_TRACE_FORMAT=text` asks for text.
 ///
 /// Declarations go to the file at once, under the file's lock, so each is
 /// written before any event that names it. Events are buffered per thread
@@ -21,11 +23,13 @@ import WaitContext
 /// different threads are interleaved a buffer at a time.
 final class TraceRecorder: Sendable {
   /// The recorder of this process, once the live validator made one.
-  static var current: TraceRecorder? { LiveValidator.isCreated ? LiveValidator.shared.recorder : nil }
+  static var current: TraceRecorder? {
+    LiveValidator.isCreated ? LiveValidator.shared.recorder : nil
+  }
 
   private struct File {
     var descriptor: Int32
-    var writer = TextTraceWriter()
+    var writer: any TraceWriting
     /// Every thread's recording, to flush them all.
     var recordings: [ThreadRecording] = []
     /// Module paths already written, and the loader's generation then.
@@ -35,6 +39,15 @@ final class TraceRecorder: Sendable {
   private let file: PThreadMutex<File>
   /// The path written to.
   let path: String
+  /// The encoding written.
+  let encoding: TraceEncoding
+
+  /// The encoding `RAWLOCKCHECK_TRACE_FORMAT` names (`text` or `binary`),
+  /// binary when it is unset or names neither.
+  static func encodingFromEnvironment() -> TraceEncoding {
+    guard let value = getenv("RAWLOCKCHECK_TRACE_FORMAT") else { return .binary }
+    return TraceEncoding(rawValue: String(cString: value)) ?? .binary
+  }
 
   /// Opens (truncates) `path` and writes the header and module map; nil
   /// when the file cannot be opened (said on standard error).
@@ -46,7 +59,9 @@ final class TraceRecorder: Sendable {
       return nil
     }
     self.path = path
-    var state = File(descriptor: fd)
+    let encoding = Self.encodingFromEnvironment()
+    self.encoding = encoding
+    var state = File(descriptor: fd, writer: encoding.makeWriter())
     state.writer.header()
     Self.writeModules(&state)
     Self.drain(&state)
@@ -56,7 +71,8 @@ final class TraceRecorder: Sendable {
 
   /// A new thread's recording (its `thread` line written now).
   func recording(thread: ThreadID, token: String, name: String) -> ThreadRecording? {
-    let recording = ThreadRecording(recorder: self, thread: thread, token: token)
+    let recording = ThreadRecording(
+      recorder: self, thread: thread, token: token, encoding: encoding)
     file.withLock { f in
       f.writer.declareThread(id: thread, token: token, name: name)
       f.recordings.append(recording)
@@ -88,7 +104,7 @@ final class TraceRecorder: Sendable {
   func declareStack(_ id: StackID, addresses: [UInt64]) {
     file.withLock { f in
       Self.writeModules(&f)
-      f.writer.stack(id: id, addresses: addresses)
+      f.writer.stack(id: id, token: nil, addresses: addresses)
       Self.drain(&f)
     }
   }
@@ -103,7 +119,8 @@ final class TraceRecorder: Sendable {
   /// rather than waited for.
   func flushAll(fromSignal: Bool = false) {
     let recordings =
-      fromSignal ? file.withLockIfAvailable { $0.recordings } ?? [] : file.withLock { $0.recordings }
+      fromSignal
+      ? file.withLockIfAvailable { $0.recordings } ?? [] : file.withLock { $0.recordings }
     for r in recordings { r.flush(fromSignal: fromSignal) }
   }
 
@@ -174,16 +191,16 @@ final class TraceRecorder: Sendable {
 /// the buffer has its own (uncontended) lock.
 final class ThreadRecording: Sendable {
   private let recorder: TraceRecorder
-  private let buffer: PThreadMutex<(writer: TextTraceWriter, known: [Bool])>
+  private let buffer: PThreadMutex<(writer: any TraceWriting, known: [Bool])>
   let thread: ThreadID
   /// Bytes buffered before the thread's events are written out.
   static let limit = 64 << 10
 
-  init(recorder: TraceRecorder, thread: ThreadID, token: String) {
+  init(recorder: TraceRecorder, thread: ThreadID, token: String, encoding: TraceEncoding) {
     self.recorder = recorder
     self.thread = thread
-    var writer = TextTraceWriter(capacity: Self.limit + 256)
-    writer.tokens.setThread(thread, token)
+    var writer = encoding.makeWriter(capacity: Self.limit + 256)
+    writer.knowThread(thread, token: token)
     buffer = PThreadMutex((writer, []))
   }
 
@@ -196,11 +213,11 @@ final class ThreadRecording: Sendable {
         }
         if !b.known[id.index] {
           b.known[id.index] = true
-          b.writer.tokens.setClass(id, TraceRecorder.classToken(id))
+          b.writer.knowClass(id, token: TraceRecorder.classToken(id))
         }
       }
       if !event.origin.stack.isNone {
-        b.writer.tokens.setStack(event.origin.stack, "s\(event.origin.stack.raw)")
+        b.writer.knowStack(event.origin.stack, token: "s\(event.origin.stack.raw)")
       }
       b.writer.event(event)
       return b.writer.bytes.count >= Self.limit
@@ -239,7 +256,8 @@ enum ExecutableMappings {
     var result: [Mapping] = []
     var line = [CChar](repeating: 0, count: 4096)
     while fgets(&line, Int32(line.count), f) != nil {
-      let text = String(decoding: line.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      let text = String(
+        decoding: line.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
       let fields = text.split(separator: " ", omittingEmptySubsequences: true)
       guard fields.count >= 6, fields[1].contains("x"), fields[5].hasPrefix("/") else { continue }
       let range = fields[0].split(separator: "-")

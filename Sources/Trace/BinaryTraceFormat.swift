@@ -1,0 +1,139 @@
+import LockGraph
+import WaitContext
+
+/// The constants of the binary trace encoding (`docs/binary-trace-format.md`):
+/// magic bytes, version, record codes and the limits a reader enforces.
+///
+/// Events are laid out from the rows of `TraceVocabulary.events`, so a verb,
+/// flag or option added there is encoded here without further code; see
+/// `BinaryVocabulary`.
+public enum BinaryTraceFormat {
+  /// The first four bytes of every binary trace: `RLCT`.
+  public static let magic: [UInt8] = [0x52, 0x4C, 0x43, 0x54]
+  /// The version byte after the magic; the only one this reader knows.
+  public static let version: UInt8 = 1
+  /// Magic and version: the bytes a binary trace starts with.
+  public static let header: [UInt8] = magic + [version]
+
+  /// The longest string (class key or name, thread token or name, module
+  /// path, build-id) a reader accepts, in bytes.
+  public static let maxStringLength = 1 << 20
+  /// The most addresses a stack record may hold.
+  public static let maxStackDepth = 4096
+  /// The largest id (class, thread or stack) a record may carry.
+  public static let maxID: UInt64 = UInt64(Int32.max)
+
+  /// A declaration record's type byte.
+  public enum Record: UInt8, Sendable, CaseIterable {
+    /// `class`: id, kind, present bits, key, then name, inner, outer, type when present.
+    case lockClass = 0x01
+    /// `thread`: id and token.
+    case thread = 0x02
+    /// A thread's name: id and name.
+    case threadName = 0x03
+    /// `module`: start, size, file offset, path, build-id.
+    case module = 0x04
+    /// `stack`: id, count, first address, then signed deltas.
+    case stack = 0x05
+  }
+
+  /// The type byte of an event without flags or options: this bit and the verb.
+  public static let plainEvent: UInt8 = 0x40
+  /// The type byte of an event followed by a field mask: this bit and the verb.
+  public static let maskedEvent: UInt8 = 0x80
+
+  /// Lock kinds by their number in a class record. Fixed: new kinds are
+  /// appended, never inserted.
+  public static let kinds: [LockKind] = [
+    .rawSpinlock, .spinlock, .rwlock, .localLock, .mutex, .rwsem, .rtMutex, .rcu, .rcuBH,
+    .rcuSched, .srcu, .waitOverride, .custom,
+  ]
+
+  /// A class record's present bits.
+  static let hasName: UInt8 = 1
+  static let hasInner: UInt8 = 2
+  static let hasOuter: UInt8 = 4
+  static let hasType: UInt8 = 8
+
+  /// True when `prefix` (a file's first bytes) starts like a binary trace:
+  /// the magic, or a non-empty beginning of it when the file is that short.
+  public static func isBinary(prefix: some Collection<UInt8>) -> Bool {
+    !prefix.isEmpty && zip(prefix, magic).allSatisfy { $0 == $1 }
+  }
+}
+
+/// `TraceVocabulary` as the binary encoding reads it: for each verb, the
+/// fields that may follow its operand, in mask-bit order (the row's flags in
+/// `TraceVocabulary.flags` order, then its options in
+/// `TraceVocabulary.options` order).
+struct BinaryVocabulary: Sendable {
+  /// One bit of an event's field mask.
+  enum Field: Sendable {
+    /// A bare flag.
+    case flag(EventFlag)
+    /// A `key=value` option and how its value is encoded.
+    case option(EventOption, OptionValueKind)
+  }
+
+  /// A verb's row in binary form.
+  struct Verb: Sendable {
+    var operand: EventOperand
+    var fields: [Field]
+    /// The mask bits that name a field.
+    var validMask: UInt8
+    var required: EventOptions
+  }
+
+  /// Indexed by `LockEvent.Verb.rawValue`.
+  let verbs: [Verb]
+  let words = CompiledVocabulary.shared
+
+  static let shared = BinaryVocabulary()
+
+  init() {
+    verbs = LockEvent.Verb.allCases.map { verb in
+      let row = TraceVocabulary.rule(for: verb)
+      var fields: [Field] = []
+      for flag in TraceVocabulary.flags where row.flags.contains(EventFlags(flag.flag)) {
+        fields.append(.flag(flag.flag))
+      }
+      for option in TraceVocabulary.options where row.options.contains(EventOptions(option.option))
+      {
+        fields.append(.option(option.option, option.value))
+      }
+      precondition(fields.count <= 8, "a verb's flags and options fit one mask byte")
+      precondition(verb.rawValue < 0x40, "a verb fits the type byte's low six bits")
+      let mask = fields.isEmpty ? 0 : UInt8(truncatingIfNeeded: (1 << fields.count) - 1)
+      return Verb(operand: row.operand, fields: fields, validMask: mask, required: row.required)
+    }
+  }
+}
+
+/// LEB128 variable-length integers and the zigzag mapping of signed deltas.
+enum VarInt {
+  /// Appends `value`, seven bits a byte, low bits first.
+  @inline(__always)
+  static func append(_ value: UInt64, to out: inout [UInt8]) {
+    var v = value
+    while v >= 0x80 {
+      out.append(UInt8(truncatingIfNeeded: v) | 0x80)
+      v >>= 7
+    }
+    out.append(UInt8(truncatingIfNeeded: v))
+  }
+
+  /// The difference `value - previous` (wrapping), zigzag-mapped so small
+  /// differences of either sign are small numbers.
+  @inline(__always)
+  static func zigzag(_ value: UInt64, from previous: UInt64) -> UInt64 {
+    let d = Int64(bitPattern: value &- previous)
+    return UInt64(bitPattern: (d << 1) ^ (d >> 63))
+  }
+
+  /// The value a zigzag-mapped difference from `previous` gives.
+  @inline(__always)
+  static func unzigzag(_ z: UInt64, from previous: UInt64) -> UInt64 {
+    let d = (z >> 1) ^ (0 &- (z & 1))
+    return previous &+ d
+  }
+}

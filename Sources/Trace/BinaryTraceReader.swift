@@ -1,0 +1,400 @@
+import Basics
+import LockGraph
+import WaitContext
+
+/// Reads a binary trace (`docs/binary-trace-format.md`) and feeds its
+/// declarations and events to a consumer, as `TextTraceReader` does for
+/// text: the same calls for the same trace, streaming through one fixed
+/// buffer.
+///
+/// A trace that ends inside a record is read up to its last whole record,
+/// and `warning` says how many bytes were left over. No field makes the
+/// reader allocate more than `BinaryTraceFormat`'s limits allow; memory
+/// grows only with what the trace declares.
+public struct BinaryTraceReader {
+  /// The trace file to read.
+  public let path: String
+  /// The name used in error messages and warnings.
+  public let displayName: String
+
+  /// A reader of the trace at `path`, called `displayName` (the path when
+  /// nil) in messages.
+  public init(path: String, displayName: String? = nil) {
+    self.path = path
+    self.displayName = displayName ?? path
+  }
+
+  /// Reads the whole trace into `consumer`.
+  /// - Parameters:
+  ///   - progress: called now and then with bytes read and the file size
+  ///     (nil when unknown).
+  ///   - warning: called with a one-line message when the trace is truncated.
+  /// - Returns: the trace's modules and stacks.
+  /// - Throws: `TraceError` naming the byte offset of the first bad record.
+  public func read<Consumer: TraceConsumer>(
+    into consumer: inout Consumer, progress: ((UInt64, UInt64?) -> Void)? = nil,
+    warning: (String) -> Void = { _ in }
+  ) throws(TraceError) -> TraceSymbols {
+    var input: ByteInput
+    do {
+      input = try ByteInput(path: path)
+    } catch {
+      throw TraceError(file: displayName, line: 0, message: Self.describe(error))
+    }
+    var decoder = BinaryTraceDecoder(file: displayName)
+    try decoder.run(&input, into: &consumer, progress: progress, warning: warning)
+    return decoder.symbols
+  }
+
+  /// Reads a binary trace held in memory, called `name` in messages.
+  public static func read<Consumer: TraceConsumer>(
+    bytes: [UInt8], name: String, into consumer: inout Consumer,
+    warning: (String) -> Void = { _ in }
+  ) throws(TraceError) -> TraceSymbols {
+    var input = ByteInput(bytes: bytes)
+    var decoder = BinaryTraceDecoder(file: name)
+    try decoder.run(&input, into: &consumer, progress: nil, warning: warning)
+    return decoder.symbols
+  }
+
+  static func describe(_ stop: BinaryStop) -> String {
+    switch stop {
+    case .truncated: "truncated"
+    case .malformed(let message), .io(let message): message
+    }
+  }
+}
+
+/// Decodes the records of a binary trace one at a time.
+///
+/// Invariant: every id a record names was declared by an earlier record
+/// (classes, stacks) or is created by its first use (threads).
+struct BinaryTraceDecoder {
+  let file: String
+  private(set) var symbols = TraceSymbols()
+  private var classes = IDTable()
+  private var classIDs: [ClassID] = []
+  private var classKeys: Set<String> = []
+  private var threads = IDTable()
+  private var threadIDs: [ThreadID] = []
+  private var threadTokens: Set<String> = []
+  /// Each thread slot's previous value of each address option.
+  private var previous: [UInt64] = []
+  private var stacks = IDTable()
+  private let vocabulary = BinaryVocabulary.shared
+  private static let optionCount = EventOption.allCases.count
+  private static let verbCount = UInt8(LockEvent.Verb.allCases.count)
+
+  init(file: String) { self.file = file }
+
+  mutating func run<C: TraceConsumer>(
+    _ input: inout ByteInput, into consumer: inout C, progress: ((UInt64, UInt64?) -> Void)?,
+    warning: (String) -> Void
+  ) throws(TraceError) {
+    do throws(BinaryStop) {
+      for (i, expected) in BinaryTraceFormat.magic.enumerated() {
+        guard try input.byte() == expected else {
+          throw BinaryStop.malformed(
+            i == 0 ? "not a binary trace" : "not a binary trace (expected magic \"RLCT\")")
+        }
+      }
+      let version = try input.byte()
+      guard version == BinaryTraceFormat.version else {
+        throw BinaryStop.malformed(
+          "unsupported binary trace version \(version) (this reader knows version 1)")
+      }
+    } catch {
+      if case .truncated = error {
+        throw TraceError(
+          file: file, byte: 0, message: "truncated header: expected \"RLCT\" and version 1")
+      }
+      throw TraceError(file: file, byte: 0, message: BinaryTraceReader.describe(error))
+    }
+    var nextProgress: UInt64 = 0
+    while true {
+      let start = input.offset
+      do throws(BinaryStop) {
+        guard try input.hasMore() else { break }
+        try record(&input, into: &consumer)
+      } catch {
+        switch error {
+        case .truncated:
+          let left = input.bytesRead - start
+          warning(
+            "\(file): truncated at byte \(start): \(left) byte\(left == 1 ? "" : "s") left over "
+              + "after the last whole record; read up to there")
+          progress?(input.bytesRead, input.fileSize)
+          return
+        case .malformed(let message): throw TraceError(file: file, byte: start, message: message)
+        case .io(let message): throw TraceError(file: file, byte: input.offset, message: message)
+        }
+      }
+      if let progress, input.bytesRead >= nextProgress {
+        progress(input.bytesRead, input.fileSize)
+        nextProgress = input.bytesRead + (1 << 22)
+      }
+    }
+    progress?(input.bytesRead, input.fileSize)
+  }
+
+  // MARK: Records
+
+  @inline(__always)
+  private mutating func record<C: TraceConsumer>(_ input: inout ByteInput, into consumer: inout C)
+    throws(BinaryStop)
+  {
+    let code = try input.byte()
+    if code & 0xC0 == BinaryTraceFormat.plainEvent || code & 0xC0 == BinaryTraceFormat.maskedEvent {
+      if code & 0x3F < Self.verbCount {
+        try event(code, &input, into: &consumer)
+        return
+      }
+    } else if let record = BinaryTraceFormat.Record(rawValue: code) {
+      switch record {
+      case .lockClass: try lockClassRecord(&input, into: &consumer)
+      case .thread: try threadRecord(&input, into: &consumer)
+      case .threadName:
+        let slot = try threadSlot(input.varint(), consumer: &consumer)
+        let name = try string(&input, "thread name")
+        consumer.nameThread(threadIDs[slot], name)
+      case .module: try moduleRecord(&input)
+      case .stack: try stackRecord(&input)
+      }
+      return
+    }
+    throw .malformed("unknown record type \(Self.hex(code))")
+  }
+
+  private mutating func lockClassRecord<C: TraceConsumer>(
+    _ input: inout ByteInput, into consumer: inout C
+  ) throws(BinaryStop) {
+    let id = try self.id(&input, "class")
+    if classes.find(id) != nil { throw .malformed("class id \(id) declared twice") }
+    let kindNumber = try input.byte()
+    guard Int(kindNumber) < BinaryTraceFormat.kinds.count else {
+      throw .malformed("unknown lock kind \(kindNumber)")
+    }
+    let kind = BinaryTraceFormat.kinds[Int(kindNumber)]
+    let present = try input.byte()
+    guard present & ~0x0F == 0 else { throw .malformed("class field bits \(Self.hex(present))") }
+    let key = try string(&input, "class key")
+    let name = present & BinaryTraceFormat.hasName != 0 ? try string(&input, "class name") : nil
+    let inner = present & BinaryTraceFormat.hasInner != 0 ? try waitType(&input, "inner") : nil
+    let outer = present & BinaryTraceFormat.hasOuter != 0 ? try waitType(&input, "outer") : nil
+    var lockType: LockType? = nil
+    if present & BinaryTraceFormat.hasType != 0 {
+      let raw = try input.byte()
+      guard let t = LockType(rawValue: raw) else { throw .malformed("unknown lock type \(raw)") }
+      lockType = t
+    }
+    let waits: ClassWaitTypes
+    do {
+      waits = try ClassWaitTypes(kind: kind, inner: inner, outer: outer, lockType: lockType)
+    } catch {
+      switch error {
+      case .innerRequired(let k): throw .malformed("a \(k.rawValue) class needs an inner type")
+      case .lockTypeFixed(let k):
+        throw .malformed("a \(k.rawValue) class has lock type \(k.row.lockType!), not \(lockType!)")
+      }
+    }
+    guard classKeys.insert(key).inserted else {
+      throw .malformed("class \"\(TextTraceParser.clip(key))\" declared twice")
+    }
+    let cid = consumer.declareClass(key: key, name: name, kind: kind, waits: waits)
+    _ = classes.insert(id)
+    classIDs.append(cid)
+  }
+
+  private mutating func threadRecord<C: TraceConsumer>(
+    _ input: inout ByteInput, into consumer: inout C
+  ) throws(BinaryStop) {
+    let id = try self.id(&input, "thread")
+    let token = try string(&input, "thread token")
+    if threads.find(id) != nil { throw .malformed("thread id \(id) declared twice") }
+    try declareThread(id, token: token, consumer: &consumer)
+  }
+
+  private mutating func moduleRecord(_ input: inout ByteInput) throws(BinaryStop) {
+    let start = try input.varint()
+    let size = try input.varint()
+    let offset = try input.varint()
+    let path = try string(&input, "module path")
+    let buildID = try string(&input, "build-id")
+    guard size > 0, start <= UInt64.max - size else {
+      throw .malformed(
+        "module range \(NumberText.hex(start)) + \(NumberText.hex(size)) is empty or wraps")
+    }
+    guard buildID.allSatisfy(\.isHexDigit) else {
+      throw .malformed("build-id must be hexadecimal, got \"\(TextTraceParser.clip(buildID))\"")
+    }
+    symbols.modules.append(
+      ModuleRecord(
+        start: start, end: start + size, fileOffset: offset, path: path,
+        buildID: buildID.isEmpty ? nil : buildID.lowercased()))
+  }
+
+  private mutating func stackRecord(_ input: inout ByteInput) throws(BinaryStop) {
+    let id = try self.id(&input, "stack")
+    if stacks.find(id) != nil { throw .malformed("stack id \(id) declared twice") }
+    let count = try input.varint()
+    guard count >= 1, count <= UInt64(BinaryTraceFormat.maxStackDepth) else {
+      throw .malformed(
+        "stack of \(count) addresses (expected 1 to \(BinaryTraceFormat.maxStackDepth))")
+    }
+    var addresses: [UInt64] = []
+    addresses.reserveCapacity(Int(count))
+    var last: UInt64 = 0
+    for i in 0..<Int(count) {
+      let v = try input.varint()
+      last = i == 0 ? v : VarInt.unzigzag(v, from: last)
+      addresses.append(last)
+    }
+    _ = stacks.insert(id)
+    symbols.stacks.append(addresses)
+  }
+
+  // MARK: Events
+
+  /// An event record, checked against its verb's row of `TraceVocabulary.events`.
+  @inline(__always)
+  private mutating func event<C: TraceConsumer>(
+    _ code: UInt8, _ input: inout ByteInput, into consumer: inout C
+  ) throws(BinaryStop) {
+    let verb = LockEvent.Verb(rawValue: code & 0x3F).unsafelyUnwrapped
+    let row = vocabulary.verbs[Int(verb.rawValue)]
+    let slot = try threadSlot(input.varint(), consumer: &consumer)
+    var event = LockEvent(verb, thread: threadIDs[slot])
+    switch row.operand {
+    case .none: break
+    case .lockClass: event.lockClass = try lockClass(input.varint())
+    case .addressAndLength:
+      event.address = try input.varint()
+      event.length = try input.varint()
+    }
+    if code & BinaryTraceFormat.maskedEvent != 0 {
+      try fields(&event, row, slot, &input)
+    }
+    do {
+      try consumer.consume(event)
+    } catch {
+      throw .malformed(error.message)
+    }
+  }
+
+  private mutating func fields(
+    _ event: inout LockEvent, _ row: BinaryVocabulary.Verb, _ slot: Int, _ input: inout ByteInput
+  ) throws(BinaryStop) {
+    let words = vocabulary.words
+    let mask = try input.byte()
+    guard mask & ~row.validMask == 0 else {
+      throw .malformed("field mask \(Self.hex(mask)) is not valid for \(words.name(event.verb))")
+    }
+    var groups: UInt32 = 0
+    for (bit, field) in row.fields.enumerated() where mask & (1 << bit) != 0 {
+      switch field {
+      case .flag(let flag):
+        let group = words.flagGroups[Int(flag.rawValue)]
+        if group != 0 {
+          let groupBit: UInt32 = 1 << (group & 31)
+          if groups & groupBit != 0 {
+            throw .malformed(
+              "\(words.name(event.verb)): flag \(TraceVocabulary.rule(for: flag).spelling) "
+                + "excluded by another")
+          }
+          groups |= groupBit
+        }
+        words.flagSetters[Int(flag.rawValue)](&event)
+      case .option(let option, let kind):
+        let value: OptionValue
+        switch kind {
+        case .subclass:
+          let sub = try input.byte()
+          guard sub <= 7 else {
+            throw .malformed("sub= must be a subclass from 0 to 7, got \(sub)")
+          }
+          value = .number(UInt64(sub))
+        case .address:
+          let index = slot * Self.optionCount + Int(option.rawValue)
+          let v = VarInt.unzigzag(try input.varint(), from: previous[index])
+          previous[index] = v
+          value = .number(v)
+        case .lockClass: value = .lockClass(try lockClass(input.varint()))
+        case .stack: value = .stack(try stack(input.varint()))
+        }
+        words.optionSetters[Int(option.rawValue)](&event, value)
+      }
+    }
+    if !row.required.isEmpty {
+      for option in EventOption.allCases where row.required.contains(EventOptions(option)) {
+        let rule = TraceVocabulary.rule(for: option)
+        if rule.get(event) == nil {
+          throw .malformed("\(words.name(event.verb)) needs \(rule.key)=\(rule.placeholder)")
+        }
+      }
+    }
+  }
+
+  // MARK: Fields
+
+  @inline(__always)
+  private mutating func threadSlot<C: TraceConsumer>(_ id: UInt64, consumer: inout C)
+    throws(BinaryStop) -> Int
+  {
+    if let slot = threads.find(id) { return slot }
+    guard id <= BinaryTraceFormat.maxID else { throw .malformed("thread id \(id) too large") }
+    return try declareThread(id, token: String(id), consumer: &consumer)
+  }
+
+  @discardableResult
+  private mutating func declareThread<C: TraceConsumer>(
+    _ id: UInt64, token: String, consumer: inout C
+  ) throws(BinaryStop) -> Int {
+    guard threadTokens.insert(token).inserted else {
+      throw .malformed("thread \"\(TextTraceParser.clip(token))\" declared twice")
+    }
+    let tid = consumer.declareThread(token: token, name: nil)
+    let slot = threads.insert(id)
+    threadIDs.append(tid)
+    previous.append(contentsOf: repeatElement(0, count: Self.optionCount))
+    return slot
+  }
+
+  @inline(__always)
+  private func lockClass(_ id: UInt64) throws(BinaryStop) -> ClassID {
+    guard let slot = classes.find(id) else { throw .malformed("unknown class id \(id)") }
+    return classIDs[slot]
+  }
+
+  private func stack(_ id: UInt64) throws(BinaryStop) -> StackID {
+    guard let slot = stacks.find(id) else { throw .malformed("unknown stack id \(id)") }
+    return StackID(Int32(slot))
+  }
+
+  private func id(_ input: inout ByteInput, _ what: String) throws(BinaryStop) -> UInt64 {
+    let id = try input.varint()
+    guard id <= BinaryTraceFormat.maxID else { throw .malformed("\(what) id \(id) too large") }
+    return id
+  }
+
+  private func string(_ input: inout ByteInput, _ what: String) throws(BinaryStop) -> String {
+    let length = try input.varint()
+    guard length <= UInt64(BinaryTraceFormat.maxStringLength) else {
+      throw .malformed(
+        "\(what) of \(length) bytes (at most \(BinaryTraceFormat.maxStringLength))")
+    }
+    return String(decoding: try input.take(Int(length)), as: UTF8.self)
+  }
+
+  private func waitType(_ input: inout ByteInput, _ what: String) throws(BinaryStop) -> WaitType {
+    let raw = try input.byte()
+    guard let w = WaitType(rawValue: raw), w != .task else {
+      throw .malformed("\(what) wait type \(raw) (expected 0 to 4)")
+    }
+    return w
+  }
+
+  static func hex(_ byte: UInt8) -> String {
+    let digits = Array("0123456789abcdef")
+    return "0x" + String(digits[Int(byte >> 4)]) + String(digits[Int(byte & 15)])
+  }
+}

@@ -1,0 +1,204 @@
+import Basics
+import LockGraph
+import WaitContext
+
+/// Writes a binary trace (`docs/binary-trace-format.md`) into a byte buffer
+/// that its owner flushes when it likes; the same calls as
+/// `TextTraceWriter`, so a recorder can write either (`TraceWriting`).
+///
+/// Ids are written as the caller gives them (a reader maps them to its
+/// own), so the writer needs no tokens. Instance addresses and return
+/// addresses are written as differences from the same thread's previous
+/// value, which the writer remembers per thread: a recorder that keeps one
+/// writer per thread gets the same stream as one writer for all.
+public struct BinaryTraceWriter: Sendable {
+  /// The bytes written and not yet flushed.
+  public private(set) var bytes: [UInt8] = []
+  /// Each thread's previous value of each address option, indexed by
+  /// thread id times the number of options, plus the option.
+  private var previous: [UInt64] = []
+  private let vocabulary = BinaryVocabulary.shared
+
+  /// An empty writer whose buffer holds `capacity` bytes before it grows.
+  public init(capacity: Int = 0) {
+    bytes.reserveCapacity(capacity)
+  }
+
+  // MARK: Buffer
+
+  /// Hands the buffered bytes to `write` and empties the buffer (keeping its
+  /// capacity). When `write` throws, the bytes stay in the buffer.
+  public mutating func flush<E: Error>(_ write: (UnsafeRawBufferPointer) throws(E) -> Void)
+    throws(E)
+  {
+    if bytes.isEmpty { return }
+    var failure: E? = nil
+    bytes.withUnsafeBytes { buffer in
+      do throws(E) {
+        try write(buffer)
+      } catch {
+        failure = error
+      }
+    }
+    if let failure { throw failure }
+    bytes.removeAll(keepingCapacity: true)
+  }
+
+  /// The buffered bytes, leaving the buffer empty.
+  public mutating func take() -> [UInt8] {
+    defer { bytes = [] }
+    return bytes
+  }
+
+  // MARK: Records
+
+  /// The magic bytes `RLCT` and the version byte.
+  public mutating func header() {
+    bytes.append(contentsOf: BinaryTraceFormat.header)
+  }
+
+  /// A class record. Inner, outer and lock type are written only where
+  /// `waits` differs from what the kind gives, as `TextTraceWriter` does,
+  /// so both encodings read back to the same `ClassWaitTypes`.
+  public mutating func declareClass(
+    id: ClassID, key: String, name: String?, kind: LockKind, waits: ClassWaitTypes
+  ) {
+    let row = kind.row
+    var inner: WaitType? = nil
+    var outer: WaitType? = nil
+    var type: LockType? = nil
+    if row.inner != waits.inner { inner = waits.inner }
+    if let o = waits.outer {
+      if o != row.outer { outer = o }
+    } else if row.outer != nil {
+      outer = waits.inner
+    }
+    if waits.lockType != (row.lockType ?? .normal) { type = waits.lockType }
+    var present: UInt8 = 0
+    if name != nil { present |= BinaryTraceFormat.hasName }
+    if inner != nil { present |= BinaryTraceFormat.hasInner }
+    if outer != nil { present |= BinaryTraceFormat.hasOuter }
+    if type != nil { present |= BinaryTraceFormat.hasType }
+    bytes.append(BinaryTraceFormat.Record.lockClass.rawValue)
+    VarInt.append(Self.id(id.raw), to: &bytes)
+    bytes.append(UInt8(BinaryTraceFormat.kinds.firstIndex(of: kind)!))
+    bytes.append(present)
+    string(key)
+    if let name { string(name) }
+    if let inner { bytes.append(inner.rawValue) }
+    if let outer { bytes.append(outer.rawValue) }
+    if let type { bytes.append(type.rawValue) }
+  }
+
+  /// A thread record, then a thread-name record when `name` is given.
+  public mutating func declareThread(id: ThreadID, token: String, name: String?) {
+    bytes.append(BinaryTraceFormat.Record.thread.rawValue)
+    VarInt.append(Self.id(id.raw), to: &bytes)
+    string(token)
+    if let name { nameThread(id, name) }
+  }
+
+  /// A thread-name record.
+  public mutating func nameThread(_ id: ThreadID, _ name: String) {
+    bytes.append(BinaryTraceFormat.Record.threadName.rawValue)
+    VarInt.append(Self.id(id.raw), to: &bytes)
+    string(name)
+  }
+
+  /// A module record.
+  public mutating func module(_ module: ModuleRecord) {
+    bytes.append(BinaryTraceFormat.Record.module.rawValue)
+    VarInt.append(module.start, to: &bytes)
+    VarInt.append(module.end &- module.start, to: &bytes)
+    VarInt.append(module.fileOffset, to: &bytes)
+    string(module.path)
+    string(module.buildID ?? "")
+  }
+
+  /// A stack record, innermost address first. `token` is ignored (stacks
+  /// are known by id). An empty stack is not written, as in text.
+  public mutating func stack(id: StackID, token: String? = nil, addresses: [UInt64]) {
+    if addresses.isEmpty { return }
+    precondition(
+      addresses.count <= BinaryTraceFormat.maxStackDepth,
+      "a binary stack holds at most \(BinaryTraceFormat.maxStackDepth) addresses")
+    bytes.append(BinaryTraceFormat.Record.stack.rawValue)
+    VarInt.append(Self.id(id.raw), to: &bytes)
+    VarInt.append(UInt64(addresses.count), to: &bytes)
+    var last: UInt64 = 0
+    for (i, address) in addresses.enumerated() {
+      VarInt.append(i == 0 ? address : VarInt.zigzag(address, from: last), to: &bytes)
+      last = address
+    }
+  }
+
+  /// An event record: type byte, thread, operand, then (when the event
+  /// carries any) the field mask and the fields of its verb's row, in
+  /// `BinaryVocabulary` order. Fields the verb cannot carry are not written.
+  public mutating func event(_ event: LockEvent) {
+    let row = vocabulary.verbs[Int(event.verb.rawValue)]
+    let start = bytes.count
+    bytes.append(BinaryTraceFormat.plainEvent | event.verb.rawValue)
+    VarInt.append(Self.id(event.thread.raw), to: &bytes)
+    switch row.operand {
+    case .none: break
+    case .lockClass: VarInt.append(Self.id(event.lockClass.raw), to: &bytes)
+    case .addressAndLength:
+      VarInt.append(event.address, to: &bytes)
+      VarInt.append(event.length, to: &bytes)
+    }
+    if row.fields.isEmpty { return }
+    let maskIndex = bytes.count
+    bytes.append(0)
+    var mask: UInt8 = 0
+    for (bit, field) in row.fields.enumerated() {
+      switch field {
+      case .flag(let flag):
+        if TraceVocabulary.rule(for: flag).isSet(event) { mask |= 1 << bit }
+      case .option(let option, let kind):
+        guard let value = TraceVocabulary.rule(for: option).get(event) else { continue }
+        mask |= 1 << bit
+        switch (kind, value) {
+        case (.subclass, .number(let n)): bytes.append(UInt8(truncatingIfNeeded: n))
+        case (_, .number(let n)):
+          let slot = slot(event.thread, option)
+          VarInt.append(VarInt.zigzag(n, from: previous[slot]), to: &bytes)
+          previous[slot] = n
+        case (_, .lockClass(let c)): VarInt.append(Self.id(c.raw), to: &bytes)
+        case (_, .stack(let s)): VarInt.append(Self.id(s.raw), to: &bytes)
+        }
+      }
+    }
+    if mask == 0 {
+      bytes.removeLast()
+    } else {
+      bytes[maskIndex] = mask
+      bytes[start] = BinaryTraceFormat.maskedEvent | event.verb.rawValue
+    }
+  }
+
+  // MARK: Fields
+
+  private mutating func slot(_ thread: ThreadID, _ option: EventOption) -> Int {
+    let count = EventOption.allCases.count
+    precondition(thread.raw >= 0, "thread ids are not negative")
+    let index = Int(thread.raw) * count + Int(option.rawValue)
+    if index >= previous.count {
+      previous.append(contentsOf: repeatElement(0, count: index + count - previous.count))
+    }
+    return index
+  }
+
+  /// An id as written; a negative one (`.none`) becomes a number no reader
+  /// accepts, as `TextTraceWriter` writes a token no reader knows.
+  private static func id(_ raw: Int32) -> UInt64 { UInt64(UInt32(bitPattern: raw)) }
+
+  private mutating func string(_ text: String) {
+    let utf8 = text.utf8
+    precondition(
+      utf8.count <= BinaryTraceFormat.maxStringLength,
+      "a binary trace string holds at most \(BinaryTraceFormat.maxStringLength) bytes")
+    VarInt.append(UInt64(utf8.count), to: &bytes)
+    bytes.append(contentsOf: utf8)
+  }
+}

@@ -1,0 +1,69 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Reads a trace in either encoding, told apart by its first bytes: a
+/// binary trace starts with `RLCT` (`docs/binary-trace-format.md`),
+/// anything else is read as text (`spec/trace-format.md`).
+public struct TraceReader {
+  /// The trace file to read.
+  public let path: String
+  /// The name used in error messages and warnings.
+  public let displayName: String
+
+  /// A reader of the trace at `path`, called `displayName` (the path when
+  /// nil) in messages.
+  public init(path: String, displayName: String? = nil) {
+    self.path = path
+    self.displayName = displayName ?? path
+  }
+
+  /// The encoding of the file, from its first bytes; nil when it cannot be
+  /// opened (reading it then says why). A pipe (standard input) is text:
+  /// its first bytes cannot be read twice.
+  public func encoding() -> TraceEncoding? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd < 0 { return nil }
+    defer { close(fd) }
+    var info = stat()
+    if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG { return .text }
+    var prefix = [UInt8](repeating: 0, count: 4)
+    var count = 0
+    while count < 4 {
+      let n = prefix.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, 4 - count) }
+      if n < 0 && errno == EINTR { continue }
+      if n <= 0 { break }
+      count += n
+    }
+    return TraceEncoding.detect(prefix: prefix.prefix(count))
+  }
+
+  /// Reads the whole trace into `consumer` with the reader of its encoding.
+  /// - Parameters:
+  ///   - progress: called now and then with bytes read and the file size.
+  ///   - warning: called with a one-line message about a truncated binary
+  ///     trace, read up to its last whole event; by default the message
+  ///     goes to standard error, after `rawlockcheck: `.
+  /// - Returns: the trace's modules and stacks.
+  /// - Throws: `TraceError` at the first malformed line or record.
+  public func read<Consumer: TraceConsumer>(
+    into consumer: inout Consumer, progress: ((UInt64, UInt64?) -> Void)? = nil,
+    warning: ((String) -> Void)? = nil
+  ) throws(TraceError) -> TraceSymbols {
+    switch encoding() ?? .text {
+    case .text:
+      return try TextTraceReader(path: path, displayName: displayName).read(
+        into: &consumer, progress: progress)
+    case .binary:
+      return try BinaryTraceReader(path: path, displayName: displayName).read(
+        into: &consumer, progress: progress, warning: warning ?? Self.standardError)
+    }
+  }
+
+  static func standardError(_ message: String) {
+    let line = Array("rawlockcheck: \(message)\n".utf8)
+    line.withUnsafeBytes { _ = write(2, $0.baseAddress!, $0.count) }
+  }
+}

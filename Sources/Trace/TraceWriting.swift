@@ -1,0 +1,140 @@
+import Basics
+import LockGraph
+import WaitContext
+
+/// The two trace encodings (`spec/trace-format.md`).
+public enum TraceEncoding: String, Sendable, CaseIterable {
+  /// Line-oriented UTF-8 (`spec/trace-format.md`).
+  case text
+  /// Compact records (`docs/binary-trace-format.md`).
+  case binary
+
+  /// The other encoding.
+  public var other: TraceEncoding { self == .text ? .binary : .text }
+
+  /// The encoding of a file that starts with `prefix` (its first four
+  /// bytes, or fewer when the file is shorter).
+  public static func detect(prefix: some Collection<UInt8>) -> TraceEncoding {
+    BinaryTraceFormat.isBinary(prefix: prefix) ? .binary : .text
+  }
+
+  /// An empty writer of this encoding.
+  public func makeWriter(capacity: Int = 0) -> any TraceWriting {
+    switch self {
+    case .text: TextTraceWriter(capacity: capacity)
+    case .binary: BinaryTraceWriter(capacity: capacity)
+    }
+  }
+}
+
+/// What `TextTraceWriter` and `BinaryTraceWriter` both do, so a recorder or
+/// a converter can write either.
+public protocol TraceWriting: Sendable {
+  /// The bytes written and not yet taken.
+  var bytes: [UInt8] { get }
+  /// The buffered bytes, leaving the buffer empty.
+  mutating func take() -> [UInt8]
+  /// The header (text) or magic and version (binary).
+  mutating func header()
+  /// A class declaration.
+  mutating func declareClass(
+    id: ClassID, key: String, name: String?, kind: LockKind, waits: ClassWaitTypes)
+  /// A thread declaration (and its name, when given).
+  mutating func declareThread(id: ThreadID, token: String, name: String?)
+  /// A new name for a declared thread.
+  mutating func nameThread(_ id: ThreadID, _ name: String)
+  /// A module of the process.
+  mutating func module(_ module: ModuleRecord)
+  /// A stack, innermost address first (`token` is used by text only).
+  mutating func stack(id: StackID, token: String?, addresses: [UInt64])
+  /// One event.
+  mutating func event(_ event: LockEvent)
+  /// Tells a writer that only writes events the token of a class another
+  /// writer declared (text names classes by token; binary by id, and
+  /// ignores this).
+  mutating func knowClass(_ id: ClassID, token: String)
+  /// Tells an events-only writer the token of a thread declared elsewhere.
+  mutating func knowThread(_ id: ThreadID, token: String)
+  /// Tells an events-only writer the token of a stack declared elsewhere.
+  mutating func knowStack(_ id: StackID, token: String)
+}
+
+extension TextTraceWriter: TraceWriting {
+  /// Records the class's token (`TraceTokens.setClass`).
+  public mutating func knowClass(_ id: ClassID, token: String) { tokens.setClass(id, token) }
+  /// Records the thread's token (`TraceTokens.setThread`).
+  public mutating func knowThread(_ id: ThreadID, token: String) { tokens.setThread(id, token) }
+  /// Records the stack's token (`TraceTokens.setStack`).
+  public mutating func knowStack(_ id: StackID, token: String) { tokens.setStack(id, token) }
+}
+
+extension BinaryTraceWriter: TraceWriting {
+  /// Nothing: binary names classes by id.
+  public mutating func knowClass(_ id: ClassID, token: String) {}
+  /// Nothing: binary names threads by id.
+  public mutating func knowThread(_ id: ThreadID, token: String) {}
+  /// Nothing: binary names stacks by id.
+  public mutating func knowStack(_ id: StackID, token: String) {}
+}
+
+/// A `TraceConsumer` that writes what it receives with `Writer`: reading a
+/// trace into it re-emits the trace, in either encoding. Ids are handed out
+/// in declaration order, as the validator does.
+///
+/// `TraceConsumer` does not see `module` and `stack` declarations (the
+/// reader returns them at the end), so they are written up front from the
+/// symbols of a first reading; text stacks get the tokens `s<n>`.
+public struct TraceRewriter<Writer: TraceWriting>: TraceConsumer {
+  /// The trace written so far (and not taken).
+  public var writer: Writer
+  private var classCount: Int32 = 0
+  private var threadCount: Int32 = 0
+
+  /// Starts a trace with `writer`: the header, then `symbols`' modules and stacks.
+  public init(writer: Writer, symbols: TraceSymbols = TraceSymbols()) {
+    self.writer = writer
+    self.writer.header()
+    for module in symbols.modules { self.writer.module(module) }
+    for (index, addresses) in symbols.stacks.enumerated() {
+      self.writer.stack(id: StackID(Int32(index)), token: nil, addresses: addresses)
+    }
+  }
+
+  /// Writes a class declaration.
+  public mutating func declareClass(
+    key: String, name: String?, kind: LockKind, waits: ClassWaitTypes
+  ) -> ClassID {
+    let id = ClassID(classCount)
+    classCount += 1
+    writer.declareClass(id: id, key: key, name: name, kind: kind, waits: waits)
+    return id
+  }
+
+  /// Writes a thread declaration.
+  public mutating func declareThread(token: String, name: String?) -> ThreadID {
+    let id = ThreadID(threadCount)
+    threadCount += 1
+    writer.declareThread(id: id, token: token, name: name)
+    return id
+  }
+
+  /// Writes a thread's name.
+  public mutating func nameThread(_ id: ThreadID, _ name: String) {
+    writer.nameThread(id, name)
+  }
+
+  /// Writes an event.
+  public mutating func consume(_ event: LockEvent) throws(EventError) {
+    writer.event(event)
+  }
+}
+
+/// Rewrites a trace as text (`TraceRewriter` with a `TextTraceWriter`).
+public typealias TextTraceRewriter = TraceRewriter<TextTraceWriter>
+
+extension TraceRewriter where Writer == TextTraceWriter {
+  /// Starts a text trace: the header, then `symbols`' modules and stacks.
+  public init(symbols: TraceSymbols = TraceSymbols()) {
+    self.init(writer: TextTraceWriter(), symbols: symbols)
+  }
+}

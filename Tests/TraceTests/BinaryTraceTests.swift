@@ -1,0 +1,209 @@
+import Basics
+import Foundation
+import LockGraph
+import Testing
+import WaitContext
+
+@testable import Trace
+
+enum BinaryRoundTrip {
+  /// The trace at `path` (either encoding) rewritten with `writer`.
+  static func rewrite<W: TraceWriting>(_ path: String, with writer: W) throws -> [UInt8] {
+    var first = TranscriptRecorder()
+    let symbols = try TraceReader(path: path).read(into: &first)
+    var rewriter = TraceRewriter(writer: writer, symbols: symbols)
+    _ = try TraceReader(path: path).read(into: &rewriter)
+    return rewriter.writer.take()
+  }
+
+  static func path(_ fixture: String) -> String {
+    RoundTrip.root.appendingPathComponent("Fixtures/traces/\(fixture)").path
+  }
+
+  /// Reads `bytes` (either encoding) from a temporary file into a validator;
+  /// returns nil when it read, the error when it did not, and any warning.
+  static func validate(_ bytes: [UInt8]) -> (error: TraceError?, warnings: [String]) {
+    let file = RoundTrip.temporaryFile(bytes)
+    defer { try? FileManager.default.removeItem(at: file) }
+    var validator = LockValidator()
+    var warnings: [String] = []
+    do {
+      _ = try TraceReader(path: file.path).read(into: &validator, warning: { warnings.append($0) })
+      return (nil, warnings)
+    } catch {
+      return (error, warnings)
+    }
+  }
+}
+
+@Suite struct BinaryTraceTests {
+  /// Text to binary to text: the same declarations and events, the same
+  /// findings, and binary is smaller.
+  @Test(arguments: RoundTrip.fixtures)
+  func fixtureRoundTripsThroughBinary(_ name: String) throws {
+    let path = BinaryRoundTrip.path(name)
+    let binary = try BinaryRoundTrip.rewrite(path, with: BinaryTraceWriter())
+    #expect(binary.starts(with: BinaryTraceFormat.header))
+    let binaryFile = RoundTrip.temporaryFile(binary)
+    defer { try? FileManager.default.removeItem(at: binaryFile) }
+    let text = try BinaryRoundTrip.rewrite(binaryFile.path, with: TextTraceWriter())
+    let textFile = RoundTrip.temporaryFile(text)
+    defer { try? FileManager.default.removeItem(at: textFile) }
+
+    let before = try RoundTrip.transcript(path)
+    #expect(try RoundTrip.transcript(binaryFile.path) == before, "\(name): text -> binary")
+    #expect(try RoundTrip.transcript(textFile.path) == before, "\(name): binary -> text")
+    let findings = try RoundTrip.findings(path)
+    #expect(try RoundTrip.findings(binaryFile.path) == findings, "\(name): binary findings")
+    #expect(try RoundTrip.findings(textFile.path) == findings, "\(name): text again findings")
+    let size = try Data(contentsOf: URL(fileURLWithPath: path)).count
+    #expect(binary.count < size, "\(name): binary \(binary.count) bytes, text \(size)")
+  }
+
+  /// The total size of the fixtures in both encodings (printed).
+  @Test func binaryIsSmallerOverAllFixtures() throws {
+    var files = 0
+    var text = 0
+    var binary = 0
+    for name in RoundTrip.fixtures {
+      let path = BinaryRoundTrip.path(name)
+      files += try Data(contentsOf: URL(fileURLWithPath: path)).count
+      let rewritten = try RoundTrip.rewrite(path)
+      text += rewritten.count
+      binary += try BinaryRoundTrip.rewrite(path, with: BinaryTraceWriter()).count
+    }
+    print(
+      "fixtures: \(RoundTrip.fixtures.count) traces, files \(files) bytes, text rewritten "
+        + "(no comments) \(text) bytes, binary \(binary) bytes: ratio to files "
+        + "\(Double(binary) / Double(files)), to rewritten text \(Double(binary) / Double(text))")
+    #expect(binary * 2 < text)
+  }
+
+  /// Every prefix of a binary trace reads up to its last whole record: no
+  /// error past the header, a warning naming the bytes left over.
+  @Test func truncatedTraceReadsUpToTheLastWholeRecord() throws {
+    let full = try BinaryRoundTrip.rewrite(
+      BinaryRoundTrip.path("findings/circular-abba.rlt"), with: BinaryTraceWriter())
+    let whole = try RoundTrip.findings(BinaryRoundTrip.path("findings/circular-abba.rlt"))
+    var warned = 0
+    for length in 5..<full.count {
+      var recorder = TranscriptRecorder()
+      var warnings: [String] = []
+      _ = try BinaryTraceReader.read(
+        bytes: Array(full.prefix(length)), name: "t.rltb", into: &recorder,
+        warning: { warnings.append($0) })
+      if let w = warnings.first {
+        warned += 1
+        #expect(w.hasPrefix("t.rltb: truncated at byte "))
+        #expect(w.contains("left over"))
+      }
+    }
+    #expect(warned > 0)
+    var recorder = TranscriptRecorder()
+    var warnings: [String] = []
+    _ = try BinaryTraceReader.read(
+      bytes: full, name: "t.rltb", into: &recorder, warning: { warnings.append($0) })
+    #expect(warnings.isEmpty)
+    #expect(!whole.isEmpty)
+    let short = BinaryRoundTrip.validate(Array(full.prefix(3)))
+    #expect(
+      short.error?.description
+        == "\(short.error?.file ?? ""): byte 0: truncated header: expected \"RLCT\" and version 1")
+  }
+
+  /// Errors name the file, the byte offset of the record, and what is wrong.
+  @Test func errorsNameTheByteOffset() throws {
+    func read(_ body: [UInt8]) -> String {
+      var recorder = TranscriptRecorder()
+      do {
+        _ = try BinaryTraceReader.read(
+          bytes: BinaryTraceFormat.header + body, name: "trace.rltb", into: &recorder)
+        return "ok"
+      } catch {
+        return error.description
+      }
+    }
+    #expect(read([0x17]) == "trace.rltb: byte 5: unknown record type 0x17")
+    #expect(read([0x02, 0x01, 0x01, 0x41, 0x17]) == "trace.rltb: byte 9: unknown record type 0x17")
+    // A string longer than the limit, a stack deeper than the limit, a
+    // number wider than 64 bits: rejected before anything is allocated.
+    #expect(
+      read([0x02, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F])
+        == "trace.rltb: byte 5: thread token of 4294967295 bytes (at most 1048576)")
+    #expect(
+      read([0x05, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F])
+        == "trace.rltb: byte 5: stack of 4294967295 addresses (expected 1 to 4096)")
+    #expect(
+      read([0x02] + [UInt8](repeating: 0xFF, count: 10) + [0x01])
+        == "trace.rltb: byte 5: number wider than 64 bits")
+    #expect(read([0x40, 0x00, 0x05]) == "trace.rltb: byte 5: unknown class id 5")
+    #expect(read([0xC0]) == "trace.rltb: byte 5: unknown record type 0xc0")
+    #expect(read([0x81, 0x00, 0x00]) == "trace.rltb: byte 5: unknown class id 0")
+    var recorder = TranscriptRecorder()
+    #expect(throws: TraceError.self) {
+      _ = try BinaryTraceReader.read(
+        bytes: [0x52, 0x4C, 0x43, 0x54, 2], name: "v", into: &recorder)
+    }
+    // Implicit threads, as in text: an event's undeclared thread is declared by it.
+    #expect(read([0x4B, 0x07]) == "ok")
+  }
+
+  /// Random mutations of every fixture in both encodings (bit flips,
+  /// truncations, insertions, duplicated and deleted ranges): each read
+  /// ends, with a result or a `TraceError`, and quickly.
+  @Test func mutatedTracesNeverCrashOrHang() throws {
+    var rng = SplitMix(seed: 0x5EED)
+    var inputs: [[UInt8]] = []
+    for name in RoundTrip.fixtures {
+      let path = BinaryRoundTrip.path(name)
+      inputs.append(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+      inputs.append(try BinaryRoundTrip.rewrite(path, with: BinaryTraceWriter()))
+    }
+    var cases = 0
+    var errors = 0
+    var slowest = 0.0
+    let started = Date()
+    for input in inputs {
+      for _ in 0..<4 {
+        let mutated = Self.mutate(input, &rng)
+        let t0 = Date()
+        let (error, _) = BinaryRoundTrip.validate(mutated)
+        slowest = max(slowest, Date().timeIntervalSince(t0))
+        if error != nil { errors += 1 }
+        cases += 1
+      }
+    }
+    let total = Date().timeIntervalSince(started)
+    print(
+      "fuzz: \(cases) mutated traces, \(errors) rejected, \(cases - errors) read; "
+        + "\(total) s in all, slowest read \(slowest) s")
+    #expect(cases >= 3000)
+    #expect(slowest < 2)
+  }
+
+  static func mutate(_ input: [UInt8], _ rng: inout SplitMix) -> [UInt8] {
+    var bytes = input
+    func index(_ limit: Int) -> Int { limit <= 0 ? 0 : Int(rng.next() % UInt64(limit)) }
+    for _ in 0...index(3) {
+      switch rng.next() % 5 {
+      case 0:
+        if !bytes.isEmpty {
+          let i = index(bytes.count)
+          bytes[i] ^= 1 << UInt8(rng.next() % 8)
+        }
+      case 1: bytes = Array(bytes.prefix(index(bytes.count + 1)))
+      case 2:
+        let insert = (0..<(1 + index(16))).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        bytes.insert(contentsOf: insert, at: index(bytes.count + 1))
+      case 3:
+        let a = index(bytes.count + 1)
+        let b = min(bytes.count, a + index(64))
+        bytes.insert(contentsOf: bytes[a..<b], at: index(bytes.count + 1))
+      default:
+        let a = index(bytes.count + 1)
+        bytes.removeSubrange(a..<min(bytes.count, a + index(8)))
+      }
+    }
+    return bytes
+  }
+}
