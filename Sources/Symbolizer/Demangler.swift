@@ -10,11 +10,77 @@ import Glibc
 public enum Demangler {
   /// The readable form of `name`, or `name` itself when it is not mangled.
   public static func demangle(_ name: String) -> String {
-    guard isMangled(name) else { return name }
-    if let simplified = backtraceDemangle(name) { return simplified }
-    if name.hasPrefix("_Z"), let cxx = cxxDemangle(name) { return cxx }
+    readable(name) ?? name
+  }
+
+  /// The readable form of a mangled `name`; nil when it is not mangled or
+  /// no demangler reads it (GCC 12's `__cxa_demangle` does not know the
+  /// C++20 productions clang 17 and later emit: see `CxxNames`).
+  static func readable(_ name: String) -> String? {
+    guard isMangled(name) else { return nil }
+    if let simplified = backtraceDemangle(name) {
+      return name.hasPrefix("_Z")
+        ? inheritingConstructorFixed(simplified, mangled: name) : simplified
+    }
+    if name.hasPrefix("_Z"), let cxx = cxxDemangle(name) {
+      return inheritingConstructorFixed(cxx, mangled: name)
+    }
     if let swift = swiftFullDemangle(name) { return swift }
-    return name
+    return nil
+  }
+
+  /// A symbol's compiler clone suffixes as c++filt prints them:
+  /// `_Z…S1_.constprop.0.isra.0` gives ` [clone .constprop.0] [clone .isra.0]`;
+  /// empty when the name has none.
+  static func cloneSuffix(of linkage: String) -> String {
+    guard let dot = linkage.firstIndex(of: ".") else { return "" }
+    var clones: [String] = []
+    for part in linkage[linkage.index(after: dot)...].split(separator: ".") {
+      if part.allSatisfy(\.isNumber), !clones.isEmpty {
+        clones[clones.count - 1] += "." + part
+      } else {
+        clones.append("." + part)
+      }
+    }
+    return clones.map { " [clone \($0)]" }.joined()
+  }
+
+  /// `demangled` with an inheriting constructor named after its class.
+  ///
+  /// libiberty prints `_ZN3errCI2St13runtime_errorEPKc` (the constructor
+  /// `err` inherits with `using std::runtime_error::runtime_error`) as
+  /// `err::runtime_error(char const*)`, naming it after the base class;
+  /// llvm-symbolizer (and the C++ ABI) name it `err::err(char const*)`.
+  static func inheritingConstructorFixed(_ demangled: String, mangled: String) -> String {
+    guard mangled.contains("CI1") || mangled.contains("CI2") || mangled.contains("CI4") else {
+      return demangled
+    }
+    // The function name is the last top-level component before the
+    // parameter list; the class is the one before it.
+    let characters = Array(demangled)
+    var depth = 0
+    var parameters: Int?
+    var separators: [Int] = []
+    for (index, character) in characters.enumerated() {
+      switch character {
+      case "<": depth += 1
+      case "(" where depth > 0: depth += 1
+      case "(": parameters = index
+      case ">", ")": depth -= 1
+      case ":" where depth == 0 && index + 1 < characters.count && characters[index + 1] == ":":
+        separators.append(index)
+      default: break
+      }
+      if parameters != nil { break }
+    }
+    guard let parameters, separators.count >= 1 else { return demangled }
+    let nameStart = separators[separators.count - 1] + 2
+    let classStart = separators.count >= 2 ? separators[separators.count - 2] + 2 : 0
+    var className = String(characters[classStart..<separators[separators.count - 1]])
+    if let open = className.firstIndex(of: "<") { className = String(className[..<open]) }
+    let name = String(characters[nameStart..<parameters])
+    guard !className.isEmpty, name != className else { return demangled }
+    return String(characters[..<nameStart]) + className + String(characters[parameters...])
   }
 
   /// True when `name` looks like a Swift or Itanium C++ mangled name.

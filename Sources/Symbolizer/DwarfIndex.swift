@@ -41,6 +41,8 @@ final class DwarfIndex {
     var lineTable: LineTables.Table??
     /// The unit's line rows, once needed (nil inside: no line program).
     var rows: LineRows??
+    /// The parents of its DIEs, for names built from DWARF; once needed.
+    var names: CxxNames?
   }
 
   let bias: UInt64
@@ -189,6 +191,33 @@ final class DwarfIndex {
     return LineRows(lines: lines, count: count)
   }
 
+  /// What builds readable C++ names from the DIEs of unit `unitIndex`
+  /// (its DIEs' parents are found on first use).
+  func cxxNames(unit unitIndex: Int) -> CxxNames {
+    if let known = units[unitIndex].names { return known }
+    let names = CxxNames(parents: CxxNames.parentTable(of: units[unitIndex].die))
+    units[unitIndex].names = names
+    return names
+  }
+
+  /// A function DIE of unit `unitIndex` whose linkage name (through its
+  /// abstract origin or specification) is `linkage`: the function a
+  /// compiler-outlined part (clang's `….cold.2`, whose DIE is named by its
+  /// symbol) was split from. A linear search, for names no demangler reads.
+  func function(named linkage: String, unit unitIndex: Int) -> Dwarf_Die? {
+    guard case .some(.some(let scopes)) = units[unitIndex].scopes else { return nil }
+    for entry in scopes.entries where entry.parent < 0 {
+      var die = entry.die
+      var attribute = Dwarf_Attribute()
+      if dwarf_attr_integrate(&die, UInt32(DW_AT_linkage_name), &attribute) != nil,
+        let text = dwarf_formstring(&attribute), String(cString: text) == linkage
+      {
+        return die
+      }
+    }
+    return nil
+  }
+
   /// The file table entry `index` of unit `unitIndex` (for `DW_AT_call_file`).
   func fileName(_ index: Int, unit unitIndex: Int) -> UnsafePointer<CChar>? {
     if let table = lineTable(unit: unitIndex) {
@@ -237,8 +266,12 @@ final class DwarfIndex {
     units[unitIndex].dies = dies
   }
 
+  /// Adds the subprograms with addresses under `parent`; `inFunction`:
+  /// `parent` is inside a function, where a local class holds the concrete
+  /// DIEs of its member functions when gcc wrote them.
   private func collectSubprograms(
-    under parent: inout Dwarf_Die, ranges: inout [AddressRange], dies: inout [Dwarf_Die]
+    under parent: inout Dwarf_Die, ranges: inout [AddressRange], dies: inout [Dwarf_Die],
+    inFunction: Bool = false
   ) {
     var child = Dwarf_Die()
     guard dwarf_child(&parent, &child) == 0 else { return }
@@ -254,11 +287,16 @@ final class DwarfIndex {
         if added { dies.append(child) }
         // swiftc nests a closure's subprogram inside its parent function's.
         if dwarf_haschildren(&child) != 0 {
-          collectSubprograms(under: &child, ranges: &ranges, dies: &dies)
+          collectSubprograms(under: &child, ranges: &ranges, dies: &dies, inFunction: true)
         }
       case DW_TAG_module, DW_TAG_namespace, DW_TAG_lexical_block:
         if dwarf_haschildren(&child) != 0 {
-          collectSubprograms(under: &child, ranges: &ranges, dies: &dies)
+          collectSubprograms(under: &child, ranges: &ranges, dies: &dies, inFunction: inFunction)
+        }
+      case DW_TAG_structure_type, DW_TAG_class_type,
+        DW_TAG_union_type where inFunction:
+        if dwarf_haschildren(&child) != 0 {
+          collectSubprograms(under: &child, ranges: &ranges, dies: &dies, inFunction: true)
         }
       default:
         break

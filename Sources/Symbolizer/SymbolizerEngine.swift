@@ -32,6 +32,9 @@ final class SymbolizerEngine {
   @exclusivity(unchecked) private(set) var nameTable: [SymbolName] = []
   @exclusivity(unchecked) private var nameIDs = AddressTable<Int32>(capacity: 1024)
   @exclusivity(unchecked) private var nameIDsByText = [NameText: Int32](minimumCapacity: 1024)
+  /// Per name number: whether a C++ name's readable form was settled with
+  /// a DIE at hand (see `settleName`).
+  @exclusivity(unchecked) private var nameSettled: [Bool] = []
   @exclusivity(unchecked) private(set) var fileTable: [String] = []
   @exclusivity(unchecked) private var fileIDs = AddressTable<Int32>()
   /// What was read once per DIE (keyed by the DIE's address, which is unique
@@ -373,6 +376,9 @@ final class SymbolizerEngine {
       } else {
         record.name = dieName(&chain[level])
       }
+      if record.name >= 0, !nameSettled[Int(record.name)] {
+        settleName(record.name, die: chain[level], unit: unit, dwarf: dwarf)
+      }
       if level == chain.count - 1 {
         setLocation(&record, lineAt: pc, unit: unit, dwarf: dwarf)
       } else {
@@ -405,12 +411,44 @@ final class SymbolizerEngine {
       if let known = entry { return known }
       let id = Int32(nameTable.count)
       nameTable.append(lanes.name(linkage))
+      nameSettled.append(false)
       entry = id
       return id
     }
     let id = intern(&nameIDsByText[linkage])
     nameIDs.updateValue(id, forKey: key)
     return id
+  }
+
+  /// Makes the readable form of C++ name `id` (met as the name of `die`)
+  /// one that is not mangled, once per name: when no demangler reads it
+  /// (GCC 12's `__cxa_demangle` and C++20 names from clang 17 and later),
+  /// the name is built from the DIE (`CxxNames`), with the symbol's clone
+  /// suffix (`.cold`) as c++filt prints it. Demangling here, once, instead
+  /// of when the name is first printed costs nothing more: the form is
+  /// published for every reader.
+  private func settleName(_ id: Int32, die: Dwarf_Die, unit: Int, dwarf: DwarfIndex) {
+    nameSettled[Int(id)] = true
+    let name = nameTable[Int(id)]
+    guard name.linkage.hasPrefix("_Z") else { return }
+    if let readable = Demangler.readable(name.linkage) {
+      _ = name.publish(readable)
+      return
+    }
+    var function = die
+    var attribute = Dwarf_Attribute()
+    if dwarf_attr_integrate(&function, UInt32(DW_AT_name), &attribute) != nil,
+      let own = dwarf_formstring(&attribute), own[0] == CChar(UInt8(ascii: "_")),
+      own[1] == CChar(UInt8(ascii: "Z"))
+    {
+      // clang names an outlined part's DIE by its symbol (`_Z….cold.2`): the
+      // readable name is that of the function it was split from.
+      let base = String(name.linkage.prefix { $0 != "." })
+      guard let original = dwarf.function(named: base, unit: unit) else { return }
+      function = original
+    }
+    guard let built = dwarf.cxxNames(unit: unit).functionName(function) else { return }
+    _ = name.publish(built + Demangler.cloneSuffix(of: name.linkage))
   }
 
   /// The number of the shared `String` of a C string inside the module data

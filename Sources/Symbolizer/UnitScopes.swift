@@ -43,6 +43,11 @@ struct UnitScopes {
   private let end: UnsafePointer<UInt8>
   private let shape: DwarfForms.UnitShape
   private let abbreviations: AbbreviationTables.Table
+  /// C++ units are read whole: gcc puts the concrete member functions of a
+  /// function's local classes (a lambda's `operator()`) inside that
+  /// function's DIE, also when the function's own code was discarded, so a
+  /// function's subtree cannot be left for a lookup inside its range.
+  private let readsFunctionsWhole: Bool
 
   /// Reads the unit whose DIE is `unitDie` and whose data (header
   /// included) spans `unitStart ..< end`, with the abbreviation tables of
@@ -73,6 +78,13 @@ struct UnitScopes {
       let table = tables.table(at: abbreviationOffset, shape: shape)
     else { return nil }
     abbreviations = table
+    switch Int(dwarf_srclang(&unit)) {
+    case DW_LANG_C_plus_plus, DW_LANG_C_plus_plus_03, DW_LANG_C_plus_plus_11,
+      DW_LANG_C_plus_plus_14, DW_LANG_ObjC_plus_plus:
+      readsFunctionsWhole = true
+    default:
+      readsFunctionsWhole = false
+    }
     var first = Dwarf_Die()
     guard dwarf_child(&unit, &first) == 0, let start = first.addr else { return }
     guard walk(from: start.assumingMemoryBound(to: UInt8.self), owner: -1, isUnit: true) else {
@@ -87,8 +99,12 @@ struct UnitScopes {
   /// pending. Returns false on malformed data.
   private mutating func walk(from start: UnsafePointer<UInt8>, owner: Int32, isUnit: Bool) -> Bool {
     // One level per open DIE with children: the kept entry it belongs to
-    // (for parents) and the entry it opened, if it was kept (to close it).
-    var levels: [(owner: Int32, opened: Int32)] = [(owner, -1)]
+    // (for parents), the entry it opened, if it was kept (to close it), and
+    // whether it is inside a function (where classes are local and can hold
+    // concrete functions).
+    var levels: [(owner: Int32, opened: Int32, inFunction: Bool)] = [
+      (owner, -1, owner >= 0)
+    ]
     var p = start
     while !levels.isEmpty {
       guard p < end else { return false }
@@ -173,8 +189,10 @@ struct UnitScopes {
       }
       p = q
       guard declaration.hasChildren else { continue }
-      if let sibling, sibling > p, kept < 0 || (isSubprogram && isUnit),
-        kept >= 0 || !Self.mayHoldFunctions(tag)
+      let inFunction = levels[levels.count - 1].inFunction
+      if let sibling, sibling > p,
+        kept < 0 || (isSubprogram && isUnit && !readsFunctionsWhole),
+        kept >= 0 || !Self.mayHoldFunctions(tag, inFunction: inFunction)
       {
         // gcc emits DW_AT_sibling: jump over a type's or variable's subtree,
         // and leave a function's for its first lookup.
@@ -184,19 +202,27 @@ struct UnitScopes {
         }
         p = sibling
       } else {
-        levels.append((owner: kept >= 0 ? kept : levels[levels.count - 1].owner, opened: kept))
+        levels.append(
+          (
+            owner: kept >= 0 ? kept : levels[levels.count - 1].owner, opened: kept,
+            inFunction: inFunction || isFunction
+          ))
       }
     }
     return true
   }
 
   /// Tags whose children can be functions or inlined calls (subprograms
-  /// hold nested closures, inlined calls and blocks hold inlined calls).
-  private static func mayHoldFunctions(_ tag: Int32) -> Bool {
+  /// hold nested closures, inlined calls and blocks hold inlined calls;
+  /// inside a function, a local class holds its member functions' concrete
+  /// DIEs when gcc wrote them).
+  private static func mayHoldFunctions(_ tag: Int32, inFunction: Bool) -> Bool {
     switch Int(tag) {
     case DW_TAG_subprogram, DW_TAG_inlined_subroutine, DW_TAG_lexical_block, DW_TAG_module,
       DW_TAG_namespace, DW_TAG_try_block, DW_TAG_catch_block:
       return true
+    case DW_TAG_structure_type, DW_TAG_class_type, DW_TAG_union_type:
+      return inFunction
     default:
       return false
     }

@@ -12,6 +12,10 @@ enum FixtureSupport {
     /// swiftc -O -g (@inline(__always) frames, a closure nested in a method).
     var swiftProgram: String?
     var swiftSkipReason: String?
+    /// `cxx20.cpp` built with g++ -O2 -g -std=c++20 and with the toolchain's
+    /// clang++ (C++20 names GCC 12's demangler cannot read).
+    var gxxProgram: String?
+    var clangxxProgram: String?
   }
 
   /// The C fixture; the test fails when it could not be built.
@@ -55,6 +59,17 @@ enum FixtureSupport {
       if result.cProgram == nil { result.cSkipReason = "gcc failed to build the C fixture" }
     } else {
       result.cSkipReason = "gcc/g++ not installed"
+    }
+    let cxx20Flags = ["-std=c++20", "-O2", "-g", "-fno-omit-frame-pointer", "-Wl,--build-id"]
+    if let gxx = which("g++") {
+      let out = directory + "/cxx20-gxx"
+      let status = run(gxx, cxx20Flags + [source + "/cxx20.cpp", "-o", out]).status
+      result.gxxProgram = status == 0 ? out : nil
+    }
+    if let clangxx = toolchainTool("clang++") {
+      let out = directory + "/cxx20-clang"
+      let status = run(clangxx, cxx20Flags + [source + "/cxx20.cpp", "-o", out]).status
+      result.clangxxProgram = status == 0 ? out : nil
     }
     if let swiftc = which("swiftc") {
       let out = directory + "/swfix"
@@ -100,12 +115,15 @@ enum FixtureSupport {
   }
 
   /// `llvm-symbolizer` next to the `swift` driver.
-  static let llvmSymbolizer: String? = {
+  static let llvmSymbolizer: String? = toolchainTool("llvm-symbolizer")
+
+  /// A tool next to the `swift` driver (the toolchain's clang, llvm-symbolizer).
+  static func toolchainTool(_ name: String) -> String? {
     guard let swift = which("swift") else { return nil }
     let real = URL(fileURLWithPath: swift).resolvingSymlinksInPath()
-    let candidate = real.deletingLastPathComponent().appendingPathComponent("llvm-symbolizer").path
+    let candidate = real.deletingLastPathComponent().appendingPathComponent(name).path
     return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : nil
-  }()
+  }
 
   @discardableResult
   static func run(_ tool: String, _ arguments: [String], input: String? = nil) -> (

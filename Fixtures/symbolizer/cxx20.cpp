@@ -1,0 +1,62 @@
+// Symbolizer fixture: C++20 names GCC 12's __cxa_demangle cannot read when
+// clang 17+ mangles them (Tn, Tk, Q), an inheriting constructor inlined by
+// g++ (libiberty names it after the base class), and a lambda whose
+// operator() gcc -O2 writes inside a local class inside its function's DIE,
+// with an always_inline call in it (the inline frames once missed).
+#include <concepts>
+#include <stdexcept>
+#include <type_traits>
+
+namespace fixture20 {
+struct Fixed {
+  int v;
+  constexpr Fixed(int x) : v(x) {}
+};
+template <auto N> __attribute__((noinline)) int scaled(int x) { return x * N + 1; }
+template <Fixed F> __attribute__((noinline)) int fixedScaled(int x) { return x * F.v + 2; }
+template <std::integral T> __attribute__((noinline)) T twice(T x) { return x * 2 + 3; }
+template <typename T>
+  requires(sizeof(T) > 1)
+__attribute__((noinline)) T thrice(T x) {
+  return x * 3 + 4;
+}
+template <typename T, std::enable_if_t<(sizeof(T) > 2), int> = 0>
+__attribute__((noinline)) T quad(T x) {
+  return x * 4 + 5;
+}
+
+struct format_failure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+__attribute__((noinline)) void check(int x) {
+  if (x > 100) throw format_failure("big");
+}
+
+__attribute__((always_inline)) inline int exponent(int e, int* out) {
+  if (e < 0) {
+    *out++ = '-';
+    e = -e;
+  }
+  if (e >= 100) *out++ = e / 100;
+  *out = e % 10;
+  return e;
+}
+template <typename T> __attribute__((noinline)) int writeFloat(T value, int* out) {
+  auto write = [=](int* it) __attribute__((noinline)) {
+    int s = 0;
+    for (int i = 0; i < (int)value; i++) s += exponent(i - 50, it + (i & 3));
+    return s;
+  };
+  return write(out) + write(out + 4);
+}
+}  // namespace fixture20
+
+extern "C" int cxx20_entry(int n) {
+  using namespace fixture20;
+  int buffer[16] = {};
+  check(n);
+  return scaled<3>(n) + fixedScaled<Fixed{5}>(n) + twice(n) + thrice(n) + quad(n) +
+         writeFloat(n, buffer) + writeFloat((long)n, buffer);
+}
+
+int main(int argc, char**) { return cxx20_entry(argc); }

@@ -1,0 +1,347 @@
+import CElfutils
+
+/// Readable C++ function names built from DWARF, for linkage names the C++
+/// runtime's demangler cannot read.
+///
+/// GCC 12's `__cxa_demangle` does not know the productions clang 17 and later
+/// emit for C++20 templates (`Tn`, `Tk`, `Ty`, `Tt`, `Tp` template parameter
+/// declarations, `Q` requires-clauses); for those names the frame's DIE is
+/// the only other source of a readable name. The name is put together the
+/// way `c++filt` prints one: the scopes of the declaration (namespaces,
+/// classes, the function a local class is in), the function's name with its
+/// template arguments (from its `DW_TAG_template_*_parameter` children when
+/// every one can be printed, else as the compiler spelled them in
+/// `DW_AT_name`), the parameter types, `const` for a const method, and the
+/// return type of a function template. `DW_AT_abstract_origin` and
+/// `DW_AT_specification` are followed as llvm-symbolizer follows them.
+///
+/// Scopes need each DIE's parent, which libdw does not keep: `parents` maps
+/// the offset of every DIE under a namespace, class or function of the unit
+/// to its parent, built once per unit by `parentTable(of:)` when a name first
+/// needs it. A DIE outside that table (another unit) gets no scope.
+struct CxxNames {
+  /// The parent of each DIE (by `dwarf_dieoffset`) of one unit.
+  let parents: [Dwarf_Off: Dwarf_Die]
+
+  /// Every DIE of the unit whose DIE is `unitDie`, below scopes that can
+  /// name something (namespaces, types, functions, blocks), by offset,
+  /// mapped to its parent.
+  static func parentTable(of unitDie: Dwarf_Die) -> [Dwarf_Off: Dwarf_Die] {
+    var table: [Dwarf_Off: Dwarf_Die] = [:]
+    var unit = unitDie
+    func visit(_ parent: inout Dwarf_Die, depth: Int) {
+      var child = Dwarf_Die()
+      guard depth < 64, dwarf_child(&parent, &child) == 0 else { return }
+      while true {
+        table[dwarf_dieoffset(&child)] = parent
+        switch Int(dwarf_tag(&child)) {
+        case DW_TAG_namespace, DW_TAG_structure_type, DW_TAG_class_type, DW_TAG_union_type,
+          DW_TAG_subprogram, DW_TAG_lexical_block, DW_TAG_enumeration_type:
+          if dwarf_haschildren(&child) != 0 { visit(&child, depth: depth + 1) }
+        default:
+          break
+        }
+        var next = Dwarf_Die()
+        guard dwarf_siblingof(&child, &next) == 0 else { return }
+        child = next
+      }
+    }
+    visit(&unit, depth: 0)
+    return table
+  }
+
+  /// The readable name of the function whose (concrete, abstract or
+  /// declaration) DIE is `die`, or nil when no DIE of its chain has a name.
+  func functionName(_ die: Dwarf_Die) -> String? {
+    functionName(die, depth: 0)
+  }
+
+  private func functionName(_ die: Dwarf_Die, depth: Int) -> String? {
+    guard depth < 8 else { return nil }
+    // The DIE, then what it completes (abstract origin, specification).
+    var chain = [die]
+    while chain.count < 8 {
+      var current = chain[chain.count - 1]
+      var attribute = Dwarf_Attribute()
+      var target = Dwarf_Die()
+      guard
+        dwarf_attr(&current, UInt32(DW_AT_abstract_origin), &attribute) != nil
+          || dwarf_attr(&current, UInt32(DW_AT_specification), &attribute) != nil,
+        dwarf_formref_die(&attribute, &target) != nil
+      else { break }
+      chain.append(target)
+    }
+    guard let name = chain.lazy.compactMap({ Self.ownName($0) }).first else { return nil }
+    let declaration = chain[chain.count - 1]
+    let scopes = scopePrefix(of: declaration, depth: depth)
+    // Parameters from the first DIE of the chain that lists typed ones.
+    var parameters: [String] = []
+    var isConst = false
+    for var candidate in chain.reversed() {
+      var found = false
+      var typed: [String] = []
+      forEachChild(of: &candidate) { child in
+        guard dwarf_tag(&child) == Int32(DW_TAG_formal_parameter) else { return }
+        found = true
+        guard let resolved = Self.type(of: child) else { return }
+        if Self.flag(&child, DW_AT_artificial) {
+          // `this`: a pointer to a const class makes a const method.
+          if Self.tag(resolved) == DW_TAG_pointer_type, let inner = Self.type(of: resolved) {
+            isConst = Self.tag(inner) == DW_TAG_const_type
+          }
+          return
+        }
+        typed.append(typeName(resolved, depth: 0))
+      }
+      if found {
+        parameters = typed
+        break
+      }
+    }
+    var base = name
+    var arguments = ""
+    if let open = Self.templateStart(name) {
+      base = String(name[..<open])
+      arguments = templateArguments(of: chain) ?? String(name[open...])
+    }
+    var text = scopes + base + arguments + "(" + parameters.joined(separator: ", ") + ")"
+    if isConst { text += " const" }
+    // A function template's return type is part of its mangled name, and
+    // c++filt prints it (constructors, destructors and conversions have none).
+    let enclosing = scopes.split(separator: ":").last.map(String.init)
+    if !arguments.isEmpty, !base.hasPrefix("~"), !base.hasPrefix("operator "), base != enclosing {
+      let result = Self.type(of: chain[0]).map { typeName($0, depth: 0) } ?? "void"
+      text = result + " " + text
+    }
+    return text
+  }
+
+  /// `parent::…::` of a declaration: its namespaces, classes and the
+  /// function a local class is declared in; empty at unit level.
+  private func scopePrefix(of die: Dwarf_Die, depth: Int) -> String {
+    var names: [String] = []
+    var current = die
+    while names.count < 32, let parent = parents[dwarf_dieoffset(&current)] {
+      var scope = parent
+      switch Int(dwarf_tag(&scope)) {
+      case DW_TAG_namespace:
+        names.append(Self.ownName(scope) ?? "(anonymous namespace)")
+      case DW_TAG_structure_type, DW_TAG_class_type, DW_TAG_union_type,
+        DW_TAG_enumeration_type:
+        names.append(typeOwnName(scope))
+      case DW_TAG_subprogram:
+        // A local class: the function it is declared in, whole.
+        names.append(functionName(scope, depth: depth + 1) ?? "{unknown}")
+        return names.reversed().joined(separator: "::") + "::"
+      default:
+        break
+      }
+      current = scope
+    }
+    return names.isEmpty ? "" : names.reversed().joined(separator: "::") + "::"
+  }
+
+  /// A class's name with its template arguments, as c++filt prints a
+  /// lambda (`{lambda(int*)}`) or an unnamed class.
+  private func typeOwnName(_ die: Dwarf_Die) -> String {
+    guard let name = Self.ownName(die) else { return "{lambda}" }
+    if name.hasPrefix("<lambda") && name.hasSuffix(">") {
+      // gcc: `<lambda(int*)>`.
+      return "{" + name.dropFirst().dropLast() + "}"
+    }
+    guard let open = Self.templateStart(name) else { return name }
+    return String(name[..<open]) + (templateArguments(of: [die]) ?? String(name[open...]))
+  }
+
+  /// `<a, b>` from the template parameter children of the first DIE of
+  /// `chain` that has any; nil when there are none or one cannot be printed
+  /// (a class-type value, a template template parameter).
+  private func templateArguments(of chain: [Dwarf_Die]) -> String? {
+    for var die in chain {
+      var arguments: [String] = []
+      var ok = true
+      forEachChild(of: &die) { child in
+        collectArgument(&child, into: &arguments, ok: &ok)
+      }
+      guard !arguments.isEmpty || !ok else { continue }
+      guard ok else { return nil }
+      let joined = arguments.joined(separator: ", ")
+      return "<" + joined + (joined.hasSuffix(">") ? " >" : ">")
+    }
+    return nil
+  }
+
+  private func collectArgument(
+    _ child: inout Dwarf_Die, into arguments: inout [String], ok: inout Bool
+  ) {
+    switch Int(dwarf_tag(&child)) {
+    case DW_TAG_template_type_parameter:
+      arguments.append(Self.type(of: child).map { typeName($0, depth: 0) } ?? "void")
+    case DW_TAG_template_value_parameter:
+      var attribute = Dwarf_Attribute()
+      var value: Dwarf_Sword = 0
+      guard dwarf_attr(&child, UInt32(DW_AT_const_value), &attribute) != nil,
+        dwarf_formsdata(&attribute, &value) == 0
+      else {
+        ok = false
+        return
+      }
+      let typeText = Self.type(of: child).map { typeName($0, depth: 0) }
+      switch typeText {
+      case "bool": arguments.append(value != 0 ? "true" : "false")
+      case "unsigned int", "unsigned long", "unsigned long long":
+        arguments.append(
+          "\(UInt64(bitPattern: Int64(value)))u"
+            + (typeText == "unsigned int" ? "" : typeText == "unsigned long" ? "l" : "ll"))
+      case "long": arguments.append("\(value)l")
+      case "long long": arguments.append("\(value)ll")
+      case "int", nil: arguments.append("\(value)")
+      default: arguments.append("(\(typeText!))\(value)")
+      }
+    case DW_TAG_GNU_template_parameter_pack:
+      forEachChild(of: &child) { element in
+        collectArgument(&element, into: &arguments, ok: &ok)
+      }
+    case DW_TAG_GNU_template_template_param:
+      ok = false
+    default:
+      break
+    }
+  }
+
+  /// A type as c++filt prints it: typedefs resolved (mangled names hold the
+  /// underlying type), qualifiers after what they qualify (`char const*`).
+  private func typeName(_ die: Dwarf_Die, depth: Int) -> String {
+    guard depth < 32 else { return "?" }
+    let target = Self.type(of: die)
+    func innerName() -> String { target.map { typeName($0, depth: depth + 1) } ?? "void" }
+    switch Self.tag(die) {
+    case DW_TAG_base_type:
+      return Self.baseName(Self.ownName(die) ?? "?")
+    case DW_TAG_const_type: return innerName() + " const"
+    case DW_TAG_volatile_type: return innerName() + " volatile"
+    case DW_TAG_restrict_type, DW_TAG_atomic_type, DW_TAG_typedef: return innerName()
+    case DW_TAG_pointer_type, DW_TAG_reference_type, DW_TAG_rvalue_reference_type:
+      let tag = Self.tag(die)
+      let mark = tag == DW_TAG_pointer_type ? "*" : tag == DW_TAG_reference_type ? "&" : "&&"
+      if let target, Self.tag(target) == DW_TAG_subroutine_type {
+        return functionTypeName(target, inner: "(\(mark))", depth: depth + 1)
+      }
+      return innerName() + mark
+    case DW_TAG_subroutine_type:
+      return functionTypeName(die, inner: "", depth: depth + 1)
+    case DW_TAG_array_type:
+      return innerName() + " []"
+    case DW_TAG_ptr_to_member_type:
+      var copy = die
+      var attribute = Dwarf_Attribute()
+      var owner = Dwarf_Die()
+      var ownerName = "?"
+      if dwarf_attr(&copy, UInt32(DW_AT_containing_type), &attribute) != nil,
+        dwarf_formref_die(&attribute, &owner) != nil
+      {
+        ownerName = typeName(owner, depth: depth + 1)
+      }
+      return innerName() + " " + ownerName + "::*"
+    case DW_TAG_structure_type, DW_TAG_class_type, DW_TAG_union_type, DW_TAG_enumeration_type:
+      return scopePrefix(of: die, depth: 0) + typeOwnName(die)
+    default:
+      return Self.ownName(die) ?? "?"
+    }
+  }
+
+  /// `R (*)(A, B)` for a pointer (`inner`) to function type `die`.
+  private func functionTypeName(_ die: Dwarf_Die, inner: String, depth: Int) -> String {
+    var function = die
+    let result = Self.type(of: die).map { typeName($0, depth: depth) } ?? "void"
+    var parameters: [String] = []
+    forEachChild(of: &function) { child in
+      guard Self.tag(child) == DW_TAG_formal_parameter, let type = Self.type(of: child) else {
+        return
+      }
+      parameters.append(typeName(type, depth: depth))
+    }
+    return result + (inner.isEmpty ? "" : " " + inner) + "("
+      + parameters.joined(separator: ", ") + ")"
+  }
+
+  private func forEachChild(of die: inout Dwarf_Die, _ body: (inout Dwarf_Die) -> Void) {
+    var child = Dwarf_Die()
+    guard dwarf_child(&die, &child) == 0 else { return }
+    while true {
+      body(&child)
+      var next = Dwarf_Die()
+      guard dwarf_siblingof(&child, &next) == 0 else { return }
+      child = next
+    }
+  }
+
+  /// The DIE `DW_AT_type` of `die` refers to (through its abstract origin
+  /// or specification when it has none itself).
+  private static func type(of die: Dwarf_Die) -> Dwarf_Die? {
+    var copy = die
+    var attribute = Dwarf_Attribute()
+    var target = Dwarf_Die()
+    guard dwarf_attr_integrate(&copy, UInt32(DW_AT_type), &attribute) != nil,
+      dwarf_formref_die(&attribute, &target) != nil
+    else { return nil }
+    return target
+  }
+
+  private static func tag(_ die: Dwarf_Die) -> Int {
+    var copy = die
+    return Int(dwarf_tag(&copy))
+  }
+
+  private static func flag(_ die: inout Dwarf_Die, _ name: Int) -> Bool {
+    var attribute = Dwarf_Attribute()
+    var value = false
+    guard dwarf_attr_integrate(&die, UInt32(name), &attribute) != nil,
+      dwarf_formflag(&attribute, &value) == 0
+    else { return false }
+    return value
+  }
+
+  /// `DW_AT_name` of the DIE itself.
+  private static func ownName(_ die: Dwarf_Die) -> String? {
+    var copy = die
+    var attribute = Dwarf_Attribute()
+    guard dwarf_attr(&copy, UInt32(DW_AT_name), &attribute) != nil,
+      let text = dwarf_formstring(&attribute)
+    else { return nil }
+    return String(cString: text)
+  }
+
+  /// Where the template arguments of a name start (`copy<char, 0>`), not
+  /// counting the `<` of an operator's own name.
+  static func templateStart(_ name: String) -> String.Index? {
+    var search = name.startIndex
+    if name.hasPrefix("operator") {
+      let operatorEnd = name.index(name.startIndex, offsetBy: 8)
+      search = operatorEnd
+      for symbol in ["<=>", "<<=", "<<", "<=", "<", ">>=", ">>", ">=", ">", "->"]
+      where name[operatorEnd...].hasPrefix(symbol) {
+        search = name.index(operatorEnd, offsetBy: symbol.count)
+        break
+      }
+    }
+    guard name.hasSuffix(">") else { return nil }
+    return name[search...].firstIndex(of: "<")
+  }
+
+  /// A base type as the Itanium demangler spells it (gcc writes
+  /// `long unsigned int`, c++filt prints `unsigned long`).
+  static func baseName(_ name: String) -> String {
+    switch name {
+    case "long int": return "long"
+    case "long unsigned int": return "unsigned long"
+    case "short int": return "short"
+    case "short unsigned int": return "unsigned short"
+    case "long long int": return "long long"
+    case "long long unsigned int": return "unsigned long long"
+    case "__int128": return "__int128"
+    case "__int128 unsigned": return "unsigned __int128"
+    default: return name
+    }
+  }
+}
