@@ -67,12 +67,12 @@ enum SignalHandlers {
     guard raw != 0 else { return }
     let box = Unmanaged<Box>.fromOpaque(UnsafeRawPointer(bitPattern: raw)!).takeUnretainedValue()
     let saved = errno
-    rlc_lockdep_enter_signal()
+    Live.signalHandler(entering: true)
     Live.event(.hardirqEnter, threaded: box.threaded)
     box.handler(signo)
     Live.event(.hardirqExit)
     if rlc_lockdep_signal_depth() == 1 { Live.endHandlerRun() }
-    rlc_lockdep_leave_signal()
+    Live.signalHandler(entering: false)
     errno = saved
   }
 }

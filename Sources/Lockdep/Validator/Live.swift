@@ -24,7 +24,7 @@ enum Live {
     if off.load(ordering: .relaxed) { return }
     if let raw = rlc_lockdep_thread() {
       Unmanaged<LiveThread>.fromOpaque(raw)._withUnsafeGuaranteedRef { thread in
-        if thread.deferred.count > 0 && rlc_lockdep_signal_depth() == 0 && !thread.busy {
+        if thread.deferred.count > 0 && thread.signalDepth == 0 && !thread.busy {
           thread.replayDeferred()
         }
         body(thread)
@@ -43,6 +43,19 @@ enum Live {
     }
   }
 
+  /// A signal handler installed through Lockdep starts (`entering`) or
+  /// returns on this thread.
+  static func signalHandler(entering: Bool) {
+    if entering { rlc_lockdep_enter_signal() }
+    if let raw = rlc_lockdep_thread() {
+      Unmanaged<LiveThread>.fromOpaque(raw)._withUnsafeGuaranteedRef { thread in
+        thread.signalDepth = rlc_lockdep_signal_depth() - (entering ? 0 : 1)
+        rlc_signal_fence()
+      }
+    }
+    if !entering { rlc_lockdep_leave_signal() }
+  }
+
   /// The outermost signal handler on this thread returned.
   static func endHandlerRun() {
     guard let raw = rlc_lockdep_thread() else { return }
@@ -52,7 +65,7 @@ enum Live {
   /// Processes `event` on `thread` now, or, in a signal handler, queues it.
   @inline(__always)
   static func submit(_ event: LockEvent, on thread: LiveThread) {
-    if rlc_lockdep_signal_depth() > 0 {
+    if thread.signalDepth > 0 {
       thread.deferEvent(event)
     } else {
       thread.process(event)
@@ -65,7 +78,7 @@ enum Live {
     nest: ClassID, ip: UInt64
   ) {
     withThread { thread in
-      if subclass == 0 && nest == .none && !trylock && rlc_lockdep_signal_depth() == 0 {
+      if subclass == 0 && nest == .none && !trylock && thread.signalDepth == 0 {
         thread.acquire(lockClass, instance: instance, read: read, ip: ip)
       } else {
         submit(
@@ -80,7 +93,7 @@ enum Live {
   @inline(__always)
   static func release(_ lockClass: ClassID, instance: UInt64) {
     withThread { thread in
-      if rlc_lockdep_signal_depth() == 0 {
+      if thread.signalDepth == 0 {
         thread.release(lockClass, instance: instance)
       } else {
         submit(

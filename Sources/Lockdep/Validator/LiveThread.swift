@@ -175,6 +175,10 @@ final class LiveThread: StackSource {
 
   /// Whether a handler run is being queued.
   @exclusivity(unchecked) var inHandlerRun = false
+  /// How deep this thread is in Lockdep's signal handlers: a copy of
+  /// `rlc_lockdep_signal_depth()` kept beside `busy`, so the fast path
+  /// reads no second thread-local variable.
+  @exclusivity(unchecked) var signalDepth: Int32 = 0
 
   /// The outermost handler returned: its run is complete.
   func endHandlerRun() {
