@@ -1,4 +1,9 @@
+import Allocator
 import Basics
+import Lockdep
+import RCU
+import Synchronization
+
 // kvfreeRCU's benchmark (scripts/bench-rcu.sh), validation off, each figure
 // against a baseline measured in the same run:
 //
@@ -23,11 +28,6 @@ import Basics
 //   KvfreeBenchmark walk arrays|list N [--no-walk]     (one walk, for cachegrind)
 //
 // Ends with one JSON line (keys in the README).
-
-import Allocator
-import Lockdep
-import RCU
-import Synchronization
 
 #if canImport(Glibc)
   import Glibc

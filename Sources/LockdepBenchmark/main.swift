@@ -58,7 +58,8 @@ LockValidation.policy = .collect
 // `LockdepBenchmark loop`: only validated mutex pairs (for `perf stat`).
 if CommandLine.arguments.dropFirst().first == "loop" {
   let lock = Checked.Mutex(name: "&bench->loop")
-  let count = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?? 20_000_000 : 20_000_000
+  let count =
+    CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?? 20_000_000 : 20_000_000
   for _ in 0..<count {
     lock.lock()
     lock.unlock()
@@ -67,26 +68,63 @@ if CommandLine.arguments.dropFirst().first == "loop" {
 }
 
 let bareMutex = BareMutex()
-let bareMutexNs = measure(n) { k in for _ in 0..<k { bareMutex.lock(); bareMutex.unlock() } }
+let bareMutexNs = measure(n) { k in
+  for _ in 0..<k {
+    bareMutex.lock()
+    bareMutex.unlock()
+  }
+}
 let mutex = Checked.Mutex(name: "&bench->mutex")
-let mutexNs = measure(n) { k in for _ in 0..<k { mutex.lock(); mutex.unlock() } }
+let mutexNs = measure(n) { k in
+  for _ in 0..<k {
+    mutex.lock()
+    mutex.unlock()
+  }
+}
 let plainMutex = Plain.Mutex()
-let plainMutexNs = measure(n) { k in for _ in 0..<k { plainMutex.lock(); plainMutex.unlock() } }
+let plainMutexNs = measure(n) { k in
+  for _ in 0..<k {
+    plainMutex.lock()
+    plainMutex.unlock()
+  }
+}
 
 let bareSpin = BareSpin()
-let bareSpinNs = measure(n) { k in for _ in 0..<k { bareSpin.lock(); bareSpin.unlock() } }
+let bareSpinNs = measure(n) { k in
+  for _ in 0..<k {
+    bareSpin.lock()
+    bareSpin.unlock()
+  }
+}
 let raw = Checked.RawSpinLock(name: "&bench->raw")
-let rawNs = measure(n) { k in for _ in 0..<k { raw.lock(); raw.unlock() } }
+let rawNs = measure(n) { k in
+  for _ in 0..<k {
+    raw.lock()
+    raw.unlock()
+  }
+}
 let plainRaw = Plain.RawSpinLock()
-let plainRawNs = measure(n) { k in for _ in 0..<k { plainRaw.lock(); plainRaw.unlock() } }
+let plainRawNs = measure(n) { k in
+  for _ in 0..<k {
+    plainRaw.lock()
+    plainRaw.unlock()
+  }
+}
 
 // Depth: the pair taken under depth - 1 other held locks (distinct classes).
 var depthNs: [Int: Double] = [:]
 for depth in [1, 4, 16] {
-  let outer = (0..<(depth - 1)).map { Checked.Mutex(name: "&bench->outer\($0)", key: LockClassKey("&bench->outer\($0)")) }
+  let outer = (0..<(depth - 1)).map {
+    Checked.Mutex(name: "&bench->outer\($0)", key: LockClassKey("&bench->outer\($0)"))
+  }
   for l in outer { l.lock() }
   let inner = Checked.Mutex(name: "&bench->inner")
-  depthNs[depth] = measure(n) { k in for _ in 0..<k { inner.lock(); inner.unlock() } }
+  depthNs[depth] = measure(n) { k in
+    for _ in 0..<k {
+      inner.lock()
+      inner.unlock()
+    }
+  }
   for l in outer.reversed() { l.unlock() }
 }
 
@@ -102,16 +140,23 @@ func threaded(_ count: Int) -> Double {
   for _ in 0..<count {
     let job = Job {
       let lock = Checked.Mutex(name: "&bench->perthread", key: LockClassKey("&bench->perthread"))
-      let ns = measure(iterations, rounds: 3) { k in for _ in 0..<k { lock.lock(); lock.unlock() } }
+      let ns = measure(iterations, rounds: 3) { k in
+        for _ in 0..<k {
+          lock.lock()
+          lock.unlock()
+        }
+      }
       results.withLock { $0.append(ns) }
     }
     var thread = pthread_t()
     let arg = Unmanaged.passRetained(job).toOpaque()
-    pthread_create(&thread, nil, { arg in
-      let job = Unmanaged<Job>.fromOpaque(arg!).takeRetainedValue()
-      job.body()
-      return nil
-    }, arg)
+    pthread_create(
+      &thread, nil,
+      { arg in
+        let job = Unmanaged<Job>.fromOpaque(arg!).takeRetainedValue()
+        job.body()
+        return nil
+      }, arg)
     threads.append(thread)
   }
   for t in threads { pthread_join(t, nil) }
@@ -134,10 +179,18 @@ func f(_ x: Double) -> String {
   return String(r)
 }
 print("uncontended acquire/release pair, chain seen before (best of 7 rounds of \(n)):")
-print("  Checked.Mutex        \(f(mutexNs)) ns   bare pthread mutex \(f(bareMutexNs)) ns   +\(f(mutexNs - bareMutexNs)) ns, \(f(mutexNs / bareMutexNs))x")
-print("  Checked.RawSpinLock  \(f(rawNs)) ns   bare spin lock     \(f(bareSpinNs)) ns   +\(f(rawNs - bareSpinNs)) ns, \(f(rawNs / bareSpinNs))x")
-print("  Plain.Mutex          \(f(plainMutexNs)) ns   (release build: \(f(plainMutexNs / bareMutexNs))x bare)")
-print("  Plain.RawSpinLock    \(f(plainRawNs)) ns   (release build: \(f(plainRawNs / bareSpinNs))x bare)")
+print(
+  "  Checked.Mutex        \(f(mutexNs)) ns   bare pthread mutex \(f(bareMutexNs)) ns   +\(f(mutexNs - bareMutexNs)) ns, \(f(mutexNs / bareMutexNs))x"
+)
+print(
+  "  Checked.RawSpinLock  \(f(rawNs)) ns   bare spin lock     \(f(bareSpinNs)) ns   +\(f(rawNs - bareSpinNs)) ns, \(f(rawNs / bareSpinNs))x"
+)
+print(
+  "  Plain.Mutex          \(f(plainMutexNs)) ns   (release build: \(f(plainMutexNs / bareMutexNs))x bare)"
+)
+print(
+  "  Plain.RawSpinLock    \(f(plainRawNs)) ns   (release build: \(f(plainRawNs / bareSpinNs))x bare)"
+)
 for d in [1, 4, 16] { print("  depth \(d): \(f(depthNs[d]!)) ns") }
 for t in [1, 2, 8] { print("  \(t) threads: \(f(threadNs[t]!)) ns per pair per thread") }
 print("  20-frame stack capture: \(f(stackNs)) ns")

@@ -35,7 +35,8 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
     try await scope.run { try await function() }
     for occurrence in scope.findings {
       Issue.record(
-        Comment(rawValue: "lock validation: \(occurrence.finding.kind.rawValue)\n\(occurrence.text)"))
+        Comment(
+          rawValue: "lock validation: \(occurrence.finding.kind.rawValue)\n\(occurrence.text)"))
     }
   }
 }

@@ -1,5 +1,5 @@
-import Basics
 import Allocator
+import Basics
 import LockGraph
 import Lockdep
 import Synchronization

@@ -22,7 +22,9 @@ if CommandLine.arguments.contains("--bug") {
   queue.flushWhileHoldingTheQueueLock()
 }
 let done = queue.completed.withLock { $0 }
-print("work-queue: \(done) items run; validation \(lockValidationIsCompiledIn ? "on" : "compiled out"); \(LockValidation.findings.count) findings")
+print(
+  "work-queue: \(done) items run; validation \(lockValidationIsCompiledIn ? "on" : "compiled out"); \(LockValidation.findings.count) findings"
+)
 
 /// Starts `body` on a new thread.
 func spawn(_ body: @escaping @Sendable () -> Void) -> pthread_t {

@@ -7,7 +7,9 @@ public enum Plain {
   public final class RawSpinLock: KernelLock, @unchecked Sendable {
     @usableFromInline let word = SpinWord()
     /// A raw spin lock (class arguments ignored).
-    public init(name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line) {}
+    public init(
+      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
+    ) {}
     /// Takes the lock.
     @inlinable public func lock() { word.lock() }
     /// Takes the lock (subclass ignored).
@@ -33,7 +35,9 @@ public enum Plain {
   public final class RWLock: KernelReaderWriterLock, @unchecked Sendable {
     @usableFromInline let word = RWSpinWord()
     /// An rwlock (class arguments ignored).
-    public init(name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line) {}
+    public init(
+      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
+    ) {}
     /// Takes the lock exclusively.
     @inlinable public func lock() { word.lock() }
     /// Releases an exclusive hold.
@@ -56,7 +60,9 @@ public enum Plain {
   public final class Mutex: KernelLock, @unchecked Sendable {
     @usableFromInline let mutex = SleepingMutex()
     /// A mutex (class arguments ignored).
-    public init(name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line) {}
+    public init(
+      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
+    ) {}
     /// Takes the lock.
     @inlinable public func lock() { mutex.lock() }
     /// Takes the lock (subclass ignored).
@@ -77,7 +83,9 @@ public enum Plain {
   public final class RWSemaphore: KernelReaderWriterLock, @unchecked Sendable {
     @usableFromInline let rwlock = SleepingRWLock()
     /// An rwsem (class arguments ignored).
-    public init(name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line) {}
+    public init(
+      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
+    ) {}
     /// Takes the lock exclusively.
     @inlinable public func lock() { rwlock.lock() }
     /// Takes the lock exclusively (subclass ignored).

@@ -58,7 +58,8 @@ struct DeferredEvents {
       return
     }
     events[count] = event
-    let buffer = UnsafeMutableBufferPointer(start: stacks + count * Self.stackDepth, count: Self.stackDepth)
+    let buffer = UnsafeMutableBufferPointer(
+      start: stacks + count * Self.stackDepth, count: Self.stackDepth)
     stackCounts[count] = StackCapture.capture(into: buffer, skip: 2)
     count += 1
   }

@@ -1,6 +1,6 @@
 import CLockdepSupport
-import Synchronization
 import LockGraph
+import Synchronization
 import WaitContext
 
 /// The calls the instrumented locks and context markers make into the

@@ -28,6 +28,7 @@ final class LiveStacks: Sendable {
 
   /// The addresses of stack `id`.
   func stack(_ id: StackID) -> [UInt64]? {
-    table.withLock { t in id.raw >= 0 && Int(id.raw) < t.stacks.count ? t.stacks[Int(id.raw)] : nil }
+    table.withLock { t in id.raw >= 0 && Int(id.raw) < t.stacks.count ? t.stacks[Int(id.raw)] : nil
+    }
   }
 }

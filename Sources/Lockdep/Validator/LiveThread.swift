@@ -168,8 +168,10 @@ final class LiveThread: StackSource {
   /// Queues an event of a signal handler (allocates nothing).
   @inline(never)
   func deferEvent(_ event: LockEvent) {
-    deferred.append(event, startsRun: event.verb == .hardirqEnter && rlc_lockdep_signal_depth() == 1
-      && !inHandlerRun)
+    deferred.append(
+      event,
+      startsRun: event.verb == .hardirqEnter && rlc_lockdep_signal_depth() == 1
+        && !inHandlerRun)
     if event.verb == .hardirqEnter { inHandlerRun = true }
   }
 
@@ -224,7 +226,8 @@ final class LiveThread: StackSource {
   static func currentThreadName() -> String {
     var buffer = [CChar](repeating: 0, count: 32)
     if rlc_thread_name(&buffer, buffer.count) == 0 {
-      let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      let name = String(
+        decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
       if !name.isEmpty { return name }
     }
     return "thread"

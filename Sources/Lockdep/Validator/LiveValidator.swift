@@ -72,7 +72,9 @@ final class LiveValidator: Sendable {
     else {
       fatalError("rawlockcheck: more than \(ClassRegistry.capacity) lock classes")
     }
-    if isNew { recorder?.declareClass(id, key: site.key, name: site.name, kind: kind, waits: waits) }
+    if isNew {
+      recorder?.declareClass(id, key: site.key, name: site.name, kind: kind, waits: waits)
+    }
     return id
   }
 
