@@ -51,35 +51,10 @@ func fixed(_ value: Double, _ places: Int = 3) -> String {
   return "\(scaled)"
 }
 
-/// A pthread running `body` once.
-struct BenchThread: @unchecked Sendable {
-  private let handle: pthread_t
-
-  private final class Start {
-    let body: @Sendable () -> Void
-    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-  }
-
-  init(_ body: @escaping @Sendable () -> Void) {
-    let start = Unmanaged.passRetained(Start(body)).toOpaque()
-    var thread = pthread_t()
-    let status = pthread_create(
-      &thread, nil,
-      { raw in
-        Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue().body()
-        return nil
-      }, start)
-    precondition(status == 0, "pthread_create failed: \(status)")
-    handle = thread
-  }
-
-  func join() { pthread_join(handle, nil) }
-}
-
 /// Runs `body(thread)` on `threads` threads at once; returns the wall time in ns.
 func onThreads(_ threads: Int, _ body: @escaping @Sendable (Int) -> Void) -> Double {
   let started = nowNanoseconds()
-  let running = (0..<threads).map { index in BenchThread { body(index) } }
+  let running = (0..<threads).map { index in SpawnedThread { body(index) } }
   for thread in running { thread.join() }
   return nowNanoseconds() - started
 }

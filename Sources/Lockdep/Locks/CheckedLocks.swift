@@ -8,120 +8,33 @@ import WaitContext
 public enum Checked {
   /// `raw_spinlock_t`: spins and never sleeps, even on PREEMPT_RT (wait
   /// types spin/spin).
-  public final class RawSpinLock: ValidatedLock, KernelLock {
-    let word = SpinWord()
-
+  public final class RawSpinLock: SpinningLock {
     /// A raw spin lock of the class of this line, or of `key`, named `name` in reports.
     public init(
       name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
     ) {
       super.init(kind: .rawSpinlock, name: name, key: key, fileID: fileID, line: line)
     }
-
-    /// `raw_spin_lock()`.
-    public func lock() {
-      validateAcquire()
-      word.lock()
-    }
-
-    /// `raw_spin_lock_nested()`: a lock of the same class nested at `subclass` (1 to 7).
-    public func lock(subclass: Int) {
-      validateAcquire(subclass: subclass)
-      word.lock()
-    }
-
-    /// `raw_spin_lock_nest_lock()`: same-class nesting serialized by `nestLock`, held.
-    public func lock(nestLock: ValidatedLock) {
-      validateAcquire(nest: nestLock)
-      word.lock()
-    }
-
-    /// `raw_spin_unlock()`.
-    public func unlock() {
-      validateRelease()
-      word.unlock()
-    }
-
-    /// `raw_spin_trylock()`.
-    public func tryLock() -> Bool {
-      guard word.tryLock() else { return false }
-      validateAcquire(trylock: true)
-      return true
-    }
   }
 
   /// `spinlock_t`: spins in user space, checked as `config` (it sleeps on
   /// PREEMPT_RT, so it must not nest inside a raw spin lock).
-  public final class SpinLock: ValidatedLock, KernelLock {
-    let word = SpinWord()
-
+  public final class SpinLock: SpinningLock {
     /// A spin lock of the class of this line, or of `key`, named `name` in reports.
     public init(
       name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
     ) {
       super.init(kind: .spinlock, name: name, key: key, fileID: fileID, line: line)
     }
-
-    /// `spin_lock()`.
-    public func lock() {
-      validateAcquire()
-      word.lock()
-    }
-
-    /// `spin_lock_nested()`.
-    public func lock(subclass: Int) {
-      validateAcquire(subclass: subclass)
-      word.lock()
-    }
-
-    /// `spin_lock_nest_lock()`.
-    public func lock(nestLock: ValidatedLock) {
-      validateAcquire(nest: nestLock)
-      word.lock()
-    }
-
-    /// `spin_unlock()`.
-    public func unlock() {
-      validateRelease()
-      word.unlock()
-    }
-
-    /// `spin_trylock()`.
-    public func tryLock() -> Bool {
-      guard word.tryLock() else { return false }
-      validateAcquire(trylock: true)
-      return true
-    }
   }
 
   /// `local_lock_t`: a per-CPU lock (checked as `config`, lock type percpu).
-  public final class LocalLock: ValidatedLock, KernelLock {
-    let word = SpinWord()
-
+  public final class LocalLock: SpinningLock {
     /// A local lock of the class of this line, or of `key`, named `name` in reports.
     public init(
       name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
     ) {
       super.init(kind: .localLock, name: name, key: key, fileID: fileID, line: line)
-    }
-
-    /// `local_lock()`.
-    public func lock() {
-      validateAcquire()
-      word.lock()
-    }
-
-    /// `local_unlock()`.
-    public func unlock() {
-      validateRelease()
-      word.unlock()
-    }
-
-    /// `local_trylock()`.
-    public func tryLock() -> Bool {
-      guard word.tryLock() else { return false }
-      validateAcquire(trylock: true)
-      return true
     }
   }
 
@@ -274,5 +187,43 @@ public enum Checked {
       validateAcquire(read: .shared, trylock: true)
       return true
     }
+  }
+}
+
+/// What the spinning exclusive lock types (`Checked.RawSpinLock`,
+/// `SpinLock`, `LocalLock`) share: a spin word and the kernel's operations
+/// on it, validated. They differ only in their kind (their wait types).
+public class SpinningLock: ValidatedLock, KernelLock {
+  let word = SpinWord()
+
+  /// `spin_lock()` (`raw_spin_lock()`, `local_lock()`).
+  public final func lock() {
+    validateAcquire()
+    word.lock()
+  }
+
+  /// `spin_lock_nested()`: a lock of the same class nested at `subclass` (1 to 7).
+  public final func lock(subclass: Int) {
+    validateAcquire(subclass: subclass)
+    word.lock()
+  }
+
+  /// `spin_lock_nest_lock()`: same-class nesting serialized by `nestLock`, held.
+  public final func lock(nestLock: ValidatedLock) {
+    validateAcquire(nest: nestLock)
+    word.lock()
+  }
+
+  /// `spin_unlock()`.
+  public final func unlock() {
+    validateRelease()
+    word.unlock()
+  }
+
+  /// `spin_trylock()`.
+  public final func tryLock() -> Bool {
+    guard word.tryLock() else { return false }
+    validateAcquire(trylock: true)
+    return true
   }
 }
