@@ -1,7 +1,7 @@
 /// The text and JSON forms of frames, written as UTF-8 bytes: the one
 /// implementation behind `Symbolizer`'s `FrameFormatting` (for `Frame`
 /// values) and `BatchRenderer` (for `SymbolizedBatch`es), and `Report`'s
-/// `ReportFrame.text`.
+/// `Frame.reportText` (Report).
 ///
 /// The strings of a frame come in as `Parts`, in the form the output wants
 /// them: raw for text, JSON-escaped (without quotes) for JSON.

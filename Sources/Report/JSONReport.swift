@@ -1,5 +1,6 @@
 import Basics
 import LockGraph
+import Symbolizer
 
 /// The machine-readable report of `spec/reports.md`.
 public struct JSONReport {
@@ -162,7 +163,7 @@ public struct JSONReport {
           ("file", .optional(frame.file)),
           ("line", frame.file == nil ? .null : .int(frame.line)),
           ("inlined", .bool(frame.isInlined)),
-          ("module", .optional(frame.module)),
+          ("module", .optional(frame.moduleName)),
         ]
         if frame.column > 0 { fields.insert(("column", .int(frame.column)), at: 4) }
         return .object(fields)

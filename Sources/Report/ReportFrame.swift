@@ -1,55 +1,18 @@
 import Basics
 import LockGraph
+import Symbolizer
 
-/// One printed frame of a stack: symbolized, or only an address.
-public struct ReportFrame: Sendable, Hashable {
-  /// The address as given.
-  public var address: UInt64
-  /// The readable function name, if known.
-  public var function: String?
-  /// The source file, if known.
-  public var file: String?
-  /// The 1-based source line; 0 when unknown or compiler-generated.
-  public var line: Int
-  /// The 1-based source column; 0 when unknown.
-  public var column: Int
-  /// True for every frame of an inline chain except the outermost one.
-  public var isInlined: Bool
-  /// The module's file name (`libc.so.6`), if known.
-  public var module: String?
-  /// `module+0xoffset` for an address that could not be symbolized.
-  public var moduleOffset: UInt64?
-  /// The module's file no longer matches the trace (another build-id):
-  /// its names would be wrong, so none are given.
-  public var isStale: Bool = false
-
-  /// A frame; only `address` is required.
-  public init(
-    address: UInt64, function: String? = nil, file: String? = nil, line: Int = 0,
-    column: Int = 0, isInlined: Bool = false, module: String? = nil, moduleOffset: UInt64? = nil,
-    isStale: Bool = false
-  ) {
-    self.isStale = isStale
-    self.address = address
-    self.function = function
-    self.file = file
-    self.line = line
-    self.column = column
-    self.isInlined = isInlined
-    self.module = module
-    self.moduleOffset = moduleOffset
-  }
-
-  /// How the frame reads in a backtrace line or after `at:` (the `report`
-  /// style of `FrameText`): `function (file:line:column)`, `function`
-  /// without a file, `module+0xoffset` (followed by ` [stale binary]` for
-  /// a stale module) or the bare address without a name.
-  public var text: String {
+extension Frame {
+  /// How the frame reads in a report's backtrace line or after `at:` (the
+  /// `report` style of `FrameText`): `function (file:line:column)`,
+  /// `function` without a file, `module+0xoffset` (followed by
+  /// ` [stale binary]` for a stale module) or the bare address.
+  public var reportText: String {
     func bytes(_ text: String?) -> [UInt8]? { text.map { Array($0.utf8) } }
     let parts = FrameText.Parts(
-      name: bytes(function), file: bytes(file),
-      module: moduleOffset == nil ? nil : bytes(module), line: line, column: column,
-      isInlined: isInlined, isStale: isStale, moduleOffset: moduleOffset ?? 0, address: address)
+      name: bytes(function), file: bytes(file), module: bytes(moduleName), line: line,
+      column: column, isInlined: isInlined, isStale: isStale, moduleOffset: moduleOffset,
+      address: address)
     var out: [UInt8] = []
     FrameText.appendDescription(parts, style: .report, to: &out)
     return String(decoding: out, as: UTF8.self)
@@ -61,7 +24,7 @@ public struct ReportFrame: Sendable, Hashable {
 public protocol FrameResolving {
   /// The frames of the origin's stack (or of its single return address),
   /// innermost first, inlined frames included; empty when it has neither.
-  func frames(for origin: Origin) -> [ReportFrame]
+  func frames(for origin: Origin) -> [Frame]
 }
 
 /// A resolver that prints addresses only, from a table of stacks indexed by
@@ -74,11 +37,11 @@ public struct AddressFrameResolver: FrameResolving, Sendable {
 
   /// One unsymbolized frame per address of the origin's stack, else one for
   /// its return address.
-  public func frames(for origin: Origin) -> [ReportFrame] {
+  public func frames(for origin: Origin) -> [Frame] {
     if !origin.stack.isNone, Int(origin.stack.raw) < stacks.count {
-      return stacks[Int(origin.stack.raw)].map { ReportFrame(address: $0) }
+      return stacks[Int(origin.stack.raw)].map { Frame(address: $0) }
     }
-    if origin.ip != 0 { return [ReportFrame(address: origin.ip)] }
+    if origin.ip != 0 { return [Frame(address: origin.ip)] }
     return []
   }
 }

@@ -1,5 +1,6 @@
 import Basics
 import LockGraph
+import Symbolizer
 
 /// The findings of one or more traces as SARIF 2.1.0 (`spec/reports.md`),
 /// for CI systems: one run whose driver lists one rule per finding kind
@@ -201,7 +202,7 @@ public struct SARIFReport {
 
     /// One frame as a SARIF location: its file and line when known, its
     /// function as a logical location, its text as the message.
-    func frameLocation(_ frame: ReportFrame) -> JSONValue {
+    func frameLocation(_ frame: Frame) -> JSONValue {
       var fields: [(String, JSONValue)] = []
       let address: (String, JSONValue) = (
         "address", .object([("absoluteAddress", .int(Int64(bitPattern: frame.address)))])
@@ -217,7 +218,7 @@ public struct SARIFReport {
         fields.append(
           ("logicalLocations", .array([.object([("fullyQualifiedName", .string(function))])])))
       }
-      let text = frame.isInlined ? frame.text + " [inlined]" : frame.text
+      let text = frame.isInlined ? frame.reportText + " [inlined]" : frame.reportText
       fields.append(("message", .object([("text", .string(text))])))
       return .object(fields)
     }

@@ -46,7 +46,7 @@ public struct SymbolizingFrameResolver: FrameResolving {
 
   /// The frames of the origin's stack (or return address), symbolized,
   /// with the filtered leading frames left out.
-  public func frames(for origin: Origin) -> [ReportFrame] {
+  public func frames(for origin: Origin) -> [Frame] {
     let addresses: [UInt64]
     if !origin.stack.isNone, let stack = stacks(origin.stack) {
       addresses = stack
@@ -56,14 +56,6 @@ public struct SymbolizingFrameResolver: FrameResolving {
       return []
     }
     return filter.apply(symbolizer.symbolize(stack: addresses)).flatMap(\.frames)
-      .map(Self.reportFrame)
-  }
-
-  static func reportFrame(_ f: Frame) -> ReportFrame {
-    ReportFrame(
-      address: f.address, function: f.isStale ? nil : f.function, file: f.isStale ? nil : f.file,
-      line: f.line, column: f.column, isInlined: f.isInlined, module: f.moduleName,
-      moduleOffset: f.moduleOffset, isStale: f.isStale)
   }
 }
 

@@ -1,4 +1,5 @@
 import LockGraph
+import Symbolizer
 import WaitContext
 
 /// Renders findings in the layout of Linux lockdep's reports
@@ -96,7 +97,7 @@ public struct TextReport {
 
   /// The innermost frame of an origin, or its trace location.
   func at(_ origin: Origin) -> String {
-    if let frame = resolver.frames(for: origin).first { return frame.text }
+    if let frame = resolver.frames(for: origin).first { return frame.reportText }
     return traceLocation(origin)
   }
 
@@ -122,7 +123,7 @@ public struct TextReport {
     if frames.isEmpty { return "\(pad)\(traceLocation(origin)) (no stack recorded)\n" }
     var out = ""
     for (i, frame) in frames.enumerated() {
-      let text = frame.isInlined ? frame.text + " [inlined]" : frame.text
+      let text = frame.isInlined ? frame.reportText + " [inlined]" : frame.reportText
       out += numbered ? "\(pad)#\(i) \(text)\n" : "\(pad)\(text)\n"
     }
     return out
