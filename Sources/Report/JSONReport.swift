@@ -118,6 +118,7 @@ public struct JSONReport {
   func event(_ origin: Origin) -> JSONValue {
     var fields: [(String, JSONValue)] = [("index", .int(origin.event))]
     if origin.line > 0 { fields.append(("line", .int(origin.line))) }
+    if !report.sources.isEmpty { fields.append(("trace", .string(report.sourceName(origin)))) }
     return .object(fields)
   }
 
@@ -142,6 +143,9 @@ public struct JSONReport {
     if lock.isTrylock { extra.append(("try", .bool(true))) }
     if lock.instance != 0 { extra.append(("instance", .string(NumberText.hex(lock.instance)))) }
     if lock.origin.line > 0 { extra.append(("line", .int(lock.origin.line))) }
+    if !report.sources.isEmpty {
+      extra.append(("trace", .string(report.sourceName(lock.origin))))
+    }
     if withFrames { extra.append(("frames", frames(lock.origin))) }
     return classObject(lock.lockClass, extra: extra)
   }
@@ -150,6 +154,7 @@ public struct JSONReport {
     var extra: [(String, JSONValue)] = []
     if let t = l.thread { extra.append(("thread", .string(core.threadToken(t)))) }
     if l.origin.line > 0 { extra.append(("line", .int(l.origin.line))) }
+    if !report.sources.isEmpty { extra.append(("trace", .string(report.sourceName(l.origin)))) }
     extra.append(("frames", frames(l.origin)))
     return classObject(l.lockClass, extra: extra)
   }

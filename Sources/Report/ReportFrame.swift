@@ -45,3 +45,34 @@ public struct AddressFrameResolver: FrameResolving, Sendable {
     return []
   }
 }
+
+/// A resolver for several merged sources: routes each origin to the
+/// resolver of its source (`Origin.trace`), so that each trace's stack ids
+/// are looked up in that trace's own stack table and modules.
+public struct MergedFrameResolver: FrameResolving {
+  /// The resolvers, indexed by `Origin.trace`.
+  public var resolvers: [any FrameResolving]
+  /// A resolver routing to `resolvers[origin.trace]`.
+  public init(resolvers: [any FrameResolving]) { self.resolvers = resolvers }
+
+  /// The frames from the origin's source's resolver; none for an unknown source.
+  public func frames(for origin: Origin) -> [ReportFrame] {
+    let t = Int(origin.trace)
+    return t >= 0 && t < resolvers.count ? resolvers[t].frames(for: origin) : []
+  }
+}
+
+/// A resolver of frames known as text already (a graph file's recorded
+/// locations), indexed by `StackID`.
+public struct RecordedFrameResolver: FrameResolving, Sendable {
+  /// The frames, indexed by `StackID`.
+  public var frames: [[ReportFrame]]
+  /// A resolver of `frames`.
+  public init(frames: [[ReportFrame]]) { self.frames = frames }
+
+  /// The recorded frames of the origin's stack; none without one.
+  public func frames(for origin: Origin) -> [ReportFrame] {
+    let i = Int(origin.stack.raw)
+    return !origin.stack.isNone && i < frames.count ? frames[i] : []
+  }
+}

@@ -168,7 +168,7 @@ public struct SARIFReport {
     /// Where the trace recorded the event, when it is a text trace.
     func traceLocation(_ origin: Origin) -> JSONValue? {
       guard origin.line > 0 else { return nil }
-      return physical(file: report.source, line: Int(origin.line), column: 0)
+      return physical(file: report.sourceName(origin), line: Int(origin.line), column: 0)
     }
 
     /// The result's location: the innermost frame with a file and line,
@@ -235,7 +235,10 @@ public struct SARIFReport {
               "location",
               .object([
                 ("physicalLocation", trace),
-                ("message", .object([("text", .string("\(report.source):\(origin.line)"))])),
+                (
+                  "message",
+                  .object([("text", .string("\(report.sourceName(origin)):\(origin.line)"))])
+                ),
               ])
             )
           ])

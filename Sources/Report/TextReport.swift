@@ -16,6 +16,10 @@ public struct TextReport {
   public var source: String
   /// Turns origins into frames.
   public var resolver: any FrameResolving
+  /// The names of merged sources by `Origin.trace` (`report --merge`, a
+  /// graph file's recorded traces); empty when everything came from
+  /// `source`.
+  public var sources: [String] = []
   /// Whether each block ends with where in the stream it first happened
   /// and how often (a trace's report); a live report prints each at once.
   public var showsOccurrence = true
@@ -101,8 +105,18 @@ public struct TextReport {
     return traceLocation(origin)
   }
 
+  /// The name of the trace `origin` belongs to: its entry of `sources`,
+  /// else `source`.
+  public func sourceName(_ origin: Origin) -> String {
+    let t = Int(origin.trace)
+    return t >= 0 && t < sources.count ? sources[t] : source
+  }
+
+  /// `trace.rlt:LINE`, `event N`, or the source's name for an origin of
+  /// an earlier run (event -1) without a line.
   func traceLocation(_ origin: Origin) -> String {
-    origin.line > 0 ? "\(source):\(origin.line)" : "event \(origin.event)"
+    if origin.line > 0 { return "\(sourceName(origin)):\(origin.line)" }
+    return origin.event < 0 ? sourceName(origin) : "event \(origin.event)"
   }
 
   /// lockdep's `lockdep_print_held_locks()`.

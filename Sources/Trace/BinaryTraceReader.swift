@@ -200,7 +200,12 @@ struct BinaryTraceDecoder {
     guard classKeys.insert(key).inserted else {
       throw .malformed("class \"\(TextTraceParser.clip(key))\" declared twice")
     }
-    let cid = consumer.declareClass(key: key, name: name, kind: kind, waits: waits)
+    let cid: ClassID
+    do {
+      cid = try consumer.declareClass(key: key, name: name, kind: kind, waits: waits)
+    } catch {
+      throw .malformed(error.message)
+    }
     _ = classes.insert(id)
     classIDs.append(cid)
   }

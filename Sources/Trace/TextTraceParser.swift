@@ -108,7 +108,12 @@ struct TextTraceParser {
         throw fail("a \(k.rawValue) class has lock type \(k.row.lockType!), not type=\(lockType!)")
       }
     }
-    let id = consumer.declareClass(key: key, name: name, kind: kind, waits: waits)
+    let id: ClassID
+    do {
+      id = try consumer.declareClass(key: key, name: name, kind: kind, waits: waits)
+    } catch {
+      throw fail(error.message)
+    }
     Self.insert(&classIDs, key, id.raw)
   }
 

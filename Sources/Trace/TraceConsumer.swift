@@ -5,9 +5,11 @@ import WaitContext
 /// What a trace reader feeds: declarations and events. The validator is one
 /// consumer; a converter or a test recorder may be another.
 public protocol TraceConsumer {
-  /// A `class` line: returns the id later events use for `key`.
+  /// A `class` line: returns the id later events use for `key`; throws
+  /// when the consumer cannot take the class (a merging consumer that
+  /// knows `key` as another kind).
   mutating func declareClass(key: String, name: String?, kind: LockKind, waits: ClassWaitTypes)
-    -> ClassID
+    throws(EventError) -> ClassID
   /// A new thread (a `thread` line, or the first event of an
   /// undeclared token): returns its id.
   mutating func declareThread(token: String, name: String?) -> ThreadID

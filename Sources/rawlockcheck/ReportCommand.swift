@@ -16,7 +16,9 @@ struct ReportCommand: ParsableCommand {
       Each trace is validated on its own. Text output prints lockdep-style blocks and a \
       summary line per trace; JSON prints one object per trace (an array for several); \
       SARIF prints one SARIF 2.1.0 log with one run for all traces. A trace of "-" is read \
-      from standard input.
+      from standard input. With --merge, all traces are validated as one run: the union of \
+      their dependency graphs (CI shards, separate processes), each trace's threads apart. \
+      --graph-in and --graph-out keep that graph between runs (docs/graph-file-format.md).
       """
   )
 
@@ -42,6 +44,26 @@ struct ReportCommand: ParsableCommand {
   @Flag(help: "Print events per second and the chain-cache hit rate to standard error.")
   var statistics = false
 
+  @Flag(
+    help:
+      "Validate the union of the traces' dependency graphs (separate processes, CI shards) as one run."
+  )
+  var merge = false
+
+  @Option(
+    name: .customLong("graph-in"),
+    help: ArgumentHelp(
+      "Check against the classes and dependencies of a graph file written by an earlier run.",
+      valueName: "file"))
+  var graphIn: String?
+
+  @Option(
+    name: .customLong("graph-out"),
+    help: ArgumentHelp(
+      "Write the classes and dependencies seen (with --graph-in's) to a graph file.",
+      valueName: "file"))
+  var graphOut: String?
+
   @Argument(
     help:
       "Trace files (text or binary encoding, spec/trace-format.md); - for standard input (text)."
@@ -59,6 +81,7 @@ struct ReportCommand: ParsableCommand {
   static func file(for path: String) -> String { path == "-" ? "/dev/stdin" : path }
 
   func run() throws {
+    if keepsGraph { return try runUnion() }
     var anyFindings = false
     var anyErrors = false
     var objects: [JSONValue] = []

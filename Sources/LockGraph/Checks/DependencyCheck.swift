@@ -52,7 +52,7 @@ extension ThreadValidator {
     var chain: [ChainLink] = []
     for e in path.reversed() {
       let edge = s.graph.edges[Int(e)]
-      chain.append(ChainLink(lockClass: edge.to, origin: edge.origin, thread: edge.thread))
+      chain.append(ChainLink(lockClass: edge.to, origin: edge.origin, thread: edge.creator))
     }
     chain.append(ChainLink(lockClass: next.lockClass, origin: next.origin, thread: thread))
     report(
@@ -68,7 +68,7 @@ extension SharedState {
     path.map { e in
       let edge = graph.edges[Int(e)]
       return ChainLink(
-        lockClass: forward ? edge.to : edge.from, origin: edge.origin, thread: edge.thread)
+        lockClass: forward ? edge.to : edge.from, origin: edge.origin, thread: edge.creator)
     }
   }
 }

@@ -16,8 +16,11 @@ public struct DependencyGraph: Sendable {
     public var kinds: DependencyKinds
     /// Where `to` was first acquired while `from` was held.
     public var origin: Origin
-    /// The thread that first created the edge.
+    /// The thread that first created the edge; `ThreadID(-1)` for an
+    /// edge seeded from an earlier run (`ValidatorCore.seedDependency`).
     public var thread: ThreadID
+    /// `thread`, or nil for a seeded edge.
+    public var creator: ThreadID? { thread.raw < 0 ? nil : thread }
   }
 
   /// Every edge, in the order they were added (an edge's index is its id).

@@ -48,14 +48,21 @@ public struct Origin: Hashable, Sendable {
   public var event: Int64
   /// The call stack, or `.none`.
   public var stack: StackID
+  /// Which of several merged sources (`report --merge`, a graph file) the
+  /// stack and line belong to: 0 for the first or only one. It fills what
+  /// was padding, so an origin stays 32 bytes.
+  public var trace: Int32
 
   @inlinable
   /// An origin from whichever parts are known.
-  public init(stack: StackID = .none, ip: UInt64 = 0, line: Int64 = 0, event: Int64 = 0) {
+  public init(
+    stack: StackID = .none, ip: UInt64 = 0, line: Int64 = 0, event: Int64 = 0, trace: Int32 = 0
+  ) {
     self.stack = stack
     self.ip = ip
     self.line = line
     self.event = event
+    self.trace = trace
   }
 
   /// An origin with no part known.
@@ -63,9 +70,13 @@ public struct Origin: Hashable, Sendable {
 
   /// A key that identifies the code location for de-duplication: the stack,
   /// else the return address, else nothing (all such origins are one site).
+  /// Stacks of different merged sources are different sites.
   var siteKey: UInt64 {
-    if !stack.isNone { return UInt64(UInt32(bitPattern: stack.raw)) | (1 << 63) }
-    return ip
+    if !stack.isNone {
+      return UInt64(UInt32(bitPattern: stack.raw)) | UInt64(UInt32(bitPattern: trace)) << 32
+        | (1 << 63)
+    }
+    return trace == 0 ? ip : ip ^ (UInt64(UInt32(bitPattern: trace)) &* 0x9E37_79B9_7F4A_7C15)
   }
 }
 

@@ -56,7 +56,9 @@ public final class ValidatorCore: Sendable {
   }
 
   /// The thread's token (trace id or system id).
-  public func threadToken(_ id: ThreadID) -> String { shared.withLock { $0.threadTokens[id.index] } }
+  public func threadToken(_ id: ThreadID) -> String {
+    shared.withLock { $0.threadTokens[id.index] }
+  }
 
   /// The thread's name.
   public func threadName(_ id: ThreadID) -> String { shared.withLock { $0.threadNames[id.index] } }
@@ -79,6 +81,38 @@ public final class ValidatorCore: Sendable {
 
   /// Dependencies (edges) recorded so far.
   public var dependencyCount: Int { shared.withLock { $0.graph.edges.count } }
+
+  /// Adds the dependency `from -> to` with `kinds` before any event is
+  /// validated, as recorded by an earlier run (a graph file): later
+  /// acquisitions that close a cycle through it are reported, with
+  /// `origin` as where it came from. Both classes must be registered.
+  /// - Returns: false, adding nothing, when the dependency would close a
+  ///   strong cycle with the edges already there (a graph file that the
+  ///   validator could not have written).
+  @discardableResult
+  public func seedDependency(
+    from: ClassID, to: ClassID, kinds: DependencyKinds, origin: Origin
+  ) -> Bool {
+    if kinds.isEmpty { return true }
+    let tables = classes.tables
+    return shared.withLock { s in
+      if from == to { return false }
+      // The dependency as its strongest kind would be added by an event.
+      let prevRead: ReadMode =
+        kinds.isDisjoint(with: [.exclusiveToRecursive, .exclusiveToNonRecursive])
+        ? .shared : .exclusive
+      let onlyRecursive = kinds.isDisjoint(with: .toNonRecursive)
+      if s.search.run(
+        graph: s.graph, classes: tables, from: to, direction: .forward,
+        rootOnlyRecursive: onlyRecursive, skipIrqUsageExempt: false,
+        goal: .conflict(target: from, targetRead: prevRead)) != nil
+      {
+        return false
+      }
+      s.graph.add(from: from, to: to, kinds: kinds, origin: origin, thread: ThreadID(-1))
+      return true
+    }
+  }
 
   /// Where `bit` was first set on class `id`.
   public func usageOrigin(_ id: ClassID, bit: UsageBit) -> Origin? {

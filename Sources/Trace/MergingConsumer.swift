@@ -1,0 +1,107 @@
+import LockGraph
+import WaitContext
+
+/// Feeds one of several sources (the traces of `report --merge`, after a
+/// graph file's classes) into one `LockValidator`, so that the dependency
+/// graph is their union:
+/// - a class is keyed by its trace key: a key declared by an earlier
+///   source is the same class, and must be of the same kind and wait types;
+/// - threads stay apart: each token is prefixed with the source's number
+///   (`2:17` is thread 17 of the second trace);
+/// - every event's origin is tagged with the source (`Origin.trace`), so
+///   that reports resolve its stack and line in that source's tables.
+public struct MergingConsumer: TraceConsumer {
+  /// The validator every source feeds.
+  public var validator: LockValidator
+  /// The source's index, stored in every origin.
+  public let trace: Int32
+  /// The source's name, for messages about classes.
+  public let source: String
+  /// The prefix of thread tokens, or "" to keep them as they are.
+  public let threadPrefix: String
+  /// Which source first declared each class key (for messages).
+  public var classSources: [String: String]
+
+  /// A consumer of the source numbered `trace` (0-based), called `source`,
+  /// feeding `validator`; `classSources` carries over from earlier sources.
+  public init(
+    validator: LockValidator, trace: Int32, source: String, threadPrefix: String,
+    classSources: [String: String]
+  ) {
+    self.validator = validator
+    self.trace = trace
+    self.source = source
+    self.threadPrefix = threadPrefix
+    self.classSources = classSources
+  }
+
+  /// Registers `key`, or finds it registered by an earlier source.
+  /// - Throws: when the earlier source gave it another kind or other wait
+  ///   types, naming both.
+  public mutating func declareClass(
+    key: String, name: String?, kind: LockKind, waits: ClassWaitTypes
+  ) throws(EventError) -> ClassID {
+    try Self.register(
+      key: key, name: name, kind: kind, waits: waits, in: validator.classes, source: source,
+      sources: &classSources)
+  }
+
+  /// Registers `key` in `classes` for `source`, or finds it registered by an
+  /// earlier source (recorded in `sources`).
+  /// - Throws: when the earlier registration has another kind or other
+  ///   wait types, or the registry is full.
+  public static func register(
+    key: String, name: String?, kind: LockKind, waits: ClassWaitTypes, in classes: ClassRegistry,
+    source: String, sources: inout [String: String]
+  ) throws(EventError) -> ClassID {
+    guard let (id, isNew) = classes.register(key: key, name: name, kind: kind, waits: waits) else {
+      throw EventError("too many lock classes (the limit is \(ClassRegistry.capacity))")
+    }
+    if isNew {
+      sources[key] = source
+      return id
+    }
+    let known = classes[id]
+    if known.kind != kind || !sameWaits(known.waits, waits) {
+      let earlier = sources[key] ?? "an earlier source"
+      throw EventError(
+        "class \"\(key)\" is \(describe(kind, waits)) here but \(describe(known.kind, known.waits)) in \(earlier)"
+      )
+    }
+    return id
+  }
+
+  /// The same wait types, an unset outer counting as the inner.
+  static func sameWaits(_ a: ClassWaitTypes, _ b: ClassWaitTypes) -> Bool {
+    a.inner == b.inner && a.effectiveOuter == b.effectiveOuter && a.lockType == b.lockType
+  }
+
+  /// `mutex`, or `custom (inner=spin outer=spin type=normal)` when the wait
+  /// types are not the kind's own.
+  static func describe(_ kind: LockKind, _ waits: ClassWaitTypes) -> String {
+    let row = kind.row
+    let own =
+      waits.inner == row.inner && waits.effectiveOuter == (row.outer ?? waits.inner)
+      && waits.lockType == (row.lockType ?? .normal)
+    if own { return kind.rawValue }
+    let outer = waits.outer.map(\.description) ?? waits.inner.description
+    return "\(kind.rawValue) (inner=\(waits.inner) outer=\(outer) type=\(waits.lockType))"
+  }
+
+  /// Declares the thread under the prefixed token.
+  public mutating func declareThread(token: String, name: String?) -> ThreadID {
+    validator.declareThread(token: threadPrefix + token, name: name)
+  }
+
+  /// Names a thread for reports.
+  public mutating func nameThread(_ id: ThreadID, _ name: String) {
+    validator.nameThread(id, name)
+  }
+
+  /// Tags the event's origin with the source, then validates it.
+  public mutating func consume(_ event: LockEvent) throws(EventError) {
+    var event = event
+    event.origin.trace = trace
+    try validator.process(event)
+  }
+}

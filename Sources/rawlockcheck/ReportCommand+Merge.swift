@@ -1,0 +1,256 @@
+import ArgumentParser
+import LockGraph
+import Report
+import Trace
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `report --merge`, `--graph-in` and `--graph-out`: validating the union
+/// of several traces' dependency graphs, and keeping that graph between runs
+/// (`docs/graph-file-format.md`).
+extension ReportCommand {
+  /// Whether the run goes through `runUnion()`.
+  var keepsGraph: Bool { merge || graphIn != nil || graphOut != nil }
+
+  /// Validates the traces (all in one validator with `--merge`, else each
+  /// on its own), each validator seeded with `--graph-in`; prints as `run()`
+  /// does; writes the union to `--graph-out` unless a trace or the graph
+  /// file could not be read.
+  func runUnion() throws {
+    var seed: GraphFile? = nil
+    if let graphIn {
+      do {
+        seed = try GraphFile.read(path: graphIn)
+      } catch {
+        writeStandardError("rawlockcheck: \(error)\n")
+        throw ExitCode(2)
+      }
+    }
+    let groups: [[String]] = merge ? [traces] : traces.map { [$0] }
+    var anyFindings = false
+    var anyErrors = false
+    var objects: [JSONValue] = []
+    var reports: [TextReport] = []
+    var union = GraphFile()
+    for group in groups {
+      let report: TextReport
+      do {
+        report = try validateUnion(group, seed: seed)
+      } catch {
+        let message = (error as? UnionError)?.message ?? "\(error)"
+        writeStandardError("rawlockcheck: \(message)\n")
+        anyErrors = true
+        continue
+      }
+      if !report.findings.isEmpty { anyFindings = true }
+      switch format {
+      case .text: print(report.render(), terminator: "")
+      case .json: objects.append(JSONReport(report: report, version: RawLockCheck.version).value())
+      case .sarif: reports.append(report)
+      }
+      if graphOut != nil { union.formUnion(Self.graphFile(of: report)) }
+    }
+    if format == .sarif {
+      print(SARIFReport(reports: reports, version: RawLockCheck.version).value().render())
+    }
+    if format == .json && !objects.isEmpty {
+      print((objects.count == 1 ? objects[0] : .array(objects)).render())
+    }
+    if let graphOut, !anyErrors {
+      let comment =
+        "written by rawlockcheck \(RawLockCheck.version) from \(traces.joined(separator: " "))"
+      if let why = Self.write(union.render(comment: comment), to: graphOut) {
+        writeStandardError("rawlockcheck: \(graphOut): \(why)\n")
+        anyErrors = true
+      }
+    }
+    if anyErrors { throw ExitCode(2) }
+    if anyFindings { throw ExitCode(1) }
+  }
+
+  /// One message for the user (already `file:line:` when it is about a line).
+  struct UnionError: Error {
+    var message: String
+  }
+
+  /// Validates `paths` in one validator seeded with `seed`; the report's
+  /// `sources` name each origin's trace (the seed's recorded traces first).
+  func validateUnion(_ paths: [String], seed: GraphFile?) throws -> TextReport {
+    var validator = LockValidator(configuration: options.configuration)
+    var sources: [String] = []
+    var resolvers: [any FrameResolving] = []
+    var classSources: [String: String] = [:]
+    if let seed, let graphIn {
+      try Self.seed(
+        validator.core, from: seed, file: graphIn, sources: &sources, resolvers: &resolvers,
+        classSources: &classSources)
+    }
+    for (i, path) in paths.enumerated() {
+      let progress = ProgressBar(label: path)
+      var consumer = MergingConsumer(
+        validator: validator, trace: Int32(sources.count), source: path,
+        threadPrefix: paths.count > 1 ? "\(i + 1):" : "", classSources: classSources)
+      let started = MonotonicClock.now()
+      let symbols: TraceSymbols
+      do {
+        symbols = try TraceReader(path: Self.file(for: path), displayName: path).read(
+          into: &consumer, progress: progress.update)
+        progress.finish()
+      } catch {
+        progress.finish()
+        throw UnionError(message: "\(error)")
+      }
+      validator = consumer.validator
+      classSources = consumer.classSources
+      if statistics {
+        writeStandardError(
+          Self.statisticsLine(path, validator, seconds: MonotonicClock.now() - started))
+      }
+      sources.append(path)
+      resolvers.append(resolver(for: symbols, path: path))
+    }
+    var report = TextReport(
+      validator: validator, source: paths.joined(separator: " + "),
+      resolver: MergedFrameResolver(resolvers: resolvers))
+    report.sources = sources
+    return report
+  }
+
+  /// Registers the graph file's classes in `core` and seeds its edges, each
+  /// with an origin in a source named after the trace it was recorded
+  /// from (appended to `sources`, resolved to its recorded frame).
+  static func seed(
+    _ core: ValidatorCore, from graph: GraphFile, file: String, sources: inout [String],
+    resolvers: inout [any FrameResolving], classSources: inout [String: String]
+  ) throws(UnionError) {
+    for c in graph.classes {
+      do {
+        _ = try MergingConsumer.register(
+          key: c.key, name: c.name, kind: c.kind, waits: c.waits, in: core.classes,
+          source: "\(file):\(c.line)", sources: &classSources)
+      } catch {
+        throw UnionError(message: "\(file):\(c.line): \(error.message)")
+      }
+    }
+    let recorded = RecordedFrameResolver(
+      frames: graph.edges.map { e in
+        let l = e.location
+        guard l.function != nil || l.file != nil else { return [] }
+        return [ReportFrame(address: 0, function: l.function, file: l.file, line: l.line)]
+      })
+    var sourceIndex: [String: Int32] = [:]
+    let tables = core.classes.tables
+    for (k, e) in graph.edges.enumerated() {
+      let name = e.location.trace ?? file
+      let index: Int32
+      if let known = sourceIndex[name] {
+        index = known
+      } else {
+        index = Int32(sources.count)
+        sourceIndex[name] = index
+        sources.append(name)
+        resolvers.append(recorded)
+      }
+      let hasFrame = !recorded.frames[k].isEmpty
+      let origin = Origin(
+        stack: hasFrame ? StackID(Int32(k)) : .none, line: e.location.traceLine, event: -1,
+        trace: index)
+      guard let fromBase = core.classes.lookup(key: e.from),
+        let toBase = core.classes.lookup(key: e.to)
+      else {
+        throw UnionError(message: "\(file):\(e.line): unknown class")
+      }
+      let from = tables.variant(of: fromBase, subclass: e.fromSub)
+      let to = tables.variant(of: toBase, subclass: e.toSub)
+      if from == .none || to == .none {
+        throw UnionError(
+          message:
+            "\(file):\(e.line): too many lock classes (the limit is \(ClassRegistry.capacity))")
+      }
+      if !core.seedDependency(from: from, to: to, kinds: e.kinds, origin: origin) {
+        throw UnionError(
+          message:
+            "\(file):\(e.line): edge \(e.from) -> \(e.to) closes a cycle with the edges above it")
+      }
+    }
+  }
+
+  /// The report's classes and dependency graph as a graph file: each edge
+  /// with its first stack's innermost frame and its trace location.
+  static func graphFile(of report: TextReport) -> GraphFile {
+    var graph = GraphFile()
+    let classes = report.core.classes
+    for i in 0..<classes.count {
+      let c = classes[ClassID(Int32(i))]
+      if c.subclass != 0 { continue }
+      graph.classes.append(
+        GraphFile.Class(
+          key: c.key, name: c.name == c.key ? nil : c.name, kind: c.kind, waits: c.waits))
+    }
+    for edge in report.core.graph.edges {
+      let from = classes[edge.from]
+      let to = classes[edge.to]
+      var location = GraphFile.Location(
+        trace: report.sourceName(edge.origin), traceLine: edge.origin.line)
+      if let frame = report.resolver.frames(for: edge.origin).first,
+        frame.function != nil || frame.file != nil
+      {
+        location.function = frame.function
+        location.file = frame.file
+        location.line = frame.file == nil ? 0 : frame.line
+      }
+      graph.edges.append(
+        GraphFile.Edge(
+          from: classes[from.base].key, fromSub: from.subclass, to: classes[to.base].key,
+          toSub: to.subclass, kinds: edge.kinds, location: location))
+    }
+    return graph
+  }
+
+  /// Writes `text` to `path` through a temporary file renamed into place;
+  /// nil on success, else why not.
+  static func write(_ text: String, to path: String) -> String? {
+    let temporary = path + ".tmp"
+    guard let f = fopen(temporary, "w") else { return String(cString: strerror(errno)) }
+    let bytes = Array(text.utf8)
+    let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
+    let failed = written != bytes.count
+    if fclose(f) != 0 || failed {
+      let why = String(cString: strerror(errno))
+      unlink(temporary)
+      return why
+    }
+    if rename(temporary, path) != 0 {
+      let why = String(cString: strerror(errno))
+      unlink(temporary)
+      return why
+    }
+    return nil
+  }
+}
+
+extension GraphFile {
+  /// Adds `other`'s classes (a key already here keeps its class) and
+  /// edges (an edge already here gains `other`'s kinds, keeping its
+  /// location).
+  mutating func formUnion(_ other: GraphFile) {
+    var keys = Set(classes.map(\.key))
+    for c in other.classes where keys.insert(c.key).inserted { classes.append(c) }
+    var index: [String: Int] = [:]
+    for (i, e) in edges.enumerated() { index[Self.pair(e)] = i }
+    for e in other.edges {
+      if let i = index[Self.pair(e)] {
+        edges[i].kinds.formUnion(e.kinds)
+      } else {
+        index[Self.pair(e)] = edges.count
+        edges.append(e)
+      }
+    }
+  }
+
+  private static func pair(_ e: Edge) -> String {
+    "\(e.from)\u{0}\(e.fromSub)\u{0}\(e.to)\u{0}\(e.toSub)"
+  }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import Testing
+
+/// `report --merge`, `--graph-in` and `--graph-out` (docs/graph-file-format.md).
+@Suite struct MergeCommandTests {
+  static let first = """
+    rawlockcheck-trace 1
+    class A mutex name=&a->lock
+    class B mutex name=&b->lock
+    1 acquire A
+    1 acquire B
+    1 release B
+    1 release A
+
+    """
+  static let second = """
+    rawlockcheck-trace 1
+    class B mutex name=&b->lock
+    class A mutex name=&a->lock
+    7 acquire B
+    7 acquire A
+    7 release A
+    7 release B
+
+    """
+
+  /// A fresh directory holding `files`.
+  static func directory(_ files: [String: String]) throws -> URL {
+    let dir = FileManager.default.temporaryDirectory
+      .appendingPathComponent("merge-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    for (name, text) in files {
+      try Data(text.utf8).write(to: dir.appendingPathComponent(name))
+    }
+    return dir
+  }
+
+  /// The chain of a circular-dependency block names both traces' lines.
+  static func expectCycleAcrossTraces(_ run: ToolRun) {
+    #expect(run.status == 1)
+    #expect(run.stdout.contains("WARNING: possible circular locking dependency detected"))
+    #expect(
+      run.stdout.contains("-> #1 (&b->lock){+.+.}-{4:4}:\n       t1.rlt:5 (no stack recorded)"))
+    #expect(
+      run.stdout.contains("-> #0 (&a->lock){+.+.}-{4:4}:\n       t2.rlt:5 (no stack recorded)"))
+    #expect(run.stdout.contains("found at t2.rlt:5"))
+    #expect(run.stdout.components(separatedBy: "circular locking dependency").count == 2)
+  }
+
+  @Test func eachTraceAloneIsClean() throws {
+    let dir = try Self.directory(["t1.rlt": Self.first, "t2.rlt": Self.second])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try ToolRun(["report", "t1.rlt", "t2.rlt"], in: dir)
+    #expect(run.status == 0)
+    #expect(run.stdout == "t1.rlt: 4 events, no findings\nt2.rlt: 4 events, no findings\n")
+  }
+
+  @Test func mergedTracesCloseTheCycle() throws {
+    let dir = try Self.directory(["t1.rlt": Self.first, "t2.rlt": Self.second])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try ToolRun(["report", "--merge", "t1.rlt", "t2.rlt"], in: dir)
+    Self.expectCycleAcrossTraces(run)
+    #expect(run.stdout.contains("thread/2:7 is trying to acquire lock:"))
+    #expect(run.stdout.hasSuffix("t1.rlt + t2.rlt: 8 events, 1 finding (circular-dependency 1)\n"))
+  }
+
+  @Test func mergedJSONNamesEachTrace() throws {
+    let dir = try Self.directory(["t1.rlt": Self.first, "t2.rlt": Self.second])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try ToolRun(["report", "--merge", "--format", "json", "t1.rlt", "t2.rlt"], in: dir)
+    #expect(run.status == 1)
+    #expect(run.stdout.contains(#""trace":"t1.rlt""#) || run.stdout.contains(#""trace": "t1.rlt""#))
+  }
+
+  @Test func graphFileCarriesTheFirstRunToTheSecond() throws {
+    let dir = try Self.directory(["t1.rlt": Self.first, "t2.rlt": Self.second])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let out = try ToolRun(["report", "--graph-out", "g.rlg", "t1.rlt"], in: dir)
+    #expect(out.status == 0)
+    let graph = try String(contentsOf: dir.appendingPathComponent("g.rlg"), encoding: .utf8)
+    #expect(graph.hasPrefix("rawlockcheck-graph 1\n"))
+    #expect(graph.contains("class A mutex name=&a->lock\n"))
+    #expect(graph.contains("edge A -> B kinds=EN trace=t1.rlt trace-line=5\n"))
+    let run = try ToolRun(
+      ["report", "--graph-in", "g.rlg", "--graph-out", "g2.rlg", "t2.rlt"], in: dir)
+    Self.expectCycleAcrossTraces(run)
+    let union = try String(contentsOf: dir.appendingPathComponent("g2.rlg"), encoding: .utf8)
+    #expect(union.contains("edge A -> B kinds=EN trace=t1.rlt trace-line=5\n"))
+    #expect(!union.contains("edge B -> A"))
+  }
+
+  @Test func recordedFramePrintsInTheChain() throws {
+    let graph = """
+      rawlockcheck-graph 1
+      class A mutex name=&a->lock
+      class B mutex name=&b->lock
+      edge A -> B kinds=EN function="Shard.one()" file=Sources/Shard.swift line=12 trace=old.rltb
+
+      """
+    let dir = try Self.directory(["g.rlg": graph, "t2.rlt": Self.second])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try ToolRun(["report", "--graph-in", "g.rlg", "t2.rlt"], in: dir)
+    #expect(run.status == 1)
+    #expect(
+      run.stdout.contains(
+        "-> #1 (&b->lock){+.+.}-{4:4}:\n       Shard.one() (Sources/Shard.swift:12)\n"))
+  }
+
+  @Test func graphFileErrorsNameTheLine() throws {
+    let cases: [(String, String)] = [
+      (
+        "rawlockcheck-graph 2\n",
+        "g.rlg:1: unsupported graph file version 2 (this reader knows version 1)"
+      ),
+      (
+        "rawlockcheck-graph 1\nclass A mutex\nedge A -> Z kinds=EN\n",
+        "g.rlg:3: unknown class \"Z\""
+      ),
+      (
+        "rawlockcheck-graph 1\nclass A mutex\nclass B mutex\nedge A -> B kinds=XX\n",
+        "g.rlg:4: kinds="
+      ),
+      ("rawlockcheck-graph 1\nclass A mutex\nnode A\n", "g.rlg:3: expected a class or edge line"),
+      ("rawlockcheck-trace 1\n", "g.rlg:1: expected header \"rawlockcheck-graph 1\""),
+      (
+        "rawlockcheck-graph 1\nclass A mutex\nclass B mutex\nedge A -> B kinds=EN\nedge B -> A kinds=EN\n",
+        "g.rlg:5: edge B -> A closes a cycle"
+      ),
+    ]
+    for (graph, message) in cases {
+      let dir = try Self.directory(["g.rlg": graph, "t1.rlt": Self.first])
+      defer { try? FileManager.default.removeItem(at: dir) }
+      let run = try ToolRun(["report", "--graph-in", "g.rlg", "t1.rlt"], in: dir)
+      #expect(run.status == 2, "\(graph)")
+      #expect(run.stderr.hasPrefix("rawlockcheck: " + message), "\(run.stderr)")
+    }
+  }
+
+  @Test func classKindMismatchNamesBoth() throws {
+    let graph = "rawlockcheck-graph 1\nclass A spinlock\n"
+    let dir = try Self.directory(["g.rlg": graph, "t1.rlt": Self.first, "t2.rlt": Self.second])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try ToolRun(["report", "--graph-in", "g.rlg", "t1.rlt"], in: dir)
+    #expect(run.status == 2)
+    #expect(
+      run.stderr == "rawlockcheck: t1.rlt:2: class \"A\" is mutex here but spinlock in g.rlg:2\n")
+    let other = Self.second.replacingOccurrences(of: "class A mutex", with: "class A rwsem")
+    try Data(other.utf8).write(to: dir.appendingPathComponent("t2.rlt"))
+    let merged = try ToolRun(["report", "--merge", "t1.rlt", "t2.rlt"], in: dir)
+    #expect(merged.status == 2)
+    #expect(
+      merged.stderr == "rawlockcheck: t2.rlt:3: class \"A\" is rwsem here but mutex in t1.rlt\n")
+  }
+}
