@@ -56,7 +56,7 @@ public struct MergedFrameResolver: FrameResolving {
   public init(resolvers: [any FrameResolving]) { self.resolvers = resolvers }
 
   /// The frames from the origin's source's resolver; none for an unknown source.
-  public func frames(for origin: Origin) -> [ReportFrame] {
+  public func frames(for origin: Origin) -> [Frame] {
     let t = Int(origin.trace)
     return t >= 0 && t < resolvers.count ? resolvers[t].frames(for: origin) : []
   }
@@ -66,12 +66,12 @@ public struct MergedFrameResolver: FrameResolving {
 /// locations), indexed by `StackID`.
 public struct RecordedFrameResolver: FrameResolving, Sendable {
   /// The frames, indexed by `StackID`.
-  public var frames: [[ReportFrame]]
+  public var frames: [[Frame]]
   /// A resolver of `frames`.
-  public init(frames: [[ReportFrame]]) { self.frames = frames }
+  public init(frames: [[Frame]]) { self.frames = frames }
 
   /// The recorded frames of the origin's stack; none without one.
-  public func frames(for origin: Origin) -> [ReportFrame] {
+  public func frames(for origin: Origin) -> [Frame] {
     let i = Int(origin.stack.raw)
     return !origin.stack.isNone && i < frames.count ? frames[i] : []
   }

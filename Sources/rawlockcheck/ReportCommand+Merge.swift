@@ -1,6 +1,7 @@
 import ArgumentParser
 import LockGraph
 import Report
+import Symbolizer
 import Trace
 
 #if canImport(Glibc)
@@ -138,7 +139,7 @@ extension ReportCommand {
       frames: graph.edges.map { e in
         let l = e.location
         guard l.function != nil || l.file != nil else { return [] }
-        return [ReportFrame(address: 0, function: l.function, file: l.file, line: l.line)]
+        return [Frame(address: 0, function: l.function, file: l.file, line: l.line)]
       })
     var sourceIndex: [String: Int32] = [:]
     let tables = core.classes.tables
