@@ -13,7 +13,7 @@ struct RawLockCheck: ParsableCommand {
       """,
     version: version,
     subcommands: [
-      ReportCommand.self, StatsCommand.self, ConvertCommand.self,
+      ReportCommand.self, StatsCommand.self, GraphCommand.self, ConvertCommand.self,
       SymbolizeCommand.self, GenerateCommand.self, DemoCommand.self,
     ]
   )
