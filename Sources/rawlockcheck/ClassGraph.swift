@@ -134,6 +134,7 @@ struct ClassGraph {
     func sites(_ origin: Origin) -> (String, String) {
       if let frame = resolver.frames(for: origin).first, frame.function != nil {
         var short = frame.function!
+        while short.last == " " { short.removeLast() }
         if let file = frame.file {
           let name = file.split(separator: "/").last.map(String.init) ?? file
           short += " (\(name)\(frame.line > 0 ? ":\(frame.line)" : ""))"
@@ -219,8 +220,14 @@ struct ClassGraph {
 
   // MARK: DOT
 
+  /// Above this many edges, only highlighted edges carry a label (the
+  /// others keep theirs as a tooltip): Graphviz's layout of many labelled
+  /// edges takes minutes.
+  static let labelledEdgeLimit = 150
+
   /// The graph in Graphviz's DOT language.
   func dot() -> String {
+    let labelEveryEdge = edges.count <= Self.labelledEdgeLimit
     var out = "digraph \"lock classes\" {\n"
     out += "  graph [label=\(Self.quoted("lock-class dependencies: " + source)), labelloc=t,"
     out += " fontname=\"Helvetica\", fontsize=12];\n"
@@ -251,11 +258,11 @@ struct ClassGraph {
       var tooltip = "\(from.name) -> \(to.name) -(\(e.kinds.joined(separator: ",")))->"
       tooltip += e.inGraph ? ", first at: \(e.site)" : ", refused (closes a cycle) at: \(e.site)"
       if let thread = e.thread { tooltip += " (\(thread))" }
-      var attributes = [
-        ("label", Self.quoted(e.shortSite)),
-        ("tooltip", Self.quoted(tooltip)),
-        ("labeltooltip", Self.quoted(tooltip)),
-      ]
+      var attributes = [("tooltip", Self.quoted(tooltip))]
+      if labelEveryEdge || e.circularDependency || e.invalidWaitContext {
+        attributes.insert(("label", Self.quoted(e.shortSite)), at: 0)
+        attributes.append(("labeltooltip", Self.quoted(tooltip)))
+      }
       if e.circularDependency || e.invalidWaitContext {
         attributes.append(("color", Self.quoted(e.color)))
         attributes.append(("fontcolor", Self.quoted(e.color)))
