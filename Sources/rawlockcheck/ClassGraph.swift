@@ -277,6 +277,7 @@ struct ClassGraph {
     return out
   }
 
+  /// `key=value` pairs, comma-separated.
   static func attributeList(_ attributes: [(String, String)]) -> String {
     attributes.map { "\($0.0)=\($0.1)" }.joined(separator: ", ")
   }
