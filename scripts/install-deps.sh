@@ -6,7 +6,8 @@ set -euo pipefail
 # zlib1g-dev: zlib, to inflate compressed debug sections (libelf uses it too).
 # libc6-dbg: libc's DWARF, for the symbolizer's tests and benchmark.
 # binutils: c++filt and addr2line, oracles of the symbolizer's tests and benchmark.
-packages=(libdw-dev libelf-dev zlib1g-dev libc6-dbg binutils)
+# graphviz: dot, which `rawlockcheck graph --format svg` runs.
+packages=(libdw-dev libelf-dev zlib1g-dev libc6-dbg binutils graphviz)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

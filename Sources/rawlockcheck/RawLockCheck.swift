@@ -13,8 +13,8 @@ struct RawLockCheck: ParsableCommand {
       """,
     version: version,
     subcommands: [
-      ReportCommand.self, ConvertCommand.self, SymbolizeCommand.self, GenerateCommand.self,
-      DemoCommand.self,
+      ReportCommand.self, StatsCommand.self, GraphCommand.self, ConvertCommand.self,
+      SymbolizeCommand.self, GenerateCommand.self, DemoCommand.self,
     ]
   )
 }

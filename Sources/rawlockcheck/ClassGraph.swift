@@ -1,0 +1,350 @@
+import LockGraph
+import Report
+import WaitContext
+
+/// The lock-class dependency graph of a validated trace, ready to draw:
+/// one node per class (declared or subclass variant), one edge per
+/// dependency, and the findings' part in it. Circular-dependency findings
+/// mark the edges of their existing chain and add the dependency that would
+/// have closed the cycle (which the validator refused, so it is not in the
+/// graph); invalid-wait-context findings mark the edges from the locks held
+/// into the lock taken.
+struct ClassGraph {
+  /// One lock class.
+  struct Node {
+    /// The class.
+    var id: ClassID
+    /// Its key in the trace.
+    var key: String
+    /// lockdep's display name (`name/N` for a subclass).
+    var name: String
+    /// The kind it was declared with.
+    var kind: LockKind
+    /// Its outer and inner wait types, as the configuration checks them.
+    var outer: WaitType
+    /// See `outer`.
+    var inner: WaitType
+    /// normal, percpu or override.
+    var lockType: LockType
+    /// lockdep's four usage characters.
+    var usage: String
+    /// The class was taken in an invalid wait context.
+    var invalidWaitContext = false
+
+    /// The DOT node id (`c12`).
+    var dotID: String { "c\(id.raw)" }
+
+    /// `name` and lockdep's `{outer:inner}`.
+    var label: String { "\(name)\n{\(outer.rawValue):\(inner.rawValue)}" }
+
+    /// The border colour, by outer wait type (what the class needs from its
+    /// caller): spin red, config orange, sleep blue, free and inv grey.
+    var color: String {
+      switch outer {
+      case .spin: "#c62828"
+      case .config: "#ef6c00"
+      case .sleep: "#1565c0"
+      case .inv, .free, .task: "#616161"
+      }
+    }
+
+    /// A light fill of the same hue as `color`.
+    var fillColor: String {
+      switch outer {
+      case .spin: "#ffcdd2"
+      case .config: "#ffe0b2"
+      case .sleep: "#bbdefb"
+      case .inv, .free, .task: "#eeeeee"
+      }
+    }
+
+    /// box for a normal class, hexagon for per-cpu, octagon for override.
+    var shape: String {
+      switch lockType {
+      case .normal: "box"
+      case .percpu: "hexagon"
+      case .override: "octagon"
+      }
+    }
+  }
+
+  /// One dependency from -> to.
+  struct Edge {
+    /// The class held.
+    var from: ClassID
+    /// The class acquired while `from` was held.
+    var to: ClassID
+    /// lockdep's dependency kinds seen (`SR`, `ER`, `SN`, `EN`).
+    var kinds: [String]
+    /// Where the dependency was first recorded: the innermost frame of its
+    /// stack, else the trace line.
+    var site: String
+    /// The innermost frame, shortened for a label (function and file
+    /// name), else the trace line.
+    var shortSite: String
+    /// The thread that first recorded it.
+    var thread: String?
+    /// False for a dependency a circular-dependency finding refused (it
+    /// would have closed the cycle).
+    var inGraph = true
+    /// Part of a reported circular dependency.
+    var circularDependency = false
+    /// From a held lock into an acquisition in an invalid wait context.
+    var invalidWaitContext = false
+
+    /// Red for a cycle, orange into an invalid wait context, else grey.
+    var color: String {
+      circularDependency ? "#d50000" : invalidWaitContext ? "#ef6c00" : "#424242"
+    }
+
+    /// DOT's style: bold for a cycle, dashed into an invalid wait context
+    /// (both when it is both), solid otherwise.
+    var style: String {
+      switch (circularDependency, invalidWaitContext) {
+      case (true, true): "bold,dashed"
+      case (true, false): "bold"
+      case (false, true): "dashed"
+      case (false, false): "solid"
+      }
+    }
+  }
+
+  /// Every class, in class order.
+  var nodes: [Node]
+  /// Every dependency in the order it was added, then refused ones.
+  var edges: [Edge]
+  /// The trace, as named on the command line.
+  var source: String
+
+  /// The graph of `validator`'s trace `source`, its stacks read through
+  /// `resolver`.
+  init(validator: LockValidator, source: String, resolver: any FrameResolving) {
+    self.source = source
+    let core = validator.core
+    let config = validator.configuration
+    let classes = validator.classes
+    nodes = (0..<classes.count).map { i in
+      let id = ClassID(Int32(i))
+      let c = classes[id]
+      return Node(
+        id: id, key: c.key, name: c.displayName, kind: c.kind,
+        outer: config.effective(c.waits.effectiveOuter), inner: config.effective(c.waits.inner),
+        lockType: c.waits.lockType, usage: c.usage.usageCharacters)
+    }
+    func sites(_ origin: Origin) -> (String, String) {
+      if let frame = resolver.frames(for: origin).first, frame.function != nil {
+        var short = frame.function!
+        while short.last == " " { short.removeLast() }
+        if let file = frame.file {
+          let name = file.split(separator: "/").last.map(String.init) ?? file
+          short += " (\(name)\(frame.line > 0 ? ":\(frame.line)" : ""))"
+        }
+        return (frame.reportText, short)
+      }
+      if origin.line > 0 {
+        let at = "\(source):\(origin.line)"
+        return (at, at)
+      }
+      if let frame = resolver.frames(for: origin).first { return (frame.reportText, frame.reportText) }
+      return ("event \(origin.event)", "event \(origin.event)")
+    }
+    let graph = validator.graph
+    edges = graph.edges.map { e in
+      let (site, short) = sites(e.origin)
+      return Edge(
+        from: e.from, to: e.to, kinds: Self.kindNames(e.kinds), site: site, shortSite: short,
+        thread: core.threadLabel(e.thread))
+    }
+    var refused: [UInt64: Int] = [:]
+    for finding in validator.findings.findings {
+      switch finding.detail {
+      case .circularDependency(let held, let chain):
+        // The chain is prev (#N) back to the lock taken (#0); each link's
+        // origin is where the dependency into it was recorded. The existing
+        // path runs #0 -> #1 -> ... -> #N; held -> lock would close it.
+        for i in chain.indices.dropLast() {
+          if let e = graph.edge(from: chain[i + 1].lockClass, to: chain[i].lockClass) {
+            edges[Int(e)].circularDependency = true
+          }
+        }
+        guard let lock = finding.lock else { continue }
+        let key =
+          UInt64(UInt32(bitPattern: held.lockClass.raw)) << 32
+          | UInt64(UInt32(bitPattern: lock.lockClass.raw))
+        if let e = graph.edge(from: held.lockClass, to: lock.lockClass) {
+          edges[Int(e)].circularDependency = true
+        } else if refused[key] == nil {
+          let (site, short) = sites(finding.origin)
+          refused[key] = edges.count
+          edges.append(
+            Edge(
+              from: held.lockClass, to: lock.lockClass,
+              kinds: Self.kindNames(
+                Self.kind(prev: held.read, next: lock.read)), site: site, shortSite: short,
+              thread: core.threadLabel(finding.thread), inGraph: false, circularDependency: true))
+        }
+      case .invalidWaitContext:
+        guard let lock = finding.lock else { continue }
+        if lock.lockClass.index < nodes.count {
+          nodes[lock.lockClass.index].invalidWaitContext = true
+        }
+        for h in finding.held {
+          if let e = graph.edge(from: h.lockClass, to: lock.lockClass) {
+            edges[Int(e)].invalidWaitContext = true
+          }
+        }
+      default:
+        continue
+      }
+    }
+  }
+
+  /// lockdep's `calc_dep()` for a dependency the graph does not hold.
+  static func kind(prev: ReadMode, next: ReadMode) -> DependencyKinds {
+    switch (prev == .exclusive, next == .recursive) {
+    case (false, true): .sharedToRecursive
+    case (true, true): .exclusiveToRecursive
+    case (false, false): .sharedToNonRecursive
+    case (true, false): .exclusiveToNonRecursive
+    }
+  }
+
+  /// The kinds' two-letter names, in bit order.
+  static func kindNames(_ kinds: DependencyKinds) -> [String] {
+    let all: [(DependencyKinds, String)] = [
+      (.sharedToRecursive, "SR"), (.exclusiveToRecursive, "ER"),
+      (.sharedToNonRecursive, "SN"), (.exclusiveToNonRecursive, "EN"),
+    ]
+    return all.filter { kinds.contains($0.0) }.map(\.1)
+  }
+
+  // MARK: DOT
+
+  /// Above this many edges, only highlighted edges carry a label (the
+  /// others keep theirs as a tooltip): Graphviz's layout of many labelled
+  /// edges takes minutes.
+  static let labelledEdgeLimit = 150
+
+  /// The graph in Graphviz's DOT language.
+  func dot() -> String {
+    let labelEveryEdge = edges.count <= Self.labelledEdgeLimit
+    var out = "digraph \"lock classes\" {\n"
+    out += "  graph [label=\(Self.quoted("lock-class dependencies: " + source)), labelloc=t,"
+    out += " fontname=\"Helvetica\", fontsize=12];\n"
+    out += "  node [fontname=\"Helvetica\", fontsize=11, style=\"rounded,filled\"];\n"
+    out += "  edge [fontname=\"Helvetica\", fontsize=8, color=\"#424242\"];\n"
+    for n in nodes {
+      var attributes = [
+        ("label", Self.quoted(n.label)),
+        ("shape", n.shape),
+        ("color", Self.quoted(n.color)),
+        ("fillcolor", Self.quoted(n.fillColor)),
+        (
+          "tooltip",
+          Self.quoted(
+            "\(n.name): \(n.kind.rawValue), outer \(n.outer) inner \(n.inner), \(n.lockType), usage {\(n.usage)}"
+          )
+        ),
+      ]
+      if n.invalidWaitContext {
+        attributes.append(("penwidth", "2.5"))
+        attributes.append(("peripheries", "2"))
+      }
+      out += "  \(n.dotID) [\(Self.attributeList(attributes))];\n"
+    }
+    for e in edges {
+      let from = nodes[e.from.index]
+      let to = nodes[e.to.index]
+      var tooltip = "\(from.name) -> \(to.name) -(\(e.kinds.joined(separator: ",")))->"
+      tooltip += e.inGraph ? ", first at: \(e.site)" : ", refused (closes a cycle) at: \(e.site)"
+      if let thread = e.thread { tooltip += " (\(thread))" }
+      var attributes = [("tooltip", Self.quoted(tooltip))]
+      if labelEveryEdge || e.circularDependency || e.invalidWaitContext {
+        attributes.insert(("label", Self.quoted(e.shortSite)), at: 0)
+        attributes.append(("labeltooltip", Self.quoted(tooltip)))
+      }
+      if e.circularDependency || e.invalidWaitContext {
+        attributes.append(("color", Self.quoted(e.color)))
+        attributes.append(("fontcolor", Self.quoted(e.color)))
+        attributes.append(("style", Self.quoted(e.style)))
+        attributes.append(("penwidth", e.circularDependency ? "2.5" : "1.5"))
+      }
+      // The refused dependency points back up the order the graph has.
+      if !e.inGraph { attributes.append(("constraint", "false")) }
+      out += "  \(from.dotID) -> \(to.dotID) [\(Self.attributeList(attributes))];\n"
+    }
+    out += "}\n"
+    return out
+  }
+
+  /// `key=value` pairs, comma-separated.
+  static func attributeList(_ attributes: [(String, String)]) -> String {
+    attributes.map { "\($0.0)=\($0.1)" }.joined(separator: ", ")
+  }
+
+  /// A DOT string literal: quotes and backslashes escaped, newlines as `\n`.
+  static func quoted(_ s: String) -> String {
+    var out = "\""
+    for ch in s {
+      switch ch {
+      case "\"": out += "\\\""
+      case "\\": out += "\\\\"
+      case "\n": out += "\\n"
+      default: out.append(ch)
+      }
+    }
+    return out + "\""
+  }
+
+  // MARK: JSON
+
+  /// The graph as one JSON object: nodes and edges with the attributes the
+  /// DOT form draws.
+  func json() -> JSONValue {
+    .object([
+      ("tool", .string("rawlockcheck")),
+      ("version", .string(RawLockCheck.version)),
+      ("source", .string(source)),
+      (
+        "nodes",
+        .array(
+          nodes.map { n in
+            .object([
+              ("id", .string(n.dotID)),
+              ("class", .string(n.key)),
+              ("name", .string(n.name)),
+              ("kind", .string(n.kind.rawValue)),
+              ("outer", .int(n.outer.rawValue)),
+              ("inner", .int(n.inner.rawValue)),
+              ("lockType", .string(n.lockType.description)),
+              ("usage", .string(n.usage)),
+              ("color", .string(n.color)),
+              ("shape", .string(n.shape)),
+              ("invalidWaitContext", .bool(n.invalidWaitContext)),
+            ])
+          })
+      ),
+      (
+        "edges",
+        .array(
+          edges.map { e in
+            .object([
+              ("from", .string(nodes[e.from.index].dotID)),
+              ("to", .string(nodes[e.to.index].dotID)),
+              ("fromName", .string(nodes[e.from.index].name)),
+              ("toName", .string(nodes[e.to.index].name)),
+              ("kinds", .array(e.kinds.map(JSONValue.string))),
+              ("at", .string(e.site)),
+              ("label", .string(e.shortSite)),
+              ("thread", .optional(e.thread)),
+              ("inGraph", .bool(e.inGraph)),
+              ("circularDependency", .bool(e.circularDependency)),
+              ("invalidWaitContext", .bool(e.invalidWaitContext)),
+              ("color", .string(e.color)),
+              ("style", .string(e.style)),
+            ])
+          })
+      ),
+    ])
+  }
+}

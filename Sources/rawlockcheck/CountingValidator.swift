@@ -1,0 +1,71 @@
+import LockGraph
+import Trace
+import WaitContext
+
+/// A `LockValidator` with counters around it, for `rawlockcheck stats`:
+/// every declaration and event goes on to the validator unchanged, and on
+/// the way it counts events per verb and per thread, acquisitions per
+/// class (a subclass apart from its base), and the deepest held-lock stack
+/// any thread had. The engine itself is untouched.
+struct CountingValidator: TraceConsumer {
+  /// The validator every declaration and event is forwarded to.
+  var validator: LockValidator
+  /// Events per verb, indexed by `LockEvent.Verb.rawValue`.
+  private(set) var eventsPerVerb = [Int64](repeating: 0, count: LockEvent.Verb.allCases.count)
+  /// Events per thread, indexed by `ThreadID.index`.
+  private(set) var eventsPerThread: [Int64] = []
+  /// Acquisitions (trylocks included) per declared class and subclass:
+  /// `acquisitions[c.index * 8 + subclass]`.
+  private(set) var acquisitions: [Int64] = []
+  /// The most locks one thread held at once.
+  private(set) var maxHeldDepth = 0
+  /// The thread that first reached `maxHeldDepth`.
+  private(set) var maxHeldDepthThread: ThreadID?
+
+  /// Counts around `validator`.
+  init(_ validator: LockValidator) { self.validator = validator }
+
+  /// Declares the class in the validator.
+  mutating func declareClass(key: String, name: String?, kind: LockKind, waits: ClassWaitTypes)
+    -> ClassID
+  {
+    validator.declareClass(key: key, name: name, kind: kind, waits: waits)
+  }
+
+  /// Declares the thread in the validator, with a counter of its own.
+  mutating func declareThread(token: String, name: String?) -> ThreadID {
+    let id = validator.declareThread(token: token, name: name)
+    if eventsPerThread.count <= id.index {
+      eventsPerThread.append(
+        contentsOf: repeatElement(0, count: id.index + 1 - eventsPerThread.count))
+    }
+    return id
+  }
+
+  /// Names the thread in the validator.
+  mutating func nameThread(_ id: ThreadID, _ name: String) { validator.nameThread(id, name) }
+
+  /// Validates the event, then counts it (an event the validator refuses
+  /// is not counted, as `LockValidator.eventCount` does not count it).
+  mutating func consume(_ event: LockEvent) throws(EventError) {
+    try validator.process(event)
+    eventsPerVerb[Int(event.verb.rawValue)] += 1
+    eventsPerThread[event.thread.index] += 1
+    guard event.verb == .acquire else { return }
+    let slot = event.lockClass.index * 8 + Int(event.subclass & 7)
+    if acquisitions.count <= slot {
+      acquisitions.append(contentsOf: repeatElement(0, count: slot + 1 - acquisitions.count))
+    }
+    acquisitions[slot] += 1
+    let depth = validator.heldLocks(of: event.thread).count
+    if depth > maxHeldDepth {
+      maxHeldDepth = depth
+      maxHeldDepthThread = event.thread
+    }
+  }
+}
+
+extension LockEvent.Verb {
+  /// The event's word in a text trace (`TraceVocabulary.events`).
+  var traceWord: String { TraceVocabulary.events[Int(rawValue)].spelling }
+}

@@ -1,0 +1,169 @@
+import ArgumentParser
+import LockGraph
+import Report
+import Trace
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `rawlockcheck graph`: the lock-class dependency graph of a trace, as
+/// DOT, SVG (through Graphviz's `dot`) or JSON, with the edges of reported
+/// circular dependencies and of invalid wait contexts highlighted.
+struct GraphCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "graph",
+    abstract: "Draw a trace's lock-class dependency graph (DOT, SVG or JSON).",
+    discussion: """
+      Each lock class is a node labelled with its name and {outer:inner} wait types, coloured \
+      by its outer wait type (spin red, config orange, sleep blue, free and inv grey), a \
+      hexagon when per-cpu and an octagon when an override. Each dependency is an edge \
+      labelled with the innermost frame of its first stack (symbolized when the trace has \
+      module lines), else its trace line. Edges of a reported circular dependency are red \
+      and bold (the refused dependency that closes the cycle is drawn too); edges into an \
+      acquisition in an invalid wait context are dashed orange, and that class has a double \
+      border. svg runs Graphviz's dot -Tsvg. Exit status 0, or 2 when the trace cannot be \
+      read, the output cannot be written or dot is missing.
+      """
+  )
+
+  /// What `graph` writes.
+  enum Format: String, ExpressibleByArgument, CaseIterable {
+    case dot, svg, json
+  }
+
+  @OptionGroup var options: CheckOptions
+
+  @Option(help: "Output format.")
+  var format: Format = .dot
+
+  @Option(
+    name: [.short, .customLong("output")], help: "Write to this file (default: standard output).")
+  var output: String?
+
+  @Option(
+    help: "A directory to search for the trace's binaries and their debug files (repeatable).")
+  var debugDir: [String] = []
+
+  @Argument(help: "The trace file (text or binary encoding); - for standard input (text).")
+  var trace: String
+
+  func run() throws {
+    var validator = LockValidator(configuration: options.configuration)
+    let progress = ProgressBar(label: trace)
+    let symbols: TraceSymbols
+    do {
+      symbols = try TraceReader(path: ReportCommand.file(for: trace), displayName: trace).read(
+        into: &validator, progress: progress.update)
+      progress.finish()
+    } catch {
+      progress.finish()
+      writeStandardError("rawlockcheck: \(error)\n")
+      throw ExitCode(2)
+    }
+    let graph = ClassGraph(
+      validator: validator, source: trace, resolver: resolver(for: symbols))
+    switch format {
+    case .dot: try write(graph.dot())
+    case .json: try write(graph.json().render() + "\n")
+    case .svg: try GraphvizDot.render(graph.dot(), format: "svg", to: output)
+    }
+  }
+
+  /// Symbolized frames when the trace names its modules; addresses otherwise.
+  func resolver(for symbols: TraceSymbols) -> any FrameResolving {
+    guard !symbols.modules.isEmpty, !symbols.stacks.isEmpty else {
+      return AddressFrameResolver(stacks: symbols.stacks)
+    }
+    let resolver = SymbolizingFrameResolver(
+      modules: symbols.modules, stacks: symbols.stacks, debugDirectories: debugDir,
+      filter: FrameFilterChoice())
+    for warning in resolver.moduleWarnings {
+      writeStandardError("rawlockcheck: \(trace): \(warning)\n")
+    }
+    return resolver
+  }
+
+  /// Writes `text` to `--output`, or to standard output.
+  func write(_ text: String) throws {
+    guard let output else {
+      print(text, terminator: "")
+      return
+    }
+    let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    if fd < 0 {
+      writeStandardError("rawlockcheck: \(output): \(String(cString: strerror(errno)))\n")
+      throw ExitCode(2)
+    }
+    writeAll(Array(text.utf8), to: fd)
+    close(fd)
+  }
+}
+
+/// Graphviz's `dot`, run on a DOT text through a temporary file.
+enum GraphvizDot {
+  /// Runs `dot -T<format>` on `source`, writing to `output` (standard
+  /// output when nil).
+  /// - Throws: `ExitCode(2)` after a one-line error when `dot` is not on
+  ///   `PATH`, the temporary file cannot be written, or `dot` fails.
+  static func render(_ source: String, format: String, to output: String?) throws {
+    var template = Array("/tmp/rawlockcheck-graph-XXXXXX.dot".utf8CString)
+    let fd = template.withUnsafeMutableBufferPointer { mkstemps($0.baseAddress!, 4) }
+    if fd < 0 {
+      writeStandardError(
+        "rawlockcheck: cannot create a temporary file: \(String(cString: strerror(errno)))\n")
+      throw ExitCode(2)
+    }
+    let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    defer { unlink(path) }
+    writeAll(Array(source.utf8), to: fd)
+    close(fd)
+    var arguments = ["dot", "-T\(format)"]
+    if let output { arguments += ["-o", output] }
+    arguments.append(path)
+    let status = spawnAndWait(arguments)
+    switch status {
+    case .notFound:
+      writeStandardError(
+        "rawlockcheck: graph --format \(format) needs Graphviz's dot, which is not on PATH "
+          + "(install graphviz, or use --format dot and run dot yourself)\n")
+      throw ExitCode(2)
+    case .failed(let message):
+      writeStandardError("rawlockcheck: dot: \(message)\n")
+      throw ExitCode(2)
+    case .exited(0):
+      return
+    case .exited(let code):
+      writeStandardError("rawlockcheck: dot -T\(format) exited with status \(code)\n")
+      throw ExitCode(2)
+    }
+  }
+
+  /// How a spawned program ended.
+  enum Outcome: Equatable {
+    /// Not found on `PATH`.
+    case notFound
+    /// Could not be started, or was killed: why.
+    case failed(String)
+    /// Exited with this status.
+    case exited(Int32)
+  }
+
+  /// Runs `arguments[0]` (searched on `PATH`) with the standard streams
+  /// inherited, and waits for it.
+  static func spawnAndWait(_ arguments: [String]) -> Outcome {
+    var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+    defer { for p in cArguments { free(p) } }
+    var pid = pid_t()
+    let rc = posix_spawnp(&pid, arguments[0], nil, nil, &cArguments, environ)
+    if rc == ENOENT { return .notFound }
+    if rc != 0 { return .failed(String(cString: strerror(rc))) }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 {
+      if errno != EINTR { return .failed(String(cString: strerror(errno))) }
+    }
+    // WIFEXITED and WEXITSTATUS are macros Swift cannot import.
+    if status & 0x7f == 0 { return .exited((status >> 8) & 0xff) }
+    return .failed("killed by signal \(status & 0x7f)")
+  }
+}

@@ -1,0 +1,266 @@
+import ArgumentParser
+import LockGraph
+import Report
+import Trace
+import WaitContext
+
+/// `rawlockcheck stats`: what validating a trace took, in the spirit of
+/// Linux's `/proc/lockdep_stats`: classes, dependencies, chains, depth,
+/// events per kind and per thread, the busiest classes, findings per kind.
+struct StatsCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "stats",
+    abstract: "Validate a trace and print lockdep_stats-style counters.",
+    discussion: """
+      Prints lock classes (declared, subclass variants), dependencies, chains validated \
+      (chain-cache misses) and cache hits, the deepest held-lock stack, events per kind and \
+      per thread, the ten most acquired classes and findings per kind. Exit status 0, or 2 \
+      when the trace cannot be read.
+      """
+  )
+
+  /// How `stats` prints: aligned text, or one JSON object.
+  enum Format: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+  }
+
+  @OptionGroup var options: CheckOptions
+
+  @Option(help: "Output format.")
+  var format: Format = .text
+
+  @Argument(help: "The trace file (text or binary encoding); - for standard input (text).")
+  var trace: String
+
+  func run() throws {
+    var counting = CountingValidator(LockValidator(configuration: options.configuration))
+    let progress = ProgressBar(label: trace)
+    do {
+      _ = try TraceReader(path: ReportCommand.file(for: trace), displayName: trace).read(
+        into: &counting, progress: progress.update)
+      progress.finish()
+    } catch {
+      progress.finish()
+      writeStandardError("rawlockcheck: \(error)\n")
+      throw ExitCode(2)
+    }
+    let stats = TraceStats(counting, source: trace)
+    switch format {
+    case .text: print(stats.text(), terminator: "")
+    case .json: print(stats.json().render())
+    }
+  }
+}
+
+/// The counters of one validated trace, gathered once and printed as text
+/// or JSON.
+struct TraceStats {
+  /// One class and how often it was acquired.
+  struct ClassCount {
+    /// The class's trace key.
+    var key: String
+    /// lockdep's display name (`name/N` for a subclass).
+    var name: String
+    /// The subclass, 0 for the declared class.
+    var subclass: Int
+    /// Acquisitions, trylocks included.
+    var acquisitions: Int64
+  }
+
+  /// One thread and its event count.
+  struct ThreadCount {
+    /// The thread's token in the trace.
+    var token: String
+    /// lockdep's `comm/pid`.
+    var label: String
+    /// Events on the thread.
+    var events: Int64
+  }
+
+  /// The trace, as named on the command line.
+  var source: String
+  /// Events validated.
+  var events: Int64
+  /// Classes declared by the trace.
+  var declaredClasses: Int
+  /// Subclass variants made on first use of `sub=`.
+  var subclassVariants: Int
+  /// Direct dependencies (graph edges).
+  var dependencies: Int
+  /// Acquisitions validated (trylocks included).
+  var acquisitions: Int64
+  /// Chains validated anew (chain-cache misses).
+  var chainsValidated: Int64
+  /// Acquisitions whose chain was in the cache.
+  var chainCacheHits: Int64
+  /// The most locks one thread held at once, and that thread's label.
+  var maxHeldDepth: Int
+  /// The thread that first reached `maxHeldDepth`.
+  var maxHeldDepthThread: String?
+  /// Events per verb, in `LockEvent.Verb` order; verbs never seen left out.
+  var eventsPerVerb: [(verb: String, count: Int64)]
+  /// Events per thread, in declaration order.
+  var eventsPerThread: [ThreadCount]
+  /// The ten most acquired classes, most first (ties in class order).
+  var busiestClasses: [ClassCount]
+  /// Distinct findings and their occurrences per kind, in kind order.
+  var findings: [(kind: FindingKind, distinct: Int, occurrences: Int)]
+
+  /// How many classes `busiestClasses` lists at most.
+  static let busiestCount = 10
+
+  /// The counters of `counting`'s trace, called `source`.
+  init(_ counting: CountingValidator, source: String) {
+    let v = counting.validator
+    let classes = v.classes
+    self.source = source
+    events = v.eventCount
+    var declared = 0
+    for i in 0..<classes.count where classes[ClassID(Int32(i))].subclass == 0 { declared += 1 }
+    declaredClasses = declared
+    subclassVariants = classes.count - declared
+    dependencies = v.core.dependencyCount
+    let s = v.statistics
+    acquisitions = s.acquisitions
+    chainsValidated = s.chainMisses
+    chainCacheHits = s.chainHits
+    maxHeldDepth = counting.maxHeldDepth
+    maxHeldDepthThread = counting.maxHeldDepthThread.map { v.threadLabel($0) }
+    eventsPerVerb = LockEvent.Verb.allCases.compactMap { verb in
+      let n = counting.eventsPerVerb[Int(verb.rawValue)]
+      return n == 0 ? nil : (verb.traceWord, n)
+    }
+    eventsPerThread = counting.eventsPerThread.indices.map { i in
+      let id = ThreadID(Int32(i))
+      return ThreadCount(
+        token: v.core.threadToken(id), label: v.threadLabel(id),
+        events: counting.eventsPerThread[i])
+    }
+    var counts: [ClassCount] = []
+    for (slot, n) in counting.acquisitions.enumerated() where n > 0 {
+      let base = classes[ClassID(Int32(slot / 8))]
+      let sub = slot % 8
+      counts.append(
+        ClassCount(
+          key: base.key, name: sub == 0 ? base.name : "\(base.name)/\(sub)", subclass: sub,
+          acquisitions: n))
+    }
+    // A stable sort keeps class order among equal counts.
+    busiestClasses = Array(
+      counts.enumerated().sorted {
+        $0.element.acquisitions != $1.element.acquisitions
+          ? $0.element.acquisitions > $1.element.acquisitions : $0.offset < $1.offset
+      }.prefix(Self.busiestCount).map(\.element))
+    var perKind: [FindingKind: (Int, Int)] = [:]
+    for f in v.findings.findings {
+      let old = perKind[f.kind] ?? (0, 0)
+      perKind[f.kind] = (old.0 + 1, old.1 + f.count)
+    }
+    findings = perKind.keys.sorted().map { ($0, perKind[$0]!.0, perKind[$0]!.1) }
+  }
+
+  /// `/proc/lockdep_stats`-style lines: a name, then its value right-aligned.
+  func text() -> String {
+    var out = "\(source):\n"
+    func line(_ name: String, _ value: Int64, _ suffix: String = "", indent: Int = 1) {
+      let label = String(repeating: " ", count: indent) + name + ":"
+      let number = String(value)
+      let pad = String(repeating: " ", count: max(1, 44 - label.count - number.count))
+      out += label + pad + number + suffix + "\n"
+    }
+    line("events", events)
+    line(
+      "lock-classes", Int64(declaredClasses + subclassVariants), " [max: \(ClassRegistry.capacity)]"
+    )
+    line("declared", Int64(declaredClasses), indent: 2)
+    line("subclass variants", Int64(subclassVariants), indent: 2)
+    line("direct dependencies", Int64(dependencies))
+    line("acquisitions", acquisitions)
+    line("chains validated (cache misses)", chainsValidated)
+    line("chain cache hits", chainCacheHits)
+    line(
+      "max held depth", Int64(maxHeldDepth),
+      " [max: \(LockValidator.maxHeldDepth)]" + (maxHeldDepthThread.map { " (\($0))" } ?? ""))
+    let distinct = findings.reduce(0) { $0 + $1.distinct }
+    let occurrences = findings.reduce(0) { $0 + $1.occurrences }
+    line(
+      "findings", Int64(distinct),
+      " distinct, \(occurrences) occurrence\(occurrences == 1 ? "" : "s")")
+    for f in findings {
+      line(
+        f.kind.rawValue, Int64(f.distinct),
+        " (\(f.occurrences) occurrence\(f.occurrences == 1 ? "" : "s"))", indent: 2)
+    }
+    out += "\nevents per kind:\n"
+    for (verb, n) in eventsPerVerb { line(verb, n, indent: 2) }
+    out += "\nevents per thread:\n"
+    for t in eventsPerThread { line(t.label, t.events, indent: 2) }
+    out += "\nbusiest classes (acquisitions, top \(Self.busiestCount)):\n"
+    if busiestClasses.isEmpty { out += "  none\n" }
+    for c in busiestClasses { line(c.name, c.acquisitions, indent: 2) }
+    return out
+  }
+
+  /// The same counters as one JSON object.
+  func json() -> JSONValue {
+    .object([
+      ("tool", .string("rawlockcheck")),
+      ("version", .string(RawLockCheck.version)),
+      ("source", .string(source)),
+      ("events", .int(events)),
+      (
+        "classes",
+        .object([
+          ("total", .int(declaredClasses + subclassVariants)),
+          ("declared", .int(declaredClasses)),
+          ("subclassVariants", .int(subclassVariants)),
+          ("max", .int(ClassRegistry.capacity)),
+        ])
+      ),
+      ("dependencies", .int(dependencies)),
+      ("acquisitions", .int(acquisitions)),
+      ("chainsValidated", .int(chainsValidated)),
+      ("chainCacheHits", .int(chainCacheHits)),
+      (
+        "maxHeldDepth",
+        .object([
+          ("depth", .int(maxHeldDepth)),
+          ("thread", .optional(maxHeldDepthThread)),
+          ("max", .int(LockValidator.maxHeldDepth)),
+        ])
+      ),
+      ("eventsPerKind", .object(eventsPerVerb.map { ($0.verb, .int($0.count)) })),
+      (
+        "eventsPerThread",
+        .array(
+          eventsPerThread.map {
+            .object([
+              ("id", .string($0.token)), ("name", .string($0.label)), ("events", .int($0.events)),
+            ])
+          })
+      ),
+      (
+        "busiestClasses",
+        .array(
+          busiestClasses.map { c in
+            var fields: [(String, JSONValue)] = [
+              ("class", .string(c.key)), ("name", .string(c.name)),
+            ]
+            if c.subclass != 0 { fields.append(("subclass", .int(c.subclass))) }
+            fields.append(("acquisitions", .int(c.acquisitions)))
+            return .object(fields)
+          })
+      ),
+      (
+        "findings",
+        .object(
+          findings.map {
+            (
+              $0.kind.rawValue,
+              .object([("distinct", .int($0.distinct)), ("occurrences", .int($0.occurrences))])
+            )
+          })
+      ),
+    ])
+  }
+}

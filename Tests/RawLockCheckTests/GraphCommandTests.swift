@@ -1,0 +1,176 @@
+import Foundation
+import Testing
+
+#if canImport(FoundationXML)
+  import FoundationXML
+#endif
+
+@Suite struct GraphCommandTests {
+  /// Graphviz's `dot` is on `PATH` (`scripts/install-deps.sh` installs it).
+  static let hasDot: Bool = {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+    return path.split(separator: ":").contains {
+      FileManager.default.isExecutableFile(atPath: "\($0)/dot")
+    }
+  }()
+
+  /// The DOT statement lines: `c0 [...]` for nodes, `c0 -> c1 [...]` for edges.
+  func statements(_ dot: String) -> [String] {
+    dot.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+  }
+
+  /// The edge statements.
+  func edges(_ dot: String) -> [String] {
+    statements(dot).filter { $0.firstMatch(of: /^c[0-9]+ -> c[0-9]+ \[/) != nil }
+  }
+
+  /// The node statements.
+  func nodes(_ dot: String) -> [String] {
+    statements(dot).filter { $0.firstMatch(of: /^c[0-9]+ \[/) != nil }
+  }
+
+  func edge(_ dot: String, _ from: String, _ to: String) -> String? {
+    statements(dot).first { $0.hasPrefix("\(from) -> \(to) [") }
+  }
+
+  func node(_ dot: String, _ id: String) -> String? {
+    statements(dot).first { $0.hasPrefix("\(id) [") }
+  }
+
+  @Test func circularAbbaHighlightsTheCycle() throws {
+    let run = try ToolRun(["graph", "findings/circular-abba.rlt"])
+    #expect(run.status == 0)
+    #expect(run.stderr.isEmpty)
+    let dot = run.stdout
+    #expect(dot.hasPrefix("digraph "))
+    #expect(nodes(dot).count == 2)
+    #expect(node(dot, "c0")?.contains(#"label="&dev->lock\n{4:4}""#) == true)
+    #expect(node(dot, "c1")?.contains(#"label="&fs->lock\n{4:4}""#) == true)
+    #expect(node(dot, "c0")?.contains(##"color="#1565c0""##) == true)  // sleep: blue
+    // The dependency in the graph, and the refused one that closes the cycle.
+    let ab = try #require(edge(dot, "c0", "c1"))
+    #expect(ab.contains(#"label="findings/circular-abba.rlt:12""#))
+    #expect(ab.contains(##"color="#d50000""##) && ab.contains(#"style="bold""#))
+    let ba = try #require(edge(dot, "c1", "c0"))
+    #expect(ba.contains(##"color="#d50000""##) && ba.contains("constraint=false"))
+    #expect(ba.contains(#"label="findings/circular-abba.rlt:16""#))
+    #expect(edges(dot).count == 2)
+  }
+
+  @Test func circularThreeHighlightsEveryLink() throws {
+    let run = try ToolRun(["graph", "findings/circular-three.rlt"])
+    #expect(run.status == 0)
+    let dot = run.stdout
+    for (from, to) in [("c0", "c1"), ("c1", "c2"), ("c2", "c0")] {
+      let line = try #require(edge(dot, from, to), "\(from) -> \(to)")
+      #expect(line.contains(#"style="bold""#))
+      #expect(line.contains(##"color="#d50000""##))
+    }
+    #expect(node(dot, "c0")?.contains(##"color="#ef6c00""##) == true)  // config: orange
+  }
+
+  @Test func invalidWaitContextDashesTheEdgesIntoTheLock() throws {
+    let run = try ToolRun(["graph", "findings/invalid-wait-context-seed.rlt"])
+    #expect(run.status == 0)
+    let dot = run.stdout
+    // Classes: 0 &some_lock, 1 &krcp->lock, 2 &pcp->lock, 3 &zone->lock.
+    #expect(node(dot, "c0")?.contains(#"label="&some_lock\n{2:2}""#) == true)
+    #expect(node(dot, "c0")?.contains(##"color="#c62828""##) == true)  // spin: red
+    #expect(node(dot, "c3")?.contains("peripheries=2") == true)
+    #expect(node(dot, "c0")?.contains("peripheries") == false)
+    for from in ["c1", "c2"] {
+      let line = try #require(edge(dot, from, "c3"), "\(from) -> c3")
+      #expect(line.contains(#"style="dashed""#))
+      #expect(line.contains(##"color="#ef6c00""##))
+      #expect(line.contains(#"label="findings/invalid-wait-context-seed.rlt:14""#))
+    }
+    let plain = try #require(edge(dot, "c0", "c1"))
+    #expect(!plain.contains("style="))
+    #expect(!dot.contains(##"color="#d50000""##))
+  }
+
+  @Test func mutexUnderRawSpinLock() throws {
+    let run = try ToolRun(["graph", "findings/mutex-under-raw.rlt"])
+    let line = try #require(edge(run.stdout, "c0", "c1"))
+    #expect(line.contains(#"style="dashed""#))
+    #expect(node(run.stdout, "c1")?.contains(#"label="m\n{4:4}""#) == true)
+  }
+
+  @Test func jsonHasTheSameAttributes() throws {
+    let run = try ToolRun(["graph", "--format", "json", "findings/circular-abba.rlt"])
+    #expect(run.status == 0)
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    let nodes = try #require(object["nodes"] as? [[String: Any]])
+    #expect(nodes.map { $0["name"] as? String } == ["&dev->lock", "&fs->lock"])
+    #expect(nodes.first?["kind"] as? String == "mutex")
+    #expect(nodes.first?["outer"] as? Int == 4)
+    #expect(nodes.first?["color"] as? String == "#1565c0")
+    #expect(nodes.first?["shape"] as? String == "box")
+    let edges = try #require(object["edges"] as? [[String: Any]])
+    #expect(edges.count == 2)
+    #expect(edges.map { $0["from"] as? String } == ["c0", "c1"])
+    #expect(edges.map { $0["inGraph"] as? Bool } == [true, false])
+    #expect(edges.map { $0["circularDependency"] as? Bool } == [true, true])
+    #expect(edges.map { $0["invalidWaitContext"] as? Bool } == [false, false])
+    #expect(edges.first?["kinds"] as? [String] == ["EN"])
+    #expect(edges.first?["at"] as? String == "findings/circular-abba.rlt:12")
+    #expect(edges.first?["thread"] as? String == "writer/1")
+    #expect(edges.first?["style"] as? String == "bold")
+  }
+
+  @Test func outputFile() throws {
+    let file = FileManager.default.temporaryDirectory
+      .appendingPathComponent("graph-\(UUID().uuidString).dot")
+    defer { try? FileManager.default.removeItem(at: file) }
+    let run = try ToolRun(["graph", "-o", file.path, "findings/circular-abba.rlt"])
+    #expect(run.status == 0)
+    #expect(run.stdout.isEmpty)
+    let written = try String(contentsOf: file, encoding: .utf8)
+    #expect(written == (try ToolRun(["graph", "findings/circular-abba.rlt"])).stdout)
+  }
+
+  /// Collects the text of an XML document's elements.
+  final class TextCollector: NSObject, XMLParserDelegate {
+    var text = ""
+    func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
+  }
+
+  @Test(.enabled(if: hasDot, "Graphviz's dot is installed"))
+  func svgParsesAndNamesTheClasses() throws {
+    let run = try ToolRun(["graph", "--format", "svg", "findings/invalid-wait-context-seed.rlt"])
+    #expect(run.status == 0, "\(run.stderr)")
+    let parser = XMLParser(data: Data(run.stdout.utf8))
+    let collector = TextCollector()
+    parser.delegate = collector
+    #expect(parser.parse(), "\(String(describing: parser.parserError))")
+    for name in ["&some_lock", "&krcp->lock", "&pcp->lock", "&zone->lock", "{3:3}"] {
+      #expect(collector.text.contains(name), "\(name)")
+    }
+    #expect(run.stdout.contains("stroke=\"#ef6c00\""))
+    #expect(run.stdout.contains("stroke-dasharray"))
+  }
+
+  @Test func svgWithoutDotIsAClearError() throws {
+    let process = Process()
+    process.executableURL = FixturePaths.tool
+    process.arguments = ["graph", "--format", "svg", "findings/circular-abba.rlt"]
+    process.currentDirectoryURL = FixturePaths.traces
+    process.environment = ["PATH": "/nonexistent"]
+    let err = Pipe()
+    process.standardError = err
+    process.standardOutput = Pipe()
+    try process.run()
+    let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 2)
+    #expect(message.hasPrefix("rawlockcheck: graph --format svg needs Graphviz's dot"))
+  }
+
+  @Test func aBadTraceIsStatusTwoWithItsLine() throws {
+    let run = try ToolRun(["graph", "malformed/unknown-class.rlt"])
+    #expect(run.status == 2)
+    #expect(run.stdout.isEmpty)
+    #expect(run.stderr.hasPrefix("rawlockcheck: malformed/unknown-class.rlt:"))
+  }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import Testing
+
+@Suite struct StatsCommandTests {
+  func json(_ run: ToolRun) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+  }
+
+  @Test func countsTheSeedScenario() throws {
+    let run = try ToolRun(["stats", "--format", "json", "findings/invalid-wait-context-seed.rlt"])
+    #expect(run.status == 0)
+    #expect(run.stderr.isEmpty)
+    let object = try json(run)
+    #expect(object["events"] as? Int == 8)
+    let classes = try #require(object["classes"] as? [String: Any])
+    #expect(classes["total"] as? Int == 4)
+    #expect(classes["declared"] as? Int == 4)
+    #expect(classes["subclassVariants"] as? Int == 0)
+    // some_lock -> krc, krc -> zone, pcp -> zone (the trylock of pcp adds none).
+    #expect(object["dependencies"] as? Int == 3)
+    #expect(object["acquisitions"] as? Int == 4)
+    let depth = try #require(object["maxHeldDepth"] as? [String: Any])
+    #expect(depth["depth"] as? Int == 4)
+    #expect(depth["thread"] as? String == "kworker/1")
+    let verbs = try #require(object["eventsPerKind"] as? [String: Int])
+    #expect(verbs == ["acquire": 4, "release": 4])
+    let threads = try #require(object["eventsPerThread"] as? [[String: Any]])
+    #expect(threads.count == 1)
+    #expect(threads.first?["events"] as? Int == 8)
+    let findings = try #require(object["findings"] as? [String: [String: Int]])
+    #expect(findings == ["invalid-wait-context": ["distinct": 1, "occurrences": 1]])
+  }
+
+  /// A repeated chain is a cache hit; a subclass is a class of its own; the
+  /// busiest class comes first.
+  @Test func countsHitsSubclassesAndTheBusiestClass() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      thread 1 name=a
+      thread 2 name=b
+      class m mutex name=&m
+      class s spinlock name=&s
+      class i mutex name=&inode
+      1 acquire m
+      1 acquire s
+      1 release s
+      1 release m
+      1 acquire m
+      1 acquire s
+      1 release s
+      1 release m
+      2 acquire i inst=1
+      2 acquire i sub=1 inst=2
+      2 release i inst=2
+      2 release i inst=1
+      2 irq-disable
+      2 acquire s
+      2 release s
+      2 irq-enable
+
+      """
+    let run = try ToolRun(["stats", "--format", "json", "-"], input: trace)
+    #expect(run.status == 0, "\(run.stderr)")
+    let object = try json(run)
+    let classes = try #require(object["classes"] as? [String: Any])
+    #expect(classes["declared"] as? Int == 3)
+    #expect(classes["subclassVariants"] as? Int == 1)
+    #expect(object["dependencies"] as? Int == 2)  // m -> s, i -> i/1
+    #expect(object["acquisitions"] as? Int == 7)
+    #expect(object["chainCacheHits"] as? Int == 2)  // the second m and m -> s
+    #expect(object["chainsValidated"] as? Int == 5)
+    let verbs = try #require(object["eventsPerKind"] as? [String: Int])
+    #expect(verbs == ["acquire": 7, "release": 7, "irq-disable": 1, "irq-enable": 1])
+    let threads = try #require(object["eventsPerThread"] as? [[String: Any]])
+    #expect(threads.map { $0["name"] as? String } == ["a/1", "b/2"])
+    #expect(threads.map { $0["events"] as? Int } == [8, 8])
+    let busiest = try #require(object["busiestClasses"] as? [[String: Any]])
+    #expect(busiest.map { $0["name"] as? String } == ["&s", "&m", "&inode", "&inode/1"])
+    #expect(busiest.map { $0["acquisitions"] as? Int } == [3, 2, 1, 1])
+    #expect(busiest.last?["subclass"] as? Int == 1)
+    #expect((object["findings"] as? [String: Any])?.isEmpty == true)
+  }
+
+  @Test func textHasTheLockdepStatsLines() throws {
+    let run = try ToolRun(["stats", "findings/circular-three.rlt"])
+    #expect(run.status == 0)
+    let lines = run.stdout.split(separator: "\n").map(String.init)
+    #expect(lines.first == "findings/circular-three.rlt:")
+    func value(_ name: String) -> String? {
+      for line in lines {
+        let body = line.drop { $0 == " " }
+        if body.hasPrefix("\(name):") {
+          return body.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces)
+        }
+      }
+      return nil
+    }
+    #expect(value("events") == "12")
+    #expect(value("lock-classes") == "3 [max: 1048576]")
+    #expect(value("direct dependencies") == "2")
+    #expect(value("chains validated (cache misses)") == "6")
+    #expect(value("chain cache hits") == "0")
+    #expect(value("max held depth") == "2 [max: 1024] (thread/1)")
+    #expect(value("findings") == "1 distinct, 1 occurrence")
+    #expect(value("circular-dependency") == "1 (1 occurrence)")
+    #expect(value("acquire") == "6")
+    #expect(value("thread/3") == "4")
+    #expect(run.stdout.contains("busiest classes (acquisitions, top 10):\n  A:"))
+  }
+
+  @Test func aBadTraceIsStatusTwoWithItsLine() throws {
+    let run = try ToolRun(["stats", "malformed/unbalanced.rlt"])
+    #expect(run.status == 2)
+    #expect(run.stdout.isEmpty)
+    #expect(run.stderr.hasPrefix("rawlockcheck: malformed/unbalanced.rlt:3: "))
+    #expect(run.stderr.split(separator: "\n").count == 1)
+  }
+}
