@@ -75,11 +75,13 @@ let package = Package(
     // The RCU read side's per-thread record, its fences and membarrier (C: Swift cannot say them).
     .target(name: "CRCUSupport"),
     // Read sections, grace periods, callRCU, rcuBarrier and kvfreeRCU over the allocator.
-    .target(name: "RCU", dependencies: ["Basics", "CRCUSupport", "Lockdep", "Allocator", "WaitContext"]),
+    .target(
+      name: "RCU", dependencies: ["Basics", "CRCUSupport", "Lockdep", "Allocator", "WaitContext"]),
     // The read side's cost per section, against a thread-local counter baseline.
     .executableTarget(name: "RCUBenchmark", dependencies: ["RCU", "Lockdep", "CRCUSupport"]),
     // kvfreeRCU's flood test, free walk and liburcu comparison (scripts/bench-rcu.sh).
-    .executableTarget(name: "KvfreeBenchmark", dependencies: ["Basics", "RCU", "Allocator", "Lockdep"]),
+    .executableTarget(
+      name: "KvfreeBenchmark", dependencies: ["Basics", "RCU", "Allocator", "Lockdep"]),
     // The command-line tool.
     .executableTarget(
       name: "rawlockcheck",
@@ -119,7 +121,8 @@ let package = Package(
     .testTarget(name: "WaitContextTests", dependencies: ["WaitContext"]),
     .testTarget(name: "LockGraphTests", dependencies: ["Basics", "LockGraph", "WaitContext"]),
     .testTarget(name: "TraceTests", dependencies: ["Trace", "LockGraph", "WaitContext", "Basics"]),
-    .testTarget(name: "AllocatorTests", dependencies: ["Basics", "Allocator", "Lockdep", "LockGraph"]),
+    .testTarget(
+      name: "AllocatorTests", dependencies: ["Basics", "Allocator", "Lockdep", "LockGraph"]),
     .testTarget(name: "RCUTests", dependencies: ["RCU", "Allocator", "Lockdep", "LockGraph"]),
     .testTarget(
       name: "RawLockCheckTests",

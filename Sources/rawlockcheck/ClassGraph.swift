@@ -145,7 +145,9 @@ struct ClassGraph {
         let at = "\(source):\(origin.line)"
         return (at, at)
       }
-      if let frame = resolver.frames(for: origin).first { return (frame.reportText, frame.reportText) }
+      if let frame = resolver.frames(for: origin).first {
+        return (frame.reportText, frame.reportText)
+      }
       return ("event \(origin.event)", "event \(origin.event)")
     }
     let graph = validator.graph

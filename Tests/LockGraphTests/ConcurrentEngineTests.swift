@@ -47,10 +47,12 @@ import WaitContext
         while ranks.count < depth { ranks.insert(Int.random(in: 0..<Self.classCount, using: &rng)) }
         let path = ranks.sorted()
         for r in path {
-          try! v.process(LockEvent(.acquire, thread: v.thread, lockClass: ids[r], address: UInt64(r + 1)))
+          try! v.process(
+            LockEvent(.acquire, thread: v.thread, lockClass: ids[r], address: UInt64(r + 1)))
         }
         for r in path.reversed() {
-          try! v.process(LockEvent(.release, thread: v.thread, lockClass: ids[r], address: UInt64(r + 1)))
+          try! v.process(
+            LockEvent(.release, thread: v.thread, lockClass: ids[r], address: UInt64(r + 1)))
         }
       }
       stats.withLock { $0.add(v.statistics) }
@@ -103,7 +105,8 @@ import WaitContext
     }
     let seen = ids.withLock { $0 }
     #expect(seen.count == 200)
-    #expect(seen.values.allSatisfy { $0.count == 1 }, "one class per key, whichever thread came first")
+    #expect(
+      seen.values.allSatisfy { $0.count == 1 }, "one class per key, whichever thread came first")
     let pairs = variants.withLock { $0.count }
     #expect(core.classes.count == 200 + pairs, "each key and each subclass used, once")
   }

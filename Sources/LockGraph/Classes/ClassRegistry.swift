@@ -54,7 +54,8 @@ public final class ClassRegistry: @unchecked Sendable {
   /// are committed on first touch. Zero bytes are a valid `Atomic` 0.
   private static func reserve<T: ~Copyable>(_: T.Type, count: Int) -> UnsafeMutablePointer<T> {
     let bytes = MemoryLayout<T>.stride * count
-    let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+    let raw = mmap(
+      nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
     guard let raw, raw != MAP_FAILED else {
       fatalError("rawlockcheck: cannot reserve \(bytes) bytes of address space for lock classes")
     }

@@ -89,7 +89,8 @@ struct GraphSearch: Sendable {
           return Result(found: ClassID(node), path: path(to: i))
         }
       case .usage(let mask):
-        if !visibleUsage(classes.usage(cls), onlyRecursive: onlyRecursive[i]).isDisjoint(with: mask) {
+        if !visibleUsage(classes.usage(cls), onlyRecursive: onlyRecursive[i]).isDisjoint(with: mask)
+        {
           return Result(found: ClassID(node), path: path(to: i))
         }
       case .accumulate:

@@ -20,7 +20,8 @@ extension ThreadValidator {
     let check = classes.check(cls)
     statistics.acquisitions += 1
     var lock = HeldLock(
-      instance: event.address, origin: event.origin, lockClass: cls, nest: event.nest, read: check ? event.read : .recursive, isTrylock: event.isTrylock,
+      instance: event.address, origin: event.origin, lockClass: cls, nest: event.nest,
+      read: check ? event.read : .recursive, isTrylock: event.isTrylock,
       check: check, hardirqsOff: state.hardirqsOff, irqContext: state.irqContext)
 
     if !event.isTrylock && SleepRule.sleeps(waits, configuration: configuration) {
