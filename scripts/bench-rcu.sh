@@ -19,17 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 objects=${1:-1000000}
-scripts/install-deps.sh
-missing=()
-for p in liburcu-dev valgrind; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >&2
-fi
+scripts/install-deps.sh liburcu-dev valgrind >&2
 swift build -c release --product KvfreeBenchmark >&2
 bench="$(swift build -c release --show-bin-path)/KvfreeBenchmark"
 mkdir -p .build/bench-rcu
