@@ -17,14 +17,42 @@ public struct SARIFReport {
   public var reports: [TextReport]
   /// The tool's version, for `tool.driver.version`.
   public var version: String
+  /// The checkout's root (`--source-root`): files under it are given
+  /// relative to it, with the base id `SRCROOT` (what GitHub code scanning
+  /// resolves against the repository); nil: absolute `file://` URIs.
+  public var sourceRoot: String?
+  /// Where relative paths (a trace named on the command line) start from,
+  /// to place them under `sourceRoot`.
+  public var workingDirectory: String?
 
   /// The schema every SARIF 2.1.0 log names.
   public static let schema = "https://json.schemastore.org/sarif-2.1.0.json"
 
-  /// A SARIF log of `reports`.
-  public init(reports: [TextReport], version: String) {
+  /// A SARIF log of `reports`, with paths under `sourceRoot` relative to it.
+  public init(
+    reports: [TextReport], version: String, sourceRoot: String? = nil,
+    workingDirectory: String? = nil
+  ) {
     self.reports = reports
     self.version = version
+    self.sourceRoot = sourceRoot.map { $0.hasSuffix("/") ? $0 : $0 + "/" }
+    self.workingDirectory = workingDirectory
+  }
+
+  /// An `artifactLocation`: relative to `SRCROOT` for a file under the
+  /// source root, else an absolute or relative URI as the path is.
+  func artifactLocation(_ path: String) -> JSONValue {
+    var path = path
+    if sourceRoot != nil, !path.hasPrefix("/"), let workingDirectory {
+      path = workingDirectory + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
+    }
+    if let root = sourceRoot, path.hasPrefix(root) {
+      return .object([
+        ("uri", .string(Self.uri(String(path.dropFirst(root.count))))),
+        ("uriBaseId", .string("SRCROOT")),
+      ])
+    }
+    return .object([("uri", .string(Self.uri(path)))])
   }
 
   /// The whole log as one JSON object.
@@ -39,13 +67,13 @@ public struct SARIFReport {
     }
     var results: [JSONValue] = []
     for report in reports {
-      let builder = Builder(report: report)
+      let builder = Builder(report: report, log: self)
       for finding in report.findings { results.append(builder.result(finding)) }
     }
     let artifacts = reports.map { report -> JSONValue in
-      .object([("location", .object([("uri", .string(Self.uri(report.source)))]))])
+      .object([("location", artifactLocation(report.source))])
     }
-    let run: JSONValue = .object([
+    var runFields: [(String, JSONValue)] = [
       (
         "tool",
         .object([
@@ -61,9 +89,16 @@ public struct SARIFReport {
         ])
       ),
       ("artifacts", .array(artifacts)),
+    ]
+    if let root = sourceRoot {
+      runFields.append(
+        ("originalUriBaseIds", .object([("SRCROOT", .object([("uri", .string(Self.uri(root)))]))])))
+    }
+    runFields += [
       ("columnKind", .string("unicodeCodePoints")),
       ("results", .array(results)),
-    ])
+    ]
+    let run: JSONValue = .object(runFields)
     return .object([
       ("$schema", .string(Self.schema)),
       ("version", .string("2.1.0")),
@@ -106,6 +141,8 @@ public struct SARIFReport {
   /// Builds the results of one trace's report.
   struct Builder {
     var report: TextReport
+    /// The log being built (for its source root).
+    var log: SARIFReport
     var json: JSONReport { JSONReport(report: report, version: "") }
     var core: ValidatorCore { report.core }
 
@@ -157,7 +194,7 @@ public struct SARIFReport {
     /// file alone when the line is unknown (compiler-generated code).
     func physical(file: String, line: Int, column: Int) -> JSONValue {
       let artifact: (String, JSONValue) = (
-        "artifactLocation", .object([("uri", .string(SARIFReport.uri(file)))])
+        "artifactLocation", log.artifactLocation(file)
       )
       guard line > 0 else { return .object([artifact]) }
       var region: [(String, JSONValue)] = [("startLine", .int(line))]
@@ -193,7 +230,7 @@ public struct SARIFReport {
           (
             "physicalLocation",
             .object([
-              ("artifactLocation", .object([("uri", .string(SARIFReport.uri(report.source)))]))
+              ("artifactLocation", log.artifactLocation(report.source))
             ])
           ))
       }

@@ -54,7 +54,11 @@ extension ReportCommand {
       if graphOut != nil { union.formUnion(Self.graphFile(of: report)) }
     }
     if format == .sarif {
-      print(SARIFReport(reports: reports, version: RawLockCheck.version).value().render())
+      print(
+        SARIFReport(
+          reports: reports, version: RawLockCheck.version, sourceRoot: absoluteSourceRoot,
+          workingDirectory: Self.currentDirectory()
+        ).value().render())
     }
     if format == .json && !objects.isEmpty {
       print((objects.count == 1 ? objects[0] : .array(objects)).render())

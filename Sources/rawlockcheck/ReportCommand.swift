@@ -32,6 +32,28 @@ struct ReportCommand: ParsableCommand {
   var debugDir: [String] = []
 
   @Option(
+    name: .customLong("source-root"),
+    help: ArgumentHelp(
+      "With --format sarif: give files under this directory relative to it (base id SRCROOT), as code scanning expects.",
+      valueName: "dir"))
+  var sourceRoot: String?
+
+  /// `--source-root` as an absolute path.
+  var absoluteSourceRoot: String? {
+    guard let sourceRoot else { return nil }
+    if sourceRoot.hasPrefix("/") { return sourceRoot }
+    guard let cwd = Self.currentDirectory() else { return sourceRoot }
+    return sourceRoot == "." ? cwd : cwd + "/" + sourceRoot
+  }
+
+  /// The working directory, when it can be read.
+  static func currentDirectory() -> String? {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    guard getcwd(&buffer, buffer.count) != nil else { return nil }
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+  }
+
+  @Option(
     name: .customLong("hide-frames"),
     help: ArgumentHelp(
       "Also leave out the leading frames of a stack whose function (linkage or demangled name) starts with this prefix, such as your own lock wrappers (repeatable).",
@@ -115,7 +137,11 @@ struct ReportCommand: ParsableCommand {
       }
     }
     if format == .sarif {
-      print(SARIFReport(reports: reports, version: RawLockCheck.version).value().render())
+      print(
+        SARIFReport(
+          reports: reports, version: RawLockCheck.version, sourceRoot: absoluteSourceRoot,
+          workingDirectory: Self.currentDirectory()
+        ).value().render())
     }
     if format == .json && !objects.isEmpty {
       print((objects.count == 1 ? objects[0] : .array(objects)).render())

@@ -76,6 +76,29 @@ import Testing
 
   /// The title and the lock names make the message; held locks' and the
   /// chain's stacks are further thread flows.
+  @Test func sourceRootMakesLocationsRelativeToSRCROOT() throws {
+    // Run from Fixtures/traces with the repository as the root.
+    let root = FixturePaths.root.path
+    let run = try ToolRun([
+      "report", "--format", "sarif", "--source-root", root, "findings/circular-abba.rlt",
+    ])
+    let log = try Self.object(run.stdout)
+    let runs = log["runs"] as? [[String: Any]]
+    let bases = runs?.first?["originalUriBaseIds"] as? [String: Any]
+    let srcroot = bases?["SRCROOT"] as? [String: Any]
+    #expect((srcroot?["uri"] as? String)?.hasSuffix("/") == true)
+    let results = runs?.first?["results"] as? [[String: Any]] ?? []
+    let location = (results.first?["locations"] as? [[String: Any]])?.first
+    let physical = location?["physicalLocation"] as? [String: Any]
+    let artifact = physical?["artifactLocation"] as? [String: Any]
+    #expect(artifact?["uri"] as? String == "Fixtures/traces/findings/circular-abba.rlt")
+    #expect(artifact?["uriBaseId"] as? String == "SRCROOT")
+    // Without it: the path as given.
+    let plain = try Self.object(
+      try ToolRun(["report", "--format", "sarif", "findings/circular-abba.rlt"]).stdout)
+    #expect(!String(describing: plain).contains("SRCROOT"))
+  }
+
   @Test func circularDependencyCarriesItsChain() throws {
     let run = try ToolRun(["report", "--format", "sarif", "findings/circular-abba.rlt"])
     let result = try #require(
