@@ -94,7 +94,7 @@ import WaitContext
         let key = "k\((k + t * 7) % 200)"
         let id = core.classes.register(key: key, name: nil, kind: .spinlock, waits: waits)!.id
         let variant = core.classes.tables.variant(of: id, subclass: UInt8(1 + k % 7))
-        ids.withLock { $0[key, default: []].insert(id) }
+        ids.withLock { _ = $0[key, default: []].insert(id) }
         #expect(core.classes.tables.base(variant) == id)
         let pair = "\(key)/\(1 + k % 7)"
         variants.withLock { v in

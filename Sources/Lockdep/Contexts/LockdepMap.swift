@@ -9,7 +9,7 @@ import WaitContext
 /// For example, an RCU read-side section: `LockdepMap(.rcu, name:
 /// "rcu_read_lock")`, acquired on entry and released on exit (RCU kinds are
 /// always taken as recursive reads and add no graph edges).
-public final class LockdepMap: ValidatedLock {
+public final class LockdepMap: ValidatedLock, @unchecked Sendable {
   /// The kind of lock it is checked as.
   public let kind: LockKind
 

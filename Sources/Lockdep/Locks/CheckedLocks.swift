@@ -8,7 +8,7 @@ import WaitContext
 public enum Checked {
   /// `raw_spinlock_t`: spins and never sleeps, even on PREEMPT_RT (wait
   /// types spin/spin).
-  public final class RawSpinLock: SpinningLock {
+  public final class RawSpinLock: SpinningLock, @unchecked Sendable {
     /// A raw spin lock of the class of this line, or of `key`, named `name` in reports.
     public init(
       name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
@@ -19,7 +19,7 @@ public enum Checked {
 
   /// `spinlock_t`: spins in user space, checked as `config` (it sleeps on
   /// PREEMPT_RT, so it must not nest inside a raw spin lock).
-  public final class SpinLock: SpinningLock {
+  public final class SpinLock: SpinningLock, @unchecked Sendable {
     /// A spin lock of the class of this line, or of `key`, named `name` in reports.
     public init(
       name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
@@ -29,7 +29,7 @@ public enum Checked {
   }
 
   /// `local_lock_t`: a per-CPU lock (checked as `config`, lock type percpu).
-  public final class LocalLock: SpinningLock {
+  public final class LocalLock: SpinningLock, @unchecked Sendable {
     /// A local lock of the class of this line, or of `key`, named `name` in reports.
     public init(
       name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
@@ -40,7 +40,7 @@ public enum Checked {
 
   /// `rwlock_t`: a spinning reader-writer lock whose readers may recurse
   /// (read acquisitions are recursive reads), checked as `config`.
-  public final class RWLock: ValidatedLock, KernelReaderWriterLock {
+  public final class RWLock: ValidatedLock, KernelReaderWriterLock, @unchecked Sendable {
     let word = RWSpinWord()
 
     /// An rwlock of the class of this line, or of `key`, named `name` in reports.
@@ -90,7 +90,7 @@ public enum Checked {
   }
 
   /// `struct mutex`: a sleeping lock (a `pthread_mutex_t`).
-  public final class Mutex: ValidatedLock, KernelLock {
+  public final class Mutex: ValidatedLock, KernelLock, @unchecked Sendable {
     let mutex = SleepingMutex()
 
     /// A mutex of the class of this line, or of `key`, named `name` in reports.
@@ -134,7 +134,7 @@ public enum Checked {
 
   /// `struct rw_semaphore`: a sleeping reader-writer lock whose reads are
   /// not recursive (a read waits behind a waiting writer).
-  public final class RWSemaphore: ValidatedLock, KernelReaderWriterLock {
+  public final class RWSemaphore: ValidatedLock, KernelReaderWriterLock, @unchecked Sendable {
     let rwlock = SleepingRWLock()
 
     /// An rwsem of the class of this line, or of `key`, named `name` in reports.
@@ -193,7 +193,7 @@ public enum Checked {
 /// What the spinning exclusive lock types (`Checked.RawSpinLock`,
 /// `SpinLock`, `LocalLock`) share: a spin word and the kernel's operations
 /// on it, validated. They differ only in their kind (their wait types).
-public class SpinningLock: ValidatedLock, KernelLock {
+public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
   let word = SpinWord()
 
   /// `spin_lock()` (`raw_spin_lock()`, `local_lock()`).
