@@ -122,6 +122,30 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    "record-stress",
+    {
+      // 8 threads, 12 classes in random but consistent orders, 2,000
+      // rounds each: every event must reach the recorded trace.
+      let locks = (0..<12).map { i in
+        Checked.Mutex(name: "&stress->l\(i)", key: LockClassKey("&stress->l\(i)"))
+      }
+      let threads = (0..<8).map { t in
+        SpawnedThread {
+          var rng = SplitMix(seed: UInt64(t + 1))
+          for _ in 0..<2000 {
+            let first = Int(rng.next() % 6)
+            let second = first + 1 + Int(rng.next() % 5)
+            locks[first].lock()
+            locks[second].lock()
+            locks[second].unlock()
+            locks[first].unlock()
+          }
+        }
+      }
+      for t in threads { t.join() }
+    }
+  ),
+  (
     "cached-loop",
     {
       let outer = Checked.Mutex(name: "&loop->outer")

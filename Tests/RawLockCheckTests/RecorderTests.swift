@@ -59,6 +59,22 @@ import Testing
     #expect(try Self.offline(trace) == live)
   }
 
+  @Test func eightThreadsLoseNoEventAndFindNothing() throws {
+    let (live, trace) = try Self.record("record-stress")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    #expect(live.isEmpty, "consistent orders: no finding")
+    let run = try ToolRun(["stats", "--format", "json", trace.path])
+    #expect(run.status == 0, "\(run.stderr)")
+    let stats = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+    let perKind = stats?["eventsPerKind"] as? [String: Int]
+    // 8 threads x 2,000 rounds x 2 locks.
+    #expect(perKind?["acquire"] == 32_000)
+    #expect(perKind?["release"] == 32_000)
+    let threads = stats?["eventsPerThread"] as? [[String: Any]] ?? []
+    let perThread = threads.compactMap { $0["events"] as? Int }.filter { $0 >= 8_000 }
+    #expect(perThread.count == 8, "each worker's 8,000 lock events, and its exit")
+  }
+
   @Test func policyOffValidatesNothingOnAnyThread() throws {
     let (live, trace) = try Self.record("policy-off")
     defer { try? FileManager.default.removeItem(at: trace) }
