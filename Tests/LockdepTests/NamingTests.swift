@@ -1,0 +1,73 @@
+import LockGraph
+import Lockdep
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Lock classes and their names as lockdep forms them, and the lock types
+/// beside the standard library's `Synchronization.Mutex`.
+@Suite struct NamingTests {
+  init() { LockValidation.policy = .collect }
+
+  /// The text of the findings `body` causes on a thread of its own.
+  func texts(_ body: @escaping @Sendable () -> Void) -> [String] {
+    let scope = LockValidationScope()
+    pthread_join(spawn { scope.run(body) }, nil)
+    return scope.findings.map(\.text)
+  }
+
+  @Test func anUnnamedLockIsNamedByItsDeclarationSite() {
+    let raw = Checked.RawSpinLock(name: "&site->raw")
+    let line = #line + 1
+    let unnamed = Checked.Mutex()
+    let text = texts { raw.withLock { unnamed.withLock {} } }.first ?? ""
+    #expect(text.contains("(LockdepTests/NamingTests.swift:\(line))"), "\(text)")
+  }
+
+  @Test func aClassKeySharesOneClassAcrossLines() {
+    let key = LockClassKey("&shared->lock")
+    let first = Checked.SpinLock(key: key)
+    let second = Checked.SpinLock(key: key)
+    // Two locks of one class nested without a subclass: recursive locking,
+    // named by the key.
+    let text = texts { first.withLock { second.withLock {} } }.first ?? ""
+    #expect(text.contains("WARNING: possible recursive locking detected"))
+    #expect(text.contains("(&shared->lock)"))
+  }
+
+  @Test func locksOfOneLineShareAClassAndOthersDoNot() {
+    let locks = (0..<2).map { _ in Checked.SpinLock(name: "&loop->lock") }
+    let other = Checked.SpinLock(name: "&loop->lock")  // another line: another class
+    #expect(texts { locks[0].withLock { other.withLock {} } }.isEmpty)
+    #expect(texts { locks[0].withLock { locks[1].withLock {} } }.count == 1)
+  }
+
+  @Test func assertHeldAndAssertNotHeldPassWhenTrue() {
+    let lock = Checked.Mutex(name: "&assert->lock")
+    lock.assertNotHeld()
+    lock.withLock { lock.assertHeld() }
+    lock.assertNotHeld()
+  }
+
+  @Test func beSideSynchronizationTheModuleNameDisambiguates() {
+    // Both modules name a `Mutex`: spelled with the module, both are usable.
+    let ours = Lockdep.Mutex(name: "&both->ours")
+    let theirs = Synchronization.Mutex(0)
+    let value = ours.withLock {
+      theirs.withLock {
+        $0 += 1
+        return $0
+      }
+    }
+    #expect(value == 1)
+  }
+
+  @Test func protectedGuardsItsValue() {
+    let counter = Protected(0, by: Checked.SpinLock(name: "&protected->lock"))
+    for _ in 0..<10 { counter.withLock { $0 += 1 } }
+    #expect(counter.withLock { $0 } == 10)
+  }
+}
