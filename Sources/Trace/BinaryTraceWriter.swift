@@ -31,17 +31,7 @@ public struct BinaryTraceWriter: Sendable {
   public mutating func flush<E: Error>(_ write: (UnsafeRawBufferPointer) throws(E) -> Void)
     throws(E)
   {
-    if bytes.isEmpty { return }
-    var failure: E? = nil
-    bytes.withUnsafeBytes { buffer in
-      do throws(E) {
-        try write(buffer)
-      } catch {
-        failure = error
-      }
-    }
-    if let failure { throw failure }
-    bytes.removeAll(keepingCapacity: true)
+    try TraceBuffer.flush(&bytes, write)
   }
 
   /// The buffered bytes, leaving the buffer empty.

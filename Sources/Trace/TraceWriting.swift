@@ -138,3 +138,24 @@ extension TraceRewriter where Writer == TextTraceWriter {
     self.init(writer: TextTraceWriter(), symbols: symbols)
   }
 }
+
+/// What both trace writers do with their buffered bytes.
+enum TraceBuffer {
+  /// Hands `bytes` to `write` and empties them (keeping their capacity);
+  /// when `write` throws, the bytes stay.
+  static func flush<E: Error>(
+    _ bytes: inout [UInt8], _ write: (UnsafeRawBufferPointer) throws(E) -> Void
+  ) throws(E) {
+    if bytes.isEmpty { return }
+    var failure: E? = nil
+    bytes.withUnsafeBytes { buffer in
+      do throws(E) {
+        try write(buffer)
+      } catch {
+        failure = error
+      }
+    }
+    if let failure { throw failure }
+    bytes.removeAll(keepingCapacity: true)
+  }
+}

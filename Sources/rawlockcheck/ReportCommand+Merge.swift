@@ -53,16 +53,7 @@ extension ReportCommand {
       }
       if graphOut != nil { union.formUnion(Self.graphFile(of: report)) }
     }
-    if format == .sarif {
-      print(
-        SARIFReport(
-          reports: reports, version: RawLockCheck.version, sourceRoot: absoluteSourceRoot,
-          workingDirectory: Self.currentDirectory()
-        ).value().render())
-    }
-    if format == .json && !objects.isEmpty {
-      print((objects.count == 1 ? objects[0] : .array(objects)).render())
-    }
+    printCollected(objects: objects, reports: reports)
     if let graphOut, !anyErrors {
       let comment =
         "written by rawlockcheck \(RawLockCheck.version) from \(traces.joined(separator: " "))"

@@ -38,6 +38,21 @@ struct ReportCommand: ParsableCommand {
       valueName: "dir"))
   var sourceRoot: String?
 
+  /// Prints what the JSON and SARIF formats collect over every trace: one
+  /// JSON object (an array for several), or one SARIF log.
+  func printCollected(objects: [JSONValue], reports: [TextReport]) {
+    if format == .sarif {
+      print(
+        SARIFReport(
+          reports: reports, version: RawLockCheck.version, sourceRoot: absoluteSourceRoot,
+          workingDirectory: Self.currentDirectory()
+        ).value().render())
+    }
+    if format == .json && !objects.isEmpty {
+      print((objects.count == 1 ? objects[0] : .array(objects)).render())
+    }
+  }
+
   /// `--source-root` as an absolute path.
   var absoluteSourceRoot: String? {
     guard let sourceRoot else { return nil }
@@ -136,16 +151,7 @@ struct ReportCommand: ParsableCommand {
       case .sarif: reports.append(report)
       }
     }
-    if format == .sarif {
-      print(
-        SARIFReport(
-          reports: reports, version: RawLockCheck.version, sourceRoot: absoluteSourceRoot,
-          workingDirectory: Self.currentDirectory()
-        ).value().render())
-    }
-    if format == .json && !objects.isEmpty {
-      print((objects.count == 1 ? objects[0] : .array(objects)).render())
-    }
+    printCollected(objects: objects, reports: reports)
     if anyErrors { throw ExitCode(2) }
     if anyFindings { throw ExitCode(1) }
   }

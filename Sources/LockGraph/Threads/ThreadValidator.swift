@@ -73,37 +73,9 @@ public struct ThreadValidator {
     self.classes = core.classes.tables
     self.chains = core.chains.lookup
     self.configuration = core.configuration
-    // Room to grow before any allocation: a signal handler's events must
-    // be validated without one (see `canProcessWithoutAllocating`).
+    // Room to grow before the first allocation on the fast path.
     state.held.reserveCapacity(64)
     state.contexts.reserveCapacity(16)
-  }
-
-  /// Whether `event` can be processed now without allocating memory (so
-  /// from a signal handler, which may have interrupted `malloc`): a context
-  /// entry, a context exit that leaves no lock behind, irq/bh/preemption
-  /// counters, or an acquisition or release on the fast path (call
-  /// `acquireFast`/`releaseFast` for those). Anything else (a new chain, a
-  /// finding) must wait until the handler has returned.
-  public func canProcessWithoutAllocating(_ event: LockEvent) -> Bool {
-    switch event.verb {
-    case .hardirqEnter, .softirqEnter, .nmiEnter:
-      return state.contexts.count < state.contexts.capacity
-    case .hardirqExit, .softirqExit, .nmiExit:
-      if let top = state.top, top.irqContext == state.irqContext { return false }
-      return !state.contexts.isEmpty
-    case .irqDisable, .bhDisable, .preemptDisable:
-      return true
-    case .irqEnable:
-      // Marks held locks (may be a finding) when interrupts come back on.
-      return state.irqDisableDepth > 1 || state.held.isEmpty
-    case .bhEnable:
-      return state.bhDisableDepth > 1 || state.held.isEmpty
-    case .preemptEnable:
-      return state.preemptDisableDepth > 0
-    default:
-      return false
-    }
   }
 
   /// The locks this thread holds now, oldest first.

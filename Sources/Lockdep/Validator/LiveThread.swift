@@ -16,17 +16,14 @@ import WaitContext
 ///
 /// Invariants:
 /// - only its own thread, and signal handlers running on it, touch it;
-/// - `busy` is set while the validator runs: an event from a signal handler
-///   that interrupted it is not validated (the validator is not re-entrant;
-///   lockdep gets the same by running with interrupts off), and the handler
-///   that began so is ignored whole (`suppressedDepth`), so its releases
-///   match its acquisitions.
+/// - `busy` is set while the validator runs, which is not re-entrant
+///   (lockdep gets the same by running with interrupts off); events of a
+///   signal handler are never validated in the handler but queued
+///   (`deferred`) and validated once it has returned and `busy` is clear.
 final class LiveThread: StackSource {
   let id: ThreadID
   @exclusivity(unchecked) var validator: ThreadValidator
   @exclusivity(unchecked) var busy = false
-  /// Depth of signal handlers entered while the validator was busy.
-  @exclusivity(unchecked) var suppressedDepth = 0
   /// Where stacks are captured before interning.
   let stackBuffer = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: 64)
   /// This thread's trace recording, when the process records.
@@ -62,7 +59,7 @@ final class LiveThread: StackSource {
   static func current() -> LiveThread? {
     if let raw = rlc_lockdep_thread() {
       let thread = Unmanaged<LiveThread>.fromOpaque(raw).takeUnretainedValue()
-      return thread.busy || thread.suppressedDepth > 0 ? nil : thread
+      return thread.busy ? nil : thread
     }
     return create()
   }
@@ -215,7 +212,6 @@ final class LiveThread: StackSource {
   /// Runs at thread exit: locks still held are reported, the recording flushed.
   func exit() {
     busy = false
-    suppressedDepth = 0
     if deferred.count > 0 { replayDeferred() }
     process(LockEvent(.exit, thread: id))
     recording?.flush()
