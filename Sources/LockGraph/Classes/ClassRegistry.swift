@@ -34,9 +34,13 @@ public final class ClassRegistry: @unchecked Sendable {
   private let variantSlots: UnsafeMutablePointer<Atomic<Int32>>
   private let published = Atomic<Int>(0)
   private let registration = PThreadMutex<[String: ClassID]>([:])
+  /// The configuration the classes' `taskTransitions` are computed for.
+  let configuration: CheckConfiguration
 
-  /// An empty registry (its tables are reserved, not yet committed).
-  public init() {
+  /// An empty registry for `configuration` (its tables are reserved, not
+  /// yet committed).
+  public init(configuration: CheckConfiguration = CheckConfiguration()) {
+    self.configuration = configuration
     records = Self.reserve(LockClass.self, count: Self.capacity)
     usageBits = Self.reserve(Atomic<UInt16>.self, count: Self.capacity)
     variantSlots = Self.reserve(Atomic<Int32>.self, count: Self.capacity * 8)
@@ -115,10 +119,12 @@ public final class ClassRegistry: @unchecked Sendable {
     let n = published.load(ordering: .relaxed)
     guard n < Self.capacity else { return nil }
     let id = ClassID(Int32(n))
-    (records + n).initialize(
-      to: LockClass(
-        key: key, name: name, kind: kind, waits: waits, subclass: 0, base: id,
-        check: !kind.row.isRCU))
+    var record = LockClass(
+      key: key, name: name, kind: kind, waits: waits, subclass: 0, base: id,
+      check: !kind.row.isRCU)
+    record.taskTransitions = TaskTransitions(
+      waits: waits, check: record.check, configuration: configuration)
+    (records + n).initialize(to: record)
     published.store(n + 1, ordering: .releasing)
     return id
   }
@@ -176,6 +182,10 @@ public struct ClassTables: @unchecked Sendable {
   /// The declared class of `id`.
   @inline(__always)
   public func base(_ id: ClassID) -> ClassID { records[id.index].base }
+
+  /// The task-context rules of class `id`, for the fast path.
+  @inline(__always)
+  func taskTransitions(_ id: ClassID) -> TaskTransitions { records[id.index].taskTransitions }
 
   /// The usage bits of class `id` now.
   @inline(__always)

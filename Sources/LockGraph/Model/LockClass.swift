@@ -21,6 +21,11 @@ public struct LockClass: Sendable {
   public var check: Bool
   /// Lockdep's usage bits (`UsageBits`).
   public var usage: UsageMask = []
+  /// The sleep and wait-context rules for this class in plain task
+  /// context, for the fast path (set by the registry, which knows the
+  /// configuration).
+  public internal(set) var taskTransitions = TaskTransitions(
+    waits: ClassWaitTypes(inner: .inv), check: false, configuration: CheckConfiguration())
 
   /// lockdep's `__print_lock_name()`: the name, and `/N` for a subclass.
   public var displayName: String { subclass == 0 ? name : "\(name)/\(subclass)" }

@@ -13,7 +13,18 @@ enum ChainKey {
   @inlinable
   static func iterate(_ key: UInt64, lockClass: ClassID, read: ReadMode) -> UInt64 {
     let id = UInt64(UInt32(bitPattern: lockClass.raw)) | UInt64(read.rawValue) << 32
-    return mix(key &+ id &* 0x9E37_79B9_7F4A_7C15)
+    return step(key ^ id &* 0x9E37_79B9_7F4A_7C15)
+  }
+
+  /// One step of the chain: a bijection of 64-bit values (an odd multiply,
+  /// then an xor-shift), so two chains that differ in their last lock
+  /// never share a key, and the earlier key's every bit reaches the high
+  /// bits that the shift folds into the low ones (the cache's index). One
+  /// multiply: the acquisition's cache lookup waits on this.
+  @inlinable
+  static func step(_ x: UInt64) -> UInt64 {
+    let k = x &* 0xbf58_476d_1ce4_e5b9
+    return k ^ k >> 31
   }
 
   /// The finalizer of MurmurHash3 (fmix64): every input bit affects every

@@ -32,7 +32,7 @@ public final class ValidatorCore: Sendable {
     onFinding: (@Sendable (Finding, _ isNew: Bool) -> Void)? = nil
   ) {
     self.configuration = configuration
-    self.classes = ClassRegistry()
+    self.classes = ClassRegistry(configuration: configuration)
     self.chains = ChainCache(bytes: chainCacheBytes)
     self.shared = PThreadMutex(SharedState())
     self.onFinding = onFinding

@@ -65,6 +65,10 @@ extension ThreadValidator {
     lock.atomicSoFar =
       (depth > 0 && state.held[depth - 1].atomicSoFar)
       || SleepRule.makesAtomic(waits, configuration: configuration)
+    lock.taskState =
+      lock.limitBase == .task
+      ? TaskTransitions.state(allowed: lock.allowedAfter, atomic: lock.atomicSoFar)
+      : TaskTransitions.refused
     let base = chainHead ? ChainKey.initial(irqContext: lock.irqContext) : state.chainKey
     let key = ChainKey.iterate(base, lockClass: lock.lockClass, read: lock.read)
 
@@ -132,39 +136,37 @@ extension ThreadValidator {
   }
 
   /// `acquireFast` for a live program's plain acquisition (no subclass,
-  /// nest lock or trylock), from its parts: no `LockEvent` is built unless
-  /// the full path must run. Returns false, changing nothing, when it must.
-  @inline(__always)
+  /// nest lock or trylock) from return address `ip`: no `LockEvent` is
+  /// built unless the full path must run. Returns false, changing nothing,
+  /// when it must.
   public mutating func acquireFast(
+    _ cls: ClassID, instance: UInt64, read: ReadMode, ip: UInt64
+  ) -> Bool {
+    acquireFast(cls, instance: instance, read: read, origin: Origin(ip: ip))
+  }
+
+  /// `acquireFast` from an acquisition's parts. Returns false, changing
+  /// nothing, when the full path must run.
+  ///
+  /// What it skips is what `acquire` would find unchanged: the sleep and
+  /// wait-context rules come folded into the class's `TaskTransitions`,
+  /// the usage bits it would set are all set already, and the chain is in
+  /// the cache.
+  @inline(__always)
+  mutating func acquireFast(
     _ cls: ClassID, instance: UInt64, read: ReadMode, origin: Origin
   ) -> Bool {
     guard
       state.hardirqDepth | state.softirqDepth | state.nmiDepth | state.irqDisableDepth
         | state.bhDisableDepth | state.preemptDisableDepth == 0,
-      !state.stopped, state.held.count < Self.maxHeldDepth
+      !state.stopped, state.held.count < Self.maxHeldDepth, state.held.hasRoom
     else { return false }
-    guard classes.check(cls) else { return false }
-    let waits = classes.waits(cls)
-    let task = configuration.effective(.task)
-    var allowed = task
-    var atomic = false
-    var key = ChainKey.initial(irqContext: IRQContextID.task)
-    if let top = state.top {
-      // In task context every held lock is in the task segment.
-      guard top.limitBase == task else { return false }
-      allowed = top.allowedAfter
-      atomic = top.atomicSoFar
-      key = state.chainKey
-    }
-    if atomic && SleepRule.sleeps(waits, configuration: configuration) { return false }
-    guard
-      WaitContextRule.check(
-        acquiring: waits, isTrylock: false, allowed: allowed, configuration: configuration)?
-        .isValid ?? true
-    else { return false }
-    var lock = HeldLock(
-      instance: instance, origin: origin, lockClass: cls, nest: .none, read: read,
-      isTrylock: false, check: true, hardirqsOff: false, irqContext: IRQContextID.task)
+    let top = state.held.top
+    // In task context every held lock is in the task segment; one taken
+    // under another limit has no task state (`refused`).
+    let before = top?.taskState ?? TaskTransitions.empty
+    let after = classes.taskTransitions(cls).next(after: before)
+    guard after != TaskTransitions.refused else { return false }
     // Task context, interrupts and bottom halves on, not a trylock: the
     // bits `usageBits(of:)` gives for it.
     // (Bit operations, not an array literal: that allocates in debug builds.)
@@ -177,17 +179,16 @@ extension ThreadValidator {
         rawValue: UsageBit.used.mask.rawValue | UsageBit.enabledHardirq.mask.rawValue
           | UsageBit.enabledSoftirq.mask.rawValue)
     guard classes.usage(cls).isSuperset(of: bits) else { return false }
-    key = ChainKey.iterate(key, lockClass: cls, read: read)
+    let base = top == nil ? ChainKey.initial(irqContext: IRQContextID.task) : state.chainKey
+    let key = ChainKey.iterate(base, lockClass: cls, read: read)
     guard chains.contains(key) else { return false }
-    lock.previousChainKey = state.chainKey
-    lock.limitBase = task
-    lock.allowedAfter = WaitContextRule.lower(
-      allowed, holder: waits.inner, lockType: waits.lockType, configuration: configuration)
-    lock.atomicSoFar = atomic || SleepRule.makesAtomic(waits, configuration: configuration)
-    state.held.append(lock)
+    state.held.appendInPlace(
+      HeldLock(
+        taskContext: instance, origin: origin, lockClass: cls, read: read,
+        previousChainKey: state.chainKey, after: after))
     state.chainKey = key
-    statistics.acquisitions += 1
-    statistics.chainHits += 1
+    statistics.acquisitions &+= 1
+    statistics.chainHits &+= 1
     return true
   }
 }

@@ -40,7 +40,7 @@ extension ThreadValidator {
           .locksHeldAtExit, origin: event.origin, lock: nil,
           detail: .locksHeldAtExit(interrupt: name), classes: leaked)
         state.chainKey = state.held[start].previousChainKey
-        state.held.removeSubrange(start...)
+        state.held.removeAll(from: start)
       }
     }
   }

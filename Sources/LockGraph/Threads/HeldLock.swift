@@ -28,6 +28,7 @@ public struct HeldLock: Sendable {
   private static var irqContextShift: UInt64 { 8 }  // 8 bits
   private static var allowedShift: UInt64 { 16 }  // 8 bits
   private static var limitShift: UInt64 { 24 }  // 8 bits
+  private static var taskStateShift: UInt64 { 32 }  // 4 bits
 
   init(
     instance: UInt64, origin: Origin, lockClass: ClassID, nest: ClassID, read: ReadMode,
@@ -44,7 +45,28 @@ public struct HeldLock: Sendable {
     if hardirqsOff { b |= Self.hardirqsOffBit }
     b |= UInt64(WaitType.task.rawValue) << Self.allowedShift
     b |= UInt64(WaitType.task.rawValue) << Self.limitShift
+    b |= UInt64(TaskTransitions.refused) << Self.taskStateShift
     self.bits = b
+  }
+
+  /// The fast path's entry: a lock of class `lockClass` taken in plain
+  /// task context (interrupts and bottom halves on, not a trylock, no nest
+  /// lock) after a holder in task state `before`, reaching `after`
+  /// (`TaskTransitions`).
+  @inline(__always)
+  init(
+    taskContext instance: UInt64, origin: Origin, lockClass: ClassID, read: ReadMode,
+    previousChainKey: UInt64, after: UInt8
+  ) {
+    self.instance = instance
+    self.previousChainKey = previousChainKey
+    self.origin = origin
+    self.lockClass = lockClass
+    self.nest = .none
+    self.bits =
+      UInt64(read.rawValue) | Self.checkBit | UInt64(after & 8) << 2
+      | UInt64(after & 7) << Self.allowedShift | UInt64(WaitType.task.rawValue) << Self.limitShift
+      | UInt64(after) << Self.taskStateShift
   }
 
   @inline(__always)
@@ -106,6 +128,17 @@ public struct HeldLock: Sendable {
   var limitBase: WaitType {
     @inline(__always) get { WaitType(rawValue: byte(Self.limitShift))! }
     @inline(__always) set { setByte(Self.limitShift, newValue.rawValue) }
+  }
+
+  /// The task state after this lock (`TaskTransitions`): its
+  /// `allowedAfter` and `atomicSoFar`, when it is held in task context
+  /// under the task's limit; else `TaskTransitions.refused`, which no
+  /// table entry continues from.
+  var taskState: UInt8 {
+    @inline(__always) get { UInt8(truncatingIfNeeded: bits >> Self.taskStateShift) & 0xF }
+    @inline(__always) set {
+      bits = bits & ~(0xF << Self.taskStateShift) | UInt64(newValue & 0xF) << Self.taskStateShift
+    }
   }
 
   /// This lock, or one held below it, makes the holder atomic

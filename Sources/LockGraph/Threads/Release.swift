@@ -2,10 +2,15 @@ extension ThreadValidator {
   /// The fast path of a live program's release: the newest lock, in the
   /// current context, is `lockClass` at `instance`. Returns false, changing
   /// nothing, when the full path must run (`process` a `release` event).
+  ///
+  /// Only task context is fast (the newest lock taken in task context, no
+  /// interrupt-like context entered): elsewhere the full path runs.
   @inline(__always)
   public mutating func releaseFast(_ lockClass: ClassID, instance: UInt64) -> Bool {
-    guard !state.stopped, let top = state.top, top.irqContext == state.irqContext,
-      classes.base(top.lockClass) == lockClass, instance == 0 || top.instance == instance
+    guard !state.stopped, let top = state.top, top.irqContext == IRQContextID.task,
+      state.hardirqDepth | state.softirqDepth | state.nmiDepth == 0,
+      top.lockClass == lockClass || classes.base(top.lockClass) == lockClass,
+      instance == 0 || top.instance == instance
     else { return false }
     state.chainKey = top.previousChainKey
     state.held.removeLast()
@@ -55,7 +60,7 @@ extension ThreadValidator {
     }
     let removed = state.held[index]
     let above = Array(state.held[(index + 1)...])
-    state.held.removeSubrange(index...)
+    state.held.removeAll(from: index)
     state.chainKey = removed.previousChainKey
     for lock in above { push(lock) }
   }
@@ -64,7 +69,9 @@ extension ThreadValidator {
   /// (lockdep's `debug_check_no_locks_freed()`). `held` are the locks of
   /// thread `holder`: this thread's, or another's when the caller knows
   /// other threads (a trace does: it checks every thread).
-  public mutating func checkFreed(_ event: LockEvent, held: [HeldLock], by holder: ThreadID) {
+  public mutating func checkFreed(
+    _ event: LockEvent, held: some Sequence<HeldLock>, by holder: ThreadID
+  ) {
     let reinitialized = event.verb == .initLock
     let from = event.address
     let to = reinitialized ? from &+ 1 : from &+ max(event.length, 1)

@@ -7,7 +7,7 @@ import WaitContext
 /// `irqContext` that are adjacent form one segment, and only the last
 /// segment belongs to the current interrupt context.
 struct ThreadState: Sendable {
-  var held: [HeldLock] = []
+  var held = HeldStack(capacity: 64)
   /// lockdep's `curr_chain_key`: the chain key of the current segment.
   var chainKey: UInt64 = 0
   /// Entered interrupt contexts, innermost last.
@@ -21,10 +21,9 @@ struct ThreadState: Sendable {
   /// Validation of this thread stopped (a limit was hit) until it exits.
   var stopped = false
 
-  /// The newest held lock. (Not `held.last`: unspecialized in debug
-  /// builds, its accessor allocates a coroutine frame on every call.)
+  /// The newest held lock.
   var top: HeldLock? {
-    @inline(__always) get { held.isEmpty ? nil : held[held.count - 1] }
+    @inline(__always) get { held.top }
   }
 
   /// The wait limit of the current context (`waitContext.waitLimit`),

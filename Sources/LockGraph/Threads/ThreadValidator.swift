@@ -74,12 +74,11 @@ public struct ThreadValidator {
     self.chains = core.chains.lookup
     self.configuration = core.configuration
     // Room to grow before the first allocation on the fast path.
-    state.held.reserveCapacity(64)
     state.contexts.reserveCapacity(16)
   }
 
   /// The locks this thread holds now, oldest first.
-  public var heldLocks: [HeldLock] { state.held }
+  public var heldLocks: [HeldLock] { Array(state.held) }
 
   /// Whether validation of this thread stopped (a limit was hit) until it exits.
   public var isStopped: Bool { state.stopped }

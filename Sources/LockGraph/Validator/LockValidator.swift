@@ -94,8 +94,8 @@ public struct LockValidator {
     try threads[t].process(event)
     eventCount += 1
     if event.verb == .free || event.verb == .initLock {
-      for other in threads.indices where other != t && !threads[other].heldLocks.isEmpty {
-        let held = threads[other].heldLocks
+      for other in threads.indices where other != t && !threads[other].state.held.isEmpty {
+        let held = threads[other].state.held
         threads[t].checkFreed(event, held: held, by: threads[other].thread)
       }
     }

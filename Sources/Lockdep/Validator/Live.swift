@@ -81,13 +81,26 @@ enum Live {
       if subclass == 0 && nest == .none && !trylock && thread.signalDepth == 0 {
         thread.acquire(lockClass, instance: instance, read: read, ip: ip)
       } else {
-        submit(
-          LockEvent(
-            .acquire, thread: thread.id, lockClass: lockClass, read: read, isTrylock: trylock,
-            subclass: subclass, nest: nest, address: instance, origin: Origin(ip: ip)),
-          on: thread)
+        submitAcquire(
+          lockClass, instance: instance, read: read, trylock: trylock, subclass: subclass,
+          nest: nest, ip: ip, on: thread)
       }
     }
+  }
+
+  /// An acquisition the fast path does not take (subclass, nest lock,
+  /// trylock, or in a signal handler), as a full event; out of line so
+  /// that every lock function stays small.
+  @inline(never)
+  static func submitAcquire(
+    _ lockClass: ClassID, instance: UInt64, read: ReadMode, trylock: Bool, subclass: UInt8,
+    nest: ClassID, ip: UInt64, on thread: LiveThread
+  ) {
+    submit(
+      LockEvent(
+        .acquire, thread: thread.id, lockClass: lockClass, read: read, isTrylock: trylock,
+        subclass: subclass, nest: nest, address: instance, origin: Origin(ip: ip)),
+      on: thread)
   }
 
   @inline(__always)
@@ -96,11 +109,16 @@ enum Live {
       if thread.signalDepth == 0 {
         thread.release(lockClass, instance: instance)
       } else {
-        submit(
-          LockEvent(.release, thread: thread.id, lockClass: lockClass, address: instance),
-          on: thread)
+        submitRelease(lockClass, instance: instance, on: thread)
       }
     }
+  }
+
+  /// A release in a signal handler, as a full event (queued); out of line.
+  @inline(never)
+  static func submitRelease(_ lockClass: ClassID, instance: UInt64, on thread: LiveThread) {
+    submit(
+      LockEvent(.release, thread: thread.id, lockClass: lockClass, address: instance), on: thread)
   }
 
   /// An event without a class (contexts, might-sleep, exit).

@@ -102,12 +102,18 @@ final class LiveThread: StackSource {
     if recording == nil {
       busy = true
       rlc_signal_fence()
-      let done = validator.acquireFast(
-        lockClass, instance: instance, read: read, origin: Origin(ip: ip))
+      let done = validator.acquireFast(lockClass, instance: instance, read: read, ip: ip)
       rlc_signal_fence()
       busy = false
       if done { return }
     }
+    acquireSlow(lockClass, instance: instance, read: read, ip: ip)
+  }
+
+  /// `acquire`'s full event, out of line so that the fast path's callers
+  /// stay small (no event on their stack, few registers saved).
+  @inline(never)
+  func acquireSlow(_ lockClass: ClassID, instance: UInt64, read: ReadMode, ip: UInt64) {
     process(
       LockEvent(
         .acquire, thread: id, lockClass: lockClass, read: read, address: instance,
@@ -126,6 +132,12 @@ final class LiveThread: StackSource {
       busy = false
       if done { return }
     }
+    releaseSlow(lockClass, instance: instance)
+  }
+
+  /// `release`'s full event, out of line (see `acquireSlow`).
+  @inline(never)
+  func releaseSlow(_ lockClass: ClassID, instance: UInt64) {
     process(LockEvent(.release, thread: id, lockClass: lockClass, address: instance))
   }
 

@@ -1,0 +1,99 @@
+/// A thread's held-lock stack: lockdep's `held_locks[]` array with
+/// `lockdep_depth`.
+///
+/// Unlike `Array`, pushing and popping do no uniqueness check and call no
+/// out-of-line code: the entries live in a buffer that only grows (to the
+/// deepest nesting the thread reached), owned by one `HeldStorage`, and the
+/// count lives in this value. It is a stack with reference storage: copies
+/// share the buffer, so only one copy may be changed (a thread's state is
+/// changed in place and never copied; `ThreadState()` makes a new buffer).
+///
+/// Invariant: entries `0..<count` are initialized; `count <= capacity`.
+struct HeldStack: RandomAccessCollection, Sendable {
+  private let storage: HeldStorage
+  /// The number of held locks (lockdep's `curr->lockdep_depth`).
+  private(set) var count = 0
+
+  /// An empty stack with room for `capacity` locks before it grows.
+  init(capacity: Int = 16) {
+    storage = HeldStorage(capacity: capacity)
+  }
+
+  var startIndex: Int { 0 }
+  var endIndex: Int { count }
+
+  @inline(__always)
+  subscript(position: Int) -> HeldLock {
+    get {
+      precondition(position >= 0 && position < count, "held-lock index out of range")
+      return storage.base[position]
+    }
+    nonmutating set {
+      precondition(position >= 0 && position < count, "held-lock index out of range")
+      storage.base[position] = newValue
+    }
+  }
+
+  /// The newest held lock, or nil.
+  var top: HeldLock? {
+    @inline(__always) get { count == 0 ? nil : storage.base[count &- 1] }
+  }
+
+  /// Pushes `lock`.
+  @inline(__always)
+  mutating func append(_ lock: HeldLock) {
+    if count == storage.capacity { storage.grow() }
+    (storage.base + count).initialize(to: lock)
+    count &+= 1
+  }
+
+  /// Whether a lock can be pushed without growing the buffer.
+  var hasRoom: Bool {
+    @inline(__always) get { count < storage.capacity }
+  }
+
+  /// Pushes `lock` where `hasRoom` (the fast path, which must not call out).
+  @inline(__always)
+  mutating func appendInPlace(_ lock: HeldLock) {
+    assert(hasRoom)
+    (storage.base + count).initialize(to: lock)
+    count &+= 1
+  }
+
+  /// Pops the newest lock.
+  @inline(__always)
+  mutating func removeLast() {
+    precondition(count > 0, "pop from an empty held-lock stack")
+    count &-= 1
+  }
+
+  /// Pops every lock from `start` up.
+  mutating func removeAll(from start: Int) {
+    precondition(start >= 0 && start <= count, "held-lock index out of range")
+    count = start
+  }
+}
+
+/// The buffer of a `HeldStack`. `HeldLock` is a trivial type (plain words),
+/// so entries need no deinitialization and a buffer is moved with a copy.
+final class HeldStorage: @unchecked Sendable {
+  private(set) var base: UnsafeMutablePointer<HeldLock>
+  private(set) var capacity: Int
+
+  init(capacity: Int) {
+    self.capacity = max(capacity, 1)
+    base = .allocate(capacity: self.capacity)
+  }
+
+  deinit { base.deallocate() }
+
+  /// Doubles the capacity, keeping the entries.
+  @inline(never)
+  func grow() {
+    let larger = UnsafeMutablePointer<HeldLock>.allocate(capacity: capacity * 2)
+    larger.moveInitialize(from: base, count: capacity)
+    base.deallocate()
+    base = larger
+    capacity *= 2
+  }
+}
