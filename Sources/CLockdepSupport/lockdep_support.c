@@ -10,6 +10,14 @@
 _Thread_local void *rlc_lockdep_thread_state = 0;
 _Thread_local int rlc_lockdep_signal_depth_value = 0;
 
+/* 4 KiB per thread: a few handler runs of a thread that never took a lock. */
+#define RLC_ORPHAN_BYTES 4096
+static _Thread_local _Alignas(64) unsigned char rlc_orphan_area[RLC_ORPHAN_BYTES];
+
+void *rlc_orphan_storage(void) { return rlc_orphan_area; }
+
+unsigned long rlc_orphan_storage_size(void) { return RLC_ORPHAN_BYTES; }
+
 void rlc_block_signals(void *saved) {
   sigset_t all;
   sigfillset(&all);

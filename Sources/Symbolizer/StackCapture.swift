@@ -22,12 +22,38 @@ public enum StackCapture {
   public static func capture(into buffer: UnsafeMutableBufferPointer<UInt64>, skip: Int = 0)
     -> Int
   {
-    guard let out = buffer.baseAddress, buffer.count > 0 else { return 0 }
+    guard buffer.count > 0 else { return 0 }
     let bounds = ThreadStackBounds.current()
-    var fp = UInt(bitPattern: rlc_frame_address())
+    let fp = UInt(bitPattern: rlc_frame_address())
     guard bounds.contains(frame: fp) else {
       return captureWithBacktrace(into: buffer, skip: skip + 1)
     }
+    return walk(from: fp, within: bounds, into: buffer, skip: skip)
+  }
+
+  /// `capture` for a signal handler on a thread that may never have
+  /// captured before: allocates nothing, and captures nothing (returns 0)
+  /// where the thread's stack bounds are not known yet or the frame-pointer
+  /// chain cannot be started.
+  @inline(never)
+  public static func captureWithoutAllocating(
+    into buffer: UnsafeMutableBufferPointer<UInt64>, skip: Int = 0
+  ) -> Int {
+    guard buffer.count > 0, let bounds = ThreadStackBounds.cached() else { return 0 }
+    let fp = UInt(bitPattern: rlc_frame_address())
+    guard bounds.contains(frame: fp) else { return 0 }
+    return walk(from: fp, within: bounds, into: buffer, skip: skip)
+  }
+
+  /// Follows the frame-pointer chain from frame `fp` (the capturing
+  /// function's own) inside `bounds`.
+  @inline(__always)
+  private static func walk(
+    from start: UInt, within bounds: ThreadStackBounds,
+    into buffer: UnsafeMutableBufferPointer<UInt64>, skip: Int
+  ) -> Int {
+    let out = buffer.baseAddress!
+    var fp = start
     var toSkip = skip
     var count = 0
     while count < buffer.count {
@@ -87,6 +113,15 @@ struct ThreadStackBounds {
   @inline(__always)
   func contains(frame fp: UInt) -> Bool {
     fp & 7 == 0 && fp >= low && fp <= high &- 16
+  }
+
+  /// The calling thread's bounds if a capture on this thread computed them
+  /// already, else nil; never allocates (for signal handlers).
+  @inline(__always)
+  static func cached() -> ThreadStackBounds? {
+    guard let cached = pthread_getspecific(stackBoundsKey) else { return nil }
+    let words = cached.assumingMemoryBound(to: UInt.self)
+    return ThreadStackBounds(low: words[0], high: words[1])
   }
 
   /// The calling thread's bounds; computed on the first call in each thread.

@@ -134,6 +134,28 @@ import Testing
     #expect(second.findings.isEmpty)
   }
 
+  @Test func aHandlerOnAThreadThatNeverTookALockIsValidated() {
+    // The thread's first lock events are the handler's: its validator state
+    // cannot be made in the handler (that allocates), so they wait in
+    // static thread-local memory until the scope ends.
+    let lock = Checked.Mutex(name: "&signal->fresh")
+    installSignalHandler(SIGURG) { _ in lock.withLock {} }
+    let scope = LockValidationScope()
+    pthread_join(
+      spawn {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGURG)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        scope.run { _ = raise(SIGURG) }
+      }, nil)
+    // A mutex in a hard interrupt: mutex_lock()'s might_sleep() in atomic
+    // context, then the invalid wait context (sleep under a spin limit),
+    // in __lock_acquire()'s order, with the handler's stack.
+    #expect(scope.findings.map(\.finding.kind) == [.sleepInAtomic, .invalidWaitContext])
+    #expect(scope.findings.first.map { !$0.finding.origin.stack.isNone } == true)
+  }
+
   @Test func aRealTimeThreadMustNotSleep() {
     let scope = LockValidationScope()
     let mutex = Checked.Mutex(name: "&rt->mutex")

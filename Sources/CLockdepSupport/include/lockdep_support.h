@@ -49,6 +49,13 @@ static inline __attribute__((always_inline)) void rlc_lockdep_leave_signal(void)
   rlc_lockdep_signal_depth_value -= 1;
 }
 
+/// Static per-thread storage (zero-filled when the thread starts, never
+/// allocated) for the events of signal handlers that run on a thread the
+/// validator has no state for yet: nothing may be allocated in a handler.
+void *rlc_orphan_storage(void);
+/// The size of `rlc_orphan_storage()` in bytes.
+unsigned long rlc_orphan_storage_size(void);
+
 /// Blocks every signal on the calling thread, saving the old mask in
 /// `saved` (a `sigset_t`-sized buffer, `rlc_sigset_size()` bytes).
 void rlc_block_signals(void *saved);

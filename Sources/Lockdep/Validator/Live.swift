@@ -18,9 +18,11 @@ enum Live {
   /// In a signal handler installed through Lockdep, events are not
   /// validated but queued (`deferred`), and validated before the thread's
   /// next event outside the handler: the validator allocates, and the
-  /// signal may have interrupted `malloc`.
+  /// signal may have interrupted `malloc`. On a thread without state yet,
+  /// a handler's event (`orphan`, built for thread id -1) is queued in
+  /// static thread-local memory instead (`OrphanEvents`).
   @inline(__always)
-  static func withThread(_ body: (LiveThread) -> Void) {
+  static func withThread(orphan: () -> LockEvent?, _ body: (LiveThread) -> Void) {
     if off.load(ordering: .relaxed) { return }
     if let raw = rlc_lockdep_thread() {
       Unmanaged<LiveThread>.fromOpaque(raw)._withUnsafeGuaranteedRef { thread in
@@ -29,15 +31,25 @@ enum Live {
         }
         body(thread)
       }
-    } else if rlc_lockdep_signal_depth() == 0, let thread = LiveThread.create() {
-      body(thread)
+    } else if rlc_lockdep_signal_depth() == 0 {
+      if let thread = LiveThread.create() { body(thread) }
+    } else if LiveValidator.isCreated, let event = orphan() {
+      OrphanEvents.queue(event)
     }
   }
+
+  /// The thread id of an event queued before its thread had state.
+  static let orphanThread = ThreadID(-1)
 
   /// Validates this thread's queued signal-handler events now (a scope
   /// ending, findings being read), when not in a handler itself.
   static func replayPending() {
-    guard rlc_lockdep_signal_depth() == 0, let raw = rlc_lockdep_thread() else { return }
+    guard rlc_lockdep_signal_depth() == 0 else { return }
+    guard let raw = rlc_lockdep_thread() else {
+      // Handlers ran on this thread before it had state: create it now.
+      if OrphanEvents.isPending && !off.load(ordering: .relaxed) { _ = LiveThread.create() }
+      return
+    }
     Unmanaged<LiveThread>.fromOpaque(raw)._withUnsafeGuaranteedRef { thread in
       if thread.deferred.count > 0 && !thread.busy { thread.replayDeferred() }
     }
@@ -58,7 +70,10 @@ enum Live {
 
   /// The outermost signal handler on this thread returned.
   static func endHandlerRun() {
-    guard let raw = rlc_lockdep_thread() else { return }
+    guard let raw = rlc_lockdep_thread() else {
+      OrphanEvents.endRun()
+      return
+    }
     Unmanaged<LiveThread>.fromOpaque(raw)._withUnsafeGuaranteedRef { $0.endHandlerRun() }
   }
 
@@ -77,7 +92,11 @@ enum Live {
     _ lockClass: ClassID, instance: UInt64, read: ReadMode, trylock: Bool, subclass: UInt8,
     nest: ClassID, ip: UInt64
   ) {
-    withThread { thread in
+    withThread(orphan: {
+      LockEvent(
+        .acquire, thread: orphanThread, lockClass: lockClass, read: read, isTrylock: trylock,
+        subclass: subclass, nest: nest, address: instance, origin: Origin(ip: ip))
+    }) { thread in
       if subclass == 0 && nest == .none && !trylock && thread.signalDepth == 0 {
         thread.acquire(lockClass, instance: instance, read: read, ip: ip)
       } else {
@@ -105,7 +124,9 @@ enum Live {
 
   @inline(__always)
   static func release(_ lockClass: ClassID, instance: UInt64) {
-    withThread { thread in
+    withThread(orphan: {
+      LockEvent(.release, thread: orphanThread, lockClass: lockClass, address: instance)
+    }) { thread in
       if thread.signalDepth == 0 {
         thread.release(lockClass, instance: instance)
       } else {
@@ -124,14 +145,16 @@ enum Live {
   /// An event without a class (contexts, might-sleep, exit).
   @inline(__always)
   static func event(_ verb: LockEvent.Verb, threaded: Bool = false) {
-    withThread { thread in
+    withThread(orphan: { LockEvent(verb, thread: orphanThread, threaded: threaded) }) { thread in
       submit(LockEvent(verb, thread: thread.id, threaded: threaded), on: thread)
     }
   }
 
   /// `might_lock()`: checks an acquisition of `lockClass` without taking it.
   static func mightLock(_ lockClass: ClassID, read: ReadMode) {
-    withThread { thread in
+    withThread(orphan: {
+      LockEvent(.mightLock, thread: orphanThread, lockClass: lockClass, read: read)
+    }) { thread in
       submit(
         LockEvent(.mightLock, thread: thread.id, lockClass: lockClass, read: read), on: thread)
     }
@@ -140,7 +163,9 @@ enum Live {
   /// Memory at `address` is being freed (or a lock there re-initialized).
   static func freed(address: UInt64, length: UInt64) {
     guard LiveValidator.isCreated else { return }
-    withThread { thread in
+    withThread(orphan: {
+      LockEvent(.free, thread: orphanThread, address: address, length: length)
+    }) { thread in
       submit(LockEvent(.free, thread: thread.id, address: address, length: length), on: thread)
     }
   }

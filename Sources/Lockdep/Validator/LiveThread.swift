@@ -72,6 +72,7 @@ final class LiveThread: StackSource {
     let raw = Unmanaged.passRetained(thread).toOpaque()
     rlc_lockdep_set_thread(raw)
     pthread_setspecific(exitKey, raw)
+    if OrphanEvents.isPending { thread.replayOrphans() }
     return thread
   }
 
@@ -202,21 +203,35 @@ final class LiveThread: StackSource {
   /// handler appends to the queue while it is read.
   @inline(never)
   func replayDeferred() {
+    replay(&deferred)
+  }
+
+  /// Validates the events of handlers that ran on this thread before it
+  /// had this state (`OrphanEvents`).
+  @inline(never)
+  func replayOrphans() {
+    OrphanEvents.withQueue { replay(&$0) }
+  }
+
+  /// Validates `queue`'s events as this thread's, in order, with the stacks
+  /// they were queued with, and empties it.
+  private func replay(_ queue: inout DeferredEvents) {
     let saved = UnsafeMutableRawPointer.allocate(byteCount: Int(rlc_sigset_size()), alignment: 16)
     defer { saved.deallocate() }
     rlc_block_signals(saved)
     defer { rlc_restore_signals(saved) }
-    let dropped = deferred.dropped
-    for i in 0..<deferred.count {
-      let (event, stack) = deferred.entry(i)
+    let dropped = queue.dropped
+    for i in 0..<queue.count {
+      var (event, stack) = queue.entry(i)
+      event.thread = id
       replayStack = stack
       process(event)
       replayStack = nil
     }
-    deferred.clear()
+    queue.clear()
     if dropped > 0 {
       LiveValidator.shared.misuse(
-        "\(dropped) signal handler run(s) not validated: more than \(DeferredEvents.capacity) events",
+        "\(dropped) signal handler run(s) not validated: more than \(queue.capacity) events",
         thread: id)
     }
   }

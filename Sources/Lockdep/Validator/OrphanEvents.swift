@@ -1,0 +1,75 @@
+import CLockdepSupport
+import LockGraph
+
+/// The events of signal handlers installed through Lockdep that run on a
+/// thread the validator has no state for yet (it never took a validated
+/// lock): creating that state allocates, which a handler must not do, so
+/// the events are queued in static thread-local memory
+/// (`rlc_orphan_storage()`, zero-filled when the thread starts) and
+/// validated when the thread's state is created outside a handler: at its
+/// next lock event, or when findings are read or a validation scope ends
+/// (`Live.replayPending()`).
+///
+/// Invariants: only the owning thread (and its handlers) touch its queue;
+/// the header is set up on first use, marked by the last byte of the
+/// header area; events carry no thread id until they are replayed.
+enum OrphanEvents {
+  private struct Header {
+    var queue: DeferredEvents
+    var inRun: Bool
+  }
+
+  /// Bytes before the queue's storage: the header, and its set-up mark in
+  /// the last byte.
+  private static let headerBytes = 128
+
+  @inline(__always)
+  private static var area: UnsafeMutableRawPointer { rlc_orphan_storage() }
+
+  @inline(__always)
+  private static var isSetUp: Bool {
+    area.load(fromByteOffset: headerBytes - 1, as: UInt8.self) == 1
+  }
+
+  /// The calling thread's header, set up on first use. Allocates nothing.
+  private static var header: UnsafeMutablePointer<Header> {
+    let pointer = area.bindMemory(to: Header.self, capacity: 1)
+    if !isSetUp {
+      assert(MemoryLayout<Header>.size < headerBytes)
+      let storage = area + headerBytes
+      pointer.initialize(
+        to: Header(
+          queue: DeferredEvents(
+            in: storage, bytes: Int(rlc_orphan_storage_size()) - headerBytes),
+          inRun: false))
+      area.storeBytes(of: 1, toByteOffset: headerBytes - 1, as: UInt8.self)
+    }
+    return pointer
+  }
+
+  /// Queues one event of a handler run on this thread (in the handler).
+  static func queue(_ event: LockEvent) {
+    let h = header
+    h.pointee.queue.append(
+      event,
+      startsRun: event.verb == .hardirqEnter && rlc_lockdep_signal_depth() == 1
+        && !h.pointee.inRun,
+      boundsKnown: false)
+    if event.verb == .hardirqEnter { h.pointee.inRun = true }
+  }
+
+  /// The outermost handler returned: its run is complete.
+  static func endRun() {
+    guard isSetUp else { return }
+    header.pointee.queue.endRun()
+    header.pointee.inRun = false
+  }
+
+  /// Whether events wait for this thread's state.
+  static var isPending: Bool { isSetUp && header.pointee.queue.count > 0 }
+
+  /// Runs `body` on this thread's queue (outside handlers).
+  static func withQueue(_ body: (inout DeferredEvents) -> Void) {
+    body(&header.pointee.queue)
+  }
+}
