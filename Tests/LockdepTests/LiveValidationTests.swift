@@ -106,16 +106,17 @@ import Testing
 
   /// Raises `signal` on a thread of its own that does not block it (the
   /// test runner's worker threads block signals), in `scope`.
-  func raiseOnAThread(_ signal: Int32, in scope: LockValidationScope) {
+  /// Raises `signal` on a new thread (which unblocks it), in `scope`;
+  /// `lockFirst` takes a lock first, so the thread has validator state
+  /// before the handler runs.
+  func raiseOnAThread(_ signal: Int32, in scope: LockValidationScope, lockFirst: Bool = true) {
     pthread_join(
       spawn {
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, signal)
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
-        // A thread's validator state is made by its first lock event, never
-        // in a handler (that would allocate): take a lock first.
-        Checked.Mutex(name: "&signal->first").withLock {}
+        if lockFirst { Checked.Mutex(name: "&signal->first").withLock {} }
         scope.run { _ = raise(signal) }
       }, nil)
   }
@@ -141,14 +142,7 @@ import Testing
     let lock = Checked.Mutex(name: "&signal->fresh")
     installSignalHandler(SIGURG) { _ in lock.withLock {} }
     let scope = LockValidationScope()
-    pthread_join(
-      spawn {
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGURG)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
-        scope.run { _ = raise(SIGURG) }
-      }, nil)
+    raiseOnAThread(SIGURG, in: scope, lockFirst: false)
     // A mutex in a hard interrupt: mutex_lock()'s might_sleep() in atomic
     // context, then the invalid wait context (sleep under a spin limit),
     // in __lock_acquire()'s order, with the handler's stack.
