@@ -10,3 +10,16 @@ swift test "$@"
 swift build --package-path Examples
 swift test --package-path Examples
 swift run --package-path Examples work-queue
+# A release build compiles validation away: the same program, bug
+# included, finds nothing, and nothing reaches the validator (not even
+# the context markers: no trace file is started).
+swift build -c release --package-path Examples
+trace=$(mktemp -u /tmp/rawlockcheck-release-XXXXXX.rlt)
+out=$(RAWLOCKCHECK_TRACE="$trace" swift run -c release --skip-build --package-path Examples work-queue --bug)
+echo "$out"
+grep -q "validation compiled out; 0 findings" <<<"$out"
+if [ -e "$trace" ]; then
+  echo "test.sh: the release build of Examples reached the validator ($trace written)" >&2
+  rm -f "$trace"
+  exit 1
+fi

@@ -111,7 +111,7 @@ public final class PageAllocator: Sendable {
   /// its trylock fails, from the zone directly. Higher orders come from
   /// the zone. With `.noLocks`, only this CPU's list is used (order 0 only).
   public func allocPages(order: Int = 0, gfp: GFP) -> Page? {
-    if gfp.allowsBlocking { mightSleep() }
+    if gfp.allowsBlocking { Checked.mightSleep() }
     guard order >= 0 && order <= zone.maxOrder else { return failed() }
     if let pfn = rmqueue(order: order, gfp: gfp) { return handOut(pfn, order: order) }
     if gfp.allowsBlocking && !gfp.contains(.noLocks) {
@@ -272,7 +272,7 @@ public final class PageAllocator: Sendable {
   /// Runs `body` under the zone lock with interrupts off
   /// (`spin_lock_irqsave(&zone->lock)`).
   private func withZoneLock<R>(_ body: () -> R) -> R {
-    withIRQsDisabled {
+    Checked.withIRQsDisabled {
       zone.lock.lock()
       defer {
         zone.publishFreePages()
@@ -286,7 +286,7 @@ public final class PageAllocator: Sendable {
   /// Runs `body` under the zone lock if it is free now
   /// (`spin_trylock_irqsave(&zone->lock)`); nil when it is busy.
   private func withZoneTryLock<R>(_ body: () -> R) -> R? {
-    withIRQsDisabled {
+    Checked.withIRQsDisabled {
       guard zone.lock.tryLock() else { return nil }
       defer {
         zone.publishFreePages()

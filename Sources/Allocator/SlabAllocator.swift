@@ -110,7 +110,7 @@ public final class SlabAllocator: Sendable {
   /// only come from a per-CPU page list.
   public func kmalloc(_ size: Int, gfp: GFP = .kernel) -> UnsafeMutableRawPointer? {
     precondition(size >= 0, "kmalloc: negative size")
-    if gfp.allowsBlocking { mightSleep() }
+    if gfp.allowsBlocking { Checked.mightSleep() }
     guard let index = Self.sizeClasses.firstIndex(where: { $0 >= size }) else {
       return kmallocLarge(size, gfp: gfp)
     }

@@ -13,7 +13,7 @@ public func callRCU(_ callback: @escaping @Sendable () -> Void) {
 /// this call has run. May sleep (`mightSleep()`); must not be called inside
 /// a read-side section (it would wait for itself) or from a callback.
 public func rcuBarrier() {
-  mightSleep()
+  Checked.mightSleep()
   precondition(!rcuReadLockHeld(), "rcuBarrier() inside an RCU read-side section never returns")
   let done = Semaphore()
   callRCU { done.post() }

@@ -15,7 +15,7 @@ import Synchronization
 /// return (it would wait for that section); it reports the sleep, then
 /// waits for every other thread only.
 public func synchronizeRCU() {
-  mightSleep()
+  Checked.mightSleep()
   GracePeriods.shared.synchronize()
 }
 

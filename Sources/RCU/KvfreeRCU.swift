@@ -154,7 +154,7 @@ public final class KvfreeRCU: Sendable {
   /// sleeping allocation (not made in the `.deferred` design), it waits for
   /// a grace period with `synchronizeRCU()` and frees `object` at once.
   public func kvfreeRCU(_ object: UnsafeMutableRawPointer) {
-    mightSleep()
+    Checked.mightSleep()
     core.counters.objectsQueued.add(1, ordering: .relaxed)
     var krcp = core.thisCPU()
     krcp.lock.lock()
@@ -404,7 +404,7 @@ final class KvfreeCore: @unchecked Sendable {
 
   /// Waits until every object queued before the call has been freed.
   func barrier() {
-    mightSleep()
+    Checked.mightSleep()
     let done = Semaphore()
     waitersLock.lock()
     waiters.append(done)

@@ -37,7 +37,7 @@ enum ReadFlavor {
 
   /// The validator's object for this flavour's sections.
   @usableFromInline
-  var map: LockdepMap {
+  var map: Checked.LockdepMap {
     switch self {
     case .rcu: rcuLockMap
     case .bh: rcuBHLockMap
@@ -48,16 +48,16 @@ enum ReadFlavor {
 
 /// `rcu_lock_map`: what `rcuReadLock()` sections are checked as.
 @usableFromInline
-let rcuLockMap = LockdepMap(.rcu, name: "rcu_read_lock", key: LockClassKey("rcu_read_lock"))
+let rcuLockMap = Checked.LockdepMap(.rcu, name: "rcu_read_lock", key: LockClassKey("rcu_read_lock"))
 
 /// `rcu_bh_lock_map`: what `rcuReadLockBH()` sections are checked as.
 @usableFromInline
-let rcuBHLockMap = LockdepMap(
+let rcuBHLockMap = Checked.LockdepMap(
   .rcuBH, name: "rcu_read_lock_bh", key: LockClassKey("rcu_read_lock_bh"))
 
 /// `rcu_sched_lock_map`: what `rcuReadLockSched()` sections are checked as.
 @usableFromInline
-let rcuSchedLockMap = LockdepMap(
+let rcuSchedLockMap = Checked.LockdepMap(
   .rcuSched, name: "rcu_read_lock_sched", key: LockClassKey("rcu_read_lock_sched"))
 
 @inlinable @inline(__always)

@@ -1,65 +1,100 @@
-import LockGraph
+// The context markers a program uses. In debug builds, and in any build
+// with the package trait `Validation`, each is the validated marker of
+// `Checked` (`CheckedContexts.swift`); otherwise it runs the body and
+// nothing else, and calls no validator code.
 
-// What user space has in place of the kernel's execution contexts, as
-// scopes: each enters a context, runs the body, and leaves it however the
-// body ends, so contexts always nest and balance.
+#if DEBUG || Validation
+  /// Runs `body` as a hard interrupt handler (a signal handler, a callback
+  /// that must not block). `threaded`: a handler PREEMPT_RT would run in a
+  /// thread (`hardirq_threaded`), whose limit is `config` instead of `spin`.
+  @inlinable
+  public func withHardIRQ<R, E: Error>(threaded: Bool = false, _ body: () throws(E) -> R)
+    throws(E) -> R
+  { try Checked.withHardIRQ(threaded: threaded, body) }
 
-/// Runs `body` as a hard interrupt handler (a signal handler, a callback
-/// that must not block). `threaded`: a handler PREEMPT_RT would run in a
-/// thread (`hardirq_threaded`), whose limit is `config` instead of `spin`.
-public func withHardIRQ<R, E: Error>(threaded: Bool = false, _ body: () throws(E) -> R) throws(E)
-  -> R
-{
-  Live.event(.hardirqEnter, threaded: threaded)
-  defer { Live.event(.hardirqExit) }
-  return try body()
-}
+  /// Runs `body` as a softirq (bottom half): deferred work that must not sleep.
+  @inlinable
+  public func withSoftIRQ<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    try Checked.withSoftIRQ(body)
+  }
 
-/// Runs `body` as a softirq (bottom half): deferred work that must not sleep.
-public func withSoftIRQ<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-  Live.event(.softirqEnter)
-  defer { Live.event(.softirqExit) }
-  return try body()
-}
+  /// Runs `body` as an NMI: only wait-free primitives and trylocks are allowed.
+  @inlinable
+  public func withNMI<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    try Checked.withNMI(body)
+  }
 
-/// Runs `body` as an NMI: only wait-free primitives and trylocks are allowed.
-public func withNMI<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-  Live.event(.nmiEnter)
-  defer { Live.event(.nmiExit) }
-  return try body()
-}
+  /// Runs `body` with interrupts disabled (`local_irq_save()`): nothing may
+  /// sleep, and locks taken are irq-safe.
+  @inlinable
+  public func withIRQsDisabled<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    try Checked.withIRQsDisabled(body)
+  }
 
-/// Runs `body` with interrupts disabled (`local_irq_save()`): locks taken
-/// here are irq-safe, and nothing may sleep.
-public func withIRQsDisabled<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-  Live.event(.irqDisable)
-  defer { Live.event(.irqEnable) }
-  return try body()
-}
+  /// Runs `body` with bottom halves disabled (`local_bh_disable()`).
+  @inlinable
+  public func withBottomHalvesDisabled<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    try Checked.withBottomHalvesDisabled(body)
+  }
 
-/// Runs `body` with bottom halves disabled (`local_bh_disable()`).
-public func withBottomHalvesDisabled<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-  Live.event(.bhDisable)
-  defer { Live.event(.bhEnable) }
-  return try body()
-}
+  /// Runs `body` with preemption disabled (`preempt_disable()`): nothing may sleep.
+  @inlinable
+  public func withPreemptionDisabled<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    try Checked.withPreemptionDisabled(body)
+  }
 
-/// Runs `body` with preemption disabled (`preempt_disable()`): nothing may sleep.
-public func withPreemptionDisabled<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-  Live.event(.preemptDisable)
-  defer { Live.event(.preemptEnable) }
-  return try body()
-}
+  /// Marks a call that may sleep (`might_sleep()`): a finding when the caller
+  /// is atomic (a spin lock held, interrupts or preemption off, an interrupt
+  /// context, a real-time thread).
+  @inlinable
+  public func mightSleep() { Checked.mightSleep() }
 
-/// Marks a call that may sleep (`might_sleep()`): a finding when the caller
-/// is atomic (a spin lock held, interrupts or preemption off, an interrupt
-/// context, a real-time thread).
-public func mightSleep() {
-  Live.event(.mightSleep)
-}
+  /// Checks an acquisition of `lock` here without taking it (`might_lock()`):
+  /// the dependency and wait-context checks run as if it were taken.
+  @inlinable
+  public func mightLock(_ lock: ValidatedLock, read: Bool = false) {
+    Checked.mightLock(lock, read: read)
+  }
+#else
+  /// Runs `body` (a hard interrupt handler, when validation is compiled in).
+  @inlinable @inline(__always)
+  public func withHardIRQ<R, E: Error>(threaded: Bool = false, _ body: () throws(E) -> R)
+    throws(E) -> R
+  { try body() }
 
-/// Checks an acquisition of `lock` here without taking it (`might_lock()`):
-/// the dependency and wait-context checks run as if it were taken.
-public func mightLock(_ lock: ValidatedLock, read: Bool = false) {
-  Live.mightLock(lock.lockClass, read: read ? .shared : .exclusive)
-}
+  /// Runs `body` (a softirq, when validation is compiled in).
+  @inlinable @inline(__always)
+  public func withSoftIRQ<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    try body()
+  }
+
+  /// Runs `body` (an NMI, when validation is compiled in).
+  @inlinable @inline(__always)
+  public func withNMI<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R { try body() }
+
+  /// Runs `body` (with interrupts disabled, when validation is compiled in).
+  @inlinable @inline(__always)
+  public func withIRQsDisabled<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    try body()
+  }
+
+  /// Runs `body` (with bottom halves disabled, when validation is compiled in).
+  @inlinable @inline(__always)
+  public func withBottomHalvesDisabled<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    try body()
+  }
+
+  /// Runs `body` (with preemption disabled, when validation is compiled in).
+  @inlinable @inline(__always)
+  public func withPreemptionDisabled<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    try body()
+  }
+
+  /// Does nothing (`might_sleep()`, when validation is compiled in).
+  @inlinable @inline(__always)
+  public func mightSleep() {}
+
+  /// Does nothing (`might_lock()`, when validation is compiled in).
+  @inlinable @inline(__always)
+  public func mightLock(_ lock: some KernelLock, read: Bool = false) {}
+#endif

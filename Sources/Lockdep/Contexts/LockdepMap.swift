@@ -9,25 +9,66 @@ import WaitContext
 /// For example, an RCU read-side section: `LockdepMap(.rcu, name:
 /// "rcu_read_lock")`, acquired on entry and released on exit (RCU kinds are
 /// always taken as recursive reads and add no graph edges).
-public final class LockdepMap: ValidatedLock, @unchecked Sendable {
-  /// The kind of lock it is checked as.
-  public let kind: LockKind
+///
+/// This is the validated form, whatever the build; `LockdepMap` names it in
+/// debug builds (and with the `Validation` trait), and `Plain.LockdepMap`,
+/// which does nothing, otherwise.
+extension Checked {
+  public final class LockdepMap: ValidatedLock, @unchecked Sendable {
+    /// The kind of lock it is checked as.
+    public let kind: LockKind
 
-  /// A map of `kind`, of the class of this line or of `key`.
-  public init(
-    _ kind: LockKind, name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID,
-    line: Int = #line
-  ) {
-    self.kind = kind
-    super.init(kind: kind, name: name, key: key, fileID: fileID, line: line)
+    /// A map of `kind`, of the class of this line or of `key`.
+    public init(
+      _ kind: LockKind, name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID,
+      line: Int = #line
+    ) {
+      self.kind = kind
+      super.init(kind: kind, name: name, key: key, fileID: fileID, line: line)
+    }
+
+    /// Records an acquisition (`lock_map_acquire()`, or a read with `read`).
+    public func acquire(read: Bool = false, recursive: Bool = false, trylock: Bool = false) {
+      validateAcquire(
+        read: read ? (recursive ? .recursive : .shared) : .exclusive, trylock: trylock)
+    }
+
+    /// Records the release.
+    public func release() { validateRelease() }
   }
-
-  /// Records an acquisition (`lock_map_acquire()`, or a read with `read`).
-  public func acquire(read: Bool = false, recursive: Bool = false, trylock: Bool = false) {
-    validateAcquire(
-      read: read ? (recursive ? .recursive : .shared) : .exclusive, trylock: trylock)
-  }
-
-  /// Records the release.
-  public func release() { validateRelease() }
 }
+
+extension Plain {
+  /// `Checked.LockdepMap`'s operations, doing nothing: what `LockdepMap`
+  /// names in release builds.
+  public final class LockdepMap: Sendable {
+    /// The kind of lock it would be checked as.
+    public let kind: LockKind
+
+    /// A map of `kind` (class arguments ignored).
+    @inlinable
+    public init(
+      _ kind: LockKind, name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID,
+      line: Int = #line
+    ) {
+      self.kind = kind
+    }
+
+    /// Does nothing.
+    @inlinable @inline(__always)
+    public func acquire(read: Bool = false, recursive: Bool = false, trylock: Bool = false) {}
+
+    /// Does nothing.
+    @inlinable @inline(__always)
+    public func release() {}
+  }
+}
+
+#if DEBUG || Validation
+  /// An object validated as a lock of a kind (`Checked.LockdepMap`).
+  public typealias LockdepMap = Checked.LockdepMap
+#else
+  /// An object validated as a lock of a kind; validation compiled out
+  /// (`Plain.LockdepMap`).
+  public typealias LockdepMap = Plain.LockdepMap
+#endif

@@ -14,13 +14,17 @@ import Synchronization
 /// The handler's lock events are queued, not validated in the handler (the
 /// validator allocates, and the signal may have interrupted `malloc`), and
 /// are validated, with the stacks they were taken from, before the
-/// thread's next lock event. Returns false when `sigaction` fails.
+/// thread's next lock event. Without validation compiled in (release
+/// builds), the handler is installed as it is, and nothing is validated.
+/// Returns false when `sigaction` fails.
 @discardableResult
 public func installSignalHandler(
   _ signal: Int32, threaded: Bool = false, _ handler: @escaping @Sendable (Int32) -> Void
 ) -> Bool {
   guard signal > 0 && signal < SignalHandlers.count else { return false }
-  let box = Unmanaged.passRetained(SignalHandlers.Box(handler: handler, threaded: threaded))
+  let box = Unmanaged.passRetained(
+    SignalHandlers.Box(
+      handler: handler, threaded: threaded, validated: lockValidationIsCompiledIn))
   let old = SignalHandlers.slots[Int(signal)].exchange(
     UInt(bitPattern: box.toOpaque()), ordering: .acquiringAndReleasing)
   if old != 0 {
@@ -40,9 +44,12 @@ enum SignalHandlers {
   final class Box: Sendable {
     let handler: @Sendable (Int32) -> Void
     let threaded: Bool
-    init(handler: @escaping @Sendable (Int32) -> Void, threaded: Bool) {
+    /// The handler runs as a validated hard interrupt.
+    let validated: Bool
+    init(handler: @escaping @Sendable (Int32) -> Void, threaded: Bool, validated: Bool) {
       self.handler = handler
       self.threaded = threaded
+      self.validated = validated
     }
   }
 
@@ -66,6 +73,10 @@ enum SignalHandlers {
     let raw = slots[Int(signo)].load(ordering: .acquiring)
     guard raw != 0 else { return }
     let box = Unmanaged<Box>.fromOpaque(UnsafeRawPointer(bitPattern: raw)!).takeUnretainedValue()
+    guard box.validated else {
+      box.handler(signo)
+      return
+    }
     let saved = errno
     Live.signalHandler(entering: true)
     Live.event(.hardirqEnter, threaded: box.threaded)

@@ -13,7 +13,10 @@ public enum LockValidation {
   /// Every distinct finding so far, in the order first seen.
   /// (Signal handlers' events still queued on the calling thread are
   /// validated first.)
+  /// Without validation compiled in, and no `Checked` lock started the
+  /// validator, there are none (and asking starts nothing).
   public static var findings: [Finding] {
+    guard lockValidationIsCompiledIn || LiveValidator.isCreated else { return [] }
     Live.replayPending()
     return LiveValidator.shared.findings
   }
@@ -27,7 +30,11 @@ public enum LockValidation {
   /// system (at most 15 bytes there).
   public static func setThreadName(_ name: String) {
     _ = rlc_set_thread_name(name)
-    guard let thread = LiveThread.current() else { return }
+    // Without validation compiled in, only a running validator (one a
+    // `Checked` lock started) hears of it.
+    guard lockValidationIsCompiledIn || LiveValidator.isCreated,
+      let thread = LiveThread.current()
+    else { return }
     LiveValidator.shared.core.nameThread(thread.id, name)
     thread.recording?.name(name)
   }
@@ -36,7 +43,8 @@ public enum LockValidation {
   /// atomic context for the rest of its life, in which nothing may sleep
   /// (a sleeping lock or `mightSleep()` there is a finding), as preemption
   /// disabled is in the kernel.
+  /// Without validation compiled in (release builds), it does nothing.
   public static func markCurrentThreadRealTime() {
-    Live.event(.preemptDisable)
+    if lockValidationIsCompiledIn { Live.event(.preemptDisable) }
   }
 }
