@@ -160,8 +160,8 @@ public final class ClassRegistry: @unchecked Sendable {
 /// thread would otherwise write). Valid while its registry lives: a
 /// `ThreadValidator` keeps its core, and so the registry, alive.
 public struct ClassTables: @unchecked Sendable {
-  let records: UnsafeMutablePointer<LockClass>
-  let usageBits: UnsafeMutablePointer<Atomic<UInt16>>
+  @usableFromInline let records: UnsafeMutablePointer<LockClass>
+  @usableFromInline let usageBits: UnsafeMutablePointer<Atomic<UInt16>>
   let variantSlots: UnsafeMutablePointer<Atomic<Int32>>
   unowned(unsafe) let registry: ClassRegistry
 
@@ -180,15 +180,15 @@ public struct ClassTables: @unchecked Sendable {
   public func check(_ id: ClassID) -> Bool { records[id.index].check }
 
   /// The declared class of `id`.
-  @inline(__always)
+  @inlinable @inline(__always)
   public func base(_ id: ClassID) -> ClassID { records[id.index].base }
 
   /// The task-context rules of class `id`, for the fast path.
-  @inline(__always)
+  @inlinable @inline(__always)
   func taskTransitions(_ id: ClassID) -> TaskTransitions { records[id.index].taskTransitions }
 
   /// The usage bits of class `id` now.
-  @inline(__always)
+  @inlinable @inline(__always)
   public func usage(_ id: ClassID) -> UsageMask {
     UsageMask(rawValue: usageBits[id.index].load(ordering: .relaxed))
   }

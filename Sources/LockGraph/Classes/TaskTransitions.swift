@@ -19,16 +19,16 @@ import WaitContext
 public struct TaskTransitions: Sendable, Equatable {
   /// Sixteen 4-bit entries: entry `s` is the state after an acquisition
   /// from state `s`.
-  let table: UInt64
+  @usableFromInline let table: UInt64
 
   /// The entry of an acquisition the fast path may not take.
-  static let refused: UInt8 = 0xF
+  @inlinable static var refused: UInt8 { 0xF }
 
   /// The state of an empty task segment: everything allowed, not atomic.
-  static let empty: UInt8 = state(allowed: .task, atomic: false)
+  @inlinable static var empty: UInt8 { WaitType.task.rawValue }
 
   /// The task state of `allowed` and `atomic`.
-  @inline(__always)
+  @inlinable @inline(__always)
   static func state(allowed: WaitType, atomic: Bool) -> UInt8 {
     allowed.rawValue | (atomic ? 8 : 0)
   }
@@ -62,7 +62,7 @@ public struct TaskTransitions: Sendable, Equatable {
 
   /// The state after an acquisition from state `before` (a value below
   /// 16), or `refused`.
-  @inline(__always)
+  @inlinable @inline(__always)
   func next(after before: UInt8) -> UInt8 {
     UInt8(truncatingIfNeeded: table &>> (UInt64(before) &* 4)) & 0xF
   }

@@ -17,7 +17,7 @@ import Synchronization
 /// torn one. A lookup writes nothing.
 public final class ChainCache: @unchecked Sendable {
   /// Keys per bucket: 8 × 8 bytes, one cache line.
-  static let ways = 8
+  @inlinable static var ways: Int { 8 }
   /// The default budget: 1 MiB (131,072 chains).
   public static let defaultBytes = 1 << 20
 
@@ -89,11 +89,11 @@ public final class ChainCache: @unchecked Sendable {
 /// Lookups in a `ChainCache` through its raw table, for the fast path: no
 /// reference counting on the shared cache object.
 public struct ChainLookup: @unchecked Sendable {
-  let slots: UnsafeMutablePointer<Atomic<UInt64>>
-  let bucketMask: Int
+  @usableFromInline let slots: UnsafeMutablePointer<Atomic<UInt64>>
+  @usableFromInline let bucketMask: Int
 
   /// Whether `key` was validated before. Reads one cache line, writes nothing.
-  @inline(__always)
+  @inlinable @inline(__always)
   public func contains(_ key: UInt64) -> Bool {
     let k = key == 0 ? 1 : key
     let base = slots + (Int(truncatingIfNeeded: k) & bucketMask) &* ChainCache.ways

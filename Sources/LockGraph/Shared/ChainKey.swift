@@ -1,6 +1,7 @@
 /// Chain keys: a 64-bit hash of the classes and read modes held in one
 /// interrupt-context segment (lockdep's `iterate_chain_key()` over
 /// `hlock_id()`). Equal keys mean the same sequence was validated before.
+@usableFromInline
 enum ChainKey {
   /// The key of an empty segment in interrupt context `irqContext`; the
   /// context is mixed in so a chain taken in an interrupt is not mistaken

@@ -18,7 +18,7 @@ extension ThreadValidator {
     }
     let waits = classes.waits(cls)
     let check = classes.check(cls)
-    statistics.acquisitions += 1
+    counters.acquisitions += 1
     var lock = HeldLock(
       instance: event.address, origin: event.origin, lockClass: cls, nest: event.nest,
       read: check ? event.read : .recursive, isTrylock: event.isTrylock,
@@ -74,9 +74,9 @@ extension ThreadValidator {
 
     if !lock.isTrylock && lock.check {
       if chains.contains(key) {
-        statistics.chainHits += 1
+        counters.chainHits += 1
       } else {
-        statistics.chainMisses += 1
+        counters.chainMisses += 1
         validateNewChain(&lock, key: key, chainHead: chainHead)
       }
     }
@@ -139,6 +139,7 @@ extension ThreadValidator {
   /// nest lock or trylock) from return address `ip`: no `LockEvent` is
   /// built unless the full path must run. Returns false, changing nothing,
   /// when it must.
+  @inlinable @inline(__always)
   public mutating func acquireFast(
     _ cls: ClassID, instance: UInt64, read: ReadMode, ip: UInt64
   ) -> Bool {
@@ -152,7 +153,7 @@ extension ThreadValidator {
   /// wait-context rules come folded into the class's `TaskTransitions`,
   /// the usage bits it would set are all set already, and the chain is in
   /// the cache.
-  @inline(__always)
+  @inlinable @inline(__always)
   mutating func acquireFast(
     _ cls: ClassID, instance: UInt64, read: ReadMode, origin: Origin
   ) -> Bool {
@@ -187,8 +188,8 @@ extension ThreadValidator {
         taskContext: instance, origin: origin, lockClass: cls, read: read,
         previousChainKey: state.chainKey, after: after))
     state.chainKey = key
-    statistics.acquisitions &+= 1
-    statistics.chainHits &+= 1
+    counters.acquisitions &+= 1
+    counters.chainHits &+= 1
     return true
   }
 }

@@ -10,7 +10,7 @@ public struct HeldLock: Sendable {
   /// The lock instance's address, 0 when unknown.
   public var instance: UInt64
   /// The thread's chain key before this lock was pushed.
-  var previousChainKey: UInt64
+  @usableFromInline var previousChainKey: UInt64
   /// Where it was acquired.
   public var origin: Origin
   /// Its class.
@@ -18,17 +18,17 @@ public struct HeldLock: Sendable {
   /// The class named by `nest=` (`.none` when none or not held).
   public var nest: ClassID
   /// The packed small fields (see the accessors below).
-  private var bits: UInt64
+  @usableFromInline var bits: UInt64
 
-  private static var readShift: UInt64 { 0 }  // 2 bits
-  private static var trylockBit: UInt64 { 1 << 2 }
-  private static var checkBit: UInt64 { 1 << 3 }
-  private static var hardirqsOffBit: UInt64 { 1 << 4 }
-  private static var atomicBit: UInt64 { 1 << 5 }
-  private static var irqContextShift: UInt64 { 8 }  // 8 bits
-  private static var allowedShift: UInt64 { 16 }  // 8 bits
-  private static var limitShift: UInt64 { 24 }  // 8 bits
-  private static var taskStateShift: UInt64 { 32 }  // 4 bits
+  @inlinable static var readShift: UInt64 { 0 }  // 2 bits
+  @inlinable static var trylockBit: UInt64 { 1 << 2 }
+  @inlinable static var checkBit: UInt64 { 1 << 3 }
+  @inlinable static var hardirqsOffBit: UInt64 { 1 << 4 }
+  @inlinable static var atomicBit: UInt64 { 1 << 5 }
+  @inlinable static var irqContextShift: UInt64 { 8 }  // 8 bits
+  @inlinable static var allowedShift: UInt64 { 16 }  // 8 bits
+  @inlinable static var limitShift: UInt64 { 24 }  // 8 bits
+  @inlinable static var taskStateShift: UInt64 { 32 }  // 4 bits
 
   init(
     instance: UInt64, origin: Origin, lockClass: ClassID, nest: ClassID, read: ReadMode,
@@ -53,7 +53,7 @@ public struct HeldLock: Sendable {
   /// task context (interrupts and bottom halves on, not a trylock, no nest
   /// lock) after a holder in task state `before`, reaching `after`
   /// (`TaskTransitions`).
-  @inline(__always)
+  @inlinable @inline(__always)
   init(
     taskContext instance: UInt64, origin: Origin, lockClass: ClassID, read: ReadMode,
     previousChainKey: UInt64, after: UInt8
@@ -134,7 +134,7 @@ public struct HeldLock: Sendable {
   /// `allowedAfter` and `atomicSoFar`, when it is held in task context
   /// under the task's limit; else `TaskTransitions.refused`, which no
   /// table entry continues from.
-  var taskState: UInt8 {
+  @inlinable var taskState: UInt8 {
     @inline(__always) get { UInt8(truncatingIfNeeded: bits >> Self.taskStateShift) & 0xF }
     @inline(__always) set {
       bits = bits & ~(0xF << Self.taskStateShift) | UInt64(newValue & 0xF) << Self.taskStateShift

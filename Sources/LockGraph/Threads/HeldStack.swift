@@ -4,64 +4,78 @@
 /// Unlike `Array`, pushing and popping do no uniqueness check and call no
 /// out-of-line code: the entries live in a buffer that only grows (to the
 /// deepest nesting the thread reached), owned by one `HeldStorage`, and the
-/// count lives in this value. It is a stack with reference storage: copies
-/// share the buffer, so only one copy may be changed (a thread's state is
-/// changed in place and never copied; `ThreadState()` makes a new buffer).
+/// count lives in this value, beside a copy of the buffer's address (one
+/// dependent load less on the fast path). It is a stack with reference
+/// storage: copies share the buffer, so only one copy may be changed, and
+/// a copy must not be read after the original grew (a thread's state is
+/// changed in place; copies are only read while it does not change;
+/// `ThreadState()` makes a new buffer).
 ///
-/// Invariant: entries `0..<count` are initialized; `count <= capacity`.
-struct HeldStack: RandomAccessCollection, Sendable {
-  private let storage: HeldStorage
+/// Invariants: entries `0..<count` are initialized; `count <= capacity`;
+/// `base` and `capacity` are the storage's.
+@usableFromInline
+struct HeldStack: RandomAccessCollection, @unchecked Sendable {
+  @usableFromInline let storage: HeldStorage
   /// The number of held locks (lockdep's `curr->lockdep_depth`).
-  private(set) var count = 0
+  @usableFromInline private(set) var count = 0
+  /// The storage's buffer and capacity, copied.
+  @usableFromInline private(set) var base: UnsafeMutablePointer<HeldLock>
+  @usableFromInline private(set) var capacity: Int
 
   /// An empty stack with room for `capacity` locks before it grows.
   init(capacity: Int = 16) {
     storage = HeldStorage(capacity: capacity)
+    base = storage.base
+    self.capacity = storage.capacity
   }
 
-  var startIndex: Int { 0 }
-  var endIndex: Int { count }
+  @inlinable var startIndex: Int { 0 }
+  @inlinable var endIndex: Int { count }
 
-  @inline(__always)
+  @inlinable @inline(__always)
   subscript(position: Int) -> HeldLock {
     get {
       precondition(position >= 0 && position < count, "held-lock index out of range")
-      return storage.base[position]
+      return base[position]
     }
     nonmutating set {
       precondition(position >= 0 && position < count, "held-lock index out of range")
-      storage.base[position] = newValue
+      base[position] = newValue
     }
   }
 
   /// The newest held lock, or nil.
-  var top: HeldLock? {
-    @inline(__always) get { count == 0 ? nil : storage.base[count &- 1] }
+  @inlinable var top: HeldLock? {
+    @inline(__always) get { count == 0 ? nil : base[count &- 1] }
   }
 
   /// Pushes `lock`.
   @inline(__always)
   mutating func append(_ lock: HeldLock) {
-    if count == storage.capacity { storage.grow() }
-    (storage.base + count).initialize(to: lock)
+    if count == capacity {
+      storage.grow()
+      base = storage.base
+      capacity = storage.capacity
+    }
+    (base + count).initialize(to: lock)
     count &+= 1
   }
 
   /// Whether a lock can be pushed without growing the buffer.
-  var hasRoom: Bool {
-    @inline(__always) get { count < storage.capacity }
+  @inlinable var hasRoom: Bool {
+    @inline(__always) get { count < capacity }
   }
 
   /// Pushes `lock` where `hasRoom` (the fast path, which must not call out).
-  @inline(__always)
+  @inlinable @inline(__always)
   mutating func appendInPlace(_ lock: HeldLock) {
     assert(hasRoom)
-    (storage.base + count).initialize(to: lock)
+    (base + count).initialize(to: lock)
     count &+= 1
   }
 
   /// Pops the newest lock.
-  @inline(__always)
+  @inlinable @inline(__always)
   mutating func removeLast() {
     precondition(count > 0, "pop from an empty held-lock stack")
     count &-= 1
@@ -76,9 +90,12 @@ struct HeldStack: RandomAccessCollection, Sendable {
 
 /// The buffer of a `HeldStack`. `HeldLock` is a trivial type (plain words),
 /// so entries need no deinitialization and a buffer is moved with a copy.
+@usableFromInline
 final class HeldStorage: @unchecked Sendable {
-  private(set) var base: UnsafeMutablePointer<HeldLock>
-  private(set) var capacity: Int
+  // Unchecked: only the owning thread touches it (no dynamic exclusivity
+  // check on the fast path).
+  @usableFromInline @exclusivity(unchecked) private(set) var base: UnsafeMutablePointer<HeldLock>
+  @usableFromInline @exclusivity(unchecked) private(set) var capacity: Int
 
   init(capacity: Int) {
     self.capacity = max(capacity, 1)

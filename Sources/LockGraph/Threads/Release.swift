@@ -5,7 +5,7 @@ extension ThreadValidator {
   ///
   /// Only task context is fast (the newest lock taken in task context, no
   /// interrupt-like context entered): elsewhere the full path runs.
-  @inline(__always)
+  @inlinable @inline(__always)
   public mutating func releaseFast(_ lockClass: ClassID, instance: UInt64) -> Bool {
     guard !state.stopped, let top = state.top, top.irqContext == IRQContextID.task,
       state.hardirqDepth | state.softirqDepth | state.nmiDepth == 0,

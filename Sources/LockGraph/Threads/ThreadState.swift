@@ -6,23 +6,24 @@ import WaitContext
 /// Invariant: `held` is ordered oldest first; entries with equal
 /// `irqContext` that are adjacent form one segment, and only the last
 /// segment belongs to the current interrupt context.
+@usableFromInline
 struct ThreadState: Sendable {
-  var held = HeldStack(capacity: 64)
+  @usableFromInline var held = HeldStack(capacity: 64)
   /// lockdep's `curr_chain_key`: the chain key of the current segment.
-  var chainKey: UInt64 = 0
+  @usableFromInline var chainKey: UInt64 = 0
   /// Entered interrupt contexts, innermost last.
   var contexts: [ExecutionContext] = []
-  var hardirqDepth: Int32 = 0
-  var softirqDepth: Int32 = 0
-  var nmiDepth: Int32 = 0
-  var irqDisableDepth: Int32 = 0
-  var bhDisableDepth: Int32 = 0
-  var preemptDisableDepth: Int32 = 0
+  @usableFromInline var hardirqDepth: Int32 = 0
+  @usableFromInline var softirqDepth: Int32 = 0
+  @usableFromInline var nmiDepth: Int32 = 0
+  @usableFromInline var irqDisableDepth: Int32 = 0
+  @usableFromInline var bhDisableDepth: Int32 = 0
+  @usableFromInline var preemptDisableDepth: Int32 = 0
   /// Validation of this thread stopped (a limit was hit) until it exits.
-  var stopped = false
+  @usableFromInline var stopped = false
 
   /// The newest held lock.
-  var top: HeldLock? {
+  @inlinable var top: HeldLock? {
     @inline(__always) get { held.top }
   }
 

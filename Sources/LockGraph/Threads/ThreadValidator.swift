@@ -23,9 +23,11 @@ public struct ThreadValidator {
   public let core: ValidatorCore
   /// This thread's id in `core`.
   public let thread: ThreadID
-  var state = ThreadState()
+  @usableFromInline var state = ThreadState()
   /// Counters for benchmarks and the report footer.
-  public internal(set) var statistics = Statistics()
+  public var statistics: Statistics { counters }
+  /// The counters behind `statistics` (settable by the inlined fast path).
+  @usableFromInline var counters = Statistics()
   /// Captures stacks for new records; nil when events carry their stacks.
   public var stackSource: (any StackSource)?
   /// Set when the current acquisition produced a finding (new or a repeat):
@@ -60,9 +62,9 @@ public struct ThreadValidator {
   }
 
   /// The core's class tables, read without reference counting.
-  let classes: ClassTables
+  @usableFromInline let classes: ClassTables
   /// The core's chain cache, read without reference counting.
-  let chains: ChainLookup
+  @usableFromInline let chains: ChainLookup
   /// The core's configuration, copied.
   let configuration: CheckConfiguration
 
