@@ -21,11 +21,9 @@ extension TextReport {
       out += "\nbut task is already holding lock:\n"
       out += lockLine(held)
       out += "\nother info that might help us debug this:\n"
-      out += " Possible unsafe locking scenario:\n\n"
-      out += "       CPU0\n       ----\n"
-      out += "  lock(\(name(held.lockClass)));\n"
-      out += "  lock(\(name(f.lock?.lockClass ?? held.lockClass)));\n"
-      out += "\n *** DEADLOCK ***\n\n"
+      out += oneCPUScenario([
+        "lock(\(name(held.lockClass)));", "lock(\(name(f.lock?.lockClass ?? held.lockClass)));",
+      ])
       out += " May be due to missing lock nesting notation\n\n"
       out += heldAndBacktrace(f)
 
@@ -56,10 +54,7 @@ extension TextReport {
       out += previousOrigin.map { stack($0, indent: 2, numbered: false) } ?? "  (unknown)\n"
       out += "\nother info that might help us debug this:\n"
       let lockClass = f.lock.map { name($0.lockClass) } ?? "?"
-      out += " Possible unsafe locking scenario:\n\n"
-      out += "       CPU0\n       ----\n"
-      out += "  lock(\(lockClass));\n  <Interrupt>\n    lock(\(lockClass));\n"
-      out += "\n *** DEADLOCK ***\n\n"
+      out += oneCPUScenario(["lock(\(lockClass));", "<Interrupt>", "  lock(\(lockClass));"])
       out += heldAndBacktrace(f)
 
     case .irqUnsafeDependency(
@@ -188,6 +183,15 @@ extension TextReport {
   /// The held locks, a blank line, and the stack: how most blocks end.
   func heldAndBacktrace(_ f: Finding) -> String {
     heldLocks(f.held, thread: f.thread) + "\n" + backtrace(f.origin)
+  }
+
+  /// lockdep's one-CPU scenario (`print_deadlock_scenario()`,
+  /// `print_usage_bug_scenario()`): each of `steps` on CPU0, in order.
+  func oneCPUScenario(_ steps: [String]) -> String {
+    var out = " Possible unsafe locking scenario:\n\n"
+    out += "       CPU0\n       ----\n"
+    for step in steps { out += "  \(step)\n" }
+    return out + "\n *** DEADLOCK ***\n\n"
   }
 
   /// lockdep's `print_circular_lock_scenario()`.
