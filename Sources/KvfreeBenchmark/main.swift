@@ -132,6 +132,26 @@ if arguments.first == "walk" {
   _exit(0)
 }
 
+// Profiling entry points: one phase alone, under perf or callgrind.
+//   KvfreeBenchmark profile allocfree|inline-nowait|no-locks|nolock|deferred N
+if arguments.first == "profile" {
+  let what = arguments.count > 1 ? arguments[1] : "allocfree"
+  let n = arguments.count > 2 ? Int(arguments[2])! : 1_000_000
+  let started = nowNanoseconds()
+  if what == "allocfree" {
+    _ = allocFree(threads: 1, n)
+  } else {
+    let designs: [String: KvfreeDesign] = [
+      "inline-nowait": .inlineNowait, "no-locks": .noLocks, "nolock": .nolock,
+      "deferred": .deferred,
+    ]
+    _ = flood(designs[what]!, threads: 1, n)
+  }
+  print("\(what): \(fixed((nowNanoseconds() - started) / Double(n), 1)) ns per object")
+  fflush(nil)
+  _exit(0)
+}
+
 func option(_ name: String) -> String? {
   guard let at = arguments.firstIndex(of: name), at + 1 < arguments.count else { return nil }
   return arguments[at + 1]
