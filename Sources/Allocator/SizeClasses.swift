@@ -81,23 +81,23 @@ final class SizeClasses: @unchecked Sendable {
       let pfn = Int(partialHeads[c])
       let page = base + UInt(pfn << 12)
       let bits = table.freeBits(c, pfn)
-      var free = table.freeCount(pfn)
+      let words = SlabPageTable.wordsPerPage(c)
       var w = 0
-      while taken < limit && free > 0 {
+      while taken < limit && w < words {
         var word = bits[w]
         while taken < limit && word != 0 {
           let bit = word.trailingZeroBitCount
           word &= word &- 1
           buffer[taken] = UnsafeMutableRawPointer(bitPattern: page + UInt((w << 6 + bit) << shift))!
           taken += 1
-          free -= 1
         }
         bits[w] = word
         w += 1
       }
-      table.setFreeCount(pfn, free)
+      var anyFree: UInt64 = 0
+      for k in 0..<words { anyFree |= bits[k] }
       // A slab with no free object leaves the partial list (it is full).
-      if free == 0 { removePartial(c, pfn) }
+      if anyFree == 0 { removePartial(c, pfn) }
     }
     return taken
   }
@@ -120,12 +120,12 @@ final class SizeClasses: @unchecked Sendable {
       let pfn = frameNumber(object)
       let index =
         (Int(bitPattern: UInt(bitPattern: object)) & (PageAllocator.pageSize - 1)) >> shift
-      let word = table.freeBits(c, pfn) + (index >> 6)
+      let bits = table.freeBits(c, pfn)
+      let word = bits + (index >> 6)
       let bit = UInt64(1) << UInt64(index & 63)
       precondition(word.pointee & bit == 0, "kfree: double free of \(object)")
       word.pointee |= bit
-      let free = table.freeCount(pfn) + 1
-      table.setFreeCount(pfn, free)
+      let free = table.freeCount(c, pfn)
       if free == perPage {
         if table.links[pfn].onPartial { removePartial(c, pfn) }
         table.uninstall(c, pfn)

@@ -28,15 +28,16 @@ struct SlabLinks {
 /// - For a page of size class `c`, every other entry is read and written
 ///   only under class `c`'s lock: `freeBits(c, pfn)` has bit `i` set
 ///   exactly when object `i` of the page is free in the slab (not handed
-///   out, not in a per-CPU cache); `freeCount(pfn)` counts those bits; the
-///   page is on its class's partial list (`links`) exactly when it has a
-///   free object and at least one that is not.
+///   out, not in a per-CPU cache); the page is on its class's partial list
+///   (`links`) exactly when it has a free object and at least one that is
+///   not.
 ///
 /// The bitmaps are one array per size class, `wordsPerPage(c)` words a
 /// page, so a page of 32-byte objects has 16 bytes of them: the metadata
 /// of a freed object is a few bytes next to its neighbours', not a cache
-/// line of its own. They are zeroed memory from `calloc`, so the pages of
-/// the table that no slab uses are never touched.
+/// line of its own, and the free count is the bitmap's population count
+/// (no second array to touch). They are zeroed memory from `calloc`, so
+/// the pages of the table that no slab uses are never touched.
 final class SlabPageTable: @unchecked Sendable {
   static let notSlab: Int16 = -1
   static let largeBase: Int16 = 100
@@ -45,7 +46,6 @@ final class SlabPageTable: @unchecked Sendable {
   let classCount: Int
   let links: UnsafeMutablePointer<SlabLinks>
   private let kinds: UnsafeMutablePointer<Atomic<Int16>>
-  private let freeCounts: UnsafeMutablePointer<UInt16>
   private let bitmaps: UnsafeMutablePointer<UnsafeMutablePointer<UInt64>>
 
   init(pageCount: Int, classCount: Int) {
@@ -55,8 +55,6 @@ final class SlabPageTable: @unchecked Sendable {
     links.initialize(repeating: SlabLinks(), count: pageCount)
     kinds = .allocate(capacity: pageCount)
     for i in 0..<pageCount { (kinds + i).initialize(to: Atomic(Self.notSlab)) }
-    freeCounts = .allocate(capacity: pageCount)
-    freeCounts.initialize(repeating: 0, count: pageCount)
     bitmaps = .allocate(capacity: classCount)
     for c in 0..<classCount {
       let words = pageCount * Self.wordsPerPage(c)
@@ -71,7 +69,6 @@ final class SlabPageTable: @unchecked Sendable {
     links.deallocate()
     kinds.deinitialize(count: pageCount)
     kinds.deallocate()
-    freeCounts.deallocate()
     for c in 0..<classCount { free(bitmaps[c]) }
     bitmaps.deallocate()
   }
@@ -97,13 +94,13 @@ final class SlabPageTable: @unchecked Sendable {
     bitmaps[c] + pfn * Self.wordsPerPage(c)
   }
 
-  /// Free objects of page `pfn`. Under its class lock.
+  /// Free objects of page `pfn` of class `c`. Under the class lock.
   @inline(__always)
-  func freeCount(_ pfn: Int) -> Int { Int(freeCounts[pfn]) }
-
-  @inline(__always)
-  func setFreeCount(_ pfn: Int, _ count: Int) {
-    freeCounts[pfn] = UInt16(truncatingIfNeeded: count)
+  func freeCount(_ c: Int, _ pfn: Int) -> Int {
+    let bits = freeBits(c, pfn)
+    var count = 0
+    for w in 0..<Self.wordsPerPage(c) { count &+= bits[w].nonzeroBitCount }
+    return count
   }
 
   /// Makes page `pfn` a slab of class `c` with every object free. Under the
@@ -115,7 +112,6 @@ final class SlabPageTable: @unchecked Sendable {
       let left = objects - w * 64
       bits[w] = left >= 64 ? ~0 : (1 << UInt64(left)) - 1
     }
-    setFreeCount(pfn, objects)
     links[pfn] = SlabLinks()
     setKind(pfn, Int16(c))
   }
@@ -125,7 +121,6 @@ final class SlabPageTable: @unchecked Sendable {
   func uninstall(_ c: Int, _ pfn: Int) {
     let bits = freeBits(c, pfn)
     for w in 0..<Self.wordsPerPage(c) { bits[w] = 0 }
-    setFreeCount(pfn, 0)
     setKind(pfn, Self.notSlab)
   }
 }
