@@ -58,7 +58,7 @@ final class SizeClasses: @unchecked Sendable {
   /// The page frame number of `object`.
   @inline(__always)
   func frameNumber(_ object: UnsafeMutableRawPointer) -> Int {
-    Int((UInt(bitPattern: object) &- base) >> 12)
+    Int(bitPattern: (UInt(bitPattern: object) &- base) &>> 12)
   }
 
   /// Makes a fresh page a slab of class `c`: every object free, the page
@@ -75,11 +75,11 @@ final class SizeClasses: @unchecked Sendable {
   func takeObjects(
     _ c: Int, into buffer: UnsafeMutablePointer<UnsafeMutableRawPointer>, limit: Int
   ) -> Int {
-    let shift = c + 3
+    let shift = c &+ 3
     var taken = 0
     while taken < limit && partialHeads[c] >= 0 {
       let pfn = Int(partialHeads[c])
-      let page = base + UInt(pfn << 12)
+      let page = base &+ UInt(bitPattern: pfn &<< 12)
       let bits = table.freeBits(c, pfn)
       let words = SlabPageTable.wordsPerPage(c)
       var w = 0
@@ -88,16 +88,15 @@ final class SizeClasses: @unchecked Sendable {
         while taken < limit && word != 0 {
           let bit = word.trailingZeroBitCount
           word &= word &- 1
-          buffer[taken] = UnsafeMutableRawPointer(bitPattern: page + UInt((w << 6 + bit) << shift))!
-          taken += 1
+          let offset = (w &<< 6 &+ bit) &<< shift
+          buffer[taken] = UnsafeMutableRawPointer(bitPattern: page &+ UInt(bitPattern: offset))!
+          taken &+= 1
         }
         bits[w] = word
-        w += 1
+        w &+= 1
       }
-      var anyFree: UInt64 = 0
-      for k in 0..<words { anyFree |= bits[k] }
       // A slab with no free object leaves the partial list (it is full).
-      if anyFree == 0 { removePartial(c, pfn) }
+      if table.isFull(c, pfn) { removePartial(c, pfn) }
     }
     return taken
   }
@@ -112,26 +111,23 @@ final class SizeClasses: @unchecked Sendable {
     _ objects: UnsafePointer<UnsafeMutableRawPointer>, count: Int, _ c: Int,
     emptied: UnsafeMutablePointer<Int>
   ) -> Int {
-    let shift = c + 3
-    let perPage = SlabPageTable.objectsPerPage(c)
+    let shift = c &+ 3
     var emptiedCount = 0
     for i in 0..<count {
       let object = objects[i]
       let pfn = frameNumber(object)
-      let index =
-        (Int(bitPattern: UInt(bitPattern: object)) & (PageAllocator.pageSize - 1)) >> shift
-      let bits = table.freeBits(c, pfn)
-      let word = bits + (index >> 6)
-      let bit = UInt64(1) << UInt64(index & 63)
+      let index = (Int(bitPattern: object) & (PageAllocator.pageSize &- 1)) &>> shift
+      let word = table.freeBits(c, pfn) + (index &>> 6)
+      let bit = UInt64(1) &<< UInt64(index & 63)
+      let wasFull = table.isFull(c, pfn)
       precondition(word.pointee & bit == 0, "kfree: double free of \(object)")
       word.pointee |= bit
-      let free = table.freeCount(c, pfn)
-      if free == perPage {
+      if table.isAllFree(c, pfn) {
         if table.links[pfn].onPartial { removePartial(c, pfn) }
         table.uninstall(c, pfn)
         emptied[emptiedCount] = pfn
         emptiedCount += 1
-      } else if free == 1 {
+      } else if wasFull {
         addPartial(c, pfn)
       }
     }

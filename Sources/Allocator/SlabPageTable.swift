@@ -35,8 +35,12 @@ struct SlabLinks {
 /// The bitmaps are one array per size class, `wordsPerPage(c)` words a
 /// page, so a page of 32-byte objects has 16 bytes of them: the metadata
 /// of a freed object is a few bytes next to its neighbours', not a cache
-/// line of its own, and the free count is the bitmap's population count
-/// (no second array to touch). They are zeroed memory from `calloc`, so
+/// line of its own. There is no free count: whether a page is full or
+/// wholly free is read off its bitmap words (two for 32-byte objects, at
+/// most eight), which a free touches anyway, whereas a count would be one
+/// more array in the data cache: the kind and the bitmap of every slab
+/// page must stay there together while a walk frees objects in random
+/// order. They are zeroed memory from `calloc`, so
 /// the pages of the table that no slab uses are never touched.
 final class SlabPageTable: @unchecked Sendable {
   static let notSlab: Int16 = -1
@@ -75,11 +79,11 @@ final class SlabPageTable: @unchecked Sendable {
 
   /// Objects in a page of size class `c` (8 << c bytes each).
   @inline(__always)
-  static func objectsPerPage(_ c: Int) -> Int { PageAllocator.pageSize >> (c + 3) }
+  static func objectsPerPage(_ c: Int) -> Int { PageAllocator.pageSize &>> (c &+ 3) }
 
   /// Bitmap words a page of size class `c` has.
   @inline(__always)
-  static func wordsPerPage(_ c: Int) -> Int { max(1, objectsPerPage(c) >> 6) }
+  static func wordsPerPage(_ c: Int) -> Int { max(1, objectsPerPage(c) &>> 6) }
 
   /// The kind of page `pfn`.
   @inline(__always)
@@ -88,30 +92,43 @@ final class SlabPageTable: @unchecked Sendable {
   /// Sets the kind of page `pfn`.
   func setKind(_ pfn: Int, _ kind: Int16) { kinds[pfn].store(kind, ordering: .releasing) }
 
+  /// Word `w`'s bits when every object of a page of class `c` is free.
+  @inline(__always)
+  static func fullWord(_ c: Int, _ w: Int) -> UInt64 {
+    let left = objectsPerPage(c) &- w &<< 6
+    return left >= 64 ? ~0 : (1 &<< UInt64(left)) &- 1
+  }
+
+  /// Whether page `pfn` of class `c` has no free object. Under the class lock.
+  @inline(__always)
+  func isFull(_ c: Int, _ pfn: Int) -> Bool {
+    let bits = freeBits(c, pfn)
+    var any: UInt64 = 0
+    for w in 0..<Self.wordsPerPage(c) { any |= bits[w] }
+    return any == 0
+  }
+
+  /// Whether every object of page `pfn` of class `c` is free. Under the
+  /// class lock.
+  @inline(__always)
+  func isAllFree(_ c: Int, _ pfn: Int) -> Bool {
+    let bits = freeBits(c, pfn)
+    var missing: UInt64 = 0
+    for w in 0..<Self.wordsPerPage(c) { missing |= bits[w] ^ Self.fullWord(c, w) }
+    return missing == 0
+  }
+
   /// The free-object bitmap of page `pfn` of class `c`. Under the class lock.
   @inline(__always)
   func freeBits(_ c: Int, _ pfn: Int) -> UnsafeMutablePointer<UInt64> {
-    bitmaps[c] + pfn * Self.wordsPerPage(c)
-  }
-
-  /// Free objects of page `pfn` of class `c`. Under the class lock.
-  @inline(__always)
-  func freeCount(_ c: Int, _ pfn: Int) -> Int {
-    let bits = freeBits(c, pfn)
-    var count = 0
-    for w in 0..<Self.wordsPerPage(c) { count &+= bits[w].nonzeroBitCount }
-    return count
+    bitmaps[c] + pfn &* Self.wordsPerPage(c)
   }
 
   /// Makes page `pfn` a slab of class `c` with every object free. Under the
   /// class lock; the page is not on the partial list yet.
   func install(_ c: Int, _ pfn: Int) {
-    let objects = Self.objectsPerPage(c)
     let bits = freeBits(c, pfn)
-    for w in 0..<Self.wordsPerPage(c) {
-      let left = objects - w * 64
-      bits[w] = left >= 64 ? ~0 : (1 << UInt64(left)) - 1
-    }
+    for w in 0..<Self.wordsPerPage(c) { bits[w] = Self.fullWord(c, w) }
     links[pfn] = SlabLinks()
     setKind(pfn, Int16(c))
   }
