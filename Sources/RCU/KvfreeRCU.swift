@@ -54,7 +54,9 @@ public final class KvfreeRCU: Sendable {
       UnsafeMutableRawPointer(head) >= object, "kvfreeRCU: the head must lie inside the object")
     let cpu = core.thisCPU()
     let krcp = core.krcps.state(cpu)
-    core.krcps.lock(cpu)
+    // Taken here rather than through `KrcCPUs.lock(_:)`, so that a report
+    // names this line as where `&krcp->lock` was acquired.
+    krcp.pointee.lock._withUnsafeGuaranteedRef { $0.lock() }
     let queued = core.addToBulk(krcp, object)
     if !queued {
       head.pointee.object = object
@@ -62,7 +64,7 @@ public final class KvfreeRCU: Sendable {
       krcp.pointee.list = head
     }
     core.krcps.countQueued(cpu, fallback: !queued)
-    core.krcps.unlock(cpu)
+    krcp.pointee.lock._withUnsafeGuaranteedRef { $0.unlock() }
     core.schedule()
   }
 
