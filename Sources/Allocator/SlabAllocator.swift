@@ -17,7 +17,7 @@ import Synchronization
 public final class SlabAllocator: Sendable {
   /// The object sizes of the size classes.
   public static let sizeClasses = [8, 16, 32, 64, 128, 256, 512, 1024, 2048]
-  /// Size classes: `sizeClasses.count`.
+  /// Size classes: `sizeClasses.count` (a literal, so the hot paths fold it).
   static let classCount = 9
   /// The largest size a size class serves.
   static let largestClass = 2048
@@ -38,6 +38,7 @@ public final class SlabAllocator: Sendable {
 
   /// A slab allocator taking its pages from `pages`.
   public init(pages: PageAllocator) {
+    precondition(Self.sizeClasses.count == Self.classCount && Self.largestClass == 8 << 8)
     self.pages = pages
     cpus = pages.cpus
     classes = SizeClasses(count: Self.classCount, pageCount: pages.totalPages, base: pages.base)
