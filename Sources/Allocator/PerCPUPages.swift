@@ -66,10 +66,14 @@ final class PerCPUPages: @unchecked Sendable {
 private func glibcSchedGetCPU() -> Int32
 
 /// The CPU the calling thread runs on (`smp_processor_id()`), folded into
-/// `0..<cpus`; 0 where the system cannot say.
+/// `0..<cpus`; 0 where the system cannot say. glibc answers from the
+/// thread's rseq area (a load, no system call); the division is skipped
+/// when the CPU is in range already.
+@inline(__always)
 func currentCPU(modulo cpus: Int) -> Int {
   #if os(Linux)
     let cpu = Int(glibcSchedGetCPU())
+    if UInt(bitPattern: cpu) < UInt(cpus) { return cpu }
     return cpu < 0 ? 0 : cpu % cpus
   #else
     return 0

@@ -1,0 +1,109 @@
+import Lockdep
+import Synchronization
+
+/// One CPU's queue (the kernel's `struct kfree_rcu_cpu`), in raw memory.
+///
+/// Invariants (every field is guarded by the CPU's `&krcp->lock`):
+/// - `bulk` is the array being filled (`ArrayPage`), its `next` chain the
+///   full ones before it, nil when there is none;
+/// - `list` is the list fallback, threaded through `RCUHead.next`;
+/// - `cache[0..<cacheCount]` are empty pages, at most the core's `cacheLimit`;
+/// - nothing here allocates under the lock except the page allocation the
+///   design makes.
+struct KrcState {
+  /// `&krcp->lock`, retained by `KrcCPUs`.
+  let lock: Unmanaged<Checked.RawSpinLock>
+  var bulk: UnsafeMutableRawPointer?
+  var list: UnsafeMutablePointer<RCUHead>?
+  var cacheCount: Int
+  let cache: UnsafeMutablePointer<UnsafeMutableRawPointer>
+}
+
+/// Every CPU's `KrcState`, each in a cache line of its own, with two
+/// counters beside it (objects queued with a head, and of those the ones
+/// that went on the list), written only under the CPU's lock (a plain load
+/// and store, no atomic read-modify-write) and read by anyone.
+///
+/// Raw memory and unmanaged locks, and a struct rather than a class, so
+/// that `kvfreeRCU`'s path does no reference counting, no array
+/// copy-on-write check and no exclusivity check. Its owner calls
+/// `destroy()` once, when no thread can use it any more.
+struct KrcCPUs: @unchecked Sendable {
+  private static let stride = 64
+  private static let queuedOffset = 48
+  private static let fallbacksOffset = 56
+
+  let count: Int
+  private let memory: UnsafeMutableRawPointer
+
+  init(count: Int, cacheLimit: Int) {
+    precondition(MemoryLayout<KrcState>.size <= Self.queuedOffset)
+    self.count = count
+    memory = .allocate(byteCount: count * Self.stride, alignment: Self.stride)
+    for i in 0..<count {
+      // One lock class for every CPU's lock.
+      let lock = Checked.RawSpinLock(name: "&krcp->lock", key: LockClassKey("&krcp->lock"))
+      (memory + i * Self.stride).initializeMemory(
+        as: KrcState.self,
+        repeating: KrcState(
+          lock: .passRetained(lock), bulk: nil, list: nil, cacheCount: 0,
+          cache: .allocate(capacity: max(1, cacheLimit))),
+        count: 1)
+      for offset in [Self.queuedOffset, Self.fallbacksOffset] {
+        (memory + i * Self.stride + offset).bindMemory(to: Atomic<Int>.self, capacity: 1)
+          .initialize(to: Atomic(0))
+      }
+    }
+  }
+
+  /// Releases the locks and the memory.
+  func destroy() {
+    for i in 0..<count {
+      state(i).pointee.lock.release()
+      state(i).pointee.cache.deallocate()
+    }
+    memory.deallocate()
+  }
+
+  /// CPU `i`'s state.
+  @inline(__always)
+  func state(_ i: Int) -> UnsafeMutablePointer<KrcState> {
+    (memory + i * Self.stride).assumingMemoryBound(to: KrcState.self)
+  }
+
+  /// Takes CPU `i`'s `&krcp->lock`.
+  @inline(__always)
+  func lock(_ i: Int) { state(i).pointee.lock._withUnsafeGuaranteedRef { $0.lock() } }
+
+  /// Drops CPU `i`'s `&krcp->lock`.
+  @inline(__always)
+  func unlock(_ i: Int) { state(i).pointee.lock._withUnsafeGuaranteedRef { $0.unlock() } }
+
+  /// Counts one object queued with a head on CPU `i` (and one on its list
+  /// when `fallback`). Caller holds CPU `i`'s lock.
+  @inline(__always)
+  func countQueued(_ i: Int, fallback: Bool) {
+    bump(i, Self.queuedOffset)
+    if fallback { bump(i, Self.fallbacksOffset) }
+  }
+
+  @inline(__always)
+  private func bump(_ i: Int, _ offset: Int) {
+    let counter = (memory + i * Self.stride + offset).assumingMemoryBound(to: Atomic<Int>.self)
+    counter.pointee.store(counter.pointee.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+  }
+
+  /// Objects queued with a head and list fallbacks, summed over every CPU.
+  func totals() -> (queued: Int, fallbacks: Int) {
+    var queued = 0
+    var fallbacks = 0
+    for i in 0..<count {
+      let at = memory + i * Self.stride
+      queued &+= (at + Self.queuedOffset).assumingMemoryBound(to: Atomic<Int>.self).pointee.load(
+        ordering: .relaxed)
+      fallbacks &+= (at + Self.fallbacksOffset).assumingMemoryBound(to: Atomic<Int>.self).pointee
+        .load(ordering: .relaxed)
+    }
+    return (queued, fallbacks)
+  }
+}

@@ -1,0 +1,367 @@
+import Allocator
+import CRCUSupport
+import Lockdep
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// What the worker detached from one CPU.
+private struct Detached {
+  var cpu: Int
+  var bulk: UnsafeMutableRawPointer?
+  var list: UnsafeMutablePointer<RCUHead>?
+}
+
+/// The state `KvfreeRCU` and its worker share.
+///
+/// Invariants:
+/// - `scheduled` is true from the `schedule()` that posted `wake` until the
+///   worker starts the pass it causes; the worker clears it before it takes
+///   the barrier waiters and detaches, so an object queued after the detach
+///   schedules another pass (`schedule()` reads it after dropping the
+///   `&krcp->lock` the detach also took, so it sees the clear);
+/// - passes run one at a time on the worker, each detach -> grace period ->
+///   free, so a waiter taken at the start of a pass is woken after every
+///   object queued before it was freed;
+/// - `waiters` is guarded by `waitersLock`.
+final class KvfreeCore: @unchecked Sendable {
+  let slab: SlabAllocator
+  let pages: PageAllocator
+  let design: KvfreeDesign
+  let krcps: KrcCPUs
+  let cacheLimit: Int
+  let drainDelay: UInt32
+  let beforeFree: (@Sendable (UnsafeMutableRawPointer) -> Void)?
+  let counters = KvfreeCounters()
+
+  private let wake = Semaphore()
+  private let scheduled = Atomic<Bool>(false)
+  private let refillRequested = Atomic<Bool>(false)
+  private let stopping = Atomic<Bool>(false)
+  private let waitersLock = Checked.SpinLock(
+    name: "kvfree_rcu_barrier_lock", key: LockClassKey("kvfree_rcu_barrier_lock"))
+  private var waiters: [Semaphore] = []
+
+  init(
+    slab: SlabAllocator, pages: PageAllocator, design: KvfreeDesign, cpus: Int, cacheLimit: Int,
+    drainDelay: UInt32, beforeFree: (@Sendable (UnsafeMutableRawPointer) -> Void)?
+  ) {
+    self.slab = slab
+    self.pages = pages
+    self.design = design
+    krcps = KrcCPUs(count: max(1, cpus), cacheLimit: cacheLimit)
+    self.cacheLimit = cacheLimit
+    self.drainDelay = drainDelay
+    self.beforeFree = beforeFree
+  }
+
+  deinit { krcps.destroy() }
+
+  /// The calling thread's CPU's queue (any queue is correct: each has its
+  /// own lock; the CPU only spreads the contention).
+  @inline(__always)
+  func thisCPU() -> Int {
+    let cpu = Int(rlc_rcu_current_cpu())
+    return cpu < krcps.count ? cpu : cpu % krcps.count
+  }
+
+  // MARK: Under &krcp->lock
+
+  /// Adds `object` to the CPU's array, starting a new array from the cache
+  /// or from the design's non-sleeping allocation when it is full. Returns
+  /// false when no page could be had. The CPU's lock is held.
+  @inline(__always)
+  func addToBulk(_ krcp: UnsafeMutablePointer<KrcState>, _ object: UnsafeMutableRawPointer)
+    -> Bool
+  {
+    if let page = krcp.pointee.bulk, ArrayPage.count(page) < ArrayPage.capacity {
+      ArrayPage.append(object, to: page)
+      return true
+    }
+    return addToNewArray(krcp, object)
+  }
+
+  @inline(never)
+  private func addToNewArray(
+    _ krcp: UnsafeMutablePointer<KrcState>, _ object: UnsafeMutableRawPointer
+  ) -> Bool {
+    guard let page = cachedPage(krcp) ?? allocateAtomic() else { return false }
+    ArrayPage.start(page, next: krcp.pointee.bulk)
+    krcp.pointee.bulk = page
+    ArrayPage.append(object, to: page)
+    return true
+  }
+
+  /// Adds `object` with `fresh` (a page allocated outside the lock) at
+  /// hand: used only if the last array is full. Returns the page when it
+  /// was not used and the cache is full (the caller frees it, unlocked).
+  func addToBulk(
+    _ krcp: UnsafeMutablePointer<KrcState>, _ object: UnsafeMutableRawPointer, fresh: Page
+  ) -> Page? {
+    if let page = krcp.pointee.bulk, ArrayPage.count(page) < ArrayPage.capacity {
+      ArrayPage.append(object, to: page)
+      return cache(fresh.address, in: krcp) ? nil : fresh
+    }
+    ArrayPage.start(fresh.address, next: krcp.pointee.bulk)
+    krcp.pointee.bulk = fresh.address
+    ArrayPage.append(object, to: fresh.address)
+    return nil
+  }
+
+  /// Puts an empty page in the CPU's cache if it has room. The lock is held.
+  private func cache(_ page: UnsafeMutableRawPointer, in krcp: UnsafeMutablePointer<KrcState>)
+    -> Bool
+  {
+    guard krcp.pointee.cacheCount < cacheLimit else { return false }
+    krcp.pointee.cache[krcp.pointee.cacheCount] = page
+    krcp.pointee.cacheCount += 1
+    return true
+  }
+
+  private func cachedPage(_ krcp: UnsafeMutablePointer<KrcState>) -> UnsafeMutableRawPointer? {
+    var page: UnsafeMutableRawPointer? = nil
+    if krcp.pointee.cacheCount > 0 {
+      krcp.pointee.cacheCount -= 1
+      page = krcp.pointee.cache[krcp.pointee.cacheCount]
+    }
+    if design == .deferred && krcp.pointee.cacheCount == 0 { requestRefill() }
+    return page
+  }
+
+  /// The design's allocation in the caller's context, `&krcp->lock` held.
+  private func allocateAtomic() -> UnsafeMutableRawPointer? {
+    let page: Page?
+    switch design {
+    case .inlineNowait:
+      page = pages.allocPages(gfp: .nowait)
+    case .noLocks:
+      page = pages.allocPages(gfp: .noLocks)
+      if page == nil { counters.nolockFailures.add(1, ordering: .relaxed) }
+    case .nolock:
+      page = pages.allocPagesNoLock()
+      if page == nil { counters.nolockFailures.add(1, ordering: .relaxed) }
+    case .deferred:
+      requestRefill()
+      return nil
+    }
+    guard let page else { return nil }
+    counters.arrayPagesAllocated.add(1, ordering: .relaxed)
+    counters.pageTaken()
+    return page.address
+  }
+
+  // MARK: Unlocked
+
+  /// A page by a sleeping allocation (no lock held).
+  func allocateSleeping() -> Page? {
+    guard let page = pages.allocPages(gfp: .kernel) else { return nil }
+    counters.arrayPagesAllocated.add(1, ordering: .relaxed)
+    counters.pageTaken()
+    return page
+  }
+
+  /// Gives a page back to the page allocator (no lock held).
+  func release(_ page: Page) {
+    pages.freePages(page)
+    counters.pagesHeld.subtract(1, ordering: .relaxed)
+  }
+
+  /// Frees one object to the slab.
+  func free(_ object: UnsafeMutableRawPointer) {
+    beforeFree?(object)
+    slab.kfree(object)
+  }
+
+  /// Asks the worker to refill the caches (deferred design); a plain load
+  /// first, so that a flood of requests does not write a shared line.
+  private func requestRefill() {
+    if refillRequested.load(ordering: .relaxed) { return }
+    if !refillRequested.exchange(true, ordering: .relaxed) { schedule() }
+  }
+
+  /// Makes the worker run a pass soon. A plain load first: while a pass is
+  /// pending, a call writes nothing shared.
+  @inline(__always)
+  func schedule() {
+    if scheduled.load(ordering: .acquiring) { return }
+    if !scheduled.exchange(true, ordering: .acquiringAndReleasing) { wake.post() }
+  }
+
+  /// Waits until every object queued before the call has been freed.
+  func barrier() {
+    Checked.mightSleep()
+    let done = Semaphore()
+    waitersLock.lock()
+    waiters.append(done)
+    waitersLock.unlock()
+    scheduled.store(true, ordering: .releasing)
+    wake.post()
+    done.wait()
+  }
+
+  /// Gives every cached page back; returns how many.
+  @discardableResult
+  func shrink() -> Int {
+    var freed = 0
+    withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer.self, capacity: max(1, cacheLimit)) {
+      buffer in
+      for i in 0..<krcps.count {
+        let krcp = krcps.state(i)
+        krcps.lock(i)
+        let cached = krcp.pointee.cacheCount
+        buffer.baseAddress!.update(from: krcp.pointee.cache, count: cached)
+        krcp.pointee.cacheCount = 0
+        krcps.unlock(i)
+        for k in 0..<cached { release(Page(address: buffer[k])) }
+        freed += cached
+      }
+    }
+    return freed
+  }
+
+  /// Ends the worker after its current pass.
+  func stop() {
+    stopping.store(true, ordering: .releasing)
+    wake.post()
+  }
+
+  // MARK: The worker
+
+  func runWorker() {
+    while true {
+      wake.wait()
+      if stopping.load(ordering: .acquiring) { return }
+      if drainDelay > 0 { usleep(drainDelay) }
+      pass()
+    }
+  }
+
+  /// One pass: refill (deferred design), detach, wait a grace period, free,
+  /// recycle the pages, wake the barrier waiters taken at its start.
+  private func pass() {
+    scheduled.store(false, ordering: .releasing)
+    waitersLock.lock()
+    let woken = waiters
+    waiters.removeAll()
+    waitersLock.unlock()
+    if refillRequested.exchange(false, ordering: .relaxed) { refill() }
+
+    var detached: [Detached] = []
+    for i in 0..<krcps.count {
+      let krcp = krcps.state(i)
+      krcps.lock(i)
+      let bulk = krcp.pointee.bulk
+      let list = krcp.pointee.list
+      krcp.pointee.bulk = nil
+      krcp.pointee.list = nil
+      krcps.unlock(i)
+      if bulk != nil || list != nil { detached.append(Detached(cpu: i, bulk: bulk, list: list)) }
+    }
+    if !detached.isEmpty {
+      synchronizeRCU()
+      for d in detached { freeDetached(d) }
+    }
+    for waiter in woken { waiter.post() }
+  }
+
+  /// Frees what was detached from one CPU: each array with one `kfreeBulk`
+  /// (which reads the array and the slab's table, not the objects), then
+  /// the list (`freeList`).
+  private func freeDetached(_ d: Detached) {
+    let started = monotonicNanoseconds()
+    var freed = 0
+    var array = d.bulk
+    while let page = array {
+      let n = ArrayPage.count(page)
+      let records = ArrayPage.records(page)
+      if let beforeFree { for k in 0..<n { beforeFree(records[k]) } }
+      slab.kfreeBulk(UnsafeBufferPointer(start: records, count: n))
+      freed += n
+      array = ArrayPage.next(page)
+    }
+    freed += freeList(d.list)
+    counters.objectsFreed.add(freed, ordering: .relaxed)
+    counters.freeNanoseconds.add(monotonicNanoseconds() - started, ordering: .relaxed)
+    recycle(d.bulk, cpu: d.cpu)
+  }
+
+  /// Frees the objects of a list: each `next` is read from the object just
+  /// reached (a chain of dependent loads into cold memory, which is the
+  /// list's cost); the objects go to the slab in batches through
+  /// `kfreeBulk`, as the arrays do, so that the two paths differ only in
+  /// how they find their objects. Returns how many.
+  private func freeList(_ list: UnsafeMutablePointer<RCUHead>?) -> Int {
+    let batchSize = 64
+    return withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer.self, capacity: batchSize) {
+      buffer in
+      let batch = buffer.baseAddress!
+      var freed = 0
+      var gathered = 0
+      var head = list
+      while let h = head {
+        head = h.pointee.next
+        let object = h.pointee.object!
+        beforeFree?(object)
+        batch[gathered] = object
+        gathered += 1
+        if gathered == batchSize {
+          slab.kfreeBulk(UnsafeBufferPointer(start: batch, count: gathered))
+          freed += gathered
+          gathered = 0
+        }
+      }
+      slab.kfreeBulk(UnsafeBufferPointer(start: batch, count: gathered))
+      return freed + gathered
+    }
+  }
+
+  /// The emptied array pages go back to their CPU's cache, the rest to the
+  /// allocator.
+  private func recycle(_ arrays: UnsafeMutableRawPointer?, cpu: Int) {
+    var spare: UnsafeMutableRawPointer? = nil
+    var array = arrays
+    let krcp = krcps.state(cpu)
+    krcps.lock(cpu)
+    while let page = array {
+      array = ArrayPage.next(page)
+      if !cache(page, in: krcp) {
+        ArrayPage.start(page, next: spare)
+        spare = page
+      }
+    }
+    krcps.unlock(cpu)
+    while let page = spare {
+      spare = ArrayPage.next(page)
+      release(Page(address: page))
+    }
+  }
+
+  /// Fills every CPU's cache with sleeping allocations (deferred design).
+  private func refill() {
+    for i in 0..<krcps.count {
+      let krcp = krcps.state(i)
+      krcps.lock(i)
+      let missing = cacheLimit - krcp.pointee.cacheCount
+      krcps.unlock(i)
+      guard missing > 0 else { continue }
+      var got: [Page] = []
+      for _ in 0..<missing {
+        guard let page = allocateSleeping() else { break }
+        got.append(page)
+      }
+      krcps.lock(i)
+      while let page = got.last, cache(page.address, in: krcp) { got.removeLast() }
+      krcps.unlock(i)
+      for page in got { release(page) }
+    }
+  }
+}
+
+/// The monotonic clock in nanoseconds.
+private func monotonicNanoseconds() -> Int {
+  var ts = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &ts)
+  return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+}
