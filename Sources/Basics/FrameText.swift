@@ -62,10 +62,15 @@ public enum FrameText {
     /// name, `function (module+0xoffset)` when only a symbol is known.
     case pretty
     /// lockdep's backtrace lines: `function (file:line:column)`,
-    /// `function (file:<compiler-generated>)` for line 0, `function` alone
+    /// `function (file:<compiler-generated>)` for line 0 (`function
+    /// (<compiler-generated>)` in Swift's compiler-generated file), `function` alone
     /// without a file, `module+0xoffset` without a name.
     case report
   }
+
+  /// The file Swift gives compiler-generated code (`/<compiler-generated>`
+  /// once its compilation directory `/` is joined).
+  public static let compilerGeneratedFile = "/<compiler-generated>"
 
   /// What follows a stale frame.
   public static let staleMarker: StaticString = " [stale binary]"
@@ -125,6 +130,11 @@ public enum FrameText {
       out.append(contentsOf: name)
       guard let file = frame.file else { return }
       append(" (", to: &out)
+      if frame.line == 0 && file.elementsEqual(compilerGeneratedFile.utf8) {
+        // Swift's compiler-generated code: no file to name.
+        append("<compiler-generated>)", to: &out)
+        return
+      }
       out.append(contentsOf: file)
       if frame.line == 0 {
         append(":<compiler-generated>", to: &out)

@@ -457,9 +457,23 @@ final class SymbolizerEngine {
     let key = UInt64(UInt(bitPattern: text))
     if let known = fileIDs[key] { return known }
     let id = Int32(fileTable.count)
-    fileTable.append(String(cString: text))
+    fileTable.append(collapsingSlashes(String(cString: text)))
     fileIDs.updateValue(id, forKey: key)
     return id
+  }
+
+  /// `path` with each run of slashes as one, as llvm-symbolizer prints it:
+  /// libdw joins a compilation directory `/` and a file `/<compiler-generated>`
+  /// into `//<compiler-generated>`.
+  private func collapsingSlashes(_ path: String) -> String {
+    guard path.contains("//") else { return path }
+    var out = ""
+    var previous: Character = " "
+    for c in path where !(c == "/" && previous == "/") {
+      out.append(c)
+      previous = c
+    }
+    return out
   }
 
   /// The name number of a function or inlined call DIE (-1: none), read once
