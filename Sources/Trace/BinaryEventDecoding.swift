@@ -30,18 +30,30 @@ extension BinaryTraceDecoder {
         return
       }
       // `verb < verbCount`: a case of the contiguous UInt8 enum.
-      var event = LockEvent(unsafeBitCast(verb, to: LockEvent.Verb.self), thread: threadIDs[slot])
+      let v = unsafeBitCast(verb, to: LockEvent.Verb.self)
+      var lockClass = ClassID.none
+      var address: UInt64 = 0
+      var length: UInt64 = 0
       switch layout.operands[Int(verb)] {
       case .none: break
-      case .lockClass: event.lockClass = try lockClass(input.uncheckedVarint())
+      case .lockClass: lockClass = try self.lockClass(input.uncheckedVarint())
       case .addressAndLength:
-        event.address = try input.uncheckedVarint()
-        event.length = try input.uncheckedVarint()
+        address = try input.uncheckedVarint()
+        length = try input.uncheckedVarint()
       }
-      if form == BinaryTraceFormat.maskedEvent {
+      // Built in one piece where it is stored: an event assembled field by
+      // field on the stack and then copied stalls on store forwarding.
+      if form == BinaryTraceFormat.plainEvent {
+        batch.append(
+          LockEvent(
+            v, thread: threadIDs[slot], lockClass: lockClass, address: address, length: length),
+          at: Int64(recordStart))
+      } else {
+        var event = LockEvent(
+          v, thread: threadIDs[slot], lockClass: lockClass, address: address, length: length)
         try fields(&event, verb, slot, &input)
+        batch.append(event, at: Int64(recordStart))
       }
-      batch.append(event, at: Int64(recordStart))
     }
   }
 

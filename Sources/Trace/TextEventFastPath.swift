@@ -22,7 +22,7 @@ extension TextTraceParser {
     else { return false }
     let rule = words.verbs[Int(verb.rawValue)]
     guard rule.required.isEmpty else { return false }
-    var event = LockEvent(verb, thread: ThreadID(thread), origin: Origin(line: number))
+    var lockClass = ClassID.none
     switch rule.operand {
     case .none: break
     case .lockClass:
@@ -30,11 +30,23 @@ extension TextTraceParser {
         let id = classIDs.find(
           UnsafeRawBufferPointer(start: base + token.start, count: token.count))
       else { return false }
-      event.lockClass = ClassID(id)
+      lockClass = ClassID(id)
     case .addressAndLength: return false
     }
+    guard let flagToken = cursor.next() else {
+      if cursor.sawSpecial { return false }
+      // Built in one piece where it is stored (no store-forwarding stall).
+      append(
+        LockEvent(
+          verb, thread: ThreadID(thread), lockClass: lockClass, origin: Origin(line: number)),
+        number: number)
+      return true
+    }
+    var event = LockEvent(
+      verb, thread: ThreadID(thread), lockClass: lockClass, origin: Origin(line: number))
+    var next: (start: Int, end: Int, count: Int)? = flagToken
     var groups: UInt32 = 0
-    while let token = cursor.next() {
+    while let token = next {
       guard
         let flag = words.flag(
           line, Tokenizer.Token(start: token.start, end: token.end, quoted: false),
@@ -42,6 +54,7 @@ extension TextTraceParser {
         Self.claim(&groups, words.flagGroups[Int(flag.rawValue)])
       else { return false }
       words.flagSetters[Int(flag.rawValue)](&event)
+      next = cursor.next()
     }
     if cursor.sawSpecial { return false }
     append(event, number: number)
