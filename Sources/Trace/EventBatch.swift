@@ -48,6 +48,11 @@ struct EventBatch: ~Copyable {
     if count == 0 { return nil }
     let n = count
     count = 0
+    if let sink = consumer as? PipelineSink {
+      // The sink sends positions on: a refusal comes back from the other thread.
+      return sink.consume(UnsafeBufferPointer(start: events, count: n), positions: positions)
+        .map { (positions[$0.index], $0.error) }
+    }
     guard let refused = consumer.consume(UnsafeBufferPointer(start: events, count: n)) else {
       return nil
     }
