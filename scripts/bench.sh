@@ -15,7 +15,12 @@
 #     /dev/null;
 #   - peak memory (max RSS) of `report` at N and at 10N events (the larger of
 #     the two encodings): flat memory means the ratio stays about 1.0;
-#   - binary bytes per event, and the chain-cache hit rate.
+#   - binary bytes per event, and the chain-cache hit rate;
+#   - at N, the same two reports on two cores (`taskset -c 0,1`) with the
+#     trace read on a thread of its own (`--reader-thread on`) against the
+#     one-thread run on the same two cores (`--reader-thread off`): the
+#     overlap only pays when the second core is free, so on a shared machine
+#     this figure says as much about the neighbours as about the reader.
 # Traces go to a temporary directory under .build (on the repository's disk,
 # checked with df first), deleted at the end. Ends with one JSON line.
 # Usage: scripts/bench.sh [N]   (scripts/bench.sh 1000000: a quick run)
@@ -75,10 +80,18 @@ for shape in reuse low-reuse; do
     fig[hits$tag]=${hits:-0}
     fig[textBytes$tag]=$(stat -c %s "$dir/t.rlt")
     fig[binaryBytes$tag]=$(stat -c %s "$dir/t.rltb")
-    read -r fig[text$tag] fig[textRss$tag] < <(best_of "$runs" "$bin" report "$dir/t.rlt")
-    read -r fig[binary$tag] fig[binaryRss$tag] < <(best_of "$runs" "$bin" report "$dir/t.rltb")
+    read -r fig[text$tag] fig[textRss$tag] < <(best_of "$runs" "$bin" report --reader-thread off "$dir/t.rlt")
+    read -r fig[binary$tag] fig[binaryRss$tag] < <(best_of "$runs" "$bin" report --reader-thread off "$dir/t.rltb")
     read -r fig[awk$tag] _ < <(best_of "$runs" awk '{ verbs[$2]++ } END { for (v in verbs) print v, verbs[v] }' "$dir/t.rlt")
     read -r fig[cat$tag] _ < <(best_of "$runs" cat "$dir/t.rltb")
+    if [ "$size" = "$n" ]; then
+      pin=(taskset -c 0,1)
+      for enc in text:rlt binary:rltb; do
+        read -r fig[${enc%%:*}Two] _ < <(best_of 3 "$bin" report --reader-thread off "$dir/t.${enc#*:}")
+        read -r fig[${enc%%:*}Pipe] _ < <(best_of 3 "$bin" report --reader-thread on "$dir/t.${enc#*:}")
+      done
+      pin=(taskset -c 0)
+    fi
     rm -f "$dir/t.rlt" "$dir/t.rltb"
   done
   echo "== shape $shape ($key)"
@@ -88,15 +101,17 @@ for shape in reuse low-reuse; do
       -v t1="${fig[textN]}" -v t2="${fig[text10N]}" -v b1="${fig[binaryN]}" -v b2="${fig[binary10N]}" \
       -v a1="${fig[awkN]}" -v a2="${fig[awk10N]}" -v c1="${fig[catN]}" -v c2="${fig[cat10N]}" \
       -v tr1="${fig[textRssN]}" -v tr2="${fig[textRss10N]}" -v br1="${fig[binaryRssN]}" -v br2="${fig[binaryRss10N]}" \
-      -v tb="${fig[textBytes10N]}" -v bb="${fig[binaryBytes10N]}" 'BEGIN {
+      -v tb="${fig[textBytes10N]}" -v bb="${fig[binaryBytes10N]}" \
+      -v tt="${fig[textTwo]}" -v tp="${fig[textPipe]}" -v bt="${fig[binaryTwo]}" -v bp="${fig[binaryPipe]}" 'BEGIN {
       m1 = (tr1 > br1 ? tr1 : br1) / 1024; m2 = (tr2 > br2 ? tr2 : br2) / 1024
       printf "text report:   %6.2f M events/s at %d (best of 3), %6.2f M at %d; awk field split %.2f M lines/s: %.2fx awk\n", e1 / t1 / 1e6, e1, e2 / t2 / 1e6, e2, e1 / a1 / 1e6, a1 / t1
       printf "binary report: %6.2f M events/s at %d (best of 3), %6.2f M at %d; %.2fx text; cat %.0f M events/s: %.3fx cat\n", e1 / b1 / 1e6, e1, e2 / b2 / 1e6, e2, t1 / b1, e1 / c1 / 1e6, c1 / b1
       printf "binary size:   %.2f bytes/event (%.3f of text, %.2f bytes/event)\n", bb / e2, bb / tb, tb / e2
       printf "peak memory:   %.1f MiB at %d events, %.1f MiB at %d: ratio %.3f (text %.1f/%.1f, binary %.1f/%.1f)\n", m1, e1, m2, e2, m2 / m1, tr1 / 1024, tr2 / 1024, br1 / 1024, br2 / 1024
       printf "chain cache:   %s%% hits\n", h
-      printf "JSON \"%s\": {\"events10M\": %d, \"events100M\": %d, \"textEventsPerSecond\": %.0f, \"textEventsPerSecond100M\": %.0f, \"binaryEventsPerSecond\": %.0f, \"binaryEventsPerSecond100M\": %.0f, \"binaryToText\": %.3f, \"awkLinesPerSecond\": %.0f, \"textToAwk\": %.3f, \"catEventsPerSecond\": %.0f, \"binaryToCat\": %.4f, \"binaryBytesPerEvent\": %.3f, \"textBytesPerEvent\": %.3f, \"peakMiB10M\": %.1f, \"peakMiB100M\": %.1f, \"memoryRatio\": %.3f, \"chainHitPercent\": %s",
-        k, e1, e2, e1 / t1, e2 / t2, e1 / b1, e2 / b2, t1 / b1, e1 / a1, a1 / t1, e1 / c1, c1 / b1, bb / e2, tb / e2, m1, m2, m2 / m1, h
+      printf "two cores:     reader thread: text %.2f M events/s (%.2fx one thread on two cores), binary %.2f M events/s (%.2fx)\n", e1 / tp / 1e6, tt / tp, e1 / bp / 1e6, bt / bp
+      printf "JSON \"%s\": {\"events10M\": %d, \"events100M\": %d, \"textEventsPerSecond\": %.0f, \"textEventsPerSecond100M\": %.0f, \"binaryEventsPerSecond\": %.0f, \"binaryEventsPerSecond100M\": %.0f, \"binaryToText\": %.3f, \"awkLinesPerSecond\": %.0f, \"textToAwk\": %.3f, \"catEventsPerSecond\": %.0f, \"binaryToCat\": %.4f, \"binaryBytesPerEvent\": %.3f, \"textBytesPerEvent\": %.3f, \"peakMiB10M\": %.1f, \"peakMiB100M\": %.1f, \"memoryRatio\": %.3f, \"chainHitPercent\": %s, \"twoCores\": {\"textEventsPerSecond\": %.0f, \"textReaderThreadEventsPerSecond\": %.0f, \"binaryEventsPerSecond\": %.0f, \"binaryReaderThreadEventsPerSecond\": %.0f}",
+        k, e1, e2, e1 / t1, e2 / t2, e1 / b1, e2 / b2, t1 / b1, e1 / a1, a1 / t1, e1 / c1, c1 / b1, bb / e2, tb / e2, m1, m2, m2 / m1, h, e1 / tt, e1 / tp, e1 / bt, e1 / bp
       printf "}, \n"
     }'
   )

@@ -25,7 +25,7 @@ enum PipelineCommand: Sendable {
 /// `takeSlot()` until it is sent, then to the validator until `free(_:)`.
 final class TracePipeline: @unchecked Sendable {
   /// Event buffers in flight at most.
-  static let slots = 8
+  static let slots = 16
   /// Events per buffer.
   static let slotCapacity = EventBatch.capacity
   let events: UnsafeMutablePointer<LockEvent>
@@ -36,6 +36,9 @@ final class TracePipeline: @unchecked Sendable {
   private var head = 0
   private var freeSlots = Array(0..<TracePipeline.slots)
   private var stopped = false
+  /// A thread is waiting on `changed`: only then is there anyone to wake.
+  private var readerWaits = false
+  private var validatorWaits = false
   private var progress: (UInt64, UInt64?)? = nil
   private var warnings: [String] = []
 
@@ -66,7 +69,11 @@ final class TracePipeline: @unchecked Sendable {
   /// A free buffer slot, waiting for one; nil once the validator stopped.
   func takeSlot() -> Int? {
     locked {
-      while freeSlots.isEmpty && !stopped { pthread_cond_wait(changed, mutex) }
+      while freeSlots.isEmpty && !stopped {
+        readerWaits = true
+        pthread_cond_wait(changed, mutex)
+      }
+      readerWaits = false
       return stopped ? nil : freeSlots.removeLast()
     }
   }
@@ -75,7 +82,7 @@ final class TracePipeline: @unchecked Sendable {
   func send(_ command: PipelineCommand) {
     locked {
       queue.append(command)
-      pthread_cond_broadcast(changed)
+      if validatorWaits { pthread_cond_broadcast(changed) }
     }
   }
 
@@ -91,7 +98,11 @@ final class TracePipeline: @unchecked Sendable {
   /// changed since the last call.
   func receive() -> (PipelineCommand, (UInt64, UInt64?)?) {
     locked {
-      while head == queue.count { pthread_cond_wait(changed, mutex) }
+      while head == queue.count {
+        validatorWaits = true
+        pthread_cond_wait(changed, mutex)
+      }
+      validatorWaits = false
       let command = queue[head]
       head += 1
       if head >= 1024 && head * 2 >= queue.count {
@@ -107,7 +118,8 @@ final class TracePipeline: @unchecked Sendable {
   func free(_ slot: Int) {
     locked {
       freeSlots.append(slot)
-      pthread_cond_broadcast(changed)
+      // Wake the reader once half the buffers are free, not for each one.
+      if readerWaits && freeSlots.count * 2 >= Self.slots { pthread_cond_broadcast(changed) }
     }
   }
 
