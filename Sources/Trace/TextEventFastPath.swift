@@ -16,9 +16,8 @@ extension TextTraceParser {
     guard let tid = cursor.next(), let verbToken = cursor.next(),
       !isDeclarationOrHeader(line, tid),
       let thread = threadIDs.find(
-        UnsafeRawBufferPointer(start: base + tid.start, count: tid.count)),
-      let verb = words.verb(
-        line, Tokenizer.Token(start: verbToken.start, end: verbToken.end, quoted: false))
+        UnsafeRawBufferPointer(start: base + tid.start, count: tid.count), hash: tid.hash),
+      let verb = words.verb(line, verbToken.start, verbToken.end)
     else { return false }
     let rule = words.verbs[Int(verb.rawValue)]
     guard rule.required.isEmpty else { return false }
@@ -28,7 +27,7 @@ extension TextTraceParser {
     case .lockClass:
       guard let token = cursor.next(),
         let id = classIDs.find(
-          UnsafeRawBufferPointer(start: base + token.start, count: token.count))
+          UnsafeRawBufferPointer(start: base + token.start, count: token.count), hash: token.hash)
       else { return false }
       lockClass = ClassID(id)
     case .addressAndLength: return false
@@ -44,7 +43,7 @@ extension TextTraceParser {
     }
     var event = LockEvent(
       verb, thread: ThreadID(thread), lockClass: lockClass, origin: Origin(line: number))
-    var next: (start: Int, end: Int, count: Int)? = flagToken
+    var next: (start: Int, end: Int, count: Int, hash: UInt64)? = flagToken
     var groups: UInt32 = 0
     while let token = next {
       guard
@@ -65,8 +64,11 @@ extension TextTraceParser {
   /// general parser reads even where a thread has that token.
   @inline(__always)
   private func isDeclarationOrHeader(
-    _ line: UnsafeRawBufferPointer, _ token: (start: Int, end: Int, count: Int)
+    _ line: UnsafeRawBufferPointer, _ token: (start: Int, end: Int, count: Int, hash: UInt64)
   ) -> Bool {
+    guard token.count < 64, words.declarationLengths & (1 << UInt64(token.count)) != 0 else {
+      return false
+    }
     let plain = Tokenizer.Token(start: token.start, end: token.end, quoted: false)
     return words.declaration(line, plain) != nil
       || CompiledVocabulary.same(words.header, line, token.start, token.end)
@@ -91,7 +93,7 @@ struct SimpleTokens {
   /// The next token's bounds, or nil at the end of the line or at a byte
   /// that is not simple.
   @inline(__always)
-  mutating func next() -> (start: Int, end: Int, count: Int)? {
+  mutating func next() -> (start: Int, end: Int, count: Int, hash: UInt64)? {
     while i < count {
       let c = base.load(fromByteOffset: i, as: UInt8.self)
       if c != 0x20 && c != 0x09 { break }
@@ -99,6 +101,7 @@ struct SimpleTokens {
     }
     if i == count || sawSpecial { return nil }
     let start = i
+    var h = TokenTable.seed
     while i < count {
       let c = base.load(fromByteOffset: i, as: UInt8.self)
       if c == 0x20 || c == 0x09 { break }
@@ -106,8 +109,9 @@ struct SimpleTokens {
         sawSpecial = true
         return nil
       }
+      h = TokenTable.mix(h, c)
       i += 1
     }
-    return (start, i, i - start)
+    return (start, i, i - start, TokenTable.finish(h))
   }
 }
