@@ -1,81 +1,122 @@
 #!/usr/bin/env bash
-# The project's benchmark for `rawlockcheck report`, on both trace shapes of
-# `rawlockcheck generate`:
-#   - reuse: a fixed set of code paths (a real program's chain reuse, the
-#     chain cache hits almost always);
-#   - low-reuse: random nesting in one global order (about a quarter of the
-#     chains hit; every miss walks the graph's edges).
-# For each shape it generates traces of N and 2N events (default N = 5
-# million) and measures, in the same run:
-#   - events/s of `rawlockcheck report` on 2N events, and its ratio to a
-#     baseline that only splits the same file into fields and counts the
-#     verbs with awk (the least any text-trace consumer must do), so the
-#     figure holds on a shared, noisy machine;
-#   - peak memory (max RSS) on N and on 2N events: the ratio must stay ~1.0
-#     (memory does not grow with trace length, nor with distinct chains);
-#   - the chain-cache hit rate;
-#   - the same 2N-event trace converted to the binary encoding: its size and
-#     `report`'s speed on it.
-# Ends with one JSON line of every figure.
-# Usage: scripts/bench.sh [N]
+# The project's benchmark for `rawlockcheck report` (issue 15), on both trace
+# shapes of `rawlockcheck generate`:
+#   - repeating (`--shape reuse`): a fixed set of code paths, the chain cache
+#     hits almost always;
+#   - lowReuse (`--shape low-reuse`): random nesting in one global order,
+#     about a quarter of the chains hit.
+# For each shape it generates a text trace of N and of 10N events (default
+# N = 10 million: 10 M and 100 M events), converts each to the binary
+# encoding, and measures on one core (every measured command runs under
+# `taskset -c 0`), in the same run:
+#   - events/s of `rawlockcheck report` on the text and on the binary trace
+#     (best of 3 at N, one run at 10N), against its baseline: an awk pass
+#     that splits the text trace into fields, and `cat` of the binary file to
+#     /dev/null;
+#   - peak memory (max RSS) of `report` at N and at 10N events (the larger of
+#     the two encodings): flat memory means the ratio stays about 1.0;
+#   - binary bytes per event, and the chain-cache hit rate;
+#   - at N, the same two reports on two cores (`taskset -c 0,1`) with the
+#     trace read on a thread of its own (`--reader-thread on`) against the
+#     one-thread run on the same two cores (`--reader-thread off`): the
+#     overlap only pays when the second core is free, so on a shared machine
+#     this figure says as much about the neighbours as about the reader.
+# Traces go to a temporary directory under .build (on the repository's disk,
+# checked with df first), deleted at the end. Ends with one JSON line.
+# Usage: scripts/bench.sh [N]   (scripts/bench.sh 1000000: a quick run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-n=${1:-5000000}
+n=${1:-10000000}
+case "$n" in
+*[!0-9]* | "" | 0) echo "usage: scripts/bench.sh [N]" >&2 && exit 2 ;;
+esac
+big=$((10 * n))
 scripts/install-deps.sh
 swift build -c release --product rawlockcheck >&2
 bin=$(swift build -c release --show-bin-path)/rawlockcheck
-dir=$(mktemp -d)
+mkdir -p .build
+# About 16 bytes a text event, 4 a binary one, for the largest trace at a time.
+need_kb=$((big * 24 / 1024 + 1048576))
+avail_kb=$(df -Pk .build | awk 'NR == 2 { print $4 }')
+if [ "$avail_kb" -lt "$need_kb" ]; then
+  echo "bench.sh: need about $((need_kb / 1024)) MiB free under .build, have $((avail_kb / 1024)) MiB" >&2
+  exit 1
+fi
+dir=$(mktemp -d "$PWD/.build/bench.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
+pin=(taskset -c 0)
 
-measure() { # file -> "seconds maxrss_kb stats-line"
-  /usr/bin/time -f "%e %M" -o "$dir/time" "$bin" report --statistics "$1" >/dev/null 2>"$dir/stats" || true
-  echo "$(cat "$dir/time") $(grep 'events/s' "$dir/stats")"
+run_timed() { # command... -> "seconds maxrss_kb" (one run, pinned to core 0)
+  local start end
+  start=$(date +%s.%N)
+  /usr/bin/time -f "%M" -o "$dir/rss" "${pin[@]}" "$@" >/dev/null 2>"$dir/err" || true
+  end=$(date +%s.%N)
+  awk -v s="$start" -v e="$end" -v m="$(tail -1 "$dir/rss")" 'BEGIN { printf "%.3f %d\n", e - s, m }'
 }
-best_of() { # runs a command 3 times, prints the best wall time in seconds
-  local best=""
-  for _ in 1 2 3; do
-    start=$(date +%s.%N)
-    "$@" >/dev/null 2>&1 || true
-    t=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.3f", e - s }')
+best_of() { # runs count command... -> "best_seconds max_rss_kb"
+  local runs=$1 best="" rss=0 t m
+  shift
+  for ((i = 0; i < runs; i++)); do
+    read -r t m < <(run_timed "$@")
     if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
+    [ "$m" -gt "$rss" ] && rss=$m
   done
-  echo "$best"
+  echo "$best $rss"
 }
 
 json=""
 for shape in reuse low-reuse; do
-  "$bin" generate --shape "$shape" --events "$n" --seed 1 >"$dir/n.rlt"
-  "$bin" generate --shape "$shape" --events $((2 * n)) --seed 1 >"$dir/2n.rlt"
-  events=$(grep -vc '^\(class\|thread\|#\|rawlockcheck-trace\)' "$dir/2n.rlt")
-  mb=$(du -m "$dir/2n.rlt" | cut -f1)
-
-  report_best=$(best_of "$bin" report "$dir/2n.rlt")
-  "$bin" convert "$dir/2n.rlt" "$dir/2n.rltb"
-  binary_best=$(best_of "$bin" report "$dir/2n.rltb")
-  text_bytes=$(stat -c %s "$dir/2n.rlt")
-  binary_bytes=$(stat -c %s "$dir/2n.rltb")
-  awk_best=$(best_of awk '{ verbs[$2]++ } END { for (v in verbs) print v, verbs[v] }' "$dir/2n.rlt")
-  read -r _ rss_n _ < <(measure "$dir/n.rlt")
-  read -r _ rss_2n stats < <(measure "$dir/2n.rlt")
-  hits=$(echo "$stats" | sed -n 's/.*(\([0-9.]*\)% hits).*/\1/p')
-
-  echo "== shape $shape"
-  awk -v ev="$events" -v mb="$mb" -v r="$report_best" -v w="$awk_best" -v m1="$rss_n" -v m2="$rss_2n" -v n="$n" 'BEGIN {
-    printf "trace: %d events (%d MB)\n", ev, mb
-    printf "rawlockcheck report: %.2f s, %.2f M events/s (best of 3)\n", r, ev / r / 1e6
-    printf "baseline awk fields: %.2f s, %.2f M lines/s (best of 3)\n", w, ev / w / 1e6
-    printf "speed ratio report/awk baseline: %.2f (above 1: faster than splitting the lines with awk)\n", w / r
-    printf "peak memory: %.1f MiB at %d events, %.1f MiB at %d events: ratio %.2f\n", m1 / 1024, n, m2 / 1024, 2 * n, m2 / m1
-  }'
-  echo "statistics: ${stats#*: }"
-  awk -v ev="$events" -v r="$report_best" -v b="$binary_best" -v t="$text_bytes" -v s="$binary_bytes" 'BEGIN {
-    printf "binary trace: %.1f MB (%.3f of the text, %.2f bytes/event)\n", s / 1e6, s / t, s / ev
-    printf "rawlockcheck report, binary: %.2f s, %.2f M events/s (best of 3): %.2fx the text speed\n", b, ev / b / 1e6, r / b
-  }'
-  key=$(echo "$shape" | sed 's/-r/R/')
-  json+=$(awk -v k="$key" -v ev="$events" -v r="$report_best" -v w="$awk_best" -v m1="$rss_n" -v m2="$rss_2n" -v h="${hits:-0}" -v b="$binary_best" -v t="$text_bytes" -v sz="$binary_bytes" 'BEGIN {
-    printf "\"%s\": {\"events\": %d, \"eventsPerSecond\": %.0f, \"awkLinesPerSecond\": %.0f, \"ratioToAwk\": %.3f, \"peakMiBAtN\": %.1f, \"peakMiBAt2N\": %.1f, \"memoryRatio\": %.3f, \"chainHitPercent\": %s, \"binaryEventsPerSecond\": %.0f, \"binarySizeRatio\": %.3f}, ",
-      k, ev, ev / r, ev / w, w / r, m1 / 1024, m2 / 1024, m2 / m1, h, ev / b, sz / t
-  }')
+  key=$([ "$shape" = reuse ] && echo repeating || echo lowReuse)
+  declare -A fig=()
+  for size in "$n" "$big"; do
+    runs=$([ "$size" = "$n" ] && echo 3 || echo 1)
+    tag=$([ "$size" = "$n" ] && echo N || echo 10N)
+    "$bin" generate --shape "$shape" --events "$size" --seed 1 >"$dir/t.rlt"
+    "$bin" convert "$dir/t.rlt" "$dir/t.rltb"
+    "$bin" report --statistics "$dir/t.rltb" >/dev/null 2>"$dir/stats" || true
+    events=$(sed -n 's/.*: \([0-9]*\) events in.*/\1/p' "$dir/stats")
+    hits=$(sed -n 's/.*(\([0-9.]*\)% hits).*/\1/p' "$dir/stats")
+    fig[events$tag]=$events
+    fig[hits$tag]=${hits:-0}
+    fig[textBytes$tag]=$(stat -c %s "$dir/t.rlt")
+    fig[binaryBytes$tag]=$(stat -c %s "$dir/t.rltb")
+    read -r fig[text$tag] fig[textRss$tag] < <(best_of "$runs" "$bin" report --reader-thread off "$dir/t.rlt")
+    read -r fig[binary$tag] fig[binaryRss$tag] < <(best_of "$runs" "$bin" report --reader-thread off "$dir/t.rltb")
+    read -r fig[awk$tag] _ < <(best_of "$runs" awk '{ verbs[$2]++ } END { for (v in verbs) print v, verbs[v] }' "$dir/t.rlt")
+    read -r fig[cat$tag] _ < <(best_of "$runs" cat "$dir/t.rltb")
+    if [ "$size" = "$n" ]; then
+      pin=(taskset -c 0,1)
+      for enc in text:rlt binary:rltb; do
+        read -r fig[${enc%%:*}Two] _ < <(best_of 3 "$bin" report --reader-thread off "$dir/t.${enc#*:}")
+        read -r fig[${enc%%:*}Pipe] _ < <(best_of 3 "$bin" report --reader-thread on "$dir/t.${enc#*:}")
+      done
+      pin=(taskset -c 0)
+    fi
+    rm -f "$dir/t.rlt" "$dir/t.rltb"
+  done
+  echo "== shape $shape ($key)"
+  out=$(
+    awk -v k="$key" -v n="$n" -v big="$big" \
+      -v e1="${fig[eventsN]}" -v e2="${fig[events10N]}" -v h="${fig[hitsN]}" \
+      -v t1="${fig[textN]}" -v t2="${fig[text10N]}" -v b1="${fig[binaryN]}" -v b2="${fig[binary10N]}" \
+      -v a1="${fig[awkN]}" -v a2="${fig[awk10N]}" -v c1="${fig[catN]}" -v c2="${fig[cat10N]}" \
+      -v tr1="${fig[textRssN]}" -v tr2="${fig[textRss10N]}" -v br1="${fig[binaryRssN]}" -v br2="${fig[binaryRss10N]}" \
+      -v tb="${fig[textBytes10N]}" -v bb="${fig[binaryBytes10N]}" \
+      -v tt="${fig[textTwo]}" -v tp="${fig[textPipe]}" -v bt="${fig[binaryTwo]}" -v bp="${fig[binaryPipe]}" 'BEGIN {
+      m1 = (tr1 > br1 ? tr1 : br1) / 1024; m2 = (tr2 > br2 ? tr2 : br2) / 1024
+      printf "text report:   %6.2f M events/s at %d (best of 3), %6.2f M at %d; awk field split %.2f M lines/s: %.2fx awk\n", e1 / t1 / 1e6, e1, e2 / t2 / 1e6, e2, e1 / a1 / 1e6, a1 / t1
+      printf "binary report: %6.2f M events/s at %d (best of 3), %6.2f M at %d; %.2fx text; cat %.0f M events/s: %.3fx cat\n", e1 / b1 / 1e6, e1, e2 / b2 / 1e6, e2, t1 / b1, e1 / c1 / 1e6, c1 / b1
+      printf "binary size:   %.2f bytes/event (%.3f of text, %.2f bytes/event)\n", bb / e2, bb / tb, tb / e2
+      printf "peak memory:   %.1f MiB at %d events, %.1f MiB at %d: ratio %.3f (text %.1f/%.1f, binary %.1f/%.1f)\n", m1, e1, m2, e2, m2 / m1, tr1 / 1024, tr2 / 1024, br1 / 1024, br2 / 1024
+      printf "chain cache:   %s%% hits\n", h
+      printf "two cores:     reader thread: text %.2f M events/s (%.2fx one thread on two cores), binary %.2f M events/s (%.2fx)\n", e1 / tp / 1e6, tt / tp, e1 / bp / 1e6, bt / bp
+      printf "JSON \"%s\": {\"events10M\": %d, \"events100M\": %d, \"textEventsPerSecond\": %.0f, \"textEventsPerSecond100M\": %.0f, \"binaryEventsPerSecond\": %.0f, \"binaryEventsPerSecond100M\": %.0f, \"binaryToText\": %.3f, \"awkLinesPerSecond\": %.0f, \"textToAwk\": %.3f, \"catEventsPerSecond\": %.0f, \"binaryToCat\": %.4f, \"binaryBytesPerEvent\": %.3f, \"textBytesPerEvent\": %.3f, \"peakMiB10M\": %.1f, \"peakMiB100M\": %.1f, \"memoryRatio\": %.3f, \"chainHitPercent\": %s, \"twoCores\": {\"textEventsPerSecond\": %.0f, \"textReaderThreadEventsPerSecond\": %.0f, \"binaryEventsPerSecond\": %.0f, \"binaryReaderThreadEventsPerSecond\": %.0f}",
+        k, e1, e2, e1 / t1, e2 / t2, e1 / b1, e2 / b2, t1 / b1, e1 / a1, a1 / t1, e1 / c1, c1 / b1, bb / e2, tb / e2, m1, m2, m2 / m1, h, e1 / tt, e1 / tp, e1 / bt, e1 / bp
+      printf "}, \n"
+    }'
+  )
+  grep -v '^JSON ' <<<"$out"
+  json+=$(sed -n 's/^JSON //p' <<<"$out")
+  unset fig
 done
-echo "{${json}\"n\": $n}"
+echo "{${json}\"n\": $n, \"cores\": \"taskset -c 0\"}"

@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# The SARIF schema test must not skip here (see SARIFSchemaValidator.swift).
+export RAWLOCKCHECK_REQUIRE_SARIF_SCHEMA=1
+export RAWLOCKCHECK_SARIF_PYTHON="$PWD/.build/sarif-venv/bin/python3"
 swift build
 swift test "$@"
 swift build --package-path Examples

@@ -109,6 +109,40 @@ struct BinaryVocabulary: Sendable {
   }
 }
 
+/// `BinaryVocabulary` flattened for the reader's event loop: arrays of
+/// plain values indexed by verb (and mask bit), so that decoding an event
+/// copies no row and retains nothing.
+struct BinaryEventLayout: Sendable {
+  /// Each verb's operand.
+  let operands: [EventOperand]
+  /// The mask bits that name a field, per verb.
+  let validMasks: [UInt8]
+  /// The options each verb requires.
+  let required: [EventOptions]
+  /// `fields[verb * 8 + bit]`: the field of a mask bit (unused bits repeat
+  /// the verb's first field and are never read: `validMasks` rules them out).
+  let fields: [BinaryVocabulary.Field]
+  /// Indexed by `EventFlag.rawValue`.
+  let flagGroups: [UInt8]
+  let flagSetters: [@Sendable (inout LockEvent) -> Void]
+  /// Indexed by `EventOption.rawValue`.
+  let optionSetters: [@Sendable (inout LockEvent, OptionValue) -> Void]
+
+  static let shared = BinaryEventLayout(BinaryVocabulary.shared)
+
+  init(_ vocabulary: BinaryVocabulary) {
+    operands = vocabulary.verbs.map(\.operand)
+    validMasks = vocabulary.verbs.map(\.validMask)
+    required = vocabulary.verbs.map(\.required)
+    fields = vocabulary.verbs.flatMap { row in
+      (0..<8).map { row.fields.indices.contains($0) ? row.fields[$0] : .flag(.trylock) }
+    }
+    flagGroups = vocabulary.words.flagGroups
+    flagSetters = vocabulary.words.flagSetters
+    optionSetters = vocabulary.words.optionSetters
+  }
+}
+
 /// LEB128 variable-length integers and the zigzag mapping of signed deltas.
 enum VarInt {
   /// Appends `value`, seven bits a byte, low bits first.

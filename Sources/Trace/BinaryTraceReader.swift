@@ -60,7 +60,7 @@ public struct BinaryTraceReader {
   static func describe(_ stop: BinaryStop) -> String {
     switch stop {
     case .truncated: "truncated"
-    case .malformed(let message), .io(let message): message
+    case .malformed(let message), .io(let message), .refused(_, let message): message
     }
   }
 }
@@ -69,21 +69,27 @@ public struct BinaryTraceReader {
 ///
 /// Invariant: every id a record names was declared by an earlier record
 /// (classes, stacks) or is created by its first use (threads).
-struct BinaryTraceDecoder {
+struct BinaryTraceDecoder: ~Copyable {
   let file: String
   private(set) var symbols = TraceSymbols()
-  private var classes = IDTable()
-  private var classIDs: [ClassID] = []
+  var classes = IDTable()
+  var classIDs: [ClassID] = []
   private var classKeys: Set<String> = []
-  private var threads = IDTable()
-  private var threadIDs: [ThreadID] = []
+  var threads = IDTable()
+  var threadIDs: [ThreadID] = []
   private var threadTokens: Set<String> = []
   /// Each thread slot's previous value of each address option.
-  private var previous: [UInt64] = []
-  private var stacks = IDTable()
-  private let vocabulary = BinaryVocabulary.shared
-  private static let optionCount = EventOption.allCases.count
-  private static let verbCount = UInt8(LockEvent.Verb.allCases.count)
+  var previous: [UInt64] = []
+  var stacks = IDTable()
+  /// The event layouts, flattened for the event loop.
+  let layout = BinaryEventLayout.shared
+  /// Events decoded and not yet consumed.
+  var batch = EventBatch()
+  /// The offset of the record being decoded.
+  var recordStart: UInt64 = 0
+  static let optionCount = EventOption.allCases.count
+  /// The number of verbs (a stored copy: a static costs a check per read).
+  let verbCount = UInt8(LockEvent.Verb.allCases.count)
 
   init(file: String) { self.file = file }
 
@@ -112,20 +118,26 @@ struct BinaryTraceDecoder {
     }
     var nextProgress: UInt64 = 0
     while true {
-      let start = input.offset
+      if batch.isFull { try flush(into: &consumer) }
       do throws(BinaryStop) {
+        try decodeEvents(&input)
+        if batch.isFull { continue }
+        recordStart = input.offset
         guard try input.hasMore() else { break }
         try record(&input, into: &consumer)
       } catch {
+        try flush(into: &consumer)
         switch error {
         case .truncated:
-          let left = input.bytesRead - start
+          let left = input.bytesRead - recordStart
           warning(
-            "\(file): truncated at byte \(start): \(left) byte\(left == 1 ? "" : "s") left over "
+            "\(file): truncated at byte \(recordStart): \(left) byte\(left == 1 ? "" : "s") left over "
               + "after the last whole record; read up to there")
           progress?(input.bytesRead, input.fileSize)
           return
-        case .malformed(let message): throw TraceError(file: file, byte: start, message: message)
+        case .malformed(let message):
+          throw TraceError(file: file, byte: recordStart, message: message)
+        case .refused(let at, let message): throw TraceError(file: file, byte: at, message: message)
         case .io(let message): throw TraceError(file: file, byte: input.offset, message: message)
         }
       }
@@ -134,7 +146,23 @@ struct BinaryTraceDecoder {
         nextProgress = input.bytesRead + (1 << 22)
       }
     }
+    try flush(into: &consumer)
     progress?(input.bytesRead, input.fileSize)
+  }
+
+  /// Hands the decoded events to `consumer`; a refused event is an error
+  /// at its record's offset.
+  mutating func flush<C: TraceConsumer>(into consumer: inout C) throws(TraceError) {
+    if let refused = batch.flush(into: &consumer) {
+      throw TraceError(file: file, byte: UInt64(refused.position), message: refused.error.message)
+    }
+  }
+
+  /// Hands the decoded events to `consumer` before a declaration reaches it.
+  private mutating func flushBefore<C: TraceConsumer>(_ consumer: inout C) throws(BinaryStop) {
+    if let refused = batch.flush(into: &consumer) {
+      throw .refused(at: UInt64(refused.position), refused.error.message)
+    }
   }
 
   // MARK: Records
@@ -145,7 +173,7 @@ struct BinaryTraceDecoder {
   {
     let code = try input.byte()
     if code & 0xC0 == BinaryTraceFormat.plainEvent || code & 0xC0 == BinaryTraceFormat.maskedEvent {
-      if code & 0x3F < Self.verbCount {
+      if code & 0x3F < verbCount {
         try event(code, &input, into: &consumer)
         return
       }
@@ -156,6 +184,7 @@ struct BinaryTraceDecoder {
       case .threadName:
         let slot = try threadSlot(input.varint(), consumer: &consumer)
         let name = try string(&input, "thread name")
+        try flushBefore(&consumer)
         consumer.nameThread(threadIDs[slot], name)
       case .module: try moduleRecord(&input)
       case .stack: try stackRecord(&input)
@@ -200,6 +229,7 @@ struct BinaryTraceDecoder {
     guard classKeys.insert(key).inserted else {
       throw .malformed("class \"\(TextTraceParser.clip(key))\" declared twice")
     }
+    try flushBefore(&consumer)
     let cid: ClassID
     do {
       cid = try consumer.declareClass(key: key, name: name, kind: kind, waits: waits)
@@ -260,16 +290,16 @@ struct BinaryTraceDecoder {
 
   // MARK: Events
 
-  /// An event record, checked against its verb's row of `TraceVocabulary.events`.
-  @inline(__always)
+  /// An event record read the careful way (near the end of the buffer, or
+  /// of a thread not seen yet), into the batch (which has room).
   private mutating func event<C: TraceConsumer>(
     _ code: UInt8, _ input: inout ByteInput, into consumer: inout C
   ) throws(BinaryStop) {
-    let verb = LockEvent.Verb(rawValue: code & 0x3F).unsafelyUnwrapped
-    let row = vocabulary.verbs[Int(verb.rawValue)]
+    let verb = code & 0x3F
     let slot = try threadSlot(input.varint(), consumer: &consumer)
-    var event = LockEvent(verb, thread: threadIDs[slot])
-    switch row.operand {
+    var event = LockEvent(
+      LockEvent.Verb(rawValue: verb).unsafelyUnwrapped, thread: threadIDs[slot])
+    switch layout.operands[Int(verb)] {
     case .none: break
     case .lockClass: event.lockClass = try lockClass(input.varint())
     case .addressAndLength:
@@ -277,66 +307,9 @@ struct BinaryTraceDecoder {
       event.length = try input.varint()
     }
     if code & BinaryTraceFormat.maskedEvent != 0 {
-      try fields(&event, row, slot, &input)
+      try fields(&event, verb, slot, &input)
     }
-    do {
-      try consumer.consume(event)
-    } catch {
-      throw .malformed(error.message)
-    }
-  }
-
-  private mutating func fields(
-    _ event: inout LockEvent, _ row: BinaryVocabulary.Verb, _ slot: Int, _ input: inout ByteInput
-  ) throws(BinaryStop) {
-    let words = vocabulary.words
-    let mask = try input.byte()
-    guard mask & ~row.validMask == 0 else {
-      throw .malformed("field mask \(Self.hex(mask)) is not valid for \(words.name(event.verb))")
-    }
-    var groups: UInt32 = 0
-    for (bit, field) in row.fields.enumerated() where mask & (1 << bit) != 0 {
-      switch field {
-      case .flag(let flag):
-        let group = words.flagGroups[Int(flag.rawValue)]
-        if group != 0 {
-          let groupBit: UInt32 = 1 << (group & 31)
-          if groups & groupBit != 0 {
-            throw .malformed(
-              "\(words.name(event.verb)): flag \(TraceVocabulary.rule(for: flag).spelling) "
-                + "excluded by another")
-          }
-          groups |= groupBit
-        }
-        words.flagSetters[Int(flag.rawValue)](&event)
-      case .option(let option, let kind):
-        let value: OptionValue
-        switch kind {
-        case .subclass:
-          let sub = try input.byte()
-          guard sub <= 7 else {
-            throw .malformed("sub= must be a subclass from 0 to 7, got \(sub)")
-          }
-          value = .number(UInt64(sub))
-        case .address:
-          let index = slot * Self.optionCount + Int(option.rawValue)
-          let v = VarInt.unzigzag(try input.varint(), from: previous[index])
-          previous[index] = v
-          value = .number(v)
-        case .lockClass: value = .lockClass(try lockClass(input.varint()))
-        case .stack: value = .stack(try stack(input.varint()))
-        }
-        words.optionSetters[Int(option.rawValue)](&event, value)
-      }
-    }
-    if !row.required.isEmpty {
-      for option in EventOption.allCases where row.required.contains(EventOptions(option)) {
-        let rule = TraceVocabulary.rule(for: option)
-        if rule.get(event) == nil {
-          throw .malformed("\(words.name(event.verb)) needs \(rule.key)=\(rule.placeholder)")
-        }
-      }
-    }
+    batch.append(event, at: Int64(recordStart))
   }
 
   // MARK: Fields
@@ -357,6 +330,7 @@ struct BinaryTraceDecoder {
     guard threadTokens.insert(token).inserted else {
       throw .malformed("thread \"\(TextTraceParser.clip(token))\" declared twice")
     }
+    try flushBefore(&consumer)
     let tid = consumer.declareThread(token: token, name: nil)
     let slot = threads.insert(id)
     threadIDs.append(tid)
@@ -365,12 +339,12 @@ struct BinaryTraceDecoder {
   }
 
   @inline(__always)
-  private func lockClass(_ id: UInt64) throws(BinaryStop) -> ClassID {
+  func lockClass(_ id: UInt64) throws(BinaryStop) -> ClassID {
     guard let slot = classes.find(id) else { throw .malformed("unknown class id \(id)") }
     return classIDs[slot]
   }
 
-  private func stack(_ id: UInt64) throws(BinaryStop) -> StackID {
+  func stack(_ id: UInt64) throws(BinaryStop) -> StackID {
     guard let slot = stacks.find(id) else { throw .malformed("unknown stack id \(id)") }
     return StackID(Int32(slot))
   }

@@ -12,6 +12,8 @@ enum BinaryStop: Error {
   case malformed(String)
   /// The file could not be read.
   case io(String)
+  /// The consumer refused the event read at this offset.
+  case refused(at: UInt64, String)
 }
 
 /// The bytes of a binary trace, read from a file through one fixed buffer
@@ -97,6 +99,50 @@ struct ByteInput: ~Copyable {
     var shift: UInt64 = 0
     while true {
       let b = try byte()
+      if shift == 63 && b > 1 { throw .malformed("number wider than 64 bits") }
+      result |= UInt64(b & 0x7F) << shift
+      if b < 0x80 { return result }
+      shift += 7
+    }
+  }
+
+  /// Bytes buffered and not yet consumed: the unchecked reads below may
+  /// read that many.
+  @inline(__always)
+  var buffered: Int { end - position }
+
+  /// The next byte, left unconsumed (`buffered` at least 1).
+  @inline(__always)
+  func peek() -> UInt8 { buffer.load(fromByteOffset: position, as: UInt8.self) }
+
+  /// Where the next byte is in the buffer, for `rewind(to:)`.
+  @inline(__always)
+  var mark: Int { position }
+
+  /// Goes back to `mark`, taken since the last refill.
+  @inline(__always)
+  mutating func rewind(to mark: Int) { position = mark }
+
+  /// The next byte, unchecked: `buffered` must be at least 1.
+  @inline(__always)
+  mutating func uncheckedByte() -> UInt8 {
+    let b = buffer.load(fromByteOffset: position, as: UInt8.self)
+    position += 1
+    return b
+  }
+
+  /// The next LEB128 number, unchecked against the buffer's end:
+  /// `buffered` must be at least 10.
+  @inline(__always)
+  mutating func uncheckedVarint() throws(BinaryStop) -> UInt64 {
+    let first = buffer.load(fromByteOffset: position, as: UInt8.self)
+    position += 1
+    if first < 0x80 { return UInt64(first) }
+    var result = UInt64(first & 0x7F)
+    var shift: UInt64 = 7
+    while true {
+      let b = buffer.load(fromByteOffset: position, as: UInt8.self)
+      position += 1
       if shift == 63 && b > 1 { throw .malformed("number wider than 64 bits") }
       result |= UInt64(b & 0x7F) << shift
       if b < 0x80 { return result }

@@ -6,18 +6,29 @@ import WaitContext
 ///
 /// Invariant: every id a line names was declared on an earlier line
 /// (classes, stacks) or is created by its first use (threads).
-struct TextTraceParser {
+struct TextTraceParser: ~Copyable {
   let file: String
   private(set) var sawHeader = false
   private(set) var symbols = TraceSymbols()
   private var tokenizer = Tokenizer()
-  private var classIDs = TokenTable()
-  private var threadIDs = TokenTable()
+  var classIDs = TokenTable()
+  var threadIDs = TokenTable()
   private var stackIDs = TokenTable()
   private var lineNumber: Int64 = 0
-  private let words = CompiledVocabulary.shared
+  let words = CompiledVocabulary.shared
+  /// Events parsed and not yet consumed, with their line numbers.
+  private var batch = EventBatch()
 
   init(file: String) { self.file = file }
+
+  /// Hands the parsed events to `consumer`; a refused event is an error at
+  /// its line. Called before any declaration reaches the consumer, before
+  /// an error is thrown, and at the end.
+  mutating func flush<C: TraceConsumer>(into consumer: inout C) throws(TraceError) {
+    if let refused = batch.flush(into: &consumer) {
+      throw TraceError(file: file, line: refused.position, message: refused.error.message)
+    }
+  }
 
   // MARK: Lines
 
@@ -25,6 +36,10 @@ struct TextTraceParser {
     _ line: UnsafeRawBufferPointer, number: Int64, into consumer: inout C
   ) throws(TraceError) {
     lineNumber = number
+    if sawHeader && parseSimpleEvent(line, number: number) {
+      if batch.isFull { try flush(into: &consumer) }
+      return
+    }
     do {
       try tokenizer.split(line)
     } catch {
@@ -108,6 +123,7 @@ struct TextTraceParser {
         throw fail("a \(k.rawValue) class has lock type \(k.row.lockType!), not type=\(lockType!)")
       }
     }
+    try flush(into: &consumer)
     let id: ClassID
     do {
       id = try consumer.declareClass(key: key, name: name, kind: kind, waits: waits)
@@ -127,8 +143,11 @@ struct TextTraceParser {
     for token in tokens[2...] {
       (_, name) = try option(line, token, on: .thread)
     }
-    let tid = thread(line, tokens[1], consumer: &consumer)
-    if let name { consumer.nameThread(tid, name) }
+    let tid = try thread(line, tokens[1], consumer: &consumer)
+    if let name {
+      try flush(into: &consumer)
+      consumer.nameThread(tid, name)
+    }
   }
 
   private mutating func parseModule(_ line: UnsafeRawBufferPointer, _ tokens: [Tokenizer.Token])
@@ -188,7 +207,7 @@ struct TextTraceParser {
       throw fail("unknown verb \"\(shown(line, tokens[1]))\"")
     }
     let rule = words.verbs[Int(verb.rawValue)]
-    let tid = thread(line, tokens[0], consumer: &consumer)
+    let tid = try thread(line, tokens[0], consumer: &consumer)
     var event = LockEvent(verb, thread: tid, origin: Origin(line: lineNumber))
     var next = 2
     switch rule.operand {
@@ -237,16 +256,20 @@ struct TextTraceParser {
         }
       }
     }
-    do {
-      try consumer.consume(event)
-    } catch {
-      throw fail(error.message)
-    }
+    append(event, number: lineNumber)
+    if batch.isFull { try flush(into: &consumer) }
+  }
+
+  /// Adds a parsed event to the batch (which has room: it is flushed as
+  /// soon as it is full).
+  @inline(__always)
+  mutating func append(_ event: LockEvent, number: Int64) {
+    batch.append(event, at: number)
   }
 
   /// Marks a flag's exclusive group as used; false when it already was.
   @inline(__always)
-  private static func claim(_ groups: inout UInt32, _ group: UInt8) -> Bool {
+  static func claim(_ groups: inout UInt32, _ group: UInt8) -> Bool {
     if group == 0 { return true }
     let bit: UInt32 = 1 << (group & 31)
     if groups & bit != 0 { return false }
@@ -382,10 +405,11 @@ struct TextTraceParser {
 
   private mutating func thread<C: TraceConsumer>(
     _ line: UnsafeRawBufferPointer, _ token: Tokenizer.Token, consumer: inout C
-  ) -> ThreadID {
+  ) throws(TraceError) -> ThreadID {
     if !token.quoted, let id = threadIDs.find(bytes(line, token)) { return ThreadID(id) }
     let name = text(line, token)
     if let id = Self.find(threadIDs, name) { return ThreadID(id) }
+    try flush(into: &consumer)
     let id = consumer.declareThread(token: name, name: nil)
     Self.insert(&threadIDs, name, id.raw)
     return id

@@ -40,16 +40,23 @@ public struct TextTraceReader {
       do {
         line = try lines.nextLine()
       } catch {
+        try parser.flush(into: &consumer)
         throw TraceError(file: displayName, line: lineNumber + 1, message: Self.describe(error))
       }
       guard let line else { break }
       lineNumber += 1
-      try parser.parse(line, number: lineNumber, into: &consumer)
+      do {
+        try parser.parse(line, number: lineNumber, into: &consumer)
+      } catch {
+        try parser.flush(into: &consumer)
+        throw error
+      }
       if let progress, lines.bytesRead >= nextProgress {
         progress(lines.bytesRead, lines.fileSize)
         nextProgress = lines.bytesRead + (1 << 22)
       }
     }
+    try parser.flush(into: &consumer)
     if !parser.sawHeader {
       throw TraceError(
         file: displayName, line: 0, message: "empty trace: expected header \"rawlockcheck-trace 1\""

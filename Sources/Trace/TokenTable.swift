@@ -4,56 +4,76 @@
 /// Invariant: open addressing with linear probing over a power-of-two
 /// table kept at most half full; `keys` holds every key's bytes back to back.
 struct TokenTable {
+  /// One key: where its bytes are in `keys`, and its value.
+  private struct Entry {
+    var hash: UInt64
+    var start: Int
+    var length: Int
+    var value: Int32
+  }
   private var slots: [Int32]
-  private var hashes: [UInt64] = []
-  private var starts: [Int] = []
-  private var lengths: [Int] = []
-  private var values: [Int32] = []
+  private var entries: [Entry] = []
   private var keys: [UInt8] = []
 
   init() { slots = Array(repeating: -1, count: 64) }
 
-  var count: Int { values.count }
+  var count: Int { entries.count }
+
+  /// The hash before `hash(_:)`'s last step, for hashing a byte at a time.
+  static let seed: UInt64 = 0xcbf2_9ce4_8422_2325
+
+  /// `h` with one more byte.
+  @inline(__always)
+  static func mix(_ h: UInt64, _ byte: UInt8) -> UInt64 {
+    (h ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+  }
+
+  /// The hash of bytes mixed into `h` from `seed`.
+  @inline(__always)
+  static func finish(_ h: UInt64) -> UInt64 { h ^ (h >> 29) }
 
   @inline(__always)
   static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in bytes {
-      h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3
-    }
-    return h ^ (h >> 29)
+    var h = seed
+    for b in bytes { h = mix(h, b) }
+    return finish(h)
   }
 
   /// The value stored for `bytes`, if any.
   @inline(__always)
-  func find(_ bytes: UnsafeRawBufferPointer) -> Int32? {
-    let h = Self.hash(bytes)
-    let mask = slots.count - 1
-    var i = Int(truncatingIfNeeded: h) & mask
-    while true {
-      let s = slots[i]
-      if s < 0 { return nil }
-      let e = Int(s)
-      if hashes[e] == h && lengths[e] == bytes.count {
-        let equal = keys.withUnsafeBytes { k in
-          bytes.count == 0
-            || memcmpBytes(k.baseAddress! + starts[e], bytes.baseAddress!, bytes.count)
+  func find(_ bytes: UnsafeRawBufferPointer) -> Int32? { find(bytes, hash: Self.hash(bytes)) }
+
+  /// The value stored for `bytes`, whose `hash(_:)` is `h`, if any.
+  @inline(__always)
+  func find(_ bytes: UnsafeRawBufferPointer, hash h: UInt64) -> Int32? {
+    slots.withUnsafeBufferPointer { slots in
+      entries.withUnsafeBufferPointer { entries in
+        keys.withUnsafeBytes { keys in
+          let mask = slots.count - 1
+          var i = Int(truncatingIfNeeded: h) & mask
+          while true {
+            let s = slots[i]
+            if s < 0 { return nil }
+            let e = entries[Int(s)]
+            if e.hash == h && e.length == bytes.count
+              && (e.length == 0
+                || memcmpBytes(keys.baseAddress! + e.start, bytes.baseAddress!, e.length))
+            {
+              return e.value
+            }
+            i = (i + 1) & mask
+          }
         }
-        if equal { return values[e] }
       }
-      i = (i + 1) & mask
     }
   }
 
   /// Stores `value` for `bytes` (which must not be present yet).
   mutating func insert(_ bytes: UnsafeRawBufferPointer, value: Int32) {
-    if (values.count + 1) * 2 > slots.count { grow() }
+    if (entries.count + 1) * 2 > slots.count { grow() }
     let h = Self.hash(bytes)
-    let e = Int32(values.count)
-    hashes.append(h)
-    starts.append(keys.count)
-    lengths.append(bytes.count)
-    values.append(value)
+    let e = Int32(entries.count)
+    entries.append(Entry(hash: h, start: keys.count, length: bytes.count, value: value))
     keys.append(contentsOf: bytes)
     place(e, hash: h)
   }
@@ -67,7 +87,7 @@ struct TokenTable {
 
   private mutating func grow() {
     slots = Array(repeating: -1, count: slots.count * 2)
-    for e in values.indices { place(Int32(e), hash: hashes[e]) }
+    for e in entries.indices { place(Int32(e), hash: entries[e].hash) }
   }
 }
 

@@ -17,6 +17,39 @@ public protocol TraceConsumer {
   mutating func nameThread(_ id: ThreadID, _ name: String)
   /// One event; throws when it breaks the rules of the stream itself.
   mutating func consume(_ event: LockEvent) throws(EventError)
+  /// Events in stream order, as that many `consume(_:)` calls would take
+  /// them: readers hand over events in batches, so that dispatch costs
+  /// once per batch.
+  /// - Returns: nil, or the index of the first event refused (the events
+  ///   after it are not consumed) and why.
+  mutating func consume(_ events: UnsafeBufferPointer<LockEvent>) -> RefusedEvent?
+}
+
+/// The event of a batch a consumer refused, and why.
+public struct RefusedEvent: Sendable {
+  /// Its index in the batch.
+  public var index: Int
+  /// Why it was refused.
+  public var error: EventError
+  /// The event at `index` refused for `error`.
+  public init(index: Int, error: EventError) {
+    self.index = index
+    self.error = error
+  }
+}
+
+extension TraceConsumer {
+  /// Consumes the events one at a time with `consume(_:)`.
+  public mutating func consume(_ events: UnsafeBufferPointer<LockEvent>) -> RefusedEvent? {
+    for index in events.indices {
+      do {
+        try consume(events[index])
+      } catch {
+        return RefusedEvent(index: index, error: error)
+      }
+    }
+    return nil
+  }
 }
 
 extension LockValidator: TraceConsumer {
@@ -24,6 +57,11 @@ extension LockValidator: TraceConsumer {
   /// Validates `event` (`process(_:)`).
   public mutating func consume(_ event: LockEvent) throws(EventError) {
     try process(event)
+  }
+
+  /// Validates the events in order (`process(_:)` on a batch).
+  public mutating func consume(_ events: UnsafeBufferPointer<LockEvent>) -> RefusedEvent? {
+    process(events).map { RefusedEvent(index: $0.index, error: $0.error) }
   }
 }
 

@@ -78,6 +78,13 @@ struct ReportCommand: ParsableCommand {
   @Flag(help: "Keep rawlockcheck's own frames (Lockdep, LockdepTesting) at the top of stacks.")
   var allFrames = false
 
+  @Option(
+    name: .customLong("reader-thread"),
+    help: ArgumentHelp(
+      "Read each trace on a thread of its own while validating: on, off, or auto (on when this process may use more than one core).",
+      valueName: "choice"))
+  var readerThread: ReaderThreadChoice = .auto
+
   @Flag(help: "Print events per second and the chain-cache hit rate to standard error.")
   var statistics = false
 
@@ -129,8 +136,11 @@ struct ReportCommand: ParsableCommand {
       let symbols: TraceSymbols
       let started = MonotonicClock.now()
       do {
-        symbols = try TraceReader(path: Self.file(for: path), displayName: path).read(
-          into: &validator, progress: progress.update)
+        let reader = TraceReader(path: Self.file(for: path), displayName: path)
+        symbols =
+          try readerThread.isOn
+          ? reader.readOnTwoThreads(into: &validator, progress: progress.update)
+          : reader.read(into: &validator, progress: progress.update)
         progress.finish()
         if statistics {
           writeStandardError(

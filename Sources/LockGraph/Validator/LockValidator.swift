@@ -85,14 +85,57 @@ public struct LockValidator {
   ///   past the class table's capacity); such an event changes nothing and
   ///   is not counted.
   public mutating func process(_ event: LockEvent) throws(EventError) {
-    if event.lockClass == .none && Self.namesClass(event.verb) {
+    var number = eventCount
+    var failure: EventError? = nil
+    threads.withUnsafeMutableBufferPointer { threads in
+      do throws(EventError) {
+        try Self.validate(event, number: &number, threads: threads)
+      } catch {
+        failure = error
+      }
+    }
+    if let failure { throw failure }
+    eventCount = number
+  }
+
+  /// Validates `events` in order, as many `process(_:)` calls would, with
+  /// the per-event work of reaching the thread's validator done once.
+  /// - Returns: nil, or the index of the first event refused (the events
+  ///   after it are not processed) and why.
+  public mutating func process(_ events: UnsafeBufferPointer<LockEvent>) -> (
+    index: Int, error: EventError
+  )? {
+    var number = eventCount
+    let refused: (index: Int, error: EventError)? = threads.withUnsafeMutableBufferPointer {
+      threads in
+      for index in events.indices {
+        do throws(EventError) {
+          try Self.validate(events[index], number: &number, threads: threads)
+        } catch {
+          return (index, error)
+        }
+      }
+      return nil
+    }
+    eventCount = number
+    return refused
+  }
+
+  /// One event on the thread validators: numbered `number`, which counts
+  /// up when the event is accepted.
+  @inline(__always)
+  static func validate(
+    _ event: LockEvent, number: inout Int64, threads: UnsafeMutableBufferPointer<ThreadValidator>
+  ) throws(EventError) {
+    if event.lockClass == .none && namesClass(event.verb) {
       throw EventError("too many lock classes (the limit is \(ClassRegistry.capacity))")
     }
-    var event = event
-    event.origin.event = eventCount
     let t = event.thread.index
+    precondition(t >= 0 && t < threads.count, "an event of an undeclared thread")
+    var event = event
+    event.origin.event = number
     try threads[t].process(event)
-    eventCount += 1
+    number += 1
     if event.verb == .free || event.verb == .initLock {
       for other in threads.indices where other != t && !threads[other].state.held.isEmpty {
         let held = threads[other].state.held

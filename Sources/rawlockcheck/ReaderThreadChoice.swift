@@ -1,0 +1,43 @@
+import ArgumentParser
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `report --reader-thread`: whether a trace is read on a thread of its own
+/// while the main thread validates (`TraceReader.readOnTwoThreads`).
+enum ReaderThreadChoice: String, ExpressibleByArgument, CaseIterable {
+  /// On when this process may run on more than one core.
+  case auto
+  case on
+  case off
+
+  /// Whether to read on a second thread.
+  var isOn: Bool {
+    switch self {
+    case .on: true
+    case .off: false
+    case .auto: Self.availableCores() > 1
+    }
+  }
+
+  /// The cores this process may run on, from its affinity mask
+  /// (`Cpus_allowed` in /proc/self/status: `taskset -c 0` gives 1); the
+  /// online cores when that cannot be read; at least 1.
+  static func availableCores() -> Int {
+    let online = max(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 1)
+    guard let file = fopen("/proc/self/status", "r") else { return online }
+    defer { fclose(file) }
+    var line = [CChar](repeating: 0, count: 4096)
+    while fgets(&line, Int32(line.count), file) != nil {
+      let text = String(
+        decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      guard text.hasPrefix("Cpus_allowed:") else { continue }
+      let count = text.dropFirst("Cpus_allowed:".count).reduce(0) { total, c in
+        total + (c.hexDigitValue?.nonzeroBitCount ?? 0)
+      }
+      return max(count, 1)
+    }
+    return online
+  }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+
+/// `report --format sarif` against the SARIF 2.1.0 JSON schema itself
+/// (`SARIFSchemaValidator`): every finding kind's fixture, several traces in
+/// one log, `--source-root`, and a clean trace.
+@Suite struct SARIFSchemaTests {
+  /// Writes `report --format sarif` of `arguments` to a file in `directory`.
+  static func sarif(_ arguments: [String], named name: String, in directory: URL) throws -> URL {
+    let run = try ToolRun(["report", "--format", "sarif"] + arguments)
+    #expect(run.status == 0 || run.status == 1, "\(arguments): \(run.stderr)")
+    let file = directory.appendingPathComponent(name + ".sarif")
+    try Data(run.stdout.utf8).write(to: file)
+    return file
+  }
+
+  @Test(
+    .enabled(
+      if: SARIFSchemaValidator.runs,
+      "no SARIF schema validator (scripts/install-deps.sh installs it; scripts/test.sh requires it)"
+    ))
+  func everyReportValidatesAgainstTheSARIF210Schema() throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("sarif-schema-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let findings = FixturePaths.traces(
+      under: FixturePaths.traces.appendingPathComponent("findings"))
+    #expect(findings.count >= 11)
+    var files: [URL] = []
+    for trace in findings {
+      files.append(
+        try Self.sarif(
+          [trace.path], named: trace.deletingPathExtension().lastPathComponent,
+          in: directory))
+    }
+    files.append(try Self.sarif(findings.map(\.path), named: "all-in-one-log", in: directory))
+    files.append(
+      try Self.sarif(
+        ["--source-root", FixturePaths.root.path, findings[0].path], named: "source-root",
+        in: directory))
+    let clean = FixturePaths.traces(under: FixturePaths.traces.appendingPathComponent("clean"))
+    files.append(try Self.sarif([try #require(clean.first).path], named: "clean", in: directory))
+    let errors = try SARIFSchemaValidator.errors(in: files)
+    if !errors.isEmpty {
+      Issue.record("SARIF 2.1.0 schema errors:\n\(errors.prefix(20).joined(separator: "\n"))")
+    }
+  }
+}
