@@ -24,10 +24,13 @@ extension ThreadValidator {
     {
       return true
     }
-    if let cycle = s.search.run(
-      graph: s.graph, classes: classes, from: next.lockClass, direction: .forward,
-      rootOnlyRecursive: next.read == .recursive, skipIrqUsageExempt: false,
-      goal: .conflict(target: prev.lockClass, targetRead: prev.read))
+    // No search where the graph's topological order shows that no path
+    // leads from next back to prev.
+    if s.graph.mayReach(from: next.lockClass, to: prev.lockClass),
+      let cycle = s.search.run(
+        graph: s.graph, classes: classes, from: next.lockClass, direction: .forward,
+        rootOnlyRecursive: next.read == .recursive, skipIrqUsageExempt: false,
+        goal: .conflict(target: prev.lockClass, targetRead: prev.read))
     {
       if prev.lockClass == next.lockClass {
         report(

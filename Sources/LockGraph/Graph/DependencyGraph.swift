@@ -25,9 +25,24 @@ public struct DependencyGraph: Sendable {
 
   /// Every edge, in the order they were added (an edge's index is its id).
   public private(set) var edges: [Edge] = []
-  private(set) var after: [[Int32]] = []
-  private(set) var before: [[Int32]] = []
   private var index: [UInt64: Int32] = [:]
+
+  // Adjacency as lists threaded through flat arrays, each in the order its
+  // edges were added (lockdep's `list_add_tail_rcu()` onto `locks_after`
+  // and `locks_before`: a search visits edges in that order). -1 ends a
+  // list. Per class: its first and last edge out and in; per edge: the
+  // next edge out of its `from` and into its `to`.
+  private(set) var firstOut: [Int32] = []
+  private var lastOut: [Int32] = []
+  private(set) var firstIn: [Int32] = []
+  private var lastIn: [Int32] = []
+  private(set) var nextOut: [Int32] = []
+  private(set) var nextIn: [Int32] = []
+
+  /// A topological order of the classes with edges (`TopologicalOrder`),
+  /// while the graph has no cycle at all (it may have one that is not a
+  /// strong path: then the order is given up).
+  private var order = TopologicalOrder()
 
   /// An empty graph.
   public init() {}
@@ -41,6 +56,12 @@ public struct DependencyGraph: Sendable {
     index[Self.pairKey(a, b)]
   }
 
+  /// False when no path of edges leads from `a` to `b` (known from the
+  /// topological order, without a search); true when one may.
+  func mayReach(from a: ClassID, to b: ClassID) -> Bool {
+    a == b || order.mayReach(from: a.index, to: b.index)
+  }
+
   /// Adds a -> b with `kinds`, or adds the kinds to the existing edge.
   mutating func add(
     from a: ClassID, to b: ClassID, kinds: DependencyKinds, origin: Origin, thread: ThreadID
@@ -50,17 +71,21 @@ public struct DependencyGraph: Sendable {
       return
     }
     let needed = max(a.index, b.index) + 1
-    if after.count < needed {
-      after.append(contentsOf: repeatElement([], count: needed - after.count))
-      before.append(contentsOf: repeatElement([], count: needed - before.count))
+    if firstOut.count < needed {
+      let more = needed - firstOut.count
+      for list in [\Self.firstOut, \Self.lastOut, \Self.firstIn, \Self.lastIn] {
+        self[keyPath: list].append(contentsOf: repeatElement(-1, count: more))
+      }
     }
     let e = Int32(edges.count)
     edges.append(Edge(from: a, to: b, kinds: kinds, origin: origin, thread: thread))
     index[Self.pairKey(a, b)] = e
-    after[a.index].append(e)
-    before[b.index].append(e)
+    nextOut.append(-1)
+    nextIn.append(-1)
+    if lastOut[a.index] >= 0 { nextOut[Int(lastOut[a.index])] = e } else { firstOut[a.index] = e }
+    lastOut[a.index] = e
+    if lastIn[b.index] >= 0 { nextIn[Int(lastIn[b.index])] = e } else { firstIn[b.index] = e }
+    lastIn[b.index] = e
+    order.addEdge(from: a.index, to: b.index, in: self)
   }
-
-  func outgoing(_ c: ClassID) -> [Int32] { c.index < after.count ? after[c.index] : [] }
-  func incoming(_ c: ClassID) -> [Int32] { c.index < before.count ? before[c.index] : [] }
 }

@@ -96,11 +96,16 @@ struct GraphSearch: Sendable {
       case .accumulate:
         accumulated.formUnion(visibleUsage(classes.usage(cls), onlyRecursive: onlyRecursive[i]))
       }
-      let next =
-        direction == .forward ? graph.outgoing(ClassID(node)) : graph.incoming(ClassID(node))
-      for e in next {
+      // Each edge in the order it was added; none to a class visited
+      // already (it would be skipped when dequeued: the same search).
+      let forward = direction == .forward
+      var e: Int32 =
+        i < graph.firstOut.count ? (forward ? graph.firstOut[i] : graph.firstIn[i]) : -1
+      while e >= 0 {
         let edge = graph.edges[Int(e)]
-        queue.append(((direction == .forward ? edge.to : edge.from).raw, e))
+        let other = forward ? edge.to.raw : edge.from.raw
+        if visited[Int(other)] != generation { queue.append((other, e)) }
+        e = forward ? graph.nextOut[Int(e)] : graph.nextIn[Int(e)]
       }
     }
     return nil

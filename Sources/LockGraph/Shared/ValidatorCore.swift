@@ -102,10 +102,11 @@ public final class ValidatorCore: Sendable {
         kinds.isDisjoint(with: [.exclusiveToRecursive, .exclusiveToNonRecursive])
         ? .shared : .exclusive
       let onlyRecursive = kinds.isDisjoint(with: .toNonRecursive)
-      if s.search.run(
-        graph: s.graph, classes: tables, from: to, direction: .forward,
-        rootOnlyRecursive: onlyRecursive, skipIrqUsageExempt: false,
-        goal: .conflict(target: from, targetRead: prevRead)) != nil
+      if s.graph.mayReach(from: to, to: from),
+        s.search.run(
+          graph: s.graph, classes: tables, from: to, direction: .forward,
+          rootOnlyRecursive: onlyRecursive, skipIrqUsageExempt: false,
+          goal: .conflict(target: from, targetRead: prevRead)) != nil
       {
         return false
       }
