@@ -78,6 +78,7 @@ extension ThreadValidator {
     let usage = classes.usage(c)
     if usage.contains(bit) { return }  // set meanwhile by another thread
     classes.addUsage(c, bit.mask)
+    s.graph.addUsage(bit.mask, to: c)
     s.recordUsageOrigin(c, bit: bit, lock.origin)
     guard bit.isIrqBit else { return }
 
@@ -127,6 +128,9 @@ extension ThreadValidator {
     -> Bool
   {
     let prevShared = prev.read.isRead
+    // No class that may reach prev was used in an interrupt: the search
+    // below would accumulate nothing.
+    if s.graph.usedInReaching(prev.lockClass).isDisjoint(with: .usedInAll) { return true }
     _ = s.search.run(
       graph: s.graph, classes: classes, from: prev.lockClass, direction: .backward,
       rootOnlyRecursive: prevShared, skipIrqUsageExempt: true, goal: .accumulate)

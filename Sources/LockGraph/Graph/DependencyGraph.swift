@@ -43,6 +43,8 @@ public struct DependencyGraph: Sendable {
   /// while the graph has no cycle at all (it may have one that is not a
   /// strong path: then the order is given up).
   private var order = TopologicalOrder()
+  /// The irq usage that may reach each class (`UsageReach`).
+  private var usageReach = UsageReach()
 
   /// An empty graph.
   public init() {}
@@ -60,6 +62,19 @@ public struct DependencyGraph: Sendable {
   /// topological order, without a search); true when one may.
   func mayReach(from a: ClassID, to b: ClassID) -> Bool {
     a == b || order.mayReach(from: a.index, to: b.index)
+  }
+
+  /// The irq "used in" bits of the classes that may reach `c` through the
+  /// graph, its own included (a superset of lockdep's backward
+  /// `usage_accumulate()` from `c`).
+  func usedInReaching(_ c: ClassID) -> UsageMask { usageReach.reaching(c.index) }
+
+  /// Class `c` gained the usage bits `mask`.
+  mutating func addUsage(_ mask: UsageMask, to c: ClassID) {
+    var reach = usageReach
+    usageReach = UsageReach()
+    reach.addUsage(mask, to: c.index, in: self)
+    usageReach = reach
   }
 
   /// Adds a -> b with `kinds`, or adds the kinds to the existing edge.
@@ -86,6 +101,15 @@ public struct DependencyGraph: Sendable {
     lastOut[a.index] = e
     if lastIn[b.index] >= 0 { nextIn[Int(lastIn[b.index])] = e } else { firstIn[b.index] = e }
     lastIn[b.index] = e
-    order.addEdge(from: a.index, to: b.index, in: self)
+    // The helpers read the graph while they change: moved out meanwhile,
+    // so that the graph is not copied (it is read, not written).
+    var topological = order
+    order = TopologicalOrder()
+    topological.addEdge(from: a.index, to: b.index, in: self)
+    order = topological
+    var reach = usageReach
+    usageReach = UsageReach()
+    reach.addEdge(from: a.index, to: b.index, in: self)
+    usageReach = reach
   }
 }
