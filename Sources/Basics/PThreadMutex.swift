@@ -11,7 +11,9 @@
 /// as a race. ThreadSanitizer intercepts `pthread_mutex_lock`.
 public final class PThreadMutex<Value: ~Copyable>: @unchecked Sendable {
   private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-  private var value: Value
+  /// Only touched with `mutex` held, which is the exclusivity guarantee:
+  /// no dynamic exclusivity check on each access.
+  @exclusivity(unchecked) private var value: Value
 
   /// `value`, behind a new lock.
   public init(_ value: consuming Value) {

@@ -10,7 +10,9 @@ extension ThreadValidator {
     -> RecursionVerdict
   {
     var nestHeld = false
-    for prev in state.held {
+    // An index loop: iterating the stack itself would retain its storage.
+    for i in 0..<state.held.count {
+      let prev = state.held[i]
       if lock.nest != .none && classes.base(prev.lockClass) == lock.nest { nestHeld = true }
       if prev.lockClass != lock.lockClass { continue }
       if lock.read == .recursive && prev.read.isRead { continue }

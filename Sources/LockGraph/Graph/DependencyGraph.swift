@@ -25,7 +25,7 @@ public struct DependencyGraph: Sendable {
 
   /// Every edge, in the order they were added (an edge's index is its id).
   public private(set) var edges: [Edge] = []
-  private var index: [UInt64: Int32] = [:]
+  private var index = EdgeIndex()
 
   // Adjacency as lists threaded through flat arrays, each in the order its
   // edges were added (lockdep's `list_add_tail_rcu()` onto `locks_after`
@@ -55,7 +55,7 @@ public struct DependencyGraph: Sendable {
 
   /// The edge a -> b, if any.
   public func edge(from a: ClassID, to b: ClassID) -> Int32? {
-    index[Self.pairKey(a, b)]
+    index.find(Self.pairKey(a, b))
   }
 
   /// False when no path of edges leads from `a` to `b` (known from the
@@ -81,7 +81,7 @@ public struct DependencyGraph: Sendable {
   mutating func add(
     from a: ClassID, to b: ClassID, kinds: DependencyKinds, origin: Origin, thread: ThreadID
   ) {
-    if let e = index[Self.pairKey(a, b)] {
+    if let e = index.find(Self.pairKey(a, b)) {
       edges[Int(e)].kinds.formUnion(kinds)
       return
     }
@@ -94,7 +94,7 @@ public struct DependencyGraph: Sendable {
     }
     let e = Int32(edges.count)
     edges.append(Edge(from: a, to: b, kinds: kinds, origin: origin, thread: thread))
-    index[Self.pairKey(a, b)] = e
+    index.insert(Self.pairKey(a, b), e)
     nextOut.append(-1)
     nextIn.append(-1)
     if lastOut[a.index] >= 0 { nextOut[Int(lastOut[a.index])] = e } else { firstOut[a.index] = e }

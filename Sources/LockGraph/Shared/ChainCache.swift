@@ -23,12 +23,14 @@ public final class ChainCache: @unchecked Sendable {
 
   private let slots: UnsafeMutablePointer<Atomic<UInt64>>
   private let bucketMask: Int
+  // Written only under the validator's shared lock, which is their
+  // exclusivity guarantee (no dynamic check per access).
   /// Which way of a full bucket the next eviction takes (under the lock).
-  private var nextVictim = 0
+  @exclusivity(unchecked) private var nextVictim = 0
   /// Keys stored (under the lock; for statistics).
-  public private(set) var count = 0
+  @exclusivity(unchecked) public private(set) var count = 0
   /// Keys evicted to make room (under the lock; for statistics).
-  public private(set) var evictions: Int64 = 0
+  @exclusivity(unchecked) public private(set) var evictions: Int64 = 0
 
   /// A cache of at most `bytes` (rounded down to a power of two, at least
   /// one bucket).

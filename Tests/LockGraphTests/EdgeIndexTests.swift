@@ -1,0 +1,29 @@
+import Basics
+import Testing
+
+@testable import LockGraph
+
+/// The graph's pair index finds every edge it was given, through its
+/// growth, and nothing else (checked against a `Dictionary`).
+@Suite struct EdgeIndexTests {
+  @Test func findsEveryPairAndNoOther() {
+    var rng = SplitMix(seed: 7)
+    var index = EdgeIndex()
+    var expected: [UInt64: Int32] = [:]
+    for e in 0..<5000 {
+      let a = ClassID(Int32(rng.next() % 300))
+      let b = ClassID(Int32(rng.next() % 300))
+      let key = DependencyGraph.pairKey(a, b)
+      if expected[key] == nil {
+        expected[key] = Int32(e)
+        index.insert(key, Int32(e))
+      }
+    }
+    for (key, edge) in expected { #expect(index.find(key) == edge) }
+    for _ in 0..<5000 {
+      let key = DependencyGraph.pairKey(
+        ClassID(Int32(rng.next() % 600)), ClassID(Int32(rng.next() % 600)))
+      #expect(index.find(key) == expected[key])
+    }
+  }
+}
