@@ -10,68 +10,62 @@ import Testing
 struct KvfreeBatchTests {
   init() { LockValidation.policy = .collect }
 
-  /// Queues `count` objects inside a read section (so that no grace period
-  /// ends while they are queued), then waits for them all.
-  private func queueAndWait(_ kv: KvfreeRCU, _ objects: [UnsafeMutableRawPointer]) {
-    withRCURead {
-      for object in objects { kv.kvfreeRCU(object, head: TestObject.head(object)) }
+  /// One run: `count` fresh objects freed through a one-CPU kvfreeRCU of
+  /// `design` whose array pages come from a `arrayPageCount`-page allocator.
+  private struct Run {
+    let pages = PageAllocator(pages: 512, cpus: 1)
+    let arrayPages: PageAllocator
+    let slab: SlabAllocator
+    var objects: [UnsafeMutableRawPointer] = []
+    var statistics = KvfreeStatistics()
+
+    init(_ design: KvfreeDesign, count: Int, arrayPageCount: Int) {
+      arrayPages = PageAllocator(pages: arrayPageCount, cpus: 1)
+      slab = SlabAllocator(pages: pages)
+      for _ in 0..<count { objects.append(TestObject.make(slab)) }
+      let kv = KvfreeRCU(
+        slab: slab, pages: arrayPages, design: design, cpus: 1, drainDelayMicroseconds: 0)
+      // Queued inside a read section, so that no grace period ends while
+      // they are queued; then every free waited for.
+      withRCURead {
+        for object in objects { kv.kvfreeRCU(object, head: TestObject.head(object)) }
+      }
+      kv.barrier()
+      statistics = kv.statistics
     }
-    kv.barrier()
   }
 
   @Test("Arrays over several chained pages free every object and write into none")
   func chainedArrays() {
-    let pages = PageAllocator(pages: 512, cpus: 1)
-    let arrayPages = PageAllocator(pages: 64, cpus: 1)
-    let slab = SlabAllocator(pages: pages)
     let count = 3000  // about six array pages of 510 records
-    var objects: [UnsafeMutableRawPointer] = []
-    for _ in 0..<count { objects.append(TestObject.make(slab)) }
-    var statistics = KvfreeStatistics()
-    do {
-      let kv = KvfreeRCU(
-        slab: slab, pages: arrayPages, design: .nolock, cpus: 1, drainDelayMicroseconds: 0)
-      queueAndWait(kv, objects)
-      statistics = kv.statistics
-    }
-    #expect(statistics.objectsQueued == count)
-    #expect(statistics.objectsFreed == count)
-    #expect(statistics.listFallbacks == 0)
-    #expect(statistics.arrayPagesAllocated >= 6, "\(statistics)")
-    #expect(slab.objectsInUse == 0)
+    let run = Run(.nolock, count: count, arrayPageCount: 64)
+    #expect(run.statistics.objectsQueued == count)
+    #expect(run.statistics.objectsFreed == count)
+    #expect(run.statistics.listFallbacks == 0)
+    #expect(run.statistics.arrayPagesAllocated >= 6, "\(run.statistics)")
+    #expect(run.slab.objectsInUse == 0)
     // Neither the arrays nor kfreeBulk wrote into a freed object: each
     // still holds its unused head and its payload.
-    let untouched = objects.filter { object in
+    let untouched = run.objects.filter { object in
       TestObject.damage(object) == 0
         && UnsafeRawBufferPointer(start: object, count: MemoryLayout<RCUHead>.size)
           .allSatisfy { $0 == 0 }
     }
     #expect(untouched.count == count)
-    slab.shrink()
-    #expect(pages.statistics.pagesInUse == 0)
-    #expect(arrayPages.statistics.pagesInUse == 0)
+    run.slab.shrink()
+    #expect(run.pages.statistics.pagesInUse == 0)
+    #expect(run.arrayPages.statistics.pagesInUse == 0)
   }
 
   @Test("A list longer than one kfreeBulk batch frees every object")
   func longList() {
-    let pages = PageAllocator(pages: 512, cpus: 1)
-    // No page ever on the per-CPU list: every object falls back to the list.
-    let arrayPages = PageAllocator(pages: 16, cpus: 1)
-    let slab = SlabAllocator(pages: pages)
     let count = 1000
-    var objects: [UnsafeMutableRawPointer] = []
-    for _ in 0..<count { objects.append(TestObject.make(slab)) }
-    var statistics = KvfreeStatistics()
-    do {
-      let kv = KvfreeRCU(
-        slab: slab, pages: arrayPages, design: .noLocks, cpus: 1, drainDelayMicroseconds: 0)
-      queueAndWait(kv, objects)
-      statistics = kv.statistics
-    }
-    #expect(statistics.listFallbacks == count)
-    #expect(statistics.objectsFreed == count)
-    #expect(slab.objectsInUse == 0)
-    slab.shrink()
-    #expect(pages.statistics.pagesInUse == 0)
+    // No page ever on the per-CPU list: every object falls back to the list.
+    let run = Run(.noLocks, count: count, arrayPageCount: 16)
+    #expect(run.statistics.listFallbacks == count)
+    #expect(run.statistics.objectsFreed == count)
+    #expect(run.slab.objectsInUse == 0)
+    run.slab.shrink()
+    #expect(run.pages.statistics.pagesInUse == 0)
   }
 }
