@@ -15,45 +15,45 @@ extension Checked {
     throws(E)
     -> R
   {
-    Live.event(.hardirqEnter, threaded: threaded)
-    defer { Live.event(.hardirqExit) }
-    return try body()
+    try within(.hardirqEnter, .hardirqExit, threaded: threaded, body)
   }
 
   /// Runs `body` as a softirq (bottom half): deferred work that must not sleep.
   public static func withSoftIRQ<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-    Live.event(.softirqEnter)
-    defer { Live.event(.softirqExit) }
-    return try body()
+    try within(.softirqEnter, .softirqExit, body)
   }
 
   /// Runs `body` as an NMI: only wait-free primitives and trylocks are allowed.
   public static func withNMI<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-    Live.event(.nmiEnter)
-    defer { Live.event(.nmiExit) }
-    return try body()
+    try within(.nmiEnter, .nmiExit, body)
   }
 
   /// Runs `body` with interrupts disabled (`local_irq_save()`): locks taken
   /// here are irq-safe, and nothing may sleep.
   public static func withIRQsDisabled<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-    Live.event(.irqDisable)
-    defer { Live.event(.irqEnable) }
-    return try body()
+    try within(.irqDisable, .irqEnable, body)
   }
 
   /// Runs `body` with bottom halves disabled (`local_bh_disable()`).
   public static func withBottomHalvesDisabled<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R
   {
-    Live.event(.bhDisable)
-    defer { Live.event(.bhEnable) }
-    return try body()
+    try within(.bhDisable, .bhEnable, body)
   }
 
   /// Runs `body` with preemption disabled (`preempt_disable()`): nothing may sleep.
   public static func withPreemptionDisabled<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-    Live.event(.preemptDisable)
-    defer { Live.event(.preemptEnable) }
+    try within(.preemptDisable, .preemptEnable, body)
+  }
+
+  /// Runs `body` between the events that enter (`enter`) and leave
+  /// (`exit`) a context, however it ends.
+  @inline(__always)
+  static func within<R, E: Error>(
+    _ enter: LockEvent.Verb, _ exit: LockEvent.Verb, threaded: Bool = false,
+    _ body: () throws(E) -> R
+  ) throws(E) -> R {
+    Live.event(enter, threaded: threaded)
+    defer { Live.event(exit) }
     return try body()
   }
 
