@@ -18,6 +18,10 @@ public protocol StackSource: AnyObject {
 /// whose chain was validated before, reads the core's classes and chain
 /// cache, writes only this value, and takes no lock; anything new takes the
 /// core's lock.
+///
+/// Its held-lock stack has reference storage (`HeldStack`): a copy shares
+/// it, so keep one copy and change it in place (as `LockValidator` and the
+/// live thread do); do not validate events on two copies.
 public struct ThreadValidator {
   /// The shared state validated against.
   public let core: ValidatorCore

@@ -97,4 +97,8 @@
   /// Does nothing (`might_lock()`, when validation is compiled in).
   @inlinable @inline(__always)
   public func mightLock(_ lock: some KernelLock, read: Bool = false) {}
+
+  /// Does nothing (`might_lock()` of a map, when validation is compiled in).
+  @inlinable @inline(__always)
+  public func mightLock(_ map: Plain.LockdepMap, read: Bool = false) {}
 #endif

@@ -14,9 +14,9 @@ import Synchronization
 /// The handler's lock events are queued, not validated in the handler (the
 /// validator allocates, and the signal may have interrupted `malloc`), and
 /// are validated, with the stacks they were taken from, before the
-/// thread's next lock event. Without validation compiled in (release
-/// builds), the handler is installed as it is, and nothing is validated.
-/// Returns false when `sigaction` fails.
+/// thread's next lock event. The handler always runs as a hard interrupt
+/// (a `Checked` lock in it is validated in any build); without a running
+/// validator that costs a counter. Returns false when `sigaction` fails.
 @discardableResult
 public func installSignalHandler(
   _ signal: Int32, threaded: Bool = false, _ handler: @escaping @Sendable (Int32) -> Void
@@ -24,7 +24,7 @@ public func installSignalHandler(
   guard signal > 0 && signal < SignalHandlers.count else { return false }
   let box = Unmanaged.passRetained(
     SignalHandlers.Box(
-      handler: handler, threaded: threaded, validated: lockValidationIsCompiledIn))
+      handler: handler, threaded: threaded, validated: true))
   let old = SignalHandlers.slots[Int(signal)].exchange(
     UInt(bitPattern: box.toOpaque()), ordering: .acquiringAndReleasing)
   if old != 0 {
