@@ -37,26 +37,23 @@ struct ClassGraph {
     /// `name` and lockdep's `{outer:inner}`.
     var label: String { "\(name)\n{\(outer.rawValue):\(inner.rawValue)}" }
 
-    /// The border colour, by outer wait type (what the class needs from its
-    /// caller): spin red, config orange, sleep blue, free and inv grey.
-    var color: String {
+    /// The border colour and a light fill of the same hue, by outer wait
+    /// type (what the class needs from its caller): spin red, config
+    /// orange, sleep blue, free and inv grey.
+    var palette: (border: String, fill: String) {
       switch outer {
-      case .spin: "#c62828"
-      case .config: "#ef6c00"
-      case .sleep: "#1565c0"
-      case .inv, .free, .task: "#616161"
+      case .spin: ("#c62828", "#ffcdd2")
+      case .config: ("#ef6c00", "#ffe0b2")
+      case .sleep: ("#1565c0", "#bbdefb")
+      case .inv, .free, .task: ("#616161", "#eeeeee")
       }
     }
 
-    /// A light fill of the same hue as `color`.
-    var fillColor: String {
-      switch outer {
-      case .spin: "#ffcdd2"
-      case .config: "#ffe0b2"
-      case .sleep: "#bbdefb"
-      case .inv, .free, .task: "#eeeeee"
-      }
-    }
+    /// The border colour (`palette`).
+    var color: String { palette.border }
+
+    /// The fill colour (`palette`).
+    var fillColor: String { palette.fill }
 
     /// box for a normal class, hexagon for per-cpu, octagon for override.
     var shape: String {
