@@ -12,7 +12,6 @@ import Synchronization
 /// class, each marked not free in its slab and on no other cache.
 struct CPUCacheSlot {
   /// `s->cpu_slab->lock`: a `local_lock_t`, retained by `CPUObjectCaches`.
-  let lock: Unmanaged<Checked.LocalLock>
   var count: Int
   let objects: UnsafeMutablePointer<UnsafeMutableRawPointer>
 }
@@ -31,6 +30,10 @@ final class CPUObjectCaches: @unchecked Sendable {
   /// Bytes between two slots: one cache line.
   private static let stride = 64
   private static let inUseOffset = 32
+  /// The slot's lock, beside (not in) the fields it guards: `tryLock`
+  /// reads it without holding it, which must not overlap an access to the
+  /// guarded struct (ThreadSanitizer: a Swift access race).
+  private static let lockOffset = 40
 
   let slotCount: Int
   private let memory: UnsafeMutableRawPointer
@@ -44,9 +47,10 @@ final class CPUObjectCaches: @unchecked Sendable {
         name: "&s->cpu_slab->lock", key: LockClassKey("&s->cpu_slab->lock"))
       (memory + i * Self.stride).initializeMemory(
         as: CPUCacheSlot.self,
-        repeating: CPUCacheSlot(
-          lock: .passRetained(lock), count: 0, objects: .allocate(capacity: Self.capacity)),
+        repeating: CPUCacheSlot(count: 0, objects: .allocate(capacity: Self.capacity)),
         count: 1)
+      (memory + i * Self.stride + Self.lockOffset).initializeMemory(
+        as: Unmanaged<Checked.LocalLock>.self, repeating: .passRetained(lock), count: 1)
       (memory + i * Self.stride + Self.inUseOffset).bindMemory(to: Atomic<Int>.self, capacity: 1)
         .initialize(to: Atomic(0))
     }
@@ -55,7 +59,7 @@ final class CPUObjectCaches: @unchecked Sendable {
   deinit {
     for i in 0..<slotCount {
       let slot = self.slot(i)
-      slot.pointee.lock.release()
+      lockReference(i).pointee.release()
       slot.pointee.objects.deallocate()
     }
     memory.deallocate()
@@ -89,12 +93,21 @@ final class CPUObjectCaches: @unchecked Sendable {
 
   /// Takes slot `i`'s lock if it is free now.
   @inline(__always)
-  func tryLock(_ i: Int) -> Bool { slot(i).pointee.lock._withUnsafeGuaranteedRef { $0.tryLock() } }
+  func tryLock(_ i: Int) -> Bool {
+    lockReference(i).pointee._withUnsafeGuaranteedRef { $0.tryLock() }
+  }
+
+  /// Slot `i`'s lock.
+  @inline(__always)
+  private func lockReference(_ i: Int) -> UnsafeMutablePointer<Unmanaged<Checked.LocalLock>> {
+    (memory + i * Self.stride + Self.lockOffset).assumingMemoryBound(
+      to: Unmanaged<Checked.LocalLock>.self)
+  }
 
   /// Takes slot `i`'s lock, waiting for it.
-  func lock(_ i: Int) { slot(i).pointee.lock._withUnsafeGuaranteedRef { $0.lock() } }
+  func lock(_ i: Int) { lockReference(i).pointee._withUnsafeGuaranteedRef { $0.lock() } }
 
   /// Drops slot `i`'s lock.
   @inline(__always)
-  func unlock(_ i: Int) { slot(i).pointee.lock._withUnsafeGuaranteedRef { $0.unlock() } }
+  func unlock(_ i: Int) { lockReference(i).pointee._withUnsafeGuaranteedRef { $0.unlock() } }
 }

@@ -12,7 +12,6 @@ import Synchronization
 ///   design makes.
 struct KrcState {
   /// `&krcp->lock`, retained by `KrcCPUs`.
-  let lock: Unmanaged<Checked.RawSpinLock>
   var bulk: UnsafeMutableRawPointer?
   var list: UnsafeMutablePointer<RCUHead>?
   var cacheCount: Int
@@ -30,6 +29,9 @@ struct KrcState {
 /// `destroy()` once, when no thread can use it any more.
 struct KrcCPUs: @unchecked Sendable {
   private static let stride = 64
+  /// The CPU's lock, beside (not in) the state it guards, so that taking
+  /// it never overlaps an access to that state (ThreadSanitizer).
+  private static let lockOffset = 40
   private static let queuedOffset = 48
   private static let fallbacksOffset = 56
 
@@ -37,7 +39,7 @@ struct KrcCPUs: @unchecked Sendable {
   private let memory: UnsafeMutableRawPointer
 
   init(count: Int, cacheLimit: Int) {
-    precondition(MemoryLayout<KrcState>.size <= Self.queuedOffset)
+    precondition(MemoryLayout<KrcState>.size <= Self.lockOffset)
     self.count = count
     memory = .allocate(byteCount: count * Self.stride, alignment: Self.stride)
     for i in 0..<count {
@@ -46,9 +48,10 @@ struct KrcCPUs: @unchecked Sendable {
       (memory + i * Self.stride).initializeMemory(
         as: KrcState.self,
         repeating: KrcState(
-          lock: .passRetained(lock), bulk: nil, list: nil, cacheCount: 0,
-          cache: .allocate(capacity: max(1, cacheLimit))),
+          bulk: nil, list: nil, cacheCount: 0, cache: .allocate(capacity: max(1, cacheLimit))),
         count: 1)
+      (memory + i * Self.stride + Self.lockOffset).initializeMemory(
+        as: Unmanaged<Checked.RawSpinLock>.self, repeating: .passRetained(lock), count: 1)
       for offset in [Self.queuedOffset, Self.fallbacksOffset] {
         (memory + i * Self.stride + offset).bindMemory(to: Atomic<Int>.self, capacity: 1)
           .initialize(to: Atomic(0))
@@ -59,7 +62,7 @@ struct KrcCPUs: @unchecked Sendable {
   /// Releases the locks and the memory.
   func destroy() {
     for i in 0..<count {
-      state(i).pointee.lock.release()
+      lockReference(i).pointee.release()
       state(i).pointee.cache.deallocate()
     }
     memory.deallocate()
@@ -73,11 +76,18 @@ struct KrcCPUs: @unchecked Sendable {
 
   /// Takes CPU `i`'s `&krcp->lock`.
   @inline(__always)
-  func lock(_ i: Int) { state(i).pointee.lock._withUnsafeGuaranteedRef { $0.lock() } }
+  func lock(_ i: Int) { lockReference(i).pointee._withUnsafeGuaranteedRef { $0.lock() } }
+
+  /// CPU `i`'s lock.
+  @inline(__always)
+  func lockReference(_ i: Int) -> UnsafeMutablePointer<Unmanaged<Checked.RawSpinLock>> {
+    (memory + i * Self.stride + Self.lockOffset).assumingMemoryBound(
+      to: Unmanaged<Checked.RawSpinLock>.self)
+  }
 
   /// Drops CPU `i`'s `&krcp->lock`.
   @inline(__always)
-  func unlock(_ i: Int) { state(i).pointee.lock._withUnsafeGuaranteedRef { $0.unlock() } }
+  func unlock(_ i: Int) { lockReference(i).pointee._withUnsafeGuaranteedRef { $0.unlock() } }
 
   /// Counts one object queued with a head on CPU `i` (and one on its list
   /// when `fallback`). Caller holds CPU `i`'s lock.

@@ -54,9 +54,10 @@ public final class KvfreeRCU: Sendable {
       UnsafeMutableRawPointer(head) >= object, "kvfreeRCU: the head must lie inside the object")
     let cpu = core.thisCPU()
     let krcp = core.krcps.state(cpu)
+    let lock = core.krcps.lockReference(cpu).pointee
     // Taken here rather than through `KrcCPUs.lock(_:)`, so that a report
     // names this line as where `&krcp->lock` was acquired.
-    krcp.pointee.lock._withUnsafeGuaranteedRef { $0.lock() }
+    lock._withUnsafeGuaranteedRef { $0.lock() }
     let queued = core.addToBulk(krcp, object)
     if !queued {
       head.pointee.object = object
@@ -64,7 +65,7 @@ public final class KvfreeRCU: Sendable {
       krcp.pointee.list = head
     }
     core.krcps.countQueued(cpu, fallback: !queued)
-    krcp.pointee.lock._withUnsafeGuaranteedRef { $0.unlock() }
+    lock._withUnsafeGuaranteedRef { $0.unlock() }
     core.schedule()
   }
 
