@@ -14,7 +14,9 @@ import Testing
 ///
 /// Findings are kept apart per test, so tests may run in parallel; the
 /// class graph is the process's, so a lock order that one test sets up and
-/// another reverses is reported in the second.
+/// another reverses is reported in the second. A negative test
+/// (`expectLockViolation`) is the exception: it runs isolated, and what it
+/// teaches the validator does not outlive it.
 public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
   /// The trait (also spelled `.lockValidation`).
   public init() {}
@@ -49,6 +51,12 @@ extension Trait where Self == LockValidationTrait {
 /// Runs `body` and records an issue unless it caused a finding of `kind`;
 /// returns the findings it caused. Findings in `body` do not reach the
 /// enclosing test's scope, so a negative test can use `.lockValidation` too.
+///
+/// `body` runs in an isolated `LockValidationScope`: its events are
+/// validated against a fork of the process's validator, which starts from
+/// everything learnt before, so the lock order and irq usage that `body`
+/// sets up on purpose are not left to fail other tests. Threads that
+/// `body` starts join it with `LockValidationScope.current!.run { }`.
 @discardableResult
 public func expectLockViolation<R>(
   _ kind: FindingKind, sourceLocation: SourceLocation = #_sourceLocation,

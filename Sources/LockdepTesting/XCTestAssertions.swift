@@ -13,7 +13,8 @@ public func XCTAssertNoLockViolations<R>(
 }
 
 /// Fails the XCTest test unless `body` causes a finding of `kind`; returns
-/// the findings it caused.
+/// the findings it caused. `body` runs isolated (see `expectLockViolation`):
+/// the rule-breaking it proves is found is not left to fail other tests.
 @discardableResult
 public func XCTAssertLockViolation<R>(
   _ kind: FindingKind, _ body: () throws -> R, file: StaticString = #filePath,

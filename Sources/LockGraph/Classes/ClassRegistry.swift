@@ -24,6 +24,10 @@ import WaitContext
 ///   a declared class, including ids taken by earlier variants;
 /// - usage bits only grow; they are set under the shared validator lock and
 ///   read without one.
+///
+/// An overlay (`init(overlaying:)`) shares its base's classes (records,
+/// subclass variants, registration) and keeps usage bits of its own, so
+/// that a forked `ValidatorCore` learns usage without the base seeing it.
 public final class ClassRegistry: @unchecked Sendable {
   /// The most classes (declared ones and their subclass variants) one
   /// registry holds.
@@ -34,6 +38,8 @@ public final class ClassRegistry: @unchecked Sendable {
   private let variantSlots: UnsafeMutablePointer<Atomic<Int32>>
   private let published = Atomic<Int>(0)
   private let registration = PThreadMutex<[String: ClassID]>([:])
+  /// The registry whose classes an overlay shares; nil for a base registry.
+  private let base: ClassRegistry?
   /// The configuration the classes' `taskTransitions` are computed for.
   let configuration: CheckConfiguration
 
@@ -44,13 +50,30 @@ public final class ClassRegistry: @unchecked Sendable {
     records = Self.reserve(LockClass.self, count: Self.capacity)
     usageBits = Self.reserve(Atomic<UInt16>.self, count: Self.capacity)
     variantSlots = Self.reserve(Atomic<Int32>.self, count: Self.capacity * 8)
+    base = nil
+  }
+
+  /// An overlay of `base`: the same classes, registered through `base`,
+  /// with usage bits that start as a copy of `base`'s now and change apart
+  /// from them afterwards.
+  public init(overlaying base: ClassRegistry) {
+    let root = base.base ?? base
+    configuration = base.configuration
+    records = root.records
+    variantSlots = root.variantSlots
+    usageBits = Self.reserve(Atomic<UInt16>.self, count: Self.capacity)
+    for i in 0..<base.count {
+      usageBits[i].store(base.usageBits[i].load(ordering: .relaxed), ordering: .relaxed)
+    }
+    self.base = root
   }
 
   deinit {
+    Self.release(usageBits, count: Self.capacity)
+    if base != nil { return }
     let n = published.load(ordering: .acquiring)
     records.deinitialize(count: n)
     Self.release(records, count: Self.capacity)
-    Self.release(usageBits, count: Self.capacity)
     Self.release(variantSlots, count: Self.capacity * 8)
   }
 
@@ -71,7 +94,7 @@ public final class ClassRegistry: @unchecked Sendable {
   }
 
   /// Classes registered so far (declared ones and variants).
-  public var count: Int { published.load(ordering: .acquiring) }
+  public var count: Int { base?.count ?? published.load(ordering: .acquiring) }
 
   /// The class `id`, with its usage bits as they are now.
   public subscript(id: ClassID) -> LockClass {
@@ -85,7 +108,8 @@ public final class ClassRegistry: @unchecked Sendable {
 
   /// The class registered under `key`, if any.
   public func lookup(key: String) -> ClassID? {
-    registration.withLock { $0[key] }
+    if let base { return base.lookup(key: key) }
+    return registration.withLock { $0[key] }
   }
 
   /// Registers a declared class under `key`, or finds the class already
@@ -94,7 +118,8 @@ public final class ClassRegistry: @unchecked Sendable {
   public func register(key: String, name: String?, kind: LockKind, waits: ClassWaitTypes)
     -> (id: ClassID, isNew: Bool)?
   {
-    registration.withLock { keys -> (id: ClassID, isNew: Bool)? in
+    if let base { return base.register(key: key, name: name, kind: kind, waits: waits) }
+    return registration.withLock { keys -> (id: ClassID, isNew: Bool)? in
       if let known = keys[key] { return (known, false) }
       guard let id = append(key: key, name: name ?? key, kind: kind, waits: waits) else {
         return nil
@@ -109,7 +134,10 @@ public final class ClassRegistry: @unchecked Sendable {
   public func declare(key: String, name: String?, kind: LockKind, waits: ClassWaitTypes)
     -> ClassID?
   {
-    registration.withLock { _ in append(key: key, name: name ?? key, kind: kind, waits: waits) }
+    if let base { return base.declare(key: key, name: name, kind: kind, waits: waits) }
+    return registration.withLock { _ in
+      append(key: key, name: name ?? key, kind: kind, waits: waits)
+    }
   }
 
   /// Under `registration`: writes a record, then publishes it.
@@ -138,7 +166,8 @@ public final class ClassRegistry: @unchecked Sendable {
 
   @inline(never)
   fileprivate func makeVariant(of base: ClassID, subclass sub: UInt8) -> ClassID {
-    registration.withLock { _ -> ClassID in
+    if let root = self.base { return root.makeVariant(of: base, subclass: sub) }
+    return registration.withLock { _ -> ClassID in
       let slot = base.index * 8 + Int(sub)
       let known = variantSlots[slot].load(ordering: .acquiring)
       if known != 0 { return ClassID(known - 1) }

@@ -14,6 +14,11 @@ import WaitContext
 ///   finding);
 /// - each occurrence of a finding is handed to `onFinding` (with whether it
 ///   is a new distinct one), outside the lock, on the thread that found it.
+///
+/// A fork (`fork()`) starts from a copy of a core's graph and usage and
+/// then learns apart from it: what a test that expects a finding teaches
+/// the validator stays in its fork. A fork shares its base's classes and
+/// threads.
 public final class ValidatorCore: Sendable {
   /// The kernel configuration the checks emulate.
   public let configuration: CheckConfiguration
@@ -23,6 +28,8 @@ public final class ValidatorCore: Sendable {
   public let chains: ChainCache
   let shared: PThreadMutex<SharedState>
   let onFinding: (@Sendable (Finding, _ isNew: Bool) -> Void)?
+  /// The core whose threads a fork shares; nil for a base core.
+  private let base: ValidatorCore?
 
   /// A core for `configuration`, with a chain cache of `chainCacheBytes`
   /// and an optional callback for each occurrence of a finding.
@@ -36,6 +43,42 @@ public final class ValidatorCore: Sendable {
     self.chains = ChainCache(bytes: chainCacheBytes)
     self.shared = PThreadMutex(SharedState())
     self.onFinding = onFinding
+    self.base = nil
+  }
+
+  private init(
+    forking core: ValidatorCore, chainCacheBytes: Int,
+    onFinding: (@Sendable (Finding, _ isNew: Bool) -> Void)?
+  ) {
+    let root = core.base ?? core
+    configuration = core.configuration
+    chains = ChainCache(bytes: chainCacheBytes)
+    self.onFinding = onFinding ?? core.onFinding
+    base = root
+    // Usage is copied under the core's lock, with the graph and the
+    // origins, so the fork starts from one consistent state.
+    var copied: (ClassRegistry, DependencyGraph, [Int: Origin])!
+    core.shared.withLock { s in
+      copied = (ClassRegistry(overlaying: core.classes), s.graph, s.usageOrigins)
+    }
+    classes = copied.0
+    var state = SharedState()
+    state.graph = copied.1
+    state.usageOrigins = copied.2
+    shared = PThreadMutex(state)
+  }
+
+  /// A fork of this core: its graph, usage bits and where they were set,
+  /// copied now; no findings and an empty chain cache of `chainCacheBytes`.
+  /// Events validated against the fork change nothing here, and events
+  /// validated here afterwards change nothing in the fork. Classes and
+  /// threads are shared (registered through this core). Findings go to
+  /// `onFinding`, or when it is nil to this core's callback.
+  public func fork(
+    chainCacheBytes: Int = 64 << 10,
+    onFinding: (@Sendable (Finding, _ isNew: Bool) -> Void)? = nil
+  ) -> ValidatorCore {
+    ValidatorCore(forking: self, chainCacheBytes: chainCacheBytes, onFinding: onFinding)
   }
 
   // MARK: Threads
@@ -43,7 +86,8 @@ public final class ValidatorCore: Sendable {
   /// Registers a thread: `token` is its id in a trace (or its system id),
   /// `name` what reports call it (lockdep's `comm`).
   public func registerThread(token: String, name: String? = nil) -> ThreadID {
-    shared.withLock { s in
+    if let base { return base.registerThread(token: token, name: name) }
+    return shared.withLock { s in
       s.threadTokens.append(token)
       s.threadNames.append(name ?? "thread")
       return ThreadID(Int32(s.threadTokens.count - 1))
@@ -52,20 +96,26 @@ public final class ValidatorCore: Sendable {
 
   /// Gives a registered thread a name for reports.
   public func nameThread(_ id: ThreadID, _ name: String) {
+    if let base { return base.nameThread(id, name) }
     shared.withLock { $0.threadNames[id.index] = name }
   }
 
   /// The thread's token (trace id or system id).
   public func threadToken(_ id: ThreadID) -> String {
-    shared.withLock { $0.threadTokens[id.index] }
+    if let base { return base.threadToken(id) }
+    return shared.withLock { $0.threadTokens[id.index] }
   }
 
   /// The thread's name.
-  public func threadName(_ id: ThreadID) -> String { shared.withLock { $0.threadNames[id.index] } }
+  public func threadName(_ id: ThreadID) -> String {
+    if let base { return base.threadName(id) }
+    return shared.withLock { $0.threadNames[id.index] }
+  }
 
   /// lockdep's `comm/pid`.
   public func threadLabel(_ id: ThreadID) -> String {
-    shared.withLock { "\($0.threadNames[id.index])/\($0.threadTokens[id.index])" }
+    if let base { return base.threadLabel(id) }
+    return shared.withLock { "\($0.threadNames[id.index])/\($0.threadTokens[id.index])" }
   }
 
   // MARK: What was found

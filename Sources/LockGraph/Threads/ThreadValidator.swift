@@ -83,6 +83,18 @@ public struct ThreadValidator {
     state.contexts.reserveCapacity(16)
   }
 
+  /// This thread's validation continued against `core` (a fork of its
+  /// core, or the core it was forked from): the same thread, held locks,
+  /// contexts and stack source. The held locks' storage is shared, so use
+  /// only the returned value from now on.
+  public func moved(to core: ValidatorCore) -> ThreadValidator {
+    var moved = ThreadValidator(core: core, thread: thread)
+    moved.state = state
+    moved.counters = counters
+    moved.stackSource = stackSource
+    return moved
+  }
+
   /// The locks this thread holds now, oldest first.
   public var heldLocks: [HeldLock] { Array(state.held) }
 

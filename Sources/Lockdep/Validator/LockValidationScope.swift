@@ -6,6 +6,16 @@ import Synchronization
 /// process: a test, in `LockdepTesting`. A finding belongs to the scope
 /// bound (as a task-local value) where it happened: the test's task, or a
 /// thread that runs `scope.run { }`.
+///
+/// An isolated scope also keeps what it teaches the validator to itself:
+/// code that is expected to break the rules (a test that proves a bug is
+/// found) must not leave its lock order or irq usage behind, where it would
+/// be reported against the next test that takes the same locks the right
+/// way. Its events are validated against a fork of the process's
+/// validator, made when the scope is first run: the fork starts from
+/// everything learnt before (a cycle half set up earlier is still found)
+/// and what it learns is dropped with the scope. Its findings are neither
+/// printed nor kept in `LockValidation.findings`: they are the scope's.
 public final class LockValidationScope: Sendable {
   /// One finding as a scope saw it.
   public struct Occurrence: Sendable {
@@ -18,27 +28,56 @@ public final class LockValidationScope: Sendable {
 
   @TaskLocal static var bound: LockValidationScope?
   private let occurrences = PThreadMutex<[Occurrence]>([])
+  /// Whether what is learnt in this scope stays in it.
+  public let isIsolated: Bool
+  /// An isolated scope's fork of the validator, made on its first run.
+  private let fork = PThreadMutex<ValidatorCore?>(nil)
 
-  /// A new, empty scope.
-  public init() {}
+  /// A new, empty scope; `isolated` keeps what the validator learns from
+  /// the scope's events (dependencies, irq usage) in the scope. Isolation
+  /// applies to the synchronous `run`, on each thread that runs it; the
+  /// asynchronous `run` only collects findings.
+  public init(isolated: Bool = false) {
+    isIsolated = isolated
+  }
 
   /// The scope bound where the caller runs, if any.
   public static var current: LockValidationScope? { bound }
 
-  /// Runs `body` with this scope bound: findings it causes are collected here.
+  /// Runs `body` with this scope bound: findings it causes are collected
+  /// here (and, in an isolated scope, what it teaches the validator stays
+  /// here).
   public func run<R>(_ body: () throws -> R) rethrows -> R {
     try Self.$bound.withValue(self) {
-      // Signal handlers' events queued on this thread belong to the scope.
-      defer { Live.replayPending() }
-      return try body()
+      guard isIsolated else {
+        // Signal handlers' events queued on this thread belong to the scope.
+        defer { Live.replayPending() }
+        return try body()
+      }
+      return try Live.validating(against: forkCore) {
+        defer { Live.replayPending() }
+        return try body()
+      }
     }
   }
 
-  /// Runs `body` with this scope bound (asynchronous form).
+  /// Runs `body` with this scope bound (asynchronous form; collects
+  /// findings, but does not isolate: the body may move between threads).
   public func run<R: Sendable>(_ body: () async throws -> R) async rethrows -> R {
     try await Self.$bound.withValue(self) {
       defer { Live.replayPending() }
       return try await body()
+    }
+  }
+
+  /// The fork this scope's events are validated against, made from
+  /// `current` (the first running thread's core) the first time.
+  private func forkCore(from current: ValidatorCore) -> ValidatorCore {
+    fork.withLock { made in
+      if let made { return made }
+      let core = current.fork { finding, _ in LockValidationScope.current?.record(finding) }
+      made = core
+      return core
     }
   }
 
@@ -49,11 +88,12 @@ public final class LockValidationScope: Sendable {
   /// Runs `body` in a new scope and says what a test should complain
   /// about: with `kind`, that no finding of that kind happened (one
   /// message, or none); without, every finding (one message each, with its
-  /// lockdep-style text). Also returns what happened.
+  /// lockdep-style text). Also returns what happened. A scope that expects
+  /// a finding is isolated: the rule-breaking it checks for stays in it.
   public static func check<R>(expecting kind: FindingKind?, _ body: () throws -> R) rethrows
     -> (result: R, findings: [Finding], complaints: [String])
   {
-    let scope = LockValidationScope()
+    let scope = LockValidationScope(isolated: kind != nil)
     let result = try scope.run(body)
     let occurrences = scope.findings
     let found = occurrences.map(\.finding)

@@ -1,0 +1,101 @@
+import Basics
+import LockGraph
+import Lockdep
+import LockdepTesting
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A negative test (`expectLockViolation`) runs in an isolated scope: what
+/// its rule-breaking teaches the validator stays in it, so a test that
+/// takes the same locks the right way, before or after it or at the same
+/// time, is not failed by it. The scope still starts from what the process
+/// learnt before.
+@Suite(.lockValidation) struct IsolatedScopeTests {
+  init() { LockValidation.policy = .collect }
+
+  @Test func aNegativeTestLeavesNoLockOrderBehind() {
+    let raw = Checked.RawSpinLock(name: "&isolated->raw")
+    let mutex = Checked.Mutex(name: "&isolated->mutex")
+    expectLockViolation(.invalidWaitContext) {
+      raw.withLock { mutex.withLock {} }
+    }
+    // Without isolation the edge raw -> mutex is in the graph, and this
+    // closes a cycle with it.
+    let after = LockValidationScope()
+    after.run { mutex.withLock { raw.withLock {} } }
+    #expect(after.findings.map(\.finding.kind) == [])
+  }
+
+  @Test func aNegativeTestLeavesNoIrqUsageBehind() {
+    let spin = Checked.SpinLock(name: "&isolated->irq_spin")
+    let unsafe = Checked.SpinLock(name: "&isolated->irq_unsafe")
+    expectLockViolation(.inconsistentLockState) {
+      Checked.withHardIRQ { spin.withLock {} }
+      spin.withLock {}
+    }
+    // `unsafe` is taken with interrupts on, then under `spin`: an irq lock
+    // inversion only if the scope's IN-HARDIRQ usage of `spin` leaked.
+    let after = LockValidationScope()
+    after.run {
+      unsafe.withLock {}
+      Checked.withIRQsDisabled { spin.withLock { unsafe.withLock {} } }
+    }
+    #expect(after.findings.map(\.finding.kind) == [])
+  }
+
+  @Test func anIsolatedScopeSeesWhatWasLearntBefore() {
+    let a = Checked.Mutex(name: "&isolated->before_a")
+    let b = Checked.Mutex(name: "&isolated->before_b")
+    LockValidationScope().run { a.withLock { b.withLock {} } }
+    let found = expectLockViolation(.circularDependency) {
+      b.withLock { a.withLock {} }
+    }
+    #expect(found.map(\.kind) == [.circularDependency])
+  }
+
+  @Test func threadsThatJoinAnIsolatedScopeShareItsFork() {
+    let a = Checked.Mutex(name: "&isolated->joined_a")
+    let b = Checked.Mutex(name: "&isolated->joined_b")
+    expectLockViolation(.circularDependency) {
+      a.withLock { b.withLock {} }
+      let scope = LockValidationScope.current!
+      #expect(scope.isIsolated)
+      pthread_join(spawn { scope.run { b.withLock { a.withLock {} } } }, nil)
+    }
+    let after = LockValidationScope()
+    after.run { b.withLock { a.withLock {} } }
+    #expect(after.findings.map(\.finding.kind) == [])
+  }
+
+  @Test func heldLocksCarryIntoAndOutOfAnIsolatedScope() {
+    let outer = Checked.Mutex(name: "&isolated->held_outer")
+    let inner = Checked.RawSpinLock(name: "&isolated->held_inner")
+    let scope = LockValidationScope()
+    scope.run {
+      outer.lock()
+      // The scope's fork knows `outer` is held: sleeping under `inner`
+      // is found, and unlocking `outer` inside is balanced.
+      let found = expectLockViolation(.sleepInAtomic) {
+        inner.withLock { Checked.mightSleep() }
+        outer.unlock()
+        outer.lock()
+      }
+      #expect(found.map(\.kind) == [.sleepInAtomic])
+      outer.unlock()
+    }
+    #expect(scope.findings.map(\.finding.kind) == [])
+  }
+
+  @Test func anIsolatedScopesFindingsAreNotTheProcesss() {
+    let raw = Checked.RawSpinLock(name: "&isolated->quiet_raw")
+    let mutex = Checked.Mutex(name: "&isolated->quiet_mutex")
+    expectLockViolation(.invalidWaitContext) { raw.withLock { mutex.withLock {} } }
+    #expect(
+      !LockValidation.findings.contains {
+        LockValidation.describe($0).contains("&isolated->quiet_mutex")
+      })
+  }
+}
