@@ -18,6 +18,30 @@ void *rlc_orphan_storage(void) { return rlc_orphan_area; }
 
 unsigned long rlc_orphan_storage_size(void) { return RLC_ORPHAN_BYTES; }
 
+/* The thread-exit hook for queued orphan events. glibc keeps the values of
+   the first 32 keys (PTHREAD_KEY_2NDLEVEL_SIZE) in the thread descriptor,
+   so setting one allocates nothing and takes no lock: safe in a handler.
+   A later key is not armed from a handler (it may allocate); its thread's
+   orphans then wait for the thread's next lock event as before. */
+static pthread_key_t rlc_orphan_exit_key;
+static int rlc_orphan_exit_key_usable;
+static void (*rlc_orphan_exit_hook)(void);
+
+static void rlc_orphan_exit_destructor(void *value) {
+  (void)value;
+  if (rlc_orphan_exit_hook) rlc_orphan_exit_hook();
+}
+
+void rlc_orphan_exit_hook_install(void (*hook)(void)) {
+  rlc_orphan_exit_hook = hook;
+  if (pthread_key_create(&rlc_orphan_exit_key, rlc_orphan_exit_destructor) == 0)
+    rlc_orphan_exit_key_usable = rlc_orphan_exit_key < 32;
+}
+
+void rlc_orphan_exit_hook_arm(void) {
+  if (rlc_orphan_exit_key_usable) pthread_setspecific(rlc_orphan_exit_key, (void *)1);
+}
+
 void rlc_block_signals(void *saved) {
   sigset_t all;
   sigfillset(&all);

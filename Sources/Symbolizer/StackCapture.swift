@@ -31,6 +31,13 @@ public enum StackCapture {
     return walk(from: fp, within: bounds, into: buffer, skip: skip)
   }
 
+  /// Makes what a capture needs once per process (the key of the threads'
+  /// cached stack bounds), so that a first capture in a signal handler
+  /// initializes nothing.
+  public static func prepare() {
+    _ = ThreadStackBounds.cached()
+  }
+
   /// `capture` for a signal handler on a thread that may never have
   /// captured before: allocates nothing, and captures nothing (returns 0)
   /// where the thread's stack bounds are not known yet or the frame-pointer

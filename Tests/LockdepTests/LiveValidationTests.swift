@@ -150,6 +150,25 @@ import Testing
     #expect(scope.findings.first.map { !$0.finding.origin.stack.isNone } == true)
   }
 
+  @Test func aHandlerOnAThreadThatExitsWithoutAnotherEventIsValidated() {
+    // As above, but nothing on the thread reads findings or ends a scope:
+    // the queued events are validated when the thread exits.
+    let lock = Checked.Mutex(name: "&signal->exiting")
+    installSignalHandler(SIGXCPU) { _ in lock.withLock {} }
+    pthread_join(
+      spawn {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGXCPU)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        _ = raise(SIGXCPU)
+      }, nil)
+    let found = LockValidation.findings.filter {
+      LockValidation.describe($0).contains("&signal->exiting")
+    }
+    #expect(found.map(\.kind) == [.sleepInAtomic, .invalidWaitContext])
+  }
+
   @Test func aRealTimeThreadMustNotSleep() {
     let scope = LockValidationScope()
     let mutex = Checked.Mutex(name: "&rt->mutex")

@@ -55,6 +55,12 @@ static inline __attribute__((always_inline)) void rlc_lockdep_leave_signal(void)
 void *rlc_orphan_storage(void);
 /// The size of `rlc_orphan_storage()` in bytes.
 unsigned long rlc_orphan_storage_size(void);
+/// Installs `hook`, run at the exit of each thread that armed it (once,
+/// before any handler may arm it).
+void rlc_orphan_exit_hook_install(void (*hook)(void));
+/// Arms the exit hook for the calling thread; allocates nothing (safe in a
+/// signal handler). Does nothing when the hook could not be made safe.
+void rlc_orphan_exit_hook_arm(void);
 
 /// Blocks every signal on the calling thread, saving the old mask in
 /// `saved` (a `sigset_t`-sized buffer, `rlc_sigset_size()` bytes).

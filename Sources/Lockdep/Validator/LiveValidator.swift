@@ -50,7 +50,9 @@ final class LiveValidator: Sendable {
     recorder = environment.value("RAWLOCKCHECK_TRACE").flatMap { path in
       path.isEmpty ? nil : TraceRecorder(path: path)
     }
-    Self.created.store(true, ordering: .relaxed)
+    OrphanEvents.installExitHook()
+    StackCapture.prepare()
+    Self.created.store(true, ordering: .releasing)
   }
 
   /// What is done with findings; `LockValidation.policy` changes it.

@@ -7,8 +7,9 @@ import LockGraph
 /// the events are queued in static thread-local memory
 /// (`rlc_orphan_storage()`, zero-filled when the thread starts) and
 /// validated when the thread's state is created outside a handler: at its
-/// next lock event, or when findings are read or a validation scope ends
-/// (`Live.replayPending()`).
+/// next lock event, when findings are read or a validation scope ends
+/// (`Live.replayPending()`), or at the latest when the thread exits (a
+/// pthread key armed by the first queued event, `threadExits()`).
 ///
 /// Invariants: only the owning thread (and its handlers) touch its queue;
 /// the header is set up on first use, marked by the last byte of the
@@ -56,6 +57,22 @@ enum OrphanEvents {
         && !h.pointee.inRun,
       boundsKnown: false)
     if event.verb == .hardirqEnter { h.pointee.inRun = true }
+    rlc_orphan_exit_hook_arm()
+  }
+
+  /// Installs the thread-exit hook (when the validator is created, before
+  /// any handler can queue).
+  static func installExitHook() {
+    rlc_orphan_exit_hook_install { OrphanEvents.threadExits() }
+  }
+
+  /// A thread whose handlers queued events exits: they are validated now,
+  /// as the thread's (its state, made here, then ends like any thread's).
+  static func threadExits() {
+    guard isPending, rlc_lockdep_thread() == nil, !Live.off.load(ordering: .relaxed) else {
+      return
+    }
+    _ = LiveThread.create()
   }
 
   /// The outermost handler returned: its run is complete.
