@@ -55,14 +55,31 @@ final class BareMutex: @unchecked Sendable {
 let n = 2_000_000
 LockValidation.policy = .collect
 
-// `LockdepBenchmark loop`: only validated mutex pairs (for `perf stat`).
+// `LockdepBenchmark loop [mutex|spin|bare-spin] [COUNT]`: only pairs of one
+// lock (for `perf stat`, whose cycle counts a shared machine disturbs less).
 if CommandLine.arguments.dropFirst().first == "loop" {
-  let lock = Checked.Mutex(name: "&bench->loop")
-  let count =
-    CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?? 20_000_000 : 20_000_000
-  for _ in 0..<count {
-    lock.lock()
-    lock.unlock()
+  let arguments = CommandLine.arguments
+  let kind = arguments.count > 2 ? arguments[2] : "mutex"
+  let count = arguments.count > 3 ? Int(arguments[3]) ?? 20_000_000 : 20_000_000
+  switch kind {
+  case "spin":
+    let lock = Checked.RawSpinLock(name: "&bench->loop")
+    for _ in 0..<count {
+      lock.lock()
+      lock.unlock()
+    }
+  case "bare-spin":
+    let lock = BareSpin()
+    for _ in 0..<count {
+      lock.lock()
+      lock.unlock()
+    }
+  default:
+    let lock = Checked.Mutex(name: "&bench->loop")
+    for _ in 0..<count {
+      lock.lock()
+      lock.unlock()
+    }
   }
   exit(0)
 }
