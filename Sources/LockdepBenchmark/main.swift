@@ -145,6 +145,23 @@ for depth in [1, 4, 16] {
   for l in outer.reversed() { l.unlock() }
 }
 
+// The adversarial shape for the per-thread memo of recent chains
+// (`ChainMemo`, four slots by class id): eight classes taken in turn, two
+// per slot, so that every acquisition misses it and runs the full fast
+// path (rules, usage, chain-key hash, cache probe).
+let rotating = (0..<8).map {
+  Checked.Mutex(name: "&bench->rotating\($0)", key: LockClassKey("&bench->rotating\($0)"))
+}
+let rotatingNs = measure(n) { k in
+  var i = 0
+  for _ in 0..<k {
+    let lock = rotating[i]
+    lock.lock()
+    lock.unlock()
+    i = (i + 1) & 7
+  }
+}
+
 // Threads: each thread its own mutex of one class, all at once.
 func threaded(_ count: Int) -> Double {
   let iterations = n / 2
@@ -209,8 +226,9 @@ print(
   "  Plain.RawSpinLock    \(f(plainRawNs)) ns   (release build: \(f(plainRawNs / bareSpinNs))x bare)"
 )
 for d in [1, 4, 16] { print("  depth \(d): \(f(depthNs[d]!)) ns") }
+print("  8 classes in turn (memo misses): \(f(rotatingNs)) ns")
 for t in [1, 2, 8] { print("  \(t) threads: \(f(threadNs[t]!)) ns per pair per thread") }
 print("  20-frame stack capture: \(f(stackNs)) ns")
 print(
-  "{\"mutexPairNs\": \(f(mutexNs)), \"bareMutexPairNs\": \(f(bareMutexNs)), \"rawSpinPairNs\": \(f(rawNs)), \"bareSpinPairNs\": \(f(bareSpinNs)), \"releaseMutexPairNs\": \(f(plainMutexNs)), \"releaseSpinPairNs\": \(f(plainRawNs)), \"stackCaptureNs\": \(f(stackNs)), \"depth1PairNs\": \(f(depthNs[1]!)), \"depth4PairNs\": \(f(depthNs[4]!)), \"depth16PairNs\": \(f(depthNs[16]!)), \"threads1PairNs\": \(f(threadNs[1]!)), \"threads2PairNs\": \(f(threadNs[2]!)), \"threads8PairNs\": \(f(threadNs[8]!)), \"findings\": \(LockValidation.findings.count)}"
+  "{\"mutexPairNs\": \(f(mutexNs)), \"bareMutexPairNs\": \(f(bareMutexNs)), \"rawSpinPairNs\": \(f(rawNs)), \"bareSpinPairNs\": \(f(bareSpinNs)), \"releaseMutexPairNs\": \(f(plainMutexNs)), \"releaseSpinPairNs\": \(f(plainRawNs)), \"stackCaptureNs\": \(f(stackNs)), \"depth1PairNs\": \(f(depthNs[1]!)), \"depth4PairNs\": \(f(depthNs[4]!)), \"depth16PairNs\": \(f(depthNs[16]!)), \"rotatingPairNs\": \(f(rotatingNs)), \"threads1PairNs\": \(f(threadNs[1]!)), \"threads2PairNs\": \(f(threadNs[2]!)), \"threads8PairNs\": \(f(threadNs[8]!)), \"findings\": \(LockValidation.findings.count)}"
 )

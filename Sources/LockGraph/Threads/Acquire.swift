@@ -171,23 +171,32 @@ extension ThreadValidator {
     // In task context every held lock is in the task segment; one taken
     // under another limit has no task state (`refused`).
     let before = top?.taskState ?? TaskTransitions.empty
-    let after = classes.taskTransitions(cls).next(after: before)
-    guard after != TaskTransitions.refused else { return false }
-    // Task context, interrupts and bottom halves on, not a trylock: the
-    // bits `usageBits(of:)` gives for it.
-    // (Bit operations, not an array literal: that allocates in debug builds.)
-    let bits =
-      read.isRead
-      ? UsageMask(
-        rawValue: UsageBit.usedRead.mask.rawValue | UsageBit.enabledHardirqRead.mask.rawValue
-          | UsageBit.enabledSoftirqRead.mask.rawValue)
-      : UsageMask(
-        rawValue: UsageBit.used.mask.rawValue | UsageBit.enabledHardirq.mask.rawValue
-          | UsageBit.enabledSoftirq.mask.rawValue)
-    guard classes.usage(cls).isSuperset(of: bits) else { return false }
     let base = top == nil ? ChainKey.initial(irqContext: IRQContextID.task) : state.chainKey
-    let key = ChainKey.iterate(base, lockClass: cls, read: read)
-    guard chains.contains(key) else { return false }
+    let slot = ChainMemo.slot(cls)
+    let tag = ChainMemo.tag(cls, read: read, before: before)
+    let after: UInt8
+    let key: UInt64
+    if let known = state.memo.lookup(base: base, tag: tag, slot: slot) {
+      (key, after) = known
+    } else {
+      after = classes.taskTransitions(cls).next(after: before)
+      guard after != TaskTransitions.refused else { return false }
+      // Task context, interrupts and bottom halves on, not a trylock: the
+      // bits `usageBits(of:)` gives for it.
+      // (Bit operations, not an array literal: that allocates in debug builds.)
+      let bits =
+        read.isRead
+        ? UsageMask(
+          rawValue: UsageBit.usedRead.mask.rawValue | UsageBit.enabledHardirqRead.mask.rawValue
+            | UsageBit.enabledSoftirqRead.mask.rawValue)
+        : UsageMask(
+          rawValue: UsageBit.used.mask.rawValue | UsageBit.enabledHardirq.mask.rawValue
+            | UsageBit.enabledSoftirq.mask.rawValue)
+      guard classes.usage(cls).isSuperset(of: bits) else { return false }
+      key = ChainKey.iterate(base, lockClass: cls, read: read)
+      guard chains.contains(key) else { return false }
+      state.memo.remember(base: base, tag: tag, slot: slot, key: key, after: after)
+    }
     state.held.appendInPlace(
       HeldLock(
         taskContext: instance, origin: origin, lockClass: cls, read: read,

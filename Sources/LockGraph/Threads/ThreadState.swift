@@ -21,6 +21,9 @@ struct ThreadState: Sendable {
   @usableFromInline var preemptDisableDepth: Int32 = 0
   /// Validation of this thread stopped (a limit was hit) until it exits.
   @usableFromInline var stopped = false
+  /// Recent fast-path acquisitions and their outcome (valid for the core
+  /// the thread validates against).
+  @usableFromInline var memo = ChainMemo()
 
   /// The newest held lock.
   @inlinable var top: HeldLock? {

@@ -90,6 +90,8 @@ public struct ThreadValidator {
   public func moved(to core: ValidatorCore) -> ThreadValidator {
     var moved = ThreadValidator(core: core, thread: thread)
     moved.state = state
+    // What the memo remembers was checked against this core.
+    moved.state.memo = ChainMemo()
     moved.counters = counters
     moved.stackSource = stackSource
     return moved
