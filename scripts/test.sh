@@ -26,3 +26,7 @@ if [ -e "$trace" ]; then
   rm -f "$trace"
   exit 1
 fi
+# With the `Validation` trait, an optimized build validates: `swift test -c
+# release` builds with `-O -enable-testing`, which every lock type must
+# survive (Swift 6.3's optimizer crashed on their deinitializers so).
+swift test -c release --package-path Examples/ValidatedRelease

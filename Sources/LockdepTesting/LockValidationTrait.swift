@@ -38,7 +38,8 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
     for occurrence in scope.findings {
       Issue.record(
         Comment(
-          rawValue: "lock validation: \(occurrence.finding.kind.rawValue)\n\(occurrence.text)"))
+          rawValue: "lock validation: \(occurrence.finding.kind.rawValue)\n\(occurrence.text)"),
+        sourceLocation: test.sourceLocation)
     }
   }
 }
@@ -48,8 +49,9 @@ extension Trait where Self == LockValidationTrait {
   public static var lockValidation: Self { LockValidationTrait() }
 }
 
-/// Runs `body` and records an issue unless it caused a finding of `kind`;
-/// returns the findings it caused. Findings in `body` do not reach the
+/// Runs `body` and records an issue unless it caused a finding of `kind`
+/// (or validation is compiled out of this build); returns the findings it
+/// caused. Findings in `body` do not reach the
 /// enclosing test's scope, so a negative test can use `.lockValidation` too.
 ///
 /// `body` runs in an isolated `LockValidationScope`: its events are

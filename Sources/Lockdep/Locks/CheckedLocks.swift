@@ -43,6 +43,8 @@ public enum Checked {
   public final class RWLock: ValidatedLock, KernelReaderWriterLock, @unchecked Sendable {
     let word = RWSpinWord()
 
+    deinit { keepDeinitializerOutOfClients() }
+
     /// An rwlock of the class of this line, or of `key`, named `name` in reports.
     public init(
       name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
@@ -196,6 +198,8 @@ public enum Checked {
 public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
   let word = SpinWord()
 
+  deinit { keepDeinitializerOutOfClients() }
+
   /// `spin_lock()` (`raw_spin_lock()`, `local_lock()`).
   public final func lock() {
     validateAcquire()
@@ -227,3 +231,13 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
     return true
   }
 }
+
+/// Called by the deinitializers of the validated lock classes that store a
+/// `~Copyable` lock word: a private function keeps those deinitializers
+/// from being inlined into clients. Swift 6.3's optimizer crashes ("Found
+/// outside of lifetime use", on `drop_deinit` of the word's `Atomic`) when
+/// it inlines one into a module built with `-enable-testing` and `-O`, as
+/// `swift test -c release` builds a user's package with the `Validation`
+/// trait.
+@inline(never)
+private func keepDeinitializerOutOfClients() {}

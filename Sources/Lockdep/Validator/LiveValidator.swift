@@ -38,7 +38,12 @@ final class LiveValidator: Sendable {
 
   private init() {
     let environment = ProcessEnvironment.self
-    let policy = ValidationPolicy.fromEnvironment(environment.value("RAWLOCKCHECK")) ?? .print
+    let setting = environment.value("RAWLOCKCHECK")
+    let policy = ValidationPolicy.fromEnvironment(setting) ?? .print
+    if let setting, ValidationPolicy.fromEnvironment(setting) == nil {
+      printToStandardError(
+        "rawlockcheck: RAWLOCKCHECK=\(setting) is not off, print, abort or collect; using print\n")
+    }
     policyValue = Atomic(UInt8(ValidationPolicy.allCases.firstIndex(of: policy)!))
     Live.off.store(policy == .off, ordering: .relaxed)
     let configuration = CheckConfiguration(
