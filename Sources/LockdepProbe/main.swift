@@ -84,7 +84,8 @@ let scenarios: [(String, () -> Void)] = [
   (
     "locks-held-at-exit",
     {
-      runOnThread { Checked.Mutex(name: "&leaked->lock").lock() }
+      let leaked = Checked.Mutex(name: "&leaked->lock")
+      runOnThread { leaked.lock() }
     }
   ),
   (

@@ -169,6 +169,21 @@ import Testing
     #expect(found.map(\.kind) == [.sleepInAtomic, .invalidWaitContext])
   }
 
+  @Test func aLockFreedWhileHeldIsHeldNoLonger() {
+    // lockdep reports it and stops; this validator goes on, without the
+    // freed lock: what the thread does next is checked against the locks
+    // that still exist.
+    let scope = LockValidationScope()
+    scope.run {
+      do {
+        let raw = Checked.RawSpinLock(name: "&freed->raw")
+        raw.lock()
+      }
+      Checked.Mutex(name: "&freed->after").withLock {}
+    }
+    #expect(scope.findings.map(\.finding.kind) == [.heldLockFreed])
+  }
+
   @Test func aRealTimeThreadMustNotSleep() {
     let scope = LockValidationScope()
     let mutex = Checked.Mutex(name: "&rt->mutex")

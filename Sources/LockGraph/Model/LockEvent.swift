@@ -56,6 +56,12 @@ public struct LockEvent: Sendable {
     self.length = length
     self.origin = origin
   }
+
+  /// The end (exclusive) of the memory a `free` releases, or of the one
+  /// lock an `init` re-initializes: what no held lock may lie in.
+  public var freedEnd: UInt64 {
+    verb == .initLock ? address &+ 1 : address &+ max(length, 1)
+  }
 }
 
 /// An event that breaks the rules of the event stream itself (not a locking

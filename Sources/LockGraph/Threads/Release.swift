@@ -44,6 +44,13 @@ extension ThreadValidator {
       i -= 1
     }
     guard let index = found else {
+      if let freed = state.freedHeld.lastIndex(where: {
+        classes.base($0.lockClass) == event.lockClass
+          && (event.address == 0 || $0.instance == event.address)
+      }) {
+        state.freedHeld.remove(at: freed)
+        return
+      }
       let snapshot = LockSnapshot(
         lockClass: event.lockClass, read: .exclusive, isTrylock: false, instance: event.address,
         origin: event.origin)
@@ -74,7 +81,7 @@ extension ThreadValidator {
   ) {
     let reinitialized = event.verb == .initLock
     let from = event.address
-    let to = reinitialized ? from &+ 1 : from &+ max(event.length, 1)
+    let to = event.freedEnd
     guard from != 0 else { return }
     for lock in held where lock.instance >= from && lock.instance < to {
       reportNow(
@@ -84,6 +91,36 @@ extension ThreadValidator {
         classes: [lock.lockClass])
     }
     deliverPending()
+  }
+
+  /// Forgets this thread's held locks whose instance lies in `from..<to`:
+  /// freed (or re-initialized) memory holds no lock any more. lockdep stops
+  /// validating after reporting a held lock freed; this validator goes on,
+  /// so it drops them, or every later acquisition would be checked against
+  /// a lock that no longer exists (and a new lock at the same address
+  /// would be taken for it). A lock of the current interrupt context goes
+  /// as a release does (the locks above it are re-validated); one of an
+  /// interrupted context is just removed. A later release of a dropped
+  /// lock (an unlock of the freed memory) is not reported again.
+  public mutating func dropFreed(from: UInt64, to: UInt64) {
+    guard from != 0 else { return }
+    var i = state.held.count - 1
+    while i >= 0 {
+      let lock = state.held[i]
+      if lock.instance >= from && lock.instance < to {
+        if state.freedHeld.count == 16 { state.freedHeld.removeFirst() }
+        state.freedHeld.append(lock)
+        let kept = Array(state.held[(i + 1)...])
+        state.held.removeAll(from: i)
+        if i >= state.currentSegmentStart || kept.isEmpty {
+          state.chainKey = lock.previousChainKey
+          for above in kept { push(above) }
+        } else {
+          for above in kept { state.held.append(above) }
+        }
+      }
+      i -= 1
+    }
   }
 
   /// `exit`: locks still held are a finding; the thread's state ends.

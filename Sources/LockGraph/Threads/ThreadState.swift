@@ -21,6 +21,10 @@ struct ThreadState: Sendable {
   @usableFromInline var preemptDisableDepth: Int32 = 0
   /// Validation of this thread stopped (a limit was hit) until it exits.
   @usableFromInline var stopped = false
+  /// Held locks dropped because their memory was freed (the newest 16):
+  /// a release of one later (an unlock of freed memory) follows a report
+  /// already made, and is not reported again.
+  var freedHeld: [HeldLock] = []
   /// Recent fast-path acquisitions and their outcome (valid for the core
   /// the thread validates against).
   @usableFromInline var memo = ChainMemo()

@@ -140,8 +140,9 @@ public struct ThreadValidator {
         throw EventError("preempt-enable without preempt-disable")
       }
       state.preemptDisableDepth -= 1
-    case .initLock: checkFreed(event, held: state.held, by: thread)
-    case .free: checkFreed(event, held: state.held, by: thread)
+    case .initLock, .free:
+      checkFreed(event, held: state.held, by: thread)
+      dropFreed(from: event.address, to: event.freedEnd)
     case .exit: exitThread(event)
     }
     deliverPending()
