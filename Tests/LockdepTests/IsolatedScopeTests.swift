@@ -89,6 +89,26 @@ import Testing
     #expect(scope.findings.map(\.finding.kind) == [])
   }
 
+  @Test func locksLeftHeldAtThreadExitAreTheScopesFinding() {
+    // The thread exits after the scope's `run` returned: the check runs in
+    // the thread's exit, outside any task, and still reaches the scope.
+    let kept = Checked.Mutex(name: "&isolated->kept_at_exit")
+    let scope = LockValidationScope()
+    pthread_join(spawn { scope.run { kept.lock() } }, nil)
+    #expect(scope.findings.map(\.finding.kind) == [.locksHeldAtExit])
+
+    let leaked = Checked.Mutex(name: "&isolated->leaked_at_exit")
+    let found = expectLockViolation(.locksHeldAtExit) {
+      let scope = LockValidationScope.current!
+      pthread_join(spawn { scope.run { leaked.lock() } }, nil)
+    }
+    #expect(found.map(\.kind) == [.locksHeldAtExit])
+    #expect(
+      !LockValidation.findings.contains {
+        LockValidation.describe($0).contains("&isolated->leaked_at_exit")
+      })
+  }
+
   @Test func anIsolatedScopesFindingsAreNotTheProcesss() {
     let raw = Checked.RawSpinLock(name: "&isolated->quiet_raw")
     let mutex = Checked.Mutex(name: "&isolated->quiet_mutex")

@@ -100,6 +100,9 @@ public struct ThreadValidator {
   /// The locks this thread holds now, oldest first.
   public var heldLocks: [HeldLock] { Array(state.held) }
 
+  /// How many locks this thread holds now.
+  public var heldCount: Int { state.held.count }
+
   /// Whether validation of this thread stopped (a limit was hit) until it exits.
   public var isStopped: Bool { state.stopped }
 

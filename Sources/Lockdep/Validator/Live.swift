@@ -38,20 +38,12 @@ enum Live {
     }
   }
 
-  /// Runs `body` with the calling thread's events validated against the
-  /// core `choose` gives for the thread's current one (a fork of it), then
-  /// against its current core again. Just runs `body` while validation is
-  /// off or in a signal handler.
-  static func validating<R>(
-    against choose: (ValidatorCore) -> ValidatorCore, _ body: () throws -> R
-  ) rethrows -> R {
-    guard !off.load(ordering: .relaxed), rlc_lockdep_signal_depth() == 0,
-      let thread = LiveThread.current()
-    else { return try body() }
-    let current = thread.validator.core
-    thread.validator = thread.validator.moved(to: choose(current))
-    defer { thread.validator = thread.validator.moved(to: current) }
-    return try body()
+  /// The calling thread's state for a validation scope that runs on it;
+  /// nil while validation is off, in a signal handler, or inside the
+  /// validator.
+  static func scopeThread() -> LiveThread? {
+    guard !off.load(ordering: .relaxed), rlc_lockdep_signal_depth() == 0 else { return nil }
+    return LiveThread.current()
   }
 
   /// The thread id of an event queued before its thread had state.

@@ -236,13 +236,23 @@ final class LiveThread: StackSource {
     }
   }
 
-  /// Runs at thread exit: locks still held are reported, the recording flushed.
+  /// Runs at thread exit: locks still held are reported (to the scope that
+  /// took them, if any), the recording flushed.
   func exit() {
     busy = false
     if deferred.count > 0 { replayDeferred() }
-    process(LockEvent(.exit, thread: id))
+    if let scope = exitScope {
+      exitScope = nil
+      scope.atThreadExit(self) { process(LockEvent(.exit, thread: id)) }
+    } else {
+      process(LockEvent(.exit, thread: id))
+    }
     recording?.flush()
   }
+
+  /// The validation scope whose `run` on this thread ended with locks it
+  /// took still held: a finding at the thread's exit is that scope's.
+  @exclusivity(unchecked) var exitScope: LockValidationScope?
 
   static func systemThreadID() -> Int32 { rlc_gettid() }
 

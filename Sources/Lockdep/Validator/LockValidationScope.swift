@@ -46,18 +46,39 @@ public final class LockValidationScope: Sendable {
 
   /// Runs `body` with this scope bound: findings it causes are collected
   /// here (and, in an isolated scope, what it teaches the validator stays
-  /// here).
+  /// here). Locks taken in `body` and still held when the thread exits
+  /// (`locks-held-at-exit`) are this scope's finding too.
   public func run<R>(_ body: () throws -> R) rethrows -> R {
     try Self.$bound.withValue(self) {
-      guard isIsolated else {
+      guard let thread = Live.scopeThread() else {
+        defer { Live.replayPending() }
+        return try body()
+      }
+      let base = thread.validator.core
+      if isIsolated { thread.validator = thread.validator.moved(to: forkCore(from: base)) }
+      let heldBefore = thread.validator.heldCount
+      defer {
         // Signal handlers' events queued on this thread belong to the scope.
-        defer { Live.replayPending() }
-        return try body()
+        Live.replayPending()
+        if thread.validator.heldCount > heldBefore {
+          thread.exitScope = self
+        } else if thread.exitScope === self {
+          thread.exitScope = nil
+        }
+        if isIsolated { thread.validator = thread.validator.moved(to: base) }
       }
-      return try Live.validating(against: forkCore) {
-        defer { Live.replayPending() }
-        return try body()
+      return try body()
+    }
+  }
+
+  /// Runs `body`, a thread's exit check, as this scope's: the thread left
+  /// locks it took in this scope held.
+  func atThreadExit(_ thread: LiveThread, _ body: () -> Void) {
+    Self.$bound.withValue(self) {
+      if isIsolated, let core = fork.withLock({ $0 }) {
+        thread.validator = thread.validator.moved(to: core)
       }
+      body()
     }
   }
 
