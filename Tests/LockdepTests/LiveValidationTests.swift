@@ -184,6 +184,45 @@ import Testing
     #expect(scope.findings.map(\.finding.kind) == [.heldLockFreed])
   }
 
+  @Test func mapsOfKindsWithoutWaitTypesTakeTheirInnerOne() {
+    // The kernel's DEFINE_WAIT_OVERRIDE_MAP(printk_legacy_map, LD_WAIT_SLEEP),
+    // taken with lock_map_acquire_try(): inside it the running limit is its
+    // inner type, so a spinlock_t under a raw spin lock is allowed there,
+    // and only there.
+    let raw = Checked.RawSpinLock(name: "&override->raw")
+    let spin = Checked.SpinLock(name: "&override->spin")
+    let legacy = Checked.LockdepMap(.waitOverride, inner: .sleep, name: "printk_legacy_map")
+    #expect(
+      kinds {
+        raw.withLock {
+          legacy.acquire(trylock: true)
+          spin.withLock {}
+          legacy.release()
+        }
+      } == [])
+    #expect(kinds { raw.withLock { spin.withLock {} } } == [.invalidWaitContext])
+    // A custom map is checked with the inner type it is given: one that
+    // spins is fine under a raw spin lock; one that sleeps is a sleeping
+    // acquisition in atomic context, under a spin limit.
+    let spinning = Checked.LockdepMap(.custom, inner: .spin, name: "custom-spinning")
+    let sleeping = Checked.LockdepMap(.custom, inner: .sleep, name: "custom-sleeping")
+    #expect(
+      kinds {
+        raw.withLock {
+          spinning.acquire()
+          spinning.release()
+        }
+      } == [])
+    #expect(
+      kinds {
+        raw.withLock {
+          sleeping.acquire()
+          sleeping.release()
+        }
+      }
+        == [.sleepInAtomic, .invalidWaitContext])
+  }
+
   @Test func aRealTimeThreadMustNotSleep() {
     let scope = LockValidationScope()
     let mutex = Checked.Mutex(name: "&rt->mutex")

@@ -8,7 +8,11 @@ import WaitContext
 ///
 /// For example, an RCU read-side section: `LockdepMap(.rcu, name:
 /// "rcu_read_lock")`, acquired on entry and released on exit (RCU kinds are
-/// always taken as recursive reads and add no graph edges).
+/// always taken as recursive reads and add no graph edges). A wait-override
+/// annotation, as the kernel's `DEFINE_WAIT_OVERRIDE_MAP(name, inner)`:
+/// `LockdepMap(.waitOverride, inner: .sleep, name: "printk_legacy_map")`,
+/// acquired with `acquire(trylock: true)` (`lock_map_acquire_try()`),
+/// inside which the wait-type limit is its inner type.
 ///
 /// This is the validated form, whatever the build; `LockdepMap` names it in
 /// debug builds (and with the `Validation` trait), and `Plain.LockdepMap`,
@@ -18,13 +22,30 @@ extension Checked {
     /// The kind of lock it is checked as.
     public let kind: LockKind
 
-    /// A map of `kind`, of the class of this line or of `key`.
+    /// A map of `kind`, of the class of this line or of `key`, with the
+    /// kind's wait types, or with `inner`, `outer` and `lockType` given
+    /// (`lockdep_init_map_type()`). `.waitOverride` and `.custom` have no
+    /// wait type of their own and need `inner` (the kernel's
+    /// `DEFINE_WAIT_OVERRIDE_MAP(name, inner)`); a `lockType` other than
+    /// the kind's fixed one is refused. Either misuse stops the program.
     public init(
-      _ kind: LockKind, name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID,
-      line: Int = #line
+      _ kind: LockKind, inner: WaitType? = nil, outer: WaitType? = nil,
+      lockType: LockType? = nil, name: String? = nil, key: LockClassKey? = nil,
+      fileID: String = #fileID, line: Int = #line
     ) {
       self.kind = kind
-      super.init(kind: kind, name: name, key: key, fileID: fileID, line: line)
+      let waits: ClassWaitTypes
+      do {
+        waits = try ClassWaitTypes(kind: kind, inner: inner, outer: outer, lockType: lockType)
+      } catch .innerRequired {
+        fatalError(
+          "rawlockcheck: LockdepMap(.\(kind)) needs inner: (its wait type), as the kernel's DEFINE_WAIT_OVERRIDE_MAP(name, inner)"
+        )
+      } catch {
+        fatalError(
+          "rawlockcheck: LockdepMap(.\(kind)) has a fixed lock type; lockType: must be nil")
+      }
+      super.init(kind: kind, waits: waits, name: name, key: key, fileID: fileID, line: line)
     }
 
     /// Records an acquisition (`lock_map_acquire()`, or a read with `read`).
@@ -45,11 +66,12 @@ extension Plain {
     /// The kind of lock it would be checked as.
     public let kind: LockKind
 
-    /// A map of `kind` (class arguments ignored).
+    /// A map of `kind` (wait types and class arguments ignored).
     @inlinable
     public init(
-      _ kind: LockKind, name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID,
-      line: Int = #line
+      _ kind: LockKind, inner: WaitType? = nil, outer: WaitType? = nil,
+      lockType: LockType? = nil, name: String? = nil, key: LockClassKey? = nil,
+      fileID: String = #fileID, line: Int = #line
     ) {
       self.kind = kind
     }

@@ -14,9 +14,12 @@ public class ValidatedLock: @unchecked Sendable {
   /// The name reports print for the lock's class.
   public let className: String
 
-  init(kind: LockKind, name: String?, key: LockClassKey?, fileID: String, line: Int) {
+  init(
+    kind: LockKind, waits: ClassWaitTypes? = nil, name: String?, key: LockClassKey?,
+    fileID: String, line: Int
+  ) {
     let site = LockClassSite(kind: kind, name: name, key: key, fileID: fileID, line: line)
-    lockClass = LiveValidator.shared.registerClass(site: site, kind: kind)
+    lockClass = LiveValidator.shared.registerClass(site: site, kind: kind, waits: waits)
     className = site.name
   }
 

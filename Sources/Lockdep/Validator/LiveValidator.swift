@@ -70,9 +70,12 @@ final class LiveValidator: Sendable {
     }
   }
 
-  /// The class for a lock created at `site`: registered on first use.
-  func registerClass(site: LockClassSite, kind: LockKind) -> ClassID {
-    let waits = try! ClassWaitTypes(kind: kind)
+  /// The class for a lock created at `site`: registered on first use,
+  /// with `waits`, or the wait types of `kind`.
+  func registerClass(site: LockClassSite, kind: LockKind, waits: ClassWaitTypes? = nil) -> ClassID {
+    guard let waits = waits ?? (try? ClassWaitTypes(kind: kind)) else {
+      fatalError("rawlockcheck: a \(kind.rawValue) lock class needs its inner wait type")
+    }
     guard
       let (id, isNew) = core.classes.register(
         key: site.key, name: site.name, kind: kind, waits: waits)
