@@ -223,6 +223,23 @@ import Testing
         == [.sleepInAtomic, .invalidWaitContext])
   }
 
+  @Test func anInvalidSubclassStopsTheThreadsValidation() {
+    // lockdep: "BUG: looking up invalid subclass", then debug_locks_off().
+    // Not a subclass taken modulo 8 (subclass 0: recursive locking).
+    let key = LockClassKey("&subclass->lock")
+    let outer = Checked.Mutex(name: "&subclass->lock", key: key)
+    let inner = Checked.Mutex(name: "&subclass->lock", key: key)
+    let raw = Checked.RawSpinLock(name: "&subclass->raw")
+    let found = kinds {
+      outer.withLock {
+        inner.lock(subclass: 8)
+        inner.unlock()
+      }
+      raw.withLock { Checked.mightSleep() }
+    }
+    #expect(found == [])
+  }
+
   @Test func aRealTimeThreadMustNotSleep() {
     let scope = LockValidationScope()
     let mutex = Checked.Mutex(name: "&rt->mutex")

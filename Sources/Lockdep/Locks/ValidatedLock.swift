@@ -36,6 +36,7 @@ public class ValidatedLock: @unchecked Sendable {
     read: ReadMode = .exclusive, trylock: Bool = false, subclass: Int = 0,
     nest: ValidatedLock? = nil
   ) {
+    if subclass < 0 || subclass > 7 { return Live.invalidSubclass(subclass, of: className) }
     Live.acquire(
       lockClass, instance: instance, read: read, trylock: trylock,
       subclass: UInt8(clamping: subclass), nest: nest?.lockClass ?? .none,

@@ -115,6 +115,20 @@ enum Live {
     }
   }
 
+  /// `lock(subclass:)` outside 0...7: lockdep's "BUG: looking up invalid
+  /// subclass", after which it validates nothing more. The acquisition is
+  /// not recorded, and the calling thread is no longer validated (so its
+  /// unlock is no finding either).
+  @inline(never)
+  static func invalidSubclass(_ subclass: Int, of name: String) {
+    withThread(orphan: { nil }) { thread in
+      LiveValidator.shared.misuse(
+        "\(name): lock(subclass: \(subclass)): subclasses are 0 to 7 (MAX_LOCKDEP_SUBCLASSES); this thread is no longer validated",
+        thread: thread.id)
+      thread.validator.stop()
+    }
+  }
+
   /// An acquisition the fast path does not take (subclass, nest lock,
   /// trylock, or in a signal handler), as a full event; out of line so
   /// that every lock function stays small.
