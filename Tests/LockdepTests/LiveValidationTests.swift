@@ -240,6 +240,42 @@ import Testing
     #expect(found == [])
   }
 
+  @Test func readerWriterLocksNestAsTheKernelsDo() {
+    let semKey = LockClassKey("&rwsem->nest")
+    let parent = Checked.RWSemaphore(name: "&rwsem->nest", key: semKey)
+    let child = Checked.RWSemaphore(name: "&rwsem->nest", key: semKey)
+    let rwKey = LockClassKey("&rwlock->nest")
+    let first = Checked.RWLock(name: "&rwlock->nest", key: rwKey)
+    let second = Checked.RWLock(name: "&rwlock->nest", key: rwKey)
+    let outer = Checked.Mutex(name: "&rwsem->outer")
+    // down_read_nested(), down_write_nest_lock(), write_lock_nested().
+    let nested = kinds {
+      parent.readLock()
+      child.readLock(subclass: 1)
+      child.readUnlock()
+      parent.readUnlock()
+      outer.withLock {
+        parent.lock(nestLock: outer)
+        child.lock(nestLock: outer)
+        child.unlock()
+        parent.unlock()
+      }
+      first.lock()
+      second.lock(subclass: 1)
+      second.unlock()
+      first.unlock()
+    }
+    #expect(nested == [])
+    // Without the annotation, two reads of one rwsem class (not recursive).
+    let plain = kinds {
+      parent.readLock()
+      child.readLock()
+      child.readUnlock()
+      parent.readUnlock()
+    }
+    #expect(plain == [.recursiveLocking])
+  }
+
   @Test func aRealTimeThreadMustNotSleep() {
     let scope = LockValidationScope()
     let mutex = Checked.Mutex(name: "&rt->mutex")

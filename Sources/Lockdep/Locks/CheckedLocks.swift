@@ -58,6 +58,13 @@ public enum Checked {
       word.lock()
     }
 
+    /// `write_lock_nested()`: a lock of the same class nested at
+    /// `subclass` (1 to 7).
+    public func lock(subclass: Int) {
+      validateAcquire(subclass: subclass)
+      word.lock()
+    }
+
     /// `write_unlock()`.
     public func unlock() {
       validateRelease()
@@ -158,6 +165,13 @@ public enum Checked {
       rwlock.lock()
     }
 
+    /// `down_write_nest_lock()`: same-class nesting serialized by
+    /// `nestLock`, held.
+    public func lock(nestLock: ValidatedLock) {
+      validateAcquire(nest: nestLock)
+      rwlock.lock()
+    }
+
     /// `up_write()`.
     public func unlock() {
       validateRelease()
@@ -174,6 +188,13 @@ public enum Checked {
     /// `down_read()`.
     public func readLock() {
       validateAcquire(read: .shared)
+      rwlock.readLock()
+    }
+
+    /// `down_read_nested()`: a read of the same class nested at
+    /// `subclass` (1 to 7).
+    public func readLock(subclass: Int) {
+      validateAcquire(read: .shared, subclass: subclass)
       rwlock.readLock()
     }
 

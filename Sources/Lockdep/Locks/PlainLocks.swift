@@ -40,6 +40,8 @@ public enum Plain {
     ) {}
     /// Takes the lock exclusively.
     @inlinable public func lock() { word.lock() }
+    /// Takes the lock exclusively (subclass ignored).
+    @inlinable public func lock(subclass: Int) { word.lock() }
     /// Releases an exclusive hold.
     @inlinable public func unlock() { word.unlock() }
     /// Takes the lock exclusively if it is free.
@@ -90,12 +92,16 @@ public enum Plain {
     @inlinable public func lock() { rwlock.lock() }
     /// Takes the lock exclusively (subclass ignored).
     @inlinable public func lock(subclass: Int) { rwlock.lock() }
+    /// Takes the lock exclusively (nest lock ignored).
+    @inlinable public func lock(nestLock: AnyObject) { rwlock.lock() }
     /// Releases an exclusive hold.
     @inlinable public func unlock() { rwlock.unlock() }
     /// Takes the lock exclusively if it is free.
     @inlinable public func tryLock() -> Bool { rwlock.tryLock() }
     /// Takes the lock shared.
     @inlinable public func readLock() { rwlock.readLock() }
+    /// Takes the lock shared (subclass ignored).
+    @inlinable public func readLock(subclass: Int) { rwlock.readLock() }
     /// Releases a shared hold.
     @inlinable public func readUnlock() { rwlock.readUnlock() }
     /// Takes the lock shared if possible.
