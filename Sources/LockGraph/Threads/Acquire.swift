@@ -162,10 +162,8 @@ extension ThreadValidator {
   mutating func acquireFast(
     _ cls: ClassID, instance: UInt64, read: ReadMode, origin: Origin
   ) -> Bool {
-    guard
-      state.hardirqDepth | state.softirqDepth | state.nmiDepth | state.irqDisableDepth
-        | state.bhDisableDepth | state.preemptDisableDepth == 0,
-      !state.stopped, state.held.count < Self.maxHeldDepth, state.held.hasRoom
+    guard state.nonTaskDepth == 0, !state.stopped, state.held.count < Self.maxHeldDepth,
+      state.held.hasRoom
     else { return false }
     let top = state.held.top
     // In task context every held lock is in the task segment; one taken
@@ -174,17 +172,17 @@ extension ThreadValidator {
     let base = top == nil ? ChainKey.initial(irqContext: IRQContextID.task) : state.chainKey
     let slot = ChainMemo.slot(cls)
     let tag = ChainMemo.tag(cls, read: read, before: before)
-    let after: UInt8
+    let bits: UInt64
     let key: UInt64
     if let known = state.memo.lookup(base: base, tag: tag, slot: slot) {
-      (key, after) = known
+      (key, bits) = known
     } else {
-      after = classes.taskTransitions(cls).next(after: before)
+      let after = classes.taskTransitions(cls).next(after: before)
       guard after != TaskTransitions.refused else { return false }
       // Task context, interrupts and bottom halves on, not a trylock: the
       // bits `usageBits(of:)` gives for it.
       // (Bit operations, not an array literal: that allocates in debug builds.)
-      let bits =
+      let needed =
         read.isRead
         ? UsageMask(
           rawValue: UsageBit.usedRead.mask.rawValue | UsageBit.enabledHardirqRead.mask.rawValue
@@ -192,15 +190,16 @@ extension ThreadValidator {
         : UsageMask(
           rawValue: UsageBit.used.mask.rawValue | UsageBit.enabledHardirq.mask.rawValue
             | UsageBit.enabledSoftirq.mask.rawValue)
-      guard classes.usage(cls).isSuperset(of: bits) else { return false }
+      guard classes.usage(cls).isSuperset(of: needed) else { return false }
       key = ChainKey.iterate(base, lockClass: cls, read: read)
       guard chains.contains(key) else { return false }
-      state.memo.remember(base: base, tag: tag, slot: slot, key: key, after: after)
+      bits = HeldLock.taskContextBits(read: read, after: after)
+      state.memo.remember(base: base, tag: tag, slot: slot, key: key, bits: bits)
     }
     state.held.appendInPlace(
       HeldLock(
-        taskContext: instance, origin: origin, lockClass: cls, read: read,
-        previousChainKey: state.chainKey, after: after))
+        taskContext: instance, origin: origin, lockClass: cls, previousChainKey: state.chainKey,
+        bits: bits))
     state.chainKey = key
     return true
   }

@@ -1,7 +1,7 @@
 /// The outcome of a thread's recent fast-path acquisitions, one per slot
-/// (the class id's low bits): the chain key it reached and the task state
-/// after it, for the chain key before it, the class, the read mode and the
-/// task state before it.
+/// (the class id's low bits): the chain key it reached and its held-lock
+/// entry's packed fields (with the task state after it), for the chain key
+/// before it, the class, the read mode and the task state before it.
 ///
 /// A hit skips what the fast path would find unchanged: the class's
 /// `TaskTransitions`, its usage bits and the chain-key hash and cache
@@ -24,21 +24,23 @@ struct ChainMemo: Sendable {
     /// The chain key before the acquisition (the segment's initial key
     /// when nothing was held).
     @usableFromInline var base: UInt64
-    /// `tag(...)` of the acquisition, with the task state after it in bits
-    /// 48 and up; 0 for an empty entry.
+    /// `tag(...)` of the acquisition; 0 for an empty entry.
     @usableFromInline var tag: UInt64
     /// The chain key after it.
     @usableFromInline var key: UInt64
+    /// Its held-lock entry's packed fields (`HeldLock.bits`).
+    @usableFromInline var bits: UInt64
 
-    @inlinable init(base: UInt64, tag: UInt64, key: UInt64) {
+    @inlinable init(base: UInt64, tag: UInt64, key: UInt64, bits: UInt64) {
       self.base = base
       self.tag = tag
       self.key = key
+      self.bits = bits
     }
   }
 
   @usableFromInline var entries = InlineArray<4, Entry>(
-    repeating: Entry(base: 0, tag: 0, key: 0))
+    repeating: Entry(base: 0, tag: 0, key: 0, bits: 0))
 
   @inlinable init() {}
 
@@ -54,18 +56,18 @@ struct ChainMemo: Sendable {
       | UInt64(before & 0xF) << 36 | 1 << 40
   }
 
-  /// The chain key and task state after the acquisition `tag` from chain
-  /// key `base`, when remembered.
+  /// The chain key and held-lock fields after the acquisition `tag` from
+  /// chain key `base`, when remembered.
   @inlinable @inline(__always)
-  func lookup(base: UInt64, tag: UInt64, slot: Int) -> (key: UInt64, after: UInt8)? {
+  func lookup(base: UInt64, tag: UInt64, slot: Int) -> (key: UInt64, bits: UInt64)? {
     let entry = entries[slot]
-    guard entry.base == base, entry.tag & 0xFFFF_FFFF_FFFF == tag else { return nil }
-    return (entry.key, UInt8(truncatingIfNeeded: entry.tag >> 48))
+    guard entry.base == base, entry.tag == tag else { return nil }
+    return (entry.key, entry.bits)
   }
 
   /// Remembers a checked acquisition.
   @inlinable @inline(__always)
-  mutating func remember(base: UInt64, tag: UInt64, slot: Int, key: UInt64, after: UInt8) {
-    entries[slot] = Entry(base: base, tag: tag | UInt64(after) << 48, key: key)
+  mutating func remember(base: UInt64, tag: UInt64, slot: Int, key: UInt64, bits: UInt64) {
+    entries[slot] = Entry(base: base, tag: tag, key: key, bits: bits)
   }
 }

@@ -51,20 +51,26 @@ public struct HeldLock: Sendable {
 
   /// The fast path's entry: a lock of class `lockClass` taken in plain
   /// task context (interrupts and bottom halves on, not a trylock, no nest
-  /// lock) after a holder in task state `before`, reaching `after`
-  /// (`TaskTransitions`).
+  /// lock), with `bits` from `taskContextBits(read:after:)`.
   @inlinable @inline(__always)
   init(
-    taskContext instance: UInt64, origin: Origin, lockClass: ClassID, read: ReadMode,
-    previousChainKey: UInt64, after: UInt8
+    taskContext instance: UInt64, origin: Origin, lockClass: ClassID, previousChainKey: UInt64,
+    bits: UInt64
   ) {
     self.instance = instance
     self.previousChainKey = previousChainKey
     self.origin = origin
     self.lockClass = lockClass
     self.nest = .none
-    self.bits =
-      UInt64(read.rawValue) | Self.checkBit | UInt64(after & 8) << 2
+    self.bits = bits
+  }
+
+  /// The packed fields of a lock taken in plain task context with `read`
+  /// after a holder in task state `before`, reaching `after`
+  /// (`TaskTransitions`).
+  @inlinable @inline(__always)
+  static func taskContextBits(read: ReadMode, after: UInt8) -> UInt64 {
+    UInt64(read.rawValue) | Self.checkBit | UInt64(after & 8) << 2
       | UInt64(after & 7) << Self.allowedShift | UInt64(WaitType.task.rawValue) << Self.limitShift
       | UInt64(after) << Self.taskStateShift
   }

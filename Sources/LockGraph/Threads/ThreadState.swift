@@ -13,12 +13,27 @@ struct ThreadState: Sendable {
   @usableFromInline var chainKey: UInt64 = 0
   /// Entered interrupt contexts, innermost last.
   var contexts: [ExecutionContext] = []
-  @usableFromInline var hardirqDepth: Int32 = 0
-  @usableFromInline var softirqDepth: Int32 = 0
-  @usableFromInline var nmiDepth: Int32 = 0
-  @usableFromInline var irqDisableDepth: Int32 = 0
-  @usableFromInline var bhDisableDepth: Int32 = 0
-  @usableFromInline var preemptDisableDepth: Int32 = 0
+  @usableFromInline var hardirqDepth: Int32 = 0 {
+    didSet { nonTaskDepth &+= hardirqDepth &- oldValue }
+  }
+  @usableFromInline var softirqDepth: Int32 = 0 {
+    didSet { nonTaskDepth &+= softirqDepth &- oldValue }
+  }
+  @usableFromInline var nmiDepth: Int32 = 0 { didSet { nonTaskDepth &+= nmiDepth &- oldValue } }
+  @usableFromInline var irqDisableDepth: Int32 = 0 {
+    didSet { nonTaskDepth &+= irqDisableDepth &- oldValue }
+  }
+  @usableFromInline var bhDisableDepth: Int32 = 0 {
+    didSet { nonTaskDepth &+= bhDisableDepth &- oldValue }
+  }
+  @usableFromInline var preemptDisableDepth: Int32 = 0 {
+    didSet { nonTaskDepth &+= preemptDisableDepth &- oldValue }
+  }
+  /// The sum of the six depths above, kept by their observers: 0 exactly
+  /// when the thread is in plain task context (no interrupt-like context
+  /// entered, nothing disabled), which the fast path tests with one load.
+  /// (Depths never go below 0: a stream that would make one is refused.)
+  @usableFromInline private(set) var nonTaskDepth: Int32 = 0
   /// Validation of this thread stopped (a limit was hit) until it exits.
   @usableFromInline var stopped = false
   /// Held locks dropped because their memory was freed (the newest 16):

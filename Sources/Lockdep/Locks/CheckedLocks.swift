@@ -111,7 +111,14 @@ public enum Checked {
 
     /// `mutex_lock()`.
     public func lock() {
-      validateAcquire()
+      let ip = callerAddress
+      if tryValidateAcquireFast(ip: ip) { return mutex.lock() }
+      lockValidatingFully(ip: ip)
+    }
+
+    @inline(never)
+    func lockValidatingFully(ip: UInt64) {
+      validateAcquire(ip: ip)
       mutex.lock()
     }
 
@@ -129,6 +136,12 @@ public enum Checked {
 
     /// `mutex_unlock()`.
     public func unlock() {
+      if tryValidateReleaseFast() { return mutex.unlock() }
+      unlockValidatingFully()
+    }
+
+    @inline(never)
+    func unlockValidatingFully() {
       validateRelease()
       mutex.unlock()
     }
@@ -223,7 +236,16 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
 
   /// `spin_lock()` (`raw_spin_lock()`, `local_lock()`).
   public final func lock() {
-    validateAcquire()
+    let ip = callerAddress
+    // The fast path calls nothing and the slow one is a tail call: the
+    // common case saves no registers.
+    if tryValidateAcquireFast(ip: ip) { return word.lock() }
+    lockValidatingFully(ip: ip)
+  }
+
+  @inline(never)
+  final func lockValidatingFully(ip: UInt64) {
+    validateAcquire(ip: ip)
     word.lock()
   }
 
@@ -241,6 +263,12 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
 
   /// `spin_unlock()`.
   public final func unlock() {
+    if tryValidateReleaseFast() { return word.unlock() }
+    unlockValidatingFully()
+  }
+
+  @inline(never)
+  final func unlockValidatingFully() {
     validateRelease()
     word.unlock()
   }

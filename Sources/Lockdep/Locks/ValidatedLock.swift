@@ -36,11 +36,36 @@ public class ValidatedLock: @unchecked Sendable {
     read: ReadMode = .exclusive, trylock: Bool = false, subclass: Int = 0,
     nest: ValidatedLock? = nil
   ) {
+    validateAcquire(
+      read: read, trylock: trylock, subclass: subclass, nest: nest,
+      ip: UInt64(UInt(bitPattern: rlc_return_address())))
+  }
+
+  @inline(__always)
+  final func validateAcquire(
+    read: ReadMode = .exclusive, trylock: Bool = false, subclass: Int = 0,
+    nest: ValidatedLock? = nil, ip: UInt64
+  ) {
     if subclass < 0 || subclass > 7 { return Live.invalidSubclass(subclass, of: className) }
     Live.acquire(
       lockClass, instance: instance, read: read, trylock: trylock,
-      subclass: UInt8(clamping: subclass), nest: nest?.lockClass ?? .none,
-      ip: UInt64(UInt(bitPattern: rlc_return_address())))
+      subclass: UInt8(clamping: subclass), nest: nest?.lockClass ?? .none, ip: ip)
+  }
+
+  /// The caller's return address: the acquisition's `ip`.
+  @inline(__always)
+  final var callerAddress: UInt64 { UInt64(UInt(bitPattern: rlc_return_address())) }
+
+  /// A plain acquisition's fast path alone (see `Live.tryAcquireFast`).
+  @inline(__always)
+  final func tryValidateAcquireFast(read: ReadMode = .exclusive, ip: UInt64) -> Bool {
+    Live.tryAcquireFast(lockClass, instance: instance, read: read, ip: ip)
+  }
+
+  /// A release's fast path alone (see `Live.tryReleaseFast`).
+  @inline(__always)
+  final func tryValidateReleaseFast() -> Bool {
+    Live.tryReleaseFast(lockClass, instance: instance)
   }
 
   @inline(__always)

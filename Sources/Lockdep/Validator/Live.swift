@@ -95,6 +95,31 @@ enum Live {
     }
   }
 
+  /// The fast path alone, for a plain acquisition: true when it is done
+  /// (validated as a chain seen before, or validation is off), false when
+  /// the full `acquire` must run. Calls nothing, so that a lock function
+  /// whose slow path is a tail call saves no registers on its fast path.
+  @inline(__always)
+  static func tryAcquireFast(_ lockClass: ClassID, instance: UInt64, read: ReadMode, ip: UInt64)
+    -> Bool
+  {
+    if off.load(ordering: .relaxed) { return true }
+    guard let raw = rlc_lockdep_thread() else { return false }
+    return Unmanaged<LiveThread>.fromOpaque(raw)._withUnsafeGuaranteedRef {
+      $0.tryAcquireFast(lockClass, instance: instance, read: read, ip: ip)
+    }
+  }
+
+  /// The fast path alone, for a release: true when it is done.
+  @inline(__always)
+  static func tryReleaseFast(_ lockClass: ClassID, instance: UInt64) -> Bool {
+    if off.load(ordering: .relaxed) { return true }
+    guard let raw = rlc_lockdep_thread() else { return false }
+    return Unmanaged<LiveThread>.fromOpaque(raw)._withUnsafeGuaranteedRef {
+      $0.tryReleaseFast(lockClass, instance: instance)
+    }
+  }
+
   @inline(__always)
   static func acquire(
     _ lockClass: ClassID, instance: UInt64, read: ReadMode, trylock: Bool, subclass: UInt8,

@@ -111,6 +111,33 @@ final class LiveThread: StackSource {
     acquireSlow(lockClass, instance: instance, read: read, ip: ip)
   }
 
+  /// `acquire`'s fast path only: true when done, false (nothing changed)
+  /// when anything else must run (queued signal-handler events, a handler
+  /// running, a recording, the validator already running on this thread,
+  /// or a chain not seen before).
+  @inline(__always)
+  func tryAcquireFast(_ lockClass: ClassID, instance: UInt64, read: ReadMode, ip: UInt64) -> Bool {
+    guard deferred.count == 0, signalDepth == 0, recording == nil, !busy else { return false }
+    busy = true
+    rlc_signal_fence()
+    let done = validator.acquireFast(lockClass, instance: instance, read: read, ip: ip)
+    rlc_signal_fence()
+    busy = false
+    return done
+  }
+
+  /// `release`'s fast path only (see `tryAcquireFast`).
+  @inline(__always)
+  func tryReleaseFast(_ lockClass: ClassID, instance: UInt64) -> Bool {
+    guard deferred.count == 0, signalDepth == 0, recording == nil, !busy else { return false }
+    busy = true
+    rlc_signal_fence()
+    let done = validator.releaseFast(lockClass, instance: instance)
+    rlc_signal_fence()
+    busy = false
+    return done
+  }
+
   /// `acquire`'s full event, out of line so that the fast path's callers
   /// stay small (no event on their stack, few registers saved).
   @inline(never)
