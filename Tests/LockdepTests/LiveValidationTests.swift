@@ -104,12 +104,11 @@ import Testing
     #expect(found == [.nestedLockNotTaken])
   }
 
-  /// Raises `signal` on a thread of its own that does not block it (the
-  /// test runner's worker threads block signals), in `scope`.
-  /// Raises `signal` on a new thread (which unblocks it), in `scope`;
-  /// `lockFirst` takes a lock first, so the thread has validator state
-  /// before the handler runs.
-  func raiseOnAThread(_ signal: Int32, in scope: LockValidationScope, lockFirst: Bool = true) {
+  /// Raises `signal` on a new thread (which unblocks it: the test runner's
+  /// worker threads block signals), in `scope` if given; `lockFirst` takes
+  /// a lock first, so the thread has validator state before the handler
+  /// runs.
+  func raiseOnAThread(_ signal: Int32, in scope: LockValidationScope?, lockFirst: Bool = true) {
     pthread_join(
       spawn {
         var set = sigset_t()
@@ -117,7 +116,7 @@ import Testing
         sigaddset(&set, signal)
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
         if lockFirst { Checked.Mutex(name: "&signal->first").withLock {} }
-        scope.run { _ = raise(signal) }
+        if let scope { scope.run { _ = raise(signal) } } else { _ = raise(signal) }
       }, nil)
   }
 
@@ -155,14 +154,7 @@ import Testing
     // the queued events are validated when the thread exits.
     let lock = Checked.Mutex(name: "&signal->exiting")
     installSignalHandler(SIGXCPU) { _ in lock.withLock {} }
-    pthread_join(
-      spawn {
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGXCPU)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
-        _ = raise(SIGXCPU)
-      }, nil)
+    raiseOnAThread(SIGXCPU, in: nil, lockFirst: false)
     let found = LockValidation.findings.filter {
       LockValidation.describe($0).contains("&signal->exiting")
     }
