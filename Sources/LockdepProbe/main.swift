@@ -112,6 +112,16 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    "program-collects",
+    {
+      // The program chooses to collect; RAWLOCKCHECK, when set, overrides.
+      LockValidation.policy = .collect
+      let raw = Checked.RawSpinLock(name: "&chosen->raw")
+      let zone = Checked.SpinLock(name: "&chosen->zone")
+      raw.withLock { zone.withLock {} }
+    }
+  ),
+  (
     "signal-handler",
     {
       // A spinlock_t in a hard interrupt (a signal handler): found, with

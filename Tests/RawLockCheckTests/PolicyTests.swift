@@ -55,6 +55,20 @@ import Testing
     #expect(!run.stdout.contains("finding "))
   }
 
+  @Test func theEnvironmentOverridesTheProgramsChoice() throws {
+    // The program sets `LockValidation.policy = .collect`.
+    let aborted = try Self.probe("program-collects", policy: "abort")
+    #expect(aborted.reason == .uncaughtSignal)
+    #expect(aborted.status == SIGABRT)
+    let printed = try Self.probe("program-collects", policy: "print")
+    #expect(printed.status == 0)
+    #expect(printed.stderr.contains("[ BUG: Invalid wait context ]"))
+    let bogus = try Self.probe("program-collects", policy: "bogus")
+    #expect(bogus.status == 0)
+    #expect(bogus.stderr.contains("RAWLOCKCHECK=bogus is not off, print, abort or collect"))
+    #expect(!bogus.stderr.contains("BUG"), "the program's choice stands")
+  }
+
   @Test func collectKeepsSilently() throws {
     let run = try Self.probe("invalid-wait-context", policy: "collect")
     #expect(run.status == 0)

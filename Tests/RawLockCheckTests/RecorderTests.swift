@@ -28,7 +28,9 @@ import Testing
     process.arguments = [scenario]
     var environment = ProcessInfo.processInfo.environment
     environment["RAWLOCKCHECK_TRACE"] = trace.path
-    environment["RAWLOCKCHECK"] = "collect"
+    // The probe collects by itself; RAWLOCKCHECK would override the
+    // policy its scenarios choose.
+    environment.removeValue(forKey: "RAWLOCKCHECK")
     environment["RAWLOCKCHECK_TRACE_FORMAT"] = format
     process.environment = environment
     let out = Pipe()

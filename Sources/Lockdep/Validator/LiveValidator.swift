@@ -39,11 +39,12 @@ final class LiveValidator: Sendable {
   private init() {
     let environment = ProcessEnvironment.self
     let setting = environment.value("RAWLOCKCHECK")
-    let policy = ValidationPolicy.fromEnvironment(setting) ?? .print
-    if let setting, ValidationPolicy.fromEnvironment(setting) == nil {
+    environmentPolicy = ValidationPolicy.fromEnvironment(setting)
+    if let setting, environmentPolicy == nil {
       printToStandardError(
-        "rawlockcheck: RAWLOCKCHECK=\(setting) is not off, print, abort or collect; using print\n")
+        "rawlockcheck: RAWLOCKCHECK=\(setting) is not off, print, abort or collect; ignored\n")
     }
+    let policy = environmentPolicy ?? Self.requestedPolicy ?? .print
     policyValue = Atomic(UInt8(ValidationPolicy.allCases.firstIndex(of: policy)!))
     Live.off.store(policy == .off, ordering: .relaxed)
     let configuration = CheckConfiguration(
@@ -60,14 +61,43 @@ final class LiveValidator: Sendable {
     Self.created.store(true, ordering: .releasing)
   }
 
-  /// What is done with findings; `LockValidation.policy` changes it.
+  /// The policy `RAWLOCKCHECK` sets: it overrides the program's choice.
+  let environmentPolicy: ValidationPolicy?
+
+  /// What is done with findings; `LockValidation.policy` changes it,
+  /// unless `RAWLOCKCHECK` chose.
   var policy: ValidationPolicy {
     get { ValidationPolicy.allCases[Int(policyValue.load(ordering: .relaxed))] }
     set {
+      guard environmentPolicy == nil else { return }
       policyValue.store(
         UInt8(ValidationPolicy.allCases.firstIndex(of: newValue)!), ordering: .relaxed)
       Live.off.store(newValue == .off, ordering: .relaxed)
     }
+  }
+
+  /// A policy the program chose before the validator started (in a
+  /// build without validation compiled in, choosing one starts nothing).
+  private static let requested = Atomic<UInt8>(UInt8.max)
+
+  /// The program's choice of policy before the validator started, if any.
+  static var requestedPolicy: ValidationPolicy? {
+    let i = Int(requested.load(ordering: .relaxed))
+    return i < ValidationPolicy.allCases.count ? ValidationPolicy.allCases[i] : nil
+  }
+
+  /// Keeps `policy` for when the validator starts (or gives it to the
+  /// validator, if it started meanwhile).
+  static func request(_ policy: ValidationPolicy) {
+    requested.store(
+      UInt8(ValidationPolicy.allCases.firstIndex(of: policy)!), ordering: .relaxed)
+    if isCreated { shared.policy = policy }
+  }
+
+  /// The policy the validator will start with.
+  static var policyAtStart: ValidationPolicy {
+    ValidationPolicy.fromEnvironment(ProcessEnvironment.value("RAWLOCKCHECK")) ?? requestedPolicy
+      ?? .print
   }
 
   /// The class for a lock created at `site`: registered on first use,

@@ -3,11 +3,25 @@ import LockGraph
 
 /// The process-wide validator, as a program controls and reads it.
 public enum LockValidation {
-  /// What is done with findings. Starts as `RAWLOCKCHECK` says
-  /// (`off`, `print`, `abort`, `collect`; `print` when unset).
+  /// What is done with findings: `print` unless the program chooses
+  /// otherwise; `RAWLOCKCHECK` (`off`, `print`, `abort`, `collect`) in the
+  /// environment overrides the program's choice, so that a run can be made
+  /// to abort at the first finding, or be silenced, without a rebuild.
+  /// Without validation compiled in, choosing starts nothing (a `Checked`
+  /// lock that starts the validator later takes the choice).
   public static var policy: ValidationPolicy {
-    get { LiveValidator.shared.policy }
-    set { LiveValidator.shared.policy = newValue }
+    get {
+      guard lockValidationIsCompiledIn || LiveValidator.isCreated else {
+        return LiveValidator.policyAtStart
+      }
+      return LiveValidator.shared.policy
+    }
+    set {
+      guard lockValidationIsCompiledIn || LiveValidator.isCreated else {
+        return LiveValidator.request(newValue)
+      }
+      LiveValidator.shared.policy = newValue
+    }
   }
 
   /// Every distinct finding so far, in the order first seen.
