@@ -57,11 +57,11 @@ public struct LockEvent: Sendable {
     self.origin = origin
   }
 
-  /// The end (exclusive) of the memory a `free` releases, or of the one
-  /// lock an `init` re-initializes: what no held lock may lie in.
-  public var freedEnd: UInt64 {
-    verb == .initLock ? address &+ 1 : address &+ max(length, 1)
-  }
+  /// How many bytes from `address` a `free` releases (at least one), or 1
+  /// for the one lock an `init` re-initializes: what no held lock may lie
+  /// in. A range is `address` and a length, not two ends: one that reaches
+  /// the top of the address space has no end that fits in 64 bits.
+  public var freedLength: UInt64 { verb == .initLock ? 1 : max(length, 1) }
 }
 
 /// An event that breaks the rules of the event stream itself (not a locking

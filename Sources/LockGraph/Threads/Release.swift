@@ -81,19 +81,26 @@ extension ThreadValidator {
   ) {
     let reinitialized = event.verb == .initLock
     let from = event.address
-    let to = event.freedEnd
-    guard from != 0 else { return }
-    for lock in held where lock.instance >= from && lock.instance < to {
+    let length = event.freedLength
+    for lock in held where Self.lies(lock, from: from, length: length) {
       reportNow(
         .heldLockFreed, origin: event.origin, lock: snapshot(lock),
         detail: .heldLockFreed(
-          from: from, to: to &- 1, holder: holder, reinitialized: reinitialized),
+          from: from, to: from &+ (length &- 1), holder: holder, reinitialized: reinitialized),
         classes: [lock.lockClass])
     }
     deliverPending()
   }
 
-  /// Forgets this thread's held locks whose instance lies in `from..<to`:
+  /// Whether `lock`'s instance lies in the `length` bytes from `from`
+  /// (which may reach the top of the address space). A lock whose
+  /// instance is unknown (0) lies nowhere.
+  static func lies(_ lock: HeldLock, from: UInt64, length: UInt64) -> Bool {
+    lock.instance != 0 && lock.instance &- from < length
+  }
+
+  /// Forgets this thread's held locks whose instance lies in the `length`
+  /// bytes from `from`:
   /// freed (or re-initialized) memory holds no lock any more. lockdep stops
   /// validating after reporting a held lock freed; this validator goes on,
   /// so it drops them, or every later acquisition would be checked against
@@ -102,12 +109,11 @@ extension ThreadValidator {
   /// as a release does (the locks above it are re-validated); one of an
   /// interrupted context is just removed. A later release of a dropped
   /// lock (an unlock of the freed memory) is not reported again.
-  public mutating func dropFreed(from: UInt64, to: UInt64) {
-    guard from != 0 else { return }
+  public mutating func dropFreed(from: UInt64, length: UInt64) {
     var i = state.held.count - 1
     while i >= 0 {
       let lock = state.held[i]
-      if lock.instance >= from && lock.instance < to {
+      if Self.lies(lock, from: from, length: length) {
         if state.freedHeld.count == 16 { state.freedHeld.removeFirst() }
         state.freedHeld.append(lock)
         let kept = Array(state.held[(i + 1)...])

@@ -149,7 +149,7 @@ public struct ThreadValidator {
       state.preemptDisableDepth -= 1
     case .initLock, .free:
       checkFreed(event, held: state.held, by: thread)
-      dropFreed(from: event.address, to: event.freedEnd)
+      dropFreed(from: event.address, length: event.freedLength)
     case .exit: exitThread(event)
     }
     deliverPending()

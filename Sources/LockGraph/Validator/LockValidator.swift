@@ -140,7 +140,7 @@ public struct LockValidator {
       for other in threads.indices where other != t && !threads[other].state.held.isEmpty {
         let held = threads[other].state.held
         threads[t].checkFreed(event, held: held, by: threads[other].thread)
-        threads[other].dropFreed(from: event.address, to: event.freedEnd)
+        threads[other].dropFreed(from: event.address, length: event.freedLength)
       }
     }
   }
