@@ -8,7 +8,9 @@ import WaitContext
 /// segment belongs to the current interrupt context.
 @usableFromInline
 struct ThreadState: Sendable {
-  @usableFromInline var held = HeldStack(capacity: 64)
+  /// Room for 4 locks at first (a trace may have a million threads): it
+  /// grows, on the full path, to the deepest nesting the thread reaches.
+  @usableFromInline var held = HeldStack(capacity: 4)
   /// lockdep's `curr_chain_key`: the chain key of the current segment.
   @usableFromInline var chainKey: UInt64 = 0
   /// Entered interrupt contexts, innermost last.
