@@ -349,7 +349,7 @@ public struct SARIFReport {
           "properties",
           .object([
             ("thread", .string(core.threadToken(f.thread))),
-            ("event", .int(f.origin.event)),
+            ("event", .int(f.origin.eventNumber)),
           ])
         ))
       return .object(fields)

@@ -116,7 +116,7 @@ public struct TextReport {
   /// an earlier run (event -1) without a line.
   func traceLocation(_ origin: Origin) -> String {
     if origin.line > 0 { return "\(sourceName(origin)):\(origin.line)" }
-    return origin.event < 0 ? sourceName(origin) : "event \(origin.event)"
+    return origin.event < 0 ? sourceName(origin) : "event \(origin.eventNumber)"
   }
 
   /// lockdep's `lockdep_print_held_locks()`.
@@ -150,6 +150,7 @@ public struct TextReport {
   /// Where the finding first happened and how often.
   func occurrence(_ finding: Finding) -> String {
     let times = finding.count == 1 ? "once" : "\(finding.count) times"
-    return "found at \(traceLocation(finding.origin)) (event \(finding.origin.event)), \(times)\n"
+    return
+      "found at \(traceLocation(finding.origin)) (event \(finding.origin.eventNumber)), \(times)\n"
   }
 }

@@ -145,7 +145,7 @@ struct ClassGraph {
       if let frame = resolver.frames(for: origin).first {
         return (frame.reportText, frame.reportText)
       }
-      return ("event \(origin.event)", "event \(origin.event)")
+      return ("event \(origin.eventNumber)", "event \(origin.eventNumber)")
     }
     let graph = validator.graph
     edges = graph.edges.map { e in

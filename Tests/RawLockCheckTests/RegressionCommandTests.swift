@@ -48,7 +48,7 @@ import Testing
     let trace = "class A mutex\nclass B mutex\n" + String(repeating: round, count: 4)
     let text = try Self.report(trace)
     #expect(text.status == 1)
-    #expect(text.stdout.contains("found at t.rlt:9 (event 5), 4 times\n"))
+    #expect(text.stdout.contains("found at t.rlt:9 (event 6), 4 times\n"))
     #expect(text.stdout.hasSuffix("t.rlt: 32 events, 1 finding (circular-dependency 1)\n"))
     let json = try Self.report(trace, format: "json")
     let findings = try #require(
@@ -70,7 +70,7 @@ import Testing
       """
     let text = try Self.report("class A mutex\n" + String(repeating: round, count: 4))
     #expect(text.status == 1)
-    #expect(text.stdout.contains("found at t.rlt:4 (event 1), 4 times\n"))
+    #expect(text.stdout.contains("found at t.rlt:4 (event 2), 4 times\n"))
     #expect(text.stdout.hasSuffix("t.rlt: 16 events, 1 finding (recursive-locking 1)\n"))
   }
 }

@@ -46,6 +46,11 @@ public struct Origin: Hashable, Sendable {
   public var line: Int64
   /// The event's index in its stream (0-based), set by the validator.
   public var event: Int64
+
+  /// The event's position in its stream counting from 1, as reports show
+  /// it (the fourth event is 4); 0 for an origin of an earlier run
+  /// (`event` -1).
+  public var eventNumber: Int64 { event < 0 ? 0 : event + 1 }
   /// The call stack, or `.none`.
   public var stack: StackID
   /// Which of several merged sources (`report --merge`, a graph file) the
