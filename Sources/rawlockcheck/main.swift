@@ -10,6 +10,12 @@ do {
   // `symbolize`'s plain forms skip ArgumentParser's reflection (see
   // `SymbolizeCommand.quickParse`); everything else goes through it.
   let arguments = CommandLine.arguments.dropFirst()
+  if let (topic, known) = RawLockCheck.unknownHelpTopic(arguments) {
+    let choices =
+      known.isEmpty ? "it has no subcommands" : "one of " + known.joined(separator: ", ")
+    writeStandardError("rawlockcheck: help: no command named '\(topic)' (\(choices))\n")
+    exit(2)
+  }
   var command: any ParsableCommand =
     try (arguments.first == "symbolize" ? SymbolizeCommand.quickParse(arguments.dropFirst()) : nil)
     ?? RawLockCheck.parseAsRoot()
