@@ -88,6 +88,9 @@ struct SymbolizeCommand: ParsableCommand {
           { token, line in try emit(token, source: "<stdin>:\(line)") }, drained: submit)
       } catch let error as TokenReader.ReadError {
         throw fail("<stdin>: cannot read: \(error.message)")
+      } catch let error as TokenReader.LineTooLong {
+        throw fail(
+          "<stdin>:\(error.line): line longer than \(TokenReader.maxLineLength) bytes")
       }
     } else {
       for (i, a) in addresses.enumerated() { try emit(a.utf8, source: "argument \(i + 1)") }
