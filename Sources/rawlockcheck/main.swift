@@ -22,6 +22,9 @@ do {
   try command.run()
 } catch let code as ExitCode {
   exit(code.rawValue)
+} catch let error as OutputError {
+  writeStandardError("rawlockcheck: \(error)\n")
+  exit(2)
 } catch {
   let status = RawLockCheck.exitCode(for: error)
   if status == .success {
