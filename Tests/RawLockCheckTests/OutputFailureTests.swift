@@ -36,7 +36,7 @@ import Testing
     ["report", findings], ["report", "--format", "json", clean],
     ["report", "--format", "sarif", clean], ["report", "--merge", findings],
     ["stats", clean], ["graph", clean], ["graph", "--format", "json", clean],
-    ["generate", "--events", "10"],
+    ["generate", "--events", "10"], ["convert", "--to", "text", clean, "-"],
     ["symbolize", "--exe", FixturePaths.tool.path, "0x10"],
   ])
   func failedWriteToStandardOutputIsAnError(arguments: [String]) throws {
@@ -54,6 +54,7 @@ import Testing
 
   @Test(arguments: [
     ["graph", "-o", "/dev/full", clean], ["report", "--graph-out", "/dev/full", clean],
+    ["convert", clean, "/dev/full"],
   ])
   func failedWriteToADeviceIsAnErrorAndTheDeviceStays(arguments: [String]) throws {
     let run = try ToolRun(arguments)
@@ -65,6 +66,7 @@ import Testing
 
   @Test(arguments: [
     ["report", "--graph-out", "link", "t.rlt"], ["graph", "-o", "link", "t.rlt"],
+    ["convert", "t.rlt", "link"],
   ])
   func outputThroughASymbolicLinkKeepsTheLink(arguments: [String]) throws {
     let trace = try String(
