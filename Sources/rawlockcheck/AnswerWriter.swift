@@ -13,7 +13,8 @@ import Synchronization
 /// `i` in the order the lane made them; at most `limit` chunks are waiting
 /// at any time, so a slow reader of the output holds the input back instead
 /// of memory growing with it; after `finish()` returns, everything submitted
-/// before it has been written.
+/// before it has been written; after a write fails, nothing more is
+/// written and `failure` says why.
 ///
 /// The default limit, 64 chunks (a few hundred kilobytes), lets the lanes
 /// run ahead while the writer demangles the many new names of the first
@@ -22,8 +23,9 @@ final class AnswerWriter: Sendable {
   private let queue = DispatchQueue(label: "rawlockcheck.symbolize.output")
   private let slots: DispatchSemaphore
   private let descriptor: Int32
-  /// One renderer per lane, and the output buffer (reused between chunks).
-  private let state: PThreadMutex<(renderers: [BatchRenderer], out: [UInt8])>
+  /// One renderer per lane, the output buffer (reused between chunks), and
+  /// the `errno` of the first failed write (0 while none has).
+  private let state: PThreadMutex<(renderers: [BatchRenderer], out: [UInt8], failure: Int32)>
 
   /// A writer to `descriptor` in `format` of the answers of up to
   /// `laneCount` lanes, with at most `limit` chunks waiting.
@@ -31,7 +33,7 @@ final class AnswerWriter: Sendable {
     precondition(limit > 0 && laneCount > 0)
     self.descriptor = descriptor
     let renderer = BatchRenderer(format: format == .json ? .json : .text)
-    state = PThreadMutex((Array(repeating: renderer, count: laneCount), []))
+    state = PThreadMutex((Array(repeating: renderer, count: laneCount), [], 0))
     slots = DispatchSemaphore(value: limit)
   }
 
@@ -42,12 +44,19 @@ final class AnswerWriter: Sendable {
     queue.async { [self] in
       chunk.wait()
       state.withLock { state in
+        guard state.failure == 0 else { return }
         state.out.removeAll(keepingCapacity: true)
         chunk.render(with: &state.renderers, to: &state.out)
-        writeAll(state.out, to: descriptor)
+        state.failure = writeAll(state.out, to: descriptor)
       }
       slots.signal()
     }
+  }
+
+  /// The `errno` of the first write that failed, or nil.
+  var failure: Int32? {
+    let code = state.withLock { $0.failure }
+    return code == 0 ? nil : code
   }
 
   /// Waits until every chunk submitted so far is written.

@@ -18,7 +18,9 @@ struct ConvertCommand: ParsableCommand {
     abstract: "Convert a trace between the text and binary encodings.",
     discussion: """
       Reads IN in either encoding (told apart by its first bytes) and writes OUT in the \
-      other one, or in the one --to names. Exit status 2 when IN cannot be read.
+      other one, or in the one --to names. IN may be - (standard input, any encoding) and \
+      OUT - (standard output; binary is not written to a terminal). Exit status 2 when IN \
+      cannot be read, OUT cannot be written or OUT is IN.
       """
   )
 
@@ -30,17 +32,25 @@ struct ConvertCommand: ParsableCommand {
   @Option(help: "The encoding to write (default: the other one).")
   var to: Target?
 
-  @Argument(help: "The trace to read.")
+  @Argument(help: "The trace to read; - for standard input.")
   var input: String
 
-  @Argument(help: "The file to write.")
+  @Argument(
+    help: "The file to write (replaced only once it is written whole); - for standard output.")
   var output: String
 
   func run() throws {
-    let reader = TraceReader(path: input)
-    let encoding =
-      to.map { TraceEncoding(rawValue: $0.rawValue)! } ?? (reader.encoding() ?? .text).other
     do {
+      let source = try RereadableInput(input)
+      try refuseSameFile(as: source)
+      let reader = TraceReader(path: source.path, displayName: input)
+      let encoding =
+        to.map { TraceEncoding(rawValue: $0.rawValue)! } ?? (reader.encoding() ?? .text).other
+      if encoding == .binary, output == "-", isatty(1) == 1 {
+        throw OutputError(
+          name: OutputError.standardOutput,
+          message: "will not write a binary trace to a terminal (redirect it, or use --to text)")
+      }
       switch encoding {
       case .text: try convert(reader, TextTraceWriter(capacity: Self.chunk + 4096))
       case .binary: try convert(reader, BinaryTraceWriter(capacity: Self.chunk + 4096))
@@ -51,11 +61,23 @@ struct ConvertCommand: ParsableCommand {
     }
   }
 
+  /// Throws when OUT is the input file itself (by another path or a hard
+  /// link too): writing it would destroy what is being read.
+  private func refuseSameFile(as source: RereadableInput) throws(OutputError) {
+    guard output != "-" else { return }
+    var info = stat()
+    guard stat(output, &info) == 0, UInt64(info.st_dev) == source.device,
+      UInt64(info.st_ino) == source.inode
+    else { return }
+    throw OutputError(name: output, message: "is the input file (\(input)); write to another file")
+  }
+
   /// Bytes buffered before they are written to OUT.
   static let chunk = 1 << 20
 
   /// Reads IN twice: once for its modules and stacks (written first), then
-  /// into a rewriter that writes OUT a chunk at a time.
+  /// into a rewriter that writes OUT a chunk at a time. OUT is opened only
+  /// once the first reading succeeded.
   private func convert<W: TraceWriting>(_ reader: TraceReader, _ writer: W) throws {
     var first = NullConsumer()
     let symbols = try reader.read(into: &first)
@@ -68,20 +90,14 @@ struct ConvertCommand: ParsableCommand {
           "a stack of \(long.count) addresses: the binary encoding holds at most \(BinaryTraceFormat.maxStackDepth)"
       )
     }
-    let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else {
-      throw TraceError(
-        file: output, line: 0, message: "cannot write: \(String(cString: strerror(errno)))")
-    }
-    defer { close(fd) }
-    var sink = ChunkedRewriter(rewriter: TraceRewriter(writer: writer, symbols: symbols), fd: fd)
+    let file = try OutputFile(path: output)
+    var sink = ChunkedRewriter(
+      rewriter: TraceRewriter(writer: writer, symbols: symbols), output: file)
     // Warnings (a truncated binary trace) were said by the first reading.
     _ = try reader.read(into: &sink, warning: { _ in })
     sink.drain()
-    if sink.failed {
-      throw TraceError(
-        file: output, line: 0, message: "write failed: \(String(cString: strerror(errno)))")
-    }
+    if let failure = sink.failure { throw failure }
+    try file.commit()
   }
 }
 
@@ -107,15 +123,16 @@ struct NullConsumer: TraceConsumer {
   mutating func consume(_ event: LockEvent) throws(EventError) {}
 }
 
-/// A `TraceRewriter` whose output goes to a file descriptor a chunk at a time.
+/// A `TraceRewriter` whose output goes to an `OutputFile` a chunk at a
+/// time; after a write fails, nothing more is written and `failure` says why.
 struct ChunkedRewriter<W: TraceWriting>: TraceConsumer {
   var rewriter: TraceRewriter<W>
-  let fd: Int32
-  private(set) var failed = false
+  let output: OutputFile
+  private(set) var failure: OutputError?
 
-  init(rewriter: TraceRewriter<W>, fd: Int32) {
+  init(rewriter: TraceRewriter<W>, output: OutputFile) {
     self.rewriter = rewriter
-    self.fd = fd
+    self.output = output
   }
 
   mutating func declareClass(key: String, name: String?, kind: LockKind, waits: ClassWaitTypes)
@@ -135,20 +152,14 @@ struct ChunkedRewriter<W: TraceWriting>: TraceConsumer {
     if rewriter.writer.bytes.count >= ConvertCommand.chunk { drain() }
   }
 
-  /// Writes what is buffered.
+  /// Writes what is buffered (drops it after a failed write).
   mutating func drain() {
     let bytes = rewriter.writer.take()
-    bytes.withUnsafeBytes { b in
-      var offset = 0
-      while offset < b.count && !failed {
-        let n = write(fd, b.baseAddress! + offset, b.count - offset)
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 {
-          failed = true
-          return
-        }
-        offset += n
-      }
+    guard failure == nil else { return }
+    do {
+      try output.write(bytes)
+    } catch {
+      failure = error
     }
   }
 }

@@ -63,11 +63,15 @@ struct GraphCommand: ParsableCommand {
     }
     let graph = ClassGraph(
       validator: validator, source: trace, resolver: resolver(for: symbols))
+    let bytes: [UInt8]
     switch format {
-    case .dot: try write(graph.dot())
-    case .json: try write(graph.json().render() + "\n")
-    case .svg: try GraphvizDot.render(graph.dot(), format: "svg", to: output)
+    case .dot: bytes = Array(graph.dot().utf8)
+    case .json: bytes = Array((graph.json().render() + "\n").utf8)
+    case .svg: bytes = try GraphvizDot.render(graph.dot(), format: "svg")
     }
+    let file = try OutputFile(path: output)
+    try file.write(bytes)
+    try file.commit()
   }
 
   /// Symbolized frames when the trace names its modules; addresses otherwise.
@@ -83,30 +87,16 @@ struct GraphCommand: ParsableCommand {
     }
     return resolver
   }
-
-  /// Writes `text` to `--output`, or to standard output.
-  func write(_ text: String) throws {
-    guard let output else {
-      print(text, terminator: "")
-      return
-    }
-    let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    if fd < 0 {
-      writeStandardError("rawlockcheck: \(output): \(String(cString: strerror(errno)))\n")
-      throw ExitCode(2)
-    }
-    writeAll(Array(text.utf8), to: fd)
-    close(fd)
-  }
 }
 
 /// Graphviz's `dot`, run on a DOT text through a temporary file.
 enum GraphvizDot {
-  /// Runs `dot -T<format>` on `source`, writing to `output` (standard
-  /// output when nil).
+  /// Runs `dot -T<format>` on `source` and returns what it wrote (through
+  /// a second temporary file, so that the caller writes the output and
+  /// sees whether that failed).
   /// - Throws: `ExitCode(2)` after a one-line error when `dot` is not on
-  ///   `PATH`, the temporary file cannot be written, or `dot` fails.
-  static func render(_ source: String, format: String, to output: String?) throws {
+  ///   `PATH`, a temporary file cannot be written or read, or `dot` fails.
+  static func render(_ source: String, format: String) throws -> [UInt8] {
     var template = Array("/tmp/rawlockcheck-graph-XXXXXX.dot".utf8CString)
     let fd = template.withUnsafeMutableBufferPointer { mkstemps($0.baseAddress!, 4) }
     if fd < 0 {
@@ -116,12 +106,26 @@ enum GraphvizDot {
     }
     let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     defer { unlink(path) }
-    writeAll(Array(source.utf8), to: fd)
+    let written = writeAll(Array(source.utf8), to: fd)
     close(fd)
-    var arguments = ["dot", "-T\(format)"]
-    if let output { arguments += ["-o", output] }
-    arguments.append(path)
-    let status = spawnAndWait(arguments)
+    if written != 0 {
+      writeStandardError(
+        "rawlockcheck: cannot write a temporary file: \(String(cString: strerror(written)))\n")
+      throw ExitCode(2)
+    }
+    var outTemplate = Array("/tmp/rawlockcheck-graph-XXXXXX.out".utf8CString)
+    let outFD = outTemplate.withUnsafeMutableBufferPointer { mkstemps($0.baseAddress!, 4) }
+    if outFD < 0 {
+      writeStandardError(
+        "rawlockcheck: cannot create a temporary file: \(String(cString: strerror(errno)))\n")
+      throw ExitCode(2)
+    }
+    let outPath = outTemplate.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    defer {
+      close(outFD)
+      unlink(outPath)
+    }
+    let status = spawnAndWait(["dot", "-T\(format)", "-o", outPath, path])
     switch status {
     case .notFound:
       writeStandardError(
@@ -132,10 +136,33 @@ enum GraphvizDot {
       writeStandardError("rawlockcheck: dot: \(message)\n")
       throw ExitCode(2)
     case .exited(0):
-      return
+      guard let bytes = readAll(outFD) else {
+        writeStandardError(
+          "rawlockcheck: cannot read dot's output: \(String(cString: strerror(errno)))\n")
+        throw ExitCode(2)
+      }
+      return bytes
     case .exited(let code):
       writeStandardError("rawlockcheck: dot -T\(format) exited with status \(code)\n")
       throw ExitCode(2)
+    }
+  }
+
+  /// Everything in the file open as `descriptor`, from its start; nil
+  /// when a read fails (`errno` says why).
+  static func readAll(_ descriptor: Int32) -> [UInt8]? {
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    var offset: off_t = 0
+    while true {
+      let count = chunk.withUnsafeMutableBytes {
+        pread(descriptor, $0.baseAddress!, $0.count, offset)
+      }
+      if count < 0, errno == EINTR { continue }
+      if count < 0 { return nil }
+      if count == 0 { return bytes }
+      bytes += chunk[..<count]
+      offset += off_t(count)
     }
   }
 

@@ -18,3 +18,22 @@ struct RawLockCheck: ParsableCommand {
     ]
   )
 }
+
+extension RawLockCheck {
+  /// For `rawlockcheck help TOPIC...`, the first topic that names no
+  /// subcommand (ArgumentParser would print the general help and exit 0),
+  /// with the names it could have been; nil when every topic is known, or
+  /// `arguments` (what follows the tool's name) is not a help request.
+  static func unknownHelpTopic(_ arguments: some Collection<String>) -> (String, [String])? {
+    guard arguments.first == "help" else { return nil }
+    var command: any ParsableCommand.Type = RawLockCheck.self
+    for topic in arguments.dropFirst() where !topic.hasPrefix("-") {
+      let subcommands = command.configuration.subcommands
+      guard let next = subcommands.first(where: { $0._commandName == topic }) else {
+        return (topic, subcommands.map { $0._commandName })
+      }
+      command = next
+    }
+    return nil
+  }
+}

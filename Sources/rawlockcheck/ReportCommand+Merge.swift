@@ -47,20 +47,19 @@ extension ReportCommand {
       }
       if !report.findings.isEmpty { anyFindings = true }
       switch format {
-      case .text: print(report.render(), terminator: "")
+      case .text: try writeStandardOutput(report.render())
       case .json: objects.append(JSONReport(report: report, version: RawLockCheck.version).value())
       case .sarif: reports.append(report)
       }
       if graphOut != nil { union.formUnion(Self.graphFile(of: report)) }
     }
-    printCollected(objects: objects, reports: reports)
+    try printCollected(objects: objects, reports: reports)
     if let graphOut, !anyErrors {
       let comment =
         "written by rawlockcheck \(RawLockCheck.version) from \(traces.joined(separator: " "))"
-      if let why = Self.write(union.render(comment: comment), to: graphOut) {
-        writeStandardError("rawlockcheck: \(graphOut): \(why)\n")
-        anyErrors = true
-      }
+      let file = try OutputFile(path: graphOut)
+      try file.write(union.render(comment: comment))
+      try file.commit()
     }
     if anyErrors { throw ExitCode(2) }
     if anyFindings { throw ExitCode(1) }
@@ -203,27 +202,6 @@ extension ReportCommand {
           toSub: to.subclass, kinds: edge.kinds, location: location))
     }
     return graph
-  }
-
-  /// Writes `text` to `path` through a temporary file renamed into place;
-  /// nil on success, else why not.
-  static func write(_ text: String, to path: String) -> String? {
-    let temporary = path + ".tmp"
-    guard let f = fopen(temporary, "w") else { return String(cString: strerror(errno)) }
-    let bytes = Array(text.utf8)
-    let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
-    let failed = written != bytes.count
-    if fclose(f) != 0 || failed {
-      let why = String(cString: strerror(errno))
-      unlink(temporary)
-      return why
-    }
-    if rename(temporary, path) != 0 {
-      let why = String(cString: strerror(errno))
-      unlink(temporary)
-      return why
-    }
-    return nil
   }
 }
 

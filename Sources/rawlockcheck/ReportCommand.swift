@@ -40,16 +40,16 @@ struct ReportCommand: ParsableCommand {
 
   /// Prints what the JSON and SARIF formats collect over every trace: one
   /// JSON object (an array for several), or one SARIF log.
-  func printCollected(objects: [JSONValue], reports: [TextReport]) {
+  func printCollected(objects: [JSONValue], reports: [TextReport]) throws(OutputError) {
     if format == .sarif {
-      print(
+      try writeStandardOutput(
         SARIFReport(
           reports: reports, version: RawLockCheck.version, sourceRoot: absoluteSourceRoot,
           workingDirectory: Self.currentDirectory()
-        ).value().render())
+        ).value().render() + "\n")
     }
     if format == .json && !objects.isEmpty {
-      print((objects.count == 1 ? objects[0] : .array(objects)).render())
+      try writeStandardOutput((objects.count == 1 ? objects[0] : .array(objects)).render() + "\n")
     }
   }
 
@@ -156,12 +156,12 @@ struct ReportCommand: ParsableCommand {
       let report = TextReport(
         validator: validator, source: path, resolver: resolver(for: symbols, path: path))
       switch format {
-      case .text: print(report.render(), terminator: "")
+      case .text: try writeStandardOutput(report.render())
       case .json: objects.append(JSONReport(report: report, version: RawLockCheck.version).value())
       case .sarif: reports.append(report)
       }
     }
-    printCollected(objects: objects, reports: reports)
+    try printCollected(objects: objects, reports: reports)
     if anyErrors { throw ExitCode(2) }
     if anyFindings { throw ExitCode(1) }
   }

@@ -46,8 +46,8 @@ struct StatsCommand: ParsableCommand {
     }
     let stats = TraceStats(counting, source: trace)
     switch format {
-    case .text: print(stats.text(), terminator: "")
-    case .json: print(stats.json().render())
+    case .text: try writeStandardOutput(stats.text())
+    case .json: try writeStandardOutput(stats.json().render() + "\n")
     }
   }
 }

@@ -61,13 +61,25 @@ struct SymbolizeCommand: ParsableCommand {
     let lanes = SymbolizingLanes(symbolizer: symbolizer, laneCount: laneCount, writer: writer)
     var chunk: [UInt64] = []
     chunk.reserveCapacity(SymbolizingLanes.chunkSize)
-    func submit() {
+    // A failed write of the output stops the run (seen a chunk or so
+    // after it happened: the writer is a thread of its own).
+    func checkOutput() throws(OutputError) {
+      if let code = writer.failure {
+        throw OutputError.writeFailed(OutputError.standardOutput, code)
+      }
+    }
+    func submit() throws(OutputError) {
       lanes.submit(chunk)
       chunk.removeAll(keepingCapacity: true)
+      try checkOutput()
     }
-    func fail(_ message: String) -> ExitCode {
-      submit()
+    func fail(_ message: String) -> any Error {
+      lanes.submit(chunk)
+      chunk.removeAll(keepingCapacity: true)
       writer.finish()
+      if let code = writer.failure {
+        return OutputError.writeFailed(OutputError.standardOutput, code)
+      }
       writeStandardError("rawlockcheck: \(message)\n")
       return ExitCode(2)
     }
@@ -78,7 +90,7 @@ struct SymbolizeCommand: ParsableCommand {
         )
       }
       chunk.append(address)
-      if chunk.count == SymbolizingLanes.chunkSize { submit() }
+      if chunk.count == SymbolizingLanes.chunkSize { try submit() }
     }
     if addresses.isEmpty {
       do {
@@ -88,12 +100,16 @@ struct SymbolizeCommand: ParsableCommand {
           { token, line in try emit(token, source: "<stdin>:\(line)") }, drained: submit)
       } catch let error as TokenReader.ReadError {
         throw fail("<stdin>: cannot read: \(error.message)")
+      } catch let error as TokenReader.LineTooLong {
+        throw fail(
+          "<stdin>:\(error.line): line longer than \(TokenReader.maxLineLength) bytes")
       }
     } else {
       for (i, a) in addresses.enumerated() { try emit(a.utf8, source: "argument \(i + 1)") }
     }
-    submit()
+    try submit()
     writer.finish()
+    try checkOutput()
     // Everything is written (with write(2), nothing is buffered): skip
     // tearing down the DWARF indexes (a few milliseconds of freeing for a
     // large library) and the exit handlers.

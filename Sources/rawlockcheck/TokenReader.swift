@@ -12,9 +12,20 @@
 /// while a file is answered in a few large writes.
 ///
 /// Invariants: a token never spans two lines; line numbers are 1-based and
-/// count `\n`; a last line without `\n` is still read at end of input.
+/// count `\n`; a last line without `\n` is still read at end of input; the
+/// buffer never holds more than `maxLineLength + 1` bytes, so a longer line
+/// is refused (`LineTooLong`) without being read whole.
 struct TokenReader {
   let descriptor: Int32
+
+  /// The longest line accepted, in bytes without its `\n`: 1 MiB, as the
+  /// trace reader's.
+  static let maxLineLength = 1 << 20
+
+  /// A line longer than `maxLineLength`, with its number.
+  struct LineTooLong: Error {
+    var line: Int
+  }
 
   /// A failed read (not `EINTR`), with its `errno`.
   struct ReadError: Error {
@@ -24,7 +35,8 @@ struct TokenReader {
 
   /// Calls `body` with each token and its line number, and `drained` each
   /// time every complete line read so far has been handed out. Throws
-  /// `ReadError` when a read fails (after handing out what came before).
+  /// `ReadError` when a read fails and `LineTooLong` at a line longer than
+  /// `maxLineLength` (each after handing out what came before).
   func forEachToken(
     _ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Void, drained: () throws -> Void
   ) throws {
@@ -32,9 +44,15 @@ struct TokenReader {
     var kept = 0  // the start of an incomplete line, moved to the front
     var line = 1
     while true {
+      // At most `maxLineLength + 1` bytes are kept: a longer line is
+      // refused here, before the read that could return nothing for want
+      // of room (and be taken for the end of input).
+      if kept > Self.maxLineLength { throw LineTooLong(line: line) }
       if kept == buffer.count {
-        // One line longer than the buffer: make room for the rest of it.
-        buffer += [UInt8](repeating: 0, count: buffer.count)
+        // One line longer than the buffer: make room for the rest of it,
+        // up to one byte more than the longest line accepted.
+        let size = min(buffer.count * 2, Self.maxLineLength + 1)
+        buffer += [UInt8](repeating: 0, count: size - buffer.count)
       }
       let count = buffer.withUnsafeMutableBytes {
         read(descriptor, $0.baseAddress! + kept, $0.count - kept)

@@ -10,12 +10,21 @@ do {
   // `symbolize`'s plain forms skip ArgumentParser's reflection (see
   // `SymbolizeCommand.quickParse`); everything else goes through it.
   let arguments = CommandLine.arguments.dropFirst()
+  if let (topic, known) = RawLockCheck.unknownHelpTopic(arguments) {
+    let choices =
+      known.isEmpty ? "it has no subcommands" : "one of " + known.joined(separator: ", ")
+    writeStandardError("rawlockcheck: help: no command named '\(topic)' (\(choices))\n")
+    exit(2)
+  }
   var command: any ParsableCommand =
     try (arguments.first == "symbolize" ? SymbolizeCommand.quickParse(arguments.dropFirst()) : nil)
     ?? RawLockCheck.parseAsRoot()
   try command.run()
 } catch let code as ExitCode {
   exit(code.rawValue)
+} catch let error as OutputError {
+  writeStandardError("rawlockcheck: \(error)\n")
+  exit(2)
 } catch {
   let status = RawLockCheck.exitCode(for: error)
   if status == .success {

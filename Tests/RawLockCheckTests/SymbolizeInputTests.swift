@@ -115,3 +115,28 @@ import Testing
     #expect(run.stderr == "rawlockcheck: <stdin>: cannot read: Is a directory\n")
   }
 }
+
+/// `symbolize` caps an input line at 1 MiB, as the trace reader does.
+@Suite struct SymbolizeLineLengthTests {
+  @Test func aLineLongerThanOneMebibyteIsAnErrorNamingIt() throws {
+    let long = String(repeating: " ", count: (1 << 20) + 1)
+    let run = try ToolRun(
+      ["symbolize", "--exe", FixturePaths.tool.path], input: "0x10\n\(long)\n0x20\n")
+    #expect(run.status == 2)
+    #expect(run.stderr == "rawlockcheck: <stdin>:2: line longer than 1048576 bytes\n")
+    #expect(run.stdout.hasPrefix("0x10: "))
+    #expect(!run.stdout.contains("0x20"))
+    // The same as the last line, without its newline.
+    let last = try ToolRun(["symbolize", "--exe", FixturePaths.tool.path], input: "0x10\n\(long)")
+    #expect(last.status == 2)
+    #expect(last.stderr == "rawlockcheck: <stdin>:2: line longer than 1048576 bytes\n")
+  }
+
+  @Test func aLineOfOneMebibyteIsRead() throws {
+    let padding = String(repeating: " ", count: (1 << 20) - 4)
+    let run = try ToolRun(
+      ["symbolize", "--exe", FixturePaths.tool.path], input: "0x10\(padding)\n0x20")
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.stdout.contains("0x20: "))
+  }
+}

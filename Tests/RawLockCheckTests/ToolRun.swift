@@ -21,10 +21,12 @@ struct ToolRun {
     try self.init(arguments, in: directory, standardInput: FileHandle(forReadingFrom: file))
   }
 
-  /// Runs the tool with `arguments` and `standardInput` (the test's own when nil).
-  init(_ arguments: [String], in directory: URL = FixturePaths.traces, standardInput: FileHandle?)
-    throws
-  {
+  /// Runs the tool with `arguments` and `standardInput` (the test's own when nil);
+  /// `standardOutput`, when given, replaces the pipe `stdout` is read from.
+  init(
+    _ arguments: [String], in directory: URL = FixturePaths.traces, standardInput: FileHandle?,
+    standardOutput: FileHandle? = nil
+  ) throws {
     let process = Process()
     process.executableURL = FixturePaths.tool
     process.arguments = arguments
@@ -32,9 +34,11 @@ struct ToolRun {
     if let standardInput { process.standardInput = standardInput }
     let out = Pipe()
     let err = Pipe()
-    process.standardOutput = out
+    process.standardOutput = standardOutput ?? out
     process.standardError = err
     try process.run()
+    // The parent's copy of the write end must close for the read to end.
+    if standardOutput != nil { try out.fileHandleForWriting.close() }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     let errData = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()

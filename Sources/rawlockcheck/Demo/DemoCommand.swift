@@ -49,9 +49,12 @@ struct DemoCommand: ParsableCommand {
     let results = designs.map { scenario.run($0) }
     let expected = results.allSatisfy { $0.findings.isEmpty != $0.design.expectsFinding }
     switch format {
-    case .text: print(DemoText.render(results, scenario: scenario, expected: expected))
+    case .text:
+      try writeStandardOutput(
+        DemoText.render(results, scenario: scenario, expected: expected) + "\n")
     case .json:
-      print(DemoJSON.value(results, scenario: scenario, expected: expected).render())
+      try writeStandardOutput(
+        DemoJSON.value(results, scenario: scenario, expected: expected).render() + "\n")
     }
     if !expected { throw ExitCode(1) }
   }

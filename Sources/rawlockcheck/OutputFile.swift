@@ -1,0 +1,114 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// An output of a command: standard output (`-`), a device or FIFO written
+/// directly, or a regular file replaced whole when the output is committed.
+///
+/// A regular file is written to a temporary file beside it (in the
+/// directory of the file a symbolic link names, so the link is kept and
+/// its target replaced) and renamed over it by `commit()`: an output that
+/// fails half-way leaves the old file as it was. A device or FIFO (an
+/// existing file that is not regular) is opened and written in place.
+///
+/// Invariant: `temporary`, when set, exists until `commit()` renames it or
+/// the object goes away (which removes it).
+final class OutputFile {
+  /// The output as named in messages: its path, or `standard output`.
+  let name: String
+  /// Where the bytes go (-1 once closed).
+  private(set) var descriptor: Int32
+  /// The temporary file renamed onto `target` by `commit()`.
+  private var temporary: String?
+  /// The file a regular output replaces (symbolic links resolved).
+  private let target: String
+
+  /// Opens `path` for writing (`-` or nil: standard output).
+  /// - Throws: `OutputError` when it cannot be written.
+  init(path: String?) throws(OutputError) {
+    guard let path, path != "-" else {
+      name = OutputError.standardOutput
+      descriptor = 1
+      target = ""
+      return
+    }
+    name = path
+    let target = Self.resolvingLinks(path)
+    self.target = target
+    var info = stat()
+    if stat(target, &info) == 0, info.st_mode & S_IFMT != S_IFREG {
+      let fd = open(target, O_WRONLY | O_CLOEXEC)
+      if fd < 0 { throw Self.cannotWrite(path, errno) }
+      descriptor = fd
+      return
+    }
+    let exists = stat(target, &info) == 0
+    let slash = target.lastIndex(of: "/")
+    let directory = slash.map { String(target[...$0]) } ?? ""
+    let base = slash.map { String(target[target.index(after: $0)...]) } ?? target
+    var template = Array("\(directory).\(base).rawlockcheck-XXXXXX".utf8CString)
+    let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+    if fd < 0 { throw Self.cannotWrite(path, errno) }
+    temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    descriptor = fd
+    // mkstemp makes 0600: keep the replaced file's mode, else the umask's.
+    let mask = umask(0)
+    umask(mask)
+    fchmod(fd, exists ? info.st_mode & 0o7777 : 0o666 & ~mask)
+  }
+
+  deinit {
+    guard descriptor != 1 else { return }
+    if descriptor >= 0 { close(descriptor) }
+    if let temporary { unlink(temporary) }
+  }
+
+  /// Writes all of `bytes`.
+  /// - Throws: `OutputError` (`write failed: ...`) when a write fails.
+  func write(_ bytes: [UInt8]) throws(OutputError) {
+    let failure = writeAll(bytes, to: descriptor)
+    if failure != 0 { throw OutputError.writeFailed(name, failure) }
+  }
+
+  /// Writes all of `text`.
+  func write(_ text: String) throws(OutputError) { try write(Array(text.utf8)) }
+
+  /// Finishes the output: a regular file takes the place of the old one.
+  /// - Throws: `OutputError` when closing or renaming fails (the old file
+  ///   is then left as it was).
+  func commit() throws(OutputError) {
+    guard let temporary else { return }
+    if fsync(descriptor) != 0 && errno != EINVAL { throw OutputError.writeFailed(name, errno) }
+    let closed = close(descriptor)
+    descriptor = -1
+    if closed != 0 { throw OutputError.writeFailed(name, errno) }
+    if rename(temporary, target) != 0 { throw Self.cannotWrite(name, errno) }
+    self.temporary = nil
+  }
+
+  /// `path` with symbolic links in its last component followed (at most 40,
+  /// as the kernel does); a dangling link gives the file it names.
+  static func resolvingLinks(_ path: String) -> String {
+    var path = path
+    for _ in 0..<40 {
+      var info = stat()
+      guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFLNK else { return path }
+      var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+      let count = readlink(path, &buffer, buffer.count - 1)
+      guard count > 0 else { return path }
+      let link = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+      if link.hasPrefix("/") {
+        path = link
+      } else if let slash = path.lastIndex(of: "/") {
+        path = String(path[...slash]) + link
+      } else {
+        path = link
+      }
+    }
+    return path
+  }
+
+  private static func cannotWrite(_ name: String, _ code: Int32) -> OutputError {
+    OutputError(name: name, message: "cannot write: \(String(cString: strerror(code)))")
+  }
+}

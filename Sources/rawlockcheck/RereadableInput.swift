@@ -1,0 +1,91 @@
+import Trace
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// An input opened once that can be read from the start any number of
+/// times (`convert` reads its input twice): a regular file through its open
+/// descriptor (`/dev/fd/N`); standard input (`-`), a FIFO or a device first
+/// copied whole into an unlinked temporary file.
+///
+/// Invariant: `descriptor` stays open, and `path` opens the same file,
+/// until the object goes away.
+final class RereadableInput {
+  /// A path that opens the input afresh, from its first byte.
+  let path: String
+  /// The device and inode of the file named on the command line (before any
+  /// copy), to tell whether an output is the same file.
+  let device: UInt64
+  /// See `device`.
+  let inode: UInt64
+  private let descriptor: Int32
+  private let ownsDescriptor: Bool
+
+  /// Opens `name` (`-`: standard input).
+  /// - Throws: `TraceError` naming `name` when it cannot be opened, read or
+  ///   copied.
+  init(_ name: String) throws(TraceError) {
+    var fd: Int32 = 0
+    if name != "-" {
+      fd = open(name, O_RDONLY | O_CLOEXEC)
+      if fd < 0 { throw Self.error(name, "cannot open", errno) }
+    }
+    var info = stat()
+    if fstat(fd, &info) != 0 {
+      let code = errno
+      if fd != 0 { close(fd) }
+      throw Self.error(name, "cannot open", code)
+    }
+    device = UInt64(info.st_dev)
+    inode = UInt64(info.st_ino)
+    switch info.st_mode & S_IFMT {
+    case S_IFREG:
+      descriptor = fd
+      ownsDescriptor = fd != 0
+    case S_IFDIR:
+      if fd != 0 { close(fd) }
+      throw TraceError(file: name, line: 0, message: "cannot open: is a directory")
+    default:
+      defer { if fd != 0 { close(fd) } }
+      descriptor = try Self.copy(fd, name: name)
+      ownsDescriptor = true
+    }
+    path = "/dev/fd/\(descriptor)"
+  }
+
+  deinit {
+    if ownsDescriptor { close(descriptor) }
+  }
+
+  /// Copies everything readable from `source` into a new unlinked file in
+  /// `$TMPDIR` (or `/tmp`) and returns its descriptor.
+  private static func copy(_ source: Int32, name: String) throws(TraceError) -> Int32 {
+    let directory = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+    var template = Array("\(directory)/rawlockcheck-input-XXXXXX".utf8CString)
+    let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+    if fd < 0 { throw error(name, "cannot make a temporary copy", errno) }
+    _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+    template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+      let count = chunk.withUnsafeMutableBytes { read(source, $0.baseAddress!, $0.count) }
+      if count < 0, errno == EINTR { continue }
+      if count < 0 {
+        let code = errno
+        close(fd)
+        throw error(name, "cannot read", code)
+      }
+      if count == 0 { return fd }
+      let failure = writeAll(Array(chunk[..<count]), to: fd)
+      if failure != 0 {
+        close(fd)
+        throw error(name, "cannot make a temporary copy", failure)
+      }
+    }
+  }
+
+  private static func error(_ name: String, _ what: String, _ code: Int32) -> TraceError {
+    TraceError(file: name, line: 0, message: "\(what): \(String(cString: strerror(code)))")
+  }
+}

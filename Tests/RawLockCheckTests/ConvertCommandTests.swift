@@ -1,0 +1,105 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `rawlockcheck convert`'s input and output: never the same file, a FIFO
+/// read once, `-` for standard input and output.
+@Suite struct ConvertCommandTests {
+  static let trace = FixturePaths.traces.appendingPathComponent("seed-scenario.rlt")
+
+  /// A temporary directory holding a copy of the seed trace as `a.rlt`.
+  static func directory() throws -> URL {
+    try MergeCommandTests.directory([
+      "a.rlt": try String(contentsOf: trace, encoding: .utf8)
+    ])
+  }
+
+  @Test(arguments: ["a.rlt", "./a.rlt", "h.rlt", "s.rlt"])
+  func outputThatIsTheInputIsRefused(output: String) throws {
+    let dir = try Self.directory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let a = dir.appendingPathComponent("a.rlt")
+    let before = try Data(contentsOf: a)
+    try FileManager.default.linkItem(at: a, to: dir.appendingPathComponent("h.rlt"))
+    try FileManager.default.createSymbolicLink(
+      atPath: dir.appendingPathComponent("s.rlt").path, withDestinationPath: "a.rlt")
+    let run = try ToolRun(["convert", "a.rlt", output], in: dir)
+    #expect(run.status == 2)
+    #expect(
+      run.stderr == "rawlockcheck: \(output): is the input file (a.rlt); write to another file\n")
+    #expect(try Data(contentsOf: a) == before)
+  }
+
+  @Test func failedConvertLeavesTheOutputAlone() throws {
+    let dir = try MergeCommandTests.directory([
+      "bad.rlt": "rawlockcheck-trace 1\nbogus line\n", "out.rltb": "old",
+    ])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try ToolRun(["convert", "bad.rlt", "out.rltb"], in: dir)
+    #expect(run.status == 2)
+    #expect(run.stderr.hasPrefix("rawlockcheck: bad.rlt:2: "))
+    #expect(
+      try String(contentsOf: dir.appendingPathComponent("out.rltb"), encoding: .utf8) == "old")
+  }
+
+  @Test func aFIFOIsOpenedOnceAndConvertedWhole() throws {
+    let dir = try Self.directory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let fifo = dir.appendingPathComponent("in.fifo").path
+    #expect(mkfifo(fifo, 0o600) == 0)
+    let bytes = [UInt8](try Data(contentsOf: Self.trace))
+    let done = OutputFailureTests.Flag()
+    let hung = OutputFailureTests.Flag()
+    let writer = Thread {
+      // Feeds the trace to the first opening. A second opening would wait
+      // forever for a writer: after 10 s the tool is taken to hang there,
+      // and released with end of file.
+      let fd = open(fifo, O_WRONLY)
+      guard fd >= 0 else { return }
+      _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+      close(fd)
+      for _ in 0..<1000 where !done.isSet { usleep(10_000) }
+      while !done.isSet {
+        hung.set()
+        let again = open(fifo, O_WRONLY | O_NONBLOCK)
+        if again >= 0 { close(again) }
+        usleep(10_000)
+      }
+    }
+    writer.start()
+    let run = try ToolRun(["convert", "in.fifo", "out.rltb"], in: dir)
+    done.set()
+    #expect(!hung.isSet, "convert waited for a second writer of the FIFO")
+    #expect(run.status == 0, "\(run.stderr)")
+    let expected = try ToolRun(["convert", "a.rlt", "expected.rltb"], in: dir)
+    #expect(expected.status == 0)
+    #expect(
+      try Data(contentsOf: dir.appendingPathComponent("out.rltb"))
+        == Data(contentsOf: dir.appendingPathComponent("expected.rltb")))
+  }
+
+  @Test func dashIsStandardInputAndOutput() throws {
+    let dir = try Self.directory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let file = try ToolRun(["convert", "a.rlt", "file.rltb"], in: dir)
+    #expect(file.status == 0)
+    let binary = try Data(contentsOf: dir.appendingPathComponent("file.rltb"))
+    // Standard input in either encoding, here binary.
+    let fromStandardInput = try ToolRun(
+      ["convert", "--to", "text", "-", "-"], in: dir,
+      standardInput: FileHandle(forReadingFrom: dir.appendingPathComponent("file.rltb")))
+    #expect(fromStandardInput.status == 0, "\(fromStandardInput.stderr)")
+    let text = try ToolRun(["convert", "--to", "text", "file.rltb", "-"], in: dir)
+    #expect(text.status == 0)
+    #expect(text.stdout.hasPrefix("rawlockcheck-trace 1\n"))
+    #expect(fromStandardInput.stdout == text.stdout)
+    let toBinary = try ToolRun(
+      ["convert", "-", "back.rltb"], in: dir, input: text.stdout)
+    #expect(toBinary.status == 0, "\(toBinary.stderr)")
+    #expect(try Data(contentsOf: dir.appendingPathComponent("back.rltb")) == binary)
+    #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("-").path))
+  }
+}

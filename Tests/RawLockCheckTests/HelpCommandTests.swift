@@ -1,0 +1,20 @@
+import Testing
+
+/// `rawlockcheck help`: a known command's help, and an error for an
+/// unknown one.
+@Suite struct HelpCommandTests {
+  @Test func helpForAKnownCommandSucceeds() throws {
+    let run = try ToolRun(["help", "convert"])
+    #expect(run.status == 0)
+    #expect(run.stdout.contains("USAGE: rawlockcheck convert"))
+  }
+
+  @Test(arguments: [["help", "nope"], ["help", "report", "nope"]])
+  func helpForAnUnknownCommandIsAnError(arguments: [String]) throws {
+    let run = try ToolRun(arguments)
+    #expect(run.status == 2)
+    #expect(run.stdout.isEmpty)
+    #expect(run.stderr.hasPrefix("rawlockcheck: help: no command named 'nope' ("))
+    #expect(run.stderr.filter { $0 == "\n" }.count == 1)
+  }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Where outputs go and what a failed write does: every command that
+/// cannot write its output says so once and exits 2; an output file named
+/// through a symbolic link keeps the link, and a FIFO or device is written,
+/// not replaced.
+@Suite struct OutputFailureTests {
+  static let clean = "clean/nested-ok.rlt"
+  static let findings = "findings/circular-abba.rlt"
+
+  /// Runs the tool with its standard output on `/dev/full`.
+  static func toFull(_ arguments: [String], input: String? = nil) throws -> ToolRun {
+    let full = try #require(FileHandle(forWritingAtPath: "/dev/full"))
+    var standardInput: FileHandle? = nil
+    var file: URL? = nil
+    if let input {
+      let url = FileManager.default.temporaryDirectory
+        .appendingPathComponent("full-\(UUID().uuidString)")
+      try Data(input.utf8).write(to: url)
+      file = url
+      standardInput = try FileHandle(forReadingFrom: url)
+    }
+    defer { if let file { try? FileManager.default.removeItem(at: file) } }
+    return try ToolRun(arguments, standardInput: standardInput, standardOutput: full)
+  }
+
+  static let standardOutputFull =
+    "rawlockcheck: standard output: write failed: No space left on device\n"
+
+  @Test(arguments: [
+    ["report", findings], ["report", "--format", "json", clean],
+    ["report", "--format", "sarif", clean], ["report", "--merge", findings],
+    ["stats", clean], ["graph", clean], ["graph", "--format", "json", clean],
+    ["generate", "--events", "10"], ["convert", "--to", "text", clean, "-"],
+    ["symbolize", "--exe", FixturePaths.tool.path, "0x10"],
+  ])
+  func failedWriteToStandardOutputIsAnError(arguments: [String]) throws {
+    let run = try Self.toFull(arguments)
+    #expect(run.status == 2)
+    #expect(run.stderr == Self.standardOutputFull)
+  }
+
+  @Test func symbolizeFromStandardInputSeesTheFailedWrite() throws {
+    let input = String(repeating: "0x10\n", count: 2000)
+    let run = try Self.toFull(["symbolize", "--exe", FixturePaths.tool.path], input: input)
+    #expect(run.status == 2)
+    #expect(run.stderr == Self.standardOutputFull)
+  }
+
+  @Test(arguments: [
+    ["graph", "-o", "/dev/full", clean], ["report", "--graph-out", "/dev/full", clean],
+    ["convert", clean, "/dev/full"],
+  ])
+  func failedWriteToADeviceIsAnErrorAndTheDeviceStays(arguments: [String]) throws {
+    let run = try ToolRun(arguments)
+    #expect(run.status == 2)
+    #expect(run.stderr == "rawlockcheck: /dev/full: write failed: No space left on device\n")
+    let type = try FileManager.default.attributesOfItem(atPath: "/dev/full")[.type]
+    #expect(type as? FileAttributeType == .typeCharacterSpecial)
+  }
+
+  @Test(arguments: [
+    ["report", "--graph-out", "link", "t.rlt"], ["graph", "-o", "link", "t.rlt"],
+    ["convert", "t.rlt", "link"],
+  ])
+  func outputThroughASymbolicLinkKeepsTheLink(arguments: [String]) throws {
+    let trace = try String(
+      contentsOf: FixturePaths.traces.appendingPathComponent(Self.clean), encoding: .utf8)
+    let dir = try MergeCommandTests.directory(["t.rlt": trace, "target": "old"])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let link = dir.appendingPathComponent("link").path
+    try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "target")
+    let run = try ToolRun(arguments, in: dir)
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == "target")
+    let written = try Data(contentsOf: dir.appendingPathComponent("target"))
+    #expect(written.count > 10)
+  }
+
+  /// Whether a flag was set, across threads.
+  final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
+  }
+
+  @Test func graphFileToAFIFOIsWrittenIntoIt() throws {
+    let trace = try String(
+      contentsOf: FixturePaths.traces.appendingPathComponent(Self.clean), encoding: .utf8)
+    let dir = try MergeCommandTests.directory(["t.rlt": trace])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let fifo = dir.appendingPathComponent("g.fifo").path
+    #expect(mkfifo(fifo, 0o600) == 0)
+    let received = Flag()
+    let reader = Thread {
+      // Reads what the tool writes; the open fails at once (no hang) when
+      // the FIFO was replaced by a file.
+      let fd = open(fifo, O_RDONLY | O_NONBLOCK)
+      guard fd >= 0 else { return }
+      defer { close(fd) }
+      var buffer = [UInt8](repeating: 0, count: 1 << 16)
+      var text: [UInt8] = []
+      for _ in 0..<1000 {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+        if n > 0 { text += buffer[..<n] }
+        if n == 0 && !text.isEmpty { break }
+        usleep(10_000)
+      }
+      if String(decoding: text, as: UTF8.self).hasPrefix("rawlockcheck-graph 1\n") {
+        received.set()
+      }
+    }
+    reader.start()
+    usleep(100_000)  // the reader has the FIFO open before the tool writes
+    let run = try ToolRun(["report", "--graph-out", "g.fifo", "t.rlt"], in: dir)
+    #expect(run.status == 0, "\(run.stderr)")
+    for _ in 0..<200 where !received.isSet { usleep(10_000) }
+    #expect(received.isSet)
+    let type = try FileManager.default.attributesOfItem(atPath: fifo)[.type]
+    #expect(type as? FileAttributeType != .typeRegular)
+  }
+}
