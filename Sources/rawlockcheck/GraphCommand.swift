@@ -91,20 +91,29 @@ struct GraphCommand: ParsableCommand {
 
 /// Graphviz's `dot`, run on a DOT text through a temporary file.
 enum GraphvizDot {
+  /// A new temporary file under /tmp whose name ends in `suffix` (four
+  /// characters), open for writing.
+  /// - Throws: `ExitCode(2)` after a one-line error when it cannot be made.
+  static func temporaryFile(suffix: String) throws -> (fd: Int32, path: String) {
+    var template = Array("/tmp/rawlockcheck-graph-XXXXXX\(suffix)".utf8CString)
+    let fd = template.withUnsafeMutableBufferPointer {
+      mkstemps($0.baseAddress!, Int32(suffix.utf8.count))
+    }
+    if fd < 0 {
+      writeStandardError(
+        "rawlockcheck: cannot create a temporary file: \(String(cString: strerror(errno)))\n")
+      throw ExitCode(2)
+    }
+    return (fd, template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+  }
+
   /// Runs `dot -T<format>` on `source` and returns what it wrote (through
   /// a second temporary file, so that the caller writes the output and
   /// sees whether that failed).
   /// - Throws: `ExitCode(2)` after a one-line error when `dot` is not on
   ///   `PATH`, a temporary file cannot be written or read, or `dot` fails.
   static func render(_ source: String, format: String) throws -> [UInt8] {
-    var template = Array("/tmp/rawlockcheck-graph-XXXXXX.dot".utf8CString)
-    let fd = template.withUnsafeMutableBufferPointer { mkstemps($0.baseAddress!, 4) }
-    if fd < 0 {
-      writeStandardError(
-        "rawlockcheck: cannot create a temporary file: \(String(cString: strerror(errno)))\n")
-      throw ExitCode(2)
-    }
-    let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    let (fd, path) = try temporaryFile(suffix: ".dot")
     defer { unlink(path) }
     let written = writeAll(Array(source.utf8), to: fd)
     close(fd)
@@ -113,14 +122,7 @@ enum GraphvizDot {
         "rawlockcheck: cannot write a temporary file: \(String(cString: strerror(written)))\n")
       throw ExitCode(2)
     }
-    var outTemplate = Array("/tmp/rawlockcheck-graph-XXXXXX.out".utf8CString)
-    let outFD = outTemplate.withUnsafeMutableBufferPointer { mkstemps($0.baseAddress!, 4) }
-    if outFD < 0 {
-      writeStandardError(
-        "rawlockcheck: cannot create a temporary file: \(String(cString: strerror(errno)))\n")
-      throw ExitCode(2)
-    }
-    let outPath = outTemplate.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    let (outFD, outPath) = try temporaryFile(suffix: ".out")
     defer {
       close(outFD)
       unlink(outPath)
