@@ -169,7 +169,11 @@ struct TextTraceParser: ~Copyable {
     let tid = try thread(line, tokens[1], consumer: &consumer)
     if let name {
       try flush(into: &consumer)
-      consumer.nameThread(tid, name)
+      do {
+        try consumer.nameThread(tid, name)
+      } catch {
+        throw fail(error.message)
+      }
     }
   }
 
@@ -461,7 +465,12 @@ struct TextTraceParser: ~Copyable {
     let name = text(line, token)
     if let id = Self.find(threadIDs, name) { return ThreadID(id) }
     try flush(into: &consumer)
-    let id = consumer.declareThread(token: name, name: nil)
+    let id: ThreadID
+    do {
+      id = try consumer.declareThread(token: name, name: nil)
+    } catch {
+      throw fail(error.message)
+    }
     Self.insert(&threadIDs, name, id.raw)
     return id
   }

@@ -59,14 +59,21 @@ struct ConvertCommand: ParsableCommand {
   private func convert<W: TraceWriting>(_ reader: TraceReader, _ writer: W) throws {
     var first = NullConsumer()
     let symbols = try reader.read(into: &first)
-    if let long = symbols.stacks.first(where: { $0.count > BinaryTraceFormat.maxStackDepth }),
+    // Both readers refuse a deeper stack; this guards the writer's limit.
+    if let index = symbols.stacks.firstIndex(where: { $0.count > BinaryTraceFormat.maxStackDepth }),
       W.self == BinaryTraceWriter.self
     {
       throw TraceError(
         file: input, line: 0,
         message:
-          "a stack of \(long.count) addresses: the binary encoding holds at most \(BinaryTraceFormat.maxStackDepth)"
+          "stack \(index + 1) of the trace (in declaration order) has \(symbols.stacks[index].count) addresses: the binary encoding holds at most \(BinaryTraceFormat.maxStackDepth)"
       )
+    }
+    let rewriter: TraceRewriter<W>
+    do {
+      rewriter = try TraceRewriter(writer: writer, symbols: symbols)
+    } catch {
+      throw TraceError(file: input, line: 0, message: error.message)
     }
     let fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     guard fd >= 0 else {
@@ -74,15 +81,28 @@ struct ConvertCommand: ParsableCommand {
         file: output, line: 0, message: "cannot write: \(String(cString: strerror(errno)))")
     }
     defer { close(fd) }
-    var sink = ChunkedRewriter(rewriter: TraceRewriter(writer: writer, symbols: symbols), fd: fd)
-    // Warnings (a truncated binary trace) were said by the first reading.
-    _ = try reader.read(into: &sink, warning: { _ in })
+    var sink = ChunkedRewriter(rewriter: rewriter, fd: fd)
+    do {
+      // Warnings (a truncated binary trace) were said by the first reading.
+      _ = try reader.read(into: &sink, warning: { _ in })
+    } catch {
+      // What OUT holds so far is not a trace: leave none (a trace the
+      // writer cannot hold, such as a class name with a line break in text).
+      removeIfRegularFile(output)
+      throw error
+    }
     sink.drain()
     if sink.failed {
       throw TraceError(
         file: output, line: 0, message: "write failed: \(String(cString: strerror(errno)))")
     }
   }
+}
+
+/// Deletes `path` when it is a regular file (not a device or a pipe).
+private func removeIfRegularFile(_ path: String) {
+  var info = stat()
+  if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG { unlink(path) }
 }
 
 /// Takes declarations and events and keeps nothing, handing out ids in order.
@@ -119,16 +139,18 @@ struct ChunkedRewriter<W: TraceWriting>: TraceConsumer {
   }
 
   mutating func declareClass(key: String, name: String?, kind: LockKind, waits: ClassWaitTypes)
-    -> ClassID
+    throws(EventError) -> ClassID
   {
-    rewriter.declareClass(key: key, name: name, kind: kind, waits: waits)
+    try rewriter.declareClass(key: key, name: name, kind: kind, waits: waits)
   }
 
-  mutating func declareThread(token: String, name: String?) -> ThreadID {
-    rewriter.declareThread(token: token, name: name)
+  mutating func declareThread(token: String, name: String?) throws(EventError) -> ThreadID {
+    try rewriter.declareThread(token: token, name: name)
   }
 
-  mutating func nameThread(_ id: ThreadID, _ name: String) { rewriter.nameThread(id, name) }
+  mutating func nameThread(_ id: ThreadID, _ name: String) throws(EventError) {
+    try rewriter.nameThread(id, name)
+  }
 
   mutating func consume(_ event: LockEvent) throws(EventError) {
     try rewriter.consume(event)
