@@ -59,19 +59,25 @@ struct Tokenizer {
             throw .controlCharacter(c, column: i + 1)
           }
         } else if c <= 0x23 {  // one comparison for the common bytes
-          if c == 0x20 || c == 0x09 || c == 0x23 { break }
+          // A separator, '#' or a control character ends the token (the
+          // last is thrown below, out of the loop).
+          if c == 0x20 || c == 0x09 || c == 0x23 || c < 0x20 { break }
           if c == 0x22 {
             inQuote = true
             quoted = true
-          } else if c < 0x20 {
-            throw .controlCharacter(c, column: i + 1)
           }
         } else if c == 0x7F {
-          throw .controlCharacter(c, column: i + 1)
+          break
         }
         i += 1
       }
       if inQuote { throw .unterminatedQuote }
+      if i < n {
+        let end = line[i]
+        if end != 0x20 && end != 0x09 && end != 0x23 {
+          throw .controlCharacter(end, column: i + 1)
+        }
+      }
       tokens.append(Token(start: start, end: i, quoted: quoted))
     }
   }
