@@ -60,6 +60,12 @@ public enum BinaryTraceFormat {
   public static func isBinary(prefix: some Collection<UInt8>) -> Bool {
     !prefix.isEmpty && zip(prefix, magic).allSatisfy { $0 == $1 }
   }
+  /// `bytes` begin with the whole magic (a text reader's first line, to say
+  /// that a binary trace reached it through a pipe).
+  static func startsWithMagic(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    bytes.count >= magic.count && zip(bytes, magic).allSatisfy { $0 == $1 }
+  }
+
 }
 
 /// `TraceVocabulary` as the binary encoding reads it: for each verb, the

@@ -185,7 +185,11 @@ struct BinaryTraceDecoder: ~Copyable {
         let slot = try threadSlot(input.varint(), consumer: &consumer)
         let name = try string(&input, "thread name")
         try flushBefore(&consumer)
-        consumer.nameThread(threadIDs[slot], name)
+        do {
+          try consumer.nameThread(threadIDs[slot], name)
+        } catch {
+          throw .malformed(error.message)
+        }
       case .module: try moduleRecord(&input)
       case .stack: try stackRecord(&input)
       }
@@ -331,7 +335,12 @@ struct BinaryTraceDecoder: ~Copyable {
       throw .malformed("thread \"\(TextTraceParser.clip(token))\" declared twice")
     }
     try flushBefore(&consumer)
-    let tid = consumer.declareThread(token: token, name: nil)
+    let tid: ThreadID
+    do {
+      tid = try consumer.declareThread(token: token, name: nil)
+    } catch {
+      throw .malformed(error.message)
+    }
     let slot = threads.insert(id)
     threadIDs.append(tid)
     previous.append(contentsOf: repeatElement(0, count: Self.optionCount))

@@ -65,7 +65,7 @@ public struct MergingConsumer: TraceConsumer {
     if known.kind != kind || !sameWaits(known.waits, waits) {
       let earlier = sources[key] ?? "an earlier source"
       throw EventError(
-        "class \"\(key)\" is \(describe(kind, waits)) here but \(describe(known.kind, known.waits)) in \(earlier)"
+        "class \"\(QuotedText.shown(key))\" is \(describe(kind, waits)) here but \(describe(known.kind, known.waits)) in \(earlier)"
       )
     }
     return id

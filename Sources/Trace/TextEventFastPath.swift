@@ -7,8 +7,9 @@ extension TextTraceParser {
   /// Parses `line` as `<tid> <verb> [<class>] [flag...]` into the batch.
   /// - Returns: false, with nothing changed, when the line is anything
   ///   else (a declaration, an option, a quote or comment, an unknown
-  ///   thread, class, verb or flag, a free or init): the general parser
-  ///   then reads it, and says what is wrong with it if anything is.
+  ///   thread, class, verb or flag, a repeated flag, a free or init): the
+  ///   general parser then reads it, and says what is wrong with it if
+  ///   anything is.
   @inline(__always)
   mutating func parseSimpleEvent(_ line: UnsafeRawBufferPointer, number: Int64) -> Bool {
     guard let base = line.baseAddress else { return false }
@@ -45,11 +46,13 @@ extension TextTraceParser {
       verb, thread: ThreadID(thread), lockClass: lockClass, origin: Origin(line: number))
     var next: (start: Int, end: Int, count: Int, hash: UInt64)? = flagToken
     var groups: UInt32 = 0
+    var seen: UInt32 = 0
     while let token = next {
       guard
         let flag = words.flag(
           line, Tokenizer.Token(start: token.start, end: token.end, quoted: false),
           among: rule.flags),
+        Self.claim(&seen, flag.rawValue &+ 1),
         Self.claim(&groups, words.flagGroups[Int(flag.rawValue)])
       else { return false }
       words.flagSetters[Int(flag.rawValue)](&event)

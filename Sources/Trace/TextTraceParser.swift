@@ -40,10 +40,28 @@ struct TextTraceParser: ~Copyable {
       if batch.isFull { try flush(into: &consumer) }
       return
     }
+    if !sawHeader && number == 1 && BinaryTraceFormat.startsWithMagic(line) {
+      throw fail(
+        "a binary trace (it starts with \"RLCT\"): binary traces are read from files, not from standard input or a pipe"
+      )
+    }
     do {
       try tokenizer.split(line)
     } catch {
-      throw fail("unterminated quote")
+      // Before the header, a line that is not blank or a comment is wrong
+      // first of all for not being the header (a file of another kind).
+      if !sawHeader { throw fail("expected header \"rawlockcheck-trace 1\"") }
+      switch error {
+      case .unterminatedQuote: throw fail("unterminated quote")
+      case .unknownEscape(let byte, let column):
+        throw fail(
+          "unknown escape \\\(Self.shown(byte)) at column \(column) (in quotes only \\\" and \\\\ are escapes)"
+        )
+      case .controlCharacter(let byte, let column):
+        throw fail(
+          "control character \(Self.shown(byte)) at column \(column) (a token may not hold one; tab only separates tokens or sits in quotes)"
+        )
+      }
     }
     let tokens = tokenizer.tokens
     if tokens.isEmpty { return }
@@ -75,7 +93,7 @@ struct TextTraceParser: ~Copyable {
     guard tokens.count == 2 else { throw fail("expected header \"rawlockcheck-trace 1\"") }
     let version = text(line, tokens[1])
     guard version == TraceVocabulary.version else {
-      throw fail("unsupported trace version \(version) (this reader knows version 1)")
+      throw fail("unsupported trace version \(Self.clip(version)) (this reader knows version 1)")
     }
     sawHeader = true
   }
@@ -89,7 +107,9 @@ struct TextTraceParser: ~Copyable {
       throw fail("expected \"\(TraceVocabulary.rule(for: .lockClass).synopsis)\"")
     }
     let key = text(line, tokens[1])
-    if Self.find(classIDs, key) != nil { throw fail("class \"\(key)\" declared twice") }
+    if Self.find(classIDs, key) != nil {
+      throw fail("class \"\(Self.clip(key))\" declared twice")
+    }
     let kindText = text(line, tokens[2])
     guard let kind = LockKind(rawValue: kindText) else {
       let known = LockKind.allCases.map(\.rawValue).joined(separator: ", ")
@@ -99,15 +119,17 @@ struct TextTraceParser: ~Copyable {
     var inner: WaitType? = nil
     var outer: WaitType? = nil
     var lockType: LockType? = nil
+    var seen: UInt32 = 0
     for token in tokens[3...] {
-      let (key, value) = try option(line, token, on: .lockClass)
+      let (key, value) = try option(line, token, on: .lockClass, seen: &seen)
       switch key {
       case "name": name = value
       case "inner": inner = try waitType(value, option: "inner")
       case "outer": outer = try waitType(value, option: "outer")
       case "type":
         guard let t = LockType(traceName: value) else {
-          throw fail("unknown lock type \"\(value)\" (expected normal, percpu or override)")
+          throw fail(
+            "unknown lock type \"\(Self.clip(value))\" (expected normal, percpu or override)")
         }
         lockType = t
       default: preconditionFailure("class option \(key)= is in the vocabulary but not read")
@@ -140,13 +162,18 @@ struct TextTraceParser: ~Copyable {
       throw fail("expected \"\(TraceVocabulary.rule(for: .thread).synopsis)\"")
     }
     var name: String? = nil
+    var seen: UInt32 = 0
     for token in tokens[2...] {
-      (_, name) = try option(line, token, on: .thread)
+      (_, name) = try option(line, token, on: .thread, seen: &seen)
     }
     let tid = try thread(line, tokens[1], consumer: &consumer)
     if let name {
       try flush(into: &consumer)
-      consumer.nameThread(tid, name)
+      do {
+        try consumer.nameThread(tid, name)
+      } catch {
+        throw fail(error.message)
+      }
     }
   }
 
@@ -162,15 +189,16 @@ struct TextTraceParser: ~Copyable {
       let end = NumberText.parse(parts[1].utf8),
       start < end
     else {
-      throw fail("expected an address range <start>-<end>, got \"\(range)\"")
+      throw fail("expected an address range <start>-<end>, got \"\(Self.clip(range))\"")
     }
     let offset = try number(line, tokens[2], what: "file offset")
     let path = text(line, tokens[3])
     var buildID: String? = nil
+    var seen: UInt32 = 0
     for token in tokens[4...] {
-      let (_, value) = try option(line, token, on: .module)
+      let (_, value) = try option(line, token, on: .module, seen: &seen)
       guard !value.isEmpty, value.allSatisfy(\.isHexDigit) else {
-        throw fail("build-id must be hexadecimal, got \"\(value)\"")
+        throw fail("build-id must be hexadecimal, got \"\(Self.clip(value))\"")
       }
       buildID = value.lowercased()
     }
@@ -185,7 +213,14 @@ struct TextTraceParser: ~Copyable {
       throw fail("expected \"\(TraceVocabulary.rule(for: .stack).synopsis)\"")
     }
     let key = text(line, tokens[1])
-    if Self.find(stackIDs, key) != nil { throw fail("stack \"\(key)\" declared twice") }
+    if Self.find(stackIDs, key) != nil {
+      throw fail("stack \"\(Self.clip(key))\" declared twice")
+    }
+    // The binary encoding's limit, so that every text trace converts.
+    let depth = tokens.count - 2
+    guard depth <= BinaryTraceFormat.maxStackDepth else {
+      throw fail("a stack of \(depth) addresses; at most \(BinaryTraceFormat.maxStackDepth)")
+    }
     var addresses: [UInt64] = []
     addresses.reserveCapacity(tokens.count - 2)
     for token in tokens[2...] { addresses.append(try number(line, token, what: "address")) }
@@ -227,14 +262,20 @@ struct TextTraceParser: ~Copyable {
       next = 4
     }
     var groups: UInt32 = 0
+    var seenFlags: UInt32 = 0
+    var seenOptions: UInt32 = 0
     var index = next
     while index < tokens.count {
       let token = tokens[index]
       index += 1
       guard let equals = optionEquals(line, token) else {
-        guard let flag = words.flag(line, token, among: rule.flags),
-          Self.claim(&groups, words.flagGroups[Int(flag.rawValue)])
-        else {
+        guard let flag = words.flag(line, token, among: rule.flags) else {
+          throw fail("unexpected \"\(shown(line, token))\" after \(words.name(verb))")
+        }
+        guard Self.claim(&seenFlags, flag.rawValue &+ 1) else {
+          throw fail("repeated flag \(TraceVocabulary.rule(for: flag).spelling)")
+        }
+        guard Self.claim(&groups, words.flagGroups[Int(flag.rawValue)]) else {
           throw fail("unexpected \"\(shown(line, token))\" after \(words.name(verb))")
         }
         words.flagSetters[Int(flag.rawValue)](&event)
@@ -243,7 +284,10 @@ struct TextTraceParser: ~Copyable {
       guard let option = words.option(line, token.start, equals, among: rule.options) else {
         let key = String(
           decoding: UnsafeRawBufferPointer(rebasing: line[token.start..<equals]), as: UTF8.self)
-        throw fail("unknown option \"\(key)=\" for \(words.name(verb))")
+        throw fail("unknown option \"\(Self.clip(key))=\" for \(words.name(verb))")
+      }
+      guard Self.claim(&seenOptions, option.rawValue &+ 1) else {
+        throw fail("repeated option \(TraceVocabulary.rule(for: option).key)=")
       }
       let value = try optionValue(option, line, token, equals)
       words.optionSetters[Int(option.rawValue)](&event, value)
@@ -295,12 +339,12 @@ struct TextTraceParser: ~Copyable {
     switch rule.value {
     case .subclass:
       guard let sub = parsed(), sub <= 7 else {
-        throw fail("\(rule.key)= must be a subclass from 0 to 7, got \"\(value())\"")
+        throw fail("\(rule.key)= must be a subclass from 0 to 7, got \"\(Self.clip(value()))\"")
       }
       return .number(sub)
     case .address:
       guard let address = parsed() else {
-        throw fail("\(rule.key)= must be an address, got \"\(value())\"")
+        throw fail("\(rule.key)= must be an address, got \"\(Self.clip(value()))\"")
       }
       return .number(address)
     case .lockClass:
@@ -323,8 +367,16 @@ struct TextTraceParser: ~Copyable {
     Self.clip(text(line, token))
   }
 
-  static func clip(_ s: String) -> String {
-    s.count <= 64 ? s : String(s.prefix(61)) + "..."
+  /// Text from the trace as a message quotes it (`QuotedText.shown`).
+  static func clip(_ s: String) -> String { QuotedText.shown(s) }
+
+  /// A byte of the line as a message shows it: itself when printable
+  /// ASCII, else its escape (`\u{1B}`; `\x{C3}` for a byte of a longer
+  /// UTF-8 sequence).
+  static func shown(_ byte: UInt8) -> String {
+    byte < 0x80
+      ? QuotedText.shown(String(Unicode.Scalar(byte)))
+      : "\\x{" + String(byte, radix: 16, uppercase: true) + "}"
   }
 
   private static func equals(
@@ -367,9 +419,11 @@ struct TextTraceParser: ~Copyable {
     return nil
   }
 
-  /// A declaration's `key=value` token, whose key its row must list.
+  /// A declaration's `key=value` token, whose key its row must list and
+  /// `seen` (one bit per key of the row) must not hold yet.
   private func option(
-    _ line: UnsafeRawBufferPointer, _ token: Tokenizer.Token, on declaration: Declaration
+    _ line: UnsafeRawBufferPointer, _ token: Tokenizer.Token, on declaration: Declaration,
+    seen: inout UInt32
   ) throws(TraceError) -> (String, String) {
     guard let i = optionEquals(line, token) else {
       throw fail("expected key=value, got \"\(shown(line, token))\"")
@@ -377,9 +431,10 @@ struct TextTraceParser: ~Copyable {
     let key = String(
       decoding: UnsafeRawBufferPointer(rebasing: line[token.start..<i]), as: UTF8.self)
     let rule = TraceVocabulary.rule(for: declaration)
-    guard rule.options.contains(key) else {
-      throw fail("unknown option \"\(key)=\" on a \(rule.spelling) line")
+    guard let index = rule.options.firstIndex(of: key) else {
+      throw fail("unknown option \"\(Self.clip(key))=\" on a \(rule.spelling) line")
     }
+    guard Self.claim(&seen, UInt8(index + 1)) else { throw fail("repeated option \(key)=") }
     let value =
       token.quoted
       ? Tokenizer.text(line, i + 1, token.end)
@@ -389,7 +444,7 @@ struct TextTraceParser: ~Copyable {
 
   private func waitType(_ value: String, option: String) throws(TraceError) -> WaitType {
     guard let w = WaitType(traceName: value) else {
-      throw fail("\(option)= must be inv, free, spin, config or sleep, got \"\(value)\"")
+      throw fail("\(option)= must be inv, free, spin, config or sleep, got \"\(Self.clip(value))\"")
     }
     return w
   }
@@ -410,7 +465,12 @@ struct TextTraceParser: ~Copyable {
     let name = text(line, token)
     if let id = Self.find(threadIDs, name) { return ThreadID(id) }
     try flush(into: &consumer)
-    let id = consumer.declareThread(token: name, name: nil)
+    let id: ThreadID
+    do {
+      id = try consumer.declareThread(token: name, name: nil)
+    } catch {
+      throw fail(error.message)
+    }
     Self.insert(&threadIDs, name, id.raw)
     return id
   }

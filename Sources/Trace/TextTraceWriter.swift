@@ -123,9 +123,13 @@ public struct TextTraceWriter: Sendable {
   /// the same `ClassWaitTypes` (except an unset outer on a kind whose
   /// outer is set, the RCU kinds: it is written as `outer=` its inner,
   /// which checks the same). The name is written whenever it is given.
+  /// - Throws: when the key or the name holds a character a text trace
+  ///   cannot hold (`unwritable(_:)`); nothing is written then.
   public mutating func declareClass(
     id: ClassID, key: String, name: String?, kind: LockKind, waits: ClassWaitTypes
-  ) {
+  ) throws(TraceWriteError) {
+    try Self.check(key, "class", key, "id")
+    if let name { try Self.check(name, "class", key, "name") }
     tokens.setClass(id, key)
     word(.lockClass)
     bytes.append(0x20)
@@ -147,13 +151,26 @@ public struct TextTraceWriter: Sendable {
   }
 
   /// A `thread` line, which also fixes the thread's token.
-  public mutating func declareThread(id: ThreadID, token: String, name: String?) {
+  /// - Throws: when the token or the name holds a character a text trace
+  ///   cannot hold (`unwritable(_:)`); nothing is written then.
+  public mutating func declareThread(id: ThreadID, token: String, name: String?)
+    throws(TraceWriteError)
+  {
+    try Self.check(token, "thread", token, "id")
+    if let name { try Self.check(name, "thread", token, "name") }
     tokens.setThread(id, token)
     threadLine(id, name)
   }
 
   /// A `thread` line that names a thread already declared.
-  public mutating func nameThread(_ id: ThreadID, _ name: String) {
+  /// - Throws: when the name holds a character a text trace cannot hold
+  ///   (`unwritable(_:)`); nothing is written then.
+  public mutating func nameThread(_ id: ThreadID, _ name: String) throws(TraceWriteError) {
+    if let bad = Self.unwritable(name) {
+      var token: [UInt8] = []
+      tokens.appendThread(id, to: &token)
+      throw Self.refusal("thread", String(decoding: token, as: UTF8.self), "name", bad)
+    }
     threadLine(id, name)
   }
 
@@ -166,7 +183,11 @@ public struct TextTraceWriter: Sendable {
   }
 
   /// A `module` line.
-  public mutating func module(_ module: ModuleRecord) {
+  /// - Throws: when the path or build-id holds a character a text trace
+  ///   cannot hold (`unwritable(_:)`); nothing is written then.
+  public mutating func module(_ module: ModuleRecord) throws(TraceWriteError) {
+    try Self.check(module.path, "module", module.path, "path")
+    if let buildID = module.buildID { try Self.check(buildID, "module", module.path, "build-id") }
     word(.module)
     bytes.append(0x20)
     NumberText.appendHex(module.start, to: &bytes)
@@ -258,7 +279,7 @@ public struct TextTraceWriter: Sendable {
   /// token, anything holding a space, tab, `#`, `"` or `=`, and the words a
   /// line may start with (so a thread named `class` is not a declaration).
   /// A line break cannot be written in a token at all; each is written as
-  /// a space.
+  /// a space (the trace's declarations refuse one first: `unwritable(_:)`).
   public static func appendToken(_ text: String, to out: inout [UInt8]) {
     var needsQuotes = text.isEmpty
     for c in text.utf8 {
@@ -286,6 +307,43 @@ public struct TextTraceWriter: Sendable {
       }
     }
     out.append(0x22)
+  }
+
+  /// The first character of `text` that a token of a text trace cannot
+  /// hold, or nil: a control character other than tab (a line break, NUL,
+  /// ESC, DEL), which the reader refuses.
+  public static func unwritable(_ text: String) -> Unicode.Scalar? {
+    guard text.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7F }) else { return nil }
+    return text.unicodeScalars.first { $0.value < 0x20 && $0 != "\t" || $0.value == 0x7F }
+  }
+
+  /// `text` with every character `unwritable(_:)` finds replaced by its
+  /// escape written out (`\u{A}`), for a writer that must write something
+  /// rather than fail (the live recorder's names).
+  public static func writable(_ text: String) -> String {
+    guard unwritable(text) != nil else { return text }
+    var out = ""
+    for scalar in text.unicodeScalars {
+      let refused = scalar.value < 0x20 && scalar != "\t" || scalar.value == 0x7F
+      out += refused ? QuotedText.escape(scalar) : String(scalar)
+    }
+    return out
+  }
+
+  /// Throws when `text`, the `field` of the `what` known as `id`, cannot be
+  /// written.
+  private static func check(_ text: String, _ what: String, _ id: String, _ field: String)
+    throws(TraceWriteError)
+  {
+    if let bad = unwritable(text) { throw refusal(what, id, field, bad) }
+  }
+
+  private static func refusal(_ what: String, _ id: String, _ field: String, _ bad: Unicode.Scalar)
+    -> TraceWriteError
+  {
+    TraceWriteError(
+      "cannot write \(what) \"\(QuotedText.shown(id))\" as text: its \(field) holds the control character \(QuotedText.escape(bad)), which a text trace cannot hold"
+    )
   }
 
   private static func isDeclarationWord(_ text: String) -> Bool {

@@ -1,6 +1,9 @@
 /// Splits one trace line into tokens, as `spec/trace-format.md` defines
 /// them: separated by spaces or tabs, `#` starts a comment outside quotes,
 /// double quotes with `\"` and `\\` escapes protect spaces, `#` and quotes.
+/// Any other escape is an error, and so is a control character (C0 other
+/// than tab, and DEL) anywhere in a token, quoted or not: a trace's
+/// tokens are printable text (comments may hold anything).
 ///
 /// Tokens are ranges into the line; nothing is copied unless a quoted value
 /// is turned into a `String`.
@@ -12,7 +15,14 @@ struct Tokenizer {
     var quoted: Bool
   }
 
-  enum Failure: Error { case unterminatedQuote }
+  enum Failure: Error {
+    case unterminatedQuote
+    /// A backslash in quotes, at this 1-based column, before this byte,
+    /// which is not `"` or `\`.
+    case unknownEscape(UInt8, column: Int)
+    /// A control character in a token, at this 1-based column.
+    case controlCharacter(UInt8, column: Int)
+  }
 
   private(set) var tokens: [Token] = []
 
@@ -36,20 +46,38 @@ struct Tokenizer {
         c = line[i]
         if inQuote {
           if c == 0x5C && i + 1 < n {  // backslash escape
+            let escaped = line[i + 1]
+            guard escaped == 0x22 || escaped == 0x5C else {
+              throw .unknownEscape(escaped, column: i + 1)
+            }
             i += 2
             continue
           }
-          if c == 0x22 { inQuote = false }
-        } else {
-          if c == 0x20 || c == 0x09 || c == 0x23 { break }
+          if c == 0x22 {
+            inQuote = false
+          } else if c < 0x20 && c != 0x09 || c == 0x7F {
+            throw .controlCharacter(c, column: i + 1)
+          }
+        } else if c <= 0x23 {  // one comparison for the common bytes
+          // A separator, '#' or a control character ends the token (the
+          // last is thrown below, out of the loop).
+          if c == 0x20 || c == 0x09 || c == 0x23 || c < 0x20 { break }
           if c == 0x22 {
             inQuote = true
             quoted = true
           }
+        } else if c == 0x7F {
+          break
         }
         i += 1
       }
       if inQuote { throw .unterminatedQuote }
+      if i < n {
+        let end = line[i]
+        if end != 0x20 && end != 0x09 && end != 0x23 {
+          throw .controlCharacter(end, column: i + 1)
+        }
+      }
       tokens.append(Token(start: start, end: i, quoted: quoted))
     }
   }

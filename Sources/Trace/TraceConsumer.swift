@@ -11,10 +11,12 @@ public protocol TraceConsumer {
   mutating func declareClass(key: String, name: String?, kind: LockKind, waits: ClassWaitTypes)
     throws(EventError) -> ClassID
   /// A new thread (a `thread` line, or the first event of an
-  /// undeclared token): returns its id.
-  mutating func declareThread(token: String, name: String?) -> ThreadID
-  /// A `thread` line that names a thread already declared.
-  mutating func nameThread(_ id: ThreadID, _ name: String)
+  /// undeclared token): returns its id; throws when the consumer cannot
+  /// take it (a writer whose encoding cannot hold the token).
+  mutating func declareThread(token: String, name: String?) throws(EventError) -> ThreadID
+  /// A `thread` line that names a thread already declared; throws when the
+  /// consumer cannot take the name.
+  mutating func nameThread(_ id: ThreadID, _ name: String) throws(EventError)
   /// One event; throws when it breaks the rules of the stream itself.
   mutating func consume(_ event: LockEvent) throws(EventError)
   /// Events in stream order, as that many `consume(_:)` calls would take

@@ -36,15 +36,20 @@ public protocol TraceWriting: Sendable {
   mutating func take() -> [UInt8]
   /// The header (text) or magic and version (binary).
   mutating func header()
-  /// A class declaration.
+  /// A class declaration; throws, writing nothing, when the encoding
+  /// cannot hold the key or name (text: a control character).
   mutating func declareClass(
-    id: ClassID, key: String, name: String?, kind: LockKind, waits: ClassWaitTypes)
-  /// A thread declaration (and its name, when given).
-  mutating func declareThread(id: ThreadID, token: String, name: String?)
-  /// A new name for a declared thread.
-  mutating func nameThread(_ id: ThreadID, _ name: String)
-  /// A module of the process.
-  mutating func module(_ module: ModuleRecord)
+    id: ClassID, key: String, name: String?, kind: LockKind, waits: ClassWaitTypes
+  ) throws(TraceWriteError)
+  /// A thread declaration (and its name, when given); throws, writing
+  /// nothing, when the encoding cannot hold the token or name.
+  mutating func declareThread(id: ThreadID, token: String, name: String?) throws(TraceWriteError)
+  /// A new name for a declared thread; throws, writing nothing, when the
+  /// encoding cannot hold it.
+  mutating func nameThread(_ id: ThreadID, _ name: String) throws(TraceWriteError)
+  /// A module of the process; throws, writing nothing, when the encoding
+  /// cannot hold its path.
+  mutating func module(_ module: ModuleRecord) throws(TraceWriteError)
   /// A stack, innermost address first (`token` is used by text only).
   mutating func stack(id: StackID, token: String?, addresses: [UInt64])
   /// One event.
@@ -90,37 +95,52 @@ public struct TraceRewriter<Writer: TraceWriting>: TraceConsumer {
   private var classCount: Int32 = 0
   private var threadCount: Int32 = 0
 
-  /// Starts a trace with `writer`: the header, then `symbols`' modules and stacks.
-  public init(writer: Writer, symbols: TraceSymbols = TraceSymbols()) {
+  /// Starts a trace with `writer`: the header, then `symbols`' modules and
+  /// stacks.
+  /// - Throws: when the writer's encoding cannot hold a module's path.
+  public init(writer: Writer, symbols: TraceSymbols = TraceSymbols()) throws(TraceWriteError) {
     self.writer = writer
     self.writer.header()
-    for module in symbols.modules { self.writer.module(module) }
+    for module in symbols.modules { try self.writer.module(module) }
     for (index, addresses) in symbols.stacks.enumerated() {
       self.writer.stack(id: StackID(Int32(index)), token: nil, addresses: addresses)
     }
   }
 
-  /// Writes a class declaration.
+  /// Writes a class declaration; throws when the writer cannot (the
+  /// reader then names where the class came from).
   public mutating func declareClass(
     key: String, name: String?, kind: LockKind, waits: ClassWaitTypes
-  ) -> ClassID {
+  ) throws(EventError) -> ClassID {
     let id = ClassID(classCount)
+    do {
+      try writer.declareClass(id: id, key: key, name: name, kind: kind, waits: waits)
+    } catch {
+      throw EventError(error.message)
+    }
     classCount += 1
-    writer.declareClass(id: id, key: key, name: name, kind: kind, waits: waits)
     return id
   }
 
-  /// Writes a thread declaration.
-  public mutating func declareThread(token: String, name: String?) -> ThreadID {
+  /// Writes a thread declaration; throws when the writer cannot.
+  public mutating func declareThread(token: String, name: String?) throws(EventError) -> ThreadID {
     let id = ThreadID(threadCount)
+    do {
+      try writer.declareThread(id: id, token: token, name: name)
+    } catch {
+      throw EventError(error.message)
+    }
     threadCount += 1
-    writer.declareThread(id: id, token: token, name: name)
     return id
   }
 
-  /// Writes a thread's name.
-  public mutating func nameThread(_ id: ThreadID, _ name: String) {
-    writer.nameThread(id, name)
+  /// Writes a thread's name; throws when the writer cannot.
+  public mutating func nameThread(_ id: ThreadID, _ name: String) throws(EventError) {
+    do {
+      try writer.nameThread(id, name)
+    } catch {
+      throw EventError(error.message)
+    }
   }
 
   /// Writes an event.
@@ -134,8 +154,9 @@ public typealias TextTraceRewriter = TraceRewriter<TextTraceWriter>
 
 extension TraceRewriter where Writer == TextTraceWriter {
   /// Starts a text trace: the header, then `symbols`' modules and stacks.
-  public init(symbols: TraceSymbols = TraceSymbols()) {
-    self.init(writer: TextTraceWriter(), symbols: symbols)
+  /// - Throws: when a module's path holds a control character.
+  public init(symbols: TraceSymbols = TraceSymbols()) throws(TraceWriteError) {
+    try self.init(writer: TextTraceWriter(), symbols: symbols)
   }
 }
 

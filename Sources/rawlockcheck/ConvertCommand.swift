@@ -81,18 +81,27 @@ struct ConvertCommand: ParsableCommand {
   private func convert<W: TraceWriting>(_ reader: TraceReader, _ writer: W) throws {
     var first = NullConsumer()
     let symbols = try reader.read(into: &first)
-    if let long = symbols.stacks.first(where: { $0.count > BinaryTraceFormat.maxStackDepth }),
+    // Both readers refuse a deeper stack; this guards the writer's limit.
+    if let index = symbols.stacks.firstIndex(where: { $0.count > BinaryTraceFormat.maxStackDepth }),
       W.self == BinaryTraceWriter.self
     {
       throw TraceError(
         file: input, line: 0,
         message:
-          "a stack of \(long.count) addresses: the binary encoding holds at most \(BinaryTraceFormat.maxStackDepth)"
+          "stack \(index + 1) of the trace (in declaration order) has \(symbols.stacks[index].count) addresses: the binary encoding holds at most \(BinaryTraceFormat.maxStackDepth)"
       )
     }
+    let rewriter: TraceRewriter<W>
+    do {
+      rewriter = try TraceRewriter(writer: writer, symbols: symbols)
+    } catch {
+      throw TraceError(file: input, line: 0, message: error.message)
+    }
+    // Written to a temporary file (unless OUT is a device or a pipe) that
+    // replaces OUT only once all is written: a trace the writer cannot
+    // hold (a class name with a line break, in text) leaves OUT as it was.
     let file = try OutputFile(path: output)
-    var sink = ChunkedRewriter(
-      rewriter: TraceRewriter(writer: writer, symbols: symbols), output: file)
+    var sink = ChunkedRewriter(rewriter: rewriter, output: file)
     // Warnings (a truncated binary trace) were said by the first reading.
     _ = try reader.read(into: &sink, warning: { _ in })
     sink.drain()
@@ -136,16 +145,18 @@ struct ChunkedRewriter<W: TraceWriting>: TraceConsumer {
   }
 
   mutating func declareClass(key: String, name: String?, kind: LockKind, waits: ClassWaitTypes)
-    -> ClassID
+    throws(EventError) -> ClassID
   {
-    rewriter.declareClass(key: key, name: name, kind: kind, waits: waits)
+    try rewriter.declareClass(key: key, name: name, kind: kind, waits: waits)
   }
 
-  mutating func declareThread(token: String, name: String?) -> ThreadID {
-    rewriter.declareThread(token: token, name: name)
+  mutating func declareThread(token: String, name: String?) throws(EventError) -> ThreadID {
+    try rewriter.declareThread(token: token, name: name)
   }
 
-  mutating func nameThread(_ id: ThreadID, _ name: String) { rewriter.nameThread(id, name) }
+  mutating func nameThread(_ id: ThreadID, _ name: String) throws(EventError) {
+    try rewriter.nameThread(id, name)
+  }
 
   mutating func consume(_ event: LockEvent) throws(EventError) {
     try rewriter.consume(event)

@@ -11,7 +11,7 @@ enum BinaryRoundTrip {
   static func rewrite<W: TraceWriting>(_ path: String, with writer: W) throws -> [UInt8] {
     var first = TranscriptRecorder()
     let symbols = try TraceReader(path: path).read(into: &first)
-    var rewriter = TraceRewriter(writer: writer, symbols: symbols)
+    var rewriter = try TraceRewriter(writer: writer, symbols: symbols)
     _ = try TraceReader(path: path).read(into: &rewriter)
     return rewriter.writer.take()
   }

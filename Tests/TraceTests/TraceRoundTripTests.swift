@@ -89,7 +89,7 @@ enum RoundTrip {
   static func rewrite(_ path: String) throws -> [UInt8] {
     var first = TranscriptRecorder()
     let symbols = try TextTraceReader(path: path).read(into: &first)
-    var rewriter = TextTraceRewriter(symbols: symbols)
+    var rewriter = try TextTraceRewriter(symbols: symbols)
     _ = try TextTraceReader(path: path).read(into: &rewriter)
     return rewriter.writer.take()
   }
@@ -154,11 +154,11 @@ enum RoundTrip {
     var w = TextTraceWriter()
     w.header()
     for (i, text) in Self.awkward.enumerated() {
-      w.declareClass(
+      try w.declareClass(
         id: ClassID(Int32(i)), key: text, name: text, kind: .mutex, waits: .init(inner: .sleep))
-      w.declareThread(id: ThreadID(Int32(i)), token: text, name: text)
+      try w.declareThread(id: ThreadID(Int32(i)), token: text, name: text)
     }
-    w.module(
+    try w.module(
       ModuleRecord(
         start: 0x1000, end: 0x2000, fileOffset: 0x10, path: "/a dir/lib #1.so", buildID: "ab12"))
     w.stack(id: StackID(0), token: "s 0", addresses: [0x1010, 0x1020])
@@ -180,12 +180,56 @@ enum RoundTrip {
     #expect(symbols.stacks == [[0x1010, 0x1020]])
   }
 
-  @Test func lineBreaksInNamesBecomeSpaces() throws {
+  /// A control character (a line break among them) cannot be written in
+  /// a text trace: the declaration is refused, naming what and which
+  /// field, and nothing is written (it used to become a space).
+  @Test func controlCharactersInDeclarationsAreRefused() throws {
     var w = TextTraceWriter()
     w.header()
-    w.declareThread(id: ThreadID(0), token: "1", name: "two\nlines\r")
+    let before = w.bytes
+    #expect(
+      throws: TraceWriteError(
+        "cannot write thread \"1\" as text: its name holds the control character \\u{A}, which a text trace cannot hold"
+      )
+    ) {
+      try w.declareThread(id: ThreadID(0), token: "1", name: "two\nlines")
+    }
+    #expect(
+      throws: TraceWriteError(
+        "cannot write thread \"a\\u{1B}[31m\" as text: its id holds the control character \\u{1B}, which a text trace cannot hold"
+      )
+    ) {
+      try w.declareThread(id: ThreadID(0), token: "a\u{1B}[31m", name: nil)
+    }
+    #expect(
+      throws: TraceWriteError(
+        "cannot write class \"k\" as text: its name holds the control character \\u{0}, which a text trace cannot hold"
+      )
+    ) {
+      try w.declareClass(
+        id: ClassID(0), key: "k", name: "a\0b", kind: .mutex, waits: .init(inner: .sleep))
+    }
+    #expect(throws: TraceWriteError.self) {
+      try w.declareClass(
+        id: ClassID(0), key: "k\u{7F}", name: nil, kind: .mutex, waits: .init(inner: .sleep))
+    }
+    #expect(throws: TraceWriteError.self) {
+      try w.module(ModuleRecord(start: 1, end: 2, fileOffset: 0, path: "a\rb", buildID: nil))
+    }
+    try w.declareThread(id: ThreadID(0), token: "1", name: nil)
+    let declared = w.bytes
+    #expect(throws: TraceWriteError.self) { try w.nameThread(ThreadID(0), "x\ny") }
+    #expect(w.bytes == declared)
+    #expect(declared.count > before.count)
+    // A tab is written (quoted) and reads back.
+    try w.nameThread(ThreadID(0), "a\tb")
     let (r, _) = try read(w.text)
-    #expect(r.threads.map(\.name) == ["two lines "])
+    #expect(r.threads.map(\.name) == ["a\tb"])
+  }
+
+  @Test func writableEscapesWhatTextCannotHold() {
+    #expect(TextTraceWriter.writable("a\nb\u{1B}\tc") == "a\\u{A}b\\u{1B}\tc")
+    #expect(TextTraceWriter.writable("plain") == "plain")
   }
 
   /// Every class declaration the reader accepts, written back, resolves to
@@ -205,7 +249,7 @@ enum RoundTrip {
                 kind: kind, inner: inner, outer: outer, lockType: type)
             else { continue }
             let id = ClassID(Int32(expected.count))
-            w.declareClass(id: id, key: "c\(id.raw)", name: nil, kind: kind, waits: resolved)
+            try w.declareClass(id: id, key: "c\(id.raw)", name: nil, kind: kind, waits: resolved)
             expected.append(resolved)
           }
         }
@@ -217,13 +261,13 @@ enum RoundTrip {
     #expect(r.classes.allSatisfy { $0.name == nil })
   }
 
-  @Test func defaultsAreNotWritten() {
+  @Test func defaultsAreNotWritten() throws {
     var w = TextTraceWriter()
-    w.declareClass(
+    try w.declareClass(
       id: ClassID(0), key: "z", name: "&zone->lock", kind: .spinlock, waits: .init(inner: .config))
-    w.declareClass(
+    try w.declareClass(
       id: ClassID(1), key: "r", name: nil, kind: .rcu, waits: .init(inner: .config, outer: .free))
-    w.declareClass(
+    try w.declareClass(
       id: ClassID(2), key: "o", name: nil, kind: .waitOverride,
       waits: .init(inner: .spin, lockType: .override))
     #expect(
@@ -235,10 +279,11 @@ enum RoundTrip {
         """)
   }
 
-  @Test func eventsAreWrittenAsTheSpecShowsThem() {
+  @Test func eventsAreWrittenAsTheSpecShowsThem() throws {
     var w = TextTraceWriter()
-    w.declareClass(id: ClassID(0), key: "a", name: nil, kind: .mutex, waits: .init(inner: .sleep))
-    w.declareThread(id: ThreadID(0), token: "7", name: nil)
+    try w.declareClass(
+      id: ClassID(0), key: "a", name: nil, kind: .mutex, waits: .init(inner: .sleep))
+    try w.declareThread(id: ThreadID(0), token: "7", name: nil)
     w.stack(id: StackID(0), addresses: [0x10])
     let t = ThreadID(0)
     let a = ClassID(0)

@@ -74,7 +74,9 @@ final class TraceRecorder: Sendable {
     let recording = ThreadRecording(
       recorder: self, thread: thread, token: token, encoding: encoding)
     file.withLock { f in
-      f.writer.declareThread(id: thread, token: token, name: name)
+      // Cannot fail: the token is a number, the name made writable.
+      try? f.writer.declareThread(
+        id: thread, token: token, name: Self.writable(name, for: f.writer))
       f.recordings.append(recording)
       Self.drain(&f)
     }
@@ -86,7 +88,10 @@ final class TraceRecorder: Sendable {
     _ id: ClassID, key: String, name: String, kind: LockKind, waits: ClassWaitTypes
   ) {
     file.withLock { f in
-      f.writer.declareClass(id: id, key: Self.classToken(id), name: name, kind: kind, waits: waits)
+      // Cannot fail: the key is made up here, the name made writable.
+      try? f.writer.declareClass(
+        id: id, key: Self.classToken(id), name: Self.writable(name, for: f.writer), kind: kind,
+        waits: waits)
       Self.drain(&f)
     }
   }
@@ -94,7 +99,7 @@ final class TraceRecorder: Sendable {
   /// A `thread` line renaming a thread.
   func nameThread(_ id: ThreadID, _ name: String) {
     file.withLock { f in
-      f.writer.nameThread(id, name)
+      try? f.writer.nameThread(id, Self.writable(name, for: f.writer))
       Self.drain(&f)
     }
   }
@@ -164,11 +169,19 @@ final class TraceRecorder: Sendable {
     for mapping in ExecutableMappings.read() where !f.modules.contains(mapping.key) {
       f.modules.insert(mapping.key)
       let buildID = loaded.first { $0.path == mapping.path }?.buildIDHex
-      f.writer.module(
+      // Cannot fail: the path made writable, the build-id hexadecimal.
+      try? f.writer.module(
         ModuleRecord(
-          start: mapping.start, end: mapping.end, fileOffset: mapping.offset, path: mapping.path,
-          buildID: buildID))
+          start: mapping.start, end: mapping.end, fileOffset: mapping.offset,
+          path: writable(mapping.path, for: f.writer), buildID: buildID))
     }
+  }
+
+  /// `text` as `writer` can hold it: a text writer cannot hold a control
+  /// character, so each is written as its escape (`\u{1B}`) rather than
+  /// the declaration being lost; the binary encoding keeps it as it is.
+  private static func writable(_ text: String, for writer: any TraceWriting) -> String {
+    writer is TextTraceWriter ? TextTraceWriter.writable(text) : text
   }
 
   private func installExitHandlers() {

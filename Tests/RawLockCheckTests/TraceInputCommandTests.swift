@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+import Trace
+
+/// `convert` and `report` on input the text encoding cannot hold or the
+/// text reader cannot take: refused with one line and exit status 2.
+@Suite struct TraceInputCommandTests {
+  /// A binary trace whose class `A` is named `a<newline>b`, with one
+  /// acquisition of it.
+  static let newlineInName: [UInt8] =
+    BinaryTraceFormat.header
+    + [0x01, 0x00, 0x04, 0x01, 0x01, 0x41, 0x03, 0x61, 0x0A, 0x62]
+    + [0x40, 0x00, 0x00]
+
+  static func temporary(_ name: String) -> URL {
+    FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString)-\(name)")
+  }
+
+  @Test func convertRefusesANameTextCannotHold() throws {
+    let input = Self.temporary("in.rltb")
+    let output = Self.temporary("out.rlt")
+    try Data(Self.newlineInName).write(to: input)
+    defer {
+      try? FileManager.default.removeItem(at: input)
+      try? FileManager.default.removeItem(at: output)
+    }
+    let run = try ToolRun(["convert", input.path, output.path])
+    #expect(run.status == 2)
+    #expect(
+      run.stderr
+        == "rawlockcheck: \(input.path): byte 5: cannot write class \"A\" as text: its name holds the control character \\u{A}, which a text trace cannot hold\n"
+    )
+    #expect(!FileManager.default.fileExists(atPath: output.path))
+    // To binary, nothing is lost: the name is written as it is.
+    let binary = try ToolRun(["convert", "--to", "binary", input.path, output.path])
+    #expect(binary.status == 0)
+    let written = [UInt8](try Data(contentsOf: output))
+    #expect(written.count > 4 && [UInt8](written[..<4]) == BinaryTraceFormat.magic)
+    let name: [UInt8] = [0x03, 0x61, 0x0A, 0x62]
+    #expect(written.indices.contains { Array(written[$0...].prefix(4)) == name })
+  }
+
+  @Test func binaryErrorsQuoteNamesOnOneLine() throws {
+    // Thread token "t<newline>1" declared twice.
+    let bytes =
+      BinaryTraceFormat.header + [0x02, 0x00, 0x03, 0x74, 0x0A, 0x31]
+      + [0x02, 0x01, 0x03, 0x74, 0x0A, 0x31]
+    let input = Self.temporary("in.rltb")
+    try Data(bytes).write(to: input)
+    defer { try? FileManager.default.removeItem(at: input) }
+    let run = try ToolRun(["report", input.path])
+    #expect(run.status == 2)
+    #expect(
+      run.stderr == "rawlockcheck: \(input.path): byte 11: thread \"t\\u{A}1\" declared twice\n")
+  }
+
+  @Test func aBinaryTraceThroughAPipeIsNamed() throws {
+    let pipe = Pipe()
+    let writer = Thread {
+      pipe.fileHandleForWriting.write(Data(Self.newlineInName))
+      try? pipe.fileHandleForWriting.close()
+    }
+    writer.start()
+    let run = try ToolRun(["report", "-"], standardInput: pipe.fileHandleForReading)
+    #expect(run.status == 2)
+    #expect(
+      run.stderr
+        == "rawlockcheck: -:1: a binary trace (it starts with \"RLCT\"): binary traces are read from files, not from standard input or a pipe\n"
+    )
+  }
+}
