@@ -1,3 +1,4 @@
+import Basics
 import LockGraph
 import Symbolizer
 import WaitContext
@@ -80,10 +81,10 @@ public struct TextReport {
     return "\(rule)\n\(text)\n\(dash)\n"
   }
 
-  func thread(_ id: ThreadID) -> String { core.threadLabel(id) }
+  func thread(_ id: ThreadID) -> String { QuotedText.printable(core.threadLabel(id)) }
 
   /// lockdep's `__print_lock_name()`.
-  func name(_ c: ClassID) -> String { core.classes[c].displayName }
+  func name(_ c: ClassID) -> String { QuotedText.printable(core.classes[c].displayName) }
 
   /// lockdep's `print_lock_name()`: ` (name){usage}-{outer:inner}`.
   func lockName(_ c: ClassID, usage: UsageMask? = nil) -> String {
@@ -91,7 +92,7 @@ public struct TextReport {
     let config = core.configuration
     let outer = config.effective(cls.waits.effectiveOuter).rawValue
     let inner = config.effective(cls.waits.inner).rawValue
-    return "(\(cls.displayName)){\((usage ?? cls.usage).usageCharacters)}-{\(outer):\(inner)}"
+    return "(\(name(c))){\((usage ?? cls.usage).usageCharacters)}-{\(outer):\(inner)}"
   }
 
   /// lockdep's `print_lock()`: ` (name){....}-{o:i}, at: where`.

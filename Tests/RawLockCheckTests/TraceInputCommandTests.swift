@@ -40,6 +40,18 @@ import Trace
     #expect(written.indices.contains { Array(written[$0...].prefix(4)) == name })
   }
 
+  @Test func reportsShowControlCharactersInNamesEscaped() throws {
+    // The class named "a<newline>b", acquired twice: recursive locking,
+    // whose report names it; a terminal must get the escape, not the byte.
+    let input = Self.temporary("recursive.rltb")
+    defer { try? FileManager.default.removeItem(at: input) }
+    try Data(Self.newlineInName + [0x40, 0x00, 0x00]).write(to: input)
+    let run = try ToolRun(["report", input.path])
+    #expect(run.status == 1)
+    #expect(run.stdout.contains("(a\\u{A}b)"))
+    #expect(!run.stdout.contains("a\nb"))
+  }
+
   @Test func binaryErrorsQuoteNamesOnOneLine() throws {
     // Thread token "t<newline>1" declared twice.
     let bytes =

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import Basics
 @testable import Trace
 
 /// Input the text reader must refuse rather than accept silently: repeated

@@ -22,6 +22,18 @@ public enum QuotedText {
     return out
   }
 
+  /// `text` with every character that is not printable written as its
+  /// escape (`\u{1B}`), nothing clipped: a name from a trace, as a report
+  /// prints it to a terminal.
+  public static func printable(_ text: String) -> String {
+    if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return text }
+    var out = ""
+    for scalar in text.unicodeScalars {
+      out += isPrintable(scalar) ? String(scalar) : escape(scalar)
+    }
+    return out
+  }
+
   /// `\u{` and the scalar's value in uppercase hexadecimal, then `}`.
   public static func escape(_ scalar: Unicode.Scalar) -> String {
     "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
