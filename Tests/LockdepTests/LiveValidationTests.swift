@@ -268,6 +268,20 @@ import Testing
     #expect(plain == [.recursiveLocking])
   }
 
+  @Test func anUnbalancedReadUnlockIsAFindingNotACrash() {
+    // lib/locking-selftest.c's double_unlock_rlock: reported, and the
+    // program goes on (the reader count does not wrap or trap).
+    let rw = Checked.RWLock(name: "&double->rwlock")
+    let found = kinds {
+      rw.readLock()
+      rw.readUnlock()
+      rw.readUnlock()
+      rw.lock()
+      rw.unlock()
+    }
+    #expect(found == [.badUnlockBalance])
+  }
+
   @Test func aRealTimeThreadMustNotSleep() {
     let scope = LockValidationScope()
     let mutex = Checked.Mutex(name: "&rt->mutex")

@@ -93,8 +93,19 @@ struct RWSpinWord: ~Copyable {
     }
   }
 
+  /// Drops one reader. A read unlock with no reader (an unbalanced unlock,
+  /// which the validator reports as lockdep does) changes nothing, rather
+  /// than wrapping the count into the writer bit or trapping.
   @inlinable
-  borrowing func readUnlock() { word.subtract(1, ordering: .releasing) }
+  borrowing func readUnlock() {
+    var v = word.load(ordering: .relaxed)
+    while v & ~Self.writer != 0 {
+      let (done, now) = word.weakCompareExchange(
+        expected: v, desired: v &- 1, successOrdering: .releasing, failureOrdering: .relaxed)
+      if done { return }
+      v = now
+    }
+  }
 }
 
 /// A sleeping mutex: a `pthread_mutex_t` at a fixed address.
