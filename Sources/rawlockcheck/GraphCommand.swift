@@ -91,20 +91,15 @@ struct GraphCommand: ParsableCommand {
 
 /// Graphviz's `dot`, run on a DOT text through a temporary file.
 enum GraphvizDot {
-  /// A new temporary file under /tmp whose name ends in `suffix` (four
-  /// characters), open for writing.
+  /// `makeTemporaryFile` under /tmp.
   /// - Throws: `ExitCode(2)` after a one-line error when it cannot be made.
-  static func temporaryFile(suffix: String) throws -> (fd: Int32, path: String) {
-    var template = Array("/tmp/rawlockcheck-graph-XXXXXX\(suffix)".utf8CString)
-    let fd = template.withUnsafeMutableBufferPointer {
-      mkstemps($0.baseAddress!, Int32(suffix.utf8.count))
-    }
-    if fd < 0 {
+  private static func temporaryFile(suffix: String) throws -> (fd: Int32, path: String) {
+    guard let made = makeTemporaryFile(prefix: "/tmp/rawlockcheck-graph-", suffix: suffix) else {
       writeStandardError(
         "rawlockcheck: cannot create a temporary file: \(String(cString: strerror(errno)))\n")
       throw ExitCode(2)
     }
-    return (fd, template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+    return made
   }
 
   /// Runs `dot -T<format>` on `source` and returns what it wrote (through

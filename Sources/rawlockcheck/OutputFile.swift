@@ -46,12 +46,11 @@ final class OutputFile {
     let slash = target.lastIndex(of: "/")
     let directory = slash.map { String(target[...$0]) } ?? ""
     let base = slash.map { String(target[target.index(after: $0)...]) } ?? target
-    var template = Array("\(directory).\(base).rawlockcheck-XXXXXX".utf8CString)
-    let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-    if fd < 0 { throw Self.cannotWrite(path, errno) }
-    temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    guard let (fd, made) = makeTemporaryFile(prefix: "\(directory).\(base).rawlockcheck-")
+    else { throw Self.cannotWrite(path, errno) }
+    temporary = made
     descriptor = fd
-    // mkstemp makes 0600: keep the replaced file's mode, else the umask's.
+    // A temporary file is 0600: keep the replaced file's mode, else the umask's.
     let mask = umask(0)
     umask(mask)
     fchmod(fd, exists ? info.st_mode & 0o7777 : 0o666 & ~mask)

@@ -62,11 +62,10 @@ final class RereadableInput {
   /// `$TMPDIR` (or `/tmp`) and returns its descriptor.
   private static func copy(_ source: Int32, name: String) throws(TraceError) -> Int32 {
     let directory = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
-    var template = Array("\(directory)/rawlockcheck-input-XXXXXX".utf8CString)
-    let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-    if fd < 0 { throw error(name, "cannot make a temporary copy", errno) }
-    _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-    template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+    guard let (fd, path) = makeTemporaryFile(prefix: "\(directory)/rawlockcheck-input-") else {
+      throw error(name, "cannot make a temporary copy", errno)
+    }
+    unlink(path)
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     while true {
       let count = chunk.withUnsafeMutableBytes { read(source, $0.baseAddress!, $0.count) }

@@ -57,14 +57,13 @@ public final class ValidatorCore: Sendable {
     base = root
     // Usage is copied under the core's lock, with the graph and the
     // origins, so the fork starts from one consistent state.
-    var copied: (ClassRegistry, DependencyGraph, [Int: Origin])!
-    core.shared.withLock { s in
-      copied = (ClassRegistry(overlaying: core.classes), s.graph, s.usageOrigins)
+    let (overlay, graph, origins) = core.shared.withLock { s in
+      (ClassRegistry(overlaying: core.classes), s.graph, s.usageOrigins)
     }
-    classes = copied.0
+    classes = overlay
     var state = SharedState()
-    state.graph = copied.1
-    state.usageOrigins = copied.2
+    state.graph = graph
+    state.usageOrigins = origins
     shared = PThreadMutex(state)
   }
 
@@ -83,11 +82,14 @@ public final class ValidatorCore: Sendable {
 
   // MARK: Threads
 
+  /// The core that keeps the threads' tokens and names: this one, or the
+  /// one a fork was made from.
+  private var threadOwner: ValidatorCore { base ?? self }
+
   /// Registers a thread: `token` is its id in a trace (or its system id),
   /// `name` what reports call it (lockdep's `comm`).
   public func registerThread(token: String, name: String? = nil) -> ThreadID {
-    if let base { return base.registerThread(token: token, name: name) }
-    return shared.withLock { s in
+    threadOwner.shared.withLock { s in
       s.threadTokens.append(token)
       s.threadNames.append(name ?? "thread")
       return ThreadID(Int32(s.threadTokens.count - 1))
@@ -96,26 +98,22 @@ public final class ValidatorCore: Sendable {
 
   /// Gives a registered thread a name for reports.
   public func nameThread(_ id: ThreadID, _ name: String) {
-    if let base { return base.nameThread(id, name) }
-    shared.withLock { $0.threadNames[id.index] = name }
+    threadOwner.shared.withLock { $0.threadNames[id.index] = name }
   }
 
   /// The thread's token (trace id or system id).
   public func threadToken(_ id: ThreadID) -> String {
-    if let base { return base.threadToken(id) }
-    return shared.withLock { $0.threadTokens[id.index] }
+    threadOwner.shared.withLock { $0.threadTokens[id.index] }
   }
 
   /// The thread's name.
   public func threadName(_ id: ThreadID) -> String {
-    if let base { return base.threadName(id) }
-    return shared.withLock { $0.threadNames[id.index] }
+    threadOwner.shared.withLock { $0.threadNames[id.index] }
   }
 
   /// lockdep's `comm/pid`.
   public func threadLabel(_ id: ThreadID) -> String {
-    if let base { return base.threadLabel(id) }
-    return shared.withLock { "\($0.threadNames[id.index])/\($0.threadTokens[id.index])" }
+    threadOwner.shared.withLock { "\($0.threadNames[id.index])/\($0.threadTokens[id.index])" }
   }
 
   // MARK: What was found

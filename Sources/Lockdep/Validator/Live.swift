@@ -103,21 +103,23 @@ enum Live {
   static func tryAcquireFast(_ lockClass: ClassID, instance: UInt64, read: ReadMode, ip: UInt64)
     -> Bool
   {
-    if off.load(ordering: .relaxed) { return true }
-    guard let raw = rlc_lockdep_thread() else { return false }
-    return Unmanaged<LiveThread>.fromOpaque(raw)._withUnsafeGuaranteedRef {
-      $0.tryAcquireFast(lockClass, instance: instance, read: read, ip: ip)
-    }
+    onCurrentThread { $0.tryAcquireFast(lockClass, instance: instance, read: read, ip: ip) }
   }
 
   /// The fast path alone, for a release: true when it is done.
   @inline(__always)
   static func tryReleaseFast(_ lockClass: ClassID, instance: UInt64) -> Bool {
+    onCurrentThread { $0.tryReleaseFast(lockClass, instance: instance) }
+  }
+
+  /// `body` on the calling thread's state, without reference counting it:
+  /// true (done) while validation is off, false when the thread has no
+  /// state yet.
+  @inline(__always)
+  private static func onCurrentThread(_ body: (LiveThread) -> Bool) -> Bool {
     if off.load(ordering: .relaxed) { return true }
     guard let raw = rlc_lockdep_thread() else { return false }
-    return Unmanaged<LiveThread>.fromOpaque(raw)._withUnsafeGuaranteedRef {
-      $0.tryReleaseFast(lockClass, instance: instance)
-    }
+    return Unmanaged<LiveThread>.fromOpaque(raw)._withUnsafeGuaranteedRef(body)
   }
 
   @inline(__always)

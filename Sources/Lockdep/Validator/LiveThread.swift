@@ -100,14 +100,7 @@ final class LiveThread: StackSource {
   /// when nothing is new and nothing is recorded, else a full event.
   @inline(__always)
   func acquire(_ lockClass: ClassID, instance: UInt64, read: ReadMode, ip: UInt64) {
-    if recording == nil {
-      busy = true
-      rlc_signal_fence()
-      let done = validator.acquireFast(lockClass, instance: instance, read: read, ip: ip)
-      rlc_signal_fence()
-      busy = false
-      if done { return }
-    }
+    if tryAcquireFast(lockClass, instance: instance, read: read, ip: ip) { return }
     acquireSlow(lockClass, instance: instance, read: read, ip: ip)
   }
 
@@ -117,22 +110,24 @@ final class LiveThread: StackSource {
   /// or a chain not seen before).
   @inline(__always)
   func tryAcquireFast(_ lockClass: ClassID, instance: UInt64, read: ReadMode, ip: UInt64) -> Bool {
-    guard deferred.count == 0, signalDepth == 0, recording == nil, !busy else { return false }
-    busy = true
-    rlc_signal_fence()
-    let done = validator.acquireFast(lockClass, instance: instance, read: read, ip: ip)
-    rlc_signal_fence()
-    busy = false
-    return done
+    fastPath { $0.acquireFast(lockClass, instance: instance, read: read, ip: ip) }
   }
 
   /// `release`'s fast path only (see `tryAcquireFast`).
   @inline(__always)
   func tryReleaseFast(_ lockClass: ClassID, instance: UInt64) -> Bool {
+    fastPath { $0.releaseFast(lockClass, instance: instance) }
+  }
+
+  /// Runs a fast path `body` of the validator with `busy` set, when
+  /// nothing else must run first; false when something must, or when
+  /// `body` declines.
+  @inline(__always)
+  private func fastPath(_ body: (inout ThreadValidator) -> Bool) -> Bool {
     guard deferred.count == 0, signalDepth == 0, recording == nil, !busy else { return false }
     busy = true
     rlc_signal_fence()
-    let done = validator.releaseFast(lockClass, instance: instance)
+    let done = body(&validator)
     rlc_signal_fence()
     busy = false
     return done
@@ -152,14 +147,7 @@ final class LiveThread: StackSource {
   /// recorded, else a full event.
   @inline(__always)
   func release(_ lockClass: ClassID, instance: UInt64) {
-    if recording == nil {
-      busy = true
-      rlc_signal_fence()
-      let done = validator.releaseFast(lockClass, instance: instance)
-      rlc_signal_fence()
-      busy = false
-      if done { return }
-    }
+    if tryReleaseFast(lockClass, instance: instance) { return }
     releaseSlow(lockClass, instance: instance)
   }
 

@@ -38,13 +38,11 @@ final class LiveValidator: Sendable {
 
   private init() {
     let environment = ProcessEnvironment.self
-    let setting = environment.value("RAWLOCKCHECK")
-    environmentPolicy = ValidationPolicy.fromEnvironment(setting)
-    if let setting, environmentPolicy == nil {
+    if let setting = environment.value("RAWLOCKCHECK"), Self.environmentPolicy == nil {
       printToStandardError(
         "rawlockcheck: RAWLOCKCHECK=\(setting) is not off, print, abort or collect; ignored\n")
     }
-    let policy = environmentPolicy ?? Self.requestedPolicy ?? .print
+    let policy = Self.policyAtStart
     policyValue = Atomic(UInt8(ValidationPolicy.allCases.firstIndex(of: policy)!))
     Live.off.store(policy == .off, ordering: .relaxed)
     let configuration = CheckConfiguration(
@@ -62,14 +60,15 @@ final class LiveValidator: Sendable {
   }
 
   /// The policy `RAWLOCKCHECK` sets: it overrides the program's choice.
-  let environmentPolicy: ValidationPolicy?
+  static let environmentPolicy = ValidationPolicy.fromEnvironment(
+    ProcessEnvironment.value("RAWLOCKCHECK"))
 
   /// What is done with findings; `LockValidation.policy` changes it,
   /// unless `RAWLOCKCHECK` chose.
   var policy: ValidationPolicy {
     get { ValidationPolicy.allCases[Int(policyValue.load(ordering: .relaxed))] }
     set {
-      guard environmentPolicy == nil else { return }
+      guard Self.environmentPolicy == nil else { return }
       policyValue.store(
         UInt8(ValidationPolicy.allCases.firstIndex(of: newValue)!), ordering: .relaxed)
       Live.off.store(newValue == .off, ordering: .relaxed)
@@ -95,10 +94,7 @@ final class LiveValidator: Sendable {
   }
 
   /// The policy the validator will start with.
-  static var policyAtStart: ValidationPolicy {
-    ValidationPolicy.fromEnvironment(ProcessEnvironment.value("RAWLOCKCHECK")) ?? requestedPolicy
-      ?? .print
-  }
+  static var policyAtStart: ValidationPolicy { environmentPolicy ?? requestedPolicy ?? .print }
 
   /// The class for a lock created at `site`: registered on first use,
   /// with `waits`, or the wait types of `kind`.
