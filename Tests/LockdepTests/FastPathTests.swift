@@ -146,7 +146,7 @@ func monotonicSeconds() -> Double {
     let handled = Atomic<Int>(0)
     // Each validated run of the handler is a finding (might-sleep in a
     // hard interrupt): the slow path, which takes the core's lock.
-    installSignalHandler(SIGUSR2) { _ in
+    installSignalHandler(SIGWINCH) { _ in
       mightSleep()
       handled.add(1, ordering: .relaxed)
     }
@@ -156,7 +156,7 @@ func monotonicSeconds() -> Double {
     let worker = SpawnedThread {
       var set = sigset_t()
       sigemptyset(&set)
-      sigaddset(&set, SIGUSR2)
+      sigaddset(&set, SIGWINCH)
       pthread_sigmask(SIG_UNBLOCK, &set, nil)
       scope.run {
         var rounds = 0
@@ -170,7 +170,7 @@ func monotonicSeconds() -> Double {
       }
     }
     for _ in 0..<2000 {
-      pthread_kill(worker.handle, SIGUSR2)
+      pthread_kill(worker.handle, SIGWINCH)
       usleep(20)
     }
     running.store(false, ordering: .relaxed)

@@ -134,6 +134,32 @@ import Testing
     #expect(second.findings.isEmpty)
   }
 
+  @Test func aHandlersQueuedEventsAreValidatedBeforeTheNextFastPathEvent() {
+    // The handler's might-sleep is queued; the thread's next acquisition
+    // would take the fast path (its chain was seen before), but the queue
+    // goes first: the finding sees no lock held. Validated later, it would
+    // list `&queued->next` as held.
+    let next = Checked.RawSpinLock(name: "&queued->next")
+    installSignalHandler(SIGPROF) { _ in mightSleep() }
+    let scope = LockValidationScope()
+    pthread_join(
+      spawn {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGPROF)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        scope.run {
+          next.withLock {}
+          _ = raise(SIGPROF)
+          next.lock()
+          Checked.RawSpinLock(name: "&queued->slow").withLock {}
+          next.unlock()
+        }
+      }, nil)
+    #expect(scope.findings.map(\.finding.kind) == [.sleepInAtomic])
+    #expect(scope.findings.first?.finding.held.isEmpty == true)
+  }
+
   @Test func aHandlerOnAThreadThatNeverTookALockIsValidated() {
     // The thread's first lock events are the handler's: its validator state
     // cannot be made in the handler (that allocates), so they wait in

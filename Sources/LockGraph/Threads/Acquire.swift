@@ -162,9 +162,8 @@ extension ThreadValidator {
   mutating func acquireFast(
     _ cls: ClassID, instance: UInt64, read: ReadMode, origin: Origin
   ) -> Bool {
-    guard state.nonTaskDepth == 0, !state.stopped, state.held.count < Self.maxHeldDepth,
-      state.held.hasRoom
-    else { return false }
+    // `hasRoom` implies `count < maxHeldDepth`: the stack never grows past it.
+    guard state.acquireBlockers == 0, state.held.hasRoom else { return false }
     let top = state.held.top
     // In task context every held lock is in the task segment; one taken
     // under another limit has no task state (`refused`).

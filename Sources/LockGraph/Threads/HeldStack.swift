@@ -11,8 +11,9 @@
 /// changed in place; copies are only read while it does not change;
 /// `ThreadState()` makes a new buffer).
 ///
-/// Invariants: entries `0..<count` are initialized; `count <= capacity`;
-/// `base` and `capacity` are the storage's.
+/// Invariants: entries `0..<count` are initialized;
+/// `count <= capacity <= maxCapacity`; `base` and `capacity` are the
+/// storage's.
 @usableFromInline
 struct HeldStack: RandomAccessCollection, @unchecked Sendable {
   @usableFromInline let storage: HeldStorage
@@ -21,6 +22,10 @@ struct HeldStack: RandomAccessCollection, @unchecked Sendable {
   /// The storage's buffer and capacity, copied.
   @usableFromInline private(set) var base: UnsafeMutablePointer<HeldLock>
   @usableFromInline private(set) var capacity: Int
+
+  /// The most locks a stack holds (lockdep's `MAX_LOCK_DEPTH`): it never
+  /// grows past this, so `hasRoom` implies a depth below the limit.
+  static var maxCapacity: Int { ThreadValidator.maxHeldDepth }
 
   /// An empty stack with room for `capacity` locks before it grows.
   init(capacity: Int = 16) {
@@ -98,19 +103,21 @@ final class HeldStorage: @unchecked Sendable {
   @usableFromInline @exclusivity(unchecked) private(set) var capacity: Int
 
   init(capacity: Int) {
-    self.capacity = max(capacity, 1)
+    self.capacity = min(max(capacity, 1), HeldStack.maxCapacity)
     base = .allocate(capacity: self.capacity)
   }
 
   deinit { base.deallocate() }
 
-  /// Doubles the capacity, keeping the entries.
+  /// Doubles the capacity, keeping the entries, up to `HeldStack.maxCapacity`.
   @inline(never)
   func grow() {
-    let larger = UnsafeMutablePointer<HeldLock>.allocate(capacity: capacity * 2)
-    larger.moveInitialize(from: base, count: capacity)
+    precondition(capacity < HeldStack.maxCapacity, "more than MAX_LOCK_DEPTH held locks")
+    let larger = min(capacity * 2, HeldStack.maxCapacity)
+    let buffer = UnsafeMutablePointer<HeldLock>.allocate(capacity: larger)
+    buffer.moveInitialize(from: base, count: capacity)
     base.deallocate()
-    base = larger
-    capacity *= 2
+    base = buffer
+    capacity = larger
   }
 }

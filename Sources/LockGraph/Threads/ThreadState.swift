@@ -16,28 +16,44 @@ struct ThreadState: Sendable {
   /// Entered interrupt contexts, innermost last.
   var contexts: [ExecutionContext] = []
   @usableFromInline var hardirqDepth: Int32 = 0 {
-    didSet { nonTaskDepth &+= hardirqDepth &- oldValue }
+    didSet { adjustBlockers(by: hardirqDepth &- oldValue, interrupt: true) }
   }
   @usableFromInline var softirqDepth: Int32 = 0 {
-    didSet { nonTaskDepth &+= softirqDepth &- oldValue }
+    didSet { adjustBlockers(by: softirqDepth &- oldValue, interrupt: true) }
   }
-  @usableFromInline var nmiDepth: Int32 = 0 { didSet { nonTaskDepth &+= nmiDepth &- oldValue } }
+  @usableFromInline var nmiDepth: Int32 = 0 {
+    didSet { adjustBlockers(by: nmiDepth &- oldValue, interrupt: true) }
+  }
   @usableFromInline var irqDisableDepth: Int32 = 0 {
-    didSet { nonTaskDepth &+= irqDisableDepth &- oldValue }
+    didSet { adjustBlockers(by: irqDisableDepth &- oldValue, interrupt: false) }
   }
   @usableFromInline var bhDisableDepth: Int32 = 0 {
-    didSet { nonTaskDepth &+= bhDisableDepth &- oldValue }
+    didSet { adjustBlockers(by: bhDisableDepth &- oldValue, interrupt: false) }
   }
   @usableFromInline var preemptDisableDepth: Int32 = 0 {
-    didSet { nonTaskDepth &+= preemptDisableDepth &- oldValue }
+    didSet { adjustBlockers(by: preemptDisableDepth &- oldValue, interrupt: false) }
   }
-  /// The sum of the six depths above, kept by their observers: 0 exactly
-  /// when the thread is in plain task context (no interrupt-like context
-  /// entered, nothing disabled), which the fast path tests with one load.
-  /// (Depths never go below 0: a stream that would make one is refused.)
-  @usableFromInline private(set) var nonTaskDepth: Int32 = 0
   /// Validation of this thread stopped (a limit was hit) until it exits.
-  @usableFromInline var stopped = false
+  @usableFromInline var stopped = false {
+    didSet { if stopped != oldValue { adjustBlockers(by: stopped ? 1 : -1, interrupt: true) } }
+  }
+  /// The sum of the six depths above and `stopped`, kept by their
+  /// observers: 0 exactly when the thread is in plain task context (no
+  /// interrupt-like context entered, nothing disabled) and validated, which
+  /// the acquisition fast path tests with one load.
+  /// (Depths never go below 0: a stream that would make one is refused.)
+  @usableFromInline private(set) var acquireBlockers: Int32 = 0
+  /// The sum of the three interrupt-like depths and `stopped`: 0 exactly
+  /// when no interrupt-like context is entered (interrupts, bottom halves
+  /// or preemption may be disabled) and the thread is validated, which the
+  /// release fast path tests with one load.
+  @usableFromInline private(set) var releaseBlockers: Int32 = 0
+
+  @inline(__always)
+  private mutating func adjustBlockers(by change: Int32, interrupt: Bool) {
+    acquireBlockers &+= change
+    if interrupt { releaseBlockers &+= change }
+  }
   /// Held locks dropped because their memory was freed (the newest 16):
   /// a release of one later (an unlock of freed memory) follows a report
   /// already made, and is not reported again.

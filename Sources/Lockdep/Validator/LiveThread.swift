@@ -24,6 +24,8 @@ final class LiveThread: StackSource {
   let id: ThreadID
   @exclusivity(unchecked) var validator: ThreadValidator
   @exclusivity(unchecked) var busy = false
+  /// Why events may not take the fast path now, `busy` apart.
+  @exclusivity(unchecked) var gate = FastPathGate()
   /// Where stacks are captured before interning.
   let stackBuffer = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: 64)
   /// This thread's trace recording, when the process records.
@@ -42,6 +44,7 @@ final class LiveThread: StackSource {
     id = validator.core.registerThread(token: token, name: name)
     self.validator = ThreadValidator(core: validator.core, thread: id)
     recording = validator.recorder?.recording(thread: id, token: token, name: name)
+    gate.recording = recording != nil
     self.validator.stackSource = self
     // Warm the stack walker's per-thread bounds now: its first use
     // allocates, and a signal handler's events are captured without that.
@@ -124,7 +127,7 @@ final class LiveThread: StackSource {
   /// `body` declines.
   @inline(__always)
   private func fastPath(_ body: (inout ThreadValidator) -> Bool) -> Bool {
-    guard deferred.count == 0, signalDepth == 0, recording == nil, !busy else { return false }
+    guard gate.isOpen, !busy else { return false }
     busy = true
     rlc_signal_fence()
     let done = body(&validator)
@@ -198,6 +201,7 @@ final class LiveThread: StackSource {
       startsRun: event.verb == .hardirqEnter && rlc_lockdep_signal_depth() == 1
         && !inHandlerRun)
     if event.verb == .hardirqEnter { inHandlerRun = true }
+    gate.eventsDeferred = true
   }
 
   /// Whether a handler run is being queued.
@@ -205,7 +209,9 @@ final class LiveThread: StackSource {
   /// How deep this thread is in Lockdep's signal handlers: a copy of
   /// `rlc_lockdep_signal_depth()` kept beside `busy`, so the fast path
   /// reads no second thread-local variable.
-  @exclusivity(unchecked) var signalDepth: Int32 = 0
+  @exclusivity(unchecked) var signalDepth: Int32 = 0 {
+    didSet { gate.inSignalHandler = signalDepth > 0 }
+  }
 
   /// The outermost handler returned: its run is complete.
   func endHandlerRun() {
@@ -244,6 +250,8 @@ final class LiveThread: StackSource {
       replayStack = nil
     }
     queue.clear()
+    // Signals are blocked: no handler queues an event meanwhile.
+    gate.eventsDeferred = deferred.count > 0
     if dropped > 0 {
       LiveValidator.shared.misuse(
         "\(dropped) signal handler run(s) not validated: more than \(queue.capacity) events",
