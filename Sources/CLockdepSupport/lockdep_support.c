@@ -7,8 +7,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-_Thread_local void *rlc_lockdep_thread_state = 0;
-_Thread_local int rlc_lockdep_signal_depth_value = 0;
+_Thread_local void *rlc_lockdep_thread_state __attribute__((tls_model("initial-exec"))) = 0;
+_Thread_local int rlc_lockdep_signal_depth_value __attribute__((tls_model("initial-exec"))) = 0;
 
 /* 4 KiB per thread: a few handler runs of a thread that never took a lock. */
 #define RLC_ORPHAN_BYTES 4096

@@ -20,7 +20,11 @@ int rlc_thread_name(char *buffer, size_t size);
 int rlc_set_thread_name(const char *name);
 
 /// The calling thread's validator state (a retained Swift object), or NULL.
-extern _Thread_local void *rlc_lockdep_thread_state;
+/// Initial-exec: one load from the thread pointer at a fixed offset, not a
+/// lookup (valid in the program and in libraries it links; a library
+/// loaded later with dlopen takes it from the static TLS reserve).
+extern _Thread_local void *rlc_lockdep_thread_state
+    __attribute__((tls_model("initial-exec")));
 
 static inline __attribute__((always_inline)) void *rlc_lockdep_thread(void) {
   return rlc_lockdep_thread_state;
@@ -33,7 +37,7 @@ static inline __attribute__((always_inline)) void rlc_lockdep_set_thread(void *s
 /// How deep the calling thread is in signal handlers installed through
 /// Lockdep (0: not in one). Events there are queued, not validated: the
 /// validator may allocate, and a signal may have interrupted `malloc`.
-extern _Thread_local int rlc_lockdep_signal_depth_value;
+extern _Thread_local int rlc_lockdep_signal_depth_value __attribute__((tls_model("initial-exec")));
 
 static inline __attribute__((always_inline)) int rlc_lockdep_signal_depth(void) {
   return rlc_lockdep_signal_depth_value;
