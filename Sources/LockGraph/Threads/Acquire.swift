@@ -151,6 +151,17 @@ extension ThreadValidator {
     acquireFast(cls, instance: instance, read: read, origin: Origin(ip: ip))
   }
 
+  /// `acquireFast` when the thread's `ChainMemo` remembers the acquisition
+  /// (the same lock taken again from the same chain); false, changing
+  /// nothing, otherwise. Small enough to inline into a lock function
+  /// without making it save registers; `acquireFast` is the rest.
+  @inlinable @inline(__always)
+  public mutating func acquireMemoized(
+    _ cls: ClassID, instance: UInt64, read: ReadMode, ip: UInt64
+  ) -> Bool {
+    acquireFast(cls, instance: instance, read: read, origin: Origin(ip: ip), memoOnly: true)
+  }
+
   /// `acquireFast` from an acquisition's parts. Returns false, changing
   /// nothing, when the full path must run.
   ///
@@ -158,9 +169,11 @@ extension ThreadValidator {
   /// wait-context rules come folded into the class's `TaskTransitions`,
   /// the usage bits it would set are all set already, and the chain is in
   /// the cache.
+  ///
+  /// With `memoOnly`, only a memo hit is taken.
   @inlinable @inline(__always)
   mutating func acquireFast(
-    _ cls: ClassID, instance: UInt64, read: ReadMode, origin: Origin
+    _ cls: ClassID, instance: UInt64, read: ReadMode, origin: Origin, memoOnly: Bool = false
   ) -> Bool {
     // `hasRoom` implies `count < maxHeldDepth`: the stack never grows past it.
     guard state.acquireBlockers == 0, state.held.hasRoom else { return false }
@@ -176,6 +189,7 @@ extension ThreadValidator {
     if let known = state.memo.lookup(base: base, tag: tag, slot: slot) {
       (key, bits) = known
     } else {
+      if memoOnly { return false }
       let after = classes.taskTransitions(cls).next(after: before)
       guard after != TaskTransitions.refused else { return false }
       // Task context, interrupts and bottom halves on, not a trylock: the

@@ -112,13 +112,14 @@ public enum Checked {
     /// `mutex_lock()`.
     public func lock() {
       let ip = callerAddress
-      if tryValidateAcquireFast(ip: ip) { return mutex.lock() }
+      if tryValidateAcquireMemoized(ip: ip) { return mutex.lock() }
       lockValidatingFully(ip: ip)
     }
 
+    /// The rest of the fast path, else the full one; then the lock.
     @inline(never)
     func lockValidatingFully(ip: UInt64) {
-      validateAcquire(ip: ip)
+      if !tryValidateAcquireFast(ip: ip) { validateAcquire(ip: ip) }
       mutex.lock()
     }
 
@@ -246,21 +247,25 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
     // path calls nothing and every other path is a tail call: the common
     // case saves no registers.
     if word.tryLock() {
-      if tryValidateAcquireFast(ip: ip) { return }
+      if tryValidateAcquireMemoized(ip: ip) { return }
       return validateAcquired(ip: ip)
     }
     lockValidatingFully(ip: ip)
   }
 
-  /// The full validation of an acquisition that took the lock at once.
+  /// The validation of an acquisition that took the lock at once and is
+  /// not memoized: the rest of the fast path, else the full one.
   @inline(never)
   final func validateAcquired(ip: UInt64) {
+    if tryValidateAcquireFast(ip: ip) { return }
     validateAcquire(ip: ip)
   }
 
+  /// A contended acquisition: validated (the fast path, else the full
+  /// one) before it waits.
   @inline(never)
   final func lockValidatingFully(ip: UInt64) {
-    validateAcquire(ip: ip)
+    if !tryValidateAcquireFast(ip: ip) { validateAcquire(ip: ip) }
     word.lock()
   }
 

@@ -62,6 +62,13 @@ public class ValidatedLock: @unchecked Sendable {
     Live.tryAcquireFast(lockClass, instance: instance, read: read, ip: ip)
   }
 
+  /// A plain acquisition's memoized fast path alone (see
+  /// `Live.tryAcquireMemoized`).
+  @inline(__always)
+  final func tryValidateAcquireMemoized(read: ReadMode = .exclusive, ip: UInt64) -> Bool {
+    Live.tryAcquireMemoized(lockClass, instance: instance, read: read, ip: ip)
+  }
+
   /// A release's fast path alone (see `Live.tryReleaseFast`).
   @inline(__always)
   final func tryValidateReleaseFast() -> Bool {

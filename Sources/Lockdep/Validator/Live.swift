@@ -106,6 +106,15 @@ enum Live {
     onCurrentThread { $0.tryAcquireFast(lockClass, instance: instance, read: read, ip: ip) }
   }
 
+  /// `tryAcquireFast` for a memoized acquisition only: the part a lock
+  /// function inlines (`ThreadValidator.acquireMemoized`).
+  @inline(__always)
+  static func tryAcquireMemoized(
+    _ lockClass: ClassID, instance: UInt64, read: ReadMode, ip: UInt64
+  ) -> Bool {
+    onCurrentThread { $0.tryAcquireMemoized(lockClass, instance: instance, read: read, ip: ip) }
+  }
+
   /// The fast path alone, for a release: true when it is done.
   @inline(__always)
   static func tryReleaseFast(_ lockClass: ClassID, instance: UInt64) -> Bool {

@@ -116,6 +116,15 @@ final class LiveThread: StackSource {
     fastPath { $0.acquireFast(lockClass, instance: instance, read: read, ip: ip) }
   }
 
+  /// `tryAcquireFast` for a memoized acquisition only
+  /// (`ThreadValidator.acquireMemoized`).
+  @inline(__always)
+  func tryAcquireMemoized(_ lockClass: ClassID, instance: UInt64, read: ReadMode, ip: UInt64)
+    -> Bool
+  {
+    fastPath { $0.acquireMemoized(lockClass, instance: instance, read: read, ip: ip) }
+  }
+
   /// `release`'s fast path only (see `tryAcquireFast`).
   @inline(__always)
   func tryReleaseFast(_ lockClass: ClassID, instance: UInt64) -> Bool {
