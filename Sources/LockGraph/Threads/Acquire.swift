@@ -91,18 +91,13 @@ extension ThreadValidator {
   mutating func validateNewChain(_ lock: inout HeldLock, key: UInt64, chainHead: Bool) {
     lock.origin = stacked(lock.origin)
     producedFinding = false
-    let pushed = lock
-    var result = pushed
     withShared { me, s in
-      var l = pushed
-      switch me.checkRecursion(&l, in: &s) {
+      switch me.checkRecursion(&lock, in: &s) {
       case .deadlock, .nested: break
-      case .none: if !chainHead { me.addDependencies(l, in: &s) }
+      case .none: if !chainHead { me.addDependencies(lock, in: &s) }
       }
-      if !me.producedFinding { me.core.chains.insert(key) }
-      result = l
+      if !me.producedFinding { me.chainCache._withUnsafeGuaranteedRef { $0.insert(key) } }
     }
-    lock = result
   }
 
   /// `might-lock`: the acquisition was only checked; drop it again.
