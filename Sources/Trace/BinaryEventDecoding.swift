@@ -22,10 +22,8 @@ extension BinaryTraceDecoder {
     // A record may start at `last` or before: `longestEvent` bytes follow.
     let last = start + room
     let startOffset = Int64(input.offset)
-    let threadSlots = threads.denseSlots
-    let threadIDs = self.threadIDs
-    let classSlots = classes.denseSlots
-    let classIDs = self.classIDs
+    let threadTable = dense.threads
+    let classTable = dense.classes
     var p = start
     // Where `input` is: it consumes up to `p` at the end.
     var synced = start
@@ -44,12 +42,15 @@ extension BinaryTraceDecoder {
       recordStart = UInt64(position)
       let threadID = try Self.varint(&p)
       let slot: Int
-      if threadID < UInt64(threadSlots.count), case let dense = threadSlots[Int(threadID)],
-        dense >= 0
+      let thread: ThreadID
+      if threadID < UInt64(threadTable.count), case let entry = threadTable[Int(threadID)],
+        entry != DenseEventTables.noThread
       {
-        slot = Int(dense)
+        slot = Int(truncatingIfNeeded: UInt32(truncatingIfNeeded: entry))
+        thread = ThreadID(Int32(truncatingIfNeeded: entry >> 32))
       } else if let sparse = sparseThreadSlot(threadID) {
         slot = sparse
+        thread = threadIDs[sparse]
       } else {
         // A new thread: the careful path declares it.
         p = record
@@ -64,8 +65,10 @@ extension BinaryTraceDecoder {
       case .none: break
       case .lockClass:
         let id = try Self.varint(&p)
-        if id < UInt64(classSlots.count), case let c = classSlots[Int(id)], c >= 0 {
-          lockClass = classIDs[Int(c)]
+        if id < UInt64(classTable.count), case let c = classTable[Int(id)],
+          c != DenseEventTables.noClass
+        {
+          lockClass = ClassID(c)
         } else {
           lockClass = try self.lockClass(id)
         }
@@ -78,12 +81,12 @@ extension BinaryTraceDecoder {
       if form == BinaryTraceFormat.plainEvent {
         batch.append(
           LockEvent(
-            v, thread: threadIDs[slot], lockClass: lockClass, address: address,
+            v, thread: thread, lockClass: lockClass, address: address,
             length: length),
           at: position)
       } else {
         var event = LockEvent(
-          v, thread: threadIDs[slot], lockClass: lockClass, address: address,
+          v, thread: thread, lockClass: lockClass, address: address,
           length: length)
         // The fields are read through `input` (the whole record is
         // buffered: it reads no more): hand it the position, and take it back.

@@ -181,10 +181,9 @@ struct IDTable {
   /// The number of ids declared.
   private(set) var count = 0
 
-  /// The slots of the ids below `denseSlots.count`, indexed by id; -1 for
-  /// an id not declared. An id at or past its end may still be declared
-  /// (`find(_:)` knows).
-  var denseSlots: [Int32] { dense }
+  /// How many ids the array part covers (ids `0..<denseCount`, declared
+  /// or not); an id past it may still be declared (`find(_:)` knows).
+  var denseCount: Int { dense.count }
 
   /// The slot of `id`, or nil when it was not declared.
   @inline(__always)
