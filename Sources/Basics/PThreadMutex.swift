@@ -10,10 +10,10 @@
 /// cannot see them order the accesses they protect, and reports every one
 /// as a race. ThreadSanitizer intercepts `pthread_mutex_lock`.
 public final class PThreadMutex<Value: ~Copyable>: @unchecked Sendable {
-  private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+  @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
   /// Only touched with `mutex` held, which is the exclusivity guarantee:
   /// no dynamic exclusivity check on each access.
-  @exclusivity(unchecked) private var value: Value
+  @usableFromInline @exclusivity(unchecked) var value: Value
 
   /// `value`, behind a new lock.
   public init(_ value: consuming Value) {
@@ -28,7 +28,9 @@ public final class PThreadMutex<Value: ~Copyable>: @unchecked Sendable {
   }
 
   /// Runs `body` with the lock held and the value to read or change.
-  @inline(__always)
+  /// Inlinable: specialized and inlined where it is called, so the body is
+  /// not called through a generic thunk.
+  @inlinable @inline(__always)
   public func withLock<Result: ~Copyable, E: Error>(_ body: (inout Value) throws(E) -> Result)
     throws(E) -> Result
   {

@@ -11,22 +11,49 @@ extension BinaryTraceDecoder {
   /// Decodes event records into the batch until it is full, fewer than
   /// `longestEvent` bytes are buffered, or the next record is not an event
   /// of a thread seen before (left for `record(_:into:)`).
+  ///
+  /// Reads the buffer through a pointer of its own (consumed at the end),
+  /// and the dense id tables through local copies: no position stored per
+  /// byte, no table reloaded per event.
   mutating func decodeEvents(_ input: inout ByteInput) throws(BinaryStop) {
-    while !batch.isFull && input.buffered >= Self.longestEvent {
-      recordStart = input.offset
-      let mark = input.mark
-      let code = input.uncheckedByte()
+    let room = input.buffered - Self.longestEvent
+    if room < 0 || batch.isFull { return }
+    let start = input.cursor
+    // A record may start at `last` or before: `longestEvent` bytes follow.
+    let last = start + room
+    let startOffset = Int64(input.offset)
+    let threadTable = dense.threads
+    let classTable = dense.classes
+    var p = start
+    // Where `input` is: it consumes up to `p` at the end.
+    var synced = start
+    defer { input.skip(p - synced) }
+    while p <= last && !batch.isFull {
+      let record = p
+      let code = p.load(as: UInt8.self)
       let form = code & 0xC0
       let verb = code & 0x3F
       guard
         form == BinaryTraceFormat.plainEvent || form == BinaryTraceFormat.maskedEvent,
         verb < verbCount
-      else {
-        input.rewind(to: mark)
-        return
-      }
-      guard let slot = threads.find(try input.uncheckedVarint()) else {
-        input.rewind(to: mark)
+      else { return }
+      p += 1
+      let position = startOffset &+ Int64(record - start)
+      recordStart = UInt64(position)
+      let threadID = try Self.varint(&p)
+      let slot: Int
+      let thread: ThreadID
+      if threadID < UInt64(threadTable.count), case let entry = threadTable[Int(threadID)],
+        entry != DenseEventTables.noThread
+      {
+        slot = Int(truncatingIfNeeded: UInt32(truncatingIfNeeded: entry))
+        thread = ThreadID(Int32(truncatingIfNeeded: entry >> 32))
+      } else if let sparse = sparseThreadSlot(threadID) {
+        slot = sparse
+        thread = threadIDs[sparse]
+      } else {
+        // A new thread: the careful path declares it.
+        p = record
         return
       }
       // `verb < verbCount`: a case of the contiguous UInt8 enum.
@@ -36,24 +63,76 @@ extension BinaryTraceDecoder {
       var length: UInt64 = 0
       switch layout.operands[Int(verb)] {
       case .none: break
-      case .lockClass: lockClass = try self.lockClass(input.uncheckedVarint())
+      case .lockClass:
+        let id = try Self.varint(&p)
+        if id < UInt64(classTable.count), case let c = classTable[Int(id)],
+          c != DenseEventTables.noClass
+        {
+          lockClass = ClassID(c)
+        } else {
+          lockClass = try self.lockClass(id)
+        }
       case .addressAndLength:
-        address = try input.uncheckedVarint()
-        length = try input.uncheckedVarint()
+        address = try Self.varint(&p)
+        length = try Self.varint(&p)
       }
       // Built in one piece where it is stored: an event assembled field by
       // field on the stack and then copied stalls on store forwarding.
       if form == BinaryTraceFormat.plainEvent {
         batch.append(
           LockEvent(
-            v, thread: threadIDs[slot], lockClass: lockClass, address: address, length: length),
-          at: Int64(recordStart))
+            v, thread: thread, lockClass: lockClass, address: address,
+            length: length),
+          at: position)
       } else {
         var event = LockEvent(
-          v, thread: threadIDs[slot], lockClass: lockClass, address: address, length: length)
+          v, thread: thread, lockClass: lockClass, address: address,
+          length: length)
+        // The fields are read through `input` (the whole record is
+        // buffered: it reads no more): hand it the position, and take it back.
+        input.skip(p - synced)
         try fields(&event, verb, slot, &input)
-        batch.append(event, at: Int64(recordStart))
+        p = input.cursor
+        synced = p
+        batch.append(event, at: position)
       }
+    }
+  }
+
+  /// The slot of thread `id` when it is declared past the dense table,
+  /// out of line: the event loop's rare case.
+  @inline(never)
+  func sparseThreadSlot(_ id: UInt64) -> Int? { threads.find(id) }
+
+  /// The LEB128 number at `p` (at most ten bytes, at most 64 bits), which
+  /// `p` moves past; the bytes must be buffered.
+  @inline(__always)
+  static func varint(_ p: inout UnsafeRawPointer) throws(BinaryStop) -> UInt64 {
+    let first = p.load(as: UInt8.self)
+    if first < 0x80 {
+      p += 1
+      return UInt64(first)
+    }
+    let second = p.load(fromByteOffset: 1, as: UInt8.self)
+    if second < 0x80 {
+      p += 2
+      return UInt64(first & 0x7F) | UInt64(second) << 7
+    }
+    return try longVarint(&p)
+  }
+
+  /// `varint(_:)` of three bytes or more.
+  @inline(never)
+  static func longVarint(_ p: inout UnsafeRawPointer) throws(BinaryStop) -> UInt64 {
+    var result: UInt64 = 0
+    var shift: UInt64 = 0
+    while true {
+      let b = p.load(as: UInt8.self)
+      p += 1
+      if shift == 63 && b > 1 { throw .malformed("number wider than 64 bits") }
+      result |= UInt64(b & 0x7F) << shift
+      if b < 0x80 { return result }
+      shift += 7
     }
   }
 

@@ -81,6 +81,8 @@ struct BinaryTraceDecoder: ~Copyable {
   /// Each thread slot's previous value of each address option.
   var previous: [UInt64] = []
   var stacks = IDTable()
+  /// The event loop's view of `threads` and `classes` (`DenseEventTables`).
+  var dense = DenseEventTables()
   /// The event layouts, flattened for the event loop.
   let layout = BinaryEventLayout.shared
   /// Events decoded and not yet consumed.
@@ -242,6 +244,7 @@ struct BinaryTraceDecoder: ~Copyable {
     }
     _ = classes.insert(id)
     classIDs.append(cid)
+    dense.declareClass(id, cid, denseCount: classes.denseCount)
   }
 
   private mutating func threadRecord<C: TraceConsumer>(
@@ -343,6 +346,7 @@ struct BinaryTraceDecoder: ~Copyable {
     }
     let slot = threads.insert(id)
     threadIDs.append(tid)
+    dense.declareThread(id, slot: slot, tid, denseCount: threads.denseCount)
     previous.append(contentsOf: repeatElement(0, count: Self.optionCount))
     return slot
   }

@@ -115,40 +115,15 @@ struct ByteInput: ~Copyable {
   @inline(__always)
   func peek() -> UInt8 { buffer.load(fromByteOffset: position, as: UInt8.self) }
 
-  /// Where the next byte is in the buffer, for `rewind(to:)`.
+  /// The next byte's address, for a loop that decodes the `buffered` bytes
+  /// in place and then consumes what it read with `skip(_:)`. Valid until
+  /// the next call that may read more (any other read).
   @inline(__always)
-  var mark: Int { position }
+  var cursor: UnsafeRawPointer { UnsafeRawPointer(buffer.baseAddress.unsafelyUnwrapped + position) }
 
-  /// Goes back to `mark`, taken since the last refill.
+  /// Consumes `count` bytes read through `cursor` (at most `buffered`).
   @inline(__always)
-  mutating func rewind(to mark: Int) { position = mark }
-
-  /// The next byte, unchecked: `buffered` must be at least 1.
-  @inline(__always)
-  mutating func uncheckedByte() -> UInt8 {
-    let b = buffer.load(fromByteOffset: position, as: UInt8.self)
-    position += 1
-    return b
-  }
-
-  /// The next LEB128 number, unchecked against the buffer's end:
-  /// `buffered` must be at least 10.
-  @inline(__always)
-  mutating func uncheckedVarint() throws(BinaryStop) -> UInt64 {
-    let first = buffer.load(fromByteOffset: position, as: UInt8.self)
-    position += 1
-    if first < 0x80 { return UInt64(first) }
-    var result = UInt64(first & 0x7F)
-    var shift: UInt64 = 7
-    while true {
-      let b = buffer.load(fromByteOffset: position, as: UInt8.self)
-      position += 1
-      if shift == 63 && b > 1 { throw .malformed("number wider than 64 bits") }
-      result |= UInt64(b & 0x7F) << shift
-      if b < 0x80 { return result }
-      shift += 7
-    }
-  }
+  mutating func skip(_ count: Int) { position &+= count }
 
   /// The next `count` bytes, valid until the next call
   /// (`count` at most `bufferSize`).
@@ -205,6 +180,10 @@ struct IDTable {
   private var sparse: [UInt64: Int32] = [:]
   /// The number of ids declared.
   private(set) var count = 0
+
+  /// How many ids the array part covers (ids `0..<denseCount`, declared
+  /// or not); an id past it may still be declared (`find(_:)` knows).
+  var denseCount: Int { dense.count }
 
   /// The slot of `id`, or nil when it was not declared.
   @inline(__always)

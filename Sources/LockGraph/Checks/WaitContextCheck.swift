@@ -31,9 +31,12 @@ extension ThreadValidator {
   /// acquisition's outer wait type must not exceed what the interrupt
   /// context and the locks held in it allow. Runs on every acquisition,
   /// cached chain or not.
+  /// `now` is `allowedNow()`.
   @inline(__always)
-  mutating func checkWaitContext(_ lock: HeldLock, waits: ClassWaitTypes) {
-    let (limit, allowed) = allowedNow()
+  mutating func checkWaitContext(
+    _ lock: HeldLock, waits: ClassWaitTypes, now: (limit: WaitType, allowed: WaitType)
+  ) {
+    let (limit, allowed) = now
     guard
       let verdict = WaitContextRule.check(
         acquiring: waits, isTrylock: lock.isTrylock, allowed: allowed,

@@ -19,7 +19,8 @@ extension ThreadValidator {
     let waits = classes.waits(cls)
     let check = classes.check(cls)
     counters.acquisitions += 1
-    var lock = HeldLock(
+    // Not changed below: each check reads it in place, none copies it.
+    let lock = HeldLock(
       instance: event.address, origin: event.origin, lockClass: cls, nest: event.nest,
       read: check ? event.read : .recursive, isTrylock: event.isTrylock,
       check: check, hardirqsOff: state.hardirqsOff, irqContext: state.irqContext)
@@ -27,14 +28,18 @@ extension ThreadValidator {
     if !event.isTrylock && SleepRule.sleeps(waits, configuration: configuration) {
       checkSleep(event.origin, lock: lock)
     }
-    checkWaitContext(lock, waits: waits)
+    // Nothing until the push changes the held locks or the contexts:
+    // what they allow is worked out once, for the check and the push.
+    let now = allowedNow()
+    checkWaitContext(lock, waits: waits, now: now)
     markUsage(lock)
 
-    if lock.nest != ClassID.none && !isHeld(base: lock.nest) {
+    var nest = lock.nest
+    if nest != ClassID.none && !isHeld(base: nest) {
       reportNow(
         .nestedLockNotTaken, origin: event.origin, lock: snapshot(lock),
-        detail: .nestedLockNotTaken(nest: lock.nest), classes: [cls, lock.nest])
-      lock.nest = .none
+        detail: .nestedLockNotTaken(nest: nest), classes: [cls, nest])
+      nest = .none
     }
     guard state.held.count < Self.maxHeldDepth else {
       reportNow(
@@ -46,20 +51,30 @@ extension ThreadValidator {
       state.stopped = true
       return
     }
-    push(lock)
+    push(lock, nest: nest, waits: waits, now: now)
   }
 
   /// Pushes a lock: computes the chain key and validates the chain when it
   /// is new (lockdep's `validate_chain()`).
   @inline(__always)
   mutating func push(_ lock: HeldLock) {
+    push(lock, nest: lock.nest, waits: classes.waits(lock.lockClass), now: allowedNow())
+  }
+
+  /// `push(_:)` of `lock` with nest lock `nest`, its class's wait types,
+  /// and what the held locks and contexts allow now (`allowedNow()`).
+  @inline(__always)
+  mutating func push(
+    _ lock: HeldLock, nest: ClassID, waits: ClassWaitTypes,
+    now: (limit: WaitType, allowed: WaitType)
+  ) {
     var lock = lock
+    lock.nest = nest
     let depth = state.held.count
     let chainHead = depth == 0 || state.held[depth - 1].irqContext != lock.irqContext
     lock.previousChainKey = state.chainKey
-    let waits = classes.waits(lock.lockClass)
-    let before = allowedNow().allowed
-    lock.limitBase = configuration.effective(state.waitLimit)
+    let before = now.allowed
+    lock.limitBase = configuration.effective(now.limit)
     lock.allowedAfter = WaitContextRule.lower(
       before, holder: waits.inner, lockType: waits.lockType, configuration: configuration)
     lock.atomicSoFar =
@@ -91,18 +106,13 @@ extension ThreadValidator {
   mutating func validateNewChain(_ lock: inout HeldLock, key: UInt64, chainHead: Bool) {
     lock.origin = stacked(lock.origin)
     producedFinding = false
-    let pushed = lock
-    var result = pushed
     withShared { me, s in
-      var l = pushed
-      switch me.checkRecursion(&l, in: &s) {
+      switch me.checkRecursion(&lock, in: &s) {
       case .deadlock, .nested: break
-      case .none: if !chainHead { me.addDependencies(l, in: &s) }
+      case .none: if !chainHead { me.addDependencies(lock, in: &s) }
       }
-      if !me.producedFinding { me.core.chains.insert(key) }
-      result = l
+      if !me.producedFinding { me.chainCache._withUnsafeGuaranteedRef { $0.insert(key) } }
     }
-    lock = result
   }
 
   /// `might-lock`: the acquisition was only checked; drop it again.

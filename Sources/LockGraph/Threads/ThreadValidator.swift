@@ -1,3 +1,4 @@
+import Basics
 import WaitContext
 
 /// Captures the calling thread's stack when the validator records something
@@ -71,6 +72,12 @@ public struct ThreadValidator {
   @usableFromInline let chains: ChainLookup
   /// The core's configuration, copied.
   let configuration: CheckConfiguration
+  /// The core's shared state behind its lock, reached without reference
+  /// counting (`core` keeps it alive): the slow path takes it per new chain.
+  let shared: Unmanaged<PThreadMutex<SharedState>>
+  /// The core's chain cache, for inserts without reference counting
+  /// (`core` keeps it alive).
+  let chainCache: Unmanaged<ChainCache>
 
   /// The validator of thread `thread` (registered in `core`).
   public init(core: ValidatorCore, thread: ThreadID) {
@@ -79,6 +86,8 @@ public struct ThreadValidator {
     self.classes = core.classes.tables
     self.chains = core.chains.lookup
     self.configuration = core.configuration
+    self.shared = Unmanaged.passUnretained(core.shared)
+    self.chainCache = Unmanaged.passUnretained(core.chains)
     // Room to grow before the first allocation on the fast path.
     state.contexts.reserveCapacity(16)
   }
@@ -160,7 +169,7 @@ public struct ThreadValidator {
   /// Runs `body` under the core's lock.
   @inline(never)
   mutating func withShared(_ body: (inout ThreadValidator, inout SharedState) -> Void) {
-    core.shared.withLock { s in body(&self, &s) }
+    shared._withUnsafeGuaranteedRef { $0.withLock { s in body(&self, &s) } }
   }
 
   /// Hands new findings to the core's callback, outside its lock.
