@@ -51,10 +51,10 @@ import WaitContext
     writer.header()
     let a = ClassID(0)
     let t = ThreadID(0)
-    try! writer.declareClass(
+    writer.declareClass(
       id: a, key: "a", name: nil, kind: .mutex,
       waits: try! ClassWaitTypes(kind: .mutex, inner: nil, outer: nil, lockType: nil))
-    try! writer.declareThread(id: t, token: "1", name: nil)
+    writer.declareThread(id: t, token: "1", name: nil)
     for _ in 0..<Self.pairs {
       writer.event(LockEvent(.acquire, thread: t, lockClass: a))
       writer.event(LockEvent(.release, thread: t, lockClass: a))

@@ -24,7 +24,7 @@ public struct LockValidator {
   /// A validator for `configuration`, with a chain cache of `chainCacheBytes`.
   public init(
     configuration: CheckConfiguration = CheckConfiguration(),
-    chainCacheBytes: Int = ChainCache.defaultBytes
+    chainCacheBytes: Int = ChainCache.offlineBytes
   ) {
     core = ValidatorCore(configuration: configuration, chainCacheBytes: chainCacheBytes)
   }
