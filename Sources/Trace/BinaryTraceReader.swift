@@ -46,6 +46,17 @@ public struct BinaryTraceReader {
     return decoder.symbols
   }
 
+  /// Reads an opened trace (its first bytes already read) into `consumer`.
+  func read<Consumer: TraceConsumer>(
+    opened: OpenedTraceInput, into consumer: inout Consumer,
+    progress: ((UInt64, UInt64?) -> Void)? = nil, warning: (String) -> Void = { _ in }
+  ) throws(TraceError) -> TraceSymbols {
+    var input = ByteInput(opened: opened)
+    var decoder = BinaryTraceDecoder(file: displayName)
+    try decoder.run(&input, into: &consumer, progress: progress, warning: warning)
+    return decoder.symbols
+  }
+
   /// Reads a binary trace held in memory, called `name` in messages.
   public static func read<Consumer: TraceConsumer>(
     bytes: [UInt8], name: String, into consumer: inout Consumer,

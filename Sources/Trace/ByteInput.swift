@@ -47,6 +47,18 @@ struct ByteInput: ~Copyable {
     self.buffer = .allocate(byteCount: Self.bufferSize, alignment: 16)
   }
 
+  /// Reads an opened trace: its first bytes, then the rest of its
+  /// descriptor (which it closes).
+  init(opened: OpenedTraceInput) {
+    self.fileSize = opened.fileSize
+    let buffer = UnsafeMutableRawBufferPointer.allocate(
+      byteCount: Self.bufferSize, alignment: 16)
+    opened.prefix.withUnsafeBytes { buffer.copyMemory(from: $0) }
+    self.buffer = buffer
+    self.end = opened.prefix.count
+    self.fd = opened.take()
+  }
+
   /// Reads `bytes` from memory.
   init(bytes: [UInt8]) {
     let buffer = UnsafeMutableRawBufferPointer.allocate(

@@ -42,6 +42,19 @@ struct LineReader: ~Copyable {
     self.buffer = .allocate(byteCount: Self.maxLineLength * 2, alignment: 16)
   }
 
+  /// Reads an opened trace: its first bytes, then the rest of its
+  /// descriptor (which it closes).
+  init(opened: OpenedTraceInput) {
+    self.fileSize = opened.fileSize
+    let buffer = UnsafeMutableRawBufferPointer.allocate(
+      byteCount: Self.maxLineLength * 2, alignment: 16)
+    opened.prefix.withUnsafeBytes { buffer.copyMemory(from: $0) }
+    self.buffer = buffer
+    self.end = opened.prefix.count
+    self.bytesRead = UInt64(opened.prefix.count)
+    self.fd = opened.take()
+  }
+
   deinit {
     close(fd)
     buffer.deallocate()

@@ -18,7 +18,8 @@ extension TraceReader {
     into validator: inout LockValidator, progress: ((UInt64, UInt64?) -> Void)? = nil,
     warning: ((String) -> Void)? = nil
   ) throws(TraceError) -> TraceSymbols {
-    let isBinary = encoding() == .binary
+    let opened = try openTrace()
+    let isBinary = opened.encoding == .binary
     let pipeline = TracePipeline()
     let path = self.path
     let displayName = self.displayName
@@ -26,7 +27,7 @@ extension TraceReader {
       var sink = PipelineSink(pipeline)
       let result = Result { () throws(TraceError) -> TraceSymbols in
         try TraceReader(path: path, displayName: displayName).read(
-          into: &sink, progress: { pipeline.report(progress: $0, of: $1) },
+          opened: opened, into: &sink, progress: { pipeline.report(progress: $0, of: $1) },
           warning: { pipeline.warn($0) })
       }
       pipeline.send(.end(result))

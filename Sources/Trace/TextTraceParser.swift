@@ -42,7 +42,7 @@ struct TextTraceParser: ~Copyable {
     }
     if !sawHeader && number == 1 && BinaryTraceFormat.startsWithMagic(line) {
       throw fail(
-        "a binary trace (it starts with \"RLCT\"): binary traces are read from files, not from standard input or a pipe"
+        "a binary trace (it starts with \"RLCT\"): read it with TraceReader, which tells the encodings apart"
       )
     }
     do {

@@ -32,6 +32,22 @@ public struct TextTraceReader {
     } catch {
       throw TraceError(file: displayName, line: 0, message: Self.describe(error))
     }
+    return try read(&lines, into: &consumer, progress: progress)
+  }
+
+  /// Reads an opened trace (its first bytes already read) into `consumer`.
+  func read<Consumer: TraceConsumer>(
+    opened: OpenedTraceInput, into consumer: inout Consumer,
+    progress: ((UInt64, UInt64?) -> Void)? = nil
+  ) throws(TraceError) -> TraceSymbols {
+    var lines = LineReader(opened: opened)
+    return try read(&lines, into: &consumer, progress: progress)
+  }
+
+  private func read<Consumer: TraceConsumer>(
+    _ lines: inout LineReader, into consumer: inout Consumer,
+    progress: ((UInt64, UInt64?) -> Void)?
+  ) throws(TraceError) -> TraceSymbols {
     var parser = TextTraceParser(file: displayName)
     var lineNumber: Int64 = 0
     var nextProgress: UInt64 = 0

@@ -22,7 +22,8 @@ public struct TraceReader {
 
   /// The encoding of the file, from its first bytes; nil when it cannot be
   /// opened (reading it then says why). A pipe (standard input) is text:
-  /// its first bytes cannot be read twice.
+  /// its first bytes cannot be read twice (`read` tells its encoding from
+  /// the bytes it reads).
   public func encoding() -> TraceEncoding? {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     if fd < 0 { return nil }
@@ -40,7 +41,8 @@ public struct TraceReader {
     return TraceEncoding.detect(prefix: prefix.prefix(count))
   }
 
-  /// Reads the whole trace into `consumer` with the reader of its encoding.
+  /// Reads the whole trace into `consumer` with the reader of its encoding,
+  /// told from its first bytes (also on a pipe, which is read once).
   /// - Parameters:
   ///   - progress: called now and then with bytes read and the file size.
   ///   - warning: called with a one-line message about a truncated binary
@@ -52,13 +54,31 @@ public struct TraceReader {
     into consumer: inout Consumer, progress: ((UInt64, UInt64?) -> Void)? = nil,
     warning: ((String) -> Void)? = nil
   ) throws(TraceError) -> TraceSymbols {
-    switch encoding() ?? .text {
+    try read(opened: openTrace(), into: &consumer, progress: progress, warning: warning)
+  }
+
+  /// Opens the trace and reads its first bytes.
+  func openTrace() throws(TraceError) -> OpenedTraceInput {
+    do {
+      return try OpenedTraceInput(path: path)
+    } catch {
+      throw TraceError(file: displayName, line: 0, message: error.message)
+    }
+  }
+
+  /// Reads an opened trace with the reader of its encoding.
+  func read<Consumer: TraceConsumer>(
+    opened: OpenedTraceInput, into consumer: inout Consumer,
+    progress: ((UInt64, UInt64?) -> Void)?, warning: ((String) -> Void)?
+  ) throws(TraceError) -> TraceSymbols {
+    switch opened.encoding {
     case .text:
       return try TextTraceReader(path: path, displayName: displayName).read(
-        into: &consumer, progress: progress)
+        opened: opened, into: &consumer, progress: progress)
     case .binary:
       return try BinaryTraceReader(path: path, displayName: displayName).read(
-        into: &consumer, progress: progress, warning: warning ?? Self.standardError)
+        opened: opened, into: &consumer, progress: progress,
+        warning: warning ?? Self.standardError)
     }
   }
 

@@ -110,7 +110,7 @@ struct ReportCommand: ParsableCommand {
 
   @Argument(
     help:
-      "Trace files (text or binary encoding, spec/trace-format.md); - for standard input (text)."
+      "Trace files (text or binary encoding, spec/trace-format.md); - for standard input (either encoding)."
   )
   var traces: [String]
 

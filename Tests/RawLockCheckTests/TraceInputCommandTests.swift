@@ -66,18 +66,46 @@ import Trace
       run.stderr == "rawlockcheck: \(input.path): byte 11: thread \"t\\u{A}1\" declared twice\n")
   }
 
-  @Test func aBinaryTraceThroughAPipeIsNamed() throws {
+  /// Runs `arguments` with `bytes` written to its standard input through a pipe.
+  func piped(_ bytes: [UInt8], _ arguments: [String]) throws -> ToolRun {
     let pipe = Pipe()
     let writer = Thread {
-      pipe.fileHandleForWriting.write(Data(Self.newlineInName))
+      pipe.fileHandleForWriting.write(Data(bytes))
       try? pipe.fileHandleForWriting.close()
     }
     writer.start()
-    let run = try ToolRun(["report", "-"], standardInput: pipe.fileHandleForReading)
-    #expect(run.status == 2)
+    return try ToolRun(arguments, standardInput: pipe.fileHandleForReading)
+  }
+
+  @Test(arguments: ["on", "off"])
+  func aBinaryTraceThroughAPipeIsReadAsFromAFile(readerThread: String) throws {
+    // Its first bytes tell the encoding, then the same descriptor is read
+    // on: the report is the file's, with "-" for its name.
+    let bytes = Self.newlineInName + [0x40, 0x00, 0x00]
+    let input = Self.temporary("recursive.rltb")
+    defer { try? FileManager.default.removeItem(at: input) }
+    try Data(bytes).write(to: input)
+    let fromFile = try ToolRun(["report", "--reader-thread", readerThread, input.path])
+    let fromPipe = try piped(bytes, ["report", "--reader-thread", readerThread, "-"])
+    #expect(fromFile.status == 1)
+    #expect(fromPipe.status == 1)
+    #expect(fromPipe.stdout == fromFile.stdout.replacingOccurrences(of: input.path, with: "-"))
+    #expect(fromPipe.stdout.contains("recursive locking"))
+    let stats = try piped(bytes, ["stats", "--format", "json", "-"])
+    #expect(stats.status == 0)
     #expect(
-      run.stderr
-        == "rawlockcheck: -:1: a binary trace (it starts with \"RLCT\"): binary traces are read from files, not from standard input or a pipe\n"
-    )
+      stats.stdout
+        == (try ToolRun(["stats", "--format", "json", input.path])).stdout
+        .replacingOccurrences(of: input.path, with: "-"))
+  }
+
+  @Test func aBrokenBinaryTraceThroughAPipeIsReportedAtItsByte() throws {
+    // Thread token "t<newline>1" declared twice, on standard input.
+    let bytes =
+      BinaryTraceFormat.header + [0x02, 0x00, 0x03, 0x74, 0x0A, 0x31]
+      + [0x02, 0x01, 0x03, 0x74, 0x0A, 0x31]
+    let run = try piped(bytes, ["report", "-"])
+    #expect(run.status == 2)
+    #expect(run.stderr == "rawlockcheck: -: byte 11: thread \"t\\u{A}1\" declared twice\n")
   }
 }

@@ -93,12 +93,12 @@ import Testing
       error(Self.header + stack(100_000)) == "t.rlt:2: a stack of 100000 addresses; at most 4096")
   }
 
-  @Test func aBinaryTraceInAPipeIsNamed() {
+  @Test func aBinaryTraceGivenToTheTextReaderIsNamed() {
     var bytes = BinaryTraceFormat.header
     bytes += [0x01, 0x00, 0x04, 0x00, 0x01, 0x41, 0x0A]
     #expect(
       error(String(decoding: bytes, as: UTF8.self))
-        == "t.rlt:1: a binary trace (it starts with \"RLCT\"): binary traces are read from files, not from standard input or a pipe"
+        == "t.rlt:1: a binary trace (it starts with \"RLCT\"): read it with TraceReader, which tells the encodings apart"
     )
   }
 

@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// A trace opened once, with its first bytes already read to tell its
+/// encoding: a pipe (standard input) cannot be read twice, so the reader of
+/// that encoding starts from these bytes and goes on reading the same
+/// descriptor.
+///
+/// Invariant: until `take()`, the descriptor is open and owned here, and
+/// `prefix` holds the bytes read from it so far (at most 4).
+final class OpenedTraceInput: @unchecked Sendable {
+  private var descriptor: Int32
+  /// The first bytes, read to tell the encoding.
+  let prefix: [UInt8]
+  /// The file's size, when it is a regular file.
+  let fileSize: UInt64?
+
+  /// Opens `path` and reads its first bytes.
+  /// - Throws: why it cannot be opened or read, as a message.
+  init(path: String) throws(OpenFailure) {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd < 0 { throw OpenFailure(message: "cannot open: \(String(cString: strerror(errno)))") }
+    var info = stat()
+    if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+      close(fd)
+      throw OpenFailure(message: "cannot open: is a directory")
+    }
+    fileSize = (info.st_mode & S_IFMT) == S_IFREG ? UInt64(info.st_size) : nil
+    var bytes = [UInt8](repeating: 0, count: 4)
+    var count = 0
+    while count < bytes.count {
+      let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, 4 - count) }
+      if n < 0 && errno == EINTR { continue }
+      if n < 0 {
+        let code = errno
+        close(fd)
+        throw OpenFailure(message: "read failed: \(String(cString: strerror(code)))")
+      }
+      if n == 0 { break }
+      count += n
+    }
+    prefix = Array(bytes.prefix(count))
+    descriptor = fd
+  }
+
+  deinit {
+    if descriptor >= 0 { close(descriptor) }
+  }
+
+  /// The encoding its first bytes name.
+  var encoding: TraceEncoding { TraceEncoding.detect(prefix: prefix) }
+
+  /// Hands the descriptor (positioned after `prefix`) to the caller, who
+  /// closes it; once only.
+  func take() -> Int32 {
+    precondition(descriptor >= 0, "an opened trace is read once")
+    defer { descriptor = -1 }
+    return descriptor
+  }
+
+  /// Why a trace could not be opened.
+  struct OpenFailure: Error {
+    let message: String
+  }
+}
