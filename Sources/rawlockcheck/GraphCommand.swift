@@ -45,7 +45,8 @@ struct GraphCommand: ParsableCommand {
     help: "A directory to search for the trace's binaries and their debug files (repeatable).")
   var debugDir: [String] = []
 
-  @Argument(help: "The trace file (text or binary encoding); - for standard input (either encoding).")
+  @Argument(
+    help: "The trace file (text or binary encoding); - for standard input (either encoding).")
   var trace: String
 
   func run() throws {

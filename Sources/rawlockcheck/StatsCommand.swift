@@ -29,7 +29,8 @@ struct StatsCommand: ParsableCommand {
   @Option(help: "Output format.")
   var format: Format = .text
 
-  @Argument(help: "The trace file (text or binary encoding); - for standard input (either encoding).")
+  @Argument(
+    help: "The trace file (text or binary encoding); - for standard input (either encoding).")
   var trace: String
 
   func run() throws {
