@@ -109,14 +109,21 @@ import Testing
   /// a lock first, so the thread has validator state before the handler
   /// runs.
   func raiseOnAThread(_ signal: Int32, in scope: LockValidationScope?, lockFirst: Bool = true) {
+    runOnAThread(unblocking: signal) {
+      if lockFirst { Checked.Mutex(name: "&signal->first").withLock {} }
+      if let scope { scope.run { _ = raise(signal) } } else { _ = raise(signal) }
+    }
+  }
+
+  /// Runs `body` on a new thread with `signal` unblocked, and joins it.
+  func runOnAThread(unblocking signal: Int32, _ body: @escaping @Sendable () -> Void) {
     pthread_join(
       spawn {
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, signal)
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
-        if lockFirst { Checked.Mutex(name: "&signal->first").withLock {} }
-        if let scope { scope.run { _ = raise(signal) } } else { _ = raise(signal) }
+        body()
       }, nil)
   }
 
@@ -142,20 +149,15 @@ import Testing
     let next = Checked.RawSpinLock(name: "&queued->next")
     installSignalHandler(SIGPROF) { _ in mightSleep() }
     let scope = LockValidationScope()
-    pthread_join(
-      spawn {
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGPROF)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
-        scope.run {
-          next.withLock {}
-          _ = raise(SIGPROF)
-          next.lock()
-          Checked.RawSpinLock(name: "&queued->slow").withLock {}
-          next.unlock()
-        }
-      }, nil)
+    runOnAThread(unblocking: SIGPROF) {
+      scope.run {
+        next.withLock {}
+        _ = raise(SIGPROF)
+        next.lock()
+        Checked.RawSpinLock(name: "&queued->slow").withLock {}
+        next.unlock()
+      }
+    }
     #expect(scope.findings.map(\.finding.kind) == [.sleepInAtomic])
     #expect(scope.findings.first?.finding.held.isEmpty == true)
   }

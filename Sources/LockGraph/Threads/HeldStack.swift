@@ -104,17 +104,27 @@ final class HeldStorage: @unchecked Sendable {
 
   init(capacity: Int) {
     self.capacity = min(max(capacity, 1), HeldStack.maxCapacity)
-    base = .allocate(capacity: self.capacity)
+    base = Self.allocate(self.capacity)
   }
 
   deinit { base.deallocate() }
+
+  /// A buffer of `count` entries on a cache-line boundary: each 64-byte
+  /// entry then fills one line. With malloc's 16-byte alignment, three
+  /// buffers in four put every entry across two lines, so that a push
+  /// stores to two lines and a pop loads from two.
+  private static func allocate(_ count: Int) -> UnsafeMutablePointer<HeldLock> {
+    UnsafeMutableRawPointer.allocate(
+      byteCount: count * MemoryLayout<HeldLock>.stride, alignment: 64
+    ).bindMemory(to: HeldLock.self, capacity: count)
+  }
 
   /// Doubles the capacity, keeping the entries, up to `HeldStack.maxCapacity`.
   @inline(never)
   func grow() {
     precondition(capacity < HeldStack.maxCapacity, "more than MAX_LOCK_DEPTH held locks")
     let larger = min(capacity * 2, HeldStack.maxCapacity)
-    let buffer = UnsafeMutablePointer<HeldLock>.allocate(capacity: larger)
+    let buffer = Self.allocate(larger)
     buffer.moveInitialize(from: base, count: capacity)
     base.deallocate()
     base = buffer
