@@ -1,3 +1,4 @@
+import Basics
 import LockGraph
 import WaitContext
 
@@ -119,9 +120,23 @@ public struct GraphFile: Sendable, Equatable {
   // MARK: Writing
 
   /// The file's text: header, an optional comment line, classes, edges.
-  public func render(comment: String? = nil) -> String {
+  ///
+  /// A graph file is tokenized as a text trace, which cannot hold a control
+  /// character other than tab. Class keys name classes across runs, so a
+  /// key holding one is refused rather than changed (a changed key would
+  /// never match the class again); display names and where an edge came
+  /// from are written with such characters spelled out (`\u{A}`).
+  /// - Throws: `TraceWriteError` naming the first class key that holds one.
+  public func render(comment: String? = nil) throws(TraceWriteError) -> String {
+    for key in classes.map(\.key) + edges.flatMap({ [$0.from, $0.to] }) {
+      if let bad = TextTraceWriter.unwritable(key) {
+        throw TraceWriteError(
+          "cannot write class \"\(QuotedText.shown(key))\" to a graph file: its key holds the control character \(QuotedText.escape(bad)), which a graph file cannot hold"
+        )
+      }
+    }
     var out: [UInt8] = Array("\(Self.headerWord) \(Self.version)\n".utf8)
-    if let comment { out += Array("# \(comment.filter { $0 != "\n" && $0 != "\r" })\n".utf8) }
+    if let comment { out += Array("# \(TextTraceWriter.writable(comment))\n".utf8) }
     func token(_ text: String) {
       out.append(0x20)
       TextTraceWriter.appendToken(text, to: &out)
@@ -130,7 +145,7 @@ public struct GraphFile: Sendable, Equatable {
       out.append(0x20)
       out += Array(key.utf8)
       out.append(0x3D)
-      TextTraceWriter.appendToken(value, to: &out)
+      TextTraceWriter.appendToken(TextTraceWriter.writable(value), to: &out)
     }
     for c in classes {
       out += Array("class".utf8)

@@ -57,8 +57,15 @@ extension ReportCommand {
     if let graphOut, !anyErrors {
       let comment =
         "written by rawlockcheck \(RawLockCheck.version) from \(traces.joined(separator: " "))"
+      let text: String
+      do {
+        text = try union.render(comment: comment)
+      } catch {
+        writeStandardError("rawlockcheck: \(graphOut): \(error)\n")
+        throw ExitCode(2)
+      }
       let file = try OutputFile(path: graphOut)
-      try file.write(union.render(comment: comment))
+      try file.write(text)
       try file.commit()
     }
     if anyErrors { throw ExitCode(2) }

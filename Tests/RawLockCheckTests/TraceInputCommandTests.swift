@@ -66,6 +66,28 @@ import Trace
       run.stderr == "rawlockcheck: \(input.path): byte 11: thread \"t\\u{A}1\" declared twice\n")
   }
 
+  @Test func aClassKeyAGraphFileCannotHoldIsRefusedNotChanged() throws {
+    // Class key "A<newline>B": written as "A B", it would never match the
+    // class again in a later run. The graph file is not written; exit 2.
+    let bytes =
+      BinaryTraceFormat.header + [0x01, 0x00, 0x04, 0x00, 0x03, 0x41, 0x0A, 0x42]
+      + [0x40, 0x00, 0x00]
+    let input = Self.temporary("key.rltb")
+    let graph = Self.temporary("out.rlg")
+    try Data(bytes).write(to: input)
+    defer {
+      try? FileManager.default.removeItem(at: input)
+      try? FileManager.default.removeItem(at: graph)
+    }
+    let run = try ToolRun(["report", "--graph-out", graph.path, input.path])
+    #expect(run.status == 2)
+    #expect(
+      run.stderr
+        == "rawlockcheck: \(graph.path): cannot write class \"A\\u{A}B\" to a graph file: its key holds the control character \\u{A}, which a graph file cannot hold\n"
+    )
+    #expect(!FileManager.default.fileExists(atPath: graph.path))
+  }
+
   /// Runs `arguments` with `bytes` written to its standard input through a pipe.
   func piped(_ bytes: [UInt8], _ arguments: [String]) throws -> ToolRun {
     let pipe = Pipe()

@@ -23,7 +23,7 @@ import WaitContext
         location: GraphFile.Location(
           function: "f(\"x\")", file: "a b.swift", line: 3, trace: "t.rlt", traceLine: 9))
     ]
-    let text = graph.render(comment: "test")
+    let text = try graph.render(comment: "test")
     var parsed = try GraphFile.parse(text, file: "g")
     #expect(parsed.classes.map(\.line) == [3, 4])
     #expect(parsed.edges.map(\.line) == [5])
@@ -31,6 +31,38 @@ import WaitContext
     for i in parsed.edges.indices { parsed.edges[i].line = 0 }
     #expect(parsed == graph)
     #expect(text.contains("kinds=EN,SR from-sub=1"))
+  }
+
+  @Test func controlCharactersAreRefusedInKeysAndSpelledOutElsewhere() throws {
+    // A key names a class in every later run: changed, it would never match
+    // again, so it is refused. A display name, a function, a file and the
+    // comment are only shown: their control characters are spelled out.
+    var graph = GraphFile()
+    let waits = try ClassWaitTypes(kind: .mutex)
+    graph.classes = [
+      GraphFile.Class(key: "a", name: "x\ny", kind: .mutex, waits: waits),
+      GraphFile.Class(key: "b", name: nil, kind: .mutex, waits: waits),
+    ]
+    graph.edges = [
+      GraphFile.Edge(
+        from: "a", to: "b", kinds: [.exclusiveToNonRecursive],
+        location: GraphFile.Location(function: "f\rg", file: "c\u{1B}.swift", line: 1))
+    ]
+    let text = try graph.render(comment: "from\nt.rlt")
+    #expect(text.split(separator: "\n").count == 5)
+    let parsed = try GraphFile.parse(text, file: "g")
+    #expect(parsed.classes.map(\.name) == ["x\\u{A}y", nil])
+    #expect(parsed.edges.first?.location.function == "f\\u{D}g")
+    #expect(parsed.edges.first?.location.file == "c\\u{1B}.swift")
+    graph.classes[1].key = "b\nc"
+    graph.edges[0].to = "b\nc"
+    #expect(
+      throws: TraceWriteError(
+        "cannot write class \"b\\u{A}c\" to a graph file: its key holds the control character \\u{A}, which a graph file cannot hold"
+      )
+    ) {
+      try graph.render()
+    }
   }
 
   @Test func unknownVersionIsAnError() {
