@@ -91,6 +91,7 @@ extension BinaryTraceDecoder {
         // The fields are read through `input` (the whole record is
         // buffered: it reads no more): hand it the position, and take it back.
         input.skip(p - synced)
+        synced = p
         try fields(&event, verb, slot, &input)
         p = input.cursor
         synced = p

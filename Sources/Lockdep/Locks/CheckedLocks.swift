@@ -238,14 +238,14 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
   /// `spin_lock()` (`raw_spin_lock()`, `local_lock()`).
   public final func lock() {
     let ip = callerAddress
-    // Uncontended, the lock is taken first and validated after: the
-    // validation's stores then drain while the rest of the critical
+    // Uncontended, the lock is taken first and validated after by the
+    // fast path: its stores then drain while the rest of the critical
     // section runs, instead of stalling the atomic instruction, which
     // waits for every earlier store. (An acquisition that did not wait
     // cannot have deadlocked, so validating it a moment later finds the
-    // same; one that must wait is validated before it waits.) The fast
-    // path calls nothing and every other path is a tail call: the common
-    // case saves no registers.
+    // same.) The full path runs before the lock is taken, as a contended
+    // acquisition's does. The memoized fast path calls nothing and every
+    // other path is a tail call: the common case saves no registers.
     if word.tryLock() {
       if tryValidateAcquireMemoized(ip: ip) { return }
       return validateAcquired(ip: ip)
@@ -254,11 +254,16 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
   }
 
   /// The validation of an acquisition that took the lock at once and is
-  /// not memoized: the rest of the fast path, else the full one.
+  /// not memoized: the rest of the fast path; else the lock is given back
+  /// and validated in full before it is taken again. The full path may
+  /// allocate, print, take the validator's lock or abort the process:
+  /// never with the caller's lock held, where a signal handler taking it,
+  /// or one run at abort, would spin for ever.
   @inline(never)
   final func validateAcquired(ip: UInt64) {
     if tryValidateAcquireFast(ip: ip) { return }
-    validateAcquire(ip: ip)
+    word.unlock()
+    lockValidatingFully(ip: ip)
   }
 
   /// A contended acquisition: validated (the fast path, else the full

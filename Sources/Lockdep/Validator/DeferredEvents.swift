@@ -32,6 +32,10 @@ struct DeferredEvents {
   /// Handler runs dropped because the queue was full.
   private(set) var dropped = 0
 
+  /// Something for `replay` to do: events to validate, or dropped runs to
+  /// report (a dropped run may leave the queue empty).
+  var needsReplay: Bool { count > 0 || dropped > 0 }
+
   /// A queue of `capacity` events in storage of its own (`deallocate()`).
   init(capacity: Int = 64) {
     self.capacity = capacity

@@ -26,7 +26,7 @@ enum Live {
     if off.load(ordering: .relaxed) { return }
     if let raw = rlc_lockdep_thread() {
       Unmanaged<LiveThread>.fromOpaque(raw)._withUnsafeGuaranteedRef { thread in
-        if thread.deferred.count > 0 && thread.signalDepth == 0 && !thread.busy {
+        if thread.deferred.needsReplay && thread.signalDepth == 0 && !thread.busy {
           thread.replayDeferred()
         }
         body(thread)
@@ -59,21 +59,26 @@ enum Live {
       return
     }
     Unmanaged<LiveThread>.fromOpaque(raw)._withUnsafeGuaranteedRef { thread in
-      if thread.deferred.count > 0 && !thread.busy { thread.replayDeferred() }
+      if thread.deferred.needsReplay && !thread.busy { thread.replayDeferred() }
     }
   }
 
   /// A signal handler installed through Lockdep starts (`entering`) or
   /// returns on this thread.
+  ///
+  /// The thread's copy of the depth is read back from the C counter after
+  /// that counter changed, on entry and on return alike: a handler for
+  /// another signal that interrupts this one between the two then leaves
+  /// both as it found them (a copy computed before the counter changed
+  /// would be put back stale by such a handler, and stay wrong).
   static func signalHandler(entering: Bool) {
-    if entering { rlc_lockdep_enter_signal() }
+    if entering { rlc_lockdep_enter_signal() } else { rlc_lockdep_leave_signal() }
     if let raw = rlc_lockdep_thread() {
       Unmanaged<LiveThread>.fromOpaque(raw)._withUnsafeGuaranteedRef { thread in
-        thread.signalDepth = rlc_lockdep_signal_depth() - (entering ? 0 : 1)
+        thread.signalDepth = rlc_lockdep_signal_depth()
         rlc_signal_fence()
       }
     }
-    if !entering { rlc_lockdep_leave_signal() }
   }
 
   /// The outermost signal handler on this thread returned.

@@ -260,7 +260,7 @@ final class LiveThread: StackSource {
     }
     queue.clear()
     // Signals are blocked: no handler queues an event meanwhile.
-    gate.eventsDeferred = deferred.count > 0
+    gate.eventsDeferred = deferred.needsReplay
     if dropped > 0 {
       LiveValidator.shared.misuse(
         "\(dropped) signal handler run(s) not validated: more than \(queue.capacity) events",
@@ -272,7 +272,7 @@ final class LiveThread: StackSource {
   /// took them, if any), the recording flushed.
   func exit() {
     busy = false
-    if deferred.count > 0 { replayDeferred() }
+    if deferred.needsReplay { replayDeferred() }
     if let scope = exitScope {
       exitScope = nil
       scope.atThreadExit(self) { process(LockEvent(.exit, thread: id)) }

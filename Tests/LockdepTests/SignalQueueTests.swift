@@ -1,0 +1,55 @@
+import CLockdepSupport
+import Synchronization
+import Testing
+
+@testable import Lockdep
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The queue of a signal handler's events and the fast path's gate: a
+/// handler run too long for the queue is dropped whole, and the thread's
+/// fast path opens again once that has been reported.
+@Suite struct SignalQueueTests {
+  @Test func aDroppedHandlerRunDoesNotLeaveTheFastPathShut() {
+    LockValidation.policy = .collect
+    let inHandler = Checked.RawSpinLock(name: "&queue->handler")
+    let task = Checked.RawSpinLock(name: "&queue->task")
+    // 80 events: more than the queue's 64, so the run is dropped whole and
+    // the queue is left empty.
+    installSignalHandler(SIGPWR) { _ in
+      for _ in 0..<40 { inHandler.withLock {} }
+    }
+    let seen = Mutex<(queued: Int, dropped: Int, shut: Bool, slow: Int64)>((-1, -1, true, -1))
+    let scope = LockValidationScope()
+    pthread_join(
+      spawn {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGPWR)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        scope.run {
+          for _ in 0..<3 { task.withLock {} }
+          _ = raise(SIGPWR)
+          task.withLock {}
+          let thread = Unmanaged<LiveThread>.fromOpaque(rlc_lockdep_thread()!)
+            .takeUnretainedValue()
+          // Counted only by the full path: the fast path counts nothing.
+          let before = thread.validator.statistics.acquisitions
+          for _ in 0..<100 { task.withLock {} }
+          let slow = thread.validator.statistics.acquisitions - before
+          seen.withLock {
+            $0 = (
+              thread.deferred.count, thread.deferred.dropped, thread.gate.eventsDeferred, slow
+            )
+          }
+        }
+      }, nil)
+    let (queued, dropped, shut, slow) = seen.withLock { $0 }
+    #expect(queued == 0)
+    #expect(dropped == 0, "the dropped run was reported")
+    #expect(!shut, "the gate's deferred-events byte was cleared")
+    #expect(slow == 0, "the chain seen before took the fast path")
+  }
+}
