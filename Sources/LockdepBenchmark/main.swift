@@ -33,6 +33,23 @@ func measure(_ iterations: Int, rounds: Int = 7, _ body: (Int) -> Void) -> Doubl
   return best
 }
 
+/// The best nanoseconds per iteration of each of `bodies`, measured in
+/// turn, one round of each after another, so that a disturbed stretch of a
+/// shared machine falls on all of them alike rather than on whichever ran
+/// then (a figure and its baseline are compared).
+func measureInterleaved(_ iterations: Int, rounds: Int = 7, _ bodies: [(Int) -> Void]) -> [Double] {
+  var best = [Double](repeating: .infinity, count: bodies.count)
+  for body in bodies { body(iterations / 10) }  // warm up: first chains, caches
+  for _ in 0..<rounds {
+    for (i, body) in bodies.enumerated() {
+      let start = now()
+      body(iterations)
+      best[i] = min(best[i], Double(now() - start) / Double(iterations))
+    }
+  }
+  return best
+}
+
 /// A bare test-and-test-and-set spin lock: the baseline for spin locks.
 final class BareSpin: @unchecked Sendable {
   let word = Atomic<UInt32>(0)
@@ -85,48 +102,58 @@ if CommandLine.arguments.dropFirst().first == "loop" {
 }
 
 let bareMutex = BareMutex()
-let bareMutexNs = measure(n) { k in
-  for _ in 0..<k {
-    bareMutex.lock()
-    bareMutex.unlock()
-  }
-}
 let mutex = Checked.Mutex(name: "&bench->mutex")
-let mutexNs = measure(n) { k in
-  for _ in 0..<k {
-    mutex.lock()
-    mutex.unlock()
-  }
-}
 let plainMutex = Plain.Mutex()
-let plainMutexNs = measure(n) { k in
-  for _ in 0..<k {
-    plainMutex.lock()
-    plainMutex.unlock()
-  }
-}
+let mutexFigures = measureInterleaved(
+  n,
+  [
+    { k in
+      for _ in 0..<k {
+        bareMutex.lock()
+        bareMutex.unlock()
+      }
+    },
+    { k in
+      for _ in 0..<k {
+        mutex.lock()
+        mutex.unlock()
+      }
+    },
+    { k in
+      for _ in 0..<k {
+        plainMutex.lock()
+        plainMutex.unlock()
+      }
+    },
+  ])
+let (bareMutexNs, mutexNs, plainMutexNs) = (mutexFigures[0], mutexFigures[1], mutexFigures[2])
 
 let bareSpin = BareSpin()
-let bareSpinNs = measure(n) { k in
-  for _ in 0..<k {
-    bareSpin.lock()
-    bareSpin.unlock()
-  }
-}
 let raw = Checked.RawSpinLock(name: "&bench->raw")
-let rawNs = measure(n) { k in
-  for _ in 0..<k {
-    raw.lock()
-    raw.unlock()
-  }
-}
 let plainRaw = Plain.RawSpinLock()
-let plainRawNs = measure(n) { k in
-  for _ in 0..<k {
-    plainRaw.lock()
-    plainRaw.unlock()
-  }
-}
+let spinFigures = measureInterleaved(
+  n,
+  [
+    { k in
+      for _ in 0..<k {
+        bareSpin.lock()
+        bareSpin.unlock()
+      }
+    },
+    { k in
+      for _ in 0..<k {
+        raw.lock()
+        raw.unlock()
+      }
+    },
+    { k in
+      for _ in 0..<k {
+        plainRaw.lock()
+        plainRaw.unlock()
+      }
+    },
+  ])
+let (bareSpinNs, rawNs, plainRawNs) = (spinFigures[0], spinFigures[1], spinFigures[2])
 
 // Depth: the pair taken under depth - 1 other held locks (distinct classes).
 var depthNs: [Int: Double] = [:]
