@@ -16,10 +16,12 @@ import WaitContext
 ///
 /// Invariants:
 /// - only its own thread, and signal handlers running on it, touch it;
-/// - `busy` is set while the validator runs, which is not re-entrant
-///   (lockdep gets the same by running with interrupts off); events of a
-///   signal handler are never validated in the handler but queued
-///   (`deferred`) and validated once it has returned and `busy` is clear.
+/// - `busy` is set while the validator's full path runs, which is not
+///   re-entrant (lockdep gets the same by running with interrupts off);
+///   events of a signal handler are never validated in the handler but
+///   queued (`deferred`) and validated once it has returned and `busy` is
+///   clear; the fast path does not set it (see `fastPath`), since a
+///   handler changes no validator state.
 final class LiveThread: StackSource {
   let id: ThreadID
   @exclusivity(unchecked) var validator: ThreadValidator
@@ -131,18 +133,20 @@ final class LiveThread: StackSource {
     fastPath { $0.releaseFast(lockClass, instance: instance) }
   }
 
-  /// Runs a fast path `body` of the validator with `busy` set, when
-  /// nothing else must run first; false when something must, or when
-  /// `body` declines.
+  /// Runs a fast path `body` of the validator when nothing else must run
+  /// first; false when something must, or when `body` declines.
+  ///
+  /// It does not set `busy`: a signal handler installed through Lockdep
+  /// that interrupts it changes nothing of the validator's state (its
+  /// events are queued, since `signalDepth` is above 0 there, and the gate
+  /// then sends the thread's next event to the full path, which validates
+  /// them first), so the fast path cannot be entered twice; and it must
+  /// not run inside the full path, which has `busy` set. Two stores an
+  /// event saved.
   @inline(__always)
   private func fastPath(_ body: (inout ThreadValidator) -> Bool) -> Bool {
     guard gate.isOpen, !busy else { return false }
-    busy = true
-    rlc_signal_fence()
-    let done = body(&validator)
-    rlc_signal_fence()
-    busy = false
-    return done
+    return body(&validator)
   }
 
   /// `acquire`'s full event, out of line so that the fast path's callers
