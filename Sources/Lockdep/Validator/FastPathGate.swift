@@ -2,10 +2,10 @@
 /// validator running (`LiveThread.busy`): one byte per reason, so that the
 /// fast path tests them all with one 32-bit load.
 ///
-/// `busy` is kept apart: it is set and cleared by every fast-path event,
-/// and a word loaded soon after a byte of it was stored waits for the
-/// store (store forwarding fails on a wider load); these reasons change
-/// rarely.
+/// `busy` is kept apart: it is set and cleared around every full-path
+/// event, and a word loaded soon after a byte of it was stored waits for
+/// the store (store forwarding fails on a wider load); these reasons
+/// change rarely.
 ///
 /// Invariants: each reason's byte is 0 or 1 and is written with a single
 /// byte store, by the thread itself or by a signal handler running on it;
