@@ -115,18 +115,6 @@ import Testing
     }
   }
 
-  /// Runs `body` on a new thread with `signal` unblocked, and joins it.
-  func runOnAThread(unblocking signal: Int32, _ body: @escaping @Sendable () -> Void) {
-    pthread_join(
-      spawn {
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, signal)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
-        body()
-      }, nil)
-  }
-
   @Test func aSignalHandlerRunsAsAHardInterrupt() {
     let lock = Checked.SpinLock(name: "&signal->lock")
     installSignalHandler(SIGUSR1) { _ in lock.withLock {} }

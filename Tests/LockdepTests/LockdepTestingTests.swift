@@ -81,3 +81,16 @@ import Testing
 func spawn(_ body: @escaping @Sendable () -> Void) -> pthread_t {
   SpawnedThread(body).handle
 }
+
+/// Runs `body` on a new thread with `signal` unblocked (the test runner's
+/// worker threads block signals), and joins it.
+func runOnAThread(unblocking signal: Int32, _ body: @escaping @Sendable () -> Void) {
+  pthread_join(
+    spawn {
+      var set = sigset_t()
+      sigemptyset(&set)
+      sigaddset(&set, signal)
+      pthread_sigmask(SIG_UNBLOCK, &set, nil)
+      body()
+    }, nil)
+}

@@ -23,29 +23,24 @@ import Testing
     }
     let seen = Mutex<(queued: Int, dropped: Int, shut: Bool, slow: Int64)>((-1, -1, true, -1))
     let scope = LockValidationScope()
-    pthread_join(
-      spawn {
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGPWR)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
-        scope.run {
-          for _ in 0..<3 { task.withLock {} }
-          _ = raise(SIGPWR)
-          task.withLock {}
-          let thread = Unmanaged<LiveThread>.fromOpaque(rlc_lockdep_thread()!)
-            .takeUnretainedValue()
-          // Counted only by the full path: the fast path counts nothing.
-          let before = thread.validator.statistics.acquisitions
-          for _ in 0..<100 { task.withLock {} }
-          let slow = thread.validator.statistics.acquisitions - before
-          seen.withLock {
-            $0 = (
-              thread.deferred.count, thread.deferred.dropped, thread.gate.eventsDeferred, slow
-            )
-          }
+    runOnAThread(unblocking: SIGPWR) {
+      scope.run {
+        for _ in 0..<3 { task.withLock {} }
+        _ = raise(SIGPWR)
+        task.withLock {}
+        let thread = Unmanaged<LiveThread>.fromOpaque(rlc_lockdep_thread()!)
+          .takeUnretainedValue()
+        // Counted only by the full path: the fast path counts nothing.
+        let before = thread.validator.statistics.acquisitions
+        for _ in 0..<100 { task.withLock {} }
+        let slow = thread.validator.statistics.acquisitions - before
+        seen.withLock {
+          $0 = (
+            thread.deferred.count, thread.deferred.dropped, thread.gate.eventsDeferred, slow
+          )
         }
-      }, nil)
+      }
+    }
     let (queued, dropped, shut, slow) = seen.withLock { $0 }
     #expect(queued == 0)
     #expect(dropped == 0, "the dropped run was reported")
