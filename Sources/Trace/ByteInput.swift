@@ -35,16 +35,13 @@ struct ByteInput: ~Copyable {
 
   /// Opens `path`; throws a message saying why it cannot be read.
   init(path: String) throws(BinaryStop) {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    if fd < 0 { throw .io("cannot open: \(String(cString: strerror(errno)))") }
-    var info = stat()
-    if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
-      close(fd)
-      throw .io("cannot open: is a directory")
+    let opened: OpenedTraceInput
+    do {
+      opened = try OpenedTraceInput(path: path)
+    } catch {
+      throw .io(error.message)
     }
-    self.fileSize = (info.st_mode & S_IFMT) == S_IFREG ? UInt64(info.st_size) : nil
-    self.fd = fd
-    self.buffer = .allocate(byteCount: Self.bufferSize, alignment: 16)
+    self.init(opened: opened)
   }
 
   /// Reads an opened trace: its first bytes, then the rest of its

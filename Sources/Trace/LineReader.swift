@@ -24,22 +24,21 @@ struct LineReader: ~Copyable {
   let fileSize: UInt64?
 
   enum Failure: Error {
+    /// Opening it, or reading its first bytes, failed: the message says why.
     case cannotOpen(String)
     case readFailed(String)
     case lineTooLong
   }
 
+  /// Opens `path`; throws a message saying why it cannot be read.
   init(path: String) throws(Failure) {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    if fd < 0 { throw .cannotOpen(String(cString: strerror(errno))) }
-    var info = stat()
-    if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
-      close(fd)
-      throw .cannotOpen("is a directory")
+    let opened: OpenedTraceInput
+    do {
+      opened = try OpenedTraceInput(path: path)
+    } catch {
+      throw .cannotOpen(error.message)
     }
-    self.fileSize = (info.st_mode & S_IFMT) == S_IFREG ? UInt64(info.st_size) : nil
-    self.fd = fd
-    self.buffer = .allocate(byteCount: Self.maxLineLength * 2, alignment: 16)
+    self.init(opened: opened)
   }
 
   /// Reads an opened trace: its first bytes, then the rest of its

@@ -29,21 +29,27 @@ final class OpenedTraceInput: @unchecked Sendable {
       throw OpenFailure(message: "cannot open: is a directory")
     }
     fileSize = (info.st_mode & S_IFMT) == S_IFREG ? UInt64(info.st_size) : nil
+    do {
+      prefix = try Self.readPrefix(fd)
+    } catch {
+      close(fd)
+      throw error
+    }
+    descriptor = fd
+  }
+
+  /// Up to the first 4 bytes of `fd` (fewer at its end).
+  static func readPrefix(_ fd: Int32) throws(OpenFailure) -> [UInt8] {
     var bytes = [UInt8](repeating: 0, count: 4)
     var count = 0
     while count < bytes.count {
       let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, 4 - count) }
       if n < 0 && errno == EINTR { continue }
-      if n < 0 {
-        let code = errno
-        close(fd)
-        throw OpenFailure(message: "read failed: \(String(cString: strerror(code)))")
-      }
+      if n < 0 { throw OpenFailure(message: "read failed: \(String(cString: strerror(errno)))") }
       if n == 0 { break }
       count += n
     }
-    prefix = Array(bytes.prefix(count))
-    descriptor = fd
+    return Array(bytes.prefix(count))
   }
 
   deinit {

@@ -84,7 +84,7 @@ public struct TextTraceReader {
 
   static func describe(_ failure: LineReader.Failure) -> String {
     switch failure {
-    case .cannotOpen(let why): "cannot open: \(why)"
+    case .cannotOpen(let message): message
     case .readFailed(let why): "read failed: \(why)"
     case .lineTooLong: "line longer than \(LineReader.maxLineLength) bytes"
     }

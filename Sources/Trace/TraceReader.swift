@@ -30,15 +30,8 @@ public struct TraceReader {
     defer { close(fd) }
     var info = stat()
     if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG { return .text }
-    var prefix = [UInt8](repeating: 0, count: 4)
-    var count = 0
-    while count < 4 {
-      let n = prefix.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, 4 - count) }
-      if n < 0 && errno == EINTR { continue }
-      if n <= 0 { break }
-      count += n
-    }
-    return TraceEncoding.detect(prefix: prefix.prefix(count))
+    guard let prefix = try? OpenedTraceInput.readPrefix(fd) else { return nil }
+    return TraceEncoding.detect(prefix: prefix)
   }
 
   /// Reads the whole trace into `consumer` with the reader of its encoding,

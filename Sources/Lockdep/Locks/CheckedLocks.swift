@@ -263,7 +263,8 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
   final func validateAcquired(ip: UInt64) {
     if tryValidateAcquireFast(ip: ip) { return }
     word.unlock()
-    lockValidatingFully(ip: ip)
+    validateAcquire(ip: ip)
+    word.lock()
   }
 
   /// A contended acquisition: validated (the fast path, else the full
