@@ -20,19 +20,25 @@ extension ThreadValidator {
     return true
   }
 
+  /// The common release: the newest lock, of declared class `lockClass`
+  /// and at `instance` (0: any), in the current context, goes. Returns
+  /// false, changing nothing, for any other (`release(_:)` finds it).
+  @inline(__always)
+  mutating func releaseTop(_ lockClass: ClassID, instance: UInt64) -> Bool {
+    guard !state.stopped, let top = state.top, top.irqContext == state.irqContext,
+      classes.base(top.lockClass) == lockClass,
+      instance == 0 || top.instance == instance
+    else { return false }
+    state.chainKey = top.previousChainKey
+    state.held.removeLast()
+    return true
+  }
+
   /// lockdep's `__lock_release()`: finds the most recent matching lock in
   /// the current interrupt context; locks above it are re-validated as if
   /// re-acquired (`reacquire_held_locks()`), since the chain changed.
   mutating func release(_ event: LockEvent) {
-    // The common case: the newest lock, in the current context, goes.
-    if let top = state.top, top.irqContext == state.irqContext,
-      classes.base(top.lockClass) == event.lockClass,
-      event.address == 0 || top.instance == event.address
-    {
-      state.chainKey = top.previousChainKey
-      state.held.removeLast()
-      return
-    }
+    if releaseTop(event.lockClass, instance: event.address) { return }
     let start = state.currentSegmentStart
     var found: Int? = nil
     var i = state.held.count - 1

@@ -164,6 +164,18 @@ public struct ThreadValidator {
     deliverPending()
   }
 
+  /// The full path of an `acquire` or `release` of a declared class on a
+  /// validated thread, numbered `number` (`LockValidator`'s events read in
+  /// place, whose fast path did not take them): what `process(_:)` would
+  /// do after its fast path.
+  @inline(never)
+  mutating func processInFull(_ event: LockEvent, number: Int64) {
+    var event = event
+    event.origin.event = number
+    if event.verb == .acquire { acquire(event) } else { release(event) }
+    deliverPending()
+  }
+
   // MARK: The slow path
 
   /// Runs `body` under the core's lock.
