@@ -4,9 +4,10 @@ extension ThreadValidator {
   /// past trylocks and stopping after the first non-trylock.
   mutating func addDependencies(_ lock: HeldLock, in s: inout SharedState) {
     var i = state.held.count - 1
+    // Only an entry that takes part is copied out.
     while i >= 0 && state.held[i].irqContext == lock.irqContext {
-      let prev = state.held[i]
-      if prev.check {
+      if state.held[i].check {
+        let prev = state.held[i]
         if !addDependency(prev: prev, next: lock, in: &s) { return }
         if !prev.isTrylock { return }
       }

@@ -9,6 +9,8 @@ extension ThreadValidator {
   mutating func checkRecursion(_ lock: inout HeldLock, in s: inout SharedState)
     -> RecursionVerdict
   {
+    // The common case: no held lock of the class, and no nest lock to look for.
+    if lock.nest == .none && !state.held.holds(lock.lockClass) { return .none }
     var nestHeld = false
     // An index loop: iterating the stack itself would retain its storage.
     for i in 0..<state.held.count {

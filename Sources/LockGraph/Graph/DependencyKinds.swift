@@ -28,10 +28,10 @@ public struct DependencyKinds: OptionSet, Sendable, Hashable {
   static let toNonRecursive: DependencyKinds = [.sharedToNonRecursive, .exclusiveToNonRecursive]
 
   /// The kind of one dependency (lockdep's `calc_dep()`).
-  @inlinable
+  @inlinable @inline(__always)
   static func of(prev: ReadMode, next: ReadMode) -> DependencyKinds {
-    let bit = (prev == .exclusive ? 1 : 0) + (next != .recursive ? 2 : 0)
-    return DependencyKinds(rawValue: 1 << UInt8(bit))
+    let bit: UInt8 = (prev == .exclusive ? 1 : 0) | (next != .recursive ? 2 : 0)
+    return DependencyKinds(rawValue: 1 &<< bit)
   }
 
   /// The same kinds seen from the other end, for backward searches

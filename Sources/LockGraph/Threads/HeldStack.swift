@@ -66,6 +66,18 @@ struct HeldStack: RandomAccessCollection, @unchecked Sendable {
     count &+= 1
   }
 
+  /// Whether a held lock is of exactly class `lockClass` (a variant, not
+  /// its base): reads each entry's class and nothing else.
+  @inline(__always)
+  func holds(_ lockClass: ClassID) -> Bool {
+    var i = 0
+    while i < count {
+      if base[i].lockClass == lockClass { return true }
+      i &+= 1
+    }
+    return false
+  }
+
   /// Whether a lock can be pushed without growing the buffer.
   @inlinable var hasRoom: Bool {
     @inline(__always) get { count < capacity }

@@ -38,6 +38,13 @@ public struct ThreadValidator {
   /// Set when the current acquisition produced a finding (new or a repeat):
   /// its chain is then not cached, so every later occurrence is counted.
   var producedFinding = false
+  /// The core's shared state while the caller holds its lock for a
+  /// stretch of events (`LockValidator`, a trace's single driver, takes it
+  /// once per batch): the slow path then uses it without locking again.
+  /// Set only around an event on the thread that holds the lock, and only
+  /// for a core without an `onFinding` callback (which runs outside the
+  /// lock).
+  var heldShared: UnsafeMutablePointer<SharedState>? = nil
   /// Findings of the current event (each with whether it is a new distinct
   /// one), handed to the core's callback after its lock.
   var pending: [(finding: Finding, isNew: Bool)] = []
@@ -178,9 +185,14 @@ public struct ThreadValidator {
 
   // MARK: The slow path
 
-  /// Runs `body` under the core's lock.
+  /// Runs `body` under the core's lock: taken here, or already held by
+  /// the caller that set `heldShared`.
   @inline(never)
   mutating func withShared(_ body: (inout ThreadValidator, inout SharedState) -> Void) {
+    if let held = heldShared {
+      body(&self, &held.pointee)
+      return
+    }
     shared._withUnsafeGuaranteedRef { $0.withLock { s in body(&self, &s) } }
   }
 

@@ -105,24 +105,33 @@ public struct LockValidator {
   public mutating func process(_ events: UnsafeBufferPointer<LockEvent>) -> (
     index: Int, error: EventError
   )? {
+    assert(core.onFinding == nil, "a finding callback must run outside the core's lock")
     var number = eventCount
-    let refused: (index: Int, error: EventError)? = threads.withUnsafeMutableBufferPointer {
-      threads in
-      guard let first = events.baseAddress else { return nil }
-      for index in events.indices {
-        // The common events are read in place, field by field: copying a
-        // whole event first costs more than what most of them need.
-        if Self.validateInPlace(first + index, number: number, threads: threads) {
-          number &+= 1
-          continue
-        }
-        do throws(EventError) {
-          try Self.validate(events[index], number: &number, threads: threads)
-        } catch {
-          return (index, error)
+    // The core's lock is taken once for the batch, not once per new chain:
+    // this validator is the core's only driver, and its core has no
+    // finding callback to call outside the lock.
+    let refused: (index: Int, error: EventError)? = core.shared.withLock { shared in
+      withUnsafeMutablePointer(to: &shared) { shared in
+        threads.withUnsafeMutableBufferPointer { threads in
+          guard let first = events.baseAddress else { return nil }
+          for index in events.indices {
+            // The common events are read in place, field by field: copying a
+            // whole event first costs more than what most of them need.
+            if Self.validateInPlace(
+              first + index, number: number, threads: threads, shared: shared)
+            {
+              number &+= 1
+              continue
+            }
+            do throws(EventError) {
+              try Self.validate(events[index], number: &number, threads: threads, shared: shared)
+            } catch {
+              return (index, error)
+            }
+          }
+          return nil
         }
       }
-      return nil
     }
     eventCount = number
     return refused
@@ -132,7 +141,8 @@ public struct LockValidator {
   /// up when the event is accepted.
   @inline(__always)
   static func validate(
-    _ event: LockEvent, number: inout Int64, threads: UnsafeMutableBufferPointer<ThreadValidator>
+    _ event: LockEvent, number: inout Int64, threads: UnsafeMutableBufferPointer<ThreadValidator>,
+    shared: UnsafeMutablePointer<SharedState>? = nil
   ) throws(EventError) {
     if event.lockClass == .none && namesClass(event.verb) {
       throw EventError("too many lock classes (the limit is \(ClassRegistry.capacity))")
@@ -141,13 +151,19 @@ public struct LockValidator {
     precondition(t >= 0 && t < threads.count, "an event of an undeclared thread")
     var event = event
     event.origin.event = number
+    // Set around this event only: the slow path uses the lock the caller
+    // holds (nil: it takes the lock itself).
+    threads[t].heldShared = shared
+    defer { threads[t].heldShared = nil }
     try threads[t].process(event)
     number += 1
     if event.verb == .free || event.verb == .initLock {
       for other in threads.indices where other != t && !threads[other].state.held.isEmpty {
         let held = threads[other].state.held
         threads[t].checkFreed(event, held: held, by: threads[other].thread)
+        threads[other].heldShared = shared
         threads[other].dropFreed(from: event.address, length: event.freedLength)
+        threads[other].heldShared = nil
       }
     }
   }
@@ -162,7 +178,8 @@ public struct LockValidator {
   @inline(__always)
   static func validateInPlace(
     _ event: UnsafePointer<LockEvent>, number: Int64,
-    threads: UnsafeMutableBufferPointer<ThreadValidator>
+    threads: UnsafeMutableBufferPointer<ThreadValidator>,
+    shared: UnsafeMutablePointer<SharedState>
   ) -> Bool {
     let verb = event.pointee.verb
     guard verb == .acquire || verb == .release else { return false }
@@ -186,7 +203,9 @@ public struct LockValidator {
         return true
       }
     }
+    threads[t].heldShared = shared
     threads[t].processInFull(event.pointee, number: number)
+    threads[t].heldShared = nil
     return true
   }
 
