@@ -1,0 +1,91 @@
+import Basics
+import Testing
+import WaitContext
+
+@testable import LockGraph
+
+/// `LockValidator.process(_:)` on a batch (what the trace readers call:
+/// acquisitions and releases read in place, the fast paths tried once, the
+/// core's lock taken once per batch) against the same validator fed one
+/// event at a time, on random interleaved streams of three threads with
+/// every context, frees and re-initializations across threads, unlocks of
+/// locks not held, and events the stream's own rules refuse. Batching is
+/// an optimization: after every batch both hold the same locks bit for
+/// bit, and at the end they have the same findings (kind, count, event
+/// number and class) and counters.
+@Suite struct BatchEquivalenceTests {
+  static func validator(_ configuration: CheckConfiguration) -> (LockValidator, [ClassID]) {
+    var v = LockValidator(configuration: configuration)
+    let ids = FastPathEquivalenceTests.kinds.enumerated().map { i, k in
+      v.declareClass(key: "c\(i)", name: "&c\(i)", kind: k.0, waits: k.1)
+    }
+    for t in 1...3 { _ = v.declareThread(token: "\(t)") }
+    return (v, ids)
+  }
+
+  /// A finding as compared: what, how often, where first, on which class.
+  static func summary(_ v: LockValidator) -> [String] {
+    v.findings.findings.map {
+      "\($0.kind) x\($0.count) @\($0.origin.event) \($0.lock.map { "\($0.lockClass.raw)" } ?? "-")"
+    }
+  }
+
+  @Test(arguments: 0..<3)
+  func batchesAgreeWithSingleEvents(configurationIndex: Int) throws {
+    let configuration = FastPathEquivalenceTests.configurations[configurationIndex]
+    var refusals = 0
+    for seed in 1...60 {
+      var (single, ids) = Self.validator(configuration)
+      var (batched, _) = Self.validator(configuration)
+      var rng = SplitMix(seed: UInt64(seed) &* 7919)
+      var streams = (0..<3).map { t in RandomStream(seed: UInt64(seed * 3 + t), classes: ids) }
+      var events: [LockEvent] = []
+      for _ in 0..<900 {
+        let t = Int(rng.next() % 3)
+        let roll = rng.next() % 100
+        var event: LockEvent
+        if roll < 2 {
+          // Memory freed or a lock re-initialized where some thread's lock may be.
+          let verb: LockEvent.Verb = rng.next() % 2 == 0 ? .free : .initLock
+          event = LockEvent(
+            verb, thread: ThreadID(Int32(t)), lockClass: verb == .initLock ? ids[0] : .none,
+            address: 0x1000 + (rng.next() % 3) * 8, length: 8)
+        } else if roll < 3 {
+          // An unlock of a lock that is not held, or an enable with nothing disabled (refused).
+          event =
+            rng.next() % 2 == 0
+            ? LockEvent(.release, thread: ThreadID(Int32(t)), lockClass: ids[Int(rng.next() % 4)])
+            : LockEvent(.preemptEnable, thread: ThreadID(Int32(t)))
+        } else {
+          guard let e = streams[t].next(held: single.heldLocks(of: ThreadID(Int32(t)))) else {
+            continue
+          }
+          event = e
+          event.thread = ThreadID(Int32(t))
+        }
+        events.append(event)
+        do { try single.process(event) } catch { refusals += 1 }
+      }
+      // The same events in batches of random sizes; after a refusal the
+      // batch goes on from the event after the refused one.
+      var start = 0
+      while start < events.count {
+        let end = min(events.count, start + 1 + Int(rng.next() % 64))
+        let refused = events[start..<end].withUnsafeBufferPointer { batched.process($0) }
+        start = refused.map { start + $0.index + 1 } ?? end
+      }
+      #expect(batched.eventCount == single.eventCount, "seed \(seed)")
+      for t in 0..<3 {
+        let a = batched.heldLocks(of: ThreadID(Int32(t)))
+        let b = single.heldLocks(of: ThreadID(Int32(t)))
+        #expect(a.map(FastPathEquivalenceTests.bytes) == b.map(FastPathEquivalenceTests.bytes))
+      }
+      #expect(Self.summary(batched) == Self.summary(single), "seed \(seed)")
+      #expect(batched.statistics.acquisitions == single.statistics.acquisitions)
+      #expect(batched.statistics.chainHits == single.statistics.chainHits)
+      #expect(batched.statistics.chainMisses == single.statistics.chainMisses)
+    }
+    // The streams reach the refusal path, not only the accepted one.
+    #expect(refusals > 0)
+  }
+}
