@@ -16,10 +16,18 @@ import Testing
       let key = DependencyGraph.pairKey(a, b)
       if expected[key] == nil {
         expected[key] = Int32(e)
-        index.insert(key, Int32(e))
+        index.insert(key, Int32(e), kinds: DependencyKinds(rawValue: UInt8(e % 15 + 1)))
       }
     }
-    for (key, edge) in expected { #expect(index.find(key) == edge) }
+    for (key, edge) in expected {
+      #expect(index.find(key) == edge)
+      #expect(index.findWithKinds(key)?.kinds.rawValue == UInt8(edge % 15 + 1))
+    }
+    // Kinds added to an edge are found with it.
+    let (someKey, someEdge) = expected.first!
+    index.addKinds(DependencyKinds(rawValue: 0b1111), to: someKey)
+    #expect(index.findWithKinds(someKey)?.edge == someEdge)
+    #expect(index.findWithKinds(someKey)?.kinds.rawValue == 0b1111)
     for _ in 0..<5000 {
       let key = DependencyGraph.pairKey(
         ClassID(Int32(rng.next() % 600)), ClassID(Int32(rng.next() % 600)))

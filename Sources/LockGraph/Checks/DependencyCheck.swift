@@ -20,11 +20,7 @@ extension ThreadValidator {
   /// Returns false when it was reported (and not added).
   mutating func addDependency(prev: HeldLock, next: HeldLock, in s: inout SharedState) -> Bool {
     let kinds = DependencyKinds.of(prev: prev.read, next: next.read)
-    if let e = s.graph.edge(from: prev.lockClass, to: next.lockClass),
-      s.graph.edges[Int(e)].kinds.isSuperset(of: kinds)
-    {
-      return true
-    }
+    if s.graph.covers(from: prev.lockClass, to: next.lockClass, kinds: kinds) { return true }
     // No search where the graph's topological order shows that no path
     // leads from next back to prev.
     if s.graph.mayReach(from: next.lockClass, to: prev.lockClass),

@@ -58,6 +58,14 @@ public struct DependencyGraph: Sendable {
     index.find(Self.pairKey(a, b))
   }
 
+  /// Whether an edge a -> b has every kind of `kinds` already: one lookup
+  /// in the pair index, which keeps each edge's kinds.
+  @inline(__always)
+  func covers(from a: ClassID, to b: ClassID, kinds: DependencyKinds) -> Bool {
+    guard let found = index.findWithKinds(Self.pairKey(a, b)) else { return false }
+    return found.kinds.isSuperset(of: kinds)
+  }
+
   /// False when no path of edges leads from `a` to `b` (known from the
   /// topological order, without a search); true when one may.
   func mayReach(from a: ClassID, to b: ClassID) -> Bool {
@@ -83,6 +91,7 @@ public struct DependencyGraph: Sendable {
   ) {
     if let e = index.find(Self.pairKey(a, b)) {
       edges[Int(e)].kinds.formUnion(kinds)
+      index.addKinds(kinds, to: Self.pairKey(a, b))
       return
     }
     let needed = max(a.index, b.index) + 1
@@ -94,7 +103,7 @@ public struct DependencyGraph: Sendable {
     }
     let e = Int32(edges.count)
     edges.append(Edge(from: a, to: b, kinds: kinds, origin: origin, thread: thread))
-    index.insert(Self.pairKey(a, b), e)
+    index.insert(Self.pairKey(a, b), e, kinds: kinds)
     nextOut.append(-1)
     nextIn.append(-1)
     if lastOut[a.index] >= 0 { nextOut[Int(lastOut[a.index])] = e } else { firstOut[a.index] = e }

@@ -3,48 +3,80 @@
 /// dependencies up here (a lookup per edge), so this replaces a
 /// `Dictionary`, whose SipHash cost more than the rest of the lookup.
 ///
-/// Invariants: `keys.count` is a power of two at least twice `count`
-/// (linear probing always finds an empty slot); an empty slot holds
-/// `empty`, which no pair key equals (class ids are below 2^31).
+/// Each slot holds its key, its edge and the edge's kinds side by side
+/// (16 bytes): a lookup that finds an edge whose kinds cover the new
+/// dependency's, the common case of a new chain, reads one cache line of
+/// the index and nothing of the edge list.
+///
+/// Invariants: `slots.count` is a power of two at least twice `count`
+/// (linear probing always finds an empty slot); an empty slot's key is
+/// `empty`, which no pair key equals (class ids are below 2^31); a slot's
+/// kinds are its edge's (`DependencyGraph` updates both).
 struct EdgeIndex: Sendable {
   private static let empty = UInt64.max
-  private var keys = [UInt64](repeating: EdgeIndex.empty, count: 64)
-  private var values = [Int32](repeating: -1, count: 64)
+
+  struct Slot: Sendable {
+    var key: UInt64
+    var edge: Int32
+    var kinds: DependencyKinds
+  }
+
+  private var slots = [Slot](
+    repeating: Slot(key: EdgeIndex.empty, edge: -1, kinds: DependencyKinds(rawValue: 0)),
+    count: 64)
   private var count = 0
 
   @inline(__always)
   private func slot(_ key: UInt64) -> Int {
-    Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) & (keys.count &- 1)
+    Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) & (slots.count &- 1)
+  }
+
+  /// The slot index of pair `key`, if present.
+  @inline(__always)
+  private func position(_ key: UInt64) -> Int? {
+    var i = slot(key)
+    while true {
+      let k = slots[i].key
+      if k == key { return i }
+      if k == Self.empty { return nil }
+      i = (i &+ 1) & (slots.count &- 1)
+    }
   }
 
   /// The edge of pair `key`, if any.
   @inline(__always)
   func find(_ key: UInt64) -> Int32? {
-    var i = slot(key)
-    while true {
-      let k = keys[i]
-      if k == key { return values[i] }
-      if k == Self.empty { return nil }
-      i = (i &+ 1) & (keys.count &- 1)
-    }
+    position(key).map { slots[$0].edge }
   }
 
-  /// Records edge `edge` for pair `key` (not present yet).
-  mutating func insert(_ key: UInt64, _ edge: Int32) {
-    if (count + 1) * 2 > keys.count { grow() }
+  /// The edge of pair `key` and its kinds, if any.
+  @inline(__always)
+  func findWithKinds(_ key: UInt64) -> (edge: Int32, kinds: DependencyKinds)? {
+    guard let i = position(key) else { return nil }
+    return (slots[i].edge, slots[i].kinds)
+  }
+
+  /// Records edge `edge` of `kinds` for pair `key` (not present yet).
+  mutating func insert(_ key: UInt64, _ edge: Int32, kinds: DependencyKinds) {
+    if (count + 1) * 2 > slots.count { grow() }
     var i = slot(key)
-    while keys[i] != Self.empty { i = (i &+ 1) & (keys.count &- 1) }
-    keys[i] = key
-    values[i] = edge
+    while slots[i].key != Self.empty { i = (i &+ 1) & (slots.count &- 1) }
+    slots[i] = Slot(key: key, edge: edge, kinds: kinds)
     count += 1
   }
 
+  /// Adds `kinds` to the kinds of pair `key`'s edge (present).
+  mutating func addKinds(_ kinds: DependencyKinds, to key: UInt64) {
+    guard let i = position(key) else { preconditionFailure("no edge for the pair") }
+    slots[i].kinds.formUnion(kinds)
+  }
+
   private mutating func grow() {
-    let oldKeys = keys
-    let oldValues = values
-    keys = [UInt64](repeating: Self.empty, count: oldKeys.count * 2)
-    values = [Int32](repeating: -1, count: oldKeys.count * 2)
+    let old = slots
+    slots = [Slot](
+      repeating: Slot(key: Self.empty, edge: -1, kinds: DependencyKinds(rawValue: 0)),
+      count: old.count * 2)
     count = 0
-    for (k, v) in zip(oldKeys, oldValues) where k != Self.empty { insert(k, v) }
+    for s in old where s.key != Self.empty { insert(s.key, s.edge, kinds: s.kinds) }
   }
 }
