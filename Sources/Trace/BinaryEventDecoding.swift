@@ -28,75 +28,88 @@ extension BinaryTraceDecoder {
     // Where `input` is: it consumes up to `p` at the end.
     var synced = start
     defer { input.skip(p - synced) }
-    while p <= last && !batch.isFull {
-      let record = p
-      let code = p.load(as: UInt8.self)
-      let form = code & 0xC0
-      let verb = code & 0x3F
-      guard
-        form == BinaryTraceFormat.plainEvent || form == BinaryTraceFormat.maskedEvent,
-        verb < verbCount
-      else { return }
-      p += 1
-      let position = startOffset &+ Int64(record - start)
-      recordStart = UInt64(position)
-      let threadID = try Self.varint(&p)
-      let slot: Int
-      let thread: ThreadID
-      if threadID < UInt64(threadTable.count), case let entry = threadTable[Int(threadID)],
-        entry != DenseEventTables.noThread
-      {
-        slot = Int(truncatingIfNeeded: UInt32(truncatingIfNeeded: entry))
-        thread = ThreadID(Int32(truncatingIfNeeded: entry >> 32))
-      } else if let sparse = sparseThreadSlot(threadID) {
-        slot = sparse
-        thread = threadIDs[sparse]
-      } else {
-        // A new thread: the careful path declares it.
-        p = record
-        return
-      }
-      // `verb < verbCount`: a case of the contiguous UInt8 enum.
-      let v = unsafeBitCast(verb, to: LockEvent.Verb.self)
-      var lockClass = ClassID.none
-      var address: UInt64 = 0
-      var length: UInt64 = 0
-      switch layout.operands[Int(verb)] {
-      case .none: break
-      case .lockClass:
-        let id = try Self.varint(&p)
-        if id < UInt64(classTable.count), case let c = classTable[Int(id)],
-          c != DenseEventTables.noClass
+    // Events go straight into the batch's free slots; how many is
+    // committed at the end (on an error too, with the events before it).
+    let (eventSlots, positionSlots, free) = batch.freeSlots()
+    var filled = 0
+    defer { batch.commit(filled) }
+    let operands = layout.operands
+    var record = p
+    do throws(BinaryStop) {
+      while p <= last && filled < free {
+        record = p
+        let code = p.load(as: UInt8.self)
+        let form = code & 0xC0
+        let verb = code & 0x3F
+        guard
+          form == BinaryTraceFormat.plainEvent || form == BinaryTraceFormat.maskedEvent,
+          verb < verbCount
+        else { return }
+        p += 1
+        let position = startOffset &+ Int64(record - start)
+        let threadID = try Self.varint(&p)
+        let slot: Int
+        let thread: ThreadID
+        if threadID < UInt64(threadTable.count), case let entry = threadTable[Int(threadID)],
+          entry != DenseEventTables.noThread
         {
-          lockClass = ClassID(c)
+          slot = Int(truncatingIfNeeded: UInt32(truncatingIfNeeded: entry))
+          thread = ThreadID(Int32(truncatingIfNeeded: entry >> 32))
+        } else if let sparse = sparseThreadSlot(threadID) {
+          slot = sparse
+          thread = threadIDs[sparse]
         } else {
-          lockClass = try self.lockClass(id)
+          // A new thread: the careful path declares it.
+          p = record
+          return
         }
-      case .addressAndLength:
-        address = try Self.varint(&p)
-        length = try Self.varint(&p)
-      }
-      // Built in one piece where it is stored: an event assembled field by
-      // field on the stack and then copied stalls on store forwarding.
-      if form == BinaryTraceFormat.plainEvent {
-        batch.append(
-          LockEvent(
+        // `verb < verbCount`: a case of the contiguous UInt8 enum.
+        let v = unsafeBitCast(verb, to: LockEvent.Verb.self)
+        var lockClass = ClassID.none
+        var address: UInt64 = 0
+        var length: UInt64 = 0
+        switch operands[Int(verb)] {
+        case .none: break
+        case .lockClass:
+          let id = try Self.varint(&p)
+          if id < UInt64(classTable.count), case let c = classTable[Int(id)],
+            c != DenseEventTables.noClass
+          {
+            lockClass = ClassID(c)
+          } else {
+            lockClass = try self.lockClass(id)
+          }
+        case .addressAndLength:
+          address = try Self.varint(&p)
+          length = try Self.varint(&p)
+        }
+        // Built in one piece where it is stored: an event assembled field by
+        // field on the stack and then copied stalls on store forwarding.
+        if form == BinaryTraceFormat.plainEvent {
+          (eventSlots + filled).initialize(
+            to: LockEvent(
+              v, thread: thread, lockClass: lockClass, address: address,
+              length: length))
+        } else {
+          var event = LockEvent(
             v, thread: thread, lockClass: lockClass, address: address,
-            length: length),
-          at: position)
-      } else {
-        var event = LockEvent(
-          v, thread: thread, lockClass: lockClass, address: address,
-          length: length)
-        // The fields are read through `input` (the whole record is
-        // buffered: it reads no more): hand it the position, and take it back.
-        input.skip(p - synced)
-        synced = p
-        try fields(&event, verb, slot, &input)
-        p = input.cursor
-        synced = p
-        batch.append(event, at: position)
+            length: length)
+          // The fields are read through `input` (the whole record is
+          // buffered: it reads no more): hand it the position, and take it back.
+          input.skip(p - synced)
+          synced = p
+          try fields(&event, verb, slot, &input)
+          p = input.cursor
+          synced = p
+          (eventSlots + filled).initialize(to: event)
+        }
+        positionSlots[filled] = position
+        filled &+= 1
       }
+    } catch {
+      // Only an error needs the record's offset.
+      recordStart = UInt64(startOffset &+ Int64(record - start))
+      throw error
     }
   }
 

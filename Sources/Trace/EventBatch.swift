@@ -39,6 +39,24 @@ struct EventBatch: ~Copyable {
     count += 1
   }
 
+  /// The free event and position slots, and how many there are: a
+  /// decoder's loop fills them in order and then says how many with
+  /// `commit(_:)`, keeping the count in a register rather than storing it
+  /// per event. The slots stay valid while the batch lives.
+  @inline(__always)
+  func freeSlots() -> (
+    events: UnsafeMutablePointer<LockEvent>, positions: UnsafeMutablePointer<Int64>, free: Int
+  ) {
+    (events + count, positions + count, Self.capacity - count)
+  }
+
+  /// Adds the first `filled` of the slots `freeSlots()` gave.
+  @inline(__always)
+  mutating func commit(_ filled: Int) {
+    precondition(filled >= 0 && filled <= Self.capacity - count)
+    count += filled
+  }
+
   /// Hands every event to `consumer` and empties the batch.
   /// - Returns: nil, or the position of the event the consumer refused
   ///   (events after it are dropped unconsumed) and why.
