@@ -10,7 +10,8 @@
 # encoding, and measures on one core (every measured command runs under
 # `taskset -c 0`), in the same run:
 #   - events/s of `rawlockcheck report` on the text and on the binary trace
-#     (best of 3 at N, one run at 10N), against its baseline: an awk pass
+#     (best of 5 rounds at N, each round running the four commands in turn;
+#     one run at 10N), against its baseline: an awk pass
 #     that splits the text trace into fields, and `cat` of the binary file to
 #     /dev/null;
 #   - peak memory (max RSS) of `report` at N and at 10N events (the larger of
@@ -69,7 +70,7 @@ for shape in reuse low-reuse; do
   key=$([ "$shape" = reuse ] && echo repeating || echo lowReuse)
   declare -A fig=()
   for size in "$n" "$big"; do
-    runs=$([ "$size" = "$n" ] && echo 3 || echo 1)
+    runs=$([ "$size" = "$n" ] && echo 5 || echo 1)
     tag=$([ "$size" = "$n" ] && echo N || echo 10N)
     "$bin" generate --shape "$shape" --events "$size" --seed 1 >"$dir/t.rlt"
     "$bin" convert "$dir/t.rlt" "$dir/t.rltb"
@@ -80,10 +81,24 @@ for shape in reuse low-reuse; do
     fig[hits$tag]=${hits:-0}
     fig[textBytes$tag]=$(stat -c %s "$dir/t.rlt")
     fig[binaryBytes$tag]=$(stat -c %s "$dir/t.rltb")
-    read -r fig[text$tag] fig[textRss$tag] < <(best_of "$runs" "$bin" report --reader-thread off "$dir/t.rlt")
-    read -r fig[binary$tag] fig[binaryRss$tag] < <(best_of "$runs" "$bin" report --reader-thread off "$dir/t.rltb")
-    read -r fig[awk$tag] _ < <(best_of "$runs" awk '{ verbs[$2]++ } END { for (v in verbs) print v, verbs[v] }' "$dir/t.rlt")
-    read -r fig[cat$tag] _ < <(best_of "$runs" cat "$dir/t.rltb")
+    # Rounds of the four commands in turn, best of each: a stretch where a
+    # neighbour slows the machine falls on all four alike.
+    for what in text binary awk cat; do fig[$what$tag]=""; fig[${what}Rss$tag]=0; done
+    for ((round = 0; round < runs; round++)); do
+      for what in text binary awk cat; do
+        case $what in
+        text) cmd=("$bin" report --reader-thread off "$dir/t.rlt") ;;
+        binary) cmd=("$bin" report --reader-thread off "$dir/t.rltb") ;;
+        awk) cmd=(awk '{ verbs[$2]++ } END { for (v in verbs) print v, verbs[v] }' "$dir/t.rlt") ;;
+        cat) cmd=(cat "$dir/t.rltb") ;;
+        esac
+        read -r t m < <(run_timed "${cmd[@]}")
+        if [ -z "${fig[$what$tag]}" ] || awk "BEGIN{exit !($t < ${fig[$what$tag]})}"; then
+          fig[$what$tag]=$t
+        fi
+        [ "$m" -gt "${fig[${what}Rss$tag]}" ] && fig[${what}Rss$tag]=$m
+      done
+    done
     if [ "$size" = "$n" ]; then
       pin=(taskset -c 0,1)
       for enc in text:rlt binary:rltb; do
@@ -104,8 +119,8 @@ for shape in reuse low-reuse; do
       -v tb="${fig[textBytes10N]}" -v bb="${fig[binaryBytes10N]}" \
       -v tt="${fig[textTwo]}" -v tp="${fig[textPipe]}" -v bt="${fig[binaryTwo]}" -v bp="${fig[binaryPipe]}" 'BEGIN {
       m1 = (tr1 > br1 ? tr1 : br1) / 1024; m2 = (tr2 > br2 ? tr2 : br2) / 1024
-      printf "text report:   %6.2f M events/s at %d (best of 3), %6.2f M at %d; awk field split %.2f M lines/s: %.2fx awk\n", e1 / t1 / 1e6, e1, e2 / t2 / 1e6, e2, e1 / a1 / 1e6, a1 / t1
-      printf "binary report: %6.2f M events/s at %d (best of 3), %6.2f M at %d; %.2fx text; cat %.0f M events/s: %.3fx cat\n", e1 / b1 / 1e6, e1, e2 / b2 / 1e6, e2, t1 / b1, e1 / c1 / 1e6, c1 / b1
+      printf "text report:   %6.2f M events/s at %d (best of 5), %6.2f M at %d; awk field split %.2f M lines/s: %.2fx awk\n", e1 / t1 / 1e6, e1, e2 / t2 / 1e6, e2, e1 / a1 / 1e6, a1 / t1
+      printf "binary report: %6.2f M events/s at %d (best of 5), %6.2f M at %d; %.2fx text; cat %.0f M events/s: %.3fx cat\n", e1 / b1 / 1e6, e1, e2 / b2 / 1e6, e2, t1 / b1, e1 / c1 / 1e6, c1 / b1
       printf "binary size:   %.2f bytes/event (%.3f of text, %.2f bytes/event)\n", bb / e2, bb / tb, tb / e2
       printf "peak memory:   %.1f MiB at %d events, %.1f MiB at %d: ratio %.3f (text %.1f/%.1f, binary %.1f/%.1f)\n", m1, e1, m2, e2, m2 / m1, tr1 / 1024, tr2 / 1024, br1 / 1024, br2 / 1024
       printf "chain cache:   %s%% hits\n", h
