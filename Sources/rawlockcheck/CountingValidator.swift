@@ -18,9 +18,9 @@ struct CountingValidator: TraceConsumer {
   /// `acquisitions[c.index * 8 + subclass]`.
   private(set) var acquisitions: [Int64] = []
   /// The most locks one thread held at once.
-  private(set) var maxHeldDepth = 0
+  var maxHeldDepth: Int { validator.deepestHeldStack?.depth ?? 0 }
   /// The thread that first reached `maxHeldDepth`.
-  private(set) var maxHeldDepthThread: ThreadID?
+  var maxHeldDepthThread: ThreadID? { validator.deepestHeldStack?.thread }
 
   /// Counts around `validator`.
   init(_ validator: LockValidator) { self.validator = validator }
@@ -49,6 +49,18 @@ struct CountingValidator: TraceConsumer {
   /// is not counted, as `LockValidator.eventCount` does not count it).
   mutating func consume(_ event: LockEvent) throws(EventError) {
     try validator.process(event)
+    count(event)
+  }
+
+  /// Validates the events as one batch (the validator's fast way), then
+  /// counts those it accepted: the ones before a refused one.
+  mutating func consume(_ events: UnsafeBufferPointer<LockEvent>) -> RefusedEvent? {
+    let refused = validator.process(events).map { RefusedEvent(index: $0.index, error: $0.error) }
+    for event in events[..<(refused?.index ?? events.count)] { count(event) }
+    return refused
+  }
+
+  private mutating func count(_ event: LockEvent) {
     eventsPerVerb[Int(event.verb.rawValue)] += 1
     eventsPerThread[event.thread.index] += 1
     guard event.verb == .acquire else { return }
@@ -57,11 +69,6 @@ struct CountingValidator: TraceConsumer {
       acquisitions.append(contentsOf: repeatElement(0, count: slot + 1 - acquisitions.count))
     }
     acquisitions[slot] += 1
-    let depth = validator.heldLocks(of: event.thread).count
-    if depth > maxHeldDepth {
-      maxHeldDepth = depth
-      maxHeldDepthThread = event.thread
-    }
   }
 }
 

@@ -12,7 +12,8 @@ import WaitContext
 /// locks not held, and events the stream's own rules refuse. Batching is
 /// an optimization: after every batch both hold the same locks bit for
 /// bit, and at the end they have the same findings (kind, count, event
-/// number and class) and counters.
+/// number and class), counters, and deepest held stack (against the
+/// depth observed from outside after each acquisition).
 @Suite struct BatchEquivalenceTests {
   static func validator(_ configuration: CheckConfiguration) -> (LockValidator, [ClassID]) {
     var v = LockValidator(configuration: configuration)
@@ -40,6 +41,7 @@ import WaitContext
       var rng = SplitMix(seed: UInt64(seed) &* 7919)
       var streams = (0..<3).map { t in RandomStream(seed: UInt64(seed * 3 + t), classes: ids) }
       var events: [LockEvent] = []
+      var deepest: (depth: Int, thread: ThreadID) = (0, ThreadID(-1))
       for _ in 0..<900 {
         let t = Int(rng.next() % 3)
         let roll = rng.next() % 100
@@ -64,7 +66,12 @@ import WaitContext
           event.thread = ThreadID(Int32(t))
         }
         events.append(event)
-        do { try single.process(event) } catch { refusals += 1 }
+        do {
+          try single.process(event)
+          // The deepest stack, observed from outside after each acquisition.
+          let depth = single.heldLocks(of: event.thread).count
+          if event.verb == .acquire && depth > deepest.depth { deepest = (depth, event.thread) }
+        } catch { refusals += 1 }
       }
       // The same events in batches of random sizes; after a refusal the
       // batch goes on from the event after the refused one.
@@ -81,6 +88,11 @@ import WaitContext
         #expect(a.map(FastPathEquivalenceTests.bytes) == b.map(FastPathEquivalenceTests.bytes))
       }
       #expect(Self.summary(batched) == Self.summary(single), "seed \(seed)")
+      // The deepest stack and the thread that first held it.
+      for v in [single, batched] {
+        #expect(v.deepestHeldStack?.depth == deepest.depth, "seed \(seed)")
+        #expect(v.deepestHeldStack?.thread == deepest.thread, "seed \(seed)")
+      }
       #expect(batched.statistics.acquisitions == single.statistics.acquisitions)
       #expect(batched.statistics.chainHits == single.statistics.chainHits)
       #expect(batched.statistics.chainMisses == single.statistics.chainMisses)

@@ -45,6 +45,10 @@ public struct ThreadValidator {
   /// for a core without an `onFinding` callback (which runs outside the
   /// lock).
   var heldShared: UnsafeMutablePointer<SharedState>? = nil
+  /// The most locks this thread held at once, as a trace's validator saw
+  /// after each acquisition (`noteDepth(event:)`), and the event that first
+  /// reached it (-1: none yet).
+  var deepest: (count: Int, event: Int64) = (0, -1)
   /// Findings of the current event (each with whether it is a new distinct
   /// one), handed to the core's callback after its lock.
   var pending: [(finding: Finding, isNew: Bool)] = []
@@ -181,6 +185,13 @@ public struct ThreadValidator {
     event.origin.event = number
     if event.verb == .acquire { acquire(event) } else { release(event) }
     deliverPending()
+  }
+
+  /// Notes the held-lock count after acquisition `event` (a trace's
+  /// validator calls it for each one it accepts).
+  @inline(__always)
+  mutating func noteDepth(event: Int64) {
+    if state.held.count > deepest.count { deepest = (state.held.count, event) }
   }
 
   // MARK: The slow path

@@ -73,6 +73,21 @@ public struct LockValidator {
   /// lockdep's `comm/pid`.
   public func threadLabel(_ id: ThreadID) -> String { core.threadLabel(id) }
 
+  /// The most locks one thread held at once so far, and that thread (the
+  /// first to hold that many); nil before any acquisition.
+  public var deepestHeldStack: (depth: Int, thread: ThreadID)? {
+    var best: (depth: Int, event: Int64, thread: ThreadID)? = nil
+    for v in threads where v.deepest.event >= 0 {
+      if let b = best,
+        v.deepest.count < b.depth || (v.deepest.count == b.depth && v.deepest.event > b.event)
+      {
+        continue
+      }
+      best = (v.deepest.count, v.deepest.event, v.thread)
+    }
+    return best.map { ($0.depth, $0.thread) }
+  }
+
   /// The locks a thread holds now, oldest first.
   public func heldLocks(of thread: ThreadID) -> [HeldLock] { threads[thread.index].heldLocks }
 
@@ -156,6 +171,7 @@ public struct LockValidator {
     threads[t].heldShared = shared
     defer { threads[t].heldShared = nil }
     try threads[t].process(event)
+    if event.verb == .acquire { threads[t].noteDepth(event: number) }
     number += 1
     if event.verb == .free || event.verb == .initLock {
       for other in threads.indices where other != t && !threads[other].state.held.isEmpty {
@@ -200,12 +216,14 @@ public struct LockValidator {
       {
         threads[t].counters.acquisitions &+= 1
         threads[t].counters.chainHits &+= 1
+        threads[t].noteDepth(event: number)
         return true
       }
     }
     threads[t].heldShared = shared
     threads[t].processInFull(event.pointee, number: number)
     threads[t].heldShared = nil
+    if verb == .acquire { threads[t].noteDepth(event: number) }
     return true
   }
 
