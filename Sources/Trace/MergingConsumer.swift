@@ -105,4 +105,23 @@ public struct MergingConsumer: TraceConsumer {
     event.origin.trace = trace
     try validator.process(event)
   }
+
+  /// Tags the events' origins with the source, then validates them as one
+  /// batch (the validator's fast way).
+  public mutating func consume(_ events: UnsafeBufferPointer<LockEvent>) -> RefusedEvent? {
+    tagged.removeAll(keepingCapacity: true)
+    let trace = trace
+    tagged.append(
+      contentsOf: events.lazy.map { e in
+        var e = e
+        e.origin.trace = trace
+        return e
+      })
+    return tagged.withUnsafeBufferPointer { validator.process($0) }.map {
+      RefusedEvent(index: $0.index, error: $0.error)
+    }
+  }
+
+  /// The batch being validated, tagged (kept to reuse its storage).
+  private var tagged: [LockEvent] = []
 }
