@@ -25,7 +25,8 @@ import Testing
     }
     // Kinds added to an edge are found with it.
     let (someKey, someEdge) = expected.first!
-    index.addKinds(DependencyKinds(rawValue: 0b1111), to: someKey)
+    #expect(index.addKinds(DependencyKinds(rawValue: 0b1111), to: someKey) == someEdge)
+    #expect(index.addKinds(DependencyKinds(rawValue: 1), to: UInt64(1) << 40) == nil)
     #expect(index.findWithKinds(someKey)?.edge == someEdge)
     #expect(index.findWithKinds(someKey)?.kinds.rawValue == 0b1111)
     for _ in 0..<5000 {

@@ -89,9 +89,8 @@ public struct DependencyGraph: Sendable {
   mutating func add(
     from a: ClassID, to b: ClassID, kinds: DependencyKinds, origin: Origin, thread: ThreadID
   ) {
-    if let e = index.find(Self.pairKey(a, b)) {
+    if let e = index.addKinds(kinds, to: Self.pairKey(a, b)) {
       edges[Int(e)].kinds.formUnion(kinds)
-      index.addKinds(kinds, to: Self.pairKey(a, b))
       return
     }
     let needed = max(a.index, b.index) + 1

@@ -65,10 +65,12 @@ struct EdgeIndex: Sendable {
     count += 1
   }
 
-  /// Adds `kinds` to the kinds of pair `key`'s edge (present).
-  mutating func addKinds(_ kinds: DependencyKinds, to key: UInt64) {
-    guard let i = position(key) else { preconditionFailure("no edge for the pair") }
+  /// Adds `kinds` to the kinds of pair `key`'s edge and returns the edge;
+  /// nil, changing nothing, when the pair has none.
+  mutating func addKinds(_ kinds: DependencyKinds, to key: UInt64) -> Int32? {
+    guard let i = position(key) else { return nil }
     slots[i].kinds.formUnion(kinds)
+    return slots[i].edge
   }
 
   private mutating func grow() {

@@ -113,6 +113,7 @@ public struct ThreadValidator {
     // What the memo remembers was checked against this core.
     moved.state.memo = ChainMemo()
     moved.counters = counters
+    moved.deepest = deepest
     moved.stackSource = stackSource
     return moved
   }

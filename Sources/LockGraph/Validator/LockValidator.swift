@@ -120,7 +120,7 @@ public struct LockValidator {
   public mutating func process(_ events: UnsafeBufferPointer<LockEvent>) -> (
     index: Int, error: EventError
   )? {
-    assert(core.onFinding == nil, "a finding callback must run outside the core's lock")
+    precondition(core.onFinding == nil, "a finding callback must run outside the core's lock")
     var number = eventCount
     // The core's lock is taken once for the batch, not once per new chain:
     // this validator is the core's only driver, and its core has no
@@ -187,8 +187,9 @@ public struct LockValidator {
   /// Acquisitions and releases, read where they lie: the fast paths
   /// (`ThreadValidator.acquireFast`, and `ThreadValidator.releaseTop` for
   /// the release of the newest lock) read only the fields they need, and
-  /// an event they do not take goes to the full path from here, without
-  /// being tried twice. Returns false, having changed nothing, for any
+  /// an event they do not take goes to the full path from here (an
+  /// acquisition without its fast path being tried again; `release(_:)`
+  /// tests the newest lock again, which costs a few loads). Returns false, having changed nothing, for any
   /// other event (of a thread whose validation stopped, or of no class),
   /// which `validate` then takes in full.
   @inline(__always)
