@@ -11,7 +11,7 @@
 # `taskset -c 0`), in the same run:
 #   - events/s of `rawlockcheck report` on the text and on the binary trace
 #     (best of 5 rounds at N, each round running the four commands in turn;
-#     one run at 10N), against its baseline: an awk pass
+#     best of 2 rounds at 10N), against its baseline: an awk pass
 #     that splits the text trace into fields, and `cat` of the binary file to
 #     /dev/null;
 #   - peak memory (max RSS) of `report` at N and at 10N events (the larger of
@@ -70,7 +70,7 @@ for shape in reuse low-reuse; do
   key=$([ "$shape" = reuse ] && echo repeating || echo lowReuse)
   declare -A fig=()
   for size in "$n" "$big"; do
-    runs=$([ "$size" = "$n" ] && echo 5 || echo 1)
+    runs=$([ "$size" = "$n" ] && echo 5 || echo 2)
     tag=$([ "$size" = "$n" ] && echo N || echo 10N)
     "$bin" generate --shape "$shape" --events "$size" --seed 1 >"$dir/t.rlt"
     "$bin" convert "$dir/t.rlt" "$dir/t.rltb"
