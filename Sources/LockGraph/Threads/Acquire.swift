@@ -106,13 +106,28 @@ extension ThreadValidator {
   mutating func validateNewChain(_ lock: inout HeldLock, key: UInt64, chainHead: Bool) {
     lock.origin = stacked(lock.origin)
     producedFinding = false
-    withShared { me, s in
-      switch me.checkRecursion(&lock, in: &s) {
-      case .deadlock, .nested: break
-      case .none: if !chainHead { me.addDependencies(lock, in: &s) }
-      }
-      if !me.producedFinding { me.chainCache._withUnsafeGuaranteedRef { $0.insert(key) } }
+    if let held = heldShared {
+      // The caller holds the core's lock (a trace's batch): no closure.
+      validateNewChain(&lock, key: key, chainHead: chainHead, in: &held.pointee)
+      return
     }
+    withShared { me, s in me.validateNewChain(&lock, key: key, chainHead: chainHead, in: &s) }
+  }
+
+  /// `validateNewChain` with the core's lock held.
+  @inline(__always)
+  mutating func validateNewChain(
+    _ lock: inout HeldLock, key: UInt64, chainHead: Bool, in s: inout SharedState
+  ) {
+    // The common case, inline: no held lock of the class, no nest lock.
+    let verdict =
+      lock.nest == .none && !state.held.holds(lock.lockClass)
+      ? .none : checkRecursion(&lock, in: &s)
+    switch verdict {
+    case .deadlock, .nested: break
+    case .none: if !chainHead { addDependencies(lock, in: &s) }
+    }
+    if !producedFinding { chainCache._withUnsafeGuaranteedRef { $0.insert(key) } }
   }
 
   /// `might-lock`: the acquisition was only checked; drop it again.
