@@ -8,7 +8,11 @@ extension ThreadValidator {
     while i >= 0 && state.held[i].irqContext == lock.irqContext {
       if state.held[i].check {
         let prev = state.held[i]
-        if !addDependency(prev: prev, next: lock, in: &s) { return }
+        // The common case, inline: the dependency exists with its kind.
+        let known = s.graph.covers(
+          from: prev.lockClass, to: lock.lockClass,
+          kinds: DependencyKinds.of(prev: prev.read, next: lock.read))
+        if !known && !addDependency(prev: prev, next: lock, in: &s) { return }
         if !prev.isTrylock { return }
       }
       i -= 1
