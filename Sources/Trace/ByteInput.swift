@@ -48,12 +48,7 @@ struct ByteInput: ~Copyable {
   /// descriptor (which it closes).
   init(opened: OpenedTraceInput) {
     self.fileSize = opened.fileSize
-    let buffer = UnsafeMutableRawBufferPointer.allocate(
-      byteCount: Self.bufferSize, alignment: 16)
-    opened.prefix.withUnsafeBytes { buffer.copyMemory(from: $0) }
-    self.buffer = buffer
-    self.end = opened.prefix.count
-    self.fd = opened.take()
+    (buffer, end, fd) = opened.take(intoBufferOf: Self.bufferSize)
   }
 
   /// Reads `bytes` from memory.

@@ -45,13 +45,8 @@ struct LineReader: ~Copyable {
   /// descriptor (which it closes).
   init(opened: OpenedTraceInput) {
     self.fileSize = opened.fileSize
-    let buffer = UnsafeMutableRawBufferPointer.allocate(
-      byteCount: Self.maxLineLength * 2, alignment: 16)
-    opened.prefix.withUnsafeBytes { buffer.copyMemory(from: $0) }
-    self.buffer = buffer
-    self.end = opened.prefix.count
-    self.bytesRead = UInt64(opened.prefix.count)
-    self.fd = opened.take()
+    (buffer, end, fd) = opened.take(intoBufferOf: Self.maxLineLength * 2)
+    bytesRead = UInt64(end)
   }
 
   deinit {

@@ -61,10 +61,22 @@ final class OpenedTraceInput: @unchecked Sendable {
 
   /// Hands the descriptor (positioned after `prefix`) to the caller, who
   /// closes it; once only.
-  func take() -> Int32 {
+  private func take() -> Int32 {
     precondition(descriptor >= 0, "an opened trace is read once")
     defer { descriptor = -1 }
     return descriptor
+  }
+
+  /// A reader's start: a new buffer of `capacity` bytes (at least the
+  /// prefix's) holding the bytes read so far, how many, and the descriptor
+  /// (`take()`), which the caller now reads on, then closes and deallocates.
+  func take(intoBufferOf capacity: Int) -> (
+    buffer: UnsafeMutableRawBufferPointer, filled: Int, descriptor: Int32
+  ) {
+    precondition(capacity >= prefix.count)
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
+    prefix.withUnsafeBytes { buffer.copyMemory(from: $0) }
+    return (buffer, prefix.count, take())
   }
 
   /// Why a trace could not be opened.

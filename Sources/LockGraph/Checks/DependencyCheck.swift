@@ -8,11 +8,10 @@ extension ThreadValidator {
     while i >= 0 && state.held[i].irqContext == lock.irqContext {
       if state.held[i].check {
         let prev = state.held[i]
+        let kinds = DependencyKinds.of(prev: prev.read, next: lock.read)
         // The common case, inline: the dependency exists with its kind.
-        let known = s.graph.covers(
-          from: prev.lockClass, to: lock.lockClass,
-          kinds: DependencyKinds.of(prev: prev.read, next: lock.read))
-        if !known && !addDependency(prev: prev, next: lock, in: &s) { return }
+        let known = s.graph.covers(from: prev.lockClass, to: lock.lockClass, kinds: kinds)
+        if !known && !addDependency(prev: prev, next: lock, kinds: kinds, in: &s) { return }
         if !prev.isTrylock { return }
       }
       i -= 1
@@ -21,10 +20,12 @@ extension ThreadValidator {
 
   /// lockdep's `check_prev_add()`: the new dependency must not close a
   /// strong cycle, nor connect an irq-safe class to an irq-unsafe one.
-  /// Returns false when it was reported (and not added).
-  mutating func addDependency(prev: HeldLock, next: HeldLock, in s: inout SharedState) -> Bool {
-    let kinds = DependencyKinds.of(prev: prev.read, next: next.read)
-    if s.graph.covers(from: prev.lockClass, to: next.lockClass, kinds: kinds) { return true }
+  /// Returns false when it was reported (and not added). For a dependency
+  /// of `kinds` that the graph does not hold yet with them
+  /// (`addDependencies` looks first).
+  mutating func addDependency(
+    prev: HeldLock, next: HeldLock, kinds: DependencyKinds, in s: inout SharedState
+  ) -> Bool {
     // No search where the graph's topological order shows that no path
     // leads from next back to prev.
     if s.graph.mayReach(from: next.lockClass, to: prev.lockClass),

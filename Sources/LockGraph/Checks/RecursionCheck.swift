@@ -6,11 +6,21 @@ extension ThreadValidator {
   /// or a held `nest=` lock (held before it) serializes them; in that case
   /// the acquisition counts as a recursive read and adds no dependencies.
   /// All held locks count, whatever their interrupt context.
+  ///
+  /// The common case, no held lock of the class and no nest lock to look
+  /// for, is answered inline; the rest out of line (`checkRecursionSlow`).
+  @inline(__always)
   mutating func checkRecursion(_ lock: inout HeldLock, in s: inout SharedState)
     -> RecursionVerdict
   {
-    // The common case: no held lock of the class, and no nest lock to look for.
     if lock.nest == .none && !state.held.holds(lock.lockClass) { return .none }
+    return checkRecursionSlow(&lock, in: &s)
+  }
+
+  @inline(never)
+  mutating func checkRecursionSlow(_ lock: inout HeldLock, in s: inout SharedState)
+    -> RecursionVerdict
+  {
     var nestHeld = false
     // An index loop: iterating the stack itself would retain its storage.
     for i in 0..<state.held.count {

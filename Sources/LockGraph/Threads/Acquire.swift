@@ -119,11 +119,7 @@ extension ThreadValidator {
   mutating func validateNewChain(
     _ lock: inout HeldLock, key: UInt64, chainHead: Bool, in s: inout SharedState
   ) {
-    // The common case, inline: no held lock of the class, no nest lock.
-    let verdict =
-      lock.nest == .none && !state.held.holds(lock.lockClass)
-      ? .none : checkRecursion(&lock, in: &s)
-    switch verdict {
+    switch checkRecursion(&lock, in: &s) {
     case .deadlock, .nested: break
     case .none: if !chainHead { addDependencies(lock, in: &s) }
     }

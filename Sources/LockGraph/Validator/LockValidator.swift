@@ -189,9 +189,10 @@ public struct LockValidator {
   /// the release of the newest lock) read only the fields they need, and
   /// an event they do not take goes to the full path from here (an
   /// acquisition without its fast path being tried again; `release(_:)`
-  /// tests the newest lock again, which costs a few loads). Returns false, having changed nothing, for any
-  /// other event (of a thread whose validation stopped, or of no class),
-  /// which `validate` then takes in full.
+  /// tests the newest lock again, which costs a few loads). Returns false,
+  /// having changed nothing, for any other event (of a thread whose
+  /// validation stopped, or of no class), which `validate` then takes in
+  /// full.
   @inline(__always)
   static func validateInPlace(
     _ event: UnsafePointer<LockEvent>, number: Int64,
