@@ -13,10 +13,16 @@ import WaitContext
 /// an optimization: after every batch both hold the same locks bit for
 /// bit, and at the end they have the same findings (kind, count, event
 /// number and class), counters, and deepest held stack (against the
-/// depth observed from outside after each acquisition).
+/// depth observed from outside after each acquisition). Each stream runs
+/// with the trace validator's chain cache and with a cache of one bucket,
+/// whose evictions send chains whose dependencies are all known back
+/// through validation (`acquireOverKnownDependencies` in a batch, the full
+/// path one event at a time).
 @Suite struct BatchEquivalenceTests {
-  static func validator(_ configuration: CheckConfiguration) -> (LockValidator, [ClassID]) {
-    var v = LockValidator(configuration: configuration)
+  static func validator(_ configuration: CheckConfiguration, chainCacheBytes: Int) -> (
+    LockValidator, [ClassID]
+  ) {
+    var v = LockValidator(configuration: configuration, chainCacheBytes: chainCacheBytes)
     let ids = FastPathEquivalenceTests.kinds.enumerated().map { i, k in
       v.declareClass(key: "c\(i)", name: "&c\(i)", kind: k.0, waits: k.1)
     }
@@ -31,13 +37,13 @@ import WaitContext
     }
   }
 
-  @Test(arguments: 0..<3)
-  func batchesAgreeWithSingleEvents(configurationIndex: Int) throws {
+  @Test(arguments: 0..<3, [ChainCache.offlineBytes, 64])
+  func batchesAgreeWithSingleEvents(configurationIndex: Int, chainCacheBytes: Int) throws {
     let configuration = FastPathEquivalenceTests.configurations[configurationIndex]
     var refusals = 0
     for seed in 1...60 {
-      var (single, ids) = Self.validator(configuration)
-      var (batched, _) = Self.validator(configuration)
+      var (single, ids) = Self.validator(configuration, chainCacheBytes: chainCacheBytes)
+      var (batched, _) = Self.validator(configuration, chainCacheBytes: chainCacheBytes)
       var rng = SplitMix(seed: UInt64(seed) &* 7919)
       var streams = (0..<3).map { t in RandomStream(seed: UInt64(seed * 3 + t), classes: ids) }
       var events: [LockEvent] = []

@@ -213,18 +213,7 @@ extension ThreadValidator {
       if memoOnly { return false }
       let after = classes.taskTransitions(cls).next(after: before)
       guard after != TaskTransitions.refused else { return false }
-      // Task context, interrupts and bottom halves on, not a trylock: the
-      // bits `usageBits(of:)` gives for it.
-      // (Bit operations, not an array literal: that allocates in debug builds.)
-      let needed =
-        read.isRead
-        ? UsageMask(
-          rawValue: UsageBit.usedRead.mask.rawValue | UsageBit.enabledHardirqRead.mask.rawValue
-            | UsageBit.enabledSoftirqRead.mask.rawValue)
-        : UsageMask(
-          rawValue: UsageBit.used.mask.rawValue | UsageBit.enabledHardirq.mask.rawValue
-            | UsageBit.enabledSoftirq.mask.rawValue)
-      guard classes.usage(cls).isSuperset(of: needed) else { return false }
+      guard classes.usage(cls).isSuperset(of: .taskContext(read: read)) else { return false }
       key = ChainKey.iterate(base, lockClass: cls, read: read)
       guard chains.contains(key) else { return false }
       bits = HeldLock.taskContextBits(read: read, after: after)

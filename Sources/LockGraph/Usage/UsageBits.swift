@@ -62,6 +62,20 @@ public struct UsageMask: OptionSet, Sendable, Hashable {
 
   @inlinable func contains(_ bit: UsageBit) -> Bool { rawValue & bit.mask.rawValue != 0 }
 
+  /// The bits an acquisition sets in plain task context (interrupts and
+  /// bottom halves on, not a trylock): what `usageBits(of:)` gives for it.
+  /// (Bit operations, not an array literal: that allocates in debug builds.)
+  @inlinable @inline(__always)
+  static func taskContext(read: ReadMode) -> UsageMask {
+    read.isRead
+      ? UsageMask(
+        rawValue: UsageBit.usedRead.mask.rawValue | UsageBit.enabledHardirqRead.mask.rawValue
+          | UsageBit.enabledSoftirqRead.mask.rawValue)
+      : UsageMask(
+        rawValue: UsageBit.used.mask.rawValue | UsageBit.enabledHardirq.mask.rawValue
+          | UsageBit.enabledSoftirq.mask.rawValue)
+  }
+
   /// Swaps `USED_IN` and `ENABLED` (lockdep's `invert_dir_mask()`).
   var invertedDirection: UsageMask {
     UsageMask(

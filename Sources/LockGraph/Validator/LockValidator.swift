@@ -221,6 +221,15 @@ public struct LockValidator {
         threads[t].noteDepth(event: number)
         return true
       }
+      if threads[t].acquireOverKnownDependencies(
+        lockClass, instance: event.pointee.address, read: event.pointee.read, origin: origin,
+        in: shared)
+      {
+        threads[t].counters.acquisitions &+= 1
+        threads[t].counters.chainMisses &+= 1
+        threads[t].noteDepth(event: number)
+        return true
+      }
     }
     threads[t].heldShared = shared
     threads[t].processInFull(event.pointee, number: number)
