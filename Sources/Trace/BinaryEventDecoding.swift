@@ -71,7 +71,9 @@ extension BinaryTraceDecoder {
         switch operands[Int(verb)] {
         case .none: break
         case .lockClass:
-          let id = try Self.varint(&p)
+          // Both bytes are buffered: `longestEvent` bytes follow the
+          // record's start, and this number starts within its first 12.
+          let id = try Self.mixedVarint(&p)
           if id < UInt64(classTable.count), case let c = classTable[Int(id)],
             c != DenseEventTables.noClass
           {
@@ -119,7 +121,8 @@ extension BinaryTraceDecoder {
   func sparseThreadSlot(_ id: UInt64) -> Int? { threads.find(id) }
 
   /// The LEB128 number at `p` (at most ten bytes, at most 64 bits), which
-  /// `p` moves past; the bytes must be buffered.
+  /// `p` moves past; the bytes must be buffered. For numbers whose length
+  /// rarely changes from one record to the next (thread ids).
   @inline(__always)
   static func varint(_ p: inout UnsafeRawPointer) throws(BinaryStop) -> UInt64 {
     let first = p.load(as: UInt8.self)
@@ -133,6 +136,21 @@ extension BinaryTraceDecoder {
       return UInt64(first & 0x7F) | UInt64(second) << 7
     }
     return try longVarint(&p)
+  }
+
+  /// `varint(_:)` for numbers of one or two bytes in any mix (class ids
+  /// below 16,384): decoded without a branch on the length, which would be
+  /// mispredicted about as often as not where one- and two-byte ids mix
+  /// at random. Both bytes must be buffered.
+  @inline(__always)
+  static func mixedVarint(_ p: inout UnsafeRawPointer) throws(BinaryStop) -> UInt64 {
+    let first = UInt64(p.load(as: UInt8.self))
+    let second = UInt64(p.load(fromByteOffset: 1, as: UInt8.self))
+    // 1 when a second byte follows, else 0.
+    let more = first >> 7
+    if more & second >> 7 != 0 { return try longVarint(&p) }
+    p += Int(1 &+ more)
+    return first & 0x7F | (second << 7) & (0 &- more)
   }
 
   /// `varint(_:)` of three bytes or more.
