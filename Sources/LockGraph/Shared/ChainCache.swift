@@ -84,13 +84,33 @@ public final class ChainCache: @unchecked Sendable {
   func insert(_ key: UInt64) {
     let k = Self.stored(key)
     let base = slots + (Int(truncatingIfNeeded: k) & bucketMask) &* Self.ways
-    for i in 0..<Self.ways {
-      let s = base[i].load(ordering: .relaxed)
-      if s == k { return }
-      if s == 0 {
-        base[i].store(k, ordering: .relaxed)
-        count += 1
-        return
+    insert(k, at: base, known: false)
+  }
+
+  /// `insert(_:)` of a key looked up and missed under the same hold of the
+  /// shared lock (a trace's batch), so not in the cache: once every slot is
+  /// taken (no slot is ever emptied), it evicts without reading the bucket.
+  @inline(__always)
+  func insertNew(_ key: UInt64) {
+    let k = Self.stored(key)
+    let base = slots + (Int(truncatingIfNeeded: k) & bucketMask) &* Self.ways
+    insert(k, at: base, known: count == (bucketMask + 1) &* Self.ways)
+  }
+
+  /// Stores `k` in the bucket at `base`: in an empty slot, or over the next
+  /// victim when the bucket is full (`full`: known to be, without looking).
+  @inline(__always)
+  private func insert(_ k: UInt64, at base: UnsafeMutablePointer<Atomic<UInt64>>, known full: Bool)
+  {
+    if !full {
+      for i in 0..<Self.ways {
+        let s = base[i].load(ordering: .relaxed)
+        if s == k { return }
+        if s == 0 {
+          base[i].store(k, ordering: .relaxed)
+          count += 1
+          return
+        }
       }
     }
     base[nextVictim].store(k, ordering: .relaxed)

@@ -35,7 +35,7 @@ extension ThreadValidator {
     }
     let base = top == nil ? ChainKey.initial(irqContext: IRQContextID.task) : state.chainKey
     let key = ChainKey.iterate(base, lockClass: cls, read: read)
-    chainCache._withUnsafeGuaranteedRef { $0.insert(key) }
+    chainCache._withUnsafeGuaranteedRef { $0.insertNew(key) }
     // Not remembered in the memo: `acquire` does not remember either, and
     // the memo decides which acquisitions count as chain hits.
     state.held.appendInPlace(
