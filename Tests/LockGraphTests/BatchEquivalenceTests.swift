@@ -16,7 +16,7 @@ import WaitContext
 /// depth observed from outside after each acquisition). Each stream runs
 /// with the trace validator's chain cache and with a cache of one bucket,
 /// whose evictions send chains whose dependencies are all known back
-/// through validation (`acquireOverKnownDependencies` in a batch, the full
+/// through validation (`acquireInBatch` in a batch, the full
 /// path one event at a time).
 @Suite struct BatchEquivalenceTests {
   static func validator(_ configuration: CheckConfiguration, chainCacheBytes: Int) -> (

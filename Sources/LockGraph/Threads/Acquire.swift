@@ -211,19 +211,43 @@ extension ThreadValidator {
       (key, bits) = known
     } else {
       if memoOnly { return false }
-      let after = classes.taskTransitions(cls).next(after: before)
-      guard after != TaskTransitions.refused else { return false }
-      guard classes.usage(cls).isSuperset(of: .taskContext(read: read)) else { return false }
+      guard let after = taskContextState(after: before, taking: cls, read: read) else {
+        return false
+      }
       key = ChainKey.iterate(base, lockClass: cls, read: read)
       guard chains.contains(key) else { return false }
       bits = HeldLock.taskContextBits(read: read, after: after)
       state.memo.remember(base: base, tag: tag, slot: slot, key: key, bits: bits)
     }
+    pushTaskContext(cls, instance: instance, origin: origin, key: key, bits: bits)
+    return true
+  }
+
+  /// The task state after an acquisition of `cls` with `read` in plain
+  /// task context from task state `before`, when `acquire` would find
+  /// nothing and set no usage bit: the class's `TaskTransitions` allow it
+  /// (the sleep and wait-context rules) and its usage bits for the
+  /// acquisition are all set. Nil otherwise.
+  @inlinable @inline(__always)
+  func taskContextState(after before: UInt8, taking cls: ClassID, read: ReadMode) -> UInt8? {
+    let after = classes.taskTransitions(cls).next(after: before)
+    guard after != TaskTransitions.refused,
+      classes.usage(cls).isSuperset(of: .taskContext(read: read))
+    else { return nil }
+    return after
+  }
+
+  /// Pushes a lock of class `cls` taken in plain task context, reaching
+  /// chain key `key`, with packed fields `bits`
+  /// (`HeldLock.taskContextBits`); `hasRoom` must hold.
+  @inlinable @inline(__always)
+  mutating func pushTaskContext(
+    _ cls: ClassID, instance: UInt64, origin: Origin, key: UInt64, bits: UInt64
+  ) {
     state.held.appendInPlace(
       HeldLock(
         taskContext: instance, origin: origin, lockClass: cls, previousChainKey: state.chainKey,
         bits: bits))
     state.chainKey = key
-    return true
   }
 }

@@ -1,49 +1,66 @@
 extension ThreadValidator {
-  /// The acquisition path between the fast one and the full one, for a
-  /// trace's validator holding the core's lock (`s`): an acquisition the
+  /// What `acquireInBatch` did with an acquisition.
+  enum BatchAcquisition {
+    /// Taken: its chain was in the cache (or the memo).
+    case cached
+    /// Taken: its chain was new, and validated over known dependencies.
+    case validated
+    /// Not taken, nothing changed: `acquire` must run in full.
+    case declined
+  }
+
+  /// `acquireFast` for a trace's validator holding the core's lock (`s`),
+  /// with a path between the fast one and the full one: an acquisition the
   /// fast path would take but for its chain, which is not in the cache,
   /// and whose chain adds no dependency the graph does not hold already
   /// with its kind. Validating such a chain finds nothing and changes only
   /// the cache, so it is done here, inline: the recursion check (the class
   /// is not held), one lookup per dependency, and the cache insert.
-  /// Returns false, changing nothing, for anything else: `acquire` then
-  /// runs in full.
+  /// Anything else is declined, changing nothing: `acquire` then runs in
+  /// full.
   ///
   /// It makes exactly the state change `acquire` would make; the counters
-  /// are the caller's (an acquisition and a chain miss). Call it only after
-  /// `acquireFast` declined the same acquisition: a chain it finds in the
-  /// cache is then a new one only because the fast path did not look.
-  @inline(never)
-  mutating func acquireOverKnownDependencies(
+  /// are the caller's. A chain validated here is not remembered in the
+  /// memo: `acquire` does not remember one either, and the memo decides
+  /// which later acquisitions count as chain hits.
+  @inline(__always)
+  mutating func acquireInBatch(
     _ cls: ClassID, instance: UInt64, read: ReadMode, origin: Origin,
     in s: UnsafeMutablePointer<SharedState>
-  ) -> Bool {
-    // What `acquireFast` checks, but the chain cache.
-    guard state.acquireBlockers == 0, state.held.hasRoom else { return false }
+  ) -> BatchAcquisition {
+    // What `acquireFast` does, up to the chain cache.
+    guard state.acquireBlockers == 0, state.held.hasRoom else { return .declined }
     let top = state.held.top
     let before = top?.taskState ?? TaskTransitions.empty
-    let after = classes.taskTransitions(cls).next(after: before)
-    guard after != TaskTransitions.refused,
-      classes.usage(cls).isSuperset(of: .taskContext(read: read))
-    else { return false }
-    // A held lock with a task state was taken in task context: the chain
-    // continues from it (an empty stack starts one and adds no dependency).
-    if top != nil {
-      // `checkRecursion`'s common case: no nest lock, the class not held.
-      guard !state.held.holds(cls), dependenciesKnown(of: cls, read: read, in: s)
-      else { return false }
-    }
     let base = top == nil ? ChainKey.initial(irqContext: IRQContextID.task) : state.chainKey
+    let slot = ChainMemo.slot(cls)
+    let tag = ChainMemo.tag(cls, read: read, before: before)
+    if let (key, bits) = state.memo.lookup(base: base, tag: tag, slot: slot) {
+      pushTaskContext(cls, instance: instance, origin: origin, key: key, bits: bits)
+      return .cached
+    }
+    guard let after = taskContextState(after: before, taking: cls, read: read) else {
+      return .declined
+    }
     let key = ChainKey.iterate(base, lockClass: cls, read: read)
+    let bits = HeldLock.taskContextBits(read: read, after: after)
+    if chains.contains(key) {
+      state.memo.remember(base: base, tag: tag, slot: slot, key: key, bits: bits)
+      pushTaskContext(cls, instance: instance, origin: origin, key: key, bits: bits)
+      return .cached
+    }
+    // A new chain. A held lock with a task state was taken in task
+    // context: the chain continues from it (an empty stack starts one and
+    // adds no dependency). `checkRecursion`'s common case: no nest lock,
+    // the class not held.
+    if top != nil {
+      guard !state.held.holds(cls), dependenciesKnown(of: cls, read: read, in: s) else {
+        return .declined
+      }
+    }
     chainCache._withUnsafeGuaranteedRef { $0.insertNew(key) }
-    // Not remembered in the memo: `acquire` does not remember either, and
-    // the memo decides which acquisitions count as chain hits.
-    state.held.appendInPlace(
-      HeldLock(
-        taskContext: instance, origin: origin, lockClass: cls, previousChainKey: state.chainKey,
-        bits: HeldLock.taskContextBits(read: read, after: after)))
-    state.chainKey = key
-    return true
+    pushTaskContext(cls, instance: instance, origin: origin, key: key, bits: bits)
+    return .validated
   }
 
   /// Whether every dependency `addDependencies` would add for an

@@ -185,7 +185,7 @@ public struct LockValidator {
   }
 
   /// Acquisitions and releases, read where they lie: the fast paths
-  /// (`ThreadValidator.acquireFast`, and `ThreadValidator.releaseTop` for
+  /// (`ThreadValidator.acquireInBatch`, and `ThreadValidator.releaseTop` for
   /// the release of the newest lock) read only the fields they need, and
   /// an event they do not take goes to the full path from here (an
   /// acquisition without its fast path being tried again; `release(_:)`
@@ -213,20 +213,16 @@ public struct LockValidator {
     {
       var origin = event.pointee.origin
       origin.event = number
-      if threads[t].acquireFast(
-        lockClass, instance: event.pointee.address, read: event.pointee.read, origin: origin)
-      {
-        threads[t].counters.acquisitions &+= 1
-        threads[t].counters.chainHits &+= 1
-        threads[t].noteDepth(event: number)
-        return true
-      }
-      if threads[t].acquireOverKnownDependencies(
+      let taken = threads[t].acquireInBatch(
         lockClass, instance: event.pointee.address, read: event.pointee.read, origin: origin,
         in: shared)
-      {
+      if taken != .declined {
         threads[t].counters.acquisitions &+= 1
-        threads[t].counters.chainMisses &+= 1
+        if taken == .cached {
+          threads[t].counters.chainHits &+= 1
+        } else {
+          threads[t].counters.chainMisses &+= 1
+        }
         threads[t].noteDepth(event: number)
         return true
       }
