@@ -106,4 +106,51 @@ import WaitContext
     // The streams reach the refusal path, not only the accepted one.
     #expect(refusals > 0)
   }
+
+  /// A segment whose context limit changed under its newest lock: a
+  /// threaded hard interrupt holds a `spinlock_t`, and a hard interrupt
+  /// that is not threaded, nested in it, takes another. The running wait
+  /// type kept in the held lock was computed for the threaded handler's
+  /// limit; the nested handler's is stricter, so both paths must compute it
+  /// again (and find the invalid wait context every time, not only while
+  /// the usage bits are new).
+  @Test(arguments: 0..<3)
+  func aNestedHandlerWithAnotherLimitIsCheckedAgain(configurationIndex: Int) {
+    let configuration = FastPathEquivalenceTests.configurations[configurationIndex]
+    var (single, _) = Self.validator(configuration, chainCacheBytes: ChainCache.offlineBytes)
+    var (batched, _) = Self.validator(configuration, chainCacheBytes: ChainCache.offlineBytes)
+    let outer = single.declareClass(
+      key: "outer", kind: .spinlock, waits: try! ClassWaitTypes(kind: .spinlock))
+    let inner = single.declareClass(
+      key: "inner", kind: .spinlock, waits: try! ClassWaitTypes(kind: .spinlock))
+    _ = batched.declareClass(
+      key: "outer", kind: .spinlock, waits: try! ClassWaitTypes(kind: .spinlock))
+    _ = batched.declareClass(
+      key: "inner", kind: .spinlock, waits: try! ClassWaitTypes(kind: .spinlock))
+    let t = ThreadID(0)
+    var events: [LockEvent] = []
+    for _ in 0..<3 {
+      events += [
+        LockEvent(.hardirqEnter, thread: t, threaded: true),
+        LockEvent(.acquire, thread: t, lockClass: outer),
+        LockEvent(.hardirqEnter, thread: t),
+        LockEvent(.acquire, thread: t, lockClass: inner),
+        LockEvent(.release, thread: t, lockClass: inner),
+        LockEvent(.hardirqExit, thread: t),
+        LockEvent(.release, thread: t, lockClass: outer),
+        LockEvent(.hardirqExit, thread: t),
+      ]
+    }
+    for e in events { try? single.process(e) }
+    #expect(events.withUnsafeBufferPointer { batched.process($0) } == nil)
+    #expect(Self.summary(batched) == Self.summary(single))
+    #expect(batched.statistics.chainHits == single.statistics.chainHits)
+    #expect(batched.statistics.chainMisses == single.statistics.chainMisses)
+    // With PROVE_RAW_LOCK_NESTING, a spinlock_t in a hard interrupt that is
+    // not threaded is an invalid wait context, each of the three times.
+    if configuration.proveRawLockNesting && !configuration.preemptRT {
+      #expect(
+        single.findings.findings.contains { $0.kind == .invalidWaitContext && $0.count == 3 })
+    }
+  }
 }

@@ -5,10 +5,20 @@ extension ThreadValidator {
   /// bottom halves) are on, and `LOCK_USED` always.
   @inline(__always)
   mutating func usageBits(of lock: HeldLock) -> UsageMask {
-    let read = lock.read.isRead
+    usageBits(
+      read: lock.read, check: lock.check, isTrylock: lock.isTrylock,
+      hardirqsOff: lock.hardirqsOff)
+  }
+
+  /// `usageBits(of:)` of an acquisition's parts, in the current context.
+  @inline(__always)
+  func usageBits(read mode: ReadMode, check: Bool, isTrylock: Bool, hardirqsOff: Bool)
+    -> UsageMask
+  {
+    let read = mode.isRead
     var bits: UsageMask = read ? UsageBit.usedRead.mask : UsageBit.used.mask
-    guard lock.check else { return bits }
-    if !lock.isTrylock {
+    guard check else { return bits }
+    if !isTrylock {
       if state.hardirqDepth > 0 || state.nmiDepth > 0 {
         bits.formUnion(read ? UsageBit.usedInHardirqRead.mask : UsageBit.usedInHardirq.mask)
       }
@@ -16,7 +26,7 @@ extension ThreadValidator {
         bits.formUnion(read ? UsageBit.usedInSoftirqRead.mask : UsageBit.usedInSoftirq.mask)
       }
     }
-    if !lock.hardirqsOff {
+    if !hardirqsOff {
       bits.formUnion(read ? UsageBit.enabledHardirqRead.mask : UsageBit.enabledHardirq.mask)
       if state.softirqsEnabled {
         bits.formUnion(read ? UsageBit.enabledSoftirqRead.mask : UsageBit.enabledSoftirq.mask)

@@ -1,3 +1,5 @@
+import WaitContext
+
 extension ThreadValidator {
   /// What `acquireInBatch` did with an acquisition.
   enum BatchAcquisition {
@@ -29,7 +31,10 @@ extension ThreadValidator {
     in s: UnsafeMutablePointer<SharedState>
   ) -> BatchAcquisition {
     // What `acquireFast` does, up to the chain cache.
-    guard state.acquireBlockers == 0, state.held.hasRoom else { return .declined }
+    guard state.held.hasRoom else { return .declined }
+    if state.acquireBlockers != 0 {
+      return acquireInBatchInContext(cls, instance: instance, read: read, origin: origin, in: s)
+    }
     let top = state.held.top
     let before = top?.taskState ?? TaskTransitions.empty
     let base = top == nil ? ChainKey.initial(irqContext: IRQContextID.task) : state.chainKey
@@ -54,28 +59,91 @@ extension ThreadValidator {
     // adds no dependency). `checkRecursion`'s common case: no nest lock,
     // the class not held.
     if top != nil {
-      guard !state.held.holds(cls), dependenciesKnown(of: cls, read: read, in: s) else {
-        return .declined
-      }
+      guard !state.held.holds(cls),
+        dependenciesKnown(of: cls, read: read, context: IRQContextID.task, in: s)
+      else { return .declined }
     }
     chainCache._withUnsafeGuaranteedRef { $0.insertNew(key) }
     pushTaskContext(cls, instance: instance, origin: origin, key: key, bits: bits)
     return .validated
   }
 
+  /// `acquireInBatch` outside plain task context: in an interrupt-like
+  /// context, or with interrupts, bottom halves or preemption disabled.
+  /// The same steps from the state `acquire` and `push` keep: the segment's
+  /// running wait type (`allowedNow()`), the class's `TaskTransitions` for
+  /// the wait-context rule, the usage bits of the context, and the held
+  /// lock built as `push` builds it. Declines a class that may sleep (the
+  /// context may make it atomic: the full path's sleep check decides), a
+  /// segment whose running wait type must be computed again, and anything
+  /// `acquireInBatch` declines. The thread must be validated.
+  @inline(never)
+  mutating func acquireInBatchInContext(
+    _ cls: ClassID, instance: UInt64, read: ReadMode, origin: Origin,
+    in s: UnsafeMutablePointer<SharedState>
+  ) -> BatchAcquisition {
+    guard !state.stopped else { return .declined }
+    let irqContext = state.irqContext
+    let limit = configuration.effective(state.waitLimit)
+    let top = state.held.top
+    let chainHead = top.map { $0.irqContext != irqContext } ?? true
+    // `allowedNow()`, and whether a held lock makes the holder atomic.
+    var allowed = limit
+    if let top, !chainHead {
+      guard top.limitBase == limit else { return .declined }
+      allowed = top.allowedAfter
+    }
+    let heldAtomic = top?.atomicSoFar ?? false
+    let transitions = classes.taskTransitions(cls)
+    // Refused from an atomic state: the class may sleep (or the
+    // wait-context rule refuses it, or it takes no part in checks).
+    guard
+      transitions.next(after: TaskTransitions.state(allowed: allowed, atomic: true))
+        != TaskTransitions.refused
+    else { return .declined }
+    let after = transitions.next(
+      after: TaskTransitions.state(allowed: allowed, atomic: heldAtomic))
+    let hardirqsOff = state.hardirqsOff
+    let bits = usageBits(read: read, check: true, isTrylock: false, hardirqsOff: hardirqsOff)
+    guard after != TaskTransitions.refused, classes.usage(cls).isSuperset(of: bits) else {
+      return .declined
+    }
+    let base = chainHead ? ChainKey.initial(irqContext: irqContext) : state.chainKey
+    let key = ChainKey.iterate(base, lockClass: cls, read: read)
+    let cached = chains.contains(key)
+    if !cached {
+      // A new chain: `checkRecursion`'s common case, then the dependencies.
+      guard !state.held.holds(cls),
+        chainHead || dependenciesKnown(of: cls, read: read, context: irqContext, in: s)
+      else { return .declined }
+      chainCache._withUnsafeGuaranteedRef { $0.insertNew(key) }
+    }
+    var lock = HeldLock(
+      instance: instance, origin: origin, lockClass: cls, nest: .none, read: read,
+      isTrylock: false, check: true, hardirqsOff: hardirqsOff, irqContext: irqContext)
+    lock.previousChainKey = state.chainKey
+    lock.limitBase = limit
+    lock.allowedAfter = WaitType(rawValue: after & 7)!
+    lock.atomicSoFar = after & 8 != 0
+    lock.taskState = limit == .task ? after : TaskTransitions.refused
+    state.held.appendInPlace(lock)
+    state.chainKey = key
+    return cached ? .cached : .validated
+  }
+
   /// Whether every dependency `addDependencies` would add for an
-  /// acquisition of `cls` with `read` in task context exists in `graph`
-  /// with its kind (`s.graph`): the held locks of the task segment, newest first,
-  /// skipping check-free entries, going past trylocks and stopping after
-  /// the first non-trylock (lockdep's `check_prevs_add()`).
+  /// acquisition of `cls` with `read` in interrupt context `context` exists
+  /// with its kind (in `s.graph`): the held locks of the context's segment,
+  /// newest first, skipping check-free entries, going past trylocks and
+  /// stopping after the first non-trylock (lockdep's `check_prevs_add()`).
   @inline(__always)
   func dependenciesKnown(
-    of cls: ClassID, read: ReadMode, in s: UnsafeMutablePointer<SharedState>
+    of cls: ClassID, read: ReadMode, context: UInt8, in s: UnsafeMutablePointer<SharedState>
   ) -> Bool {
     var i = state.held.count - 1
     while i >= 0 {
       let prev = state.held[i]
-      if prev.irqContext != IRQContextID.task { return true }
+      if prev.irqContext != context { return true }
       if prev.check {
         let kinds = DependencyKinds.of(prev: prev.read, next: read)
         if !s.pointee.graph.covers(from: prev.lockClass, to: cls, kinds: kinds) { return false }
