@@ -121,7 +121,9 @@ public struct LockValidator {
     index: Int, error: EventError
   )? {
     precondition(core.onFinding == nil, "a finding callback must run outside the core's lock")
-    var number = eventCount
+    // Every event before a refused one is accepted: event `index` is
+    // numbered `firstNumber + index`.
+    let firstNumber = eventCount
     // The core's lock is taken once for the batch, not once per new chain:
     // this validator is the core's only driver, and its core has no
     // finding callback to call outside the lock.
@@ -130,16 +132,17 @@ public struct LockValidator {
         threads.withUnsafeMutableBufferPointer { threads in
           guard let first = events.baseAddress else { return nil }
           for index in events.indices {
+            let number = firstNumber &+ Int64(index)
             // The common events are read in place, field by field: copying a
             // whole event first costs more than what most of them need.
             if Self.validateInPlace(
               first + index, number: number, threads: threads, shared: shared)
             {
-              number &+= 1
               continue
             }
+            var next = number
             do throws(EventError) {
-              try Self.validate(events[index], number: &number, threads: threads, shared: shared)
+              try Self.validate(events[index], number: &next, threads: threads, shared: shared)
             } catch {
               return (index, error)
             }
@@ -148,7 +151,7 @@ public struct LockValidator {
         }
       }
     }
-    eventCount = number
+    eventCount = firstNumber &+ Int64(refused?.index ?? events.count)
     return refused
   }
 
