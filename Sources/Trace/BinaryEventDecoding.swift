@@ -122,7 +122,8 @@ extension BinaryTraceDecoder {
 
   /// The LEB128 number at `p` (at most ten bytes, at most 64 bits), which
   /// `p` moves past; the bytes must be buffered. For numbers whose length
-  /// rarely changes from one record to the next (thread ids).
+  /// rarely changes from one record to the next (thread ids, and the
+  /// addresses and lengths of frees and inits).
   @inline(__always)
   static func varint(_ p: inout UnsafeRawPointer) throws(BinaryStop) -> UInt64 {
     let first = p.load(as: UInt8.self)

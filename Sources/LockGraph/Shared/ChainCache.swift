@@ -11,7 +11,9 @@ import Synchronization
 /// graph only grows). Keys are already well-mixed 64-bit hashes.
 ///
 /// Invariants: a slot holds 0 (empty) or a key that was inserted (a key of
-/// 0 is stored as 1); slots are written only by `insert`, which the
+/// 0 is stored as 1); no slot is ever emptied, so `count` equal to the
+/// number of slots means every bucket is full (`insertNew` relies on it);
+/// slots are written only by `insert` and `insertNew`, which the
 /// validator calls under its shared lock, and read with relaxed atomic
 /// loads, so a reader sees either the old or the new key of a slot, never a
 /// torn one. A lookup writes nothing.
@@ -38,7 +40,8 @@ public final class ChainCache: @unchecked Sendable {
   // exclusivity guarantee (no dynamic check per access).
   /// Which way of a full bucket the next eviction takes (under the lock).
   @exclusivity(unchecked) private var nextVictim = 0
-  /// Keys stored (under the lock; for statistics).
+  /// Keys stored (under the lock; for statistics, and for `insertNew`,
+  /// which evicts without reading a bucket once every slot is taken).
   @exclusivity(unchecked) public private(set) var count = 0
   /// Keys evicted to make room (under the lock; for statistics).
   @exclusivity(unchecked) public private(set) var evictions: Int64 = 0

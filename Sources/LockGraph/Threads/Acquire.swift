@@ -146,9 +146,12 @@ extension ThreadValidator {
   /// (interrupts, bottom halves and preemption on, no subclass, nest lock
   /// or trylock) of a checked class whose chain was validated before and
   /// whose usage bits are all set, which the sleep and wait-context rules
-  /// allow. It makes exactly the state change `acquire` would make, and
-  /// returns false, changing nothing, for anything else: `acquire` then
-  /// runs in full.
+  /// allow. It makes the state change `acquire` would make, and returns
+  /// false, changing nothing, for anything else: `acquire` then runs in
+  /// full. One difference is by design: a chain the thread's `ChainMemo`
+  /// remembers counts as a cache hit even when the cache evicted it since
+  /// (validating it again would find what it found before), where
+  /// `acquire` would count a miss and insert it again.
   @inline(__always)
   mutating func acquireFast(_ event: LockEvent) -> Bool {
     guard event.subclass == 0, event.nest == .none, !event.isTrylock,

@@ -21,8 +21,9 @@ extension ThreadValidator {
   /// Anything else is declined, changing nothing: `acquire` then runs in
   /// full.
   ///
-  /// It makes exactly the state change `acquire` would make; the counters
-  /// are the caller's. A chain validated here is not remembered in the
+  /// It makes the state change `acquire` would make, with `acquireFast`'s
+  /// one difference (a memo hit on an evicted chain counts as a hit, and
+  /// the chain is not inserted again); the counters are the caller's. A chain validated here is not remembered in the
   /// memo: `acquire` does not remember one either, and the memo decides
   /// which later acquisitions count as chain hits.
   @inline(__always)

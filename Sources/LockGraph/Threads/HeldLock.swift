@@ -65,9 +65,8 @@ public struct HeldLock: Sendable {
     self.bits = bits
   }
 
-  /// The packed fields of a lock taken in plain task context with `read`
-  /// after a holder in task state `before`, reaching `after`
-  /// (`TaskTransitions`).
+  /// The packed fields of a lock taken in plain task context with `read`,
+  /// reaching task state `after` (`TaskTransitions`).
   @inlinable @inline(__always)
   static func taskContextBits(read: ReadMode, after: UInt8) -> UInt64 {
     UInt64(read.rawValue) | Self.checkBit | UInt64(after & 8) << 2
