@@ -46,12 +46,7 @@ import WaitContext
     let contextPercent: Int
     init(seed: UInt64, classes: [ClassID]) {
       rng = SplitMix(seed: seed)
-      var chosen: [ClassID] = []
-      let n = 4 + Int(rng.next() % 5)
-      while chosen.count < n {
-        let c = classes[Int(rng.next() % UInt64(classes.count))]
-        if !chosen.contains(c) { chosen.append(c) }
-      }
+      let chosen = RandomStream.choose(4 + Int(rng.next() % 5), of: classes, &rng)
       self.classes = chosen
       order = chosen.sorted {
         BatchFuzzTests.kinds[$0.index].1.inner > BatchFuzzTests.kinds[$1.index].1.inner

@@ -110,12 +110,7 @@ struct RandomStream {
   /// A stream over a few of `classes` (so that chains repeat).
   init(seed: UInt64, classes: [ClassID]) {
     rng = SplitMix(seed: seed)
-    var chosen: [ClassID] = []
-    let count = 3 + Int(rng.next() % 3)
-    while chosen.count < count {
-      let c = classes[Int(rng.next() % UInt64(classes.count))]
-      if !chosen.contains(c) { chosen.append(c) }
-    }
+    let chosen = Self.choose(3 + Int(rng.next() % 3), of: classes, &rng)
     // Most sleeping first, raw spinning last: in this order nesting is
     // valid, so clean chains are cached and the fast path runs.
     self.classes = chosen.sorted {
@@ -126,6 +121,17 @@ struct RandomStream {
   }
 
   mutating func below(_ n: Int) -> Int { Int(rng.next() % UInt64(n)) }
+
+  /// `count` distinct classes of `classes` (which has at least that many),
+  /// drawn at random.
+  static func choose(_ count: Int, of classes: [ClassID], _ rng: inout SplitMix) -> [ClassID] {
+    var chosen: [ClassID] = []
+    while chosen.count < count {
+      let c = classes[Int(rng.next() % UInt64(classes.count))]
+      if !chosen.contains(c) { chosen.append(c) }
+    }
+    return chosen
+  }
 
   mutating func next(held: some BidirectionalCollection<HeldLock>) -> LockEvent? {
     let thread = ThreadID(0)
