@@ -65,9 +65,20 @@ extension ThreadValidator {
   /// Marks every held lock that takes part in checks with an enabled bit
   /// (its read variant for read-held locks).
   mutating func markHeldLocks(_ bit: UsageBit, origin: Origin) {
-    let needs = state.held.contains { lock in
-      lock.check
+    // The common case, every bit set already, with an index loop that
+    // reads two fields of each entry (no iterator copying whole entries,
+    // no closure).
+    var needs = false
+    var i = 0
+    while i < state.held.count {
+      let lock = state.held[i]
+      if lock.check
         && !classes.usage(lock.lockClass).contains(lock.read.isRead ? bit.readVariant : bit)
+      {
+        needs = true
+        break
+      }
+      i &+= 1
     }
     guard needs else { return }
     let origin = stacked(origin)
