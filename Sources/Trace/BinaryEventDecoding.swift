@@ -41,78 +41,96 @@ extension BinaryTraceDecoder {
       try threadTable.withUnsafeBufferPointer { (threadTable) throws(BinaryStop) in
         try classTable.withUnsafeBufferPointer { (classTable) throws(BinaryStop) in
           try layout.operands.withUnsafeBufferPointer { (operands) throws(BinaryStop) in
-            while p <= last && filled < free {
-              record = p
-              let code = p.load(as: UInt8.self)
-              let form = code & 0xC0
-              let verb = code & 0x3F
-              guard
-                form == BinaryTraceFormat.plainEvent || form == BinaryTraceFormat.maskedEvent,
-                verb < verbs
-              else { return }
-              p += 1
-              let position = startOffset &+ Int64(record - start)
-              let threadID = try Self.varint(&p)
-              let slot: Int
-              let thread: ThreadID
-              if threadID < UInt64(threadTable.count), case let entry = threadTable[Int(threadID)],
-                entry != DenseEventTables.noThread
-              {
-                slot = Int(truncatingIfNeeded: UInt32(truncatingIfNeeded: entry))
-                thread = ThreadID(Int32(truncatingIfNeeded: entry >> 32))
-              } else if let sparse = sparseThreadSlot(threadID) {
-                slot = sparse
-                thread = threadIDs[sparse]
-              } else {
-                // A new thread: the careful path declares it.
-                p = record
-                return
-              }
-              // `verb < verbCount` (the count of `operands` too): a case of the
-              // contiguous UInt8 enum.
-              let v = unsafeBitCast(verb, to: LockEvent.Verb.self)
-              var lockClass = ClassID.none
-              var address: UInt64 = 0
-              var length: UInt64 = 0
-              switch operands[Int(verb)] {
-              case .none: break
-              case .lockClass:
-                // Both bytes are buffered: `longestEvent` bytes follow the
-                // record's start, and this number starts within its first 12.
-                let id = try Self.mixedVarint(&p)
-                if id < UInt64(classTable.count), case let c = classTable[Int(id)],
-                  c != DenseEventTables.noClass
+            try layout.flagsOnly.withUnsafeBufferPointer { (flagsOnly) throws(BinaryStop) in
+              while p <= last && filled < free {
+                record = p
+                let code = p.load(as: UInt8.self)
+                let form = code & 0xC0
+                let verb = code & 0x3F
+                guard
+                  form == BinaryTraceFormat.plainEvent || form == BinaryTraceFormat.maskedEvent,
+                  verb < verbs
+                else { return }
+                p += 1
+                let position = startOffset &+ Int64(record - start)
+                let threadID = try Self.varint(&p)
+                let slot: Int
+                let thread: ThreadID
+                if threadID < UInt64(threadTable.count),
+                  case let entry = threadTable[Int(threadID)],
+                  entry != DenseEventTables.noThread
                 {
-                  lockClass = ClassID(c)
+                  slot = Int(truncatingIfNeeded: UInt32(truncatingIfNeeded: entry))
+                  thread = ThreadID(Int32(truncatingIfNeeded: entry >> 32))
+                } else if let sparse = sparseThreadSlot(threadID) {
+                  slot = sparse
+                  thread = threadIDs[sparse]
                 } else {
-                  lockClass = try self.lockClass(id)
+                  // A new thread: the careful path declares it.
+                  p = record
+                  return
                 }
-              case .addressAndLength:
-                address = try Self.varint(&p)
-                length = try Self.varint(&p)
-              }
-              // Built in one piece where it is stored: an event assembled field by
-              // field on the stack and then copied stalls on store forwarding.
-              if form == BinaryTraceFormat.plainEvent {
-                (eventSlots + filled).initialize(
-                  to: LockEvent(
+                // `verb < verbCount` (the count of `operands` too): a case of the
+                // contiguous UInt8 enum.
+                let v = unsafeBitCast(verb, to: LockEvent.Verb.self)
+                var lockClass = ClassID.none
+                var address: UInt64 = 0
+                var length: UInt64 = 0
+                switch operands[Int(verb)] {
+                case .none: break
+                case .lockClass:
+                  // Both bytes are buffered: `longestEvent` bytes follow the
+                  // record's start, and this number starts within its first 12.
+                  let id = try Self.mixedVarint(&p)
+                  if id < UInt64(classTable.count), case let c = classTable[Int(id)],
+                    c != DenseEventTables.noClass
+                  {
+                    lockClass = ClassID(c)
+                  } else {
+                    lockClass = try self.lockClass(id)
+                  }
+                case .addressAndLength:
+                  address = try Self.varint(&p)
+                  length = try Self.varint(&p)
+                }
+                // Built in one piece where it is stored: an event assembled field by
+                // field on the stack and then copied stalls on store forwarding.
+                // A masked event's mask byte is buffered (`longestEvent` bytes
+                // follow the record's start): a mask of flags only is read
+                // here, any other by `fields`.
+                if form == BinaryTraceFormat.plainEvent {
+                  (eventSlots + filled).initialize(
+                    to: LockEvent(
+                      v, thread: thread, lockClass: lockClass, address: address,
+                      length: length))
+                } else if case let flags = flagsOnly[
+                  Int(verb) &* 256 &+ Int(p.load(as: UInt8.self))],
+                  flags != 0
+                {
+                  p += 1
+                  (eventSlots + filled).initialize(
+                    to: LockEvent(
+                      v, thread: thread, lockClass: lockClass,
+                      read: ReadMode(rawValue: flags & 3) ?? .exclusive,
+                      isTrylock: flags & BinaryEventLayout.FlagsOnly.trylock != 0,
+                      threaded: flags & BinaryEventLayout.FlagsOnly.threaded != 0, address: address,
+                      length: length))
+                } else {
+                  var event = LockEvent(
                     v, thread: thread, lockClass: lockClass, address: address,
-                    length: length))
-              } else {
-                var event = LockEvent(
-                  v, thread: thread, lockClass: lockClass, address: address,
-                  length: length)
-                // The fields are read through `input` (the whole record is
-                // buffered: it reads no more): hand it the position, and take it back.
-                input.skip(p - synced)
-                synced = p
-                try fields(&event, verb, slot, &input)
-                p = input.cursor
-                synced = p
-                (eventSlots + filled).initialize(to: event)
+                    length: length)
+                  // The fields are read through `input` (the whole record is
+                  // buffered: it reads no more): hand it the position, and take it back.
+                  input.skip(p - synced)
+                  synced = p
+                  try fields(&event, verb, slot, &input)
+                  p = input.cursor
+                  synced = p
+                  (eventSlots + filled).initialize(to: event)
+                }
+                positionSlots[filled] = position
+                filled &+= 1
               }
-              positionSlots[filled] = position
-              filled &+= 1
             }
           }
         }

@@ -133,6 +133,19 @@ struct BinaryEventLayout: Sendable {
   let flagSetters: [@Sendable (inout LockEvent) -> Void]
   /// Indexed by `EventOption.rawValue`.
   let optionSetters: [@Sendable (inout LockEvent, OptionValue) -> Void]
+  /// `flagsOnly[verb * 256 + mask]`: for a mask that names flags only,
+  /// valid for a verb that requires no option and with no two flags of one
+  /// exclusive group, what the flags set (`FlagsOnly`); 0 for any other
+  /// mask, which the general field decoder reads (and refuses if wrong).
+  let flagsOnly: [UInt8]
+
+  /// What a mask of flags sets, packed: the read mode in bits 0-1,
+  /// `isTrylock` in bit 2, `threaded` in bit 3, and bit 7 always.
+  enum FlagsOnly {
+    static let valid: UInt8 = 0x80
+    static let trylock: UInt8 = 4
+    static let threaded: UInt8 = 8
+  }
 
   static let shared = BinaryEventLayout(BinaryVocabulary.shared)
 
@@ -146,6 +159,27 @@ struct BinaryEventLayout: Sendable {
     flagGroups = vocabulary.words.flagGroups
     flagSetters = vocabulary.words.flagSetters
     optionSetters = vocabulary.words.optionSetters
+    var flagsOnly = [UInt8](repeating: 0, count: vocabulary.verbs.count * 256)
+    for (v, row) in vocabulary.verbs.enumerated() where row.required.isEmpty {
+      masks: for mask in 0..<256 where UInt8(mask) & ~row.validMask == 0 {
+        // The flags applied to an event, as the general decoder would.
+        var event = LockEvent(.acquire, thread: ThreadID(0))
+        var groups: UInt8 = 0
+        for bit in 0..<8 where mask & (1 << bit) != 0 {
+          guard case .flag(let flag) = row.fields[bit] else { continue masks }
+          let group = vocabulary.words.flagGroups[Int(flag.rawValue)]
+          if group != 0 {
+            if groups & (1 << group) != 0 { continue masks }
+            groups |= 1 << group
+          }
+          vocabulary.words.flagSetters[Int(flag.rawValue)](&event)
+        }
+        flagsOnly[v * 256 + mask] =
+          FlagsOnly.valid | event.read.rawValue | (event.isTrylock ? FlagsOnly.trylock : 0)
+          | (event.threaded ? FlagsOnly.threaded : 0)
+      }
+    }
+    self.flagsOnly = flagsOnly
   }
 }
 
