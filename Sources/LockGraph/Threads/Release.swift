@@ -26,7 +26,7 @@ extension ThreadValidator {
   @inline(__always)
   mutating func releaseTop(_ lockClass: ClassID, instance: UInt64) -> Bool {
     guard !state.stopped, let top = state.top, top.irqContext == state.irqContext,
-      classes.base(top.lockClass) == lockClass,
+      top.lockClass == lockClass || classes.base(top.lockClass) == lockClass,
       instance == 0 || top.instance == instance
     else { return false }
     state.chainKey = top.previousChainKey
