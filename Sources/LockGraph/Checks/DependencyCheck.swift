@@ -3,18 +3,12 @@ extension ThreadValidator {
   /// the current segment, newest first, skipping check-free entries, going
   /// past trylocks and stopping after the first non-trylock.
   mutating func addDependencies(_ lock: HeldLock, in s: inout SharedState) {
-    var i = state.held.count - 1
-    // Only an entry that takes part is copied out.
-    while i >= 0 && state.held[i].irqContext == lock.irqContext {
-      if state.held[i].check {
-        let prev = state.held[i]
-        let kinds = DependencyKinds.of(prev: prev.read, next: lock.read)
-        // The common case, inline: the dependency exists with its kind.
-        let known = s.graph.covers(from: prev.lockClass, to: lock.lockClass, kinds: kinds)
-        if !known && !addDependency(prev: prev, next: lock, kinds: kinds, in: &s) { return }
-        if !prev.isTrylock { return }
-      }
-      i -= 1
+    var prevs = state.held.dependencyPrevs(inContext: lock.irqContext)
+    while let prev = prevs.next() {
+      let kinds = DependencyKinds.of(prev: prev.read, next: lock.read)
+      // The common case, inline: the dependency exists with its kind.
+      let known = s.graph.covers(from: prev.lockClass, to: lock.lockClass, kinds: kinds)
+      if !known && !addDependency(prev: prev, next: lock, kinds: kinds, in: &s) { return }
     }
   }
 

@@ -134,23 +134,16 @@ extension ThreadValidator {
 
   /// Whether every dependency `addDependencies` would add for an
   /// acquisition of `cls` with `read` in interrupt context `context` exists
-  /// with its kind (in `s.graph`): the held locks of the context's segment,
-  /// newest first, skipping check-free entries, going past trylocks and
-  /// stopping after the first non-trylock (lockdep's `check_prevs_add()`).
+  /// with its kind (in `s.graph`), over the same held locks
+  /// (`HeldStack.dependencyPrevs(inContext:)`).
   @inline(__always)
   func dependenciesKnown(
     of cls: ClassID, read: ReadMode, context: UInt8, in s: UnsafeMutablePointer<SharedState>
   ) -> Bool {
-    var i = state.held.count - 1
-    while i >= 0 {
-      let prev = state.held[i]
-      if prev.irqContext != context { return true }
-      if prev.check {
-        let kinds = DependencyKinds.of(prev: prev.read, next: read)
-        if !s.pointee.graph.covers(from: prev.lockClass, to: cls, kinds: kinds) { return false }
-        if !prev.isTrylock { return true }
-      }
-      i -= 1
+    var prevs = state.held.dependencyPrevs(inContext: context)
+    while let prev = prevs.next() {
+      let kinds = DependencyKinds.of(prev: prev.read, next: read)
+      if !s.pointee.graph.covers(from: prev.lockClass, to: cls, kinds: kinds) { return false }
     }
     return true
   }

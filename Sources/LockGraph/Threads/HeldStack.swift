@@ -78,6 +78,13 @@ struct HeldStack: RandomAccessCollection, @unchecked Sendable {
     return false
   }
 
+  /// The held locks a new acquisition in interrupt context `context`
+  /// depends on (`DependencyPrevs`).
+  @inline(__always)
+  func dependencyPrevs(inContext context: UInt8) -> DependencyPrevs {
+    DependencyPrevs(base: base, index: count - 1, context: context)
+  }
+
   /// Whether a lock can be pushed without growing the buffer.
   @inlinable var hasRoom: Bool {
     @inline(__always) get { count < capacity }
@@ -141,5 +148,39 @@ final class HeldStorage: @unchecked Sendable {
     base.deallocate()
     base = buffer
     capacity = larger
+  }
+}
+
+/// lockdep's `check_prevs_add()` walk over a `HeldStack`: the held locks of
+/// the newest segment of one interrupt context, newest first, skipping
+/// check-free entries, going past trylocks and ending after the first
+/// non-trylock. Valid while the stack does not change.
+struct DependencyPrevs: IteratorProtocol {
+  let base: UnsafeMutablePointer<HeldLock>
+  /// The index of the next entry to look at; -1 at the end.
+  var index: Int
+  let context: UInt8
+
+  @inline(__always)
+  init(base: UnsafeMutablePointer<HeldLock>, index: Int, context: UInt8) {
+    self.base = base
+    self.index = index
+    self.context = context
+  }
+
+  @inline(__always)
+  mutating func next() -> HeldLock? {
+    while index >= 0 && base[index].irqContext == context {
+      let i = index
+      index -= 1
+      // Only an entry that takes part is copied out.
+      if base[i].check {
+        let prev = base[i]
+        if !prev.isTrylock { index = -1 }
+        return prev
+      }
+    }
+    index = -1
+    return nil
   }
 }
