@@ -9,15 +9,25 @@ import Symbolizer
 /// a lane stores its batch (`finish(lane:with:)`) once, before leaving the
 /// group, and the batches are only read after `wait()`: the group orders
 /// the writes before the reads, which is why the class may be `Sendable`.
+/// The batches live in a buffer of one slot per lane, not an array: lanes
+/// store into their own slots at the same time, and an array's element
+/// assignment is a write access to the whole array, which two lanes would
+/// make at once (ThreadSanitizer reports it as a Swift access race).
 final class AnswerChunk: @unchecked Sendable {
   let order: [UInt8]
-  private var batches: [SymbolizedBatch?]
+  private let batches: UnsafeMutableBufferPointer<SymbolizedBatch?>
   private let group = DispatchGroup()
 
   /// A chunk of `order.count` addresses, answered by lanes below `laneCount`.
   init(order: [UInt8], laneCount: Int) {
     self.order = order
-    batches = Array(repeating: nil, count: laneCount)
+    batches = .allocate(capacity: laneCount)
+    batches.initialize(repeating: nil)
+  }
+
+  deinit {
+    batches.deinitialize()
+    batches.deallocate()
   }
 
   /// Marks one more lane as working on this chunk (before handing it over).
