@@ -3,22 +3,28 @@ import Testing
 
 @testable import LockGraph
 
-/// The irq usage that may reach a class, kept as edges are added and usage
-/// bits set in any order, is never less than what a plain search finds:
-/// the union of the "used in irq" bits of every class that reaches it.
-/// (Where it holds none, the irq-usage check skips its searches.)
+/// The irq usage kept for each side of a class, as edges are added and
+/// usage bits set in any order, is exactly what a plain search of the
+/// edges finds: the union of the "used in irq" bits of every class that
+/// reaches it, and of the "irq enabled" bits of every class it reaches
+/// (itself included). Never less, or the irq-usage checks would skip a
+/// search that finds an inversion; never more, or they would skip none.
 @Suite struct UsageReachTests {
   @Test(arguments: 1...30)
-  func neverLessThanASearchFinds(seed: Int) {
+  func bothSidesAreWhatASearchFinds(seed: Int) {
     var rng = SplitMix(seed: UInt64(seed))
     var graph = DependencyGraph()
-    var usage = [UsageMask](repeating: [], count: 20)
-    let bits: [UsageBit] = [.usedInHardirq, .usedInHardirqRead, .usedInSoftirq, .usedInSoftirqRead]
-    for step in 0..<120 {
-      let a = Int(rng.next() % 20)
-      let b = Int(rng.next() % 20)
+    let classes = 20
+    var usage = [UsageMask](repeating: [], count: classes)
+    let bits: [UsageBit] = [
+      .usedInHardirq, .usedInHardirqRead, .usedInSoftirq, .usedInSoftirqRead,
+      .enabledHardirq, .enabledHardirqRead, .enabledSoftirq, .enabledSoftirqRead, .used,
+    ]
+    for step in 0..<160 {
+      let a = Int(rng.next() % UInt64(classes))
+      let b = Int(rng.next() % UInt64(classes))
       if rng.next() % 4 == 0 {
-        let mask = bits[Int(rng.next() % 4)].mask
+        let mask = bits[Int(rng.next() % UInt64(bits.count))].mask
         usage[a].formUnion(mask)
         graph.addUsage(mask, to: ClassID(Int32(a)))
       } else if a != b {
@@ -27,18 +33,25 @@ import Testing
           origin: .unknown, thread: ThreadID(0))
       }
       guard step % 10 == 9 else { continue }
-      for c in 0..<20 {
-        var expected = UsageMask()
-        for x in 0..<20
-        where x == c
-          || TopologicalOrderTests.reaches(
-            graph, from: ClassID(Int32(x)), to: ClassID(Int32(c)))
-        {
-          expected.formUnion(usage[x].intersection(.usedInAll))
+      for c in 0..<classes {
+        let id = ClassID(Int32(c))
+        var reaching = UsageMask()
+        var reachable = UsageMask()
+        for x in 0..<classes {
+          let other = ClassID(Int32(x))
+          if x == c || TopologicalOrderTests.reaches(graph, from: other, to: id) {
+            reaching.formUnion(usage[x].intersection(.usedInAll))
+          }
+          if x == c || TopologicalOrderTests.reaches(graph, from: id, to: other) {
+            reachable.formUnion(usage[x].intersection(.enabledAll))
+          }
         }
         #expect(
-          graph.usedInReaching(ClassID(Int32(c))).isSuperset(of: expected),
-          "seed \(seed): class \(c) misses usage that reaches it")
+          graph.usedInReaching(id) == reaching,
+          "seed \(seed): class \(c)'s used-in bits that reach it")
+        #expect(
+          graph.enabledReachable(from: id) == reachable,
+          "seed \(seed): class \(c)'s enabled bits it reaches")
       }
     }
   }

@@ -114,7 +114,12 @@ extension ThreadValidator {
     }
     let forwards = bit.rawValue & UsageBit.directionFlag == 0
     let mask = excl.mask.union(excl.readVariant.mask)
+    // No class on the searched side has a conflicting bit: the search would
+    // find nothing.
+    let side =
+      forwards ? s.graph.enabledReachable(from: c) : s.graph.usedInReaching(c)
     guard
+      !side.isDisjoint(with: mask),
       let hit = s.search.run(
         graph: s.graph, classes: classes, from: c, direction: forwards ? .forward : .backward,
         rootOnlyRecursive: forwards ? lock.read == .recursive : lock.read.isRead,
@@ -149,9 +154,15 @@ extension ThreadValidator {
     -> Bool
   {
     let prevShared = prev.read.isRead
-    // No class that may reach prev was used in an interrupt: the search
-    // below would accumulate nothing.
-    if s.graph.usedInReaching(prev.lockClass).isDisjoint(with: .usedInAll) { return true }
+    // No class next may reach was enabled in a way that conflicts with
+    // any irq use of a class that may reach prev (none, when no such class
+    // was used in an interrupt): the forward search below would find
+    // nothing, whatever the backward one accumulates.
+    if s.graph.usedInReaching(prev.lockClass).intersection(.usedInAll).exclusive.isDisjoint(
+      with: s.graph.enabledReachable(from: next.lockClass))
+    {
+      return true
+    }
     _ = s.search.run(
       graph: s.graph, classes: classes, from: prev.lockClass, direction: .backward,
       rootOnlyRecursive: prevShared, skipIrqUsageExempt: true, goal: .accumulate)

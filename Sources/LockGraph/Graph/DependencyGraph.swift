@@ -43,8 +43,10 @@ public struct DependencyGraph: Sendable {
   /// while the graph has no cycle at all (it may have one that is not a
   /// strong path: then the order is given up).
   private var order = TopologicalOrder()
-  /// The irq usage that may reach each class (`UsageReach`).
-  private var usageReach = UsageReach()
+  /// The irq "used in" bits that may reach each class (`UsageReach`).
+  private var usedInReach = UsageReach(.reaching)
+  /// The irq "enabled" bits each class may reach (`UsageReach`).
+  private var enabledReach = UsageReach(.reachable)
 
   /// An empty graph.
   public init() {}
@@ -75,14 +77,38 @@ public struct DependencyGraph: Sendable {
   /// The irq "used in" bits of the classes that may reach `c` through the
   /// graph, its own included (a superset of lockdep's backward
   /// `usage_accumulate()` from `c`).
-  func usedInReaching(_ c: ClassID) -> UsageMask { usageReach.reaching(c.index) }
+  func usedInReaching(_ c: ClassID) -> UsageMask { usedInReach.bits(of: c.index) }
+
+  /// The irq "enabled" bits of the classes `c` may reach through the
+  /// graph, its own included (a superset of what lockdep's forward usage
+  /// searches from `c` can find).
+  func enabledReachable(from c: ClassID) -> UsageMask { enabledReach.bits(of: c.index) }
+
+  /// The rank above which no class can reach `c`, from the topological
+  /// order (a search for `c` need not go past it); nil when the order was
+  /// given up or `c` has no edge.
+  func rankCeiling(reaching c: ClassID) -> Int32? { order.ceiling(reaching: c.index) }
+
+  /// Class `c`'s rank in the topological order (`rankCeiling(reaching:)`),
+  /// or -1 without one.
+  func rank(of c: Int) -> Int32 { order.rank(of: c) }
 
   /// Class `c` gained the usage bits `mask`.
   mutating func addUsage(_ mask: UsageMask, to c: ClassID) {
-    var reach = usageReach
-    usageReach = UsageReach()
-    reach.addUsage(mask, to: c.index, in: self)
-    usageReach = reach
+    updateReach { $0.addUsage(mask, to: c.index, in: $1) }
+  }
+
+  /// Runs `change` on both `UsageReach`es, each moved out of the graph
+  /// meanwhile, so that the graph it reads is not copied.
+  private mutating func updateReach(_ change: (inout UsageReach, DependencyGraph) -> Void) {
+    var reaching = usedInReach
+    var reachable = enabledReach
+    usedInReach = UsageReach(.reaching)
+    enabledReach = UsageReach(.reachable)
+    change(&reaching, self)
+    change(&reachable, self)
+    usedInReach = reaching
+    enabledReach = reachable
   }
 
   /// Adds a -> b with `kinds`, or adds the kinds to the existing edge.
@@ -115,9 +141,6 @@ public struct DependencyGraph: Sendable {
     order = TopologicalOrder()
     topological.addEdge(from: a.index, to: b.index, in: self)
     order = topological
-    var reach = usageReach
-    usageReach = UsageReach()
-    reach.addEdge(from: a.index, to: b.index, in: self)
-    usageReach = reach
+    updateReach { $0.addEdge(from: a.index, to: b.index, in: $1) }
   }
 }

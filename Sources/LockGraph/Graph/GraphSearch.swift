@@ -59,6 +59,18 @@ struct GraphSearch: Sendable {
       generation = 1
     }
     accumulated = []
+    // A forward search for a class need not enter a class ranked above it
+    // in the topological order: no path leads from there to it. Nothing
+    // that can reach the target is left out, and nothing left out is ever
+    // entered from a class that can (it would reach the target through
+    // it), so the search visits the target's ancestors in the same order
+    // and finds the same path.
+    var ceiling = Int32.max
+    if case .conflict(let target, _) = goal, direction == .forward,
+      let rank = graph.rankCeiling(reaching: target)
+    {
+      ceiling = rank
+    }
     queue.removeAll(keepingCapacity: true)
     queue.append((root.raw, -1))
     var head = 0
@@ -104,7 +116,11 @@ struct GraphSearch: Sendable {
       while e >= 0 {
         let edge = graph.edges[Int(e)]
         let other = forward ? edge.to.raw : edge.from.raw
-        if visited[Int(other)] != generation { queue.append((other, e)) }
+        if visited[Int(other)] != generation
+          && (ceiling == .max || graph.rank(of: Int(other)) <= ceiling)
+        {
+          queue.append((other, e))
+        }
         e = forward ? graph.nextOut[Int(e)] : graph.nextIn[Int(e)]
       }
     }

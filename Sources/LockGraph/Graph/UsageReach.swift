@@ -1,51 +1,81 @@
-/// For each class, the irq "used in" usage bits (`UsageMask.usedInAll`) of
-/// every class that can reach it through the graph, itself included: a
-/// superset of what lockdep's backward `usage_accumulate()` search from it
-/// can find (that search also follows lockdep's strong-path rule and skips
-/// irq-exempt classes, which only ever find less). Where it holds none,
-/// `check_irq_usage()` would find nothing, and its searches are skipped.
+/// For each class, irq usage bits of the classes on one side of it in the
+/// graph, its own included: a superset of what lockdep's irq searches from
+/// it can find (those also follow lockdep's strong-path rule and skip
+/// irq-exempt classes, which only ever find less). Where a search's goal
+/// is disjoint from it, the search would find nothing, and is skipped.
+///
+/// Two are kept (`DependencyGraph`):
+/// - `.reaching`: the "used in irq" bits (`UsageMask.usedInAll`) of every
+///   class that can reach the class, for the backward searches from a
+///   dependency's prev and from a class that becomes irq-unsafe;
+/// - `.reachable`: the "irq enabled" bits (`UsageMask.enabledAll`) of every
+///   class the class can reach, for the forward searches from a
+///   dependency's next and from a class that becomes irq-safe.
 ///
 /// Kept up to date as edges are added and usage bits set: new bits flow
-/// forward along the edges, and only where they are new, so each class's
-/// four bits change at most four times in a run (work bounded by four
-/// times the edges).
+/// along the edges (forward for `.reaching`, backward for `.reachable`),
+/// and only where they are new, so each class's four bits change at most
+/// four times in a run (work bounded by four times the edges).
 ///
-/// Invariant: for every edge a -> b, `bits[b]` contains `bits[a]`; for every
-/// class c, `bits[c]` contains the usedIn bits of c's own usage.
+/// Invariant: for every edge a -> b, `bits[b]` contains `bits[a]`
+/// (`.reaching`), or `bits[a]` contains `bits[b]` (`.reachable`); for every
+/// class c, `bits[c]` contains the carried bits of c's own usage.
 struct UsageReach: Sendable {
+  /// Which side of a class its bits come from.
+  enum Side: Sendable {
+    /// The classes that can reach it: "used in" bits, flowing forward.
+    case reaching
+    /// The classes it can reach: "enabled" bits, flowing backward.
+    case reachable
+  }
+
+  let side: Side
+  /// The usage bits kept, each class's in 8 bits (both masks fit).
+  private let carried: UsageMask
   private var bits: [UInt8] = []
   private var stack: [Int] = []
 
-  /// The usedIn bits that may reach class `c` (itself included).
-  func reaching(_ c: Int) -> UsageMask {
+  /// An empty graph's.
+  init(_ side: Side) {
+    self.side = side
+    carried = side == .reaching ? .usedInAll : .enabledAll
+  }
+
+  /// The kept bits of class `c`'s side, its own included.
+  func bits(of c: Int) -> UsageMask {
     UsageMask(rawValue: c < bits.count ? UInt16(bits[c]) : 0)
   }
 
   /// Class `c` gained usage `mask`.
   mutating func addUsage(_ mask: UsageMask, to c: Int, in graph: DependencyGraph) {
-    flow(UInt8(truncatingIfNeeded: mask.intersection(.usedInAll).rawValue), from: c, in: graph)
+    flow(UInt8(truncatingIfNeeded: mask.intersection(carried).rawValue), from: c, in: graph)
   }
 
   /// The edge a -> b was added to `graph`.
   mutating func addEdge(from a: Int, to b: Int, in graph: DependencyGraph) {
-    let reaching = a < bits.count ? bits[a] : 0
-    flow(reaching, from: b, in: graph)
+    switch side {
+    case .reaching: flow(a < bits.count ? bits[a] : 0, from: b, in: graph)
+    case .reachable: flow(b < bits.count ? bits[b] : 0, from: a, in: graph)
+    }
   }
 
-  /// Adds `new` to class `start` and to every class after it, stopping
-  /// where nothing is new.
+  /// Adds `new` to class `start` and to every class on the far side of
+  /// it, stopping where nothing is new.
   private mutating func flow(_ new: UInt8, from start: Int, in graph: DependencyGraph) {
     guard new != 0 else { return }
+    let forward = side == .reaching
     stack.removeAll(keepingCapacity: true)
     stack.append(start)
     while let c = stack.popLast() {
       if c >= bits.count { bits.append(contentsOf: repeatElement(0, count: c + 1 - bits.count)) }
       if bits[c] & new == new { continue }
       bits[c] |= new
-      var e = c < graph.firstOut.count ? graph.firstOut[c] : -1
+      guard c < graph.firstOut.count else { continue }
+      var e = forward ? graph.firstOut[c] : graph.firstIn[c]
       while e >= 0 {
-        stack.append(graph.edges[Int(e)].to.index)
-        e = graph.nextOut[Int(e)]
+        let edge = graph.edges[Int(e)]
+        stack.append(forward ? edge.to.index : edge.from.index)
+        e = forward ? graph.nextOut[Int(e)] : graph.nextIn[Int(e)]
       }
     }
   }
