@@ -42,6 +42,39 @@ import WaitContext
     #expect(!reinit)
   }
 
+  /// A `free` checks only the threads listed as maybe holding locks
+  /// (`LockValidator.holders`), and drops those it finds holding none: a
+  /// thread dropped must be listed again by its next acquisition, or a
+  /// lock it then holds is freed unseen. Through `process` one event at a
+  /// time and in a batch (the acquisitions then take the fast path), among
+  /// many threads that took and dropped the lock before.
+  @Test(arguments: [false, true])
+  func aThreadHoldingAgainAfterAFreeIsChecked(batch: Bool) throws {
+    var validator = LockValidator()
+    let a = validator.declareClass(
+      key: "A", kind: .spinlock, waits: try ClassWaitTypes(kind: .spinlock))
+    let threads = (0..<200).map { validator.declareThread(token: "\($0)") }
+    var events: [LockEvent] = []
+    for t in threads {
+      events.append(LockEvent(.acquire, thread: t, lockClass: a, address: 0x1008))
+      events.append(LockEvent(.release, thread: t, lockClass: a, address: 0x1008))
+    }
+    // Every thread holds nothing here: a free drops them all.
+    events.append(LockEvent(.free, thread: threads[0], address: 0x2000, length: 64))
+    events.append(LockEvent(.acquire, thread: threads[150], lockClass: a, address: 0x1008))
+    events.append(LockEvent(.free, thread: threads[0], address: 0x1000, length: 64))
+    if batch {
+      let refused = events.withUnsafeBufferPointer { validator.process($0) }
+      #expect(refused == nil)
+    } else {
+      for event in events { try validator.process(event) }
+    }
+    let findings = validator.findings.findings
+    #expect(findings.map(\.kind) == [.heldLockFreed])
+    guard case .heldLockFreed(_, _, let holder, _) = findings.first?.detail else { return }
+    #expect(holder == threads[150])
+  }
+
   @Test func reinitializingAHeldLock() {
     var s = Scenario()
     s.lock("A", .spinlock)

@@ -49,6 +49,9 @@ public struct ThreadValidator {
   /// after each acquisition (`noteDepth(event:)`), and the event that first
   /// reached it (-1: none yet).
   var deepest: (count: Int, event: Int64) = (0, -1)
+  /// Whether a trace's validator lists this thread among those that may
+  /// hold locks (`LockValidator.holders`).
+  var listedHolder = false
   /// Findings of the current event (each with whether it is a new distinct
   /// one), handed to the core's callback after its lock.
   var pending: [(finding: Finding, isNew: Bool)] = []

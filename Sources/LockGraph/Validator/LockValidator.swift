@@ -20,6 +20,14 @@ public struct LockValidator {
   /// Events processed so far (an event that throws is not counted).
   public private(set) var eventCount: Int64 = 0
   var threads: [ThreadValidator] = []
+  /// The threads that may hold locks, in no order: every thread whose
+  /// held stack is not empty is listed (`ThreadValidator.listedHolder`),
+  /// so that a `free` or `init` checks those rather than every thread the
+  /// stream ever had (a program that starts a thread per task has far more
+  /// of those than threads holding a lock at once). A thread is listed by
+  /// its first acquisition and unlisted by the first `free` or `init` that
+  /// finds its stack empty.
+  var holders: [Int] = []
 
   /// A validator for `configuration`, with a chain cache of `chainCacheBytes`.
   public init(
@@ -102,13 +110,15 @@ public struct LockValidator {
   public mutating func process(_ event: LockEvent) throws(EventError) {
     var number = eventCount
     var failure: EventError? = nil
+    var holders = takeHolders()
     threads.withUnsafeMutableBufferPointer { threads in
       do throws(EventError) {
-        try Self.validate(event, number: &number, threads: threads)
+        try Self.validate(event, number: &number, threads: threads, holders: &holders)
       } catch {
         failure = error
       }
     }
+    self.holders = holders
     if let failure { throw failure }
     eventCount = number
   }
@@ -124,6 +134,8 @@ public struct LockValidator {
     // Every event before a refused one is accepted: event `index` is
     // numbered `firstNumber + index`.
     let firstNumber = eventCount
+    var holders = takeHolders()
+    defer { self.holders = holders }
     // The core's lock is taken once for the batch, not once per new chain:
     // this validator is the core's only driver, and its core has no
     // finding callback to call outside the lock.
@@ -136,13 +148,14 @@ public struct LockValidator {
             // The common events are read in place, field by field: copying a
             // whole event first costs more than what most of them need.
             if Self.validateInPlace(
-              first + index, number: number, threads: threads, shared: shared)
+              first + index, number: number, threads: threads, holders: &holders, shared: shared)
             {
               continue
             }
             var next = number
             do throws(EventError) {
-              try Self.validate(events[index], number: &next, threads: threads, shared: shared)
+              try Self.validate(
+                events[index], number: &next, threads: threads, holders: &holders, shared: shared)
             } catch {
               return (index, error)
             }
@@ -160,7 +173,7 @@ public struct LockValidator {
   @inline(__always)
   static func validate(
     _ event: LockEvent, number: inout Int64, threads: UnsafeMutableBufferPointer<ThreadValidator>,
-    shared: UnsafeMutablePointer<SharedState>? = nil
+    holders: inout [Int], shared: UnsafeMutablePointer<SharedState>? = nil
   ) throws(EventError) {
     if event.lockClass == .none && namesClass(event.verb) {
       throw EventError("too many lock classes (the limit is \(ClassRegistry.capacity))")
@@ -174,10 +187,21 @@ public struct LockValidator {
     threads[t].heldShared = shared
     defer { threads[t].heldShared = nil }
     try threads[t].process(event)
-    if event.verb == .acquire { threads[t].noteDepth(event: number) }
+    if event.verb == .acquire {
+      threads[t].noteDepth(event: number)
+      listHolder(t, threads: threads, holders: &holders)
+    }
     number += 1
     if event.verb == .free || event.verb == .initLock {
-      for other in threads.indices where other != t && !threads[other].state.held.isEmpty {
+      // The other threads holding locks, in thread order (as findings are
+      // reported); those that hold none any more are unlisted.
+      holders.removeAll { other in
+        if !threads[other].state.held.isEmpty { return false }
+        threads[other].listedHolder = false
+        return true
+      }
+      holders.sort()
+      for other in holders where other != t {
         let held = threads[other].state.held
         threads[t].checkFreed(event, held: held, by: threads[other].thread)
         threads[other].heldShared = shared
@@ -185,6 +209,25 @@ public struct LockValidator {
         threads[other].heldShared = nil
       }
     }
+  }
+
+  /// Lists thread `t`, which just acquired a lock, in `holders`.
+  @inline(__always)
+  static func listHolder(
+    _ t: Int, threads: UnsafeMutableBufferPointer<ThreadValidator>, holders: inout [Int]
+  ) {
+    if !threads[t].listedHolder {
+      threads[t].listedHolder = true
+      holders.append(t)
+    }
+  }
+
+  /// `holders`, moved out (and put back by the caller) so that it is
+  /// changed in place while `threads` is borrowed.
+  private mutating func takeHolders() -> [Int] {
+    let taken = holders
+    holders = []
+    return taken
   }
 
   /// Acquisitions and releases, read where they lie: the fast paths
@@ -199,7 +242,7 @@ public struct LockValidator {
   @inline(__always)
   static func validateInPlace(
     _ event: UnsafePointer<LockEvent>, number: Int64,
-    threads: UnsafeMutableBufferPointer<ThreadValidator>,
+    threads: UnsafeMutableBufferPointer<ThreadValidator>, holders: inout [Int],
     shared: UnsafeMutablePointer<SharedState>
   ) -> Bool {
     let verb = event.pointee.verb
@@ -227,13 +270,17 @@ public struct LockValidator {
           threads[t].counters.chainMisses &+= 1
         }
         threads[t].noteDepth(event: number)
+        listHolder(t, threads: threads, holders: &holders)
         return true
       }
     }
     threads[t].heldShared = shared
     threads[t].processInFull(event.pointee, number: number)
     threads[t].heldShared = nil
-    if verb == .acquire { threads[t].noteDepth(event: number) }
+    if verb == .acquire {
+      threads[t].noteDepth(event: number)
+      listHolder(t, threads: threads, holders: &holders)
+    }
     return true
   }
 
