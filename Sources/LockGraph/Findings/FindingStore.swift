@@ -1,8 +1,14 @@
-/// Distinct findings in the order first seen, each with a count.
+/// Distinct findings in the order first seen, each with a count, up to a
+/// fixed number of them.
 ///
-/// Invariant: two findings are the same when they have the same kind, the
+/// Invariants: two findings are the same when they have the same kind, the
 /// same classes and the same site (stack, else return address); the store
-/// keeps the first and counts the rest.
+/// keeps the first and counts the rest. At most `capacity` distinct
+/// findings are kept (as Valgrind keeps 1,000 distinct errors; lockdep
+/// stops at the first): past them, one `limit-exceeded` finding counts
+/// every occurrence of a finding not kept, so that a run with endless
+/// distinct problems (a cycle through each of thousands of class pairs,
+/// each path a hundred links long) stays in bounded memory.
 public struct FindingStore: Sendable {
   struct Key: Hashable {
     var kind: FindingKind
@@ -10,27 +16,57 @@ public struct FindingStore: Sendable {
     var site: UInt64
   }
 
-  /// The distinct findings, in the order they were first recorded.
+  /// The most distinct findings kept.
+  public static let capacity = 1_000
+
+  /// The distinct findings, in the order they were first recorded (and
+  /// the `limit-exceeded` one that counts those not kept, once there are).
   public private(set) var findings: [Finding] = []
   private var index: [Key: Int] = [:]
+  /// Where in `findings` the count of findings not kept is.
+  private var overflow: Int? = nil
 
   /// An empty store.
   public init() {}
 
-  /// Records one occurrence; returns true when it is a new distinct finding.
+  /// Records one occurrence of `finding`, about `classes`.
+  /// - Returns: the finding as the store keeps it (with its count so far):
+  ///   `finding` itself, or, once `capacity` distinct findings are kept and
+  ///   `finding` is not one of them, the `limit-exceeded` finding that
+  ///   counts it; and whether that is new.
   @discardableResult
-  mutating func record(_ finding: Finding, classes: [ClassID]) -> Bool {
+  mutating func record(_ finding: Finding, classes: [ClassID]) -> (
+    finding: Finding, isNew: Bool
+  ) {
     let key = Key(
       kind: finding.kind, classes: classes.map(\.raw), site: finding.origin.siteKey)
     if let i = index[key] {
       findings[i].count += 1
-      return false
+      return (findings[i], false)
+    }
+    if index.count >= Self.capacity {
+      if let o = overflow {
+        findings[o].count += 1
+        return (findings[o], false)
+      }
+      let limit = Finding(
+        kind: .limitExceeded, thread: finding.thread, origin: finding.origin, lock: nil,
+        held: [],
+        detail: .limitExceeded(
+          limit: "MAX_FINDINGS (\(Self.capacity))",
+          consequence:
+            "a distinct finding past the first \(Self.capacity) is not kept: "
+            + "each occurrence of one is counted here"),
+        count: 1, irqState: finding.irqState)
+      overflow = findings.count
+      findings.append(limit)
+      return (limit, true)
     }
     index[key] = findings.count
     var first = finding
     first.count = 1
     findings.append(first)
-    return true
+    return (first, true)
   }
 
   /// The number of distinct findings.

@@ -264,8 +264,8 @@ public struct ThreadValidator {
       kind: kind, thread: thread, origin: stacked(origin), lock: lock,
       held: state.held.map(snapshot), detail: detail, count: 1, irqState: irqState())
     producedFinding = true
-    let isNew = s.findings.record(finding, classes: related)
-    if core.onFinding != nil { pending.append((finding, isNew)) }
+    let (recorded, isNew) = s.findings.record(finding, classes: related)
+    if core.onFinding != nil { pending.append((recorded, isNew)) }
   }
 
   /// `report` from the fast path: captures the stack, then takes the

@@ -1,0 +1,48 @@
+import Testing
+
+@testable import LockGraph
+
+/// The store keeps at most `capacity` distinct findings, as Valgrind keeps
+/// 1,000 distinct errors: past them, a finding it keeps is still counted
+/// on its own, and every occurrence of one it does not keep is counted by a
+/// single `limit-exceeded` finding, new once.
+@Suite struct FindingStoreTests {
+  static func finding(_ kind: FindingKind, event: Int64) -> Finding {
+    Finding(
+      kind: kind, thread: ThreadID(0), origin: Origin(event: event), lock: nil, held: [],
+      detail: .badUnlockBalance, count: 1, irqState: "")
+  }
+
+  @Test func distinctFindingsPastTheCapacityAreCountedByOne() {
+    var store = FindingStore()
+    let capacity = FindingStore.capacity
+    for c in 0..<capacity {
+      let (_, isNew) = store.record(
+        Self.finding(.badUnlockBalance, event: Int64(c)), classes: [ClassID(Int32(c))])
+      #expect(isNew)
+    }
+    #expect(store.count == capacity)
+    // Three findings past the capacity, one of them twice.
+    var news: [Bool] = []
+    for c in [capacity, capacity + 1, capacity + 1, capacity + 2] {
+      let (kept, isNew) = store.record(
+        Self.finding(.circularDependency, event: Int64(c)), classes: [ClassID(Int32(c))])
+      #expect(kept.kind == .limitExceeded)
+      news.append(isNew)
+    }
+    #expect(news == [true, false, false, false])
+    // A finding the store keeps is counted on its own still.
+    let (again, isNew) = store.record(
+      Self.finding(.badUnlockBalance, event: 7), classes: [ClassID(7)])
+    #expect(!isNew && again.kind == .badUnlockBalance && again.count == 2)
+
+    #expect(store.count == capacity + 1)
+    let overflow = store.findings[capacity]
+    #expect(overflow.kind == .limitExceeded)
+    #expect(overflow.count == 4)
+    // Where the first finding not kept was found.
+    #expect(overflow.origin.event == Int64(capacity))
+    #expect(store.summary[.limitExceeded] == 1)
+    #expect(store.summary[.badUnlockBalance] == capacity)
+  }
+}
