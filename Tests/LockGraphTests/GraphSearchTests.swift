@@ -71,4 +71,54 @@ import WaitContext
     // Both outcomes are exercised: a path found, and none.
     #expect(searches > 20 && found > 5, "seed \(seed): \(searches) searches, \(found) found")
   }
+
+  /// A search's answer is remembered only while the graph is unchanged:
+  /// a new edge, a new kind on an edge (which can make a path strong) or a
+  /// new usage bit each makes the same question find what it now finds.
+  @Test func aRememberedAnswerLastsUntilTheGraphChanges() throws {
+    let registry = ClassRegistry()
+    for c in 0..<8 {
+      _ = registry.declare(
+        key: "c\(c)", name: nil, kind: .spinlock, waits: try ClassWaitTypes(kind: .spinlock))
+    }
+    let tables = registry.tables
+    var graph = DependencyGraph()
+    var search = GraphSearch()
+    func c(_ i: Int32) -> ClassID { ClassID(i) }
+    func cycle(from root: Int32, to target: Int32) -> ClassID? {
+      search.run(
+        graph: graph, classes: tables, from: c(root), direction: .forward,
+        rootOnlyRecursive: false, skipIrqUsageExempt: false,
+        goal: .conflict(target: c(target), targetRead: .exclusive)
+      )?.found
+    }
+    func add(_ a: Int32, _ b: Int32, _ kinds: DependencyKinds) {
+      graph.add(from: c(a), to: c(b), kinds: kinds, origin: .unknown, thread: ThreadID(0))
+    }
+    // A new edge.
+    add(1, 2, .exclusiveToNonRecursive)
+    #expect(cycle(from: 2, to: 0) == nil)
+    #expect(cycle(from: 2, to: 0) == nil)
+    add(2, 0, .exclusiveToNonRecursive)
+    #expect(cycle(from: 2, to: 0) == c(0))
+    // A new kind: -(*R)-> then -(S*)-> is no strong path, until 4 -> 5
+    // gains an exclusive kind.
+    add(3, 4, .exclusiveToRecursive)
+    add(4, 5, .sharedToNonRecursive)
+    #expect(cycle(from: 3, to: 5) == nil)
+    add(4, 5, .exclusiveToNonRecursive)
+    #expect(cycle(from: 3, to: 5) == c(5))
+    // A new usage bit.
+    add(6, 7, .exclusiveToNonRecursive)
+    func unsafe() -> ClassID? {
+      search.run(
+        graph: graph, classes: tables, from: c(6), direction: .forward,
+        rootOnlyRecursive: false, skipIrqUsageExempt: true,
+        goal: .usage(UsageBit.enabledHardirq.mask))?.found
+    }
+    #expect(unsafe() == nil)
+    tables.addUsage(c(7), UsageBit.enabledHardirq.mask)
+    graph.addUsage(UsageBit.enabledHardirq.mask, to: c(7))
+    #expect(unsafe() == c(7))
+  }
 }

@@ -48,6 +48,11 @@ public struct DependencyGraph: Sendable {
   /// The irq "enabled" bits each class may reach (`UsageReach`).
   private var enabledReach = UsageReach(.reachable)
 
+  /// Counts the changes a search can see: every edge added, every kind
+  /// added to an edge, every usage bit set (`GraphSearch` keeps its
+  /// answers while it stays the same).
+  private(set) var version = 0
+
   /// An empty graph.
   public init() {}
 
@@ -95,6 +100,7 @@ public struct DependencyGraph: Sendable {
 
   /// Class `c` gained the usage bits `mask`.
   mutating func addUsage(_ mask: UsageMask, to c: ClassID) {
+    version &+= 1
     updateReach { $0.addUsage(mask, to: c.index, in: $1) }
   }
 
@@ -115,6 +121,7 @@ public struct DependencyGraph: Sendable {
   mutating func add(
     from a: ClassID, to b: ClassID, kinds: DependencyKinds, origin: Origin, thread: ThreadID
   ) {
+    version &+= 1
     if let e = index.addKinds(kinds, to: Self.pairKey(a, b)) {
       edges[Int(e)].kinds.formUnion(kinds)
       return
