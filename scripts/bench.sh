@@ -65,6 +65,15 @@ best_of() { # runs count command... -> "best_seconds max_rss_kb"
   echo "$best $rss"
 }
 
+measured() { # what -> sets cmd: the measured command on $dir/t.rlt{,b}
+  case $1 in
+  text) cmd=("$bin" report --reader-thread off "$dir/t.rlt") ;;
+  binary) cmd=("$bin" report --reader-thread off "$dir/t.rltb") ;;
+  awk) cmd=(awk '{ verbs[$2]++ } END { for (v in verbs) print v, verbs[v] }' "$dir/t.rlt") ;;
+  cat) cmd=(cat "$dir/t.rltb") ;;
+  esac
+}
+
 json=""
 for shape in reuse low-reuse; do
   key=$([ "$shape" = reuse ] && echo repeating || echo lowReuse)
@@ -86,12 +95,7 @@ for shape in reuse low-reuse; do
     for what in text binary awk cat; do fig[$what$tag]=""; fig[${what}Rss$tag]=0; done
     for ((round = 0; round < runs; round++)); do
       for what in text binary awk cat; do
-        case $what in
-        text) cmd=("$bin" report --reader-thread off "$dir/t.rlt") ;;
-        binary) cmd=("$bin" report --reader-thread off "$dir/t.rltb") ;;
-        awk) cmd=(awk '{ verbs[$2]++ } END { for (v in verbs) print v, verbs[v] }' "$dir/t.rlt") ;;
-        cat) cmd=(cat "$dir/t.rltb") ;;
-        esac
+        measured "$what"
         read -r t m < <(run_timed "${cmd[@]}")
         if [ -z "${fig[$what$tag]}" ] || awk "BEGIN{exit !($t < ${fig[$what$tag]})}"; then
           fig[$what$tag]=$t
@@ -134,4 +138,36 @@ for shape in reuse low-reuse; do
   json+=$(sed -n 's/^JSON //p' <<<"$out")
   unset fig
 done
+# The adversarial shape: low reuse over 8,000 classes (85,715 dependencies
+# at 2 M events), where a new dependency's searches could walk the whole
+# graph. N events, best of 3, against the same baselines.
+"$bin" generate --shape low-reuse --classes 8000 --events "$n" --seed 1 >"$dir/t.rlt"
+"$bin" convert "$dir/t.rlt" "$dir/t.rltb"
+"$bin" report --statistics "$dir/t.rltb" >/dev/null 2>"$dir/stats" || true
+events=$(sed -n 's/.*: \([0-9]*\) events in.*/\1/p' "$dir/stats")
+deps=$(sed -n 's/.* \([0-9]*\) dependencies.*/\1/p' "$dir/stats")
+declare -A many=()
+for what in text binary awk cat; do many[$what]=""; done
+many[rss]=0
+for ((round = 0; round < 3; round++)); do
+  for what in text binary awk cat; do
+    measured "$what"
+    read -r t m < <(run_timed "${cmd[@]}")
+    if [ -z "${many[$what]}" ] || awk "BEGIN{exit !($t < ${many[$what]})}"; then many[$what]=$t; fi
+    if [ "$what" = text ] || [ "$what" = binary ]; then
+      [ "$m" -gt "${many[rss]}" ] && many[rss]=$m
+    fi
+  done
+done
+rm -f "$dir/t.rlt" "$dir/t.rltb"
+echo "== shape low-reuse, 8,000 classes (manyClasses)"
+out=$(awk -v e="$events" -v d="$deps" -v t="${many[text]}" -v b="${many[binary]}" \
+  -v a="${many[awk]}" -v c="${many[cat]}" -v r="${many[rss]}" 'BEGIN {
+  printf "text report:   %6.2f M events/s at %d (best of 3): %.2fx awk\n", e / t / 1e6, e, a / t
+  printf "binary report: %6.2f M events/s: %.2fx text, %.3fx cat\n", e / b / 1e6, t / b, c / b
+  printf "graph:         %d dependencies; peak memory %.1f MiB\n", d, r / 1024
+  printf "JSON \"manyClasses\": {\"events\": %d, \"dependencies\": %d, \"textEventsPerSecond\": %.0f, \"textToAwk\": %.3f, \"binaryEventsPerSecond\": %.0f, \"binaryToText\": %.3f, \"binaryToCat\": %.4f, \"peakMiB\": %.1f}, \n", e, d, e / t, a / t, e / b, t / b, c / b, r / 1024
+}')
+grep -v '^JSON ' <<<"$out"
+json+=$(sed -n 's/^JSON //p' <<<"$out")
 echo "{${json}\"n\": $n, \"cores\": \"taskset -c 0\"}"
