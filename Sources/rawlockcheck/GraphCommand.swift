@@ -22,8 +22,12 @@ struct GraphCommand: ParsableCommand {
       module lines), else its trace line. Edges of a reported circular dependency are red \
       and bold (the refused dependency that closes the cycle is drawn too); edges into an \
       acquisition in an invalid wait context are dashed orange, and that class has a double \
-      border. svg runs Graphviz's dot -Tsvg. Exit status 0, or 2 when the trace cannot be \
-      read, the output cannot be written or dot is missing.
+      border. svg runs Graphviz's dot -Tsvg. A graph of more than --max-edges dependencies \
+      (for svg 500 unless given: Graphviz's layout of a few thousand edges takes minutes) \
+      is drawn in part: the edges findings mark, then the other edges of their classes, then \
+      the rest in the order first seen; the title and a line on stderr say how much. Exit \
+      status 0, or 2 when the trace cannot be read, the output cannot be written or dot is \
+      missing.
       """
   )
 
@@ -40,6 +44,21 @@ struct GraphCommand: ParsableCommand {
   @Option(
     name: [.short, .customLong("output")], help: "Write to this file (default: standard output).")
   var output: String?
+
+  @Option(
+    help: ArgumentHelp(
+      "Draw at most this many dependencies, those of findings first (0: all).",
+      discussion: "Default: 500 for svg, all for dot and json.", valueName: "n"))
+  var maxEdges: Int?
+
+  /// The most edges drawn for `svg` unless `--max-edges` says otherwise.
+  static let defaultSVGEdges = 500
+
+  func validate() throws {
+    if let maxEdges, maxEdges < 0 {
+      throw ValidationError("--max-edges must be 0 (all) or more, got \(maxEdges)")
+    }
+  }
 
   @Option(
     help: "A directory to search for the trace's binaries and their debug files (repeatable).")
@@ -62,8 +81,15 @@ struct GraphCommand: ParsableCommand {
       writeStandardError("rawlockcheck: \(error)\n")
       throw ExitCode(2)
     }
-    let graph = ClassGraph(
+    var graph = ClassGraph(
       validator: validator, source: trace, resolver: resolver(for: symbols))
+    let limit = maxEdges ?? (format == .svg ? Self.defaultSVGEdges : 0)
+    if limit > 0 {
+      graph = graph.limited(toEdges: limit)
+      if let note = graph.partNote {
+        writeStandardError("rawlockcheck: graph: \(trace): \(note); --max-edges 0 draws all\n")
+      }
+    }
     let bytes: [UInt8]
     switch format {
     case .dot: bytes = Array(graph.dot().utf8)

@@ -119,6 +119,70 @@ import Testing
     #expect(edges.first?["style"] as? String == "bold")
   }
 
+  /// A trace of 60 classes taken in every ordered pair (1,770
+  /// dependencies), then one pair the other way round (a cycle).
+  static func bigTrace() throws -> URL {
+    var lines = ["rawlockcheck-trace 1"]
+    for c in 0..<60 { lines.append("class c\(c) mutex") }
+    for a in 0..<60 {
+      for b in (a + 1)..<60 {
+        lines += ["1 acquire c\(a)", "1 acquire c\(b)", "1 release c\(b)", "1 release c\(a)"]
+      }
+    }
+    lines += ["1 acquire c40", "1 acquire c5", "1 release c5", "1 release c40"]
+    let file = FileManager.default.temporaryDirectory
+      .appendingPathComponent("graph-big-\(UUID().uuidString).rlt")
+    try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+    return file
+  }
+
+  /// `--max-edges` draws that many edges, those of the finding among
+  /// them, and says so in the title and on stderr; 0 draws them all.
+  @Test func maxEdgesKeepsTheFindingsEdges() throws {
+    let file = try Self.bigTrace()
+    defer { try? FileManager.default.removeItem(at: file) }
+    let all = try ToolRun(["graph", "--max-edges", "0", file.path])
+    #expect(all.status == 0 && all.stderr.isEmpty)
+    // 1,770 dependencies and the refused one that closes the cycle.
+    #expect(edges(all.stdout).count == 1_771)
+    let red = edges(all.stdout).filter { $0.contains(##"color="#d50000""##) }
+    #expect(red.count == 2)
+    let part = try ToolRun(["graph", "--max-edges", "50", file.path])
+    #expect(part.status == 0)
+    #expect(edges(part.stdout).count == 50)
+    for edge in red { #expect(edges(part.stdout).contains(edge), "\(edge)") }
+    #expect(part.stdout.contains("showing 50 of 1771 dependencies"))
+    #expect(part.stderr.hasPrefix("rawlockcheck: graph: "))
+    #expect(part.stderr.contains("showing 50 of 1771 dependencies"))
+    #expect(part.stderr.split(separator: "\n").count == 1)
+    // Every edge drawn joins classes drawn.
+    let drawn = Set(nodes(part.stdout).map { $0.prefix { $0 != " " } })
+    for edge in edges(part.stdout) {
+      let ends = edge.split(separator: " ")
+      #expect(drawn.contains(ends[0]) && drawn.contains(ends[2]), "\(edge)")
+    }
+    let json = try ToolRun(["graph", "--format", "json", "--max-edges", "50", file.path])
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+    #expect((object["edges"] as? [Any])?.count == 50)
+    #expect((object["whole"] as? [String: Any])?["edges"] as? Int == 1_771)
+    #expect((object["whole"] as? [String: Any])?["nodes"] as? Int == 60)
+  }
+
+  /// An SVG is drawn in part by default: Graphviz's layout of 1,771 edges
+  /// would take minutes.
+  @Test(.enabled(if: hasDot, "Graphviz's dot is installed"))
+  func svgOfABigGraphIsDrawnInPart() throws {
+    let file = try Self.bigTrace()
+    defer { try? FileManager.default.removeItem(at: file) }
+    let run = try ToolRun(["graph", "--format", "svg", file.path])
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.stderr.contains("showing 500 of 1771 dependencies"))
+    let parser = XMLParser(data: Data(run.stdout.utf8))
+    #expect(parser.parse(), "\(String(describing: parser.parserError))")
+    #expect(run.stdout.components(separatedBy: "class=\"edge\"").count - 1 == 500)
+  }
+
   @Test func outputFile() throws {
     let file = FileManager.default.temporaryDirectory
       .appendingPathComponent("graph-\(UUID().uuidString).dot")
