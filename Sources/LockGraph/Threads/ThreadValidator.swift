@@ -38,6 +38,10 @@ public struct ThreadValidator {
   /// Set when the current acquisition produced a finding (new or a repeat):
   /// its chain is then not cached, so every later occurrence is counted.
   var producedFinding = false
+  /// Whether a trace's validator lists this thread among those that may
+  /// hold locks (`LockValidator.holders`). Beside `producedFinding`, in
+  /// what was padding: the fields the fast path reads stay where they were.
+  var listedHolder = false
   /// The core's shared state while the caller holds its lock for a
   /// stretch of events (`LockValidator`, a trace's single driver, takes it
   /// once per batch): the slow path then uses it without locking again.
@@ -49,9 +53,6 @@ public struct ThreadValidator {
   /// after each acquisition (`noteDepth(event:)`), and the event that first
   /// reached it (-1: none yet).
   var deepest: (count: Int, event: Int64) = (0, -1)
-  /// Whether a trace's validator lists this thread among those that may
-  /// hold locks (`LockValidator.holders`).
-  var listedHolder = false
   /// Findings of the current event (each with whether it is a new distinct
   /// one), handed to the core's callback after its lock.
   var pending: [(finding: Finding, isNew: Bool)] = []
