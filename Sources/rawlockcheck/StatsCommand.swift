@@ -14,8 +14,9 @@ struct StatsCommand: ParsableCommand {
     discussion: """
       Prints lock classes (declared, subclass variants), dependencies, chains validated \
       (chain-cache misses) and cache hits, the deepest held-lock stack, events per kind and \
-      per thread, the ten most acquired classes and findings per kind. Exit status 0, or 2 \
-      when the trace cannot be read.
+      per thread (in text, the 20 busiest threads when there are more, and the others summed), \
+      the ten most acquired classes and findings per kind. Exit status 0, or 2 when the trace \
+      cannot be read.
       """
   )
 
@@ -109,6 +110,9 @@ struct TraceStats {
 
   /// How many classes `busiestClasses` lists at most.
   static let busiestCount = 10
+  /// How many threads the text lists at most (JSON lists every one): a
+  /// program that starts a thread per task has a hundred thousand.
+  static let threadLineCount = 20
 
   /// The counters of `counting`'s trace, called `source`.
   init(_ counting: CountingValidator, source: String) {
@@ -194,8 +198,23 @@ struct TraceStats {
     }
     out += "\nevents per kind:\n"
     for (verb, n) in eventsPerVerb { line(verb, n, indent: 2) }
-    out += "\nevents per thread:\n"
-    for t in eventsPerThread { line(t.label, t.events, indent: 2) }
+    if eventsPerThread.count <= Self.threadLineCount {
+      out += "\nevents per thread:\n"
+      for t in eventsPerThread { line(t.label, t.events, indent: 2) }
+    } else {
+      // The busiest, most first (ties in declaration order), and the rest
+      // summed.
+      let busiest = eventsPerThread.enumerated().sorted {
+        $0.element.events != $1.element.events
+          ? $0.element.events > $1.element.events : $0.offset < $1.offset
+      }.prefix(Self.threadLineCount).map(\.element)
+      out += "\nevents per thread (the \(Self.threadLineCount) busiest of "
+      out += "\(eventsPerThread.count); --format json lists every one):\n"
+      for t in busiest { line(t.label, t.events, indent: 2) }
+      let shown = busiest.reduce(Int64(0)) { $0 + $1.events }
+      let all = eventsPerThread.reduce(Int64(0)) { $0 + $1.events }
+      line("\(eventsPerThread.count - busiest.count) other threads", all - shown, indent: 2)
+    }
     out += "\nbusiest classes (acquisitions, top \(Self.busiestCount)):\n"
     if busiestClasses.isEmpty { out += "  none\n" }
     for c in busiestClasses { line(c.name, c.acquisitions, indent: 2) }

@@ -108,6 +108,36 @@ import Testing
     #expect(run.stdout.contains("busiest classes (acquisitions, top 10):\n  A:"))
   }
 
+  /// With more threads than the text lists, it lists the busiest (most
+  /// first, ties in declaration order) and sums the others; JSON lists
+  /// every thread.
+  @Test func manyThreadsListTheBusiest() throws {
+    var lines = ["rawlockcheck-trace 1", "class A spinlock"]
+    // Thread tN takes and drops A N times (2N events): t29 is the busiest.
+    for t in 0..<30 {
+      for _ in 0..<t { lines += ["t\(t) acquire A", "t\(t) release A"] }
+      lines.append("t\(t) might-sleep")
+    }
+    let trace = lines.joined(separator: "\n") + "\n"
+    let text = try ToolRun(["stats", "-"], input: trace)
+    #expect(text.status == 0)
+    let body = text.stdout.components(separatedBy: "events per thread")[1]
+      .components(separatedBy: "\n\n")[0]
+    #expect(body.hasPrefix(" (the 20 busiest of 30; --format json lists every one):"))
+    let rows = body.split(separator: "\n").dropFirst().map {
+      $0.split(separator: " ").map(String.init)
+    }
+    #expect(rows.count == 21)
+    // t29 .. t10, each with 2N + 1 events.
+    #expect(rows.prefix(20).map { $0[0] } == (10..<30).reversed().map { "thread/t\($0):" })
+    #expect(rows.prefix(20).map { $0.last } == (10..<30).reversed().map { "\(2 * $0 + 1)" })
+    // t0 .. t9: 10 threads, sum of 2N + 1 for N < 10 = 100 events.
+    #expect(rows[20] == ["10", "other", "threads:", "100"])
+    let json = try ToolRun(["stats", "--format", "json", "-"], input: trace)
+    let threads = try #require(try self.json(json)["eventsPerThread"] as? [[String: Any]])
+    #expect(threads.count == 30)
+  }
+
   @Test func aBadTraceIsStatusTwoWithItsLine() throws {
     let run = try ToolRun(["stats", "malformed/unbalanced.rlt"])
     #expect(run.status == 2)
