@@ -74,6 +74,30 @@ measured() { # what -> sets cmd: the measured command on $dir/t.rlt{,b}
   esac
 }
 
+rounds() { # runs tag: rounds of the four commands in turn into fig, best time of each
+  # (fig[text$tag] ...) and max RSS (fig[textRss$tag] ...): a stretch where a
+  # neighbour slows the machine falls on all four alike.
+  local what t m
+  for what in text binary awk cat; do fig[$what$2]=""; fig[${what}Rss$2]=0; done
+  for ((round = 0; round < $1; round++)); do
+    for what in text binary awk cat; do
+      measured "$what"
+      read -r t m < <(run_timed "${cmd[@]}")
+      if [ -z "${fig[$what$2]}" ] || awk "BEGIN{exit !($t < ${fig[$what$2]})}"; then
+        fig[$what$2]=$t
+      fi
+      if [ "$m" -gt "${fig[${what}Rss$2]}" ]; then fig[${what}Rss$2]=$m; fi
+    done
+  done
+}
+
+trace_stats() { # -> events, hits, deps of $dir/t.rltb, from report --statistics
+  "$bin" report --statistics "$dir/t.rltb" >/dev/null 2>"$dir/stats" || true
+  events=$(sed -n 's/.*: \([0-9]*\) events in.*/\1/p' "$dir/stats")
+  hits=$(sed -n 's/.*(\([0-9.]*\)% hits).*/\1/p' "$dir/stats")
+  deps=$(sed -n 's/.* \([0-9]*\) dependencies.*/\1/p' "$dir/stats")
+}
+
 json=""
 for shape in reuse low-reuse; do
   key=$([ "$shape" = reuse ] && echo repeating || echo lowReuse)
@@ -83,26 +107,12 @@ for shape in reuse low-reuse; do
     tag=$([ "$size" = "$n" ] && echo N || echo 10N)
     "$bin" generate --shape "$shape" --events "$size" --seed 1 >"$dir/t.rlt"
     "$bin" convert "$dir/t.rlt" "$dir/t.rltb"
-    "$bin" report --statistics "$dir/t.rltb" >/dev/null 2>"$dir/stats" || true
-    events=$(sed -n 's/.*: \([0-9]*\) events in.*/\1/p' "$dir/stats")
-    hits=$(sed -n 's/.*(\([0-9.]*\)% hits).*/\1/p' "$dir/stats")
+    trace_stats
     fig[events$tag]=$events
     fig[hits$tag]=${hits:-0}
     fig[textBytes$tag]=$(stat -c %s "$dir/t.rlt")
     fig[binaryBytes$tag]=$(stat -c %s "$dir/t.rltb")
-    # Rounds of the four commands in turn, best of each: a stretch where a
-    # neighbour slows the machine falls on all four alike.
-    for what in text binary awk cat; do fig[$what$tag]=""; fig[${what}Rss$tag]=0; done
-    for ((round = 0; round < runs; round++)); do
-      for what in text binary awk cat; do
-        measured "$what"
-        read -r t m < <(run_timed "${cmd[@]}")
-        if [ -z "${fig[$what$tag]}" ] || awk "BEGIN{exit !($t < ${fig[$what$tag]})}"; then
-          fig[$what$tag]=$t
-        fi
-        [ "$m" -gt "${fig[${what}Rss$tag]}" ] && fig[${what}Rss$tag]=$m
-      done
-    done
+    rounds "$runs" "$tag"
     if [ "$size" = "$n" ]; then
       pin=(taskset -c 0,1)
       for enc in text:rlt binary:rltb; do
@@ -143,26 +153,14 @@ done
 # graph. N events, best of 3, against the same baselines.
 "$bin" generate --shape low-reuse --classes 8000 --events "$n" --seed 1 >"$dir/t.rlt"
 "$bin" convert "$dir/t.rlt" "$dir/t.rltb"
-"$bin" report --statistics "$dir/t.rltb" >/dev/null 2>"$dir/stats" || true
-events=$(sed -n 's/.*: \([0-9]*\) events in.*/\1/p' "$dir/stats")
-deps=$(sed -n 's/.* \([0-9]*\) dependencies.*/\1/p' "$dir/stats")
-declare -A many=()
-for what in text binary awk cat; do many[$what]=""; done
-many[rss]=0
-for ((round = 0; round < 3; round++)); do
-  for what in text binary awk cat; do
-    measured "$what"
-    read -r t m < <(run_timed "${cmd[@]}")
-    if [ -z "${many[$what]}" ] || awk "BEGIN{exit !($t < ${many[$what]})}"; then many[$what]=$t; fi
-    if [ "$what" = text ] || [ "$what" = binary ]; then
-      [ "$m" -gt "${many[rss]}" ] && many[rss]=$m
-    fi
-  done
-done
+trace_stats
+declare -A fig=()
+rounds 3 M
+rss=$((fig[textRssM] > fig[binaryRssM] ? fig[textRssM] : fig[binaryRssM]))
 rm -f "$dir/t.rlt" "$dir/t.rltb"
 echo "== shape low-reuse, 8,000 classes (manyClasses)"
-out=$(awk -v e="$events" -v d="$deps" -v t="${many[text]}" -v b="${many[binary]}" \
-  -v a="${many[awk]}" -v c="${many[cat]}" -v r="${many[rss]}" 'BEGIN {
+out=$(awk -v e="$events" -v d="$deps" -v t="${fig[textM]}" -v b="${fig[binaryM]}" \
+  -v a="${fig[awkM]}" -v c="${fig[catM]}" -v r="$rss" 'BEGIN {
   printf "text report:   %6.2f M events/s at %d (best of 3): %.2fx awk\n", e / t / 1e6, e, a / t
   printf "binary report: %6.2f M events/s: %.2fx text, %.3fx cat\n", e / b / 1e6, t / b, c / b
   printf "graph:         %d dependencies; peak memory %.1f MiB\n", d, r / 1024

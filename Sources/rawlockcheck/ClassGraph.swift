@@ -212,7 +212,8 @@ struct ClassGraph {
   func limited(toEdges limit: Int) -> ClassGraph {
     guard edges.count > limit else { return self }
     let marked = { (e: Edge) in e.circularDependency || e.invalidWaitContext }
-    var focus = Set(nodes.filter(\.invalidWaitContext).map(\.id.raw))
+    let flagged = Set(nodes.filter(\.invalidWaitContext).map(\.id.raw))
+    var focus = flagged
     for e in edges where marked(e) {
       focus.insert(e.from.raw)
       focus.insert(e.to.raw)
@@ -225,7 +226,7 @@ struct ClassGraph {
     let kept = ranked.prefix(limit).sorted()
     var part = self
     part.edges = kept.map { edges[$0] }
-    var shown = Set(nodes.filter(\.invalidWaitContext).map(\.id.raw))
+    var shown = flagged
     for e in part.edges {
       shown.insert(e.from.raw)
       shown.insert(e.to.raw)
@@ -359,7 +360,6 @@ struct ClassGraph {
     }
     return .object(
       header + [
-
         (
           "nodes",
           .array(

@@ -54,12 +54,6 @@ struct GraphCommand: ParsableCommand {
   /// The most edges drawn for `svg` unless `--max-edges` says otherwise.
   static let defaultSVGEdges = 500
 
-  func validate() throws {
-    if let maxEdges, maxEdges < 0 {
-      throw ValidationError("--max-edges must be 0 (all) or more, got \(maxEdges)")
-    }
-  }
-
   @Option(
     help: "A directory to search for the trace's binaries and their debug files (repeatable).")
   var debugDir: [String] = []
@@ -67,6 +61,12 @@ struct GraphCommand: ParsableCommand {
   @Argument(
     help: "The trace file (text or binary encoding); - for standard input (either encoding).")
   var trace: String
+
+  func validate() throws {
+    if let maxEdges, maxEdges < 0 {
+      throw ValidationError("--max-edges must be 0 (all) or more, got \(maxEdges)")
+    }
+  }
 
   func run() throws {
     var validator = LockValidator(configuration: options.configuration)

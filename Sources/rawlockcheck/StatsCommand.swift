@@ -150,18 +150,23 @@ struct TraceStats {
           key: base.key, name: sub == 0 ? base.name : "\(base.name)/\(sub)", subclass: sub,
           acquisitions: n))
     }
-    // A stable sort keeps class order among equal counts.
-    busiestClasses = Array(
-      counts.enumerated().sorted {
-        $0.element.acquisitions != $1.element.acquisitions
-          ? $0.element.acquisitions > $1.element.acquisitions : $0.offset < $1.offset
-      }.prefix(Self.busiestCount).map(\.element))
+    busiestClasses = Self.busiest(counts, Self.busiestCount) { $0.acquisitions }
     var perKind: [FindingKind: (Int, Int)] = [:]
     for f in v.findings.findings {
       let old = perKind[f.kind] ?? (0, 0)
       perKind[f.kind] = (old.0 + 1, old.1 + f.count)
     }
     findings = perKind.keys.sorted().map { ($0, perKind[$0]!.0, perKind[$0]!.1) }
+  }
+
+  /// The first `count` of `items` by `value`, largest first, ties in the
+  /// order of `items`.
+  static func busiest<T>(_ items: [T], _ count: Int, by value: (T) -> Int64) -> [T] {
+    Array(
+      items.enumerated().sorted {
+        value($0.element) != value($1.element)
+          ? value($0.element) > value($1.element) : $0.offset < $1.offset
+      }.prefix(count).map(\.element))
   }
 
   /// `/proc/lockdep_stats`-style lines: a name, then its value right-aligned.
@@ -202,12 +207,8 @@ struct TraceStats {
       out += "\nevents per thread:\n"
       for t in eventsPerThread { line(t.label, t.events, indent: 2) }
     } else {
-      // The busiest, most first (ties in declaration order), and the rest
-      // summed.
-      let busiest = eventsPerThread.enumerated().sorted {
-        $0.element.events != $1.element.events
-          ? $0.element.events > $1.element.events : $0.offset < $1.offset
-      }.prefix(Self.threadLineCount).map(\.element)
+      // The busiest (ties in declaration order), and the rest summed.
+      let busiest = Self.busiest(eventsPerThread, Self.threadLineCount) { $0.events }
       out += "\nevents per thread (the \(Self.threadLineCount) busiest of "
       out += "\(eventsPerThread.count); --format json lists every one):\n"
       for t in busiest { line(t.label, t.events, indent: 2) }

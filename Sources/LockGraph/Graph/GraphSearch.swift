@@ -10,7 +10,7 @@ struct GraphSearch: Sendable {
   enum Direction { case forward, backward }
 
   /// What a search looks for.
-  enum Goal {
+  enum Goal: Hashable {
     /// The held lock `target` (class and read mode): lockdep's
     /// `hlock_conflict()`, for cycles.
     case conflict(target: ClassID, targetRead: ReadMode)
@@ -38,14 +38,11 @@ struct GraphSearch: Sendable {
 
   /// What a search was asked (`run`'s parameters but the graph).
   private struct Question: Hashable {
-    var root: Int32
-    var forward: Bool
+    var root: ClassID
+    var direction: Direction
     var rootOnlyRecursive: Bool
     var skipIrqUsageExempt: Bool
-    /// The goal's case, and its target and read mode or usage mask.
-    var goal: Int
-    var target: Int32
-    var operand: UInt16
+    var goal: Goal
   }
 
   /// What a search found, and the usage it accumulated.
@@ -77,18 +74,9 @@ struct GraphSearch: Sendable {
     graph: DependencyGraph, classes: ClassTables, from root: ClassID, direction: Direction,
     rootOnlyRecursive: Bool, skipIrqUsageExempt: Bool, goal: Goal
   ) -> Result? {
-    var question = Question(
-      root: root.raw, forward: direction == .forward, rootOnlyRecursive: rootOnlyRecursive,
-      skipIrqUsageExempt: skipIrqUsageExempt, goal: 0, target: -1, operand: 0)
-    switch goal {
-    case .conflict(let target, let read):
-      question.target = target.raw
-      question.operand = UInt16(read.rawValue)
-    case .usage(let mask):
-      question.goal = 1
-      question.operand = mask.rawValue
-    case .accumulate: question.goal = 2
-    }
+    let question = Question(
+      root: root, direction: direction, rootOnlyRecursive: rootOnlyRecursive,
+      skipIrqUsageExempt: skipIrqUsageExempt, goal: goal)
     if answersVersion != graph.version {
       if !answers.isEmpty { answers = [:] }
       answersVersion = graph.version
