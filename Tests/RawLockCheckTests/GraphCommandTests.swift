@@ -169,6 +169,14 @@ import Testing
     #expect((object["whole"] as? [String: Any])?["nodes"] as? Int == 60)
   }
 
+  /// A negative limit is a usage error (status 2) that names the option.
+  @Test func aNegativeMaxEdgesIsAUsageError() throws {
+    let run = try ToolRun(["graph", "--max-edges=-1", "findings/circular-abba.rlt"])
+    #expect(run.status == 2)
+    #expect(run.stdout.isEmpty)
+    #expect(run.stderr.hasPrefix("Error: --max-edges must be 0 (all) or more, got -1\n"))
+  }
+
   /// An SVG is drawn in part by default: Graphviz's layout of 1,771 edges
   /// would take minutes.
   @Test(.enabled(if: hasDot, "Graphviz's dot is installed"))
