@@ -9,7 +9,8 @@ import WaitContext
 /// core's lock taken once per batch) against the same validator fed one
 /// event at a time, on random interleaved streams of three threads with
 /// every context, frees and re-initializations across threads, unlocks of
-/// locks not held, and events the stream's own rules refuse. Batching is
+/// locks not held, threads that exit and start again, and events the
+/// stream's own rules refuse. Batching is
 /// an optimization: after every batch both hold the same locks bit for
 /// bit, and at the end they have the same findings (kind, count, event
 /// number and class), counters, and deepest held stack (against the
@@ -64,6 +65,11 @@ import WaitContext
             rng.next() % 2 == 0
             ? LockEvent(.release, thread: ThreadID(Int32(t)), lockClass: ids[Int(rng.next() % 4)])
             : LockEvent(.preemptEnable, thread: ThreadID(Int32(t)))
+        } else if roll < 4 {
+          // The thread exits (its slot is given back, `ThreadSlots`); its
+          // next event starts it again with nothing held or open.
+          event = LockEvent(.exit, thread: ThreadID(Int32(t)))
+          streams[t].open = []
         } else {
           guard let e = streams[t].next(held: single.heldLocks(of: ThreadID(Int32(t)))) else {
             continue

@@ -118,8 +118,8 @@ import WaitContext
     }
     check(a.eventCount == b.eventCount, "eventCount")
     for t in 0..<3 {
-      let x = a.threads[t]
-      let y = b.threads[t]
+      let x = a.validator(of: ThreadID(Int32(t)))!
+      let y = b.validator(of: ThreadID(Int32(t)))!
       check(
         x.heldLocks.map(FastPathEquivalenceTests.bytes)
           == y.heldLocks.map(FastPathEquivalenceTests.bytes), "held t\(t)")
@@ -178,7 +178,7 @@ import WaitContext
         let event = gen.next(t: t, held: single.heldLocks(of: ThreadID(Int32(t))), base: base)
         events.append(event)
         try? single.process(event)
-        keys.insert(single.threads[t].state.chainKey)
+        keys.insert(single.validator(of: ThreadID(Int32(t)))!.state.chainKey)
       }
       var start = 0
       while start < events.count {

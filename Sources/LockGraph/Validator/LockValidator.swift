@@ -19,15 +19,12 @@ public struct LockValidator {
   public let core: ValidatorCore
   /// Events processed so far (an event that throws is not counted).
   public private(set) var eventCount: Int64 = 0
+  /// The thread validators, by slot (`pool`): no more than the threads
+  /// alive at once, since an exited thread's slot is taken again.
   var threads: [ThreadValidator] = []
-  /// The threads that may hold locks, in no order: every thread whose
-  /// held stack is not empty is listed (`ThreadValidator.listedHolder`),
-  /// so that a `free` or `init` checks those rather than every thread the
-  /// stream ever had (a program that starts a thread per task has far more
-  /// of those than threads holding a lock at once). A thread is listed by
-  /// its first acquisition and unlisted by the first `free` or `init` that
-  /// finds its stack empty.
-  var holders: [Int] = []
+  /// Which slot validates which thread, the slots that may hold locks, and
+  /// what exited threads counted.
+  var pool = ThreadSlots()
 
   /// A validator for `configuration`, with a chain cache of `chainCacheBytes`.
   public init(
@@ -54,7 +51,7 @@ public struct LockValidator {
 
   /// The counters of every thread, added up.
   public var statistics: ThreadValidator.Statistics {
-    threads.reduce(into: ThreadValidator.Statistics()) { $0.add($1.statistics) }
+    threads.reduce(into: pool.retired) { $0.add($1.statistics) }
   }
 
   // MARK: Declarations
@@ -71,8 +68,28 @@ public struct LockValidator {
   /// held-lock stack. `token` is its id in the stream.
   public mutating func declareThread(token: String, name: String? = nil) -> ThreadID {
     let id = core.registerThread(token: token, name: name)
-    threads.append(ThreadValidator(core: core, thread: id))
+    makeSlot(for: id)
     return id
+  }
+
+  /// Gives thread `id` a slot: its own, one an exited thread gave back, or
+  /// a new one.
+  @discardableResult
+  mutating func makeSlot(for id: ThreadID) -> Int {
+    if let s = threads.withUnsafeMutableBufferPointer({ pool.slot(for: id, threads: $0) }) {
+      return s
+    }
+    pool.adopt(id, slot: threads.count)
+    threads.append(ThreadValidator(core: core, thread: id))
+    return threads.count - 1
+  }
+
+  /// The validator of thread `id`, nil when it exited (and had no event
+  /// since).
+  func validator(of id: ThreadID) -> ThreadValidator? {
+    guard id.index >= 0 && id.index < pool.slots.count else { return nil }
+    let s = pool.slots.base[id.index]
+    return s == ThreadSlots.vacant ? nil : threads[Int(s)]
   }
 
   /// Names a declared thread for reports.
@@ -84,20 +101,17 @@ public struct LockValidator {
   /// The most locks one thread held at once so far, and that thread (the
   /// first to hold that many); nil before any acquisition.
   public var deepestHeldStack: (depth: Int, thread: ThreadID)? {
-    var best: (depth: Int, event: Int64, thread: ThreadID)? = nil
+    var best = pool.retiredDeepest
     for v in threads where v.deepest.event >= 0 {
-      if let b = best,
-        v.deepest.count < b.depth || (v.deepest.count == b.depth && v.deepest.event > b.event)
-      {
-        continue
-      }
-      best = (v.deepest.count, v.deepest.event, v.thread)
+      best = ThreadSlots.deeper(best, (v.deepest.count, v.deepest.event, v.thread))
     }
-    return best.map { ($0.depth, $0.thread) }
+    return best.map { ($0.count, $0.thread) }
   }
 
   /// The locks a thread holds now, oldest first.
-  public func heldLocks(of thread: ThreadID) -> [HeldLock] { threads[thread.index].heldLocks }
+  public func heldLocks(of thread: ThreadID) -> [HeldLock] {
+    validator(of: thread)?.heldLocks ?? []
+  }
 
   // MARK: Events
 
@@ -110,15 +124,19 @@ public struct LockValidator {
   public mutating func process(_ event: LockEvent) throws(EventError) {
     var number = eventCount
     var failure: EventError? = nil
-    var holders = takeHolders()
+    precondition(
+      event.thread.index >= 0 && event.thread.index < pool.slots.count,
+      "an event of an undeclared thread")
+    makeSlot(for: event.thread)
+    var pool = takePool()
     threads.withUnsafeMutableBufferPointer { threads in
       do throws(EventError) {
-        try Self.validate(event, number: &number, threads: threads, holders: &holders)
+        try Self.validate(event, number: &number, threads: threads, pool: &pool)
       } catch {
         failure = error
       }
     }
-    self.holders = holders
+    self.pool = pool
     if let failure { throw failure }
     eventCount = number
   }
@@ -134,52 +152,92 @@ public struct LockValidator {
     // Every event before a refused one is accepted: event `index` is
     // numbered `firstNumber + index`.
     let firstNumber = eventCount
-    var holders = takeHolders()
-    defer { self.holders = holders }
+    var start = 0
+    while true {
+      switch processBatch(events, from: start, firstNumber: firstNumber) {
+      case .done:
+        eventCount = firstNumber &+ Int64(events.count)
+        return nil
+      case .refused(let index, let error):
+        eventCount = firstNumber &+ Int64(index)
+        return (index, error)
+      case .needsSlot(let index):
+        // An exited thread's next event, and no slot given back to take:
+        // the validators grow outside the batch's borrow of them.
+        makeSlot(for: events[index].thread)
+        start = index
+      }
+    }
+  }
+
+  /// How `processBatch` ended.
+  enum BatchEnd {
+    /// Every event was accepted.
+    case done
+    /// Event `index` was refused; those before it were accepted.
+    case refused(Int, EventError)
+    /// Event `index` is of a thread that needs a new slot; those before
+    /// it were accepted.
+    case needsSlot(Int)
+  }
+
+  /// `process(_:)` of `events[start...]`, numbered from `firstNumber` at
+  /// `events[0]`.
+  private mutating func processBatch(
+    _ events: UnsafeBufferPointer<LockEvent>, from start: Int, firstNumber: Int64
+  ) -> BatchEnd {
+    var pool = takePool()
+    defer { self.pool = pool }
+    // No thread is declared during the batch: the map stays where it is.
+    let slots = UnsafeBufferPointer(start: pool.slots.base, count: pool.slots.count)
     // The core's lock is taken once for the batch, not once per new chain:
     // this validator is the core's only driver, and its core has no
     // finding callback to call outside the lock.
-    let refused: (index: Int, error: EventError)? = core.shared.withLock { shared in
+    return core.shared.withLock { shared in
       withUnsafeMutablePointer(to: &shared) { shared in
         threads.withUnsafeMutableBufferPointer { threads in
-          guard let first = events.baseAddress else { return nil }
-          for index in events.indices {
+          guard let first = events.baseAddress else { return .done }
+          for index in start..<events.count {
             let number = firstNumber &+ Int64(index)
             // The common events are read in place, field by field: copying a
             // whole event first costs more than what most of them need.
             if Self.validateInPlace(
-              first + index, number: number, threads: threads, holders: &holders, shared: shared)
+              first + index, number: number, slots: slots, threads: threads,
+              holders: &pool.holders, shared: shared)
             {
               continue
             }
+            let thread = events[index].thread
+            precondition(
+              thread.index >= 0 && thread.index < pool.slots.count,
+              "an event of an undeclared thread")
+            guard pool.slot(for: thread, threads: threads) != nil else { return .needsSlot(index) }
             var next = number
             do throws(EventError) {
               try Self.validate(
-                events[index], number: &next, threads: threads, holders: &holders, shared: shared)
+                events[index], number: &next, threads: threads, pool: &pool, shared: shared)
             } catch {
-              return (index, error)
+              return .refused(index, error)
             }
           }
-          return nil
+          return .done
         }
       }
     }
-    eventCount = firstNumber &+ Int64(refused?.index ?? events.count)
-    return refused
   }
 
   /// One event on the thread validators: numbered `number`, which counts
-  /// up when the event is accepted.
+  /// up when the event is accepted. The event's thread has a slot.
   @inline(__always)
   static func validate(
     _ event: LockEvent, number: inout Int64, threads: UnsafeMutableBufferPointer<ThreadValidator>,
-    holders: inout [Int], shared: UnsafeMutablePointer<SharedState>? = nil
+    pool: inout ThreadSlots, shared: UnsafeMutablePointer<SharedState>? = nil
   ) throws(EventError) {
     if event.lockClass == .none && namesClass(event.verb) {
       throw EventError("too many lock classes (the limit is \(ClassRegistry.capacity))")
     }
-    let t = event.thread.index
-    precondition(t >= 0 && t < threads.count, "an event of an undeclared thread")
+    let t = Int(pool.slots.base[event.thread.index])
+    precondition(t >= 0 && t < threads.count, "an event of a thread without a slot")
     var event = event
     event.origin.event = number
     // Set around this event only: the slow path uses the lock the caller
@@ -189,19 +247,21 @@ public struct LockValidator {
     try threads[t].process(event)
     if event.verb == .acquire {
       threads[t].noteDepth(event: number)
-      listHolder(t, threads: threads, holders: &holders)
+      listHolder(t, threads: threads, holders: &pool.holders)
     }
     number += 1
-    if event.verb == .free || event.verb == .initLock {
+    if event.verb == .exit {
+      pool.retire(t, threads: threads)
+    } else if event.verb == .free || event.verb == .initLock {
       // The other threads holding locks, in thread order (as findings are
       // reported); those that hold none any more are unlisted.
-      holders.removeAll { other in
+      pool.holders.removeAll { other in
         if !threads[other].state.held.isEmpty { return false }
         threads[other].listedHolder = false
         return true
       }
-      holders.sort()
-      for other in holders where other != t {
+      pool.holders.sort { threads[$0].thread.raw < threads[$1].thread.raw }
+      for other in pool.holders where other != t {
         let held = threads[other].state.held
         threads[t].checkFreed(event, held: held, by: threads[other].thread)
         threads[other].heldShared = shared
@@ -222,11 +282,11 @@ public struct LockValidator {
     }
   }
 
-  /// `holders`, moved out (and put back by the caller) so that it is
+  /// `pool`, moved out (and put back by the caller) so that it is
   /// changed in place while `threads` is borrowed.
-  private mutating func takeHolders() -> [Int] {
-    let taken = holders
-    holders = []
+  private mutating func takePool() -> ThreadSlots {
+    let taken = pool
+    pool = ThreadSlots(slots: taken.slots)
     return taken
   }
 
@@ -237,21 +297,23 @@ public struct LockValidator {
   /// acquisition without its fast path being tried again; `release(_:)`
   /// tests the newest lock again, which costs a few loads). Returns false,
   /// having changed nothing, for any other event (of a thread whose
-  /// validation stopped, or of no class), which `validate` then takes in
-  /// full.
+  /// validation stopped or that exited, or of no class), which `validate`
+  /// then takes in full.
   @inline(__always)
   static func validateInPlace(
-    _ event: UnsafePointer<LockEvent>, number: Int64,
+    _ event: UnsafePointer<LockEvent>, number: Int64, slots: UnsafeBufferPointer<Int32>,
     threads: UnsafeMutableBufferPointer<ThreadValidator>, holders: inout [Int],
     shared: UnsafeMutablePointer<SharedState>
   ) -> Bool {
     let verb = event.pointee.verb
     guard verb == .acquire || verb == .release else { return false }
     let lockClass = event.pointee.lockClass
-    let t = event.pointee.thread.index
-    guard lockClass != .none, t >= 0, t < threads.count, !threads[t].state.stopped else {
-      return false
-    }
+    let id = event.pointee.thread.index
+    // One unsigned comparison for `0 <= id < slots.count`.
+    guard lockClass != .none, UInt(bitPattern: id) < UInt(slots.count) else { return false }
+    // A vacant slot (-1) fails the test as a negative index.
+    let t = Int(slots[id])
+    guard t >= 0, !threads[t].state.stopped else { return false }
     if verb == .release {
       if threads[t].releaseTop(lockClass, instance: event.pointee.address) { return true }
     } else if event.pointee.subclass == 0, event.pointee.nest == .none,

@@ -1,0 +1,129 @@
+/// Which `ThreadValidator` of a `LockValidator` validates which thread, and
+/// the bookkeeping that keeps that number bounded by the threads alive at
+/// once rather than by every thread a trace ever had.
+///
+/// A program that starts a thread per task (a server, a test suite) records
+/// millions of threads that each take a few locks and exit. A thread's
+/// validator state is most of what a thread costs (the held-lock stack,
+/// the chain memo, the contexts), so a thread that exits gives its slot
+/// back (`retire`), and the next thread declared, or the next event of an
+/// exited thread, takes it again (`slot(for:)`), as Linux reuses a task's
+/// memory. What the exited thread counted (`ThreadValidator.Statistics`, its
+/// deepest stack) is kept here.
+///
+/// Invariants:
+/// - `slots[id.index]` is the slot of thread `id`, or `vacant` once it
+///   exited (until its next event);
+/// - a slot is either some thread's (exactly one: `slots` maps to it and
+///   its validator's `thread` is that thread) or in `free`, never both;
+/// - a slot in `free` holds a validator with an empty held stack, zero
+///   counters and no deepest stack;
+/// - `holders` lists each slot whose validator has `listedHolder` set,
+///   once, and every slot whose thread holds a lock is listed (a slot given
+///   back stays listed, with its flag, until a `free` finds it empty).
+struct ThreadSlots {
+  /// The slot of each declared thread, by `ThreadID.index`.
+  let slots: SlotMap
+  /// Slots given back by exited threads, taken again newest first.
+  var free: [Int32] = []
+  /// The slots that may hold locks, in no order: every slot whose held
+  /// stack is not empty is listed (`ThreadValidator.listedHolder`), so that
+  /// a `free` or `init` checks those rather than every thread the stream
+  /// ever had. A slot is listed by its first acquisition and unlisted by
+  /// the first `free` or `init` that finds its stack empty.
+  var holders: [Int] = []
+  /// The counters of the threads that exited, added up.
+  var retired = ThreadValidator.Statistics()
+  /// The deepest held stack of the threads that exited (as
+  /// `ThreadValidator.deepest`), and which thread reached it first.
+  var retiredDeepest: (count: Int, event: Int64, thread: ThreadID)? = nil
+
+  /// A slot's value in `slots` for a thread that exited.
+  static let vacant: Int32 = -1
+
+  /// No thread yet, or (`LockValidator` moving its pool out for a batch)
+  /// a stand-in sharing `slots`, which allocates nothing.
+  init(slots: SlotMap = SlotMap()) { self.slots = slots }
+
+  /// The slot of thread `id`: its own, or one given back (its validator
+  /// replaced by a new one for `id`), or nil when none is free (the caller
+  /// appends a validator, `adopt(_:slot:)`).
+  mutating func slot(
+    for id: ThreadID, threads: UnsafeMutableBufferPointer<ThreadValidator>
+  ) -> Int? {
+    if id.index < slots.count, case let s = slots.base[id.index], s != Self.vacant {
+      return Int(s)
+    }
+    guard let reused = free.popLast() else { return nil }
+    let s = Int(reused)
+    // Still listed or not: the flag stays with the slot (`holders`).
+    let listed = threads[s].listedHolder
+    threads[s] = ThreadValidator(core: threads[s].core, thread: id)
+    threads[s].listedHolder = listed
+    adopt(id, slot: s)
+    return s
+  }
+
+  /// Records that thread `id` is validated in slot `slot`.
+  mutating func adopt(_ id: ThreadID, slot: Int) {
+    slots.extend(to: id.index + 1, with: Self.vacant)
+    slots.base[id.index] = Int32(slot)
+  }
+
+  /// Gives back slot `s`, whose thread just exited (its held stack is
+  /// empty): its counters and deepest stack are kept here.
+  mutating func retire(_ s: Int, threads: UnsafeMutableBufferPointer<ThreadValidator>) {
+    let v = threads[s]
+    retired.add(v.statistics)
+    if v.deepest.event >= 0 {
+      let mine = (count: v.deepest.count, event: v.deepest.event, thread: v.thread)
+      retiredDeepest = Self.deeper(retiredDeepest, mine)
+    }
+    threads[s].counters = ThreadValidator.Statistics()
+    threads[s].deepest = (0, -1)
+    slots.base[v.thread.index] = Self.vacant
+    free.append(Int32(s))
+  }
+
+  /// The deeper of two held stacks; of equal ones, the first reached.
+  static func deeper(
+    _ a: (count: Int, event: Int64, thread: ThreadID)?,
+    _ b: (count: Int, event: Int64, thread: ThreadID)
+  ) -> (count: Int, event: Int64, thread: ThreadID) {
+    guard let a else { return b }
+    if b.count > a.count || (b.count == a.count && b.event < a.event) { return b }
+    return a
+  }
+}
+
+/// The storage of `ThreadSlots.slots`: a buffer of slot numbers that the
+/// batch loop reads through its address (`base`), with no array to reach
+/// through the pool on every event. It grows only when a thread is
+/// declared, never during a batch.
+final class SlotMap {
+  /// The slot numbers, `count` of them.
+  private(set) var base: UnsafeMutablePointer<Int32>
+  /// The number of threads declared.
+  private(set) var count = 0
+  private var capacity = 16
+
+  init() { base = .allocate(capacity: capacity) }
+
+  deinit { base.deallocate() }
+
+  /// Makes room for `n` entries, the new ones set to `value`.
+  func extend(to n: Int, with value: Int32) {
+    guard n > count else { return }
+    if n > capacity {
+      var larger = capacity
+      while larger < n { larger *= 2 }
+      let buffer = UnsafeMutablePointer<Int32>.allocate(capacity: larger)
+      buffer.moveInitialize(from: base, count: count)
+      base.deallocate()
+      base = buffer
+      capacity = larger
+    }
+    (base + count).initialize(repeating: value, count: n - count)
+    count = n
+  }
+}

@@ -1,0 +1,120 @@
+import Testing
+import WaitContext
+
+@testable import LockGraph
+
+/// A trace's validator keeps one thread validator per thread alive, not
+/// per thread ever seen (`ThreadSlots`): an exited thread's slot is taken
+/// by the next thread, as Linux reuses an exited task's memory. Each test
+/// runs one event at a time and as one batch (the trace readers' way).
+@Suite struct ThreadSlotsTests {
+  /// A validator with spinlock classes A and B.
+  static func validator() throws -> (LockValidator, ClassID, ClassID) {
+    var v = LockValidator()
+    let waits = try ClassWaitTypes(kind: .spinlock)
+    let a = v.declareClass(key: "A", kind: .spinlock, waits: waits)
+    let b = v.declareClass(key: "B", kind: .spinlock, waits: waits)
+    return (v, a, b)
+  }
+
+  static func run(_ events: [LockEvent], on v: inout LockValidator, batch: Bool) throws {
+    if batch {
+      let refused = events.withUnsafeBufferPointer { v.process($0) }
+      #expect(refused == nil)
+    } else {
+      for event in events { try v.process(event) }
+    }
+  }
+
+  /// A thread per task: each declared, nesting A then B, and exiting. One
+  /// validator serves them all, and the counters and the deepest stack of
+  /// the exited threads are kept (the first thread reached depth 2 first).
+  @Test(arguments: [false, true])
+  func exitedThreadsGiveTheirSlotsBack(batch: Bool) throws {
+    var (v, a, b) = try Self.validator()
+    var first: ThreadID? = nil
+    for i in 0..<1000 {
+      let t = v.declareThread(token: "t\(i)")
+      if first == nil { first = t }
+      try Self.run(
+        [
+          LockEvent(.acquire, thread: t, lockClass: a),
+          LockEvent(.acquire, thread: t, lockClass: b),
+          LockEvent(.release, thread: t, lockClass: b),
+          LockEvent(.release, thread: t, lockClass: a),
+          LockEvent(.exit, thread: t),
+        ], on: &v, batch: batch)
+    }
+    #expect(v.threads.count == 1)
+    #expect(v.statistics.acquisitions == 2000)
+    #expect(v.deepestHeldStack?.depth == 2)
+    #expect(v.deepestHeldStack?.thread == first)
+    #expect(v.findings.findings.isEmpty)
+    #expect(v.eventCount == 5000)
+  }
+
+  /// A slot taken again belongs to its new thread alone: what the exited
+  /// thread held is gone, and a `free` finds the new thread's locks. Two
+  /// threads in slots taken in the reverse order are still checked in
+  /// thread order.
+  @Test(arguments: [false, true])
+  func aSlotTakenAgainIsItsNewThreads(batch: Bool) throws {
+    var (v, a, b) = try Self.validator()
+    let t0 = v.declareThread(token: "t0")
+    let t1 = v.declareThread(token: "t1")
+    let freer = v.declareThread(token: "freer")
+    try Self.run(
+      [
+        LockEvent(.acquire, thread: t0, lockClass: a, address: 0x5000),
+        LockEvent(.exit, thread: t0),
+        LockEvent(.exit, thread: t1),
+      ], on: &v, batch: batch)
+    // t0's slot was given back first: t3 takes t1's slot, t4 takes t0's.
+    let t3 = v.declareThread(token: "t3")
+    let t4 = v.declareThread(token: "t4")
+    #expect(v.threads.count == 3)
+    try Self.run(
+      [
+        LockEvent(.acquire, thread: t4, lockClass: a, address: 0x1000),
+        LockEvent(.acquire, thread: t3, lockClass: b, address: 0x1010),
+        LockEvent(.free, thread: freer, address: 0x5000, length: 64),
+        LockEvent(.free, thread: freer, address: 0x1000, length: 64),
+      ], on: &v, batch: batch)
+    let findings = v.findings.findings
+    #expect(findings.map(\.kind) == [.locksHeldAtExit, .heldLockFreed, .heldLockFreed])
+    let holders = findings.compactMap { finding -> ThreadID? in
+      guard case .heldLockFreed(_, _, let holder, _) = finding.detail else { return nil }
+      return holder
+    }
+    #expect(holders == [t3, t4])
+    #expect(v.heldLocks(of: t0).isEmpty)
+    #expect(v.heldLocks(of: t3).isEmpty)
+  }
+
+  /// An exited thread's next event is validated on a fresh stack, in a new
+  /// slot when the one it gave back was taken: in a batch, the validators
+  /// grow between two runs of the batch.
+  @Test(arguments: [false, true])
+  func anExitedThreadsNextEventGetsASlot(batch: Bool) throws {
+    var (v, a, b) = try Self.validator()
+    let x = v.declareThread(token: "x")
+    try Self.run(
+      [
+        LockEvent(.acquire, thread: x, lockClass: a),
+        LockEvent(.exit, thread: x),
+      ], on: &v, batch: batch)
+    let y = v.declareThread(token: "y")
+    try Self.run(
+      [
+        LockEvent(.acquire, thread: y, lockClass: a),
+        LockEvent(.acquire, thread: x, lockClass: b),
+        LockEvent(.acquire, thread: x, lockClass: a),
+        LockEvent(.acquire, thread: y, lockClass: b),
+      ], on: &v, batch: batch)
+    #expect(v.threads.count == 2)
+    #expect(v.heldLocks(of: x).map(\.lockClass) == [b, a])
+    #expect(v.heldLocks(of: y).map(\.lockClass) == [a, b])
+    #expect(v.findings.findings.map(\.kind) == [.locksHeldAtExit, .circularDependency])
+    #expect(v.eventCount == 6)
+  }
+}
