@@ -91,6 +91,33 @@ import WaitContext
     #expect(v.heldLocks(of: t3).isEmpty)
   }
 
+  /// A validator restarted for a new thread keeps its buffers and nothing
+  /// else: the new thread starts with interrupts on, nothing entered, no
+  /// chain, no counters, whatever the thread before it did.
+  @Test(arguments: [false, true])
+  func aRestartedValidatorStartsClean(batch: Bool) throws {
+    var (v, a, b) = try Self.validator()
+    let old = v.declareThread(token: "old")
+    try Self.run(
+      [
+        LockEvent(.acquire, thread: old, lockClass: a),
+        LockEvent(.acquire, thread: old, lockClass: b),
+        LockEvent(.irqDisable, thread: old),
+        LockEvent(.preemptDisable, thread: old),
+        LockEvent(.softirqEnter, thread: old),
+        LockEvent(.exit, thread: old),
+      ], on: &v, batch: batch)
+    let new = v.declareThread(token: "new")
+    #expect(v.threads.count == 1)
+    let state = try #require(v.validator(of: new)).state
+    #expect(state.held.isEmpty && state.contexts.isEmpty && state.freedHeld.isEmpty)
+    #expect(state.chainKey == 0 && state.acquireBlockers == 0 && !state.hardirqsOff)
+    #expect(state.held.capacity >= 4)
+    let restarted = try #require(v.validator(of: new))
+    #expect(restarted.statistics.acquisitions == 0 && restarted.deepest.event == -1)
+    #expect(v.statistics.acquisitions == 2)
+  }
+
   /// An exited thread's next event is validated on a fresh stack, in a new
   /// slot when the one it gave back was taken: in a batch, the validators
   /// grow between two runs of the batch.

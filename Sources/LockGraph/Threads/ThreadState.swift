@@ -10,7 +10,7 @@ import WaitContext
 struct ThreadState: Sendable {
   /// Room for 4 locks at first (a trace may have a million threads): it
   /// grows, on the full path, to the deepest nesting the thread reaches.
-  @usableFromInline var held = HeldStack(capacity: 4)
+  @usableFromInline var held: HeldStack
   /// lockdep's `curr_chain_key`: the chain key of the current segment.
   @usableFromInline var chainKey: UInt64 = 0
   /// Entered interrupt contexts, innermost last.
@@ -61,6 +61,21 @@ struct ThreadState: Sendable {
   /// Recent fast-path acquisitions and their outcome (valid for the core
   /// the thread validates against).
   @usableFromInline var memo = ChainMemo()
+
+  /// A thread that just started: nothing held, entered or disabled.
+  init() { held = HeldStack(capacity: 4) }
+
+  /// A thread that just started, in the buffers of `other` (an exited
+  /// thread's, whose validator the next thread takes: `ThreadSlots`),
+  /// emptied: no allocation.
+  init(reusing other: ThreadState) {
+    held = other.held
+    held.removeAll(from: 0)
+    contexts = other.contexts
+    contexts.removeAll(keepingCapacity: true)
+    freedHeld = other.freedHeld
+    freedHeld.removeAll(keepingCapacity: true)
+  }
 
   /// The newest held lock.
   @inlinable var top: HeldLock? {

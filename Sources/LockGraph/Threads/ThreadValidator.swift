@@ -27,7 +27,7 @@ public struct ThreadValidator {
   /// The shared state validated against.
   public let core: ValidatorCore
   /// This thread's id in `core`.
-  public let thread: ThreadID
+  public private(set) var thread: ThreadID
   @usableFromInline var state = ThreadState()
   /// Counters for benchmarks and the report footer.
   public var statistics: Statistics { counters }
@@ -122,6 +122,20 @@ public struct ThreadValidator {
     return moved
   }
 
+  /// This validator made new for thread `thread` (registered in the same
+  /// core), keeping the buffers it grew: what `ThreadSlots` does with the
+  /// validator of a thread that exited. `listedHolder` is the caller's.
+  mutating func restart(as thread: ThreadID) {
+    self.thread = thread
+    state = ThreadState(reusing: state)
+    counters = Statistics()
+    stackSource = nil
+    producedFinding = false
+    heldShared = nil
+    deepest = (0, -1)
+    pending.removeAll(keepingCapacity: true)
+  }
+
   /// The locks this thread holds now, oldest first.
   public var heldLocks: [HeldLock] { Array(state.held) }
 
@@ -146,7 +160,7 @@ public struct ThreadValidator {
   ///   event changes nothing.
   public mutating func process(_ event: LockEvent) throws(EventError) {
     if state.stopped {
-      if event.verb == .exit { state = ThreadState() }
+      if event.verb == .exit { state = ThreadState(reusing: state) }
       return
     }
     switch event.verb {

@@ -46,7 +46,7 @@ struct ThreadSlots {
   init(slots: SlotMap = SlotMap()) { self.slots = slots }
 
   /// The slot of thread `id`: its own, or one given back (its validator
-  /// replaced by a new one for `id`), or nil when none is free (the caller
+  /// restarted for `id`), or nil when none is free (the caller
   /// appends a validator, `adopt(_:slot:)`).
   mutating func slot(
     for id: ThreadID, threads: UnsafeMutableBufferPointer<ThreadValidator>
@@ -56,10 +56,8 @@ struct ThreadSlots {
     }
     guard let reused = free.popLast() else { return nil }
     let s = Int(reused)
-    // Still listed or not: the flag stays with the slot (`holders`).
-    let listed = threads[s].listedHolder
-    threads[s] = ThreadValidator(core: threads[s].core, thread: id)
-    threads[s].listedHolder = listed
+    // Listed or not, the flag stays with the slot (`holders`).
+    threads[s].restart(as: id)
     adopt(id, slot: s)
     return s
   }
