@@ -22,6 +22,9 @@
 #     one-thread run on the same two cores (`--reader-thread off`): the
 #     overlap only pays when the second core is free, so on a shared machine
 #     this figure says as much about the neighbours as about the reader.
+# Then two hard shapes at N events: low reuse over 8,000 classes
+# (manyClasses), and a thread per task (churn: threadChurn), whose memory
+# grows by each exited thread's declaration only, measured per thread.
 # Traces go to a temporary directory under .build (on the repository's disk,
 # checked with df first), deleted at the end. Ends with one JSON line.
 # Usage: scripts/bench.sh [N]   (scripts/bench.sh 1000000: a quick run)
@@ -165,6 +168,37 @@ out=$(awk -v e="$events" -v d="$deps" -v t="${fig[textM]}" -v b="${fig[binaryM]}
   printf "binary report: %6.2f M events/s: %.2fx text, %.3fx cat\n", e / b / 1e6, t / b, c / b
   printf "graph:         %d dependencies; peak memory %.1f MiB\n", d, r / 1024
   printf "JSON \"manyClasses\": {\"events\": %d, \"dependencies\": %d, \"textEventsPerSecond\": %.0f, \"textToAwk\": %.3f, \"binaryEventsPerSecond\": %.0f, \"binaryToText\": %.3f, \"binaryToCat\": %.4f, \"peakMiB\": %.1f}, \n", e, d, e / t, a / t, e / b, t / b, c / b, r / 1024
+}')
+grep -v '^JSON ' <<<"$out"
+json+=$(sed -n 's/^JSON //p' <<<"$out")
+# The thread-per-task shape (churn): about one short-lived thread per nine
+# events, four alive at a time. A thread's validator is reused once it
+# exits, so what memory grows by is each thread's declaration: measured as
+# the growth of peak memory from N/10 to N events per thread added. Best of
+# 3 at N.
+declare -A fig=()
+for size in $((n / 10)) "$n"; do
+  tag=$([ "$size" = "$n" ] && echo N || echo Tenth)
+  "$bin" generate --shape churn --events "$size" --seed 1 >"$dir/t.rlt"
+  "$bin" convert "$dir/t.rlt" "$dir/t.rltb"
+  fig[threads$tag]=$(grep -c ' exit$' "$dir/t.rlt" || true)
+  trace_stats
+  fig[events$tag]=$events
+  if [ "$tag" = N ]; then
+    rounds 3 N
+  else
+    rounds 1 Tenth
+  fi
+  rm -f "$dir/t.rlt" "$dir/t.rltb"
+done
+echo "== shape churn (threadChurn)"
+out=$(awk -v e="${fig[eventsN]}" -v th="${fig[threadsN]}" -v th0="${fig[threadsTenth]}" \
+  -v t="${fig[textN]}" -v b="${fig[binaryN]}" -v a="${fig[awkN]}" -v c="${fig[catN]}" \
+  -v r="${fig[binaryRssN]}" -v r0="${fig[binaryRssTenth]}" 'BEGIN {
+  printf "text report:   %6.2f M events/s at %d (best of 3): %.2fx awk\n", e / t / 1e6, e, a / t
+  printf "binary report: %6.2f M events/s: %.2fx text, %.3fx cat\n", e / b / 1e6, t / b, c / b
+  printf "threads:       %d; binary peak memory %.1f MiB (%.1f MiB at a tenth): %.0f bytes per thread added\n", th, r / 1024, r0 / 1024, (r - r0) * 1024 / (th - th0)
+  printf "JSON \"threadChurn\": {\"events\": %d, \"threads\": %d, \"textEventsPerSecond\": %.0f, \"textToAwk\": %.3f, \"binaryEventsPerSecond\": %.0f, \"binaryToText\": %.3f, \"peakMiB\": %.1f, \"peakMiBTenth\": %.1f, \"bytesPerThread\": %.0f}, \n", e, th, e / t, a / t, e / b, t / b, r / 1024, r0 / 1024, (r - r0) * 1024 / (th - th0)
 }')
 grep -v '^JSON ' <<<"$out"
 json+=$(sed -n 's/^JSON //p' <<<"$out")

@@ -6,7 +6,7 @@ import Basics
 #endif
 
 /// `rawlockcheck generate`: writes a synthetic, clean text trace for
-/// benchmarks, in one of two shapes:
+/// benchmarks, in one of three shapes:
 /// - `reuse` (the default): hundreds of classes ranked so that nesting is
 ///   valid, chains up to 8 deep drawn from a fixed set of code paths (so the
 ///   chain cache sees what a real program shows it), several threads, and
@@ -15,12 +15,17 @@ import Basics
 ///   random gaps, nesting up to 8 deep, threads interleaved event by event,
 ///   and hard-interrupt sections taking irq-safe raw spin locks (which task
 ///   context takes only with interrupts disabled): most chains are new, so
-///   the chain cache hits only about a quarter of the time.
+///   the chain cache hits only about a quarter of the time;
+/// - `churn`: a thread per task, as a server or a test suite starts them:
+///   each thread takes one of the `reuse` shape's code paths once and
+///   exits, `--threads` of them alive at a time, interleaved event by
+///   event; a thread costs only its declaration once it exits.
 struct GenerateCommand: ParsableCommand {
   /// The trace's shape.
   enum Shape: String, ExpressibleByArgument, CaseIterable {
     case reuse
     case lowReuse = "low-reuse"
+    case churn
   }
 
   static let configuration = CommandConfiguration(
@@ -32,7 +37,7 @@ struct GenerateCommand: ParsableCommand {
 
   @Option(
     help:
-      "Trace shape: reuse (fixed code paths, a high chain-cache hit rate) or low-reuse (random nesting, about 25% hits)."
+      "Trace shape: reuse (fixed code paths, a high chain-cache hit rate), low-reuse (random nesting, about 25% hits) or churn (a short-lived thread per code path taken)."
   )
   var shape: Shape = .reuse
 
@@ -60,6 +65,7 @@ struct GenerateCommand: ParsableCommand {
     )
     switch shape {
     case .reuse: try writeReuse(classes: classes ?? 400, into: &out, rng: &rng)
+    case .churn: try writeChurn(classes: classes ?? 400, into: &out, rng: &rng)
     case .lowReuse:
       var generator = LowReuseGenerator(classes: classes ?? 200, threads: threads)
       try generator.write(events: events, into: &out, rng: &rng)
@@ -72,23 +78,9 @@ struct GenerateCommand: ParsableCommand {
   func writeReuse(classes: Int, into out: inout BufferedOutput, rng: inout SplitMix)
     throws(OutputError)
   {
-    // Ranks: sleeping locks first, then spinlock_t, then raw spinlocks, so
-    // that acquiring in rank order is always a valid nesting.
-    let mutexes = classes / 4
-    let spins = classes / 2  // then raw spinlocks; the last eighth are irq-safe
-    for c in 0..<classes {
-      let kind = c < mutexes ? "mutex" : (c < mutexes + spins ? "spinlock" : "raw_spinlock")
-      try out.write("class c\(c) \(kind) name=&lock\(c)\n")
-    }
+    try writeRankedClasses(classes, into: &out)
     for t in 1...threads { try out.write("thread \(t) name=worker\(t)\n") }
-    // A fixed set of code paths: increasing rank sequences, 1 to 8 deep.
-    var paths: [[Int]] = []
-    for _ in 0..<3000 {
-      let depth = 1 + Int(rng.next() % 8)
-      var ranks = Set<Int>()
-      while ranks.count < depth { ranks.insert(Int(rng.next() % UInt64(classes))) }
-      paths.append(ranks.sorted())
-    }
+    let paths = Self.codePaths(classes: classes, rng: &rng)
     // The highest ranks are irq-safe raw spinlocks: interrupt handlers take
     // them, and task context takes them only with interrupts off.
     let irqSafeStart = classes - classes / 8
@@ -121,6 +113,67 @@ struct GenerateCommand: ParsableCommand {
         }
       }
       written += path.count * 2
+    }
+  }
+
+  /// The classes of the `reuse` and `churn` shapes, ranked: sleeping locks
+  /// first, then spinlock_t, then raw spinlocks, so that acquiring in rank
+  /// order is always a valid nesting.
+  func writeRankedClasses(_ classes: Int, into out: inout BufferedOutput) throws(OutputError) {
+    let mutexes = classes / 4
+    let spins = classes / 2  // then raw spinlocks; the last eighth are irq-safe
+    for c in 0..<classes {
+      let kind = c < mutexes ? "mutex" : (c < mutexes + spins ? "spinlock" : "raw_spinlock")
+      try out.write("class c\(c) \(kind) name=&lock\(c)\n")
+    }
+  }
+
+  /// A fixed set of code paths: increasing rank sequences, 1 to 8 deep.
+  static func codePaths(classes: Int, rng: inout SplitMix) -> [[Int]] {
+    var paths: [[Int]] = []
+    for _ in 0..<3000 {
+      let depth = 1 + Int(rng.next() % 8)
+      var ranks = Set<Int>()
+      while ranks.count < depth { ranks.insert(Int(rng.next() % UInt64(classes))) }
+      paths.append(ranks.sorted())
+    }
+    return paths
+  }
+
+  /// The `churn` shape: `threads` slots, each running one short-lived
+  /// thread at a time that takes a code path of the `reuse` shape whole
+  /// (below the irq-safe ranks: no interrupts here) and exits; a new
+  /// thread then takes the slot. The slots' lines are interleaved one at a
+  /// time, and each thread is named by a token of its own.
+  func writeChurn(classes: Int, into out: inout BufferedOutput, rng: inout SplitMix)
+    throws(OutputError)
+  {
+    try writeRankedClasses(classes, into: &out)
+    let irqSafeStart = classes - classes / 8
+    let paths = Self.codePaths(classes: classes, rng: &rng).map { $0.filter { $0 < irqSafeStart } }
+      .filter { !$0.isEmpty }
+    // Per slot: the running thread's token and its lines still to write.
+    var running = [(token: Int, lines: [String], next: Int)](
+      repeating: (0, [], 0), count: threads)
+    var started = 0
+    var written = 0
+    while written < events || running.contains(where: { $0.next < $0.lines.count }) {
+      let t = Int(rng.next() % UInt64(threads))
+      if running[t].next == running[t].lines.count {
+        // This slot's thread exited (or none ran yet): start the next, unless
+        // enough events are written (then only the running threads finish).
+        if written >= events { continue }
+        started += 1
+        let path = paths[Int(rng.next() % UInt64(paths.count))]
+        running[t] = (
+          started,
+          path.map { "acquire c\($0)" } + path.reversed().map { "release c\($0)" }
+            + ["exit"], 0
+        )
+      }
+      try out.write("w\(running[t].token) \(running[t].lines[running[t].next])\n")
+      running[t].next += 1
+      written += 1
     }
   }
 }
