@@ -176,4 +176,31 @@ import Testing
       run.stderr.split(separator: "(").last?.split(separator: "%").first.flatMap { Double($0) })
     #expect(hits > 10 && hits < 45, "\(run.stderr)")
   }
+
+  /// The churn shape is clean: a thread per code path, each exiting with
+  /// nothing held (an exit with a lock held is a finding), and no more
+  /// than `--threads` of them alive at once.
+  @Test func churnTraceIsCleanWithAThreadPerTask() throws {
+    let generated = try ToolRun([
+      "generate", "--shape", "churn", "--events", "50000", "--threads", "3",
+    ])
+    #expect(generated.status == 0)
+    let run = try ToolRun(["report", "-"], input: generated.stdout)
+    #expect(run.status == 0, "\(run.stdout.suffix(2000))")
+    var alive: Set<Substring> = []
+    var threads = 0
+    var most = 0
+    for line in generated.stdout.split(separator: "\n") where line.hasPrefix("w") {
+      let words = line.split(separator: " ")
+      if words[1] == "exit" {
+        alive.remove(words[0])
+      } else if alive.insert(words[0]).inserted {
+        threads += 1
+      }
+      most = max(most, alive.count)
+    }
+    #expect(alive.isEmpty)
+    #expect(most == 3)
+    #expect(threads > 50000 / 20, "\(threads) threads")
+  }
 }
