@@ -43,7 +43,7 @@ public enum QuotedText {
   /// characters (C0, DEL, C1, tab included), format characters (such as
   /// bidirectional overrides), line and paragraph separators, and
   /// private-use, surrogate and unassigned code points.
-  static func isPrintable(_ scalar: Unicode.Scalar) -> Bool {
+  public static func isPrintable(_ scalar: Unicode.Scalar) -> Bool {
     if scalar.value >= 0x20 && scalar.value < 0x7F { return true }
     switch scalar.properties.generalCategory {
     case .control, .format, .lineSeparator, .paragraphSeparator, .privateUse, .surrogate,

@@ -24,6 +24,11 @@ public struct SARIFReport {
   /// Where relative paths (a trace named on the command line) start from,
   /// to place them under `sourceRoot`.
   public var workingDirectory: String?
+  /// Traces that could not be read, each with the error that stopped it:
+  /// the run's invocation is then not successful, and says why (a CI
+  /// system shows a log without results as a clean run otherwise).
+  /// A failure's source is the trace it names, when it is about one.
+  public var failures: [(source: String?, message: String)] = []
 
   /// The schema every SARIF 2.1.0 log names.
   public static let schema = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -93,6 +98,29 @@ public struct SARIFReport {
     if let root = sourceRoot {
       runFields.append(
         ("originalUriBaseIds", .object([("SRCROOT", .object([("uri", .string(Self.uri(root)))]))])))
+    }
+    if !failures.isEmpty {
+      let notifications = failures.map { failure -> JSONValue in
+        var fields: [(String, JSONValue)] = [
+          ("level", .string("error")),
+          ("message", .object([("text", .string(failure.message))])),
+        ]
+        if let source = failure.source {
+          let location = JSONValue.object([("artifactLocation", artifactLocation(source))])
+          fields.append(("locations", .array([.object([("physicalLocation", location)])])))
+        }
+        return .object(fields)
+      }
+      runFields.append(
+        (
+          "invocations",
+          .array([
+            .object([
+              ("executionSuccessful", .bool(false)),
+              ("toolExecutionNotifications", .array(notifications)),
+            ])
+          ])
+        ))
     }
     runFields += [
       ("columnKind", .string("unicodeCodePoints")),

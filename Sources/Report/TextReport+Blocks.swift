@@ -137,7 +137,7 @@ extension TextReport {
       let irqsOff =
         reasons.contains("interrupts disabled") || reasons.contains("in hardirq context")
       out +=
-        "in_atomic(): \(atomic ? 1 : 0), irqs_disabled(): \(irqsOff ? 1 : 0), pid: \(core.threadToken(f.thread)), name: \(core.threadName(f.thread))\n"
+        "in_atomic(): \(atomic ? 1 : 0), irqs_disabled(): \(irqsOff ? 1 : 0), pid: \(QuotedText.printable(core.threadToken(f.thread))), name: \(QuotedText.printable(core.threadName(f.thread)))\n"
       if let lock = f.lock {
         out += "\(thread(f.thread)) may sleep acquiring:\n" + lockLine(lock)
       } else {

@@ -1,3 +1,4 @@
+import Basics
 import CElfutils
 import Dispatch
 import Glibc
@@ -91,8 +92,7 @@ final class DwarfImage {
 
   private static func inflate(path: String) -> DwarfImage? {
     _ = libelfReady
-    let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
+    guard let fd = RegularFile.openForReading(path) else { return nil }
     defer { close(fd) }
     guard let file = elf_begin(fd, ELF_C_READ_MMAP, nil) else { return nil }
     defer { elf_end(file) }

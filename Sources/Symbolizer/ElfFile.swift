@@ -1,3 +1,4 @@
+import Basics
 import CElfutils
 import Glibc
 
@@ -17,8 +18,8 @@ struct ElfFileInfo {
   /// Reads `path` with libelf; nil when it cannot be opened or is not ELF.
   static func read(_ path: String) -> ElfFileInfo? {
     _ = libelfReady
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
+    // A FIFO or a device named as a module is not read (it would block).
+    guard let fd = RegularFile.openForReading(path) else { return nil }
     defer { close(fd) }
     guard let elf = elf_begin(fd, ELF_C_READ_MMAP, nil) else { return nil }
     defer { elf_end(elf) }

@@ -40,7 +40,7 @@ extension BinaryTraceDecoder {
       // bounds-checked per event (ids are checked against the counts).
       try threadTable.withUnsafeBufferPointer { (threadTable) throws(BinaryStop) in
         try classTable.withUnsafeBufferPointer { (classTable) throws(BinaryStop) in
-          try layout.operands.withUnsafeBufferPointer { (operands) throws(BinaryStop) in
+          try layout.fastOperands.withUnsafeBufferPointer { (operands) throws(BinaryStop) in
             try layout.flagsOnly.withUnsafeBufferPointer { (flagsOnly) throws(BinaryStop) in
               while p <= last && filled < free {
                 record = p
@@ -77,8 +77,12 @@ extension BinaryTraceDecoder {
                 var address: UInt64 = 0
                 var length: UInt64 = 0
                 switch operands[Int(verb)] {
-                case .none: break
-                case .lockClass:
+                case nil:
+                  // A verb with a required option: the careful path reads it.
+                  p = record
+                  return
+                case .some(.none): break
+                case .some(.lockClass):
                   // Both bytes are buffered: `longestEvent` bytes follow the
                   // record's start, and this number starts within its first 12.
                   let id = try Self.mixedVarint(&p)
@@ -89,7 +93,7 @@ extension BinaryTraceDecoder {
                   } else {
                     lockClass = try self.lockClass(id)
                   }
-                case .addressAndLength:
+                case .some(.addressAndLength):
                   address = try Self.varint(&p)
                   length = try Self.varint(&p)
                 }
@@ -244,12 +248,18 @@ extension BinaryTraceDecoder {
         layout.optionSetters[Int(option.rawValue)](&event, value)
       }
     }
-    let required = layout.required[v]
+    try checkRequired(event)
+  }
+
+  /// Throws when `event` lacks an option its verb requires (`init`'s
+  /// `inst=`), as the text reader does.
+  func checkRequired(_ event: LockEvent) throws(BinaryStop) {
+    let required = layout.required[Int(event.verb.rawValue)]
     if !required.isEmpty {
       for option in EventOption.allCases where required.contains(EventOptions(option)) {
         let rule = TraceVocabulary.rule(for: option)
         if rule.get(event) == nil {
-          throw .malformed("\(Self.name(event.verb)) needs \(rule.key)=\(rule.placeholder)")
+          throw .malformed("\(Self.name(event.verb)) needs \(rule.missing)")
         }
       }
     }

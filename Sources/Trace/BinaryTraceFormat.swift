@@ -121,6 +121,10 @@ struct BinaryVocabulary: Sendable {
 struct BinaryEventLayout: Sendable {
   /// Each verb's operand.
   let operands: [EventOperand]
+  /// Per verb, the operand as the fast event loop reads it; nil for a verb
+  /// with a required option (`init`), left to the careful path, which
+  /// checks that the record gives it.
+  let fastOperands: [EventOperand?]
   /// The mask bits that name a field, per verb.
   let validMasks: [UInt8]
   /// The options each verb requires.
@@ -151,6 +155,7 @@ struct BinaryEventLayout: Sendable {
 
   init(_ vocabulary: BinaryVocabulary) {
     operands = vocabulary.verbs.map(\.operand)
+    fastOperands = vocabulary.verbs.map { $0.required.isEmpty ? $0.operand : nil }
     validMasks = vocabulary.verbs.map(\.validMask)
     required = vocabulary.verbs.map(\.required)
     fields = vocabulary.verbs.flatMap { row in

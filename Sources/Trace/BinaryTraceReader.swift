@@ -326,6 +326,8 @@ struct BinaryTraceDecoder: ~Copyable {
     }
     if code & BinaryTraceFormat.maskedEvent != 0 {
       try fields(&event, verb, slot, &input)
+    } else {
+      try checkRequired(event)
     }
     batch.append(event, at: Int64(recordStart))
   }

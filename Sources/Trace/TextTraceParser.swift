@@ -296,7 +296,7 @@ struct TextTraceParser: ~Copyable {
       for option in EventOption.allCases where rule.required.contains(EventOptions(option)) {
         let optionRule = TraceVocabulary.rule(for: option)
         if optionRule.get(event) == nil {
-          throw fail("\(words.name(verb)) needs \(optionRule.key)=\(optionRule.placeholder)")
+          throw fail("\(words.name(verb)) needs \(optionRule.missing)")
         }
       }
     }

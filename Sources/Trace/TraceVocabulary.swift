@@ -298,6 +298,13 @@ public struct OptionRule: Sendable {
     self.get = get
     self.set = set
   }
+
+  /// What a message says an event lacks when this option is required and
+  /// missing: `inst=<addr>`, and for an address that 0 does not count (0
+  /// is an unknown address).
+  public var missing: String {
+    "\(key)=\(placeholder)" + (value == .address ? " (a nonzero address)" : "")
+  }
 }
 
 /// The declaration lines.

@@ -29,7 +29,7 @@ final class AnswerWriter: Sendable {
 
   /// A writer to `descriptor` in `format` of the answers of up to
   /// `laneCount` lanes, with at most `limit` chunks waiting.
-  init(descriptor: Int32, format: OutputFormat, laneCount: Int, limit: Int = 64) {
+  init(descriptor: Int32, format: TextOrJSONFormat, laneCount: Int, limit: Int = 64) {
     precondition(limit > 0 && laneCount > 0)
     self.descriptor = descriptor
     let renderer = BatchRenderer(format: format == .json ? .json : .text)

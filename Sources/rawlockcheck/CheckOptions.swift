@@ -19,8 +19,9 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
   case text, json, sarif
 }
 
-/// How `demo` prints its results (its findings are collected live, without
-/// a trace to point SARIF locations at).
-enum DemoFormat: String, ExpressibleByArgument, CaseIterable {
+/// How a command without SARIF output prints: `demo` (its findings are
+/// collected live, without a trace to point SARIF locations at) and
+/// `symbolize` (addresses, not findings).
+enum TextOrJSONFormat: String, ExpressibleByArgument, CaseIterable {
   case text, json
 }

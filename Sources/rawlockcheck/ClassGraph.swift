@@ -1,3 +1,4 @@
+import Basics
 import LockGraph
 import Report
 import WaitContext
@@ -329,15 +330,23 @@ struct ClassGraph {
     attributes.map { "\($0.0)=\($0.1)" }.joined(separator: ", ")
   }
 
-  /// A DOT string literal: quotes and backslashes escaped, newlines as `\n`.
+  /// A DOT string literal: quotes and backslashes escaped, newlines as `\n`,
+  /// other control characters written as reports write them (`\u{0}`:
+  /// Graphviz refuses a NUL, and the rest would draw nothing readable).
   static func quoted(_ s: String) -> String {
     var out = "\""
-    for ch in s {
-      switch ch {
+    for scalar in s.unicodeScalars {
+      switch scalar {
       case "\"": out += "\\\""
       case "\\": out += "\\\\"
       case "\n": out += "\\n"
-      default: out.append(ch)
+      default:
+        if QuotedText.isPrintable(scalar) {
+          out.unicodeScalars.append(scalar)
+        } else {
+          // The escape's backslash escaped in turn: DOT prints it as is.
+          out += "\\" + QuotedText.escape(scalar)
+        }
       }
     }
     return out + "\""

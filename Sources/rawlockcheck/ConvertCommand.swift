@@ -42,7 +42,7 @@ struct ConvertCommand: ParsableCommand {
   func run() throws {
     do {
       let source = try RereadableInput(input)
-      try refuseSameFile(as: source)
+      try OutputFile.refuse(output, being: input, device: source.device, inode: source.inode)
       let reader = TraceReader(path: source.path, displayName: input)
       let encoding =
         to.map { TraceEncoding(rawValue: $0.rawValue)! } ?? (reader.encoding() ?? .text).other
@@ -59,17 +59,6 @@ struct ConvertCommand: ParsableCommand {
       writeStandardError("rawlockcheck: \(error)\n")
       throw ExitCode(2)
     }
-  }
-
-  /// Throws when OUT is the input file itself (by another path or a hard
-  /// link too): writing it would destroy what is being read.
-  private func refuseSameFile(as source: RereadableInput) throws(OutputError) {
-    guard output != "-" else { return }
-    var info = stat()
-    guard stat(output, &info) == 0, UInt64(info.st_dev) == source.device,
-      UInt64(info.st_ino) == source.inode
-    else { return }
-    throw OutputError(name: output, message: "is the input file (\(input)); write to another file")
   }
 
   /// Bytes buffered before they are written to OUT.

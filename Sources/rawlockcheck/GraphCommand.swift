@@ -69,6 +69,7 @@ struct GraphCommand: ParsableCommand {
   }
 
   func run() throws {
+    try OutputFile.refuse(output, beingAnyOf: [trace])
     var validator = LockValidator(configuration: options.configuration)
     let progress = ProgressBar(label: trace)
     let symbols: TraceSymbols

@@ -23,6 +23,29 @@ final class OutputFile {
   /// The file a regular output replaces (symbolic links resolved).
   private let target: String
 
+  /// Throws when `output` is the file `input` names (by another path or a
+  /// hard link too: the same device and inode, given for an input already
+  /// open): writing it would destroy what is read.
+  static func refuse(
+    _ output: String?, being input: String, device: UInt64, inode: UInt64
+  ) throws(OutputError) {
+    guard let output, output != "-" else { return }
+    var info = stat()
+    guard stat(output, &info) == 0, UInt64(info.st_dev) == device, UInt64(info.st_ino) == inode
+    else { return }
+    throw OutputError(name: output, message: "is the input file (\(input)); write to another file")
+  }
+
+  /// `refuse(_:being:device:inode:)` against each input path that exists
+  /// (standard input, `-`, is never an output file).
+  static func refuse(_ output: String?, beingAnyOf inputs: [String]) throws(OutputError) {
+    for input in inputs where input != "-" {
+      var info = stat()
+      guard stat(input, &info) == 0 else { continue }
+      try refuse(output, being: input, device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+    }
+  }
+
   /// Opens `path` for writing (`-` or nil: standard output).
   /// - Throws: `OutputError` when it cannot be written.
   init(path: String?) throws(OutputError) {

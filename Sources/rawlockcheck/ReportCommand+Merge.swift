@@ -34,6 +34,7 @@ extension ReportCommand {
     var anyErrors = false
     var objects: [JSONValue] = []
     var reports: [TextReport] = []
+    var failures: [(source: String?, message: String)] = []
     var union = GraphFile()
     for group in groups {
       let report: TextReport
@@ -42,6 +43,7 @@ extension ReportCommand {
       } catch {
         let message = (error as? UnionError)?.message ?? "\(error)"
         writeStandardError("rawlockcheck: \(message)\n")
+        failures.append((group.count == 1 ? group[0] : nil, message))
         anyErrors = true
         continue
       }
@@ -53,7 +55,8 @@ extension ReportCommand {
       }
       if graphOut != nil { union.formUnion(Self.graphFile(of: report)) }
     }
-    try printCollected(objects: objects, reports: reports)
+    try printCollected(
+      objects: objects, reports: reports, several: groups.count > 1, failures: failures)
     if let graphOut, !anyErrors {
       let comment =
         "written by rawlockcheck \(RawLockCheck.version) from \(traces.joined(separator: " "))"

@@ -40,16 +40,22 @@ struct ReportCommand: ParsableCommand {
 
   /// Prints what the JSON and SARIF formats collect over every trace: one
   /// JSON object (an array for several), or one SARIF log.
-  func printCollected(objects: [JSONValue], reports: [TextReport]) throws(OutputError) {
+  /// Prints the JSON objects (one object for one report, an array when
+  /// there are `several`, whichever could be read) or the SARIF log (which
+  /// names the traces that could not be read, `failures`).
+  func printCollected(
+    objects: [JSONValue], reports: [TextReport], several: Bool,
+    failures: [(source: String?, message: String)]
+  ) throws(OutputError) {
     if format == .sarif {
-      try writeStandardOutput(
-        SARIFReport(
-          reports: reports, version: RawLockCheck.version, sourceRoot: absoluteSourceRoot,
-          workingDirectory: Self.currentDirectory()
-        ).value().render() + "\n")
+      var log = SARIFReport(
+        reports: reports, version: RawLockCheck.version, sourceRoot: absoluteSourceRoot,
+        workingDirectory: Self.currentDirectory())
+      log.failures = failures
+      try writeStandardOutput(log.value().render() + "\n")
     }
-    if format == .json && !objects.isEmpty {
-      try writeStandardOutput((objects.count == 1 ? objects[0] : .array(objects)).render() + "\n")
+    if format == .json && (several || !objects.isEmpty) {
+      try writeStandardOutput((several ? .array(objects) : objects[0]).render() + "\n")
     }
   }
 
@@ -125,11 +131,14 @@ struct ReportCommand: ParsableCommand {
   static func file(for path: String) -> String { path == "-" ? "/dev/stdin" : path }
 
   func run() throws {
+    // The graph file may be the one read (`--graph-in`), never a trace.
+    try OutputFile.refuse(graphOut, beingAnyOf: traces)
     if keepsGraph { return try runUnion() }
     var anyFindings = false
     var anyErrors = false
     var objects: [JSONValue] = []
     var reports: [TextReport] = []
+    var failures: [(source: String?, message: String)] = []
     for path in traces {
       let progress = ProgressBar(label: path)
       var validator = LockValidator(configuration: options.configuration)
@@ -149,6 +158,7 @@ struct ReportCommand: ParsableCommand {
       } catch {
         progress.finish()
         writeStandardError("rawlockcheck: \(error)\n")
+        failures.append((path, "\(error)"))
         anyErrors = true
         continue
       }
@@ -161,7 +171,8 @@ struct ReportCommand: ParsableCommand {
       case .sarif: reports.append(report)
       }
     }
-    try printCollected(objects: objects, reports: reports)
+    try printCollected(
+      objects: objects, reports: reports, several: traces.count > 1, failures: failures)
     if anyErrors { throw ExitCode(2) }
     if anyFindings { throw ExitCode(1) }
   }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import LockGraph
 import Report
 import Trace
@@ -170,10 +171,12 @@ struct TraceStats {
   }
 
   /// `/proc/lockdep_stats`-style lines: a name, then its value right-aligned.
+  /// Names from the trace (classes, threads) are printed with their control
+  /// characters escaped, as reports print them.
   func text() -> String {
-    var out = "\(source):\n"
+    var out = "\(QuotedText.printable(source)):\n"
     func line(_ name: String, _ value: Int64, _ suffix: String = "", indent: Int = 1) {
-      let label = String(repeating: " ", count: indent) + name + ":"
+      let label = String(repeating: " ", count: indent) + QuotedText.printable(name) + ":"
       let number = String(value)
       let pad = String(repeating: " ", count: max(1, 44 - label.count - number.count))
       out += label + pad + number + suffix + "\n"
@@ -190,7 +193,8 @@ struct TraceStats {
     line("chain cache hits", chainCacheHits)
     line(
       "max held depth", Int64(maxHeldDepth),
-      " [max: \(LockValidator.maxHeldDepth)]" + (maxHeldDepthThread.map { " (\($0))" } ?? ""))
+      " [max: \(LockValidator.maxHeldDepth)]"
+        + (maxHeldDepthThread.map { " (\(QuotedText.printable($0)))" } ?? ""))
     let distinct = findings.reduce(0) { $0 + $1.distinct }
     let occurrences = findings.reduce(0) { $0 + $1.occurrences }
     line(

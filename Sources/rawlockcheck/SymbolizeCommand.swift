@@ -20,7 +20,7 @@ struct SymbolizeCommand: ParsableCommand {
   var exe: String
 
   @Option(help: "Output format.")
-  var format: OutputFormat = .text
+  var format: TextOrJSONFormat = .text
 
   @Option(help: "A directory to search for separate debug files (repeatable).")
   var debugDir: [String] = []

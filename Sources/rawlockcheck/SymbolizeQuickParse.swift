@@ -14,7 +14,7 @@ extension SymbolizeCommand {
   /// `quickParseAgreesWithArgumentParser` in `SymbolizeLanesTests.swift`).
   static func quickParse(_ arguments: some Collection<String>) -> SymbolizeCommand? {
     var exe: String?
-    var format: OutputFormat?
+    var format: TextOrJSONFormat?
     var debugDirectories: [String] = []
     var jobs: Int?
     var addresses: [String] = []
@@ -38,7 +38,7 @@ extension SymbolizeCommand {
       case "--exe" where exe == nil:
         exe = value
       case "--format" where format == nil:
-        guard let known = OutputFormat(rawValue: value) else { return nil }
+        guard let known = TextOrJSONFormat(rawValue: value) else { return nil }
         format = known
       case "--debug-dir":
         debugDirectories.append(value)

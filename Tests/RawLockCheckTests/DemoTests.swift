@@ -59,6 +59,18 @@ import Testing
     #expect(run.stdout.contains("nolock ran clean"))
   }
 
+  /// The zone is sized for the threads: 600 threads (each holding a
+  /// round's objects, more than the 4,096 pages a small run has) run clean;
+  /// more than `DemoScenario.maxThreads` is bad usage, not a crash.
+  @Test func manyThreadsFitTheZone() throws {
+    let run = try ToolRun(["demo", "--design", "nolock", "--rounds", "1", "--threads", "600"])
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.stdout.contains("nolock ran clean"))
+    let tooMany = try ToolRun(["demo", "--threads", "4097"])
+    #expect(tooMany.status == 2)
+    #expect(tooMany.stderr.contains("--threads must be at most 4096"))
+  }
+
   /// An unknown design is bad usage.
   @Test func unknownDesignIsUsageError() throws {
     let run = try ToolRun(["demo", "--design", "gfp-atomic"])

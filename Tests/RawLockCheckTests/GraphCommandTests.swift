@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import rawlockcheck
+
 #if canImport(FoundationXML)
   import FoundationXML
 #endif
@@ -35,6 +37,42 @@ import Testing
 
   func node(_ dot: String, _ id: String) -> String? {
     statements(dot).first { $0.hasPrefix("\(id) [") }
+  }
+
+  /// A DOT string keeps quotes, backslashes and line breaks as DOT reads
+  /// them, and writes other control characters as reports write them
+  /// (Graphviz refuses a NUL; an escape sequence would reach a terminal).
+  @Test func dotStringsEscapeControlCharacters() {
+    #expect(ClassGraph.quoted("a\"b\\c\nd") == #""a\"b\\c\nd""#)
+    #expect(ClassGraph.quoted("x\u{0}y\u{1B}[31m\u{7F}") == #""x\\u{0}y\\u{1B}[31m\\u{7F}""#)
+    #expect(ClassGraph.quoted("&zone->lock ü") == #""&zone->lock ü""#)
+  }
+
+  /// `graph -o FILE` and `report --graph-out FILE` refuse to write over the
+  /// trace they read (by its path or a hard link), as `convert` does: one
+  /// line naming the file, status 2, the trace untouched.
+  @Test func anOutputThatIsTheTraceIsRefused() throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("graph-same-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let trace = directory.appendingPathComponent("t.rlt")
+    let link = directory.appendingPathComponent("link.rlt")
+    let original = try Data(
+      contentsOf: FixturePaths.traces.appendingPathComponent("findings/circular-abba.rlt"))
+    try original.write(to: trace)
+    try FileManager.default.linkItem(at: trace, to: link)
+    for arguments in [
+      ["graph", "-o", trace.path, trace.path],
+      ["graph", "--format", "json", "-o", link.path, trace.path],
+      ["report", "--graph-out", link.path, trace.path],
+    ] {
+      let run = try ToolRun(arguments)
+      #expect(run.status == 2, "\(arguments)")
+      #expect(run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
+      #expect(run.stderr.contains("is the input file"), "\(run.stderr)")
+      #expect(try Data(contentsOf: trace) == original, "\(arguments)")
+    }
   }
 
   @Test func circularAbbaHighlightsTheCycle() throws {

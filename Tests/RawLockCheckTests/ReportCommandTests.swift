@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 @Suite struct ReportCommandTests {
   static let goldens = [
     "invalid-wait-context-seed", "circular-abba", "irq-lock-inversion", "recursive-locking",
@@ -8,6 +12,34 @@ import Testing
     "held-lock-freed-init", "sleep-in-atomic", "locks-held-at-exit", "locks-held-at-exit-irq",
     "nested-lock-not-taken", "limit-exceeded",
   ]
+
+  /// A trace's `module` line may name any path: a FIFO (whose open would
+  /// wait for a writer forever) is not read, and the module's frames print
+  /// as addresses, as for a module not found.
+  @Test func aModuleThatIsAFIFOIsNotRead() throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("module-fifo-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let fifo = directory.appendingPathComponent("libfifo.so").path
+    #expect(mkfifo(fifo, 0o600) == 0)
+    let trace = directory.appendingPathComponent("t.rlt")
+    let text = """
+      rawlockcheck-trace 1
+      module 0x1000-0x2000 0 \(fifo)
+      stack s1 0x1100
+      class A raw_spinlock
+      class M mutex
+      t1 acquire A at=s1
+      t1 acquire M at=s1
+
+      """
+    try Data(text.utf8).write(to: trace)
+    let run = try ToolRun(["report", trace.path])
+    #expect(run.status == 1, "\(run.stderr)")
+    #expect(run.stderr.contains("module \(fifo) not found"), "\(run.stderr)")
+    #expect(run.stdout.contains("BUG: sleeping function called from invalid context"))
+  }
 
   /// The text layout, checked by hand against lockdep's print functions.
   @Test(arguments: goldens)

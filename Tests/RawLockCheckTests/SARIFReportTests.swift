@@ -138,6 +138,42 @@ import Testing
     #expect(Set(ruleIDs ?? []) == ["circular-dependency", "sleep-in-atomic"])
   }
 
+  /// A trace that cannot be read is in the log: the run's invocation is
+  /// not successful and its notification gives the error and the trace
+  /// (a log without results would show in CI as a clean run), while the
+  /// other trace's results are kept. A log of traces all read has no
+  /// invocation saying otherwise. The JSON of several traces is an array,
+  /// whichever of them could be read.
+  @Test func aTraceThatCannotBeReadFailsTheInvocation() throws {
+    let bad = FileManager.default.temporaryDirectory
+      .appendingPathComponent("unreadable-\(UUID().uuidString).rlt")
+    try Data("rawlockcheck-trace 1\nbogus\n".utf8).write(to: bad)
+    defer { try? FileManager.default.removeItem(at: bad) }
+    let run = try ToolRun(["report", "--format", "sarif", "findings/circular-abba.rlt", bad.path])
+    #expect(run.status == 2)
+    let runs = try #require(try Self.object(run.stdout)["runs"] as? [[String: Any]])
+    let invocation = try #require((runs[0]["invocations"] as? [[String: Any]])?.first)
+    #expect(invocation["executionSuccessful"] as? Bool == false)
+    let note = try #require(
+      (invocation["toolExecutionNotifications"] as? [[String: Any]])?.first)
+    #expect(note["level"] as? String == "error")
+    let text = ((note["message"] as? [String: Any])?["text"] as? String) ?? ""
+    #expect(text.hasPrefix(bad.path + ":2: "), "\(text)")
+    let location = (note["locations"] as? [[String: Any]])?.first
+    try Self.checkLocation(location)
+    #expect(!((runs[0]["results"] as? [[String: Any]]) ?? []).isEmpty)
+
+    let clean = try ToolRun(["report", "--format", "sarif", "findings/circular-abba.rlt"])
+    let cleanRuns = try #require(try Self.object(clean.stdout)["runs"] as? [[String: Any]])
+    #expect(cleanRuns[0]["invocations"] == nil)
+
+    let json = try ToolRun(["report", "--format", "json", bad.path, "findings/circular-abba.rlt"])
+    #expect(json.status == 2)
+    let reports = try #require(
+      try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [Any])
+    #expect(reports.count == 1)
+  }
+
   @Test func uriEncodesWhatAURICannotHold() {
     #expect(SARIFReport.uri("/a b/c.swift") == "file:///a%20b/c.swift")
     #expect(SARIFReport.uri("Sources/X.swift") == "Sources/X.swift")

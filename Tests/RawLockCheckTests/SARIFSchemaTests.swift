@@ -3,12 +3,15 @@ import Testing
 
 /// `report --format sarif` against the SARIF 2.1.0 JSON schema itself
 /// (`SARIFSchemaValidator`): every finding kind's fixture, several traces in
-/// one log, `--source-root`, and a clean trace.
+/// one log, `--source-root`, a clean trace, and a trace that cannot be read
+/// (the invocation's notification).
 @Suite struct SARIFSchemaTests {
   /// Writes `report --format sarif` of `arguments` to a file in `directory`.
-  static func sarif(_ arguments: [String], named name: String, in directory: URL) throws -> URL {
+  static func sarif(
+    _ arguments: [String], named name: String, in directory: URL, statuses: Set<Int32> = [0, 1]
+  ) throws -> URL {
     let run = try ToolRun(["report", "--format", "sarif"] + arguments)
-    #expect(run.status == 0 || run.status == 1, "\(arguments): \(run.stderr)")
+    #expect(statuses.contains(run.status), "\(arguments): \(run.stderr)")
     let file = directory.appendingPathComponent(name + ".sarif")
     try Data(run.stdout.utf8).write(to: file)
     return file
@@ -41,6 +44,11 @@ import Testing
         in: directory))
     let clean = FixturePaths.traces(under: FixturePaths.traces.appendingPathComponent("clean"))
     files.append(try Self.sarif([try #require(clean.first).path], named: "clean", in: directory))
+    let unreadable = directory.appendingPathComponent("unreadable.rlt")
+    try Data("rawlockcheck-trace 1\nbogus\n".utf8).write(to: unreadable)
+    files.append(
+      try Self.sarif(
+        [findings[0].path, unreadable.path], named: "one-unreadable", in: directory, statuses: [2]))
     let errors = try SARIFSchemaValidator.errors(in: files)
     if !errors.isEmpty {
       Issue.record("SARIF 2.1.0 schema errors:\n\(errors.prefix(20).joined(separator: "\n"))")

@@ -51,7 +51,7 @@ import Testing
   /// Feeds `input` to `SymbolizingLanes` in chunks, as `symbolize` does,
   /// and returns what the writer wrote and how many lanes symbolized.
   static func symbolizeInProcess(
-    _ input: String, format: OutputFormat, laneCount: Int, minimumUnitBytes: Int
+    _ input: String, format: TextOrJSONFormat, laneCount: Int, minimumUnitBytes: Int
   ) throws -> (output: String, lanes: Int) {
     let path = FileManager.default.temporaryDirectory
       .appendingPathComponent("lanes-\(UUID().uuidString)").path
@@ -78,8 +78,8 @@ import Testing
 
   /// Lanes open at the first full chunk only when the DWARF holds at least
   /// `minimumUnitBytes` of unit data, and print the same bytes either way.
-  @Test(arguments: [OutputFormat.text, .json])
-  func lanesOpenOnlyForDwarfWorthSplitting(format: OutputFormat) throws {
+  @Test(arguments: [TextOrJSONFormat.text, .json])
+  func lanesOpenOnlyForDwarfWorthSplitting(format: TextOrJSONFormat) throws {
     let input = try Self.addresses()
     let one = try Self.symbolizeInProcess(
       input, format: format, laneCount: 1, minimumUnitBytes: 0)

@@ -152,6 +152,40 @@ enum BinaryRoundTrip {
   }
 
   /// The total size of the fixtures in both encodings (printed).
+  /// An `init` without `inst=` (or with 0, an unknown address) is refused
+  /// in binary as in text, whether its record is plain (no fields: read
+  /// by the careful path, not the event loop) or lists other fields,
+  /// whether the event loop or the careful path (at a buffer's end) reads
+  /// it: `convert` could not write it as text.
+  @Test(arguments: [0, 300])
+  func anInitWithoutItsInstanceIsRefused(eventsBefore: Int) throws {
+    for (stack, after) in [(false, 0), (true, 0), (false, 100), (true, 100)] {
+      var writer = BinaryTraceWriter()
+      writer.header()
+      writer.declareClass(
+        id: ClassID(0), key: "a", name: nil, kind: .spinlock,
+        waits: try ClassWaitTypes(kind: .spinlock))
+      writer.declareThread(id: ThreadID(0), token: "1", name: nil)
+      if stack { writer.stack(id: StackID(0), addresses: [0x1000]) }
+      for _ in 0..<eventsBefore {
+        writer.event(LockEvent(.acquire, thread: ThreadID(0), lockClass: ClassID(0)))
+        writer.event(LockEvent(.release, thread: ThreadID(0), lockClass: ClassID(0)))
+      }
+      var initEvent = LockEvent(.initLock, thread: ThreadID(0), lockClass: ClassID(0))
+      if stack { initEvent.origin.stack = StackID(0) }
+      writer.event(initEvent)
+      // Records after it: the event loop reads a record only when a whole
+      // longest record's bytes follow it in the buffer.
+      for _ in 0..<after {
+        writer.event(LockEvent(.acquire, thread: ThreadID(0), lockClass: ClassID(0)))
+        writer.event(LockEvent(.release, thread: ThreadID(0), lockClass: ClassID(0)))
+      }
+      let (error, _) = BinaryRoundTrip.validate(writer.take())
+      let message = try #require(error.map { "\($0)" }, "stack \(stack), \(after) after")
+      #expect(message.hasSuffix("init needs inst=<addr> (a nonzero address)"), "\(message)")
+    }
+  }
+
   @Test func binaryIsSmallerOverAllFixtures() throws {
     var files = 0
     var text = 0

@@ -155,7 +155,10 @@ func error(_ text: String) -> String? {
       "t.rlt:2: expected an address range <start>-<end>, got \"0x2000-0x1000\""
     ),
     ("rawlockcheck-trace 1\n1 free 0x10\n", "t.rlt:2: expected \"free <addr> <length>\""),
-    ("rawlockcheck-trace 1\nclass a mutex\n1 init a\n", "t.rlt:3: init needs inst=<addr>"),
+    (
+      "rawlockcheck-trace 1\nclass a mutex\n1 init a\n",
+      "t.rlt:3: init needs inst=<addr> (a nonzero address)"
+    ),
     (
       "rawlockcheck-trace 1\n1 free 99999999999999999999999 1\n",
       "t.rlt:2: expected a number for address, got \"99999999999999999999999\""

@@ -27,7 +27,7 @@ struct DemoCommand: ParsableCommand {
   var design: DemoDesign?
 
   @Option(help: "Output format.")
-  var format: DemoFormat = .text
+  var format: TextOrJSONFormat = .text
 
   @Option(help: "Threads freeing at once.")
   var threads = 4
@@ -38,6 +38,9 @@ struct DemoCommand: ParsableCommand {
   func validate() throws {
     if threads < 1 || rounds < 1 {
       throw ValidationError("--threads and --rounds must be at least 1")
+    }
+    if threads > DemoScenario.maxThreads {
+      throw ValidationError("--threads must be at most \(DemoScenario.maxThreads)")
     }
   }
 

@@ -73,10 +73,19 @@ struct DemoScenario {
   /// Objects freed per design's run.
   var objects: Int { threads * rounds * objectsPerRound }
 
+  /// The most threads `--threads` takes: each holds a round's objects
+  /// (eight pages of 24-byte objects) at once, and the zone is sized for them.
+  static let maxThreads = 4096
+
+  /// Pages in the zone: a round's objects of every thread (8 pages each,
+  /// 16 with room for the slabs' partial pages and the pointer arrays),
+  /// and never fewer than 4,096 (16 MiB).
+  var zonePages: Int { max(4096, threads * 16 + 1024) }
+
   /// Runs the scenario with `design` and collects its findings and counters.
   func run(_ design: DemoDesign) -> DemoResult {
     let before = LockValidation.findings.count
-    let pages = PageAllocator(pages: 4096)
+    let pages = PageAllocator(pages: zonePages)
     let slab = SlabAllocator(pages: pages)
     let scope = LockValidationScope()
     let someLock = Checked.RawSpinLock(name: "&some_lock", key: LockClassKey("&some_lock"))
