@@ -387,7 +387,10 @@ struct BinaryTraceDecoder: ~Copyable {
       throw .malformed(
         "\(what) of \(length) bytes (at most \(BinaryTraceFormat.maxStringLength))")
     }
-    return String(decoding: try input.take(Int(length)), as: UTF8.self)
+    guard let text = String(validating: try input.take(Int(length)), as: UTF8.self) else {
+      throw .malformed("\(what) is not valid UTF-8")
+    }
+    return text
   }
 
   private func waitType(_ input: inout ByteInput, _ what: String) throws(BinaryStop) -> WaitType {

@@ -45,6 +45,13 @@ struct TextTraceParser: ~Copyable {
         "a binary trace (it starts with \"RLCT\"): read it with TraceReader, which tells the encodings apart"
       )
     }
+    // A text trace is UTF-8: a line the fast path left that is not (two
+    // different byte strings would otherwise read as one name, U+FFFD).
+    if sawHeader, line.contains(where: { $0 >= 0x80 }),
+      String(validating: line, as: UTF8.self) == nil
+    {
+      throw fail("not valid UTF-8")
+    }
     do {
       try tokenizer.split(line)
     } catch {

@@ -175,6 +175,42 @@ func error(_ text: String) -> String? {
     #expect(message == "t.rlt:2: line longer than \(LineReader.maxLineLength) bytes")
   }
 
+  /// A text trace is UTF-8 (the spec): a line that is not is refused, or
+  /// two different names (0xFF and 0xFE) would both read as U+FFFD, one
+  /// declared and the other taken as that one. Valid UTF-8 reads.
+  @Test func invalidUTF8IsRefused() throws {
+    func bytes(_ parts: [[UInt8]]) -> URL {
+      let url = FileManager.default.temporaryDirectory
+        .appendingPathComponent("rlt-\(UInt64.random(in: 0...UInt64.max)).rlt")
+      try! Data(parts.joined()).write(to: url)
+      return url
+    }
+    let header = Array("rawlockcheck-trace 1\n".utf8)
+    for (trace, expected) in [
+      (
+        [header, Array("class ".utf8), [0xFF], Array(" spinlock\n1 acquire ".utf8), [0xFE, 0x0A]],
+        "t.rlt:2: not valid UTF-8"
+      ),
+      (
+        [header, Array("class a spinlock\n1 acquire ".utf8), [0xC3, 0x0A]],
+        "t.rlt:3: not valid UTF-8"
+      ),
+    ] {
+      let url = bytes(trace)
+      defer { try? FileManager.default.removeItem(at: url) }
+      var recorder = Recorder()
+      #expect(throws: (any Error).self) {
+        _ = try TextTraceReader(path: url.path, displayName: "t.rlt").read(into: &recorder)
+      }
+      do {
+        _ = try TextTraceReader(path: url.path, displayName: "t.rlt").read(into: &recorder)
+      } catch {
+        #expect(error.description == expected)
+      }
+    }
+    #expect(error("rawlockcheck-trace 1\nclass \u{FC} spinlock\n1 acquire \u{FC}\n") == nil)
+  }
+
   @Test func binaryGarbageIsRejected() {
     let message = error("\u{7F}ELF\u{02}\u{01}\u{01}\0\0\0")
     #expect(message?.hasPrefix("t.rlt:1: expected header") == true)
