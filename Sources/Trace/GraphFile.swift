@@ -261,16 +261,25 @@ struct GraphFileParser {
 
   mutating func parse(_ line: UnsafeRawBufferPointer, number: Int64) throws(TraceError) {
     self.number = number
+    if !sawHeader && number == 1 && BinaryTraceFormat.startsWithMagic(line) {
+      throw fail("a binary trace, not a graph file (a trace is an argument of its own)")
+    }
     do {
       try tokenizer.split(line)
     } catch {
-      throw fail("unterminated quote")
+      if !sawHeader {
+        throw fail("expected header \"\(GraphFile.headerWord) \(GraphFile.version)\"")
+      }
+      throw fail(error.message)
     }
     let tokens = tokenizer.tokens
     if tokens.isEmpty { return }
     let words = tokens.map { Tokenizer.text(line, $0.start, $0.end) }
     let options = tokens.map { isOption(line, $0) }
     if !sawHeader {
+      if words[0] == "rawlockcheck-trace" {
+        throw fail("a trace, not a graph file (a trace is an argument of its own)")
+      }
       guard words[0] == GraphFile.headerWord, tokens.count == 2, !tokens[0].quoted else {
         throw fail("expected header \"\(GraphFile.headerWord) \(GraphFile.version)\"")
       }

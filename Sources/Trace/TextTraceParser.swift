@@ -58,17 +58,7 @@ struct TextTraceParser: ~Copyable {
       // Before the header, a line that is not blank or a comment is wrong
       // first of all for not being the header (a file of another kind).
       if !sawHeader { throw fail("expected header \"rawlockcheck-trace 1\"") }
-      switch error {
-      case .unterminatedQuote: throw fail("unterminated quote")
-      case .unknownEscape(let byte, let column):
-        throw fail(
-          "unknown escape \\\(Self.shown(byte)) at column \(column) (in quotes only \\\" and \\\\ are escapes)"
-        )
-      case .controlCharacter(let byte, let column):
-        throw fail(
-          "control character \(Self.shown(byte)) at column \(column) (a token may not hold one; tab only separates tokens or sits in quotes)"
-        )
-      }
+      throw fail(error.message)
     }
     let tokens = tokenizer.tokens
     if tokens.isEmpty { return }

@@ -22,6 +22,17 @@ struct Tokenizer {
     case unknownEscape(UInt8, column: Int)
     /// A control character in a token, at this 1-based column.
     case controlCharacter(UInt8, column: Int)
+
+    /// The one-line message every reader of the text forms gives.
+    var message: String {
+      switch self {
+      case .unterminatedQuote: "unterminated quote"
+      case .unknownEscape(let byte, let column):
+        "unknown escape \\\(TextTraceParser.shown(byte)) at column \(column) (in quotes only \\\" and \\\\ are escapes)"
+      case .controlCharacter(let byte, let column):
+        "control character \(TextTraceParser.shown(byte)) at column \(column) (a token may not hold one; tab only separates tokens or sits in quotes)"
+      }
+    }
   }
 
   private(set) var tokens: [Token] = []

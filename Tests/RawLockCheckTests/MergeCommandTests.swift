@@ -121,7 +121,7 @@ import Testing
         "g.rlg:4: kinds="
       ),
       ("rawlockcheck-graph 1\nclass A mutex\nnode A\n", "g.rlg:3: expected a class or edge line"),
-      ("rawlockcheck-trace 1\n", "g.rlg:1: expected header \"rawlockcheck-graph 1\""),
+      ("rawlockcheck-trace 1\n", "g.rlg:1: a trace, not a graph file"),
       (
         "rawlockcheck-graph 1\nclass A mutex\nclass B mutex\nedge A -> B kinds=EN\nedge B -> A kinds=EN\n",
         "g.rlg:5: edge B -> A closes a cycle"

@@ -80,4 +80,28 @@ import WaitContext
         "rawlockcheck-graph 1\nclass A mutex\nclass B mutex\nedge A -> B at=1\n", file: "g")
     }
   }
+
+  /// A trace given as the graph file (`--graph-in TRACE`) says so, in
+  /// either encoding; a line the tokenizer refuses says why, as a trace's
+  /// line would (not always "unterminated quote").
+  @Test func aTraceOrABadLineSaysWhatItIs() {
+    let notAGraph = "a trace, not a graph file (a trace is an argument of its own)"
+    #expect(throws: TraceError(file: "g", line: 1, message: notAGraph)) {
+      try GraphFile.parse("rawlockcheck-trace 1\nclass A mutex\n", file: "g")
+    }
+    #expect(
+      throws: TraceError(
+        file: "g", line: 1,
+        message: "a binary trace, not a graph file (a trace is an argument of its own)")
+    ) {
+      try GraphFile.parse("RLCT\u{1}\n", file: "g")
+    }
+    #expect(
+      throws: TraceError(
+        file: "g", line: 2,
+        message: "unknown escape \\q at column 9 (in quotes only \\\" and \\\\ are escapes)")
+    ) {
+      try GraphFile.parse("rawlockcheck-graph 1\nclass \"A\\q\" mutex\n", file: "g")
+    }
+  }
 }
