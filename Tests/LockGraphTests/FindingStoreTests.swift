@@ -13,6 +13,31 @@ import Testing
       detail: .badUnlockBalance, count: 1, irqState: "")
   }
 
+  /// A finding is described (`make`) only when the store keeps it, or for
+  /// the first past the capacity: a repeat, or one more counted by the
+  /// `limit-exceeded` finding, is only counted (a buggy path taken a million
+  /// times must not describe its held locks a million times).
+  @Test func aRepeatIsCountedWithoutBeingDescribed() {
+    var store = FindingStore()
+    var made = 0
+    func record(_ c: Int32, event: Int64) -> Bool {
+      store.record(.badUnlockBalance, origin: Origin(event: event), classes: [ClassID(c)]) {
+        made += 1
+        return Self.finding(.badUnlockBalance, event: event)
+      }.isNew
+    }
+    #expect(record(1, event: 5))
+    for _ in 0..<100 { #expect(!record(1, event: 5)) }
+    #expect(made == 1 && store.findings[0].count == 101)
+    for c in 2...Int32(FindingStore.capacity) { _ = record(c, event: 5) }
+    #expect(made == FindingStore.capacity)
+    // Past the capacity: the first makes the limit finding, the rest count.
+    #expect(record(-5, event: 5))
+    #expect(!record(-6, event: 5))
+    #expect(made == FindingStore.capacity + 1)
+    #expect(store.findings.last?.kind == .limitExceeded && store.findings.last?.count == 2)
+  }
+
   @Test func distinctFindingsPastTheCapacityAreCountedByOne() {
     var store = FindingStore()
     let capacity = FindingStore.capacity

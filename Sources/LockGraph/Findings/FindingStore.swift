@@ -38,17 +38,27 @@ public struct FindingStore: Sendable {
   mutating func record(_ finding: Finding, classes: [ClassID]) -> (
     finding: Finding, isNew: Bool
   ) {
-    let key = Key(
-      kind: finding.kind, classes: classes.map(\.raw), site: finding.origin.siteKey)
+    record(finding.kind, origin: finding.origin, classes: classes) { finding }
+  }
+
+  /// `record(_:classes:)` of a finding of `kind` at `origin` that `make`
+  /// builds only when the store keeps it or it is the first past the
+  /// capacity: a repeat (a buggy path taken a million times) costs a
+  /// lookup, not a description of the held locks and interrupt state.
+  mutating func record(
+    _ kind: FindingKind, origin: Origin, classes: [ClassID], _ make: () -> Finding
+  ) -> (finding: Finding, isNew: Bool) {
+    let key = Key(kind: kind, classes: classes.map(\.raw), site: origin.siteKey)
     if let i = index[key] {
       findings[i].count += 1
       return (findings[i], false)
     }
+    if let o = overflow {
+      findings[o].count += 1
+      return (findings[o], false)
+    }
+    let finding = make()
     if index.count >= Self.capacity {
-      if let o = overflow {
-        findings[o].count += 1
-        return (findings[o], false)
-      }
       let limit = Finding(
         kind: .limitExceeded, thread: finding.thread, origin: finding.origin, lock: nil,
         held: [],

@@ -275,11 +275,14 @@ public struct ThreadValidator {
   ) {
     var lock = lock
     if let c = lock?.lockClass { lock?.usage = classes.usage(c) }
-    let finding = Finding(
-      kind: kind, thread: thread, origin: stacked(origin), lock: lock,
-      held: state.held.map(snapshot), detail: detail, count: 1, irqState: irqState())
+    let origin = stacked(origin)
     producedFinding = true
-    let (recorded, isNew) = s.findings.record(finding, classes: related)
+    // Built only when kept: a repeat is a count.
+    let (recorded, isNew) = s.findings.record(kind, origin: origin, classes: related) {
+      Finding(
+        kind: kind, thread: thread, origin: origin, lock: lock,
+        held: state.held.map(snapshot), detail: detail, count: 1, irqState: irqState())
+    }
     if core.onFinding != nil { pending.append((recorded, isNew)) }
   }
 
