@@ -75,7 +75,9 @@ public struct TraceReader {
     }
   }
 
-  static func standardError(_ message: String) {
+  /// How a reader says a warning by default: `rawlockcheck: MESSAGE` on
+  /// standard error.
+  public static func standardError(_ message: String) {
     let line = Array("rawlockcheck: \(message)\n".utf8)
     line.withUnsafeBytes { _ = write(2, $0.baseAddress!, $0.count) }
   }

@@ -69,7 +69,9 @@ struct ConvertCommand: ParsableCommand {
   /// once the first reading succeeded.
   private func convert<W: TraceWriting>(_ reader: TraceReader, _ writer: W) throws {
     var first = NullConsumer()
-    let symbols = try reader.read(into: &first)
+    // Warnings (a truncated binary trace) are said by the second reading,
+    // once the output is written: a failure to write comes alone.
+    let symbols = try reader.read(into: &first, warning: { _ in })
     // Both readers refuse a deeper stack; this guards the writer's limit.
     if let index = symbols.stacks.firstIndex(where: { $0.count > BinaryTraceFormat.maxStackDepth }),
       W.self == BinaryTraceWriter.self
@@ -91,11 +93,12 @@ struct ConvertCommand: ParsableCommand {
     // hold (a class name with a line break, in text) leaves OUT as it was.
     let file = try OutputFile(path: output)
     var sink = ChunkedRewriter(rewriter: rewriter, output: file)
-    // Warnings (a truncated binary trace) were said by the first reading.
-    _ = try reader.read(into: &sink, warning: { _ in })
+    var warnings: [String] = []
+    _ = try reader.read(into: &sink, warning: { warnings.append($0) })
     sink.drain()
     if let failure = sink.failure { throw failure }
     try file.commit()
+    for warning in warnings { TraceReader.standardError(warning) }
   }
 }
 
