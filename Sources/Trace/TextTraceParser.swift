@@ -194,8 +194,15 @@ struct TextTraceParser: ~Copyable {
     var seen: UInt32 = 0
     for token in tokens[4...] {
       let (_, value) = try option(line, token, on: .module, seen: &seen)
-      guard !value.isEmpty, value.allSatisfy(\.isHexDigit) else {
-        throw fail("build-id must be hexadecimal, got \"\(Self.clip(value))\"")
+      // Bytes, two digits each (`isHexDigit` takes ASCII only here: a
+      // full-width digit would not convert to binary).
+      guard !value.isEmpty, value.utf8.count % 2 == 0,
+        value.utf8.allSatisfy({
+          ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x66)
+        })
+      else {
+        throw fail(
+          "build-id must be hexadecimal bytes (two digits each), got \"\(Self.clip(value))\"")
       }
       buildID = value.lowercased()
     }

@@ -164,6 +164,10 @@ func error(_ text: String) -> String? {
       "t.rlt:2: expected a number for address, got \"99999999999999999999999\""
     ),
     ("rawlockcheck-trace 1\nrawlockcheck-trace 1\n", "t.rlt:2: header repeated"),
+    (
+      "rawlockcheck-trace 1\nmodule 0x1000-0x2000 0 /x build-id=abc\n",
+      "t.rlt:2: build-id must be hexadecimal bytes (two digits each), got \"abc\""
+    ),
   ])
   func malformedInputNamesFileAndLine(_ input: String, _ expected: String) {
     #expect(error(input) == expected)
