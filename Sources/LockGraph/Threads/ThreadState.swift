@@ -62,8 +62,9 @@ struct ThreadState: Sendable {
   /// the thread validates against).
   @usableFromInline var memo = ChainMemo()
 
-  /// A thread that just started: nothing held, entered or disabled.
-  init() { held = HeldStack(capacity: 4) }
+  /// A thread that just started: nothing held, entered or disabled, with
+  /// room for `heldCapacity` held locks before the stack grows.
+  init(heldCapacity: Int = 4) { held = HeldStack(capacity: heldCapacity) }
 
   /// A thread that just started, in the buffers of `other` (an exited
   /// thread's, whose validator the next thread takes: `ThreadSlots`),

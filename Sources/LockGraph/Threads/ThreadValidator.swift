@@ -28,7 +28,7 @@ public struct ThreadValidator {
   public let core: ValidatorCore
   /// This thread's id in `core`.
   public private(set) var thread: ThreadID
-  @usableFromInline var state = ThreadState()
+  @usableFromInline var state: ThreadState
   /// Counters for benchmarks and the report footer.
   public var statistics: Statistics { counters }
   /// The counters behind `statistics` (settable by the inlined fast path).
@@ -96,6 +96,15 @@ public struct ThreadValidator {
 
   /// The validator of thread `thread` (registered in `core`).
   public init(core: ValidatorCore, thread: ThreadID) {
+    self.init(core: core, thread: thread, live: true)
+  }
+
+  /// The validator of thread `thread`: of a live thread (`live`), with
+  /// room for 16 interrupt contexts and 4 held locks before the first
+  /// allocation (a signal handler may not allocate); of a trace's thread,
+  /// with room for 2 held locks and no context list yet (a trace may have
+  /// a million threads alive; its full path grows them).
+  init(core: ValidatorCore, thread: ThreadID, live: Bool) {
     self.core = core
     self.thread = thread
     self.classes = core.classes.tables
@@ -103,8 +112,8 @@ public struct ThreadValidator {
     self.configuration = core.configuration
     self.shared = Unmanaged.passUnretained(core.shared)
     self.chainCache = Unmanaged.passUnretained(core.chains)
-    // Room to grow before the first allocation on the fast path.
-    state.contexts.reserveCapacity(16)
+    state = ThreadState(heldCapacity: live ? 4 : 2)
+    if live { state.contexts.reserveCapacity(16) }
   }
 
   /// This thread's validation continued against `core` (a fork of its

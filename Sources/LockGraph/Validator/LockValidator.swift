@@ -80,7 +80,7 @@ public struct LockValidator {
       return s
     }
     pool.adopt(id, slot: threads.count)
-    threads.append(ThreadValidator(core: core, thread: id))
+    threads.append(ThreadValidator(core: core, thread: id, live: false))
     return threads.count - 1
   }
 
