@@ -92,4 +92,28 @@ public enum NumberText {
     }
     return Array(bytes).withUnsafeBytes { parse($0) }
   }
+
+  /// The bytes a string of hexadecimal digit pairs spells (`"93ac61"`, a
+  /// build-id), or nil when it is empty, of odd length, or holds anything
+  /// but ASCII hexadecimal digits.
+  public static func bytes(fromHex text: String) -> [UInt8]? {
+    let digits = Array(text.utf8)
+    guard digits.count % 2 == 0, !digits.isEmpty else { return nil }
+    func value(_ c: UInt8) -> UInt8? {
+      switch c {
+      case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+      case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+      case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+      default: return nil
+      }
+    }
+    var bytes: [UInt8] = []
+    var index = 0
+    while index < digits.count {
+      guard let high = value(digits[index]), let low = value(digits[index + 1]) else { return nil }
+      bytes.append(high << 4 | low)
+      index += 2
+    }
+    return bytes
+  }
 }

@@ -27,8 +27,10 @@ public struct SARIFReport {
   /// Traces that could not be read, each with the error that stopped it:
   /// the run's invocation is then not successful, and says why (a CI
   /// system shows a log without results as a clean run otherwise).
-  /// A failure's source is the trace it names, when it is about one.
-  public var failures: [(source: String?, message: String)] = []
+  public var failures: [Failure] = []
+  /// A trace that could not be read: the trace, when the error is about
+  /// one, and the error's one line.
+  public typealias Failure = (source: String?, message: String)
 
   /// The schema every SARIF 2.1.0 log names.
   public static let schema = "https://json.schemastore.org/sarif-2.1.0.json"

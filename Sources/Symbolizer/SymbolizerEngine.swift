@@ -131,7 +131,7 @@ final class SymbolizerEngine {
     var byMapping: [String: Int] = [:]
     dwfl_report_begin_add(dwfl)
     for record in records {
-      let expected = record.buildID.flatMap(parseHex)
+      let expected = record.buildID.flatMap(NumberText.bytes(fromHex:))
       let found = locate(path: record.path, buildID: expected)
       var bias: UInt64 = 0
       if let info = found.info,
@@ -544,26 +544,4 @@ final class SymbolizerEngine {
 func baseName(_ path: String) -> String {
   guard let slash = path.lastIndex(of: "/") else { return path }
   return String(path[path.index(after: slash)...])
-}
-
-/// Bytes of a hex string (`"93ac61…"`), or nil if it is not hex.
-func parseHex(_ text: String) -> [UInt8]? {
-  let digits = Array(text.utf8)
-  guard digits.count % 2 == 0, !digits.isEmpty else { return nil }
-  func value(_ c: UInt8) -> UInt8? {
-    switch c {
-    case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
-    case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
-    case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
-    default: return nil
-    }
-  }
-  var bytes: [UInt8] = []
-  var index = 0
-  while index < digits.count {
-    guard let high = value(digits[index]), let low = value(digits[index + 1]) else { return nil }
-    bytes.append(high << 4 | low)
-    index += 2
-  }
-  return bytes
 }

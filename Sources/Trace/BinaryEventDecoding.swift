@@ -255,13 +255,8 @@ extension BinaryTraceDecoder {
   /// `inst=`), as the text reader does.
   func checkRequired(_ event: LockEvent) throws(BinaryStop) {
     let required = layout.required[Int(event.verb.rawValue)]
-    if !required.isEmpty {
-      for option in EventOption.allCases where required.contains(EventOptions(option)) {
-        let rule = TraceVocabulary.rule(for: option)
-        if rule.get(event) == nil {
-          throw .malformed("\(Self.name(event.verb)) needs \(rule.missing)")
-        }
-      }
+    if let missing = TraceVocabulary.missingOption(of: event, required: required) {
+      throw .malformed("\(Self.name(event.verb)) needs \(missing)")
     }
   }
 

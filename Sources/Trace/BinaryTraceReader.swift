@@ -277,8 +277,9 @@ struct BinaryTraceDecoder: ~Copyable {
       throw .malformed(
         "module range \(NumberText.hex(start)) + \(NumberText.hex(size)) is empty or wraps")
     }
-    guard buildID.allSatisfy(\.isHexDigit) else {
-      throw .malformed("build-id must be hexadecimal, got \"\(TextTraceParser.clip(buildID))\"")
+    // Empty: no build-id recorded.
+    if !buildID.isEmpty, let problem = TraceVocabulary.buildIDProblem(buildID) {
+      throw .malformed(problem)
     }
     symbols.modules.append(
       ModuleRecord(

@@ -277,7 +277,7 @@ struct GraphFileParser {
     let words = tokens.map { Tokenizer.text(line, $0.start, $0.end) }
     let options = tokens.map { isOption(line, $0) }
     if !sawHeader {
-      if words[0] == "rawlockcheck-trace" {
+      if words[0] == TraceVocabulary.headerWord {
         throw fail("a trace, not a graph file (a trace is an argument of its own)")
       }
       guard words[0] == GraphFile.headerWord, tokens.count == 2, !tokens[0].quoted else {

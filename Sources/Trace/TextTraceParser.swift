@@ -194,16 +194,7 @@ struct TextTraceParser: ~Copyable {
     var seen: UInt32 = 0
     for token in tokens[4...] {
       let (_, value) = try option(line, token, on: .module, seen: &seen)
-      // Bytes, two digits each (`isHexDigit` takes ASCII only here: a
-      // full-width digit would not convert to binary).
-      guard !value.isEmpty, value.utf8.count % 2 == 0,
-        value.utf8.allSatisfy({
-          ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x66)
-        })
-      else {
-        throw fail(
-          "build-id must be hexadecimal bytes (two digits each), got \"\(Self.clip(value))\"")
-      }
+      if let problem = TraceVocabulary.buildIDProblem(value) { throw fail(problem) }
       buildID = value.lowercased()
     }
     symbols.modules.append(
@@ -296,13 +287,8 @@ struct TextTraceParser: ~Copyable {
       let value = try optionValue(option, line, token, equals)
       words.optionSetters[Int(option.rawValue)](&event, value)
     }
-    if !rule.required.isEmpty {
-      for option in EventOption.allCases where rule.required.contains(EventOptions(option)) {
-        let optionRule = TraceVocabulary.rule(for: option)
-        if optionRule.get(event) == nil {
-          throw fail("\(words.name(verb)) needs \(optionRule.missing)")
-        }
-      }
+    if let missing = TraceVocabulary.missingOption(of: event, required: rule.required) {
+      throw fail("\(words.name(verb)) needs \(missing)")
     }
     append(event, number: lineNumber)
     if batch.isFull { try flush(into: &consumer) }

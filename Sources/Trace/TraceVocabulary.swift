@@ -1,3 +1,4 @@
+import Basics
 import LockGraph
 
 /// The words of the text trace format (`spec/trace-format.md`), as data: the
@@ -11,6 +12,15 @@ import LockGraph
 public enum TraceVocabulary {
   /// The header's first token (`rawlockcheck-trace 1`).
   public static let headerWord = "rawlockcheck-trace"
+
+  /// Why `value` is not a module's `build-id=`, or nil when it is one:
+  /// whole bytes in hexadecimal digit pairs, as the symbolizer compares
+  /// them with a file's (an odd digit or a non-ASCII one would never match).
+  static func buildIDProblem(_ value: String) -> String? {
+    NumberText.bytes(fromHex: value) == nil
+      ? "build-id must be hexadecimal bytes (two digits each), got \"\(TextTraceParser.clip(value))\""
+      : nil
+  }
   /// The only version this reader and writer know.
   public static let version = "1"
 
@@ -100,6 +110,18 @@ public enum TraceVocabulary {
 
   /// The row of `option`.
   public static func rule(for option: EventOption) -> OptionRule { byOption[Int(option.rawValue)] }
+
+  /// What `event` lacks of the options its verb requires (`required`),
+  /// as messages name it (`OptionRule.missing`); nil when it has them all.
+  /// Both readers check an event with this.
+  static func missingOption(of event: LockEvent, required: EventOptions) -> String? {
+    if required.isEmpty { return nil }
+    for option in EventOption.allCases where required.contains(EventOptions(option)) {
+      let rule = rule(for: option)
+      if rule.get(event) == nil { return rule.missing }
+    }
+    return nil
+  }
 
   /// The row of a declaration.
   public static func rule(for declaration: Declaration) -> DeclarationRule {
@@ -302,7 +324,7 @@ public struct OptionRule: Sendable {
   /// What a message says an event lacks when this option is required and
   /// missing: `inst=<addr>`, and for an address that 0 does not count (0
   /// is an unknown address).
-  public var missing: String {
+  var missing: String {
     "\(key)=\(placeholder)" + (value == .address ? " (a nonzero address)" : "")
   }
 }

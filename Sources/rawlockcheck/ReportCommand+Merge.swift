@@ -34,7 +34,7 @@ extension ReportCommand {
     var anyErrors = false
     var objects: [JSONValue] = []
     var reports: [TextReport] = []
-    var failures: [(source: String?, message: String)] = []
+    var failures: [SARIFReport.Failure] = []
     var union = GraphFile()
     for group in groups {
       let report: TextReport

@@ -45,7 +45,7 @@ struct ReportCommand: ParsableCommand {
   /// names the traces that could not be read, `failures`).
   func printCollected(
     objects: [JSONValue], reports: [TextReport], several: Bool,
-    failures: [(source: String?, message: String)]
+    failures: [SARIFReport.Failure]
   ) throws(OutputError) {
     if format == .sarif {
       var log = SARIFReport(
@@ -138,7 +138,7 @@ struct ReportCommand: ParsableCommand {
     var anyErrors = false
     var objects: [JSONValue] = []
     var reports: [TextReport] = []
-    var failures: [(source: String?, message: String)] = []
+    var failures: [SARIFReport.Failure] = []
     for path in traces {
       let progress = ProgressBar(label: path)
       var validator = LockValidator(configuration: options.configuration)

@@ -186,6 +186,25 @@ enum BinaryRoundTrip {
     }
   }
 
+  /// A module's build-id is whole bytes in either encoding: a binary
+  /// trace with an odd one is refused as the text reader refuses it (the
+  /// text `convert` would write from it could not be read back).
+  @Test func anOddBuildIDIsRefused() throws {
+    for (buildID, refused) in [("abc", true), ("abcd", false)] {
+      var writer = BinaryTraceWriter()
+      writer.header()
+      writer.module(
+        ModuleRecord(start: 0x1000, end: 0x2000, fileOffset: 0, path: "/x", buildID: buildID))
+      let (error, _) = BinaryRoundTrip.validate(writer.take())
+      #expect((error != nil) == refused, "\(buildID)")
+      if refused {
+        #expect(
+          "\(error!)".hasSuffix("build-id must be hexadecimal bytes (two digits each), got \"abc\"")
+        )
+      }
+    }
+  }
+
   @Test func binaryIsSmallerOverAllFixtures() throws {
     var files = 0
     var text = 0

@@ -8,8 +8,9 @@ import WaitContext
 /// segment belongs to the current interrupt context.
 @usableFromInline
 struct ThreadState: Sendable {
-  /// Room for 4 locks at first (a trace may have a million threads): it
-  /// grows, on the full path, to the deepest nesting the thread reaches.
+  /// Room for a few locks at first (`init(heldCapacity:)`: a trace may have
+  /// a million threads): it grows, on the full path, to the deepest
+  /// nesting the thread reaches.
   @usableFromInline var held: HeldStack
   /// lockdep's `curr_chain_key`: the chain key of the current segment.
   @usableFromInline var chainKey: UInt64 = 0
