@@ -154,7 +154,7 @@ extension BinaryTraceDecoder {
   /// The LEB128 number at `p` (at most ten bytes, at most 64 bits), which
   /// `p` moves past; the bytes must be buffered. For numbers whose length
   /// rarely changes from one record to the next (thread ids, and the
-  /// addresses and lengths of frees and inits).
+  /// addresses and lengths of frees and inits): up to three bytes inline.
   @inline(__always)
   static func varint(_ p: inout UnsafeRawPointer) throws(BinaryStop) -> UInt64 {
     let first = p.load(as: UInt8.self)
@@ -166,6 +166,12 @@ extension BinaryTraceDecoder {
     if second < 0x80 {
       p += 2
       return UInt64(first & 0x7F) | UInt64(second) << 7
+    }
+    // Three bytes: the thread ids of a trace with a thread per task.
+    let third = p.load(fromByteOffset: 2, as: UInt8.self)
+    if third < 0x80 {
+      p += 3
+      return UInt64(first & 0x7F) | UInt64(second & 0x7F) << 7 | UInt64(third) << 14
     }
     return try longVarint(&p)
   }
@@ -238,7 +244,10 @@ extension BinaryTraceDecoder {
           }
           value = .number(UInt64(sub))
         case .address:
-          let index = slot * Self.optionCount + Int(option.rawValue)
+          let index = slot * Self.addressOptionCount + Self.addressOptionIndex[Int(option.rawValue)]
+          if index >= previous.count {
+            previous.append(contentsOf: repeatElement(0, count: index + 1 - previous.count))
+          }
           let v = VarInt.unzigzag(try input.varint(), from: previous[index])
           previous[index] = v
           value = .number(v)

@@ -88,8 +88,13 @@ struct BinaryTraceDecoder: ~Copyable {
   private var classKeys: Set<String> = []
   var threads = IDTable()
   var threadIDs: [ThreadID] = []
-  private var threadTokens: Set<String> = []
-  /// Each thread slot's previous value of each address option.
+  /// The declared threads' tokens (the values are unused): a token
+  /// declared twice is refused.
+  private var threadTokens = TokenTable()
+  /// Each thread slot's previous value of each address option
+  /// (`addressOptionIndex`), `addressOptionCount` a slot, for the slots
+  /// up to the highest that used one so far: a thread that names no
+  /// address costs nothing here.
   var previous: [UInt64] = []
   var stacks = IDTable()
   /// The event loop's view of `threads` and `classes` (`DenseEventTables`).
@@ -100,7 +105,20 @@ struct BinaryTraceDecoder: ~Copyable {
   var batch = EventBatch()
   /// The offset of the record being decoded.
   var recordStart: UInt64 = 0
-  static let optionCount = EventOption.allCases.count
+  /// The options whose values are addresses (written as deltas from the
+  /// thread's previous one), numbered from 0 by `EventOption.rawValue`
+  /// (-1: not an address).
+  static let addressOptionIndex: [Int] = {
+    var next = 0
+    return EventOption.allCases.map { option in
+      guard TraceVocabulary.options.contains(where: { $0.option == option && $0.value == .address })
+      else { return -1 }
+      next += 1
+      return next - 1
+    }
+  }()
+  /// How many options are addresses.
+  static let addressOptionCount = addressOptionIndex.filter { $0 >= 0 }.count
   /// The number of verbs (a stored copy: a static costs a check per read).
   let verbCount = UInt8(LockEvent.Verb.allCases.count)
 
@@ -178,6 +196,14 @@ struct BinaryTraceDecoder: ~Copyable {
     }
   }
 
+  /// `flushBefore(_:)` for a thread's declaration or name, which a
+  /// consumer that takes threads ahead takes without one.
+  private mutating func flushBefore<C: TraceConsumer>(thread consumer: inout C)
+    throws(BinaryStop)
+  {
+    if !consumer.takesThreadsAhead { try flushBefore(&consumer) }
+  }
+
   // MARK: Records
 
   @inline(__always)
@@ -197,7 +223,7 @@ struct BinaryTraceDecoder: ~Copyable {
       case .threadName:
         let slot = try threadSlot(input.varint(), consumer: &consumer)
         let name = try string(&input, "thread name")
-        try flushBefore(&consumer)
+        try flushBefore(thread: &consumer)
         do {
           try consumer.nameThread(threadIDs[slot], name)
         } catch {
@@ -348,10 +374,11 @@ struct BinaryTraceDecoder: ~Copyable {
   private mutating func declareThread<C: TraceConsumer>(
     _ id: UInt64, token: String, consumer: inout C
   ) throws(BinaryStop) -> Int {
-    guard threadTokens.insert(token).inserted else {
+    guard TextTraceParser.find(threadTokens, token) == nil else {
       throw .malformed("thread \"\(TextTraceParser.clip(token))\" declared twice")
     }
-    try flushBefore(&consumer)
+    TextTraceParser.insert(&threadTokens, token, 0)
+    try flushBefore(thread: &consumer)
     let tid: ThreadID
     do {
       tid = try consumer.declareThread(token: token, name: nil)
@@ -361,7 +388,6 @@ struct BinaryTraceDecoder: ~Copyable {
     let slot = threads.insert(id)
     threadIDs.append(tid)
     dense.declareThread(id, slot: slot, tid, denseCount: threads.denseCount)
-    previous.append(contentsOf: repeatElement(0, count: Self.optionCount))
     return slot
   }
 
@@ -388,7 +414,7 @@ struct BinaryTraceDecoder: ~Copyable {
       throw .malformed(
         "\(what) of \(length) bytes (at most \(BinaryTraceFormat.maxStringLength))")
     }
-    guard let text = String(validating: try input.take(Int(length)), as: UTF8.self) else {
+    guard let text = UTF8Text.string(try input.take(Int(length))) else {
       throw .malformed("\(what) is not valid UTF-8")
     }
     return text

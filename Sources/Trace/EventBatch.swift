@@ -66,12 +66,13 @@ struct EventBatch: ~Copyable {
     if count == 0 { return nil }
     let n = count
     count = 0
-    if let sink = consumer as? PipelineSink {
-      // The sink sends positions on: a refusal comes back from the other thread.
-      return sink.consume(UnsafeBufferPointer(start: events, count: n), positions: positions)
-        .map { (positions[$0.index], $0.error) }
-    }
-    guard let refused = consumer.consume(UnsafeBufferPointer(start: events, count: n)) else {
+    // With the positions: the pipeline's sink sends them on, and a refusal
+    // comes back from the other thread. (A requirement, not a cast: a cast
+    // of a consumer copies it, once a batch.)
+    guard
+      let refused = consumer.consume(
+        UnsafeBufferPointer(start: events, count: n), positions: positions)
+    else {
       return nil
     }
     return (positions[refused.index], refused.error)

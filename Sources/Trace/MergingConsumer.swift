@@ -94,6 +94,9 @@ public struct MergingConsumer: TraceConsumer {
     validator.declareThread(token: threadPrefix + token, name: name)
   }
 
+  /// True, as for the validator.
+  public var takesThreadsAhead: Bool { true }
+
   /// Names a thread for reports.
   public mutating func nameThread(_ id: ThreadID, _ name: String) {
     validator.nameThread(id, name)

@@ -165,7 +165,7 @@ struct TextTraceParser: ~Copyable {
     }
     let tid = try thread(line, tokens[1], consumer: &consumer)
     if let name {
-      try flush(into: &consumer)
+      if !consumer.takesThreadsAhead { try flush(into: &consumer) }
       do {
         try consumer.nameThread(tid, name)
       } catch {
@@ -454,7 +454,7 @@ struct TextTraceParser: ~Copyable {
     if !token.quoted, let id = threadIDs.find(bytes(line, token)) { return ThreadID(id) }
     let name = text(line, token)
     if let id = Self.find(threadIDs, name) { return ThreadID(id) }
-    try flush(into: &consumer)
+    if !consumer.takesThreadsAhead { try flush(into: &consumer) }
     let id: ThreadID
     do {
       id = try consumer.declareThread(token: name, name: nil)

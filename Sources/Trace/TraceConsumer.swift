@@ -25,6 +25,20 @@ public protocol TraceConsumer {
   /// - Returns: nil, or the index of the first event refused (the events
   ///   after it are not consumed) and why.
   mutating func consume(_ events: UnsafeBufferPointer<LockEvent>) -> RefusedEvent?
+  /// `consume(_:)` of a reader's batch, with each event's byte offset in
+  /// the trace (`positions[i]` for `events[i]`), for a consumer that
+  /// passes them on (the reader thread's pipeline). The default ignores
+  /// them.
+  mutating func consume(_ events: UnsafeBufferPointer<LockEvent>, positions: UnsafePointer<Int64>)
+    -> RefusedEvent?
+  /// Whether a thread may be declared or named before the events read
+  /// ahead of its declaration are consumed: true for a consumer whose
+  /// earlier events do not depend on a later thread's declaration or name
+  /// (a validator), false (the default) for one that needs declarations and
+  /// events in trace order (a writer). Readers hand a consumer that takes
+  /// threads ahead whole batches on a trace with a thread per task, not a
+  /// batch per thread.
+  var takesThreadsAhead: Bool { get }
 }
 
 /// The event of a batch a consumer refused, and why.
@@ -52,6 +66,16 @@ extension TraceConsumer {
     }
     return nil
   }
+
+  /// False: declarations and events arrive in trace order.
+  public var takesThreadsAhead: Bool { false }
+
+  /// `consume(_:)`, the positions ignored.
+  public mutating func consume(
+    _ events: UnsafeBufferPointer<LockEvent>, positions: UnsafePointer<Int64>
+  ) -> RefusedEvent? {
+    consume(events)
+  }
 }
 
 extension LockValidator: TraceConsumer {
@@ -60,6 +84,10 @@ extension LockValidator: TraceConsumer {
   public mutating func consume(_ event: LockEvent) throws(EventError) {
     try process(event)
   }
+
+  /// True: a thread's declaration and name change nothing the events
+  /// before them are validated against (names are read when reporting).
+  public var takesThreadsAhead: Bool { true }
 
   /// Validates the events in order (`process(_:)` on a batch).
   public mutating func consume(_ events: UnsafeBufferPointer<LockEvent>) -> RefusedEvent? {

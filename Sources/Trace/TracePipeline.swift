@@ -161,6 +161,10 @@ struct PipelineSink: TraceConsumer {
     return ThreadID(threadCount - 1)
   }
 
+  /// True: the validator on the other side takes declarations as they
+  /// come, and the pipeline keeps their order with the batches it sends.
+  var takesThreadsAhead: Bool { true }
+
   /// Sends the name.
   mutating func nameThread(_ id: ThreadID, _ name: String) {
     pipeline.send(.nameThread(id, name))

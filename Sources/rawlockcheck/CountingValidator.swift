@@ -45,6 +45,9 @@ struct CountingValidator: TraceConsumer {
   /// Names the thread in the validator.
   mutating func nameThread(_ id: ThreadID, _ name: String) { validator.nameThread(id, name) }
 
+  /// True, as for the validator: its counts are per event.
+  var takesThreadsAhead: Bool { true }
+
   /// Validates the event, then counts it (an event the validator refuses
   /// is not counted, as `LockValidator.eventCount` does not count it).
   mutating func consume(_ event: LockEvent) throws(EventError) {

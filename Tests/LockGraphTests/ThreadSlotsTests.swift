@@ -122,6 +122,59 @@ import WaitContext
     #expect(v.statistics.acquisitions == 3)
   }
 
+  /// `ThreadState.restart()` leaves every stored property as a new state
+  /// has it, the held-lock buffer kept (emptied): taken from a thread in
+  /// the middle of everything (locks held, in a softirq with interrupts,
+  /// bottom halves and preemption disabled, a freed held lock, a chain and
+  /// a memo), compared property by property through reflection, so that a
+  /// property `restart()` forgets fails here.
+  @Test func restartResetsEveryStoredProperty() throws {
+    var (v, a, b) = try Self.validator()
+    let t = v.declareThread(token: "t")
+    try Self.run(
+      [
+        // Taken twice: the second time, its chain is cached and remembered.
+        LockEvent(.acquire, thread: t, lockClass: a),
+        LockEvent(.release, thread: t, lockClass: a),
+        LockEvent(.acquire, thread: t, lockClass: a),
+        LockEvent(.acquire, thread: t, lockClass: b, address: 0x1000),
+        LockEvent(.free, thread: t, address: 0x1000, length: 8),
+        LockEvent(.irqDisable, thread: t),
+        LockEvent(.bhDisable, thread: t),
+        LockEvent(.preemptDisable, thread: t),
+        LockEvent(.softirqEnter, thread: t),
+        LockEvent(.hardirqEnter, thread: t),
+        LockEvent(.nmiEnter, thread: t),
+      ], on: &v, batch: true)
+    var state = try #require(v.validator(of: t)).state
+    state.stopped = true
+    let fresh = ThreadState()
+    // Every property but the buffer was changed, so each is tested below.
+    for (x, y) in zip(Self.properties(state), Self.properties(fresh)) where x.label != "held" {
+      #expect(x.text != y.text, "\(x.label) unchanged before the restart")
+    }
+    state.restart()
+    let restarted = Self.properties(state)
+    #expect(restarted.count == Self.properties(fresh).count)
+    for (x, y) in zip(restarted, Self.properties(fresh)) where x.label != "held" {
+      #expect(x.text == y.text, "\(x.label)")
+    }
+    #expect(state.held.isEmpty)
+  }
+
+  /// A thread state's stored properties, each as text (the chain memo's
+  /// entries spelled out: reflection cannot read an `InlineArray`).
+  static func properties(_ state: ThreadState) -> [(label: String, text: String)] {
+    Mirror(reflecting: state).children.map { child in
+      let label = child.label ?? "?"
+      guard label == "memo" else { return (label, "\(child.value)") }
+      let entries = (0..<4).map { state.memo.entries[$0] }
+      return (
+        label, entries.map { "\($0.base) \($0.tag) \($0.key) \($0.bits)" }.joined(separator: ", ")
+      )
+    }
+  }
+
   /// An exited thread's next event is validated on a fresh stack, in a new
   /// slot when the one it gave back was taken: in a batch, the validators
   /// grow between two runs of the batch.

@@ -145,6 +145,6 @@ extension ThreadValidator {
         .locksHeldAtExit, origin: event.origin, lock: nil,
         detail: .locksHeldAtExit(interrupt: nil), classes: state.held.map(\.lockClass))
     }
-    state = ThreadState(reusing: state)
+    state.restart()
   }
 }

@@ -67,16 +67,28 @@ struct ThreadState: Sendable {
   /// room for `heldCapacity` held locks before the stack grows.
   init(heldCapacity: Int = 4) { held = HeldStack(capacity: heldCapacity) }
 
-  /// A thread that just started, in the buffers of `other` (an exited
-  /// thread's, whose validator the next thread takes: `ThreadSlots`),
-  /// emptied: no allocation.
-  init(reusing other: ThreadState) {
-    held = other.held
+  /// Makes this a thread that just started, in its own buffers emptied
+  /// (an exited thread's, whose validator the next thread takes:
+  /// `ThreadSlots`): every stored property as `init()` leaves it, field by
+  /// field in place, so no buffer is allocated, copied or reference
+  /// counted (a trace with a thread per task does this per thread). A
+  /// stored property added to this type must be reset here too; a test
+  /// compares every one with a new state's.
+  mutating func restart() {
     held.removeAll(from: 0)
-    contexts = other.contexts
+    chainKey = 0
     contexts.removeAll(keepingCapacity: true)
-    freedHeld = other.freedHeld
+    hardirqDepth = 0
+    softirqDepth = 0
+    nmiDepth = 0
+    irqDisableDepth = 0
+    bhDisableDepth = 0
+    preemptDisableDepth = 0
+    stopped = false
+    acquireBlockers = 0
+    releaseBlockers = 0
     freedHeld.removeAll(keepingCapacity: true)
+    memo = ChainMemo()
   }
 
   /// The newest held lock.

@@ -136,7 +136,7 @@ public struct ThreadValidator {
   /// validator of a thread that exited. `listedHolder` is the caller's.
   mutating func restart(as thread: ThreadID) {
     self.thread = thread
-    state = ThreadState(reusing: state)
+    state.restart()
     counters = Statistics()
     stackSource = nil
     producedFinding = false
@@ -169,7 +169,7 @@ public struct ThreadValidator {
   ///   event changes nothing.
   public mutating func process(_ event: LockEvent) throws(EventError) {
     if state.stopped {
-      if event.verb == .exit { state = ThreadState(reusing: state) }
+      if event.verb == .exit { state.restart() }
       return
     }
     switch event.verb {

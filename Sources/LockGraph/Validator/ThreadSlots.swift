@@ -71,15 +71,18 @@ struct ThreadSlots {
   /// Gives back slot `s`, whose thread just exited (its held stack is
   /// empty): its counters and deepest stack are kept here.
   mutating func retire(_ s: Int, threads: UnsafeMutableBufferPointer<ThreadValidator>) {
-    let v = threads[s]
-    retired.add(v.statistics)
-    if v.deepest.event >= 0 {
-      let mine = (count: v.deepest.count, event: v.deepest.event, thread: v.thread)
-      retiredDeepest = Self.deeper(retiredDeepest, mine)
+    // Read in place: a copy of the validator costs a retain and a release
+    // of each of its buffers, once a thread.
+    let v = threads.baseAddress.unsafelyUnwrapped + s
+    retired.add(v.pointee.statistics)
+    if v.pointee.deepest.event >= 0 {
+      let deepest = v.pointee.deepest
+      retiredDeepest = Self.deeper(
+        retiredDeepest, (count: deepest.count, event: deepest.event, thread: v.pointee.thread))
     }
-    threads[s].counters = ThreadValidator.Statistics()
-    threads[s].deepest = (0, -1)
-    slots.base[v.thread.index] = Self.vacant
+    v.pointee.counters = ThreadValidator.Statistics()
+    v.pointee.deepest = (0, -1)
+    slots.base[v.pointee.thread.index] = Self.vacant
     free.append(Int32(s))
   }
 
