@@ -38,6 +38,34 @@ import Testing
     #expect(store.findings.last?.kind == .limitExceeded && store.findings.last?.count == 2)
   }
 
+  /// Two findings are the same exactly when kind, classes (in order) and
+  /// site are: interleaved repeats of several findings are each counted on
+  /// their own, whichever came last (the store remembers the last key
+  /// looked up), and a difference in any one of the three makes another.
+  @Test func interleavedRepeatsAreCountedApart() {
+    var store = FindingStore()
+    func record(_ kind: FindingKind, _ classes: [Int32], site: UInt64) -> Bool {
+      store.record(
+        kind, origin: Origin(ip: site), classes: classes.map { ClassID($0) }
+      ) { Self.finding(kind, event: 0) }.isNew
+    }
+    let occurrences: [(FindingKind, [Int32], UInt64)] = [
+      (.invalidWaitContext, [1, 2], 0x10),
+      (.invalidWaitContext, [2, 1], 0x10),
+      (.recursiveLocking, [1, 2], 0x10),
+      (.invalidWaitContext, [1, 2], 0x20),
+      (.invalidWaitContext, [1, 2, 3], 0x10),
+    ]
+    for (kind, classes, site) in occurrences { #expect(record(kind, classes, site: site)) }
+    // Each again, in an order where no two repeats follow each other, then
+    // the first three times in a row.
+    for i in [3, 0, 4, 1, 2, 0, 0, 0] {
+      let (kind, classes, site) = occurrences[i]
+      #expect(!record(kind, classes, site: site))
+    }
+    #expect(store.findings.map(\.count) == [5, 2, 2, 2, 2])
+  }
+
   @Test func distinctFindingsPastTheCapacityAreCountedByOne() {
     var store = FindingStore()
     let capacity = FindingStore.capacity

@@ -43,11 +43,18 @@ extension ThreadValidator {
         configuration: configuration), !verdict.isValid
     else { return }
     let start = state.currentSegmentStart
+    // The class, then those held in the segment, in the kept buffer.
+    var related = relatedScratch
+    relatedScratch = []
+    related.removeAll(keepingCapacity: true)
+    related.append(lock.lockClass)
+    for held in state.held[start...] { related.append(held.lockClass) }
+    defer { relatedScratch = related }
     reportNow(
       .invalidWaitContext, origin: lock.origin, lock: snapshot(lock),
       detail: .invalidWaitContext(
         context: configuration.effective(limit), allowed: verdict.allowed,
         required: verdict.required),
-      classes: [lock.lockClass] + state.held[start...].map(\.lockClass))
+      classes: related)
   }
 }

@@ -12,8 +12,17 @@
 public struct FindingStore: Sendable {
   struct Key: Hashable {
     var kind: FindingKind
-    var classes: [Int32]
+    var classes: [ClassID]
     var site: UInt64
+
+    /// Hashes the kind's case, not its name (`RawRepresentable`'s
+    /// default hashes the raw string): a repeated finding is looked up
+    /// once an occurrence.
+    func hash(into hasher: inout Hasher) {
+      withUnsafeBytes(of: kind) { hasher.combine(bytes: $0) }
+      hasher.combine(site)
+      hasher.combine(classes)
+    }
   }
 
   /// The most distinct findings kept.
@@ -25,6 +34,10 @@ public struct FindingStore: Sendable {
   private var index: [Key: Int] = [:]
   /// Where in `findings` the count of findings not kept is.
   private var overflow: Int? = nil
+  /// The key last looked up and where its finding is: a buggy path taken
+  /// again and again repeats one finding, found by comparing keys rather
+  /// than hashing one.
+  private var last: (key: Key, index: Int)? = nil
 
   /// An empty store.
   public init() {}
@@ -48,14 +61,28 @@ public struct FindingStore: Sendable {
   mutating func record(
     _ kind: FindingKind, origin: Origin, classes: [ClassID], _ make: () -> Finding
   ) -> (finding: Finding, isNew: Bool) {
-    let key = Key(kind: kind, classes: classes.map(\.raw), site: origin.siteKey)
+    let (i, isNew) = recordIndex(kind, origin: origin, classes: classes, make)
+    return (findings[i], isNew)
+  }
+
+  /// `record(_:origin:classes:_:)`, returning where in `findings` the
+  /// finding that counts the occurrence is: a repeat copies no finding.
+  mutating func recordIndex(
+    _ kind: FindingKind, origin: Origin, classes: [ClassID], _ make: () -> Finding
+  ) -> (index: Int, isNew: Bool) {
+    let key = Key(kind: kind, classes: classes, site: origin.siteKey)
+    if let last, last.key == key {
+      findings[last.index].count += 1
+      return (last.index, false)
+    }
     if let i = index[key] {
       findings[i].count += 1
-      return (findings[i], false)
+      last = (key, i)
+      return (i, false)
     }
     if let o = overflow {
       findings[o].count += 1
-      return (findings[o], false)
+      return (o, false)
     }
     let finding = make()
     if index.count >= Self.capacity {
@@ -70,13 +97,14 @@ public struct FindingStore: Sendable {
         count: 1, irqState: finding.irqState)
       overflow = findings.count
       findings.append(limit)
-      return (limit, true)
+      return (findings.count - 1, true)
     }
     index[key] = findings.count
+    last = (key, findings.count)
     var first = finding
     first.count = 1
     findings.append(first)
-    return (first, true)
+    return (findings.count - 1, true)
   }
 
   /// The number of distinct findings.

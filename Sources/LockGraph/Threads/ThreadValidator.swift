@@ -56,6 +56,10 @@ public struct ThreadValidator {
   /// Findings of the current event (each with whether it is a new distinct
   /// one), handed to the core's callback after its lock.
   var pending: [(finding: Finding, isNew: Bool)] = []
+  /// A buffer for the classes a finding is about, kept between findings:
+  /// a repeated finding (a buggy path taken a million times) is then
+  /// counted without an array allocated per occurrence.
+  var relatedScratch: [ClassID] = []
 
   /// The most locks one thread may hold before its validation stops
   /// (lockdep's `MAX_LOCK_DEPTH` is 48; this limit only bounds memory).
@@ -287,12 +291,12 @@ public struct ThreadValidator {
     let origin = stacked(origin)
     producedFinding = true
     // Built only when kept: a repeat is a count.
-    let (recorded, isNew) = s.findings.record(kind, origin: origin, classes: related) {
+    let (i, isNew) = s.findings.recordIndex(kind, origin: origin, classes: related) {
       Finding(
         kind: kind, thread: thread, origin: origin, lock: lock,
         held: state.held.map(snapshot), detail: detail, count: 1, irqState: irqState())
     }
-    if core.onFinding != nil { pending.append((recorded, isNew)) }
+    if core.onFinding != nil { pending.append((s.findings.findings[i], isNew)) }
   }
 
   /// `report` from the fast path: captures the stack, then takes the
