@@ -12,8 +12,17 @@ struct SharedState: ~Copyable {
   /// Where each usage bit of a class was first set (`usage_traces`), keyed
   /// by `class * 16 + bit`.
   var usageOrigins: [Int: Origin] = [:]
+  /// Each registered thread's token, by `ThreadID.index`.
   var threadTokens: [String] = []
-  var threadNames: [String] = []
+  /// The names of the threads that have one (lockdep's `comm`), by
+  /// `ThreadID.index`; the others are called `defaultThreadName`. Kept
+  /// apart: a trace with a thread per task rarely names them all.
+  var threadNames: [Int32: String] = [:]
+  /// What a thread without a name is called.
+  static let defaultThreadName = "thread"
+
+  /// The name of thread `id`.
+  func threadName(_ id: ThreadID) -> String { threadNames[id.raw] ?? Self.defaultThreadName }
 
   func usageOrigin(_ id: ClassID, bit: UsageBit) -> Origin? {
     usageOrigins[id.index &* 16 &+ Int(bit.rawValue)]

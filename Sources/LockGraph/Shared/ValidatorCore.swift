@@ -91,14 +91,15 @@ public final class ValidatorCore: Sendable {
   public func registerThread(token: String, name: String? = nil) -> ThreadID {
     threadOwner.shared.withLock { s in
       s.threadTokens.append(token)
-      s.threadNames.append(name ?? "thread")
-      return ThreadID(Int32(s.threadTokens.count - 1))
+      let id = ThreadID(Int32(s.threadTokens.count - 1))
+      if let name { s.threadNames[id.raw] = name }
+      return id
     }
   }
 
   /// Gives a registered thread a name for reports.
   public func nameThread(_ id: ThreadID, _ name: String) {
-    threadOwner.shared.withLock { $0.threadNames[id.index] = name }
+    threadOwner.shared.withLock { $0.threadNames[id.raw] = name }
   }
 
   /// The thread's token (trace id or system id).
@@ -108,12 +109,12 @@ public final class ValidatorCore: Sendable {
 
   /// The thread's name.
   public func threadName(_ id: ThreadID) -> String {
-    threadOwner.shared.withLock { $0.threadNames[id.index] }
+    threadOwner.shared.withLock { $0.threadName(id) }
   }
 
   /// lockdep's `comm/pid`.
   public func threadLabel(_ id: ThreadID) -> String {
-    threadOwner.shared.withLock { "\($0.threadNames[id.index])/\($0.threadTokens[id.index])" }
+    threadOwner.shared.withLock { "\($0.threadName(id))/\($0.threadTokens[id.index])" }
   }
 
   // MARK: What was found
