@@ -85,11 +85,15 @@ struct BinaryTraceDecoder: ~Copyable {
   private(set) var symbols = TraceSymbols()
   var classes = IDTable()
   var classIDs: [ClassID] = []
-  private var classKeys: Set<String> = []
+  /// The declared classes' keys (the values are unused): a key declared
+  /// twice is refused. Compared byte by byte, as the text reader compares
+  /// tokens (a `Set<String>` would take two spellings of one character,
+  /// precomposed and not, for one key).
+  private var classKeys = TokenTable()
   var threads = IDTable()
   var threadIDs: [ThreadID] = []
   /// The declared threads' tokens (the values are unused): a token
-  /// declared twice is refused.
+  /// declared twice is refused. Compared byte by byte, as `classKeys`.
   private var threadTokens = TokenTable()
   /// Each thread slot's previous value of each address option
   /// (`addressOptionIndex`), `addressOptionCount` a slot, for the slots
@@ -269,9 +273,10 @@ struct BinaryTraceDecoder: ~Copyable {
         throw .malformed("a \(k.rawValue) class has lock type \(k.row.lockType!), not \(lockType!)")
       }
     }
-    guard classKeys.insert(key).inserted else {
+    guard TextTraceParser.find(classKeys, key) == nil else {
       throw .malformed("class \"\(TextTraceParser.clip(key))\" declared twice")
     }
+    TextTraceParser.insert(&classKeys, key, 0)
     try flushBefore(&consumer)
     let cid: ClassID
     do {

@@ -205,6 +205,37 @@ enum BinaryRoundTrip {
     }
   }
 
+  /// Tokens are bytes in either encoding: a precomposed "é" and "e" with
+  /// a combining accent are two classes and two threads, as the text
+  /// reader reads them, not one declared twice (as a `Set<String>`, which
+  /// compares canonically, made them in the binary reader).
+  @Test func tokensAreComparedByteByByte() throws {
+    let text = """
+      rawlockcheck-trace 1
+      class \u{E9} raw_spinlock
+      class e\u{301} mutex
+      \u{E9} acquire \u{E9}
+      e\u{301} acquire e\u{301}
+      \u{E9} acquire e\u{301}
+
+      """
+    let file = RoundTrip.temporaryFile(Array(text.utf8))
+    defer { try? FileManager.default.removeItem(at: file) }
+    let fromText = try RoundTrip.transcript(file.path)
+    let bytes = try BinaryRoundTrip.rewrite(file.path, with: BinaryTraceWriter())
+    let binary = RoundTrip.temporaryFile(bytes)
+    defer { try? FileManager.default.removeItem(at: binary) }
+    #expect(try RoundTrip.transcript(binary.path) == fromText)
+    // Two classes and two threads, the mutex taken under the raw spin lock
+    // found by both encodings.
+    for path in [file.path, binary.path] {
+      var validator = LockValidator()
+      _ = try TraceReader(path: path).read(into: &validator)
+      #expect(validator.core.classes.count == 2)
+      #expect(validator.findings.findings.map(\.kind).contains(.invalidWaitContext))
+    }
+  }
+
   @Test func binaryIsSmallerOverAllFixtures() throws {
     var files = 0
     var text = 0

@@ -20,7 +20,10 @@ public struct LockValidator {
   /// Events processed so far (an event that throws is not counted).
   public private(set) var eventCount: Int64 = 0
   /// The thread validators, by slot (`pool`): no more than the threads
-  /// alive at once, since an exited thread's slot is taken again.
+  /// alive at once, since an exited thread's slot is taken again, and the
+  /// threads declared while a batch waits (a reader declares a thread
+  /// before the events read ahead of it are validated: their exits give
+  /// slots back only then), so at most about a batch's worth more.
   var threads: [ThreadValidator] = []
   /// Which slot validates which thread, the slots that may hold locks, and
   /// what exited threads counted.
