@@ -249,7 +249,9 @@ struct GraphFileParser {
   let file: String
   var sawHeader = false
   var graph = GraphFile()
-  private var keys: Set<String> = []
+  /// The class keys declared, compared byte by byte (`ExactKey`), as a
+  /// trace's are.
+  private var keys: Set<ExactKey> = []
   private var tokenizer = Tokenizer()
   private var number: Int64 = 0
 
@@ -336,7 +338,9 @@ struct GraphFileParser {
       throw fail("expected \"class <key> <kind> [name=] [inner=] [outer=] [type=]\"")
     }
     let key = words[1]
-    guard keys.insert(key).inserted else { throw fail("class \"\(key)\" declared twice") }
+    guard keys.insert(ExactKey(key)).inserted else {
+      throw fail("class \"\(key)\" declared twice")
+    }
     guard let kind = LockKind(rawValue: words[2]) else {
       let known = LockKind.allCases.map(\.rawValue).joined(separator: ", ")
       throw fail(
@@ -378,7 +382,7 @@ struct GraphFileParser {
     guard words.count >= 4, !options[1], words[2] == "->", !options[2], !options[3] else {
       throw fail("expected \"edge <from> -> <to> kinds=<kinds> ...\"")
     }
-    for key in [words[1], words[3]] where !keys.contains(key) {
+    for key in [words[1], words[3]] where !keys.contains(ExactKey(key)) {
       throw fail("unknown class \"\(TextTraceParser.clip(key))\"")
     }
     let v = try optionValues(
@@ -403,7 +407,7 @@ struct GraphFileParser {
     }
     let fromSub = UInt8(try count("from-sub", max: 7))
     let toSub = UInt8(try count("to-sub", max: 7))
-    if words[1] == words[3] && fromSub == toSub {
+    if ExactKey(words[1]) == ExactKey(words[3]) && fromSub == toSub {
       throw fail("an edge from a class to itself")
     }
     let location = GraphFile.Location(

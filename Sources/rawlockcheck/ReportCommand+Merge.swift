@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import LockGraph
 import Report
 import Symbolizer
@@ -220,9 +221,9 @@ extension GraphFile {
   /// edges (an edge already here gains `other`'s kinds, keeping its
   /// location).
   mutating func formUnion(_ other: GraphFile) {
-    var keys = Set(classes.map(\.key))
-    for c in other.classes where keys.insert(c.key).inserted { classes.append(c) }
-    var index: [String: Int] = [:]
+    var keys = Set(classes.map { ExactKey($0.key) })
+    for c in other.classes where keys.insert(ExactKey(c.key)).inserted { classes.append(c) }
+    var index: [ExactKey: Int] = [:]
     for (i, e) in edges.enumerated() { index[Self.pair(e)] = i }
     for e in other.edges {
       if let i = index[Self.pair(e)] {
@@ -234,7 +235,7 @@ extension GraphFile {
     }
   }
 
-  private static func pair(_ e: Edge) -> String {
-    "\(e.from)\u{0}\(e.fromSub)\u{0}\(e.to)\u{0}\(e.toSub)"
+  private static func pair(_ e: Edge) -> ExactKey {
+    ExactKey("\(e.from)\u{0}\(e.fromSub)\u{0}\(e.to)\u{0}\(e.toSub)")
   }
 }

@@ -33,6 +33,41 @@ import WaitContext
     #expect(text.contains("kinds=EN,SR from-sub=1"))
   }
 
+  /// Class keys are bytes, as in a trace: a precomposed "é" and "e" with
+  /// a combining accent are two classes of the graph file (an edge between
+  /// them is not "from a class to itself") and of the registry it is
+  /// loaded into, not one (as `String`'s canonical equality makes them).
+  @Test func keysAreComparedByteByByte() throws {
+    let composed = "\u{E9}"
+    let decomposed = "e\u{301}"
+    #expect(composed == decomposed)  // Why a `String` key will not do.
+    var graph = GraphFile()
+    graph.classes = [
+      GraphFile.Class(
+        key: composed, name: nil, kind: .rawSpinlock,
+        waits: try ClassWaitTypes(kind: .rawSpinlock)),
+      GraphFile.Class(
+        key: decomposed, name: nil, kind: .mutex, waits: try ClassWaitTypes(kind: .mutex)),
+    ]
+    graph.edges = [
+      GraphFile.Edge(
+        from: composed, fromSub: 0, to: decomposed, kinds: [.exclusiveToNonRecursive],
+        location: GraphFile.Location())
+    ]
+    let parsed = try GraphFile.parse(try graph.render(comment: "test"), file: "g")
+    #expect(parsed.classes.count == 2 && parsed.edges.count == 1)
+    let registry = ClassRegistry()
+    let a = try #require(
+      registry.register(
+        key: composed, name: nil, kind: .rawSpinlock,
+        waits: try ClassWaitTypes(kind: .rawSpinlock)))
+    let b = try #require(
+      registry.register(
+        key: decomposed, name: nil, kind: .mutex, waits: try ClassWaitTypes(kind: .mutex)))
+    #expect(a.isNew && b.isNew && a.id != b.id)
+    #expect(registry.lookup(key: decomposed) == b.id)
+  }
+
   @Test func controlCharactersAreRefusedInKeysAndSpelledOutElsewhere() throws {
     // A key names a class in every later run: changed, it would never match
     // again, so it is refused. A display name, a function, a file and the

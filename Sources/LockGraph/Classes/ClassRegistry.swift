@@ -37,7 +37,7 @@ public final class ClassRegistry: @unchecked Sendable {
   private let usageBits: UnsafeMutablePointer<Atomic<UInt16>>
   private let variantSlots: UnsafeMutablePointer<Atomic<Int32>>
   private let published = Atomic<Int>(0)
-  private let registration = PThreadMutex<[String: ClassID]>([:])
+  private let registration = PThreadMutex<[ExactKey: ClassID]>([:])
   /// The registry whose classes an overlay shares; nil for a base registry.
   private let base: ClassRegistry?
   /// The configuration the classes' `taskTransitions` are computed for.
@@ -109,7 +109,7 @@ public final class ClassRegistry: @unchecked Sendable {
   /// The class registered under `key`, if any.
   public func lookup(key: String) -> ClassID? {
     if let base { return base.lookup(key: key) }
-    return registration.withLock { $0[key] }
+    return registration.withLock { $0[ExactKey(key)] }
   }
 
   /// Registers a declared class under `key`, or finds the class already
@@ -120,11 +120,11 @@ public final class ClassRegistry: @unchecked Sendable {
   {
     if let base { return base.register(key: key, name: name, kind: kind, waits: waits) }
     return registration.withLock { keys -> (id: ClassID, isNew: Bool)? in
-      if let known = keys[key] { return (known, false) }
+      if let known = keys[ExactKey(key)] { return (known, false) }
       guard let id = append(key: key, name: name ?? key, kind: kind, waits: waits) else {
         return nil
       }
-      keys[key] = id
+      keys[ExactKey(key)] = id
       return (id, true)
     }
   }
