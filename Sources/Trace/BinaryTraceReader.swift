@@ -85,14 +85,14 @@ struct BinaryTraceDecoder: ~Copyable {
   private(set) var symbols = TraceSymbols()
   var classes = IDTable()
   var classIDs: [ClassID] = []
-  /// The declared classes' keys (the values are unused): a key declared
+  /// The declared classes' keys (`insertNew`): a key declared
   /// twice is refused. Compared byte by byte, as the text reader compares
   /// tokens (a `Set<String>` would take two spellings of one character,
   /// precomposed and not, for one key).
   private var classKeys = TokenTable()
   var threads = IDTable()
   var threadIDs: [ThreadID] = []
-  /// The declared threads' tokens (the values are unused): a token
+  /// The declared threads' tokens (`insertNew`): a token
   /// declared twice is refused. Compared byte by byte, as `classKeys`.
   private var threadTokens = TokenTable()
   /// Each thread slot's previous value of each address option
@@ -273,10 +273,9 @@ struct BinaryTraceDecoder: ~Copyable {
         throw .malformed("a \(k.rawValue) class has lock type \(k.row.lockType!), not \(lockType!)")
       }
     }
-    guard TextTraceParser.find(classKeys, key) == nil else {
+    guard classKeys.insertNew(key) else {
       throw .malformed("class \"\(TextTraceParser.clip(key))\" declared twice")
     }
-    TextTraceParser.insert(&classKeys, key, 0)
     try flushBefore(&consumer)
     let cid: ClassID
     do {
@@ -379,10 +378,9 @@ struct BinaryTraceDecoder: ~Copyable {
   private mutating func declareThread<C: TraceConsumer>(
     _ id: UInt64, token: String, consumer: inout C
   ) throws(BinaryStop) -> Int {
-    guard TextTraceParser.find(threadTokens, token) == nil else {
+    guard threadTokens.insertNew(token) else {
       throw .malformed("thread \"\(TextTraceParser.clip(token))\" declared twice")
     }
-    TextTraceParser.insert(&threadTokens, token, 0)
     try flushBefore(thread: &consumer)
     let tid: ThreadID
     do {

@@ -104,7 +104,7 @@ struct TextTraceParser: ~Copyable {
       throw fail("expected \"\(TraceVocabulary.rule(for: .lockClass).synopsis)\"")
     }
     let key = text(line, tokens[1])
-    if Self.find(classIDs, key) != nil {
+    if classIDs.find(key) != nil {
       throw fail("class \"\(Self.clip(key))\" declared twice")
     }
     let kindText = text(line, tokens[2])
@@ -149,7 +149,7 @@ struct TextTraceParser: ~Copyable {
     } catch {
       throw fail(error.message)
     }
-    Self.insert(&classIDs, key, id.raw)
+    classIDs.insert(key, value: id.raw)
   }
 
   private mutating func parseThread<C: TraceConsumer>(
@@ -208,7 +208,7 @@ struct TextTraceParser: ~Copyable {
       throw fail("expected \"\(TraceVocabulary.rule(for: .stack).synopsis)\"")
     }
     let key = text(line, tokens[1])
-    if Self.find(stackIDs, key) != nil {
+    if stackIDs.find(key) != nil {
       throw fail("stack \"\(Self.clip(key))\" declared twice")
     }
     // The binary encoding's limit, so that every text trace converts.
@@ -219,7 +219,7 @@ struct TextTraceParser: ~Copyable {
     var addresses: [UInt64] = []
     addresses.reserveCapacity(tokens.count - 2)
     for token in tokens[2...] { addresses.append(try number(line, token, what: "address")) }
-    Self.insert(&stackIDs, key, Int32(symbols.stacks.count))
+    stackIDs.insert(key, value: Int32(symbols.stacks.count))
     symbols.stacks.append(addresses)
   }
 
@@ -453,7 +453,7 @@ struct TextTraceParser: ~Copyable {
   ) throws(TraceError) -> ThreadID {
     if !token.quoted, let id = threadIDs.find(bytes(line, token)) { return ThreadID(id) }
     let name = text(line, token)
-    if let id = Self.find(threadIDs, name) { return ThreadID(id) }
+    if let id = threadIDs.find(name) { return ThreadID(id) }
     if !consumer.takesThreadsAhead { try flush(into: &consumer) }
     let id: ThreadID
     do {
@@ -461,7 +461,7 @@ struct TextTraceParser: ~Copyable {
     } catch {
       throw fail(error.message)
     }
-    Self.insert(&threadIDs, name, id.raw)
+    threadIDs.insert(name, value: id.raw)
     return id
   }
 
@@ -472,24 +472,14 @@ struct TextTraceParser: ~Copyable {
     return try lockClass(named: text(line, token))
   }
 
-  static func find(_ table: TokenTable, _ key: String) -> Int32? {
-    var copy = key
-    return copy.withUTF8 { table.find(UnsafeRawBufferPointer($0)) }
-  }
-
-  static func insert(_ table: inout TokenTable, _ key: String, _ value: Int32) {
-    var copy = key
-    copy.withUTF8 { table.insert(UnsafeRawBufferPointer($0), value: value) }
-  }
-
   private func lockClass(named name: String) throws(TraceError) -> ClassID {
-    let found = Self.find(classIDs, name)
+    let found = classIDs.find(name)
     guard let found else { throw fail("unknown class \"\(Self.clip(name))\"") }
     return ClassID(found)
   }
 
   private func stack(named name: String) throws(TraceError) -> StackID {
-    let found = Self.find(stackIDs, name)
+    let found = stackIDs.find(name)
     guard let found else { throw fail("unknown stack \"\(Self.clip(name))\"") }
     return StackID(found)
   }

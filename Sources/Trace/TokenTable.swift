@@ -68,6 +68,26 @@ struct TokenTable {
     }
   }
 
+  /// The value stored for `key`'s UTF-8 bytes, if any.
+  func find(_ key: String) -> Int32? {
+    var copy = key
+    return copy.withUTF8 { find(UnsafeRawBufferPointer($0)) }
+  }
+
+  /// Stores `value` for `key`'s UTF-8 bytes (which must not be present yet).
+  mutating func insert(_ key: String, value: Int32) {
+    var copy = key
+    copy.withUTF8 { insert(UnsafeRawBufferPointer($0), value: value) }
+  }
+
+  /// Stores `key` (with value 0) unless it is present: whether it was new.
+  /// For a set of keys, each of which may be declared once.
+  mutating func insertNew(_ key: String) -> Bool {
+    if find(key) != nil { return false }
+    insert(key, value: 0)
+    return true
+  }
+
   /// Stores `value` for `bytes` (which must not be present yet).
   mutating func insert(_ bytes: UnsafeRawBufferPointer, value: Int32) {
     if (entries.count + 1) * 2 > slots.count { grow() }
