@@ -53,4 +53,29 @@ import WaitContext
     #expect(dense.count == 4 + 200 * 2 * 4)
     #expect(sparse == dense)
   }
+
+  /// The event loop's LEB128 decoder (`varint`: one, two and three bytes
+  /// inline, longer ones out of line) reads back every length the writer
+  /// writes, and moves past exactly its bytes. The event loop itself falls
+  /// back to the careful path when a thread id is not found, which would
+  /// hide a wrong decode there; this checks the decoder on its own.
+  @Test func varintsOfEveryLengthDecode() throws {
+    var values: [UInt64] = [0, 1, 127, 128, 16_383, 16_384, 100_000, 2_097_151, 2_097_152]
+    for shift in stride(from: 21, to: 64, by: 7) {
+      values += [(1 << UInt64(shift)) - 1, 1 << UInt64(shift)]
+    }
+    values += [UInt64.max, 0x8000_0000_0000_0000]
+    for value in values {
+      var bytes: [UInt8] = []
+      VarInt.append(value, to: &bytes)
+      let length = bytes.count
+      bytes += [UInt8](repeating: 0xFF, count: 10)  // What follows, never read.
+      try bytes.withUnsafeBytes { buffer in
+        var p = buffer.baseAddress!
+        let decoded = try BinaryTraceDecoder.varint(&p)
+        #expect(decoded == value)
+        #expect(p - buffer.baseAddress! == length, "\(value)")
+      }
+    }
+  }
 }
