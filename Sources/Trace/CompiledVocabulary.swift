@@ -28,11 +28,11 @@ struct CompiledVocabulary: Sendable {
   let optionSetters: [@Sendable (inout LockEvent, OptionValue) -> Void]
   /// Bit n set: a declaration word or the header is n bytes long.
   let declarationLengths: UInt64
-  /// Verbs by `verbSlot` of their spelling: a raw value, -1 for none, -2
-  /// when two verbs share the slot (then `verb(_:_:)` searches).
-  let verbSlots: [Int8]
-  /// Each verb's spelling, indexed by raw value.
-  let verbBytes: [[UInt8]]
+  /// Every verb's spelling, its value the verb's raw value: the event
+  /// loop's lookup, in a word or two.
+  let verbTable: TokenTable
+  /// Every flag's spelling, its value the flag's raw value.
+  let flagTable: TokenTable
 
   static let shared = CompiledVocabulary()
 
@@ -55,33 +55,16 @@ struct CompiledVocabulary: Sendable {
     var lengths: UInt64 = 0
     for word in declarations + [header] where word.count < 64 { lengths |= 1 << UInt64(word.count) }
     declarationLengths = lengths
-    var slots = [Int8](repeating: -1, count: 256)
-    for (bytes, verb) in verbWords {
-      let slot = Self.verbSlot(bytes.count, bytes.first ?? 0, bytes.last ?? 0)
-      slots[slot] = slots[slot] == -1 ? Int8(verb.rawValue) : -2
+    verbTable = Self.table(verbWords.map { ($0.bytes, Int32($0.verb.rawValue)) })
+    flagTable = Self.table(flagWords.enumerated().map { ($1, Int32($0)) })
+  }
+
+  private static func table(_ words: [(bytes: [UInt8], value: Int32)]) -> TokenTable {
+    var table = TokenTable()
+    for (bytes, value) in words {
+      bytes.withUnsafeBytes { table.insert($0, value: value) }
     }
-    verbSlots = slots
-    verbBytes = verbNames.map { Array($0.utf8) }
-  }
-
-  /// Where a spelling of `length` bytes from `first` to `last` goes in `verbSlots`.
-  @inline(__always)
-  static func verbSlot(_ length: Int, _ first: UInt8, _ last: UInt8) -> Int {
-    (length &* 31 &+ Int(first) &* 7 &+ Int(last)) & 255
-  }
-
-  /// The verb `line[start..<end]` spells, if any: one table slot and one
-  /// comparison.
-  @inline(__always)
-  func verb(_ line: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> LockEvent.Verb? {
-    guard end > start else { return nil }
-    let slot = verbSlots[
-      Self.verbSlot(end - start, line[start], line[end - 1])]
-    if slot == -1 { return nil }
-    if slot == -2 { return verb(line, Tokenizer.Token(start: start, end: end, quoted: false)) }
-    guard Self.same(verbBytes[Int(slot)], line, start, end) else { return nil }
-    // A raw value from the table: a case of the contiguous UInt8 enum.
-    return unsafeBitCast(UInt8(slot), to: LockEvent.Verb.self)
+    return table
   }
 
   @inline(__always)

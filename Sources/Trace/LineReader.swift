@@ -45,13 +45,33 @@ struct LineReader: ~Copyable {
   /// descriptor (which it closes).
   init(opened: OpenedTraceInput) {
     self.fileSize = opened.fileSize
-    (buffer, end, fd) = opened.take(intoBufferOf: Self.maxLineLength * 2)
+    let whole: UnsafeMutableRawBufferPointer
+    (whole, end, fd) = opened.take(
+      intoBufferOf: Self.maxLineLength * 2 + TextTraceParser.readSlack)
+    // The slack past the buffer is never filled: the event loop's word
+    // loads may read it.
+    buffer = UnsafeMutableRawBufferPointer(rebasing: whole[..<(Self.maxLineLength * 2)])
+    (whole.baseAddress! + buffer.count).initializeMemory(
+      as: UInt8.self, repeating: 0, count: TextTraceParser.readSlack)
     bytesRead = UInt64(end)
   }
 
   deinit {
     close(fd)
     buffer.deallocate()
+  }
+
+  /// The bytes read and not yet returned (perhaps none), for parsing in
+  /// place: `TextTraceParser.readSlack` readable bytes follow them. Valid
+  /// until the next mutating call.
+  var pending: (bytes: UnsafeRawPointer, count: Int) {
+    (UnsafeRawPointer(buffer.baseAddress! + start), end - start)
+  }
+
+  /// Marks the first `count` pending bytes (whole lines) as read.
+  mutating func skip(_ count: Int) {
+    precondition(count >= 0 && count <= end - start)
+    start += count
   }
 
   /// The next line without its `\n` (and a `\r` before it), or nil at end.

@@ -14,10 +14,11 @@ struct TextTraceParser: ~Copyable {
   var classIDs = TokenTable()
   var threadIDs = TokenTable()
   private var stackIDs = TokenTable()
-  private var lineNumber: Int64 = 0
+  /// The line being parsed (for errors), or the last line the event loop parsed.
+  var lineNumber: Int64 = 0
   let words = CompiledVocabulary.shared
   /// Events parsed and not yet consumed, with their line numbers.
-  private var batch = EventBatch()
+  var batch = EventBatch()
 
   init(file: String) { self.file = file }
 
@@ -36,16 +37,12 @@ struct TextTraceParser: ~Copyable {
     _ line: UnsafeRawBufferPointer, number: Int64, into consumer: inout C
   ) throws(TraceError) {
     lineNumber = number
-    if sawHeader && parseSimpleEvent(line, number: number) {
-      if batch.isFull { try flush(into: &consumer) }
-      return
-    }
     if !sawHeader && number == 1 && BinaryTraceFormat.startsWithMagic(line) {
       throw fail(
         "a binary trace (it starts with \"RLCT\"): read it with TraceReader, which tells the encodings apart"
       )
     }
-    // A text trace is UTF-8: a line the fast path left that is not (two
+    // A text trace is UTF-8: a line the event loop left that is not (two
     // different byte strings would otherwise read as one name, U+FFFD).
     if sawHeader, line.contains(where: { $0 >= 0x80 }),
       String(validating: line, as: UTF8.self) == nil

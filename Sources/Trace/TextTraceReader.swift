@@ -52,6 +52,23 @@ public struct TextTraceReader {
     var lineNumber: Int64 = 0
     var nextProgress: UInt64 = 0
     while true {
+      if let progress, lines.bytesRead >= nextProgress {
+        progress(lines.bytesRead, lines.fileSize)
+        nextProgress = lines.bytesRead + (1 << 22)
+      }
+      // The event lines in the buffer, in place; then one line (at the
+      // buffer's end, or one the event loop leaves) through the general
+      // parser, which refills the buffer as needed.
+      if parser.sawHeader {
+        let (bytes, count) = lines.pending
+        let parsed = parser.parseEvents(bytes, count: count, firstNumber: lineNumber + 1)
+        if parsed.lines > 0 {
+          lines.skip(parsed.consumed)
+          lineNumber += Int64(parsed.lines)
+          if parser.batch.isFull { try parser.flush(into: &consumer) }
+          continue
+        }
+      }
       let line: UnsafeRawBufferPointer?
       do {
         line = try lines.nextLine()
@@ -66,10 +83,6 @@ public struct TextTraceReader {
       } catch {
         try parser.flush(into: &consumer)
         throw error
-      }
-      if let progress, lines.bytesRead >= nextProgress {
-        progress(lines.bytesRead, lines.fileSize)
-        nextProgress = lines.bytesRead + (1 << 22)
       }
     }
     try parser.flush(into: &consumer)
