@@ -80,6 +80,9 @@ extension TextTraceParser {
     let event = LockEvent(
       verb, thread: ThreadID(thread), lockClass: lockClass, origin: Origin(line: number))
     if last.stop == 0x0A {
+      // The general parser refuses a line this long (blanks can make it
+      // so), so this loop does too.
+      guard p - line <= LineReader.maxLineLength else { return nil }
       // Built in one piece where it is stored (no store-forwarding stall).
       slot.initialize(to: event)
       return p + 1
@@ -108,7 +111,6 @@ extension TextTraceParser {
       guard token.isBlank else { return nil }
       p = Self.skipBlanks(p + 1, before: limit)
     }
-    // The general parser refuses a line this long, so this loop does too.
     guard p - line <= LineReader.maxLineLength else { return nil }
     slot.initialize(to: flagged)
     return p + 1

@@ -232,6 +232,14 @@ import Testing
     #expect(message.hasPrefix(expected), "\(message)")
   }
 
+  @Test(arguments: ["1 acquire%@A", "1 acquire A%@try", "1 acquire A try%@"])
+  func aLineLongWithBlanksIsStillTooLong(_ pattern: String) {
+    let blanks = String(repeating: " ", count: LineReader.maxLineLength)
+    let line = pattern.replacingOccurrences(of: "%@", with: blanks)
+    let trace = "rawlockcheck-trace 1\nclass A mutex\n1 release A\n" + line + "\n"
+    #expect(error(trace) == "t.rlt:4: line longer than \(LineReader.maxLineLength) bytes")
+  }
+
   static func describe(_ events: [LockEvent]) -> [String] {
     events.map {
       "\($0.verb) \($0.thread.raw) \($0.lockClass.raw) \($0.read) \($0.isTrylock) \($0.origin.line)"
