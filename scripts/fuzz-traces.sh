@@ -9,11 +9,25 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 build=.build/fuzz
-swift build --build-path "$build" --target Trace --sanitize=fuzzer --sanitize=address >&2
+# Coverage is asked for by name: `--sanitize=fuzzer` alone leaves the
+# library targets uninstrumented, and libFuzzer then mutates blind. A
+# change of flags does not recompile unchanged files: start over then.
+flags=(--sanitize=address -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp)
+if [ "$(cat "$build/flags" 2>/dev/null)" != "${flags[*]}" ]; then
+  rm -rf "$build"
+  mkdir -p "$build"
+  echo "${flags[*]}" >"$build/flags"
+fi
+swift build --build-path "$build" --target Trace "${flags[@]}" >&2
 bin=$(swift build --build-path "$build" --show-bin-path)
 objects=()
 for target in Basics WaitContext LockGraph Trace; do
-  objects+=("$bin/$target.build"/*.o)
+  # Only the objects of sources that still exist: a deleted file's object
+  # stays in the build directory.
+  for object in "$bin/$target.build"/*.swift.o; do
+    name=$(basename "$object" .o)
+    if [ -n "$(find "Sources/$target" -name "$name" -print -quit)" ]; then objects+=("$object"); fi
+  done
 done
 swiftc -sanitize=fuzzer,address -parse-as-library -I "$bin/Modules" \
   scripts/fuzz/FuzzTraces.swift "${objects[@]}" -o "$build/fuzz-traces" 2> >(grep -v "Cannot export local symbol" >&2)

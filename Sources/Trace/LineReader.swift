@@ -48,12 +48,19 @@ struct LineReader: ~Copyable {
     let whole: UnsafeMutableRawBufferPointer
     (whole, end, fd) = opened.take(
       intoBufferOf: Self.maxLineLength * 2 + TextTraceParser.readSlack)
-    // The slack past the buffer is never filled: the event loop's word
-    // loads may read it.
+    // `readSlack` bytes past the buffer, never filled: the event loop's
+    // word loads may read them.
     buffer = UnsafeMutableRawBufferPointer(rebasing: whole[..<(Self.maxLineLength * 2)])
-    (whole.baseAddress! + buffer.count).initializeMemory(
-      as: UInt8.self, repeating: 0, count: TextTraceParser.readSlack)
     bytesRead = UInt64(end)
+    zeroSlack()
+  }
+
+  /// Zeroes the `readSlack` bytes after `end` (in the buffer, or past it):
+  /// the event loop's word loads may read them, and read memory must be
+  /// initialized even where its value does not matter.
+  private func zeroSlack() {
+    (buffer.baseAddress! + end).initializeMemory(
+      as: UInt8.self, repeating: 0, count: TextTraceParser.readSlack)
   }
 
   deinit {
@@ -125,5 +132,6 @@ struct LineReader: ~Copyable {
     if n == 0 { atEOF = true }
     end += n
     bytesRead += UInt64(n)
+    zeroSlack()
   }
 }

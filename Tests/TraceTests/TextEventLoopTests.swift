@@ -232,12 +232,21 @@ import Testing
     #expect(message.hasPrefix(expected), "\(message)")
   }
 
-  @Test(arguments: ["1 acquire%@A", "1 acquire A%@try", "1 acquire A try%@"])
+  @Test(arguments: ["1 acquire%@A", "1%@irq-disable", "1 acquire A%@try", "1 acquire A try%@"])
   func aLineLongWithBlanksIsStillTooLong(_ pattern: String) {
     let blanks = String(repeating: " ", count: LineReader.maxLineLength)
     let line = pattern.replacingOccurrences(of: "%@", with: blanks)
     let trace = "rawlockcheck-trace 1\nclass A mutex\n1 release A\n" + line + "\n"
     #expect(error(trace) == "t.rlt:4: line longer than \(LineReader.maxLineLength) bytes")
+  }
+
+  @Test func verbsAreTheirRawValuesInOrder() {
+    // Both event loops turn a table's raw value into a verb with
+    // `unsafeBitCast`, which is right only for raw values 0, 1, 2, ...
+    for (i, verb) in LockEvent.Verb.allCases.enumerated() {
+      #expect(Int(verb.rawValue) == i)
+      #expect(unsafeBitCast(UInt8(i), to: LockEvent.Verb.self) == verb)
+    }
   }
 
   static func describe(_ events: [LockEvent]) -> [String] {
