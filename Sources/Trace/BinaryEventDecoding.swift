@@ -42,18 +42,30 @@ extension BinaryTraceDecoder {
         try classTable.withUnsafeBufferPointer { (classTable) throws(BinaryStop) in
           try layout.fastOperands.withUnsafeBufferPointer { (operands) throws(BinaryStop) in
             try layout.flagsOnly.withUnsafeBufferPointer { (flagsOnly) throws(BinaryStop) in
-              while p <= last && filled < free {
-                record = p
-                let code = p.load(as: UInt8.self)
+              // The loop's cursor and counts are locals of this closure,
+              // kept in registers: the variables outside are captured by
+              // reference, so every use of one would be a load or a store
+              // (on the loop's critical path). Written back on every exit.
+              var q = p
+              var f = filled
+              var r = record
+              defer {
+                p = q
+                filled = f
+                record = r
+              }
+              while q <= last && f < free {
+                r = q
+                let code = q.load(as: UInt8.self)
                 let form = code & 0xC0
                 let verb = code & 0x3F
                 guard
                   form == BinaryTraceFormat.plainEvent || form == BinaryTraceFormat.maskedEvent,
                   verb < verbs
                 else { return }
-                p += 1
-                let position = startOffset &+ Int64(record - start)
-                let threadID = try Self.varint(&p)
+                q += 1
+                let position = startOffset &+ Int64(r - start)
+                let threadID = try Self.varint(&q)
                 let slot: Int
                 let thread: ThreadID
                 if threadID < UInt64(threadTable.count),
@@ -67,7 +79,7 @@ extension BinaryTraceDecoder {
                   thread = threadIDs[sparse]
                 } else {
                   // A new thread: the careful path declares it.
-                  p = record
+                  q = r
                   return
                 }
                 // `verb < verbCount` (the count of `operands` too): a case of the
@@ -79,13 +91,13 @@ extension BinaryTraceDecoder {
                 switch operands[Int(verb)] {
                 case nil:
                   // A verb with a required option: the careful path reads it.
-                  p = record
+                  q = r
                   return
                 case .some(.none): break
                 case .some(.lockClass):
                   // Both bytes are buffered: `longestEvent` bytes follow the
                   // record's start, and this number starts within its first 12.
-                  let id = try Self.mixedVarint(&p)
+                  let id = try Self.mixedVarint(&q)
                   if id < UInt64(classTable.count), case let c = classTable[Int(id)],
                     c != DenseEventTables.noClass
                   {
@@ -94,8 +106,8 @@ extension BinaryTraceDecoder {
                     lockClass = try self.lockClass(id)
                   }
                 case .some(.addressAndLength):
-                  address = try Self.varint(&p)
-                  length = try Self.varint(&p)
+                  address = try Self.varint(&q)
+                  length = try Self.varint(&q)
                 }
                 // Built in one piece where it is stored: an event assembled field by
                 // field on the stack and then copied stalls on store forwarding.
@@ -103,16 +115,16 @@ extension BinaryTraceDecoder {
                 // follow the record's start): a mask of flags only is read
                 // here, any other by `fields`.
                 if form == BinaryTraceFormat.plainEvent {
-                  (eventSlots + filled).initialize(
+                  (eventSlots + f).initialize(
                     to: LockEvent(
                       v, thread: thread, lockClass: lockClass, address: address,
                       length: length))
                 } else if case let flags = flagsOnly[
-                  Int(verb) &* 256 &+ Int(p.load(as: UInt8.self))],
+                  Int(verb) &* 256 &+ Int(q.load(as: UInt8.self))],
                   flags != 0
                 {
-                  p += 1
-                  (eventSlots + filled).initialize(
+                  q += 1
+                  (eventSlots + f).initialize(
                     to: LockEvent(
                       v, thread: thread, lockClass: lockClass,
                       read: ReadMode(rawValue: flags & 3) ?? .exclusive,
@@ -125,15 +137,15 @@ extension BinaryTraceDecoder {
                     length: length)
                   // The fields are read through `input` (the whole record is
                   // buffered: it reads no more): hand it the position, and take it back.
-                  input.skip(p - synced)
-                  synced = p
+                  input.skip(q - synced)
+                  synced = q
                   try fields(&event, verb, slot, &input)
-                  p = input.cursor
-                  synced = p
-                  (eventSlots + filled).initialize(to: event)
+                  q = input.cursor
+                  synced = q
+                  (eventSlots + f).initialize(to: event)
                 }
-                positionSlots[filled] = position
-                filled &+= 1
+                positionSlots[f] = position
+                f &+= 1
               }
             }
           }
@@ -173,7 +185,9 @@ extension BinaryTraceDecoder {
       p += 3
       return UInt64(first & 0x7F) | UInt64(second & 0x7F) << 7 | UInt64(third) << 14
     }
-    return try longVarint(&p)
+    let (value, next) = try longVarint(p)
+    p = next
+    return value
   }
 
   /// `varint(_:)` for numbers of one or two bytes in any mix (class ids
@@ -186,14 +200,22 @@ extension BinaryTraceDecoder {
     let second = UInt64(p.load(fromByteOffset: 1, as: UInt8.self))
     // 1 when a second byte follows, else 0.
     let more = first >> 7
-    if more & second >> 7 != 0 { return try longVarint(&p) }
+    if more & second >> 7 != 0 {
+      let (value, next) = try longVarint(p)
+      p = next
+      return value
+    }
     p += Int(1 &+ more)
     return first & 0x7F | (second << 7) & (0 &- more)
   }
 
-  /// `varint(_:)` of three bytes or more.
+  /// `varint(_:)` of three bytes or more: the number, and the position
+  /// after it. (It takes and returns the position by value: an `inout`
+  /// position would keep the caller's loop cursor in memory.)
   @inline(never)
-  static func longVarint(_ p: inout UnsafeRawPointer) throws(BinaryStop) -> UInt64 {
+  static func longVarint(_ start: UnsafeRawPointer) throws(BinaryStop) -> (UInt64, UnsafeRawPointer)
+  {
+    var p = start
     var result: UInt64 = 0
     var shift: UInt64 = 0
     while true {
@@ -201,7 +223,7 @@ extension BinaryTraceDecoder {
       p += 1
       if shift == 63 && b > 1 { throw .malformed("number wider than 64 bits") }
       result |= UInt64(b & 0x7F) << shift
-      if b < 0x80 { return result }
+      if b < 0x80 { return (result, p) }
       shift += 7
     }
   }
