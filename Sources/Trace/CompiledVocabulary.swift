@@ -14,13 +14,10 @@ struct CompiledVocabulary: Sendable {
   let header: [UInt8]
   /// Indexed by `Declaration.rawValue`.
   let declarations: [[UInt8]]
-  /// Every verb's spelling, for lookup.
-  let verbWords: [(bytes: [UInt8], verb: LockEvent.Verb)]
   /// Indexed by `LockEvent.Verb.rawValue`.
   let verbs: [Verb]
   let verbNames: [String]
   /// Indexed by `EventFlag.rawValue`.
-  let flagWords: [[UInt8]]
   let flagGroups: [UInt8]
   let flagSetters: [@Sendable (inout LockEvent) -> Void]
   /// Indexed by `EventOption.rawValue`.
@@ -28,8 +25,8 @@ struct CompiledVocabulary: Sendable {
   let optionSetters: [@Sendable (inout LockEvent, OptionValue) -> Void]
   /// Bit n set: a declaration word or the header is n bytes long.
   let declarationLengths: UInt64
-  /// Every verb's spelling, its value the verb's raw value: the event
-  /// loop's lookup, in a word or two.
+  /// Every verb's spelling, its value the verb's raw value: the lookup
+  /// of both parsers (the event loop's in a word or two).
   let verbTable: TokenTable
   /// Every flag's spelling, its value the flag's raw value.
   let flagTable: TokenTable
@@ -39,14 +36,12 @@ struct CompiledVocabulary: Sendable {
   init() {
     header = Array(TraceVocabulary.headerWord.utf8)
     declarations = Declaration.allCases.map { Array(TraceVocabulary.rule(for: $0).spelling.utf8) }
-    verbWords = TraceVocabulary.events.map { (Array($0.spelling.utf8), $0.verb) }
     let rows = LockEvent.Verb.allCases.map { TraceVocabulary.rule(for: $0) }
     verbs = rows.map {
       Verb(operand: $0.operand, flags: $0.flags, options: $0.options, required: $0.required)
     }
     verbNames = rows.map(\.spelling)
     let flags = EventFlag.allCases.map { TraceVocabulary.rule(for: $0) }
-    flagWords = flags.map { Array($0.spelling.utf8) }
     flagGroups = flags.map(\.exclusiveGroup)
     flagSetters = flags.map(\.set)
     let options = EventOption.allCases.map { TraceVocabulary.rule(for: $0) }
@@ -55,8 +50,9 @@ struct CompiledVocabulary: Sendable {
     var lengths: UInt64 = 0
     for word in declarations + [header] where word.count < 64 { lengths |= 1 << UInt64(word.count) }
     declarationLengths = lengths
-    verbTable = Self.table(verbWords.map { ($0.bytes, Int32($0.verb.rawValue)) })
-    flagTable = Self.table(flagWords.enumerated().map { ($1, Int32($0)) })
+    verbTable = Self.table(
+      TraceVocabulary.events.map { (Array($0.spelling.utf8), Int32($0.verb.rawValue)) })
+    flagTable = Self.table(flags.map { (Array($0.spelling.utf8), Int32($0.flag.rawValue)) })
   }
 
   private static func table(_ words: [(bytes: [UInt8], value: Int32)]) -> TokenTable {
@@ -84,10 +80,8 @@ struct CompiledVocabulary: Sendable {
   /// The verb a token spells, if any.
   @inline(__always)
   func verb(_ line: UnsafeRawBufferPointer, _ token: Tokenizer.Token) -> LockEvent.Verb? {
-    for (bytes, verb) in verbWords where Self.same(bytes, line, token.start, token.end) {
-      return verb
-    }
-    return nil
+    let bytes = UnsafeRawBufferPointer(rebasing: line[token.start..<token.end])
+    return verbTable.find(bytes).flatMap { LockEvent.Verb(rawValue: UInt8($0)) }
   }
 
   /// The flag among `allowed` that a bare token spells, if any. A quoted
@@ -96,15 +90,16 @@ struct CompiledVocabulary: Sendable {
     -> EventFlag?
   {
     if allowed.isEmpty { return nil }
-    var unquoted: [UInt8] = []
-    if token.quoted { unquoted = Array(Tokenizer.text(line, token.start, token.end).utf8) }
-    for (i, word) in flagWords.enumerated()
-    where allowed.contains(EventFlags(rawValue: 1 << UInt8(i))) {
-      let same =
-        token.quoted ? word == unquoted : Self.same(word, line, token.start, token.end)
-      if same { return EventFlag(rawValue: UInt8(i)) }
+    let raw: Int32?
+    if token.quoted {
+      raw = Array(Tokenizer.text(line, token.start, token.end).utf8).withUnsafeBytes {
+        flagTable.find($0)
+      }
+    } else {
+      raw = flagTable.find(UnsafeRawBufferPointer(rebasing: line[token.start..<token.end]))
     }
-    return nil
+    guard let raw, allowed.contains(EventFlags(rawValue: 1 << UInt8(raw))) else { return nil }
+    return EventFlag(rawValue: UInt8(raw))
   }
 
   /// The option among `allowed` whose key is `line[start..<end]`, if any.
