@@ -18,6 +18,10 @@ import Testing
     var environment = ProcessInfo.processInfo.environment
     environment["RAWLOCKCHECK"] = policy
     environment.removeValue(forKey: "RAWLOCKCHECK_TRACE")
+    // No Swift backtracer on the deliberate abort: it inherits the
+    // probe's pipes, and under ThreadSanitizer it did not exit, so the
+    // reads below never saw their end (the whole test run hung).
+    environment["SWIFT_BACKTRACE"] = "enable=no"
     process.environment = environment
     let out = Pipe()
     let err = Pipe()
