@@ -21,15 +21,21 @@ public struct SymbolizingFrameResolver: FrameResolving {
     self.filter = filter
   }
 
-  /// A resolver of a trace's stacks through its `module` lines.
+  /// A resolver of a trace's stacks through its `module` lines, their
+  /// files found as `Symbolizer.init(modules:debugDirectories:binaries:)`
+  /// finds them.
   public init(
     modules: [ModuleRecord], stacks: [[UInt64]], debugDirectories: [String],
-    filter choice: FrameFilterChoice
+    binaries: [String] = [], filter choice: FrameFilterChoice
   ) {
     self.init(
-      symbolizer: Symbolizer(modules: modules, debugDirectories: debugDirectories),
+      symbolizer: Symbolizer(
+        modules: modules, debugDirectories: debugDirectories, binaries: binaries),
       stacks: { id in Int(id.raw) < stacks.count ? stacks[Int(id.raw)] : nil }, filter: choice)
   }
+
+  /// How each of the trace's modules was resolved.
+  public var modules: [ModuleResolution] { symbolizer.modules }
 
   /// Modules whose file was not found or does not match the trace, as
   /// warnings for the user.

@@ -8,7 +8,7 @@ import Synchronization
 /// - `Symbolizer.inProcess()`: this process's loaded objects, refreshed after
 ///   every `dlopen` and `dlclose` (the dynamic linker's counters), and when
 ///   an address falls outside every known one (a later `dlopen`);
-/// - `init(modules:debugDirectories:)`: a trace's `module` records;
+/// - `init(modules:debugDirectories:binaries:)`: a trace's `module` records;
 /// - `init(executable:debugDirectories:)`: one ELF file addressed by its own
 ///   link-time addresses (like `llvm-symbolizer --obj` and `addr2line -e`).
 ///
@@ -18,7 +18,7 @@ public final class Symbolizer: Sendable {
   /// Where the modules come from, to open them again for a lane.
   private enum Source: Sendable {
     case inProcess
-    case records([ModuleRecord])
+    case records([ModuleRecord], binaries: [String])
     case executable(String)
   }
 
@@ -41,16 +41,25 @@ public final class Symbolizer: Sendable {
       lanes: LaneShare())
   }
 
-  /// A symbolizer for a trace's addresses. Each record's file is read at its
-  /// path, or found under `debugDirectories` (by base name, by the original
-  /// path below the directory, or by build-id) and `/usr/lib/debug`; a file
-  /// whose build-id differs from the record's is never used, and the
-  /// module's frames come back with `isStale` set and no names.
-  public convenience init(modules records: [ModuleRecord], debugDirectories: [String] = []) {
+  /// A symbolizer for a trace's addresses. Each record's file is taken
+  /// from `binaries` (ELF files named by the user: one whose build-id is
+  /// the record's, or, for a record without a build-id, one with the
+  /// record's base name), else read at its path, or found under
+  /// `debugDirectories` (by base name, by the original path below the
+  /// directory, or by build-id) and `/usr/lib/debug`; a file whose build-id
+  /// differs from the record's is never used, and the module's frames come
+  /// back with `isStale` set and no names.
+  public convenience init(
+    modules records: [ModuleRecord], debugDirectories: [String] = [], binaries: [String] = []
+  ) {
     self.init(
-      source: .records(records), debugDirectories: debugDirectories, cachesAddresses: true,
-      lanes: LaneShare())
+      source: .records(records, binaries: binaries), debugDirectories: debugDirectories,
+      cachesAddresses: true, lanes: LaneShare())
   }
+
+  /// Whether `path` is a regular file that reads as ELF (what `binaries`
+  /// and `init(executable:)` take).
+  public static func isELFFile(_ path: String) -> Bool { ElfFileInfo.read(path) != nil }
 
   /// A symbolizer for one ELF file's link-time addresses.
   ///
@@ -80,8 +89,8 @@ public final class Symbolizer: Sendable {
           path: $0.path, resolvedPath: $0.resolvedPath,
           status: $0.isStale ? .stale : ($0.module == nil ? .missing : .ok))
       }
-    case .records(let records):
-      modules = engine.report(records: records)
+    case .records(let records, let binaries):
+      modules = engine.report(records: records, binaries: binaries)
     case .executable(let path):
       modules = [engine.report(executable: path)]
     }

@@ -125,14 +125,23 @@ final class SymbolizerEngine {
     if added { ranges.sort { $0.low < $1.low } }
   }
 
-  /// Adds the modules of a trace; see `Symbolizer.init(modules:debugDirectories:)`.
-  func report(records: [ModuleRecord]) -> [ModuleResolution] {
+  /// Adds the modules of a trace; see
+  /// `Symbolizer.init(modules:debugDirectories:binaries:)`.
+  func report(records: [ModuleRecord], binaries: [String] = []) -> [ModuleResolution] {
     var resolutions: [ModuleResolution] = []
     var byMapping: [String: Int] = [:]
+    // Each named file's build-id, read once.
+    let named = binaries.map { (path: $0, buildID: ElfFileInfo.read($0)?.buildID) }
     dwfl_report_begin_add(dwfl)
     for record in records {
       let expected = record.buildID.flatMap(NumberText.bytes(fromHex:))
-      let found = locate(path: record.path, buildID: expected)
+      // A named file is this record's when their build-ids agree, or, for
+      // a record without one, when their base names do.
+      let chosen = named.filter { file in
+        if let expected, expected.count > 1 { return file.buildID == expected }
+        return baseName(file.path) == baseName(record.path)
+      }.map(\.path)
+      let found = locate(path: record.path, buildID: expected, preferring: chosen)
       var bias: UInt64 = 0
       if let info = found.info,
         let computed = info.bias(mappingStart: record.start, fileOffset: record.fileOffset)
@@ -188,15 +197,16 @@ final class SymbolizerEngine {
     return index
   }
 
-  /// Finds the file for a trace's module: the path itself, then under each
-  /// debug directory (by base name, by the full path below the root, and by
-  /// `.build-id/xx/yyyy` and `.build-id/xx/yyyy.debug`), then
-  /// `/usr/lib/debug/.build-id/`. With a build-id, only a file whose build-id
-  /// matches is used; finding only mismatching files makes the module stale.
-  private func locate(path: String, buildID: [UInt8]?) -> (
+  /// Finds the file for a trace's module: the `preferring` files (named by
+  /// the user), the path itself, then under each debug directory (by base
+  /// name, by the full path below the root, and by `.build-id/xx/yyyy` and
+  /// `.build-id/xx/yyyy.debug`), then `/usr/lib/debug/.build-id/`. With a
+  /// build-id, only a file whose build-id matches is used; finding only
+  /// mismatching files makes the module stale.
+  private func locate(path: String, buildID: [UInt8]?, preferring: [String] = []) -> (
     path: String?, info: ElfFileInfo?, status: ModuleResolution.Status
   ) {
-    var candidates = [path]
+    var candidates = preferring + [path]
     var buildIDPaths: [String] = []
     if let buildID, buildID.count > 1 {
       let hex = hexString(buildID)

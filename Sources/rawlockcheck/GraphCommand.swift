@@ -54,9 +54,7 @@ struct GraphCommand: ParsableCommand {
   /// The most edges drawn for `svg` unless `--max-edges` says otherwise.
   static let defaultSVGEdges = 500
 
-  @Option(
-    help: "A directory to search for the trace's binaries and their debug files (repeatable).")
-  var debugDir: [String] = []
+  @OptionGroup var symbolFiles: SymbolFileOptions
 
   @Argument(
     help: "The trace file (text or binary encoding); - for standard input (either encoding).")
@@ -108,9 +106,10 @@ struct GraphCommand: ParsableCommand {
       return AddressFrameResolver(stacks: symbols.stacks)
     }
     let resolver = SymbolizingFrameResolver(
-      modules: symbols.modules, stacks: symbols.stacks, debugDirectories: debugDir,
+      modules: symbols.modules, stacks: symbols.stacks, debugDirectories: symbolFiles.debugDir,
+      binaries: symbolFiles.binary,
       filter: FrameFilterChoice())
-    for warning in resolver.moduleWarnings {
+    for warning in resolver.moduleWarnings + symbolFiles.unusedBinaryWarnings(resolver.modules) {
       writeStandardError("rawlockcheck: \(trace): \(warning)\n")
     }
     return resolver

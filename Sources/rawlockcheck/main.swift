@@ -30,7 +30,16 @@ do {
   if status == .success {
     RawLockCheck.exit(withError: error)
   }
-  let message = RawLockCheck.fullMessage(for: error)
-  if !message.isEmpty { writeStandardError(message + "\n") }
+  // One line (spec/reports.md): the reason, then where the usage is
+  // (swift-argument-parser's own form adds the whole usage line).
+  let full = RawLockCheck.fullMessage(for: error)
+  let reason = RawLockCheck.message(for: error).split(whereSeparator: \.isNewline)
+    .map { $0.drop { $0 == " " } }.filter { !$0.isEmpty }
+    .joined(separator: "; ")
+  let help = full.split(whereSeparator: \.isNewline).last { $0.contains("See '") }
+    .flatMap { line in line.split(separator: "'").dropFirst().first }
+  var line = "rawlockcheck: " + (reason.isEmpty ? "bad usage" : reason)
+  if let help { line += " (see '\(help)')" }
+  writeStandardError(line + "\n")
   exit(2)
 }

@@ -212,7 +212,10 @@ import Testing
     let run = try ToolRun(["graph", "--max-edges=-1", "findings/circular-abba.rlt"])
     #expect(run.status == 2)
     #expect(run.stdout.isEmpty)
-    #expect(run.stderr.hasPrefix("Error: --max-edges must be 0 (all) or more, got -1\n"))
+    #expect(
+      run.stderr
+        == "rawlockcheck: --max-edges must be 0 (all) or more, got -1 (see 'rawlockcheck graph --help')\n"
+    )
   }
 
   /// An SVG is drawn in part by default: Graphviz's layout of 1,771 edges

@@ -29,7 +29,10 @@ import Testing
 
   /// A trace whose one stack is `main`+1 of the tool, loaded at `bias`;
   /// `innermost` (link-time addresses) are pushed in front of it.
-  static func trace(buildID: String?, innermost: [UInt64] = []) throws -> URL {
+  /// `path`: the module's recorded path (the tool's by default).
+  static func trace(buildID: String?, innermost: [UInt64] = [], path: String? = nil) throws
+    -> URL
+  {
     let tool = FixturePaths.tool.path
     let bias: UInt64 = 0x5555_5555_4000
     // The executable PT_LOAD: offset, vaddr, filesz.
@@ -47,7 +50,7 @@ import Testing
     let start = bias + load[1]
     let text = """
       rawlockcheck-trace 1
-      module 0x\(String(start, radix: 16))-0x\(String(start + load[2], radix: 16)) 0x\(String(load[0], radix: 16)) \(tool) build-id=\(buildID ?? realID)
+      module 0x\(String(start, radix: 16))-0x\(String(start + load[2], radix: 16)) 0x\(String(load[0], radix: 16)) \(path ?? tool) build-id=\(buildID ?? realID)
       stack s1 \((innermost + [mainAddress + 1]).map { "0x" + String(bias + $0, radix: 16) }.joined(separator: " "))
       class raw raw_spinlock
       class m mutex
@@ -55,7 +58,7 @@ import Testing
       1 acquire m at=s1
       """
     let url = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "sym-\(buildID ?? "real")-\(innermost.count).rlt")
+      "sym-\(buildID ?? "real")-\(innermost.count)-\(path == nil ? "tool" : "moved").rlt")
     try Data(text.utf8).write(to: url)
     return url
   }
@@ -69,6 +72,36 @@ import Testing
     #expect(run.stdout.contains("#0 \(name) ("), "\(run.stdout.prefix(600))")
     #expect(run.stdout.contains("main.swift:"), "file:line of main")
     #expect(run.stderr.isEmpty)
+  }
+
+  /// `--binary` (spec/reports.md): the binary is no longer where the trace
+  /// recorded it; the file named takes the module of its build-id.
+  @Test func binaryOptionFindsAMovedExecutable() throws {
+    let url = try Self.trace(buildID: nil, path: "/nonexistent/moved/rawlockcheck")
+    let name = try Self.oracleName()
+    let lost = try ToolRun(["report", url.path])
+    #expect(lost.status == 1)
+    #expect(!lost.stdout.contains("main.swift:"))
+    #expect(lost.stderr.contains("module /nonexistent/moved/rawlockcheck not found"))
+    let found = try ToolRun(["report", "--binary", FixturePaths.tool.path, url.path])
+    #expect(found.status == 1)
+    #expect(found.stdout.contains("#0 \(name) ("), "\(found.stdout.prefix(600))")
+    #expect(found.stdout.contains("main.swift:"))
+    #expect(found.stderr.isEmpty, "\(found.stderr)")
+    // A file of no module of the trace: a warning naming it.
+    let other = try ToolRun(["report", "--binary", "/bin/sh", url.path])
+    #expect(other.stderr.contains("--binary /bin/sh is no module of the trace"))
+    // Not an ELF file: bad usage, one line.
+    let bad = try ToolRun(["report", "--binary", url.path, url.path])
+    #expect(bad.status == 2)
+    #expect(
+      bad.stderr
+        == "rawlockcheck: --binary \(url.path): cannot open or not an ELF file (see 'rawlockcheck report --help')\n"
+    )
+    let graph = try ToolRun(
+      ["graph", "--format", "json", "--binary", FixturePaths.tool.path, url.path])
+    #expect(graph.status == 0 || graph.status == 1)
+    #expect(graph.stderr.isEmpty, "\(graph.stderr)")
   }
 
   @Test func aRebuiltBinaryIsMarkedStale() throws {

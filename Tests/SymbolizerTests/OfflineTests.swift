@@ -88,6 +88,56 @@ final class OfflineTests: XCTestCase {
     XCTAssertEqual(text, "cfix-rebuilt+0x\(String(exec.vaddr, radix: 16)) [stale binary]")
   }
 
+  /// `--binary`: a named file takes the module whose build-id it has
+  /// (under any name), or, for a module recorded without one, the module
+  /// of its file name, ahead of the recorded path.
+  func testNamedBinaryTakesItsModule() throws {
+    let (path, info, exec) = try fixture()
+    let hex = try XCTUnwrap(info.buildID.map(hexString))
+    let gone = "/nonexistent/install/prefix/bin/cfix"
+    let links = addresses(path)
+    let reference = Symbolizer(executable: path)
+    let dir = FixtureSupport.built.directory + "/binaries-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let renamed = dir + "/app-renamed"
+    let sameName = dir + "/cfix"
+    try FileManager.default.copyItem(atPath: path, toPath: renamed)
+    try FileManager.default.copyItem(atPath: path, toPath: sameName)
+    XCTAssertTrue(Symbolizer.isELFFile(renamed))
+    XCTAssertFalse(Symbolizer.isELFFile(dir))
+    XCTAssertFalse(Symbolizer.isELFFile(dir + "/none"))
+
+    // By build-id, under another name.
+    let byID = Symbolizer(
+      modules: [record(path: gone, exec: exec, buildID: hex)], binaries: [sameName + "x", renamed])
+    XCTAssertEqual(byID.modules.first?.status, .ok)
+    XCTAssertEqual(byID.modules.first?.resolvedPath, renamed)
+    assertSameFrames(byID, reference, links)
+
+    // Without a build-id: by file name only.
+    let byName = Symbolizer(
+      modules: [record(path: gone, exec: exec, buildID: nil)], binaries: [renamed, sameName])
+    XCTAssertEqual(byName.modules.first?.resolvedPath, sameName)
+    assertSameFrames(byName, reference, links)
+    let otherName = Symbolizer(
+      modules: [record(path: gone, exec: exec, buildID: nil)], binaries: [renamed])
+    XCTAssertEqual(otherName.modules.first?.status, .missing)
+
+    // Ahead of the recorded path, which still exists.
+    let ahead = Symbolizer(
+      modules: [record(path: path, exec: exec, buildID: nil)], binaries: [sameName])
+    XCTAssertEqual(ahead.modules.first?.resolvedPath, sameName)
+
+    // Another build-id: never taken.
+    let other = "/nonexistent/cfix"
+    let wrong = Symbolizer(
+      modules: [record(path: other, exec: exec, buildID: String(repeating: "ab", count: 20))],
+      binaries: [sameName])
+    XCTAssertEqual(wrong.modules.first?.status, .missing)
+    XCTAssertNil(wrong.modules.first?.resolvedPath)
+  }
+
   func testMissingFileFoundUnderDebugDirectory() throws {
     let (path, info, exec) = try fixture()
     let hex = try XCTUnwrap(info.buildID.map(hexString))

@@ -1,0 +1,32 @@
+import ArgumentParser
+import Symbolizer
+
+/// Where `report` and `graph` find the ELF files of a trace's modules when
+/// the paths the trace recorded are not where they were (`spec/reports.md`:
+/// `--binary <path>`, `--debug-dir`).
+struct SymbolFileOptions: ParsableArguments {
+  @Option(
+    help: ArgumentHelp(
+      "An ELF file to symbolize a module of the trace with: the module whose build-id it has, or, for a module recorded without one, the module of its file name (repeatable).",
+      valueName: "path"))
+  var binary: [String] = []
+
+  @Option(
+    help: "A directory to search for the trace's binaries and their debug files (repeatable).")
+  var debugDir: [String] = []
+
+  func validate() throws {
+    for path in binary where !Symbolizer.isELFFile(path) {
+      throw ValidationError("--binary \(path): cannot open or not an ELF file")
+    }
+  }
+
+  /// The warnings for `--binary` files that no module of a trace with
+  /// `modules` took, which are most likely a wrong file or build.
+  func unusedBinaryWarnings(_ resolutions: [ModuleResolution]) -> [String] {
+    let used = Set(resolutions.compactMap(\.resolvedPath))
+    return binary.filter { !used.contains($0) }.map {
+      "--binary \($0) is no module of the trace (neither its build-id nor its file name match one)"
+    }
+  }
+}
