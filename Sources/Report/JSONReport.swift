@@ -116,7 +116,7 @@ public struct JSONReport {
   }
 
   func event(_ origin: Origin) -> JSONValue {
-    var fields: [(String, JSONValue)] = [("index", .int(origin.eventNumber))]
+    var fields: [(String, JSONValue)] = [("index", .int(report.eventNumber(origin)))]
     if origin.line > 0 { fields.append(("line", .int(origin.line))) }
     if !report.sources.isEmpty { fields.append(("trace", .string(report.sourceName(origin)))) }
     return .object(fields)

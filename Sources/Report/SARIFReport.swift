@@ -379,7 +379,7 @@ public struct SARIFReport {
           "properties",
           .object([
             ("thread", .string(core.threadToken(f.thread))),
-            ("event", .int(f.origin.eventNumber)),
+            ("event", .int(report.eventNumber(f.origin))),
           ])
         ))
       return .object(fields)

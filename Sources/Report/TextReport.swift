@@ -21,6 +21,10 @@ public struct TextReport {
   /// graph file's recorded traces); empty when everything came from
   /// `source`.
   public var sources: [String] = []
+  /// The run's number (`Origin.event`) of each source's first event, by
+  /// `Origin.trace`, so that an event is numbered within its own trace;
+  /// empty when the run numbers one trace's events.
+  public var sourceFirstEvents: [Int64] = []
   /// Whether each block ends with where in the stream it first happened
   /// and how often (a trace's report); a live report prints each at once.
   public var showsOccurrence = true
@@ -113,11 +117,21 @@ public struct TextReport {
     return t >= 0 && t < sources.count ? sources[t] : source
   }
 
-  /// `trace.rlt:LINE`, `event N`, or the source's name for an origin of
-  /// an earlier run (event -1) without a line.
+  /// The origin's event number (from 1) within its own trace.
+  public func eventNumber(_ origin: Origin) -> Int64 {
+    let t = Int(origin.trace)
+    guard t >= 0 && t < sourceFirstEvents.count else { return origin.eventNumber }
+    return origin.eventNumber - sourceFirstEvents[t]
+  }
+
+  /// `trace.rlt:LINE`, `event N` (`trace.rltb: event N` among several
+  /// sources), or the source's name for an origin of an earlier run
+  /// (event -1) without a line.
   func traceLocation(_ origin: Origin) -> String {
     if origin.line > 0 { return "\(sourceName(origin)):\(origin.line)" }
-    return origin.event < 0 ? sourceName(origin) : "event \(origin.eventNumber)"
+    if origin.event < 0 { return sourceName(origin) }
+    let event = "event \(eventNumber(origin))"
+    return sources.isEmpty ? event : "\(sourceName(origin)): \(event)"
   }
 
   /// lockdep's `lockdep_print_held_locks()`.
@@ -151,7 +165,9 @@ public struct TextReport {
   /// Where the finding first happened and how often.
   func occurrence(_ finding: Finding) -> String {
     let times = finding.count == 1 ? "once" : "\(finding.count) times"
-    return
-      "found at \(traceLocation(finding.origin)) (event \(finding.origin.eventNumber)), \(times)\n"
+    let place = traceLocation(finding.origin)
+    // A location without a line is the event number already.
+    if finding.origin.line <= 0 { return "found at \(place), \(times)\n" }
+    return "found at \(place) (event \(eventNumber(finding.origin))), \(times)\n"
   }
 }

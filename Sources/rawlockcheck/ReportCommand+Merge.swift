@@ -36,6 +36,7 @@ extension ReportCommand {
     var objects: [JSONValue] = []
     var reports: [TextReport] = []
     var failures: [SARIFReport.Failure] = []
+    // With `--graph-out` there is one group (`validate()`): its graph.
     var union = GraphFile()
     for group in groups {
       let report: TextReport
@@ -54,7 +55,7 @@ extension ReportCommand {
       case .json: objects.append(JSONReport(report: report, version: RawLockCheck.version).value())
       case .sarif: reports.append(report)
       }
-      if graphOut != nil { union.formUnion(Self.graphFile(of: report)) }
+      if graphOut != nil { union = Self.graphFile(of: report) }
     }
     try printCollected(
       objects: objects, reports: reports, several: groups.count > 1, failures: failures)
@@ -93,7 +94,11 @@ extension ReportCommand {
         validator.core, from: seed, file: graphIn, sources: &sources, resolvers: &resolvers,
         classSources: &classSources)
     }
+    // Each source's first event in the run's numbering (the seed's
+    // sources have none).
+    var firstEvents = [Int64](repeating: 0, count: sources.count)
     for (i, path) in paths.enumerated() {
+      firstEvents.append(validator.eventCount)
       let progress = ProgressBar(label: path)
       var consumer = MergingConsumer(
         validator: validator, trace: Int32(sources.count), source: path,
@@ -121,6 +126,7 @@ extension ReportCommand {
       validator: validator, source: paths.joined(separator: " + "),
       resolver: MergedFrameResolver(resolvers: resolvers))
     report.sources = sources
+    report.sourceFirstEvents = firstEvents
     return report
   }
 
@@ -213,29 +219,5 @@ extension ReportCommand {
           toSub: to.subclass, kinds: edge.kinds, location: location))
     }
     return graph
-  }
-}
-
-extension GraphFile {
-  /// Adds `other`'s classes (a key already here keeps its class) and
-  /// edges (an edge already here gains `other`'s kinds, keeping its
-  /// location).
-  mutating func formUnion(_ other: GraphFile) {
-    var keys = Set(classes.map { ExactKey($0.key) })
-    for c in other.classes where keys.insert(ExactKey(c.key)).inserted { classes.append(c) }
-    var index: [ExactKey: Int] = [:]
-    for (i, e) in edges.enumerated() { index[Self.pair(e)] = i }
-    for e in other.edges {
-      if let i = index[Self.pair(e)] {
-        edges[i].kinds.formUnion(e.kinds)
-      } else {
-        index[Self.pair(e)] = edges.count
-        edges.append(e)
-      }
-    }
-  }
-
-  private static func pair(_ e: Edge) -> ExactKey {
-    ExactKey("\(e.from)\u{0}\(e.fromSub)\u{0}\(e.to)\u{0}\(e.toSub)")
   }
 }

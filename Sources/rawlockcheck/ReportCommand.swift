@@ -27,9 +27,7 @@ struct ReportCommand: ParsableCommand {
   @Option(help: "Output format.")
   var format: OutputFormat = .text
 
-  @Option(
-    help: "A directory to search for the trace's binaries and their debug files (repeatable).")
-  var debugDir: [String] = []
+  @OptionGroup var symbolFiles: SymbolFileOptions
 
   @Option(
     name: .customLong("source-root"),
@@ -110,7 +108,7 @@ struct ReportCommand: ParsableCommand {
   @Option(
     name: .customLong("graph-out"),
     help: ArgumentHelp(
-      "Write the classes and dependencies seen (with --graph-in's) to a graph file.",
+      "Write the classes and dependencies seen (with --graph-in's) to a graph file; with several traces, only with --merge.",
       valueName: "file"))
   var graphOut: String?
 
@@ -124,6 +122,14 @@ struct ReportCommand: ParsableCommand {
     if traces.isEmpty { throw ValidationError("Missing expected argument '<traces> ...'") }
     if traces.filter({ $0 == "-" }).count > 1 {
       throw ValidationError("Standard input (-) can be read only once")
+    }
+    // Traces validated apart may hold the two orders of a pair between
+    // them, each clean on its own: their union would be a graph with a
+    // cycle that no run reported, and that no later run could read.
+    if graphOut != nil && traces.count > 1 && !merge {
+      throw ValidationError(
+        "--graph-out with several traces needs --merge (their graph is one graph only when they are validated as one run)"
+      )
     }
   }
 
@@ -185,9 +191,9 @@ struct ReportCommand: ParsableCommand {
     }
     let resolver = SymbolizingFrameResolver(
       modules: symbols.modules,
-      stacks: symbols.stacks, debugDirectories: debugDir,
+      stacks: symbols.stacks, debugDirectories: symbolFiles.debugDir, binaries: symbolFiles.binary,
       filter: FrameFilterChoice(hidden: hiddenFramePrefixes, keepOwnFrames: allFrames))
-    for warning in resolver.moduleWarnings {
+    for warning in resolver.moduleWarnings + symbolFiles.unusedBinaryWarnings(resolver.modules) {
       writeStandardError("rawlockcheck: \(path): \(warning)\n")
     }
     return resolver

@@ -72,6 +72,60 @@ import Testing
     #expect(run.stdout.contains(#""trace":"t1.rlt""#) || run.stdout.contains(#""trace": "t1.rlt""#))
   }
 
+  /// Binary traces have no lines: a merged run names an event by its trace
+  /// and its number within that trace (B then A is events 1 and 2 of the
+  /// second trace, A then B events 1 and 2 of the first).
+  @Test func mergedBinaryTracesNumberEventsWithinEachTrace() throws {
+    let dir = try Self.directory(["t1.rlt": Self.first, "t2.rlt": Self.second])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    for name in ["t1", "t2"] {
+      let convert = try ToolRun(["convert", "\(name).rlt", "\(name).rltb"], in: dir)
+      #expect(convert.status == 0)
+    }
+    let run = try ToolRun(["report", "--merge", "t1.rltb", "t2.rltb"], in: dir)
+    #expect(run.status == 1)
+    #expect(
+      run.stdout.contains(
+        "is trying to acquire lock:\n (&a->lock){+.+.}-{4:4}, at: t2.rltb: event 2\n"))
+    #expect(
+      run.stdout.contains(
+        "-> #1 (&b->lock){+.+.}-{4:4}:\n       t1.rltb: event 2 (no stack recorded)"))
+    #expect(run.stdout.contains(" #0: (&b->lock){+.+.}-{4:4}, at: t2.rltb: event 1\n"))
+    #expect(run.stdout.contains("found at t2.rltb: event 2, once\n"))
+    let json = try ToolRun(
+      ["report", "--merge", "--format", "json", "t1.rltb", "t2.rltb"], in: dir)
+    let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+    let finding = (object?["findings"] as? [[String: Any]])?.first
+    let event = finding?["event"] as? [String: Any]
+    #expect(event?["index"] as? Int == 2)
+    #expect(event?["trace"] as? String == "t2.rltb")
+    // Text traces keep their lines, and the event's number within its trace.
+    let text = try ToolRun(["report", "--merge", "t1.rlt", "t2.rlt"], in: dir)
+    #expect(text.stdout.contains("found at t2.rlt:5 (event 2), once\n"))
+  }
+
+  /// Traces validated apart may hold both orders of a pair between them:
+  /// their union is no graph a later run could read, so `--graph-out`
+  /// with several traces needs `--merge`.
+  @Test func graphOutOfSeveralTracesNeedsMerge() throws {
+    let dir = try Self.directory(["t1.rlt": Self.first, "t2.rlt": Self.second])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let apart = try ToolRun(["report", "--graph-out", "g.rlg", "t1.rlt", "t2.rlt"], in: dir)
+    #expect(apart.status == 2)
+    #expect(apart.stderr.hasPrefix("rawlockcheck: --graph-out with several traces needs --merge"))
+    #expect(apart.stderr.split(separator: "\n").count == 1)
+    #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("g.rlg").path))
+    let merged = try ToolRun(
+      ["report", "--merge", "--graph-out", "g.rlg", "t1.rlt", "t2.rlt"], in: dir)
+    #expect(merged.status == 1)
+    let graph = try String(contentsOf: dir.appendingPathComponent("g.rlg"), encoding: .utf8)
+    #expect(graph.contains("edge A -> B"))
+    #expect(!graph.contains("edge B -> A"))
+    // And the file it wrote reads back.
+    let next = try ToolRun(["report", "--graph-in", "g.rlg", "t1.rlt"], in: dir)
+    #expect(next.status == 0, "\(next.stderr)")
+  }
+
   @Test func graphFileCarriesTheFirstRunToTheSecond() throws {
     let dir = try Self.directory(["t1.rlt": Self.first, "t2.rlt": Self.second])
     defer { try? FileManager.default.removeItem(at: dir) }
