@@ -49,6 +49,18 @@ import WaitContext
     }
   }
 
+  /// The kernel's initializers set `wait_type_inner` only (outer 0, which
+  /// lockdep reads as the inner), except RCU's maps, which set both: an
+  /// `inner=` moves the outer of the first and keeps the second's.
+  @Test func innerOverrideMovesAnUnsetOuterOnly() throws {
+    for kind in LockKind.allCases where kind.row.inner != nil {
+      let waits = try ClassWaitTypes(kind: kind, inner: .spin)
+      let expected = kind.row.isRCU && kind != .srcu ? WaitType.free : .spin
+      #expect(waits.effectiveOuter == expected, "\(kind)")
+      #expect(try ClassWaitTypes(kind: kind, inner: .spin, outer: .sleep).effectiveOuter == .sleep)
+    }
+  }
+
   @Test func traceSpellingsRoundTrip() {
     for w in WaitType.allCases where w != .task {
       #expect(WaitType(traceName: w.description) == w)
