@@ -24,4 +24,20 @@ public enum SleepRule {
     case .config: !configuration.preemptRT
     }
   }
+
+  /// On PREEMPT_RT, holding this class is an RCU read-side section: its
+  /// inner type is `config` (`spinlock_t`, `rwlock_t` and `local_lock_t`,
+  /// which `rt_spin_lock()` and friends enter with `rcu_read_lock()`, and
+  /// the RCU read side itself). There `might_sleep()` fails on the RCU
+  /// nesting (`__might_resched()`: "RCU nest depth"), while another of
+  /// these locks may still be taken (`rtlock_might_resched()` counts the
+  /// nesting as expected).
+  @inlinable
+  public static func nestsRCUOnRT(_ lock: ClassWaitTypes) -> Bool { lock.inner == .config }
+
+  /// A blocking acquisition of this class on PREEMPT_RT is an rtlock's
+  /// (`spinlock_t`, `rwlock_t`, `local_lock_t`: outer `config`), whose
+  /// sleep check allows an RCU read-side section.
+  @inlinable
+  public static func isRTLock(_ lock: ClassWaitTypes) -> Bool { lock.effectiveOuter == .config }
 }

@@ -44,4 +44,90 @@ import WaitContext
       #expect(s.kinds.contains(.sleepInAtomic) == rt)
     }
   }
+
+  /// The reasons of the sleep-in-atomic findings.
+  static func reasons(_ s: Scenario) -> [[String]] {
+    s.findings.compactMap { f in
+      if case .sleepInAtomic(let reasons) = f.detail { return reasons }
+      return nil
+    }
+  }
+
+  /// On PREEMPT_RT, `spinlock_t`, `rwlock_t` and `local_lock_t` are entered
+  /// with `rcu_read_lock()` (`__rt_spin_lock()`), and `might_sleep()` fails
+  /// on the RCU nesting (`__might_resched()`: "RCU nest depth: 1, expected:
+  /// 0"), as it does in the RCU read side itself: a sleep there is a bug on
+  /// RT too, though the lock does not disable preemption.
+  @Test func onPreemptRTASpinlockOrRCUSectionMustNotSleep() throws {
+    let rt = CheckConfiguration(preemptRT: true)
+    for kind in [LockKind.spinlock, .rwlock, .localLock, .rcu, .rcuBH] {
+      var s = Scenario(rt)
+      s.lock("l", kind)
+      s.lock("m", .mutex)
+      s.acquire("l", read: kind.row.isRCU ? .recursive : .exclusive)
+      try s.event(.mightSleep)
+      #expect(s.kinds == [.sleepInAtomic], "\(kind)")
+      #expect(
+        Self.reasons(s) == [
+          ["holding \(kind.rawValue) &l (an RCU read-side section on PREEMPT_RT)"]
+        ])
+      // A mutex taken there: invalid wait context, and the sleep.
+      s.acquire("m")
+      #expect(s.kinds.contains(.invalidWaitContext), "\(kind)")
+      #expect(s.kinds.filter { $0 == .sleepInAtomic }.count == 2, "\(kind)")
+    }
+    // SRCU may sleep (inv), and nothing held: no finding.
+    var srcu = Scenario(rt)
+    srcu.lock("s", .srcu)
+    srcu.acquire("s", read: .recursive)
+    try srcu.event(.mightSleep)
+    srcu.release("s")
+    try srcu.event(.mightSleep)
+    #expect(srcu.kinds.isEmpty)
+  }
+
+  /// `rtlock_might_resched()` expects the RCU nesting: on RT, an rtlock
+  /// may be taken inside another, or in an RCU read-side section, or with
+  /// bottom halves off, without a sleep-in-atomic finding.
+  @Test func onPreemptRTAnRTLockMayNestInAnRCUSection() throws {
+    let rt = CheckConfiguration(preemptRT: true)
+    var s = Scenario(rt)
+    s.lock("r", .rcu)
+    s.lock("a", .spinlock)
+    s.lock("b", .localLock)
+    s.acquire("r", read: .recursive)
+    s.acquire("a")
+    s.acquire("b")
+    try s.event(.bhDisable)
+    s.lock("c", .rwlock)
+    s.acquire("c")
+    #expect(s.kinds.isEmpty, "\(s.kinds)")
+  }
+
+  /// On RT, bottom halves off, a softirq and a force-threaded hardirq
+  /// handler (which runs with bottom halves off, `irq_forced_thread_fn()`)
+  /// are RCU read-side sections as well; elsewhere they are atomic.
+  @Test func bottomHalvesSoftirqsAndThreadedHandlersOnRT() throws {
+    for rt in [false, true] {
+      let configuration = CheckConfiguration(preemptRT: rt)
+      var bh = Scenario(configuration)
+      try bh.event(.bhDisable)
+      try bh.event(.mightSleep)
+      #expect(bh.kinds == [.sleepInAtomic])
+      var soft = Scenario(configuration)
+      try soft.event(.softirqEnter)
+      try soft.event(.mightSleep)
+      #expect(soft.kinds == [.sleepInAtomic])
+      var threaded = Scenario(configuration)
+      try threaded.event(.hardirqEnter, threaded: true)
+      try threaded.event(.mightSleep)
+      #expect(threaded.kinds == [.sleepInAtomic])
+      let suffix = rt ? " (an RCU read-side section on PREEMPT_RT)" : ""
+      #expect(Self.reasons(bh) == [["bottom halves disabled" + suffix]])
+      #expect(Self.reasons(soft) == [["in softirq context" + suffix]])
+      #expect(
+        Self.reasons(threaded)
+          == [[rt ? "in a threaded hardirq handler" + suffix : "in hardirq context"]])
+    }
+  }
 }
