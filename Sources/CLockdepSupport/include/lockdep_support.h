@@ -82,6 +82,14 @@ static inline __attribute__((always_inline)) void *rlc_return_address(void) {
   return __builtin_return_address(0);
 }
 
+/// The return address of the caller of the function this is inlined into,
+/// one frame up through the frame pointers Swift keeps: in a debug build,
+/// where a lock's `callerAddress` getter is a frame of its own, the lock
+/// operation's call site.
+static inline __attribute__((always_inline)) void *rlc_return_address_of_caller(void) {
+  return __builtin_return_address(1);
+}
+
 /// Orders memory accesses between this thread and a signal handler that
 /// interrupts it; emits no instruction.
 static inline __attribute__((always_inline)) void rlc_signal_fence(void) {

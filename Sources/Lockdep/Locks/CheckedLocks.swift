@@ -58,6 +58,12 @@ public enum Checked {
       word.lock()
     }
 
+    /// `write_lock()` from call site `ip` (`KernelLock.lock(from:)`).
+    public func lock(from ip: UInt64) {
+      validateAcquire(ip: ip)
+      word.lock()
+    }
+
     /// `write_lock_nested()`: a lock of the same class nested at
     /// `subclass` (1 to 7).
     public func lock(subclass: Int) {
@@ -81,6 +87,12 @@ public enum Checked {
     /// `read_lock()`: a recursive read.
     public func readLock() {
       validateAcquire(read: .recursive)
+      word.readLock()
+    }
+
+    /// `read_lock()` from call site `ip` (`KernelReaderWriterLock.readLock(from:)`).
+    public func readLock(from ip: UInt64) {
+      validateAcquire(read: .recursive, ip: ip)
       word.readLock()
     }
 
@@ -110,8 +122,13 @@ public enum Checked {
     }
 
     /// `mutex_lock()`.
-    public func lock() {
-      let ip = callerAddress
+    public func lock() { acquire(ip: callerAddress) }
+
+    /// `mutex_lock()` from call site `ip` (`KernelLock.lock(from:)`).
+    public func lock(from ip: UInt64) { acquire(ip: ip) }
+
+    @inline(__always)
+    func acquire(ip: UInt64) {
       if tryValidateAcquireMemoized(ip: ip) { return mutex.lock() }
       lockValidatingFully(ip: ip)
     }
@@ -173,6 +190,12 @@ public enum Checked {
       rwlock.lock()
     }
 
+    /// `down_write()` from call site `ip` (`KernelLock.lock(from:)`).
+    public func lock(from ip: UInt64) {
+      validateAcquire(ip: ip)
+      rwlock.lock()
+    }
+
     /// `down_write_nested()`.
     public func lock(subclass: Int) {
       validateAcquire(subclass: subclass)
@@ -202,6 +225,12 @@ public enum Checked {
     /// `down_read()`.
     public func readLock() {
       validateAcquire(read: .shared)
+      rwlock.readLock()
+    }
+
+    /// `down_read()` from call site `ip` (`KernelReaderWriterLock.readLock(from:)`).
+    public func readLock(from ip: UInt64) {
+      validateAcquire(read: .shared, ip: ip)
       rwlock.readLock()
     }
 
@@ -236,8 +265,13 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
   deinit { keepDeinitializerOutOfClients() }
 
   /// `spin_lock()` (`raw_spin_lock()`, `local_lock()`).
-  public final func lock() {
-    let ip = callerAddress
+  public final func lock() { acquire(ip: callerAddress) }
+
+  /// `spin_lock()` from call site `ip` (`KernelLock.lock(from:)`).
+  public final func lock(from ip: UInt64) { acquire(ip: ip) }
+
+  @inline(__always)
+  final func acquire(ip: UInt64) {
     // Uncontended, the lock is taken first and validated after by the
     // fast path: its stores then drain while the rest of the critical
     // section runs, instead of stalling the atomic instruction, which

@@ -31,15 +31,29 @@ public class ValidatedLock: @unchecked Sendable {
   @inline(__always)
   var instance: UInt64 { UInt64(UInt(bitPattern: ObjectIdentifier(self))) }
 
-  @inline(__always)
-  final func validateAcquire(
-    read: ReadMode = .exclusive, trylock: Bool = false, subclass: Int = 0,
-    nest: ValidatedLock? = nil
-  ) {
-    validateAcquire(
-      read: read, trylock: trylock, subclass: subclass, nest: nest,
-      ip: UInt64(UInt(bitPattern: rlc_return_address())))
-  }
+  /// `validateAcquire(read:trylock:subclass:nest:ip:)` from the lock
+  /// operation that calls this, at its call site (as `callerAddress`).
+  #if DEBUG
+    @inline(never)
+    final func validateAcquire(
+      read: ReadMode = .exclusive, trylock: Bool = false, subclass: Int = 0,
+      nest: ValidatedLock? = nil
+    ) {
+      validateAcquire(
+        read: read, trylock: trylock, subclass: subclass, nest: nest,
+        ip: UInt64(UInt(bitPattern: rlc_return_address_of_caller())))
+    }
+  #else
+    @inline(__always)
+    final func validateAcquire(
+      read: ReadMode = .exclusive, trylock: Bool = false, subclass: Int = 0,
+      nest: ValidatedLock? = nil
+    ) {
+      validateAcquire(
+        read: read, trylock: trylock, subclass: subclass, nest: nest,
+        ip: UInt64(UInt(bitPattern: rlc_return_address())))
+    }
+  #endif
 
   @inline(__always)
   final func validateAcquire(
@@ -52,9 +66,23 @@ public class ValidatedLock: @unchecked Sendable {
       subclass: UInt8(clamping: subclass), nest: nest?.lockClass ?? .none, ip: ip)
   }
 
-  /// The caller's return address: the acquisition's `ip`.
-  @inline(__always)
-  final var callerAddress: UInt64 { UInt64(UInt(bitPattern: rlc_return_address())) }
+  /// The return address of the lock operation that reads this: the
+  /// acquisition's `ip`, the operation's call site (lockdep's `_RET_IP_`).
+  /// An optimized build inlines this into the operation, whose return
+  /// address it is. A debug build inlines nothing, so this is a frame of
+  /// its own, called by the operation: the site is one frame up. (The
+  /// fast path keeps this address alone for a held lock, and prints it as
+  /// the lock's `at:`: without the second form, a debug build's held locks
+  /// pointed into this module once their chains were cached.)
+  #if DEBUG
+    @inline(never)
+    final var callerAddress: UInt64 {
+      UInt64(UInt(bitPattern: rlc_return_address_of_caller()))
+    }
+  #else
+    @inline(__always)
+    final var callerAddress: UInt64 { UInt64(UInt(bitPattern: rlc_return_address())) }
+  #endif
 
   /// A plain acquisition's fast path alone (see `Live.tryAcquireFast`).
   @inline(__always)

@@ -1,0 +1,86 @@
+import Lockdep
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A held lock's `at:` is its acquisition's call site in the caller's code,
+/// also once its chain is cached, when the fast path keeps the return
+/// address alone (not a stack to leave this module's frames out of): in a
+/// debug build, where nothing is inlined, the address must still be the
+/// lock operation's own call site, not a place inside the lock types.
+@Suite struct HeldLockSiteTests {
+  init() { LockValidation.policy = .collect }
+
+  /// The finding texts `body` causes on a thread of its own.
+  func texts(_ body: @escaping @Sendable () -> Void) -> [String] {
+    let scope = LockValidationScope()
+    pthread_join(spawn { scope.run(body) }, nil)
+    return scope.findings.map(\.text)
+  }
+
+  /// The held lock's line of an invalid-wait-context report.
+  func heldLine(_ text: String) -> String {
+    text.split(separator: "\n").first { $0.hasPrefix(" #0: ") }.map(String.init) ?? text
+  }
+
+  /// Whether the held lock's `at:` is `line` of this file.
+  func heldAt(_ text: String, line: Int) -> Bool {
+    heldLine(text).contains("/LockdepTests/HeldLockSiteTests.swift:\(line):")
+  }
+
+  @Test func withLockAfterTheChainIsCached() {
+    let raw = Checked.RawSpinLock(name: "&site->raw")
+    let mutex = Checked.Mutex(name: "&site->mutex")
+    let line = #line + 4
+    let text =
+      texts {
+        for _ in 0..<3 { raw.withLock {} }
+        raw.withLock { mutex.withLock {} }
+      }.first { $0.contains("BUG: Invalid wait context") } ?? ""
+    #expect(text.contains("BUG: Invalid wait context"))
+    #expect(heldAt(text, line: line), "\(text)")
+  }
+
+  @Test func lockAfterTheChainIsCached() {
+    let raw = Checked.SpinLock(name: "&site->spin")
+    let mutex = Checked.Mutex(name: "&site->mutex2")
+    let line = #line + 9
+    let text =
+      texts {
+        for _ in 0..<3 {
+          raw.lock()
+          raw.unlock()
+        }
+        mutex.lock()
+        mutex.unlock()
+        raw.lock()
+        mutex.lock()
+        mutex.unlock()
+        raw.unlock()
+      }.first { $0.contains("BUG: Invalid wait context") } ?? ""
+    #expect(text.contains("BUG: Invalid wait context"))
+    #expect(heldAt(text, line: line), "\(text)")
+  }
+
+  @Test func protectedAndReadLocksAfterTheChainIsCached() {
+    let counter = Protected(0, by: Checked.RawSpinLock(name: "&site->counter"))
+    let rw = Checked.RWLock(name: "&site->rw")
+    let mutex = Checked.Mutex(name: "&site->mutex3")
+    let protectedLine = #line + 4
+    let first =
+      texts {
+        for _ in 0..<3 { counter.withLock { $0 += 1 } }
+        counter.withLock { _ in mutex.withLock {} }
+      }.first { $0.contains("BUG: Invalid wait context") } ?? ""
+    #expect(heldAt(first, line: protectedLine), "\(first)")
+    let readLine = #line + 4
+    let second =
+      texts {
+        for _ in 0..<3 { rw.withReadLock {} }
+        rw.withReadLock { mutex.withLock {} }
+      }.first { $0.contains("BUG: Invalid wait context") } ?? ""
+    #expect(heldAt(second, line: readLine), "\(second)")
+  }
+}
