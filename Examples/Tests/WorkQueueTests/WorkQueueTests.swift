@@ -25,4 +25,15 @@ import WorkQueue
       queue.flushWhileHoldingTheQueueLock()
     }
   }
+
+  /// The finding types are named with `import Lockdep` and `LockdepTesting`
+  /// alone: a user's package does not depend on the engine's module.
+  @Test func findingsAreNamedWithoutTheEnginesModule() {
+    let queue = WorkQueue()
+    let found: [Finding] = expectLockViolation(.invalidWaitContext) {
+      queue.flushWhileHoldingTheQueueLock()
+    }
+    let kinds: [FindingKind] = found.map(\.kind)
+    #expect(kinds.contains(.invalidWaitContext))
+  }
 }
