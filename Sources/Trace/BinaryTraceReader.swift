@@ -101,6 +101,9 @@ struct BinaryTraceDecoder: ~Copyable {
   /// address costs nothing here.
   var previous: [UInt64] = []
   var stacks = IDTable()
+  /// The `StackID` of each stack record, by its `stacks` slot (records
+  /// with the same addresses share one: `TraceSymbols.internStack`).
+  var stackIDs: [Int32] = []
   /// The event loop's view of `threads` and `classes` (`DenseEventTables`).
   var dense = DenseEventTables()
   /// The event layouts, flattened for the event loop.
@@ -334,7 +337,7 @@ struct BinaryTraceDecoder: ~Copyable {
       addresses.append(last)
     }
     _ = stacks.insert(id)
-    symbols.stacks.append(addresses)
+    stackIDs.append(symbols.internStack(addresses))
   }
 
   // MARK: Events
@@ -402,7 +405,7 @@ struct BinaryTraceDecoder: ~Copyable {
 
   func stack(_ id: UInt64) throws(BinaryStop) -> StackID {
     guard let slot = stacks.find(id) else { throw .malformed("unknown stack id \(id)") }
-    return StackID(Int32(slot))
+    return StackID(stackIDs[slot])
   }
 
   private func id(_ input: inout ByteInput, _ what: String) throws(BinaryStop) -> UInt64 {

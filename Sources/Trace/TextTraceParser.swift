@@ -216,8 +216,7 @@ struct TextTraceParser: ~Copyable {
     var addresses: [UInt64] = []
     addresses.reserveCapacity(tokens.count - 2)
     for token in tokens[2...] { addresses.append(try number(line, token, what: "address")) }
-    stackIDs.insert(key, value: Int32(symbols.stacks.count))
-    symbols.stacks.append(addresses)
+    stackIDs.insert(key, value: symbols.internStack(addresses))
   }
 
   // MARK: Events

@@ -100,8 +100,24 @@ extension LockValidator: TraceConsumer {
 public struct TraceSymbols: Sendable {
   /// The `module` lines, in trace order.
   public var modules: [ModuleRecord] = []
-  /// The `stack` lines' return addresses, innermost first.
+  /// The `stack` lines' return addresses, innermost first: each distinct
+  /// list once (`internStack`), indexed by `StackID`.
   public var stacks: [[UInt64]] = []
+  /// `stacks` by their addresses.
+  private var stackIndex = StackIndex()
   /// No modules and no stacks.
   public init() {}
+
+  /// The index in `stacks` (the `StackID`) of a declared stack: a stack
+  /// declared before with the same addresses, under whatever id, is the
+  /// same stack, so that its findings are one finding ("from the same
+  /// stack", spec/reports.md) and it is kept once.
+  public mutating func internStack(_ addresses: [UInt64]) -> Int32 {
+    let (known, hash) = stackIndex.find(addresses, in: stacks)
+    if let known { return known }
+    let index = Int32(stacks.count)
+    stacks.append(addresses)
+    stackIndex.insert(index, hash: hash)
+    return index
+  }
 }

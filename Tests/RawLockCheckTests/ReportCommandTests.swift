@@ -72,6 +72,36 @@ import Testing
     }
   }
 
+  /// "The same kind at the same lock classes from the same stack is one
+  /// finding" (spec/reports.md): also when a writer declared that stack
+  /// twice, under two ids.
+  @Test func oneStackDeclaredTwiceIsOneFinding() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class R raw_spinlock
+      class M mutex
+      stack s1 0x10 0x20
+      stack s2 0x10 0x20
+      stack s3 0x30
+      1 acquire R
+      1 acquire M at=s1
+      1 release M
+      1 acquire M at=s2
+      1 release M
+      1 acquire M at=s3
+      1 release M
+      1 release R
+
+      """
+    let run = try ToolRun(
+      ["report", "--no-raw-nesting", "--format", "json", "-"], input: trace)
+    #expect(run.status == 1)
+    let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+    let findings = (object?["findings"] as? [[String: Any]]) ?? []
+    let waits = findings.filter { $0["kind"] as? String == "invalid-wait-context" }
+    #expect(waits.map { $0["count"] as? Int } == [2, 1], "\(run.stdout)")
+  }
+
   @Test func jsonHasTheSpecFields() throws {
     let run = try ToolRun(["report", "--format", "json", "findings/invalid-wait-context-seed.rlt"])
     let object = try #require(
