@@ -36,11 +36,36 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
     let scope = LockValidationScope()
     try await scope.run { try await function() }
     for occurrence in scope.findings {
+      let text = occurrence.text
       Issue.record(
-        Comment(
-          rawValue: "lock validation: \(occurrence.finding.kind.rawValue)\n\(occurrence.text)"),
-        sourceLocation: test.sourceLocation)
+        Comment(rawValue: "lock validation: \(occurrence.finding.kind.rawValue)\n\(text)"),
+        sourceLocation: Self.site(in: text, of: test.sourceLocation) ?? test.sourceLocation)
     }
+  }
+
+  /// Where in the test's own file a finding happened: the innermost frame
+  /// of its stack backtrace in that file (` #2 f() (/path/File.swift:12:5)`),
+  /// so that the issue points at the offending line rather than at the
+  /// test's declaration; nil when no frame is in it.
+  static func site(in text: String, of test: SourceLocation) -> SourceLocation? {
+    guard let backtrace = text.range(of: "stack backtrace:\n") else { return nil }
+    for line in text[backtrace.upperBound...].split(separator: "\n") {
+      guard line.hasPrefix(" #"), line.hasSuffix(")"), let open = line.lastIndex(of: "(")
+      else { continue }
+      // `path:line:column` or `path:line`.
+      let place = line[line.index(after: open)..<line.index(before: line.endIndex)]
+      let parts = place.split(separator: ":", omittingEmptySubsequences: false)
+      guard parts.count >= 2 else { continue }
+      let numbers = parts.suffix(parts.count >= 3 && Int(parts[parts.count - 2]) != nil ? 2 : 1)
+      let path = parts.dropLast(numbers.count).joined(separator: ":")
+      guard path.split(separator: "/").last.map(String.init) == test.fileName,
+        let lineNumber = numbers.first.flatMap({ Int($0) }), lineNumber > 0
+      else { continue }
+      let column = numbers.count == 2 ? max(Int(numbers.last!) ?? 1, 1) : 1
+      return SourceLocation(
+        fileID: test.fileID, filePath: path, line: lineNumber, column: column)
+    }
+    return nil
   }
 }
 

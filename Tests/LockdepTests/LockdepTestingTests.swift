@@ -39,6 +39,24 @@ import Testing
     }
   }
 
+  /// The issue points at the line that caused the finding (the innermost
+  /// frame of its stack in the test's file), not at the test's declaration.
+  @Test func theTraitsIssuePointsAtTheOffendingLine() async throws {
+    let raw = Checked.RawSpinLock(name: "&line->raw")
+    let zone = Checked.SpinLock(name: "&line->zone")
+    let line = #line + 5
+    try await withKnownIssue("the finding must fail a test run under the trait") {
+      try await LockValidationTrait().provideScope(
+        for: Test.current!, testCase: Test.Case.current,
+        performing: {
+          raw.withLock { zone.withLock {} }
+        })
+    } matching: { issue in
+      issue.sourceLocation?.line == line
+        && issue.sourceLocation?.fileName == "LockdepTestingTests.swift"
+    }
+  }
+
   @Test func expectLockViolationReportsAMissingFinding() {
     withKnownIssue("no finding where one was expected") {
       expectLockViolation(.circularDependency) {}
