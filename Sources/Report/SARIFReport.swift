@@ -242,7 +242,10 @@ public struct SARIFReport {
     /// else the innermost with a file, else the trace's line, else the
     /// trace itself.
     func primaryLocation(_ f: Finding) -> JSONValue {
-      let frames = report.resolver.frames(for: f.origin)
+      // Frames past a stale one (a binary rebuilt since the trace) are its
+      // callers, in the libraries below it: the trace's own location says
+      // more of where the finding is than a libc file would.
+      let frames = report.resolver.frames(for: f.origin).prefix { !$0.isStale }
       var fields: [(String, JSONValue)] = []
       if let frame = frames.first(where: { $0.file != nil && $0.line > 0 })
         ?? frames.first(where: { $0.file != nil })

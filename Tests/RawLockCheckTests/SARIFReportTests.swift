@@ -1,5 +1,8 @@
 import Foundation
+import LockGraph
+import Symbolizer
 import Testing
+import WaitContext
 
 @testable import Report
 @testable import rawlockcheck
@@ -238,5 +241,44 @@ import Testing
     #expect(alive.isEmpty)
     #expect(most == 3)
     #expect(threads > 50000 / 20, "\(threads) threads")
+  }
+
+  /// A binary rebuilt since the trace: its frames are stale (no names),
+  /// and the location is the trace's line, not a frame of the libraries
+  /// below them (here `pthread_create.c`).
+  @Test func aStaleFrameLeavesTheLocationToTheTrace() throws {
+    struct StaleResolver: FrameResolving {
+      func frames(for origin: Origin) -> [Frame] {
+        [
+          Frame(address: 0x1000, module: "app", moduleOffset: 0x1000, isStale: true),
+          Frame(
+            address: 0x2000, function: "start_thread", file: "./nptl/pthread_create.c", line: 442),
+        ]
+      }
+    }
+    var validator = LockValidator()
+    let raw = validator.declareClass(
+      key: "raw", name: nil, kind: .rawSpinlock, waits: try ClassWaitTypes(kind: .rawSpinlock))
+    let mutex = validator.declareClass(
+      key: "m", name: nil, kind: .mutex, waits: try ClassWaitTypes(kind: .mutex))
+    let thread = validator.declareThread(token: "1")
+    try validator.process(
+      LockEvent(
+        .acquire, thread: thread, lockClass: raw, origin: Origin(stack: StackID(0), line: 5)))
+    try validator.process(
+      LockEvent(
+        .acquire, thread: thread, lockClass: mutex, origin: Origin(stack: StackID(0), line: 6)))
+    let report = TextReport(validator: validator, source: "t.rlt", resolver: StaleResolver())
+    let log = try Self.object(SARIFReport(reports: [report], version: "0").value().render())
+    let results = try #require(
+      ((log["runs"] as? [[String: Any]])?.first?["results"]) as? [[String: Any]])
+    #expect(!results.isEmpty)
+    for result in results {
+      let location = (result["locations"] as? [[String: Any]])?.first
+      let physical = location?["physicalLocation"] as? [String: Any]
+      let uri = (physical?["artifactLocation"] as? [String: Any])?["uri"] as? String
+      let line = (physical?["region"] as? [String: Any])?["startLine"] as? Int
+      #expect(uri == "t.rlt" && line == 6, "\(result)")
+    }
   }
 }
