@@ -25,19 +25,31 @@ public enum SleepRule {
     }
   }
 
-  /// On PREEMPT_RT, holding this class is an RCU read-side section: its
-  /// inner type is `config` (`spinlock_t`, `rwlock_t` and `local_lock_t`,
-  /// which `rt_spin_lock()` and friends enter with `rcu_read_lock()`, and
-  /// the RCU read side itself). There `might_sleep()` fails on the RCU
-  /// nesting (`__might_resched()`: "RCU nest depth"), while another of
-  /// these locks may still be taken (`rtlock_might_resched()` counts the
-  /// nesting as expected).
+  /// On PREEMPT_RT, holding a lock of this kind is an RCU read-side
+  /// section: `spinlock_t`, `rwlock_t` and `local_lock_t`, which
+  /// `rt_spin_lock()` and friends enter with `rcu_read_lock()`, and the RCU
+  /// read side itself (`rcu_read_lock_sched()` disables preemption, so
+  /// `rcu_sched` is atomic anyway). There `might_sleep()` fails on the RCU
+  /// nesting (`__might_resched()`: "RCU nest depth"), while another rtlock
+  /// may still be taken (`rtlock_might_resched()` counts the nesting as
+  /// expected). By kind, not wait type: a wait-override or custom map with
+  /// inner `config` is an annotation, and takes no RCU read lock.
   @inlinable
-  public static func nestsRCUOnRT(_ lock: ClassWaitTypes) -> Bool { lock.inner == .config }
+  public static func nestsRCUOnRT(_ kind: LockKind) -> Bool {
+    switch kind {
+    case .spinlock, .rwlock, .localLock, .rcu, .rcuBH: true
+    default: false
+    }
+  }
 
-  /// A blocking acquisition of this class on PREEMPT_RT is an rtlock's
-  /// (`spinlock_t`, `rwlock_t`, `local_lock_t`: outer `config`), whose
-  /// sleep check allows an RCU read-side section.
+  /// A blocking acquisition of this kind on PREEMPT_RT is an rtlock's
+  /// (`spinlock_t`, `rwlock_t`, `local_lock_t`), whose sleep check allows
+  /// an RCU read-side section.
   @inlinable
-  public static func isRTLock(_ lock: ClassWaitTypes) -> Bool { lock.effectiveOuter == .config }
+  public static func isRTLock(_ kind: LockKind) -> Bool {
+    switch kind {
+    case .spinlock, .rwlock, .localLock: true
+    default: false
+    }
+  }
 }

@@ -76,6 +76,15 @@ import WaitContext
       #expect(s.kinds.contains(.invalidWaitContext), "\(kind)")
       #expect(s.kinds.filter { $0 == .sleepInAtomic }.count == 2, "\(kind)")
     }
+    // A wait-override or custom map with inner config is an annotation,
+    // not an RCU read-side section (no rcu_read_lock() is taken for it).
+    for (kind, type) in [(LockKind.waitOverride, LockType?.none), (.custom, .normal)] {
+      var map = Scenario(rt)
+      map.lock("map", kind, inner: .config, type: type)
+      map.acquire("map", try: true)
+      try map.event(.mightSleep)
+      #expect(map.kinds.isEmpty, "\(kind)")
+    }
     // SRCU may sleep (inv), and nothing held: no finding.
     var srcu = Scenario(rt)
     srcu.lock("s", .srcu)

@@ -28,7 +28,7 @@ extension ThreadValidator {
     // off) is an RCU read-side section instead: a sleep there fails on the
     // RCU nesting, except an rtlock's own acquisition.
     let rcuNestCounts =
-      rt && !(lock.map { SleepRule.isRTLock(classes.waits($0.lockClass)) } ?? false)
+      rt && !(lock.map { SleepRule.isRTLock(classes[$0.lockClass].kind) } ?? false)
     let onRT = " (an RCU read-side section on PREEMPT_RT)"
     var reasons: [String] = []
     if s.nmiDepth > 0 { reasons.append("in NMI context") }
@@ -55,7 +55,7 @@ extension ThreadValidator {
       let c = classes[h.lockClass]
       if SleepRule.makesAtomic(waits, configuration: configuration) {
         reasons.append("holding \(c.kind.rawValue) \(c.displayName)")
-      } else if rcuNestCounts && SleepRule.nestsRCUOnRT(waits) {
+      } else if rcuNestCounts && SleepRule.nestsRCUOnRT(c.kind) {
         reasons.append("holding \(c.kind.rawValue) \(c.displayName)" + onRT)
       } else {
         continue
