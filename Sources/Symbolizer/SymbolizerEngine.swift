@@ -132,14 +132,22 @@ final class SymbolizerEngine {
     var byMapping: [String: Int] = [:]
     // Each named file's build-id, read once.
     let named = binaries.map { (path: $0, buildID: ElfFileInfo.read($0)?.buildID) }
+    // How many distinct files of the trace share each base name: a named
+    // file goes to a record without a build-id by its name only when that
+    // name is one file's (two `libx.so` from two directories would take
+    // one file's names for both).
+    var filesByName: [String: Set<String>] = [:]
+    for record in records { filesByName[baseName(record.path), default: []].insert(record.path) }
     dwfl_report_begin_add(dwfl)
     for record in records {
       let expected = record.buildID.flatMap(NumberText.bytes(fromHex:))
       // A named file is this record's when their build-ids agree, or, for
-      // a record without one, when their base names do.
+      // a record without one, when their base names do and no other file
+      // of the trace has that name.
+      let name = baseName(record.path)
       let chosen = named.filter { file in
         if let expected, expected.count > 1 { return file.buildID == expected }
-        return baseName(file.path) == baseName(record.path)
+        return baseName(file.path) == name && filesByName[name, default: []].count == 1
       }.map(\.path)
       let found = locate(path: record.path, buildID: expected, preferring: chosen)
       var bias: UInt64 = 0

@@ -22,11 +22,22 @@ struct SymbolFileOptions: ParsableArguments {
   }
 
   /// The warnings for `--binary` files that no module of a trace with
-  /// `modules` took, which are most likely a wrong file or build.
+  /// `modules` took, which are most likely a wrong file or build: one of
+  /// a module's file name (another build-id than the trace's, or a name
+  /// two modules share), or of no module at all. With several traces a
+  /// file may be another trace's: the warning says "this trace".
   func unusedBinaryWarnings(_ resolutions: [ModuleResolution]) -> [String] {
     let used = Set(resolutions.compactMap(\.resolvedPath))
-    return binary.filter { !used.contains($0) }.map {
-      "--binary \($0) is no module of the trace (neither its build-id nor its file name match one)"
+    return binary.filter { !used.contains($0) }.map { path in
+      let name = path.split(separator: "/").last.map(String.init) ?? path
+      if let module = resolutions.first(where: {
+        ($0.path.split(separator: "/").last.map(String.init) ?? $0.path) == name
+      }) {
+        return "--binary \(path) was not used for module \(module.path) of this trace: "
+          + "another build-id than the trace's, or a file name two of its modules share"
+      }
+      return
+        "--binary \(path) is no module of this trace (neither its build-id nor its file name match one)"
     }
   }
 }

@@ -90,7 +90,20 @@ import Testing
     #expect(found.stderr.isEmpty, "\(found.stderr)")
     // A file of no module of the trace: a warning naming it.
     let other = try ToolRun(["report", "--binary", "/bin/sh", url.path])
-    #expect(other.stderr.contains("--binary /bin/sh is no module of the trace"))
+    #expect(other.stderr.contains("--binary /bin/sh is no module of this trace"))
+    // The module's file name, another build: not taken, and said so.
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rebuilt-\(UUID())")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let rebuilt = dir.appendingPathComponent("rawlockcheck").path
+    try FileManager.default.copyItem(
+      atPath: URL(fileURLWithPath: "/bin/sh").resolvingSymlinksInPath().path, toPath: rebuilt)
+    let wrong = try ToolRun(["report", "--binary", rebuilt, url.path])
+    #expect(!wrong.stdout.contains("main.swift:"))
+    #expect(
+      wrong.stderr.contains(
+        "--binary \(rebuilt) was not used for module /nonexistent/moved/rawlockcheck of this trace"),
+      "\(wrong.stderr)")
     // Not an ELF file: bad usage, one line.
     let bad = try ToolRun(["report", "--binary", url.path, url.path])
     #expect(bad.status == 2)

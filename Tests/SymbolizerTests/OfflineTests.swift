@@ -124,6 +124,15 @@ final class OfflineTests: XCTestCase {
       modules: [record(path: gone, exec: exec, buildID: nil)], binaries: [renamed])
     XCTAssertEqual(otherName.modules.first?.status, .missing)
 
+    // Two files of the trace with that name (two directories): neither
+    // takes it by name, which would give one file's names to the other.
+    let twoNames = Symbolizer(
+      modules: [
+        record(path: gone, exec: exec, buildID: nil),
+        record(path: "/elsewhere/cfix", exec: exec, buildID: nil),
+      ], binaries: [sameName])
+    XCTAssertTrue(twoNames.modules.allSatisfy { $0.resolvedPath == nil })
+
     // Ahead of the recorded path, which still exists.
     let ahead = Symbolizer(
       modules: [record(path: path, exec: exec, buildID: nil)], binaries: [sameName])
