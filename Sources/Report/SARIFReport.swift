@@ -77,8 +77,10 @@ public struct SARIFReport {
       let builder = Builder(report: report, log: self)
       for finding in report.findings { results.append(builder.result(finding)) }
     }
-    let artifacts = reports.map { report -> JSONValue in
-      .object([("location", artifactLocation(report.source))])
+    // Each trace read: a merged run's each (its `source` joins their names).
+    let artifacts = reports.flatMap { report -> [JSONValue] in
+      let names = report.sources.isEmpty ? [report.source] : report.sources
+      return names.map { .object([("location", artifactLocation($0))]) }
     }
     var runFields: [(String, JSONValue)] = [
       (
@@ -245,7 +247,10 @@ public struct SARIFReport {
       // Frames past a stale one (a binary rebuilt since the trace) are its
       // callers, in the libraries below it: the trace's own location says
       // more of where the finding is than a libc file would.
-      let frames = report.resolver.frames(for: f.origin).prefix { !$0.isStale }
+      let frames = report.resolver.frames(for: f.origin).prefix {
+        // Nor past a frame of a module not found (an address alone).
+        !$0.isStale && ($0.function != nil || $0.file != nil)
+      }
       var fields: [(String, JSONValue)] = []
       if let frame = frames.first(where: { $0.file != nil && $0.line > 0 })
         ?? frames.first(where: { $0.file != nil })
@@ -263,7 +268,7 @@ public struct SARIFReport {
           (
             "physicalLocation",
             .object([
-              ("artifactLocation", log.artifactLocation(report.source))
+              ("artifactLocation", log.artifactLocation(report.sourceName(f.origin)))
             ])
           ))
       }
@@ -380,10 +385,14 @@ public struct SARIFReport {
       fields.append(
         (
           "properties",
-          .object([
-            ("thread", .string(core.threadToken(f.thread))),
-            ("event", .int(report.eventNumber(f.origin))),
-          ])
+          .object(
+            [
+              ("thread", .string(core.threadToken(f.thread))),
+              ("event", .int(report.eventNumber(f.origin))),
+            ]
+              // Among several sources (a merged run), the event's own trace.
+              + (report.sources.isEmpty ? [] : [("trace", .string(report.sourceName(f.origin)))])
+          )
         ))
       return .object(fields)
     }

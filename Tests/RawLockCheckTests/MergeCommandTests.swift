@@ -99,6 +99,17 @@ import Testing
     let event = finding?["event"] as? [String: Any]
     #expect(event?["index"] as? Int == 2)
     #expect(event?["trace"] as? String == "t2.rltb")
+    // SARIF names the trace too, and locates the result in it.
+    let sarif = try ToolRun(
+      ["report", "--merge", "--format", "sarif", "t1.rltb", "t2.rltb"], in: dir)
+    let log = try JSONSerialization.jsonObject(with: Data(sarif.stdout.utf8)) as? [String: Any]
+    let result = ((log?["runs"] as? [[String: Any]])?.first?["results"] as? [[String: Any]])?.first
+    let properties = result?["properties"] as? [String: Any]
+    #expect(properties?["event"] as? Int == 2)
+    #expect(properties?["trace"] as? String == "t2.rltb")
+    let location = (result?["locations"] as? [[String: Any]])?.first?["physicalLocation"]
+    let uri = ((location as? [String: Any])?["artifactLocation"] as? [String: Any])?["uri"]
+    #expect(uri as? String == "t2.rltb")
     // Text traces keep their lines, and the event's number within its trace.
     let text = try ToolRun(["report", "--merge", "t1.rlt", "t2.rlt"], in: dir)
     #expect(text.stdout.contains("found at t2.rlt:5 (event 2), once\n"))

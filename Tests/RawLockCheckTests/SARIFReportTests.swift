@@ -243,14 +243,16 @@ import WaitContext
     #expect(threads > 50000 / 20, "\(threads) threads")
   }
 
-  /// A binary rebuilt since the trace: its frames are stale (no names),
-  /// and the location is the trace's line, not a frame of the libraries
-  /// below them (here `pthread_create.c`).
-  @Test func aStaleFrameLeavesTheLocationToTheTrace() throws {
+  /// A binary rebuilt since the trace (its frames stale, no names), or not
+  /// found (an address alone): the location is the trace's line, not a
+  /// frame of the libraries below them (here `pthread_create.c`).
+  @Test(arguments: [true, false])
+  func anUnsymbolizedFrameLeavesTheLocationToTheTrace(stale: Bool) throws {
     struct StaleResolver: FrameResolving {
+      var stale: Bool
       func frames(for origin: Origin) -> [Frame] {
         [
-          Frame(address: 0x1000, module: "app", moduleOffset: 0x1000, isStale: true),
+          Frame(address: 0x1000, module: "app", moduleOffset: 0x1000, isStale: stale),
           Frame(
             address: 0x2000, function: "start_thread", file: "./nptl/pthread_create.c", line: 442),
         ]
@@ -268,7 +270,8 @@ import WaitContext
     try validator.process(
       LockEvent(
         .acquire, thread: thread, lockClass: mutex, origin: Origin(stack: StackID(0), line: 6)))
-    let report = TextReport(validator: validator, source: "t.rlt", resolver: StaleResolver())
+    let report = TextReport(
+      validator: validator, source: "t.rlt", resolver: StaleResolver(stale: stale))
     let log = try Self.object(SARIFReport(reports: [report], version: "0").value().render())
     let results = try #require(
       ((log["runs"] as? [[String: Any]])?.first?["results"]) as? [[String: Any]])
