@@ -44,28 +44,38 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
   }
 
   /// Where in the test's own file a finding happened: the innermost frame
-  /// of its stack backtrace in that file (` #2 f() (/path/File.swift:12:5)`),
-  /// so that the issue points at the offending line rather than at the
-  /// test's declaration; nil when no frame is in it.
+  /// of its stack backtrace in that file (` #2 f() (/path/File.swift:12:5)`,
+  /// maybe followed by ` [inlined]`), so that the issue points at the
+  /// offending line rather than at the test's declaration; a frame of the
+  /// test's own path first, else of its file name; nil when none is.
   static func site(in text: String, of test: SourceLocation) -> SourceLocation? {
     guard let backtrace = text.range(of: "stack backtrace:\n") else { return nil }
-    for line in text[backtrace.upperBound...].split(separator: "\n") {
-      guard line.hasPrefix(" #"), line.hasSuffix(")"), let open = line.lastIndex(of: "(")
+    var byName: SourceLocation? = nil
+    for var line in text[backtrace.upperBound...].split(separator: "\n") {
+      guard line.hasPrefix(" #") else { continue }
+      if line.hasSuffix(" [inlined]") { line = line.dropLast(" [inlined]".count) }
+      // The trailing `(path:line:column)` group: its `(` is the first ` (`
+      // that a path follows (`/`, `.` or `<compiler-generated>`), since a
+      // path may hold ` (` of its own; else the last.
+      let opens = line.ranges(of: " (").map(\.upperBound)
+      guard line.hasSuffix(")"),
+        let open = opens.first(where: { "/.<".contains(line[$0]) }) ?? opens.last
       else { continue }
-      // `path:line:column` or `path:line`.
-      let place = line[line.index(after: open)..<line.index(before: line.endIndex)]
-      let parts = place.split(separator: ":", omittingEmptySubsequences: false)
+      let parts = line[open..<line.index(before: line.endIndex)]
+        .split(separator: ":", omittingEmptySubsequences: false)
       guard parts.count >= 2 else { continue }
       let numbers = parts.suffix(parts.count >= 3 && Int(parts[parts.count - 2]) != nil ? 2 : 1)
       let path = parts.dropLast(numbers.count).joined(separator: ":")
-      guard path.split(separator: "/").last.map(String.init) == test.fileName,
-        let lineNumber = numbers.first.flatMap({ Int($0) }), lineNumber > 0
-      else { continue }
+      guard let lineNumber = numbers.first.flatMap({ Int($0) }), lineNumber > 0 else { continue }
       let column = numbers.count == 2 ? max(Int(numbers.last!) ?? 1, 1) : 1
-      return SourceLocation(
+      let site = SourceLocation(
         fileID: test.fileID, filePath: path, line: lineNumber, column: column)
+      if path == test.filePath { return site }
+      if byName == nil, path.split(separator: "/").last.map(String.init) == test.fileName {
+        byName = site
+      }
     }
-    return nil
+    return byName
   }
 }
 

@@ -79,7 +79,7 @@ struct ConvertCommand: ParsableCommand {
       throw TraceError(
         file: input, line: 0,
         message:
-          "stack \(index + 1) of the trace (in declaration order) has \(symbols.stacks[index].count) addresses: the binary encoding holds at most \(BinaryTraceFormat.maxStackDepth)"
+          "stack \(index + 1) of the trace (its distinct stacks, in declaration order) has \(symbols.stacks[index].count) addresses: the binary encoding holds at most \(BinaryTraceFormat.maxStackDepth)"
       )
     }
     let rewriter: TraceRewriter<W>
