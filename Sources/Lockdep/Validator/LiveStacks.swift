@@ -1,28 +1,24 @@
 import Basics
 import LockGraph
 import Synchronization
+import Trace
 
-/// Every stack the live validator captured, interned: one `StackID` per
+/// Every stack the live validator captured, interned as a trace reader
+/// interns a trace's (`TraceSymbols.internStack`): one `StackID` per
 /// distinct sequence of return addresses.
 ///
 /// Stacks are captured only when something new is recorded, so this table
 /// grows with distinct dependencies and findings, not with events.
 final class LiveStacks: Sendable {
-  private struct Table {
-    var ids: [[UInt64]: Int32] = [:]
-    var stacks: [[UInt64]] = []
-  }
-  private let table = PThreadMutex(Table())
+  private let table = PThreadMutex(TraceSymbols())
 
   /// The id of `addresses`, interned, and whether it is new.
   func intern(_ addresses: UnsafeBufferPointer<UInt64>) -> (id: StackID, isNew: Bool) {
     let key = Array(addresses)
     return table.withLock { t in
-      if let id = t.ids[key] { return (StackID(id), false) }
-      let id = Int32(t.stacks.count)
-      t.ids[key] = id
-      t.stacks.append(key)
-      return (StackID(id), true)
+      let known = t.stacks.count
+      let id = t.internStack(key)
+      return (StackID(id), t.stacks.count > known)
     }
   }
 
