@@ -4,6 +4,7 @@ import LockGraph
 import Report
 import Symbolizer
 import Trace
+import WaitContext
 
 #if canImport(Glibc)
   import Glibc
@@ -36,7 +37,6 @@ extension ReportCommand {
     var objects: [JSONValue] = []
     var reports: [TextReport] = []
     var failures: [SARIFReport.Failure] = []
-    // With `--graph-out` there is one group (`validate()`): its graph.
     var union = GraphFile()
     for group in groups {
       let report: TextReport
@@ -55,11 +55,27 @@ extension ReportCommand {
       case .json: objects.append(JSONReport(report: report, version: RawLockCheck.version).value())
       case .sarif: reports.append(report)
       }
-      if graphOut != nil { union = Self.graphFile(of: report) }
+      if graphOut != nil { union.formUnion(Self.graphFile(of: report)) }
     }
     try printCollected(
       objects: objects, reports: reports, several: groups.count > 1, failures: failures)
     if let graphOut, !anyErrors {
+      if groups.count > 1 {
+        // Traces validated apart, each clean, may hold the two orders of
+        // a pair between them: the file keeps the first, as one run over
+        // all of them would have (and reported the second).
+        let (acyclic, dropped) = Self.acyclic(union, configuration: options.configuration)
+        union = acyclic
+        for e in dropped {
+          let place =
+            e.location.trace.map {
+              " (\($0)\(e.location.traceLine > 0 ? ":\(e.location.traceLine)" : ""))"
+            } ?? ""
+          writeStandardError(
+            "rawlockcheck: \(graphOut): left out \(e.from) -> \(e.to)\(place): it closes a cycle "
+              + "with the other traces' dependencies (--merge reports it)\n")
+        }
+      }
       let comment =
         "written by rawlockcheck \(RawLockCheck.version) from \(traces.joined(separator: " "))"
       let text: String
@@ -219,5 +235,65 @@ extension ReportCommand {
           toSub: to.subclass, kinds: edge.kinds, location: location))
     }
     return graph
+  }
+}
+
+extension ReportCommand {
+  /// `union` without the edges that close a cycle with the edges before
+  /// them, and those edges: a graph file is acyclic (a later run seeds its
+  /// validator with it, which refuses a cycle).
+  static func acyclic(_ union: GraphFile, configuration: CheckConfiguration) -> (
+    GraphFile, [GraphFile.Edge]
+  ) {
+    let core = LockValidator(configuration: configuration).core
+    var classSources: [String: String] = [:]
+    for c in union.classes {
+      // Keys are distinct in a union: no kind conflicts.
+      _ = try? MergingConsumer.register(
+        key: c.key, name: c.name, kind: c.kind, waits: c.waits, in: core.classes, source: "",
+        sources: &classSources)
+    }
+    var kept = union
+    kept.edges = []
+    var dropped: [GraphFile.Edge] = []
+    let tables = core.classes.tables
+    for e in union.edges {
+      if let fromBase = core.classes.lookup(key: e.from),
+        let toBase = core.classes.lookup(key: e.to),
+        case let from = tables.variant(of: fromBase, subclass: e.fromSub),
+        case let to = tables.variant(of: toBase, subclass: e.toSub),
+        from != .none, to != .none,
+        core.seedDependency(from: from, to: to, kinds: e.kinds, origin: Origin(event: -1))
+      {
+        kept.edges.append(e)
+      } else {
+        dropped.append(e)
+      }
+    }
+    return (kept, dropped)
+  }
+}
+
+extension GraphFile {
+  /// Adds `other`'s classes (a key already here keeps its class) and
+  /// edges (an edge already here gains `other`'s kinds, keeping its
+  /// location).
+  mutating func formUnion(_ other: GraphFile) {
+    var keys = Set(classes.map { ExactKey($0.key) })
+    for c in other.classes where keys.insert(ExactKey(c.key)).inserted { classes.append(c) }
+    var index: [ExactKey: Int] = [:]
+    for (i, e) in edges.enumerated() { index[Self.pair(e)] = i }
+    for e in other.edges {
+      if let i = index[Self.pair(e)] {
+        edges[i].kinds.formUnion(e.kinds)
+      } else {
+        index[Self.pair(e)] = edges.count
+        edges.append(e)
+      }
+    }
+  }
+
+  private static func pair(_ e: Edge) -> ExactKey {
+    ExactKey("\(e.from)\u{0}\(e.fromSub)\u{0}\(e.to)\u{0}\(e.toSub)")
   }
 }

@@ -108,7 +108,7 @@ struct ReportCommand: ParsableCommand {
   @Option(
     name: .customLong("graph-out"),
     help: ArgumentHelp(
-      "Write the classes and dependencies seen (with --graph-in's) to a graph file; with several traces, only with --merge.",
+      "Write the classes and dependencies seen (with --graph-in's) to a graph file.",
       valueName: "file"))
   var graphOut: String?
 
@@ -122,14 +122,6 @@ struct ReportCommand: ParsableCommand {
     if traces.isEmpty { throw ValidationError("Missing expected argument '<traces> ...'") }
     if traces.filter({ $0 == "-" }).count > 1 {
       throw ValidationError("Standard input (-) can be read only once")
-    }
-    // Traces validated apart may hold the two orders of a pair between
-    // them, each clean on its own: their union would be a graph with a
-    // cycle that no run reported, and that no later run could read.
-    if graphOut != nil && traces.count > 1 && !merge {
-      throw ValidationError(
-        "--graph-out with several traces needs --merge (their graph is one graph only when they are validated as one run)"
-      )
     }
   }
 
