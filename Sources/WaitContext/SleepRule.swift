@@ -42,14 +42,12 @@ public enum SleepRule {
     }
   }
 
-  /// A blocking acquisition of this kind on PREEMPT_RT is an rtlock's
-  /// (`spinlock_t`, `rwlock_t`, `local_lock_t`), whose sleep check allows
-  /// an RCU read-side section.
+  /// A blocking acquisition of this class on PREEMPT_RT is an rtlock's:
+  /// its outer type is `config` (`spinlock_t`, `rwlock_t`, `local_lock_t`,
+  /// and a custom class checked like them), which sleeps on RT
+  /// (`sleeps(_:configuration:)`) but whose sleep check allows an RCU
+  /// read-side section. By wait type, as `sleeps` is: the fast paths fold
+  /// both into a class's `TaskTransitions`.
   @inlinable
-  public static func isRTLock(_ kind: LockKind) -> Bool {
-    switch kind {
-    case .spinlock, .rwlock, .localLock: true
-    default: false
-    }
-  }
+  public static func isRTLock(_ lock: ClassWaitTypes) -> Bool { lock.effectiveOuter == .config }
 }

@@ -28,7 +28,7 @@ extension ThreadValidator {
     // off) is an RCU read-side section instead: a sleep there fails on the
     // RCU nesting, except an rtlock's own acquisition.
     let rcuNestCounts =
-      rt && !(lock.map { SleepRule.isRTLock(classes[$0.lockClass].kind) } ?? false)
+      rt && !(lock.map { SleepRule.isRTLock(classes.waits($0.lockClass)) } ?? false)
     let onRT = " (an RCU read-side section on PREEMPT_RT)"
     var reasons: [String] = []
     if s.nmiDepth > 0 { reasons.append("in NMI context") }
