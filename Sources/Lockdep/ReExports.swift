@@ -1,6 +1,7 @@
-@_exported import struct LockGraph.Finding
 // What a program or test names when it reads findings (`LockValidation.findings`,
 // `expectLockViolation`, `XCTAssertLockViolation`): visible with
 // `import Lockdep` (or `import LockdepTesting`) alone, without naming the
 // engine's module, `LockGraph`, which a user's package does not depend on.
+
+@_exported import struct LockGraph.Finding
 @_exported import enum LockGraph.FindingKind

@@ -77,7 +77,8 @@ public struct SARIFReport {
       let builder = Builder(report: report, log: self)
       for finding in report.findings { results.append(builder.result(finding)) }
     }
-    // Each trace read: a merged run's each (its `source` joins their names).
+    // Each source: a merged run's traces (its `source` joins their names),
+    // and the traces a `--graph-in` file recorded.
     let artifacts = reports.flatMap { report -> [JSONValue] in
       let names = report.sources.isEmpty ? [report.source] : report.sources
       return names.map { .object([("location", artifactLocation($0))]) }

@@ -557,9 +557,3 @@ final class SymbolizerEngine {
     return Array(UnsafeBufferPointer(start: bits, count: Int(length)))
   }
 }
-
-/// The last path component of `path`.
-func baseName(_ path: String) -> String {
-  guard let slash = path.lastIndex(of: "/") else { return path }
-  return String(path[path.index(after: slash)...])
-}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import Symbolizer
 
 /// Where `report` and `graph` find the ELF files of a trace's modules when
@@ -29,10 +30,7 @@ struct SymbolFileOptions: ParsableArguments {
   func unusedBinaryWarnings(_ resolutions: [ModuleResolution]) -> [String] {
     let used = Set(resolutions.compactMap(\.resolvedPath))
     return binary.filter { !used.contains($0) }.map { path in
-      let name = path.split(separator: "/").last.map(String.init) ?? path
-      if let module = resolutions.first(where: {
-        ($0.path.split(separator: "/").last.map(String.init) ?? $0.path) == name
-      }) {
+      if let module = resolutions.first(where: { baseName($0.path) == baseName(path) }) {
         return "--binary \(path) was not used for module \(module.path) of this trace: "
           + "another build-id than the trace's, or a file name two of its modules share"
       }

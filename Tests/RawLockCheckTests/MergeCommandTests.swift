@@ -110,6 +110,11 @@ import Testing
     let location = (result?["locations"] as? [[String: Any]])?.first?["physicalLocation"]
     let uri = ((location as? [String: Any])?["artifactLocation"] as? [String: Any])?["uri"]
     #expect(uri as? String == "t2.rltb")
+    let artifacts = (log?["runs"] as? [[String: Any]])?.first?["artifacts"] as? [[String: Any]]
+    let names = artifacts?.compactMap {
+      (($0["location"] as? [String: Any])?["uri"]) as? String
+    }
+    #expect(names == ["t1.rltb", "t2.rltb"])
     // Text traces keep their lines, and the event's number within its trace.
     let text = try ToolRun(["report", "--merge", "t1.rlt", "t2.rlt"], in: dir)
     #expect(text.stdout.contains("found at t2.rlt:5 (event 2), once\n"))
