@@ -58,28 +58,37 @@ public enum NumberText {
   /// value that does not fit in 64 bits.
   @inlinable
   public static func parse(_ b: UnsafeRawBufferPointer) -> UInt64? {
-    if b.isEmpty { return nil }
+    guard let p = b.baseAddress, b.count > 0 else { return nil }
+    let n = b.count
     var value: UInt64 = 0
-    if b.count > 2 && b[0] == 0x30 && (b[1] == 0x78 || b[1] == 0x58) {
-      for c in b[2...] {
-        let digit: UInt64
-        switch c {
-        case 0x30...0x39: digit = UInt64(c - 0x30)
-        case 0x61...0x66: digit = UInt64(c - 0x61 + 10)
-        case 0x41...0x46: digit = UInt64(c - 0x41 + 10)
-        default: return nil
+    if n > 2 && p.load(as: UInt8.self) == 0x30
+      && p.load(fromByteOffset: 1, as: UInt8.self) | 0x20 == 0x78
+    {
+      var i = 2
+      while i < n {
+        let c = p.load(fromByteOffset: i, as: UInt8.self)
+        // 0-9, then a-f and A-F (folded to lowercase by the 0x20 bit).
+        var digit = UInt64(c &- 0x30)
+        if digit > 9 {
+          digit = UInt64((c | 0x20) &- 0x61)
+          guard digit < 6 else { return nil }
+          digit &+= 10
         }
         if value >> 60 != 0 { return nil }
         value = value << 4 | digit
+        i &+= 1
       }
       return value
     }
-    for c in b {
-      guard c >= 0x30 && c <= 0x39 else { return nil }
+    var i = 0
+    while i < n {
+      let digit = UInt64(p.load(fromByteOffset: i, as: UInt8.self) &- 0x30)
+      guard digit <= 9 else { return nil }
       let (m, o1) = value.multipliedReportingOverflow(by: 10)
-      let (s, o2) = m.addingReportingOverflow(UInt64(c - 0x30))
+      let (s, o2) = m.addingReportingOverflow(digit)
       if o1 || o2 { return nil }
       value = s
+      i &+= 1
     }
     return value
   }

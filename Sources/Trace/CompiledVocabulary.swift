@@ -23,6 +23,8 @@ struct CompiledVocabulary: Sendable {
   /// Indexed by `EventOption.rawValue`.
   let optionKeys: [[UInt8]]
   let optionSetters: [@Sendable (inout LockEvent, OptionValue) -> Void]
+  /// What each option's value is.
+  let optionValues: [OptionValueKind]
   /// Bit n set: a declaration word or the header is n bytes long.
   let declarationLengths: UInt64
   /// Every verb's spelling, its value the verb's raw value: the lookup
@@ -30,6 +32,8 @@ struct CompiledVocabulary: Sendable {
   let verbTable: TokenTable
   /// Every flag's spelling, its value the flag's raw value.
   let flagTable: TokenTable
+  /// Every option's key (without `=`), its value the option's raw value.
+  let optionTable: TokenTable
 
   static let shared = CompiledVocabulary()
 
@@ -47,12 +51,14 @@ struct CompiledVocabulary: Sendable {
     let options = EventOption.allCases.map { TraceVocabulary.rule(for: $0) }
     optionKeys = options.map { Array($0.key.utf8) }
     optionSetters = options.map(\.set)
+    optionValues = options.map(\.value)
     var lengths: UInt64 = 0
     for word in declarations + [header] where word.count < 64 { lengths |= 1 << UInt64(word.count) }
     declarationLengths = lengths
     verbTable = Self.table(
       TraceVocabulary.events.map { (Array($0.spelling.utf8), Int32($0.verb.rawValue)) })
     flagTable = Self.table(flags.map { (Array($0.spelling.utf8), Int32($0.flag.rawValue)) })
+    optionTable = Self.table(options.map { (Array($0.key.utf8), Int32($0.option.rawValue)) })
   }
 
   private static func table(_ words: [(bytes: [UInt8], value: Int32)]) -> TokenTable {

@@ -1,11 +1,12 @@
+import Basics
 import LockGraph
 
 /// The text reader's event loop: event lines parsed in place in the read
 /// buffer, many at a time, straight into the batch. A line of plain tokens
-/// (no quote, comment or `key=value` option) naming a known thread, verb,
-/// class and flags is read in one pass over its bytes, eight at a time,
-/// each token hashed as its end is found. Every other line is left to the
-/// general parser, which reads it (or says what is wrong with it).
+/// (no quote or comment) naming a known thread, verb, class, flags and
+/// `key=value` options is read in one pass over its bytes, eight at a
+/// time, each token hashed as its end is found. Every other line is left
+/// to the general parser, which reads it (or says what is wrong with it).
 extension TextTraceParser {
   /// Bytes that must be readable past the end of the bytes given to
   /// `parseEvents(_:count:firstNumber:)`: its loads read whole words.
@@ -42,7 +43,10 @@ extension TextTraceParser {
 
   /// Parses the line at `line` into `slot`: the start of the next line, or
   /// nil (with `slot` untouched) when the line is not a simple event of
-  /// known tokens ending before `limit`.
+  /// known tokens ending before `limit`: a quote, a comment, an unknown or
+  /// repeated word, a value that does not read, or a missing required
+  /// option leaves it to the general parser, which reads it or says what
+  /// is wrong with it.
   @inline(__always)
   private func parseEventLine(
     _ line: UnsafeRawPointer, before limit: UnsafeRawPointer, number: Int64,
@@ -58,12 +62,13 @@ extension TextTraceParser {
         paddedBytes: p, length: verbToken.length, hash: verbToken.hash)
     else { return nil }
     let rule = words.verbs[Int(rawVerb)]
-    guard rule.required.isEmpty else { return nil }
     // A raw value from the vocabulary: a case of the contiguous UInt8 enum.
     let verb = unsafeBitCast(UInt8(truncatingIfNeeded: rawVerb), to: LockEvent.Verb.self)
     var last = verbToken
     p += verbToken.length
     var lockClass = ClassID.none
+    var address: UInt64 = 0
+    var length: UInt64 = 0
     switch rule.operand {
     case .none: break
     case .lockClass:
@@ -75,14 +80,24 @@ extension TextTraceParser {
       lockClass = ClassID(id)
       last = token
       p += token.length
-    case .addressAndLength: return nil
+    case .addressAndLength:
+      guard last.isBlank else { return nil }
+      p = Self.skipBlanks(p + 1, before: limit)
+      guard let first = Self.scanNumber(p, before: limit), first.token.isBlank else { return nil }
+      address = first.value
+      p = Self.skipBlanks(p + first.token.length + 1, before: limit)
+      guard let second = Self.scanNumber(p, before: limit) else { return nil }
+      length = second.value
+      last = second.token
+      p += second.token.length
     }
     let event = LockEvent(
-      verb, thread: ThreadID(thread), lockClass: lockClass, origin: Origin(line: number))
+      verb, thread: ThreadID(thread), lockClass: lockClass, address: address, length: length,
+      origin: Origin(line: number))
     if last.stop == 0x0A {
       // The general parser refuses a line this long (blanks can make it
       // so), so this loop does too.
-      guard p - line <= LineReader.maxLineLength else { return nil }
+      guard p - line <= LineReader.maxLineLength, rule.required.isEmpty else { return nil }
       // Built in one piece where it is stored (no store-forwarding stall).
       slot.initialize(to: event)
       return p + 1
@@ -92,6 +107,7 @@ extension TextTraceParser {
     var flagged = event
     var groups: UInt32 = 0
     var seen: UInt32 = 0
+    var seenOptions: UInt32 = 0
     while true {
       guard let token = Self.scanToken(p, before: limit) else { return nil }
       if token.length == 0 {
@@ -99,21 +115,82 @@ extension TextTraceParser {
         guard token.stop == 0x0A else { return nil }
         break
       }
-      guard
-        let raw = words.flagTable.find(paddedBytes: p, length: token.length, hash: token.hash),
-        rule.flags.contains(EventFlags(rawValue: 1 << UInt8(raw))),
-        Self.claim(&seen, UInt8(raw) &+ 1),
-        Self.claim(&groups, words.flagGroups[Int(raw)])
-      else { return nil }
-      words.flagSetters[Int(raw)](&flagged)
-      p += token.length
-      if token.stop == 0x0A { break }
-      guard token.isBlank else { return nil }
+      if token.stop == 0x3D {
+        // `key=value`: a key of the verb's row, once, and a plain value.
+        guard
+          let raw = words.optionTable.find(paddedBytes: p, length: token.length, hash: token.hash),
+          rule.options.contains(EventOptions(rawValue: 1 << UInt8(raw))),
+          Self.claim(&seenOptions, UInt8(raw) &+ 1)
+        else { return nil }
+        p += token.length + 1
+        guard let value = Self.scanToken(p, before: limit), value.length > 0,
+          value.stop == 0x0A || value.isBlank,
+          let read = optionValue(Int(raw), p, value)
+        else { return nil }
+        words.optionSetters[Int(raw)](&flagged, read)
+        p += value.length
+        if value.stop == 0x0A { break }
+      } else {
+        guard
+          let raw = words.flagTable.find(paddedBytes: p, length: token.length, hash: token.hash),
+          rule.flags.contains(EventFlags(rawValue: 1 << UInt8(raw))),
+          Self.claim(&seen, UInt8(raw) &+ 1),
+          Self.claim(&groups, words.flagGroups[Int(raw)])
+        else { return nil }
+        words.flagSetters[Int(raw)](&flagged)
+        p += token.length
+        if token.stop == 0x0A { break }
+        guard token.isBlank else { return nil }
+      }
       p = Self.skipBlanks(p + 1, before: limit)
     }
-    guard p - line <= LineReader.maxLineLength else { return nil }
+    guard p - line <= LineReader.maxLineLength,
+      rule.required.isEmpty
+        || TraceVocabulary.missingOption(of: flagged, required: rule.required) == nil
+    else { return nil }
     slot.initialize(to: flagged)
     return p + 1
+  }
+
+  /// The value of option `raw` spelled by `token` at `p` (unquoted), as
+  /// the general parser reads it; nil when it does not read (the general
+  /// parser then says why).
+  @inline(__always)
+  private func optionValue(_ raw: Int, _ p: UnsafeRawPointer, _ token: ScannedToken)
+    -> OptionValue?
+  {
+    switch words.optionValues[raw] {
+    case .subclass:
+      guard let n = NumberText.parse(UnsafeRawBufferPointer(start: p, count: token.length)),
+        n <= 7
+      else { return nil }
+      return .number(n)
+    case .address:
+      return NumberText.parse(UnsafeRawBufferPointer(start: p, count: token.length)).map {
+        .number($0)
+      }
+    case .lockClass:
+      return classIDs.find(paddedBytes: p, length: token.length, hash: token.hash).map {
+        .lockClass(ClassID($0))
+      }
+    case .stack:
+      return stackIDs.find(paddedBytes: p, length: token.length, hash: token.hash).map {
+        .stack(StackID($0))
+      }
+    }
+  }
+
+  /// The number spelled by the token at `p` (decimal, or hexadecimal after
+  /// `0x`), and the token; nil when the token does not end before `limit`
+  /// at a blank or the line's end, or is not a number.
+  @inline(__always)
+  static func scanNumber(_ p: UnsafeRawPointer, before limit: UnsafeRawPointer) -> (
+    value: UInt64, token: ScannedToken
+  )? {
+    guard let token = scanToken(p, before: limit), token.stop == 0x0A || token.isBlank,
+      let value = NumberText.parse(UnsafeRawBufferPointer(start: p, count: token.length))
+    else { return nil }
+    return (value, token)
   }
 
   /// The first token spells a declaration or the header, which the

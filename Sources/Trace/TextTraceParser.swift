@@ -13,7 +13,7 @@ struct TextTraceParser: ~Copyable {
   private var tokenizer = Tokenizer()
   var classIDs = TokenTable()
   var threadIDs = TokenTable()
-  private var stackIDs = TokenTable()
+  var stackIDs = TokenTable()
   /// The line being parsed (for errors), or the last line the event loop parsed.
   var lineNumber: Int64 = 0
   let words = CompiledVocabulary.shared

@@ -43,6 +43,48 @@ import Testing
   func refuses(text: String) {
     #expect(NumberText.parse(text.utf8) == nil)
   }
+
+  /// The standard library's reading of the same rule: decimal digits, or
+  /// `0x`/`0X` and hexadecimal digits, in 64 bits.
+  static func reference(_ bytes: [UInt8]) -> UInt64? {
+    guard bytes.allSatisfy({ $0 < 0x80 }) else { return nil }
+    let text = String(decoding: bytes, as: UTF8.self)
+    if bytes.count > 2 && bytes[0] == 0x30 && (bytes[1] == 0x78 || bytes[1] == 0x58) {
+      let digits = text.dropFirst(2)
+      guard digits.allSatisfy(\.isHexDigit) else { return nil }
+      return UInt64(digits, radix: 16)
+    }
+    guard bytes.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+    return UInt64(text, radix: 10)
+  }
+
+  @Test func everyByteAtEveryPositionReadsAsTheStandardLibraryReadsIt() {
+    for base in ["0x1f2e", "0X00ab", "12345", "0x", "18446744073709551615", "0xffffffffffffffff"] {
+      for position in 0..<base.utf8.count {
+        for value in 0...255 {
+          var bytes = Array(base.utf8)
+          bytes[position] = UInt8(value)
+          #expect(
+            bytes.withUnsafeBytes { NumberText.parse($0) } == Self.reference(bytes),
+            "\(bytes)")
+        }
+      }
+    }
+  }
+
+  @Test func randomNumbersReadAsTheStandardLibraryReadsThem() {
+    var random = SplitMix(seed: 7)
+    let alphabet = Array("0123456789abcdefABCDEFxXgG:@/`".utf8)
+    for _ in 0..<20_000 {
+      let length = Int(random.next() % 24)
+      var bytes = (0..<length).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] }
+      if random.next() % 2 == 0 && length > 2 {
+        bytes[0] = 0x30
+        bytes[1] = 0x78
+      }
+      #expect(bytes.withUnsafeBytes { NumberText.parse($0) } == Self.reference(bytes), "\(bytes)")
+    }
+  }
 }
 
 @Suite struct JSONTextTests {

@@ -132,20 +132,41 @@ import Testing
       head += "class \(c) \(i % 2 == 0 ? "mutex" : "spinlock")\n"
     }
     for t in threads { head += "thread \(t)\n" }
+    let stacks = ["s1", "stack_long_name_1"]
+    for sid in stacks { head += "stack \(sid) 0x1000 0x2000\n" }
+    let numbers = ["0", "5", "0x10", "0X1f", "0xffffffffffffffff", "18446744073709551615", "007"]
+    /// Some of the options `verb` takes, each once, in any order.
+    func options(_ keys: [String]) -> [String] {
+      keys.filter { _ in random.next() % 3 == 0 }.map { key in
+        switch key {
+        case "sub": "sub=" + pick(["0", "3", "7", "0x7"])
+        case "nest": "nest=" + pick(classes)
+        case "at": "at=" + pick(stacks)
+        default: key + "=" + pick(numbers)
+        }
+      }.shuffled(using: &random)
+    }
     var plain = head
     var commented = head
     let blanks = [" ", " ", "  ", "\t", " \t "]
     for _ in 0..<lines {
       let thread = pick(threads)
       var tokens: [String]
-      switch random.next() % 6 {
+      switch random.next() % 8 {
       case 0, 1:
         tokens = [thread, "acquire", pick(classes)]
-        tokens += pick([
+        let flags = pick([
           [], [], ["try"], ["read"], ["read-recursive"], ["try", "read"], ["read", "try"],
         ])
-      case 2, 3: tokens = [thread, "release", pick(classes)]
-      case 4: tokens = [thread, "might-lock", pick(classes)] + pick([[], ["read"]])
+        tokens += (flags + options(["inst", "at", "ip", "sub", "nest"])).shuffled(using: &random)
+      case 2, 3: tokens = [thread, "release", pick(classes)] + options(["inst", "at", "ip"])
+      case 4:
+        tokens =
+          [thread, "might-lock", pick(classes)]
+          + (pick([[], ["read"]]) + options(["at"])).shuffled(using: &random)
+      case 5:
+        tokens = [thread, "init", pick(classes), "inst=" + pick(["5", "0x10"])] + options(["at"])
+      case 6: tokens = [thread, "free", pick(numbers), pick(numbers)] + options(["at"])
       default: tokens = [thread, pick(["might-sleep", "preempt-disable", "preempt-enable"])]
       }
       var line = tokens[0]
@@ -173,6 +194,7 @@ import Testing
     let lines = plain.split(separator: "\n", omittingEmptySubsequences: false)
     let declarations = lines.prefix {
       $0.hasPrefix("rawlockcheck-trace ") || $0.hasPrefix("class ") || $0.hasPrefix("thread ")
+        || $0.hasPrefix("stack ")
     }
     var parser = TextTraceParser(file: "t.rlt")
     var recorder = Recorder()
@@ -225,6 +247,22 @@ import Testing
     ("1 acquir A\n", "t.rlt:5: unknown verb \"acquir\""),
     // A thread whose token is a declaration word: the line declares.
     ("class acquire A\n", "t.rlt:5: unknown lock kind \"A\" (expected one of"),
+    // Options: a value or key the loop does not read.
+    ("1 acquire A sub=8\n", "t.rlt:5: sub= must be a subclass from 0 to 7, got \"8\""),
+    ("1 acquire A inst=1 inst=2\n", "t.rlt:5: repeated option inst="),
+    ("1 acquire A at=s9\n", "t.rlt:5: unknown stack \"s9\""),
+    ("1 acquire A inst=0x\n", "t.rlt:5: inst= must be an address, got \"0x\""),
+    ("1 acquire A inst=\n", "t.rlt:5: inst= must be an address, got \"\""),
+    ("1 acquire A nest=B\n", "t.rlt:5: unknown class \"B\""),
+    ("1 acquire A =5\n", "t.rlt:5: unexpected \"=5\" after acquire"),
+    ("1 release A sub=1\n", "t.rlt:5: unknown option \"sub=\" for release"),
+    ("1 init A inst=0\n", "t.rlt:5: init needs inst=<addr> (a nonzero address)"),
+    ("1 init A\n", "t.rlt:5: init needs inst=<addr> (a nonzero address)"),
+    ("1 free 1\n", "t.rlt:5: expected \"free <addr> <length>\""),
+    (
+      "1 free 0x1 18446744073709551616\n",
+      "t.rlt:5: expected a number for length, got \"18446744073709551616\""
+    ),
   ])
   func linesTheLoopLeavesAreReadOrRefusedAsBefore(_ line: String, _ expected: String) {
     let trace = "rawlockcheck-trace 1\nclass A mutex\nthread class\n1 release A\n" + line
@@ -252,6 +290,8 @@ import Testing
   static func describe(_ events: [LockEvent]) -> [String] {
     events.map {
       "\($0.verb) \($0.thread.raw) \($0.lockClass.raw) \($0.read) \($0.isTrylock) \($0.origin.line)"
+        + " \($0.subclass) \($0.nest.raw) \($0.address) \($0.length) \($0.origin.stack.raw)"
+        + " \($0.origin.ip)"
     }
   }
 }
