@@ -56,8 +56,8 @@ public struct JSONReport {
     if let lock = f.lock { fields.append(("lock", lockObject(lock, frames: false))) }
     switch f.detail {
     case .invalidWaitContext(let context, let allowed, _):
-      fields.append(("context", .int(context.rawValue)))
-      fields.append(("allowed", .int(allowed.rawValue)))
+      fields.append(("context", .int(core.configuration.number(context))))
+      fields.append(("allowed", .int(core.configuration.number(allowed))))
     case .circularDependency(let held, let chain):
       fields.append(("holding", lockObject(held, frames: true)))
       fields.append(("chain", .array(chain.map(link))))
@@ -128,8 +128,8 @@ public struct JSONReport {
     var fields: [(String, JSONValue)] = [
       ("class", .string(cls.key)),
       ("name", .string(cls.displayName)),
-      ("outer", .int(config.effective(cls.waits.effectiveOuter).rawValue)),
-      ("inner", .int(config.effective(cls.waits.inner).rawValue)),
+      ("outer", .int(config.number(cls.waits.effectiveOuter))),
+      ("inner", .int(config.number(cls.waits.inner))),
     ]
     if cls.subclass != 0 { fields.append(("subclass", .int(cls.subclass))) }
     return .object(fields + extra)

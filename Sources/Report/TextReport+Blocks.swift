@@ -11,7 +11,8 @@ extension TextReport {
       out = title(f.kind.title)
       out += trying("lock", f)
       out += "other info that might help us debug this:\n"
-      out += "context-{\(context.rawValue):\(context.rawValue)}\n"
+      let n = core.configuration.number(context)
+      out += "context-{\(n):\(n)}\n"
       out += heldLocks(f.held, thread: f.thread)
       out += backtrace(f.origin)
 

@@ -94,8 +94,8 @@ public struct TextReport {
   func lockName(_ c: ClassID, usage: UsageMask? = nil) -> String {
     let cls = core.classes[c]
     let config = core.configuration
-    let outer = config.effective(cls.waits.effectiveOuter).rawValue
-    let inner = config.effective(cls.waits.inner).rawValue
+    let outer = config.number(cls.waits.effectiveOuter)
+    let inner = config.number(cls.waits.inner)
     return "(\(name(c))){\((usage ?? cls.usage).usageCharacters)}-{\(outer):\(inner)}"
   }
 

@@ -18,4 +18,15 @@ public struct CheckConfiguration: Sendable, Hashable {
     if !proveRawLockNesting && wait == .config { return .spin }
     return wait
   }
+
+  /// The number lockdep built with this configuration prints for `wait`
+  /// (`{outer:inner}`, `context-{n:n}`): its raw value with
+  /// PROVE_RAW_LOCK_NESTING; without it `LD_WAIT_CONFIG` is
+  /// `LD_WAIT_SPIN` and the levels above it move down by one (sleep 3,
+  /// task context 4), as `enum lockdep_wait_type` numbers them.
+  @inlinable
+  public func number(_ wait: WaitType) -> UInt8 {
+    if proveRawLockNesting || wait < .config { return wait.rawValue }
+    return wait.rawValue - 1
+  }
 }

@@ -25,6 +25,9 @@ struct ClassGraph {
     var outer: WaitType
     /// See `outer`.
     var inner: WaitType
+    /// `outer` and `inner` as lockdep numbers them in this configuration
+    /// (`CheckConfiguration.number`).
+    var numbers: (outer: UInt8, inner: UInt8)
     /// normal, percpu or override.
     var lockType: LockType
     /// lockdep's four usage characters.
@@ -36,7 +39,7 @@ struct ClassGraph {
     var dotID: String { "c\(id.raw)" }
 
     /// `name` and lockdep's `{outer:inner}`.
-    var label: String { "\(name)\n{\(outer.rawValue):\(inner.rawValue)}" }
+    var label: String { "\(name)\n{\(numbers.outer):\(numbers.inner)}" }
 
     /// The border colour and a light fill of the same hue, by outer wait
     /// type (what the class needs from its caller): spin red, config
@@ -130,6 +133,7 @@ struct ClassGraph {
       return Node(
         id: id, key: c.key, name: c.displayName, kind: c.kind,
         outer: config.effective(c.waits.effectiveOuter), inner: config.effective(c.waits.inner),
+        numbers: (config.number(c.waits.effectiveOuter), config.number(c.waits.inner)),
         lockType: c.waits.lockType, usage: c.usage.usageCharacters)
     }
     func sites(_ origin: Origin) -> (String, String) {
@@ -378,8 +382,8 @@ struct ClassGraph {
                 ("class", .string(n.key)),
                 ("name", .string(n.name)),
                 ("kind", .string(n.kind.rawValue)),
-                ("outer", .int(n.outer.rawValue)),
-                ("inner", .int(n.inner.rawValue)),
+                ("outer", .int(n.numbers.outer)),
+                ("inner", .int(n.numbers.inner)),
                 ("lockType", .string(n.lockType.description)),
                 ("usage", .string(n.usage)),
                 ("color", .string(n.color)),

@@ -141,6 +141,50 @@ import Testing
     #expect(rt.stdout.contains("\"sleep-in-atomic\""), "spinlock_t sleeps under a raw lock on RT")
   }
 
+  /// Without PROVE_RAW_LOCK_NESTING, `enum lockdep_wait_type` has
+  /// `LD_WAIT_CONFIG = LD_WAIT_SPIN`, so sleep is 3 and task context 4:
+  /// a kernel built so prints `(&dev->mutex){....}-{3:3}` and
+  /// `context-{4:4}` (a real report, net/sched under `spin_lock_bh`), and
+  /// `context-{2:2}` in a softirq (blktrace's mutex in an RCU callback).
+  @Test func withoutRawNestingWaitTypesAreNumberedAsThatKernelNumbersThem() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class rtnl mutex name=rtnl_mutex
+      class tx spinlock name=&dev->tx_global_lock
+      class dev mutex name=&dev->mutex
+      class probe mutex name=blk_probe_mutex
+      1 acquire rtnl
+      1 bh-disable
+      1 acquire tx
+      1 acquire dev
+      1 release dev
+      1 release tx
+      1 bh-enable
+      1 release rtnl
+      2 softirq-enter
+      2 acquire probe
+      2 release probe
+      2 softirq-exit
+
+      """
+    let text = try ToolRun(["report", "--no-raw-nesting", "-"], input: trace)
+    #expect(text.status == 1)
+    #expect(text.stdout.contains("(&dev->mutex){....}-{3:3}, at:"), "\(text.stdout)")
+    #expect(text.stdout.contains("context-{4:4}\n"))
+    #expect(text.stdout.contains("(rtnl_mutex){+.+.}-{3:3}, at:"))
+    #expect(text.stdout.contains("(&dev->tx_global_lock){+...}-{2:2}, at:"))
+    #expect(text.stdout.contains("(blk_probe_mutex){....}-{3:3}, at:"))
+    #expect(text.stdout.contains("context-{2:2}\n"))
+    #expect(!text.stdout.contains("{4:4}, at:") && !text.stdout.contains("context-{5:5}"))
+    let json = try ToolRun(["report", "--no-raw-nesting", "--format", "json", "-"], input: trace)
+    let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+    let waits = ((object?["findings"] as? [[String: Any]]) ?? []).filter {
+      $0["kind"] as? String == "invalid-wait-context"
+    }
+    #expect(waits.map { $0["context"] as? Int } == [4, 2], "\(json.stdout)")
+    #expect(waits.map { ($0["lock"] as? [String: Any])?["outer"] as? Int } == [3, 3])
+  }
+
   /// Bad input: one line naming file and line, exit status 2.
   @Test(
     arguments: FixturePaths.traces(under: FixturePaths.traces.appendingPathComponent("malformed")))
