@@ -185,6 +185,39 @@ import Testing
     #expect(waits.map { ($0["lock"] as? [String: Any])?["outer"] as? Int } == [3, 3])
   }
 
+  /// `[HC%u[%lu]:SC%u[%lu]:HE%u:SE%u]` prints `softirq_count() >>
+  /// SOFTIRQ_SHIFT`: 1 for the softirq being served, 2 for each
+  /// `local_bh_disable()` (`SOFTIRQ_DISABLE_OFFSET`), as in syzbot's
+  /// `[HC0[0]:SC0[2]:HE0:SE0]` under `spin_lock_bh`.
+  @Test func theSoftirqCountHasTwoPerBottomHalfDisable() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class L spinlock
+      class M spinlock
+      1 acquire L
+      1 release L
+      1 bh-disable
+      1 hardirq-enter
+      1 acquire L
+      1 release L
+      1 hardirq-exit
+      1 bh-enable
+      1 acquire M
+      1 release M
+      2 softirq-enter
+      2 bh-disable
+      2 acquire M
+      2 release M
+      2 bh-enable
+      2 softirq-exit
+
+      """
+    let run = try ToolRun(["report", "-"], input: trace)
+    #expect(run.status == 1)
+    #expect(run.stdout.contains("[HC1[1]:SC0[2]:HE0:SE0] takes:"), "\(run.stdout)")
+    #expect(run.stdout.contains("[HC0[0]:SC1[3]:HE1:SE0] takes:"), "\(run.stdout)")
+  }
+
   /// Bad input: one line naming file and line, exit status 2.
   @Test(
     arguments: FixturePaths.traces(under: FixturePaths.traces.appendingPathComponent("malformed")))

@@ -264,13 +264,18 @@ public struct ThreadValidator {
 
   // MARK: Recording findings
 
-  /// lockdep's `[HC%u[%lu]:SC%u[%lu]:HE%u:SE%u]`.
+  /// lockdep's `[HC%u[%lu]:SC%u[%lu]:HE%u:SE%u]`. The bracketed counts
+  /// are `hardirq_count()` and `softirq_count()` shifted down: a softirq
+  /// being served counts 1 (`SOFTIRQ_OFFSET`) and each `local_bh_disable()`
+  /// 2 (`SOFTIRQ_DISABLE_OFFSET`), so bottom halves disabled once in task
+  /// context print `SC0[2]`.
   func irqState() -> String {
     let s = state
     let hc = s.hardirqDepth > 0 ? 1 : 0
     let sc = s.softirqDepth > 0 ? 1 : 0
+    let softirqCount = Int64(s.softirqDepth) + 2 * Int64(s.bhDisableDepth)
     return
-      "HC\(hc)[\(s.hardirqDepth)]:SC\(sc)[\(s.softirqDepth)]:HE\(s.hardirqsOff ? 0 : 1):SE\(s.softirqsEnabled ? 1 : 0)"
+      "HC\(hc)[\(s.hardirqDepth)]:SC\(sc)[\(softirqCount)]:HE\(s.hardirqsOff ? 0 : 1):SE\(s.softirqsEnabled ? 1 : 0)"
   }
 
   /// A held lock as a finding shows it, with its class's usage bits now.
