@@ -10,6 +10,15 @@ do {
   // `symbolize`'s plain forms skip ArgumentParser's reflection (see
   // `SymbolizeCommand.quickParse`); everything else goes through it.
   let arguments = CommandLine.arguments.dropFirst()
+  if arguments.isEmpty {
+    // Bad usage (spec/reports.md), as grep and diff without arguments;
+    // ArgumentParser would print the help to standard output and exit 0.
+    let names = RawLockCheck.configuration.subcommands.map { $0._commandName }
+    writeStandardError(
+      "rawlockcheck: missing subcommand (one of \(names.joined(separator: ", ")); "
+        + "see 'rawlockcheck --help')\n")
+    exit(2)
+  }
   if let (topic, known) = RawLockCheck.unknownHelpTopic(arguments) {
     let choices =
       known.isEmpty ? "it has no subcommands" : "one of " + known.joined(separator: ", ")

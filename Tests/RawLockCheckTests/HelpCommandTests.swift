@@ -17,4 +17,17 @@ import Testing
     #expect(run.stderr.hasPrefix("rawlockcheck: help: no command named 'nope' ("))
     #expect(run.stderr.filter { $0 == "\n" }.count == 1)
   }
+
+  /// No subcommand is bad usage (spec/reports.md: exit 2, one line on
+  /// stderr), as for grep and diff; `--help` still prints the help.
+  @Test func noSubcommandIsBadUsage() throws {
+    let run = try ToolRun([])
+    #expect(run.status == 2)
+    #expect(run.stdout.isEmpty)
+    #expect(run.stderr.hasPrefix("rawlockcheck: missing subcommand (one of report, "))
+    #expect(run.stderr.filter { $0 == "\n" }.count == 1)
+    let help = try ToolRun(["--help"])
+    #expect(help.status == 0)
+    #expect(help.stdout.contains("SUBCOMMANDS:"))
+  }
 }
