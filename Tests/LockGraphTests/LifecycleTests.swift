@@ -121,4 +121,43 @@ import WaitContext
     }
     #expect(s.kinds.contains(.limitExceeded))
   }
+
+  /// A class declared past the class table's capacity (lockdep's
+  /// MAX_LOCKDEP_KEYS) is a `limit-exceeded` finding where it is taken,
+  /// its events are left out (its release is no imbalance), and
+  /// validation goes on for the other classes (spec/reports.md), one
+  /// event at a time and in a batch alike.
+  @Test(arguments: [false, true])
+  func aClassPastTheTableIsALimitFindingAndValidationGoesOn(batch: Bool) throws {
+    var v = LockValidator()
+    let waits = try ClassWaitTypes(kind: .mutex)
+    let a = v.declareClass(key: "A", kind: .mutex, waits: waits)
+    let b = v.declareClass(key: "B", kind: .mutex, waits: waits)
+    for i in 2..<ClassRegistry.capacity {
+      _ = v.declareClass(key: "c\(i)", kind: .mutex, waits: waits)
+    }
+    let over = v.declareClass(key: "over", kind: .mutex, waits: waits)
+    #expect(over == .none)
+    let t = v.declareThread(token: "1")
+    let events = [
+      LockEvent(.acquire, thread: t, lockClass: over),
+      LockEvent(.acquire, thread: t, lockClass: a),
+      LockEvent(.release, thread: t, lockClass: over),
+      LockEvent(.acquire, thread: t, lockClass: b),
+      LockEvent(.release, thread: t, lockClass: b),
+      LockEvent(.release, thread: t, lockClass: a),
+      LockEvent(.acquire, thread: t, lockClass: b),
+      LockEvent(.acquire, thread: t, lockClass: a),
+      LockEvent(.release, thread: t, lockClass: a),
+      LockEvent(.release, thread: t, lockClass: b),
+    ]
+    if batch {
+      #expect(events.withUnsafeBufferPointer { v.process($0) } == nil)
+    } else {
+      for event in events { try v.process(event) }
+    }
+    let kinds = v.findings.findings.map(\.kind)
+    #expect(kinds == [.limitExceeded, .circularDependency], "\(kinds)")
+    #expect(v.heldLocks(of: t).isEmpty)
+  }
 }

@@ -8,12 +8,7 @@ extension ThreadValidator {
   mutating func acquire(_ event: LockEvent) {
     let cls = classes.variant(of: event.lockClass, subclass: event.subclass)
     guard cls != .none else {
-      reportNow(
-        .limitExceeded, origin: event.origin, lock: nil,
-        detail: .limitExceeded(
-          limit: "MAX_LOCKDEP_KEYS (\(ClassRegistry.capacity))",
-          consequence: "this acquisition was not validated"),
-        classes: [])
+      reportClassTableFull(event.origin)
       return
     }
     let waits = classes.waits(cls)
@@ -52,6 +47,18 @@ extension ThreadValidator {
       return
     }
     push(lock, nest: nest, waits: waits, now: now)
+  }
+
+  /// An acquisition of a class (or subclass variant) that the class table
+  /// had no room for: lockdep's `MAX_LOCKDEP_KEYS too low!`, reported, and
+  /// the acquisition not validated.
+  mutating func reportClassTableFull(_ origin: Origin) {
+    reportNow(
+      .limitExceeded, origin: origin, lock: nil,
+      detail: .limitExceeded(
+        limit: "MAX_LOCKDEP_KEYS (\(ClassRegistry.capacity))",
+        consequence: "this acquisition was not validated"),
+      classes: [])
   }
 
   /// Pushes a lock: computes the chain key and validates the chain when it

@@ -121,9 +121,8 @@ public struct LockValidator {
   /// Validates one event, numbering it (`Origin.event`) in stream order.
   /// `free` and `init` check the held locks of every thread.
   /// - Throws: `EventError` when the event breaks the stream's own rules
-  ///   (contexts that do not nest, an enable without a disable, a class
-  ///   past the class table's capacity); such an event changes nothing and
-  ///   is not counted.
+  ///   (contexts that do not nest, an enable without a disable); such an
+  ///   event changes nothing and is not counted.
   public mutating func process(_ event: LockEvent) throws(EventError) {
     var number = eventCount
     var failure: EventError? = nil
@@ -236,11 +235,25 @@ public struct LockValidator {
     _ event: LockEvent, number: inout Int64, threads: UnsafeMutableBufferPointer<ThreadValidator>,
     pool: inout ThreadSlots, shared: UnsafeMutablePointer<SharedState>? = nil
   ) throws(EventError) {
-    if event.lockClass == .none && namesClass(event.verb) {
-      throw EventError("too many lock classes (the limit is \(ClassRegistry.capacity))")
-    }
     let t = Int(pool.slots.base[event.thread.index])
     precondition(t >= 0 && t < threads.count, "an event of a thread without a slot")
+    if event.lockClass == .none && namesClass(event.verb) {
+      // A class declared past the class table's capacity (lockdep's
+      // MAX_LOCKDEP_KEYS): its acquisitions are a limit-exceeded finding
+      // and not validated, and its other events are left with them (a
+      // release of a lock never pushed would be an imbalance); validation
+      // goes on for everything else (spec/reports.md).
+      if event.verb == .acquire && !threads[t].state.stopped {
+        var origin = event.origin
+        origin.event = number
+        threads[t].heldShared = shared
+        threads[t].reportClassTableFull(origin)
+        threads[t].heldShared = nil
+        threads[t].deliverPending()
+      }
+      number += 1
+      return
+    }
     var event = event
     event.origin.event = number
     // Set around this event only: the slow path uses the lock the caller
