@@ -62,7 +62,7 @@ extension TextReport {
       let held, let safe, let safeBit, let safeOrigin, let unsafe, let unsafeBit, let unsafeOrigin,
       let safeToHeld, let lockToUnsafe, let state):
       out = title(f.kind.title)
-      out += "\(state)-safe -> \(state)-unsafe lock order detected\n"
+      out += "WARNING: \(state)-safe -> \(state)-unsafe lock order detected\n"
       out += "\(thread(f.thread)) [\(f.irqState)] is trying to acquire:\n"
       out += f.lock.map(lockLine) ?? ""
       out += "\nand this task is already holding:\n"

@@ -218,6 +218,36 @@ import Testing
     #expect(run.stdout.contains("[HC0[0]:SC1[3]:HE1:SE0] takes:"), "\(run.stdout)")
   }
 
+  /// The dependency form of an irq inversion (lockdep's
+  /// `print_bad_irq_dependency()`) carries the kernel's own title line,
+  /// which is what people search for.
+  @Test func aSafeToUnsafeDependencyCarriesTheKernelsTitle() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class safe spinlock name=&host->lock
+      class unsafe spinlock name=&psock->link_lock
+      1 hardirq-enter
+      1 acquire safe
+      1 release safe
+      1 hardirq-exit
+      2 acquire unsafe
+      2 release unsafe
+      2 irq-disable
+      2 acquire safe
+      2 acquire unsafe
+      2 release unsafe
+      2 release safe
+      2 irq-enable
+
+      """
+    let run = try ToolRun(["report", "-"], input: trace)
+    #expect(run.status == 1)
+    #expect(run.stdout.contains("WARNING: possible irq lock inversion dependency detected\n"))
+    #expect(
+      run.stdout.contains("\nWARNING: HARDIRQ-safe -> HARDIRQ-unsafe lock order detected\n"),
+      "\(run.stdout)")
+  }
+
   /// Bad input: one line naming file and line, exit status 2.
   @Test(
     arguments: FixturePaths.traces(under: FixturePaths.traces.appendingPathComponent("malformed")))
