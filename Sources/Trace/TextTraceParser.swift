@@ -22,6 +22,12 @@ struct TextTraceParser: ~Copyable {
 
   init(file: String) { self.file = file }
 
+  /// The first line where a `#` follows a token with no blank between
+  /// (`name=&p->lock#2`), and that token: the `#` starts a comment, so the
+  /// token is cut there, as the spec says, and a reader warns once about
+  /// what is most likely a name that needed quotes.
+  var glued: (line: Int64, token: String)? = nil
+
   /// Hands the parsed events to `consumer`; a refused event is an error at
   /// its line. Called before any declaration reaches the consumer, before
   /// an error is thrown, and at the end.
@@ -59,6 +65,11 @@ struct TextTraceParser: ~Copyable {
     }
     let tokens = tokenizer.tokens
     if tokens.isEmpty { return }
+    if glued == nil, let last = tokens.last, !last.quoted, last.end < line.count,
+      line[last.end] == 0x23
+    {
+      glued = (number, text(line, last))
+    }
     if !sawHeader {
       try parseHeader(line, tokens)
       return

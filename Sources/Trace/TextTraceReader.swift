@@ -23,8 +23,12 @@ public struct TextTraceReader {
   ///   file size (nil when unknown).
   /// - Returns: the trace's modules and stacks.
   /// - Throws: `TraceError` at the first malformed line.
+  /// - Parameter warning: called with a one-line message about a `#` that
+  ///   follows a token directly (it starts a comment: the token is cut
+  ///   there), once per trace.
   public func read<Consumer: TraceConsumer>(
-    into consumer: inout Consumer, progress: ((UInt64, UInt64?) -> Void)? = nil
+    into consumer: inout Consumer, progress: ((UInt64, UInt64?) -> Void)? = nil,
+    warning: (String) -> Void = { _ in }
   ) throws(TraceError) -> TraceSymbols {
     var lines: LineReader
     do {
@@ -32,23 +36,24 @@ public struct TextTraceReader {
     } catch {
       throw TraceError(file: displayName, line: 0, message: Self.describe(error))
     }
-    return try read(&lines, into: &consumer, progress: progress)
+    return try read(&lines, into: &consumer, progress: progress, warning: warning)
   }
 
   /// Reads an opened trace (its first bytes already read) into `consumer`.
   func read<Consumer: TraceConsumer>(
     opened: OpenedTraceInput, into consumer: inout Consumer,
-    progress: ((UInt64, UInt64?) -> Void)? = nil
+    progress: ((UInt64, UInt64?) -> Void)? = nil, warning: (String) -> Void = { _ in }
   ) throws(TraceError) -> TraceSymbols {
     var lines = LineReader(opened: opened)
-    return try read(&lines, into: &consumer, progress: progress)
+    return try read(&lines, into: &consumer, progress: progress, warning: warning)
   }
 
   private func read<Consumer: TraceConsumer>(
     _ lines: inout LineReader, into consumer: inout Consumer,
-    progress: ((UInt64, UInt64?) -> Void)?
+    progress: ((UInt64, UInt64?) -> Void)?, warning: (String) -> Void
   ) throws(TraceError) -> TraceSymbols {
     var parser = TextTraceParser(file: displayName)
+    var warned = false
     var lineNumber: Int64 = 0
     var nextProgress: UInt64 = 0
     while true {
@@ -83,6 +88,12 @@ public struct TextTraceReader {
       } catch {
         try parser.flush(into: &consumer)
         throw error
+      }
+      if !warned, let (at, token) = parser.glued {
+        warned = true
+        warning(
+          "\(displayName):\(at): '#' right after \"\(TextTraceParser.clip(token))\" "
+            + "starts a comment, which cuts the token there; write a token holding '#' in quotes")
       }
     }
     try parser.flush(into: &consumer)

@@ -67,7 +67,8 @@ public struct TraceReader {
     switch opened.encoding {
     case .text:
       return try TextTraceReader(path: path, displayName: displayName).read(
-        opened: opened, into: &consumer, progress: progress)
+        opened: opened, into: &consumer, progress: progress,
+        warning: warning ?? Self.standardError)
     case .binary:
       return try BinaryTraceReader(path: path, displayName: displayName).read(
         opened: opened, into: &consumer, progress: progress,

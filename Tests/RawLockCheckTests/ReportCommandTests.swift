@@ -248,6 +248,33 @@ import Testing
       "\(run.stdout)")
   }
 
+  /// `#` starts a comment outside quotes (the spec), so an unquoted
+  /// kernel-style name `&ctx->wqh#2` is cut to `&ctx->wqh`: read as the
+  /// spec says, with one warning naming the first such line. A quoted
+  /// `#`, and a comment after a blank, are no warning.
+  @Test func aHashRightAfterATokenIsWarnedAboutOnce() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class A spinlock name="&x#1"
+      class B spinlock name=&ctx->wqh#2
+      class C spinlock name=&ctx->wqh#3
+      1 acquire A # a comment
+      1 acquire B
+      1 release B
+      1 release A
+
+      """
+    let run = try ToolRun(["report", "-"], input: trace)
+    #expect(run.status == 0)
+    #expect(
+      run.stderr
+        == "rawlockcheck: -:3: '#' right after \"name=&ctx->wqh\" starts a comment, which cuts "
+        + "the token there; write a token holding '#' in quotes\n")
+    let clean = try ToolRun(
+      ["report", "-"], input: trace.replacingOccurrences(of: "wqh#", with: "wqh #"))
+    #expect(clean.status == 0 && clean.stderr.isEmpty)
+  }
+
   /// Bad input: one line naming file and line, exit status 2.
   @Test(
     arguments: FixturePaths.traces(under: FixturePaths.traces.appendingPathComponent("malformed")))
