@@ -3,9 +3,9 @@ import LockGraph
 
 /// The text reader's event loop: event lines parsed in place in the read
 /// buffer, many at a time, straight into the batch. A line of plain tokens
-/// (no quote or comment) naming a known thread, verb, class, flags and
-/// `key=value` options is read in one pass over its bytes, eight at a
-/// time, each token hashed as its end is found. Every other line is left
+/// (no quote) naming a known thread, verb, class, flags and `key=value`
+/// options, perhaps with a comment after a blank, is read in one pass over
+/// its bytes, eight at a time, each token hashed as its end is found. Every other line is left
 /// to the general parser, which reads it (or says what is wrong with it).
 extension TextTraceParser {
   /// Bytes that must be readable past the end of the bytes given to
@@ -111,8 +111,14 @@ extension TextTraceParser {
     while true {
       guard let token = Self.scanToken(p, before: limit) else { return nil }
       if token.length == 0 {
-        // Blanks before the line's end, or a byte for the general parser.
-        guard token.stop == 0x0A else { return nil }
+        // Blanks before the line's end, a comment after a blank, or a
+        // byte for the general parser.
+        if token.stop == 0x23 {
+          guard let end = Self.commentEnd(p, before: limit) else { return nil }
+          p = end
+        } else {
+          guard token.stop == 0x0A else { return nil }
+        }
         break
       }
       if token.stop == 0x3D {
@@ -257,6 +263,24 @@ extension TextTraceParser {
     let e = word ^ (ones &* 0x3D)
     let equals = (e &- ones) & ~e & highs
     return control | quoteOrHash | equals
+  }
+
+  /// The line end of the comment at `p` (a `#` after a blank), when every
+  /// byte of it is printable ASCII or a tab and the line ends before
+  /// `limit`; nil otherwise (the general parser reads what else a comment
+  /// may hold, and checks that the line is UTF-8).
+  @inline(__always)
+  static func commentEnd(_ p: UnsafeRawPointer, before limit: UnsafeRawPointer)
+    -> UnsafeRawPointer?
+  {
+    var q = p
+    while q < limit {
+      let c = q.load(as: UInt8.self)
+      if c == 0x0A { return q }
+      if (c < 0x20 && c != 0x09) || c >= 0x7F { return nil }
+      q += 1
+    }
+    return nil
   }
 
   /// The first byte from `p` that is not a space or tab, or `limit`.

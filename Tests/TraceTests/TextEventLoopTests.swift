@@ -119,8 +119,9 @@ import Testing
   /// A trace of event lines in every spelling the event loop reads
   /// (blanks and tabs, trailing blanks, flags in either order, tokens
   /// across word boundaries), and the general parser's reading of the
-  /// same events: each line with a comment, which the loop leaves.
-  static func traces(seed: UInt64, lines: Int) -> (plain: String, commented: String) {
+  /// same events: each line with its thread token quoted, which the loop
+  /// leaves. Some lines end in a comment after a blank.
+  static func traces(seed: UInt64, lines: Int) -> (plain: String, general: String) {
     var random = SplitMix(seed: seed)
     func pick<T>(_ items: [T]) -> T { items[Int(random.next() % UInt64(items.count))] }
     let classes = [
@@ -147,7 +148,7 @@ import Testing
       }.shuffled(using: &random)
     }
     var plain = head
-    var commented = head
+    var generalLines = head
     let blanks = [" ", " ", "  ", "\t", " \t "]
     for _ in 0..<lines {
       let thread = pick(threads)
@@ -169,20 +170,24 @@ import Testing
       case 6: tokens = [thread, "free", pick(numbers), pick(numbers)] + options(["at"])
       default: tokens = [thread, pick(["might-sleep", "preempt-disable", "preempt-enable"])]
       }
-      var line = tokens[0]
+      var line = ""
       for token in tokens.dropFirst() { line += pick(blanks) + token }
       if random.next() % 8 == 0 { line += pick(blanks) }
-      plain += line + "\n"
-      commented += line + " # general parser\n"
+      if random.next() % 6 == 0 {
+        line += pick(blanks) + pick(["#", "# a note", "#\tx=1 \"q\" #"])
+      }
+      plain += tokens[0] + line + "\n"
+      // A quoted thread token: the loop leaves the line.
+      generalLines += "\"\(tokens[0])\"" + line + "\n"
     }
-    return (plain, commented)
+    return (plain, generalLines)
   }
 
   @Test(arguments: [1, 2, 3] as [UInt64])
   func theLoopReadsWhatTheGeneralParserReads(_ seed: UInt64) throws {
-    let (plain, commented) = Self.traces(seed: seed, lines: 3000)
+    let (plain, generalLines) = Self.traces(seed: seed, lines: 3000)
     let (fast, _) = try read(plain)
-    let (general, _) = try read(commented)
+    let (general, _) = try read(generalLines)
     #expect(fast.events.count == 3000)
     #expect(Self.describe(fast.events) == Self.describe(general.events))
   }
@@ -227,10 +232,10 @@ import Testing
 
   @Test func linesAcrossTheReadBufferAreRead() throws {
     // More than the 2 MiB buffer: lines straddle its refills.
-    let (plain, commented) = Self.traces(seed: 9, lines: 120_000)
+    let (plain, generalLines) = Self.traces(seed: 9, lines: 120_000)
     #expect(plain.utf8.count > 2 << 20)
     let (fast, _) = try read(plain)
-    let (general, _) = try read(commented)
+    let (general, _) = try read(generalLines)
     #expect(fast.events.count == 120_000)
     #expect(Self.describe(fast.events) == Self.describe(general.events))
   }
