@@ -250,8 +250,10 @@ struct TextTraceParser: ~Copyable {
     switch rule.operand {
     case .none: break
     case .lockClass:
-      guard tokens.count > 2, !isOption(line, tokens[2]) else {
-        throw fail("\(words.name(verb)) needs a class")
+      guard tokens.count > 2 else { throw fail("\(words.name(verb)) needs a class") }
+      guard !isOption(line, tokens[2]) else {
+        throw fail(
+          "\(words.name(verb)) needs a class before its options, got \"\(shown(line, tokens[2]))\"")
       }
       event.lockClass = try lockClass(line, tokens[2])
       next = 3

@@ -245,6 +245,7 @@ import Testing
     ("1 acquire A read read\n", "t.rlt:5: repeated flag read"),
     ("1 acquire A try read-recursive read\n", "t.rlt:5: unexpected \"read\" after acquire"),
     ("1 acquire A=1\n", "t.rlt:5: acquire needs a class"),
+    ("1 acquire sub=1 A\n", "t.rlt:5: acquire needs a class before its options, got \"sub=1\""),
     ("1 acquire A\r\r\n", "t.rlt:5: control character \\u{D} at column 12"),
     ("1 irq-disable A\n", "t.rlt:5: unexpected \"A\" after irq-disable"),
     ("1 acquire\n", "t.rlt:5: acquire needs a class"),
