@@ -240,6 +240,16 @@ extension BinaryTraceDecoder {
     }
     var groups: UInt32 = 0
     var bits = mask
+    // The flags at once, as the event loop reads a mask of flags only; a
+    // mask with two flags of one group has no entry there, and is read
+    // bit by bit below, which says what is wrong.
+    let flagBits = mask & layout.flagMasks[v]
+    if flagBits != 0, case let flags = layout.flagsOnly[v &* 256 &+ Int(flagBits)], flags != 0 {
+      event.read = ReadMode(rawValue: flags & 3) ?? .exclusive
+      event.isTrylock = flags & BinaryEventLayout.FlagsOnly.trylock != 0
+      event.threaded = flags & BinaryEventLayout.FlagsOnly.threaded != 0
+      bits &= ~flagBits
+    }
     while bits != 0 {
       let bit = bits.trailingZeroBitCount
       bits &= bits - 1
@@ -255,7 +265,7 @@ extension BinaryTraceDecoder {
           }
           groups |= groupBit
         }
-        layout.flagSetters[Int(flag.rawValue)](&event)
+        TraceVocabulary.store(flag, in: &event)
       case .option(let option, let kind):
         let value: OptionValue
         switch kind {
@@ -266,7 +276,7 @@ extension BinaryTraceDecoder {
           }
           value = .number(UInt64(sub))
         case .address:
-          let index = slot * Self.addressOptionCount + Self.addressOptionIndex[Int(option.rawValue)]
+          let index = slot &* addressOptionCount &+ addressOptionIndex[Int(option.rawValue)]
           if index >= previous.count {
             previous.append(contentsOf: repeatElement(0, count: index + 1 - previous.count))
           }
@@ -276,10 +286,10 @@ extension BinaryTraceDecoder {
         case .lockClass: value = .lockClass(try lockClass(input.varint()))
         case .stack: value = .stack(try stack(input.varint()))
         }
-        layout.optionSetters[Int(option.rawValue)](&event, value)
+        TraceVocabulary.store(option, value, in: &event)
       }
     }
-    try checkRequired(event)
+    if !layout.required[v].isEmpty { try checkRequired(event) }
   }
 
   /// Throws when `event` lacks an option its verb requires (`init`'s

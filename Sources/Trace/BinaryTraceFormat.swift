@@ -127,6 +127,8 @@ struct BinaryEventLayout: Sendable {
   let fastOperands: [EventOperand?]
   /// The mask bits that name a field, per verb.
   let validMasks: [UInt8]
+  /// The mask bits that name a flag, per verb.
+  let flagMasks: [UInt8]
   /// The options each verb requires.
   let required: [EventOptions]
   /// `fields[verb * 8 + bit]`: the field of a mask bit (unused bits repeat
@@ -134,9 +136,6 @@ struct BinaryEventLayout: Sendable {
   let fields: [BinaryVocabulary.Field]
   /// Indexed by `EventFlag.rawValue`.
   let flagGroups: [UInt8]
-  let flagSetters: [@Sendable (inout LockEvent) -> Void]
-  /// Indexed by `EventOption.rawValue`.
-  let optionSetters: [@Sendable (inout LockEvent, OptionValue) -> Void]
   /// `flagsOnly[verb * 256 + mask]`: for a mask that names flags only,
   /// valid for a verb that requires no option and with no two flags of one
   /// exclusive group, what the flags set (`FlagsOnly`); 0 for any other
@@ -157,13 +156,17 @@ struct BinaryEventLayout: Sendable {
     operands = vocabulary.verbs.map(\.operand)
     fastOperands = vocabulary.verbs.map { $0.required.isEmpty ? $0.operand : nil }
     validMasks = vocabulary.verbs.map(\.validMask)
+    flagMasks = vocabulary.verbs.map { row in
+      row.fields.indices.reduce(0) { mask, bit in
+        if case .flag = row.fields[bit] { return mask | 1 << bit }
+        return mask
+      }
+    }
     required = vocabulary.verbs.map(\.required)
     fields = vocabulary.verbs.flatMap { row in
       (0..<8).map { row.fields.indices.contains($0) ? row.fields[$0] : .flag(.trylock) }
     }
     flagGroups = vocabulary.words.flagGroups
-    flagSetters = vocabulary.words.flagSetters
-    optionSetters = vocabulary.words.optionSetters
     var flagsOnly = [UInt8](repeating: 0, count: vocabulary.verbs.count * 256)
     for (v, row) in vocabulary.verbs.enumerated() where row.required.isEmpty {
       masks: for mask in 0..<256 where UInt8(mask) & ~row.validMask == 0 {
@@ -177,7 +180,7 @@ struct BinaryEventLayout: Sendable {
             if groups & (1 << group) != 0 { continue masks }
             groups |= 1 << group
           }
-          vocabulary.words.flagSetters[Int(flag.rawValue)](&event)
+          TraceVocabulary.store(flag, in: &event)
         }
         flagsOnly[v * 256 + mask] =
           FlagsOnly.valid | event.read.rawValue | (event.isTrylock ? FlagsOnly.trylock : 0)

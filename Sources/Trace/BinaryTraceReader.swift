@@ -128,6 +128,9 @@ struct BinaryTraceDecoder: ~Copyable {
   static let addressOptionCount = addressOptionIndex.filter { $0 >= 0 }.count
   /// The number of verbs (a stored copy: a static costs a check per read).
   let verbCount = UInt8(LockEvent.Verb.allCases.count)
+  /// `addressOptionIndex` and `addressOptionCount`, stored copies.
+  let addressOptionIndex = Self.addressOptionIndex
+  let addressOptionCount = Self.addressOptionCount
 
   init(file: String) { self.file = file }
 
@@ -403,6 +406,7 @@ struct BinaryTraceDecoder: ~Copyable {
     return classIDs[slot]
   }
 
+  @inline(__always)
   func stack(_ id: UInt64) throws(BinaryStop) -> StackID {
     guard let slot = stacks.find(id) else { throw .malformed("unknown stack id \(id)") }
     return StackID(stackIDs[slot])

@@ -19,10 +19,8 @@ struct CompiledVocabulary: Sendable {
   let verbNames: [String]
   /// Indexed by `EventFlag.rawValue`.
   let flagGroups: [UInt8]
-  let flagSetters: [@Sendable (inout LockEvent) -> Void]
   /// Indexed by `EventOption.rawValue`.
   let optionKeys: [[UInt8]]
-  let optionSetters: [@Sendable (inout LockEvent, OptionValue) -> Void]
   /// What each option's value is.
   let optionValues: [OptionValueKind]
   /// Bit n set: a declaration word or the header is n bytes long.
@@ -47,10 +45,8 @@ struct CompiledVocabulary: Sendable {
     verbNames = rows.map(\.spelling)
     let flags = EventFlag.allCases.map { TraceVocabulary.rule(for: $0) }
     flagGroups = flags.map(\.exclusiveGroup)
-    flagSetters = flags.map(\.set)
     let options = EventOption.allCases.map { TraceVocabulary.rule(for: $0) }
     optionKeys = options.map { Array($0.key.utf8) }
-    optionSetters = options.map(\.set)
     optionValues = options.map(\.value)
     var lengths: UInt64 = 0
     for word in declarations + [header] where word.count < 64 { lengths |= 1 << UInt64(word.count) }

@@ -133,7 +133,7 @@ extension TextTraceParser {
           value.stop == 0x0A || value.isBlank,
           let read = optionValue(Int(raw), p, value)
         else { return nil }
-        words.optionSetters[Int(raw)](&flagged, read)
+        TraceVocabulary.store(EventOption(rawValue: UInt8(raw))!, read, in: &flagged)
         p += value.length
         if value.stop == 0x0A { break }
       } else {
@@ -143,7 +143,7 @@ extension TextTraceParser {
           Self.claim(&seen, UInt8(raw) &+ 1),
           Self.claim(&groups, words.flagGroups[Int(raw)])
         else { return nil }
-        words.flagSetters[Int(raw)](&flagged)
+        TraceVocabulary.store(EventFlag(rawValue: UInt8(raw))!, in: &flagged)
         p += token.length
         if token.stop == 0x0A { break }
         guard token.isBlank else { return nil }

@@ -282,7 +282,7 @@ struct TextTraceParser: ~Copyable {
         guard Self.claim(&groups, words.flagGroups[Int(flag.rawValue)]) else {
           throw fail("unexpected \"\(shown(line, token))\" after \(words.name(verb))")
         }
-        words.flagSetters[Int(flag.rawValue)](&event)
+        TraceVocabulary.store(flag, in: &event)
         continue
       }
       guard let option = words.option(line, token.start, equals, among: rule.options) else {
@@ -294,7 +294,7 @@ struct TextTraceParser: ~Copyable {
         throw fail("repeated option \(TraceVocabulary.rule(for: option).key)=")
       }
       let value = try optionValue(option, line, token, equals)
-      words.optionSetters[Int(option.rawValue)](&event, value)
+      TraceVocabulary.store(option, value, in: &event)
     }
     if let missing = TraceVocabulary.missingOption(of: event, required: rule.required) {
       throw fail("\(words.name(verb)) needs \(missing)")

@@ -52,15 +52,27 @@ public enum TraceVocabulary {
 
   /// One row per bare flag, in `EventFlag` order.
   public static let flags: [FlagRule] = [
-    FlagRule(.trylock, "try", isSet: { $0.isTrylock }, set: { $0.isTrylock = true }),
+    FlagRule(.trylock, "try", isSet: { $0.isTrylock }, set: { store(.trylock, in: &$0) }),
     FlagRule(
       .read, "read", exclusiveGroup: 1, isSet: { $0.read == .shared },
-      set: { $0.read = .shared }),
+      set: { store(.read, in: &$0) }),
     FlagRule(
       .readRecursive, "read-recursive", exclusiveGroup: 1, isSet: { $0.read == .recursive },
-      set: { $0.read = .recursive }),
-    FlagRule(.threaded, "threaded", isSet: { $0.threaded }, set: { $0.threaded = true }),
+      set: { store(.readRecursive, in: &$0) }),
+    FlagRule(.threaded, "threaded", isSet: { $0.threaded }, set: { store(.threaded, in: &$0) }),
   ]
+
+  /// Sets flag `flag` on `event` (each row's `set`), called directly by
+  /// the readers, as `store(_:_:in:)` for options.
+  @inline(__always)
+  public static func store(_ flag: EventFlag, in event: inout LockEvent) {
+    switch flag {
+    case .trylock: event.isTrylock = true
+    case .read: event.read = .shared
+    case .readRecursive: event.read = .recursive
+    case .threaded: event.threaded = true
+    }
+  }
 
   /// One row per event option, in `EventOption` order. `get` returns nil
   /// when the event does not carry the option (its field holds the
@@ -69,23 +81,23 @@ public enum TraceVocabulary {
     OptionRule(
       .sub, "sub", placeholder: "<n>", value: .subclass,
       get: { $0.subclass == 0 ? nil : .number(UInt64($0.subclass)) },
-      set: { if case .number(let n) = $1 { $0.subclass = UInt8(truncatingIfNeeded: n) } }),
+      set: { store(.sub, $1, in: &$0) }),
     OptionRule(
       .nest, "nest", placeholder: "<class>", value: .lockClass,
       get: { $0.nest == .none ? nil : .lockClass($0.nest) },
-      set: { if case .lockClass(let c) = $1 { $0.nest = c } }),
+      set: { store(.nest, $1, in: &$0) }),
     OptionRule(
       .inst, "inst", placeholder: "<addr>", value: .address,
       get: { $0.address == 0 ? nil : .number($0.address) },
-      set: { if case .number(let n) = $1 { $0.address = n } }),
+      set: { store(.inst, $1, in: &$0) }),
     OptionRule(
       .at, "at", placeholder: "<sid>", value: .stack,
       get: { $0.origin.stack.isNone ? nil : .stack($0.origin.stack) },
-      set: { if case .stack(let s) = $1 { $0.origin.stack = s } }),
+      set: { store(.at, $1, in: &$0) }),
     OptionRule(
       .ip, "ip", placeholder: "<addr>", value: .address,
       get: { $0.origin.ip == 0 ? nil : .number($0.origin.ip) },
-      set: { if case .number(let n) = $1 { $0.origin.ip = n } }),
+      set: { store(.ip, $1, in: &$0) }),
   ]
 
   /// One row per declaration line.
@@ -107,6 +119,22 @@ public enum TraceVocabulary {
 
   /// The row of `flag`.
   public static func rule(for flag: EventFlag) -> FlagRule { byFlag[Int(flag.rawValue)] }
+
+  /// Stores `value` on `event` as option `option` (each row's `set`): the
+  /// one place that says which field an option fills. The readers' hot
+  /// paths call it directly, which copies no event (a call through a
+  /// row's closure passes the event in and out through memory).
+  @inline(__always)
+  public static func store(_ option: EventOption, _ value: OptionValue, in event: inout LockEvent) {
+    switch (option, value) {
+    case (.sub, .number(let n)): event.subclass = UInt8(truncatingIfNeeded: n)
+    case (.nest, .lockClass(let c)): event.nest = c
+    case (.inst, .number(let n)): event.address = n
+    case (.at, .stack(let s)): event.origin.stack = s
+    case (.ip, .number(let n)): event.origin.ip = n
+    default: break
+    }
+  }
 
   /// The row of `option`.
   public static func rule(for option: EventOption) -> OptionRule { byOption[Int(option.rawValue)] }
