@@ -102,6 +102,17 @@ final class DwarfIndex {
     cuDirectory = StartDirectory(count: cuRanges.count) { [cuRanges] in cuRanges[$0].low }
   }
 
+  /// Forgets the unit ranges that do not start in code (`isCode` is asked
+  /// with a DWARF address): what a linker left of discarded functions
+  /// (ld.bfd resolves their addresses to 0, so they cover the ELF header).
+  /// Only the unit search is narrowed; a unit keeps its DIEs.
+  func keepUnitRanges(startingIn isCode: (UInt64) -> Bool) {
+    let kept = cuRanges.filter { isCode($0.low) }
+    guard kept.count != cuRanges.count else { return }
+    cuRanges = kept
+    cuDirectory = StartDirectory(count: kept.count) { kept[$0].low }
+  }
+
   /// `[header offset, next unit offset)` of every unit in `.debug_info`.
   private static func unitEnds(of dwarf: OpaquePointer) -> [AddressRange] {
     var ends: [AddressRange] = []

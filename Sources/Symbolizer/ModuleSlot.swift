@@ -20,6 +20,7 @@ final class ModuleSlot {
   @exclusivity(unchecked) private var dwarfState: DwarfIndex??
   @exclusivity(unchecked) private var ownSymbolState: SymbolTable?
   @exclusivity(unchecked) private var allSymbolState: SymbolTable?
+  @exclusivity(unchecked) private var codeState: CodeRanges?
 
   init(
     path: String, resolvedPath: String?, bias: UInt64, module: OpaquePointer?, isStale: Bool,
@@ -37,8 +38,29 @@ final class ModuleSlot {
   var dwarf: DwarfIndex? {
     if let state = dwarfState { return state }
     let built = module.flatMap { DwarfIndex(module: $0, lanes: lanes) }
+    if let built {
+      let code = code
+      let shift = built.bias &- bias
+      built.keepUnitRanges { code.contains($0 &+ shift) }
+    }
     dwarfState = .some(built)
     return built
+  }
+
+  /// Where the module's own file has code (its executable sections), read
+  /// on first use.
+  var code: CodeRanges {
+    if let known = codeState { return known }
+    let built = module.map { CodeRanges.of(module: $0) } ?? CodeRanges(ranges: [])
+    codeState = built
+    return built
+  }
+
+  /// Whether link-time address `address` is inside one of the module's
+  /// executable sections: only such an address may be given a name.
+  @inline(__always)
+  func isCode(_ address: UInt64) -> Bool {
+    code.contains(address)
   }
 
   /// The function symbol of the module's own file that covers `address`
@@ -47,7 +69,7 @@ final class ModuleSlot {
   func ownSymbol(at address: UInt64) -> SymbolTable.Entry? {
     if ownSymbolState == nil {
       guard let module else { return nil }
-      ownSymbolState = SymbolTable.own(of: module)
+      ownSymbolState = SymbolTable.own(of: module, code: code)
     }
     return ownSymbolState!.lookup(address)
   }
@@ -57,7 +79,7 @@ final class ModuleSlot {
   func anySymbol(at address: UInt64) -> SymbolTable.Entry? {
     if allSymbolState == nil {
       guard let module else { return nil }
-      allSymbolState = SymbolTable.all(of: module, bias: bias)
+      allSymbolState = SymbolTable.all(of: module, bias: bias, code: code)
     }
     return allSymbolState!.lookup(address)
   }

@@ -18,12 +18,23 @@ import CElfutils
 /// Names stay C strings inside the ELF data (which lives as long as the
 /// `Dwfl`) until a lookup needs one.
 ///
+/// A symbol covers `[start, start + size)`; one without a size covers from
+/// its start up to the next symbol, and never past the end of the
+/// executable section it starts in (`CodeRanges`). A symbol that starts
+/// outside every executable section covers nothing, so `_fini` (size 0, the
+/// last function of most binaries) does not name `.rodata`, `.eh_frame_hdr`
+/// and everything else after it.
+///
 /// Invariants: `entries` is sorted by `start` with one entry per start
-/// address; addresses are link-time addresses (runtime minus the bias).
+/// address; `start <= end` for each; addresses are link-time addresses
+/// (runtime minus the bias).
 struct SymbolTable {
   struct Entry {
     var start: UInt64
     var size: UInt64
+    /// Where the symbol's coverage ends (exclusive): `start + size`, or for
+    /// a symbol without a size the end of its executable section.
+    var end: UInt64 = 0
     /// NUL-terminated, inside the module's ELF data.
     var name: UnsafePointer<CChar>
     /// For a local symbol, the source file named by the
@@ -35,10 +46,12 @@ struct SymbolTable {
   /// The directory over `entries`' starts.
   private let directory: StartDirectory
 
-  /// The symbols of `module`'s own file: `.symtab`, else `.dynsym`.
-  static func own(of module: OpaquePointer) -> SymbolTable {
+  /// The symbols of `module`'s own file: `.symtab`, else `.dynsym`;
+  /// `code`: where that file has code (default: read from it).
+  static func own(of module: OpaquePointer, code: CodeRanges? = nil) -> SymbolTable {
     var bias: GElf_Addr = 0
     guard let elf = dwfl_module_getelf(module, &bias) else { return SymbolTable(entries: []) }
+    let code = code ?? CodeRanges.of(elf: elf)
     var chosen: OpaquePointer?
     var chosenHeader = GElf_Shdr()
     var section = elf_nextscn(elf, nil)
@@ -80,13 +93,17 @@ struct SymbolTable {
           start: symbol.st_value, size: symbol.st_size, name: UnsafePointer(name),
           file: isLocal ? currentFile : nil))
     }
-    return SymbolTable(unsorted: raw)
+    return SymbolTable(unsorted: raw, code: code)
   }
 
   /// Every function symbol libdwfl knows for `module` (the main file's
   /// `.symtab`, else the debug file's, else `.dynsym`); `bias` is the
-  /// module's load bias.
-  static func all(of module: OpaquePointer, bias: UInt64) -> SymbolTable {
+  /// module's load bias; `code`: where the module's own file has code
+  /// (default: read from it).
+  static func all(of module: OpaquePointer, bias: UInt64, code: CodeRanges? = nil)
+    -> SymbolTable
+  {
+    let code = code ?? CodeRanges.of(module: module)
     let count = dwfl_module_getsymtab(module)
     guard count > 0 else { return SymbolTable(entries: []) }
     var raw: [Entry] = []
@@ -110,7 +127,7 @@ struct SymbolTable {
           start: address &- bias, size: symbol.st_size, name: name,
           file: isLocal ? currentFile : nil))
     }
-    return SymbolTable(unsorted: raw)
+    return SymbolTable(unsorted: raw, code: code)
   }
 
   private static func isFunction(_ symbol: GElf_Sym) -> Bool {
@@ -126,7 +143,7 @@ struct SymbolTable {
   /// Keeps one symbol per address, as llvm-symbolizer does: the largest
   /// size, and among equal sizes the one that comes last in the table
   /// (`__res_send` over `res_send`, `__memcpy_chk_*` over `__memmove_chk_*`).
-  private init(unsorted raw: [Entry]) {
+  private init(unsorted raw: [Entry], code: CodeRanges) {
     let order = raw.indices.sorted {
       let (a, b) = (raw[$0], raw[$1])
       if a.start != b.start { return a.start < b.start }
@@ -142,19 +159,28 @@ struct SymbolTable {
         unique.append(raw[index])
       }
     }
+    for index in unique.indices {
+      let entry = unique[index]
+      if entry.size > 0 {
+        unique[index].end = entry.start &+ entry.size
+      } else {
+        // Up to the next symbol (the lookup stops there), within its section.
+        unique[index].end = code.range(containing: entry.start)?.upperBound ?? entry.start
+      }
+    }
     entries = unique
     directory = StartDirectory(count: unique.count) { unique[$0].start }
   }
 
   /// The symbol containing link-time address `address`: the last one that
-  /// starts at or below it, if the address is inside its size (an unsized
-  /// symbol extends to the next one).
+  /// starts at or below it, if the address is before its `end` (an unsized
+  /// symbol extends to the next one, within its executable section).
   func lookup(_ address: UInt64) -> Entry? {
     entries.withUnsafeBufferPointer { entries in
       let low = entries.prefixCount(in: directory, for: address, where: { $0.start <= address })
       guard low > 0 else { return nil }
       let entry = entries[low - 1]
-      if entry.size == 0 || address < entry.start &+ entry.size { return entry }
+      if address < entry.end { return entry }
       return nil
     }
   }

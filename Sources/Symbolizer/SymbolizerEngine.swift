@@ -346,6 +346,11 @@ final class SymbolizerEngine {
       return Int32(index)
     }
     let linkPC = pc &- slot.bias
+    // No name for what is not code: the ELF header, `.rodata`, unwind tables.
+    guard slot.isCode(linkPC) else {
+      records.append(.unknown)
+      return Int32(index)
+    }
     // The outermost frame is named by the module's own symbol covering the
     // address, as llvm-symbolizer does: it carries the compiler clone suffix
     // (`.cold`, `.isra.0`) and the exported alias of a stripped library.
