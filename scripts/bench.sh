@@ -202,4 +202,27 @@ out=$(awk -v e="${fig[eventsN]}" -v th="${fig[threadsN]}" -v th0="${fig[threadsT
 }')
 grep -v '^JSON ' <<<"$out"
 json+=$(sed -n 's/^JSON //p' <<<"$out")
+# The recorded shape: low reuse, every event as a recorder writes it
+# (inst= on acquisitions and releases, at= one of 64 stacks on
+# acquisitions: generate --stacks 64), where the text reader's lines are
+# twice as long and each has options to read. N events, best of 3.
+"$bin" generate --shape low-reuse --stacks 64 --events "$n" --seed 1 >"$dir/t.rlt"
+"$bin" convert "$dir/t.rlt" "$dir/t.rltb"
+trace_stats
+tb=$(stat -c %s "$dir/t.rlt")
+bb=$(stat -c %s "$dir/t.rltb")
+declare -A fig=()
+rounds 3 M
+rss=$((fig[textRssM] > fig[binaryRssM] ? fig[textRssM] : fig[binaryRssM]))
+rm -f "$dir/t.rlt" "$dir/t.rltb"
+echo "== shape low-reuse with inst= and at= (recorded)"
+out=$(awk -v e="$events" -v t="${fig[textM]}" -v b="${fig[binaryM]}" -v a="${fig[awkM]}" \
+  -v c="${fig[catM]}" -v r="$rss" -v tb="$tb" -v bb="$bb" 'BEGIN {
+  printf "text report:   %6.2f M events/s at %d (best of 3): %.2fx awk; %.2f bytes/event\n", e / t / 1e6, e, a / t, tb / e
+  printf "binary report: %6.2f M events/s: %.2fx text, %.3fx cat; %.2f bytes/event\n", e / b / 1e6, t / b, c / b, bb / e
+  printf "peak memory:   %.1f MiB\n", r / 1024
+  printf "JSON \"recorded\": {\"events\": %d, \"textEventsPerSecond\": %.0f, \"textToAwk\": %.3f, \"binaryEventsPerSecond\": %.0f, \"binaryToText\": %.3f, \"binaryToCat\": %.4f, \"textBytesPerEvent\": %.3f, \"binaryBytesPerEvent\": %.3f, \"peakMiB\": %.1f}, \n", e, e / t, a / t, e / b, t / b, c / b, tb / e, bb / e, r / 1024
+}')
+grep -v '^JSON ' <<<"$out"
+json+=$(sed -n 's/^JSON //p' <<<"$out")
 echo "{${json}\"n\": $n, \"cores\": \"taskset -c 0\"}"

@@ -216,6 +216,42 @@ import WaitContext
     #expect(hits > 10 && hits < 45, "\(run.stderr)")
   }
 
+  /// `--stacks` writes the events a recorder would: the same events as
+  /// without it (the same findings: none), each acquisition and release
+  /// with `inst=`, each acquisition with `at=` a declared stack, and the
+  /// acquisitions of one class at a few stacks only.
+  @Test(arguments: ["reuse", "low-reuse", "churn"])
+  func stacksAddARecordersOptionsToTheSameEvents(shape: String) throws {
+    let plain = try ToolRun(["generate", "--shape", shape, "--events", "20000"])
+    let recorded = try ToolRun([
+      "generate", "--shape", shape, "--events", "20000", "--stacks", "16",
+    ])
+    #expect(plain.status == 0 && recorded.status == 0)
+    func events(_ text: String) -> [Substring] {
+      text.split(separator: "\n").filter {
+        !$0.hasPrefix("#") && !$0.hasPrefix("class ") && !$0.hasPrefix("stack ")
+          && !$0.hasPrefix("thread ")
+      }
+    }
+    let stripped = events(recorded.stdout).map { line in
+      line.split(separator: " ").filter { !$0.hasPrefix("inst=") && !$0.hasPrefix("at=") }
+        .joined(separator: " ")
+    }
+    #expect(stripped == events(plain.stdout).map(String.init))
+    var sites: [Substring: Set<Substring>] = [:]
+    for line in events(recorded.stdout) {
+      let words = line.split(separator: " ")
+      guard words[1] == "acquire" || words[1] == "release" else { continue }
+      #expect(words.contains { $0.hasPrefix("inst=0x") }, "\(line)")
+      let at = words.first { $0.hasPrefix("at=s") }
+      #expect((at != nil) == (words[1] == "acquire"), "\(line)")
+      if let at { sites[words[2], default: []].insert(at) }
+    }
+    #expect(!sites.isEmpty && sites.values.allSatisfy { $0.count <= 4 })
+    let run = try ToolRun(["report", "-"], input: recorded.stdout)
+    #expect(run.status == 0, "\(run.stdout.suffix(2000))")
+  }
+
   /// The churn shape is clean: a thread per code path, each exiting with
   /// nothing held (an exit with a lock held is a finding), and no more
   /// than `--threads` of them alive at once.
