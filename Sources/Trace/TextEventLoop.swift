@@ -5,8 +5,9 @@ import LockGraph
 /// buffer, many at a time, straight into the batch. A line of plain tokens
 /// (no quote) naming a known thread, verb, class, flags and `key=value`
 /// options, perhaps with a comment after a blank, is read in one pass over
-/// its bytes, eight at a time, each token hashed as its end is found. Every other line is left
-/// to the general parser, which reads it (or says what is wrong with it).
+/// its bytes, eight at a time, each token hashed as its end is found.
+/// Every other line is left to the general parser, which reads it (or says
+/// what is wrong with it).
 extension TextTraceParser {
   /// Bytes that must be readable past the end of the bytes given to
   /// `parseEvents(_:count:firstNumber:)`: its loads read whole words.
@@ -43,10 +44,11 @@ extension TextTraceParser {
 
   /// Parses the line at `line` into `slot`: the start of the next line, or
   /// nil (with `slot` untouched) when the line is not a simple event of
-  /// known tokens ending before `limit`: a quote, a comment, an unknown or
-  /// repeated word, a value that does not read, or a missing required
-  /// option leaves it to the general parser, which reads it or says what
-  /// is wrong with it.
+  /// known tokens ending before `limit`: a quote, a `#` right after a
+  /// token, a comment holding more than printable ASCII and tabs, an
+  /// unknown or repeated word, a value that does not read, or a missing
+  /// required option leaves it to the general parser, which reads it or
+  /// says what is wrong with it.
   @inline(__always)
   private func parseEventLine(
     _ line: UnsafeRawPointer, before limit: UnsafeRawPointer, number: Int64,
