@@ -94,6 +94,18 @@ rounds() { # runs tag: rounds of the four commands in turn into fig, best time o
   done
 }
 
+measure_shape() { # generate options...: that trace at N events in both encodings,
+  # best of 3 rounds into fig (declared by the caller), with rss (the larger
+  # max RSS of the two) and tb, bb (the text and binary file sizes)
+  "$bin" generate "$@" --events "$n" --seed 1 >"$dir/t.rlt"
+  "$bin" convert "$dir/t.rlt" "$dir/t.rltb"
+  trace_stats
+  tb=$(stat -c %s "$dir/t.rlt")
+  bb=$(stat -c %s "$dir/t.rltb")
+  rounds 3 M
+  rss=$((fig[textRssM] > fig[binaryRssM] ? fig[textRssM] : fig[binaryRssM]))
+  rm -f "$dir/t.rlt" "$dir/t.rltb"
+}
 trace_stats() { # -> events, hits, deps of $dir/t.rltb, from report --statistics
   "$bin" report --statistics "$dir/t.rltb" >/dev/null 2>"$dir/stats" || true
   events=$(sed -n 's/.*: \([0-9]*\) events in.*/\1/p' "$dir/stats")
@@ -154,13 +166,8 @@ done
 # The adversarial shape: low reuse over 8,000 classes (85,715 dependencies
 # at 2 M events), where a new dependency's searches could walk the whole
 # graph. N events, best of 3, against the same baselines.
-"$bin" generate --shape low-reuse --classes 8000 --events "$n" --seed 1 >"$dir/t.rlt"
-"$bin" convert "$dir/t.rlt" "$dir/t.rltb"
-trace_stats
 declare -A fig=()
-rounds 3 M
-rss=$((fig[textRssM] > fig[binaryRssM] ? fig[textRssM] : fig[binaryRssM]))
-rm -f "$dir/t.rlt" "$dir/t.rltb"
+measure_shape --shape low-reuse --classes 8000
 echo "== shape low-reuse, 8,000 classes (manyClasses)"
 out=$(awk -v e="$events" -v d="$deps" -v t="${fig[textM]}" -v b="${fig[binaryM]}" \
   -v a="${fig[awkM]}" -v c="${fig[catM]}" -v r="$rss" 'BEGIN {
@@ -206,15 +213,8 @@ json+=$(sed -n 's/^JSON //p' <<<"$out")
 # (inst= on acquisitions and releases, at= one of 64 stacks on
 # acquisitions: generate --stacks 64), where the text reader's lines are
 # twice as long and each has options to read. N events, best of 3.
-"$bin" generate --shape low-reuse --stacks 64 --events "$n" --seed 1 >"$dir/t.rlt"
-"$bin" convert "$dir/t.rlt" "$dir/t.rltb"
-trace_stats
-tb=$(stat -c %s "$dir/t.rlt")
-bb=$(stat -c %s "$dir/t.rltb")
 declare -A fig=()
-rounds 3 M
-rss=$((fig[textRssM] > fig[binaryRssM] ? fig[textRssM] : fig[binaryRssM]))
-rm -f "$dir/t.rlt" "$dir/t.rltb"
+measure_shape --shape low-reuse --stacks 64
 echo "== shape low-reuse with inst= and at= (recorded)"
 out=$(awk -v e="$events" -v t="${fig[textM]}" -v b="${fig[binaryM]}" -v a="${fig[awkM]}" \
   -v c="${fig[catM]}" -v r="$rss" -v tb="$tb" -v bb="$bb" 'BEGIN {
