@@ -150,6 +150,7 @@ import WaitContext
       LockEvent(.acquire, thread: t, lockClass: a),
       LockEvent(.release, thread: t, lockClass: a),
       LockEvent(.release, thread: t, lockClass: b),
+      LockEvent(.mightLock, thread: t, lockClass: over),
     ]
     if batch {
       #expect(events.withUnsafeBufferPointer { v.process($0) } == nil)
@@ -158,6 +159,8 @@ import WaitContext
     }
     let kinds = v.findings.findings.map(\.kind)
     #expect(kinds == [.limitExceeded, .circularDependency], "\(kinds)")
+    // The acquisition and the might-lock: one finding, from the same place.
+    #expect(v.findings.findings.first?.count == 2)
     #expect(v.heldLocks(of: t).isEmpty)
   }
 }

@@ -239,11 +239,12 @@ public struct LockValidator {
     precondition(t >= 0 && t < threads.count, "an event of a thread without a slot")
     if event.lockClass == .none && namesClass(event.verb) {
       // A class declared past the class table's capacity (lockdep's
-      // MAX_LOCKDEP_KEYS): its acquisitions are a limit-exceeded finding
+      // MAX_LOCKDEP_KEYS): its acquisitions and might-locks (which go
+      // through lock_acquire() in the kernel) are a limit-exceeded finding
       // and not validated, and its other events are left with them (a
       // release of a lock never pushed would be an imbalance); validation
       // goes on for everything else (spec/reports.md).
-      if event.verb == .acquire && !threads[t].state.stopped {
+      if event.verb == .acquire || event.verb == .mightLock, !threads[t].state.stopped {
         var origin = event.origin
         origin.event = number
         threads[t].heldShared = shared
