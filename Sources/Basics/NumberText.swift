@@ -27,6 +27,13 @@ public enum NumberText {
     return String(decoding: out, as: UTF8.self)
   }
 
+  /// `value` as the kernel's `%px` prints a pointer on a 64-bit machine:
+  /// lowercase hex digits, zero-padded to 16, without `0x`.
+  public static func pointer(_ value: UInt64) -> String {
+    let digits = String(value, radix: 16)
+    return String(repeating: "0", count: max(0, 16 - digits.count)) + digits
+  }
+
   /// Appends the decimal digits of `value`.
   @inlinable
   public static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {

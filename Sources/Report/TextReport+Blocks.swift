@@ -120,7 +120,8 @@ extension TextReport {
 
     case .heldLockFreed(let from, let to, let holder, let reinitialized):
       out = title(f.kind.title)
-      let range = "\(NumberText.hex(from))-\(NumberText.hex(to))"
+      // As `print_freed_lock_bug()` prints it: `%px-%px`.
+      let range = "\(NumberText.pointer(from))-\(NumberText.pointer(to))"
       out +=
         reinitialized
         ? "\(thread(f.thread)) is re-initializing lock \(range), which is still held:\n"

@@ -19,6 +19,12 @@ import Testing
     }
   }
 
+  @Test func pointersPrintAsThePercentPXFormat() {
+    #expect(NumberText.pointer(0x7f00_0000_1000) == "00007f0000001000")
+    #expect(NumberText.pointer(0xffff_8880_1d09_4000) == "ffff88801d094000")
+    #expect(NumberText.pointer(0) == "0000000000000000")
+  }
+
   @Test func decimal() {
     var out: [UInt8] = []
     NumberText.appendDecimal(-42, to: &out)
