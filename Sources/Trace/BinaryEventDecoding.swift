@@ -271,8 +271,9 @@ extension BinaryTraceDecoder {
         switch kind {
         case .subclass:
           let sub = try input.byte()
-          guard sub <= 7 else {
-            throw .malformed("sub= must be a subclass from 0 to 7, got \(sub)")
+          guard sub <= TraceVocabulary.maxSubclass else {
+            throw .malformed(
+              "sub= must be a subclass from 0 to \(TraceVocabulary.maxSubclass), got \(sub)")
           }
           value = .number(UInt64(sub))
         case .address:

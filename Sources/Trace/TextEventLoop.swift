@@ -170,7 +170,7 @@ extension TextTraceParser {
     switch words.optionValues[raw] {
     case .subclass:
       guard let n = NumberText.parse(UnsafeRawBufferPointer(start: p, count: token.length)),
-        n <= 7
+        n <= TraceVocabulary.maxSubclass
       else { return nil }
       return .number(n)
     case .address:

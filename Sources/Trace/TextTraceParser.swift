@@ -337,8 +337,10 @@ struct TextTraceParser: ~Copyable {
     }
     switch rule.value {
     case .subclass:
-      guard let sub = parsed(), sub <= 7 else {
-        throw fail("\(rule.key)= must be a subclass from 0 to 7, got \"\(Self.clip(value()))\"")
+      guard let sub = parsed(), sub <= TraceVocabulary.maxSubclass else {
+        throw fail(
+          "\(rule.key)= must be a subclass from 0 to \(TraceVocabulary.maxSubclass), "
+            + "got \"\(Self.clip(value()))\"")
       }
       return .number(sub)
     case .address:

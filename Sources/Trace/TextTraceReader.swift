@@ -21,11 +21,11 @@ public struct TextTraceReader {
   /// Reads the whole trace into `consumer`.
   /// - Parameter progress: called now and then with bytes read and the
   ///   file size (nil when unknown).
-  /// - Returns: the trace's modules and stacks.
-  /// - Throws: `TraceError` at the first malformed line.
   /// - Parameter warning: called with a one-line message about a `#` that
   ///   follows a token directly (it starts a comment: the token is cut
   ///   there), once per trace.
+  /// - Returns: the trace's modules and stacks.
+  /// - Throws: `TraceError` at the first malformed line.
   public func read<Consumer: TraceConsumer>(
     into consumer: inout Consumer, progress: ((UInt64, UInt64?) -> Void)? = nil,
     warning: (String) -> Void = { _ in }

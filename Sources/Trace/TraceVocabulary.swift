@@ -13,6 +13,10 @@ public enum TraceVocabulary {
   /// The header's first token (`rawlockcheck-trace 1`).
   public static let headerWord = "rawlockcheck-trace"
 
+  /// The highest `sub=` (lockdep's `MAX_LOCKDEP_SUBCLASSES` is 8), as
+  /// every reader checks it.
+  public static let maxSubclass: UInt64 = 7
+
   /// Why `value` is not a module's `build-id=`, or nil when it is one:
   /// whole bytes in hexadecimal digit pairs, as the symbolizer compares
   /// them with a file's (an odd digit or a non-ASCII one would never match).
