@@ -20,19 +20,52 @@ import Testing
       }
     }
     for (key, edge) in expected {
+      let kinds = UInt8(edge % 15 + 1)
       #expect(index.find(key) == edge)
-      #expect(index.findWithKinds(key)?.kinds.rawValue == UInt8(edge % 15 + 1))
+      #expect(index.covers(key, kinds: DependencyKinds(rawValue: kinds)))
+      // Each kind it has, and no kind it lacks.
+      for bit in 0..<4 {
+        let one = UInt8(1) << bit
+        #expect(index.covers(key, kinds: DependencyKinds(rawValue: one)) == (kinds & one != 0))
+      }
     }
     // Kinds added to an edge are found with it.
     let (someKey, someEdge) = expected.first!
     #expect(index.addKinds(DependencyKinds(rawValue: 0b1111), to: someKey) == someEdge)
     #expect(index.addKinds(DependencyKinds(rawValue: 1), to: UInt64(1) << 40) == nil)
-    #expect(index.findWithKinds(someKey)?.edge == someEdge)
-    #expect(index.findWithKinds(someKey)?.kinds.rawValue == 0b1111)
+    #expect(index.find(someKey) == someEdge)
+    #expect(index.covers(someKey, kinds: DependencyKinds(rawValue: 0b1111)))
     for _ in 0..<5000 {
       let key = DependencyGraph.pairKey(
         ClassID(Int32(rng.next() % 600)), ClassID(Int32(rng.next() % 600)))
       #expect(index.find(key) == expected[key])
     }
+  }
+
+  /// Class ids up to the class table's last (2^20 - 1) keep their pairs
+  /// apart: the index packs a pair into 40 bits.
+  @Test func pairsAtTheClassTableEnd() {
+    let last = Int32(ClassRegistry.capacity - 1)
+    let ids: [Int32] = [0, 1, 255, 256, 4095, 4096, 65535, 65536, last - 1, last]
+    var index = EdgeIndex()
+    var edge: Int32 = 0
+    for a in ids {
+      for b in ids {
+        index.insert(
+          DependencyGraph.pairKey(ClassID(a), ClassID(b)), edge,
+          kinds: DependencyKinds(rawValue: UInt8(edge % 15 + 1)))
+        edge += 1
+      }
+    }
+    edge = 0
+    for a in ids {
+      for b in ids {
+        let key = DependencyGraph.pairKey(ClassID(a), ClassID(b))
+        #expect(index.find(key) == edge)
+        #expect(index.covers(key, kinds: DependencyKinds(rawValue: UInt8(edge % 15 + 1))))
+        edge += 1
+      }
+    }
+    #expect(index.find(DependencyGraph.pairKey(ClassID(last), ClassID(2))) == nil)
   }
 }

@@ -69,8 +69,7 @@ public struct DependencyGraph: Sendable {
   /// in the pair index, which keeps each edge's kinds.
   @inline(__always)
   func covers(from a: ClassID, to b: ClassID, kinds: DependencyKinds) -> Bool {
-    guard let found = index.findWithKinds(Self.pairKey(a, b)) else { return false }
-    return found.kinds.isSuperset(of: kinds)
+    index.covers(Self.pairKey(a, b), kinds: kinds)
   }
 
   /// False when no path of edges leads from `a` to `b` (known from the

@@ -1,43 +1,47 @@
-/// The graph's edges by class pair: an open-addressing hash table of
-/// 64-bit pair keys, with a multiplicative hash. Every new chain looks its
+/// The graph's edges by class pair: an open-addressing hash table of pair
+/// keys, with a multiplicative hash. Every new chain looks its
 /// dependencies up here (a lookup per edge), so this replaces a
 /// `Dictionary`, whose SipHash cost more than the rest of the lookup.
 ///
-/// Each slot holds its key, its edge and the edge's kinds side by side
-/// (16 bytes): a lookup that finds an edge whose kinds cover the new
-/// dependency's, the common case of a new chain, reads one cache line of
-/// the index and nothing of the edge list.
+/// Each slot is one word, the pair key and the edge's kinds side by side
+/// (`packed`), and the edge's index sits in a parallel array: a lookup that
+/// finds an edge whose kinds cover the new dependency's, the common case of
+/// a new chain, reads one 8-byte slot and nothing else, and the table of a
+/// few thousand edges stays in the first-level cache.
 ///
 /// Invariants: `slots.count` is a power of two at least twice `count`
-/// (linear probing always finds an empty slot); an empty slot's key is
-/// `empty`, which no pair key equals (class ids are below 2^31); a slot's
-/// kinds are its edge's (`DependencyGraph` updates both).
+/// (linear probing always finds an empty slot); an empty slot is `empty`,
+/// which no packed key equals (class ids are below 2^20, so a pair takes
+/// 40 bits); a slot's kinds are its edge's (`DependencyGraph` updates
+/// both); `edges[i]` is the edge of `slots[i]`.
 struct EdgeIndex: Sendable {
   private static let empty = UInt64.max
 
-  struct Slot: Sendable {
-    var key: UInt64
-    var edge: Int32
-    var kinds: DependencyKinds
-  }
-
-  private var slots = [Slot](
-    repeating: Slot(key: EdgeIndex.empty, edge: -1, kinds: DependencyKinds(rawValue: 0)),
-    count: 64)
+  private var slots = [UInt64](repeating: EdgeIndex.empty, count: 64)
+  private var edges = [Int32](repeating: -1, count: 64)
   private var count = 0
 
+  /// Pair key `key` (two class ids below 2^20, `DependencyGraph.pairKey`)
+  /// in the 40 bits above the kinds' 8.
   @inline(__always)
-  private func slot(_ key: UInt64) -> Int {
-    Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) & (slots.count &- 1)
+  private static func packed(_ key: UInt64, _ kinds: DependencyKinds) -> UInt64 {
+    assert(key >> 52 == 0 && key & 0xFFF0_0000 == 0, "a class id past the class table")
+    return ((key >> 32) << 20 | key & 0xF_FFFF) << 8 | UInt64(kinds.rawValue)
+  }
+
+  @inline(__always)
+  private func slot(_ pair: UInt64) -> Int {
+    Int(truncatingIfNeeded: (pair &* 0x9E37_79B9_7F4A_7C15) >> 32) & (slots.count &- 1)
   }
 
   /// The slot index of pair `key`, if present.
   @inline(__always)
   private func position(_ key: UInt64) -> Int? {
-    var i = slot(key)
+    let pair = Self.packed(key, DependencyKinds(rawValue: 0))
+    var i = slot(pair)
     while true {
-      let k = slots[i].key
-      if k == key { return i }
+      let k = slots[i]
+      if k & ~0xFF == pair { return i }
       if k == Self.empty { return nil }
       i = (i &+ 1) & (slots.count &- 1)
     }
@@ -46,22 +50,30 @@ struct EdgeIndex: Sendable {
   /// The edge of pair `key`, if any.
   @inline(__always)
   func find(_ key: UInt64) -> Int32? {
-    position(key).map { slots[$0].edge }
+    position(key).map { edges[$0] }
   }
 
-  /// The edge of pair `key` and its kinds, if any.
+  /// Whether pair `key` has an edge with every kind of `kinds`: reads the
+  /// slots only.
   @inline(__always)
-  func findWithKinds(_ key: UInt64) -> (edge: Int32, kinds: DependencyKinds)? {
-    guard let i = position(key) else { return nil }
-    return (slots[i].edge, slots[i].kinds)
+  func covers(_ key: UInt64, kinds: DependencyKinds) -> Bool {
+    guard let i = position(key) else { return false }
+    return UInt8(truncatingIfNeeded: slots[i]) & kinds.rawValue == kinds.rawValue
   }
 
   /// Records edge `edge` of `kinds` for pair `key` (not present yet).
   mutating func insert(_ key: UInt64, _ edge: Int32, kinds: DependencyKinds) {
     if (count + 1) * 2 > slots.count { grow() }
-    var i = slot(key)
-    while slots[i].key != Self.empty { i = (i &+ 1) & (slots.count &- 1) }
-    slots[i] = Slot(key: key, edge: edge, kinds: kinds)
+    store(Self.packed(key, kinds), edge)
+  }
+
+  /// Stores packed slot `value` of edge `edge` in the first empty slot of
+  /// its probe sequence.
+  private mutating func store(_ value: UInt64, _ edge: Int32) {
+    var i = slot(value & ~0xFF)
+    while slots[i] != Self.empty { i = (i &+ 1) & (slots.count &- 1) }
+    slots[i] = value
+    edges[i] = edge
     count += 1
   }
 
@@ -69,16 +81,16 @@ struct EdgeIndex: Sendable {
   /// nil, changing nothing, when the pair has none.
   mutating func addKinds(_ kinds: DependencyKinds, to key: UInt64) -> Int32? {
     guard let i = position(key) else { return nil }
-    slots[i].kinds.formUnion(kinds)
-    return slots[i].edge
+    slots[i] |= UInt64(kinds.rawValue)
+    return edges[i]
   }
 
   private mutating func grow() {
-    let old = slots
-    slots = [Slot](
-      repeating: Slot(key: Self.empty, edge: -1, kinds: DependencyKinds(rawValue: 0)),
-      count: old.count * 2)
+    let oldSlots = slots
+    let oldEdges = edges
+    slots = [UInt64](repeating: Self.empty, count: oldSlots.count * 2)
+    edges = [Int32](repeating: -1, count: oldSlots.count * 2)
     count = 0
-    for s in old where s.key != Self.empty { insert(s.key, s.edge, kinds: s.kinds) }
+    for (i, s) in oldSlots.enumerated() where s != Self.empty { store(s, oldEdges[i]) }
   }
 }
