@@ -33,14 +33,13 @@ extension BinaryTraceDecoder {
     let (eventSlots, positionSlots, free) = batch.freeSlots()
     var filled = 0
     defer { batch.commit(filled) }
-    let verbs = verbCount
     var record = p
     do throws(BinaryStop) {
       // The tables through buffer pointers: no array reloaded or
       // bounds-checked per event (ids are checked against the counts).
       try threadTable.withUnsafeBufferPointer { (threadTable) throws(BinaryStop) in
         try classTable.withUnsafeBufferPointer { (classTable) throws(BinaryStop) in
-          try layout.fastOperands.withUnsafeBufferPointer { (operands) throws(BinaryStop) in
+          try layout.fastCodes.withUnsafeBufferPointer { (fastCodes) throws(BinaryStop) in
             try layout.flagsOnly.withUnsafeBufferPointer { (flagsOnly) throws(BinaryStop) in
               // The loop's cursor and counts are locals of this closure,
               // kept in registers: the variables outside are captured by
@@ -57,12 +56,10 @@ extension BinaryTraceDecoder {
               while q <= last && f < free {
                 r = q
                 let code = q.load(as: UInt8.self)
-                let form = code & 0xC0
+                // Not an event the loop reads: the careful path's.
+                let fast = fastCodes[Int(code)]
+                if fast == 0 { return }
                 let verb = code & 0x3F
-                guard
-                  form == BinaryTraceFormat.plainEvent || form == BinaryTraceFormat.maskedEvent,
-                  verb < verbs
-                else { return }
                 q += 1
                 let position = startOffset &+ Int64(r - start)
                 let threadID = try Self.varint(&q)
@@ -82,19 +79,15 @@ extension BinaryTraceDecoder {
                   q = r
                   return
                 }
-                // `verb < verbCount` (the count of `operands` too): a case of the
-                // contiguous UInt8 enum.
+                // `verb < verbCount` (`fastCodes` has no other): a case of
+                // the contiguous UInt8 enum.
                 let v = unsafeBitCast(verb, to: LockEvent.Verb.self)
                 var lockClass = ClassID.none
                 var address: UInt64 = 0
                 var length: UInt64 = 0
-                switch operands[Int(verb)] {
-                case nil:
-                  // A verb with a required option: the careful path reads it.
-                  q = r
-                  return
-                case .some(.none): break
-                case .some(.lockClass):
+                // The common operand first: a branch, not a jump table.
+                let operand = fast & BinaryEventLayout.FastCode.operand
+                if operand == BinaryEventLayout.FastCode.lockClass {
                   // Both bytes are buffered: `longestEvent` bytes follow the
                   // record's start, and this number starts within its first 12.
                   let id = try Self.mixedVarint(&q)
@@ -105,7 +98,7 @@ extension BinaryTraceDecoder {
                   } else {
                     lockClass = try self.lockClass(id)
                   }
-                case .some(.addressAndLength):
+                } else if operand == BinaryEventLayout.FastCode.addressAndLength {
                   address = try Self.varint(&q)
                   length = try Self.varint(&q)
                 }
@@ -114,7 +107,7 @@ extension BinaryTraceDecoder {
                 // A masked event's mask byte is buffered (`longestEvent` bytes
                 // follow the record's start): a mask of flags only is read
                 // here, any other by `fields`.
-                if form == BinaryTraceFormat.plainEvent {
+                if fast & BinaryEventLayout.FastCode.masked == 0 {
                   (eventSlots + f).initialize(
                     to: LockEvent(
                       v, thread: thread, lockClass: lockClass, address: address,

@@ -121,10 +121,11 @@ struct BinaryVocabulary: Sendable {
 struct BinaryEventLayout: Sendable {
   /// Each verb's operand.
   let operands: [EventOperand]
-  /// Per verb, the operand as the fast event loop reads it; nil for a verb
-  /// with a required option (`init`), left to the careful path, which
-  /// checks that the record gives it.
-  let fastOperands: [EventOperand?]
+  /// `fastCodes[typeByte]`: what the fast event loop does with a record
+  /// that starts with `typeByte` (`FastCode`): 0 for anything it leaves to
+  /// the careful path (not an event, a verb past the vocabulary, or a verb
+  /// with a required option, `init`, whose record the careful path checks).
+  let fastCodes: [UInt8]
   /// The mask bits that name a field, per verb.
   let validMasks: [UInt8]
   /// The mask bits that name a flag, per verb.
@@ -150,11 +151,35 @@ struct BinaryEventLayout: Sendable {
     static let threaded: UInt8 = 8
   }
 
+  /// A `fastCodes` entry, packed: the operand in bits 0-1, and whether
+  /// a mask byte follows the operand.
+  enum FastCode {
+    static let operand: UInt8 = 3
+    static let noOperand: UInt8 = 1
+    static let lockClass: UInt8 = 2
+    static let addressAndLength: UInt8 = 3
+    static let masked: UInt8 = 4
+  }
+
   static let shared = BinaryEventLayout(BinaryVocabulary.shared)
 
   init(_ vocabulary: BinaryVocabulary) {
     operands = vocabulary.verbs.map(\.operand)
-    fastOperands = vocabulary.verbs.map { $0.required.isEmpty ? $0.operand : nil }
+    fastCodes = (0..<256).map { code in
+      let form = UInt8(code) & 0xC0
+      let verb = code & 0x3F
+      guard
+        form == BinaryTraceFormat.plainEvent || form == BinaryTraceFormat.maskedEvent,
+        verb < vocabulary.verbs.count, vocabulary.verbs[verb].required.isEmpty
+      else { return 0 }
+      let operand =
+        switch vocabulary.verbs[verb].operand {
+        case .none: FastCode.noOperand
+        case .lockClass: FastCode.lockClass
+        case .addressAndLength: FastCode.addressAndLength
+        }
+      return operand | (form == BinaryTraceFormat.maskedEvent ? FastCode.masked : 0)
+    }
     validMasks = vocabulary.verbs.map(\.validMask)
     flagMasks = vocabulary.verbs.map { row in
       row.fields.indices.reduce(0) { mask, bit in
