@@ -231,21 +231,30 @@ import Testing
         == [.sleepInAtomic, .invalidWaitContext])
   }
 
-  @Test func anInvalidSubclassStopsTheThreadsValidation() {
-    // lockdep: "BUG: looking up invalid subclass", then debug_locks_off().
-    // Not a subclass taken modulo 8 (subclass 0: recursive locking).
+  @Test func anInvalidSubclassIsALimitAndLeftOut() {
+    // lockdep: "BUG: looking up invalid subclass" (MAX_LOCKDEP_SUBCLASSES
+    // is 8). Not a subclass taken modulo 8 (subclass 0: recursive
+    // locking); its unlock is left out with it (no bad unlock balance);
+    // and, unlike the kernel's debug_locks_off(), the thread stays
+    // validated (the sleep under the raw lock is found).
     let key = LockClassKey("&subclass->lock")
     let outer = Checked.Mutex(name: "&subclass->lock", key: key)
     let inner = Checked.Mutex(name: "&subclass->lock", key: key)
     let raw = Checked.RawSpinLock(name: "&subclass->raw")
-    let found = kinds {
+    let (_, found, texts) = LockValidationScope.check(expecting: nil) {
       outer.withLock {
         inner.lock(subclass: 8)
         inner.unlock()
       }
+      inner.lock(subclass: -1)
+      inner.unlock()
       raw.withLock { Checked.mightSleep() }
     }
-    #expect(found == [])
+    #expect(found.map(\.kind) == [.limitExceeded, .limitExceeded, .sleepInAtomic])
+    #expect(texts.first?.contains("BUG: MAX_LOCKDEP_SUBCLASSES (8) too low!") == true)
+    #expect(
+      texts.first?.contains("&subclass->lock: lock(subclass: 8) and its unlock were not validated")
+        == true)
   }
 
   @Test func readerWriterLocksNestAsTheKernelsDo() {

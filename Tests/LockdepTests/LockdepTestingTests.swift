@@ -29,6 +29,19 @@ import Testing
     #expect(found.map(\.kind).contains(.sleepInAtomic))
   }
 
+  /// A negative test whose finding did not happen says which it expected,
+  /// with the article its kind's spelling takes.
+  @Test func aMissingFindingIsNamed() {
+    let (_, _, wait) = LockValidationScope.check(expecting: .invalidWaitContext) {}
+    #expect(wait == ["expected an invalid-wait-context finding, found none"])
+    let taken = Checked.Mutex(name: "&named->taken")
+    let (_, _, cycle) = LockValidationScope.check(expecting: .circularDependency) {
+      taken.withLock {}
+      taken.unlock()
+    }
+    #expect(cycle == ["expected a circular-dependency finding, found bad-unlock-balance"])
+  }
+
   @Test func theTraitRecordsAnIssuePerFinding() async throws {
     let raw = Checked.RawSpinLock(name: "&issue->raw")
     let zone = Checked.SpinLock(name: "&issue->zone")

@@ -11,13 +11,13 @@ import Testing
     var stderr: String
   }
 
-  static func probe(_ scenario: String, policy: String) throws -> Run {
+  static func probe(_ scenario: String, policy: String, trace: URL? = nil) throws -> Run {
     let process = Process()
     process.executableURL = RecorderTests.probe
     process.arguments = [scenario]
     var environment = ProcessInfo.processInfo.environment
     environment["RAWLOCKCHECK"] = policy
-    environment.removeValue(forKey: "RAWLOCKCHECK_TRACE")
+    environment["RAWLOCKCHECK_TRACE"] = trace?.path
     // No Swift backtracer on the deliberate abort: it inherits the
     // probe's pipes, and under ThreadSanitizer it did not exit, so the
     // reads below never saw their end (the whole test run hung).
@@ -50,6 +50,26 @@ import Testing
     #expect(run.status == SIGABRT)
     #expect(run.stderr.contains("[ BUG: Invalid wait context ]"))
     #expect(!run.stdout.contains("finding "), "nothing after the first finding ran")
+  }
+
+  /// A run that a finding aborts leaves a trace that replays that
+  /// finding: the event that caused it is recorded before the process
+  /// ends (the finding is reported in the middle of it).
+  @Test(arguments: [
+    "invalid-wait-context", "circular-dependency", "recursive-locking", "sleep-in-atomic",
+    "bad-unlock-balance",
+  ])
+  func anAbortedRunsTraceReplaysItsFinding(_ scenario: String) throws {
+    let trace = FileManager.default.temporaryDirectory
+      .appendingPathComponent("aborted-\(scenario)-\(UUID().uuidString).rltb")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    let run = try Self.probe(scenario, policy: "abort", trace: trace)
+    #expect(run.status == SIGABRT)
+    let report = try ToolRun(["report", "--format", "json", trace.path])
+    #expect(report.status == 1, "the trace replays a finding: \(report.stdout) \(report.stderr)")
+    let json = try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any]
+    let kinds = (json?["findings"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }
+    #expect(kinds.first == scenario)
   }
 
   @Test func offValidatesNothing() throws {

@@ -32,6 +32,9 @@ public final class ClassRegistry: @unchecked Sendable {
   /// The most classes (declared ones and their subclass variants) one
   /// registry holds.
   public static let capacity = 1 << 20
+  /// The subclasses of one class, 0 to 7 (lockdep's
+  /// `MAX_LOCKDEP_SUBCLASSES`).
+  public static let subclasses = 8
 
   private let records: UnsafeMutablePointer<LockClass>
   private let usageBits: UnsafeMutablePointer<Atomic<UInt16>>

@@ -61,6 +61,21 @@ extension ThreadValidator {
       classes: [])
   }
 
+  /// An acquisition of a lock named `name` with `subclass`, past lockdep's
+  /// `MAX_LOCKDEP_SUBCLASSES` (the kernel's "BUG: looking up invalid
+  /// subclass", after which it turns itself off): a `limit-exceeded`
+  /// finding, delivered now. Nothing else changes: the caller leaves the
+  /// acquisition out, with its release, and the thread stays validated.
+  public mutating func reportInvalidSubclass(_ subclass: Int, of name: String, origin: Origin) {
+    reportNow(
+      .limitExceeded, origin: origin, lock: nil,
+      detail: .limitExceeded(
+        limit: "MAX_LOCKDEP_SUBCLASSES (\(ClassRegistry.subclasses))",
+        consequence: "\(name): lock(subclass: \(subclass)) and its unlock were not validated"),
+      classes: [])
+    deliverPending()
+  }
+
   /// Pushes a lock: computes the chain key and validates the chain when it
   /// is new (lockdep's `validate_chain()`).
   @inline(__always)

@@ -60,7 +60,10 @@ public class ValidatedLock: @unchecked Sendable {
     read: ReadMode = .exclusive, trylock: Bool = false, subclass: Int = 0,
     nest: ValidatedLock? = nil, ip: UInt64
   ) {
-    if subclass < 0 || subclass > 7 { return Live.invalidSubclass(subclass, of: className) }
+    if subclass < 0 || subclass >= ClassRegistry.subclasses {
+      return Live.invalidSubclass(
+        subclass, of: className, lockClass: lockClass, instance: instance, ip: ip)
+    }
     Live.acquire(
       lockClass, instance: instance, read: read, trylock: trylock,
       subclass: UInt8(clamping: subclass), nest: nest?.lockClass ?? .none, ip: ip)

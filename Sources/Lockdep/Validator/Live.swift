@@ -157,16 +157,18 @@ enum Live {
   }
 
   /// `lock(subclass:)` outside 0...7: lockdep's "BUG: looking up invalid
-  /// subclass", after which it validates nothing more. The acquisition is
-  /// not recorded, and the calling thread is no longer validated (so its
-  /// unlock is no finding either).
+  /// subclass", a `limit-exceeded` finding (`MAX_LOCKDEP_SUBCLASSES`). The
+  /// acquisition is left out, and its unlock with it: neither is validated
+  /// or recorded (a trace has no way to say such a subclass). Unlike the
+  /// kernel, which turns itself off there, the thread stays validated: a
+  /// test runner's thread runs later tests too.
   @inline(never)
-  static func invalidSubclass(_ subclass: Int, of name: String) {
+  static func invalidSubclass(
+    _ subclass: Int, of name: String, lockClass: ClassID, instance: UInt64, ip: UInt64
+  ) {
     withThread(orphan: { nil }) { thread in
-      LiveValidator.shared.misuse(
-        "\(name): lock(subclass: \(subclass)): subclasses are 0 to 7 (MAX_LOCKDEP_SUBCLASSES); this thread is no longer validated",
-        thread: thread.id)
-      thread.validator.stop()
+      thread.invalidSubclass(
+        subclass, of: name, lockClass: lockClass, instance: instance, ip: ip)
     }
   }
 

@@ -37,6 +37,13 @@ final class LiveThread: StackSource {
   @exclusivity(unchecked) var eventStack = StackID.none
   /// Events of signal handlers, waiting to be validated.
   @exclusivity(unchecked) var deferred = DeferredEvents()
+  /// The event being validated, while it is and the process records: it
+  /// is recorded once validated (with `eventStack`), or before then by
+  /// `recordCurrentEvent()` when a finding ends the process.
+  @exclusivity(unchecked) var unrecorded: LockEvent?
+  /// Locks taken with an invalid subclass (`invalidSubclass`), newest last:
+  /// not validated, so their releases are left out too.
+  @exclusivity(unchecked) var unvalidated: [(lockClass: ClassID, instance: UInt64)] = []
   /// The stack a replayed event was taken from: `captureStack()` gives it
   /// instead of the stack of the replay.
   @exclusivity(unchecked) var replayStack: UnsafeBufferPointer<UInt64>?
@@ -84,21 +91,62 @@ final class LiveThread: StackSource {
   /// Validates (and records) one event of this thread.
   @inline(__always)
   func process(_ event: LockEvent) {
+    if event.verb == .release && !unvalidated.isEmpty && leaveOutRelease(event) { return }
     busy = true
     rlc_signal_fence()
+    if recording != nil { unrecorded = event }
     do {
       try validator.process(event)
     } catch {
       LiveValidator.shared.misuse("\(error.message)", thread: id)
     }
-    if let recording {
-      var recorded = event
-      recorded.origin.stack = eventStack
-      recording.record(recorded)
-    }
+    recordCurrentEvent()
     eventStack = .none
     rlc_signal_fence()
     busy = false
+  }
+
+  /// An acquisition with a subclass past `ClassRegistry.subclasses`: a
+  /// finding, and the lock is left out (`unvalidated`).
+  func invalidSubclass(
+    _ subclass: Int, of name: String, lockClass: ClassID, instance: UInt64, ip: UInt64
+  ) {
+    unvalidated.append((lockClass, instance))
+    busy = true
+    rlc_signal_fence()
+    validator.reportInvalidSubclass(subclass, of: name, origin: Origin(ip: ip))
+    eventStack = .none
+    rlc_signal_fence()
+    busy = false
+  }
+
+  /// Whether `release` is of a lock taken with an invalid subclass (and
+  /// not held otherwise): it is then left out, as its acquisition was.
+  private func leaveOutRelease(_ release: LockEvent) -> Bool {
+    guard
+      let i = unvalidated.lastIndex(where: {
+        $0.lockClass == release.lockClass && $0.instance == release.address
+      }), !holds(release.lockClass, instance: release.address)
+    else { return false }
+    unvalidated.remove(at: i)
+    return true
+  }
+
+  /// Records the event being validated (`unrecorded`), with the stack
+  /// captured for it so far; once only.
+  func recordCurrentEvent() {
+    guard var recorded = unrecorded, let recording else { return }
+    unrecorded = nil
+    recorded.origin.stack = eventStack
+    recording.record(recorded)
+  }
+
+  /// `recordCurrentEvent()` on the calling thread's state, if it has one:
+  /// for a finding that ends the process (`RAWLOCKCHECK=abort`) in the
+  /// middle of the event that caused it, so that the trace replays it.
+  static func recordCallingThreadsEvent() {
+    guard let raw = rlc_lockdep_thread() else { return }
+    Unmanaged<LiveThread>.fromOpaque(raw).takeUnretainedValue().recordCurrentEvent()
   }
 
   /// A plain acquisition (no subclass, nest lock or trylock): the fast path

@@ -129,6 +129,10 @@ final class LiveValidator: Sendable {
     case .print: printToStandardError(render(finding) + "\n")
     case .abort:
       printToStandardError(render(finding) + "\nrawlockcheck: aborting (RAWLOCKCHECK=abort)\n")
+      // The event that caused it is recorded before the process ends, or
+      // the trace would not replay the finding.
+      LiveThread.recordCallingThreadsEvent()
+      recorder?.flushAll()
       abort()
     }
   }

@@ -132,7 +132,11 @@ public final class LockValidationScope: Sendable {
     if found.isEmpty && !lockValidationIsCompiledIn { return (result, found, []) }
     let seen = found.map(\.kind.rawValue).joined(separator: ", ")
     return (
-      result, found, ["expected a \(kind.rawValue) finding, found \(seen.isEmpty ? "none" : seen)"]
+      result, found,
+      [
+        "expected \("aeiou".contains(kind.rawValue.first!) ? "an" : "a") \(kind.rawValue) finding, "
+          + "found \(seen.isEmpty ? "none" : seen)"
+      ]
     )
   }
 
