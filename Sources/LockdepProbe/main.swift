@@ -178,6 +178,47 @@ let scenarios: [(String, () -> Void)] = [
       }
     }
   ),
+  (
+    // Clean: objects locked by one thread and freed by another after it
+    // unlocked them, handed over through a queue the validator does not
+    // see. No finding live; the recorded trace must not find one either.
+    "handoff",
+    {
+      final class Object: @unchecked Sendable {
+        let lock = Checked.Mutex(name: "&object->lock")
+      }
+      let queue = PThreadMutex<[Object]>([])
+      let done = PThreadMutex(false)
+      let producer = SpawnedThread {
+        for _ in 0..<200_000 {
+          let object = Object()
+          object.lock.withLock {}
+          queue.withLock { $0.append(object) }
+        }
+        done.withLock { $0 = true }
+      }
+      let consumer = SpawnedThread {
+        while true {
+          let taken = queue.withLock { q -> [Object] in
+            defer { q.removeAll() }
+            return q
+          }
+          if taken.isEmpty && done.withLock({ $0 }) && queue.withLock({ $0.isEmpty }) { break }
+          _ = taken
+        }
+      }
+      producer.join()
+      consumer.join()
+    }
+  ),
+  (
+    // Clean: a thread per task, 3,000 of them, each taking a lock once.
+    "thread-per-task",
+    {
+      let lock = Checked.Mutex(name: "&task->lock")
+      for _ in 0..<3000 { runOnThread { lock.withLock {} } }
+    }
+  ),
 ]
 
 // Findings are collected and listed at the end, unless RAWLOCKCHECK says

@@ -14,9 +14,21 @@ import WaitContext
 public struct BinaryTraceWriter: Sendable {
   /// The bytes written and not yet flushed.
   public private(set) var bytes: [UInt8] = []
-  /// Each thread's previous value of each address option, indexed by
-  /// thread id times the number of options, plus the option.
+  /// Each thread's previous value of each address option: a row of
+  /// `EventOption.allCases.count` values per thread, indexed by the
+  /// thread's row (`rows`) plus the option.
   private var previous: [UInt64] = []
+  /// Where each thread's row starts in `previous`. Rows are handed out in
+  /// the order threads first appear, so a writer of one thread's events (a
+  /// recorder's) keeps one row whatever the thread's id, rather than a row
+  /// for every id below it.
+  private var rows: [Int32: Int] = [:]
+  /// Rows looked up lately, by the thread id's low bits: (thread, row)
+  /// packed, thread in the high 32 bits; -1 for none. A trace's few
+  /// interleaved threads are found here, not in `rows`.
+  private var recentRows = [Int](repeating: -1, count: 16)
+  /// The threads given a row so far.
+  var rowCount: Int { rows.count }
   private let vocabulary = BinaryVocabulary.shared
 
   /// An empty writer whose buffer holds `capacity` bytes before it grows.
@@ -170,13 +182,23 @@ public struct BinaryTraceWriter: Sendable {
   // MARK: Fields
 
   private mutating func slot(_ thread: ThreadID, _ option: EventOption) -> Int {
-    let count = EventOption.allCases.count
     precondition(thread.raw >= 0, "thread ids are not negative")
-    let index = Int(thread.raw) * count + Int(option.rawValue)
-    if index >= previous.count {
-      previous.append(contentsOf: repeatElement(0, count: index + count - previous.count))
+    let recent = Int(thread.raw) & (recentRows.count - 1)
+    let packed = recentRows[recent]
+    let row: Int
+    if packed >= 0 && packed >> 32 == Int(thread.raw) {
+      row = packed & 0xFFFF_FFFF
+    } else {
+      if let known = rows[thread.raw] {
+        row = known
+      } else {
+        row = previous.count
+        rows[thread.raw] = row
+        previous.append(contentsOf: repeatElement(0, count: EventOption.allCases.count))
+      }
+      recentRows[recent] = Int(thread.raw) << 32 | row
     }
-    return index
+    return row + Int(option.rawValue)
   }
 
   /// An id as written; a negative one (`.none`) becomes a number no reader

@@ -77,6 +77,37 @@ import Testing
     #expect(perThread.count == 8, "each worker's 8,000 lock events, and its exit")
   }
 
+  /// 200,000 objects locked on one thread and freed on another after it
+  /// unlocked them (handed over through a queue the validator does not
+  /// see): nothing live, and nothing offline, where a free is checked
+  /// against every thread's held locks. A free is written after every
+  /// event that happened before it: threads' buffers interleaved at
+  /// random put an unlock after the free that followed it, and the trace
+  /// found a held lock freed that the program never freed.
+  @Test func aLockFreedOnAnotherThreadAfterItsUnlockIsNoFinding() throws {
+    let (live, trace) = try Self.record("handoff")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    #expect(live.isEmpty)
+    let run = try ToolRun(["report", trace.path])
+    #expect(run.status == 0, "\(run.stdout)")
+    #expect(run.stdout.hasSuffix("600002 events, no findings\n"), "\(run.stdout)")
+  }
+
+  /// A thread per task, 3,000 of them: every thread's events are in the
+  /// trace (each recording is written and forgotten at its thread's exit).
+  @Test func aThreadPerTaskIsRecordedWhole() throws {
+    let (live, trace) = try Self.record("thread-per-task")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    #expect(live.isEmpty)
+    let run = try ToolRun(["stats", "--format", "json", trace.path])
+    #expect(run.status == 0, "\(run.stderr)")
+    let stats = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+    let perKind = stats?["eventsPerKind"] as? [String: Int]
+    #expect(perKind?["acquire"] == 3000)
+    #expect(perKind?["release"] == 3000)
+    #expect(perKind?["exit"] == 3000)
+  }
+
   @Test func policyOffValidatesNothingOnAnyThread() throws {
     let (live, trace) = try Self.record("policy-off")
     defer { try? FileManager.default.removeItem(at: trace) }

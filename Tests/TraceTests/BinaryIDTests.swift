@@ -8,9 +8,8 @@ import WaitContext
 /// lie far past the dense tables (kept apart, in `IDTable`'s dictionary)
 /// read back as the same events as ones with small ids.
 @Suite struct BinaryIDTests {
-  /// Two classes and two threads with trace ids `classIDs` and
-  /// `threadIDs` (the writer keeps a table indexed by thread id: not too
-  /// large), then enough events (plain ones, and ones with fields) that
+  /// Two classes and threads with trace ids `classIDs` and `threadIDs`,
+  /// then enough events (plain ones, and ones with fields) that
   /// most are decoded by the event loop rather than record by record.
   static func trace(classIDs: [Int32], threadIDs: [Int32]) throws -> [UInt8] {
     var writer = BinaryTraceWriter()
@@ -38,6 +37,29 @@ import WaitContext
       }
     }
     return writer.take()
+  }
+
+  /// The writer's per-thread rows of previous addresses, after `trace`.
+  static func rows(threadIDs: [Int32]) throws -> Int {
+    var writer = BinaryTraceWriter()
+    for thread in threadIDs {
+      writer.event(
+        LockEvent(.acquire, thread: ThreadID(thread), lockClass: ClassID(0), address: 0x1000))
+    }
+    return writer.rowCount
+  }
+
+  /// Previous addresses are kept per thread written, not per thread id
+  /// below the largest (a recorder's writer of thread 2,000,000,000 kept
+  /// 2,000,000,000 rows); ids that share the lookup cache's slot (5 and 21)
+  /// keep apart.
+  @Test func aRowPerThreadWrittenWhateverItsID() throws {
+    let dense = try Self.transcript(Self.trace(classIDs: [0, 1], threadIDs: [0, 1, 2]))
+    let sparse = try Self.transcript(
+      Self.trace(classIDs: [0, 1], threadIDs: [5, 21, 2_000_000_000]))
+    #expect(sparse == dense)
+    #expect(try Self.rows(threadIDs: [2_000_000_000]) == 1)
+    #expect(try Self.rows(threadIDs: [5, 21, 5, 21, 2_000_000_000, 5]) == 3)
   }
 
   static func transcript(_ bytes: [UInt8]) throws -> [String] {

@@ -21,6 +21,15 @@ import WaitContext
 /// its thread exits, when a finding is reported, at normal process exit,
 /// and on a fatal signal. Events of one thread keep their order; events of
 /// different threads are interleaved a buffer at a time.
+///
+/// Invariant (the order a reader needs): an event that happened before a
+/// `free` or `init` on another thread is written before it. A thread's
+/// buffer is taken and written under the file's lock, in one step (never
+/// taken, then written after another thread's write), and a `free` or
+/// `init` is written, under that lock, after every other thread's buffered
+/// events (`flushInOrder`). A reader checks a free against every thread's
+/// held locks: a lock released before it, in a buffer written after it,
+/// would be a held lock freed that never was.
 final class TraceRecorder: Sendable {
   /// The recorder of this process, once the live validator made one.
   static var current: TraceRecorder? {
@@ -114,28 +123,53 @@ final class TraceRecorder: Sendable {
     }
   }
 
-  /// Appends a thread's buffered events to the file.
-  func write(_ bytes: [UInt8]) {
-    file.withLock { f in Self.writeAll(bytes, to: f.descriptor) }
+  /// Writes `recording`'s buffered events: taken and written under the
+  /// file's lock. From a signal handler, nothing when a lock is busy (held
+  /// by the code the signal interrupted).
+  func flush(_ recording: ThreadRecording, fromSignal: Bool = false) {
+    if fromSignal {
+      _ = file.withLockIfAvailable { f in
+        if let bytes = recording.takeIfAvailable() { Self.writeAll(bytes, to: f.descriptor) }
+      }
+    } else {
+      file.withLock { f in Self.writeAll(recording.take(), to: f.descriptor) }
+    }
+  }
+
+  /// Writes every other thread's buffered events, then `recording`'s, whose
+  /// last event is a `free` or an `init`: whatever happened before it, on
+  /// any thread, is then written before it (one write).
+  func flushInOrder(endingWith recording: ThreadRecording) {
+    file.withLock { f in
+      var bytes: [UInt8] = []
+      for other in f.recordings where other !== recording { bytes += other.take() }
+      bytes += recording.take()
+      Self.writeAll(bytes, to: f.descriptor)
+    }
+  }
+
+  /// Writes `recording`'s last events, and forgets it: its thread ended.
+  func retire(_ recording: ThreadRecording) {
+    file.withLock { f in
+      Self.writeAll(recording.take(), to: f.descriptor)
+      f.recordings.removeAll { $0 === recording }
+    }
   }
 
   /// Writes every thread's buffered events. From a signal handler, locks
   /// that are busy (held by the code the signal interrupted) are skipped
   /// rather than waited for.
   func flushAll(fromSignal: Bool = false) {
-    let recordings =
-      fromSignal
-      ? file.withLockIfAvailable { $0.recordings } ?? [] : file.withLock { $0.recordings }
-    for r in recordings { r.flush(fromSignal: fromSignal) }
-  }
-
-  /// Appends a thread's buffered events to the file, unless (from a signal
-  /// handler) the file's lock is busy.
-  func write(_ bytes: [UInt8], fromSignal: Bool) {
     if fromSignal {
-      _ = file.withLockIfAvailable { f in Self.writeAll(bytes, to: f.descriptor) }
+      _ = file.withLockIfAvailable { f in
+        for r in f.recordings {
+          if let bytes = r.takeIfAvailable() { Self.writeAll(bytes, to: f.descriptor) }
+        }
+      }
     } else {
-      write(bytes)
+      file.withLock { f in
+        for r in f.recordings { Self.writeAll(r.take(), to: f.descriptor) }
+      }
     }
   }
 
@@ -201,7 +235,9 @@ final class TraceRecorder: Sendable {
 }
 
 /// One thread's buffered events. Its thread appends, and anyone may flush:
-/// the buffer has its own (uncontended) lock.
+/// the buffer has its own (uncontended) lock, taken after the file's (the
+/// recorder takes a buffer under the file's lock; the thread appends
+/// without it). Lock order: file, then buffer.
 final class ThreadRecording: Sendable {
   private let recorder: TraceRecorder
   private let buffer: PThreadMutex<(writer: any TraceWriting, known: [Bool])>
@@ -235,15 +271,29 @@ final class ThreadRecording: Sendable {
       b.writer.event(event)
       return b.writer.bytes.count >= Self.limit
     }
-    if full { flush() }
+    if event.verb == .free || event.verb == .initLock {
+      // A reader checks it against every thread's held locks.
+      recorder.flushInOrder(endingWith: self)
+    } else if full {
+      flush()
+    }
   }
 
   /// Writes the buffered events to the file.
   func flush(fromSignal: Bool = false) {
-    let bytes =
-      fromSignal
-      ? buffer.withLockIfAvailable { $0.writer.take() } ?? [] : buffer.withLock { $0.writer.take() }
-    if !bytes.isEmpty { recorder.write(bytes, fromSignal: fromSignal) }
+    recorder.flush(self, fromSignal: fromSignal)
+  }
+
+  /// The buffered events, taken out (the recorder writes them under the
+  /// file's lock).
+  func take() -> [UInt8] {
+    buffer.withLock { $0.writer.take() }
+  }
+
+  /// `take()`, or nil when the buffer's lock is busy (from a signal
+  /// handler).
+  func takeIfAvailable() -> [UInt8]? {
+    buffer.withLockIfAvailable { $0.writer.take() }
   }
 
   /// Records a new name of this thread.

@@ -331,7 +331,12 @@ final class LiveThread: StackSource {
     } else {
       process(LockEvent(.exit, thread: id))
     }
-    recording?.flush()
+    if let recording {
+      // Written and forgotten: a thread per task must not keep a buffer
+      // per task. A later event of this thread (another key's destructor)
+      // gets a new state, and a new recording, from its first event.
+      LiveValidator.shared.recorder?.retire(recording)
+    }
   }
 
   /// The validation scope whose `run` on this thread ended with locks it
