@@ -219,6 +219,29 @@ let scenarios: [(String, () -> Void)] = [
       for _ in 0..<3000 { runOnThread { lock.withLock {} } }
     }
   ),
+  (
+    // A dependency made first by a thread that then waits (its recording
+    // unwritten), and taken again by this one often enough to fill its
+    // buffer, before a cycle closes on it: the dependency's stack is the
+    // first thread's, offline as live.
+    "stacks-across-threads",
+    {
+      let a = Checked.Mutex(name: "&across->a")
+      let b = Checked.Mutex(name: "&across->b")
+      let started = PThreadMutex(false)
+      let finish = PThreadMutex(false)
+      let worker = SpawnedThread {
+        a.withLock { b.withLock {} }
+        started.withLock { $0 = true }
+        while !finish.withLock({ $0 }) { usleep(100) }
+      }
+      while !started.withLock({ $0 }) { usleep(100) }
+      for _ in 0..<20_000 { a.withLock { b.withLock {} } }
+      b.withLock { a.withLock {} }
+      finish.withLock { $0 = true }
+      worker.join()
+    }
+  ),
 ]
 
 // Findings are collected and listed at the end, unless RAWLOCKCHECK says

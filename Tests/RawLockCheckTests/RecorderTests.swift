@@ -93,6 +93,25 @@ import Testing
     #expect(run.stdout.hasSuffix("600002 events, no findings\n"), "\(run.stdout)")
   }
 
+  /// A dependency made first by one thread (which then waits, its buffer
+  /// unwritten) and taken again by another often enough to fill its
+  /// buffer, before a cycle closes on it: offline, as live, the
+  /// dependency's stack is the first thread's whole stack, not the one
+  /// frame of the other thread's later acquisitions (an event with a stack
+  /// is written after everything that happened before it).
+  @Test func aDependencyKeepsTheStackOfTheThreadThatMadeIt() throws {
+    let (live, trace) = try Self.record("stacks-across-threads")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    #expect(live == ["circular-dependency 1"])
+    let run = try ToolRun(["report", "--format", "json", trace.path])
+    let json = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+    let finding = (json?["findings"] as? [[String: Any]])?.first
+    let chain = finding?["chain"] as? [[String: Any]] ?? []
+    let made = chain.first { $0["name"] as? String == "&across->b" }
+    #expect((made?["frames"] as? [Any])?.count ?? 0 > 1, "\(chain)")
+    #expect(made?["thread"] as? String != finding?["thread"] as? String, "the worker made it")
+  }
+
   /// A thread per task, 3,000 of them: every thread's events are in the
   /// trace (each recording is written and forgotten at its thread's exit).
   @Test func aThreadPerTaskIsRecordedWhole() throws {

@@ -23,13 +23,17 @@ import WaitContext
 /// different threads are interleaved a buffer at a time.
 ///
 /// Invariant (the order a reader needs): an event that happened before a
-/// `free` or `init` on another thread is written before it. A thread's
+/// `free`, an `init` or an event with a stack (`at=`: something new to the
+/// live validator) on another thread is written before it. A thread's
 /// buffer is taken and written under the file's lock, in one step (never
-/// taken, then written after another thread's write), and a `free` or
-/// `init` is written, under that lock, after every other thread's buffered
-/// events (`flushInOrder`). A reader checks a free against every thread's
-/// held locks: a lock released before it, in a buffer written after it,
-/// would be a held lock freed that never was.
+/// taken, then written after another thread's write), and such an event
+/// is written, under that lock, after every other thread's buffered events
+/// (`flushInOrder`). A reader checks a free against every thread's held
+/// locks: a lock released before it, in a buffer written after it, would
+/// be a held lock freed that never was. And a reader that met a chain
+/// first in another thread's later events (which carry no stack: the live
+/// validator knew the chain) would keep that one-frame origin for the
+/// dependency instead of the stack the live report showed.
 final class TraceRecorder: Sendable {
   /// The recorder of this process, once the live validator made one.
   static var current: TraceRecorder? {
@@ -271,8 +275,12 @@ final class ThreadRecording: Sendable {
       b.writer.event(event)
       return b.writer.bytes.count >= Self.limit
     }
-    if event.verb == .free || event.verb == .initLock {
-      // A reader checks it against every thread's held locks.
+    if event.verb == .free || event.verb == .initLock || !event.origin.stack.isNone {
+      // A free or init: a reader checks it against every thread's held
+      // locks. An event with a stack: the live validator found something
+      // new there (a chain, a finding), and a reader must meet it where the
+      // live one did, before the other threads' events that came after it
+      // (which took the chain as known, and carry no stack).
       recorder.flushInOrder(endingWith: self)
     } else if full {
       flush()
