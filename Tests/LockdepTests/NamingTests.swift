@@ -1,7 +1,8 @@
 import LockGraph
-import Lockdep
 import Synchronization
 import Testing
+
+@testable import Lockdep
 
 #if canImport(Glibc)
   import Glibc
@@ -25,6 +26,22 @@ import Testing
     let unnamed = Checked.Mutex()
     let text = texts { raw.withLock { unnamed.withLock {} } }.first ?? ""
     #expect(text.contains("(LockdepTests/NamingTests.swift:\(line))"), "\(text)")
+  }
+
+  /// Two locks made on one line share a class, which keeps the first
+  /// one's name: a second name is said once (the kernel's "found a
+  /// different class with the same key"), not dropped in silence.
+  @Test func aSecondNameForOneClassIsSaid() {
+    func make(_ name: String) -> Checked.Mutex { Checked.Mutex(name: name) }
+    let first = make("&first->shared")
+    let second = make("&second->shared")
+    let third = make("&third->shared")
+    let said = LiveValidator.shared.misuses.filter {
+      $0.contains("shares the class of \"&first->shared\"")
+    }
+    #expect(said.count == 1, "once per class: \(said)")
+    #expect(said.first?.hasPrefix("lock \"&second->shared\" shares the class") == true)
+    _ = (first, second, third)
   }
 
   @Test func aClassKeySharesOneClassAcrossLines() {

@@ -32,8 +32,11 @@ final class LiveValidator: Sendable {
   private struct State {
     /// Every new distinct finding, in order.
     var findings: [Finding] = []
-    /// Misuse of the event stream (context exits without entries).
+    /// Misuse of the event stream (context exits without entries), and
+    /// locks named otherwise than the class they share.
     var misuses: [String] = []
+    /// The classes a differently named lock was said to share.
+    var renamedClasses: Set<Int32> = []
   }
 
   private init() {
@@ -110,9 +113,29 @@ final class LiveValidator: Sendable {
     }
     if isNew {
       recorder?.declareClass(id, key: site.key, name: site.name, kind: kind, waits: waits)
+    } else if core.classes[id].name != site.name {
+      sharedClass(id, name: site.name)
     }
     return id
   }
+
+  /// A lock named `name` in class `id`, which has another name (made on
+  /// the same line, or with the same `LockClassKey`): reports print the
+  /// class's name, so it is said, once per class, as the kernel's
+  /// `look_up_lock_class()` warns of "a different class with the same key".
+  private func sharedClass(_ id: ClassID, name: String) {
+    guard state.withLock({ $0.renamedClasses.insert(id.raw).inserted }) else { return }
+    let className = core.classes[id].name
+    let message =
+      "lock \"\(name)\" shares the class of \"\(className)\" (one class per creating line, or per "
+      + "LockClassKey), and reports name it \"\(className)\": create it on a line of its own, "
+      + "or give it a LockClassKey, to tell them apart"
+    state.withLock { $0.misuses.append(message) }
+    if policy != .off && policy != .collect { printToStandardError("rawlockcheck: \(message)\n") }
+  }
+
+  /// What was said of misuse so far (`misuse`, `sharedClass`).
+  var misuses: [String] { state.withLock { $0.misuses } }
 
   // MARK: Findings
 
