@@ -53,6 +53,14 @@ import Testing
     return findings.map { "\($0["kind"] as? String ?? "?") \($0["count"] as? Int ?? -1)" }
   }
 
+  /// What `rawlockcheck stats --format json` says of `trace` (which it
+  /// must read without an error).
+  static func stats(_ trace: URL) throws -> [String: Any]? {
+    let run = try ToolRun(["stats", "--format", "json", trace.path])
+    #expect(run.status == 0, "\(run.stderr)")
+    return try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+  }
+
   @Test(arguments: scenarios)
   func traceGivesTheLiveFindings(_ scenario: String) throws {
     let (live, trace) = try Self.record(scenario)
@@ -65,9 +73,7 @@ import Testing
     let (live, trace) = try Self.record("record-stress")
     defer { try? FileManager.default.removeItem(at: trace) }
     #expect(live.isEmpty, "consistent orders: no finding")
-    let run = try ToolRun(["stats", "--format", "json", trace.path])
-    #expect(run.status == 0, "\(run.stderr)")
-    let stats = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+    let stats = try Self.stats(trace)
     let perKind = stats?["eventsPerKind"] as? [String: Int]
     // 8 threads x 2,000 rounds x 2 locks.
     #expect(perKind?["acquire"] == 32_000)
@@ -118,10 +124,7 @@ import Testing
     let (live, trace) = try Self.record("thread-per-task")
     defer { try? FileManager.default.removeItem(at: trace) }
     #expect(live.isEmpty)
-    let run = try ToolRun(["stats", "--format", "json", trace.path])
-    #expect(run.status == 0, "\(run.stderr)")
-    let stats = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
-    let perKind = stats?["eventsPerKind"] as? [String: Int]
+    let perKind = try Self.stats(trace)?["eventsPerKind"] as? [String: Int]
     #expect(perKind?["acquire"] == 3000)
     #expect(perKind?["release"] == 3000)
     #expect(perKind?["exit"] == 3000)
