@@ -242,6 +242,34 @@ let scenarios: [(String, () -> Void)] = [
       worker.join()
     }
   ),
+  (
+    // One half of an inversion across runs: a then b, the locks made in
+    // that order. Its other half, "order-backward", makes them (and so
+    // registers their classes) the other way round.
+    "order-forward",
+    {
+      let a = Checked.Mutex(name: "&merge->a")
+      let b = Checked.Mutex(name: "&merge->b")
+      a.withLock { b.withLock {} }
+    }
+  ),
+  (
+    "order-backward",
+    {
+      let b = Checked.Mutex(name: "&merge->b")
+      let a = Checked.Mutex(name: "&merge->a")
+      b.withLock { a.withLock {} }
+    }
+  ),
+  (
+    // Two classes of one name (made on two lines), nested: no finding.
+    "same-name",
+    {
+      let outer = Checked.Mutex(name: "&twin->lock")
+      let inner = Checked.Mutex(name: "&twin->lock")
+      outer.withLock { inner.withLock {} }
+    }
+  ),
 ]
 
 // Findings are collected and listed at the end, unless RAWLOCKCHECK says

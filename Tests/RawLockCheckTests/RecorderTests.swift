@@ -118,6 +118,45 @@ import Testing
     #expect(made?["thread"] as? String != finding?["thread"] as? String, "the worker made it")
   }
 
+  /// Two runs, each half of an inversion, their locks made (and classes
+  /// registered) in opposite orders: merged, or the second checked against
+  /// the first's graph file, they are the cycle they make together. The
+  /// trace keys a class by its name, not by the order it was registered in
+  /// (the first run's `c0` was `&merge->a`, the second's `&merge->b`).
+  @Test func twoRunsMakeTheirCycleTogether() throws {
+    let (forwardLive, forward) = try Self.record("order-forward")
+    let (backwardLive, backward) = try Self.record("order-backward")
+    let graph = FileManager.default.temporaryDirectory
+      .appendingPathComponent("recorder-\(UUID().uuidString).rlg")
+    defer {
+      for file in [forward, backward, graph] { try? FileManager.default.removeItem(at: file) }
+    }
+    #expect(forwardLive.isEmpty && backwardLive.isEmpty)
+    let merged = try ToolRun(["report", "--merge", forward.path, backward.path])
+    #expect(merged.status == 1)
+    #expect(merged.stdout.contains("WARNING: possible circular locking dependency detected"))
+    let first = try ToolRun(["report", "--graph-out", graph.path, forward.path])
+    #expect(first.status == 0, "\(first.stderr)")
+    let second = try ToolRun(["report", "--graph-in", graph.path, backward.path])
+    #expect(second.status == 1)
+    #expect(second.stdout.contains("WARNING: possible circular locking dependency detected"))
+  }
+
+  /// A class's key in a recorded trace is its name; a second class of one
+  /// name is `name#2` (quoted in text, as a token holding `#` is).
+  @Test func classKeysAreNames() throws {
+    let (live, trace) = try Self.record("same-name", format: "text")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    #expect(live.isEmpty)
+    let classes = try String(contentsOf: trace, encoding: .utf8).split(separator: "\n")
+      .filter { $0.hasPrefix("class ") }
+    #expect(
+      classes == [
+        "class &twin->lock mutex name=&twin->lock",
+        #"class "&twin->lock#2" mutex name=&twin->lock"#,
+      ])
+  }
+
   /// A thread per task, 3,000 of them: every thread's events are in the
   /// trace (each recording is written and forgotten at its thread's exit).
   @Test func aThreadPerTaskIsRecordedWhole() throws {

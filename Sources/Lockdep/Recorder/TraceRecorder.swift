@@ -50,6 +50,9 @@ final class TraceRecorder: Sendable {
     var generation: (UInt64, UInt64) = (0, 0)
   }
   private let file: PThreadMutex<File>
+  /// Each class's key in the trace (`classToken`), and the keys taken. Its
+  /// lock is taken last, with the file's or a buffer's held or alone.
+  private let classKeys = PThreadMutex<(byID: [Int32: String], taken: Set<String>)>(([:], []))
   /// The path written to.
   let path: String
   /// The encoding written.
@@ -96,17 +99,39 @@ final class TraceRecorder: Sendable {
     return recording
   }
 
-  /// A `class` line for a class registered in the live validator.
+  /// A `class` line for a class registered in the live validator. Its key
+  /// in the trace is its name (made writable in text), or, when an earlier
+  /// class of this process took that name, the name with `#2`, `#3`, ...
+  /// (lockdep's way of telling apart two classes of one name): so that
+  /// the traces of two runs, or of two builds, name a class alike however
+  /// the order its locks were made in changed, and `report --merge` and
+  /// graph files (keyed by class key) find it the same class.
   func declareClass(
     _ id: ClassID, key: String, name: String, kind: LockKind, waits: ClassWaitTypes
   ) {
     file.withLock { f in
-      // Cannot fail: the key is made up here, the name made writable.
+      let token = classKeys.withLock { keys in
+        let base = TextTraceWriter.writable(name)
+        var token = base
+        var n = 1
+        while keys.taken.contains(token) {
+          n += 1
+          token = "\(base)#\(n)"
+        }
+        keys.taken.insert(token)
+        keys.byID[id.raw] = token
+        return token
+      }
+      // Cannot fail: the key and the name made writable.
       try? f.writer.declareClass(
-        id: id, key: Self.classToken(id), name: Self.writable(name, for: f.writer), kind: kind,
-        waits: waits)
+        id: id, key: token, name: Self.writable(name, for: f.writer), kind: kind, waits: waits)
       Self.drain(&f)
     }
+  }
+
+  /// The key of class `id` in the trace (`declareClass`).
+  func classToken(_ id: ClassID) -> String {
+    classKeys.withLock { $0.byID[id.raw] } ?? "c\(id.raw)"
   }
 
   /// A `thread` line renaming a thread.
@@ -176,9 +201,6 @@ final class TraceRecorder: Sendable {
       }
     }
   }
-
-  /// The token of class `id` in the trace.
-  static func classToken(_ id: ClassID) -> String { "c\(id.raw)" }
 
   private static func drain(_ f: inout File) {
     let bytes = f.writer.take()
@@ -266,7 +288,7 @@ final class ThreadRecording: Sendable {
         }
         if !b.known[id.index] {
           b.known[id.index] = true
-          b.writer.knowClass(id, token: TraceRecorder.classToken(id))
+          b.writer.knowClass(id, token: recorder.classToken(id))
         }
       }
       if !event.origin.stack.isNone {
