@@ -2,7 +2,9 @@
 // clang 17+ mangles them (Tn, Tk, Q), an inheriting constructor inlined by
 // g++ (libiberty names it after the base class), and a lambda whose
 // operator() gcc -O2 writes inside a local class inside its function's DIE,
-// with an always_inline call in it (the inline frames once missed).
+// with an always_inline call in it (the inline frames once missed), and
+// constructor templates of a class and of a class template, whose Tn
+// names are built from DWARF (a constructor has no return type to print).
 #include <concepts>
 #include <stdexcept>
 #include <type_traits>
@@ -24,6 +26,21 @@ template <typename T, std::enable_if_t<(sizeof(T) > 2), int> = 0>
 __attribute__((noinline)) T quad(T x) {
   return x * 4 + 5;
 }
+
+struct Box {
+  int v;
+  template <typename T, std::enable_if_t<(sizeof(T) > 0), bool> = true>
+  __attribute__((noinline)) Box(T&& t) : v((int)t * 2) {
+    asm volatile("");
+  }
+};
+template <typename T> struct Holder {
+  T v;
+  template <typename U, std::enable_if_t<(sizeof(U) > 0), bool> = true>
+  __attribute__((noinline)) Holder(U&& u) : v((T)u + 1) {
+    asm volatile("");
+  }
+};
 
 struct format_failure : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -55,7 +72,9 @@ extern "C" int cxx20_entry(int n) {
   using namespace fixture20;
   int buffer[16] = {};
   check(n);
-  return scaled<3>(n) + fixedScaled<Fixed{5}>(n) + twice(n) + thrice(n) + quad(n) +
+  Box box(n);
+  Holder<long> holder(n);
+  return box.v + (int)holder.v + scaled<3>(n) + fixedScaled<Fixed{5}>(n) + twice(n) + thrice(n) + quad(n) +
          writeFloat(n, buffer) + writeFloat((long)n, buffer);
 }
 

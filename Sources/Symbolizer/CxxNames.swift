@@ -108,8 +108,9 @@ struct CxxNames {
     if isConst { text += " const" }
     // A function template's return type is part of its mangled name, and
     // c++filt prints it (constructors, destructors and conversions have none).
-    let enclosing = scopes.split(separator: ":").last.map(String.init)
-    if !arguments.isEmpty, !base.hasPrefix("~"), !base.hasPrefix("operator "), base != enclosing {
+    if !arguments.isEmpty, !base.hasPrefix("~"), !base.hasPrefix("operator "),
+      base != Self.innermostScope(scopes)
+    {
       let result = Self.type(of: chain[0]).map { typeName($0, depth: 0) } ?? "void"
       text = result + " " + text
     }
@@ -314,6 +315,30 @@ struct CxxNames {
 
   /// Where the template arguments of a name start (`copy<char, 0>`), not
   /// counting the `<` of an operator's own name.
+  /// The name of the innermost scope of `scopes` (`a::b<c::d>::`), without
+  /// its template arguments (`b`): a function of that name is a
+  /// constructor. Nil at unit level.
+  static func innermostScope(_ scopes: String) -> String? {
+    guard scopes.hasSuffix("::") else { return nil }
+    let characters = Array(scopes.dropLast(2))
+    var depth = 0
+    var start = 0
+    var index = 0
+    while index < characters.count {
+      switch characters[index] {
+      case "<", "(": depth += 1
+      case ">", ")": depth -= 1
+      case ":" where depth == 0 && index + 1 < characters.count && characters[index + 1] == ":":
+        start = index + 2
+        index += 1
+      default: break
+      }
+      index += 1
+    }
+    let last = String(characters[start...])
+    return templateStart(last).map { String(last[..<$0]) } ?? last
+  }
+
   static func templateStart(_ name: String) -> String.Index? {
     var search = name.startIndex
     if name.hasPrefix("operator") {

@@ -91,6 +91,32 @@ final class CxxNamesTests: XCTestCase {
     try check(FixtureSupport.built.clangxxProgram)
   }
 
+  /// Constructor templates with a non-type parameter of a dependent type
+  /// (clang mangles them with `Tn`, which GCC 12's `__cxa_demangle` cannot
+  /// read, so their names are built from DWARF) print no return type, as
+  /// llvm-symbolizer prints them: a class's, and a class template's, whose
+  /// scope carries template arguments (`Holder<long>::`).
+  func testConstructorTemplatesHaveNoReturnType() throws {
+    let binary = try XCTUnwrap(FixtureSupport.built.clangxxProgram, "the fixture did not build")
+    let symbolizer = Symbolizer(executable: binary)
+    var names: [String] = []
+    for function in FixtureSupport.functions(of: binary)
+    where function.name.contains("3Box") || function.name.contains("6Holder") {
+      XCTAssertTrue(function.name.contains("Tn"), function.name)
+      names.append(symbolizer.symbolize(function.start).frames.last?.function ?? "??")
+    }
+    XCTAssertEqual(
+      names.sorted(),
+      [
+        "fixture20::Box::Box<int&, true>(int&)",
+        "fixture20::Holder<long>::Holder<int&, true>(int&)",
+      ])
+    XCTAssertEqual(CxxNames.innermostScope("a::b<c::d, e<f::g>>::"), "b")
+    XCTAssertEqual(CxxNames.innermostScope("(anonymous namespace)::Box::"), "Box")
+    XCTAssertEqual(CxxNames.innermostScope("f(int)::Local::"), "Local")
+    XCTAssertNil(CxxNames.innermostScope(""))
+  }
+
   /// libiberty names an inheriting constructor after its base class; we
   /// name it after its class, as llvm-symbolizer does. Clone suffixes print
   /// as c++filt prints them.

@@ -205,7 +205,7 @@ enum FixtureSupport {
     var result: [(String, UInt64, UInt64)] = []
     for line in output.split(separator: "\n") {
       let fields = line.split(separator: " ")
-      guard fields.count == 4, fields[2] == "T" || fields[2] == "t",
+      guard fields.count == 4, ["T", "t", "W", "w"].contains(fields[2]),
         let start = UInt64(fields[0], radix: 16), let size = UInt64(fields[1], radix: 16),
         size > 0
       else { continue }
