@@ -1,3 +1,4 @@
+import Basics
 import CElfutils
 import Glibc
 
@@ -14,7 +15,10 @@ enum DebugInfoLookup {
   static func makeCallbacks(debugDirectories: [String]) -> UnsafeMutablePointer<Dwfl_Callbacks> {
     let callbacks = UnsafeMutablePointer<Dwfl_Callbacks>.allocate(capacity: 1)
     let pathSlot = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: 1)
-    let path = ([":.debug:/usr/lib/debug"] + debugDirectories).joined(separator: ":")
+    // libdwfl's build-id search skips a relative entry: `--debug-dir dbg`
+    // is made absolute against the working directory.
+    let path = ([":.debug:/usr/lib/debug"] + debugDirectories.map(absolutePath)).joined(
+      separator: ":")
     pathSlot.pointee = strdup(path)
     callbacks.initialize(
       to: Dwfl_Callbacks(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import LockGraph
 import Report
 import Trace
@@ -48,7 +49,7 @@ struct ReportCommand: ParsableCommand {
     if format == .sarif {
       var log = SARIFReport(
         reports: reports, version: RawLockCheck.version, sourceRoot: absoluteSourceRoot,
-        workingDirectory: Self.currentDirectory())
+        workingDirectory: currentDirectory())
       log.failures = failures
       try writeStandardOutput(log.value().render() + "\n")
     }
@@ -58,19 +59,7 @@ struct ReportCommand: ParsableCommand {
   }
 
   /// `--source-root` as an absolute path.
-  var absoluteSourceRoot: String? {
-    guard let sourceRoot else { return nil }
-    if sourceRoot.hasPrefix("/") { return sourceRoot }
-    guard let cwd = Self.currentDirectory() else { return sourceRoot }
-    return sourceRoot == "." ? cwd : cwd + "/" + sourceRoot
-  }
-
-  /// The working directory, when it can be read.
-  static func currentDirectory() -> String? {
-    var buffer = [CChar](repeating: 0, count: 4096)
-    guard getcwd(&buffer, buffer.count) != nil else { return nil }
-    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-  }
+  var absoluteSourceRoot: String? { sourceRoot.map(absolutePath) }
 
   @Option(
     name: .customLong("hide-frames"),

@@ -140,3 +140,35 @@ import Testing
     #expect(run.stdout.contains("0x20: "))
   }
 }
+
+/// `--debug-dir` as a user types it: a directory relative to the working
+/// directory holding `.build-id/xx/yyyy.debug` (libdwfl's build-id search
+/// skips relative entries of its path, so the tool makes them absolute).
+@Suite struct RelativeDebugDirectoryTests {
+  @Test func aRelativeDebugDirectoryFindsTheBuildIDFile() throws {
+    let dir = FileManager.default.temporaryDirectory
+      .appendingPathComponent("relative-debug-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    // A stripped program whose DWARF is only under dbg/.build-id.
+    let script = """
+      cd '\(dir.path)' && printf 'int __attribute__((noinline)) work(int x) { return x * 3 + 1; }\\nint main(int c, char **v) { return work(c); }\\n' > p.c \
+      && cc -g -O1 -Wl,--build-id p.c -o p \
+      && id=$(readelf -n p | awk '/Build ID/ { print $3 }') \
+      && mkdir -p dbg/.build-id/$(echo $id | cut -c1-2) \
+      && objcopy --only-keep-debug p dbg/.build-id/$(echo $id | cut -c1-2)/$(echo $id | cut -c3-).debug \
+      && objcopy --strip-all p p.stripped \
+      && nm p | awk '$3 == "work" { print $1 }'
+      """
+    let digits = try SymbolizedReportTests.shell(script)
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    let address = try #require(UInt64(digits, radix: 16), "the fixture did not build: \(digits)")
+    let hex = "0x" + String(address, radix: 16)
+    for root in ["dbg", "./dbg/", dir.path + "/dbg"] {
+      let run = try ToolRun(
+        ["symbolize", "--exe", "p.stripped", "--debug-dir", root, hex], in: dir)
+      #expect(run.status == 0, "\(run.stderr)")
+      #expect(run.stdout.hasPrefix("\(hex): work at "), "--debug-dir \(root): \(run.stdout)")
+    }
+  }
+}
