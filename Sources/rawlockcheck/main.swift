@@ -37,7 +37,15 @@ do {
 } catch {
   let status = RawLockCheck.exitCode(for: error)
   if status == .success {
-    RawLockCheck.exit(withError: error)
+    // Help or the version, written as every command writes its output:
+    // a failed write is an error (ArgumentParser's own print ignores it).
+    do {
+      try writeStandardOutput(RawLockCheck.fullMessage(for: error) + "\n")
+    } catch {
+      writeStandardError("rawlockcheck: \(error)\n")
+      exit(2)
+    }
+    exit(0)
   }
   // One line (spec/reports.md): the reason, then where the usage is
   // (swift-argument-parser's own form adds the whole usage line).

@@ -38,6 +38,8 @@ import Testing
     ["stats", clean], ["graph", clean], ["graph", "--format", "json", clean],
     ["generate", "--events", "10"], ["convert", "--to", "text", clean, "-"],
     ["symbolize", "--exe", FixturePaths.tool.path, "0x10"],
+    // Help and the version are output too.
+    ["--help"], ["help", "report"], ["report", "--help"], ["--version"],
   ])
   func failedWriteToStandardOutputIsAnError(arguments: [String]) throws {
     let run = try Self.toFull(arguments)
