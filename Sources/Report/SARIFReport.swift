@@ -49,10 +49,7 @@ public struct SARIFReport {
   /// An `artifactLocation`: relative to `SRCROOT` for a file under the
   /// source root, else an absolute or relative URI as the path is.
   func artifactLocation(_ path: String) -> JSONValue {
-    var path = path
-    if sourceRoot != nil, !path.hasPrefix("/"), let workingDirectory {
-      path = workingDirectory + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
-    }
+    let path = placed(path)
     if let root = sourceRoot, path.hasPrefix(root) {
       return .object([
         ("uri", .string(Self.uri(String(path.dropFirst(root.count))))),
@@ -60,6 +57,19 @@ public struct SARIFReport {
       ])
     }
     return .object([("uri", .string(Self.uri(path)))])
+  }
+
+  /// `path`, a relative one placed under the working directory when there
+  /// is a source root to place it under.
+  func placed(_ path: String) -> String {
+    guard sourceRoot != nil, !path.hasPrefix("/"), let workingDirectory else { return path }
+    return workingDirectory + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
+  }
+
+  /// Whether `path` is under the source root (false without one).
+  func isUnderSourceRoot(_ path: String) -> Bool {
+    guard let root = sourceRoot else { return false }
+    return placed(path).hasPrefix(root)
   }
 
   /// The whole log as one JSON object.
@@ -241,9 +251,11 @@ public struct SARIFReport {
       return physical(file: report.sourceName(origin), line: Int(origin.line), column: 0)
     }
 
-    /// The result's location: the innermost frame with a file and line,
-    /// else the innermost with a file, else the trace's line, else the
-    /// trace itself.
+    /// The result's location: the innermost frame with a file and line
+    /// under the source root (the checkout's code, which a code scanning
+    /// service annotates, rather than a library's the finding happened
+    /// in), else the innermost frame with a file and line, else the
+    /// innermost with a file, else the trace's line, else the trace itself.
     func primaryLocation(_ f: Finding) -> JSONValue {
       // Frames past a stale one (a binary rebuilt since the trace) are its
       // callers, in the libraries below it: the trace's own location says
@@ -253,7 +265,10 @@ public struct SARIFReport {
         !$0.isStale && ($0.function != nil || $0.file != nil)
       }
       var fields: [(String, JSONValue)] = []
-      if let frame = frames.first(where: { $0.file != nil && $0.line > 0 })
+      if let frame = frames.first(where: {
+        $0.line > 0 && $0.file.map(log.isUnderSourceRoot) == true
+      })
+        ?? frames.first(where: { $0.file != nil && $0.line > 0 })
         ?? frames.first(where: { $0.file != nil })
       {
         fields.append(

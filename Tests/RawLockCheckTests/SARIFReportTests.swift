@@ -102,6 +102,34 @@ import WaitContext
     #expect(!String(describing: plain).contains("SRCROOT"))
   }
 
+  /// With a source root, the location is the innermost frame under it (the
+  /// checkout's code, which code scanning annotates), not a library's frame
+  /// inside it. The probe's finding: innermost its own `main.swift`, then
+  /// `KernelLock.withLock` of the Lockdep library.
+  @Test func theLocationIsTheInnermostFrameUnderTheSourceRoot() throws {
+    let (_, trace) = try RecorderTests.record("invalid-wait-context")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    func location(_ options: [String]) throws -> (uri: String?, line: Int?) {
+      let run = try ToolRun(["report", "--format", "sarif"] + options + [trace.path])
+      let result =
+        ((try Self.object(run.stdout)["runs"] as? [[String: Any]])?.first?["results"]
+        as? [[String: Any]])?.first
+      let physical =
+        (result?["locations"] as? [[String: Any]])?.first?["physicalLocation"]
+        as? [String: Any]
+      return (
+        (physical?["artifactLocation"] as? [String: Any])?["uri"] as? String,
+        (physical?["region"] as? [String: Any])?["startLine"] as? Int
+      )
+    }
+    let sources = FixturePaths.root.appendingPathComponent("Sources").path
+    #expect(try location([]).uri?.hasSuffix("/Sources/LockdepProbe/main.swift") == true)
+    #expect(
+      try location(["--source-root", sources + "/LockdepProbe"]).uri == "main.swift")
+    #expect(
+      try location(["--source-root", sources + "/Lockdep"]).uri == "Locks/KernelLock.swift")
+  }
+
   @Test func circularDependencyCarriesItsChain() throws {
     let run = try ToolRun(["report", "--format", "sarif", "findings/circular-abba.rlt"])
     let result = try #require(
