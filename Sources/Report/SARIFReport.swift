@@ -28,6 +28,10 @@ public struct SARIFReport {
   /// the run's invocation is then not successful, and says why (a CI
   /// system shows a log without results as a clean run otherwise).
   public var failures: [Failure] = []
+  /// Warnings about traces that were read (a truncated binary trace, read
+  /// up to its last whole record): notifications of level `warning`, which
+  /// leave the run successful.
+  public var warnings: [Failure] = []
   /// A trace that could not be read: the trace, when the error is about
   /// one, and the error's one line.
   public typealias Failure = (source: String?, message: String)
@@ -114,10 +118,11 @@ public struct SARIFReport {
       runFields.append(
         ("originalUriBaseIds", .object([("SRCROOT", .object([("uri", .string(Self.uri(root)))]))])))
     }
-    if !failures.isEmpty {
-      let notifications = failures.map { failure -> JSONValue in
+    if !failures.isEmpty || !warnings.isEmpty {
+      let levelled = failures.map { ("error", $0) } + warnings.map { ("warning", $0) }
+      let notifications = levelled.map { level, failure -> JSONValue in
         var fields: [(String, JSONValue)] = [
-          ("level", .string("error")),
+          ("level", .string(level)),
           ("message", .object([("text", .string(failure.message))])),
         ]
         if let source = failure.source {
@@ -131,7 +136,7 @@ public struct SARIFReport {
           "invocations",
           .array([
             .object([
-              ("executionSuccessful", .bool(false)),
+              ("executionSuccessful", .bool(failures.isEmpty)),
               ("toolExecutionNotifications", .array(notifications)),
             ])
           ])

@@ -37,11 +37,12 @@ extension ReportCommand {
     var objects: [JSONValue] = []
     var reports: [TextReport] = []
     var failures: [SARIFReport.Failure] = []
+    var warnings: [SARIFReport.Failure] = []
     var union = GraphFile()
     for group in groups {
       let report: TextReport
       do {
-        report = try validateUnion(group, seed: seed)
+        report = try validateUnion(group, seed: seed, warnings: &warnings)
       } catch {
         let message = (error as? UnionError)?.message ?? "\(error)"
         writeStandardError("rawlockcheck: \(message)\n")
@@ -58,7 +59,8 @@ extension ReportCommand {
       if graphOut != nil { union.formUnion(Self.graphFile(of: report)) }
     }
     try printCollected(
-      objects: objects, reports: reports, several: groups.count > 1, failures: failures)
+      objects: objects, reports: reports, several: groups.count > 1, failures: failures,
+      warnings: warnings)
     if let graphOut, !anyErrors {
       if groups.count > 1 {
         // Traces validated apart, each clean, may hold the two orders of
@@ -100,7 +102,9 @@ extension ReportCommand {
 
   /// Validates `paths` in one validator seeded with `seed`; the report's
   /// `sources` name each origin's trace (the seed's recorded traces first).
-  func validateUnion(_ paths: [String], seed: GraphFile?) throws -> TextReport {
+  func validateUnion(
+    _ paths: [String], seed: GraphFile?, warnings: inout [SARIFReport.Failure]
+  ) throws -> TextReport {
     var validator = LockValidator(configuration: options.configuration)
     var sources: [String] = []
     var resolvers: [any FrameResolving] = []
@@ -121,9 +125,12 @@ extension ReportCommand {
         threadPrefix: paths.count > 1 ? "\(i + 1):" : "", classSources: classSources)
       let started = MonotonicClock.now()
       let symbols: TraceSymbols
+      var said: [SARIFReport.Failure] = []
+      defer { warnings += said }
       do {
         symbols = try TraceReader(path: Self.file(for: path), displayName: path).read(
-          into: &consumer, progress: progress.update)
+          into: &consumer, progress: progress.update,
+          warning: Self.warning(path) { said.append($0) })
         progress.finish()
       } catch {
         progress.finish()

@@ -44,13 +44,14 @@ struct ReportCommand: ParsableCommand {
   /// names the traces that could not be read, `failures`).
   func printCollected(
     objects: [JSONValue], reports: [TextReport], several: Bool,
-    failures: [SARIFReport.Failure]
+    failures: [SARIFReport.Failure], warnings: [SARIFReport.Failure]
   ) throws(OutputError) {
     if format == .sarif {
       var log = SARIFReport(
         reports: reports, version: RawLockCheck.version, sourceRoot: absoluteSourceRoot,
         workingDirectory: currentDirectory())
       log.failures = failures
+      log.warnings = warnings
       try writeStandardOutput(log.value().render() + "\n")
     }
     if format == .json && (several || !objects.isEmpty) {
@@ -126,17 +127,21 @@ struct ReportCommand: ParsableCommand {
     var objects: [JSONValue] = []
     var reports: [TextReport] = []
     var failures: [SARIFReport.Failure] = []
+    var warnings: [SARIFReport.Failure] = []
     for path in traces {
       let progress = ProgressBar(label: path)
       var validator = LockValidator(configuration: options.configuration)
       let symbols: TraceSymbols
       let started = MonotonicClock.now()
+      var said: [SARIFReport.Failure] = []
+      defer { warnings += said }
       do {
         let reader = TraceReader(path: Self.file(for: path), displayName: path)
+        let warning = Self.warning(path) { said.append($0) }
         symbols =
           try readerThread.isOn
-          ? reader.readOnTwoThreads(into: &validator, progress: progress.update)
-          : reader.read(into: &validator, progress: progress.update)
+          ? reader.readOnTwoThreads(into: &validator, progress: progress.update, warning: warning)
+          : reader.read(into: &validator, progress: progress.update, warning: warning)
         progress.finish()
         if statistics {
           writeStandardError(
@@ -159,9 +164,22 @@ struct ReportCommand: ParsableCommand {
       }
     }
     try printCollected(
-      objects: objects, reports: reports, several: traces.count > 1, failures: failures)
+      objects: objects, reports: reports, several: traces.count > 1, failures: failures,
+      warnings: warnings)
     if anyErrors { throw ExitCode(2) }
     if anyFindings { throw ExitCode(1) }
+  }
+
+  /// A reader's warning callback for trace `path`: says the warning on
+  /// standard error, as by default, and hands it to `keep` (for the SARIF
+  /// log's notifications).
+  static func warning(
+    _ path: String, keep: @escaping (SARIFReport.Failure) -> Void
+  ) -> (String) -> Void {
+    { message in
+      TraceReader.standardError(message)
+      keep((path, message))
+    }
   }
 
   /// Symbolized frames when the trace names its modules and has findings

@@ -130,6 +130,36 @@ import WaitContext
       try location(["--source-root", sources + "/Lockdep"]).uri == "Locks/KernelLock.swift")
   }
 
+  /// A truncated binary trace is read up to its last whole record with a
+  /// warning: in SARIF a notification of level `warning`, naming the trace
+  /// and the byte, and the run still successful (with `--merge` too).
+  @Test func aTruncationWarningIsANotification() throws {
+    let dir = FileManager.default.temporaryDirectory
+      .appendingPathComponent("sarif-truncated-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let whole = dir.appendingPathComponent("t.rltb")
+    let convert = try ToolRun(
+      ["convert", "findings/circular-abba.rlt", whole.path, "--to", "binary"])
+    #expect(convert.status == 0, "\(convert.stderr)")
+    let bytes = try Data(contentsOf: whole)
+    let cut = dir.appendingPathComponent("cut.rltb")
+    try bytes.prefix(bytes.count - 1).write(to: cut)
+    for options in [[], ["--merge"]] {
+      let run = try ToolRun(["report", "--format", "sarif"] + options + [cut.path])
+      #expect(run.stderr.contains("truncated at byte"), "\(run.stderr)")
+      let invocation =
+        ((try Self.object(run.stdout)["runs"] as? [[String: Any]])?.first?[
+          "invocations"] as? [[String: Any]])?.first
+      #expect(invocation?["executionSuccessful"] as? Bool == true)
+      let notes = invocation?["toolExecutionNotifications"] as? [[String: Any]] ?? []
+      #expect(notes.count == 1)
+      #expect(notes.first?["level"] as? String == "warning")
+      let text = (notes.first?["message"] as? [String: Any])?["text"] as? String ?? ""
+      #expect(text.contains("cut.rltb: truncated at byte"), "\(text)")
+    }
+  }
+
   @Test func circularDependencyCarriesItsChain() throws {
     let run = try ToolRun(["report", "--format", "sarif", "findings/circular-abba.rlt"])
     let result = try #require(
