@@ -14,6 +14,11 @@ struct ElfFileInfo {
 
   var segments: [Segment]
   var buildID: [UInt8]?
+  /// Where the file is cut short, when it is: a header, a section header
+  /// table or a loaded segment reaching past its last byte (a copy or a
+  /// download that stopped early), which libelf reads as if the rest were
+  /// absent.
+  var truncation: String?
 
   /// Reads `path` with libelf; nil when it cannot be opened or is not ELF.
   static func read(_ path: String) -> ElfFileInfo? {
@@ -47,6 +52,26 @@ struct ElfFileInfo {
     if length > 0, let bytes {
       buildID = Array(UnsafeRawBufferPointer(start: bytes, count: length))
     }
+    truncation = Self.truncation(of: elf, segments: segments)
+  }
+
+  /// What of the file lies past its end, if anything (`truncation`).
+  private static func truncation(of elf: OpaquePointer, segments: [Segment]) -> String? {
+    var size = 0
+    guard elf_rawfile(elf, &size) != nil else { return nil }
+    let fileSize = UInt64(size)
+    var header = GElf_Ehdr()
+    guard gelf_getehdr(elf, &header) != nil else { return "its ELF header is cut short" }
+    let sectionHeadersEnd =
+      header.e_shoff &+ UInt64(header.e_shnum) &* UInt64(header.e_shentsize)
+    if header.e_shoff > 0, sectionHeadersEnd > fileSize {
+      return "its section headers end at byte \(sectionHeadersEnd), past its \(fileSize) bytes"
+    }
+    if let cut = segments.first(where: { $0.offset &+ $0.fileSize > fileSize }) {
+      return
+        "a loaded segment ends at byte \(cut.offset &+ cut.fileSize), past its \(fileSize) bytes"
+    }
+    return nil
   }
 
   /// The address of the first executable segment.

@@ -61,6 +61,14 @@ public final class Symbolizer: Sendable {
   /// and `init(executable:)` take).
   public static func isELFFile(_ path: String) -> Bool { ElfFileInfo.read(path) != nil }
 
+  /// Why `path` cannot be read as a whole ELF file: it cannot be opened,
+  /// is not ELF, or is cut short (`truncated ELF file: its section headers
+  /// end at byte ..., past its ... bytes`); nil when it can.
+  public static func elfFileProblem(_ path: String) -> String? {
+    guard let info = ElfFileInfo.read(path) else { return "cannot open or not an ELF file" }
+    return info.truncation.map { "truncated ELF file: \($0)" }
+  }
+
   /// A symbolizer for one ELF file's link-time addresses.
   ///
   /// With `cachesAddresses: false`, answers are not kept per address: for a

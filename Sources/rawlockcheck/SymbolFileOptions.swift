@@ -17,8 +17,10 @@ struct SymbolFileOptions: ParsableArguments {
   var debugDir: [String] = []
 
   func validate() throws {
-    for path in binary where !Symbolizer.isELFFile(path) {
-      throw ValidationError("--binary \(path): cannot open or not an ELF file")
+    for path in binary {
+      if let problem = Symbolizer.elfFileProblem(path) {
+        throw ValidationError("--binary \(path): \(problem)")
+      }
     }
   }
 

@@ -48,6 +48,10 @@ struct SymbolizeCommand: ParsableCommand {
   }
 
   func run() throws {
+    if let problem = Symbolizer.elfFileProblem(exe) {
+      writeStandardError("rawlockcheck: \(exe): \(problem)\n")
+      throw ExitCode(2)
+    }
     let symbolizer = Symbolizer(
       executable: exe, debugDirectories: debugDir, cachesAddresses: false)
     if symbolizer.modules.first?.status == .missing {

@@ -172,3 +172,31 @@ import Testing
     }
   }
 }
+
+/// An ELF file cut short (a copy or download that stopped early) is bad
+/// input, said in one line with where it ends, status 2: libelf reads what
+/// is there as if the rest were absent, and every address came back
+/// unnamed with status 0.
+@Suite struct TruncatedELFTests {
+  @Test func aTruncatedExecutableIsAnError() throws {
+    let cut = FileManager.default.temporaryDirectory
+      .appendingPathComponent("truncated-\(UUID().uuidString).elf")
+    defer { try? FileManager.default.removeItem(at: cut) }
+    let whole = try Data(contentsOf: FixturePaths.tool)
+    try whole.prefix(8192).write(to: cut)
+    let run = try ToolRun(["symbolize", "--exe", cut.path, "0x1000"])
+    #expect(run.status == 2)
+    #expect(run.stdout.isEmpty)
+    #expect(
+      run.stderr.hasPrefix("rawlockcheck: \(cut.path): truncated ELF file: "), "\(run.stderr)")
+    #expect(
+      run.stderr.hasSuffix("past its 8192 bytes\n") && run.stderr.split(separator: "\n").count == 1)
+    let binary = try ToolRun(["report", "--binary", cut.path, "findings/circular-abba.rlt"])
+    #expect(binary.status == 2)
+    #expect(
+      binary.stderr.contains("--binary \(cut.path): truncated ELF file: "), "\(binary.stderr)")
+    // The whole file is no problem.
+    let fine = try ToolRun(["symbolize", "--exe", FixturePaths.tool.path, "0x1000"])
+    #expect(fine.status == 0, "\(fine.stderr)")
+  }
+}
