@@ -96,11 +96,13 @@ public struct TextTraceWriter: Sendable {
   public mutating func flush<E: Error>(_ write: (UnsafeRawBufferPointer) throws(E) -> Void)
     throws(E)
   {
+    unnamedThreadLine = nil
     try TraceBuffer.flush(&bytes, write)
   }
 
   /// The buffered text, leaving the buffer empty.
   public mutating func take() -> [UInt8] {
+    unnamedThreadLine = nil
     defer { bytes = [] }
     return bytes
   }
@@ -171,8 +173,21 @@ public struct TextTraceWriter: Sendable {
       tokens.appendThread(id, to: &token)
       throw Self.refusal("thread", String(decoding: token, as: UTF8.self), "name", bad)
     }
+    if let unnamed = unnamedThreadLine, unnamed.thread == id, unnamed.end == bytes.count {
+      // The thread's own declaration, just written without a name (a
+      // binary trace names a thread in a record of its own): one line.
+      bytes.removeLast()
+      option("name", name)
+      bytes.append(0x0A)
+      unnamedThreadLine = nil
+      return
+    }
     threadLine(id, name)
   }
+
+  /// The last line written, when it is a `thread` line without a name: its
+  /// thread, and where the buffer ended after it.
+  private var unnamedThreadLine: (thread: ThreadID, end: Int)?
 
   private mutating func threadLine(_ id: ThreadID, _ name: String?) {
     word(.thread)
@@ -180,6 +195,7 @@ public struct TextTraceWriter: Sendable {
     tokens.appendThread(id, to: &bytes)
     if let name { option("name", name) }
     bytes.append(0x0A)
+    unnamedThreadLine = name == nil ? (id, bytes.count) : nil
   }
 
   /// A `module` line.

@@ -313,6 +313,31 @@ enum RoundTrip {
         """)
   }
 
+  /// A thread declared and named at once (a binary trace names it in a
+  /// record of its own) is one `thread` line; a name given later, or after
+  /// the buffer was taken, is a line of its own.
+  @Test func aThreadNamedAsItIsDeclaredIsOneLine() throws {
+    var w = TextTraceWriter()
+    try w.declareThread(id: ThreadID(0), token: "7", name: nil)
+    try w.nameThread(ThreadID(0), "worker")
+    try w.declareThread(id: ThreadID(1), token: "8", name: nil)
+    w.event(LockEvent(.hardirqEnter, thread: ThreadID(1)))
+    try w.nameThread(ThreadID(1), "late")
+    try w.declareThread(id: ThreadID(2), token: "9", name: nil)
+    #expect(
+      w.text == """
+        thread 7 name=worker
+        thread 8
+        8 hardirq-enter
+        thread 8 name=late
+        thread 9
+
+        """)
+    _ = w.take()
+    try w.nameThread(ThreadID(2), "after")
+    #expect(w.text == "thread 9 name=after\n")
+  }
+
   @Test func flushHandsOverAndEmpties() {
     var w = TextTraceWriter(capacity: 64)
     w.header()
