@@ -7,6 +7,7 @@
 import Basics
 import LockGraph
 import Lockdep
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -270,6 +271,93 @@ let scenarios: [(String, () -> Void)] = [
       outer.withLock { inner.withLock {} }
     }
   ),
+  (
+    // A lock taken with an invalid subclass (and unlocked) in a signal
+    // handler, sent every 50 µs while this thread validates new chains:
+    // reported once the handler returned, never under the validator (it
+    // deadlocked on the core's lock the interrupted thread held), and its
+    // unlock left out with it (also before the thread had state).
+    "signal-subclass",
+    {
+      let handlerLock = Checked.SpinLock(name: "&signal->nested")
+      installSignalHandler(SIGUSR2) { _ in
+        handlerLock.lock(subclass: 9)
+        handlerLock.unlock()
+      }
+      // A test runner's threads block SIGUSR2, and a process it starts
+      // inherits the mask.
+      var unblock = sigset_t()
+      sigemptyset(&unblock)
+      sigaddset(&unblock, SIGUSR2)
+      pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+      let target = pthread_self()
+      let stop = Atomic<Bool>(false)
+      let sender = SpawnedThread {
+        while !stop.load(ordering: .relaxed) {
+          pthread_kill(target, SIGUSR2)
+          usleep(50)
+        }
+      }
+      final class Object: @unchecked Sendable { let lock = Checked.Mutex(name: "&signal->object") }
+      for i in 0..<3000 {
+        let a = Checked.Mutex(name: "&signal->a\(i % 50)", key: LockClassKey("&signal->a\(i % 50)"))
+        let b = Checked.Mutex(name: "&signal->b\(i % 37)", key: LockClassKey("&signal->b\(i % 37)"))
+        a.withLock { b.withLock { Object().lock.withLock {} } }
+      }
+      stop.store(true, ordering: .relaxed)
+      sender.join()
+      signal(SIGUSR2, SIG_IGN)
+    }
+  ),
+  (
+    // Eight threads make the same new chains at the same moment (a thread
+    // pool starting one code path): each dependency's first event in the
+    // trace is the one that made it, with its stack.
+    "race-stacks",
+    {
+      let rounds = 100
+      let pairs = (0..<rounds).map { i in
+        (0..<8).map { _ in
+          (
+            Checked.Mutex(name: "&race->a\(i)", key: LockClassKey("&race->a\(i)")),
+            Checked.Mutex(name: "&race->b\(i)", key: LockClassKey("&race->b\(i)"))
+          )
+        }
+      }
+      let go = Atomic<Int>(-1)
+      let threads = (0..<8).map { t in
+        SpawnedThread {
+          for r in 0..<rounds {
+            while go.load(ordering: .acquiring) < r {}
+            pairs[r][t].0.withLock { pairs[r][t].1.withLock {} }
+          }
+        }
+      }
+      for r in 0..<rounds {
+        go.store(r, ordering: .releasing)
+        usleep(300)
+      }
+      for t in threads { t.join() }
+    }
+  ),
+  (
+    // A thread whose state is made again after its exit (a pthread key
+    // destructor that runs after the validator's and takes a lock): the
+    // trace declares it under a token of its own.
+    "late-destructor",
+    {
+      let lock = Checked.Mutex(name: "&late->lock")
+      lock.withLock {}
+      LateDestructor.lock = lock
+      let key = LateDestructor.makeKey()
+      for _ in 0..<20 {
+        runOnThread {
+          pthread_setspecific(key, UnsafeRawPointer(bitPattern: 1))
+          LateDestructor.lock.withLock {}
+        }
+      }
+    }
+  ),
 ]
 
 // Findings are collected and listed at the end, unless RAWLOCKCHECK says
@@ -290,4 +378,15 @@ for f in LockValidation.findings {
 
 func printToStandardError(_ s: String) {
   _ = s.withCString { write(2, $0, strlen($0)) }
+}
+
+/// A pthread key whose destructor takes a validated lock
+/// (`late-destructor`).
+enum LateDestructor {
+  nonisolated(unsafe) static var lock: Checked.Mutex! = nil
+  static func makeKey() -> pthread_key_t {
+    var key = pthread_key_t()
+    pthread_key_create(&key) { _ in LateDestructor.lock.withLock {} }
+    return key
+  }
 }

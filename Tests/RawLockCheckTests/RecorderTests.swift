@@ -36,9 +36,14 @@ import Testing
     let out = Pipe()
     process.standardOutput = out
     try process.run()
+    // A probe that hangs (a deadlock in the validator) fails the test
+    // rather than the whole run.
+    let watchdog = DispatchWorkItem { if process.isRunning { process.terminate() } }
+    DispatchQueue.global().asyncAfter(deadline: .now() + 120, execute: watchdog)
+    defer { watchdog.cancel() }
     let data = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    #expect(process.terminationStatus == 0)
+    #expect(process.terminationStatus == 0, "\(scenario) exited \(process.terminationReason)")
     let live = String(decoding: data, as: UTF8.self).split(separator: "\n")
       .filter { $0.hasPrefix("finding ") }.map { String($0.dropFirst("finding ".count)) }
     return (live, trace)
@@ -155,6 +160,55 @@ import Testing
         "class &twin->lock mutex name=&twin->lock",
         #"class "&twin->lock#2" mutex name=&twin->lock"#,
       ])
+  }
+
+  /// A lock taken with an invalid subclass in a signal handler, many times
+  /// while the thread validates new chains: the probe ends (it deadlocked
+  /// on the core's lock the interrupted code held), every live finding is
+  /// the limit (no unlock of it is a bad unlock, also before the thread had
+  /// state), and the trace, which leaves those locks out, finds nothing.
+  @Test func anInvalidSubclassInASignalHandlerIsReportedAfterIt() throws {
+    let (live, trace) = try Self.record("signal-subclass")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    #expect(!live.isEmpty)
+    #expect(live.allSatisfy { $0.hasPrefix("limit-exceeded ") }, "\(Set(live))")
+    let run = try ToolRun(["report", trace.path])
+    #expect(run.status == 0, "\(run.stdout)")
+  }
+
+  /// Eight threads make the same new chains at the same moment: in the
+  /// trace, each dependency's first event is the one that made it live,
+  /// with its stack (the maker records before it publishes the chain;
+  /// before, another thread's stackless event could come first, and the
+  /// report printed that one frame for the dependency).
+  @Test func aChainMadeByRacingThreadsIsFirstMetWithItsStack() throws {
+    let (live, trace) = try Self.record("race-stacks", format: "text")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    #expect(live.isEmpty)
+    var seen: Set<Substring> = []
+    var firstWithoutStack: [Substring] = []
+    for line in try String(contentsOf: trace, encoding: .utf8).split(separator: "\n") {
+      let fields = line.split(separator: " ")
+      guard fields.count >= 3, fields[1] == "acquire", fields[2].hasPrefix("&race->b") else {
+        continue
+      }
+      if seen.insert(fields[2]).inserted && !line.contains(" at=") {
+        firstWithoutStack.append(fields[2])
+      }
+    }
+    #expect(seen.count == 100)
+    #expect(firstWithoutStack.isEmpty, "\(firstWithoutStack)")
+  }
+
+  /// A thread whose state is made again after its exit (a later key
+  /// destructor takes a lock) is declared again under a token of its own:
+  /// the binary trace reads (it said the thread was declared twice).
+  @Test func aThreadMadeAgainIsDeclaredAgainApart() throws {
+    let (live, trace) = try Self.record("late-destructor")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    #expect(live.isEmpty)
+    let perKind = try Self.stats(trace)?["eventsPerKind"] as? [String: Int]
+    #expect(perKind?["acquire"] == 41)
   }
 
   /// A thread per task, 3,000 of them: every thread's events are in the

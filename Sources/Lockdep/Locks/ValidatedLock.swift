@@ -61,8 +61,7 @@ public class ValidatedLock: @unchecked Sendable {
     nest: ValidatedLock? = nil, ip: UInt64
   ) {
     if subclass < 0 || subclass >= ClassRegistry.subclasses {
-      return Live.invalidSubclass(
-        subclass, of: className, lockClass: lockClass, instance: instance, ip: ip)
+      return Live.invalidSubclass(subclass, lockClass: lockClass, instance: instance, ip: ip)
     }
     Live.acquire(
       lockClass, instance: instance, read: read, trylock: trylock,

@@ -27,8 +27,8 @@ import WaitContext
 /// live validator) on another thread is written before it. A thread's
 /// buffer is taken and written under the file's lock, in one step (never
 /// taken, then written after another thread's write), and such an event
-/// is written, under that lock, after every other thread's buffered events
-/// (`flushInOrder`). A reader checks a free against every thread's held
+/// is appended and written, under that lock, after every other thread's
+/// buffered events (`record(inOrder:into:)`). A reader checks a free against every thread's held
 /// locks: a lock released before it, in a buffer written after it, would
 /// be a held lock freed that never was. And a reader that met a chain
 /// first in another thread's later events (which carry no stack: the live
@@ -45,6 +45,9 @@ final class TraceRecorder: Sendable {
     var writer: any TraceWriting
     /// Every thread's recording, to flush them all.
     var recordings: [ThreadRecording] = []
+    /// The thread tokens declared: a thread's state made again (a later
+    /// key destructor's lock, a reused thread id) is declared as `tid.2`.
+    var threadTokens: Set<String> = []
     /// Module paths already written, and the loader's generation then.
     var modules: Set<String> = []
     var generation: (UInt64, UInt64) = (0, 0)
@@ -87,16 +90,24 @@ final class TraceRecorder: Sendable {
 
   /// A new thread's recording (its `thread` line written now).
   func recording(thread: ThreadID, token: String, name: String) -> ThreadRecording? {
-    let recording = ThreadRecording(
-      recorder: self, thread: thread, token: token, encoding: encoding)
     file.withLock { f in
+      // A trace declares a thread token once.
+      var unique = token
+      var n = 1
+      while f.threadTokens.contains(unique) {
+        n += 1
+        unique = "\(token).\(n)"
+      }
+      f.threadTokens.insert(unique)
+      let recording = ThreadRecording(
+        recorder: self, thread: thread, token: unique, encoding: encoding)
       // Cannot fail: the token is a number, the name made writable.
       try? f.writer.declareThread(
-        id: thread, token: token, name: Self.writable(name, for: f.writer))
+        id: thread, token: unique, name: Self.writable(name, for: f.writer))
       f.recordings.append(recording)
       Self.drain(&f)
+      return recording
     }
-    return recording
   }
 
   /// A `class` line for a class registered in the live validator. Its key
@@ -165,14 +176,16 @@ final class TraceRecorder: Sendable {
     }
   }
 
-  /// Writes every other thread's buffered events, then `recording`'s, whose
-  /// last event is a `free` or an `init`: whatever happened before it, on
-  /// any thread, is then written before it (one write).
-  func flushInOrder(endingWith recording: ThreadRecording) {
+  /// Writes every other thread's buffered events, then `recording`'s with
+  /// `event` appended: whatever happened before it, on any thread, is then
+  /// written before it (one write). The event is appended under the file's
+  /// lock, so no other flush can take it from the buffer first and write it
+  /// ahead of another thread's events that happened before it.
+  func record(inOrder event: LockEvent, into recording: ThreadRecording) {
     file.withLock { f in
       var bytes: [UInt8] = []
       for other in f.recordings where other !== recording { bytes += other.take() }
-      bytes += recording.take()
+      bytes += recording.appendAndTake(event)
       Self.writeAll(bytes, to: f.descriptor)
     }
   }
@@ -281,32 +294,46 @@ final class ThreadRecording: Sendable {
 
   /// Appends one event of this thread.
   func record(_ event: LockEvent) {
-    let full = buffer.withLock { b -> Bool in
-      for id in [event.lockClass, event.nest] where id != .none {
-        if id.index >= b.known.count {
-          b.known.append(contentsOf: repeatElement(false, count: id.index + 1 - b.known.count))
-        }
-        if !b.known[id.index] {
-          b.known[id.index] = true
-          b.writer.knowClass(id, token: recorder.classToken(id))
-        }
-      }
-      if !event.origin.stack.isNone {
-        b.writer.knowStack(event.origin.stack, token: "s\(event.origin.stack.raw)")
-      }
-      b.writer.event(event)
-      return b.writer.bytes.count >= Self.limit
-    }
     if event.verb == .free || event.verb == .initLock || !event.origin.stack.isNone {
       // A free or init: a reader checks it against every thread's held
       // locks. An event with a stack: the live validator found something
       // new there (a chain, a finding), and a reader must meet it where the
       // live one did, before the other threads' events that came after it
       // (which took the chain as known, and carry no stack).
-      recorder.flushInOrder(endingWith: self)
-    } else if full {
-      flush()
+      recorder.record(inOrder: event, into: self)
+      return
     }
+    if buffer.withLock({ append(event, to: &$0) }) { flush() }
+  }
+
+  /// Appends `event`, and takes the buffer (the recorder writes it under
+  /// the file's lock, which it holds).
+  func appendAndTake(_ event: LockEvent) -> [UInt8] {
+    buffer.withLock { b in
+      _ = append(event, to: &b)
+      return b.writer.take()
+    }
+  }
+
+  /// Appends `event` to buffer `b` (with the class and stack tokens it
+  /// names, in text); whether the buffer is full.
+  private func append(
+    _ event: LockEvent, to b: inout (writer: any TraceWriting, known: [Bool])
+  ) -> Bool {
+    for id in [event.lockClass, event.nest] where id != .none {
+      if id.index >= b.known.count {
+        b.known.append(contentsOf: repeatElement(false, count: id.index + 1 - b.known.count))
+      }
+      if !b.known[id.index] {
+        b.known[id.index] = true
+        b.writer.knowClass(id, token: recorder.classToken(id))
+      }
+    }
+    if !event.origin.stack.isNone {
+      b.writer.knowStack(event.origin.stack, token: "s\(event.origin.stack.raw)")
+    }
+    b.writer.event(event)
+    return b.writer.bytes.count >= Self.limit
   }
 
   /// Writes the buffered events to the file.

@@ -163,12 +163,17 @@ enum Live {
   /// kernel, which turns itself off there, the thread stays validated: a
   /// test runner's thread runs later tests too.
   @inline(never)
-  static func invalidSubclass(
-    _ subclass: Int, of name: String, lockClass: ClassID, instance: UInt64, ip: UInt64
-  ) {
-    withThread(orphan: { nil }) { thread in
-      thread.invalidSubclass(
-        subclass, of: name, lockClass: lockClass, instance: instance, ip: ip)
+  static func invalidSubclass(_ subclass: Int, lockClass: ClassID, instance: UInt64, ip: UInt64) {
+    // A marker event, queued with a signal handler's events (in order, its
+    // unlock with it; also before the thread has state) or processed now.
+    func marker(_ thread: ThreadID) -> LockEvent {
+      LockEvent(
+        .acquire, thread: thread, lockClass: lockClass,
+        subclass: LiveThread.invalidSubclassMarker, address: instance,
+        length: UInt64(bitPattern: Int64(subclass)), origin: Origin(ip: ip))
+    }
+    withThread(orphan: { marker(orphanThread) }) { thread in
+      submit(marker(thread.id), on: thread)
     }
   }
 

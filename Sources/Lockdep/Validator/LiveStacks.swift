@@ -13,12 +13,19 @@ final class LiveStacks: Sendable {
   private let table = PThreadMutex(TraceSymbols())
 
   /// The id of `addresses`, interned, and whether it is new.
-  func intern(_ addresses: UnsafeBufferPointer<UInt64>) -> (id: StackID, isNew: Bool) {
+  func intern(
+    _ addresses: UnsafeBufferPointer<UInt64>,
+    whenNew declare: (StackID, [UInt64]) -> Void = { _, _ in }
+  ) -> (id: StackID, isNew: Bool) {
     let key = Array(addresses)
     return table.withLock { t in
       let known = t.stacks.count
-      let id = t.internStack(key)
-      return (StackID(id), t.stacks.count > known)
+      let id = StackID(t.internStack(key))
+      let isNew = t.stacks.count > known
+      // Under the table's lock: no other thread can name the stack before
+      // `declare` has (the recorder writes its declaration at once).
+      if isNew { declare(id, key) }
+      return (id, isNew)
     }
   }
 

@@ -44,6 +44,11 @@ final class LiveThread: StackSource {
   /// Locks taken with an invalid subclass (`invalidSubclass`), newest last:
   /// not validated, so their releases are left out too.
   @exclusivity(unchecked) var unvalidated: [(lockClass: ClassID, instance: UInt64)] = []
+  /// The `subclass` of an acquire event that stands for an acquisition
+  /// with an invalid subclass (the subclass itself in its `length`): so
+  /// that one in a signal handler is queued with the handler's events, in
+  /// order (its unlock with it), and handled when they are replayed.
+  static let invalidSubclassMarker: UInt8 = 0xFF
   /// The stack a replayed event was taken from: `captureStack()` gives it
   /// instead of the stack of the replay.
   @exclusivity(unchecked) var replayStack: UnsafeBufferPointer<UInt64>?
@@ -91,7 +96,22 @@ final class LiveThread: StackSource {
   /// Validates (and records) one event of this thread.
   @inline(__always)
   func process(_ event: LockEvent) {
-    if event.verb == .release && !unvalidated.isEmpty && leaveOutRelease(event) { return }
+    if event.verb == .acquire && event.subclass == Self.invalidSubclassMarker {
+      invalidSubclass(
+        Int(Int64(bitPattern: event.length)),
+        of: validator.core.classes[event.lockClass].name, lockClass: event.lockClass,
+        instance: event.address, ip: event.origin.ip)
+      return
+    }
+    if !unvalidated.isEmpty {
+      if event.verb == .release && leaveOutRelease(event) { return }
+      if event.verb == .free {
+        // Memory freed: a lock in it left out earlier is gone, and a later
+        // lock at its address is another.
+        let end = event.address &+ event.freedLength
+        unvalidated.removeAll { $0.instance >= event.address && $0.instance < end }
+      }
+    }
     busy = true
     rlc_signal_fence()
     if recording != nil { unrecorded = event }
@@ -107,8 +127,9 @@ final class LiveThread: StackSource {
   }
 
   /// An acquisition with a subclass past `ClassRegistry.subclasses`: a
-  /// finding, and the lock is left out (`unvalidated`).
-  func invalidSubclass(
+  /// finding, and the lock is left out (`unvalidated`). Called from
+  /// `process` (a signal handler's is queued as a marker event first).
+  private func invalidSubclass(
     _ subclass: Int, of name: String, lockClass: ClassID, instance: UInt64, ip: UInt64
   ) {
     unvalidated.append((lockClass, instance))
@@ -242,11 +263,18 @@ final class LiveThread: StackSource {
       let n = StackCapture.capture(into: stackBuffer, skip: 0)
       addresses = UnsafeBufferPointer(rebasing: stackBuffer[..<n])
     }
-    let (stack, isNew) = LiveValidator.shared.stacks.intern(addresses)
-    if isNew, let recorder = LiveValidator.shared.recorder {
-      recorder.declareStack(stack, addresses: Array(addresses))
+    let recorder = LiveValidator.shared.recorder
+    let (stack, _) = LiveValidator.shared.stacks.intern(addresses) { id, addresses in
+      recorder?.declareStack(id, addresses: addresses)
     }
-    if eventStack.isNone { eventStack = stack }
+    if eventStack.isNone {
+      eventStack = stack
+      // Recorded now, before the validator publishes what it found new
+      // (a chain, a dependency): another thread that takes the chain as
+      // known from then on records its event (without a stack) after this
+      // one, so a reader meets the dependency here, with this stack.
+      recordCurrentEvent()
+    }
     return stack
   }
 
