@@ -92,13 +92,7 @@ final class TraceRecorder: Sendable {
   func recording(thread: ThreadID, token: String, name: String) -> ThreadRecording? {
     file.withLock { f in
       // A trace declares a thread token once.
-      var unique = token
-      var n = 1
-      while f.threadTokens.contains(unique) {
-        n += 1
-        unique = "\(token).\(n)"
-      }
-      f.threadTokens.insert(unique)
+      let unique = Self.unique(token, separator: ".", in: &f.threadTokens)
       let recording = ThreadRecording(
         recorder: self, thread: thread, token: unique, encoding: encoding)
       // Cannot fail: the token is a number, the name made writable.
@@ -122,14 +116,7 @@ final class TraceRecorder: Sendable {
   ) {
     file.withLock { f in
       let token = classKeys.withLock { keys in
-        let base = TextTraceWriter.writable(name)
-        var token = base
-        var n = 1
-        while keys.taken.contains(token) {
-          n += 1
-          token = "\(base)#\(n)"
-        }
-        keys.taken.insert(token)
+        let token = Self.unique(TextTraceWriter.writable(name), separator: "#", in: &keys.taken)
         keys.byID[id.raw] = token
         return token
       }
@@ -138,6 +125,21 @@ final class TraceRecorder: Sendable {
         id: id, key: token, name: Self.writable(name, for: f.writer), kind: kind, waits: waits)
       Self.drain(&f)
     }
+  }
+
+  /// `base`, or, when `taken` holds it, `base`, `separator` and the first
+  /// number from 2 up that makes a token `taken` does not hold; taken now.
+  private static func unique(_ base: String, separator: String, in taken: inout Set<String>)
+    -> String
+  {
+    var token = base
+    var n = 1
+    while taken.contains(token) {
+      n += 1
+      token = base + separator + String(n)
+    }
+    taken.insert(token)
+    return token
   }
 
   /// The key of class `id` in the trace (`declareClass`).
