@@ -155,10 +155,6 @@ public struct ThreadValidator {
   /// How many locks this thread holds now.
   public var heldCount: Int { state.held.count }
 
-  /// Stops validating this thread until it exits (after a misuse that
-  /// leaves its state unknown, as lockdep's `debug_locks_off()` does).
-  public mutating func stop() { state.stopped = true }
-
   /// Whether validation of this thread stopped (a limit was hit) until it exits.
   public var isStopped: Bool { state.stopped }
 

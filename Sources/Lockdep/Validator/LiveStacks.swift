@@ -12,10 +12,11 @@ import Trace
 final class LiveStacks: Sendable {
   private let table = PThreadMutex(TraceSymbols())
 
-  /// The id of `addresses`, interned, and whether it is new.
+  /// The id of `addresses`, interned, and whether it is new; `declare` is
+  /// called with a new one before any other thread can get its id.
   func intern(
     _ addresses: UnsafeBufferPointer<UInt64>,
-    whenNew declare: (StackID, [UInt64]) -> Void = { _, _ in }
+    whenNew declare: (StackID, [UInt64]) -> Void
   ) -> (id: StackID, isNew: Bool) {
     let key = Array(addresses)
     return table.withLock { t in
