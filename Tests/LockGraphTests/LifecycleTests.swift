@@ -42,6 +42,28 @@ import WaitContext
     #expect(!reinit)
   }
 
+  /// lockdep's `not_in_range()`: a lock lies in a freed range when the
+  /// range holds its first byte (here its only one: a trace gives no lock
+  /// size), so a range of length 0 holds no lock, and one ending at the
+  /// top of the address space holds the last byte.
+  @Test func aFreedRangeHoldsTheBytesItCovers() {
+    var s = Scenario()
+    s.lock("A", .spinlock)
+    s.acquire("A", on: "1", inst: 0x1000)
+    s.free(0x1000, 0, on: "1")
+    s.free(0x0FFF, 1, on: "1")
+    s.free(0x1001, 0x10, on: "2")
+    #expect(s.kinds.isEmpty)
+    s.free(0x1000, 1, on: "2")
+    #expect(s.kinds == [.heldLockFreed])
+    s.lock("B", .spinlock)
+    s.acquire("B", on: "1", inst: UInt64.max)
+    s.free(UInt64.max, 0, on: "2")
+    #expect(s.kinds == [.heldLockFreed])
+    s.free(UInt64.max - 1, 2, on: "2")
+    #expect(s.kinds == [.heldLockFreed, .heldLockFreed])
+  }
+
   /// A `free` checks only the threads listed as maybe holding locks
   /// (`LockValidator.holders`), and drops those it finds holding none: a
   /// thread dropped must be listed again by its next acquisition, or a

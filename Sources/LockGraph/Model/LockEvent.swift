@@ -57,11 +57,12 @@ public struct LockEvent: Sendable {
     self.origin = origin
   }
 
-  /// How many bytes from `address` a `free` releases (at least one), or 1
-  /// for the one lock an `init` re-initializes: what no held lock may lie
-  /// in. A range is `address` and a length, not two ends: one that reaches
-  /// the top of the address space has no end that fits in 64 bits.
-  public var freedLength: UInt64 { verb == .initLock ? 1 : max(length, 1) }
+  /// How many bytes from `address` a `free` releases (none for a length of
+  /// 0, as `debug_check_no_locks_freed(mem, 0)` finds nothing), or 1 for
+  /// the one lock an `init` re-initializes: what no held lock may lie in.
+  /// A range is `address` and a length, not two ends: one that reaches the
+  /// top of the address space has no end that fits in 64 bits.
+  public var freedLength: UInt64 { verb == .initLock ? 1 : length }
 }
 
 /// An event that breaks the rules of the event stream itself (not a locking

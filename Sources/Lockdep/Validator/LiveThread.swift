@@ -108,8 +108,9 @@ final class LiveThread: StackSource {
       if event.verb == .free {
         // Memory freed: a lock in it left out earlier is gone, and a later
         // lock at its address is another.
-        let end = event.address &+ event.freedLength
-        unvalidated.removeAll { $0.instance >= event.address && $0.instance < end }
+        // As `ThreadValidator.lies`: a range that reaches the top of the
+        // address space has no end in 64 bits.
+        unvalidated.removeAll { $0.instance &- event.address < event.freedLength }
       }
     }
     busy = true
