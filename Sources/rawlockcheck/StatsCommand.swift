@@ -74,6 +74,8 @@ struct TraceStats {
   struct ThreadCount {
     /// The thread's token in the trace.
     var token: String
+    /// Its name (`comm`), as a report's JSON gives it.
+    var name: String
     /// lockdep's `comm/pid`.
     var label: String
     /// Events on the thread.
@@ -98,8 +100,10 @@ struct TraceStats {
   var chainCacheHits: Int64
   /// The most locks one thread held at once, and that thread's label.
   var maxHeldDepth: Int
-  /// The thread that first reached `maxHeldDepth`.
+  /// The label of the thread that first reached `maxHeldDepth`.
   var maxHeldDepthThread: String?
+  /// Its token and name, for JSON.
+  var maxHeldDepthThreadID: (token: String, name: String)?
   /// Events per verb, in `LockEvent.Verb` order; verbs never seen left out.
   var eventsPerVerb: [(verb: String, count: Int64)]
   /// Events per thread, in declaration order.
@@ -132,6 +136,9 @@ struct TraceStats {
     chainCacheHits = s.chainHits
     maxHeldDepth = counting.maxHeldDepth
     maxHeldDepthThread = counting.maxHeldDepthThread.map { v.threadLabel($0) }
+    maxHeldDepthThreadID = counting.maxHeldDepthThread.map {
+      (v.core.threadToken($0), v.core.threadName($0))
+    }
     eventsPerVerb = LockEvent.Verb.allCases.compactMap { verb in
       let n = counting.eventsPerVerb[Int(verb.rawValue)]
       return n == 0 ? nil : (verb.traceWord, n)
@@ -139,7 +146,7 @@ struct TraceStats {
     eventsPerThread = counting.eventsPerThread.indices.map { i in
       let id = ThreadID(Int32(i))
       return ThreadCount(
-        token: v.core.threadToken(id), label: v.threadLabel(id),
+        token: v.core.threadToken(id), name: v.core.threadName(id), label: v.threadLabel(id),
         events: counting.eventsPerThread[i])
     }
     var counts: [ClassCount] = []
@@ -233,34 +240,31 @@ struct TraceStats {
       ("version", .string(RawLockCheck.version)),
       ("source", .string(source)),
       ("events", .int(events)),
-      (
-        "classes",
-        .object([
-          ("total", .int(declaredClasses + subclassVariants)),
-          ("declared", .int(declaredClasses)),
-          ("subclassVariants", .int(subclassVariants)),
-          ("max", .int(ClassRegistry.capacity)),
-        ])
-      ),
+      // Counters are plain numbers, as /proc/lockdep_stats lists them;
+      // what qualifies one is a key of its own beside it.
+      ("classes", .int(declaredClasses + subclassVariants)),
+      ("classesDeclared", .int(declaredClasses)),
+      ("subclassVariants", .int(subclassVariants)),
+      ("maxClasses", .int(ClassRegistry.capacity)),
       ("dependencies", .int(dependencies)),
       ("acquisitions", .int(acquisitions)),
       ("chainsValidated", .int(chainsValidated)),
       ("chainCacheHits", .int(chainCacheHits)),
+      ("maxHeldDepth", .int(maxHeldDepth)),
       (
-        "maxHeldDepth",
-        .object([
-          ("depth", .int(maxHeldDepth)),
-          ("thread", .optional(maxHeldDepthThread)),
-          ("max", .int(LockValidator.maxHeldDepth)),
-        ])
+        "maxHeldDepthThread",
+        maxHeldDepthThreadID.map {
+          .object([("id", .string($0.token)), ("name", .string($0.name))])
+        } ?? .null
       ),
+      ("maxHeldDepthLimit", .int(LockValidator.maxHeldDepth)),
       ("eventsPerKind", .object(eventsPerVerb.map { ($0.verb, .int($0.count)) })),
       (
         "eventsPerThread",
         .array(
           eventsPerThread.map {
             .object([
-              ("id", .string($0.token)), ("name", .string($0.label)), ("events", .int($0.events)),
+              ("id", .string($0.token)), ("name", .string($0.name)), ("events", .int($0.events)),
             ])
           })
       ),

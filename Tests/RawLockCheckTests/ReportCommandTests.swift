@@ -41,6 +41,40 @@ import Testing
     #expect(run.stdout.contains("BUG: sleeping function called from invalid context"))
   }
 
+  /// lockdep prints a thread as `comm/pid`; reports.md's example names
+  /// thread 1 `kworker/1` in text and JSON alike, so a name that already
+  /// ends in `/<tid>` is printed as it is (not `kworker/1/1`), and the
+  /// JSON name is the name the trace gave.
+  @Test(arguments: [("1", "kworker/1", "kworker/1"), ("7", "kworker", "kworker/7")])
+  func aThreadIsPrintedAsCommSlashPid(tid: String, name: String, label: String) throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("thread-label-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let trace = directory.appendingPathComponent("t.rlt")
+    let text = """
+      rawlockcheck-trace 1
+      class some_lock raw_spinlock name=&some_lock
+      class zone spinlock name=&zone->lock
+      thread \(tid) name=\(name)
+      \(tid) acquire some_lock
+      \(tid) acquire zone
+
+      """
+    try Data(text.utf8).write(to: trace)
+    let run = try ToolRun(["report", trace.path])
+    #expect(run.status == 1, "\(run.stderr)")
+    #expect(run.stdout.contains("\n\(label) is trying to lock:\n"), "\(run.stdout)")
+    #expect(run.stdout.contains("1 lock held by \(label):"), "\(run.stdout)")
+    let json = try ToolRun(["report", "--format", "json", trace.path])
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+    let finding = try #require((object["findings"] as? [[String: Any]])?.first)
+    let thread = try #require(finding["thread"] as? [String: Any])
+    #expect(thread["id"] as? String == tid)
+    #expect(thread["name"] as? String == name)
+  }
+
   /// The text layout, checked by hand against lockdep's print functions.
   @Test(arguments: goldens)
   func textReportMatchesGolden(_ name: String) throws {

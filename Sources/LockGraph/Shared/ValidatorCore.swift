@@ -112,9 +112,15 @@ public final class ValidatorCore: Sendable {
     threadOwner.shared.withLock { $0.threadName(id) }
   }
 
-  /// lockdep's `comm/pid`.
+  /// lockdep's `comm/pid`; a name that already ends in `/pid` (a trace's
+  /// `thread 1 name=kworker/1`, as reports.md's example names it) is the
+  /// label as it is, not `kworker/1/1`.
   public func threadLabel(_ id: ThreadID) -> String {
-    threadOwner.shared.withLock { "\($0.threadName(id))/\($0.threadTokens[id.index])" }
+    threadOwner.shared.withLock {
+      let name = $0.threadName(id)
+      let suffix = "/" + $0.threadTokens[id.index]
+      return name.hasSuffix(suffix) ? name : name + suffix
+    }
   }
 
   // MARK: What was found
