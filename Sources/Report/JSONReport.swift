@@ -96,8 +96,9 @@ public struct JSONReport {
       fields.append(("reasons", .array(reasons.map(JSONValue.string))))
     case .nestedLockNotTaken(let nest):
       fields.append(("nest", classObject(nest, extra: [])))
-    case .limitExceeded(let limit, let consequence):
+    case .limitExceeded(let limit, let max, let consequence):
       fields.append(("limit", .string(limit)))
+      fields.append(("max", .int(max)))
       fields.append(("consequence", .string(consequence)))
     }
     fields.append(("held", .array(f.held.map { lockObject($0, frames: true) })))
@@ -107,7 +108,7 @@ public struct JSONReport {
 
   func title(_ f: Finding) -> String {
     let text: String
-    if case .limitExceeded(let limit, _) = f.detail {
+    if case .limitExceeded(let limit, _, _) = f.detail {
       text = "BUG: \(limit) too low!"
     } else {
       text = f.kind.title

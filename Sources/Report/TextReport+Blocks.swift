@@ -167,8 +167,11 @@ extension TextReport {
       out += "\nother info that might help us debug this:\n"
       out += heldAndBacktrace(f)
 
-    case .limitExceeded(let limit, let consequence):
+    case .limitExceeded(let limit, let max, let consequence):
+      // The kernel's title names the limit alone (`BUG: MAX_LOCK_DEPTH
+      // too low!`), and its value on the next line (`depth: 48  max: 48!`).
       out = title("BUG: \(limit) too low!")
+      out += "\(limit): \(max)\n"
       out += "\(thread(f.thread)): \(consequence)\n"
       out += heldLocks(f.held, thread: f.thread)
       out += "\n" + backtrace(f.origin)

@@ -136,6 +136,20 @@ import Testing
     #expect(waits.map { $0["count"] as? Int } == [2, 1], "\(run.stdout)")
   }
 
+  /// A limit's title is the kernel's (`BUG: MAX_LOCK_DEPTH too low!`,
+  /// the limit's name alone), in text and JSON; its value is a field.
+  @Test func aLimitIsTitledAsTheKernelTitlesIt() throws {
+    let run = try ToolRun(["report", "--format", "json", "findings/limit-exceeded.rlt"])
+    #expect(run.status == 1)
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    let finding = try #require((object["findings"] as? [[String: Any]])?.first)
+    #expect(finding["kind"] as? String == "limit-exceeded")
+    #expect(finding["title"] as? String == "BUG: MAX_LOCK_DEPTH too low!")
+    #expect(finding["limit"] as? String == "MAX_LOCK_DEPTH")
+    #expect(finding["max"] as? Int == 1024)
+  }
+
   @Test func jsonHasTheSpecFields() throws {
     let run = try ToolRun(["report", "--format", "json", "findings/invalid-wait-context-seed.rlt"])
     let object = try #require(

@@ -80,8 +80,9 @@ public enum FindingDetail: Sendable, Hashable {
   /// An acquisition with `nest=` while the thread does not hold `nest`.
   case nestedLockNotTaken(nest: ClassID)
   /// A size limit of the validator was reached (`limit`: lockdep's name
-  /// for it and its value); `consequence` says what went unchecked.
-  case limitExceeded(limit: String, consequence: String)
+  /// for it, `max`: its value here); `consequence` says what went
+  /// unchecked.
+  case limitExceeded(limit: String, max: Int, consequence: String)
 }
 
 /// One distinct problem, with how often it happened.

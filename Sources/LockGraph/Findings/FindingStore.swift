@@ -90,7 +90,7 @@ public struct FindingStore: Sendable {
         kind: .limitExceeded, thread: finding.thread, origin: finding.origin, lock: nil,
         held: [],
         detail: .limitExceeded(
-          limit: "MAX_FINDINGS (\(Self.capacity))",
+          limit: "MAX_FINDINGS", max: Self.capacity,
           consequence:
             "a distinct finding past the first \(Self.capacity) is not kept: "
             + "each occurrence of one is counted here"),

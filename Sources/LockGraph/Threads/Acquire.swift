@@ -40,7 +40,7 @@ extension ThreadValidator {
       reportNow(
         .limitExceeded, origin: event.origin, lock: snapshot(lock),
         detail: .limitExceeded(
-          limit: "MAX_LOCK_DEPTH (\(Self.maxHeldDepth))",
+          limit: "MAX_LOCK_DEPTH", max: Self.maxHeldDepth,
           consequence: "validation of this thread stopped until it exits"),
         classes: [])
       state.stopped = true
@@ -56,7 +56,7 @@ extension ThreadValidator {
     reportNow(
       .limitExceeded, origin: origin, lock: nil,
       detail: .limitExceeded(
-        limit: "MAX_LOCKDEP_KEYS (\(ClassRegistry.capacity))",
+        limit: "MAX_LOCKDEP_KEYS", max: ClassRegistry.capacity,
         consequence: "this acquisition was not validated"),
       classes: [])
   }
@@ -70,7 +70,7 @@ extension ThreadValidator {
     reportNow(
       .limitExceeded, origin: origin, lock: nil,
       detail: .limitExceeded(
-        limit: "MAX_LOCKDEP_SUBCLASSES (\(ClassRegistry.subclasses))",
+        limit: "MAX_LOCKDEP_SUBCLASSES", max: ClassRegistry.subclasses,
         consequence: "\(name): lock(subclass: \(subclass)) and its unlock were not validated"),
       classes: [])
     deliverPending()
