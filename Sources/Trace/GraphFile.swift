@@ -351,7 +351,7 @@ struct GraphFileParser {
     func wait(_ key: String) throws(TraceError) -> WaitType? {
       guard let text = v[key] else { return nil }
       guard let w = WaitType(traceName: text) else {
-        throw fail("\(key)= must be inv, free, spin, config or sleep, got \"\(text)\"")
+        throw fail("\(key)= must be inv, free, spin, config or sleep (or 0 to 4), got \"\(text)\"")
       }
       return w
     }

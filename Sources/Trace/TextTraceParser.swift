@@ -445,7 +445,7 @@ struct TextTraceParser: ~Copyable {
 
   private func waitType(_ value: String, option: String) throws(TraceError) -> WaitType {
     guard let w = WaitType(traceName: value) else {
-      throw fail("\(option)= must be inv, free, spin, config or sleep, got \"\(Self.clip(value))\"")
+      throw fail("\(option)= must be inv, free, spin, config or sleep (or 0 to 4), got \"\(Self.clip(value))\"")
     }
     return w
   }

@@ -34,14 +34,15 @@ public enum WaitType: UInt8, Sendable, Comparable, CaseIterable, CustomStringCon
     }
   }
 
-  /// Parses a trace spelling; `task` is not a lock's wait type and is rejected.
+  /// Parses a trace spelling, or its number (`0` to `4`, as the spec numbers
+  /// them); `task` (5) is not a lock's wait type and is rejected.
   public init?(traceName: some StringProtocol) {
     switch traceName {
-    case "inv": self = .inv
-    case "free": self = .free
-    case "spin": self = .spin
-    case "config": self = .config
-    case "sleep": self = .sleep
+    case "inv", "0": self = .inv
+    case "free", "1": self = .free
+    case "spin", "2": self = .spin
+    case "config", "3": self = .config
+    case "sleep", "4": self = .sleep
     default: return nil
     }
   }

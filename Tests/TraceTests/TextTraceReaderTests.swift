@@ -123,7 +123,7 @@ func error(_ text: String) -> String? {
     ),
     (
       "rawlockcheck-trace 1\nclass a mutex inner=slow\n",
-      "t.rlt:2: inner= must be inv, free, spin, config or sleep, got \"slow\""
+      "t.rlt:2: inner= must be inv, free, spin, config or sleep (or 0 to 4), got \"slow\""
     ),
     (
       "rawlockcheck-trace 1\nclass a local_lock type=normal\n",
