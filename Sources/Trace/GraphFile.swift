@@ -399,7 +399,8 @@ struct GraphFileParser {
     }
     func count(_ key: String, max: Int64) throws(TraceError) -> Int64 {
       guard let text = v[key] else { return 0 }
-      guard let n = Int64(text), n >= 0, n <= max else {
+      // Decimal or 0x-hexadecimal, as numbers in a text trace.
+      guard let u = NumberText.parse(text.utf8), u <= UInt64(max), case let n = Int64(u) else {
         throw fail(
           "\(key)= must be a number from 0 to \(max), got \"\(TextTraceParser.clip(text))\"")
       }

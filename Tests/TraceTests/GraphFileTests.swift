@@ -33,6 +33,27 @@ import WaitContext
     #expect(text.contains("kinds=EN,SR from-sub=1"))
   }
 
+  /// Numbers are tokenized as in a text trace: decimal or 0x-hexadecimal,
+  /// in range.
+  @Test func numbersMayBeHexadecimal() throws {
+    let text = """
+      rawlockcheck-graph 1
+      class X mutex
+      class Y mutex inner=2
+      edge X -> Y kinds=EN to-sub=0x1 line=0x10 trace-line=0X20
+
+      """
+    let parsed = try GraphFile.parse(text, file: "g")
+    #expect(parsed.classes.last?.waits.inner == .spin)
+    let edge = try #require(parsed.edges.first)
+    #expect(edge.toSub == 1)
+    #expect(edge.location.line == 16)
+    #expect(edge.location.traceLine == 32)
+    #expect(throws: TraceError.self) {
+      try GraphFile.parse(text.replacingOccurrences(of: "0x1 ", with: "0x8 "), file: "g")
+    }
+  }
+
   /// Class keys are bytes, as in a trace: a precomposed "é" and "e" with
   /// a combining accent are two classes of the graph file (an edge between
   /// them is not "from a class to itself") and of the registry it is
