@@ -118,7 +118,9 @@ public struct SARIFReport {
       runFields.append(
         ("originalUriBaseIds", .object([("SRCROOT", .object([("uri", .string(Self.uri(root)))]))])))
     }
-    if !failures.isEmpty || !warnings.isEmpty {
+    // Always one invocation, as code scanning tools write it: whether
+    // every trace could be read, and the notifications when there are any.
+    do {
       let levelled = failures.map { ("error", $0) } + warnings.map { ("warning", $0) }
       let notifications = levelled.map { level, failure -> JSONValue in
         var fields: [(String, JSONValue)] = [
@@ -135,10 +137,10 @@ public struct SARIFReport {
         (
           "invocations",
           .array([
-            .object([
-              ("executionSuccessful", .bool(failures.isEmpty)),
-              ("toolExecutionNotifications", .array(notifications)),
-            ])
+            .object(
+              [("executionSuccessful", .bool(failures.isEmpty))]
+                + (notifications.isEmpty
+                  ? [] : [("toolExecutionNotifications", .array(notifications))]))
           ])
         ))
     }
