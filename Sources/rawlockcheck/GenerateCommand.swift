@@ -20,6 +20,12 @@ import Basics
 ///   each thread takes one of the `reuse` shape's code paths once and
 ///   exits, `--threads` of them alive at a time, interleaved event by
 ///   event; a thread costs only its declaration once it exits.
+///
+/// Each writes exactly `--events` events, and the trace stays clean: a
+/// shape stops taking new steps once the next might not fit with what its
+/// threads still owe (releases, enables, exits), writes what they owe, and
+/// makes up the rest with `fill` (a `might-sleep` and pairs of an
+/// acquisition and a release of one mutex, with nothing held).
 struct GenerateCommand: ParsableCommand {
   /// The trace's shape.
   enum Shape: String, ExpressibleByArgument, CaseIterable {
@@ -32,7 +38,7 @@ struct GenerateCommand: ParsableCommand {
     commandName: "generate",
     abstract: "Write a synthetic benchmark trace to standard output.")
 
-  @Option(help: "Number of events to write (at least).")
+  @Option(help: "Number of events to write.")
   var events: Int = 10_000_000
 
   @Option(
@@ -101,9 +107,10 @@ struct GenerateCommand: ParsableCommand {
     // them, and task context takes them only with interrupts off.
     let irqSafeStart = classes - classes / 8
     var written = 0
-    while written < events {
+    while true {
       let t = 1 + Int(rng.next() % UInt64(threads))
       if rng.next() % 100 < 3 {
+        if written + 4 > events { break }
         let c = irqSafeStart + Int(rng.next() % UInt64(classes - irqSafeStart))
         try out.write(
           "\(t) hardirq-enter\n\(t) acquire c\(c)\n\(t) release c\(c)\n\(t) hardirq-exit\n")
@@ -111,6 +118,9 @@ struct GenerateCommand: ParsableCommand {
         continue
       }
       let path = paths[Int(rng.next() % UInt64(paths.count))]
+      // The path's events, with one pair of irq-disable and irq-enable when
+      // it reaches the irq-safe ranks.
+      if written + path.count * 2 + (path.last! >= irqSafeStart ? 2 : 0) > events { break }
       var irqsOff = false
       for c in path {
         if c >= irqSafeStart && !irqsOff {
@@ -130,6 +140,17 @@ struct GenerateCommand: ParsableCommand {
       }
       written += path.count * 2
     }
+    try Self.fill(events - written, thread: "1", into: &out)
+  }
+
+  /// `count` clean events on thread `thread`, which holds nothing: a
+  /// `might-sleep` when `count` is odd, then pairs of an acquisition and a
+  /// release of `c0` (a mutex in every shape).
+  static func fill(_ count: Int, thread: String, into out: inout BufferedOutput)
+    throws(OutputError)
+  {
+    if count % 2 == 1 { try out.write("\(thread) might-sleep\n") }
+    for _ in 0..<(count / 2) { try out.write("\(thread) acquire c0\n\(thread) release c0\n") }
   }
 
   /// The classes of the `reuse` and `churn` shapes, ranked: sleeping locks
@@ -173,14 +194,22 @@ struct GenerateCommand: ParsableCommand {
       repeating: (0, [], 0), count: threads)
     var started = 0
     var written = 0
-    while written < events || running.contains(where: { $0.next < $0.lines.count }) {
+    // The events written and those the running threads still owe.
+    var committed = 0
+    var starting = true
+    while starting || running.contains(where: { $0.next < $0.lines.count }) {
       let t = Int(rng.next() % UInt64(threads))
       if running[t].next == running[t].lines.count {
         // This slot's thread exited (or none ran yet): start the next, unless
-        // enough events are written (then only the running threads finish).
-        if written >= events { continue }
-        started += 1
+        // the next might not fit (then only the running threads finish).
+        if !starting { continue }
         let path = paths[Int(rng.next() % UInt64(paths.count))]
+        if committed + path.count * 2 + 1 > events {
+          starting = false
+          continue
+        }
+        committed += path.count * 2 + 1
+        started += 1
         running[t] = (
           started,
           path.map { "acquire c\($0)" } + path.reversed().map { "release c\($0)" }
@@ -191,6 +220,7 @@ struct GenerateCommand: ParsableCommand {
       running[t].next += 1
       written += 1
     }
+    try Self.fill(events - written, thread: "w\(started + 1)", into: &out)
   }
 }
 
@@ -235,26 +265,45 @@ struct LowReuseGenerator {
     for c in 0..<classes { try out.write("class c\(c) \(kinds[c]) name=&lock\(c)\n") }
     for t in 1...states.count { try out.write("thread \(t) name=worker\(t)\n") }
     var written = 0
-    while written < events {
+    // Every line written or owed (planned, or the releases and enables
+    // that close what is held) counts against `events`: writing a planned
+    // line moves one from owed to written, planning a release changes
+    // nothing, planning an acquisition adds at most four lines (irq-disable,
+    // acquire, release, irq-enable) and a hard interrupt six. So the loop
+    // goes on while six more fit.
+    var owed = 0
+    while written + owed + 6 <= events {
       let t = Int(rng.next() % UInt64(states.count))
+      let before = owing(thread: t)
       if states[t].next == states[t].pending.count { plan(thread: t, rng: &rng) }
       try out.write("\(t + 1) \(states[t].pending[states[t].next])\n")
       states[t].next += 1
       written += 1
+      owed += owing(thread: t) - before
     }
     // Every thread releases what it holds, so the trace ends clean.
     for t in states.indices {
       while states[t].next < states[t].pending.count {
         try out.write("\(t + 1) \(states[t].pending[states[t].next])\n")
         states[t].next += 1
+        written += 1
       }
       while !states[t].held.isEmpty {
         states[t].pending = []
         states[t].next = 0
         release(thread: t)
         for line in states[t].pending { try out.write("\(t + 1) \(line)\n") }
+        written += states[t].pending.count
       }
     }
+    try GenerateCommand.fill(events - written, thread: "1", into: &out)
+  }
+
+  /// The lines thread `t` still owes: those planned and not written, the
+  /// releases of what it holds, and the enable of interrupts it disabled.
+  func owing(thread t: Int) -> Int {
+    let s = states[t]
+    return s.pending.count - s.next + s.held.count + (s.irqsOffAt == nil ? 0 : 1)
   }
 
   /// Plans thread `t`'s next step into its pending lines.

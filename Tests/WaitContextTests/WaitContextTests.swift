@@ -67,9 +67,10 @@ import WaitContext
     }
     #expect(WaitType(traceName: "task") == nil)
     // The spec's numbers: lockdep's with PROVE_RAW_LOCK_NESTING on.
-    #expect(["0", "1", "2", "3", "4"].map { WaitType(traceName: $0) } == [
-      .inv, .free, .spin, .config, .sleep,
-    ])
+    #expect(
+      ["0", "1", "2", "3", "4"].map { WaitType(traceName: $0) } == [
+        .inv, .free, .spin, .config, .sleep,
+      ])
     #expect(WaitType(traceName: "5") == nil)
     #expect(WaitType(traceName: "02") == nil)
     for t in LockType.allCases { #expect(LockType(traceName: t.description) == t) }
