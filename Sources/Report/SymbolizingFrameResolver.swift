@@ -51,7 +51,10 @@ public struct SymbolizingFrameResolver: FrameResolving {
   }
 
   /// The frames of the origin's stack (or return address), symbolized,
-  /// with the filtered leading frames left out.
+  /// with the filtered leading frames left out. A file known only from the
+  /// symbol table (`Frame.fileIsFromSymbolTable`: `crtstuff.c` for every
+  /// function of a library without DWARF) is left out: a report names the
+  /// function alone rather than a file the code is not in.
   public func frames(for origin: Origin) -> [Frame] {
     let addresses: [UInt64]
     if !origin.stack.isNone, let stack = stacks(origin.stack) {
@@ -61,7 +64,12 @@ public struct SymbolizingFrameResolver: FrameResolving {
     } else {
       return []
     }
-    return filter.apply(symbolizer.symbolize(stack: addresses)).flatMap(\.frames)
+    return filter.apply(symbolizer.symbolize(stack: addresses)).flatMap(\.frames).map { frame in
+      guard frame.fileIsFromSymbolTable else { return frame }
+      var frame = frame
+      frame.file = nil
+      return frame
+    }
   }
 }
 

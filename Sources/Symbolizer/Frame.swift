@@ -34,6 +34,11 @@ public struct Frame: Sendable, Hashable {
   /// True when the module's file on disk is not the one the address came from
   /// (build-id mismatch); the frame then carries no function, file or line.
   public var isStale: Bool
+  /// True when `file` is not from DWARF but the `STT_FILE` symbol that
+  /// precedes the function's in the symbol table, as `llvm-symbolizer`
+  /// prints it (`crtstuff.c:0:0` for a library without DWARF, whose only
+  /// file symbols are the C runtime's): a hint, not where the code is.
+  public var fileIsFromSymbolTable = false
 
   public init(
     address: UInt64, function: String? = nil, linkageName: String? = nil, file: String? = nil,

@@ -12,6 +12,8 @@ struct FrameRecord: Sendable, Hashable {
   var line: Int32
   var column: Int32
   var isInlined: Bool
+  /// `file` is only the `STT_FILE` symbol before the function's (no DWARF).
+  var fileFromSymbolTable = false
 
   /// A frame of which nothing is known but its address and module.
   static let unknown = FrameRecord(name: -1, file: -1, line: 0, column: 0, isInlined: false)

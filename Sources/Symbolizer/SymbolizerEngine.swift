@@ -321,6 +321,7 @@ final class SymbolizerEngine {
       frame.line = Int(record.line)
       frame.column = Int(record.column)
       frame.isInlined = record.isInlined
+      frame.fileIsFromSymbolTable = record.fileFromSymbolTable
       return frame
     }
   }
@@ -379,6 +380,7 @@ final class SymbolizerEngine {
     if let symbol = ownSymbol ?? slot.anySymbol(at: linkPC) {
       record.name = symbolName(symbol.name)
       record.file = symbol.file.map(fileID) ?? -1
+      record.fileFromSymbolTable = record.file >= 0
     }
     records.append(record)
     return Int32(index)
