@@ -68,16 +68,31 @@ final class TraceRecorder: Sendable {
     return TraceEncoding(rawValue: String(cString: value)) ?? .binary
   }
 
-  /// Opens (truncates) `path` and writes the header and module map; nil
-  /// when the file cannot be opened (said on standard error).
-  init?(path: String) {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else {
+  /// Opens (truncates) the file `RAWLOCKCHECK_TRACE`'s `template` names
+  /// (`TracePath`) and writes the header and module map; nil when the file
+  /// cannot be opened (said on standard error).
+  init?(path template: String) {
+    let opened: TracePath.Opened
+    switch TracePath.open(template) {
+    case .success(let o): opened = o
+    case .failure(.system(let path, let code)):
       printToStandardError(
-        "rawlockcheck: cannot write trace \(path): \(String(cString: strerror(errno)))\n")
+        "rawlockcheck: cannot write trace \(path): \(String(cString: strerror(code)))\n")
+      return nil
+    case .failure(.busy):
+      printToStandardError(
+        "rawlockcheck: cannot write trace \(template): another process holds it and its per-process name\n"
+      )
       return nil
     }
-    self.path = path
+    let fd = opened.descriptor
+    let wanted = TracePath.expand(template, pid: getpid())
+    if opened.path != wanted {
+      printToStandardError(
+        "rawlockcheck: trace \(wanted) is being written by another process; "
+          + "this process's trace goes to \(opened.path)\n")
+    }
+    self.path = opened.path
     let encoding = Self.encodingFromEnvironment()
     self.encoding = encoding
     var state = File(descriptor: fd, writer: encoding.makeWriter())

@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// `RAWLOCKCHECK_TRACE` names the file of each process: `%p` is its process
+/// id, and a process never truncates a trace another process is writing
+/// (a server starting a copy of itself, `swift test`'s two test processes
+/// run at once): it writes `name.<pid>.ext` beside it and says so.
+@Suite struct TracePathTests {
+  /// Runs `LockdepProbe circular-dependency` recording to `template`;
+  /// returns its process id and standard error.
+  static func record(to template: String) throws -> (pid: Int32, stderr: String) {
+    let process = Process()
+    process.executableURL = RecorderTests.probe
+    process.arguments = ["circular-dependency"]
+    var environment = ProcessInfo.processInfo.environment
+    environment["RAWLOCKCHECK_TRACE"] = template
+    environment.removeValue(forKey: "RAWLOCKCHECK")
+    environment.removeValue(forKey: "RAWLOCKCHECK_TRACE_FORMAT")
+    process.environment = environment
+    let err = Pipe()
+    process.standardError = err
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    let data = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0)
+    return (process.processIdentifier, String(decoding: data, as: UTF8.self))
+  }
+
+  static func directory() throws -> URL {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("trace-path-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    return directory
+  }
+
+  static func findings(_ path: String) throws -> [String] {
+    let run = try ToolRun(["report", "--format", "json", path])
+    #expect(run.status == 1, "\(run.stderr)")
+    let json = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+    return (json?["findings"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String }
+  }
+
+  @Test func percentPIsTheProcessID() throws {
+    let directory = try Self.directory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let (pid, stderr) = try Self.record(to: directory.path + "/t-%p-100%%.rltb")
+    #expect(!stderr.contains("another process"), "\(stderr)")
+    let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+    #expect(files == ["t-\(pid)-100%.rltb"])
+    #expect(try Self.findings(directory.path + "/t-\(pid)-100%.rltb") == ["circular-dependency"])
+  }
+
+  @Test func aTraceAnotherProcessWritesIsLeftAlone() throws {
+    let directory = try Self.directory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let path = directory.path + "/t.rltb"
+    // This process writes `t.rltb`, as a parent recording its own trace.
+    let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+    #expect(fd >= 0)
+    defer { close(fd) }
+    #expect(flock(fd, LOCK_EX | LOCK_NB) == 0)
+    #expect(write(fd, "kept", 4) == 4)
+    let (pid, stderr) = try Self.record(to: path)
+    let own = directory.path + "/t.\(pid).rltb"
+    #expect(
+      stderr.contains(
+        "trace \(path) is being written by another process; this process's trace goes to \(own)\n"),
+      "\(stderr)")
+    #expect(try String(contentsOfFile: path, encoding: .utf8) == "kept")
+    #expect(try Self.findings(own) == ["circular-dependency"])
+
+    // Once it is not held, the file is the process's own again (emptied).
+    flock(fd, LOCK_UN)
+    let (_, again) = try Self.record(to: path)
+    #expect(!again.contains("another process"), "\(again)")
+    #expect(try Self.findings(path) == ["circular-dependency"])
+  }
+}
