@@ -44,13 +44,28 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
   }
 
   /// Where in the test's own file a finding happened: the innermost frame
-  /// of its stack backtrace in that file (` #2 f() (/path/File.swift:12:5)`,
-  /// maybe followed by ` [inlined]`), so that the issue points at the
+  /// of its stack backtrace in that file, so that the issue points at the
   /// offending line rather than at the test's declaration; a frame of the
   /// test's own path first, else of its file name; nil when none is.
   static func site(in text: String, of test: SourceLocation) -> SourceLocation? {
-    guard let backtrace = text.range(of: "stack backtrace:\n") else { return nil }
     var byName: SourceLocation? = nil
+    for frame in frameSites(in: text) {
+      let site = SourceLocation(
+        fileID: test.fileID, filePath: frame.path, line: frame.line, column: frame.column)
+      if frame.path == test.filePath { return site }
+      if byName == nil, frame.path.split(separator: "/").last.map(String.init) == test.fileName {
+        byName = site
+      }
+    }
+    return byName
+  }
+
+  /// The source locations of a report's stack backtrace, innermost first:
+  /// each frame line with a line number (` #2 f() (/path/File.swift:12:5)`,
+  /// maybe followed by ` [inlined]`).
+  static func frameSites(in text: String) -> [(path: String, line: Int, column: Int)] {
+    guard let backtrace = text.range(of: "stack backtrace:\n") else { return [] }
+    var sites: [(path: String, line: Int, column: Int)] = []
     for var line in text[backtrace.upperBound...].split(separator: "\n") {
       guard line.hasPrefix(" #") else { continue }
       if line.hasSuffix(" [inlined]") { line = line.dropLast(" [inlined]".count) }
@@ -68,14 +83,9 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
       let path = parts.dropLast(numbers.count).joined(separator: ":")
       guard let lineNumber = numbers.first.flatMap({ Int($0) }), lineNumber > 0 else { continue }
       let column = numbers.count == 2 ? max(Int(numbers.last!) ?? 1, 1) : 1
-      let site = SourceLocation(
-        fileID: test.fileID, filePath: path, line: lineNumber, column: column)
-      if path == test.filePath { return site }
-      if byName == nil, path.split(separator: "/").last.map(String.init) == test.fileName {
-        byName = site
-      }
+      sites.append((path, lineNumber, column))
     }
-    return byName
+    return sites
   }
 }
 

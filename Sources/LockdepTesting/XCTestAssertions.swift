@@ -24,3 +24,32 @@ public func XCTAssertLockViolation<R>(
   for complaint in checked.complaints { XCTFail(complaint, file: file, line: line) }
   return checked.findings
 }
+
+/// An `XCTestCase` each of whose tests fails on every lock-validation
+/// finding it causes, as Swift Testing's `.lockValidation` trait makes a
+/// test fail: the test runs in a `LockValidationScope` of its own, and each
+/// finding is a failure with the lockdep-style report, at the innermost
+/// frame of its stack that has a source line (the offending line).
+///
+/// ```swift
+/// final class WorkQueueTests: LockValidatedTestCase {
+///   func testFlush() { WorkQueue().flush() }   // fails on a finding
+/// }
+/// ```
+///
+/// `XCTAssertLockViolation` inside such a test proves a finding without
+/// failing it, as `expectLockViolation` does under the trait.
+open class LockValidatedTestCase: XCTestCase {
+  /// Runs the test in a scope of its own, then fails it once per finding.
+  open override func invokeTest() {
+    let scope = LockValidationScope()
+    scope.run { super.invokeTest() }
+    for occurrence in scope.findings {
+      let text = occurrence.text
+      let site = LockValidationTrait.frameSites(in: text).first
+      recordFailure(
+        withDescription: "lock validation: \(occurrence.finding.kind.rawValue)\n\(text)",
+        inFile: site?.path ?? "<unknown>", atLine: site?.line ?? 0, expected: true)
+    }
+  }
+}

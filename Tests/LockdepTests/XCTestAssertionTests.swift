@@ -21,3 +21,48 @@ final class XCTestAssertionTests: XCTestCase {
     XCTAssertEqual(found.map(\.kind), [.sleepInAtomic])
   }
 }
+
+/// `LockValidatedTestCase`: every finding a test causes fails it, at the
+/// offending line, as the Swift Testing trait does; a finding its
+/// `XCTAssertLockViolation` proves does not.
+final class LockValidatedTestCaseTests: XCTestCase {
+  /// A test case that keeps its failures instead of reporting them.
+  final class Capturing: LockValidatedTestCase {
+    nonisolated(unsafe) var failures: [(description: String, file: String, line: Int)] = []
+    override func recordFailure(
+      withDescription description: String, inFile filePath: String, atLine lineNumber: Int,
+      expected: Bool
+    ) {
+      failures.append((description, filePath, lineNumber))
+    }
+  }
+
+  static func run(_ body: @escaping @Sendable () -> Void) -> Capturing {
+    let test = Capturing(name: "capturing", testClosure: { _ in body() })
+    test.invokeTest()
+    return test
+  }
+
+  func testAFindingFailsTheTestAtItsLine() {
+    let raw = Checked.RawSpinLock(name: "&validated->raw")
+    let line = #line + 1
+    let test = Self.run { raw.withLock { mightSleep() } }
+    XCTAssertEqual(test.failures.count, 1)
+    let failure = test.failures.first
+    XCTAssertTrue(failure?.description.hasPrefix("lock validation: sleep-in-atomic\n") == true)
+    XCTAssertTrue(
+      failure?.description.contains("BUG: sleeping function called from invalid context") == true)
+    XCTAssertEqual(failure?.file, #filePath)
+    XCTAssertEqual(failure?.line, line)
+  }
+
+  func testCleanAndProvenFindingsDoNotFail() {
+    let m = Checked.Mutex(name: "&validated->m")
+    let s = Checked.SpinLock(name: "&validated->s")
+    XCTAssertTrue(Self.run { m.withLock { s.withLock {} } }.failures.isEmpty)
+    let proven = Self.run {
+      XCTAssertLockViolation(.sleepInAtomic) { s.withLock { mightSleep() } }
+    }
+    XCTAssertTrue(proven.failures.isEmpty, "\(proven.failures)")
+  }
+}
