@@ -8,8 +8,9 @@ public final class Protected<Lock: KernelLock, Value>: @unchecked Sendable {
   public let lock: Lock
   private var value: Value
 
-  /// Guards `value` with `lock`.
-  public init(_ value: Value, by lock: Lock) {
+  /// Guards `value` with `lock`. `value` is sent in: no reference to it
+  /// stays outside the lock (as `Synchronization.Mutex.init`).
+  public init(_ value: sending Value, by lock: Lock) {
     self.value = value
     self.lock = lock
   }
@@ -19,9 +20,13 @@ public final class Protected<Lock: KernelLock, Value>: @unchecked Sendable {
   /// Never inlined: the lock is taken from this function's call site, its
   /// return address.
   @inline(never)
+  ///
+  /// As `Synchronization.Mutex.withLock`, the value is `sending` and so is
+  /// the result: in Swift 6 mode the compiler refuses a closure that lets a
+  /// non-`Sendable` value (or a reference into it) out of the lock.
   public func withLock<Result, Failure: Error>(
-    _ body: (inout Value) throws(Failure) -> Result
-  ) throws(Failure) -> Result {
+    _ body: (inout sending Value) throws(Failure) -> sending Result
+  ) throws(Failure) -> sending Result {
     lock.lock(from: UInt64(UInt(bitPattern: rlc_return_address())))
     defer { lock.unlock() }
     return try body(&value)
