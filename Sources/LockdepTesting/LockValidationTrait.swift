@@ -33,14 +33,29 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
       try await function()
       return
     }
-    let scope = LockValidationScope()
+    // A finding on the test's own task is an issue at once, where it
+    // happened (so `withKnownIssue` around the offending call covers it);
+    // one on a thread run in the scope (no test is current there), after
+    // the test.
+    let location = test.sourceLocation
+    let scope = LockValidationScope(reporter: { occurrence in
+      guard Test.current != nil else { return false }
+      Self.recordIssue(occurrence, test: location)
+      return true
+    })
     try await scope.run { try await function() }
-    for occurrence in scope.findings {
-      let text = occurrence.text
-      Issue.record(
-        Comment(rawValue: "lock validation: \(occurrence.finding.kind.rawValue)\n\(text)"),
-        sourceLocation: Self.site(in: text, of: test.sourceLocation) ?? test.sourceLocation)
+    for occurrence in scope.findings where !occurrence.wasReported {
+      Self.recordIssue(occurrence, test: location)
     }
+  }
+
+  /// An issue of the current test for `occurrence`: its lockdep-style
+  /// report, at the offending line in the test's file.
+  static func recordIssue(_ occurrence: LockValidationScope.Occurrence, test: SourceLocation) {
+    let text = occurrence.text
+    Issue.record(
+      Comment(rawValue: "lock validation: \(occurrence.finding.kind.rawValue)\n\(text)"),
+      sourceLocation: site(in: text, of: test) ?? test)
   }
 
   /// Where in the test's own file a finding happened: the innermost frame

@@ -21,6 +21,8 @@ public final class LockValidationScope: Sendable {
   public struct Occurrence: Sendable {
     /// The finding (its `count` is as stored when it happened).
     public var finding: Finding
+    /// Whether the scope's `reporter` reported it when it happened.
+    public var wasReported = false
     /// Its lockdep-style text, symbolized (rendered when asked for: a
     /// finding that repeats thousands of times is not symbolized each time).
     public var text: String { LiveValidator.shared.render(finding) }
@@ -32,13 +34,24 @@ public final class LockValidationScope: Sendable {
   public let isIsolated: Bool
   /// An isolated scope's fork of the validator, made on its first run.
   private let fork = PThreadMutex<ValidatorCore?>(nil)
+  /// Told of each occurrence when it happens, on its thread.
+  private let reporter: (@Sendable (Occurrence) -> Bool)?
 
   /// A new, empty scope; `isolated` keeps what the validator learns from
   /// the scope's events (dependencies, irq usage) in the scope. Isolation
   /// applies to the synchronous `run`, on each thread that runs it; the
   /// asynchronous `run` only collects findings.
-  public init(isolated: Bool = false) {
+  ///
+  /// `reporter`, when given, is told of each occurrence as it happens, on
+  /// the thread (and in the task) that caused it, and returns whether it
+  /// reported it there (the Swift Testing trait records an issue at once
+  /// in the test's own task, where `withKnownIssue` sees it); the others
+  /// are left to whoever reads `findings` when the scope is done.
+  public init(
+    isolated: Bool = false, reporter: (@Sendable (Occurrence) -> Bool)? = nil
+  ) {
     isIsolated = isolated
+    self.reporter = reporter
   }
 
   /// The scope bound where the caller runs, if any.
@@ -103,7 +116,9 @@ public final class LockValidationScope: Sendable {
   }
 
   func record(_ finding: Finding) {
-    occurrences.withLock { $0.append(Occurrence(finding: finding)) }
+    var occurrence = Occurrence(finding: finding)
+    occurrence.wasReported = reporter?(occurrence) ?? false
+    occurrences.withLock { $0.append(occurrence) }
   }
 
   /// Runs `body` in a new scope and says what a test should complain
@@ -131,11 +146,14 @@ public final class LockValidationScope: Sendable {
     // `Checked` locks: a negative test has nothing to check there.
     if found.isEmpty && !lockValidationIsCompiledIn { return (result, found, []) }
     let seen = found.map(\.kind.rawValue).joined(separator: ", ")
+    // The findings that did happen, with their reports: where the
+    // unexpected one came from is what the test's author needs next.
+    let reports = occurrences.map { "\n\($0.text)" }.joined()
     return (
       result, found,
       [
         "expected \("aeiou".contains(kind.rawValue.first!) ? "an" : "a") \(kind.rawValue) finding, "
-          + "found \(seen.isEmpty ? "none" : seen)"
+          + "found \(seen.isEmpty ? "none" : seen)" + reports
       ]
     )
   }
