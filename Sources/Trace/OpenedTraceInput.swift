@@ -18,10 +18,25 @@ final class OpenedTraceInput: @unchecked Sendable {
   /// The file's size, when it is a regular file.
   let fileSize: UInt64?
 
+  /// `path` opened for reading. Standard input (`/dev/stdin`, as `-` is
+  /// named) that is not a regular file is duplicated rather than opened
+  /// again: opening a FIFO again whose writer has closed it waits for a
+  /// new writer forever (`report - < fifo`). A regular file is opened
+  /// again, for an offset of its own.
+  static func openForReading(_ path: String) -> Int32 {
+    if path == "/dev/stdin" {
+      var info = stat()
+      if fstat(0, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG {
+        return fcntl(0, F_DUPFD_CLOEXEC, 0)
+      }
+    }
+    return open(path, O_RDONLY | O_CLOEXEC)
+  }
+
   /// Opens `path` and reads its first bytes.
   /// - Throws: why it cannot be opened or read, as a message.
   init(path: String) throws(OpenFailure) {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    let fd = Self.openForReading(path)
     if fd < 0 { throw OpenFailure(message: "cannot open: \(String(cString: strerror(errno)))") }
     var info = stat()
     if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {

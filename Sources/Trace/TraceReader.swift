@@ -25,7 +25,7 @@ public struct TraceReader {
   /// its first bytes cannot be read twice (`read` tells its encoding from
   /// the bytes it reads).
   public func encoding() -> TraceEncoding? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    let fd = OpenedTraceInput.openForReading(path)
     if fd < 0 { return nil }
     defer { close(fd) }
     var info = stat()

@@ -75,6 +75,36 @@ import Testing
     #expect(thread["name"] as? String == name)
   }
 
+  /// `-` read from a FIFO whose writer has already closed it (`report - <
+  /// fifo`): standard input is read where it is, not opened again (which
+  /// waits for a new writer forever), in either encoding.
+  @Test(arguments: ["text", "binary"])
+  func standardInputFromAFIFOWhoseWriterIsGone(encoding: String) throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("stdin-fifo-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let trace = directory.appendingPathComponent("t.\(encoding)").path
+    let converted = try ToolRun([
+      "convert", "--to", encoding, "findings/circular-abba.rlt", trace,
+    ])
+    #expect(converted.status == 0, "\(converted.stderr)")
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: trace))
+    let fifo = directory.appendingPathComponent("fifo").path
+    #expect(mkfifo(fifo, 0o600) == 0)
+    let reader = open(fifo, O_RDONLY | O_NONBLOCK)
+    #expect(reader >= 0)
+    let writer = open(fifo, O_WRONLY)
+    #expect(writer >= 0)
+    #expect(bytes.withUnsafeBytes { write(writer, $0.baseAddress, $0.count) } == bytes.count)
+    close(writer)
+    _ = fcntl(reader, F_SETFL, fcntl(reader, F_GETFL) & ~O_NONBLOCK)
+    let run = try ToolRun(
+      ["report", "-"], standardInput: FileHandle(fileDescriptor: reader, closeOnDealloc: true))
+    #expect(run.status == 1, "\(run.stderr)")
+    #expect(run.stdout.hasSuffix("-: 8 events, 1 finding (circular-dependency 1)\n"), "\(run.stdout)")
+  }
+
   /// The text layout, checked by hand against lockdep's print functions.
   @Test(arguments: goldens)
   func textReportMatchesGolden(_ name: String) throws {
