@@ -358,6 +358,27 @@ let scenarios: [(String, () -> Void)] = [
       }
     }
   ),
+  (
+    // `fork()` without `exec`: the child shares the parent's trace file and
+    // its unwritten buffers. The child takes the two locks the other way
+    // round (a cycle, had its events reached the trace) and exits; the
+    // parent's trace holds the parent's events only: 50 rounds of a -> b
+    // before the fork and 50 after, each two acquisitions and releases.
+    "fork",
+    {
+      let a = Checked.Mutex(name: "&fork->a")
+      let b = Checked.Mutex(name: "&fork->b")
+      for _ in 0..<50 { a.withLock { b.withLock {} } }
+      let child = fork()
+      if child == 0 {
+        for _ in 0..<50 { b.withLock { a.withLock {} } }
+        exit(0)
+      }
+      var status: Int32 = 0
+      waitpid(child, &status, 0)
+      for _ in 0..<50 { a.withLock { b.withLock {} } }
+    }
+  ),
 ]
 
 // Findings are collected and listed at the end, unless RAWLOCKCHECK says

@@ -102,7 +102,8 @@ import Testing
     let run = try ToolRun(
       ["report", "-"], standardInput: FileHandle(fileDescriptor: reader, closeOnDealloc: true))
     #expect(run.status == 1, "\(run.stderr)")
-    #expect(run.stdout.hasSuffix("-: 8 events, 1 finding (circular-dependency 1)\n"), "\(run.stdout)")
+    #expect(
+      run.stdout.hasSuffix("-: 8 events, 1 finding (circular-dependency 1)\n"), "\(run.stdout)")
   }
 
   /// The text layout, checked by hand against lockdep's print functions.

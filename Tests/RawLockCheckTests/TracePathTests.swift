@@ -10,12 +10,14 @@ import Testing
 /// (a server starting a copy of itself, `swift test`'s two test processes
 /// run at once): it writes `name.<pid>.ext` beside it and says so.
 @Suite struct TracePathTests {
-  /// Runs `LockdepProbe circular-dependency` recording to `template`;
-  /// returns its process id and standard error.
-  static func record(to template: String) throws -> (pid: Int32, stderr: String) {
+  /// Runs `LockdepProbe scenario` recording to `template`; returns its
+  /// process id and standard error.
+  static func record(to template: String, scenario: String = "circular-dependency") throws -> (
+    pid: Int32, stderr: String
+  ) {
     let process = Process()
     process.executableURL = RecorderTests.probe
-    process.arguments = ["circular-dependency"]
+    process.arguments = [scenario]
     var environment = ProcessInfo.processInfo.environment
     environment["RAWLOCKCHECK_TRACE"] = template
     environment.removeValue(forKey: "RAWLOCKCHECK")
@@ -79,5 +81,58 @@ import Testing
     let (_, again) = try Self.record(to: path)
     #expect(!again.contains("another process"), "\(again)")
     #expect(try Self.findings(path) == ["circular-dependency"])
+  }
+
+  /// A FIFO or a device is written as it is (it cannot be truncated, and
+  /// no name beside it would be read): the trace comes through a FIFO
+  /// whole, and `/dev/null` takes one without a word.
+  @Test func aFIFOOrADeviceIsWrittenAsItIs() throws {
+    let directory = try Self.directory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let fifo = directory.path + "/fifo"
+    #expect(mkfifo(fifo, 0o600) == 0)
+    let reader = open(fifo, O_RDONLY | O_NONBLOCK)
+    #expect(reader >= 0)
+    // A writer of our own until the probe is done: without one, a read
+    // before the probe opens the FIFO is its end.
+    let keeper = open(fifo, O_WRONLY | O_NONBLOCK)
+    #expect(keeper >= 0)
+    let drained = directory.path + "/through.rltb"
+    let copy = Thread {
+      _ = fcntl(reader, F_SETFL, fcntl(reader, F_GETFL) & ~O_NONBLOCK)
+      var bytes: [UInt8] = []
+      var chunk = [UInt8](repeating: 0, count: 65536)
+      while case let n = read(reader, &chunk, chunk.count), n > 0 { bytes += chunk[0..<n] }
+      close(reader)
+      FileManager.default.createFile(atPath: drained, contents: Data(bytes))
+    }
+    copy.start()
+    let (_, stderr) = try Self.record(to: fifo)
+    close(keeper)
+    #expect(stderr.isEmpty, "\(stderr)")
+    for _ in 0..<200 where !FileManager.default.fileExists(atPath: drained) { usleep(10_000) }
+    #expect(try Self.findings(drained) == ["circular-dependency"])
+    let (_, null) = try Self.record(to: "/dev/null")
+    #expect(null.isEmpty, "\(null)")
+  }
+
+  /// A child made by `fork()` without `exec` shares its parent's file and
+  /// unwritten buffers: it records nothing (says so once), and the trace
+  /// is the parent's alone: its 100 rounds of a -> b, no cycle with the
+  /// child's b -> a, no event twice.
+  @Test func aForkedChildRecordsNothing() throws {
+    let directory = try Self.directory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let path = directory.path + "/t.rltb"
+    let (_, stderr) = try Self.record(to: path, scenario: "fork")
+    #expect(stderr.contains("was forked from the one writing trace \(path) and records nothing\n"))
+    let run = try ToolRun(["stats", "--format", "json", path])
+    #expect(run.status == 0, "\(run.stderr)")
+    let json = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+    let kinds = json?["eventsPerKind"] as? [String: Int]
+    #expect(kinds?["acquire"] == 200)
+    #expect(kinds?["release"] == 200)
+    #expect((json?["findings"] as? [String: Any])?.isEmpty == true)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["t.rltb"])
   }
 }

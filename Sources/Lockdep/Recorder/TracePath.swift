@@ -11,12 +11,16 @@
 /// process `swift test` runs (XCTest's, then Swift Testing's), which one
 /// name would let the second overwrite.
 ///
-/// Invariant: a trace file is written by one process. The file is locked
-/// (`flock`, released when the process ends) before it is truncated, and a
-/// process that finds it locked, because a process it was started by or
-/// alongside is writing it, writes `name.<pid>.ext` beside it instead, and
-/// says so on standard error: truncating a file another process appends to
-/// would leave neither trace readable.
+/// Invariant: a regular trace file is written by one process. The file is
+/// locked (`flock`, released when the process ends) before it is
+/// truncated, and a process that finds it locked, because a process it was
+/// started by or alongside is writing it, writes `name.<pid>.ext` beside it
+/// instead, and says so on standard error: truncating a file another
+/// process appends to would leave neither trace readable. Anything else (a
+/// FIFO, `/dev/stdout`, `/dev/null`) is written as it is, unlocked: it
+/// cannot be truncated, and a name beside a device is no file to read. A
+/// child made by `fork()` without `exec` shares its parent's file and lock:
+/// it does not record (`TraceRecorder`).
 struct TracePath {
   /// The path `RAWLOCKCHECK_TRACE` names, `%p` and `%%` expanded for `pid`.
   static func expand(_ template: String, pid: Int32) -> String {
@@ -84,10 +88,12 @@ struct TracePath {
     case system(path: String, errno: Int32)
   }
 
-  /// `path` opened for writing, locked and truncated.
+  /// `path` opened for writing; a regular file locked and truncated.
   private static func openLocked(_ path: String) -> Result<Int32, OpenError> {
     let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
     guard fd >= 0 else { return .failure(.system(path: path, errno: errno)) }
+    var info = stat()
+    if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG { return .success(fd) }
     // A file system without locks (ENOLCK) is written unlocked.
     if flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK {
       close(fd)
