@@ -235,6 +235,10 @@ public struct SARIFReport {
     func message(_ f: Finding) -> String {
       let names = lockNames(f)
       var text = json.title(f)
+      // A limit's title names it alone; its value and what went unchecked.
+      if case .limitExceeded(let limit, let max, let consequence) = f.detail {
+        text += " (\(limit) \(max)): \(consequence)"
+      }
       if !names.isEmpty { text += ": " + names.joined(separator: ", ") }
       text += " (thread \(core.threadLabel(f.thread)))"
       return text

@@ -35,15 +35,24 @@ public enum WaitType: UInt8, Sendable, Comparable, CaseIterable, CustomStringCon
   }
 
   /// Parses a trace spelling, or its number (`0` to `4`, as the spec numbers
-  /// them); `task` (5) is not a lock's wait type and is rejected.
+  /// them; decimal or `0x` hexadecimal, as a trace's numbers); `task` (5)
+  /// is not a lock's wait type and is rejected.
   public init?(traceName: some StringProtocol) {
     switch traceName {
-    case "inv", "0": self = .inv
-    case "free", "1": self = .free
-    case "spin", "2": self = .spin
-    case "config", "3": self = .config
-    case "sleep", "4": self = .sleep
-    default: return nil
+    case "inv": self = .inv
+    case "free": self = .free
+    case "spin": self = .spin
+    case "config": self = .config
+    case "sleep": self = .sleep
+    default:
+      let text = Substring(traceName)
+      let hex = text.hasPrefix("0x") || text.hasPrefix("0X")
+      let digits = hex ? text.dropFirst(2) : text
+      // Digits only: `UInt8("+2")` would take a sign.
+      guard !digits.isEmpty, digits.allSatisfy(\.isHexDigit),
+        let value = UInt8(digits, radix: hex ? 16 : 10), value < WaitType.task.rawValue
+      else { return nil }
+      self.init(rawValue: value)
     }
   }
 }

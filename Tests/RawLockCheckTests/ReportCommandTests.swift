@@ -179,6 +179,16 @@ import Testing
     #expect(finding["title"] as? String == "BUG: MAX_LOCK_DEPTH too low!")
     #expect(finding["limit"] as? String == "MAX_LOCK_DEPTH")
     #expect(finding["max"] as? Int == 1024)
+    let sarif = try ToolRun(["report", "--format", "sarif", "findings/limit-exceeded.rlt"])
+    let log = try #require(
+      try JSONSerialization.jsonObject(with: Data(sarif.stdout.utf8)) as? [String: Any])
+    let result = try #require(
+      ((log["runs"] as? [[String: Any]])?.first?["results"] as? [[String: Any]])?.first)
+    let message = (result["message"] as? [String: Any])?["text"] as? String ?? ""
+    #expect(
+      message.hasPrefix(
+        "BUG: MAX_LOCK_DEPTH too low! (MAX_LOCK_DEPTH 1024): validation of this thread stopped"),
+      "\(message)")
   }
 
   @Test func jsonHasTheSpecFields() throws {

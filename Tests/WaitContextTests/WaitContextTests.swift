@@ -72,7 +72,12 @@ import WaitContext
         .inv, .free, .spin, .config, .sleep,
       ])
     #expect(WaitType(traceName: "5") == nil)
-    #expect(WaitType(traceName: "02") == nil)
+    #expect(WaitType(traceName: "0x2") == .spin)
+    #expect(WaitType(traceName: "0X4") == .sleep)
+    #expect(WaitType(traceName: "02") == .spin)  // decimal, as a trace's numbers
+    for refused in ["0x", "+2", "-1", "2 ", "0x5", "256", "sleepy", ""] {
+      #expect(WaitType(traceName: refused) == nil, "\(refused)")
+    }
     for t in LockType.allCases { #expect(LockType(traceName: t.description) == t) }
   }
 }
