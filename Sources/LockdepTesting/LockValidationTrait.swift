@@ -38,11 +38,12 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
     // one on a thread run in the scope (no test is current there), after
     // the test.
     let location = test.sourceLocation
-    let scope = LockValidationScope(reporter: { occurrence in
-      guard Test.current != nil else { return false }
-      Self.recordIssue(occurrence, test: location)
-      return true
-    })
+    let scope = LockValidationScope(
+      reporter: { occurrence in
+        guard Test.current != nil else { return false }
+        Self.recordIssue(occurrence, test: location)
+        return true
+      }, endName: "the test")
     try await scope.run { try await function() }
     for occurrence in scope.findings where !occurrence.wasReported {
       Self.recordIssue(occurrence, test: location)

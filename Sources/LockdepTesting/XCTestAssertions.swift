@@ -42,7 +42,7 @@ public func XCTAssertLockViolation<R>(
 open class LockValidatedTestCase: XCTestCase {
   /// Runs the test in a scope of its own, then fails it once per finding.
   open override func invokeTest() {
-    let scope = LockValidationScope()
+    let scope = LockValidationScope(endName: "the test")
     scope.run { super.invokeTest() }
     for occurrence in scope.findings {
       let text = occurrence.text

@@ -85,8 +85,9 @@ public struct JSONReport {
       fields.append(("chain", .array(path.map(link))))
     case .badUnlockBalance:
       break
-    case .locksHeldAtExit(let interrupt):
+    case .locksHeldAtExit(let interrupt, let scope):
       if let interrupt { fields.append(("interrupt", .string(interrupt))) }
+      if let scope { fields.append(("scope", .string(scope))) }
     case .heldLockFreed(let from, let to, let holder, let reinitialized):
       fields.append(
         ("range", .array([.string(NumberText.hex(from)), .string(NumberText.hex(to))])))

@@ -150,10 +150,13 @@ extension TextReport {
       out += heldLocks(f.held, thread: f.thread)
       out += backtrace(f.origin)
 
-    case .locksHeldAtExit(let interrupt):
+    case .locksHeldAtExit(let interrupt, let scope):
       out = title(f.kind.title)
       if let interrupt {
         out += "\(interrupt) handler of \(thread(f.thread)) returned with locks still held!\n"
+      } else if let scope {
+        // lockdep_sys_exit(): "... is leaving the kernel with locks still held!"
+        out += "\(thread(f.thread)) is leaving \(scope) with locks still held!\n"
       } else {
         out += "\(thread(f.thread)) is exiting with locks still held!\n"
       }

@@ -74,6 +74,26 @@ import Testing
       })
   }
 
+  /// A test that returns holding a lock it took is a `locks-held-at-exit`
+  /// finding (lockdep's "lock held when returning to user space"): a test
+  /// runner's thread does not exit, so the thread-exit check never sees
+  /// it, and the next test on that thread would run under the lock.
+  @Test func aTestThatReturnsHoldingALockFails() async throws {
+    let leaked = Checked.Mutex(name: "&leaked->lock")
+    try await withKnownIssue("the test returns holding &leaked->lock") {
+      try await LockValidationTrait().provideScope(
+        for: Test.current!, testCase: Test.Case.current,
+        performing: { leaked.lock() })
+    } matching: { issue in
+      issue.comments.contains {
+        $0.rawValue.hasPrefix("lock validation: locks-held-at-exit")
+          && $0.rawValue.contains(" is leaving the test with locks still held!\n")
+          && $0.rawValue.contains("&leaked->lock")
+      }
+    }
+    leaked.unlock()
+  }
+
   /// The issue points at the line that caused the finding (the innermost
   /// frame of its stack in the test's file), not at the test's declaration.
   @Test func theTraitsIssuePointsAtTheOffendingLine() async throws {

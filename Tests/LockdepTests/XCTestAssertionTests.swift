@@ -56,6 +56,18 @@ final class LockValidatedTestCaseTests: XCTestCase {
     XCTAssertEqual(failure?.line, line)
   }
 
+  func testATestThatReturnsHoldingALockFails() {
+    let leaked = Checked.Mutex(name: "&xct-leaked->lock")
+    let test = Self.run { leaked.lock() }
+    leaked.unlock()
+    XCTAssertEqual(test.failures.count, 1)
+    XCTAssertTrue(
+      test.failures.first?.description.hasPrefix("lock validation: locks-held-at-exit\n") == true)
+    XCTAssertTrue(
+      test.failures.first?.description.contains(" is leaving the test with locks still held!")
+        == true)
+  }
+
   func testCleanAndProvenFindingsDoNotFail() {
     let m = Checked.Mutex(name: "&validated->m")
     let s = Checked.SpinLock(name: "&validated->s")

@@ -75,8 +75,10 @@ public enum FindingDetail: Sendable, Hashable {
   /// (`interrupts disabled`, `in hardirq context`, ...).
   case sleepInAtomic(reasons: [String])
   /// `interrupt` names the handler that returned with locks held, when it
-  /// was not the thread that ended.
-  case locksHeldAtExit(interrupt: String?)
+  /// was not the thread that ended; `scope` what else ended with locks
+  /// taken in it still held (`the test`: lockdep's "lock held when
+  /// returning to user space").
+  case locksHeldAtExit(interrupt: String?, scope: String? = nil)
   /// An acquisition with `nest=` while the thread does not hold `nest`.
   case nestedLockNotTaken(nest: ClassID)
   /// A size limit of the validator was reached (`limit`: lockdep's name

@@ -138,6 +138,19 @@ extension ThreadValidator {
     }
   }
 
+  /// The end of `scope` (a test) on this thread, which holds locks taken in
+  /// it, above the first `count`: a `locks-held-at-exit` finding naming
+  /// the scope, as lockdep's `lockdep_sys_exit()` reports a task leaving
+  /// the kernel with locks held. They stay held: they are.
+  public mutating func reportLocksHeld(above count: Int, atEndOf scope: String, origin: Origin) {
+    guard state.held.count > count, !state.stopped else { return }
+    reportNow(
+      .locksHeldAtExit, origin: origin, lock: nil,
+      detail: .locksHeldAtExit(interrupt: nil, scope: scope),
+      classes: state.held[count...].map(\.lockClass))
+    deliverPending()
+  }
+
   /// `exit`: locks still held are a finding; the thread's state ends.
   mutating func exitThread(_ event: LockEvent) {
     if !state.held.isEmpty {

@@ -127,6 +127,19 @@ final class LiveThread: StackSource {
     busy = false
   }
 
+  /// The end of `scope` (a test) on this thread while it holds locks taken
+  /// in it, above the first `count`: a finding of the bound scope
+  /// (`ThreadValidator.reportLocksHeld`), with this stack. Live only: a
+  /// trace has no scopes.
+  func reportLocksHeld(above count: Int, atEndOf scope: String) {
+    busy = true
+    rlc_signal_fence()
+    validator.reportLocksHeld(above: count, atEndOf: scope, origin: Origin())
+    eventStack = .none
+    rlc_signal_fence()
+    busy = false
+  }
+
   /// An acquisition with a subclass past `ClassRegistry.subclasses`: a
   /// finding, and the lock is left out (`unvalidated`). Called from
   /// `process` (a signal handler's is queued as a marker event first).

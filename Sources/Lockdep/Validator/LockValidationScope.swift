@@ -36,6 +36,9 @@ public final class LockValidationScope: Sendable {
   private let fork = PThreadMutex<ValidatorCore?>(nil)
   /// Told of each occurrence when it happens, on its thread.
   private let reporter: (@Sendable (Occurrence) -> Bool)?
+  /// What the scope is, when a thread leaving it with locks taken in it
+  /// still held is a finding (`the test`), else nil.
+  private let endName: String?
 
   /// A new, empty scope; `isolated` keeps what the validator learns from
   /// the scope's events (dependencies, irq usage) in the scope. Isolation
@@ -47,11 +50,20 @@ public final class LockValidationScope: Sendable {
   /// reported it there (the Swift Testing trait records an issue at once
   /// in the test's own task, where `withKnownIssue` sees it); the others
   /// are left to whoever reads `findings` when the scope is done.
+  ///
+  /// `endName` (`"the test"`), when given, makes a thread that leaves the
+  /// scope holding locks it took in the scope a `locks-held-at-exit`
+  /// finding, as lockdep reports a task returning to user space with locks
+  /// held: the synchronous `run` checks its thread; the asynchronous one
+  /// the thread it ends on, when that is the thread it started on (a body
+  /// that moved to another thread is not checked).
   public init(
-    isolated: Bool = false, reporter: (@Sendable (Occurrence) -> Bool)? = nil
+    isolated: Bool = false, reporter: (@Sendable (Occurrence) -> Bool)? = nil,
+    endName: String? = nil
   ) {
     isIsolated = isolated
     self.reporter = reporter
+    self.endName = endName
   }
 
   /// The scope bound where the caller runs, if any.
@@ -73,6 +85,9 @@ public final class LockValidationScope: Sendable {
       defer {
         // Signal handlers' events queued on this thread belong to the scope.
         Live.replayPending()
+        if let endName, thread.validator.heldCount > heldBefore {
+          thread.reportLocksHeld(above: heldBefore, atEndOf: endName)
+        }
         if thread.validator.heldCount > heldBefore {
           thread.exitScope = self
         } else if thread.exitScope === self {
@@ -99,7 +114,16 @@ public final class LockValidationScope: Sendable {
   /// findings, but does not isolate: the body may move between threads).
   public func run<R: Sendable>(_ body: () async throws -> R) async rethrows -> R {
     try await Self.$bound.withValue(self) {
-      defer { Live.replayPending() }
+      let start = endName == nil ? nil : Live.scopeThread()
+      let heldBefore = start?.validator.heldCount ?? 0
+      defer {
+        Live.replayPending()
+        if let endName, let start, Live.scopeThread() === start,
+          start.validator.heldCount > heldBefore
+        {
+          start.reportLocksHeld(above: heldBefore, atEndOf: endName)
+        }
+      }
       return try await body()
     }
   }
