@@ -54,9 +54,10 @@ public final class LockValidationScope: Sendable {
   /// `endName` (`"the test"`), when given, makes a thread that leaves the
   /// scope holding locks it took in the scope a `locks-held-at-exit`
   /// finding, as lockdep reports a task returning to user space with locks
-  /// held: the synchronous `run` checks its thread; the asynchronous one
-  /// the thread it ends on, when that is the thread it started on (a body
-  /// that moved to another thread is not checked).
+  /// held, at the end of the synchronous `run`, on its thread. The
+  /// asynchronous `run` does not check: while its body is suspended, the
+  /// thread it resumes on runs other tasks, and a lock one of those left
+  /// held would be blamed on this scope.
   public init(
     isolated: Bool = false, reporter: (@Sendable (Occurrence) -> Bool)? = nil,
     endName: String? = nil
@@ -114,16 +115,7 @@ public final class LockValidationScope: Sendable {
   /// findings, but does not isolate: the body may move between threads).
   public func run<R: Sendable>(_ body: () async throws -> R) async rethrows -> R {
     try await Self.$bound.withValue(self) {
-      let start = endName == nil ? nil : Live.scopeThread()
-      let heldBefore = start?.validator.heldCount ?? 0
-      defer {
-        Live.replayPending()
-        if let endName, let start, Live.scopeThread() === start,
-          start.validator.heldCount > heldBefore
-        {
-          start.reportLocksHeld(above: heldBefore, atEndOf: endName)
-        }
-      }
+      defer { Live.replayPending() }
       return try await body()
     }
   }
