@@ -379,6 +379,38 @@ let scenarios: [(String, () -> Void)] = [
       for _ in 0..<50 { a.withLock { b.withLock {} } }
     }
   ),
+  (
+    // `fork()` while another thread makes lock classes and takes them: a
+    // child inherits the validator's locks as that thread held them. Each
+    // child takes two new locks and exits; none may wait forever (the
+    // child validates nothing).
+    "fork-while-busy",
+    {
+      let stop = Atomic<Bool>(false)
+      let busy = SpawnedThread {
+        var round = 0
+        while !stop.load(ordering: .relaxed) {
+          let m = Checked.Mutex(name: "&busy->lock\(round % 512)")
+          let n = Checked.Mutex(name: "&busy->inner\(round % 512)")
+          m.withLock { n.withLock {} }
+          round += 1
+        }
+      }
+      for i in 0..<40 {
+        let child = fork()
+        if child == 0 {
+          let a = Checked.Mutex(name: "&child->a\(i)")
+          let b = Checked.Mutex(name: "&child->b\(i)")
+          a.withLock { b.withLock {} }
+          exit(0)
+        }
+        var status: Int32 = 0
+        waitpid(child, &status, 0)
+      }
+      stop.store(true, ordering: .relaxed)
+      busy.join()
+    }
+  ),
 ]
 
 // Findings are collected and listed at the end, unless RAWLOCKCHECK says

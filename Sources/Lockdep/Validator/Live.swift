@@ -10,6 +10,10 @@ import WaitContext
 enum Live {
   /// Set while `LockValidation.policy` is `off`: no event is validated.
   static let off = Atomic<Bool>(false)
+  /// Set in a child of `fork()` without `exec` (with `off`, for good): the
+  /// validator's locks may be held by threads it did not inherit, so it
+  /// takes none of them, nor registers a lock's class.
+  static let forkedChild = Atomic<Bool>(false)
 
   /// Runs `body` with the calling thread's state, without reference
   /// counting it; not at all while validation is off or this thread is

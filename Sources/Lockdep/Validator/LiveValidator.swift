@@ -59,6 +59,15 @@ final class LiveValidator: Sendable {
     }
     OrphanEvents.installExitHook()
     StackCapture.prepare()
+    // A child of `fork()` without `exec` has one thread, and the validator's
+    // locks (class registry, core, stacks) may be held by threads it did
+    // not inherit: validating there could wait forever (30 children in 40
+    // did, forked while another thread made lock classes). It validates
+    // nothing, as POSIX allows it only async-signal-safe calls anyway.
+    pthread_atfork(nil, nil) {
+      Live.forkedChild.store(true, ordering: .relaxed)
+      Live.off.store(true, ordering: .relaxed)
+    }
     Self.created.store(true, ordering: .releasing)
   }
 
@@ -74,7 +83,8 @@ final class LiveValidator: Sendable {
       guard Self.environmentPolicy == nil else { return }
       policyValue.store(
         UInt8(ValidationPolicy.allCases.firstIndex(of: newValue)!), ordering: .relaxed)
-      Live.off.store(newValue == .off, ordering: .relaxed)
+      Live.off.store(
+        newValue == .off || Live.forkedChild.load(ordering: .relaxed), ordering: .relaxed)
     }
   }
 
@@ -102,6 +112,8 @@ final class LiveValidator: Sendable {
   /// The class for a lock created at `site`: registered on first use,
   /// with `waits`, or the wait types of `kind`.
   func registerClass(site: LockClassSite, kind: LockKind, waits: ClassWaitTypes? = nil) -> ClassID {
+    // A forked child validates nothing: its lock needs no class.
+    if Live.forkedChild.load(ordering: .relaxed) { return .none }
     guard let waits = waits ?? (try? ClassWaitTypes(kind: kind)) else {
       fatalError("rawlockcheck: a \(kind.rawValue) lock class needs its inner wait type")
     }
