@@ -21,4 +21,16 @@ import Testing
     #expect(TracePath.perProcess("/tmp/.trace", pid: 42) == "/tmp/.trace.42")
     #expect(TracePath.perProcess("x.tar.rlt", pid: 1) == "x.tar.1.rlt")
   }
+
+  /// This process's own descriptors are written where they are (a
+  /// `/dev/stdout` redirected `>> log` is not reopened and truncated).
+  @Test func ownDescriptorsAreKnownByName() {
+    #expect(TracePath.ownDescriptor("/dev/stdout") == 1)
+    #expect(TracePath.ownDescriptor("/dev/stderr") == 2)
+    #expect(TracePath.ownDescriptor("/dev/fd/7") == 7)
+    #expect(TracePath.ownDescriptor("/proc/self/fd/12") == 12)
+    for other in ["/dev/null", "/dev/fd/", "/dev/fd/1x", "/proc/1/fd/1", "t.rltb", "/dev/fd/٣"] {
+      #expect(TracePath.ownDescriptor(other) == nil, "\(other)")
+    }
+  }
 }

@@ -116,6 +116,30 @@ import Testing
     #expect(null.isEmpty, "\(null)")
   }
 
+  /// Two processes in one FIFO would interleave their records: while
+  /// another process writes it (holds its lock), a process records nothing
+  /// and says so.
+  @Test func aFIFOAnotherProcessWritesIsLeftToIt() throws {
+    let directory = try Self.directory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let fifo = directory.path + "/fifo"
+    #expect(mkfifo(fifo, 0o600) == 0)
+    let reader = open(fifo, O_RDONLY | O_NONBLOCK)
+    #expect(reader >= 0)
+    defer { close(reader) }
+    let writer = open(fifo, O_WRONLY | O_NONBLOCK)
+    #expect(writer >= 0)
+    defer { close(writer) }
+    #expect(flock(writer, LOCK_EX | LOCK_NB) == 0)
+    let (_, stderr) = try Self.record(to: fifo)
+    #expect(
+      stderr.contains(
+        "trace \(fifo) is a FIFO another process is writing; this process records nothing\n"),
+      "\(stderr)")
+    var byte: UInt8 = 0
+    #expect(read(reader, &byte, 1) <= 0, "nothing written to the FIFO")
+  }
+
   /// A child made by `fork()` without `exec` shares its parent's file and
   /// unwritten buffers: it validates and records nothing, and the trace
   /// is the parent's alone: its 100 rounds of a -> b, no cycle with the

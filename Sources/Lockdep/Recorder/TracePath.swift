@@ -16,9 +16,10 @@
 /// truncated, and a process that finds it locked, because a process it was
 /// started by or alongside is writing it, writes `name.<pid>.ext` beside it
 /// instead, and says so on standard error: truncating a file another
-/// process appends to would leave neither trace readable. Anything else (a
-/// FIFO, `/dev/stdout`, `/dev/null`) is written as it is, unlocked: it
-/// cannot be truncated, and a name beside a device is no file to read. A
+/// process appends to would leave neither trace readable. A FIFO is locked
+/// (a second writer records nothing) but not truncated; this process's own
+/// descriptors (`/dev/stdout`, `/dev/fd/N`) are duplicated, written at
+/// their offset; a device is written as it is, unlocked. A
 /// child made by `fork()` without `exec` shares its parent's file and lock:
 /// it does not record (`TraceRecorder`).
 struct TracePath {
@@ -66,6 +67,14 @@ struct TracePath {
   /// holds it. Nil, with the reason, when neither can be opened.
   static func open(_ template: String, pid: Int32 = getpid()) -> Result<Opened, OpenError> {
     let path = expand(template, pid: pid)
+    // One of this process's own descriptors (`/dev/stdout` with standard
+    // output redirected `>> log`): written where it is, at its offset,
+    // never reopened (at offset 0), truncated or locked.
+    if let own = ownDescriptor(path) {
+      let fd = fcntl(own, F_DUPFD_CLOEXEC, 3)
+      guard fd >= 0 else { return .failure(.system(path: path, errno: errno)) }
+      return .success(Opened(descriptor: fd, path: path))
+    }
     switch openLocked(path) {
     case .success(let fd): return .success(Opened(descriptor: fd, path: path))
     case .failure(.busy):
@@ -80,10 +89,29 @@ struct TracePath {
     }
   }
 
+  /// The descriptor `path` names when it is one of this process's own
+  /// (`/dev/stdout`, `/dev/stderr`, `/dev/fd/N`, `/proc/self/fd/N`).
+  static func ownDescriptor(_ path: String) -> Int32? {
+    switch path {
+    case "/dev/stdout": return 1
+    case "/dev/stderr": return 2
+    default:
+      for prefix in ["/dev/fd/", "/proc/self/fd/"] where path.hasPrefix(prefix) {
+        let digits = path.dropFirst(prefix.count)
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber)
+        else { return nil }
+        return Int32(digits)
+      }
+      return nil
+    }
+  }
+
   /// Why a trace file could not be opened.
   enum OpenError: Error, Equatable {
     /// Another process holds its lock.
     case busy
+    /// Another process holds the lock of the FIFO it is.
+    case busyStream(path: String)
     /// `open` or `ftruncate` failed with this errno.
     case system(path: String, errno: Int32)
   }
@@ -93,12 +121,18 @@ struct TracePath {
     let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
     guard fd >= 0 else { return .failure(.system(path: path, errno: errno)) }
     var info = stat()
-    if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG { return .success(fd) }
+    let type = fstat(fd, &info) == 0 ? info.st_mode & S_IFMT : 0
+    // A device (`/dev/null`) is written as it is.
+    if type != S_IFREG && type != S_IFIFO { return .success(fd) }
     // A file system without locks (ENOLCK) is written unlocked.
     if flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK {
       close(fd)
-      return .failure(.busy)
+      // Two processes in one FIFO would interleave their records: the
+      // second records nothing (a name beside it would be read by no one).
+      return .failure(type == S_IFIFO ? .busyStream(path: path) : .busy)
     }
+    // A FIFO cannot be truncated (and needs not be).
+    if type == S_IFIFO { return .success(fd) }
     guard ftruncate(fd, 0) == 0 else {
       let code = errno
       close(fd)

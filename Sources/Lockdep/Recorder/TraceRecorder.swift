@@ -100,6 +100,11 @@ final class TraceRecorder: Sendable {
       printToStandardError(
         "rawlockcheck: cannot write trace \(path): \(String(cString: strerror(code)))\n")
       return nil
+    case .failure(.busyStream(let path)):
+      printToStandardError(
+        "rawlockcheck: trace \(path) is a FIFO another process is writing; "
+          + "this process records nothing\n")
+      return nil
     case .failure(.busy):
       printToStandardError(
         "rawlockcheck: cannot write trace \(template): another process holds it and its per-process name\n"
