@@ -40,6 +40,16 @@ import Testing
     return directory
   }
 
+  /// A FIFO in `directory`, open at both ends (neither open waits).
+  static func fifo(in directory: URL) throws -> (path: String, reader: Int32, writer: Int32) {
+    let fifo = directory.path + "/fifo"
+    #expect(mkfifo(fifo, 0o600) == 0)
+    let reader = open(fifo, O_RDONLY | O_NONBLOCK)
+    let writer = open(fifo, O_WRONLY | O_NONBLOCK)
+    try #require(reader >= 0 && writer >= 0)
+    return (fifo, reader, writer)
+  }
+
   static func findings(_ path: String) throws -> [String] {
     let run = try ToolRun(["report", "--format", "json", path])
     #expect(run.status == 1, "\(run.stderr)")
@@ -89,14 +99,9 @@ import Testing
   @Test func aFIFOOrADeviceIsWrittenAsItIs() throws {
     let directory = try Self.directory()
     defer { try? FileManager.default.removeItem(at: directory) }
-    let fifo = directory.path + "/fifo"
-    #expect(mkfifo(fifo, 0o600) == 0)
-    let reader = open(fifo, O_RDONLY | O_NONBLOCK)
-    #expect(reader >= 0)
     // A writer of our own until the probe is done: without one, a read
     // before the probe opens the FIFO is its end.
-    let keeper = open(fifo, O_WRONLY | O_NONBLOCK)
-    #expect(keeper >= 0)
+    let (fifo, reader, keeper) = try Self.fifo(in: directory)
     let drained = directory.path + "/through.rltb"
     let copy = Thread {
       _ = fcntl(reader, F_SETFL, fcntl(reader, F_GETFL) & ~O_NONBLOCK)
@@ -122,14 +127,11 @@ import Testing
   @Test func aFIFOAnotherProcessWritesIsLeftToIt() throws {
     let directory = try Self.directory()
     defer { try? FileManager.default.removeItem(at: directory) }
-    let fifo = directory.path + "/fifo"
-    #expect(mkfifo(fifo, 0o600) == 0)
-    let reader = open(fifo, O_RDONLY | O_NONBLOCK)
-    #expect(reader >= 0)
-    defer { close(reader) }
-    let writer = open(fifo, O_WRONLY | O_NONBLOCK)
-    #expect(writer >= 0)
-    defer { close(writer) }
+    let (fifo, reader, writer) = try Self.fifo(in: directory)
+    defer {
+      close(reader)
+      close(writer)
+    }
     #expect(flock(writer, LOCK_EX | LOCK_NB) == 0)
     let (_, stderr) = try Self.record(to: fifo)
     #expect(
