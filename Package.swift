@@ -49,7 +49,7 @@ let package = Package(
     // What several targets share: module records, frame text, hex and JSON text, number parsing.
     .target(name: "Basics"),
     // Wait types, lock kinds, execution contexts and the wait-context rule.
-    .target(name: "WaitContext"),
+    .target(name: "WaitContext", dependencies: ["Basics"]),
     // The validator engine: classes, held locks, the dependency graph, every check.
     .target(name: "LockGraph", dependencies: ["Basics", "WaitContext"]),
     // Reading and writing traces.

@@ -120,30 +120,28 @@ public struct SARIFReport {
     }
     // Always one invocation, as code scanning tools write it: whether
     // every trace could be read, and the notifications when there are any.
-    do {
-      let levelled = failures.map { ("error", $0) } + warnings.map { ("warning", $0) }
-      let notifications = levelled.map { level, failure -> JSONValue in
-        var fields: [(String, JSONValue)] = [
-          ("level", .string(level)),
-          ("message", .object([("text", .string(failure.message))])),
-        ]
-        if let source = failure.source {
-          let location = JSONValue.object([("artifactLocation", artifactLocation(source))])
-          fields.append(("locations", .array([.object([("physicalLocation", location)])])))
-        }
-        return .object(fields)
+    let levelled = failures.map { ("error", $0) } + warnings.map { ("warning", $0) }
+    let notifications = levelled.map { level, failure -> JSONValue in
+      var fields: [(String, JSONValue)] = [
+        ("level", .string(level)),
+        ("message", .object([("text", .string(failure.message))])),
+      ]
+      if let source = failure.source {
+        let location = JSONValue.object([("artifactLocation", artifactLocation(source))])
+        fields.append(("locations", .array([.object([("physicalLocation", location)])])))
       }
-      runFields.append(
-        (
-          "invocations",
-          .array([
-            .object(
-              [("executionSuccessful", .bool(failures.isEmpty))]
-                + (notifications.isEmpty
-                  ? [] : [("toolExecutionNotifications", .array(notifications))]))
-          ])
-        ))
+      return .object(fields)
     }
+    runFields.append(
+      (
+        "invocations",
+        .array([
+          .object(
+            [("executionSuccessful", .bool(failures.isEmpty))]
+              + (notifications.isEmpty
+                ? [] : [("toolExecutionNotifications", .array(notifications))]))
+        ])
+      ))
     runFields += [
       ("columnKind", .string("unicodeCodePoints")),
       ("results", .array(results)),

@@ -1,3 +1,5 @@
+import Basics
+
 /// How long a lock may make its caller wait, in lockdep's order of strictness.
 ///
 /// The raw values are the numbers lockdep prints with
@@ -45,14 +47,10 @@ public enum WaitType: UInt8, Sendable, Comparable, CaseIterable, CustomStringCon
     case "config": self = .config
     case "sleep": self = .sleep
     default:
-      let text = Substring(traceName)
-      let hex = text.hasPrefix("0x") || text.hasPrefix("0X")
-      let digits = hex ? text.dropFirst(2) : text
-      // Digits only: `UInt8("+2")` would take a sign.
-      guard !digits.isEmpty, digits.allSatisfy(\.isHexDigit),
-        let value = UInt8(digits, radix: hex ? 16 : 10), value < WaitType.task.rawValue
-      else { return nil }
-      self.init(rawValue: value)
+      guard let value = NumberText.parse(traceName.utf8), value < WaitType.task.rawValue else {
+        return nil
+      }
+      self.init(rawValue: UInt8(value))
     }
   }
 }

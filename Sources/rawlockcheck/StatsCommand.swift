@@ -100,10 +100,8 @@ struct TraceStats {
   var chainCacheHits: Int64
   /// The most locks one thread held at once, and that thread's label.
   var maxHeldDepth: Int
-  /// The label of the thread that first reached `maxHeldDepth`.
-  var maxHeldDepthThread: String?
-  /// Its token and name, for JSON.
-  var maxHeldDepthThreadID: (token: String, name: String)?
+  /// The thread that first reached `maxHeldDepth` (its event count unused).
+  var maxHeldDepthThread: ThreadCount?
   /// Events per verb, in `LockEvent.Verb` order; verbs never seen left out.
   var eventsPerVerb: [(verb: String, count: Int64)]
   /// Events per thread, in declaration order.
@@ -135,19 +133,18 @@ struct TraceStats {
     chainsValidated = s.chainMisses
     chainCacheHits = s.chainHits
     maxHeldDepth = counting.maxHeldDepth
-    maxHeldDepthThread = counting.maxHeldDepthThread.map { v.threadLabel($0) }
-    maxHeldDepthThreadID = counting.maxHeldDepthThread.map {
-      (v.core.threadToken($0), v.core.threadName($0))
-    }
     eventsPerVerb = LockEvent.Verb.allCases.compactMap { verb in
       let n = counting.eventsPerVerb[Int(verb.rawValue)]
       return n == 0 ? nil : (verb.traceWord, n)
     }
-    eventsPerThread = counting.eventsPerThread.indices.map { i in
-      let id = ThreadID(Int32(i))
-      return ThreadCount(
+    func thread(_ id: ThreadID, events: Int64) -> ThreadCount {
+      ThreadCount(
         token: v.core.threadToken(id), name: v.core.threadName(id), label: v.threadLabel(id),
-        events: counting.eventsPerThread[i])
+        events: events)
+    }
+    maxHeldDepthThread = counting.maxHeldDepthThread.map { thread($0, events: 0) }
+    eventsPerThread = counting.eventsPerThread.indices.map { i in
+      thread(ThreadID(Int32(i)), events: counting.eventsPerThread[i])
     }
     var counts: [ClassCount] = []
     for (slot, n) in counting.acquisitions.enumerated() where n > 0 {
@@ -201,7 +198,7 @@ struct TraceStats {
     line(
       "max held depth", Int64(maxHeldDepth),
       " [max: \(LockValidator.maxHeldDepth)]"
-        + (maxHeldDepthThread.map { " (\(QuotedText.printable($0)))" } ?? ""))
+        + (maxHeldDepthThread.map { " (\(QuotedText.printable($0.label)))" } ?? ""))
     let distinct = findings.reduce(0) { $0 + $1.distinct }
     let occurrences = findings.reduce(0) { $0 + $1.occurrences }
     line(
@@ -253,7 +250,7 @@ struct TraceStats {
       ("maxHeldDepth", .int(maxHeldDepth)),
       (
         "maxHeldDepthThread",
-        maxHeldDepthThreadID.map {
+        maxHeldDepthThread.map {
           .object([("id", .string($0.token)), ("name", .string($0.name))])
         } ?? .null
       ),

@@ -21,7 +21,7 @@
 /// descriptors (`/dev/stdout`, `/dev/fd/N`) are duplicated, written at
 /// their offset; a device is written as it is, unlocked. A
 /// child made by `fork()` without `exec` shares its parent's file and lock:
-/// it does not record (`TraceRecorder`).
+/// it does not record (`Live.forkedChild`).
 struct TracePath {
   /// The path `RAWLOCKCHECK_TRACE` names, `%p` and `%%` expanded for `pid`.
   static func expand(_ template: String, pid: Int32) -> String {
@@ -56,10 +56,12 @@ struct TracePath {
     return path + ".\(pid)"
   }
 
-  /// An open, locked and emptied trace file, and its path.
+  /// An open, locked and emptied trace file, its path, and the path asked
+  /// for (another when that one was busy).
   struct Opened {
     var descriptor: Int32
     var path: String
+    var requested: String
   }
 
   /// Opens the trace file `template` names for this process: locked for
@@ -73,15 +75,15 @@ struct TracePath {
     if let own = ownDescriptor(path) {
       let fd = fcntl(own, F_DUPFD_CLOEXEC, 3)
       guard fd >= 0 else { return .failure(.system(path: path, errno: errno)) }
-      return .success(Opened(descriptor: fd, path: path))
+      return .success(Opened(descriptor: fd, path: path, requested: path))
     }
     switch openLocked(path) {
-    case .success(let fd): return .success(Opened(descriptor: fd, path: path))
+    case .success(let fd): return .success(Opened(descriptor: fd, path: path, requested: path))
     case .failure(.busy):
       let own = perProcess(path, pid: pid)
       switch openLocked(own) {
       case .success(let fd):
-        return .success(Opened(descriptor: fd, path: own))
+        return .success(Opened(descriptor: fd, path: own, requested: path))
       case .failure(let error):
         return .failure(error)
       }

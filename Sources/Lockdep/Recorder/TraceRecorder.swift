@@ -58,27 +58,14 @@ final class TraceRecorder: Sendable {
   private let classKeys = PThreadMutex<(byID: [Int32: String], taken: Set<String>)>(([:], []))
   /// The path written to.
   let path: String
-  /// Set in a child `fork()` made without `exec` (a `pthread_atfork`
-  /// handler). The child shares its parent's file, its lock and the
+  /// Whether this process is a child `fork()` made without `exec`
+  /// (`Live.forkedChild`). It shares its parent's file, its lock and the
   /// buffers not yet written, and a lock may be held by a thread that did
-  /// not come with it: it records nothing (its events would interleave
-  /// with its parent's, and the parent's buffered events be written
-  /// twice), and takes none of the recorder's locks.
-  private static let inForkedChild = Atomic<Bool>(false)
-  /// Whether a forked child said it records nothing.
-  private static let saidForked = Atomic<Bool>(false)
-
-  /// Whether this process is a child `fork()` made of the recording one
-  /// (then nothing is recorded); `say` says so once, on standard error.
-  static func isForkedChild(say: Bool = true) -> Bool {
-    guard inForkedChild.load(ordering: .relaxed) else { return false }
-    if say && !saidForked.exchange(true, ordering: .relaxed), let recorder = current {
-      printToStandardError(
-        "rawlockcheck: process \(getpid()) was forked from the one writing trace "
-          + "\(recorder.path) and records nothing\n")
-    }
-    return true
-  }
+  /// not come with it: it writes nothing (the parent's buffered events
+  /// would be written twice) and takes none of the recorder's locks. Its
+  /// events never reach the recorder (`Live.off`); what does is its exit
+  /// (`flushAll`, a thread's `retire`).
+  private static var inForkedChild: Bool { Live.forkedChild.load(ordering: .relaxed) }
   /// The encoding written.
   let encoding: TraceEncoding
 
@@ -112,10 +99,9 @@ final class TraceRecorder: Sendable {
       return nil
     }
     let fd = opened.descriptor
-    let wanted = TracePath.expand(template, pid: getpid())
-    if opened.path != wanted {
+    if opened.path != opened.requested {
       printToStandardError(
-        "rawlockcheck: trace \(wanted) is being written by another process; "
+        "rawlockcheck: trace \(opened.requested) is being written by another process; "
           + "this process's trace goes to \(opened.path)\n")
     }
     self.path = opened.path
@@ -127,13 +113,11 @@ final class TraceRecorder: Sendable {
     Self.drain(&state)
     file = PThreadMutex(state)
     installExitHandlers()
-    pthread_atfork(nil, nil) { TraceRecorder.inForkedChild.store(true, ordering: .relaxed) }
   }
 
   /// A new thread's recording (its `thread` line written now).
   func recording(thread: ThreadID, token: String, name: String) -> ThreadRecording? {
-    if Self.isForkedChild() { return nil }
-    return file.withLock { f in
+    file.withLock { f in
       // A trace declares a thread token once.
       let unique = Self.unique(token, separator: ".", in: &f.threadTokens)
       let recording = ThreadRecording(
@@ -157,7 +141,6 @@ final class TraceRecorder: Sendable {
   func declareClass(
     _ id: ClassID, key: String, name: String, kind: LockKind, waits: ClassWaitTypes
   ) {
-    if Self.isForkedChild() { return }
     file.withLock { f in
       let token = classKeys.withLock { keys in
         let token = Self.unique(TextTraceWriter.writable(name), separator: "#", in: &keys.taken)
@@ -193,7 +176,6 @@ final class TraceRecorder: Sendable {
 
   /// A `thread` line renaming a thread.
   func nameThread(_ id: ThreadID, _ name: String) {
-    if Self.isForkedChild() { return }
     file.withLock { f in
       try? f.writer.nameThread(id, Self.writable(name, for: f.writer))
       Self.drain(&f)
@@ -203,7 +185,6 @@ final class TraceRecorder: Sendable {
   /// A `stack` line for a stack interned for the first time (after the
   /// `module` lines of any object loaded since the last stack).
   func declareStack(_ id: StackID, addresses: [UInt64]) {
-    if Self.isForkedChild() { return }
     file.withLock { f in
       Self.writeModules(&f)
       f.writer.stack(id: id, token: nil, addresses: addresses)
@@ -215,7 +196,6 @@ final class TraceRecorder: Sendable {
   /// file's lock. From a signal handler, nothing when a lock is busy (held
   /// by the code the signal interrupted).
   func flush(_ recording: ThreadRecording, fromSignal: Bool = false) {
-    if Self.isForkedChild(say: !fromSignal) { return }
     if fromSignal {
       _ = file.withLockIfAvailable { f in
         if let bytes = recording.takeIfAvailable() { Self.writeAll(bytes, to: f.descriptor) }
@@ -231,7 +211,6 @@ final class TraceRecorder: Sendable {
   /// lock, so no other flush can take it from the buffer first and write it
   /// ahead of another thread's events that happened before it.
   func record(inOrder event: LockEvent, into recording: ThreadRecording) {
-    if Self.isForkedChild() { return }
     file.withLock { f in
       var bytes: [UInt8] = []
       for other in f.recordings where other !== recording { bytes += other.take() }
@@ -242,7 +221,7 @@ final class TraceRecorder: Sendable {
 
   /// Writes `recording`'s last events, and forgets it: its thread ended.
   func retire(_ recording: ThreadRecording) {
-    if Self.isForkedChild() { return }
+    if Self.inForkedChild { return }
     file.withLock { f in
       Self.writeAll(recording.take(), to: f.descriptor)
       f.recordings.removeAll { $0 === recording }
@@ -253,7 +232,7 @@ final class TraceRecorder: Sendable {
   /// that are busy (held by the code the signal interrupted) are skipped
   /// rather than waited for.
   func flushAll(fromSignal: Bool = false) {
-    if Self.isForkedChild(say: false) { return }
+    if Self.inForkedChild { return }
     if fromSignal {
       _ = file.withLockIfAvailable { f in
         for r in f.recordings {
@@ -346,7 +325,6 @@ final class ThreadRecording: Sendable {
 
   /// Appends one event of this thread.
   func record(_ event: LockEvent) {
-    if TraceRecorder.isForkedChild() { return }
     if event.verb == .free || event.verb == .initLock || !event.origin.stack.isNone {
       // A free or init: a reader checks it against every thread's held
       // locks. An event with a stack: the live validator found something
