@@ -22,28 +22,49 @@ final class OpenedTraceInput: @unchecked Sendable {
   /// named) that is not a regular file is duplicated rather than opened
   /// again: opening a FIFO again whose writer has closed it waits for a
   /// new writer forever (`report - < fifo`). A regular file is opened
-  /// again, for an offset of its own.
+  /// again, for an offset of its own, and starts where standard input's
+  /// offset stands (`{ head -n 1 >/dev/null; rawlockcheck report -; } <
+  /// trace` reads the rest, as `cat` would). A closed standard input
+  /// fails with `EBADF`.
   static func openForReading(_ path: String) -> Int32 {
-    if path == "/dev/stdin" {
-      var info = stat()
-      if fstat(0, &info) == 0 && (info.st_mode & S_IFMT) != S_IFREG {
-        return fcntl(0, F_DUPFD_CLOEXEC, 0)
-      }
+    guard path == "/dev/stdin" else { return open(path, O_RDONLY | O_CLOEXEC) }
+    var info = stat()
+    if fstat(0, &info) != 0 { return -1 }
+    if (info.st_mode & S_IFMT) != S_IFREG { return fcntl(0, F_DUPFD_CLOEXEC, 0) }
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    let offset = lseek(0, 0, SEEK_CUR)
+    if fd >= 0 && offset > 0 && lseek(fd, offset, SEEK_SET) < 0 {
+      let error = errno
+      close(fd)
+      errno = error
+      return -1
     }
-    return open(path, O_RDONLY | O_CLOEXEC)
+    return fd
+  }
+
+  /// Why `openForReading(path)` failed, from `errno`.
+  static func openFailureMessage(_ path: String) -> String {
+    if path == "/dev/stdin" && errno == EBADF { return "cannot open: standard input is closed" }
+    return "cannot open: \(String(cString: strerror(errno)))"
   }
 
   /// Opens `path` and reads its first bytes.
   /// - Throws: why it cannot be opened or read, as a message.
   init(path: String) throws(OpenFailure) {
     let fd = Self.openForReading(path)
-    if fd < 0 { throw OpenFailure(message: "cannot open: \(String(cString: strerror(errno)))") }
+    if fd < 0 { throw OpenFailure(message: Self.openFailureMessage(path)) }
     var info = stat()
     if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
       close(fd)
       throw OpenFailure(message: "cannot open: is a directory")
     }
-    fileSize = (info.st_mode & S_IFMT) == S_IFREG ? UInt64(info.st_size) : nil
+    if (info.st_mode & S_IFMT) == S_IFREG {
+      // What is left to read: standard input may start past the file's start.
+      let start = max(lseek(fd, 0, SEEK_CUR), 0)
+      fileSize = UInt64(max(Int64(info.st_size) - Int64(start), 0))
+    } else {
+      fileSize = nil
+    }
     do {
       prefix = try Self.readPrefix(fd)
     } catch {

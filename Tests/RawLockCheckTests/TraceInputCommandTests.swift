@@ -130,4 +130,34 @@ import Trace
     #expect(run.status == 2)
     #expect(run.stderr == "rawlockcheck: -: byte 11: thread \"t\\u{A}1\" declared twice\n")
   }
+  @Test func standardInputFromAFileIsReadFromItsOffset() throws {
+    // `{ read first-line; rawlockcheck report -; } < file`: the shell's
+    // offset is past the first line, which is not part of the trace.
+    let trace = try String(
+      contentsOf: FixturePaths.traces.appendingPathComponent("findings/recursive-locking.rlt"),
+      encoding: .utf8)
+    let file = Self.temporary("offset.rlt")
+    defer { try? FileManager.default.removeItem(at: file) }
+    let skipped = "not a trace line\n"
+    try Data((skipped + trace).utf8).write(to: file)
+    let input = try FileHandle(forReadingFrom: file)
+    try input.seek(toOffset: UInt64(skipped.utf8.count))
+    let run = try ToolRun(["report", "-"], standardInput: input)
+    #expect(run.status == 1, "\(run.stderr)")
+    #expect(run.stdout.contains("WARNING: possible recursive locking detected"))
+    #expect(run.stderr.isEmpty)
+  }
+
+  @Test func aClosedStandardInputIsSaidSo() throws {
+    let shell = Process()
+    shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+    shell.arguments = ["-c", "exec \"$0\" report - <&-", FixturePaths.tool.path]
+    let err = Pipe()
+    shell.standardError = err
+    try shell.run()
+    let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    shell.waitUntilExit()
+    #expect(shell.terminationStatus == 2)
+    #expect(message == "rawlockcheck: -: cannot open: standard input is closed\n")
+  }
 }
