@@ -40,9 +40,14 @@ struct TextTraceParser: ~Copyable {
   // MARK: Lines
 
   mutating func parse<C: TraceConsumer>(
-    _ line: UnsafeRawBufferPointer, number: Int64, into consumer: inout C
+    _ whole: UnsafeRawBufferPointer, number: Int64, into consumer: inout C
   ) throws(TraceError) {
     lineNumber = number
+    // A UTF-8 byte order mark before the header (as some Windows tools
+    // write UTF-8) is not part of the text.
+    let line =
+      number == 1 && whole.starts(with: [0xEF, 0xBB, 0xBF])
+      ? UnsafeRawBufferPointer(rebasing: whole[3...]) : whole
     if !sawHeader && number == 1 && BinaryTraceFormat.startsWithMagic(line) {
       throw fail(
         "a binary trace (it starts with \"RLCT\"): read it with TraceReader, which tells the encodings apart"
@@ -445,7 +450,9 @@ struct TextTraceParser: ~Copyable {
 
   private func waitType(_ value: String, option: String) throws(TraceError) -> WaitType {
     guard let w = WaitType(traceName: value) else {
-      throw fail("\(option)= must be inv, free, spin, config or sleep (or 0 to 4), got \"\(Self.clip(value))\"")
+      throw fail(
+        "\(option)= must be inv, free, spin, config or sleep (or 0 to 4), got \"\(Self.clip(value))\""
+      )
     }
     return w
   }

@@ -215,6 +215,18 @@ func error(_ text: String) -> String? {
     #expect(error("rawlockcheck-trace 1\nclass \u{FC} spinlock\n1 acquire \u{FC}\n") == nil)
   }
 
+  /// A UTF-8 byte order mark (U+FEFF, as some Windows tools write UTF-8)
+  /// before the header is not part of it; anywhere else it is part of a
+  /// token (here the thread id), as any other character is.
+  @Test func aByteOrderMarkBeforeTheHeaderIsSkipped() throws {
+    let (r, _) = try read("\u{FEFF}rawlockcheck-trace 1\nclass A spinlock\n1 acquire A\n")
+    #expect(r.classes.map(\.key) == ["A"])
+    #expect(r.events.count == 1)
+    #expect(
+      error("rawlockcheck-trace 1\n\u{FEFF}class A spinlock\n")
+        == "t.rlt:2: unknown verb \"A\"")
+  }
+
   @Test func binaryGarbageIsRejected() {
     let message = error("\u{7F}ELF\u{02}\u{01}\u{01}\0\0\0")
     #expect(message?.hasPrefix("t.rlt:1: expected header") == true)
