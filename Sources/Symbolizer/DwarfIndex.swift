@@ -229,6 +229,19 @@ final class DwarfIndex {
     return nil
   }
 
+  /// Unit `unitIndex`'s compilation directory (`DW_AT_comp_dir`), when it
+  /// is an absolute path: a file table entry whose directory is relative
+  /// (swiftc writes `Sources/RCU` beside `/work/main/Sources/RCU`) is
+  /// relative to it, and libdw leaves it relative.
+  func compilationDirectory(unit unitIndex: Int) -> String? {
+    var die = units[unitIndex].die
+    var attribute = Dwarf_Attribute()
+    guard dwarf_attr(&die, UInt32(DW_AT_comp_dir), &attribute) != nil,
+      let text = dwarf_formstring(&attribute), text.pointee == 0x2F
+    else { return nil }
+    return String(cString: text)
+  }
+
   /// The file table entry `index` of unit `unitIndex` (for `DW_AT_call_file`).
   func fileName(_ index: Int, unit unitIndex: Int) -> UnsafePointer<CChar>? {
     if let table = lineTable(unit: unitIndex) {

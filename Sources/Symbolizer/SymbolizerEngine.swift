@@ -379,7 +379,7 @@ final class SymbolizerEngine {
     var record = FrameRecord.unknown
     if let symbol = ownSymbol ?? slot.anySymbol(at: linkPC) {
       record.name = symbolName(symbol.name)
-      record.file = symbol.file.map(fileID) ?? -1
+      record.file = symbol.file.map { fileID($0) } ?? -1
       record.fileFromSymbolTable = record.file >= 0
     }
     records.append(record)
@@ -477,12 +477,21 @@ final class SymbolizerEngine {
   }
 
   /// The number of the shared `String` of a C string inside the module data
-  /// (file names).
-  private func fileID(_ text: UnsafePointer<CChar>) -> Int32 {
+  /// (file names; of unit `unit` of `dwarf` when given). A relative path
+  /// of a unit is joined to its compilation directory, as llvm-symbolizer
+  /// does (DWARF: a relative include directory is relative to
+  /// `DW_AT_comp_dir`).
+  private func fileID(
+    _ text: UnsafePointer<CChar>, unit: Int = 0, dwarf: DwarfIndex? = nil
+  ) -> Int32 {
     let key = UInt64(UInt(bitPattern: text))
     if let known = fileIDs[key] { return known }
     let id = Int32(fileTable.count)
-    fileTable.append(collapsingSlashes(String(cString: text)))
+    var path = String(cString: text)
+    if text.pointee != 0x2F, let directory = dwarf?.compilationDirectory(unit: unit) {
+      path = directory + "/" + path
+    }
+    fileTable.append(collapsingSlashes(path))
     fileIDs.updateValue(id, forKey: key)
     return id
   }
@@ -531,7 +540,9 @@ final class SymbolizerEngine {
     dwarf_linecol(line, &column)
     record.line = number
     record.column = column
-    if let source = dwarf_linesrc(line, nil, nil) { record.file = fileID(source) }
+    if let source = dwarf_linesrc(line, nil, nil) {
+      record.file = fileID(source, unit: unit, dwarf: dwarf)
+    }
   }
 
   /// The call site of an inlined call DIE, read once per DIE.
@@ -548,7 +559,8 @@ final class SymbolizerEngine {
     }
     var site = CallSite(file: -1, line: 0, column: 0)
     if let file = value(DW_AT_call_file) {
-      site.file = dwarf.fileName(file, unit: unit).map(fileID) ?? -1
+      site.file =
+        dwarf.fileName(file, unit: unit).map { fileID($0, unit: unit, dwarf: dwarf) } ?? -1
     }
     site.line = Int32(truncatingIfNeeded: value(DW_AT_call_line) ?? 0)
     site.column = Int32(truncatingIfNeeded: value(DW_AT_call_column) ?? 0)

@@ -161,7 +161,11 @@ enum FixtureSupport {
   /// llvm-symbolizer's inline chains (innermost first) for link-time
   /// addresses of `binary`, with linkage names (`--no-demangle`);
   /// `extraArguments` are added (e.g. `--debug-file-directory=<root>`).
-  static func oracle(binary: String, addresses: [UInt64], extraArguments: [String] = [])
+  /// llvm-symbolizer's frames for `addresses` of `binary`, each location
+  /// `file.c:12` (`/a/b/file.c:12` with `fullPaths`).
+  static func oracle(
+    binary: String, addresses: [UInt64], extraArguments: [String] = [], fullPaths: Bool = false
+  )
     -> [[OracleFrame]]?
   {
     guard let tool = llvmSymbolizer else { return nil }
@@ -180,13 +184,23 @@ enum FixtureSupport {
         current = []
         pendingName = nil
       } else if let name = pendingName {
-        current.append(OracleFrame(name: name, location: basenameLine(String(line))))
+        let location = String(line)
+        current.append(
+          OracleFrame(
+            name: name, location: fullPaths ? pathLine(location) : basenameLine(location)))
         pendingName = nil
       } else {
         pendingName = String(line)
       }
     }
     return chains
+  }
+
+  /// `/a/b/file.c:12:3` → `/a/b/file.c:12`.
+  static func pathLine(_ location: String) -> String {
+    let parts = location.split(separator: ":", omittingEmptySubsequences: false)
+    guard parts.count >= 3 else { return location }
+    return parts.dropLast(2).joined(separator: ":") + ":" + parts[parts.count - 2]
   }
 
   /// `/a/b/file.c:12:3` → `file.c:12`.

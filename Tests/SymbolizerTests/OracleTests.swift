@@ -9,15 +9,61 @@ import XCTest
 final class OracleTests: XCTestCase {
   func testCFixtureMatchesLLVMSymbolizer() throws {
     let binary = try FixtureSupport.cProgram()
-    try compareWithOracle(binary: binary, expectInlinedFrames: true)
+    try compareWithOracle(binary: binary, expectInlinedFrames: true, fullPaths: true)
   }
 
   func testSwiftFixtureMatchesLLVMSymbolizer() throws {
     let binary = try FixtureSupport.swiftProgram()
-    try compareWithOracle(binary: binary, expectInlinedFrames: true)
+    try compareWithOracle(binary: binary, expectInlinedFrames: true, fullPaths: true)
   }
 
-  private func compareWithOracle(binary: String, expectInlinedFrames: Bool) throws {
+  /// A program built as make builds it, from relative paths (`gcc -c
+  /// src/main.c -Iinc`): its line tables' include directories are
+  /// relative, and DWARF makes them relative to the unit's
+  /// `DW_AT_comp_dir`. llvm-symbolizer prints the joined, absolute path of
+  /// every frame, inlined or not; libdw leaves it relative.
+  func testRelativeSourceDirectoriesAreUnderTheCompilationDirectory() throws {
+    guard let gcc = FixtureSupport.which("gcc") else { throw XCTSkip("gcc not installed") }
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("relative-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    for sub in ["src", "inc"] {
+      try FileManager.default.createDirectory(
+        at: directory.appendingPathComponent(sub), withIntermediateDirectories: true)
+    }
+    try """
+    static inline __attribute__((always_inline)) int helper(int x) {
+      int y = x * 3;
+      y ^= y >> 2;
+      return y + 7;
+    }
+    """.write(
+      to: directory.appendingPathComponent("inc/helper.h"), atomically: true, encoding: .utf8)
+    try """
+    #include "helper.h"
+    int __attribute__((noinline)) work(int v) { return helper(v) + helper(v + 1); }
+    int main(int argc, char **argv) { return work(argc); }
+    """.write(to: directory.appendingPathComponent("src/main.c"), atomically: true, encoding: .utf8)
+    for version in [4, 5] {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: gcc)
+      process.arguments = [
+        "-O2", "-g", "-gdwarf-\(version)", "-Iinc", "src/main.c", "-o", "m\(version)",
+      ]
+      process.currentDirectoryURL = directory
+      try process.run()
+      process.waitUntilExit()
+      XCTAssertEqual(process.terminationStatus, 0)
+      let binary = directory.appendingPathComponent("m\(version)").path
+      try compareWithOracle(
+        binary: binary, expectInlinedFrames: true, fullPaths: true, minimumAddresses: 10)
+    }
+  }
+
+  private func compareWithOracle(
+    binary: String, expectInlinedFrames: Bool, fullPaths: Bool = false,
+    minimumAddresses: Int = 100
+  ) throws {
     guard FixtureSupport.llvmSymbolizer != nil else {
       throw XCTSkip("llvm-symbolizer not found next to swift")
     }
@@ -27,8 +73,9 @@ final class OracleTests: XCTestCase {
     for function in FixtureSupport.functions(of: binary) {
       addresses += stride(from: function.start, to: function.start + function.size, by: 3)
     }
-    XCTAssertGreaterThan(addresses.count, 100, "too few code addresses found with nm")
-    let expected = try XCTUnwrap(FixtureSupport.oracle(binary: binary, addresses: addresses))
+    XCTAssertGreaterThan(addresses.count, minimumAddresses, "too few code addresses found with nm")
+    let expected = try XCTUnwrap(
+      FixtureSupport.oracle(binary: binary, addresses: addresses, fullPaths: fullPaths))
     XCTAssertEqual(expected.count, addresses.count)
     let symbolizer = Symbolizer(executable: binary)
     var mismatches: [String] = []
@@ -38,7 +85,7 @@ final class OracleTests: XCTestCase {
       let ours = frames.map {
         FixtureSupport.OracleFrame(
           name: $0.linkageName ?? "??",
-          location: "\(baseName($0.file ?? "??")):\($0.line)")
+          location: "\(fullPaths ? $0.file ?? "??" : baseName($0.file ?? "??")):\($0.line)")
       }
       if ours.count > 1 { inlinedSeen += 1 }
       if ours != oracle {
