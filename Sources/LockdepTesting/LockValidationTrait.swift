@@ -57,16 +57,18 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
     let text = occurrence.text
     Issue.record(
       Comment(rawValue: "lock validation: \(occurrence.finding.kind.rawValue)\n\(text)"),
-      sourceLocation: site(in: text, of: test) ?? test)
+      sourceLocation: site(in: text, kind: occurrence.finding.kind, of: test) ?? test)
   }
 
   /// Where in the test's own file a finding happened: the innermost frame
   /// of its stack backtrace in that file, so that the issue points at the
   /// offending line rather than at the test's declaration; a frame of the
   /// test's own path first, else of its file name; nil when none is.
-  static func site(in text: String, of test: SourceLocation) -> SourceLocation? {
+  static func site(
+    in text: String, kind: FindingKind, of test: SourceLocation
+  ) -> SourceLocation? {
     var byName: SourceLocation? = nil
-    for frame in frameSites(in: text) {
+    for frame in sites(in: text, kind: kind) {
       let site = SourceLocation(
         fileID: test.fileID, filePath: frame.path, line: frame.line, column: frame.column)
       if frame.path == test.filePath { return site }
@@ -77,32 +79,53 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
     return byName
   }
 
+  /// The source locations a report names, most telling first: for a
+  /// lock held at exit, where the held locks were taken (its stack is
+  /// where the thread or the test ended, not where the lock was left
+  /// held); then its stack backtrace's frames, innermost first.
+  static func sites(in text: String, kind: FindingKind) -> [(path: String, line: Int, column: Int)]
+  {
+    let frames = frameSites(in: text)
+    guard kind == .locksHeldAtExit, let held = text.range(of: " held by ") else { return frames }
+    let end = text.range(of: "stack backtrace:\n")?.lowerBound ?? text.endIndex
+    guard held.upperBound < end else { return frames }
+    // ` #0: (&name){+.+.}-{4:4}, at: f() (/path/File.swift:12:5)`
+    let acquired = text[held.upperBound..<end].split(separator: "\n").compactMap {
+      $0.hasPrefix(" #") && $0.contains(", at: ") ? site(ofLine: $0) : nil
+    }
+    return acquired + frames
+  }
+
   /// The source locations of a report's stack backtrace, innermost first:
   /// each frame line with a line number (` #2 f() (/path/File.swift:12:5)`,
   /// maybe followed by ` [inlined]`).
   static func frameSites(in text: String) -> [(path: String, line: Int, column: Int)] {
     guard let backtrace = text.range(of: "stack backtrace:\n") else { return [] }
-    var sites: [(path: String, line: Int, column: Int)] = []
-    for var line in text[backtrace.upperBound...].split(separator: "\n") {
-      guard line.hasPrefix(" #") else { continue }
-      if line.hasSuffix(" [inlined]") { line = line.dropLast(" [inlined]".count) }
-      // The trailing `(path:line:column)` group: its `(` is the first ` (`
-      // that a path follows (`/`, `.` or `<compiler-generated>`), since a
-      // path may hold ` (` of its own; else the last.
-      let opens = line.ranges(of: " (").map(\.upperBound)
-      guard line.hasSuffix(")"),
-        let open = opens.first(where: { "/.<".contains(line[$0]) }) ?? opens.last
-      else { continue }
-      let parts = line[open..<line.index(before: line.endIndex)]
-        .split(separator: ":", omittingEmptySubsequences: false)
-      guard parts.count >= 2 else { continue }
-      let numbers = parts.suffix(parts.count >= 3 && Int(parts[parts.count - 2]) != nil ? 2 : 1)
-      let path = parts.dropLast(numbers.count).joined(separator: ":")
-      guard let lineNumber = numbers.first.flatMap({ Int($0) }), lineNumber > 0 else { continue }
-      let column = numbers.count == 2 ? max(Int(numbers.last!) ?? 1, 1) : 1
-      sites.append((path, lineNumber, column))
+    return text[backtrace.upperBound...].split(separator: "\n").compactMap {
+      $0.hasPrefix(" #") ? site(ofLine: $0) : nil
     }
-    return sites
+  }
+
+  /// The trailing `(path:line:column)` group of a report line (maybe
+  /// followed by ` [inlined]`), when it has a line number.
+  private static func site(ofLine text: Substring) -> (path: String, line: Int, column: Int)? {
+    var line = text
+    if line.hasSuffix(" [inlined]") { line = line.dropLast(" [inlined]".count) }
+    // Its `(` is the first ` (` that a path follows (`/`, `.` or
+    // `<compiler-generated>`), since a path may hold ` (` of its own; else
+    // the last.
+    let opens = line.ranges(of: " (").map(\.upperBound)
+    guard line.hasSuffix(")"),
+      let open = opens.first(where: { "/.<".contains(line[$0]) }) ?? opens.last
+    else { return nil }
+    let parts = line[open..<line.index(before: line.endIndex)]
+      .split(separator: ":", omittingEmptySubsequences: false)
+    guard parts.count >= 2 else { return nil }
+    let numbers = parts.suffix(parts.count >= 3 && Int(parts[parts.count - 2]) != nil ? 2 : 1)
+    let path = parts.dropLast(numbers.count).joined(separator: ":")
+    guard let lineNumber = numbers.first.flatMap({ Int($0) }), lineNumber > 0 else { return nil }
+    let column = numbers.count == 2 ? max(Int(numbers.last!) ?? 1, 1) : 1
+    return (path, lineNumber, column)
   }
 }
 

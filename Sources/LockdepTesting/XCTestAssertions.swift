@@ -29,7 +29,9 @@ public func XCTAssertLockViolation<R>(
 /// finding it causes, as Swift Testing's `.lockValidation` trait makes a
 /// test fail: the test runs in a `LockValidationScope` of its own, and each
 /// finding is a failure with the lockdep-style report, at the innermost
-/// frame of its stack that has a source line (the offending line).
+/// frame of its stack that has a source line outside rawlockcheck (the
+/// offending line); for a lock still held when the test returns, where
+/// that lock was taken.
 ///
 /// ```swift
 /// final class WorkQueueTests: LockValidatedTestCase {
@@ -40,13 +42,21 @@ public func XCTAssertLockViolation<R>(
 /// `XCTAssertLockViolation` inside such a test proves a finding without
 /// failing it, as `expectLockViolation` does under the trait.
 open class LockValidatedTestCase: XCTestCase {
+  /// rawlockcheck's own `Sources/` directory, as its frames name it.
+  private static let ownSources: String = {
+    var path = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
+    path.removeLast(2)
+    return path.joined(separator: "/") + "/"
+  }()
+
   /// Runs the test in a scope of its own, then fails it once per finding.
   open override func invokeTest() {
     let scope = LockValidationScope(endName: "the test")
     scope.run { super.invokeTest() }
     for occurrence in scope.findings {
       let text = occurrence.text
-      let site = LockValidationTrait.frameSites(in: text).first
+      let sites = LockValidationTrait.sites(in: text, kind: occurrence.finding.kind)
+      let site = sites.first { !$0.path.hasPrefix(Self.ownSources) } ?? sites.first
       recordFailure(
         withDescription: "lock validation: \(occurrence.finding.kind.rawValue)\n\(text)",
         inFile: site?.path ?? "<unknown>", atLine: site?.line ?? 0, expected: true)

@@ -21,7 +21,7 @@ import Testing
       "closure #2 in f() (/src/Tests/AppTests/CacheTests.swift:33:9) [inlined]",
       "f() (/src/Tests/AppTests/CacheTests.swift:35:5)",
     ])
-    let site = LockValidationTrait.site(in: text, of: Self.test)
+    let site = LockValidationTrait.site(in: text, kind: .circularDependency, of: Self.test)
     #expect(site?.filePath == "/src/Tests/AppTests/CacheTests.swift")
     #expect(site?.line == 33 && site?.column == 9)
   }
@@ -31,10 +31,12 @@ import Testing
       "g() (/other/CacheTests.swift:7:3)",
       "h() (/src/Sources/App/Cache.swift:12)",
     ])
-    let site = LockValidationTrait.site(in: text, of: Self.test)
+    let site = LockValidationTrait.site(in: text, kind: .circularDependency, of: Self.test)
     #expect(site?.filePath == "/other/CacheTests.swift" && site?.line == 7)
     #expect(
-      LockValidationTrait.site(in: Self.report(["h() (/a/B.swift:3:1)"]), of: Self.test) == nil)
+      LockValidationTrait.site(
+        in: Self.report(["h() (/a/B.swift:3:1)"]), kind: .circularDependency, of: Self.test)
+        == nil)
   }
 
   @Test func aPathWithParenthesesAndNoColumn() {
@@ -42,8 +44,24 @@ import Testing
     let test = SourceLocation(
       fileID: "AppTests/CacheTests.swift", filePath: "/src (copy)/Tests/AppTests/CacheTests.swift",
       line: 1, column: 1)
-    let site = LockValidationTrait.site(in: text, of: test)
+    let site = LockValidationTrait.site(in: text, kind: .circularDependency, of: test)
     #expect(site?.filePath == "/src (copy)/Tests/AppTests/CacheTests.swift")
     #expect(site?.line == 12 && site?.column == 1)
+  }
+
+  /// A lock held at exit points at where the held lock was taken: its
+  /// stack is where the thread or the test ended.
+  @Test func aLockHeldAtExitPointsAtItsAcquisition() {
+    let text =
+      "WARNING: lock held when thread exits!\n-----\nworker/7 is exiting with locks still held!\n"
+      + "1 lock held by worker/7:\n"
+      + " #0: (&leaked->lock){+.+.}-{4:4}, at: Leaky.take() (/src/Tests/AppTests/CacheTests.swift:55:9)\n"
+      + "stack backtrace:\n #0 __nptl_deallocate_tsd (./nptl/nptl_deallocate_tsd.c:73:5)\n"
+      + " #1 f() (/src/Tests/AppTests/CacheTests.swift:80:3)\n"
+    let site = LockValidationTrait.site(in: text, kind: .locksHeldAtExit, of: Self.test)
+    #expect(site?.line == 55 && site?.column == 9)
+    let sites = LockValidationTrait.sites(in: text, kind: .locksHeldAtExit)
+    #expect(sites.map(\.line) == [55, 73, 80])
+    #expect(LockValidationTrait.sites(in: text, kind: .circularDependency).map(\.line) == [73, 80])
   }
 }

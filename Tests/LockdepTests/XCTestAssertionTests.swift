@@ -1,3 +1,4 @@
+import Basics
 import LockGraph
 import Lockdep
 import LockdepTesting
@@ -66,6 +67,39 @@ final class LockValidatedTestCaseTests: XCTestCase {
     XCTAssertTrue(
       test.failures.first?.description.contains(" is leaving the test with locks still held!")
         == true)
+  }
+
+  /// The failure of a lock still held when the test returns is where the
+  /// lock was taken (its stack is rawlockcheck's scope end, and XCTest's).
+  func testALockLeftHeldFailsAtItsAcquisition() {
+    let leaked = Checked.Mutex(name: "&xct-site->lock")
+    let line = #line + 1
+    let test = Self.run { leaked.lock() }
+    leaked.unlock()
+    XCTAssertEqual(test.failures.count, 1)
+    XCTAssertEqual(test.failures.first?.file, #filePath)
+    XCTAssertEqual(test.failures.first?.line, line)
+  }
+
+  /// A worker thread that runs the test's scope and keeps a lock it took
+  /// is one finding, its thread's exit (as lockdep reports it once), not
+  /// also "leaving the test" when its `run` ends, and it fails the test at
+  /// the acquisition.
+  func testAWorkerLeavingItsRunWithALockIsOneFinding() {
+    let leaked = Checked.Mutex(name: "&xct-worker->lock")
+    let line = #line + 4
+    let test = Self.run {
+      let scope = LockValidationScope.current!
+      let worker = SpawnedThread {
+        scope.run { leaked.lock() }
+      }
+      worker.join()
+    }
+    XCTAssertEqual(test.failures.count, 1, "\(test.failures.map(\.description))")
+    XCTAssertTrue(
+      test.failures.first?.description.contains(" is exiting with locks still held!") == true)
+    XCTAssertEqual(test.failures.first?.file, #filePath)
+    XCTAssertEqual(test.failures.first?.line, line)
   }
 
   func testCleanAndProvenFindingsDoNotFail() {

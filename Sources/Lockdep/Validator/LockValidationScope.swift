@@ -39,6 +39,10 @@ public final class LockValidationScope: Sendable {
   /// What the scope is, when a thread leaving it with locks taken in it
   /// still held is a finding (`the test`), else nil.
   private let endName: String?
+  /// Whether a synchronous `run` has begun: only the first, the test's
+  /// own, ends the scope (a worker's `run` of it, or a nested one, ends
+  /// only its part; a worker's leftover lock is its thread's exit finding).
+  private let started = Atomic<Bool>(false)
 
   /// A new, empty scope; `isolated` keeps what the validator learns from
   /// the scope's events (dependencies, irq usage) in the scope. Isolation
@@ -54,7 +58,9 @@ public final class LockValidationScope: Sendable {
   /// `endName` (`"the test"`), when given, makes a thread that leaves the
   /// scope holding locks it took in the scope a `locks-held-at-exit`
   /// finding, as lockdep reports a task returning to user space with locks
-  /// held, at the end of the synchronous `run`, on its thread. The
+  /// held, at the end of the scope's first synchronous `run` (the test's),
+  /// on its thread; other runs of it (on a worker thread, or nested) end
+  /// nothing, and a worker that keeps a lock is its thread's exit finding. The
   /// asynchronous `run` does not check: while its body is suspended, the
   /// thread it resumes on runs other tasks, and a lock one of those left
   /// held would be blamed on this scope.
@@ -83,10 +89,11 @@ public final class LockValidationScope: Sendable {
       let base = thread.validator.core
       if isIsolated { thread.validator = thread.validator.moved(to: forkCore(from: base)) }
       let heldBefore = thread.validator.heldCount
+      let endsScope = endName != nil && !started.exchange(true, ordering: .relaxed)
       defer {
         // Signal handlers' events queued on this thread belong to the scope.
         Live.replayPending()
-        if let endName, thread.validator.heldCount > heldBefore {
+        if endsScope, let endName, thread.validator.heldCount > heldBefore {
           thread.reportLocksHeld(above: heldBefore, atEndOf: endName)
         }
         if thread.validator.heldCount > heldBefore {
