@@ -177,6 +177,23 @@ import Testing
     #expect(found.map(\.kind) == [.sleepInAtomic, .invalidWaitContext])
   }
 
+  /// `LockValidation.findings` counts each finding's occurrences, as a
+  /// report of the same events' trace does (it kept the first count, 1).
+  @Test func aRepeatedFindingIsCountedLive() {
+    let raw = Checked.RawSpinLock(name: "&counted->raw")
+    let zone = Checked.SpinLock(name: "&counted->zone")
+    let scope = LockValidationScope()
+    scope.run {
+      for _ in 0..<3 { raw.withLock { zone.withLock {} } }
+    }
+    #expect(scope.findings.count == 3)
+    let found = LockValidation.findings.filter {
+      LockValidation.describe($0).contains("&counted->zone")
+    }
+    #expect(found.map(\.kind) == [.invalidWaitContext])
+    #expect(found.first?.count == 3)
+  }
+
   @Test func aLockFreedWhileHeldIsHeldNoLonger() {
     // lockdep reports it and stops; this validator goes on, without the
     // freed lock: what the thread does next is checked against the locks

@@ -30,8 +30,6 @@ final class LiveValidator: Sendable {
   private let symbolizer = PThreadMutex<Symbolizer?>(nil)
 
   private struct State {
-    /// Every new distinct finding, in order.
-    var findings: [Finding] = []
     /// Misuse of the event stream (context exits without entries), and
     /// locks named otherwise than the class they share.
     var misuses: [String] = []
@@ -156,7 +154,6 @@ final class LiveValidator: Sendable {
   func handle(_ finding: Finding, isNew: Bool) {
     let scope = LockValidationScope.current
     scope?.record(finding)
-    if isNew { state.withLock { $0.findings.append(finding) } }
     recorder?.flushAll()
     guard isNew else { return }
     switch policy {
@@ -180,8 +177,9 @@ final class LiveValidator: Sendable {
     }
   }
 
-  /// Every new distinct finding so far.
-  var findings: [Finding] { state.withLock { $0.findings } }
+  /// Every distinct finding so far, each with its count of occurrences
+  /// (the core's store: a repeat counts there).
+  var findings: [Finding] { core.findings }
 
   /// The lockdep-style text of one finding, symbolized in-process.
   func render(_ finding: Finding) -> String {

@@ -24,7 +24,8 @@ public enum LockValidation {
     }
   }
 
-  /// Every distinct finding so far, in the order first seen.
+  /// Every distinct finding so far, in the order first seen, each with
+  /// its `count` of occurrences.
   /// (Signal handlers' events still queued on the calling thread are
   /// validated first.)
   /// Without validation compiled in, and no `Checked` lock started the
