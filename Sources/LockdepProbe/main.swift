@@ -90,6 +90,15 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    // The main thread ends the process holding a lock (no key destructor
+    // runs for it): its exit is checked at `atexit`.
+    "main-exits-holding",
+    {
+      MainExit.lock = Checked.Mutex(name: "&main-exit->lock")
+      MainExit.lock.lock()
+    }
+  ),
+  (
     "nested-lock-not-taken",
     {
       let outer = Checked.Mutex(name: "&outer->lock")
@@ -431,6 +440,11 @@ for f in LockValidation.findings {
 
 func printToStandardError(_ s: String) {
   _ = s.withCString { write(2, $0, strlen($0)) }
+}
+
+/// The lock `main-exits-holding` leaves held.
+enum MainExit {
+  nonisolated(unsafe) static var lock: Checked.Mutex! = nil
 }
 
 /// A pthread key whose destructor takes a validated lock

@@ -211,6 +211,35 @@ import Testing
     #expect(perKind?["acquire"] == 41)
   }
 
+  /// The thread that ends the process (here `main` returning) holding a
+  /// lock: no key destructor runs for it, so the validator checks it at
+  /// `atexit`, as lockdep's do_exit() does, and the trace gets its `exit`
+  /// (the live and offline reports both say it; neither did).
+  @Test func theMainThreadExitingWithALockHeldIsAFinding() throws {
+    let trace = FileManager.default.temporaryDirectory
+      .appendingPathComponent("recorder-main-exit-\(UUID().uuidString).rlt")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    let process = Process()
+    process.executableURL = Self.probe
+    process.arguments = ["main-exits-holding"]
+    var environment = ProcessInfo.processInfo.environment
+    environment["RAWLOCKCHECK_TRACE"] = trace.path
+    environment["RAWLOCKCHECK"] = "print"
+    process.environment = environment
+    let err = Pipe()
+    process.standardError = err
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    let printed = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0)
+    #expect(printed.contains("WARNING: lock held when thread exits!"), "\(printed)")
+    #expect(printed.contains("&main-exit->lock"))
+    let report = try ToolRun(["report", "--format", "json", trace.path])
+    #expect(report.status == 1)
+    #expect(report.stdout.contains("\"kind\": \"locks-held-at-exit\""), "\(report.stdout)")
+  }
+
   /// A thread per task, 3,000 of them: every thread's events are in the
   /// trace (each recording is written and forgotten at its thread's exit).
   @Test func aThreadPerTaskIsRecordedWhole() throws {
@@ -220,7 +249,8 @@ import Testing
     let perKind = try Self.stats(trace)?["eventsPerKind"] as? [String: Int]
     #expect(perKind?["acquire"] == 3000)
     #expect(perKind?["release"] == 3000)
-    #expect(perKind?["exit"] == 3000)
+    // And the main thread's, at the process's exit.
+    #expect(perKind?["exit"] == 3001)
   }
 
   @Test func policyOffValidatesNothingOnAnyThread() throws {

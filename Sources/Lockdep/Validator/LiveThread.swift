@@ -398,6 +398,22 @@ final class LiveThread: StackSource {
   }
 }
 
+extension LiveThread {
+  /// Ends the validation of the thread that ends the process (from
+  /// `atexit`), as its key destructor would have: a later event of it (a
+  /// later `atexit` handler's) starts a new state.
+  static func processExits() {
+    guard !Live.off.load(ordering: .relaxed), let raw = rlc_lockdep_thread() else { return }
+    let thread = Unmanaged<LiveThread>.fromOpaque(raw)
+    // Inside the validator already (exit from a finding's handler): left.
+    guard !thread.takeUnretainedValue().busy else { return }
+    pthread_setspecific(exitKey, nil)
+    thread.takeUnretainedValue().exit()
+    rlc_lockdep_set_thread(nil)
+    thread.release()
+  }
+}
+
 /// The pthread key whose destructor ends a thread's validation at exit.
 private let exitKey: pthread_key_t = {
   var key = pthread_key_t()

@@ -56,6 +56,12 @@ final class LiveValidator: Sendable {
       path.isEmpty ? nil : TraceRecorder(path: path)
     }
     OrphanEvents.installExitHook()
+    // The thread that ends the process (`exit()`, or `main` returning)
+    // runs no pthread key destructor: its exit is checked here, as
+    // lockdep's do_exit() checks a task's (locks it still holds are a
+    // `locks-held-at-exit` finding, and its trace gets its `exit`).
+    // Registered after the recorder's flush, so it runs before it.
+    atexit { LiveThread.processExits() }
     StackCapture.prepare()
     // A child of `fork()` without `exec` has one thread, and the validator's
     // locks (class registry, core, stacks) may be held by threads it did
