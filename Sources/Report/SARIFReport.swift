@@ -2,6 +2,10 @@ import Basics
 import LockGraph
 import Symbolizer
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// The findings of one or more traces as SARIF 2.1.0 (`spec/reports.md`),
 /// for CI systems: one run whose driver lists one rule per finding kind
 /// (the kind's JSON name as its id, the title as its short description),
@@ -64,10 +68,16 @@ public struct SARIFReport {
   }
 
   /// `path`, a relative one placed under the working directory when there
-  /// is a source root to place it under.
+  /// is a source root to place it under and the file is there: a trace
+  /// named on the command line, or a source file of a build that wrote
+  /// relative paths, run from its checkout. A library's own relative path
+  /// (glibc's `./nptl/pthread_create.c`, from its build directory) stays
+  /// as it is, rather than name a file of the checkout that is not there.
   func placed(_ path: String) -> String {
     guard sourceRoot != nil, !path.hasPrefix("/"), let workingDirectory else { return path }
-    return workingDirectory + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
+    let joined =
+      workingDirectory + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
+    return access(joined, F_OK) == 0 ? joined : path
   }
 
   /// Whether `path` is under the source root (false without one).

@@ -130,6 +130,23 @@ import WaitContext
       try location(["--source-root", sources + "/Lockdep"]).uri == "Locks/KernelLock.swift")
   }
 
+  /// A relative path is placed under the working directory only when the
+  /// file is there: glibc's `./nptl/nptl_deallocate_tsd.c` (relative to
+  /// glibc's build) named a file of the checkout that does not exist.
+  @Test func aRelativePathIsPlacedOnlyWhereItsFileIs() throws {
+    let dir = FileManager.default.temporaryDirectory
+      .appendingPathComponent("sarif-placed-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(
+      atPath: dir + "/src", withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try Data("x".utf8).write(to: URL(fileURLWithPath: dir + "/src/main.swift"))
+    let log = SARIFReport(reports: [], version: "1", sourceRoot: dir, workingDirectory: dir)
+    #expect(log.placed("./src/main.swift") == dir + "/src/main.swift")
+    #expect(log.isUnderSourceRoot("src/main.swift"))
+    #expect(log.placed("./nptl/nptl_deallocate_tsd.c") == "./nptl/nptl_deallocate_tsd.c")
+    #expect(!log.isUnderSourceRoot("./nptl/nptl_deallocate_tsd.c"))
+  }
+
   /// A truncated binary trace is read up to its last whole record with a
   /// warning: in SARIF a notification of level `warning`, naming the trace
   /// and the byte, and the run still successful (with `--merge` too).
