@@ -167,8 +167,8 @@ public struct JSONReport {
         var fields: [(String, JSONValue)] = [
           ("address", .string(NumberText.hex(frame.address))),
           ("function", .optional(frame.function)),
-          ("file", .optional(frame.file)),
-          ("line", frame.file == nil ? .null : .int(frame.line)),
+          ("file", .optional(frame.sourceFile)),
+          ("line", frame.sourceFile == nil ? .null : .int(frame.line)),
           ("inlined", .bool(frame.isInlined)),
           ("module", .optional(frame.moduleName)),
         ]

@@ -19,6 +19,17 @@ extension Frame {
   }
 }
 
+extension Frame {
+  /// The frame's source file for machine-read output (JSON, SARIF): nil
+  /// for Swift's `<compiler-generated>` marker (DWARF's `/` joined to it
+  /// reads `/<compiler-generated>`, a path no tool should open). Text
+  /// prints the marker, as Swift's backtracer does.
+  public var sourceFile: String? {
+    guard let file, !file.hasSuffix("<compiler-generated>") else { return nil }
+    return file
+  }
+}
+
 /// Turns an event's origin into frames. Traces without symbols print
 /// addresses; the CLI plugs in the symbolizer.
 public protocol FrameResolving {

@@ -281,17 +281,20 @@ public struct SARIFReport {
       // more of where the finding is than a libc file would.
       let frames = report.resolver.frames(for: f.origin).prefix {
         // Nor past a frame of a module not found (an address alone).
-        !$0.isStale && ($0.function != nil || $0.file != nil)
+        !$0.isStale && ($0.function != nil || $0.sourceFile != nil)
       }
       var fields: [(String, JSONValue)] = []
       if let frame = frames.first(where: {
-        $0.line > 0 && $0.file.map(log.isUnderSourceRoot) == true
+        $0.line > 0 && $0.sourceFile.map(log.isUnderSourceRoot) == true
       })
-        ?? frames.first(where: { $0.file != nil && $0.line > 0 })
-        ?? frames.first(where: { $0.file != nil })
+        ?? frames.first(where: { $0.sourceFile != nil && $0.line > 0 })
+        ?? frames.first(where: { $0.sourceFile != nil })
       {
         fields.append(
-          ("physicalLocation", physical(file: frame.file!, line: frame.line, column: frame.column)))
+          (
+            "physicalLocation",
+            physical(file: frame.sourceFile!, line: frame.line, column: frame.column)
+          ))
         if let function = frame.function {
           fields.append(
             ("logicalLocations", .array([.object([("fullyQualifiedName", .string(function))])])))
@@ -317,7 +320,7 @@ public struct SARIFReport {
       let address: (String, JSONValue) = (
         "address", .object([("absoluteAddress", .int(Int64(bitPattern: frame.address)))])
       )
-      if let file = frame.file,
+      if let file = frame.sourceFile,
         case .object(let parts) = physical(file: file, line: frame.line, column: frame.column).node
       {
         fields.append(("physicalLocation", .object(parts + [address])))

@@ -240,6 +240,20 @@ import Testing
     #expect(report.stdout.contains("\"kind\": \"locks-held-at-exit\""), "\(report.stdout)")
   }
 
+  /// JSON gives no file for Swift's compiler-generated code (a thunk's
+  /// DWARF file is `<compiler-generated>` under `/`, which read as the
+  /// path `/<compiler-generated>`); text still names the marker.
+  @Test func compilerGeneratedFramesHaveNoFileInJSON() throws {
+    let (_, trace) = try Self.record("invalid-wait-context")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    let json = try ToolRun(["report", "--format", "json", trace.path])
+    #expect(json.status == 1)
+    #expect(json.stdout.contains("\"function\": \"partial apply for"), "a thunk's frame")
+    #expect(!json.stdout.contains("compiler-generated"))
+    let text = try ToolRun(["report", trace.path])
+    #expect(text.stdout.contains("(<compiler-generated>)"))
+  }
+
   /// A thread per task, 3,000 of them: every thread's events are in the
   /// trace (each recording is written and forgotten at its thread's exit).
   @Test func aThreadPerTaskIsRecordedWhole() throws {
