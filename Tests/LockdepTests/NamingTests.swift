@@ -62,6 +62,16 @@ import Testing
     #expect(texts { locks[0].withLock { locks[1].withLock {} } }.count == 1)
   }
 
+  /// Two locks made on one line are two places, as two init macros on
+  /// one line are two static keys: a cycle through them is a cycle, not
+  /// recursive locking of one class.
+  @Test func twoLocksOnOneLineAreTwoClasses() {
+    let (a, b) = (Checked.Mutex(name: "&line->a"), Checked.Mutex(name: "&line->b"))
+    #expect(texts { a.withLock { b.withLock {} } }.isEmpty)
+    let text = texts { b.withLock { a.withLock {} } }.first ?? ""
+    #expect(text.contains("WARNING: possible circular locking dependency detected"), "\(text)")
+  }
+
   @Test func assertHeldAndAssertNotHeldPassWhenTrue() {
     let lock = Checked.Mutex(name: "&assert->lock")
     lock.assertNotHeld()

@@ -22,7 +22,7 @@ extension Checked {
     /// The kind of lock it is checked as.
     public let kind: LockKind
 
-    /// A map of `kind`, of the class of this line or of `key`, with the
+    /// A map of `kind`, of the class of this place in the code or of `key`, with the
     /// kind's wait types, or with `inner`, `outer` and `lockType` given
     /// (`lockdep_init_map_type()`). `.waitOverride` and `.custom` have no
     /// wait type of their own and need `inner` (the kernel's
@@ -31,7 +31,8 @@ extension Checked {
     public init(
       _ kind: LockKind, inner: WaitType? = nil, outer: WaitType? = nil,
       lockType: LockType? = nil, name: String? = nil, key: LockClassKey? = nil,
-      fileID: String = #fileID, line: Int = #line
+      fileID: String = #fileID, line: Int = #line,
+      column: Int = #column
     ) {
       self.kind = kind
       let waits: ClassWaitTypes
@@ -45,7 +46,8 @@ extension Checked {
         fatalError(
           "rawlockcheck: LockdepMap(.\(kind)) has a fixed lock type; lockType: must be nil")
       }
-      super.init(kind: kind, waits: waits, name: name, key: key, fileID: fileID, line: line)
+      super.init(
+        kind: kind, waits: waits, name: name, key: key, fileID: fileID, line: line, column: column)
     }
 
     /// Records an acquisition (`lock_map_acquire()`, or a read with `read`).
@@ -71,7 +73,8 @@ extension Plain {
     public init(
       _ kind: LockKind, inner: WaitType? = nil, outer: WaitType? = nil,
       lockType: LockType? = nil, name: String? = nil, key: LockClassKey? = nil,
-      fileID: String = #fileID, line: Int = #line
+      fileID: String = #fileID, line: Int = #line,
+      column: Int = #column
     ) {
       self.kind = kind
     }

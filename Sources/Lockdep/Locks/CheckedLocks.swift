@@ -9,32 +9,36 @@ public enum Checked {
   /// `raw_spinlock_t`: spins and never sleeps, even on PREEMPT_RT (wait
   /// types spin/spin).
   public final class RawSpinLock: SpinningLock, @unchecked Sendable {
-    /// A raw spin lock of the class of this line, or of `key`, named `name` in reports.
+    /// A raw spin lock of the class of this place in the code, or of `key`, named `name` in reports.
     public init(
-      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
+      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line,
+      column: Int = #column
     ) {
-      super.init(kind: .rawSpinlock, name: name, key: key, fileID: fileID, line: line)
+      super.init(
+        kind: .rawSpinlock, name: name, key: key, fileID: fileID, line: line, column: column)
     }
   }
 
   /// `spinlock_t`: spins in user space, checked as `config` (it sleeps on
   /// PREEMPT_RT, so it must not nest inside a raw spin lock).
   public final class SpinLock: SpinningLock, @unchecked Sendable {
-    /// A spin lock of the class of this line, or of `key`, named `name` in reports.
+    /// A spin lock of the class of this place in the code, or of `key`, named `name` in reports.
     public init(
-      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
+      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line,
+      column: Int = #column
     ) {
-      super.init(kind: .spinlock, name: name, key: key, fileID: fileID, line: line)
+      super.init(kind: .spinlock, name: name, key: key, fileID: fileID, line: line, column: column)
     }
   }
 
   /// `local_lock_t`: a per-CPU lock (checked as `config`, lock type percpu).
   public final class LocalLock: SpinningLock, @unchecked Sendable {
-    /// A local lock of the class of this line, or of `key`, named `name` in reports.
+    /// A local lock of the class of this place in the code, or of `key`, named `name` in reports.
     public init(
-      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
+      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line,
+      column: Int = #column
     ) {
-      super.init(kind: .localLock, name: name, key: key, fileID: fileID, line: line)
+      super.init(kind: .localLock, name: name, key: key, fileID: fileID, line: line, column: column)
     }
   }
 
@@ -45,11 +49,12 @@ public enum Checked {
 
     deinit { keepDeinitializerOutOfClients() }
 
-    /// An rwlock of the class of this line, or of `key`, named `name` in reports.
+    /// An rwlock of the class of this place in the code, or of `key`, named `name` in reports.
     public init(
-      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
+      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line,
+      column: Int = #column
     ) {
-      super.init(kind: .rwlock, name: name, key: key, fileID: fileID, line: line)
+      super.init(kind: .rwlock, name: name, key: key, fileID: fileID, line: line, column: column)
     }
 
     /// `write_lock()`.
@@ -114,11 +119,12 @@ public enum Checked {
   public final class Mutex: ValidatedLock, KernelLock, @unchecked Sendable {
     let mutex = SleepingMutex()
 
-    /// A mutex of the class of this line, or of `key`, named `name` in reports.
+    /// A mutex of the class of this place in the code, or of `key`, named `name` in reports.
     public init(
-      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
+      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line,
+      column: Int = #column
     ) {
-      super.init(kind: .mutex, name: name, key: key, fileID: fileID, line: line)
+      super.init(kind: .mutex, name: name, key: key, fileID: fileID, line: line, column: column)
     }
 
     /// `mutex_lock()`.
@@ -177,11 +183,12 @@ public enum Checked {
   public final class RWSemaphore: ValidatedLock, KernelReaderWriterLock, @unchecked Sendable {
     let rwlock = SleepingRWLock()
 
-    /// An rwsem of the class of this line, or of `key`, named `name` in reports.
+    /// An rwsem of the class of this place in the code, or of `key`, named `name` in reports.
     public init(
-      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
+      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line,
+      column: Int = #column
     ) {
-      super.init(kind: .rwsem, name: name, key: key, fileID: fileID, line: line)
+      super.init(kind: .rwsem, name: name, key: key, fileID: fileID, line: line, column: column)
     }
 
     /// `down_write()`.

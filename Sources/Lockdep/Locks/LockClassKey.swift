@@ -5,8 +5,9 @@ import WaitContext
 /// created (the kernel's `struct lock_class_key` passed to
 /// `lockdep_set_class()`).
 ///
-/// Without a key, every lock created by one line of code shares one class,
-/// as the kernel's static key per init site: `#fileID` and `#line` name it.
+/// Without a key, every lock created by one place in the code shares one
+/// class, as the kernel's static key per init site (a `spin_lock_init()`
+/// expansion): `#fileID`, `#line` and `#column` name it.
 public struct LockClassKey: Hashable, Sendable {
   /// The class's name in reports (`&zone->lock`).
   public let name: String
@@ -18,18 +19,23 @@ public struct LockClassKey: Hashable, Sendable {
 /// How a lock names its class, decided once when the lock is created.
 @usableFromInline
 struct LockClassSite: Sendable {
-  /// The registry key: the given class key, else the creating line and kind.
+  /// The registry key: the given class key, else the creating place
+  /// (file, line and column) and kind.
   let key: String
   /// The name reports print.
   let name: String
 
-  init(kind: LockKind, name: String?, key: LockClassKey?, fileID: String, line: Int) {
+  init(
+    kind: LockKind, name: String?, key: LockClassKey?, fileID: String, line: Int, column: Int
+  ) {
     let site = "\(fileID):\(line)"
     if let key {
       self.key = "key:\(key.name):\(kind.rawValue)"
       self.name = name ?? key.name
     } else {
-      self.key = "site:\(site):\(kind.rawValue)"
+      // Two locks made on one line (`let a = Mutex(), b = Mutex()`) are
+      // two places, as two init macros on one line are two static keys.
+      self.key = "site:\(site):\(column):\(kind.rawValue)"
       self.name = name ?? site
     }
   }

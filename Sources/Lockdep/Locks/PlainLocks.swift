@@ -8,7 +8,8 @@ public enum Plain {
     @usableFromInline let word = SpinWord()
     /// A raw spin lock (class arguments ignored).
     public init(
-      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
+      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line,
+      column: Int = #column
     ) {}
     /// Takes the lock.
     @inlinable public func lock() { word.lock() }
@@ -36,7 +37,8 @@ public enum Plain {
     @usableFromInline let word = RWSpinWord()
     /// An rwlock (class arguments ignored).
     public init(
-      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
+      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line,
+      column: Int = #column
     ) {}
     /// Takes the lock exclusively.
     @inlinable public func lock() { word.lock() }
@@ -63,7 +65,8 @@ public enum Plain {
     @usableFromInline let mutex = SleepingMutex()
     /// A mutex (class arguments ignored).
     public init(
-      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
+      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line,
+      column: Int = #column
     ) {}
     /// Takes the lock.
     @inlinable public func lock() { mutex.lock() }
@@ -86,7 +89,8 @@ public enum Plain {
     @usableFromInline let rwlock = SleepingRWLock()
     /// An rwsem (class arguments ignored).
     public init(
-      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line
+      name: String? = nil, key: LockClassKey? = nil, fileID: String = #fileID, line: Int = #line,
+      column: Int = #column
     ) {}
     /// Takes the lock exclusively.
     @inlinable public func lock() { rwlock.lock() }

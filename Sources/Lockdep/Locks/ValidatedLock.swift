@@ -16,9 +16,10 @@ public class ValidatedLock: @unchecked Sendable {
 
   init(
     kind: LockKind, waits: ClassWaitTypes? = nil, name: String?, key: LockClassKey?,
-    fileID: String, line: Int
+    fileID: String, line: Int, column: Int
   ) {
-    let site = LockClassSite(kind: kind, name: name, key: key, fileID: fileID, line: line)
+    let site = LockClassSite(
+      kind: kind, name: name, key: key, fileID: fileID, line: line, column: column)
     lockClass = LiveValidator.shared.registerClass(site: site, kind: kind, waits: waits)
     className = site.name
   }

@@ -143,8 +143,8 @@ final class LiveValidator: Sendable {
     guard state.withLock({ $0.renamedClasses.insert(id.raw).inserted }) else { return }
     let className = core.classes[id].name
     let message =
-      "lock \"\(name)\" shares the class of \"\(className)\" (one class per creating line, or per "
-      + "LockClassKey), and reports name it \"\(className)\": create it on a line of its own, "
+      "lock \"\(name)\" shares the class of \"\(className)\" (one class per place that creates "
+      + "locks, or per LockClassKey), and reports name it \"\(className)\": create it in a place of its own, "
       + "or give it a LockClassKey, to tell them apart"
     state.withLock { $0.misuses.append(message) }
     if policy != .off && policy != .collect { printToStandardError("rawlockcheck: \(message)\n") }
