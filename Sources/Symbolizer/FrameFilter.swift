@@ -30,9 +30,17 @@ public struct FrameFilter: Sendable, Hashable {
   /// rawlockcheck's own machinery: the Swift modules `Lockdep`,
   /// `LockdepTesting` and the validator engine `LockGraph` (by their
   /// mangled prefix, so user functions that only mention them are kept),
-  /// and the C shims (`rlc_`).
+  /// and the C shims (`rlc_`); and the Swift runtime's release path that
+  /// runs a lock's `deinit` (`swift_release`, `_swift_release_dealloc`,
+  /// `swift::RefCounts<...>::doDecrementSlow`, by its linkage name): a
+  /// held lock freed by dropping the last reference to it starts at the
+  /// line that dropped it.
+  /// Only a leading run is removed, so a runtime frame deeper down stays.
   public static let rawlockcheckMachinery = FrameFilter(
-    functionPrefixes: ["$s7Lockdep", "$s14LockdepTesting", "$s9LockGraph", "rlc_"])
+    functionPrefixes: [
+      "$s7Lockdep", "$s14LockdepTesting", "$s9LockGraph", "rlc_", "swift_release",
+      "_swift_release_dealloc", "_ZN5swift9RefCounts",
+    ])
 
   /// `addresses` without the leading addresses any of whose frames match
   /// (an address whose inline chain includes machinery is machinery). A

@@ -209,6 +209,23 @@ import Testing
     #expect(scope.findings.map(\.finding.kind) == [.heldLockFreed])
   }
 
+  /// A lock freed by dropping its last reference: its stack starts at the
+  /// line that dropped it, not in the Swift runtime's release path
+  /// (`swift_release`, `_swift_release_dealloc`, `swift::RefCounts`).
+  @Test func aFreedLocksStackStartsInTheCodeThatFreedIt() {
+    let scope = LockValidationScope()
+    scope.run {
+      do {
+        let raw = Checked.RawSpinLock(name: "&freed->top")
+        raw.lock()
+      }
+    }
+    let text = scope.findings.first?.text ?? ""
+    let backtrace = text.components(separatedBy: "stack backtrace:\n").last ?? ""
+    let first = backtrace.split(separator: "\n").first.map(String.init) ?? ""
+    #expect(first.contains("LiveValidationTests.swift"), "\(text)")
+  }
+
   @Test func mapsOfKindsWithoutWaitTypesTakeTheirInnerOne() {
     // The kernel's DEFINE_WAIT_OVERRIDE_MAP(printk_legacy_map, LD_WAIT_SLEEP),
     // taken with lock_map_acquire_try(): inside it the running limit is its
