@@ -8,8 +8,10 @@ import WaitContext
 /// dependency, and the findings' part in it. Circular-dependency findings
 /// mark the edges of their existing chain and add the dependency that would
 /// have closed the cycle (which the validator refused, so it is not in the
-/// graph); invalid-wait-context findings mark the edges from the locks held
-/// into the lock taken.
+/// graph); irq-lock-inversion findings mark the path from the irq-safe
+/// class to the irq-unsafe one, with the dependency refused on it;
+/// invalid-wait-context findings mark the edges from the locks held into
+/// the lock taken.
 struct ClassGraph {
   /// One lock class.
   struct Node {
@@ -85,23 +87,31 @@ struct ClassGraph {
     var shortSite: String
     /// The thread that first recorded it.
     var thread: String?
-    /// False for a dependency a circular-dependency finding refused (it
-    /// would have closed the cycle).
+    /// False for a dependency a finding refused (it would have closed a
+    /// cycle, or made an irq-safe class wait for an irq-unsafe one).
     var inGraph = true
     /// Part of a reported circular dependency.
     var circularDependency = false
+    /// Part of a reported irq lock inversion: the path from the irq-safe
+    /// class to the irq-unsafe one.
+    var irqLockInversion = false
     /// From a held lock into an acquisition in an invalid wait context.
     var invalidWaitContext = false
 
-    /// Red for a cycle, orange into an invalid wait context, else grey.
+    /// Whether a finding marks it.
+    var isMarked: Bool { circularDependency || irqLockInversion || invalidWaitContext }
+
+    /// Red for a cycle, purple for an irq lock inversion, orange into an
+    /// invalid wait context, else grey.
     var color: String {
-      circularDependency ? "#d50000" : invalidWaitContext ? "#ef6c00" : "#424242"
+      circularDependency
+        ? "#d50000" : irqLockInversion ? "#6a1b9a" : invalidWaitContext ? "#ef6c00" : "#424242"
     }
 
-    /// DOT's style: bold for a cycle, dashed into an invalid wait context
-    /// (both when it is both), solid otherwise.
+    /// DOT's style: bold for a cycle or an irq lock inversion, dashed into
+    /// an invalid wait context (both when it is both), solid otherwise.
     var style: String {
-      switch (circularDependency, invalidWaitContext) {
+      switch (circularDependency || irqLockInversion, invalidWaitContext) {
       case (true, true): "bold,dashed"
       case (true, false): "bold"
       case (false, true): "dashed"
@@ -190,6 +200,34 @@ struct ClassGraph {
                 Self.kind(prev: held.read, next: lock.read)), site: site, shortSite: short,
               thread: core.threadLabel(finding.thread), inGraph: false, circularDependency: true))
         }
+      case .irqUnsafeDependency(let held, _, _, _, _, _, _, let safeToHeld, let lockToUnsafe, _):
+        // safe -> ... -> held, the refused held -> lock, lock -> ... -> unsafe.
+        guard let lock = finding.lock else { continue }
+        markIrqPath(safeToHeld.map(\.lockClass) + [held.lockClass], in: graph)
+        markIrqPath([lock.lockClass] + lockToUnsafe.map(\.lockClass), in: graph)
+        if let e = graph.edge(from: held.lockClass, to: lock.lockClass) {
+          edges[Int(e)].irqLockInversion = true
+        } else {
+          let key =
+            UInt64(UInt32(bitPattern: held.lockClass.raw)) << 32
+            | UInt64(UInt32(bitPattern: lock.lockClass.raw))
+          if refused[key] == nil {
+            let (site, short) = sites(finding.origin)
+            refused[key] = edges.count
+            var edge = Edge(
+              from: held.lockClass, to: lock.lockClass,
+              kinds: Self.kindNames(Self.kind(prev: held.read, next: lock.read)), site: site,
+              shortSite: short, thread: core.threadLabel(finding.thread), inGraph: false)
+            edge.irqLockInversion = true
+            edges.append(edge)
+          } else if let i = refused[key] {
+            edges[i].irqLockInversion = true
+          }
+        }
+      case .irqInversion(_, _, _, let path):
+        // The path's links name the classes after the lock's, either way.
+        guard let lock = finding.lock else { continue }
+        markIrqPath([lock.lockClass] + path.map(\.lockClass), in: graph)
       case .invalidWaitContext:
         guard let lock = finding.lock else { continue }
         if lock.lockClass.index < nodes.count {
@@ -206,6 +244,16 @@ struct ClassGraph {
     }
   }
 
+  /// Marks the dependencies between consecutive classes of `path` (in
+  /// whichever direction the graph has them) as an irq lock inversion's.
+  private mutating func markIrqPath(_ path: [ClassID], in graph: DependencyGraph) {
+    for (a, b) in zip(path, path.dropFirst()) where a != b {
+      if let e = graph.edge(from: a, to: b) ?? graph.edge(from: b, to: a) {
+        edges[Int(e)].irqLockInversion = true
+      }
+    }
+  }
+
   /// At most `limit` of the edges, with the classes they join (and every
   /// class taken in an invalid wait context): the edges a finding marks
   /// first, then the other edges of the classes those join, then the rest,
@@ -216,7 +264,7 @@ struct ClassGraph {
   /// edges shows nothing anyway.
   func limited(toEdges limit: Int) -> ClassGraph {
     guard edges.count > limit else { return self }
-    let marked = { (e: Edge) in e.circularDependency || e.invalidWaitContext }
+    let marked = { (e: Edge) in e.isMarked }
     let flagged = Set(nodes.filter(\.invalidWaitContext).map(\.id.raw))
     var focus = flagged
     for e in edges where marked(e) {
@@ -308,18 +356,24 @@ struct ClassGraph {
       let from = byID[e.from.raw]!
       let to = byID[e.to.raw]!
       var tooltip = "\(from.name) -> \(to.name) -(\(e.kinds.joined(separator: ",")))->"
-      tooltip += e.inGraph ? ", first at: \(e.site)" : ", refused (closes a cycle) at: \(e.site)"
+      tooltip +=
+        e.inGraph
+        ? ", first at: \(e.site)"
+        : e.circularDependency
+          ? ", refused (closes a cycle) at: \(e.site)"
+          : ", refused (an irq-safe class would wait for an irq-unsafe one) at: \(e.site)"
       if let thread = e.thread { tooltip += " (\(thread))" }
       var attributes = [("tooltip", Self.quoted(tooltip))]
-      if labelEveryEdge || e.circularDependency || e.invalidWaitContext {
+      if labelEveryEdge || e.isMarked {
         attributes.insert(("label", Self.quoted(e.shortSite)), at: 0)
         attributes.append(("labeltooltip", Self.quoted(tooltip)))
       }
-      if e.circularDependency || e.invalidWaitContext {
+      if e.isMarked {
         attributes.append(("color", Self.quoted(e.color)))
         attributes.append(("fontcolor", Self.quoted(e.color)))
         attributes.append(("style", Self.quoted(e.style)))
-        attributes.append(("penwidth", e.circularDependency ? "2.5" : "1.5"))
+        attributes.append(
+          ("penwidth", e.circularDependency || e.irqLockInversion ? "2.5" : "1.5"))
       }
       // The refused dependency points back up the order the graph has.
       if !e.inGraph { attributes.append(("constraint", "false")) }
@@ -407,6 +461,7 @@ struct ClassGraph {
                 ("thread", .optional(e.thread)),
                 ("inGraph", .bool(e.inGraph)),
                 ("circularDependency", .bool(e.circularDependency)),
+                ("irqLockInversion", .bool(e.irqLockInversion)),
                 ("invalidWaitContext", .bool(e.invalidWaitContext)),
                 ("color", .string(e.color)),
                 ("style", .string(e.style)),

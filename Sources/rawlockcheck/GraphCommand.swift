@@ -20,7 +20,8 @@ struct GraphCommand: ParsableCommand {
       hexagon when per-cpu and an octagon when an override. Each dependency is an edge \
       labelled with the innermost frame of its first stack (symbolized when the trace has \
       module lines), else its trace line. Edges of a reported circular dependency are red \
-      and bold (the refused dependency that closes the cycle is drawn too); edges into an \
+      and bold (the refused dependency that closes the cycle is drawn too); the path of an \
+      irq lock inversion is purple and bold (with the dependency it refused); edges into an \
       acquisition in an invalid wait context are dashed orange, and that class has a double \
       border. svg runs Graphviz's dot -Tsvg. A graph of more than --max-edges dependencies \
       (for svg 500 unless given: Graphviz's layout of a few thousand edges takes minutes) \

@@ -127,6 +127,31 @@ import Testing
     #expect(!dot.contains(##"color="#d50000""##))
   }
 
+  /// An irq lock inversion's path from the irq-safe class to the
+  /// irq-unsafe one is purple and bold, with the dependency the finding
+  /// refused (drawn, as a cycle's is); a path made by a later usage mark
+  /// (no dependency refused) is marked too.
+  @Test(arguments: [
+    ("findings/irq-lock-inversion.rlt", [("c0", "c1", false)]),
+    ("findings/irq-lock-inversion-middle.rlt", [("c0", "c1", true), ("c1", "c2", false)]),
+    ("findings/irq-lock-inversion-later.rlt", [("c0", "c1", true)]),
+  ])
+  func irqLockInversionMarksItsPath(trace: String, path: [(String, String, Bool)]) throws {
+    let dot = try ToolRun(["graph", trace]).stdout
+    for (from, to, inGraph) in path {
+      let line = try #require(edge(dot, from, to), "\(from) -> \(to)")
+      #expect(line.contains(##"color="#6a1b9a""##) && line.contains(#"style="bold""#), "\(line)")
+      #expect(line.contains("constraint=false") == !inGraph)
+      #expect(line.contains("refused (an irq-safe class would wait") == !inGraph)
+    }
+    let json = try ToolRun(["graph", "--format", "json", trace])
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+    let edges = try #require(object["edges"] as? [[String: Any]])
+    #expect(edges.filter { $0["irqLockInversion"] as? Bool == true }.count == path.count)
+    #expect(edges.allSatisfy { $0["circularDependency"] as? Bool == false })
+  }
+
   @Test func mutexUnderRawSpinLock() throws {
     let run = try ToolRun(["graph", "findings/mutex-under-raw.rlt"])
     let line = try #require(edge(run.stdout, "c0", "c1"))
