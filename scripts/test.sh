@@ -26,6 +26,14 @@ if [ -e "$trace" ]; then
   rm -f "$trace"
   exit 1
 fi
+# Its tests pass in release too (negative tests check nothing there, and
+# say so once per test process).
+out=$(swift test -c release --package-path Examples 2>&1) || { echo "$out"; exit 1; }
+grep -q "negative tests check nothing" <<<"$out" || {
+  echo "$out"
+  echo "test.sh: a release test run of Examples did not say its negative tests check nothing" >&2
+  exit 1
+}
 # With the `Validation` trait, an optimized build validates: `swift test -c
 # release` builds with `-O -enable-testing`, which every lock type must
 # survive (Swift 6.3's optimizer crashed on their deinitializers so).

@@ -167,7 +167,16 @@ public final class LockValidationScope: Sendable {
     if found.contains(where: { $0.kind == kind }) { return (result, found, []) }
     // A release build without the `Validation` trait validates nothing but
     // `Checked` locks: a negative test has nothing to check there.
-    if found.isEmpty && !lockValidationIsCompiledIn { return (result, found, []) }
+    if found.isEmpty && !lockValidationIsCompiledIn {
+      Self.saidCompiledOut.withLock { said in
+        guard !said else { return }
+        said = true
+        printToStandardError(
+          "rawlockcheck: lock validation is compiled out of this build (release, without the "
+            + "Validation trait): negative tests check nothing\n")
+      }
+      return (result, found, [])
+    }
     let seen = found.map(\.kind.rawValue).joined(separator: ", ")
     // The findings that did happen, with their reports: where the
     // unexpected one came from is what the test's author needs next.
@@ -180,6 +189,10 @@ public final class LockValidationScope: Sendable {
       ]
     )
   }
+
+  /// Whether a negative test in a build without validation was said to
+  /// check nothing (once per process).
+  private static let saidCompiledOut = PThreadMutex(false)
 
   /// Every finding that happened in this scope, in order (repeats included).
   public var findings: [Occurrence] { occurrences.withLock { $0 } }
