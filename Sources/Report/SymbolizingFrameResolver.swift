@@ -17,7 +17,7 @@ public struct SymbolizingFrameResolver: FrameResolving {
     self.symbolizer = symbolizer
     self.stacks = stacks
     var filter = choice.keepOwnFrames ? FrameFilter() : FrameFilter.rawlockcheckMachinery
-    filter.functionPrefixes += choice.hidden
+    filter.functionPrefixes += choice.hidden + choice.hidden.compactMap(Self.mangledModulePrefix)
     self.filter = filter
   }
 
@@ -32,6 +32,21 @@ public struct SymbolizingFrameResolver: FrameResolving {
       symbolizer: Symbolizer(
         modules: modules, debugDirectories: debugDirectories, binaries: binaries),
       stacks: { id in Int(id.raw) < stacks.count ? stacks[Int(id.raw)] : nil }, filter: choice)
+  }
+
+  /// The mangled-name prefix of the functions of Swift module `name`
+  /// (`$s11AudioKernel` for `AudioKernel`; `$ss` for `Swift`), when `name`
+  /// is a Swift identifier: demangled names do not carry their module, so
+  /// a module is hidden by its mangled prefix.
+  static func mangledModulePrefix(_ name: String) -> String? {
+    if name == "Swift" { return "$ss" }
+    guard let first = name.unicodeScalars.first, !("0"..."9").contains(first),
+      name.unicodeScalars.allSatisfy({
+        ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+          || $0 == "_"
+      })
+    else { return nil }
+    return "$s\(name.utf8.count)\(name)"
   }
 
   /// How each of the trace's modules was resolved.

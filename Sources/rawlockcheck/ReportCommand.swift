@@ -65,7 +65,7 @@ struct ReportCommand: ParsableCommand {
   @Option(
     name: .customLong("hide-frames"),
     help: ArgumentHelp(
-      "Also leave out the leading frames of a stack whose function (linkage or demangled name) starts with this prefix, such as your own lock wrappers (repeatable).",
+      "Also leave out the leading frames of a stack whose function (linkage or demangled name) starts with this prefix, or that belong to this Swift module, such as your own lock wrappers (repeatable).",
       valueName: "prefix"))
   var hiddenFramePrefixes: [String] = []
 

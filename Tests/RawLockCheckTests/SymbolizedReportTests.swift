@@ -138,6 +138,9 @@ import Testing
     let url = try Self.trace(buildID: nil, innermost: [address])
     let plain = try ToolRun(["report", url.path])
     let hidden = try ToolRun(["report", "--hide-frames", "$s10Symbolizer", url.path])
+    // The same by the Swift module's name (demangled names do not carry it).
+    let byModule = try ToolRun(["report", "--hide-frames", "Symbolizer", url.path])
+    #expect(byModule.stdout == hidden.stdout)
     let name = try Self.oracleName()
     #expect(plain.status == 1 && hidden.status == 1)
     #expect(!plain.stdout.contains("#0 \(name) ("), "\(plain.stdout.prefix(800))")
