@@ -20,12 +20,14 @@ import Testing
     return scope.findings.map(\.text)
   }
 
+  /// `File.swift:LINE:COLUMN`, the column `#column` gives a call (its
+  /// parenthesis).
   @Test func anUnnamedLockIsNamedByItsDeclarationSite() {
     let raw = Checked.RawSpinLock(name: "&site->raw")
     let line = #line + 1
     let unnamed = Checked.Mutex()
     let text = texts { raw.withLock { unnamed.withLock {} } }.first ?? ""
-    #expect(text.contains("(LockdepTests/NamingTests.swift:\(line))"), "\(text)")
+    #expect(text.contains("(LockdepTests/NamingTests.swift:\(line):32)"), "\(text)")
   }
 
   /// Two locks made on one line share a class, which keeps the first

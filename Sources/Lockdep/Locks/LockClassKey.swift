@@ -28,14 +28,15 @@ struct LockClassSite: Sendable {
   init(
     kind: LockKind, name: String?, key: LockClassKey?, fileID: String, line: Int, column: Int
   ) {
-    let site = "\(fileID):\(line)"
+    // Two locks made on one line (`let a = Mutex(), b = Mutex()`) are two
+    // places, as two init macros on one line are two static keys; an
+    // unnamed one is named by its place, as a compiler names a column.
+    let site = "\(fileID):\(line):\(column)"
     if let key {
       self.key = "key:\(key.name):\(kind.rawValue)"
       self.name = name ?? key.name
     } else {
-      // Two locks made on one line (`let a = Mutex(), b = Mutex()`) are
-      // two places, as two init macros on one line are two static keys.
-      self.key = "site:\(site):\(column):\(kind.rawValue)"
+      self.key = "site:\(site):\(kind.rawValue)"
       self.name = name ?? site
     }
   }
