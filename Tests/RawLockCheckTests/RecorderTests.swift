@@ -254,6 +254,29 @@ import Testing
     #expect(text.stdout.contains("(<compiler-generated>)"))
   }
 
+  /// A trace that cannot be written (a full disk: `/dev/full`) is said
+  /// once on standard error: it was silent, and the cut trace read clean.
+  @Test func aTraceThatCannotBeWrittenIsSaidOnce() throws {
+    let process = Process()
+    process.executableURL = Self.probe
+    process.arguments = ["invalid-wait-context", "record-stress"]
+    var environment = ProcessInfo.processInfo.environment
+    environment["RAWLOCKCHECK_TRACE"] = "/dev/full"
+    environment.removeValue(forKey: "RAWLOCKCHECK")
+    process.environment = environment
+    let err = Pipe()
+    process.standardError = err
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    let printed = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0)
+    #expect(
+      printed
+        == "rawlockcheck: cannot write trace /dev/full: No space left on device; the trace is incomplete\n"
+    )
+  }
+
   /// A thread per task, 3,000 of them: every thread's events are in the
   /// trace (each recording is written and forgotten at its thread's exit).
   @Test func aThreadPerTaskIsRecordedWhole() throws {

@@ -53,6 +53,8 @@ final class TraceRecorder: Sendable {
     var generation: (UInt64, UInt64) = (0, 0)
   }
   private let file: PThreadMutex<File>
+  /// Whether a write of the trace failed (said once).
+  private let writeFailed = Atomic<Bool>(false)
   /// Each class's key in the trace (`classToken`), and the keys taken. Its
   /// lock is taken last, with the file's or a buffer's held or alone.
   private let classKeys = PThreadMutex<(byID: [Int32: String], taken: Set<String>)>(([:], []))
@@ -110,9 +112,10 @@ final class TraceRecorder: Sendable {
     var state = File(descriptor: fd, writer: encoding.makeWriter())
     state.writer.header()
     Self.writeModules(&state)
-    Self.drain(&state)
+    let written = Self.drain(&state)
     file = PThreadMutex(state)
     installExitHandlers()
+    check(written)
   }
 
   /// A new thread's recording (its `thread` line written now).
@@ -126,7 +129,7 @@ final class TraceRecorder: Sendable {
       try? f.writer.declareThread(
         id: thread, token: unique, name: Self.writable(name, for: f.writer))
       f.recordings.append(recording)
-      Self.drain(&f)
+      check(Self.drain(&f))
       return recording
     }
   }
@@ -150,7 +153,7 @@ final class TraceRecorder: Sendable {
       // Cannot fail: the key and the name made writable.
       try? f.writer.declareClass(
         id: id, key: token, name: Self.writable(name, for: f.writer), kind: kind, waits: waits)
-      Self.drain(&f)
+      check(Self.drain(&f))
     }
   }
 
@@ -178,7 +181,7 @@ final class TraceRecorder: Sendable {
   func nameThread(_ id: ThreadID, _ name: String) {
     file.withLock { f in
       try? f.writer.nameThread(id, Self.writable(name, for: f.writer))
-      Self.drain(&f)
+      check(Self.drain(&f))
     }
   }
 
@@ -188,7 +191,7 @@ final class TraceRecorder: Sendable {
     file.withLock { f in
       Self.writeModules(&f)
       f.writer.stack(id: id, token: nil, addresses: addresses)
-      Self.drain(&f)
+      check(Self.drain(&f))
     }
   }
 
@@ -198,10 +201,10 @@ final class TraceRecorder: Sendable {
   func flush(_ recording: ThreadRecording, fromSignal: Bool = false) {
     if fromSignal {
       _ = file.withLockIfAvailable { f in
-        if let bytes = recording.takeIfAvailable() { Self.writeAll(bytes, to: f.descriptor) }
+        if let bytes = recording.takeIfAvailable() { _ = Self.writeAll(bytes, to: f.descriptor) }
       }
     } else {
-      file.withLock { f in Self.writeAll(recording.take(), to: f.descriptor) }
+      file.withLock { f in check(Self.writeAll(recording.take(), to: f.descriptor)) }
     }
   }
 
@@ -215,7 +218,7 @@ final class TraceRecorder: Sendable {
       var bytes: [UInt8] = []
       for other in f.recordings where other !== recording { bytes += other.take() }
       bytes += recording.appendAndTake(event)
-      Self.writeAll(bytes, to: f.descriptor)
+      check(Self.writeAll(bytes, to: f.descriptor))
     }
   }
 
@@ -223,7 +226,7 @@ final class TraceRecorder: Sendable {
   func retire(_ recording: ThreadRecording) {
     if Self.inForkedChild { return }
     file.withLock { f in
-      Self.writeAll(recording.take(), to: f.descriptor)
+      check(Self.writeAll(recording.take(), to: f.descriptor))
       f.recordings.removeAll { $0 === recording }
     }
   }
@@ -236,31 +239,48 @@ final class TraceRecorder: Sendable {
     if fromSignal {
       _ = file.withLockIfAvailable { f in
         for r in f.recordings {
-          if let bytes = r.takeIfAvailable() { Self.writeAll(bytes, to: f.descriptor) }
+          if let bytes = r.takeIfAvailable() { _ = Self.writeAll(bytes, to: f.descriptor) }
         }
       }
     } else {
       file.withLock { f in
-        for r in f.recordings { Self.writeAll(r.take(), to: f.descriptor) }
+        for r in f.recordings { check(Self.writeAll(r.take(), to: f.descriptor)) }
       }
     }
   }
 
-  private static func drain(_ f: inout File) {
+  /// Writes the writer's pending declarations; the error number of a
+  /// write that failed, else 0.
+  @discardableResult
+  private static func drain(_ f: inout File) -> Int32 {
     let bytes = f.writer.take()
-    writeAll(bytes, to: f.descriptor)
+    return writeAll(bytes, to: f.descriptor)
   }
 
-  private static func writeAll(_ bytes: [UInt8], to fd: Int32) {
+  /// Writes `bytes` whole; the error number of a write that failed, else 0.
+  private static func writeAll(_ bytes: [UInt8], to fd: Int32) -> Int32 {
     bytes.withUnsafeBytes { b in
       var offset = 0
       while offset < b.count {
         let n = Glibc.write(fd, b.baseAddress! + offset, b.count - offset)
         if n < 0 && errno == EINTR { continue }
-        if n <= 0 { return }
+        if n < 0 { return errno }
+        if n == 0 { return ENOSPC }
         offset += n
       }
+      return 0
     }
+  }
+
+  /// Says once, on standard error, that the trace could not be written
+  /// (`code`, an error number; 0: nothing to say): a full disk left a
+  /// trace that read as clean, and the run said nothing. Not from a signal
+  /// handler (the message is made then).
+  private func check(_ code: Int32, fromSignal: Bool = false) {
+    guard code != 0, !fromSignal, !writeFailed.exchange(true, ordering: .relaxed) else { return }
+    printToStandardError(
+      "rawlockcheck: cannot write trace \(path): \(String(cString: strerror(code))); "
+        + "the trace is incomplete\n")
   }
 
   /// `module` lines for the executable mappings of `/proc/self/maps` not
