@@ -46,6 +46,30 @@ final class OutputFile {
     }
   }
 
+  /// Refuses an `output` that is a regular file already holding something
+  /// other than what starts with `header`: `--graph-out` written before its
+  /// value (`report --graph-out t1.rlt t2.rlt`) took a trace for its file
+  /// and wrote over it.
+  static func refuseOverwriting(_ output: String?, unlessStartingWith header: String)
+    throws(OutputError)
+  {
+    guard let output, output != "-" else { return }
+    var info = stat()
+    guard stat(output, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size > 0 else {
+      return
+    }
+    let fd = open(output, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return }
+    defer { close(fd) }
+    var start = [UInt8](repeating: 0, count: header.utf8.count)
+    let n = start.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+    guard n != start.count || start != Array(header.utf8) else { return }
+    throw OutputError(
+      name: output,
+      message:
+        "exists and is not a graph file (it does not start with \"\(header)\"); not written over")
+  }
+
   /// Opens `path` for writing (`-` or nil: standard output).
   /// - Throws: `OutputError` when it cannot be written.
   init(path: String?) throws(OutputError) {

@@ -121,6 +121,7 @@ struct ReportCommand: ParsableCommand {
   func run() throws {
     // The graph file may be the one read (`--graph-in`), never a trace.
     try OutputFile.refuse(graphOut, beingAnyOf: traces)
+    try OutputFile.refuseOverwriting(graphOut, unlessStartingWith: GraphFile.headerWord)
     if keepsGraph { return try runUnion() }
     var anyFindings = false
     var anyErrors = false

@@ -147,6 +147,24 @@ import Testing
     #expect(!graph2.contains("edge B -> A"))
   }
 
+  /// `--graph-out` whose value was forgotten (`--graph-out t1.rlt t2.rlt`)
+  /// takes a trace for its file: a file that is not a graph file is not
+  /// written over (one line, status 2); a graph file is.
+  @Test func graphOutDoesNotWriteOverATrace() throws {
+    let dir = try Self.directory(["t1.rlt": Self.first, "t2.rlt": Self.second])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try ToolRun(["report", "--graph-out", "t1.rlt", "t2.rlt"], in: dir)
+    #expect(run.status == 2)
+    #expect(
+      run.stderr
+        == "rawlockcheck: t1.rlt: exists and is not a graph file (it does not start with \"rawlockcheck-graph\"); not written over\n"
+    )
+    let kept = try String(contentsOf: dir.appendingPathComponent("t1.rlt"), encoding: .utf8)
+    #expect(kept == Self.first)
+    #expect(try ToolRun(["report", "--graph-out", "g.rlg", "t1.rlt"], in: dir).status == 0)
+    #expect(try ToolRun(["report", "--graph-out", "g.rlg", "t1.rlt"], in: dir).status == 0)
+  }
+
   @Test func graphFileCarriesTheFirstRunToTheSecond() throws {
     let dir = try Self.directory(["t1.rlt": Self.first, "t2.rlt": Self.second])
     defer { try? FileManager.default.removeItem(at: dir) }

@@ -73,7 +73,8 @@ import Testing
   func outputThroughASymbolicLinkKeepsTheLink(arguments: [String]) throws {
     let trace = try String(
       contentsOf: FixturePaths.traces.appendingPathComponent(Self.clean), encoding: .utf8)
-    let dir = try MergeCommandTests.directory(["t.rlt": trace, "target": "old"])
+    // An old graph file (`--graph-out` writes over nothing else).
+    let dir = try MergeCommandTests.directory(["t.rlt": trace, "target": "rawlockcheck-graph 1\n"])
     defer { try? FileManager.default.removeItem(at: dir) }
     let link = dir.appendingPathComponent("link").path
     try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "target")
