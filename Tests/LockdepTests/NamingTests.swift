@@ -74,6 +74,20 @@ import Testing
     #expect(text.contains("WARNING: possible circular locking dependency detected"), "\(text)")
   }
 
+  /// Two classes of one name (two places): reports print them alike and
+  /// traces key the later `name#2`, by the order they were made in, so
+  /// it is said once per name.
+  @Test func twoClassesOfOneNameAreSaid() {
+    let first = Checked.Mutex(name: "&twice->lock")
+    let second = Checked.Mutex(name: "&twice->lock")
+    let third = Checked.Mutex(name: "&twice->lock")
+    let said = LiveValidator.shared.misuses.filter { $0.hasPrefix("lock class \"&twice->lock\"") }
+    #expect(said.count == 1, "once per name: \(said)")
+    #expect(
+      said.first?.contains("has the name of the class of LockdepTests/NamingTests.swift:") == true)
+    _ = (first, second, third)
+  }
+
   @Test func assertHeldAndAssertNotHeldPassWhenTrue() {
     let lock = Checked.Mutex(name: "&assert->lock")
     lock.assertNotHeld()

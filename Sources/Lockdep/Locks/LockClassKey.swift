@@ -24,6 +24,9 @@ struct LockClassSite: Sendable {
   let key: String
   /// The name reports print.
   let name: String
+  /// Where the class comes from, for messages: `File.swift:12:20`, or its
+  /// `LockClassKey`.
+  let place: String
 
   init(
     kind: LockKind, name: String?, key: LockClassKey?, fileID: String, line: Int, column: Int
@@ -35,9 +38,11 @@ struct LockClassSite: Sendable {
     if let key {
       self.key = "key:\(key.name):\(kind.rawValue)"
       self.name = name ?? key.name
+      self.place = "LockClassKey(\"\(key.name)\")"
     } else {
       self.key = "site:\(site):\(kind.rawValue)"
       self.name = name ?? site
+      self.place = site
     }
   }
 }

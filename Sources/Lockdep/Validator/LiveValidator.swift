@@ -35,6 +35,10 @@ final class LiveValidator: Sendable {
     var misuses: [String] = []
     /// The classes a differently named lock was said to share.
     var renamedClasses: Set<Int32> = []
+    /// Where the first class of each name comes from, and the names
+    /// said to be shared by two classes.
+    var classPlaces: [String: String] = [:]
+    var namesSaid: Set<String> = []
   }
 
   private init() {
@@ -129,10 +133,33 @@ final class LiveValidator: Sendable {
     }
     if isNew {
       recorder?.declareClass(id, key: site.key, name: site.name, kind: kind, waits: waits)
+      namedAgain(site)
     } else if core.classes[id].name != site.name {
       sharedClass(id, name: site.name)
     }
     return id
+  }
+
+  /// A new class named as an earlier class of another place: reports
+  /// print both alike, and traces key the later one `name#2` (lockdep's
+  /// way), so a merge of traces or a graph file pairs the two by the order
+  /// they were made in. Said once per name.
+  private func namedAgain(_ site: LockClassSite) {
+    let earlier: String? = state.withLock { state in
+      if let first = state.classPlaces[site.name] {
+        return state.namesSaid.insert(site.name).inserted ? first : nil
+      }
+      state.classPlaces[site.name] = site.place
+      return nil
+    }
+    guard let earlier else { return }
+    let message =
+      "lock class \"\(site.name)\" of \(site.place) has the name of the class of \(earlier): "
+      + "reports print both alike, and traces key the later made as \"\(site.name)#2\", so "
+      + "report --merge and graph files pair them by the order they were made in: give each "
+      + "a name of its own"
+    state.withLock { $0.misuses.append(message) }
+    if policy != .off && policy != .collect { printToStandardError("rawlockcheck: \(message)\n") }
   }
 
   /// A lock named `name` in class `id`, which has another name (made on
