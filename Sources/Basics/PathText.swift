@@ -25,3 +25,26 @@ public func currentDirectory() -> String? {
   guard getcwd(&buffer, buffer.count) != nil else { return nil }
   return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
+
+/// `path` made absolute, with `.`, `..` and repeated slashes taken out
+/// lexically (symbolic links are not followed): `./`, `src/..` and
+/// `/a//b/` name their directory one way (`/a/b`).
+public func normalizedPath(_ path: String) -> String {
+  var parts: [Substring] = []
+  for part in absolutePath(path).split(separator: "/", omittingEmptySubsequences: true) {
+    switch part {
+    case ".": continue
+    case "..": if !parts.isEmpty { parts.removeLast() }
+    default: parts.append(part)
+    }
+  }
+  return "/" + parts.joined(separator: "/")
+}
+
+/// `path` with every symbolic link resolved (`realpath`); nil when it does
+/// not exist.
+public func resolvedPath(_ path: String) -> String? {
+  guard let resolved = realpath(path, nil) else { return nil }
+  defer { free(resolved) }
+  return String(cString: resolved)
+}

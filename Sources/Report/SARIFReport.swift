@@ -28,6 +28,8 @@ public struct SARIFReport {
   /// Where relative paths (a trace named on the command line) start from,
   /// to place them under `sourceRoot`.
   public var workingDirectory: String?
+  /// `sourceRoot` with its symbolic links resolved, when it differs.
+  var resolvedSourceRoot: String?
   /// Traces that could not be read, each with the error that stopped it:
   /// the run's invocation is then not successful, and says why (a CI
   /// system shows a log without results as a clean run otherwise).
@@ -51,6 +53,10 @@ public struct SARIFReport {
     self.reports = reports
     self.version = version
     self.sourceRoot = sourceRoot.map { $0.hasSuffix("/") ? $0 : $0 + "/" }
+    // Through a symbolic link, files may be named by either path.
+    self.resolvedSourceRoot = sourceRoot.flatMap(resolvedPath).map {
+      $0.hasSuffix("/") ? $0 : $0 + "/"
+    }
     self.workingDirectory = workingDirectory
   }
 
@@ -58,13 +64,22 @@ public struct SARIFReport {
   /// source root, else an absolute or relative URI as the path is.
   func artifactLocation(_ path: String) -> JSONValue {
     let path = placed(path)
-    if let root = sourceRoot, path.hasPrefix(root) {
+    if let relative = underSourceRoot(path) {
       return .object([
-        ("uri", .string(Self.uri(String(path.dropFirst(root.count))))),
+        ("uri", .string(Self.uri(relative))),
         ("uriBaseId", .string("SRCROOT")),
       ])
     }
     return .object([("uri", .string(Self.uri(path)))])
+  }
+
+  /// `path` relative to the source root (named as given, or with its links
+  /// resolved), when it is under it.
+  func underSourceRoot(_ path: String) -> String? {
+    for root in [sourceRoot, resolvedSourceRoot] {
+      if let root, path.hasPrefix(root) { return String(path.dropFirst(root.count)) }
+    }
+    return nil
   }
 
   /// `path`, a relative one placed under the working directory when there
@@ -80,10 +95,12 @@ public struct SARIFReport {
     return access(joined, F_OK) == 0 ? joined : path
   }
 
-  /// Whether `path` is under the source root (false without one).
+  /// Whether `path` is the checkout's own code: under the source root
+  /// (false without one), and not in its `.build` (a dependency checked
+  /// out by SwiftPM, `.build/checkouts/...`, is a library).
   func isUnderSourceRoot(_ path: String) -> Bool {
-    guard let root = sourceRoot else { return false }
-    return placed(path).hasPrefix(root)
+    guard let relative = underSourceRoot(placed(path)) else { return false }
+    return !relative.hasPrefix(".build/")
   }
 
   /// The whole log as one JSON object.

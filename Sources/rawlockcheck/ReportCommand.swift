@@ -59,8 +59,8 @@ struct ReportCommand: ParsableCommand {
     }
   }
 
-  /// `--source-root` as an absolute path.
-  var absoluteSourceRoot: String? { sourceRoot.map(absolutePath) }
+  /// `--source-root` as an absolute path without `.`, `..` or `//`.
+  var absoluteSourceRoot: String? { sourceRoot.map(normalizedPath) }
 
   @Option(
     name: .customLong("hide-frames"),
@@ -110,6 +110,12 @@ struct ReportCommand: ParsableCommand {
 
   func validate() throws {
     if traces.isEmpty { throw ValidationError("Missing expected argument '<traces> ...'") }
+    if let sourceRoot {
+      var info = stat()
+      guard stat(sourceRoot, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+        throw ValidationError("--source-root \(sourceRoot): not a directory")
+      }
+    }
     if traces.filter({ $0 == "-" }).count > 1 {
       throw ValidationError("Standard input (-) can be read only once")
     }

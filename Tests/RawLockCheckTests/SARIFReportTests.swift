@@ -147,6 +147,49 @@ import WaitContext
     #expect(!log.isUnderSourceRoot("./nptl/nptl_deallocate_tsd.c"))
   }
 
+  /// `--source-root` is one directory however it is spelled (`./`,
+  /// `x/..`, `//`, a symbolic link to it): each gave absolute URIs, as if
+  /// nothing were under it. One that is not a directory is a usage error.
+  @Test func theSourceRootIsNormalized() throws {
+    let root = FixturePaths.root.path
+    func srcroot(_ spelling: String) throws -> String? {
+      let run = try ToolRun([
+        "report", "--format", "sarif", "--source-root", spelling, "findings/circular-abba.rlt",
+      ])
+      let runs = try Self.object(run.stdout)["runs"] as? [[String: Any]]
+      let result = (runs?.first?["results"] as? [[String: Any]])?.first
+      let physical =
+        (result?["locations"] as? [[String: Any]])?.first?["physicalLocation"] as? [String: Any]
+      return (physical?["artifactLocation"] as? [String: Any])?["uri"] as? String
+    }
+    let expected = "Fixtures/traces/findings/circular-abba.rlt"
+    #expect(try srcroot(root) == expected)
+    // Run from Fixtures/traces.
+    #expect(try srcroot("../..") == expected)
+    #expect(try srcroot("../../Sources/..") == expected)
+    #expect(try srcroot(root + "//") == expected)
+    #expect(try srcroot("./../../") == expected)
+    let link = FileManager.default.temporaryDirectory
+      .appendingPathComponent("srcroot-link-\(UUID().uuidString)").path
+    try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: root)
+    defer { try? FileManager.default.removeItem(atPath: link) }
+    #expect(try srcroot(link) == expected)
+    let missing = try ToolRun([
+      "report", "--format", "sarif", "--source-root", "/no/such/dir", "findings/circular-abba.rlt",
+    ])
+    #expect(missing.status == 2)
+    #expect(missing.stderr.hasPrefix("rawlockcheck: --source-root /no/such/dir: not a directory"))
+  }
+
+  /// A dependency SwiftPM checked out under the source root
+  /// (`.build/checkouts/...`) is a library, not the checkout's code.
+  @Test func aDependencyCheckedOutUnderTheRootIsNotTheCheckoutsCode() {
+    let log = SARIFReport(reports: [], version: "1", sourceRoot: "/src/app", workingDirectory: "/")
+    #expect(log.isUnderSourceRoot("/src/app/Sources/App/Server.swift"))
+    #expect(!log.isUnderSourceRoot("/src/app/.build/checkouts/main/Sources/Allocator/Zone.swift"))
+    #expect(!log.isUnderSourceRoot("/src/other/Server.swift"))
+  }
+
   /// A truncated binary trace is read up to its last whole record with a
   /// warning: in SARIF a notification of level `warning`, naming the trace
   /// and the byte, and the run still successful (with `--merge` too).
