@@ -64,6 +64,24 @@ import WaitContext
     #expect(s.kinds == [.heldLockFreed, .heldLockFreed])
   }
 
+  /// A range longer than the room to the top of the address space ends
+  /// there: it does not wrap round to address 0 (a lock at 0x10 is not in
+  /// 0xffff_ffff_ffff_fff0 + 0x100; lockdep's `not_in_range()` compares
+  /// ends, and memory does not wrap).
+  @Test func aFreedRangeDoesNotWrapPastTheTop() {
+    var s = Scenario()
+    s.lock("A", .spinlock)
+    s.acquire("A", on: "1", inst: 0x10)
+    s.free(0xFFFF_FFFF_FFFF_FFF0, 0x100, on: "1")
+    #expect(s.kinds.isEmpty)
+    s.lock("B", .spinlock)
+    s.acquire("B", on: "1", inst: 0xFFFF_FFFF_FFFF_FFF8)
+    s.free(0xFFFF_FFFF_FFFF_FFF0, 0x100, on: "1")
+    #expect(s.kinds == [.heldLockFreed])
+    guard case .heldLockFreed(let from, let to, _, _) = s.findings[0].detail else { return }
+    #expect(from == 0xFFFF_FFFF_FFFF_FFF0 && to == UInt64.max)
+  }
+
   /// A `free` checks only the threads listed as maybe holding locks
   /// (`LockValidator.holders`), and drops those it finds holding none: a
   /// thread dropped must be listed again by its next acquisition, or a

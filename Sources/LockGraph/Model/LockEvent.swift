@@ -61,8 +61,12 @@ public struct LockEvent: Sendable {
   /// 0, as `debug_check_no_locks_freed(mem, 0)` finds nothing), or 1 for
   /// the one lock an `init` re-initializes: what no held lock may lie in.
   /// A range is `address` and a length, not two ends: one that reaches the
-  /// top of the address space has no end that fits in 64 bits.
-  public var freedLength: UInt64 { verb == .initLock ? 1 : length }
+  /// top of the address space has no end that fits in 64 bits. A length
+  /// past the top is cut there: memory does not wrap round to address 0.
+  public var freedLength: UInt64 {
+    if verb == .initLock { return 1 }
+    return address == 0 ? length : min(length, 0 &- address)
+  }
 }
 
 /// An event that breaks the rules of the event stream itself (not a locking
