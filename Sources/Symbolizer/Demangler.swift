@@ -19,14 +19,41 @@ public enum Demangler {
   static func readable(_ name: String) -> String? {
     guard isMangled(name) else { return nil }
     if let simplified = backtraceDemangle(name) {
-      return name.hasPrefix("_Z")
-        ? inheritingConstructorFixed(simplified, mangled: name) : simplified
+      if name.hasPrefix("_Z") { return inheritingConstructorFixed(simplified, mangled: name) }
+      return topLevelContextNamed(simplified, mangled: name)
     }
     if name.hasPrefix("_Z"), let cxx = cxxDemangle(name) {
       return inheritingConstructorFixed(cxx, mangled: name)
     }
     if let swift = swiftFullDemangle(name) { return swift }
     return nil
+  }
+
+  /// `simplified` with the module named after a trailing ` in `: the
+  /// simplified form leaves out module names, so a closure in top-level
+  /// code (`main.swift`) reads `closure #2 in ` (as `swift demangle
+  /// --simplified` prints it); its context is the module,
+  /// `closure #2 in server`, as the full form says.
+  static func topLevelContextNamed(_ simplified: String, mangled: String) -> String {
+    guard simplified.hasSuffix(" in "), let module = swiftModule(of: mangled) else {
+      return simplified
+    }
+    return simplified + module
+  }
+
+  /// The module a Swift mangled name starts with (`$s6server...` gives
+  /// `server`, `$ss...` `Swift`); nil when it does not start with one.
+  static func swiftModule(of mangled: String) -> String? {
+    var rest = Substring(mangled)
+    for prefix in ["_$s", "$s", "_$S", "$S"] where rest.hasPrefix(prefix) {
+      rest = rest.dropFirst(prefix.count)
+      break
+    }
+    if rest.first == "s" { return "Swift" }
+    let digits = rest.prefix { $0.isASCII && $0.isNumber }
+    guard let count = Int(digits), count > 0 else { return nil }
+    let identifier = rest.dropFirst(digits.count).prefix(count)
+    return identifier.count == count ? String(identifier) : nil
   }
 
   /// A symbol's compiler clone suffixes as c++filt prints them:

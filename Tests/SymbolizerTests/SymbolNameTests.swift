@@ -17,6 +17,18 @@ import Testing
     #expect(SymbolName(linkage: Self.swiftName).description == Self.swiftReadable)
   }
 
+  /// A closure in top-level code is in its module: `swift demangle
+  /// --simplified` leaves the context empty (`closure #2 in `), the full
+  /// form names it (`closure #2 () -> () in server`).
+  @Test func aTopLevelClosureIsInItsModule() {
+    #expect(Demangler.demangle("$s6serveryyXEfU0_") == "closure #2 in server")
+    #expect(Demangler.demangle("$s6serveryyXEfU0_yyXEfU_") == "closure #1 in closure #2 in server")
+    #expect(Demangler.swiftModule(of: "$ss5print_9separator10terminatoryypd_S2StF") == "Swift")
+    #expect(Demangler.swiftModule(of: "$s10Symbolizer11SymbolTableV") == "Symbolizer")
+    #expect(Demangler.swiftModule(of: "_ZN3foo3barEi") == nil)
+    #expect(SymbolName(linkage: Self.swiftName).readable == Self.swiftReadable)
+  }
+
   /// The demanglers get NUL-terminated names: when the heap block right
   /// after a name's bytes holds other characters (here: freed arrays of
   /// 'i's, which malloc hands out again, and which would read as more `int`
