@@ -8,14 +8,25 @@ public struct SymbolizingFrameResolver: FrameResolving {
   let symbolizer: Symbolizer
   let stacks: @Sendable (StackID) -> [UInt64]?
   let filter: FrameFilter
+  /// Where the stacks' addresses lie in `symbolizer`'s layout, when it is
+  /// another trace's (`SymbolizerPool`).
+  let shift: AddressShift?
 
   /// A resolver of `stacks` (addresses by `StackID`) through `symbolizer`.
   public init(
     symbolizer: Symbolizer, stacks: @escaping @Sendable (StackID) -> [UInt64]?,
     filter choice: FrameFilterChoice
   ) {
+    self.init(symbolizer: symbolizer, stacks: stacks, filter: choice, shift: nil)
+  }
+
+  init(
+    symbolizer: Symbolizer, stacks: @escaping @Sendable (StackID) -> [UInt64]?,
+    filter choice: FrameFilterChoice, shift: AddressShift?
+  ) {
     self.symbolizer = symbolizer
     self.stacks = stacks
+    self.shift = shift
     var filter = choice.keepOwnFrames ? FrameFilter() : FrameFilter.rawlockcheckMachinery
     filter.functionPrefixes += choice.hidden + choice.hidden.compactMap(Self.mangledModulePrefix)
     self.filter = filter
@@ -79,7 +90,17 @@ public struct SymbolizingFrameResolver: FrameResolving {
     } else {
       return []
     }
-    return filter.apply(symbolizer.symbolize(stack: addresses)).flatMap(\.frames).map { frame in
+    var symbolized = symbolizer.symbolize(
+      stack: shift.map { s in addresses.map(s.moved) } ?? addresses)
+    if shift != nil {
+      // The trace's own addresses, not the layout they were symbolized in.
+      for (i, address) in addresses.enumerated() where symbolized[i].address != address {
+        let delta = symbolized[i].address &- address
+        symbolized[i].address = address
+        for j in symbolized[i].frames.indices { symbolized[i].frames[j].address &-= delta }
+      }
+    }
+    return filter.apply(symbolized).flatMap(\.frames).map { frame in
       guard frame.fileIsFromSymbolTable else { return frame }
       var frame = frame
       frame.file = nil

@@ -39,10 +39,11 @@ extension ReportCommand {
     var failures: [SARIFReport.Failure] = []
     var warnings: [SARIFReport.Failure] = []
     var union = GraphFile()
+    let pool = symbolizerPool()
     for group in groups {
       let report: TextReport
       do {
-        report = try validateUnion(group, seed: seed, warnings: &warnings)
+        report = try validateUnion(group, seed: seed, warnings: &warnings, pool: pool)
       } catch {
         let message = (error as? UnionError)?.message ?? "\(error)"
         writeStandardError("rawlockcheck: \(message)\n")
@@ -103,7 +104,8 @@ extension ReportCommand {
   /// Validates `paths` in one validator seeded with `seed`; the report's
   /// `sources` name each origin's trace (the seed's recorded traces first).
   func validateUnion(
-    _ paths: [String], seed: GraphFile?, warnings: inout [SARIFReport.Failure]
+    _ paths: [String], seed: GraphFile?, warnings: inout [SARIFReport.Failure],
+    pool: SymbolizerPool
   ) throws -> TextReport {
     var validator = LockValidator(configuration: options.configuration)
     var sources: [String] = []
@@ -143,7 +145,7 @@ extension ReportCommand {
           Self.statisticsLine(path, validator, seconds: MonotonicClock.now() - started))
       }
       sources.append(path)
-      resolvers.append(resolver(for: symbols, path: path))
+      resolvers.append(resolver(for: symbols, path: path, pool: pool))
     }
     var report = TextReport(
       validator: validator, source: paths.joined(separator: " + "),

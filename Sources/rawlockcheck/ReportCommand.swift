@@ -135,6 +135,7 @@ struct ReportCommand: ParsableCommand {
     var reports: [TextReport] = []
     var failures: [SARIFReport.Failure] = []
     var warnings: [SARIFReport.Failure] = []
+    let pool = symbolizerPool()
     for path in traces {
       let progress = ProgressBar(label: path)
       var validator = LockValidator(configuration: options.configuration)
@@ -163,7 +164,8 @@ struct ReportCommand: ParsableCommand {
       }
       if validator.findings.count > 0 { anyFindings = true }
       let report = TextReport(
-        validator: validator, source: path, resolver: resolver(for: symbols, path: path))
+        validator: validator, source: path,
+        resolver: resolver(for: symbols, path: path, pool: pool))
       switch format {
       case .text: try writeStandardOutput(report.render())
       case .json: objects.append(JSONReport(report: report, version: RawLockCheck.version).value())
@@ -191,18 +193,26 @@ struct ReportCommand: ParsableCommand {
 
   /// Symbolized frames when the trace names its modules and has findings
   /// to show; addresses otherwise.
-  func resolver(for symbols: TraceSymbols, path: String) -> any FrameResolving {
+  /// Traces whose modules are the same files share a symbolizer
+  /// (`pool`); its module warnings are said by the first of them.
+  func resolver(for symbols: TraceSymbols, path: String, pool: SymbolizerPool) -> any FrameResolving
+  {
     guard !symbols.modules.isEmpty, !symbols.stacks.isEmpty else {
       return AddressFrameResolver(stacks: symbols.stacks)
     }
-    let resolver = SymbolizingFrameResolver(
-      modules: symbols.modules,
-      stacks: symbols.stacks, debugDirectories: symbolFiles.debugDir, binaries: symbolFiles.binary,
+    let (resolver, isNew) = pool.resolver(
+      modules: symbols.modules, stacks: symbols.stacks,
       filter: FrameFilterChoice(hidden: hiddenFramePrefixes, keepOwnFrames: allFrames))
+    guard isNew else { return resolver }
     for warning in resolver.moduleWarnings + symbolFiles.unusedBinaryWarnings(resolver.modules) {
       writeStandardError("rawlockcheck: \(path): \(warning)\n")
     }
     return resolver
+  }
+
+  /// The symbolizers of this run's traces.
+  func symbolizerPool() -> SymbolizerPool {
+    SymbolizerPool(debugDirectories: symbolFiles.debugDir, binaries: symbolFiles.binary)
   }
 
   static func statisticsLine(_ path: String, _ v: LockValidator, seconds: Double) -> String {

@@ -244,4 +244,43 @@ import Testing
     #expect(
       merged.stderr == "rawlockcheck: t2.rlt:3: class \"A\" is rwsem here but mutex in t1.rlt\n")
   }
+
+  /// The traces of one build's processes share a symbolizer (their
+  /// modules are the same files at other addresses): 40 merged under 128
+  /// descriptors, where a symbolizer per trace ran out of them at 38 of
+  /// 1,024, each finding still symbolized at the trace's own addresses.
+  @Test func tracesOfOneBuildShareTheirSymbolizer() throws {
+    var traces: [URL] = []
+    defer { for t in traces { try? FileManager.default.removeItem(at: t) } }
+    for _ in 0..<40 { traces.append(try RecorderTests.record("invalid-wait-context").trace) }
+    let shell = Process()
+    shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+    shell.arguments =
+      [
+        "-c", "ulimit -n 128; exec \"$0\" report --merge --format json \"$@\"",
+        FixturePaths.tool.path,
+      ]
+      + traces.map(\.path)
+    let out = Pipe()
+    let err = Pipe()
+    shell.standardOutput = out
+    shell.standardError = err
+    try shell.run()
+    let json = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    shell.waitUntilExit()
+    #expect(shell.terminationStatus == 1, "\(stderr)")
+    #expect(!stderr.contains("Too many open files") && !stderr.contains("not found"), "\(stderr)")
+    let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+    let findings = try #require(object["findings"] as? [[String: Any]])
+    #expect(findings.count == 40)
+    // Each trace's first frame: its own address, symbolized in the probe.
+    let firsts = findings.compactMap {
+      (($0["frames"] as? [[String: Any]]) ?? ($0["stack"] as? [[String: Any]]))?.first
+    }
+    #expect(firsts.count == 40)
+    #expect(Set(firsts.compactMap { $0["address"] as? String }).count > 1, "ASLR: addresses differ")
+    #expect(
+      firsts.allSatisfy { ($0["file"] as? String)?.hasSuffix("LockdepProbe/main.swift") == true })
+  }
 }
