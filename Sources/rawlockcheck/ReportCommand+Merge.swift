@@ -43,7 +43,13 @@ extension ReportCommand {
     for group in groups {
       let report: TextReport
       do {
-        report = try validateUnion(group, seed: seed, warnings: &warnings, pool: pool)
+        var unread: [SARIFReport.Failure] = []
+        report = try validateUnion(
+          group, seed: seed, warnings: &warnings, unread: &unread, pool: pool)
+        if !unread.isEmpty {
+          failures += unread
+          anyErrors = true
+        }
       } catch {
         let message = (error as? UnionError)?.message ?? "\(error)"
         writeStandardError("rawlockcheck: \(message)\n")
@@ -103,9 +109,15 @@ extension ReportCommand {
 
   /// Validates `paths` in one validator seeded with `seed`; the report's
   /// `sources` name each origin's trace (the seed's recorded traces first).
+  ///
+  /// A trace of several that cannot be read is said (one line) and added
+  /// to `unread`, and the others are still validated and reported: one
+  /// shard's empty or broken trace must not hide every other shard's
+  /// findings (the events it held before the error are part of the
+  /// union). With one trace, its error is thrown.
   func validateUnion(
     _ paths: [String], seed: GraphFile?, warnings: inout [SARIFReport.Failure],
-    pool: SymbolizerPool
+    unread: inout [SARIFReport.Failure], pool: SymbolizerPool
   ) throws -> TextReport {
     var validator = LockValidator(configuration: options.configuration)
     var sources: [String] = []
@@ -136,7 +148,14 @@ extension ReportCommand {
         progress.finish()
       } catch {
         progress.finish()
-        throw UnionError(message: "\(error)")
+        if paths.count == 1 { throw UnionError(message: "\(error)") }
+        writeStandardError("rawlockcheck: \(error)\n")
+        unread.append((path, "\(error)"))
+        validator = consumer.validator
+        classSources = consumer.classSources
+        sources.append(path)
+        resolvers.append(AddressFrameResolver(stacks: []))
+        continue
       }
       validator = consumer.validator
       classSources = consumer.classSources

@@ -165,6 +165,33 @@ import Testing
     #expect(try ToolRun(["report", "--graph-out", "g.rlg", "t1.rlt"], in: dir).status == 0)
   }
 
+  /// One shard's trace that cannot be read (empty, here) is said and
+  /// fails the run (status 2), but the other traces are still merged and
+  /// reported: it hid every finding, in text, JSON and SARIF alike; the
+  /// SARIF notification names it.
+  @Test func anUnreadableTraceDoesNotHideTheOthers() throws {
+    let dir = try Self.directory(["t1.rlt": Self.first, "empty.rlt": "", "t2.rlt": Self.second])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let text = try ToolRun(["report", "--merge", "t1.rlt", "empty.rlt", "t2.rlt"], in: dir)
+    #expect(text.status == 2)
+    #expect(
+      text.stderr
+        == "rawlockcheck: empty.rlt: empty trace: expected header \"rawlockcheck-trace 1\"\n")
+    #expect(text.stdout.contains("WARNING: possible circular locking dependency detected"))
+    let sarif = try ToolRun(
+      ["report", "--merge", "--format", "sarif", "t1.rlt", "empty.rlt", "t2.rlt"], in: dir)
+    #expect(sarif.status == 2)
+    let log = try #require(
+      try JSONSerialization.jsonObject(with: Data(sarif.stdout.utf8)) as? [String: Any])
+    let run = try #require((log["runs"] as? [[String: Any]])?.first)
+    #expect((run["results"] as? [Any])?.count == 1)
+    let invocation = try #require((run["invocations"] as? [[String: Any]])?.first)
+    #expect(invocation["executionSuccessful"] as? Bool == false)
+    let notification = try #require(
+      (invocation["toolExecutionNotifications"] as? [[String: Any]])?.first)
+    #expect(notification["locations"] != nil)
+  }
+
   @Test func graphFileCarriesTheFirstRunToTheSecond() throws {
     let dir = try Self.directory(["t1.rlt": Self.first, "t2.rlt": Self.second])
     defer { try? FileManager.default.removeItem(at: dir) }
