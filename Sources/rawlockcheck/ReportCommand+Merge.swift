@@ -121,6 +121,8 @@ extension ReportCommand {
   ) throws -> TextReport {
     var validator = LockValidator(configuration: options.configuration)
     var sources: [String] = []
+    /// Each source's symbols (nil: the seed's, or a trace that could not be read).
+    var traceSymbols: [TraceSymbols?] = []
     var resolvers: [any FrameResolving] = []
     var classSources: [String: String] = [:]
     if let seed, let graphIn {
@@ -165,12 +167,17 @@ extension ReportCommand {
       }
       sources.append(path)
       resolvers.append(resolver(for: symbols, path: path, pool: pool))
+      traceSymbols += [TraceSymbols?](repeating: nil, count: sources.count - 1 - traceSymbols.count)
+      traceSymbols.append(symbols)
     }
     var report = TextReport(
       validator: validator, source: paths.joined(separator: " + "),
       resolver: MergedFrameResolver(resolvers: resolvers))
     report.sources = sources
     report.sourceFirstEvents = firstEvents
+    if paths.count > 1 {
+      report.findings = MergedFindings.coalesced(report.findings, symbols: traceSymbols)
+    }
     return report
   }
 

@@ -273,41 +273,48 @@ import Testing
   }
 
   /// The traces of one build's processes share a symbolizer (their
-  /// modules are the same files at other addresses): 40 merged under 128
+  /// modules are the same files at other addresses): 40 reported under 128
   /// descriptors, where a symbolizer per trace ran out of them at 38 of
-  /// 1,024, each finding still symbolized at the trace's own addresses.
-  @Test func tracesOfOneBuildShareTheirSymbolizer() throws {
+  /// 1,024, each finding still symbolized at its trace's own addresses.
+  /// Merged, the same finding in each is one finding counted 40 times (it
+  /// was 40 findings).
+  @Test func tracesOfOneBuildShareTheirSymbolizerAndTheirFindings() throws {
     var traces: [URL] = []
     defer { for t in traces { try? FileManager.default.removeItem(at: t) } }
     for _ in 0..<40 { traces.append(try RecorderTests.record("invalid-wait-context").trace) }
-    let shell = Process()
-    shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-    shell.arguments =
-      [
-        "-c", "ulimit -n 128; exec \"$0\" report --merge --format json \"$@\"",
-        FixturePaths.tool.path,
-      ]
-      + traces.map(\.path)
-    let out = Pipe()
-    let err = Pipe()
-    shell.standardOutput = out
-    shell.standardError = err
-    try shell.run()
-    let json = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    shell.waitUntilExit()
-    #expect(shell.terminationStatus == 1, "\(stderr)")
-    #expect(!stderr.contains("Too many open files") && !stderr.contains("not found"), "\(stderr)")
-    let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
-    let findings = try #require(object["findings"] as? [[String: Any]])
-    #expect(findings.count == 40)
-    // Each trace's first frame: its own address, symbolized in the probe.
-    let firsts = findings.compactMap {
-      (($0["frames"] as? [[String: Any]]) ?? ($0["stack"] as? [[String: Any]]))?.first
+    func run(_ options: [String]) throws -> (status: Int32, json: Any?, stderr: String) {
+      let shell = Process()
+      shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+      shell.arguments =
+        ["-c", "ulimit -n 128; exec \"$0\" report --format json \"$@\"", FixturePaths.tool.path]
+        + options + traces.map(\.path)
+      let out = Pipe()
+      let err = Pipe()
+      shell.standardOutput = out
+      shell.standardError = err
+      try shell.run()
+      let json = out.fileHandleForReading.readDataToEndOfFile()
+      let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+      shell.waitUntilExit()
+      return (shell.terminationStatus, try? JSONSerialization.jsonObject(with: json), stderr)
+    }
+    let apart = try run([])
+    #expect(apart.status == 1, "\(apart.stderr)")
+    #expect(!apart.stderr.contains("Too many open files") && !apart.stderr.contains("not found"))
+    let reports = try #require(apart.json as? [[String: Any]])
+    #expect(reports.count == 40)
+    let firsts = reports.compactMap {
+      (($0["findings"] as? [[String: Any]])?.first?["frames"] as? [[String: Any]])?.first
     }
     #expect(firsts.count == 40)
     #expect(Set(firsts.compactMap { $0["address"] as? String }).count > 1, "ASLR: addresses differ")
     #expect(
       firsts.allSatisfy { ($0["file"] as? String)?.hasSuffix("LockdepProbe/main.swift") == true })
+
+    let merged = try run(["--merge"])
+    #expect(merged.status == 1, "\(merged.stderr)")
+    let findings = try #require((merged.json as? [String: Any])?["findings"] as? [[String: Any]])
+    #expect(findings.map { $0["kind"] as? String } == ["invalid-wait-context"])
+    #expect(findings.first?["count"] as? Int == 40)
   }
 }

@@ -1,0 +1,93 @@
+import Basics
+import LockGraph
+import Trace
+
+/// The findings of merged traces as one list: the same finding in several
+/// traces (two shards running the same test, hundreds of `%p` processes of
+/// one build) is one finding, counted in each, as it is within one trace.
+///
+/// Two findings are the same when their kinds, the classes and states
+/// they name, and their sites are: a site is the finding's stack (or
+/// return address) as module offsets (its file, build-id and the offset
+/// in it), which the processes of one build share wherever they were
+/// loaded. A finding whose trace has no module map keeps its trace's
+/// site, and merges with none of another trace's.
+enum MergedFindings {
+  /// `findings` (in first-seen order) with each repeat in another trace
+  /// folded into the first: its count added, the rest of it dropped.
+  /// `symbols[i]` are trace `i`'s (`Origin.trace`); a trace without them
+  /// (the seed's, or one that could not be read) merges nothing.
+  static func coalesced(_ findings: [Finding], symbols: [TraceSymbols?]) -> [Finding] {
+    var result: [Finding] = []
+    var index: [[String]: Int] = [:]
+    for f in findings {
+      guard let key = key(of: f, symbols: symbols) else {
+        result.append(f)
+        continue
+      }
+      if let i = index[key] {
+        result[i].count += f.count
+      } else {
+        index[key] = result.count
+        result.append(f)
+      }
+    }
+    return result
+  }
+
+  /// The finding's identity across traces; nil when its site is its trace's alone.
+  static func key(of f: Finding, symbols: [TraceSymbols?]) -> [String]? {
+    let t = Int(f.origin.trace)
+    guard t >= 0, t < symbols.count, let trace = symbols[t], !trace.modules.isEmpty else {
+      return nil
+    }
+    let addresses: [UInt64]
+    if !f.origin.stack.isNone, Int(f.origin.stack.raw) < trace.stacks.count {
+      addresses = trace.stacks[Int(f.origin.stack.raw)]
+    } else if f.origin.ip != 0 {
+      addresses = [f.origin.ip]
+    } else {
+      return nil
+    }
+    var key = [f.kind.rawValue]
+    for address in addresses {
+      guard let m = trace.modules.first(where: { address >= $0.start && address < $0.end }) else {
+        return nil  // an address outside every module: this trace's alone
+      }
+      key.append("\(m.path) \(m.buildID ?? "") \(address &- m.start &+ m.fileOffset)")
+    }
+    key.append(f.lock.map { "lock \($0.lockClass.raw) \($0.read)" } ?? "")
+    key += f.held.map { "held \($0.lockClass.raw) \($0.read)" }
+    key.append(detail(f.detail))
+    return key
+  }
+
+  /// What a finding's detail names, without its origins and addresses
+  /// (which are its trace's).
+  static func detail(_ d: FindingDetail) -> String {
+    switch d {
+    case .invalidWaitContext(let context, let allowed, let required):
+      "\(context) \(allowed) \(required)"
+    case .circularDependency(let held, let chain):
+      "\(held.lockClass.raw) " + chain.map { "\($0.lockClass.raw)" }.joined(separator: " ")
+    case .recursiveLocking(let held): "\(held.lockClass.raw)"
+    case .inconsistentLockState(let previous, let new, _, let state):
+      "\(previous.rawValue) \(new.rawValue) \(state)"
+    case .irqUnsafeDependency(
+      let held, let safe, let safeBit, _, let unsafe, let unsafeBit, _, let safeToHeld,
+      let lockToUnsafe, let state):
+      "\(held.lockClass.raw) \(safe.raw) \(safeBit.rawValue) \(unsafe.raw) \(unsafeBit.rawValue) "
+        + (safeToHeld + lockToUnsafe).map { "\($0.lockClass.raw)" }.joined(separator: " ")
+        + " \(state)"
+    case .irqInversion(let forwards, let other, let irqClass, let path):
+      "\(forwards) \(other.raw) \(irqClass) "
+        + path.map { "\($0.lockClass.raw)" }.joined(separator: " ")
+    case .badUnlockBalance: ""
+    case .heldLockFreed(_, _, _, let reinitialized): "\(reinitialized)"
+    case .sleepInAtomic(let reasons): reasons.joined(separator: ",")
+    case .locksHeldAtExit(let interrupt, let scope): "\(interrupt ?? "") \(scope ?? "")"
+    case .nestedLockNotTaken(let nest): "\(nest.raw)"
+    case .limitExceeded(let limit, let max, _): "\(limit) \(max)"
+    }
+  }
+}
