@@ -81,6 +81,10 @@ struct LineReader: ~Copyable {
     start += count
   }
 
+  /// Whether the line `nextLine()` returned last ended the file without a
+  /// `\n` (a trace cut short ends so, perhaps in the middle of a line).
+  private(set) var lastLineUnterminated = false
+
   /// The next line without its `\n` (and a `\r` before it), or nil at end.
   mutating func nextLine() throws(Failure) -> UnsafeRawBufferPointer? {
     while true {
@@ -98,6 +102,7 @@ struct LineReader: ~Copyable {
         if start < end {
           let line = UnsafeRawBufferPointer(start: buffer.baseAddress! + start, count: end - start)
           start = end
+          lastLineUnterminated = true
           return Self.trimCR(line)
         }
         return nil

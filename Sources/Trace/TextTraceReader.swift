@@ -23,7 +23,8 @@ public struct TextTraceReader {
   ///   file size (nil when unknown).
   /// - Parameter warning: called with a one-line message about a `#` that
   ///   follows a token directly (it starts a comment: the token is cut
-  ///   there), once per trace.
+  ///   there), once per trace, and about a last line cut short (without
+  ///   its newline, it does not read: it is left out).
   /// - Returns: the trace's modules and stacks.
   /// - Throws: `TraceError` at the first malformed line.
   public func read<Consumer: TraceConsumer>(
@@ -87,7 +88,17 @@ public struct TextTraceReader {
         try parser.parse(line, number: lineNumber, into: &consumer)
       } catch {
         try parser.flush(into: &consumer)
-        throw error
+        // A last line without its newline that does not read is a trace
+        // cut short in the middle of a line (a copy of a trace being
+        // written, a full disk): read up to the line before, as a binary
+        // trace is read up to its last whole record, and say so.
+        guard lines.lastLineUnterminated, parser.sawHeader, error.line == lineNumber else {
+          throw error
+        }
+        warning(
+          "\(displayName):\(lineNumber): the last line ends without a newline and does not read "
+            + "(\(error.message)): the trace was cut short; read up to the line before")
+        break
       }
       if !warned, let (at, token) = parser.glued {
         warned = true

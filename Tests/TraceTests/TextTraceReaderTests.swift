@@ -227,6 +227,31 @@ func error(_ text: String) -> String? {
         == "t.rlt:2: unknown verb \"A\"")
   }
 
+  /// A trace cut short in the middle of its last line (a copy of a trace
+  /// being written): that line, without its newline, does not read, so the
+  /// trace is read up to the line before, with a warning, as a binary one
+  /// is read up to its last whole record. The same line with its newline
+  /// is an error; a last line without a newline that reads is an event.
+  @Test func aLastLineCutShortIsLeftOutWithAWarning() throws {
+    let url = FileManager.default.temporaryDirectory
+      .appendingPathComponent("rlt-\(UInt64.random(in: 0...UInt64.max)).rlt")
+    defer { try? FileManager.default.removeItem(at: url) }
+    let whole = "rawlockcheck-trace 1\nclass A spinlock\n1 acquire A\n1 release A\n"
+    var warnings: [String] = []
+    try Data((whole + "1 acq").utf8).write(to: url)
+    var recorder = Recorder()
+    _ = try TextTraceReader(path: url.path, displayName: "t.rlt").read(
+      into: &recorder, warning: { warnings.append($0) })
+    #expect(recorder.events.count == 2)
+    #expect(
+      warnings == [
+        "t.rlt:5: the last line ends without a newline and does not read (unknown verb \"acq\"): the trace was cut short; read up to the line before"
+      ])
+    #expect(error(whole + "1 acq\n") == "t.rlt:5: unknown verb \"acq\"")
+    let (r, _) = try read(whole + "1 acquire A")
+    #expect(r.events.count == 3)
+  }
+
   @Test func binaryGarbageIsRejected() {
     let message = error("\u{7F}ELF\u{02}\u{01}\u{01}\0\0\0")
     #expect(message?.hasPrefix("t.rlt:1: expected header") == true)
