@@ -337,12 +337,14 @@ public struct SARIFReport {
       let address: (String, JSONValue) = (
         "address", .object([("absoluteAddress", .int(Int64(bitPattern: frame.address)))])
       )
+      // A frame recorded in a graph file (`--graph-in`) has no address.
+      let addresses = frame.address == 0 ? [] : [address]
       if let file = frame.sourceFile,
         case .object(let parts) = physical(file: file, line: frame.line, column: frame.column).node
       {
-        fields.append(("physicalLocation", .object(parts + [address])))
-      } else {
-        fields.append(("physicalLocation", .object([address])))
+        fields.append(("physicalLocation", .object(parts + addresses)))
+      } else if !addresses.isEmpty {
+        fields.append(("physicalLocation", .object(addresses)))
       }
       if let function = frame.function {
         fields.append(

@@ -190,6 +190,26 @@ import WaitContext
     #expect(!log.isUnderSourceRoot("/src/other/Server.swift"))
   }
 
+  /// A link seeded from a graph file (`--graph-in`) has its recorded
+  /// frame, not an address: its SARIF location has none (it read
+  /// `absoluteAddress: 0`).
+  @Test func aSeededLinkHasNoAddress() throws {
+    let (_, forward) = try RecorderTests.record("order-forward")
+    let (_, backward) = try RecorderTests.record("order-backward")
+    let graph = FileManager.default.temporaryDirectory
+      .appendingPathComponent("sarif-seed-\(UUID().uuidString).rlg")
+    defer {
+      for f in [forward, backward, graph] { try? FileManager.default.removeItem(at: f) }
+    }
+    #expect(try ToolRun(["report", "--graph-out", graph.path, forward.path]).status == 0)
+    let run = try ToolRun([
+      "report", "--format", "sarif", "--graph-in", graph.path, backward.path,
+    ])
+    #expect(run.status == 1, "\(run.stderr)")
+    #expect(run.stdout.contains("circular"), "a cycle with the seeded order")
+    #expect(!run.stdout.contains("\"absoluteAddress\": 0"))
+  }
+
   /// A truncated binary trace is read up to its last whole record with a
   /// warning: in SARIF a notification of level `warning`, naming the trace
   /// and the byte, and the run still successful (with `--merge` too).
