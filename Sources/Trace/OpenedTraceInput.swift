@@ -17,6 +17,10 @@ final class OpenedTraceInput: @unchecked Sendable {
   let prefix: [UInt8]
   /// The file's size, when it is a regular file.
   let fileSize: UInt64?
+  /// The process writing the file, when one holds it locked (the
+  /// recorder `flock`s its trace while it writes): a trace read then is
+  /// cut wherever that process had got to.
+  let writer: Int32?
 
   /// `path` opened for reading. Standard input (`/dev/stdin`, as `-` is
   /// named) that is not a regular file is duplicated rather than opened
@@ -62,8 +66,10 @@ final class OpenedTraceInput: @unchecked Sendable {
       // What is left to read: standard input may start past the file's start.
       let start = max(lseek(fd, 0, SEEK_CUR), 0)
       fileSize = UInt64(max(Int64(info.st_size) - Int64(start), 0))
+      writer = Self.lockHolder(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
     } else {
       fileSize = nil
+      writer = nil
     }
     do {
       prefix = try Self.readPrefix(fd)
@@ -72,6 +78,44 @@ final class OpenedTraceInput: @unchecked Sendable {
       throw error
     }
     descriptor = fd
+  }
+
+  /// The process (other than this one) holding a `flock` on the file of
+  /// `device` and `inode`, from `/proc/locks` (read, so that no lock taken
+  /// to test can make a recorder starting now think the file busy); nil
+  /// when none does or it cannot be told.
+  static func lockHolder(device: UInt64, inode: UInt64) -> Int32? {
+    let fd = open("/proc/locks", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+      let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+      if n < 0 && errno == EINTR { continue }
+      if n <= 0 { break }
+      bytes += chunk[..<n]
+    }
+    let text = String(decoding: bytes, as: UTF8.self)
+    // Linux's encoding of a device number: 12 bits of major, 20 of minor.
+    let major = (device >> 8) & 0xFFF | (device >> 32) & ~0xFFF
+    let minor = device & 0xFF | (device >> 12) & ~0xFF
+    // As the kernel prints it: `%02x:%02x:%lu`.
+    func hex2(_ v: UInt64) -> String {
+      let digits = String(v, radix: 16)
+      return digits.count < 2 ? "0" + digits : digits
+    }
+    let file = hex2(major) + ":" + hex2(minor) + ":" + String(inode)
+    let me = getpid()
+    // `1: FLOCK  ADVISORY  WRITE 27908 fe:00:1016875 0 EOF`
+    for line in text.split(separator: "\n") {
+      let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+      guard fields.count >= 6, fields[1] == "FLOCK", fields[5] == file,
+        let pid = Int32(fields[4]), pid != me
+      else { continue }
+      return pid
+    }
+    return nil
   }
 
   /// Up to the first 4 bytes of `fd` (fewer at its end).

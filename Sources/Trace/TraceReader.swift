@@ -64,6 +64,10 @@ public struct TraceReader {
     opened: OpenedTraceInput, into consumer: inout Consumer,
     progress: ((UInt64, UInt64?) -> Void)?, warning: ((String) -> Void)?
   ) throws(TraceError) -> TraceSymbols {
+    if let writer = opened.writer {
+      (warning ?? Self.standardError)(
+        "\(displayName): process \(writer) is still writing this trace: read as far as it has got")
+    }
     switch opened.encoding {
     case .text:
       return try TextTraceReader(path: path, displayName: displayName).read(

@@ -160,4 +160,23 @@ import Trace
     #expect(shell.terminationStatus == 2)
     #expect(message == "rawlockcheck: -: cannot open: standard input is closed\n")
   }
+
+  /// A trace another process still holds locked (the recorder `flock`s
+  /// the trace it writes) is read as far as it goes, with a warning naming
+  /// that process: it read as clean and whole.
+  @Test func aTraceStillBeingWrittenIsSaidSo() throws {
+    let file = Self.temporary("writing.rlt")
+    defer { try? FileManager.default.removeItem(at: file) }
+    try Data("rawlockcheck-trace 1\nclass A spinlock\n1 acquire A\n".utf8).write(to: file)
+    let fd = open(file.path, O_RDONLY)
+    #expect(fd >= 0 && flock(fd, LOCK_EX) == 0)
+    let held = try ToolRun(["report", file.path])
+    close(fd)
+    #expect(held.status == 0)
+    #expect(
+      held.stderr
+        == "rawlockcheck: \(file.path): process \(getpid()) is still writing this trace: read as far as it has got\n"
+    )
+    #expect(try ToolRun(["report", file.path]).stderr.isEmpty)
+  }
 }
