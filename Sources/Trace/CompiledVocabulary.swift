@@ -79,11 +79,21 @@ struct CompiledVocabulary: Sendable {
     return nil
   }
 
-  /// The verb a token spells, if any.
+  /// The verb a token spells, if any. A quoted token is compared by its
+  /// unescaped text, as a flag is (`1 "acquire" A` said `unknown verb
+  /// "acquire"`); only a declaration's keyword quoted is not one (a thread
+  /// may be named `"class"`).
   @inline(__always)
   func verb(_ line: UnsafeRawBufferPointer, _ token: Tokenizer.Token) -> LockEvent.Verb? {
-    let bytes = UnsafeRawBufferPointer(rebasing: line[token.start..<token.end])
-    return verbTable.find(bytes).flatMap { LockEvent.Verb(rawValue: UInt8($0)) }
+    let raw: Int32?
+    if token.quoted {
+      raw = Array(Tokenizer.text(line, token.start, token.end).utf8).withUnsafeBytes {
+        verbTable.find($0)
+      }
+    } else {
+      raw = verbTable.find(UnsafeRawBufferPointer(rebasing: line[token.start..<token.end]))
+    }
+    return raw.flatMap { LockEvent.Verb(rawValue: UInt8($0)) }
   }
 
   /// The flag among `allowed` that a bare token spells, if any. A quoted

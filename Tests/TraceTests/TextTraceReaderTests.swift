@@ -252,6 +252,16 @@ func error(_ text: String) -> String? {
     #expect(r.events.count == 3)
   }
 
+  /// A quoted verb is its text, as a quoted flag or kind is (it read as
+  /// an unknown verb naming itself); a quoted declaration keyword is a
+  /// thread id (a thread may be named `class`).
+  @Test func aQuotedVerbIsItsText() throws {
+    let (r, _) = try read(
+      "rawlockcheck-trace 1\nclass A spinlock\n1 \"acquire\" A \"try\"\n\"class\" release A\n")
+    #expect(r.events.map(\.verb) == [.acquire, .release])
+    #expect(r.threads.map(\.token) == ["1", "class"])
+  }
+
   @Test func binaryGarbageIsRejected() {
     let message = error("\u{7F}ELF\u{02}\u{01}\u{01}\0\0\0")
     #expect(message?.hasPrefix("t.rlt:1: expected header") == true)
