@@ -190,7 +190,9 @@ struct ClassGraph {
           | UInt64(UInt32(bitPattern: lock.lockClass.raw))
         if let e = graph.edge(from: held.lockClass, to: lock.lockClass) {
           edges[Int(e)].circularDependency = true
-        } else if refused[key] == nil {
+        } else if let i = refused[key] {
+          edges[i].circularDependency = true  // refused by an irq finding first
+        } else {
           let (site, short) = sites(finding.origin)
           refused[key] = edges.count
           edges.append(

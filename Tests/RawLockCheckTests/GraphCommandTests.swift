@@ -152,6 +152,19 @@ import Testing
     #expect(edges.allSatisfy { $0["circularDependency"] as? Bool == false })
   }
 
+  /// A dependency refused by an irq lock inversion and then by a cycle is
+  /// drawn once, marked for both (the cycle's mark was lost).
+  @Test func aPairRefusedTwiceIsMarkedForBoth() throws {
+    let json = try ToolRun(["graph", "--format", "json", "findings/irq-inversion-then-cycle.rlt"])
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+    let edges = try #require(object["edges"] as? [[String: Any]])
+    let refused = edges.filter { $0["inGraph"] as? Bool == false }
+    #expect(refused.count == 1)
+    #expect(refused.first?["circularDependency"] as? Bool == true)
+    #expect(refused.first?["irqLockInversion"] as? Bool == true)
+  }
+
   @Test func mutexUnderRawSpinLock() throws {
     let run = try ToolRun(["graph", "findings/mutex-under-raw.rlt"])
     let line = try #require(edge(run.stdout, "c0", "c1"))
