@@ -47,9 +47,10 @@ final class OutputFile {
   }
 
   /// Refuses an `output` that is a regular file already holding something
-  /// other than what starts with `header`: `--graph-out` written before its
-  /// value (`report --graph-out t1.rlt t2.rlt`) took a trace for its file
-  /// and wrote over it.
+  /// whose first line with a token (blank and `#` comment lines before it
+  /// are skipped, as the graph file reader skips them) is not `header`:
+  /// `--graph-out` written before its value (`report --graph-out t1.rlt
+  /// t2.rlt`) took a trace for its file and wrote over it.
   static func refuseOverwriting(_ output: String?, unlessStartingWith header: String)
     throws(OutputError)
   {
@@ -61,9 +62,16 @@ final class OutputFile {
     let fd = open(output, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return }
     defer { close(fd) }
-    var start = [UInt8](repeating: 0, count: header.utf8.count)
+    var start = [UInt8](repeating: 0, count: 65536)
     let n = start.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-    guard n != start.count || start != Array(header.utf8) else { return }
+    guard n > 0 else { return }
+    let text = String(decoding: start[..<n], as: UTF8.self)
+    for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+      let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
+      guard let first = words.first, !first.hasPrefix("#") else { continue }
+      if first == header { return }
+      break
+    }
     throw OutputError(
       name: output,
       message:
