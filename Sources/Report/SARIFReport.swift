@@ -30,6 +30,10 @@ public struct SARIFReport {
   public var workingDirectory: String?
   /// `sourceRoot` with its symbolic links resolved, when it differs.
   var resolvedSourceRoot: String?
+  /// The source root as the user spelled it (made absolute, without `.`
+  /// and `//`), when it goes through a symbolic link: a build made through
+  /// the link names its files that way.
+  var spelledSourceRoot: String?
   /// Traces that could not be read, each with the error that stopped it:
   /// the run's invocation is then not successful, and says why (a CI
   /// system shows a log without results as a clean run otherwise).
@@ -48,7 +52,7 @@ public struct SARIFReport {
   /// A SARIF log of `reports`, with paths under `sourceRoot` relative to it.
   public init(
     reports: [TextReport], version: String, sourceRoot: String? = nil,
-    workingDirectory: String? = nil
+    spelledSourceRoot: String? = nil, workingDirectory: String? = nil
   ) {
     self.reports = reports
     self.version = version
@@ -57,6 +61,7 @@ public struct SARIFReport {
     self.resolvedSourceRoot = sourceRoot.flatMap(resolvedPath).map {
       $0.hasSuffix("/") ? $0 : $0 + "/"
     }
+    self.spelledSourceRoot = spelledSourceRoot.map { $0.hasSuffix("/") ? $0 : $0 + "/" }
     self.workingDirectory = workingDirectory
   }
 
@@ -76,7 +81,7 @@ public struct SARIFReport {
   /// `path` relative to the source root (named as given, or with its links
   /// resolved), when it is under it.
   func underSourceRoot(_ path: String) -> String? {
-    for root in [sourceRoot, resolvedSourceRoot] {
+    for root in [sourceRoot, resolvedSourceRoot, spelledSourceRoot] {
       if let root, path.hasPrefix(root) { return String(path.dropFirst(root.count)) }
     }
     return nil

@@ -49,7 +49,7 @@ struct ReportCommand: ParsableCommand {
     if format == .sarif {
       var log = SARIFReport(
         reports: reports, version: RawLockCheck.version, sourceRoot: absoluteSourceRoot,
-        workingDirectory: currentDirectory())
+        spelledSourceRoot: spelledSourceRoot, workingDirectory: currentDirectory())
       log.failures = failures
       log.warnings = warnings
       try writeStandardOutput(log.value().render() + "\n")
@@ -59,8 +59,17 @@ struct ReportCommand: ParsableCommand {
     }
   }
 
-  /// `--source-root` as an absolute path without `.`, `..` or `//`.
-  var absoluteSourceRoot: String? { sourceRoot.map(normalizedPath) }
+  /// `--source-root` made absolute as spelled, without `.` and `//` (a
+  /// `..` after a symbolic link means the link target's parent, which only
+  /// `realpath` tells: such a spelling has none).
+  var spelledSourceRoot: String? {
+    guard let sourceRoot, !sourceRoot.split(separator: "/").contains("..") else { return nil }
+    return normalizedPath(sourceRoot)
+  }
+
+  /// `--source-root` as the directory it names (`realpath`: `link/..` is
+  /// the link target's parent, as the kernel reads it).
+  var absoluteSourceRoot: String? { sourceRoot.map { resolvedPath($0) ?? normalizedPath($0) } }
 
   @Option(
     name: .customLong("hide-frames"),

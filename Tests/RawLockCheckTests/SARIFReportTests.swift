@@ -174,6 +174,12 @@ import WaitContext
     try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: root)
     defer { try? FileManager.default.removeItem(atPath: link) }
     #expect(try srcroot(link) == expected)
+    // `link/..` is the link target's parent, as the kernel reads it.
+    let intoFixtures = link + "-fixtures"
+    try FileManager.default.createSymbolicLink(
+      atPath: intoFixtures, withDestinationPath: root + "/Fixtures")
+    defer { try? FileManager.default.removeItem(atPath: intoFixtures) }
+    #expect(try srcroot(intoFixtures + "/..") == expected)
     let missing = try ToolRun([
       "report", "--format", "sarif", "--source-root", "/no/such/dir", "findings/circular-abba.rlt",
     ])
