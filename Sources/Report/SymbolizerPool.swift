@@ -58,9 +58,7 @@ public final class SymbolizerPool {
       ($0.path, $0.fileOffset, $0.size) < ($1.path, $1.fileOffset, $1.size)
     }
     let unique = Set(key).count == key.count
-    if unique, let shared = pool[key],
-      let shift = AddressShift(from: modules, to: shared.modules, stacks: stacks)
-    {
+    if unique, let shared = pool[key], let shift = AddressShift(from: modules, to: shared.modules) {
       return (
         SymbolizingFrameResolver(
           symbolizer: shared.symbolizer, stacks: table, filter: filter, shift: shift), false
@@ -75,14 +73,19 @@ public final class SymbolizerPool {
 
 /// How a trace's addresses move into another trace's layout of the same
 /// module files: each module's by the difference of their starts.
+///
+/// Every address is a return address (the engine looks up `address - 1`),
+/// so the module it belongs to is the one holding `address - 1`: an
+/// address at a module's very end is that module's. An address in no
+/// module of the trace goes to 0, which no module holds, so that it is not
+/// taken for code of the other layout (its frame gets its address back).
 struct AddressShift: Sendable {
   /// The trace's modules by start: start, end, and what to add.
   private let ranges: [(start: UInt64, end: UInt64, delta: UInt64)]
 
   /// The shift from `modules` to `target` (the same files, one to one),
-  /// or nil when an address of `stacks` lies in no module of the trace but
-  /// in one of `target` (it would be taken for code it is not).
-  init?(from modules: [ModuleRecord], to target: [ModuleRecord], stacks: [[UInt64]]) {
+  /// or nil when a module has no counterpart.
+  init?(from modules: [ModuleRecord], to target: [ModuleRecord]) {
     var byLayout: [SymbolizerPool.Layout: ModuleRecord] = [:]
     for m in target { byLayout[SymbolizerPool.Layout(m)] = m }
     var ranges: [(start: UInt64, end: UInt64, delta: UInt64)] = []
@@ -92,15 +95,9 @@ struct AddressShift: Sendable {
     }
     ranges.sort { $0.start < $1.start }
     self.ranges = ranges
-    let targetRanges = target.map { ($0.start, $0.end) }
-    for stack in stacks {
-      for address in stack where range(of: address) == nil {
-        if targetRanges.contains(where: { address >= $0.0 && address < $0.1 }) { return nil }
-      }
-    }
   }
 
-  /// The index of the module holding `address`, if any.
+  /// The index of the module holding byte `address`, if any.
   private func range(of address: UInt64) -> Int? {
     var low = 0
     var high = ranges.count
@@ -112,9 +109,9 @@ struct AddressShift: Sendable {
     return low - 1
   }
 
-  /// `address` in the target's layout (unchanged outside every module).
+  /// Return address `address` in the target's layout; 0 outside every module.
   func moved(_ address: UInt64) -> UInt64 {
-    guard let i = range(of: address) else { return address }
+    guard address != 0, let i = range(of: address &- 1) else { return 0 }
     return address &+ ranges[i].delta
   }
 }
