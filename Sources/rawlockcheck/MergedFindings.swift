@@ -2,9 +2,10 @@ import Basics
 import LockGraph
 import Trace
 
-/// The findings of merged traces as one list: the same finding in several
-/// traces (two shards running the same test, hundreds of `%p` processes of
-/// one build) is one finding, counted in each, as it is within one trace.
+/// The identity of a finding of merged traces across them: the same
+/// finding in several traces (two shards running the same test, hundreds
+/// of `%p` processes of one build) is one finding, counted in each, as it
+/// is within one trace (`FindingStore.fold`, after each trace is read).
 ///
 /// Two findings are the same when their kinds, the classes and states
 /// they name, and their sites are: a site is the finding's stack (or
@@ -13,28 +14,6 @@ import Trace
 /// loaded. A finding whose trace has no module map keeps its trace's
 /// site, and merges with none of another trace's.
 enum MergedFindings {
-  /// `findings` (in first-seen order) with each repeat in another trace
-  /// folded into the first: its count added, the rest of it dropped.
-  /// `symbols[i]` are trace `i`'s (`Origin.trace`); a trace without them
-  /// (the seed's, or one that could not be read) merges nothing.
-  static func coalesced(_ findings: [Finding], symbols: [TraceSymbols?]) -> [Finding] {
-    var result: [Finding] = []
-    var index: [[String]: Int] = [:]
-    for f in findings {
-      guard let key = key(of: f, symbols: symbols) else {
-        result.append(f)
-        continue
-      }
-      if let i = index[key] {
-        result[i].count += f.count
-      } else {
-        index[key] = result.count
-        result.append(f)
-      }
-    }
-    return result
-  }
-
   /// The finding's identity across traces; nil when its site is its trace's alone.
   static func key(of f: Finding, symbols: [TraceSymbols?]) -> [String]? {
     let t = Int(f.origin.trace)
@@ -51,7 +30,9 @@ enum MergedFindings {
     }
     var key = [f.kind.rawValue]
     for address in addresses {
-      guard let m = trace.modules.first(where: { address >= $0.start && address < $0.end }) else {
+      // A return address: its call is the byte before it.
+      let call = address &- 1
+      guard let m = trace.modules.first(where: { call >= $0.start && call < $0.end }) else {
         return nil  // an address outside every module: this trace's alone
       }
       key.append("\(m.path) \(m.buildID ?? "") \(address &- m.start &+ m.fileOffset)")

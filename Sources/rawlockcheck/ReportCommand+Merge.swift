@@ -123,6 +123,9 @@ extension ReportCommand {
     var sources: [String] = []
     /// Each source's symbols (nil: the seed's, or a trace that could not be read).
     var traceSymbols: [TraceSymbols?] = []
+    /// The findings folded so far (`MergedFindings`), and their keys.
+    var folded = 0
+    var foldKeys: [[String]: Int] = [:]
     var resolvers: [any FrameResolving] = []
     var classSources: [String: String] = [:]
     if let seed, let graphIn {
@@ -169,15 +172,19 @@ extension ReportCommand {
       resolvers.append(resolver(for: symbols, path: path, pool: pool))
       traceSymbols += [TraceSymbols?](repeating: nil, count: sources.count - 1 - traceSymbols.count)
       traceSymbols.append(symbols)
+      if paths.count > 1 {
+        // This trace's repeats of earlier traces' findings, folded now,
+        // before they count towards the store's capacity.
+        folded = validator.foldFindings(recordedSince: folded, into: &foldKeys) {
+          MergedFindings.key(of: $0, symbols: traceSymbols)
+        }
+      }
     }
     var report = TextReport(
       validator: validator, source: paths.joined(separator: " + "),
       resolver: MergedFrameResolver(resolvers: resolvers))
     report.sources = sources
     report.sourceFirstEvents = firstEvents
-    if paths.count > 1 {
-      report.findings = MergedFindings.coalesced(report.findings, symbols: traceSymbols)
-    }
     return report
   }
 

@@ -98,4 +98,45 @@ import Testing
     #expect(store.summary[.limitExceeded] == 1)
     #expect(store.summary[.badUnlockBalance] == capacity)
   }
+
+  /// `fold`: a finding recorded since a point that a key says is one kept
+  /// before is folded into it (its count added, itself gone, no longer
+  /// counting towards the capacity), and the rest keep their order, their
+  /// counts and their repeats' lookups; a finding without a key is kept.
+  @Test func foldingMergesRepeatsOfEarlierFindings() {
+    var store = FindingStore()
+    func record(_ c: Int32, trace: Int32, times: Int = 1) {
+      var origin = Origin(event: 1)
+      origin.trace = trace
+      origin.ip = 0x100 + UInt64(c)
+      for _ in 0..<times {
+        _ = store.record(.badUnlockBalance, origin: origin, classes: [ClassID(c)]) {
+          var f = Self.finding(.badUnlockBalance, event: 1)
+          f.origin = origin
+          f.lock = LockSnapshot(
+            lockClass: ClassID(c), read: .exclusive, isTrylock: false, instance: 0, origin: origin)
+          return f
+        }
+      }
+    }
+    // The key: the class and the ip (the trace left out); class 9 has none.
+    let key: (Finding) -> [String]? = { f in
+      f.lock!.lockClass.raw == 9 ? nil : ["\(f.lock!.lockClass.raw)", "\(f.origin.ip)"]
+    }
+    var keys: [[String]: Int] = [:]
+    record(1, trace: 0, times: 2)
+    record(2, trace: 0)
+    store.fold(recordedSince: 0, into: &keys, key: key)
+    #expect(store.count == 2)
+    record(2, trace: 1, times: 3)
+    record(9, trace: 1)
+    record(3, trace: 1)
+    record(1, trace: 1)
+    store.fold(recordedSince: 2, into: &keys, key: key)
+    #expect(store.findings.map { $0.lock!.lockClass.raw } == [1, 2, 9, 3])
+    #expect(store.findings.map(\.count) == [3, 4, 1, 1])
+    // A kept finding of the folded trace is still found by its own key.
+    record(3, trace: 1)
+    #expect(store.findings.map(\.count) == [3, 4, 1, 2])
+  }
 }

@@ -323,4 +323,41 @@ import Testing
     #expect(findings.map { $0["kind"] as? String } == ["invalid-wait-context"])
     #expect(findings.first?["count"] as? Int == 40)
   }
+
+  /// Each trace's repeats of earlier traces' findings are folded as it is
+  /// read, before they count towards the 1,000 distinct findings kept:
+  /// 501 traces of one build, each with the same three findings, gave
+  /// 1,000 of them and a false limit-exceeded finding. The stack's return
+  /// address is its module's last byte + 1 (the call is the byte before).
+  @Test func manyTracesOfOneBuildStayUnderTheFindingsLimit() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      module 0x700000000000-0x700000010000 0x0 /nonexistent/app build-id=ab
+      stack s1 0x700000010000
+      stack s2 0x700000001234
+      class raw raw_spinlock
+      class m mutex
+      1 acquire raw
+      1 acquire m at=s1
+      1 might-sleep at=s2
+
+      """
+    var files: [String: String] = [:]
+    for i in 0..<501 { files["t\(i).rlt"] = trace }
+    let dir = try Self.directory(files)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try ToolRun(
+      ["report", "--merge", "--format", "json"] + (0..<501).map { "t\($0).rlt" }, in: dir)
+    #expect(run.status == 1)
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    let findings = try #require(object["findings"] as? [[String: Any]])
+    // The mutex under the raw lock (mutex_lock()'s might_sleep(), then
+    // its wait context), and the might-sleep.
+    #expect(
+      findings.map { $0["kind"] as? String } == [
+        "sleep-in-atomic", "invalid-wait-context", "sleep-in-atomic",
+      ])
+    #expect(findings.map { $0["count"] as? Int } == [501, 501, 501])
+  }
 }

@@ -107,6 +107,41 @@ public struct FindingStore: Sendable {
     return (findings.count - 1, true)
   }
 
+  /// Folds each finding recorded since `start` (a count of `findings`)
+  /// that `key` says is one kept before (`keys`: each kept finding's key
+  /// and place) into that one: its count added, itself dropped, so that
+  /// it does not count towards `capacity`. Merged traces (`report
+  /// --merge`) fold each trace's findings once it is read: their sites are
+  /// their traces' own, and hundreds of one build's traces, each with the
+  /// same two findings, passed the capacity with two findings. `key` nil:
+  /// never folded. The findings of a folded site are not looked up again
+  /// (their trace is read), so their index entries go.
+  public mutating func fold(
+    recordedSince start: Int, into keys: inout [[String]: Int], key: (Finding) -> [String]?
+  ) {
+    guard start < findings.count else { return }
+    var moved = [Int](repeating: -1, count: findings.count - start)
+    var kept = Array(findings[..<start])
+    for i in start..<findings.count {
+      let f = findings[i]
+      if i != overflow, let k = key(f) {
+        if let j = keys[k] {
+          kept[j].count += f.count
+          continue
+        }
+        keys[k] = kept.count
+      }
+      moved[i - start] = kept.count
+      kept.append(f)
+    }
+    findings = kept
+    index = index.compactMapValues { i in
+      i < start ? i : (moved[i - start] >= 0 ? moved[i - start] : nil)
+    }
+    if let o = overflow, o >= start { overflow = moved[o - start] }
+    last = nil
+  }
+
   /// The number of distinct findings.
   public var count: Int { findings.count }
 

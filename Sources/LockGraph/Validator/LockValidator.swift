@@ -52,6 +52,18 @@ public struct LockValidator {
   /// Every distinct finding, in the order first seen, with counts.
   public var findings: FindingStore { core.findingStore }
 
+  /// `FindingStore.fold(recordedSince:into:key:)` on this validator's
+  /// findings; returns how many findings are kept after it.
+  @discardableResult
+  public func foldFindings(
+    recordedSince start: Int, into keys: inout [[String]: Int], key: (Finding) -> [String]?
+  ) -> Int {
+    core.shared.withLock {
+      $0.findings.fold(recordedSince: start, into: &keys, key: key)
+      return $0.findings.count
+    }
+  }
+
   /// The counters of every thread, added up.
   public var statistics: ThreadValidator.Statistics {
     threads.reduce(into: pool.retired) { $0.add($1.statistics) }
