@@ -85,15 +85,21 @@ struct CompiledVocabulary: Sendable {
   /// may be named `"class"`).
   @inline(__always)
   func verb(_ line: UnsafeRawBufferPointer, _ token: Tokenizer.Token) -> LockEvent.Verb? {
-    let raw: Int32?
+    Self.find(line, token, in: verbTable).flatMap { LockEvent.Verb(rawValue: UInt8($0)) }
+  }
+
+  /// The value `table` holds for a token: its bytes, or a quoted token's
+  /// unescaped text.
+  @inline(__always)
+  private static func find(
+    _ line: UnsafeRawBufferPointer, _ token: Tokenizer.Token, in table: TokenTable
+  ) -> Int32? {
     if token.quoted {
-      raw = Array(Tokenizer.text(line, token.start, token.end).utf8).withUnsafeBytes {
-        verbTable.find($0)
+      return Array(Tokenizer.text(line, token.start, token.end).utf8).withUnsafeBytes {
+        table.find($0)
       }
-    } else {
-      raw = verbTable.find(UnsafeRawBufferPointer(rebasing: line[token.start..<token.end]))
     }
-    return raw.flatMap { LockEvent.Verb(rawValue: UInt8($0)) }
+    return table.find(UnsafeRawBufferPointer(rebasing: line[token.start..<token.end]))
   }
 
   /// The flag among `allowed` that a bare token spells, if any. A quoted
@@ -102,15 +108,9 @@ struct CompiledVocabulary: Sendable {
     -> EventFlag?
   {
     if allowed.isEmpty { return nil }
-    let raw: Int32?
-    if token.quoted {
-      raw = Array(Tokenizer.text(line, token.start, token.end).utf8).withUnsafeBytes {
-        flagTable.find($0)
-      }
-    } else {
-      raw = flagTable.find(UnsafeRawBufferPointer(rebasing: line[token.start..<token.end]))
-    }
-    guard let raw, allowed.contains(EventFlags(rawValue: 1 << UInt8(raw))) else { return nil }
+    guard let raw = Self.find(line, token, in: flagTable),
+      allowed.contains(EventFlags(rawValue: 1 << UInt8(raw)))
+    else { return nil }
     return EventFlag(rawValue: UInt8(raw))
   }
 

@@ -219,20 +219,8 @@ import Testing
     let trace = FileManager.default.temporaryDirectory
       .appendingPathComponent("recorder-main-exit-\(UUID().uuidString).rlt")
     defer { try? FileManager.default.removeItem(at: trace) }
-    let process = Process()
-    process.executableURL = Self.probe
-    process.arguments = ["main-exits-holding"]
-    var environment = ProcessInfo.processInfo.environment
-    environment["RAWLOCKCHECK_TRACE"] = trace.path
-    environment["RAWLOCKCHECK"] = "print"
-    process.environment = environment
-    let err = Pipe()
-    process.standardError = err
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
-    let printed = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0)
+    let (_, printed) = try TracePathTests.record(
+      to: trace.path, scenario: "main-exits-holding", policy: "print")
     #expect(printed.contains("WARNING: lock held when thread exits!"), "\(printed)")
     #expect(printed.contains("&main-exit->lock"))
     let report = try ToolRun(["report", "--format", "json", trace.path])
@@ -257,20 +245,8 @@ import Testing
   /// A trace that cannot be written (a full disk: `/dev/full`) is said
   /// once on standard error: it was silent, and the cut trace read clean.
   @Test func aTraceThatCannotBeWrittenIsSaidOnce() throws {
-    let process = Process()
-    process.executableURL = Self.probe
-    process.arguments = ["invalid-wait-context", "record-stress"]
-    var environment = ProcessInfo.processInfo.environment
-    environment["RAWLOCKCHECK_TRACE"] = "/dev/full"
-    environment.removeValue(forKey: "RAWLOCKCHECK")
-    process.environment = environment
-    let err = Pipe()
-    process.standardError = err
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
-    let printed = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0)
+    let (_, printed) = try TracePathTests.record(
+      to: "/dev/full", scenario: "invalid-wait-context", also: ["record-stress"])
     #expect(
       printed
         == "rawlockcheck: cannot write trace /dev/full: No space left on device; the trace is incomplete\n"

@@ -12,15 +12,16 @@ import Testing
 @Suite struct TracePathTests {
   /// Runs `LockdepProbe scenario` recording to `template`; returns its
   /// process id and standard error.
-  static func record(to template: String, scenario: String = "circular-dependency") throws -> (
-    pid: Int32, stderr: String
-  ) {
+  static func record(
+    to template: String, scenario: String = "circular-dependency", also more: [String] = [],
+    policy: String? = nil
+  ) throws -> (pid: Int32, stderr: String) {
     let process = Process()
     process.executableURL = RecorderTests.probe
-    process.arguments = [scenario]
+    process.arguments = [scenario] + more
     var environment = ProcessInfo.processInfo.environment
     environment["RAWLOCKCHECK_TRACE"] = template
-    environment.removeValue(forKey: "RAWLOCKCHECK")
+    environment["RAWLOCKCHECK"] = policy
     environment.removeValue(forKey: "RAWLOCKCHECK_TRACE_FORMAT")
     process.environment = environment
     let err = Pipe()
