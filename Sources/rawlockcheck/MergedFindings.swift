@@ -14,8 +14,14 @@ import Trace
 /// loaded. A finding whose trace has no module map keeps its trace's
 /// site, and merges with none of another trace's.
 enum MergedFindings {
-  /// The finding's identity across traces; nil when its site is its trace's alone.
-  static func key(of f: Finding, symbols: [TraceSymbols?]) -> [String]? {
+  /// The finding's identity across traces, and the identity a finding at
+  /// its stack's first return address alone would have (`alias`: an event
+  /// the recorder wrote with `ip=` only, where the live run took no stack
+  /// as its chain was known, is the same finding); nil when its site is its
+  /// trace's alone.
+  static func key(of f: Finding, symbols: [TraceSymbols?]) -> (
+    identity: [String], alias: [String]?
+  )? {
     let t = Int(f.origin.trace)
     guard t >= 0, t < symbols.count, let trace = symbols[t], !trace.modules.isEmpty else {
       return nil
@@ -28,19 +34,20 @@ enum MergedFindings {
     } else {
       return nil
     }
-    var key = [f.kind.rawValue]
+    var site: [String] = []
     for address in addresses {
       // A return address: its call is the byte before it.
       let call = address &- 1
       guard let m = trace.modules.first(where: { call >= $0.start && call < $0.end }) else {
         return nil  // an address outside every module: this trace's alone
       }
-      key.append("\(m.path) \(m.buildID ?? "") \(address &- m.start &+ m.fileOffset)")
+      site.append("\(m.path) \(m.buildID ?? "") \(address &- m.start &+ m.fileOffset)")
     }
-    key.append(f.lock.map { "lock \($0.lockClass.raw) \($0.read)" } ?? "")
-    key += f.held.map { "held \($0.lockClass.raw) \($0.read)" }
-    key.append(detail(f.detail))
-    return key
+    var what = [f.kind.rawValue]
+    what.append(f.lock.map { "lock \($0.lockClass.raw) \($0.read)" } ?? "")
+    what += f.held.map { "held \($0.lockClass.raw) \($0.read)" }
+    what.append(detail(f.detail))
+    return (what + site, site.count > 1 ? what + [site[0]] : nil)
   }
 
   /// What a finding's detail names, without its origins and addresses

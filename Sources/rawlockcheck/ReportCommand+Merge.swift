@@ -172,12 +172,11 @@ extension ReportCommand {
       resolvers.append(resolver(for: symbols, path: path, pool: pool))
       traceSymbols += [TraceSymbols?](repeating: nil, count: sources.count - 1 - traceSymbols.count)
       traceSymbols.append(symbols)
-      if paths.count > 1 {
-        // This trace's repeats of earlier traces' findings, folded now,
-        // before they count towards the store's capacity.
-        folded = validator.foldFindings(recordedSince: folded, into: &foldKeys) {
-          MergedFindings.key(of: $0, symbols: traceSymbols)
-        }
+      // This trace's repeats of earlier traces' findings (and of its own,
+      // at a stack and then at its first return address alone), folded
+      // now, before they count towards the store's capacity.
+      folded = validator.foldFindings(recordedSince: folded, into: &foldKeys) {
+        MergedFindings.key(of: $0, symbols: traceSymbols)
       }
     }
     var report = TextReport(

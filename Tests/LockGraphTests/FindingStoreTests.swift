@@ -120,8 +120,8 @@ import Testing
       }
     }
     // The key: the class and the ip (the trace left out); class 9 has none.
-    let key: (Finding) -> [String]? = { f in
-      f.lock!.lockClass.raw == 9 ? nil : ["\(f.lock!.lockClass.raw)", "\(f.origin.ip)"]
+    let key: (Finding) -> (identity: [String], alias: [String]?)? = { f in
+      f.lock!.lockClass.raw == 9 ? nil : (["\(f.lock!.lockClass.raw)", "\(f.origin.ip)"], nil)
     }
     var keys: [[String]: Int] = [:]
     record(1, trace: 0, times: 2)

@@ -360,4 +360,38 @@ import Testing
       ])
     #expect(findings.map { $0["count"] as? Int } == [501, 501, 501])
   }
+
+  /// A finding at a stack, then again at its first return address alone
+  /// (an event the recorder wrote with `ip=` only: the live run took no
+  /// stack, its chain known) is one finding in a union run, counted
+  /// twice; a stack that only starts alike stays apart. It read as two
+  /// findings of one cycle closed against `--graph-in`.
+  @Test func aFindingAtItsReturnAddressAloneIsTheStacksFinding() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      module 0x700000000000-0x700000010000 0x0 /nonexistent/app build-id=ab
+      stack s1 0x700000001000 0x700000002000
+      stack s2 0x700000001000 0x700000003000
+      class raw raw_spinlock
+      class m mutex
+      1 acquire raw
+      1 acquire m at=s1
+      1 release m
+      1 acquire m ip=0x700000001000
+      1 release m
+      1 acquire m at=s2
+      1 release m
+
+      """
+    let dir = try Self.directory(["t.rlt": trace])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let union = try ToolRun(["report", "--merge", "--format", "json", "t.rlt"], in: dir)
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(union.stdout.utf8)) as? [String: Any])
+    let findings = try #require(object["findings"] as? [[String: Any]])
+    // A mutex under the raw lock: sleep-in-atomic and invalid-wait-context.
+    #expect(findings.map { $0["count"] as? Int } == [2, 2, 1, 1])
+    let apart = try ToolRun(["report", "t.rlt"], in: dir)
+    #expect(apart.stdout.hasSuffix("6 findings (invalid-wait-context 3, sleep-in-atomic 3)\n"))
+  }
 }

@@ -114,10 +114,15 @@ public struct FindingStore: Sendable {
   /// --merge`) fold each trace's findings once it is read: their sites are
   /// their traces' own, and hundreds of one build's traces, each with the
   /// same two findings, passed the capacity with two findings. `key` nil:
-  /// never folded. The findings of a folded site are not looked up again
-  /// (their trace is read), so their index entries go.
+  /// never folded. A kept finding's `alias` is registered too, never
+  /// looked up by it: a finding at a single return address (`ip=`, what
+  /// an event carries where the recorder took no stack) folds into the
+  /// first one whose stack starts there, while two stacks that only start
+  /// alike stay apart. The findings of a folded site are not looked up
+  /// again (their trace is read), so their index entries go.
   public mutating func fold(
-    recordedSince start: Int, into keys: inout [[String]: Int], key: (Finding) -> [String]?
+    recordedSince start: Int, into keys: inout [[String]: Int],
+    key: (Finding) -> (identity: [String], alias: [String]?)?
   ) {
     guard start < findings.count else { return }
     var moved = [Int](repeating: -1, count: findings.count - start)
@@ -125,11 +130,12 @@ public struct FindingStore: Sendable {
     for i in start..<findings.count {
       let f = findings[i]
       if i != overflow, let k = key(f) {
-        if let j = keys[k] {
+        if let j = keys[k.identity] {
           kept[j].count += f.count
           continue
         }
-        keys[k] = kept.count
+        keys[k.identity] = kept.count
+        if let alias = k.alias, keys[alias] == nil { keys[alias] = kept.count }
       }
       moved[i - start] = kept.count
       kept.append(f)

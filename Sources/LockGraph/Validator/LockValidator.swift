@@ -56,7 +56,8 @@ public struct LockValidator {
   /// findings; returns how many findings are kept after it.
   @discardableResult
   public func foldFindings(
-    recordedSince start: Int, into keys: inout [[String]: Int], key: (Finding) -> [String]?
+    recordedSince start: Int, into keys: inout [[String]: Int],
+    key: (Finding) -> (identity: [String], alias: [String]?)?
   ) -> Int {
     core.shared.withLock {
       $0.findings.fold(recordedSince: start, into: &keys, key: key)
