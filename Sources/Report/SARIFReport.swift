@@ -56,12 +56,11 @@ public struct SARIFReport {
   ) {
     self.reports = reports
     self.version = version
-    self.sourceRoot = sourceRoot.map { $0.hasSuffix("/") ? $0 : $0 + "/" }
+    let directory = { (path: String) in path.hasSuffix("/") ? path : path + "/" }
+    self.sourceRoot = sourceRoot.map(directory)
     // Through a symbolic link, files may be named by either path.
-    self.resolvedSourceRoot = sourceRoot.flatMap(resolvedPath).map {
-      $0.hasSuffix("/") ? $0 : $0 + "/"
-    }
-    self.spelledSourceRoot = spelledSourceRoot.map { $0.hasSuffix("/") ? $0 : $0 + "/" }
+    self.resolvedSourceRoot = sourceRoot.flatMap(resolvedPath).map(directory)
+    self.spelledSourceRoot = spelledSourceRoot.map(directory)
     self.workingDirectory = workingDirectory
   }
 

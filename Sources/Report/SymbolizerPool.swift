@@ -41,9 +41,6 @@ public final class SymbolizerPool {
     self.binaries = binaries
   }
 
-  /// How many symbolizers the pool made.
-  public var count: Int { pool.count }
-
   /// A resolver of a trace's stacks through its `module` lines, and
   /// whether its symbolizer is new (its module warnings are then the
   /// trace's to say; a shared one's were said by the first trace).

@@ -173,6 +173,25 @@ struct ClassGraph {
         thread: core.threadLabel(e.thread))
     }
     var refused: [UInt64: Int] = [:]
+    /// The index of `held -> lock`, the dependency a finding names: the
+    /// graph's, or the one the finding refused, drawn beside it (made by
+    /// the first finding that refused it; a cycle and an irq lock
+    /// inversion may refuse the same pair).
+    func dependency(_ held: LockSnapshot, _ lock: LockSnapshot, of finding: Finding) -> Int {
+      if let e = graph.edge(from: held.lockClass, to: lock.lockClass) { return Int(e) }
+      let key =
+        UInt64(UInt32(bitPattern: held.lockClass.raw)) << 32
+        | UInt64(UInt32(bitPattern: lock.lockClass.raw))
+      if let i = refused[key] { return i }
+      let (site, short) = sites(finding.origin)
+      refused[key] = edges.count
+      edges.append(
+        Edge(
+          from: held.lockClass, to: lock.lockClass,
+          kinds: Self.kindNames(Self.kind(prev: held.read, next: lock.read)), site: site,
+          shortSite: short, thread: core.threadLabel(finding.thread), inGraph: false))
+      return edges.count - 1
+    }
     for finding in validator.findings.findings {
       switch finding.detail {
       case .circularDependency(let held, let chain):
@@ -185,47 +204,15 @@ struct ClassGraph {
           }
         }
         guard let lock = finding.lock else { continue }
-        let key =
-          UInt64(UInt32(bitPattern: held.lockClass.raw)) << 32
-          | UInt64(UInt32(bitPattern: lock.lockClass.raw))
-        if let e = graph.edge(from: held.lockClass, to: lock.lockClass) {
-          edges[Int(e)].circularDependency = true
-        } else if let i = refused[key] {
-          edges[i].circularDependency = true  // refused by an irq finding first
-        } else {
-          let (site, short) = sites(finding.origin)
-          refused[key] = edges.count
-          edges.append(
-            Edge(
-              from: held.lockClass, to: lock.lockClass,
-              kinds: Self.kindNames(
-                Self.kind(prev: held.read, next: lock.read)), site: site, shortSite: short,
-              thread: core.threadLabel(finding.thread), inGraph: false, circularDependency: true))
-        }
+        let i = dependency(held, lock, of: finding)
+        edges[i].circularDependency = true
       case .irqUnsafeDependency(let held, _, _, _, _, _, _, let safeToHeld, let lockToUnsafe, _):
         // safe -> ... -> held, the refused held -> lock, lock -> ... -> unsafe.
         guard let lock = finding.lock else { continue }
         markIrqPath(safeToHeld.map(\.lockClass) + [held.lockClass], in: graph)
         markIrqPath([lock.lockClass] + lockToUnsafe.map(\.lockClass), in: graph)
-        if let e = graph.edge(from: held.lockClass, to: lock.lockClass) {
-          edges[Int(e)].irqLockInversion = true
-        } else {
-          let key =
-            UInt64(UInt32(bitPattern: held.lockClass.raw)) << 32
-            | UInt64(UInt32(bitPattern: lock.lockClass.raw))
-          if refused[key] == nil {
-            let (site, short) = sites(finding.origin)
-            refused[key] = edges.count
-            var edge = Edge(
-              from: held.lockClass, to: lock.lockClass,
-              kinds: Self.kindNames(Self.kind(prev: held.read, next: lock.read)), site: site,
-              shortSite: short, thread: core.threadLabel(finding.thread), inGraph: false)
-            edge.irqLockInversion = true
-            edges.append(edge)
-          } else if let i = refused[key] {
-            edges[i].irqLockInversion = true
-          }
-        }
+        let i = dependency(held, lock, of: finding)
+        edges[i].irqLockInversion = true
       case .irqInversion(_, _, _, let path):
         // The path's links name the classes after the lock's, either way.
         guard let lock = finding.lock else { continue }

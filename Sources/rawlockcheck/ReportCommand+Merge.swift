@@ -121,8 +121,6 @@ extension ReportCommand {
   ) throws -> TextReport {
     var validator = LockValidator(configuration: options.configuration)
     var sources: [String] = []
-    /// Each source's symbols (nil: the seed's, or a trace that could not be read).
-    var traceSymbols: [TraceSymbols?] = []
     /// The findings folded so far (`MergedFindings`), and their keys.
     var folded = 0
     var foldKeys: [[String]: Int] = [:]
@@ -133,9 +131,10 @@ extension ReportCommand {
         validator.core, from: seed, file: graphIn, sources: &sources, resolvers: &resolvers,
         classSources: &classSources)
     }
-    // Each source's first event in the run's numbering (the seed's
-    // sources have none).
+    // Each source's first event in the run's numbering, and its symbols
+    // (the seed's sources, and a trace that could not be read, have none).
     var firstEvents = [Int64](repeating: 0, count: sources.count)
+    var traceSymbols = [TraceSymbols?](repeating: nil, count: sources.count)
     for (i, path) in paths.enumerated() {
       firstEvents.append(validator.eventCount)
       let progress = ProgressBar(label: path)
@@ -160,6 +159,7 @@ extension ReportCommand {
         classSources = consumer.classSources
         sources.append(path)
         resolvers.append(AddressFrameResolver(stacks: []))
+        traceSymbols.append(nil)
         continue
       }
       validator = consumer.validator
@@ -170,7 +170,6 @@ extension ReportCommand {
       }
       sources.append(path)
       resolvers.append(resolver(for: symbols, path: path, pool: pool))
-      traceSymbols += [TraceSymbols?](repeating: nil, count: sources.count - 1 - traceSymbols.count)
       traceSymbols.append(symbols)
       // This trace's repeats of earlier traces' findings (and of its own,
       // at a stack and then at its first return address alone), folded

@@ -275,9 +275,9 @@ final class TraceRecorder: Sendable {
   /// Says once, on standard error, that the trace could not be written
   /// (`code`, an error number; 0: nothing to say): a full disk left a
   /// trace that read as clean, and the run said nothing. Not from a signal
-  /// handler (the message is made then).
-  private func check(_ code: Int32, fromSignal: Bool = false) {
-    guard code != 0, !fromSignal, !writeFailed.exchange(true, ordering: .relaxed) else { return }
+  /// handler (the message is made here): those writes are not checked.
+  private func check(_ code: Int32) {
+    guard code != 0, !writeFailed.exchange(true, ordering: .relaxed) else { return }
     printToStandardError(
       "rawlockcheck: cannot write trace \(path): \(String(cString: strerror(code))); "
         + "the trace is incomplete\n")

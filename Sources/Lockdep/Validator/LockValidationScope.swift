@@ -168,9 +168,7 @@ public final class LockValidationScope: Sendable {
     // A release build without the `Validation` trait validates nothing but
     // `Checked` locks: a negative test has nothing to check there.
     if found.isEmpty && !lockValidationIsCompiledIn {
-      Self.saidCompiledOut.withLock { said in
-        guard !said else { return }
-        said = true
+      if !Self.saidCompiledOut.exchange(true, ordering: .relaxed) {
         printToStandardError(
           "rawlockcheck: lock validation is compiled out of this build (release, without the "
             + "Validation trait): negative tests check nothing\n")
@@ -192,7 +190,7 @@ public final class LockValidationScope: Sendable {
 
   /// Whether a negative test in a build without validation was said to
   /// check nothing (once per process).
-  private static let saidCompiledOut = PThreadMutex(false)
+  private static let saidCompiledOut = Atomic<Bool>(false)
 
   /// Every finding that happened in this scope, in order (repeats included).
   public var findings: [Occurrence] { occurrences.withLock { $0 } }
