@@ -72,6 +72,120 @@ import WaitContext
     #expect(searches > 20 && found > 5, "seed \(seed): \(searches) searches, \(found) found")
   }
 
+  /// lockdep's `__bfs()` as the kernel writes it, for comparison: every
+  /// edge's far class queued, a class visited (marked, its strength from
+  /// the edge it came by) the first time it is dequeued, and matched then.
+  /// Edges in the order they were added (`locks_after`/`locks_before`).
+  static func lockdepBFS(
+    _ graph: DependencyGraph, _ classes: ClassTables, from root: ClassID, forward: Bool,
+    rootOnlyRecursive: Bool, skipIrqUsageExempt: Bool, goal: GraphSearch.Goal
+  ) -> [String]? {
+    var visited = Set<Int32>()
+    var onlyRecursive: [Int32: Bool] = [:]
+    var pathTo: [Int32: [Int]] = [:]
+    var queue: [(node: Int32, parent: Int32, edge: Int)] = [(root.raw, -1, -1)]
+    var head = 0
+    while head < queue.count {
+      let (node, parent, e) = queue[head]
+      head += 1
+      if !visited.insert(node).inserted { continue }
+      if e >= 0 {
+        let edge = graph.edges[e]
+        var kinds = forward ? edge.kinds : edge.kinds.reversed
+        if onlyRecursive[parent]! { kinds.subtract([.sharedToRecursive, .sharedToNonRecursive]) }
+        if kinds.isEmpty { continue }
+        onlyRecursive[node] = kinds.isDisjoint(with: [
+          .sharedToNonRecursive, .exclusiveToNonRecursive,
+        ])
+        pathTo[node] = pathTo[parent]! + [e]
+      } else {
+        onlyRecursive[node] = rootOnlyRecursive
+        pathTo[node] = []
+      }
+      let cls = ClassID(node)
+      if skipIrqUsageExempt && classes.waits(cls).lockType != .normal { continue }
+      var usage = classes.usage(cls)
+      if onlyRecursive[node]! { usage.formIntersection(UsageMask(rawValue: 0x55)) }
+      let matched: Bool
+      switch goal {
+      case .conflict(let target, let read):
+        matched = cls == target && (read == .exclusive || !onlyRecursive[node]!)
+      case .usage(let mask): matched = !usage.isDisjoint(with: mask)
+      case .accumulate: matched = false
+      }
+      if matched {
+        return ["found \(node)"]
+          + pathTo[node]!.map { "\(graph.edges[$0].from.raw)->\(graph.edges[$0].to.raw)" }
+      }
+      for (index, edge) in graph.edges.enumerated() where (forward ? edge.from : edge.to) == cls {
+        queue.append(((forward ? edge.to : edge.from).raw, node, index))
+      }
+    }
+    return nil
+  }
+
+  /// The search leaves out what the topological order rules out, marks a
+  /// class when it is queued, and ends a cycle search when it queues a
+  /// class with an edge to the target: it must find what lockdep's
+  /// breadth-first search finds, the same class by the same path, for
+  /// every goal and direction, on random graphs with every dependency kind
+  /// (so the strong-path rule cuts paths, and a target first reached by a
+  /// path that is not strong is skipped for good) and random usage bits.
+  @Test(arguments: 1...40)
+  func findsWhatLockdepsSearchFinds(seed: Int) throws {
+    var rng = SplitMix(seed: UInt64(seed) &* 7919)
+    let count = 24
+    let registry = ClassRegistry()
+    for c in 0..<count {
+      // A few per-cpu classes, which irq searches skip.
+      let kind: LockKind = c % 7 == 6 ? .localLock : .spinlock
+      _ = registry.declare(
+        key: "c\(c)", name: nil, kind: kind, waits: try ClassWaitTypes(kind: kind))
+    }
+    let tables = registry.tables
+    var graph = DependencyGraph()
+    var search = GraphSearch()
+    var outcomes = (found: 0, notFound: 0)
+    for step in 0..<300 {
+      let a = ClassID(Int32(rng.next() % UInt64(count)))
+      let b = ClassID(Int32(rng.next() % UInt64(count)))
+      if a != b && !TopologicalOrderTests.reaches(graph, from: b, to: a) {
+        let kinds = Self.kinds[Int(rng.next() % UInt64(Self.kinds.count))]
+        graph.add(from: a, to: b, kinds: kinds, origin: .unknown, thread: ThreadID(0))
+      }
+      if rng.next() % 4 == 0 {
+        let bit = UsageBit(rawValue: UInt8(rng.next() % 8))!
+        let c = ClassID(Int32(rng.next() % UInt64(count)))
+        tables.addUsage(c, bit.mask)
+        graph.addUsage(bit.mask, to: c)
+      }
+      let root = ClassID(Int32(rng.next() % UInt64(count)))
+      let forward = rng.next() % 2 == 0
+      let onlyRecursive = rng.next() % 3 == 0
+      let skip = rng.next() % 3 == 0
+      let goal: GraphSearch.Goal
+      if rng.next() % 2 == 0 {
+        let read: ReadMode = rng.next() % 2 == 0 ? .exclusive : .shared
+        goal = .conflict(target: ClassID(Int32(rng.next() % UInt64(count))), targetRead: read)
+      } else {
+        goal = .usage(UsageMask(rawValue: UInt16(1 << (rng.next() % 8))))
+      }
+      let result = search.run(
+        graph: graph, classes: tables, from: root, direction: forward ? .forward : .backward,
+        rootOnlyRecursive: onlyRecursive, skipIrqUsageExempt: skip, goal: goal)
+      let got = result.map { r in
+        ["found \(r.found.raw)"]
+          + r.path.map { "\(graph.edges[Int($0)].from.raw)->\(graph.edges[Int($0)].to.raw)" }
+      }
+      let expected = Self.lockdepBFS(
+        graph, tables, from: root, forward: forward, rootOnlyRecursive: onlyRecursive,
+        skipIrqUsageExempt: skip, goal: goal)
+      if expected == nil { outcomes.notFound += 1 } else { outcomes.found += 1 }
+      #expect(got == expected, "seed \(seed) step \(step): \(goal) from \(root.raw)")
+    }
+    #expect(outcomes.found > 30 && outcomes.notFound > 30, "seed \(seed): \(outcomes)")
+  }
+
   /// A search's answer is remembered only while the graph is unchanged:
   /// a new edge, a new kind on an edge (which can make a path strong) or a
   /// new usage bit each makes the same question find what it now finds.

@@ -3,9 +3,12 @@ import WaitContext
 /// Breadth-first search of the dependency graph with lockdep's strong-path
 /// rule (`__bfs()`), reusing its buffers between searches.
 ///
-/// Invariant, as in lockdep: a class is visited once per search, the first
-/// time it is dequeued, whether or not that path is strong; the first match
-/// found is on a shortest strong path.
+/// Invariant, as in lockdep: a class is visited once per search, by its
+/// first entry in the queue, whether or not that path is strong; the first
+/// match found is on a shortest strong path. (lockdep marks a class when
+/// that entry is dequeued; this search marks it when it is queued, which
+/// visits the same classes in the same order, and lets a cycle search stop
+/// as soon as the target's first entry is known.)
 struct GraphSearch: Sendable {
   enum Direction { case forward, backward }
 
@@ -123,60 +126,104 @@ struct GraphSearch: Sendable {
     {
       ceiling = rank
     }
+    // The class a conflict search looks for, and its read mode.
+    var target: ClassID? = nil
+    var targetRead = ReadMode.exclusive
+    if case .conflict(let t, let read) = goal { (target, targetRead) = (t, read) }
+    let forward = direction == .forward
+    // A class is marked visited, and its parent and strength set, when its
+    // first entry is queued: that entry is the one lockdep dequeues first,
+    // and it alone decides whether the class is visited (continues a
+    // strong path) or skipped for good, so the classes are visited in
+    // lockdep's order.
     queue.removeAll(keepingCapacity: true)
     queue.append((root.raw, -1))
+    visited[root.index] = generation
+    onlyRecursive[root.index] = rootOnlyRecursive
+    parentEdge[root.index] = -1
+    // A forward conflict search knows where it ends as soon as it queues a
+    // class with an edge to the target: the target's first entry is queued
+    // when that class is expanded, before any class queued after it is.
+    let lookahead = forward && !skipIrqUsageExempt ? target : nil
+    if let target = lookahead, target != root,
+      let decided = targetEntry(after: root.index, target, targetRead, graph)
+    {
+      return decided.matched ? Result(found: target, path: [decided.edge]) : nil
+    }
     var head = 0
     while head < queue.count {
-      let (node, via) = queue[head]
+      let i = Int(queue[head].node)
       head += 1
-      let i = Int(node)
-      if visited[i] == generation { continue }
-      visited[i] = generation
-      if via >= 0 {
-        let edge = graph.edges[Int(via)]
-        let parent = direction == .forward ? edge.from : edge.to
-        var kinds = direction == .forward ? edge.kinds : edge.kinds.reversed
-        // -(*R)-> followed by -(S*)-> is not a strong path.
-        if onlyRecursive[parent.index] { kinds.subtract(.fromShared) }
-        if kinds.isEmpty { continue }
-        onlyRecursive[i] = kinds.isDisjoint(with: .toNonRecursive)
-        parentNode[i] = parent.index
-      } else {
-        onlyRecursive[i] = rootOnlyRecursive
-      }
-      parentEdge[i] = via
-      let cls = ClassID(node)
+      let cls = ClassID(Int32(i))
       if skipIrqUsageExempt && classes.waits(cls).lockType != .normal { continue }
       switch goal {
-      case .conflict(let target, let targetRead):
-        if node == target.raw && (targetRead == .exclusive || !onlyRecursive[i]) {
-          return Result(found: ClassID(node), path: path(to: i))
+      case .conflict:
+        if cls == target && (targetRead == .exclusive || !onlyRecursive[i]) {
+          return Result(found: cls, path: path(to: i))
         }
       case .usage(let mask):
         if !visibleUsage(classes.usage(cls), onlyRecursive: onlyRecursive[i]).isDisjoint(with: mask)
         {
-          return Result(found: ClassID(node), path: path(to: i))
+          return Result(found: cls, path: path(to: i))
         }
       case .accumulate:
         accumulated.formUnion(visibleUsage(classes.usage(cls), onlyRecursive: onlyRecursive[i]))
       }
-      // Each edge in the order it was added; none to a class visited
-      // already (it would be skipped when dequeued: the same search).
-      let forward = direction == .forward
+      // Each edge in the order it was added.
       var e: Int32 =
         i < graph.firstOut.count ? (forward ? graph.firstOut[i] : graph.firstIn[i]) : -1
       while e >= 0 {
         let edge = graph.edges[Int(e)]
-        let other = forward ? edge.to.raw : edge.from.raw
-        if visited[Int(other)] != generation
-          && (ceiling == .max || graph.rank(of: Int(other)) <= ceiling)
+        let other = Int(forward ? edge.to.raw : edge.from.raw)
+        if visited[other] != generation
+          && (ceiling == .max || graph.rank(of: other) <= ceiling)
         {
-          queue.append((other, e))
+          visited[other] = generation
+          if let kinds = strongKinds(edge, from: i, forward: forward) {
+            onlyRecursive[other] = kinds.isDisjoint(with: .toNonRecursive)
+            parentNode[other] = i
+            parentEdge[other] = e
+            if let target = lookahead, other != target.index,
+              let decided = targetEntry(after: other, target, targetRead, graph)
+            {
+              return decided.matched
+                ? Result(found: target, path: path(to: other) + [decided.edge]) : nil
+            }
+            queue.append((Int32(other), e))
+          }
         }
         e = forward ? graph.nextOut[Int(e)] : graph.nextIn[Int(e)]
       }
     }
     return nil
+  }
+
+  /// For a forward conflict search that just queued class `c` (visited,
+  /// strength set), to be expanded: nil when `c` has no edge to the
+  /// target, or the target was visited; otherwise the target's first entry
+  /// is that edge, and whether it matches (else the target is skipped for
+  /// good and the search finds nothing).
+  private func targetEntry(
+    after c: Int, _ target: ClassID, _ targetRead: ReadMode, _ graph: DependencyGraph
+  ) -> (edge: Int32, matched: Bool)? {
+    guard visited[target.index] != generation,
+      let e = graph.edge(from: ClassID(Int32(c)), to: target)
+    else { return nil }
+    guard let kinds = strongKinds(graph.edges[Int(e)], from: c, forward: true) else {
+      return (e, false)
+    }
+    return (e, targetRead == .exclusive || !kinds.isDisjoint(with: .toNonRecursive))
+  }
+
+  /// The kinds by which `edge`, followed from the visited class `parent`,
+  /// continues a strong path; nil when it does not (-(*R)-> followed by
+  /// -(S*)->).
+  private func strongKinds(_ edge: DependencyGraph.Edge, from parent: Int, forward: Bool)
+    -> DependencyKinds?
+  {
+    var kinds = forward ? edge.kinds : edge.kinds.reversed
+    if onlyRecursive[parent] { kinds.subtract(.fromShared) }
+    return kinds.isEmpty ? nil : kinds
   }
 
   /// The usage a search may match at a class (lockdep's `usage_match()` and
