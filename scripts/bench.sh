@@ -22,9 +22,11 @@
 #     one-thread run on the same two cores (`--reader-thread off`): the
 #     overlap only pays when the second core is free, so on a shared machine
 #     this figure says as much about the neighbours as about the reader.
-# Then two hard shapes at N events: low reuse over 8,000 classes
-# (manyClasses), and a thread per task (churn: threadChurn), whose memory
-# grows by each exited thread's declaration only, measured per thread.
+# Then the hard shapes at N events: low reuse over 8,000 classes
+# (manyClasses); nesting in no order (random-order: randomOrder), where most
+# new dependencies close a cycle; a thread per task (churn: threadChurn),
+# whose memory grows by each exited thread's declaration only, measured per
+# thread; and the options a recorder writes (recorded).
 # Traces go to a temporary directory under .build (on the repository's disk,
 # checked with df first), deleted at the end. Ends with one JSON line.
 # Usage: scripts/bench.sh [N]   (scripts/bench.sh 1000000: a quick run)
@@ -175,6 +177,22 @@ out=$(awk -v e="$events" -v d="$deps" -v t="${fig[textM]}" -v b="${fig[binaryM]}
   printf "binary report: %6.2f M events/s: %.2fx text, %.3fx cat\n", e / b / 1e6, t / b, c / b
   printf "graph:         %d dependencies; peak memory %.1f MiB\n", d, r / 1024
   printf "JSON \"manyClasses\": {\"events\": %d, \"dependencies\": %d, \"textEventsPerSecond\": %.0f, \"textToAwk\": %.3f, \"binaryEventsPerSecond\": %.0f, \"binaryToText\": %.3f, \"binaryToCat\": %.4f, \"peakMiB\": %.1f}, \n", e, d, e / t, a / t, e / b, t / b, c / b, r / 1024
+}')
+grep -v '^JSON ' <<<"$out"
+json+=$(sed -n 's/^JSON //p' <<<"$out")
+# The adversarial graph: random-order, 2,000 sleeping locks nested in no
+# order, where most new pairs of classes close a cycle (reported, refused)
+# once the graph fills: the cycle searches and the reordering of the
+# topological order on every shape they meet. N events, best of 3.
+declare -A fig=()
+measure_shape --shape random-order
+echo "== shape random-order (randomOrder)"
+out=$(awk -v e="$events" -v d="$deps" -v t="${fig[textM]}" -v b="${fig[binaryM]}" \
+  -v a="${fig[awkM]}" -v c="${fig[catM]}" -v r="$rss" 'BEGIN {
+  printf "text report:   %6.2f M events/s at %d (best of 3): %.2fx awk\n", e / t / 1e6, e, a / t
+  printf "binary report: %6.2f M events/s: %.2fx text, %.3fx cat\n", e / b / 1e6, t / b, c / b
+  printf "graph:         %d dependencies; peak memory %.1f MiB\n", d, r / 1024
+  printf "JSON \"randomOrder\": {\"events\": %d, \"dependencies\": %d, \"textEventsPerSecond\": %.0f, \"textToAwk\": %.3f, \"binaryEventsPerSecond\": %.0f, \"binaryToText\": %.3f, \"binaryToCat\": %.4f, \"peakMiB\": %.1f}, \n", e, d, e / t, a / t, e / b, t / b, c / b, r / 1024
 }')
 grep -v '^JSON ' <<<"$out"
 json+=$(sed -n 's/^JSON //p' <<<"$out")

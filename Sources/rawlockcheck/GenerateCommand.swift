@@ -5,8 +5,8 @@ import Basics
   import Glibc
 #endif
 
-/// `rawlockcheck generate`: writes a synthetic, clean text trace for
-/// benchmarks, in one of three shapes:
+/// `rawlockcheck generate`: writes a synthetic text trace for benchmarks,
+/// in one of four shapes:
 /// - `reuse` (the default): hundreds of classes ranked so that nesting is
 ///   valid, chains up to 8 deep drawn from a fixed set of code paths (so the
 ///   chain cache sees what a real program shows it), several threads, and
@@ -19,9 +19,15 @@ import Basics
 /// - `churn`: a thread per task, as a server or a test suite starts them:
 ///   each thread takes one of the `reuse` shape's code paths once and
 ///   exits, `--threads` of them alive at a time, interleaved event by
-///   event; a thread costs only its declaration once it exits.
+///   event; a thread costs only its declaration once it exits;
+/// - `random-order`: the adversarial shape for the dependency graph: 2,000
+///   sleeping locks (mutexes, and read-write semaphores also taken shared)
+///   nested up to 8 deep in no order at all, threads interleaved: once the
+///   graph fills, most new pairs of classes close a cycle, which is
+///   reported (the only shape that is not clean) and refused, so the trace
+///   measures the cycle searches and the graph's reordering.
 ///
-/// Each writes exactly `--events` events, and the trace stays clean: a
+/// Each writes exactly `--events` events, and the others stay clean: a
 /// shape stops taking new steps once the next might not fit with what its
 /// threads still owe (releases, enables, exits), writes what they owe, and
 /// makes up the rest with `fill` (a `might-sleep` and pairs of an
@@ -32,6 +38,7 @@ struct GenerateCommand: ParsableCommand {
     case reuse
     case lowReuse = "low-reuse"
     case churn
+    case randomOrder = "random-order"
   }
 
   static let configuration = CommandConfiguration(
@@ -43,11 +50,14 @@ struct GenerateCommand: ParsableCommand {
 
   @Option(
     help:
-      "Trace shape: reuse (fixed code paths, a high chain-cache hit rate), low-reuse (random nesting, about 25% hits) or churn (a short-lived thread per code path taken)."
+      "Trace shape: reuse (fixed code paths, a high chain-cache hit rate), low-reuse (random nesting, about 25% hits), churn (a short-lived thread per code path taken) or random-order (nesting in no order: most new pairs close a cycle, reported)."
   )
   var shape: Shape = .reuse
 
-  @Option(help: "Number of lock classes (default 400 for reuse, 200 for low-reuse).")
+  @Option(
+    help:
+      "Number of lock classes (default 400 for reuse and churn, 200 for low-reuse, 2000 for random-order)."
+  )
   var classes: Int?
 
   @Option(help: "Number of threads.")
@@ -90,6 +100,9 @@ struct GenerateCommand: ParsableCommand {
     case .churn: try writeChurn(classes: classes ?? 400, into: &out, rng: &rng)
     case .lowReuse:
       var generator = LowReuseGenerator(classes: classes ?? 200, threads: threads)
+      try generator.write(events: events, into: &out, rng: &rng)
+    case .randomOrder:
+      var generator = LowReuseGenerator(classes: classes ?? 2000, threads: threads, ordered: false)
       try generator.write(events: events, into: &out, rng: &rng)
     }
     try out.flush()
@@ -230,6 +243,10 @@ struct GenerateCommand: ParsableCommand {
 /// trace is clean while most held-lock chains are new. Each thread plans its
 /// next step (an acquisition, a release, or a whole hard-interrupt section)
 /// as a few lines, and the threads' lines are interleaved one at a time.
+///
+/// Not `ordered` (`random-order`), every class is a sleeping lock (a mutex,
+/// or every fifth a read-write semaphore, taken shared half the time), a
+/// thread takes any class it does not hold, and no interrupt comes.
 struct LowReuseGenerator {
   /// The deepest nesting.
   static let maxDepth = 8
@@ -248,11 +265,19 @@ struct LowReuseGenerator {
   let irqSafeStart: Int
   var states: [ThreadState]
   let kinds: [String]
+  /// Whether threads acquire in rank order (else in no order).
+  let ordered: Bool
 
-  init(classes: Int, threads: Int) {
+  init(classes: Int, threads: Int, ordered: Bool = true) {
     self.classes = classes
-    self.irqSafeStart = classes - classes / 8
+    self.ordered = ordered
     self.states = Array(repeating: ThreadState(), count: threads)
+    guard ordered else {
+      self.irqSafeStart = classes
+      self.kinds = (0..<classes).map { $0 % 5 == 4 ? "rwsem" : "mutex" }
+      return
+    }
+    self.irqSafeStart = classes - classes / 8
     // mutex, rwsem, spinlock, rwlock, raw_spinlock: 20/10/25/15/30 %.
     let bounds = [20, 30, 55, 70, 100].map { $0 * classes / 100 }
     let names = ["mutex", "rwsem", "spinlock", "rwlock", "raw_spinlock"]
@@ -311,6 +336,7 @@ struct LowReuseGenerator {
     states[t].pending.removeAll(keepingCapacity: true)
     states[t].next = 0
     let held = states[t].held
+    if !ordered { return planUnordered(thread: t, rng: &rng) }
     if states[t].irqsOffAt == nil && rng.next() % 100 < 3 {
       // A hard interrupt: one or two irq-safe raw spin locks, in rank order.
       let span = UInt64(classes - irqSafeStart)
@@ -343,6 +369,21 @@ struct LowReuseGenerator {
     var line = "acquire c\(next)"
     if kinds[next] == "rwsem" && rng.next() % 2 == 0 { line += " read" }
     if kinds[next] == "rwlock" && rng.next() % 2 == 0 { line += " read-recursive" }
+    states[t].pending.append(line)
+    states[t].held.append(next)
+  }
+
+  /// `plan` for the `random-order` shape: an acquisition of any class the
+  /// thread does not hold, or a release.
+  mutating func planUnordered(thread t: Int, rng: inout SplitMix) {
+    let held = states[t].held
+    if held.count == Self.maxDepth || (!held.isEmpty && rng.next() % 100 >= 55) {
+      return release(thread: t)
+    }
+    var next = Int(rng.next() % UInt64(classes))
+    while held.contains(next) { next = Int(rng.next() % UInt64(classes)) }
+    var line = "acquire c\(next)"
+    if kinds[next] == "rwsem" && rng.next() % 2 == 0 { line += " read" }
     states[t].pending.append(line)
     states[t].held.append(next)
   }
