@@ -7,6 +7,13 @@ public enum JSONText {
   /// copied as UTF-8.
   @inlinable
   public static func appendEscaped(_ text: String, to out: inout [UInt8]) {
+    // Most text needs no escape: copied whole.
+    if !text.utf8.contains(where: {
+      $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\")
+    }) {
+      out.append(contentsOf: text.utf8)
+      return
+    }
     for byte in text.utf8 {
       switch byte {
       case UInt8(ascii: "\""): FrameText.append(#"\""#, to: &out)

@@ -9,6 +9,7 @@ public struct JSONValue: Sendable {
     case bool(Bool)
     case null
     case array([JSONValue])
+    case elements(count: Int, element: @Sendable (Int) -> JSONValue)
     case object([(String, JSONValue)])
   }
   let node: Node
@@ -23,6 +24,14 @@ public struct JSONValue: Sendable {
   public static let null = JSONValue(node: .null)
   /// An array.
   public static func array(_ a: [JSONValue]) -> JSONValue { JSONValue(node: .array(a)) }
+  /// An array of `count` elements, each made by `element` only as it is
+  /// written and dropped after: what a large array (a graph's edges) costs
+  /// is its text, not a tree of every element at once.
+  public static func elements(count: Int, _ element: @escaping @Sendable (Int) -> JSONValue)
+    -> JSONValue
+  {
+    JSONValue(node: .elements(count: count, element: element))
+  }
   /// An object whose fields keep the order given.
   public static func object(_ o: [(String, JSONValue)]) -> JSONValue { JSONValue(node: .object(o)) }
   /// A string, or `null` for nil.
@@ -30,53 +39,85 @@ public struct JSONValue: Sendable {
 
   /// The text, indented by two spaces per level, or on one line.
   public func render(pretty: Bool = true) -> String {
-    var out = ""
+    String(decoding: bytes(pretty: pretty), as: UTF8.self)
+  }
+
+  /// `render(pretty:)` as UTF-8, written straight into one buffer (a graph
+  /// of half a million edges is a few hundred megabytes of it).
+  public func bytes(pretty: Bool = true) -> [UInt8] {
+    var out: [UInt8] = []
     write(into: &out, indent: pretty ? 0 : -1)
     return out
   }
 
-  private func write(into out: inout String, indent: Int) {
+  private func write(into out: inout [UInt8], indent: Int) {
     let pretty = indent >= 0
-    let pad = pretty ? String(repeating: "  ", count: indent + 1) : ""
-    let closePad = pretty ? String(repeating: "  ", count: indent) : ""
-    let sep = pretty ? ",\n" : ", "
-    let open = pretty ? "\n" : ""
     switch node {
     case .string(let s): Self.quote(s, into: &out)
-    case .int(let i): out += String(i)
-    case .bool(let b): out += b ? "true" : "false"
-    case .null: out += "null"
-    case .array(let items):
-      if items.isEmpty {
-        out += "[]"
-        return
-      }
-      out += "[" + open
-      for (i, item) in items.enumerated() {
-        if i > 0 { out += sep }
-        out += pad
-        item.write(into: &out, indent: pretty ? indent + 1 : -1)
-      }
-      out += (pretty ? "\n" + closePad : "") + "]"
+    case .int(let i): out.append(contentsOf: String(i).utf8)
+    case .bool(let b): FrameText.append(b ? "true" : "false", to: &out)
+    case .null: FrameText.append("null", to: &out)
+    case .array(let items): Self.writeArray(items.count, { items[$0] }, into: &out, indent: indent)
+    case .elements(let count, let element):
+      Self.writeArray(count, element, into: &out, indent: indent)
     case .object(let fields):
       if fields.isEmpty {
-        out += "{}"
+        FrameText.append("{}", to: &out)
         return
       }
-      out += "{" + open
+      out.append(UInt8(ascii: "{"))
       for (i, (key, value)) in fields.enumerated() {
-        if i > 0 { out += sep }
-        out += pad
+        Self.separate(first: i == 0, indent: indent, into: &out)
         Self.quote(key, into: &out)
-        out += ": "
+        FrameText.append(": ", to: &out)
         value.write(into: &out, indent: pretty ? indent + 1 : -1)
       }
-      out += (pretty ? "\n" + closePad : "") + "}"
+      Self.close(UInt8(ascii: "}"), indent: indent, into: &out)
     }
   }
 
+  /// An array of `count` elements, `element(i)` the i-th.
+  private static func writeArray(
+    _ count: Int, _ element: (Int) -> JSONValue, into out: inout [UInt8], indent: Int
+  ) {
+    if count == 0 {
+      FrameText.append("[]", to: &out)
+      return
+    }
+    out.append(UInt8(ascii: "["))
+    for i in 0..<count {
+      separate(first: i == 0, indent: indent, into: &out)
+      element(i).write(into: &out, indent: indent >= 0 ? indent + 1 : -1)
+    }
+    close(UInt8(ascii: "]"), indent: indent, into: &out)
+  }
+
+  /// What goes before an item of a container at `indent` (-1: on one
+  /// line): a comma unless it is the first, then a line break and the
+  /// item's indentation, or a space.
+  private static func separate(first: Bool, indent: Int, into out: inout [UInt8]) {
+    if !first { out.append(UInt8(ascii: ",")) }
+    if indent >= 0 {
+      out.append(UInt8(ascii: "\n"))
+      out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * (indent + 1)))
+    } else if !first {
+      out.append(UInt8(ascii: " "))
+    }
+  }
+
+  /// A container's closing bracket, on a line of its own when pretty.
+  private static func close(_ bracket: UInt8, indent: Int, into out: inout [UInt8]) {
+    if indent >= 0 {
+      out.append(UInt8(ascii: "\n"))
+      out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * indent))
+    }
+    out.append(bracket)
+  }
+
   /// Appends `s` as a JSON string literal.
-  static func quote(_ s: String, into out: inout String) {
-    out += JSONText.quoted(s)
+  static func quote(_ s: String, into out: inout [UInt8]) {
+    out.append(UInt8(ascii: "\""))
+    JSONText.appendEscaped(s, to: &out)
+    out.append(UInt8(ascii: "\""))
   }
 }

@@ -418,44 +418,44 @@ struct ClassGraph {
       header + [
         (
           "nodes",
-          .array(
-            nodes.map { n in
-              .object([
-                ("id", .string(n.dotID)),
-                ("class", .string(n.key)),
-                ("name", .string(n.name)),
-                ("kind", .string(n.kind.rawValue)),
-                ("outer", .int(n.numbers.outer)),
-                ("inner", .int(n.numbers.inner)),
-                ("lockType", .string(n.lockType.description)),
-                ("usage", .string(n.usage)),
-                ("color", .string(n.color)),
-                ("shape", .string(n.shape)),
-                ("invalidWaitContext", .bool(n.invalidWaitContext)),
-              ])
-            })
+          .elements(count: nodes.count) { [nodes] i in
+            let n = nodes[i]
+            return .object([
+              ("id", .string(n.dotID)),
+              ("class", .string(n.key)),
+              ("name", .string(n.name)),
+              ("kind", .string(n.kind.rawValue)),
+              ("outer", .int(n.numbers.outer)),
+              ("inner", .int(n.numbers.inner)),
+              ("lockType", .string(n.lockType.description)),
+              ("usage", .string(n.usage)),
+              ("color", .string(n.color)),
+              ("shape", .string(n.shape)),
+              ("invalidWaitContext", .bool(n.invalidWaitContext)),
+            ])
+          }
         ),
         (
           "edges",
-          .array(
-            edges.map { e in
-              .object([
-                ("from", .string(byID[e.from.raw]!.dotID)),
-                ("to", .string(byID[e.to.raw]!.dotID)),
-                ("fromName", .string(byID[e.from.raw]!.name)),
-                ("toName", .string(byID[e.to.raw]!.name)),
-                ("kinds", .array(e.kinds.map(JSONValue.string))),
-                ("at", .string(e.site)),
-                ("label", .string(e.shortSite)),
-                ("thread", .optional(e.thread)),
-                ("inGraph", .bool(e.inGraph)),
-                ("circularDependency", .bool(e.circularDependency)),
-                ("irqLockInversion", .bool(e.irqLockInversion)),
-                ("invalidWaitContext", .bool(e.invalidWaitContext)),
-                ("color", .string(e.color)),
-                ("style", .string(e.style)),
-              ])
-            })
+          .elements(count: edges.count) { [edges] i in
+            let e = edges[i]
+            return .object([
+              ("from", .string(byID[e.from.raw]!.dotID)),
+              ("to", .string(byID[e.to.raw]!.dotID)),
+              ("fromName", .string(byID[e.from.raw]!.name)),
+              ("toName", .string(byID[e.to.raw]!.name)),
+              ("kinds", .array(e.kinds.map(JSONValue.string))),
+              ("at", .string(e.site)),
+              ("label", .string(e.shortSite)),
+              ("thread", .optional(e.thread)),
+              ("inGraph", .bool(e.inGraph)),
+              ("circularDependency", .bool(e.circularDependency)),
+              ("irqLockInversion", .bool(e.irqLockInversion)),
+              ("invalidWaitContext", .bool(e.invalidWaitContext)),
+              ("color", .string(e.color)),
+              ("style", .string(e.style)),
+            ])
+          }
         ),
       ])
   }

@@ -90,10 +90,12 @@ struct GraphCommand: ParsableCommand {
         writeStandardError("rawlockcheck: graph: \(trace): \(note); --max-edges 0 draws all\n")
       }
     }
-    let bytes: [UInt8]
+    var bytes: [UInt8]
     switch format {
     case .dot: bytes = Array(graph.dot().utf8)
-    case .json: bytes = Array((graph.json().render() + "\n").utf8)
+    case .json:
+      bytes = graph.json().bytes()
+      bytes.append(UInt8(ascii: "\n"))
     case .svg: bytes = try GraphvizDot.render(graph.dot(), format: "svg")
     }
     let file = try OutputFile(path: output)

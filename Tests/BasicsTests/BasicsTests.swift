@@ -97,6 +97,10 @@ import Testing
   @Test func escapes() {
     #expect(JSONText.quoted("a\"b\\c\n\r\t\u{1}\u{1f}é") == #""a\"b\\c\n\r\t\u0001\u001fé""#)
     #expect(JSONText.quoted(nil) == "null")
+    // Text without anything to escape is copied whole.
+    #expect(JSONText.quoted("plain é 😀 text") == "\"plain é 😀 text\"")
+    #expect(JSONText.quoted("") == "\"\"")
+    #expect(JSONText.quoted("end\\") == #""end\\""#)
   }
 }
 
