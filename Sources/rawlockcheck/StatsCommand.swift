@@ -152,7 +152,8 @@ struct TraceStats {
       let sub = slot % 8
       counts.append(
         ClassCount(
-          key: base.key, name: sub == 0 ? base.name : "\(base.name)/\(sub)", subclass: sub,
+          key: base.key, name: sub == 0 ? base.displayName : "\(base.displayName)/\(sub)",
+          subclass: sub,
           acquisitions: n))
     }
     busiestClasses = Self.busiest(counts, Self.busiestCount) { $0.acquisitions }

@@ -420,4 +420,97 @@ import Testing
     #expect(withError.status == 2)
     #expect(withError.stdout.contains("no findings"))
   }
+
+  /// lockdep's `__print_lock_name()`: a later class of a name an earlier
+  /// class has (`count_matching_names()`) prints `#N` after it, and a
+  /// subclass `/N` after that, so that a cycle between two classes of one
+  /// name does not read as one lock taken twice.
+  @Test func aLaterClassOfOneNamePrintsItsNameVersion() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class a mutex name=&p->lock
+      class b mutex name=&p->lock
+      class c mutex name=&p->lock
+      class d mutex name=&q->lock
+      1 acquire a
+      1 acquire b
+      1 release b
+      1 release a
+      2 acquire b
+      2 acquire c sub=1
+      2 acquire a
+      2 release a
+      2 release c
+      2 release b
+
+      """
+    let run = try ToolRun(["report", "-"], input: trace)
+    #expect(run.status == 1)
+    #expect(
+      run.stdout.contains("thread/2 is trying to acquire lock:\n (&p->lock){"), "\(run.stdout)")
+    #expect(run.stdout.contains(" #0: (&p->lock#2){"), "\(run.stdout)")
+    #expect(run.stdout.contains(" #1: (&p->lock#3/1){"), "\(run.stdout)")
+    #expect(!run.stdout.contains("&q->lock#"))
+  }
+
+  /// An inconsistent lock state found when interrupts or bottom halves
+  /// come back on: lockdep's `print_usage_bug()` prints the held lock with
+  /// `print_lock()`, at its `acquire_ip` (where it was taken, not the
+  /// enable); `lockdep_hardirqs_on_prepare()` marks the held locks before
+  /// interrupts count as on (`HE0`), while `lockdep_softirqs_on()` sets
+  /// `softirqs_enabled` first (`SE1`). The stack is the enable's.
+  @Test(arguments: [
+    ("hardirq", "irq", "HE0:SE1", "{IN-HARDIRQ-W} -> {HARDIRQ-ON-W}"),
+    ("softirq", "bh", "HE1:SE1", "{IN-SOFTIRQ-W} -> {SOFTIRQ-ON-W}"),
+  ])
+  func aStateMadeInconsistentByAnEnableNamesWhereTheLockWasTaken(
+    irq: String, off: String, state: String, usage: String
+  ) throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class L spinlock
+      1 \(irq)-enter
+      1 acquire L
+      1 release L
+      1 \(irq)-exit
+      2 \(off)-disable
+      2 acquire L
+      2 \(off)-enable
+      2 release L
+
+      """
+    let run = try ToolRun(["report", "-"], input: trace)
+    #expect(run.status == 1)
+    #expect(run.stdout.contains("inconsistent \(usage) usage."), "\(run.stdout)")
+    #expect(run.stdout.contains("thread/2 [HC0[0]:SC0[0]:\(state)] takes:\n (L){"), "\(run.stdout)")
+    #expect(run.stdout.contains("}-{3:3}, at: -:8\n"), "\(run.stdout)")
+    #expect(run.stdout.contains("stack backtrace:\n -:9 (no stack recorded)"), "\(run.stdout)")
+  }
+
+  /// Two usage conflicts of one lock from one place, a softirq one and a
+  /// hardirq one, are two findings (lockdep reports each usage pair as
+  /// its own bug), not one counted twice.
+  @Test func twoUsageConflictsOfOneLockAtOnePlaceAreTwoFindings() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class L raw_spinlock
+      stack s1 0x1000
+      1 acquire L
+      1 release L
+      1 softirq-enter
+      1 acquire L at=s1
+      1 release L
+      1 softirq-exit
+      1 hardirq-enter
+      1 acquire L at=s1
+      1 release L
+      1 hardirq-exit
+
+      """
+    let run = try ToolRun(["report", "-"], input: trace)
+    #expect(run.status == 1)
+    #expect(run.stdout.contains("{SOFTIRQ-ON-W} -> {IN-SOFTIRQ-W}"), "\(run.stdout)")
+    #expect(run.stdout.contains("{HARDIRQ-ON-W} -> {IN-HARDIRQ-W}"), "\(run.stdout)")
+    #expect(run.stdout.hasSuffix("2 findings (inconsistent-lock-state 2)\n"), "\(run.stdout)")
+  }
 }

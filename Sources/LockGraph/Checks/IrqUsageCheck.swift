@@ -58,7 +58,9 @@ extension ThreadValidator {
     lock.origin = stacked(lock.origin)
     let marked = lock
     withShared { me, s in
-      for bit in Self.markingOrder where bits.contains(bit) { me.markLock(marked, bit, in: &s) }
+      for bit in Self.markingOrder where bits.contains(bit) {
+        me.markLock(marked, bit, at: marked.origin, in: &s)
+      }
     }
   }
 
@@ -84,9 +86,7 @@ extension ThreadValidator {
     let origin = stacked(origin)
     withShared { me, s in
       for lock in me.state.held where lock.check {
-        var marked = lock
-        marked.origin = origin
-        me.markLock(marked, lock.read.isRead ? bit.readVariant : bit, in: &s)
+        me.markLock(lock, lock.read.isRead ? bit.readVariant : bit, at: origin, in: &s)
       }
     }
   }
@@ -94,22 +94,28 @@ extension ThreadValidator {
   /// lockdep's `mark_lock()` and `mark_lock_irq()`: sets a bit once, and on
   /// the first time checks that it does not conflict with the class's own
   /// bits nor, through the graph, with the bits of classes it depends on.
-  mutating func markLock(_ lock: HeldLock, _ bit: UsageBit, in s: inout SharedState) {
+  /// `origin` is the event that sets it (the acquisition, or the
+  /// `irq-enable` that marks every held lock): where the bit was set, and
+  /// where a finding happened; a finding's lock line shows where `lock`
+  /// was taken, as lockdep's `print_lock()` prints its `acquire_ip`.
+  mutating func markLock(
+    _ lock: HeldLock, _ bit: UsageBit, at origin: Origin, in s: inout SharedState
+  ) {
     let c = lock.lockClass
     let usage = classes.usage(c)
     if usage.contains(bit) { return }  // set meanwhile by another thread
     classes.addUsage(c, bit.mask)
     s.graph.addUsage(bit.mask, to: c)
-    s.recordUsageOrigin(c, bit: bit, lock.origin)
+    s.recordUsageOrigin(c, bit: bit, origin)
     guard bit.isIrqBit else { return }
 
     let excl = bit.exclusive
     if usage.contains(excl) {
-      reportInconsistent(lock, previous: excl, new: bit, in: &s)
+      reportInconsistent(lock, previous: excl, new: bit, at: origin, in: &s)
       return
     }
     if !bit.isRead && usage.contains(excl.readVariant) {
-      reportInconsistent(lock, previous: excl.readVariant, new: bit, in: &s)
+      reportInconsistent(lock, previous: excl.readVariant, new: bit, at: origin, in: &s)
       return
     }
     let forwards = bit.rawValue & UsageBit.directionFlag == 0
@@ -128,7 +134,7 @@ extension ThreadValidator {
     let irqClass =
       classes.usage(hit.found).contains(excl) ? excl.stateName : excl.readVariant.stateName
     report(
-      .irqLockInversion, origin: lock.origin, lock: snapshot(lock),
+      .irqLockInversion, origin: origin, lock: snapshot(lock),
       detail: .irqInversion(
         forwards: forwards, other: hit.found, irqClass: irqClass,
         path: s.links(hit.path, forward: forwards)),
@@ -136,10 +142,11 @@ extension ThreadValidator {
   }
 
   mutating func reportInconsistent(
-    _ lock: HeldLock, previous: UsageBit, new: UsageBit, in s: inout SharedState
+    _ lock: HeldLock, previous: UsageBit, new: UsageBit, at origin: Origin,
+    in s: inout SharedState
   ) {
     report(
-      .inconsistentLockState, origin: lock.origin, lock: snapshot(lock),
+      .inconsistentLockState, origin: origin, lock: snapshot(lock),
       detail: .inconsistentLockState(
         previous: previous, new: new,
         previousOrigin: s.usageOrigin(lock.lockClass, bit: previous), state: irqState()),

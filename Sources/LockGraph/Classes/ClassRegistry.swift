@@ -41,6 +41,9 @@ public final class ClassRegistry: @unchecked Sendable {
   private let variantSlots: UnsafeMutablePointer<Atomic<Int32>>
   private let published = Atomic<Int>(0)
   private let registration = PThreadMutex<[ExactKey: ClassID]>([:])
+  /// How many declared classes have each name (lockdep's
+  /// `count_matching_names()`), under `registration`.
+  private var nameCounts: [String: Int32] = [:]
   /// The registry whose classes an overlay shares; nil for a base registry.
   private let base: ClassRegistry?
   /// The configuration the classes' `taskTransitions` are computed for.
@@ -153,6 +156,8 @@ public final class ClassRegistry: @unchecked Sendable {
     var record = LockClass(
       key: key, name: name, kind: kind, waits: waits, subclass: 0, base: id,
       check: !kind.row.isRCU)
+    nameCounts[name, default: 0] += 1
+    record.nameVersion = nameCounts[name]!
     record.taskTransitions = TaskTransitions(
       waits: waits, check: record.check, configuration: configuration)
     (records + n).initialize(to: record)

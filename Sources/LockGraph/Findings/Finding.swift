@@ -87,6 +87,26 @@ public enum FindingDetail: Sendable, Hashable {
   case limitExceeded(limit: String, max: Int, consequence: String)
 }
 
+extension FindingDetail {
+  /// What tells apart two findings of one kind about the same classes at
+  /// the same site (`FindingStore`'s key): the usage pair of an
+  /// inconsistent lock state (a softirq and a hardirq conflict of one lock
+  /// from one place are two problems), the direction and irq class of an
+  /// irq inversion; 0 for the rest.
+  var storeVariant: UInt32 {
+    switch self {
+    case .inconsistentLockState(let previous, let new, _, _):
+      1 << 16 | UInt32(previous.rawValue) << 8 | UInt32(new.rawValue)
+    case .irqInversion(let forwards, _, let irqClass, _):
+      // `UsageBit.stateName`'s four names.
+      2 << 16 | (forwards ? 1 << 8 : 0)
+        | UInt32(
+          ["HARDIRQ", "HARDIRQ-READ", "SOFTIRQ", "SOFTIRQ-READ"].firstIndex(of: irqClass) ?? 4)
+    default: 0
+    }
+  }
+}
+
 /// One distinct problem, with how often it happened.
 public struct Finding: Sendable {
   /// What kind of problem it is.

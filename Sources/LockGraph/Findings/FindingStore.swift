@@ -14,6 +14,8 @@ public struct FindingStore: Sendable {
     var kind: FindingKind
     var classes: [ClassID]
     var site: UInt64
+    /// `FindingDetail.storeVariant`.
+    var variant: UInt32
 
     /// Hashes the kind's case, not its name (`RawRepresentable`'s
     /// default hashes the raw string): a repeated finding is looked up
@@ -21,6 +23,7 @@ public struct FindingStore: Sendable {
     func hash(into hasher: inout Hasher) {
       withUnsafeBytes(of: kind) { hasher.combine(bytes: $0) }
       hasher.combine(site)
+      hasher.combine(variant)
       hasher.combine(classes)
     }
   }
@@ -51,7 +54,10 @@ public struct FindingStore: Sendable {
   mutating func record(_ finding: Finding, classes: [ClassID]) -> (
     finding: Finding, isNew: Bool
   ) {
-    record(finding.kind, origin: finding.origin, classes: classes) { finding }
+    record(
+      finding.kind, origin: finding.origin, classes: classes,
+      variant: finding.detail.storeVariant
+    ) { finding }
   }
 
   /// `record(_:classes:)` of a finding of `kind` at `origin` that `make`
@@ -59,18 +65,21 @@ public struct FindingStore: Sendable {
   /// capacity: a repeat (a buggy path taken a million times) costs a
   /// lookup, not a description of the held locks and interrupt state.
   mutating func record(
-    _ kind: FindingKind, origin: Origin, classes: [ClassID], _ make: () -> Finding
+    _ kind: FindingKind, origin: Origin, classes: [ClassID], variant: UInt32 = 0,
+    _ make: () -> Finding
   ) -> (finding: Finding, isNew: Bool) {
-    let (i, isNew) = recordIndex(kind, origin: origin, classes: classes, make)
+    let (i, isNew) = recordIndex(
+      kind, origin: origin, classes: classes, variant: variant, make)
     return (findings[i], isNew)
   }
 
   /// `record(_:origin:classes:_:)`, returning where in `findings` the
   /// finding that counts the occurrence is: a repeat copies no finding.
   mutating func recordIndex(
-    _ kind: FindingKind, origin: Origin, classes: [ClassID], _ make: () -> Finding
+    _ kind: FindingKind, origin: Origin, classes: [ClassID], variant: UInt32 = 0,
+    _ make: () -> Finding
   ) -> (index: Int, isNew: Bool) {
-    let key = Key(kind: kind, classes: classes, site: origin.siteKey)
+    let key = Key(kind: kind, classes: classes, site: origin.siteKey, variant: variant)
     if let last, last.key == key {
       findings[last.index].count += 1
       return (last.index, false)

@@ -27,6 +27,15 @@ public struct LockClass: Sendable {
   public internal(set) var taskTransitions = TaskTransitions(
     waits: ClassWaitTypes(inner: .inv), check: false, configuration: CheckConfiguration())
 
-  /// lockdep's `__print_lock_name()`: the name, and `/N` for a subclass.
-  public var displayName: String { subclass == 0 ? name : "\(name)/\(subclass)" }
+  /// lockdep's `name_version`: 1 for the first declared class of its
+  /// name, 2 for the second, ... (a subclass has its base's).
+  public var nameVersion: Int32 = 1
+
+  /// lockdep's `__print_lock_name()`: the name, `#N` for a later class of
+  /// the same name (so that two classes of one name, made in two places,
+  /// read apart: `&p->lock` and `&p->lock#2`), and `/N` for a subclass.
+  public var displayName: String {
+    let versioned = nameVersion > 1 ? "\(name)#\(nameVersion)" : name
+    return subclass == 0 ? versioned : "\(versioned)/\(subclass)"
+  }
 }

@@ -56,13 +56,15 @@ extension ThreadValidator {
 
   /// `irq-enable`: when interrupts come back on, every held lock becomes
   /// hardirq-enabled (and softirq-enabled if bottom halves are on), as
-  /// lockdep's `mark_held_locks()`.
+  /// lockdep's `mark_held_locks()`. As in `lockdep_hardirqs_on_prepare()`,
+  /// the locks are marked before interrupts count as on, so a finding
+  /// that marking makes prints `HE0`.
   mutating func enableIRQs(_ event: LockEvent) throws(EventError) {
     guard state.irqDisableDepth > 0 else {
       throw EventError("irq-enable without irq-disable")
     }
-    state.irqDisableDepth -= 1
-    guard !state.hardirqsOff else { return }
+    defer { state.irqDisableDepth -= 1 }
+    guard state.irqDisableDepth == 1, state.hardirqDepth == 0, state.nmiDepth == 0 else { return }
     markHeldLocks(.enabledHardirq, origin: event.origin)
     if state.softirqsEnabled {
       markHeldLocks(.enabledSoftirq, origin: event.origin)

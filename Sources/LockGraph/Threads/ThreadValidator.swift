@@ -292,7 +292,9 @@ public struct ThreadValidator {
     let origin = stacked(origin)
     producedFinding = true
     // Built only when kept: a repeat is a count.
-    let (i, isNew) = s.findings.recordIndex(kind, origin: origin, classes: related) {
+    let (i, isNew) = s.findings.recordIndex(
+      kind, origin: origin, classes: related, variant: detail.storeVariant
+    ) {
       Finding(
         kind: kind, thread: thread, origin: origin, lock: lock,
         held: state.held.map(snapshot), detail: detail, count: 1, irqState: irqState())

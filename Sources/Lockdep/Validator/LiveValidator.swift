@@ -141,9 +141,9 @@ final class LiveValidator: Sendable {
   }
 
   /// A new class named as an earlier class of another place: reports
-  /// print both alike, and traces key the later one `name#2` (lockdep's
-  /// way), so a merge of traces or a graph file pairs the two by the order
-  /// they were made in. Said once per name.
+  /// print the later one `name#2` and traces key it so (lockdep's way), so
+  /// a merge of traces or a graph file pairs the two by the order they
+  /// were made in. Said once per name.
   private func namedAgain(_ site: LockClassSite) {
     let earlier: String? = state.withLock { state in
       if let first = state.classPlaces[site.name] {
@@ -155,7 +155,7 @@ final class LiveValidator: Sendable {
     guard let earlier else { return }
     let message =
       "lock class \"\(site.name)\" of \(site.place) has the name of the class of \(earlier): "
-      + "reports print both alike, and traces key the later made as \"\(site.name)#2\", so "
+      + "reports print and traces key the later made as \"\(site.name)#2\", so "
       + "report --merge and graph files pair them by the order they were made in: give each "
       + "a name of its own"
     state.withLock { $0.misuses.append(message) }
