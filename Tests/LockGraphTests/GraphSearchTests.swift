@@ -186,6 +186,56 @@ import WaitContext
     #expect(outcomes.found > 30 && outcomes.notFound > 30, "seed \(seed): \(outcomes)")
   }
 
+  /// Past its capacity the answer cache starts again, and answers stay
+  /// right: on a graph that no longer changes, more distinct questions
+  /// than it holds, asked twice over, each get what a search of its own
+  /// finds.
+  @Test func answersStayRightPastTheCachesCapacity() throws {
+    let registry = ClassRegistry()
+    let count = 200
+    for c in 0..<count {
+      _ = registry.declare(
+        key: "c\(c)", name: nil, kind: .spinlock, waits: try ClassWaitTypes(kind: .spinlock))
+    }
+    let tables = registry.tables
+    var graph = DependencyGraph()
+    var rng = SplitMix(seed: 5)
+    for _ in 0..<600 {
+      let a = Int32(rng.next() % UInt64(count))
+      let b = Int32(rng.next() % UInt64(count))
+      guard a < b else { continue }
+      graph.add(
+        from: ClassID(a), to: ClassID(b), kinds: .exclusiveToNonRecursive, origin: .unknown,
+        thread: ThreadID(0))
+    }
+    var cached = GraphSearch()
+    var questions: [(ClassID, ClassID)] = []
+    for root in 0..<count {
+      for target in stride(from: root % 3, to: count, by: 2) {
+        questions.append((ClassID(Int32(root)), ClassID(Int32(target))))
+      }
+    }
+    #expect(questions.count > GraphSearch.answerCapacity)
+    var expected: [[Int32]?] = []
+    for round in 0..<2 {
+      for (i, (root, target)) in questions.enumerated() {
+        let goal = GraphSearch.Goal.conflict(target: target, targetRead: .exclusive)
+        let answer = cached.run(
+          graph: graph, classes: tables, from: root, direction: .backward,
+          rootOnlyRecursive: false, skipIrqUsageExempt: false, goal: goal)
+        if round == 0 {
+          var fresh = GraphSearch()
+          expected.append(
+            fresh.run(
+              graph: graph, classes: tables, from: root, direction: .backward,
+              rootOnlyRecursive: false, skipIrqUsageExempt: false, goal: goal)?.path)
+        }
+        #expect(answer?.path == expected[i])
+      }
+    }
+    #expect(expected.count { $0 != nil } > 100)
+  }
+
   /// A search's answer is remembered only while the graph is unchanged:
   /// a new edge, a new kind on an edge (which can make a path strong) or a
   /// new usage bit each makes the same question find what it now finds.

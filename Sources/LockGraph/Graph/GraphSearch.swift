@@ -63,8 +63,12 @@ struct GraphSearch: Sendable {
   /// a search.
   private var answers: [Question: Answer] = [:]
   private var answersVersion = -1
-  /// The most answers kept at once.
-  static let answerCapacity = 1024
+  /// The most answers kept at once: when full, they are all dropped and
+  /// the cache starts again (an irq check asks three questions per root,
+  /// so a graph of a few thousand classes that stopped growing, every new
+  /// dependency refused, asks more than a thousand in turn: kept once
+  /// full, the cache answered none of them).
+  static let answerCapacity = 16_384
 
   /// Runs one search, or gives the answer of the same search run since the
   /// graph last changed.
@@ -90,9 +94,8 @@ struct GraphSearch: Sendable {
     let result = search(
       graph: graph, classes: classes, from: root, direction: direction,
       rootOnlyRecursive: rootOnlyRecursive, skipIrqUsageExempt: skipIrqUsageExempt, goal: goal)
-    if answers.count < Self.answerCapacity {
-      answers[question] = Answer(result: result, accumulated: accumulated)
-    }
+    if answers.count == Self.answerCapacity { answers.removeAll(keepingCapacity: true) }
+    answers[question] = Answer(result: result, accumulated: accumulated)
     return result
   }
 
