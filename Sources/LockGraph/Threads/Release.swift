@@ -101,6 +101,17 @@ extension ThreadValidator {
     deliverPending()
   }
 
+  /// Whether a lock this thread holds lies in the `length` bytes from
+  /// `from` (`lies`).
+  mutating func holdsLock(from: UInt64, length: UInt64) -> Bool {
+    var i = 0
+    while i < state.held.count {
+      if Self.lies(state.held[i], from: from, length: length) { return true }
+      i &+= 1
+    }
+    return false
+  }
+
   /// Whether `lock`'s instance lies in the `length` bytes from `from`
   /// (which may reach the top of the address space). A lock whose
   /// instance is unknown (0) lies nowhere.

@@ -290,8 +290,16 @@ public struct LockValidator {
         threads[other].listedHolder = false
         return true
       }
-      pool.holders.sort { threads[$0].thread.raw < threads[$1].thread.raw }
-      for other in pool.holders where other != t {
+      // Those whose held locks lie in the memory, in thread order: a
+      // scan of each holder's stack in place, and nothing more for the
+      // rest (a free while thousands of threads hold locks elsewhere).
+      var hit: [Int] = []
+      for other in pool.holders
+      where other != t && threads[other].holdsLock(from: event.address, length: event.freedLength) {
+        hit.append(other)
+      }
+      hit.sort { threads[$0].thread.raw < threads[$1].thread.raw }
+      for other in hit {
         let held = threads[other].state.held
         threads[t].checkFreed(event, held: held, by: threads[other].thread)
         threads[other].heldShared = shared
