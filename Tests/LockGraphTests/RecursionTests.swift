@@ -42,6 +42,55 @@ import WaitContext
     #expect(s.kinds.isEmpty)
   }
 
+  /// lockdep's nest-lock merge (`__lock_acquire()`, `hlock->references`):
+  /// locks of the newest held lock's class taken with a nest lock add
+  /// references to that one entry, so a thread may hold thousands of
+  /// them (`mm_take_all_locks()`; lockdep's depth limit is 48) in two
+  /// entries; any instance's release takes a reference back
+  /// (`match_held_lock()`), in any order, and the entry goes with the
+  /// last. A release past them is a bad unlock.
+  @Test(arguments: [false, true])
+  func locksTakenUnderANestLockShareOneEntry(releaseInOrderTaken: Bool) {
+    var s = Scenario()
+    s.lock("outer", .mutex)
+    s.lock("A", .spinlock)
+    s.acquire("outer")
+    let instances = (1...2000).map { UInt64($0) * 64 }
+    for inst in instances { s.acquire("A", nest: "outer", inst: inst) }
+    let held = s.validator.heldLocks(of: s.thread("1"))
+    #expect(held.map(\.lockClass) == [s.id("outer"), s.id("A")])
+    #expect(held.last?.references == 2000)
+    #expect(held.last?.instance == instances[0])
+    for inst in releaseInOrderTaken ? instances : instances.reversed() {
+      s.release("A", inst: inst)
+    }
+    #expect(s.validator.heldLocks(of: s.thread("1")).map(\.lockClass) == [s.id("outer")])
+    #expect(s.kinds.isEmpty, "\(s.kinds)")
+    s.release("A", inst: instances[0])
+    #expect(s.kinds == [.badUnlockBalance])
+  }
+
+  /// The merge is of the newest held lock only, and only with a nest lock:
+  /// a lock of a class held lower down, or taken without one, is its own
+  /// entry, validated as ever.
+  @Test func onlyTheNewestEntryTakenWithANestLockMerges() {
+    var s = Scenario()
+    s.lock("outer", .mutex)
+    s.lock("A", .spinlock)
+    s.lock("B", .spinlock)
+    s.acquire("outer")
+    s.acquire("A", nest: "outer", inst: 1)
+    s.acquire("B", inst: 3)
+    s.acquire("A", nest: "outer", inst: 2)
+    #expect(s.validator.heldLocks(of: s.thread("1")).count == 4)
+    #expect(s.validator.heldLocks(of: s.thread("1")).allSatisfy { $0.references == 0 })
+    var t = Scenario()
+    t.lock("A", .spinlock)
+    t.acquire("A", inst: 1)
+    t.acquire("A", inst: 2)
+    #expect(t.kinds == [.recursiveLocking])
+  }
+
   @Test func nestLockNotHeld() {
     var s = Scenario()
     s.lock("outer", .mutex)

@@ -94,6 +94,24 @@ import Testing
     #expect(kinds { withPreemptionDisabled { mightSleep() } } == [.sleepInAtomic])
   }
 
+  /// Locks of one class taken under a nest lock, more than lockdep's (or
+  /// this validator's) depth limit, share one held entry: each is held
+  /// (`assertHeld`), they go in any order, and nothing is found.
+  @Test func manyLocksOfOneClassUnderANestLockShareOneEntry() {
+    let outer = Checked.Mutex(name: "&mm->mmap_lock")
+    let key = LockClassKey("&anon_vma->rwsem")
+    let locks = (0..<1500).map { _ in Checked.SpinLock(name: "&anon_vma->rwsem", key: key) }
+    let found = kinds {
+      outer.lock()
+      for lock in locks { lock.lock(nestLock: outer) }
+      for lock in locks { lock.assertHeld() }
+      for lock in locks { lock.unlock() }
+      for lock in locks { lock.assertNotHeld() }
+      outer.unlock()
+    }
+    #expect(found == [])
+  }
+
   @Test func nestLockNotHeld() {
     let outer = Checked.Mutex(name: "&outer")
     let inner = Checked.Mutex(name: "&inner")

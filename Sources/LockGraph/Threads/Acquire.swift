@@ -11,9 +11,19 @@ extension ThreadValidator {
       reportClassTableFull(event.origin)
       return
     }
+    counters.acquisitions += 1
+    // lockdep's nest-lock merge: a lock of the newest held lock's class
+    // taken with a nest lock only adds a reference to that entry, checked
+    // for nothing (the nest lock serializes them): a thread may hold any
+    // number of one class's locks under it, as `mm_take_all_locks()` does,
+    // in one entry. Their releases take the references back (`release`).
+    if event.nest != .none, !state.stopped, var top = state.top, top.lockClass == cls {
+      top.references = max(top.references, 1) + 1
+      state.held[state.held.count - 1] = top
+      return
+    }
     let waits = classes.waits(cls)
     let check = classes.check(cls)
-    counters.acquisitions += 1
     // Not changed below: each check reads it in place, none copies it.
     let lock = HeldLock(
       instance: event.address, origin: event.origin, lockClass: cls, nest: event.nest,

@@ -29,6 +29,7 @@ public struct HeldLock: Sendable {
   @inlinable static var allowedShift: UInt64 { 16 }  // 8 bits
   @inlinable static var limitShift: UInt64 { 24 }  // 8 bits
   @inlinable static var taskStateShift: UInt64 { 32 }  // 4 bits
+  @inlinable static var referencesShift: UInt64 { 40 }  // 24 bits
 
   init(
     instance: UInt64, origin: Origin, lockClass: ClassID, nest: ClassID, read: ReadMode,
@@ -94,6 +95,19 @@ public struct HeldLock: Sendable {
   public var read: ReadMode {
     @inline(__always) get { ReadMode(rawValue: UInt8(truncatingIfNeeded: bits & 3))! }
     @inline(__always) set { bits = bits & ~3 | UInt64(newValue.rawValue) }
+  }
+
+  /// lockdep's `references`: 0 for a lock taken once; for the newest held
+  /// lock of a class taken again with a nest lock, how many acquisitions
+  /// it stands for (at most 2^24 - 1; lockdep's 12-bit field warns past
+  /// 4,095).
+  public var references: UInt32 {
+    @inline(__always) get { UInt32(truncatingIfNeeded: bits >> Self.referencesShift) }
+    @inline(__always) set {
+      bits =
+        bits & ((1 << Self.referencesShift) - 1)
+        | UInt64(min(newValue, 0xFF_FFFF)) << Self.referencesShift
+    }
   }
 
   /// A trylock that succeeded.

@@ -12,7 +12,7 @@ extension ThreadValidator {
   public mutating func releaseFast(_ lockClass: ClassID, instance: UInt64) -> Bool {
     guard state.releaseBlockers == 0, let top = state.top,
       top.lockClass == lockClass || classes.base(top.lockClass) == lockClass,
-      instance == 0 || top.instance == instance
+      instance == 0 || top.instance == instance, top.references == 0
     else { return false }
     assert(top.irqContext == IRQContextID.task, "a lock of an interrupt context in task context")
     state.chainKey = top.previousChainKey
@@ -27,7 +27,7 @@ extension ThreadValidator {
   mutating func releaseTop(_ lockClass: ClassID, instance: UInt64) -> Bool {
     guard !state.stopped, let top = state.top, top.irqContext == state.irqContext,
       top.lockClass == lockClass || classes.base(top.lockClass) == lockClass,
-      instance == 0 || top.instance == instance
+      instance == 0 || top.instance == instance, top.references == 0
     else { return false }
     state.chainKey = top.previousChainKey
     state.held.removeLast()
@@ -36,7 +36,10 @@ extension ThreadValidator {
 
   /// lockdep's `__lock_release()`: finds the most recent matching lock in
   /// the current interrupt context; locks above it are re-validated as if
-  /// re-acquired (`reacquire_held_locks()`), since the chain changed.
+  /// re-acquired (`reacquire_held_locks()`), since the chain changed. An
+  /// entry with references (`acquire`'s nest-lock merge) matches any
+  /// instance of its class (`match_held_lock()`) and goes with its last
+  /// reference.
   mutating func release(_ event: LockEvent) {
     if releaseTop(event.lockClass, instance: event.address) { return }
     let start = state.currentSegmentStart
@@ -45,12 +48,18 @@ extension ThreadValidator {
     while i >= start {
       let h = state.held[i]
       if classes.base(h.lockClass) == event.lockClass
-        && (event.address == 0 || h.instance == event.address)
+        && (event.address == 0 || h.instance == event.address || h.references > 0)
       {
         found = i
         break
       }
       i -= 1
+    }
+    if let index = found, state.held[index].references > 0 {
+      var held = state.held[index]
+      held.references -= 1
+      state.held[index] = held
+      if held.references > 0 { return }
     }
     guard let index = found else {
       if let freed = state.freedHeld.lastIndex(where: {

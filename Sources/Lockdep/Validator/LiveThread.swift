@@ -256,11 +256,13 @@ final class LiveThread: StackSource {
     process(LockEvent(.release, thread: id, lockClass: lockClass, address: instance))
   }
 
-  /// Whether this thread holds `lockClass` at `instance` (any subclass).
+  /// Whether this thread holds `lockClass` at `instance` (any subclass):
+  /// an entry of that class with references (locks merged under a nest
+  /// lock) holds every instance of it, as lockdep's `match_held_lock()`.
   func holds(_ lockClass: ClassID, instance: UInt64) -> Bool {
     let classes = validator.core.classes.tables
     return validator.heldLocks.contains {
-      classes.base($0.lockClass) == lockClass && $0.instance == instance
+      classes.base($0.lockClass) == lockClass && ($0.instance == instance || $0.references > 0)
     }
   }
 
