@@ -165,37 +165,31 @@ for shape in reuse low-reuse; do
   json+=$(sed -n 's/^JSON //p' <<<"$out")
   unset fig
 done
-# The adversarial shape: low reuse over 8,000 classes (85,715 dependencies
-# at 2 M events), where a new dependency's searches could walk the whole
-# graph. N events, best of 3, against the same baselines.
-declare -A fig=()
-measure_shape --shape low-reuse --classes 8000
-echo "== shape low-reuse, 8,000 classes (manyClasses)"
-out=$(awk -v e="$events" -v d="$deps" -v t="${fig[textM]}" -v b="${fig[binaryM]}" \
-  -v a="${fig[awkM]}" -v c="${fig[catM]}" -v r="$rss" 'BEGIN {
-  printf "text report:   %6.2f M events/s at %d (best of 3): %.2fx awk\n", e / t / 1e6, e, a / t
-  printf "binary report: %6.2f M events/s: %.2fx text, %.3fx cat\n", e / b / 1e6, t / b, c / b
-  printf "graph:         %d dependencies; peak memory %.1f MiB\n", d, r / 1024
-  printf "JSON \"manyClasses\": {\"events\": %d, \"dependencies\": %d, \"textEventsPerSecond\": %.0f, \"textToAwk\": %.3f, \"binaryEventsPerSecond\": %.0f, \"binaryToText\": %.3f, \"binaryToCat\": %.4f, \"peakMiB\": %.1f}, \n", e, d, e / t, a / t, e / b, t / b, c / b, r / 1024
-}')
-grep -v '^JSON ' <<<"$out"
-json+=$(sed -n 's/^JSON //p' <<<"$out")
-# The adversarial graph: random-order, 2,000 sleeping locks nested in no
+hard_shape() { # key label generate-options...: that shape at N events, best of 3,
+  # against the same baselines, printed and added to json
+  local key=$1 label=$2
+  shift 2
+  declare -A fig=()
+  measure_shape "$@"
+  echo "== $label ($key)"
+  out=$(awk -v k="$key" -v e="$events" -v d="$deps" -v t="${fig[textM]}" -v b="${fig[binaryM]}" \
+    -v a="${fig[awkM]}" -v c="${fig[catM]}" -v r="$rss" 'BEGIN {
+    printf "text report:   %6.2f M events/s at %d (best of 3): %.2fx awk\n", e / t / 1e6, e, a / t
+    printf "binary report: %6.2f M events/s: %.2fx text, %.3fx cat\n", e / b / 1e6, t / b, c / b
+    printf "graph:         %d dependencies; peak memory %.1f MiB\n", d, r / 1024
+    printf "JSON \"%s\": {\"events\": %d, \"dependencies\": %d, \"textEventsPerSecond\": %.0f, \"textToAwk\": %.3f, \"binaryEventsPerSecond\": %.0f, \"binaryToText\": %.3f, \"binaryToCat\": %.4f, \"peakMiB\": %.1f}, \n", k, e, d, e / t, a / t, e / b, t / b, c / b, r / 1024
+  }')
+  grep -v '^JSON ' <<<"$out"
+  json+=$(sed -n 's/^JSON //p' <<<"$out")
+}
+# The adversarial shapes. Low reuse over 8,000 classes (85,715
+# dependencies at 2 M events), where a new dependency's searches could walk
+# the whole graph; and random-order, 2,000 sleeping locks nested in no
 # order, where most new pairs of classes close a cycle (reported, refused)
 # once the graph fills: the cycle searches and the reordering of the
-# topological order on every shape they meet. N events, best of 3.
-declare -A fig=()
-measure_shape --shape random-order
-echo "== shape random-order (randomOrder)"
-out=$(awk -v e="$events" -v d="$deps" -v t="${fig[textM]}" -v b="${fig[binaryM]}" \
-  -v a="${fig[awkM]}" -v c="${fig[catM]}" -v r="$rss" 'BEGIN {
-  printf "text report:   %6.2f M events/s at %d (best of 3): %.2fx awk\n", e / t / 1e6, e, a / t
-  printf "binary report: %6.2f M events/s: %.2fx text, %.3fx cat\n", e / b / 1e6, t / b, c / b
-  printf "graph:         %d dependencies; peak memory %.1f MiB\n", d, r / 1024
-  printf "JSON \"randomOrder\": {\"events\": %d, \"dependencies\": %d, \"textEventsPerSecond\": %.0f, \"textToAwk\": %.3f, \"binaryEventsPerSecond\": %.0f, \"binaryToText\": %.3f, \"binaryToCat\": %.4f, \"peakMiB\": %.1f}, \n", e, d, e / t, a / t, e / b, t / b, c / b, r / 1024
-}')
-grep -v '^JSON ' <<<"$out"
-json+=$(sed -n 's/^JSON //p' <<<"$out")
+# topological order on every shape they meet.
+hard_shape manyClasses "shape low-reuse, 8,000 classes" --shape low-reuse --classes 8000
+hard_shape randomOrder "shape random-order" --shape random-order
 # The thread-per-task shape (churn): about one short-lived thread per nine
 # events, four alive at a time. A thread's validator is reused once it
 # exits, so what memory grows by is each thread's declaration: measured as
