@@ -17,7 +17,12 @@ extension ThreadValidator {
     // for nothing (the nest lock serializes them): a thread may hold any
     // number of one class's locks under it, as `mm_take_all_locks()` does,
     // in one entry. Their releases take the references back (`release`).
-    if event.nest != .none, !state.stopped, var top = state.top, top.lockClass == cls {
+    // (Only in the top's own interrupt context: lockdep merges whatever
+    // context the top was taken in, and its `find_held_lock()` finds the
+    // entry again from any; here a release looks in its own context.)
+    if event.nest != .none, !state.stopped, var top = state.top, top.lockClass == cls,
+      top.irqContext == state.irqContext
+    {
       top.references = max(top.references, 1) + 1
       state.held[state.held.count - 1] = top
       return

@@ -38,8 +38,9 @@ extension ThreadValidator {
   /// the current interrupt context; locks above it are re-validated as if
   /// re-acquired (`reacquire_held_locks()`), since the chain changed. An
   /// entry with references (`acquire`'s nest-lock merge) matches any
-  /// instance of its class (`match_held_lock()`) and goes with its last
-  /// reference.
+  /// instance of its class (`match_held_lock()`, which compares the
+  /// lock's subclass-0 class; here any subclass of it) and goes with its
+  /// last reference.
   mutating func release(_ event: LockEvent) {
     if releaseTop(event.lockClass, instance: event.address) { return }
     let start = state.currentSegmentStart
@@ -62,11 +63,17 @@ extension ThreadValidator {
       if held.references > 0 { return }
     }
     guard let index = found else {
+      // A lock dropped by a free (`dropFreed`): its release, or one of
+      // its references', is no finding again.
       if let freed = state.freedHeld.lastIndex(where: {
         classes.base($0.lockClass) == event.lockClass
-          && (event.address == 0 || $0.instance == event.address)
+          && (event.address == 0 || $0.instance == event.address || $0.references > 0)
       }) {
-        state.freedHeld.remove(at: freed)
+        if state.freedHeld[freed].references > 1 {
+          state.freedHeld[freed].references -= 1
+        } else {
+          state.freedHeld.remove(at: freed)
+        }
         return
       }
       let snapshot = LockSnapshot(
