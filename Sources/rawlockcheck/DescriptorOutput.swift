@@ -31,7 +31,12 @@ func writeStandardError(_ text: String) {
 /// descriptor (not `print`, whose failures go unseen).
 /// - Throws: `OutputError` naming standard output when the write fails.
 func writeStandardOutput(_ text: String) throws(OutputError) {
-  let failure = writeAll(Array(text.utf8), to: 1)
+  try writeStandardOutput(Array(text.utf8))
+}
+
+/// `writeStandardOutput` of bytes already encoded (a large JSON document).
+func writeStandardOutput(_ bytes: [UInt8]) throws(OutputError) {
+  let failure = writeAll(bytes, to: 1)
   if failure != 0 { throw OutputError.writeFailed(OutputError.standardOutput, failure) }
 }
 

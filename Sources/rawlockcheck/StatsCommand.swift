@@ -50,7 +50,10 @@ struct StatsCommand: ParsableCommand {
     let stats = TraceStats(counting, source: trace)
     switch format {
     case .text: try writeStandardOutput(stats.text())
-    case .json: try writeStandardOutput(stats.json().render() + "\n")
+    case .json:
+      var bytes = stats.json().bytes()
+      bytes.append(UInt8(ascii: "\n"))
+      try writeStandardOutput(bytes)
     }
   }
 }
@@ -259,12 +262,14 @@ struct TraceStats {
       ("eventsPerKind", .object(eventsPerVerb.map { ($0.verb, .int($0.count)) })),
       (
         "eventsPerThread",
-        .array(
-          eventsPerThread.map {
-            .object([
-              ("id", .string($0.token)), ("name", .string($0.name)), ("events", .int($0.events)),
-            ])
-          })
+        // One object per thread (a trace of a thread per task has
+        // millions): each made as it is written.
+        .elements(count: eventsPerThread.count) { [eventsPerThread] i in
+          let t = eventsPerThread[i]
+          return .object([
+            ("id", .string(t.token)), ("name", .string(t.name)), ("events", .int(t.events)),
+          ])
+        }
       ),
       (
         "busiestClasses",
