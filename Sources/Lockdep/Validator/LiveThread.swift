@@ -161,7 +161,7 @@ final class LiveThread: StackSource {
     guard
       let i = unvalidated.lastIndex(where: {
         $0.lockClass == release.lockClass && $0.instance == release.address
-      }), !holds(release.lockClass, instance: release.address)
+      }), !holds(release.lockClass, instance: release.address, byReference: false)
     else { return false }
     unvalidated.remove(at: i)
     return true
@@ -257,12 +257,14 @@ final class LiveThread: StackSource {
   }
 
   /// Whether this thread holds `lockClass` at `instance` (any subclass):
-  /// an entry of that class with references (locks merged under a nest
-  /// lock) holds every instance of it, as lockdep's `match_held_lock()`.
-  func holds(_ lockClass: ClassID, instance: UInt64) -> Bool {
+  /// `byReference`, an entry of that class with references (locks merged
+  /// under a nest lock) holds every instance of it, as lockdep's
+  /// `match_held_lock()`; else only the entry's own instance counts.
+  func holds(_ lockClass: ClassID, instance: UInt64, byReference: Bool = true) -> Bool {
     let classes = validator.core.classes.tables
     return validator.heldLocks.contains {
-      classes.base($0.lockClass) == lockClass && ($0.instance == instance || $0.references > 0)
+      classes.base($0.lockClass) == lockClass
+        && ($0.instance == instance || byReference && $0.references > 0)
     }
   }
 
