@@ -54,7 +54,7 @@ public struct JSONValue: Sendable {
     let pretty = indent >= 0
     switch node {
     case .string(let s): Self.quote(s, into: &out)
-    case .int(let i): out.append(contentsOf: String(i).utf8)
+    case .int(let i): NumberText.appendDecimal(Int(i), to: &out)
     case .bool(let b): FrameText.append(b ? "true" : "false", to: &out)
     case .null: FrameText.append("null", to: &out)
     case .array(let items): Self.writeArray(items.count, { items[$0] }, into: &out, indent: indent)

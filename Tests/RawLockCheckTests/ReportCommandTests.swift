@@ -513,4 +513,40 @@ import Testing
     #expect(run.stdout.contains("{HARDIRQ-ON-W} -> {IN-HARDIRQ-W}"), "\(run.stdout)")
     #expect(run.stdout.hasSuffix("2 findings (inconsistent-lock-state 2)\n"), "\(run.stdout)")
   }
+
+  /// Two irq lock inversions of the same two classes found by one
+  /// acquisition, a hardirq one and a softirq one (the lock becomes
+  /// irq-enabled both ways at once, and an irq-safe class took it before,
+  /// safe both ways), are two findings, not one counted twice.
+  @Test func aHardirqAndASoftirqInversionAtOnePlaceAreTwoFindings() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class X raw_spinlock
+      class Y raw_spinlock
+      1 hardirq-enter
+      1 acquire X
+      1 release X
+      1 hardirq-exit
+      1 softirq-enter
+      1 irq-disable
+      1 acquire X
+      1 release X
+      1 irq-enable
+      1 softirq-exit
+      1 irq-disable
+      1 acquire X
+      1 acquire Y
+      1 release Y
+      1 release X
+      1 irq-enable
+      1 acquire Y
+      1 release Y
+
+      """
+    let run = try ToolRun(["report", "-"], input: trace)
+    #expect(run.status == 1)
+    #expect(run.stdout.contains("taken by another, HARDIRQ-safe lock"), "\(run.stdout)")
+    #expect(run.stdout.contains("taken by another, SOFTIRQ-safe lock"), "\(run.stdout)")
+    #expect(run.stdout.hasSuffix("2 findings (irq-lock-inversion 2)\n"), "\(run.stdout)")
+  }
 }

@@ -34,7 +34,8 @@ struct GraphSearch: Sendable {
   private var onlyRecursive: [Bool] = []
   private var parentEdge: [Int32] = []
   private var parentNode: [Int] = []
-  private var queue: [(node: Int32, via: Int32)] = []
+  /// The classes queued, each once (its parent edge is `parentEdge`'s).
+  private var queue: [Int32] = []
   private var generation: UInt32 = 0
   /// The usage accumulated by the last `.accumulate` search.
   private(set) var accumulated = UsageMask()
@@ -140,7 +141,7 @@ struct GraphSearch: Sendable {
     // strong path) or skipped for good, so the classes are visited in
     // lockdep's order.
     queue.removeAll(keepingCapacity: true)
-    queue.append((root.raw, -1))
+    queue.append(root.raw)
     visited[root.index] = generation
     onlyRecursive[root.index] = rootOnlyRecursive
     parentEdge[root.index] = -1
@@ -155,7 +156,7 @@ struct GraphSearch: Sendable {
     }
     var head = 0
     while head < queue.count {
-      let i = Int(queue[head].node)
+      let i = Int(queue[head])
       head += 1
       let cls = ClassID(Int32(i))
       if skipIrqUsageExempt && classes.waits(cls).lockType != .normal { continue }
@@ -192,7 +193,7 @@ struct GraphSearch: Sendable {
               return decided.matched
                 ? Result(found: target, path: path(to: other) + [decided.edge]) : nil
             }
-            queue.append((Int32(other), e))
+            queue.append(Int32(other))
           }
         }
         e = forward ? graph.nextOut[Int(e)] : graph.nextIn[Int(e)]
