@@ -42,6 +42,60 @@ import WaitContext
     #expect(s.kinds.isEmpty)
   }
 
+  /// The kernel's `validate_chain()` skips `check_prevs_add()` for an
+  /// acquisition a nest lock serializes (`check_deadlock()` returns 2) and
+  /// leaves its `read` as it was (since 2020 it no longer makes it a
+  /// recursive read): a lock taken under it depends on it exclusively
+  /// (-(EN)->), so D -(ER)-> A -(EN)-> C -(EN)-> D is a strong cycle.
+  @Test(arguments: [false, true])
+  func aLockTakenUnderANestSerializedLockDependsOnItAsTaken(chainSeenBefore: Bool) {
+    var s = Scenario()
+    for (key, kind) in [("N", LockKind.spinlock), ("A", .rwlock), ("B", .spinlock)] {
+      s.lock(key, kind)
+    }
+    s.lock("C", .spinlock)
+    s.lock("D", .spinlock)
+    s.acquire("D", on: "1")
+    s.acquire("A", on: "1", read: .recursive)
+    s.release("A", on: "1")
+    s.release("D", on: "1")
+    for round in 0..<(chainSeenBefore ? 2 : 1) {
+      s.acquire("N", on: "2")
+      s.acquire("A", on: "2", inst: 1)
+      s.acquire("B", on: "2")
+      s.acquire("A", on: "2", nest: "N", inst: 2)
+      if round == 1 || !chainSeenBefore { s.acquire("C", on: "2") }
+      if round == 1 || !chainSeenBefore { s.release("C", on: "2") }
+      s.release("A", on: "2", inst: 2)
+      s.release("B", on: "2")
+      s.release("A", on: "2", inst: 1)
+      s.release("N", on: "2")
+    }
+    #expect(s.kinds.isEmpty)
+    let edge = s.validator.graph.edges.first { $0.from == s.id("A") && $0.to == s.id("C") }
+    #expect(edge?.kinds == .exclusiveToNonRecursive)
+    s.acquire("C", on: "3")
+    s.acquire("D", on: "3")
+    #expect(s.kinds == [.circularDependency])
+  }
+
+  /// The nest-serialized entry stays an exclusive hold: a recursive read
+  /// of its class without a nest lock is recursive locking against it
+  /// (`check_deadlock()` skips only held reads).
+  @Test func aRecursiveReadAfterANestSerializedWriteIsRecursive() {
+    var s = Scenario()
+    s.lock("N", .spinlock)
+    s.lock("A", .rwlock)
+    s.lock("B", .spinlock)
+    s.acquire("N")
+    s.acquire("A", read: .shared, inst: 1)
+    s.acquire("B")
+    s.acquire("A", nest: "N", inst: 2)
+    #expect(s.kinds.isEmpty)
+    s.acquire("A", read: .recursive, inst: 3)
+    #expect(s.kinds == [.recursiveLocking])
+  }
+
   /// lockdep's nest-lock merge (`__lock_acquire()`, `hlock->references`):
   /// locks of the newest held lock's class taken with a nest lock add
   /// references to that one entry, so a thread may hold thousands of

@@ -4,21 +4,24 @@ extension ThreadValidator {
   /// lockdep's `check_deadlock()`: the same class already held is a
   /// deadlock unless the new acquisition is a recursive read of a held read,
   /// or a held `nest=` lock (held before it) serializes them; in that case
-  /// the acquisition counts as a recursive read and adds no dependencies.
+  /// the acquisition adds no dependencies, and keeps its own read mode: a
+  /// later acquisition depends on it, and is checked against it, as it was
+  /// taken (the kernel's `validate_chain()` made such an entry a recursive
+  /// read until 2020, and no longer does).
   /// All held locks count, whatever their interrupt context.
   ///
   /// The common case, no held lock of the class and no nest lock to look
   /// for, is answered inline; the rest out of line (`checkRecursionSlow`).
   @inline(__always)
-  mutating func checkRecursion(_ lock: inout HeldLock, in s: inout SharedState)
+  mutating func checkRecursion(_ lock: HeldLock, in s: inout SharedState)
     -> RecursionVerdict
   {
     if lock.nest == .none && !state.held.holds(lock.lockClass) { return .none }
-    return checkRecursionSlow(&lock, in: &s)
+    return checkRecursionSlow(lock, in: &s)
   }
 
   @inline(never)
-  mutating func checkRecursionSlow(_ lock: inout HeldLock, in s: inout SharedState)
+  mutating func checkRecursionSlow(_ lock: HeldLock, in s: inout SharedState)
     -> RecursionVerdict
   {
     var nestHeld = false
@@ -28,12 +31,9 @@ extension ThreadValidator {
       if lock.nest != .none && classes.base(prev.lockClass) == lock.nest { nestHeld = true }
       if prev.lockClass != lock.lockClass { continue }
       if lock.read == .recursive && prev.read.isRead { continue }
-      if nestHeld {
-        lock.read = .recursive
-        return .nested
-      }
+      if nestHeld { return .nested }
       report(
-        .recursiveLocking, origin: lock.origin, lock: snapshot(lock),
+        .recursiveLocking, origin: foundAt(lock), lock: snapshot(lock),
         detail: .recursiveLocking(held: snapshot(prev)), classes: [lock.lockClass], in: &s)
       return .deadlock
     }
