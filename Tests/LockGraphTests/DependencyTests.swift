@@ -148,4 +148,36 @@ import WaitContext
     #expect(s.validator.graph.edge(from: s.id("A"), to: s.id("C")) != nil)
     #expect(s.validator.heldLocks(of: s.thread("1")).map(\.lockClass) == [s.id("A"), s.id("C")])
   }
+
+  /// A release of a lock below the newest re-validates the locks above it
+  /// (lockdep's `reacquire_held_locks()` from `__lock_release()`): what
+  /// that finds is found at the release, where the kernel dumps the
+  /// stack, and the dependency it adds is recorded there; the re-pushed
+  /// lock keeps its own acquisition (`acquire_ip`).
+  @Test func aCycleFoundByReleasingOutOfOrderIsFoundAtTheRelease() throws {
+    var s = Scenario()
+    s.lock("A", .spinlock)
+    s.lock("B", .spinlock)
+    s.lock("X", .rwlock)
+    // B -(ER)-> X -(SN)-> A: not a strong path, so A -> B closes no cycle.
+    s.acquire("B", on: "2")  // event 0
+    s.acquire("X", on: "2", read: .recursive)
+    s.acquire("A", on: "2", stack: 2)
+    s.acquire("A", on: "1")  // event 3
+    s.acquire("B", on: "1")
+    s.release("B", on: "1")
+    s.release("A", on: "1")
+    #expect(s.kinds.isEmpty)
+    // Event 7: A goes back on top of B, adding B -> A, which closes A -> B.
+    try s.validator.process(
+      LockEvent(
+        .release, thread: s.thread("2"), lockClass: s.id("X"),
+        origin: Origin(stack: StackID(7))))
+    #expect(s.kinds == [.circularDependency])
+    let finding = try #require(s.findings.first)
+    #expect(finding.origin.event == 7)
+    #expect(finding.origin.stack == StackID(7))
+    #expect(finding.lock?.origin.event == 2, "the lock line keeps A's acquisition")
+    #expect(s.validator.graph.edge(from: s.id("B"), to: s.id("A")) == nil)
+  }
 }

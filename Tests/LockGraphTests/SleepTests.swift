@@ -15,6 +15,21 @@ import WaitContext
     #expect(reasons == ["holding raw_spinlock &raw"])
   }
 
+  /// `might_lock()` is `lock_acquire()` + `lock_release()`, without the
+  /// `might_sleep()` of `mutex_lock()`: under a raw spin lock, a mutex's
+  /// `might-lock` is an invalid wait context only; its acquisition is
+  /// both.
+  @Test func mightLockOfAMutexDoesNotSleep() throws {
+    var s = Scenario()
+    s.lock("raw", .rawSpinlock)
+    s.lock("m", .mutex)
+    s.acquire("raw")
+    s.mightLock("m")
+    #expect(s.kinds == [.invalidWaitContext])
+    s.acquire("m")
+    #expect(Set(s.kinds) == [.invalidWaitContext, .sleepInAtomic])
+  }
+
   @Test func mutexWithPreemptionOrInterruptsOff() throws {
     var s = Scenario()
     s.lock("m", .mutex)

@@ -57,6 +57,18 @@ import WaitContext
     try threaded.event(.hardirqEnter, threaded: true)
     threaded.acquire("spin")
     #expect(threaded.kinds.isEmpty, "a threaded handler may take spinlock_t")
+    threaded.release("spin")
+    // `lockdep_hardirq_enter()` clears `hardirq_threaded` only on the
+    // outermost entry: a handler nested in a threaded one is threaded too.
+    try threaded.event(.hardirqEnter)
+    threaded.acquire("spin")
+    #expect(threaded.kinds.isEmpty, "nested in a threaded handler")
+    threaded.release("spin")
+    try threaded.event(.hardirqExit)
+    try threaded.event(.hardirqExit)
+    try threaded.event(.hardirqEnter)
+    threaded.acquire("spin")
+    #expect(threaded.kinds == [.invalidWaitContext], "a new outermost handler is not")
 
     var soft = Scenario()
     soft.lock("spin", .spinlock)

@@ -30,7 +30,7 @@ extension ThreadValidator {
     {
       if prev.lockClass == next.lockClass {
         report(
-          .recursiveLocking, origin: next.origin, lock: snapshot(next),
+          .recursiveLocking, origin: foundAt(next), lock: snapshot(next),
           detail: .recursiveLocking(held: snapshot(prev)), classes: [next.lockClass], in: &s)
       } else {
         reportCycle(prev: prev, next: next, path: cycle.path, in: &s)
@@ -39,7 +39,7 @@ extension ThreadValidator {
     }
     if !checkIrqDependency(prev: prev, next: next, in: &s) { return false }
     s.graph.add(
-      from: prev.lockClass, to: next.lockClass, kinds: kinds, origin: next.origin,
+      from: prev.lockClass, to: next.lockClass, kinds: kinds, origin: foundAt(next),
       thread: thread)
     return true
   }
@@ -53,9 +53,9 @@ extension ThreadValidator {
       let edge = s.graph.edges[Int(e)]
       chain.append(ChainLink(lockClass: edge.to, origin: edge.origin, thread: edge.creator))
     }
-    chain.append(ChainLink(lockClass: next.lockClass, origin: next.origin, thread: thread))
+    chain.append(ChainLink(lockClass: next.lockClass, origin: foundAt(next), thread: thread))
     report(
-      .circularDependency, origin: next.origin, lock: snapshot(next),
+      .circularDependency, origin: foundAt(next), lock: snapshot(next),
       detail: .circularDependency(held: snapshot(prev), chain: chain),
       classes: chain.map(\.lockClass), in: &s)
   }

@@ -57,9 +57,10 @@ extension ThreadValidator {
     var lock = lock
     lock.origin = stacked(lock.origin)
     let marked = lock
+    let at = foundAt(lock)
     withShared { me, s in
       for bit in Self.markingOrder where bits.contains(bit) {
-        me.markLock(marked, bit, at: marked.origin, in: &s)
+        me.markLock(marked, bit, at: at, in: &s)
       }
     }
   }
@@ -193,7 +194,7 @@ extension ThreadValidator {
     else { return true }
 
     report(
-      .irqLockInversion, origin: next.origin, lock: snapshot(next),
+      .irqLockInversion, origin: foundAt(next), lock: snapshot(next),
       detail: .irqUnsafeDependency(
         held: snapshot(prev), safe: safeHit.found, safeBit: safeBit,
         safeOrigin: s.usageOrigin(safeHit.found, bit: safeBit),

@@ -51,7 +51,7 @@ extension ThreadValidator {
     for held in state.held[start...] { related.append(held.lockClass) }
     defer { relatedScratch = related }
     reportNow(
-      .invalidWaitContext, origin: lock.origin, lock: snapshot(lock),
+      .invalidWaitContext, origin: foundAt(lock), lock: snapshot(lock),
       detail: .invalidWaitContext(
         context: configuration.effective(limit), allowed: verdict.allowed,
         required: verdict.required),

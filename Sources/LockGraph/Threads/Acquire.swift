@@ -35,7 +35,13 @@ extension ThreadValidator {
       read: check ? event.read : .recursive, isTrylock: event.isTrylock,
       check: check, hardirqsOff: state.hardirqsOff, irqContext: state.irqContext)
 
-    if !event.isTrylock && SleepRule.sleeps(waits, configuration: configuration) {
+    // `might_lock()` is `lock_acquire()` and `lock_release()` only: no
+    // `might_sleep()`, which the kernel's sleeping lock functions call
+    // themselves (a `might-lock` of a mutex in atomic context is an invalid
+    // wait context, not also a sleep in atomic context).
+    if !event.isTrylock && event.verb != .mightLock
+      && SleepRule.sleeps(waits, configuration: configuration)
+    {
       checkSleep(event.origin, lock: lock)
     }
     // Nothing until the push changes the held locks or the contexts:
@@ -156,7 +162,7 @@ extension ThreadValidator {
   mutating func validateNewChain(
     _ lock: inout HeldLock, key: UInt64, chainHead: Bool, in s: inout SharedState
   ) {
-    switch checkRecursion(&lock, in: &s) {
+    switch checkRecursion(lock, in: &s) {
     case .deadlock, .nested: break
     case .none: if !chainHead { addDependencies(lock, in: &s) }
     }

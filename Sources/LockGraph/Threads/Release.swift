@@ -94,7 +94,26 @@ extension ThreadValidator {
     let above = Array(state.held[(index + 1)...])
     state.held.removeAll(from: index)
     state.chainKey = removed.previousChainKey
-    for lock in above { push(lock) }
+    reacquire(above, at: event.origin)
+  }
+
+  /// Pushes `locks` again after a lock below them went, validating each
+  /// as a new acquisition (lockdep's `reacquire_held_locks()`), with what
+  /// that finds found at `origin` (the release or free): `foundAt(_:)`.
+  mutating func reacquire(_ locks: [HeldLock], at origin: Origin?) {
+    reacquiredAt = origin
+    defer { reacquiredAt = nil }
+    for lock in locks { push(lock) }
+  }
+
+  /// Where a finding of `lock`, being pushed, is found: its acquisition,
+  /// or the event re-validating it (`reacquiredAt`), with a stack
+  /// captured now when the event carries none (a live program).
+  mutating func foundAt(_ lock: HeldLock) -> Origin {
+    guard let at = reacquiredAt else { return lock.origin }
+    let stackedAt = stacked(at)
+    reacquiredAt = stackedAt
+    return stackedAt
   }
 
   /// `free` and `init`: a held lock inside the memory is a finding
@@ -145,7 +164,9 @@ extension ThreadValidator {
   /// as a release does (the locks above it are re-validated); one of an
   /// interrupted context is just removed. A later release of a dropped
   /// lock (an unlock of the freed memory) is not reported again.
-  public mutating func dropFreed(from: UInt64, length: UInt64) {
+  /// `origin` is the free's on this thread (nil for another thread's
+  /// locks): where the re-validation of the kept locks finds things.
+  public mutating func dropFreed(from: UInt64, length: UInt64, at origin: Origin? = nil) {
     var i = state.held.count - 1
     while i >= 0 {
       let lock = state.held[i]
@@ -156,7 +177,7 @@ extension ThreadValidator {
         state.held.removeAll(from: i)
         if i >= state.currentSegmentStart || kept.isEmpty {
           state.chainKey = lock.previousChainKey
-          for above in kept { push(above) }
+          reacquire(kept, at: origin)
         } else {
           for above in kept { state.held.append(above) }
         }

@@ -60,6 +60,12 @@ public struct ThreadValidator {
   /// a repeated finding (a buggy path taken a million times) is then
   /// counted without an array allocated per occurrence.
   var relatedScratch: [ClassID] = []
+  /// While a release (or a free) re-validates the locks held above the one
+  /// it dropped (lockdep's `reacquire_held_locks()`): that event's origin,
+  /// where their findings and new dependencies are found (`foundAt(_:)`),
+  /// as the kernel reports them from inside the unlock. The re-pushed
+  /// locks keep their own acquisitions' origins (`acquire_ip`).
+  var reacquiredAt: Origin? = nil
 
   /// The most locks one thread may hold before its validation stops
   /// (lockdep's `MAX_LOCK_DEPTH` is 48; this limit only bounds memory).
@@ -179,7 +185,12 @@ public struct ThreadValidator {
       acquire(event)
       popTopIfMatches(event)
     case .mightSleep: checkSleep(event.origin, lock: nil)
-    case .hardirqEnter: enterContext(.hardirq(threaded: event.threaded))
+    case .hardirqEnter:
+      // lockdep clears `hardirq_threaded` only when the CPU's hardirq
+      // nesting goes from 0 to 1 (`lockdep_hardirq_enter()`): a handler
+      // nested in a threaded one counts as threaded.
+      let outerThreaded = state.contexts.contains(.hardirq(threaded: true))
+      enterContext(.hardirq(threaded: event.threaded || outerThreaded))
     case .softirqEnter: enterContext(.softirq)
     case .nmiEnter: enterContext(.nmi)
     case .hardirqExit: try exitContext(.hardirq(threaded: false), event)
@@ -197,7 +208,7 @@ public struct ThreadValidator {
       state.preemptDisableDepth -= 1
     case .initLock, .free:
       checkFreed(event, held: state.held, by: thread)
-      dropFreed(from: event.address, length: event.freedLength)
+      dropFreed(from: event.address, length: event.freedLength, at: event.origin)
     case .exit: exitThread(event)
     }
     deliverPending()
