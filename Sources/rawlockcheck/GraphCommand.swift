@@ -105,7 +105,7 @@ struct GraphCommand: ParsableCommand {
 
   /// Symbolized frames when the trace names its modules; addresses otherwise.
   func resolver(for symbols: TraceSymbols) -> any FrameResolving {
-    guard !symbols.modules.isEmpty, !symbols.stacks.isEmpty else {
+    guard !symbols.modules.isEmpty else {
       return AddressFrameResolver(stacks: symbols.stacks)
     }
     let resolver = SymbolizingFrameResolver(

@@ -206,7 +206,7 @@ struct ReportCommand: ParsableCommand {
   /// (`pool`); its module warnings are said by the first of them.
   func resolver(for symbols: TraceSymbols, path: String, pool: SymbolizerPool) -> any FrameResolving
   {
-    guard !symbols.modules.isEmpty, !symbols.stacks.isEmpty else {
+    guard !symbols.modules.isEmpty else {
       return AddressFrameResolver(stacks: symbols.stacks)
     }
     let (resolver, isNew) = pool.resolver(

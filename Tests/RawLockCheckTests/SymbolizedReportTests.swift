@@ -30,9 +30,11 @@ import Testing
   /// A trace whose one stack is `main`+1 of the tool, loaded at `bias`;
   /// `innermost` (link-time addresses) are pushed in front of it.
   /// `path`: the module's recorded path (the tool's by default).
-  static func trace(buildID: String?, innermost: [UInt64] = [], path: String? = nil) throws
-    -> URL
-  {
+  /// `ipOnly`: the acquisition names its one return address (`ip=`, the
+  /// address after `main`'s first byte) and the trace has no `stack` line.
+  static func trace(
+    buildID: String?, innermost: [UInt64] = [], path: String? = nil, ipOnly: Bool = false
+  ) throws -> URL {
     let tool = FixturePaths.tool.path
     let bias: UInt64 = 0x5555_5555_4000
     // The executable PT_LOAD: offset, vaddr, filesz.
@@ -48,17 +50,19 @@ import Testing
     let realID = try shell("readelf -n '\(tool)' | awk '/Build ID/ { print $3 }'")
       .trimmingCharacters(in: .whitespacesAndNewlines)
     let start = bias + load[1]
+    let addresses = (innermost + [mainAddress + 1]).map { "0x" + String(bias + $0, radix: 16) }
+    let stack = ipOnly ? "" : "stack s1 \(addresses.joined(separator: " "))\n"
     let text = """
       rawlockcheck-trace 1
       module 0x\(String(start, radix: 16))-0x\(String(start + load[2], radix: 16)) 0x\(String(load[0], radix: 16)) \(path ?? tool) build-id=\(buildID ?? realID)
-      stack s1 \((innermost + [mainAddress + 1]).map { "0x" + String(bias + $0, radix: 16) }.joined(separator: " "))
-      class raw raw_spinlock
+      \(stack)class raw raw_spinlock
       class m mutex
       1 acquire raw
-      1 acquire m at=s1
+      1 acquire m \(ipOnly ? "ip=\(addresses[0])" : "at=s1")
       """
     let url = FileManager.default.temporaryDirectory.appendingPathComponent(
-      "sym-\(buildID ?? "real")-\(innermost.count)-\(path == nil ? "tool" : "moved").rlt")
+      "sym-\(buildID ?? "real")-\(innermost.count)-\(path == nil ? "tool" : "moved")\(ipOnly ? "-ip" : "").rlt"
+    )
     try Data(text.utf8).write(to: url)
     return url
   }
@@ -71,6 +75,17 @@ import Testing
     #expect(!name.isEmpty)
     #expect(run.stdout.contains("#0 \(name) ("), "\(run.stdout.prefix(600))")
     #expect(run.stdout.contains("main.swift:"), "file:line of main")
+    #expect(run.stderr.isEmpty)
+  }
+
+  /// A trace without stacks, whose acquisitions name their return address
+  /// (`ip=`, spec/trace-format.md), is symbolized through its modules too.
+  @Test func aReturnAddressWithoutStacksIsSymbolized() throws {
+    let url = try Self.trace(buildID: nil, ipOnly: true)
+    let run = try ToolRun(["report", url.path])
+    #expect(run.status == 1)
+    let name = try Self.oracleName()
+    #expect(run.stdout.contains("#0 \(name) ("), "\(run.stdout.prefix(600))")
     #expect(run.stderr.isEmpty)
   }
 
