@@ -29,6 +29,14 @@ struct TokenTable {
 
   var count: Int { entries.count }
 
+  /// Whether a key is longer than `prefix` and starts with it (a scan of
+  /// every key: for a reader's last line, not its hot path).
+  func hasKey(extending prefix: [UInt8]) -> Bool {
+    entries.contains { e in
+      e.length > prefix.count && keys[e.start..<(e.start + prefix.count)].elementsEqual(prefix)
+    }
+  }
+
   // MARK: Hashing
 
   /// The hash of no chunk yet.

@@ -252,6 +252,42 @@ func error(_ text: String) -> String? {
     #expect(r.events.count == 3)
   }
 
+  /// Only a last line that may be a prefix of a line that reads is taken
+  /// for a cut: its last token empty, in a quote, or the start of a longer
+  /// word, option, declared name or number. A wrong word at the end of a
+  /// file without its final newline (a writer that leaves it out, `printf`
+  /// in a test) is the error it would be with one (spec/trace-format.md:
+  /// a malformed line stops the reader), not a finding silently lost.
+  @Test(arguments: [
+    ("1 acquire zone_lok", false), ("1 acquire A tyr", false), ("1 acquire A foo=2", false),
+    ("class A spinlock", false), ("1 acquire zone_lo # a comment", false),
+    ("1 acqu", true), ("1 acquire zone_lo", true), ("1 acquire A inst=", true),
+    ("1 acquire A inst=0x", true), ("1 acquire A at=s", true), ("1 acquire A tr", true),
+    ("class B mut", true), ("class B mutex name=\"ab", true), ("1 acquire ", true),
+    ("stack s2 0x10 0x", true),
+  ])
+  func aLastLineIsACutOnlyWhereItsLastTokenMayBeCut(line: String, isCut: Bool) throws {
+    let url = FileManager.default.temporaryDirectory
+      .appendingPathComponent("rlt-\(UInt64.random(in: 0...UInt64.max)).rlt")
+    defer { try? FileManager.default.removeItem(at: url) }
+    let whole =
+      "rawlockcheck-trace 1\nclass A spinlock\nclass zone_lock spinlock\nstack s1 0x10\n"
+      + "1 acquire A\n1 release A\n"
+    try Data((whole + line).utf8).write(to: url)
+    var recorder = Recorder()
+    var warnings: [String] = []
+    do {
+      _ = try TextTraceReader(path: url.path, displayName: "t.rlt").read(
+        into: &recorder, warning: { warnings.append($0) })
+      #expect(isCut, "read as a cut: \(warnings)")
+      #expect(recorder.events.count == 2)
+      #expect(warnings.first?.hasPrefix("t.rlt:7: the last line ends without a newline") == true)
+    } catch {
+      #expect(!isCut, "an error: \(error)")
+      #expect(error.line == 7)
+    }
+  }
+
   /// A quoted verb is its text, as a quoted flag or kind is (it read as
   /// an unknown verb naming itself); a quoted declaration keyword is a
   /// thread id (a thread may be named `class`).
