@@ -34,6 +34,22 @@ public enum QuotedText {
     return out
   }
 
+  /// `printable(_:)` of a message's lines: every line break and tab is
+  /// kept, and any other character a terminal does not show as itself is
+  /// escaped (an escape sequence in a file name cannot reach the
+  /// terminal through an error message).
+  public static func terminalLines(_ text: String) -> String {
+    if text.utf8.allSatisfy({ ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x0A || $0 == 0x09 }) {
+      return text
+    }
+    var out = ""
+    for scalar in text.unicodeScalars {
+      out +=
+        isPrintable(scalar) || scalar == "\n" || scalar == "\t" ? String(scalar) : escape(scalar)
+    }
+    return out
+  }
+
   /// `\u{` and the scalar's value in uppercase hexadecimal, then `}`.
   public static func escape(_ scalar: Unicode.Scalar) -> String {
     "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"

@@ -70,6 +70,7 @@ public struct TextReport {
   public func summaryLine() -> String {
     let summary = summary
     let events = "\(eventCount) event\(eventCount == 1 ? "" : "s")"
+    let source = QuotedText.printable(source)
     if summary.isEmpty { return "\(source): \(events), no findings" }
     let total = findings.count
     let parts = summary.keys.sorted().map { "\($0.rawValue) \(summary[$0]!)" }
@@ -127,11 +128,14 @@ public struct TextReport {
   /// `trace.rlt:LINE`, `event N` (`trace.rltb: event N` among several
   /// sources), or the source's name for an origin of an earlier run
   /// (event -1) without a line.
+  /// A name with a control character shows it escaped (`\u{A}`): the
+  /// text stays one line per location.
   func traceLocation(_ origin: Origin) -> String {
-    if origin.line > 0 { return "\(sourceName(origin)):\(origin.line)" }
-    if origin.event < 0 { return sourceName(origin) }
+    let name = QuotedText.printable(sourceName(origin))
+    if origin.line > 0 { return "\(name):\(origin.line)" }
+    if origin.event < 0 { return name }
     let event = "event \(eventNumber(origin))"
-    return sources.isEmpty ? event : "\(sourceName(origin)): \(event)"
+    return sources.isEmpty ? event : "\(name): \(event)"
   }
 
   /// lockdep's `lockdep_print_held_locks()`.

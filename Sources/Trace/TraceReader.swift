@@ -1,3 +1,5 @@
+import Basics
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Darwin)
@@ -83,7 +85,7 @@ public struct TraceReader {
   /// How a reader says a warning by default: `rawlockcheck: MESSAGE` on
   /// standard error.
   public static func standardError(_ message: String) {
-    let line = Array("rawlockcheck: \(message)\n".utf8)
+    let line = Array(QuotedText.terminalLines("rawlockcheck: \(message)\n").utf8)
     line.withUnsafeBytes { _ = write(2, $0.baseAddress!, $0.count) }
   }
 }

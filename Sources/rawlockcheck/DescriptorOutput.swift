@@ -1,3 +1,5 @@
+import Basics
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -20,10 +22,17 @@ func writeAll(_ bytes: [UInt8], to descriptor: Int32) -> Int32 {
   }
 }
 
-/// Writes to standard error through its file descriptor (the C `stderr`
-/// global is not concurrency-safe in Swift 6). A failure is ignored: there
-/// is nobody left to tell.
+/// Writes a message to standard error through its file descriptor (the C
+/// `stderr` global is not concurrency-safe in Swift 6), with what a
+/// terminal would not show as itself escaped (`QuotedText.terminalLines`).
+/// A failure is ignored: there is nobody left to tell.
 func writeStandardError(_ text: String) {
+  writeAll(Array(QuotedText.terminalLines(text).utf8), to: 2)
+}
+
+/// `writeStandardError` of text meant for the terminal as it is (the
+/// progress bar's carriage return and erase-line sequence).
+func writeStandardErrorUnescaped(_ text: String) {
   writeAll(Array(text.utf8), to: 2)
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import LockGraph
 import Report
 import Trace
@@ -73,7 +74,7 @@ struct GraphCommand: ParsableCommand {
     let progress = ProgressBar(label: trace)
     let symbols: TraceSymbols
     do {
-      symbols = try TraceReader(path: ReportCommand.file(for: trace), displayName: trace).read(
+      symbols = try TraceReader(path: ReportCommand.file(for: trace), displayName: QuotedText.printable(trace)).read(
         into: &validator, progress: progress.update)
       progress.finish()
     } catch {

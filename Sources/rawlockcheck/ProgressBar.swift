@@ -32,14 +32,14 @@ final class ProgressBar: @unchecked Sendable {
     let elapsed = now - started
     guard elapsed >= Self.delay, now - lastDrawn >= Self.interval else { return }
     lastDrawn = now
-    writeStandardError(
+    writeStandardErrorUnescaped(
       "\r" + Self.line(label: label, done: done, total: total, elapsed: elapsed) + "\u{1B}[K")
     drawn = true
   }
 
   /// Clears the bar, if one was drawn.
   func finish() {
-    if drawn { writeStandardError("\r\u{1B}[K") }
+    if drawn { writeStandardErrorUnescaped("\r\u{1B}[K") }
     drawn = false
   }
 

@@ -146,7 +146,7 @@ extension ReportCommand {
       var said: [SARIFReport.Failure] = []
       defer { warnings += said }
       do {
-        symbols = try TraceReader(path: Self.file(for: path), displayName: path).read(
+        symbols = try TraceReader(path: Self.file(for: path), displayName: QuotedText.printable(path)).read(
           into: &consumer, progress: progress.update,
           warning: Self.warning(path) { said.append($0) })
         progress.finish()

@@ -153,7 +153,7 @@ struct ReportCommand: ParsableCommand {
       var said: [SARIFReport.Failure] = []
       defer { warnings += said }
       do {
-        let reader = TraceReader(path: Self.file(for: path), displayName: path)
+        let reader = TraceReader(path: Self.file(for: path), displayName: QuotedText.printable(path))
         let warning = Self.warning(path) { said.append($0) }
         symbols =
           try readerThread.isOn

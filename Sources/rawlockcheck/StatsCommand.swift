@@ -39,7 +39,7 @@ struct StatsCommand: ParsableCommand {
     var counting = CountingValidator(LockValidator(configuration: options.configuration))
     let progress = ProgressBar(label: trace)
     do {
-      _ = try TraceReader(path: ReportCommand.file(for: trace), displayName: trace).read(
+      _ = try TraceReader(path: ReportCommand.file(for: trace), displayName: QuotedText.printable(trace)).read(
         into: &counting, progress: progress.update)
       progress.finish()
     } catch {

@@ -16,6 +16,30 @@ import Trace
     FileManager.default.temporaryDirectory.appendingPathComponent("\(UUID().uuidString)-\(name)")
   }
 
+  /// A trace file's name with a line break and an escape sequence: each
+  /// error naming it is one line, with neither reaching the terminal
+  /// (written `\u{A}`, `\u{1B}`), whichever command and error.
+  @Test func errorsNameAFileWithControlCharactersOnOneLine() throws {
+    let bad = Self.temporary("bad\nname\u{1B}[31m.rlt")
+    try Data("rawlockcheck-trace 1\n1 acquire X\n".utf8).write(to: bad)
+    defer { try? FileManager.default.removeItem(at: bad) }
+    let missing = bad.path + "-missing"
+    for arguments in [
+      ["report", bad.path], ["report", missing], ["stats", bad.path], ["graph", bad.path],
+      ["convert", bad.path, Self.temporary("out.rltb").path],
+      ["report", "--merge", bad.path, bad.path],
+    ] {
+      let run = try ToolRun(arguments)
+      #expect(run.status == 2, "\(arguments)")
+      // One line per error (`--merge` reads, and refuses, each trace).
+      let lines = run.stderr.split(separator: "\n", omittingEmptySubsequences: false)
+      #expect(lines.last == "" && lines.dropLast().allSatisfy { $0.hasPrefix("rawlockcheck: ") })
+      #expect(lines.dropLast().allSatisfy { $0.contains("bad\\u{A}name\\u{1B}[31m.rlt") })
+      #expect(!run.stderr.contains("\u{1B}") && !run.stdout.contains("\u{1B}"), "\(arguments)")
+      #expect(!run.stdout.contains("bad\n"), "\(arguments)")
+    }
+  }
+
   @Test func convertRefusesANameTextCannotHold() throws {
     let input = Self.temporary("in.rltb")
     let output = Self.temporary("out.rlt")
