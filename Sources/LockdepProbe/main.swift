@@ -143,6 +143,24 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    "signal-first-event",
+    {
+      // The process's first lock event is in a signal handler, on a thread
+      // without validator state, through a lock first made there (a lazy
+      // static): the handler is still a hard interrupt, so its spinlock_t
+      // is an invalid wait context, and taking it later with interrupts
+      // on is an inconsistent lock state.
+      installSignalHandler(SIGUSR2) { _ in FirstEvent.lock.withLock {} }
+      // Delivered here whatever mask the probe's parent passed on.
+      var set = sigset_t()
+      sigemptyset(&set)
+      sigaddset(&set, SIGUSR2)
+      pthread_sigmask(SIG_UNBLOCK, &set, nil)
+      raise(SIGUSR2)
+      FirstEvent.lock.withLock {}
+    }
+  ),
+  (
     "record-stress",
     {
       // 8 threads, 12 classes in random but consistent orders, 2,000
@@ -440,6 +458,11 @@ for f in LockValidation.findings {
 
 func printToStandardError(_ s: String) {
   _ = s.withCString { write(2, $0, strlen($0)) }
+}
+
+/// The lock `signal-first-event` makes in a signal handler.
+enum FirstEvent {
+  static let lock = Checked.SpinLock(name: "&first->lock")
 }
 
 /// The lock `main-exits-holding` leaves held.

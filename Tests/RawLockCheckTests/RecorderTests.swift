@@ -18,9 +18,11 @@ import Testing
   /// Runs the probe on `scenario`, recording to a temporary trace (in the
   /// recorder's default encoding, binary, unless `format` names one);
   /// returns the live findings (`kind count` lines) and the trace's path.
-  static func record(_ scenario: String, format: String? = nil) throws -> (
-    live: [String], trace: URL
-  ) {
+  /// `policy`: the probe's `RAWLOCKCHECK` (the probe then chooses none,
+  /// and its validator starts at its first lock or context event).
+  static func record(_ scenario: String, format: String? = nil, policy: String? = nil) throws
+    -> (live: [String], trace: URL)
+  {
     let trace = FileManager.default.temporaryDirectory
       .appendingPathComponent("recorder-\(scenario)-\(UUID().uuidString).rlt")
     let process = Process()
@@ -31,6 +33,7 @@ import Testing
     // The probe collects by itself; RAWLOCKCHECK would override the
     // policy its scenarios choose.
     environment.removeValue(forKey: "RAWLOCKCHECK")
+    environment["RAWLOCKCHECK"] = policy
     environment["RAWLOCKCHECK_TRACE_FORMAT"] = format
     process.environment = environment
     let out = Pipe()
@@ -167,6 +170,17 @@ import Testing
   /// on the core's lock the interrupted code held), every live finding is
   /// the limit (no unlock of it is a bad unlock, also before the thread had
   /// state), and the trace, which leaves those locks out, finds nothing.
+  /// A signal handler that runs before the thread (or the process) took
+  /// any validated lock is validated as the hard interrupt it is, live and
+  /// from the trace (its `hardirq-enter` went unqueued, and the replay
+  /// refused its `hardirq-exit`, losing both findings).
+  @Test func aSignalHandlerBeforeAnyLockEventIsAHardInterrupt() throws {
+    let (live, trace) = try Self.record("signal-first-event", policy: "collect")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    #expect(Set(live) == ["invalid-wait-context 1", "inconsistent-lock-state 1"], "\(live)")
+    #expect(try Self.offline(trace).sorted() == live.sorted())
+  }
+
   @Test func anInvalidSubclassInASignalHandlerIsReportedAfterIt() throws {
     let (live, trace) = try Self.record("signal-subclass")
     defer { try? FileManager.default.removeItem(at: trace) }

@@ -30,6 +30,11 @@ public func installSignalHandler(
   if old != 0 {
     Unmanaged<SignalHandlers.Box>.fromOpaque(UnsafeRawPointer(bitPattern: old)!).release()
   }
+  // Where validation is compiled in, the validator starts now, outside
+  // any handler: a handler that runs first then has its events queued
+  // from its start (not from a lock in it that would start the
+  // validator, in the handler).
+  if lockValidationIsCompiledIn { Live.start() }
   var action = sigaction()
   action.__sigaction_handler.sa_handler = { signo in SignalHandlers.run(signo) }
   action.sa_flags = Int32(SA_RESTART)
@@ -79,6 +84,9 @@ enum SignalHandlers {
     }
     let saved = errno
     Live.signalHandler(entering: true)
+    if rlc_lockdep_signal_depth() == 1 && rlc_lockdep_thread() == nil {
+      OrphanEvents.noteRunStart(threaded: box.threaded)
+    }
     Live.event(.hardirqEnter, threaded: box.threaded)
     box.handler(signo)
     Live.event(.hardirqExit)

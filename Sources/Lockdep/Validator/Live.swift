@@ -50,6 +50,9 @@ enum Live {
     return LiveThread.current()
   }
 
+  /// Starts the validator (outside a signal handler), if not yet started.
+  static func start() { _ = LiveValidator.shared }
+
   /// The thread id of an event queued before its thread had state.
   static let orphanThread = ThreadID(-1)
 

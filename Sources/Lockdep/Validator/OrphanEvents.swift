@@ -17,7 +17,12 @@ import LockGraph
 enum OrphanEvents {
   private struct Header {
     var queue: DeferredEvents
+    /// The handler run in progress had its `hardirq-enter` queued.
     var inRun: Bool
+    /// Whether the outermost handler running now is threaded: for a run
+    /// that started before the validator existed (a lock in the handler
+    /// created it), whose `hardirq-enter` went by unqueued.
+    var runThreaded: Bool
   }
 
   /// Bytes before the queue's storage: the header, and its set-up mark in
@@ -42,15 +47,29 @@ enum OrphanEvents {
         to: Header(
           queue: DeferredEvents(
             in: storage, bytes: Int(rlc_orphan_storage_size()) - headerBytes),
-          inRun: false))
+          inRun: false, runThreaded: false))
       area.storeBytes(of: 1, toByteOffset: headerBytes - 1, as: UInt8.self)
     }
     return pointer
   }
 
+  /// An outermost handler run starts on a thread without state (in the
+  /// handler, before its `hardirq-enter`): whether it is threaded.
+  static func noteRunStart(threaded: Bool) {
+    header.pointee.runThreaded = threaded
+  }
+
   /// Queues one event of a handler run on this thread (in the handler).
+  /// The first event of a run whose `hardirq-enter` went by before the
+  /// validator existed is queued after that enter, made up now: the
+  /// handler's locks are validated as taken in it, and its exit has an
+  /// enter to match.
   static func queue(_ event: LockEvent) {
     let h = header
+    if event.verb != .hardirqEnter && !h.pointee.inRun && rlc_lockdep_signal_depth() > 0 {
+      queue(
+        LockEvent(.hardirqEnter, thread: Live.orphanThread, threaded: h.pointee.runThreaded))
+    }
     h.pointee.queue.append(
       event,
       startsRun: event.verb == .hardirqEnter && rlc_lockdep_signal_depth() == 1
