@@ -42,13 +42,24 @@ public struct FrameFilter: Sendable, Hashable {
       "_swift_release_dealloc", "_ZN5swift9RefCounts",
     ])
 
-  /// `addresses` without the leading addresses any of whose frames match
-  /// (an address whose inline chain includes machinery is machinery). A
-  /// stack that is machinery all the way down is returned whole: an empty
-  /// stack would hide where the problem was.
+  /// `addresses` without the leading machinery: the leading addresses all
+  /// of whose frames match, then, in the first address with a frame that
+  /// does not, the matching frames inlined into it (innermost first). The
+  /// frames of that address from its first one that does not match are
+  /// kept, the machinery they are inlined into included: in an optimized
+  /// build a user's closure is inlined into the lock's `withLock`, and is
+  /// where the problem was (before 2026-12-03 such an address was dropped
+  /// whole, and the user's frames with it). A stack that is machinery all
+  /// the way down is returned whole: an empty stack would hide where the
+  /// problem was.
   public func apply(_ addresses: [SymbolizedAddress]) -> [SymbolizedAddress] {
-    guard let firstKept = addresses.firstIndex(where: { !$0.frames.contains(where: matches) })
+    guard let firstKept = addresses.firstIndex(where: { !$0.frames.allSatisfy(matches) })
     else { return addresses }
-    return Array(addresses[firstKept...])
+    var kept = Array(addresses[firstKept...])
+    let frames = kept[0].frames
+    if let user = frames.firstIndex(where: { !matches($0) }), user > 0 {
+      kept[0].frames = Array(frames[user...])
+    }
+    return kept
   }
 }

@@ -60,6 +60,26 @@ final class FormattingTests: XCTestCase {
     XCTAssertEqual(filter.apply(Array(stack.prefix(2))).count, 2)
   }
 
+  /// An optimized build inlines the user's closure into the lock's
+  /// `withLock`, and the lock's code into the user's function: the user's
+  /// frames of such an address are kept (innermost machinery dropped, the
+  /// machinery they are inlined into kept with them).
+  func testFilterKeepsUserFramesInlinedIntoMachinery() {
+    func frames(_ names: [String]) -> SymbolizedAddress {
+      SymbolizedAddress(
+        address: 0, frames: names.map { Frame(address: 0, function: $0, linkageName: $0) })
+    }
+    let filter = FrameFilter(functionPrefixes: ["Lockdep."])
+    let stack = [
+      frames(["Lockdep.Validator.acquire()"]),
+      frames(["Lockdep.Lock.lock()", "closure in App.work()", "Lockdep.Lock.withLock()"]),
+      frames(["App.work()"]),
+    ]
+    XCTAssertEqual(
+      filter.apply(stack).flatMap { $0.frames.map { $0.function ?? "" } },
+      ["closure in App.work()", "Lockdep.Lock.withLock()", "App.work()"])
+  }
+
   func testOwnMachineryIsMatchedByMangledModulePrefix() {
     func frame(_ linkage: String) -> Frame { Frame(address: 0, linkageName: linkage) }
     let own = FrameFilter.rawlockcheckMachinery
