@@ -56,7 +56,7 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
   static func recordIssue(_ occurrence: LockValidationScope.Occurrence, test: SourceLocation) {
     let text = occurrence.text
     Issue.record(
-      Comment(rawValue: "lock validation: \(occurrence.finding.kind.rawValue)\n\(text)"),
+      Comment(rawValue: "\(occurrence.title)\n\(text)"),
       sourceLocation: site(in: text, kind: occurrence.finding.kind, of: test) ?? test)
   }
 

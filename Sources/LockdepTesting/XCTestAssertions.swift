@@ -49,7 +49,8 @@ open class LockValidatedTestCase: XCTestCase {
     return path.joined(separator: "/") + "/"
   }()
 
-  /// Runs the test in a scope of its own, then fails it once per finding.
+  /// Runs the test in a scope of its own, then fails it once per distinct
+  /// finding (a repeat says how many times it happened).
   open override func invokeTest() {
     let scope = LockValidationScope(endName: "the test")
     scope.run { super.invokeTest() }
@@ -58,7 +59,7 @@ open class LockValidatedTestCase: XCTestCase {
       let sites = LockValidationTrait.sites(in: text, kind: occurrence.finding.kind)
       let site = sites.first { !$0.path.hasPrefix(Self.ownSources) } ?? sites.first
       recordFailure(
-        withDescription: "lock validation: \(occurrence.finding.kind.rawValue)\n\(text)",
+        withDescription: "\(occurrence.title)\n\(text)",
         inFile: site?.path ?? "<unknown>", atLine: site?.line ?? 0, expected: true)
     }
   }

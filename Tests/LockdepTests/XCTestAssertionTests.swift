@@ -57,6 +57,16 @@ final class LockValidatedTestCaseTests: XCTestCase {
     XCTAssertEqual(failure?.line, line)
   }
 
+  /// A finding repeated in a loop fails the test once, saying how often.
+  func testARepeatedFindingFailsOnce() {
+    let raw = Checked.RawSpinLock(name: "&validated->loop")
+    let test = Self.run { for _ in 0..<20 { raw.withLock { mightSleep() } } }
+    XCTAssertEqual(test.failures.count, 1)
+    XCTAssertTrue(
+      test.failures.first?.description.hasPrefix("lock validation: sleep-in-atomic (20 times)\n")
+        == true)
+  }
+
   func testATestThatReturnsHoldingALockFails() {
     let leaked = Checked.Mutex(name: "&xct-leaked->lock")
     let test = Self.run { leaked.lock() }

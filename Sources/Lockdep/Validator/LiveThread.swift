@@ -35,6 +35,10 @@ final class LiveThread: StackSource {
   /// The first stack captured while the current event was validated: the
   /// recorded event carries it (`at=`).
   @exclusivity(unchecked) var eventStack = StackID.none
+  /// The return address of the lock call of the event being validated (0:
+  /// none): a stack captured for it starts at that frame
+  /// (`captureStack()`), whatever path inside the validator captured it.
+  @exclusivity(unchecked) var eventIP: UInt64 = 0
   /// Events of signal handlers, waiting to be validated.
   @exclusivity(unchecked) var deferred = DeferredEvents()
   /// The event being validated, while it is and the process records: it
@@ -116,6 +120,7 @@ final class LiveThread: StackSource {
     busy = true
     rlc_signal_fence()
     if recording != nil { unrecorded = event }
+    eventIP = event.origin.ip
     do {
       try validator.process(event)
     } catch {
@@ -123,6 +128,7 @@ final class LiveThread: StackSource {
     }
     recordCurrentEvent()
     eventStack = .none
+    eventIP = 0
     rlc_signal_fence()
     busy = false
   }
@@ -279,7 +285,12 @@ final class LiveThread: StackSource {
       addresses = replayStack
     } else {
       let n = StackCapture.capture(into: stackBuffer, skip: 0)
-      addresses = UnsafeBufferPointer(rebasing: stackBuffer[..<n])
+      // From the lock call's frame: the validator's own frames above it
+      // differ with the path that captured (a fast-path report, the slow
+      // path), and one bug's occurrences must share one stack, its site
+      // (spec/reports.md: the same kind, classes and stack is one finding).
+      let start = eventIP == 0 ? nil : stackBuffer[..<n].firstIndex(of: eventIP)
+      addresses = UnsafeBufferPointer(rebasing: stackBuffer[(start ?? 0)..<n])
     }
     let recorder = LiveValidator.shared.recorder
     let (stack, _) = LiveValidator.shared.stacks.intern(addresses) { id, addresses in

@@ -17,12 +17,21 @@ import Synchronization
 /// and what it learns is dropped with the scope. Its findings are neither
 /// printed nor kept in `LockValidation.findings`: they are the scope's.
 public final class LockValidationScope: Sendable {
-  /// One finding as a scope saw it.
+  /// One distinct finding as a scope saw it.
   public struct Occurrence: Sendable {
-    /// The finding (its `count` is as stored when it happened).
+    /// The finding (its `count` is as stored when it first happened in
+    /// the scope: occurrences before the scope count there too).
     public var finding: Finding
-    /// Whether the scope's `reporter` reported it when it happened.
+    /// How many times it happened in the scope.
+    public var count = 1
+    /// Whether the scope's `reporter` reported it when it first happened.
     public var wasReported = false
+
+    /// `lock validation: KIND`, with how many times it happened in the
+    /// scope when more than once: the first line of a test's complaint.
+    public var title: String {
+      "lock validation: \(finding.kind.rawValue)" + (count > 1 ? " (\(count) times)" : "")
+    }
     /// Its lockdep-style text, symbolized (rendered when asked for: a
     /// finding that repeats thousands of times is not symbolized each time).
     public var text: String { LiveValidator.shared.render(finding) }
@@ -138,10 +147,38 @@ public final class LockValidationScope: Sendable {
     }
   }
 
+  /// Records an occurrence of `finding`: a repeat of a finding the scope
+  /// saw (a buggy path taken in a loop) counts, and is not reported again;
+  /// a new one is told to the `reporter`, on the calling thread.
   func record(_ finding: Finding) {
+    let isRepeat = occurrences.withLock { list in
+      guard let i = list.firstIndex(where: { Self.same($0.finding, finding) }) else {
+        return false
+      }
+      list[i].count += 1
+      return true
+    }
+    if isRepeat { return }
     var occurrence = Occurrence(finding: finding)
     occurrence.wasReported = reporter?(occurrence) ?? false
-    occurrences.withLock { $0.append(occurrence) }
+    occurrences.withLock { list in
+      // Another thread may have recorded the same finding meanwhile.
+      if let i = list.firstIndex(where: { Self.same($0.finding, finding) }) {
+        list[i].count += 1
+        list[i].wasReported = list[i].wasReported || occurrence.wasReported
+      } else {
+        list.append(occurrence)
+      }
+    }
+  }
+
+  /// Whether `a` and `b` are one distinct finding: a repeat is handed on
+  /// as the validator stores it, with its first occurrence's place, lock
+  /// and held locks.
+  static func same(_ a: Finding, _ b: Finding) -> Bool {
+    a.kind == b.kind && a.origin == b.origin && a.thread == b.thread
+      && a.lock?.lockClass == b.lock?.lockClass
+      && a.held.map(\.lockClass) == b.held.map(\.lockClass)
   }
 
   /// Runs `body` in a new scope and says what a test should complain
@@ -161,7 +198,7 @@ public final class LockValidationScope: Sendable {
     guard let kind else {
       return (
         result, found,
-        occurrences.map { "lock validation: \($0.finding.kind.rawValue)\n\($0.text)" }
+        occurrences.map { "\($0.title)\n\($0.text)" }
       )
     }
     if found.contains(where: { $0.kind == kind }) { return (result, found, []) }
@@ -192,6 +229,7 @@ public final class LockValidationScope: Sendable {
   /// check nothing (once per process).
   private static let saidCompiledOut = Atomic<Bool>(false)
 
-  /// Every finding that happened in this scope, in order (repeats included).
+  /// Every distinct finding that happened in this scope, in the order first
+  /// seen, each with how many times it happened here (`count`).
   public var findings: [Occurrence] { occurrences.withLock { $0 } }
 }
