@@ -21,6 +21,27 @@ import Testing
     return scope.findings.map(\.finding.kind)
   }
 
+  /// `mightLock` through a generic `KernelLock`, as code written for
+  /// both builds calls it.
+  static func mightTake<L: KernelLock>(_ lock: L) { mightLock(lock) }
+
+  /// Code generic over `KernelLock` builds with validation as without
+  /// (the unvalidated types' signatures): `mightLock` of any lock type
+  /// checks a validated one, and a nest lock may be of any type (one that
+  /// is not validated serializes nothing the validator knows of).
+  @Test func lockCodeGenericOverKernelLockBuildsAndIsChecked() {
+    let raw = RawSpinLock(name: "&generic->raw")
+    let mutex = Mutex(name: "&generic->mutex")
+    #expect(kinds { raw.withLock { Self.mightTake(mutex) } } == [.invalidWaitContext])
+    let plain = Plain.SpinLock()
+    let inner = SpinLock(name: "&generic->inner")
+    #expect(
+      kinds {
+        inner.lock(nestLock: plain)
+        inner.unlock()
+      }.isEmpty)
+  }
+
   @Test func mutexUnderARawSpinLockIsAnInvalidWaitContext() {
     let raw = Checked.RawSpinLock(name: "&raw")
     let mutex = Checked.Mutex(name: "&mutex")

@@ -55,6 +55,14 @@
   public func mightLock(_ lock: ValidatedLock, read: Bool = false) {
     Checked.mightLock(lock, read: read)
   }
+
+  /// `mightLock(_:read:)` of any lock type, so that code generic over
+  /// `KernelLock` builds with validation as without; a lock that is not
+  /// validated is not checked.
+  @inlinable
+  public func mightLock(_ lock: some KernelLock, read: Bool = false) {
+    if let validated = lock as? ValidatedLock { Checked.mightLock(validated, read: read) }
+  }
 #else
   /// Runs `body` (a hard interrupt handler, when validation is compiled in).
   @inlinable @inline(__always)

@@ -158,6 +158,15 @@ public enum Checked {
       mutex.lock()
     }
 
+    /// `lock(nestLock:)` of any lock type, so that code generic over
+    /// `KernelLock` builds with validation as without: a nest lock that is
+    /// not validated serializes nothing the validator knows of, and the
+    /// lock is taken as by `lock()`.
+    public func lock(nestLock: some KernelLock) {
+      guard let validated = nestLock as? ValidatedLock else { return lock() }
+      lock(nestLock: validated)
+    }
+
     /// `mutex_unlock()`.
     public func unlock() {
       if tryValidateReleaseFast() { return mutex.unlock() }
@@ -214,6 +223,15 @@ public enum Checked {
     public func lock(nestLock: ValidatedLock) {
       validateAcquire(nest: nestLock)
       rwlock.lock()
+    }
+
+    /// `lock(nestLock:)` of any lock type, so that code generic over
+    /// `KernelLock` builds with validation as without: a nest lock that is
+    /// not validated serializes nothing the validator knows of, and the
+    /// lock is taken as by `lock()`.
+    public func lock(nestLock: some KernelLock) {
+      guard let validated = nestLock as? ValidatedLock else { return lock() }
+      lock(nestLock: validated)
     }
 
     /// `up_write()`.
@@ -326,6 +344,15 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
   public final func lock(nestLock: ValidatedLock) {
     validateAcquire(nest: nestLock)
     word.lock()
+  }
+
+  /// `lock(nestLock:)` of any lock type, so that code generic over
+  /// `KernelLock` builds with validation as without: a nest lock that is
+  /// not validated serializes nothing the validator knows of, and the
+  /// lock is taken as by `lock()`.
+  public final func lock(nestLock: some KernelLock) {
+    guard let validated = nestLock as? ValidatedLock else { return lock() }
+    lock(nestLock: validated)
   }
 
   /// `spin_unlock()`.

@@ -16,7 +16,7 @@ public enum Plain {
     /// Takes the lock (subclass ignored).
     @inlinable public func lock(subclass: Int) { word.lock() }
     /// Takes the lock (nest lock ignored).
-    @inlinable public func lock(nestLock: AnyObject) { word.lock() }
+    @inlinable public func lock(nestLock: some KernelLock) { word.lock() }
     /// Releases the lock.
     @inlinable public func unlock() { word.unlock() }
     /// Takes the lock if it is free.
@@ -73,7 +73,7 @@ public enum Plain {
     /// Takes the lock (subclass ignored).
     @inlinable public func lock(subclass: Int) { mutex.lock() }
     /// Takes the lock (nest lock ignored).
-    @inlinable public func lock(nestLock: AnyObject) { mutex.lock() }
+    @inlinable public func lock(nestLock: some KernelLock) { mutex.lock() }
     /// Releases the lock.
     @inlinable public func unlock() { mutex.unlock() }
     /// Takes the lock if it is free.
@@ -97,7 +97,7 @@ public enum Plain {
     /// Takes the lock exclusively (subclass ignored).
     @inlinable public func lock(subclass: Int) { rwlock.lock() }
     /// Takes the lock exclusively (nest lock ignored).
-    @inlinable public func lock(nestLock: AnyObject) { rwlock.lock() }
+    @inlinable public func lock(nestLock: some KernelLock) { rwlock.lock() }
     /// Releases an exclusive hold.
     @inlinable public func unlock() { rwlock.unlock() }
     /// Takes the lock exclusively if it is free.
