@@ -102,7 +102,11 @@ struct TextTraceParser: ~Copyable {
     }
     guard tokens.count == 2 else { throw fail("expected header \"rawlockcheck-trace 1\"") }
     let version = text(line, tokens[1])
-    guard version == TraceVocabulary.version else {
+    // The version is a number as any other (`0x1`, `01`: version 1).
+    var digits = version
+    let number = digits.withUTF8 { NumberText.parse(UnsafeRawBufferPointer($0)) }
+    guard version == TraceVocabulary.version || number.map(String.init) == TraceVocabulary.version
+    else {
       throw fail("unsupported trace version \(Self.clip(version)) (this reader knows version 1)")
     }
     sawHeader = true

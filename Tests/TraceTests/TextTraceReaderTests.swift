@@ -102,8 +102,20 @@ func error(_ text: String) -> String? {
     #expect(r.events.count == 1)
   }
 
+  /// The header's version is a number, spelled as any other
+  /// (spec/trace-format.md: decimal, or hexadecimal with `0x`).
+  @Test(arguments: ["1", "0x1", "01", "0X1"])
+  func theHeaderVersionIsANumber(spelling: String) throws {
+    let (r, _) = try read("rawlockcheck-trace \(spelling)\nclass A spinlock\n1 acquire A\n")
+    #expect(r.events.count == 1)
+  }
+
   @Test(arguments: [
     ("class a spinlock\n", "t.rlt:1: expected header \"rawlockcheck-trace 1\""),
+    (
+      "rawlockcheck-trace 0x2\n",
+      "t.rlt:1: unsupported trace version 0x2 (this reader knows version 1)"
+    ),
     (
       "rawlockcheck-trace 2\n", "t.rlt:1: unsupported trace version 2 (this reader knows version 1)"
     ),
