@@ -42,22 +42,38 @@ public struct FrameFilter: Sendable, Hashable {
       "_swift_release_dealloc", "_ZN5swift9RefCounts",
     ])
 
-  /// `addresses` without the leading machinery: the leading addresses all
-  /// of whose frames match, then, in the first address with a frame that
-  /// does not, the matching frames inlined into it (innermost first). The
-  /// frames of that address from its first one that does not match are
-  /// kept, the machinery they are inlined into included: in an optimized
-  /// build a user's closure is inlined into the lock's `withLock`, and is
-  /// where the problem was (before 2026-12-03 such an address was dropped
-  /// whole, and the user's frames with it). A stack that is machinery all
+  /// Whether `frame` is the Swift standard library's (`$ss`, `$sS`): code
+  /// of its own that the machinery inlines (`Unmanaged`, `Array`) neither
+  /// makes an address the user's nor stops the machinery's leading run.
+  static func isStandardLibrary(_ frame: Frame) -> Bool {
+    guard let name = frame.linkageName else { return false }
+    return name.hasPrefix("$ss") || name.hasPrefix("$sS")
+  }
+
+  /// Whether `frame` is the user's: neither machinery nor the standard
+  /// library's.
+  func isUser(_ frame: Frame) -> Bool { !matches(frame) && !Self.isStandardLibrary(frame) }
+
+  /// `addresses` without the leading machinery: the leading addresses of
+  /// machinery (with standard-library code inlined into it, or not), then,
+  /// in the first address with a user's frame, the frames inlined into it
+  /// before that one. The frames of that address from its first user's
+  /// frame are kept, the machinery they are inlined into included: in an
+  /// optimized build a user's closure is inlined into the lock's
+  /// `withLock`, and is where the problem was (before 2026-12-03 such an
+  /// address was dropped whole, and the user's frames with it). The run
+  /// stops at an address without machinery. A stack that is machinery all
   /// the way down is returned whole: an empty stack would hide where the
   /// problem was.
   public func apply(_ addresses: [SymbolizedAddress]) -> [SymbolizedAddress] {
-    guard let firstKept = addresses.firstIndex(where: { !$0.frames.allSatisfy(matches) })
+    guard
+      let firstKept = addresses.firstIndex(where: { address in
+        address.frames.contains(where: isUser) || !address.frames.contains(where: matches)
+      })
     else { return addresses }
     var kept = Array(addresses[firstKept...])
     let frames = kept[0].frames
-    if let user = frames.firstIndex(where: { !matches($0) }), user > 0 {
+    if frames.contains(where: matches), let user = frames.firstIndex(where: isUser), user > 0 {
       kept[0].frames = Array(frames[user...])
     }
     return kept

@@ -2,21 +2,22 @@ import WaitContext
 
 /// Whether a text trace's last line, which ends the file without a newline
 /// and does not read, may be a line cut short (a copy of a trace still
-/// being written, a full disk) rather than a wrong line: its last token,
-/// which is where a cut falls, is the start of something longer that the
-/// reader would take there.
+/// being written, a full disk) rather than a wrong line.
 ///
-/// A cut line is a prefix of a line that reads, so its last token is
-/// empty (the cut fell after a blank), inside a quote, a proper prefix of
-/// a word of the format (`acqu`), of an option key (`ins`, `inst=`) or of
-/// a name declared before (`zone_lo` for `zone_lock`), an option's value
-/// that is such a prefix or empty, or a number that more digits may end.
-/// A last token that is none of these (`zone_lok`, `tyr`, `foo=2`) makes
-/// the line an error as any other (spec/trace-format.md: a malformed line
-/// stops the reader); so does a comment, which a cut cannot reach past.
-/// An error in an earlier token with a last token that may be cut
+/// A cut line is a prefix of a line that reads: either what it lacks is
+/// at its end (the reader wanted more: `1 acquire`, `class new_lo`, `stack
+/// s9`, a quote left open), or its last token, where the cut fell, is the
+/// start of something longer the reader would take there: a proper prefix
+/// of a word of the format (`acqu`), of an option key (`ins`, `inst=`) or
+/// of a name declared before (`zone_lo` for `zone_lock`), an option's
+/// value that is such a prefix or empty, or a number that more digits may
+/// end. A line refused for a wrong word at its end (`zone_lok`, `tyr`,
+/// `foo=2`) or for what it says whole (a class declared twice) is an
+/// error as any other (spec/trace-format.md: a malformed line stops the
+/// reader); so is one that ends in a comment, which a cut cannot reach
+/// past. An error in an earlier token with a last token that may be cut
 /// (`1 acquire zone_lok r`) still reads as a cut: the judgement looks at
-/// the last token only.
+/// the end of the line only.
 struct CutLine {
   /// The words of the format (verbs, flags, declarations, kinds, wait
   /// types, lock types, option keys with their `=`).
@@ -35,9 +36,19 @@ struct CutLine {
     return w.map { Array($0.utf8) }
   }()
 
-  /// Whether `line` (without its end) may be cut; `names` are the ids
-  /// declared so far (classes, threads, stacks).
-  static func mayBeCut(_ line: UnsafeRawBufferPointer, names: [TokenTable]) -> Bool {
+  /// Whether the reader refused a line for what it lacks at its end
+  /// (`acquire needs a class`, `expected "stack <sid> <address> ..."`):
+  /// its messages for a line too short.
+  static func wantsMore(_ message: String) -> Bool {
+    message.hasPrefix("expected \"") || message.hasPrefix("expected a declaration or")
+      || message.contains(" needs ")
+  }
+
+  /// Whether `line` (without its end), refused with `message`, may be
+  /// cut; `names` are the ids declared so far (classes, threads, stacks).
+  static func mayBeCut(_ line: UnsafeRawBufferPointer, message: String, names: [TokenTable])
+    -> Bool
+  {
     var last: [UInt8] = []
     var inQuote = false
     var escaped = false
@@ -62,7 +73,7 @@ struct CutLine {
       default: last.append(byte)
       }
     }
-    if inQuote || last.isEmpty { return true }
+    if inQuote || last.isEmpty || wantsMore(message) { return true }
     if let eq = last.firstIndex(of: UInt8(ascii: "=")) {
       let key = Array(last[...eq])
       guard words.contains(key) else { return false }

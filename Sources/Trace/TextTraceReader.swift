@@ -95,7 +95,9 @@ public struct TextTraceReader {
         // Only a line whose last token may be cut (`CutLine`): a wrong
         // word at the end of a file without a final newline is an error.
         guard lines.lastLineUnterminated, parser.sawHeader, error.line == lineNumber,
-          CutLine.mayBeCut(line, names: [parser.classIDs, parser.threadIDs, parser.stackIDs])
+          CutLine.mayBeCut(
+            line, message: error.message,
+            names: [parser.classIDs, parser.threadIDs, parser.stackIDs])
         else {
           throw error
         }

@@ -71,10 +71,12 @@ struct GraphCommand: ParsableCommand {
   func run() throws {
     try OutputFile.refuse(output, beingAnyOf: [trace])
     var validator = LockValidator(configuration: options.configuration)
-    let progress = ProgressBar(label: trace)
+    let progress = ProgressBar(label: QuotedText.printable(trace))
     let symbols: TraceSymbols
     do {
-      symbols = try TraceReader(path: ReportCommand.file(for: trace), displayName: QuotedText.printable(trace)).read(
+      symbols = try TraceReader(
+        path: ReportCommand.file(for: trace), displayName: QuotedText.printable(trace)
+      ).read(
         into: &validator, progress: progress.update)
       progress.finish()
     } catch {
@@ -83,7 +85,9 @@ struct GraphCommand: ParsableCommand {
       throw ExitCode(2)
     }
     var graph = ClassGraph(
-      validator: validator, source: trace, resolver: resolver(for: symbols))
+      validator: validator, source: trace,
+      resolver: resolver(
+        for: symbols, returnAddresses: validator.graph.edges.contains { $0.origin.ip != 0 }))
     let limit = maxEdges ?? (format == .svg ? Self.defaultSVGEdges : 0)
     if limit > 0 {
       graph = graph.limited(toEdges: limit)
@@ -105,8 +109,10 @@ struct GraphCommand: ParsableCommand {
   }
 
   /// Symbolized frames when the trace names its modules; addresses otherwise.
-  func resolver(for symbols: TraceSymbols) -> any FrameResolving {
-    guard !symbols.modules.isEmpty else {
+  /// `returnAddresses`: whether the edges have return addresses (`ip=`) to
+  /// symbolize when the trace has no stacks.
+  func resolver(for symbols: TraceSymbols, returnAddresses: Bool) -> any FrameResolving {
+    guard !symbols.modules.isEmpty, !symbols.stacks.isEmpty || returnAddresses else {
       return AddressFrameResolver(stacks: symbols.stacks)
     }
     let resolver = SymbolizingFrameResolver(

@@ -137,7 +137,7 @@ extension ReportCommand {
     var traceSymbols = [TraceSymbols?](repeating: nil, count: sources.count)
     for (i, path) in paths.enumerated() {
       firstEvents.append(validator.eventCount)
-      let progress = ProgressBar(label: path)
+      let progress = ProgressBar(label: QuotedText.printable(path))
       var consumer = MergingConsumer(
         validator: validator, trace: Int32(sources.count), source: path,
         threadPrefix: paths.count > 1 ? "\(i + 1):" : "", classSources: classSources)
@@ -146,7 +146,9 @@ extension ReportCommand {
       var said: [SARIFReport.Failure] = []
       defer { warnings += said }
       do {
-        symbols = try TraceReader(path: Self.file(for: path), displayName: QuotedText.printable(path)).read(
+        symbols = try TraceReader(
+          path: Self.file(for: path), displayName: QuotedText.printable(path)
+        ).read(
           into: &consumer, progress: progress.update,
           warning: Self.warning(path) { said.append($0) })
         progress.finish()

@@ -146,14 +146,15 @@ struct ReportCommand: ParsableCommand {
     var warnings: [SARIFReport.Failure] = []
     let pool = symbolizerPool()
     for path in traces {
-      let progress = ProgressBar(label: path)
+      let progress = ProgressBar(label: QuotedText.printable(path))
       var validator = LockValidator(configuration: options.configuration)
       let symbols: TraceSymbols
       let started = MonotonicClock.now()
       var said: [SARIFReport.Failure] = []
       defer { warnings += said }
       do {
-        let reader = TraceReader(path: Self.file(for: path), displayName: QuotedText.printable(path))
+        let reader = TraceReader(
+          path: Self.file(for: path), displayName: QuotedText.printable(path))
         let warning = Self.warning(path) { said.append($0) }
         symbols =
           try readerThread.isOn
@@ -174,7 +175,9 @@ struct ReportCommand: ParsableCommand {
       if validator.findings.count > 0 { anyFindings = true }
       let report = TextReport(
         validator: validator, source: path,
-        resolver: resolver(for: symbols, path: path, pool: pool))
+        resolver: resolver(
+          for: symbols, path: path, pool: pool,
+          returnAddresses: Self.haveReturnAddresses(validator.findings.findings)))
       switch format {
       case .text: try writeStandardOutput(report.render())
       case .json: objects.append(JSONReport(report: report, version: RawLockCheck.version).value())
@@ -204,9 +207,13 @@ struct ReportCommand: ParsableCommand {
   /// to show; addresses otherwise.
   /// Traces whose modules are the same files share a symbolizer
   /// (`pool`); its module warnings are said by the first of them.
-  func resolver(for symbols: TraceSymbols, path: String, pool: SymbolizerPool) -> any FrameResolving
-  {
-    guard !symbols.modules.isEmpty else {
+  /// `returnAddresses`: whether what is shown has return addresses (`ip=`)
+  /// to symbolize when the trace has no stacks; without either, its
+  /// modules are not opened (nor said missing).
+  func resolver(
+    for symbols: TraceSymbols, path: String, pool: SymbolizerPool, returnAddresses: Bool = true
+  ) -> any FrameResolving {
+    guard !symbols.modules.isEmpty, !symbols.stacks.isEmpty || returnAddresses else {
       return AddressFrameResolver(stacks: symbols.stacks)
     }
     let (resolver, isNew) = pool.resolver(
@@ -217,6 +224,14 @@ struct ReportCommand: ParsableCommand {
       writeStandardError("rawlockcheck: \(path): \(warning)\n")
     }
     return resolver
+  }
+
+  /// Whether any of `findings` has a return address (its own, its lock's
+  /// or a held lock's).
+  static func haveReturnAddresses(_ findings: [Finding]) -> Bool {
+    findings.contains { f in
+      f.origin.ip != 0 || (f.lock?.origin.ip ?? 0) != 0 || f.held.contains { $0.origin.ip != 0 }
+    }
   }
 
   /// The symbolizers of this run's traces.

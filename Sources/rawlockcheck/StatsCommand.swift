@@ -37,9 +37,11 @@ struct StatsCommand: ParsableCommand {
 
   func run() throws {
     var counting = CountingValidator(LockValidator(configuration: options.configuration))
-    let progress = ProgressBar(label: trace)
+    let progress = ProgressBar(label: QuotedText.printable(trace))
     do {
-      _ = try TraceReader(path: ReportCommand.file(for: trace), displayName: QuotedText.printable(trace)).read(
+      _ = try TraceReader(
+        path: ReportCommand.file(for: trace), displayName: QuotedText.printable(trace)
+      ).read(
         into: &counting, progress: progress.update)
       progress.finish()
     } catch {

@@ -69,6 +69,17 @@ import WaitContext
     try threaded.event(.hardirqEnter)
     threaded.acquire("spin")
     #expect(threaded.kinds == [.invalidWaitContext], "a new outermost handler is not")
+    threaded.release("spin")
+    try threaded.event(.hardirqExit)
+    // `lockdep_hardirq_threaded()` in a nested handler sets the task's
+    // flag: the outer handler is threaded too from then on, until it ends.
+    var outer = Scenario()
+    outer.lock("spin", .spinlock)
+    try outer.event(.hardirqEnter)
+    try outer.event(.hardirqEnter, threaded: true)
+    try outer.event(.hardirqExit)
+    outer.acquire("spin")
+    #expect(outer.kinds.isEmpty, "the outer handler after a threaded nested one")
 
     var soft = Scenario()
     soft.lock("spin", .spinlock)

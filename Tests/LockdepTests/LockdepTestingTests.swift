@@ -150,6 +150,25 @@ import Testing
     #expect(second.findings.map(\.finding.kind) == [.circularDependency])
   }
 
+  /// Threads that hit one finding at once report it once: the first
+  /// takes its place before the (slow) reporter runs, the others count.
+  @Test func aFindingHitByManyThreadsAtOnceIsReportedOnce() {
+    final class Calls: Sendable { let count = Atomic<Int>(0) }
+    let calls = Calls()
+    let scope = LockValidationScope(reporter: { _ in
+      calls.count.add(1, ordering: .relaxed)
+      usleep(20_000)
+      return false
+    })
+    let raw = Checked.RawSpinLock(name: "&many->raw")
+    let threads = (0..<4).map { _ in
+      spawn { scope.run { for _ in 0..<200 { raw.withLock { mightSleep() } } } }
+    }
+    for t in threads { pthread_join(t, nil) }
+    #expect(calls.count.load(ordering: .relaxed) == 1)
+    #expect(scope.findings.map(\.count) == [800])
+  }
+
   @Test func findingsGoToTheScopeOfTheThreadThatCausedThem() {
     let quiet = LockValidationScope()
     let noisy = LockValidationScope()

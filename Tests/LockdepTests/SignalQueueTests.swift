@@ -1,4 +1,6 @@
+import Basics
 import CLockdepSupport
+import LockGraph
 import Synchronization
 import Testing
 
@@ -12,6 +14,37 @@ import Testing
 /// handler run too long for the queue is dropped whole, and the thread's
 /// fast path opens again once that has been reported.
 @Suite struct SignalQueueTests {
+  /// Handlers that ran, nested, on a thread without state before the
+  /// validator existed (a lock in the inner one started it): the outer's
+  /// `hardirq-enter` went by unqueued, the inner's is queued. The outer's
+  /// is made up first, so each exit has its enter and the run starts with
+  /// it.
+  @Test func anEnterThatWentByUnqueuedIsMadeUpOutermostFirst() {
+    final class Verbs: Sendable { let seen = Mutex<[LockEvent.Verb]>([]) }
+    let verbs = Verbs()
+    SpawnedThread {
+      rlc_lockdep_enter_signal()  // the outer handler: its enter went by
+      OrphanEvents.noteRunStart(threaded: true)
+      rlc_lockdep_enter_signal()  // the inner one
+      OrphanEvents.queue(LockEvent(.hardirqEnter, thread: Live.orphanThread))
+      OrphanEvents.queue(LockEvent(.mightSleep, thread: Live.orphanThread))
+      OrphanEvents.queue(LockEvent(.hardirqExit, thread: Live.orphanThread))
+      rlc_lockdep_leave_signal()
+      OrphanEvents.queue(LockEvent(.hardirqExit, thread: Live.orphanThread))
+      OrphanEvents.endRun()
+      rlc_lockdep_leave_signal()
+      OrphanEvents.withQueue { queue in
+        let events = (0..<queue.count).map { queue.entry($0).event }
+        verbs.seen.withLock { $0 = events.map(\.verb) }
+        #expect(events.first?.threaded == true)
+        queue.clear()
+      }
+    }.join()
+    #expect(
+      verbs.seen.withLock { $0 }
+        == [.hardirqEnter, .hardirqEnter, .mightSleep, .hardirqExit, .hardirqExit])
+  }
+
   @Test func aDroppedHandlerRunDoesNotLeaveTheFastPathShut() {
     LockValidation.policy = .collect
     let inHandler = Checked.RawSpinLock(name: "&queue->handler")

@@ -89,6 +89,34 @@ import Testing
     #expect(run.stderr.isEmpty)
   }
 
+  /// A trace with modules but neither stacks nor return addresses has no
+  /// frame to show: its modules are not opened, nor said missing; with
+  /// `ip=`, a missing module is said, and its frames print as
+  /// `module+0xoffset`.
+  @Test func modulesAreOpenedOnlyForFramesToShow() throws {
+    func run(_ ip: String) throws -> ToolRun {
+      let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "modules-\(UUID().uuidString).rlt")
+      defer { try? FileManager.default.removeItem(at: url) }
+      let text = """
+        rawlockcheck-trace 1
+        module 0x1000-0x2000 0 /nonexistent/libx.so
+        class A mutex
+        1 acquire A\(ip)
+        1 acquire A\(ip)
+
+        """
+      try Data(text.utf8).write(to: url)
+      return try ToolRun(["report", url.path])
+    }
+    let none = try run("")
+    #expect(none.status == 1)
+    #expect(none.stderr.isEmpty, "\(none.stderr)")
+    let ip = try run(" ip=0x1100")
+    #expect(ip.stderr.contains("module /nonexistent/libx.so not found"))
+    #expect(ip.stdout.contains("#0 libx.so+0x100"))
+  }
+
   /// `--binary` (spec/reports.md): the binary is no longer where the trace
   /// recorded it; the file named takes the module of its build-id.
   @Test func binaryOptionFindsAMovedExecutable() throws {

@@ -78,6 +78,16 @@ final class FormattingTests: XCTestCase {
     XCTAssertEqual(
       filter.apply(stack).flatMap { $0.frames.map { $0.function ?? "" } },
       ["closure in App.work()", "Lockdep.Lock.withLock()", "App.work()"])
+    // The standard library's code inlined into the machinery is neither:
+    // such an address is machinery; one of the standard library alone is
+    // not (the run stops there).
+    let inlinedLibrary = [
+      frames(["$ss9UnmanagedV23_withUnsafeGuaranteedRef", "Lockdep.Live.release()"]),
+      frames(["App.work()"]),
+    ]
+    XCTAssertEqual(filter.apply(inlinedLibrary).map { $0.frames[0].function }, ["App.work()"])
+    let libraryAlone = [frames(["$sSa7forEachyyF"]), frames(["App.work()"])]
+    XCTAssertEqual(filter.apply(libraryAlone).count, 2)
   }
 
   func testOwnMachineryIsMatchedByMangledModulePrefix() {

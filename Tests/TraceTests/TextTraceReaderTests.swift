@@ -265,8 +265,9 @@ func error(_ text: String) -> String? {
   }
 
   /// Only a last line that may be a prefix of a line that reads is taken
-  /// for a cut: its last token empty, in a quote, or the start of a longer
-  /// word, option, declared name or number. A wrong word at the end of a
+  /// for a cut: one refused for what it lacks at its end, or whose last
+  /// token is empty, in a quote, or the start of a longer word, option,
+  /// declared name or number. A wrong word at the end of a
   /// file without its final newline (a writer that leaves it out, `printf`
   /// in a test) is the error it would be with one (spec/trace-format.md:
   /// a malformed line stops the reader), not a finding silently lost.
@@ -276,7 +277,9 @@ func error(_ text: String) -> String? {
     ("1 acqu", true), ("1 acquire zone_lo", true), ("1 acquire A inst=", true),
     ("1 acquire A inst=0x", true), ("1 acquire A at=s", true), ("1 acquire A tr", true),
     ("class B mut", true), ("class B mutex name=\"ab", true), ("1 acquire ", true),
-    ("stack s2 0x10 0x", true),
+    ("stack s2 0x10 0x", true), ("1 acquire", true), ("class new_lo", true), ("class C", true),
+    ("stack s9", true), ("worke", true),
+    ("class D custom", true),
   ])
   func aLastLineIsACutOnlyWhereItsLastTokenMayBeCut(line: String, isCut: Bool) throws {
     let url = FileManager.default.temporaryDirectory

@@ -55,7 +55,7 @@ extension ThreadValidator {
   @inline(never)
   mutating func markUsageSlow(_ lock: HeldLock, _ bits: UsageMask) {
     var lock = lock
-    lock.origin = stacked(lock.origin)
+    if reacquiredAt == nil { lock.origin = stacked(lock.origin) }
     let marked = lock
     let at = foundAt(lock)
     withShared { me, s in

@@ -147,7 +147,9 @@ extension ThreadValidator {
   /// so each later occurrence is validated and counted.
   @inline(never)
   mutating func validateNewChain(_ lock: inout HeldLock, key: UInt64, chainHead: Bool) {
-    lock.origin = stacked(lock.origin)
+    // A lock re-validated by a release keeps its acquisition's site (a
+    // stack captured now would be the release's: `foundAt(_:)` has it).
+    if reacquiredAt == nil { lock.origin = stacked(lock.origin) }
     producedFinding = false
     if let held = heldShared {
       // The caller holds the core's lock (a trace's batch): no closure.

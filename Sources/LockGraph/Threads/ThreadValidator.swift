@@ -189,7 +189,15 @@ public struct ThreadValidator {
       // lockdep clears `hardirq_threaded` only when the CPU's hardirq
       // nesting goes from 0 to 1 (`lockdep_hardirq_enter()`): a handler
       // nested in a threaded one counts as threaded.
+      // And `lockdep_hardirq_threaded()` sets it for the task: a threaded
+      // handler nested in one that is not makes that one threaded too,
+      // until it ends.
       let outerThreaded = state.contexts.contains(.hardirq(threaded: true))
+      if event.threaded && !outerThreaded {
+        for i in state.contexts.indices where state.contexts[i] == .hardirq(threaded: false) {
+          state.contexts[i] = .hardirq(threaded: true)
+        }
+      }
       enterContext(.hardirq(threaded: event.threaded || outerThreaded))
     case .softirqEnter: enterContext(.softirq)
     case .nmiEnter: enterContext(.nmi)

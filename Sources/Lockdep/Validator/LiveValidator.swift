@@ -12,7 +12,8 @@ import WaitContext
 /// The process-wide validator: one `ValidatorCore` that every thread's
 /// `LiveThread` validates against, and what happens to findings.
 ///
-/// Created on the first lock or context event. Its own locks (`Mutex` of
+/// Created on the first lock or context event, or when a signal handler is
+/// installed (`installSignalHandler`, where validation is compiled in). Its own locks (`Mutex` of
 /// the standard library) and allocations are never validated: nothing in
 /// here uses the instrumented types.
 final class LiveValidator: Sendable {

@@ -151,25 +151,20 @@ public final class LockValidationScope: Sendable {
   /// saw (a buggy path taken in a loop) counts, and is not reported again;
   /// a new one is told to the `reporter`, on the calling thread.
   func record(_ finding: Finding) {
-    let isRepeat = occurrences.withLock { list in
-      guard let i = list.firstIndex(where: { Self.same($0.finding, finding) }) else {
-        return false
-      }
-      list[i].count += 1
-      return true
-    }
-    if isRepeat { return }
-    var occurrence = Occurrence(finding: finding)
-    occurrence.wasReported = reporter?(occurrence) ?? false
-    occurrences.withLock { list in
-      // Another thread may have recorded the same finding meanwhile.
+    // The first occurrence takes its slot under the lock, so that threads
+    // hitting the same finding at once report it once; the reporter then
+    // runs outside the lock (it renders the report, and records an issue).
+    let slot: Int? = occurrences.withLock { list in
       if let i = list.firstIndex(where: { Self.same($0.finding, finding) }) {
         list[i].count += 1
-        list[i].wasReported = list[i].wasReported || occurrence.wasReported
-      } else {
-        list.append(occurrence)
+        return nil
       }
+      list.append(Occurrence(finding: finding))
+      return list.count - 1
     }
+    guard let slot, let reporter else { return }
+    let reported = reporter(Occurrence(finding: finding))
+    if reported { occurrences.withLock { $0[slot].wasReported = true } }
   }
 
   /// Whether `a` and `b` are one distinct finding: a repeat is handed on

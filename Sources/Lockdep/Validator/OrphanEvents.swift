@@ -17,8 +17,11 @@ import LockGraph
 enum OrphanEvents {
   private struct Header {
     var queue: DeferredEvents
-    /// The handler run in progress had its `hardirq-enter` queued.
+    /// The handler run in progress has queued events.
     var inRun: Bool
+    /// Its `hardirq-enter`s queued, less its `hardirq-exit`s: the handlers
+    /// of the run whose enter is in the queue.
+    var entersQueued: Int
     /// Whether the outermost handler running now is threaded: for a run
     /// that started before the validator existed (a lock in the handler
     /// created it), whose `hardirq-enter` went by unqueued.
@@ -47,7 +50,7 @@ enum OrphanEvents {
         to: Header(
           queue: DeferredEvents(
             in: storage, bytes: Int(rlc_orphan_storage_size()) - headerBytes),
-          inRun: false, runThreaded: false))
+          inRun: false, entersQueued: 0, runThreaded: false))
       area.storeBytes(of: 1, toByteOffset: headerBytes - 1, as: UInt8.self)
     }
     return pointer
@@ -60,23 +63,36 @@ enum OrphanEvents {
   }
 
   /// Queues one event of a handler run on this thread (in the handler).
-  /// The first event of a run whose `hardirq-enter` went by before the
-  /// validator existed is queued after that enter, made up now: the
-  /// handler's locks are validated as taken in it, and its exit has an
-  /// enter to match.
+  /// The handlers running now whose `hardirq-enter` went by before the
+  /// validator existed (a lock in a handler started it) get it made up
+  /// first, outermost first, with the outermost handler's `threaded` (a
+  /// nested handler counts as threaded in one that is, as in lockdep): the
+  /// handlers' locks are validated as taken in them, and each exit has an
+  /// enter to match. The run starts with its first queued event.
   static func queue(_ event: LockEvent) {
     let h = header
-    if event.verb != .hardirqEnter && !h.pointee.inRun && rlc_lockdep_signal_depth() > 0 {
-      queue(
-        LockEvent(.hardirqEnter, thread: Live.orphanThread, threaded: h.pointee.runThreaded))
+    let depth = Int(rlc_lockdep_signal_depth())
+    // A handler's enter is queued at its own depth: those outside it are
+    // the ones that must be in the queue already.
+    let handlers = event.verb == .hardirqEnter ? depth - 1 : depth
+    while h.pointee.entersQueued < handlers {
+      append(
+        LockEvent(.hardirqEnter, thread: Live.orphanThread, threaded: h.pointee.runThreaded), h)
     }
-    h.pointee.queue.append(
-      event,
-      startsRun: event.verb == .hardirqEnter && rlc_lockdep_signal_depth() == 1
-        && !h.pointee.inRun,
-      boundsKnown: false)
-    if event.verb == .hardirqEnter { h.pointee.inRun = true }
+    append(event, h)
     rlc_orphan_exit_hook_arm()
+  }
+
+  /// Appends `event` to the queue of header `h`, the first of a run
+  /// starting it.
+  private static func append(_ event: LockEvent, _ h: UnsafeMutablePointer<Header>) {
+    h.pointee.queue.append(event, startsRun: !h.pointee.inRun, boundsKnown: false)
+    h.pointee.inRun = true
+    if event.verb == .hardirqEnter {
+      h.pointee.entersQueued += 1
+    } else if event.verb == .hardirqExit {
+      h.pointee.entersQueued -= 1
+    }
   }
 
   /// Installs the thread-exit hook (when the validator is created, before
@@ -99,6 +115,7 @@ enum OrphanEvents {
     guard isSetUp else { return }
     header.pointee.queue.endRun()
     header.pointee.inRun = false
+    header.pointee.entersQueued = 0
   }
 
   /// Whether events wait for this thread's state.
