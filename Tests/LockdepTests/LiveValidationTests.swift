@@ -42,6 +42,39 @@ import Testing
       }.isEmpty)
   }
 
+  @inline(never) static func takeBoth(_ a: SpinLock, _ c: SpinLock) {
+    a.lock()
+    c.lock()
+  }
+
+  @inline(never) static func releaseFirst(_ a: SpinLock) { a.unlock() }
+
+  /// A lock re-validated by an out-of-order unlock keeps its acquisition's
+  /// site (its held-lock line), taken on the fast path without a stack:
+  /// the unlock's stack, captured for the re-validation, is not its own.
+  @Test func aLockReValidatedByAnUnlockKeepsItsSite() {
+    let a = SpinLock(name: "&keeps->a")
+    let c = SpinLock(name: "&keeps->c")
+    let scope = LockValidationScope()
+    pthread_join(
+      spawn {
+        scope.run {
+          for _ in 0..<2 {
+            Self.takeBoth(a, c)
+            c.unlock()
+            a.unlock()
+          }
+          Self.takeBoth(a, c)
+          Self.releaseFirst(a)
+          mightSleep()
+          c.unlock()
+        }
+      }, nil)
+    let text = scope.findings.first?.text ?? ""
+    let held = text.split(separator: "\n").first { $0.contains("#0: (&keeps->c)") } ?? ""
+    #expect(held.contains("takeBoth"), "\(text)")
+  }
+
   @Test func mutexUnderARawSpinLockIsAnInvalidWaitContext() {
     let raw = Checked.RawSpinLock(name: "&raw")
     let mutex = Checked.Mutex(name: "&mutex")
