@@ -212,7 +212,10 @@ extension ReportCommand {
       })
     var sourceIndex: [String: Int32] = [:]
     let tables = core.classes.tables
-    for (k, e) in graph.edges.enumerated() {
+    // In a topological order of the file's graph: linear, whatever the
+    // file's order (`GraphFile.seedingOrder()`).
+    for k in graph.seedingOrder() {
+      let e = graph.edges[k]
       let name = e.location.trace ?? file
       let index: Int32
       if let known = sourceIndex[name] {
@@ -242,7 +245,8 @@ extension ReportCommand {
       if !core.seedDependency(from: from, to: to, kinds: e.kinds, origin: origin) {
         throw UnionError(
           message:
-            "\(file):\(e.line): edge \(e.from) -> \(e.to) closes a cycle with the edges above it")
+            "\(file):\(e.line): edge \(e.from) -> \(e.to) closes a cycle with the file's other edges"
+        )
       }
     }
   }

@@ -6,6 +6,32 @@ import WaitContext
 
 /// The graph file's text round-trips, and bad lines are `file:line:` errors.
 @Suite struct GraphFileTests {
+  /// The seeding order adds every class's incoming edges after all its
+  /// predecessors' (so a validator never reorders nor searches while
+  /// loading), whatever the file's order; edges on a cycle come last, in
+  /// file order; each edge once.
+  @Test func edgesAreSeededInATopologicalOrder() {
+    var chain = GraphFile()
+    let n = 50
+    for i in (0..<n).reversed() {
+      chain.edges.append(
+        GraphFile.Edge(
+          from: "c\(i)", to: "c\(i + 1)", kinds: .exclusiveToNonRecursive,
+          location: GraphFile.Location()))
+    }
+    let order = chain.seedingOrder()
+    #expect(order == Array((0..<n).reversed()), "from the chain's start")
+    var diamond = GraphFile()
+    for (a, b) in [("b", "d"), ("a", "b"), ("c", "d"), ("a", "c"), ("d", "e"), ("e", "d")] {
+      diamond.edges.append(
+        GraphFile.Edge(
+          from: a, to: b, kinds: .exclusiveToNonRecursive, location: GraphFile.Location()))
+    }
+    let seeded = diamond.seedingOrder().map { (diamond.edges[$0].from, diamond.edges[$0].to) }
+    #expect(seeded.count == 6)
+    #expect(seeded.map { "\($0.0)\($0.1)" } == ["ab", "ac", "bd", "cd", "de", "ed"])
+  }
+
   @Test func roundTrip() throws {
     var graph = GraphFile()
     graph.classes = [
