@@ -23,6 +23,25 @@ import Testing
     return false
   }
 
+  /// A class met for the first time is ranked beside the others (below
+  /// them as an edge's `from`, above them as its `to`): a chain taken from
+  /// either end never reorders, and the order stays right.
+  @Test(arguments: [false, true])
+  func aChainTakenFromEitherEndNeverReorders(fromTheEnd: Bool) {
+    var order = TopologicalOrder()
+    var graph = DependencyGraph()
+    let n = 200
+    for i in fromTheEnd ? Array((0..<n).reversed()) : Array(0..<n) {
+      graph.add(
+        from: ClassID(Int32(i)), to: ClassID(Int32(i + 1)), kinds: .exclusiveToNonRecursive,
+        origin: Origin(), thread: ThreadID(0))
+      order.addEdge(from: i, to: i + 1, in: graph)
+    }
+    #expect(order.reorders == 0)
+    #expect(order.isValid)
+    #expect(order.mayReach(from: 0, to: n) && !order.mayReach(from: n, to: 0))
+  }
+
   @Test(arguments: 1...40)
   func aSkippedSearchNeverMissesAPath(seed: Int) {
     var rng = SplitMix(seed: UInt64(seed))

@@ -6,12 +6,27 @@
 ///
 /// Invariants: while `isValid`, every class with an edge has a distinct
 /// `rank`, and every edge a -> b has `rank[a] < rank[b]`; a class without
-/// one has rank -1. Once an edge closes any cycle (one that is not a strong
-/// path is allowed in the graph), `isValid` is false for good and every
-/// question is answered "may reach".
+/// one has rank `none`. Once an edge closes any cycle (one that is not a
+/// strong path is allowed in the graph), `isValid` is false for good and
+/// every question is answered "may reach".
+///
+/// A class met for the first time gets a rank beside the others rather
+/// than among them: below them all when it is the new edge's `from`, above
+/// them all when it is its `to`. Then no new class's first edge reorders,
+/// and a chain taken from its end (each new lock the outer one of the
+/// last: c9 -> c10, then c8 -> c9, ...) costs nothing per edge, where
+/// ranking every new class above the others made each of its edges
+/// reorder the whole chain (quadratic).
 struct TopologicalOrder: Sendable {
+  /// The rank of a class without an edge.
+  static let none = Int32.min
   private var rank: [Int32] = []
+  /// The next rank above every rank given.
   private var nextRank: Int32 = 0
+  /// The next rank below every rank given.
+  private var nextLowRank: Int32 = -1
+  /// Edges that made classes change places (for tests).
+  private(set) var reorders = 0
   private(set) var isValid = true
   /// Visit marks of the reordering searches.
   private var mark: [UInt32] = []
@@ -20,21 +35,22 @@ struct TopologicalOrder: Sendable {
   /// Whether a path from class `a` to class `b` (`a != b`) may exist.
   func mayReach(from a: Int, to b: Int) -> Bool {
     guard isValid else { return true }
-    guard a < rank.count, b < rank.count, rank[a] >= 0, rank[b] >= 0 else {
+    guard a < rank.count, b < rank.count, rank[a] != Self.none, rank[b] != Self.none else {
       // A class without an edge reaches nothing, and nothing reaches it.
       return false
     }
     return rank[a] < rank[b]
   }
 
-  /// The rank of class `c`: -1 when it has no edge, or the order was given up.
-  func rank(of c: Int) -> Int32 { isValid && c < rank.count ? rank[c] : -1 }
+  /// The rank of class `c`: `none` (below every rank) when it has no
+  /// edge, or the order was given up.
+  func rank(of c: Int) -> Int32 { isValid && c < rank.count ? rank[c] : Self.none }
 
   /// The highest rank of a class that may reach class `c` (`c`'s own: ranks
   /// rise along every path); nil when the order was given up or `c` has
   /// no edge.
   func ceiling(reaching c: Int) -> Int32? {
-    guard isValid, c < rank.count, rank[c] >= 0 else { return nil }
+    guard isValid, c < rank.count, rank[c] != Self.none else { return nil }
     return rank[c]
   }
 
@@ -47,24 +63,36 @@ struct TopologicalOrder: Sendable {
     }
     let needed = max(a, b) + 1
     if rank.count < needed {
-      rank.append(contentsOf: repeatElement(-1, count: needed - rank.count))
+      rank.append(contentsOf: repeatElement(Self.none, count: needed - rank.count))
       mark.append(contentsOf: repeatElement(0, count: needed - mark.count))
     }
-    if rank[a] < 0 { assignNew(a) }
-    if rank[b] < 0 { assignNew(b) }
+    if rank[a] == Self.none {
+      if rank[b] == Self.none {
+        assignAbove(a)
+      } else {
+        assignBelow(a)
+      }
+    }
+    if rank[b] == Self.none { assignAbove(b) }
     if rank[a] < rank[b] { return }
     reorder(from: a, to: b, in: graph)
   }
 
-  private mutating func assignNew(_ c: Int) {
+  private mutating func assignAbove(_ c: Int) {
     rank[c] = nextRank
     nextRank += 1
+  }
+
+  private mutating func assignBelow(_ c: Int) {
+    rank[c] = nextLowRank
+    nextLowRank -= 1
   }
 
   /// Pearce-Kelly: the classes reachable from `b` ranked up to `a`'s rank
   /// (forward) and those reaching `a` ranked from `b`'s rank (backward)
   /// swap places, each side keeping its own relative order.
   private mutating func reorder(from a: Int, to b: Int, in graph: DependencyGraph) {
+    reorders += 1
     let lower = rank[b]
     let upper = rank[a]
     guard let forward = collect(from: b, forward: true, in: graph, within: lower...upper, stopAt: a)
@@ -77,16 +105,24 @@ struct TopologicalOrder: Sendable {
     // Each side in rank order, as (rank, class) packed in one integer:
     // sorted without a comparison closure or a lookup per comparison.
     let moved = byRank(backward) + byRank(forward)
-    var slots = moved.map { Int32(truncatingIfNeeded: $0 >> 32) }
+    var slots = moved.map { Self.rank(unpacking: $0) }
     slots.sort()
     for (packed, r) in zip(moved, slots) { rank[Int(truncatingIfNeeded: packed & 0xFFFF_FFFF)] = r }
   }
 
-  /// `classes` in rank order, each as its rank (high half) and index.
+  /// `classes` in rank order, each as its rank (high half, its sign bit
+  /// flipped so that unsigned order is rank order) and index.
   private func byRank(_ classes: [Int]) -> [UInt64] {
-    var packed = classes.map { UInt64(UInt32(rank[$0])) << 32 | UInt64(UInt32($0)) }
+    var packed = classes.map {
+      UInt64(UInt32(bitPattern: rank[$0]) ^ 0x8000_0000) << 32 | UInt64(UInt32($0))
+    }
     packed.sort()
     return packed
+  }
+
+  /// The rank packed by `byRank`.
+  private static func rank(unpacking packed: UInt64) -> Int32 {
+    Int32(bitPattern: UInt32(truncatingIfNeeded: packed >> 32) ^ 0x8000_0000)
   }
 
   /// The classes reachable from `start` (itself included) through classes
