@@ -282,13 +282,17 @@ struct GraphFileParser {
       if words[0] == TraceVocabulary.headerWord {
         throw fail("a trace, not a graph file (a trace is an argument of its own)")
       }
-      guard words[0] == GraphFile.headerWord, tokens.count == 2, !tokens[0].quoted else {
+      guard words[0] == GraphFile.headerWord, tokens.count >= 2, !tokens[0].quoted else {
         throw fail("expected header \"\(GraphFile.headerWord) \(GraphFile.version)\"")
       }
       guard words[1] == GraphFile.version else {
         throw fail(
           "unsupported graph file version \(TextTraceParser.clip(words[1])) (this reader knows version \(GraphFile.version))"
         )
+      }
+      // Version 1's header is two words; a later version's may say more.
+      guard tokens.count == 2 else {
+        throw fail("expected header \"\(GraphFile.headerWord) \(GraphFile.version)\"")
       }
       sawHeader = true
       return

@@ -100,7 +100,7 @@ struct TextTraceParser: ~Copyable {
     guard Self.equals(line, tokens[0], words.header) else {
       throw fail("expected header \"rawlockcheck-trace 1\"")
     }
-    guard tokens.count == 2 else { throw fail("expected header \"rawlockcheck-trace 1\"") }
+    guard tokens.count >= 2 else { throw fail("expected header \"rawlockcheck-trace 1\"") }
     let version = text(line, tokens[1])
     // The version is a number as any other (`0x1`, `01`: version 1).
     var digits = version
@@ -109,6 +109,8 @@ struct TextTraceParser: ~Copyable {
     else {
       throw fail("unsupported trace version \(Self.clip(version)) (this reader knows version 1)")
     }
+    // Version 1's header is two words; a later version may say more.
+    guard tokens.count == 2 else { throw fail("expected header \"rawlockcheck-trace 1\"") }
     sawHeader = true
   }
 

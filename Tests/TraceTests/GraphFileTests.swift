@@ -155,6 +155,14 @@ import WaitContext
     ) {
       try GraphFile.parse("rawlockcheck-graph 7\n", file: "g")
     }
+    // A later version's header may say more: still its version.
+    #expect(
+      throws: TraceError(
+        file: "g", line: 1,
+        message: "unsupported graph file version 2 (this reader knows version 1)")
+    ) {
+      try GraphFile.parse("rawlockcheck-graph 2 compressed=1\n", file: "g")
+    }
     #expect(
       throws: TraceError(file: "g", line: 4, message: "unknown option \"at=\" on an edge line")
     ) {

@@ -117,6 +117,11 @@ func error(_ text: String) -> String? {
       "t.rlt:1: unsupported trace version 0x2 (this reader knows version 1)"
     ),
     (
+      "rawlockcheck-trace 2 compressed=1\n",
+      "t.rlt:1: unsupported trace version 2 (this reader knows version 1)"
+    ),
+    ("rawlockcheck-trace 1 x=1\n", "t.rlt:1: expected header \"rawlockcheck-trace 1\""),
+    (
       "rawlockcheck-trace 2\n", "t.rlt:1: unsupported trace version 2 (this reader knows version 1)"
     ),
     ("", "t.rlt: empty trace: expected header \"rawlockcheck-trace 1\""),
