@@ -23,20 +23,22 @@ extension ReportCommand {
   /// file could not be read.
   func runUnion() throws {
     var seed: GraphFile? = nil
+    var anyErrors = false
+    var failures: [SARIFReport.Failure] = []
     if let graphIn {
       do {
         seed = try GraphFile.read(path: graphIn)
       } catch {
+        // No trace is read; the report (a SARIF log) says why.
         writeStandardError("rawlockcheck: \(error)\n")
-        throw ExitCode(2)
+        failures.append((graphIn, "\(error)"))
+        anyErrors = true
       }
     }
-    let groups: [[String]] = merge ? [traces] : traces.map { [$0] }
+    let groups: [[String]] = anyErrors ? [] : merge ? [traces] : traces.map { [$0] }
     var anyFindings = false
-    var anyErrors = false
     var objects: [JSONValue] = []
     var reports: [TextReport] = []
-    var failures: [SARIFReport.Failure] = []
     var warnings: [SARIFReport.Failure] = []
     var union = GraphFile()
     let pool = symbolizerPool()
@@ -53,8 +55,13 @@ extension ReportCommand {
       } catch {
         let message = (error as? UnionError)?.message ?? "\(error)"
         writeStandardError("rawlockcheck: \(message)\n")
-        failures.append((group.count == 1 ? group[0] : nil, message))
         anyErrors = true
+        if let graphIn, (error as? UnionError)?.inGraphFile == true {
+          // The graph file's fault, said once, of the graph file.
+          failures.append((graphIn, message))
+          break
+        }
+        failures.append((group.count == 1 ? group[0] : nil, message))
         continue
       }
       if !report.findings.isEmpty { anyFindings = true }
@@ -65,45 +72,76 @@ extension ReportCommand {
       }
       if graphOut != nil { union.formUnion(Self.graphFile(of: report)) }
     }
+    // The graph file is made, and its output opened, before the report is
+    // printed: a SARIF log then says the run failed when it cannot be.
+    var graphWrite: (file: OutputFile, text: String)? = nil
+    if let graphOut, !anyErrors {
+      do {
+        graphWrite = try graphFileText(union, to: graphOut, several: groups.count > 1)
+      } catch {
+        failures.append((graphOut, error.message))
+        anyErrors = true
+      }
+    }
     try printCollected(
       objects: objects, reports: reports, several: groups.count > 1, failures: failures,
       warnings: warnings)
-    if let graphOut, !anyErrors {
-      if groups.count > 1 {
-        // Traces validated apart, each clean, may hold the two orders of
-        // a pair between them: the file keeps the first, as one run over
-        // all of them would have (and reported the second).
-        let (acyclic, dropped) = Self.acyclic(union, configuration: options.configuration)
-        union = acyclic
-        for e in dropped {
-          let place =
-            e.location.trace.map {
-              " (\($0)\(e.location.traceLine > 0 ? ":\(e.location.traceLine)" : ""))"
-            } ?? ""
-          writeStandardError(
-            "rawlockcheck: \(graphOut): left out \(e.from) -> \(e.to)\(place): it closes a cycle "
-              + "with the other traces' dependencies (--merge reports it)\n")
-        }
-      }
-      let comment =
-        "written by rawlockcheck \(RawLockCheck.version) from \(traces.joined(separator: " "))"
-      let text: String
-      do {
-        text = try union.render(comment: comment)
-      } catch {
-        writeStandardError("rawlockcheck: \(graphOut): \(error)\n")
-        throw ExitCode(2)
-      }
-      let file = try OutputFile(path: graphOut)
-      try file.write(text)
-      try file.commit()
+    if let graphWrite {
+      try graphWrite.file.write(graphWrite.text)
+      try graphWrite.file.commit()
     }
     if anyErrors { throw ExitCode(2) }
     if anyFindings { throw ExitCode(1) }
   }
 
+  /// The `--graph-out` file's text for `union`, and the output opened for
+  /// it; the dependencies it leaves out are said on standard error.
+  /// - Throws: the one-line error (said on standard error) when it cannot
+  ///   be written.
+  private func graphFileText(_ union: GraphFile, to graphOut: String, several: Bool)
+    throws(UnionError) -> (file: OutputFile, text: String)
+  {
+    var union = union
+    if several {
+      // Traces validated apart, each clean, may hold the two orders of
+      // a pair between them: the file keeps the first, as one run over
+      // all of them would have (and reported the second).
+      let (acyclic, dropped) = Self.acyclic(union, configuration: options.configuration)
+      union = acyclic
+      for e in dropped {
+        let place =
+          e.location.trace.map {
+            " (\($0)\(e.location.traceLine > 0 ? ":\(e.location.traceLine)" : ""))"
+          } ?? ""
+        writeStandardError(
+          "rawlockcheck: \(graphOut): left out \(e.from) -> \(e.to)\(place): it closes a cycle "
+            + "with the other traces' dependencies (--merge reports it)\n")
+      }
+    }
+    let comment =
+      "written by rawlockcheck \(RawLockCheck.version) from \(traces.joined(separator: " "))"
+    let text: String
+    do {
+      text = try union.render(comment: comment)
+    } catch {
+      writeStandardError("rawlockcheck: \(graphOut): \(error)\n")
+      throw UnionError(message: "\(graphOut): \(error)")
+    }
+    let file: OutputFile
+    do {
+      file = try OutputFile(path: graphOut)
+    } catch {
+      writeStandardError("rawlockcheck: \(error)\n")
+      throw UnionError(message: "\(error)")
+    }
+    return (file, text)
+  }
+
   /// One message for the user (already `file:line:` when it is about a line).
   struct UnionError: Error {
+    /// About the `--graph-in` file, not a trace: every trace's validator
+    /// would fail alike.
+    var inGraphFile = false
     var message: String
   }
 
@@ -201,7 +239,7 @@ extension ReportCommand {
           key: c.key, name: c.name, kind: c.kind, waits: c.waits, in: core.classes,
           source: "\(file):\(c.line)", sources: &classSources)
       } catch {
-        throw UnionError(message: "\(file):\(c.line): \(error.message)")
+        throw UnionError(inGraphFile: true, message: "\(file):\(c.line): \(error.message)")
       }
     }
     let recorded = RecordedFrameResolver(
@@ -233,17 +271,19 @@ extension ReportCommand {
       guard let fromBase = core.classes.lookup(key: e.from),
         let toBase = core.classes.lookup(key: e.to)
       else {
-        throw UnionError(message: "\(file):\(e.line): unknown class")
+        throw UnionError(inGraphFile: true, message: "\(file):\(e.line): unknown class")
       }
       let from = tables.variant(of: fromBase, subclass: e.fromSub)
       let to = tables.variant(of: toBase, subclass: e.toSub)
       if from == .none || to == .none {
         throw UnionError(
+          inGraphFile: true,
           message:
             "\(file):\(e.line): too many lock classes (the limit is \(ClassRegistry.capacity))")
       }
       if !core.seedDependency(from: from, to: to, kinds: e.kinds, origin: origin) {
         throw UnionError(
+          inGraphFile: true,
           message:
             "\(file):\(e.line): edge \(e.from) -> \(e.to) closes a cycle with the file's other edges"
         )

@@ -262,6 +262,38 @@ import Testing
     }
   }
 
+  /// A graph file that cannot be read or written fails the run in its
+  /// SARIF log too (once, of the graph file, not of each trace), so that
+  /// CI reading only the log does not show it clean.
+  @Test func aGraphFileProblemFailsTheSARIFLog() throws {
+    let cycle =
+      "rawlockcheck-graph 1\nclass A mutex\nclass B mutex\nedge A -> B kinds=EN\nedge B -> A kinds=EN\n"
+    let dir = try Self.directory(["g.rlg": cycle, "t1.rlt": Self.first, "t2.rlt": Self.first])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    func invocation(_ arguments: [String]) throws -> (Int32, [String: Any]) {
+      let run = try ToolRun(arguments + ["--format", "sarif"], in: dir)
+      let log = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+      let runs = log?["runs"] as? [[String: Any]]
+      let invocations = runs?.first?["invocations"] as? [[String: Any]]
+      return (run.status, invocations?.first ?? [:])
+    }
+    for arguments in [
+      ["report", "t1.rlt", "--graph-out", "missing/dir/g.rlg"],
+      ["report", "t1.rlt", "t2.rlt", "--graph-in", "g.rlg"],
+      ["report", "t1.rlt", "--graph-in", "missing.rlg"],
+    ] {
+      let (status, invocation) = try invocation(arguments)
+      #expect(status == 2, "\(arguments)")
+      #expect(invocation["executionSuccessful"] as? Bool == false, "\(arguments)")
+      let notes = invocation["toolExecutionNotifications"] as? [[String: Any]] ?? []
+      #expect(notes.count == 1, "\(arguments): \(notes)")
+      let uri =
+        ((notes.first?["locations"] as? [[String: Any]])?.first?["physicalLocation"]
+        as? [String: Any]).flatMap { ($0["artifactLocation"] as? [String: Any])?["uri"] as? String }
+      #expect(uri?.hasSuffix(".rlg") == true, "\(arguments): \(notes)")
+    }
+  }
+
   @Test func classKindMismatchNamesBoth() throws {
     let graph = "rawlockcheck-graph 1\nclass A spinlock\n"
     let dir = try Self.directory(["g.rlg": graph, "t1.rlt": Self.first, "t2.rlt": Self.second])
