@@ -35,7 +35,7 @@ extension ReportCommand {
         anyErrors = true
       }
     }
-    let groups: [[String]] = anyErrors ? [] : merge ? [traces] : traces.map { [$0] }
+    let groups: [[String]] = anyErrors ? [] : merge ? [Self.once(traces)] : traces.map { [$0] }
     var anyFindings = false
     var objects: [JSONValue] = []
     var reports: [TextReport] = []
@@ -135,6 +135,32 @@ extension ReportCommand {
       throw UnionError(message: "\(error)")
     }
     return (file, text)
+  }
+
+  /// `paths` without a file named again (by the same path, another one or
+  /// a hard link: the same device and inode), said on standard error: a
+  /// trace merged with itself would report each finding twice, at one
+  /// place. Standard input (`-`) and paths that cannot be read are kept
+  /// (their reading says why).
+  static func once(_ paths: [String]) -> [String] {
+    var seen: [String: String] = [:]
+    var kept: [String] = []
+    for path in paths {
+      var info = stat()
+      guard path != "-", stat(path, &info) == 0 else {
+        kept.append(path)
+        continue
+      }
+      let identity = "\(info.st_dev):\(info.st_ino)"
+      if let first = seen[identity] {
+        writeStandardError(
+          "rawlockcheck: \(path): the same file as \(first), merged once\n")
+        continue
+      }
+      seen[identity] = path
+      kept.append(path)
+    }
+    return kept
   }
 
   /// One message for the user (already `file:line:` when it is about a line).

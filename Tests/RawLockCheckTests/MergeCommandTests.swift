@@ -294,6 +294,22 @@ import Testing
     }
   }
 
+  /// A trace named twice (by another path too) is merged once: each
+  /// finding once, as reports.md wants of a distinct finding.
+  @Test func aTraceNamedTwiceIsMergedOnce() throws {
+    let bad =
+      "rawlockcheck-trace 1\nclass R raw_spinlock\nclass M mutex\n1 acquire R\n1 acquire M\n"
+    let dir = try Self.directory(["t.rlt": bad])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let once = try ToolRun(["report", "t.rlt"], in: dir)
+    let twice = try ToolRun(["report", "--merge", "t.rlt", "./t.rlt"], in: dir)
+    #expect(twice.status == 1)
+    #expect(twice.stderr == "rawlockcheck: ./t.rlt: the same file as t.rlt, merged once\n")
+    #expect(
+      twice.stdout.components(separatedBy: "found at").count
+        == once.stdout.components(separatedBy: "found at").count)
+  }
+
   @Test func classKindMismatchNamesBoth() throws {
     let graph = "rawlockcheck-graph 1\nclass A spinlock\n"
     let dir = try Self.directory(["g.rlg": graph, "t1.rlt": Self.first, "t2.rlt": Self.second])
