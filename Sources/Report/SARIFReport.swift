@@ -354,7 +354,14 @@ public struct SARIFReport {
         fields.append(
           ("logicalLocations", .array([.object([("fullyQualifiedName", .string(function))])])))
       }
-      let text = frame.isInlined ? frame.reportText + " [inlined]" : frame.reportText
+      var text = frame.isInlined ? frame.reportText + " [inlined]" : frame.reportText
+      // A file under the source root is named relative to it in the text
+      // too: no path of the machine that ran the tool in an uploaded log.
+      if let file = frame.sourceFile, let relative = log.underSourceRoot(log.placed(file)),
+        file != relative
+      {
+        text = text.replacing(file, with: relative)
+      }
       fields.append(("message", .object([("text", .string(text))])))
       return .object(fields)
     }

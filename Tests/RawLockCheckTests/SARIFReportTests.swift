@@ -128,6 +128,14 @@ import WaitContext
       try location(["--source-root", sources + "/LockdepProbe"]).uri == "main.swift")
     #expect(
       try location(["--source-root", sources + "/Lockdep"]).uri == "Locks/KernelLock.swift")
+    // The thread flows' texts name files under the root relative to it
+    // too: no path of the machine that ran the tool in an uploaded log.
+    let rooted = try ToolRun(
+      ["report", "--format", "sarif", "--source-root", sources, trace.path]
+    ).stdout
+    #expect(rooted.contains("LockdepProbe/main.swift:"))
+    // Once: `originalUriBaseIds.SRCROOT` itself.
+    #expect(rooted.components(separatedBy: sources + "/").count == 2, "\(rooted.prefix(3000))")
   }
 
   /// A relative path is placed under the working directory only when the
