@@ -266,6 +266,11 @@ struct GraphFileParser {
     if !sawHeader && number == 1 && BinaryTraceFormat.startsWithMagic(line) {
       throw fail("a binary trace, not a graph file (a trace is an argument of its own)")
     }
+    // A graph file is UTF-8, as a text trace is: two keys of different
+    // bytes must not read as one (U+FFFD).
+    if line.contains(where: { $0 >= 0x80 }), String(validating: line, as: UTF8.self) == nil {
+      throw fail("not valid UTF-8")
+    }
     do {
       try tokenizer.split(line)
     } catch {

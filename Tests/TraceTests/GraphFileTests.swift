@@ -4,6 +4,10 @@ import WaitContext
 
 @testable import Trace
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// The graph file's text round-trips, and bad lines are `file:line:` errors.
 @Suite struct GraphFileTests {
   /// The seeding order adds every class's incoming edges after all its
@@ -154,6 +158,19 @@ import WaitContext
         message: "unsupported graph file version 7 (this reader knows version 1)")
     ) {
       try GraphFile.parse("rawlockcheck-graph 7\n", file: "g")
+    }
+    // A graph file is UTF-8: keys of different bytes do not read as one.
+    let invalid: [UInt8] =
+      Array("rawlockcheck-graph 1\nclass \"".utf8) + [0xFF] + Array("\" mutex\n".utf8)
+    let path = "/tmp/graph-\(UInt64.random(in: 0...UInt64.max)).rlg"
+    _ = invalid.withUnsafeBytes { bytes in
+      let fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0o600)
+      defer { close(fd) }
+      return write(fd, bytes.baseAddress, bytes.count)
+    }
+    defer { unlink(path) }
+    #expect(throws: TraceError(file: "g", line: 2, message: "not valid UTF-8")) {
+      try GraphFile.read(path: path, displayName: "g")
     }
     // A later version's header may say more: still its version.
     #expect(
