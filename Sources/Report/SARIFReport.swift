@@ -386,6 +386,24 @@ public struct SARIFReport {
             )
           ])
         ]
+      } else if locations.isEmpty, origin.event >= 0 {
+        // A binary trace's event without a stack: the trace, and which
+        // event of it (as the text report says `t.rltb: event 6`).
+        let name = report.sourceName(origin)
+        locations = [
+          .object([
+            (
+              "location",
+              .object([
+                ("physicalLocation", .object([("artifactLocation", log.artifactLocation(name))])),
+                (
+                  "message",
+                  .object([("text", .string("\(name): event \(report.eventNumber(origin))"))])
+                ),
+              ])
+            )
+          ])
+        ]
       }
       if locations.isEmpty { return nil }
       return .object([

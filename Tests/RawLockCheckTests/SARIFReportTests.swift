@@ -79,6 +79,32 @@ import WaitContext
 
   /// The title and the lock names make the message; held locks' and the
   /// chain's stacks are further thread flows.
+  /// A binary trace's events carry no line: without stacks, each flow is
+  /// the trace and its event (`t.rltb: event 2`), not left out, so a
+  /// merged cycle has its acquisition's, its dependency's and its held
+  /// lock's flows as a text trace's does.
+  @Test func aBinaryTraceWithoutStacksKeepsEveryFlow() throws {
+    let dir = try MergeCommandTests.directory([
+      "t1.rlt": MergeCommandTests.first, "t2.rlt": MergeCommandTests.second,
+    ])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    #expect(try ToolRun(["convert", "t2.rlt", "t2.rltb"], in: dir).status == 0)
+    func flows(_ second: String) throws -> [String] {
+      let run = try ToolRun(["report", "--merge", "t1.rlt", second, "--format", "sarif"], in: dir)
+      let result = try #require(
+        ((try Self.object(run.stdout)["runs"] as? [[String: Any]])?.first?["results"]
+          as? [[String: Any]])?.first)
+      return (result["codeFlows"] as? [[String: Any]] ?? []).flatMap {
+        ($0["threadFlows"] as? [[String: Any]] ?? []).compactMap {
+          ($0["message"] as? [String: Any])?["text"] as? String
+        }
+      }
+    }
+    let text = try flows("t2.rlt")
+    #expect(text.count == 3, "\(text)")
+    #expect(try flows("t2.rltb") == text)
+  }
+
   @Test func sourceRootMakesLocationsRelativeToSRCROOT() throws {
     // Run from Fixtures/traces with the repository as the root.
     let root = FixturePaths.root.path
