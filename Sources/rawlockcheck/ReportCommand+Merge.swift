@@ -268,11 +268,16 @@ extension ReportCommand {
         throw UnionError(inGraphFile: true, message: "\(file):\(c.line): \(error.message)")
       }
     }
+    // An empty value (a hand-edited file) is no value; a frame with a
+    // file but no function is `??`, as addr2line names an unknown one.
+    func given(_ text: String?) -> String? { text?.isEmpty == true ? nil : text }
     let recorded = RecordedFrameResolver(
       frames: graph.edges.map { e in
         let l = e.location
-        guard l.function != nil || l.file != nil else { return [] }
-        return [Frame(address: 0, function: l.function, file: l.file, line: l.line)]
+        let function = given(l.function)
+        let file = given(l.file)
+        guard function != nil || file != nil else { return [] }
+        return [Frame(address: 0, function: function ?? "??", file: file, line: l.line)]
       })
     var sourceIndex: [String: Int32] = [:]
     let tables = core.classes.tables
@@ -280,7 +285,8 @@ extension ReportCommand {
     // file's order (`GraphFile.seedingOrder()`).
     for k in graph.seedingOrder() {
       let e = graph.edges[k]
-      let name = e.location.trace ?? file
+      let trace = given(e.location.trace)
+      let name = trace ?? file
       let index: Int32
       if let known = sourceIndex[name] {
         index = known
@@ -291,9 +297,11 @@ extension ReportCommand {
         resolvers.append(recorded)
       }
       let hasFrame = !recorded.frames[k].isEmpty
+      // A trace line without its trace is no place: not a line of the
+      // graph file.
       let origin = Origin(
-        stack: hasFrame ? StackID(Int32(k)) : .none, line: e.location.traceLine, event: -1,
-        trace: index)
+        stack: hasFrame ? StackID(Int32(k)) : .none, line: trace == nil ? 0 : e.location.traceLine,
+        event: -1, trace: index)
       guard let fromBase = core.classes.lookup(key: e.from),
         let toBase = core.classes.lookup(key: e.to)
       else {

@@ -310,6 +310,25 @@ import Testing
         == once.stdout.components(separatedBy: "found at").count)
   }
 
+  /// A hand-edited edge's place: a file without a function is `??`
+  /// (addr2line's unknown function) at that file and line, not an address
+  /// of 0; a trace line without its trace is no line of the graph file.
+  @Test func aHandEditedEdgesPlaceIsShownAsGiven() throws {
+    for (options, shown) in [
+      ("file=x.c line=7", "?? (x.c:7)"), ("trace-line=9", "g.rlg (no stack recorded)"),
+      ("function=\"\" file=\"\" trace=\"\"", "g.rlg (no stack recorded)"),
+    ] {
+      let graph =
+        "rawlockcheck-graph 1\nclass A mutex name=&a->lock\nclass B mutex name=&b->lock\n"
+        + "edge A -> B kinds=EN \(options)\n"
+      let dir = try Self.directory(["g.rlg": graph, "t2.rlt": Self.second])
+      defer { try? FileManager.default.removeItem(at: dir) }
+      let run = try ToolRun(["report", "--graph-in", "g.rlg", "t2.rlt"], in: dir)
+      #expect(run.status == 1)
+      #expect(run.stdout.contains("       \(shown)\n"), "\(options): \(run.stdout)")
+    }
+  }
+
   @Test func classKindMismatchNamesBoth() throws {
     let graph = "rawlockcheck-graph 1\nclass A spinlock\n"
     let dir = try Self.directory(["g.rlg": graph, "t1.rlt": Self.first, "t2.rlt": Self.second])
