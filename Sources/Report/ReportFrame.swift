@@ -7,10 +7,13 @@ extension Frame {
   /// `report` style of `FrameText`): `function (file:line:column)`,
   /// `function` without a file, `module+0xoffset` (followed by
   /// ` [stale binary]` for a stale module) or the bare address.
+  /// A recorded frame (a graph file's, address 0) with a file but no
+  /// function reads `?? (file:line)`, as addr2line names an unknown one.
   public var reportText: String {
     func bytes(_ text: String?) -> [UInt8]? { text.map { Array($0.utf8) } }
+    let name = function ?? (address == 0 && file != nil ? "??" : nil)
     let parts = FrameText.Parts(
-      name: bytes(function), file: bytes(file), module: bytes(moduleName), line: line,
+      name: bytes(name), file: bytes(file), module: bytes(moduleName), line: line,
       column: column, isInlined: isInlined, isStale: isStale, moduleOffset: moduleOffset,
       address: address)
     var out: [UInt8] = []

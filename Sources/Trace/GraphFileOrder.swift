@@ -1,24 +1,24 @@
 extension GraphFile {
-  /// The edges' indices in the order to add them to a validator: class by
-  /// class in a topological order of the file's graph (Kahn's algorithm,
-  /// classes first named first among those ready), each class's incoming
-  /// edges together, in file order; then the edges on cycles (a cycle that
-  /// is not a strong path is allowed), in file order.
+  /// The file's classes (key and subclass) in a topological order of its
+  /// edges (Kahn's algorithm, classes first named first among those
+  /// ready); the classes on or after a cycle (one that is not a strong
+  /// path is allowed in a file) are left out.
   ///
-  /// So every class is first met as an edge's head after all of its
-  /// predecessors, and a validator's topological order (ranks given to
-  /// classes as first met) never has to reorder nor search: loading is
-  /// linear in the edges, whatever order the file lists them in. In the
-  /// file's order, a chain written from its end (as a run that met the
-  /// outer lock last writes it) made each edge reorder and search all the
-  /// classes after it: 40,000 edges took 12.5 s, 200,000 over a minute.
-  public func seedingOrder() -> [Int] {
+  /// A validator ranks them so ahead of seeding (`ValidatorCore
+  /// .presetOrder`), and the edges are then added in the file's order,
+  /// which the searches follow, without a reorder or a search each: in a
+  /// validator's own ranking (classes ranked as first met), a chain written
+  /// from its end made each edge reorder and search all the classes after
+  /// it (40,000 edges took 12.5 s, 200,000 over a minute).
+  public func topologicalClasses() -> [(key: String, sub: UInt8)] {
     var ids: [String: Int] = [:]
+    var nodes: [(key: String, sub: UInt8)] = []
     func node(_ key: String, _ sub: UInt8) -> Int {
       let name = sub == 0 ? key : key + "\u{0}" + String(sub)
       if let id = ids[name] { return id }
-      ids[name] = ids.count
-      return ids.count - 1
+      ids[name] = nodes.count
+      nodes.append((key, sub))
+      return nodes.count - 1
     }
     var heads: [Int] = []
     var tails: [Int] = []
@@ -26,33 +26,22 @@ extension GraphFile {
       heads.append(node(e.from, e.fromSub))
       tails.append(node(e.to, e.toSub))
     }
-    let n = ids.count
-    var indegree = [Int](repeating: 0, count: n)
-    var outgoing = [[Int]](repeating: [], count: n)
-    var incoming = [[Int]](repeating: [], count: n)
+    var indegree = [Int](repeating: 0, count: nodes.count)
+    var outgoing = [[Int]](repeating: [], count: nodes.count)
     for k in edges.indices {
       outgoing[heads[k]].append(tails[k])
-      incoming[tails[k]].append(k)
       indegree[tails[k]] += 1
     }
-    var ready = (0..<n).filter { indegree[$0] == 0 }
-    var order: [Int] = []
-    order.reserveCapacity(edges.count)
-    var placed = [Bool](repeating: false, count: edges.count)
+    var ready = nodes.indices.filter { indegree[$0] == 0 }
     var i = 0
     while i < ready.count {
       let v = ready[i]
       i += 1
-      for k in incoming[v] {
-        order.append(k)
-        placed[k] = true
-      }
       for w in outgoing[v] {
         indegree[w] -= 1
         if indegree[w] == 0 { ready.append(w) }
       }
     }
-    for k in edges.indices where !placed[k] { order.append(k) }
-    return order
+    return ready.map { nodes[$0] }
   }
 }

@@ -72,12 +72,15 @@ extension ReportCommand {
       }
       if graphOut != nil { union.formUnion(Self.graphFile(of: report)) }
     }
-    // The graph file is made, and its output opened, before the report is
-    // printed: a SARIF log then says the run failed when it cannot be.
-    var graphWrite: (file: OutputFile, text: String)? = nil
+    // The graph file is made, and its output tried, before the report is
+    // printed: a SARIF log then says the run failed when it cannot be
+    // written. It is opened for good after the report (a reader of the
+    // report that goes away ends the process, and would leave a
+    // temporary file behind).
+    var graphText: String? = nil
     if let graphOut, !anyErrors {
       do {
-        graphWrite = try graphFileText(union, to: graphOut, several: groups.count > 1)
+        graphText = try graphFileText(union, to: graphOut, several: groups.count > 1)
       } catch {
         failures.append((graphOut, error.message))
         anyErrors = true
@@ -86,20 +89,22 @@ extension ReportCommand {
     try printCollected(
       objects: objects, reports: reports, several: groups.count > 1, failures: failures,
       warnings: warnings)
-    if let graphWrite {
-      try graphWrite.file.write(graphWrite.text)
-      try graphWrite.file.commit()
+    if let graphOut, let graphText {
+      let file = try OutputFile(path: graphOut)
+      try file.write(graphText)
+      try file.commit()
     }
     if anyErrors { throw ExitCode(2) }
     if anyFindings { throw ExitCode(1) }
   }
 
-  /// The `--graph-out` file's text for `union`, and the output opened for
-  /// it; the dependencies it leaves out are said on standard error.
+  /// The `--graph-out` file's text for `union`, once an output for it
+  /// could be opened (and dropped again, leaving nothing); the
+  /// dependencies it leaves out are said on standard error.
   /// - Throws: the one-line error (said on standard error) when it cannot
   ///   be written.
   private func graphFileText(_ union: GraphFile, to graphOut: String, several: Bool)
-    throws(UnionError) -> (file: OutputFile, text: String)
+    throws(UnionError) -> String
   {
     var union = union
     if several {
@@ -127,14 +132,13 @@ extension ReportCommand {
       writeStandardError("rawlockcheck: \(graphOut): \(error)\n")
       throw UnionError(message: "\(graphOut): \(error)")
     }
-    let file: OutputFile
     do {
-      file = try OutputFile(path: graphOut)
+      _ = try OutputFile(path: graphOut)
     } catch {
       writeStandardError("rawlockcheck: \(error)\n")
       throw UnionError(message: "\(error)")
     }
-    return (file, text)
+    return text
   }
 
   /// `paths` without a file named again (by the same path, another one or
@@ -154,7 +158,8 @@ extension ReportCommand {
       let identity = "\(info.st_dev):\(info.st_ino)"
       if let first = seen[identity] {
         writeStandardError(
-          "rawlockcheck: \(path): the same file as \(first), merged once\n")
+          "rawlockcheck: \(QuotedText.printable(path)): the same file as "
+            + "\(QuotedText.printable(first)), merged once\n")
         continue
       }
       seen[identity] = path
@@ -268,8 +273,7 @@ extension ReportCommand {
         throw UnionError(inGraphFile: true, message: "\(file):\(c.line): \(error.message)")
       }
     }
-    // An empty value (a hand-edited file) is no value; a frame with a
-    // file but no function is `??`, as addr2line names an unknown one.
+    // An empty value (a hand-edited file) is no value.
     func given(_ text: String?) -> String? { text?.isEmpty == true ? nil : text }
     let recorded = RecordedFrameResolver(
       frames: graph.edges.map { e in
@@ -277,14 +281,18 @@ extension ReportCommand {
         let function = given(l.function)
         let file = given(l.file)
         guard function != nil || file != nil else { return [] }
-        return [Frame(address: 0, function: function ?? "??", file: file, line: l.line)]
+        return [Frame(address: 0, function: function, file: file, line: l.line)]
       })
     var sourceIndex: [String: Int32] = [:]
     let tables = core.classes.tables
-    // In a topological order of the file's graph: linear, whatever the
-    // file's order (`GraphFile.seedingOrder()`).
-    for k in graph.seedingOrder() {
-      let e = graph.edges[k]
+    // The classes ranked in a topological order of the file's graph first,
+    // then the edges in the file's order (the one they were found in, which
+    // the searches follow): linear, whatever that order.
+    core.presetOrder(
+      graph.topologicalClasses().compactMap { c in
+        core.classes.lookup(key: c.key).map { tables.variant(of: $0, subclass: c.sub) }
+      }.filter { $0 != .none })
+    for (k, e) in graph.edges.enumerated() {
       let trace = given(e.location.trace)
       let name = trace ?? file
       let index: Int32
@@ -319,7 +327,7 @@ extension ReportCommand {
         throw UnionError(
           inGraphFile: true,
           message:
-            "\(file):\(e.line): edge \(e.from) -> \(e.to) closes a cycle with the file's other edges"
+            "\(file):\(e.line): edge \(e.from) -> \(e.to) closes a cycle with the edges above it"
         )
       }
     }

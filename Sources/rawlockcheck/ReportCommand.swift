@@ -226,11 +226,23 @@ struct ReportCommand: ParsableCommand {
     return resolver
   }
 
-  /// Whether any of `findings` has a return address (its own, its lock's
-  /// or a held lock's).
+  /// Whether any of `findings` has a return address: its own, its lock's,
+  /// a held lock's, or one of its detail's (a chain link's, a usage's).
   static func haveReturnAddresses(_ findings: [Finding]) -> Bool {
     findings.contains { f in
-      f.origin.ip != 0 || (f.lock?.origin.ip ?? 0) != 0 || f.held.contains { $0.origin.ip != 0 }
+      var origins = [f.origin] + f.held.map(\.origin)
+      if let lock = f.lock { origins.append(lock.origin) }
+      switch f.detail {
+      case .circularDependency(let held, let chain):
+        origins += [held.origin] + chain.map(\.origin)
+      case .recursiveLocking(let held): origins.append(held.origin)
+      case .inconsistentLockState(_, _, let previous, _): origins += [previous].compactMap { $0 }
+      case .irqUnsafeDependency(let held, _, _, let safe, _, _, let unsafe, let a, let b, _):
+        origins += [held.origin] + [safe, unsafe].compactMap { $0 } + (a + b).map(\.origin)
+      case .irqInversion(_, _, _, let path): origins += path.map(\.origin)
+      default: break
+      }
+      return origins.contains { $0.ip != 0 }
     }
   }
 

@@ -329,6 +329,33 @@ import Testing
     }
   }
 
+  /// The searches follow each class's edges in the order they were
+  /// added (as lockdep's `__bfs()`, which marks a class at its first path,
+  /// strong or not): a graph file's edges are seeded in its order, so
+  /// `--graph-in` of one run's graph answers as `--merge` of its trace
+  /// does (seeding in another order found a cycle `--merge` does not).
+  @Test func aGraphFileAnswersAsTheMergedTraceDoes() throws {
+    var first = "rawlockcheck-trace 1\n"
+    for c in ["r mutex", "p1 mutex", "p2 mutex", "w rwsem", "T mutex", "q mutex"] {
+      first += "class \(c)\n"
+    }
+    for (a, b) in [
+      ("r", "p1"), ("r", "p2"), ("p1", "w read-recursive"), ("p2", "w"), ("w read", "T"),
+      ("q", "p1"),
+    ] {
+      let held = String(a.split(separator: " ")[0])
+      let taken = String(b.split(separator: " ")[0])
+      first += "1 acquire \(a)\n1 acquire \(b)\n1 release \(taken)\n1 release \(held)\n"
+    }
+    let second = "rawlockcheck-trace 1\nclass T mutex\nclass r mutex\n2 acquire T\n2 acquire r\n"
+    let dir = try Self.directory(["a.rlt": first, "b.rlt": second])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    #expect(try ToolRun(["report", "a.rlt", "--graph-out", "g.rlg"], in: dir).status == 0)
+    let merged = try ToolRun(["report", "--merge", "a.rlt", "b.rlt"], in: dir)
+    let seeded = try ToolRun(["report", "--graph-in", "g.rlg", "b.rlt"], in: dir)
+    #expect(merged.status == seeded.status, "\(merged.stdout)\n\(seeded.stdout)")
+  }
+
   @Test func classKindMismatchNamesBoth() throws {
     let graph = "rawlockcheck-graph 1\nclass A spinlock\n"
     let dir = try Self.directory(["g.rlg": graph, "t1.rlt": Self.first, "t2.rlt": Self.second])

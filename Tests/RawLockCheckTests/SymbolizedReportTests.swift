@@ -115,6 +115,29 @@ import Testing
     let ip = try run(" ip=0x1100")
     #expect(ip.stderr.contains("module /nonexistent/libx.so not found"))
     #expect(ip.stdout.contains("#0 libx.so+0x100"))
+    // Only a dependency's first acquisition has a return address: its link
+    // of the cycle is symbolized too.
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "modules-chain-\(UUID().uuidString).rlt")
+    defer { try? FileManager.default.removeItem(at: url) }
+    try Data(
+      """
+      rawlockcheck-trace 1
+      module 0x1000-0x2000 0 /nonexistent/libx.so
+      class A mutex
+      class B mutex
+      1 acquire A ip=0x1100
+      1 acquire B ip=0x1200
+      1 release B
+      1 release A
+      2 acquire B
+      2 acquire A
+
+      """.utf8
+    ).write(to: url)
+    let chain = try ToolRun(["report", url.path])
+    #expect(chain.status == 1)
+    #expect(chain.stdout.contains("libx.so+0x200"), "\(chain.stdout)")
   }
 
   /// `--binary` (spec/reports.md): the binary is no longer where the trace

@@ -94,8 +94,12 @@ public struct DependencyGraph: Sendable {
   func rankCeiling(reaching c: ClassID) -> Int32? { order.ceiling(reaching: c.index) }
 
   /// Class `c`'s rank in the topological order (`rankCeiling(reaching:)`),
-  /// or -1 without one.
+  /// or `TopologicalOrder.none` (below every rank) without one.
   func rank(of c: Int) -> Int32 { order.rank(of: c) }
+
+  /// Ranks `classes` in the topological order ahead of their edges
+  /// (`TopologicalOrder.preset(_:)`).
+  mutating func presetOrder(_ classes: [ClassID]) { order.preset(classes.map(\.index)) }
 
   /// Class `c` gained the usage bits `mask`.
   mutating func addUsage(_ mask: UsageMask, to c: ClassID) {

@@ -6,7 +6,7 @@
 ///
 /// Invariants: while `isValid`, every class with an edge has a distinct
 /// `rank`, and every edge a -> b has `rank[a] < rank[b]`; a class without
-/// one has rank `none`. Once an edge closes any cycle (one that is not a
+/// one has rank `none`, unless it was ranked ahead (`preset(_:)`). Once an edge closes any cycle (one that is not a
 /// strong path is allowed in the graph), `isValid` is false for good and
 /// every question is answered "may reach".
 ///
@@ -52,6 +52,20 @@ struct TopologicalOrder: Sendable {
   func ceiling(reaching c: Int) -> Int32? {
     guard isValid, c < rank.count, rank[c] != Self.none else { return nil }
     return rank[c]
+  }
+
+  /// Ranks `classes` (those without a rank yet), in order, above every
+  /// rank given: an order known ahead (a graph file's, `GraphFile
+  /// .topologicalClasses()`), so that its edges, added in any order,
+  /// neither reorder nor search. A class ranked so without an edge only
+  /// makes `mayReach` answer "may" for it, as for any ranked class.
+  mutating func preset(_ classes: [Int]) {
+    guard isValid, let highest = classes.max() else { return }
+    if rank.count <= highest {
+      rank.append(contentsOf: repeatElement(Self.none, count: highest + 1 - rank.count))
+      mark.append(contentsOf: repeatElement(0, count: highest + 1 - mark.count))
+    }
+    for c in classes where rank[c] == Self.none { assignAbove(c) }
   }
 
   /// Records the edge a -> b, just added to `graph`.

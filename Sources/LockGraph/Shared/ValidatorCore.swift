@@ -137,6 +137,16 @@ public final class ValidatorCore: Sendable {
   /// Dependencies (edges) recorded so far.
   public var dependencyCount: Int { shared.withLock { $0.graph.edges.count } }
 
+  /// Ranks `classes` in the graph's topological order ahead of the edges
+  /// `seedDependency` will add (a graph file's order, its classes sorted
+  /// topologically): seeding then neither reorders nor searches, whatever
+  /// order the edges come in, and the edges keep that order, which the
+  /// searches follow (as lockdep's, they visit a class's edges in the
+  /// order they were added, and which path they find depends on it).
+  public func presetOrder(_ classes: [ClassID]) {
+    shared.withLock { $0.graph.presetOrder(classes) }
+  }
+
   /// Adds the dependency `from -> to` with `kinds` before any event is
   /// validated, as recorded by an earlier run (a graph file): later
   /// acquisitions that close a cycle through it are reported, with
