@@ -26,12 +26,7 @@ public enum QuotedText {
   /// escape (`\u{1B}`), nothing clipped: a name from a trace, as a report
   /// prints it to a terminal.
   public static func printable(_ text: String) -> String {
-    if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return text }
-    var out = ""
-    for scalar in text.unicodeScalars {
-      out += isPrintable(scalar) ? String(scalar) : escape(scalar)
-    }
-    return out
+    printable(text, keepingLines: false)
   }
 
   /// `printable(_:)` of a message's lines: every line break and tab is
@@ -39,14 +34,17 @@ public enum QuotedText {
   /// escaped (an escape sequence in a file name cannot reach the
   /// terminal through an error message).
   public static func terminalLines(_ text: String) -> String {
-    if text.utf8.allSatisfy({ ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x0A || $0 == 0x09 }) {
-      return text
+    printable(text, keepingLines: true)
+  }
+
+  /// `printable(_:)`, keeping line breaks and tabs when `keepingLines`.
+  private static func printable(_ text: String, keepingLines: Bool) -> String {
+    func kept(_ scalar: Unicode.Scalar) -> Bool {
+      isPrintable(scalar) || keepingLines && (scalar == "\n" || scalar == "\t")
     }
+    if text.utf8.allSatisfy({ $0 < 0x80 && kept(Unicode.Scalar($0)) }) { return text }
     var out = ""
-    for scalar in text.unicodeScalars {
-      out +=
-        isPrintable(scalar) || scalar == "\n" || scalar == "\t" ? String(scalar) : escape(scalar)
-    }
+    for scalar in text.unicodeScalars { out += kept(scalar) ? String(scalar) : escape(scalar) }
     return out
   }
 

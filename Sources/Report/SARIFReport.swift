@@ -371,39 +371,32 @@ public struct SARIFReport {
     func threadFlow(_ origin: Origin, message: String) -> JSONValue? {
       let frames = report.resolver.frames(for: origin)
       var locations: [JSONValue] = frames.map { .object([("location", frameLocation($0))]) }
-      if locations.isEmpty, let trace = traceLocation(origin) {
-        locations = [
-          .object([
-            (
-              "location",
-              .object([
-                ("physicalLocation", trace),
-                (
-                  "message",
-                  .object([("text", .string("\(report.sourceName(origin)):\(origin.line)"))])
-                ),
-              ])
-            )
-          ])
-        ]
-      } else if locations.isEmpty, origin.event >= 0 {
-        // A binary trace's event without a stack: the trace, and which
-        // event of it (as the text report says `t.rltb: event 6`).
+      if locations.isEmpty {
+        // No stack: the trace's line, or a binary trace's event (as the
+        // text report says `t.rltb: event 6`).
         let name = report.sourceName(origin)
-        locations = [
-          .object([
-            (
-              "location",
-              .object([
-                ("physicalLocation", .object([("artifactLocation", log.artifactLocation(name))])),
-                (
-                  "message",
-                  .object([("text", .string("\(name): event \(report.eventNumber(origin))"))])
-                ),
-              ])
-            )
-          ])
-        ]
+        var place: (physical: JSONValue, text: String)? = nil
+        if let trace = traceLocation(origin) {
+          place = (trace, "\(name):\(origin.line)")
+        } else if origin.event >= 0 {
+          place = (
+            .object([("artifactLocation", log.artifactLocation(name))]),
+            "\(name): event \(report.eventNumber(origin))"
+          )
+        }
+        if let place {
+          locations = [
+            .object([
+              (
+                "location",
+                .object([
+                  ("physicalLocation", place.physical),
+                  ("message", .object([("text", .string(place.text))])),
+                ])
+              )
+            ])
+          ]
+        }
       }
       if locations.isEmpty { return nil }
       return .object([

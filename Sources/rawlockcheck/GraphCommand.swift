@@ -71,7 +71,7 @@ struct GraphCommand: ParsableCommand {
   func run() throws {
     try OutputFile.refuse(output, beingAnyOf: [trace])
     var validator = LockValidator(configuration: options.configuration)
-    let progress = ProgressBar(label: QuotedText.printable(trace))
+    let progress = ProgressBar(label: trace)
     let symbols: TraceSymbols
     do {
       symbols = try TraceReader(

@@ -1,3 +1,5 @@
+import Basics
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -18,8 +20,10 @@ final class ProgressBar: @unchecked Sendable {
   /// Seconds between redrawings.
   static let interval = 0.2
 
+  /// `label` (a trace's path) shows escaped (`QuotedText.printable`): the
+  /// bar is written to the terminal as it is.
   init(label: String, enabled: Bool = isatty(2) != 0) {
-    self.label = label
+    self.label = QuotedText.printable(label)
     self.enabled = enabled
     self.started = MonotonicClock.now()
   }

@@ -206,7 +206,7 @@ extension ReportCommand {
     var traceSymbols = [TraceSymbols?](repeating: nil, count: sources.count)
     for (i, path) in paths.enumerated() {
       firstEvents.append(validator.eventCount)
-      let progress = ProgressBar(label: QuotedText.printable(path))
+      let progress = ProgressBar(label: path)
       var consumer = MergingConsumer(
         validator: validator, trace: Int32(sources.count), source: path,
         threadPrefix: paths.count > 1 ? "\(i + 1):" : "", classSources: classSources)

@@ -146,7 +146,7 @@ struct ReportCommand: ParsableCommand {
     var warnings: [SARIFReport.Failure] = []
     let pool = symbolizerPool()
     for path in traces {
-      let progress = ProgressBar(label: QuotedText.printable(path))
+      let progress = ProgressBar(label: path)
       var validator = LockValidator(configuration: options.configuration)
       let symbols: TraceSymbols
       let started = MonotonicClock.now()
@@ -226,24 +226,10 @@ struct ReportCommand: ParsableCommand {
     return resolver
   }
 
-  /// Whether any of `findings` has a return address: its own, its lock's,
-  /// a held lock's, or one of its detail's (a chain link's, a usage's).
+  /// Whether any place of `findings` (`Finding.origins`) has a return
+  /// address.
   static func haveReturnAddresses(_ findings: [Finding]) -> Bool {
-    findings.contains { f in
-      var origins = [f.origin] + f.held.map(\.origin)
-      if let lock = f.lock { origins.append(lock.origin) }
-      switch f.detail {
-      case .circularDependency(let held, let chain):
-        origins += [held.origin] + chain.map(\.origin)
-      case .recursiveLocking(let held): origins.append(held.origin)
-      case .inconsistentLockState(_, _, let previous, _): origins += [previous].compactMap { $0 }
-      case .irqUnsafeDependency(let held, _, _, let safe, _, _, let unsafe, let a, let b, _):
-        origins += [held.origin] + [safe, unsafe].compactMap { $0 } + (a + b).map(\.origin)
-      case .irqInversion(_, _, _, let path): origins += path.map(\.origin)
-      default: break
-      }
-      return origins.contains { $0.ip != 0 }
-    }
+    findings.contains { $0.origins.contains { $0.ip != 0 } }
   }
 
   /// The symbolizers of this run's traces.

@@ -37,7 +37,7 @@ struct StatsCommand: ParsableCommand {
 
   func run() throws {
     var counting = CountingValidator(LockValidator(configuration: options.configuration))
-    let progress = ProgressBar(label: QuotedText.printable(trace))
+    let progress = ProgressBar(label: trace)
     do {
       _ = try TraceReader(
         path: ReportCommand.file(for: trace), displayName: QuotedText.printable(trace)

@@ -127,3 +127,23 @@ public struct Finding: Sendable {
   /// Execution context description at the time (`HC1[1]:SC0[0]:HE0:SE1`).
   public var irqState: String
 }
+
+extension Finding {
+  /// Every place the finding names: its own, its lock's, its held locks',
+  /// and its detail's (the held lock it conflicts with, a chain's links,
+  /// where usage bits were set).
+  public var origins: [Origin] {
+    var origins = [origin] + held.map(\.origin)
+    if let lock { origins.append(lock.origin) }
+    switch detail {
+    case .circularDependency(let held, let chain): origins += [held.origin] + chain.map(\.origin)
+    case .recursiveLocking(let held): origins.append(held.origin)
+    case .inconsistentLockState(_, _, let previous, _): origins += [previous].compactMap { $0 }
+    case .irqUnsafeDependency(let held, _, _, let safe, _, _, let unsafe, let a, let b, _):
+      origins += [held.origin] + [safe, unsafe].compactMap { $0 } + (a + b).map(\.origin)
+    case .irqInversion(_, _, _, let path): origins += path.map(\.origin)
+    default: break
+    }
+    return origins
+  }
+}

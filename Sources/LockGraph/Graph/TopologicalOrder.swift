@@ -6,9 +6,10 @@
 ///
 /// Invariants: while `isValid`, every class with an edge has a distinct
 /// `rank`, and every edge a -> b has `rank[a] < rank[b]`; a class without
-/// one has rank `none`, unless it was ranked ahead (`preset(_:)`). Once an edge closes any cycle (one that is not a
-/// strong path is allowed in the graph), `isValid` is false for good and
-/// every question is answered "may reach".
+/// one has rank `none`, unless it was ranked ahead (`preset(_:)`). Once an
+/// edge closes any cycle (one that is not a strong path is allowed in the
+/// graph), `isValid` is false for good and every question is answered
+/// "may reach".
 ///
 /// A class met for the first time gets a rank beside the others rather
 /// than among them: below them all when it is the new edge's `from`, above
