@@ -82,10 +82,10 @@ import WaitContext
     #expect(from == 0xFFFF_FFFF_FFFF_FFF0 && to == UInt64.max)
   }
 
-  /// A `free` checks only the threads listed as maybe holding locks
-  /// (`LockValidator.holders`), and drops those it finds holding none: a
-  /// thread dropped must be listed again by its next acquisition, or a
-  /// lock it then holds is freed unseen. Through `process` one event at a
+  /// A `free` checks only the threads its pages list (`HeldAddressIndex`),
+  /// and drops those it finds holding none: a thread dropped must be
+  /// listed again after its next acquisition, or a lock it then holds is
+  /// freed unseen. Through `process` one event at a
   /// time and in a batch (the acquisitions then take the fast path), among
   /// many threads that took and dropped the lock before.
   @Test(arguments: [false, true])

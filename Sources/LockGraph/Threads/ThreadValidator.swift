@@ -38,10 +38,11 @@ public struct ThreadValidator {
   /// Set when the current acquisition produced a finding (new or a repeat):
   /// its chain is then not cached, so every later occurrence is counted.
   var producedFinding = false
-  /// Whether a trace's validator lists this thread among those that may
-  /// hold locks (`LockValidator.holders`). Beside `producedFinding`, in
-  /// what was padding: the fields the fast path reads stay where they were.
-  var listedHolder = false
+  /// Whether a trace's validator lists this thread among those whose held
+  /// locks are not indexed by address yet (`ThreadSlots.unindexed`).
+  /// Beside `producedFinding`, in what was padding: the fields the fast
+  /// path reads stay where they were.
+  var awaitsIndex = false
   /// The core's shared state while the caller holds its lock for a
   /// stretch of events (`LockValidator`, a trace's single driver, takes it
   /// once per batch): the slow path then uses it without locking again.
@@ -143,7 +144,7 @@ public struct ThreadValidator {
 
   /// This validator made new for thread `thread` (registered in the same
   /// core), keeping the buffers it grew: what `ThreadSlots` does with the
-  /// validator of a thread that exited. `listedHolder` is the caller's.
+  /// validator of a thread that exited. `awaitsIndex` is the caller's.
   mutating func restart(as thread: ThreadID) {
     self.thread = thread
     state.restart()

@@ -218,7 +218,7 @@ public struct LockValidator {
             // whole event first costs more than what most of them need.
             if Self.validateInPlace(
               first + index, number: number, slots: slots, threads: threads,
-              holders: &pool.holders, shared: shared)
+              unindexed: &pool.unindexed, shared: shared)
             {
               continue
             }
@@ -277,27 +277,23 @@ public struct LockValidator {
     try threads[t].process(event)
     if event.verb == .acquire {
       threads[t].noteDepth(event: number)
-      listHolder(t, threads: threads, holders: &pool.holders)
+      listUnindexed(t, threads: threads, unindexed: &pool.unindexed)
     }
     number += 1
     if event.verb == .exit {
       pool.retire(t, threads: threads)
     } else if event.verb == .free || event.verb == .initLock {
-      // The other threads holding locks, in thread order (as findings are
-      // reported); those that hold none any more are unlisted.
-      pool.holders.removeAll { other in
-        if !threads[other].state.held.isEmpty { return false }
-        threads[other].listedHolder = false
-        return true
+      // The other threads holding a lock in the memory, in thread order (as
+      // findings are reported): those the pages it covers list, once the
+      // threads that acquired since the last free or init are indexed.
+      for other in pool.unindexed {
+        threads[other].awaitsIndex = false
+        pool.heldAddresses.index(other, threads: threads)
       }
-      // Those whose held locks lie in the memory, in thread order: a
-      // scan of each holder's stack in place, and nothing more for the
-      // rest (a free while thousands of threads hold locks elsewhere).
-      var hit: [Int] = []
-      for other in pool.holders
-      where other != t && threads[other].holdsLock(from: event.address, length: event.freedLength) {
-        hit.append(other)
-      }
+      pool.unindexed.removeAll(keepingCapacity: true)
+      pool.heldAddresses.rebuildIfGrown(threads: threads)
+      var hit = pool.heldAddresses.holders(
+        from: event.address, length: event.freedLength, excluding: t, threads: threads)
       hit.sort { threads[$0].thread.raw < threads[$1].thread.raw }
       for other in hit {
         let held = threads[other].state.held
@@ -309,14 +305,14 @@ public struct LockValidator {
     }
   }
 
-  /// Lists thread `t`, which just acquired a lock, in `holders`.
+  /// Lists thread `t`, which just acquired a lock, in `unindexed`.
   @inline(__always)
-  static func listHolder(
-    _ t: Int, threads: UnsafeMutableBufferPointer<ThreadValidator>, holders: inout [Int]
+  static func listUnindexed(
+    _ t: Int, threads: UnsafeMutableBufferPointer<ThreadValidator>, unindexed: inout [Int]
   ) {
-    if !threads[t].listedHolder {
-      threads[t].listedHolder = true
-      holders.append(t)
+    if !threads[t].awaitsIndex {
+      threads[t].awaitsIndex = true
+      unindexed.append(t)
     }
   }
 
@@ -340,7 +336,7 @@ public struct LockValidator {
   @inline(__always)
   static func validateInPlace(
     _ event: UnsafePointer<LockEvent>, number: Int64, slots: UnsafeBufferPointer<Int32>,
-    threads: UnsafeMutableBufferPointer<ThreadValidator>, holders: inout [Int],
+    threads: UnsafeMutableBufferPointer<ThreadValidator>, unindexed: inout [Int],
     shared: UnsafeMutablePointer<SharedState>
   ) -> Bool {
     let verb = event.pointee.verb
@@ -370,7 +366,7 @@ public struct LockValidator {
           threads[t].counters.chainMisses &+= 1
         }
         threads[t].noteDepth(event: number)
-        listHolder(t, threads: threads, holders: &holders)
+        listUnindexed(t, threads: threads, unindexed: &unindexed)
         return true
       }
     }
@@ -379,7 +375,7 @@ public struct LockValidator {
     threads[t].heldShared = nil
     if verb == .acquire {
       threads[t].noteDepth(event: number)
-      listHolder(t, threads: threads, holders: &holders)
+      listUnindexed(t, threads: threads, unindexed: &unindexed)
     }
     return true
   }

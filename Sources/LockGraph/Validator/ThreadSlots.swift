@@ -18,20 +18,22 @@
 ///   its validator's `thread` is that thread) or in `free`, never both;
 /// - a slot in `free` holds a validator with an empty held stack, zero
 ///   counters and no deepest stack;
-/// - `holders` lists each slot whose validator has `listedHolder` set,
-///   once, and every slot whose thread holds a lock is listed (a slot given
-///   back stays listed, with its flag, until a `free` finds it empty).
+/// - `unindexed` lists each slot whose validator has `awaitsIndex` set,
+///   once; every slot that acquired a lock since `heldAddresses` last
+///   indexed it is listed (a slot given back stays listed, with its flag,
+///   until the next `free` or `init` indexes it).
 struct ThreadSlots {
   /// The slot of each declared thread, by `ThreadID.index`.
   let slots: SlotMap
   /// Slots given back by exited threads, taken again newest first.
   var free: [Int32] = []
-  /// The slots that may hold locks, in no order: every slot whose held
-  /// stack is not empty is listed (`ThreadValidator.listedHolder`), so that
-  /// a `free` or `init` checks those rather than every thread the stream
-  /// ever had. A slot is listed by its first acquisition and unlisted by
-  /// the first `free` or `init` that finds its stack empty.
-  var holders: [Int] = []
+  /// The slots that acquired a lock since `heldAddresses` last indexed
+  /// them, in no order (`ThreadValidator.awaitsIndex`): a slot is listed by
+  /// its first acquisition after a `free` or `init`, which indexes it.
+  var unindexed: [Int] = []
+  /// Which slots may hold locks in which pages: what a `free` or `init`
+  /// checks, rather than every thread holding locks.
+  var heldAddresses = HeldAddressIndex()
   /// The counters of the threads that exited, added up.
   var retired = ThreadValidator.Statistics()
   /// The deepest held stack of the threads that exited (as
@@ -56,7 +58,7 @@ struct ThreadSlots {
     }
     guard let reused = free.popLast() else { return nil }
     let s = Int(reused)
-    // Listed or not, the flag stays with the slot (`holders`).
+    // Listed or not, the flag stays with the slot (`unindexed`).
     threads[s].restart(as: id)
     adopt(id, slot: s)
     return s

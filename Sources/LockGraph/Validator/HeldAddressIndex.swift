@@ -1,0 +1,117 @@
+/// Which thread slots of a trace's validator may hold a lock whose instance
+/// lies in a given page of memory: what a `free` or an `init` checks,
+/// rather than the held locks of every thread holding any.
+///
+/// A trace of a server records frees all the time, while hundreds of its
+/// threads hold locks elsewhere; checking each of them at each free made
+/// such a trace a hundred times slower to read than one without frees.
+/// Here a free looks up the pages it covers and checks only the threads
+/// listed there.
+///
+/// The index is kept up to date without any work on the acquisition's fast
+/// path beyond what it did already: a thread that acquires is listed as
+/// unindexed (`ThreadSlots.unindexed`, one flag test per acquisition), and
+/// its held locks are indexed by the next query (`index(_:threads:)`). A
+/// release does nothing: an entry may outlive its lock, and a query checks
+/// a listed thread's held locks before counting it (and drops the entry
+/// when it holds nothing in that page any more).
+///
+/// Invariants:
+/// - every held lock with an instance (not 0) of a slot that is not
+///   listed as unindexed has an entry `pages[instance >> pageShift]`
+///   holding that slot (entries are a superset);
+/// - `entries` is the number of (page, slot) entries; it never exceeds
+///   `rebuildAt`, past which the index is made again from the held locks
+///   alone, so memory stays bounded by the locks held and the slots, not
+///   by the locks a trace ever held.
+struct HeldAddressIndex {
+  /// Bits of an address below its page number.
+  static let pageShift: UInt64 = 12
+
+  /// The slots listed in each page that has any.
+  private var pages: [UInt64: Set<Int32>] = [:]
+  /// The number of (page, slot) entries.
+  private(set) var entries = 0
+  /// The entry count past which `index` rebuilds the whole index.
+  private var rebuildAt = 1024
+
+  /// Lists slot `s`'s held locks (each slot once per page).
+  mutating func index(_ s: Int, threads: UnsafeMutableBufferPointer<ThreadValidator>) {
+    let held = threads[s].state.held
+    for lock in held where lock.instance != 0 {
+      if pages[lock.instance >> Self.pageShift, default: []].insert(Int32(s)).inserted {
+        entries += 1
+      }
+    }
+  }
+
+  /// Makes the index again from the held locks of every slot, when stale
+  /// entries have piled up past `rebuildAt`. Amortized: a rebuild happens
+  /// only after at least as many entries were added as it visits.
+  mutating func rebuildIfGrown(threads: UnsafeMutableBufferPointer<ThreadValidator>) {
+    guard entries > rebuildAt else { return }
+    pages.removeAll(keepingCapacity: false)
+    entries = 0
+    for s in threads.indices where !threads[s].state.held.isEmpty {
+      index(s, threads: threads)
+    }
+    rebuildAt = max(1024, 2 * entries + threads.count)
+  }
+
+  /// The slots other than `excluded` holding a lock that lies in the
+  /// `length` bytes from `from` (`ThreadValidator.lies`), each once, in no
+  /// order. Every unindexed slot must have been indexed first. Entries of
+  /// the pages looked at whose slot holds nothing in that page any more
+  /// are dropped.
+  mutating func holders(
+    from: UInt64, length: UInt64, excluding excluded: Int,
+    threads: UnsafeMutableBufferPointer<ThreadValidator>
+  ) -> [Int] {
+    guard length > 0, entries > 0 else { return [] }
+    // `freedLength` never runs past the top of the address space.
+    let first = from >> Self.pageShift
+    let last = (from &+ (length &- 1)) >> Self.pageShift
+    var found: Set<Int> = []
+    if last - first >= UInt64(pages.count) {
+      // More pages in the range than pages listed: go through the listed ones.
+      for page in Array(pages.keys) where page >= first && page <= last {
+        look(
+          at: page, from: from, length: length, excluding: excluded, threads: threads, into: &found)
+      }
+    } else {
+      var page = first
+      while true {
+        look(
+          at: page, from: from, length: length, excluding: excluded, threads: threads, into: &found)
+        if page == last { break }
+        page += 1
+      }
+    }
+    return Array(found)
+  }
+
+  /// `holders` in one page.
+  private mutating func look(
+    at page: UInt64, from: UInt64, length: UInt64, excluding excluded: Int,
+    threads: UnsafeMutableBufferPointer<ThreadValidator>, into found: inout Set<Int>
+  ) {
+    guard let listed = pages[page] else { return }
+    let pageStart = page << Self.pageShift
+    var stale: [Int32] = []
+    for slot in listed {
+      let s = Int(slot)
+      if !threads[s].holdsLock(from: pageStart, length: 1 << Self.pageShift) {
+        stale.append(slot)
+      } else if s != excluded && threads[s].holdsLock(from: from, length: length) {
+        found.insert(s)
+      }
+    }
+    guard !stale.isEmpty else { return }
+    entries -= stale.count
+    if stale.count == listed.count {
+      pages[page] = nil
+    } else {
+      pages[page]!.subtract(stale)
+    }
+  }
+}
