@@ -24,7 +24,8 @@
 #     this figure says as much about the neighbours as about the reader.
 # Then the hard shapes at N events: low reuse over 8,000 classes
 # (manyClasses); nesting in no order (random-order: randomOrder), where most
-# new dependencies close a cycle; a thread per task (churn: threadChurn),
+# new dependencies close a cycle; frees while 1,000 threads hold locks
+# (frees: freesAmongHolders); a thread per task (churn: threadChurn),
 # whose memory grows by each exited thread's declaration only, measured per
 # thread; and the options a recorder writes (recorded).
 # Traces go to a temporary directory under .build (on the repository's disk,
@@ -190,6 +191,9 @@ hard_shape() { # key label generate-options...: that shape at N events, best of 
 # topological order on every shape they meet.
 hard_shape manyClasses "shape low-reuse, 8,000 classes" --shape low-reuse --classes 8000
 hard_shape randomOrder "shape random-order" --shape random-order
+# Frees while 1,000 threads each hold locks (every free is checked against
+# every thread's held locks: lockdep checks the current task's only).
+hard_shape freesAmongHolders "shape frees, 1,000 threads" --shape frees --threads 1000
 # The thread-per-task shape (churn): about one short-lived thread per nine
 # events, four alive at a time. A thread's validator is reused once it
 # exits, so what memory grows by is each thread's declaration: measured as

@@ -6,7 +6,7 @@ import Basics
 #endif
 
 /// `rawlockcheck generate`: writes a synthetic text trace for benchmarks,
-/// in one of four shapes:
+/// in one of five shapes:
 /// - `reuse` (the default): hundreds of classes ranked so that nesting is
 ///   valid, chains up to 8 deep drawn from a fixed set of code paths (so the
 ///   chain cache sees what a real program shows it), several threads, and
@@ -25,7 +25,11 @@ import Basics
 ///   nested up to 8 deep in no order at all, threads interleaved: once the
 ///   graph fills, most new pairs of classes close a cycle, which is
 ///   reported (the only shape that is not clean) and refused, so the trace
-///   measures the cycle searches and the graph's reordering.
+///   measures the cycle searches and the graph's reordering;
+/// - `frees`: `--threads` threads each holding a lock all along and taking
+///   the `reuse` shape's code paths under it, and a free of heap memory
+///   about every fourth event (`writeFrees`): every free is checked against
+///   every thread's held locks.
 ///
 /// Each writes exactly `--events` events, and the others stay clean: a
 /// shape stops taking new steps once the next might not fit with what its
@@ -39,6 +43,7 @@ struct GenerateCommand: ParsableCommand {
     case lowReuse = "low-reuse"
     case churn
     case randomOrder = "random-order"
+    case frees
   }
 
   static let configuration = CommandConfiguration(
@@ -50,13 +55,13 @@ struct GenerateCommand: ParsableCommand {
 
   @Option(
     help:
-      "Trace shape: reuse (fixed code paths, a high chain-cache hit rate), low-reuse (random nesting, about 25% hits), churn (a short-lived thread per code path taken) or random-order (nesting in no order: most new pairs close a cycle, reported)."
+      "Trace shape: reuse (fixed code paths, a high chain-cache hit rate), low-reuse (random nesting, about 25% hits), churn (a short-lived thread per code path taken) random-order (nesting in no order: most new pairs close a cycle, reported) or frees (each thread holds a lock all along, a free every fourth event)."
   )
   var shape: Shape = .reuse
 
   @Option(
     help:
-      "Number of lock classes (default 400 for reuse and churn, 200 for low-reuse, 2000 for random-order)."
+      "Number of lock classes (default 400 for reuse, churn and frees, 200 for low-reuse, 2000 for random-order)."
   )
   var classes: Int?
 
@@ -98,6 +103,7 @@ struct GenerateCommand: ParsableCommand {
     switch shape {
     case .reuse: try writeReuse(classes: classes ?? 400, into: &out, rng: &rng)
     case .churn: try writeChurn(classes: classes ?? 400, into: &out, rng: &rng)
+    case .frees: try writeFrees(classes: classes ?? 400, into: &out, rng: &rng)
     case .lowReuse:
       var generator = LowReuseGenerator(classes: classes ?? 200, threads: threads)
       try generator.write(events: events, into: &out, rng: &rng)

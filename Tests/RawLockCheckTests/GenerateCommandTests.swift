@@ -4,7 +4,7 @@ import Testing
 /// `generate --events N` writes exactly N events, in every shape, and the
 /// trace stays clean (what it still owes is written, the rest filled).
 @Suite struct GenerateCommandTests {
-  @Test(arguments: ["reuse", "low-reuse", "churn"])
+  @Test(arguments: ["reuse", "low-reuse", "churn", "frees"])
   func writesExactlyTheEventsAsked(shape: String) throws {
     for (events, extra) in [
       (1, [String]()), (2, []), (3, []), (17, []), (1000, []), (4_099, ["--threads", "3"]),
@@ -22,6 +22,31 @@ import Testing
       #expect(report.status == 0, "\(shape) --events \(events): \(report.stdout)")
       #expect(report.stdout == "-: \(events) event\(events == 1 ? "" : "s"), no findings\n")
     }
+  }
+
+  /// The `frees` shape frees memory while its threads hold locks: each
+  /// thread holds a lock from its first event to its last, and a fifth or
+  /// more of the events are frees, none of memory a lock lies in (the
+  /// trace is clean), so every free is checked against held locks.
+  @Test func freesComeWhileEveryThreadHoldsALock() throws {
+    let generated = try ToolRun([
+      "generate", "--shape", "frees", "--events", "20000", "--threads", "50",
+    ])
+    #expect(generated.status == 0, "\(generated.stderr)")
+    let events = generated.stdout.split(separator: "\n").map { $0.split(separator: " ") }
+      .filter { $0.count >= 2 && $0[0].hasPrefix("f") }
+    let frees = events.filter { $0[1] == "free" }.count
+    #expect(frees * 5 >= events.count, "\(frees) frees of \(events.count) events")
+    var holding = Set<Substring>()
+    var freesWhileHolding = 0
+    for words in events {
+      if words[1] == "acquire" && words[2] == "c0" { holding.insert(words[0]) }
+      if words[1] == "release" && words[2] == "c0" { holding.remove(words[0]) }
+      if words[1] == "free" && holding.count == 50 { freesWhileHolding += 1 }
+    }
+    #expect(freesWhileHolding == frees)
+    let report = try ToolRun(["report", "-"], input: generated.stdout)
+    #expect(report.stdout == "-: 20000 events, no findings\n")
   }
 
   /// The `random-order` shape nests sleeping locks in no order: it writes

@@ -25,6 +25,7 @@ public struct HeldLock: Sendable {
   @inlinable static var checkBit: UInt64 { 1 << 3 }
   @inlinable static var hardirqsOffBit: UInt64 { 1 << 4 }
   @inlinable static var atomicBit: UInt64 { 1 << 5 }
+  @inlinable static var indexedBit: UInt64 { 1 << 6 }
   @inlinable static var irqContextShift: UInt64 { 8 }  // 8 bits
   @inlinable static var allowedShift: UInt64 { 16 }  // 8 bits
   @inlinable static var limitShift: UInt64 { 24 }  // 8 bits
@@ -158,6 +159,13 @@ public struct HeldLock: Sendable {
     @inline(__always) set {
       bits = bits & ~(0xF << Self.taskStateShift) | UInt64(newValue & 0xF) << Self.taskStateShift
     }
+  }
+
+  /// Listed by a trace validator's index of held locks by address
+  /// (`HeldAddressIndex`): a new entry is not, a copy of one keeps it.
+  var isIndexed: Bool {
+    @inline(__always) get { flag(Self.indexedBit) }
+    @inline(__always) set { set(Self.indexedBit, newValue) }
   }
 
   /// This lock, or one held below it, makes the holder atomic

@@ -11,17 +11,19 @@
 /// The index is kept up to date without any work on the acquisition's fast
 /// path beyond what it did already: a thread that acquires is listed as
 /// unindexed (`ThreadSlots.unindexed`, one flag test per acquisition), and
-/// its held locks are indexed by the next query (`index(_:threads:)`). A
-/// release does nothing: an entry may outlive its lock, and a query checks
-/// a listed thread's held locks before counting it (and drops the entry
-/// when it holds nothing in that page any more).
+/// its held locks not indexed yet (`HeldLock.isIndexed`) are indexed by
+/// the next query (`index(_:threads:all:)`). A release does nothing: an
+/// entry may outlive its lock, and a query checks a listed thread's held
+/// locks before counting it (and drops the entry when it holds nothing in
+/// that page any more).
 ///
 /// Invariants:
-/// - every held lock with an instance (not 0) of a slot that is not
-///   listed as unindexed has an entry `pages[instance >> pageShift]`
-///   holding that slot (entries are a superset);
-/// - `entries` is the number of (page, slot) entries; it never exceeds
-///   `rebuildAt`, past which the index is made again from the held locks
+/// - every held lock with an instance (not 0) that is `isIndexed` has an
+///   entry `pages[instance >> pageShift]` holding its slot (entries are a
+///   superset), and a held lock that is not belongs to a slot listed as
+///   unindexed;
+/// - `entries` is the number of (page, slot) entries; once it passes
+///   `rebuildAt`, the next free makes the index again from the held locks
 ///   alone, so memory stays bounded by the locks held and the slots, not
 ///   by the locks a trace ever held.
 struct HeldAddressIndex {
@@ -35,11 +37,18 @@ struct HeldAddressIndex {
   /// The entry count past which `index` rebuilds the whole index.
   private var rebuildAt = 1024
 
-  /// Lists slot `s`'s held locks (each slot once per page).
-  mutating func index(_ s: Int, threads: UnsafeMutableBufferPointer<ThreadValidator>) {
+  /// Lists slot `s`'s held locks not listed yet (`HeldLock.isIndexed`),
+  /// each slot once per page. `all`: every one (for a rebuild).
+  mutating func index(
+    _ s: Int, threads: UnsafeMutableBufferPointer<ThreadValidator>, all: Bool = false
+  ) {
     let held = threads[s].state.held
-    for lock in held where lock.instance != 0 {
-      if pages[lock.instance >> Self.pageShift, default: []].insert(Int32(s)).inserted {
+    for i in held.indices where all || !held[i].isIndexed {
+      held[i].isIndexed = true
+      let instance = held[i].instance
+      if instance != 0,
+        pages[instance >> Self.pageShift, default: []].insert(Int32(s)).inserted
+      {
         entries += 1
       }
     }
@@ -53,7 +62,7 @@ struct HeldAddressIndex {
     pages.removeAll(keepingCapacity: false)
     entries = 0
     for s in threads.indices where !threads[s].state.held.isEmpty {
-      index(s, threads: threads)
+      index(s, threads: threads, all: true)
     }
     rebuildAt = max(1024, 2 * entries + threads.count)
   }
