@@ -71,20 +71,23 @@ extension TextReport {
       out += " \(lockName(held.lockClass)) -> \(lockName(f.lock?.lockClass ?? held.lockClass))\n"
       out += "\nbut this new dependency connects a \(state)-irq-safe lock:\n"
       out += " \(lockName(safe))\n"
-      out += "\n... which became \(state)-irq-safe at ({\(safeBit.usageString)}):\n"
+      out += "\n... which became \(state)-irq-safe at:\n"
       out += safeOrigin.map { stack($0, indent: 2, numbered: false) } ?? "  (unknown)\n"
       out += "\nto a \(state)-irq-unsafe lock:\n"
       out += " \(lockName(unsafe))\n"
-      out += "\n... which became \(state)-irq-unsafe at ({\(unsafeBit.usageString)}):\n...\n"
+      out += "\n... which became \(state)-irq-unsafe at:\n...\n"
       out += unsafeOrigin.map { stack($0, indent: 2, numbered: false) } ?? "  (unknown)\n"
       out += "\nother info that might help us debug this:\n\n"
       out += irqScenario(
         safe: safe, unsafe: unsafe, prev: held.lockClass, next: f.lock?.lockClass ?? held.lockClass)
       out += heldLocks(f.held, thread: f.thread)
       out += "\nthe dependencies between \(state)-irq-safe lock and the holding lock:\n"
-      out += dependencyList(safeToHeld)
+      out += shortestDependencies(
+        safeToHeld.reversed(), root: held.lockClass, usage: held.usage, at: f.origin)
       out += "\nthe dependencies between the lock to be acquired and \(state)-irq-unsafe lock:\n"
-      out += dependencyList(lockToUnsafe)
+      out += shortestDependencies(
+        lockToUnsafe, root: f.lock?.lockClass ?? held.lockClass, usage: f.lock?.usage,
+        at: f.origin)
       out += "\n" + backtrace(f.origin)
 
     case .irqInversion(let forwards, let other, let irqClass, let path):
@@ -98,15 +101,17 @@ extension TextReport {
       out += " \(lockName(other))\n"
       out += "\nand interrupts could create inverse lock ordering between them.\n\n"
       out += "\nother info that might help us debug this:\n"
+      // `print_irq_inversion_bug()`: the middle lock is the path's entry
+      // next to the root (the lock whose state changed), either way.
       let root = f.lock?.lockClass ?? other
       let middle = path.first?.lockClass
       out +=
         forwards
         ? irqScenario(safe: root, unsafe: other, prev: middle ?? root, next: other)
-        : irqScenario(safe: other, unsafe: root, prev: path.last?.lockClass ?? other, next: root)
+        : irqScenario(safe: other, unsafe: root, prev: middle ?? other, next: root)
       out += heldLocks(f.held, thread: f.thread)
       out += "\nthe shortest dependencies between 2nd lock and 1st lock:\n"
-      out += dependencyList(path)
+      out += shortestDependencies(path, root: root, usage: f.lock?.usage, at: f.origin)
       out += "\n" + backtrace(f.origin)
 
     case .badUnlockBalance:
@@ -241,13 +246,37 @@ extension TextReport {
     return out
   }
 
-  /// A path of dependencies, each with where it was first recorded.
-  func dependencyList(_ links: [ChainLink]) -> String {
-    if links.isEmpty { return " (direct)\n" }
+  /// lockdep's `print_shortest_lock_dependencies()`: the classes of a
+  /// search path from its far end back to its root, each indented by its
+  /// depth, with its usage states and where each was first set
+  /// (`print_lock_class_header()`), and where the dependency that led to it
+  /// was recorded (`... acquired at:`; for the root, `rootOrigin`, the
+  /// stack of the report). `path` runs from the entry next to the root to
+  /// the far end, each with its dependency's stack. The root's usage is
+  /// `usage` when given (its snapshot's, as the report found it), the
+  /// others' as they are now.
+  func shortestDependencies(
+    _ path: some BidirectionalCollection<ChainLink>, root: ClassID, usage: UsageMask?,
+    at rootOrigin: Origin
+  ) -> String {
     var out = ""
-    for link in links {
-      out += "-> \(lockName(link.lockClass)) ... acquired at:\n"
-      out += stack(link.origin, indent: 3, numbered: false)
+    var entries = path.reversed().map { ($0.lockClass, $0.origin, UsageMask?.none) }
+    entries.append((root, rootOrigin, usage))
+    for (i, (lockClass, origin, snapshot)) in entries.enumerated() {
+      let depth = String(repeating: " ", count: entries.count - 1 - i)
+      let usage = snapshot ?? core.classes[lockClass].usage
+      out += "\(depth)-> \(lockName(lockClass, usage: usage)) {\n"
+      for bit in UsageBit.allCases where usage.contains(UsageMask(rawValue: 1 << bit.rawValue)) {
+        let label = "\(depth)   \(bit.usageString) at:"
+        out += label + "\n"
+        out +=
+          core.usageOrigin(lockClass, bit: bit).map {
+            stack($0, indent: label.count + 2, numbered: false)
+          } ?? "\(String(repeating: " ", count: label.count + 2))(unknown)\n"
+      }
+      out += "\(depth) }\n"
+      out += "\(depth) ... acquired at:\n"
+      out += stack(origin, indent: 3, numbered: false) + "\n"
     }
     return out
   }

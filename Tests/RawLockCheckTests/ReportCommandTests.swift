@@ -10,7 +10,7 @@ import Testing
     "invalid-wait-context-seed", "circular-abba", "irq-lock-inversion", "recursive-locking",
     "inconsistent-lock-state", "bad-unlock-balance", "circular-three", "held-lock-freed",
     "held-lock-freed-init", "sleep-in-atomic", "locks-held-at-exit", "locks-held-at-exit-irq",
-    "nested-lock-not-taken", "limit-exceeded",
+    "nested-lock-not-taken", "limit-exceeded", "irq-inversion-backwards-chain",
   ]
 
   /// A trace's `module` line may name any path: a FIFO (whose open would
