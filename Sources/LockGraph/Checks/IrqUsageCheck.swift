@@ -1,8 +1,9 @@
 extension ThreadValidator {
   /// The usage bits an acquisition sets (lockdep's `mark_usage()`):
-  /// used-in-irq bits for blocking acquisitions in interrupt context (an
-  /// NMI counts as a hard interrupt), enabled bits when interrupts (and
-  /// bottom halves) are on, and `LOCK_USED` always.
+  /// used-in-irq bits for blocking acquisitions in interrupt context,
+  /// enabled bits when interrupts (and bottom halves) are on, and
+  /// `LOCK_USED` always; none in an NMI, where lockdep is off
+  /// (`checkUnusedBeforeNMI` is what it checks there).
   @inline(__always)
   mutating func usageBits(of lock: HeldLock) -> UsageMask {
     usageBits(
@@ -15,11 +16,12 @@ extension ThreadValidator {
   func usageBits(read mode: ReadMode, check: Bool, isTrylock: Bool, hardirqsOff: Bool)
     -> UsageMask
   {
+    if state.nmiDepth > 0 { return [] }
     let read = mode.isRead
     var bits: UsageMask = read ? UsageBit.usedRead.mask : UsageBit.used.mask
     guard check else { return bits }
     if !isTrylock {
-      if state.hardirqDepth > 0 || state.nmiDepth > 0 {
+      if state.hardirqDepth > 0 {
         bits.formUnion(read ? UsageBit.usedInHardirqRead.mask : UsageBit.usedInHardirq.mask)
       }
       if state.softirqDepth > 0 {
@@ -140,6 +142,29 @@ extension ThreadValidator {
         forwards: forwards, other: hit.found, irqClass: irqClass,
         path: s.links(hit.path, forward: forwards)),
       classes: [c, hit.found], in: &s)
+  }
+
+  /// lockdep's `verify_lock_unused()`, the one check lockdep makes in an
+  /// NMI (`lock_acquire()` with lockdep off, not a trylock): a class used
+  /// before (written; or read, when this acquisition writes) is reported
+  /// as `inconsistent {INITIAL USE} -> {IN-NMI} usage`, since the NMI may
+  /// come while the lock is held. Readers alone never conflict (RCU).
+  /// Returns whether it reported.
+  mutating func checkUnusedBeforeNMI(_ lock: HeldLock) -> Bool {
+    var conflicting = UsageBit.used.mask
+    if !lock.read.isRead { conflicting.formUnion(UsageBit.usedRead.mask) }
+    guard !classes.usage(lock.lockClass).isDisjoint(with: conflicting) else { return false }
+    var previousOrigin: Origin? = nil
+    withShared { _, s in
+      previousOrigin =
+        s.usageOrigin(lock.lockClass, bit: .used) ?? s.usageOrigin(lock.lockClass, bit: .usedRead)
+    }
+    reportNow(
+      .inconsistentLockState, origin: lock.origin, lock: snapshot(lock),
+      detail: .inconsistentLockState(
+        previous: .used, new: .inNMI, previousOrigin: previousOrigin, state: irqState()),
+      classes: [lock.lockClass])
+    return true
   }
 
   mutating func reportInconsistent(

@@ -77,13 +77,15 @@ extension ThreadValidator {
   /// lock built as `push` builds it. Declines a class that may sleep (the
   /// context may make it atomic: the full path's sleep check decides), a
   /// segment whose running wait type must be computed again, and anything
-  /// `acquireInBatch` declines. The thread must be validated.
+  /// `acquireInBatch` declines, and anything in an NMI (where the full
+  /// path checks that the class was not used before). The thread must be
+  /// validated.
   @inline(never)
   mutating func acquireInBatchInContext(
     _ cls: ClassID, instance: UInt64, read: ReadMode, origin: Origin,
     in s: UnsafeMutablePointer<SharedState>
   ) -> BatchAcquisition {
-    guard !state.stopped else { return .declined }
+    guard !state.stopped, state.nmiDepth == 0 else { return .declined }
     let irqContext = state.irqContext
     let limit = configuration.effective(state.waitLimit)
     let top = state.held.top

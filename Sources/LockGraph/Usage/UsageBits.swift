@@ -6,6 +6,10 @@ public enum UsageBit: UInt8, Sendable, CaseIterable {
   case usedInHardirqRead, enabledHardirq, enabledHardirqRead
   case usedInSoftirq, usedInSoftirqRead, enabledSoftirq, enabledSoftirqRead
   case used, usedRead
+  /// lockdep's `LOCK_USAGE_STATES`, which `usage_str[]` names `IN-NMI`:
+  /// not a bit any class has, only the new state of `verify_lock_unused()`'s
+  /// report (an acquisition in an NMI of a class used before).
+  case inNMI
 
   static let readFlag: UInt8 = 1
   static let directionFlag: UInt8 = 2
@@ -36,6 +40,7 @@ public enum UsageBit: UInt8, Sendable, CaseIterable {
     case .enabledSoftirqRead: "SOFTIRQ-ON-R"
     case .used: "INITIAL USE"
     case .usedRead: "INITIAL READ USE"
+    case .inNMI: "IN-NMI"
     }
   }
 

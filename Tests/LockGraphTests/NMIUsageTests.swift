@@ -1,0 +1,77 @@
+import Testing
+import WaitContext
+
+@testable import LockGraph
+
+/// lockdep is off in an NMI (`__nmi_enter()` calls `lockdep_off()`), but
+/// `lock_acquire()` still runs `verify_lock_unused()` for an acquisition
+/// there that is not a trylock: a class used before is reported as
+/// `inconsistent {INITIAL USE} -> {IN-NMI} usage` (the NMI may come while
+/// the lock is held), where reads only conflict with a write use. An NMI
+/// marks no usage bits. This validator's own, stricter rule for NMIs (the
+/// wait type `free`) finds a class's first use there.
+@Suite struct NMIUsageTests {
+  /// The kernel's report of a BPF LPM trie: `krc.lock`, taken with
+  /// interrupts off in task context, then in an NMI.
+  @Test func aClassUsedBeforeIsReportedOnceInAnNMI() throws {
+    var s = Scenario()
+    s.lock("krc", .rawSpinlock)
+    try s.event(.irqDisable)
+    s.acquire("krc")
+    s.release("krc")
+    try s.event(.irqEnable)
+    try s.event(.nmiEnter, on: "262")
+    s.acquire("krc", on: "262")
+    #expect(s.kinds == [.inconsistentLockState])
+    guard case .inconsistentLockState(let previous, let new, let origin, _) = s.findings[0].detail
+    else { return }
+    #expect(previous == .used && new == .inNMI)
+    #expect(previous.usageString == "INITIAL USE" && new.usageString == "IN-NMI")
+    #expect(origin != nil)
+  }
+
+  /// Readers alone never conflict (RCU): a read in an NMI of a class only
+  /// read before is nothing; a write of it, or a read of a class written
+  /// before, is reported. A trylock is not checked at all.
+  @Test func readsConflictOnlyWithWrites() throws {
+    var s = Scenario()
+    s.lock("r", .rwlock, inner: .free)
+    s.lock("w", .rwlock, inner: .free)
+    s.acquire("r", read: .shared)
+    s.release("r")
+    s.acquire("w")
+    s.release("w")
+    try s.event(.nmiEnter)
+    s.acquire("r", read: .shared)
+    s.release("r")
+    s.acquire("w", try: true)
+    s.release("w")
+    #expect(s.kinds.isEmpty)
+    s.acquire("w", read: .shared)
+    s.release("w")
+    #expect(s.kinds == [.inconsistentLockState])
+    s.acquire("r")
+    #expect(s.kinds == [.inconsistentLockState, .inconsistentLockState])
+  }
+
+  /// An NMI marks no usage: a lock first taken there (an invalid wait
+  /// context, this validator's rule) and then with interrupts on in task
+  /// context is no inconsistent lock state, and a second NMI's acquisition
+  /// of it finds the task's use.
+  @Test func anNMIMarksNoUsage() throws {
+    var s = Scenario()
+    s.lock("raw", .rawSpinlock)
+    try s.event(.nmiEnter)
+    s.acquire("raw")
+    s.release("raw")
+    try s.event(.nmiExit)
+    #expect(s.kinds == [.invalidWaitContext])
+    #expect(s.validator.classes.usage(s.id("raw")).isEmpty)
+    s.acquire("raw")
+    s.release("raw")
+    #expect(s.kinds == [.invalidWaitContext])
+    try s.event(.nmiEnter)
+    s.acquire("raw")
+    #expect(s.kinds == [.invalidWaitContext, .inconsistentLockState])
+  }
+}
