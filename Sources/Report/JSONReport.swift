@@ -93,8 +93,10 @@ public struct JSONReport {
         ("range", .array([.string(NumberText.hex(from)), .string(NumberText.hex(to))])))
       fields.append(("holder", .string(core.threadToken(holder))))
       fields.append(("reinitialized", .bool(reinitialized)))
-    case .sleepInAtomic(let reasons):
+    case .sleepInAtomic(let reasons, let atomic):
       fields.append(("reasons", .array(reasons.map(JSONValue.string))))
+      fields.append(("preemptCount", .int(Int(atomic.preemptCount))))
+      fields.append(("rcuNestDepth", .int(atomic.rcuDepth)))
     case .nestedLockNotTaken(let nest):
       fields.append(("nest", classObject(nest, extra: [])))
     case .limitExceeded(let limit, let max, let consequence):

@@ -127,24 +127,26 @@ extension TextReport {
       out = title(f.kind.title)
       // As `print_freed_lock_bug()` prints it: `%px-%px`.
       let range = "\(NumberText.pointer(from))-\(NumberText.pointer(to))"
-      out +=
-        reinitialized
-        ? "\(thread(f.thread)) is re-initializing lock \(range), which is still held:\n"
-        : "\(thread(f.thread)) is freeing memory \(range), with a lock still held there!\n"
+      // A lock's init checks its own memory as a free does
+      // (`debug_check_no_locks_freed()` in `__raw_spin_lock_init()`,
+      // `__mutex_init()`, ...): the kernel's line either way.
+      out += "\(thread(f.thread)) is freeing memory \(range), with a lock still held there!\n"
       out += f.lock.map(lockLine) ?? ""
+      if reinitialized { out += "(the lock itself, re-initialized while it is held)\n" }
       if holder != f.thread { out += "held by \(thread(holder))\n" }
       out += heldAndBacktrace(f)
 
-    case .sleepInAtomic(let reasons):
+    case .sleepInAtomic(let reasons, let state):
       out = title(f.kind.title)
-      let atomic = reasons.contains {
-        $0.hasPrefix("holding") || $0.hasPrefix("in ") || $0.hasPrefix("preemption")
-          || $0.hasPrefix("bottom")
-      }
+      // `__might_resched()`'s lines, then why in words.
+      let atomic = state.preemptCount != 0
       let irqsOff =
         reasons.contains("interrupts disabled") || reasons.contains("in hardirq context")
+        || reasons.contains("in NMI context")
       out +=
-        "in_atomic(): \(atomic ? 1 : 0), irqs_disabled(): \(irqsOff ? 1 : 0), pid: \(QuotedText.printable(core.threadToken(f.thread))), name: \(QuotedText.printable(core.threadName(f.thread)))\n"
+        "in_atomic(): \(atomic ? 1 : 0), irqs_disabled(): \(irqsOff ? 1 : 0), non_block: 0, pid: \(QuotedText.printable(core.threadToken(f.thread))), name: \(QuotedText.printable(core.threadName(f.thread)))\n"
+      out += "preempt_count: \(String(state.preemptCount, radix: 16)), expected: 0\n"
+      out += "RCU nest depth: \(state.rcuDepth), expected: 0\n"
       if let lock = f.lock {
         out += "\(thread(f.thread)) may sleep acquiring:\n" + lockLine(lock)
       } else {
@@ -153,6 +155,9 @@ extension TextReport {
       out += "but must not sleep:\n"
       for reason in reasons { out += "  \(reason)\n" }
       out += heldLocks(f.held, thread: f.thread)
+      if let disabledAt = state.preemptionDisabledAt {
+        out += "Preemption disabled at:\n" + stack(disabledAt, indent: 1, numbered: false)
+      }
       out += backtrace(f.origin)
 
     case .locksHeldAtExit(let interrupt, let scope):

@@ -72,7 +72,7 @@ enum MergedFindings {
         + path.map { "\($0.lockClass.raw)" }.joined(separator: " ")
     case .badUnlockBalance: ""
     case .heldLockFreed(_, _, _, let reinitialized): "\(reinitialized)"
-    case .sleepInAtomic(let reasons): reasons.joined(separator: ",")
+    case .sleepInAtomic(let reasons, _): reasons.joined(separator: ",")
     case .locksHeldAtExit(let interrupt, let scope): "\(interrupt ?? "") \(scope ?? "")"
     case .nestedLockNotTaken(let nest): "\(nest.raw)"
     case .limitExceeded(let limit, let max, _): "\(limit) \(max)"

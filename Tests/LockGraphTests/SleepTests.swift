@@ -11,8 +11,47 @@ import WaitContext
     s.acquire("raw")
     try s.event(.mightSleep)
     #expect(s.kinds == [.sleepInAtomic])
-    guard case .sleepInAtomic(let reasons) = s.findings[0].detail else { return }
+    guard case .sleepInAtomic(let reasons, _) = s.findings[0].detail else { return }
     #expect(reasons == ["holding raw_spinlock &raw"])
+  }
+
+  /// What `__might_resched()` prints: `preempt_count()` adds 1 per spin
+  /// lock and `preempt_disable()`, 0x200 per `local_bh_disable()` (and
+  /// `rcu_read_lock_bh()`), 0x100 in a softirq, 0x10000 in a hard
+  /// interrupt; `rcu_read_lock()` counts in the RCU nest depth instead
+  /// (preemptible RCU), so under it alone `in_atomic()` is 0. Preemption
+  /// was disabled at the first spin lock when only locks disabled it (with
+  /// a context too, which came first is not known: none is named).
+  @Test func theAtomicStateCountsAsPreemptCountDoes() throws {
+    func state(_ steps: (inout Scenario) throws -> Void) throws -> AtomicState? {
+      var s = Scenario()
+      s.lock("spin", .spinlock)
+      s.lock("spin2", .rawSpinlock)
+      s.lock("rcu", .rcu)
+      s.lock("bh", .rcuBH)
+      try steps(&s)
+      try s.event(.mightSleep)
+      guard case .sleepInAtomic(_, let atomic) = s.findings.first?.detail else { return nil }
+      return atomic
+    }
+    let rcuOnly = try state { $0.acquire("rcu") }
+    #expect(rcuOnly == AtomicState(preemptCount: 0, rcuDepth: 1))
+    let locks = try state {
+      $0.acquire("rcu")
+      $0.acquire("spin", stack: 7)
+      $0.acquire("spin2", stack: 8)
+    }
+    #expect(locks?.preemptCount == 2 && locks?.rcuDepth == 1)
+    #expect(locks?.preemptionDisabledAt?.stack == StackID(7))
+    let all = try state {
+      $0.acquire("spin")
+      try $0.event(.bhDisable)
+      $0.acquire("bh")
+      try $0.event(.preemptDisable)
+      try $0.event(.softirqEnter)
+      try $0.event(.hardirqEnter)
+    }
+    #expect(all == AtomicState(preemptCount: 0x10502, rcuDepth: 0))
   }
 
   /// `might_lock()` is `lock_acquire()` + `lock_release()`, without the
@@ -63,7 +102,7 @@ import WaitContext
   /// The reasons of the sleep-in-atomic findings.
   static func reasons(_ s: Scenario) -> [[String]] {
     s.findings.compactMap { f in
-      if case .sleepInAtomic(let reasons) = f.detail { return reasons }
+      if case .sleepInAtomic(let reasons, _) = f.detail { return reasons }
       return nil
     }
   }

@@ -2,23 +2,36 @@ extension ThreadValidator {
   /// lockdep's `check_prevs_add()`: adds prev -> lock for the held locks of
   /// the current segment, newest first, skipping check-free entries, going
   /// past trylocks and stopping after the first non-trylock.
+  ///
+  /// lockdep searches for a known dependency too (`check_prev_add()` runs
+  /// `check_noncircular()` and `check_irq_usage()` before it looks for the
+  /// dependency), and a search may find what the one that added it missed:
+  /// `__bfs()` marks a class visited before it tests the strong path, so a
+  /// class first reached by a weak path is not entered again, and a search
+  /// from another root finds the cycle or the irq conflict that one missed.
+  /// So a known dependency is checked again, unless it was checked since
+  /// the graph (its edges and usage) last changed (`isChecked`): that
+  /// search would find what it found then.
   mutating func addDependencies(_ lock: HeldLock, in s: inout SharedState) {
     var prevs = state.held.dependencyPrevs(inContext: lock.irqContext)
     while let prev = prevs.next() {
       let kinds = DependencyKinds.of(prev: prev.read, next: lock.read)
-      // The common case, inline: the dependency exists with its kind.
+      // The common case, inline: the dependency exists, checked since the
+      // graph last changed.
+      if s.graph.isChecked(from: prev.lockClass, to: lock.lockClass, kinds: kinds) { continue }
       let known = s.graph.covers(from: prev.lockClass, to: lock.lockClass, kinds: kinds)
-      if !known && !addDependency(prev: prev, next: lock, kinds: kinds, in: &s) { return }
+      if !addDependency(prev: prev, next: lock, kinds: kinds, known: known, in: &s) { return }
+      s.graph.markChecked(from: prev.lockClass, to: lock.lockClass, kinds: kinds)
     }
   }
 
   /// lockdep's `check_prev_add()`: the new dependency must not close a
   /// strong cycle, nor connect an irq-safe class to an irq-unsafe one.
-  /// Returns false when it was reported (and not added). For a dependency
-  /// of `kinds` that the graph does not hold yet with them
-  /// (`addDependencies` looks first).
+  /// Returns false when it was reported (and not added). `known`: the
+  /// graph holds it with `kinds` already (checked again, not added).
   mutating func addDependency(
-    prev: HeldLock, next: HeldLock, kinds: DependencyKinds, in s: inout SharedState
+    prev: HeldLock, next: HeldLock, kinds: DependencyKinds, known: Bool = false,
+    in s: inout SharedState
   ) -> Bool {
     // No search where the graph's topological order shows that no path
     // leads from next back to prev.
@@ -38,6 +51,7 @@ extension ThreadValidator {
       return false
     }
     if !checkIrqDependency(prev: prev, next: next, in: &s) { return false }
+    if known { return true }
     s.graph.add(
       from: prev.lockClass, to: next.lockClass, kinds: kinds, origin: foundAt(next),
       thread: thread)

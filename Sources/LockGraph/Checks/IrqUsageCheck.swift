@@ -191,11 +191,7 @@ extension ThreadValidator {
     // any irq use of a class that may reach prev (none, when no such class
     // was used in an interrupt): the forward search below would find
     // nothing, whatever the backward one accumulates.
-    if s.graph.usedInReaching(prev.lockClass).intersection(.usedInAll).exclusive.isDisjoint(
-      with: s.graph.enabledReachable(from: next.lockClass))
-    {
-      return true
-    }
+    if !s.graph.irqConflictPossible(prev: prev.lockClass, next: next.lockClass) { return true }
     _ = s.search.run(
       graph: s.graph, classes: classes, from: prev.lockClass, direction: .backward,
       rootOnlyRecursive: prevShared, skipIrqUsageExempt: true, goal: .accumulate)

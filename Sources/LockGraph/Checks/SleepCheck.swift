@@ -18,6 +18,35 @@ extension ThreadValidator {
     checkSleepSlow(origin, lock: lock)
   }
 
+  /// The kernel's `preempt_count()` and `rcu_preempt_depth()` now
+  /// (`AtomicState`), on a kernel without PREEMPT_RT: what each held lock
+  /// and context adds. Where preemption was disabled is the first held
+  /// lock that did it, when no context or `preempt-disable` came first.
+  func atomicState() -> AtomicState {
+    let s = state
+    var count =
+      UInt32(clamping: s.preemptDisableDepth) &+ 0x200 &* UInt32(clamping: s.bhDisableDepth)
+    count &+= 0x100 &* UInt32(clamping: s.softirqDepth)
+    count &+= 0x10000 &* UInt32(clamping: s.hardirqDepth)
+    count &+= 0x110000 &* UInt32(clamping: s.nmiDepth)
+    let contextFirst = count != 0
+    var rcuDepth = 0
+    var disabledAt: Origin? = nil
+    for h in s.held {
+      let kind = classes[h.lockClass].kind
+      switch kind {
+      case .rcu: rcuDepth += 1
+      case .rcuBH: count &+= 0x200
+      default:
+        guard SleepRule.makesAtomic(classes.waits(h.lockClass), configuration: configuration)
+        else { continue }
+        count &+= 1
+        if !contextFirst && disabledAt == nil { disabledAt = h.origin }
+      }
+    }
+    return AtomicState(preemptCount: count, rcuDepth: rcuDepth, preemptionDisabledAt: disabledAt)
+  }
+
   @inline(never)
   mutating func checkSleepSlow(_ origin: Origin, lock: HeldLock?) {
     let s = state
@@ -65,7 +94,7 @@ extension ThreadValidator {
     guard !reasons.isEmpty else { return }
     reportNow(
       .sleepInAtomic, origin: origin, lock: lock.map(snapshot),
-      detail: .sleepInAtomic(reasons: reasons),
+      detail: .sleepInAtomic(reasons: reasons, atomic: atomicState()),
       classes: (lock.map { [$0.lockClass] } ?? []) + atomicHolders)
   }
 }

@@ -43,6 +43,30 @@ public struct ChainLink: Sendable, Hashable {
   public var thread: ThreadID?
 }
 
+/// What made a thread atomic where it may sleep, as the kernel's
+/// `__might_resched()` prints it.
+public struct AtomicState: Sendable, Hashable {
+  /// The kernel's `preempt_count()` then: 1 per lock held that disables
+  /// preemption and per `preempt_disable()`, `SOFTIRQ_DISABLE_OFFSET`
+  /// (0x200) per bottom-half disable (`rcu_read_lock_bh()` too),
+  /// `SOFTIRQ_OFFSET` (0x100) in a softirq, `HARDIRQ_OFFSET` (0x10000) in
+  /// a hard interrupt, and `NMI_OFFSET` with it (0x110000) in an NMI.
+  public var preemptCount: UInt32
+  /// `rcu_preempt_depth()`: the `rcu_read_lock()` sections held
+  /// (preemptible RCU).
+  public var rcuDepth: Int
+  /// Where preemption was disabled, when a lock held did it first (the
+  /// kernel's `preempt_disable_ip`).
+  public var preemptionDisabledAt: Origin?
+
+  /// A state of `preemptCount` and `rcuDepth`.
+  public init(preemptCount: UInt32 = 0, rcuDepth: Int = 0, preemptionDisabledAt: Origin? = nil) {
+    self.preemptCount = preemptCount
+    self.rcuDepth = rcuDepth
+    self.preemptionDisabledAt = preemptionDisabledAt
+  }
+}
+
 /// What is specific to each kind of finding.
 public enum FindingDetail: Sendable, Hashable {
   /// The acquisition needs `required`, the context allows `allowed`;
@@ -72,8 +96,9 @@ public enum FindingDetail: Sendable, Hashable {
   /// re-initialized (`reinitialized`), while `holder` held a lock there.
   case heldLockFreed(from: UInt64, to: UInt64, holder: ThreadID, reinitialized: Bool)
   /// A sleep where sleeping is not allowed; `reasons` say why not
-  /// (`interrupts disabled`, `in hardirq context`, ...).
-  case sleepInAtomic(reasons: [String])
+  /// (`interrupts disabled`, `in hardirq context`, ...), `atomic` what
+  /// the kernel's `__might_resched()` prints about it.
+  case sleepInAtomic(reasons: [String], atomic: AtomicState)
   /// `interrupt` names the handler that returned with locks held, when it
   /// was not the thread that ended; `scope` what else ended with locks
   /// taken in it still held (`the test`: lockdep's "lock held when

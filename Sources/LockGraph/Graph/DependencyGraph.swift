@@ -101,9 +101,45 @@ public struct DependencyGraph: Sendable {
   /// (`TopologicalOrder.preset(_:)`).
   mutating func presetOrder(_ classes: [ClassID]) { order.preset(classes.map(\.index)) }
 
+  /// Counts a change in `version`. The edges' checks (`markChecked`) keep
+  /// its low 16 bits: when they wrap round, every check is forgotten, so
+  /// that none is taken for one made 65,536 changes before.
+  private mutating func changed() {
+    version &+= 1
+    if version & 0xFFFF == 0 { index.forgetChecks() }
+  }
+
+  /// Whether an edge a -> b has every kind of `kinds`, each checked by
+  /// `markChecked` since the graph last changed (`version`): lockdep's
+  /// `check_prev_add()` searches for each dependency of a new chain before
+  /// it looks for it in the graph, and a search of a graph that did not
+  /// change finds what it found before. One lookup.
+  @inline(__always)
+  func isChecked(from a: ClassID, to b: ClassID, kinds: DependencyKinds) -> Bool {
+    index.isChecked(
+      Self.pairKey(a, b), kinds: kinds, version: UInt16(truncatingIfNeeded: version))
+  }
+
+  /// Records that the searches for a dependency a -> b of `kinds` (an edge
+  /// the graph has) found nothing now.
+  mutating func markChecked(from a: ClassID, to b: ClassID, kinds: DependencyKinds) {
+    index.markChecked(
+      Self.pairKey(a, b), kinds: kinds, version: UInt16(truncatingIfNeeded: version))
+  }
+
+  /// Whether `check_irq_usage()` may find anything for a dependency
+  /// prev -> next: some class that may reach prev was used in an interrupt
+  /// in a way that conflicts with how some class next may reach was
+  /// enabled (`usedInReaching`, `enabledReachable`); when not, its searches
+  /// would find nothing.
+  func irqConflictPossible(prev: ClassID, next: ClassID) -> Bool {
+    !usedInReaching(prev).intersection(.usedInAll).exclusive.isDisjoint(
+      with: enabledReachable(from: next))
+  }
+
   /// Class `c` gained the usage bits `mask`.
   mutating func addUsage(_ mask: UsageMask, to c: ClassID) {
-    version &+= 1
+    changed()
     updateReach { $0.addUsage(mask, to: c.index, in: $1) }
   }
 
@@ -124,7 +160,7 @@ public struct DependencyGraph: Sendable {
   mutating func add(
     from a: ClassID, to b: ClassID, kinds: DependencyKinds, origin: Origin, thread: ThreadID
   ) {
-    version &+= 1
+    changed()
     if let e = index.addKinds(kinds, to: Self.pairKey(a, b)) {
       edges[Int(e)].kinds.formUnion(kinds)
       return

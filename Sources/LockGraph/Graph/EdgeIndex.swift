@@ -9,13 +9,24 @@
 /// a new chain, reads one 8-byte slot and nothing else, and the table of a
 /// few thousand edges stays in the first-level cache.
 ///
+/// A slot also records which of its kinds a new chain re-checked without
+/// a finding (`isChecked`, `markChecked`) and when: the low 16 bits of the
+/// graph's `version` then, so that a check counts only while nothing a
+/// search reads changed (`DependencyGraph.version`).
+///
 /// Invariants: `slots.count` is a power of two at least twice `count`
 /// (linear probing always finds an empty slot); an empty slot is `empty`,
 /// which no packed key equals (class ids are below 2^20, so a pair takes
-/// 40 bits); a slot's kinds are its edge's (`DependencyGraph` updates
-/// both); `edges[i]` is the edge of `slots[i]`.
+/// 40 bits, 8 to 47; no edge leads from a class to itself); a slot's kinds
+/// (bits 0 to 3) are its edge's (`DependencyGraph` updates both), its
+/// checked kinds (bits 4 to 7) are a subset of them, checked at the version
+/// in bits 48 to 63; `edges[i]` is the edge of `slots[i]`.
 struct EdgeIndex: Sendable {
   private static let empty = UInt64.max
+  /// The pair key's bits of a slot.
+  private static let keyMask: UInt64 = 0x0000_FFFF_FFFF_FF00
+  /// The checked kinds' and their version's bits of a slot.
+  private static let checkMask: UInt64 = 0xFFFF_0000_0000_00F0
 
   private var slots = [UInt64](repeating: EdgeIndex.empty, count: 64)
   private var edges = [Int32](repeating: -1, count: 64)
@@ -41,7 +52,7 @@ struct EdgeIndex: Sendable {
     var i = slot(pair)
     while true {
       let k = slots[i]
-      if k & ~0xFF == pair { return i }
+      if k & Self.keyMask == pair { return i }
       if k == Self.empty { return nil }
       i = (i &+ 1) & (slots.count &- 1)
     }
@@ -61,6 +72,31 @@ struct EdgeIndex: Sendable {
     return UInt8(truncatingIfNeeded: slots[i]) & kinds.rawValue == kinds.rawValue
   }
 
+  /// Whether pair `key` has an edge with every kind of `kinds`, each of
+  /// them checked at `version` (`markChecked`): reads the slots only.
+  @inline(__always)
+  func isChecked(_ key: UInt64, kinds: DependencyKinds, version: UInt16) -> Bool {
+    guard let i = position(key) else { return false }
+    let s = slots[i]
+    let wanted = UInt64(kinds.rawValue) << 4
+    return UInt16(truncatingIfNeeded: s >> 48) == version && s & wanted == wanted
+  }
+
+  /// Records that pair `key`'s `kinds` (which its edge has) were checked
+  /// at `version`; those checked at an earlier one are forgotten.
+  mutating func markChecked(_ key: UInt64, kinds: DependencyKinds, version: UInt16) {
+    guard let i = position(key) else { return }
+    var s = slots[i]
+    if UInt16(truncatingIfNeeded: s >> 48) != version { s &= ~Self.checkMask }
+    s = s & 0x0000_FFFF_FFFF_FFFF | UInt64(version) << 48 | UInt64(kinds.rawValue) << 4
+    slots[i] = s
+  }
+
+  /// Forgets every check (when the 16-bit version wraps round).
+  mutating func forgetChecks() {
+    for i in slots.indices where slots[i] != Self.empty { slots[i] &= ~Self.checkMask }
+  }
+
   /// Records edge `edge` of `kinds` for pair `key` (not present yet).
   mutating func insert(_ key: UInt64, _ edge: Int32, kinds: DependencyKinds) {
     if (count + 1) * 2 > slots.count { grow() }
@@ -70,7 +106,7 @@ struct EdgeIndex: Sendable {
   /// Stores packed slot `value` of edge `edge` in the first empty slot of
   /// its probe sequence.
   private mutating func store(_ value: UInt64, _ edge: Int32) {
-    var i = slot(value & ~0xFF)
+    var i = slot(value & Self.keyMask)
     while slots[i] != Self.empty { i = (i &+ 1) & (slots.count &- 1) }
     slots[i] = value
     edges[i] = edge

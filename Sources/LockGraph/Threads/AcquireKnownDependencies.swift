@@ -15,8 +15,9 @@ extension ThreadValidator {
   /// with a path between the fast one and the full one: an acquisition the
   /// fast path would take but for its chain, which is not in the cache,
   /// and whose chain adds no dependency the graph does not hold already
-  /// with its kind. Validating such a chain finds nothing and changes only
-  /// the cache, so it is done here, inline: the recursion check (the class
+  /// with its kind, each checked since the graph last changed
+  /// (`DependencyGraph.isChecked`). Validating such a chain finds nothing
+  /// and changes only the cache, so it is done here, inline: the recursion check (the class
   /// is not held), one lookup per dependency, and the cache insert.
   /// Anything else is declined, changing nothing: `acquire` then runs in
   /// full.
@@ -136,8 +137,13 @@ extension ThreadValidator {
 
   /// Whether every dependency `addDependencies` would add for an
   /// acquisition of `cls` with `read` in interrupt context `context` exists
-  /// with its kind (in `s.graph`), over the same held locks
-  /// (`HeldStack.dependencyPrevs(inContext:)`).
+  /// with its kind (in `s.graph`), checked since the graph last changed
+  /// (`DependencyGraph.isChecked`), over the same held locks
+  /// (`HeldStack.dependencyPrevs(inContext:)`). A known dependency not
+  /// checked since is checked here when neither of its searches can find
+  /// anything (the topological order shows no path back, and no irq
+  /// conflict is possible), as `addDependency` would; else the full path
+  /// searches.
   @inline(__always)
   func dependenciesKnown(
     of cls: ClassID, read: ReadMode, context: UInt8, in s: UnsafeMutablePointer<SharedState>
@@ -145,8 +151,25 @@ extension ThreadValidator {
     var prevs = state.held.dependencyPrevs(inContext: context)
     while let prev = prevs.next() {
       let kinds = DependencyKinds.of(prev: prev.read, next: read)
-      if !s.pointee.graph.covers(from: prev.lockClass, to: cls, kinds: kinds) { return false }
+      if s.pointee.graph.isChecked(from: prev.lockClass, to: cls, kinds: kinds) { continue }
+      if !Self.checkKnown(prev: prev.lockClass, next: cls, kinds: kinds, in: s) { return false }
     }
+    return true
+  }
+
+  /// `dependenciesKnown` of one dependency not checked since the graph last
+  /// changed: checked (and marked so) when it is known and neither search
+  /// can find anything; false otherwise. Out of line: the common case is
+  /// the lookup alone.
+  @inline(never)
+  static func checkKnown(
+    prev: ClassID, next: ClassID, kinds: DependencyKinds, in s: UnsafeMutablePointer<SharedState>
+  ) -> Bool {
+    guard s.pointee.graph.covers(from: prev, to: next, kinds: kinds),
+      !s.pointee.graph.mayReach(from: next, to: prev),
+      !s.pointee.graph.irqConflictPossible(prev: prev, next: next)
+    else { return false }
+    s.pointee.graph.markChecked(from: prev, to: next, kinds: kinds)
     return true
   }
 }
