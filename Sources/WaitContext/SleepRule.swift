@@ -13,12 +13,15 @@ public enum SleepRule {
   /// Holding this class makes the holder atomic: its inner type spins
   /// (`raw_spinlock_t`, RCU-sched), or is `config` without PREEMPT_RT
   /// (`spinlock_t`, `rwlock_t`, `local_lock_t` and the RCU read side disable
-  /// preemption there). `inv` holders (SRCU) never do.
+  /// preemption there). `inv` holders (SRCU) never do, nor a wait-override
+  /// (`lock_map_acquire_try()` of an `LD_LOCK_WAIT_OVERRIDE` map is an
+  /// annotation for lockdep: it touches no preempt count).
   @inlinable
   public static func makesAtomic(_ lock: ClassWaitTypes, configuration: CheckConfiguration)
     -> Bool
   {
-    switch lock.inner {
+    if lock.lockType == .override { return false }
+    return switch lock.inner {
     case .inv, .sleep, .task: false
     case .free, .spin: true
     case .config: !configuration.preemptRT

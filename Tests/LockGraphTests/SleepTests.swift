@@ -15,6 +15,17 @@ import WaitContext
     #expect(reasons == ["holding raw_spinlock &raw"])
   }
 
+  /// A wait-override is an annotation for lockdep (`lock_map_acquire_try()`
+  /// of an `LD_LOCK_WAIT_OVERRIDE` map): holding it disables nothing, so
+  /// a sleep under it alone is no sleep in atomic context.
+  @Test func aWaitOverrideMakesNothingAtomic() throws {
+    var s = Scenario()
+    s.lock("ovr", .waitOverride, inner: .config)
+    s.acquire("ovr", try: true)
+    try s.event(.mightSleep)
+    #expect(s.kinds.isEmpty)
+  }
+
   /// What `__might_resched()` prints: `preempt_count()` adds 1 per spin
   /// lock and `preempt_disable()`, 0x200 per `local_bh_disable()` (and
   /// `rcu_read_lock_bh()`), 0x100 in a softirq, 0x10000 in a hard

@@ -127,6 +127,25 @@ import WaitContext
     #expect(s.kinds == [.invalidWaitContext], "rcu_read_lock_sched() is a spin context")
   }
 
+  /// lockdep's `reacquire_held_locks()` runs all of `__lock_acquire()`
+  /// for the locks above one released out of order, `check_wait_context()`
+  /// too: a spinlock_t allowed under a raw spin lock by a wait-override
+  /// between them is an invalid wait context once the override goes,
+  /// found at its release.
+  @Test func aLockReacquiredAfterItsOverrideWentIsChecked() throws {
+    var s = Scenario()
+    s.lock("raw", .rawSpinlock)
+    s.lock("ovr", .waitOverride, inner: .config)
+    s.lock("spin", .spinlock)
+    s.acquire("raw")
+    s.acquire("ovr", try: true)
+    s.acquire("spin")
+    #expect(s.kinds.isEmpty)
+    s.release("ovr")
+    #expect(s.kinds == [.invalidWaitContext])
+    #expect(s.findings.first?.origin.event == 3)
+  }
+
   @Test func nmiAllowsOnlyWaitFree() throws {
     var s = Scenario()
     s.lock("raw", .rawSpinlock)

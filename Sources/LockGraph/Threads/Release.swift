@@ -103,7 +103,12 @@ extension ThreadValidator {
   mutating func reacquire(_ locks: [HeldLock], at origin: Origin?) {
     reacquiredAt = origin
     defer { reacquiredAt = nil }
-    for lock in locks { push(lock) }
+    for lock in locks {
+      // All of `__lock_acquire()` runs again, the wait-context check too:
+      // a wait-override below a lock allowed it, and went.
+      checkWaitContext(lock, waits: classes.waits(lock.lockClass), now: allowedNow())
+      push(lock)
+    }
   }
 
   /// Where a finding of `lock`, being pushed, is found: its acquisition,
