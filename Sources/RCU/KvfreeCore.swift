@@ -209,11 +209,12 @@ final class KvfreeCore: @unchecked Sendable {
       buffer in
       for i in 0..<krcps.count {
         let krcp = krcps.state(i)
-        krcps.lock(i)
-        let cached = krcp.pointee.cacheCount
-        buffer.baseAddress!.update(from: krcp.pointee.cache, count: cached)
-        krcp.pointee.cacheCount = 0
-        krcps.unlock(i)
+        let cached = krcps.withLock(i) {
+          let cached = krcp.pointee.cacheCount
+          buffer.baseAddress!.update(from: krcp.pointee.cache, count: cached)
+          krcp.pointee.cacheCount = 0
+          return cached
+        }
         for k in 0..<cached { release(Page(address: buffer[k])) }
         freed += cached
       }
@@ -251,12 +252,13 @@ final class KvfreeCore: @unchecked Sendable {
     var detached: [Detached] = []
     for i in 0..<krcps.count {
       let krcp = krcps.state(i)
-      krcps.lock(i)
-      let bulk = krcp.pointee.bulk
-      let list = krcp.pointee.list
-      krcp.pointee.bulk = nil
-      krcp.pointee.list = nil
-      krcps.unlock(i)
+      let (bulk, list) = krcps.withLock(i) {
+        defer {
+          krcp.pointee.bulk = nil
+          krcp.pointee.list = nil
+        }
+        return (krcp.pointee.bulk, krcp.pointee.list)
+      }
       if bulk != nil || list != nil { detached.append(Detached(cpu: i, bulk: bulk, list: list)) }
     }
     if !detached.isEmpty {
@@ -323,15 +325,15 @@ final class KvfreeCore: @unchecked Sendable {
     var spare: UnsafeMutableRawPointer? = nil
     var array = arrays
     let krcp = krcps.state(cpu)
-    krcps.lock(cpu)
-    while let page = array {
-      array = ArrayPage.next(page)
-      if !cache(page, in: krcp) {
-        ArrayPage.start(page, next: spare)
-        spare = page
+    krcps.withLock(cpu) {
+      while let page = array {
+        array = ArrayPage.next(page)
+        if !cache(page, in: krcp) {
+          ArrayPage.start(page, next: spare)
+          spare = page
+        }
       }
     }
-    krcps.unlock(cpu)
     while let page = spare {
       spare = ArrayPage.next(page)
       release(Page(address: page))
@@ -342,18 +344,16 @@ final class KvfreeCore: @unchecked Sendable {
   private func refill() {
     for i in 0..<krcps.count {
       let krcp = krcps.state(i)
-      krcps.lock(i)
-      let missing = cacheLimit - krcp.pointee.cacheCount
-      krcps.unlock(i)
+      let missing = krcps.withLock(i) { cacheLimit - krcp.pointee.cacheCount }
       guard missing > 0 else { continue }
       var got: [Page] = []
       for _ in 0..<missing {
         guard let page = allocateSleeping() else { break }
         got.append(page)
       }
-      krcps.lock(i)
-      while let page = got.last, cache(page.address, in: krcp) { got.removeLast() }
-      krcps.unlock(i)
+      krcps.withLock(i) {
+        while let page = got.last, cache(page.address, in: krcp) { got.removeLast() }
+      }
       for page in got { release(page) }
     }
   }

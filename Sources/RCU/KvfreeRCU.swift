@@ -46,8 +46,10 @@ public final class KvfreeRCU: Sendable {
   public var design: KvfreeDesign { core.design }
 
   /// `kvfree_rcu(ptr, rhf)`: frees `object` (from this instance's slab)
-  /// after a grace period. Never sleeps: callable under a raw spin lock, in
-  /// a read-side section, in an interrupt-like context. `head` must lie
+  /// after a grace period. Never sleeps, and takes `&krcp->lock` with
+  /// interrupts masked (`Checked.withInterruptsMasked`): callable under a
+  /// raw spin lock, in a read-side section, in a hard interrupt (a signal
+  /// handler installed with `installSignalHandler`). `head` must lie
   /// inside `object`; it is used only when no array page is at hand.
   public func kvfreeRCU(_ object: UnsafeMutableRawPointer, head: UnsafeMutablePointer<RCUHead>) {
     precondition(
@@ -55,17 +57,21 @@ public final class KvfreeRCU: Sendable {
     let cpu = core.thisCPU()
     let krcp = core.krcps.state(cpu)
     let lock = core.krcps.lockReference(cpu).pointee
-    // Taken here rather than through `KrcCPUs.lock(_:)`, so that a report
-    // names this line as where `&krcp->lock` was acquired.
-    lock._withUnsafeGuaranteedRef { $0.lock() }
-    let queued = core.addToBulk(krcp, object)
-    if !queued {
-      head.pointee.object = object
-      head.pointee.next = krcp.pointee.list
-      krcp.pointee.list = head
+    // Interrupts masked first, as `krc_this_cpu_lock()` does: the lock is
+    // irq-safe (this may run in a hard interrupt). Taken here rather than
+    // through `KrcCPUs.withLock(_:_:)`, so that a report names this line
+    // as where `&krcp->lock` was acquired.
+    Checked.withInterruptsMasked {
+      lock._withUnsafeGuaranteedRef { $0.lock() }
+      let queued = core.addToBulk(krcp, object)
+      if !queued {
+        head.pointee.object = object
+        head.pointee.next = krcp.pointee.list
+        krcp.pointee.list = head
+      }
+      core.krcps.countQueued(cpu, fallback: !queued)
+      lock._withUnsafeGuaranteedRef { $0.unlock() }
     }
-    core.krcps.countQueued(cpu, fallback: !queued)
-    lock._withUnsafeGuaranteedRef { $0.unlock() }
     core.schedule()
   }
 
@@ -77,14 +83,12 @@ public final class KvfreeRCU: Sendable {
     Checked.mightSleep()
     core.counters.headlessQueued.add(1, ordering: .relaxed)
     var cpu = core.thisCPU()
-    core.krcps.lock(cpu)
-    var queued = core.addToBulk(core.krcps.state(cpu), object)
-    core.krcps.unlock(cpu)
+    var queued = core.krcps.withLock(cpu) { core.addToBulk(core.krcps.state(cpu), object) }
     if !queued && core.design != .deferred, let page = core.allocateSleeping() {
       cpu = core.thisCPU()
-      core.krcps.lock(cpu)
-      let spare = core.addToBulk(core.krcps.state(cpu), object, fresh: page)
-      core.krcps.unlock(cpu)
+      let spare = core.krcps.withLock(cpu) {
+        core.addToBulk(core.krcps.state(cpu), object, fresh: page)
+      }
       if let spare { core.release(spare) }
       queued = true
     }
