@@ -146,25 +146,23 @@ struct DemoScenario {
   }
 
   /// The scope's occurrences, one per distinct finding (kind, locks and
-  /// stack; the first occurrence's text) with its count, then
-  /// any new process-wide finding no scope saw (the `kvfree_rcu` worker's).
+  /// stack; the first occurrence's text) with the number of times it
+  /// happened (the sum of its occurrences' counts), then any new
+  /// process-wide finding no scope saw (the `kvfree_rcu` worker's).
   private func distinct(_ occurrences: [LockValidationScope.Occurrence], globalFrom: Int)
     -> [DemoFinding]
   {
-    var result: [DemoFinding] = []
-    var identities: [String] = []
+    var tally = DemoTally()
     for occurrence in occurrences {
       // Kind, lock, held locks and stack: rendered only once per identity.
       let f = occurrence.finding
       let identity =
         "\(f.kind)/\(f.lock?.lockClass.raw ?? -1)/\(f.held.map(\.lockClass.raw))/\(f.origin.stack.raw)"
-      if let at = identities.firstIndex(of: identity) {
-        result[at].count += 1
-      } else {
-        identities.append(identity)
-        result.append(DemoFinding(kind: f.kind, count: 1, text: occurrence.text))
+      tally.add(identity: identity, count: occurrence.count) {
+        DemoFinding(kind: f.kind, count: 0, text: occurrence.text)
       }
     }
+    var result = tally.findings
     for finding in LockValidation.findings.dropFirst(globalFrom) {
       let text = LockValidation.describe(finding)
       if !result.contains(where: { $0.text == text }) {
