@@ -88,10 +88,19 @@ final class KvfreeCore: @unchecked Sendable {
     _ krcp: UnsafeMutablePointer<KrcState>, _ object: UnsafeMutableRawPointer
   ) -> Bool {
     guard let page = cachedPage(krcp) ?? allocateAtomic() else { return false }
-    ArrayPage.start(page, next: krcp.pointee.bulk)
-    krcp.pointee.bulk = page
+    startArray(page, in: krcp)
     ArrayPage.append(object, to: page)
     return true
+  }
+
+  /// Makes `page` the CPU's array being filled, counting it as used if it
+  /// never held an array before. The lock is held.
+  @inline(__always)
+  private func startArray(_ page: UnsafeMutableRawPointer, in krcp: UnsafeMutablePointer<KrcState>)
+  {
+    if ArrayPage.isUnused(page) { counters.arrayPagesUsed.add(1, ordering: .relaxed) }
+    ArrayPage.start(page, next: krcp.pointee.bulk)
+    krcp.pointee.bulk = page
   }
 
   /// Adds `object` with `fresh` (a page allocated outside the lock) at
@@ -104,8 +113,7 @@ final class KvfreeCore: @unchecked Sendable {
       ArrayPage.append(object, to: page)
       return cache(fresh.address, in: krcp) ? nil : fresh
     }
-    ArrayPage.start(fresh.address, next: krcp.pointee.bulk)
-    krcp.pointee.bulk = fresh.address
+    startArray(fresh.address, in: krcp)
     ArrayPage.append(object, to: fresh.address)
     return nil
   }
@@ -149,6 +157,7 @@ final class KvfreeCore: @unchecked Sendable {
     guard let page else { return nil }
     counters.arrayPagesAllocated.add(1, ordering: .relaxed)
     counters.pageTaken()
+    ArrayPage.markUnused(page.address)
     return page.address
   }
 
@@ -159,6 +168,7 @@ final class KvfreeCore: @unchecked Sendable {
     guard let page = pages.allocPages(gfp: .kernel) else { return nil }
     counters.arrayPagesAllocated.add(1, ordering: .relaxed)
     counters.pageTaken()
+    ArrayPage.markUnused(page.address)
     return page
   }
 

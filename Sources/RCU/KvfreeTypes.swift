@@ -37,6 +37,10 @@ public enum KvfreeDesign: String, Sendable, CaseIterable {
 public struct KvfreeStatistics: Sendable, Equatable {
   /// Pages taken from the page allocator for pointer arrays.
   public var arrayPagesAllocated = 0
+  /// Of those, the pages that held a pointer array at least once (a page
+  /// cached and given back by `shrink()` without ever holding one is
+  /// allocated, not used).
+  public var arrayPagesUsed = 0
   /// The most pages held at once (arrays in use plus the cache).
   public var peakArrayPages = 0
   /// Objects queued on the list threaded through their heads (no array page).
