@@ -51,6 +51,11 @@ struct DemoResult {
 
   /// Nanoseconds of the run (queueing under the lock, then the barrier) per object.
   var nsPerObject: Double { seconds * 1e9 / Double(max(1, objects)) }
+
+  /// `nsPerObject` over the baseline's (measured in the same run).
+  func ratio(to baseline: DemoBaseline) -> Double {
+    nsPerObject / max(baseline.nsPerObject, 1e-9)
+  }
 }
 
 /// The seed scenario, `raw_spin_lock(&some_lock); kfree_rcu(p)`, on
@@ -69,6 +74,9 @@ struct DemoScenario {
   var objectsPerRound = 1024
   /// Size of each object (`kmalloc(24)`: an `RCUHead` and a word).
   static let objectSize = 24
+
+  /// Rounds of the unmeasured warm-up run before the measured ones.
+  static let warmUpRounds = 1
 
   /// Objects freed per design's run.
   var objects: Int { threads * rounds * objectsPerRound }
