@@ -25,7 +25,12 @@ private struct Detached {
 /// - passes run one at a time on the worker, each detach -> grace period ->
 ///   free, so a waiter taken at the start of a pass is woken after every
 ///   object queued before it was freed;
-/// - `waiters` is guarded by `waitersLock`.
+/// - `waiters` is guarded by `waitersLock`;
+/// - `refillRequested` is true from the `requestRefill()` that posted
+///   `refillWake` until the refill worker has finished the refill it
+///   causes (the kernel's `work_in_progress`), so requests made meanwhile
+///   post nothing; refills run on their own worker (`runRefillWorker`), at
+///   once, independent of the draining passes.
 final class KvfreeCore: @unchecked Sendable {
   let slab: SlabAllocator
   let pages: PageAllocator
@@ -37,6 +42,7 @@ final class KvfreeCore: @unchecked Sendable {
   let counters = KvfreeCounters()
 
   private let wake = Semaphore()
+  private let refillWake = Semaphore()
   private let scheduled = Atomic<Bool>(false)
   private let refillRequested = Atomic<Bool>(false)
   private let stopping = Atomic<Bool>(false)
@@ -184,11 +190,12 @@ final class KvfreeCore: @unchecked Sendable {
     slab.kfree(object)
   }
 
-  /// Asks the worker to refill the caches (deferred design); a plain load
-  /// first, so that a flood of requests does not write a shared line.
+  /// Asks the refill worker to refill the caches now (deferred design, the
+  /// kernel's `run_page_cache_worker()`); a plain load first, so that a
+  /// flood of requests does not write a shared line.
   private func requestRefill() {
     if refillRequested.load(ordering: .relaxed) { return }
-    if !refillRequested.exchange(true, ordering: .relaxed) { schedule() }
+    if !refillRequested.exchange(true, ordering: .acquiringAndReleasing) { refillWake.post() }
   }
 
   /// Makes the worker run a pass soon. A plain load first: while a pass is
@@ -232,10 +239,11 @@ final class KvfreeCore: @unchecked Sendable {
     return freed
   }
 
-  /// Ends the worker after its current pass.
+  /// Ends the workers after their current pass or refill.
   func stop() {
     stopping.store(true, ordering: .releasing)
     wake.post()
+    refillWake.post()
   }
 
   // MARK: The worker
@@ -249,15 +257,26 @@ final class KvfreeCore: @unchecked Sendable {
     }
   }
 
-  /// One pass: refill (deferred design), detach, wait a grace period, free,
-  /// recycle the pages, wake the barrier waiters taken at its start.
+  /// The refill worker (deferred design; the kernel's
+  /// `fill_page_cache_func()`, queued with no delay): each request refills
+  /// every CPU's cache with sleeping allocations, then allows the next.
+  func runRefillWorker() {
+    while true {
+      refillWake.wait()
+      if stopping.load(ordering: .acquiring) { return }
+      refill()
+      refillRequested.store(false, ordering: .releasing)
+    }
+  }
+
+  /// One pass: detach, wait a grace period, free, recycle the pages, wake
+  /// the barrier waiters taken at its start.
   private func pass() {
     scheduled.store(false, ordering: .releasing)
     waitersLock.lock()
     let woken = waiters
     waiters.removeAll()
     waitersLock.unlock()
-    if refillRequested.exchange(false, ordering: .relaxed) { refill() }
 
     var detached: [Detached] = []
     for i in 0..<krcps.count {

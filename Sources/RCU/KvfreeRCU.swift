@@ -16,6 +16,8 @@ import Lockdep
 public final class KvfreeRCU: Sendable {
   private let core: KvfreeCore
   private let worker: KernelThread
+  /// The deferred design's page-cache refill worker (nil in the others).
+  private let refiller: KernelThread?
 
   /// A `kvfree_rcu()` over `slab`, taking array pages from `pages` as
   /// `design` says. `cpus`: per-CPU states (default: one per processor
@@ -33,12 +35,16 @@ public final class KvfreeRCU: Sendable {
       cacheLimit: cacheLimit, drainDelay: drainDelayMicroseconds, beforeFree: beforeFree)
     self.core = core
     worker = KernelThread(name: "kvfree_rcu") { core.runWorker() }
+    refiller =
+      design == .deferred
+      ? KernelThread(name: "kvfree_refill") { core.runRefillWorker() } : nil
   }
 
   deinit {
     core.barrier()
     core.stop()
     worker.join()
+    refiller?.join()
     core.shrink()
   }
 
@@ -76,15 +82,17 @@ public final class KvfreeRCU: Sendable {
   }
 
   /// `kvfree_rcu(ptr)` (headless): frees `object` after a grace period.
-  /// May sleep (`mightSleep()`): when no array page can be had, even by a
-  /// sleeping allocation (not made in the `.deferred` design), it waits for
-  /// a grace period with `synchronizeRCU()` and frees `object` at once.
+  /// May sleep (`mightSleep()`): with no array page at hand it drops
+  /// `&krcp->lock` and allocates one by a sleeping allocation (every
+  /// design, as the kernel's `add_ptr_to_bulk_krc_lock(..., can_alloc)`);
+  /// only when that fails too does it wait for a grace period with
+  /// `synchronizeRCU()` and free `object` at once.
   public func kvfreeRCU(_ object: UnsafeMutableRawPointer) {
     Checked.mightSleep()
     core.counters.headlessQueued.add(1, ordering: .relaxed)
     var cpu = core.thisCPU()
     var queued = core.krcps.withLock(cpu) { core.addToBulk(core.krcps.state(cpu), object) }
-    if !queued && core.design != .deferred, let page = core.allocateSleeping() {
+    if !queued, let page = core.allocateSleeping() {
       cpu = core.thisCPU()
       let spare = core.krcps.withLock(cpu) {
         core.addToBulk(core.krcps.state(cpu), object, fresh: page)

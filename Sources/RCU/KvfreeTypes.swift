@@ -27,9 +27,12 @@ public enum KvfreeDesign: String, Sendable, CaseIterable {
   /// `allocPagesNoLock()` (`alloc_pages_nolock()`, Linux 6.15): trylocks
   /// only, so no wait-context violation is possible; nil instead of waiting.
   case nolock
-  /// Never allocate in the caller's context: a worker thread refills the
-  /// per-CPU page cache with sleeping `.kernel` allocations; the caller only
-  /// takes cached pages, else falls back to the list.
+  /// Never allocate in the caller's context: a cache that runs empty wakes
+  /// a refill worker of its own at once (the kernel's
+  /// `run_page_cache_worker()`), which refills the per-CPU page caches with
+  /// sleeping `.kernel` allocations; the caller only takes cached pages,
+  /// else falls back to the list. The headless `kvfreeRCU(_:)` drops the
+  /// lock and allocates by itself, as in every design.
   case deferred
 }
 

@@ -1,4 +1,5 @@
 import Allocator
+import Foundation
 import Lockdep
 import RCU
 import Testing
@@ -21,6 +22,9 @@ struct KvfreePageUseTests {
     let first = TestObject.make(slab)
     kv.kvfreeRCU(first, head: TestObject.head(first))
     kv.barrier()
+    // The refill runs on a worker of its own: wait for it.
+    let deadline = ContinuousClock.now + .seconds(10)
+    while kv.statistics.arrayPagesAllocated < 5 && ContinuousClock.now < deadline { usleep(1000) }
     // The second takes one of the refilled pages.
     let second = TestObject.make(slab)
     kv.kvfreeRCU(second, head: TestObject.head(second))
