@@ -10,11 +10,41 @@ extension Checked {
   /// of them can interrupt it and spin on a lock it holds, and the validator
   /// sees interrupts off (`withIRQsDisabled`), so the raw spin locks taken
   /// in `body` count as irq-safe. With no such handler installed it blocks
-  /// nothing and makes no system call. A handler installed while `body`
-  /// runs is not blocked until the next call.
+  /// nothing and makes no system call (inlined: two calls and a load). A
+  /// handler installed while `body` runs is not blocked until the next call.
+  @inlinable
   public static func withInterruptsMasked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    guard _fastPath(InterruptMask.noHandlerInstalled) else {
+      return try InterruptMask.withSignalsBlocked(body)
+    }
+    InterruptMask.disable()
+    defer { InterruptMask.enable() }
+    return try body()
+  }
+}
+
+/// The parts of `Checked.withInterruptsMasked` its inlined body calls.
+@usableFromInline
+enum InterruptMask {
+  /// Whether no handler was installed through `installSignalHandler`.
+  @usableFromInline
+  static var noHandlerInstalled: Bool {
+    SignalHandlers.installed.load(ordering: .acquiring) == 0
+  }
+
+  /// The validator's `local_irq_disable()`.
+  @usableFromInline
+  static func disable() { Live.event(.irqDisable) }
+
+  /// The validator's `local_irq_enable()`.
+  @usableFromInline
+  static func enable() { Live.event(.irqEnable) }
+
+  /// `body` with the installed handlers' signals blocked and interrupts
+  /// off for the validator.
+  @usableFromInline
+  static func withSignalsBlocked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
     let installed = SignalHandlers.installed.load(ordering: .acquiring)
-    if installed == 0 { return try withIRQsDisabled(body) }
     var blocked = sigset_t()
     sigemptyset(&blocked)
     for bit in 0..<64 where installed & (1 << UInt64(bit)) != 0 {
@@ -23,6 +53,6 @@ extension Checked {
     var saved = sigset_t()
     pthread_sigmask(SIG_BLOCK, &blocked, &saved)
     defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
-    return try withIRQsDisabled(body)
+    return try Checked.withIRQsDisabled(body)
   }
 }
