@@ -2,7 +2,8 @@
 /// a header of two words, the number of records and the next (older) array
 /// of the same queue, then the records, the objects to free.
 ///
-/// Invariant: `count <= capacity`; records `0..<count` are objects queued
+/// Invariant: `count <= capacity` (-1 for a page allocated and not yet an
+/// array: `markUnused`); records `0..<count` are objects queued
 /// and not yet freed. The page belongs to whoever holds its queue's lock,
 /// or to the worker once it detached the queue.
 enum ArrayPage {
@@ -27,6 +28,15 @@ enum ArrayPage {
     (page + 2 * MemoryLayout<Int>.size).bindMemory(
       to: UnsafeMutableRawPointer.self, capacity: capacity)
   }
+
+  /// Marks a page just taken from the page allocator as never used for an
+  /// array (its count word holds -1 until `start` makes it an array).
+  @inline(__always)
+  static func markUnused(_ page: UnsafeMutableRawPointer) { page.storeBytes(of: -1, as: Int.self) }
+
+  /// Whether `page` never held an array since it was allocated (`markUnused`).
+  @inline(__always)
+  static func isUnused(_ page: UnsafeMutableRawPointer) -> Bool { count(page) == -1 }
 
   /// Makes `page` an empty array in front of `next`.
   @inline(__always)

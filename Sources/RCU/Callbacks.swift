@@ -2,8 +2,11 @@ import CRCUSupport
 import Lockdep
 
 /// `call_rcu()`: runs `callback` after a grace period, on the RCU callback
-/// thread. Never sleeps and takes only a raw spin lock, so it may be called
-/// from any context, a read-side section or under a raw spin lock included.
+/// thread. Never sleeps and takes only a raw spin lock, with interrupts
+/// masked (`Checked.withInterruptsMasked`, as `__call_rcu()` does
+/// `local_irq_save()`), so it may be called from any context: a read-side
+/// section, under a raw spin lock, in a hard interrupt (a signal handler
+/// installed with `installSignalHandler`).
 /// Callbacks run in the order they were queued.
 public func callRCU(_ callback: @escaping @Sendable () -> Void) {
   CallbackQueue.shared.enqueue(callback)
@@ -22,7 +25,8 @@ public func rcuBarrier() {
 
 /// The callbacks waiting for a grace period, and the thread that runs them.
 ///
-/// Invariants: `pending` is touched only with `lock` held; `wake` is posted
+/// Invariants: `pending` is touched only with `lock` held, and `lock` is
+/// only taken with interrupts masked (it is irq-safe); `wake` is posted
 /// each time `pending` goes from empty to non-empty, so the thread never
 /// sleeps while callbacks wait; the thread takes the whole of `pending` as
 /// one batch, waits one grace period (which began after every callback of
@@ -44,20 +48,26 @@ final class CallbackQueue: @unchecked Sendable {
   }
 
   func enqueue(_ callback: @escaping @Sendable () -> Void) {
-    lock.lock()
-    let wasEmpty = pending.isEmpty
-    pending.append(callback)
-    lock.unlock()
+    let wasEmpty = Checked.withInterruptsMasked {
+      lock.lock()
+      defer { lock.unlock() }
+      let wasEmpty = pending.isEmpty
+      pending.append(callback)
+      return wasEmpty
+    }
     if wasEmpty { wake.post() }
   }
 
   private func run() {
     while true {
       wake.wait()
-      lock.lock()
-      let batch = pending
-      pending = []
-      lock.unlock()
+      let batch = Checked.withInterruptsMasked {
+        lock.lock()
+        defer { lock.unlock() }
+        let batch = pending
+        pending = []
+        return batch
+      }
       guard !batch.isEmpty else { continue }
       synchronizeRCU()
       for callback in batch { callback() }

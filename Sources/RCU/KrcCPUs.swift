@@ -3,7 +3,8 @@ import Synchronization
 
 /// One CPU's queue (the kernel's `struct kfree_rcu_cpu`), in raw memory.
 ///
-/// Invariants (every field is guarded by the CPU's `&krcp->lock`):
+/// Invariants (every field is guarded by the CPU's `&krcp->lock`, which is
+/// only taken with interrupts masked):
 /// - `bulk` is the array being filled (`ArrayPage`), its `next` chain the
 ///   full ones before it, nil when there is none;
 /// - `list` is the list fallback, threaded through `RCUHead.next`;
@@ -74,9 +75,18 @@ struct KrcCPUs: @unchecked Sendable {
     (memory + i * Self.stride).assumingMemoryBound(to: KrcState.self)
   }
 
-  /// Takes CPU `i`'s `&krcp->lock`.
+  /// Runs `body` with CPU `i`'s `&krcp->lock` held and interrupts masked
+  /// (`krc_this_cpu_lock()`: `local_irq_save()`, then `raw_spin_lock()`).
+  /// Every acquisition of the lock is made so: `kvfreeRCU(_:head:)` may
+  /// run in a hard interrupt, so the lock must be irq-safe everywhere.
   @inline(__always)
-  func lock(_ i: Int) { lockReference(i).pointee._withUnsafeGuaranteedRef { $0.lock() } }
+  func withLock<R>(_ i: Int, _ body: () -> R) -> R {
+    Checked.withInterruptsMasked {
+      lockReference(i).pointee._withUnsafeGuaranteedRef { $0.lock() }
+      defer { lockReference(i).pointee._withUnsafeGuaranteedRef { $0.unlock() } }
+      return body()
+    }
+  }
 
   /// CPU `i`'s lock.
   @inline(__always)
@@ -84,10 +94,6 @@ struct KrcCPUs: @unchecked Sendable {
     (memory + i * Self.stride + Self.lockOffset).assumingMemoryBound(
       to: Unmanaged<Checked.RawSpinLock>.self)
   }
-
-  /// Drops CPU `i`'s `&krcp->lock`.
-  @inline(__always)
-  func unlock(_ i: Int) { lockReference(i).pointee._withUnsafeGuaranteedRef { $0.unlock() } }
 
   /// Counts one object queued with a head on CPU `i` (and one on its list
   /// when `fallback`). Caller holds CPU `i`'s lock.

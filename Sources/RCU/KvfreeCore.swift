@@ -25,7 +25,12 @@ private struct Detached {
 /// - passes run one at a time on the worker, each detach -> grace period ->
 ///   free, so a waiter taken at the start of a pass is woken after every
 ///   object queued before it was freed;
-/// - `waiters` is guarded by `waitersLock`.
+/// - `waiters` is guarded by `waitersLock`;
+/// - `refillRequested` is true from the `requestRefill()` that posted
+///   `refillWake` until the refill worker has finished the refill it
+///   causes (the kernel's `work_in_progress`), so requests made meanwhile
+///   post nothing; refills run on their own worker (`runRefillWorker`), at
+///   once, independent of the draining passes.
 final class KvfreeCore: @unchecked Sendable {
   let slab: SlabAllocator
   let pages: PageAllocator
@@ -37,6 +42,7 @@ final class KvfreeCore: @unchecked Sendable {
   let counters = KvfreeCounters()
 
   private let wake = Semaphore()
+  private let refillWake = Semaphore()
   private let scheduled = Atomic<Bool>(false)
   private let refillRequested = Atomic<Bool>(false)
   private let stopping = Atomic<Bool>(false)
@@ -88,10 +94,19 @@ final class KvfreeCore: @unchecked Sendable {
     _ krcp: UnsafeMutablePointer<KrcState>, _ object: UnsafeMutableRawPointer
   ) -> Bool {
     guard let page = cachedPage(krcp) ?? allocateAtomic() else { return false }
-    ArrayPage.start(page, next: krcp.pointee.bulk)
-    krcp.pointee.bulk = page
+    startArray(page, in: krcp)
     ArrayPage.append(object, to: page)
     return true
+  }
+
+  /// Makes `page` the CPU's array being filled, counting it as used if it
+  /// never held an array before. The lock is held.
+  @inline(__always)
+  private func startArray(_ page: UnsafeMutableRawPointer, in krcp: UnsafeMutablePointer<KrcState>)
+  {
+    if ArrayPage.isUnused(page) { counters.arrayPagesUsed.add(1, ordering: .relaxed) }
+    ArrayPage.start(page, next: krcp.pointee.bulk)
+    krcp.pointee.bulk = page
   }
 
   /// Adds `object` with `fresh` (a page allocated outside the lock) at
@@ -104,8 +119,7 @@ final class KvfreeCore: @unchecked Sendable {
       ArrayPage.append(object, to: page)
       return cache(fresh.address, in: krcp) ? nil : fresh
     }
-    ArrayPage.start(fresh.address, next: krcp.pointee.bulk)
-    krcp.pointee.bulk = fresh.address
+    startArray(fresh.address, in: krcp)
     ArrayPage.append(object, to: fresh.address)
     return nil
   }
@@ -149,6 +163,7 @@ final class KvfreeCore: @unchecked Sendable {
     guard let page else { return nil }
     counters.arrayPagesAllocated.add(1, ordering: .relaxed)
     counters.pageTaken()
+    ArrayPage.markUnused(page.address)
     return page.address
   }
 
@@ -159,6 +174,7 @@ final class KvfreeCore: @unchecked Sendable {
     guard let page = pages.allocPages(gfp: .kernel) else { return nil }
     counters.arrayPagesAllocated.add(1, ordering: .relaxed)
     counters.pageTaken()
+    ArrayPage.markUnused(page.address)
     return page
   }
 
@@ -174,11 +190,12 @@ final class KvfreeCore: @unchecked Sendable {
     slab.kfree(object)
   }
 
-  /// Asks the worker to refill the caches (deferred design); a plain load
-  /// first, so that a flood of requests does not write a shared line.
+  /// Asks the refill worker to refill the caches now (deferred design, the
+  /// kernel's `run_page_cache_worker()`); a plain load first, so that a
+  /// flood of requests does not write a shared line.
   private func requestRefill() {
     if refillRequested.load(ordering: .relaxed) { return }
-    if !refillRequested.exchange(true, ordering: .relaxed) { schedule() }
+    if !refillRequested.exchange(true, ordering: .acquiringAndReleasing) { refillWake.post() }
   }
 
   /// Makes the worker run a pass soon. A plain load first: while a pass is
@@ -209,11 +226,12 @@ final class KvfreeCore: @unchecked Sendable {
       buffer in
       for i in 0..<krcps.count {
         let krcp = krcps.state(i)
-        krcps.lock(i)
-        let cached = krcp.pointee.cacheCount
-        buffer.baseAddress!.update(from: krcp.pointee.cache, count: cached)
-        krcp.pointee.cacheCount = 0
-        krcps.unlock(i)
+        let cached = krcps.withLock(i) {
+          let cached = krcp.pointee.cacheCount
+          buffer.baseAddress!.update(from: krcp.pointee.cache, count: cached)
+          krcp.pointee.cacheCount = 0
+          return cached
+        }
         for k in 0..<cached { release(Page(address: buffer[k])) }
         freed += cached
       }
@@ -221,10 +239,11 @@ final class KvfreeCore: @unchecked Sendable {
     return freed
   }
 
-  /// Ends the worker after its current pass.
+  /// Ends the workers after their current pass or refill.
   func stop() {
     stopping.store(true, ordering: .releasing)
     wake.post()
+    refillWake.post()
   }
 
   // MARK: The worker
@@ -238,25 +257,37 @@ final class KvfreeCore: @unchecked Sendable {
     }
   }
 
-  /// One pass: refill (deferred design), detach, wait a grace period, free,
-  /// recycle the pages, wake the barrier waiters taken at its start.
+  /// The refill worker (deferred design; the kernel's
+  /// `fill_page_cache_func()`, queued with no delay): each request refills
+  /// every CPU's cache with sleeping allocations, then allows the next.
+  func runRefillWorker() {
+    while true {
+      refillWake.wait()
+      if stopping.load(ordering: .acquiring) { return }
+      refill()
+      refillRequested.store(false, ordering: .releasing)
+    }
+  }
+
+  /// One pass: detach, wait a grace period, free, recycle the pages, wake
+  /// the barrier waiters taken at its start.
   private func pass() {
     scheduled.store(false, ordering: .releasing)
     waitersLock.lock()
     let woken = waiters
     waiters.removeAll()
     waitersLock.unlock()
-    if refillRequested.exchange(false, ordering: .relaxed) { refill() }
 
     var detached: [Detached] = []
     for i in 0..<krcps.count {
       let krcp = krcps.state(i)
-      krcps.lock(i)
-      let bulk = krcp.pointee.bulk
-      let list = krcp.pointee.list
-      krcp.pointee.bulk = nil
-      krcp.pointee.list = nil
-      krcps.unlock(i)
+      let (bulk, list) = krcps.withLock(i) {
+        defer {
+          krcp.pointee.bulk = nil
+          krcp.pointee.list = nil
+        }
+        return (krcp.pointee.bulk, krcp.pointee.list)
+      }
       if bulk != nil || list != nil { detached.append(Detached(cpu: i, bulk: bulk, list: list)) }
     }
     if !detached.isEmpty {
@@ -323,15 +354,15 @@ final class KvfreeCore: @unchecked Sendable {
     var spare: UnsafeMutableRawPointer? = nil
     var array = arrays
     let krcp = krcps.state(cpu)
-    krcps.lock(cpu)
-    while let page = array {
-      array = ArrayPage.next(page)
-      if !cache(page, in: krcp) {
-        ArrayPage.start(page, next: spare)
-        spare = page
+    krcps.withLock(cpu) {
+      while let page = array {
+        array = ArrayPage.next(page)
+        if !cache(page, in: krcp) {
+          ArrayPage.start(page, next: spare)
+          spare = page
+        }
       }
     }
-    krcps.unlock(cpu)
     while let page = spare {
       spare = ArrayPage.next(page)
       release(Page(address: page))
@@ -342,18 +373,16 @@ final class KvfreeCore: @unchecked Sendable {
   private func refill() {
     for i in 0..<krcps.count {
       let krcp = krcps.state(i)
-      krcps.lock(i)
-      let missing = cacheLimit - krcp.pointee.cacheCount
-      krcps.unlock(i)
+      let missing = krcps.withLock(i) { cacheLimit - krcp.pointee.cacheCount }
       guard missing > 0 else { continue }
       var got: [Page] = []
       for _ in 0..<missing {
         guard let page = allocateSleeping() else { break }
         got.append(page)
       }
-      krcps.lock(i)
-      while let page = got.last, cache(page.address, in: krcp) { got.removeLast() }
-      krcps.unlock(i)
+      krcps.withLock(i) {
+        while let page = got.last, cache(page.address, in: krcp) { got.removeLast() }
+      }
       for page in got { release(page) }
     }
   }

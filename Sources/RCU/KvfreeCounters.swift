@@ -3,6 +3,7 @@ import Synchronization
 /// The counters that are not per CPU, updated without a lock.
 final class KvfreeCounters: Sendable {
   let arrayPagesAllocated = Atomic<Int>(0)
+  let arrayPagesUsed = Atomic<Int>(0)
   let peakArrayPages = Atomic<Int>(0)
   let nolockFailures = Atomic<Int>(0)
   /// Headless calls (the head form counts per CPU: `KrcCPUs`).
@@ -28,6 +29,7 @@ final class KvfreeCounters: Sendable {
   func snapshot(queued: Int, listFallbacks: Int) -> KvfreeStatistics {
     var s = KvfreeStatistics()
     s.arrayPagesAllocated = arrayPagesAllocated.load(ordering: .relaxed)
+    s.arrayPagesUsed = arrayPagesUsed.load(ordering: .relaxed)
     s.peakArrayPages = peakArrayPages.load(ordering: .relaxed)
     s.listFallbacks = listFallbacks
     s.nolockFailures = nolockFailures.load(ordering: .relaxed)

@@ -16,6 +16,8 @@ import Lockdep
 public final class KvfreeRCU: Sendable {
   private let core: KvfreeCore
   private let worker: KernelThread
+  /// The deferred design's page-cache refill worker (nil in the others).
+  private let refiller: KernelThread?
 
   /// A `kvfree_rcu()` over `slab`, taking array pages from `pages` as
   /// `design` says. `cpus`: per-CPU states (default: one per processor
@@ -33,12 +35,16 @@ public final class KvfreeRCU: Sendable {
       cacheLimit: cacheLimit, drainDelay: drainDelayMicroseconds, beforeFree: beforeFree)
     self.core = core
     worker = KernelThread(name: "kvfree_rcu") { core.runWorker() }
+    refiller =
+      design == .deferred
+      ? KernelThread(name: "kvfree_refill") { core.runRefillWorker() } : nil
   }
 
   deinit {
     core.barrier()
     core.stop()
     worker.join()
+    refiller?.join()
     core.shrink()
   }
 
@@ -46,8 +52,10 @@ public final class KvfreeRCU: Sendable {
   public var design: KvfreeDesign { core.design }
 
   /// `kvfree_rcu(ptr, rhf)`: frees `object` (from this instance's slab)
-  /// after a grace period. Never sleeps: callable under a raw spin lock, in
-  /// a read-side section, in an interrupt-like context. `head` must lie
+  /// after a grace period. Never sleeps, and takes `&krcp->lock` with
+  /// interrupts masked (`Checked.withInterruptsMasked`): callable under a
+  /// raw spin lock, in a read-side section, in a hard interrupt (a signal
+  /// handler installed with `installSignalHandler`). `head` must lie
   /// inside `object`; it is used only when no array page is at hand.
   public func kvfreeRCU(_ object: UnsafeMutableRawPointer, head: UnsafeMutablePointer<RCUHead>) {
     precondition(
@@ -55,36 +63,40 @@ public final class KvfreeRCU: Sendable {
     let cpu = core.thisCPU()
     let krcp = core.krcps.state(cpu)
     let lock = core.krcps.lockReference(cpu).pointee
-    // Taken here rather than through `KrcCPUs.lock(_:)`, so that a report
-    // names this line as where `&krcp->lock` was acquired.
-    lock._withUnsafeGuaranteedRef { $0.lock() }
-    let queued = core.addToBulk(krcp, object)
-    if !queued {
-      head.pointee.object = object
-      head.pointee.next = krcp.pointee.list
-      krcp.pointee.list = head
+    // Interrupts masked first, as `krc_this_cpu_lock()` does: the lock is
+    // irq-safe (this may run in a hard interrupt). Taken here rather than
+    // through `KrcCPUs.withLock(_:_:)`, so that a report names this line
+    // as where `&krcp->lock` was acquired.
+    Checked.withInterruptsMasked {
+      lock._withUnsafeGuaranteedRef { $0.lock() }
+      let queued = core.addToBulk(krcp, object)
+      if !queued {
+        head.pointee.object = object
+        head.pointee.next = krcp.pointee.list
+        krcp.pointee.list = head
+      }
+      core.krcps.countQueued(cpu, fallback: !queued)
+      lock._withUnsafeGuaranteedRef { $0.unlock() }
     }
-    core.krcps.countQueued(cpu, fallback: !queued)
-    lock._withUnsafeGuaranteedRef { $0.unlock() }
     core.schedule()
   }
 
   /// `kvfree_rcu(ptr)` (headless): frees `object` after a grace period.
-  /// May sleep (`mightSleep()`): when no array page can be had, even by a
-  /// sleeping allocation (not made in the `.deferred` design), it waits for
-  /// a grace period with `synchronizeRCU()` and frees `object` at once.
+  /// May sleep (`mightSleep()`): with no array page at hand it drops
+  /// `&krcp->lock` and allocates one by a sleeping allocation (every
+  /// design, as the kernel's `add_ptr_to_bulk_krc_lock(..., can_alloc)`);
+  /// only when that fails too does it wait for a grace period with
+  /// `synchronizeRCU()` and free `object` at once.
   public func kvfreeRCU(_ object: UnsafeMutableRawPointer) {
     Checked.mightSleep()
     core.counters.headlessQueued.add(1, ordering: .relaxed)
     var cpu = core.thisCPU()
-    core.krcps.lock(cpu)
-    var queued = core.addToBulk(core.krcps.state(cpu), object)
-    core.krcps.unlock(cpu)
-    if !queued && core.design != .deferred, let page = core.allocateSleeping() {
+    var queued = core.krcps.withLock(cpu) { core.addToBulk(core.krcps.state(cpu), object) }
+    if !queued, let page = core.allocateSleeping() {
       cpu = core.thisCPU()
-      core.krcps.lock(cpu)
-      let spare = core.addToBulk(core.krcps.state(cpu), object, fresh: page)
-      core.krcps.unlock(cpu)
+      let spare = core.krcps.withLock(cpu) {
+        core.addToBulk(core.krcps.state(cpu), object, fresh: page)
+      }
       if let spare { core.release(spare) }
       queued = true
     }

@@ -27,9 +27,12 @@ public enum KvfreeDesign: String, Sendable, CaseIterable {
   /// `allocPagesNoLock()` (`alloc_pages_nolock()`, Linux 6.15): trylocks
   /// only, so no wait-context violation is possible; nil instead of waiting.
   case nolock
-  /// Never allocate in the caller's context: a worker thread refills the
-  /// per-CPU page cache with sleeping `.kernel` allocations; the caller only
-  /// takes cached pages, else falls back to the list.
+  /// Never allocate in the caller's context: a cache that runs empty wakes
+  /// a refill worker of its own at once (the kernel's
+  /// `run_page_cache_worker()`), which refills the per-CPU page caches with
+  /// sleeping `.kernel` allocations; the caller only takes cached pages,
+  /// else falls back to the list. The headless `kvfreeRCU(_:)` drops the
+  /// lock and allocates by itself, as in every design.
   case deferred
 }
 
@@ -37,6 +40,10 @@ public enum KvfreeDesign: String, Sendable, CaseIterable {
 public struct KvfreeStatistics: Sendable, Equatable {
   /// Pages taken from the page allocator for pointer arrays.
   public var arrayPagesAllocated = 0
+  /// Of those, the pages that held a pointer array at least once (a page
+  /// cached and given back by `shrink()` without ever holding one is
+  /// allocated, not used).
+  public var arrayPagesUsed = 0
   /// The most pages held at once (arrays in use plus the cache).
   public var peakArrayPages = 0
   /// Objects queued on the list threaded through their heads (no array page).

@@ -27,9 +27,10 @@ final class ReaderRegistry: @unchecked Sendable {
   /// sections within this many).
   static let policyRefreshInterval: UInt32 = 64
 
-  /// `rcu_registry_lock`: a raw spin lock, so a thread may register from
-  /// any context that can enter a section; held only while the list is
-  /// changed or scanned, never while waiting.
+  /// `rcu_registry_lock`: a raw spin lock, always taken with interrupts
+  /// masked (`withLock`), so a thread may register from any context that
+  /// can enter a section, a hard interrupt included; held only while the
+  /// list is changed or scanned, never while waiting.
   let lock = Checked.RawSpinLock(
     name: "rcu_registry_lock", key: LockClassKey("rcu_registry_lock"))
   /// Registered records (guarded by `lock`).
@@ -59,10 +60,10 @@ final class ReaderRegistry: @unchecked Sendable {
   }
 
   private func register(_ reader: UnsafeMutablePointer<rlc_rcu_reader>) {
-    lock.lock()
-    readers.append(reader)
-    rlc_rcu_reader_set_registered(reader, true)
-    lock.unlock()
+    withLock {
+      readers.append(reader)
+      rlc_rcu_reader_set_registered(reader, true)
+    }
     // The destructor runs only for a non-nil value.
     pthread_setspecific(readerExitKey, UnsafeRawPointer(reader))
   }
@@ -75,28 +76,34 @@ final class ReaderRegistry: @unchecked Sendable {
       let message = "rawlockcheck: RCU: a thread exited inside a read-side section\n"
       _ = message.withCString { write(2, $0, strlen($0)) }
     }
-    lock.lock()
-    readers.removeAll { $0 == reader }
-    rlc_rcu_reader_set_registered(reader, false)
-    lock.unlock()
+    withLock {
+      readers.removeAll { $0 == reader }
+      rlc_rcu_reader_set_registered(reader, false)
+    }
   }
 
   /// Whether a registered reader other than `excluded` is inside a section
   /// entered under the old phase.
   func anyOldReader(excluding excluded: UnsafeMutablePointer<rlc_rcu_reader>) -> Bool {
-    lock.lock()
-    defer { lock.unlock() }
-    for reader in readers where reader != excluded {
-      if rlc_rcu_reader_state(reader) == 2 { return true }
+    withLock {
+      for reader in readers where reader != excluded {
+        if rlc_rcu_reader_state(reader) == 2 { return true }
+      }
+      return false
     }
-    return false
   }
 
   /// Runs `body` with the registry locked (no thread registers meanwhile).
-  func withLockedRegistry(_ body: () -> Void) {
-    lock.lock()
-    body()
-    lock.unlock()
+  func withLockedRegistry(_ body: () -> Void) { withLock(body) }
+
+  /// Runs `body` with `lock` held and interrupts masked (the lock is
+  /// irq-safe: `register` may run in a hard interrupt).
+  private func withLock<R>(_ body: () -> R) -> R {
+    Checked.withInterruptsMasked {
+      lock.lock()
+      defer { lock.unlock() }
+      return body()
+    }
   }
 }
 

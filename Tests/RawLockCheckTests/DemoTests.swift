@@ -21,6 +21,42 @@ import Testing
       #expect(text.contains("\n\(design) "), "no table row for \(design)")
     }
     #expect(text.contains("as expected"))
+    // The count is of times it happened: at least once per finding.
+    #expect(text.contains("(happened "))
+    // A baseline measured in the same run, and each design's time over it.
+    let rows = text.split(separator: "\n")
+    let header = try #require(rows.first { $0.hasPrefix("design ") })
+    #expect(header.contains("pages allocated") && header.contains("pages used"))
+    #expect(header.hasSuffix("x kfree"))
+    let baseline = try #require(rows.first { $0.hasPrefix("kfree (baseline) ") })
+    #expect(baseline.hasSuffix(" 1.00"))
+  }
+
+  /// Every figure is a ratio against a baseline measured in the same run
+  /// (the same loop freeing at once with kfree), after a warm-up; a page
+  /// counts as used only if it held an array, so never more than allocated.
+  @Test func jsonFiguresAreRatiosToTheSameRunsBaseline() throws {
+    let run = try ToolRun(["demo", "--format", "json", "--rounds", "2", "--threads", "2"])
+    #expect(run.status == 0, "\(run.stderr)")
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    #expect((object["warmUpRounds"] as? Int ?? 0) >= 1)
+    let baseline = try #require(object["baseline"] as? [String: Any])
+    #expect(baseline["objectsFreed"] as? Int == object["objectsPerDesign"] as? Int)
+    let baseNs = try #require(baseline["nsPerObject"] as? Int)
+    #expect(baseNs > 0)
+    let designs = try #require(object["designs"] as? [[String: Any]])
+    #expect(designs.count == 4)
+    for design in designs {
+      let ns = try #require(design["nsPerObject"] as? Int)
+      let percent = try #require(design["percentOfBaseline"] as? Int)
+      // Both figures are rounded: the percentage agrees within a point or two.
+      let expected = Double(ns) * 100 / Double(baseNs)
+      #expect(abs(Double(percent) - expected) <= 2 + expected / Double(baseNs), "\(design)")
+      let allocated = try #require(design["arrayPagesAllocated"] as? Int)
+      let used = try #require(design["arrayPagesUsed"] as? Int)
+      #expect(used <= allocated, "\(design)")
+    }
   }
 
   /// JSON: exactly one design has findings, inline-nowait, and its finding

@@ -39,7 +39,9 @@ public func installSignalHandler(
   action.__sigaction_handler.sa_handler = { signo in SignalHandlers.run(signo) }
   action.sa_flags = Int32(SA_RESTART)
   sigemptyset(&action.sa_mask)
-  return sigaction(signal, &action, nil) == 0
+  guard sigaction(signal, &action, nil) == 0 else { return false }
+  SignalHandlers.installed.bitwiseOr(1 << UInt64(signal - 1), ordering: .releasing)
+  return true
 }
 
 /// The handlers installed through `installSignalHandler`, by signal number.
@@ -71,6 +73,10 @@ enum SignalHandlers {
     }
   }
   static let slots = Slots()
+
+  /// The signals installed so far, bit `signal - 1` each: what
+  /// `Checked.withInterruptsMasked` blocks.
+  static let installed = Atomic<UInt64>(0)
 
   /// The trampoline every installed signal runs: a hard interrupt around
   /// the user's handler.

@@ -7,11 +7,16 @@ enum DemoText {
   static let scenarioLine = "raw_spin_lock(&some_lock); kfree_rcu(p)"
 
   /// The whole text report.
-  static func render(_ results: [DemoResult], scenario: DemoScenario, expected: Bool) -> String {
+  static func render(
+    _ results: [DemoResult], baseline: DemoBaseline, scenario: DemoScenario, expected: Bool
+  ) -> String {
     var out =
       "rawlockcheck demo: \(scenarioLine) on \(scenario.threads) threads, "
       + "\(scenario.objects) objects per design, per-CPU page lists and krcp page caches "
-      + "drained every \(scenario.objectsPerRound) objects per thread\n\n"
+      + "drained every \(scenario.objectsPerRound) objects per thread; "
+      + "each design and the baseline (the same loop, kfree at once) measured after "
+      + "\(DemoScenario.warmUpRounds) warm-up round\(DemoScenario.warmUpRounds == 1 ? "" : "s")"
+      + "\n\n"
     for result in results where !result.findings.isEmpty {
       let n = result.findings.count
       out += "\(result.design.rawValue): \(n) distinct finding\(n == 1 ? "" : "s")\n\n"
@@ -21,23 +26,29 @@ enum DemoText {
         out += "(happened \(finding.count) time\(finding.count == 1 ? "" : "s") in this run)\n\n"
       }
     }
-    out += table(results) + "\n"
+    out += table(results, baseline: baseline) + "\n"
     out += verdict(results, expected: expected)
     return out
   }
 
-  /// The table over the designs that ran.
-  static func table(_ results: [DemoResult]) -> String {
+  /// The table over the designs that ran, under the baseline's row; the
+  /// last column is each time per object over the baseline's.
+  static func table(_ results: [DemoResult], baseline: DemoBaseline) -> String {
     let header = [
-      "design", "findings", "array pages", "list fallbacks", "nolock failures", "objects freed",
-      "ns/object",
+      "design", "findings", "pages allocated", "pages used", "list fallbacks",
+      "nolock failures", "objects freed", "ns/object", "x kfree",
     ]
     var rows = [header]
+    rows.append([
+      "kfree (baseline)", "-", "-", "-", "-", "-", "\(baseline.objects)",
+      String(format2: baseline.nsPerObject), "1.00",
+    ])
     for r in results {
+      let s = r.statistics
       rows.append([
-        r.design.rawValue, "\(r.findings.count)", "\(r.statistics.arrayPagesAllocated)",
-        "\(r.statistics.listFallbacks)", "\(r.statistics.nolockFailures)",
-        "\(r.statistics.objectsFreed)", String(format2: r.nsPerObject),
+        r.design.rawValue, "\(r.findings.count)", "\(s.arrayPagesAllocated)",
+        "\(s.arrayPagesUsed)", "\(s.listFallbacks)", "\(s.nolockFailures)", "\(s.objectsFreed)",
+        String(format2: r.nsPerObject), String(format2: r.ratio(to: baseline)),
       ])
     }
     let widths = header.indices.map { column in rows.map { $0[column].count }.max()! }
@@ -77,30 +88,45 @@ enum DemoText {
 /// findings (kind, the lock being taken, the locks held, the frames).
 enum DemoJSON {
   /// The object.
-  static func value(_ results: [DemoResult], scenario: DemoScenario, expected: Bool) -> JSONValue {
+  static func value(
+    _ results: [DemoResult], baseline: DemoBaseline, scenario: DemoScenario, expected: Bool
+  ) -> JSONValue {
     .object([
       ("tool", .string("rawlockcheck")),
       ("version", .string(RawLockCheck.version)),
       ("scenario", .string(DemoText.scenarioLine)),
       ("threads", .int(scenario.threads)),
       ("objectsPerDesign", .int(scenario.objects)),
+      ("warmUpRounds", .int(DemoScenario.warmUpRounds)),
       ("expected", .bool(expected)),
-      ("designs", .array(results.map(design))),
+      (
+        "baseline",
+        .object([
+          ("free", .string("kfree")),
+          ("objectsFreed", .int(baseline.objects)),
+          ("nsPerObject", .int(Int(baseline.nsPerObject.rounded()))),
+        ])
+      ),
+      ("designs", .array(results.map { design($0, baseline: baseline) })),
     ])
   }
 
-  static func design(_ r: DemoResult) -> JSONValue {
+  /// One design's figures; `percentOfBaseline` is its time per object over
+  /// the baseline's, in percent (JSONValue has no fractions).
+  static func design(_ r: DemoResult, baseline: DemoBaseline) -> JSONValue {
     let s = r.statistics
     return .object([
       ("design", .string(r.design.rawValue)),
       ("expectsFinding", .bool(r.design.expectsFinding)),
       ("arrayPagesAllocated", .int(s.arrayPagesAllocated)),
+      ("arrayPagesUsed", .int(s.arrayPagesUsed)),
       ("peakArrayPages", .int(s.peakArrayPages)),
       ("listFallbacks", .int(s.listFallbacks)),
       ("nolockFailures", .int(s.nolockFailures)),
       ("objectsQueued", .int(s.objectsQueued)),
       ("objectsFreed", .int(s.objectsFreed)),
       ("nsPerObject", .int(Int(r.nsPerObject.rounded()))),
+      ("percentOfBaseline", .int(Int((r.ratio(to: baseline) * 100).rounded()))),
       ("findings", .array(r.findings.map(finding))),
     ])
   }

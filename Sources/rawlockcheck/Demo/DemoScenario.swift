@@ -51,6 +51,11 @@ struct DemoResult {
 
   /// Nanoseconds of the run (queueing under the lock, then the barrier) per object.
   var nsPerObject: Double { seconds * 1e9 / Double(max(1, objects)) }
+
+  /// `nsPerObject` over the baseline's (measured in the same run).
+  func ratio(to baseline: DemoBaseline) -> Double {
+    nsPerObject / max(baseline.nsPerObject, 1e-9)
+  }
 }
 
 /// The seed scenario, `raw_spin_lock(&some_lock); kfree_rcu(p)`, on
@@ -69,6 +74,9 @@ struct DemoScenario {
   var objectsPerRound = 1024
   /// Size of each object (`kmalloc(24)`: an `RCUHead` and a word).
   static let objectSize = 24
+
+  /// Rounds of the unmeasured warm-up run before the measured ones.
+  static let warmUpRounds = 1
 
   /// Objects freed per design's run.
   var objects: Int { threads * rounds * objectsPerRound }
@@ -146,25 +154,23 @@ struct DemoScenario {
   }
 
   /// The scope's occurrences, one per distinct finding (kind, locks and
-  /// stack; the first occurrence's text) with its count, then
-  /// any new process-wide finding no scope saw (the `kvfree_rcu` worker's).
+  /// stack; the first occurrence's text) with the number of times it
+  /// happened (the sum of its occurrences' counts), then any new
+  /// process-wide finding no scope saw (the `kvfree_rcu` worker's).
   private func distinct(_ occurrences: [LockValidationScope.Occurrence], globalFrom: Int)
     -> [DemoFinding]
   {
-    var result: [DemoFinding] = []
-    var identities: [String] = []
+    var tally = DemoTally()
     for occurrence in occurrences {
       // Kind, lock, held locks and stack: rendered only once per identity.
       let f = occurrence.finding
       let identity =
         "\(f.kind)/\(f.lock?.lockClass.raw ?? -1)/\(f.held.map(\.lockClass.raw))/\(f.origin.stack.raw)"
-      if let at = identities.firstIndex(of: identity) {
-        result[at].count += 1
-      } else {
-        identities.append(identity)
-        result.append(DemoFinding(kind: f.kind, count: 1, text: occurrence.text))
+      tally.add(identity: identity, count: occurrence.count) {
+        DemoFinding(kind: f.kind, count: 0, text: occurrence.text)
       }
     }
+    var result = tally.findings
     for finding in LockValidation.findings.dropFirst(globalFrom) {
       let text = LockValidation.describe(finding)
       if !result.contains(where: { $0.text == text }) {

@@ -1,0 +1,60 @@
+import Allocator
+import Foundation
+import Lockdep
+import RCU
+import Testing
+
+/// The deferred design as the kernel has it: a cache miss starts the
+/// refill at once on a worker of its own (`run_page_cache_worker()`), not
+/// on the next draining pass; and the headless form drops the lock and
+/// allocates a page with a sleeping allocation before it falls back to
+/// `synchronizeRCU()` (`add_ptr_to_bulk_krc_lock(..., can_alloc = !head)`).
+@Suite(.serialized)
+struct KvfreeDeferredTests {
+  init() { LockValidation.policy = .collect }
+
+  @Test("A cache miss refills the cache long before the drain delay ends")
+  func refillDoesNotWaitForTheDrain() {
+    let pages = PageAllocator(pages: 256, cpus: 1)
+    let slab = SlabAllocator(pages: pages)
+    // A drain delay of one second: the draining pass cannot run sooner.
+    let kv = KvfreeRCU(
+      slab: slab, pages: pages, design: .deferred, cpus: 1, cacheLimit: 5,
+      drainDelayMicroseconds: 1_000_000)
+    let first = TestObject.make(slab)
+    let queued = ContinuousClock.now
+    kv.kvfreeRCU(first, head: TestObject.head(first))
+    #expect(kv.statistics.listFallbacks == 1)
+    while kv.statistics.arrayPagesAllocated < 5
+      && ContinuousClock.now < queued + .milliseconds(500)
+    {
+      usleep(1000)
+    }
+    #expect(kv.statistics.arrayPagesAllocated == 5, "\(kv.statistics)")
+    #expect(kv.statistics.objectsFreed == 0, "the draining pass ran already")
+    // The next object finds a cached page.
+    let second = TestObject.make(slab)
+    kv.kvfreeRCU(second, head: TestObject.head(second))
+    #expect(kv.statistics.listFallbacks == 1)
+    kv.barrier()
+    #expect(kv.statistics.objectsFreed == 2)
+  }
+
+  @Test("Headless with no cached page: a sleeping allocation, not synchronizeRCU()")
+  func headlessAllocatesBeforeFallingBack() {
+    let pages = PageAllocator(pages: 256, cpus: 1)
+    let slab = SlabAllocator(pages: pages)
+    let kv = KvfreeRCU(
+      slab: slab, pages: pages, design: .deferred, cpus: 1, drainDelayMicroseconds: 0)
+    let scope = LockValidationScope()
+    let object = TestObject.make(slab)
+    scope.run { kv.kvfreeRCU(object) }
+    let s = kv.statistics
+    #expect(s.synchronousFrees == 0, "\(s)")
+    #expect(s.arrayPagesUsed == 1, "\(s)")
+    kv.barrier()
+    #expect(kv.statistics.objectsFreed == 1)
+    #expect(scope.findings.isEmpty, "\(scope.findings.map(\.text))")
+    #expect(slab.objectsInUse == 0)
+  }
+}
