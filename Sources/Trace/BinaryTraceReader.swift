@@ -285,7 +285,8 @@ struct BinaryTraceDecoder: ~Copyable {
     try flushBefore(&consumer)
     let cid: ClassID
     do {
-      cid = try consumer.declareClass(key: key, name: name, kind: kind, waits: waits)
+      cid = try consumer.declareClass(
+        key: key, name: name, kind: kind, waits: waits, site: "\(file): byte \(recordStart)")
     } catch {
       throw .malformed(error.message)
     }

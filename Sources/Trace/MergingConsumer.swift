@@ -42,8 +42,16 @@ public struct MergingConsumer: TraceConsumer {
   public mutating func declareClass(
     key: String, name: String?, kind: LockKind, waits: ClassWaitTypes
   ) throws(EventError) -> ClassID {
+    try declareClass(key: key, name: name, kind: kind, waits: waits, site: source)
+  }
+
+  /// `declareClass`, remembering `site` (the declaration's line or byte)
+  /// as where the class came from, for a later source's message.
+  public mutating func declareClass(
+    key: String, name: String?, kind: LockKind, waits: ClassWaitTypes, site: String
+  ) throws(EventError) -> ClassID {
     try Self.register(
-      key: key, name: name, kind: kind, waits: waits, in: validator.classes, source: source,
+      key: key, name: name, kind: kind, waits: waits, in: validator.classes, source: site,
       sources: &classSources)
   }
 

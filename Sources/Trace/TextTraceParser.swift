@@ -164,7 +164,8 @@ struct TextTraceParser: ~Copyable {
     try flush(into: &consumer)
     let id: ClassID
     do {
-      id = try consumer.declareClass(key: key, name: name, kind: kind, waits: waits)
+      id = try consumer.declareClass(
+        key: key, name: name, kind: kind, waits: waits, site: "\(file):\(lineNumber)")
     } catch {
       throw fail(error.message)
     }

@@ -10,6 +10,13 @@ public protocol TraceConsumer {
   /// knows `key` as another kind).
   mutating func declareClass(key: String, name: String?, kind: LockKind, waits: ClassWaitTypes)
     throws(EventError) -> ClassID
+  /// `declareClass` of a class declared at `site` (`trace.rlt:12`,
+  /// `trace.rltb: byte 40`), for a consumer that says where a class came
+  /// from (a merge, when another trace declares it otherwise). The
+  /// default ignores `site`.
+  mutating func declareClass(
+    key: String, name: String?, kind: LockKind, waits: ClassWaitTypes, site: String
+  ) throws(EventError) -> ClassID
   /// A new thread (a `thread` line, or the first event of an
   /// undeclared token): returns its id; throws when the consumer cannot
   /// take it (a writer whose encoding cannot hold the token).
@@ -55,6 +62,13 @@ public struct RefusedEvent: Sendable {
 }
 
 extension TraceConsumer {
+  /// `declareClass(key:name:kind:waits:)`, `site` unused.
+  public mutating func declareClass(
+    key: String, name: String?, kind: LockKind, waits: ClassWaitTypes, site: String
+  ) throws(EventError) -> ClassID {
+    try declareClass(key: key, name: name, kind: kind, waits: waits)
+  }
+
   /// Consumes the events one at a time with `consume(_:)`.
   public mutating func consume(_ events: UnsafeBufferPointer<LockEvent>) -> RefusedEvent? {
     for index in events.indices {

@@ -356,6 +356,9 @@ import Testing
     #expect(merged.status == seeded.status, "\(merged.stdout)\n\(seeded.stdout)")
   }
 
+  /// A class another source declared otherwise is an error naming both
+  /// declarations, each where it is (a graph file's line, a text trace's
+  /// line, a binary trace's byte).
   @Test func classKindMismatchNamesBoth() throws {
     let graph = "rawlockcheck-graph 1\nclass A spinlock\n"
     let dir = try Self.directory(["g.rlg": graph, "t1.rlt": Self.first, "t2.rlt": Self.second])
@@ -369,7 +372,15 @@ import Testing
     let merged = try ToolRun(["report", "--merge", "t1.rlt", "t2.rlt"], in: dir)
     #expect(merged.status == 2)
     #expect(
-      merged.stderr == "rawlockcheck: t2.rlt:3: class \"A\" is rwsem here but mutex in t1.rlt\n")
+      merged.stderr == "rawlockcheck: t2.rlt:3: class \"A\" is rwsem here but mutex in t1.rlt:2\n")
+    // The earlier declaration's place in a binary trace is its byte offset.
+    #expect(try ToolRun(["convert", "t1.rlt", "t1.rltb"], in: dir).status == 0)
+    let binary = try ToolRun(["report", "--merge", "t1.rltb", "t2.rlt"], in: dir)
+    #expect(binary.status == 2)
+    #expect(
+      binary.stderr.hasPrefix(
+        "rawlockcheck: t2.rlt:3: class \"A\" is rwsem here but mutex in t1.rltb: byte "),
+      "\(binary.stderr)")
   }
 
   /// The traces of one build's processes share a symbolizer (their
