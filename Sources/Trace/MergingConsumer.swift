@@ -22,6 +22,9 @@ public struct MergingConsumer: TraceConsumer {
   public let threadPrefix: String
   /// Which source first declared each class key (for messages).
   public var classSources: [String: String]
+  /// What the caller should say: a class declared here under another
+  /// display name than the earlier source's (reports keep the first).
+  public var warnings: [String] = []
 
   /// A consumer of the source numbered `trace` (0-based), called `source`,
   /// feeding `validator`; `classSources` carries over from earlier sources.
@@ -46,13 +49,21 @@ public struct MergingConsumer: TraceConsumer {
   }
 
   /// `declareClass`, remembering `site` (the declaration's line or byte)
-  /// as where the class came from, for a later source's message.
+  /// as where the class came from, for a later source's message; a
+  /// display name other than the earlier source's is a warning.
   public mutating func declareClass(
     key: String, name: String?, kind: LockKind, waits: ClassWaitTypes, site: String
   ) throws(EventError) -> ClassID {
-    try Self.register(
+    let id = try Self.register(
       key: key, name: name, kind: kind, waits: waits, in: validator.classes, source: site,
       sources: &classSources)
+    let known = validator.classes[id].displayName
+    if let earlier = classSources[key], earlier != site, (name ?? key) != known {
+      warnings.append(
+        "\(site): class \"\(QuotedText.shown(key))\" is named \"\(QuotedText.shown(name ?? key))\" "
+          + "here but \"\(QuotedText.shown(known))\" in \(earlier): reports name it as there")
+    }
+    return id
   }
 
   /// Registers `key` in `classes` for `source`, or finds it registered by an

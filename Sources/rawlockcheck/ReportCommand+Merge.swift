@@ -214,12 +214,12 @@ extension ReportCommand {
       let symbols: TraceSymbols
       var said: [SARIFReport.Failure] = []
       defer { warnings += said }
+      let warn = Self.warning(path) { said.append($0) }
+      defer { consumer.warnings.forEach(warn) }
       do {
         symbols = try TraceReader(
           path: Self.file(for: path), displayName: QuotedText.printable(path)
-        ).read(
-          into: &consumer, progress: progress.update,
-          warning: Self.warning(path) { said.append($0) })
+        ).read(into: &consumer, progress: progress.update, warning: warn)
         progress.finish()
       } catch {
         progress.finish()

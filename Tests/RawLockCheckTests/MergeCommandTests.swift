@@ -356,6 +356,26 @@ import Testing
     #expect(merged.status == seeded.status, "\(merged.stdout)\n\(seeded.stdout)")
   }
 
+  /// A class another source declared under another display name is the
+  /// same class (keyed by its id): a warning names both declarations, the
+  /// run goes on, and reports name the class as the first source did.
+  @Test func aClassNamedOtherwiseIsAWarning() throws {
+    let renamed = Self.second.replacingOccurrences(
+      of: "class A mutex name=&a->lock", with: "class A mutex name=&other->lock")
+    #expect(renamed != Self.second)
+    let dir = try Self.directory(["t1.rlt": Self.first, "t2.rlt": renamed])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try ToolRun(["report", "--merge", "t1.rlt", "t2.rlt"], in: dir)
+    #expect(run.status == 1)
+    let line =
+      try #require(renamed.split(separator: "\n").firstIndex { $0.hasPrefix("class A ") }) + 1
+    #expect(
+      run.stderr
+        == "rawlockcheck: t2.rlt:\(line): class \"A\" is named \"&other->lock\" here but \"&a->lock\" in t1.rlt:2: reports name it as there\n"
+    )
+    #expect(run.stdout.contains("&a->lock") && !run.stdout.contains("&other->lock"))
+  }
+
   /// A class another source declared otherwise is an error naming both
   /// declarations, each where it is (a graph file's line, a text trace's
   /// line, a binary trace's byte).
