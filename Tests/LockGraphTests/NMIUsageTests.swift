@@ -23,9 +23,13 @@ import WaitContext
     try s.event(.nmiEnter, on: "262")
     s.acquire("krc", on: "262")
     #expect(s.kinds == [.inconsistentLockState])
-    guard case .inconsistentLockState(let previous, let new, let origin, _) = s.findings[0].detail
+    guard
+      case .inconsistentLockState(let previous, let new, let origin, let irqState) = s.findings[0]
+        .detail
     else { return }
     #expect(previous == .used && new == .inNMI)
+    // `hardirq_count()` counts the NMI's HARDIRQ_OFFSET; interrupts are off.
+    #expect(irqState == "HC0[1]:SC0[0]:HE0:SE1")
     #expect(previous.usageString == "INITIAL USE" && new.usageString == "IN-NMI")
     #expect(origin != nil)
   }

@@ -54,6 +54,13 @@ import WaitContext
     }
     #expect(locks?.preemptCount == 2 && locks?.rcuDepth == 1)
     #expect(locks?.preemptionDisabledAt?.stack == StackID(7))
+    // `rcu_read_lock_bh()` disables bottom halves, which counts as well.
+    let bhFirst = try state {
+      $0.acquire("bh", stack: 9)
+      $0.acquire("spin", stack: 7)
+    }
+    #expect(bhFirst?.preemptCount == 0x201)
+    #expect(bhFirst?.preemptionDisabledAt?.stack == StackID(9))
     let all = try state {
       $0.acquire("spin")
       try $0.event(.bhDisable)

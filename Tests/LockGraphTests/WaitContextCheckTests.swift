@@ -146,6 +146,23 @@ import WaitContext
     #expect(s.findings.first?.origin.event == 3)
   }
 
+  /// Below any lock but a wait-override, a release out of order can only
+  /// raise what the locks above it are allowed: a lock refused when it
+  /// was taken (a mutex in a hard interrupt: also a sleep there) is not
+  /// reported again at the release (one finding each, with a stack each).
+  @Test func aLockRefusedBeforeIsNotReportedAgainAtARelease() throws {
+    var s = Scenario()
+    s.lock("a", .mutex)
+    s.lock("m", .mutex)
+    try s.event(.hardirqEnter)
+    s.acquire("a", stack: 1)
+    s.acquire("m", stack: 2)
+    let before = s.kinds
+    #expect(before.filter { $0 == .invalidWaitContext }.count == 2)
+    s.release("a")
+    #expect(s.kinds == before)
+  }
+
   @Test func nmiAllowsOnlyWaitFree() throws {
     var s = Scenario()
     s.lock("raw", .rawSpinlock)

@@ -36,7 +36,10 @@ extension ThreadValidator {
       let kind = classes[h.lockClass].kind
       switch kind {
       case .rcu: rcuDepth += 1
-      case .rcuBH: count &+= 0x200
+      case .rcuBH:
+        // `local_bh_disable()` records where the count left 0 too.
+        count &+= 0x200
+        if !contextFirst && disabledAt == nil { disabledAt = h.origin }
       default:
         guard SleepRule.makesAtomic(classes.waits(h.lockClass), configuration: configuration)
         else { continue }

@@ -94,19 +94,28 @@ extension ThreadValidator {
     let above = Array(state.held[(index + 1)...])
     state.held.removeAll(from: index)
     state.chainKey = removed.previousChainKey
-    reacquire(above, at: event.origin)
+    reacquire(above, after: removed, at: event.origin)
   }
 
-  /// Pushes `locks` again after a lock below them went, validating each
-  /// as a new acquisition (lockdep's `reacquire_held_locks()`), with what
-  /// that finds found at `origin` (the release or free): `foundAt(_:)`.
-  mutating func reacquire(_ locks: [HeldLock], at origin: Origin?) {
+  /// Pushes `locks` again after `removed`, a lock below them, went,
+  /// validating each as a new acquisition (lockdep's
+  /// `reacquire_held_locks()`), with what that finds found at `origin`
+  /// (the release or free): `foundAt(_:)`.
+  ///
+  /// All of `__lock_acquire()` runs again, the wait-context check too, which
+  /// finds something new only when `removed` was a wait-override: below
+  /// any other lock, what the locks above were allowed is the lowest of
+  /// their holders' inner types (`WaitContextRule.lower`), which a lock
+  /// fewer can only raise, and a lock refused before would be reported
+  /// again at the release.
+  mutating func reacquire(_ locks: [HeldLock], after removed: HeldLock, at origin: Origin?) {
     reacquiredAt = origin
     defer { reacquiredAt = nil }
+    let recheck = classes.waits(removed.lockClass).lockType == .override
     for lock in locks {
-      // All of `__lock_acquire()` runs again, the wait-context check too:
-      // a wait-override below a lock allowed it, and went.
-      checkWaitContext(lock, waits: classes.waits(lock.lockClass), now: allowedNow())
+      if recheck {
+        checkWaitContext(lock, waits: classes.waits(lock.lockClass), now: allowedNow())
+      }
       push(lock)
     }
   }
@@ -182,7 +191,7 @@ extension ThreadValidator {
         state.held.removeAll(from: i)
         if i >= state.currentSegmentStart || kept.isEmpty {
           state.chainKey = lock.previousChainKey
-          reacquire(kept, at: origin)
+          reacquire(kept, after: lock, at: origin)
         } else {
           for above in kept { state.held.append(above) }
         }

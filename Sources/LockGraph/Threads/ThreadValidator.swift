@@ -288,10 +288,13 @@ public struct ThreadValidator {
   func irqState() -> String {
     let s = state
     let hc = s.hardirqDepth > 0 ? 1 : 0
+    // `hardirq_count()` counts an NMI's HARDIRQ_OFFSET too (`nmi_enter()`),
+    // `lockdep_hardirq_context()` only hard interrupts.
+    let hardirqCount = Int64(s.hardirqDepth) + Int64(s.nmiDepth)
     let sc = s.softirqDepth > 0 ? 1 : 0
     let softirqCount = Int64(s.softirqDepth) + 2 * Int64(s.bhDisableDepth)
     return
-      "HC\(hc)[\(s.hardirqDepth)]:SC\(sc)[\(softirqCount)]:HE\(s.hardirqsOff ? 0 : 1):SE\(s.softirqsEnabled ? 1 : 0)"
+      "HC\(hc)[\(hardirqCount)]:SC\(sc)[\(softirqCount)]:HE\(s.hardirqsOff ? 0 : 1):SE\(s.softirqsEnabled ? 1 : 0)"
   }
 
   /// A held lock as a finding shows it, with its class's usage bits now.
