@@ -17,13 +17,9 @@ import WaitContext
     return (v, classes)
   }
 
+  /// One event at a time, or as one batch (`ThreadSlotsTests.run`).
   static func run(_ events: [LockEvent], on v: inout LockValidator, batch: Bool) throws {
-    if batch {
-      let refused = events.withUnsafeBufferPointer { v.process($0) }
-      #expect(refused == nil)
-    } else {
-      for event in events { try v.process(event) }
-    }
+    try ThreadSlotsTests.run(events, on: &v, batch: batch)
   }
 
   /// The threads named in held-lock-freed findings.

@@ -43,11 +43,7 @@ extension DemoScenario {
     var batch: [UnsafeMutableRawPointer] = []
     batch.reserveCapacity(objectsPerRound)
     for _ in 0..<rounds {
-      for _ in 0..<objectsPerRound {
-        let object = slab.kmalloc(Self.objectSize)!
-        object.initializeMemory(as: RCUHead.self, to: RCUHead())
-        batch.append(object)
-      }
+      allocateRound(from: slab, into: &batch)
       gate.wait()
       if index == 0 { pages.drainPerCPULists() }
       gate.wait()

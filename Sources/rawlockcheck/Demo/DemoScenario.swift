@@ -123,6 +123,16 @@ struct DemoScenario {
       statistics: statistics, objects: objects, seconds: seconds)
   }
 
+  /// A round's objects, each allocated from `slab` and initialized as an
+  /// RCU head, appended to `batch`.
+  func allocateRound(from slab: SlabAllocator, into batch: inout [UnsafeMutableRawPointer]) {
+    for _ in 0..<objectsPerRound {
+      let object = slab.kmalloc(Self.objectSize)!
+      object.initializeMemory(as: RCUHead.self, to: RCUHead())
+      batch.append(object)
+    }
+  }
+
   /// One thread's part: allocate, wait for the drain, free under the raw lock.
   private func freeUnderRawLock(
     index: Int, kv: KvfreeRCU, slab: SlabAllocator, pages: PageAllocator,
@@ -131,11 +141,7 @@ struct DemoScenario {
     var batch: [UnsafeMutableRawPointer] = []
     batch.reserveCapacity(objectsPerRound)
     for _ in 0..<rounds {
-      for _ in 0..<objectsPerRound {
-        let object = slab.kmalloc(Self.objectSize)!
-        object.initializeMemory(as: RCUHead.self, to: RCUHead())
-        batch.append(object)
-      }
+      allocateRound(from: slab, into: &batch)
       gate.wait()
       if index == 0 {
         // The per-CPU page lists and the krcp page caches empty: the next
