@@ -59,7 +59,7 @@ extension TextReport {
       out += heldAndBacktrace(f)
 
     case .irqUnsafeDependency(
-      let held, let safe, let safeBit, let safeOrigin, let unsafe, let unsafeBit, let unsafeOrigin,
+      let held, let safe, _, let safeOrigin, let unsafe, _, let unsafeOrigin,
       let safeToHeld, let lockToUnsafe, let state):
       out = title(f.kind.title)
       out += "WARNING: \(state)-safe -> \(state)-unsafe lock order detected\n"

@@ -20,13 +20,25 @@ public enum Demangler {
     guard isMangled(name) else { return nil }
     if let simplified = backtraceDemangle(name) {
       if name.hasPrefix("_Z") { return inheritingConstructorFixed(simplified, mangled: name) }
-      return topLevelContextNamed(simplified, mangled: name)
+      return mergedMarked(topLevelContextNamed(simplified, mangled: name), mangled: name)
     }
     if name.hasPrefix("_Z"), let cxx = cxxDemangle(name) {
       return inheritingConstructorFixed(cxx, mangled: name)
     }
     if let swift = swiftFullDemangle(name) { return swift }
     return nil
+  }
+
+  /// `simplified` marked `merged ` when the mangled name is a merged
+  /// function's (suffix `Tm`: LLVM's MergeFunctions folded functions with
+  /// identical bodies into this one, so its frames stand for any of them;
+  /// `withIRQsDisabled`'s may read `withSoftIRQ`). The simplified form
+  /// leaves the mark out; the full one, and llvm-symbolizer, keep it.
+  static func mergedMarked(_ simplified: String, mangled: String) -> String {
+    guard mangled.hasSuffix("Tm"), !simplified.hasPrefix("merged "),
+      swiftFullDemangle(mangled)?.hasPrefix("merged ") == true
+    else { return simplified }
+    return "merged " + simplified
   }
 
   /// `simplified` with the module named after a trailing ` in `: the

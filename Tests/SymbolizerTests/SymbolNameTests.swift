@@ -17,6 +17,18 @@ import Testing
     #expect(SymbolName(linkage: Self.swiftName).description == Self.swiftReadable)
   }
 
+  /// A merged function (LLVM's MergeFunctions folded identical bodies into
+  /// one, mangled with the suffix `Tm`) is marked `merged`, as `swift
+  /// demangle` and llvm-symbolizer print it: its frame may stand for
+  /// another function (the project's `withIRQsDisabled` read
+  /// `withSoftIRQ` in the demo's stack). The function itself is not.
+  @Test func aMergedFunctionIsMarked() {
+    let merged = "$s7Lockdep7CheckedO11withSoftIRQyxxyq_YKXEq_YKs5ErrorR_r0_lFZTm"
+    #expect(Demangler.demangle(merged) == "merged static Checked.withSoftIRQ<A, B>(_:)")
+    #expect(
+      Demangler.demangle(String(merged.dropLast(2))) == "static Checked.withSoftIRQ<A, B>(_:)")
+  }
+
   /// A closure in top-level code is in its module: `swift demangle
   /// --simplified` leaves the context empty (`closure #2 in `), the full
   /// form names it (`closure #2 () -> () in server`).
