@@ -235,7 +235,9 @@ struct DemoReportText {
     let parts = body[open.upperBound..<body.index(before: body.endIndex)].split(
       separator: ":", omittingEmptySubsequences: false)
     guard parts.count >= 2 else {
-      return Frame(function: String(body), file: nil, line: nil, inlined: inlined)
+      // A location without a line (`<compiler-generated>`): the file alone.
+      return Frame(
+        function: function, file: parts.joined(separator: ":"), line: nil, inlined: inlined)
     }
     // file:line:column, or file:line; the file itself has no colon here.
     let numbered = parts.count >= 3 && Int(parts[parts.count - 1]) != nil ? 2 : 1
