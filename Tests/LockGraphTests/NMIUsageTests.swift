@@ -78,4 +78,38 @@ import WaitContext
     s.acquire("raw")
     #expect(s.kinds == [.invalidWaitContext, .inconsistentLockState])
   }
+
+  /// Nothing is held in an NMI (`lock_release()` returns at once there
+  /// too): locks nested in one add no dependency (A then B in an NMI, B
+  /// then A in the task is no cycle), and a lock the interrupted task
+  /// holds taken again in the NMI is the kernel's one finding, not also
+  /// recursive locking.
+  @Test func nothingIsHeldInAnNMI() throws {
+    var s = Scenario()
+    s.lock("A", .custom, inner: .free)
+    s.lock("B", .custom, inner: .free)
+    try s.event(.nmiEnter)
+    s.acquire("A")
+    s.acquire("B")
+    s.release("B")
+    s.release("A")
+    try s.event(.nmiExit)
+    s.acquire("B")
+    s.acquire("A")
+    s.release("A")
+    s.release("B")
+    #expect(s.kinds.isEmpty)
+    #expect(s.validator.graph.edges.count == 1)
+
+    var t = Scenario()
+    t.lock("L", .spinlock)
+    t.acquire("L")
+    try t.event(.nmiEnter)
+    t.acquire("L")
+    t.release("L")
+    try t.event(.nmiExit)
+    t.release("L")
+    #expect(t.kinds == [.inconsistentLockState])
+    #expect(t.validator.heldLocks(of: t.thread("1")).isEmpty)
+  }
 }

@@ -47,12 +47,18 @@ extension ThreadValidator {
     // Nothing until the push changes the held locks or the contexts:
     // what they allow is worked out once, for the check and the push.
     let now = allowedNow()
-    // In an NMI the kernel's one finding for a lock used before is
-    // `verify_lock_unused()`'s: not also this validator's own, stricter
-    // wait-context rule for NMIs (which still finds a class's first use).
-    if state.nmiDepth == 0 || lock.isTrylock || !checkUnusedBeforeNMI(lock) {
-      checkWaitContext(lock, waits: waits, now: now)
+    if state.nmiDepth > 0 {
+      // lockdep is off in an NMI (`__nmi_enter()` calls `lockdep_off()`):
+      // `lock_acquire()` runs `verify_lock_unused()` alone (not for a
+      // trylock), and nothing is held, chained, marked or searched. A lock
+      // it lets through is checked by this validator's own, stricter
+      // wait-context rule for NMIs (the wait type `free`).
+      if !lock.isTrylock && !checkUnusedBeforeNMI(lock) {
+        checkWaitContext(lock, waits: waits, now: now)
+      }
+      return
     }
+    checkWaitContext(lock, waits: waits, now: now)
     markUsage(lock)
 
     var nest = lock.nest

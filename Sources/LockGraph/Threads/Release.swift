@@ -43,6 +43,9 @@ extension ThreadValidator {
   /// last reference.
   mutating func release(_ event: LockEvent) {
     if releaseTop(event.lockClass, instance: event.address) { return }
+    // lockdep is off in an NMI: `lock_release()` returns at once, and no
+    // lock was pushed there (`acquire`).
+    if state.nmiDepth > 0 { return }
     let start = state.currentSegmentStart
     var found: Int? = nil
     var i = state.held.count - 1
