@@ -257,15 +257,15 @@ extension TextReport {
   /// (`print_lock_class_header()`), and where the dependency that led to it
   /// was recorded (`... acquired at:`; for the root, `rootOrigin`, the
   /// stack of the report). `path` runs from the entry next to the root to
-  /// the far end, each with its dependency's stack. The root's usage is
-  /// `usage` when given (its snapshot's, as the report found it), the
-  /// others' as they are now.
+  /// the far end, each with its dependency's stack. Each class's usage is
+  /// as the finding saw it when known (its link's, and `usage` for the
+  /// root), else as it is now.
   func shortestDependencies(
     _ path: some BidirectionalCollection<ChainLink>, root: ClassID, usage: UsageMask?,
     at rootOrigin: Origin
   ) -> String {
     var out = ""
-    var entries = path.reversed().map { ($0.lockClass, $0.origin, UsageMask?.none) }
+    var entries = path.reversed().map { ($0.lockClass, $0.origin, $0.usage) }
     entries.append((root, rootOrigin, usage))
     for (i, (lockClass, origin, snapshot)) in entries.enumerated() {
       let depth = String(repeating: " ", count: entries.count - 1 - i)

@@ -337,6 +337,20 @@ import Testing
       "\(run.stdout)")
   }
 
+  /// An irq report's dependency listing shows each class's usage as the
+  /// finding saw it (lockdep prints it then): a use of the middle lock
+  /// later in the trace, interrupts on, does not show in the listing.
+  @Test func anIrqListingShowsUsageAsFound() throws {
+    let fixture = try String(
+      contentsOf: FixturePaths.traces.appendingPathComponent(
+        "findings/irq-inversion-backwards-chain.rlt"), encoding: .utf8)
+    let later = fixture + "8391 release fown\n8391 acquire fa read\n8391 release fa\n"
+    let run = try ToolRun(["report", "-"], input: later)
+    #expect(run.status == 1)
+    #expect(run.stdout.contains("\n -> (&new->fa_lock){....}-{2:2} {\n    INITIAL READ USE at:\n"))
+    #expect(!run.stdout.contains("(&new->fa_lock){.+.+}"), "\(run.stdout)")
+  }
+
   /// `#` starts a comment outside quotes (the spec), so an unquoted
   /// kernel-style name `&ctx->wqh#2` is cut to `&ctx->wqh`: read as the
   /// spec says, with one warning naming the first such line. A quoted

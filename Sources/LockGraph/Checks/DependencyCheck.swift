@@ -76,12 +76,14 @@ extension ThreadValidator {
 }
 
 extension SharedState {
-  /// The classes along a search path, as chain links (root excluded).
-  func links(_ path: [Int32], forward: Bool) -> [ChainLink] {
+  /// The classes along a search path, as chain links (root excluded), each
+  /// with its usage bits now when `classes` are given.
+  func links(_ path: [Int32], forward: Bool, usageOf classes: ClassTables? = nil) -> [ChainLink] {
     path.map { e in
       let edge = graph.edges[Int(e)]
+      let c = forward ? edge.to : edge.from
       return ChainLink(
-        lockClass: forward ? edge.to : edge.from, origin: edge.origin, thread: edge.creator)
+        lockClass: c, origin: edge.origin, thread: edge.creator, usage: classes?.usage(c))
     }
   }
 }

@@ -140,7 +140,7 @@ extension ThreadValidator {
       .irqLockInversion, origin: origin, lock: snapshot(lock),
       detail: .irqInversion(
         forwards: forwards, other: hit.found, irqClass: irqClass,
-        path: s.links(hit.path, forward: forwards)),
+        path: s.links(hit.path, forward: forwards, usageOf: classes)),
       classes: [c, hit.found], in: &s)
   }
 
@@ -221,8 +221,9 @@ extension ThreadValidator {
         safeOrigin: s.usageOrigin(safeHit.found, bit: safeBit),
         unsafe: unsafeHit.found, unsafeBit: unsafeBit,
         unsafeOrigin: s.usageOrigin(unsafeHit.found, bit: unsafeBit),
-        safeToHeld: s.links(safeHit.path, forward: false).reversed(),
-        lockToUnsafe: s.links(unsafeHit.path, forward: true), state: safeBit.stateName),
+        safeToHeld: s.links(safeHit.path, forward: false, usageOf: classes).reversed(),
+        lockToUnsafe: s.links(unsafeHit.path, forward: true, usageOf: classes),
+        state: safeBit.stateName),
       classes: [prev.lockClass, next.lockClass, safeHit.found, unsafeHit.found], in: &s)
     return false
   }

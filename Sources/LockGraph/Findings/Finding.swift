@@ -41,6 +41,9 @@ public struct ChainLink: Sendable, Hashable {
   public var origin: Origin
   /// The thread that recorded it, when known.
   public var thread: ThreadID?
+  /// The class's usage bits when the finding was made, for the paths of
+  /// irq reports (lockdep prints them as they were then); nil elsewhere.
+  public var usage: UsageMask? = nil
 }
 
 /// What made a thread atomic where it may sleep, as the kernel's
