@@ -2,8 +2,8 @@ extension ThreadValidator {
   /// The usage bits an acquisition sets (lockdep's `mark_usage()`):
   /// used-in-irq bits for blocking acquisitions in interrupt context,
   /// enabled bits when interrupts (and bottom halves) are on, and
-  /// `LOCK_USED` always; none in an NMI, where lockdep is off
-  /// (`checkUnusedBeforeNMI` is what it checks there).
+  /// `LOCK_USED` always. Never asked in an NMI, where lockdep is off and
+  /// marks nothing (`acquire` checks `checkUnusedBeforeNMI` there alone).
   @inline(__always)
   mutating func usageBits(of lock: HeldLock) -> UsageMask {
     usageBits(
@@ -16,7 +16,6 @@ extension ThreadValidator {
   func usageBits(read mode: ReadMode, check: Bool, isTrylock: Bool, hardirqsOff: Bool)
     -> UsageMask
   {
-    if state.nmiDepth > 0 { return [] }
     let read = mode.isRead
     var bits: UsageMask = read ? UsageBit.usedRead.mask : UsageBit.used.mask
     guard check else { return bits }

@@ -12,7 +12,7 @@
 /// path beyond what it did already: a thread that acquires is listed as
 /// unindexed (`ThreadSlots.unindexed`, one flag test per acquisition), and
 /// its held locks not indexed yet (`HeldLock.isIndexed`) are indexed by
-/// the next query (`index(_:threads:all:)`). A release does nothing: an
+/// the next query (`holders`). A release does nothing: an
 /// entry may outlive its lock, and a query checks a listed thread's held
 /// locks before counting it (and drops the entry when it holds nothing in
 /// that page any more).
@@ -39,7 +39,7 @@ struct HeldAddressIndex {
 
   /// Lists slot `s`'s held locks not listed yet (`HeldLock.isIndexed`),
   /// each slot once per page. `all`: every one (for a rebuild).
-  mutating func index(
+  private mutating func index(
     _ s: Int, threads: UnsafeMutableBufferPointer<ThreadValidator>, all: Bool = false
   ) {
     let held = threads[s].state.held
@@ -57,7 +57,7 @@ struct HeldAddressIndex {
   /// Makes the index again from the held locks of every slot, when stale
   /// entries have piled up past `rebuildAt`. Amortized: a rebuild happens
   /// only after at least as many entries were added as it visits.
-  mutating func rebuildIfGrown(threads: UnsafeMutableBufferPointer<ThreadValidator>) {
+  private mutating func rebuildIfGrown(threads: UnsafeMutableBufferPointer<ThreadValidator>) {
     guard entries > rebuildAt else { return }
     pages.removeAll(keepingCapacity: false)
     entries = 0
@@ -69,13 +69,20 @@ struct HeldAddressIndex {
 
   /// The slots other than `excluded` holding a lock that lies in the
   /// `length` bytes from `from` (`ThreadValidator.lies`), each once, in no
-  /// order. Every unindexed slot must have been indexed first. Entries of
-  /// the pages looked at whose slot holds nothing in that page any more
-  /// are dropped.
+  /// order, once the slots listed in `unindexed` are indexed (their
+  /// `awaitsIndex` cleared, the list emptied) and the index rebuilt if it
+  /// grew past `rebuildAt`. Entries of the pages looked at whose slot holds
+  /// nothing in that page any more are dropped.
   mutating func holders(
     from: UInt64, length: UInt64, excluding excluded: Int,
-    threads: UnsafeMutableBufferPointer<ThreadValidator>
+    threads: UnsafeMutableBufferPointer<ThreadValidator>, indexingFirst unindexed: inout [Int]
   ) -> [Int] {
+    for s in unindexed {
+      threads[s].awaitsIndex = false
+      index(s, threads: threads)
+    }
+    unindexed.removeAll(keepingCapacity: true)
+    rebuildIfGrown(threads: threads)
     guard length > 0, entries > 0 else { return [] }
     // `freedLength` never runs past the top of the address space.
     let first = from >> Self.pageShift

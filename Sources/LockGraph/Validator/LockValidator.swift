@@ -286,14 +286,9 @@ public struct LockValidator {
       // The other threads holding a lock in the memory, in thread order (as
       // findings are reported): those the pages it covers list, once the
       // threads that acquired since the last free or init are indexed.
-      for other in pool.unindexed {
-        threads[other].awaitsIndex = false
-        pool.heldAddresses.index(other, threads: threads)
-      }
-      pool.unindexed.removeAll(keepingCapacity: true)
-      pool.heldAddresses.rebuildIfGrown(threads: threads)
       var hit = pool.heldAddresses.holders(
-        from: event.address, length: event.freedLength, excluding: t, threads: threads)
+        from: event.address, length: event.freedLength, excluding: t, threads: threads,
+        indexingFirst: &pool.unindexed)
       hit.sort { threads[$0].thread.raw < threads[$1].thread.raw }
       for other in hit {
         let held = threads[other].state.held
