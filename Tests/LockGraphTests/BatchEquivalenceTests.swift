@@ -5,7 +5,8 @@ import WaitContext
 @testable import LockGraph
 
 /// `LockValidator.process(_:)` on a batch (what the trace readers call:
-/// acquisitions and releases read in place, the fast paths tried once, the
+/// acquisitions, releases and quiet context events read in place
+/// (`processQuietContextEvent`), the fast paths tried once, the
 /// core's lock taken once per batch) against the same validator fed one
 /// event at a time, on random interleaved streams of three threads with
 /// every context, frees and re-initializations across threads, unlocks of

@@ -112,4 +112,19 @@ import WaitContext
     #expect(t.kinds == [.inconsistentLockState])
     #expect(t.validator.heldLocks(of: t.thread("1")).isEmpty)
   }
+  /// A might-lock in an NMI pushes nothing (lockdep is off there), so it
+  /// must drop nothing: it dropped the task's own lock of its class, whose
+  /// release was then a false `bad-unlock-balance` (found by a review).
+  @Test func aMightLockInAnNMIDropsNoHeldLock() throws {
+    var s = Scenario()
+    s.lock("A", .spinlock)
+    s.acquire("A")
+    try s.event(.nmiEnter)
+    s.mightLock("A")
+    try s.event(.nmiExit)
+    #expect(s.validator.heldLocks(of: s.thread("1")).count == 1)
+    s.release("A")
+    #expect(!s.kinds.contains(.badUnlockBalance), "\(s.kinds)")
+    #expect(s.validator.heldLocks(of: s.thread("1")).isEmpty)
+  }
 }

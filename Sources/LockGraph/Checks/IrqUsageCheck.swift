@@ -69,28 +69,33 @@ extension ThreadValidator {
   /// Marks every held lock that takes part in checks with an enabled bit
   /// (its read variant for read-held locks).
   mutating func markHeldLocks(_ bit: UsageBit, origin: Origin) {
-    // The common case, every bit set already, with an index loop that
-    // reads two fields of each entry (no iterator copying whole entries,
-    // no closure).
-    var needs = false
-    var i = 0
-    while i < state.held.count {
-      let lock = state.held[i]
-      if lock.check
-        && !classes.usage(lock.lockClass).contains(lock.read.isRead ? bit.readVariant : bit)
-      {
-        needs = true
-        break
-      }
-      i &+= 1
-    }
-    guard needs else { return }
+    // The common case: every bit set already.
+    guard !heldLocksMarked(bit) else { return }
     let origin = stacked(origin)
     withShared { me, s in
       for lock in me.state.held where lock.check {
         me.markLock(lock, lock.read.isRead ? bit.readVariant : bit, at: origin, in: &s)
       }
     }
+  }
+
+  /// Whether every held lock that takes part in checks has `bit` (its
+  /// read variant for read-held locks) already: `markHeldLocks(bit)`
+  /// would change nothing. An index loop that reads two fields of each
+  /// entry (no iterator copying whole entries, no closure).
+  @inline(__always)
+  func heldLocksMarked(_ bit: UsageBit) -> Bool {
+    let write = bit.mask
+    let read = bit.readVariant.mask
+    var i = 0
+    while i < state.held.count {
+      let lock = state.held[i]
+      if lock.check && !classes.usage(lock.lockClass).contains(lock.read.isRead ? read : write) {
+        return false
+      }
+      i &+= 1
+    }
+    return true
   }
 
   /// lockdep's `mark_lock()` and `mark_lock_irq()`: sets a bit once, and on

@@ -11,6 +11,35 @@ extension ThreadValidator {
     }
   }
 
+  /// `hardirq-enter`, `threaded` or not.
+  mutating func enterHardirq(threaded: Bool) {
+    // lockdep clears `hardirq_threaded` only when the CPU's hardirq
+    // nesting goes from 0 to 1 (`lockdep_hardirq_enter()`): a handler
+    // nested in a threaded one counts as threaded.
+    // And `lockdep_hardirq_threaded()` sets it for the task: a threaded
+    // handler nested in one that is not makes that one threaded too,
+    // until it ends.
+    let outerThreaded = state.contexts.contains(.hardirq(threaded: true))
+    if threaded && !outerThreaded {
+      for i in state.contexts.indices where state.contexts[i] == .hardirq(threaded: false) {
+        state.contexts[i] = .hardirq(threaded: true)
+      }
+    }
+    enterContext(.hardirq(threaded: threaded || outerThreaded))
+  }
+
+  /// Pops the innermost interrupt context (there must be one) and counts
+  /// it out of its depth.
+  @inline(__always)
+  mutating func leaveInnermostContext() {
+    switch state.contexts.removeLast() {
+    case .hardirq: state.hardirqDepth &-= 1
+    case .softirq: state.softirqDepth &-= 1
+    case .nmi: state.nmiDepth &-= 1
+    case .task: break
+    }
+  }
+
   /// Leaves the innermost interrupt context, which must be `context`'s kind.
   /// Locks its handler still holds are reported and dropped.
   mutating func exitContext(_ context: ExecutionContext, _ event: LockEvent) throws(EventError) {
@@ -23,13 +52,7 @@ extension ThreadValidator {
         "\(name)-exit inside \(Self.verbName(innermost))-enter: contexts must nest")
     }
     let segmentContext = state.irqContext
-    state.contexts.removeLast()
-    switch context {
-    case .hardirq: state.hardirqDepth -= 1
-    case .softirq: state.softirqDepth -= 1
-    case .nmi: state.nmiDepth -= 1
-    case .task: break
-    }
+    leaveInnermostContext()
     if state.irqContext != segmentContext {
       var start = state.held.count
       while start > 0 && state.held[start - 1].irqContext == segmentContext { start -= 1 }

@@ -183,23 +183,13 @@ public struct ThreadValidator {
     case .acquire: if !acquireFast(event) { acquire(event) }
     case .release: release(event)
     case .mightLock:
+      // Only what the check pushed is dropped: one that pushes nothing (in
+      // an NMI, past the class table) must leave the held locks alone.
+      let depth = state.held.count
       acquire(event)
-      popTopIfMatches(event)
+      if state.held.count > depth { popTopIfMatches(event) }
     case .mightSleep: checkSleep(event.origin, lock: nil)
-    case .hardirqEnter:
-      // lockdep clears `hardirq_threaded` only when the CPU's hardirq
-      // nesting goes from 0 to 1 (`lockdep_hardirq_enter()`): a handler
-      // nested in a threaded one counts as threaded.
-      // And `lockdep_hardirq_threaded()` sets it for the task: a threaded
-      // handler nested in one that is not makes that one threaded too,
-      // until it ends.
-      let outerThreaded = state.contexts.contains(.hardirq(threaded: true))
-      if event.threaded && !outerThreaded {
-        for i in state.contexts.indices where state.contexts[i] == .hardirq(threaded: false) {
-          state.contexts[i] = .hardirq(threaded: true)
-        }
-      }
-      enterContext(.hardirq(threaded: event.threaded || outerThreaded))
+    case .hardirqEnter: enterHardirq(threaded: event.threaded)
     case .softirqEnter: enterContext(.softirq)
     case .nmiEnter: enterContext(.nmi)
     case .hardirqExit: try exitContext(.hardirq(threaded: false), event)

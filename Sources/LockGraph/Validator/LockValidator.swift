@@ -324,10 +324,12 @@ public struct LockValidator {
   /// the release of the newest lock) read only the fields they need, and
   /// an event they do not take goes to the full path from here (an
   /// acquisition without its fast path being tried again; `release(_:)`
-  /// tests the newest lock again, which costs a few loads). Returns false,
-  /// having changed nothing, for any other event (of a thread whose
-  /// validation stopped or that exited, or of no class), which `validate`
-  /// then takes in full.
+  /// tests the newest lock again, which costs a few loads); and the
+  /// context events `ThreadValidator.processQuietContextEvent` finds
+  /// quiet. Returns false, having changed nothing, for any other event (of
+  /// a thread whose validation stopped or that exited, of no class, a
+  /// context event that is not quiet), which `validate` then takes in
+  /// full.
   @inline(__always)
   static func validateInPlace(
     _ event: UnsafePointer<LockEvent>, number: Int64, slots: UnsafeBufferPointer<Int32>,
@@ -335,14 +337,18 @@ public struct LockValidator {
     shared: UnsafeMutablePointer<SharedState>
   ) -> Bool {
     let verb = event.pointee.verb
-    guard verb == .acquire || verb == .release else { return false }
+    guard verb.rawValue <= Self.lastInPlaceVerb.rawValue else { return false }
     let lockClass = event.pointee.lockClass
     let id = event.pointee.thread.index
     // One unsigned comparison for `0 <= id < slots.count`.
-    guard lockClass != .none, UInt(bitPattern: id) < UInt(slots.count) else { return false }
+    guard UInt(bitPattern: id) < UInt(slots.count) else { return false }
     // A vacant slot (-1) fails the test as a negative index.
     let t = Int(slots[id])
     guard t >= 0, !threads[t].state.stopped else { return false }
+    if verb.rawValue >= LockEvent.Verb.hardirqEnter.rawValue {
+      return threads[t].processQuietContextEvent(verb, threaded: event.pointee.threaded)
+    }
+    guard lockClass != .none, verb == .acquire || verb == .release else { return false }
     if verb == .release {
       if threads[t].releaseTop(lockClass, instance: event.pointee.address) { return true }
     } else if event.pointee.subclass == 0, event.pointee.nest == .none,
@@ -374,6 +380,11 @@ public struct LockValidator {
     }
     return true
   }
+
+  /// The verbs `validateInPlace` takes: acquisitions and releases (and
+  /// might-locks and might-sleeps, which it leaves), and the contexts'
+  /// verbs from `hardirqEnter` on (`LockEvent.Verb`'s order).
+  static let lastInPlaceVerb = LockEvent.Verb.preemptEnable
 
   static func namesClass(_ verb: LockEvent.Verb) -> Bool {
     switch verb {

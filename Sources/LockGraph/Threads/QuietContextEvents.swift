@@ -1,0 +1,72 @@
+import WaitContext
+
+extension ThreadValidator {
+  /// `process(_:)` of an event that enters or leaves an interrupt-like
+  /// context or turns interrupts, bottom halves or preemption off or on
+  /// (verbs `hardirqEnter` through `preemptEnable`), on a validated
+  /// thread, when the event is quiet: it is accepted and reports, marks
+  /// and records nothing, so it only changes the thread's counts and
+  /// contexts, as `process(_:)` changes them. Returns false, having
+  /// changed nothing, for any other: an exit or enable the stream does not
+  /// allow (`process(_:)` refuses it), an exit that leaves a handler's
+  /// locks held (reported), an enable that makes a held lock irq- or
+  /// softirq-enabled for the first time (marked, and checked).
+  ///
+  /// Lets a trace's validator take the common context events without
+  /// copying them, as it takes acquisitions and releases.
+  @inline(__always)
+  mutating func processQuietContextEvent(_ verb: LockEvent.Verb, threaded: Bool) -> Bool {
+    switch verb {
+    case .irqDisable: state.irqDisableDepth &+= 1
+    case .bhDisable: state.bhDisableDepth &+= 1
+    case .preemptDisable: state.preemptDisableDepth &+= 1
+    case .preemptEnable:
+      guard state.preemptDisableDepth > 0 else { return false }
+      state.preemptDisableDepth &-= 1
+    case .irqEnable:
+      // `enableIRQs`: the held locks are marked when interrupts come back
+      // on in task context.
+      guard state.irqDisableDepth > 0 else { return false }
+      if state.irqDisableDepth == 1 && state.hardirqDepth == 0 && state.nmiDepth == 0 {
+        guard heldLocksMarked(.enabledHardirq),
+          !state.softirqsEnabled || heldLocksMarked(.enabledSoftirq)
+        else { return false }
+      }
+      state.irqDisableDepth &-= 1
+    case .bhEnable:
+      // `enableBottomHalves`: marked when the count reaches 0 with
+      // interrupts on, outside softirq context.
+      guard state.bhDisableDepth > 0 else { return false }
+      if state.bhDisableDepth == 1 && state.softirqDepth == 0 && !state.hardirqsOff {
+        guard heldLocksMarked(.enabledSoftirq) else { return false }
+      }
+      state.bhDisableDepth &-= 1
+    case .hardirqEnter: enterHardirq(threaded: threaded)
+    case .softirqEnter: enterContext(.softirq)
+    case .nmiEnter: enterContext(.nmi)
+    case .hardirqExit, .softirqExit, .nmiExit:
+      // `exitContext`, when it neither refuses nor reports: the innermost
+      // context is of the verb's kind, and no lock of the handler's
+      // segment (the newest locks, of the current interrupt context) is
+      // held.
+      guard let innermost = state.contexts.last,
+        Self.exitVerb(of: innermost) == verb,
+        state.held.top.map({ $0.irqContext != state.irqContext }) ?? true
+      else { return false }
+      leaveInnermostContext()
+    default: return false
+    }
+    return true
+  }
+
+  /// The verb that leaves `context`.
+  @inline(__always)
+  static func exitVerb(of context: ExecutionContext) -> LockEvent.Verb? {
+    switch context {
+    case .hardirq: .hardirqExit
+    case .softirq: .softirqExit
+    case .nmi: .nmiExit
+    case .task: nil
+    }
+  }
+}
