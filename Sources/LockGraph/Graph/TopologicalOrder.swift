@@ -119,10 +119,25 @@ struct TopologicalOrder: Sendable {
       collect(from: a, forward: false, in: graph, within: lower...upper, stopAt: nil) ?? []
     // Each side in rank order, as (rank, class) packed in one integer:
     // sorted without a comparison closure or a lookup per comparison.
-    let moved = byRank(backward) + byRank(forward)
-    var slots = moved.map { Self.rank(unpacking: $0) }
-    slots.sort()
-    for (packed, r) in zip(moved, slots) { rank[Int(truncatingIfNeeded: packed & 0xFFFF_FFFF)] = r }
+    let back = byRank(backward)
+    let ahead = byRank(forward)
+    // The ranks they hold, in order: the two sorted sides merged.
+    var slots: [Int32] = []
+    slots.reserveCapacity(back.count + ahead.count)
+    var i = 0
+    var j = 0
+    while i < back.count || j < ahead.count {
+      if j == ahead.count || (i < back.count && back[i] < ahead[j]) {
+        slots.append(Self.rank(unpacking: back[i]))
+        i += 1
+      } else {
+        slots.append(Self.rank(unpacking: ahead[j]))
+        j += 1
+      }
+    }
+    for (packed, r) in zip(back + ahead, slots) {
+      rank[Int(truncatingIfNeeded: packed & 0xFFFF_FFFF)] = r
+    }
   }
 
   /// `classes` in rank order, each as its rank (high half, its sign bit
