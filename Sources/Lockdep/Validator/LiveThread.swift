@@ -360,8 +360,8 @@ final class LiveThread: StackSource {
     rlc_block_signals(saved)
     defer { rlc_restore_signals(saved) }
     let dropped = queue.dropped
-    for i in 0..<queue.count {
-      var (event, stack) = queue.entry(i)
+    queue.forEachEvent { event, stack in
+      var event = event
       event.thread = id
       replayStack = stack
       process(event)
@@ -372,7 +372,8 @@ final class LiveThread: StackSource {
     gate.eventsDeferred = deferred.needsReplay
     if dropped > 0 {
       LiveValidator.shared.misuse(
-        "\(dropped) signal handler run(s) not validated: more than \(queue.capacity) events",
+        "\(dropped) signal handler run(s) not validated: more than \(queue.capacity) events "
+          + "queued since the thread's last lock event",
         thread: id)
     }
   }
