@@ -103,6 +103,37 @@ import Testing
   /// before is folded into it (its count added, itself gone, no longer
   /// counting towards the capacity), and the rest keep their order, their
   /// counts and their repeats' lookups; a finding without a key is kept.
+  /// The kept findings' chain links and held locks are bounded as their
+  /// number is: a cycle along a long chain closed again and again by
+  /// other edges is a new finding each time, each with the whole chain;
+  /// past `linkCapacity` links in all, the next one is counted by the
+  /// `limit-exceeded` finding, while fewer than `capacity` are kept.
+  @Test func findingsPastTheLinkBudgetAreCountedByOne() {
+    var store = FindingStore()
+    let length = FindingStore.linkCapacity / 10 + 1
+    let chain = (0..<length).map {
+      ChainLink(lockClass: ClassID(Int32($0)), origin: Origin(), thread: nil)
+    }
+    let held = LockSnapshot(
+      lockClass: ClassID(0), read: .exclusive, isTrylock: false, instance: 0, origin: Origin())
+    func record(_ c: Int32) -> FindingKind {
+      store.record(.circularDependency, origin: Origin(), classes: [ClassID(c)]) {
+        Finding(
+          kind: .circularDependency, thread: ThreadID(0), origin: Origin(), lock: nil,
+          held: [held], detail: .circularDependency(held: held, chain: chain), count: 1,
+          irqState: "")
+      }.finding.kind
+    }
+    // Nine fit (each a tenth of the budget and a little more), the tenth not.
+    for c in 0..<9 { #expect(record(Int32(c)) == .circularDependency) }
+    #expect(record(9) == .limitExceeded)
+    #expect(record(10) == .limitExceeded)
+    #expect(store.count == 10)
+    #expect(store.findings.last?.count == 2)
+    // A finding kept before is still counted on its own.
+    #expect(record(3) == .circularDependency)
+  }
+
   @Test func foldingMergesRepeatsOfEarlierFindings() {
     var store = FindingStore()
     func record(_ c: Int32, trace: Int32, times: Int = 1) {

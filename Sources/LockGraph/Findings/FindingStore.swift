@@ -8,7 +8,12 @@
 /// stops at the first): past them, one `limit-exceeded` finding counts
 /// every occurrence of a finding not kept, so that a run with endless
 /// distinct problems (a cycle through each of thousands of class pairs,
-/// each path a hundred links long) stays in bounded memory.
+/// each path a hundred links long) stays in bounded memory. A finding's
+/// size grows with its dependency chains and held locks, so the kept
+/// findings' links and held locks together are bounded too
+/// (`linkCapacity`): a long chain closed again and again (a chain of
+/// 60,000 classes, each of 1,200 edges closing a cycle along it) would
+/// otherwise keep a thousand copies of it.
 public struct FindingStore: Sendable {
   struct Key: Hashable {
     var kind: FindingKind
@@ -30,6 +35,11 @@ public struct FindingStore: Sendable {
 
   /// The most distinct findings kept.
   public static let capacity = 1_000
+  /// The most dependency links and held locks the kept findings hold in
+  /// all (about 100 MiB of them).
+  public static let linkCapacity = 1 << 21
+  /// The kept findings' links and held locks (`Finding.links`).
+  private var linksKept = 0
 
   /// The distinct findings, in the order they were first recorded (and
   /// the `limit-exceeded` one that counts those not kept, once there are).
@@ -94,14 +104,16 @@ public struct FindingStore: Sendable {
       return (o, false)
     }
     let finding = make()
-    if index.count >= Self.capacity {
+    let links = finding.links
+    if index.count >= Self.capacity || linksKept + links > Self.linkCapacity {
       let limit = Finding(
         kind: .limitExceeded, thread: finding.thread, origin: finding.origin, lock: nil,
         held: [],
         detail: .limitExceeded(
           limit: "MAX_FINDINGS", max: Self.capacity,
           consequence:
-            "a distinct finding past the first \(Self.capacity) is not kept: "
+            "a distinct finding past the first \(Self.capacity) (or past "
+            + "\(Self.linkCapacity) dependency links and held locks kept in all) is not kept: "
             + "each occurrence of one is counted here"),
         count: 1, irqState: finding.irqState)
       overflow = findings.count
@@ -110,6 +122,7 @@ public struct FindingStore: Sendable {
     }
     index[key] = findings.count
     last = (key, findings.count)
+    linksKept += links
     var first = finding
     first.count = 1
     findings.append(first)
@@ -155,6 +168,7 @@ public struct FindingStore: Sendable {
     }
     if let o = overflow, o >= start { overflow = moved[o - start] }
     last = nil
+    linksKept = findings.reduce(0) { $0 + $1.links }
   }
 
   /// The number of distinct findings.
@@ -165,5 +179,21 @@ public struct FindingStore: Sendable {
     var result: [FindingKind: Int] = [:]
     for f in findings { result[f.kind, default: 0] += 1 }
     return result
+  }
+}
+
+extension Finding {
+  /// What the finding holds that grows with the program: its dependency
+  /// chains' links and its held locks (`FindingStore.linkCapacity`).
+  var links: Int {
+    var n = held.count
+    switch detail {
+    case .circularDependency(_, let chain): n += chain.count
+    case .irqUnsafeDependency(_, _, _, _, _, _, _, let safeToHeld, let lockToUnsafe, _):
+      n += safeToHeld.count + lockToUnsafe.count
+    case .irqInversion(_, _, _, let path): n += path.count
+    default: break
+    }
+    return n
   }
 }
