@@ -33,9 +33,19 @@ public struct JSONReport {
           ("preemptRT", .bool(config.preemptRT)),
         ])
       ),
-      ("findings", .array(report.findings.map(finding))),
+      ("findings", findingsValue()),
       ("summary", .object(summary.keys.sorted().map { ($0.rawValue, .int(summary[$0]!)) })),
     ])
+  }
+
+  /// The findings, each made as it is written: a finding may be large (a
+  /// long chain, many held locks with long names), and the document is
+  /// written a piece at a time (`JSONValue.write(pretty:chunk:to:)`).
+  func findingsValue() -> JSONValue {
+    // Only read while the document is written, on the writing thread.
+    nonisolated(unsafe) let me = self
+    let findings = report.findings
+    return .elements(count: findings.count) { me.finding(findings[$0]) }
   }
 
   /// One finding as a JSON object.

@@ -45,51 +45,82 @@ public struct JSONValue: Sendable {
   /// `render(pretty:)` as UTF-8, written straight into one buffer (a graph
   /// of half a million edges is a few hundred megabytes of it).
   public func bytes(pretty: Bool = true) -> [UInt8] {
-    var out: [UInt8] = []
+    var out = Output(sink: nil)
     write(into: &out, indent: pretty ? 0 : -1)
-    return out
+    return out.bytes
   }
 
-  private func write(into out: inout [UInt8], indent: Int) {
+  /// `bytes(pretty:)` handed to `sink` a piece at a time, each of about
+  /// `chunk` bytes (the last one shorter) and emptied by `sink`: with the
+  /// elements of large arrays made as they are written (`elements`), what
+  /// a document costs is its largest element, not its text. `indent`: the
+  /// nesting level the value is written at when pretty (1 for an element
+  /// of a top-level array written on its own), its first line not
+  /// indented.
+  public func write(
+    pretty: Bool = true, indent: Int = 0, chunk: Int = 1 << 20,
+    to sink: @escaping (inout [UInt8]) -> Void
+  ) {
+    var out = Output(sink: sink, chunk: chunk)
+    write(into: &out, indent: pretty ? indent : -1)
+    sink(&out.bytes)
+  }
+
+  /// The text written so far, and where it goes when it is long.
+  private struct Output {
+    var bytes: [UInt8] = []
+    let sink: ((inout [UInt8]) -> Void)?
+    var chunk = Int.max
+
+    /// Hands the text to the sink once it is `chunk` bytes long.
+    mutating func flushIfLong() {
+      if bytes.count >= chunk, let sink { sink(&bytes) }
+    }
+  }
+
+  private func write(into output: inout Output, indent: Int) {
     let pretty = indent >= 0
     switch node {
-    case .string(let s): Self.quote(s, into: &out)
-    case .int(let i): NumberText.appendDecimal(Int(i), to: &out)
-    case .bool(let b): FrameText.append(b ? "true" : "false", to: &out)
-    case .null: FrameText.append("null", to: &out)
-    case .array(let items): Self.writeArray(items.count, { items[$0] }, into: &out, indent: indent)
+    case .string(let s): Self.quote(s, into: &output.bytes)
+    case .int(let i): NumberText.appendDecimal(Int(i), to: &output.bytes)
+    case .bool(let b): FrameText.append(b ? "true" : "false", to: &output.bytes)
+    case .null: FrameText.append("null", to: &output.bytes)
+    case .array(let items):
+      Self.writeArray(items.count, { items[$0] }, into: &output, indent: indent)
     case .elements(let count, let element):
-      Self.writeArray(count, element, into: &out, indent: indent)
+      Self.writeArray(count, element, into: &output, indent: indent)
     case .object(let fields):
       if fields.isEmpty {
-        FrameText.append("{}", to: &out)
+        FrameText.append("{}", to: &output.bytes)
         return
       }
-      out.append(UInt8(ascii: "{"))
+      output.bytes.append(UInt8(ascii: "{"))
       for (i, (key, value)) in fields.enumerated() {
-        Self.separate(first: i == 0, indent: indent, into: &out)
-        Self.quote(key, into: &out)
-        FrameText.append(": ", to: &out)
-        value.write(into: &out, indent: pretty ? indent + 1 : -1)
+        Self.separate(first: i == 0, indent: indent, into: &output.bytes)
+        Self.quote(key, into: &output.bytes)
+        FrameText.append(": ", to: &output.bytes)
+        value.write(into: &output, indent: pretty ? indent + 1 : -1)
+        output.flushIfLong()
       }
-      Self.close(UInt8(ascii: "}"), indent: indent, into: &out)
+      Self.close(UInt8(ascii: "}"), indent: indent, into: &output.bytes)
     }
   }
 
   /// An array of `count` elements, `element(i)` the i-th.
   private static func writeArray(
-    _ count: Int, _ element: (Int) -> JSONValue, into out: inout [UInt8], indent: Int
+    _ count: Int, _ element: (Int) -> JSONValue, into output: inout Output, indent: Int
   ) {
     if count == 0 {
-      FrameText.append("[]", to: &out)
+      FrameText.append("[]", to: &output.bytes)
       return
     }
-    out.append(UInt8(ascii: "["))
+    output.bytes.append(UInt8(ascii: "["))
     for i in 0..<count {
-      separate(first: i == 0, indent: indent, into: &out)
-      element(i).write(into: &out, indent: indent >= 0 ? indent + 1 : -1)
+      separate(first: i == 0, indent: indent, into: &output.bytes)
+      element(i).write(into: &output, indent: indent >= 0 ? indent + 1 : -1)
+      output.flushIfLong()
     }
-    close(UInt8(ascii: "]"), indent: indent, into: &out)
+    close(UInt8(ascii: "]"), indent: indent, into: &output.bytes)
   }
 
   /// What goes before an item of a container at `indent` (-1: on one

@@ -117,11 +117,10 @@ public struct SARIFReport {
         ("defaultConfiguration", .object([("level", .string("error"))])),
       ])
     }
-    var results: [JSONValue] = []
-    for report in reports {
-      let builder = Builder(report: report, log: self)
-      for finding in report.findings { results.append(builder.result(finding)) }
-    }
+    // Each result made as it is written (`JSONReport.findingsValue()`);
+    // only read while the log is written, on the writing thread.
+    nonisolated(unsafe) let builders = reports.map { Builder(report: $0, log: self) }
+    let results = reports.indices.flatMap { r in reports[r].findings.map { (r, $0) } }
     // Each source: a merged run's traces (its `source` joins their names),
     // and the traces a `--graph-in` file recorded.
     let artifacts = reports.flatMap { report -> [JSONValue] in
@@ -175,7 +174,10 @@ public struct SARIFReport {
       ))
     runFields += [
       ("columnKind", .string("unicodeCodePoints")),
-      ("results", .array(results)),
+      (
+        "results",
+        .elements(count: results.count) { builders[results[$0].0].result(results[$0].1) }
+      ),
     ]
     let run: JSONValue = .object(runFields)
     return .object([

@@ -58,12 +58,19 @@ public struct TextReport {
   /// Every finding, then a one-line summary.
   public func render() -> String {
     var out = ""
-    for finding in findings {
-      out += render(finding)
-      out += "\n"
-    }
-    out += summaryLine() + "\n"
+    render { out += $0 }
     return out
+  }
+
+  /// `render()` handed to `write` a block at a time (each finding, then
+  /// the summary line), so that a report is never held whole: its size
+  /// grows with findings times held locks or chain links times frames, and
+  /// a small trace can ask for gigabytes of it.
+  public func render<E: Error>(_ write: (String) throws(E) -> Void) throws(E) {
+    for finding in findings {
+      try write(render(finding) + "\n")
+    }
+    try write(summaryLine() + "\n")
   }
 
   /// `trace.rlt: 12 events, 2 findings (invalid-wait-context 1, ...)`.

@@ -1,4 +1,5 @@
 import Basics
+import Report
 
 #if canImport(Glibc)
   import Glibc
@@ -47,6 +48,20 @@ func writeStandardOutput(_ text: String) throws(OutputError) {
 func writeStandardOutput(_ bytes: [UInt8]) throws(OutputError) {
   let failure = writeAll(bytes, to: 1)
   if failure != 0 { throw OutputError.writeFailed(OutputError.standardOutput, failure) }
+}
+
+/// `writeStandardOutput` of a JSON document, a piece at a time as it is
+/// made (a report's text may be far larger than what the validator
+/// keeps), at nesting level `indent` (`JSONValue.write(pretty:indent:chunk:to:)`);
+/// the first write that fails ends the output.
+func writeStandardOutput(_ document: JSONValue, indent: Int = 0) throws(OutputError) {
+  var failure: OutputError? = nil
+  document.write(indent: indent) { bytes in
+    defer { bytes.removeAll(keepingCapacity: true) }
+    guard failure == nil else { return }
+    do throws(OutputError) { try writeStandardOutput(bytes) } catch { failure = error }
+  }
+  if let failure { throw failure }
 }
 
 /// An output that cannot be written: `main` prints it as one line,

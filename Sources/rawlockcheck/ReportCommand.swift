@@ -37,13 +37,12 @@ struct ReportCommand: ParsableCommand {
       valueName: "dir"))
   var sourceRoot: String?
 
-  /// Prints what the JSON and SARIF formats collect over every trace: one
-  /// JSON object (an array for several), or one SARIF log.
-  /// Prints the JSON objects (one object for one report, an array when
-  /// there are `several`, whichever could be read) or the SARIF log (which
-  /// names the traces that could not be read, `failures`).
+  /// Ends what the JSON and SARIF formats collect over every trace: the
+  /// JSON output (one object for one report, an array of those that could
+  /// be read for several: `JSONReports`), or the SARIF log (which names
+  /// the traces that could not be read, `failures`).
   func printCollected(
-    objects: [JSONValue], reports: [TextReport], several: Bool,
+    objects: JSONReports, reports: [TextReport],
     failures: [SARIFReport.Failure], warnings: [SARIFReport.Failure]
   ) throws(OutputError) {
     if format == .sarif {
@@ -52,11 +51,10 @@ struct ReportCommand: ParsableCommand {
         spelledSourceRoot: spelledSourceRoot, workingDirectory: currentDirectory())
       log.failures = failures
       log.warnings = warnings
-      try writeStandardOutput(log.value().render() + "\n")
+      try writeStandardOutput(log.value())
+      try writeStandardOutput("\n")
     }
-    if format == .json && (several || !objects.isEmpty) {
-      try writeStandardOutput((several ? .array(objects) : objects[0]).render() + "\n")
-    }
+    if format == .json { try objects.finish() }
   }
 
   /// `--source-root` made absolute as spelled, without `.` and `//` (a
@@ -100,7 +98,7 @@ struct ReportCommand: ParsableCommand {
   @Option(
     name: .customLong("graph-in"),
     help: ArgumentHelp(
-      "Check against the classes and dependencies of a graph file written by an earlier run.",
+      "Check against the classes and dependencies of a graph file written by an earlier run; - for standard input.",
       valueName: "file"))
   var graphIn: String?
 
@@ -125,8 +123,13 @@ struct ReportCommand: ParsableCommand {
         throw ValidationError("--source-root \(sourceRoot): not a directory")
       }
     }
-    if traces.filter({ $0 == "-" }).count > 1 {
+    if traces.filter({ $0 == "-" }).count + (graphIn == "-" ? 1 : 0) > 1 {
       throw ValidationError("Standard input (-) can be read only once")
+    }
+    if graphOut == "-" && format != .text {
+      throw ValidationError(
+        "--graph-out - would write the graph file into the \(format.rawValue) document on standard output: name a file"
+      )
     }
   }
 
@@ -140,7 +143,7 @@ struct ReportCommand: ParsableCommand {
     if keepsGraph { return try runUnion() }
     var anyFindings = false
     var anyErrors = false
-    var objects: [JSONValue] = []
+    var objects = JSONReports(several: traces.count > 1)
     var reports: [TextReport] = []
     var failures: [SARIFReport.Failure] = []
     var warnings: [SARIFReport.Failure] = []
@@ -179,13 +182,14 @@ struct ReportCommand: ParsableCommand {
           for: symbols, path: path, pool: pool,
           returnAddresses: Self.haveReturnAddresses(validator.findings.findings)))
       switch format {
-      case .text: try writeStandardOutput(report.render())
-      case .json: objects.append(JSONReport(report: report, version: RawLockCheck.version).value())
+      case .text:
+        try report.render { (block) throws(OutputError) in try writeStandardOutput(block) }
+      case .json: try objects.add(JSONReport(report: report, version: RawLockCheck.version).value())
       case .sarif: reports.append(report)
       }
     }
     try printCollected(
-      objects: objects, reports: reports, several: traces.count > 1, failures: failures,
+      objects: objects, reports: reports, failures: failures,
       warnings: warnings)
     if anyErrors { throw ExitCode(2) }
     if anyFindings { throw ExitCode(1) }
