@@ -16,7 +16,11 @@ struct CodeRanges {
   private(set) var ranges: [Range<UInt64>]
 
   init(ranges: [Range<UInt64>]) {
-    self.ranges = ranges.filter { !$0.isEmpty }.sorted { $0.count > $1.count }
+    // Sizes compared as UInt64: `Range.count` is an Int, and traps for a
+    // range wider than Int.max, which a corrupt section header can declare.
+    self.ranges = ranges.filter { !$0.isEmpty }.sorted {
+      $0.upperBound - $0.lowerBound > $1.upperBound - $1.lowerBound
+    }
   }
 
   /// The code of `module`'s own file (the one libdwfl reported).
@@ -36,7 +40,7 @@ struct CodeRanges {
       if gelf_getshdr(current, &header) != nil, header.sh_flags & executable == executable,
         header.sh_size > 0
       {
-        found.append(header.sh_addr..<header.sh_addr &+ header.sh_size)
+        found.append(Self.range(start: header.sh_addr, size: header.sh_size))
       }
       scn = elf_nextscn(elf, current)
     }
@@ -48,11 +52,19 @@ struct CodeRanges {
           guard gelf_getphdr(elf, Int32(index), &header) != nil,
             header.p_type == UInt32(PT_LOAD), header.p_flags & UInt32(PF_X) != 0
           else { continue }
-          found.append(header.p_vaddr..<header.p_vaddr &+ header.p_memsz)
+          found.append(Self.range(start: header.p_vaddr, size: header.p_memsz))
         }
       }
     }
     return CodeRanges(ranges: found)
+  }
+
+  /// `[start, start + size)`, ending at the top of the address space when
+  /// the sum would wrap (a corrupt header: `start..<start &+ size` would be
+  /// a range whose upper bound is below its lower one, which traps).
+  static func range(start: UInt64, size: UInt64) -> Range<UInt64> {
+    let (end, overflow) = start.addingReportingOverflow(size)
+    return start..<(overflow ? UInt64.max : end)
   }
 
   /// The code range that holds `address`, if any.

@@ -77,10 +77,19 @@ struct GenerateCommand: ParsableCommand {
   )
   var stacks: Int = 0
 
+  /// The most classes and threads a trace is generated with: the shapes
+  /// keep a table of each (16 bytes an entry, and more for the code paths
+  /// of a class), allocated before the first line is written, so a larger
+  /// count is a usage error rather than a failed allocation.
+  static let maxClassesOrThreads = 1_000_000
+
   func validate() throws {
     guard events > 0, (classes ?? 16) >= 16, threads > 0, stacks >= 0 else {
       throw ValidationError(
         "--events, --threads must be positive, --classes at least 16 and --stacks at least 0")
+    }
+    guard (classes ?? 0) <= Self.maxClassesOrThreads, threads <= Self.maxClassesOrThreads else {
+      throw ValidationError("--classes and --threads must be at most \(Self.maxClassesOrThreads)")
     }
   }
 
