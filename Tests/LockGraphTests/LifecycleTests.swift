@@ -203,4 +203,28 @@ import WaitContext
     #expect(v.findings.findings.first?.count == 2)
     #expect(v.heldLocks(of: t).isEmpty)
   }
+
+  /// A subclass variant past the class table's capacity, of a class the
+  /// table holds (131,072 classes fill it with their eight variants), is
+  /// a `limit-exceeded` finding and not pushed; its release, which names
+  /// the class, was then a false `bad-unlock-balance`.
+  @Test func theReleaseOfAVariantPastTheTableIsNoImbalance() throws {
+    var v = LockValidator()
+    let waits = try ClassWaitTypes(kind: .mutex)
+    let perClass = ClassRegistry.subclasses
+    var ids: [ClassID] = []
+    for i in 0..<(ClassRegistry.capacity / perClass + 1) {
+      ids.append(v.declareClass(key: "c\(i)", kind: .mutex, waits: waits))
+    }
+    let t = v.declareThread(token: "1")
+    for id in ids {
+      for sub in 0..<perClass {
+        try v.process(LockEvent(.acquire, thread: t, lockClass: id, subclass: UInt8(sub)))
+        try v.process(LockEvent(.release, thread: t, lockClass: id))
+      }
+    }
+    let kinds = Set(v.findings.findings.map(\.kind))
+    #expect(kinds == [.limitExceeded], "\(kinds)")
+    #expect(v.heldLocks(of: t).isEmpty)
+  }
 }

@@ -9,6 +9,19 @@ extension ThreadValidator {
     let cls = classes.variant(of: event.lockClass, subclass: event.subclass)
     guard cls != .none else {
       reportClassTableFull(event.origin)
+      // A subclass variant the table had no room for, of a class it has:
+      // the lock is not pushed, so its release (which names the class, not
+      // the variant) must not be a bad unlock balance. It is kept where a
+      // release finds the locks a free dropped (`release`). (A class past
+      // the table has no events at all: `LockValidator.validate`.)
+      if event.verb == .acquire && state.nmiDepth == 0 {
+        if state.freedHeld.count == 16 { state.freedHeld.removeFirst() }
+        state.freedHeld.append(
+          HeldLock(
+            instance: event.address, origin: event.origin, lockClass: event.lockClass,
+            nest: .none, read: event.read, isTrylock: event.isTrylock, check: false,
+            hardirqsOff: state.hardirqsOff, irqContext: state.irqContext))
+      }
       return
     }
     counters.acquisitions += 1

@@ -55,8 +55,10 @@ struct ThreadState: Sendable {
     acquireBlockers &+= change
     if interrupt { releaseBlockers &+= change }
   }
-  /// Held locks dropped because their memory was freed (the newest 16):
-  /// a release of one later (an unlock of freed memory) follows a report
+  /// Held locks dropped because their memory was freed, and acquisitions
+  /// not pushed because their subclass variant found no room in the class
+  /// table (the newest 16): a release of one later (an unlock of freed
+  /// memory, of a lock reported as past the table) follows a report
   /// already made, and is not reported again.
   var freedHeld: [HeldLock] = []
   /// Recent fast-path acquisitions and their outcome (valid for the core
