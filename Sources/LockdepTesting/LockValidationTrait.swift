@@ -83,10 +83,16 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
   /// lock held at exit, where the held locks were taken (its stack is
   /// where the thread or the test ended, not where the lock was left
   /// held); then its stack backtrace's frames, innermost first.
+  /// When no frame of the backtrace has a source line (an optimized
+  /// build's frame of a freed object's `deinit`, `<compiler-generated>`),
+  /// the report's lock lines stand for it: where the locks it names were
+  /// taken, the lock's own first.
   static func sites(in text: String, kind: FindingKind) -> [(path: String, line: Int, column: Int)]
   {
     let frames = frameSites(in: text)
-    guard kind == .locksHeldAtExit, let held = text.range(of: " held by ") else { return frames }
+    guard kind == .locksHeldAtExit, let held = text.range(of: " held by ") else {
+      return frames.isEmpty ? lockSites(in: text) : frames
+    }
     let end = text.range(of: "stack backtrace:\n")?.lowerBound ?? text.endIndex
     guard held.upperBound < end else { return frames }
     // ` #0: (&name){+.+.}-{4:4}, at: f() (/path/File.swift:12:5)`
@@ -94,6 +100,15 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
       $0.hasPrefix(" #") && $0.contains(", at: ") ? site(ofLine: $0) : nil
     }
     return acquired + frames
+  }
+
+  /// The source locations of a report's lock lines (`..., at: f() (/path/File.swift:12:5)`)
+  /// before its stack backtrace, in the order printed.
+  static func lockSites(in text: String) -> [(path: String, line: Int, column: Int)] {
+    let end = text.range(of: "stack backtrace:\n")?.lowerBound ?? text.endIndex
+    return text[..<end].split(separator: "\n").compactMap {
+      $0.contains(", at: ") ? site(ofLine: $0) : nil
+    }
   }
 
   /// The source locations of a report's stack backtrace, innermost first:

@@ -64,4 +64,22 @@ import Testing
     #expect(sites.map(\.line) == [55, 73, 80])
     #expect(LockValidationTrait.sites(in: text, kind: .circularDependency).map(\.line) == [73, 80])
   }
+
+  /// An optimized build's held-lock-freed report may have no frame with a
+  /// source line (the freeing `deinit` is `<compiler-generated>`): the
+  /// failure points at where the freed lock was taken, not at
+  /// `<unknown>:0` (XCTest) or only the test's declaration.
+  @Test func noSourceLineInTheBacktracePointsAtTheLocks() {
+    let text =
+      "WARNING: held lock freed!\n-----\nworker/7 is freeing memory 0001-0001, with a lock still held there!\n"
+      + " (&session->lock){+.+.}-{3:3}, at: T.testFree() (/src/Tests/AppTests/CacheTests.swift:77:13)\n"
+      + "1 lock held by worker/7:\n"
+      + " #0: (&session->lock){+.+.}-{3:3}, at: T.testFree() (/src/Tests/AppTests/CacheTests.swift:77:13)\n"
+      + "\nstack backtrace:\n #0 T.testFree() (<compiler-generated>)\n"
+      + " #1 partial apply for thunk (<compiler-generated>) [inlined]\n"
+    let sites = LockValidationTrait.sites(in: text, kind: .heldLockFreed)
+    #expect(sites.first?.line == 77 && sites.first?.column == 13)
+    let site = LockValidationTrait.site(in: text, kind: .heldLockFreed, of: Self.test)
+    #expect(site?.line == 77)
+  }
 }
