@@ -27,7 +27,8 @@ extension ReportCommand {
     var failures: [SARIFReport.Failure] = []
     if let graphIn {
       do {
-        seed = try GraphFile.read(path: graphIn)
+        seed = try GraphFile.read(
+          path: Self.file(for: graphIn), displayName: graphIn)
       } catch {
         // No trace is read; the report (a SARIF log) says why.
         writeStandardError("rawlockcheck: \(error)\n")
@@ -37,7 +38,7 @@ extension ReportCommand {
     }
     let groups: [[String]] = anyErrors ? [] : merge ? [Self.once(traces)] : traces.map { [$0] }
     var anyFindings = false
-    var objects: [JSONValue] = []
+    var objects = JSONReports(several: groups.count > 1)
     var reports: [TextReport] = []
     var warnings: [SARIFReport.Failure] = []
     var union = GraphFile()
@@ -66,8 +67,9 @@ extension ReportCommand {
       }
       if !report.findings.isEmpty { anyFindings = true }
       switch format {
-      case .text: try writeStandardOutput(report.render())
-      case .json: objects.append(JSONReport(report: report, version: RawLockCheck.version).value())
+      case .text:
+        try report.render { (block) throws(OutputError) in try writeStandardOutput(block) }
+      case .json: try objects.add(JSONReport(report: report, version: RawLockCheck.version).value())
       case .sarif: reports.append(report)
       }
       if graphOut != nil { union.formUnion(Self.graphFile(of: report)) }
@@ -87,7 +89,7 @@ extension ReportCommand {
       }
     }
     try printCollected(
-      objects: objects, reports: reports, several: groups.count > 1, failures: failures,
+      objects: objects, reports: reports, failures: failures,
       warnings: warnings)
     if let graphOut, let graphText {
       let file = try OutputFile(path: graphOut)

@@ -139,6 +139,21 @@ import Testing
     let next = try ToolRun(["report", "--graph-in", "g.rlg", "t2.rlt"], in: dir)
     #expect(next.status == 1, "\(next.stderr)")
     #expect(next.stdout.contains("possible circular locking dependency"))
+    // The graph file from standard input (`-`, as a trace may be), which
+    // is read once: not with a trace from it too.
+    let piped = try ToolRun(["report", "--graph-in", "-", "t2.rlt"], in: dir, input: graph)
+    #expect(piped.status == 1, "\(piped.stderr)")
+    #expect(piped.stdout == next.stdout)
+    let twice = try ToolRun(["report", "--graph-in", "-", "-"], in: dir, input: graph)
+    #expect(twice.status == 2, "\(twice.stderr)")
+    #expect(twice.stderr.contains("Standard input (-) can be read only once"))
+    // A graph file on standard output would break a JSON or SARIF document there.
+    for format in ["json", "sarif"] {
+      let mixed = try ToolRun(
+        ["report", "--format", format, "--graph-out", "-", "t2.rlt"], in: dir)
+      #expect(mixed.status == 2 && mixed.stdout.isEmpty, "\(mixed.stderr)")
+      #expect(mixed.stderr.contains("--graph-out - would write the graph file into the"))
+    }
     let merged = try ToolRun(
       ["report", "--merge", "--graph-out", "g2.rlg", "t1.rlt", "t2.rlt"], in: dir)
     #expect(merged.status == 1)
