@@ -230,9 +230,16 @@ struct DeferredEvents {
   }
 
   /// Empties the queue (after replay) and forgets the drop count.
+  /// No handler runs while the queue is replayed: a run left open (events
+  /// queued outside a run, which only the next `endRun` or run start
+  /// closes) or being dropped ends here too, or the events queued after
+  /// the replay would be stored from its stale start, or silently dropped
+  /// with it.
   mutating func clear() {
     count = 0
     dropped = 0
+    runStart = -1
+    dropping = false
     previousStart = -1
     previousLength = 0
     matched = -1
