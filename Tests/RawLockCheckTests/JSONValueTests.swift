@@ -39,4 +39,42 @@ import Testing
     }
     #expect(whole.render(pretty: false).contains("\n") == false)
   }
+
+  /// Written a piece at a time (`write(pretty:indent:chunk:to:)`, any chunk
+  /// size), the text is the document's, byte for byte; written at nesting
+  /// level 1 after `[\n  `, as `report --format json` writes each trace's
+  /// object of several, it is what the array of them renders.
+  @Test(arguments: [0, 1, 2, 7])
+  func writtenInPiecesIsTheDocument(count: Int) {
+    let lazy = JSONValue.object([
+      ("items", .elements(count: count) { Self.item($0) }),
+      ("empty", .elements(count: 0) { Self.item($0) }),
+      ("after", .int(1)),
+    ])
+    for pretty in [true, false] {
+      for chunk in [1, 7, 64, 1 << 20] {
+        var pieces: [UInt8] = []
+        var calls = 0
+        lazy.write(pretty: pretty, chunk: chunk) { bytes in
+          pieces += bytes
+          bytes.removeAll()
+          calls += 1
+        }
+        #expect(pieces == lazy.bytes(pretty: pretty), "pretty \(pretty) chunk \(chunk)")
+        #expect(calls >= 1)
+      }
+    }
+    var several: [UInt8] = Array("[\n  ".utf8)
+    lazy.write(indent: 1) {
+      several += $0
+      $0.removeAll()
+    }
+    several += Array(",\n  ".utf8)
+    lazy.write(indent: 1) {
+      several += $0
+      $0.removeAll()
+    }
+    several += Array("\n]".utf8)
+    #expect(several == JSONValue.array([lazy, lazy]).bytes())
+  }
 }
