@@ -368,6 +368,31 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    // Threads making the first locks of a class at once: the one that
+    // registers the class declares it in the trace while the others
+    // already take their locks of it (the trace must declare the class
+    // before any of their events names it).
+    "race-classes",
+    {
+      let rounds = 300
+      let go = Atomic<Int>(-1)
+      let threads = (0..<8).map { _ in
+        SpawnedThread {
+          for r in 0..<rounds {
+            while go.load(ordering: .acquiring) < r {}
+            let lock = Checked.Mutex(name: "&race->c\(r)", key: LockClassKey("&race->c\(r)"))
+            lock.withLock {}
+          }
+        }
+      }
+      for r in 0..<rounds {
+        go.store(r, ordering: .releasing)
+        usleep(200)
+      }
+      for t in threads { t.join() }
+    }
+  ),
+  (
     // A thread whose state is made again after its exit (a pthread key
     // destructor that runs after the validator's and takes a lock): the
     // trace declares it under a token of its own.

@@ -145,11 +145,16 @@ final class TraceRecorder: Sendable {
     _ id: ClassID, key: String, name: String, kind: LockKind, waits: ClassWaitTypes
   ) {
     file.withLock { f in
-      let token = classKeys.withLock { keys in
+      // Declared once, by whichever thread comes first: the one that
+      // registered the class, or another that uses it meanwhile
+      // (`isDeclared`).
+      let token: String? = classKeys.withLock { keys in
+        guard keys.byID[id.raw] == nil else { return nil }
         let token = Self.unique(TextTraceWriter.writable(name), separator: "#", in: &keys.taken)
         keys.byID[id.raw] = token
         return token
       }
+      guard let token else { return }
       // Cannot fail: the key and the name made writable.
       try? f.writer.declareClass(
         id: id, key: token, name: Self.writable(name, for: f.writer), kind: kind, waits: waits)
@@ -170,6 +175,14 @@ final class TraceRecorder: Sendable {
     }
     taken.insert(token)
     return token
+  }
+
+  /// Whether class `id` is declared: its line is in the trace, or is
+  /// being written under the file's lock, which every event's write takes
+  /// after it. (A class registered by one thread is used by others before
+  /// that thread declares it: they declare it first.)
+  func isDeclared(_ id: ClassID) -> Bool {
+    classKeys.withLock { $0.byID[id.raw] != nil }
   }
 
   /// The key of class `id` in the trace (`declareClass`).

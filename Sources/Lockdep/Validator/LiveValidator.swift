@@ -135,8 +135,15 @@ final class LiveValidator: Sendable {
     if isNew {
       recorder?.declareClass(id, key: site.key, name: site.name, kind: kind, waits: waits)
       namedAgain(site)
-    } else if core.classes[id].name != site.name {
-      sharedClass(id, name: site.name)
+    } else {
+      // The thread that registered the class may not have declared it in
+      // the trace yet, and this lock's events must come after it.
+      if let recorder, !recorder.isDeclared(id) {
+        let made = core.classes[id]
+        recorder.declareClass(
+          id, key: made.key, name: made.name, kind: made.kind, waits: made.waits)
+      }
+      if core.classes[id].name != site.name { sharedClass(id, name: site.name) }
     }
     return id
   }
