@@ -91,6 +91,29 @@ final class LockValidatedTestCaseTests: XCTestCase {
     XCTAssertEqual(test.failures.first?.line, line)
   }
 
+  /// The stack of a lock still held when the test returns is the lock's
+  /// acquisition, not the scope's end (rawlockcheck's and XCTest's frames,
+  /// with the standard library's `TaskLocal.withValue` on top): with the
+  /// stack captured for a new chain, and with the one frame of the call
+  /// for a chain the validator knew (no stack captured then).
+  func testALockLeftHeldShowsItsAcquisitionInItsBacktrace() {
+    let fresh = Checked.Mutex(name: "&xct-fresh->lock")
+    let known = Checked.Mutex(name: "&xct-known->lock")
+    known.lock()
+    known.unlock()
+    for lock in [fresh, known] {
+      let test = Self.run { lock.lock() }
+      lock.unlock()
+      XCTAssertEqual(test.failures.count, 1)
+      let text = test.failures.first?.description ?? ""
+      let backtrace = text.components(separatedBy: "stack backtrace:").last ?? ""
+      XCTAssertFalse(backtrace.contains("LockValidationScope"), text)
+      XCTAssertFalse(backtrace.contains("TaskLocal"), text)
+      XCTAssertTrue(
+        backtrace.contains("testALockLeftHeldShowsItsAcquisitionInItsBacktrace"), text)
+    }
+  }
+
   /// A worker thread that runs the test's scope and keeps a lock it took
   /// is one finding, its thread's exit (as lockdep reports it once), not
   /// also "leaving the test" when its `run` ends, and it fails the test at

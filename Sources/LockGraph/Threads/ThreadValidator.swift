@@ -162,6 +162,9 @@ public struct ThreadValidator {
   /// How many locks this thread holds now.
   public var heldCount: Int { state.held.count }
 
+  /// Where the newest held lock was taken, if any lock is held.
+  public var newestHeldOrigin: Origin? { state.held.last?.origin }
+
   /// Whether validation of this thread stopped (a limit was hit) until it exits.
   public var isStopped: Bool { state.stopped }
 

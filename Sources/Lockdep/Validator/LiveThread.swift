@@ -140,7 +140,15 @@ final class LiveThread: StackSource {
   func reportLocksHeld(above count: Int, atEndOf scope: String) {
     busy = true
     rlc_signal_fence()
-    validator.reportLocksHeld(above: count, atEndOf: scope, origin: Origin())
+    // The finding's stack is the newest lock's acquisition: its stack, or,
+    // for a lock taken on a chain the validator knew (no stack captured),
+    // the one frame of its call, rather than the scope's end.
+    var ip = validator.newestHeldOrigin.map { $0.stack.isNone ? $0.ip : 0 } ?? 0
+    withUnsafePointer(to: &ip) { one in
+      if one.pointee != 0 { replayStack = UnsafeBufferPointer(start: one, count: 1) }
+      validator.reportLocksHeld(above: count, atEndOf: scope, origin: Origin())
+      replayStack = nil
+    }
     eventStack = .none
     rlc_signal_fence()
     busy = false
