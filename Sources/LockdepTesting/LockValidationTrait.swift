@@ -67,14 +67,21 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
   static func site(
     in text: String, kind: FindingKind, of test: SourceLocation
   ) -> SourceLocation? {
-    var byName: SourceLocation? = nil
+    site(in: text, kind: kind, inFile: test.filePath).map {
+      SourceLocation(fileID: test.fileID, filePath: $0.path, line: $0.line, column: $0.column)
+    }
+  }
+
+  /// `site(in:kind:of:)` for the file at `path` (XCTest's `#filePath`):
+  /// the innermost frame with that path, else with its file name.
+  static func site(
+    in text: String, kind: FindingKind, inFile path: String
+  ) -> (path: String, line: Int, column: Int)? {
+    let name = path.split(separator: "/").last
+    var byName: (path: String, line: Int, column: Int)? = nil
     for frame in sites(in: text, kind: kind) {
-      let site = SourceLocation(
-        fileID: test.fileID, filePath: frame.path, line: frame.line, column: frame.column)
-      if frame.path == test.filePath { return site }
-      if byName == nil, frame.path.split(separator: "/").last.map(String.init) == test.fileName {
-        byName = site
-      }
+      if frame.path == path { return frame }
+      if byName == nil, frame.path.split(separator: "/").last == name { byName = frame }
     }
     return byName
   }
@@ -176,8 +183,13 @@ public func expectNoLockViolations<R>(
   sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> R
 ) rethrows -> R {
   let checked = try LockValidationScope.check(expecting: nil, body)
-  for complaint in checked.complaints {
-    Issue.record(Comment(rawValue: complaint), sourceLocation: sourceLocation)
+  // One complaint per finding, in order (`check(expecting: nil, _:)`).
+  for (finding, complaint) in zip(checked.findings, checked.complaints) {
+    Issue.record(
+      Comment(rawValue: complaint),
+      sourceLocation: LockValidationTrait.site(
+        in: complaint, kind: finding.kind, of: sourceLocation)
+        ?? sourceLocation)
   }
   return checked.result
 }

@@ -3,12 +3,18 @@ import Lockdep
 import XCTest
 
 /// Fails the XCTest test unless `body` causes no lock-validation finding;
-/// each finding's lockdep-style report is in the failure message.
+/// each finding's lockdep-style report is in the failure message, at the
+/// offending line when it is in the assertion's file (the innermost frame
+/// of the finding's stack there), else at the assertion.
 public func XCTAssertNoLockViolations<R>(
   _ body: () throws -> R, file: StaticString = #filePath, line: UInt = #line
 ) rethrows -> R {
   let checked = try LockValidationScope.check(expecting: nil, body)
-  for complaint in checked.complaints { XCTFail(complaint, file: file, line: line) }
+  // One complaint per finding, in order (`check(expecting: nil, _:)`).
+  for (finding, complaint) in zip(checked.findings, checked.complaints) {
+    let site = LockValidationTrait.site(in: complaint, kind: finding.kind, inFile: "\(file)")
+    XCTFail(complaint, file: file, line: site.map { UInt($0.line) } ?? line)
+  }
   return checked.result
 }
 

@@ -21,6 +21,21 @@ import Testing
     outer.withLock { inner.withLock {} }
   }
 
+  /// `expectNoLockViolations` records a finding of its block at the
+  /// offending line of the test's file, as the trait does, not at the call.
+  @Test func aFindingInANoViolationsBlockIsAnIssueAtItsLine() {
+    let raw = Checked.RawSpinLock(name: "&block->raw")
+    let line = #line + 3
+    withKnownIssue {
+      expectNoLockViolations {
+        raw.withLock { mightSleep() }
+      }
+    } matching: { issue in
+      issue.sourceLocation?.line == line
+        && issue.sourceLocation?.fileName == #fileID.split(separator: "/").last.map(String.init)
+    }
+  }
+
   @Test func aNegativeTestDoesNotFailItsOwnTest() {
     let raw = Checked.RawSpinLock(name: "&neg->raw")
     let mutex = Checked.Mutex(name: "&neg->mutex")

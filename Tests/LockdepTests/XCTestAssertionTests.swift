@@ -23,6 +23,41 @@ final class XCTestAssertionTests: XCTestCase {
   }
 }
 
+/// `XCTAssertNoLockViolations` in a plain `XCTestCase`: a finding of its
+/// block fails the test at the offending line of the assertion's file, as
+/// `LockValidatedTestCase` does, not at the assertion.
+final class NoLockViolationsSiteTests: XCTestCase {
+  /// The failures recorded while capturing, instead of failing this test.
+  nonisolated(unsafe) var captured: [(file: String, line: Int)]? = nil
+
+  override func recordFailure(
+    withDescription description: String, inFile filePath: String, atLine lineNumber: Int,
+    expected: Bool
+  ) {
+    if captured != nil {
+      captured?.append((filePath, lineNumber))
+    } else {
+      super.recordFailure(
+        withDescription: description, inFile: filePath, atLine: lineNumber, expected: expected)
+    }
+  }
+
+  func testAFindingInTheBlockFailsAtItsLine() {
+    LockValidation.policy = .collect
+    let raw = Checked.RawSpinLock(name: "&xct-block->raw")
+    captured = []
+    let line = #line + 2
+    XCTAssertNoLockViolations {
+      raw.withLock { mightSleep() }
+    }
+    let failures = captured ?? []
+    captured = nil
+    XCTAssertEqual(failures.count, 1)
+    XCTAssertEqual(failures.first?.file, #filePath)
+    XCTAssertEqual(failures.first?.line, line)
+  }
+}
+
 /// `LockValidatedTestCase`: every finding a test causes fails it, at the
 /// offending line, as the Swift Testing trait does; a finding its
 /// `XCTAssertLockViolation` proves does not.
