@@ -368,6 +368,20 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    // A finding in a test's scope (one that shows its findings, as the
+    // Swift Testing trait and `LockValidatedTestCase` do) and one in a
+    // plain scope: `print` prints only the second.
+    "scoped-findings",
+    {
+      let raw = Checked.RawSpinLock(name: "&shown->raw")
+      let zone = Checked.SpinLock(name: "&shown->zone")
+      LockValidationScope(endName: "the test").run { raw.withLock { zone.withLock {} } }
+      let keptRaw = Checked.RawSpinLock(name: "&kept->raw")
+      let keptZone = Checked.SpinLock(name: "&kept->zone")
+      LockValidationScope().run { keptRaw.withLock { keptZone.withLock {} } }
+    }
+  ),
+  (
     // Threads making the first locks of a class at once: the one that
     // registers the class declares it in the trace while the others
     // already take their locks of it (the trace must declare the class

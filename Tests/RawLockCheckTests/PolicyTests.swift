@@ -44,6 +44,19 @@ import Testing
     #expect(run.stdout.contains("finding invalid-wait-context 1"), "and keeps it")
   }
 
+  /// A finding a test's scope shows (its issue or failure carries the
+  /// report) is not printed to standard error as well; one of a plain
+  /// scope, which only collects, is.
+  @Test func printLeavesATestsFindingToTheTest() throws {
+    let run = try Self.probe("scoped-findings", policy: "print")
+    #expect(run.status == 0)
+    #expect(!run.stderr.contains("&shown->zone"), "\(run.stderr)")
+    #expect(run.stderr.contains("&kept->zone"))
+    #expect(
+      run.stdout.split(separator: "\n").filter { $0 == "finding invalid-wait-context 1" }.count
+        == 2, "both kept")
+  }
+
   @Test func abortReportsThenAborts() throws {
     let run = try Self.probe("invalid-wait-context", policy: "abort")
     #expect(run.reason == .uncaughtSignal)

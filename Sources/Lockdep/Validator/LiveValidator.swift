@@ -191,7 +191,8 @@ final class LiveValidator: Sendable {
   // MARK: Findings
 
   /// The core's callback: every occurrence goes to the scope that caused it
-  /// (a test), a new distinct one is kept and, by policy, printed.
+  /// (a test), a new distinct one is kept and, by policy, printed (unless
+  /// its scope shows it: a test's issue carries the same report).
   func handle(_ finding: Finding, isNew: Bool) {
     let scope = LockValidationScope.current
     scope?.record(finding)
@@ -199,7 +200,7 @@ final class LiveValidator: Sendable {
     guard isNew else { return }
     switch policy {
     case .off, .collect: break
-    case .print: printToStandardError(render(finding) + "\n")
+    case .print: if scope?.showsFindings != true { printToStandardError(render(finding) + "\n") }
     case .abort:
       printToStandardError(render(finding) + "\nrawlockcheck: aborting (RAWLOCKCHECK=abort)\n")
       // The event that caused it is recorded before the process ends, or

@@ -73,14 +73,31 @@ public final class LockValidationScope: Sendable {
   /// asynchronous `run` does not check: while its body is suspended, the
   /// thread it resumes on runs other tasks, and a lock one of those left
   /// held would be blamed on this scope.
-  public init(
+  public convenience init(
     isolated: Bool = false, reporter: (@Sendable (Occurrence) -> Bool)? = nil,
     endName: String? = nil
+  ) {
+    self.init(
+      isolated: isolated, reporter: reporter, endName: endName,
+      showing: reporter != nil || endName != nil)
+  }
+
+  /// A scope whose caller shows its findings or not (`check(expecting:_:)`).
+  init(
+    isolated: Bool, reporter: (@Sendable (Occurrence) -> Bool)? = nil, endName: String? = nil,
+    showing: Bool
   ) {
     isIsolated = isolated
     self.reporter = reporter
     self.endName = endName
+    showsFindings = showing
   }
+
+  /// Whether each of this scope's findings reaches the developer with its
+  /// report (a test's issue or failure): the `print` policy does not
+  /// print it to standard error as well. A test scope's (a reporter, or an
+  /// end name), and `check(expecting: nil, _:)`'s.
+  let showsFindings: Bool
 
   /// The scope bound where the caller runs, if any.
   public static var current: LockValidationScope? { bound }
@@ -186,7 +203,7 @@ public final class LockValidationScope: Sendable {
   public static func check<R>(expecting kind: FindingKind?, _ body: () throws -> R) rethrows
     -> (result: R, findings: [Finding], complaints: [String])
   {
-    let scope = LockValidationScope(isolated: kind != nil)
+    let scope = LockValidationScope(isolated: kind != nil, showing: kind == nil)
     let result = try scope.run(body)
     let occurrences = scope.findings
     let found = occurrences.map(\.finding)
