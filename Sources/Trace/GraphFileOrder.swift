@@ -28,7 +28,9 @@ extension GraphFile {
     }
     var indegree = [Int](repeating: 0, count: nodes.count)
     var outgoing = [[Int]](repeating: [], count: nodes.count)
-    for k in edges.indices {
+    // A class's edge to itself (a recursive read under a read) orders
+    // nothing.
+    for k in edges.indices where heads[k] != tails[k] {
       outgoing[heads[k]].append(tails[k])
       indegree[tails[k]] += 1
     }

@@ -150,7 +150,9 @@ public final class ValidatorCore: Sendable {
   /// Adds the dependency `from -> to` with `kinds` before any event is
   /// validated, as recorded by an earlier run (a graph file): later
   /// acquisitions that close a cycle through it are reported, with
-  /// `origin` as where it came from. Both classes must be registered.
+  /// `origin` as where it came from. Both classes must be registered; a
+  /// class depends on itself as lockdep lets it (a recursive read under a
+  /// read: no strong cycle).
   /// - Returns: false, adding nothing, when the dependency would close a
   ///   strong cycle with the edges already there (a graph file that the
   ///   validator could not have written).
@@ -161,7 +163,6 @@ public final class ValidatorCore: Sendable {
     if kinds.isEmpty { return true }
     let tables = classes.tables
     return shared.withLock { s in
-      if from == to { return false }
       // The dependency as its strongest kind would be added by an event.
       let prevRead: ReadMode =
         kinds.isDisjoint(with: [.exclusiveToRecursive, .exclusiveToNonRecursive])
