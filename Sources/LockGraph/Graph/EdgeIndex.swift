@@ -17,7 +17,8 @@
 /// Invariants: `slots.count` is a power of two at least twice `count`
 /// (linear probing always finds an empty slot); an empty slot is `empty`,
 /// which no packed key equals (class ids are below 2^20, so a pair takes
-/// 40 bits, 8 to 47; no edge leads from a class to itself); a slot's kinds
+/// 40 bits, 8 to 47, all set only for class 2^20-1 to itself, an edge
+/// whose kinds are SR alone, never all four); a slot's kinds
 /// (bits 0 to 3) are its edge's (`DependencyGraph` updates both), its
 /// checked kinds (bits 4 to 7) are a subset of them, checked at the version
 /// in bits 48 to 63; `edges[i]` is the edge of `slots[i]`.
@@ -52,8 +53,9 @@ struct EdgeIndex: Sendable {
     var i = slot(pair)
     while true {
       let k = slots[i]
-      if k & Self.keyMask == pair { return i }
+      // Empty first: its key bits are the pair of class 2^20-1 with itself.
       if k == Self.empty { return nil }
+      if k & Self.keyMask == pair { return i }
       i = (i &+ 1) & (slots.count &- 1)
     }
   }
