@@ -132,6 +132,8 @@ public struct TextTraceWriter: Sendable {
   ) throws(TraceWriteError) {
     try Self.check(key, "class", key, "id")
     if let name { try Self.check(name, "class", key, "name") }
+    try Self.checkTokenLength(key, "class")
+    let start = bytes.count
     tokens.setClass(id, key)
     word(.lockClass)
     bytes.append(0x20)
@@ -150,6 +152,7 @@ public struct TextTraceWriter: Sendable {
       option("type", waits.lockType.description)
     }
     bytes.append(0x0A)
+    try endLine(from: start, "class", key)
   }
 
   /// A `thread` line, which also fixes the thread's token.
@@ -160,8 +163,11 @@ public struct TextTraceWriter: Sendable {
   {
     try Self.check(token, "thread", token, "id")
     if let name { try Self.check(name, "thread", token, "name") }
+    try Self.checkTokenLength(token, "thread")
+    let start = bytes.count
     tokens.setThread(id, token)
     threadLine(id, name)
+    try endLine(from: start, "thread", token)
   }
 
   /// A `thread` line that names a thread already declared.
@@ -173,29 +179,37 @@ public struct TextTraceWriter: Sendable {
       tokens.appendThread(id, to: &token)
       throw Self.refusal("thread", String(decoding: token, as: UTF8.self), "name", bad)
     }
+    var token: [UInt8] = []
+    tokens.appendThread(id, to: &token)
+    let shown = String(decoding: token, as: UTF8.self)
     if let unnamed = unnamedThreadLine, unnamed.thread == id, unnamed.end == bytes.count {
       // The thread's own declaration, just written without a name (a
       // binary trace names a thread in a record of its own): one line.
+      let start = unnamed.start
       bytes.removeLast()
       option("name", name)
       bytes.append(0x0A)
       unnamedThreadLine = nil
+      try endLine(from: start, "thread", shown)
       return
     }
+    let start = bytes.count
     threadLine(id, name)
+    try endLine(from: start, "thread", shown)
   }
 
   /// The last line written, when it is a `thread` line without a name: its
-  /// thread, and where the buffer ended after it.
-  private var unnamedThreadLine: (thread: ThreadID, end: Int)?
+  /// thread, and where the buffer started and ended around it.
+  private var unnamedThreadLine: (thread: ThreadID, start: Int, end: Int)?
 
   private mutating func threadLine(_ id: ThreadID, _ name: String?) {
+    let start = bytes.count
     word(.thread)
     bytes.append(0x20)
     tokens.appendThread(id, to: &bytes)
     if let name { option("name", name) }
     bytes.append(0x0A)
-    unnamedThreadLine = name == nil ? (id, bytes.count) : nil
+    unnamedThreadLine = name == nil ? (id, start, bytes.count) : nil
   }
 
   /// A `module` line.
@@ -204,6 +218,7 @@ public struct TextTraceWriter: Sendable {
   public mutating func module(_ module: ModuleRecord) throws(TraceWriteError) {
     try Self.check(module.path, "module", module.path, "path")
     if let buildID = module.buildID { try Self.check(buildID, "module", module.path, "build-id") }
+    let start = bytes.count
     word(.module)
     bytes.append(0x20)
     NumberText.appendHex(module.start, to: &bytes)
@@ -215,6 +230,7 @@ public struct TextTraceWriter: Sendable {
     Self.appendToken(module.path, to: &bytes)
     if let buildID = module.buildID { option("build-id", buildID) }
     bytes.append(0x0A)
+    try endLine(from: start, "module", module.path)
   }
 
   /// A `stack` line, innermost address first. The token defaults to
@@ -344,6 +360,48 @@ public struct TextTraceWriter: Sendable {
       out += refused ? QuotedText.escape(scalar) : String(scalar)
     }
     return out
+  }
+
+  /// The longest line a text trace holds (`LineReader.maxLineLength`,
+  /// the newline not counted), which a binary trace's strings (up to
+  /// `BinaryTraceFormat.maxStringLength` each) can pass.
+  static let maxLineLength = LineReader.maxLineLength
+
+  /// The longest class key or thread token written (quoted): an event line
+  /// names at most three (its thread, its class, a `nest=` class) and a few
+  /// short options, so no event line is longer than `maxLineLength`.
+  static let maxTokenLength = (maxLineLength - 1024) / 3
+
+  /// `id` as a message shows it: its first 40 characters, and `...` when
+  /// there are more.
+  private static func shortened(_ id: String) -> String {
+    QuotedText.shown(String(id.prefix(40))) + (id.count > 40 ? "..." : "")
+  }
+
+  /// Throws when `key`, the id of a `what`, written as a token, is longer
+  /// than `maxTokenLength`.
+  private static func checkTokenLength(_ key: String, _ what: String) throws(TraceWriteError) {
+    var written: [UInt8] = []
+    appendToken(key, to: &written)
+    guard written.count > maxTokenLength else { return }
+    throw TraceWriteError(
+      "cannot write \(what) \"\(shortened(key))\" as text: its id is "
+        + "\(written.count) bytes written, and a text trace holds ids up to \(maxTokenLength) "
+        + "(an event line names up to three)")
+  }
+
+  /// Throws, taking the line back out, when the line written from `start`
+  /// is longer than a text trace holds (`maxLineLength`).
+  private mutating func endLine(from start: Int, _ what: String, _ id: String)
+    throws(TraceWriteError)
+  {
+    let length = bytes.count - start - 1
+    guard length > Self.maxLineLength else { return }
+    bytes.removeSubrange(start...)
+    if unnamedThreadLine.map({ $0.end > bytes.count }) == true { unnamedThreadLine = nil }
+    throw TraceWriteError(
+      "cannot write \(what) \"\(Self.shortened(id))\" as text: its line "
+        + "would be \(length) bytes, and a text trace holds lines up to \(Self.maxLineLength)")
   }
 
   /// Throws when `text`, the `field` of the `what` known as `id`, cannot be

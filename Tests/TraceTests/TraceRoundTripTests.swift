@@ -227,6 +227,53 @@ enum RoundTrip {
     #expect(r.threads.map(\.name) == ["a\tb"])
   }
 
+  /// A binary trace's strings may be 1 MiB each, a text line no longer:
+  /// a declaration whose line would be longer, or whose id could make an
+  /// event line longer, is refused and not written, so that `convert`
+  /// never writes a text trace the reader refuses (it wrote one: found by
+  /// an independent trace generator). One at the limits reads back.
+  @Test func declarationsLongerThanATextLineAreRefused() throws {
+    var w = TextTraceWriter()
+    w.header()
+    let before = w.bytes
+    let long = String(repeating: "n", count: LineReader.maxLineLength)
+    #expect(throws: TraceWriteError.self) {
+      try w.declareClass(
+        id: ClassID(0), key: "A", name: long, kind: .mutex, waits: .init(inner: .sleep))
+    }
+    #expect(throws: TraceWriteError.self) {
+      try w.declareThread(id: ThreadID(0), token: "1", name: long)
+    }
+    #expect(throws: TraceWriteError.self) {
+      try w.module(ModuleRecord(start: 1, end: 2, fileOffset: 0, path: long, buildID: nil))
+    }
+    let key = String(repeating: "k", count: TextTraceWriter.maxTokenLength + 1)
+    #expect(throws: TraceWriteError.self) {
+      try w.declareClass(
+        id: ClassID(0), key: key, name: nil, kind: .mutex, waits: .init(inner: .sleep))
+    }
+    #expect(w.bytes == before)
+    // At the limits: three ids of the longest length and a name that
+    // fills its line read back, with an event naming all three.
+    let most = String(repeating: "k", count: TextTraceWriter.maxTokenLength)
+    try w.declareThread(id: ThreadID(0), token: "t" + most.dropFirst(), name: nil)
+    try w.nameThread(
+      ThreadID(0), String(repeating: "m", count: LineReader.maxLineLength - 200 - most.count))
+    try w.declareClass(
+      id: ClassID(0), key: "a" + most.dropFirst(), name: nil, kind: .mutex,
+      waits: .init(inner: .sleep))
+    try w.declareClass(
+      id: ClassID(1), key: "b" + most.dropFirst(), name: nil, kind: .mutex,
+      waits: .init(inner: .sleep))
+    var event = LockEvent(.acquire, thread: ThreadID(0), lockClass: ClassID(1))
+    event.nest = ClassID(0)
+    event.address = UInt64.max
+    w.event(event)
+    let (r, _) = try read(w.text)
+    #expect(r.classes.count == 2)
+    #expect(r.events.count == 1)
+  }
+
   @Test func writableEscapesWhatTextCannotHold() {
     #expect(TextTraceWriter.writable("a\nb\u{1B}\tc") == "a\\u{A}b\\u{1B}\tc")
     #expect(TextTraceWriter.writable("plain") == "plain")
