@@ -382,6 +382,47 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    // Two places making locks of one name at once, on two threads, round
+    // after round: the class registered second is `name#2`, live and in
+    // the trace alike. The first place's two locks nest (recursive
+    // locking), and each finding prints the class named in its report.
+    "race-same-names",
+    {
+      let rounds = 100
+      let go = Atomic<Int>(-1)
+      let first = SpawnedThread {
+        for r in 0..<rounds {
+          while go.load(ordering: .acquiring) < r {}
+          let a = Checked.SpinLock(
+            name: "&dev\(r)->lock", fileID: "A.swift", line: 1, column: r + 1)
+          let b = Checked.SpinLock(
+            name: "&dev\(r)->lock", fileID: "A.swift", line: 1, column: r + 1)
+          a.withLock { b.withLock {} }
+        }
+      }
+      let second = SpawnedThread {
+        for r in 0..<rounds {
+          while go.load(ordering: .acquiring) < r {}
+          let c = Checked.SpinLock(
+            name: "&dev\(r)->lock", fileID: "B.swift", line: 2, column: r + 1)
+          c.withLock {}
+        }
+      }
+      for r in 0..<rounds {
+        go.store(r, ordering: .releasing)
+        usleep(200)
+      }
+      first.join()
+      second.join()
+      for finding in LockValidation.findings {
+        let lines = LockValidation.describe(finding).split(separator: "\n")
+        if let i = lines.firstIndex(where: { $0.hasSuffix(" is trying to acquire lock:") }) {
+          print("named \(lines[i + 1].split(separator: "{")[0])")
+        }
+      }
+    }
+  ),
+  (
     // Threads making the first locks of a class at once: the one that
     // registers the class declares it in the trace while the others
     // already take their locks of it (the trace must declare the class

@@ -230,6 +230,41 @@ import Testing
     }
   }
 
+  /// Two places making locks of one name at once on two threads: the
+  /// class registered second is `name#2` in the live report and in the
+  /// trace's (the recorder declared classes in the order threads reached
+  /// the file, so offline the numbers were swapped in 1 run of 10, binary,
+  /// and 17 of 30, text: found by a recorder stress probe).
+  @Test(arguments: ["binary", "text"])
+  func twoClassesOfOneNameAreNumberedAliveAndOffline(_ format: String) throws {
+    for _ in 0..<3 {
+      let trace = FileManager.default.temporaryDirectory
+        .appendingPathComponent("recorder-names-\(UUID().uuidString).rlt")
+      defer { try? FileManager.default.removeItem(at: trace) }
+      let process = Process()
+      process.executableURL = Self.probe
+      process.arguments = ["race-same-names"]
+      var environment = ProcessInfo.processInfo.environment
+      environment["RAWLOCKCHECK_TRACE"] = trace.path
+      environment["RAWLOCKCHECK_TRACE_FORMAT"] = format
+      environment["RAWLOCKCHECK"] = "collect"
+      process.environment = environment
+      let out = Pipe()
+      process.standardOutput = out
+      try process.run()
+      let data = out.fileHandleForReading.readDataToEndOfFile()
+      process.waitUntilExit()
+      let live = String(decoding: data, as: UTF8.self).split(separator: "\n")
+        .filter { $0.hasPrefix("named ") }.map { String($0.dropFirst("named ".count)) }.sorted()
+      #expect(live.count == 100)
+      let report = try ToolRun(["report", trace.path])
+      let lines = report.stdout.split(separator: "\n")
+      let offline = lines.indices.filter { lines[$0].hasSuffix(" is trying to acquire lock:") }
+        .map { String(lines[$0 + 1].split(separator: "{")[0]) }.sorted()
+      #expect(offline == live)
+    }
+  }
+
   /// A thread whose state is made again after its exit (a later key
   /// destructor takes a lock) is declared again under a token of its own:
   /// the binary trace reads (it said the thread was declared twice).

@@ -121,16 +121,26 @@ public final class ClassRegistry: @unchecked Sendable {
   /// Registers a declared class under `key`, or finds the class already
   /// registered under it (the first declaration wins); `isNew` tells which.
   /// Nil when the registry is full.
-  public func register(key: String, name: String?, kind: LockKind, waits: ClassWaitTypes)
-    -> (id: ClassID, isNew: Bool)?
-  {
-    if let base { return base.register(key: key, name: name, kind: kind, waits: waits) }
+  ///
+  /// `whenNew` runs for a new class before any other registration (of it
+  /// or of another class) can return: the live recorder declares the class
+  /// there, so that a trace declares classes in the order they were
+  /// registered (which numbers a name's `#2`) and before any thread can
+  /// use them. It must not register a class.
+  public func register(
+    key: String, name: String?, kind: LockKind, waits: ClassWaitTypes,
+    whenNew: ((ClassID) -> Void)? = nil
+  ) -> (id: ClassID, isNew: Bool)? {
+    if let base {
+      return base.register(key: key, name: name, kind: kind, waits: waits, whenNew: whenNew)
+    }
     return registration.withLock { keys -> (id: ClassID, isNew: Bool)? in
       if let known = keys[ExactKey(key)] { return (known, false) }
       guard let id = append(key: key, name: name ?? key, kind: kind, waits: waits) else {
         return nil
       }
       keys[ExactKey(key)] = id
+      whenNew?(id)
       return (id, true)
     }
   }

@@ -134,7 +134,8 @@ final class TraceRecorder: Sendable {
     }
   }
 
-  /// A `class` line for a class registered in the live validator. Its key
+  /// A `class` line for a class registered in the live validator, written
+  /// while the registry holds its lock (`ClassRegistry.register`). Its key
   /// in the trace is its name (made writable in text), or, when an earlier
   /// class of this process took that name, the name with `#2`, `#3`, ...
   /// (lockdep's way of telling apart two classes of one name): so that
@@ -145,16 +146,11 @@ final class TraceRecorder: Sendable {
     _ id: ClassID, key: String, name: String, kind: LockKind, waits: ClassWaitTypes
   ) {
     file.withLock { f in
-      // Declared once, by whichever thread comes first: the one that
-      // registered the class, or another that uses it meanwhile
-      // (`isDeclared`).
-      let token: String? = classKeys.withLock { keys in
-        guard keys.byID[id.raw] == nil else { return nil }
+      let token = classKeys.withLock { keys in
         let token = Self.unique(TextTraceWriter.writable(name), separator: "#", in: &keys.taken)
         keys.byID[id.raw] = token
         return token
       }
-      guard let token else { return }
       // Cannot fail: the key and the name made writable.
       try? f.writer.declareClass(
         id: id, key: token, name: Self.writable(name, for: f.writer), kind: kind, waits: waits)
@@ -175,14 +171,6 @@ final class TraceRecorder: Sendable {
     }
     taken.insert(token)
     return token
-  }
-
-  /// Whether class `id` is declared: its line is in the trace, or is
-  /// being written under the file's lock, which every event's write takes
-  /// after it. (A class registered by one thread is used by others before
-  /// that thread declares it: they declare it first.)
-  func isDeclared(_ id: ClassID) -> Bool {
-    classKeys.withLock { $0.byID[id.raw] != nil }
   }
 
   /// The key of class `id` in the trace (`declareClass`).

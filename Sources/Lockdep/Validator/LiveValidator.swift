@@ -126,24 +126,28 @@ final class LiveValidator: Sendable {
     guard let waits = waits ?? (try? ClassWaitTypes(kind: kind)) else {
       fatalError("rawlockcheck: a \(kind.rawValue) lock class needs its inner wait type")
     }
+    // Declared in the trace while the registry's lock is held: before any
+    // other thread can take a lock of the class, and in the order classes
+    // are registered, which numbers a name's `#2` live and offline alike
+    // (declared after, a class raced by two threads was named in the
+    // trace before its declaration, and two classes of one name made at
+    // once were numbered the other way round offline).
+    let recorder = self.recorder
     guard
       let (id, isNew) = core.classes.register(
-        key: site.key, name: site.name, kind: kind, waits: waits)
+        key: site.key, name: site.name, kind: kind, waits: waits,
+        whenNew: recorder.map { recorder in
+          { id in
+            recorder.declareClass(id, key: site.key, name: site.name, kind: kind, waits: waits)
+          }
+        })
     else {
       fatalError("rawlockcheck: more than \(ClassRegistry.capacity) lock classes")
     }
     if isNew {
-      recorder?.declareClass(id, key: site.key, name: site.name, kind: kind, waits: waits)
       namedAgain(site)
-    } else {
-      // The thread that registered the class may not have declared it in
-      // the trace yet, and this lock's events must come after it.
-      if let recorder, !recorder.isDeclared(id) {
-        let made = core.classes[id]
-        recorder.declareClass(
-          id, key: made.key, name: made.name, kind: made.kind, waits: made.waits)
-      }
-      if core.classes[id].name != site.name { sharedClass(id, name: site.name) }
+    } else if core.classes[id].name != site.name {
+      sharedClass(id, name: site.name)
     }
     return id
   }
