@@ -56,6 +56,19 @@ unsigned long rlc_sigset_size(void) { return sizeof(sigset_t); }
 
 int32_t rlc_gettid(void) { return (int32_t)syscall(SYS_gettid); }
 
+/* Set in a child of fork() (without exec), whenever the fork happened:
+ * the handler is registered when the program is loaded, before any fork,
+ * while the validator's own handler exists only once it was made. */
+static atomic_int rlc_forked = 0;
+
+static void rlc_note_fork_child(void) { atomic_store_explicit(&rlc_forked, 1, memory_order_relaxed); }
+
+__attribute__((constructor)) static void rlc_register_fork_note(void) {
+  pthread_atfork(NULL, NULL, rlc_note_fork_child);
+}
+
+int rlc_is_forked_child(void) { return atomic_load_explicit(&rlc_forked, memory_order_relaxed); }
+
 int rlc_thread_name(char *buffer, size_t size) {
   return pthread_getname_np(pthread_self(), buffer, size);
 }

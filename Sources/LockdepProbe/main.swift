@@ -423,6 +423,26 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    // A child forked before anything was validated (a daemon's first
+    // fork): it validates and records on its own, in `name.<pid>.ext`,
+    // and the parent keeps the trace's name (the child took it, or the
+    // parent emptied the child's trace after it exited).
+    "fork-first",
+    {
+      let child = fork()
+      if child == 0 {
+        let lock = Checked.Mutex(name: "&child->lock")
+        for _ in 0..<10 { lock.withLock {} }
+        exit(0)
+      }
+      var status: Int32 = 0
+      waitpid(child, &status, 0)
+      print("child \(child) \(status)")
+      let lock = Checked.Mutex(name: "&parent->lock")
+      for _ in 0..<1000 { lock.withLock {} }
+    }
+  ),
+  (
     // Threads making the first locks of a class at once: the one that
     // registers the class declares it in the trace while the others
     // already take their locks of it (the trace must declare the class

@@ -265,6 +265,30 @@ import Testing
     }
   }
 
+  /// A child of `fork()` made before anything was validated validates and
+  /// records on its own, in `name.<pid>.ext`, and the parent's trace keeps
+  /// the name: the child took it and the parent's went beside it, or the
+  /// parent emptied the child's (found by a recorder stress probe).
+  @Test func aChildForkedBeforeValidationLeavesTheTraceToItsParent() throws {
+    // With RAWLOCKCHECK set the probe chooses no policy: nothing makes the
+    // validator before the fork.
+    let (_, trace) = try Self.record("fork-first", policy: "collect")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    let parent = try Self.stats(trace)?["eventsPerKind"] as? [String: Int]
+    #expect(parent?["acquire"] == 1000)
+    let directory = trace.deletingLastPathComponent()
+    let stem = trace.deletingPathExtension().lastPathComponent
+    let beside = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+      .filter { $0.hasPrefix(stem + ".") && $0 != trace.lastPathComponent }
+    #expect(beside.count == 1, "\(beside)")
+    for name in beside {
+      let path = directory.appendingPathComponent(name)
+      defer { try? FileManager.default.removeItem(at: path) }
+      let child = try Self.stats(path)?["eventsPerKind"] as? [String: Int]
+      #expect(child?["acquire"] == 10)
+    }
+  }
+
   /// A thread whose state is made again after its exit (a later key
   /// destructor takes a lock) is declared again under a token of its own:
   /// the binary trace reads (it said the thread was declared twice).

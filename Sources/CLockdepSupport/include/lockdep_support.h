@@ -12,6 +12,10 @@
 /// The kernel's id of the calling thread (`gettid()`).
 int32_t rlc_gettid(void);
 
+/// Nonzero in a process that `fork()` made without `exec` (the program's
+/// first process is 0), whether or not the validator existed at the fork.
+int rlc_is_forked_child(void);
+
 /// The calling thread's name (`pthread_getname_np`); 0 on success.
 int rlc_thread_name(char *buffer, size_t size);
 

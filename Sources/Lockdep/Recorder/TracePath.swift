@@ -21,7 +21,9 @@
 /// descriptors (`/dev/stdout`, `/dev/fd/N`) are duplicated, written at
 /// their offset; a device is written as it is, unlocked. A
 /// child made by `fork()` without `exec` shares its parent's file and lock:
-/// it does not record (`Live.forkedChild`).
+/// it does not record (`Live.forkedChild`). One made before the validator
+/// existed has no recorder of its parent's: it makes its own, and writes
+/// `name.<pid>.ext`, leaving the name to its parent.
 struct TracePath {
   /// The path `RAWLOCKCHECK_TRACE` names, `%p` and `%%` expanded for `pid`.
   static func expand(_ template: String, pid: Int32) -> String {
@@ -66,9 +68,18 @@ struct TracePath {
 
   /// Opens the trace file `template` names for this process: locked for
   /// it, truncated; the per-process file beside it when another process
-  /// holds it. Nil, with the reason, when neither can be opened.
-  static func open(_ template: String, pid: Int32 = getpid()) -> Result<Opened, OpenError> {
+  /// holds it, or at once when `forked` (a child of `fork()` without
+  /// `exec` made before the validator existed: the name is its parent's,
+  /// which may open it later, or may have written it already). Nil, with
+  /// the reason, when neither can be opened.
+  static func open(
+    _ template: String, pid: Int32 = getpid(), forked: Bool = false
+  ) -> Result<Opened, OpenError> {
     let path = expand(template, pid: pid)
+    if forked && ownDescriptor(path) == nil && !template.contains("%p") {
+      let own = perProcess(path, pid: pid)
+      return openLocked(own).map { Opened(descriptor: $0, path: own, requested: path) }
+    }
     // One of this process's own descriptors (`/dev/stdout` with standard
     // output redirected `>> log`): written where it is, at its offset,
     // never reopened (at offset 0), truncated or locked.

@@ -1,4 +1,5 @@
 import Basics
+import CLockdepSupport
 import LockGraph
 import Symbolizer
 import Synchronization
@@ -83,7 +84,7 @@ final class TraceRecorder: Sendable {
   /// cannot be opened (said on standard error).
   init?(path template: String) {
     let opened: TracePath.Opened
-    switch TracePath.open(template) {
+    switch TracePath.open(template, forked: rlc_is_forked_child() != 0) {
     case .success(let o): opened = o
     case .failure(.system(let path, let code)):
       printToStandardError(
@@ -101,7 +102,11 @@ final class TraceRecorder: Sendable {
       return nil
     }
     let fd = opened.descriptor
-    if opened.path != opened.requested {
+    if opened.path != opened.requested && rlc_is_forked_child() != 0 {
+      printToStandardError(
+        "rawlockcheck: this process was forked before it validated anything; "
+          + "its trace goes to \(opened.path), leaving \(opened.requested) to its parent\n")
+    } else if opened.path != opened.requested {
       printToStandardError(
         "rawlockcheck: trace \(opened.requested) is being written by another process; "
           + "this process's trace goes to \(opened.path)\n")
