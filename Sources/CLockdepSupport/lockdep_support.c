@@ -48,6 +48,12 @@ void rlc_block_signals(void *saved) {
   pthread_sigmask(SIG_BLOCK, &all, (sigset_t *)saved);
 }
 
+void rlc_block_signals_for_exit(void) {
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, 0);
+}
+
 void rlc_restore_signals(const void *saved) {
   pthread_sigmask(SIG_SETMASK, (const sigset_t *)saved, 0);
 }

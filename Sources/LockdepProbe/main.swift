@@ -443,6 +443,46 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    // A handler taking a raw spin lock, sent to threads while they exit:
+    // every handler run is validated and recorded (the probe prints how
+    // many ran), whether it ran before the thread's validator ended or not.
+    "signals-at-exit",
+    {
+      let irq = Checked.RawSpinLock(name: "&irq->lock")
+      let handled = Atomic<Int>(0)
+      let worked = Atomic<Int>(0)
+      installSignalHandler(SIGUSR1) { _ in
+        irq.withLock {}
+        handled.add(1, ordering: .relaxed)
+      }
+      let work = Checked.Mutex(name: "&work->lock")
+      for _ in 0..<200 {
+        let started = Atomic<Bool>(false)
+        let stop = Atomic<Bool>(false)
+        let thread = SpawnedThread {
+          var unblock = sigset_t()
+          sigemptyset(&unblock)
+          sigaddset(&unblock, SIGUSR1)
+          pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+          started.store(true, ordering: .releasing)
+          while !stop.load(ordering: .acquiring) {
+            work.withLock {}
+            worked.add(1, ordering: .relaxed)
+          }
+        }
+        while !started.load(ordering: .acquiring) {}
+        // Signals while it works, then while it exits, until it is gone
+        // (ESRCH).
+        for n in 0..<2000 {
+          if n == 10 { stop.store(true, ordering: .releasing) }
+          if pthread_kill(thread.handle, SIGUSR1) != 0 { break }
+        }
+        thread.join()
+      }
+      print("handled \(handled.load(ordering: .relaxed)) worked \(worked.load(ordering: .relaxed))")
+    }
+  ),
+  (
     // Threads making the first locks of a class at once: the one that
     // registers the class declares it in the trace while the others
     // already take their locks of it (the trace must declare the class

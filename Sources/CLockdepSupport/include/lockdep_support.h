@@ -74,6 +74,10 @@ void rlc_orphan_exit_hook_arm(void);
 /// `saved` (a `sigset_t`-sized buffer, `rlc_sigset_size()` bytes).
 void rlc_block_signals(void *saved);
 
+/// Blocks every signal on the calling thread for the rest of its life (its
+/// exit: a handler run after its validator ended would be checked by no one).
+void rlc_block_signals_for_exit(void);
+
 /// Restores a mask saved by `rlc_block_signals`.
 void rlc_restore_signals(const void *saved);
 

@@ -443,6 +443,13 @@ private let exitKey: pthread_key_t = {
   var key = pthread_key_t()
   pthread_key_create(&key) { raw in
     guard let raw else { return }
+    // No signal handler runs on this thread from here on: its events,
+    // queued after the replay below, or after the state is gone, would be
+    // validated and recorded by no one (a handler sent to exiting threads
+    // was lost in every run). A signal sent to the process goes to another
+    // thread; one sent to this thread dies with it, not run, as it would
+    // have a moment later.
+    rlc_block_signals_for_exit()
     let thread = Unmanaged<LiveThread>.fromOpaque(raw)
     thread.takeUnretainedValue().exit()
     rlc_lockdep_set_thread(nil)
