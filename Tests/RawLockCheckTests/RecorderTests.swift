@@ -23,6 +23,17 @@ import Testing
   static func record(_ scenario: String, format: String? = nil, policy: String? = nil) throws
     -> (live: [String], trace: URL)
   {
+    let (output, trace) = try run(scenario, format: format, policy: policy)
+    let live = output.filter { $0.hasPrefix("finding ") }.map {
+      String($0.dropFirst("finding ".count))
+    }
+    return (live, trace)
+  }
+
+  /// `record(_:format:policy:)`, returning every line the probe printed.
+  static func run(_ scenario: String, format: String? = nil, policy: String? = nil) throws
+    -> (output: [String], trace: URL)
+  {
     let trace = FileManager.default.temporaryDirectory
       .appendingPathComponent("recorder-\(scenario)-\(UUID().uuidString).rlt")
     let process = Process()
@@ -47,9 +58,7 @@ import Testing
     let data = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     #expect(process.terminationStatus == 0, "\(scenario) exited \(process.terminationReason)")
-    let live = String(decoding: data, as: UTF8.self).split(separator: "\n")
-      .filter { $0.hasPrefix("finding ") }.map { String($0.dropFirst("finding ".count)) }
-    return (live, trace)
+    return (String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init), trace)
   }
 
   /// `kind count` of every finding `rawlockcheck report --format json` prints.
@@ -238,24 +247,12 @@ import Testing
   @Test(arguments: ["binary", "text"])
   func twoClassesOfOneNameAreNumberedAliveAndOffline(_ format: String) throws {
     for _ in 0..<3 {
-      let trace = FileManager.default.temporaryDirectory
-        .appendingPathComponent("recorder-names-\(UUID().uuidString).rlt")
+      let (output, trace) = try Self.run("race-same-names", format: format, policy: "collect")
       defer { try? FileManager.default.removeItem(at: trace) }
-      let process = Process()
-      process.executableURL = Self.probe
-      process.arguments = ["race-same-names"]
-      var environment = ProcessInfo.processInfo.environment
-      environment["RAWLOCKCHECK_TRACE"] = trace.path
-      environment["RAWLOCKCHECK_TRACE_FORMAT"] = format
-      environment["RAWLOCKCHECK"] = "collect"
-      process.environment = environment
-      let out = Pipe()
-      process.standardOutput = out
-      try process.run()
-      let data = out.fileHandleForReading.readDataToEndOfFile()
-      process.waitUntilExit()
-      let live = String(decoding: data, as: UTF8.self).split(separator: "\n")
-        .filter { $0.hasPrefix("named ") }.map { String($0.dropFirst("named ".count)) }.sorted()
+      let live = output.filter { $0.hasPrefix("named ") }.map {
+        String($0.dropFirst("named ".count))
+      }
+      .sorted()
       #expect(live.count == 100)
       let report = try ToolRun(["report", trace.path])
       let lines = report.stdout.split(separator: "\n")
@@ -297,26 +294,12 @@ import Testing
   @Test(arguments: ["binary", "text"])
   func everyHandlerRunOfAnExitingThreadIsRecorded(_ format: String) throws {
     for _ in 0..<2 {
-      let trace = FileManager.default.temporaryDirectory
-        .appendingPathComponent("recorder-exit-signals-\(UUID().uuidString).rlt")
+      let (output, trace) = try Self.run("signals-at-exit", format: format, policy: "collect")
       defer { try? FileManager.default.removeItem(at: trace) }
-      let process = Process()
-      process.executableURL = Self.probe
-      process.arguments = ["signals-at-exit"]
-      var environment = ProcessInfo.processInfo.environment
-      environment["RAWLOCKCHECK_TRACE"] = trace.path
-      environment["RAWLOCKCHECK_TRACE_FORMAT"] = format
-      environment["RAWLOCKCHECK"] = "collect"
-      process.environment = environment
-      let out = Pipe()
-      process.standardOutput = out
-      try process.run()
-      let data = out.fileHandleForReading.readDataToEndOfFile()
-      process.waitUntilExit()
       // `handled H worked W`: handler runs and the threads' acquisitions.
       let counts =
-        String(decoding: data, as: UTF8.self).split(separator: "\n")
-        .first { $0.hasPrefix("handled ") }?.split(separator: " ").compactMap { Int($0) } ?? []
+        output.first { $0.hasPrefix("handled ") }?.split(separator: " ").compactMap { Int($0) }
+        ?? []
       try #require(counts.count == 2)
       let perKind = try Self.stats(trace)?["eventsPerKind"] as? [String: Int]
       #expect(counts[0] > 0, "handlers ran while the threads worked")
