@@ -152,7 +152,9 @@ public struct TextTraceWriter: Sendable {
       option("type", waits.lockType.description)
     }
     bytes.append(0x0A)
-    try endLine(from: start, "class", key)
+    if let length = takeBackLongLine(from: start) {
+      throw Self.lineTooLong("class", key, length)
+    }
   }
 
   /// A `thread` line, which also fixes the thread's token.
@@ -167,7 +169,9 @@ public struct TextTraceWriter: Sendable {
     let start = bytes.count
     tokens.setThread(id, token)
     threadLine(id, name)
-    try endLine(from: start, "thread", token)
+    if let length = takeBackLongLine(from: start) {
+      throw Self.lineTooLong("thread", token, length)
+    }
   }
 
   /// A `thread` line that names a thread already declared.
@@ -175,27 +179,36 @@ public struct TextTraceWriter: Sendable {
   ///   (`unwritable(_:)`); nothing is written then.
   public mutating func nameThread(_ id: ThreadID, _ name: String) throws(TraceWriteError) {
     if let bad = Self.unwritable(name) {
-      var token: [UInt8] = []
-      tokens.appendThread(id, to: &token)
-      throw Self.refusal("thread", String(decoding: token, as: UTF8.self), "name", bad)
+      throw Self.refusal("thread", threadToken(id), "name", bad)
     }
-    var token: [UInt8] = []
-    tokens.appendThread(id, to: &token)
-    let shown = String(decoding: token, as: UTF8.self)
     if let unnamed = unnamedThreadLine, unnamed.thread == id, unnamed.end == bytes.count {
       // The thread's own declaration, just written without a name (a
       // binary trace names a thread in a record of its own): one line.
-      let start = unnamed.start
       bytes.removeLast()
       option("name", name)
       bytes.append(0x0A)
+      let length = bytes.count - unnamed.start - 1
+      if length > Self.maxLineLength {
+        // The declaration as it was.
+        bytes.removeSubrange((unnamed.end - 1)...)
+        bytes.append(0x0A)
+        throw Self.lineTooLong("thread", threadToken(id), length)
+      }
       unnamedThreadLine = nil
-      try endLine(from: start, "thread", shown)
       return
     }
     let start = bytes.count
     threadLine(id, name)
-    try endLine(from: start, "thread", shown)
+    if let length = takeBackLongLine(from: start) {
+      throw Self.lineTooLong("thread", threadToken(id), length)
+    }
+  }
+
+  /// Thread `id`'s token as written, for messages.
+  private func threadToken(_ id: ThreadID) -> String {
+    var token: [UInt8] = []
+    tokens.appendThread(id, to: &token)
+    return String(decoding: token, as: UTF8.self)
   }
 
   /// The last line written, when it is a `thread` line without a name: its
@@ -230,7 +243,9 @@ public struct TextTraceWriter: Sendable {
     Self.appendToken(module.path, to: &bytes)
     if let buildID = module.buildID { option("build-id", buildID) }
     bytes.append(0x0A)
-    try endLine(from: start, "module", module.path)
+    if let length = takeBackLongLine(from: start) {
+      throw Self.lineTooLong("module", module.path, length)
+    }
   }
 
   /// A `stack` line, innermost address first. The token defaults to
@@ -390,18 +405,21 @@ public struct TextTraceWriter: Sendable {
         + "(an event line names up to three)")
   }
 
-  /// Throws, taking the line back out, when the line written from `start`
-  /// is longer than a text trace holds (`maxLineLength`).
-  private mutating func endLine(from start: Int, _ what: String, _ id: String)
-    throws(TraceWriteError)
-  {
+  /// When the line written from `start` is longer than a text trace holds
+  /// (`maxLineLength`): takes it back out and returns its length.
+  private mutating func takeBackLongLine(from start: Int) -> Int? {
     let length = bytes.count - start - 1
-    guard length > Self.maxLineLength else { return }
+    guard length > Self.maxLineLength else { return nil }
     bytes.removeSubrange(start...)
     if unnamedThreadLine.map({ $0.end > bytes.count }) == true { unnamedThreadLine = nil }
-    throw TraceWriteError(
-      "cannot write \(what) \"\(Self.shortened(id))\" as text: its line "
-        + "would be \(length) bytes, and a text trace holds lines up to \(Self.maxLineLength)")
+    return length
+  }
+
+  /// The refusal of a line of `length` bytes, past `maxLineLength`.
+  private static func lineTooLong(_ what: String, _ id: String, _ length: Int) -> TraceWriteError {
+    TraceWriteError(
+      "cannot write \(what) \"\(shortened(id))\" as text: its line "
+        + "would be \(length) bytes, and a text trace holds lines up to \(maxLineLength)")
   }
 
   /// Throws when `text`, the `field` of the `what` known as `id`, cannot be

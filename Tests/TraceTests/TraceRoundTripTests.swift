@@ -253,6 +253,14 @@ enum RoundTrip {
         id: ClassID(0), key: key, name: nil, kind: .mutex, waits: .init(inner: .sleep))
     }
     #expect(w.bytes == before)
+    // A name too long for the line of a thread declared just before: the
+    // declaration stays as it was.
+    try w.declareThread(id: ThreadID(5), token: "5", name: nil)
+    let declared = w.bytes
+    #expect(throws: TraceWriteError.self) { try w.nameThread(ThreadID(5), long) }
+    #expect(w.bytes == declared)
+    w = TextTraceWriter()
+    w.header()
     // At the limits: three ids of the longest length and a name that
     // fills its line read back, with an event naming all three.
     let most = String(repeating: "k", count: TextTraceWriter.maxTokenLength)

@@ -207,15 +207,8 @@ extension ThreadValidator {
   /// it, above the first `count`: a `locks-held-at-exit` finding naming
   /// the scope, as lockdep's `lockdep_sys_exit()` reports a task leaving
   /// the kernel with locks held. They stay held: they are.
-  ///
-  /// The finding's stack is the newest such lock's acquisition, when it has
-  /// one, else `origin`'s: the stack at the scope's end is the scope's and
-  /// the test framework's (`lockdep_sys_exit()` prints none), and the
-  /// acquisition is what the developer fixes.
   public mutating func reportLocksHeld(above count: Int, atEndOf scope: String, origin: Origin) {
     guard state.held.count > count, !state.stopped else { return }
-    var origin = origin
-    if let newest = state.held.last, !newest.origin.stack.isNone { origin = newest.origin }
     reportNow(
       .locksHeldAtExit, origin: origin, lock: nil,
       detail: .locksHeldAtExit(interrupt: nil, scope: scope),

@@ -76,7 +76,8 @@ struct TracePath {
     _ template: String, pid: Int32 = getpid(), forked: Bool = false
   ) -> Result<Opened, OpenError> {
     let path = expand(template, pid: pid)
-    if forked && ownDescriptor(path) == nil && !template.contains("%p") {
+    // A name that holds the pid (`%p`) is this process's already.
+    if forked && ownDescriptor(path) == nil && path == expand(template, pid: pid &+ 1) {
       let own = perProcess(path, pid: pid)
       return openLocked(own).map { Opened(descriptor: $0, path: own, requested: path) }
     }

@@ -84,7 +84,8 @@ final class TraceRecorder: Sendable {
   /// cannot be opened (said on standard error).
   init?(path template: String) {
     let opened: TracePath.Opened
-    switch TracePath.open(template, forked: rlc_is_forked_child() != 0) {
+    let forked = rlc_is_forked_child() != 0
+    switch TracePath.open(template, forked: forked) {
     case .success(let o): opened = o
     case .failure(.system(let path, let code)):
       printToStandardError(
@@ -102,7 +103,7 @@ final class TraceRecorder: Sendable {
       return nil
     }
     let fd = opened.descriptor
-    if opened.path != opened.requested && rlc_is_forked_child() != 0 {
+    if opened.path != opened.requested && forked {
       printToStandardError(
         "rawlockcheck: this process was forked before it validated anything; "
           + "its trace goes to \(opened.path), leaving \(opened.requested) to its parent\n")

@@ -140,13 +140,17 @@ final class LiveThread: StackSource {
   func reportLocksHeld(above count: Int, atEndOf scope: String) {
     busy = true
     rlc_signal_fence()
-    // The finding's stack is the newest lock's acquisition: its stack, or,
-    // for a lock taken on a chain the validator knew (no stack captured),
-    // the one frame of its call, rather than the scope's end.
-    var ip = validator.newestHeldOrigin.map { $0.stack.isNone ? $0.ip : 0 } ?? 0
+    // The finding's stack is the newest lock's acquisition, not the
+    // scope's end (the scope's and the test framework's frames;
+    // `lockdep_sys_exit()` prints none): its stack, or, for a lock taken on
+    // a chain the validator knew (no stack captured), the one frame of its
+    // call, captured from `replayStack`.
+    let newest = validator.newestHeldOrigin
+    var ip = newest.map { $0.stack.isNone ? $0.ip : 0 } ?? 0
     withUnsafePointer(to: &ip) { one in
       if one.pointee != 0 { replayStack = UnsafeBufferPointer(start: one, count: 1) }
-      validator.reportLocksHeld(above: count, atEndOf: scope, origin: Origin())
+      let origin = newest.flatMap { $0.stack.isNone ? nil : $0 } ?? Origin()
+      validator.reportLocksHeld(above: count, atEndOf: scope, origin: origin)
       replayStack = nil
     }
     eventStack = .none
