@@ -38,13 +38,15 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
     // one on a thread run in the scope (no test is current there), after
     // the test.
     let location = test.sourceLocation
-    // No `endName`: the test's scope is asynchronous, and a thread it
-    // resumes on runs other tests' tasks meanwhile (`LockValidationScope`).
-    let scope = LockValidationScope(reporter: { occurrence in
-      guard Test.current != nil else { return false }
-      Self.recordIssue(occurrence, test: location)
-      return true
-    })
+    // A test that returns holding a lock it took is a finding when it
+    // ends on the thread it began on (a synchronous test always does; an
+    // asynchronous one may resume elsewhere: `LockValidationScope.run`).
+    let scope = LockValidationScope(
+      reporter: { occurrence in
+        guard Test.current != nil else { return false }
+        Self.recordIssue(occurrence, test: location)
+        return true
+      }, endName: "the test")
     try await scope.run { try await function() }
     for occurrence in scope.findings where !occurrence.wasReported {
       Self.recordIssue(occurrence, test: location)

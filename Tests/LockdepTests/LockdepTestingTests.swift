@@ -112,8 +112,8 @@ import Testing
   /// when returning to user space"): a test runner's thread does not exit,
   /// so the thread-exit check never sees it, and the next test on that
   /// thread would run under the lock. An asynchronous scope (the trait's)
-  /// does not check: another test's task that left a lock held on the
-  /// thread it resumed on would be blamed on it.
+  /// checks too when it ends on the thread it began on, as a body that
+  /// never suspends does.
   @Test func aScopeThatEndsHoldingALockItTookIsAFinding() async throws {
     let leaked = Checked.Mutex(name: "&leaked->lock")
     let scope = LockValidationScope(endName: "the test")
@@ -124,10 +124,53 @@ import Testing
     #expect(texts.first?.contains(" is leaving the test with locks still held!\n") == true)
     #expect(texts.first?.contains("&leaked->lock") == true)
 
-    let quiet = LockValidationScope(endName: "the test")
-    await quiet.run { @Sendable () async in leaked.lock() }
+    let asynchronous = LockValidationScope(endName: "the test")
+    await asynchronous.run { @Sendable () async in leaked.lock() }
     leaked.unlock()
-    #expect(quiet.findings.isEmpty)
+    #expect(asynchronous.findings.map(\.finding.kind) == [.locksHeldAtExit])
+    #expect(asynchronous.findings.first?.text.contains("&leaked->lock") == true)
+
+    // Without an end name, a scope ends nothing.
+    let plain = LockValidationScope()
+    await plain.run { @Sendable () async in leaked.lock() }
+    leaked.unlock()
+    #expect(plain.findings.isEmpty)
+  }
+
+  /// Locks one scope's end reported are not reported again by another
+  /// scope that ends on the thread with them still held (a test that
+  /// suspended, and resumed on the thread after another test left them
+  /// there, here run inside it); a lock taken after them is.
+  @Test func locksHeldAtOneScopesEndAreNotBlamedOnTheNext() async throws {
+    let first = Checked.Mutex(name: "&left->first")
+    let second = Checked.Mutex(name: "&left->second")
+    let leaving = LockValidationScope(endName: "the test")
+    let resumed = LockValidationScope(endName: "the test")
+    let alsoLeaving = LockValidationScope(endName: "the test")
+    await resumed.run { @Sendable () async in leaving.run { first.lock() } }
+    alsoLeaving.run { second.lock() }
+    second.unlock()
+    first.unlock()
+    #expect(leaving.findings.map(\.finding.kind) == [.locksHeldAtExit])
+    #expect(resumed.findings.isEmpty)
+    #expect(alsoLeaving.findings.map(\.finding.kind) == [.locksHeldAtExit])
+    #expect(alsoLeaving.findings.first?.text.contains("&left->second") == true)
+  }
+
+  /// A test under the trait that returns holding a lock fails, with the
+  /// lock's name: synchronous and asynchronous test functions alike.
+  @Test func aTestThatReturnsHoldingALockFails() async throws {
+    let leaked = Checked.Mutex(name: "&returned->lock")
+    try await withKnownIssue("the test returns with the lock held") {
+      try await LockValidationTrait().provideScope(
+        for: Test.current!, testCase: Test.Case.current, performing: { leaked.lock() })
+    } matching: { issue in
+      issue.comments.contains {
+        $0.rawValue.hasPrefix("lock validation: locks-held-at-exit")
+          && $0.rawValue.contains("&returned->lock")
+      }
+    }
+    leaked.unlock()
   }
 
   /// The issue points at the line that caused the finding (the innermost

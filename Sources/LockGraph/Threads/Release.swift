@@ -206,13 +206,22 @@ extension ThreadValidator {
   /// The end of `scope` (a test) on this thread, which holds locks taken in
   /// it, above the first `count`: a `locks-held-at-exit` finding naming
   /// the scope, as lockdep's `lockdep_sys_exit()` reports a task leaving
-  /// the kernel with locks held. They stay held: they are.
+  /// the kernel with locks held. They stay held: they are. Each is
+  /// reported at one scope's end only: one an earlier scope's end reported
+  /// is left out (a test that ended on the thread another test left it
+  /// on), and with none left there is no finding.
   public mutating func reportLocksHeld(above count: Int, atEndOf scope: String, origin: Origin) {
-    guard state.held.count > count, !state.stopped else { return }
+    guard !state.stopped else { return }
+    var classes: [ClassID] = []
+    for i in max(count, 0)..<max(state.held.count, count) where !state.held[i].wasReportedAtScopeEnd
+    {
+      state.held[i].wasReportedAtScopeEnd = true
+      classes.append(state.held[i].lockClass)
+    }
+    guard !classes.isEmpty else { return }
     reportNow(
       .locksHeldAtExit, origin: origin, lock: nil,
-      detail: .locksHeldAtExit(interrupt: nil, scope: scope),
-      classes: state.held[count...].map(\.lockClass))
+      detail: .locksHeldAtExit(interrupt: nil, scope: scope), classes: classes)
     deliverPending()
   }
 

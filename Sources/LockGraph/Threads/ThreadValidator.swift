@@ -162,8 +162,16 @@ public struct ThreadValidator {
   /// How many locks this thread holds now.
   public var heldCount: Int { state.held.count }
 
-  /// Where the newest held lock was taken, if any lock is held.
-  public var newestHeldOrigin: Origin? { state.held.last?.origin }
+  /// The newest lock held above the first `count` that no scope's end
+  /// reported yet (`reportLocksHeld`), if any.
+  public func newestUnreportedHeld(above count: Int) -> HeldLock? {
+    var i = state.held.count - 1
+    while i >= max(count, 0) {
+      if !state.held[i].wasReportedAtScopeEnd { return state.held[i] }
+      i -= 1
+    }
+    return nil
+  }
 
   /// Whether validation of this thread stopped (a limit was hit) until it exits.
   public var isStopped: Bool { state.stopped }

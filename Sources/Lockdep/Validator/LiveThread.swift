@@ -138,6 +138,9 @@ final class LiveThread: StackSource {
   /// (`ThreadValidator.reportLocksHeld`), with this stack. Live only: a
   /// trace has no scopes.
   func reportLocksHeld(above count: Int, atEndOf scope: String) {
+    // Locks an earlier scope's end reported, still held, are not reported
+    // again (`ThreadValidator.reportLocksHeld`).
+    guard let newest = validator.newestUnreportedHeld(above: count) else { return }
     busy = true
     rlc_signal_fence()
     // The finding's stack is the newest lock's acquisition, not the
@@ -145,11 +148,10 @@ final class LiveThread: StackSource {
     // `lockdep_sys_exit()` prints none): its stack, or, for a lock taken on
     // a chain the validator knew (no stack captured), the one frame of its
     // call, captured from `replayStack`.
-    let newest = validator.newestHeldOrigin
-    var ip = newest.map { $0.stack.isNone ? $0.ip : 0 } ?? 0
+    var ip = newest.origin.stack.isNone ? newest.origin.ip : 0
     withUnsafePointer(to: &ip) { one in
       if one.pointee != 0 { replayStack = UnsafeBufferPointer(start: one, count: 1) }
-      let origin = newest.flatMap { $0.stack.isNone ? nil : $0 } ?? Origin()
+      let origin = newest.origin.stack.isNone ? Origin() : newest.origin
       validator.reportLocksHeld(above: count, atEndOf: scope, origin: origin)
       replayStack = nil
     }

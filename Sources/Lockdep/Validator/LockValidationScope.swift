@@ -69,10 +69,9 @@ public final class LockValidationScope: Sendable {
   /// finding, as lockdep reports a task returning to user space with locks
   /// held, at the end of the scope's first synchronous `run` (the test's),
   /// on its thread; other runs of it (on a worker thread, or nested) end
-  /// nothing, and a worker that keeps a lock is its thread's exit finding. The
-  /// asynchronous `run` does not check: while its body is suspended, the
-  /// thread it resumes on runs other tasks, and a lock one of those left
-  /// held would be blamed on this scope.
+  /// nothing, and a worker that keeps a lock is its thread's exit finding.
+  /// The asynchronous `run` checks only when it ends on the thread it
+  /// began on (see there).
   public convenience init(
     isolated: Bool = false, reporter: (@Sendable (Occurrence) -> Bool)? = nil,
     endName: String? = nil
@@ -146,9 +145,30 @@ public final class LockValidationScope: Sendable {
 
   /// Runs `body` with this scope bound (asynchronous form; collects
   /// findings, but does not isolate: the body may move between threads).
+  ///
+  /// With an `endName`, the first `run` that ends on the thread it began
+  /// on checks that thread as the synchronous `run` does: locks it holds
+  /// above those it held when `body` began are a `locks-held-at-exit`
+  /// finding (a test, synchronous or not, that returned with a lock
+  /// held). One that ends on another thread (it resumed there after an
+  /// `await`) checks nothing: the thread holding the lock is running other
+  /// tasks. Locks another task left held on the thread while `body` was
+  /// suspended there are reported as well (holding a lock across an
+  /// `await` is that task's bug; the report shows where it was taken), once:
+  /// a later scope's end does not report them again.
   public func run<R: Sendable>(_ body: () async throws -> R) async rethrows -> R {
     try await Self.$bound.withValue(self) {
-      defer { Live.replayPending() }
+      let begin: (thread: ThreadID, held: Int)? =
+        endName != nil && !started.exchange(true, ordering: .relaxed)
+        ? Live.scopeThread().map { ($0.id, $0.validator.heldCount) } : nil
+      defer {
+        Live.replayPending()
+        if let begin, let endName, let thread = Live.scopeThread(), thread.id == begin.thread,
+          thread.validator.heldCount > begin.held
+        {
+          thread.reportLocksHeld(above: begin.held, atEndOf: endName)
+        }
+      }
       return try await body()
     }
   }
