@@ -578,6 +578,54 @@ let scenarios: [(String, () -> Void)] = [
       busy.join()
     }
   ),
+  (
+    // `fork()` while another thread makes the validator (its first lock):
+    // a child forked while the validator was half made must not wait
+    // forever for it (for Swift's lazy-initialization lock, or a lock of
+    // the validator's, held by a thread the child did not inherit). Prints
+    // `hung N`, children that had not exited after 10 s (killed), and
+    // exits 1 when there were any.
+    "fork-while-creating",
+    {
+      // Both locks are made first: the child must not be the first to
+      // make one either (Swift's runtime makes a type's metadata under
+      // a lock of its own, which the maker may hold at the fork).
+      let made = Checked.Mutex(name: "&maker->lock")
+      let childs = Checked.Mutex(name: "&child->lock")
+      let go = Atomic<Bool>(false)
+      let maker = SpawnedThread {
+        while !go.load(ordering: .relaxed) {}
+        made.withLock {}
+      }
+      var children: [pid_t] = []
+      go.store(true, ordering: .relaxed)
+      for _ in 0..<30 {
+        let child = fork()
+        if child == 0 {
+          childs.withLock {}
+          exit(0)
+        }
+        children.append(child)
+      }
+      maker.join()
+      var hung = 0
+      let deadline = time(nil) + 10
+      for child in children {
+        var status: Int32 = 0
+        while waitpid(child, &status, WNOHANG) == 0 {
+          if time(nil) > deadline {
+            kill(child, SIGKILL)
+            waitpid(child, &status, 0)
+            hung += 1
+            break
+          }
+          usleep(1000)
+        }
+      }
+      print("hung \(hung)")
+      if hung > 0 { exit(1) }
+    }
+  ),
 ]
 
 // Findings are collected and listed at the end, unless RAWLOCKCHECK says

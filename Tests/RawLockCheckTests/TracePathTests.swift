@@ -173,4 +173,27 @@ import Testing
     defer { try? FileManager.default.removeItem(at: trace) }
     #expect(live.isEmpty)
   }
+
+  /// Children forked while another thread is still making the validator
+  /// (held half made for 0.3 s: its trace is a FIFO that nobody reads
+  /// yet) each take a lock and exit: none waits forever for the
+  /// validator's lazy initialization (the probe exits 1 when a child had
+  /// not exited after 10 s).
+  @Test func aChildForkedWhileTheValidatorIsMadeDoesNotHang() throws {
+    let directory = try Self.directory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let fifo = directory.path + "/fifo"
+    #expect(mkfifo(fifo, 0o600) == 0)
+    let reader = Thread {
+      usleep(300_000)
+      let fd = open(fifo, O_RDONLY)
+      guard fd >= 0 else { return }
+      var buffer = [UInt8](repeating: 0, count: 1 << 16)
+      while read(fd, &buffer, buffer.count) > 0 {}
+      close(fd)
+    }
+    reader.start()
+    let (_, stderr) = try Self.record(to: fifo, scenario: "fork-while-creating")
+    #expect(stderr.isEmpty, "\(stderr)")
+  }
 }
