@@ -26,7 +26,6 @@ public struct HeldLock: Sendable {
   @inlinable static var hardirqsOffBit: UInt64 { 1 << 4 }
   @inlinable static var atomicBit: UInt64 { 1 << 5 }
   @inlinable static var indexedBit: UInt64 { 1 << 6 }
-  @inlinable static var reportedAtScopeEndBit: UInt64 { 1 << 7 }
   @inlinable static var irqContextShift: UInt64 { 8 }  // 8 bits
   @inlinable static var allowedShift: UInt64 { 16 }  // 8 bits
   @inlinable static var limitShift: UInt64 { 24 }  // 8 bits
@@ -110,14 +109,6 @@ public struct HeldLock: Sendable {
         bits & ((1 << Self.referencesShift) - 1)
         | UInt64(min(newValue, 0xFF_FFFF)) << Self.referencesShift
     }
-  }
-
-  /// Reported held at the end of a scope (`ThreadValidator.reportLocksHeld`):
-  /// the next scope that ends on the thread with it still held does not
-  /// report it again. Set on the held entry, never at acquisition.
-  public var wasReportedAtScopeEnd: Bool {
-    @inline(__always) get { flag(Self.reportedAtScopeEndBit) }
-    @inline(__always) set { set(Self.reportedAtScopeEndBit, newValue) }
   }
 
   /// A trylock that succeeded.

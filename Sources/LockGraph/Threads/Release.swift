@@ -206,22 +206,14 @@ extension ThreadValidator {
   /// The end of `scope` (a test) on this thread, which holds locks taken in
   /// it, above the first `count`: a `locks-held-at-exit` finding naming
   /// the scope, as lockdep's `lockdep_sys_exit()` reports a task leaving
-  /// the kernel with locks held. They stay held: they are. Each is
-  /// reported at one scope's end only: one an earlier scope's end reported
-  /// is left out (a test that ended on the thread another test left it
-  /// on), and with none left there is no finding.
+  /// the kernel with locks held. They stay held here (the live validator
+  /// then forgets them: `LiveThread.reportLocksHeld`).
   public mutating func reportLocksHeld(above count: Int, atEndOf scope: String, origin: Origin) {
-    guard !state.stopped else { return }
-    var classes: [ClassID] = []
-    for i in max(count, 0)..<max(state.held.count, count) where !state.held[i].wasReportedAtScopeEnd
-    {
-      state.held[i].wasReportedAtScopeEnd = true
-      classes.append(state.held[i].lockClass)
-    }
-    guard !classes.isEmpty else { return }
+    guard state.held.count > count, !state.stopped else { return }
     reportNow(
       .locksHeldAtExit, origin: origin, lock: nil,
-      detail: .locksHeldAtExit(interrupt: nil, scope: scope), classes: classes)
+      detail: .locksHeldAtExit(interrupt: nil, scope: scope),
+      classes: state.held[count...].map(\.lockClass))
     deliverPending()
   }
 

@@ -162,16 +162,8 @@ public struct ThreadValidator {
   /// How many locks this thread holds now.
   public var heldCount: Int { state.held.count }
 
-  /// The newest lock held above the first `count` that no scope's end
-  /// reported yet (`reportLocksHeld`), if any.
-  public func newestUnreportedHeld(above count: Int) -> HeldLock? {
-    var i = state.held.count - 1
-    while i >= max(count, 0) {
-      if !state.held[i].wasReportedAtScopeEnd { return state.held[i] }
-      i -= 1
-    }
-    return nil
-  }
+  /// The newest held lock, if any is held.
+  public var newestHeld: HeldLock? { state.held.top }
 
   /// Whether validation of this thread stopped (a limit was hit) until it exits.
   public var isStopped: Bool { state.stopped }

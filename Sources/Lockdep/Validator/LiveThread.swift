@@ -45,7 +45,8 @@ final class LiveThread: StackSource {
   /// is recorded once validated (with `eventStack`), or before then by
   /// `recordCurrentEvent()` when a finding ends the process.
   @exclusivity(unchecked) var unrecorded: LockEvent?
-  /// Locks taken with an invalid subclass (`invalidSubclass`), newest last:
+  /// Locks taken with an invalid subclass (`invalidSubclass`), and locks
+  /// a scope's end reported held and forgot (`forgetHeld`), newest last:
   /// not validated, so their releases are left out too.
   @exclusivity(unchecked) var unvalidated: [(lockClass: ClassID, instance: UInt64)] = []
   /// The `subclass` of an acquire event that stands for an acquisition
@@ -136,11 +137,9 @@ final class LiveThread: StackSource {
   /// The end of `scope` (a test) on this thread while it holds locks taken
   /// in it, above the first `count`: a finding of the bound scope
   /// (`ThreadValidator.reportLocksHeld`), with this stack. Live only: a
-  /// trace has no scopes.
+  /// trace has no scopes. The locks are then forgotten (`forgetHeld`).
   func reportLocksHeld(above count: Int, atEndOf scope: String) {
-    // Locks an earlier scope's end reported, still held, are not reported
-    // again (`ThreadValidator.reportLocksHeld`).
-    guard let newest = validator.newestUnreportedHeld(above: count) else { return }
+    guard validator.heldCount > count, let newest = validator.newestHeld else { return }
     busy = true
     rlc_signal_fence()
     // The finding's stack is the newest lock's acquisition, not the
@@ -158,6 +157,29 @@ final class LiveThread: StackSource {
     eventStack = .none
     rlc_signal_fence()
     busy = false
+    forgetHeld(above: count)
+  }
+
+  /// Releases the locks held above the first `count`, newest first, in the
+  /// validator (and the trace) only, once reported: the program still
+  /// holds them, but what this thread does next (the next test on a test
+  /// runner's thread) is not validated under them, which would blame it
+  /// for them again and again (lockdep turns itself off after this
+  /// report: `lockdep_sys_exit()` calls `debug_locks_off()`). Their real
+  /// release, if one comes, is left out (`unvalidated`).
+  private func forgetHeld(above count: Int) {
+    // A lock taken again with a nest lock stands for several acquisitions
+    // (`references`): each release drops one. Bounded all the same.
+    var left = 1 << 25
+    while validator.heldCount > count, left > 0, let top = validator.newestHeld {
+      process(LockEvent(.release, thread: id, lockClass: top.lockClass, address: top.instance))
+      if !unvalidated.contains(where: {
+        $0.lockClass == top.lockClass && $0.instance == top.instance
+      }) {
+        unvalidated.append((top.lockClass, top.instance))
+      }
+      left -= 1
+    }
   }
 
   /// An acquisition with a subclass past `ClassRegistry.subclasses`: a

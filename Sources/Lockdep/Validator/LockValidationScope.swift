@@ -146,30 +146,38 @@ public final class LockValidationScope: Sendable {
   /// Runs `body` with this scope bound (asynchronous form; collects
   /// findings, but does not isolate: the body may move between threads).
   ///
-  /// With an `endName`, the first `run` that ends on the thread it began
-  /// on checks that thread as the synchronous `run` does: locks it holds
-  /// above those it held when `body` began are a `locks-held-at-exit`
-  /// finding (a test, synchronous or not, that returned with a lock
-  /// held). One that ends on another thread (it resumed there after an
-  /// `await`) checks nothing: the thread holding the lock is running other
-  /// tasks. Locks another task left held on the thread while `body` was
-  /// suspended there are reported as well (holding a lock across an
-  /// `await` is that task's bug; the report shows where it was taken), once:
-  /// a later scope's end does not report them again.
+  /// With an `endName`, the first `run` checks, when `body` never
+  /// suspended (every synchronous test function, and an asynchronous one
+  /// that awaited nothing that suspends), the thread it ran on as the
+  /// synchronous `run` does: locks it holds above those it held when
+  /// `body` began are a `locks-held-at-exit` finding (a test that
+  /// returned with a lock held). A `body` that suspended is not checked:
+  /// the thread it began on ran other tasks meanwhile, and a lock one of
+  /// those left held would be blamed on this scope. Whether it suspended
+  /// is told by a task executor preference that counts the body's jobs
+  /// (`SuspensionCounter`).
   public func run<R: Sendable>(_ body: () async throws -> R) async rethrows -> R {
     try await Self.$bound.withValue(self) {
-      let begin: (thread: ThreadID, held: Int)? =
-        endName != nil && !started.exchange(true, ordering: .relaxed)
-        ? Live.scopeThread().map { ($0.id, $0.validator.heldCount) } : nil
-      defer {
-        Live.replayPending()
-        if let begin, let endName, let thread = Live.scopeThread(), thread.id == begin.thread,
-          thread.validator.heldCount > begin.held
-        {
-          thread.reportLocksHeld(above: begin.held, atEndOf: endName)
-        }
+      defer { Live.replayPending() }
+      guard let endName, !started.exchange(true, ordering: .relaxed) else {
+        return try await body()
       }
-      return try await body()
+      let counter = SuspensionCounter()
+      return try await withTaskExecutorPreference(counter) {
+        // Taken on the preferred executor: entering it may have moved
+        // the task.
+        let jobs = counter.jobs
+        let begin = Live.scopeThread().map { ($0, $0.validator.heldCount) }
+        defer {
+          Live.replayPending()
+          if counter.jobs == jobs, let (thread, held) = begin, Live.scopeThread() === thread,
+            thread.validator.heldCount > held
+          {
+            thread.reportLocksHeld(above: held, atEndOf: endName)
+          }
+        }
+        return try await body()
+      }
     }
   }
 
