@@ -579,6 +579,22 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    // A thread that exits holding a lock while `main` returns: its
+    // finding, printed by that thread (symbolized, which takes a while the
+    // first time), must not be cut short by the process's exit.
+    "leak-at-thread-exit-while-main-returns",
+    {
+      let lock = Checked.Mutex(name: "&leaker->lock")
+      let took = Atomic<Bool>(false)
+      _ = SpawnedThread {
+        lock.lock()
+        took.store(true, ordering: .releasing)
+      }
+      while !took.load(ordering: .acquiring) {}
+      usleep(1000)
+    }
+  ),
+  (
     // `fork()` while another thread makes the validator (its first lock):
     // a child forked while the validator was half made must not wait
     // forever for it (for Swift's lazy-initialization lock, or a lock of

@@ -174,6 +174,21 @@ import Testing
     #expect(live.isEmpty)
   }
 
+  /// A finding at the exit of a thread nobody joins, while `main`
+  /// returns, is printed whole: the process's exit waits for reports
+  /// being printed (the first is symbolized, which takes a while), as it
+  /// cut it short before, and nothing at all was printed.
+  @Test func aFindingPrintedAsMainReturnsIsPrintedWhole() throws {
+    let directory = try Self.directory()
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let (_, stderr) = try Self.record(
+      to: directory.path + "/t.rltb", scenario: "leak-at-thread-exit-while-main-returns",
+      policy: "print")
+    #expect(stderr.contains("WARNING: lock held when thread exits!\n"), "\(stderr)")
+    #expect(stderr.contains("&leaker->lock"), "\(stderr)")
+    #expect(stderr.contains("stack backtrace:\n"), "\(stderr)")
+  }
+
   /// Children forked while another thread is still making the validator
   /// (held half made for 0.3 s: its trace is a FIFO that nobody reads
   /// yet) each take a lock and exit: none waits forever for the

@@ -27,6 +27,8 @@ final class LiveValidator: Sendable {
   let stacks = LiveStacks()
   let recorder: TraceRecorder?
   private let policyValue: Atomic<UInt8>
+  /// Findings being rendered and printed (`handle`) now, on any thread.
+  private let reportsInFlight = Atomic<Int>(0)
   private let state = PThreadMutex(State())
   private let symbolizer = PThreadMutex<Symbolizer?>(nil)
 
@@ -66,7 +68,10 @@ final class LiveValidator: Sendable {
     // lockdep's do_exit() checks a task's (locks it still holds are a
     // `locks-held-at-exit` finding, and its trace gets its `exit`).
     // Registered after the recorder's flush, so it runs before it.
-    atexit { LiveThread.processExits() }
+    atexit {
+      LiveValidator.shared.waitForReports()
+      LiveThread.processExits()
+    }
     StackCapture.prepare()
     // A child of `fork()` without `exec` has one thread, and the validator's
     // locks (class registry, core, stacks) may be held by threads it did
@@ -204,14 +209,33 @@ final class LiveValidator: Sendable {
     guard isNew else { return }
     switch policy {
     case .off, .collect: break
-    case .print: if scope?.showsFindings != true { printToStandardError(render(finding) + "\n") }
+    case .print:
+      if scope?.showsFindings != true {
+        reportsInFlight.add(1, ordering: .relaxed)
+        printToStandardError(render(finding) + "\n")
+        reportsInFlight.subtract(1, ordering: .releasing)
+      }
     case .abort:
+      reportsInFlight.add(1, ordering: .relaxed)
       printToStandardError(render(finding) + "\nrawlockcheck: aborting (RAWLOCKCHECK=abort)\n")
       // The event that caused it is recorded before the process ends, or
       // the trace would not replay the finding.
       LiveThread.recordCallingThreadsEvent()
       recorder?.flushAll()
       abort()
+    }
+  }
+
+  /// Waits, at most 5 s, for findings other threads are printing (or
+  /// printing before an abort) to be printed: run as the process exits, so
+  /// that a finding at a detached thread's exit (its report is rendered
+  /// there, symbolized, which takes a while the first time) is not lost
+  /// when `main` returns meanwhile.
+  func waitForReports() {
+    var left = 5000
+    while reportsInFlight.load(ordering: .acquiring) > 0 && left > 0 {
+      usleep(1000)
+      left -= 1
     }
   }
 
