@@ -2,8 +2,8 @@
 /// lists). One edge per ordered class pair, with every dependency kind seen
 /// and where the edge was first created.
 ///
-/// Invariant: `after[a]` and `before[b]` both list edge e exactly when
-/// `edges[e]` is a -> b; the graph holds no cycle made only of strong paths
+/// Invariant: `outgoing[a]` and `incoming[b]` both list edge e exactly when
+/// `edges[e]` is a -> b, with its kinds; the graph holds no cycle made only of strong paths
 /// (a dependency that would close one is reported, not added).
 public struct DependencyGraph: Sendable {
   /// One dependency from -> to.
@@ -27,17 +27,23 @@ public struct DependencyGraph: Sendable {
   public private(set) var edges: [Edge] = []
   private var index = EdgeIndex()
 
-  // Adjacency as lists threaded through flat arrays, each in the order its
-  // edges were added (lockdep's `list_add_tail_rcu()` onto `locks_after`
-  // and `locks_before`: a search visits edges in that order). -1 ends a
-  // list. Per class: its first and last edge out and in; per edge: the
-  // next edge out of its `from` and into its `to`.
-  private(set) var firstOut: [Int32] = []
-  private var lastOut: [Int32] = []
-  private(set) var firstIn: [Int32] = []
-  private var lastIn: [Int32] = []
-  private(set) var nextOut: [Int32] = []
-  private(set) var nextIn: [Int32] = []
+  /// Each class's edges out (lockdep's `locks_after`) and in
+  /// (`locks_before`), in the order they were added (`Adjacency`).
+  private var outgoing = Adjacency()
+  private var incoming = Adjacency()
+
+  /// The positions of class `c`'s edges out (`forward`) or in, in the
+  /// order they were added; read each with `adjacent(at:forward:)`.
+  @inline(__always)
+  func edgePositions(of c: Int, forward: Bool) -> Range<Int> {
+    forward ? outgoing.positions(of: c) : incoming.positions(of: c)
+  }
+
+  /// The edge at `position` of `edgePositions(of:forward:)`.
+  @inline(__always)
+  func adjacent(at position: Int, forward: Bool) -> AdjacentEdge {
+    forward ? outgoing[position: position] : incoming[position: position]
+  }
 
   /// A topological order of the classes with edges (`TopologicalOrder`),
   /// while the graph has no cycle at all (it may have one that is not a
@@ -163,24 +169,15 @@ public struct DependencyGraph: Sendable {
     changed()
     if let e = index.addKinds(kinds, to: Self.pairKey(a, b)) {
       edges[Int(e)].kinds.formUnion(kinds)
+      outgoing.setKinds(edges[Int(e)].kinds, ofEdge: e, at: a.index)
+      incoming.setKinds(edges[Int(e)].kinds, ofEdge: e, at: b.index)
       return
-    }
-    let needed = max(a.index, b.index) + 1
-    if firstOut.count < needed {
-      let more = needed - firstOut.count
-      for list in [\Self.firstOut, \Self.lastOut, \Self.firstIn, \Self.lastIn] {
-        self[keyPath: list].append(contentsOf: repeatElement(-1, count: more))
-      }
     }
     let e = Int32(edges.count)
     edges.append(Edge(from: a, to: b, kinds: kinds, origin: origin, thread: thread))
     index.insert(Self.pairKey(a, b), e, kinds: kinds)
-    nextOut.append(-1)
-    nextIn.append(-1)
-    if lastOut[a.index] >= 0 { nextOut[Int(lastOut[a.index])] = e } else { firstOut[a.index] = e }
-    lastOut[a.index] = e
-    if lastIn[b.index] >= 0 { nextIn[Int(lastIn[b.index])] = e } else { firstIn[b.index] = e }
-    lastIn[b.index] = e
+    outgoing.append(AdjacentEdge(other: b.index, kinds: kinds, edge: e), to: a.index)
+    incoming.append(AdjacentEdge(other: a.index, kinds: kinds, edge: e), to: b.index)
     // The helpers read the graph while they change: moved out meanwhile,
     // so that the graph is not copied (it is read, not written).
     var topological = order

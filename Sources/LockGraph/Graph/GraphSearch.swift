@@ -37,6 +37,13 @@ struct GraphSearch: Sendable {
   /// The classes queued, each once (its parent edge is `parentEdge`'s).
   private var queue: [Int32] = []
   private var generation: UInt32 = 0
+  /// A forward conflict search's marks of the target's predecessors:
+  /// `targetEdge[c]` is the edge c -> target when `predecessorOf[c]` is
+  /// this search's `generation` (else stale), so that the search asks an
+  /// array rather than the pair index whether a class it queues has an
+  /// edge to the target (a cache miss each in a large graph).
+  private var predecessorOf: [UInt32] = []
+  private var targetEdge: [AdjacentEdge] = []
   /// The usage accumulated by the last `.accumulate` search.
   private(set) var accumulated = UsageMask()
 
@@ -111,10 +118,15 @@ struct GraphSearch: Sendable {
       onlyRecursive.append(contentsOf: repeatElement(false, count: n - onlyRecursive.count))
       parentEdge.append(contentsOf: repeatElement(-1, count: n - parentEdge.count))
       parentNode.append(contentsOf: repeatElement(-1, count: n - parentNode.count))
+      predecessorOf.append(contentsOf: repeatElement(0, count: n - predecessorOf.count))
+      targetEdge.append(
+        contentsOf: repeatElement(
+          AdjacentEdge(other: 0, kinds: [], edge: -1), count: n - targetEdge.count))
     }
     generation &+= 1
     if generation == 0 {
       for i in visited.indices { visited[i] = 0 }
+      for i in predecessorOf.indices { predecessorOf[i] = 0 }
       generation = 1
     }
     accumulated = []
@@ -149,8 +161,15 @@ struct GraphSearch: Sendable {
     // class with an edge to the target: the target's first entry is queued
     // when that class is expanded, before any class queued after it is.
     let lookahead = forward && !skipIrqUsageExempt ? target : nil
+    if let target = lookahead {
+      for k in graph.edgePositions(of: target.index, forward: false) {
+        let entry = graph.adjacent(at: k, forward: false)
+        predecessorOf[entry.other] = generation
+        targetEdge[entry.other] = entry
+      }
+    }
     if let target = lookahead, target != root,
-      let decided = targetEntry(after: root.index, target, targetRead, graph)
+      let decided = targetEntry(after: root.index, target, targetRead)
     {
       return decided.matched ? Result(found: target, path: [decided.edge]) : nil
     }
@@ -174,21 +193,19 @@ struct GraphSearch: Sendable {
         accumulated.formUnion(visibleUsage(classes.usage(cls), onlyRecursive: onlyRecursive[i]))
       }
       // Each edge in the order it was added.
-      var e: Int32 =
-        i < graph.firstOut.count ? (forward ? graph.firstOut[i] : graph.firstIn[i]) : -1
-      while e >= 0 {
-        let edge = graph.edges[Int(e)]
-        let other = Int(forward ? edge.to.raw : edge.from.raw)
+      for k in graph.edgePositions(of: i, forward: forward) {
+        let entry = graph.adjacent(at: k, forward: forward)
+        let other = entry.other
         if visited[other] != generation
           && (ceiling == .max || graph.rank(of: other) <= ceiling)
         {
           visited[other] = generation
-          if let kinds = strongKinds(edge, from: i, forward: forward) {
+          if let kinds = strongKinds(entry.kinds, from: i, forward: forward) {
             onlyRecursive[other] = kinds.isDisjoint(with: .toNonRecursive)
             parentNode[other] = i
-            parentEdge[other] = e
+            parentEdge[other] = entry.edge
             if let target = lookahead, other != target.index,
-              let decided = targetEntry(after: other, target, targetRead, graph)
+              let decided = targetEntry(after: other, target, targetRead)
             {
               return decided.matched
                 ? Result(found: target, path: path(to: other) + [decided.edge]) : nil
@@ -196,7 +213,6 @@ struct GraphSearch: Sendable {
             queue.append(Int32(other))
           }
         }
-        e = forward ? graph.nextOut[Int(e)] : graph.nextIn[Int(e)]
       }
     }
     return nil
@@ -207,25 +223,24 @@ struct GraphSearch: Sendable {
   /// target, or the target was visited; otherwise the target's first entry
   /// is that edge, and whether it matches (else the target is skipped for
   /// good and the search finds nothing).
-  private func targetEntry(
-    after c: Int, _ target: ClassID, _ targetRead: ReadMode, _ graph: DependencyGraph
-  ) -> (edge: Int32, matched: Bool)? {
-    guard visited[target.index] != generation,
-      let e = graph.edge(from: ClassID(Int32(c)), to: target)
-    else { return nil }
-    guard let kinds = strongKinds(graph.edges[Int(e)], from: c, forward: true) else {
-      return (e, false)
+  private func targetEntry(after c: Int, _ target: ClassID, _ targetRead: ReadMode) -> (
+    edge: Int32, matched: Bool
+  )? {
+    guard visited[target.index] != generation, predecessorOf[c] == generation else { return nil }
+    let entry = targetEdge[c]
+    guard let kinds = strongKinds(entry.kinds, from: c, forward: true) else {
+      return (entry.edge, false)
     }
-    return (e, targetRead == .exclusive || !kinds.isDisjoint(with: .toNonRecursive))
+    return (entry.edge, targetRead == .exclusive || !kinds.isDisjoint(with: .toNonRecursive))
   }
 
-  /// The kinds by which `edge`, followed from the visited class `parent`,
-  /// continues a strong path; nil when it does not (-(*R)-> followed by
-  /// -(S*)->).
-  private func strongKinds(_ edge: DependencyGraph.Edge, from parent: Int, forward: Bool)
+  /// The kinds by which an edge of `edgeKinds`, followed from the visited
+  /// class `parent`, continues a strong path; nil when it does not
+  /// (-(*R)-> followed by -(S*)->).
+  private func strongKinds(_ edgeKinds: DependencyKinds, from parent: Int, forward: Bool)
     -> DependencyKinds?
   {
-    var kinds = forward ? edge.kinds : edge.kinds.reversed
+    var kinds = forward ? edgeKinds : edgeKinds.reversed
     if onlyRecursive[parent] { kinds.subtract(.fromShared) }
     return kinds.isEmpty ? nil : kinds
   }

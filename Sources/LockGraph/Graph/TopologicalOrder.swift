@@ -173,15 +173,13 @@ struct TopologicalOrder: Sendable {
     while let c = stack.popLast() {
       if c == stopAt { return nil }
       found.append(c)
-      var e = forward ? graph.firstOut[c] : graph.firstIn[c]
-      while e >= 0 {
-        let edge = graph.edges[Int(e)]
-        let n = (forward ? edge.to : edge.from).index
+      for k in graph.edgePositions(of: c, forward: forward) {
+        let entry = graph.adjacent(at: k, forward: forward)
+        let n = entry.other
         if mark[n] != generation && range.contains(rank[n]) {
           mark[n] = generation
           stack.append(n)
         }
-        e = forward ? graph.nextOut[Int(e)] : graph.nextIn[Int(e)]
       }
     }
     return found

@@ -70,12 +70,8 @@ struct UsageReach: Sendable {
       if c >= bits.count { bits.append(contentsOf: repeatElement(0, count: c + 1 - bits.count)) }
       if bits[c] & new == new { continue }
       bits[c] |= new
-      guard c < graph.firstOut.count else { continue }
-      var e = forward ? graph.firstOut[c] : graph.firstIn[c]
-      while e >= 0 {
-        let edge = graph.edges[Int(e)]
-        stack.append(forward ? edge.to.index : edge.from.index)
-        e = forward ? graph.nextOut[Int(e)] : graph.nextIn[Int(e)]
+      for k in graph.edgePositions(of: c, forward: forward) {
+        stack.append(graph.adjacent(at: k, forward: forward).other)
       }
     }
   }
