@@ -54,10 +54,6 @@ public struct DependencyGraph: Sendable {
   /// The irq "enabled" bits each class may reach (`UsageReach`).
   private var enabledReach = UsageReach(.reachable)
 
-  /// Whether any edge has a recursive-read kind (-(SR)-> or -(ER)->):
-  /// until one does, every path is strong (`MeetingSearch`).
-  private(set) var hasRecursiveReadEdges = false
-
   /// Counts the changes a search can see: every edge added, every kind
   /// added to an edge, every usage bit set (`GraphSearch` keeps its
   /// answers while it stays the same).
@@ -171,9 +167,6 @@ public struct DependencyGraph: Sendable {
     from a: ClassID, to b: ClassID, kinds: DependencyKinds, origin: Origin, thread: ThreadID
   ) {
     changed()
-    if !kinds.isDisjoint(with: [.sharedToRecursive, .exclusiveToRecursive]) {
-      hasRecursiveReadEdges = true
-    }
     if let e = index.addKinds(kinds, to: Self.pairKey(a, b)) {
       edges[Int(e)].kinds.formUnion(kinds)
       outgoing.setKinds(edges[Int(e)].kinds, ofEdge: e, at: a.index)

@@ -44,11 +44,6 @@ struct GraphSearch: Sendable {
   /// edge to the target (a cache miss each in a large graph).
   private var predecessorOf: [UInt32] = []
   private var targetEdge: [AdjacentEdge] = []
-  /// Runs the cycle searches it applies to from both ends
-  /// (`MeetingSearch`), which find the same path; off only to compare
-  /// the two in tests.
-  var meetsInTheMiddle = true
-  private var meetingSearch = MeetingSearch()
   /// The usage accumulated by the last `.accumulate` search.
   private(set) var accumulated = UsageMask()
 
@@ -118,14 +113,6 @@ struct GraphSearch: Sendable {
     rootOnlyRecursive: Bool, skipIrqUsageExempt: Bool, goal: Goal
   ) -> Result? {
     let n = classes.count
-    if meetsInTheMiddle, case .conflict(let target, _) = goal, direction == .forward,
-      !skipIrqUsageExempt,
-      MeetingSearch.applies(
-        graph: graph, root: root, target: target, rootOnlyRecursive: rootOnlyRecursive)
-    {
-      accumulated = []
-      return meetingSearch.search(graph: graph, classCount: n, from: root, to: target)
-    }
     if visited.count < n {
       visited.append(contentsOf: repeatElement(0, count: n - visited.count))
       onlyRecursive.append(contentsOf: repeatElement(false, count: n - onlyRecursive.count))
