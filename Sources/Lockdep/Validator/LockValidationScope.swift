@@ -70,8 +70,8 @@ public final class LockValidationScope: Sendable {
   /// held, at the end of the scope's first synchronous `run` (the test's),
   /// on its thread; other runs of it (on a worker thread, or nested) end
   /// nothing, and a worker that keeps a lock is its thread's exit finding.
-  /// The asynchronous `run` checks only when it ends on the thread it
-  /// began on (see there).
+  /// The asynchronous `run` checks only when its body never suspended
+  /// (see there).
   public convenience init(
     isolated: Bool = false, reporter: (@Sendable (Occurrence) -> Bool)? = nil,
     endName: String? = nil
