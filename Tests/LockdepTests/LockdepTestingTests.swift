@@ -180,7 +180,7 @@ import Testing
   /// its task executor preference was given: none while it runs straight
   /// through, one at least once it suspended and resumed.
   @Test func aSuspensionIsCountedByTheScopesExecutor() async {
-    let counter = SuspensionCounter()
+    let counter = SuspensionCounter(for: LockValidationScope())
     await withTaskExecutorPreference(counter) {
       let start = counter.jobs
       var sum = 0
@@ -207,6 +207,53 @@ import Testing
     // The task may have resumed on another thread, which does not hold
     // it: released in a scope of its own.
     LockValidationScope().run { leaked.unlock() }
+  }
+
+  /// Takes `lock` on the main actor and returns holding it.
+  @MainActor static func leaveHeldOnTheMainActor(_ lock: Checked.RawSpinLock) { lock.lock() }
+
+  /// A `@MainActor` test that returns holding a lock fails: its task
+  /// leaves the main actor through the scope's executor, where the thread
+  /// that ran it still holds the lock. The lock is then forgotten, so that
+  /// the next main-actor code (another test's) is not validated under it.
+  @Test func aMainActorTestThatReturnsHoldingALockFails() async throws {
+    let leaked = Checked.RawSpinLock(name: "&mainactor->raw")
+    let mutex = Checked.Mutex(name: "&mainactor->mutex")
+    try await withKnownIssue("the main-actor code returns with the lock held") {
+      try await LockValidationTrait().provideScope(
+        for: Test.current!, testCase: Test.Case.current,
+        performing: { await Self.leaveHeldOnTheMainActor(leaked) })
+    } matching: { issue in
+      issue.comments.contains {
+        $0.rawValue.hasPrefix("lock validation: locks-held-at-exit")
+          && $0.rawValue.contains("&mainactor->raw")
+          && $0.rawValue.contains(" is leaving the main actor with locks still held!")
+      }
+    }
+    // The next main-actor code takes a sleeping lock: under the leaked
+    // raw spin lock, that would be an invalid wait context.
+    let next = LockValidationScope(endName: "the test")
+    await next.run { @Sendable () async in await MainActor.run { mutex.withLock {} } }
+    #expect(next.findings.isEmpty)
+    await MainActor.run { LockValidationScope().run { leaked.unlock() } }
+  }
+
+  /// A test's task resumed by code that holds a lock (a thread of its
+  /// own, or main-actor code of another task) is handed to the scope's
+  /// executor there too, but that code is not leaving the main actor: its
+  /// lock is no finding, and stays held until it is released.
+  @Test func aTaskResumedUnderALockIsNoMainActorExit() async {
+    let resumer = Checked.Mutex(name: "&resumer->lock")
+    let scope = LockValidationScope(endName: "the test")
+    await scope.run { @Sendable () async in
+      await withCheckedContinuation { (resume: CheckedContinuation<Void, Never>) in
+        SpawnedThread { resumer.withLock { resume.resume() } }.detach()
+      }
+      await withCheckedContinuation { (resume: CheckedContinuation<Void, Never>) in
+        Task { @MainActor in resumer.withLock { resume.resume() } }
+      }
+    }
+    #expect(scope.findings.isEmpty)
   }
 
   /// The issue points at the line that caused the finding (the innermost

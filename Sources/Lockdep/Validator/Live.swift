@@ -50,6 +50,16 @@ enum Live {
     return LiveThread.current()
   }
 
+  /// `scopeThread()`, but nil too when the thread has no state yet (it has
+  /// taken no lock).
+  static func scopeThreadIfMade() -> LiveThread? {
+    guard !off.load(ordering: .relaxed), rlc_lockdep_signal_depth() == 0,
+      let raw = rlc_lockdep_thread()
+    else { return nil }
+    let thread = Unmanaged<LiveThread>.fromOpaque(raw).takeUnretainedValue()
+    return thread.busy ? nil : thread
+  }
+
   /// Starts the validator (outside a signal handler), if not yet started.
   static func start() { _ = LiveValidator.shared }
 

@@ -174,7 +174,7 @@ public final class LockValidationScope: Sendable {
       guard let endName, !started.exchange(true, ordering: .relaxed) else {
         return try await body()
       }
-      let counter = SuspensionCounter()
+      let counter = SuspensionCounter(for: self)
       return try await withTaskExecutorPreference(counter) {
         // Taken on the preferred executor: entering it may have moved
         // the task.
