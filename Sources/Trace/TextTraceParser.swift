@@ -53,13 +53,6 @@ struct TextTraceParser: ~Copyable {
         "a binary trace (it starts with \"RLCT\"): read it with TraceReader, which tells the encodings apart"
       )
     }
-    // A text trace is UTF-8: a line the event loop left that is not (two
-    // different byte strings would otherwise read as one name, U+FFFD).
-    if sawHeader, line.contains(where: { $0 >= 0x80 }),
-      String(validating: line, as: UTF8.self) == nil
-    {
-      throw fail("not valid UTF-8")
-    }
     do {
       try tokenizer.split(line)
     } catch {
@@ -70,6 +63,15 @@ struct TextTraceParser: ~Copyable {
     }
     let tokens = tokenizer.tokens
     if tokens.isEmpty { return }
+    // A text trace is UTF-8: a line the event loop left whose tokens are
+    // not (two different byte strings would otherwise read as one name,
+    // U+FFFD). Its comment may hold anything.
+    let written = UnsafeRawBufferPointer(rebasing: line[..<tokens[tokens.count - 1].end])
+    if sawHeader, written.contains(where: { $0 >= 0x80 }),
+      String(validating: written, as: UTF8.self) == nil
+    {
+      throw fail("not valid UTF-8")
+    }
     if glued == nil, let last = tokens.last, !last.quoted, last.end < line.count,
       line[last.end] == 0x23
     {

@@ -115,9 +115,11 @@ public struct TextTraceReader {
     }
     try parser.flush(into: &consumer)
     if !parser.sawHeader {
+      // Named at the line after the last (line 1 of an empty file): where
+      // the header was still expected when the file ended.
       throw TraceError(
-        file: displayName, line: 0, message: "empty trace: expected header \"rawlockcheck-trace 1\""
-      )
+        file: displayName, line: lineNumber + 1,
+        message: "empty trace: expected header \"rawlockcheck-trace 1\"")
     }
     progress?(lines.bytesRead, lines.fileSize)
     return parser.symbols

@@ -197,7 +197,7 @@ import Testing
     #expect(text.status == 2)
     #expect(
       text.stderr
-        == "rawlockcheck: empty.rlt: empty trace: expected header \"rawlockcheck-trace 1\"\n")
+        == "rawlockcheck: empty.rlt:1: empty trace: expected header \"rawlockcheck-trace 1\"\n")
     #expect(text.stdout.contains("WARNING: possible circular locking dependency detected"))
     let sarif = try ToolRun(
       ["report", "--merge", "--format", "sarif", "t1.rlt", "empty.rlt", "t2.rlt"], in: dir)

@@ -124,7 +124,8 @@ func error(_ text: String) -> String? {
     (
       "rawlockcheck-trace 2\n", "t.rlt:1: unsupported trace version 2 (this reader knows version 1)"
     ),
-    ("", "t.rlt: empty trace: expected header \"rawlockcheck-trace 1\""),
+    ("", "t.rlt:1: empty trace: expected header \"rawlockcheck-trace 1\""),
+    ("# nothing yet\n\n", "t.rlt:3: empty trace: expected header \"rawlockcheck-trace 1\""),
     (
       "rawlockcheck-trace 1\nclass a spinlock\nclass a mutex\n",
       "t.rlt:3: class \"a\" declared twice"
@@ -230,6 +231,17 @@ func error(_ text: String) -> String? {
       }
     }
     #expect(error("rawlockcheck-trace 1\nclass \u{FC} spinlock\n1 acquire \u{FC}\n") == nil)
+    // A comment may hold anything (the spec's comment runs to the end of
+    // the line), bytes that are not UTF-8 too.
+    let commented = bytes([
+      header, Array("class a spinlock # ".utf8), [0xFF, 0x0A], Array("# ".utf8), [0xC3, 0x0A],
+      Array("1 acquire a #".utf8), [0xFE, 0x0A],
+    ])
+    defer { try? FileManager.default.removeItem(at: commented) }
+    var recorder = Recorder()
+    #expect(throws: Never.self) {
+      _ = try TextTraceReader(path: commented.path, displayName: "t.rlt").read(into: &recorder)
+    }
   }
 
   /// A UTF-8 byte order mark (U+FEFF, as some Windows tools write UTF-8)
