@@ -4,8 +4,12 @@
 public enum SleepRule {
   /// A blocking acquisition of this class may sleep: its outer type is
   /// `sleep`, or `config` on PREEMPT_RT (where `spinlock_t` is an rtmutex).
+  /// A wait-override never does: it is a bare `lockdep_map` that its user
+  /// takes with `lock_map_acquire_try()`, no lock function that calls
+  /// `might_sleep()` (its wait type is checked all the same).
   @inlinable
   public static func sleeps(_ lock: ClassWaitTypes, configuration: CheckConfiguration) -> Bool {
+    if lock.lockType == .override { return false }
     let outer = lock.effectiveOuter
     return outer >= .sleep && outer != .task || (configuration.preemptRT && outer == .config)
   }

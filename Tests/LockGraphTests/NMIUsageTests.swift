@@ -28,8 +28,10 @@ import WaitContext
         .detail
     else { return }
     #expect(previous == .used && new == .inNMI)
-    // `hardirq_count()` counts the NMI's HARDIRQ_OFFSET; interrupts are off.
-    #expect(irqState == "HC0[1]:SC0[0]:HE0:SE1")
+    // `nmi_enter()` adds HARDIRQ_OFFSET (`hardirq_count()`) and calls
+    // `lockdep_hardirq_enter()` (`lockdep_hardirq_context()`); interrupts
+    // are off.
+    #expect(irqState == "HC1[1]:SC0[0]:HE0:SE1")
     #expect(previous.usageString == "INITIAL USE" && new.usageString == "IN-NMI")
     #expect(origin != nil)
   }

@@ -26,6 +26,22 @@ import WaitContext
     #expect(s.kinds.isEmpty)
   }
 
+  /// Nor does taking one sleep, whatever its wait type: it is a bare
+  /// `lockdep_map`, taken with no lock function (no `might_sleep()`). An
+  /// override of wait type sleep taken without `try` under a raw spin lock
+  /// is an invalid wait context (its wait type is checked), and only that.
+  @Test func aWaitOverrideNeverSleeps() throws {
+    var s = Scenario()
+    s.lock("raw", .rawSpinlock)
+    s.lock("ovr", .waitOverride, inner: .sleep)
+    s.acquire("raw")
+    s.acquire("ovr")
+    #expect(s.kinds == [.invalidWaitContext])
+    s.release("ovr")
+    s.acquire("ovr", try: true)
+    #expect(s.kinds == [.invalidWaitContext])
+  }
+
   /// What `__might_resched()` prints: `preempt_count()` adds 1 per spin
   /// lock and `preempt_disable()`, 0x200 per `local_bh_disable()` (and
   /// `rcu_read_lock_bh()`), 0x100 in a softirq, 0x10000 in a hard

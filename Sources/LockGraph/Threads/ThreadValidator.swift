@@ -280,10 +280,11 @@ public struct ThreadValidator {
   /// context print `SC0[2]`.
   func irqState() -> String {
     let s = state
-    let hc = s.hardirqDepth > 0 ? 1 : 0
-    // `hardirq_count()` counts an NMI's HARDIRQ_OFFSET too (`nmi_enter()`),
-    // `lockdep_hardirq_context()` only hard interrupts.
+    // `nmi_enter()` adds `HARDIRQ_OFFSET` to the preempt count and calls
+    // `lockdep_hardirq_enter()`: both `hardirq_count()` and
+    // `lockdep_hardirq_context()` (a nesting count) count an NMI.
     let hardirqCount = Int64(s.hardirqDepth) + Int64(s.nmiDepth)
+    let hc = hardirqCount
     let sc = s.softirqDepth > 0 ? 1 : 0
     let softirqCount = Int64(s.softirqDepth) + 2 * Int64(s.bhDisableDepth)
     return
