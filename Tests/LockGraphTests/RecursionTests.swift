@@ -11,6 +11,34 @@ import WaitContext
     #expect(s.kinds == [.recursiveLocking])
   }
 
+  /// A release below held locks re-validates each lock above it
+  /// (`reacquire_held_locks()`); past 16 of them the recursion check looks
+  /// the class up in a set of the held classes rather than walking the
+  /// stack. Both find a recursion among the re-pushed locks again (a
+  /// repeat, counted), and nothing where there is none.
+  @Test(arguments: [4, 40]) func aReleaseBelowManyLocksChecksRecursionAsOneBelowFew(fillers: Int) {
+    var s = Scenario()
+    s.lock("base", .mutex)
+    s.lock("A", .mutex)
+    for i in 0..<fillers { s.lock("f\(i)", .mutex) }
+    s.acquire("base")
+    s.acquire("A", inst: 1)
+    for i in 0..<fillers { s.acquire("f\(i)") }
+    s.acquire("A", inst: 2)
+    #expect(s.kinds == [.recursiveLocking])
+    s.release("base")
+    #expect(s.kinds == [.recursiveLocking])
+    #expect(s.findings.first?.count == 2)
+    var clean = Scenario()
+    clean.lock("base", .mutex)
+    for i in 0..<fillers { clean.lock("f\(i)", .mutex) }
+    clean.acquire("base")
+    for i in 0..<fillers { clean.acquire("f\(i)") }
+    clean.release("base")
+    for i in (0..<fillers).reversed() { clean.release("f\(i)") }
+    #expect(clean.kinds.isEmpty)
+  }
+
   @Test func subclassesAreSeparateClasses() {
     var s = Scenario()
     s.lock("A", .spinlock)

@@ -16,7 +16,13 @@ extension ThreadValidator {
   mutating func checkRecursion(_ lock: HeldLock, in s: inout SharedState)
     -> RecursionVerdict
   {
-    if lock.nest == .none && !state.held.holds(lock.lockClass) { return .none }
+    if lock.nest == .none {
+      if let held = reacquiredClasses {
+        if !held.contains(lock.lockClass) { return .none }
+      } else if !state.held.holds(lock.lockClass) {
+        return .none
+      }
+    }
     return checkRecursionSlow(lock, in: &s)
   }
 

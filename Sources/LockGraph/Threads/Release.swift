@@ -113,13 +113,22 @@ extension ThreadValidator {
   /// again at the release.
   mutating func reacquire(_ locks: [HeldLock], after removed: HeldLock, at origin: Origin?) {
     reacquiredAt = origin
-    defer { reacquiredAt = nil }
+    defer {
+      reacquiredAt = nil
+      reacquiredClasses = nil
+    }
+    if locks.count > 16 {
+      var held = Set<ClassID>(minimumCapacity: state.held.count + locks.count)
+      for i in 0..<state.held.count { held.insert(state.held[i].lockClass) }
+      reacquiredClasses = held
+    }
     let recheck = classes.waits(removed.lockClass).lockType == .override
     for lock in locks {
       if recheck {
         checkWaitContext(lock, waits: classes.waits(lock.lockClass), now: allowedNow())
       }
       push(lock)
+      reacquiredClasses?.insert(lock.lockClass)
     }
   }
 
