@@ -38,9 +38,9 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
     // one on a thread run in the scope (no test is current there), after
     // the test.
     let location = test.sourceLocation
-    // A test that returns holding a lock it took is a finding when it
-    // ends on the thread it began on (a synchronous test always does; an
-    // asynchronous one may resume elsewhere: `LockValidationScope.run`).
+    // A test that returns holding a lock it took, or suspends at an
+    // `await` holding one, or leaves the main actor holding one, fails
+    // (`LockValidationScope.run`).
     let scope = LockValidationScope(
       reporter: { occurrence in
         guard Test.current != nil else { return false }

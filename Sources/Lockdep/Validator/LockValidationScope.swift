@@ -70,7 +70,7 @@ public final class LockValidationScope: Sendable {
   /// held, at the end of the scope's first synchronous `run` (the test's),
   /// on its thread; other runs of it (on a worker thread, or nested) end
   /// nothing, and a worker that keeps a lock is its thread's exit finding.
-  /// The asynchronous `run` checks only when its body never suspended
+  /// The asynchronous `run` checks each job of its body, and its end
   /// (see there).
   public convenience init(
     isolated: Bool = false, reporter: (@Sendable (Occurrence) -> Bool)? = nil,
@@ -146,47 +146,40 @@ public final class LockValidationScope: Sendable {
   /// Runs `body` with this scope bound (asynchronous form; collects
   /// findings, but does not isolate: the body may move between threads).
   ///
-  /// With an `endName`, the first `run` checks, when `body` never
-  /// suspended (every synchronous test function, and an asynchronous one
-  /// that awaited nothing that suspends), the thread it ran on as the
-  /// synchronous `run` does: locks it holds above those it held when
-  /// `body` began are a `locks-held-at-exit` finding (a test that
-  /// returned with a lock held). A `body` that suspended is not checked:
-  /// the thread it began on ran other tasks meanwhile, and a lock one of
-  /// those left held would be blamed on this scope. Whether it suspended
-  /// is told by a task executor preference that counts the body's jobs
-  /// (`SuspensionCounter`).
+  /// With an `endName`, the first `run` runs `body` on a `ScopeExecutor`,
+  /// a task executor preference that checks each thread the body's jobs
+  /// run on, where a thread of the pool holds no lock between two jobs:
   ///
-  /// Locks the thread holds when such a `run` begins were left there by a
-  /// task that suspended or returned holding them (a cooperative thread
-  /// holds no lock between two tasks' jobs): they are reported then, as
-  /// `locks-held-at-exit` of "an earlier test or task", outside this scope
-  /// (printed and kept process-wide: no test is to blame), and forgotten,
-  /// so that this scope is not validated under them.
+  /// - locks a thread holds as a job begins (or as `body` begins) were
+  ///   left there by another task that suspended or returned holding
+  ///   them: they are reported then, as `locks-held-at-exit` of "an
+  ///   earlier test or task", outside this scope (printed and kept
+  ///   process-wide: no test is to blame), and forgotten, so that this
+  ///   scope is not validated under them;
+  /// - locks a thread holds as a job of `body` ends (its task suspended at
+  ///   an `await` holding them) are this scope's `locks-held-at-exit`
+  ///   finding, "leaving the test at an await", and are forgotten;
+  /// - locks the thread holds as `body` returns are this scope's
+  ///   `locks-held-at-exit` finding, leaving `endName` (a test that
+  ///   returned with a lock held), as the synchronous `run` checks;
+  /// - a `@MainActor` body is checked as it leaves the main actor
+  ///   (`MainActorExit`).
   public func run<R: Sendable>(_ body: () async throws -> R) async rethrows -> R {
-    if endName != nil, let thread = Live.scopeThread(), thread.validator.heldCount > 0 {
-      Self.$bound.withValue(nil) {
-        thread.reportLocksHeld(above: 0, atEndOf: "an earlier test or task")
-      }
-    }
-    return try await Self.$bound.withValue(self) {
+    try await Self.$bound.withValue(self) {
       defer { Live.replayPending() }
       guard let endName, !started.exchange(true, ordering: .relaxed) else {
         return try await body()
       }
-      let counter = SuspensionCounter(for: self)
-      return try await withTaskExecutorPreference(counter) {
-        // Taken on the preferred executor: entering it may have moved
-        // the task.
-        let jobs = counter.jobs
-        let begin = Live.scopeThread().map { ($0, $0.validator.heldCount) }
+      let executor = ScopeExecutor(for: self)
+      return try await withTaskExecutorPreference(executor) {
+        // On the preferred executor: entering it may have moved the task.
+        ScopeExecutor.forgetEarlierLocks()
         defer {
           Live.replayPending()
-          if counter.jobs == jobs, let (thread, held) = begin, Live.scopeThread() === thread,
-            thread.validator.heldCount > held
-          {
-            thread.reportLocksHeld(above: held, atEndOf: endName)
+          if let thread = Live.scopeThreadIfMade(), thread.validator.heldCount > 0 {
+            thread.reportLocksHeld(above: 0, atEndOf: endName)
           }
+          executor.finish()
         }
         return try await body()
       }

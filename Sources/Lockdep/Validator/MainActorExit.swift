@@ -4,7 +4,7 @@ import Dispatch
 /// Locks that main-actor code of a test leaves held.
 ///
 /// A test's task hands itself back to its preferred executor
-/// (`SuspensionCounter`) when it leaves the main actor: a `@MainActor`
+/// (`ScopeExecutor`) when it leaves the main actor: a `@MainActor`
 /// test function that returns, or one that calls something nonisolated.
 /// The thread that hands it over is the one that ran the main actor's job
 /// (on Linux, a dispatch worker draining the main queue, not the process's
