@@ -75,7 +75,9 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
   }
 
   /// `site(in:kind:of:)` for the file at `path` (XCTest's `#filePath`):
-  /// the innermost frame with that path, else with its file name.
+  /// the innermost frame with that path, else with its file name, but not
+  /// in a file SwiftPM generated (`*.derived/`: its XCTest runner names
+  /// its files after the test files).
   static func site(
     in text: String, kind: FindingKind, inFile path: String
   ) -> (path: String, line: Int, column: Int)? {
@@ -83,7 +85,11 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
     var byName: (path: String, line: Int, column: Int)? = nil
     for frame in sites(in: text, kind: kind) {
       if frame.path == path { return frame }
-      if byName == nil, frame.path.split(separator: "/").last == name { byName = frame }
+      if byName == nil, frame.path.split(separator: "/").last == name,
+        !frame.path.contains(".derived/")
+      {
+        byName = frame
+      }
     }
     return byName
   }

@@ -39,6 +39,18 @@ import Testing
         == nil)
   }
 
+  /// SwiftPM's generated test runner (`*.derived/`, the XCTest entry
+  /// points) names its files after the test files: its frame is no site
+  /// of the test's, even when the test's own frame has no line (an
+  /// optimized build's inlined test method, at line 0).
+  @Test func aGeneratedFileOfTheSameNameIsNoSite() {
+    let text = Self.report([
+      "CacheTests.test() (/src/Tests/AppTests/CacheTests.swift:0)",
+      "closure (/src/.build/release/AppPackageDiscoveredTests.derived/CacheTests.swift:8:3)",
+    ])
+    #expect(LockValidationTrait.site(in: text, kind: .circularDependency, of: Self.test) == nil)
+  }
+
   @Test func aPathWithParenthesesAndNoColumn() {
     let text = Self.report(["f() (/src (copy)/Tests/AppTests/CacheTests.swift:12)"])
     let test = SourceLocation(
