@@ -212,6 +212,11 @@ struct TextTraceParser: ~Copyable {
     }
     let offset = try number(line, tokens[2], what: "file offset")
     let path = text(line, tokens[3])
+    // The option where the path belongs: the path was left out (a file
+    // named so is written in quotes).
+    if !tokens[3].quoted && path.hasPrefix("build-id=") {
+      throw fail("expected a path before \(Self.clip(path))")
+    }
     var buildID: String? = nil
     var seen: UInt32 = 0
     for token in tokens[4...] {

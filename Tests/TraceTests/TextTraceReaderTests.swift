@@ -186,6 +186,10 @@ func error(_ text: String) -> String? {
       "rawlockcheck-trace 1\nmodule 0x1000-0x2000 0 /x build-id=abc\n",
       "t.rlt:2: build-id must be hexadecimal bytes (two digits each), got \"abc\""
     ),
+    (
+      "rawlockcheck-trace 1\nmodule 0x1000-0x2000 0 build-id=00\n",
+      "t.rlt:2: expected a path before build-id=00"
+    ),
   ])
   func malformedInputNamesFileAndLine(_ input: String, _ expected: String) {
     #expect(error(input) == expected)
