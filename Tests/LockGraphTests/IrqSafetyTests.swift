@@ -17,6 +17,38 @@ import WaitContext
     #expect(new.usageString == "HARDIRQ-ON-W")
   }
 
+  /// On PREEMPT_RT a threaded handler runs in a thread of its own
+  /// (forced threading, `irq_forced_thread_fn()`), with interrupts on and
+  /// bottom halves off: a `spinlock_t` it shares with task context is
+  /// used in no hard interrupt there, so taking it with interrupts on
+  /// elsewhere is consistent (lockdep on an RT kernel never sees a hardirq
+  /// for it). Without PREEMPT_RT, or for a handler that is not threaded
+  /// (`IRQF_NO_THREAD`), it is the inconsistency it always was. The wait
+  /// context stays a threaded handler's: a mutex there is invalid.
+  @Test(arguments: [(true, true), (true, false), (false, true)])
+  func aThreadedHandlerOnPreemptRTUsesNoHardirq(rt: Bool, threaded: Bool) throws {
+    var s = Scenario(CheckConfiguration(preemptRT: rt))
+    s.lock("S", .spinlock)
+    s.lock("M", .mutex)
+    s.acquire("S")
+    s.release("S")
+    try s.event(.hardirqEnter, threaded: threaded)
+    s.acquire("S")
+    s.release("S")
+    if rt && threaded {
+      #expect(s.kinds.isEmpty)
+      s.acquire("M")
+      s.release("M")
+      #expect(s.kinds.contains(.invalidWaitContext))
+      #expect(!s.kinds.contains(.inconsistentLockState))
+    } else {
+      // On PREEMPT_RT a handler that is not threaded may not take a
+      // spinlock_t at all: a sleep and an invalid wait context besides.
+      #expect(s.kinds.filter { $0 == .inconsistentLockState }.count == 1)
+    }
+    try s.event(.hardirqExit)
+  }
+
   @Test func irqDisabledAcquisitionIsSafe() throws {
     var s = Scenario()
     s.lock("A", .rawSpinlock)

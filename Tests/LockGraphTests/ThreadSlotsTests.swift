@@ -148,6 +148,8 @@ import WaitContext
       ], on: &v, batch: true)
     var state = try #require(v.validator(of: t)).state
     state.stopped = true
+    // A forced thread needs --preempt-rt and a threaded handler.
+    state.forcedThreadDepth = 1
     let fresh = ThreadState()
     // Every property but the buffer was changed, so each is tested below.
     for (x, y) in zip(Self.properties(state), Self.properties(fresh)) where x.label != "held" {

@@ -20,7 +20,7 @@ extension ThreadValidator {
     var bits: UsageMask = read ? UsageBit.usedRead.mask : UsageBit.used.mask
     guard check else { return bits }
     if !isTrylock {
-      if state.hardirqDepth > 0 {
+      if state.inHardirq {
         bits.formUnion(read ? UsageBit.usedInHardirqRead.mask : UsageBit.usedInHardirq.mask)
       }
       if state.softirqDepth > 0 {

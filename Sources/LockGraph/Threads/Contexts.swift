@@ -26,6 +26,16 @@ extension ThreadValidator {
       }
     }
     enterContext(.hardirq(threaded: threaded || outerThreaded))
+    countForcedThreads()
+  }
+
+  /// `forcedThreadDepth`: with `--preempt-rt`, every threaded handler
+  /// entered (one made threaded by a threaded handler nested in it too).
+  mutating func countForcedThreads() {
+    guard configuration.preemptRT else { return }
+    var n: Int32 = 0
+    for c in state.contexts where c == .hardirq(threaded: true) { n += 1 }
+    state.forcedThreadDepth = n
   }
 
   /// Pops the innermost interrupt context (there must be one) and counts
@@ -33,7 +43,9 @@ extension ThreadValidator {
   @inline(__always)
   mutating func leaveInnermostContext() {
     switch state.contexts.removeLast() {
-    case .hardirq: state.hardirqDepth &-= 1
+    case .hardirq:
+      state.hardirqDepth &-= 1
+      countForcedThreads()
     case .softirq: state.softirqDepth &-= 1
     case .nmi: state.nmiDepth &-= 1
     case .task: break
@@ -87,7 +99,7 @@ extension ThreadValidator {
       throw EventError("irq-enable without irq-disable")
     }
     defer { state.irqDisableDepth -= 1 }
-    guard state.irqDisableDepth == 1, state.hardirqDepth == 0, state.nmiDepth == 0 else { return }
+    guard state.irqDisableDepth == 1, !state.inHardirq, state.nmiDepth == 0 else { return }
     markHeldLocks(.enabledHardirq, origin: event.origin)
     if state.softirqsEnabled {
       markHeldLocks(.enabledSoftirq, origin: event.origin)

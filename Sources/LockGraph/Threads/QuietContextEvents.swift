@@ -27,7 +27,7 @@ extension ThreadValidator {
       // `enableIRQs`: the held locks are marked when interrupts come back
       // on in task context.
       guard state.irqDisableDepth > 0 else { return false }
-      if state.irqDisableDepth == 1 && state.hardirqDepth == 0 && state.nmiDepth == 0 {
+      if state.irqDisableDepth == 1 && !state.inHardirq && state.nmiDepth == 0 {
         guard heldLocksMarked(.enabledHardirq),
           !state.softirqsEnabled || heldLocksMarked(.enabledSoftirq)
         else { return false }

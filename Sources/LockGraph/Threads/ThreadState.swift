@@ -22,6 +22,14 @@ struct ThreadState: Sendable {
   @usableFromInline var softirqDepth: Int32 = 0 {
     didSet { adjustBlockers(by: softirqDepth &- oldValue, interrupt: true) }
   }
+  /// Of `hardirqDepth`, the handlers a PREEMPT_RT kernel runs in a thread
+  /// of their own (`hardirq-enter threaded` with `--preempt-rt`: forced
+  /// threading): there, as in the kernel's irq thread, interrupts are on,
+  /// bottom halves off (`irq_forced_thread_fn()`), and an acquisition is
+  /// no use in hardirq context. They still count in `hardirqDepth`: their
+  /// locks are a segment of their own (another thread's, in the kernel),
+  /// and their wait context is a threaded handler's.
+  var forcedThreadDepth: Int32 = 0
   @usableFromInline var nmiDepth: Int32 = 0 {
     didSet { adjustBlockers(by: nmiDepth &- oldValue, interrupt: true) }
   }
@@ -81,6 +89,7 @@ struct ThreadState: Sendable {
     chainKey = 0
     contexts.removeAll(keepingCapacity: true)
     hardirqDepth = 0
+    forcedThreadDepth = 0
     softirqDepth = 0
     nmiDepth = 0
     irqDisableDepth = 0
@@ -114,10 +123,15 @@ struct ThreadState: Sendable {
   }
 
   /// Interrupts are off: disabled, or implied by hardirq or NMI context.
-  var hardirqsOff: Bool { irqDisableDepth > 0 || hardirqDepth > 0 || nmiDepth > 0 }
+  var hardirqsOff: Bool {
+    irqDisableDepth > 0 || hardirqDepth > forcedThreadDepth || nmiDepth > 0
+  }
+
+  /// In a hard interrupt handler that runs as one (not in a forced thread).
+  var inHardirq: Bool { hardirqDepth > forcedThreadDepth }
 
   /// Bottom halves may run (lockdep's `softirqs_enabled`).
-  var softirqsEnabled: Bool { bhDisableDepth == 0 && softirqDepth == 0 }
+  var softirqsEnabled: Bool { bhDisableDepth == 0 && softirqDepth == 0 && forcedThreadDepth == 0 }
 
   /// The context whose wait limit applies (lockdep's `task_wait_context()`):
   /// NMI, else the innermost hard interrupt, else softirq, else task.

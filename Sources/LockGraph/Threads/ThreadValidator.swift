@@ -290,7 +290,7 @@ public struct ThreadValidator {
     // `nmi_enter()` adds `HARDIRQ_OFFSET` to the preempt count and calls
     // `lockdep_hardirq_enter()`: both `hardirq_count()` and
     // `lockdep_hardirq_context()` (a nesting count) count an NMI.
-    let hardirqCount = Int64(s.hardirqDepth) + Int64(s.nmiDepth)
+    let hardirqCount = Int64(s.hardirqDepth - s.forcedThreadDepth) + Int64(s.nmiDepth)
     let hc = hardirqCount
     let sc = s.softirqDepth > 0 ? 1 : 0
     let softirqCount = Int64(s.softirqDepth) + 2 * Int64(s.bhDisableDepth)
