@@ -1,3 +1,4 @@
+import Basics
 import WaitContext
 
 /// Whether a text trace's last line, which ends the file without a newline
@@ -78,6 +79,8 @@ struct CutLine {
       let key = Array(last[...eq])
       guard words.contains(key) else { return false }
       let value = Array(last[(eq + 1)...])
+      // A subclass past 7 only grows with more digits (`sub=8`).
+      if key == Array("sub=".utf8), let n = NumberText.parse(value), n > 7 { return false }
       return value.isEmpty || extends(value, names: names)
         || isNumberStart(value, hexFirst: true)
     }

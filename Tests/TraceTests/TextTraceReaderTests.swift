@@ -300,7 +300,7 @@ func error(_ text: String) -> String? {
     ("class B mut", true), ("class B mutex name=\"ab", true), ("1 acquire ", true),
     ("stack s2 0x10 0x", true), ("1 acquire", true), ("class new_lo", true), ("class C", true),
     ("stack s9", true), ("worke", true),
-    ("class D custom", true),
+    ("class D custom", true), ("1 acquire A sub=8", false), ("1 acquire A sub=0x", true),
   ])
   func aLastLineIsACutOnlyWhereItsLastTokenMayBeCut(line: String, isCut: Bool) throws {
     let url = FileManager.default.temporaryDirectory
