@@ -55,6 +55,21 @@ open class LockValidatedTestCase: XCTestCase {
     return path.joined(separator: "/") + "/"
   }()
 
+  /// Where a finding fails the test: the first of its `sites` in neither
+  /// rawlockcheck's sources nor SwiftPM's generated XCTest runner
+  /// (`*.derived/`, whose files are named after the test files: an
+  /// optimized build's inlined test method has no line of its own, and
+  /// the runner's frame was taken for it).
+  static func failureSite(
+    _ sites: [(path: String, line: Int, column: Int)]
+  ) -> (path: String, line: Int, column: Int)? {
+    let generated = { (site: (path: String, line: Int, column: Int)) in
+      site.path.contains(".derived/")
+    }
+    return sites.first { !$0.path.hasPrefix(ownSources) && !generated($0) }
+      ?? sites.first { !generated($0) } ?? sites.first
+  }
+
   /// Runs the test in a scope of its own, then fails it once per distinct
   /// finding (a repeat says how many times it happened).
   open override func invokeTest() {
@@ -62,8 +77,8 @@ open class LockValidatedTestCase: XCTestCase {
     scope.run { super.invokeTest() }
     for occurrence in scope.findings {
       let text = occurrence.text
-      let sites = LockValidationTrait.sites(in: text, kind: occurrence.finding.kind)
-      let site = sites.first { !$0.path.hasPrefix(Self.ownSources) } ?? sites.first
+      let site = Self.failureSite(
+        LockValidationTrait.sites(in: text, kind: occurrence.finding.kind))
       recordFailure(
         withDescription: "\(occurrence.title)\n\(text)",
         inFile: site?.path ?? "<unknown>", atLine: site?.line ?? 0, expected: true)

@@ -51,6 +51,18 @@ import Testing
     #expect(LockValidationTrait.site(in: text, kind: .circularDependency, of: Self.test) == nil)
   }
 
+  /// `LockValidatedTestCase` (XCTest) passes over the generated runner
+  /// the same way: the test's own frame, else any but the runner's.
+  @Test func anXCTestFailureIsNeverAtTheGeneratedRunner() {
+    let derived = (
+      path: "/p/.build/release/PkgPackageDiscoveredTests.derived/CacheTests.swift", line: 8,
+      column: 1
+    )
+    let test = (path: "/p/Tests/AppTests/CacheTests.swift", line: 12, column: 5)
+    #expect(LockValidatedTestCase.failureSite([derived, test])?.path == test.path)
+    #expect(LockValidatedTestCase.failureSite([derived])?.path == derived.path)
+  }
+
   @Test func aPathWithParenthesesAndNoColumn() {
     let text = Self.report(["f() (/src (copy)/Tests/AppTests/CacheTests.swift:12)"])
     let test = SourceLocation(
