@@ -22,14 +22,6 @@ struct ThreadState: Sendable {
   @usableFromInline var softirqDepth: Int32 = 0 {
     didSet { adjustBlockers(by: softirqDepth &- oldValue, interrupt: true) }
   }
-  /// Of `hardirqDepth`, the handlers a PREEMPT_RT kernel runs in a thread
-  /// of their own (`hardirq-enter threaded` with `--preempt-rt`: forced
-  /// threading): there, as in the kernel's irq thread, interrupts are on,
-  /// bottom halves off (`irq_forced_thread_fn()`), and an acquisition is
-  /// no use in hardirq context. They still count in `hardirqDepth`: their
-  /// locks are a segment of their own (another thread's, in the kernel),
-  /// and their wait context is a threaded handler's.
-  var forcedThreadDepth: Int32 = 0
   @usableFromInline var nmiDepth: Int32 = 0 {
     didSet { adjustBlockers(by: nmiDepth &- oldValue, interrupt: true) }
   }
@@ -72,6 +64,15 @@ struct ThreadState: Sendable {
   /// Recent fast-path acquisitions and their outcome (valid for the core
   /// the thread validates against).
   @usableFromInline var memo = ChainMemo()
+  /// Of `hardirqDepth`, the handlers a PREEMPT_RT kernel runs in a thread
+  /// of their own (`hardirq-enter threaded` with `--preempt-rt`: forced
+  /// threading): there, as in the kernel's irq thread, interrupts are on,
+  /// bottom halves off (`irq_forced_thread_fn()`), and an acquisition is
+  /// no use in hardirq context. They still count in `hardirqDepth`: their
+  /// locks are a segment of their own (another thread's, in the kernel),
+  /// and their wait context is a threaded handler's.
+  /// (Last: the fields the fast paths read keep their places.)
+  var forcedThreadDepth: Int32 = 0
 
   /// A thread that just started: nothing held, entered or disabled, with
   /// room for `heldCapacity` held locks before the stack grows.

@@ -21,7 +21,6 @@ import Synchronization
 /// A task that leaves the main actor is handed back here from the main
 /// queue's thread: `MainActorExit` checks that thread then.
 final class ScopeExecutor: TaskExecutor {
-  private let enqueued = Atomic<Int>(0)
   /// Set once the scope's body is done: a job that ends after that (the
   /// rest of the test's task) is no longer the scope's.
   private let finished = Atomic<Bool>(false)
@@ -34,16 +33,11 @@ final class ScopeExecutor: TaskExecutor {
     MainActorExit.prepare()
   }
 
-  /// The jobs given so far: a task (or a child task) that prefers this
-  /// executor is given one each time it resumes on no actor.
-  var jobs: Int { enqueued.load(ordering: .acquiring) }
-
   /// The scope's body is done.
   func finish() { finished.store(true, ordering: .releasing) }
 
   /// Runs `job` on a global queue, checking the thread before and after.
   func enqueue(_ job: consuming ExecutorJob) {
-    enqueued.add(1, ordering: .releasing)
     MainActorExit.check(scope)
     let job = UnownedJob(job)
     let executor = asUnownedTaskExecutor()
