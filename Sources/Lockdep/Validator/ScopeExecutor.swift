@@ -60,9 +60,10 @@ final class ScopeExecutor: TaskExecutor {
   /// A job of the scope ended on the calling thread: locks it left held
   /// are the scope's finding, and forgotten.
   private func jobEnded() {
-    guard !finished.load(ordering: .acquiring), let thread = Live.scopeThreadIfMade() else {
-      return
-    }
+    // Binding the scope costs more than the job may: only when needed.
+    guard !finished.load(ordering: .acquiring), let thread = Live.scopeThreadIfMade(),
+      thread.validator.heldCount > 0 || thread.deferred.needsReplay
+    else { return }
     LockValidationScope.$bound.withValue(scope) {
       Live.replayPending()
       if thread.validator.heldCount > 0 {
