@@ -12,11 +12,11 @@ import WaitContext
   }
 
   /// A release below held locks re-validates each lock above it
-  /// (`reacquire_held_locks()`); past 16 of them the recursion check looks
+  /// (`reacquire_held_locks()`); past 128 of them the recursion check looks
   /// the class up in a set of the held classes rather than walking the
   /// stack. Both find a recursion among the re-pushed locks again (a
   /// repeat, counted), and nothing where there is none.
-  @Test(arguments: [4, 40]) func aReleaseBelowManyLocksChecksRecursionAsOneBelowFew(fillers: Int) {
+  @Test(arguments: [4, 200]) func aReleaseBelowManyLocksChecksRecursionAsOneBelowFew(fillers: Int) {
     var s = Scenario()
     s.lock("base", .mutex)
     s.lock("A", .mutex)

@@ -117,7 +117,7 @@ extension ThreadValidator {
       reacquiredAt = nil
       reacquiredClasses = nil
     }
-    if locks.count > 16 {
+    if locks.count > 128 {
       var held = Set<ClassID>(minimumCapacity: state.held.count + locks.count)
       for i in 0..<state.held.count { held.insert(state.held[i].lockClass) }
       reacquiredClasses = held
