@@ -25,7 +25,8 @@
 # Then the hard shapes at N events: low reuse over 8,000 classes
 # (manyClasses); nesting in no order (random-order: randomOrder), where most
 # new dependencies close a cycle; frees while 1,000 threads hold locks
-# (frees: freesAmongHolders); a thread per task (churn: threadChurn),
+# (frees: freesAmongHolders); 48 locks held and released in random order
+# (deep: deepRelease); a thread per task (churn: threadChurn),
 # whose memory grows by each exited thread's declaration only, measured per
 # thread; and the options a recorder writes (recorded).
 # Traces go to a temporary directory under .build (on the repository's disk,
@@ -194,6 +195,10 @@ hard_shape randomOrder "shape random-order" --shape random-order
 # Frees while 1,000 threads each hold locks (every free is checked against
 # every thread's held locks: lockdep checks the current task's only).
 hard_shape freesAmongHolders "shape frees, 1,000 threads" --shape frees --threads 1000
+# 48 locks held at once (lockdep's MAX_LOCK_DEPTH), released in random order:
+# each release below others re-validates every lock above it, each a new
+# chain (lockdep's reacquire_held_locks()).
+hard_shape deepRelease "shape deep, 48 held, released in random order" --shape deep
 # The thread-per-task shape (churn): about one short-lived thread per nine
 # events, four alive at a time. A thread's validator is reused once it
 # exits, so what memory grows by is each thread's declaration: measured as

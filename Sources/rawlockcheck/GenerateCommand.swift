@@ -6,7 +6,7 @@ import Basics
 #endif
 
 /// `rawlockcheck generate`: writes a synthetic text trace for benchmarks,
-/// in one of five shapes:
+/// in one of six shapes:
 /// - `reuse` (the default): hundreds of classes ranked so that nesting is
 ///   valid, chains up to 8 deep drawn from a fixed set of code paths (so the
 ///   chain cache sees what a real program shows it), several threads, and
@@ -29,7 +29,9 @@ import Basics
 /// - `frees`: `--threads` threads each holding a lock all along and taking
 ///   the `reuse` shape's code paths under it, and a free of heap memory
 ///   about every fourth event (`writeFrees`): every free is checked against
-///   every thread's held locks.
+///   every thread's held locks;
+/// - `deep`: 48 mutexes held at once and released in random order
+///   (`writeDeep`): each release below other locks re-validates them.
 ///
 /// Each writes exactly `--events` events, and the others stay clean: a
 /// shape stops taking new steps once the next might not fit with what its
@@ -44,6 +46,7 @@ struct GenerateCommand: ParsableCommand {
     case churn
     case randomOrder = "random-order"
     case frees
+    case deep
   }
 
   static let configuration = CommandConfiguration(
@@ -55,13 +58,13 @@ struct GenerateCommand: ParsableCommand {
 
   @Option(
     help:
-      "Trace shape: reuse (fixed code paths, a high chain-cache hit rate), low-reuse (random nesting, about 25% hits), churn (a short-lived thread per code path taken) random-order (nesting in no order: most new pairs close a cycle, reported) or frees (each thread holds a lock all along, a free every fourth event)."
+      "Trace shape: reuse (fixed code paths, a high chain-cache hit rate), low-reuse (random nesting, about 25% hits), churn (a short-lived thread per code path taken) random-order (nesting in no order: most new pairs close a cycle, reported) frees (each thread holds a lock all along, a free every fourth event) or deep (48 locks held, released in random order)."
   )
   var shape: Shape = .reuse
 
   @Option(
     help:
-      "Number of lock classes (default 400 for reuse, churn and frees, 200 for low-reuse, 2000 for random-order)."
+      "Number of lock classes (default 400 for reuse, churn, frees and deep, 200 for low-reuse, 2000 for random-order)."
   )
   var classes: Int?
 
@@ -113,6 +116,7 @@ struct GenerateCommand: ParsableCommand {
     case .reuse: try writeReuse(classes: classes ?? 400, into: &out, rng: &rng)
     case .churn: try writeChurn(classes: classes ?? 400, into: &out, rng: &rng)
     case .frees: try writeFrees(classes: classes ?? 400, into: &out, rng: &rng)
+    case .deep: try writeDeep(classes: classes ?? 400, into: &out, rng: &rng)
     case .lowReuse:
       var generator = LowReuseGenerator(classes: classes ?? 200, threads: threads)
       try generator.write(events: events, into: &out, rng: &rng)

@@ -4,7 +4,7 @@ import Testing
 /// `generate --events N` writes exactly N events, in every shape, and the
 /// trace stays clean (what it still owes is written, the rest filled).
 @Suite struct GenerateCommandTests {
-  @Test(arguments: ["reuse", "low-reuse", "churn", "frees"])
+  @Test(arguments: ["reuse", "low-reuse", "churn", "frees", "deep"])
   func writesExactlyTheEventsAsked(shape: String) throws {
     for (events, extra) in [
       (1, [String]()), (2, []), (3, []), (17, []), (1000, []), (4_099, ["--threads", "3"]),
