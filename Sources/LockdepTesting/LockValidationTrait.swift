@@ -86,13 +86,17 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
     for frame in sites(in: text, kind: kind) {
       if frame.path == path { return frame }
       if byName == nil, frame.path.split(separator: "/").last == name,
-        !frame.path.contains(".derived/")
+        !isGenerated(frame.path)
       {
         byName = frame
       }
     }
     return byName
   }
+
+  /// Whether `path` is a file SwiftPM generated (`*.derived/`: its XCTest
+  /// runner, whose files are named after the test files), never a site.
+  static func isGenerated(_ path: String) -> Bool { path.contains(".derived/") }
 
   /// The source locations a report names, most telling first: for a
   /// lock held at exit, where the held locks were taken (its stack is

@@ -64,7 +64,7 @@ open class LockValidatedTestCase: XCTestCase {
     _ sites: [(path: String, line: Int, column: Int)]
   ) -> (path: String, line: Int, column: Int)? {
     let generated = { (site: (path: String, line: Int, column: Int)) in
-      site.path.contains(".derived/")
+      LockValidationTrait.isGenerated(site.path)
     }
     return sites.first { !$0.path.hasPrefix(ownSources) && !generated($0) }
       ?? sites.first { !generated($0) } ?? sites.first

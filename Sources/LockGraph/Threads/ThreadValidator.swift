@@ -291,11 +291,10 @@ public struct ThreadValidator {
     // `lockdep_hardirq_enter()`: both `hardirq_count()` and
     // `lockdep_hardirq_context()` (a nesting count) count an NMI.
     let hardirqCount = Int64(s.hardirqDepth - s.forcedThreadDepth) + Int64(s.nmiDepth)
-    let hc = hardirqCount
     let sc = s.softirqDepth > 0 ? 1 : 0
     let softirqCount = Int64(s.softirqDepth) + 2 * Int64(s.bhDisableDepth)
     return
-      "HC\(hc)[\(hardirqCount)]:SC\(sc)[\(softirqCount)]:HE\(s.hardirqsOff ? 0 : 1):SE\(s.softirqsEnabled ? 1 : 0)"
+      "HC\(hardirqCount)[\(hardirqCount)]:SC\(sc)[\(softirqCount)]:HE\(s.hardirqsOff ? 0 : 1):SE\(s.softirqsEnabled ? 1 : 0)"
   }
 
   /// A held lock as a finding shows it, with its class's usage bits now.

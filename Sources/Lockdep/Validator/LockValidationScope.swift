@@ -175,9 +175,10 @@ public final class LockValidationScope: Sendable {
         // On the preferred executor: entering it may have moved the task.
         ScopeExecutor.forgetEarlierLocks()
         defer {
-          Live.replayPending()
-          if let thread = Live.scopeThreadIfMade(), thread.validator.heldCount > 0 {
-            thread.reportLocksHeld(above: 0, atEndOf: endName)
+          if let thread = Live.scopeThreadIfMade() {
+            ScopeExecutor.reportLocksLeft(on: thread, atEndOf: endName)
+          } else {
+            Live.replayPending()
           }
           executor.finish()
         }

@@ -1,4 +1,3 @@
-import CLockdepSupport
 import Dispatch
 
 /// Locks that main-actor code of a test leaves held.
@@ -43,8 +42,7 @@ enum MainActorExit {
       let thread = Live.scopeThreadIfMade(), thread.validator.heldCount > 0
     else { return }
     LockValidationScope.$bound.withValue(scope) {
-      Live.replayPending()
-      thread.reportLocksHeld(above: 0, atEndOf: "the main actor")
+      ScopeExecutor.reportLocksLeft(on: thread, atEndOf: "the main actor")
     }
   }
 }

@@ -65,10 +65,17 @@ final class ScopeExecutor: TaskExecutor {
       thread.validator.heldCount > 0 || thread.deferred.needsReplay
     else { return }
     LockValidationScope.$bound.withValue(scope) {
-      Live.replayPending()
-      if thread.validator.heldCount > 0 {
-        thread.reportLocksHeld(above: 0, atEndOf: "the test at an await")
-      }
+      Self.reportLocksLeft(on: thread, atEndOf: "the test at an await")
     }
+  }
+
+  /// The end of a stretch of code on `thread`, the calling thread, where
+  /// it may hold no lock (a job, a test's body, main-actor code): its
+  /// signal handlers' events are validated, then the locks it still holds
+  /// are a `locks-held-at-exit` finding of the bound scope, leaving
+  /// `name`, and are forgotten.
+  static func reportLocksLeft(on thread: LiveThread, atEndOf name: String) {
+    Live.replayPending()
+    if thread.validator.heldCount > 0 { thread.reportLocksHeld(above: 0, atEndOf: name) }
   }
 }
