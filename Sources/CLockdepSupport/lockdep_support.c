@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include "lockdep_support.h"
 
+#include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -84,4 +86,17 @@ int rlc_set_thread_name(const char *name) {
   strncpy(shortened, name, sizeof shortened - 1);
   shortened[sizeof shortened - 1] = 0;
   return pthread_setname_np(pthread_self(), shortened);
+}
+
+int rlc_function_range(const char *name, uintptr_t *start, uintptr_t *size) {
+  void *address = dlsym(RTLD_DEFAULT, name);
+  Dl_info info;
+  const ElfW(Sym) *symbol = NULL;
+  if (address == NULL || !dladdr1(address, &info, (void **)&symbol, RTLD_DL_SYMENT) ||
+      symbol == NULL || symbol->st_size == 0) {
+    return 0;
+  }
+  *start = (uintptr_t)address;
+  *size = (uintptr_t)symbol->st_size;
+  return 1;
 }

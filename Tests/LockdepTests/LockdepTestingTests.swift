@@ -1,4 +1,5 @@
 import Basics
+import Dispatch
 import LockGraph
 import LockdepTesting
 import Synchronization
@@ -253,6 +254,22 @@ import Testing
       }
       await withCheckedContinuation { (resume: CheckedContinuation<Void, Never>) in
         Task { @MainActor in resumer.withLock { resume.resume() } }
+      }
+    }
+    #expect(scope.findings.isEmpty)
+  }
+
+  /// A block of the main queue (no task, no main-actor job) that resumes a
+  /// test's task while it holds a lock is not main-actor code leaving the
+  /// actor: the lock is the block's, released as it returns.
+  @Test func aMainQueueBlockResumingUnderALockIsNoMainActorExit() async {
+    let resumer = Checked.Mutex(name: "&main_resumer->lock")
+    let scope = LockValidationScope(endName: "the test")
+    await scope.run { @Sendable () async in
+      for _ in 0..<20 {
+        await withCheckedContinuation { (resume: CheckedContinuation<Void, Never>) in
+          DispatchQueue.main.async { resumer.withLock { resume.resume() } }
+        }
       }
     }
     #expect(scope.findings.isEmpty)

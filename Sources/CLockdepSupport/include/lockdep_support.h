@@ -1,7 +1,8 @@
 // What the Lockdep target needs and Swift cannot say: a per-thread pointer
 // in ELF thread-local storage (readable from a signal handler, cheaper than
 // pthread_getspecific), a compiler-only barrier between a thread and its own
-// signal handlers, and the CPU's spin-wait hint.
+// signal handlers, the CPU's spin-wait hint, and where a function of the
+// runtime lies (its ELF symbol).
 #ifndef RAWLOCKCHECK_LOCKDEP_SUPPORT_H
 #define RAWLOCKCHECK_LOCKDEP_SUPPORT_H
 
@@ -22,6 +23,11 @@ int rlc_thread_name(char *buffer, size_t size);
 /// Names the calling thread for the system (`pthread_setname_np`, at most
 /// 15 bytes are kept); 0 on success.
 int rlc_set_thread_name(const char *name);
+
+/// The code of the function the dynamic linker knows as `name` (in the
+/// program or a library it loaded): its start and size in bytes, from its
+/// ELF symbol. 0 when there is no such symbol or it has no size.
+int rlc_function_range(const char *name, uintptr_t *start, uintptr_t *size);
 
 /// The calling thread's validator state (a retained Swift object), or NULL.
 /// Initial-exec: one load from the thread pointer at a fixed offset, not a

@@ -1,4 +1,6 @@
+import CLockdepSupport
 import Dispatch
+import Symbolizer
 
 /// Locks that main-actor code of a test leaves held.
 ///
@@ -14,13 +16,13 @@ import Dispatch
 /// them. They are a `locks-held-at-exit` finding of the test ("leaving the
 /// main actor"), and are forgotten (`LiveThread.reportLocksHeld`).
 ///
-/// The hand-over is told apart from other hand-overs by two marks: the
-/// thread runs the main queue (a queue-specific value set on it) and has
-/// no current task (the runtime clears it as it switches executors; code
-/// of a task that resumes another, holding a lock, has one). Code of the
-/// main queue that is no task (a `DispatchQueue.main.async` block) and
-/// resumes the test's task while holding a lock would be taken for such
-/// an exit.
+/// The hand-over is told apart from other hand-overs by three marks: the
+/// thread runs the main queue (a queue-specific value set on it), has no
+/// current task (the runtime clears it as it switches executors; code of
+/// a task that resumes another, holding a lock, has one), and runs a job
+/// (the runtime's `swift_job_run` is on its stack: a block of the main
+/// queue, such as a `DispatchQueue.main.async` one that resumes the
+/// test's task holding its own lock, is none).
 enum MainActorExit {
   /// The main queue's mark.
   private static let key = DispatchSpecificKey<UInt8>()
@@ -39,10 +41,31 @@ enum MainActorExit {
   /// they are `scope`'s finding, and forgotten.
   static func check(_ scope: LockValidationScope) {
     guard DispatchQueue.getSpecific(key: key) != nil, withUnsafeCurrentTask(body: { $0 == nil }),
-      let thread = Live.scopeThreadIfMade(), thread.validator.heldCount > 0
+      let thread = Live.scopeThreadIfMade(), thread.validator.heldCount > 0, runsJob()
     else { return }
     LockValidationScope.$bound.withValue(scope) {
       ScopeExecutor.reportLocksLeft(on: thread, atEndOf: "the main actor")
+    }
+  }
+
+  /// The code of the runtime's `swift_job_run`, which runs every job of a
+  /// task (a main-actor job on the main queue too); nil where it is not
+  /// found.
+  private static let jobRunCode: (start: UInt, end: UInt)? = {
+    var start: UInt = 0
+    var size: UInt = 0
+    guard rlc_function_range("swift_job_run", &start, &size) != 0 else { return nil }
+    return (start, start + size)
+  }()
+
+  /// Whether the calling thread runs a task's job: a return address into
+  /// `swift_job_run` is on its stack (true where that function is not
+  /// found, as before this mark).
+  static func runsJob() -> Bool {
+    guard let code = jobRunCode else { return true }
+    return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 128) { buffer in
+      let count = StackCapture.capture(into: buffer)
+      return buffer[..<count].contains { UInt($0) > code.start && UInt($0) <= code.end }
     }
   }
 }
