@@ -48,3 +48,24 @@ public func resolvedPath(_ path: String) -> String? {
   defer { free(resolved) }
   return String(cString: resolved)
 }
+
+/// The descriptor `path` names when it is one of this process's own
+/// (`/dev/stdout`, `/dev/stderr`, `/dev/fd/N`, `/proc/self/fd/N`), else nil.
+/// An output of that name is written through a duplicate of the
+/// descriptor, where it is: at its offset, in its append mode, never
+/// reopened (at offset 0), truncated or replaced (`>> log` is appended to).
+public func ownDescriptor(named path: String) -> Int32? {
+  switch path {
+  case "/dev/stdout": return 1
+  case "/dev/stderr": return 2
+  default:
+    for prefix in ["/dev/fd/", "/proc/self/fd/"] where path.hasPrefix(prefix) {
+      let digits = path.dropFirst(prefix.count)
+      guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy(\.isASCII),
+        digits.allSatisfy(\.isNumber)
+      else { return nil }
+      return Int32(digits)
+    }
+    return nil
+  }
+}

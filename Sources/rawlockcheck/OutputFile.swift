@@ -1,9 +1,13 @@
+import Basics
+
 #if canImport(Glibc)
   import Glibc
 #endif
 
-/// An output of a command: standard output (`-`), a device or FIFO written
-/// directly, or a regular file replaced whole when the output is committed.
+/// An output of a command: standard output (`-`), one of the process's
+/// descriptors by name (`/dev/stdout`, `/dev/fd/N`) or a device or FIFO,
+/// written directly, or a regular file replaced whole when the output is
+/// committed.
 ///
 /// A regular file is written to a temporary file beside it (in the
 /// directory of the file a symbolic link names, so the link is kept and
@@ -88,11 +92,22 @@ final class OutputFile {
       return
     }
     name = path
+    // One of this process's descriptors (`/dev/stdout` on a pipe, or
+    // redirected `>> log`): written where it is, never reopened.
+    if let own = ownDescriptor(named: path) {
+      let fd = fcntl(own, F_DUPFD_CLOEXEC, 3)
+      if fd < 0 { throw Self.cannotWrite(path, errno) }
+      descriptor = fd
+      target = ""
+      return
+    }
     let target = Self.resolvingLinks(path)
     self.target = target
     var info = stat()
-    if stat(target, &info) == 0, info.st_mode & S_IFMT != S_IFREG {
-      let fd = open(target, O_WRONLY | O_CLOEXEC)
+    // The path as given: a link into `/proc` names a pipe or a socket that
+    // no resolved path reaches.
+    if stat(path, &info) == 0, info.st_mode & S_IFMT != S_IFREG {
+      let fd = open(path, O_WRONLY | O_CLOEXEC)
       if fd < 0 { throw Self.cannotWrite(path, errno) }
       descriptor = fd
       return

@@ -1,3 +1,4 @@
+import Basics
 import Testing
 
 @testable import Lockdep
@@ -25,12 +26,12 @@ import Testing
   /// This process's own descriptors are written where they are (a
   /// `/dev/stdout` redirected `>> log` is not reopened and truncated).
   @Test func ownDescriptorsAreKnownByName() {
-    #expect(TracePath.ownDescriptor("/dev/stdout") == 1)
-    #expect(TracePath.ownDescriptor("/dev/stderr") == 2)
-    #expect(TracePath.ownDescriptor("/dev/fd/7") == 7)
-    #expect(TracePath.ownDescriptor("/proc/self/fd/12") == 12)
+    #expect(ownDescriptor(named: "/dev/stdout") == 1)
+    #expect(ownDescriptor(named: "/dev/stderr") == 2)
+    #expect(ownDescriptor(named: "/dev/fd/7") == 7)
+    #expect(ownDescriptor(named: "/proc/self/fd/12") == 12)
     for other in ["/dev/null", "/dev/fd/", "/dev/fd/1x", "/proc/1/fd/1", "t.rltb", "/dev/fd/٣"] {
-      #expect(TracePath.ownDescriptor(other) == nil, "\(other)")
+      #expect(ownDescriptor(named: other) == nil, "\(other)")
     }
   }
 }

@@ -66,6 +66,39 @@ import Testing
     #expect(type as? FileAttributeType == .typeCharacterSpecial)
   }
 
+  /// An output named as one of the process's own descriptors is written
+  /// through it: to the pipe standard output is (no file to replace is
+  /// found behind `/proc/self/fd/1`), whatever the spelling.
+  @Test(arguments: [
+    ["graph", "-o", "/dev/stdout", clean], ["graph", "-o", "/dev/fd/1", clean],
+    ["graph", "-o", "/proc/self/fd/1", clean],
+  ])
+  func anOutputNamedAsStandardOutputIsWrittenToItsPipe(arguments: [String]) throws {
+    let run = try ToolRun(arguments)
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.stderr.isEmpty)
+    #expect(run.stdout.hasPrefix("digraph "))
+  }
+
+  /// Standard output redirected `>> log`: `/dev/stdout` is appended to,
+  /// where a reopened or replaced file would lose what the log held.
+  @Test(arguments: [
+    ["graph", "-o", "/dev/stdout", clean], ["convert", "--to", "text", clean, "/dev/stdout"],
+  ])
+  func anOutputNamedAsStandardOutputAppendsToALog(arguments: [String]) throws {
+    let dir = try MergeCommandTests.directory(["log": "old line\n"])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let log = dir.appendingPathComponent("log").path
+    let fd = open(log, O_WRONLY | O_APPEND | O_CLOEXEC)
+    try #require(fd >= 0)
+    let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+    let run = try ToolRun(arguments, standardInput: nil, standardOutput: handle)
+    #expect(run.status == 0, "\(run.stderr)")
+    let text = try String(contentsOfFile: log, encoding: .utf8)
+    #expect(text.hasPrefix("old line\n"))
+    #expect(text.count > "old line\n".count + 20)
+  }
+
   @Test(arguments: [
     ["report", "--graph-out", "link", "t.rlt"], ["graph", "-o", "link", "t.rlt"],
     ["convert", "t.rlt", "link"],

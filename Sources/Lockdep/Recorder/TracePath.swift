@@ -1,3 +1,5 @@
+import Basics
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -77,14 +79,14 @@ struct TracePath {
   ) -> Result<Opened, OpenError> {
     let path = expand(template, pid: pid)
     // A name that holds the pid (`%p`) is this process's already.
-    if forked && ownDescriptor(path) == nil && path == expand(template, pid: pid &+ 1) {
+    if forked && ownDescriptor(named: path) == nil && path == expand(template, pid: pid &+ 1) {
       let own = perProcess(path, pid: pid)
       return openLocked(own).map { Opened(descriptor: $0, path: own, requested: path) }
     }
     // One of this process's own descriptors (`/dev/stdout` with standard
     // output redirected `>> log`): written where it is, at its offset,
     // never reopened (at offset 0), truncated or locked.
-    if let own = ownDescriptor(path) {
+    if let own = ownDescriptor(named: path) {
       let fd = fcntl(own, F_DUPFD_CLOEXEC, 3)
       guard fd >= 0 else { return .failure(.system(path: path, errno: errno)) }
       return .success(Opened(descriptor: fd, path: path, requested: path))
@@ -100,23 +102,6 @@ struct TracePath {
         return .failure(error)
       }
     case .failure(let error): return .failure(error)
-    }
-  }
-
-  /// The descriptor `path` names when it is one of this process's own
-  /// (`/dev/stdout`, `/dev/stderr`, `/dev/fd/N`, `/proc/self/fd/N`).
-  static func ownDescriptor(_ path: String) -> Int32? {
-    switch path {
-    case "/dev/stdout": return 1
-    case "/dev/stderr": return 2
-    default:
-      for prefix in ["/dev/fd/", "/proc/self/fd/"] where path.hasPrefix(prefix) {
-        let digits = path.dropFirst(prefix.count)
-        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber)
-        else { return nil }
-        return Int32(digits)
-      }
-      return nil
     }
   }
 
