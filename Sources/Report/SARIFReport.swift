@@ -67,14 +67,16 @@ public struct SARIFReport {
   /// An `artifactLocation`: relative to `SRCROOT` for a file under the
   /// source root, else an absolute or relative URI as the path is.
   func artifactLocation(_ path: String) -> JSONValue {
+    let (uri, base) = artifactURI(path)
+    guard let base else { return .object([("uri", .string(uri))]) }
+    return .object([("uri", .string(uri)), ("uriBaseId", .string(base))])
+  }
+
+  /// The URI of `artifactLocation(path)`, and its base (`SRCROOT`) if any.
+  func artifactURI(_ path: String) -> (uri: String, base: String?) {
     let path = placed(path)
-    if let relative = underSourceRoot(path) {
-      return .object([
-        ("uri", .string(Self.uri(relative))),
-        ("uriBaseId", .string("SRCROOT")),
-      ])
-    }
-    return .object([("uri", .string(Self.uri(path)))])
+    if let relative = underSourceRoot(path) { return (Self.uri(relative), "SRCROOT") }
+    return (Self.uri(path), nil)
   }
 
   /// `path` relative to the source root (named as given, or with its links
@@ -123,9 +125,16 @@ public struct SARIFReport {
     let results = reports.indices.flatMap { r in reports[r].findings.map { (r, $0) } }
     // Each source: a merged run's traces (its `source` joins their names),
     // and the traces a `--graph-in` file recorded.
+    // Each once (the schema's `uniqueItems`): a trace named twice, or
+    // both checked and recorded in the `--graph-in` file.
+    var listed = Set<String>()
     let artifacts = reports.flatMap { report -> [JSONValue] in
       let names = report.sources.isEmpty ? [report.source] : report.sources
-      return names.map { .object([("location", artifactLocation($0))]) }
+      return names.compactMap { name in
+        let (uri, base) = artifactURI(name)
+        guard listed.insert("\(base ?? "") \(uri)").inserted else { return nil }
+        return .object([("location", artifactLocation(name))])
+      }
     }
     var runFields: [(String, JSONValue)] = [
       (

@@ -49,6 +49,25 @@ import Testing
     files.append(
       try Self.sarif(
         [findings[0].path, unreadable.path], named: "one-unreadable", in: directory, statuses: [2]))
+    // A trace named twice, and one the `--graph-in` file recorded too: one
+    // artifact each (the schema's `uniqueItems`).
+    files.append(
+      try Self.sarif([findings[0].path, findings[0].path], named: "twice", in: directory))
+    let graph = directory.appendingPathComponent("seen.rlg")
+    let written = try ToolRun(["report", "--graph-out", graph.path, findings[0].path])
+    #expect(written.status == 1, "\(written.stderr)")
+    files.append(
+      try Self.sarif(
+        ["--graph-in", graph.path, findings[0].path], named: "graph-in", in: directory))
+    for file in files.suffix(2) {
+      let log = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any]
+      let artifacts = (log?["runs"] as? [[String: Any]])?.first?["artifacts"] as? [[String: Any]]
+      let uris = (artifacts ?? []).compactMap {
+        ($0["location"] as? [String: Any])?["uri"] as? String
+      }
+      #expect(
+        uris.count == 1 && Set(uris).count == uris.count, "\(file.lastPathComponent): \(uris)")
+    }
     let errors = try SARIFSchemaValidator.errors(in: files)
     if !errors.isEmpty {
       Issue.record("SARIF 2.1.0 schema errors:\n\(errors.prefix(20).joined(separator: "\n"))")
