@@ -128,6 +128,7 @@ let package = Package(
       name: "RawLockCheckTests",
       dependencies: [
         "rawlockcheck", "Trace", "LockGraph", "Report", "WaitContext", "Symbolizer", "Basics",
+        "RCU",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

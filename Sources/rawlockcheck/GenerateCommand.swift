@@ -53,7 +53,7 @@ struct GenerateCommand: ParsableCommand {
     commandName: "generate",
     abstract: "Write a synthetic benchmark trace to standard output.")
 
-  @Option(help: "Number of events to write.")
+  @Option(parsing: .unconditional, help: "Number of events to write.")
   var events: Int = 10_000_000
 
   @Option(
@@ -68,10 +68,10 @@ struct GenerateCommand: ParsableCommand {
   )
   var classes: Int?
 
-  @Option(help: "Number of threads.")
+  @Option(parsing: .unconditional, help: "Number of threads.")
   var threads: Int = 4
 
-  @Option(help: "Random seed.")
+  @Option(parsing: .unconditional, help: "Random seed.")
   var seed: UInt64 = 1
 
   @Option(

@@ -32,10 +32,12 @@ struct DemoCommand: ParsableCommand {
   @Option(help: "Output format.")
   var format: TextOrJSONFormat = .text
 
-  @Option(help: "Threads freeing at once.")
+  // Unconditional: `--threads -1` is a value out of range, not a
+  // missing one.
+  @Option(parsing: .unconditional, help: "Threads freeing at once.")
   var threads = 4
 
-  @Option(help: "Rounds per thread, each after a drain.")
+  @Option(parsing: .unconditional, help: "Rounds per thread, each after a drain.")
   var rounds = 8
 
   func validate() throws {
@@ -44,6 +46,9 @@ struct DemoCommand: ParsableCommand {
     }
     if threads > DemoScenario.maxThreads {
       throw ValidationError("--threads must be at most \(DemoScenario.maxThreads)")
+    }
+    if rounds > DemoScenario.maxRounds {
+      throw ValidationError("--rounds must be at most \(DemoScenario.maxRounds)")
     }
   }
 
@@ -59,7 +64,7 @@ struct DemoCommand: ParsableCommand {
     for design in designs { _ = warmUp.run(design) }
     let baseline = scenario.runBaseline()
     let results = designs.map { scenario.run($0) }
-    let expected = results.allSatisfy { $0.findings.isEmpty != $0.design.expectsFinding }
+    let expected = results.allSatisfy(\.asExpected)
     switch format {
     case .text:
       try writeStandardOutput(

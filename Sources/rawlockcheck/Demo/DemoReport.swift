@@ -67,17 +67,24 @@ enum DemoText {
     if expected {
       var parts: [String] = []
       if results.contains(where: { $0.design.expectsFinding }) {
-        parts.append("inline-nowait takes &zone->lock under the raw &krcp->lock")
+        parts.append(
+          "inline-nowait takes \(DemoResult.expectedLock) under the raw "
+            + "\(DemoResult.expectedHolder)")
       }
       if !clean.isEmpty { parts.append("\(clean.joined(separator: ", ")) ran clean") }
       return "as expected: " + parts.joined(separator: "; ") + "\n"
     }
     var problems: [String] = []
     for r in results {
-      if r.design.expectsFinding && r.findings.isEmpty {
-        problems.append("\(r.design.rawValue) found nothing")
-      } else if !r.design.expectsFinding && !r.findings.isEmpty {
-        problems.append("\(r.design.rawValue) had \(r.findings.count) finding(s)")
+      let unexpected = r.unexpected
+      if r.design.expectsFinding && r.findings.count == unexpected.count {
+        problems.append(
+          "\(r.design.rawValue) did not find \(DemoResult.expectedLock) taken under "
+            + "\(DemoResult.expectedHolder)")
+      }
+      if !unexpected.isEmpty {
+        let kinds = unexpected.map(\.kind.rawValue).joined(separator: ", ")
+        problems.append("\(r.design.rawValue) had \(unexpected.count) other finding(s): \(kinds)")
       }
     }
     return "NOT as expected: " + problems.joined(separator: "; ") + "\n"

@@ -56,6 +56,30 @@ struct DemoResult {
   func ratio(to baseline: DemoBaseline) -> Double {
     nsPerObject / max(baseline.nsPerObject, 1e-9)
   }
+
+  /// The findings the design should not have had: for the design that
+  /// must find the bug, any that is not the invalid wait context of
+  /// `&zone->lock` taken under the raw `&krcp->lock`; for the others,
+  /// every finding.
+  var unexpected: [DemoFinding] {
+    guard design.expectsFinding else { return findings }
+    return findings.filter { finding in
+      let report = DemoReportText(finding.text)
+      return
+        !(finding.kind == .invalidWaitContext && report.lock == Self.expectedLock
+        && report.held.contains(Self.expectedHolder))
+    }
+  }
+
+  /// Whether the run came out as its design should: the bug found, and
+  /// nothing else, or nothing at all.
+  var asExpected: Bool {
+    unexpected.isEmpty && (findings.isEmpty != design.expectsFinding)
+  }
+
+  /// The lock the expected finding takes, and the raw lock it is held under.
+  static let expectedLock = "&zone->lock"
+  static let expectedHolder = "&krcp->lock"
 }
 
 /// The seed scenario, `raw_spin_lock(&some_lock); kfree_rcu(p)`, on
@@ -84,6 +108,10 @@ struct DemoScenario {
   /// The most threads `--threads` takes: each holds a round's objects
   /// (eight pages of 24-byte objects) at once, and the zone is sized for them.
   static let maxThreads = 4096
+
+  /// The most rounds `--rounds` takes: about a minute of one thread's
+  /// freeing (a round is about 1 ms), not a run that never ends.
+  static let maxRounds = 100_000
 
   /// Pages in the zone: a round's objects of every thread (8 pages each,
   /// 16 with room for the slabs' partial pages and the pointer arrays),
