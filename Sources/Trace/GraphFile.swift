@@ -261,8 +261,9 @@ struct GraphFileParser {
     TraceError(file: file, line: number, message: message)
   }
 
-  mutating func parse(_ line: UnsafeRawBufferPointer, number: Int64) throws(TraceError) {
+  mutating func parse(_ whole: UnsafeRawBufferPointer, number: Int64) throws(TraceError) {
     self.number = number
+    let line = TextTraceParser.withoutByteOrderMark(whole, number: number)
     if !sawHeader && number == 1 && BinaryTraceFormat.startsWithMagic(line) {
       throw fail("a binary trace, not a graph file (a trace is an argument of its own)")
     }

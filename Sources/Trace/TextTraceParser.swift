@@ -39,15 +39,21 @@ struct TextTraceParser: ~Copyable {
 
   // MARK: Lines
 
+  /// Line `number` of a text file (a trace, a graph file) without the
+  /// UTF-8 byte order mark that may start the file (as some Windows tools
+  /// write UTF-8): it is not part of the text.
+  static func withoutByteOrderMark(_ whole: UnsafeRawBufferPointer, number: Int64)
+    -> UnsafeRawBufferPointer
+  {
+    number == 1 && whole.starts(with: [0xEF, 0xBB, 0xBF])
+      ? UnsafeRawBufferPointer(rebasing: whole[3...]) : whole
+  }
+
   mutating func parse<C: TraceConsumer>(
     _ whole: UnsafeRawBufferPointer, number: Int64, into consumer: inout C
   ) throws(TraceError) {
     lineNumber = number
-    // A UTF-8 byte order mark before the header (as some Windows tools
-    // write UTF-8) is not part of the text.
-    let line =
-      number == 1 && whole.starts(with: [0xEF, 0xBB, 0xBF])
-      ? UnsafeRawBufferPointer(rebasing: whole[3...]) : whole
+    let line = Self.withoutByteOrderMark(whole, number: number)
     if !sawHeader && number == 1 && BinaryTraceFormat.startsWithMagic(line) {
       throw fail(
         "a binary trace (it starts with \"RLCT\"): read it with TraceReader, which tells the encodings apart"

@@ -113,6 +113,11 @@ struct GraphCommand: ParsableCommand {
   /// symbolize when the trace has no stacks.
   func resolver(for symbols: TraceSymbols, returnAddresses: Bool) -> any FrameResolving {
     guard !symbols.modules.isEmpty, !symbols.stacks.isEmpty || returnAddresses else {
+      if symbols.modules.isEmpty {
+        for warning in symbolFiles.unusedBinaryWarnings([]) {
+          writeStandardError("rawlockcheck: \(trace): \(warning)\n")
+        }
+      }
       return AddressFrameResolver(stacks: symbols.stacks)
     }
     let resolver = SymbolizingFrameResolver(

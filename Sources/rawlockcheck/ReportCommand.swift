@@ -218,6 +218,11 @@ struct ReportCommand: ParsableCommand {
     for symbols: TraceSymbols, path: String, pool: SymbolizerPool, returnAddresses: Bool = true
   ) -> any FrameResolving {
     guard !symbols.modules.isEmpty, !symbols.stacks.isEmpty || returnAddresses else {
+      if symbols.modules.isEmpty {
+        for warning in symbolFiles.unusedBinaryWarnings([]) {
+          writeStandardError("rawlockcheck: \(path): \(warning)\n")
+        }
+      }
       return AddressFrameResolver(stacks: symbols.stacks)
     }
     let (resolver, isNew) = pool.resolver(

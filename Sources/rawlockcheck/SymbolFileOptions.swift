@@ -30,6 +30,9 @@ struct SymbolFileOptions: ParsableArguments {
   /// two modules share), or of no module at all. With several traces a
   /// file may be another trace's: the warning says "this trace".
   func unusedBinaryWarnings(_ resolutions: [ModuleResolution]) -> [String] {
+    if resolutions.isEmpty {
+      return binary.map { "--binary \($0) is no module of this trace (it records no module)" }
+    }
     let used = Set(resolutions.compactMap(\.resolvedPath))
     return binary.filter { !used.contains($0) }.map { path in
       if let module = resolutions.first(where: { baseName($0.path) == baseName(path) }) {

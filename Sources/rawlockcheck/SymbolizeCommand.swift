@@ -16,7 +16,9 @@ struct SymbolizeCommand: ParsableCommand {
     discussion: "Addresses are read from standard input, one or more per line, when none are given."
   )
 
-  @Option(help: "The ELF file (executable or shared object).")
+  @Option(
+    name: [.customLong("exe"), .customLong("binary")],
+    help: "The ELF file (executable or shared object); --binary is another name.")
   var exe: String
 
   @Option(help: "Output format.")
@@ -48,6 +50,12 @@ struct SymbolizeCommand: ParsableCommand {
   }
 
   func run() throws {
+    // Before any file is opened: a closed standard input would be the
+    // first descriptor free, and the ELF file read as the address list.
+    if addresses.isEmpty && fcntl(0, F_GETFD) < 0 {
+      writeStandardError("rawlockcheck: <stdin>: cannot read: standard input is closed\n")
+      throw ExitCode(2)
+    }
     if let problem = Symbolizer.elfFileProblem(exe) {
       writeStandardError("rawlockcheck: \(exe): \(problem)\n")
       throw ExitCode(2)

@@ -391,7 +391,8 @@ import Testing
       1 release A
 
       """
-    let second = "rawlockcheck-trace 1\nclass A rwlock\nclass B spinlock\n2 acquire B\n2 acquire A\n"
+    let second =
+      "rawlockcheck-trace 1\nclass A rwlock\nclass B spinlock\n2 acquire B\n2 acquire A\n"
     let dir = try Self.directory([
       "a.rlt": first, "b.rlt": second,
       "bad.rlg": "rawlockcheck-graph 1\nclass A rwlock\nedge A -> A kinds=SN\n",

@@ -140,6 +140,17 @@ import Testing
     #expect(chain.stdout.contains("libx.so+0x200"), "\(chain.stdout)")
   }
 
+  /// A trace that records no module takes no `--binary`: the file is said
+  /// unused (a wrong trace or a typo), by `report` and `graph` alike.
+  @Test(arguments: [["report"], ["graph"]])
+  func aBinaryForATraceWithoutModulesIsSaidUnused(command: [String]) throws {
+    let run = try ToolRun(command + ["--binary", "/bin/sh", "findings/circular-abba.rlt"])
+    #expect(
+      run.stderr
+        == "rawlockcheck: findings/circular-abba.rlt: --binary /bin/sh is no module of this trace (it records no module)\n"
+    )
+  }
+
   /// `--binary` (spec/reports.md): the binary is no longer where the trace
   /// recorded it; the file named takes the module of its build-id.
   @Test func binaryOptionFindsAMovedExecutable() throws {

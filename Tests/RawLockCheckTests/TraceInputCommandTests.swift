@@ -172,17 +172,39 @@ import Trace
     #expect(run.stderr.isEmpty)
   }
 
-  @Test func aClosedStandardInputIsSaidSo() throws {
+  /// Runs the tool through a shell with its standard input closed.
+  static func withStandardInputClosed(_ arguments: String) throws -> (Int32, String) {
     let shell = Process()
     shell.executableURL = URL(fileURLWithPath: "/bin/sh")
-    shell.arguments = ["-c", "exec \"$0\" report - <&-", FixturePaths.tool.path]
+    shell.arguments = ["-c", "exec \"$0\" \(arguments) <&-", FixturePaths.tool.path]
     let err = Pipe()
     shell.standardError = err
     try shell.run()
     let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     shell.waitUntilExit()
-    #expect(shell.terminationStatus == 2)
+    return (shell.terminationStatus, message)
+  }
+
+  @Test func aClosedStandardInputIsSaidSo() throws {
+    let (status, message) = try Self.withStandardInputClosed("report -")
+    #expect(status == 2)
     #expect(message == "rawlockcheck: -: cannot open: standard input is closed\n")
+  }
+
+  /// `symbolize` reading addresses from a closed standard input: said so,
+  /// not the ELF file (opened on descriptor 0) read as the address list.
+  @Test func symbolizeSaysStandardInputIsClosed() throws {
+    let (status, message) = try Self.withStandardInputClosed("symbolize --exe \"$0\"")
+    #expect(status == 2)
+    #expect(message == "rawlockcheck: <stdin>: cannot read: standard input is closed\n")
+  }
+
+  /// `--binary` names the ELF file of `symbolize` as it does of `report`.
+  @Test func symbolizeTakesBinaryForExe() throws {
+    let exe = try ToolRun(["symbolize", "--exe", FixturePaths.tool.path, "0x10"])
+    let binary = try ToolRun(["symbolize", "--binary", FixturePaths.tool.path, "0x10"])
+    #expect(exe.status == 0 && binary.status == 0, "\(binary.stderr)")
+    #expect(binary.stdout == exe.stdout)
   }
 
   /// A trace another process still holds locked (the recorder `flock`s

@@ -1,3 +1,4 @@
+import Foundation
 import LockGraph
 import Testing
 import WaitContext
@@ -56,6 +57,21 @@ import WaitContext
     for i in parsed.edges.indices { parsed.edges[i].line = 0 }
     #expect(parsed == graph)
     #expect(text.contains("kinds=EN,SR from-sub=1"))
+  }
+
+  /// A UTF-8 byte order mark before the header is skipped, as in a text
+  /// trace (a file saved by a Windows editor), read from a file or text;
+  /// anywhere else it is no part of a word.
+  @Test func aByteOrderMarkBeforeTheHeaderIsSkipped() throws {
+    let text = "\u{FEFF}rawlockcheck-graph 1\nclass X mutex\nclass Y mutex\nedge X -> Y kinds=EN\n"
+    #expect(try GraphFile.parse(text, file: "g").edges.count == 1)
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("bom-\(UUID()).rlg")
+    try Data(text.utf8).write(to: file)
+    defer { try? FileManager.default.removeItem(at: file) }
+    #expect(try GraphFile.read(path: file.path).edges.count == 1)
+    #expect(throws: TraceError.self) {
+      try GraphFile.parse("rawlockcheck-graph 1\n\u{FEFF}class X mutex\n", file: "g")
+    }
   }
 
   /// Numbers are tokenized as in a text trace: decimal or 0x-hexadecimal,
