@@ -132,17 +132,16 @@ public struct TextReport {
     return origin.eventNumber - sourceFirstEvents[t]
   }
 
-  /// `trace.rlt:LINE`, `event N` (`trace.rltb: event N` among several
-  /// sources), or the source's name for an origin of an earlier run
-  /// (event -1) without a line.
+  /// `trace.rlt:LINE`, `trace.rltb: event N` (a binary trace's event: the
+  /// trace is named, as a text trace's line names it), or the source's
+  /// name for an origin of an earlier run (event -1) without a line.
   /// A name with a control character shows it escaped (`\u{A}`): the
   /// text stays one line per location.
   func traceLocation(_ origin: Origin) -> String {
     let name = QuotedText.printable(sourceName(origin))
     if origin.line > 0 { return "\(name):\(origin.line)" }
     if origin.event < 0 { return name }
-    let event = "event \(eventNumber(origin))"
-    return sources.isEmpty ? event : "\(name): \(event)"
+    return "\(name): event \(eventNumber(origin))"
   }
 
   /// lockdep's `lockdep_print_held_locks()`.

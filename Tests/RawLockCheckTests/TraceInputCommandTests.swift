@@ -172,6 +172,21 @@ import Trace
     #expect(run.stderr.isEmpty)
   }
 
+  /// A place of a binary trace names the trace, as a text trace's
+  /// `t.rlt:LINE` does (alone, or among several traces alike).
+  @Test func aBinaryTracesPlacesNameTheTrace() throws {
+    let dir = try MergeCommandTests.directory([:])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let binary = dir.appendingPathComponent("abba.rltb").path
+    let converted = try ToolRun(["convert", "findings/circular-abba.rlt", binary])
+    #expect(converted.status == 0, "\(converted.stderr)")
+    let run = try ToolRun(["report", binary])
+    #expect(run.status == 1)
+    #expect(run.stdout.contains("found at \(binary): event "), "\(run.stdout)")
+    #expect(run.stdout.contains(", at: \(binary): event "))
+    #expect(!run.stdout.contains(", at: event "))
+  }
+
   /// Runs the tool through a shell with its standard input closed.
   static func withStandardInputClosed(_ arguments: String) throws -> (Int32, String) {
     let shell = Process()
