@@ -100,3 +100,88 @@ int rlc_function_range(const char *name, uintptr_t *start, uintptr_t *size) {
   *size = (uintptr_t)symbol->st_size;
   return 1;
 }
+
+/* Routing the global concurrent executor's jobs through the runtime's hooks
+   (`swift_task_enqueueGlobal_hook` and its delayed forms, swiftcc; a
+   hook set before is chained): while a router is set, each job is offered
+   to it, with its delay in nanoseconds (0: none), and goes on to the
+   runtime's executor only when the router declines it. */
+typedef __attribute__((swiftcall)) void (*rlc_enqueue_original)(void *job);
+typedef __attribute__((swiftcall)) void (*rlc_enqueue_hook)(
+    void *job, rlc_enqueue_original original);
+typedef __attribute__((swiftcall)) void (*rlc_delay_original)(unsigned long long delay, void *job);
+typedef __attribute__((swiftcall)) void (*rlc_delay_hook)(
+    unsigned long long delay, void *job, rlc_delay_original original);
+typedef __attribute__((swiftcall)) void (*rlc_deadline_original)(
+    long long sec, long long nsec, long long tsec, long long tnsec, int clock, void *job);
+typedef __attribute__((swiftcall)) void (*rlc_deadline_hook)(
+    long long sec, long long nsec, long long tsec, long long tnsec, int clock, void *job,
+    rlc_deadline_original original);
+
+extern rlc_enqueue_hook swift_task_enqueueGlobal_hook;
+extern rlc_delay_hook swift_task_enqueueGlobalWithDelay_hook;
+extern rlc_deadline_hook swift_task_enqueueGlobalWithDeadline_hook;
+extern __attribute__((swiftcall)) void swift_get_time(
+    long long *seconds, long long *nanoseconds, int clock);
+
+static rlc_enqueue_hook rlc_previous_enqueue;
+static rlc_delay_hook rlc_previous_delay;
+static rlc_deadline_hook rlc_previous_deadline;
+static int (*_Atomic rlc_job_router)(void *job, unsigned long long delay);
+static pthread_once_t rlc_hooks_once = PTHREAD_ONCE_INIT;
+
+static __attribute__((swiftcall)) void rlc_enqueue_global(
+    void *job, rlc_enqueue_original original) {
+  int (*router)(void *, unsigned long long) =
+      atomic_load_explicit(&rlc_job_router, memory_order_acquire);
+  if (router != NULL && router(job, 0)) return;
+  if (rlc_previous_enqueue != NULL) {
+    rlc_previous_enqueue(job, original);
+  } else {
+    original(job);
+  }
+}
+
+static __attribute__((swiftcall)) void rlc_enqueue_global_with_delay(
+    unsigned long long delay, void *job, rlc_delay_original original) {
+  int (*router)(void *, unsigned long long) =
+      atomic_load_explicit(&rlc_job_router, memory_order_acquire);
+  if (router != NULL && router(job, delay == 0 ? 1 : delay)) return;
+  if (rlc_previous_delay != NULL) {
+    rlc_previous_delay(delay, job, original);
+  } else {
+    original(delay, job);
+  }
+}
+
+static __attribute__((swiftcall)) void rlc_enqueue_global_with_deadline(
+    long long sec, long long nsec, long long tsec, long long tnsec, int clock, void *job,
+    rlc_deadline_original original) {
+  int (*router)(void *, unsigned long long) =
+      atomic_load_explicit(&rlc_job_router, memory_order_acquire);
+  if (router != NULL) {
+    long long now_sec = 0, now_nsec = 0;
+    swift_get_time(&now_sec, &now_nsec, clock);
+    long long left = (sec - now_sec) * 1000000000LL + (nsec - now_nsec);
+    if (router(job, left > 0 ? (unsigned long long)left : 1)) return;
+  }
+  if (rlc_previous_deadline != NULL) {
+    rlc_previous_deadline(sec, nsec, tsec, tnsec, clock, job, original);
+  } else {
+    original(sec, nsec, tsec, tnsec, clock, job);
+  }
+}
+
+static void rlc_install_job_hooks(void) {
+  rlc_previous_enqueue = swift_task_enqueueGlobal_hook;
+  rlc_previous_delay = swift_task_enqueueGlobalWithDelay_hook;
+  rlc_previous_deadline = swift_task_enqueueGlobalWithDeadline_hook;
+  swift_task_enqueueGlobal_hook = rlc_enqueue_global;
+  swift_task_enqueueGlobalWithDelay_hook = rlc_enqueue_global_with_delay;
+  swift_task_enqueueGlobalWithDeadline_hook = rlc_enqueue_global_with_deadline;
+}
+
+void rlc_route_global_jobs(int (*router)(void *job, unsigned long long delay)) {
+  if (router != NULL) pthread_once(&rlc_hooks_once, rlc_install_job_hooks);
+  atomic_store_explicit(&rlc_job_router, router, memory_order_release);
+}

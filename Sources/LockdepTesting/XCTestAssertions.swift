@@ -74,7 +74,10 @@ open class LockValidatedTestCase: XCTestCase {
   /// finding (a repeat says how many times it happened).
   open override func invokeTest() {
     let scope = LockValidationScope(endName: "the test")
-    scope.run { super.invokeTest() }
+    // An `async` test method runs in a task XCTest starts: its jobs are
+    // checked as they end (a lock held across an `await`, or left held
+    // as it returns, is this test's finding).
+    scope.runRoutingGlobalJobs { super.invokeTest() }
     for occurrence in scope.findings {
       let text = occurrence.text
       let site = Self.failureSite(

@@ -102,6 +102,59 @@ final class LockValidatedTestCaseTests: XCTestCase {
         == true)
   }
 
+  /// An `async` test method as XCTest runs it (`asyncTest`: the body in a
+  /// `Task {}` the test waits for).
+  static func runAsync(_ body: @escaping @Sendable () async -> Void) -> Capturing {
+    let method: (Capturing) -> () throws -> Void = asyncTest { (_: Capturing) in
+      { await body() }
+    }
+    let test = Capturing(
+      name: "capturing", testClosure: { try method($0 as! Capturing)() })
+    test.invokeTest()
+    return test
+  }
+
+  /// An `async` test whose task returns holding a lock, after an `await`
+  /// (on a thread of the global executor's pool): the test fails.
+  func testAnAsyncTestThatReturnsHoldingALockFails() {
+    let leaked = Checked.Mutex(name: "&xct-async-leaked->lock")
+    let test = Self.runAsync {
+      await Task.yield()
+      leaked.lock()
+    }
+    XCTAssertEqual(test.failures.count, 1, "\(test.failures.map(\.description))")
+    XCTAssertTrue(
+      test.failures.first?.description.hasPrefix("lock validation: locks-held-at-exit\n") == true)
+    XCTAssertTrue(test.failures.first?.description.contains("&xct-async-leaked->lock") == true)
+  }
+
+  /// An `async` test holding a lock across an `await` fails, and leaves
+  /// nothing behind: the next tests, whose tasks may run on the thread it
+  /// left the lock on, are not validated under it (a cycle through it).
+  func testAnAsyncTestHoldingALockAcrossAnAwaitFailsAlone() {
+    let held = Checked.Mutex(name: "&xct-await->held")
+    let other = Checked.Mutex(name: "&xct-await->other")
+    let first = Self.runAsync {
+      held.lock()
+      try? await Task.sleep(nanoseconds: 2_000_000)
+      held.unlock()
+    }
+    XCTAssertTrue(
+      first.failures.contains {
+        $0.description.hasPrefix("lock validation: locks-held-at-exit\n")
+          && $0.description.contains("&xct-await->held")
+      }, "\(first.failures.map(\.description))")
+    let second = Self.runAsync {
+      for _ in 0..<20 {
+        other.withLock {}
+        try? await Task.sleep(nanoseconds: 100_000)
+      }
+    }
+    XCTAssertEqual(second.failures.map(\.description), [])
+    let third = Self.run { other.withLock { held.withLock {} } }
+    XCTAssertEqual(third.failures.map(\.description), [])
+  }
+
   func testATestThatReturnsHoldingALockFails() {
     let leaked = Checked.Mutex(name: "&xct-leaked->lock")
     let test = Self.run { leaked.lock() }

@@ -29,6 +29,14 @@ int rlc_set_thread_name(const char *name);
 /// ELF symbol. 0 when there is no such symbol or it has no size.
 int rlc_function_range(const char *name, uintptr_t *start, uintptr_t *size);
 
+/// Offers every job enqueued on the Swift runtime's global concurrent
+/// executor to `router` from now on (NULL: to none), with its delay in
+/// nanoseconds (0 for a job to run now): a job it takes (returning
+/// nonzero) is the router's to run; one it declines goes on as before.
+/// Installs the runtime's enqueue hooks on first use (chaining any set
+/// before), and leaves them installed.
+void rlc_route_global_jobs(int (*router)(void *job, unsigned long long delay));
+
 /// The calling thread's validator state (a retained Swift object), or NULL.
 /// Initial-exec: one load from the thread pointer at a fixed offset, not a
 /// lookup (valid in the program and in libraries it links; a library

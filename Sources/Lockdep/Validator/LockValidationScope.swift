@@ -132,6 +132,31 @@ public final class LockValidationScope: Sendable {
     }
   }
 
+  /// `run(_:)` of a test whose tasks run on the global concurrent
+  /// executor: an XCTest `async` test method, which XCTest runs in a
+  /// `Task {}` and waits for. While `body` runs, every job of that
+  /// executor runs on this scope's executor instead (`ScopeExecutor`,
+  /// through the runtime's enqueue hooks), checked at both ends as the
+  /// jobs of an asynchronous scope are: a job that ends holding a lock
+  /// (its task suspended at an `await`, or returned, holding it) is this
+  /// scope's `locks-held-at-exit` finding, and the lock is forgotten.
+  /// Once `body` returns, jobs still queued or running are waited for
+  /// (a quarter of a second at most), so that what they leave is the
+  /// scope's. Jobs of other tasks that run meanwhile are taken as the
+  /// scope's too: one test at a time, as XCTest runs them.
+  public func runRoutingGlobalJobs<R>(_ body: () throws -> R) rethrows -> R {
+    // A release build without the `Validation` trait checks no job.
+    guard endName != nil, lockValidationIsCompiledIn else { return try run(body) }
+    let executor = ScopeExecutor(for: self)
+    executor.startRouting()
+    defer {
+      executor.stopRouting()
+      executor.awaitRunningJobs(limit: 250_000_000)
+      executor.finish()
+    }
+    return try run(body)
+  }
+
   /// Runs `body`, a thread's exit check, as this scope's: the thread left
   /// locks it took in this scope held.
   func atThreadExit(_ thread: LiveThread, _ body: () -> Void) {

@@ -1,5 +1,10 @@
+import CLockdepSupport
 import Dispatch
 import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// The task executor that an asynchronous test scope's task prefers
 /// (`LockValidationScope.run`): it runs each job of the task, and of its
@@ -38,14 +43,81 @@ final class ScopeExecutor: TaskExecutor {
 
   /// Runs `job` on a global queue, checking the thread before and after.
   func enqueue(_ job: consuming ExecutorJob) {
+    submit(UnownedJob(job))
+  }
+
+  /// `enqueue(_:)` of a job of this executor, or one routed here from the
+  /// global concurrent executor (`route(to:)`), to run `delay`
+  /// nanoseconds from now (0: at once).
+  /// (Not `enqueue(_: UnownedJob)`: the protocol's deprecated requirement
+  /// of that name calls back into `enqueue(_: ExecutorJob)`.)
+  func submit(_ job: UnownedJob, after delay: UInt64 = 0) {
     MainActorExit.check(scope)
-    let job = UnownedJob(job)
     let executor = asUnownedTaskExecutor()
-    DispatchQueue.global().async { [self] in
+    let run: @Sendable () -> Void = { [self] in
       Self.forgetEarlierLocks()
       job.runSynchronously(on: executor)
       jobEnded()
+      running.subtract(1, ordering: .releasing)
     }
+    if delay == 0 {
+      running.add(1, ordering: .relaxed)
+      DispatchQueue.global().async(execute: run)
+    } else {
+      DispatchQueue.global().asyncAfter(
+        deadline: .now() + .nanoseconds(Int(clamping: delay))
+      ) { [self] in
+        running.add(1, ordering: .relaxed)
+        run()
+      }
+    }
+  }
+
+  /// Jobs queued to run now or running (a delayed one counts once due).
+  private let running = Atomic<Int>(0)
+
+  /// Waits until no job is queued or running here, for `limit`
+  /// nanoseconds at most (a task that never ends must not hold the test).
+  func awaitRunningJobs(limit: UInt64) {
+    let start = DispatchTime.now().uptimeNanoseconds
+    while running.load(ordering: .acquiring) > 0
+      && DispatchTime.now().uptimeNanoseconds &- start < limit
+    {
+      usleep(200)
+    }
+  }
+
+  // MARK: Jobs of the global concurrent executor
+
+  /// The executor the global concurrent executor's jobs are routed to.
+  private static let routed = Synchronization.Mutex<ScopeExecutor?>(nil)
+
+  /// Routes every job enqueued on the global concurrent executor here
+  /// until `stopRouting()`, through the runtime's enqueue hooks
+  /// (`rlc_route_global_jobs`): jobs of tasks that prefer no executor, an
+  /// XCTest `async` test's among them, are then checked at both ends as a
+  /// scope's jobs are.
+  func startRouting() {
+    Self.routed.withLock { $0 = self }
+    rlc_route_global_jobs(Self.routeJob)
+  }
+
+  /// Ends `startRouting()` (when no other executor took the routing since).
+  func stopRouting() {
+    let stopped = Self.routed.withLock { current -> Bool in
+      guard current === self else { return false }
+      current = nil
+      return true
+    }
+    if stopped { rlc_route_global_jobs(nil) }
+  }
+
+  /// The router: takes a job for the routed executor, if any.
+  private static let routeJob: @convention(c) (UnsafeMutableRawPointer?, UInt64) -> Int32 = {
+    job, delay in
+    guard let job, let executor = ScopeExecutor.routed.withLock({ $0 }) else { return 0 }
+    executor.submit(unsafeBitCast(job, to: UnownedJob.self), after: delay)
+    return 1
   }
 
   /// Locks the calling thread holds where no lock should be (a job's start,
