@@ -45,11 +45,20 @@ import Testing
     #expect(baseline["objectsFreed"] as? Int == object["objectsPerDesign"] as? Int)
     let baseNs = try #require(baseline["nsPerObject"] as? Int)
     #expect(baseNs > 0)
+    // Each figure is the median of the timed runs, which are listed.
+    let runs = try #require(object["measuredRuns"] as? Int)
+    #expect(runs >= 3 && runs % 2 == 1)
+    func isMedian(_ ns: Int, of figures: Any?) -> Bool {
+      guard let figures = figures as? [Int], figures.count == runs else { return false }
+      return figures.sorted()[runs / 2] == ns
+    }
+    #expect(isMedian(baseNs, of: baseline["nsPerObjectRuns"]), "\(baseline)")
     let designs = try #require(object["designs"] as? [[String: Any]])
     #expect(designs.count == 4)
     for design in designs {
       let ns = try #require(design["nsPerObject"] as? Int)
       let percent = try #require(design["percentOfBaseline"] as? Int)
+      #expect(isMedian(ns, of: design["nsPerObjectRuns"]), "\(design)")
       // Both figures are rounded: the percentage agrees within a point or two.
       let expected = Double(ns) * 100 / Double(baseNs)
       #expect(abs(Double(percent) - expected) <= 2 + expected / Double(baseNs), "\(design)")

@@ -7,9 +7,22 @@ import RCU
 struct DemoBaseline {
   var objects: Int
   var seconds: Double
+  /// The seconds of each timed run, when this is their median.
+  var runSeconds: [Double] = []
 
   /// Nanoseconds of the run per object, measured as a design's is.
   var nsPerObject: Double { seconds * 1e9 / Double(max(1, objects)) }
+
+  /// `runs`' median run (by time), keeping every run's time.
+  init(median runs: [DemoBaseline]) {
+    self = runs.sorted { $0.seconds < $1.seconds }[runs.count / 2]
+    runSeconds = runs.map(\.seconds)
+  }
+
+  init(objects: Int, seconds: Double) {
+    self.objects = objects
+    self.seconds = seconds
+  }
 }
 
 extension DemoScenario {

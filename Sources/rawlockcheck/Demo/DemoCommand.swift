@@ -17,7 +17,7 @@ struct DemoCommand: ParsableCommand {
       lockless-allocation failures, objects freed, time per object, and that time as a \
       ratio to a baseline measured in the same run: the same loop freeing each object at \
       once with kfree). Every design and the baseline first run one unmeasured warm-up \
-      round. Only inline-nowait (GFP_NOWAIT under the raw lock) \
+      round, then five timed runs, in turn: each time is the median run's. Only inline-nowait (GFP_NOWAIT under the raw lock) \
       should find an invalid wait context. Exit status: 0 when the result is the expected \
       one (inline-nowait found, the others clean), 1 when it is not, 2 for bad usage.
       """
@@ -62,8 +62,16 @@ struct DemoCommand: ParsableCommand {
     let warmUp = DemoScenario(threads: threads, rounds: DemoScenario.warmUpRounds)
     _ = warmUp.runBaseline()
     for design in designs { _ = warmUp.run(design) }
-    let baseline = scenario.runBaseline()
-    let results = designs.map { scenario.run($0) }
+    // Each timed `measuredRuns` times, the baseline and the designs in
+    // turn: a figure is the median run, and its runs are in the JSON.
+    var baselines: [DemoBaseline] = []
+    var runs: [[DemoResult]] = designs.map { _ in [] }
+    for _ in 0..<DemoScenario.measuredRuns {
+      baselines.append(scenario.runBaseline())
+      for (i, design) in designs.enumerated() { runs[i].append(scenario.run(design)) }
+    }
+    let baseline = DemoBaseline(median: baselines)
+    let results = runs.map(DemoResult.init(median:))
     let expected = results.allSatisfy(\.asExpected)
     switch format {
     case .text:

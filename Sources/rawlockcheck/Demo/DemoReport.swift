@@ -15,7 +15,9 @@ enum DemoText {
       + "\(scenario.objects) objects per design, per-CPU page lists and krcp page caches "
       + "drained every \(scenario.objectsPerRound) objects per thread; "
       + "each design and the baseline (the same loop, kfree at once) measured after "
-      + "\(DemoScenario.warmUpRounds) warm-up round\(DemoScenario.warmUpRounds == 1 ? "" : "s")"
+      + "\(DemoScenario.warmUpRounds) warm-up round\(DemoScenario.warmUpRounds == 1 ? "" : "s"), "
+      + "\(DemoScenario.measuredRuns) times in turn (each time below is the median run's; "
+      + "findings and counts are the first run's)"
       + "\n\n"
     for result in results where !result.findings.isEmpty {
       let n = result.findings.count
@@ -105,6 +107,7 @@ enum DemoJSON {
       ("threads", .int(scenario.threads)),
       ("objectsPerDesign", .int(scenario.objects)),
       ("warmUpRounds", .int(DemoScenario.warmUpRounds)),
+      ("measuredRuns", .int(DemoScenario.measuredRuns)),
       ("expected", .bool(expected)),
       (
         "baseline",
@@ -112,6 +115,7 @@ enum DemoJSON {
           ("free", .string("kfree")),
           ("objectsFreed", .int(baseline.objects)),
           ("nsPerObject", .int(Int(baseline.nsPerObject.rounded()))),
+          ("nsPerObjectRuns", runs(baseline.runSeconds, objects: baseline.objects)),
         ])
       ),
       ("designs", .array(results.map { design($0, baseline: baseline) })),
@@ -134,8 +138,14 @@ enum DemoJSON {
       ("objectsFreed", .int(s.objectsFreed)),
       ("nsPerObject", .int(Int(r.nsPerObject.rounded()))),
       ("percentOfBaseline", .int(Int((r.ratio(to: baseline) * 100).rounded()))),
+      ("nsPerObjectRuns", runs(r.runSeconds, objects: r.objects)),
       ("findings", .array(r.findings.map(finding))),
     ])
+  }
+
+  /// Each timed run's nanoseconds per object, in the order they ran.
+  static func runs(_ seconds: [Double], objects: Int) -> JSONValue {
+    .array(seconds.map { .int(Int(($0 * 1e9 / Double(max(1, objects))).rounded())) })
   }
 
   static func finding(_ f: DemoFinding) -> JSONValue {

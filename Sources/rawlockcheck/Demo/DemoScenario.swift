@@ -48,6 +48,27 @@ struct DemoResult {
   var statistics: KvfreeStatistics
   var objects: Int
   var seconds: Double
+  /// The seconds of each timed run, when this is their median.
+  var runSeconds: [Double] = []
+
+  /// `runs`' first run (its findings and counts: each run finds the same),
+  /// with the median run's time, and every run's.
+  init(median runs: [DemoResult]) {
+    self = runs[0]
+    seconds = runs.map(\.seconds).sorted()[runs.count / 2]
+    runSeconds = runs.map(\.seconds)
+  }
+
+  init(
+    design: DemoDesign, findings: [DemoFinding], statistics: KvfreeStatistics, objects: Int,
+    seconds: Double
+  ) {
+    self.design = design
+    self.findings = findings
+    self.statistics = statistics
+    self.objects = objects
+    self.seconds = seconds
+  }
 
   /// Nanoseconds of the run (queueing under the lock, then the barrier) per object.
   var nsPerObject: Double { seconds * 1e9 / Double(max(1, objects)) }
@@ -108,6 +129,9 @@ struct DemoScenario {
   /// The most threads `--threads` takes: each holds a round's objects
   /// (eight pages of 24-byte objects) at once, and the zone is sized for them.
   static let maxThreads = 4096
+
+  /// Timed runs of each design and of the baseline, after the warm-up.
+  static let measuredRuns = 5
 
   /// The most rounds `--rounds` takes: about a minute of one thread's
   /// freeing (a round is about 1 ms), not a run that never ends.
