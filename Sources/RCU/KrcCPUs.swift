@@ -9,6 +9,9 @@ import Synchronization
 ///   full ones before it, nil when there is none;
 /// - `list` is the list fallback, threaded through `RCUHead.next`;
 /// - `cache[0..<cacheCount]` are empty pages, at most the core's `cacheLimit`;
+/// - `refillRequested` (deferred design; the kernel's `work_in_progress`)
+///   is true from a miss that asked the refill worker for this CPU's
+///   cache until the worker has refilled it: misses meanwhile ask nothing;
 /// - nothing here allocates under the lock except the page allocation the
 ///   design makes.
 struct KrcState {
@@ -17,6 +20,7 @@ struct KrcState {
   var list: UnsafeMutablePointer<RCUHead>?
   var cacheCount: Int
   let cache: UnsafeMutablePointer<UnsafeMutableRawPointer>
+  var refillRequested = false
 }
 
 /// Every CPU's `KrcState`, each in a cache line of its own, with two

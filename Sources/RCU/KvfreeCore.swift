@@ -26,11 +26,12 @@ private struct Detached {
 ///   free, so a waiter taken at the start of a pass is woken after every
 ///   object queued before it was freed;
 /// - `waiters` is guarded by `waitersLock`;
-/// - `refillRequested` is true from the `requestRefill()` that posted
-///   `refillWake` until the refill worker has finished the refill it
-///   causes (the kernel's `work_in_progress`), so requests made meanwhile
-///   post nothing; refills run on their own worker (`runRefillWorker`), at
-///   once, independent of the draining passes.
+/// - a CPU's `refillRequested` (`KrcState`) is set, under its lock, by
+///   the miss that posted `refillWake` for it, and cleared once the refill
+///   worker has refilled that CPU's cache (the kernel's per-`krcp`
+///   `work_in_progress`), so misses meanwhile post nothing; refills run on
+///   their own worker (`runRefillWorker`), at once, independent of the
+///   draining passes.
 final class KvfreeCore: @unchecked Sendable {
   let slab: SlabAllocator
   let pages: PageAllocator
@@ -44,7 +45,6 @@ final class KvfreeCore: @unchecked Sendable {
   private let wake = Semaphore()
   private let refillWake = Semaphore()
   private let scheduled = Atomic<Bool>(false)
-  private let refillRequested = Atomic<Bool>(false)
   private let stopping = Atomic<Bool>(false)
   private let waitersLock = Checked.SpinLock(
     name: "kvfree_rcu_barrier_lock", key: LockClassKey("kvfree_rcu_barrier_lock"))
@@ -93,7 +93,7 @@ final class KvfreeCore: @unchecked Sendable {
   private func addToNewArray(
     _ krcp: UnsafeMutablePointer<KrcState>, _ object: UnsafeMutableRawPointer
   ) -> Bool {
-    guard let page = cachedPage(krcp) ?? allocateAtomic() else { return false }
+    guard let page = cachedPage(krcp) ?? allocateAtomic(krcp) else { return false }
     startArray(page, in: krcp)
     ArrayPage.append(object, to: page)
     return true
@@ -140,12 +140,12 @@ final class KvfreeCore: @unchecked Sendable {
       krcp.pointee.cacheCount -= 1
       page = krcp.pointee.cache[krcp.pointee.cacheCount]
     }
-    if design == .deferred && krcp.pointee.cacheCount == 0 { requestRefill() }
     return page
   }
 
-  /// The design's allocation in the caller's context, `&krcp->lock` held.
-  private func allocateAtomic() -> UnsafeMutableRawPointer? {
+  /// The design's allocation in the caller's context, `&krcp->lock` held,
+  /// once the CPU's cache had no page.
+  private func allocateAtomic(_ krcp: UnsafeMutablePointer<KrcState>) -> UnsafeMutableRawPointer? {
     let page: Page?
     switch design {
     case .inlineNowait:
@@ -157,7 +157,7 @@ final class KvfreeCore: @unchecked Sendable {
       page = pages.allocPagesNoLock()
       if page == nil { counters.nolockFailures.add(1, ordering: .relaxed) }
     case .deferred:
-      requestRefill()
+      requestRefill(krcp)
       return nil
     }
     guard let page else { return nil }
@@ -190,12 +190,14 @@ final class KvfreeCore: @unchecked Sendable {
     slab.kfree(object)
   }
 
-  /// Asks the refill worker to refill the caches now (deferred design, the
-  /// kernel's `run_page_cache_worker()`); a plain load first, so that a
-  /// flood of requests does not write a shared line.
-  private func requestRefill() {
-    if refillRequested.load(ordering: .relaxed) { return }
-    if !refillRequested.exchange(true, ordering: .acquiringAndReleasing) { refillWake.post() }
+  /// Asks the refill worker to refill this CPU's cache now, after a miss
+  /// (deferred design: the kernel's `run_page_cache_worker()`, which
+  /// `kvfree_call_rcu()` calls when `add_ptr_to_bulk_krc_lock()` failed);
+  /// once until the worker has done it. The CPU's lock is held.
+  private func requestRefill(_ krcp: UnsafeMutablePointer<KrcState>) {
+    if krcp.pointee.refillRequested { return }
+    krcp.pointee.refillRequested = true
+    refillWake.post()
   }
 
   /// Makes the worker run a pass soon. A plain load first: while a pass is
@@ -259,13 +261,16 @@ final class KvfreeCore: @unchecked Sendable {
 
   /// The refill worker (deferred design; the kernel's
   /// `fill_page_cache_func()`, queued with no delay): each request refills
-  /// every CPU's cache with sleeping allocations, then allows the next.
+  /// the cache of the CPU that asked with sleeping allocations, then
+  /// allows that CPU's next request.
   func runRefillWorker() {
     while true {
       refillWake.wait()
       if stopping.load(ordering: .acquiring) { return }
-      refill()
-      refillRequested.store(false, ordering: .releasing)
+      for i in 0..<krcps.count where krcps.withLock(i, { krcps.state(i).pointee.refillRequested }) {
+        refill(cpu: i)
+        krcps.withLock(i) { krcps.state(i).pointee.refillRequested = false }
+      }
     }
   }
 
@@ -369,22 +374,20 @@ final class KvfreeCore: @unchecked Sendable {
     }
   }
 
-  /// Fills every CPU's cache with sleeping allocations (deferred design).
-  private func refill() {
-    for i in 0..<krcps.count {
-      let krcp = krcps.state(i)
-      let missing = krcps.withLock(i) { cacheLimit - krcp.pointee.cacheCount }
-      guard missing > 0 else { continue }
-      var got: [Page] = []
-      for _ in 0..<missing {
-        guard let page = allocateSleeping() else { break }
-        got.append(page)
-      }
-      krcps.withLock(i) {
-        while let page = got.last, cache(page.address, in: krcp) { got.removeLast() }
-      }
-      for page in got { release(page) }
+  /// Fills CPU `i`'s cache with sleeping allocations (deferred design).
+  private func refill(cpu i: Int) {
+    let krcp = krcps.state(i)
+    let missing = krcps.withLock(i) { cacheLimit - krcp.pointee.cacheCount }
+    guard missing > 0 else { return }
+    var got: [Page] = []
+    for _ in 0..<missing {
+      guard let page = allocateSleeping() else { break }
+      got.append(page)
     }
+    krcps.withLock(i) {
+      while let page = got.last, cache(page.address, in: krcp) { got.removeLast() }
+    }
+    for page in got { release(page) }
   }
 }
 
