@@ -574,4 +574,34 @@ import Testing
     let apart = try ToolRun(["report", "t.rlt"], in: dir)
     #expect(apart.stdout.hasSuffix("6 findings (invalid-wait-context 3, sleep-in-atomic 3)\n"))
   }
+
+  /// The same in the other order, over two traces: the finding at the
+  /// return address alone comes first, then the stacks. The first stack
+  /// folds into it (and it is shown at that stack from then on); the
+  /// stack that only starts alike stays apart. Whichever trace is named
+  /// first, the union has the same findings and counts.
+  @Test func aReturnAddressAloneFirstFoldsTheStacksFindingInEitherOrder() throws {
+    let header = """
+      rawlockcheck-trace 1
+      module 0x700000000000-0x700000010000 0x0 /nonexistent/app build-id=ab
+      stack s1 0x700000001000 0x700000002000
+      stack s2 0x700000001000 0x700000003000
+      class raw raw_spinlock
+      class m mutex
+      1 acquire raw
+
+      """
+    let ipOnly = header + "1 acquire m ip=0x700000001000\n1 release m\n"
+    let stacks = header + "1 acquire m at=s1\n1 release m\n1 acquire m at=s2\n1 release m\n"
+    let dir = try Self.directory(["ip.rlt": ipOnly, "stacks.rlt": stacks])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    for order in [["ip.rlt", "stacks.rlt"], ["stacks.rlt", "ip.rlt"]] {
+      let union = try ToolRun(["report", "--merge", "--format", "json"] + order, in: dir)
+      let object = try #require(
+        try JSONSerialization.jsonObject(with: Data(union.stdout.utf8)) as? [String: Any])
+      let findings = try #require(object["findings"] as? [[String: Any]])
+      #expect(
+        findings.compactMap { $0["count"] as? Int }.sorted() == [1, 1, 2, 2], "\(order)")
+    }
+  }
 }

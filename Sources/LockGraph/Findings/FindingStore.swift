@@ -136,11 +136,14 @@ public struct FindingStore: Sendable {
   /// --merge`) fold each trace's findings once it is read: their sites are
   /// their traces' own, and hundreds of one build's traces, each with the
   /// same two findings, passed the capacity with two findings. `key` nil:
-  /// never folded. A kept finding's `alias` is registered too, never
-  /// looked up by it: a finding at a single return address (`ip=`, what
-  /// an event carries where the recorder took no stack) folds into the
-  /// first one whose stack starts there, while two stacks that only start
-  /// alike stay apart. The findings of a folded site are not looked up
+  /// never folded. A kept finding's `alias` is registered too: a finding
+  /// at a single return address (`ip=`, what an event carries where the
+  /// recorder took no stack) folds into the first one whose stack starts
+  /// there, and in the other order a finding at a stack folds into a kept
+  /// one at its first return address alone (one with no stack), which is
+  /// then kept at that stack; two stacks that only start alike stay apart,
+  /// in either order. The
+  /// findings of a folded site are not looked up
   /// again (their trace is read), so their index entries go.
   public mutating func fold(
     recordedSince start: Int, into keys: inout [[String]: Int],
@@ -154,6 +157,15 @@ public struct FindingStore: Sendable {
       if i != overflow, let k = key(f) {
         if let j = keys[k.identity] {
           kept[j].count += f.count
+          continue
+        }
+        if let alias = k.alias, let j = keys[alias], kept[j].origin.stack.isNone {
+          // Kept at its stack from now on: a later stack that only starts
+          // alike is another finding, as in the other order.
+          var stacked = f
+          stacked.count += kept[j].count
+          kept[j] = stacked
+          keys[k.identity] = j
           continue
         }
         keys[k.identity] = kept.count
