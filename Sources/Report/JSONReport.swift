@@ -184,7 +184,9 @@ public struct JSONReport {
           ("inlined", .bool(frame.isInlined)),
           ("module", .optional(frame.moduleName)),
         ]
-        if frame.column > 0 { fields.insert(("column", .int(frame.column)), at: 4) }
+        if frame.column > 0, frame.sourceFile != nil {
+          fields.insert(("column", .int(frame.column)), at: 4)
+        }
         return .object(fields)
       })
   }

@@ -12,10 +12,13 @@ extension Frame {
   public var reportText: String {
     func bytes(_ text: String?) -> [UInt8]? { text.map { Array($0.utf8) } }
     let name = function ?? (address == 0 && file != nil ? "??" : nil)
+    // Swift's marker reads as itself, with no line, whatever directory and
+    // line DWARF gave it (`/<compiler-generated>:37:9` was one frame's).
+    let generated = sourceFile == nil && file != nil
     let parts = FrameText.Parts(
-      name: bytes(name), file: bytes(file), module: bytes(moduleName), line: line,
-      column: column, isInlined: isInlined, isStale: isStale, moduleOffset: moduleOffset,
-      address: address)
+      name: bytes(name), file: bytes(generated ? FrameText.compilerGeneratedFile : file),
+      module: bytes(moduleName), line: generated ? 0 : line, column: generated ? 0 : column,
+      isInlined: isInlined, isStale: isStale, moduleOffset: moduleOffset, address: address)
     var out: [UInt8] = []
     FrameText.appendDescription(parts, style: .report, to: &out)
     return String(decoding: out, as: UTF8.self)
