@@ -59,15 +59,18 @@ open class LockValidatedTestCase: XCTestCase {
   /// rawlockcheck's sources nor SwiftPM's generated XCTest runner
   /// (`*.derived/`, whose files are named after the test files: an
   /// optimized build's inlined test method has no line of its own, and
-  /// the runner's frame was taken for it).
+  /// the runner's frame was taken for it), at a file that is there (not
+  /// a library's build path, `./nptl/pthread_create.c`: an optimized
+  /// `async` test's frames are not on the thread's frame-pointer chain);
+  /// else one of rawlockcheck's own; nil when none is (`<unknown>`).
   static func failureSite(
     _ sites: [(path: String, line: Int, column: Int)]
   ) -> (path: String, line: Int, column: Int)? {
-    let generated = { (site: (path: String, line: Int, column: Int)) in
-      LockValidationTrait.isGenerated(site.path)
+    let candidates = sites.filter {
+      !LockValidationTrait.isGenerated($0.path) && $0.path.hasPrefix("/")
+        && access($0.path, F_OK) == 0
     }
-    return sites.first { !$0.path.hasPrefix(ownSources) && !generated($0) }
-      ?? sites.first { !generated($0) } ?? sites.first
+    return candidates.first { !$0.path.hasPrefix(ownSources) } ?? candidates.first
   }
 
   /// Runs the test in a scope of its own, then fails it once per distinct
