@@ -378,7 +378,8 @@ public struct SARIFReport {
     }
 
     /// A thread flow of `origin`'s stack, innermost frame first, or of its
-    /// trace line when it has no stack; nil when it has neither.
+    /// trace line (or event, or trace alone for an earlier run's) when it
+    /// has no stack; nil when it has none of them.
     func threadFlow(_ origin: Origin, message: String) -> JSONValue? {
       let frames = report.resolver.frames(for: origin)
       var locations: [JSONValue] = frames.map { .object([("location", frameLocation($0))]) }
@@ -394,6 +395,11 @@ public struct SARIFReport {
             .object([("artifactLocation", log.artifactLocation(name))]),
             "\(name): event \(report.eventNumber(origin))"
           )
+        } else if !name.isEmpty {
+          // An earlier run's dependency (`--graph-in`) recorded with no
+          // line and no stack (from a binary trace): its trace alone, as
+          // the text report names it.
+          place = (.object([("artifactLocation", log.artifactLocation(name))]), name)
         }
         if let place {
           locations = [

@@ -105,6 +105,34 @@ import WaitContext
     #expect(try flows("t2.rltb") == text)
   }
 
+  /// The same for a cycle closed against a `--graph-in` file's
+  /// dependency that came from a binary trace (no line, no stack): its
+  /// thread flow names that trace, as the text report does, rather than
+  /// being left out.
+  @Test func aGraphFileDependencyFromABinaryTraceKeepsItsFlow() throws {
+    let dir = try MergeCommandTests.directory([
+      "t1.rlt": MergeCommandTests.first, "t2.rlt": MergeCommandTests.second,
+    ])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    func flows(_ first: String) throws -> [String] {
+      #expect(try ToolRun(["report", "--graph-out", "g.rlg", first], in: dir).status == 0)
+      let run = try ToolRun(
+        ["report", "--graph-in", "g.rlg", "t2.rlt", "--format", "sarif"], in: dir)
+      let result = try #require(
+        ((try Self.object(run.stdout)["runs"] as? [[String: Any]])?.first?["results"]
+          as? [[String: Any]])?.first)
+      return (result["codeFlows"] as? [[String: Any]] ?? []).flatMap {
+        ($0["threadFlows"] as? [[String: Any]] ?? []).compactMap {
+          ($0["message"] as? [String: Any])?["text"] as? String
+        }
+      }
+    }
+    let text = try flows("t1.rlt")
+    #expect(text.count == 3, "\(text)")
+    #expect(try ToolRun(["convert", "t1.rlt", "t1.rltb"], in: dir).status == 0)
+    #expect(try flows("t1.rltb") == text)
+  }
+
   @Test func sourceRootMakesLocationsRelativeToSRCROOT() throws {
     // Run from Fixtures/traces with the repository as the root.
     let root = FixturePaths.root.path
