@@ -15,5 +15,5 @@ scripts/install-deps.sh
 export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1 second_deadlock_stack=1}"
 start=$(date +%s)
 swift test --sanitize=thread --scratch-path .build-tsan \
-  --filter 'ConcurrentEngineTests|FastPathTests|LiveValidationTests|LockdepTestingTests|AllocatorTests' "$@"
+  --filter 'ConcurrentEngineTests|FastPathTests|LiveValidationTests|LockdepTestingTests|LockValidatedTestCaseTests|AllocatorTests' "$@"
 echo "test-tsan: $(($(date +%s) - start)) s"
