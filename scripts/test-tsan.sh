@@ -2,7 +2,9 @@
 # The validator's shared state under ThreadSanitizer: the engine driven by
 # several threads (ConcurrentEngineTests), the live validator under load
 # and across threads (FastPathTests, LiveValidationTests,
-# LockdepTestingTests), and the allocator built on it (AllocatorTests).
+# LockdepTestingTests, and the XCTest LockValidatedTestCaseTests, whose
+# async tests route the global executor's jobs), and the allocator built
+# on it (AllocatorTests).
 # Not RCUTests: ThreadSanitizer cannot see the order a grace period gives
 # (readers use plain stores and compiler fences, the writer membarrier),
 # so every reader of an object freed after a grace period is reported, as
