@@ -541,28 +541,28 @@ import Testing
     #expect(findings.map { $0["count"] as? Int } == [501, 501, 501])
   }
 
+  /// A trace's start for the findings of a mutex taken under a raw lock
+  /// at two stacks that start alike (`s1`, `s2`).
+  static let underARawLock = """
+    rawlockcheck-trace 1
+    module 0x700000000000-0x700000010000 0x0 /nonexistent/app build-id=ab
+    stack s1 0x700000001000 0x700000002000
+    stack s2 0x700000001000 0x700000003000
+    class raw raw_spinlock
+    class m mutex
+    1 acquire raw
+
+    """
+
   /// A finding at a stack, then again at its first return address alone
   /// (an event the recorder wrote with `ip=` only: the live run took no
   /// stack, its chain known) is one finding in a union run, counted
   /// twice; a stack that only starts alike stays apart. It read as two
   /// findings of one cycle closed against `--graph-in`.
   @Test func aFindingAtItsReturnAddressAloneIsTheStacksFinding() throws {
-    let trace = """
-      rawlockcheck-trace 1
-      module 0x700000000000-0x700000010000 0x0 /nonexistent/app build-id=ab
-      stack s1 0x700000001000 0x700000002000
-      stack s2 0x700000001000 0x700000003000
-      class raw raw_spinlock
-      class m mutex
-      1 acquire raw
-      1 acquire m at=s1
-      1 release m
-      1 acquire m ip=0x700000001000
-      1 release m
-      1 acquire m at=s2
-      1 release m
-
-      """
+    let trace =
+      Self.underARawLock + "1 acquire m at=s1\n1 release m\n1 acquire m ip=0x700000001000\n"
+      + "1 release m\n1 acquire m at=s2\n1 release m\n"
     let dir = try Self.directory(["t.rlt": trace])
     defer { try? FileManager.default.removeItem(at: dir) }
     let union = try ToolRun(["report", "--merge", "--format", "json", "t.rlt"], in: dir)
@@ -581,16 +581,7 @@ import Testing
   /// stack that only starts alike stays apart. Whichever trace is named
   /// first, the union has the same findings and counts.
   @Test func aReturnAddressAloneFirstFoldsTheStacksFindingInEitherOrder() throws {
-    let header = """
-      rawlockcheck-trace 1
-      module 0x700000000000-0x700000010000 0x0 /nonexistent/app build-id=ab
-      stack s1 0x700000001000 0x700000002000
-      stack s2 0x700000001000 0x700000003000
-      class raw raw_spinlock
-      class m mutex
-      1 acquire raw
-
-      """
+    let header = Self.underARawLock
     let ipOnly = header + "1 acquire m ip=0x700000001000\n1 release m\n"
     let stacks = header + "1 acquire m at=s1\n1 release m\n1 acquire m at=s2\n1 release m\n"
     let dir = try Self.directory(["ip.rlt": ipOnly, "stacks.rlt": stacks])

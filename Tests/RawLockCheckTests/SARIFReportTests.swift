@@ -83,6 +83,18 @@ import WaitContext
   /// the trace and its event (`t.rltb: event 2`), not left out, so a
   /// merged cycle has its acquisition's, its dependency's and its held
   /// lock's flows as a text trace's does.
+  /// The messages of the thread flows of a SARIF run's first result.
+  static func threadFlowMessages(_ run: ToolRun) throws -> [String] {
+    let result = try #require(
+      ((try object(run.stdout)["runs"] as? [[String: Any]])?.first?["results"]
+        as? [[String: Any]])?.first)
+    return (result["codeFlows"] as? [[String: Any]] ?? []).flatMap {
+      ($0["threadFlows"] as? [[String: Any]] ?? []).compactMap {
+        ($0["message"] as? [String: Any])?["text"] as? String
+      }
+    }
+  }
+
   @Test func aBinaryTraceWithoutStacksKeepsEveryFlow() throws {
     let dir = try MergeCommandTests.directory([
       "t1.rlt": MergeCommandTests.first, "t2.rlt": MergeCommandTests.second,
@@ -90,15 +102,8 @@ import WaitContext
     defer { try? FileManager.default.removeItem(at: dir) }
     #expect(try ToolRun(["convert", "t2.rlt", "t2.rltb"], in: dir).status == 0)
     func flows(_ second: String) throws -> [String] {
-      let run = try ToolRun(["report", "--merge", "t1.rlt", second, "--format", "sarif"], in: dir)
-      let result = try #require(
-        ((try Self.object(run.stdout)["runs"] as? [[String: Any]])?.first?["results"]
-          as? [[String: Any]])?.first)
-      return (result["codeFlows"] as? [[String: Any]] ?? []).flatMap {
-        ($0["threadFlows"] as? [[String: Any]] ?? []).compactMap {
-          ($0["message"] as? [String: Any])?["text"] as? String
-        }
-      }
+      try Self.threadFlowMessages(
+        ToolRun(["report", "--merge", "t1.rlt", second, "--format", "sarif"], in: dir))
     }
     let text = try flows("t2.rlt")
     #expect(text.count == 3, "\(text)")
@@ -116,16 +121,8 @@ import WaitContext
     defer { try? FileManager.default.removeItem(at: dir) }
     func flows(_ first: String) throws -> [String] {
       #expect(try ToolRun(["report", "--graph-out", "g.rlg", first], in: dir).status == 0)
-      let run = try ToolRun(
-        ["report", "--graph-in", "g.rlg", "t2.rlt", "--format", "sarif"], in: dir)
-      let result = try #require(
-        ((try Self.object(run.stdout)["runs"] as? [[String: Any]])?.first?["results"]
-          as? [[String: Any]])?.first)
-      return (result["codeFlows"] as? [[String: Any]] ?? []).flatMap {
-        ($0["threadFlows"] as? [[String: Any]] ?? []).compactMap {
-          ($0["message"] as? [String: Any])?["text"] as? String
-        }
-      }
+      return try Self.threadFlowMessages(
+        ToolRun(["report", "--graph-in", "g.rlg", "t2.rlt", "--format", "sarif"], in: dir))
     }
     let text = try flows("t1.rlt")
     #expect(text.count == 3, "\(text)")

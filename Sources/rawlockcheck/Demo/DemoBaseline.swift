@@ -12,16 +12,13 @@ struct DemoBaseline {
 
   /// Nanoseconds of the run per object, measured as a design's is.
   var nsPerObject: Double { seconds * 1e9 / Double(max(1, objects)) }
+}
 
+extension DemoBaseline {
   /// `runs`' median run (by time), keeping every run's time.
   init(median runs: [DemoBaseline]) {
     self = runs.sorted { $0.seconds < $1.seconds }[runs.count / 2]
     runSeconds = runs.map(\.seconds)
-  }
-
-  init(objects: Int, seconds: Double) {
-    self.objects = objects
-    self.seconds = seconds
   }
 }
 

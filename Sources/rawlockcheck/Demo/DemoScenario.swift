@@ -51,25 +51,6 @@ struct DemoResult {
   /// The seconds of each timed run, when this is their median.
   var runSeconds: [Double] = []
 
-  /// `runs`' first run (its findings and counts: each run finds the same),
-  /// with the median run's time, and every run's.
-  init(median runs: [DemoResult]) {
-    self = runs[0]
-    seconds = runs.map(\.seconds).sorted()[runs.count / 2]
-    runSeconds = runs.map(\.seconds)
-  }
-
-  init(
-    design: DemoDesign, findings: [DemoFinding], statistics: KvfreeStatistics, objects: Int,
-    seconds: Double
-  ) {
-    self.design = design
-    self.findings = findings
-    self.statistics = statistics
-    self.objects = objects
-    self.seconds = seconds
-  }
-
   /// Nanoseconds of the run (queueing under the lock, then the barrier) per object.
   var nsPerObject: Double { seconds * 1e9 / Double(max(1, objects)) }
 
@@ -101,6 +82,16 @@ struct DemoResult {
   /// The lock the expected finding takes, and the raw lock it is held under.
   static let expectedLock = "&zone->lock"
   static let expectedHolder = "&krcp->lock"
+}
+
+extension DemoResult {
+  /// `runs`' first run (its findings and counts: each run finds the same),
+  /// with the median run's time, and every run's.
+  init(median runs: [DemoResult]) {
+    self = runs[0]
+    seconds = runs.map(\.seconds).sorted()[runs.count / 2]
+    runSeconds = runs.map(\.seconds)
+  }
 }
 
 /// The seed scenario, `raw_spin_lock(&some_lock); kfree_rcu(p)`, on
