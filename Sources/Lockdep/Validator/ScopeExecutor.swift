@@ -24,7 +24,11 @@ import Synchronization
 ///   finding ("leaving the test at an await"), and are forgotten.
 ///
 /// A task that leaves the main actor is handed back here from the main
-/// queue's thread: `MainActorExit` checks that thread then.
+/// queue's thread: `MainActorExit` checks that thread then. A scope with
+/// no task to give the preference (an XCTest test, whose `async` method
+/// XCTest runs in a `Task {}`) routes the global concurrent executor's
+/// jobs here instead while it runs (`startRouting()`,
+/// `LockValidationScope.runRoutingGlobalJobs`).
 final class ScopeExecutor: TaskExecutor {
   /// Set once the scope's body is done: a job that ends after that (the
   /// rest of the test's task) is no longer the scope's.
@@ -47,7 +51,7 @@ final class ScopeExecutor: TaskExecutor {
   }
 
   /// `enqueue(_:)` of a job of this executor, or one routed here from the
-  /// global concurrent executor (`route(to:)`), to run `delay`
+  /// global concurrent executor (`startRouting()`), to run `delay`
   /// nanoseconds from now (0: at once).
   /// (Not `enqueue(_: UnownedJob)`: the protocol's deprecated requirement
   /// of that name calls back into `enqueue(_: ExecutorJob)`.)
