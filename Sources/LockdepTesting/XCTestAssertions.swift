@@ -62,15 +62,15 @@ open class LockValidatedTestCase: XCTestCase {
   /// the runner's frame was taken for it), at a file that is there (not
   /// a library's build path, `./nptl/pthread_create.c`: an optimized
   /// `async` test's frames are not on the thread's frame-pointer chain);
-  /// else one of rawlockcheck's own; nil when none is (`<unknown>`).
+  /// nil when none is (`<unknown>`): rawlockcheck's own frames (the
+  /// executor that ran the test's job) are never the site either.
   static func failureSite(
     _ sites: [(path: String, line: Int, column: Int)]
   ) -> (path: String, line: Int, column: Int)? {
-    let candidates = sites.filter {
-      !LockValidationTrait.isGenerated($0.path) && $0.path.hasPrefix("/")
-        && access($0.path, F_OK) == 0
+    sites.first {
+      !$0.path.hasPrefix(ownSources) && !LockValidationTrait.isGenerated($0.path)
+        && $0.path.hasPrefix("/") && access($0.path, F_OK) == 0
     }
-    return candidates.first { !$0.path.hasPrefix(ownSources) } ?? candidates.first
   }
 
   /// Runs the test in a scope of its own, then fails it once per distinct

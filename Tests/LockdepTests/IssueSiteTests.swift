@@ -55,8 +55,8 @@ import Testing
   /// `LockValidatedTestCase` (XCTest) passes over the generated runner
   /// the same way, and over a library's build path or a file that is not
   /// there (an optimized `async` test's only frames with lines may be
-  /// glibc's, `./nptl/pthread_create.c:442`): the test's own frame, else
-  /// none (`<unknown>`).
+  /// glibc's, `./nptl/pthread_create.c:442`) or rawlockcheck's own: the
+  /// test's own frame, else none (`<unknown>`).
   @Test func anXCTestFailureIsNeverAtTheGeneratedRunnerOrALibrary() throws {
     let directory = FileManager.default.temporaryDirectory
       .appendingPathComponent("site-\(UUID())/PkgPackageDiscoveredTests.derived")
@@ -71,6 +71,16 @@ import Testing
     #expect(LockValidatedTestCase.failureSite([glibc, gone, derived, test])?.path == test.path)
     #expect(LockValidatedTestCase.failureSite([derived]) == nil)
     #expect(LockValidatedTestCase.failureSite([glibc, gone]) == nil)
+    // rawlockcheck's own source (the executor that ran an `async` test's
+    // job, in an optimized build) is no site either.
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .deletingLastPathComponent().deletingLastPathComponent()
+    let own = (
+      path: root.appendingPathComponent("Sources/Lockdep/Validator/ScopeExecutor.swift").path,
+      line: 59, column: 7
+    )
+    #expect(LockValidatedTestCase.failureSite([own, glibc]) == nil)
+    #expect(LockValidatedTestCase.failureSite([own, test])?.path == test.path)
   }
 
   @Test func aPathWithParenthesesAndNoColumn() {
