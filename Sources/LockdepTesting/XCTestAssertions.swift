@@ -55,15 +55,14 @@ open class LockValidatedTestCase: XCTestCase {
     return path.joined(separator: "/") + "/"
   }()
 
-  /// Where a finding fails the test: the first of its `sites` in neither
-  /// rawlockcheck's sources nor SwiftPM's generated XCTest runner
+  /// Where a finding fails the test: the first of its `sites` at a file
+  /// that is there (not a library's build path, `./nptl/pthread_create.c`:
+  /// an optimized `async` test's frames are not on the thread's
+  /// frame-pointer chain), in neither rawlockcheck's sources (the executor
+  /// that ran the test's job) nor SwiftPM's generated XCTest runner
   /// (`*.derived/`, whose files are named after the test files: an
   /// optimized build's inlined test method has no line of its own, and
-  /// the runner's frame was taken for it), at a file that is there (not
-  /// a library's build path, `./nptl/pthread_create.c`: an optimized
-  /// `async` test's frames are not on the thread's frame-pointer chain);
-  /// nil when none is (`<unknown>`): rawlockcheck's own frames (the
-  /// executor that ran the test's job) are never the site either.
+  /// the runner's frame was taken for it); nil when none is (`<unknown>`).
   static func failureSite(
     _ sites: [(path: String, line: Int, column: Int)]
   ) -> (path: String, line: Int, column: Int)? {

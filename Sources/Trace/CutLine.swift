@@ -79,8 +79,12 @@ struct CutLine {
       let key = Array(last[...eq])
       guard words.contains(key) else { return false }
       let value = Array(last[(eq + 1)...])
-      // A subclass past 7 only grows with more digits (`sub=8`).
-      if key == Array("sub=".utf8), let n = NumberText.parse(value), n > 7 { return false }
+      // A subclass past the last one only grows with more digits (`sub=8`).
+      if key == Array("sub=".utf8), let n = NumberText.parse(value),
+        n > TraceVocabulary.maxSubclass
+      {
+        return false
+      }
       return value.isEmpty || extends(value, names: names)
         || isNumberStart(value, hexFirst: true)
     }

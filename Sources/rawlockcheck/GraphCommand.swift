@@ -113,20 +113,14 @@ struct GraphCommand: ParsableCommand {
   /// symbolize when the trace has no stacks.
   func resolver(for symbols: TraceSymbols, returnAddresses: Bool) -> any FrameResolving {
     guard !symbols.modules.isEmpty, !symbols.stacks.isEmpty || returnAddresses else {
-      if symbols.modules.isEmpty {
-        for warning in symbolFiles.unusedBinaryWarnings([]) {
-          writeStandardError("rawlockcheck: \(trace): \(warning)\n")
-        }
-      }
+      if symbols.modules.isEmpty { symbolFiles.sayWarnings([], resolutions: [], of: trace) }
       return AddressFrameResolver(stacks: symbols.stacks)
     }
     let resolver = SymbolizingFrameResolver(
       modules: symbols.modules, stacks: symbols.stacks, debugDirectories: symbolFiles.debugDir,
       binaries: symbolFiles.binary,
       filter: FrameFilterChoice())
-    for warning in resolver.moduleWarnings + symbolFiles.unusedBinaryWarnings(resolver.modules) {
-      writeStandardError("rawlockcheck: \(trace): \(warning)\n")
-    }
+    symbolFiles.sayWarnings(resolver.moduleWarnings, resolutions: resolver.modules, of: trace)
     return resolver
   }
 }

@@ -218,20 +218,14 @@ struct ReportCommand: ParsableCommand {
     for symbols: TraceSymbols, path: String, pool: SymbolizerPool, returnAddresses: Bool = true
   ) -> any FrameResolving {
     guard !symbols.modules.isEmpty, !symbols.stacks.isEmpty || returnAddresses else {
-      if symbols.modules.isEmpty {
-        for warning in symbolFiles.unusedBinaryWarnings([]) {
-          writeStandardError("rawlockcheck: \(path): \(warning)\n")
-        }
-      }
+      if symbols.modules.isEmpty { symbolFiles.sayWarnings([], resolutions: [], of: path) }
       return AddressFrameResolver(stacks: symbols.stacks)
     }
     let (resolver, isNew) = pool.resolver(
       modules: symbols.modules, stacks: symbols.stacks,
       filter: FrameFilterChoice(hidden: hiddenFramePrefixes, keepOwnFrames: allFrames))
     guard isNew else { return resolver }
-    for warning in resolver.moduleWarnings + symbolFiles.unusedBinaryWarnings(resolver.modules) {
-      writeStandardError("rawlockcheck: \(path): \(warning)\n")
-    }
+    symbolFiles.sayWarnings(resolver.moduleWarnings, resolutions: resolver.modules, of: path)
     return resolver
   }
 

@@ -29,6 +29,14 @@ struct SymbolFileOptions: ParsableArguments {
   /// a module's file name (another build-id than the trace's, or a name
   /// two modules share), or of no module at all. With several traces a
   /// file may be another trace's: the warning says "this trace".
+  /// Says `moduleWarnings`, then `unusedBinaryWarnings(resolutions)`, on
+  /// standard error, each of the trace named `trace`.
+  func sayWarnings(_ moduleWarnings: [String], resolutions: [ModuleResolution], of trace: String) {
+    for warning in moduleWarnings + unusedBinaryWarnings(resolutions) {
+      writeStandardError("rawlockcheck: \(trace): \(warning)\n")
+    }
+  }
+
   func unusedBinaryWarnings(_ resolutions: [ModuleResolution]) -> [String] {
     if resolutions.isEmpty {
       return binary.map { "--binary \($0) is no module of this trace (it records no module)" }

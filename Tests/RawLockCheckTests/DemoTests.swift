@@ -121,4 +121,20 @@ import Testing
     let run = try ToolRun(["demo", "--design", "gfp-atomic"])
     #expect(run.status == 2)
   }
+
+  /// A count out of range is said so, whatever its sign (`-1` is a value,
+  /// not a missing one), and a run that would not end is refused.
+  @Test(arguments: [
+    (["demo", "--threads", "-1"], "--threads and --rounds must be at least 1"),
+    (["demo", "--rounds", "0"], "--threads and --rounds must be at least 1"),
+    (["demo", "--rounds", "100001"], "--rounds must be at most 100000"),
+    (["generate", "--events", "-5"], "--events, --threads must be positive"),
+    (["generate", "--seed", "-1"], "The value '-1' is invalid for '--seed <seed>'"),
+  ])
+  func countsOutOfRangeAreUsageErrors(arguments: [String], message: String) throws {
+    let run = try ToolRun(arguments)
+    #expect(run.status == 2)
+    #expect(run.stderr.contains(message), "\(run.stderr)")
+    #expect(run.stdout.isEmpty)
+  }
 }

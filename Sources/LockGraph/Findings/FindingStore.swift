@@ -142,8 +142,7 @@ public struct FindingStore: Sendable {
   /// there, and in the other order a finding at a stack folds into a kept
   /// one at its first return address alone (one with no stack), which is
   /// then kept at that stack; two stacks that only start alike stay apart,
-  /// in either order. The
-  /// findings of a folded site are not looked up
+  /// in either order. The findings of a folded site are not looked up
   /// again (their trace is read), so their index entries go.
   public mutating func fold(
     recordedSince start: Int, into keys: inout [[String]: Int],
