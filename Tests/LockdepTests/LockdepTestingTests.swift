@@ -194,6 +194,72 @@ import Testing
       })
   }
 
+  /// A `Task {}` a test starts inherits the test's scope but not its
+  /// executor preference: its jobs are routed from the global concurrent
+  /// executor to the scope's executor, so a lock it holds across an
+  /// `await` is the test's finding too, and is forgotten on that thread.
+  @Test func anUnstructuredTaskOfATestIsCheckedAtItsAwaits() async {
+    let held = Checked.RawSpinLock(name: "&task->await")
+    let scope = LockValidationScope(endName: "the test")
+    await scope.run { @Sendable () async in
+      await Task {
+        held.lock()
+        await Task.yield()
+        LockValidationScope().run { held.unlock() }
+      }.value
+    }
+    let texts = scope.findings.filter { $0.finding.kind == .locksHeldAtExit }.map(\.text)
+    #expect(
+      texts.contains {
+        $0.contains("&task->await")
+          && $0.contains(" is leaving the test at an await with locks still held!")
+      })
+  }
+
+  /// A `Task.detached` a test starts inherits no scope, but it is first
+  /// enqueued in the test's: its jobs are checked as the test's too, and a
+  /// job of a task of no scope on `unscoped`, whose leftover lock is a
+  /// finding of no test.
+  @Test func aDetachedTaskOfATestIsCheckedAtItsAwaitsToo() async {
+    let held = Checked.RawSpinLock(name: "&detached->await")
+    let scope = LockValidationScope(endName: "the test")
+    await scope.run { @Sendable () async in
+      await Task.detached {
+        held.lock()
+        await Task.yield()
+        LockValidationScope().run { held.unlock() }
+      }.value
+    }
+    #expect(
+      scope.findings.contains {
+        $0.text.contains("&detached->await")
+          && $0.text.contains(" is leaving the test at an await with locks still held!")
+      })
+  }
+
+  /// While a scope runs, a job of a task of no scope that ends holding a
+  /// lock is reported process-wide, as "a task at an await", and the lock
+  /// is forgotten.
+  @Test func aJobOfNoScopeLeavingALockIsAProcessWideFinding() async {
+    let held = Checked.RawSpinLock(name: "&unscoped->await")
+    let scope = LockValidationScope(endName: "the test")
+    await scope.run { @Sendable () async in
+      // Made outside the scope: no scope is bound where it is enqueued.
+      let task = LockValidationScope.$bound.withValue(nil) {
+        Task.detached {
+          held.lock()
+          await Task.yield()
+          LockValidationScope().run { held.unlock() }
+        }
+      }
+      await task.value
+    }
+    #expect(!scope.findings.contains { $0.text.contains("&unscoped->await") })
+    let texts = LockValidation.findings.map { LiveValidator.shared.render($0) }
+      .filter { $0.contains("&unscoped->await") }
+    #expect(texts.contains { $0.contains(" is leaving a task at an await with locks still held!") })
+  }
+
   /// A test under the trait that returns holding a lock fails, with the
   /// lock's name.
   @Test func aTestThatReturnsHoldingALockFails() async throws {

@@ -52,6 +52,13 @@ public final class LockValidationScope: Sendable {
   /// own, ends the scope (a worker's `run` of it, or a nested one, ends
   /// only its part; a worker's leftover lock is its thread's exit finding).
   private let started = Atomic<Bool>(false)
+  /// The executor of the asynchronous `run` that began the scope, while it
+  /// runs: where the jobs of a `Task {}` started in the scope are checked
+  /// (`ScopeExecutor.routeScopedJobs()`).
+  private let runningExecutor = Synchronization.Mutex<ScopeExecutor?>(nil)
+
+  /// The executor of the scope's asynchronous `run`, while it runs.
+  var executor: ScopeExecutor? { runningExecutor.withLock { $0 } }
 
   /// A new, empty scope; `isolated` keeps what the validator learns from
   /// the scope's events (dependencies, irq usage) in the scope. Isolation
@@ -188,7 +195,11 @@ public final class LockValidationScope: Sendable {
   ///   `locks-held-at-exit` finding, leaving `endName` (a test that
   ///   returned with a lock held), as the synchronous `run` checks;
   /// - a `@MainActor` body is checked as it leaves the main actor
-  ///   (`MainActorExit`).
+  ///   (`MainActorExit`);
+  /// - a task started in `body` without the preference (`Task {}`,
+  ///   `Task.detached`) has its jobs routed here from the global
+  ///   concurrent executor while `body` runs, checked as the body's are
+  ///   (`ScopeExecutor.routeScopedJobs()`).
   public func run<R: Sendable>(_ body: () async throws -> R) async rethrows -> R {
     try await Self.$bound.withValue(self) {
       defer { Live.replayPending() }
@@ -196,6 +207,18 @@ public final class LockValidationScope: Sendable {
         return try await body()
       }
       let executor = ScopeExecutor(for: self)
+      let routes = lockValidationIsCompiledIn
+      if routes {
+        runningExecutor.withLock { $0 = executor }
+        ScopeExecutor.routeScopedJobs()
+      }
+      defer {
+        if routes {
+          ScopeExecutor.endScopedJobs(of: executor)
+          // The executor refers to the scope: no cycle is left behind.
+          runningExecutor.withLock { $0 = nil }
+        }
+      }
       return try await withTaskExecutorPreference(executor) {
         // On the preferred executor: entering it may have moved the task.
         ScopeExecutor.forgetEarlierLocks()

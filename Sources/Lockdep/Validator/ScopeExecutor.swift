@@ -24,23 +24,33 @@ import Synchronization
 ///   finding ("leaving the test at an await"), and are forgotten.
 ///
 /// A task that leaves the main actor is handed back here from the main
-/// queue's thread: `MainActorExit` checks that thread then. A scope with
-/// no task to give the preference (an XCTest test, whose `async` method
-/// XCTest runs in a `Task {}`) routes the global concurrent executor's
-/// jobs here instead while it runs (`startRouting()`,
-/// `LockValidationScope.runRoutingGlobalJobs`).
+/// queue's thread: `MainActorExit` checks that thread then. A `Task {}`
+/// started in the scope, which does not inherit the preference, has its
+/// jobs routed here from the global concurrent executor
+/// (`routeScopedJobs()`). A scope with no task to give the preference (an
+/// XCTest test, whose `async` method XCTest runs in a `Task {}`) routes
+/// every job of the global concurrent executor here instead while it runs
+/// (`startRouting()`, `LockValidationScope.runRoutingGlobalJobs`).
 final class ScopeExecutor: TaskExecutor {
   /// Set once the scope's body is done: a job that ends after that (the
   /// rest of the test's task) is no longer the scope's.
   private let finished = Atomic<Bool>(false)
-  /// The scope whose body prefers this executor.
-  private let scope: LockValidationScope
+  /// The scope whose body prefers this executor; nil for `unscoped`.
+  private let scope: LockValidationScope?
 
   /// An executor for the body of `scope`.
   init(for scope: LockValidationScope) {
     self.scope = scope
     MainActorExit.prepare()
   }
+
+  /// The executor of no scope.
+  private init() { scope = nil }
+
+  /// Where routed jobs of tasks of no scope run (`routeScopedJobs()`):
+  /// checked at both ends, and a lock left held as one ends is reported
+  /// process-wide, as left by "a task at an await", and forgotten.
+  private static let unscoped = ScopeExecutor()
 
   /// The scope's body is done.
   func finish() { finished.store(true, ordering: .releasing) }
@@ -56,7 +66,7 @@ final class ScopeExecutor: TaskExecutor {
   /// (Not `enqueue(_: UnownedJob)`: the protocol's deprecated requirement
   /// of that name calls back into `enqueue(_: ExecutorJob)`.)
   func submit(_ job: UnownedJob, after delay: UInt64 = 0) {
-    MainActorExit.check(scope)
+    if let scope { MainActorExit.check(scope) }
     let executor = asUnownedTaskExecutor()
     let run: @Sendable () -> Void = { [self] in
       Self.forgetEarlierLocks()
@@ -93,8 +103,24 @@ final class ScopeExecutor: TaskExecutor {
 
   // MARK: Jobs of the global concurrent executor
 
-  /// The executor the global concurrent executor's jobs are routed to.
-  private static let routed = Synchronization.Mutex<ScopeExecutor?>(nil)
+  /// Who takes the global concurrent executor's jobs: an XCTest test's
+  /// executor takes every job (`startRouting()`); otherwise, while
+  /// asynchronous scopes run (`routeScopedJobs()`), each job goes to its
+  /// task's scope's executor, or to `unscoped`.
+  private struct Routing {
+    /// The executor that takes every job, if any.
+    var all: ScopeExecutor? = nil
+    /// Asynchronous scopes running.
+    var scopes = 0
+    /// The executor of each task (a job's address) first enqueued where a
+    /// scope with an executor was bound, while that scope runs.
+    var tasks: [UInt: ScopeExecutor] = [:]
+    /// Whether anything is routed: the runtime's hooks are set.
+    var active: Bool { all != nil || scopes > 0 }
+  }
+
+  /// The routing, changed (and the hooks set or cleared) under its lock.
+  private static let routing = Synchronization.Mutex(Routing())
 
   /// Routes every job enqueued on the global concurrent executor here
   /// until `stopRouting()`, through the runtime's enqueue hooks
@@ -102,26 +128,76 @@ final class ScopeExecutor: TaskExecutor {
   /// XCTest `async` test's among them, are then checked at both ends as a
   /// scope's jobs are.
   func startRouting() {
-    Self.routed.withLock { $0 = self }
-    rlc_route_global_jobs(Self.routeJob)
+    Self.changeRouting { $0.all = self }
   }
 
   /// Ends `startRouting()` (when no other executor took the routing since).
   func stopRouting() {
-    let stopped = Self.routed.withLock { current -> Bool in
-      guard current === self else { return false }
-      current = nil
-      return true
-    }
-    if stopped { rlc_route_global_jobs(nil) }
+    Self.changeRouting { if $0.all === self { $0.all = nil } }
   }
 
-  /// The router: takes a job for the routed executor, if any.
+  /// While an asynchronous scope runs, every job of the global concurrent
+  /// executor is checked at both ends too. A task first enqueued where a
+  /// scope with an executor is bound (a `Task {}` a test starts, which
+  /// inherits the test's task-local values but not its executor
+  /// preference, as it is created) has its jobs run on that scope's
+  /// executor (`LockValidationScope.executor`) from then on, until the
+  /// scope ends (its resumptions are enqueued with the task suspended,
+  /// where no scope is bound); the jobs of other tasks run on `unscoped`.
+  /// Balanced by `endScopedJobs(of:)`.
+  static func routeScopedJobs() {
+    changeRouting { $0.scopes += 1 }
+  }
+
+  /// Ends one `routeScopedJobs()`, of the scope whose executor is
+  /// `executor`: its tasks' jobs are no longer routed to it.
+  static func endScopedJobs(of executor: ScopeExecutor) {
+    changeRouting { routing in
+      routing.scopes -= 1
+      if routing.scopes == 0 {
+        routing.tasks = [:]
+      } else {
+        routing.tasks = routing.tasks.filter { $0.value !== executor }
+      }
+    }
+  }
+
+  /// Changes the routing and sets the runtime's hooks to match.
+  private static func changeRouting(_ change: (inout Routing) -> Void) {
+    routing.withLock { routing in
+      let wasActive = routing.active
+      change(&routing)
+      if routing.active != wasActive { rlc_route_global_jobs(routing.active ? routeJob : nil) }
+    }
+  }
+
+  /// The router: takes a job for the executor routing says, if any. Called
+  /// where the job is enqueued, so the scope bound there is the enqueuer's.
   private static let routeJob: @convention(c) (UnsafeMutableRawPointer?, UInt64) -> Int32 = {
     job, delay in
-    guard let job, let executor = ScopeExecutor.routed.withLock({ $0 }) else { return 0 }
+    guard let job, let executor = ScopeExecutor.executor(for: UInt(bitPattern: job)) else {
+      return 0
+    }
     executor.submit(unsafeBitCast(job, to: UnownedJob.self), after: delay)
     return 1
+  }
+
+  /// Where the job at `address`, enqueued on the global concurrent
+  /// executor, runs: nil when nothing is routed.
+  private static func executor(for address: UInt) -> ScopeExecutor? {
+    let (all, scoped) = routing.withLock { ($0.all, $0.scopes > 0) }
+    if let all { return all }
+    guard scoped else { return nil }
+    // Read outside the routing's lock: a task-local value.
+    let bound = LockValidationScope.current?.executor
+    return routing.withLock { routing in
+      guard routing.scopes > 0 else { return nil }
+      if let bound {
+        routing.tasks[address] = bound
+        return bound
+      }
+      return routing.tasks[address] ?? unscoped
+    }
   }
 
   /// Locks the calling thread holds where no lock should be (a job's start,
@@ -141,7 +217,8 @@ final class ScopeExecutor: TaskExecutor {
       thread.validator.heldCount > 0 || thread.deferred.needsReplay
     else { return }
     LockValidationScope.$bound.withValue(scope) {
-      Self.reportLocksLeft(on: thread, atEndOf: "the test at an await")
+      Self.reportLocksLeft(
+        on: thread, atEndOf: scope == nil ? "a task at an await" : "the test at an await")
     }
   }
 
