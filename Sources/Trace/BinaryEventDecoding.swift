@@ -231,6 +231,7 @@ extension BinaryTraceDecoder {
     guard mask & ~layout.validMasks[v] == 0 else {
       throw .malformed("field mask \(Self.hex(mask)) is not valid for \(Self.name(event.verb))")
     }
+    if !layout.required[v].isEmpty { try checkRequired(mask: mask, verb) }
     var groups: UInt32 = 0
     var bits = mask
     // The flags at once, as the event loop reads a mask of flags only; a
@@ -283,15 +284,28 @@ extension BinaryTraceDecoder {
         TraceVocabulary.store(option, value, in: &event)
       }
     }
-    if !layout.required[v].isEmpty { try checkRequired(event) }
   }
 
-  /// Throws when `event` lacks an option its verb requires (`init`'s
-  /// `inst=`), as the text reader does.
-  func checkRequired(_ event: LockEvent) throws(BinaryStop) {
-    let required = layout.required[Int(event.verb.rawValue)]
-    if let missing = TraceVocabulary.missingOption(of: event, required: required) {
-      throw .malformed("\(Self.name(event.verb)) needs \(missing)")
+  /// Throws when field mask `mask` (0: a record without one) lacks an
+  /// option verb `verb` requires (`init`'s `inst=`), as the text reader
+  /// does; checked as soon as the mask is read, so that such a record is
+  /// an error even when the file ends inside it.
+  func checkRequired(mask: UInt8, _ verb: UInt8) throws(BinaryStop) {
+    let v = Int(verb)
+    var given = EventOptions()
+    var bits = mask
+    while bits != 0 {
+      let bit = bits.trailingZeroBitCount
+      bits &= bits - 1
+      if case .option(let option, _) = layout.fields[v &* 8 &+ bit] {
+        given.insert(EventOptions(option))
+      }
+    }
+    for option in EventOption.allCases
+    where layout.required[v].contains(EventOptions(option)) && !given.contains(EventOptions(option))
+    {
+      let name = Self.name(LockEvent.Verb(rawValue: verb).unsafelyUnwrapped)
+      throw .malformed("\(name) needs \(TraceVocabulary.rule(for: option).missing)")
     }
   }
 

@@ -231,8 +231,11 @@ struct BinaryTraceDecoder: ~Copyable {
       case .lockClass: try lockClassRecord(&input, into: &consumer)
       case .thread: try threadRecord(&input, into: &consumer)
       case .threadName:
-        let slot = try threadSlot(input.varint(), consumer: &consumer)
+        // The whole record before a new thread is declared: a record cut
+        // short declares nothing.
+        let id = try input.varint()
         let name = try string(&input, "thread name")
+        let slot = try threadSlot(id, consumer: &consumer)
         try flushBefore(thread: &consumer)
         do {
           try consumer.nameThread(threadIDs[slot], name)
@@ -259,7 +262,21 @@ struct BinaryTraceDecoder: ~Copyable {
     let kind = BinaryTraceFormat.kinds[Int(kindNumber)]
     let present = try input.byte()
     guard present & ~0x0F == 0 else { throw .malformed("class field bits \(Self.hex(present))") }
+    // Each check as soon as its bytes are read: a record already wrong is
+    // an error even when the file ends inside it.
+    if present & BinaryTraceFormat.hasInner == 0 {
+      do {
+        _ = try ClassWaitTypes(kind: kind, inner: nil, outer: nil, lockType: nil)
+      } catch {
+        if case .innerRequired(let k) = error {
+          throw .malformed("a \(k.rawValue) class needs an inner type")
+        }
+      }
+    }
     let key = try string(&input, "class key")
+    guard classKeys.find(key) == nil else {
+      throw .malformed("class \"\(TextTraceParser.clip(key))\" declared twice")
+    }
     let name = present & BinaryTraceFormat.hasName != 0 ? try string(&input, "class name") : nil
     let inner = present & BinaryTraceFormat.hasInner != 0 ? try waitType(&input, "inner") : nil
     let outer = present & BinaryTraceFormat.hasOuter != 0 ? try waitType(&input, "outer") : nil
@@ -279,9 +296,7 @@ struct BinaryTraceDecoder: ~Copyable {
         throw .malformed("a \(k.rawValue) class has lock type \(k.row.lockType!), not \(lockType!)")
       }
     }
-    guard classKeys.insertNew(key) else {
-      throw .malformed("class \"\(TextTraceParser.clip(key))\" declared twice")
-    }
+    _ = classKeys.insertNew(key)
     try flushBefore(&consumer)
     let cid: ClassID
     do {
@@ -299,21 +314,21 @@ struct BinaryTraceDecoder: ~Copyable {
     _ input: inout ByteInput, into consumer: inout C
   ) throws(BinaryStop) {
     let id = try self.id(&input, "thread")
-    let token = try string(&input, "thread token")
     if threads.find(id) != nil { throw .malformed("thread id \(id) declared twice") }
+    let token = try string(&input, "thread token")
     try declareThread(id, token: token, consumer: &consumer)
   }
 
   private mutating func moduleRecord(_ input: inout ByteInput) throws(BinaryStop) {
     let start = try input.varint()
     let size = try input.varint()
-    let offset = try input.varint()
-    let path = try string(&input, "module path")
-    let buildID = try string(&input, "build-id")
     guard size > 0, start <= UInt64.max - size else {
       throw .malformed(
         "module range \(NumberText.hex(start)) + \(NumberText.hex(size)) is empty or wraps")
     }
+    let offset = try input.varint()
+    let path = try string(&input, "module path")
+    let buildID = try string(&input, "build-id")
     // Empty: no build-id recorded.
     if !buildID.isEmpty, let problem = TraceVocabulary.buildIDProblem(buildID) {
       throw .malformed(problem)
@@ -352,9 +367,18 @@ struct BinaryTraceDecoder: ~Copyable {
     _ code: UInt8, _ input: inout ByteInput, into consumer: inout C
   ) throws(BinaryStop) {
     let verb = code & 0x3F
-    let slot = try threadSlot(input.varint(), consumer: &consumer)
+    let id = try input.varint()
+    // A thread first seen here is declared once the record is whole (a
+    // record cut short declares nothing); its slot is the next one.
+    let known = threads.find(id)
+    if known == nil, id > BinaryTraceFormat.maxID {
+      throw .malformed("thread id \(id) too large")
+    }
+    let slot = known ?? threads.count
     var event = LockEvent(
-      LockEvent.Verb(rawValue: verb).unsafelyUnwrapped, thread: threadIDs[slot])
+      LockEvent.Verb(rawValue: verb).unsafelyUnwrapped,
+      thread: known.map { threadIDs[$0] } ?? ThreadID(0))
+    if code & BinaryTraceFormat.maskedEvent == 0 { try checkRequired(mask: 0, verb) }
     switch layout.operands[Int(verb)] {
     case .none: break
     case .lockClass: event.lockClass = try lockClass(input.varint())
@@ -362,10 +386,11 @@ struct BinaryTraceDecoder: ~Copyable {
       event.address = try input.varint()
       event.length = try input.varint()
     }
-    if code & BinaryTraceFormat.maskedEvent != 0 {
-      try fields(&event, verb, slot, &input)
-    } else {
-      try checkRequired(event)
+    if code & BinaryTraceFormat.maskedEvent != 0 { try fields(&event, verb, slot, &input) }
+    if known == nil {
+      let declared = try declareThread(id, token: String(id), consumer: &consumer)
+      precondition(declared == slot, "a new thread's slot is the next one")
+      event.thread = threadIDs[declared]
     }
     batch.append(event, at: Int64(recordStart))
   }

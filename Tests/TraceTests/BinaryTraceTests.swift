@@ -286,6 +286,67 @@ enum BinaryRoundTrip {
         == "\(short.error?.file ?? ""): byte 0: truncated header: expected \"RLCT\" and version 1")
   }
 
+  /// A record cut short has no effect: an event or a thread's name whose
+  /// record is cut declares no thread (its thread is new), as a text line
+  /// cut short declares none.
+  @Test func aCutRecordDeclaresNoThread() throws {
+    func transcript(_ hex: String) throws -> (TranscriptRecorder, [String]) {
+      var recorder = TranscriptRecorder()
+      var warnings: [String] = []
+      _ = try BinaryTraceReader.read(
+        bytes: Self.bytes(hex), name: "t.rltb", into: &recorder,
+        warning: { warnings.append($0) })
+      return (recorder, warnings)
+    }
+    // Class A, thread 0 takes A; then thread 7's event, or its name, cut.
+    let whole = "524c435401" + "0100040001" + "41" + "400000"
+    let (reference, none) = try transcript(whole)
+    #expect(none.isEmpty)
+    for cut in ["4007", "0307056162"] {
+      let (recorder, warnings) = try transcript(whole + cut)
+      #expect(recorder.entries == reference.entries, "cut record \(cut)")
+      #expect(recorder.threadTokens == reference.threadTokens, "cut record \(cut)")
+      #expect(warnings.first?.hasPrefix("t.rltb: truncated at byte 14: ") == true)
+    }
+  }
+
+  /// A record whose bytes already read are malformed is an error even when
+  /// the file ends inside it (docs/binary-trace-format.md): only a record
+  /// well-formed as far as it goes is a truncation.
+  @Test(arguments: [
+    // A class key declared twice, the second record cut in its name.
+    ("524c4354010100040001410101040101410361", "class \"A\" declared twice"),
+    // A thread id declared twice, cut in its token.
+    ("524c4354010200017802000479", "thread id 0 declared twice"),
+    // A module of size 0, and one whose range wraps, cut in their offset or path.
+    ("524c43540104802000", "module range 0x1000 + 0x0 is empty or wraps"),
+    ("524c43540104f0ffffffffffffffff011000052f", "is empty or wraps"),
+    // A custom class without an inner wait type, cut in its key.
+    ("524c43540101000c01014103", "a custom class needs an inner type"),
+    // An init without inst=, cut in its fields.
+    ("524c43540101000400014190000002", "init needs inst="),
+  ])
+  func aMalformedRecordCutShortIsAnError(_ hex: String, _ message: String) {
+    var recorder = TranscriptRecorder()
+    var warnings: [String] = []
+    #expect {
+      _ = try BinaryTraceReader.read(
+        bytes: Self.bytes(hex), name: "t.rltb", into: &recorder,
+        warning: { warnings.append($0) })
+    } throws: { error in
+      (error as? TraceError)?.description.contains(message) == true
+    }
+    #expect(warnings.isEmpty)
+  }
+
+  /// The bytes of hexadecimal `text`.
+  static func bytes(_ text: String) -> [UInt8] {
+    let digits = Array(text.utf8)
+    return stride(from: 0, to: digits.count, by: 2).map {
+      UInt8(String(decoding: digits[$0..<$0 + 2], as: UTF8.self), radix: 16)!
+    }
+  }
+
   /// Errors name the file, the byte offset of the record, and what is wrong.
   @Test func errorsNameTheByteOffset() throws {
     func read(_ body: [UInt8]) -> String {
