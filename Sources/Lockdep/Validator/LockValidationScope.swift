@@ -141,27 +141,43 @@ public final class LockValidationScope: Sendable {
 
   /// `run(_:)` of a test whose tasks run on the global concurrent
   /// executor: an XCTest `async` test method, which XCTest runs in a
-  /// `Task {}` and waits for. While `body` runs, every job of that
-  /// executor runs on this scope's executor instead (`ScopeExecutor`,
-  /// through the runtime's enqueue hooks), checked at both ends as the
-  /// jobs of an asynchronous scope are: a job that ends holding a lock
-  /// (its task suspended at an `await`, or returned, holding it) is this
-  /// scope's `locks-held-at-exit` finding, and the lock is forgotten.
-  /// Once `body` returns, jobs still queued or running are waited for
-  /// (a quarter of a second at most), so that what they leave is the
-  /// scope's. Jobs of other tasks that run meanwhile are taken as the
-  /// scope's too: one test at a time, as XCTest runs them.
+  /// `Task {}` and waits for. While `body` runs, the jobs of the tasks
+  /// started in it (that `Task {}` among them: it inherits the scope,
+  /// bound on the thread) run on this scope's executor instead
+  /// (`ScopeExecutor`, through the runtime's enqueue hooks,
+  /// `ScopeExecutor.routeScopedJobs()`), checked at both ends as the jobs
+  /// of an asynchronous scope are: a job that ends holding a lock (its task
+  /// suspended at an `await`, or returned, holding it) is this scope's
+  /// `locks-held-at-exit` finding, and the lock is forgotten. Once `body`
+  /// returns, jobs still queued or running are waited for (a quarter of a
+  /// second at most), so that what they leave is the scope's. Jobs of
+  /// other tasks (one an earlier test left running) are checked as no
+  /// test's.
   public func runRoutingGlobalJobs<R>(_ body: () throws -> R) rethrows -> R {
     // A release build without the `Validation` trait checks no job.
     guard endName != nil, lockValidationIsCompiledIn else { return try run(body) }
     let executor = ScopeExecutor(for: self)
-    executor.startRouting()
+    routeJobs(to: executor)
     defer {
-      executor.stopRouting()
       executor.awaitRunningJobs(limit: 250_000_000)
+      endRouting(to: executor)
       executor.finish()
     }
     return try run(body)
+  }
+
+  /// Routes the jobs of the tasks started in this scope to `executor`
+  /// until `endRouting(to:)`.
+  private func routeJobs(to executor: ScopeExecutor) {
+    runningExecutor.withLock { $0 = executor }
+    ScopeExecutor.routeScopedJobs()
+  }
+
+  /// Ends `routeJobs(to:)`.
+  private func endRouting(to executor: ScopeExecutor) {
+    ScopeExecutor.endScopedJobs(of: executor)
+    // The executor refers to the scope: no cycle is left behind.
+    runningExecutor.withLock { $0 = nil }
   }
 
   /// Runs `body`, a thread's exit check, as this scope's: the thread left
@@ -208,17 +224,8 @@ public final class LockValidationScope: Sendable {
       }
       let executor = ScopeExecutor(for: self)
       let routes = lockValidationIsCompiledIn
-      if routes {
-        runningExecutor.withLock { $0 = executor }
-        ScopeExecutor.routeScopedJobs()
-      }
-      defer {
-        if routes {
-          ScopeExecutor.endScopedJobs(of: executor)
-          // The executor refers to the scope: no cycle is left behind.
-          runningExecutor.withLock { $0 = nil }
-        }
-      }
+      if routes { routeJobs(to: executor) }
+      defer { if routes { endRouting(to: executor) } }
       return try await withTaskExecutorPreference(executor) {
         // On the preferred executor: entering it may have moved the task.
         ScopeExecutor.forgetEarlierLocks()

@@ -27,10 +27,9 @@ import Synchronization
 /// queue's thread: `MainActorExit` checks that thread then. A `Task {}`
 /// started in the scope, which does not inherit the preference, has its
 /// jobs routed here from the global concurrent executor
-/// (`routeScopedJobs()`). A scope with no task to give the preference (an
-/// XCTest test, whose `async` method XCTest runs in a `Task {}`) routes
-/// every job of the global concurrent executor here instead while it runs
-/// (`startRouting()`, `LockValidationScope.runRoutingGlobalJobs`).
+/// (`routeScopedJobs()`), and so has every task of a scope with no task to
+/// give the preference (an XCTest test, whose `async` method XCTest runs
+/// in a `Task {}`: `LockValidationScope.runRoutingGlobalJobs`).
 final class ScopeExecutor: TaskExecutor {
   /// Set once the scope's body is done: a job that ends after that (the
   /// rest of the test's task) is no longer the scope's.
@@ -61,7 +60,7 @@ final class ScopeExecutor: TaskExecutor {
   }
 
   /// `enqueue(_:)` of a job of this executor, or one routed here from the
-  /// global concurrent executor (`startRouting()`), to run `delay`
+  /// global concurrent executor (`routeScopedJobs()`), to run `delay`
   /// nanoseconds from now (0: at once).
   /// (Not `enqueue(_: UnownedJob)`: the protocol's deprecated requirement
   /// of that name calls back into `enqueue(_: ExecutorJob)`.)
@@ -103,38 +102,19 @@ final class ScopeExecutor: TaskExecutor {
 
   // MARK: Jobs of the global concurrent executor
 
-  /// Who takes the global concurrent executor's jobs: an XCTest test's
-  /// executor takes every job (`startRouting()`); otherwise, while
-  /// asynchronous scopes run (`routeScopedJobs()`), each job goes to its
-  /// task's scope's executor, or to `unscoped`.
+  /// Who takes the global concurrent executor's jobs while asynchronous
+  /// scopes run (`routeScopedJobs()`): each task's scope's executor, or
+  /// `unscoped`.
   private struct Routing {
-    /// The executor that takes every job, if any.
-    var all: ScopeExecutor? = nil
-    /// Asynchronous scopes running.
+    /// Scopes running that route jobs.
     var scopes = 0
     /// The executor of each task (a job's address) first enqueued where a
     /// scope with an executor was bound, while that scope runs.
     var tasks: [UInt: ScopeExecutor] = [:]
-    /// Whether anything is routed: the runtime's hooks are set.
-    var active: Bool { all != nil || scopes > 0 }
   }
 
   /// The routing, changed (and the hooks set or cleared) under its lock.
   private static let routing = Synchronization.Mutex(Routing())
-
-  /// Routes every job enqueued on the global concurrent executor here
-  /// until `stopRouting()`, through the runtime's enqueue hooks
-  /// (`rlc_route_global_jobs`): jobs of tasks that prefer no executor, an
-  /// XCTest `async` test's among them, are then checked at both ends as a
-  /// scope's jobs are.
-  func startRouting() {
-    Self.changeRouting { $0.all = self }
-  }
-
-  /// Ends `startRouting()` (when no other executor took the routing since).
-  func stopRouting() {
-    Self.changeRouting { if $0.all === self { $0.all = nil } }
-  }
 
   /// While an asynchronous scope runs, every job of the global concurrent
   /// executor is checked at both ends too. A task first enqueued where a
@@ -165,9 +145,10 @@ final class ScopeExecutor: TaskExecutor {
   /// Changes the routing and sets the runtime's hooks to match.
   private static func changeRouting(_ change: (inout Routing) -> Void) {
     routing.withLock { routing in
-      let wasActive = routing.active
+      let wasActive = routing.scopes > 0
       change(&routing)
-      if routing.active != wasActive { rlc_route_global_jobs(routing.active ? routeJob : nil) }
+      let active = routing.scopes > 0
+      if active != wasActive { rlc_route_global_jobs(active ? routeJob : nil) }
     }
   }
 
@@ -185,9 +166,7 @@ final class ScopeExecutor: TaskExecutor {
   /// Where the job at `address`, enqueued on the global concurrent
   /// executor, runs: nil when nothing is routed.
   private static func executor(for address: UInt) -> ScopeExecutor? {
-    let (all, scoped) = routing.withLock { ($0.all, $0.scopes > 0) }
-    if let all { return all }
-    guard scoped else { return nil }
+    guard routing.withLock({ $0.scopes > 0 }) else { return nil }
     // Read outside the routing's lock: a task-local value.
     let bound = LockValidationScope.current?.executor
     return routing.withLock { routing in
