@@ -238,42 +238,8 @@ public struct SARIFReport {
 
     func name(_ c: ClassID) -> String { core.classes[c].displayName }
 
-    /// The lock names a finding is about: the lock it concerns first, then
-    /// the other classes its kind names.
-    func lockNames(_ f: Finding) -> [String] {
-      var names: [String] = []
-      func add(_ c: ClassID) {
-        let n = name(c)
-        if !names.contains(n) { names.append(n) }
-      }
-      switch f.detail {
-      case .circularDependency(let held, let chain):
-        add(held.lockClass)
-        for link in chain { add(link.lockClass) }
-      case .recursiveLocking(let held):
-        add(held.lockClass)
-      case .irqUnsafeDependency(let held, let safe, _, _, let unsafe, _, _, _, _, _):
-        add(held.lockClass)
-        if let lock = f.lock { add(lock.lockClass) }
-        add(safe)
-        add(unsafe)
-      case .irqInversion(_, let other, _, _):
-        if let lock = f.lock { add(lock.lockClass) }
-        add(other)
-      case .nestedLockNotTaken(let nest):
-        if let lock = f.lock { add(lock.lockClass) }
-        add(nest)
-      case .locksHeldAtExit:
-        for held in f.held { add(held.lockClass) }
-      default:
-        break
-      }
-      if let lock = f.lock { add(lock.lockClass) }
-      return names
-    }
-
     func message(_ f: Finding) -> String {
-      let names = lockNames(f)
+      let names = core.lockNames(of: f)
       var text = json.title(f)
       // A limit's title names it alone; its value and what went unchecked.
       if case .limitExceeded(let limit, let max, let consequence) = f.detail {

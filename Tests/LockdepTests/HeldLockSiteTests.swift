@@ -84,3 +84,54 @@ import Testing
     #expect(heldAt(second, line: readLine), "\(second)")
   }
 }
+
+/// A lock type of the user's own, built on `LockdepMap` as the README
+/// shows: it passes its caller's address, so that reports name the line
+/// that took it.
+final class UserTicketLock: @unchecked Sendable {
+  let map: LockdepMap
+
+  init(name: String, fileID: String = #fileID, line: Int = #line, column: Int = #column) {
+    map = LockdepMap(.rawSpinlock, name: name, fileID: fileID, line: line, column: column)
+  }
+
+  @inline(never) func lock() { map.acquire(from: LockValidation.returnAddress()) }
+  func unlock() { map.release() }
+}
+
+@Suite struct UserLockSiteTests {
+  init() { LockValidation.policy = .collect }
+
+  /// A user's lock type that passes `LockValidation.returnAddress()` to
+  /// `LockdepMap.acquire(from:)` is named at the line that took it, not
+  /// inside its own `lock()`; the finding's lock names are readable.
+  @Test func aUserLockNamesTheLineThatTookIt() {
+    let ticket = UserTicketLock(name: "&user->ticket")
+    let mutex = Checked.Mutex(name: "&user->mutex")
+    let line = #line + 5
+    let scope = LockValidationScope()
+    pthread_join(
+      spawn {
+        scope.run {
+          ticket.lock()
+          mutex.withLock {}
+          ticket.unlock()
+        }
+      }, nil)
+    let finding = scope.findings.first { $0.finding.kind == .invalidWaitContext }
+    let held = finding?.text.split(separator: "\n").first { $0.hasPrefix(" #0: ") } ?? ""
+    #expect(
+      held.contains("/LockdepTests/HeldLockSiteTests.swift:\(line):"), "\(finding?.text ?? "")")
+    #expect(!held.contains("UserTicketLock.lock()"))
+    #expect(finding.map { LockValidation.lockNames(of: $0.finding) } == ["&user->mutex"])
+  }
+
+  /// What a `LockdepMap` is made of can be named with `import Lockdep` alone.
+  @Test func aMapsKindAndWaitTypesAreNamedWithLockdepAlone() {
+    let kind: LockKind = .custom
+    let inner: WaitType = .spin
+    let type: LockType = .normal
+    let map = LockdepMap(kind, inner: inner, lockType: type, name: "&user->custom")
+    #expect(map.kind == .custom)
+  }
+}

@@ -56,6 +56,17 @@ extension Checked {
         read: read ? (recursive ? .recursive : .shared) : .exclusive, trylock: trylock)
     }
 
+    /// `acquire(read:recursive:trylock:)` from call site `ip` (lockdep's
+    /// `lock_acquire(..., ip)`): a lock type of your own passes its
+    /// caller's address, `LockValidation.returnAddress()`, so that reports
+    /// name the line that took it rather than the lock type's function.
+    public func acquire(
+      read: Bool = false, recursive: Bool = false, trylock: Bool = false, from ip: UInt64
+    ) {
+      validateAcquire(
+        read: read ? (recursive ? .recursive : .shared) : .exclusive, trylock: trylock, ip: ip)
+    }
+
     /// Records the release.
     public func release() { validateRelease() }
   }
@@ -82,6 +93,12 @@ extension Plain {
     /// Does nothing.
     @inlinable @inline(__always)
     public func acquire(read: Bool = false, recursive: Bool = false, trylock: Bool = false) {}
+
+    /// Does nothing.
+    @inlinable @inline(__always)
+    public func acquire(
+      read: Bool = false, recursive: Bool = false, trylock: Bool = false, from ip: UInt64
+    ) {}
 
     /// Does nothing.
     @inlinable @inline(__always)

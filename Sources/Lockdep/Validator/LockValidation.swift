@@ -41,6 +41,27 @@ public enum LockValidation {
     LiveValidator.shared.render(finding)
   }
 
+  /// The names of the locks a finding is about, each once: the lock it
+  /// concerns first, then the other locks its kind names (a cycle's, the
+  /// irq-safe and irq-unsafe ones, those held at an exit), so that a
+  /// program or test can check which locks were found at fault:
+  /// `LockValidation.lockNames(of: f).contains("&zone->lock")`.
+  public static func lockNames(of finding: Finding) -> [String] {
+    LiveValidator.shared.core.lockNames(of: finding)
+  }
+
+  /// The address the calling function returns to (lockdep's `_RET_IP_`):
+  /// its call site, for a lock type of your own to pass to
+  /// `LockdepMap.acquire(from:)` or `KernelLock.lock(from:)`, so that a
+  /// report names the line that took your lock, not your lock's
+  /// function. Call it from that function itself, and keep that function
+  /// from being inlined (`@inline(never)`): inlined, its call site is its
+  /// caller's.
+  @inline(never)
+  public static func returnAddress() -> UInt64 {
+    UInt64(UInt(bitPattern: rlc_return_address_of_caller()))
+  }
+
   /// Names the calling thread in reports (lockdep's `comm`), and for the
   /// system (at most 15 bytes there).
   public static func setThreadName(_ name: String) {
