@@ -12,7 +12,8 @@ import Symbolizer
 /// and one result per distinct finding.
 ///
 /// A result's location is the innermost frame of the finding's stack that
-/// has a file and line, else the trace line of the event; its code flow
+/// has a file and line (in the checkout, or of another place the finding
+/// names that is, first), else the trace line of the event; its code flow
 /// holds the finding's stack as one thread flow, then the held locks'
 /// stacks (or the dependency chain's) as further thread flows where they
 /// exist.
@@ -271,21 +272,32 @@ public struct SARIFReport {
     /// The result's location: the innermost frame with a file and line
     /// under the source root (the checkout's code, which a code scanning
     /// service annotates, rather than a library's the finding happened
-    /// in), else the innermost frame with a file and line, else the
-    /// innermost with a file, else the trace's line, else the trace itself.
+    /// in), else the first such frame of the other places the finding
+    /// names (`Finding.origins`: a lock left held at a thread's exit, in
+    /// libc's thread teardown, is at the line that took it), else the
+    /// innermost frame with a file and line, else the innermost with a
+    /// file, else the trace's line, else the trace itself.
     func primaryLocation(_ f: Finding) -> JSONValue {
       // Frames past a stale one (a binary rebuilt since the trace) are its
       // callers, in the libraries below it: the trace's own location says
       // more of where the finding is than a libc file would.
-      let frames = report.resolver.frames(for: f.origin).prefix {
-        // Nor past a frame of a module not found (an address alone).
-        !$0.isStale && ($0.function != nil || $0.sourceFile != nil)
+      func framesOf(_ origin: Origin) -> [Frame] {
+        Array(
+          report.resolver.frames(for: origin).prefix {
+            // Nor past a frame of a module not found (an address alone).
+            !$0.isStale && ($0.function != nil || $0.sourceFile != nil)
+          })
+      }
+      func inCheckout(_ frame: Frame) -> Bool {
+        frame.line > 0 && frame.sourceFile.map(log.isUnderSourceRoot) == true
+      }
+      let frames = framesOf(f.origin)
+      var checkout = frames.first(where: inCheckout)
+      for origin in f.origins.dropFirst() where checkout == nil {
+        checkout = framesOf(origin).first(where: inCheckout)
       }
       var fields: [(String, JSONValue)] = []
-      if let frame = frames.first(where: {
-        $0.line > 0 && $0.sourceFile.map(log.isUnderSourceRoot) == true
-      })
-        ?? frames.first(where: { $0.sourceFile != nil && $0.line > 0 })
+      if let frame = checkout ?? frames.first(where: { $0.sourceFile != nil && $0.line > 0 })
         ?? frames.first(where: { $0.sourceFile != nil })
       {
         fields.append(

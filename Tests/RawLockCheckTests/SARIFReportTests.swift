@@ -189,6 +189,25 @@ import WaitContext
     #expect(rooted.components(separatedBy: sources + "/").count == 2, "\(rooted.prefix(3000))")
   }
 
+  /// A lock left held at a thread's exit is found in libc's thread
+  /// teardown, none of whose frames is the checkout's: the location is then
+  /// the held lock's acquisition, in the checkout (the probe's
+  /// `runOnThread { leaked.lock() }`), not glibc's `nptl` file.
+  @Test func aLockHeldAtExitIsLocatedWhereItWasTaken() throws {
+    let (_, trace) = try RecorderTests.record("locks-held-at-exit")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    let sources = FixturePaths.root.appendingPathComponent("Sources").path
+    let run = try ToolRun(["report", "--format", "sarif", "--source-root", sources, trace.path])
+    let results =
+      (try Self.object(run.stdout)["runs"] as? [[String: Any]])?.first?["results"]
+      as? [[String: Any]] ?? []
+    let result = results.first { $0["ruleId"] as? String == "locks-held-at-exit" }
+    let physical =
+      (result?["locations"] as? [[String: Any]])?.first?["physicalLocation"] as? [String: Any]
+    let uri = (physical?["artifactLocation"] as? [String: Any])?["uri"] as? String
+    #expect(uri == "LockdepProbe/main.swift", "\(run.stdout.prefix(2000))")
+  }
+
   /// A relative path is placed under the working directory only when the
   /// file is there: glibc's `./nptl/nptl_deallocate_tsd.c` (relative to
   /// glibc's build) named a file of the checkout that does not exist.
