@@ -331,7 +331,22 @@ final class SymbolizerEngine {
   private func appendRecords(
     for address: UInt64, isReturnAddress: Bool, to records: inout [FrameRecord]
   ) -> Int32 {
-    let pc = isReturnAddress && address > 0 ? address - 1 : address
+    guard isReturnAddress, address > 0 else { return appendRecords(at: address, to: &records) }
+    // A return address is looked up one byte back, in its call.
+    let start = records.count
+    let index = appendRecords(at: address - 1, to: &records)
+    // A return address with nothing named one byte back is no call's:
+    // the kernel's return into a signal's trampoline (`__restore_rt`),
+    // the first byte of a function after padding. It is looked up itself.
+    guard records.count == start + 1, records[start].name < 0, records[start].file < 0 else {
+      return index
+    }
+    records.removeLast()
+    return appendRecords(at: address, to: &records)
+  }
+
+  /// `appendRecords(for:isReturnAddress:to:)` of the code at `pc`.
+  private func appendRecords(at pc: UInt64, to records: inout [FrameRecord]) -> Int32 {
     var index = ranges.index(containing: pc)
     if index == nil, isInProcess {
       refreshProcessModules()

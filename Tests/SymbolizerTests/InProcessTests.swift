@@ -31,6 +31,26 @@ final class InProcessTests: XCTestCase {
     return stacks
   }
 
+  /// A signal handler's caller is the trampoline the kernel returns into,
+  /// `__restore_rt`, whose first byte is the return address, with no call
+  /// before it: as a return address it is named, not left an address (one
+  /// byte back is padding). glibc sets it as `sa_restorer`.
+  func testTheSignalTrampolineIsNamedAsAReturnAddress() throws {
+    var action = sigaction()
+    action.__sigaction_handler.sa_handler = { _ in }
+    var old = sigaction()
+    XCTAssertEqual(sigaction(SIGUSR2, &action, &old), 0)
+    var installed = sigaction()
+    XCTAssertEqual(sigaction(SIGUSR2, &old, &installed), 0)
+    let restorer = try XCTUnwrap(installed.sa_restorer)
+    let address = UInt64(UInt(bitPattern: unsafeBitCast(restorer, to: UnsafeRawPointer.self)))
+    let symbolizer = Symbolizer.inProcess()
+    let name = symbolizer.symbolize(address).frames.first?.function
+    XCTAssertEqual(name, "__restore_rt")
+    XCTAssertEqual(
+      symbolizer.symbolize(address, isReturnAddress: true).frames.first?.function, name)
+  }
+
   /// The frame-pointer walk sees the same callers as the DWARF unwinder
   /// (`backtrace()`): frame 0 differs (two call sites in `captureVia`), and
   /// from frame 1 on the return addresses must be equal as long as both go.
