@@ -181,6 +181,10 @@ static void rlc_install_job_hooks(void) {
   swift_task_enqueueGlobalWithDeadline_hook = rlc_enqueue_global_with_deadline;
 }
 
+extern __attribute__((swiftcall)) unsigned long long swift_task_getJobTaskId(void *job);
+
+unsigned long long rlc_job_task_id(void *job) { return swift_task_getJobTaskId(job); }
+
 void rlc_route_global_jobs(int (*router)(void *job, unsigned long long delay)) {
   if (router != NULL) pthread_once(&rlc_hooks_once, rlc_install_job_hooks);
   atomic_store_explicit(&rlc_job_router, router, memory_order_release);

@@ -260,6 +260,39 @@ import Testing
     #expect(texts.contains { $0.contains(" is leaving a task at an await with locks still held!") })
   }
 
+  /// A task made outside every scope (a service made on a Dispatch thread,
+  /// which a test only feeds) that holds a lock across an `await` is no
+  /// test's, though the test's task resumes it (enqueues its job): a task
+  /// is a scope's when it is made there, not wherever it is resumed from.
+  @Test func aTaskOfNoScopeResumedByATestIsNotTheTests() async {
+    let held = Checked.RawSpinLock(name: "&service->await")
+    let (stream, feed) = AsyncStream<Int>.makeStream()
+    final class Box: @unchecked Sendable { var task: Task<Void, Never>? }
+    let box = Box()
+    let scope = LockValidationScope(endName: "the test")
+    await scope.run { @Sendable () async in
+      let made = DispatchSemaphore(value: 0)
+      DispatchQueue.global().async {
+        box.task = Task {
+          for await _ in stream {
+            held.lock()
+            await Task.yield()
+            LockValidationScope().run { held.unlock() }
+          }
+        }
+        made.signal()
+      }
+      made.wait()
+      for i in 0..<20 {
+        feed.yield(i)
+        try? await Task.sleep(nanoseconds: 2_000_000)
+      }
+    }
+    feed.finish()
+    await box.task?.value
+    #expect(!scope.findings.contains { $0.text.contains("&service->await") })
+  }
+
   /// A test under the trait that returns holding a lock fails, with the
   /// lock's name.
   @Test func aTestThatReturnsHoldingALockFails() async throws {

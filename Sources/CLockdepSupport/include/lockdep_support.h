@@ -37,6 +37,10 @@ int rlc_function_range(const char *name, uintptr_t *start, uintptr_t *size);
 /// before), and leaves them installed.
 void rlc_route_global_jobs(int (*router)(void *job, unsigned long long delay));
 
+/// The id of the task a job of the Swift runtime is (0 for a job that is
+/// no task): task ids count up as tasks are made, and are never reused.
+unsigned long long rlc_job_task_id(void *job);
+
 /// The calling thread's validator state (a retained Swift object), or NULL.
 /// Initial-exec: one load from the thread pointer at a fixed offset, not a
 /// lookup (valid in the program and in libraries it links; a library

@@ -108,22 +108,36 @@ final class ScopeExecutor: TaskExecutor {
   private struct Routing {
     /// Scopes running that route jobs.
     var scopes = 0
-    /// The executor of each task (a job's address) first enqueued where a
-    /// scope with an executor was bound, while that scope runs.
-    var tasks: [UInt: ScopeExecutor] = [:]
+    /// The executor of each task made where a scope with an executor was
+    /// bound, by task id, while that scope runs.
+    var tasks: [UInt64: ScopeExecutor] = [:]
+    /// The highest task id routed: a task with a higher one is new.
+    var newest: UInt64 = 0
   }
 
   /// The routing, changed (and the hooks set or cleared) under its lock.
   private static let routing = Synchronization.Mutex(Routing())
 
   /// While an asynchronous scope runs, every job of the global concurrent
-  /// executor is checked at both ends too. A task first enqueued where a
-  /// scope with an executor is bound (a `Task {}` a test starts, which
-  /// inherits the test's task-local values but not its executor
-  /// preference, as it is created) has its jobs run on that scope's
-  /// executor (`LockValidationScope.executor`) from then on, until the
-  /// scope ends (its resumptions are enqueued with the task suspended,
-  /// where no scope is bound); the jobs of other tasks run on `unscoped`.
+  /// executor is checked at both ends too. A task made where a scope with
+  /// an executor is bound (a `Task {}` or `Task.detached` a test starts:
+  /// one does not inherit the test's executor preference, the other not
+  /// even its task-local values) has its jobs run on that scope's
+  /// executor (`LockValidationScope.executor`) until the scope ends; the
+  /// jobs of other tasks run on `unscoped`.
+  ///
+  /// A task is the scope's when it is made there, not wherever it is
+  /// enqueued: its resumptions are enqueued by whoever resumes it (another
+  /// test's task feeding a stream a task of no test reads, or no task at
+  /// all after a `Task.yield()`). A task is told new by its id, which the
+  /// runtime counts up: a job of a task with an id above every id routed
+  /// so far is the task's first (it was just made, where it is enqueued),
+  /// and one at or below is a task seen before, or made before the
+  /// routing began, whose scope was decided then (none, if it was not
+  /// recorded). Two tasks made at once on two threads may be enqueued in
+  /// the other order, and the later-numbered first: the other is then
+  /// taken as no scope's (checked, but as no test's).
+  ///
   /// Balanced by `endScopedJobs(of:)`.
   static func routeScopedJobs() {
     changeRouting { $0.scopes += 1 }
@@ -153,29 +167,34 @@ final class ScopeExecutor: TaskExecutor {
   }
 
   /// The router: takes a job for the executor routing says, if any. Called
-  /// where the job is enqueued, so the scope bound there is the enqueuer's.
+  /// where the job is enqueued.
   private static let routeJob: @convention(c) (UnsafeMutableRawPointer?, UInt64) -> Int32 = {
     job, delay in
-    guard let job, let executor = ScopeExecutor.executor(for: UInt(bitPattern: job)) else {
-      return 0
-    }
+    guard let job, let executor = ScopeExecutor.executor(for: job) else { return 0 }
     executor.submit(unsafeBitCast(job, to: UnownedJob.self), after: delay)
     return 1
   }
 
-  /// Where the job at `address`, enqueued on the global concurrent
-  /// executor, runs: nil when nothing is routed.
-  private static func executor(for address: UInt) -> ScopeExecutor? {
-    guard routing.withLock({ $0.scopes > 0 }) else { return nil }
+  /// Where `job`, enqueued on the global concurrent executor, runs: nil
+  /// when nothing is routed.
+  private static func executor(for job: UnsafeMutableRawPointer) -> ScopeExecutor? {
+    let id = rlc_job_task_id(job)
+    let (active, known, isNew) = routing.withLock {
+      ($0.scopes > 0, $0.tasks[id], id > $0.newest)
+    }
+    guard active else { return nil }
+    if let known { return known }
+    // A job that is no task (id 0, an actor's) goes where it is enqueued.
+    guard isNew || id == 0 else { return unscoped }
     // Read outside the routing's lock: a task-local value.
     let bound = LockValidationScope.current?.executor
     return routing.withLock { routing in
       guard routing.scopes > 0 else { return nil }
-      if let bound {
-        routing.tasks[address] = bound
-        return bound
+      if id != 0 {
+        routing.newest = max(routing.newest, id)
+        if let bound { routing.tasks[id] = bound }
       }
-      return routing.tasks[address] ?? unscoped
+      return bound ?? unscoped
     }
   }
 
