@@ -293,6 +293,37 @@ import Testing
     #expect(!scope.findings.contains { $0.text.contains("&service->await") })
   }
 
+  /// A finding of a task that outlives its test (it inherited the test's
+  /// scope) is the process's, not the test's: an issue recorded then would
+  /// fail a test that passed.
+  @Test func aFindingAfterTheTestEndedIsTheProcesss() async {
+    let raw = Checked.RawSpinLock(name: "&late->raw")
+    let mutex = Checked.Mutex(name: "&late->mutex")
+    final class Box: @unchecked Sendable {
+      var task: Task<Void, Never>?
+      let reported = Atomic<Int>(0)
+    }
+    let box = Box()
+    let scope = LockValidationScope(
+      reporter: { _ in
+        box.reported.add(1, ordering: .relaxed)
+        return false
+      }, endName: "the test")
+    await scope.run { @Sendable () async in
+      box.task = Task {
+        try? await Task.sleep(nanoseconds: 50_000_000)
+        raw.withLock { mutex.withLock {} }
+      }
+    }
+    await box.task?.value
+    #expect(scope.findings.isEmpty)
+    #expect(box.reported.load(ordering: .relaxed) == 0)
+    #expect(
+      LockValidation.findings.contains {
+        $0.kind == .invalidWaitContext && LockValidation.lockNames(of: $0) == ["&late->mutex"]
+      })
+  }
+
   /// A test under the trait that returns holding a lock fails, with the
   /// lock's name.
   @Test func aTestThatReturnsHoldingALockFails() async throws {

@@ -201,9 +201,12 @@ final class LiveValidator: Sendable {
 
   /// The core's callback: every occurrence goes to the scope that caused it
   /// (a test), a new distinct one is kept and, by policy, printed (unless
-  /// its scope shows it: a test's issue carries the same report).
+  /// its scope shows it: a test's issue carries the same report). A scope
+  /// whose test is over (a task or thread that outlived it) is the
+  /// process's instead: an issue recorded then would fail a test that
+  /// passed.
   func handle(_ finding: Finding, isNew: Bool) {
-    let scope = LockValidationScope.current
+    let scope = LockValidationScope.current.flatMap { $0.hasEnded ? nil : $0 }
     scope?.record(finding)
     recorder?.flushAll()
     guard isNew else { return }

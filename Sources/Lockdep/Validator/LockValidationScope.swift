@@ -52,6 +52,16 @@ public final class LockValidationScope: Sendable {
   /// own, ends the scope (a worker's `run` of it, or a nested one, ends
   /// only its part; a worker's leftover lock is its thread's exit finding).
   private let started = Atomic<Bool>(false)
+  /// Whether that first run has ended (the test is over): a finding of a
+  /// task or thread that outlives it, still bound to the scope, is no
+  /// longer the scope's, but the process's (`LiveValidator.handle`).
+  private let ended = Atomic<Bool>(false)
+
+  /// Whether the scope's first run (the test's) has ended.
+  var hasEnded: Bool { ended.load(ordering: .acquiring) }
+  /// Whether the end is `runRoutingGlobalJobs`'s to mark, once the test's
+  /// last jobs are done, rather than its synchronous `run`'s.
+  private let endsAfterJobs = Atomic<Bool>(false)
   /// The executor of the asynchronous `run` that began the scope, while it
   /// runs: where the jobs of a `Task {}` started in the scope are checked
   /// (`ScopeExecutor.routeScopedJobs()`).
@@ -128,6 +138,9 @@ public final class LockValidationScope: Sendable {
         if endsScope, let endName, thread.validator.heldCount > heldBefore {
           thread.reportLocksHeld(above: heldBefore, atEndOf: endName)
         }
+        if endsScope && !endsAfterJobs.load(ordering: .relaxed) {
+          ended.store(true, ordering: .releasing)
+        }
         if thread.validator.heldCount > heldBefore {
           thread.exitScope = self
         } else if thread.exitScope === self {
@@ -158,10 +171,12 @@ public final class LockValidationScope: Sendable {
     guard endName != nil, lockValidationIsCompiledIn else { return try run(body) }
     let executor = ScopeExecutor(for: self)
     routeJobs(to: executor)
+    endsAfterJobs.store(true, ordering: .relaxed)
     defer {
       executor.awaitRunningJobs(limit: 250_000_000)
       endRouting(to: executor)
       executor.finish()
+      ended.store(true, ordering: .releasing)
     }
     return try run(body)
   }
@@ -225,7 +240,10 @@ public final class LockValidationScope: Sendable {
       let executor = ScopeExecutor(for: self)
       let routes = lockValidationIsCompiledIn
       if routes { routeJobs(to: executor) }
-      defer { if routes { endRouting(to: executor) } }
+      defer {
+        if routes { endRouting(to: executor) }
+        ended.store(true, ordering: .releasing)
+      }
       return try await withTaskExecutorPreference(executor) {
         // On the preferred executor: entering it may have moved the task.
         ScopeExecutor.forgetEarlierLocks()
