@@ -186,55 +186,40 @@ import Testing
       held.lock()
       await Task.yield()
     }
-    let texts = scope.findings.filter { $0.finding.kind == .locksHeldAtExit }.map(\.text)
-    #expect(
-      texts.contains {
-        $0.contains("&across->await")
-          && $0.contains(" is leaving the test at an await with locks still held!")
-      })
+    #expect(Self.leftAtAnAwait(scope, "&across->await"))
+  }
+
+  /// Whether `scope` found `lock` held as a job of its test ended (its
+  /// task suspended at an `await` holding it).
+  static func leftAtAnAwait(_ scope: LockValidationScope, _ lock: String) -> Bool {
+    scope.findings.contains {
+      $0.finding.kind == .locksHeldAtExit && $0.text.contains(lock)
+        && $0.text.contains(" is leaving the test at an await with locks still held!")
+    }
   }
 
   /// A `Task {}` a test starts inherits the test's scope but not its
-  /// executor preference: its jobs are routed from the global concurrent
-  /// executor to the scope's executor, so a lock it holds across an
+  /// executor preference, and a `Task.detached` neither, but both are made
+  /// in the test's task: their jobs are routed from the global concurrent
+  /// executor to the scope's executor, so a lock one holds across an
   /// `await` is the test's finding too, and is forgotten on that thread.
-  @Test func anUnstructuredTaskOfATestIsCheckedAtItsAwaits() async {
+  @Test(arguments: [false, true])
+  func aTaskATestStartsIsCheckedAtItsAwaits(detached: Bool) async {
     let held = Checked.RawSpinLock(name: "&task->await")
     let scope = LockValidationScope(endName: "the test")
-    await scope.run { @Sendable () async in
-      await Task {
-        held.lock()
-        await Task.yield()
-        LockValidationScope().run { held.unlock() }
-      }.value
+    let body: @Sendable () async -> Void = {
+      held.lock()
+      await Task.yield()
+      LockValidationScope().run { held.unlock() }
     }
-    let texts = scope.findings.filter { $0.finding.kind == .locksHeldAtExit }.map(\.text)
-    #expect(
-      texts.contains {
-        $0.contains("&task->await")
-          && $0.contains(" is leaving the test at an await with locks still held!")
-      })
-  }
-
-  /// A `Task.detached` a test starts inherits no scope, but it is first
-  /// enqueued in the test's: its jobs are checked as the test's too, and a
-  /// job of a task of no scope on `unscoped`, whose leftover lock is a
-  /// finding of no test.
-  @Test func aDetachedTaskOfATestIsCheckedAtItsAwaitsToo() async {
-    let held = Checked.RawSpinLock(name: "&detached->await")
-    let scope = LockValidationScope(endName: "the test")
     await scope.run { @Sendable () async in
-      await Task.detached {
-        held.lock()
-        await Task.yield()
-        LockValidationScope().run { held.unlock() }
-      }.value
+      if detached {
+        await Task.detached(operation: body).value
+      } else {
+        await Task(operation: body).value
+      }
     }
-    #expect(
-      scope.findings.contains {
-        $0.text.contains("&detached->await")
-          && $0.text.contains(" is leaving the test at an await with locks still held!")
-      })
+    #expect(Self.leftAtAnAwait(scope, "&task->await"))
   }
 
   /// While a scope runs, a job of a task of no scope that ends holding a
