@@ -133,7 +133,7 @@ import WaitContext
     let t = v.declareThread(token: "t")
     try Self.run(
       [
-        // Taken twice: the second time, its chain is cached and remembered.
+        // Taken twice: the second time, its chain is cached.
         LockEvent(.acquire, thread: t, lockClass: a),
         LockEvent(.release, thread: t, lockClass: a),
         LockEvent(.acquire, thread: t, lockClass: a),
@@ -148,6 +148,9 @@ import WaitContext
       ], on: &v, batch: true)
     var state = try #require(v.validator(of: t)).state
     state.stopped = true
+    // A trace's thread keeps no memo (`remembersChains`); a live one's
+    // remembers as this.
+    state.memo.remember(base: 1, tag: 2, slot: 0, key: 3, bits: 4)
     // A forced thread needs --preempt-rt and a threaded handler.
     state.forcedThreadDepth = 1
     let fresh = ThreadState()

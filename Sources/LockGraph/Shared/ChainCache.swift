@@ -136,4 +136,20 @@ public struct ChainLookup: @unchecked Sendable {
     for i in 0..<ChainCache.ways where base[i].load(ordering: .relaxed) == k { return true }
     return false
   }
+
+  /// `contains(_:)` without a branch per way: the bucket's eight keys are
+  /// all compared, and only the answer is branched on. For a trace's
+  /// validator, whose chains hit at any way of their bucket, where the
+  /// early exit's branches mispredict about once a lookup (a live thread's
+  /// hits mostly come from its `ChainMemo` instead).
+  @inlinable @inline(__always)
+  public func containsBranchFree(_ key: UInt64) -> Bool {
+    let k = key == 0 ? 1 : key
+    let base = slots + (Int(truncatingIfNeeded: k) & bucketMask) &* ChainCache.ways
+    // The smallest difference is 0 when a way holds the key: `min` keeps
+    // to conditional moves, where comparisons would become branches again.
+    var m = base[0].load(ordering: .relaxed) ^ k
+    for i in 1..<ChainCache.ways { m = Swift.min(m, base[i].load(ordering: .relaxed) ^ k) }
+    return m == 0
+  }
 }

@@ -289,7 +289,9 @@ extension ThreadValidator {
       key = ChainKey.iterate(base, lockClass: cls, read: read)
       guard chains.contains(key) else { return false }
       bits = HeldLock.taskContextBits(read: read, after: after)
-      state.memo.remember(base: base, tag: tag, slot: slot, key: key, bits: bits)
+      if remembersChains {
+        state.memo.remember(base: base, tag: tag, slot: slot, key: key, bits: bits)
+      }
     }
     pushTaskContext(cls, instance: instance, origin: origin, key: key, bits: bits)
     return true

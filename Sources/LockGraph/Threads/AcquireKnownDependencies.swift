@@ -3,7 +3,7 @@ import WaitContext
 extension ThreadValidator {
   /// What `acquireInBatch` did with an acquisition.
   enum BatchAcquisition {
-    /// Taken: its chain was in the cache (or the memo).
+    /// Taken: its chain was in the cache.
     case cached
     /// Taken: its chain was new, and validated over known dependencies.
     case validated
@@ -17,16 +17,15 @@ extension ThreadValidator {
   /// and whose chain adds no dependency the graph does not hold already
   /// with its kind, each checked since the graph last changed
   /// (`DependencyGraph.isChecked`). Validating such a chain finds nothing
-  /// and changes only the cache, so it is done here, inline: the recursion check (the class
-  /// is not held), one lookup per dependency, and the cache insert.
-  /// Anything else is declined, changing nothing: `acquire` then runs in
-  /// full.
+  /// and changes only the cache, so it is done here, inline: the recursion
+  /// check (the class is not held), one lookup per dependency, and the
+  /// cache insert. Anything else is declined, changing nothing: `acquire`
+  /// then runs in full.
   ///
-  /// It makes the state change `acquire` would make, with `acquireFast`'s
-  /// one difference (a memo hit on an evicted chain counts as a hit, and
-  /// the chain is not inserted again); the counters are the caller's. A chain validated here is not remembered in the
-  /// memo: `acquire` does not remember one either, and the memo decides
-  /// which later acquisitions count as chain hits.
+  /// It makes the state change `acquire` would make; the counters are the
+  /// caller's. A trace's validator keeps no `ChainMemo`
+  /// (`remembersChains`): the chain cache alone decides which
+  /// acquisitions count as chain hits, here and in `acquireFast`.
   @inline(__always)
   mutating func acquireInBatch(
     _ cls: ClassID, instance: UInt64, read: ReadMode, origin: Origin,
@@ -40,19 +39,12 @@ extension ThreadValidator {
     let top = state.held.top
     let before = top?.taskState ?? TaskTransitions.empty
     let base = top == nil ? ChainKey.initial(irqContext: IRQContextID.task) : state.chainKey
-    let slot = ChainMemo.slot(cls)
-    let tag = ChainMemo.tag(cls, read: read, before: before)
-    if let (key, bits) = state.memo.lookup(base: base, tag: tag, slot: slot) {
-      pushTaskContext(cls, instance: instance, origin: origin, key: key, bits: bits)
-      return .cached
-    }
     guard let after = taskContextState(after: before, taking: cls, read: read) else {
       return .declined
     }
     let key = ChainKey.iterate(base, lockClass: cls, read: read)
     let bits = HeldLock.taskContextBits(read: read, after: after)
-    if chains.contains(key) {
-      state.memo.remember(base: base, tag: tag, slot: slot, key: key, bits: bits)
+    if chains.containsBranchFree(key) {
       pushTaskContext(cls, instance: instance, origin: origin, key: key, bits: bits)
       return .cached
     }
@@ -114,7 +106,7 @@ extension ThreadValidator {
     }
     let base = chainHead ? ChainKey.initial(irqContext: irqContext) : state.chainKey
     let key = ChainKey.iterate(base, lockClass: cls, read: read)
-    let cached = chains.contains(key)
+    let cached = chains.containsBranchFree(key)
     if !cached {
       // A new chain: `checkRecursion`'s common case, then the dependencies.
       guard !state.held.holds(cls),

@@ -111,6 +111,13 @@ public struct ThreadValidator {
   /// The core's chain cache, for inserts without reference counting
   /// (`core` keeps it alive).
   let chainCache: Unmanaged<ChainCache>
+  /// Whether the fast path remembers chains in `state.memo`: a live
+  /// thread's does (a memo hit saves a load from the chain cache other
+  /// threads write); a trace's does not, since `acquireInBatch` takes the
+  /// chain cache alone (a hit costs about what a memo lookup does, and the
+  /// memo's miss would be one more branch it mispredicts), and a trace's
+  /// single events must count chain hits as batches do.
+  @usableFromInline let remembersChains: Bool
 
   /// The validator of thread `thread` (registered in `core`).
   public init(core: ValidatorCore, thread: ThreadID) {
@@ -130,6 +137,7 @@ public struct ThreadValidator {
     self.configuration = core.configuration
     self.shared = Unmanaged.passUnretained(core.shared)
     self.chainCache = Unmanaged.passUnretained(core.chains)
+    self.remembersChains = live
     state = ThreadState(heldCapacity: live ? 4 : 2)
     if live { state.contexts.reserveCapacity(16) }
   }
