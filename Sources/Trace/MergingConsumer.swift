@@ -92,13 +92,13 @@ public struct MergingConsumer: TraceConsumer {
   }
 
   /// The same wait types, an unset outer counting as the inner.
-  static func sameWaits(_ a: ClassWaitTypes, _ b: ClassWaitTypes) -> Bool {
+  public static func sameWaits(_ a: ClassWaitTypes, _ b: ClassWaitTypes) -> Bool {
     a.inner == b.inner && a.effectiveOuter == b.effectiveOuter && a.lockType == b.lockType
   }
 
   /// `mutex`, or `custom (inner=spin outer=spin type=normal)` when the wait
   /// types are not the kind's own.
-  static func describe(_ kind: LockKind, _ waits: ClassWaitTypes) -> String {
+  public static func describe(_ kind: LockKind, _ waits: ClassWaitTypes) -> String {
     let row = kind.row
     let own =
       waits.inner == row.inner && waits.effectiveOuter == (row.outer ?? waits.inner)

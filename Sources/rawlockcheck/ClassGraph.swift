@@ -40,8 +40,8 @@ struct ClassGraph {
     /// The DOT node id (`c12`).
     var dotID: String { "c\(id.raw)" }
 
-    /// `name` and lockdep's `{outer:inner}`.
-    var label: String { "\(name)\n{\(numbers.outer):\(numbers.inner)}" }
+    /// `name` and lockdep's `{outer:inner}`, one a line.
+    var label: [String] { [name, "{\(numbers.outer):\(numbers.inner)}"] }
 
     /// The border colour and a light fill of the same hue, by outer wait
     /// type (what the class needs from its caller): spin red, config
@@ -192,6 +192,8 @@ struct ClassGraph {
           shortSite: short, thread: core.threadLabel(finding.thread), inGraph: false))
       return edges.count - 1
     }
+    // The held locks and the lock of each invalid wait context.
+    var waitContexts: [([LockSnapshot], LockSnapshot)] = []
     for finding in validator.findings.findings {
       switch finding.detail {
       case .circularDependency(let held, let chain):
@@ -222,13 +224,25 @@ struct ClassGraph {
         if lock.lockClass.index < nodes.count {
           nodes[lock.lockClass.index].invalidWaitContext = true
         }
-        for h in finding.held {
-          if let e = graph.edge(from: h.lockClass, to: lock.lockClass) {
-            edges[Int(e)].invalidWaitContext = true
-          }
-        }
+        waitContexts.append((finding.held, lock))
       default:
         continue
+      }
+    }
+    // After the other findings: the dependency of an acquisition in an
+    // invalid wait context may be one another finding refused (a cycle it
+    // closes, reported after the wait context it breaks), drawn beside
+    // the graph's edges.
+    for (held, lock) in waitContexts {
+      for h in held {
+        let key =
+          UInt64(UInt32(bitPattern: h.lockClass.raw)) << 32
+          | UInt64(UInt32(bitPattern: lock.lockClass.raw))
+        if let e = graph.edge(from: h.lockClass, to: lock.lockClass) {
+          edges[Int(e)].invalidWaitContext = true
+        } else if let i = refused[key] {
+          edges[i].invalidWaitContext = true
+        }
       }
     }
   }
@@ -316,14 +330,14 @@ struct ClassGraph {
   func dot() -> String {
     let labelEveryEdge = edges.count <= Self.labelledEdgeLimit
     var out = "digraph \"lock classes\" {\n"
-    let title = "lock-class dependencies: " + source + (partNote.map { "\n" + $0 } ?? "")
-    out += "  graph [label=\(Self.quoted(title)), labelloc=t,"
+    let title = ["lock-class dependencies: " + source] + (partNote.map { [$0] } ?? [])
+    out += "  graph [label=\(Self.quoted(lines: title)), labelloc=t,"
     out += " fontname=\"Helvetica\", fontsize=12];\n"
     out += "  node [fontname=\"Helvetica\", fontsize=11, style=\"rounded,filled\"];\n"
     out += "  edge [fontname=\"Helvetica\", fontsize=8, color=\"#424242\"];\n"
     for n in nodes {
       var attributes = [
-        ("label", Self.quoted(n.label)),
+        ("label", Self.quoted(lines: n.label)),
         ("shape", n.shape),
         ("color", Self.quoted(n.color)),
         ("fillcolor", Self.quoted(n.fillColor)),
@@ -377,16 +391,29 @@ struct ClassGraph {
     attributes.map { "\($0.0)=\($0.1)" }.joined(separator: ", ")
   }
 
-  /// A DOT string literal: quotes and backslashes escaped, newlines as `\n`,
-  /// other control characters written as reports write them (`\u{0}`:
-  /// Graphviz refuses a NUL, and the rest would draw nothing readable).
-  static func quoted(_ s: String) -> String {
+  /// A DOT string literal of `s`: quotes and backslashes escaped, control
+  /// characters written as reports write them (`\u{0}`, `\u{A}`:
+  /// Graphviz refuses a NUL, a line feed in a name would draw as the
+  /// break between a label's lines, and the rest draw nothing readable).
+  static func quoted(_ s: String) -> String { quoted(lines: [s]) }
+
+  /// A DOT string literal drawn as `lines`, one below the other (joined
+  /// with DOT's `\n`), each escaped as `quoted(_:)` escapes.
+  static func quoted(lines: [String]) -> String {
     var out = "\""
+    for (i, line) in lines.enumerated() {
+      if i > 0 { out += "\\n" }
+      escape(line, into: &out)
+    }
+    return out + "\""
+  }
+
+  /// `s` escaped into a DOT string literal's text.
+  private static func escape(_ s: String, into out: inout String) {
     for scalar in s.unicodeScalars {
       switch scalar {
       case "\"": out += "\\\""
       case "\\": out += "\\\\"
-      case "\n": out += "\\n"
       default:
         if QuotedText.isPrintable(scalar) {
           out.unicodeScalars.append(scalar)
@@ -396,7 +423,6 @@ struct ClassGraph {
         }
       }
     }
-    return out + "\""
   }
 
   // MARK: JSON

@@ -42,6 +42,8 @@ extension ReportCommand {
     var reports: [TextReport] = []
     var warnings: [SARIFReport.Failure] = []
     var union = GraphFile()
+    // The trace each class of `union` came from, for its conflicts.
+    var classSources: [ExactKey: String] = [:]
     let pool = symbolizerPool()
     for group in groups {
       let report: TextReport
@@ -72,7 +74,26 @@ extension ReportCommand {
       case .json: try objects.add(JSONReport(report: report, version: RawLockCheck.version).value())
       case .sarif: reports.append(report)
       }
-      if graphOut != nil { union.formUnion(Self.graphFile(of: report)) }
+      if let graphOut {
+        let graph = Self.graphFile(of: report)
+        for (here, other) in union.formUnion(graph) {
+          // One graph file holds one class per key: validated apart, the
+          // traces could not say it, and the file would be refused with
+          // them (`--graph-in`) as `--merge` refuses them.
+          let message =
+            "\(graphOut): class \"\(QuotedText.shown(other.key))\" is "
+            + "\(MergingConsumer.describe(other.kind, other.waits)) in \(group[0]) but "
+            + "\(MergingConsumer.describe(here.kind, here.waits)) in "
+            + "\(classSources[ExactKey(here.key)] ?? "an earlier trace"): "
+            + "a graph file holds one class per key"
+          writeStandardError("rawlockcheck: \(message)\n")
+          failures.append((graphOut, message))
+          anyErrors = true
+        }
+        for c in graph.classes where classSources[ExactKey(c.key)] == nil {
+          classSources[ExactKey(c.key)] = group[0]
+        }
+      }
     }
     // The graph file is made, and its output tried, before the report is
     // printed: a SARIF log then says the run failed when it cannot be
@@ -124,6 +145,21 @@ extension ReportCommand {
           "rawlockcheck: \(graphOut): left out \(e.from) -> \(e.to)\(place): it closes a cycle "
             + "with the other traces' dependencies (--merge reports it)\n")
       }
+    }
+    // Read back, each class and each subclass an edge names takes a slot
+    // of the class table: a file with more could not be read.
+    var variants = Set<ExactKey>()
+    for e in union.edges {
+      if e.fromSub != 0 { variants.insert(ExactKey("\(e.fromSub)\u{0}\(e.from)")) }
+      if e.toSub != 0 { variants.insert(ExactKey("\(e.toSub)\u{0}\(e.to)")) }
+    }
+    let needed = union.classes.count + variants.count
+    if needed > ClassRegistry.capacity {
+      let message =
+        "\(graphOut): \(needed) lock classes and subclasses, more than a graph file can be read "
+        + "back with (the limit is \(ClassRegistry.capacity))"
+      writeStandardError("rawlockcheck: \(message)\n")
+      throw UnionError(message: message)
     }
     let comment =
       "written by rawlockcheck \(RawLockCheck.version) from \(traces.joined(separator: " "))"
@@ -408,9 +444,24 @@ extension GraphFile {
   /// Adds `other`'s classes (a key already here keeps its class) and
   /// edges (an edge already here gains `other`'s kinds, keeping its
   /// location).
-  mutating func formUnion(_ other: GraphFile) {
-    var keys = Set(classes.map { ExactKey($0.key) })
-    for c in other.classes where keys.insert(ExactKey(c.key)).inserted { classes.append(c) }
+  /// - Returns: `other`'s classes whose key is here with another kind or
+  ///   other wait types, each with the class here.
+  @discardableResult
+  mutating func formUnion(_ other: GraphFile) -> [(here: Class, other: Class)] {
+    var keys: [ExactKey: Int] = [:]
+    for (i, c) in classes.enumerated() { keys[ExactKey(c.key)] = i }
+    var conflicts: [(here: Class, other: Class)] = []
+    for c in other.classes {
+      if let i = keys[ExactKey(c.key)] {
+        let here = classes[i]
+        if here.kind != c.kind || !MergingConsumer.sameWaits(here.waits, c.waits) {
+          conflicts.append((here, c))
+        }
+      } else {
+        keys[ExactKey(c.key)] = classes.count
+        classes.append(c)
+      }
+    }
     var index: [ExactKey: Int] = [:]
     for (i, e) in edges.enumerated() { index[Self.pair(e)] = i }
     for e in other.edges {
@@ -421,6 +472,7 @@ extension GraphFile {
         edges.append(e)
       }
     }
+    return conflicts
   }
 
   private static func pair(_ e: Edge) -> ExactKey {

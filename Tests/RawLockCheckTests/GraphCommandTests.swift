@@ -39,11 +39,15 @@ import Testing
     statements(dot).first { $0.hasPrefix("\(id) [") }
   }
 
-  /// A DOT string keeps quotes, backslashes and line breaks as DOT reads
-  /// them, and writes other control characters as reports write them
-  /// (Graphviz refuses a NUL; an escape sequence would reach a terminal).
+  /// A DOT string keeps quotes and backslashes as DOT reads them, and
+  /// writes control characters as reports write them (Graphviz refuses a
+  /// NUL; an escape sequence would reach a terminal), a line feed too: in
+  /// a name it would draw as the break between a label's lines
+  /// (`quoted(lines:)`), and `a\nb` could not be told from a name `a`
+  /// over its wait types.
   @Test func dotStringsEscapeControlCharacters() {
-    #expect(ClassGraph.quoted("a\"b\\c\nd") == #""a\"b\\c\nd""#)
+    #expect(ClassGraph.quoted("a\"b\\c\nd") == #""a\"b\\c\\u{A}d""#)
+    #expect(ClassGraph.quoted(lines: ["a\nb", "{4:4}"]) == #""a\\u{A}b\n{4:4}""#)
     #expect(ClassGraph.quoted("x\u{0}y\u{1B}[31m\u{7F}") == #""x\\u{0}y\\u{1B}[31m\\u{7F}""#)
     #expect(ClassGraph.quoted("&zone->lock ü") == #""&zone->lock ü""#)
   }
@@ -163,6 +167,42 @@ import Testing
     #expect(refused.count == 1)
     #expect(refused.first?["circularDependency"] as? Bool == true)
     #expect(refused.first?["irqLockInversion"] as? Bool == true)
+  }
+
+  /// A dependency taken in an invalid wait context that also closes a
+  /// cycle (a spinlock_t under a raw_spinlock_t, after the other order) is
+  /// refused, and drawn marked for both: the wait context is reported
+  /// first, before the cycle refuses the dependency.
+  @Test func aRefusedDependencyInAnInvalidWaitContextIsMarkedSo() throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("graph-iwc-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let trace = directory.appendingPathComponent("t.rlt")
+    try Data(
+      """
+      rawlockcheck-trace 1
+      class R raw_spinlock
+      class S spinlock
+      1 acquire S
+      1 acquire R
+      1 release R
+      1 release S
+      1 acquire R
+      1 acquire S
+
+      """.utf8
+    ).write(to: trace)
+    let json = try ToolRun(["graph", "--format", "json", trace.path])
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+    let edges = try #require(object["edges"] as? [[String: Any]])
+    let refused = try #require(edges.first { $0["inGraph"] as? Bool == false })
+    #expect(refused["fromName"] as? String == "R" && refused["toName"] as? String == "S")
+    #expect(refused["circularDependency"] as? Bool == true)
+    #expect(refused["invalidWaitContext"] as? Bool == true)
+    let dot = try ToolRun(["graph", trace.path]).stdout
+    #expect(edge(dot, "c0", "c1")?.contains("dashed") == true)
   }
 
   @Test func mutexUnderRawSpinLock() throws {

@@ -64,6 +64,27 @@ import Testing
     #expect(run.stdout.hasSuffix("t1.rlt + t2.rlt: 8 events, 1 finding (circular-dependency 1)\n"))
   }
 
+  /// Memory is a process's (a trace is one process's): a `free` or an
+  /// `init` in one merged trace touches no lock a thread of another trace
+  /// holds at the same address, while within one trace it is lockdep's
+  /// "held lock freed!".
+  @Test func aFreeInOneTraceTouchesNoLockOfAnother() throws {
+    let holds = "rawlockcheck-trace 1\nclass A mutex\n1 acquire A inst=0x1000\n"
+    let dir = try Self.directory([
+      "holds.rlt": holds,
+      "frees.rlt": "rawlockcheck-trace 1\nclass A mutex\n1 free 0x1000 64\n1 init A inst=0x1000\n",
+      "both.rlt": holds + "2 free 0x1000 64\n",
+    ])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let merged = try ToolRun(["report", "--merge", "holds.rlt", "frees.rlt"], in: dir)
+    #expect(merged.status == 0)
+    #expect(merged.stdout == "holds.rlt + frees.rlt: 3 events, no findings\n")
+    let alone = try ToolRun(["report", "both.rlt"], in: dir)
+    #expect(alone.stdout.contains("WARNING: held lock freed!"))
+    let mergedWithin = try ToolRun(["report", "--merge", "both.rlt", "frees.rlt"], in: dir)
+    #expect(mergedWithin.stdout.components(separatedBy: "WARNING: held lock freed!").count == 2)
+  }
+
   @Test func mergedJSONNamesEachTrace() throws {
     let dir = try Self.directory(["t1.rlt": Self.first, "t2.rlt": Self.second])
     defer { try? FileManager.default.removeItem(at: dir) }
@@ -118,6 +139,28 @@ import Testing
     // Text traces keep their lines, and the event's number within its trace.
     let text = try ToolRun(["report", "--merge", "t1.rlt", "t2.rlt"], in: dir)
     #expect(text.stdout.contains("found at t2.rlt:5 (event 2), once\n"))
+  }
+
+  /// Traces validated apart may declare one key as two classes (each
+  /// process's own): a graph file holds one class per key, so
+  /// `--graph-out` writes nothing and says why (status 2), where it wrote
+  /// the first trace's class with the second's dependencies, a file that
+  /// `--graph-in` then refused with those same traces.
+  @Test func graphOutOfTracesDeclaringAKeyApartIsAnError() throws {
+    let dir = try Self.directory([
+      "k1.rlt": "rawlockcheck-trace 1\nclass A mutex\nclass C mutex\n1 acquire A\n",
+      "k7.rlt": "rawlockcheck-trace 1\nclass A spinlock\nclass C mutex\n1 acquire C\n1 acquire A\n",
+    ])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try ToolRun(["report", "--graph-out", "g.rlg", "k1.rlt", "k7.rlt"], in: dir)
+    #expect(run.status == 2)
+    #expect(
+      run.stderr
+        == "rawlockcheck: g.rlg: class \"A\" is spinlock in k7.rlt but mutex in k1.rlt: a graph file holds one class per key\n"
+    )
+    #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("g.rlg").path))
+    // Each trace is still reported, on its own.
+    #expect(run.stdout == "k1.rlt: 1 event, no findings\nk7.rlt: 2 events, no findings\n")
   }
 
   /// Traces validated apart may hold both orders of a pair between them,

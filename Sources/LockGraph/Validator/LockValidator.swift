@@ -289,6 +289,11 @@ public struct LockValidator {
       var hit = pool.heldAddresses.holders(
         from: event.address, length: event.freedLength, excluding: t, threads: threads,
         indexingFirst: &pool.unindexed)
+      // Memory is one process's: where traces of several processes are
+      // validated together (`report --merge` tags each event with its
+      // trace), a thread of another trace holds no lock in this memory
+      // (a holder's locks are all of its own trace).
+      hit.removeAll { threads[$0].state.held[0].origin.trace != event.origin.trace }
       hit.sort { threads[$0].thread.raw < threads[$1].thread.raw }
       for other in hit {
         let held = threads[other].state.held
