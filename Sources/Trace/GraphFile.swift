@@ -252,6 +252,8 @@ struct GraphFileParser {
   /// The class keys declared, compared byte by byte (`ExactKey`), as a
   /// trace's are.
   private var keys: Set<ExactKey> = []
+  /// The keys of RCU classes (lockdep's `check=0`), which no edge names.
+  private var unchecked: Set<ExactKey> = []
   private var tokenizer = Tokenizer()
   private var number: Int64 = 0
 
@@ -356,6 +358,7 @@ struct GraphFileParser {
       throw fail(
         "unknown lock kind \"\(TextTraceParser.clip(words[2]))\" (expected one of \(known))")
     }
+    if kind.row.isRCU { unchecked.insert(ExactKey(key)) }
     let v = try optionValues(
       words, options, from: 3, allowed: ["name", "inner", "outer", "type"], on: "a class")
     func wait(_ key: String) throws(TraceError) -> WaitType? {
@@ -394,6 +397,11 @@ struct GraphFileParser {
     }
     for key in [words[1], words[3]] where !keys.contains(ExactKey(key)) {
       throw fail("unknown class \"\(TextTraceParser.clip(key))\"")
+    }
+    for key in [words[1], words[3]] where unchecked.contains(ExactKey(key)) {
+      throw fail(
+        "class \"\(TextTraceParser.clip(key))\" is an RCU class, which takes part in no "
+          + "dependency (check=0)")
     }
     let v = try optionValues(
       words, options, from: 4,

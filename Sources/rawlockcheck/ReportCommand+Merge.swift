@@ -75,7 +75,7 @@ extension ReportCommand {
       case .sarif: reports.append(report)
       }
       if let graphOut {
-        let graph = Self.graphFile(of: report)
+        let graph = Self.graphFile(of: report, seededFrom: graphIn)
         for (here, other) in union.formUnion(graph) {
           // One graph file holds one class per key: validated apart, the
           // traces could not say it, and the file would be refused with
@@ -182,14 +182,21 @@ extension ReportCommand {
   /// `paths` without a file named again (by the same path, another one or
   /// a hard link: the same device and inode), said on standard error: a
   /// trace merged with itself would report each finding twice, at one
-  /// place. Standard input (`-`) and paths that cannot be read are kept
-  /// (their reading says why).
+  /// place. Standard input (`-`) counts as the file it is redirected from;
+  /// a pipe, and paths that cannot be read, are kept (their reading says
+  /// why).
   static func once(_ paths: [String]) -> [String] {
     var seen: [String: String] = [:]
     var kept: [String] = []
     for path in paths {
       var info = stat()
-      guard path != "-", stat(path, &info) == 0 else {
+      // Standard input redirected from a file is that file; a pipe is
+      // no other input.
+      let known =
+        path == "-"
+        ? fstat(STDIN_FILENO, &info) == 0 && info.st_mode & S_IFMT == S_IFREG
+        : stat(path, &info) == 0
+      guard known else {
         kept.append(path)
         continue
       }
@@ -249,6 +256,7 @@ extension ReportCommand {
         validator: validator, trace: Int32(sources.count), source: path,
         threadPrefix: paths.count > 1 ? "\(i + 1):" : "", classSources: classSources)
       let started = MonotonicClock.now()
+      let before = (validator.eventCount, validator.statistics)
       let symbols: TraceSymbols
       var said: [SARIFReport.Failure] = []
       defer { warnings += said }
@@ -275,7 +283,9 @@ extension ReportCommand {
       classSources = consumer.classSources
       if statistics {
         writeStandardError(
-          Self.statisticsLine(path, validator, seconds: MonotonicClock.now() - started))
+          Self.statisticsLine(
+            path, validator, since: before, merged: paths.count > 1,
+            seconds: MonotonicClock.now() - started))
       }
       sources.append(path)
       resolvers.append(resolver(for: symbols, path: path, pool: pool))
@@ -287,9 +297,15 @@ extension ReportCommand {
         MergedFindings.key(of: $0, symbols: traceSymbols)
       }
     }
+    // The run's name: its traces, or for many (a CI run's shards), the
+    // first and last few and how many.
+    let name =
+      paths.count <= 8
+      ? paths.joined(separator: " + ")
+      : (paths.prefix(3) + ["..."] + paths.suffix(2)).joined(separator: " + ")
+        + " (\(paths.count) traces)"
     var report = TextReport(
-      validator: validator, source: paths.joined(separator: " + "),
-      resolver: MergedFrameResolver(resolvers: resolvers))
+      validator: validator, source: name, resolver: MergedFrameResolver(resolvers: resolvers))
     report.sources = sources
     report.sourceFirstEvents = firstEvents
     return report
@@ -373,7 +389,7 @@ extension ReportCommand {
 
   /// The report's classes and dependency graph as a graph file: each edge
   /// with its first stack's innermost frame and its trace location.
-  static func graphFile(of report: TextReport) -> GraphFile {
+  static func graphFile(of report: TextReport, seededFrom graphIn: String? = nil) -> GraphFile {
     var graph = GraphFile()
     let classes = report.core.classes
     for i in 0..<classes.count {
@@ -386,8 +402,12 @@ extension ReportCommand {
     for edge in report.core.graph.edges {
       let from = classes[edge.from]
       let to = classes[edge.to]
+      // An edge seeded from `graphIn` (numbered -1) without a trace of its
+      // own is listed there under the graph file's name: it keeps no trace.
+      let source = report.sourceName(edge.origin)
+      let seededWithoutTrace = edge.origin.event == -1 && source == graphIn
       var location = GraphFile.Location(
-        trace: report.sourceName(edge.origin), traceLine: edge.origin.line)
+        trace: seededWithoutTrace ? nil : source, traceLine: edge.origin.line)
       if let frame = report.resolver.frames(for: edge.origin).first,
         frame.function != nil || frame.file != nil
       {

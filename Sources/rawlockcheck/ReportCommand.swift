@@ -241,14 +241,30 @@ struct ReportCommand: ParsableCommand {
   }
 
   static func statisticsLine(_ path: String, _ v: LockValidator, seconds: Double) -> String {
+    statisticsLine(
+      path, v, since: (0, ThreadValidator.Statistics()), merged: false, seconds: seconds)
+  }
+
+  /// `--statistics`' line for a trace whose events `v` validated after
+  /// `before` (its event count and counters then): the trace's own events
+  /// and chain-cache lookups, and the classes and dependencies of the
+  /// whole graph (with `merged`, said to be the merged graph's so far).
+  static func statisticsLine(
+    _ path: String, _ v: LockValidator, since before: (events: Int64, ThreadValidator.Statistics),
+    merged: Bool, seconds: Double
+  ) -> String {
     let s = v.statistics
-    let lookups = s.chainHits + s.chainMisses
-    let hitRate = lookups == 0 ? 0 : Double(s.chainHits) / Double(lookups) * 100
-    let rate = seconds > 0 ? Double(v.eventCount) / seconds : 0
+    let events = v.eventCount - before.events
+    let hits = s.chainHits - before.1.chainHits
+    let misses = s.chainMisses - before.1.chainMisses
+    let lookups = hits + misses
+    let hitRate = lookups == 0 ? 0 : Double(hits) / Double(lookups) * 100
+    let rate = seconds > 0 ? Double(events) / seconds : 0
     return
-      "\(path): \(v.eventCount) events in \(String(format2: seconds)) s, \(Int(rate)) events/s; "
-      + "chain cache \(s.chainHits) hits, \(s.chainMisses) misses (\(String(format2: hitRate))% hits); "
-      + "\(v.classes.count) classes, \(v.core.dependencyCount) dependencies\n"
+      "\(path): \(events) events in \(String(format2: seconds)) s, \(Int(rate)) events/s; "
+      + "chain cache \(hits) hits, \(misses) misses (\(String(format2: hitRate))% hits); "
+      + "\(v.classes.count) classes, \(v.core.dependencyCount) dependencies"
+      + (merged ? " in the merged graph so far\n" : "\n")
   }
 }
 

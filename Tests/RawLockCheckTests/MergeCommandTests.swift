@@ -85,6 +85,67 @@ import Testing
     #expect(mergedWithin.stdout.components(separatedBy: "WARNING: held lock freed!").count == 2)
   }
 
+  /// `--statistics` of a merged run: each trace's line counts that
+  /// trace's events and chain-cache lookups (not the run's so far), and
+  /// says its classes and dependencies are the merged graph's.
+  @Test func mergedStatisticsCountEachTracesOwnEvents() throws {
+    let dir = try Self.directory(["t1.rlt": Self.first, "t2.rlt": Self.second])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try ToolRun(["report", "--merge", "--statistics", "t1.rlt", "t2.rlt"], in: dir)
+    let lines = run.stderr.split(separator: "\n")
+    #expect(lines.count == 2, "\(run.stderr)")
+    #expect(lines.first?.hasPrefix("t1.rlt: 4 events in ") == true)
+    #expect(lines.last?.hasPrefix("t2.rlt: 4 events in ") == true)
+    #expect(lines.last?.contains("chain cache 0 hits, 2 misses") == true)
+    // B -> A closes a cycle: refused, the graph keeps A -> B alone.
+    #expect(lines.last?.hasSuffix("2 classes, 1 dependencies in the merged graph so far") == true)
+  }
+
+  /// Standard input redirected from a trace named too is that trace,
+  /// merged once (its findings would be reported twice, at one place);
+  /// another file with the same text is merged.
+  @Test func standardInputFromANamedTraceIsMergedOnce() throws {
+    let dir = try Self.directory(["t1.rlt": Self.first])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let redirected = try ToolRun(
+      ["report", "--merge", "t1.rlt", "-"], in: dir,
+      standardInput: FileHandle(forReadingFrom: dir.appendingPathComponent("t1.rlt")))
+    #expect(redirected.stderr == "rawlockcheck: -: the same file as t1.rlt, merged once\n")
+    #expect(redirected.stdout == "t1.rlt: 4 events, no findings\n")
+    let copy = try ToolRun(["report", "--merge", "t1.rlt", "-"], in: dir, input: Self.first)
+    #expect(copy.stdout == "t1.rlt + -: 8 events, no findings\n")
+  }
+
+  /// A seeded edge is written back with its recorded location unchanged
+  /// (docs/graph-file-format.md): one recorded without a trace gains none
+  /// (it gained the graph file's name as its trace).
+  @Test func aSeededEdgeWithoutATraceKeepsNone() throws {
+    let dir = try Self.directory([
+      "g1.rlg":
+        "rawlockcheck-graph 1\nclass A mutex\nclass B mutex\nedge A -> B kinds=EN function=f\n",
+      "c.rlt": "rawlockcheck-trace 1\nclass C mutex\n1 acquire C\n",
+    ])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try ToolRun(
+      ["report", "--graph-in", "g1.rlg", "--graph-out", "g2.rlg", "c.rlt"], in: dir)
+    #expect(run.status == 0, "\(run.stderr)")
+    let written = try String(contentsOf: dir.appendingPathComponent("g2.rlg"), encoding: .utf8)
+    #expect(written.hasSuffix("\nedge A -> B kinds=EN function=f\n"), "\(written)")
+  }
+
+  /// A merged run of many traces (a CI run's shards) is named by its
+  /// first and last few and how many, not a line listing them all.
+  @Test func manyMergedTracesAreNamedShort() throws {
+    var files: [String: String] = [:]
+    for i in 1...9 { files["s\(i).rlt"] = Self.first }
+    let dir = try Self.directory(files)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try ToolRun(["report", "--merge"] + (1...9).map { "s\($0).rlt" }, in: dir)
+    #expect(
+      run.stdout
+        == "s1.rlt + s2.rlt + s3.rlt + ... + s8.rlt + s9.rlt (9 traces): 36 events, no findings\n")
+  }
+
   @Test func mergedJSONNamesEachTrace() throws {
     let dir = try Self.directory(["t1.rlt": Self.first, "t2.rlt": Self.second])
     defer { try? FileManager.default.removeItem(at: dir) }

@@ -222,4 +222,23 @@ import WaitContext
       try GraphFile.parse("rawlockcheck-graph 1\nclass \"A\\q\" mutex\n", file: "g")
     }
   }
+
+  /// An RCU class takes part in no dependency (lockdep's `check=0`): the
+  /// validator never records an edge from or to one, and a file that has
+  /// one is refused, on either side.
+  @Test func anEdgeOfAnRCUClassIsRefused() throws {
+    for edge in ["edge R -> A kinds=EN", "edge A -> R kinds=EN"] {
+      #expect(
+        throws: TraceError(
+          file: "g", line: 4,
+          message: "class \"R\" is an RCU class, which takes part in no dependency (check=0)")
+      ) {
+        try GraphFile.parse(
+          "rawlockcheck-graph 1\nclass R rcu\nclass A mutex\n\(edge)\n", file: "g")
+      }
+    }
+    #expect(
+      try GraphFile.parse("rawlockcheck-graph 1\nclass R rcu\nclass A mutex\n", file: "g")
+        .classes.count == 2)
+  }
 }
