@@ -130,6 +130,22 @@ extension ReportCommand {
     throws(UnionError) -> String
   {
     var union = union
+    // Read back, each class and each subclass an edge names takes a slot
+    // of the class table: a file with more could not be read. Checked
+    // before the cycles are taken out, which registers the classes too.
+    var variants = Set<ExactKey>()
+    for e in union.edges {
+      if e.fromSub != 0 { variants.insert(ExactKey("\(e.fromSub)\u{0}\(e.from)")) }
+      if e.toSub != 0 { variants.insert(ExactKey("\(e.toSub)\u{0}\(e.to)")) }
+    }
+    let needed = union.classes.count + variants.count
+    if needed > ClassRegistry.capacity {
+      let message =
+        "\(graphOut): \(needed) lock classes and subclasses, more than a graph file can be read "
+        + "back with (the limit is \(ClassRegistry.capacity))"
+      writeStandardError("rawlockcheck: \(message)\n")
+      throw UnionError(message: message)
+    }
     if several {
       // Traces validated apart, each clean, may hold the two orders of
       // a pair between them: the file keeps the first, as one run over
@@ -145,21 +161,6 @@ extension ReportCommand {
           "rawlockcheck: \(graphOut): left out \(e.from) -> \(e.to)\(place): it closes a cycle "
             + "with the other traces' dependencies (--merge reports it)\n")
       }
-    }
-    // Read back, each class and each subclass an edge names takes a slot
-    // of the class table: a file with more could not be read.
-    var variants = Set<ExactKey>()
-    for e in union.edges {
-      if e.fromSub != 0 { variants.insert(ExactKey("\(e.fromSub)\u{0}\(e.from)")) }
-      if e.toSub != 0 { variants.insert(ExactKey("\(e.toSub)\u{0}\(e.to)")) }
-    }
-    let needed = union.classes.count + variants.count
-    if needed > ClassRegistry.capacity {
-      let message =
-        "\(graphOut): \(needed) lock classes and subclasses, more than a graph file can be read "
-        + "back with (the limit is \(ClassRegistry.capacity))"
-      writeStandardError("rawlockcheck: \(message)\n")
-      throw UnionError(message: message)
     }
     let comment =
       "written by rawlockcheck \(RawLockCheck.version) from \(traces.joined(separator: " "))"
