@@ -174,13 +174,8 @@ import Testing
   /// refused, and drawn marked for both: the wait context is reported
   /// first, before the cycle refuses the dependency.
   @Test func aRefusedDependencyInAnInvalidWaitContextIsMarkedSo() throws {
-    let directory = FileManager.default.temporaryDirectory
-      .appendingPathComponent("graph-iwc-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let trace = directory.appendingPathComponent("t.rlt")
-    try Data(
-      """
+    let directory = try MergeCommandTests.directory([
+      "t.rlt": """
       rawlockcheck-trace 1
       class R raw_spinlock
       class S spinlock
@@ -191,8 +186,10 @@ import Testing
       1 acquire R
       1 acquire S
 
-      """.utf8
-    ).write(to: trace)
+      """
+    ])
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let trace = directory.appendingPathComponent("t.rlt")
     let json = try ToolRun(["graph", "--format", "json", trace.path])
     let object = try #require(
       try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
