@@ -172,6 +172,10 @@ struct ClassGraph {
         from: e.from, to: e.to, kinds: Self.kindNames(e.kinds), site: site, shortSite: short,
         thread: core.threadLabel(e.thread))
     }
+    /// `refused`'s key of the dependency `a -> b`.
+    func pairKey(_ a: ClassID, _ b: ClassID) -> UInt64 {
+      UInt64(UInt32(bitPattern: a.raw)) << 32 | UInt64(UInt32(bitPattern: b.raw))
+    }
     var refused: [UInt64: Int] = [:]
     /// The index of `held -> lock`, the dependency a finding names: the
     /// graph's, or the one the finding refused, drawn beside it (made by
@@ -179,9 +183,7 @@ struct ClassGraph {
     /// inversion may refuse the same pair).
     func dependency(_ held: LockSnapshot, _ lock: LockSnapshot, of finding: Finding) -> Int {
       if let e = graph.edge(from: held.lockClass, to: lock.lockClass) { return Int(e) }
-      let key =
-        UInt64(UInt32(bitPattern: held.lockClass.raw)) << 32
-        | UInt64(UInt32(bitPattern: lock.lockClass.raw))
+      let key = pairKey(held.lockClass, lock.lockClass)
       if let i = refused[key] { return i }
       let (site, short) = sites(finding.origin)
       refused[key] = edges.count
@@ -235,12 +237,9 @@ struct ClassGraph {
     // the graph's edges.
     for (held, lock) in waitContexts {
       for h in held {
-        let key =
-          UInt64(UInt32(bitPattern: h.lockClass.raw)) << 32
-          | UInt64(UInt32(bitPattern: lock.lockClass.raw))
         if let e = graph.edge(from: h.lockClass, to: lock.lockClass) {
           edges[Int(e)].invalidWaitContext = true
-        } else if let i = refused[key] {
+        } else if let i = refused[pairKey(h.lockClass, lock.lockClass)] {
           edges[i].invalidWaitContext = true
         }
       }

@@ -467,7 +467,6 @@ extension GraphFile {
   /// location).
   /// - Returns: `other`'s classes whose key is here with another kind or
   ///   other wait types, each with the class here.
-  @discardableResult
   mutating func formUnion(_ other: GraphFile) -> [(here: Class, other: Class)] {
     var keys: [ExactKey: Int] = [:]
     for (i, c) in classes.enumerated() { keys[ExactKey(c.key)] = i }

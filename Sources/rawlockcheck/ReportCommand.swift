@@ -250,13 +250,14 @@ struct ReportCommand: ParsableCommand {
   /// and chain-cache lookups, and the classes and dependencies of the
   /// whole graph (with `merged`, said to be the merged graph's so far).
   static func statisticsLine(
-    _ path: String, _ v: LockValidator, since before: (events: Int64, ThreadValidator.Statistics),
+    _ path: String, _ v: LockValidator,
+    since before: (events: Int64, counters: ThreadValidator.Statistics),
     merged: Bool, seconds: Double
   ) -> String {
     let s = v.statistics
     let events = v.eventCount - before.events
-    let hits = s.chainHits - before.1.chainHits
-    let misses = s.chainMisses - before.1.chainMisses
+    let hits = s.chainHits - before.counters.chainHits
+    let misses = s.chainMisses - before.counters.chainMisses
     let lookups = hits + misses
     let hitRate = lookups == 0 ? 0 : Double(hits) / Double(lookups) * 100
     let rate = seconds > 0 ? Double(events) / seconds : 0
