@@ -63,6 +63,7 @@ struct GenerateCommand: ParsableCommand {
   var shape: Shape = .reuse
 
   @Option(
+    parsing: .unconditional,
     help:
       "Number of lock classes (default 400 for reuse, churn, frees and deep, 200 for low-reuse, 2000 for random-order)."
   )
@@ -75,6 +76,7 @@ struct GenerateCommand: ParsableCommand {
   var seed: UInt64 = 1
 
   @Option(
+    parsing: .unconditional,
     help:
       "Declare this many stacks and write events as a recorder does: inst= on every acquisition and release, at= on every acquisition (0: plain events)."
   )

@@ -48,6 +48,7 @@ struct GraphCommand: ParsableCommand {
   var output: String?
 
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
       "Draw at most this many dependencies, those of findings first (0: all).",
       discussion: "Default: 500 for svg, all for dot and json.", valueName: "n"))

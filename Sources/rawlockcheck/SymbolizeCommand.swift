@@ -28,6 +28,7 @@ struct SymbolizeCommand: ParsableCommand {
   var debugDir: [String] = []
 
   @Option(
+    parsing: .unconditional,
     help: ArgumentHelp(
       "Threads that symbolize (default: one per processor, at most 4).",
       discussion:

@@ -130,6 +130,13 @@ import Testing
     (["demo", "--rounds", "100001"], "--rounds must be at most 100000"),
     (["generate", "--events", "-5"], "--events, --threads must be positive"),
     (["generate", "--seed", "-1"], "The value '-1' is invalid for '--seed <seed>'"),
+    (["generate", "--classes", "-1"], "--classes at least 16"),
+    (["generate", "--stacks", "-1"], "--stacks at least 0"),
+    (["graph", "--max-edges", "-1", "t.rlt"], "--max-edges must be 0 (all) or more, got -1"),
+    (
+      ["symbolize", "--jobs", "-1", "--exe", "/bin/true", "0x1"],
+      "--jobs must be between 1 and 64, not -1"
+    ),
   ])
   func countsOutOfRangeAreUsageErrors(arguments: [String], message: String) throws {
     let run = try ToolRun(arguments)
