@@ -273,10 +273,11 @@ public struct SARIFReport {
     /// under the source root (the checkout's code, which a code scanning
     /// service annotates, rather than a library's the finding happened
     /// in), else the first such frame of the other places the finding
-    /// names (`Finding.origins`: a lock left held at a thread's exit, in
-    /// libc's thread teardown, is at the line that took it), else the
-    /// innermost frame with a file and line, else the innermost with a
-    /// file, else the trace's line, else the trace itself.
+    /// names (`Finding.origins`), else the innermost frame with a file and
+    /// line, else the innermost with a file, else the trace's line, else
+    /// the trace itself. A lock left held at a thread's exit is looked for
+    /// in the stack that took it first (the first held lock's), the exit's
+    /// last: the exit is in libc's thread teardown.
     func primaryLocation(_ f: Finding) -> JSONValue {
       // Frames past a stale one (a binary rebuilt since the trace) are its
       // callers, in the libraries below it: the trace's own location says
@@ -291,9 +292,13 @@ public struct SARIFReport {
       func inCheckout(_ frame: Frame) -> Bool {
         frame.line > 0 && frame.sourceFile.map(log.isUnderSourceRoot) == true
       }
-      let frames = framesOf(f.origin)
+      // A lock left held at a thread's exit is where it was taken, with or
+      // without a source root: the exit's own stack is the thread's
+      // teardown, in libc, which says nothing of the leak.
+      let places = f.kind == .locksHeldAtExit ? f.held.map(\.origin) + [f.origin] : f.origins
+      let frames = framesOf(places[0])
       var checkout = frames.first(where: inCheckout)
-      for origin in f.origins.dropFirst() where checkout == nil {
+      for origin in places.dropFirst() where checkout == nil {
         checkout = framesOf(origin).first(where: inCheckout)
       }
       var fields: [(String, JSONValue)] = []
@@ -309,7 +314,7 @@ public struct SARIFReport {
           fields.append(
             ("logicalLocations", .array([.object([("fullyQualifiedName", .string(function))])])))
         }
-      } else if let trace = traceLocation(f.origin) {
+      } else if let trace = traceLocation(places[0]) {
         fields.append(("physicalLocation", trace))
       } else {
         fields.append(

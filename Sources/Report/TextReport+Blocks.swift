@@ -168,6 +168,9 @@ extension TextReport {
         // lockdep_sys_exit(): "... is leaving the kernel with locks still held!"
         out += "\(thread(f.thread)) is leaving \(scope) with locks still held!\n"
       } else {
+        // debug_check_no_locks_held()'s line at a task's exit, which kernel
+        // developers search for, under the spec's title.
+        out += "WARNING: \(thread(f.thread)) still has locks held!\n"
         out += "\(thread(f.thread)) is exiting with locks still held!\n"
       }
       out += heldAndBacktrace(f)

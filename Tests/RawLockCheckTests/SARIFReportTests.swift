@@ -208,6 +208,24 @@ import WaitContext
     #expect(uri == "LockdepProbe/main.swift", "\(run.stdout.prefix(2000))")
   }
 
+  /// Without a source root too: the location of a lock left held at a
+  /// thread's exit is the line that took it, not glibc's teardown file
+  /// (`./nptl/nptl_deallocate_tsd.c`), the exit's innermost frame with a
+  /// line (found by a user's package).
+  @Test func aLockHeldAtExitIsWhereItWasTakenWithoutASourceRoot() throws {
+    let (_, trace) = try RecorderTests.record("locks-held-at-exit")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    let run = try ToolRun(["report", "--format", "sarif", trace.path])
+    let results =
+      (try Self.object(run.stdout)["runs"] as? [[String: Any]])?.first?["results"]
+      as? [[String: Any]] ?? []
+    let result = results.first { $0["ruleId"] as? String == "locks-held-at-exit" }
+    let physical =
+      (result?["locations"] as? [[String: Any]])?.first?["physicalLocation"] as? [String: Any]
+    let uri = (physical?["artifactLocation"] as? [String: Any])?["uri"] as? String
+    #expect(uri?.hasSuffix("LockdepProbe/main.swift") == true, "\(run.stdout.prefix(2000))")
+  }
+
   /// A relative path is placed under the working directory only when the
   /// file is there: glibc's `./nptl/nptl_deallocate_tsd.c` (relative to
   /// glibc's build) named a file of the checkout that does not exist.
