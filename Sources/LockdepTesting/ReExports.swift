@@ -1,5 +1,9 @@
-// The finding types the assertions take and return, visible with
-// `import LockdepTesting` alone (as `import Lockdep` makes them visible).
+// The types and values a test uses beside the assertions, visible with
+// `import LockdepTesting` alone (as `import Lockdep` makes them visible):
+// the finding types the assertions take and return, the scope a test's
+// threads join (`scope.run {}`), and whether validation is compiled in.
 
 @_exported import struct LockGraph.Finding
 @_exported import enum LockGraph.FindingKind
+@_exported import class Lockdep.LockValidationScope
+@_exported import let Lockdep.lockValidationIsCompiledIn
