@@ -42,6 +42,10 @@ final class LiveValidator: Sendable {
     /// said to be shared by two classes.
     var classPlaces: [String: String] = [:]
     var namesSaid: Set<String> = []
+    /// Occurrences of each kind that no scope took (on a thread not run
+    /// in a test's scope), counted so that a negative test that found
+    /// nothing can say they happened meanwhile (`outsideScopes`).
+    var outsideScopes: [FindingKind: Int] = [:]
   }
 
   private init() {
@@ -194,6 +198,10 @@ final class LiveValidator: Sendable {
     if policy != .off && policy != .collect { printToStandardError("rawlockcheck: \(message)\n") }
   }
 
+  /// The occurrences of each kind so far that no scope took: on threads
+  /// not run in a test's scope (`handle`).
+  var outsideScopes: [FindingKind: Int] { state.withLock { $0.outsideScopes } }
+
   /// What was said of misuse so far (`misuse`, `sharedClass`).
   var misuses: [String] { state.withLock { $0.misuses } }
 
@@ -207,7 +215,11 @@ final class LiveValidator: Sendable {
   /// passed.
   func handle(_ finding: Finding, isNew: Bool) {
     let scope = LockValidationScope.current.flatMap { $0.hasEnded ? nil : $0 }
-    scope?.record(finding)
+    if let scope {
+      scope.record(finding)
+    } else {
+      state.withLock { $0.outsideScopes[finding.kind, default: 0] += 1 }
+    }
     recorder?.flushAll()
     guard isNew else { return }
     switch policy {

@@ -311,6 +311,8 @@ public final class LockValidationScope: Sendable {
     -> (result: R, findings: [Finding], complaints: [String])
   {
     let scope = LockValidationScope(isolated: kind != nil, showing: kind == nil)
+    let outsideBefore =
+      kind != nil && LiveValidator.isCreated ? LiveValidator.shared.outsideScopes : [:]
     let result = try scope.run(body)
     let occurrences = scope.findings
     let found = occurrences.map(\.finding)
@@ -339,9 +341,26 @@ public final class LockValidationScope: Sendable {
       result, found,
       [
         "expected \("aeiou".contains(kind.rawValue.first!) ? "an" : "a") \(kind.rawValue) finding, "
-          + "found \(seen.isEmpty ? "none" : seen)" + reports
+          + "found \(seen.isEmpty ? "none" : seen)" + Self.outsideNote(since: outsideBefore)
+          + reports
       ]
     )
+  }
+
+  /// What a negative test that missed its finding should know of the
+  /// findings no scope took while it ran (`LiveValidator.outsideScopes`
+  /// now against `before`): those of threads the test started without
+  /// running them in its scope, reported process-wide, the likeliest
+  /// reason it missed (or another test's such threads, meanwhile).
+  static func outsideNote(since before: [FindingKind: Int]) -> String {
+    guard LiveValidator.isCreated else { return "" }
+    let now = LiveValidator.shared.outsideScopes
+    let kinds = now.keys.filter { now[$0]! > before[$0, default: 0] }.map(\.rawValue).sorted()
+    guard !kinds.isEmpty else { return "" }
+    return
+      "; meanwhile \(kinds.joined(separator: ", ")) happened outside any test's scope "
+      + "(reported process-wide): a thread the test starts counts here only when its body "
+      + "runs in `scope.run {}`"
   }
 
   /// Whether a negative test in a build without validation was said to
