@@ -84,7 +84,9 @@ extension TextReport {
       out += "\nthe dependencies between \(state)-irq-safe lock and the holding lock:\n"
       out += shortestDependencies(
         safeToHeld.reversed(), root: held.lockClass, usage: held.usage, at: f.origin)
-      out += "\nthe dependencies between the lock to be acquired and \(state)-irq-unsafe lock:\n"
+      // Two lines, as print_bad_irq_dependency()'s two pr_warn() calls print.
+      out += "\nthe dependencies between the lock to be acquired\n"
+      out += " and \(state)-irq-unsafe lock:\n"
       out += shortestDependencies(
         lockToUnsafe, root: f.lock?.lockClass ?? held.lockClass, usage: f.lock?.usage,
         at: f.origin)
