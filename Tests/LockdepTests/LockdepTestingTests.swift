@@ -63,7 +63,7 @@ import Testing
     #expect(cycle.count == 1)
     #expect(
       cycle.first?.hasPrefix(
-        "expected a circular-dependency finding, found bad-unlock-balance\n") == true)
+        "expected a circular-dependency finding, found bad-unlock-balance") == true)
     #expect(cycle.first?.contains("WARNING: bad unlock balance detected!") == true)
     #expect(cycle.first?.contains("&named->taken") == true)
   }
