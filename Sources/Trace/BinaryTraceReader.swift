@@ -37,7 +37,7 @@ public struct BinaryTraceReader {
   ) throws(TraceError) -> TraceSymbols {
     var input: ByteInput
     do {
-      input = try ByteInput(path: path)
+      input = try ByteInput(path: path, name: displayName)
     } catch {
       throw TraceError(file: displayName, line: 0, message: Self.describe(error))
     }
@@ -51,7 +51,7 @@ public struct BinaryTraceReader {
     opened: OpenedTraceInput, into consumer: inout Consumer,
     progress: ((UInt64, UInt64?) -> Void)? = nil, warning: (String) -> Void = { _ in }
   ) throws(TraceError) -> TraceSymbols {
-    var input = ByteInput(opened: opened)
+    var input = ByteInput(opened: opened, name: displayName)
     var decoder = BinaryTraceDecoder(file: displayName)
     try decoder.run(&input, into: &consumer, progress: progress, warning: warning)
     return decoder.symbols
@@ -159,6 +159,7 @@ struct BinaryTraceDecoder: ~Copyable {
     }
     var nextProgress: UInt64 = 0
     while true {
+      input.releaseConsumed()
       if batch.isFull { try flush(into: &consumer) }
       do throws(BinaryStop) {
         try decodeEvents(&input)
@@ -182,9 +183,9 @@ struct BinaryTraceDecoder: ~Copyable {
         case .io(let message): throw TraceError(file: file, byte: input.offset, message: message)
         }
       }
-      if let progress, input.bytesRead >= nextProgress {
-        progress(input.bytesRead, input.fileSize)
-        nextProgress = input.bytesRead + (1 << 22)
+      if let progress, input.progressOffset >= nextProgress {
+        progress(input.progressOffset, input.fileSize)
+        nextProgress = input.progressOffset + (1 << 22)
       }
     }
     try flush(into: &consumer)

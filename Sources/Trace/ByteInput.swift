@@ -16,11 +16,14 @@ enum BinaryStop: Error {
   case refused(at: UInt64, String)
 }
 
-/// The bytes of a binary trace, read from a file through one fixed buffer
-/// (or held in memory), handed out a field at a time.
+/// The bytes of a binary trace, read from a file through one fixed buffer,
+/// or mapped (a regular file no process is writing: `MappedTraceFile`),
+/// or held in memory, handed out a field at a time.
 ///
 /// Invariant: `buffer[position..<end]` holds bytes read but not yet
-/// consumed, and `base` is the file offset of `buffer[0]`.
+/// consumed, and `base` is the file offset of `buffer[0]`. A mapped file
+/// is `buffer` whole (`end` its size, nothing more to read) and is never
+/// written to.
 struct ByteInput: ~Copyable {
   /// The buffer: the longest string a record may hold, and room to spare.
   static let bufferSize = BinaryTraceFormat.maxStringLength + (64 << 10)
@@ -32,22 +35,37 @@ struct ByteInput: ~Copyable {
   private var atEOF = false
   /// The file's size, when it is a regular file (or the bytes in memory).
   let fileSize: UInt64?
+  /// The file, when it is mapped (`buffer` is its bytes).
+  private var mapped: MappedTraceFile?
 
-  /// Opens `path`; throws a message saying why it cannot be read.
-  init(path: String) throws(BinaryStop) {
+  /// Opens `path` (called `name` in errors); throws a message saying why
+  /// it cannot be read.
+  init(path: String, name: String) throws(BinaryStop) {
     let opened: OpenedTraceInput
     do {
       opened = try OpenedTraceInput(path: path)
     } catch {
       throw .io(error.message)
     }
-    self.init(opened: opened)
+    self.init(opened: opened, name: name)
   }
 
   /// Reads an opened trace: its first bytes, then the rest of its
-  /// descriptor (which it closes).
-  init(opened: OpenedTraceInput) {
+  /// descriptor (which it closes). A regular file that no process holds
+  /// for writing is mapped, from its first byte again (`name` is its
+  /// name in the error a fault in it gives).
+  init(opened: OpenedTraceInput, name: String) {
     self.fileSize = opened.fileSize
+    if let size = opened.fileSize, opened.writer == nil,
+      let file = opened.map(size: size, name: name)
+    {
+      self.buffer = UnsafeMutableRawBufferPointer(mutating: file.bytes)
+      self.end = file.bytes.count
+      self.fd = -1
+      self.atEOF = true
+      self.mapped = consume file
+      return
+    }
     (buffer, end, fd) = opened.take(intoBufferOf: Self.bufferSize)
   }
 
@@ -65,13 +83,23 @@ struct ByteInput: ~Copyable {
 
   deinit {
     if fd >= 0 { close(fd) }
-    buffer.deallocate()
+    // A mapped file is unmapped with `mapped`.
+    if mapped == nil { buffer.deallocate() }
   }
 
   /// The file offset of the next byte.
   var offset: UInt64 { base + UInt64(position) }
   /// Bytes read from the file so far.
   var bytesRead: UInt64 { base + UInt64(end) }
+  /// How far through the file the reader is, for a progress bar: the bytes
+  /// read, or of a mapped file (all of which is "read" at once), consumed.
+  var progressOffset: UInt64 { mapped == nil ? bytesRead : offset }
+
+  /// Gives back the pages of a mapped file before the reader
+  /// (`MappedTraceFile.release(before:)`); nothing for a file read.
+  mutating func releaseConsumed() {
+    mapped?.release(before: position)
+  }
 
   /// True when a byte is left (reading more when the buffer is empty).
   mutating func hasMore() throws(BinaryStop) -> Bool {

@@ -139,6 +139,20 @@ final class OpenedTraceInput: @unchecked Sendable {
   /// The encoding its first bytes name.
   var encoding: TraceEncoding { TraceEncoding.detect(prefix: prefix) }
 
+  /// The stream mapped (`MappedTraceFile`), from its first byte (the
+  /// prefix's) through `size` bytes, the descriptor then closed; or nil,
+  /// the descriptor left to `take(intoBufferOf:)`.
+  func map(size: UInt64, name: String) -> MappedTraceFile? {
+    precondition(descriptor >= 0, "an opened trace is read once")
+    let position = lseek(descriptor, 0, SEEK_CUR)
+    guard position >= Int64(prefix.count),
+      let file = MappedTraceFile(
+        fd: descriptor, start: UInt64(position) - UInt64(prefix.count), size: size, name: name)
+    else { return nil }
+    close(take())
+    return file
+  }
+
   /// Hands the descriptor (positioned after `prefix`) to the caller, who
   /// closes it; once only.
   private func take() -> Int32 {
