@@ -56,8 +56,9 @@ struct MappedTraceFile: ~Copyable {
   }
 
   deinit {
-    munmap(base, length)
+    // The range is no longer guarded before another mapping may take it.
     MappingFaultGuard.free(guardSlot)
+    munmap(base, length)
   }
 
   /// Gives back the pages wholly before `offset` (of `bytes`), read for
