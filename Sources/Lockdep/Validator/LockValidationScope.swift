@@ -65,7 +65,7 @@ public final class LockValidationScope: Sendable {
   /// The executor of the asynchronous `run` that began the scope, while it
   /// runs: where the jobs of a `Task {}` started in the scope are checked
   /// (`ScopeExecutor.routeScopedJobs()`).
-  private let runningExecutor = Synchronization.Mutex<ScopeExecutor?>(nil)
+  private let runningExecutor = PThreadMutex<ScopeExecutor?>(nil)
 
   /// The executor of the scope's asynchronous `run`, while it runs.
   var executor: ScopeExecutor? { runningExecutor.withLock { $0 } }

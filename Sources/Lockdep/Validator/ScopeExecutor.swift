@@ -1,3 +1,4 @@
+import Basics
 import CLockdepSupport
 import Dispatch
 import Synchronization
@@ -116,7 +117,7 @@ final class ScopeExecutor: TaskExecutor {
   }
 
   /// The routing, changed (and the hooks set or cleared) under its lock.
-  private static let routing = Synchronization.Mutex(Routing())
+  private static let routing = PThreadMutex(Routing())
 
   /// While an asynchronous scope runs, every job of the global concurrent
   /// executor is checked at both ends too. A task made where a scope with
