@@ -1,3 +1,4 @@
+import Basics
 import Synchronization
 
 #if canImport(Glibc)
@@ -13,9 +14,11 @@ import Synchronization
 /// The bytes behind the reader are given back as it goes
 /// (`release(before:)`), so that the process's resident memory stays
 /// bounded by a window, not the file. A file that shrinks while it is
-/// mapped makes a read past its new end fault (`SIGBUS`): the process then
-/// ends with a one-line error naming the file and status 2
-/// (`MappingFaultGuard`), where a `read()` would have read a shorter file.
+/// mapped makes a read past its new end fault (`SIGBUS`), as does a page
+/// the system cannot read: the process then ends with a one-line error
+/// naming the file and status 2 (`MappingFaultGuard`), where a `read()`
+/// would have read a shorter file or failed. Only where mapping is enabled
+/// (`TraceReading.mapsFiles`: the `rawlockcheck` command).
 ///
 /// Invariant: `bytes` lies within the mapping `[base, base + length)`, and
 /// `[base, base + released)` has been given back.
@@ -75,9 +78,10 @@ struct MappedTraceFile: ~Copyable {
 }
 
 /// Ends the process with a one-line error, status 2, when a mapped trace
-/// faults because its file shrank while it was read (`SIGBUS` at an
-/// address of a mapping it guards): the same outcome as the fault's
-/// default action, which ends the process, but saying why. A `SIGBUS`
+/// faults because its file shrank while it was read, or a page of it could
+/// not be read (`SIGBUS` at an address of a mapping it guards): the same
+/// outcome as the fault's default action, which ends the process, but
+/// saying why. A `SIGBUS`
 /// elsewhere gets the action `SIGBUS` had before (the Swift runtime's
 /// backtracer, a program's own handler, or the default), put back. Installed
 /// with the first mapping.
@@ -96,12 +100,25 @@ enum MappingFaultGuard {
     subscript(i: Int) -> Atomic<UInt> { unsafeAddress { UnsafePointer(words + i) } }
   }
   static let slots = Slots()
-  /// Whether the handler was installed.
-  static let installed = Atomic<Bool>(false)
+  /// Whether the handler was installed, under a lock: a second reader
+  /// waits for the first one's `sigaction` before it maps a file.
+  static let installed = PThreadMutex(false)
+  /// Whether files are mapped at all: off by default, so that a program
+  /// that reads traces through the library keeps its `SIGBUS` handling and
+  /// gets an error, not an exit, from a trace that shrinks; the
+  /// `rawlockcheck` command turns it on (`TraceReading.mapsFiles`).
+  static let enabled = Atomic<Bool>(false)
 
   /// A free slot, marked reserved, or nil; installs the handler first.
   static func reserveSlot() -> Int? {
-    installOnce()
+    guard enabled.load(ordering: .relaxed) else { return nil }
+    // The table exists before the handler can run (it is made lazily,
+    // which a signal handler must not do).
+    _ = slots
+    installed.withLock { installed in
+      if !installed { install() }
+      installed = true
+    }
     for slot in 0..<slotCount
     where slots[3 * slot].compareExchange(
       expected: 0, desired: 1, ordering: .acquiringAndReleasing
@@ -113,7 +130,8 @@ enum MappingFaultGuard {
 
   /// Guards `[start, start + length)` in `slot`, for the trace `name`.
   static func guardRange(_ slot: Int, start: UnsafeMutableRawPointer, length: Int, name: String) {
-    let message = "rawlockcheck: \(name): the file shrank while it was read\n"
+    let message =
+      "rawlockcheck: \(name): the file shrank, or could not be read, while it was read\n"
     let text = strdup(message).map { UInt(bitPattern: $0) } ?? 0
     slots[3 * slot + 2].store(text, ordering: .releasing)
     slots[3 * slot + 1].store(UInt(bitPattern: start) + UInt(length), ordering: .releasing)
@@ -132,11 +150,15 @@ enum MappingFaultGuard {
   /// program's handler, or the default), which a fault elsewhere gets.
   nonisolated(unsafe) static var previous = sigaction()
 
-  private static func installOnce() {
-    guard !installed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+  private static func install() {
     var action = sigaction()
     action.__sigaction_handler.sa_sigaction = { _, info, _ in
-      MappingFaultGuard.fault(at: UInt(bitPattern: info?.pointee._sifields._sigfault.si_addr))
+      guard let info else { return }
+      // A positive code is a fault, with its address; zero or less, a
+      // signal sent (`kill`), which has none.
+      let sent = info.pointee.si_code <= 0
+      MappingFaultGuard.fault(
+        at: sent ? 0 : UInt(bitPattern: info.pointee._sifields._sigfault.si_addr), sent: sent)
     }
     action.sa_flags = SA_SIGINFO
     sigemptyset(&action.sa_mask)
@@ -144,8 +166,8 @@ enum MappingFaultGuard {
   }
 
   /// The handler: only async-signal-safe calls (`write`, `strlen`,
-  /// `_exit`, `sigaction`).
-  static func fault(at address: UInt) {
+  /// `_exit`, `sigaction`, `raise`).
+  static func fault(at address: UInt, sent: Bool) {
     for slot in 0..<slotCount {
       let start = slots[3 * slot].load(ordering: .acquiring)
       let end = slots[3 * slot + 1].load(ordering: .acquiring)
@@ -156,7 +178,24 @@ enum MappingFaultGuard {
       }
       _exit(2)
     }
-    // Not a trace's: the action before, when the fault happens again.
+    // Not a trace's: the action before, when the fault happens again as
+    // the instruction runs again (a signal sent is sent again).
     sigaction(SIGBUS, &previous, nil)
+    if sent { raise(SIGBUS) }
+  }
+}
+
+/// How the trace readers read files.
+public enum TraceReading {
+  /// Whether a binary trace in a regular file that no process is writing
+  /// is mapped and decoded in place (`MappedTraceFile`) rather than read
+  /// through a buffer: faster, but a file that shrinks meanwhile, or a page
+  /// that cannot be read, ends the process with a one-line error and
+  /// status 2 (it installs a `SIGBUS` handler, which passes other faults on
+  /// to the handler before it). Off by default; the `rawlockcheck` command
+  /// turns it on.
+  public static var mapsFiles: Bool {
+    get { MappingFaultGuard.enabled.load(ordering: .relaxed) }
+    set { MappingFaultGuard.enabled.store(newValue, ordering: .relaxed) }
   }
 }

@@ -58,7 +58,6 @@ import Testing
       default: Checked.RawSpinLock(name: "&stress->r\(i)", key: LockClassKey("&stress->r\(i)"))
       }
     }
-    let rounds = Atomic<Int>(0)
     let deadline = monotonicSeconds() + 2
     let threads = (0..<8).map { _ in
       spawn {
@@ -75,14 +74,12 @@ import Testing
             let path = ranks.sorted()
             for r in path { locks[r].lock() }
             for r in path.reversed() { locks[r].unlock() }
-            rounds.add(1, ordering: .relaxed)
           }
         }
       }
     }
     for t in threads { pthread_join(t, nil) }
     #expect(scope.findings.isEmpty, "\(scope.findings.first?.text ?? "")")
-    #expect(rounds.load(ordering: .relaxed) >= 8 * 200)
   }
 
   @Test func anInconsistentOrderOnTwoThreadsIsFoundWithoutDeadlocking() {

@@ -358,9 +358,9 @@ public final class LockValidationScope: Sendable {
     let kinds = now.keys.filter { now[$0]! > before[$0, default: 0] }.map(\.rawValue).sorted()
     guard !kinds.isEmpty else { return "" }
     return
-      "; meanwhile \(kinds.joined(separator: ", ")) happened outside any test's scope "
-      + "(reported process-wide): a thread the test starts counts here only when its body "
-      + "runs in `scope.run {}`"
+      "; meanwhile, outside any test's scope (reported process-wide): "
+      + "\(kinds.joined(separator: ", ")), on a thread not run in a scope (this test's findings "
+      + "count only on threads whose body runs in `scope.run {}`), or another test's"
   }
 
   /// Whether a negative test in a build without validation was said to
