@@ -152,6 +152,68 @@ import WaitContext
     #expect(s.kinds == [.badUnlockBalance])
   }
 
+  /// A release below re-acquires the locks above it through all of
+  /// `__lock_acquire()` (`reacquire_held_locks()`), the nest-lock merge
+  /// too: a lock taken with a nest lock that now sits right above a lock
+  /// of its class becomes a reference of that entry, which keeps its own
+  /// flags. Here the merged entry is X taken for writing, so a lock taken
+  /// after it depends on X exclusively (EN), and a recursive read of X
+  /// under Z on another thread closes a cycle; before, the re-pushed read
+  /// entry stayed on top and the dependency was SN, and the cycle was
+  /// missed (found by a differential test against a model of lockdep.c).
+  @Test func aReacquiredLockMergesIntoTheEntryOfItsClass() {
+    var s = Scenario()
+    s.lock("N", .spinlock)
+    s.lock("X", .rwlock)
+    s.lock("Y", .spinlock)
+    s.lock("Z", .spinlock)
+    s.acquire("N")
+    s.acquire("X", inst: 1)
+    s.acquire("Y")
+    s.acquire("X", read: .shared, nest: "N", inst: 2)
+    s.release("Y")
+    let held = s.validator.heldLocks(of: s.thread("1"))
+    #expect(held.map(\.lockClass) == [s.id("N"), s.id("X")])
+    #expect(held.last?.references == 2)
+    #expect(held.last?.read == .exclusive)
+    s.acquire("Z")
+    for key in ["Z", "X", "X", "N"] { s.release(key) }
+    #expect(s.kinds.isEmpty, "\(s.kinds)")
+    s.acquire("Z", on: "2")
+    s.acquire("X", on: "2", read: .recursive)
+    #expect(s.kinds == [.circularDependency])
+  }
+
+  /// And its nest-lock check: a lock taken under a nest lock whose nest
+  /// lock is the one released is re-acquired without it, which lockdep
+  /// reports as it would an acquisition (`print_lock_nested_lock_not_held()`).
+  @Test func aReacquiredLockWhoseNestLockWentIsReported() {
+    var s = Scenario()
+    s.lock("S", .spinlock)
+    s.lock("M", .spinlock)
+    s.acquire("S")
+    s.acquire("M", nest: "S")
+    #expect(s.kinds.isEmpty)
+    s.release("S")
+    #expect(s.kinds == [.nestedLockNotTaken])
+  }
+
+  /// A merged entry matches a release of another instance only when it is
+  /// of the class's subclass 0 (`match_held_lock()` compares the lock's
+  /// `class_cache[0]`): of another subclass, only its own instance.
+  @Test func aMergedEntryOfASubclassMatchesItsOwnInstanceOnly() {
+    var s = Scenario()
+    s.lock("N", .spinlock)
+    s.lock("A", .spinlock)
+    s.acquire("N")
+    s.acquire("A", sub: 1, inst: 1)
+    s.acquire("A", sub: 1, nest: "N", inst: 2)
+    s.release("A", inst: 2)
+    #expect(s.kinds == [.badUnlockBalance])
+    s.release("A", inst: 1)
+    #expect(s.kinds == [.badUnlockBalance])
+  }
+
   /// The merge is of the newest held lock only, and only with a nest lock:
   /// a lock of a class held lower down, or taken without one, is its own
   /// entry, validated as ever.

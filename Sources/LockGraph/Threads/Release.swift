@@ -38,9 +38,10 @@ extension ThreadValidator {
   /// the current interrupt context; locks above it are re-validated as if
   /// re-acquired (`reacquire_held_locks()`), since the chain changed. An
   /// entry with references (`acquire`'s nest-lock merge) matches any
-  /// instance of its class (`match_held_lock()`, which compares the
-  /// lock's subclass-0 class; here any subclass of it) and goes with its
-  /// last reference.
+  /// instance of its class when it is of the class's subclass 0 (as
+  /// `match_held_lock()` compares the lock's `class_cache[0]`; an entry of
+  /// another subclass matches its own instance only) and goes with its last
+  /// reference.
   mutating func release(_ event: LockEvent) {
     if releaseTop(event.lockClass, instance: event.address) { return }
     // lockdep is off in an NMI: `lock_release()` returns at once, and no
@@ -52,7 +53,8 @@ extension ThreadValidator {
     while i >= start {
       let h = state.held[i]
       if classes.base(h.lockClass) == event.lockClass
-        && (event.address == 0 || h.instance == event.address || h.references > 0)
+        && (event.address == 0 || h.instance == event.address
+          || (h.references > 0 && h.lockClass == event.lockClass))
       {
         found = i
         break
@@ -123,9 +125,27 @@ extension ThreadValidator {
       reacquiredClasses = held
     }
     let recheck = classes.waits(removed.lockClass).lockType == .override
-    for lock in locks {
+    for var lock in locks {
+      // `__lock_acquire()`'s nest-lock merge, again: a lock taken with a
+      // nest lock, now right above a held lock of its class, becomes a
+      // reference of that entry (which keeps its own read and trylock
+      // flags, and so its kind in the dependencies the locks above add).
+      if lock.nest != .none, var top = state.top, top.lockClass == lock.lockClass,
+        top.irqContext == lock.irqContext
+      {
+        top.references = max(top.references, 1) + max(lock.references, 1)
+        state.held[state.held.count - 1] = top
+        continue
+      }
       if recheck {
         checkWaitContext(lock, waits: classes.waits(lock.lockClass), now: allowedNow())
+      }
+      // And its nest-lock check: the nest lock may be the lock released.
+      if lock.nest != .none && !isHeld(base: lock.nest) {
+        reportNow(
+          .nestedLockNotTaken, origin: foundAt(lock), lock: snapshot(lock),
+          detail: .nestedLockNotTaken(nest: lock.nest), classes: [lock.lockClass, lock.nest])
+        lock.nest = .none
       }
       push(lock)
       reacquiredClasses?.insert(lock.lockClass)
