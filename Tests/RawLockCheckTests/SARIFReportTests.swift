@@ -191,13 +191,17 @@ import WaitContext
 
   /// A lock left held at a thread's exit is found in libc's thread
   /// teardown, none of whose frames is the checkout's: the location is then
-  /// the held lock's acquisition, in the checkout (the probe's
-  /// `runOnThread { leaked.lock() }`), not glibc's `nptl` file.
-  @Test func aLockHeldAtExitIsLocatedWhereItWasTaken() throws {
+  /// the held lock's acquisition (the probe's `runOnThread {
+  /// leaked.lock() }`), not glibc's `nptl` file, the exit's innermost
+  /// frame with a line: under the source root, relative to it, and without
+  /// one too (found by a user's package).
+  @Test(arguments: [true, false])
+  func aLockHeldAtExitIsLocatedWhereItWasTaken(withSourceRoot: Bool) throws {
     let (_, trace) = try RecorderTests.record("locks-held-at-exit")
     defer { try? FileManager.default.removeItem(at: trace) }
     let sources = FixturePaths.root.appendingPathComponent("Sources").path
-    let run = try ToolRun(["report", "--format", "sarif", "--source-root", sources, trace.path])
+    let root = withSourceRoot ? ["--source-root", sources] : []
+    let run = try ToolRun(["report", "--format", "sarif"] + root + [trace.path])
     let results =
       (try Self.object(run.stdout)["runs"] as? [[String: Any]])?.first?["results"]
       as? [[String: Any]] ?? []
@@ -205,25 +209,11 @@ import WaitContext
     let physical =
       (result?["locations"] as? [[String: Any]])?.first?["physicalLocation"] as? [String: Any]
     let uri = (physical?["artifactLocation"] as? [String: Any])?["uri"] as? String
-    #expect(uri == "LockdepProbe/main.swift", "\(run.stdout.prefix(2000))")
-  }
-
-  /// Without a source root too: the location of a lock left held at a
-  /// thread's exit is the line that took it, not glibc's teardown file
-  /// (`./nptl/nptl_deallocate_tsd.c`), the exit's innermost frame with a
-  /// line (found by a user's package).
-  @Test func aLockHeldAtExitIsWhereItWasTakenWithoutASourceRoot() throws {
-    let (_, trace) = try RecorderTests.record("locks-held-at-exit")
-    defer { try? FileManager.default.removeItem(at: trace) }
-    let run = try ToolRun(["report", "--format", "sarif", trace.path])
-    let results =
-      (try Self.object(run.stdout)["runs"] as? [[String: Any]])?.first?["results"]
-      as? [[String: Any]] ?? []
-    let result = results.first { $0["ruleId"] as? String == "locks-held-at-exit" }
-    let physical =
-      (result?["locations"] as? [[String: Any]])?.first?["physicalLocation"] as? [String: Any]
-    let uri = (physical?["artifactLocation"] as? [String: Any])?["uri"] as? String
-    #expect(uri?.hasSuffix("LockdepProbe/main.swift") == true, "\(run.stdout.prefix(2000))")
+    if withSourceRoot {
+      #expect(uri == "LockdepProbe/main.swift", "\(run.stdout.prefix(2000))")
+    } else {
+      #expect(uri == "file://" + sources + "/LockdepProbe/main.swift", "\(run.stdout.prefix(2000))")
+    }
   }
 
   /// A relative path is placed under the working directory only when the
