@@ -33,11 +33,9 @@ extension ThreadValidator {
     // (Only in the top's own interrupt context: lockdep merges whatever
     // context the top was taken in, and its `find_held_lock()` finds the
     // entry again from any; here a release looks in its own context.)
-    if event.nest != .none, !state.stopped, var top = state.top, top.lockClass == cls,
-      top.irqContext == state.irqContext
+    if !state.stopped,
+      mergeIntoTop(cls, nest: event.nest, irqContext: state.irqContext, references: 1)
     {
-      top.references = max(top.references, 1) + 1
-      state.held[state.held.count - 1] = top
       return
     }
     let waits = classes.waits(cls)
@@ -74,13 +72,7 @@ extension ThreadValidator {
     checkWaitContext(lock, waits: waits, now: now)
     markUsage(lock)
 
-    var nest = lock.nest
-    if nest != ClassID.none && !isHeld(base: nest) {
-      reportNow(
-        .nestedLockNotTaken, origin: event.origin, lock: snapshot(lock),
-        detail: .nestedLockNotTaken(nest: nest), classes: [cls, nest])
-      nest = .none
-    }
+    let nest = checkNestLockHeld(lock, at: event.origin)
     guard state.held.count < Self.maxHeldDepth else {
       reportNow(
         .limitExceeded, origin: event.origin, lock: snapshot(lock),
@@ -92,6 +84,32 @@ extension ThreadValidator {
       return
     }
     push(lock, nest: nest, waits: waits, now: now)
+  }
+
+  /// lockdep's nest-lock merge (`__lock_acquire()`): a lock of class `cls`
+  /// taken with a nest lock, in interrupt context `irqContext`, right above
+  /// a held lock of its class, adds its `references` (at least 1) to that
+  /// entry, which keeps its own flags. Returns whether it did.
+  mutating func mergeIntoTop(
+    _ cls: ClassID, nest: ClassID, irqContext: UInt8, references: UInt32
+  ) -> Bool {
+    guard nest != .none, var top = state.top, top.lockClass == cls,
+      top.irqContext == irqContext
+    else { return false }
+    top.references = max(top.references, 1) + max(references, 1)
+    state.held[state.held.count - 1] = top
+    return true
+  }
+
+  /// The nest lock `lock` is taken with, when it is held; else
+  /// `nested-lock-not-taken`, found at `origin`, and no nest lock
+  /// (`print_lock_nested_lock_not_held()`).
+  mutating func checkNestLockHeld(_ lock: HeldLock, at origin: Origin) -> ClassID {
+    guard lock.nest != .none && !isHeld(base: lock.nest) else { return lock.nest }
+    reportNow(
+      .nestedLockNotTaken, origin: origin, lock: snapshot(lock),
+      detail: .nestedLockNotTaken(nest: lock.nest), classes: [lock.lockClass, lock.nest])
+    return .none
   }
 
   /// An acquisition of a class (or subclass variant) that the class table

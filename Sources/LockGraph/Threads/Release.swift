@@ -130,22 +130,18 @@ extension ThreadValidator {
       // nest lock, now right above a held lock of its class, becomes a
       // reference of that entry (which keeps its own read and trylock
       // flags, and so its kind in the dependencies the locks above add).
-      if lock.nest != .none, var top = state.top, top.lockClass == lock.lockClass,
-        top.irqContext == lock.irqContext
+      if mergeIntoTop(
+        lock.lockClass, nest: lock.nest, irqContext: lock.irqContext, references: lock.references)
       {
-        top.references = max(top.references, 1) + max(lock.references, 1)
-        state.held[state.held.count - 1] = top
         continue
       }
       if recheck {
         checkWaitContext(lock, waits: classes.waits(lock.lockClass), now: allowedNow())
       }
       // And its nest-lock check: the nest lock may be the lock released.
+      // (`foundAt` only when it finds something: it may capture a stack.)
       if lock.nest != .none && !isHeld(base: lock.nest) {
-        reportNow(
-          .nestedLockNotTaken, origin: foundAt(lock), lock: snapshot(lock),
-          detail: .nestedLockNotTaken(nest: lock.nest), classes: [lock.lockClass, lock.nest])
-        lock.nest = .none
+        lock.nest = checkNestLockHeld(lock, at: foundAt(lock))
       }
       push(lock)
       reacquiredClasses?.insert(lock.lockClass)
