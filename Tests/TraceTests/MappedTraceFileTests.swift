@@ -1,4 +1,5 @@
 import Foundation
+import LockGraph
 import Testing
 
 @testable import Trace
@@ -40,6 +41,32 @@ import Testing
         Array(file.bytes[quarter..<quarter + 64])
           == Array(bytes[(start + quarter)..<(start + quarter + 64)]))
       #expect(Array(file.bytes.suffix(64)) == Array(bytes.suffix(64)))
+    }
+  }
+
+  /// A program that reads traces through the library keeps its own `SIGBUS`
+  /// handling: files are mapped only where the program opts in
+  /// (`TraceReading.mapsFiles`), so a binary trace read with the library's
+  /// defaults installs no handler. In a child process, where the setting
+  /// is still the library's default (the test above turns it on here).
+  @Test func aProgramReadingTracesKeepsItsBusHandling() async {
+    await #expect(processExitsWith: .success) {
+      precondition(!TraceReading.mapsFiles, "files are mapped by default")
+      let bytes = try! BinaryRoundTrip.rewrite(
+        BinaryRoundTrip.path("seed-scenario.rlt"), with: BinaryTraceWriter())
+      let file = RoundTrip.temporaryFile(bytes)
+      defer { try? FileManager.default.removeItem(at: file) }
+      var before = sigaction()
+      sigaction(SIGBUS, nil, &before)
+      var validator = LockValidator()
+      _ = try! TraceReader(path: file.path).read(into: &validator)
+      precondition(validator.eventCount > 0, "nothing read")
+      var after = sigaction()
+      sigaction(SIGBUS, nil, &after)
+      let handler = { (action: sigaction) in
+        unsafeBitCast(action.__sigaction_handler, to: UInt.self)
+      }
+      precondition(handler(before) == handler(after), "a SIGBUS handler was installed")
     }
   }
 }
