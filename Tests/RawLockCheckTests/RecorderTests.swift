@@ -403,8 +403,37 @@ import Testing
     #expect(
       text.contains("LockdepProbe build-id="), "the executable's module line has its build-id")
     #expect(text.contains("\nstack s0 0x"))
+    // Every module whose file has a GNU build-id has it on its line (libc's
+    // too, which the linker names by another path than the maps' on a
+    // merged-/usr system), as `readelf -n` reads it from the file.
+    let modules = text.split(separator: "\n").filter { $0.hasPrefix("module ") }
+    #expect(modules.contains { $0.contains("/libc.so.6") }, "\(modules)")
+    for line in modules {
+      let fields = line.split(separator: " ")
+      guard fields.count >= 4, fields[3].hasPrefix("/"),
+        let fromFile = Self.buildID(ofFile: String(fields[3]))
+      else { continue }
+      #expect(line.hasSuffix(" build-id=\(fromFile)"), "\(line)")
+    }
     // The report symbolizes the recorded stacks: the probe's own source line.
     let run = try ToolRun(["report", trace.path])
     #expect(run.stdout.contains("Sources/LockdepProbe/main.swift:"))
+  }
+
+  /// The GNU build-id of the ELF file at `path`, as `readelf -n` prints it,
+  /// or nil.
+  static func buildID(ofFile path: String) -> String? {
+    let run = Process()
+    run.executableURL = URL(fileURLWithPath: "/usr/bin/readelf")
+    run.arguments = ["-n", path]
+    let pipe = Pipe()
+    run.standardOutput = pipe
+    run.standardError = FileHandle.nullDevice
+    guard (try? run.run()) != nil else { return nil }
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    run.waitUntilExit()
+    guard let line = output.split(separator: "\n").first(where: { $0.contains("Build ID: ") })
+    else { return nil }
+    return line.components(separatedBy: "Build ID: ").last?.trimmingCharacters(in: .whitespaces)
   }
 }

@@ -291,7 +291,11 @@ final class TraceRecorder: Sendable {
   }
 
   /// `module` lines for the executable mappings of `/proc/self/maps` not
-  /// written yet, with build-ids from the dynamic linker's list.
+  /// written yet, with build-ids from the dynamic linker's list: the
+  /// object whose executable segment lies in the mapping (matched by
+  /// address, not path: the linker names a library by the path it opened,
+  /// `/lib/...` on a merged-`/usr` system, where the maps name the file,
+  /// `/usr/lib/...`).
   private static func writeModules(_ f: inout File) {
     let generation = ProcessModules.generation()
     if generation == f.generation && !f.modules.isEmpty { return }
@@ -299,7 +303,9 @@ final class TraceRecorder: Sendable {
     let loaded = ProcessModules.current()
     for mapping in ExecutableMappings.read() where !f.modules.contains(mapping.key) {
       f.modules.insert(mapping.key)
-      let buildID = loaded.first { $0.path == mapping.path }?.buildIDHex
+      let range = mapping.start..<mapping.end
+      let buildID = loaded.first { $0.executableRanges.contains { $0.overlaps(range) } }?
+        .buildIDHex
       // Cannot fail: the path made writable, the build-id hexadecimal.
       try? f.writer.module(
         ModuleRecord(
