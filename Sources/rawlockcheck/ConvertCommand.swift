@@ -64,11 +64,15 @@ struct ConvertCommand: ParsableCommand {
   /// Bytes buffered before they are written to OUT.
   static let chunk = 1 << 20
 
-  /// Reads IN twice: once for its modules and stacks (written first), then
-  /// into a rewriter that writes OUT a chunk at a time. OUT is opened only
-  /// once the first reading succeeded.
+  /// Reads IN twice: once to validate it and for its modules and stacks
+  /// (written first), then into a rewriter that writes OUT a chunk at a
+  /// time. OUT is opened only once the first reading succeeded.
   private func convert<W: TraceWriting>(_ reader: TraceReader, _ writer: W) throws {
-    var first = NullConsumer()
+    // The first reading validates: a trace `report` refuses (contexts that
+    // do not nest, an enable without a disable, spec/trace-format.md) is
+    // refused here by the same rules, not written out for every other
+    // command to refuse.
+    var first = LockValidator()
     // Warnings (a truncated binary trace) are said by the second reading,
     // once the output is written: a failure to write comes alone.
     let symbols = try reader.read(into: &first, warning: { _ in })
@@ -100,28 +104,6 @@ struct ConvertCommand: ParsableCommand {
     try file.commit()
     for warning in warnings { TraceReader.standardError(warning) }
   }
-}
-
-/// Takes declarations and events and keeps nothing, handing out ids in order.
-struct NullConsumer: TraceConsumer {
-  private var classes: Int32 = 0
-  private var threads: Int32 = 0
-
-  mutating func declareClass(key: String, name: String?, kind: LockKind, waits: ClassWaitTypes)
-    -> ClassID
-  {
-    defer { classes += 1 }
-    return ClassID(classes)
-  }
-
-  mutating func declareThread(token: String, name: String?) -> ThreadID {
-    defer { threads += 1 }
-    return ThreadID(threads)
-  }
-
-  mutating func nameThread(_ id: ThreadID, _ name: String) {}
-
-  mutating func consume(_ event: LockEvent) throws(EventError) {}
 }
 
 /// A `TraceRewriter` whose output goes to an `OutputFile` a chunk at a

@@ -384,10 +384,21 @@ import Testing
   func malformedTraceIsAOneLineError(_ url: URL) throws {
     let expected = try #require(FixturePaths.header(of: url)["error"])
     let relative = "malformed/" + url.lastPathComponent
-    let run = try ToolRun(["report", relative])
-    #expect(run.status == 2)
-    #expect(run.stdout.isEmpty)
-    #expect(run.stderr == "rawlockcheck: \(relative):\(expected)\n")
+    let output = FileManager.default.temporaryDirectory
+      .appendingPathComponent("malformed-\(UUID().uuidString).rltb")
+    defer { try? FileManager.default.removeItem(at: output) }
+    // Every command that reads a trace refuses it alike: `convert` writes
+    // nothing that the others would refuse.
+    for arguments in [
+      ["report", relative], ["stats", relative], ["graph", relative],
+      ["convert", relative, output.path],
+    ] {
+      let run = try ToolRun(arguments)
+      #expect(run.status == 2, "\(arguments)")
+      #expect(run.stdout.isEmpty, "\(arguments)")
+      #expect(run.stderr == "rawlockcheck: \(relative):\(expected)\n", "\(arguments)")
+    }
+    #expect(!FileManager.default.fileExists(atPath: output.path))
   }
 
   /// A word in the verb position that is not a verb: exit status 2 and one
