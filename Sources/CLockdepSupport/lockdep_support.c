@@ -5,6 +5,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -73,6 +74,25 @@ static void rlc_note_fork_child(void) { atomic_store_explicit(&rlc_forked, 1, me
 
 __attribute__((constructor)) static void rlc_register_fork_note(void) {
   pthread_atfork(NULL, NULL, rlc_note_fork_child);
+}
+
+static atomic_int rlc_exit_status;
+
+void rlc_override_exit_status(int status) {
+  atomic_store_explicit(&rlc_exit_status, status, memory_order_relaxed);
+}
+
+/* A destructor runs from exit() after the atexit handlers registered
+ * since the program started (the dynamic linker's finalizer, which runs
+ * destructors, was registered before main): the program's handlers and the
+ * trace recorder's flush have run; what stdio buffers is flushed here,
+ * since _exit skips the rest. */
+__attribute__((destructor)) static void rlc_apply_exit_status(void) {
+  int status = atomic_load_explicit(&rlc_exit_status, memory_order_relaxed);
+  if (status != 0) {
+    fflush(NULL);
+    _exit(status);
+  }
 }
 
 int rlc_is_forked_child(void) { return atomic_load_explicit(&rlc_forked, memory_order_relaxed); }

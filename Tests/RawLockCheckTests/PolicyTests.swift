@@ -11,13 +11,16 @@ import Testing
     var stderr: String
   }
 
-  static func probe(_ scenario: String, policy: String, trace: URL? = nil) throws -> Run {
+  static func probe(
+    _ scenario: String, policy: String, trace: URL? = nil, exitCode: String? = nil
+  ) throws -> Run {
     let process = Process()
     process.executableURL = RecorderTests.probe
     process.arguments = [scenario]
     var environment = ProcessInfo.processInfo.environment
     environment["RAWLOCKCHECK"] = policy
     environment["RAWLOCKCHECK_TRACE"] = trace?.path
+    environment["RAWLOCKCHECK_EXITCODE"] = exitCode
     // No Swift backtracer on the deliberate abort: it inherits the
     // probe's pipes, and under ThreadSanitizer it did not exit, so the
     // reads below never saw their end (the whole test run hung).
@@ -111,5 +114,42 @@ import Testing
     #expect(run.status == 0)
     #expect(!run.stderr.contains("BUG"))
     #expect(run.stdout.contains("finding invalid-wait-context 1"))
+  }
+
+  /// `RAWLOCKCHECK_EXITCODE=N`: a run with a finding ends with status N (as
+  /// ThreadSanitizer's `exitcode=`), after printing and recording it in
+  /// full; a clean run keeps its own status; a test's finding, which its
+  /// test shows, does not count; a value that is no status is said and
+  /// ignored.
+  @Test func exitCodeIsTheStatusOfARunWithAFinding() throws {
+    let trace = FileManager.default.temporaryDirectory
+      .appendingPathComponent("exitcode-\(UUID().uuidString).rltb")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    let found = try Self.probe(
+      "invalid-wait-context", policy: "print", trace: trace, exitCode: "66")
+    #expect(found.reason == .exit)
+    #expect(found.status == 66)
+    #expect(found.stderr.contains("[ BUG: Invalid wait context ]"))
+    #expect(found.stderr.contains("exit status 66 (RAWLOCKCHECK_EXITCODE)"))
+    #expect(found.stdout.contains("finding invalid-wait-context 1"), "standard output is flushed")
+    #expect(try ToolRun(["report", trace.path]).status == 1, "the trace is written whole")
+
+    let collected = try Self.probe("invalid-wait-context", policy: "collect", exitCode: "3")
+    #expect(collected.status == 3)
+    #expect(!collected.stderr.contains("BUG") && !collected.stderr.contains("RAWLOCKCHECK"))
+
+    let clean = try Self.probe("order-forward", policy: "print", exitCode: "66")
+    #expect(clean.status == 0, "\(clean.stderr)")
+
+    let tests = try Self.probe("scoped-findings", policy: "print", exitCode: "66")
+    #expect(tests.status == 66, "the plain scope's finding is printed: the process's")
+
+    for bogus in ["0", "256", "x", ""] {
+      let run = try Self.probe("invalid-wait-context", policy: "print", exitCode: bogus)
+      #expect(run.status == 0, "\(bogus)")
+      #expect(
+        run.stderr.contains("RAWLOCKCHECK_EXITCODE=\(bogus) is not a status from 1 to 255"),
+        "\(bogus)")
+    }
   }
 }

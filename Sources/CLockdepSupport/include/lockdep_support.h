@@ -1,8 +1,9 @@
 // What the Lockdep target needs and Swift cannot say: a per-thread pointer
 // in ELF thread-local storage (readable from a signal handler, cheaper than
 // pthread_getspecific), a compiler-only barrier between a thread and its own
-// signal handlers, the CPU's spin-wait hint, and where a function of the
-// runtime lies (its ELF symbol).
+// signal handlers, the CPU's spin-wait hint, where a function of the
+// runtime lies (its ELF symbol), and an exit status set after every atexit
+// handler ran (a destructor).
 #ifndef RAWLOCKCHECK_LOCKDEP_SUPPORT_H
 #define RAWLOCKCHECK_LOCKDEP_SUPPORT_H
 
@@ -16,6 +17,11 @@ int32_t rlc_gettid(void);
 /// Nonzero in a process that `fork()` made without `exec` (the program's
 /// first process is 0), whether or not the validator existed at the fork.
 int rlc_is_forked_child(void);
+
+/// Makes the process end with `status` (1 to 255; 0: its own status again)
+/// once every `atexit` handler has run: `_exit(status)` from a destructor,
+/// after standard I/O is flushed (as ThreadSanitizer's `exitcode=`).
+void rlc_override_exit_status(int status);
 
 /// The calling thread's name (`pthread_getname_np`); 0 on success.
 int rlc_thread_name(char *buffer, size_t size);

@@ -1,4 +1,5 @@
 import Basics
+import CLockdepSupport
 import LockGraph
 import Report
 import Symbolizer
@@ -29,6 +30,12 @@ final class LiveValidator: Sendable {
   private let policyValue: Atomic<UInt8>
   /// Findings being rendered and printed (`handle`) now, on any thread.
   private let reportsInFlight = Atomic<Int>(0)
+  /// Distinct findings the process printed or kept (not a test's, which its
+  /// test shows): what `RAWLOCKCHECK_EXITCODE` counts.
+  private let processFindings = Atomic<Int>(0)
+  /// The status `RAWLOCKCHECK_EXITCODE` asks for when the process had a
+  /// finding (`processFindings`), or nil.
+  private let exitStatusOnFinding: Int32?
   private let state = PThreadMutex(State())
   private let symbolizer = PThreadMutex<Symbolizer?>(nil)
 
@@ -54,6 +61,14 @@ final class LiveValidator: Sendable {
       printToStandardError(
         "rawlockcheck: RAWLOCKCHECK=\(setting) is not off, print, abort or collect; ignored\n")
     }
+    exitStatusOnFinding = environment.value("RAWLOCKCHECK_EXITCODE").flatMap { value in
+      guard let status = Int32(value), (1...255).contains(status) else {
+        printToStandardError(
+          "rawlockcheck: RAWLOCKCHECK_EXITCODE=\(value) is not a status from 1 to 255; ignored\n")
+        return nil
+      }
+      return status
+    }
     let policy = Self.policyAtStart
     policyValue = Atomic(UInt8(ValidationPolicy.allCases.firstIndex(of: policy)!))
     Live.off.store(policy == .off, ordering: .relaxed)
@@ -75,6 +90,7 @@ final class LiveValidator: Sendable {
     atexit {
       LiveValidator.shared.waitForReports()
       LiveThread.processExits()
+      LiveValidator.shared.overrideExitStatus()
     }
     StackCapture.prepare()
     // A child of `fork()` without `exec` has one thread, and the validator's
@@ -222,6 +238,7 @@ final class LiveValidator: Sendable {
     }
     recorder?.flushAll()
     guard isNew else { return }
+    if scope?.showsFindings != true { processFindings.add(1, ordering: .releasing) }
     switch policy {
     case .off, .collect: break
     case .print:
@@ -239,6 +256,23 @@ final class LiveValidator: Sendable {
       recorder?.flushAll()
       abort()
     }
+  }
+
+  /// As the process exits: `RAWLOCKCHECK_EXITCODE`'s status, when the
+  /// process printed or kept a finding (a forked child's exit is its own:
+  /// it validated nothing), said in one line unless findings are collected.
+  func overrideExitStatus() {
+    guard let status = exitStatusOnFinding, !Live.forkedChild.load(ordering: .relaxed) else {
+      return
+    }
+    let count = processFindings.load(ordering: .acquiring)
+    guard count > 0 else { return }
+    if policy != .collect {
+      printToStandardError(
+        "rawlockcheck: \(count) distinct finding\(count == 1 ? "" : "s"); "
+          + "exit status \(status) (RAWLOCKCHECK_EXITCODE)\n")
+    }
+    rlc_override_exit_status(status)
   }
 
   /// Waits, at most 5 s, for findings other threads are printing (or
