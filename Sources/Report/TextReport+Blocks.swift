@@ -53,6 +53,7 @@ extension TextReport {
       out += f.lock.map(lockLine) ?? ""
       out += "{\(previous.usageString)} state was registered at:\n"
       out += previousOrigin.map { stack($0, indent: 2, numbered: false) } ?? "  (unknown)\n"
+      out += f.irqTrace.map(irqTraceEvents) ?? ""
       out += "\nother info that might help us debug this:\n"
       let lockClass = f.lock.map { name($0.lockClass) } ?? "?"
       out += oneCPUScenario(["lock(\(lockClass));", "<Interrupt>", "  lock(\(lockClass));"])
@@ -289,5 +290,22 @@ extension TextReport {
       out += stack(origin, indent: 3, numbered: false) + "\n"
     }
     return out
+  }
+
+  /// lockdep's `print_irqtrace_events()`: the thread's count of interrupt
+  /// state changes, and where the newest of each kind happened (`0x0`, as
+  /// lockdep prints an unknown address: none yet, or a live context marker,
+  /// whose event has no address, stack or place in a stream).
+  func irqTraceEvents(_ trace: IrqTrace) -> String {
+    func line(_ what: String, _ change: IrqTrace.Change) -> String {
+      let o = change.origin
+      let known = showsOccurrence || o.ip != 0 || !o.stack.isNone || o.line > 0
+      return "\(what) at (\(change.stamp)): \(change.stamp != 0 && known ? at(o) : "0x0")\n"
+    }
+    return "irq event stamp: \(trace.events)\n"
+      + line("hardirqs last  enabled", trace.hardirqsEnabled)
+      + line("hardirqs last disabled", trace.hardirqsDisabled)
+      + line("softirqs last  enabled", trace.softirqsEnabled)
+      + line("softirqs last disabled", trace.softirqsDisabled)
   }
 }

@@ -41,7 +41,7 @@ import WaitContext
       "\(s.contexts) h\(s.hardirqDepth) s\(s.softirqDepth) n\(s.nmiDepth) "
       + "i\(s.irqDisableDepth) b\(s.bhDisableDepth) p\(s.preemptDisableDepth) "
       + "stopped \(s.stopped) key \(s.chainKey) freed \(s.freedHeld.count) "
-      + "blockers \(s.acquireBlockers)/\(s.releaseBlockers) held \(held)"
+      + "blockers \(s.acquireBlockers)/\(s.releaseBlockers) held \(held) irq \(s.irqTrace)"
   }
 
   /// One random event of thread `t`, which holds `held`; `open` keeps the

@@ -138,4 +138,36 @@ import WaitContext
     try? t.event(.softirqEnter)
     #expect(throws: EventError.self) { try t.event(.hardirqExit) }
   }
+
+  /// lockdep's irq event stamp (`struct irqtrace_events`): a change of the
+  /// interrupt state counts once, when interrupts or bottom halves go from
+  /// on to off or back (`lockdep_hardirqs_off()` / `_on()`,
+  /// `lockdep_softirqs_off()` / `_on()`); a nested disable and the enable
+  /// that does not end it count nothing; a hard interrupt's entry turns
+  /// interrupts off and its exit back on, a softirq's entry turns bottom
+  /// halves off. An inconsistent lock state carries the thread's count and
+  /// the newest change of each kind, with the event that made it.
+  @Test func inconsistentStateCarriesTheIrqEventStamps() throws {
+    var s = Scenario()
+    s.lock("A", .spinlock)
+    s.acquire("A")  // SOFTIRQ-ON-W
+    s.release("A")
+    try s.event(.irqDisable)  // event 2: hardirqs off, stamp 1
+    try s.event(.irqDisable)  // nested: nothing
+    try s.event(.irqEnable)  // still off: nothing
+    try s.event(.irqEnable)  // event 5: hardirqs on, stamp 2
+    try s.event(.bhDisable)  // event 6: softirqs off, stamp 3
+    try s.event(.bhEnable)  // event 7: softirqs on, stamp 4
+    try s.event(.hardirqEnter)  // event 8: hardirqs off, stamp 5
+    try s.event(.hardirqExit)  // event 9: hardirqs on, stamp 6
+    try s.event(.softirqEnter)  // event 10: softirqs off, stamp 7
+    s.acquire("A")  // IN-SOFTIRQ-W: inconsistent
+    let finding = try #require(s.findings.first { $0.kind == .inconsistentLockState })
+    let trace = try #require(finding.irqTrace)
+    #expect(trace.events == 7)
+    #expect(trace.hardirqsDisabled.stamp == 5 && trace.hardirqsDisabled.origin.event == 8)
+    #expect(trace.hardirqsEnabled.stamp == 6 && trace.hardirqsEnabled.origin.event == 9)
+    #expect(trace.softirqsDisabled.stamp == 7 && trace.softirqsDisabled.origin.event == 10)
+    #expect(trace.softirqsEnabled.stamp == 4 && trace.softirqsEnabled.origin.event == 7)
+  }
 }

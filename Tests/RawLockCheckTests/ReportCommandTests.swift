@@ -574,4 +574,40 @@ import Testing
     #expect(run.stdout.contains("taken by another, SOFTIRQ-safe lock"), "\(run.stdout)")
     #expect(run.stdout.hasSuffix("2 findings (irq-lock-inversion 2)\n"), "\(run.stdout)")
   }
+
+  /// An inconsistent lock state prints lockdep's `print_irqtrace_events()`
+  /// block after where the first state was registered: the thread's count
+  /// of interrupt state changes and the newest change of each kind (`0x0`
+  /// for none), each counted where lockdep counts one.
+  @Test func inconsistentStatePrintsTheIrqEventStamps() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class A spinlock name=&file_data->lock
+      thread 1 name=swapper/0
+      1 acquire A
+      1 release A
+      1 irq-disable
+      1 irq-disable
+      1 irq-enable
+      1 irq-enable
+      1 softirq-enter
+      1 acquire A
+
+      """
+    let run = try ToolRun(["report", "-"], input: trace)
+    #expect(run.status == 1)
+    let expected = """
+      {SOFTIRQ-ON-W} state was registered at:
+        -:4 (no stack recorded)
+      irq event stamp: 3
+      hardirqs last  enabled at (2): -:9
+      hardirqs last disabled at (1): -:6
+      softirqs last  enabled at (0): 0x0
+      softirqs last disabled at (3): -:10
+
+      other info that might help us debug this:
+
+      """
+    #expect(run.stdout.contains(expected), "\(run.stdout)")
+  }
 }

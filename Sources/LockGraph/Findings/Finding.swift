@@ -154,6 +154,9 @@ public struct Finding: Sendable {
   public var count: Int
   /// Execution context description at the time (`HC1[1]:SC0[0]:HE0:SE1`).
   public var irqState: String
+  /// The thread's interrupt state changes when it happened, for an
+  /// inconsistent lock state (lockdep prints them); nil for other kinds.
+  public var irqTrace: IrqTrace? = nil
 }
 
 extension Finding {

@@ -14,8 +14,13 @@ extension ThreadValidator {
   ///
   /// Lets a trace's validator take the common context events without
   /// copying them, as it takes acquisitions and releases.
+  /// `origin` is the event's (numbered): where an interrupt state change
+  /// it makes is noted (`IrqTrace`).
   @inline(__always)
-  mutating func processQuietContextEvent(_ verb: LockEvent.Verb, threaded: Bool) -> Bool {
+  mutating func processQuietContextEvent(
+    _ verb: LockEvent.Verb, threaded: Bool, origin: @autoclosure () -> Origin
+  ) -> Bool {
+    let irqBefore = state.irqTraceState
     switch verb {
     case .irqDisable: state.irqDisableDepth &+= 1
     case .bhDisable: state.bhDisableDepth &+= 1
@@ -56,6 +61,7 @@ extension ThreadValidator {
       leaveInnermostContext()
     default: return false
     }
+    state.irqTrace.note(from: irqBefore, to: state.irqTraceState, at: origin())
     return true
   }
 

@@ -73,6 +73,9 @@ struct ThreadState: Sendable {
   /// and their wait context is a threaded handler's.
   /// (Last: the fields the fast paths read keep their places.)
   var forcedThreadDepth: Int32 = 0
+  /// Changes of the interrupt state so far, for an inconsistent lock
+  /// state's report.
+  var irqTrace = IrqTrace()
 
   /// A thread that just started: nothing held, entered or disabled, with
   /// room for `heldCapacity` held locks before the stack grows.
@@ -101,6 +104,7 @@ struct ThreadState: Sendable {
     releaseBlockers = 0
     freedHeld.removeAll(keepingCapacity: true)
     memo = ChainMemo()
+    irqTrace = IrqTrace()
   }
 
   /// The newest held lock.

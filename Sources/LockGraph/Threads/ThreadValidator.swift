@@ -197,6 +197,8 @@ public struct ThreadValidator {
       if event.verb == .exit { state.restart() }
       return
     }
+    let irqBefore = state.irqTraceState
+    defer { state.irqTrace.note(from: irqBefore, to: state.irqTraceState, at: event.origin) }
     switch event.verb {
     case .acquire: if !acquireFast(event) { acquire(event) }
     case .release: release(event)
@@ -328,7 +330,8 @@ public struct ThreadValidator {
     ) {
       Finding(
         kind: kind, thread: thread, origin: origin, lock: lock,
-        held: state.held.map(snapshot), detail: detail, count: 1, irqState: irqState())
+        held: state.held.map(snapshot), detail: detail, count: 1, irqState: irqState(),
+        irqTrace: kind == .inconsistentLockState ? state.irqTrace : nil)
     }
     if core.onFinding != nil { pending.append((s.findings.findings[i], isNew)) }
   }

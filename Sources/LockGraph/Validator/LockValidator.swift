@@ -351,7 +351,13 @@ public struct LockValidator {
     let t = Int(slots[id])
     guard t >= 0, !threads[t].state.stopped else { return false }
     if verb.rawValue >= LockEvent.Verb.hardirqEnter.rawValue {
-      return threads[t].processQuietContextEvent(verb, threaded: event.pointee.threaded)
+      return threads[t].processQuietContextEvent(
+        verb, threaded: event.pointee.threaded,
+        origin: {
+          var origin = event.pointee.origin
+          origin.event = number
+          return origin
+        }())
     }
     guard lockClass != .none, verb == .acquire || verb == .release else { return false }
     if verb == .release {
