@@ -157,17 +157,44 @@ import WaitContext
     try s.event(.irqEnable)  // still off: nothing
     try s.event(.irqEnable)  // event 5: hardirqs on, stamp 2
     try s.event(.bhDisable)  // event 6: softirqs off, stamp 3
-    try s.event(.bhEnable)  // event 7: softirqs on, stamp 4
-    try s.event(.hardirqEnter)  // event 8: hardirqs off, stamp 5
-    try s.event(.hardirqExit)  // event 9: hardirqs on, stamp 6
-    try s.event(.softirqEnter)  // event 10: softirqs off, stamp 7
+    // event 7, `__local_bh_enable_ip()` with interrupts on: hardirqs off
+    // (stamp 4), softirqs on (5), hardirqs on (6).
+    try s.event(.bhEnable)
+    try s.event(.hardirqEnter)  // event 8: hardirqs off, stamp 7
+    try s.event(.hardirqExit)  // event 9: hardirqs on, stamp 8
+    try s.event(.softirqEnter)  // event 10: softirqs off, stamp 9
     s.acquire("A")  // IN-SOFTIRQ-W: inconsistent
     let finding = try #require(s.findings.first { $0.kind == .inconsistentLockState })
     let trace = try #require(finding.irqTrace)
-    #expect(trace.events == 7)
-    #expect(trace.hardirqsDisabled.stamp == 5 && trace.hardirqsDisabled.origin.event == 8)
-    #expect(trace.hardirqsEnabled.stamp == 6 && trace.hardirqsEnabled.origin.event == 9)
-    #expect(trace.softirqsDisabled.stamp == 7 && trace.softirqsDisabled.origin.event == 10)
-    #expect(trace.softirqsEnabled.stamp == 4 && trace.softirqsEnabled.origin.event == 7)
+    #expect(trace.events == 9)
+    #expect(trace.hardirqsDisabled.stamp == 7 && trace.hardirqsDisabled.origin.event == 8)
+    #expect(trace.hardirqsEnabled.stamp == 8 && trace.hardirqsEnabled.origin.event == 9)
+    #expect(trace.softirqsDisabled.stamp == 9 && trace.softirqsDisabled.origin.event == 10)
+    #expect(trace.softirqsEnabled.stamp == 5 && trace.softirqsEnabled.origin.event == 7)
+  }
+
+  /// A finding raised by a `bh-enable` (the held locks become
+  /// softirq-enabled) shows that event's own changes as lockdep counts
+  /// them: `__local_bh_enable_ip()` turns interrupts off, counts bottom
+  /// halves on, and the marking (`lockdep_hardirqs_on_prepare()`) runs
+  /// before interrupts on is counted.
+  @Test func aFindingAtABottomHalfEnableShowsItsOwnChanges() throws {
+    var s = Scenario()
+    s.lock("A", .spinlock)
+    try s.event(.softirqEnter)  // event 0: softirqs off, stamp 1
+    s.acquire("A")  // IN-SOFTIRQ-W
+    s.release("A")
+    try s.event(.softirqExit)  // event 3: softirqs on, stamp 2
+    try s.event(.bhDisable)  // event 4: softirqs off, stamp 3
+    s.acquire("A")  // held with bottom halves off: no SOFTIRQ-ON-W yet
+    try s.event(.bhEnable)  // event 6: hardirqs off (4), softirqs on (5), marks A, hardirqs on
+    let finding = try #require(s.findings.first { $0.kind == .inconsistentLockState })
+    #expect(finding.origin.event == 6)
+    let trace = try #require(finding.irqTrace)
+    #expect(trace.events == 5)
+    #expect(trace.hardirqsDisabled.stamp == 4 && trace.hardirqsDisabled.origin.event == 6)
+    #expect(trace.softirqsEnabled.stamp == 5 && trace.softirqsEnabled.origin.event == 6)
+    #expect(trace.softirqsDisabled.stamp == 3 && trace.softirqsDisabled.origin.event == 4)
+    #expect(trace.hardirqsEnabled.stamp == 0)
   }
 }

@@ -408,13 +408,16 @@ import Testing
     // merged-/usr system), as `readelf -n` reads it from the file.
     let modules = text.split(separator: "\n").filter { $0.hasPrefix("module ") }
     #expect(modules.contains { $0.contains("/libc.so.6") }, "\(modules)")
+    var compared: [String] = []
     for line in modules {
       let fields = line.split(separator: " ")
       guard fields.count >= 4, fields[3].hasPrefix("/"),
         let fromFile = Self.buildID(ofFile: String(fields[3]))
       else { continue }
+      compared.append(String(fields[3]))
       #expect(line.hasSuffix(" build-id=\(fromFile)"), "\(line)")
     }
+    #expect(compared.contains { $0.hasSuffix("/libc.so.6") }, "readelf read libc: \(compared)")
     // The report symbolizes the recorded stacks: the probe's own source line.
     let run = try ToolRun(["report", trace.path])
     #expect(run.stdout.contains("Sources/LockdepProbe/main.swift:"))

@@ -108,13 +108,24 @@ extension ThreadValidator {
 
   /// `bh-enable`: when bottom halves come back on with interrupts on, every
   /// held lock becomes softirq-enabled.
+  ///
+  /// Counted as lockdep counts `__local_bh_enable_ip()` (`IrqTrace`): with
+  /// interrupts on, it turns them off around its work (`local_irq_disable()`,
+  /// traced), counts bottom halves on (`lockdep_softirqs_on()`), and turns
+  /// interrupts back on, whose `lockdep_hardirqs_on_prepare()` marks the
+  /// held locks before the change is counted: a finding the marking makes
+  /// shows bottom halves on and interrupts off at this event.
   mutating func enableBottomHalves(_ event: LockEvent) throws(EventError) {
     guard state.bhDisableDepth > 0 else {
       throw EventError("bh-enable without bh-disable")
     }
+    let bracketed = !state.hardirqsOff
+    if bracketed { state.irqTrace.noteHardirqs(off: true, at: event.origin) }
     state.bhDisableDepth -= 1
+    if state.softirqsEnabled { state.irqTrace.noteSoftirqs(off: false, at: event.origin) }
     if state.softirqsEnabled && !state.hardirqsOff {
       markHeldLocks(.enabledSoftirq, origin: event.origin)
     }
+    if bracketed { state.irqTrace.noteHardirqs(off: false, at: event.origin) }
   }
 }

@@ -9,7 +9,13 @@
 /// and exit, which turn them off and back on), and when bottom halves do
 /// (`lockdep_softirqs_off()` and `_on()`: `bh-disable` and `bh-enable`,
 /// and a softirq's entry and exit). An event that changes neither state
-/// (a nested disable) counts nothing.
+/// (a nested disable) counts nothing, but for `bh-enable`, which with
+/// interrupts on turns them off and on around its work, as the kernel's
+/// `__local_bh_enable_ip()` does (`ThreadValidator.enableBottomHalves`).
+/// Not modelled: the interrupts a softirq's handler loop turns on and off
+/// (`handle_softirqs()`), and a PREEMPT_RT forced-threaded handler's
+/// counts, which lockdep keeps on the irq thread (here its bottom halves
+/// count on the interrupted thread, and its interrupts do not).
 public struct IrqTrace: Sendable, Hashable {
   /// One change: its stamp (the count when it happened; 0 when there was
   /// none yet) and the event that made it.
@@ -49,16 +55,22 @@ public struct IrqTrace: Sendable, Hashable {
 
   @inline(never)
   mutating func noteChanges(from before: State, to after: State, at origin: Origin) {
-    if (before ^ after) & 1 != 0 {
-      events &+= 1
-      let change = Change(stamp: events, origin: origin)
-      if after & 1 != 0 { hardirqsDisabled = change } else { hardirqsEnabled = change }
-    }
-    if (before ^ after) & 2 != 0 {
-      events &+= 1
-      let change = Change(stamp: events, origin: origin)
-      if after & 2 != 0 { softirqsDisabled = change } else { softirqsEnabled = change }
-    }
+    if (before ^ after) & 1 != 0 { noteHardirqs(off: after & 1 != 0, at: origin) }
+    if (before ^ after) & 2 != 0 { noteSoftirqs(off: after & 2 != 0, at: origin) }
+  }
+
+  /// Counts interrupts turned off (or on) by the event at `origin`.
+  mutating func noteHardirqs(off: Bool, at origin: Origin) {
+    events &+= 1
+    let change = Change(stamp: events, origin: origin)
+    if off { hardirqsDisabled = change } else { hardirqsEnabled = change }
+  }
+
+  /// Counts bottom halves turned off (or on) by the event at `origin`.
+  mutating func noteSoftirqs(off: Bool, at origin: Origin) {
+    events &+= 1
+    let change = Change(stamp: events, origin: origin)
+    if off { softirqsDisabled = change } else { softirqsEnabled = change }
   }
 }
 

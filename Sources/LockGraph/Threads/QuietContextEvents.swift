@@ -45,7 +45,13 @@ extension ThreadValidator {
       if state.bhDisableDepth == 1 && state.softirqDepth == 0 && !state.hardirqsOff {
         guard heldLocksMarked(.enabledSoftirq) else { return false }
       }
+      // Counted as `enableBottomHalves` counts it, in its order.
+      let bracketed = !state.hardirqsOff
+      if bracketed { state.irqTrace.noteHardirqs(off: true, at: origin()) }
       state.bhDisableDepth &-= 1
+      if state.softirqsEnabled { state.irqTrace.noteSoftirqs(off: false, at: origin()) }
+      if bracketed { state.irqTrace.noteHardirqs(off: false, at: origin()) }
+      return true
     case .hardirqEnter: enterHardirq(threaded: threaded)
     case .softirqEnter: enterContext(.softirq)
     case .nmiEnter: enterContext(.nmi)

@@ -197,8 +197,15 @@ public struct ThreadValidator {
       if event.verb == .exit { state.restart() }
       return
     }
+    // The interrupt state changes the event makes (`IrqTrace`); a
+    // `bh-enable` counts its own, in lockdep's order, and an exit leaves a
+    // new thread's state, which has counted nothing.
     let irqBefore = state.irqTraceState
-    defer { state.irqTrace.note(from: irqBefore, to: state.irqTraceState, at: event.origin) }
+    defer {
+      if event.verb != .bhEnable && event.verb != .exit {
+        state.irqTrace.note(from: irqBefore, to: state.irqTraceState, at: event.origin)
+      }
+    }
     switch event.verb {
     case .acquire: if !acquireFast(event) { acquire(event) }
     case .release: release(event)

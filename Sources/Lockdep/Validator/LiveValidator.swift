@@ -30,8 +30,9 @@ final class LiveValidator: Sendable {
   private let policyValue: Atomic<UInt8>
   /// Findings being rendered and printed (`handle`) now, on any thread.
   private let reportsInFlight = Atomic<Int>(0)
-  /// Distinct findings the process printed or kept (not a test's, which its
-  /// test shows): what `RAWLOCKCHECK_EXITCODE` counts.
+  /// Distinct findings outside any scope (a scope's are its owner's: a
+  /// test's, or those a program such as `rawlockcheck demo` collects to
+  /// judge itself): what `RAWLOCKCHECK_EXITCODE` counts.
   private let processFindings = Atomic<Int>(0)
   /// The status `RAWLOCKCHECK_EXITCODE` asks for when the process had a
   /// finding (`processFindings`), or nil.
@@ -238,7 +239,7 @@ final class LiveValidator: Sendable {
     }
     recorder?.flushAll()
     guard isNew else { return }
-    if scope?.showsFindings != true { processFindings.add(1, ordering: .releasing) }
+    if scope == nil { processFindings.add(1, ordering: .releasing) }
     switch policy {
     case .off, .collect: break
     case .print:
@@ -258,20 +259,18 @@ final class LiveValidator: Sendable {
     }
   }
 
-  /// As the process exits: `RAWLOCKCHECK_EXITCODE`'s status, when the
-  /// process printed or kept a finding (a forked child's exit is its own:
-  /// it validated nothing), said in one line unless findings are collected.
+  /// As the process exits: `RAWLOCKCHECK_EXITCODE`'s status, when a
+  /// finding happened outside any scope (a forked child's exit is its own:
+  /// it validated nothing), said in one line.
   func overrideExitStatus() {
     guard let status = exitStatusOnFinding, !Live.forkedChild.load(ordering: .relaxed) else {
       return
     }
     let count = processFindings.load(ordering: .acquiring)
     guard count > 0 else { return }
-    if policy != .collect {
-      printToStandardError(
-        "rawlockcheck: \(count) distinct finding\(count == 1 ? "" : "s"); "
-          + "exit status \(status) (RAWLOCKCHECK_EXITCODE)\n")
-    }
+    printToStandardError(
+      "rawlockcheck: \(count) distinct finding\(count == 1 ? "" : "s"); "
+        + "exit status \(status) (RAWLOCKCHECK_EXITCODE)\n")
     rlc_override_exit_status(status)
   }
 
