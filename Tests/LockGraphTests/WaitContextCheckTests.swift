@@ -176,4 +176,53 @@ import WaitContext
     s.acquire("raw")
     #expect(s.kinds == [.invalidWaitContext])
   }
+
+  /// An invalid wait context names the lock taken and the held lock that
+  /// set the limit it broke (the last of its interrupt context to lower
+  /// what is allowed, as `check_wait_context()` walks them), not one that
+  /// allowed more, nor a lock of the interrupted context; none when the
+  /// interrupt context's own limit refused it.
+  @Test func anInvalidWaitContextNamesTheLockThatSetTheLimit() throws {
+    var s = Scenario()
+    s.lock("mutex", .mutex)
+    s.lock("spin", .spinlock)
+    s.lock("raw", .rawSpinlock)
+    s.lock("other", .rawSpinlock)
+    s.lock("rcu", .rcu)
+    s.lock("m2", .mutex)
+    // Under a mutex (sleep), then a raw spin lock (spin), then a
+    // spinlock_t (config): the raw lock set the limit a mutex breaks.
+    s.acquire("mutex")
+    s.acquire("raw")
+    s.acquire("m2")
+    s.release("m2")
+    s.release("raw")
+    s.release("mutex")
+    var f = try #require(s.findings.last { $0.kind == .invalidWaitContext })
+    #expect(s.validator.core.lockNames(of: f) == ["&m2", "&raw"])
+    // A raw lock held by the interrupted task does not count in a hard
+    // interrupt, whose own limit (spin) refuses a spinlock_t.
+    s.acquire("other")
+    try s.event(.hardirqEnter)
+    s.acquire("spin")
+    f = try #require(s.findings.last { $0.kind == .invalidWaitContext })
+    #expect(s.validator.core.lockNames(of: f) == ["&spin"])
+    s.release("spin")
+    try s.event(.hardirqExit)
+    s.release("other")
+    // Under an RCU read lock (inner config): RCU set the limit a mutex
+    // breaks; with a raw spin lock (spin) taken under it too, the raw lock.
+    s.lock("m3", .mutex)
+    s.lock("m4", .mutex)
+    s.lock("raw2", .rawSpinlock)
+    s.acquire("rcu")
+    s.acquire("m3")
+    f = try #require(s.findings.last { $0.kind == .invalidWaitContext })
+    #expect(s.validator.core.lockNames(of: f) == ["&m3", "&rcu"])
+    s.release("m3")
+    s.acquire("raw2")
+    s.acquire("m4")
+    f = try #require(s.findings.last { $0.kind == .invalidWaitContext })
+    #expect(s.validator.core.lockNames(of: f) == ["&m4", "&raw2"])
+  }
 }

@@ -14,6 +14,10 @@ public struct LockSnapshot: Sendable, Hashable {
   public var origin: Origin
   /// The class's usage bits when the finding was recorded.
   public var usage: UsageMask = []
+  /// The interrupt context it was taken in (`IRQContextID`'s bits; 0 for
+  /// task context): the held locks of the acquisition's own context are
+  /// those the wait-context rule walks.
+  public var irqContext: UInt8 = 0
 
   init(_ held: HeldLock) {
     self.lockClass = held.lockClass
@@ -21,6 +25,7 @@ public struct LockSnapshot: Sendable, Hashable {
     self.isTrylock = held.isTrylock
     self.instance = held.instance
     self.origin = held.origin
+    self.irqContext = held.irqContext
   }
 
   init(lockClass: ClassID, read: ReadMode, isTrylock: Bool, instance: UInt64, origin: Origin) {

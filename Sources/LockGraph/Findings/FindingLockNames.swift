@@ -1,8 +1,11 @@
+import WaitContext
+
 extension ValidatorCore {
   /// The names of the locks `finding` is about, each once: the lock it
-  /// concerns first, then the other classes its kind names (a cycle's
-  /// links, the irq-safe and irq-unsafe classes, the held locks left at
-  /// an exit), as its report names them.
+  /// concerns first, then the other classes its kind names (the held lock
+  /// whose wait type an invalid wait context broke, a cycle's links, the
+  /// irq-safe and irq-unsafe classes, the held locks left at an exit), as
+  /// its report names them.
   public func lockNames(of finding: Finding) -> [String] {
     var names: [String] = []
     func add(_ c: ClassID) {
@@ -10,6 +13,16 @@ extension ValidatorCore {
       if !names.contains(n) { names.append(n) }
     }
     switch finding.detail {
+    case .invalidWaitContext(let context, _, let required):
+      // The lock taken, then the held lock whose inner wait type limits
+      // the context, if one does (not the interrupt context itself).
+      guard let lock = finding.lock else { break }
+      add(lock.lockClass)
+      if let limiting = limitingLock(
+        of: finding.held, in: lock.irqContext, from: context, required: required)
+      {
+        add(limiting)
+      }
     case .circularDependency(let held, let chain):
       add(held.lockClass)
       for link in chain { add(link.lockClass) }
@@ -33,5 +46,28 @@ extension ValidatorCore {
     }
     if let lock = finding.lock { add(lock.lockClass) }
     return names
+  }
+
+  /// The held lock (of interrupt context `irqContext`) that set what the
+  /// wait-context rule allowed when it refused `required`, walking the
+  /// locks as `WaitContextRule.allowed` does from the context's limit
+  /// `context`: the last to lower the running value (or reset it, an
+  /// override), when that value is below `required`; nil when the
+  /// context's own limit refused it.
+  func limitingLock(
+    of held: [LockSnapshot], in irqContext: UInt8, from context: WaitType, required: WaitType
+  ) -> ClassID? {
+    var current = context
+    var limiting: ClassID? = nil
+    for h in held where h.irqContext == irqContext {
+      let waits = classes[h.lockClass].waits
+      let next = WaitContextRule.lower(
+        current, holder: waits.inner, lockType: waits.lockType, configuration: configuration)
+      if next < current || (waits.lockType == .override && waits.inner != .inv) {
+        limiting = h.lockClass
+      }
+      current = next
+    }
+    return current < required ? limiting : nil
   }
 }
