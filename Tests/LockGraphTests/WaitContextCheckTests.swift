@@ -190,8 +190,8 @@ import WaitContext
     s.lock("other", .rawSpinlock)
     s.lock("rcu", .rcu)
     s.lock("m2", .mutex)
-    // Under a mutex (sleep), then a raw spin lock (spin), then a
-    // spinlock_t (config): the raw lock set the limit a mutex breaks.
+    // Under a mutex (sleep), then a raw spin lock (spin): the raw lock set
+    // the limit a mutex breaks.
     s.acquire("mutex")
     s.acquire("raw")
     s.acquire("m2")
