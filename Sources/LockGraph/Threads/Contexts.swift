@@ -119,13 +119,21 @@ extension ThreadValidator {
     guard state.bhDisableDepth > 0 else {
       throw EventError("bh-enable without bh-disable")
     }
+    lowerBottomHalfCount(at: event.origin)
+  }
+
+  /// `enableBottomHalves` once the stream allowed it (a disable to end),
+  /// for the event at `origin`; the quiet path's too, whose held locks
+  /// are marked already (`markHeldLocks` then returns at once).
+  @inline(never)
+  mutating func lowerBottomHalfCount(at origin: Origin) {
     let bracketed = !state.hardirqsOff
-    if bracketed { state.irqTrace.noteHardirqs(off: true, at: event.origin) }
+    if bracketed { state.irqTrace.noteHardirqs(off: true, at: origin) }
     state.bhDisableDepth -= 1
-    if state.softirqsEnabled { state.irqTrace.noteSoftirqs(off: false, at: event.origin) }
+    if state.softirqsEnabled { state.irqTrace.noteSoftirqs(off: false, at: origin) }
     if state.softirqsEnabled && !state.hardirqsOff {
-      markHeldLocks(.enabledSoftirq, origin: event.origin)
+      markHeldLocks(.enabledSoftirq, origin: origin)
     }
-    if bracketed { state.irqTrace.noteHardirqs(off: false, at: event.origin) }
+    if bracketed { state.irqTrace.noteHardirqs(off: false, at: origin) }
   }
 }

@@ -45,7 +45,7 @@ extension ThreadValidator {
       if state.bhDisableDepth == 1 && state.softirqDepth == 0 && !state.hardirqsOff {
         guard heldLocksMarked(.enabledSoftirq) else { return false }
       }
-      enableBottomHalvesQuietly(at: origin())
+      lowerBottomHalfCount(at: origin())
       return true
     case .hardirqEnter: enterHardirq(threaded: threaded)
     case .softirqEnter: enterContext(.softirq)
@@ -64,18 +64,6 @@ extension ThreadValidator {
     }
     state.irqTrace.note(from: irqBefore, to: state.irqTraceState, at: origin())
     return true
-  }
-
-  /// A quiet `bh-enable`: the count down, and the interrupt state changes
-  /// counted as `enableBottomHalves` counts them, in its order. Out of
-  /// line: the quiet path is inlined where events are read.
-  @inline(never)
-  mutating func enableBottomHalvesQuietly(at origin: Origin) {
-    let bracketed = !state.hardirqsOff
-    if bracketed { state.irqTrace.noteHardirqs(off: true, at: origin) }
-    state.bhDisableDepth &-= 1
-    if state.softirqsEnabled { state.irqTrace.noteSoftirqs(off: false, at: origin) }
-    if bracketed { state.irqTrace.noteHardirqs(off: false, at: origin) }
   }
 
   /// The verb that leaves `context`.
