@@ -157,9 +157,14 @@ extension TextReport {
       }
       out += "but must not sleep:\n"
       for reason in reasons { out += "  \(reason)\n" }
+      // Then, as `__might_resched()`: the irq event stamps when interrupts
+      // are off, and where the preempt count left 0 (`0x0` for a live
+      // context marker, whose event has no place).
       out += heldLocks(f.held, thread: f.thread)
+      out += f.irqTrace.map(irqTraceEvents) ?? ""
       if let disabledAt = state.preemptionDisabledAt {
-        out += "Preemption disabled at:\n" + stack(disabledAt, indent: 1, numbered: false)
+        out += "Preemption disabled at:\n"
+        out += isKnown(disabledAt) ? stack(disabledAt, indent: 1, numbered: false) : " 0x0\n"
       }
       out += backtrace(f.origin)
 
@@ -292,15 +297,21 @@ extension TextReport {
     return out
   }
 
+  /// Whether `origin` says where its event happened: a trace's event has
+  /// its place in the stream; a live context marker's has no address,
+  /// stack or place.
+  func isKnown(_ origin: Origin) -> Bool {
+    showsOccurrence || origin.ip != 0 || !origin.stack.isNone || origin.line > 0
+  }
+
   /// lockdep's `print_irqtrace_events()`: the thread's count of interrupt
   /// state changes, and where the newest of each kind happened (`0x0`, as
   /// lockdep prints an unknown address: none yet, or a live context marker,
   /// whose event has no address, stack or place in a stream).
   func irqTraceEvents(_ trace: IrqTrace) -> String {
     func line(_ what: String, _ change: IrqTrace.Change) -> String {
-      let o = change.origin
-      let known = showsOccurrence || o.ip != 0 || !o.stack.isNone || o.line > 0
-      return "\(what) at (\(change.stamp)): \(change.stamp != 0 && known ? at(o) : "0x0")\n"
+      let known = change.stamp != 0 && isKnown(change.origin)
+      return "\(what) at (\(change.stamp)): \(known ? at(change.origin) : "0x0")\n"
     }
     return "irq event stamp: \(trace.events)\n"
       + line("hardirqs last  enabled", trace.hardirqsEnabled)

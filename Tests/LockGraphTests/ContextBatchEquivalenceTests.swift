@@ -28,7 +28,8 @@ import WaitContext
   static func summary(_ v: LockValidator) -> [String] {
     v.findings.findings.map {
       "\($0.kind) x\($0.count) @\($0.origin.event) t\($0.thread.raw) "
-        + "\($0.lock.map { "\($0.lockClass.raw)" } ?? "-") \($0.irqState) held \($0.held.count)"
+        + "\($0.lock.map { "\($0.lockClass.raw)" } ?? "-") \($0.irqState) held \($0.held.count) "
+        + "\($0.detail) \($0.irqTrace.map { "\($0)" } ?? "-")"
     }
   }
 
@@ -41,7 +42,8 @@ import WaitContext
       "\(s.contexts) h\(s.hardirqDepth) s\(s.softirqDepth) n\(s.nmiDepth) "
       + "i\(s.irqDisableDepth) b\(s.bhDisableDepth) p\(s.preemptDisableDepth) "
       + "stopped \(s.stopped) key \(s.chainKey) freed \(s.freedHeld.count) "
-      + "blockers \(s.acquireBlockers)/\(s.releaseBlockers) held \(held) irq \(s.irqTrace)"
+      + "blockers \(s.acquireBlockers)/\(s.releaseBlockers) held \(held) irq \(s.irqTrace) "
+      + "preempt-off at \(s.contextsDisabledPreemptionAt)"
   }
 
   /// One random event of thread `t`, which holds `held`; `open` keeps the

@@ -47,8 +47,8 @@ import WaitContext
   /// `rcu_read_lock_bh()`), 0x100 in a softirq, 0x10000 in a hard
   /// interrupt; `rcu_read_lock()` counts in the RCU nest depth instead
   /// (preemptible RCU), so under it alone `in_atomic()` is 0. Preemption
-  /// was disabled at the first spin lock when only locks disabled it (with
-  /// a context too, which came first is not known: none is named).
+  /// was disabled where the count left 0 (`preempt_disable_ip`): at the
+  /// first spin lock, or the first context event, whichever came first.
   @Test func theAtomicStateCountsAsPreemptCountDoes() throws {
     func state(_ steps: (inout Scenario) throws -> Void) throws -> AtomicState? {
       var s = Scenario()
@@ -78,14 +78,69 @@ import WaitContext
     #expect(bhFirst?.preemptCount == 0x201)
     #expect(bhFirst?.preemptionDisabledAt?.stack == StackID(9))
     let all = try state {
-      $0.acquire("spin")
+      $0.acquire("spin", stack: 7)
       try $0.event(.bhDisable)
       $0.acquire("bh")
       try $0.event(.preemptDisable)
       try $0.event(.softirqEnter)
       try $0.event(.hardirqEnter)
     }
-    #expect(all == AtomicState(preemptCount: 0x10502, rcuDepth: 0))
+    #expect(all?.preemptCount == 0x10502 && all?.rcuDepth == 0)
+    #expect(all?.preemptionDisabledAt?.stack == StackID(7))
+    #expect(all?.preemptionDisabledAt?.event == 0)
+    // A context first: the event that took the count from 0 (the fifth,
+    // number 4; the nested `preempt-disable` and the lock came after it).
+    let contextFirst = try state {
+      try $0.event(.irqDisable)
+      $0.acquire("rcu")
+      $0.acquire("spin2")
+      $0.release("spin2")
+      try $0.event(.bhDisable)
+      try $0.event(.preemptDisable)
+      $0.acquire("spin", stack: 7)
+    }
+    #expect(contextFirst?.preemptCount == 0x202)
+    #expect(contextFirst?.preemptionDisabledAt?.event == 4)
+    #expect(contextFirst?.preemptionDisabledAt?.stack.isNone == true)
+    // Entering a softirq (or any interrupt) disables it as well.
+    let softirq = try state {
+      try $0.event(.softirqEnter)
+      try $0.event(.hardirqEnter)
+    }
+    #expect(softirq?.preemptionDisabledAt?.event == 0)
+    // What disabled it is gone: the earliest of what still does.
+    let gone = try state {
+      $0.acquire("spin", stack: 7)
+      try $0.event(.preemptDisable)
+      $0.release("spin")
+    }
+    #expect(gone?.preemptCount == 1 && gone?.preemptionDisabledAt?.event == 1)
+    // Interrupts off alone: the count is 0, nothing disabled preemption.
+    let irqsOff = try state { try $0.event(.irqDisable) }
+    #expect(irqsOff == AtomicState(preemptCount: 0, rcuDepth: 0))
+  }
+
+  /// `__might_resched()` prints the irq event stamps
+  /// (`print_irqtrace_events()`) when interrupts are off, and only then.
+  @Test func aSleepWithInterruptsOffKeepsTheIrqEventStamps() throws {
+    var s = Scenario()
+    s.lock("m", .mutex)
+    s.lock("spin", .spinlock)
+    try s.event(.irqDisable)
+    try s.event(.mightSleep)
+    try s.event(.irqEnable)
+    s.acquire("spin")
+    try s.event(.mightSleep)
+    #expect(s.kinds == [.sleepInAtomic, .sleepInAtomic])
+    let off = try #require(s.findings[0].irqTrace)
+    #expect(off.events == 1 && off.hardirqsDisabled.stamp == 1)
+    #expect(off.hardirqsDisabled.origin.event == 0)
+    #expect(s.findings[1].irqTrace == nil)
+    // In a hard interrupt, they are off too.
+    var h = Scenario()
+    try h.event(.hardirqEnter)
+    try h.event(.mightSleep)
+    #expect(h.findings.first?.irqTrace?.hardirqsDisabled.stamp == 1)
   }
 
   /// `might_lock()` is `lock_acquire()` + `lock_release()`, without the

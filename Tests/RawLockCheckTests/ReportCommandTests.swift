@@ -610,4 +610,38 @@ import Testing
       """
     #expect(run.stdout.contains(expected), "\(run.stdout)")
   }
+
+  /// `__might_resched()` prints, after the held locks, the irq event
+  /// stamps when interrupts are off, then `Preemption disabled at:` with
+  /// where the preempt count left 0: here the `bh-disable` on line 6 (the
+  /// spin lock on line 7 came after it; line 5 turned interrupts off,
+  /// which does not count).
+  @Test func aSleepInAtomicContextSaysWherePreemptionWasDisabled() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class A spinlock
+      class M mutex
+      1 irq-disable
+      1 bh-disable
+      1 acquire A
+      1 acquire M
+
+      """
+    let run = try ToolRun(["report", "-"], input: trace)
+    #expect(run.status == 1)
+    let expected = """
+       #0: (A){....}-{3:3}, at: -:6
+      irq event stamp: 2
+      hardirqs last  enabled at (0): 0x0
+      hardirqs last disabled at (1): -:4
+      softirqs last  enabled at (0): 0x0
+      softirqs last disabled at (2): -:5
+      Preemption disabled at:
+       -:5 (no stack recorded)
+      stack backtrace:
+       -:7 (no stack recorded)
+
+      """
+    #expect(run.stdout.contains(expected), "\(run.stdout)")
+  }
 }

@@ -20,8 +20,14 @@ extension ThreadValidator {
 
   /// The kernel's `preempt_count()` and `rcu_preempt_depth()` now
   /// (`AtomicState`), on a kernel without PREEMPT_RT: what each held lock
-  /// and context adds. Where preemption was disabled is the first held
-  /// lock that did it, when no context or `preempt-disable` came first.
+  /// and context adds. Where preemption was disabled is the kernel's
+  /// `preempt_disable_ip`, where the count last left 0: the earliest of
+  /// what adds to it now (the first held lock that does, and the context
+  /// event that took the contexts' share from 0), since all of it came at
+  /// or after that moment. When what took it from 0 is gone (a spin lock
+  /// released under `preempt-disable`), the kernel still names it; here
+  /// the earliest that remains is named. (Live events have no number:
+  /// there the held lock, whose place is known, is taken.)
   func atomicState() -> AtomicState {
     let s = state
     var count =
@@ -29,9 +35,8 @@ extension ThreadValidator {
     count &+= 0x100 &* UInt32(clamping: s.softirqDepth)
     count &+= 0x10000 &* UInt32(clamping: s.hardirqDepth)
     count &+= 0x110000 &* UInt32(clamping: s.nmiDepth)
-    let contextFirst = count != 0
     var rcuDepth = 0
-    var disabledAt: Origin? = nil
+    var lockAt: Origin? = nil
     for h in s.held {
       let kind = classes[h.lockClass].kind
       switch kind {
@@ -39,13 +44,18 @@ extension ThreadValidator {
       case .rcuBH:
         // `local_bh_disable()` records where the count left 0 too.
         count &+= 0x200
-        if !contextFirst && disabledAt == nil { disabledAt = h.origin }
+        if lockAt == nil { lockAt = h.origin }
       default:
         guard SleepRule.makesAtomic(classes.waits(h.lockClass), configuration: configuration)
         else { continue }
         count &+= 1
-        if !contextFirst && disabledAt == nil { disabledAt = h.origin }
+        if lockAt == nil { lockAt = h.origin }
       }
+    }
+    var disabledAt = lockAt
+    if s.contextsDisablePreemption {
+      let contexts = s.contextsDisabledPreemptionAt
+      if lockAt.map({ contexts.event < $0.event }) ?? true { disabledAt = contexts }
     }
     return AtomicState(preemptCount: count, rcuDepth: rcuDepth, preemptionDisabledAt: disabledAt)
   }

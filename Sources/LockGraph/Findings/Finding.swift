@@ -63,8 +63,9 @@ public struct AtomicState: Sendable, Hashable {
   /// `rcu_preempt_depth()`: the `rcu_read_lock()` sections held
   /// (preemptible RCU).
   public var rcuDepth: Int
-  /// Where preemption was disabled, when a lock held did it first (the
-  /// kernel's `preempt_disable_ip`).
+  /// Where preemption was disabled (the kernel's `preempt_disable_ip`):
+  /// the held lock or context event that took the preempt count from 0;
+  /// nil when it is 0.
   public var preemptionDisabledAt: Origin?
 
   /// A state of `preemptCount` and `rcuDepth`.
@@ -160,7 +161,8 @@ public struct Finding: Sendable {
   /// Execution context description at the time (`HC1[1]:SC0[0]:HE0:SE1`).
   public var irqState: String
   /// The thread's interrupt state changes when it happened, for an
-  /// inconsistent lock state (lockdep prints them); nil for other kinds.
+  /// inconsistent lock state, and for a sleep in atomic context with
+  /// interrupts off (the kernel prints them for both); nil otherwise.
   public var irqTrace: IrqTrace? = nil
 }
 

@@ -1,6 +1,14 @@
 import WaitContext
 
 extension ThreadValidator {
+  /// Before an event that adds to the preempt count (`preempt-disable`,
+  /// `bh-disable`, an interrupt-like context's entry): where the count the
+  /// contexts add left 0, when it does now.
+  @inline(__always)
+  mutating func noteDisablingPreemption(at origin: @autoclosure () -> Origin) {
+    if !state.contextsDisablePreemption { state.contextsDisabledPreemptionAt = origin() }
+  }
+
   mutating func enterContext(_ context: ExecutionContext) {
     state.contexts.append(context)
     switch context {

@@ -23,8 +23,12 @@ extension ThreadValidator {
     let irqBefore = state.irqTraceState
     switch verb {
     case .irqDisable: state.irqDisableDepth &+= 1
-    case .bhDisable: state.bhDisableDepth &+= 1
-    case .preemptDisable: state.preemptDisableDepth &+= 1
+    case .bhDisable:
+      noteDisablingPreemption(at: origin())
+      state.bhDisableDepth &+= 1
+    case .preemptDisable:
+      noteDisablingPreemption(at: origin())
+      state.preemptDisableDepth &+= 1
     case .preemptEnable:
       guard state.preemptDisableDepth > 0 else { return false }
       state.preemptDisableDepth &-= 1
@@ -47,9 +51,15 @@ extension ThreadValidator {
       }
       lowerBottomHalfCount(at: origin())
       return true
-    case .hardirqEnter: enterHardirq(threaded: threaded)
-    case .softirqEnter: enterContext(.softirq)
-    case .nmiEnter: enterContext(.nmi)
+    case .hardirqEnter:
+      noteDisablingPreemption(at: origin())
+      enterHardirq(threaded: threaded)
+    case .softirqEnter:
+      noteDisablingPreemption(at: origin())
+      enterContext(.softirq)
+    case .nmiEnter:
+      noteDisablingPreemption(at: origin())
+      enterContext(.nmi)
     case .hardirqExit, .softirqExit, .nmiExit:
       // `exitContext`, when it neither refuses nor reports: the innermost
       // context is of the verb's kind, and no lock of the handler's

@@ -76,6 +76,12 @@ struct ThreadState: Sendable {
   /// Changes of the interrupt state so far, for an inconsistent lock
   /// state's report.
   var irqTrace = IrqTrace()
+  /// The context event that took the preempt count the contexts add
+  /// (`contextsDisablePreemption`) from 0 to more, as the kernel's
+  /// `preempt_disable_ip` is where the preempt count last left 0 (a
+  /// sleep-in-atomic report's `Preemption disabled at:`). Every context
+  /// that adds to the count now was entered at or after it.
+  var contextsDisabledPreemptionAt = Origin()
 
   /// A thread that just started: nothing held, entered or disabled, with
   /// room for `heldCapacity` held locks before the stack grows.
@@ -105,6 +111,7 @@ struct ThreadState: Sendable {
     freedHeld.removeAll(keepingCapacity: true)
     memo = ChainMemo()
     irqTrace = IrqTrace()
+    contextsDisabledPreemptionAt = Origin()
   }
 
   /// The newest held lock.
@@ -134,6 +141,13 @@ struct ThreadState: Sendable {
 
   /// In a hard interrupt handler that runs as one (not in a forced thread).
   var inHardirq: Bool { hardirqDepth > forcedThreadDepth }
+
+  /// The contexts add to the kernel's preempt count: `preempt-disable`,
+  /// `bh-disable`, or a softirq, hard interrupt or NMI entered (held locks
+  /// add to it too).
+  var contextsDisablePreemption: Bool {
+    preemptDisableDepth | bhDisableDepth | softirqDepth | hardirqDepth | nmiDepth != 0
+  }
 
   /// Bottom halves may run (lockdep's `softirqs_enabled`).
   var softirqsEnabled: Bool { bhDisableDepth == 0 && softirqDepth == 0 && forcedThreadDepth == 0 }

@@ -216,17 +216,27 @@ public struct ThreadValidator {
       acquire(event)
       if state.held.count > depth { popTopIfMatches(event) }
     case .mightSleep: checkSleep(event.origin, lock: nil)
-    case .hardirqEnter: enterHardirq(threaded: event.threaded)
-    case .softirqEnter: enterContext(.softirq)
-    case .nmiEnter: enterContext(.nmi)
+    case .hardirqEnter:
+      noteDisablingPreemption(at: event.origin)
+      enterHardirq(threaded: event.threaded)
+    case .softirqEnter:
+      noteDisablingPreemption(at: event.origin)
+      enterContext(.softirq)
+    case .nmiEnter:
+      noteDisablingPreemption(at: event.origin)
+      enterContext(.nmi)
     case .hardirqExit: try exitContext(.hardirq(threaded: false), event)
     case .softirqExit: try exitContext(.softirq, event)
     case .nmiExit: try exitContext(.nmi, event)
     case .irqDisable: state.irqDisableDepth += 1
     case .irqEnable: try enableIRQs(event)
-    case .bhDisable: state.bhDisableDepth += 1
+    case .bhDisable:
+      noteDisablingPreemption(at: event.origin)
+      state.bhDisableDepth += 1
     case .bhEnable: try enableBottomHalves(event)
-    case .preemptDisable: state.preemptDisableDepth += 1
+    case .preemptDisable:
+      noteDisablingPreemption(at: event.origin)
+      state.preemptDisableDepth += 1
     case .preemptEnable:
       guard state.preemptDisableDepth > 0 else {
         throw EventError("preempt-enable without preempt-disable")
@@ -338,7 +348,8 @@ public struct ThreadValidator {
       Finding(
         kind: kind, thread: thread, origin: origin, lock: lock,
         held: state.held.map(snapshot), detail: detail, count: 1, irqState: irqState(),
-        irqTrace: kind == .inconsistentLockState ? state.irqTrace : nil)
+        irqTrace: kind == .inconsistentLockState || (kind == .sleepInAtomic && state.hardirqsOff)
+          ? state.irqTrace : nil)
     }
     if core.onFinding != nil { pending.append((s.findings.findings[i], isNew)) }
   }
