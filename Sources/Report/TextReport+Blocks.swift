@@ -84,7 +84,7 @@ extension TextReport {
       out += heldLocks(f.held, thread: f.thread)
       out += "\nthe dependencies between \(state)-irq-safe lock and the holding lock:\n"
       out += shortestDependencies(
-        safeToHeld.reversed(), root: held.lockClass, usage: held.usage, at: f.origin)
+        safeToHeld.reversed(), root: held.lockClass, usage: held.usage, at: nil)
       // Two lines, as print_bad_irq_dependency()'s two pr_warn() calls print.
       out += "\nthe dependencies between the lock to be acquired\n"
       out += " and \(state)-irq-unsafe lock:\n"
@@ -102,7 +102,9 @@ extension TextReport {
         ? "but this lock took another, \(irqClass)-unsafe lock in the past:\n"
         : "but this lock was taken by another, \(irqClass)-safe lock in the past:\n"
       out += " \(lockName(other))\n"
-      out += "\nand interrupts could create inverse lock ordering between them.\n\n"
+      // `print_lock_name()` leaves its line open, and the next pr_warn()
+      // starts with two newlines: two blank lines.
+      out += "\n\nand interrupts could create inverse lock ordering between them.\n\n"
       out += "\nother info that might help us debug this:\n"
       // `print_irq_inversion_bug()`: the middle lock is the path's entry
       // next to the root (the lock whose state changed), either way.
@@ -271,26 +273,45 @@ extension TextReport {
   /// the far end, each with its dependency's stack. Each class's usage is
   /// as the finding saw it when known (its link's, and `usage` for the
   /// root), else as it is now.
+  ///
+  /// With `rootOrigin` nil, `print_shortest_lock_dependencies_backwards()`
+  /// of a backwards search (`path` from the far end, the safe lock, to the
+  /// entry next to the root): there each dependency's stack is that of
+  /// the lock taken second, so it is printed under the class after it,
+  /// the far end has none, and the report's own stack is not printed.
   func shortestDependencies(
     _ path: some BidirectionalCollection<ChainLink>, root: ClassID, usage: UsageMask?,
-    at rootOrigin: Origin
+    at rootOrigin: Origin?
   ) -> String {
     var out = ""
-    var entries = path.reversed().map { ($0.lockClass, $0.origin, $0.usage) }
+    var entries: [(ClassID, Origin?, UsageMask?)] = path.reversed().map {
+      ($0.lockClass, $0.origin, $0.usage)
+    }
     entries.append((root, rootOrigin, usage))
+    if rootOrigin == nil {
+      // Each stack one entry on: the far end's goes to the class after it.
+      for i in stride(from: entries.count - 1, to: 0, by: -1) { entries[i].1 = entries[i - 1].1 }
+      entries[0].1 = nil
+    }
     for (i, (lockClass, origin, snapshot)) in entries.enumerated() {
-      let depth = String(repeating: " ", count: entries.count - 1 - i)
+      let depthCount = entries.count - 1 - i
+      let depth = String(repeating: " ", count: depthCount)
       let usage = snapshot ?? core.classes[lockClass].usage
       out += "\(depth)-> \(lockName(lockClass, usage: usage)) {\n"
       for bit in UsageBit.allCases where usage.contains(UsageMask(rawValue: 1 << bit.rawValue)) {
         let label = "\(depth)   \(bit.usageString) at:"
+        // `print_lock_class_header()` indents the stack by 1 + `len`,
+        // which counts the depth twice (`len = depth` plus what printk()
+        // printed, the indent included) and the label without its newline.
+        let indent = 1 + depthCount + label.count
         out += label + "\n"
         out +=
           core.usageOrigin(lockClass, bit: bit).map {
-            stack($0, indent: label.count + 2, numbered: false)
-          } ?? "\(String(repeating: " ", count: label.count + 2))(unknown)\n"
+            stack($0, indent: indent, numbered: false)
+          } ?? "\(String(repeating: " ", count: indent))(unknown)\n"
       }
       out += "\(depth) }\n"
+      guard let origin else { continue }
       out += "\(depth) ... acquired at:\n"
       out += stack(origin, indent: 3, numbered: false) + "\n"
     }

@@ -644,4 +644,89 @@ import Testing
       """
     #expect(run.stdout.contains(expected), "\(run.stdout)")
   }
+
+  /// `print_shortest_lock_dependencies_backwards()`: a dependency's stack
+  /// is that of the lock taken second, so in the safe-to-held section the
+  /// safe lock (S) has no `... acquired at:`, M has the stack of M taken
+  /// under S, and the held lock P that of P taken under M; the report's
+  /// own stack (0x5000) is printed only in the other section, as the
+  /// lock being acquired's. Usage stacks are indented by
+  /// `print_lock_class_header()`'s `1 + len`, which counts the depth twice.
+  @Test func aBadIrqDependencyPrintsEachStackUnderTheLockTakenSecond() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      stack sS 0x1000
+      stack sM 0x2000
+      stack sP 0x3000
+      stack sN 0x4000
+      stack sX 0x5000
+      class S raw_spinlock
+      class M raw_spinlock
+      class P raw_spinlock
+      class N raw_spinlock
+      1 hardirq-enter
+      1 acquire S at=sS
+      1 release S
+      1 hardirq-exit
+      2 irq-disable
+      2 acquire S at=sS
+      2 acquire M at=sM
+      2 release M
+      2 release S
+      2 acquire M at=sM
+      2 acquire P at=sP
+      2 release P
+      2 release M
+      2 irq-enable
+      3 acquire N at=sN
+      3 release N
+      4 irq-disable
+      4 acquire P at=sP
+      4 acquire N at=sX
+
+      """
+    let run = try ToolRun(["report", "-"], input: trace)
+    #expect(run.status == 1)
+    let expected = """
+      the dependencies between HARDIRQ-irq-safe lock and the holding lock:
+        -> (S){-...}-{2:2} {
+           IN-HARDIRQ-W at:
+                              0x1000
+           INITIAL USE at:
+                             0x1000
+         }
+       -> (M){....}-{2:2} {
+          INITIAL USE at:
+                           0x2000
+        }
+        ... acquired at:
+         0x2000
+
+      -> (P){....}-{2:2} {
+         INITIAL USE at:
+                         0x3000
+       }
+       ... acquired at:
+         0x3000
+
+
+      the dependencies between the lock to be acquired
+       and HARDIRQ-irq-unsafe lock:
+      -> (N){+.+.}-{2:2} {
+         HARDIRQ-ON-W at:
+                          0x4000
+         SOFTIRQ-ON-W at:
+                          0x4000
+         INITIAL USE at:
+                         0x4000
+       }
+       ... acquired at:
+         0x5000
+
+
+      stack backtrace:
+
+      """
+    #expect(run.stdout.contains(expected), "\(run.stdout)")
+  }
 }
