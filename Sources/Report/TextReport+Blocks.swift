@@ -55,7 +55,7 @@ extension TextReport {
       out += previousOrigin.map { stack($0, indent: 2, numbered: false) } ?? "  (unknown)\n"
       out += f.irqTrace.map(irqTraceEvents) ?? ""
       out += "\nother info that might help us debug this:\n"
-      let lockClass = f.lock.map { name($0.lockClass) } ?? "?"
+      let lockClass = f.lock.map { mapName($0.lockClass) } ?? "?"
       out += oneCPUScenario(["lock(\(lockClass));", "<Interrupt>", "  lock(\(lockClass));"])
       out += heldAndBacktrace(f)
 
@@ -121,7 +121,7 @@ extension TextReport {
 
     case .badUnlockBalance:
       out = title(f.kind.title)
-      let lockClass = f.lock.map { name($0.lockClass) } ?? "?"
+      let lockClass = f.lock.map { mapName($0.lockClass) } ?? "?"
       out += "\(thread(f.thread)) is trying to release lock (\(lockClass)) at:\n"
       out += f.lock.map { at($0.origin) } ?? ""
       out += "\nbut there are no more locks to release!\n"
@@ -189,7 +189,9 @@ extension TextReport {
       out = title(f.kind.title)
       out += trying("lock", f)
       out += "\nbut this task is not holding:\n"
-      out += "\(name(nest))\n"
+      out += "\(mapName(nest))\n"
+      // print_lock_nested_lock_not_held() dumps the stack twice.
+      out += "\n" + backtrace(f.origin)
       out += "\nother info that might help us debug this:\n"
       out += heldAndBacktrace(f)
 

@@ -98,6 +98,10 @@ public struct TextReport {
   /// lockdep's `__print_lock_name()`.
   func name(_ c: ClassID) -> String { QuotedText.printable(core.classes[c].displayName) }
 
+  /// lockdep's `print_lockdep_cache()` and a `nest_lock->name`: the name
+  /// of the lock's own map, without `#N` or `/N`.
+  func mapName(_ c: ClassID) -> String { QuotedText.printable(core.classes[c].name) }
+
   /// lockdep's `print_lock_name()`: ` (name){usage}-{outer:inner}`.
   func lockName(_ c: ClassID, usage: UsageMask? = nil) -> String {
     let cls = core.classes[c]

@@ -729,4 +729,31 @@ import Testing
       """
     #expect(run.stdout.contains(expected), "\(run.stdout)")
   }
+
+  /// A bad unlock and a nest lock name the lock by its map's name alone
+  /// (`print_lockdep_cache()`, `nest_lock->name`): no `#2` for the second
+  /// class of a name, no `/3` for a subclass, where a held lock's line has
+  /// both (`__print_lock_name()`).
+  @Test func unlockAndNestLockNamesAreTheMapsName() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class a1 mutex name=&p->lock
+      class a2 mutex name=&p->lock
+      class m1 mutex name=&mm->lock
+      class m2 mutex name=&mm->lock
+      class v spinlock name=&vma->lock
+      1 acquire a1
+      1 acquire a2 sub=3
+      1 release a2
+      1 release a2
+      1 acquire a2 sub=3
+      1 acquire v nest=m2
+
+      """
+    let run = try ToolRun(["report", "-"], input: trace)
+    #expect(run.status == 1)
+    #expect(run.stdout.contains("thread/1 is trying to release lock (&p->lock) at:\n"))
+    #expect(run.stdout.contains("but this task is not holding:\n&mm->lock\n"))
+    #expect(run.stdout.contains(" #1: (&p->lock#2/3){+.+.}-{4:4}, at: -:11\n"), "\(run.stdout)")
+  }
 }
