@@ -15,8 +15,7 @@ extension ThreadValidator {
       // release finds the locks a free dropped (`release`). (A class past
       // the table has no events at all: `LockValidator.validate`.)
       if event.verb == .acquire && state.nmiDepth == 0 {
-        if state.freedHeld.count == 16 { state.freedHeld.removeFirst() }
-        state.freedHeld.append(
+        state.rememberDropped(
           HeldLock(
             instance: event.address, origin: event.origin, lockClass: event.lockClass,
             nest: .none, read: event.read, isTrylock: event.isTrylock, check: false,

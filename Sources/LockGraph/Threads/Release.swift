@@ -213,8 +213,7 @@ extension ThreadValidator {
     while i >= 0 {
       let lock = state.held[i]
       if Self.lies(lock, from: from, length: length) {
-        if state.freedHeld.count == 16 { state.freedHeld.removeFirst() }
-        state.freedHeld.append(lock)
+        state.rememberDropped(lock)
         let kept = Array(state.held[(i + 1)...])
         state.held.removeAll(from: i)
         if i >= state.currentSegmentStart || kept.isEmpty {

@@ -55,11 +55,12 @@ struct ThreadState: Sendable {
     acquireBlockers &+= change
     if interrupt { releaseBlockers &+= change }
   }
-  /// Held locks dropped because their memory was freed, and acquisitions
-  /// not pushed because their subclass variant found no room in the class
-  /// table (the newest 16): a release of one later (an unlock of freed
-  /// memory, of a lock reported as past the table) follows a report
-  /// already made, and is not reported again.
+  /// Held locks dropped because their memory was freed or their interrupt
+  /// handler returned with them held, and acquisitions not pushed because
+  /// their subclass variant found no room in the class table (the newest
+  /// 16, `rememberDropped`): a release of one later (an unlock of freed
+  /// memory, of a lock a handler leaked, of a lock reported as past the
+  /// table) follows a report already made, and is not reported again.
   var freedHeld: [HeldLock] = []
   /// Recent fast-path acquisitions and their outcome (valid for the core
   /// the thread validates against).
@@ -112,6 +113,12 @@ struct ThreadState: Sendable {
     memo = ChainMemo()
     irqTrace = IrqTrace()
     contextsDisabledPreemptionAt = Origin()
+  }
+
+  /// Keeps `lock`, dropped after a report, in `freedHeld` (the newest 16).
+  mutating func rememberDropped(_ lock: HeldLock) {
+    if freedHeld.count == 16 { freedHeld.removeFirst() }
+    freedHeld.append(lock)
   }
 
   /// The newest held lock.
