@@ -12,7 +12,8 @@ import Testing
   }
 
   static func probe(
-    _ scenario: String, policy: String, trace: URL? = nil, exitCode: String? = nil
+    _ scenario: String, policy: String, trace: URL? = nil, exitCode: String? = nil,
+    environment extra: [String: String] = [:]
   ) throws -> Run {
     let process = Process()
     process.executableURL = RecorderTests.probe
@@ -25,6 +26,7 @@ import Testing
     // probe's pipes, and under ThreadSanitizer it did not exit, so the
     // reads below never saw their end (the whole test run hung).
     environment["SWIFT_BACKTRACE"] = "enable=no"
+    environment.merge(extra) { $1 }
     process.environment = environment
     let out = Pipe()
     let err = Pipe()
@@ -93,6 +95,13 @@ import Testing
     #expect(run.status == 0)
     #expect(!run.stderr.contains("BUG"))
     #expect(!run.stdout.contains("finding "))
+    // Nor records a trace, which would read as a clean run: it says so.
+    let trace = FileManager.default.temporaryDirectory
+      .appendingPathComponent("off-\(UUID().uuidString).rltb")
+    let recorded = try Self.probe("invalid-wait-context", policy: "off", trace: trace)
+    #expect(recorded.status == 0)
+    #expect(!FileManager.default.fileExists(atPath: trace.path))
+    #expect(recorded.stderr.contains("records nothing with RAWLOCKCHECK=off"), "\(recorded.stderr)")
   }
 
   @Test func theEnvironmentOverridesTheProgramsChoice() throws {
@@ -162,12 +171,49 @@ import Testing
     #expect(scoped.stderr.contains("&kept->zone"), "printed, but its scope's")
     #expect(scoped.status == 0, "\(scoped.stderr)")
 
-    for bogus in ["0", "256", "x", ""] {
+    for bogus in ["0", "256", "x", "-1"] {
       let run = try Self.probe("invalid-wait-context", policy: "print", exitCode: bogus)
       #expect(run.status == 0, "\(bogus)")
       #expect(
         run.stderr.contains("RAWLOCKCHECK_EXITCODE=\(bogus) is not a status from 1 to 255"),
         "\(bogus)")
     }
+    // Set to nothing, it is unset; spaces around a number are no matter.
+    let empty = try Self.probe("invalid-wait-context", policy: "print", exitCode: "")
+    #expect(empty.status == 0 && !empty.stderr.contains("RAWLOCKCHECK_EXITCODE"))
+    let spaced = try Self.probe("invalid-wait-context", policy: "print", exitCode: " 7 ")
+    #expect(spaced.status == 7, "\(spaced.stderr)")
+  }
+
+  /// `RAWLOCKCHECK_PREEMPT_RT` and `RAWLOCKCHECK_NO_RAW_NESTING` are
+  /// yes-or-no: `0` (or false, no, off, nothing) leaves the default
+  /// configuration, `1` (or true, yes, on) changes it, and any other
+  /// value is said and ignored. On PREEMPT_RT, a spinlock_t under a raw
+  /// spin lock sleeps (a sleep in atomic context besides the invalid wait
+  /// context); without raw-lock nesting, it is no finding at all.
+  @Test func configurationVariablesAreYesOrNo() throws {
+    func kinds(_ variable: String, _ value: String) throws -> (kinds: [String], stderr: String) {
+      let run = try Self.probe(
+        "invalid-wait-context", policy: "collect", environment: [variable: value])
+      let kinds = run.stdout.split(separator: "\n").filter { $0.hasPrefix("finding ") }
+        .map { String($0.split(separator: " ")[1]) }
+      return (kinds.sorted(), run.stderr)
+    }
+    let plain = ["invalid-wait-context"]
+    for off in ["0", "false", "No", "OFF", ""] {
+      #expect(try kinds("RAWLOCKCHECK_PREEMPT_RT", off).kinds == plain, "\(off)")
+      #expect(try kinds("RAWLOCKCHECK_NO_RAW_NESTING", off).kinds == plain, "\(off)")
+    }
+    for on in ["1", "true", "YES", "on"] {
+      #expect(
+        try kinds("RAWLOCKCHECK_PREEMPT_RT", on).kinds == [
+          "invalid-wait-context", "sleep-in-atomic",
+        ],
+        "\(on)")
+      #expect(try kinds("RAWLOCKCHECK_NO_RAW_NESTING", on).kinds == [], "\(on)")
+    }
+    let bogus = try kinds("RAWLOCKCHECK_PREEMPT_RT", "2")
+    #expect(bogus.kinds == plain)
+    #expect(bogus.stderr.contains("rawlockcheck: RAWLOCKCHECK_PREEMPT_RT=2 is not 1 or 0"))
   }
 }

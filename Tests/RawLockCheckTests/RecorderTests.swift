@@ -390,6 +390,13 @@ import Testing
     #expect(try Data(contentsOf: text).prefix(19) == Data("rawlockcheck-trace ".utf8))
     #expect(try Self.offline(text) == live)
     #expect(try Self.offline(binary) == live)
+    // In any case; a value that names neither format writes binary.
+    let (_, upper) = try Self.record("invalid-wait-context", format: "TEXT")
+    defer { try? FileManager.default.removeItem(at: upper) }
+    #expect(try Data(contentsOf: upper).prefix(19) == Data("rawlockcheck-trace ".utf8))
+    let (_, other) = try Self.record("invalid-wait-context", format: "txt")
+    defer { try? FileManager.default.removeItem(at: other) }
+    #expect(try Data(contentsOf: other).prefix(4) == Data("RLCT".utf8))
   }
 
   @Test func traceNamesClassesThreadsModulesAndStacks() throws {

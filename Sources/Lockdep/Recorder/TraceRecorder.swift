@@ -72,11 +72,17 @@ final class TraceRecorder: Sendable {
   /// The encoding written.
   let encoding: TraceEncoding
 
-  /// The encoding `RAWLOCKCHECK_TRACE_FORMAT` names (`text` or `binary`),
-  /// binary when it is unset or names neither.
+  /// The encoding `RAWLOCKCHECK_TRACE_FORMAT` names (`text` or `binary`,
+  /// in any case), binary when it is unset or empty, or names neither
+  /// (said on standard error).
   static func encodingFromEnvironment() -> TraceEncoding {
-    guard let value = getenv("RAWLOCKCHECK_TRACE_FORMAT") else { return .binary }
-    return TraceEncoding(rawValue: String(cString: value)) ?? .binary
+    let name = "RAWLOCKCHECK_TRACE_FORMAT"
+    guard let value = ProcessEnvironment.value(name) else { return .binary }
+    guard let encoding = TraceEncoding(rawValue: value.lowercased()) else {
+      ProcessEnvironment.ignore(name, value, "is not text or binary")
+      return .binary
+    }
+    return encoding
   }
 
   /// Opens (truncates) the file `RAWLOCKCHECK_TRACE`'s `template` names

@@ -59,13 +59,12 @@ final class LiveValidator: Sendable {
   private init() {
     let environment = ProcessEnvironment.self
     if let setting = environment.value("RAWLOCKCHECK"), Self.environmentPolicy == nil {
-      printToStandardError(
-        "rawlockcheck: RAWLOCKCHECK=\(setting) is not off, print, abort or collect; ignored\n")
+      environment.ignore("RAWLOCKCHECK", setting, "is not off, print, abort or collect")
     }
     exitStatusOnFinding = environment.value("RAWLOCKCHECK_EXITCODE").flatMap { value in
-      guard let status = Int32(value), (1...255).contains(status) else {
-        printToStandardError(
-          "rawlockcheck: RAWLOCKCHECK_EXITCODE=\(value) is not a status from 1 to 255; ignored\n")
+      let trimmed = value.filter { $0 != " " }
+      guard let status = Int32(trimmed), (1...255).contains(status) else {
+        environment.ignore("RAWLOCKCHECK_EXITCODE", value, "is not a status from 1 to 255")
         return nil
       }
       return status
@@ -74,13 +73,18 @@ final class LiveValidator: Sendable {
     policyValue = Atomic(UInt8(ValidationPolicy.allCases.firstIndex(of: policy)!))
     Live.off.store(policy == .off, ordering: .relaxed)
     let configuration = CheckConfiguration(
-      proveRawLockNesting: environment.value("RAWLOCKCHECK_NO_RAW_NESTING") == nil,
-      preemptRT: environment.value("RAWLOCKCHECK_PREEMPT_RT") != nil)
+      proveRawLockNesting: !environment.flag("RAWLOCKCHECK_NO_RAW_NESTING"),
+      preemptRT: environment.flag("RAWLOCKCHECK_PREEMPT_RT"))
     core = ValidatorCore(
       configuration: configuration,
       onFinding: { finding, isNew in LiveValidator.shared.handle(finding, isNew: isNew) })
     recorder = environment.value("RAWLOCKCHECK_TRACE").flatMap { path in
-      path.isEmpty ? nil : TraceRecorder(path: path)
+      // Nothing is ever validated: an empty trace would read as a clean run.
+      guard Self.environmentPolicy != .off else {
+        environment.ignore("RAWLOCKCHECK_TRACE", path, "records nothing with RAWLOCKCHECK=off")
+        return nil
+      }
+      return TraceRecorder(path: path)
     }
     OrphanEvents.installExitHook()
     // The thread that ends the process (`exit()`, or `main` returning)
@@ -334,13 +338,5 @@ func printToStandardError(_ text: String) {
       if n <= 0 { return }
       offset += n
     }
-  }
-}
-
-/// The process environment, read without Foundation.
-enum ProcessEnvironment {
-  static func value(_ name: String) -> String? {
-    guard let raw = getenv(name) else { return nil }
-    return String(cString: raw)
   }
 }
