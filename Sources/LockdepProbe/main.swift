@@ -382,6 +382,18 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    // A test's scope ends holding a lock (reported and forgotten), which
+    // is released later on another thread (as a task resumed after an
+    // `await` would): no bad unlock balance, live or in the trace.
+    "forgotten-released-elsewhere",
+    {
+      let held = Checked.Mutex(name: "&forgotten->lock")
+      LockValidationScope(endName: "the test").run { held.lock() }
+      runOnThread { held.unlock() }
+      held.withLock {}
+    }
+  ),
+  (
     // Two places making locks of one name at once, on two threads, round
     // after round: the class registered second is `name#2`, live and in
     // the trace alike. The first place's two locks nest (recursive

@@ -199,15 +199,20 @@ import Testing
   /// A test's task that suspends at an `await` holding a lock leaves the
   /// thread holding it, to run other tasks under it (and may resume on
   /// another thread): the job that ends so is a finding of the test, and
-  /// the lock is forgotten there.
+  /// the lock is forgotten there. Its release after the `await`, on
+  /// whichever thread, is no bad unlock balance on top of that (the
+  /// kernel would find the lock held), and the next use is clean.
   @Test func aLockHeldAcrossAnAwaitIsAFindingOfTheTest() async {
     let held = Checked.RawSpinLock(name: "&across->await")
     let scope = LockValidationScope(endName: "the test")
     await scope.run { @Sendable () async in
       held.lock()
       await Task.yield()
+      held.unlock()
+      held.withLock {}
     }
     #expect(Self.leftAtAnAwait(scope, "&across->await"))
+    #expect(scope.findings.map(\.finding.kind) == [.locksHeldAtExit])
   }
 
   /// Whether `scope` found `lock` held as a job of its test ended (its
@@ -255,15 +260,21 @@ import Testing
         Task.detached {
           held.lock()
           await Task.yield()
-          LockValidationScope().run { held.unlock() }
+          held.unlock()
         }
       }
       await task.value
     }
     #expect(!scope.findings.contains { $0.text.contains("&unscoped->await") })
-    let texts = LockValidation.findings.map { LiveValidator.shared.render($0) }
-      .filter { $0.contains("&unscoped->await") }
-    #expect(texts.contains { $0.contains(" is leaving a task at an await with locks still held!") })
+    let found = LockValidation.findings.filter {
+      LiveValidator.shared.render($0).contains("&unscoped->await")
+    }
+    #expect(found.map(\.kind) == [.locksHeldAtExit], "and no bad unlock balance after it")
+    #expect(
+      found.contains {
+        LiveValidator.shared.render($0).contains(
+          " is leaving a task at an await with locks still held!")
+      })
   }
 
   /// A task made outside every scope (a service made on a Dispatch thread,

@@ -381,6 +381,17 @@ import Testing
       "only the two acquisitions made while on (two sites: two distinct findings)")
   }
 
+  /// A lock a scope's end reported and forgot, released later on another
+  /// thread, is no bad unlock balance live, and the trace (which released
+  /// it when it was forgotten) leaves the real release out.
+  @Test func aForgottenLockReleasedElsewhereIsNoBadUnlock() throws {
+    let (live, trace) = try Self.record("forgotten-released-elsewhere")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    #expect(live == ["locks-held-at-exit 1"], "the scope's finding, and nothing else")
+    let run = try ToolRun(["report", trace.path])
+    #expect(run.status == 0, "\(run.stdout)")
+  }
+
   @Test func defaultTraceIsBinaryAndTextIsAsked() throws {
     let (_, binary) = try Self.record("invalid-wait-context")
     defer { try? FileManager.default.removeItem(at: binary) }

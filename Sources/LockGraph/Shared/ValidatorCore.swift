@@ -112,6 +112,18 @@ public final class ValidatorCore: Sendable {
     threadOwner.shared.withLock { $0.threadName(id) }
   }
 
+  /// Keeps `locks`, which a live thread reported held and forgot (a task
+  /// left them held at an `await`, a test ended holding them), so that
+  /// their release later, on any thread, is no bad unlock balance
+  /// (`SharedState.forgottenHeld`, the newest 64).
+  public func forget(_ locks: [HeldLock]) {
+    shared.withLock { s in
+      s.forgottenHeld += locks
+      let over = s.forgottenHeld.count - SharedState.forgottenCapacity
+      if over > 0 { s.forgottenHeld.removeFirst(over) }
+    }
+  }
+
   /// lockdep's `comm/pid`; a name that already ends in `/pid` (a trace's
   /// `thread 1 name=kworker/1`, as reports.md's example names it) is the
   /// label as it is, not `kworker/1/1`.

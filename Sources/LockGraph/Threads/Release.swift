@@ -81,6 +81,18 @@ extension ThreadValidator {
         }
         return
       }
+      // A lock a live thread forgot (a task held it at an `await`, and
+      // releases it now, perhaps on another thread): reported already.
+      var forgotten = false
+      withShared { me, s in
+        forgotten = s.takeForgotten(event.lockClass, instance: event.address) {
+          me.classes.base($0)
+        }
+      }
+      if forgotten {
+        releasedForgottenLock = true
+        return
+      }
       let snapshot = LockSnapshot(
         lockClass: event.lockClass, read: .exclusive, isTrylock: false, instance: event.address,
         origin: event.origin)

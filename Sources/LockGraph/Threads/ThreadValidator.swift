@@ -43,6 +43,11 @@ public struct ThreadValidator {
   /// Beside `producedFinding`, in what was padding: the fields the fast
   /// path reads stay where they were.
   var awaitsIndex = false
+  /// Set when a release was of a lock a live thread reported and forgot
+  /// (`ValidatorCore.forget`), and so validated nothing; the live layer
+  /// that records the event reads it and clears it (the trace released
+  /// the lock when it was forgotten). Never written on the fast path.
+  public var releasedForgottenLock = false
   /// The core's shared state while the caller holds its lock for a
   /// stretch of events (`LockValidator`, a trace's single driver, takes it
   /// once per batch): the slow path then uses it without locking again.

@@ -45,9 +45,10 @@ final class LiveThread: StackSource {
   /// is recorded once validated (with `eventStack`), or before then by
   /// `recordCurrentEvent()` when a finding ends the process.
   @exclusivity(unchecked) var unrecorded: LockEvent?
-  /// Locks taken with an invalid subclass (`invalidSubclass`), and locks
-  /// a scope's end reported held and forgot (`forgetHeld`), newest last:
-  /// not validated, so their releases are left out too.
+  /// Locks taken with an invalid subclass (`invalidSubclass`), newest
+  /// last: not validated, so their releases are left out too. (Locks a
+  /// scope's end reported held and forgot are the core's, `forgetHeld`:
+  /// their task may release them on another thread.)
   @exclusivity(unchecked) var unvalidated: [(lockClass: ClassID, instance: UInt64)] = []
   /// The `subclass` of an acquire event that stands for an acquisition
   /// with an invalid subclass (the subclass itself in its `length`): so
@@ -171,15 +172,17 @@ final class LiveThread: StackSource {
     // A lock taken again with a nest lock stands for several acquisitions
     // (`references`): each release drops one. Bounded all the same.
     var left = 1 << 25
+    var forgotten: [HeldLock] = []
     while validator.heldCount > count, left > 0, let top = validator.newestHeld {
       process(LockEvent(.release, thread: id, lockClass: top.lockClass, address: top.instance))
-      if !unvalidated.contains(where: {
+      if !forgotten.contains(where: {
         $0.lockClass == top.lockClass && $0.instance == top.instance
       }) {
-        unvalidated.append((top.lockClass, top.instance))
+        forgotten.append(top)
       }
       left -= 1
     }
+    validator.core.forget(forgotten.reversed())
   }
 
   /// An acquisition with a subclass past `ClassRegistry.subclasses`: a
@@ -214,6 +217,11 @@ final class LiveThread: StackSource {
   func recordCurrentEvent() {
     guard var recorded = unrecorded, let recording else { return }
     unrecorded = nil
+    // The release of a forgotten lock: the trace released it already.
+    if validator.releasedForgottenLock {
+      validator.releasedForgottenLock = false
+      return
+    }
     recorded.origin.stack = eventStack
     recording.record(recorded)
   }
