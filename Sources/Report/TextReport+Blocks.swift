@@ -178,10 +178,10 @@ extension TextReport {
         // lockdep_sys_exit(): "... is leaving the kernel with locks still held!"
         out += "\(thread(f.thread)) is leaving \(scope) with locks still held!\n"
       } else {
-        // debug_check_no_locks_held()'s line at a task's exit, which kernel
-        // developers search for, under the spec's title.
+        // print_held_locks_bug()'s title at a task's exit, which kernel
+        // developers search for, under the spec's title; the held locks
+        // follow at once, as there.
         out += "WARNING: \(thread(f.thread)) still has locks held!\n"
-        out += "\(thread(f.thread)) is exiting with locks still held!\n"
       }
       out += heldAndBacktrace(f)
 

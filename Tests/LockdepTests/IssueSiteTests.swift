@@ -98,7 +98,6 @@ import Testing
   @Test func aLockHeldAtExitPointsAtItsAcquisition() {
     let text =
       "WARNING: lock held when thread exits!\n-----\nWARNING: worker/7 still has locks held!\n"
-      + "worker/7 is exiting with locks still held!\n"
       + "1 lock held by worker/7:\n"
       + " #0: (&leaked->lock){+.+.}-{4:4}, at: Leaky.take() (/src/Tests/AppTests/CacheTests.swift:55:9)\n"
       + "stack backtrace:\n #0 __nptl_deallocate_tsd (./nptl/nptl_deallocate_tsd.c:73:5)\n"

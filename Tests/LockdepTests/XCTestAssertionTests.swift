@@ -218,7 +218,7 @@ final class LockValidatedTestCaseTests: XCTestCase {
     }
     XCTAssertEqual(test.failures.count, 1, "\(test.failures.map(\.description))")
     XCTAssertTrue(
-      test.failures.first?.description.contains(" is exiting with locks still held!") == true)
+      test.failures.first?.description.contains(" still has locks held!\n1 lock held by ") == true)
     XCTAssertEqual(test.failures.first?.file, #filePath)
     XCTAssertEqual(test.failures.first?.line, line)
   }
