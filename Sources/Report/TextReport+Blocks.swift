@@ -55,7 +55,7 @@ extension TextReport {
       out += previousOrigin.map { stack($0, indent: 2, numbered: false) } ?? "  (unknown)\n"
       out += f.irqTrace.map(irqTraceEvents) ?? ""
       out += "\nother info that might help us debug this:\n"
-      let lockClass = f.lock.map { mapName($0.lockClass) } ?? "?"
+      let lockClass = f.lock.map { name($0.lockClass) } ?? "?"
       out += oneCPUScenario(["lock(\(lockClass));", "<Interrupt>", "  lock(\(lockClass));"])
       out += heldAndBacktrace(f)
 

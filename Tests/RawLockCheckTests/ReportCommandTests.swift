@@ -755,5 +755,23 @@ import Testing
     #expect(run.stdout.contains("thread/1 is trying to release lock (&p->lock) at:\n"))
     #expect(run.stdout.contains("but this task is not holding:\n&mm->lock\n"))
     #expect(run.stdout.contains(" #1: (&p->lock#2/3){+.+.}-{4:4}, at: -:11\n"), "\(run.stdout)")
+    // An inconsistent lock state's scenario names the class as a held
+    // lock's line does (`print_usage_bug_scenario()`: `__print_lock_name()`).
+    let usage = try ToolRun(
+      ["report", "-"],
+      input: """
+        rawlockcheck-trace 1
+        class a1 spinlock name=&q->lock
+        class a2 spinlock name=&q->lock
+        1 hardirq-enter
+        1 acquire a2 sub=1
+        1 release a2
+        1 hardirq-exit
+        1 acquire a2 sub=1
+
+        """)
+    #expect(
+      usage.stdout.contains("  lock(&q->lock#2/1);\n  <Interrupt>\n    lock(&q->lock#2/1);\n"),
+      "\(usage.stdout)")
   }
 }
