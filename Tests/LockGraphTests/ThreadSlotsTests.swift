@@ -153,6 +153,7 @@ import WaitContext
     state.memo.remember(base: 1, tag: 2, slot: 0, key: 3, bits: 4)
     // A forced thread needs --preempt-rt and a threaded handler.
     state.forcedThreadDepth = 1
+    state.hardirqsThreaded = true
     let fresh = ThreadState()
     // Every property but the buffer was changed, so each is tested below.
     for (x, y) in zip(Self.properties(state), Self.properties(fresh)) where x.label != "held" {

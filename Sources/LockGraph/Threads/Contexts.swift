@@ -27,23 +27,28 @@ extension ThreadValidator {
     // And `lockdep_hardirq_threaded()` sets it for the task: a threaded
     // handler nested in one that is not makes that one threaded too,
     // until it ends.
-    let outerThreaded = state.contexts.contains(.hardirq(threaded: true))
-    if threaded && !outerThreaded {
+    // So the handlers entered are all threaded or none is
+    // (`hardirqsThreaded`), and a handler's entry costs the same however
+    // deep the nesting: only the first threaded one in a nesting of
+    // others turns them (each once) into threaded ones.
+    let outerThreaded = state.hardirqsThreaded
+    if threaded && !outerThreaded && state.hardirqDepth > 0 {
       for i in state.contexts.indices where state.contexts[i] == .hardirq(threaded: false) {
         state.contexts[i] = .hardirq(threaded: true)
       }
     }
+    state.hardirqsThreaded = threaded || outerThreaded
     enterContext(.hardirq(threaded: threaded || outerThreaded))
     countForcedThreads()
   }
 
   /// `forcedThreadDepth`: with `--preempt-rt`, every threaded handler
-  /// entered (one made threaded by a threaded handler nested in it too).
+  /// entered (one made threaded by a threaded handler nested in it too):
+  /// all handlers entered, or none.
+  @inline(__always)
   mutating func countForcedThreads() {
     guard configuration.preemptRT else { return }
-    var n: Int32 = 0
-    for c in state.contexts where c == .hardirq(threaded: true) { n += 1 }
-    state.forcedThreadDepth = n
+    state.forcedThreadDepth = state.hardirqsThreaded ? state.hardirqDepth : 0
   }
 
   /// Pops the innermost interrupt context (there must be one) and counts
@@ -53,6 +58,7 @@ extension ThreadValidator {
     switch state.contexts.removeLast() {
     case .hardirq:
       state.hardirqDepth &-= 1
+      if state.hardirqDepth == 0 { state.hardirqsThreaded = false }
       countForcedThreads()
     case .softirq: state.softirqDepth &-= 1
     case .nmi: state.nmiDepth &-= 1

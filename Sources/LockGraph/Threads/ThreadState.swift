@@ -83,6 +83,10 @@ struct ThreadState: Sendable {
   /// sleep-in-atomic report's `Preemption disabled at:`). Every context
   /// that adds to the count now was entered at or after it.
   var contextsDisabledPreemptionAt = Origin()
+  /// The hard interrupt handlers entered are threaded ones
+  /// (`hardirq-enter threaded`, or nested in or around one): all of them
+  /// are, or none is (`enterHardirq`). False when none is entered.
+  var hardirqsThreaded = false
 
   /// A thread that just started: nothing held, entered or disabled, with
   /// room for `heldCapacity` held locks before the stack grows.
@@ -113,6 +117,7 @@ struct ThreadState: Sendable {
     memo = ChainMemo()
     irqTrace = IrqTrace()
     contextsDisabledPreemptionAt = Origin()
+    hardirqsThreaded = false
   }
 
   /// Keeps `lock`, dropped after a report, in `freedHeld` (the newest 16).
