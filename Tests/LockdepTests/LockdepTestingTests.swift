@@ -215,6 +215,32 @@ import Testing
     #expect(scope.findings.map(\.finding.kind) == [.locksHeldAtExit])
   }
 
+  /// The task's next job, enqueued as it suspends, waits for the check at
+  /// the end of the job before it (which forgets the lock) to end: run at
+  /// once on another thread, its release could come first, and be a bad
+  /// unlock balance. Round after round, with other tasks busy beside it.
+  @Test func aReleaseAfterAnAwaitWaitsForTheCheckOfTheJobBefore() async {
+    // A lock per task (one task holds its lock at an `await`, and the
+    // others must not spin on it).
+    let locks = (0..<4).map { _ in Checked.RawSpinLock(name: "&rounds->await") }
+    let scope = LockValidationScope(endName: "the test")
+    await scope.run { @Sendable () async in
+      await withTaskGroup(of: Void.self) { group in
+        for held in locks {
+          group.addTask {
+            for _ in 0..<50 {
+              held.lock()
+              await Task.yield()
+              held.unlock()
+            }
+          }
+        }
+      }
+    }
+    #expect(!scope.findings.contains { $0.finding.kind == .badUnlockBalance })
+    #expect(Self.leftAtAnAwait(scope, "&rounds->await"))
+  }
+
   /// Whether `scope` found `lock` held as a job of its test ended (its
   /// task suspended at an `await` holding it).
   static func leftAtAnAwait(_ scope: LockValidationScope, _ lock: String) -> Bool {

@@ -136,7 +136,7 @@ void rlc_rcu_flip_phase(void);
 
 /// Decides once whether membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) is
 /// available (and registers for it); returns `rlc_rcu_has_membarrier`.
-/// A non-empty RAWLOCKCHECK_RCU_NO_MEMBARRIER says no.
+/// RAWLOCKCHECK_RCU_NO_MEMBARRIER=1 (or true, yes, on) says no.
 int rlc_rcu_init_membarrier(void);
 
 /// The writer's half: membarrier() on every running thread of the process,

@@ -20,27 +20,6 @@ struct SharedState: ~Copyable {
   var threadNames: [Int32: String] = [:]
   /// What a thread without a name is called.
   static let defaultThreadName = "thread"
-  /// Held locks a live thread reported and forgot (a task left them held
-  /// at an `await`, a test's end: `ValidatorCore.forget`), newest last,
-  /// the newest `forgottenCapacity`: the task that holds them may release
-  /// them on another thread later, which is no bad unlock balance again.
-  var forgottenHeld: [HeldLock] = []
-  /// How many forgotten locks are kept.
-  static let forgottenCapacity = 64
-
-  /// Whether a release of `lockClass` (a declared class) at `instance` is
-  /// of a forgotten lock; if so it is taken off the list.
-  mutating func takeForgotten(_ lockClass: ClassID, instance: UInt64, base: (ClassID) -> ClassID)
-    -> Bool
-  {
-    guard
-      let i = forgottenHeld.lastIndex(where: {
-        base($0.lockClass) == lockClass && (instance == 0 || $0.instance == instance)
-      })
-    else { return false }
-    forgottenHeld.remove(at: i)
-    return true
-  }
 
   /// The name of thread `id`.
   func threadName(_ id: ThreadID) -> String { threadNames[id.raw] ?? Self.defaultThreadName }

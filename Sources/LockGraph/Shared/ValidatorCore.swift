@@ -30,6 +30,11 @@ public final class ValidatorCore: Sendable {
   let onFinding: (@Sendable (Finding, _ isNew: Bool) -> Void)?
   /// The core whose threads a fork shares; nil for a base core.
   private let base: ValidatorCore?
+  /// Locks live threads forgot (`forget`): a base core's, which its forks
+  /// use (`threadOwner`).
+  private let ownForgotten = ForgottenLocks()
+  /// The forgotten locks of this core's threads.
+  var forgotten: ForgottenLocks { threadOwner.ownForgotten }
 
   /// A core for `configuration`, with a chain cache of `chainCacheBytes`
   /// and an optional callback for each occurrence of a finding.
@@ -115,13 +120,9 @@ public final class ValidatorCore: Sendable {
   /// Keeps `locks`, which a live thread reported held and forgot (a task
   /// left them held at an `await`, a test ended holding them), so that
   /// their release later, on any thread, is no bad unlock balance
-  /// (`SharedState.forgottenHeld`, the newest 64).
-  public func forget(_ locks: [HeldLock]) {
-    shared.withLock { s in
-      s.forgottenHeld += locks
-      let over = s.forgottenHeld.count - SharedState.forgottenCapacity
-      if over > 0 { s.forgottenHeld.removeFirst(over) }
-    }
+  /// (`ForgottenLocks`, the newest 64; a fork's are its base's).
+  public func forget(_ locks: some Sequence<HeldLock>) {
+    forgotten.add(locks)
   }
 
   /// lockdep's `comm/pid`; a name that already ends in `/pid` (a trace's

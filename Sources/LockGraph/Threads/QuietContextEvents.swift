@@ -57,9 +57,7 @@ extension ThreadValidator {
     case .softirqEnter:
       noteDisablingPreemption(at: origin())
       enterContext(.softirq)
-    case .nmiEnter:
-      noteDisablingPreemption(at: origin())
-      enterContext(.nmi)
+    case .nmiEnter: enterContext(.nmi)
     case .hardirqExit, .softirqExit, .nmiExit:
       // `exitContext`, when it neither refuses nor reports: the innermost
       // context is of the verb's kind, and no lock of the handler's

@@ -83,13 +83,10 @@ extension ThreadValidator {
       }
       // A lock a live thread forgot (a task held it at an `await`, and
       // releases it now, perhaps on another thread): reported already.
-      var forgotten = false
-      withShared { me, s in
-        forgotten = s.takeForgotten(event.lockClass, instance: event.address) {
-          me.classes.base($0)
-        }
-      }
-      if forgotten {
+      let tables = classes
+      if core.forgotten.takeRelease(
+        of: event.lockClass, instance: event.address, base: { tables.base($0) })
+      {
         releasedForgottenLock = true
         return
       }

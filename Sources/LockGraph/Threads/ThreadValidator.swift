@@ -44,10 +44,18 @@ public struct ThreadValidator {
   /// path reads stay where they were.
   var awaitsIndex = false
   /// Set when a release was of a lock a live thread reported and forgot
-  /// (`ValidatorCore.forget`), and so validated nothing; the live layer
-  /// that records the event reads it and clears it (the trace released
-  /// the lock when it was forgotten). Never written on the fast path.
-  public var releasedForgottenLock = false
+  /// (`ValidatorCore.forget`), and so validated nothing: the live layer
+  /// that records the event takes it (`takeReleasedForgottenLock()`) and
+  /// leaves the event out (the trace released the lock when it was
+  /// forgotten). Never written on the fast path.
+  public internal(set) var releasedForgottenLock = false
+
+  /// Whether the event just validated was the release of a forgotten lock
+  /// (`releasedForgottenLock`), which is cleared.
+  public mutating func takeReleasedForgottenLock() -> Bool {
+    defer { releasedForgottenLock = false }
+    return releasedForgottenLock
+  }
   /// The core's shared state while the caller holds its lock for a
   /// stretch of events (`LockValidator`, a trace's single driver, takes it
   /// once per batch): the slow path then uses it without locking again.
@@ -228,7 +236,8 @@ public struct ThreadValidator {
       noteDisablingPreemption(at: event.origin)
       enterContext(.softirq)
     case .nmiEnter:
-      noteDisablingPreemption(at: event.origin)
+      // `__nmi_enter()` adds to the count without `preempt_count_add()`,
+      // which would record where: it names nothing.
       enterContext(.nmi)
     case .hardirqExit: try exitContext(.hardirq(threaded: false), event)
     case .softirqExit: try exitContext(.softirq, event)
@@ -250,6 +259,7 @@ public struct ThreadValidator {
     case .initLock, .free:
       checkFreed(event, held: state.held, by: thread)
       dropFreed(from: event.address, length: event.freedLength, at: event.origin)
+      core.forgotten.drop(from: event.address, length: event.freedLength)
     case .exit: exitThread(event)
     }
     deliverPending()

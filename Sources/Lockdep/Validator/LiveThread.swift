@@ -166,23 +166,21 @@ final class LiveThread: StackSource {
   /// holds them, but what this thread does next (the next test on a test
   /// runner's thread) is not validated under them, which would blame it
   /// for them again and again (lockdep turns itself off after this
-  /// report: `lockdep_sys_exit()` calls `debug_locks_off()`). Their real
-  /// release, if one comes, is left out (`unvalidated`).
+  /// report: `lockdep_sys_exit()` calls `debug_locks_off()`). The core
+  /// keeps them (`ValidatorCore.forget`): their real release, if one
+  /// comes, on any thread, is no finding and is left out of the trace.
   private func forgetHeld(above count: Int) {
     // A lock taken again with a nest lock stands for several acquisitions
     // (`references`): each release drops one. Bounded all the same.
+    // Each acquisition as it is held (a merged nest-lock entry with its
+    // references, a read lock held twice twice), for its release later.
+    let forgotten = validator.heldLocks.dropFirst(count)
     var left = 1 << 25
-    var forgotten: [HeldLock] = []
     while validator.heldCount > count, left > 0, let top = validator.newestHeld {
       process(LockEvent(.release, thread: id, lockClass: top.lockClass, address: top.instance))
-      if !forgotten.contains(where: {
-        $0.lockClass == top.lockClass && $0.instance == top.instance
-      }) {
-        forgotten.append(top)
-      }
       left -= 1
     }
-    validator.core.forget(forgotten.reversed())
+    validator.core.forget(forgotten)
   }
 
   /// An acquisition with a subclass past `ClassRegistry.subclasses`: a
@@ -218,10 +216,7 @@ final class LiveThread: StackSource {
     guard var recorded = unrecorded, let recording else { return }
     unrecorded = nil
     // The release of a forgotten lock: the trace released it already.
-    if validator.releasedForgottenLock {
-      validator.releasedForgottenLock = false
-      return
-    }
+    if validator.takeReleasedForgottenLock() { return }
     recorded.origin.stack = eventStack
     recording.record(recorded)
   }

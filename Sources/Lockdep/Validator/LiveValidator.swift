@@ -62,8 +62,8 @@ final class LiveValidator: Sendable {
       environment.ignore("RAWLOCKCHECK", setting, "is not off, print, abort or collect")
     }
     exitStatusOnFinding = environment.value("RAWLOCKCHECK_EXITCODE").flatMap { value in
-      let trimmed = value.filter { $0 != " " }
-      guard let status = Int32(trimmed), (1...255).contains(status) else {
+      let trimmed = value.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed()
+      guard let status = Int32(String(trimmed)), (1...255).contains(status) else {
         environment.ignore("RAWLOCKCHECK_EXITCODE", value, "is not a status from 1 to 255")
         return nil
       }

@@ -69,9 +69,21 @@ final class ScopeExecutor: TaskExecutor {
     if let scope { MainActorExit.check(scope) }
     let executor = asUnownedTaskExecutor()
     let run: @Sendable () -> Void = { [self] in
-      Self.forgetEarlierLocks()
-      job.runSynchronously(on: executor)
-      jobEnded()
+      // Read before the job runs (it may be gone after): 0 for no task.
+      let task = rlc_job_task_id(unsafeBitCast(job, to: UnsafeMutableRawPointer.self))
+      guard let first = startOrDefer(job, of: task) else {
+        // Run by the job of its task before it, once that one's end is
+        // checked (`startOrDefer`), which counts as running till then.
+        running.subtract(1, ordering: .releasing)
+        return
+      }
+      var next: UnownedJob? = first
+      while let job = next {
+        Self.forgetEarlierLocks()
+        job.runSynchronously(on: executor)
+        jobEnded()
+        next = finishAndTakeNext(of: task)
+      }
       running.subtract(1, ordering: .releasing)
     }
     if delay == 0 {
@@ -89,6 +101,46 @@ final class ScopeExecutor: TaskExecutor {
 
   /// Jobs queued to run now or running (a delayed one counts once due).
   private let running = Atomic<Int>(0)
+
+  /// The tasks (by id) whose job runs here or is being checked at its end,
+  /// each with its jobs that came meanwhile, oldest first.
+  ///
+  /// Invariant: a task's job starts only once the end of its job before
+  /// is checked. Its next job is enqueued as it suspends, or by whoever
+  /// resumes it, often before that check is done: run at once on another
+  /// thread, it could release a lock the check is about to report and
+  /// forget (a bad unlock balance there, and in the trace).
+  private let inFlight = PThreadMutex<[UInt64: [UnownedJob]]>([:])
+
+  /// `job`, of task `task`, to run now; nil when a job of the task runs
+  /// (or ends) here, which then runs this one after it (`task` 0, no
+  /// task, e.g. an actor's, is never held back).
+  private func startOrDefer(_ job: UnownedJob, of task: UInt64) -> UnownedJob? {
+    guard task != 0 else { return job }
+    return inFlight.withLock { flights in
+      if flights[task] != nil {
+        flights[task]!.append(job)
+        return nil
+      }
+      flights[task] = []
+      return job
+    }
+  }
+
+  /// The end of a job of `task` was checked: its next job, if one came
+  /// meanwhile (to run now, on this thread), else nil, the task done here.
+  private func finishAndTakeNext(of task: UInt64) -> UnownedJob? {
+    guard task != 0 else { return nil }
+    return inFlight.withLock { flights in
+      guard var waiting = flights[task], !waiting.isEmpty else {
+        flights[task] = nil
+        return nil
+      }
+      let next = waiting.removeFirst()
+      flights[task] = waiting
+      return next
+    }
+  }
 
   /// Waits until no job is queued or running here, for `limit`
   /// nanoseconds at most (a task that never ends must not hold the test).
