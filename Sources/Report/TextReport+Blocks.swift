@@ -266,6 +266,9 @@ extension TextReport {
     return out
   }
 
+  /// The most a dependency path's entry is indented by its depth.
+  static let maxPathIndent = 32
+
   /// lockdep's `print_shortest_lock_dependencies()`: the classes of a
   /// search path from its far end back to its root, each indented by its
   /// depth, with its usage states and where each was first set
@@ -296,7 +299,9 @@ extension TextReport {
       entries[0].1 = nil
     }
     for (i, (lockClass, origin, snapshot)) in entries.enumerated() {
-      let depthCount = entries.count - 1 - i
+      // Indented by its depth, as lockdep does, up to `maxPathIndent`: a
+      // path of thousands of links would print its square in spaces.
+      let depthCount = min(entries.count - 1 - i, Self.maxPathIndent)
       let depth = String(repeating: " ", count: depthCount)
       let usage = snapshot ?? core.classes[lockClass].usage
       out += "\(depth)-> \(lockName(lockClass, usage: usage)) {\n"

@@ -24,19 +24,31 @@ struct SymbolFileOptions: ParsableArguments {
     }
   }
 
+  /// Says `moduleWarnings`, then `unusedBinaryWarnings(resolutions)`, on
+  /// standard error, each of the trace named `trace`.
+  /// The first `warningLines` are said, then how many more there were: a
+  /// trace of a process that mapped a hundred thousand modules gone since
+  /// would bury the report under them.
+  func sayWarnings(_ moduleWarnings: [String], resolutions: [ModuleResolution], of trace: String) {
+    let warnings = moduleWarnings + unusedBinaryWarnings(resolutions)
+    for warning in warnings.prefix(Self.warningLines) {
+      writeStandardError("rawlockcheck: \(trace): \(warning)\n")
+    }
+    if warnings.count > Self.warningLines {
+      writeStandardError(
+        "rawlockcheck: \(trace): \(warnings.count - Self.warningLines) more module warnings "
+          + "not shown\n")
+    }
+  }
+
+  /// How many module warnings of one trace are said in full.
+  static let warningLines = 20
+
   /// The warnings for `--binary` files that no module of a trace with
   /// `modules` took, which are most likely a wrong file or build: one of
   /// a module's file name (another build-id than the trace's, or a name
   /// two modules share), or of no module at all. With several traces a
   /// file may be another trace's: the warning says "this trace".
-  /// Says `moduleWarnings`, then `unusedBinaryWarnings(resolutions)`, on
-  /// standard error, each of the trace named `trace`.
-  func sayWarnings(_ moduleWarnings: [String], resolutions: [ModuleResolution], of trace: String) {
-    for warning in moduleWarnings + unusedBinaryWarnings(resolutions) {
-      writeStandardError("rawlockcheck: \(trace): \(warning)\n")
-    }
-  }
-
   func unusedBinaryWarnings(_ resolutions: [ModuleResolution]) -> [String] {
     if resolutions.isEmpty {
       return binary.map { "--binary \($0) is no module of this trace (it records no module)" }

@@ -774,4 +774,41 @@ import Testing
       usage.stdout.contains("  lock(&q->lock#2/1);\n  <Interrupt>\n    lock(&q->lock#2/1);\n"),
       "\(usage.stdout)")
   }
+
+  /// A trace whose modules are all gone says the first 20 and how many
+  /// more, not one line each (a process maps thousands).
+  @Test func manyMissingModulesAreSaidInPart() throws {
+    var trace = "rawlockcheck-trace 1\n"
+    for i in 0..<25 {
+      trace += "module 0x\(String(0x1000_0000 + i * 0x10000, radix: 16))-"
+      trace += "0x\(String(0x1000_8000 + i * 0x10000, radix: 16)) 0 /nonexistent/lib\(i).so\n"
+    }
+    trace += "stack s 0x10000010\nclass A spinlock\n1 acquire A at=s\n1 release A\n"
+    let run = try ToolRun(["report", "-"], input: trace)
+    #expect(run.status == 0, "\(run.stderr)")
+    let lines = run.stderr.split(separator: "\n")
+    #expect(lines.filter { $0.hasSuffix("not found: its frames print as addresses") }.count == 20)
+    #expect(lines.last == "rawlockcheck: -: 5 more module warnings not shown", "\(run.stderr)")
+  }
+
+  /// A dependency path's entries are indented by their depth, as lockdep
+  /// does, but by 32 spaces at most: a path of thousands of links would
+  /// otherwise print its square in spaces.
+  @Test func aLongDependencyPathIsIndentedAtMost32() throws {
+    var trace = "rawlockcheck-trace 1\nclass S raw_spinlock\nclass N raw_spinlock\n"
+    for i in 0..<40 { trace += "class L\(i) raw_spinlock\n" }
+    trace += "1 hardirq-enter\n1 acquire S\n1 release S\n1 hardirq-exit\n1 irq-disable\n"
+    var previous = "S"
+    for i in 0..<40 {
+      trace += "1 acquire \(previous)\n1 acquire L\(i)\n1 release L\(i)\n1 release \(previous)\n"
+      previous = "L\(i)"
+    }
+    trace += "1 irq-enable\n2 acquire N\n2 release N\n3 irq-disable\n3 acquire L39\n3 acquire N\n"
+    let run = try ToolRun(["report", "-"], input: trace)
+    #expect(run.status == 1)
+    let arrows = run.stdout.split(separator: "\n").filter { $0.contains("-> (") }
+    let indents = arrows.map { $0.prefix { $0 == " " }.count }
+    #expect(indents.max() == 32, "\(indents)")
+    #expect(arrows.count > 40)
+  }
 }
