@@ -253,11 +253,14 @@ extension ReportCommand {
     for (i, path) in paths.enumerated() {
       firstEvents.append(validator.eventCount)
       let progress = ProgressBar(label: path)
+      let before = (validator.eventCount, validator.statistics)
+      // Moved in, not copied: a copy left here would make the consumer's
+      // first new thread copy every thread's validator (per trace: a
+      // quadratic merge of thousands of shards).
       var consumer = MergingConsumer(
-        validator: validator, trace: Int32(sources.count), source: path,
+        validator: consume validator, trace: Int32(sources.count), source: path,
         threadPrefix: paths.count > 1 ? "\(i + 1):" : "", classSources: classSources)
       let started = MonotonicClock.now()
-      let before = (validator.eventCount, validator.statistics)
       let symbols: TraceSymbols
       var said: [SARIFReport.Failure] = []
       defer { warnings += said }
