@@ -188,6 +188,25 @@ import WaitContext
     }
   }
 
+  /// `rt_spin_lock()` takes the lock in lockdep (`spin_acquire()`) before
+  /// it checks for sleeping (`rtlock_might_resched()`): its invalid wait
+  /// context comes first, and the sleep's report lists it held. A mutex
+  /// checks first (`might_sleep()` in `mutex_lock()`).
+  @Test func anRTSpinlockChecksForSleepingAfterItIsTaken() {
+    var s = Scenario(CheckConfiguration(preemptRT: true))
+    s.lock("raw", .rawSpinlock)
+    s.lock("spin", .spinlock)
+    s.lock("m", .mutex)
+    s.acquire("raw")
+    s.acquire("spin")
+    #expect(s.kinds == [.invalidWaitContext, .sleepInAtomic])
+    #expect(s.findings.last?.held.map(\.lockClass) == [s.id("raw"), s.id("spin")])
+    s.release("spin")
+    s.acquire("m")
+    #expect(s.kinds.suffix(2) == [.sleepInAtomic, .invalidWaitContext])
+    #expect(s.findings[2].held.map(\.lockClass) == [s.id("raw")])
+  }
+
   /// The reasons of the sleep-in-atomic findings.
   static func reasons(_ s: Scenario) -> [[String]] {
     s.findings.compactMap { f in

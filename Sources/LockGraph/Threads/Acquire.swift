@@ -49,11 +49,17 @@ extension ThreadValidator {
     // `might_sleep()`, which the kernel's sleeping lock functions call
     // themselves (a `might-lock` of a mutex in atomic context is an invalid
     // wait context, not also a sleep in atomic context).
-    if !event.isTrylock && event.verb != .mightLock
+    // A sleeping lock's function checks first (`mutex_lock()` calls
+    // `might_sleep()` before `mutex_acquire()`); a PREEMPT_RT spinlock_t
+    // after lockdep took it (`rt_spin_lock()`: `spin_acquire()`, then
+    // `rtlock_might_resched()`), so its other findings come first and
+    // its report lists it among the held locks.
+    let sleepCheck =
+      !event.isTrylock && event.verb != .mightLock
       && SleepRule.sleeps(waits, configuration: configuration)
-    {
-      checkSleep(event.origin, lock: lock)
-    }
+    let sleepCheckAfter = sleepCheck && configuration.preemptRT && SleepRule.isRTLock(waits)
+    if sleepCheck && !sleepCheckAfter { checkSleep(event.origin, lock: lock) }
+    defer { if sleepCheckAfter { checkSleep(event.origin, lock: lock) } }
     // Nothing until the push changes the held locks or the contexts:
     // what they allow is worked out once, for the check and the push.
     let now = allowedNow()
