@@ -77,7 +77,7 @@ public struct JSONReport {
       fields.append(("previousUsage", .string(previous.usageString)))
       fields.append(("newUsage", .string(new.usageString)))
       fields.append(("irqState", .string(state)))
-      if let o = previousOrigin { fields.append(("previousFrames", frames(o))) }
+      if let o = previousOrigin { fields += frames(o, key: "previousFrames") }
     case .irqUnsafeDependency(
       let held, let safe, let safeBit, _, let unsafe, let unsafeBit, _, let safeToHeld,
       let lockToUnsafe, let state):
@@ -115,7 +115,7 @@ public struct JSONReport {
       fields.append(("consequence", .string(consequence)))
     }
     fields.append(("held", .array(f.held.map { lockObject($0, frames: true) })))
-    fields.append(("frames", frames(f.origin)))
+    fields += frames(f.origin)
     return .object(fields)
   }
 
@@ -160,7 +160,7 @@ public struct JSONReport {
     if !report.sources.isEmpty {
       extra.append(("trace", .string(report.sourceName(lock.origin))))
     }
-    if withFrames { extra.append(("frames", frames(lock.origin))) }
+    if withFrames { extra += frames(lock.origin) }
     return classObject(lock.lockClass, extra: extra)
   }
 
@@ -169,13 +169,24 @@ public struct JSONReport {
     if let t = l.thread { extra.append(("thread", .string(core.threadToken(t)))) }
     if l.origin.line > 0 { extra.append(("line", .int(l.origin.line))) }
     if !report.sources.isEmpty { extra.append(("trace", .string(report.sourceName(l.origin)))) }
-    extra.append(("frames", frames(l.origin)))
+    extra += frames(l.origin)
     return classObject(l.lockClass, extra: extra)
   }
 
-  func frames(_ origin: Origin) -> JSONValue {
+  /// `origin`'s frames as the field `key` (`TextReport.maxFramesShown` of
+  /// them at most), and, when there are more, how many as
+  /// `<key>Omitted`.
+  func frames(_ origin: Origin, key: String = "frames") -> [(String, JSONValue)] {
+    let (shown, omitted) = report.shownFrames(for: origin)
+    var fields = [(key, frames(shown))]
+    if omitted > 0 { fields.append((key + "Omitted", .int(omitted))) }
+    return fields
+  }
+
+  /// `frames` as JSON objects.
+  func frames(_ frames: [Frame]) -> JSONValue {
     .array(
-      report.resolver.frames(for: origin).map { frame in
+      frames.map { frame in
         var fields: [(String, JSONValue)] = [
           ("address", .string(NumberText.hex(frame.address))),
           ("function", .optional(frame.function)),

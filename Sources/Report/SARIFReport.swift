@@ -364,8 +364,17 @@ public struct SARIFReport {
     /// trace line (or event, or trace alone for an earlier run's) when it
     /// has no stack; nil when it has none of them.
     func threadFlow(_ origin: Origin, message: String) -> JSONValue? {
-      let frames = report.resolver.frames(for: origin)
+      let (frames, omitted) = report.shownFrames(for: origin)
       var locations: [JSONValue] = frames.map { .object([("location", frameLocation($0))]) }
+      if omitted > 0 {
+        locations.append(
+          .object([
+            (
+              "location",
+              .object([("message", .object([("text", .string("... \(omitted) more frames"))]))])
+            )
+          ]))
+      }
       if locations.isEmpty {
         // No stack: the trace's line, or a binary trace's event (as the
         // text report says `t.rltb: event 6`).

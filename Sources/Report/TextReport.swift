@@ -158,10 +158,24 @@ public struct TextReport {
     return out
   }
 
+  /// The most frames of one stack a report prints (text, JSON, SARIF): a
+  /// trace may have stacks of thousands of frames, and a report prints a
+  /// stack at every place it appears, so a small trace could make
+  /// gigabytes of report. A live capture takes far fewer.
+  public static let maxFramesShown = 128
+
+  /// The frames of `origin` a report prints (`maxFramesShown`, innermost
+  /// first), and how many more there are.
+  public func shownFrames(for origin: Origin) -> (frames: [Frame], omitted: Int) {
+    let frames = resolver.frames(for: origin)
+    guard frames.count > Self.maxFramesShown else { return (frames, 0) }
+    return (Array(frames.prefix(Self.maxFramesShown)), frames.count - Self.maxFramesShown)
+  }
+
   /// A stack as lockdep's `print_lock_trace()`/`dump_stack()` prints it,
   /// with `indent` spaces before each frame.
   func stack(_ origin: Origin, indent: Int, numbered: Bool) -> String {
-    let frames = resolver.frames(for: origin)
+    let (frames, omitted) = shownFrames(for: origin)
     let pad = String(repeating: " ", count: indent)
     if frames.isEmpty { return "\(pad)\(traceLocation(origin)) (no stack recorded)\n" }
     var out = ""
@@ -169,6 +183,7 @@ public struct TextReport {
       let text = frame.isInlined ? frame.reportText + " [inlined]" : frame.reportText
       out += numbered ? "\(pad)#\(i) \(text)\n" : "\(pad)\(text)\n"
     }
+    if omitted > 0 { out += "\(pad)... \(omitted) more frames\n" }
     return out
   }
 

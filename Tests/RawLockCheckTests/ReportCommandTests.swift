@@ -811,4 +811,44 @@ import Testing
     #expect(indents.max() == 32, "\(indents)")
     #expect(arrows.count > 40)
   }
+
+  /// A trace whose one stack has `frames` frames, taken by an AB-BA pair
+  /// (a circular dependency that prints it three times).
+  static func deepStackTrace(frames: Int) -> String {
+    let addresses = (0..<frames).map { "0x\(String(0x1000 + $0 * 16, radix: 16))" }
+    return """
+      rawlockcheck-trace 1
+      stack deep \(addresses.joined(separator: " "))
+      class A mutex
+      class B mutex
+      1 acquire A at=deep
+      1 acquire B at=deep
+      1 release B
+      1 release A
+      2 acquire B at=deep
+      2 acquire A at=deep
+
+      """
+  }
+
+  /// A report prints `TextReport.maxFramesShown` (128) frames of a stack
+  /// and how many more there are, in text and JSON (`framesOmitted`): a
+  /// trace's stack may have thousands, and a report prints a stack at
+  /// every place it appears.
+  @Test func aDeepStackIsPrintedInPart() throws {
+    let trace = Self.deepStackTrace(frames: 200)
+    let text = try ToolRun(["report", "-"], input: trace)
+    #expect(text.status == 1)
+    #expect(text.stdout.contains("#127 0x") && !text.stdout.contains("#128 0x"))
+    #expect(text.stdout.contains(" ... 72 more frames\n"), "\(text.stdout.prefix(3000))")
+    let json = try ToolRun(["report", "--format", "json", "-"], input: trace)
+    let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+    let finding = try #require((object?["findings"] as? [[String: Any]])?.first)
+    #expect((finding["frames"] as? [Any])?.count == 128)
+    #expect(finding["framesOmitted"] as? Int == 72)
+    // A stack within the limit has no such key.
+    let shallow = try ToolRun(
+      ["report", "--format", "json", "-"], input: Self.deepStackTrace(frames: 128))
+    #expect(!shallow.stdout.contains("framesOmitted"))
+  }
 }

@@ -68,6 +68,13 @@ import Testing
       #expect(
         uris.count == 1 && Set(uris).count == uris.count, "\(file.lastPathComponent): \(uris)")
     }
+    // A stack past the frames a report prints: a last location says how
+    // many more there are.
+    let deep = directory.appendingPathComponent("deep.rlt")
+    try Data(ReportCommandTests.deepStackTrace(frames: 200).utf8).write(to: deep)
+    let deepLog = try Self.sarif([deep.path], named: "deep", in: directory)
+    #expect(try String(contentsOf: deepLog, encoding: .utf8).contains("... 72 more frames"))
+    files.append(deepLog)
     let errors = try SARIFSchemaValidator.errors(in: files)
     if !errors.isEmpty {
       Issue.record("SARIF 2.1.0 schema errors:\n\(errors.prefix(20).joined(separator: "\n"))")
