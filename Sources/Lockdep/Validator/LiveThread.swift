@@ -170,11 +170,11 @@ final class LiveThread: StackSource {
   /// keeps them (`ValidatorCore.forget`): their real release, if one
   /// comes, on any thread, is no finding and is left out of the trace.
   private func forgetHeld(above count: Int) {
-    // A lock taken again with a nest lock stands for several acquisitions
-    // (`references`): each release drops one. Bounded all the same.
-    // Each acquisition as it is held (a merged nest-lock entry with its
-    // references, a read lock held twice twice), for its release later.
+    // Each acquisition as it is held, for its release later: a merged
+    // nest-lock entry with its `references`, a read lock held twice twice.
     let forgotten = validator.heldLocks.dropFirst(count)
+    // A merged entry stands for several acquisitions: each release drops
+    // one. Bounded all the same.
     var left = 1 << 25
     while validator.heldCount > count, left > 0, let top = validator.newestHeld {
       process(LockEvent(.release, thread: id, lockClass: top.lockClass, address: top.instance))

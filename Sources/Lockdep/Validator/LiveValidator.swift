@@ -62,8 +62,9 @@ final class LiveValidator: Sendable {
       environment.ignore("RAWLOCKCHECK", setting, "is not off, print, abort or collect")
     }
     exitStatusOnFinding = environment.value("RAWLOCKCHECK_EXITCODE").flatMap { value in
-      let trimmed = value.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed()
-      guard let status = Int32(String(trimmed)), (1...255).contains(status) else {
+      // One number; spaces around it are no matter.
+      let words = value.split(whereSeparator: \.isWhitespace)
+      guard words.count == 1, let status = Int32(words[0]), (1...255).contains(status) else {
         environment.ignore("RAWLOCKCHECK_EXITCODE", value, "is not a status from 1 to 255")
         return nil
       }
