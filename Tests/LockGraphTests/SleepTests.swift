@@ -108,6 +108,14 @@ import WaitContext
       try $0.event(.hardirqEnter)
     }
     #expect(softirq?.preemptionDisabledAt?.event == 0)
+    // An NMI's entry records no place (`__nmi_enter()` adds to the count
+    // without `preempt_count_add()`): none is named, not an earlier event.
+    let nmi = try state {
+      $0.acquire("spin", stack: 7)
+      $0.release("spin")
+      try $0.event(.nmiEnter)
+    }
+    #expect(nmi?.preemptCount == 0x110000 && nmi?.preemptionDisabledAt == nil)
     // What disabled it is gone: the earliest of what still does.
     let gone = try state {
       $0.acquire("spin", stack: 7)

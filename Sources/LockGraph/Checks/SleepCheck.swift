@@ -53,8 +53,7 @@ extension ThreadValidator {
       }
     }
     var disabledAt = lockAt
-    if s.contextsDisablePreemption {
-      let contexts = s.contextsDisabledPreemptionAt
+    if s.contextsDisablePreemption, let contexts = s.contextsDisabledPreemptionAt {
       if lockAt.map({ contexts.event < $0.event }) ?? true { disabledAt = contexts }
     }
     return AtomicState(preemptCount: count, rcuDepth: rcuDepth, preemptionDisabledAt: disabledAt)

@@ -3,9 +3,9 @@ import WaitContext
 extension ThreadValidator {
   /// Before an event that adds to the preempt count (`preempt-disable`,
   /// `bh-disable`, an interrupt-like context's entry): where the count the
-  /// contexts add left 0, when it does now.
+  /// contexts add left 0, when it does now (nil: a place not known).
   @inline(__always)
-  mutating func noteDisablingPreemption(at origin: @autoclosure () -> Origin) {
+  mutating func noteDisablingPreemption(at origin: @autoclosure () -> Origin?) {
     if !state.contextsDisablePreemption { state.contextsDisabledPreemptionAt = origin() }
   }
 

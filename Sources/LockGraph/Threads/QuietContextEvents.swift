@@ -57,7 +57,10 @@ extension ThreadValidator {
     case .softirqEnter:
       noteDisablingPreemption(at: origin())
       enterContext(.softirq)
-    case .nmiEnter: enterContext(.nmi)
+    case .nmiEnter:
+      // Names nothing (`ThreadValidator.process(_:)`).
+      noteDisablingPreemption(at: nil)
+      enterContext(.nmi)
     case .hardirqExit, .softirqExit, .nmiExit:
       // `exitContext`, when it neither refuses nor reports: the innermost
       // context is of the verb's kind, and no lock of the handler's

@@ -82,7 +82,9 @@ struct ThreadState: Sendable {
   /// `preempt_disable_ip` is where the preempt count last left 0 (a
   /// sleep-in-atomic report's `Preemption disabled at:`). Every context
   /// that adds to the count now was entered at or after it.
-  var contextsDisabledPreemptionAt = Origin()
+  /// Nil when no context adds to it, or an NMI's entry took it from 0
+  /// (`__nmi_enter()` records no place).
+  var contextsDisabledPreemptionAt: Origin? = nil
   /// The hard interrupt handlers entered are threaded ones
   /// (`hardirq-enter threaded`, or nested in or around one): all of them
   /// are, or none is (`enterHardirq`). False when none is entered.
@@ -116,7 +118,7 @@ struct ThreadState: Sendable {
     freedHeld.removeAll(keepingCapacity: true)
     memo = ChainMemo()
     irqTrace = IrqTrace()
-    contextsDisabledPreemptionAt = Origin()
+    contextsDisabledPreemptionAt = nil
     hardirqsThreaded = false
   }
 

@@ -238,6 +238,7 @@ public struct ThreadValidator {
     case .nmiEnter:
       // `__nmi_enter()` adds to the count without `preempt_count_add()`,
       // which would record where: it names nothing.
+      noteDisablingPreemption(at: nil)
       enterContext(.nmi)
     case .hardirqExit: try exitContext(.hardirq(threaded: false), event)
     case .softirqExit: try exitContext(.softirq, event)
