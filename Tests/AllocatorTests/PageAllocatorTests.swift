@@ -171,7 +171,9 @@ import Testing
           }
           allocator.freePages(page, order: order)
         }
-        while ContinuousClock.now < deadline {
+        // 900 ms, and at least 300 operations a thread however busy the
+        // machine.
+        while ContinuousClock.now < deadline || count < 300 {
           count += 1
           if held.count < 48 && (held.isEmpty || random.next() % 3 != 0) {
             let order = random.next() % 4 == 0 ? Int(random.next() % 5) : 0

@@ -141,7 +141,11 @@ func monotonicSeconds() -> Double {
 /// handler that interrupts it runs unvalidated; nothing deadlocks, nothing
 /// is corrupted, and nothing is falsely reported.
 @Suite struct SignalStormTests {
-  @Test(.timeLimit(.minutes(1)))
+  // A hang (a handler deadlocked against the validator) fails the test
+  // instead of the run. The limit counts from when the test is started,
+  // which on two cores can be minutes before its body runs (a one-minute
+  // limit failed a run in which the body took a tenth of a second).
+  @Test(.timeLimit(.minutes(10)))
   func handlersInterruptingTheValidatorAreSkippedCleanly() {
     LockValidation.policy = .collect
     let handled = Atomic<Int>(0)
@@ -160,8 +164,12 @@ func monotonicSeconds() -> Double {
       sigaddset(&set, SIGWINCH)
       pthread_sigmask(SIG_UNBLOCK, &set, nil)
       scope.run {
+        // A fixed number of rounds (and on until a handler ran), so that
+        // the test lasts as long as its own work: a sender that counted
+        // its signals waited out one wake-up after each, which on a loaded
+        // machine took over a minute.
         var rounds = 0
-        while running.load(ordering: .relaxed) || rounds < 500 {
+        while rounds < 500 || handled.load(ordering: .relaxed) == 0 {
           // A new class each round: a new chain, so the slow path (and the
           // core's lock) every time.
           let fresh = Checked.Mutex(name: "&storm->k", key: LockClassKey("&storm->k\(rounds)"))
@@ -169,12 +177,17 @@ func monotonicSeconds() -> Double {
           rounds += 1
         }
       }
+      // No signal lands outside the scope: one still pending is dropped
+      // with the thread.
+      pthread_sigmask(SIG_BLOCK, &set, nil)
+      running.store(false, ordering: .releasing)
     }
-    for _ in 0..<2000 {
+    // Signals until the worker is done: at least one, however slowly this
+    // thread is scheduled.
+    repeat {
       pthread_kill(worker.handle, SIGWINCH)
       usleep(20)
-    }
-    running.store(false, ordering: .relaxed)
+    } while running.load(ordering: .acquiring)
     worker.join()
     let kinds = Set(scope.findings.map(\.finding.kind))
     #expect(kinds.isSubset(of: [.sleepInAtomic]), "only the handler's might-sleep")

@@ -17,16 +17,18 @@ struct KvfreeDeferredTests {
   func refillDoesNotWaitForTheDrain() {
     let pages = PageAllocator(pages: 256, cpus: 1)
     let slab = SlabAllocator(pages: pages)
-    // A drain delay of one second: the draining pass cannot run sooner.
+    // A drain delay of five seconds: the draining pass cannot run sooner.
+    // The refill is waited for up to four (it takes milliseconds; a loaded
+    // machine may keep its worker from running for a while).
     let kv = KvfreeRCU(
       slab: slab, pages: pages, design: .deferred, cpus: 1, cacheLimit: 5,
-      drainDelayMicroseconds: 1_000_000)
+      drainDelayMicroseconds: 5_000_000)
     let first = TestObject.make(slab)
     let queued = ContinuousClock.now
     kv.kvfreeRCU(first, head: TestObject.head(first))
     #expect(kv.statistics.listFallbacks == 1)
     while kv.statistics.arrayPagesAllocated < 5
-      && ContinuousClock.now < queued + .milliseconds(500)
+      && ContinuousClock.now < queued + .seconds(4)
     {
       usleep(1000)
     }

@@ -90,6 +90,11 @@ func startReaders(_ state: StressState) -> () -> Void {
       default: withRCUReadSched { withRCURead(check) }
       }
       reads += 1
+      // Counted as it goes (every 64th), so a writer can wait for reads.
+      if reads == 64 {
+        state.reads.add(reads, ordering: .relaxed)
+        reads = 0
+      }
     }
     state.reads.add(reads, ordering: .relaxed)
   }
@@ -117,11 +122,15 @@ struct RCUTests {
     let queued = Shared()
     let ran = Shared()
     let joinReaders = startReaders(state)
-    // At least 1.2 s and 1,001 objects, however busy the machine (a run
-    // beside two other jobs queued 721 in 1.2 s); at most 60 s.
+    // At least 1.2 s, 1,001 objects and 1,001 reads, however busy the
+    // machine (a run beside two other jobs queued 721 in 1.2 s); at most
+    // 60 s.
     let deadline = ContinuousClock.now + .milliseconds(1200)
     let limit = ContinuousClock.now + .seconds(60)
-    while ContinuousClock.now < deadline || queued.now <= 1000 && ContinuousClock.now < limit {
+    while ContinuousClock.now < deadline
+      || (queued.now <= 1000 || state.reads.load(ordering: .relaxed) <= 1000)
+        && ContinuousClock.now < limit
+    {
       let old = state.current.exchange(TestObject.make(slab), ordering: .acquiringAndReleasing)!
       let address = UInt(bitPattern: old)
       queued.add()
@@ -159,9 +168,14 @@ struct RCUTests {
         drainDelayMicroseconds: 500, beforeFree: TestObject.poisonPayload)
       state.current.store(TestObject.make(slab), ordering: .releasing)
       let joinReaders = startReaders(state)
+      // Half a second, and on until the readers read 1,001 times however
+      // busy the machine; at most 60 s.
       let deadline = ContinuousClock.now + .milliseconds(500)
+      let limit = ContinuousClock.now + .seconds(60)
       var round = 0
-      while ContinuousClock.now < deadline {
+      while ContinuousClock.now < deadline
+        || state.reads.load(ordering: .relaxed) <= 1000 && ContinuousClock.now < limit
+      {
         let old = state.current.exchange(TestObject.make(slab), ordering: .acquiringAndReleasing)!
         // Mostly the head form (never sleeps); every eighth object headless.
         if round % 8 == 7 {

@@ -134,10 +134,12 @@ import Testing
     let fifo = dir.appendingPathComponent("g.fifo").path
     #expect(mkfifo(fifo, 0o600) == 0)
     let received = Flag()
+    let opened = Flag()
     let reader = Thread {
       // Reads what the tool writes; the open fails at once (no hang) when
       // the FIFO was replaced by a file.
       let fd = open(fifo, O_RDONLY | O_NONBLOCK)
+      opened.set()
       guard fd >= 0 else { return }
       defer { close(fd) }
       var buffer = [UInt8](repeating: 0, count: 1 << 16)
@@ -153,10 +155,11 @@ import Testing
       }
     }
     reader.start()
-    usleep(100_000)  // the reader has the FIFO open before the tool writes
+    // The reader has the FIFO open before the tool writes.
+    for _ in 0..<3000 where !opened.isSet { usleep(10_000) }
     let run = try ToolRun(["report", "--graph-out", "g.fifo", "t.rlt"], in: dir)
     #expect(run.status == 0, "\(run.stderr)")
-    for _ in 0..<200 where !received.isSet { usleep(10_000) }
+    for _ in 0..<3000 where !received.isSet { usleep(10_000) }
     #expect(received.isSet)
     let type = try FileManager.default.attributesOfItem(atPath: fifo)[.type]
     #expect(type as? FileAttributeType != .typeRegular)

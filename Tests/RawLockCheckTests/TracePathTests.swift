@@ -116,7 +116,7 @@ import Testing
     let (_, stderr) = try Self.record(to: fifo)
     close(keeper)
     #expect(stderr.isEmpty, "\(stderr)")
-    for _ in 0..<200 where !FileManager.default.fileExists(atPath: drained) { usleep(10_000) }
+    for _ in 0..<3000 where !FileManager.default.fileExists(atPath: drained) { usleep(10_000) }
     #expect(try Self.findings(drained) == ["circular-dependency"])
     let (_, null) = try Self.record(to: "/dev/null")
     #expect(null.isEmpty, "\(null)")
