@@ -141,7 +141,9 @@ public struct JSONReport {
     let config = core.configuration
     var fields: [(String, JSONValue)] = [
       ("class", .string(cls.key)),
-      ("name", .string(cls.displayName)),
+      // The name as declared: the text's `#N` and `/N` are `class` and
+      // `subclass` here.
+      ("name", .string(cls.name)),
       ("outer", .int(config.number(cls.waits.effectiveOuter))),
       ("inner", .int(config.number(cls.waits.inner))),
     ]

@@ -167,6 +167,36 @@ import Testing
     #expect(waits.map { $0["count"] as? Int } == [2, 1], "\(run.stdout)")
   }
 
+  /// JSON names a lock's class as the trace declared it (spec: the
+  /// `name=` is what reports print): the text's lockdep suffixes, `#2`
+  /// for a second class of one name and `/3` for a subclass, are the
+  /// `class` and `subclass` fields.
+  @Test func jsonNamesAClassAsDeclared() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class A spinlock name=&a->lock
+      class A2 spinlock name=&a->lock
+      class B mutex name=&b->lock
+      1 acquire A sub=3
+      1 acquire A2
+      1 acquire B
+
+      """
+    let text = try ToolRun(["report", "-"], input: trace)
+    #expect(text.stdout.contains(" #0: (&a->lock/3){+.+.}-{3:3}"), "\(text.stdout)")
+    #expect(text.stdout.contains(" #1: (&a->lock#2){+.+.}-{3:3}"), "\(text.stdout)")
+    let json = try ToolRun(["report", "--format", "json", "-"], input: trace)
+    let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+    let finding = ((object?["findings"] as? [[String: Any]]) ?? []).first {
+      $0["kind"] as? String == "invalid-wait-context"
+    }
+    let held = (finding?["held"] as? [[String: Any]]) ?? []
+    #expect(held.map { $0["name"] as? String } == ["&a->lock", "&a->lock"], "\(json.stdout)")
+    #expect(held.map { $0["class"] as? String } == ["A", "A2"])
+    #expect(held.map { $0["subclass"] as? Int } == [3, nil])
+    #expect((finding?["lock"] as? [String: Any])?["name"] as? String == "&b->lock")
+  }
+
   /// A limit's title is the kernel's (`BUG: MAX_LOCK_DEPTH too low!`,
   /// the limit's name alone), in text and JSON; its value is a field.
   @Test func aLimitIsTitledAsTheKernelTitlesIt() throws {
