@@ -115,10 +115,11 @@ public struct TextTraceReader {
     }
     try parser.flush(into: &consumer)
     if !parser.sawHeader {
-      // Named at the line after the last (line 1 of an empty file): where
-      // the header was still expected when the file ended.
+      // Named at the line where the file ended, the header still expected:
+      // the line after the last (line 1 of an empty file), or the last
+      // when it has no final newline.
       throw TraceError(
-        file: displayName, line: lineNumber + 1,
+        file: displayName, line: lines.lastLineUnterminated ? lineNumber : lineNumber + 1,
         message: "empty trace: expected header \"rawlockcheck-trace 1\"")
     }
     progress?(lines.bytesRead, lines.fileSize)

@@ -126,6 +126,8 @@ func error(_ text: String) -> String? {
     ),
     ("", "t.rlt:1: empty trace: expected header \"rawlockcheck-trace 1\""),
     ("# nothing yet\n\n", "t.rlt:3: empty trace: expected header \"rawlockcheck-trace 1\""),
+    // Without a final newline the file ends on its last line.
+    ("# nothing\n# yet", "t.rlt:2: empty trace: expected header \"rawlockcheck-trace 1\""),
     (
       "rawlockcheck-trace 1\nclass a spinlock\nclass a mutex\n",
       "t.rlt:3: class \"a\" declared twice"
