@@ -65,7 +65,7 @@ let package = Package(
         "Basics", "CLockdepSupport", "LockGraph", "WaitContext", "Report", "Symbolizer", "Trace",
       ]),
     // Lock validation in test suites: a Swift Testing trait, XCTest assertions.
-    .target(name: "LockdepTesting", dependencies: ["Lockdep", "LockGraph"]),
+    .target(name: "LockdepTesting", dependencies: ["Basics", "Lockdep", "LockGraph"]),
     // The live validator's cost against bare locks (scripts/bench-live.sh).
     .executableTarget(name: "LockdepBenchmark", dependencies: ["Lockdep", "Symbolizer"]),
     // Causes each kind of finding live, for the recorder's tests.

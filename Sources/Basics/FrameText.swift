@@ -8,7 +8,7 @@
 ///
 /// Two layouts of a frame line (`Style`) share their pieces:
 /// `module+0xoffset` (or the bare `0x…` address) for a frame with no name,
-/// `file:line:column` for a location, and ` [stale binary]` after a frame
+/// `file:line[:column]` for a location, and ` [stale binary]` after a frame
 /// of a module whose file no longer matches the trace.
 public enum FrameText {
   /// One frame's fields, its strings as UTF-8 bytes.
@@ -61,11 +61,17 @@ public enum FrameText {
     /// `function at <compiler-generated>` for line 0, `?? at …` without a
     /// name, `function (module+0xoffset)` when only a symbol is known.
     case pretty
-    /// lockdep's backtrace lines: `function (file:line:column)`,
+    /// A report's lock line after `at:`: `function (file:line)`,
     /// `function (file:<compiler-generated>)` for line 0 (`function
-    /// (<compiler-generated>)` in Swift's compiler-generated file), `function` alone
-    /// without a file, `module+0xoffset` without a name.
+    /// (<compiler-generated>)` in Swift's compiler-generated file),
+    /// `function` alone without a file, `module+0xoffset` without a name
+    /// (the spec's `at: Allocator.Zone.refill(batch:)
+    /// (Sources/Allocator/Zone.swift:88)`: file and line, no column).
     case report
+    /// A report's `stack backtrace:` frame: `report` without the
+    /// parentheses, `function file:line` (the spec's `#0
+    /// Allocator.Zone.refill(batch:) Sources/Allocator/Zone.swift:88`).
+    case backtrace
   }
 
   /// The file Swift gives compiler-generated code (`/<compiler-generated>`
@@ -122,27 +128,101 @@ public enum FrameText {
       }
       if let file = frame.file { out.append(contentsOf: file) } else { append("??", to: &out) }
       appendLineColumn(frame, to: &out)
-    case .report:
+    case .report, .backtrace:
       guard let name = frame.name, !frame.isStale else {
         appendUnsymbolized(frame, to: &out)
         return
       }
       out.append(contentsOf: name)
       guard let file = frame.file else { return }
-      append(" (", to: &out)
+      let parenthesized = style == .report
+      append(parenthesized ? " (" : " ", to: &out)
       if frame.line == 0 && file.elementsEqual(compilerGeneratedFile.utf8) {
         // Swift's compiler-generated code: no file to name.
-        append("<compiler-generated>)", to: &out)
-        return
-      }
-      out.append(contentsOf: file)
-      if frame.line == 0 {
-        append(":<compiler-generated>", to: &out)
+        append("<compiler-generated>", to: &out)
       } else {
-        appendLineColumn(frame, to: &out)
+        out.append(contentsOf: file)
+        append(":", to: &out)
+        if frame.line == 0 {
+          append("<compiler-generated>", to: &out)
+        } else {
+          NumberText.appendDecimal(frame.line, to: &out)
+        }
       }
-      append(")", to: &out)
+      if parenthesized { append(")", to: &out) }
     }
+  }
+
+  /// A frame of a report read back (`FrameText.location(in:)`): the
+  /// function, and the file and line when the frame names them.
+  public struct ReportLocation: Equatable, Sendable {
+    /// The function as printed (or `module+0xoffset`, or an address).
+    public var function: Substring
+    /// The file, or `<compiler-generated>`; nil when none is printed.
+    public var file: Substring?
+    /// The line; 0 when none is printed (or the code is compiler-generated).
+    public var line: Int
+    /// Marked ` [inlined]`.
+    public var isInlined: Bool
+  }
+
+  /// Reads back a frame as a report prints it, in either layout (`report`:
+  /// `f (file:line)`, or `backtrace`: `f file:line`), maybe followed by
+  /// ` [inlined]`; also `file:line:column` of earlier versions. The
+  /// location is the first ` (` or space followed by a path (`/`, `.`) or
+  /// `<compiler-generated>` that reads as one to the end, else the last
+  /// one that does (a path may hold spaces; a function, `(_:)`, never ends
+  /// as a location does); with none, the text is the function alone.
+  public static func location(in text: Substring) -> ReportLocation {
+    var body = text
+    let inlined = body.hasSuffix(" [inlined]")
+    if inlined { body = body.dropLast(" [inlined]".count) }
+    var candidates: [(function: Substring, location: Substring)] = []
+    var index = body.startIndex
+    while let space = body[index...].firstIndex(of: " ") {
+      let after = body.index(after: space)
+      var rest = body[after...]
+      if rest.first == "(" {
+        guard rest.hasSuffix(")"), rest.count >= 2 else {
+          index = after
+          continue
+        }
+        rest = rest.dropFirst().dropLast()
+      }
+      candidates.append((body[..<space], rest))
+      index = after
+    }
+    func isPathStart(_ location: Substring) -> Bool {
+      location.first == "/" || location.first == "." || location.hasPrefix("<compiler-generated>")
+    }
+    var last: ReportLocation? = nil
+    for candidate in candidates {
+      guard let (file, line) = Self.fileAndLine(candidate.location) else { continue }
+      let location = ReportLocation(
+        function: candidate.function, file: file, line: line, isInlined: inlined)
+      if isPathStart(candidate.location) { return location }
+      last = location
+    }
+    return last ?? ReportLocation(function: body, file: nil, line: 0, isInlined: inlined)
+  }
+
+  /// `file:line`, `file:line:column`, `file:<compiler-generated>` or
+  /// `<compiler-generated>` (line 0); nil for anything else.
+  static func fileAndLine(_ text: Substring) -> (Substring, Int)? {
+    let marker = "<compiler-generated>"
+    if text == marker { return (text, 0) }
+    if text.hasSuffix(":" + marker) {
+      let file = text.dropLast(marker.count + 1)
+      return file.isEmpty ? nil : (file, 0)
+    }
+    let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+    guard parts.count >= 2, let last = Int(parts[parts.count - 1]), last > 0 else { return nil }
+    // file:line:column when the part before the last is a number too.
+    let numbers = parts.count >= 3 && Int(parts[parts.count - 2]) != nil ? 2 : 1
+    let fileEnd = parts[parts.count - numbers - 1].endIndex
+    let file = text[..<fileEnd]
+    guard !file.isEmpty, let line = Int(parts[parts.count - numbers]), line > 0 else { return nil }
+    return (file, line)
   }
 
   /// `:line`, and `:column` when the column is known.

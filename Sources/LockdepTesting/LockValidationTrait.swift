@@ -1,3 +1,4 @@
+import Basics
 import LockGraph
 import Lockdep
 import Testing
@@ -114,14 +115,14 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
     }
     let end = text.range(of: "stack backtrace:\n")?.lowerBound ?? text.endIndex
     guard held.upperBound < end else { return frames }
-    // ` #0: (&name){+.+.}-{4:4}, at: f() (/path/File.swift:12:5)`
+    // ` #0: (&name){+.+.}-{4:4}, at: f() (/path/File.swift:12)`
     let acquired = text[held.upperBound..<end].split(separator: "\n").compactMap {
       $0.hasPrefix(" #") && $0.contains(", at: ") ? site(ofLine: $0) : nil
     }
     return acquired + frames
   }
 
-  /// The source locations of a report's lock lines (`..., at: f() (/path/File.swift:12:5)`)
+  /// The source locations of a report's lock lines (`..., at: f() (/path/File.swift:12)`)
   /// before its stack backtrace, in the order printed.
   static func lockSites(in text: String) -> [(path: String, line: Int, column: Int)] {
     let end = text.range(of: "stack backtrace:\n")?.lowerBound ?? text.endIndex
@@ -131,7 +132,7 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
   }
 
   /// The source locations of a report's stack backtrace, innermost first:
-  /// each frame line with a line number (` #2 f() (/path/File.swift:12:5)`,
+  /// each frame line with a line number (` #2 f() /path/File.swift:12`,
   /// maybe followed by ` [inlined]`).
   static func frameSites(in text: String) -> [(path: String, line: Int, column: Int)] {
     guard let backtrace = text.range(of: "stack backtrace:\n") else { return [] }
@@ -140,26 +141,22 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
     }
   }
 
-  /// The trailing `(path:line:column)` group of a report line (maybe
-  /// followed by ` [inlined]`), when it has a line number.
+  /// The location of a report line's frame (after a lock line's `at: `, or
+  /// a backtrace's ` #N `), when it has a line number; the column is 1
+  /// (reports print file and line).
   private static func site(ofLine text: Substring) -> (path: String, line: Int, column: Int)? {
-    var line = text
-    if line.hasSuffix(" [inlined]") { line = line.dropLast(" [inlined]".count) }
-    // Its `(` is the first ` (` that a path follows (`/`, `.` or
-    // `<compiler-generated>`), since a path may hold ` (` of its own; else
-    // the last.
-    let opens = line.ranges(of: " (").map(\.upperBound)
-    guard line.hasSuffix(")"),
-      let open = opens.first(where: { "/.<".contains(line[$0]) }) ?? opens.last
-    else { return nil }
-    let parts = line[open..<line.index(before: line.endIndex)]
-      .split(separator: ":", omittingEmptySubsequences: false)
-    guard parts.count >= 2 else { return nil }
-    let numbers = parts.suffix(parts.count >= 3 && Int(parts[parts.count - 2]) != nil ? 2 : 1)
-    let path = parts.dropLast(numbers.count).joined(separator: ":")
-    guard let lineNumber = numbers.first.flatMap({ Int($0) }), lineNumber > 0 else { return nil }
-    let column = numbers.count == 2 ? max(Int(numbers.last!) ?? 1, 1) : 1
-    return (path, lineNumber, column)
+    let frame: Substring
+    if let at = text.range(of: ", at: ") {
+      frame = text[at.upperBound...]
+    } else {
+      // ` #2 f() /path/File.swift:12`
+      let body = text.drop { $0 == " " }
+      guard body.first == "#" else { return nil }
+      frame = body.drop { $0 != " " }.dropFirst()
+    }
+    let location = FrameText.location(in: frame)
+    guard let file = location.file, location.line > 0 else { return nil }
+    return (String(file), location.line, 1)
   }
 }
 

@@ -3,13 +3,19 @@ import LockGraph
 import Symbolizer
 
 extension Frame {
-  /// How the frame reads in a report's backtrace line or after `at:` (the
-  /// `report` style of `FrameText`): `function (file:line:column)`,
-  /// `function` without a file, `module+0xoffset` (followed by
-  /// ` [stale binary]` for a stale module) or the bare address.
-  /// A recorded frame (a graph file's, address 0) with a file but no
-  /// function reads `?? (file:line)`, as addr2line names an unknown one.
-  public var reportText: String {
+  /// How the frame reads after a lock line's `at:` (the `report` style of
+  /// `FrameText`): `function (file:line)`, `function` without a file,
+  /// `module+0xoffset` (followed by ` [stale binary]` for a stale module)
+  /// or the bare address. A recorded frame (a graph file's, address 0)
+  /// with a file but no function reads `?? (file:line)`, as addr2line
+  /// names an unknown one.
+  public var reportText: String { text(style: .report) }
+
+  /// How the frame reads in a report's `stack backtrace:` (the `backtrace`
+  /// style): `reportText` without the parentheses, `function file:line`.
+  public var backtraceText: String { text(style: .backtrace) }
+
+  private func text(style: FrameText.Style) -> String {
     func bytes(_ text: String?) -> [UInt8]? { text.map { Array($0.utf8) } }
     let name = function ?? (address == 0 && file != nil ? "??" : nil)
     // Swift's marker reads as itself, with no line, whatever directory and
@@ -20,7 +26,7 @@ extension Frame {
       module: bytes(moduleName), line: generated ? 0 : line, column: generated ? 0 : column,
       isInlined: isInlined, isStale: isStale, moduleOffset: moduleOffset, address: address)
     var out: [UInt8] = []
-    FrameText.appendDescription(parts, style: .report, to: &out)
+    FrameText.appendDescription(parts, style: style, to: &out)
     return String(decoding: out, as: UTF8.self)
   }
 }

@@ -180,7 +180,7 @@ public struct TextReport {
     if frames.isEmpty { return "\(pad)\(traceLocation(origin)) (no stack recorded)\n" }
     var out = ""
     for (i, frame) in frames.enumerated() {
-      let text = frame.isInlined ? frame.reportText + " [inlined]" : frame.reportText
+      let text = frame.isInlined ? frame.backtraceText + " [inlined]" : frame.backtraceText
       out += numbered ? "\(pad)#\(i) \(text)\n" : "\(pad)\(text)\n"
     }
     if omitted > 0 { out += "\(pad)... \(omitted) more frames\n" }

@@ -118,8 +118,10 @@ import Testing
     return String(decoding: out, as: UTF8.self)
   }
 
+  /// The spec's lock line: `at: Allocator.Zone.refill(batch:)
+  /// (Sources/Allocator/Zone.swift:88)`: file and line, no column.
   @Test func reportStyle() {
-    #expect(line(.report, name: "f", file: "a.c", line: 3, column: 7) == "f (a.c:3:7)")
+    #expect(line(.report, name: "f", file: "a.c", line: 3, column: 7) == "f (a.c:3)")
     #expect(line(.report, name: "f", file: "a.c", line: 3) == "f (a.c:3)")
     #expect(line(.report, name: "f", file: "a.c") == "f (a.c:<compiler-generated>)")
     // Swift's compiler-generated code has a file of that name, not a file.
@@ -127,6 +129,47 @@ import Testing
     #expect(line(.report, name: "f") == "f")
     #expect(line(.report, module: "libx.so") == "libx.so+0x1234")
     #expect(line(.report) == "0x555500001234")
+  }
+
+  /// The spec's backtrace line: `#0 Allocator.Zone.refill(batch:)
+  /// Sources/Allocator/Zone.swift:88`.
+  @Test func backtraceStyle() {
+    #expect(line(.backtrace, name: "f()", file: "/s/a.c", line: 3, column: 7) == "f() /s/a.c:3")
+    #expect(line(.backtrace, name: "f", file: "a.c") == "f a.c:<compiler-generated>")
+    #expect(line(.backtrace, name: "f", file: "/<compiler-generated>") == "f <compiler-generated>")
+    #expect(line(.backtrace, name: "f") == "f")
+    #expect(line(.backtrace, module: "libx.so") == "libx.so+0x1234")
+  }
+
+  /// Both layouts read back: the function may hold spaces and
+  /// parentheses, a path may hold spaces, a relative path is the last
+  /// word that reads as a location.
+  @Test func aReportFrameReadsBack() {
+    func read(_ text: String) -> (String, String?, Int, Bool) {
+      let l = FrameText.location(in: Substring(text))
+      return (String(l.function), l.file.map(String.init), l.line, l.isInlined)
+    }
+    #expect(
+      read("closure #1 in f() /src/a b.swift:12") == (
+        "closure #1 in f()", "/src/a b.swift", 12, false
+      ))
+    #expect(
+      read("closure #1 in f() (/src/a.swift:12)") == (
+        "closure #1 in f()", "/src/a.swift", 12, false
+      ))
+    #expect(
+      read("f(_:) Sources/A/Zone.swift:88 [inlined]") == ("f(_:)", "Sources/A/Zone.swift", 88, true)
+    )
+    #expect(
+      read("f(_:) (Sources/A/Zone.swift:88:5)") == ("f(_:)", "Sources/A/Zone.swift", 88, false))
+    #expect(read("thunk <compiler-generated>") == ("thunk", "<compiler-generated>", 0, false))
+    #expect(read("g() (./nptl/x.c:<compiler-generated>)") == ("g()", "./nptl/x.c", 0, false))
+    #expect(
+      read("merged static Checked.withSoftIRQ<A, B>(_:)") == (
+        "merged static Checked.withSoftIRQ<A, B>(_:)", nil, 0, false
+      ))
+    #expect(read("libx.so+0x1234") == ("libx.so+0x1234", nil, 0, false))
+    #expect(read("subscript(_:) x:y") == ("subscript(_:) x:y", nil, 0, false))
   }
 
   @Test func prettyStyle() {
@@ -137,7 +180,7 @@ import Testing
     #expect(line(.pretty, module: "libx.so") == "libx.so+0x1234")
   }
 
-  @Test(arguments: [FrameText.Style.pretty, .report])
+  @Test(arguments: [FrameText.Style.pretty, .report, .backtrace])
   func staleFramesCarryNoNamesAndOneMarker(style: FrameText.Style) {
     #expect(
       line(style, name: "f", file: "a.c", line: 3, module: "libx.so", stale: true)

@@ -27,7 +27,7 @@ import Testing
 
   /// Whether the held lock's `at:` is `line` of this file.
   func heldAt(_ text: String, line: Int) -> Bool {
-    heldLine(text).contains("/LockdepTests/HeldLockSiteTests.swift:\(line):")
+    heldLine(text).contains("/LockdepTests/HeldLockSiteTests.swift:\(line))")
   }
 
   @Test func withLockAfterTheChainIsCached() {
@@ -121,7 +121,7 @@ final class UserTicketLock: @unchecked Sendable {
     let finding = scope.findings.first { $0.finding.kind == .invalidWaitContext }
     let held = finding?.text.split(separator: "\n").first { $0.hasPrefix(" #0: ") } ?? ""
     #expect(
-      held.contains("/LockdepTests/HeldLockSiteTests.swift:\(line):"), "\(finding?.text ?? "")")
+      held.contains("/LockdepTests/HeldLockSiteTests.swift:\(line))"), "\(finding?.text ?? "")")
     #expect(!held.contains("UserTicketLock.lock()"))
     // The mutex, and the lock whose context it broke.
     #expect(finding.map { LockValidation.lockNames(of: $0.finding) }?.first == "&user->mutex")

@@ -17,11 +17,12 @@ import Testing
     #expect(frame.sourceFile == nil)
   }
 
-  /// A real file keeps its line and column.
+  /// A real file keeps its line (text prints no column).
   @Test func aSourceFileKeepsItsLine() {
     let frame = Frame(
       address: 0x1000, function: "f()", file: "/src/a.swift", line: 37, column: 9,
       module: "app", moduleOffset: 0x1000)
-    #expect(frame.reportText == "f() (/src/a.swift:37:9)")
+    #expect(frame.reportText == "f() (/src/a.swift:37)")
+    #expect(frame.backtraceText == "f() /src/a.swift:37")
   }
 }

@@ -348,7 +348,7 @@ import Testing
     #expect(run.status == 1)
     #expect(
       run.stdout.contains(
-        "-> #1 (&b->lock){+.+.}-{4:4}:\n       Shard.one() (Sources/Shard.swift:12)\n"))
+        "-> #1 (&b->lock){+.+.}-{4:4}:\n       Shard.one() Sources/Shard.swift:12\n"))
   }
 
   @Test func graphFileErrorsNameTheLine() throws {
@@ -434,7 +434,7 @@ import Testing
   /// of 0; a trace line without its trace is no line of the graph file.
   @Test func aHandEditedEdgesPlaceIsShownAsGiven() throws {
     for (options, shown) in [
-      ("file=x.c line=7", "?? (x.c:7)"), ("trace-line=9", "g.rlg (no stack recorded)"),
+      ("file=x.c line=7", "?? x.c:7"), ("trace-line=9", "g.rlg (no stack recorded)"),
       ("function=\"\" file=\"\" trace=\"\"", "g.rlg (no stack recorded)"),
     ] {
       let graph =

@@ -73,7 +73,7 @@ import Testing
     #expect(run.status == 1)
     let name = try Self.oracleName()
     #expect(!name.isEmpty)
-    #expect(run.stdout.contains("#0 \(name) ("), "\(run.stdout.prefix(600))")
+    #expect(run.stdout.contains("#0 \(name) /"), "\(run.stdout.prefix(600))")
     #expect(run.stdout.contains("main.swift:"), "file:line of main")
     #expect(run.stderr.isEmpty)
   }
@@ -85,7 +85,7 @@ import Testing
     let run = try ToolRun(["report", url.path])
     #expect(run.status == 1)
     let name = try Self.oracleName()
-    #expect(run.stdout.contains("#0 \(name) ("), "\(run.stdout.prefix(600))")
+    #expect(run.stdout.contains("#0 \(name) /"), "\(run.stdout.prefix(600))")
     #expect(run.stderr.isEmpty)
   }
 
@@ -162,7 +162,7 @@ import Testing
     #expect(lost.stderr.contains("module /nonexistent/moved/rawlockcheck not found"))
     let found = try ToolRun(["report", "--binary", FixturePaths.tool.path, url.path])
     #expect(found.status == 1)
-    #expect(found.stdout.contains("#0 \(name) ("), "\(found.stdout.prefix(600))")
+    #expect(found.stdout.contains("#0 \(name) /"), "\(found.stdout.prefix(600))")
     #expect(found.stdout.contains("main.swift:"))
     #expect(found.stderr.isEmpty, "\(found.stderr)")
     // A file of no module of the trace: a warning naming it.
@@ -220,9 +220,9 @@ import Testing
     #expect(byModule.stdout == hidden.stdout)
     let name = try Self.oracleName()
     #expect(plain.status == 1 && hidden.status == 1)
-    #expect(!plain.stdout.contains("#0 \(name) ("), "\(plain.stdout.prefix(800))")
+    #expect(!plain.stdout.contains("#0 \(name) /"), "\(plain.stdout.prefix(800))")
     #expect(plain.stdout.contains("SymbolizerEngine"), "\(plain.stdout.prefix(800))")
-    #expect(hidden.stdout.contains("#0 \(name) ("), "\(hidden.stdout.prefix(800))")
+    #expect(hidden.stdout.contains("#0 \(name) /"), "\(hidden.stdout.prefix(800))")
     #expect(!hidden.stdout.contains("SymbolizerEngine"), "\(hidden.stdout.prefix(800))")
   }
 

@@ -1,3 +1,4 @@
+import Basics
 import LockGraph
 import Report
 
@@ -234,33 +235,16 @@ struct DemoReportText {
     return nil
   }
 
-  /// ` #3 function (file:line:column) [inlined]`; a frame without a
-  /// location is its function alone.
+  /// ` #3 function file:line [inlined]`; a frame without a location is its
+  /// function alone (`FrameText.location(in:)`).
   static func frame(_ line: String) -> Frame? {
     var body = Substring(line).drop { $0 == " " }
     guard body.first == "#" else { return nil }
     body = body.drop { $0 != " " }.drop { $0 == " " }
-    var inlined = false
-    if body.hasSuffix(" [inlined]") {
-      inlined = true
-      body = body.dropLast(" [inlined]".count)
-    }
-    guard body.hasSuffix(")"), let open = body.ranges(of: " (").last else {
-      return Frame(function: String(body), file: nil, line: nil, inlined: inlined)
-    }
-    let function = String(body[..<open.lowerBound])
-    let parts = body[open.upperBound..<body.index(before: body.endIndex)].split(
-      separator: ":", omittingEmptySubsequences: false)
-    guard parts.count >= 2 else {
-      // A location without a line (`<compiler-generated>`): the file alone.
-      return Frame(
-        function: function, file: parts.joined(separator: ":"), line: nil, inlined: inlined)
-    }
-    // file:line:column, or file:line; the file itself has no colon here.
-    let numbered = parts.count >= 3 && Int(parts[parts.count - 1]) != nil ? 2 : 1
-    let file = parts.dropLast(numbered).joined(separator: ":")
+    let location = FrameText.location(in: body)
     return Frame(
-      function: function, file: file, line: Int(parts[parts.count - numbered]), inlined: inlined)
+      function: String(location.function), file: location.file.map(String.init),
+      line: location.line > 0 ? location.line : nil, inlined: location.isInlined)
   }
 
   /// What makes two occurrences the same finding: the lock taken and the
