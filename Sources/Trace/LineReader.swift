@@ -28,6 +28,9 @@ struct LineReader: ~Copyable {
     case cannotOpen(String)
     case readFailed(String)
     case lineTooLong
+    /// A regular file ended before the size it had when opened: it was
+    /// cut while it was read (what was read may not be what it held).
+    case shrank(read: UInt64, size: UInt64)
   }
 
   /// Opens `path`; throws a message saying why it cannot be read.
@@ -134,7 +137,13 @@ struct LineReader: ~Copyable {
       if errno == EINTR { return }
       throw .readFailed(String(cString: strerror(errno)))
     }
-    if n == 0 { atEOF = true }
+    if n == 0 {
+      // A regular file is read to the size it had when opened, at least:
+      // one that ends sooner was truncated meanwhile, and the lines read
+      // may be a mix of what it held and what it holds.
+      if let fileSize, bytesRead < fileSize { throw .shrank(read: bytesRead, size: fileSize) }
+      atEOF = true
+    }
     end += n
     bytesRead += UInt64(n)
     zeroSlack()

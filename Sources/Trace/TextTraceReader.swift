@@ -11,6 +11,9 @@ public struct TextTraceReader {
   /// The name used in error messages and reports.
   public let displayName: String
 
+  /// The longest line a reader takes (1 MiB); a longer one is an error.
+  public static let maxLineLength = LineReader.maxLineLength
+
   /// A reader of the trace at `path`, called `displayName` (the path
   /// when nil) in messages.
   public init(path: String, displayName: String? = nil) {
@@ -131,6 +134,8 @@ public struct TextTraceReader {
     case .cannotOpen(let message): message
     case .readFailed(let why): "read failed: \(why)"
     case .lineTooLong: "line longer than \(LineReader.maxLineLength) bytes"
+    case .shrank(let read, let size):
+      "the file shrank while it was read: it ended after \(read) of its \(size) bytes"
     }
   }
 }

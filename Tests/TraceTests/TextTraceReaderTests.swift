@@ -203,6 +203,32 @@ func error(_ text: String) -> String? {
     #expect(message == "t.rlt:2: line longer than \(LineReader.maxLineLength) bytes")
   }
 
+  /// A trace cut while it is read (`truncate` of a file being reported) is
+  /// an error, not a clean end: what was read may hold half of a pair (a
+  /// false bad unlock balance), or nothing at all (a false clean run).
+  @Test func aFileThatShrinksWhileReadIsAnError() throws {
+    let url = FileManager.default.temporaryDirectory
+      .appendingPathComponent("rlt-shrink-\(UInt64.random(in: 0...UInt64.max)).rlt")
+    defer { try? FileManager.default.removeItem(at: url) }
+    // Larger than what the reader reads before its first progress call.
+    let pairs = String(repeating: "1 acquire A\n1 release A\n", count: 400_000)
+    try Data(("rawlockcheck-trace 1\nclass A mutex\n" + pairs).utf8).write(to: url)
+    var recorder = Recorder()
+    var cut = false
+    let failure = #expect(throws: TraceError.self) {
+      _ = try TextTraceReader(path: url.path, displayName: "t.rlt").read(
+        into: &recorder,
+        progress: { _, _ in
+          if !cut { cut = truncate(url.path, 100) == 0 }
+        })
+    }
+    #expect(cut)
+    let message = failure?.description ?? ""
+    #expect(message.hasPrefix("t.rlt:"), "\(message)")
+    #expect(message.contains(": the file shrank while it was read: it ended after "))
+    #expect(message.hasSuffix(" of its \(pairs.utf8.count + 35) bytes"), "\(message)")
+  }
+
   /// A text trace is UTF-8 (the spec): a line that is not is refused, or
   /// two different names (0xFF and 0xFE) would both read as U+FFFD, one
   /// declared and the other taken as that one. Valid UTF-8 reads.
