@@ -52,8 +52,8 @@ struct ConvertCommand: ParsableCommand {
           message: "will not write a binary trace to a terminal (redirect it, or use --to text)")
       }
       switch encoding {
-      case .text: try convert(reader, TextTraceWriter(capacity: Self.chunk + 4096))
-      case .binary: try convert(reader, BinaryTraceWriter(capacity: Self.chunk + 4096))
+      case .text: try convert(reader, TextTraceWriter(capacity: Self.chunk + 4096), source)
+      case .binary: try convert(reader, BinaryTraceWriter(capacity: Self.chunk + 4096), source)
       }
     } catch let error as TraceError {
       writeStandardError("rawlockcheck: \(error)\n")
@@ -67,7 +67,9 @@ struct ConvertCommand: ParsableCommand {
   /// Reads IN twice: once to validate it and for its modules and stacks
   /// (written first), then into a rewriter that writes OUT a chunk at a
   /// time. OUT is opened only once the first reading succeeded.
-  private func convert<W: TraceWriting>(_ reader: TraceReader, _ writer: W) throws {
+  private func convert<W: TraceWriting>(
+    _ reader: TraceReader, _ writer: W, _ source: RereadableInput
+  ) throws {
     // The first reading validates: a trace `report` refuses (contexts that
     // do not nest, an enable without a disable, spec/trace-format.md) is
     // refused here by the same rules, not written out for every other
@@ -76,6 +78,7 @@ struct ConvertCommand: ParsableCommand {
     // Warnings (a truncated binary trace) are said by the second reading,
     // once the output is written: a failure to write comes alone.
     let symbols = try reader.read(into: &first, warning: { _ in })
+    try source.checkUnchanged()
     // Both readers refuse a deeper stack; this guards the writer's limit.
     if let index = symbols.stacks.firstIndex(where: { $0.count > BinaryTraceFormat.maxStackDepth }),
       W.self == BinaryTraceWriter.self
@@ -101,6 +104,8 @@ struct ConvertCommand: ParsableCommand {
     _ = try reader.read(into: &sink, warning: { warnings.append($0) })
     sink.drain()
     if let failure = sink.failure { throw failure }
+    // Both readings read the same bytes, or OUT is left as it was.
+    try source.checkUnchanged()
     try file.commit()
     for warning in warnings { TraceReader.standardError(warning) }
   }

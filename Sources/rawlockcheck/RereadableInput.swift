@@ -21,11 +21,16 @@ final class RereadableInput {
   let inode: UInt64
   private let descriptor: Int32
   private let ownsDescriptor: Bool
+  /// The input's name on the command line, for messages.
+  private let name: String
+  /// A regular file's size when opened; nil for a copy.
+  private let sizeAtOpen: Int64?
 
   /// Opens `name` (`-`: standard input).
   /// - Throws: `TraceError` naming `name` when it cannot be opened, read or
   ///   copied.
   init(_ name: String) throws(TraceError) {
+    self.name = name
     var fd: Int32 = 0
     if name != "-" {
       fd = open(name, O_RDONLY | O_CLOEXEC)
@@ -43,6 +48,7 @@ final class RereadableInput {
     case S_IFREG:
       descriptor = fd
       ownsDescriptor = fd != 0
+      sizeAtOpen = Int64(info.st_size)
     case S_IFDIR:
       if fd != 0 { close(fd) }
       throw TraceError(file: name, line: 0, message: "cannot open: is a directory")
@@ -50,16 +56,31 @@ final class RereadableInput {
       defer { if fd != 0 { close(fd) } }
       descriptor = try Self.copy(fd, name: name)
       ownsDescriptor = true
+      sizeAtOpen = nil
     }
     path = "/dev/fd/\(descriptor)"
+  }
+
+  /// Throws when a regular file's size is no longer what it was when
+  /// opened: each reading may have seen other bytes (a trace cut, or
+  /// still being written, meanwhile).
+  func checkUnchanged() throws(TraceError) {
+    guard let sizeAtOpen else { return }
+    var info = stat()
+    guard fstat(descriptor, &info) == 0, Int64(info.st_size) != sizeAtOpen else { return }
+    throw TraceError(
+      file: name, line: 0,
+      message:
+        "the file changed while it was read: \(sizeAtOpen) bytes when opened, \(info.st_size) now")
   }
 
   deinit {
     if ownsDescriptor { close(descriptor) }
   }
 
-  /// Copies everything readable from `source` into a new unlinked file in
-  /// `$TMPDIR` (or `/tmp`) and returns its descriptor.
+  /// Copies what is readable from `source` into a new unlinked file in
+  /// `$TMPDIR` (or `/tmp`) and returns its descriptor: all of it, or, when
+  /// it stops reading as a trace (`TraceCopyLimit`), up to there.
   private static func copy(_ source: Int32, name: String) throws(TraceError) -> Int32 {
     let directory = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
     guard let (fd, path) = makeTemporaryFile(prefix: "\(directory)/rawlockcheck-input-") else {
@@ -67,7 +88,8 @@ final class RereadableInput {
     }
     unlink(path)
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
+    var limit = TraceCopyLimit()
+    while limit.accepts {
       let count = chunk.withUnsafeMutableBytes { read(source, $0.baseAddress!, $0.count) }
       if count < 0, errno == EINTR { continue }
       if count < 0 {
@@ -81,7 +103,9 @@ final class RereadableInput {
         close(fd)
         throw error(name, "cannot make a temporary copy", failure)
       }
+      chunk.withUnsafeBytes { limit.take(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
     }
+    return fd
   }
 
   private static func error(_ name: String, _ what: String, _ code: Int32) -> TraceError {

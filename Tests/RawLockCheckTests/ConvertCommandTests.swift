@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+@testable import rawlockcheck
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -101,5 +103,60 @@ import Testing
     #expect(toBinary.status == 0, "\(toBinary.stderr)")
     #expect(try Data(contentsOf: dir.appendingPathComponent("back.rltb")) == binary)
     #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("-").path))
+  }
+}
+
+/// `convert` copies a stream (standard input, a FIFO, a device) to read it
+/// twice: only while it can still read as a trace, so that an endless
+/// stream of something else (`/dev/zero`, `yes`) fills no disk.
+@Suite struct TraceCopyLimitTests {
+  static func accepts(_ chunks: [[UInt8]]) -> Bool {
+    var limit = TraceCopyLimit()
+    for chunk in chunks {
+      chunk.withUnsafeBytes { limit.take($0) }
+      if !limit.accepts { return false }
+    }
+    return true
+  }
+
+  static let header = Array("rawlockcheck-trace 1\n".utf8)
+
+  @Test func aTraceIsCopiedWhole() {
+    // A byte order mark, blank lines and comments before the header; the
+    // header split between two reads; lines of every length up to 1 MiB.
+    let long = [UInt8](repeating: UInt8(ascii: "x"), count: 1 << 20) + [0x0A]
+    #expect(
+      Self.accepts([
+        [0xEF, 0xBB, 0xBF] + Array("\n  \t\r\n# recorded\nrawlockcheck-tr".utf8),
+        Array("ace 1\nclass A mutex\n".utf8), long, long,
+      ]))
+    // The binary magic, and anything after it.
+    #expect(
+      Self.accepts([[0x52, 0x4C], [0x43, 0x54, 1] + [UInt8](repeating: 0, count: 1 << 21)]))
+  }
+
+  @Test func somethingElseIsCopiedOnlyUntilItCannotRead() {
+    // Not the header: `yes`.
+    #expect(!Self.accepts([Array("y\ny\n".utf8)]))
+    // No newline in the first 1 MiB: `/dev/zero`.
+    let zeros = [UInt8](repeating: 0, count: 1 << 16)
+    #expect(!Self.accepts(Array(repeating: zeros, count: 17)))
+    #expect(Self.accepts(Array(repeating: zeros, count: 16)), "not yet a line too long")
+    // A line after the header longer than a reader takes, in one read or
+    // across several.
+    #expect(!Self.accepts([Self.header] + Array(repeating: zeros, count: 17)))
+    #expect(
+      !Self.accepts([Self.header + zeros + [0x0A] + [UInt8](repeating: 1, count: 1 << 20 + 1)]))
+    #expect(!Self.accepts([Self.header + [UInt8](repeating: 1, count: 1 << 20) + [1, 0x0A]]))
+  }
+
+  /// The command on a device that never ends: the reader's error, at once.
+  @Test func convertOfDevZeroStops() throws {
+    let dir = try ConvertCommandTests.directory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try ToolRun(["convert", "/dev/zero", "out.rltb"], in: dir)
+    #expect(run.status == 2)
+    #expect(run.stderr == "rawlockcheck: /dev/zero:1: line longer than 1048576 bytes\n")
+    #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("out.rltb").path))
   }
 }
