@@ -23,14 +23,23 @@ extension TraceReader {
     let pipeline = TracePipeline()
     let path = self.path
     let displayName = self.displayName
-    let reader = SpawnedThread {
-      var sink = PipelineSink(pipeline)
-      let result = Result { () throws(TraceError) -> TraceSymbols in
-        try TraceReader(path: path, displayName: displayName).read(
-          opened: opened, into: &sink, progress: { pipeline.report(progress: $0, of: $1) },
-          warning: { pipeline.warn($0) })
+    let started = Result { () throws(ThreadStartError) in
+      try SpawnedThread.starting {
+        var sink = PipelineSink(pipeline)
+        let result = Result { () throws(TraceError) -> TraceSymbols in
+          try TraceReader(path: path, displayName: displayName).read(
+            opened: opened, into: &sink, progress: { pipeline.report(progress: $0, of: $1) },
+            warning: { pipeline.warn($0) })
+        }
+        pipeline.send(.end(result))
       }
-      pipeline.send(.end(result))
+    }
+    guard case .success(let reader) = started else {
+      // No thread to be had (`ulimit -u`, no memory for a stack): the
+      // same reading on this thread alone.
+      return try read(
+        opened: opened, into: &validator, progress: progress,
+        warning: warning ?? Self.standardError)
     }
     var drain = PipelineDrain(pipeline: pipeline)
     var refusal: TraceError? = nil

@@ -61,6 +61,14 @@ struct SymbolizeCommand: ParsableCommand {
       writeStandardError("rawlockcheck: \(exe): \(problem)\n")
       throw ExitCode(2)
     }
+    // Its lanes and writer run on libdispatch's threads, which waits for
+    // one forever when the system will not start it (`ulimit -u`).
+    do {
+      try SpawnedThread.probe()
+    } catch {
+      writeStandardError("rawlockcheck: symbolize: \(error)\n")
+      throw ExitCode(2)
+    }
     let symbolizer = Symbolizer(
       executable: exe, debugDirectories: debugDir, cachesAddresses: false)
     if symbolizer.modules.first?.status == .missing {

@@ -21,14 +21,22 @@ struct ToolRun {
     try self.init(arguments, in: directory, standardInput: FileHandle(forReadingFrom: file))
   }
 
+  /// Runs `executable` (not the tool) with `arguments`, as `init` runs the
+  /// tool.
+  static func command(_ executable: String, _ arguments: [String]) throws -> ToolRun {
+    try ToolRun(
+      arguments, in: FixturePaths.traces, standardInput: nil,
+      executable: URL(fileURLWithPath: executable))
+  }
+
   /// Runs the tool with `arguments` and `standardInput` (the test's own when nil);
   /// `standardOutput`, when given, replaces the pipe `stdout` is read from.
   init(
     _ arguments: [String], in directory: URL = FixturePaths.traces, standardInput: FileHandle?,
-    standardOutput: FileHandle? = nil
+    standardOutput: FileHandle? = nil, executable: URL = FixturePaths.tool
   ) throws {
     let process = Process()
-    process.executableURL = FixturePaths.tool
+    process.executableURL = executable
     process.arguments = arguments
     process.currentDirectoryURL = directory
     if let standardInput { process.standardInput = standardInput }

@@ -55,6 +55,7 @@ struct DemoCommand: ParsableCommand {
   func run() throws {
     // Collected, not printed: the demo prints each finding once, itself.
     LockValidation.policy = .collect
+    DemoThread.checkThreadsStart()
     let scenario = DemoScenario(threads: threads, rounds: rounds)
     let designs = design.map { [$0] } ?? DemoDesign.allCases
     // One unmeasured round of everything first, so that no design pays

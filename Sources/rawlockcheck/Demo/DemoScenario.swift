@@ -254,11 +254,35 @@ final class DemoGate: Sendable {
 struct DemoThread: Sendable {
   private let thread: SpawnedThread
 
-  /// Starts a thread that names itself `name` in reports, then runs `body`.
+  /// Starts a thread that names itself `name` in reports, then runs `body`;
+  /// when the system cannot start one (`ulimit -u`, no memory for its
+  /// stack), the demo ends there: one line on stderr, exit status 2.
   init(name: String, _ body: @escaping @Sendable () -> Void) {
-    thread = SpawnedThread {
-      LockValidation.setThreadName(name)
-      body()
+    do {
+      thread = try SpawnedThread.starting {
+        LockValidation.setThreadName(name)
+        body()
+      }
+    } catch {
+      Self.stop(error)
+    }
+  }
+
+  /// Ends the demo for a thread it could not start (its other threads may
+  /// be waiting for that one: nothing is joined).
+  static func stop(_ error: ThreadStartError) -> Never {
+    writeStandardError("rawlockcheck: demo: \(error)\n")
+    exit(2)
+  }
+
+  /// Ends the demo now, as `stop`, unless the system starts a thread: the
+  /// allocator's and RCU's own threads stop the program otherwise, with
+  /// a crash report.
+  static func checkThreadsStart() {
+    do {
+      try SpawnedThread.probe()
+    } catch {
+      stop(error)
     }
   }
 
