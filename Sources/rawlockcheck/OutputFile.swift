@@ -115,7 +115,10 @@ final class OutputFile {
     let exists = stat(target, &info) == 0
     let slash = target.lastIndex(of: "/")
     let directory = slash.map { String(target[...$0]) } ?? ""
-    let base = slash.map { String(target[target.index(after: $0)...]) } ?? target
+    var base = slash.map { String(target[target.index(after: $0)...]) } ?? target
+    // The temporary name adds 21 bytes to the target's: a name that is
+    // legal (up to NAME_MAX, 255 bytes) keeps its temporary legal too.
+    while base.utf8.count > 255 - 21 { base.removeLast() }
     guard let (fd, made) = makeTemporaryFile(prefix: "\(directory).\(base).rawlockcheck-")
     else { throw Self.cannotWrite(path, errno) }
     temporary = made

@@ -106,6 +106,21 @@ import Testing
   }
 }
 
+/// An output may have any legal name: one of NAME_MAX (255) bytes, whose
+/// temporary file beside it would be longer, is written all the same.
+@Suite struct LongOutputNameTests {
+  @Test func aNameOfTheLongestLengthIsWritten() throws {
+    let dir = try ConvertCommandTests.directory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let name = String(repeating: "é", count: 126) + "abc"  // 255 bytes
+    #expect(name.utf8.count == 255)
+    let run = try ToolRun(["convert", "a.rlt", name], in: dir)
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(name).path))
+    #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).count == 2)
+  }
+}
+
 /// `convert` copies a stream (standard input, a FIFO, a device) to read it
 /// twice: only while it can still read as a trace, so that an endless
 /// stream of something else (`/dev/zero`, `yes`) fills no disk.
