@@ -93,8 +93,13 @@ struct GenerateCommand: ParsableCommand {
       throw ValidationError(
         "--events, --threads must be positive, --classes at least 16 and --stacks at least 0")
     }
-    guard (classes ?? 0) <= Self.maxClassesOrThreads, threads <= Self.maxClassesOrThreads else {
-      throw ValidationError("--classes and --threads must be at most \(Self.maxClassesOrThreads)")
+    // A declared stack is a line written before the first event: as many
+    // as classes at most, or the events would never come.
+    guard (classes ?? 0) <= Self.maxClassesOrThreads, threads <= Self.maxClassesOrThreads,
+      stacks <= Self.maxClassesOrThreads
+    else {
+      throw ValidationError(
+        "--classes, --threads and --stacks must be at most \(Self.maxClassesOrThreads)")
     }
   }
 
@@ -231,12 +236,19 @@ struct GenerateCommand: ParsableCommand {
     // The events written and those the running threads still owe.
     var committed = 0
     var starting = true
-    while starting || running.contains(where: { $0.next < $0.lines.count }) {
-      let t = Int(rng.next() % UInt64(threads))
+    // The slots whose thread has lines still to write, and where each slot
+    // is among them (-1: not): a line costs the same however many slots
+    // are idle (a scan of every slot per line was quadratic in --threads).
+    var active: [Int] = []
+    var activeIndex = [Int](repeating: -1, count: threads)
+    while starting || !active.isEmpty {
+      // Once no thread starts, only the running ones are drawn.
+      let t =
+        starting
+        ? Int(rng.next() % UInt64(threads)) : active[Int(rng.next() % UInt64(active.count))]
       if running[t].next == running[t].lines.count {
         // This slot's thread exited (or none ran yet): start the next, unless
         // the next might not fit (then only the running threads finish).
-        if !starting { continue }
         let path = paths[Int(rng.next() % UInt64(paths.count))]
         if committed + path.count * 2 + 1 > events {
           starting = false
@@ -249,10 +261,21 @@ struct GenerateCommand: ParsableCommand {
           path.map { "acquire c\($0)" } + path.reversed().map { "release c\($0)" }
             + ["exit"], 0
         )
+        activeIndex[t] = active.count
+        active.append(t)
       }
       try out.write("w\(running[t].token) \(running[t].lines[running[t].next])\n")
       running[t].next += 1
       written += 1
+      if running[t].next == running[t].lines.count {
+        // Swap-removed from the running slots.
+        let last = active.removeLast()
+        if last != t {
+          active[activeIndex[t]] = last
+          activeIndex[last] = activeIndex[t]
+        }
+        activeIndex[t] = -1
+      }
     }
     try Self.fill(events - written, thread: "w\(started + 1)", into: &out)
   }

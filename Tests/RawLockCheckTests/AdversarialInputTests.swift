@@ -60,12 +60,14 @@ import Testing
 
   /// `generate --classes` (and `--threads`) sized a table before writing a
   /// line: 10^11 classes was a failed allocation (SIGABRT), now a usage
-  /// error.
+  /// error; so is a count of stacks past the same bound.
   @Test(arguments: [
     ["--shape", "low-reuse", "--classes", "100000000000"],
     ["--shape", "random-order", "--classes", "100000000000"],
     ["--shape", "churn", "--threads", "100000000000"],
     ["--shape", "frees", "--threads", "100000000000"],
+    // Each stack is a line written before the first event: an endless file.
+    ["--stacks", "99999999999"],
   ])
   func generateRefusesCountsItCannotAllocate(options: [String]) throws {
     let run = try ToolRun(["generate", "--events", "10"] + options)

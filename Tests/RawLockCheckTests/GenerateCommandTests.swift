@@ -9,6 +9,8 @@ import Testing
     for (events, extra) in [
       (1, [String]()), (2, []), (3, []), (17, []), (1000, []), (4_099, ["--threads", "3"]),
       (20_001, ["--stacks", "8"]),
+      // Far more threads than events: most slots never run a thread.
+      (100, ["--threads", "300000"]),
     ] {
       let generated = try ToolRun(
         ["generate", "--shape", shape, "--events", "\(events)", "--seed", "\(events)"] + extra)
