@@ -1,5 +1,9 @@
 import ArgumentParser
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// The `rawlockcheck` command.
 struct RawLockCheck: ParsableCommand {
   static let version = "0.1.0"
@@ -20,6 +24,24 @@ struct RawLockCheck: ParsableCommand {
 }
 
 extension RawLockCheck {
+  /// The first argument whose bytes are not valid UTF-8: its index in
+  /// `CommandLine.arguments`, and its bytes with every one outside ASCII
+  /// (and every control character) written `\xNN`; nil when there is none.
+  static func firstArgumentNotUTF8() -> (index: Int, shown: String)? {
+    for index in 1..<Int(CommandLine.argc) {
+      guard let raw = CommandLine.unsafeArgv[index] else { continue }
+      let bytes = UnsafeRawBufferPointer(start: raw, count: strlen(raw))
+      if String(validating: bytes, as: UTF8.self) != nil { continue }
+      let shown = bytes.map { byte in
+        byte >= 0x20 && byte < 0x7F
+          ? String(UnicodeScalar(byte))
+          : "\\x" + (byte < 0x10 ? "0" : "") + String(byte, radix: 16, uppercase: true)
+      }
+      return (index, shown.joined())
+    }
+    return nil
+  }
+
   /// For `rawlockcheck help TOPIC...`, the first topic that names no
   /// subcommand (ArgumentParser would print the general help and exit 0),
   /// with the names it could have been; nil when every topic is known, or

@@ -23,6 +23,13 @@ do {
         + "see 'rawlockcheck --help')\n")
     exit(2)
   }
+  if let (index, shown) = RawLockCheck.firstArgumentNotUTF8() {
+    // Swift's arguments replace such bytes (U+FFFD): a file would be read
+    // or written under another name.
+    writeStandardError(
+      "rawlockcheck: argument \(index) (\(shown)) is not valid UTF-8: name files in UTF-8\n")
+    exit(2)
+  }
   if let (topic, known) = RawLockCheck.unknownHelpTopic(arguments) {
     let choices =
       known.isEmpty ? "it has no subcommands" : "one of " + known.joined(separator: ", ")

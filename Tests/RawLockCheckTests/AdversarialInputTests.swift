@@ -58,6 +58,26 @@ import Testing
     #expect(run.stdout.hasPrefix("0x1000: "))
   }
 
+  /// A file name that is not UTF-8 reaches Swift with U+FFFD in place of
+  /// its bad bytes: the tool would read another file, or write one under
+  /// another name. It is refused, its bytes shown, before anything is done.
+  @Test func anArgumentThatIsNotUTF8IsRefused() throws {
+    let dir = try MergeCommandTests.directory(["a.rlt": "rawlockcheck-trace 1\n"])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try ToolRun.command(
+      "/bin/sh",
+      [
+        "-c", "cd \"$1\" && exec \"$0\" convert a.rlt \"out$(printf '\\377\\001').rltb\"",
+        FixturePaths.tool.path, dir.path,
+      ])
+    #expect(run.status == 2)
+    #expect(
+      run.stderr
+        == "rawlockcheck: argument 3 (out\\xFF\\x01.rltb) is not valid UTF-8: name files in UTF-8\n"
+    )
+    #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["a.rlt"])
+  }
+
   /// `generate --classes` (and `--threads`) sized a table before writing a
   /// line: 10^11 classes was a failed allocation (SIGABRT), now a usage
   /// error; so is a count of stacks past the same bound.
