@@ -146,7 +146,7 @@ enum GraphvizDot {
   ///   `PATH`, a temporary file cannot be written or read, or `dot` fails.
   static func render(_ source: String, format: String) throws -> [UInt8] {
     let (fd, path) = try temporaryFile(suffix: ".dot")
-    defer { unlink(path) }
+    defer { removeTemporaryFile(path) }
     let written = writeAll(Array(source.utf8), to: fd)
     close(fd)
     if written != 0 {
@@ -157,7 +157,7 @@ enum GraphvizDot {
     let (outFD, outPath) = try temporaryFile(suffix: ".out")
     defer {
       close(outFD)
-      unlink(outPath)
+      removeTemporaryFile(outPath)
     }
     let status = spawnAndWait(["dot", "-T\(format)", "-o", outPath, path])
     switch status {

@@ -132,7 +132,7 @@ final class OutputFile {
   deinit {
     guard descriptor != 1 else { return }
     if descriptor >= 0 { close(descriptor) }
-    if let temporary { unlink(temporary) }
+    if let temporary { removeTemporaryFile(temporary) }
   }
 
   /// Writes all of `bytes`.
@@ -155,6 +155,7 @@ final class OutputFile {
     descriptor = -1
     if closed != 0 { throw OutputError.writeFailed(name, errno) }
     if rename(temporary, target) != 0 { throw Self.cannotWrite(name, errno) }
+    keepTemporaryFile(temporary)
     self.temporary = nil
   }
 

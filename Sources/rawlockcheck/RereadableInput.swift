@@ -86,7 +86,7 @@ final class RereadableInput {
     guard let (fd, path) = makeTemporaryFile(prefix: "\(directory)/rawlockcheck-input-") else {
       throw error(name, "cannot make a temporary copy", errno)
     }
-    unlink(path)
+    removeTemporaryFile(path)
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     var limit = TraceCopyLimit()
     while limit.accepts {

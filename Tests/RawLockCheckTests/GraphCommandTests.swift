@@ -355,6 +355,68 @@ import Testing
     #expect(message.hasPrefix("rawlockcheck: graph --format svg needs Graphviz's dot"))
   }
 
+  /// SIGTERM (or Ctrl-C) while `dot` runs: the temporary files the tool
+  /// made (the DOT text, dot's output) are removed, and the signal ends it
+  /// as it would have. A `dot` that says where it was told to read and
+  /// write, then waits, stands for a slow one.
+  @Test func aSignalLeavesNoTemporaryFileBehind() throws {
+    let dir = FileManager.default.temporaryDirectory
+      .appendingPathComponent("slow-dot-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let dot = dir.appendingPathComponent("dot")
+    try Data(
+      "#!/bin/sh\necho $$ > \"$0.pid\"\necho \"$@\" > \"$0.args.tmp\"\nmv \"$0.args.tmp\" \"$0.args\"\nexec sleep 60\n"
+        .utf8
+    )
+    .write(to: dot)
+    chmod(dot.path, 0o755)
+    // The tool is started with SIGTERM unblocked: the test runner spawns
+    // its children with it blocked, and it would stay pending.
+    let python = "/usr/bin/python3"
+    guard FileManager.default.isExecutableFile(atPath: python) else { return }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: python)
+    process.arguments = [
+      "-c",
+      "import os, signal, sys; signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM]); "
+        + "os.execv(sys.argv[1], sys.argv[1:])",
+      FixturePaths.tool.path, "graph", "--format", "svg", "findings/circular-abba.rlt",
+    ]
+    process.currentDirectoryURL = FixturePaths.traces
+    process.environment = ["PATH": dir.path + ":/usr/bin:/bin"]
+    process.standardError = FileHandle.nullDevice
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    let argsFile = dot.path + ".args"
+    for _ in 0..<3000 where !FileManager.default.fileExists(atPath: argsFile) { usleep(10_000) }
+    // `-Tsvg -o OUT IN`: both temporary files exist while dot runs.
+    let args = try String(contentsOfFile: argsFile, encoding: .utf8)
+      .split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+    #expect(args.count == 4 && args[1] == "-o")
+    let temporaries = args.count == 4 ? [args[2], args[3]] : []
+    for path in temporaries { #expect(FileManager.default.fileExists(atPath: path), "\(path)") }
+    let started = ContinuousClock.now
+    kill(process.processIdentifier, SIGTERM)
+    // Ended (a zombie, or reaped) at once, not once dot is done.
+    func ended() -> Bool {
+      let status = try? String(
+        contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)
+      return status.map { $0.contains("State:\tZ") } ?? true
+    }
+    while !ended() && ContinuousClock.now - started < .seconds(30) { usleep(10_000) }
+    #expect(ended(), "the tool waited for dot")
+    // The waiting `dot` outlives the tool (and holds what Foundation
+    // waits on): it goes now.
+    let pid = try? String(contentsOfFile: dot.path + ".pid", encoding: .utf8)
+    if let pid = Int32(pid?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") {
+      kill(pid, SIGKILL)
+    }
+    process.waitUntilExit()
+    #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGTERM)
+    for path in temporaries { #expect(!FileManager.default.fileExists(atPath: path), "\(path)") }
+  }
+
   @Test func aBadTraceIsStatusTwoWithItsLine() throws {
     let run = try ToolRun(["graph", "malformed/unknown-class.rlt"])
     #expect(run.status == 2)
