@@ -40,6 +40,10 @@ final class RereadableInput {
     if fstat(fd, &info) != 0 {
       let code = errno
       if fd != 0 { close(fd) }
+      // As every reader of a trace says it (`OpenedTraceInput`).
+      if fd == 0 && code == EBADF {
+        throw TraceError(file: name, line: 0, message: "cannot open: standard input is closed")
+      }
       throw Self.error(name, "cannot open", code)
     }
     device = UInt64(info.st_dev)

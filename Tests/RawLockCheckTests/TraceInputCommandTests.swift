@@ -200,8 +200,9 @@ import Trace
     return (shell.terminationStatus, message)
   }
 
-  @Test func aClosedStandardInputIsSaidSo() throws {
-    let (status, message) = try Self.withStandardInputClosed("report -")
+  @Test(arguments: ["report -", "stats -", "graph -", "convert - out.rltb"])
+  func aClosedStandardInputIsSaidSo(command: String) throws {
+    let (status, message) = try Self.withStandardInputClosed(command)
     #expect(status == 2)
     #expect(message == "rawlockcheck: -: cannot open: standard input is closed\n")
   }
