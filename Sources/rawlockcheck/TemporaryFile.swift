@@ -1,3 +1,4 @@
+import Basics
 import Synchronization
 
 #if canImport(Glibc)
@@ -45,18 +46,7 @@ func keepTemporaryFile(_ path: String) {
 enum InterruptCleanup {
   static let capacity = 16
 
-  final class Slots: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Atomic<UInt>>
-    init() {
-      pointer = .allocate(capacity: InterruptCleanup.capacity)
-      for i in 0..<InterruptCleanup.capacity { (pointer + i).initialize(to: Atomic(0)) }
-    }
-    subscript(i: Int) -> Atomic<UInt> {
-      unsafeAddress { UnsafePointer(pointer + i) }
-    }
-  }
-
-  static let slots = Slots()
+  static let slots = AtomicWords(count: capacity)
 
   /// Installs the handler where the signal's action is the default one.
   private static let installed: Bool = {

@@ -1,3 +1,4 @@
+import Basics
 import CLockdepSupport
 import LockGraph
 import Synchronization
@@ -62,17 +63,7 @@ enum SignalHandlers {
 
   /// Retained `Box` pointers (0: none), by signal number; read by the
   /// handler without a lock.
-  final class Slots: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<Atomic<UInt>>
-    init() {
-      pointer = .allocate(capacity: SignalHandlers.count)
-      for i in 0..<SignalHandlers.count { (pointer + i).initialize(to: Atomic(0)) }
-    }
-    subscript(i: Int) -> Atomic<UInt> {
-      unsafeAddress { UnsafePointer(pointer + i) }
-    }
-  }
-  static let slots = Slots()
+  static let slots = AtomicWords(count: count)
 
   /// The signals installed so far, bit `signal - 1` each: what
   /// `Checked.withInterruptsMasked` blocks.
