@@ -1,6 +1,10 @@
 import Basics
 import Synchronization
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Turns code addresses into source frames (function, file:line, inlined
 /// frames, demangled names) from DWARF, through elfutils.
 ///
@@ -65,8 +69,24 @@ public final class Symbolizer: Sendable {
   /// is not ELF, or is cut short (`truncated ELF file: its section headers
   /// end at byte ..., past its ... bytes`); nil when it can.
   public static func elfFileProblem(_ path: String) -> String? {
-    guard let info = ElfFileInfo.read(path) else { return "cannot open or not an ELF file" }
+    guard let info = ElfFileInfo.read(path) else { return unreadableReason(path) }
     return info.truncation.map { "truncated ELF file: \($0)" }
+  }
+
+  /// Why `path` is no ELF file to read: it cannot be opened (and why), is
+  /// a directory, a FIFO or a device, or holds something else.
+  static func unreadableReason(_ path: String) -> String {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return "cannot open: \(String(cString: strerror(errno)))" }
+    switch info.st_mode & S_IFMT {
+    case S_IFREG: break
+    case S_IFDIR: return "cannot open: is a directory"
+    default: return "not a regular file (a FIFO, socket or device), so no ELF file"
+    }
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    guard fd >= 0 else { return "cannot open: \(String(cString: strerror(errno)))" }
+    close(fd)
+    return "not an ELF file"
   }
 
   /// A symbolizer for one ELF file's link-time addresses.

@@ -58,6 +58,26 @@ import Testing
     #expect(run.stdout.hasPrefix("0x1000: "))
   }
 
+  /// An `--exe` that is no ELF file to read says which way it is not (it
+  /// said "cannot open or not an ELF file" for all of them).
+  @Test(arguments: [
+    ("/nonexistent/p", "cannot open: No such file or directory"),
+    ("/tmp", "cannot open: is a directory"),
+    ("/dev/zero", "not a regular file (a FIFO, socket or device), so no ELF file"),
+  ])
+  func anExecutableThatCannotBeReadSaysWhy(path: String, reason: String) throws {
+    let run = try ToolRun(["symbolize", "--exe", path, "0x1000"])
+    #expect(run.status == 2)
+    #expect(run.stderr == "rawlockcheck: \(path): \(reason)\n")
+  }
+
+  @Test func aTextFileIsNotAnELFFile() throws {
+    let path = FixturePaths.traces.appendingPathComponent("seed-scenario.rlt").path
+    let run = try ToolRun(["symbolize", "--exe", path, "0x1000"])
+    #expect(run.status == 2)
+    #expect(run.stderr == "rawlockcheck: \(path): not an ELF file\n")
+  }
+
   /// A file name that is not UTF-8 reaches Swift with U+FFFD in place of
   /// its bad bytes: the tool would read another file, or write one under
   /// another name. It is refused, its bytes shown, before anything is done.

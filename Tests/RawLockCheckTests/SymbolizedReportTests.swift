@@ -186,7 +186,7 @@ import Testing
     #expect(bad.status == 2)
     #expect(
       bad.stderr
-        == "rawlockcheck: --binary \(url.path): cannot open or not an ELF file (see 'rawlockcheck report --help')\n"
+        == "rawlockcheck: --binary \(url.path): not an ELF file (see 'rawlockcheck report --help')\n"
     )
     let graph = try ToolRun(
       ["graph", "--format", "json", "--binary", FixturePaths.tool.path, url.path])
