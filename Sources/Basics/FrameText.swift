@@ -177,30 +177,22 @@ public enum FrameText {
     var body = text
     let inlined = body.hasSuffix(" [inlined]")
     if inlined { body = body.dropLast(" [inlined]".count) }
-    var candidates: [(function: Substring, location: Substring)] = []
-    var index = body.startIndex
-    while let space = body[index...].firstIndex(of: " ") {
-      let after = body.index(after: space)
-      var rest = body[after...]
-      if rest.first == "(" {
-        guard rest.hasSuffix(")"), rest.count >= 2 else {
-          index = after
-          continue
-        }
-        rest = rest.dropFirst().dropLast()
-      }
-      candidates.append((body[..<space], rest))
-      index = after
-    }
     func isPathStart(_ location: Substring) -> Bool {
       location.first == "/" || location.first == "." || location.hasPrefix("<compiler-generated>")
     }
     var last: ReportLocation? = nil
-    for candidate in candidates {
-      guard let (file, line) = Self.fileAndLine(candidate.location) else { continue }
+    var index = body.startIndex
+    while let space = body[index...].firstIndex(of: " ") {
+      index = body.index(after: space)
+      var rest = body[index...]
+      if rest.first == "(" {
+        guard rest.hasSuffix(")"), rest.count >= 2 else { continue }
+        rest = rest.dropFirst().dropLast()
+      }
+      guard let (file, line) = Self.fileAndLine(rest) else { continue }
       let location = ReportLocation(
-        function: candidate.function, file: file, line: line, isInlined: inlined)
-      if isPathStart(candidate.location) { return location }
+        function: body[..<space], file: file, line: line, isInlined: inlined)
+      if isPathStart(rest) { return location }
       last = location
     }
     return last ?? ReportLocation(function: body, file: nil, line: 0, isInlined: inlined)

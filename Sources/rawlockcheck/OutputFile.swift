@@ -116,9 +116,10 @@ final class OutputFile {
     let slash = target.lastIndex(of: "/")
     let directory = slash.map { String(target[...$0]) } ?? ""
     var base = slash.map { String(target[target.index(after: $0)...]) } ?? target
-    // The temporary name adds 21 bytes to the target's: a name that is
-    // legal (up to NAME_MAX, 255 bytes) keeps its temporary legal too.
-    while base.utf8.count > 255 - 21 { base.removeLast() }
+    // `.NAME.rawlockcheck-XXXXXX`: a name that is legal (up to NAME_MAX,
+    // 255 bytes) keeps its temporary legal too.
+    let added = ".".utf8.count + ".rawlockcheck-XXXXXX".utf8.count
+    while base.utf8.count > Int(NAME_MAX) - added { base.removeLast() }
     guard let (fd, made) = makeTemporaryFile(prefix: "\(directory).\(base).rawlockcheck-")
     else { throw Self.cannotWrite(path, errno) }
     temporary = made

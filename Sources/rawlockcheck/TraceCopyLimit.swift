@@ -34,6 +34,9 @@ struct TraceCopyLimit {
   private var start: [UInt8] = []
   /// Bytes since the last newline, in text.
   private var lineLength = 0
+  /// `start` begins at the stream's first byte (where a byte order mark
+  /// may be), not at a later line.
+  private var atStreamStart = true
 
   /// Whether copying goes on after the bytes `chunk` (already copied).
   var accepts: Bool {
@@ -58,7 +61,7 @@ struct TraceCopyLimit {
       return
     }
     let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
-    var lineStart = start.starts(with: bom) ? bom.count : 0
+    var lineStart = atStreamStart && start.starts(with: bom) ? bom.count : 0
     while let newline = start[lineStart...].firstIndex(of: UInt8(ascii: "\n")) {
       let line = start[lineStart..<newline].drop { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
       if !(line.isEmpty || line.first == UInt8(ascii: "#")) {
@@ -76,6 +79,7 @@ struct TraceCopyLimit {
       start = []
     } else if lineStart > 0 {
       start.removeFirst(lineStart)
+      atStreamStart = false
     }
   }
 
