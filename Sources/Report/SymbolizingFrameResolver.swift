@@ -2,6 +2,10 @@ import Basics
 import LockGraph
 import Symbolizer
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Frames of stacks symbolized from DWARF: a trace's stacks through its
 /// `module` lines, or a live process's own stacks.
 public struct SymbolizingFrameResolver: FrameResolving {
@@ -69,11 +73,25 @@ public struct SymbolizingFrameResolver: FrameResolving {
     symbolizer.modules.compactMap { resolution in
       switch resolution.status {
       case .ok: nil
-      case .missing: "module \(resolution.path) not found: its frames print as addresses"
+      case .missing:
+        if let problem = Self.unreadableProblem(resolution.path) {
+          "module \(resolution.path): \(problem): its frames print as addresses"
+        } else {
+          "module \(resolution.path) not found: its frames print as addresses"
+        }
       case .stale:
         "module \(resolution.path) has another build-id than the trace: its frames are marked [stale binary]"
       }
     }
+  }
+
+  /// Why a module's file that exists (as the trace names it) was not
+  /// read: a directory, a FIFO or device, no ELF file, no permission; nil
+  /// when nothing is at that path (the module is simply not found).
+  static func unreadableProblem(_ path: String) -> String? {
+    var info = stat()
+    guard stat(path, &info) == 0 || errno != ENOENT else { return nil }
+    return Symbolizer.elfFileProblem(path) ?? "cannot be read by libdw"
   }
 
   /// The frames of the origin's stack (or return address), symbolized,

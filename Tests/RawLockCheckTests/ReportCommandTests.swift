@@ -37,8 +37,49 @@ import Testing
     try Data(text.utf8).write(to: trace)
     let run = try ToolRun(["report", trace.path])
     #expect(run.status == 1, "\(run.stderr)")
-    #expect(run.stderr.contains("module \(fifo) not found"), "\(run.stderr)")
+    #expect(
+      run.stderr.contains(
+        "module \(fifo): not a regular file (a FIFO, socket or device), so no ELF file: "
+          + "its frames print as addresses"), "\(run.stderr)")
     #expect(run.stdout.contains("BUG: sleeping function called from invalid context"))
+  }
+
+  /// A module whose file is there but is no ELF file to read says why,
+  /// not that it was not found; one whose file is not there says that.
+  @Test func aModuleThatIsNoELFFileSaysWhy() throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("module-text-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let text = directory.appendingPathComponent("libtext.so").path
+    try Data("not ELF at all\n".utf8).write(to: URL(fileURLWithPath: text))
+    let gone = directory.appendingPathComponent("libgone.so").path
+    let run = try ToolRun(
+      ["report", "-"],
+      input: """
+        rawlockcheck-trace 1
+        module 0x1000-0x2000 0 \(text)
+        module 0x3000-0x4000 0 \(gone)
+        module 0x5000-0x6000 0 \(directory.path)
+        stack s1 0x1100 0x3100 0x5100
+        class A raw_spinlock
+        1 acquire A at=s1
+        1 release A
+
+        """)
+    #expect(run.status == 0, "\(run.stderr)")
+    let lines = run.stderr.split(separator: "\n").map(String.init)
+    #expect(
+      lines.contains(
+        "rawlockcheck: -: module \(text): not an ELF file: its frames print as addresses"),
+      "\(run.stderr)")
+    #expect(
+      lines.contains("rawlockcheck: -: module \(gone) not found: its frames print as addresses"),
+      "\(run.stderr)")
+    #expect(
+      lines.contains(
+        "rawlockcheck: -: module \(directory.path): cannot open: is a directory: "
+          + "its frames print as addresses"), "\(run.stderr)")
   }
 
   /// lockdep prints a thread as `comm/pid`; reports.md's example names
