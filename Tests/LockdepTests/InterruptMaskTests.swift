@@ -12,20 +12,30 @@ import Testing
 /// keep it from running until the scope ends (else it could spin on a raw
 /// lock the interrupted code holds), and the validator sees interrupts off.
 @Suite struct InterruptMaskTests {
-  @Test func anInstalledHandlerWaitsForTheScopeToEnd() {
+  /// `Checked.withInterruptsMasked`, and `Plain.withInterruptsMasked`
+  /// (what `withInterruptsMasked` is where validation is compiled out),
+  /// each tried with a signal of its own (the cases run at once).
+  static let masks: [(name: String, signal: Int32, mask: @Sendable (() -> Void) -> Void)] = [
+    ("Checked", SIGVTALRM, { Checked.withInterruptsMasked($0) }),
+    ("Plain", SIGTTOU, { Plain.withInterruptsMasked($0) }),
+  ]
+
+  @Test(arguments: 0..<masks.count)
+  func anInstalledHandlerWaitsForTheScopeToEnd(mask: Int) {
     LockValidation.policy = .collect
+    let (name, signal, withMask) = Self.masks[mask]
     let runs = Atomic<Int>(0)
-    installSignalHandler(SIGVTALRM) { _ in runs.add(1, ordering: .relaxed) }
+    installSignalHandler(signal) { _ in runs.add(1, ordering: .relaxed) }
     let seen = Mutex<(inside: Int, blocked: Bool, after: Int)>((-1, false, -1))
-    runOnAThread(unblocking: SIGVTALRM) {
-      Checked.withInterruptsMasked {
-        _ = raise(SIGVTALRM)
+    runOnAThread(unblocking: signal) {
+      withMask {
+        _ = raise(signal)
         var mask = sigset_t()
         pthread_sigmask(SIG_BLOCK, nil, &mask)
         let inside = runs.load(ordering: .relaxed)
         seen.withLock {
           $0.inside = inside
-          $0.blocked = sigismember(&mask, SIGVTALRM) == 1
+          $0.blocked = sigismember(&mask, signal) == 1
         }
       }
       // The pending signal is delivered when the mask is restored.
@@ -33,7 +43,7 @@ import Testing
       seen.withLock { $0.after = after }
     }
     let (inside, blocked, after) = seen.withLock { $0 }
-    #expect(inside == 0, "the handler ran inside the scope")
+    #expect(inside == 0, "the handler ran inside \(name)'s scope")
     #expect(blocked)
     #expect(after == 1)
   }
@@ -47,5 +57,19 @@ import Testing
       Checked.withHardIRQ { lock.withLock {} }
     }
     #expect(scope.findings.isEmpty, "\(scope.findings.map(\.text))")
+  }
+
+  /// `Plain.withInterruptsMasked` tells no validator that interrupts are
+  /// off: a raw lock taken inside it and in a hard interrupt is, to the
+  /// validator, one taken with interrupts on, and so inconsistent.
+  @Test func thePlainMaskTellsNoValidator() {
+    LockValidation.policy = .collect
+    let lock = Checked.RawSpinLock(name: "&plain_mask_test->lock")
+    let scope = LockValidationScope(isolated: true)
+    scope.run {
+      Plain.withInterruptsMasked { lock.withLock {} }
+      Checked.withHardIRQ { lock.withLock {} }
+    }
+    #expect(scope.findings.map(\.finding.kind) == [.inconsistentLockState])
   }
 }

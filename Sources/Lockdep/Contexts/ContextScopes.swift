@@ -31,6 +31,16 @@
     try Checked.withIRQsDisabled(body)
   }
 
+  /// Runs `body` with interrupts disabled as user space has them
+  /// (`local_irq_save()`): the signals whose handlers `installSignalHandler`
+  /// installed are blocked on this thread, and the validator sees
+  /// interrupts off (`Checked.withInterruptsMasked`; where validation is
+  /// not compiled in, `Plain.withInterruptsMasked`, which only blocks them).
+  @inlinable
+  public func withInterruptsMasked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    try Checked.withInterruptsMasked(body)
+  }
+
   /// Runs `body` with bottom halves disabled (`local_bh_disable()`).
   @inlinable
   public func withBottomHalvesDisabled<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
@@ -84,6 +94,14 @@
   @inlinable @inline(__always)
   public func withIRQsDisabled<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
     try body()
+  }
+
+  /// Runs `body` with the signals whose handlers `installSignalHandler`
+  /// installed blocked on this thread (`Plain.withInterruptsMasked`; the
+  /// validator sees interrupts off too when validation is compiled in).
+  @inlinable @inline(__always)
+  public func withInterruptsMasked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    try Plain.withInterruptsMasked(body)
   }
 
   /// Runs `body` (with bottom halves disabled, when validation is compiled in).

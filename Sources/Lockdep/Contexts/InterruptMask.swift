@@ -23,7 +23,23 @@ extension Checked {
   }
 }
 
-/// The parts of `Checked.withInterruptsMasked` its inlined body calls.
+extension Plain {
+  /// Runs `body` with the signals whose handlers were installed with
+  /// `installSignalHandler` blocked on this thread, as
+  /// `Checked.withInterruptsMasked` does, but tells no validator: what
+  /// `withInterruptsMasked` is where validation is not compiled in. With no
+  /// such handler installed it blocks nothing and makes no system call.
+  @inlinable
+  public static func withInterruptsMasked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    guard _fastPath(InterruptMask.noHandlerInstalled) else {
+      return try InterruptMask.withSignalsBlocked(validated: false, body)
+    }
+    return try body()
+  }
+}
+
+/// The parts of `Checked.withInterruptsMasked` and
+/// `Plain.withInterruptsMasked` their inlined bodies call.
 @usableFromInline
 enum InterruptMask {
   /// Whether no handler was installed through `installSignalHandler`.
@@ -40,10 +56,12 @@ enum InterruptMask {
   @usableFromInline
   static func enable() { Live.event(.irqEnable) }
 
-  /// `body` with the installed handlers' signals blocked and interrupts
-  /// off for the validator.
+  /// `body` with the installed handlers' signals blocked and, when
+  /// `validated`, interrupts off for the validator.
   @usableFromInline
-  static func withSignalsBlocked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+  static func withSignalsBlocked<R, E: Error>(validated: Bool = true, _ body: () throws(E) -> R)
+    throws(E) -> R
+  {
     let installed = SignalHandlers.installed.load(ordering: .acquiring)
     var blocked = sigset_t()
     sigemptyset(&blocked)
@@ -53,6 +71,7 @@ enum InterruptMask {
     var saved = sigset_t()
     pthread_sigmask(SIG_BLOCK, &blocked, &saved)
     defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
+    guard validated else { return try body() }
     return try Checked.withIRQsDisabled(body)
   }
 }
