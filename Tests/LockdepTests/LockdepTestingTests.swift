@@ -274,6 +274,41 @@ import Testing
     #expect(Self.leftAtAnAwait(scope, "&task->await"))
   }
 
+  /// A default actor whose methods hold a lock across an `await`.
+  actor Sink {
+    let lock = Checked.SpinLock(name: "&actor-sink->lock")
+    /// Sleeps: the task resumes in another job of the actor.
+    func flushSlowly() async {
+      lock.lock()
+      try? await Task.sleep(nanoseconds: 1_000_000)
+      lock.unlock()
+    }
+    /// Yields: the actor may run the task on in the same job.
+    func flushYielding() async {
+      lock.lock()
+      await Task.yield()
+      lock.unlock()
+    }
+  }
+
+  /// A test's call into an actor method that holds a lock across an
+  /// `await`, where the task resumes in another job of the actor, is the
+  /// test's finding (the actor's job ran the test's task), with no bad
+  /// unlock balance where the task releases the lock; where the actor
+  /// runs the task on in the same job (after a yield), the lock never
+  /// left the thread: the test's finding or nothing, never another kind.
+  @Test(arguments: [false, true])
+  func anActorHoldingALockAcrossAnAwaitIsTheTestsFinding(yielding: Bool) async {
+    for _ in 0..<10 {
+      let scope = LockValidationScope(endName: "the test")
+      await scope.run { @Sendable () async in
+        if yielding { await Sink().flushYielding() } else { await Sink().flushSlowly() }
+      }
+      #expect(scope.findings.allSatisfy { $0.finding.kind == .locksHeldAtExit })
+      #expect(yielding || Self.leftAtAnAwait(scope, "&actor-sink->lock"))
+    }
+  }
+
   /// While a scope runs, a job of a task of no scope that ends holding a
   /// lock is reported process-wide, as "a task at an await", and the lock
   /// is forgotten.

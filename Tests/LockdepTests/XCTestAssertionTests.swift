@@ -155,6 +155,58 @@ final class LockValidatedTestCaseTests: XCTestCase {
     XCTAssertEqual(third.failures.map(\.description), [])
   }
 
+  /// A default actor whose methods hold a lock across an `await`.
+  actor Sink {
+    let lock = Checked.SpinLock(name: "&xct-actor-sink->lock")
+    /// Sleeps: the task resumes in another job of the actor.
+    func flushSlowly() async {
+      lock.lock()
+      try? await Task.sleep(nanoseconds: 1_000_000)
+      lock.unlock()
+    }
+    /// Yields: the actor may run the task on in the same job, on the same
+    /// thread, where nothing tells the suspension apart.
+    func flushYielding() async {
+      lock.lock()
+      await Task.yield()
+      lock.unlock()
+    }
+  }
+
+  /// The first lines of a test's failures.
+  static func titles(_ test: Capturing) -> [String] {
+    test.failures.map { String($0.description.prefix(while: { $0 != "\n" })) }
+  }
+
+  /// An `async` test whose call into an actor holds a lock across an
+  /// `await` in the actor fails as holding it at an await, alone: the
+  /// actor's job that ran the test's task is the test's, and the release,
+  /// where the task resumes in the actor's next job, perhaps on another
+  /// thread before that check is done, is no bad unlock balance.
+  func testAnActorHoldingALockAcrossAnAwaitFailsTheTest() {
+    for _ in 0..<5 {
+      let test = Self.runAsync { await Sink().flushSlowly() }
+      XCTAssertEqual(
+        Self.titles(test), ["lock validation: locks-held-at-exit"],
+        "\(test.failures.map(\.description))")
+      XCTAssertTrue(
+        test.failures.first?.description.contains("leaving the test at an await") == true,
+        "\(test.failures.map(\.description))")
+    }
+  }
+
+  /// Where the actor runs the task on in the job it yielded in, the lock
+  /// held across the `await` is not found; where it resumes it in another
+  /// job, it is the test's finding, as above: never a bad unlock balance.
+  func testAnActorYieldingWithALockIsNoBadUnlockBalance() {
+    for _ in 0..<20 {
+      let test = Self.runAsync { await Sink().flushYielding() }
+      XCTAssertTrue(
+        Self.titles(test) == [] || Self.titles(test) == ["lock validation: locks-held-at-exit"],
+        "\(test.failures.map(\.description))")
+    }
+  }
+
   func testATestThatReturnsHoldingALockFails() {
     let leaked = Checked.Mutex(name: "&xct-leaked->lock")
     let test = Self.run { leaked.lock() }

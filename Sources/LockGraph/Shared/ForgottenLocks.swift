@@ -51,6 +51,18 @@ final class ForgottenLocks: Sendable {
     }
   }
 
+  /// Whether a release of `lockClass` at `instance` would match a
+  /// forgotten lock (`takeRelease`), without taking it off.
+  func contains(_ lockClass: ClassID, instance: UInt64, base: (ClassID) -> ClassID) -> Bool {
+    guard count.load(ordering: .relaxed) > 0 else { return false }
+    return locks.withLock { locks in
+      locks.contains {
+        base($0.lockClass) == lockClass
+          && (instance == 0 || $0.instance == instance || $0.references > 0)
+      }
+    }
+  }
+
   /// Drops the forgotten locks in the `length` bytes from `from` (freed
   /// memory, or a lock there initialized again: a lock made later at that
   /// address is another).

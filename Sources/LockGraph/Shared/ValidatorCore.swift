@@ -125,6 +125,13 @@ public final class ValidatorCore: Sendable {
     forgotten.add(locks)
   }
 
+  /// Whether a release of `lockClass` (a declared class) at `instance`
+  /// would be of a lock a live thread forgot (`forget(_:)`).
+  public func isForgotten(_ lockClass: ClassID, instance: UInt64) -> Bool {
+    let tables = classes.tables
+    return forgotten.contains(lockClass, instance: instance, base: { tables.base($0) })
+  }
+
   /// lockdep's `comm/pid`; a name that already ends in `/pid` (a trace's
   /// `thread 1 name=kworker/1`, as reports.md's example names it) is the
   /// label as it is, not `kworker/1/1`.

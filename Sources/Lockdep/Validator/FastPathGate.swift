@@ -16,7 +16,7 @@
 struct FastPathGate {
   // Bytes, not `Bool`s: the compiler tests a `Bool`'s low bit alone, so
   // three of them cost three loads; bytes compare as one word.
-  private var reasons: (signal: UInt8, deferred: UInt8, recording: UInt8, unused: UInt8) =
+  private var reasons: (signal: UInt8, deferred: UInt8, recording: UInt8, noTaskJob: UInt8) =
     (0, 0, 0, 0)
 
   /// A signal handler installed through Lockdep is running on this thread.
@@ -33,6 +33,14 @@ struct FastPathGate {
   var recording: Bool {
     @inline(__always) get { reasons.recording != 0 }
     @inline(__always) set { reasons.recording = newValue ? 1 : 0 }
+  }
+
+  /// A routed job of no task (an actor's) runs on this thread
+  /// (`ScopeExecutor`): its first acquisition notes the test it is made
+  /// for (`LiveThread.noTaskJobScope`).
+  var inNoTaskJob: Bool {
+    @inline(__always) get { reasons.noTaskJob != 0 }
+    @inline(__always) set { reasons.noTaskJob = newValue ? 1 : 0 }
   }
 
   /// No reason holds.

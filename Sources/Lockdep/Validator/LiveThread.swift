@@ -58,6 +58,15 @@ final class LiveThread: StackSource {
   /// The stack a replayed event was taken from: `captureStack()` gives it
   /// instead of the stack of the replay.
   @exclusivity(unchecked) var replayStack: UnsafeBufferPointer<UInt64>?
+  /// While a routed job runs on this thread (`ScopeExecutor`): a release
+  /// of a lock it does not hold may be of one a job that just ended on
+  /// another thread left held, and is about to report and forget.
+  @exclusivity(unchecked) var inRoutedJob = false
+  /// While a routed job of no task (an actor's) runs here
+  /// (`gate.inNoTaskJob`): the scope bound where the thread last took a
+  /// lock holding none, the test whose task the actor ran then; locks the
+  /// job leaves held are that test's finding.
+  @exclusivity(unchecked) var noTaskJobScope: LockValidationScope?
 
   init(validator: LiveValidator, name: String) {
     let token = String(LiveThread.systemThreadID())
@@ -118,6 +127,9 @@ final class LiveThread: StackSource {
         // address space has no end in 64 bits.
         unvalidated.removeAll { $0.instance &- event.address < event.freedLength }
       }
+    }
+    if gate.inNoTaskJob && event.verb == .acquire && validator.heldCount == 0 {
+      noTaskJobScope = LockValidationScope.current
     }
     busy = true
     rlc_signal_fence()
@@ -298,6 +310,9 @@ final class LiveThread: StackSource {
   /// `release`'s full event, out of line (see `acquireSlow`).
   @inline(never)
   func releaseSlow(_ lockClass: ClassID, instance: UInt64) {
+    if inRoutedJob && !holds(lockClass, instance: instance) {
+      ScopeExecutor.awaitEndChecks(releasing: lockClass, instance: instance, on: self)
+    }
     process(LockEvent(.release, thread: id, lockClass: lockClass, address: instance))
   }
 

@@ -1,6 +1,7 @@
 import Basics
 import CLockdepSupport
 import Dispatch
+import LockGraph
 import Synchronization
 
 #if canImport(Glibc)
@@ -80,8 +81,9 @@ final class ScopeExecutor: TaskExecutor {
       var next: UnownedJob? = first
       while let job = next {
         Self.forgetEarlierLocks()
+        let thread = Self.jobStarts(ofTask: task)
         job.runSynchronously(on: executor)
-        jobEnded()
+        jobEnded(on: thread)
         next = finishAndTakeNext(of: task)
       }
       running.subtract(1, ordering: .releasing)
@@ -260,16 +262,66 @@ final class ScopeExecutor: TaskExecutor {
     }
   }
 
-  /// A job of the scope ended on the calling thread: locks it left held
-  /// are the scope's finding, and forgotten.
-  private func jobEnded() {
+  /// Routed jobs whose run, or the check of its end, is under way.
+  private static let jobsInProgress = Atomic<Int>(0)
+
+  /// A routed job of task `task` (0: none, an actor's) starts on the
+  /// calling thread: the thread's state (made now), marked for the job.
+  private static func jobStarts(ofTask task: UInt64) -> LiveThread? {
+    jobsInProgress.add(1, ordering: .relaxed)
+    guard let thread = Live.scopeThread() else { return nil }
+    thread.inRoutedJob = true
+    if task == 0 {
+      thread.gate.inNoTaskJob = true
+      thread.noTaskJobScope = nil
+    }
+    return thread
+  }
+
+  /// A job ended on the calling thread, `thread` its state if it had one:
+  /// locks it left held are a finding, and forgotten. Whose: for a job of
+  /// no task (an actor's, which runs the jobs of its callers' tasks), the
+  /// test whose task took the first of them, when one did; else this
+  /// executor's scope, or the process's ("a task at an await").
+  private func jobEnded(on thread: LiveThread?) {
+    defer { Self.jobsInProgress.subtract(1, ordering: .releasing) }
+    var owner = scope
+    if let thread {
+      thread.inRoutedJob = false
+      if thread.gate.inNoTaskJob {
+        thread.gate.inNoTaskJob = false
+        if let taker = thread.noTaskJobScope, taker.executor != nil { owner = taker }
+        thread.noTaskJobScope = nil
+      }
+    }
     // Binding the scope costs more than the job may: only when needed.
-    guard !finished.load(ordering: .acquiring), let thread = Live.scopeThreadIfMade(),
+    guard owner !== scope || !finished.load(ordering: .acquiring),
+      let thread = thread ?? Live.scopeThreadIfMade(),
       thread.validator.heldCount > 0 || thread.deferred.needsReplay
     else { return }
-    LockValidationScope.$bound.withValue(scope) {
+    LockValidationScope.$bound.withValue(owner) {
       Self.reportLocksLeft(
-        on: thread, atEndOf: scope == nil ? "a task at an await" : "the test at an await")
+        on: thread, atEndOf: owner == nil ? "a task at an await" : "the test at an await")
+    }
+  }
+
+  /// Waits, a tenth of a second at most, while a release on `thread` (in
+  /// a routed job) matches no lock it holds nor one forgotten, and another
+  /// routed job is in progress: an actor's job that suspended its task
+  /// holding the lock lets the task resume on another thread before the
+  /// check at that job's end has reported and forgotten the lock, which
+  /// would make the release a bad unlock balance on top of that report.
+  /// (A task's own jobs are kept in order by `startOrDefer`; an actor's
+  /// are not told apart.)
+  static func awaitEndChecks(releasing lockClass: ClassID, instance: UInt64, on thread: LiveThread)
+  {
+    let core = thread.validator.core
+    let start = DispatchTime.now().uptimeNanoseconds
+    while jobsInProgress.load(ordering: .acquiring) > 1
+      && !core.isForgotten(lockClass, instance: instance)
+      && DispatchTime.now().uptimeNanoseconds &- start < 100_000_000
+    {
+      usleep(50)
     }
   }
 
