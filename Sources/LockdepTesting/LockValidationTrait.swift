@@ -167,14 +167,21 @@ extension Trait where Self == LockValidationTrait {
 
 /// Runs `body` and records an issue unless it caused a finding of `kind`
 /// (or validation is compiled out of this build); returns the findings it
-/// caused. Findings in `body` do not reach the
-/// enclosing test's scope, so a negative test can use `.lockValidation` too.
+/// caused, of every kind, in the order they happened (one mistake can be
+/// two: a mutex taken under a raw spin lock is `sleepInAtomic`, from the
+/// mutex's `might_sleep()`, then `invalidWaitContext`, as in the kernel;
+/// filter by `kind` for the one asked for). Findings in `body` do not
+/// reach the enclosing test's scope, so a negative test can use
+/// `.lockValidation` too.
 ///
 /// `body` runs in an isolated `LockValidationScope`: its events are
 /// validated against a fork of the process's validator, which starts from
 /// everything learnt before, so the lock order and irq usage that `body`
-/// sets up on purpose are not left to fail other tests. Threads that
-/// `body` starts join it with `LockValidationScope.current!.run { }`.
+/// sets up on purpose are not left to fail other tests. So what `body`
+/// finds besides `kind` can depend on the tests that ran before it (a
+/// lock order another test set up makes a cycle of an order `body`
+/// takes). Threads that `body` starts join it with
+/// `LockValidationScope.current!.run { }`.
 @discardableResult
 public func expectLockViolation<R>(
   _ kind: FindingKind, sourceLocation: SourceLocation = #_sourceLocation,

@@ -19,7 +19,8 @@ public func XCTAssertNoLockViolations<R>(
 }
 
 /// Fails the XCTest test unless `body` causes a finding of `kind`; returns
-/// the findings it caused. `body` runs isolated (see `expectLockViolation`):
+/// the findings it caused, of every kind, in the order they happened (see
+/// `expectLockViolation`). `body` runs isolated (see `expectLockViolation`):
 /// the rule-breaking it proves is found is not left to fail other tests.
 @discardableResult
 public func XCTAssertLockViolation<R>(

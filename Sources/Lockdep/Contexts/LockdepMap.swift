@@ -1,23 +1,23 @@
 import LockGraph
 import WaitContext
 
-/// A validated object that is not a lock of this module (the kernel's
-/// `struct lockdep_map` with `lock_map_acquire()`): a read-side section, a
-/// completion, a custom primitive. Acquire and release it around what it
-/// guards, and the validator checks it as a lock of its kind.
-///
-/// For example, an RCU read-side section: `LockdepMap(.rcu, name:
-/// "rcu_read_lock")`, acquired on entry and released on exit (RCU kinds are
-/// always taken as recursive reads and add no graph edges). A wait-override
-/// annotation, as the kernel's `DEFINE_WAIT_OVERRIDE_MAP(name, inner)`:
-/// `LockdepMap(.waitOverride, inner: .sleep, name: "printk_legacy_map")`,
-/// acquired with `acquire(trylock: true)` (`lock_map_acquire_try()`),
-/// inside which the wait-type limit is its inner type.
-///
-/// This is the validated form, whatever the build; `LockdepMap` names it in
-/// debug builds (and with the `Validation` trait), and `Plain.LockdepMap`,
-/// which does nothing, otherwise.
 extension Checked {
+  /// A validated object that is not a lock of this module (the kernel's
+  /// `struct lockdep_map` with `lock_map_acquire()`): a read-side section, a
+  /// completion, a custom primitive. Acquire and release it around what it
+  /// guards, and the validator checks it as a lock of its kind.
+  ///
+  /// For example, an RCU read-side section: `LockdepMap(.rcu, name:
+  /// "rcu_read_lock")`, acquired on entry and released on exit (RCU kinds are
+  /// always taken as recursive reads and add no graph edges). A wait-override
+  /// annotation, as the kernel's `DEFINE_WAIT_OVERRIDE_MAP(name, inner)`:
+  /// `LockdepMap(.waitOverride, inner: .sleep, name: "printk_legacy_map")`,
+  /// acquired with `acquire(trylock: true)` (`lock_map_acquire_try()`),
+  /// inside which the wait-type limit is its inner type.
+  ///
+  /// This is the validated form, whatever the build; `LockdepMap` names it in
+  /// debug builds (and with the `Validation` trait), and `Plain.LockdepMap`,
+  /// which does nothing, otherwise.
   public final class LockdepMap: ValidatedLock, @unchecked Sendable {
     /// The kind of lock it is checked as.
     public let kind: LockKind

@@ -17,13 +17,12 @@ public final class Protected<Lock: KernelLock, Value>: @unchecked Sendable {
 
   /// Runs `body` with the lock held and the value to read or change.
   ///
-  /// Never inlined: the lock is taken from this function's call site, its
-  /// return address.
-  @inline(never)
-  ///
   /// As `Synchronization.Mutex.withLock`, the value is `sending` and so is
   /// the result: in Swift 6 mode the compiler refuses a closure that lets a
   /// non-`Sendable` value (or a reference into it) out of the lock.
+  // Never inlined: the lock is taken from this function's call site, its
+  // return address.
+  @inline(never)
   public func withLock<Result, Failure: Error>(
     _ body: (inout sending Value) throws(Failure) -> sending Result
   ) throws(Failure) -> sending Result {
