@@ -277,6 +277,12 @@ extension BinaryTraceDecoder {
           }
           let v = VarInt.unzigzag(try input.varint(), from: previous[index])
           previous[index] = v
+          if v == 0 && layout.required[Int(verb)].contains(EventOptions(option)) {
+            // As text: a required address is a nonzero one (`inst=0` is
+            // an absent option).
+            throw .malformed(
+              "\(Self.name(event.verb)) needs \(TraceVocabulary.rule(for: option).missing)")
+          }
           value = .number(v)
         case .lockClass: value = .lockClass(try lockClass(input.varint()))
         case .stack: value = .stack(try stack(input.varint()))

@@ -134,7 +134,29 @@ struct BinaryTraceDecoder: ~Copyable {
 
   init(file: String) { self.file = file }
 
+  /// Reads the trace into `consumer`; a file that shrank while it was
+  /// read (mapped, its last page's rest read as zeros) is that error, in
+  /// place of what the reading ended with.
   mutating func run<C: TraceConsumer>(
+    _ input: inout ByteInput, into consumer: inout C, progress: ((UInt64, UInt64?) -> Void)?,
+    warning: (String) -> Void
+  ) throws(TraceError) {
+    var warnings: [String] = []
+    do {
+      try read(&input, into: &consumer, progress: progress) { warnings.append($0) }
+    } catch {
+      if let shrank = input.shrinkage {
+        throw TraceError(file: file, byte: shrank.size, message: shrank.message)
+      }
+      throw error
+    }
+    if let shrank = input.shrinkage {
+      throw TraceError(file: file, byte: shrank.size, message: shrank.message)
+    }
+    warnings.forEach(warning)
+  }
+
+  private mutating func read<C: TraceConsumer>(
     _ input: inout ByteInput, into consumer: inout C, progress: ((UInt64, UInt64?) -> Void)?,
     warning: (String) -> Void
   ) throws(TraceError) {
@@ -233,8 +255,9 @@ struct BinaryTraceDecoder: ~Copyable {
       case .thread: try threadRecord(&input, into: &consumer)
       case .threadName:
         // The whole record before a new thread is declared: a record cut
-        // short declares nothing.
-        let id = try input.varint()
+        // short declares nothing. Its id is checked at once: a record
+        // malformed in the bytes present is an error, even when cut short.
+        let id = try self.id(&input, "thread")
         let name = try string(&input, "thread name")
         let slot = try threadSlot(id, consumer: &consumer)
         try flushBefore(thread: &consumer)

@@ -95,6 +95,16 @@ struct ByteInput: ~Copyable {
   /// read, or of a mapped file (all of which is "read" at once), consumed.
   var progressOffset: UInt64 { mapped == nil ? bytesRead : offset }
 
+  /// Why the bytes read may not be the file's, when a mapped file shrank
+  /// while it was read: what the reader says instead of what it read
+  /// (the zeros that fill the last page past the new end) or as well.
+  var shrinkage: (size: UInt64, message: String)? {
+    guard let now = mapped?.shrunkSize() else { return nil }
+    return (
+      now, "the file shrank while it was read: it ended after \(now) of its \(end) bytes"
+    )
+  }
+
   /// Gives back the pages of a mapped file before the reader
   /// (`MappedTraceFile.release(before:)`); nothing for a file read.
   mutating func releaseConsumed() {

@@ -29,13 +29,18 @@ struct MappedTraceFile: ~Copyable {
   private let length: Int
   private let guardSlot: Int
   private var released = 0
+  /// The file, kept open to tell whether it shrank (`shrunkSize()`).
+  private let fd: Int32
+  /// The file offset of `bytes`' first byte.
+  private let start: UInt64
 
   /// Bytes given back at a time: small beside the validator's own memory.
   static let releaseStep = 1 << 20
 
   /// Maps the `size` bytes of `fd` from its offset `start`, or nil (the
   /// caller reads instead): an empty file, a mapping the system refuses,
-  /// or no slot left to guard it.
+  /// or no slot left to guard it. Once mapped, `fd` is the mapping's, which
+  /// closes it.
   init?(fd: Int32, start: UInt64, size: UInt64, name: String) {
     guard size > 0, size <= UInt64(Int.max / 2) else { return nil }
     let page = UInt64(max(sysconf(Int32(_SC_PAGESIZE)), 4096))
@@ -55,6 +60,8 @@ struct MappedTraceFile: ~Copyable {
     self.base = base
     self.length = length
     self.guardSlot = slot
+    self.fd = fd
+    self.start = start
     self.bytes = UnsafeRawBufferPointer(start: base + delta, count: Int(size))
   }
 
@@ -62,6 +69,19 @@ struct MappedTraceFile: ~Copyable {
     // The range is no longer guarded before another mapping may take it.
     MappingFaultGuard.free(guardSlot)
     munmap(base, length)
+    close(fd)
+  }
+
+  /// The stream's size now, when the file is shorter than it was mapped:
+  /// it shrank while it was read. A read past the new end faults only
+  /// from the next page on; the rest of the last page reads as zeros,
+  /// which a reader would take for records, so it asks this when it stops.
+  func shrunkSize() -> UInt64? {
+    var info = stat()
+    guard fstat(fd, &info) == 0 else { return nil }
+    let now = UInt64(max(0, info.st_size))
+    let size = now > start ? now - start : 0
+    return size < UInt64(bytes.count) ? size : nil
   }
 
   /// Gives back the pages wholly before `offset` (of `bytes`), read for

@@ -325,6 +325,8 @@ enum BinaryRoundTrip {
     ("524c43540101000c01014103", "a custom class needs an inner type"),
     // An init without inst=, cut in its fields.
     ("524c43540101000400014190000002", "init needs inst="),
+    // A thread name of thread id 2^31 (past the largest), cut in its name.
+    ("524c4354010380808080080a6162", "thread id 2147483648 too large"),
   ])
   func aMalformedRecordCutShortIsAnError(_ hex: String, _ message: String) {
     var recorder = TranscriptRecorder()
@@ -337,6 +339,20 @@ enum BinaryRoundTrip {
       (error as? TraceError)?.description.contains(message) == true
     }
     #expect(warnings.isEmpty)
+  }
+
+  /// `init` needs a nonzero `inst=` in either encoding: a binary `init`
+  /// whose `inst=` is 0 (what an absent option means) is refused, as the
+  /// text reader refuses `init A inst=0`; `convert` could not write it.
+  @Test func anInitAtAddressZeroIsRefused() {
+    var recorder = TranscriptRecorder()
+    #expect {
+      _ = try BinaryTraceReader.read(
+        bytes: Self.bytes("524c4354010100040001419000000100"), name: "t.rltb", into: &recorder)
+    } throws: { error in
+      (error as? TraceError)?.description
+        == "t.rltb: byte 11: init needs inst=<addr> (a nonzero address)"
+    }
   }
 
   /// The bytes of hexadecimal `text`.

@@ -44,6 +44,41 @@ import Testing
     }
   }
 
+  /// A mapped binary trace whose file shrinks while it is read, to a size
+  /// inside its last page, does not fault: the rest of that page reads as
+  /// zeros, which decode as records (or fail to). The reader checks the
+  /// file's size when it stops, and says that it shrank, whatever the
+  /// zeros gave.
+  @Test func aBinaryFileThatShrinksInsideItsLastPageIsAnError() throws {
+    let text = RoundTrip.temporaryFile(
+      Array(
+        ("rawlockcheck-trace 1\nclass A mutex\nclass B spinlock\n"
+          + String(repeating: "1 acquire A\n1 acquire B\n1 release B\n1 release A\n", count: 20_000))
+          .utf8))
+    defer { try? FileManager.default.removeItem(at: text) }
+    var bytes = try BinaryRoundTrip.rewrite(text.path, with: BinaryTraceWriter())
+    // A last page of at least two bytes.
+    while bytes.count % 4096 < 2 { bytes.append(0x00) }
+    let file = RoundTrip.temporaryFile(bytes)
+    defer { try? FileManager.default.removeItem(at: file) }
+    let newSize = bytes.count - bytes.count % 4096 / 2
+    TraceReading.mapsFiles = true
+    var validator = LockValidator()
+    var cut = false
+    let failure = #expect(throws: TraceError.self) {
+      _ = try TraceReader(path: file.path, displayName: "t.rltb").read(
+        into: &validator,
+        progress: { _, _ in
+          if !cut { cut = truncate(file.path, off_t(newSize)) == 0 }
+        })
+    }
+    #expect(cut)
+    #expect(
+      failure?.description
+        == "t.rltb: byte \(newSize): the file shrank while it was read: it ended after "
+        + "\(newSize) of its \(bytes.count) bytes")
+  }
+
   /// A program that reads traces through the library keeps its own `SIGBUS`
   /// handling: files are mapped only where the program opts in
   /// (`TraceReading.mapsFiles`), so a binary trace read with the library's
