@@ -50,7 +50,9 @@ public struct MergingConsumer: TraceConsumer {
 
   /// `declareClass`, remembering `site` (the declaration's line or byte)
   /// as where the class came from, for a later source's message; a
-  /// display name other than the earlier source's is a warning.
+  /// display name other than the earlier source's is a warning, unless
+  /// the two differ only where a graph file spelled out a control
+  /// character (`\u{A}`), which it cannot hold.
   public mutating func declareClass(
     key: String, name: String?, kind: LockKind, waits: ClassWaitTypes, site: String
   ) throws(EventError) -> ClassID {
@@ -58,7 +60,9 @@ public struct MergingConsumer: TraceConsumer {
       key: key, name: name, kind: kind, waits: waits, in: validator.classes, source: site,
       sources: &classSources)
     let known = validator.classes[id].displayName
-    if let earlier = classSources[key], earlier != site, (name ?? key) != known {
+    if let earlier = classSources[key], earlier != site, (name ?? key) != known,
+      TextTraceWriter.writable(name ?? key) != TextTraceWriter.writable(known)
+    {
       warnings.append(
         "\(site): class \"\(QuotedText.shown(key))\" is named \"\(QuotedText.shown(name ?? key))\" "
           + "here but \"\(QuotedText.shown(known))\" in \(earlier): reports name it as there")

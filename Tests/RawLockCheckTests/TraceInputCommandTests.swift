@@ -76,6 +76,25 @@ import Trace
     #expect(!run.stdout.contains("a\nb"))
   }
 
+  /// A graph file spells a control character of a display name out
+  /// (`\u{A}`): read back beside the trace it came from, the name is the
+  /// same name, not another one to warn about.
+  @Test func aGraphFileOfANameWithALineBreakReadsBackWithoutAWarning() throws {
+    let input = Self.temporary("named.rltb")
+    let graph = Self.temporary("named.rlg")
+    defer {
+      try? FileManager.default.removeItem(at: input)
+      try? FileManager.default.removeItem(at: graph)
+    }
+    try Data(Self.newlineInName + [0x41, 0x00, 0x00]).write(to: input)
+    let first = try ToolRun(["report", "--graph-out", graph.path, input.path])
+    #expect(first.status == 0, "\(first.stderr)")
+    #expect(try String(contentsOf: graph, encoding: .utf8).contains("name=a\\u{A}b"))
+    let again = try ToolRun(["report", "--graph-in", graph.path, input.path])
+    #expect(again.status == 0)
+    #expect(again.stderr == "", "\(again.stderr)")
+  }
+
   @Test func binaryErrorsQuoteNamesOnOneLine() throws {
     // Thread token "t<newline>1" declared twice.
     let bytes =
