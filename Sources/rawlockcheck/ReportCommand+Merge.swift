@@ -162,6 +162,24 @@ extension ReportCommand {
             + "with the other traces' dependencies (--merge reports it)\n")
       }
     }
+    // A strong cycle lockdep's search missed (the validator holds it, and
+    // reports it only if a later chain takes one of its dependencies
+    // again): a graph file holds none (`GraphFile.strongCycleEdges()`).
+    let closing = union.strongCycleEdges()
+    if !closing.isEmpty {
+      let left = Set(closing)
+      for i in closing {
+        let e = union.edges[i]
+        let place =
+          e.location.trace.map {
+            " (\($0)\(e.location.traceLine > 0 ? ":\(e.location.traceLine)" : ""))"
+          } ?? ""
+        writeStandardError(
+          "rawlockcheck: \(graphOut): left out \(e.from) -> \(e.to)\(place): it closes a cycle "
+            + "with the dependencies before it\n")
+      }
+      union.edges = union.edges.enumerated().filter { !left.contains($0.offset) }.map(\.element)
+    }
     let comment =
       "written by rawlockcheck \(RawLockCheck.version) from \(traces.joined(separator: " "))"
     let text: String
@@ -341,6 +359,14 @@ extension ReportCommand {
         guard function != nil || file != nil else { return [] }
         return [Frame(address: 0, function: function, file: file, line: l.line)]
       })
+    // A strong cycle, whichever order the search would meet it in.
+    if let first = graph.strongCycleEdges().first {
+      let e = graph.edges[first]
+      throw UnionError(
+        inGraphFile: true,
+        message:
+          "\(file):\(e.line): edge \(e.from) -> \(e.to) closes a cycle with the edges above it")
+    }
     var sourceIndex: [String: Int32] = [:]
     let tables = core.classes.tables
     // The classes ranked in a topological order of the file's graph first,

@@ -224,6 +224,31 @@ import Testing
     #expect(run.stdout == "k1.rlt: 1 event, no findings\nk7.rlt: 2 events, no findings\n")
   }
 
+  /// A validator searches as lockdep does, and so can hold a strong cycle
+  /// a weak path hid from the search that added its last edge
+  /// (`cycle-found-by-a-known-dependency.rlt`, reported only when a later
+  /// chain takes a known dependency again): `--graph-out` leaves that edge
+  /// out, and says so, so that the file has no strong cycle to refuse.
+  @Test func graphOutLeavesOutAStrongCycleTheSearchMissed() throws {
+    let dir = try Self.directory([:])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let trace = FixturePaths.traces.appendingPathComponent(
+      "findings/cycle-found-by-a-known-dependency.rlt"
+    ).path
+    let run = try ToolRun(["report", "--graph-out", "g.rlg", trace], in: dir)
+    #expect(run.status == 1)
+    #expect(
+      run.stderr
+        == "rawlockcheck: g.rlg: left out A -> B (\(trace):30): it closes a cycle with the dependencies before it\n"
+    )
+    let graph = try String(contentsOf: dir.appendingPathComponent("g.rlg"), encoding: .utf8)
+    #expect(!graph.contains("edge A -> B"))
+    #expect(graph.contains("edge P -> A kinds=EN"))
+    let next = try ToolRun(["report", "--graph-in", "g.rlg", trace], in: dir)
+    #expect(next.status == 1, "\(next.stderr)")
+    #expect(next.stderr == "")
+  }
+
   /// Traces validated apart may hold both orders of a pair between them,
   /// each clean: `--graph-out` keeps the first order, says it left out the
   /// second, and writes a file the next run reads, which then finds the
@@ -370,6 +395,14 @@ import Testing
       (
         "rawlockcheck-graph 1\nclass A mutex\nclass B mutex\nedge A -> B kinds=EN\nedge B -> A kinds=EN\n",
         "g.rlg:5: edge B -> A closes a cycle"
+      ),
+      // A strong cycle (A -> B -> P -> A) that lockdep's search, marking A
+      // visited through the weak B -(ER)-> Q -(SN)-> A, misses.
+      (
+        "rawlockcheck-graph 1\nclass A mutex\nclass B mutex\nclass Q rwsem\nclass P mutex\n"
+          + "edge B -> Q kinds=ER\nedge B -> P kinds=EN\nedge Q -> A kinds=SN\nedge P -> A kinds=EN\n"
+          + "edge A -> B kinds=EN\n",
+        "g.rlg:10: edge A -> B closes a cycle with the edges above it"
       ),
     ]
     for (graph, message) in cases {
