@@ -12,15 +12,52 @@ extension GraphFile {
   /// visited by its first path, strong or not, and so can miss a strong
   /// cycle that a weak path to the same class hides; a validator that
   /// searches so can hold one (it reports it later, when a new chain takes
-  /// a known dependency again). This search is complete: it keeps, per
-  /// class, whether it was reached by a path whose last edge may be
-  /// `-(*N)->` (any edge may follow) or only `-(*R)->` (only `-(E*)->`
-  /// may), the first reach dominating the second.
+  /// a known dependency again). This check is complete: a strong cycle is
+  /// a cycle of the graph of states (class, whether the edge that reached
+  /// it may be `*N` or is only `*R`), where a state `R` goes on only by an
+  /// `E*` edge (`StateGraph`).
   ///
-  /// Only edges inside a strongly connected component of the whole graph
-  /// (or from a class to itself) can be on a cycle, and only those are
-  /// searched from: linear in the graph when it has none.
+  /// Linear in the graph when it has no strong cycle (one test of the
+  /// whole); else each edge left out is found by halving the prefix that
+  /// holds the first cycle, a test of the graph each step.
   public func strongCycleEdges() -> [Int] {
+    let graph = StateGraph(self)
+    var dropped: [Int] = []
+    var excluded = [Bool](repeating: false, count: edges.count)
+    var start = 0
+    while start < edges.count && graph.hasCycle(through: edges.count, excluding: excluded) {
+      // The shortest prefix with a cycle: its last edge closes it.
+      var low = start
+      var high = edges.count - 1
+      while low < high {
+        let middle = (low + high) / 2
+        if graph.hasCycle(through: middle + 1, excluding: excluded) {
+          high = middle
+        } else {
+          low = middle + 1
+        }
+      }
+      dropped.append(low)
+      excluded[low] = true
+      start = low + 1
+    }
+    return dropped
+  }
+}
+
+/// A graph file's edges over numbered classes (key and subclass), and the
+/// test for a strong cycle among a prefix of them.
+private struct StateGraph {
+  let nodes: Int
+  let heads: [Int]
+  let tails: [Int]
+  let kinds: [DependencyKinds]
+
+  static let toNonRecursive: DependencyKinds = [.exclusiveToNonRecursive, .sharedToNonRecursive]
+  static let toRecursive: DependencyKinds = [.exclusiveToRecursive, .sharedToRecursive]
+  static let fromExclusive: DependencyKinds = [.exclusiveToNonRecursive, .exclusiveToRecursive]
+
+  init(_ file: GraphFile) {
     var ids: [String: Int] = [:]
     func node(_ key: String, _ sub: UInt8) -> Int {
       let name = sub == 0 ? key : key + "\u{0}" + String(sub)
@@ -29,137 +66,43 @@ extension GraphFile {
       ids[name] = id
       return id
     }
-    let heads = edges.map { node($0.from, $0.fromSub) }
-    let tails = edges.map { node($0.to, $0.toSub) }
-    let component = Self.components(nodes: ids.count, heads: heads, tails: tails)
-    var adjacency = [[(to: Int, kinds: DependencyKinds)]](repeating: [], count: ids.count)
-    var search = StrongSearch(nodes: ids.count)
-    var closing: [Int] = []
-    for (i, e) in edges.enumerated() {
-      let (u, v) = (heads[i], tails[i])
-      guard u == v || component[u] == component[v] else { continue }
-      if search.closesCycle(from: u, to: v, kinds: e.kinds, adjacency: adjacency) {
-        closing.append(i)
-      } else {
-        adjacency[u].append((v, e.kinds))
-      }
-    }
-    return closing
+    heads = file.edges.map { node($0.from, $0.fromSub) }
+    tails = file.edges.map { node($0.to, $0.toSub) }
+    kinds = file.edges.map(\.kinds)
+    nodes = ids.count
   }
 
-  /// Each node's strongly connected component (Tarjan's algorithm, without
-  /// recursion: a chain of 200,000 classes is 200,000 deep).
-  static func components(nodes: Int, heads: [Int], tails: [Int]) -> [Int] {
-    var outgoing = [[Int]](repeating: [], count: nodes)
-    for (i, h) in heads.enumerated() { outgoing[h].append(tails[i]) }
-    var index = [Int](repeating: -1, count: nodes)
-    var low = [Int](repeating: 0, count: nodes)
-    var onStack = [Bool](repeating: false, count: nodes)
-    var component = [Int](repeating: -1, count: nodes)
-    var stack: [Int] = []
-    var counter = 0
-    var components = 0
-    // The depth-first path: each node with the next of its edges to follow.
-    var path: [(node: Int, next: Int)] = []
-    for root in 0..<nodes where index[root] < 0 {
-      path.append((root, 0))
-      index[root] = counter
-      low[root] = counter
-      counter += 1
-      stack.append(root)
-      onStack[root] = true
-      while let (n, next) = path.last {
-        if next < outgoing[n].count {
-          path[path.count - 1].next += 1
-          let m = outgoing[n][next]
-          if index[m] < 0 {
-            index[m] = counter
-            low[m] = counter
-            counter += 1
-            stack.append(m)
-            onStack[m] = true
-            path.append((m, 0))
-          } else if onStack[m] {
-            low[n] = min(low[n], index[m])
-          }
-          continue
+  /// Whether the first `count` edges, but the `excluded` ones, hold a
+  /// strong cycle: whether the graph of states has a cycle (Kahn's
+  /// algorithm: some state is never freed of its incoming edges). State
+  /// `2 * c` is class `c` reached by an edge that may be `*N`, `2 * c + 1`
+  /// by one that is only `*R`.
+  func hasCycle(through count: Int, excluding excluded: [Bool]) -> Bool {
+    var outgoing = [[Int]](repeating: [], count: 2 * nodes)
+    var indegree = [Int](repeating: 0, count: 2 * nodes)
+    for e in 0..<count where !excluded[e] {
+      for recursiveOnly in 0..<2 {
+        let usable = recursiveOnly == 1 ? kinds[e].intersection(Self.fromExclusive) : kinds[e]
+        let from = 2 * heads[e] + recursiveOnly
+        if !usable.isDisjoint(with: Self.toNonRecursive) {
+          outgoing[from].append(2 * tails[e])
+          indegree[2 * tails[e]] += 1
         }
-        path.removeLast()
-        if let parent = path.last { low[parent.node] = min(low[parent.node], low[n]) }
-        if low[n] == index[n] {
-          while let m = stack.popLast() {
-            onStack[m] = false
-            component[m] = components
-            if m == n { break }
-          }
-          components += 1
+        if !usable.isDisjoint(with: Self.toRecursive) {
+          outgoing[from].append(2 * tails[e] + 1)
+          indegree[2 * tails[e] + 1] += 1
         }
       }
     }
-    return component
-  }
-}
-
-/// The search of `GraphFile.strongCycleEdges()`, its marks kept between
-/// searches (a generation per search).
-private struct StrongSearch {
-  /// Per node: the generation in which it was reached by a path whose
-  /// last edge may be `*N` (`viaN`), or only `*R` (`viaR`).
-  var viaN: [Int]
-  var viaR: [Int]
-  var generation = 0
-  var queue: [(node: Int, recursiveOnly: Bool)] = []
-
-  init(nodes: Int) {
-    viaN = [Int](repeating: -1, count: nodes)
-    viaR = [Int](repeating: -1, count: nodes)
-  }
-
-  static let toNonRecursive: DependencyKinds = [.exclusiveToNonRecursive, .sharedToNonRecursive]
-  static let fromExclusive: DependencyKinds = [.exclusiveToNonRecursive, .exclusiveToRecursive]
-  static let all: [DependencyKinds] = [
-    .exclusiveToNonRecursive, .sharedToNonRecursive, .exclusiveToRecursive, .sharedToRecursive,
-  ]
-
-  /// Whether a new edge `from -> to` of `kinds` closes a strong cycle
-  /// through the edges of `adjacency`.
-  mutating func closesCycle(
-    from: Int, to: Int, kinds: DependencyKinds,
-    adjacency: [[(to: Int, kinds: DependencyKinds)]]
-  ) -> Bool {
-    for kind in Self.all where kinds.contains(kind) {
-      // Back at `from` by a path ending `*R`, the new edge must start `E*`.
-      let closesAfterR = !kind.isDisjoint(with: Self.fromExclusive)
-      generation += 1
-      queue.removeAll(keepingCapacity: true)
-      let start = kind.isDisjoint(with: Self.toNonRecursive)
-      if visit(to, recursiveOnly: start) { queue.append((to, start)) }
-      var head = 0
-      while head < queue.count {
-        let (n, recursiveOnly) = queue[head]
-        head += 1
-        if n == from && (!recursiveOnly || closesAfterR) { return true }
-        for (m, kinds) in adjacency[n] {
-          var usable = kinds
-          if recursiveOnly { usable.formIntersection(Self.fromExclusive) }
-          if usable.isEmpty { continue }
-          let next = usable.isDisjoint(with: Self.toNonRecursive)
-          if visit(m, recursiveOnly: next) { queue.append((m, next)) }
-        }
+    var ready = indegree.indices.filter { indegree[$0] == 0 }
+    var freed = 0
+    while let state = ready.popLast() {
+      freed += 1
+      for next in outgoing[state] {
+        indegree[next] -= 1
+        if indegree[next] == 0 { ready.append(next) }
       }
     }
-    return false
-  }
-
-  /// Marks `node` reached so; false when it was reached as well before.
-  private mutating func visit(_ node: Int, recursiveOnly: Bool) -> Bool {
-    if viaN[node] == generation { return false }
-    if recursiveOnly {
-      if viaR[node] == generation { return false }
-      viaR[node] = generation
-    } else {
-      viaN[node] = generation
-    }
-    return true
+    return freed < 2 * nodes
   }
 }
