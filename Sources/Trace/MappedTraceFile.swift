@@ -29,7 +29,8 @@ struct MappedTraceFile: ~Copyable {
   private let length: Int
   private let guardSlot: Int
   private var released = 0
-  /// The file, kept open to tell whether it shrank (`shrunkSize()`).
+  /// A duplicate of the file's descriptor, kept to tell whether it shrank
+  /// (`shrunkSize()`); -1 when none could be made.
   private let fd: Int32
   /// The file offset of `bytes`' first byte.
   private let start: UInt64
@@ -39,8 +40,7 @@ struct MappedTraceFile: ~Copyable {
 
   /// Maps the `size` bytes of `fd` from its offset `start`, or nil (the
   /// caller reads instead): an empty file, a mapping the system refuses,
-  /// or no slot left to guard it. Once mapped, `fd` is the mapping's, which
-  /// closes it.
+  /// or no slot left to guard it. `fd` stays the caller's.
   init?(fd: Int32, start: UInt64, size: UInt64, name: String) {
     guard size > 0, size <= UInt64(Int.max / 2) else { return nil }
     let page = UInt64(max(sysconf(Int32(_SC_PAGESIZE)), 4096))
@@ -60,7 +60,7 @@ struct MappedTraceFile: ~Copyable {
     self.base = base
     self.length = length
     self.guardSlot = slot
-    self.fd = fd
+    self.fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)
     self.start = start
     self.bytes = UnsafeRawBufferPointer(start: base + delta, count: Int(size))
   }
@@ -69,7 +69,7 @@ struct MappedTraceFile: ~Copyable {
     // The range is no longer guarded before another mapping may take it.
     MappingFaultGuard.free(guardSlot)
     munmap(base, length)
-    close(fd)
+    if fd >= 0 { close(fd) }
   }
 
   /// The stream's size now, when the file is shorter than it was mapped:
@@ -78,7 +78,7 @@ struct MappedTraceFile: ~Copyable {
   /// which a reader would take for records, so it asks this when it stops.
   func shrunkSize() -> UInt64? {
     var info = stat()
-    guard fstat(fd, &info) == 0 else { return nil }
+    guard fd >= 0, fstat(fd, &info) == 0 else { return nil }
     let now = UInt64(max(0, info.st_size))
     let size = now > start ? now - start : 0
     return size < UInt64(bytes.count) ? size : nil

@@ -140,8 +140,8 @@ final class OpenedTraceInput: @unchecked Sendable {
   var encoding: TraceEncoding { TraceEncoding.detect(prefix: prefix) }
 
   /// The stream mapped (`MappedTraceFile`), from its first byte (the
-  /// prefix's) through `size` bytes, the descriptor then the mapping's; or
-  /// nil, the descriptor left to `take(intoBufferOf:)`.
+  /// prefix's) through `size` bytes, the descriptor then closed; or nil,
+  /// the descriptor left to `take(intoBufferOf:)`.
   func map(size: UInt64, name: String) -> MappedTraceFile? {
     precondition(descriptor >= 0, "an opened trace is read once")
     let position = lseek(descriptor, 0, SEEK_CUR)
@@ -149,7 +149,7 @@ final class OpenedTraceInput: @unchecked Sendable {
       let file = MappedTraceFile(
         fd: descriptor, start: UInt64(position) - UInt64(prefix.count), size: size, name: name)
     else { return nil }
-    _ = take()
+    close(take())
     return file
   }
 
