@@ -290,6 +290,19 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    // A finding, then a fault: the recorder flushes the trace, then the
+    // action SIGSEGV had before it takes the fault (here the program's
+    // handler, installed above; in most programs the Swift runtime's crash
+    // report), not the default action the recorder used to put back.
+    "crash-after-finding",
+    {
+      let raw = Checked.RawSpinLock(name: "&crash->raw")
+      let zone = Checked.SpinLock(name: "&crash->zone")
+      raw.withLock { zone.withLock {} }
+      UnsafeMutablePointer<Int>(bitPattern: 8)!.pointee = 1
+    }
+  ),
+  (
     // Two classes of one name (made on two lines), nested: no finding.
     "same-name",
     {
@@ -656,6 +669,17 @@ let scenarios: [(String, () -> Void)] = [
   ),
 ]
 
+// `crash-after-finding`'s own SIGSEGV handler, installed before the
+// validator (and its recorder) starts, as the Swift runtime installs its
+// crash reporter before `main`: it says so and ends the process, status 0.
+if CommandLine.arguments.contains("crash-after-finding") {
+  var action = sigaction()
+  action.__sigaction_handler.sa_handler = { _ in
+    printToStandardError("LockdepProbe: the program's SIGSEGV handler ran\n")
+    _exit(0)
+  }
+  sigaction(SIGSEGV, &action, nil)
+}
 // Findings are collected and listed at the end, unless RAWLOCKCHECK says
 // otherwise (the policy tests run the probe with print, abort and off).
 if getenv("RAWLOCKCHECK") == nil { LockValidation.policy = .collect }

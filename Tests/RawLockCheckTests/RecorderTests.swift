@@ -86,6 +86,19 @@ import Testing
     #expect(try Self.offline(trace) == live)
   }
 
+  /// A program that faults after a finding: the recorder flushes the
+  /// trace, which gives the finding, then hands the fault to the action
+  /// SIGSEGV had before it (the probe's own handler, which exits 0; in
+  /// most programs the Swift runtime's crash report). Before, the recorder
+  /// put back the default action: the process died of the signal, and a
+  /// program's crash report was lost.
+  @Test func aFaultFlushesTheTraceThenReachesTheProgramsHandler() throws {
+    let (output, trace) = try Self.run("crash-after-finding")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    #expect(output.isEmpty, "the probe ended in its handler: \(output)")
+    #expect(try Self.offline(trace) == ["invalid-wait-context 1"])
+  }
+
   @Test func eightThreadsLoseNoEventAndFindNothing() throws {
     let (live, trace) = try Self.record("record-stress")
     defer { try? FileManager.default.removeItem(at: trace) }

@@ -327,18 +327,32 @@ final class TraceRecorder: Sendable {
     writer is TextTraceWriter ? TextTraceWriter.writable(text) : text
   }
 
+  /// The signals that end the process after a flush.
+  static let fatalSignals = [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT]
+
+  /// The actions the fatal signals had before the recorder's, by signal
+  /// number (the Swift runtime's backtracer, a program's own handler, or
+  /// the default): written before the handlers are installed, read by them.
+  nonisolated(unsafe) static let previousActions = UnsafeMutablePointer<sigaction>.allocate(
+    capacity: 65)
+
   private func installExitHandlers() {
     atexit { TraceRecorder.current?.flushAll() }
-    for signal in [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT] {
+    for signal in Self.fatalSignals {
       var action = sigaction()
-      action.__sigaction_handler.sa_handler = { signo in
-        // Best effort: flush what can be flushed, then die of the signal.
+      action.__sigaction_handler.sa_sigaction = { signo, info, _ in
+        // Best effort: flush what can be flushed, then let the action the
+        // signal had before take it: the Swift runtime's crash report, a
+        // program's own handler, or the default (which ends the process).
         TraceRecorder.current?.flushAll(fromSignal: true)
-        Glibc.signal(signo, SIG_DFL)
-        raise(signo)
+        sigaction(signo, TraceRecorder.previousActions + Int(signo), nil)
+        // A fault (a positive code) happens again as the handler returns,
+        // with its own address and context; a signal sent (`kill`,
+        // `raise`, `abort()`) is sent again.
+        if signo == SIGABRT || info == nil || info!.pointee.si_code <= 0 { raise(signo) }
       }
-      action.sa_flags = Int32(bitPattern: UInt32(SA_RESETHAND))
-      sigaction(signal, &action, nil)
+      action.sa_flags = SA_SIGINFO | Int32(bitPattern: UInt32(SA_RESETHAND))
+      sigaction(signal, &action, Self.previousActions + Int(signal))
     }
   }
 }
