@@ -303,6 +303,23 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    // A run stopped with SIGTERM (a CI job's time limit) after 1,000
+    // acquisitions, no finding among them: still buffered, they are
+    // flushed before the signal ends the process.
+    "stopped",
+    {
+      let lock = Checked.Mutex(name: "&stopped->lock")
+      for _ in 0..<1000 { lock.withLock {} }
+      // A test runner's threads block it, and a process it starts
+      // inherits the mask.
+      var unblock = sigset_t()
+      sigemptyset(&unblock)
+      sigaddset(&unblock, SIGTERM)
+      pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+      raise(SIGTERM)
+    }
+  ),
+  (
     // Two classes of one name (made on two lines), nested: no finding.
     "same-name",
     {

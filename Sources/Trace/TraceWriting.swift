@@ -34,6 +34,10 @@ public protocol TraceWriting: Sendable {
   var bytes: [UInt8] { get }
   /// The buffered bytes, leaving the buffer empty.
   mutating func take() -> [UInt8]
+  /// Hands the buffered bytes to `write` in place and empties the buffer,
+  /// keeping its capacity: nothing allocated or freed (what a signal
+  /// handler may do); when `write` throws, the bytes stay.
+  mutating func flush<E: Error>(_ write: (UnsafeRawBufferPointer) throws(E) -> Void) throws(E)
   /// The header (text) or magic and version (binary).
   mutating func header()
   /// A class declaration; throws, writing nothing, when the encoding

@@ -99,6 +99,31 @@ import Testing
     #expect(try Self.offline(trace) == ["invalid-wait-context 1"])
   }
 
+  /// A run stopped with SIGTERM (a CI job's time limit, `timeout`)
+  /// flushes its buffered events before the signal ends it: the trace has
+  /// every acquisition. Before, the events still in the thread's buffer
+  /// were lost.
+  @Test func aRunStoppedBySIGTERMKeepsItsEvents() throws {
+    let trace = FileManager.default.temporaryDirectory
+      .appendingPathComponent("recorder-stopped-\(UUID().uuidString).rltb")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    let process = Process()
+    process.executableURL = Self.probe
+    process.arguments = ["stopped"]
+    var environment = ProcessInfo.processInfo.environment
+    environment["RAWLOCKCHECK_TRACE"] = trace.path
+    environment.removeValue(forKey: "RAWLOCKCHECK")
+    environment.removeValue(forKey: "RAWLOCKCHECK_TRACE_FORMAT")
+    process.environment = environment
+    try process.run()
+    process.waitUntilExit()
+    #expect(process.terminationReason == .uncaughtSignal)
+    #expect(process.terminationStatus == SIGTERM)
+    let perKind = try Self.stats(trace)?["eventsPerKind"] as? [String: Int]
+    #expect(perKind?["acquire"] == 1000)
+    #expect(perKind?["release"] == 1000)
+  }
+
   @Test func eightThreadsLoseNoEventAndFindNothing() throws {
     let (live, trace) = try Self.record("record-stress")
     defer { try? FileManager.default.removeItem(at: trace) }

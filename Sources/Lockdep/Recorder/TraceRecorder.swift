@@ -213,9 +213,7 @@ final class TraceRecorder: Sendable {
   /// by the code the signal interrupted).
   func flush(_ recording: ThreadRecording, fromSignal: Bool = false) {
     if fromSignal {
-      _ = file.withLockIfAvailable { f in
-        if let bytes = recording.takeIfAvailable() { _ = Self.writeAll(bytes, to: f.descriptor) }
-      }
+      _ = file.withLockIfAvailable { f in recording.writeIfAvailable(to: f.descriptor) }
     } else {
       file.withLock { f in check(Self.writeAll(recording.take(), to: f.descriptor)) }
     }
@@ -250,10 +248,10 @@ final class TraceRecorder: Sendable {
   func flushAll(fromSignal: Bool = false) {
     if Self.inForkedChild { return }
     if fromSignal {
+      // Nothing allocated or freed: the signal may have interrupted
+      // `malloc`, whose lock a handler that allocates would wait for.
       _ = file.withLockIfAvailable { f in
-        for r in f.recordings {
-          if let bytes = r.takeIfAvailable() { _ = Self.writeAll(bytes, to: f.descriptor) }
-        }
+        for r in f.recordings { r.writeIfAvailable(to: f.descriptor) }
       }
     } else {
       file.withLock { f in
@@ -330,6 +328,12 @@ final class TraceRecorder: Sendable {
   /// The signals that end the process after a flush.
   static let fatalSignals = [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT]
 
+  /// The signals a run is stopped with (a CI job's time limit, Ctrl-C, a
+  /// closed terminal), flushed before they end the process where their
+  /// action is the default one: a program's own handler, or an ignored
+  /// signal, is left as it is.
+  static let stopSignals = [SIGTERM, SIGINT, SIGHUP]
+
   /// The actions the fatal signals had before the recorder's, by signal
   /// number (the Swift runtime's backtracer, a program's own handler, or
   /// the default): written before the handlers are installed, read by them.
@@ -353,6 +357,19 @@ final class TraceRecorder: Sendable {
       }
       action.sa_flags = SA_SIGINFO | Int32(bitPattern: UInt32(SA_RESETHAND))
       sigaction(signal, &action, Self.previousActions + Int(signal))
+    }
+    for signal in Self.stopSignals {
+      var old = sigaction()
+      guard sigaction(signal, nil, &old) == 0, old.__sigaction_handler.sa_handler == nil
+      else { continue }
+      var action = sigaction()
+      action.__sigaction_handler.sa_handler = { signo in
+        TraceRecorder.current?.flushAll(fromSignal: true)
+        Glibc.signal(signo, SIG_DFL)
+        raise(signo)
+      }
+      sigemptyset(&action.sa_mask)
+      sigaction(signal, &action, nil)
     }
   }
 }
@@ -431,10 +448,21 @@ final class ThreadRecording: Sendable {
     buffer.withLock { $0.writer.take() }
   }
 
-  /// `take()`, or nil when the buffer's lock is busy (from a signal
-  /// handler).
-  func takeIfAvailable() -> [UInt8]? {
-    buffer.withLockIfAvailable { $0.writer.take() }
+  /// Writes the buffered events to `descriptor` in place, unless the
+  /// buffer's lock is busy (from a signal handler: nothing allocated or
+  /// freed, no lock waited for).
+  func writeIfAvailable(to descriptor: Int32) {
+    _ = buffer.withLockIfAvailable { b in
+      b.writer.flush { bytes in
+        var offset = 0
+        while offset < bytes.count {
+          let n = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+          if n < 0 && errno == EINTR { continue }
+          if n <= 0 { return }
+          offset += n
+        }
+      }
+    }
   }
 
   /// Records a new name of this thread.
