@@ -451,6 +451,32 @@ public struct SARIFReport {
       return flows
     }
 
+    /// The key of the result's fingerprint in `partialFingerprints`.
+    static let fingerprintKey = "rawlockcheckFinding/v1"
+
+    /// What identifies the finding from one run (and build) to the next,
+    /// for a code scanning service to match results across runs (GitHub's
+    /// `partialFingerprints`, which its API upload does not compute): the
+    /// kind, the names of the classes it names, and the functions (not the
+    /// lines or addresses, which move with every edit) of its stack's
+    /// innermost 8 frames, hashed (FNV-1a, 64 bits, in hexadecimal).
+    func fingerprint(_ f: Finding) -> String {
+      var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+      func add(_ text: String) {
+        for byte in text.utf8 {
+          hash ^= UInt64(byte)
+          hash &*= 0x0000_0100_0000_01B3
+        }
+        hash ^= 0xFF
+        hash &*= 0x0000_0100_0000_01B3
+      }
+      add(f.kind.rawValue)
+      for name in core.lockNames(of: f) { add(name) }
+      for frame in report.resolver.frames(for: f.origin).prefix(8) { add(frame.function ?? "?") }
+      let digits = String(hash, radix: 16)
+      return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+
     /// One SARIF result.
     func result(_ f: Finding) -> JSONValue {
       let what = f.lock.map { "taking \(name($0.lockClass))" } ?? f.kind.rawValue
@@ -469,18 +495,20 @@ public struct SARIFReport {
       if !flows.isEmpty {
         fields.append(("codeFlows", .array([.object([("threadFlows", .array(flows))])])))
       }
+      fields.append(
+        ("partialFingerprints", .object([(Self.fingerprintKey, .string(fingerprint(f)))])))
       fields.append(("occurrenceCount", .int(f.count)))
       fields.append(
         (
           "properties",
-          .object(
-            [
-              ("thread", .string(core.threadToken(f.thread))),
-              ("event", .int(report.eventNumber(f.origin))),
-            ]
-              // Among several sources (a merged run), the event's own trace.
-              + (report.sources.isEmpty ? [] : [("trace", .string(report.sourceName(f.origin)))])
-          )
+          .object([
+            ("thread", .string(core.threadToken(f.thread))),
+            ("event", .int(report.eventNumber(f.origin))),
+            // The event's own trace: the report's, or among several
+            // merged sources the one it came from (a run of several
+            // traces not merged has one result per trace's finding).
+            ("trace", .string(report.sourceName(f.origin))),
+          ])
         ))
       return .object(fields)
     }

@@ -146,6 +146,15 @@ final class OutputFile {
   /// Writes all of `text`.
   func write(_ text: String) throws(OutputError) { try write(Array(text.utf8)) }
 
+  /// Makes what was written durable (`fsync`), where it can be, before
+  /// `commit()`: a write the file system only refuses then (a full disk
+  /// on some) is known before the caller says the run went well.
+  /// - Throws: `OutputError` (`write failed: ...`) when it fails.
+  func sync() throws(OutputError) {
+    guard temporary != nil else { return }
+    if fsync(descriptor) != 0 && errno != EINVAL { throw OutputError.writeFailed(name, errno) }
+  }
+
   /// Finishes the output: a regular file takes the place of the old one.
   /// - Throws: `OutputError` when closing or renaming fails (the old file
   ///   is then left as it was).

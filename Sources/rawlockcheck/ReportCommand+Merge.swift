@@ -95,15 +95,24 @@ extension ReportCommand {
         }
       }
     }
-    // The graph file is made, and its output tried, before the report is
-    // printed: a SARIF log then says the run failed when it cannot be
-    // written. It is opened for good after the report (a reader of the
-    // report that goes away ends the process, and would leave a
-    // temporary file behind).
-    var graphText: String? = nil
+    // The graph file is written, to the temporary file beside it, before
+    // the report is printed: a SARIF log then says the run failed when it
+    // cannot be (a full disk too). It takes its place after the report (a
+    // reader of the report that goes away ends the process by SIGPIPE,
+    // which removes the temporary file: `InterruptCleanup`).
+    var graphFile: OutputFile? = nil
     if let graphOut, !anyErrors {
-      do {
-        graphText = try graphFileText(union, to: graphOut, several: groups.count > 1)
+      do throws(UnionError) {
+        let text = try graphFileText(union, to: graphOut, several: groups.count > 1)
+        do {
+          let file = try OutputFile(path: graphOut)
+          try file.write(text)
+          try file.sync()
+          graphFile = file
+        } catch {
+          writeStandardError("rawlockcheck: \(error)\n")
+          throw UnionError(message: "\(error)")
+        }
       } catch {
         failures.append((graphOut, error.message))
         anyErrors = true
@@ -112,18 +121,13 @@ extension ReportCommand {
     try printCollected(
       objects: objects, reports: reports, failures: failures,
       warnings: warnings)
-    if let graphOut, let graphText {
-      let file = try OutputFile(path: graphOut)
-      try file.write(graphText)
-      try file.commit()
-    }
+    try graphFile?.commit()
     if anyErrors { throw ExitCode(2) }
     if anyFindings { throw ExitCode(1) }
   }
 
-  /// The `--graph-out` file's text for `union`, once an output for it
-  /// could be opened (and dropped again, leaving nothing); the
-  /// dependencies it leaves out are said on standard error.
+  /// The `--graph-out` file's text for `union`; the dependencies it
+  /// leaves out are said on standard error.
   /// - Throws: the one-line error (said on standard error) when it cannot
   ///   be written.
   private func graphFileText(_ union: GraphFile, to graphOut: String, several: Bool)
@@ -182,20 +186,12 @@ extension ReportCommand {
     }
     let comment =
       "written by rawlockcheck \(RawLockCheck.version) from \(traces.joined(separator: " "))"
-    let text: String
     do {
-      text = try union.render(comment: comment)
+      return try union.render(comment: comment)
     } catch {
       writeStandardError("rawlockcheck: \(graphOut): \(error)\n")
       throw UnionError(message: "\(graphOut): \(error)")
     }
-    do {
-      _ = try OutputFile(path: graphOut)
-    } catch {
-      writeStandardError("rawlockcheck: \(error)\n")
-      throw UnionError(message: "\(error)")
-    }
-    return text
   }
 
   /// `paths` without a file named again (by the same path, another one or

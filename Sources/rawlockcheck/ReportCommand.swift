@@ -95,19 +95,27 @@ struct ReportCommand: ParsableCommand {
   )
   var merge = false
 
+  // Arrays, so that a second `--graph-in` (or `--graph-out`) is refused
+  // rather than taking the first one's place: a graph file given and
+  // silently not read is a cycle not found.
   @Option(
     name: .customLong("graph-in"),
     help: ArgumentHelp(
-      "Check against the classes and dependencies of a graph file written by an earlier run; - for standard input.",
+      "Check against the classes and dependencies of a graph file written by an earlier run; - for standard input. Once.",
       valueName: "file"))
-  var graphIn: String?
+  var graphInFiles: [String] = []
 
   @Option(
     name: .customLong("graph-out"),
     help: ArgumentHelp(
-      "Write the classes and dependencies seen (with --graph-in's) to a graph file.",
+      "Write the classes and dependencies seen (with --graph-in's) to a graph file. Once.",
       valueName: "file"))
-  var graphOut: String?
+  var graphOutFiles: [String] = []
+
+  /// The graph file read (`--graph-in`), if any.
+  var graphIn: String? { graphInFiles.first }
+  /// The graph file written (`--graph-out`), if any.
+  var graphOut: String? { graphOutFiles.first }
 
   @Argument(
     help:
@@ -117,6 +125,12 @@ struct ReportCommand: ParsableCommand {
 
   func validate() throws {
     if traces.isEmpty { throw ValidationError("Missing expected argument '<traces> ...'") }
+    for (option, files) in [("--graph-in", graphInFiles), ("--graph-out", graphOutFiles)]
+    where files.count > 1 {
+      throw ValidationError(
+        "\(option) was given \(files.count) times: a run reads one graph file and writes one "
+          + "(validate several runs' traces together with --merge)")
+    }
     if let sourceRoot {
       var info = stat()
       guard stat(sourceRoot, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {

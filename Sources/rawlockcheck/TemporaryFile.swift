@@ -50,7 +50,8 @@ enum InterruptCleanup {
 
   /// Installs the handler where the signal's action is the default one.
   private static let installed: Bool = {
-    for number in [SIGINT, SIGTERM, SIGHUP] {
+    // SIGPIPE too: a reader of the output that goes away ends the process.
+    for number in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] {
       var old = sigaction()
       guard sigaction(number, nil, &old) == 0, old.__sigaction_handler.sa_handler == nil
       else { continue }

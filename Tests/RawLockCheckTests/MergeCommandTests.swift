@@ -416,7 +416,9 @@ import Testing
 
   /// A graph file that cannot be read or written fails the run in its
   /// SARIF log too (once, of the graph file, not of each trace), so that
-  /// CI reading only the log does not show it clean.
+  /// CI reading only the log does not show it clean: also when its writes
+  /// fail (a full disk, `/dev/full`), which they did after the log was
+  /// printed, saying the run went well.
   @Test func aGraphFileProblemFailsTheSARIFLog() throws {
     let cycle =
       "rawlockcheck-graph 1\nclass A mutex\nclass B mutex\nedge A -> B kinds=EN\nedge B -> A kinds=EN\n"
@@ -433,6 +435,7 @@ import Testing
       ["report", "t1.rlt", "--graph-out", "missing/dir/g.rlg"],
       ["report", "t1.rlt", "t2.rlt", "--graph-in", "g.rlg"],
       ["report", "t1.rlt", "--graph-in", "missing.rlg"],
+      ["report", "t1.rlt", "--graph-out", "/dev/full"],
     ] {
       let (status, invocation) = try invocation(arguments)
       #expect(status == 2, "\(arguments)")
@@ -442,7 +445,21 @@ import Testing
       let uri =
         ((notes.first?["locations"] as? [[String: Any]])?.first?["physicalLocation"]
         as? [String: Any]).flatMap { ($0["artifactLocation"] as? [String: Any])?["uri"] as? String }
-      #expect(uri?.hasSuffix(".rlg") == true, "\(arguments): \(notes)")
+      #expect(uri?.hasSuffix(arguments.last!) == true, "\(arguments): \(notes)")
+    }
+  }
+
+  /// `--graph-in` and `--graph-out` are given once: a second one took the
+  /// first's place, and a graph file given but not read was a cycle not
+  /// found, with status 0.
+  @Test func aGraphOptionGivenTwiceIsRefused() throws {
+    let dir = try Self.directory(["t1.rlt": Self.first])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    for option in ["--graph-in", "--graph-out"] {
+      let run = try ToolRun(["report", option, "a.rlg", option, "b.rlg", "t1.rlt"], in: dir)
+      #expect(run.status == 2)
+      #expect(run.stderr.contains("\(option) was given 2 times"), "\(run.stderr)")
+      #expect(run.stdout == "")
     }
   }
 

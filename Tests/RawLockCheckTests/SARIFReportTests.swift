@@ -371,6 +371,47 @@ import WaitContext
     #expect(Set(ruleIDs ?? []) == ["circular-dependency", "sleep-in-atomic"])
   }
 
+  /// Each result names its trace, also among several traces not merged
+  /// (two traces' findings were otherwise alike, to the byte), and carries
+  /// a fingerprint for a code scanning service to match results across
+  /// runs (GitHub's `partialFingerprints`, which its API upload does not
+  /// compute): the same for the same mistake, wherever its lines moved;
+  /// another for another mistake.
+  @Test func resultsNameTheirTraceAndCarryAStableFingerprint() throws {
+    let abba = try String(
+      contentsOf: FixturePaths.traces.appendingPathComponent("findings/circular-abba.rlt"),
+      encoding: .utf8)
+    let lines = abba.split(separator: "\n", omittingEmptySubsequences: false)
+    let moved = ([lines[0], "# moved", "# down"] + lines.dropFirst()).joined(separator: "\n")
+    let other = try String(
+      contentsOf: FixturePaths.traces.appendingPathComponent("findings/sleep-in-atomic.rlt"),
+      encoding: .utf8)
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    for (name, text) in [("a.rlt", abba), ("b.rlt", moved), ("c.rlt", other)] {
+      try Data(text.utf8).write(to: dir.appendingPathComponent(name))
+    }
+    let run = try ToolRun(["report", "--format", "sarif", "a.rlt", "b.rlt", "c.rlt"], in: dir)
+    #expect(run.status == 1)
+    let runs = try #require(try Self.object(run.stdout)["runs"] as? [[String: Any]])
+    let results = try #require(runs.first?["results"] as? [[String: Any]])
+    let traces = results.map { ($0["properties"] as? [String: Any])?["trace"] as? String }
+    #expect(traces == ["a.rlt", "b.rlt", "c.rlt"])
+    let prints = results.map {
+      ($0["partialFingerprints"] as? [String: Any])?["rawlockcheckFinding/v1"] as? String
+    }
+    #expect(prints.allSatisfy { $0?.count == 16 }, "\(prints)")
+    #expect(prints[0] == prints[1])
+    #expect(prints[0] != prints[2])
+    // The lines moved: the results differ in where, not in what.
+    let lineOf = { (r: [String: Any]) in
+      (((r["locations"] as? [[String: Any]])?.first?["physicalLocation"] as? [String: Any])?[
+        "region"] as? [String: Any])?["startLine"] as? Int
+    }
+    #expect(lineOf(results[0]) != lineOf(results[1]))
+  }
+
   /// A trace that cannot be read is in the log: the run's invocation is
   /// not successful and its notification gives the error and the trace
   /// (a log without results would show in CI as a clean run), while the
