@@ -121,7 +121,18 @@ final class OutputFile {
     let added = ".".utf8.count + ".rawlockcheck-XXXXXX".utf8.count
     while base.utf8.count > Int(NAME_MAX) - added { base.removeLast() }
     guard let (fd, made) = makeTemporaryFile(prefix: "\(directory).\(base).rawlockcheck-")
-    else { throw Self.cannotWrite(path, errno) }
+    else {
+      // The file is written beside itself first, then renamed: where no
+      // file can be made beside it (`/proc`, a read-only directory over a
+      // writable file), the reason is about that file, not this one.
+      let code = errno
+      guard exists else { throw Self.cannotWrite(path, code) }
+      throw OutputError(
+        name: path,
+        message:
+          "cannot write: cannot create a temporary file beside it to replace it with: "
+          + String(cString: strerror(code)))
+    }
     temporary = made
     descriptor = fd
     // A temporary file is 0600: keep the replaced file's mode, else the umask's.

@@ -66,6 +66,22 @@ import Testing
     #expect(type as? FileAttributeType == .typeCharacterSpecial)
   }
 
+  /// A file that exists where no file can be made beside it (`/proc`) is
+  /// not written, and the error says why: the temporary file it would be
+  /// replaced with, not the file itself ("No such file or directory" of a
+  /// file that is there).
+  @Test(arguments: [
+    ["graph", "-o", "/proc/version", clean], ["convert", clean, "/proc/version"],
+  ])
+  func anOutputWithNoRoomBesideItSaysWhy(arguments: [String]) throws {
+    let run = try ToolRun(arguments)
+    #expect(run.status == 2)
+    #expect(
+      run.stderr
+        == "rawlockcheck: /proc/version: cannot write: cannot create a temporary file beside it to replace it with: No such file or directory\n"
+    )
+  }
+
   /// An output named as one of the process's own descriptors is written
   /// through it: to the pipe standard output is (no file to replace is
   /// found behind `/proc/self/fd/1`), whatever the spelling.
