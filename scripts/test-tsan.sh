@@ -16,11 +16,12 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 export TSAN_OPTIONS="${TSAN_OPTIONS:-halt_on_error=1 second_deadlock_stack=1}"
 start=$(date +%s)
-# Not the signal storm (2,000 signals into a validating thread): under
-# ThreadSanitizer it hung twice on a loaded machine inside the sanitizer's
-# own deadlock detector (threads spinning in MutexAfterLock and
-# MutexDestroy of sanitizer_deadlock_detector1, another waiting for a
-# slot lock in free), not in the project's code; the ordinary run has it.
+# Not the signal storm (signals sent as fast as they go into a validating
+# thread): under ThreadSanitizer, on a loaded machine, it hung inside the
+# sanitizer's own deadlock detector (threads spinning in MutexAfterLock
+# and MutexDestroy of sanitizer_deadlock_detector1, another waiting for a
+# slot lock in free; an allocator test hung there once too), not in the
+# project's code. The ordinary run has it.
 swift test --sanitize=thread --scratch-path .build-tsan \
   --filter 'ConcurrentEngineTests|FastPathTests|LiveValidationTests|LockdepTestingTests|LockValidatedTestCaseTests|AllocatorTests' \
   --skip 'handlersInterruptingTheValidatorAreSkippedCleanly' "$@"
