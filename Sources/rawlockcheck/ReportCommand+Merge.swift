@@ -157,13 +157,8 @@ extension ReportCommand {
       let (acyclic, dropped) = Self.acyclic(union, configuration: options.configuration)
       union = acyclic
       for e in dropped {
-        let place =
-          e.location.trace.map {
-            " (\($0)\(e.location.traceLine > 0 ? ":\(e.location.traceLine)" : ""))"
-          } ?? ""
-        writeStandardError(
-          "rawlockcheck: \(graphOut): left out \(e.from) -> \(e.to)\(place): it closes a cycle "
-            + "with the other traces' dependencies (--merge reports it)\n")
+        Self.sayLeftOut(
+          e, from: graphOut, "with the other traces' dependencies (--merge reports it)")
       }
     }
     // A strong cycle lockdep's search missed (the validator holds it, and
@@ -173,14 +168,7 @@ extension ReportCommand {
     if !closing.isEmpty {
       let left = Set(closing)
       for i in closing {
-        let e = union.edges[i]
-        let place =
-          e.location.trace.map {
-            " (\($0)\(e.location.traceLine > 0 ? ":\(e.location.traceLine)" : ""))"
-          } ?? ""
-        writeStandardError(
-          "rawlockcheck: \(graphOut): left out \(e.from) -> \(e.to)\(place): it closes a cycle "
-            + "with the dependencies before it\n")
+        Self.sayLeftOut(union.edges[i], from: graphOut, "with the dependencies before it")
       }
       union.edges = union.edges.enumerated().filter { !left.contains($0.offset) }.map(\.element)
     }
@@ -327,6 +315,19 @@ extension ReportCommand {
     report.sources = sources
     report.sourceFirstEvents = firstEvents
     return report
+  }
+
+  /// Says on standard error that the graph file `graphOut` leaves out
+  /// edge `e` (with the trace and line it came from), which closes a cycle
+  /// `closing` (`with ...`).
+  static func sayLeftOut(_ e: GraphFile.Edge, from graphOut: String, _ closing: String) {
+    let place =
+      e.location.trace.map {
+        " (\($0)\(e.location.traceLine > 0 ? ":\(e.location.traceLine)" : ""))"
+      } ?? ""
+    writeStandardError(
+      "rawlockcheck: \(graphOut): left out \(e.from) -> \(e.to)\(place): it closes a cycle "
+        + "\(closing)\n")
   }
 
   /// Registers the graph file's classes in `core` and seeds its edges, each

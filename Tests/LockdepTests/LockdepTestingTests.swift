@@ -274,23 +274,6 @@ import Testing
     #expect(Self.leftAtAnAwait(scope, "&task->await"))
   }
 
-  /// A default actor whose methods hold a lock across an `await`.
-  actor Sink {
-    let lock = Checked.SpinLock(name: "&actor-sink->lock")
-    /// Sleeps: the task resumes in another job of the actor.
-    func flushSlowly() async {
-      lock.lock()
-      try? await Task.sleep(nanoseconds: 1_000_000)
-      lock.unlock()
-    }
-    /// Yields: the actor may run the task on in the same job.
-    func flushYielding() async {
-      lock.lock()
-      await Task.yield()
-      lock.unlock()
-    }
-  }
-
   /// A test's call into an actor method that holds a lock across an
   /// `await`, where the task resumes in another job of the actor, is the
   /// test's finding (the actor's job ran the test's task), with no bad
@@ -302,7 +285,11 @@ import Testing
     for _ in 0..<10 {
       let scope = LockValidationScope(endName: "the test")
       await scope.run { @Sendable () async in
-        if yielding { await Sink().flushYielding() } else { await Sink().flushSlowly() }
+        if yielding {
+          await LockAcrossAwaitSink().flushYielding()
+        } else {
+          await LockAcrossAwaitSink().flushSlowly()
+        }
       }
       #expect(scope.findings.allSatisfy { $0.finding.kind == .locksHeldAtExit })
       #expect(yielding || Self.leftAtAnAwait(scope, "&actor-sink->lock"))
@@ -574,4 +561,23 @@ func runOnAThread(unblocking signal: Int32, _ body: @escaping @Sendable () -> Vo
       pthread_sigmask(SIG_UNBLOCK, &set, nil)
       body()
     }, nil)
+}
+
+/// A default actor whose methods hold a lock across an `await` (the
+/// Swift Testing and the XCTest tests of an actor's job left holding it).
+actor LockAcrossAwaitSink {
+  let lock = Checked.SpinLock(name: "&actor-sink->lock")
+  /// Sleeps: the task resumes in another job of the actor.
+  func flushSlowly() async {
+    lock.lock()
+    try? await Task.sleep(nanoseconds: 1_000_000)
+    lock.unlock()
+  }
+  /// Yields: the actor may run the task on in the same job, on the same
+  /// thread, where nothing tells the suspension apart.
+  func flushYielding() async {
+    lock.lock()
+    await Task.yield()
+    lock.unlock()
+  }
 }

@@ -155,24 +155,6 @@ final class LockValidatedTestCaseTests: XCTestCase {
     XCTAssertEqual(third.failures.map(\.description), [])
   }
 
-  /// A default actor whose methods hold a lock across an `await`.
-  actor Sink {
-    let lock = Checked.SpinLock(name: "&xct-actor-sink->lock")
-    /// Sleeps: the task resumes in another job of the actor.
-    func flushSlowly() async {
-      lock.lock()
-      try? await Task.sleep(nanoseconds: 1_000_000)
-      lock.unlock()
-    }
-    /// Yields: the actor may run the task on in the same job, on the same
-    /// thread, where nothing tells the suspension apart.
-    func flushYielding() async {
-      lock.lock()
-      await Task.yield()
-      lock.unlock()
-    }
-  }
-
   /// The first lines of a test's failures.
   static func titles(_ test: Capturing) -> [String] {
     test.failures.map { String($0.description.prefix(while: { $0 != "\n" })) }
@@ -185,7 +167,7 @@ final class LockValidatedTestCaseTests: XCTestCase {
   /// thread before that check is done, is no bad unlock balance.
   func testAnActorHoldingALockAcrossAnAwaitFailsTheTest() {
     for _ in 0..<5 {
-      let test = Self.runAsync { await Sink().flushSlowly() }
+      let test = Self.runAsync { await LockAcrossAwaitSink().flushSlowly() }
       XCTAssertEqual(
         Self.titles(test), ["lock validation: locks-held-at-exit"],
         "\(test.failures.map(\.description))")
@@ -200,7 +182,7 @@ final class LockValidatedTestCaseTests: XCTestCase {
   /// job, it is the test's finding, as above: never a bad unlock balance.
   func testAnActorYieldingWithALockIsNoBadUnlockBalance() {
     for _ in 0..<20 {
-      let test = Self.runAsync { await Sink().flushYielding() }
+      let test = Self.runAsync { await LockAcrossAwaitSink().flushYielding() }
       XCTAssertTrue(
         Self.titles(test) == [] || Self.titles(test) == ["lock validation: locks-held-at-exit"],
         "\(test.failures.map(\.description))")
