@@ -355,7 +355,10 @@ final class TraceRecorder: Sendable {
         // `raise`, `abort()`) is sent again.
         if signo == SIGABRT || info == nil || info!.pointee.si_code <= 0 { raise(signo) }
       }
-      action.sa_flags = SA_SIGINFO | Int32(bitPattern: UInt32(SA_RESETHAND))
+      // On the thread's alternate signal stack, where one was set up: a
+      // stack overflow's fault leaves no room on the thread's own stack
+      // to run a handler in.
+      action.sa_flags = SA_SIGINFO | SA_ONSTACK | Int32(bitPattern: UInt32(SA_RESETHAND))
       sigaction(signal, &action, Self.previousActions + Int(signal))
     }
     for signal in Self.stopSignals {
