@@ -58,18 +58,11 @@ private struct StateGraph {
   static let fromExclusive: DependencyKinds = [.exclusiveToNonRecursive, .exclusiveToRecursive]
 
   init(_ file: GraphFile) {
-    var ids: [String: Int] = [:]
-    func node(_ key: String, _ sub: UInt8) -> Int {
-      let name = sub == 0 ? key : key + "\u{0}" + String(sub)
-      if let id = ids[name] { return id }
-      let id = ids.count
-      ids[name] = id
-      return id
-    }
-    heads = file.edges.map { node($0.from, $0.fromSub) }
-    tails = file.edges.map { node($0.to, $0.toSub) }
+    let numbered = file.numberedClasses()
+    heads = numbered.heads
+    tails = numbered.tails
     kinds = file.edges.map(\.kinds)
-    nodes = ids.count
+    nodes = numbered.nodes.count
   }
 
   /// Whether the first `count` edges, but the `excluded` ones, hold a

@@ -171,7 +171,7 @@ final class OutputFile {
   ///   is then left as it was).
   func commit() throws(OutputError) {
     guard let temporary else { return }
-    if fsync(descriptor) != 0 && errno != EINVAL { throw OutputError.writeFailed(name, errno) }
+    try sync()
     let closed = close(descriptor)
     descriptor = -1
     if closed != 0 { throw OutputError.writeFailed(name, errno) }

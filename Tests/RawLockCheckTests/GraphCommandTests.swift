@@ -360,9 +360,7 @@ import Testing
   /// as it would have. A `dot` that says where it was told to read and
   /// write, then waits, stands for a slow one.
   @Test func aSignalLeavesNoTemporaryFileBehind() throws {
-    let dir = FileManager.default.temporaryDirectory
-      .appendingPathComponent("slow-dot-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let dir = try MergeCommandTests.directory([:])
     defer { try? FileManager.default.removeItem(at: dir) }
     let dot = dir.appendingPathComponent("dot")
     try Data(

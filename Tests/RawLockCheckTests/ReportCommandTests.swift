@@ -47,12 +47,9 @@ import Testing
   /// A module whose file is there but is no ELF file to read says why,
   /// not that it was not found; one whose file is not there says that.
   @Test func aModuleThatIsNoELFFileSaysWhy() throws {
-    let directory = FileManager.default.temporaryDirectory
-      .appendingPathComponent("module-text-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let directory = try MergeCommandTests.directory(["libtext.so": "not ELF at all\n"])
     defer { try? FileManager.default.removeItem(at: directory) }
     let text = directory.appendingPathComponent("libtext.so").path
-    try Data("not ELF at all\n".utf8).write(to: URL(fileURLWithPath: text))
     let gone = directory.appendingPathComponent("libgone.so").path
     let run = try ToolRun(
       ["report", "-"],

@@ -386,12 +386,8 @@ import WaitContext
     let other = try String(
       contentsOf: FixturePaths.traces.appendingPathComponent("findings/sleep-in-atomic.rlt"),
       encoding: .utf8)
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let dir = try MergeCommandTests.directory(["a.rlt": abba, "b.rlt": moved, "c.rlt": other])
     defer { try? FileManager.default.removeItem(at: dir) }
-    for (name, text) in [("a.rlt", abba), ("b.rlt", moved), ("c.rlt", other)] {
-      try Data(text.utf8).write(to: dir.appendingPathComponent(name))
-    }
     let run = try ToolRun(["report", "--format", "sarif", "a.rlt", "b.rlt", "c.rlt"], in: dir)
     #expect(run.status == 1)
     let runs = try #require(try Self.object(run.stdout)["runs"] as? [[String: Any]])
