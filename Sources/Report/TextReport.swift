@@ -141,7 +141,7 @@ public struct TextReport {
   /// name for an origin of an earlier run (event -1) without a line.
   /// A name with a control character shows it escaped (`\u{A}`): the
   /// text stays one line per location.
-  func traceLocation(_ origin: Origin) -> String {
+  public func traceLocation(_ origin: Origin) -> String {
     let name = QuotedText.printable(sourceName(origin))
     if origin.line > 0 { return "\(name):\(origin.line)" }
     if origin.event < 0 { return name }

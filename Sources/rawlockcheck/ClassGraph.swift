@@ -130,13 +130,14 @@ struct ClassGraph {
   /// a part of it (`limited(toEdges:)`).
   var whole: (edges: Int, nodes: Int)? = nil
 
-  /// The graph of `validator`'s trace `source`, its stacks read through
-  /// `resolver`.
-  init(validator: LockValidator, source: String, resolver: any FrameResolving) {
-    self.source = source
-    let core = validator.core
-    let config = validator.configuration
-    let classes = validator.classes
+  /// The graph of what `report` validated (one trace, several merged, a
+  /// graph file's seed), its stacks read through the report's resolver.
+  init(report: TextReport) {
+    source = report.source
+    let core = report.core
+    let config = core.configuration
+    let classes = core.classes
+    let resolver = report.resolver
     nodes = (0..<classes.count).map { i in
       let id = ClassID(Int32(i))
       let c = classes[id]
@@ -157,20 +158,26 @@ struct ClassGraph {
         return (frame.reportText, short)
       }
       if origin.line > 0 {
-        let at = "\(source):\(origin.line)"
+        let at = report.traceLocation(origin)
         return (at, at)
       }
       if let frame = resolver.frames(for: origin).first {
         return (frame.reportText, frame.reportText)
       }
-      return ("event \(origin.eventNumber)", "event \(origin.eventNumber)")
+      // One trace's events need no name; merged ones, and a graph file's
+      // edges (which keep no event), do.
+      let at =
+        origin.event < 0 || report.sources.count > 1
+        ? report.traceLocation(origin) : "event \(report.eventNumber(origin))"
+      return (at, at)
     }
-    let graph = validator.graph
+    let graph = core.graph
     edges = graph.edges.map { e in
       let (site, short) = sites(e.origin)
       return Edge(
         from: e.from, to: e.to, kinds: Self.kindNames(e.kinds), site: site, shortSite: short,
-        thread: core.threadLabel(e.thread))
+        // A graph file's dependency (thread -1) keeps no thread.
+        thread: e.thread.raw < 0 ? nil : core.threadLabel(e.thread))
     }
     /// `refused`'s key of the dependency `a -> b`.
     func pairKey(_ a: ClassID, _ b: ClassID) -> UInt64 {
@@ -196,7 +203,7 @@ struct ClassGraph {
     }
     // The held locks and the lock of each invalid wait context.
     var waitContexts: [([LockSnapshot], LockSnapshot)] = []
-    for finding in validator.findings.findings {
+    for finding in report.findings {
       switch finding.detail {
       case .circularDependency(let held, let chain):
         // The chain is prev (#N) back to the lock taken (#0); each link's

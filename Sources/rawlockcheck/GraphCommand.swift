@@ -14,7 +14,7 @@ import Trace
 struct GraphCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "graph",
-    abstract: "Draw a trace's lock-class dependency graph (DOT, SVG or JSON).",
+    abstract: "Draw the lock-class dependency graph of traces (DOT, SVG or JSON).",
     discussion: """
       Each lock class is a node labelled with its name and {outer:inner} wait types, coloured \
       by its outer wait type (spin red, config orange, sleep blue, free and inv grey), a \
@@ -27,9 +27,12 @@ struct GraphCommand: ParsableCommand {
       border. svg runs Graphviz's dot -Tsvg. A graph of more than --max-edges dependencies \
       (for svg 500 unless given: Graphviz's layout of a few thousand edges takes minutes) \
       is drawn in part: the edges findings mark, then the other edges of their classes, then \
-      the rest in the order first seen; the title and a line on stderr say how much. Exit \
-      status 0, or 2 when the trace cannot be read, the output cannot be written or dot is \
-      missing.
+      the rest in the order first seen; the title and a line on stderr say how much. Several \
+      traces are drawn as one graph, the union that report --merge validates (each trace's \
+      threads apart); --graph-in adds a graph file's classes and dependencies (a CI run's \
+      graph kept by report --graph-out), and alone draws that file. Exit status 0, or 2 when \
+      a trace or the graph file cannot be read (the traces that could be are drawn), the \
+      output cannot be written or dot is missing.
       """
   )
 
@@ -59,41 +62,76 @@ struct GraphCommand: ParsableCommand {
 
   @OptionGroup var symbolFiles: SymbolFileOptions
 
+  // An array, so that a second `--graph-in` is refused rather than taking
+  // the first one's place (as `report` refuses it).
+  @Option(
+    name: .customLong("graph-in"),
+    help: ArgumentHelp(
+      "Also draw the classes and dependencies of a graph file written by report --graph-out; - for standard input. Once.",
+      valueName: "file"))
+  var graphInFiles: [String] = []
+
+  /// The graph file drawn with the traces (`--graph-in`), if any.
+  var graphIn: String? { graphInFiles.first }
+
   @Argument(
-    help: "The trace file (text or binary encoding); - for standard input (either encoding).")
-  var trace: String
+    help:
+      "Trace files (text or binary encoding), drawn as one graph; - for standard input (either encoding)."
+  )
+  var traces: [String] = []
 
   func validate() throws {
     if let maxEdges, maxEdges < 0 {
       throw ValidationError("--max-edges must be 0 (all) or more, got \(maxEdges)")
     }
+    if traces.isEmpty && graphIn == nil {
+      throw ValidationError("Missing expected argument '<traces> ...' (or --graph-in <file>)")
+    }
+    if graphInFiles.count > 1 {
+      throw ValidationError(
+        "--graph-in was given \(graphInFiles.count) times: a graph reads one graph file")
+    }
+    if traces.filter({ $0 == "-" }).count + (graphIn == "-" ? 1 : 0) > 1 {
+      throw ValidationError("Standard input (-) can be read only once")
+    }
   }
 
   func run() throws {
-    try OutputFile.refuse(output, beingAnyOf: [trace])
-    var validator = LockValidator(configuration: options.configuration)
-    let progress = ProgressBar(label: trace)
-    let symbols: TraceSymbols
+    try OutputFile.refuse(output, beingAnyOf: traces + graphInFiles)
+    var seed: GraphFile? = nil
+    if let graphIn {
+      do {
+        seed = try GraphFile.read(path: ReportCommand.file(for: graphIn), displayName: graphIn)
+      } catch {
+        writeStandardError("rawlockcheck: \(error)\n")
+        throw ExitCode(2)
+      }
+    }
+    let run = UnionRun(
+      configuration: options.configuration, graphIn: graphIn, symbolFiles: symbolFiles)
+    let paths = ReportCommand.once(traces)
+    var warnings: [SARIFReport.Failure] = []
+    var unread: [SARIFReport.Failure] = []
+    let report: TextReport
     do {
-      symbols = try TraceReader(
-        path: ReportCommand.file(for: trace), displayName: QuotedText.printable(trace)
-      ).read(
-        into: &validator, progress: progress.update)
-      progress.finish()
+      report = try run.validate(
+        paths, seed: seed, warnings: &warnings, unread: &unread,
+        pool: run.symbolizerPool())
     } catch {
-      progress.finish()
-      writeStandardError("rawlockcheck: \(error)\n")
+      writeStandardError(
+        "rawlockcheck: \((error as? UnionRun.UnionError)?.message ?? "\(error)")\n")
       throw ExitCode(2)
     }
-    var graph = ClassGraph(
-      validator: validator, source: trace,
-      resolver: resolver(
-        for: symbols, returnAddresses: validator.graph.edges.contains { $0.origin.ip != 0 }))
+    // Nothing read (every trace of several said why): nothing to draw.
+    if seed == nil && unread.count == paths.count { throw ExitCode(2) }
+    var graph = ClassGraph(report: report)
+    if let graphIn, !traces.isEmpty { graph.source += " + \(graphIn)" }
     let limit = maxEdges ?? (format == .svg ? Self.defaultSVGEdges : 0)
     if limit > 0 {
       graph = graph.limited(toEdges: limit)
       if let note = graph.partNote {
-        writeStandardError("rawlockcheck: graph: \(trace): \(note); --max-edges 0 draws all\n")
+        writeStandardError(
+          "rawlockcheck: graph: \(report.source): \(note); --max-edges 0 draws all\n")
       }
     }
     var bytes: [UInt8]
@@ -107,22 +145,8 @@ struct GraphCommand: ParsableCommand {
     let file = try OutputFile(path: output)
     try file.write(bytes)
     try file.commit()
-  }
-
-  /// Symbolized frames when the trace names its modules; addresses otherwise.
-  /// `returnAddresses`: whether the edges have return addresses (`ip=`) to
-  /// symbolize when the trace has no stacks.
-  func resolver(for symbols: TraceSymbols, returnAddresses: Bool) -> any FrameResolving {
-    guard !symbols.modules.isEmpty, !symbols.stacks.isEmpty || returnAddresses else {
-      if symbols.modules.isEmpty { symbolFiles.sayWarnings([], resolutions: [], of: trace) }
-      return AddressFrameResolver(stacks: symbols.stacks)
-    }
-    let resolver = SymbolizingFrameResolver(
-      modules: symbols.modules, stacks: symbols.stacks, debugDirectories: symbolFiles.debugDir,
-      binaries: symbolFiles.binary,
-      filter: FrameFilterChoice())
-    symbolFiles.sayWarnings(resolver.moduleWarnings, resolutions: resolver.modules, of: trace)
-    return resolver
+    // A trace of several that could not be read was said; the others are drawn.
+    if !unread.isEmpty { throw ExitCode(2) }
   }
 }
 

@@ -44,22 +44,23 @@ extension ReportCommand {
     var union = GraphFile()
     // The trace each class of `union` came from, for its conflicts.
     var classSources: [ExactKey: String] = [:]
-    let pool = symbolizerPool()
+    let run = unionRun
+    let pool = run.symbolizerPool()
     for group in groups {
       let report: TextReport
       do {
         var unread: [SARIFReport.Failure] = []
-        report = try validateUnion(
+        report = try run.validate(
           group, seed: seed, warnings: &warnings, unread: &unread, pool: pool)
         if !unread.isEmpty {
           failures += unread
           anyErrors = true
         }
       } catch {
-        let message = (error as? UnionError)?.message ?? "\(error)"
+        let message = (error as? UnionRun.UnionError)?.message ?? "\(error)"
         writeStandardError("rawlockcheck: \(message)\n")
         anyErrors = true
-        if let graphIn, (error as? UnionError)?.inGraphFile == true {
+        if let graphIn, (error as? UnionRun.UnionError)?.inGraphFile == true {
           // The graph file's fault, said once, of the graph file.
           failures.append((graphIn, message))
           break
@@ -102,7 +103,7 @@ extension ReportCommand {
     // which removes the temporary file: `InterruptCleanup`).
     var graphFile: OutputFile? = nil
     if let graphOut, !anyErrors {
-      do throws(UnionError) {
+      do throws(UnionRun.UnionError) {
         let text = try graphFileText(union, to: graphOut, several: groups.count > 1)
         do {
           let file = try OutputFile(path: graphOut)
@@ -111,7 +112,7 @@ extension ReportCommand {
           graphFile = file
         } catch {
           writeStandardError("rawlockcheck: \(error)\n")
-          throw UnionError(message: "\(error)")
+          throw UnionRun.UnionError(message: "\(error)")
         }
       } catch {
         failures.append((graphOut, error.message))
@@ -131,7 +132,7 @@ extension ReportCommand {
   /// - Throws: the one-line error (said on standard error) when it cannot
   ///   be written.
   private func graphFileText(_ union: GraphFile, to graphOut: String, several: Bool)
-    throws(UnionError) -> String
+    throws(UnionRun.UnionError) -> String
   {
     var union = union
     // Read back, each class and each subclass an edge names takes a slot
@@ -148,7 +149,7 @@ extension ReportCommand {
         "\(graphOut): \(needed) lock classes and subclasses, more than a graph file can be read "
         + "back with (the limit is \(ClassRegistry.capacity))"
       writeStandardError("rawlockcheck: \(message)\n")
-      throw UnionError(message: message)
+      throw UnionRun.UnionError(message: message)
     }
     if several {
       // Traces validated apart, each clean, may hold the two orders of
@@ -178,7 +179,7 @@ extension ReportCommand {
       return try union.render(comment: comment)
     } catch {
       writeStandardError("rawlockcheck: \(graphOut): \(error)\n")
-      throw UnionError(message: "\(graphOut): \(error)")
+      throw UnionRun.UnionError(message: "\(graphOut): \(error)")
     }
   }
 
@@ -216,107 +217,6 @@ extension ReportCommand {
     return kept
   }
 
-  /// One message for the user (already `file:line:` when it is about a line).
-  struct UnionError: Error {
-    /// About the `--graph-in` file, not a trace: every trace's validator
-    /// would fail alike.
-    var inGraphFile = false
-    var message: String
-  }
-
-  /// Validates `paths` in one validator seeded with `seed`; the report's
-  /// `sources` name each origin's trace (the seed's recorded traces first).
-  ///
-  /// A trace of several that cannot be read is said (one line) and added
-  /// to `unread`, and the others are still validated and reported: one
-  /// shard's empty or broken trace must not hide every other shard's
-  /// findings (the events it held before the error are part of the
-  /// union). With one trace, its error is thrown.
-  func validateUnion(
-    _ paths: [String], seed: GraphFile?, warnings: inout [SARIFReport.Failure],
-    unread: inout [SARIFReport.Failure], pool: SymbolizerPool
-  ) throws -> TextReport {
-    var validator = LockValidator(configuration: options.configuration)
-    var sources: [String] = []
-    /// The findings folded so far (`MergedFindings`), and their keys.
-    var folded = 0
-    var foldKeys: [[String]: Int] = [:]
-    var resolvers: [any FrameResolving] = []
-    var classSources: [String: String] = [:]
-    if let seed, let graphIn {
-      try Self.seed(
-        validator.core, from: seed, file: graphIn, sources: &sources, resolvers: &resolvers,
-        classSources: &classSources)
-    }
-    // Each source's first event in the run's numbering, and its symbols
-    // (the seed's sources, and a trace that could not be read, have none).
-    var firstEvents = [Int64](repeating: 0, count: sources.count)
-    var traceSymbols = [TraceSymbols?](repeating: nil, count: sources.count)
-    for (i, path) in paths.enumerated() {
-      firstEvents.append(validator.eventCount)
-      let progress = ProgressBar(label: path)
-      let before = (validator.eventCount, validator.statistics)
-      // Moved in, not copied: a copy left here would make the consumer's
-      // first new thread copy every thread's validator (per trace: a
-      // quadratic merge of thousands of shards).
-      var consumer = MergingConsumer(
-        validator: consume validator, trace: Int32(sources.count), source: path,
-        threadPrefix: paths.count > 1 ? "\(i + 1):" : "", classSources: classSources)
-      let started = MonotonicClock.now()
-      let symbols: TraceSymbols
-      var said: [SARIFReport.Failure] = []
-      defer { warnings += said }
-      let warn = Self.warning(path) { said.append($0) }
-      defer { consumer.warnings.forEach(warn) }
-      do {
-        symbols = try TraceReader(
-          path: Self.file(for: path), displayName: QuotedText.printable(path)
-        ).read(into: &consumer, progress: progress.update, warning: warn)
-        progress.finish()
-      } catch {
-        progress.finish()
-        if paths.count == 1 { throw UnionError(message: "\(error)") }
-        writeStandardError("rawlockcheck: \(error)\n")
-        unread.append((path, "\(error)"))
-        validator = consumer.validator
-        classSources = consumer.classSources
-        sources.append(path)
-        resolvers.append(AddressFrameResolver(stacks: []))
-        traceSymbols.append(nil)
-        continue
-      }
-      validator = consumer.validator
-      classSources = consumer.classSources
-      if statistics {
-        writeStandardError(
-          Self.statisticsLine(
-            path, validator, since: before, merged: paths.count > 1,
-            seconds: MonotonicClock.now() - started))
-      }
-      sources.append(path)
-      resolvers.append(resolver(for: symbols, path: path, pool: pool))
-      traceSymbols.append(symbols)
-      // This trace's repeats of earlier traces' findings (and of its own,
-      // at a stack and then at its first return address alone), folded
-      // now, before they count towards the store's capacity.
-      folded = validator.foldFindings(recordedSince: folded, into: &foldKeys) {
-        MergedFindings.key(of: $0, symbols: traceSymbols)
-      }
-    }
-    // The run's name: its traces, or for many (a CI run's shards), the
-    // first and last few and how many.
-    let name =
-      paths.count <= 8
-      ? paths.joined(separator: " + ")
-      : (paths.prefix(3) + ["..."] + paths.suffix(2)).joined(separator: " + ")
-        + " (\(paths.count) traces)"
-    var report = TextReport(
-      validator: validator, source: name, resolver: MergedFrameResolver(resolvers: resolvers))
-    report.sources = sources
-    report.sourceFirstEvents = firstEvents
-    return report
-  }
-
   /// Says on standard error that the graph file `graphOut` leaves out
   /// edge `e` (with the trace and line it came from), which closes a cycle
   /// `closing` (`with ...`).
@@ -328,90 +228,6 @@ extension ReportCommand {
     writeStandardError(
       "rawlockcheck: \(graphOut): left out \(e.from) -> \(e.to)\(place): it closes a cycle "
         + "\(closing)\n")
-  }
-
-  /// Registers the graph file's classes in `core` and seeds its edges, each
-  /// with an origin in a source named after the trace it was recorded
-  /// from (appended to `sources`, resolved to its recorded frame).
-  static func seed(
-    _ core: ValidatorCore, from graph: GraphFile, file: String, sources: inout [String],
-    resolvers: inout [any FrameResolving], classSources: inout [String: String]
-  ) throws(UnionError) {
-    for c in graph.classes {
-      do {
-        _ = try MergingConsumer.register(
-          key: c.key, name: c.name, kind: c.kind, waits: c.waits, in: core.classes,
-          source: "\(file):\(c.line)", sources: &classSources)
-      } catch {
-        throw UnionError(inGraphFile: true, message: "\(file):\(c.line): \(error.message)")
-      }
-    }
-    // An empty value (a hand-edited file) is no value.
-    func given(_ text: String?) -> String? { text?.isEmpty == true ? nil : text }
-    let recorded = RecordedFrameResolver(
-      frames: graph.edges.map { e in
-        let l = e.location
-        let function = given(l.function)
-        let file = given(l.file)
-        guard function != nil || file != nil else { return [] }
-        return [Frame(address: 0, function: function, file: file, line: l.line)]
-      })
-    // A strong cycle, whichever order the search would meet it in.
-    if let first = graph.strongCycleEdges().first {
-      let e = graph.edges[first]
-      throw UnionError(
-        inGraphFile: true,
-        message:
-          "\(file):\(e.line): edge \(e.from) -> \(e.to) closes a cycle with the edges above it")
-    }
-    var sourceIndex: [String: Int32] = [:]
-    let tables = core.classes.tables
-    // The classes ranked in a topological order of the file's graph first,
-    // then the edges in the file's order (the one they were found in, which
-    // the searches follow): linear, whatever that order.
-    core.presetOrder(
-      graph.topologicalClasses().compactMap { c in
-        core.classes.lookup(key: c.key).map { tables.variant(of: $0, subclass: c.sub) }
-      }.filter { $0 != .none })
-    for (k, e) in graph.edges.enumerated() {
-      let trace = given(e.location.trace)
-      let name = trace ?? file
-      let index: Int32
-      if let known = sourceIndex[name] {
-        index = known
-      } else {
-        index = Int32(sources.count)
-        sourceIndex[name] = index
-        sources.append(name)
-        resolvers.append(recorded)
-      }
-      let hasFrame = !recorded.frames[k].isEmpty
-      // A trace line without its trace is no place: not a line of the
-      // graph file.
-      let origin = Origin(
-        stack: hasFrame ? StackID(Int32(k)) : .none, line: trace == nil ? 0 : e.location.traceLine,
-        event: -1, trace: index)
-      guard let fromBase = core.classes.lookup(key: e.from),
-        let toBase = core.classes.lookup(key: e.to)
-      else {
-        throw UnionError(inGraphFile: true, message: "\(file):\(e.line): unknown class")
-      }
-      let from = tables.variant(of: fromBase, subclass: e.fromSub)
-      let to = tables.variant(of: toBase, subclass: e.toSub)
-      if from == .none || to == .none {
-        throw UnionError(
-          inGraphFile: true,
-          message:
-            "\(file):\(e.line): too many lock classes (the limit is \(ClassRegistry.capacity))")
-      }
-      if !core.seedDependency(from: from, to: to, kinds: e.kinds, origin: origin) {
-        throw UnionError(
-          inGraphFile: true,
-          message:
-            "\(file):\(e.line): edge \(e.from) -> \(e.to) closes a cycle with the edges above it"
-        )
-      }
-    }
   }
 
   /// The report's classes and dependency graph as a graph file: each edge

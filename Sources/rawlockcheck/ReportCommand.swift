@@ -161,7 +161,7 @@ struct ReportCommand: ParsableCommand {
     var reports: [TextReport] = []
     var failures: [SARIFReport.Failure] = []
     var warnings: [SARIFReport.Failure] = []
-    let pool = symbolizerPool()
+    let pool = unionRun.symbolizerPool()
     for path in traces {
       let progress = ProgressBar(label: path)
       var validator = LockValidator(configuration: options.configuration)
@@ -192,7 +192,7 @@ struct ReportCommand: ParsableCommand {
       if validator.findings.count > 0 { anyFindings = true }
       let report = TextReport(
         validator: validator, source: path,
-        resolver: resolver(
+        resolver: unionRun.resolver(
           for: symbols, path: path, pool: pool,
           returnAddresses: Self.haveReturnAddresses(validator.findings.findings)))
       switch format {
@@ -221,37 +221,19 @@ struct ReportCommand: ParsableCommand {
     }
   }
 
-  /// Symbolized frames when the trace names its modules and has findings
-  /// to show; addresses otherwise.
-  /// Traces whose modules are the same files share a symbolizer
-  /// (`pool`); its module warnings are said by the first of them.
-  /// `returnAddresses`: whether what is shown has return addresses (`ip=`)
-  /// to symbolize when the trace has no stacks; without either, its
-  /// modules are not opened (nor said missing).
-  func resolver(
-    for symbols: TraceSymbols, path: String, pool: SymbolizerPool, returnAddresses: Bool = true
-  ) -> any FrameResolving {
-    guard !symbols.modules.isEmpty, !symbols.stacks.isEmpty || returnAddresses else {
-      if symbols.modules.isEmpty { symbolFiles.sayWarnings([], resolutions: [], of: path) }
-      return AddressFrameResolver(stacks: symbols.stacks)
-    }
-    let (resolver, isNew) = pool.resolver(
-      modules: symbols.modules, stacks: symbols.stacks,
+  /// The run's traces validated as one (`--merge`, `--graph-in`), and
+  /// their frames.
+  var unionRun: UnionRun {
+    UnionRun(
+      configuration: options.configuration, graphIn: graphIn, statistics: statistics,
+      symbolFiles: symbolFiles,
       filter: FrameFilterChoice(hidden: hiddenFramePrefixes, keepOwnFrames: allFrames))
-    guard isNew else { return resolver }
-    symbolFiles.sayWarnings(resolver.moduleWarnings, resolutions: resolver.modules, of: path)
-    return resolver
   }
 
   /// Whether any place of `findings` (`Finding.origins`) has a return
   /// address.
   static func haveReturnAddresses(_ findings: [Finding]) -> Bool {
     findings.contains { $0.origins.contains { $0.ip != 0 } }
-  }
-
-  /// The symbolizers of this run's traces.
-  func symbolizerPool() -> SymbolizerPool {
-    SymbolizerPool(debugDirectories: symbolFiles.debugDir, binaries: symbolFiles.binary)
   }
 
   static func statisticsLine(_ path: String, _ v: LockValidator, seconds: Double) -> String {
