@@ -11,13 +11,15 @@ import WaitContext
 struct StatsCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "stats",
-    abstract: "Validate a trace and print lockdep_stats-style counters.",
+    abstract: "Validate traces and print lockdep_stats-style counters.",
     discussion: """
       Prints lock classes (declared, subclass variants), dependencies, chains validated \
       (chain-cache misses) and cache hits, the deepest held-lock stack, events per kind and \
       per thread (in text, the 20 busiest threads when there are more, and the others summed), \
-      the ten most acquired classes and findings per kind. Exit status 0, or 2 when the trace \
-      cannot be read.
+      the ten most acquired classes and findings per kind. Each trace is validated and \
+      counted on its own (as by report without --merge): text prints a block per trace, JSON \
+      an object (an array of those that could be read, for several). Exit status 0, or 2 when \
+      a trace cannot be read (the others are still counted).
       """
   )
 
@@ -32,31 +34,42 @@ struct StatsCommand: ParsableCommand {
   var format: Format = .text
 
   @Argument(
-    help: "The trace file (text or binary encoding); - for standard input (either encoding).")
-  var trace: String
+    help: "Trace files (text or binary encoding); - for standard input (either encoding).")
+  var traces: [String]
+
+  func validate() throws {
+    if traces.isEmpty { throw ValidationError("Missing expected argument '<traces> ...'") }
+    if traces.filter({ $0 == "-" }).count > 1 {
+      throw ValidationError("Standard input (-) can be read only once")
+    }
+  }
 
   func run() throws {
-    var counting = CountingValidator(LockValidator(configuration: options.configuration))
-    let progress = ProgressBar(label: trace)
-    do {
-      _ = try TraceReader(
-        path: ReportCommand.file(for: trace), displayName: QuotedText.printable(trace)
-      ).read(
-        into: &counting, progress: progress.update)
-      progress.finish()
-    } catch {
-      progress.finish()
-      writeStandardError("rawlockcheck: \(error)\n")
-      throw ExitCode(2)
+    var objects = JSONReports(several: traces.count > 1)
+    var anyErrors = false
+    for (i, trace) in traces.enumerated() {
+      var counting = CountingValidator(LockValidator(configuration: options.configuration))
+      let progress = ProgressBar(label: trace)
+      do {
+        _ = try TraceReader(
+          path: ReportCommand.file(for: trace), displayName: QuotedText.printable(trace)
+        ).read(
+          into: &counting, progress: progress.update)
+        progress.finish()
+      } catch {
+        progress.finish()
+        writeStandardError("rawlockcheck: \(error)\n")
+        anyErrors = true
+        continue
+      }
+      let stats = TraceStats(counting, source: trace)
+      switch format {
+      case .text: try writeStandardOutput((i == 0 ? "" : "\n") + stats.text())
+      case .json: try objects.add(stats.json())
+      }
     }
-    let stats = TraceStats(counting, source: trace)
-    switch format {
-    case .text: try writeStandardOutput(stats.text())
-    case .json:
-      var bytes = stats.json().bytes()
-      bytes.append(UInt8(ascii: "\n"))
-      try writeStandardOutput(bytes)
-    }
+    if format == .json { try objects.finish() }
+    if anyErrors { throw ExitCode(2) }
   }
 }
 

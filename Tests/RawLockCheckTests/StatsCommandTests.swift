@@ -145,4 +145,33 @@ import Testing
     #expect(run.stderr.hasPrefix("rawlockcheck: malformed/unbalanced.rlt:3: "))
     #expect(run.stderr.split(separator: "\n").count == 1)
   }
+
+  /// Several traces are each counted on their own, as `report` validates
+  /// each without `--merge`: a block (an object) per trace in the order
+  /// given, one trace's classes and events not added to another's; a trace
+  /// that cannot be read is said in one line and the others still counted,
+  /// with status 2.
+  @Test func severalTracesAreEachCountedOnTheirOwn() throws {
+    let seed = "findings/invalid-wait-context-seed.rlt"
+    let abba = "findings/circular-abba.rlt"
+    let alone = try json(ToolRun(["stats", "--format", "json", abba]))
+    let run = try ToolRun(["stats", "--format", "json", seed, "missing.rlt", abba])
+    #expect(run.status == 2)
+    #expect(run.stderr.split(separator: "\n").count == 1)
+    #expect(run.stderr.contains("missing.rlt"))
+    let objects = try #require(
+      try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [[String: Any]])
+    #expect(objects.map { $0["source"] as? String } == [seed, abba])
+    #expect(objects.first?["events"] as? Int == 8)
+    for key in ["events", "classes", "dependencies", "acquisitions"] {
+      #expect(objects.last?[key] as? Int == alone[key] as? Int, "\(key)")
+    }
+    let text = try ToolRun(["stats", seed, abba])
+    #expect(text.status == 0)
+    #expect(text.stdout.contains("\(seed):\n"))
+    #expect(text.stdout.contains("\n\n\(abba):\n"))
+    let twice = try ToolRun(["stats", "-", "-"], input: "")
+    #expect(twice.status == 2)
+    #expect(twice.stderr.contains("Standard input (-) can be read only once"))
+  }
 }
