@@ -4,7 +4,8 @@
 // operator() gcc -O2 writes inside a local class inside its function's DIE,
 // with an always_inline call in it (the inline frames once missed), and
 // constructor templates of a class and of a class template, whose Tn
-// names are built from DWARF (a constructor has no return type to print).
+// names are built from DWARF (a constructor has no return type to print),
+// and array and function types in such names.
 #include <concepts>
 #include <stdexcept>
 #include <type_traits>
@@ -42,6 +43,27 @@ template <typename T> struct Holder {
   }
 };
 
+// A constructor template taking a string literal (an array by reference),
+// and a function template with array, pointer-to-array, function-pointer
+// and top-level const parameters: their Tn names are built from DWARF,
+// where an array's bounds and the declarator's parentheses must be
+// spelled as a demangler spells them (`char const (&) [6]`).
+struct Text {
+  int n;
+  template <typename T, std::enable_if_t<(sizeof(T) > 0), bool> = true>
+  __attribute__((noinline)) Text(T&& t) : n((int)sizeof(t)) {
+    asm volatile("");
+  }
+};
+__attribute__((noinline)) void note(int x) { asm volatile("" ::"r"(x)); }
+template <typename T, std::enable_if_t<(sizeof(T) > 1), int> = 0>
+__attribute__((noinline)) int rows(const T x, int (*grid)[3], const int (&table)[2][3],
+                                   void (*each)(int), int* const out) {
+  each((int)x);
+  *out = grid[0][1] + table[1][2] + (int)x;
+  return *out;
+}
+
 struct format_failure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -74,7 +96,9 @@ extern "C" int cxx20_entry(int n) {
   check(n);
   Box box(n);
   Holder<long> holder(n);
-  return box.v + (int)holder.v + scaled<3>(n) + fixedScaled<Fixed{5}>(n) + twice(n) + thrice(n) + quad(n) +
+  Text text("hello");
+  int grid[2][3] = {};
+  return text.n + rows((short)n, grid, grid, &note, buffer) + box.v + (int)holder.v + scaled<3>(n) + fixedScaled<Fixed{5}>(n) + twice(n) + thrice(n) + quad(n) +
          writeFloat(n, buffer) + writeFloat((long)n, buffer);
 }
 

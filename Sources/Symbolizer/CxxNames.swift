@@ -91,7 +91,7 @@ struct CxxNames {
           }
           return
         }
-        typed.append(typeName(resolved, depth: 0))
+        typed.append(parameterTypeName(resolved, depth: 0))
       }
       if found {
         parameters = typed
@@ -211,28 +211,65 @@ struct CxxNames {
   }
 
   /// A type as c++filt prints it: typedefs resolved (mangled names hold the
-  /// underlying type), qualifiers after what they qualify (`char const*`).
+  /// underlying type), qualifiers after what they qualify (`char const*`),
+  /// a pointer or reference to an array or function in parentheses
+  /// (`char const (&) [6]`, `void (*)(int)`).
   private func typeName(_ die: Dwarf_Die, depth: Int) -> String {
-    guard depth < 32 else { return "?" }
+    typeText(die, depth: depth).text
+  }
+
+  /// A type's text in two parts around the place of a declarator, so that
+  /// a pointer, reference or member pointer to an array or function goes
+  /// between them in parentheses, as C++ writes it: `int` and ` [3]` make
+  /// `int [3]`, and a pointer to it `int (*) [3]`.
+  struct TypeText {
+    /// What comes before the declarator: `char const`, `void (*`.
+    var left: String
+    /// What comes after it: ` [6]`, `(int)`, `) [3]`; empty for most types.
+    var right = ""
+    /// An array or function type itself, to which a pointer or reference
+    /// is written in parentheses.
+    var wantsParentheses = false
+    /// A function type itself (`void (int)`: a blank between its parts).
+    var isFunction = false
+
+    /// The whole type.
+    var text: String { isFunction ? left + " " + right : left + right }
+
+    /// A pointer, reference or member pointer (`mark`: `*`, `&`, `&&`,
+    /// `Class::*`) to this type.
+    func pointer(_ mark: String, spaced: Bool) -> TypeText {
+      if wantsParentheses { return TypeText(left: left + " (" + mark, right: ")" + right) }
+      return TypeText(left: left + (spaced ? " " : "") + mark, right: right)
+    }
+  }
+
+  private func typeText(_ die: Dwarf_Die, depth: Int) -> TypeText {
+    guard depth < 32 else { return TypeText(left: "?") }
     let target = Self.type(of: die)
-    func innerName() -> String { target.map { typeName($0, depth: depth + 1) } ?? "void" }
+    func inner() -> TypeText {
+      target.map { typeText($0, depth: depth + 1) } ?? TypeText(left: "void")
+    }
     switch Self.tag(die) {
     case DW_TAG_base_type:
-      return Self.baseName(Self.ownName(die) ?? "?")
-    case DW_TAG_const_type: return innerName() + " const"
-    case DW_TAG_volatile_type: return innerName() + " volatile"
-    case DW_TAG_restrict_type, DW_TAG_atomic_type, DW_TAG_typedef: return innerName()
-    case DW_TAG_pointer_type, DW_TAG_reference_type, DW_TAG_rvalue_reference_type:
-      let tag = Self.tag(die)
-      let mark = tag == DW_TAG_pointer_type ? "*" : tag == DW_TAG_reference_type ? "&" : "&&"
-      if let target, Self.tag(target) == DW_TAG_subroutine_type {
-        return functionTypeName(target, inner: "(\(mark))", depth: depth + 1)
-      }
-      return innerName() + mark
+      return TypeText(left: Self.baseName(Self.ownName(die) ?? "?"))
+    case DW_TAG_const_type, DW_TAG_volatile_type:
+      // Of an array, the qualifier is its element's (`char const [6]`).
+      var type = inner()
+      type.left += Self.tag(die) == DW_TAG_const_type ? " const" : " volatile"
+      return type
+    case DW_TAG_restrict_type, DW_TAG_atomic_type, DW_TAG_typedef: return inner()
+    case DW_TAG_pointer_type: return inner().pointer("*", spaced: false)
+    case DW_TAG_reference_type: return inner().pointer("&", spaced: false)
+    case DW_TAG_rvalue_reference_type: return inner().pointer("&&", spaced: false)
     case DW_TAG_subroutine_type:
-      return functionTypeName(die, inner: "", depth: depth + 1)
+      return functionType(die, depth: depth + 1)
     case DW_TAG_array_type:
-      return innerName() + " []"
+      let element = inner()
+      // An array of arrays (through a typedef) continues the bounds.
+      let rest = element.wantsParentheses ? String(element.right.dropFirst()) : element.right
+      return TypeText(
+        left: element.left, right: " " + arrayBounds(die) + rest, wantsParentheses: true)
     case DW_TAG_ptr_to_member_type:
       var copy = die
       var attribute = Dwarf_Attribute()
@@ -243,16 +280,42 @@ struct CxxNames {
       {
         ownerName = typeName(owner, depth: depth + 1)
       }
-      return innerName() + " " + ownerName + "::*"
+      return inner().pointer(ownerName + "::*", spaced: true)
     case DW_TAG_structure_type, DW_TAG_class_type, DW_TAG_union_type, DW_TAG_enumeration_type:
-      return scopePrefix(of: die, depth: 0) + typeOwnName(die)
+      return TypeText(left: scopePrefix(of: die, depth: 0) + typeOwnName(die))
     default:
-      return Self.ownName(die) ?? "?"
+      return TypeText(left: Self.ownName(die) ?? "?")
     }
   }
 
-  /// `R (*)(A, B)` for a pointer (`inner`) to function type `die`.
-  private func functionTypeName(_ die: Dwarf_Die, inner: String, depth: Int) -> String {
+  /// `[6]`, `[2][3]` from an array type's subranges (`DW_AT_count`, or
+  /// `DW_AT_upper_bound` + 1); `[]` for one of unknown bound.
+  private func arrayBounds(_ die: Dwarf_Die) -> String {
+    var array = die
+    var bounds = ""
+    forEachChild(of: &array) { child in
+      guard dwarf_tag(&child) == Int32(DW_TAG_subrange_type) else { return }
+      var attribute = Dwarf_Attribute()
+      var value: Dwarf_Word = 0
+      if dwarf_attr(&child, UInt32(DW_AT_count), &attribute) != nil,
+        dwarf_formudata(&attribute, &value) == 0
+      {
+        bounds += "[\(value)]"
+      } else if dwarf_attr(&child, UInt32(DW_AT_upper_bound), &attribute) != nil,
+        dwarf_formudata(&attribute, &value) == 0, value < UInt64.max
+      {
+        bounds += "[\(value + 1)]"
+      } else {
+        bounds += "[]"
+      }
+    }
+    return bounds.isEmpty ? "[]" : bounds
+  }
+
+  /// A function type `R (A, B)`: its result, then its parameter types
+  /// (without their top-level `const`, which is no part of a function's
+  /// type or mangled name).
+  private func functionType(_ die: Dwarf_Die, depth: Int) -> TypeText {
     var function = die
     let result = Self.type(of: die).map { typeName($0, depth: depth) } ?? "void"
     var parameters: [String] = []
@@ -260,10 +323,23 @@ struct CxxNames {
       guard Self.tag(child) == DW_TAG_formal_parameter, let type = Self.type(of: child) else {
         return
       }
-      parameters.append(typeName(type, depth: depth))
+      parameters.append(parameterTypeName(type, depth: depth))
     }
-    return result + (inner.isEmpty ? "" : " " + inner) + "("
-      + parameters.joined(separator: ", ") + ")"
+    return TypeText(
+      left: result, right: "(" + parameters.joined(separator: ", ") + ")", wantsParentheses: true,
+      isFunction: true)
+  }
+
+  /// A parameter's type as a mangled name holds it: without its top-level
+  /// `const` and `volatile` (`unsigned long` for `unsigned long const`).
+  private func parameterTypeName(_ die: Dwarf_Die, depth: Int) -> String {
+    var type = die
+    while [DW_TAG_const_type, DW_TAG_volatile_type].contains(Self.tag(type)),
+      let target = Self.type(of: type)
+    {
+      type = target
+    }
+    return typeName(type, depth: depth)
   }
 
   private func forEachChild(of die: inout Dwarf_Die, _ body: (inout Dwarf_Die) -> Void) {

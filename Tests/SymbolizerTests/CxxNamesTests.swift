@@ -117,6 +117,29 @@ final class CxxNamesTests: XCTestCase {
     XCTAssertNil(CxxNames.innermostScope(""))
   }
 
+  /// Names built from DWARF spell array and function types as a demangler
+  /// does, checked against llvm-symbolizer (which reads these manglings):
+  /// an array's bounds, a pointer or reference to an array or function in
+  /// parentheses (`char const (&) [6]`, `int (*) [3]`, `void (*)(int)`),
+  /// and parameters without their top-level `const`, which is no part of
+  /// the mangled name. Before, `char [] const&` and `short const`.
+  func testArrayAndFunctionTypesInBuiltNames() throws {
+    guard FixtureSupport.llvmSymbolizer != nil else { throw XCTSkip("no llvm-symbolizer") }
+    let binary = try XCTUnwrap(FixtureSupport.built.clangxxProgram, "the fixture did not build")
+    let symbolizer = Symbolizer(executable: binary)
+    let functions = FixtureSupport.functions(of: binary).filter {
+      $0.name.contains("4Text") || $0.name.contains("4rows")
+    }
+    XCTAssertEqual(functions.count, 2)
+    let oracle = try XCTUnwrap(
+      Self.demangledOracle(binary: binary, addresses: functions.map(\.start)))
+    for (function, expected) in zip(functions, oracle) {
+      XCTAssertTrue(function.name.contains("Tn"), function.name)
+      let ours = symbolizer.symbolize(function.start).frames.map { $0.function ?? "??" }
+      XCTAssertEqual(ours, expected, function.name)
+    }
+  }
+
   /// libiberty names an inheriting constructor after its base class; we
   /// name it after its class, as llvm-symbolizer does. Clone suffixes print
   /// as c++filt prints them.
