@@ -382,6 +382,26 @@ struct TextTraceParser: ~Copyable {
     }
   }
 
+  /// Whether `candidate`, a line after the lines read so far, reads: nil,
+  /// or the message it is refused with. It is a trial (`mayBeCut`): its
+  /// events reach no consumer and the symbols are as before; what it
+  /// declares may stay in the tables of ids.
+  mutating func trial(_ candidate: [UInt8]) -> String? {
+    let saved = symbols
+    defer { symbols = saved }
+    var discarding = DiscardingConsumer()
+    return candidate.withUnsafeBytes { bytes -> String? in
+      do throws(TraceError) {
+        try parse(bytes, number: lineNumber, into: &discarding)
+        try flush(into: &discarding)
+        return nil
+      } catch {
+        _ = batch.flush(into: &discarding)
+        return error.message
+      }
+    }
+  }
+
   // MARK: Token helpers
 
   private func fail(_ message: String) -> TraceError {
@@ -521,4 +541,16 @@ struct TextTraceParser: ~Copyable {
     guard let found else { throw fail("unknown stack \"\(Self.clip(name))\"") }
     return StackID(found)
   }
+}
+
+/// A consumer that takes every declaration and event and keeps nothing:
+/// the parser's trials of a last line (`TextTraceParser.trial`).
+struct DiscardingConsumer: TraceConsumer {
+  mutating func declareClass(key: String, name: String?, kind: LockKind, waits: ClassWaitTypes)
+    -> ClassID
+  { ClassID(0) }
+  mutating func declareThread(token: String, name: String?) -> ThreadID { ThreadID(0) }
+  mutating func nameThread(_ id: ThreadID, _ name: String) {}
+  mutating func consume(_ event: LockEvent) {}
+  var takesThreadsAhead: Bool { true }
 }

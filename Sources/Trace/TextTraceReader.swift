@@ -95,12 +95,11 @@ public struct TextTraceReader {
         // cut short in the middle of a line (a copy of a trace being
         // written, a full disk): read up to the line before, as a binary
         // trace is read up to its last whole record, and say so.
-        // Only a line whose last token may be cut (`CutLine`): a wrong
-        // word at the end of a file without a final newline is an error.
+        // Only a line that some text appended makes read (`CutLine`): a
+        // wrong line at the end of a file without a final newline is an
+        // error.
         guard lines.lastLineUnterminated, parser.sawHeader, error.line == lineNumber,
-          CutLine.mayBeCut(
-            line, message: error.message,
-            names: [parser.classIDs, parser.threadIDs, parser.stackIDs])
+          parser.mayBeCut(line, message: error.message)
         else {
           throw error
         }

@@ -29,12 +29,18 @@ struct TokenTable {
 
   var count: Int { entries.count }
 
-  /// Whether a key is longer than `prefix` and starts with it (a scan of
-  /// every key: for a reader's last line, not its hot path).
-  func hasKey(extending prefix: [UInt8]) -> Bool {
-    entries.contains { e in
-      e.length > prefix.count && keys[e.start..<(e.start + prefix.count)].elementsEqual(prefix)
+  /// The first key longer than `prefix` that starts with it and
+  /// satisfies `isWanted`, or nil (a scan of every key: for a reader's
+  /// last line, not its hot path).
+  func key(extending prefix: [UInt8], where isWanted: ([UInt8]) -> Bool) -> [UInt8]? {
+    for e in entries
+    where e.length > prefix.count
+      && keys[e.start..<(e.start + prefix.count)].elementsEqual(prefix)
+    {
+      let key = Array(keys[e.start..<(e.start + e.length)])
+      if isWanted(key) { return key }
     }
+    return nil
   }
 
   // MARK: Hashing

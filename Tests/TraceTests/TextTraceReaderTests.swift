@@ -313,13 +313,16 @@ func error(_ text: String) -> String? {
     #expect(r.events.count == 3)
   }
 
-  /// Only a last line that may be a prefix of a line that reads is taken
-  /// for a cut: one refused for what it lacks at its end, or whose last
-  /// token is empty, in a quote, or the start of a longer word, option,
-  /// declared name or number. A wrong word at the end of a
-  /// file without its final newline (a writer that leaves it out, `printf`
-  /// in a test) is the error it would be with one (spec/trace-format.md:
-  /// a malformed line stops the reader), not a finding silently lost.
+  /// Only a last line that is a prefix of a line that reads is taken for a
+  /// cut: one that some text appended (completing its last token, then
+  /// adding tokens) makes read. A wrong line at the end of a file without
+  /// its final newline (a writer that leaves it out, `printf` in a test)
+  /// is the error it would be with one (spec/trace-format.md: a malformed
+  /// line stops the reader), not a finding silently lost: a wrong last
+  /// word, and as much a wrong earlier token (a stack declared twice), an
+  /// option repeated or not of its verb, a number that more digits cannot
+  /// mend (negative, too large), a value of the wrong kind, a token too
+  /// many. (An independent check found the second group read as cuts.)
   @Test(arguments: [
     ("1 acquire zone_lok", false), ("1 acquire A tyr", false), ("1 acquire A foo=2", false),
     ("class A spinlock", false), ("1 acquire zone_lo # a comment", false),
@@ -329,6 +332,14 @@ func error(_ text: String) -> String? {
     ("stack s2 0x10 0x", true), ("1 acquire", true), ("class new_lo", true), ("class C", true),
     ("stack s9", true), ("worke", true),
     ("class D custom", true), ("1 acquire A sub=8", false), ("1 acquire A sub=0x", true),
+    ("stack s1 0x20", false), ("1 acquire A inst=0x10 inst=0x2", false),
+    ("1 release A sub=1", false), ("1 acquire A sub=99999999999999999999999", false),
+    ("1 acquire A sub=-1", false), ("1 acquire A ip=-5", false),
+    ("1 acquire A inst=0x1ffffffffffffffff", false), ("class E mutex inner=5", false),
+    ("1 free 0x10 0x10 0x10", false), ("1 init inst=0x10", false),
+    ("1 acquire zone_lok r", false), ("1 acquire A nest=zone_l", true),
+    ("class F mutex inner=sp", true), ("1 free 0x10", true), ("1 init A", true),
+    ("thread 2 na", true), ("module 0x1000-", true), ("1 acquire \"zone_lo", true),
   ])
   func aLastLineIsACutOnlyWhereItsLastTokenMayBeCut(line: String, isCut: Bool) throws {
     let url = FileManager.default.temporaryDirectory
