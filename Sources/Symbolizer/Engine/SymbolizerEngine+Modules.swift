@@ -1,0 +1,211 @@
+import Basics
+import CElfutils
+import Glibc
+
+/// Reporting modules: the process's own (refreshed after `dlopen` and
+/// `dlclose`), a trace's records, an executable; where their files and
+/// debug files are, by path and build-id.
+extension SymbolizerEngine {
+  /// Refreshes the modules when a `dlopen` or `dlclose` happened since the
+  /// last look (the dynamic linker's counters changed). Cheap otherwise.
+  func refreshIfModulesChanged() {
+    guard isInProcess else { return }
+    let current = ProcessModules.generation()
+    if current != loadedGeneration { refreshProcessModules() }
+  }
+
+  /// Adds the modules loaded in this process since the last refresh and
+  /// forgets those unloaded since (their addresses may be reused by the next
+  /// `dlopen`, so cached answers are dropped too).
+  func refreshProcessModules() {
+    loadedGeneration = ProcessModules.generation()
+    let loaded = ProcessModules.current()
+    let loadedKeys = Set(loaded.map { "\($0.bias):\($0.path)" })
+    let gone = reportedInProcess.subtracting(loadedKeys)
+    if !gone.isEmpty {
+      reportedInProcess.subtract(gone)
+      ranges.removeAll { range in
+        let slot = slots[range.index]
+        return gone.contains("\(slot.bias):\(slot.path)")
+      }
+      cache.removeAll()
+      returnCache.removeAll()
+    }
+    var added = false
+    dwfl_report_begin_add(dwfl)
+    for module in loaded {
+      let key = "\(module.bias):\(module.path)"
+      guard !reportedInProcess.contains(key) else { continue }
+      reportedInProcess.insert(key)
+      var reported: OpaquePointer?
+      var stale = false
+      if access(module.path, R_OK) == 0 {
+        reported = dwfl_report_elf(dwfl, baseName(module.path), module.path, -1, module.bias, false)
+        if let reported, let expected = module.buildID, let actual = buildID(of: reported),
+          actual != expected
+        {
+          // The file on disk was replaced after it was loaded.
+          stale = true
+        }
+      }
+      let slot = ModuleSlot(
+        path: module.path, resolvedPath: reported == nil ? nil : module.path, bias: module.bias,
+        module: stale ? nil : reported, isStale: stale, lanes: lanes)
+      addSlot(slot, ranges: module.executableRanges)
+      added = true
+    }
+    dwfl_report_end(dwfl, nil, nil)
+    if added { ranges.sort { $0.low < $1.low } }
+  }
+
+  /// Adds the modules of a trace; see
+  /// `Symbolizer.init(modules:debugDirectories:binaries:)`.
+  func report(records: [ModuleRecord], binaries: [String] = []) -> [ModuleResolution] {
+    var resolutions: [ModuleResolution] = []
+    var byMapping: [String: Int] = [:]
+    // Each named file's build-id, read once.
+    let named = binaries.map { (path: $0, buildID: ElfFileInfo.read($0)?.buildID) }
+    // How many distinct files of the trace share each base name: a named
+    // file goes to a record without a build-id by its name only when that
+    // name is one file's (two `libx.so` from two directories would take
+    // one file's names for both).
+    var filesByName: [String: Set<String>] = [:]
+    for record in records { filesByName[baseName(record.path), default: []].insert(record.path) }
+    dwfl_report_begin_add(dwfl)
+    for record in records {
+      let expected = record.buildID.flatMap(NumberText.bytes(fromHex:))
+      // A named file is this record's when their build-ids agree, or, for
+      // a record without one, when their base names do and no other file
+      // of the trace has that name.
+      let name = baseName(record.path)
+      let chosen = named.filter { file in
+        if let expected, expected.count > 1 { return file.buildID == expected }
+        return baseName(file.path) == name && filesByName[name, default: []].count == 1
+      }.map(\.path)
+      let found = locate(path: record.path, buildID: expected, preferring: chosen)
+      var bias: UInt64 = 0
+      if let info = found.info,
+        let computed = info.bias(mappingStart: record.start, fileOffset: record.fileOffset)
+      {
+        bias = computed
+      } else {
+        bias = record.start &- record.fileOffset
+      }
+      let key = "\(bias):\(record.path)"
+      if let existing = byMapping[key] {
+        ranges.append(AddressRange(low: record.start, high: record.end, index: existing))
+        continue
+      }
+      var module: OpaquePointer?
+      if found.status == .ok, let file = found.path {
+        module = dwfl_report_elf(dwfl, baseName(record.path), file, -1, bias, false)
+      }
+      let status: ModuleResolution.Status =
+        found.status == .ok && module == nil ? .missing : found.status
+      let slot = ModuleSlot(
+        path: record.path, resolvedPath: module == nil ? nil : found.path, bias: bias,
+        module: module, isStale: status == .stale, lanes: lanes)
+      byMapping[key] = addSlot(slot, ranges: [record.start..<record.end])
+      resolutions.append(
+        ModuleResolution(path: record.path, resolvedPath: slot.resolvedPath, status: status))
+    }
+    dwfl_report_end(dwfl, nil, nil)
+    ranges.sort { $0.low < $1.low }
+    return resolutions
+  }
+
+  /// Adds one ELF file whose addresses are its own link-time addresses
+  /// (bias 0), covering the whole address space: `symbolize --exe`.
+  func report(executable path: String) -> ModuleResolution {
+    dwfl_report_begin_add(dwfl)
+    let module = dwfl_report_elf(dwfl, baseName(path), path, -1, 0, false)
+    dwfl_report_end(dwfl, nil, nil)
+    let slot = ModuleSlot(
+      path: path, resolvedPath: module == nil ? nil : path, bias: 0, module: module,
+      isStale: false, lanes: lanes)
+    addSlot(slot, ranges: [0..<UInt64.max])
+    return ModuleResolution(
+      path: path, resolvedPath: slot.resolvedPath, status: module == nil ? .missing : .ok)
+  }
+
+  @discardableResult
+  func addSlot(_ slot: ModuleSlot, ranges newRanges: [Range<UInt64>]) -> Int {
+    let index = slots.count
+    slots.append(slot)
+    for range in newRanges {
+      ranges.append(AddressRange(low: range.lowerBound, high: range.upperBound, index: index))
+    }
+    return index
+  }
+
+  /// Finds the file for a trace's module: the `preferring` files (named by
+  /// the user), the path itself, then under each debug directory (by base
+  /// name, by the full path below the root, and by `.build-id/xx/yyyy` and
+  /// `.build-id/xx/yyyy.debug`), then `/usr/lib/debug/.build-id/`. With a
+  /// build-id, only a file whose build-id matches is used; finding only
+  /// mismatching files makes the module stale.
+  func locate(path: String, buildID: [UInt8]?, preferring: [String] = []) -> (
+    path: String?, info: ElfFileInfo?, status: ModuleResolution.Status
+  ) {
+    var candidates = preferring + [path]
+    var buildIDPaths: [String] = []
+    if let buildID, buildID.count > 1 {
+      let hex = hexString(buildID)
+      let head = String(hex.prefix(2))
+      let tail = String(hex.dropFirst(2))
+      buildIDPaths = ["/.build-id/\(head)/\(tail)", "/.build-id/\(head)/\(tail).debug"]
+    }
+    for root in debugDirectories {
+      candidates.append(root + "/" + baseName(path))
+      if path.hasPrefix("/") { candidates.append(root + path) }
+      candidates += buildIDPaths.map { root + $0 }
+    }
+    candidates += buildIDPaths.map { "/usr/lib/debug" + $0 }
+    var sawMismatch = false
+    for candidate in candidates where access(candidate, R_OK) == 0 {
+      guard let info = ElfFileInfo.read(candidate) else { continue }
+      if let buildID, info.buildID != buildID {
+        sawMismatch = true
+        continue
+      }
+      return (candidate, info, .ok)
+    }
+    return (nil, nil, sawMismatch ? .stale : .missing)
+  }
+
+  /// The compilation units of every module with DWARF (in runtime
+  /// addresses), and every module without, numbered; see `LookupLocality`.
+  func lookupLocality() -> LookupLocality {
+    var keyed: [AddressRange] = []
+    var count = 0
+    var unitBytes = 0
+    for (index, slot) in slots.enumerated() {
+      if let dwarf = slot.dwarf {
+        unitBytes += dwarf.unitBytes
+        var units = 0
+        for unit in dwarf.unitRanges {
+          keyed.append(
+            AddressRange(
+              low: unit.low &+ dwarf.bias, high: unit.high &+ dwarf.bias,
+              index: count + unit.index))
+          units = max(units, unit.index + 1)
+        }
+        count += units
+      } else {
+        for range in ranges where range.index == index {
+          keyed.append(AddressRange(low: range.low, high: range.high, index: count))
+        }
+        count += 1
+      }
+    }
+    return LookupLocality(ranges: keyed, count: count, unitBytes: unitBytes)
+  }
+
+  func buildID(of module: OpaquePointer) -> [UInt8]? {
+    var bits: UnsafePointer<UInt8>?
+    var vaddr: GElf_Addr = 0
+    let length = dwfl_module_build_id(module, &bits, &vaddr)
+    guard length > 0, let bits else { return nil }
+    return Array(UnsafeBufferPointer(start: bits, count: Int(length)))
+  }
+}
