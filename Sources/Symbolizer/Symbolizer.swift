@@ -129,6 +129,14 @@ public final class Symbolizer: Sendable {
     self.lanes = lanes
   }
 
+  /// The paths of the modules this symbolizer looked up an address in and
+  /// found no DWARF for (neither in the file nor in a debug file through
+  /// its `.gnu_debuglink` or build-id): their frames name functions from
+  /// the symbol table, without file:line.
+  public var modulesWithoutDWARF: [String] {
+    engine.withLock { engine in engine.slots.filter(\.lacksDWARF).map(\.path) }
+  }
+
   /// Another symbolizer over the same modules, for another thread: its own
   /// `Dwfl`, indexes and lock, so that lanes symbolize in parallel, but it
   /// reuses the DWARF images this one (or another lane) inflated and shares

@@ -131,6 +131,15 @@ struct SymbolizeCommand: ParsableCommand {
     try submit()
     writer.finish()
     try checkOutput()
+    // A stripped file whose debug file was not found answers without a
+    // line: say why, once, after the answers.
+    for path in symbolizer.modulesWithoutDWARF {
+      writeStandardError(
+        "rawlockcheck: \(path): no DWARF found (none in the file, and no debug file through "
+          + "its .gnu_debuglink or build-id under /usr/lib/debug"
+          + (debugDir.isEmpty ? "" : " or --debug-dir") + "): functions are named from the "
+          + "symbol table, without file:line\n")
+    }
     // Everything is written (with write(2), nothing is buffered): skip
     // tearing down the DWARF indexes (a few milliseconds of freeing for a
     // large library) and the exit handlers.

@@ -169,7 +169,22 @@ import Testing
         ["symbolize", "--exe", "p.stripped", "--debug-dir", root, hex], in: dir)
       #expect(run.status == 0, "\(run.stderr)")
       #expect(run.stdout.hasPrefix("\(hex): work at "), "--debug-dir \(root): \(run.stdout)")
+      #expect(run.stderr.isEmpty, "\(run.stderr)")
     }
+    // Without the debug file there is no line to give: the answer is
+    // the module and offset, and one line on standard error says why (it
+    // said nothing, and a user could not tell a stripped file from a bug).
+    let bare = try ToolRun(["symbolize", "--exe", "p.stripped", hex], in: dir)
+    #expect(bare.status == 0)
+    #expect(bare.stdout.hasPrefix("\(hex): p.stripped+"), "\(bare.stdout)")
+    #expect(
+      bare.stderr
+        == "rawlockcheck: p.stripped: no DWARF found (none in the file, and no debug file "
+        + "through its .gnu_debuglink or build-id under /usr/lib/debug): functions are named "
+        + "from the symbol table, without file:line\n")
+    // The program with its DWARF says nothing.
+    let whole = try ToolRun(["symbolize", "--exe", "p", hex], in: dir)
+    #expect(whole.stderr.isEmpty, "\(whole.stderr)")
   }
 }
 

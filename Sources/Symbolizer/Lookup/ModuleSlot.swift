@@ -47,6 +47,14 @@ final class ModuleSlot {
     return built
   }
 
+  /// Whether the module's file was found and its DWARF looked for, but
+  /// none was there (nor in a debug file): its frames come from the symbol
+  /// table, without file:line.
+  var lacksDWARF: Bool {
+    guard module != nil, case .some(.none) = dwarfState else { return false }
+    return true
+  }
+
   /// Where the module's own file has code (its executable sections), read
   /// on first use.
   var code: CodeRanges {
