@@ -135,8 +135,13 @@ public struct MergingConsumer: TraceConsumer {
   /// Tags the events' origins with the source, then validates them as one
   /// batch (the validator's fast way).
   public mutating func consume(_ events: UnsafeBufferPointer<LockEvent>) -> RefusedEvent? {
-    tagged.removeAll(keepingCapacity: true)
     let trace = trace
+    // Readers leave every origin in source 0: the first source's events
+    // need no tag (nor a copy).
+    if trace == 0 {
+      return validator.process(events).map { RefusedEvent(index: $0.index, error: $0.error) }
+    }
+    tagged.removeAll(keepingCapacity: true)
     tagged.append(
       contentsOf: events.lazy.map { e in
         var e = e
