@@ -128,7 +128,7 @@ let package = Package(
       name: "RawLockCheckTests",
       dependencies: [
         "rawlockcheck", "Trace", "LockGraph", "Report", "WaitContext", "Symbolizer", "Basics",
-        "RCU",
+        "RCU", "Allocator",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),

@@ -167,10 +167,29 @@ struct DemoScenario {
   }
 
   /// A round's objects, each allocated from `slab` and initialized as an
-  /// RCU head, appended to `batch`.
-  func allocateRound(from slab: SlabAllocator, into batch: inout [UnsafeMutableRawPointer]) {
+  /// RCU head, appended to `batch`. When the zone is out of pages (the
+  /// objects freed in earlier rounds still wait for their grace period:
+  /// a machine so busy that RCU's threads fall seconds behind), `reclaim`
+  /// (the design's `kvfree_rcu_barrier()`) waits for them to be freed,
+  /// and the allocation is tried again, as the kernel's reclaim would; a
+  /// zone still empty ends the demo with one line, status 2.
+  func allocateRound(
+    from slab: SlabAllocator, into batch: inout [UnsafeMutableRawPointer],
+    reclaim: () -> Void = {}
+  ) {
     for _ in 0..<objectsPerRound {
-      let object = slab.kmalloc(Self.objectSize)!
+      guard
+        let object = slab.kmalloc(Self.objectSize)
+          ?? {
+            reclaim()
+            return slab.kmalloc(Self.objectSize)
+          }()
+      else {
+        writeStandardError(
+          "rawlockcheck: demo: the zone's \(zonePages) pages ran out with every deferred free "
+            + "done\n")
+        exit(2)
+      }
       object.initializeMemory(as: RCUHead.self, to: RCUHead())
       batch.append(object)
     }
@@ -184,7 +203,7 @@ struct DemoScenario {
     var batch: [UnsafeMutableRawPointer] = []
     batch.reserveCapacity(objectsPerRound)
     for _ in 0..<rounds {
-      allocateRound(from: slab, into: &batch)
+      allocateRound(from: slab, into: &batch, reclaim: kv.barrier)
       gate.wait()
       if index == 0 {
         // The per-CPU page lists and the krcp page caches empty: the next
