@@ -270,14 +270,14 @@ public final class PageAllocator: Sendable {
   // MARK: Locks
 
   /// Runs `body` under the zone lock with interrupts off
-  /// (`spin_lock_irqsave(&zone->lock)`).
+  /// (`spin_lock_irqsave(&zone->lock)`; on PREEMPT_RT, where `zone->lock`
+  /// sleeps, interrupts stay on: `SpinLock.withLockIRQSave`).
+  /// The acquisition is recorded at the caller's site (`rmqueue`), as the
+  /// kernel's `_RET_IP_` names the function that calls `spin_lock_irqsave`.
+  @inline(never)
   private func withZoneLock<R>(_ body: () -> R) -> R {
-    Checked.withIRQsDisabled {
-      zone.lock.lock()
-      defer {
-        zone.publishFreePages()
-        zone.lock.unlock()
-      }
+    zone.lock.withLockIRQSave(from: LockValidation.returnAddress()) {
+      defer { zone.publishFreePages() }
       zoneLockCount.add(1, ordering: .relaxed)
       return body()
     }
@@ -286,12 +286,8 @@ public final class PageAllocator: Sendable {
   /// Runs `body` under the zone lock if it is free now
   /// (`spin_trylock_irqsave(&zone->lock)`); nil when it is busy.
   private func withZoneTryLock<R>(_ body: () -> R) -> R? {
-    Checked.withIRQsDisabled {
-      guard zone.lock.tryLock() else { return nil }
-      defer {
-        zone.publishFreePages()
-        zone.lock.unlock()
-      }
+    zone.lock.withTryLockIRQSave {
+      defer { zone.publishFreePages() }
       zoneLockCount.add(1, ordering: .relaxed)
       return body()
     }

@@ -13,7 +13,8 @@ struct RawLockCheck: ParsableCommand {
     abstract: "Lockdep for programs outside the Linux kernel.",
     discussion: """
       Checks lock nesting as Linux lockdep does, with CONFIG_PROVE_RAW_LOCK_NESTING's \
-      invalid-wait-context rule. Exit status: 0 clean, 1 findings, 2 bad usage or trace.
+      invalid-wait-context rule. Exit status: 0 clean, 1 findings, 2 bad usage or trace \
+      (demo: 0 when it finds what it should, 1 when not).
       """,
     version: version,
     subcommands: [

@@ -99,6 +99,67 @@ import Testing
     }
   }
 
+  /// Checked as for PREEMPT_RT, `spin_lock_irqsave(&zone->lock)` leaves
+  /// interrupts on, as that kernel's does (`zone->lock` is a sleeping lock
+  /// there): the allocator's own paths are clean in every design, and
+  /// inline-nowait alone is flagged, with the invalid wait context and the
+  /// sleep in atomic context that `rt_spin_lock()`'s `might_sleep` reports
+  /// under the raw lock, both of `&zone->lock` under `&krcp->lock`.
+  /// Before, every design reported sleeping in the allocator "with
+  /// interrupts disabled", and the demo ended "NOT as expected".
+  @Test func preemptRTFlagsOnlyTheZoneLockUnderTheRawLock() throws {
+    let run = try ToolRun.command(
+      "/usr/bin/env",
+      [
+        "RAWLOCKCHECK_PREEMPT_RT=1", FixturePaths.tool.path, "demo", "--format", "json",
+        "--rounds", "2", "--threads", "2",
+      ])
+    #expect(run.status == 0, "\(run.stderr)")
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    #expect(object["expected"] as? Bool == true)
+    let designs = try #require(object["designs"] as? [[String: Any]])
+    let withFindings = designs.filter { ($0["findings"] as? [Any])?.isEmpty == false }
+    #expect(withFindings.map { $0["design"] as? String } == ["inline-nowait"])
+    let findings = withFindings.first?["findings"] as? [[String: Any]] ?? []
+    #expect(
+      Set(findings.compactMap { $0["kind"] as? String })
+        == ["invalid-wait-context", "sleep-in-atomic"])
+    for finding in findings {
+      #expect(finding["lock"] as? String == "&zone->lock")
+      #expect((finding["held"] as? [String] ?? []).contains("&krcp->lock"))
+    }
+  }
+
+  /// The demo is a run of the validator that collects its findings:
+  /// `RAWLOCKCHECK` (off, abort, print) is said to be ignored, not obeyed
+  /// (off found nothing and ended "NOT as expected"; abort ended the demo
+  /// at its first finding; print printed each report twice). Without raw
+  /// lock nesting checked, inline-nowait's bug goes unseen, as in lockdep
+  /// before CONFIG_PROVE_RAW_LOCK_NESTING: the demo expects that, and says
+  /// why (it ended "NOT as expected", naming no variable).
+  @Test func settingsThatChangeCheckingAreSaidOrExpected() throws {
+    let tool = FixturePaths.tool.path
+    let arguments = ["demo", "--design", "inline-nowait", "--rounds", "1", "--threads", "1"]
+    for setting in ["off", "abort", "print"] {
+      let run = try ToolRun.command("/usr/bin/env", ["RAWLOCKCHECK=\(setting)", tool] + arguments)
+      #expect(run.status == 0, "\(setting): \(run.stderr)")
+      #expect(
+        run.stderr
+          == "rawlockcheck: demo: RAWLOCKCHECK=\(setting) ignored: the demo validates and "
+          + "collects its findings itself\n")
+      #expect(run.stdout.components(separatedBy: "[ BUG: Invalid wait context ]").count == 2)
+    }
+    let plain = try ToolRun.command(
+      "/usr/bin/env",
+      ["RAWLOCKCHECK_NO_RAW_NESTING=1", tool, "demo", "--rounds", "1", "--threads", "1"])
+    #expect(plain.status == 0, "\(plain.stderr)")
+    #expect(!plain.stdout.contains("BUG"))
+    #expect(
+      plain.stdout.contains("as expected: inline-nowait, no-locks, nolock, deferred ran clean"))
+    #expect(plain.stdout.contains("RAWLOCKCHECK_NO_RAW_NESTING"))
+  }
+
   /// `--design nolock`: alloc_pages_nolock() never waits, so the run is clean.
   @Test func nolockIsClean() throws {
     let run = try ToolRun(["demo", "--design", "nolock", "--rounds", "2"])
@@ -128,8 +189,8 @@ import Testing
   /// A count out of range is said so, whatever its sign (`-1` is a value,
   /// not a missing one), and a run that would not end is refused.
   @Test(arguments: [
-    (["demo", "--threads", "-1"], "--threads and --rounds must be at least 1"),
-    (["demo", "--rounds", "0"], "--threads and --rounds must be at least 1"),
+    (["demo", "--threads", "-1"], "--threads must be at least 1, got -1"),
+    (["demo", "--rounds", "0"], "--rounds must be at least 1, got 0"),
     (["demo", "--rounds", "100001"], "--rounds must be at most 100000"),
     (["generate", "--events", "-5"], "--events, --threads must be positive"),
     (["generate", "--seed", "-1"], "The value '-1' is invalid for '--seed <seed>'"),

@@ -1,3 +1,4 @@
+import CLockdepSupport
 import LockGraph
 import WaitContext
 
@@ -286,8 +287,72 @@ public enum Checked {
 /// on it, validated. They differ only in their kind (their wait types).
 public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
   let word = SpinWord()
+  /// `raw_spinlock_t`: its `_irqsave` form disables interrupts on
+  /// PREEMPT_RT too.
+  let isRaw: Bool
+
+  override init(
+    kind: LockKind, waits: ClassWaitTypes? = nil, name: String?, key: LockClassKey?,
+    fileID: String, line: Int, column: Int
+  ) {
+    isRaw = kind == .rawSpinlock
+    super.init(
+      kind: kind, waits: waits, name: name, key: key, fileID: fileID, line: line, column: column)
+  }
 
   deinit { keepDeinitializerOutOfClients() }
+
+  /// `spin_lock_irqsave()` ... `spin_unlock_irqrestore()` around `body`
+  /// (`raw_spin_lock_irqsave()`, `local_lock_irqsave()`): interrupts off
+  /// (`Checked.withIRQsDisabled`), then the lock, released however `body`
+  /// ends. Checked as for PREEMPT_RT (`RAWLOCKCHECK_PREEMPT_RT`), a
+  /// `SpinLock` or `LocalLock` leaves interrupts on, as that kernel does:
+  /// there it is a sleeping lock, and its `_irqsave` form only takes it
+  /// (so nothing under it is in atomic context); a `RawSpinLock` still
+  /// disables them. The acquisition is recorded at `ip` (a wrapper's
+  /// `LockValidation.returnAddress()`, as `lock(from:)` takes), else at
+  /// this call's site.
+  @inline(never)
+  public final func withLockIRQSave<Result, Failure: Error>(
+    from ip: UInt64? = nil, _ body: () throws(Failure) -> Result
+  ) throws(Failure) -> Result {
+    let ip = ip ?? UInt64(UInt(bitPattern: rlc_return_address()))
+    guard disablesInterruptsWhenSaved else {
+      lock(from: ip)
+      defer { unlock() }
+      return try body()
+    }
+    return try Checked.withIRQsDisabled { () throws(Failure) -> Result in
+      lock(from: ip)
+      defer { unlock() }
+      return try body()
+    }
+  }
+
+  /// `spin_trylock_irqsave()` ... `spin_unlock_irqrestore()` around `body`:
+  /// its result, or nil (interrupts as they were) when the lock is busy;
+  /// interrupts as `withLockIRQSave` leaves them.
+  @inline(never)
+  public final func withTryLockIRQSave<Result, Failure: Error>(
+    _ body: () throws(Failure) -> Result
+  ) throws(Failure) -> Result? {
+    guard disablesInterruptsWhenSaved else {
+      guard tryLock() else { return nil }
+      defer { unlock() }
+      return try body()
+    }
+    return try Checked.withIRQsDisabled { () throws(Failure) -> Result? in
+      guard tryLock() else { return nil }
+      defer { unlock() }
+      return try body()
+    }
+  }
+
+  /// Whether the `_irqsave` forms disable interrupts: always for a raw
+  /// spin lock, and for the others unless checked as for PREEMPT_RT.
+  final var disablesInterruptsWhenSaved: Bool {
+    isRaw || !LockValidation.checksAsPreemptRT
+  }
 
   /// `spin_lock()` (`raw_spin_lock()`, `local_lock()`).
   public final func lock() { acquire(ip: callerAddress) }

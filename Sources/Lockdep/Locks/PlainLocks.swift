@@ -21,6 +21,24 @@ public enum Plain {
     @inlinable public func unlock() { word.unlock() }
     /// Takes the lock if it is free.
     @inlinable public func tryLock() -> Bool { word.tryLock() }
+    /// Runs `body` with the lock held (`spin_lock_irqsave()`: interrupts
+    /// are the validator's notion, and none runs here; `ip` ignored).
+    @inlinable public func withLockIRQSave<Result, Failure: Error>(
+      from ip: UInt64? = nil, _ body: () throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+      word.lock()
+      defer { word.unlock() }
+      return try body()
+    }
+    /// Runs `body` with the lock held if it is free now
+    /// (`spin_trylock_irqsave()`); nil when it is busy.
+    @inlinable public func withTryLockIRQSave<Result, Failure: Error>(
+      _ body: () throws(Failure) -> Result
+    ) throws(Failure) -> Result? {
+      guard word.tryLock() else { return nil }
+      defer { word.unlock() }
+      return try body()
+    }
     /// Checks nothing.
     @inlinable public func assertHeld(file: StaticString = #fileID, line: UInt = #line) {}
     /// Checks nothing.

@@ -1,6 +1,11 @@
 import ArgumentParser
+import Basics
 import Lockdep
 import Report
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// `rawlockcheck demo`: the seed scenario run in-process, with validation
 /// on, in each `kvfree_rcu()` design; the report of what the validator found
@@ -41,8 +46,8 @@ struct DemoCommand: ParsableCommand {
   var rounds = 8
 
   func validate() throws {
-    if threads < 1 || rounds < 1 {
-      throw ValidationError("--threads and --rounds must be at least 1")
+    for (option, value) in [("--threads", threads), ("--rounds", rounds)] where value < 1 {
+      throw ValidationError("\(option) must be at least 1, got \(value)")
     }
     if threads > DemoScenario.maxThreads {
       throw ValidationError("--threads must be at most \(DemoScenario.maxThreads)")
@@ -54,6 +59,15 @@ struct DemoCommand: ParsableCommand {
 
   func run() throws {
     // Collected, not printed: the demo prints each finding once, itself.
+    // `RAWLOCKCHECK` (which a program's own setting does not override)
+    // would turn the validator off, abort at the first finding, or print
+    // each twice: the demo is a run of the validator, and says so.
+    if let setting = getenv("RAWLOCKCHECK").map({ String(cString: $0) }), setting != "collect" {
+      writeStandardError(
+        "rawlockcheck: demo: RAWLOCKCHECK=\(QuotedText.shown(setting)) ignored: the demo "
+          + "validates and collects its findings itself\n")
+      unsetenv("RAWLOCKCHECK")
+    }
     LockValidation.policy = .collect
     DemoThread.checkThreadsStart()
     let scenario = DemoScenario(threads: threads, rounds: rounds)

@@ -75,6 +75,14 @@ enum DemoText {
             + "\(DemoResult.expectedHolder)")
       }
       if !clean.isEmpty { parts.append("\(clean.joined(separator: ", ")) ran clean") }
+      if !DemoDesign.validatorSeesTheBug
+        && results.contains(where: { $0.design == .inlineNowait })
+      {
+        parts.append(
+          "checked without raw lock nesting (RAWLOCKCHECK_NO_RAW_NESTING), a spinlock_t "
+            + "counts as a spin lock and inline-nowait's bug goes unseen, as in lockdep before "
+            + "CONFIG_PROVE_RAW_LOCK_NESTING")
+      }
       return "as expected: " + parts.joined(separator: "; ") + "\n"
     }
     var problems: [String] = []
@@ -198,7 +206,9 @@ struct DemoReportText {
     let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
     var section = ""
     for line in lines {
-      if line.hasSuffix("is trying to lock:") || line.hasSuffix("is trying to acquire:") {
+      if line.hasSuffix("is trying to lock:") || line.hasSuffix("is trying to acquire:")
+        || line.hasSuffix("may sleep acquiring:")
+      {
         section = "lock"
       } else if line.contains(" held by ") && line.hasSuffix(":") {
         section = "held"
