@@ -44,8 +44,9 @@ template <typename T> struct Holder {
 };
 
 // A constructor template taking a string literal (an array by reference),
-// and a function template with array, pointer-to-array, function-pointer
-// and top-level const parameters: their Tn names are built from DWARF,
+// and a function template with array, pointer-to-array, function-pointer,
+// member-function-pointer and top-level const (also through a typedef)
+// parameters: their Tn names are built from DWARF,
 // where an array's bounds and the declarator's parentheses must be
 // spelled as a demangler spells them (`char const (&) [6]`).
 struct Text {
@@ -56,11 +57,19 @@ struct Text {
   }
 };
 __attribute__((noinline)) void note(int x) { asm volatile("" ::"r"(x)); }
+struct Tally {
+  int total = 0;
+  __attribute__((noinline)) void add(int x) { total += x; }
+};
+typedef const int cint;
 template <typename T, std::enable_if_t<(sizeof(T) > 1), int> = 0>
 __attribute__((noinline)) int rows(const T x, int (*grid)[3], const int (&table)[2][3],
-                                   void (*each)(int), int* const out) {
+                                   void (*each)(int), int* const out, void (Tally::*add)(int),
+                                   cint bias) {
   each((int)x);
-  *out = grid[0][1] + table[1][2] + (int)x;
+  Tally tally;
+  (tally.*add)(bias);
+  *out = grid[0][1] + table[1][2] + (int)x + tally.total;
   return *out;
 }
 
@@ -98,7 +107,7 @@ extern "C" int cxx20_entry(int n) {
   Holder<long> holder(n);
   Text text("hello");
   int grid[2][3] = {};
-  return text.n + rows((short)n, grid, grid, &note, buffer) + box.v + (int)holder.v + scaled<3>(n) + fixedScaled<Fixed{5}>(n) + twice(n) + thrice(n) + quad(n) +
+  return text.n + rows((short)n, grid, grid, &note, buffer, &Tally::add, n) + box.v + (int)holder.v + scaled<3>(n) + fixedScaled<Fixed{5}>(n) + twice(n) + thrice(n) + quad(n) +
          writeFloat(n, buffer) + writeFloat((long)n, buffer);
 }
 

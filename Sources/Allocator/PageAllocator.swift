@@ -284,9 +284,11 @@ public final class PageAllocator: Sendable {
   }
 
   /// Runs `body` under the zone lock if it is free now
-  /// (`spin_trylock_irqsave(&zone->lock)`); nil when it is busy.
+  /// (`spin_trylock_irqsave(&zone->lock)`); nil when it is busy. Recorded
+  /// at the caller's site, as `withZoneLock`.
+  @inline(never)
   private func withZoneTryLock<R>(_ body: () -> R) -> R? {
-    zone.lock.withTryLockIRQSave {
+    zone.lock.withTryLockIRQSave(from: LockValidation.returnAddress()) {
       defer { zone.publishFreePages() }
       zoneLockCount.add(1, ordering: .relaxed)
       return body()

@@ -43,13 +43,18 @@ struct CutLine {
   /// (`acquire needs a class`, `expected "stack <sid> <address> ..."`):
   /// its messages for a line too short.
   static func wantsMore(_ message: String) -> Bool {
-    message.hasPrefix("expected \"") || message.hasPrefix("expected a declaration or")
-      || message.contains(" needs ")
+    (message.hasPrefix("expected \"") || message.hasPrefix("expected a declaration or")
+      || message.contains(" needs ")) && !message.contains(" before its options")
   }
 
-  /// The most trial lines one judgement parses (a few milliseconds' worth:
-  /// a line still lacking tokens is tried with each filler, three deep).
+  /// The most trial lines one judgement parses (a line still lacking
+  /// tokens is tried with each filler, three deep): a few milliseconds'
+  /// worth of short lines.
   static let maxTrials = 20_000
+  /// The most bytes the trials parse in all: a long last line (up to the
+  /// reader's 1 MiB) gets fewer trials, and the judgement stays well
+  /// under a second and a few megabytes.
+  static let maxTrialBytes = 64 << 20
   /// The most whole tokens a trial adds after completing the last one.
   static let maxAddedTokens = 3
 
@@ -160,62 +165,75 @@ extension TextTraceParser {
   /// with `message`, may be a line cut short (`CutLine`). Call it only at
   /// the end of the trace: the trials may leave what they declared in the
   /// tables of ids (never in the symbols, the events or the consumer).
+  /// A line the consumer refused (a class a merged trace declared as
+  /// another kind, one class too many) is no cut: the parser took it.
   mutating func mayBeCut(_ line: UnsafeRawBufferPointer, message: String) -> Bool {
-    guard let tail = CutLine.Tail(line) else { return false }
-    let start = Array(line)
-    var bases: [[UInt8]] = []
+    guard !lastRefusalWasTheConsumers, let tail = CutLine.Tail(line) else { return false }
+    // What may follow the line: each trial is the line and one of these.
+    var suffixes: [[UInt8]] = []
     if tail.inQuote {
       // Close the quote (after a backslash, the quote would be escaped).
       let close: [UInt8] = tail.escaped ? Array("\\\"".utf8) : [UInt8(ascii: "\"")]
-      bases.append(start + close)
+      suffixes.append(close)
       for rest in CutLine.completions(of: tail.last, classes: classIDs, stacks: stackIDs) {
-        bases.append(start + (tail.escaped ? [UInt8(ascii: "\\")] : []) + rest + close)
+        suffixes.append((tail.escaped ? [UInt8(ascii: "\\")] : []) + rest + close)
       }
     } else if tail.endsInBlank {
       // A whole token ends the line: only more tokens can make it read.
       guard CutLine.wantsMore(message) else { return false }
-      bases.append(start)
+      suffixes.append([])
     } else {
-      bases.append(start)
+      suffixes.append([])
       var token = tail.last
       // Within an option, the value is what the cut fell in.
       if let equals = token.firstIndex(of: UInt8(ascii: "=")), equals > 0 {
         token = Array(token[(equals + 1)...])
-        bases.append(start + Array("x".utf8))
+        suffixes.append(Array("x".utf8))
       }
       for rest in CutLine.completions(of: token, classes: classIDs, stacks: stackIDs) {
-        bases.append(start + rest)
+        suffixes.append(rest)
         // An option key completed needs its value.
         if rest.last == UInt8(ascii: "=") {
           for value in ["0", "1", "x", "spin", "normal", "ab"] {
-            bases.append(start + rest + Array(value.utf8))
+            suffixes.append(rest + Array(value.utf8))
           }
           for table in [classIDs, stackIDs] {
             if let key = table.key(extending: [], where: CutLine.isBare) {
-              bases.append(start + rest + key)
+              suffixes.append(rest + key)
             }
           }
         }
       }
     }
     let fillers = CutLine.fillers(classes: classIDs, stacks: stackIDs)
+    // Every trial parses the whole line: fewer of a long one.
+    let budget = min(CutLine.maxTrials, max(64, CutLine.maxTrialBytes / (line.count + 64)))
     var trials = 0
-    var frontier = bases
+    var candidate: [UInt8] = []
+    candidate.reserveCapacity(line.count + 256)
     for added in 0...CutLine.maxAddedTokens {
       var next: [[UInt8]] = []
-      for candidate in frontier {
-        guard trials < CutLine.maxTrials else { return false }
+      for suffix in suffixes {
+        guard trials < budget else { return false }
         trials += 1
         // The line as it was is known not to read; what it lacks is known.
-        let outcome =
-          candidate == start ? message : trial(candidate)
+        let outcome: String?
+        if suffix.isEmpty {
+          outcome = message
+        } else {
+          candidate.removeAll(keepingCapacity: true)
+          candidate.append(contentsOf: line)
+          candidate.append(contentsOf: suffix)
+          outcome = trial(candidate)
+        }
         guard let refusal = outcome else { return true }
-        if CutLine.wantsMore(refusal) && added < CutLine.maxAddedTokens {
-          for filler in fillers { next.append(candidate + [UInt8(ascii: " ")] + filler) }
+        guard CutLine.wantsMore(refusal), added < CutLine.maxAddedTokens else { continue }
+        for filler in fillers where trials + next.count < budget {
+          next.append(suffix + [UInt8(ascii: " ")] + filler)
         }
       }
-      frontier = next
-      if frontier.isEmpty { break }
+      suffixes = next
+      if suffixes.isEmpty { break }
     }
     return false
   }

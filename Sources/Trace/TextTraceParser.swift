@@ -20,6 +20,11 @@ struct TextTraceParser: ~Copyable {
   /// Events parsed and not yet consumed, with their line numbers.
   var batch = EventBatch()
 
+  /// Whether the last line refused was refused by the consumer, not by
+  /// the parser (a class a merged trace declared as another kind): set
+  /// by `parse`, for `mayBeCut`.
+  private(set) var lastRefusalWasTheConsumers = false
+
   init(file: String) { self.file = file }
 
   /// The first line where a `#` follows a token with no blank between
@@ -53,6 +58,7 @@ struct TextTraceParser: ~Copyable {
     _ whole: UnsafeRawBufferPointer, number: Int64, into consumer: inout C
   ) throws(TraceError) {
     lineNumber = number
+    lastRefusalWasTheConsumers = false
     let line = Self.withoutByteOrderMark(whole, number: number)
     if !sawHeader && number == 1 && BinaryTraceFormat.startsWithMagic(line) {
       throw fail(
@@ -175,6 +181,7 @@ struct TextTraceParser: ~Copyable {
       id = try consumer.declareClass(
         key: key, name: name, kind: kind, waits: waits, site: "\(file):\(lineNumber)")
     } catch {
+      lastRefusalWasTheConsumers = true
       throw fail(error.message)
     }
     classIDs.insert(key, value: id.raw)
@@ -197,6 +204,7 @@ struct TextTraceParser: ~Copyable {
       do {
         try consumer.nameThread(tid, name)
       } catch {
+        lastRefusalWasTheConsumers = true
         throw fail(error.message)
       }
     }
@@ -517,6 +525,7 @@ struct TextTraceParser: ~Copyable {
     do {
       id = try consumer.declareThread(token: name, name: nil)
     } catch {
+      lastRefusalWasTheConsumers = true
       throw fail(error.message)
     }
     threadIDs.insert(name, value: id.raw)

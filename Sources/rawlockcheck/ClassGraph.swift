@@ -124,7 +124,8 @@ struct ClassGraph {
   var nodes: [Node]
   /// Every dependency in the order it was added, then refused ones.
   var edges: [Edge]
-  /// The trace, as named on the command line.
+  /// What was drawn: the trace as named on the command line, or the
+  /// run's name for several (`a.rlt + b.rlt`), with the graph file's.
   var source: String
   /// How many dependencies and classes the whole graph has, when this is
   /// a part of it (`limited(toEdges:)`).

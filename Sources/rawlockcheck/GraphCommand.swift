@@ -8,7 +8,8 @@ import Trace
   import Glibc
 #endif
 
-/// `rawlockcheck graph`: the lock-class dependency graph of a trace, as
+/// `rawlockcheck graph`: the lock-class dependency graph of traces (their
+/// union, as `report --merge` validates it) and of a graph file, as
 /// DOT, SVG (through Graphviz's `dot`) or JSON, with the edges of reported
 /// circular dependencies and of invalid wait contexts highlighted.
 struct GraphCommand: ParsableCommand {

@@ -47,7 +47,8 @@ struct StatsCommand: ParsableCommand {
   func run() throws {
     var objects = JSONReports(several: traces.count > 1)
     var anyErrors = false
-    for (i, trace) in traces.enumerated() {
+    var printedAny = false
+    for trace in traces {
       var counting = CountingValidator(LockValidator(configuration: options.configuration))
       let progress = ProgressBar(label: trace)
       do {
@@ -64,7 +65,9 @@ struct StatsCommand: ParsableCommand {
       }
       let stats = TraceStats(counting, source: trace)
       switch format {
-      case .text: try writeStandardOutput((i == 0 ? "" : "\n") + stats.text())
+      case .text:
+        try writeStandardOutput((printedAny ? "\n" : "") + stats.text())
+        printedAny = true
       case .json: try objects.add(stats.json())
       }
     }

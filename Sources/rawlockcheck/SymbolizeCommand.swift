@@ -135,10 +135,10 @@ struct SymbolizeCommand: ParsableCommand {
     // line: say why, once, after the answers.
     for path in symbolizer.modulesWithoutDWARF {
       writeStandardError(
-        "rawlockcheck: \(path): no DWARF found (none in the file, and no debug file through "
-          + "its .gnu_debuglink or build-id under /usr/lib/debug"
+        "rawlockcheck: \(QuotedText.printable(path)): no DWARF found (none in the file, and no "
+          + "debug file through its .gnu_debuglink or build-id under /usr/lib/debug"
           + (debugDir.isEmpty ? "" : " or --debug-dir") + "): functions are named from the "
-          + "symbol table, without file:line\n")
+          + "symbol table where it has them, without file:line\n")
     }
     // Everything is written (with write(2), nothing is buffered): skip
     // tearing down the DWARF indexes (a few milliseconds of freeing for a

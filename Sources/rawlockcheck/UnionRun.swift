@@ -99,7 +99,18 @@ struct UnionRun {
             seconds: MonotonicClock.now() - started))
       }
       sources.append(path)
-      resolvers.append(resolver(for: symbols, path: path, pool: pool))
+      // Whether this trace has places with a return address (a
+      // finding's, or a dependency's for `graph`): without them, or
+      // stacks, its modules are not opened (nor said missing). Looked
+      // for only where it decides that.
+      let trace = Int32(sources.count - 1)
+      let returnAddresses =
+        symbols.modules.isEmpty || !symbols.stacks.isEmpty
+        || validator.findings.findings.contains { f in
+          f.origins.contains { $0.trace == trace && $0.ip != 0 }
+        } || validator.graph.edges.contains { $0.origin.trace == trace && $0.origin.ip != 0 }
+      resolvers.append(
+        resolver(for: symbols, path: path, pool: pool, returnAddresses: returnAddresses))
       traceSymbols.append(symbols)
       // This trace's repeats of earlier traces' findings (and of its own,
       // at a stack and then at its first return address alone), folded

@@ -83,6 +83,40 @@ import Testing
       }.first { $0.contains("BUG: Invalid wait context") } ?? ""
     #expect(heldAt(second, line: readLine), "\(second)")
   }
+
+  /// `withLockIRQSave` (`spin_lock_irqsave()`) disables interrupts, then
+  /// takes the lock, recorded at the call's own site; `withTryLockIRQSave`
+  /// likewise, and gives nil for a lock another thread holds. A mutex under
+  /// either is the invalid wait context, and (interrupts off) the sleep in
+  /// atomic context, of its kind.
+  @Test func irqSaveFormsDisableInterruptsAndRecordTheirCallSite() {
+    let raw = Checked.RawSpinLock(name: "&site->irqsave")
+    let spin = Checked.SpinLock(name: "&site->tryirqsave")
+    let mutex = Checked.Mutex(name: "&site->mutex4")
+    let rawLine = #line + 2
+    let rawTexts = texts {
+      raw.withLockIRQSave { mutex.withLock {} }
+    }
+    let wait = rawTexts.first { $0.contains("BUG: Invalid wait context") } ?? ""
+    #expect(heldAt(wait, line: rawLine), "\(rawTexts)")
+    let sleep = rawTexts.first { $0.contains("BUG: sleeping function") } ?? ""
+    #expect(sleep.contains("interrupts disabled"), "\(rawTexts)")
+    let spinLine = #line + 2
+    let spinTexts = texts {
+      _ = spin.withTryLockIRQSave { mutex.withLock {} }
+    }
+    let spinWait = spinTexts.first { $0.contains("BUG: Invalid wait context") } ?? ""
+    #expect(heldAt(spinWait, line: spinLine), "\(spinTexts)")
+    // Busy: nil, and the body does not run.
+    let holder = Checked.SpinLock(name: "&site->busy")
+    holder.lock()
+    let result = texts {
+      let ran = holder.withTryLockIRQSave { true }
+      #expect(ran == nil)
+    }
+    holder.unlock()
+    #expect(result.isEmpty, "\(result)")
+  }
 }
 
 /// A lock type of the user's own, built on `LockdepMap` as the README
@@ -136,4 +170,5 @@ final class UserTicketLock: @unchecked Sendable {
     let map = LockdepMap(kind, inner: inner, lockType: type, name: "&user->custom")
     #expect(map.kind == .custom)
   }
+
 }

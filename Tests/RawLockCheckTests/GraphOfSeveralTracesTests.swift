@@ -96,4 +96,28 @@ import Testing
       #expect(misuse.stdout.isEmpty, "\(arguments)")
     }
   }
+
+  /// A trace's modules are opened (and said missing) only when something
+  /// drawn has a return address or the trace has stacks, as `report` opens
+  /// them only for what it prints: read through the union, `graph` said a
+  /// module missing for a trace with neither.
+  @Test func modulesAreOpenedOnlyForAddressesDrawn() throws {
+    let module = "module 0x1000-0x2000 0 /nonexistent/libx.so\n"
+    let dir = try MergeCommandTests.directory([
+      "plain.rlt": "rawlockcheck-trace 1\n" + module
+        + "class A spinlock\nclass B spinlock\n1 acquire A\n1 acquire B\n1 release B\n"
+        + "1 release A\n",
+      "ip.rlt": "rawlockcheck-trace 1\n" + module
+        + "class A spinlock\nclass B spinlock\n1 acquire A ip=0x1100\n1 acquire B ip=0x1200\n"
+        + "1 release B\n1 release A\n",
+    ])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let plain = try ToolRun(["graph", "plain.rlt"], in: dir)
+    #expect(plain.status == 0)
+    #expect(plain.stderr.isEmpty, "\(plain.stderr)")
+    let withIP = try ToolRun(["graph", "ip.rlt"], in: dir)
+    #expect(withIP.status == 0)
+    #expect(withIP.stderr.contains("module /nonexistent/libx.so not found"), "\(withIP.stderr)")
+  }
+
 }

@@ -35,6 +35,22 @@ import Testing
     return dir
   }
 
+  /// A merged trace's last line, without its newline, that the merge
+  /// refuses (a class the first trace declared as another kind) is the
+  /// error it is with its newline, not a line cut short: the parser took
+  /// it, and no text appended changes what it declares.
+  @Test func aLastLineTheMergeRefusesIsNoCut() throws {
+    let dir = try Self.directory([
+      "m1.rlt": "rawlockcheck-trace 1\nclass A mutex\n",
+      "m2.rlt": "rawlockcheck-trace 1\nclass A spinlock name=fo",
+    ])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try ToolRun(["report", "--merge", "m1.rlt", "m2.rlt"], in: dir)
+    #expect(run.status == 2)
+    #expect(run.stderr.hasPrefix("rawlockcheck: m2.rlt:2: "), "\(run.stderr)")
+    #expect(!run.stderr.contains("cut short"), "\(run.stderr)")
+  }
+
   /// The chain of a circular-dependency block names both traces' lines.
   static func expectCycleAcrossTraces(_ run: ToolRun) {
     #expect(run.status == 1)

@@ -170,6 +170,10 @@ import Testing
     #expect(text.status == 0)
     #expect(text.stdout.contains("\(seed):\n"))
     #expect(text.stdout.contains("\n\n\(abba):\n"))
+    // The first trace unreadable: the text starts with the next block.
+    let afterMissing = try ToolRun(["stats", "missing.rlt", seed])
+    #expect(afterMissing.status == 2)
+    #expect(afterMissing.stdout.hasPrefix("\(seed):\n"), "\(afterMissing.stdout)")
     let twice = try ToolRun(["stats", "-", "-"], input: "")
     #expect(twice.status == 2)
     #expect(twice.stderr.contains("Standard input (-) can be read only once"))

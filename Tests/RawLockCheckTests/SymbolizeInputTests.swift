@@ -181,7 +181,7 @@ import Testing
       bare.stderr
         == "rawlockcheck: p.stripped: no DWARF found (none in the file, and no debug file "
         + "through its .gnu_debuglink or build-id under /usr/lib/debug): functions are named "
-        + "from the symbol table, without file:line\n")
+        + "from the symbol table where it has them, without file:line\n")
     // The program with its DWARF says nothing.
     let whole = try ToolRun(["symbolize", "--exe", "p", hex], in: dir)
     #expect(whole.stderr.isEmpty, "\(whole.stderr)")

@@ -121,8 +121,11 @@ final class CxxNamesTests: XCTestCase {
   /// does, checked against llvm-symbolizer (which reads these manglings):
   /// an array's bounds, a pointer or reference to an array or function in
   /// parentheses (`char const (&) [6]`, `int (*) [3]`, `void (*)(int)`),
-  /// and parameters without their top-level `const`, which is no part of
-  /// the mangled name. Before, `char [] const&` and `short const`.
+  /// a member function pointer without its artificial `this`
+  /// (`void (fixture20::Tally::*)(int)`), and parameters without their
+  /// top-level `const`, through a typedef too, which is no part of the
+  /// mangled name. Before, `char [] const&`, `short const`,
+  /// `(fixture20::Tally*, int)` and `int const`.
   func testArrayAndFunctionTypesInBuiltNames() throws {
     guard FixtureSupport.llvmSymbolizer != nil else { throw XCTSkip("no llvm-symbolizer") }
     let binary = try XCTUnwrap(FixtureSupport.built.clangxxProgram, "the fixture did not build")

@@ -316,7 +316,10 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
   public final func withLockIRQSave<Result, Failure: Error>(
     from ip: UInt64? = nil, _ body: () throws(Failure) -> Result
   ) throws(Failure) -> Result {
-    let ip = ip ?? UInt64(UInt(bitPattern: rlc_return_address()))
+    // Read here, not in an autoclosure of `??`, where it would be the
+    // closure's own return address.
+    let site = UInt64(UInt(bitPattern: rlc_return_address()))
+    let ip = ip ?? site
     guard disablesInterruptsWhenSaved else {
       lock(from: ip)
       defer { unlock() }
@@ -331,18 +334,21 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
 
   /// `spin_trylock_irqsave()` ... `spin_unlock_irqrestore()` around `body`:
   /// its result, or nil (interrupts as they were) when the lock is busy;
-  /// interrupts as `withLockIRQSave` leaves them.
+  /// interrupts as `withLockIRQSave` leaves them, and the acquisition
+  /// recorded at `ip`, else at this call's site, as there.
   @inline(never)
   public final func withTryLockIRQSave<Result, Failure: Error>(
-    _ body: () throws(Failure) -> Result
+    from ip: UInt64? = nil, _ body: () throws(Failure) -> Result
   ) throws(Failure) -> Result? {
+    let site = UInt64(UInt(bitPattern: rlc_return_address()))
+    let ip = ip ?? site
     guard disablesInterruptsWhenSaved else {
-      guard tryLock() else { return nil }
+      guard tryLock(from: ip) else { return nil }
       defer { unlock() }
       return try body()
     }
     return try Checked.withIRQsDisabled { () throws(Failure) -> Result? in
-      guard tryLock() else { return nil }
+      guard tryLock(from: ip) else { return nil }
       defer { unlock() }
       return try body()
     }
@@ -436,6 +442,13 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
   public final func tryLock() -> Bool {
     guard word.tryLock() else { return false }
     validateAcquire(trylock: true)
+    return true
+  }
+
+  /// `spin_trylock()` recorded at call site `ip`.
+  final func tryLock(from ip: UInt64) -> Bool {
+    guard word.tryLock() else { return false }
+    validateAcquire(trylock: true, ip: ip)
     return true
   }
 }

@@ -31,9 +31,9 @@ public enum Plain {
       return try body()
     }
     /// Runs `body` with the lock held if it is free now
-    /// (`spin_trylock_irqsave()`); nil when it is busy.
+    /// (`spin_trylock_irqsave()`); nil when it is busy (`ip` ignored).
     @inlinable public func withTryLockIRQSave<Result, Failure: Error>(
-      _ body: () throws(Failure) -> Result
+      from ip: UInt64? = nil, _ body: () throws(Failure) -> Result
     ) throws(Failure) -> Result? {
       guard word.tryLock() else { return nil }
       defer { word.unlock() }

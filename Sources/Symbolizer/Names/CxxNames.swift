@@ -244,6 +244,7 @@ struct CxxNames {
     }
   }
 
+  /// `die`'s type in its two parts (`TypeText`); `?` past 32 levels.
   private func typeText(_ die: Dwarf_Die, depth: Int) -> TypeText {
     guard depth < 32 else { return TypeText(left: "?") }
     let target = Self.type(of: die)
@@ -302,9 +303,10 @@ struct CxxNames {
       {
         bounds += "[\(value)]"
       } else if dwarf_attr(&child, UInt32(DW_AT_upper_bound), &attribute) != nil,
-        dwarf_formudata(&attribute, &value) == 0, value < UInt64.max
+        dwarf_formudata(&attribute, &value) == 0
       {
-        bounds += "[\(value + 1)]"
+        // gcc gives `int a[0]` an upper bound of -1.
+        bounds += "[\(value == UInt64.max ? 0 : value + 1)]"
       } else {
         bounds += "[]"
       }
@@ -320,7 +322,11 @@ struct CxxNames {
     let result = Self.type(of: die).map { typeName($0, depth: depth) } ?? "void"
     var parameters: [String] = []
     forEachChild(of: &function) { child in
-      guard Self.tag(child) == DW_TAG_formal_parameter, let type = Self.type(of: child) else {
+      // The artificial `this` of a member function's type is no parameter
+      // a mangled name lists (`void (A::*)(int)`).
+      guard Self.tag(child) == DW_TAG_formal_parameter, !Self.flag(&child, DW_AT_artificial),
+        let type = Self.type(of: child)
+      else {
         return
       }
       parameters.append(parameterTypeName(type, depth: depth))
@@ -331,10 +337,11 @@ struct CxxNames {
   }
 
   /// A parameter's type as a mangled name holds it: without its top-level
-  /// `const` and `volatile` (`unsigned long` for `unsigned long const`).
+  /// `const` and `volatile` (`unsigned long` for `unsigned long const`),
+  /// through typedefs too (`typedef const int cint`: `int`).
   private func parameterTypeName(_ die: Dwarf_Die, depth: Int) -> String {
     var type = die
-    while [DW_TAG_const_type, DW_TAG_volatile_type].contains(Self.tag(type)),
+    while [DW_TAG_const_type, DW_TAG_volatile_type, DW_TAG_typedef].contains(Self.tag(type)),
       let target = Self.type(of: type)
     {
       type = target

@@ -62,7 +62,10 @@ struct DemoCommand: ParsableCommand {
     // `RAWLOCKCHECK` (which a program's own setting does not override)
     // would turn the validator off, abort at the first finding, or print
     // each twice: the demo is a run of the validator, and says so.
-    if let setting = getenv("RAWLOCKCHECK").map({ String(cString: $0) }), setting != "collect" {
+    // Read as the validator reads it: empty is unset, the case is no matter.
+    if let setting = getenv("RAWLOCKCHECK").map({ String(cString: $0) }), !setting.isEmpty,
+      setting.lowercased() != "collect"
+    {
       writeStandardError(
         "rawlockcheck: demo: RAWLOCKCHECK=\(QuotedText.shown(setting)) ignored: the demo "
           + "validates and collects its findings itself\n")

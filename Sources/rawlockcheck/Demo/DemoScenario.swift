@@ -186,9 +186,10 @@ struct DemoScenario {
   /// RCU head, appended to `batch`. When the zone is out of pages (the
   /// objects freed in earlier rounds still wait for their grace period:
   /// a machine so busy that RCU's threads fall seconds behind), `reclaim`
-  /// (the design's `kvfree_rcu_barrier()`) waits for them to be freed,
-  /// and the allocation is tried again, as the kernel's reclaim would; a
-  /// zone still empty ends the demo with one line, status 2.
+  /// (the design's `kvfree_rcu_barrier()`, then its shrinker) waits for
+  /// them to be freed and gives the cached pages back, and the allocation
+  /// is tried again, as the kernel's reclaim would; a zone still empty
+  /// ends the demo with one line, status 2.
   func allocateRound(
     from slab: SlabAllocator, into batch: inout [UnsafeMutableRawPointer],
     reclaim: () -> Void = {}
@@ -203,7 +204,7 @@ struct DemoScenario {
       else {
         writeStandardError(
           "rawlockcheck: demo: the zone's \(zonePages) pages ran out with every deferred free "
-            + "done\n")
+            + "done and every cached page given back\n")
         exit(2)
       }
       object.initializeMemory(as: RCUHead.self, to: RCUHead())
@@ -219,7 +220,11 @@ struct DemoScenario {
     var batch: [UnsafeMutableRawPointer] = []
     batch.reserveCapacity(objectsPerRound)
     for _ in 0..<rounds {
-      allocateRound(from: slab, into: &batch, reclaim: kv.barrier)
+      // The deferred frees, then the krcp caches' pages, go back.
+      allocateRound(from: slab, into: &batch) {
+        kv.barrier()
+        kv.shrink()
+      }
       gate.wait()
       if index == 0 {
         // The per-CPU page lists and the krcp page caches empty: the next
