@@ -25,3 +25,15 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 enum TextOrJSONFormat: String, ExpressibleByArgument, CaseIterable {
   case text, json
 }
+
+/// Inputs a command reads, as given (traces, a graph file): `-` is
+/// standard input, which can be read once.
+enum StandardInputUse {
+  /// - Throws: a usage error when `inputs` name standard input (`-`)
+  ///   more than once.
+  static func checkOnce(_ inputs: [String]) throws {
+    if inputs.filter({ $0 == "-" }).count > 1 {
+      throw ValidationError("Standard input (-) can be read only once")
+    }
+  }
+}

@@ -92,9 +92,7 @@ struct GraphCommand: ParsableCommand {
       throw ValidationError(
         "--graph-in was given \(graphInFiles.count) times: a graph reads one graph file")
     }
-    if traces.filter({ $0 == "-" }).count + (graphIn == "-" ? 1 : 0) > 1 {
-      throw ValidationError("Standard input (-) can be read only once")
-    }
+    try StandardInputUse.checkOnce(traces + graphInFiles)
   }
 
   func run() throws {

@@ -137,9 +137,7 @@ struct ReportCommand: ParsableCommand {
         throw ValidationError("--source-root \(sourceRoot): not a directory")
       }
     }
-    if traces.filter({ $0 == "-" }).count + (graphIn == "-" ? 1 : 0) > 1 {
-      throw ValidationError("Standard input (-) can be read only once")
-    }
+    try StandardInputUse.checkOnce(traces + graphInFiles)
     if graphOut == "-" && format != .text {
       throw ValidationError(
         "--graph-out - would write the graph file into the \(format.rawValue) document on standard output: name a file"

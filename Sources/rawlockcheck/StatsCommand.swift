@@ -39,9 +39,7 @@ struct StatsCommand: ParsableCommand {
 
   func validate() throws {
     if traces.isEmpty { throw ValidationError("Missing expected argument '<traces> ...'") }
-    if traces.filter({ $0 == "-" }).count > 1 {
-      throw ValidationError("Standard input (-) can be read only once")
-    }
+    try StandardInputUse.checkOnce(traces)
   }
 
   func run() throws {
