@@ -27,16 +27,21 @@ public enum LockValidation {
   /// Whether live validation checks as for a PREEMPT_RT kernel
   /// (`RAWLOCKCHECK_PREEMPT_RT`): `spinlock_t` sleeps there, and its
   /// `_irqsave` form leaves interrupts on (`SpinLock.withLockIRQSave`).
+  /// False while no validator runs (validation compiled out, and no
+  /// `Checked` lock started one): asking starts nothing.
   public static var checksAsPreemptRT: Bool {
-    LiveValidator.shared.core.configuration.preemptRT
+    guard lockValidationIsCompiledIn || LiveValidator.isCreated else { return false }
+    return LiveValidator.shared.core.configuration.preemptRT
   }
 
   /// Whether live validation checks raw lock nesting
   /// (CONFIG_PROVE_RAW_LOCK_NESTING; off with
   /// `RAWLOCKCHECK_NO_RAW_NESTING`, where a `spinlock_t` counts as a spin
-  /// lock, as lockdep did before that option).
+  /// lock, as lockdep did before that option). False while no validator
+  /// runs, as `checksAsPreemptRT`.
   public static var checksRawLockNesting: Bool {
-    LiveValidator.shared.core.configuration.proveRawLockNesting
+    guard lockValidationIsCompiledIn || LiveValidator.isCreated else { return false }
+    return LiveValidator.shared.core.configuration.proveRawLockNesting
   }
 
   /// Every distinct finding so far, in the order first seen, each with
