@@ -101,6 +101,15 @@ public struct TextTraceReader {
         guard lines.lastLineUnterminated, parser.sawHeader, error.line == lineNumber,
           parser.mayBeCut(line, message: error.message)
         else {
+          // A file that ends inside its header has no trace to read: an
+          // error still, which says the header was cut.
+          if lines.lastLineUnterminated, !parser.sawHeader, error.line == lineNumber,
+            Self.isHeaderCut(line)
+          {
+            throw TraceError(
+              file: displayName, line: lineNumber,
+              message: error.message + " (the file ends inside it: a trace cut short)")
+          }
           throw error
         }
         warning(
@@ -136,5 +145,13 @@ public struct TextTraceReader {
     case .shrank(let read, let size):
       "the file shrank while it was read: it ended after \(read) of its \(size) bytes"
     }
+  }
+
+  /// Whether `line` (after an optional byte order mark) is the start of
+  /// the header, `rawlockcheck-trace 1`, and not all of it.
+  static func isHeaderCut(_ line: UnsafeRawBufferPointer) -> Bool {
+    let text = TextTraceParser.withoutByteOrderMark(line, number: 1)
+    let header = Array("\(TraceVocabulary.headerWord) \(TraceVocabulary.version)".utf8)
+    return !text.isEmpty && text.count < header.count && header.starts(with: text)
   }
 }

@@ -367,6 +367,24 @@ func error(_ text: String) -> String? {
     }
   }
 
+  /// A file that ends inside its header (no newline) is still an error:
+  /// no trace was written yet. It says so, where it said only that the
+  /// header was expected (an independent check of cut traces asked). A
+  /// wrong first line, or a whole header without its newline, is as before.
+  @Test func aFileThatEndsInsideItsHeaderSaysSo() {
+    let note = " (the file ends inside it: a trace cut short)"
+    for cut in ["rawlockcheck-tra", "rawlockcheck-trace", "rawlockcheck-trace ", "\u{FEFF}raw"] {
+      #expect(error(cut) == "t.rlt:1: expected header \"rawlockcheck-trace 1\"" + note, "\(cut)")
+    }
+    #expect(
+      error("# a comment\nrawlock") == "t.rlt:2: expected header \"rawlockcheck-trace 1\"" + note)
+    #expect(error("rawlockcheck-trace 1") == nil)
+    #expect(error("nonsense") == "t.rlt:1: expected header \"rawlockcheck-trace 1\"")
+    #expect(
+      error("rawlockcheck-trace 2")
+        == "t.rlt:1: unsupported trace version 2 (this reader knows version 1)")
+  }
+
   /// A quoted verb is its text, as a quoted flag or kind is (it read as
   /// an unknown verb naming itself); a quoted declaration keyword is a
   /// thread id (a thread may be named `class`).
