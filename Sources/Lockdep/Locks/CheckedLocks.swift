@@ -287,18 +287,6 @@ public enum Checked {
 /// on it, validated. They differ only in their kind (their wait types).
 public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
   let word = SpinWord()
-  /// `raw_spinlock_t`: its `_irqsave` form disables interrupts on
-  /// PREEMPT_RT too.
-  let isRaw: Bool
-
-  override init(
-    kind: LockKind, waits: ClassWaitTypes? = nil, name: String?, key: LockClassKey?,
-    fileID: String, line: Int, column: Int
-  ) {
-    isRaw = kind == .rawSpinlock
-    super.init(
-      kind: kind, waits: waits, name: name, key: key, fileID: fileID, line: line, column: column)
-  }
 
   deinit { keepDeinitializerOutOfClients() }
 
@@ -320,12 +308,7 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
     // closure's own return address.
     let site = UInt64(UInt(bitPattern: rlc_return_address()))
     let ip = ip ?? site
-    guard disablesInterruptsWhenSaved else {
-      lock(from: ip)
-      defer { unlock() }
-      return try body()
-    }
-    return try Checked.withIRQsDisabled { () throws(Failure) -> Result in
+    return try savingInterrupts { () throws(Failure) -> Result in
       lock(from: ip)
       defer { unlock() }
       return try body()
@@ -342,22 +325,23 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
   ) throws(Failure) -> Result? {
     let site = UInt64(UInt(bitPattern: rlc_return_address()))
     let ip = ip ?? site
-    guard disablesInterruptsWhenSaved else {
-      guard tryLock(from: ip) else { return nil }
-      defer { unlock() }
-      return try body()
-    }
-    return try Checked.withIRQsDisabled { () throws(Failure) -> Result? in
+    return try savingInterrupts { () throws(Failure) -> Result? in
       guard tryLock(from: ip) else { return nil }
       defer { unlock() }
       return try body()
     }
   }
 
-  /// Whether the `_irqsave` forms disable interrupts: always for a raw
-  /// spin lock, and for the others unless checked as for PREEMPT_RT.
-  final var disablesInterruptsWhenSaved: Bool {
-    isRaw || !LockValidation.checksAsPreemptRT
+  /// `body` with interrupts off (`Checked.withIRQsDisabled`), as the
+  /// `_irqsave` forms run: always for a raw spin lock, and for the others
+  /// unless checked as for PREEMPT_RT, where they leave interrupts on.
+  private func savingInterrupts<Result, Failure: Error>(
+    _ body: () throws(Failure) -> Result
+  ) throws(Failure) -> Result {
+    guard self is Checked.RawSpinLock || !LockValidation.checksAsPreemptRT else {
+      return try body()
+    }
+    return try Checked.withIRQsDisabled(body)
   }
 
   /// `spin_lock()` (`raw_spin_lock()`, `local_lock()`).
