@@ -59,6 +59,7 @@ public struct MergingConsumer: TraceConsumer {
     let id = try Self.register(
       key: key, name: name, kind: kind, waits: waits, in: validator.classes, source: site,
       sources: &classSources)
+    guard id != .none else { return .none }
     let known = validator.classes[id].displayName
     if let earlier = classSources[key], earlier != site, (name ?? key) != known,
       TextTraceWriter.writable(name ?? key) != TextTraceWriter.writable(known)
@@ -72,14 +73,18 @@ public struct MergingConsumer: TraceConsumer {
 
   /// Registers `key` in `classes` for `source`, or finds it registered by an
   /// earlier source (recorded in `sources`).
+  /// - Returns: its id; `.none` when the registry is full, as
+  ///   `LockValidator.declareClass` returns for a class past lockdep's
+  ///   MAX_LOCKDEP_KEYS (its acquisitions are then a `limit-exceeded`
+  ///   finding, and validation goes on).
   /// - Throws: when the earlier registration has another kind or other
-  ///   wait types, or the registry is full.
+  ///   wait types.
   public static func register(
     key: String, name: String?, kind: LockKind, waits: ClassWaitTypes, in classes: ClassRegistry,
     source: String, sources: inout [String: String]
   ) throws(EventError) -> ClassID {
     guard let (id, isNew) = classes.register(key: key, name: name, kind: kind, waits: waits) else {
-      throw EventError("too many lock classes (the limit is \(ClassRegistry.capacity))")
+      return .none
     }
     if isNew {
       sources[key] = source

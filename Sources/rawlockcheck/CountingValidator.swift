@@ -66,7 +66,9 @@ struct CountingValidator: TraceConsumer {
   private mutating func count(_ event: LockEvent) {
     eventsPerVerb[Int(event.verb.rawValue)] += 1
     eventsPerThread[event.thread.index] += 1
-    guard event.verb == .acquire else { return }
+    // A class past the class table (`.none`) has no counter: its
+    // acquisitions are a limit-exceeded finding, not validated.
+    guard event.verb == .acquire, event.lockClass != .none else { return }
     let slot = event.lockClass.index * 8 + Int(event.subclass & 7)
     if acquisitions.count <= slot {
       acquisitions.append(contentsOf: repeatElement(0, count: slot + 1 - acquisitions.count))

@@ -169,12 +169,19 @@ struct UnionRun {
     resolvers: inout [any FrameResolving], classSources: inout [String: String]
   ) throws(UnionError) {
     for c in graph.classes {
+      let id: ClassID
       do {
-        _ = try MergingConsumer.register(
+        id = try MergingConsumer.register(
           key: c.key, name: c.name, kind: c.kind, waits: c.waits, in: core.classes,
           source: "\(file):\(c.line)", sources: &classSources)
       } catch {
         throw UnionError(inGraphFile: true, message: "\(file):\(c.line): \(error.message)")
+      }
+      if id == .none {
+        throw UnionError(
+          inGraphFile: true,
+          message:
+            "\(file):\(c.line): too many lock classes (the limit is \(ClassRegistry.capacity))")
       }
     }
     // An empty value (a hand-edited file) is no value.
