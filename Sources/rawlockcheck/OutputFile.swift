@@ -40,14 +40,28 @@ final class OutputFile {
     throw OutputError(name: output, message: "is the input file (\(input)); write to another file")
   }
 
-  /// `refuse(_:being:device:inode:)` against each input path that exists
-  /// (standard input, `-`, is never an output file).
+  /// `refuse(_:being:device:inode:)` against each input path that exists,
+  /// and against the file standard input is, for `-` (`graph -o t.rlt - <
+  /// t.rlt`).
   static func refuse(_ output: String?, beingAnyOf inputs: [String]) throws(OutputError) {
-    for input in inputs where input != "-" {
+    for input in inputs {
       var info = stat()
-      guard stat(input, &info) == 0 else { continue }
+      guard (input == "-" ? fstat(0, &info) : stat(input, &info)) == 0 else { continue }
       try refuse(output, being: input, device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
     }
+  }
+
+  /// Whether `path` names the file, pipe or FIFO standard output writes to
+  /// (`/dev/stdout`, `/dev/fd/1`, or the file it was redirected to), where
+  /// what is written would mix with the command's own output. A terminal or
+  /// other device (`/dev/null`) is not: both going there mixes nothing that
+  /// is kept.
+  static func isStandardOutput(_ path: String) -> Bool {
+    var out = stat()
+    var named = stat()
+    guard fstat(1, &out) == 0, stat(path, &named) == 0 else { return false }
+    return out.st_dev == named.st_dev && out.st_ino == named.st_ino
+      && out.st_mode & S_IFMT != S_IFCHR
   }
 
   /// Refuses an `output` that is a regular file already holding something

@@ -138,9 +138,9 @@ struct ReportCommand: ParsableCommand {
       }
     }
     try StandardInputUse.checkOnce(traces + graphInFiles)
-    if graphOut == "-" && format != .text {
+    if let graphOut, format != .text, graphOut == "-" || OutputFile.isStandardOutput(graphOut) {
       throw ValidationError(
-        "--graph-out - would write the graph file into the \(format.rawValue) document on standard output: name a file"
+        "--graph-out \(graphOut) would write the graph file into the \(format.rawValue) document on standard output: name a file"
       )
     }
   }

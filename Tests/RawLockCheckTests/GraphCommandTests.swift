@@ -77,6 +77,19 @@ import Testing
       #expect(run.stderr.contains("is the input file"), "\(run.stderr)")
       #expect(try Data(contentsOf: trace) == original, "\(arguments)")
     }
+    // A trace or graph file read from standard input (`-`) is the input
+    // file too.
+    for arguments in [
+      ["graph", "-o", trace.path, "-"],
+      ["graph", "-o", trace.path, "--graph-in", "-"],
+      ["report", "--graph-out", trace.path, "-"],
+    ] {
+      let run = try ToolRun(
+        arguments, in: directory, standardInput: FileHandle(forReadingFrom: trace))
+      #expect(run.status == 2, "\(arguments)")
+      #expect(run.stderr.contains("is the input file (-)"), "\(run.stderr)")
+      #expect(try Data(contentsOf: trace) == original, "\(arguments)")
+    }
   }
 
   @Test func circularAbbaHighlightsTheCycle() throws {

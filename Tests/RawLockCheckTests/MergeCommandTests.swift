@@ -298,6 +298,17 @@ import Testing
         ["report", "--format", format, "--graph-out", "-", "t2.rlt"], in: dir)
       #expect(mixed.status == 2 && mixed.stdout.isEmpty, "\(mixed.stderr)")
       #expect(mixed.stderr.contains("--graph-out - would write the graph file into the"))
+      // Or by any name of the file standard output goes to.
+      let out = dir.appendingPathComponent("out.\(format)")
+      FileManager.default.createFile(atPath: out.path, contents: nil)
+      for name in ["/dev/stdout", out.path] {
+        let named = try ToolRun(
+          ["report", "--format", format, "--graph-out", name, "t2.rlt"], in: dir,
+          standardInput: nil, standardOutput: FileHandle(forWritingTo: out))
+        #expect(named.status == 2, "\(named.stderr)")
+        #expect(named.stderr.contains("--graph-out \(name) would write the graph file into the"))
+        #expect(try Data(contentsOf: out).isEmpty)
+      }
     }
     let merged = try ToolRun(
       ["report", "--merge", "--graph-out", "g2.rlg", "t1.rlt", "t2.rlt"], in: dir)
