@@ -149,6 +149,11 @@ struct ReportCommand: ParsableCommand {
   static func file(for path: String) -> String { path == "-" ? "/dev/stdin" : path }
 
   func run() throws {
+    if sourceRoot != nil && format != .sarif {
+      writeStandardError(
+        "rawlockcheck: --source-root is used only with --format sarif; "
+          + "the \(format.rawValue) report is as without it\n")
+    }
     // The graph file may be the one read (`--graph-in`), never a trace.
     try OutputFile.refuse(graphOut, beingAnyOf: traces)
     try OutputFile.refuseOverwriting(graphOut, unlessStartingWith: GraphFile.headerWord)

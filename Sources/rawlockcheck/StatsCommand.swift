@@ -18,8 +18,10 @@ struct StatsCommand: ParsableCommand {
       per thread (in text, the 20 busiest threads when there are more, and the others summed), \
       the ten most acquired classes and findings per kind. Each trace is validated and \
       counted on its own (as by report without --merge): text prints a block per trace, JSON \
-      an object (an array of those that could be read, for several). Exit status 0, or 2 when \
-      a trace cannot be read (the others are still counted).
+      an object (an array of those that could be read, for several). --binary and \
+      --debug-dir, with which report and graph symbolize, are taken and unused (stats prints \
+      no stack), so that one command line serves all three (spec/reports.md). Exit status 0, \
+      or 2 when a trace cannot be read (the others are still counted).
       """
   )
 
@@ -32,6 +34,9 @@ struct StatsCommand: ParsableCommand {
 
   @Option(help: "Output format.")
   var format: Format = .text
+
+  /// Taken, as every checking command takes them, and unused.
+  @OptionGroup var symbolFiles: SymbolFileOptions
 
   @Argument(
     help: "Trace files (text or binary encoding); - for standard input (either encoding).")

@@ -130,6 +130,21 @@ import WaitContext
     #expect(try flows("t1.rltb") == text)
   }
 
+  /// `--source-root` changes only SARIF's locations: with another format
+  /// it is said to be unused, and the report is as without it.
+  @Test func sourceRootWithoutSARIFIsSaidToBeUnused() throws {
+    let plain = try ToolRun(["report", "findings/circular-abba.rlt"])
+    let rooted = try ToolRun([
+      "report", "--source-root", FixturePaths.root.path, "findings/circular-abba.rlt",
+    ])
+    #expect(rooted.status == plain.status)
+    #expect(rooted.stdout == plain.stdout)
+    #expect(
+      rooted.stderr
+        == "rawlockcheck: --source-root is used only with --format sarif; "
+        + "the text report is as without it\n")
+  }
+
   @Test func sourceRootMakesLocationsRelativeToSRCROOT() throws {
     // Run from Fixtures/traces with the repository as the root.
     let root = FixturePaths.root.path

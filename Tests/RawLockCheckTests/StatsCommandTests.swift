@@ -178,4 +178,20 @@ import Testing
     #expect(twice.status == 2)
     #expect(twice.stderr.contains("Standard input (-) can be read only once"))
   }
+
+  /// `--binary` and `--debug-dir`, which spec/reports.md lists among the
+  /// options every checking command accepts, are taken (and checked) by
+  /// `stats` too, and change nothing it prints.
+  @Test func takesTheSymbolFileOptionsOfEveryCheckingCommand() throws {
+    let seed = "findings/invalid-wait-context-seed.rlt"
+    let plain = try ToolRun(["stats", seed])
+    let given = try ToolRun([
+      "stats", "--binary", FixturePaths.tool.path, "--debug-dir", "/tmp", seed,
+    ])
+    #expect(given.status == 0, "\(given.stderr)")
+    #expect(given.stdout == plain.stdout)
+    let notELF = try ToolRun(["stats", "--binary", seed, seed])
+    #expect(notELF.status == 2)
+    #expect(notELF.stderr.contains("--binary \(seed)"), "\(notELF.stderr)")
+  }
 }
