@@ -147,7 +147,10 @@ public final class SlabAllocator: Sendable {
 
   /// `kmalloc_large()`: a block of pages of the smallest order that holds `size`.
   private func kmallocLarge(_ size: Int, gfp: GFP) -> UnsafeMutableRawPointer? {
-    let pageCount = (size + PageAllocator.pageSize - 1) / PageAllocator.pageSize
+    // Rounded up without `size + pageSize - 1`, which overflows near
+    // `Int.max`: such a size is more than any order holds (nil).
+    let pageCount =
+      size / PageAllocator.pageSize + (size % PageAllocator.pageSize == 0 ? 0 : 1)
     let order = pageCount <= 1 ? 0 : Int.bitWidth - (pageCount - 1).leadingZeroBitCount
     guard order <= pages.maxOrder, let page = pages.allocPages(order: order, gfp: gfp) else {
       return nil
@@ -178,7 +181,9 @@ public final class SlabAllocator: Sendable {
 
   /// Frees an object `kmalloc` returned (`kfree()`). Its size class comes
   /// from the page it lies in. Stops the program on a pointer that is not a
-  /// `kmalloc` object. Never writes into the object.
+  /// `kmalloc` object, and on a double free found: of an object still in
+  /// this CPU's object cache, or back in its slab. Never writes into the
+  /// object.
   public func kfree(_ pointer: UnsafeMutableRawPointer) {
     let c = classOf(pointer)
     guard c >= 0 else { return kfreeLarge(pointer, order: -1 - c) }
@@ -189,9 +194,16 @@ public final class SlabAllocator: Sendable {
       returnObjects(&object, count: 1, c)
       return
     }
-    caches.countInUse(i, -1)
     let slot = caches.slot(i)
     let count = slot.pointee.count
+    // SLUB's freelist check (`set_freepointer()`), over this CPU's whole
+    // cache: an object freed twice while it waits here would be handed
+    // out twice. (One back in its slab is caught there: `putObjects`.)
+    for k in 0..<count where slot.pointee.objects[k] == pointer {
+      caches.unlock(i)
+      preconditionFailure("kfree: double free of \(pointer)")
+    }
+    caches.countInUse(i, -1)
     if count < CPUObjectCaches.capacity {
       slot.pointee.objects[count] = pointer
       slot.pointee.count = count &+ 1

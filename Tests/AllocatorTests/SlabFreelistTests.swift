@@ -98,4 +98,35 @@ import Testing
       slab.kfreeBulk([object])
     }
   }
+
+  /// `kfree` twice of an object that waits in the CPU's object cache (the
+  /// fast path, which `kfreeBulk` bypasses) stops the program too: it
+  /// would be handed out twice (SLUB's `set_freepointer()` check).
+  @Test func aDoubleKfreeThroughTheCPUCacheStopsTheProgram() async {
+    await #expect(processExitsWith: .failure) {
+      let slab = SlabAllocator(pages: PageAllocator(pages: 16, cpus: 1))
+      let object = slab.kmalloc(64)!
+      let other = slab.kmalloc(64)!
+      slab.kfree(object)
+      slab.kfree(other)
+      slab.kfree(object)
+    }
+    // Freed once, an object comes back once.
+    let slab = SlabAllocator(pages: PageAllocator(pages: 16, cpus: 1))
+    let object = slab.kmalloc(64)!
+    slab.kfree(object)
+    let a = slab.kmalloc(64)!
+    let b = slab.kmalloc(64)!
+    #expect(a != b)
+    slab.kfreeBulk([a, b])
+  }
+
+  /// A size too large for any order, up to `Int.max`, is nil (the kernel's
+  /// NULL), not an overflow.
+  @Test func aHugeKmallocIsNil() {
+    let slab = SlabAllocator(pages: PageAllocator(pages: 16, cpus: 1))
+    for size in [Int.max, Int.max - 1, Int.max - 4094, Int.max / 2, 1 << 40] {
+      #expect(slab.kmalloc(size, gfp: .atomic) == nil, "\(size)")
+    }
+  }
 }
