@@ -123,7 +123,9 @@ let package = Package(
     .testTarget(name: "TraceTests", dependencies: ["Trace", "LockGraph", "WaitContext", "Basics"]),
     .testTarget(
       name: "AllocatorTests", dependencies: ["Basics", "Allocator", "Lockdep", "LockGraph"]),
-    .testTarget(name: "RCUTests", dependencies: ["RCU", "Allocator", "Lockdep", "LockGraph"]),
+    .testTarget(
+      name: "RCUTests",
+      dependencies: ["RCU", "Allocator", "Lockdep", "LockGraph", "CAllocationCounter"]),
     .testTarget(
       name: "RawLockCheckTests",
       dependencies: [

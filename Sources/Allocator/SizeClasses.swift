@@ -43,17 +43,20 @@ final class SizeClasses: @unchecked Sendable {
     partialHeads.deallocate()
   }
 
-  /// Takes class `c`'s lock.
+  /// `body` under class `c`'s lock, taken as SLUB takes `n->list_lock`,
+  /// with interrupts off (`spin_lock_irqsave()`): a `kfree` in an
+  /// interrupt or an RCU callback (softirq) takes it too.
   @inline(__always)
-  func lock(_ c: Int) { locks[c]._withUnsafeGuaranteedRef { $0.lock() } }
+  func withLock<R>(_ c: Int, _ body: () -> R) -> R {
+    locks[c]._withUnsafeGuaranteedRef { $0.withLockIRQSave(body) }
+  }
 
-  /// Takes class `c`'s lock if it is free now.
+  /// `body` under class `c`'s lock if it is free now
+  /// (`spin_trylock_irqsave()`); nil, without running `body`, if not.
   @inline(__always)
-  func tryLock(_ c: Int) -> Bool { locks[c]._withUnsafeGuaranteedRef { $0.tryLock() } }
-
-  /// Drops class `c`'s lock.
-  @inline(__always)
-  func unlock(_ c: Int) { locks[c]._withUnsafeGuaranteedRef { $0.unlock() } }
+  func withTryLock<R>(_ c: Int, _ body: () -> R) -> R? {
+    locks[c]._withUnsafeGuaranteedRef { $0.withTryLockIRQSave(body) }
+  }
 
   /// The page frame number of `object`.
   @inline(__always)

@@ -96,14 +96,15 @@ public final class SlabAllocator: Sendable {
       // would wait for its lock): one object, from a slab page that can only
       // come from a per-CPU page list (a trylock too), so the page allocator
       // may be called with the class lock held.
-      guard classes.tryLock(c) else { return nil }
       var object = UnsafeMutableRawPointer(bitPattern: 1)!
-      var taken = classes.takeObjects(c, into: &object, limit: 1)
-      if taken == 0, let page = pages.allocPages(order: 0, gfp: gfp) {
-        classes.installSlab(page, c)
-        taken = classes.takeObjects(c, into: &object, limit: 1)
+      let taken = classes.withTryLock(c) { () -> Int in
+        var taken = classes.takeObjects(c, into: &object, limit: 1)
+        if taken == 0, let page = pages.allocPages(order: 0, gfp: gfp) {
+          classes.installSlab(page, c)
+          taken = classes.takeObjects(c, into: &object, limit: 1)
+        }
+        return taken
       }
-      classes.unlock(c)
       guard taken == 1 else { return nil }
       uncachedInUse.add(1, ordering: .relaxed)
       return object
@@ -112,16 +113,16 @@ public final class SlabAllocator: Sendable {
       of: UnsafeMutableRawPointer.self, capacity: Self.cacheBatch
     ) { buffer -> UnsafeMutableRawPointer? in
       let batch = buffer.baseAddress!
-      classes.lock(c)
-      var taken = classes.takeObjects(c, into: batch, limit: Self.cacheBatch)
-      classes.unlock(c)
+      var taken = classes.withLock(c) {
+        classes.takeObjects(c, into: batch, limit: Self.cacheBatch)
+      }
       if taken == 0 {
         // A new slab (`new_slab()`), its page allocated with no lock held.
         guard let page = pages.allocPages(order: 0, gfp: gfp) else { return nil }
-        classes.lock(c)
-        classes.installSlab(page, c)
-        taken = classes.takeObjects(c, into: batch, limit: Self.cacheBatch)
-        classes.unlock(c)
+        taken = classes.withLock(c) {
+          classes.installSlab(page, c)
+          return classes.takeObjects(c, into: batch, limit: Self.cacheBatch)
+        }
       }
       uncachedInUse.add(1, ordering: .relaxed)
       if taken > 1 { stash(batch + 1, count: taken - 1, in: i, c) }
@@ -257,9 +258,9 @@ public final class SlabAllocator: Sendable {
         }
         var end = i + 1
         while end < n && end - i < Self.bulkChunk && classOf(base[end]) == c { end += 1 }
-        classes.lock(c)
-        let empty = classes.putObjects(base + i, count: end - i, c, emptied: emptied)
-        classes.unlock(c)
+        let empty = classes.withLock(c) {
+          classes.putObjects(base + i, count: end - i, c, emptied: emptied)
+        }
         uncachedInUse.subtract(end - i, ordering: .relaxed)
         freeSlabPages(emptied, count: empty)
         i = end
@@ -295,9 +296,9 @@ public final class SlabAllocator: Sendable {
     guard count > 0 else { return }
     withUnsafeTemporaryAllocation(of: Int.self, capacity: count) { buffer in
       let emptied = buffer.baseAddress!
-      classes.lock(c)
-      let empty = classes.putObjects(objects, count: count, c, emptied: emptied)
-      classes.unlock(c)
+      let empty = classes.withLock(c) {
+        classes.putObjects(objects, count: count, c, emptied: emptied)
+      }
       freeSlabPages(emptied, count: empty)
     }
   }

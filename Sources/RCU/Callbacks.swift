@@ -1,21 +1,40 @@
 import CRCUSupport
 import Lockdep
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// `call_rcu()`: runs `callback` after a grace period, on the RCU callback
 /// thread. Never sleeps and takes only a raw spin lock, with interrupts
 /// masked (`Checked.withInterruptsMasked`, as `__call_rcu()` does
 /// `local_irq_save()`), so it may be called from any context: a read-side
 /// section, under a raw spin lock, in a hard interrupt (a signal handler
-/// installed with `installSignalHandler`).
-/// Callbacks run in the order they were queued.
+/// installed with `installSignalHandler`). It allocates nothing while
+/// fewer callbacks wait than the queue has room for (4,096 at first; the
+/// callback thread makes more room, never a caller, after a batch that
+/// filled more than half of it): a signal handler may interrupt `malloc`.
+/// (A closure that captures state is allocated where it is made, by the
+/// caller: in a signal handler, pass one that captures nothing, or state
+/// allocated before.)
+///
+/// Callbacks run in the order they were queued, as the kernel's do, in
+/// softirq context (`rcu_do_batch()` runs them in the RCU softirq, or
+/// with bottom halves disabled): a callback must not sleep, and a lock it
+/// takes is used in softirq context (`Checked.withSoftIRQ`).
 public func callRCU(_ callback: @escaping @Sendable () -> Void) {
   CallbackQueue.shared.enqueue(callback)
 }
 
 /// `rcu_barrier()`: waits until every callback queued by `callRCU` before
 /// this call has run. May sleep (`mightSleep()`); must not be called inside
-/// a read-side section (it would wait for itself) or from a callback.
+/// a read-side section (it would wait for itself) or from a callback
+/// (likewise: both stop the program with a message).
 public func rcuBarrier() {
+  precondition(
+    !CallbackQueue.shared.isCallbackThread,
+    "rcuBarrier() in an RCU callback never returns: it waits for the batch that runs it")
   Checked.mightSleep()
   precondition(!rcuReadLockHeld(), "rcuBarrier() inside an RCU read-side section never returns")
   let done = Semaphore()
@@ -31,20 +50,43 @@ public func rcuBarrier() {
 /// sleeps while callbacks wait; the thread takes the whole of `pending` as
 /// one batch, waits one grace period (which began after every callback of
 /// the batch was queued), then runs the batch in order; batches run one
-/// after the other, so callbacks run in queue order.
+/// after the other, so callbacks run in queue order. `pending` always has
+/// capacity: the thread swaps in its emptied `spare` for the batch, never
+/// an array without storage, so `enqueue` only allocates past it.
 final class CallbackQueue: @unchecked Sendable {
   static let shared = CallbackQueue()
+
+  /// The room of each of the two buffers at first.
+  static let initialCapacity = 4096
 
   /// `rcu_callback_lock`: raw, so `callRCU` works from any context.
   private let lock = Checked.RawSpinLock(
     name: "rcu_callback_lock", key: LockClassKey("rcu_callback_lock"))
+  /// A queued callback. In a struct of its own, the closure is stored as
+  /// it is: an array of bare closures would hold each behind a
+  /// reabstraction thunk, allocated at every `append`.
+  private struct Callback {
+    let run: @Sendable () -> Void
+  }
+
   /// Queued callbacks (guarded by `lock`).
-  private var pending: [@Sendable () -> Void] = []
+  private var pending: [Callback] = []
+  /// The callback thread's empty buffer, swapped for `pending` when it
+  /// takes a batch (touched by that thread only, and under `lock`).
+  private var spare: [Callback] = []
   private let wake = Semaphore()
+  /// The callback thread (`pthread_self()`), 0 until it runs.
+  private let runner = Atomic<UInt>(0)
 
   private init() {
-    pending.reserveCapacity(256)
+    pending.reserveCapacity(Self.initialCapacity)
+    spare.reserveCapacity(Self.initialCapacity)
     KernelThread(name: "rcu_callbacks") { [self] in run() }.detach()
+  }
+
+  /// Whether the calling thread is the one that runs callbacks.
+  var isCallbackThread: Bool {
+    runner.load(ordering: .relaxed) == UInt(pthread_self())
   }
 
   func enqueue(_ callback: @escaping @Sendable () -> Void) {
@@ -52,25 +94,34 @@ final class CallbackQueue: @unchecked Sendable {
       lock.lock()
       defer { lock.unlock() }
       let wasEmpty = pending.isEmpty
-      pending.append(callback)
+      pending.append(Callback(run: callback))
       return wasEmpty
     }
     if wasEmpty { wake.post() }
   }
 
   private func run() {
+    runner.store(UInt(pthread_self()), ordering: .relaxed)
     while true {
       wake.wait()
-      let batch = Checked.withInterruptsMasked {
+      var batch: [Callback] = []
+      swap(&batch, &spare)
+      Checked.withInterruptsMasked {
         lock.lock()
         defer { lock.unlock() }
-        let batch = pending
-        pending = []
-        return batch
+        swap(&batch, &pending)
       }
-      guard !batch.isEmpty else { continue }
-      synchronizeRCU()
-      for callback in batch { callback() }
+      if !batch.isEmpty {
+        synchronizeRCU()
+        Checked.withSoftIRQ {
+          for callback in batch { callback.run() }
+        }
+      }
+      // More room, here and not in a caller, once a batch came near it.
+      let used = batch.count
+      batch.removeAll(keepingCapacity: true)
+      if used * 2 > batch.capacity { batch.reserveCapacity(batch.capacity * 2) }
+      spare = batch
     }
   }
 }

@@ -1,0 +1,94 @@
+import Allocator
+import CAllocationCounter
+import LockGraph
+import Lockdep
+import RCU
+import Testing
+
+/// Where RCU callbacks run and what queueing one costs, as the kernel has
+/// them: `rcu_do_batch()` runs callbacks in softirq context (the RCU
+/// softirq, or an rcuo kthread with bottom halves disabled), and
+/// `call_rcu()` links the caller's `rcu_head` in, allocating nothing, so
+/// that it is callable from a hard interrupt.
+@Suite(.serialized)
+struct CallbackContextTests {
+  init() { LockValidation.policy = .collect }
+
+  /// The findings of `kind` added since `count` findings were known,
+  /// described, on any thread (callbacks run outside every scope).
+  private func findings(of kind: FindingKind, after count: Int) -> [String] {
+    LockValidation.findings.dropFirst(count).filter { $0.kind == kind }
+      .map(LockValidation.describe)
+  }
+
+  /// A callback that may sleep is a sleep in atomic context (softirq), as
+  /// `might_sleep()` in an RCU callback is in the kernel.
+  @Test func aCallbackThatMaySleepIsASleepInAtomicContext() {
+    let before = LockValidation.findings.count
+    callRCU { Checked.mightSleep() }
+    rcuBarrier()
+    let found = findings(of: .sleepInAtomic, after: before)
+    #expect(found.count == 1, "\(found)")
+  }
+
+  /// A spinlock_t taken in task context with bottom halves enabled and in
+  /// a callback is `{SOFTIRQ-ON-W} -> {IN-SOFTIRQ-W}`: the callback may
+  /// interrupt its holder on that CPU.
+  @Test func aLockTakenInACallbackIsUsedInSoftIRQ() {
+    let lock = Checked.SpinLock(name: "&callback_test->lock")
+    let before = LockValidation.findings.count
+    lock.withLock {}
+    callRCU { lock.withLock {} }
+    rcuBarrier()
+    let found = findings(of: .inconsistentLockState, after: before)
+    #expect(found.count == 1, "\(found)")
+    #expect(found.first?.contains("&callback_test->lock") == true)
+    #expect(found.first?.contains("{SOFTIRQ-ON-W} -> {IN-SOFTIRQ-W}") == true, "\(found)")
+  }
+
+  /// The README's use, `kfree` after a grace period in a callback, stays
+  /// clean: SLUB takes `n->list_lock` with interrupts off (as the zone
+  /// lock is), so a callback's frees (more than a CPU cache holds, which
+  /// go back to the slab) and task context's allocations do not conflict.
+  @Test func kfreeInCallbacksAndKmallocInTaskContextAreClean() {
+    let pages = PageAllocator(pages: 256, cpus: 1)
+    let slab = SlabAllocator(pages: pages)
+    let before = LockValidation.findings.count
+    for _ in 0..<3 {
+      var objects: [UInt] = []
+      for _ in 0..<300 { objects.append(UInt(bitPattern: slab.kmalloc(64)!)) }
+      for object in objects {
+        callRCU { slab.kfree(UnsafeMutableRawPointer(bitPattern: object)!) }
+      }
+      rcuBarrier()
+    }
+    #expect(slab.objectsInUse == 0)
+    let found = LockValidation.findings.dropFirst(before).map(LockValidation.describe)
+    #expect(found.isEmpty, "\(found)")
+  }
+
+  /// Once the queue has room, `callRCU` allocates nothing: a signal
+  /// handler may call it while the thread it interrupted is inside
+  /// `malloc`. (The queue used to drop its buffer after each batch, so the
+  /// next callbacks grew a new one, under the raw lock, in the handler.)
+  @Test(.enabled(if: rlc_allocation_counting() != 0, "allocations are counted"))
+  func queueingACallbackAllocatesNothing() {
+    // Warm: the thread's validator, the lock's chain, a batch run.
+    callRCU {}
+    rcuBarrier()
+    let start = rlc_thread_allocations()
+    for _ in 0..<1000 { callRCU {} }
+    let allocations = rlc_thread_allocations() - start
+    rcuBarrier()
+    #expect(allocations == 0, "\(allocations) allocations in 1,000 callRCU calls")
+  }
+
+  /// `rcuBarrier()` in a callback would wait for its own batch forever:
+  /// it stops the program with a message instead of hanging it.
+  @Test func rcuBarrierInACallbackStopsTheProgram() async {
+    await #expect(processExitsWith: .failure) {
+      callRCU { rcuBarrier() }
+      rcuBarrier()
+    }
+  }
+}
