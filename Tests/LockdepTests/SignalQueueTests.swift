@@ -81,6 +81,31 @@ import Testing
     #expect(!shut, "the gate's deferred-events byte was cleared")
     #expect(slow == 0, "the chain seen before took the fast path")
   }
+  /// A handler run too long for the queue of a thread that never took a
+  /// lock (`OrphanEvents`, 4 KiB) is dropped whole and said to be, as on a
+  /// thread with state: the queue it left empty hid it, and the run was
+  /// lost without a word.
+  @Test func aDroppedRunOfAThreadWithoutStateIsReported() {
+    LockValidation.policy = .collect
+    let inHandler = Checked.RawSpinLock(name: "&orphan->handler")
+    let task = Checked.RawSpinLock(name: "&orphan->task")
+    installSignalHandler(SIGVTALRM) { _ in
+      for _ in 0..<40 { inHandler.withLock {} }
+    }
+    let before = LiveValidator.shared.misuses.count
+    runOnAThread(unblocking: SIGVTALRM) {
+      _ = raise(SIGVTALRM)  // the thread's first lock events: in the handler
+      task.withLock {}
+    }
+    // (Other tests' runs, dropped on threads with state, may be said
+    // meanwhile: "since the thread's last lock event".)
+    let said = LiveValidator.shared.misuses.dropFirst(before).filter {
+      $0.contains("signal handler run(s) not validated")
+        && $0.hasSuffix("queued before the thread's first lock event")
+    }
+    #expect(said.count == 1, "\(said)")
+  }
+
   /// A run of a handler that takes `lock` (enter, acquire, release, exit).
   static func run(_ lock: ClassID, ip: UInt64 = 0x1000) -> [LockEvent] {
     let t = Live.orphanThread

@@ -396,19 +396,20 @@ final class LiveThread: StackSource {
   /// handler appends to the queue while it is read.
   @inline(never)
   func replayDeferred() {
-    replay(&deferred)
+    replay(&deferred, since: "since the thread's last lock event")
   }
 
   /// Validates the events of handlers that ran on this thread before it
   /// had this state (`OrphanEvents`).
   @inline(never)
   func replayOrphans() {
-    OrphanEvents.withQueue { replay(&$0) }
+    OrphanEvents.withQueue { replay(&$0, since: "before the thread's first lock event") }
   }
 
   /// Validates `queue`'s events as this thread's, in order, with the stacks
-  /// they were queued with, and empties it.
-  private func replay(_ queue: inout DeferredEvents) {
+  /// they were queued with, and empties it. A run that did not fit is
+  /// misuse, queued `since` (for the message).
+  private func replay(_ queue: inout DeferredEvents, since: String) {
     let saved = UnsafeMutableRawPointer.allocate(byteCount: Int(rlc_sigset_size()), alignment: 16)
     defer { saved.deallocate() }
     rlc_block_signals(saved)
@@ -427,7 +428,7 @@ final class LiveThread: StackSource {
     if dropped > 0 {
       LiveValidator.shared.misuse(
         "\(dropped) signal handler run(s) not validated: more than \(queue.capacity) events "
-          + "queued since the thread's last lock event",
+          + "queued \(since)",
         thread: id)
     }
   }

@@ -118,8 +118,10 @@ enum OrphanEvents {
     header.pointee.entersQueued = 0
   }
 
-  /// Whether events wait for this thread's state.
-  static var isPending: Bool { isSetUp && header.pointee.queue.count > 0 }
+  /// Whether events wait for this thread's state, or a run dropped whole
+  /// (the queue full) waits to be reported: a run too long leaves the
+  /// queue empty, and was once lost without a word.
+  static var isPending: Bool { isSetUp && header.pointee.queue.needsReplay }
 
   /// Runs `body` on this thread's queue (outside handlers).
   static func withQueue(_ body: (inout DeferredEvents) -> Void) {
