@@ -255,7 +255,10 @@ final class LiveValidator: Sendable {
       }
     case .abort:
       reportsInFlight.add(1, ordering: .relaxed)
-      printToStandardError(render(finding) + "\nrawlockcheck: aborting (RAWLOCKCHECK=abort)\n")
+      // Named after who chose the policy: the environment, or the program.
+      let chosen =
+        Self.environmentPolicy == .abort ? "RAWLOCKCHECK=abort" : "LockValidation.policy = .abort"
+      printToStandardError(render(finding) + "\nrawlockcheck: aborting (\(chosen))\n")
       // The event that caused it is recorded before the process ends, or
       // the trace would not replay the finding.
       LiveThread.recordCallingThreadsEvent()

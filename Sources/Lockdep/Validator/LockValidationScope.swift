@@ -310,7 +310,13 @@ public final class LockValidationScope: Sendable {
   public static func check<R>(expecting kind: FindingKind?, _ body: () throws -> R) rethrows
     -> (result: R, findings: [Finding], complaints: [String])
   {
-    let scope = LockValidationScope(isolated: kind != nil, showing: kind == nil)
+    // Locks a block that expects `locks-held-at-exit` leaves held are that
+    // finding, as a test's at its end (and forgotten); another block's
+    // stay held, for the code after it to release.
+    let scope = LockValidationScope(
+      isolated: kind != nil,
+      endName: kind == .locksHeldAtExit ? "the block that expects it" : nil,
+      showing: kind == nil)
     let outsideBefore =
       kind != nil && LiveValidator.isCreated ? LiveValidator.shared.outsideScopes : [:]
     let result = try scope.run(body)
@@ -324,12 +330,17 @@ public final class LockValidationScope: Sendable {
     }
     if found.contains(where: { $0.kind == kind }) { return (result, found, []) }
     // A release build without the `Validation` trait validates nothing but
-    // `Checked` locks: a negative test has nothing to check there.
-    if found.isEmpty && !lockValidationIsCompiledIn {
+    // `Checked` locks, and a run with validation off (`RAWLOCKCHECK=off`,
+    // or the program's `.off`) nothing at all: a negative test has nothing
+    // to check there.
+    let off = LockValidation.policy == .off
+    if found.isEmpty && (!lockValidationIsCompiledIn || off) {
       if !Self.saidCompiledOut.exchange(true, ordering: .relaxed) {
         printToStandardError(
-          "rawlockcheck: lock validation is compiled out of this build (release, without the "
-            + "Validation trait): negative tests check nothing\n")
+          off
+            ? "rawlockcheck: lock validation is off (\(Self.offBy)): negative tests check nothing\n"
+            : "rawlockcheck: lock validation is compiled out of this build (release, without the "
+              + "Validation trait): negative tests check nothing\n")
       }
       return (result, found, [])
     }
@@ -363,9 +374,14 @@ public final class LockValidationScope: Sendable {
       + "count only on threads whose body runs in `scope.run {}`), or another test's"
   }
 
-  /// Whether a negative test in a build without validation was said to
-  /// check nothing (once per process).
+  /// Whether a negative test in a build without validation, or with it
+  /// off, was said to check nothing (once per process).
   private static let saidCompiledOut = Atomic<Bool>(false)
+
+  /// Who turned validation off: the environment, or the program.
+  private static var offBy: String {
+    LiveValidator.environmentPolicy == .off ? "RAWLOCKCHECK=off" : "LockValidation.policy = .off"
+  }
 
   /// Every distinct finding that happened in this scope, in the order first
   /// seen, each with how many times it happened here (`count`).
