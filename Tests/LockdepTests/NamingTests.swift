@@ -30,6 +30,16 @@ import Testing
     #expect(text.contains("(LockdepTests/NamingTests.swift:\(line):32)"), "\(text)")
   }
 
+  /// An empty name is no name: the lock is named by its site, not `()`.
+  @Test func anEmptyNameIsNoName() {
+    let raw = Checked.RawSpinLock(name: "&site->raw-empty")
+    let line = #line + 1
+    let unnamed = Checked.Mutex(name: "")
+    let text = texts { raw.withLock { unnamed.withLock {} } }.first ?? ""
+    #expect(text.contains("(LockdepTests/NamingTests.swift:\(line):32)"), "\(text)")
+    #expect(!text.contains("(){"), "\(text)")
+  }
+
   /// Two locks made on one line share a class, which keeps the first
   /// one's name: a second name is said once (the kernel's "found a
   /// different class with the same key"), not dropped in silence.

@@ -35,6 +35,8 @@ struct LockClassSite: Sendable {
     // places, as two init macros on one line are two static keys; an
     // unnamed one is named by its place, as a compiler names a column.
     let site = "\(fileID):\(line):\(column)"
+    // An empty name is none: reports would print `()`.
+    let name = name?.isEmpty == true ? nil : name
     if let key {
       self.key = "key:\(key.name):\(kind.rawValue)"
       self.name = name ?? key.name
