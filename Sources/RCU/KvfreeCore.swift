@@ -49,6 +49,10 @@ final class KvfreeCore: @unchecked Sendable {
   private let waitersLock = Checked.SpinLock(
     name: "kvfree_rcu_barrier_lock", key: LockClassKey("kvfree_rcu_barrier_lock"))
   private var waiters: [Semaphore] = []
+  /// Posted by `barrier()` to cut the worker's drain delay short (a post
+  /// left over from a pass that began anyway only makes the next pass
+  /// start without the delay).
+  private let hurry = Semaphore()
 
   init(
     slab: SlabAllocator, pages: PageAllocator, design: KvfreeDesign, cpus: Int, cacheLimit: Int,
@@ -208,7 +212,9 @@ final class KvfreeCore: @unchecked Sendable {
     if !scheduled.exchange(true, ordering: .acquiringAndReleasing) { wake.post() }
   }
 
-  /// Waits until every object queued before the call has been freed.
+  /// Waits until every object queued before the call has been freed: a
+  /// pass now, without the drain delay (`kvfree_rcu_barrier()` detaches
+  /// every CPU's objects at once, then waits one grace period).
   func barrier() {
     Checked.mightSleep()
     let done = Semaphore()
@@ -217,6 +223,7 @@ final class KvfreeCore: @unchecked Sendable {
     waitersLock.unlock()
     scheduled.store(true, ordering: .releasing)
     wake.post()
+    hurry.post()
     done.wait()
   }
 
@@ -245,6 +252,7 @@ final class KvfreeCore: @unchecked Sendable {
   func stop() {
     stopping.store(true, ordering: .releasing)
     wake.post()
+    hurry.post()
     refillWake.post()
   }
 
@@ -254,7 +262,10 @@ final class KvfreeCore: @unchecked Sendable {
     while true {
       wake.wait()
       if stopping.load(ordering: .acquiring) { return }
-      if drainDelay > 0 { usleep(drainDelay) }
+      // The delay that lets more objects gather before a pass, which a
+      // barrier (`hurry`) cuts short.
+      if drainDelay > 0 { hurry.wait(microseconds: drainDelay) }
+      // `stop()` may have come during the delay: its pass is the last.
       pass()
     }
   }

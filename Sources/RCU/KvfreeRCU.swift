@@ -23,7 +23,8 @@ public final class KvfreeRCU: Sendable {
   /// `design` says. `cpus`: per-CPU states (default: one per processor
   /// online); `cacheLimit`: pages each keeps for reuse (the kernel's
   /// `rcu_min_cached_objs`); `drainDelayMicroseconds`: how long the worker
-  /// lets objects gather before it detaches them; `beforeFree`: called with
+  /// lets objects gather before it detaches them (`barrier()` and the
+  /// instance's end do not wait for it); `beforeFree`: called with
   /// each object just before it goes back to the slab (poisoning, tests).
   public init(
     slab: SlabAllocator, pages: PageAllocator, design: KvfreeDesign, cpus: Int? = nil,
@@ -111,7 +112,8 @@ public final class KvfreeRCU: Sendable {
   }
 
   /// `kvfree_rcu_barrier()`: waits until every object queued before the
-  /// call has been freed. May sleep.
+  /// call has been freed: a pass at once, without the drain delay, then
+  /// one grace period. May sleep.
   public func barrier() { core.barrier() }
 
   /// Gives every cached page back to the page allocator (the kernel's

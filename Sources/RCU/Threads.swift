@@ -27,6 +27,21 @@ final class Semaphore: @unchecked Sendable {
   func wait() {
     while sem_wait(semaphore) != 0 && errno == EINTR {}
   }
+
+  /// Takes one, waiting at most `microseconds` while there is none.
+  /// Returns whether it took one.
+  @discardableResult
+  func wait(microseconds: UInt32) -> Bool {
+    var deadline = timespec()
+    clock_gettime(CLOCK_REALTIME, &deadline)
+    let nanoseconds = Int(deadline.tv_nsec) + Int(microseconds) * 1000
+    deadline.tv_sec += nanoseconds / 1_000_000_000
+    deadline.tv_nsec = nanoseconds % 1_000_000_000
+    while true {
+      if sem_timedwait(semaphore, &deadline) == 0 { return true }
+      if errno != EINTR { return false }
+    }
+  }
 }
 
 /// A thread of its own (a pthread), running `body` once, named for the
