@@ -59,4 +59,17 @@ import Testing
       #expect(said.contains("rawlockcheck: aborting (LockValidation.policy = .abort)"), "\(said)")
     }
   }
+
+  /// Asynchronous code, as the README says: a scope's async `run`, whose
+  /// occurrences give their kind.
+  @Test func anAsyncScopeCollectsFindingsWithTheirKinds() async {
+    LockValidation.policy = .collect
+    let raw = Checked.RawSpinLock(name: "&negative-edge->async-raw")
+    let scope = LockValidationScope()
+    await scope.run {
+      await Task.yield()
+      raw.withLock { Checked.mightSleep() }
+    }
+    #expect(scope.findings.map(\.kind) == [.sleepInAtomic])
+  }
 }

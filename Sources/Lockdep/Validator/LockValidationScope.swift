@@ -24,6 +24,8 @@ public final class LockValidationScope: Sendable {
     public var finding: Finding
     /// How many times it happened in the scope.
     public var count = 1
+    /// The finding's kind (`finding.kind`).
+    public var kind: FindingKind { finding.kind }
     /// Whether the scope's `reporter` reported it when it first happened.
     public var wasReported = false
 
