@@ -1,3 +1,4 @@
+import CLockdepSupport
 import LockGraph
 
 // What user space has in place of the kernel's execution contexts, as
@@ -11,49 +12,80 @@ extension Checked {
   /// Runs `body` as a hard interrupt handler (a signal handler, a callback
   /// that must not block). `threaded`: a handler PREEMPT_RT would run in a
   /// thread (`hardirq_threaded`), whose limit is `config` instead of `spin`.
+  @inline(never)  // its return address is its call site
   public static func withHardIRQ<R, E: Error>(threaded: Bool = false, _ body: () throws(E) -> R)
     throws(E)
     -> R
   {
-    try within(.hardirqEnter, .hardirqExit, threaded: threaded, body)
+    let callSite = UInt64(UInt(bitPattern: rlc_return_address()))
+    return try within(.hardirqEnter, .hardirqExit, threaded: threaded, ip: callSite, body)
   }
 
   /// Runs `body` as a softirq (bottom half): deferred work that must not sleep.
+  @inline(never)  // its return address is its call site
   public static func withSoftIRQ<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-    try within(.softirqEnter, .softirqExit, body)
+    let callSite = UInt64(UInt(bitPattern: rlc_return_address()))
+    return try within(.softirqEnter, .softirqExit, ip: callSite, body)
   }
 
   /// Runs `body` as an NMI: only wait-free primitives and trylocks are allowed.
+  @inline(never)  // its return address is its call site
   public static func withNMI<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-    try within(.nmiEnter, .nmiExit, body)
+    let callSite = UInt64(UInt(bitPattern: rlc_return_address()))
+    return try within(.nmiEnter, .nmiExit, ip: callSite, body)
   }
 
   /// Runs `body` with interrupts disabled (`local_irq_save()`): locks taken
   /// here are irq-safe, and nothing may sleep.
+  @inline(never)  // its return address is its call site
   public static func withIRQsDisabled<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-    try within(.irqDisable, .irqEnable, body)
+    let callSite = UInt64(UInt(bitPattern: rlc_return_address()))
+    return try within(.irqDisable, .irqEnable, ip: callSite, body)
   }
 
   /// Runs `body` with bottom halves disabled (`local_bh_disable()`).
+  @inline(never)  // its return address is its call site
   public static func withBottomHalvesDisabled<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R
   {
-    try within(.bhDisable, .bhEnable, body)
+    let callSite = UInt64(UInt(bitPattern: rlc_return_address()))
+    return try within(.bhDisable, .bhEnable, ip: callSite, body)
   }
 
   /// Runs `body` with preemption disabled (`preempt_disable()`): nothing may sleep.
+  @inline(never)  // its return address is its call site
   public static func withPreemptionDisabled<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-    try within(.preemptDisable, .preemptEnable, body)
+    let callSite = UInt64(UInt(bitPattern: rlc_return_address()))
+    return try within(.preemptDisable, .preemptEnable, ip: callSite, body)
+  }
+
+  /// The call site of the function that calls this, for a context scope
+  /// that is not a frame of its own in every build: in a debug build, where
+  /// nothing is inlined, the return address of this one's caller (a free
+  /// function's, or `withInterruptsMasked`'s: its call site); in an
+  /// optimized one, where an `@inlinable` scope is inlined into its
+  /// caller, this call's own return address, a place in that caller.
+  @usableFromInline @inline(never)
+  static func callSite() -> UInt64 {
+    #if DEBUG
+      UInt64(UInt(bitPattern: rlc_return_address_of_caller()))
+    #else
+      UInt64(UInt(bitPattern: rlc_return_address()))
+    #endif
   }
 
   /// Runs `body` between the events that enter (`enter`) and leave
-  /// (`exit`) a context, however it ends.
-  @inline(__always)
+  /// (`exit`) a context, however it ends, both from `ip`: the call site of
+  /// the scope (each public scope reads its own return address, which a
+  /// report prints as where interrupts were last turned off or on; a
+  /// debug build's free function of the same name, a frame of its own,
+  /// reads and passes its own).
+  @usableFromInline
   static func within<R, E: Error>(
-    _ enter: LockEvent.Verb, _ exit: LockEvent.Verb, threaded: Bool = false,
+    _ enter: LockEvent.Verb, _ exit: LockEvent.Verb, threaded: Bool = false, ip: UInt64,
     _ body: () throws(E) -> R
   ) throws(E) -> R {
-    Live.event(enter, threaded: threaded)
-    defer { Live.event(exit) }
+    Live.event(enter, threaded: threaded, ip: ip)
+    defer { Live.event(exit, ip: ip) }
     return try body()
   }
 

@@ -10,25 +10,44 @@
   @inlinable
   public func withHardIRQ<R, E: Error>(threaded: Bool = false, _ body: () throws(E) -> R)
     throws(E) -> R
-  { try Checked.withHardIRQ(threaded: threaded, body) }
+  {
+    #if DEBUG
+      try Checked.within(
+        .hardirqEnter, .hardirqExit, threaded: threaded, ip: Checked.callSite(), body)
+    #else
+      try Checked.withHardIRQ(threaded: threaded, body)
+    #endif
+  }
 
   /// Runs `body` as a softirq (bottom half): deferred work that must not sleep.
   @inlinable
   public func withSoftIRQ<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-    try Checked.withSoftIRQ(body)
+    #if DEBUG
+      try Checked.within(.softirqEnter, .softirqExit, ip: Checked.callSite(), body)
+    #else
+      try Checked.withSoftIRQ(body)
+    #endif
   }
 
   /// Runs `body` as an NMI: only wait-free primitives and trylocks are allowed.
   @inlinable
   public func withNMI<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-    try Checked.withNMI(body)
+    #if DEBUG
+      try Checked.within(.nmiEnter, .nmiExit, ip: Checked.callSite(), body)
+    #else
+      try Checked.withNMI(body)
+    #endif
   }
 
   /// Runs `body` with interrupts disabled (`local_irq_save()`): nothing may
   /// sleep, and locks taken are irq-safe.
   @inlinable
   public func withIRQsDisabled<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-    try Checked.withIRQsDisabled(body)
+    #if DEBUG
+      try Checked.within(.irqDisable, .irqEnable, ip: Checked.callSite(), body)
+    #else
+      try Checked.withIRQsDisabled(body)
+    #endif
   }
 
   /// Runs `body` with interrupts disabled as user space has them
@@ -38,19 +57,31 @@
   /// not compiled in, `Plain.withInterruptsMasked`, which only blocks them).
   @inlinable
   public func withInterruptsMasked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-    try Checked.withInterruptsMasked(body)
+    #if DEBUG
+      try Checked.withInterruptsMasked(at: Checked.callSite(), body)
+    #else
+      try Checked.withInterruptsMasked(body)
+    #endif
   }
 
   /// Runs `body` with bottom halves disabled (`local_bh_disable()`).
   @inlinable
   public func withBottomHalvesDisabled<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-    try Checked.withBottomHalvesDisabled(body)
+    #if DEBUG
+      try Checked.within(.bhDisable, .bhEnable, ip: Checked.callSite(), body)
+    #else
+      try Checked.withBottomHalvesDisabled(body)
+    #endif
   }
 
   /// Runs `body` with preemption disabled (`preempt_disable()`): nothing may sleep.
   @inlinable
   public func withPreemptionDisabled<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-    try Checked.withPreemptionDisabled(body)
+    #if DEBUG
+      try Checked.within(.preemptDisable, .preemptEnable, ip: Checked.callSite(), body)
+    #else
+      try Checked.withPreemptionDisabled(body)
+    #endif
   }
 
   /// Marks a call that may sleep (`might_sleep()`): a finding when the caller

@@ -14,11 +14,20 @@ extension Checked {
   /// handler installed while `body` runs is not blocked until the next call.
   @inlinable
   public static func withInterruptsMasked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    try withInterruptsMasked(at: callSite(), body)
+  }
+
+  /// `withInterruptsMasked(_:)` from call site `ip` (which reports print
+  /// as where interrupts were last turned off or on).
+  @inlinable
+  static func withInterruptsMasked<R, E: Error>(at ip: UInt64, _ body: () throws(E) -> R)
+    throws(E) -> R
+  {
     guard _fastPath(InterruptMask.noHandlerInstalled) else {
-      return try InterruptMask.withSignalsBlocked(body)
+      return try InterruptMask.withSignalsBlocked(ip: ip, body)
     }
-    InterruptMask.disable()
-    defer { InterruptMask.enable() }
+    InterruptMask.disable(at: ip)
+    defer { InterruptMask.enable(at: ip) }
     return try body()
   }
 }
@@ -48,20 +57,20 @@ enum InterruptMask {
     SignalHandlers.installed.load(ordering: .acquiring) == 0
   }
 
-  /// The validator's `local_irq_disable()`.
+  /// The validator's `local_irq_disable()`, at `ip`.
   @usableFromInline
-  static func disable() { Live.event(.irqDisable) }
+  static func disable(at ip: UInt64) { Live.event(.irqDisable, ip: ip) }
 
-  /// The validator's `local_irq_enable()`.
+  /// The validator's `local_irq_enable()`, at `ip`.
   @usableFromInline
-  static func enable() { Live.event(.irqEnable) }
+  static func enable(at ip: UInt64) { Live.event(.irqEnable, ip: ip) }
 
   /// `body` with the installed handlers' signals blocked and, when
   /// `validated`, interrupts off for the validator.
   @usableFromInline
-  static func withSignalsBlocked<R, E: Error>(validated: Bool = true, _ body: () throws(E) -> R)
-    throws(E) -> R
-  {
+  static func withSignalsBlocked<R, E: Error>(
+    validated: Bool = true, ip: UInt64 = 0, _ body: () throws(E) -> R
+  ) throws(E) -> R {
     let installed = SignalHandlers.installed.load(ordering: .acquiring)
     var blocked = sigset_t()
     sigemptyset(&blocked)
@@ -72,6 +81,6 @@ enum InterruptMask {
     pthread_sigmask(SIG_BLOCK, &blocked, &saved)
     defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
     guard validated else { return try body() }
-    return try Checked.withIRQsDisabled(body)
+    return try Checked.within(.irqDisable, .irqEnable, ip: ip, body)
   }
 }

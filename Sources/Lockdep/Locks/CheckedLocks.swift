@@ -308,7 +308,7 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
     // closure's own return address.
     let site = UInt64(UInt(bitPattern: rlc_return_address()))
     let ip = ip ?? site
-    return try savingInterrupts { () throws(Failure) -> Result in
+    return try savingInterrupts(at: ip) { () throws(Failure) -> Result in
       lock(from: ip)
       defer { unlock() }
       return try body()
@@ -325,7 +325,7 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
   ) throws(Failure) -> Result? {
     let site = UInt64(UInt(bitPattern: rlc_return_address()))
     let ip = ip ?? site
-    return try savingInterrupts { () throws(Failure) -> Result? in
+    return try savingInterrupts(at: ip) { () throws(Failure) -> Result? in
       guard tryLock(from: ip) else { return nil }
       defer { unlock() }
       return try body()
@@ -336,12 +336,12 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
   /// `_irqsave` forms run: always for a raw spin lock, and for the others
   /// unless checked as for PREEMPT_RT, where they leave interrupts on.
   private func savingInterrupts<Result, Failure: Error>(
-    _ body: () throws(Failure) -> Result
+    at ip: UInt64, _ body: () throws(Failure) -> Result
   ) throws(Failure) -> Result {
     guard self is Checked.RawSpinLock || !LockValidation.checksAsPreemptRT else {
       return try body()
     }
-    return try Checked.withIRQsDisabled(body)
+    return try Checked.within(.irqDisable, .irqEnable, ip: ip, body)
   }
 
   /// `spin_lock()` (`raw_spin_lock()`, `local_lock()`).

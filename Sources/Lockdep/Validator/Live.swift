@@ -229,11 +229,16 @@ enum Live {
       LockEvent(.release, thread: thread.id, lockClass: lockClass, address: instance), on: thread)
   }
 
-  /// An event without a class (contexts, might-sleep, exit).
+  /// An event without a class (contexts, might-sleep, exit), from return
+  /// address `ip` when known (a context scope's call site, which a report
+  /// prints where interrupts were last turned off or on).
   @inline(__always)
-  static func event(_ verb: LockEvent.Verb, threaded: Bool = false) {
-    withThread(orphan: { LockEvent(verb, thread: orphanThread, threaded: threaded) }) { thread in
-      submit(LockEvent(verb, thread: thread.id, threaded: threaded), on: thread)
+  static func event(_ verb: LockEvent.Verb, threaded: Bool = false, ip: UInt64 = 0) {
+    let origin = Origin(ip: ip)
+    withThread(orphan: {
+      LockEvent(verb, thread: orphanThread, threaded: threaded, origin: origin)
+    }) { thread in
+      submit(LockEvent(verb, thread: thread.id, threaded: threaded, origin: origin), on: thread)
     }
   }
 

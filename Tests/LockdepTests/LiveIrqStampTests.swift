@@ -1,0 +1,70 @@
+import LockGraph
+import Testing
+
+@testable import Lockdep
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A live report's irq event stamps name where interrupts and bottom
+/// halves were last turned off and on (lockdep's `print_irqtrace_events()`:
+/// `hardirqs last disabled at (N): <ip>`): the call site of the context
+/// scope that did it, in its `Checked` form and in the free function's,
+/// and of an `_irqsave` lock operation. They printed `0x0` before.
+@Suite struct LiveIrqStampTests {
+  init() { LockValidation.policy = .collect }
+
+  /// The line of `report` that starts with `prefix`.
+  func line(_ prefix: String, in report: String) -> String {
+    report.split(separator: "\n").first { $0.hasPrefix(prefix) }.map(String.init) ?? ""
+  }
+
+  @Test func stampsNameTheContextScopesCallSites() {
+    let lock = Checked.SpinLock(name: "&irqstamp->lock")
+    let scope = LockValidationScope()
+    let file = "LockdepTests/LiveIrqStampTests.swift"
+    // (Bottom halves first: enabling them again turns interrupts off and
+    // on around it, as `__local_bh_enable_ip()` does, which would be the
+    // newest hardirq changes.)
+    let (bhLine, hardirqLine) = (#line + 4, #line + 5)
+    pthread_join(
+      spawn {
+        scope.run {
+          withBottomHalvesDisabled {}  // the free function
+          Checked.withHardIRQ { lock.withLock {} }  // in hardirq: IN-HARDIRQ-W
+          lock.withLock {}  // with interrupts on: HARDIRQ-ON-W
+        }
+      }, nil)
+    let report = scope.findings.first { $0.kind == .inconsistentLockState }?.text ?? ""
+    #expect(report.contains("{IN-HARDIRQ-W} -> {HARDIRQ-ON-W}"), "\(report)")
+    for prefix in ["hardirqs last  enabled at", "hardirqs last disabled at"] {
+      #expect(line(prefix, in: report).contains("\(file):\(hardirqLine)"), "\(report)")
+    }
+    for prefix in ["softirqs last  enabled at", "softirqs last disabled at"] {
+      #expect(line(prefix, in: report).contains("\(file):\(bhLine)"), "\(report)")
+    }
+  }
+
+  @Test func anIRQSaveLockOperationIsWhereInterruptsWentOff() {
+    let lock = Checked.RawSpinLock(name: "&irqstamp->raw")
+    let other = Checked.SpinLock(name: "&irqstamp->other")
+    let scope = LockValidationScope()
+    let file = "LockdepTests/LiveIrqStampTests.swift"
+    let saveLine = #line + 5
+    pthread_join(
+      spawn {
+        scope.run {
+          withHardIRQ { other.withLock {} }
+          lock.withLockIRQSave {}
+          other.withLock {}
+        }
+      }, nil)
+    let report = scope.findings.first { $0.kind == .inconsistentLockState }?.text ?? ""
+    for prefix in ["hardirqs last  enabled at", "hardirqs last disabled at"] {
+      #expect(line(prefix, in: report).contains("\(file):\(saveLine)"), "\(report)")
+    }
+    // Bottom halves never changed: stamp 0, no place, as lockdep prints it.
+    #expect(line("softirqs last disabled at", in: report) == "softirqs last disabled at (0): 0x0")
+  }
+}
