@@ -67,4 +67,23 @@ import Testing
     // Bottom halves never changed: stamp 0, no place, as lockdep prints it.
     #expect(line("softirqs last disabled at", in: report) == "softirqs last disabled at (0): 0x0")
   }
+
+  /// A sleep in atomic context names where preemption was disabled
+  /// (`Preemption disabled at:`, the kernel's `preempt_disable_ip`): the
+  /// scope's call site.
+  @Test func preemptionDisabledAtIsTheScopesCallSite() {
+    let scope = LockValidationScope()
+    let file = "LockdepTests/LiveIrqStampTests.swift"
+    let disableLine = #line + 4
+    pthread_join(
+      spawn {
+        scope.run {
+          withPreemptionDisabled { mightSleep() }
+        }
+      }, nil)
+    let report = scope.findings.first { $0.kind == .sleepInAtomic }?.text ?? ""
+    let lines = report.split(separator: "\n").map(String.init)
+    let at = lines.firstIndex(of: "Preemption disabled at:").map { lines[$0 + 1] } ?? ""
+    #expect(at.contains("\(file):\(disableLine)"), "\(report)")
+  }
 }
