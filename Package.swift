@@ -76,7 +76,10 @@ let package = Package(
     .target(name: "CRCUSupport"),
     // Read sections, grace periods, callRCU, rcuBarrier and kvfreeRCU over the allocator.
     .target(
-      name: "RCU", dependencies: ["Basics", "CRCUSupport", "Lockdep", "Allocator", "WaitContext"]),
+      name: "RCU",
+      dependencies: [
+        "Basics", "CRCUSupport", "CLockdepSupport", "Lockdep", "Allocator", "WaitContext",
+      ]),
     // The read side's cost per section, against a thread-local counter baseline.
     .executableTarget(name: "RCUBenchmark", dependencies: ["RCU", "Lockdep", "CRCUSupport"]),
     // kvfreeRCU's flood test, free walk and liburcu comparison (scripts/bench-rcu.sh).

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <strings.h>
 #include <sys/syscall.h>
@@ -65,4 +66,9 @@ void rlc_rcu_set_thread_name(const char *name) {
   strncpy(shortened, name, sizeof shortened - 1);
   shortened[sizeof shortened - 1] = 0;
   pthread_setname_np(pthread_self(), shortened);
+}
+
+int rlc_rcu_sem_wait_until(void *semaphore, long seconds, long nanoseconds) {
+  struct timespec deadline = {.tv_sec = seconds, .tv_nsec = nanoseconds};
+  return sem_clockwait((sem_t *)semaphore, CLOCK_MONOTONIC, &deadline);
 }

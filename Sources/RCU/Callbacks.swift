@@ -1,3 +1,4 @@
+import CLockdepSupport
 import CRCUSupport
 import Lockdep
 import Synchronization
@@ -17,13 +18,23 @@ import Synchronization
 /// filled more than half of it): a signal handler may interrupt `malloc`.
 /// (A closure that captures state is allocated where it is made, by the
 /// caller: in a signal handler, pass one that captures nothing, or state
-/// allocated before.)
+/// allocated before.) The process's first `callRCU` (or `rcuBarrier()`)
+/// starts the callback thread, which allocates: one in a handler
+/// installed with `installSignalHandler` stops the program with a message
+/// rather than risk a deadlock in `malloc`; make one at start-up.
 ///
 /// Callbacks run in the order they were queued, as the kernel's do, in
-/// softirq context (`rcu_do_batch()` runs them in the RCU softirq, or
-/// with bottom halves disabled): a callback must not sleep, and a lock it
-/// takes is used in softirq context (`Checked.withSoftIRQ`).
+/// softirq context (`rcu_do_batch()` runs them in the RCU softirq): a
+/// callback must not sleep, and a lock it takes is used in softirq context
+/// (`Checked.withSoftIRQ`). Checked as for PREEMPT_RT, they run with
+/// bottom halves disabled instead, as that kernel's rcuc threads run them.
 public func callRCU(_ callback: @escaping @Sendable () -> Void) {
+  if _slowPath(!CallbackQueue.isStarted.load(ordering: .acquiring)) {
+    precondition(
+      rlc_lockdep_signal_depth() == 0,
+      "the process's first callRCU ran in a signal handler: it starts the RCU callback "
+        + "thread, which allocates; call rcuBarrier() once before installing the handler")
+  }
   CallbackQueue.shared.enqueue(callback)
 }
 
@@ -56,6 +67,9 @@ public func rcuBarrier() {
 final class CallbackQueue: @unchecked Sendable {
   static let shared = CallbackQueue()
 
+  /// Whether `shared` was made (its thread started): a handler may queue.
+  static let isStarted = Atomic<Bool>(false)
+
   /// The room of each of the two buffers at first.
   static let initialCapacity = 4096
 
@@ -71,8 +85,8 @@ final class CallbackQueue: @unchecked Sendable {
 
   /// Queued callbacks (guarded by `lock`).
   private var pending: [Callback] = []
-  /// The callback thread's empty buffer, swapped for `pending` when it
-  /// takes a batch (touched by that thread only, and under `lock`).
+  /// The callback thread's empty buffer, swapped for `pending` (under
+  /// `lock`) when it takes a batch; touched by that thread only.
   private var spare: [Callback] = []
   private let wake = Semaphore()
   /// The callback thread (`pthread_self()`), 0 until it runs.
@@ -82,6 +96,19 @@ final class CallbackQueue: @unchecked Sendable {
     pending.reserveCapacity(Self.initialCapacity)
     spare.reserveCapacity(Self.initialCapacity)
     KernelThread(name: "rcu_callbacks") { [self] in run() }.detach()
+    Self.isStarted.store(true, ordering: .releasing)
+  }
+
+  /// Runs `body` where the kernel runs RCU callbacks: in the RCU softirq,
+  /// or, on PREEMPT_RT (which has no RCU softirq, `use_softirq` being off),
+  /// in the rcuc kthread with bottom halves disabled, where lockdep marks
+  /// no softirq usage.
+  private static func inCallbackContext(_ body: () -> Void) {
+    if LockValidation.checksAsPreemptRT {
+      Checked.withBottomHalvesDisabled(body)
+    } else {
+      Checked.withSoftIRQ(body)
+    }
   }
 
   /// Whether the calling thread is the one that runs callbacks.
@@ -113,7 +140,7 @@ final class CallbackQueue: @unchecked Sendable {
       }
       if !batch.isEmpty {
         synchronizeRCU()
-        Checked.withSoftIRQ {
+        Self.inCallbackContext {
           for callback in batch { callback.run() }
         }
       }

@@ -223,7 +223,7 @@ final class KvfreeCore: @unchecked Sendable {
     waitersLock.unlock()
     scheduled.store(true, ordering: .releasing)
     wake.post()
-    hurry.post()
+    if drainDelay > 0 { hurry.post() }
     done.wait()
   }
 

@@ -32,13 +32,15 @@ final class Semaphore: @unchecked Sendable {
   /// Returns whether it took one.
   @discardableResult
   func wait(microseconds: UInt32) -> Bool {
+    // On the monotonic clock: a step of the wall clock (NTP) neither
+    // lengthens nor shortens the wait.
     var deadline = timespec()
-    clock_gettime(CLOCK_REALTIME, &deadline)
+    clock_gettime(CLOCK_MONOTONIC, &deadline)
     let nanoseconds = Int(deadline.tv_nsec) + Int(microseconds) * 1000
     deadline.tv_sec += nanoseconds / 1_000_000_000
     deadline.tv_nsec = nanoseconds % 1_000_000_000
     while true {
-      if sem_timedwait(semaphore, &deadline) == 0 { return true }
+      if rlc_rcu_sem_wait_until(semaphore, deadline.tv_sec, deadline.tv_nsec) == 0 { return true }
       if errno != EINTR { return false }
     }
   }

@@ -183,6 +183,12 @@ static inline __attribute__((always_inline)) void rlc_rcu_bench_counter_exit(voi
 /// Names the calling thread for the system (at most 15 bytes are kept).
 void rlc_rcu_set_thread_name(const char *name);
 
+/// Waits on `semaphore` (a `sem_t`) until the CLOCK_MONOTONIC time
+/// `seconds`.`nanoseconds` at the latest (`sem_clockwait()`, which Swift's
+/// Glibc module does not show): 0 when it took one, else -1 with `errno`
+/// set (ETIMEDOUT, EINTR).
+int rlc_rcu_sem_wait_until(void *semaphore, long seconds, long nanoseconds);
+
 #pragma clang assume_nonnull end
 
 #endif
