@@ -41,12 +41,14 @@ final class OutputFile {
   }
 
   /// `refuse(_:being:device:inode:)` against each input path that exists,
-  /// and against the file standard input is, for `-` (`graph -o t.rlt - <
-  /// t.rlt`).
+  /// and against the file standard input is, for `-`, when it is a regular
+  /// file (`graph -o t.rlt - < t.rlt`; a terminal or `/dev/null` on both
+  /// sides loses nothing).
   static func refuse(_ output: String?, beingAnyOf inputs: [String]) throws(OutputError) {
     for input in inputs {
       var info = stat()
       guard (input == "-" ? fstat(0, &info) : stat(input, &info)) == 0 else { continue }
+      if input == "-" && info.st_mode & S_IFMT != S_IFREG { continue }
       try refuse(output, being: input, device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
     }
   }

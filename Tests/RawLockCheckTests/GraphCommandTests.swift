@@ -90,6 +90,11 @@ import Testing
       #expect(run.stderr.contains("is the input file (-)"), "\(run.stderr)")
       #expect(try Data(contentsOf: trace) == original, "\(arguments)")
     }
+    // A device on both sides is no file lost: `/dev/null` in and out.
+    let null = try ToolRun(
+      ["graph", "-o", "/dev/null", "-"], in: directory,
+      standardInput: FileHandle(forReadingAtPath: "/dev/null")!)
+    #expect(!null.stderr.contains("is the input file"), "\(null.stderr)")
   }
 
   @Test func circularAbbaHighlightsTheCycle() throws {
