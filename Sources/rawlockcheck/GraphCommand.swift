@@ -123,6 +123,19 @@ struct GraphCommand: ParsableCommand {
     }
     // Nothing read (every trace of several said why): nothing to draw.
     if seed == nil && unread.count == paths.count { throw ExitCode(2) }
+    // A class past the class table has no node: said, as `report` says it.
+    let pastTable = report.findings.filter {
+      if case .limitExceeded(let limit, _, _) = $0.detail {
+        limit == "MAX_LOCKDEP_KEYS"
+      } else {
+        false
+      }
+    }.reduce(0) { $0 + $1.count }
+    if pastTable > 0 {
+      writeStandardError(
+        "rawlockcheck: graph: \(report.source): \(pastTable) acquisition(s) of classes past the "
+          + "class table (MAX_LOCKDEP_KEYS, \(ClassRegistry.capacity)) not drawn\n")
+    }
     var graph = ClassGraph(report: report)
     if let graphIn, !traces.isEmpty { graph.source += " + \(graphIn)" }
     let limit = maxEdges ?? (format == .svg ? Self.defaultSVGEdges : 0)

@@ -51,4 +51,17 @@ import Testing
     // The one dependency, c0 -> c1, is in the graph file.
     #expect(graph.split(separator: "\n").filter { $0.hasPrefix("edge ") }.count == 1)
   }
+
+  /// `graph` draws the rest and says what it could not draw (it drew
+  /// nothing of it, silently, and exited 0).
+  @Test func graphSaysWhatItCouldNotDraw() throws {
+    let dir = try Self.directory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try ToolRun(["graph", "--format", "json", "-o", "g.json", "over.rlt"], in: dir)
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(
+      run.stderr
+        == "rawlockcheck: graph: over.rlt: 1 acquisition(s) of classes past the class table "
+        + "(MAX_LOCKDEP_KEYS, 1048576) not drawn\n")
+  }
 }
