@@ -34,4 +34,14 @@ public final class Device: @unchecked Sendable {
   public func reconfigureFromInterruptPath() {
     irqLock.withLock { configMutex.withLock {} }
   }
+
+  /// The interrupt lock in the device's interrupt handler...
+  public func handleInterrupt() {
+    withHardIRQ { irqLock.withLock {} }
+  }
+
+  /// ... and with interrupts on: an inconsistent lock state.
+  public func pollWithInterruptsOn() {
+    irqLock.withLock {}
+  }
 }

@@ -27,4 +27,21 @@ import Testing
     let backtrace = text.components(separatedBy: "stack backtrace:").last ?? ""
     #expect(backtrace.contains("#0 Device.reconfigureFromInterruptPath()"), "\(text)")
   }
+
+  /// In an optimized build, where the context marker is inlined into its
+  /// caller, the report's irq event stamps name the function that turned
+  /// interrupts off and on: the interrupt handler's.
+  @Test func anOptimizedBuildsIrqStampsNameTheHandler() {
+    let device = Device()
+    let found = expectLockViolation(.inconsistentLockState) {
+      device.handleInterrupt()
+      device.pollWithInterruptsOn()
+    }
+    let text = found.first.map { LockValidation.describe($0) } ?? ""
+    // (Found in the handler when another test took the lock with
+    // interrupts on first, else at the poll: the handler's entry turned
+    // interrupts off last either way.)
+    let disabled = text.split(separator: "\n").first { $0.hasPrefix("hardirqs last disabled") }
+    #expect(disabled?.contains("Device.handleInterrupt()") == true, "\(text)")
+  }
 }
