@@ -326,16 +326,16 @@ extension TextReport {
   }
 
   /// Whether `origin` says where its event happened: a trace's event has
-  /// its place in the stream; a live context marker's has no address,
-  /// stack or place.
+  /// its place in the stream, a live context marker its call site; a
+  /// signal handler's own entry and exit have neither.
   func isKnown(_ origin: Origin) -> Bool {
     showsOccurrence || origin.ip != 0 || !origin.stack.isNone || origin.line > 0
   }
 
   /// lockdep's `print_irqtrace_events()`: the thread's count of interrupt
   /// state changes, and where the newest of each kind happened (`0x0`, as
-  /// lockdep prints an unknown address: none yet, or a live context marker,
-  /// whose event has no address, stack or place in a stream).
+  /// lockdep prints an unknown address: none yet, or a live event with no
+  /// call site, such as a signal handler's entry).
   func irqTraceEvents(_ trace: IrqTrace) -> String {
     func line(_ what: String, _ change: IrqTrace.Change) -> String {
       let known = change.stamp != 0 && isKnown(change.origin)
