@@ -15,6 +15,17 @@ import Testing
 @Suite struct LiveIrqStampTests {
   init() { LockValidation.policy = .collect }
 
+  /// This file, as reports name it.
+  let file = "LockdepTests/LiveIrqStampTests.swift"
+
+  /// The text of the first finding of `kind` that `body` causes, run in a
+  /// scope on a thread of its own.
+  func report(of kind: FindingKind, _ body: @escaping @Sendable () -> Void) -> String {
+    let scope = LockValidationScope()
+    pthread_join(spawn { scope.run(body) }, nil)
+    return scope.findings.first { $0.kind == kind }?.text ?? ""
+  }
+
   /// The line of `report` that starts with `prefix`.
   func line(_ prefix: String, in report: String) -> String {
     report.split(separator: "\n").first { $0.hasPrefix(prefix) }.map(String.init) ?? ""
@@ -22,21 +33,15 @@ import Testing
 
   @Test func stampsNameTheContextScopesCallSites() {
     let lock = Checked.SpinLock(name: "&irqstamp->lock")
-    let scope = LockValidationScope()
-    let file = "LockdepTests/LiveIrqStampTests.swift"
     // (Bottom halves first: enabling them again turns interrupts off and
     // on around it, as `__local_bh_enable_ip()` does, which would be the
     // newest hardirq changes.)
-    let (bhLine, hardirqLine) = (#line + 4, #line + 5)
-    pthread_join(
-      spawn {
-        scope.run {
-          withBottomHalvesDisabled {}  // the free function
-          Checked.withHardIRQ { lock.withLock {} }  // in hardirq: IN-HARDIRQ-W
-          lock.withLock {}  // with interrupts on: HARDIRQ-ON-W
-        }
-      }, nil)
-    let report = scope.findings.first { $0.kind == .inconsistentLockState }?.text ?? ""
+    let (bhLine, hardirqLine) = (#line + 2, #line + 3)
+    let report = report(of: .inconsistentLockState) {
+      withBottomHalvesDisabled {}  // the free function
+      Checked.withHardIRQ { lock.withLock {} }  // in hardirq: IN-HARDIRQ-W
+      lock.withLock {}  // with interrupts on: HARDIRQ-ON-W
+    }
     #expect(report.contains("{IN-HARDIRQ-W} -> {HARDIRQ-ON-W}"), "\(report)")
     for prefix in ["hardirqs last  enabled at", "hardirqs last disabled at"] {
       #expect(line(prefix, in: report).contains("\(file):\(hardirqLine)"), "\(report)")
@@ -49,18 +54,12 @@ import Testing
   @Test func anIRQSaveLockOperationIsWhereInterruptsWentOff() {
     let lock = Checked.RawSpinLock(name: "&irqstamp->raw")
     let other = Checked.SpinLock(name: "&irqstamp->other")
-    let scope = LockValidationScope()
-    let file = "LockdepTests/LiveIrqStampTests.swift"
-    let saveLine = #line + 5
-    pthread_join(
-      spawn {
-        scope.run {
-          withHardIRQ { other.withLock {} }
-          lock.withLockIRQSave {}
-          other.withLock {}
-        }
-      }, nil)
-    let report = scope.findings.first { $0.kind == .inconsistentLockState }?.text ?? ""
+    let saveLine = #line + 3
+    let report = report(of: .inconsistentLockState) {
+      withHardIRQ { other.withLock {} }
+      lock.withLockIRQSave {}
+      other.withLock {}
+    }
     for prefix in ["hardirqs last  enabled at", "hardirqs last disabled at"] {
       #expect(line(prefix, in: report).contains("\(file):\(saveLine)"), "\(report)")
     }
@@ -72,16 +71,8 @@ import Testing
   /// (`Preemption disabled at:`, the kernel's `preempt_disable_ip`): the
   /// scope's call site.
   @Test func preemptionDisabledAtIsTheScopesCallSite() {
-    let scope = LockValidationScope()
-    let file = "LockdepTests/LiveIrqStampTests.swift"
-    let disableLine = #line + 4
-    pthread_join(
-      spawn {
-        scope.run {
-          withPreemptionDisabled { mightSleep() }
-        }
-      }, nil)
-    let report = scope.findings.first { $0.kind == .sleepInAtomic }?.text ?? ""
+    let disableLine = #line + 1
+    let report = report(of: .sleepInAtomic) { withPreemptionDisabled { mightSleep() } }
     let lines = report.split(separator: "\n").map(String.init)
     let at = lines.firstIndex(of: "Preemption disabled at:").map { lines[$0 + 1] } ?? ""
     #expect(at.contains("\(file):\(disableLine)"), "\(report)")
