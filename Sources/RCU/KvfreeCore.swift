@@ -252,7 +252,7 @@ final class KvfreeCore: @unchecked Sendable {
   func stop() {
     stopping.store(true, ordering: .releasing)
     wake.post()
-    hurry.post()
+    if drainDelay > 0 { hurry.post() }
     refillWake.post()
   }
 

@@ -10,7 +10,8 @@ extension Checked {
   /// of them can interrupt it and spin on a lock it holds, and the validator
   /// sees interrupts off (`withIRQsDisabled`), so the raw spin locks taken
   /// in `body` count as irq-safe. With no such handler installed it blocks
-  /// nothing and makes no system call (inlined: two calls and a load). A
+  /// nothing and makes no system call (inlined: three calls, its call site
+  /// and the two events, and a load). A
   /// handler installed while `body` runs is not blocked until the next call.
   @inlinable
   public static func withInterruptsMasked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
