@@ -7,6 +7,8 @@ public struct CheckConfiguration: Sendable, Hashable {
   /// sleeping locks for sleep-in-atomic and no longer make the caller atomic.
   public var preemptRT: Bool
 
+  /// A configuration; the default is lockdep's with
+  /// `CONFIG_PROVE_RAW_LOCK_NESTING` on and `CONFIG_PREEMPT_RT` off.
   public init(proveRawLockNesting: Bool = true, preemptRT: Bool = false) {
     self.proveRawLockNesting = proveRawLockNesting
     self.preemptRT = preemptRT

@@ -5,6 +5,8 @@ public struct ClassWaitTypes: Sendable, Hashable {
   public var inner: WaitType
   /// What this lock needs from its caller; nil means the same as `inner`.
   public var outer: WaitType?
+  /// How the class's locks take part in the checks (normal, per-CPU or a
+  /// wait-type override).
   public var lockType: LockType
 
   public init(inner: WaitType, outer: WaitType? = nil, lockType: LockType = .normal) {

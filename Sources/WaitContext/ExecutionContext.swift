@@ -1,10 +1,13 @@
 /// Where code runs: the innermost execution context of a thread.
 public enum ExecutionContext: Sendable, Hashable, CustomStringConvertible {
+  /// A thread's own code (process context).
   case task
+  /// A softirq (bottom half) handler.
   case softirq
   /// A hard interrupt handler; `threaded` when PREEMPT_RT would run it in a
   /// thread (`hardirq-enter threaded`, lockdep's `hardirq_threaded`).
   case hardirq(threaded: Bool)
+  /// A non-maskable interrupt handler.
   case nmi
 
   /// The wait type this context allows, before any held lock lowers it
@@ -28,6 +31,7 @@ public enum ExecutionContext: Sendable, Hashable, CustomStringConvertible {
     return true
   }
 
+  /// The context as reports name it.
   public var description: String {
     switch self {
     case .task: "task"

@@ -2,18 +2,32 @@
 ///
 /// The table below is the one in `spec/trace-format.md`; keep them equal.
 public enum LockKind: String, Sendable, CaseIterable {
+  /// `raw_spinlock_t`: spins on every kernel configuration.
   case rawSpinlock = "raw_spinlock"
+  /// `spinlock_t`: spins, but sleeps on PREEMPT_RT.
   case spinlock = "spinlock"
+  /// `rwlock_t`: read and write acquisitions; sleeps on PREEMPT_RT.
   case rwlock = "rwlock"
+  /// `local_lock_t`: a per-CPU lock; sleeps on PREEMPT_RT.
   case localLock = "local_lock"
+  /// `struct mutex`: a sleeping lock.
   case mutex = "mutex"
+  /// `struct rw_semaphore`: a sleeping lock, read and write acquisitions.
   case rwsem = "rwsem"
+  /// `struct rt_mutex`: a sleeping lock with priority inheritance.
   case rtMutex = "rt_mutex"
+  /// `rcu_read_lock()`'s section.
   case rcu = "rcu"
+  /// `rcu_read_lock_bh()`'s section.
   case rcuBH = "rcu_bh"
+  /// `rcu_read_lock_sched()`'s section.
   case rcuSched = "rcu_sched"
+  /// `srcu_read_lock()`'s section: never wait-checked.
   case srcu = "srcu"
+  /// A wait-type annotation (`lock_map_acquire_try()` of an override map):
+  /// resets the running limit to its inner type.
   case waitOverride = "wait_override"
+  /// Wait types given by the declaration.
   case custom = "custom"
 
   /// One row of the kind table.

@@ -9,6 +9,7 @@ public enum LockType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
   /// wait limit to its own inner type, and is skipped by irq-usage searches.
   case override
 
+  /// The type's name as traces and reports spell it.
   public var description: String {
     switch self {
     case .normal: "normal"

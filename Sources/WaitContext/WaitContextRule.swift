@@ -7,8 +7,12 @@ public enum WaitContextRule {
     public var allowed: WaitType
     /// The acquisition's outer wait type, as compared.
     public var required: WaitType
+    /// Whether the acquisition is allowed: its outer wait type is no
+    /// greater than what the context allows.
     public var isValid: Bool { required <= allowed }
 
+    /// The verdict for an acquisition needing `required` where `allowed`
+    /// is the strictest wait type allowed.
     @inlinable
     public init(allowed: WaitType, required: WaitType) {
       self.allowed = allowed

@@ -22,6 +22,7 @@ public enum WaitType: UInt8, Sendable, Comparable, CaseIterable, CustomStringCon
   /// The limit of task context (`LD_WAIT_MAX`); never a lock's type.
   case task = 5
 
+  /// Whether `lhs` is stricter than `rhs` (lower: fewer waits allowed).
   public static func < (lhs: WaitType, rhs: WaitType) -> Bool { lhs.rawValue < rhs.rawValue }
 
   /// The spelling used in traces (`inv`, `free`, `spin`, `config`, `sleep`).

@@ -1,16 +1,28 @@
 /// The kinds of problem the validator reports, with the names and titles of
 /// `spec/reports.md` (one row each; keep them equal).
 public enum FindingKind: String, Sendable, CaseIterable, Hashable, Comparable {
+  /// A lock taken where its wait type is not allowed (`check_wait_context()`).
   case invalidWaitContext = "invalid-wait-context"
+  /// A lock-order cycle over classes (`check_noncircular()`).
   case circularDependency = "circular-dependency"
+  /// A class taken again while held (`check_deadlock()`).
   case recursiveLocking = "recursive-locking"
+  /// A class used both in an interrupt and with that interrupt enabled
+  /// (`mark_lock_irq()`).
   case inconsistentLockState = "inconsistent-lock-state"
+  /// An irq-safe class ordered before an irq-unsafe one (`check_irq_usage()`).
   case irqLockInversion = "irq-lock-inversion"
+  /// A release of a lock not held.
   case badUnlockBalance = "bad-unlock-balance"
+  /// Memory freed, or a lock re-initialized, while a lock in it is held.
   case heldLockFreed = "held-lock-freed"
+  /// A sleeping lock or `might_sleep()` in atomic context.
   case sleepInAtomic = "sleep-in-atomic"
+  /// A thread that ended holding locks.
   case locksHeldAtExit = "locks-held-at-exit"
+  /// A `nest=` lock that was not held.
   case nestedLockNotTaken = "nested-lock-not-taken"
+  /// One of lockdep's table limits was reached.
   case limitExceeded = "limit-exceeded"
 
   /// The title line lockdep users search for.

@@ -2,9 +2,13 @@
 /// per interrupt state (hardirq, softirq) four bits, `USED_IN` or `ENABLED`
 /// (bit 1, the direction) times write or read (bit 0).
 public enum UsageBit: UInt8, Sendable, CaseIterable {
+  /// `LOCK_USED_IN_HARDIRQ`, its `_READ` twin, `LOCK_ENABLED_HARDIRQ` and its
+  /// `_READ` twin.
   case usedInHardirq = 0
   case usedInHardirqRead, enabledHardirq, enabledHardirqRead
+  /// The same four for softirqs.
   case usedInSoftirq, usedInSoftirqRead, enabledSoftirq, enabledSoftirqRead
+  /// `LOCK_USED` and `LOCK_USED_READ`: acquired at all.
   case used, usedRead
   /// lockdep's `LOCK_USAGE_STATES`, which `usage_str[]` names `IN-NMI`:
   /// not a bit any class has, only the new state of `verify_lock_unused()`'s

@@ -20,6 +20,8 @@ public final class Protected<Lock: KernelLock, Value>: @unchecked Sendable {
   /// As `Synchronization.Mutex.withLock`, the value is `sending` and so is
   /// the result: in Swift 6 mode the compiler refuses a closure that lets a
   /// non-`Sendable` value (or a reference into it) out of the lock.
+  /// - Parameter body: What to do with the value while the lock is held.
+  /// - Returns: What `body` returns.
   // Never inlined: the lock is taken from this function's call site, its
   // return address.
   @inline(never)

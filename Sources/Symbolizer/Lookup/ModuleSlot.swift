@@ -95,6 +95,7 @@ final class ModuleSlot {
 
 /// Where a module record of a trace was found, for diagnostics.
 public struct ModuleResolution: Sendable, Hashable {
+  /// Whether the module's file was found, and whether it is the one recorded.
   public enum Status: String, Sendable, Hashable {
     /// The file was found and matches (or no build-id was recorded).
     case ok
@@ -108,5 +109,6 @@ public struct ModuleResolution: Sendable, Hashable {
   public var path: String
   /// The file that is read for it, when one is used.
   public var resolvedPath: String?
+  /// Whether the file was found and matches.
   public var status: Status
 }

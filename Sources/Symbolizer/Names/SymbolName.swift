@@ -66,6 +66,7 @@ public final class SymbolName: Sendable, Hashable, CustomStringConvertible {
       .takeUnretainedValue().text
   }
 
+  /// The readable form (`readable`).
   public var description: String { readable }
 
   public static func == (lhs: SymbolName, rhs: SymbolName) -> Bool {

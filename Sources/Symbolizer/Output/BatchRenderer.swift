@@ -13,6 +13,7 @@ import Basics
 /// Invariant: `names`, `files` and `modules` hold one entry per table entry
 /// the batches so far delivered; each span lies inside `bytes`.
 public struct BatchRenderer: Sendable {
+  /// The output format.
   public enum Format: Sendable {
     /// `0x…: function at file:line:column`, with ` (inlined by) ` lines.
     case text
@@ -38,6 +39,7 @@ public struct BatchRenderer: Sendable {
   private var files: [Span] = []
   private var modules: [Module] = []
 
+  /// A renderer writing `format`.
   public init(format: Format) {
     self.format = format
   }

@@ -40,6 +40,7 @@ public struct Frame: Sendable, Hashable {
   /// file symbols are the C runtime's): a hint, not where the code is.
   public var fileIsFromSymbolTable = false
 
+  /// A frame; what is not known keeps its default (nil, 0 or false).
   public init(
     address: UInt64, function: String? = nil, linkageName: String? = nil, file: String? = nil,
     line: Int = 0, column: Int = 0, isInlined: Bool = false, module: String? = nil,
@@ -87,6 +88,7 @@ public struct SymbolizedAddress: Sendable, Hashable {
   /// only `address`, `module` and `moduleOffset` set.
   public var frames: [Frame]
 
+  /// The answer for `address`: `frames`, innermost first.
   public init(address: UInt64, frames: [Frame]) {
     self.address = address
     self.frames = frames

@@ -8,9 +8,13 @@
 /// a user callback that happens to be called from inside the validator
 /// deeper down is kept.
 public struct FrameFilter: Sendable, Hashable {
+  /// Prefixes of the functions of the machinery.
   public var functionPrefixes: [String]
+  /// File names (last path component) of the machinery's modules.
   public var modules: [String]
 
+  /// A filter of the leading frames whose function starts with one of
+  /// `functionPrefixes` or whose module is one of `modules`.
   public init(functionPrefixes: [String] = [], modules: [String] = []) {
     self.functionPrefixes = functionPrefixes
     self.modules = modules

@@ -49,6 +49,7 @@ public struct SymbolizedBatch: Sendable {
 
   /// The number of addresses answered.
   public var count: Int { addresses.count }
+  /// Whether no address was answered.
   public var isEmpty: Bool { addresses.isEmpty }
 
   /// Empties the batch for the next one of its sequence: the answers and the

@@ -93,6 +93,8 @@ public enum ProcessModules {
     return counters
   }
 
+  /// The path of this process's executable (`/proc/self/exe`), or empty
+  /// when it cannot be read.
   public static func executablePath() -> String {
     var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
     let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
