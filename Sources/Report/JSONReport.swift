@@ -107,6 +107,18 @@ public struct JSONReport {
       fields.append(("reasons", .array(reasons.map(JSONValue.string))))
       fields.append(("preemptCount", .int(Int(atomic.preemptCount))))
       fields.append(("rcuNestDepth", .int(atomic.rcuDepth)))
+      // The text's `in_atomic()` and `irqs_disabled()` (`__might_resched()`).
+      fields.append(("inAtomic", .bool(atomic.preemptCount != 0)))
+      fields.append(
+        (
+          "irqsDisabled",
+          .bool(
+            reasons.contains("interrupts disabled") || reasons.contains("in hardirq context")
+              || reasons.contains("in NMI context"))
+        ))
+      if let disabledAt = atomic.preemptionDisabledAt, report.isKnown(disabledAt) {
+        fields.append(("preemptionDisabledAt", stamped(disabledAt, stamp: nil)))
+      }
     case .nestedLockNotTaken(let nest):
       fields.append(("nest", classObject(nest, extra: [])))
     case .limitExceeded(let limit, let max, let consequence):
@@ -114,8 +126,38 @@ public struct JSONReport {
       fields.append(("max", .int(max)))
       fields.append(("consequence", .string(consequence)))
     }
+    if let trace = f.irqTrace { fields.append(("irqEvents", irqEvents(trace))) }
     fields.append(("held", .array(f.held.map { lockObject($0, frames: true) })))
     fields += frames(f.origin)
+    return .object(fields)
+  }
+
+  /// The text's `irq event stamp:` block (lockdep's
+  /// `print_irqtrace_events()`): the count of interrupt state changes, and
+  /// the newest change of each kind with its stamp and, when it has a
+  /// place, its event and frames (a stamp of 0: none yet).
+  func irqEvents(_ trace: IrqTrace) -> JSONValue {
+    func change(_ c: IrqTrace.Change) -> JSONValue {
+      stamped(c.stamp != 0 && report.isKnown(c.origin) ? c.origin : nil, stamp: c.stamp)
+    }
+    return .object([
+      ("stamp", .int(Int(trace.events))),
+      ("hardirqsLastEnabled", change(trace.hardirqsEnabled)),
+      ("hardirqsLastDisabled", change(trace.hardirqsDisabled)),
+      ("softirqsLastEnabled", change(trace.softirqsEnabled)),
+      ("softirqsLastDisabled", change(trace.softirqsDisabled)),
+    ])
+  }
+
+  /// A place the text prints as `at (stamp): <where>`: the stamp (when
+  /// there is one), the event and its frames (when the place is known).
+  func stamped(_ origin: Origin?, stamp: UInt32?) -> JSONValue {
+    var fields: [(String, JSONValue)] = []
+    if let stamp { fields.append(("stamp", .int(Int(stamp)))) }
+    if let origin {
+      fields.append(("event", event(origin)))
+      fields += frames(origin)
+    }
     return .object(fields)
   }
 

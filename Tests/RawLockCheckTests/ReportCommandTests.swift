@@ -677,6 +677,30 @@ import Testing
 
       """
     #expect(run.stdout.contains(expected), "\(run.stdout)")
+    // JSON carries the same stamps, each with the line of its event (none
+    // for a stamp of 0).
+    let finding = try Self.onlyJSONFinding(trace, kind: "inconsistent-lock-state")
+    let events = try #require(finding["irqEvents"] as? [String: Any], "\(finding)")
+    #expect(events["stamp"] as? Int == 3)
+    func stamp(_ key: String) -> [Int?] {
+      let change = events[key] as? [String: Any] ?? [:]
+      return [change["stamp"] as? Int, (change["event"] as? [String: Any])?["line"] as? Int]
+    }
+    #expect(stamp("hardirqsLastEnabled") == [2, 9])
+    #expect(stamp("hardirqsLastDisabled") == [1, 6])
+    #expect(stamp("softirqsLastEnabled") == [0, nil])
+    #expect(stamp("softirqsLastDisabled") == [3, 10])
+  }
+
+  /// The one finding of `kind` in `trace`'s JSON report.
+  static func onlyJSONFinding(_ trace: String, kind: String) throws -> [String: Any] {
+    let run = try ToolRun(["report", "--format", "json", "-"], input: trace)
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    let findings = (object["findings"] as? [[String: Any]] ?? []).filter {
+      $0["kind"] as? String == kind
+    }
+    return try #require(findings.count == 1 ? findings.first : nil, "\(run.stdout)")
   }
 
   /// `__might_resched()` prints, after the held locks, the irq event
@@ -711,6 +735,16 @@ import Testing
 
       """
     #expect(run.stdout.contains(expected), "\(run.stdout)")
+    // JSON: the text's `in_atomic(): 1, irqs_disabled(): 1`, the stamps,
+    // and where preemption was disabled.
+    let finding = try Self.onlyJSONFinding(trace, kind: "sleep-in-atomic")
+    #expect(finding["inAtomic"] as? Bool == true)
+    #expect(finding["irqsDisabled"] as? Bool == true)
+    #expect(run.stdout.contains("in_atomic(): 1, irqs_disabled(): 1,"))
+    let disabledAt = finding["preemptionDisabledAt"] as? [String: Any]
+    #expect((disabledAt?["event"] as? [String: Any])?["line"] as? Int == 5, "\(finding)")
+    let events = finding["irqEvents"] as? [String: Any]
+    #expect(events?["stamp"] as? Int == 2, "\(finding)")
   }
 
   /// `print_shortest_lock_dependencies_backwards()`: a dependency's stack
