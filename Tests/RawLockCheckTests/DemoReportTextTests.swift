@@ -41,7 +41,7 @@ import Testing
   static func result(_ design: DemoDesign, _ findings: [(FindingKind, String)]) -> DemoResult {
     DemoResult(
       design: design, findings: findings.map { DemoFinding(kind: $0.0, count: 1, text: $0.1) },
-      statistics: KvfreeStatistics(), objects: 1, seconds: 1)
+      statistics: KvfreeStatistics(), objects: 1, seconds: 1, hold: DemoHoldTimes(samples: []))
   }
 
   static let theBug = report(taking: "&zone->lock", holding: ["&some_lock", "&krcp->lock"])
@@ -64,6 +64,24 @@ import Testing
     #expect(!Self.result(.nolock, [(.invalidWaitContext, Self.theBug)]).asExpected)
   }
 
+  /// The verdict covers every timed run: a finding that only a later
+  /// run's timing produced counts (only the first run's did before), and
+  /// the same finding in several runs, on other threads, is one finding
+  /// counted over them.
+  @Test func findingsOfEveryRunCount() {
+    let clean = Self.result(.deferred, [])
+    let unlucky = Self.result(.deferred, [(.invalidWaitContext, Self.theBug)])
+    let merged = DemoResult(median: [clean, unlucky, clean])
+    #expect(merged.findings.count == 1)
+    #expect(!merged.asExpected)
+    let onThread2 = Self.theBug.replacingOccurrences(of: "demo/1", with: "demo/2")
+    let bug = Self.result(.inlineNowait, [(.invalidWaitContext, Self.theBug)])
+    let bugElsewhere = Self.result(.inlineNowait, [(.invalidWaitContext, onThread2)])
+    let both = DemoResult(median: [bug, bugElsewhere, bug])
+    #expect(both.findings.map(\.count) == [3])
+    #expect(both.asExpected)
+  }
+
   @Test func theVerdictNamesWhatWasWrong() {
     let pcp = Self.report(taking: "&pcp->lock", holding: ["&krcp->lock"])
     let text = DemoText.verdict(
@@ -71,5 +89,29 @@ import Testing
     #expect(text.hasPrefix("NOT as expected: "))
     #expect(text.contains("inline-nowait did not find &zone->lock taken under &krcp->lock"))
     #expect(text.contains("1 other finding(s): invalid-wait-context"))
+  }
+}
+
+/// The hold-time figures: nearest-rank percentiles of one run, and each
+/// percentile's median over runs.
+@Suite struct DemoHoldTimesTests {
+  @Test func percentilesAreNearestRank() {
+    let times = DemoHoldTimes(samples: Array((1...2000).reversed()))
+    // 50 % of 2,000 samples is the 1,000th smallest; 99.9 % the 1,998th.
+    #expect(times == DemoHoldTimes(p50: 1000, p999: 1998, max: 2000))
+    #expect(DemoHoldTimes(samples: [7]) == DemoHoldTimes(p50: 7, p999: 7, max: 7))
+    #expect(DemoHoldTimes(samples: []) == DemoHoldTimes(p50: 0, p999: 0, max: 0))
+    // Three slow calls in 1,000: the 99.9th percentile is one of them.
+    let slow = DemoHoldTimes(samples: Array(repeating: 100, count: 997) + [9000, 8000, 7000])
+    #expect(slow == DemoHoldTimes(p50: 100, p999: 8000, max: 9000))
+  }
+
+  @Test func eachPercentileIsItsMedianRun() {
+    let runs = [
+      DemoHoldTimes(p50: 1, p999: 50, max: 900),
+      DemoHoldTimes(p50: 3, p999: 10, max: 100),
+      DemoHoldTimes(p50: 2, p999: 30, max: 500),
+    ]
+    #expect(DemoHoldTimes(median: runs) == DemoHoldTimes(p50: 2, p999: 30, max: 500))
   }
 }

@@ -33,6 +33,14 @@ import Testing
     #expect(header.hasSuffix("x kfree"))
     let baseline = try #require(rows.first { $0.hasPrefix("kfree (baseline) ") })
     #expect(baseline.hasSuffix(" 1.00"))
+    // The hold times: a row for the baseline's empty section and for each design.
+    let holdHeader = try #require(rows.firstIndex { $0.hasPrefix("time inside &some_lock") })
+    let holdRows = rows[(holdHeader + 1)...].prefix(6).map(String.init)
+    #expect(holdRows.first?.split(separator: " ") == ["design", "p50", "p99.9", "max"])
+    #expect(holdRows.dropFirst().first?.hasPrefix("empty section (baseline) ") == true)
+    for design in ["inline-nowait", "no-locks", "nolock", "deferred"] {
+      #expect(holdRows.contains { $0.hasPrefix(design + " ") }, "no hold row for \(design)")
+    }
   }
 
   /// Every figure is a ratio against a baseline measured in the same run
@@ -68,6 +76,13 @@ import Testing
       let allocated = try #require(design["arrayPagesAllocated"] as? Int)
       let used = try #require(design["arrayPagesUsed"] as? Int)
       #expect(used <= allocated, "\(design)")
+    }
+    // The time inside the raw lock per call: percentiles in order, for the
+    // baseline's empty section and for each design.
+    for figures in [baseline] + designs {
+      let hold = try #require(figures["holdNanoseconds"] as? [String: Int], "\(figures)")
+      let (p50, p999, max) = (hold["p50"] ?? -1, hold["p999"] ?? -1, hold["max"] ?? -1)
+      #expect(0 <= p50 && p50 <= p999 && p999 <= max, "\(hold)")
     }
   }
 
@@ -177,7 +192,7 @@ import Testing
     #expect(run.stdout.contains("nolock ran clean"))
     let tooMany = try ToolRun(["demo", "--threads", "4097"])
     #expect(tooMany.status == 2)
-    #expect(tooMany.stderr.contains("--threads must be at most 4096"))
+    #expect(tooMany.stderr.contains("--threads must be at most 4096, got 4097"))
   }
 
   /// An unknown design is bad usage.
@@ -191,7 +206,7 @@ import Testing
   @Test(arguments: [
     (["demo", "--threads", "-1"], "--threads must be at least 1, got -1"),
     (["demo", "--rounds", "0"], "--rounds must be at least 1, got 0"),
-    (["demo", "--rounds", "100001"], "--rounds must be at most 100000"),
+    (["demo", "--rounds", "100001"], "--rounds must be at most 100000, got 100001"),
     (["generate", "--events", "-5"], "--events, --threads must be positive"),
     (["generate", "--seed", "-1"], "The value '-1' is invalid for '--seed <seed>'"),
     (["generate", "--classes", "-1"], "--classes at least 16"),

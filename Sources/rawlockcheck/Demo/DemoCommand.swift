@@ -15,15 +15,18 @@ struct DemoCommand: ParsableCommand {
     commandName: "demo",
     abstract: "Run raw_spin_lock(&some_lock); kfree_rcu(p) in-process in each kvfree_rcu() design.",
     discussion: """
-      Runs the scenario that motivated CONFIG_PROVE_RAW_LOCK_NESTING on several threads, \
+      Runs the best-known case CONFIG_PROVE_RAW_LOCK_NESTING caught on several threads, \
       with the per-CPU page lists and the krcp page caches drained, under the live validator: \
       prints the lockdep report of each finding (symbolized from this process) and a table \
       of the designs (findings, array pages allocated and used, list fallbacks, \
       lockless-allocation failures, objects freed, time per object, and that time as a \
       ratio to a baseline measured in the same run: the same loop freeing each object at \
-      once with kfree). Every design and the baseline first run one unmeasured warm-up \
-      round, then five timed runs, in turn: each time is the median run's. Only inline-nowait (GFP_NOWAIT under the raw lock) \
-      should find an invalid wait context. Exit status: 0 when the result is the expected \
+      once with kfree), and of how long each kfree_rcu() kept its thread inside the raw \
+      lock (median, 99.9th percentile and slowest call, in ns, over the baseline's empty \
+      section). Every design and the baseline first run one unmeasured warm-up round, then \
+      five timed runs, in turn: each time is the median run's; the findings are every timed \
+      run's. Only inline-nowait (GFP_NOWAIT under the raw lock) should find an invalid wait \
+      context. Exit status: 0 when the result is the expected \
       one (inline-nowait found, the others clean), 1 when it is not, 2 for bad usage.
       """
   )
@@ -50,10 +53,11 @@ struct DemoCommand: ParsableCommand {
       throw ValidationError("\(option) must be at least 1, got \(value)")
     }
     if threads > DemoScenario.maxThreads {
-      throw ValidationError("--threads must be at most \(DemoScenario.maxThreads)")
+      throw ValidationError(
+        "--threads must be at most \(DemoScenario.maxThreads), got \(threads)")
     }
     if rounds > DemoScenario.maxRounds {
-      throw ValidationError("--rounds must be at most \(DemoScenario.maxRounds)")
+      throw ValidationError("--rounds must be at most \(DemoScenario.maxRounds), got \(rounds)")
     }
   }
 

@@ -1,5 +1,6 @@
 import Basics
 import LockGraph
+import Lockdep
 import Report
 
 /// The demo's text output: each finding's lockdep report, the table of
@@ -18,7 +19,10 @@ enum DemoText {
       + "each design and the baseline (the same loop, kfree at once) measured after "
       + "\(DemoScenario.warmUpRounds) warm-up round\(DemoScenario.warmUpRounds == 1 ? "" : "s"), "
       + "\(DemoScenario.measuredRuns) times in turn (each time below is the median run's; "
-      + "findings and counts are the first run's)"
+      + "findings are every timed run's, counted over them; pages and fallbacks are the first "
+      + "run's)"
+      + (LockValidation.checksAsPreemptRT
+        ? "; checked as for PREEMPT_RT (RAWLOCKCHECK_PREEMPT_RT): spinlock_t sleeps" : "")
       + "\n\n"
     for result in results where !result.findings.isEmpty {
       let n = result.findings.count
@@ -26,10 +30,13 @@ enum DemoText {
       for finding in result.findings {
         out += finding.text
         if !finding.text.hasSuffix("\n") { out += "\n" }
-        out += "(happened \(finding.count) time\(finding.count == 1 ? "" : "s") in this run)\n\n"
+        out +=
+          "(happened \(finding.count) time\(finding.count == 1 ? "" : "s") in the "
+          + "\(DemoScenario.measuredRuns) timed runs)\n\n"
       }
     }
     out += table(results, baseline: baseline) + "\n"
+    out += holdTable(results, baseline: baseline) + "\n"
     out += verdict(results, expected: expected)
     return out
   }
@@ -54,7 +61,25 @@ enum DemoText {
         String(format2: r.nsPerObject), String(format2: r.ratio(to: baseline)),
       ])
     }
-    let widths = header.indices.map { column in rows.map { $0[column].count }.max()! }
+    return aligned(rows)
+  }
+
+  /// The time each kfree_rcu() kept its thread inside `&some_lock`, per
+  /// design, under the baseline's empty section.
+  static func holdTable(_ results: [DemoResult], baseline: DemoBaseline) -> String {
+    func row(_ name: String, _ h: DemoHoldTimes) -> [String] {
+      [name, "\(h.p50)", "\(h.p999)", "\(h.max)"]
+    }
+    let rows =
+      [["design", "p50", "p99.9", "max"], row("empty section (baseline)", baseline.hold)]
+      + results.map { row($0.design.rawValue, $0.hold) }
+    return "time inside &some_lock per kfree_rcu(p), ns (what a raw lock's holder makes "
+      + "everyone else wait; each percentile the median run's):\n" + aligned(rows)
+  }
+
+  /// `rows` as columns: the first left-aligned, the others right-aligned.
+  static func aligned(_ rows: [[String]]) -> String {
+    let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max()! }
     return rows.map { row in
       row.indices.map { column in
         let cell = row[column]
@@ -75,6 +100,12 @@ enum DemoText {
             + "\(DemoResult.expectedHolder)")
       }
       if !clean.isEmpty { parts.append("\(clean.joined(separator: ", ")) ran clean") }
+      if LockValidation.checksAsPreemptRT && results.contains(where: { $0.design.expectsFinding }) {
+        parts.append(
+          "checked as for PREEMPT_RT, &zone->lock sleeps, so inline-nowait also sleeps in "
+            + "atomic context (the 2020 kernel skipped the allocation on PREEMPT_RT for this "
+            + "reason)")
+      }
       if !DemoDesign.validatorSeesTheBug
         && results.contains(where: { $0.design == .inlineNowait })
       {
@@ -125,6 +156,7 @@ enum DemoJSON {
           ("objectsFreed", .int(baseline.objects)),
           ("nsPerObject", .int(Int(baseline.nsPerObject.rounded()))),
           ("nsPerObjectRuns", runs(baseline.runSeconds, objects: baseline.objects)),
+          ("holdNanoseconds", hold(baseline.hold)),
         ])
       ),
       ("designs", .array(results.map { design($0, baseline: baseline) })),
@@ -148,8 +180,14 @@ enum DemoJSON {
       ("nsPerObject", .int(Int(r.nsPerObject.rounded()))),
       ("percentOfBaseline", .int(Int((r.ratio(to: baseline) * 100).rounded()))),
       ("nsPerObjectRuns", runs(r.runSeconds, objects: r.objects)),
+      ("holdNanoseconds", hold(r.hold)),
       ("findings", .array(r.findings.map(finding))),
     ])
+  }
+
+  /// Hold-time percentiles: `{"p50": …, "p999": …, "max": …}`.
+  static func hold(_ h: DemoHoldTimes) -> JSONValue {
+    .object([("p50", .int(h.p50)), ("p999", .int(h.p999)), ("max", .int(h.max))])
   }
 
   /// Each timed run's nanoseconds per object, in the order they ran.

@@ -46,7 +46,7 @@ enum DemoDesign: String, CaseIterable, Sendable {
 struct DemoFinding {
   /// The finding's kind (`spec/reports.md`).
   var kind: FindingKind
-  /// How many times it happened in the run.
+  /// How many times it happened in the runs this finding stands for.
   var count: Int
   /// Its lockdep-style text, symbolized in-process.
   var text: String
@@ -59,6 +59,8 @@ struct DemoResult {
   var statistics: KvfreeStatistics
   var objects: Int
   var seconds: Double
+  /// How long each `kvfreeRCU` call kept its thread inside `&some_lock`.
+  var hold: DemoHoldTimes
   /// The seconds of each timed run, when this is their median.
   var runSeconds: [Double] = []
 
@@ -101,12 +103,25 @@ struct DemoResult {
 }
 
 extension DemoResult {
-  /// `runs`' first run (its findings and counts: each run finds the same),
-  /// with the median run's time, and every run's.
+  /// `runs` as one figure: the first run's counters, the median run's time
+  /// and hold times (every run's time kept), and the findings of every
+  /// run, each counted over all of them (a finding that only one run's
+  /// timing produced is one the design has, and the verdict sees it).
   init(median runs: [DemoResult]) {
     self = runs[0]
     seconds = runs.map(\.seconds).sorted()[runs.count / 2]
     runSeconds = runs.map(\.seconds)
+    hold = DemoHoldTimes(median: runs.map(\.hold))
+    // The same finding in two runs differs in its thread and event
+    // numbers only: kind, lock, held locks and frames name it.
+    var tally = DemoTally()
+    for finding in runs.flatMap(\.findings) {
+      tally.add(
+        identity: "\(finding.kind)\n" + DemoReportText(finding.text).identity,
+        count: finding.count
+      ) { finding }
+    }
+    findings = tally.findings
   }
 }
 
@@ -157,6 +172,7 @@ struct DemoScenario {
     let scope = LockValidationScope()
     let someLock = Checked.RawSpinLock(name: "&some_lock", key: LockClassKey("&some_lock"))
     let gate = DemoGate(parties: threads)
+    let holds = DemoHoldSamples()
     var statistics = KvfreeStatistics()
     var seconds = 0.0
     do {
@@ -166,8 +182,9 @@ struct DemoScenario {
       let workers = (0..<threads).map { index in
         DemoThread(name: "demo/\(index)") {
           scope.run {
-            freeUnderRawLock(
-              index: index, kv: kv, slab: slab, pages: pages, lock: someLock, gate: gate)
+            holds.add(
+              freeUnderRawLock(
+                index: index, kv: kv, slab: slab, pages: pages, lock: someLock, gate: gate))
           }
         }
       }
@@ -179,7 +196,7 @@ struct DemoScenario {
     precondition(slab.objectsInUse == 0, "demo: objects leaked")
     return DemoResult(
       design: design, findings: distinct(scope.findings, globalFrom: before),
-      statistics: statistics, objects: objects, seconds: seconds)
+      statistics: statistics, objects: objects, seconds: seconds, hold: holds.times)
   }
 
   /// A round's objects, each allocated from `slab` and initialized as an
@@ -212,13 +229,16 @@ struct DemoScenario {
     }
   }
 
-  /// One thread's part: allocate, wait for the drain, free under the raw lock.
+  /// One thread's part: allocate, wait for the drain, free under the raw
+  /// lock. Returns how long each free kept the thread inside the lock.
   private func freeUnderRawLock(
     index: Int, kv: KvfreeRCU, slab: SlabAllocator, pages: PageAllocator,
     lock: Checked.RawSpinLock, gate: DemoGate
-  ) {
+  ) -> [Int] {
     var batch: [UnsafeMutableRawPointer] = []
     batch.reserveCapacity(objectsPerRound)
+    var holds: [Int] = []
+    holds.reserveCapacity(rounds * objectsPerRound)
     for _ in 0..<rounds {
       // The deferred frees, then the krcp caches' pages, go back.
       allocateRound(from: slab, into: &batch) {
@@ -235,11 +255,14 @@ struct DemoScenario {
       gate.wait()
       for object in batch {
         lock.lock()  // raw_spin_lock(&some_lock);
+        let start = DemoHoldTimes.now()
         kv.kvfreeRCU(object, head: object.assumingMemoryBound(to: RCUHead.self))  // kfree_rcu(p);
+        holds.append(DemoHoldTimes.now() - start)
         lock.unlock()
       }
       batch.removeAll(keepingCapacity: true)
     }
+    return holds
   }
 
   /// The scope's occurrences, one per distinct finding (kind, locks and
