@@ -70,7 +70,28 @@ int32_t rlc_gettid(void) { return (int32_t)syscall(SYS_gettid); }
  * while the validator's own handler exists only once it was made. */
 static atomic_int rlc_forked = 0;
 
-static void rlc_note_fork_child(void) { atomic_store_explicit(&rlc_forked, 1, memory_order_relaxed); }
+/* Set (in the parent) before the validator is first made, and (in a child)
+ * when the fork happened after that: perhaps while another thread was
+ * still making it, which the child would then wait for forever (the
+ * thread making it is not in the child). */
+static atomic_int rlc_validator_starting = 0;
+static atomic_int rlc_forked_after_start = 0;
+
+static void rlc_note_fork_child(void) {
+  atomic_store_explicit(&rlc_forked, 1, memory_order_relaxed);
+  if (atomic_load_explicit(&rlc_validator_starting, memory_order_relaxed))
+    atomic_store_explicit(&rlc_forked_after_start, 1, memory_order_relaxed);
+}
+
+void rlc_lockdep_note_validator_starting(void) {
+  /* Read first: once set, the line stays shared between the cores. */
+  if (!atomic_load_explicit(&rlc_validator_starting, memory_order_relaxed))
+    atomic_store_explicit(&rlc_validator_starting, 1, memory_order_seq_cst);
+}
+
+int rlc_lockdep_forked_after_start(void) {
+  return atomic_load_explicit(&rlc_forked_after_start, memory_order_relaxed);
+}
 
 __attribute__((constructor)) static void rlc_register_fork_note(void) {
   pthread_atfork(NULL, NULL, rlc_note_fork_child);

@@ -684,6 +684,56 @@ let scenarios: [(String, () -> Void)] = [
       if hung > 0 { exit(1) }
     }
   ),
+  (
+    // `fork()` while another thread takes the process's first lock, which
+    // makes the validator (a few milliseconds): forks every 100 µs from the
+    // moment that thread starts, each child making and taking a lock of
+    // its own. A child forked while the validator was half made must not
+    // wait for it (Swift's lazy initialization of it, begun by a thread
+    // the child did not inherit). Run with `RAWLOCKCHECK` set, so that
+    // nothing before makes the validator. Prints `hung N`, children that
+    // had not exited after 10 s (killed), and exits 1 when there were any.
+    "fork-while-starting",
+    {
+      // The types' metadata is made here, not first in a child: a child
+      // forked while another thread makes a type's metadata waits for the
+      // Swift runtime's lock of it forever, with or without a validator.
+      _ = ObjectIdentifier(Checked.Mutex.self)
+      _ = ObjectIdentifier(pthread_mutex_t.self)
+      let maker = SpawnedThread {
+        let first = Checked.Mutex(name: "&first->lock")
+        first.withLock {}
+      }
+      var children: [pid_t] = []
+      for _ in 0..<60 {
+        let child = fork()
+        if child == 0 {
+          let own = Checked.Mutex(name: "&child->lock")
+          own.withLock {}
+          _exit(0)
+        }
+        children.append(child)
+        usleep(100)
+      }
+      maker.join()
+      var hung = 0
+      let deadline = time(nil) + 10
+      for child in children {
+        var status: Int32 = 0
+        while waitpid(child, &status, WNOHANG) == 0 {
+          if time(nil) > deadline {
+            kill(child, SIGKILL)
+            waitpid(child, &status, 0)
+            hung += 1
+            break
+          }
+          usleep(1000)
+        }
+      }
+      print("hung \(hung)")
+      if hung > 0 { exit(1) }
+    }
+  ),
 ]
 
 // `crash-after-finding`'s own SIGSEGV handler, installed before the

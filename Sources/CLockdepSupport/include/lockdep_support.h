@@ -17,6 +17,11 @@ int32_t rlc_gettid(void);
 /// Nonzero in a process that `fork()` made without `exec` (the program's
 /// first process is 0), whether or not the validator existed at the fork.
 int rlc_is_forked_child(void);
+/* Noted before the validator is first made: a child of a fork made after
+ * that (even while it was being made) validates nothing. */
+void rlc_lockdep_note_validator_starting(void);
+/* Whether this process is a child of a fork made after that. */
+int rlc_lockdep_forked_after_start(void);
 
 /// Makes the process end with `status` (1 to 255; 0: its own status again)
 /// once every `atexit` handler has run: `_exit(status)` from a destructor,

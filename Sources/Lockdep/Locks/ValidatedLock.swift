@@ -20,7 +20,11 @@ public class ValidatedLock: @unchecked Sendable {
   ) {
     let site = LockClassSite(
       kind: kind, name: name, key: key, fileID: fileID, line: line, column: column)
-    lockClass = LiveValidator.shared.registerClass(site: site, kind: kind, waits: waits)
+    // A child forked while the validator was being made validates nothing,
+    // and must not wait for it.
+    lockClass =
+      Live.forkedAfterStart
+      ? .none : LiveValidator.shared.registerClass(site: site, kind: kind, waits: waits)
     className = site.name
   }
 

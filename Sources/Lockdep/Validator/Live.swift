@@ -61,7 +61,20 @@ enum Live {
   }
 
   /// Starts the validator (outside a signal handler), if not yet started.
-  static func start() { _ = LiveValidator.shared }
+  static func start() {
+    if !forkedAfterStart { _ = LiveValidator.shared }
+  }
+
+  /// Whether this is a child of a fork made after the validator began to
+  /// be made (maybe before it was done, so before its own fork handler
+  /// existed): then, as in any child forked after that, nothing is
+  /// validated, and `LiveValidator.shared` must not be asked for.
+  static var forkedAfterStart: Bool {
+    guard rlc_lockdep_forked_after_start() != 0 else { return false }
+    forkedChild.store(true, ordering: .relaxed)
+    off.store(true, ordering: .relaxed)
+    return true
+  }
 
   /// The thread id of an event queued before its thread had state.
   static let orphanThread = ThreadID(-1)

@@ -98,6 +98,7 @@ final class LiveThread: StackSource {
 
   @inline(never)
   static func create() -> LiveThread? {
+    if Live.forkedAfterStart { return nil }
     let validator = LiveValidator.shared
     guard validator.policy != .off else { return nil }
     let thread = LiveThread(validator: validator, name: currentThreadName())

@@ -18,7 +18,16 @@ import WaitContext
 /// the standard library) and allocations are never validated: nothing in
 /// here uses the instrumented types.
 final class LiveValidator: Sendable {
-  static let shared = LiveValidator()
+  /// The validator, made on first use. A child of a fork made after its
+  /// making began must not ask for it (`Live.forkedAfterStart`): the
+  /// thread making it may have been caught halfway, and a child waits for
+  /// it forever (a program forking as another thread took its first lock
+  /// hung, 17 children in 20 with a fork 1 ms after).
+  static var shared: LiveValidator {
+    rlc_lockdep_note_validator_starting()
+    return instance
+  }
+  private static let instance = LiveValidator()
   private static let created = Atomic<Bool>(false)
   /// Whether the validator exists yet (a lock freed before any lock event
   /// need not create it).

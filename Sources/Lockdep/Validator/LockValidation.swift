@@ -14,12 +14,15 @@ public enum LockValidation {
       guard lockValidationIsCompiledIn || LiveValidator.isCreated else {
         return LiveValidator.policyAtStart
       }
+      // A child forked while the validator was being made validates nothing.
+      if Live.forkedAfterStart { return .off }
       return LiveValidator.shared.policy
     }
     set {
       guard lockValidationIsCompiledIn || LiveValidator.isCreated else {
         return LiveValidator.request(newValue)
       }
+      if Live.forkedAfterStart { return }
       LiveValidator.shared.policy = newValue
     }
   }
@@ -30,7 +33,9 @@ public enum LockValidation {
   /// False while no validator runs (validation compiled out, and no
   /// `Checked` lock started one): asking starts nothing.
   public static var checksAsPreemptRT: Bool {
-    guard lockValidationIsCompiledIn || LiveValidator.isCreated else { return false }
+    guard lockValidationIsCompiledIn || LiveValidator.isCreated, !Live.forkedAfterStart else {
+      return false
+    }
     return LiveValidator.shared.core.configuration.preemptRT
   }
 
@@ -40,7 +45,9 @@ public enum LockValidation {
   /// lock, as lockdep did before that option). False while no validator
   /// runs, as `checksAsPreemptRT`.
   public static var checksRawLockNesting: Bool {
-    guard lockValidationIsCompiledIn || LiveValidator.isCreated else { return false }
+    guard lockValidationIsCompiledIn || LiveValidator.isCreated, !Live.forkedAfterStart else {
+      return false
+    }
     return LiveValidator.shared.core.configuration.proveRawLockNesting
   }
 
@@ -51,7 +58,9 @@ public enum LockValidation {
   /// Without validation compiled in, and no `Checked` lock started the
   /// validator, there are none (and asking starts nothing).
   public static var findings: [Finding] {
-    guard lockValidationIsCompiledIn || LiveValidator.isCreated else { return [] }
+    guard lockValidationIsCompiledIn || LiveValidator.isCreated, !Live.forkedAfterStart else {
+      return []
+    }
     Live.replayPending()
     return LiveValidator.shared.findings
   }
