@@ -734,6 +734,26 @@ let scenarios: [(String, () -> Void)] = [
       if hung > 0 { exit(1) }
     }
   ),
+  (
+    // More lock classes than the class table holds (lockdep's
+    // MAX_LOCKDEP_KEYS): a key per lock, 1,048,576 of them, then one more
+    // and an ABBA that is no longer checked. One limit-exceeded finding,
+    // then nothing (validation off, as lockdep turns itself off); it
+    // crashed the process before.
+    "class-table-full",
+    {
+      var keep: [Checked.Mutex] = []
+      keep.reserveCapacity(ClassRegistry.capacity + 1)
+      for i in 0...ClassRegistry.capacity {
+        keep.append(Checked.Mutex(name: "k", key: LockClassKey("k\(i)")))
+      }
+      let a = Checked.Mutex(name: "&late->a")
+      let b = Checked.Mutex(name: "&late->b")
+      a.withLock { b.withLock {} }
+      b.withLock { a.withLock {} }
+      print("made \(keep.count + 2)")
+    }
+  ),
 ]
 
 // `crash-after-finding`'s own SIGSEGV handler, installed before the

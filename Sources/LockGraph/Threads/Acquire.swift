@@ -129,6 +129,19 @@ extension ThreadValidator {
       classes: [])
   }
 
+  /// A lock class a live program made past the class table
+  /// (`ClassRegistry.capacity`): lockdep's `BUG: MAX_LOCKDEP_KEYS too
+  /// low!`, found at `origin` (where the lock was made) and delivered
+  /// now; `consequence` says what stops.
+  public mutating func reportClassTableFull(_ origin: Origin, consequence: String) {
+    reportNow(
+      .limitExceeded, origin: origin, lock: nil,
+      detail: .limitExceeded(
+        limit: "MAX_LOCKDEP_KEYS", max: ClassRegistry.capacity, consequence: consequence),
+      classes: [])
+    deliverPending()
+  }
+
   /// An acquisition of a lock named `name` with `subclass`, past lockdep's
   /// `MAX_LOCKDEP_SUBCLASSES` (the kernel's "BUG: looking up invalid
   /// subclass", after which it turns itself off): a `limit-exceeded`

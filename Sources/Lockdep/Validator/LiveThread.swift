@@ -211,6 +211,22 @@ final class LiveThread: StackSource {
     busy = false
   }
 
+  /// A lock made here whose class the class table had no room for:
+  /// reported (as lockdep's `BUG: MAX_LOCKDEP_KEYS too low!`, with the
+  /// stack of the lock's making), after which the caller turns validation
+  /// off, as lockdep turns itself off.
+  func classTableFull(name: String) {
+    busy = true
+    rlc_signal_fence()
+    validator.reportClassTableFull(
+      Origin(),
+      consequence:
+        "\(name): no class for this lock; validation of the whole process stopped here")
+    eventStack = .none
+    rlc_signal_fence()
+    busy = false
+  }
+
   /// Whether `release` is of a lock taken with an invalid subclass (and
   /// not held otherwise): it is then left out, as its acquisition was.
   private func leaveOutRelease(_ release: LockEvent) -> Bool {

@@ -63,6 +63,8 @@ final class LiveValidator: Sendable {
     /// in a test's scope), counted so that a negative test that found
     /// nothing can say they happened meanwhile (`outsideScopes`).
     var outsideScopes: [FindingKind: Int] = [:]
+    /// A lock was made past the class table (and validation turned off).
+    var classTableFull = false
   }
 
   private init() {
@@ -182,7 +184,8 @@ final class LiveValidator: Sendable {
           }
         })
     else {
-      fatalError("rawlockcheck: more than \(ClassRegistry.capacity) lock classes")
+      classTableFull(site)
+      return .none
     }
     if isNew {
       namedAgain(site)
@@ -190,6 +193,23 @@ final class LiveValidator: Sendable {
       sharedClass(id, name: site.name)
     }
     return id
+  }
+
+  /// A lock made past the class table (`MAX_LOCKDEP_KEYS`, 1,048,576
+  /// classes, which a program making a key per object reaches): reported
+  /// once, on the thread that made the lock, then validation is off for
+  /// the whole process, as lockdep turns itself off there. Its locks (of
+  /// class `.none`, like a forked child's) are then never validated; it
+  /// crashed the process before.
+  private func classTableFull(_ site: LockClassSite) {
+    let first = state.withLock { state in
+      defer { state.classTableFull = true }
+      return !state.classTableFull
+    }
+    if first, let thread = LiveThread.current() {
+      thread.classTableFull(name: site.name)
+    }
+    Live.off.store(true, ordering: .relaxed)
   }
 
   /// A new class named as an earlier class of another place: reports
