@@ -114,14 +114,28 @@ final class DwarfIndex {
   }
 
   /// `[header offset, next unit offset)` of every unit in `.debug_info`.
+  /// A unit's end is its header's length, which libdw does not hold to
+  /// the section: a damaged length (`0x80000113`) put the end 2 GB past
+  /// `.debug_info`, and the scope walk, whose every read is checked
+  /// against that end, read unmapped memory. Ends are cut at the
+  /// section's size, and a unit that would end before it starts ends the
+  /// list.
   private static func unitEnds(of dwarf: OpaquePointer) -> [AddressRange] {
     var ends: [AddressRange] = []
+    // libdw has the section decompressed by now (`dwarf_begin_elf`).
+    let size =
+      dwarf_getelf(dwarf).flatMap { ElfSections.data(".debug_info", in: $0) }
+      .map { Dwarf_Off($0.count) } ?? 0
     var offset: Dwarf_Off = 0
     var next: Dwarf_Off = 0
     var headerSize = 0
-    while dwarf_next_unit(dwarf, offset, &next, &headerSize, nil, nil, nil, nil, nil, nil) == 0 {
-      ends.append(AddressRange(low: offset, high: next, index: ends.count))
-      offset = next
+    while offset < size,
+      dwarf_next_unit(dwarf, offset, &next, &headerSize, nil, nil, nil, nil, nil, nil) == 0
+    {
+      let high = min(next, size)
+      guard high > offset else { break }
+      ends.append(AddressRange(low: offset, high: high, index: ends.count))
+      offset = high
     }
     return ends
   }
