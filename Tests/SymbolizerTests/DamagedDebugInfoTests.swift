@@ -68,4 +68,69 @@ final class DamagedDebugInfoTests: XCTestCase {
       }
     }
   }
+
+  /// A class's template parameter whose type is the class itself (one
+  /// damaged reference: a real splat needed one byte) made a C++ name
+  /// built from DWARF recurse until the stack overflowed (SIGSEGV after
+  /// 51,500 frames): the name's parts (a template argument, a local class's
+  /// function) each started their depth count again. Now one name has a
+  /// budget, and a name past it is not built: its frame keeps the
+  /// linkage name.
+  func testATypeThatIsItsOwnTemplateArgumentEndsNamesInsteadOfTheStack() throws {
+    let original = try XCTUnwrap(
+      FixtureSupport.built.clangxxProgram, "the toolchain's clang++ built no C++20 fixture")
+    let (_, dump) = FixtureSupport.run("/usr/bin/readelf", ["--debug-dump=info", original])
+    var patches: [(at: Int, value: UInt32)] = []
+    var unit = 0
+    var open: [Int: (offset: Int, tag: Substring)] = [:]
+    let lines = dump.split(separator: "\n")
+    for (i, line) in lines.enumerated() {
+      if let range = line.range(of: "Compilation Unit @ offset ") {
+        let number = line[range.upperBound...].dropLast()
+        unit = number.hasPrefix("0x") ? Int(number.dropFirst(2), radix: 16) ?? 0 : Int(number) ?? 0
+        open = [:]
+      }
+      // ` <3><fd>: Abbrev Number: 20 (DW_TAG_template_type_param)`
+      let parts = line.split(separator: " ")
+      guard parts.count >= 5, parts[0].hasPrefix("<"), parts[1] == "Abbrev",
+        let close = parts[0].firstIndex(of: ">")
+      else { continue }
+      let depth = Int(parts[0][parts[0].index(after: parts[0].startIndex)..<close]) ?? -1
+      let offsetText = parts[0][parts[0].index(after: close)...].dropFirst().prefix { $0 != ">" }
+      let tag = parts[4].dropFirst().dropLast()
+      guard let offset = Int(offsetText, radix: 16) else { continue }
+      open[depth] = (offset, tag)
+      // Its next line: `    <fe>   DW_AT_type        : <0xa04>` (a ref4).
+      guard tag == "DW_TAG_template_type_param", i + 1 < lines.count,
+        let parent = open[depth - 1],
+        parent.tag == "DW_TAG_class_type" || parent.tag == "DW_TAG_structure_type"
+      else { continue }
+      let attribute = lines[i + 1].split(separator: " ")
+      guard attribute.count >= 4, attribute[1] == "DW_AT_type",
+        let at = Int(attribute[0].dropFirst().dropLast(), radix: 16)
+      else { continue }
+      patches.append((at, UInt32(parent.offset - unit)))
+    }
+    XCTAssertFalse(patches.isEmpty, "no class template parameter in the fixture")
+    let (_, listing) = FixtureSupport.run("/usr/bin/readelf", ["-S", "-W", original])
+    let line = try XCTUnwrap(listing.split(separator: "\n").first { $0.contains(" .debug_info ") })
+    let fields = line.split(separator: " ").map(String.init)
+    let section = try XCTUnwrap(
+      fields.firstIndex(of: ".debug_info").flatMap { Int(fields[$0 + 3], radix: 16) })
+    var data = try Data(contentsOf: URL(fileURLWithPath: original))
+    for patch in patches {
+      for byte in 0..<4 {
+        data[section + patch.at + byte] = UInt8(truncatingIfNeeded: patch.value >> (8 * byte))
+      }
+    }
+    let damaged = FixtureSupport.built.directory + "/damaged-cycle-\(UUID().uuidString)"
+    try data.write(to: URL(fileURLWithPath: damaged))
+    defer { try? FileManager.default.removeItem(atPath: damaged) }
+    let symbolizer = Symbolizer(executable: damaged)
+    let functions = FixtureSupport.functions(of: damaged)
+    XCTAssertFalse(functions.isEmpty)
+    for function in functions {
+      XCTAssertFalse(symbolizer.symbolize(function.start).frames.isEmpty)
+    }
+  }
 }

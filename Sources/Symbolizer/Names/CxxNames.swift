@@ -22,6 +22,40 @@ import CElfutils
 struct CxxNames {
   /// The parent of each DIE (by `dwarf_dieoffset`) of one unit.
   let parents: [Dwarf_Off: Dwarf_Die]
+  /// What building one name has spent (reset by `functionName(_:)`).
+  private let budget = Budget()
+
+  /// The work one name may take. The depth limits of the functions below
+  /// start again where a name leads into another (a template argument's
+  /// type, a local class's function): a DIE whose type refers back to
+  /// itself, as a damaged one can, recursed until the stack overflowed
+  /// (51,500 frames). Names are built on one lane's thread at a time.
+  private final class Budget {
+    /// Type and function names being built, one inside the other.
+    var nesting = 0
+    /// Type and function names built for this name so far.
+    var calls = 0
+    /// A part was refused: the name is not to be trusted.
+    var exhausted = false
+  }
+
+  /// Nested type and function names one name may build at once; `maxCalls`
+  /// in all. A real name needs a few dozen at most.
+  static let maxNesting = 64
+  static let maxCalls = 4_000
+
+  /// `body` within the budget, else `fallback`.
+  @inline(__always)
+  private func budgeted<T>(_ fallback: T, _ body: () -> T) -> T {
+    guard budget.nesting < Self.maxNesting, budget.calls < Self.maxCalls else {
+      budget.exhausted = true
+      return fallback
+    }
+    budget.nesting += 1
+    budget.calls += 1
+    defer { budget.nesting -= 1 }
+    return body()
+  }
 
   /// Every DIE of the unit whose DIE is `unitDie`, below scopes that can
   /// name something (namespaces, types, functions, blocks), by offset,
@@ -52,11 +86,21 @@ struct CxxNames {
 
   /// The readable name of the function whose (concrete, abstract or
   /// declaration) DIE is `die`, or nil when no DIE of its chain has a name.
+  /// Nil too when building it took more than the budget (a cycle of
+  /// references in damaged DWARF): the caller prints the linkage name.
   func functionName(_ die: Dwarf_Die) -> String? {
-    functionName(die, depth: 0)
+    budget.nesting = 0
+    budget.calls = 0
+    budget.exhausted = false
+    let name = functionName(die, depth: 0)
+    return budget.exhausted ? nil : name
   }
 
   private func functionName(_ die: Dwarf_Die, depth: Int) -> String? {
+    budgeted(nil) { functionNameInBudget(die, depth: depth) }
+  }
+
+  private func functionNameInBudget(_ die: Dwarf_Die, depth: Int) -> String? {
     guard depth < 8 else { return nil }
     // The DIE, then what it completes (abstract origin, specification).
     var chain = [die]
@@ -246,6 +290,10 @@ struct CxxNames {
 
   /// `die`'s type in its two parts (`TypeText`); `?` past 32 levels.
   private func typeText(_ die: Dwarf_Die, depth: Int) -> TypeText {
+    budgeted(TypeText(left: "?")) { typeTextInBudget(die, depth: depth) }
+  }
+
+  private func typeTextInBudget(_ die: Dwarf_Die, depth: Int) -> TypeText {
     guard depth < 32 else { return TypeText(left: "?") }
     let target = Self.type(of: die)
     func inner() -> TypeText {
