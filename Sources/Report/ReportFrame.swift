@@ -16,7 +16,10 @@ extension Frame {
   public var backtraceText: String { text(style: .backtrace) }
 
   private func text(style: FrameText.Style) -> String {
-    func bytes(_ text: String?) -> [UInt8]? { text.map { Array($0.utf8) } }
+    // A name or file from a damaged (or hostile) file may hold a line
+    // break or an escape sequence: escaped, so that a frame stays one
+    // line and reaches the terminal as text.
+    func bytes(_ text: String?) -> [UInt8]? { text.map { Array(QuotedText.printable($0).utf8) } }
     let name = function ?? (address == 0 && file != nil ? "??" : nil)
     // Swift's marker reads as itself, with no line, whatever directory and
     // line DWARF gave it (`/<compiler-generated>:37:9` was one frame's).

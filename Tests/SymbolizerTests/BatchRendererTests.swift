@@ -46,6 +46,21 @@ final class BatchRendererTests: XCTestCase {
       text, addresses.map { FrameFormatting.text(reference.symbolize($0), printAddress: true) })
   }
 
+  /// A name or file holding a line break or an escape sequence (a damaged
+  /// or hostile file's) is printed escaped in text, so that an answer stays
+  /// its lines and nothing reaches the terminal as a control sequence, by
+  /// both paths alike; JSON escapes it as JSON does.
+  func testControlCharactersInNamesAreEscapedInText() throws {
+    let frame = Frame(
+      address: 0x1170, function: "ou\ner\u{1B}[2J", file: "/src/a\n.c", line: 5, column: 48)
+    let answer = SymbolizedAddress(address: 0x1170, frames: [frame])
+    let text = FrameFormatting.text(answer, printAddress: true)
+    XCTAssertEqual(text, "0x1170: ou\\u{A}er\\u{1B}[2J at /src/a\\u{A}.c:5:48")
+    XCTAssertFalse(text.contains("\n"))
+    let json = FrameFormatting.json(answer)
+    XCTAssertTrue(json.contains(#""function": "ou\ner\u001b[2J""#), json)
+  }
+
   func testModulesMissingStaleAndAbsent() throws {
     let binary = try FixtureSupport.cProgram()
     let missing = ModuleRecord(

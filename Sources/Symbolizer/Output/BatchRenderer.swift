@@ -123,10 +123,17 @@ public struct BatchRenderer: Sendable {
     }
   }
 
-  /// Stores `text` (JSON-escaped for JSON) in `bytes`.
+  /// Stores `text` (JSON-escaped for JSON; for text, with what a terminal
+  /// does not show as itself escaped, `QuotedText.printable`, so that a
+  /// name with a line break from a damaged file keeps its answer one
+  /// line) in `bytes`.
   private mutating func store(_ text: String, json: Bool) -> Span {
     let start = bytes.count
-    if json { JSONText.appendEscaped(text, to: &bytes) } else { bytes += text.utf8 }
+    if json {
+      JSONText.appendEscaped(text, to: &bytes)
+    } else {
+      bytes += QuotedText.printable(text).utf8
+    }
     return Span(start: start, count: bytes.count - start)
   }
 }

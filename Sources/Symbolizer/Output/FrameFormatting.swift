@@ -68,7 +68,9 @@ public enum FrameFormatting {
   private static func parts(of frame: Frame, json: Bool) -> FrameText.Parts<[UInt8]> {
     func bytes(_ text: String?) -> [UInt8]? {
       guard let text else { return nil }
-      guard json else { return Array(text.utf8) }
+      // Text escapes what a terminal does not show as itself (a line
+      // break in a damaged file's name), as `BatchRenderer` does.
+      guard json else { return Array(QuotedText.printable(text).utf8) }
       var out: [UInt8] = []
       JSONText.appendEscaped(text, to: &out)
       return out
