@@ -1,6 +1,7 @@
 import Basics
 import LockGraph
 import Symbolizer
+import Synchronization
 import WaitContext
 
 /// Renders findings in the layout of Linux lockdep's reports
@@ -28,6 +29,9 @@ public struct TextReport {
   /// Whether each block ends with where in the stream it first happened
   /// and how often (a trace's report); a live report prints each at once.
   public var showsOccurrence = true
+  /// The frames this report (and every copy of it: its JSON and SARIF
+  /// forms) may still print in full (`maxFramesInReport`).
+  public var frameBudget = FrameBudget()
 
   /// A report of `findings`, which `core` found in `eventCount` events of `source`.
   public init(
@@ -164,12 +168,23 @@ public struct TextReport {
   /// gigabytes of report. A live capture takes far fewer.
   public static let maxFramesShown = 128
 
+  /// The most frames a whole report prints in full: past them each stack
+  /// prints its innermost frame only (where it happened). A cycle through
+  /// a long chain, closed again and again, prints the chain's every link
+  /// with its stack each time: a 1.4 MB trace of 1,000 such cycles, each
+  /// link with a 128-frame stack, made a 1.1 GB text and a 14 GB JSON
+  /// report; the budget keeps any report to about a million frame lines,
+  /// plus one per stack.
+  public static let maxFramesInReport = 1_000_000
+
   /// The frames of `origin` a report prints (`maxFramesShown`, innermost
-  /// first), and how many more there are.
+  /// first; one once `maxFramesInReport` are printed), and how many more
+  /// there are.
   public func shownFrames(for origin: Origin) -> (frames: [Frame], omitted: Int) {
     let frames = resolver.frames(for: origin)
-    guard frames.count > Self.maxFramesShown else { return (frames, 0) }
-    return (Array(frames.prefix(Self.maxFramesShown)), frames.count - Self.maxFramesShown)
+    let allowed = frameBudget.take(min(frames.count, Self.maxFramesShown))
+    guard frames.count > allowed else { return (frames, 0) }
+    return (Array(frames.prefix(allowed)), frames.count - allowed)
   }
 
   /// A stack as lockdep's `print_lock_trace()`/`dump_stack()` prints it,
@@ -183,7 +198,13 @@ public struct TextReport {
       let text = frame.isInlined ? frame.backtraceText + " [inlined]" : frame.backtraceText
       out += numbered ? "\(pad)#\(i) \(text)\n" : "\(pad)\(text)\n"
     }
-    if omitted > 0 { out += "\(pad)... \(omitted) more frames\n" }
+    if omitted > 0 {
+      out += "\(pad)... \(omitted) more frames"
+      if frames.count < Self.maxFramesShown {
+        out += " (the report printed \(frameBudget.frames) frames: one a stack from here)"
+      }
+      out += "\n"
+    }
     return out
   }
 
@@ -198,5 +219,28 @@ public struct TextReport {
     // A location without a line is the event number already.
     if finding.origin.line <= 0 { return "found at \(place), \(times)\n" }
     return "found at \(place) (event \(eventNumber(finding.origin))), \(times)\n"
+  }
+}
+
+/// The frames a report may still print in full, shared by its copies.
+public final class FrameBudget: Sendable {
+  private let remaining: Atomic<Int>
+  /// The budget it started with.
+  public let frames: Int
+
+  /// A budget of `frames` frames.
+  public init(frames: Int = TextReport.maxFramesInReport) {
+    self.frames = frames
+    remaining = Atomic(frames)
+  }
+
+  /// How many of `wanted` frames (at least 1, when any) to print, taken
+  /// from the budget: all while it lasts, then one.
+  func take(_ wanted: Int) -> Int {
+    guard wanted > 1 else { return wanted }
+    let left = remaining.load(ordering: .relaxed)
+    let allowed = left >= wanted ? wanted : max(1, left)
+    remaining.subtract(allowed, ordering: .relaxed)
+    return allowed
   }
 }
