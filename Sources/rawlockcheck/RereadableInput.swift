@@ -93,7 +93,20 @@ final class RereadableInput {
     removeTemporaryFile(path)
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     var limit = TraceCopyLimit()
+    var copied = 0
+    var nextRoomCheck = Self.roomCheckBytes
     while limit.accepts {
+      if copied >= nextRoomCheck {
+        nextRoomCheck = copied + Self.roomCheckBytes
+        if let room = Self.roomLeft(fd), room.available < room.reserve {
+          close(fd)
+          throw TraceError(
+            file: name, line: 0,
+            message:
+              "cannot make a temporary copy: after \(copied >> 20) MiB, \(directory) has less than \(room.reserve >> 20) MiB left, which the copy leaves free (an endless stream would fill the disk): convert a file, or set TMPDIR to a larger disk"
+          )
+        }
+      }
       let count = chunk.withUnsafeMutableBytes { read(source, $0.baseAddress!, $0.count) }
       if count < 0, errno == EINTR { continue }
       if count < 0 {
@@ -108,8 +121,22 @@ final class RereadableInput {
         throw error(name, "cannot make a temporary copy", failure)
       }
       chunk.withUnsafeBytes { limit.take(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+      copied += count
     }
     return fd
+  }
+
+  /// How often the copy looks at the room left on its disk: every 64 MiB.
+  static let roomCheckBytes = 1 << 26
+
+  /// The bytes free for the copy on the disk of `fd`, and what it leaves
+  /// free there: 5 % of the disk, at most 1 GiB. Nil when it cannot tell.
+  static func roomLeft(_ fd: Int32) -> (available: Int, reserve: Int)? {
+    var info = statvfs()
+    guard fstatvfs(fd, &info) == 0 else { return nil }
+    let block = Int(info.f_frsize)
+    let total = Int(info.f_blocks) * block
+    return (Int(info.f_bavail) * block, min(1 << 30, total / 20))
   }
 
   private static func error(_ name: String, _ what: String, _ code: Int32) -> TraceError {

@@ -35,6 +35,32 @@ import Testing
     #expect(try Data(contentsOf: a) == before)
   }
 
+  /// An endless stream on standard input (lines a trace may hold: `yes` of
+  /// an acquisition) is copied until the copy's disk would have
+  /// less than 5 % left, then refused in one line, status 2: it filled the
+  /// disk before. On a 130 MiB tmpfs of its own (skipped where one cannot
+  /// be mounted): the room is looked at every 64 MiB, and at 128 MiB 2 MiB
+  /// are left, under the 6.5 MiB kept free.
+  @Test func anEndlessStreamStopsBeforeItsCopyFillsTheDisk() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "convert-room-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let mounted = try ToolRun.command(
+      "/bin/mount", ["-t", "tmpfs", "-o", "size=130M", "tmpfs", directory.path])
+    // Where no tmpfs can be mounted (not root, a container), nothing to check.
+    guard mounted.status == 0 else { return }
+    defer { _ = try? ToolRun.command("/bin/umount", [directory.path]) }
+    let script =
+      "(echo rawlockcheck-trace 1; echo class A mutex; yes '1 acquire A') "
+      + "| TMPDIR=\(directory.path) \(FixturePaths.tool.path) convert - /dev/null"
+    let run = try ToolRun.command("/bin/sh", ["-c", script])
+    #expect(run.status == 2, "\(run.stderr)")
+    #expect(run.stderr.hasPrefix("rawlockcheck: -: cannot make a temporary copy: after 128 MiB,"))
+    #expect(run.stderr.contains("(an endless stream would fill the disk)"), "\(run.stderr)")
+    #expect(run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
+  }
+
   @Test func failedConvertLeavesTheOutputAlone() throws {
     let dir = try MergeCommandTests.directory([
       "bad.rlt": "rawlockcheck-trace 1\nbogus line\n", "out.rltb": "old",
