@@ -17,6 +17,25 @@ final class OracleTests: XCTestCase {
     try compareWithOracle(binary: binary, expectInlinedFrames: true, fullPaths: true)
   }
 
+  /// The C fixture built with `-gsplit-dwarf` (gcc): each unit in the
+  /// executable is a skeleton, and its functions and inlined calls are in
+  /// the `.dwo` file beside the objects. Its inlined frames were missing
+  /// (the skeleton has no functions: the symbol table's name and the
+  /// innermost line were printed as one frame).
+  func testSplitDwarfMatchesLLVMSymbolizer() throws {
+    guard let gcc = FixtureSupport.which("gcc"), let gxx = FixtureSupport.which("g++") else {
+      throw XCTSkip("gcc/g++ not installed")
+    }
+    let output = FixtureSupport.built.directory + "/cfix-split-\(UUID().uuidString)"
+    let binary = try XCTUnwrap(
+      FixtureSupport.buildC(into: output, gcc: gcc, gxx: gxx, extraFlags: ["-gsplit-dwarf"]))
+    let dwo = try FileManager.default.contentsOfDirectory(
+      atPath: FixtureSupport.built.directory
+    ).filter { $0.hasSuffix(".dwo") }
+    XCTAssertFalse(dwo.isEmpty, "gcc wrote no .dwo file")
+    try compareWithOracle(binary: binary, expectInlinedFrames: true, fullPaths: true)
+  }
+
   /// A program built as make builds it, from relative paths (`gcc -c
   /// src/main.c -Iinc`): its line tables' include directories are
   /// relative, and DWARF makes them relative to the unit's

@@ -23,7 +23,15 @@ final class DwarfIndex {
 
   /// One compilation unit: its DIE and, once needed, its functions.
   struct Unit {
+    /// The unit's DIE in this file: its address ranges, line program and
+    /// compilation directory.
     var die: Dwarf_Die
+    /// A skeleton unit's split unit (`-gsplit-dwarf`: its functions and
+    /// inlined calls are in the `.dwo` file), when libdw found it.
+    var split: Dwarf_Die?
+    /// The DIE whose tree holds the unit's functions: the split unit's, or
+    /// `die`.
+    var scopeRoot: Dwarf_Die { split ?? die }
     /// Where the unit's data (header included) starts and ends in
     /// `.debug_info` (nil if unknown).
     var bounds: (start: UnsafePointer<UInt8>, end: UnsafePointer<UInt8>)?
@@ -79,7 +87,9 @@ final class DwarfIndex {
       var version: Dwarf_Half = 0
       var unitType: UInt8 = 0
       var die = Dwarf_Die()
-      guard dwarf_get_units(dwarf, cu, &next, &version, &unitType, &die, nil) == 0, let next
+      var subdie = Dwarf_Die()
+      guard dwarf_get_units(dwarf, cu, &next, &version, &unitType, &die, &subdie) == 0,
+        let next
       else { break }
       cu = next
       // Type units hold no code; a cleared DIE is a unit libdw cannot read.
@@ -88,11 +98,20 @@ final class DwarfIndex {
       let unitIndex = units.count
       var bounds: (start: UnsafePointer<UInt8>, end: UnsafePointer<UInt8>)?
       let offset = dwarf_dieoffset(&die)
-      if let address = die.addr, let unit = unitEnds.index(containing: offset) {
+      // A skeleton's functions are in its split unit, in another file with
+      // its own abbreviations: libdw's walk reads them (no bounds here).
+      // Only one with code: swiftc's skeletons of the Clang modules it
+      // imported (`.pcm` files) hold types alone, and are read as before.
+      let hasCode =
+        dwarf_hasattr(&die, UInt32(DW_AT_low_pc)) != 0
+        || dwarf_hasattr(&die, UInt32(DW_AT_ranges)) != 0
+      let split: Dwarf_Die? =
+        unitType == UInt8(DW_UT_skeleton) && subdie.addr != nil && hasCode ? subdie : nil
+      if split == nil, let address = die.addr, let unit = unitEnds.index(containing: offset) {
         let section = UnsafePointer(address.assumingMemoryBound(to: UInt8.self)) - Int(offset)
         bounds = (section + Int(unitEnds[unit].low), section + Int(unitEnds[unit].high))
       }
-      units.append(Unit(die: die, bounds: bounds, subprograms: nil))
+      units.append(Unit(die: die, split: split, bounds: bounds, subprograms: nil))
       forEachRange(of: &die) { low, high in
         cuRanges.append(AddressRange(low: low, high: high, index: unitIndex))
       }
@@ -220,7 +239,7 @@ final class DwarfIndex {
   /// (its DIEs' parents are found on first use).
   func cxxNames(unit unitIndex: Int) -> CxxNames {
     if let known = units[unitIndex].names { return known }
-    let names = CxxNames(parents: CxxNames.parentTable(of: units[unitIndex].die))
+    let names = CxxNames(parents: CxxNames.parentTable(of: units[unitIndex].scopeRoot))
     units[unitIndex].names = names
     return names
   }
@@ -258,7 +277,9 @@ final class DwarfIndex {
 
   /// The file table entry `index` of unit `unitIndex` (for `DW_AT_call_file`).
   func fileName(_ index: Int, unit unitIndex: Int) -> UnsafePointer<CChar>? {
-    if let table = lineTable(unit: unitIndex) {
+    // A split unit's `DW_AT_call_file` numbers the files of its own table
+    // (`.debug_line.dwo`), which libdw reads for its DIE.
+    if units[unitIndex].split == nil, let table = lineTable(unit: unitIndex) {
       guard index >= 0, index < table.fileCount else { return nil }
       return dwarf_filesrc(table.files, index, nil, nil)
     }
@@ -266,7 +287,8 @@ final class DwarfIndex {
       units[unitIndex].filesLoaded = true
       var files: OpaquePointer?
       var count = 0
-      if dwarf_getsrcfiles(&units[unitIndex].die, &files, &count) == 0 {
+      var root = units[unitIndex].scopeRoot
+      if dwarf_getsrcfiles(&root, &files, &count) == 0 {
         units[unitIndex].files = files
         units[unitIndex].fileCount = count
       }
@@ -297,7 +319,7 @@ final class DwarfIndex {
   private func indexSubprograms(unit unitIndex: Int) {
     var ranges: [AddressRange] = []
     var dies: [Dwarf_Die] = []
-    var cuDie = units[unitIndex].die
+    var cuDie = units[unitIndex].scopeRoot
     collectSubprograms(under: &cuDie, ranges: &ranges, dies: &dies)
     ranges.sort { $0.low < $1.low }
     units[unitIndex].subprograms = ranges
