@@ -52,6 +52,48 @@ import WaitContext
     #expect(Self.holders(v) == [holder])
   }
 
+  /// Frees of ranges wider than the pages listed, many of them (past the
+  /// point where the listed pages are kept sorted and searched) with new
+  /// holders between some (which the sorted pages must not miss): each
+  /// frees exactly the held locks in its range, as a check of every
+  /// thread finds them.
+  @Test(arguments: [false, true])
+  func manyWideFreesAmongHoldersFindWhatAPassFinds(batch: Bool) throws {
+    var (v, c) = try Self.validator()
+    var rng = SplitMix(seed: 7)
+    var holding: [(thread: ThreadID, address: UInt64)] = []
+    func hold(_ n: Int) throws {
+      for _ in 0..<n {
+        let thread = v.declareThread(token: "h\(holding.count)")
+        let address = (rng.next() % 0x1_0000) << 20 | 0x40
+        holding.append((thread, address))
+        try Self.run(
+          [LockEvent(.acquire, thread: thread, lockClass: c[holding.count % 16], address: address)],
+          on: &v, batch: batch)
+      }
+    }
+    try hold(60)
+    let freer = v.declareThread(token: "freer")
+    for round in 0..<40 {
+      if round % 7 == 3 { try hold(5) }
+      let from = (rng.next() % 0x1_0000) << 20
+      let length = (rng.next() % 0x800 + 0x20) << 20
+      try Self.run(
+        [LockEvent(.free, thread: freer, address: from, length: length)], on: &v, batch: batch)
+      let freed = holding.filter { $0.address >= from && $0.address - from < length }
+      holding.removeAll { $0.address >= from && $0.address - from < length }
+      for (thread, address) in holding {
+        #expect(
+          v.heldLocks(of: thread).map(\.instance) == [address],
+          "round \(round): a lock outside the range was dropped")
+      }
+      for (thread, _) in freed {
+        #expect(v.heldLocks(of: thread).isEmpty, "round \(round): a lock inside the range kept")
+      }
+    }
+    #expect(holding.count < 75, "no free hit a holder")
+  }
+
   /// A free of more pages than any thread holds locks in (a whole heap
   /// region) finds the locks in it, and a free of the whole address space
   /// finds every holder, in thread order (each holds its own class: a
