@@ -666,22 +666,7 @@ let scenarios: [(String, () -> Void)] = [
         children.append(child)
       }
       maker.join()
-      var hung = 0
-      let deadline = time(nil) + 10
-      for child in children {
-        var status: Int32 = 0
-        while waitpid(child, &status, WNOHANG) == 0 {
-          if time(nil) > deadline {
-            kill(child, SIGKILL)
-            waitpid(child, &status, 0)
-            hung += 1
-            break
-          }
-          usleep(1000)
-        }
-      }
-      print("hung \(hung)")
-      if hung > 0 { exit(1) }
+      reportHungChildren(children)
     }
   ),
   (
@@ -716,22 +701,7 @@ let scenarios: [(String, () -> Void)] = [
         usleep(100)
       }
       maker.join()
-      var hung = 0
-      let deadline = time(nil) + 10
-      for child in children {
-        var status: Int32 = 0
-        while waitpid(child, &status, WNOHANG) == 0 {
-          if time(nil) > deadline {
-            kill(child, SIGKILL)
-            waitpid(child, &status, 0)
-            hung += 1
-            break
-          }
-          usleep(1000)
-        }
-      }
-      print("hung \(hung)")
-      if hung > 0 { exit(1) }
+      reportHungChildren(children)
     }
   ),
   (
@@ -747,6 +717,9 @@ let scenarios: [(String, () -> Void)] = [
       for i in 0...ClassRegistry.capacity {
         keep.append(Checked.Mutex(name: "k", key: LockClassKey("k\(i)")))
       }
+      // Choosing a policy again (as a test does) leaves validation off:
+      // the locks made from here have no class.
+      LockValidation.policy = .collect
       let a = Checked.Mutex(name: "&late->a")
       let b = Checked.Mutex(name: "&late->b")
       a.withLock { b.withLock {} }
@@ -781,6 +754,27 @@ for name in names {
 }
 for f in LockValidation.findings {
   print("finding \(f.kind.rawValue) \(f.count)")
+}
+
+/// Waits up to 10 s for `children` to exit, kills those that have not,
+/// prints `hung N` (how many), and exits 1 when there were any.
+func reportHungChildren(_ children: [pid_t]) {
+  var hung = 0
+  let deadline = time(nil) + 10
+  for child in children {
+    var status: Int32 = 0
+    while waitpid(child, &status, WNOHANG) == 0 {
+      if time(nil) > deadline {
+        kill(child, SIGKILL)
+        waitpid(child, &status, 0)
+        hung += 1
+        break
+      }
+      usleep(1000)
+    }
+  }
+  print("hung \(hung)")
+  if hung > 0 { exit(1) }
 }
 
 func printToStandardError(_ s: String) {

@@ -5,42 +5,28 @@ import Testing
 /// which makes the validator, does not wait forever for the half-made
 /// validator (Swift's lazy initialization, begun by a thread the child did
 /// not inherit): it validates nothing, as any child forked after the
-/// validator started. Before, 17 of 20 children forked 1 ms after that
-/// thread started hung.
+/// validator started. Before, 19 of this scenario's 60 children (forked
+/// every 100 µs from that thread's start) hung.
 @Suite struct ForkWhileStartingTests {
   @Test func noChildForkedWhileTheValidatorIsMadeHangs() throws {
-    let process = Process()
-    process.executableURL = RecorderTests.probe
-    process.arguments = ["fork-while-starting"]
-    var environment = ProcessInfo.processInfo.environment
-    // Set, so that the probe does not choose a policy (which would make
-    // the validator before the scenario).
-    environment["RAWLOCKCHECK"] = "collect"
-    environment.removeValue(forKey: "RAWLOCKCHECK_TRACE")
-    process.environment = environment
-    let out = Pipe()
-    process.standardOutput = out
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let text = String(decoding: data, as: UTF8.self)
+    let (status, text) = try Self.runProbe("fork-while-starting")
     #expect(text.contains("hung 0\n"), "\(text)")
-    #expect(process.terminationStatus == 0)
+    #expect(status == 0)
   }
-}
 
-/// More lock classes than the class table holds (lockdep's
-/// `MAX_LOCKDEP_KEYS`, 1,048,576) in a live program: one `limit-exceeded`
-/// finding, then validation is off for the process, as lockdep turns
-/// itself off (an ABBA after it is not found). The 1,048,577th class
-/// crashed the process before. (About 10 s: a million locks are made.)
-@Suite struct LiveClassTableTests {
-  @Test func aClassPastTheTableIsOneFindingThenValidationStops() throws {
+  /// `LockdepProbe scenario` with `RAWLOCKCHECK=collect` (set, so that the
+  /// probe does not choose a policy, which would make the validator before
+  /// the scenario), recording nothing: its status and standard output.
+  /// With `choosesPolicy`, `RAWLOCKCHECK` is unset and the probe chooses
+  /// `collect` itself (and so can choose again).
+  static func runProbe(
+    _ scenario: String, choosesPolicy: Bool = false
+  ) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = RecorderTests.probe
-    process.arguments = ["class-table-full"]
+    process.arguments = [scenario]
     var environment = ProcessInfo.processInfo.environment
-    environment["RAWLOCKCHECK"] = "collect"
+    environment["RAWLOCKCHECK"] = choosesPolicy ? nil : "collect"
     environment.removeValue(forKey: "RAWLOCKCHECK_TRACE")
     process.environment = environment
     let out = Pipe()
@@ -49,8 +35,22 @@ import Testing
     try process.run()
     let data = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    let text = String(decoding: data, as: UTF8.self)
-    #expect(process.terminationStatus == 0, "\(text)")
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+  }
+}
+
+/// More lock classes than the class table holds (lockdep's
+/// `MAX_LOCKDEP_KEYS`, 1,048,576) in a live program: one `limit-exceeded`
+/// finding, then validation is off for the process, as lockdep turns
+/// itself off (an ABBA after it is not found), even when the program
+/// chooses its policy again (which turned validation back on, and the
+/// classless locks crashed it). The 1,048,577th class crashed the
+/// process before. (About 10 s: a million locks are made.)
+@Suite struct LiveClassTableTests {
+  @Test func aClassPastTheTableIsOneFindingThenValidationStops() throws {
+    let (status, text) = try ForkWhileStartingTests.runProbe(
+      "class-table-full", choosesPolicy: true)
+    #expect(status == 0, "\(text)")
     #expect(text.contains("made 1048579\n"), "\(text)")
     let findings = text.split(separator: "\n").filter { $0.hasPrefix("finding ") }
     #expect(findings == ["finding limit-exceeded 1"], "\(text)")

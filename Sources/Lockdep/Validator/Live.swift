@@ -14,6 +14,9 @@ enum Live {
   /// validator's locks may be held by threads it did not inherit, so it
   /// takes none of them, nor registers a lock's class.
   static let forkedChild = Atomic<Bool>(false)
+  /// Set once a lock was made past the class table (with `off`, for good,
+  /// as lockdep turns itself off there): locks made since have no class.
+  static let classTableFull = Atomic<Bool>(false)
 
   /// Runs `body` with the calling thread's state, without reference
   /// counting it; not at all while validation is off or this thread is
