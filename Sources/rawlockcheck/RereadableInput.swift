@@ -94,16 +94,19 @@ final class RereadableInput {
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     var limit = TraceCopyLimit()
     var copied = 0
-    var nextRoomCheck = Self.roomCheckBytes
+    var nextRoomCheck = 0
     while limit.accepts {
-      if copied >= nextRoomCheck {
-        nextRoomCheck = copied + Self.roomCheckBytes
-        if let room = Self.roomLeft(fd), room.available < room.reserve {
+      if copied >= nextRoomCheck, let room = Self.roomLeft(fd) {
+        // Looked at again after half the room above the reserve at most
+        // (and 64 MiB), so that the copy stops before it eats into it.
+        let spare = room.available - room.reserve
+        nextRoomCheck = copied + min(Self.roomCheckBytes, max(spare / 2, 0))
+        if spare < chunk.count {
           close(fd)
           throw TraceError(
             file: name, line: 0,
             message:
-              "cannot make a temporary copy: after \(copied >> 20) MiB, \(directory) has less than \(room.reserve >> 20) MiB left, which the copy leaves free (an endless stream would fill the disk): convert a file, or set TMPDIR to a larger disk"
+              "cannot make a temporary copy: after \(copied >> 20) MiB, \(directory) is down to the \(room.reserve >> 20) MiB the copy leaves free (5 % of its disk, at most 1 GiB; an endless stream would fill the disk): convert a file, or set TMPDIR to a larger disk"
           )
         }
       }
@@ -126,7 +129,8 @@ final class RereadableInput {
     return fd
   }
 
-  /// How often the copy looks at the room left on its disk: every 64 MiB.
+  /// How often the copy looks at the room left on its disk: every 64 MiB
+  /// at most (sooner as the room above the reserve shrinks).
   static let roomCheckBytes = 1 << 26
 
   /// The bytes free for the copy on the disk of `fd`, and what it leaves
