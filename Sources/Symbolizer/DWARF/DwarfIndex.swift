@@ -141,10 +141,13 @@ final class DwarfIndex {
   /// list.
   private static func unitEnds(of dwarf: OpaquePointer) -> [AddressRange] {
     var ends: [AddressRange] = []
-    // libdw has the section decompressed by now (`dwarf_begin_elf`).
+    // libdw has the section decompressed by now (`dwarf_begin_elf`),
+    // also an old GNU-compressed `.zdebug_info`, which keeps its name.
+    // Not found: the ends as the headers give them, as before.
     let size =
-      dwarf_getelf(dwarf).flatMap { ElfSections.data(".debug_info", in: $0) }
-      .map { Dwarf_Off($0.count) } ?? 0
+      dwarf_getelf(dwarf).flatMap {
+        ElfSections.data(".debug_info", in: $0) ?? ElfSections.data(".zdebug_info", in: $0)
+      }.map { Dwarf_Off($0.count) } ?? Dwarf_Off.max
     var offset: Dwarf_Off = 0
     var next: Dwarf_Off = 0
     var headerSize = 0
