@@ -218,8 +218,9 @@ public struct JSONReport {
   }
 
   /// `origin`'s frames as the field `key` (`TextReport.maxFramesShown` of
-  /// them at most), and, when there are more, how many as
-  /// `<key>Omitted`.
+  /// them at most, one once the report's frame budget is spent:
+  /// `TextReport.shownFrames(for:)`), and, when there are more, how many
+  /// as `<key>Omitted`.
   func frames(_ origin: Origin, key: String = "frames") -> [(String, JSONValue)] {
     let (shown, omitted) = report.shownFrames(for: origin)
     var fields = [(key, frames(shown))]

@@ -113,7 +113,7 @@ import Testing
     }
     #expect(searches == 0)
     #expect(mayReach(0, 1) && mayReach(1, 0) && mayReach(0, 199))
-    #expect(!mayReach(199, 0) && !mayReach(1201, 200) && !mayReach(150, 3))
+    #expect(!mayReach(199, 0) && !mayReach(1200, 200) && !mayReach(150, 3))
     #expect(Self.reaches(graph, from: ClassID(0), to: ClassID(199)))
   }
 

@@ -29,10 +29,10 @@ final class OracleTests: XCTestCase {
     let output = FixtureSupport.built.directory + "/cfix-split-\(UUID().uuidString)"
     let binary = try XCTUnwrap(
       FixtureSupport.buildC(into: output, gcc: gcc, gxx: gxx, extraFlags: ["-gsplit-dwarf"]))
-    let dwo = try FileManager.default.contentsOfDirectory(
-      atPath: FixtureSupport.built.directory
-    ).filter { $0.hasSuffix(".dwo") }
-    XCTAssertFalse(dwo.isEmpty, "gcc wrote no .dwo file")
+    let made = [binary, output + ".c.o", output + ".cxx.o", output + ".c.dwo", output + ".cxx.dwo"]
+    defer { for file in made { try? FileManager.default.removeItem(atPath: file) } }
+    XCTAssertTrue(
+      FileManager.default.fileExists(atPath: output + ".c.dwo"), "gcc wrote no .dwo file")
     try compareWithOracle(binary: binary, expectInlinedFrames: true, fullPaths: true)
   }
 
