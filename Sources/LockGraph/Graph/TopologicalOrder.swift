@@ -49,8 +49,6 @@ struct TopologicalOrder: Sendable {
   private var nextLowRank: Int32 = -1
   /// Edges that made components change places (for tests).
   private(set) var reorders = 0
-  /// Cycles closed: components merged (for tests).
-  private(set) var merges = 0
   /// False only for an order made to answer every question "may reach"
   /// (`givenUp()`: a reference for tests of what the order prunes).
   private(set) var isValid = true
@@ -206,7 +204,6 @@ struct TopologicalOrder: Sendable {
   /// returns its representative (the largest's: the fewest classes
   /// change component).
   private mutating func merge(_ representatives: [Int]) -> Int {
-    merges += 1
     func size(_ r: Int) -> Int { members[Int32(r)]?.count ?? 1 }
     let keep = representatives.max { size($0) < size($1) }!
     var all = members.removeValue(forKey: Int32(keep)) ?? [Int32(keep)]
