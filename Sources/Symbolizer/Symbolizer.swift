@@ -134,7 +134,19 @@ public final class Symbolizer: Sendable {
   /// its `.gnu_debuglink` or build-id): their frames name functions from
   /// the symbol table, without file:line.
   public var modulesWithoutDWARF: [String] {
-    engine.withLock { engine in engine.slots.filter(\.lacksDWARF).map(\.path) }
+    engine.withLock { engine in
+      engine.slots.filter { $0.lacksDWARF && !$0.hasDebugInfoSection }.map(\.path)
+    }
+  }
+
+  /// The paths of the modules this symbolizer looked up an address in
+  /// whose own file has a `.debug_info` section that libdw could not read
+  /// (damaged, or compressed in a form libelf cannot inflate): their
+  /// frames name functions from the symbol table, without file:line.
+  public var modulesWithUnreadableDWARF: [String] {
+    engine.withLock { engine in
+      engine.slots.filter { $0.lacksDWARF && $0.hasDebugInfoSection }.map(\.path)
+    }
   }
 
   /// Another symbolizer over the same modules, for another thread: its own

@@ -140,6 +140,12 @@ struct SymbolizeCommand: ParsableCommand {
           + (debugDir.isEmpty ? "" : " or --debug-dir") + "): functions are named from the "
           + "symbol table where it has them, without file:line\n")
     }
+    for path in symbolizer.modulesWithUnreadableDWARF {
+      writeStandardError(
+        "rawlockcheck: \(QuotedText.printable(path)): its DWARF (.debug_info) could not be read "
+          + "(damaged, or compressed in a form libelf cannot inflate): functions are named "
+          + "from the symbol table where it has them, without file:line\n")
+    }
     // Everything is written (with write(2), nothing is buffered): skip
     // tearing down the DWARF indexes (a few milliseconds of freeing for a
     // large library) and the exit handlers.

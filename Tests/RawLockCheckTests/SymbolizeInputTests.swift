@@ -188,6 +188,52 @@ import Testing
   }
 }
 
+/// A file whose `.debug_info` is there but cannot be read (here its
+/// compressed bytes damaged) is told apart from a file without DWARF: the
+/// line on standard error said "no DWARF found (none in the file ...)",
+/// sending the user to look for a debug file that would not help.
+@Suite struct UnreadableDWARFTests {
+  @Test func damagedCompressedDebugInfoIsSaidSo() throws {
+    let dir = FileManager.default.temporaryDirectory
+      .appendingPathComponent("unreadable-dwarf-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    // Every byte of the compressed section after its header and the
+    // first bytes of the zlib stream is flipped: inflating it fails.
+    let script = """
+      cd '\(dir.path)' && printf 'int __attribute__((noinline)) work(int x) { return x * 3 + 1; }\\nint main(int c, char **v) { return work(c); }\\n' > p.c \
+      && cc -g -O1 -gz=zlib p.c -o p \
+      && python3 -c "
+      import re, subprocess
+      out = subprocess.check_output(['readelf', '-S', '-W', 'p']).decode()
+      line = next(l for l in out.splitlines() if ' .debug_info ' in l)
+      fields = line.split(']')[1].split()
+      offset, size = int(fields[3], 16), int(fields[4], 16)
+      data = bytearray(open('p', 'rb').read())
+      for i in range(offset + 30, offset + size):
+          data[i] ^= 0x5a
+      open('p.damaged', 'wb').write(data)
+      " && nm p | awk '$3 == "work" { print $1 }'
+      """
+    let digits = try SymbolizedReportTests.shell(script)
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+    let address = try #require(UInt64(digits, radix: 16), "the fixture did not build: \(digits)")
+    let hex = "0x" + String(address, radix: 16)
+    let run = try ToolRun(["symbolize", "--exe", "p.damaged", hex], in: dir)
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.stdout.hasPrefix("\(hex): work (p.damaged+"), "\(run.stdout)")
+    #expect(
+      run.stderr
+        == "rawlockcheck: p.damaged: its DWARF (.debug_info) could not be read (damaged, or "
+        + "compressed in a form libelf cannot inflate): functions are named from the symbol "
+        + "table where it has them, without file:line\n")
+    // The undamaged program answers with its line, and says nothing.
+    let whole = try ToolRun(["symbolize", "--exe", "p", hex], in: dir)
+    #expect(whole.stdout.contains("p.c:1"), "\(whole.stdout)")
+    #expect(whole.stderr.isEmpty, "\(whole.stderr)")
+  }
+}
+
 /// An ELF file cut short (a copy or download that stopped early) is bad
 /// input, said in one line with where it ends, status 2: libelf reads what
 /// is there as if the rest were absent, and every address came back

@@ -55,6 +55,17 @@ final class ModuleSlot {
     return true
   }
 
+  /// Whether the module's own file has a `.debug_info` section (or an old
+  /// GNU-compressed `.zdebug_info`): with `lacksDWARF`, DWARF that is
+  /// there but could not be read (damaged, or compressed in a form libelf
+  /// cannot inflate), not DWARF left out.
+  var hasDebugInfoSection: Bool {
+    guard let module else { return false }
+    var bias: GElf_Addr = 0
+    guard let elf = dwfl_module_getelf(module, &bias) else { return false }
+    return ElfSections.has(".debug_info", in: elf) || ElfSections.has(".zdebug_info", in: elf)
+  }
+
   /// Where the module's own file has code (its executable sections), read
   /// on first use.
   var code: CodeRanges {
