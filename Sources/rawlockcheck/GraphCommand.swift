@@ -81,7 +81,8 @@ struct GraphCommand: ParsableCommand {
   )
   var traces: [String] = []
 
-  func validate() throws {
+  mutating func validate() throws {
+    traces = PositionalRuns.expand(traces)
     if let maxEdges, maxEdges < 0 {
       throw ValidationError("--max-edges must be 0 (all) or more, got \(maxEdges)")
     }

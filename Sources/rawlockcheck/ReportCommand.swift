@@ -82,7 +82,7 @@ struct ReportCommand: ParsableCommand {
   @Option(
     name: .customLong("reader-thread"),
     help: ArgumentHelp(
-      "Read each trace on a thread of its own while validating: on, off, or auto (on when this process may use more than one core).",
+      "Read each trace on a thread of its own while validating: on, off, or auto (on when this process may use more than one core, for a trace of 1 MiB or more or not in a regular file).",
       valueName: "choice"))
   var readerThread: ReaderThreadChoice = .auto
 
@@ -123,7 +123,8 @@ struct ReportCommand: ParsableCommand {
   )
   var traces: [String]
 
-  func validate() throws {
+  mutating func validate() throws {
+    traces = PositionalRuns.expand(traces)
     if traces.isEmpty { throw ValidationError("Missing expected argument '<traces> ...'") }
     for (option, files) in [("--graph-in", graphInFiles), ("--graph-out", graphOutFiles)]
     where files.count > 1 {
@@ -177,7 +178,7 @@ struct ReportCommand: ParsableCommand {
           path: Self.file(for: path), displayName: QuotedText.printable(path))
         let warning = Self.warning(path) { said.append($0) }
         symbols =
-          try readerThread.isOn
+          try readerThread.isOn(forTraceAt: path)
           ? reader.readOnTwoThreads(into: &validator, progress: progress.update, warning: warning)
           : reader.read(into: &validator, progress: progress.update, warning: warning)
         progress.finish()

@@ -42,7 +42,8 @@ struct StatsCommand: ParsableCommand {
     help: "Trace files (text or binary encoding); - for standard input (either encoding).")
   var traces: [String]
 
-  func validate() throws {
+  mutating func validate() throws {
+    traces = PositionalRuns.expand(traces)
     if traces.isEmpty { throw ValidationError("Missing expected argument '<traces> ...'") }
     try StandardInputUse.checkOnce(traces)
   }

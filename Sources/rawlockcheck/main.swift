@@ -51,7 +51,7 @@ do {
   }
   var command: any ParsableCommand =
     try (arguments.first == "symbolize" ? SymbolizeCommand.quickParse(arguments.dropFirst()) : nil)
-    ?? RawLockCheck.parseAsRoot()
+    ?? RawLockCheck.parseAsRoot(PositionalRuns.collapse(Array(arguments)))
   try command.run()
 } catch let code as ExitCode {
   exit(code.rawValue)
