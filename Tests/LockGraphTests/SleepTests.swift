@@ -15,6 +15,29 @@ import WaitContext
     #expect(reasons == ["holding raw_spinlock &raw"])
   }
 
+  /// `mutex_lock_nest_lock()` calls `might_sleep()` before lockdep sees
+  /// the lock, so a mutex that lockdep merges into the held entry of its
+  /// class (taken with its nest lock, right above a mutex of its class)
+  /// is still a sleep in atomic context under a raw spin lock. The merge
+  /// skipped every check, this one too.
+  @Test func aMergedNestAcquisitionStillMaySleep() throws {
+    var s = Scenario()
+    s.lock("m", .mutex)
+    s.lock("outer", .mutex)
+    s.acquire("outer")
+    s.acquire("m", nest: "outer", inst: 1)
+    s.acquire("m", nest: "outer", inst: 2)
+    #expect(s.kinds.isEmpty)
+    try s.event(.preemptDisable)
+    s.acquire("m", nest: "outer", inst: 3)
+    #expect(s.kinds == [.sleepInAtomic])
+    // Merged all the same: its release and the others' balance.
+    try s.event(.preemptEnable)
+    for inst: UInt64 in [3, 2, 1] { s.release("m", inst: inst) }
+    s.release("outer")
+    #expect(s.kinds == [.sleepInAtomic])
+  }
+
   /// A wait-override is an annotation for lockdep (`lock_map_acquire_try()`
   /// of an `LD_LOCK_WAIT_OVERRIDE` map): holding it disables nothing, so
   /// a sleep under it alone is no sleep in atomic context.

@@ -24,19 +24,6 @@ extension ThreadValidator {
       return
     }
     counters.acquisitions += 1
-    // lockdep's nest-lock merge: a lock of the newest held lock's class
-    // taken with a nest lock only adds a reference to that entry, checked
-    // for nothing (the nest lock serializes them): a thread may hold any
-    // number of one class's locks under it, as `mm_take_all_locks()` does,
-    // in one entry. Their releases take the references back (`release`).
-    // (Only in the top's own interrupt context: lockdep merges whatever
-    // context the top was taken in, and its `find_held_lock()` finds the
-    // entry again from any; here a release looks in its own context.)
-    if !state.stopped,
-      mergeIntoTop(cls, nest: event.nest, irqContext: state.irqContext, references: 1)
-    {
-      return
-    }
     let waits = classes.waits(cls)
     let check = classes.check(cls)
     // Not changed below: each check reads it in place, none copies it.
@@ -58,6 +45,24 @@ extension ThreadValidator {
       !event.isTrylock && event.verb != .mightLock
       && SleepRule.sleeps(waits, configuration: configuration)
     let sleepCheckAfter = sleepCheck && configuration.preemptRT && SleepRule.isRTLock(waits)
+    // lockdep's nest-lock merge: a lock of the newest held lock's class
+    // taken with a nest lock only adds a reference to that entry, checked
+    // by lockdep for nothing (the nest lock serializes them): a thread may
+    // hold any number of one class's locks under it, as
+    // `mm_take_all_locks()` does, in one entry. Their releases take the
+    // references back (`release`). The lock function's own sleep check
+    // is not lockdep's and still runs (`mutex_lock_nest_lock()` calls
+    // `might_sleep()` before `mutex_acquire_nest()`): the merge changes
+    // nothing it reads. (Only in the top's own interrupt context: lockdep
+    // merges whatever context the top was taken in, and its
+    // `find_held_lock()` finds the entry again from any; here a release
+    // looks in its own context.)
+    if !state.stopped,
+      mergeIntoTop(cls, nest: event.nest, irqContext: state.irqContext, references: 1)
+    {
+      if sleepCheck { checkSleep(event.origin, lock: lock) }
+      return
+    }
     if sleepCheck && !sleepCheckAfter { checkSleep(event.origin, lock: lock) }
     defer { if sleepCheckAfter { checkSleep(event.origin, lock: lock) } }
     // Nothing until the push changes the held locks or the contexts:
