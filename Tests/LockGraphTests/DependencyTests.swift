@@ -21,6 +21,9 @@ import WaitContext
     }
     #expect(held.lockClass == s.id("B"))
     #expect(chain.map(\.lockClass) == [s.id("B"), s.id("A")], "-> #1 B, -> #0 A")
+    // The lock it concerns first: the one being taken ("is trying to
+    // acquire lock: &A"), then the held one.
+    #expect(s.validator.core.lockNames(of: s.findings[0]) == ["&A", "&B"])
   }
 
   @Test func threeLockCycle() {

@@ -24,13 +24,17 @@ extension ValidatorCore {
         add(limiting)
       }
     case .circularDependency(let held, let chain):
+      // The lock being taken ("is trying to acquire lock"), then the held
+      // one it would wait behind, then the rest of the cycle.
+      if let lock = finding.lock { add(lock.lockClass) }
       add(held.lockClass)
       for link in chain { add(link.lockClass) }
     case .recursiveLocking(let held):
+      if let lock = finding.lock { add(lock.lockClass) }
       add(held.lockClass)
     case .irqUnsafeDependency(let held, let safe, _, _, let unsafe, _, _, _, _, _):
-      add(held.lockClass)
       if let lock = finding.lock { add(lock.lockClass) }
+      add(held.lockClass)
       add(safe)
       add(unsafe)
     case .irqInversion(_, let other, _, _):
