@@ -79,6 +79,46 @@ final class OracleTests: XCTestCase {
     }
   }
 
+  /// Two units claim the same code when the linker keeps one copy of a
+  /// COMDAT function and points the discarded copy's DWARF at it (same
+  /// size). The first unit's copy is the one kept (llvm-symbolizer names
+  /// it); the other may name other inlined functions (here `helperB`; in
+  /// leveldb, GCC's merged `vector<unsigned long>` and
+  /// `vector<FileMetaData*>` bodies). The unit found was the last one.
+  func testCodeTwoUnitsClaimIsNamedFromTheFirstUnit() throws {
+    guard let gxx = FixtureSupport.which("g++") else { throw XCTSkip("g++ not installed") }
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("comdat-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    for (unit, helper, add) in [("a", "helperA", 1), ("b", "helperB", 2)] {
+      try """
+      static inline __attribute__((always_inline)) int \(helper)(int x) { return x * 7 + 3; }
+      inline __attribute__((noinline)) int shared(int x) { return \(helper)(x) ^ 0x55; }
+      int from_\(unit)(int x) { return shared(x) + \(add); }
+      """.write(
+        to: directory.appendingPathComponent("\(unit).cc"), atomically: true, encoding: .utf8)
+    }
+    try """
+    int from_a(int); int from_b(int);
+    int main(int c, char **) { return from_a(c) + from_b(c); }
+    """.write(to: directory.appendingPathComponent("m.cc"), atomically: true, encoding: .utf8)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: gxx)
+    process.arguments = ["-O2", "-g", "a.cc", "b.cc", "m.cc", "-o", "p"]
+    process.currentDirectoryURL = directory
+    try process.run()
+    process.waitUntilExit()
+    XCTAssertEqual(process.terminationStatus, 0)
+    let binary = directory.appendingPathComponent("p").path
+    let shared = try XCTUnwrap(
+      FixtureSupport.functions(of: binary).first { $0.name == "_Z6sharedi" })
+    let frames = Symbolizer(executable: binary).symbolize(shared.start).frames
+    XCTAssertEqual(frames.map(\.linkageName), ["helperA", "_Z6sharedi"])
+    XCTAssertEqual(frames.map { baseName($0.file ?? "??") }, ["a.cc", "a.cc"])
+    try compareWithOracle(binary: binary, expectInlinedFrames: true, minimumAddresses: 10)
+  }
+
   private func compareWithOracle(
     binary: String, expectInlinedFrames: Bool, fullPaths: Bool = false,
     minimumAddresses: Int = 100

@@ -117,7 +117,15 @@ final class DwarfIndex {
       }
     }
     guard !units.isEmpty else { return nil }
-    cuRanges.sort { $0.low < $1.low }
+    // Among ranges that start together, the unit first in `.debug_info`
+    // is placed last, where the lookup (which scans back from the last
+    // start at or below an address) meets it first. Two units claim the
+    // same code when the linker kept one copy of a COMDAT function and
+    // pointed the discarded copy's DWARF at it (same size): the first unit
+    // is the one whose copy was kept, as llvm-symbolizer takes it, and
+    // the other may name other inlined template instances (GCC merges
+    // identical bodies differently in each unit).
+    cuRanges.sort { ($0.low, $1.index) < ($1.low, $0.index) }
     cuDirectory = StartDirectory(count: cuRanges.count) { [cuRanges] in cuRanges[$0].low }
   }
 
