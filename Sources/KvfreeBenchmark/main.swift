@@ -130,9 +130,27 @@ func freeWalk(_ path: WalkPath, _ n: Int, walk: Bool = true) -> Double {
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())
+
+/// Ends the process with `usage` on standard error, status 2.
+func badUsage(_ usage: String) -> Never {
+  let line = Array("KvfreeBenchmark: usage: \(usage)\n".utf8)
+  _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+  exit(2)
+}
+
+/// Argument `index` as a positive count, `fallback` when absent.
+func count(at index: Int, fallback: Int, usage: String) -> Int {
+  guard arguments.count > index else { return fallback }
+  guard let n = Int(arguments[index]), n > 0 else { badUsage(usage) }
+  return n
+}
+
 if arguments.first == "walk" {
-  let path = WalkPath(rawValue: arguments.count > 1 ? arguments[1] : "arrays")!
-  let n = arguments.count > 2 ? Int(arguments[2])! : 200_000
+  let usage = "KvfreeBenchmark walk [arrays|list] [N] [--no-walk]"
+  guard let path = WalkPath(rawValue: arguments.count > 1 ? arguments[1] : "arrays") else {
+    badUsage(usage)
+  }
+  let n = count(at: 2, fallback: 200_000, usage: usage)
   let ns = freeWalk(path, n, walk: !arguments.contains("--no-walk"))
   print("\(path.rawValue): \(fixed(ns, 2)) ns per freed object")
   fflush(nil)
@@ -142,17 +160,19 @@ if arguments.first == "walk" {
 // Profiling entry points: one phase alone, under perf or callgrind.
 //   KvfreeBenchmark profile allocfree|inline-nowait|no-locks|nolock|deferred N
 if arguments.first == "profile" {
+  let usage = "KvfreeBenchmark profile [allocfree|inline-nowait|no-locks|nolock|deferred] [N]"
   let what = arguments.count > 1 ? arguments[1] : "allocfree"
-  let n = arguments.count > 2 ? Int(arguments[2])! : 1_000_000
+  let n = count(at: 2, fallback: 1_000_000, usage: usage)
+  let designs: [String: KvfreeDesign] = [
+    "inline-nowait": .inlineNowait, "no-locks": .noLocks, "nolock": .nolock,
+    "deferred": .deferred,
+  ]
+  guard what == "allocfree" || designs[what] != nil else { badUsage(usage) }
   let started = nowNanoseconds()
-  if what == "allocfree" {
-    _ = allocFree(threads: 1, n)
+  if let design = designs[what] {
+    _ = flood(design, threads: 1, n)
   } else {
-    let designs: [String: KvfreeDesign] = [
-      "inline-nowait": .inlineNowait, "no-locks": .noLocks, "nolock": .nolock,
-      "deferred": .deferred,
-    ]
-    _ = flood(designs[what]!, threads: 1, n)
+    _ = allocFree(threads: 1, n)
   }
   print("\(what): \(fixed((nowNanoseconds() - started) / Double(n), 1)) ns per object")
   fflush(nil)
