@@ -135,17 +135,24 @@ public final class Symbolizer: Sendable {
   /// the symbol table, without file:line.
   public var modulesWithoutDWARF: [String] {
     engine.withLock { engine in
-      engine.slots.filter { $0.lacksDWARF && !$0.hasDebugInfoSection }.map(\.path)
+      engine.slots.filter { $0.lacksDWARF && $0.unreadableDebugInfo == nil }.map(\.path)
     }
   }
 
-  /// The paths of the modules this symbolizer looked up an address in
-  /// whose own file has a `.debug_info` section that libdw could not read
-  /// (damaged, or compressed in a form libelf cannot inflate): their
-  /// frames name functions from the symbol table, without file:line.
-  public var modulesWithUnreadableDWARF: [String] {
+  /// The modules this symbolizer looked up an address in whose DWARF is
+  /// there but could not be read (damaged, or compressed in a form libelf
+  /// cannot inflate), each with the separate debug file that holds it
+  /// (nil: the module's own file): their frames name functions from the
+  /// symbol table, without file:line.
+  public var modulesWithUnreadableDWARF: [(module: String, debugFile: String?)] {
     engine.withLock { engine in
-      engine.slots.filter { $0.lacksDWARF && $0.hasDebugInfoSection }.map(\.path)
+      engine.slots.compactMap { slot in
+        guard slot.lacksDWARF, let unreadable = slot.unreadableDebugInfo else { return nil }
+        switch unreadable {
+        case .own: return (slot.path, nil)
+        case .separate(let path): return (slot.path, path)
+        }
+      }
     }
   }
 

@@ -140,9 +140,11 @@ struct SymbolizeCommand: ParsableCommand {
           + (debugDir.isEmpty ? "" : " or --debug-dir") + "): functions are named from the "
           + "symbol table where it has them, without file:line\n")
     }
-    for path in symbolizer.modulesWithUnreadableDWARF {
+    for (module, debugFile) in symbolizer.modulesWithUnreadableDWARF {
+      let whose =
+        debugFile.map { "the DWARF of its debug file \(QuotedText.printable($0))" } ?? "its DWARF"
       writeStandardError(
-        "rawlockcheck: \(QuotedText.printable(path)): its DWARF (.debug_info) could not be read "
+        "rawlockcheck: \(QuotedText.printable(module)): \(whose) (.debug_info) could not be read "
           + "(damaged, or compressed in a form libelf cannot inflate): functions are named "
           + "from the symbol table where it has them, without file:line\n")
     }

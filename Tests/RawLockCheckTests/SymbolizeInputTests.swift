@@ -193,32 +193,40 @@ import Testing
 /// line on standard error said "no DWARF found (none in the file ...)",
 /// sending the user to look for a debug file that would not help.
 @Suite struct UnreadableDWARFTests {
-  @Test func damagedCompressedDebugInfoIsSaidSo() throws {
+  /// Builds `p` (`cc -gz`) in a new directory, then runs `then` there,
+  /// in which `damage FILE OUT` writes FILE with every byte of its
+  /// compressed `.debug_info` after the first 30 flipped (inflating it
+  /// fails). Returns the directory and the address of `work`.
+  static func build(then script: String) throws -> (URL, String) {
     let dir = FileManager.default.temporaryDirectory
       .appendingPathComponent("unreadable-dwarf-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    // Every byte of the compressed section after its header and the
-    // first bytes of the zlib stream is flipped: inflating it fails.
-    let script = """
-      cd '\(dir.path)' && printf 'int __attribute__((noinline)) work(int x) { return x * 3 + 1; }\\nint main(int c, char **v) { return work(c); }\\n' > p.c \
-      && cc -g -O1 -gz=zlib p.c -o p \
-      && python3 -c "
-      import re, subprocess
-      out = subprocess.check_output(['readelf', '-S', '-W', 'p']).decode()
+    let damage = """
+      import subprocess, sys
+      out = subprocess.check_output(['readelf', '-S', '-W', sys.argv[1]]).decode()
       line = next(l for l in out.splitlines() if ' .debug_info ' in l)
       fields = line.split(']')[1].split()
       offset, size = int(fields[3], 16), int(fields[4], 16)
-      data = bytearray(open('p', 'rb').read())
+      data = bytearray(open(sys.argv[1], 'rb').read())
       for i in range(offset + 30, offset + size):
           data[i] ^= 0x5a
-      open('p.damaged', 'wb').write(data)
-      " && nm p | awk '$3 == "work" { print $1 }'
+      open(sys.argv[2], 'wb').write(data)
       """
-    let digits = try SymbolizedReportTests.shell(script)
-      .trimmingCharacters(in: .whitespacesAndNewlines)
+    try damage.write(to: dir.appendingPathComponent("damage.py"), atomically: true, encoding: .utf8)
+    let digits = try SymbolizedReportTests.shell(
+      """
+      cd '\(dir.path)' && damage() { python3 damage.py "$1" "$2"; } \
+      && printf 'int __attribute__((noinline)) work(int x) { return x * 3 + 1; }\\nint main(int c, char **v) { return work(c); }\\n' > p.c \
+      && cc -g -O1 -gz=zlib p.c -o p && \(script) && nm p | awk '$3 == "work" { print $1 }'
+      """
+    ).trimmingCharacters(in: .whitespacesAndNewlines)
     let address = try #require(UInt64(digits, radix: 16), "the fixture did not build: \(digits)")
-    let hex = "0x" + String(address, radix: 16)
+    return (dir, "0x" + String(address, radix: 16))
+  }
+
+  @Test func damagedCompressedDebugInfoIsSaidSo() throws {
+    let (dir, hex) = try Self.build(then: "damage p p.damaged")
+    defer { try? FileManager.default.removeItem(at: dir) }
     let run = try ToolRun(["symbolize", "--exe", "p.damaged", hex], in: dir)
     #expect(run.status == 0, "\(run.stderr)")
     #expect(run.stdout.hasPrefix("\(hex): work (p.damaged+"), "\(run.stdout)")
@@ -231,6 +239,29 @@ import Testing
     let whole = try ToolRun(["symbolize", "--exe", "p", hex], in: dir)
     #expect(whole.stdout.contains("p.c:1"), "\(whole.stdout)")
     #expect(whole.stderr.isEmpty, "\(whole.stderr)")
+  }
+
+  /// The usual layout of a distribution: a stripped program whose DWARF is
+  /// in a debug file found through its `.gnu_debuglink`. That file is
+  /// found, and damaged: it is named, not sought.
+  @Test func aDamagedDebugFileIsNamed() throws {
+    let (dir, hex) = try Self.build(
+      then: """
+        objcopy --only-keep-debug p p.whole.debug && damage p.whole.debug p.debug \
+        && objcopy --strip-all --add-gnu-debuglink=p.debug p p.stripped
+        """)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try ToolRun(["symbolize", "--exe", "p.stripped", hex], in: dir)
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.stdout.hasPrefix("\(hex): work (p.stripped+"), "\(run.stdout)")
+    #expect(
+      run.stderr.hasPrefix("rawlockcheck: p.stripped: the DWARF of its debug file "),
+      "\(run.stderr)")
+    #expect(
+      run.stderr.hasSuffix(
+        "p.debug (.debug_info) could not be read (damaged, or compressed in a form libelf "
+          + "cannot inflate): functions are named from the symbol table where it has them, "
+          + "without file:line\n"), "\(run.stderr)")
   }
 }
 

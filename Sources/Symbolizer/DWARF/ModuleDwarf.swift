@@ -45,7 +45,9 @@ struct ModuleDwarf {
     return ModuleDwarf(dwarf: image.dwarf, bias: bias, image: image)
   }
 
-  private static func fileNames(of module: OpaquePointer) -> (main: String?, debug: String?) {
+  /// The module's own file and the separate debug file libdwfl found for
+  /// it (nil until it looked, or when there is none).
+  static func fileNames(of module: OpaquePointer) -> (main: String?, debug: String?) {
     var main: UnsafePointer<CChar>?
     var debug: UnsafePointer<CChar>?
     _ = dwfl_module_info(module, nil, nil, nil, nil, nil, &main, &debug)

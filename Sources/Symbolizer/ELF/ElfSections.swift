@@ -1,3 +1,4 @@
+import Basics
 import CElfutils
 import Glibc
 
@@ -28,6 +29,22 @@ enum ElfSections {
   /// Whether `elf` has a section called `name` with data in the file.
   static func has(_ name: String, in elf: OpaquePointer) -> Bool {
     section(name, in: elf) != nil
+  }
+
+  /// Whether `elf` has DWARF's `.debug_info` (or an old GNU-compressed
+  /// `.zdebug_info`) with data in the file.
+  static func hasDebugInfo(in elf: OpaquePointer) -> Bool {
+    has(".debug_info", in: elf) || has(".zdebug_info", in: elf)
+  }
+
+  /// `hasDebugInfo(in:)` of the ELF file at `path`; false when it cannot be
+  /// read as one.
+  static func hasDebugInfo(atPath path: String) -> Bool {
+    guard let fd = RegularFile.openForReading(path) else { return false }
+    defer { close(fd) }
+    guard let elf = elf_begin(fd, ELF_C_READ_MMAP, nil) else { return false }
+    defer { elf_end(elf) }
+    return elf_kind(elf) == ELF_K_ELF && hasDebugInfo(in: elf)
   }
 
   /// The (decompressed, if libelf was asked to) data of section `name`.

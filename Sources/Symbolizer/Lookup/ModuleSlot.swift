@@ -55,15 +55,29 @@ final class ModuleSlot {
     return true
   }
 
-  /// Whether the module's own file has a `.debug_info` section (or an old
-  /// GNU-compressed `.zdebug_info`): with `lacksDWARF`, DWARF that is
-  /// there but could not be read (damaged, or compressed in a form libelf
-  /// cannot inflate), not DWARF left out.
-  var hasDebugInfoSection: Bool {
-    guard let module else { return false }
+  /// With `lacksDWARF`, where a `.debug_info` section is there but could
+  /// not be read (damaged, or compressed in a form libelf cannot
+  /// inflate): `.own` in the module's own file, `.separate(path)` in the
+  /// debug file libdwfl found for it. Nil when neither has one: DWARF left
+  /// out, not damaged.
+  var unreadableDebugInfo: UnreadableDebugInfo? {
+    guard let module else { return nil }
     var bias: GElf_Addr = 0
-    guard let elf = dwfl_module_getelf(module, &bias) else { return false }
-    return ElfSections.has(".debug_info", in: elf) || ElfSections.has(".zdebug_info", in: elf)
+    if let elf = dwfl_module_getelf(module, &bias), ElfSections.hasDebugInfo(in: elf) {
+      return .own
+    }
+    guard let debug = ModuleDwarf.fileNames(of: module).debug,
+      ElfSections.hasDebugInfo(atPath: debug)
+    else { return nil }
+    return .separate(debug)
+  }
+
+  /// Which file holds DWARF that could not be read.
+  enum UnreadableDebugInfo {
+    /// The module's own file.
+    case own
+    /// The separate debug file at this path.
+    case separate(String)
   }
 
   /// Where the module's own file has code (its executable sections), read
