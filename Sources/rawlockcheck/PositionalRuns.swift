@@ -7,40 +7,52 @@
 /// to parse, before any was read; a shell glob reaches that before
 /// `ARG_MAX`). The commands that take traces get their arguments with
 /// each run of arguments that must be positional folded into one
-/// argument after the run's first (`collapse`), and unfold their traces
-/// before using them (`expand`).
+/// argument (`collapse`), and unfold their traces before using them
+/// (`expand`).
 ///
 /// Which arguments must be positional: every option of these commands
-/// takes at most one value, so of a run of arguments that do not start
-/// with `-` (or are `-` alone, standard input) only the first may be an
-/// option's value; the others are positional whatever the options are.
-/// The folded ones are joined with NUL, which no argument can hold, after
-/// a leading NUL: nothing a user types reads as a folded run, and
-/// `expand` is the identity on what `collapse` did not fold.
+/// takes at most one value, the next argument, so only the arguments
+/// right after an option may be its values: one after `--name`, none after
+/// `--name=value`, and after a cluster of short options (`-oo`, `-ox.dot`)
+/// one per letter. Every other argument that is not an option is
+/// positional. The folded ones are joined with NUL, which no argument can
+/// hold, after a leading NUL: nothing a user types reads as a folded run,
+/// and `expand` is the identity on what `collapse` did not fold.
 enum PositionalRuns {
   /// The commands whose positional arguments are trace files, folded.
   static let commands: Set<String> = ["report", "stats", "graph"]
 
-  /// `arguments` (the subcommand first) with each run of arguments that
-  /// must be positional folded, after its first, into one argument;
+  /// `arguments` (the subcommand first) with each run of two or more
+  /// arguments that must be positional folded into one argument;
   /// unchanged when the subcommand is not one of `commands`.
   static func collapse(_ arguments: [String]) -> [String] {
     guard let command = arguments.first, commands.contains(command) else { return arguments }
-    var result: [String] = []
+    var result = [command]
     result.reserveCapacity(arguments.count)
-    var index = arguments.startIndex
-    while index < arguments.endIndex {
-      var end = index
-      while end < arguments.endIndex, !isOption(arguments[end]) { end += 1 }
-      if end - index > 2 {
-        result.append(arguments[index])
-        result.append("\0" + arguments[(index + 1)..<end].joined(separator: "\0"))
+    var run: [String] = []
+    func fold() {
+      if run.count > 1 {
+        result.append("\0" + run.joined(separator: "\0"))
       } else {
-        result.append(contentsOf: arguments[index..<end])
+        result += run
       }
-      if end < arguments.endIndex { result.append(arguments[end]) }
-      index = end + 1
+      run.removeAll()
     }
+    // Arguments after the last option that may be its values.
+    var mayBeValues = 0
+    for argument in arguments.dropFirst() {
+      if isOption(argument) {
+        fold()
+        result.append(argument)
+        mayBeValues = valuesMayFollow(argument)
+      } else if mayBeValues > 0 {
+        result.append(argument)
+        mayBeValues -= 1
+      } else {
+        run.append(argument)
+      }
+    }
+    fold()
     return result
   }
 
@@ -54,10 +66,20 @@ enum PositionalRuns {
     }
   }
 
-  /// Whether `argument` is an option, a flag or `--` to the parser (and
-  /// so may be followed by an option's value): it starts with `-` and is
-  /// not `-` alone.
+  /// Whether `argument` is an option, a flag or `--` to the parser: it
+  /// starts with `-` and is not `-` alone.
   private static func isOption(_ argument: String) -> Bool {
     argument.utf8.first == UInt8(ascii: "-") && argument != "-"
+  }
+
+  /// How many of the arguments after option `argument` may be its values.
+  private static func valuesMayFollow(_ argument: String) -> Int {
+    let bytes = argument.utf8
+    if argument == "--" { return 0 }
+    if bytes.dropFirst().first == UInt8(ascii: "-") {
+      return bytes.contains(UInt8(ascii: "=")) ? 0 : 1
+    }
+    // `-o`, or a cluster of short options: a value per letter at most.
+    return bytes.count - 1
   }
 }
