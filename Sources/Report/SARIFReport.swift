@@ -471,7 +471,8 @@ public struct SARIFReport {
         hash &*= 0x0000_0100_0000_01B3
       }
       add(f.kind.rawValue)
-      for name in core.lockNames(of: f) { add(name) }
+      // In the order the fingerprint has always hashed them.
+      for name in core.lockNames(of: f, heldFirst: true) { add(name) }
       for frame in report.resolver.frames(for: f.origin).prefix(8) { add(frame.function ?? "?") }
       let digits = String(hash, radix: 16)
       return String(repeating: "0", count: 16 - digits.count) + digits

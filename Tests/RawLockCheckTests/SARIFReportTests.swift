@@ -423,6 +423,28 @@ import WaitContext
     #expect(lineOf(results[0]) != lineOf(results[1]))
   }
 
+  /// A fingerprint is what a code scanning service matches alerts by from
+  /// run to run: a change of the tool must not change it for the same
+  /// finding, or every open alert closes and opens again, its triage
+  /// lost. These are the values of earlier versions (the names of a cycle,
+  /// a recursive locking and an irq-unsafe dependency hashed in their old
+  /// order, the held lock first, which `lockNames(of:)` no longer uses).
+  @Test(arguments: [
+    ("findings/circular-abba.rlt", "670aa5c41410d01d"),
+    ("findings/irq-lock-inversion-middle.rlt", "4d33bbb8c0d8b07e"),
+    ("findings/recursive-locking.rlt", "df07512492f1eeb1"),
+  ])
+  func fingerprintsStayWhatTheyWere(_ trace: String, _ fingerprint: String) throws {
+    let run = try ToolRun(["report", "--format", "sarif", trace])
+    #expect(run.status == 1)
+    let runs = try #require(try Self.object(run.stdout)["runs"] as? [[String: Any]])
+    let results = try #require(runs.first?["results"] as? [[String: Any]])
+    let prints = results.map {
+      ($0["partialFingerprints"] as? [String: Any])?["rawlockcheckFinding/v1"] as? String
+    }
+    #expect(prints == [fingerprint])
+  }
+
   /// A trace that cannot be read is in the log: the run's invocation is
   /// not successful and its notification gives the error and the trace
   /// (a log without results would show in CI as a clean run), while the

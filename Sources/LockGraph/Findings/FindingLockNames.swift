@@ -6,7 +6,13 @@ extension ValidatorCore {
   /// whose wait type an invalid wait context broke, a cycle's links, the
   /// irq-safe and irq-unsafe classes, the held locks left at an exit), as
   /// its report names them.
-  public func lockNames(of finding: Finding) -> [String] {
+  ///
+  /// With `heldFirst`, the order of earlier versions, in which a cycle, a
+  /// recursive locking and an irq-unsafe dependency named the held lock
+  /// before the lock being taken: SARIF fingerprints
+  /// (`rawlockcheckFinding/v1`) hash the names in that order, so that a
+  /// code scanning service still matches the alerts of earlier runs.
+  public func lockNames(of finding: Finding, heldFirst: Bool = false) -> [String] {
     var names: [String] = []
     func add(_ c: ClassID) {
       let n = classes[c].displayName
@@ -26,15 +32,16 @@ extension ValidatorCore {
     case .circularDependency(let held, let chain):
       // The lock being taken ("is trying to acquire lock"), then the held
       // one it would wait behind, then the rest of the cycle.
-      if let lock = finding.lock { add(lock.lockClass) }
+      if !heldFirst, let lock = finding.lock { add(lock.lockClass) }
       add(held.lockClass)
       for link in chain { add(link.lockClass) }
     case .recursiveLocking(let held):
-      if let lock = finding.lock { add(lock.lockClass) }
+      if !heldFirst, let lock = finding.lock { add(lock.lockClass) }
       add(held.lockClass)
     case .irqUnsafeDependency(let held, let safe, _, _, let unsafe, _, _, _, _, _):
-      if let lock = finding.lock { add(lock.lockClass) }
+      if !heldFirst, let lock = finding.lock { add(lock.lockClass) }
       add(held.lockClass)
+      if let lock = finding.lock { add(lock.lockClass) }
       add(safe)
       add(unsafe)
     case .irqInversion(_, let other, _, _):
