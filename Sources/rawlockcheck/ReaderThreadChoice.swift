@@ -7,9 +7,12 @@ import ArgumentParser
 /// `report --reader-thread`: whether a trace is read on a thread of its own
 /// while the main thread validates (`TraceReader.readOnTwoThreads`).
 enum ReaderThreadChoice: String, ExpressibleByArgument, CaseIterable {
-  /// On when this process may run on more than one core.
+  /// On when this process may run on more than one core, except for a
+  /// regular file under `smallTraceBytes`.
   case auto
+  /// Always on.
   case on
+  /// Always off: the trace is read on the validating thread.
   case off
 
   /// Whether to read the trace at `path` on a second thread. `auto`
