@@ -38,6 +38,20 @@ import WaitContext
     #expect(s.kinds == [.sleepInAtomic])
   }
 
+  /// On PREEMPT_RT a `spinlock_t` sleeps (`rt_spin_lock_nest_lock()`
+  /// checks after lockdep took it): merged into its class's held entry
+  /// under a raw spin lock, it is a sleep in atomic context there too.
+  @Test func aMergedNestSpinlockSleepsOnPreemptRT() throws {
+    var s = Scenario(CheckConfiguration(preemptRT: true))
+    s.lock("outer", .mutex)
+    s.lock("spin", .spinlock)
+    s.acquire("outer")
+    s.acquire("spin", nest: "outer", inst: 1)
+    try s.event(.preemptDisable)
+    s.acquire("spin", nest: "outer", inst: 2)
+    #expect(s.kinds == [.sleepInAtomic])
+  }
+
   /// A wait-override is an annotation for lockdep (`lock_map_acquire_try()`
   /// of an `LD_LOCK_WAIT_OVERRIDE` map): holding it disables nothing, so
   /// a sleep under it alone is no sleep in atomic context.
