@@ -27,9 +27,8 @@ enum ReaderThreadChoice: String, ExpressibleByArgument, CaseIterable {
     case .auto:
       guard Self.processCores > 1 else { return false }
       var info = stat()
-      if path != "-", stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG,
-        info.st_size < Self.smallTraceBytes
-      {
+      let found = path == "-" ? fstat(0, &info) : stat(path, &info)
+      if found == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size < Self.smallTraceBytes {
         return false
       }
       return true
