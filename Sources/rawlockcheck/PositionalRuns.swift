@@ -1,5 +1,5 @@
-/// Long lists of trace files, passed through swift-argument-parser as one
-/// argument per run.
+/// Long lists of trace files (or addresses), passed through
+/// swift-argument-parser as one argument per run.
 ///
 /// The parser stores an array argument's values in an existential and
 /// merges each value's origin into a copy of the origins before it, so
@@ -19,8 +19,10 @@
 /// hold, after a leading NUL: nothing a user types reads as a folded run,
 /// and `expand` is the identity on what `collapse` did not fold.
 enum PositionalRuns {
-  /// The commands whose positional arguments are trace files, folded.
-  static let commands: Set<String> = ["report", "stats", "graph"]
+  /// The commands whose positional arguments are folded: trace files, and
+  /// `symbolize`'s addresses (which reach the parser only when its quick
+  /// parse declines them: help, or a mistake to report).
+  static let commands: Set<String> = ["report", "stats", "graph", "symbolize"]
 
   /// `arguments` (the subcommand first) with each run of two or more
   /// arguments that must be positional folded into one argument;

@@ -39,7 +39,8 @@ struct SymbolizeCommand: ParsableCommand {
   @Argument(help: "Addresses, decimal or 0x-hexadecimal.")
   var addresses: [String] = []
 
-  func validate() throws {
+  mutating func validate() throws {
+    addresses = PositionalRuns.expand(addresses)
     if let jobs, !(1...64).contains(jobs) {
       throw ValidationError("--jobs must be between 1 and 64, not \(jobs)")
     }

@@ -32,6 +32,9 @@ import Testing
     ["graph", "--max-edges", "--", "a", "b", "c"],
     ["graph", "a", "b", "-h", "c", "d"],
     ["stats", "a", "b", "c", "help", "d"],
+    ["symbolize", "--exe", "p", "0x1", "0x2", "0x3", "--jobs", "2", "4", "5"],
+    ["symbolize", "0x1", "0x2", "0x3", "--binary=p", "--format", "json", "6", "7"],
+    ["symbolize", "0x1", "0x2", "0x3"],
   ]
 
   /// What the parser made of `arguments`: the command, as its fields
