@@ -22,20 +22,13 @@ import Testing
   static func runProbe(
     _ scenario: String, choosesPolicy: Bool = false
   ) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = RecorderTests.probe
-    process.arguments = [scenario]
-    var environment = ProcessInfo.processInfo.environment
-    environment["RAWLOCKCHECK"] = choosesPolicy ? nil : "collect"
-    environment.removeValue(forKey: "RAWLOCKCHECK_TRACE")
-    process.environment = environment
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let run = try RecorderTests.launch(
+      [scenario],
+      environment: [
+        "RAWLOCKCHECK": choosesPolicy ? nil : "collect", "RAWLOCKCHECK_TRACE": nil,
+      ],
+      capture: .standardOutput)
+    return (run.status, run.text)
   }
 }
 

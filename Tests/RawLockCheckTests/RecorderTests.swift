@@ -36,29 +36,50 @@ import Testing
   {
     let trace = FileManager.default.temporaryDirectory
       .appendingPathComponent("recorder-\(scenario)-\(UUID().uuidString).rlt")
-    let process = Process()
-    process.executableURL = probe
-    process.arguments = [scenario]
-    var environment = ProcessInfo.processInfo.environment
-    environment["RAWLOCKCHECK_TRACE"] = trace.path
     // The probe collects by itself; RAWLOCKCHECK would override the
     // policy its scenarios choose.
-    environment.removeValue(forKey: "RAWLOCKCHECK")
-    environment["RAWLOCKCHECK"] = policy
-    environment["RAWLOCKCHECK_TRACE_FORMAT"] = format
+    let run = try launch(
+      [scenario],
+      environment: [
+        "RAWLOCKCHECK_TRACE": trace.path, "RAWLOCKCHECK": policy,
+        "RAWLOCKCHECK_TRACE_FORMAT": format,
+      ],
+      capture: .standardOutput)
+    #expect(run.status == 0, "\(scenario) exited \(run.reason)")
+    return (run.text.split(separator: "\n").map(String.init), trace)
+  }
+
+  /// Which of the probe's output streams `launch` reads (the other is
+  /// discarded).
+  enum ProbeStream { case standardOutput, standardError }
+
+  /// Runs the probe with `arguments` and its environment changed by
+  /// `changes` (nil removes a variable), until it ends; what it wrote to
+  /// `capture`, its status, how it ended and its pid. A probe that hangs
+  /// (a deadlock in the validator) is ended after 120 s: it fails its
+  /// test rather than the whole run.
+  static func launch(
+    _ arguments: [String], environment changes: [String: String?], capture: ProbeStream
+  ) throws -> (status: Int32, reason: Process.TerminationReason, pid: Int32, text: String) {
+    let process = Process()
+    process.executableURL = probe
+    process.arguments = arguments
+    var environment = ProcessInfo.processInfo.environment
+    for (name, value) in changes { environment[name] = value }
     process.environment = environment
-    let out = Pipe()
-    process.standardOutput = out
+    let pipe = Pipe()
+    process.standardOutput = capture == .standardOutput ? pipe : FileHandle.nullDevice
+    process.standardError = capture == .standardError ? pipe : FileHandle.nullDevice
     try process.run()
-    // A probe that hangs (a deadlock in the validator) fails the test
-    // rather than the whole run.
     let watchdog = DispatchWorkItem { if process.isRunning { process.terminate() } }
     DispatchQueue.global().asyncAfter(deadline: .now() + 120, execute: watchdog)
     defer { watchdog.cancel() }
-    let data = out.fileHandleForReading.readDataToEndOfFile()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    #expect(process.terminationStatus == 0, "\(scenario) exited \(process.terminationReason)")
-    return (String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init), trace)
+    return (
+      process.terminationStatus, process.terminationReason, process.processIdentifier,
+      String(decoding: data, as: UTF8.self)
+    )
   }
 
   /// `kind count` of every finding `rawlockcheck report --format json` prints.

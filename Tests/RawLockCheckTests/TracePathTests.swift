@@ -16,22 +16,15 @@ import Testing
     to template: String, scenario: String = "circular-dependency", also more: [String] = [],
     policy: String? = nil
   ) throws -> (pid: Int32, stderr: String) {
-    let process = Process()
-    process.executableURL = RecorderTests.probe
-    process.arguments = [scenario] + more
-    var environment = ProcessInfo.processInfo.environment
-    environment["RAWLOCKCHECK_TRACE"] = template
-    environment["RAWLOCKCHECK"] = policy
-    environment.removeValue(forKey: "RAWLOCKCHECK_TRACE_FORMAT")
-    process.environment = environment
-    let err = Pipe()
-    process.standardError = err
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
-    let data = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0)
-    return (process.processIdentifier, String(decoding: data, as: UTF8.self))
+    let run = try RecorderTests.launch(
+      [scenario] + more,
+      environment: [
+        "RAWLOCKCHECK_TRACE": template, "RAWLOCKCHECK": policy,
+        "RAWLOCKCHECK_TRACE_FORMAT": nil,
+      ],
+      capture: .standardError)
+    #expect(run.status == 0)
+    return (run.pid, run.text)
   }
 
   static func directory() throws -> URL {
