@@ -151,7 +151,7 @@ extension TextReport {
       out +=
         "in_atomic(): \(atomic ? 1 : 0), irqs_disabled(): \(irqsOff ? 1 : 0), non_block: 0, pid: \(QuotedText.printable(core.threadToken(f.thread))), name: \(QuotedText.printable(core.threadName(f.thread)))\n"
       out += "preempt_count: \(String(state.preemptCount, radix: 16)), expected: 0\n"
-      out += "RCU nest depth: \(state.rcuDepth), expected: 0\n"
+      out += "RCU nest depth: \(state.rcuDepth), expected: \(state.rcuDepthExpected)\n"
       if let lock = f.lock {
         out += "\(thread(f.thread)) may sleep acquiring:\n" + lockLine(lock)
       } else {

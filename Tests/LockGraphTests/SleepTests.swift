@@ -165,6 +165,89 @@ import WaitContext
     #expect(irqsOff == AtomicState(preemptCount: 0, rcuDepth: 0))
   }
 
+  /// On PREEMPT_RT, `rt_spin_lock()` and `rt_read_lock()` take
+  /// `rcu_read_lock()` instead of disabling preemption, and the first
+  /// `local_bh_disable()` of a task (a softirq, a forced-threaded handler
+  /// and `rcu_read_lock_bh()` included) takes one more
+  /// (`__local_bh_disable_ip()`), none of which touches `preempt_count()`:
+  /// the RCU nest depth `__might_resched()` prints is what makes such a
+  /// section a sleep in atomic context there. It was printed as 0.
+  @Test func onPreemptRTTheRCUNestDepthCountsRTLocksAndBottomHalves() throws {
+    func state(_ steps: (inout Scenario) throws -> Void) throws -> AtomicState? {
+      var s = Scenario(CheckConfiguration(preemptRT: true))
+      s.lock("spin", .spinlock)
+      s.lock("rw", .rwlock)
+      s.lock("raw", .rawSpinlock)
+      s.lock("rcu", .rcu)
+      s.lock("bh", .rcuBH)
+      try steps(&s)
+      try s.event(.mightSleep)
+      guard case .sleepInAtomic(_, let atomic) = s.findings.first?.detail else { return nil }
+      return atomic
+    }
+    let twoSpinlocks = try state {
+      $0.acquire("spin")
+      $0.acquire("rw")
+    }
+    #expect(twoSpinlocks == AtomicState(preemptCount: 0, rcuDepth: 2))
+    let withReader = try state {
+      $0.acquire("rcu")
+      $0.acquire("spin")
+      $0.acquire("raw", stack: 8)
+    }
+    #expect(withReader?.preemptCount == 1 && withReader?.rcuDepth == 2)
+    #expect(withReader?.preemptionDisabledAt?.stack == StackID(8))
+    // One bottom-half section, however entered and nested: one more.
+    let bottomHalves = try state {
+      try $0.event(.bhDisable)
+      $0.acquire("bh")
+      try $0.event(.bhDisable)
+    }
+    #expect(bottomHalves == AtomicState(preemptCount: 0, rcuDepth: 1))
+    let softirq = try state { try $0.event(.softirqEnter) }
+    #expect(softirq == AtomicState(preemptCount: 0, rcuDepth: 1))
+    let threaded = try state {
+      try $0.event(.hardirqEnter, threaded: true)
+      $0.acquire("spin")
+    }
+    #expect(threaded == AtomicState(preemptCount: 0, rcuDepth: 2))
+    // Preemption disabled where the count left 0: not at the
+    // `bh-disable` before it, which adds nothing on PREEMPT_RT.
+    let bhThenPreempt = try state {
+      try $0.event(.bhDisable)
+      try $0.event(.preemptDisable)
+    }
+    #expect(bhThenPreempt?.preemptCount == 1 && bhThenPreempt?.rcuDepth == 1)
+    #expect(bhThenPreempt?.preemptionDisabledAt?.event == 1)
+  }
+
+  /// A PREEMPT_RT `spinlock_t` taken with interrupts off is checked by
+  /// `rtlock_might_resched()` after lockdep took it and before its own
+  /// `rcu_read_lock()`, and expects the RCU nest depth there is (an rtlock
+  /// may nest in a read-side section): the depth leaves it out, and the
+  /// expected depth is the depth (the bcachefs splat of the fixtures:
+  /// "RCU nest depth: 0, expected: 0" with the lock among the held).
+  @Test func anRTLockAcquisitionExpectsTheRCUNestingItFinds() throws {
+    func state(_ steps: (inout Scenario) throws -> Void) throws -> AtomicState? {
+      var s = Scenario(CheckConfiguration(preemptRT: true))
+      s.lock("spin", .spinlock)
+      s.lock("spin2", .spinlock)
+      s.lock("rcu", .rcu)
+      try steps(&s)
+      try s.event(.irqDisable)
+      s.acquire("spin2")
+      guard case .sleepInAtomic(_, let atomic) = s.findings.first?.detail else { return nil }
+      return atomic
+    }
+    let alone = try state { _ in }
+    #expect(alone == AtomicState(preemptCount: 0, rcuDepth: 0, rcuDepthExpected: 0))
+    let nested = try state {
+      $0.acquire("rcu")
+      $0.acquire("spin")
+    }
+    #expect(nested == AtomicState(preemptCount: 0, rcuDepth: 2, rcuDepthExpected: 2))
+  }
+
   /// `__might_resched()` prints the irq event stamps
   /// (`print_irqtrace_events()`) when interrupts are off, and only then.
   @Test func aSleepWithInterruptsOffKeepsTheIrqEventStamps() throws {

@@ -19,44 +19,83 @@ extension ThreadValidator {
   }
 
   /// The kernel's `preempt_count()` and `rcu_preempt_depth()` now
-  /// (`AtomicState`), on a kernel without PREEMPT_RT: what each held lock
-  /// and context adds. Where preemption was disabled is the kernel's
-  /// `preempt_disable_ip`, where the count last left 0: the earliest of
-  /// what adds to it now (the first held lock that does, and the context
-  /// event that took the contexts' share from 0), since all of it came at
-  /// or after that moment. When what took it from 0 is gone (a spin lock
-  /// released under `preempt-disable`), the kernel still names it; here
-  /// the earliest that remains is named. (Live events have no number:
-  /// there the held lock, whose place is known, is taken.)
-  func atomicState() -> AtomicState {
+  /// (`AtomicState`): what each held lock and context adds. Where
+  /// preemption was disabled is the kernel's `preempt_disable_ip`, where
+  /// the count last left 0: the earliest of what adds to it now (the first
+  /// held lock that does, and the context event that took the contexts'
+  /// share from 0), since all of it came at or after that moment. When
+  /// what took it from 0 is gone (a spin lock released under
+  /// `preempt-disable`), the kernel still names it; here the earliest that
+  /// remains is named. (Live events have no number: there the held lock,
+  /// whose place is known, is taken.)
+  ///
+  /// On PREEMPT_RT, bottom halves, softirqs and forced-threaded handlers
+  /// add nothing to the preempt count (the softirq count is the task's
+  /// `softirq_disable_cnt` there), nor does a `spinlock_t`, `rwlock_t` or
+  /// `local_lock_t`; instead each such lock takes `rcu_read_lock()`
+  /// (`__rt_spin_lock()`, `rt_read_lock()`, ...), and the first entry into
+  /// a bottom-half-disabled section takes one more (`__local_bh_disable_ip()`:
+  /// "Required to meet the RCU bottomhalf requirements"; kernels with the
+  /// per-CPU BH lock, `PREEMPT_RT_NEEDS_BH_LOCK`, take that local lock too,
+  /// which is not counted here). The rtlock being taken (`lock`, already
+  /// held: lockdep takes it first) has not taken its `rcu_read_lock()`
+  /// yet, and its check expects the depth there is.
+  func atomicState(acquiring lock: HeldLock?) -> AtomicState {
     let s = state
-    var count =
-      UInt32(clamping: s.preemptDisableDepth) &+ 0x200 &* UInt32(clamping: s.bhDisableDepth)
-    count &+= 0x100 &* UInt32(clamping: s.softirqDepth)
-    count &+= 0x10000 &* UInt32(clamping: s.hardirqDepth)
+    let rt = configuration.preemptRT
+    var count = UInt32(clamping: s.preemptDisableDepth)
+    if !rt {
+      count &+= 0x200 &* UInt32(clamping: s.bhDisableDepth)
+      count &+= 0x100 &* UInt32(clamping: s.softirqDepth)
+    }
+    count &+= 0x10000 &* UInt32(clamping: s.hardirqDepth &- s.forcedThreadDepth)
     count &+= 0x110000 &* UInt32(clamping: s.nmiDepth)
     var rcuDepth = 0
+    // PREEMPT_RT's bottom-half-disabled section: `bh-disable`, a softirq,
+    // a forced-threaded handler (`irq_forced_thread_fn()`), an RCU-bh
+    // reader (`rcu_read_lock_bh()`).
+    var bhSection = rt && (s.bhDisableDepth > 0 || s.softirqDepth > 0 || s.forcedThreadDepth > 0)
     var lockAt: Origin? = nil
     for h in s.held {
       let kind = classes[h.lockClass].kind
       switch kind {
       case .rcu: rcuDepth += 1
       case .rcuBH:
+        if rt {
+          bhSection = true
+          continue
+        }
         // `local_bh_disable()` records where the count left 0 too.
         count &+= 0x200
         if lockAt == nil { lockAt = h.origin }
       default:
+        if rt && SleepRule.nestsRCUOnRT(kind) {
+          rcuDepth += 1
+          continue
+        }
         guard SleepRule.makesAtomic(classes.waits(h.lockClass), configuration: configuration)
         else { continue }
         count &+= 1
         if lockAt == nil { lockAt = h.origin }
       }
     }
+    if bhSection { rcuDepth += 1 }
+    var rcuDepthExpected = 0
+    if rt, let lock, SleepRule.isRTLock(classes.waits(lock.lockClass)) {
+      if let top = s.held.top, top.lockClass == lock.lockClass, top.instance == lock.instance,
+        top.origin == lock.origin, SleepRule.nestsRCUOnRT(classes[top.lockClass].kind)
+      {
+        rcuDepth -= 1
+      }
+      rcuDepthExpected = rcuDepth
+    }
     var disabledAt = lockAt
-    if s.contextsDisablePreemption, let contexts = s.contextsDisabledPreemptionAt {
+    if contextsAddToPreemptCount, let contexts = s.contextsDisabledPreemptionAt {
       if lockAt.map({ contexts.event < $0.event }) ?? true { disabledAt = contexts }
     }
-    return AtomicState(preemptCount: count, rcuDepth: rcuDepth, preemptionDisabledAt: disabledAt)
+    return AtomicState(
+      preemptCount: count, rcuDepth: rcuDepth, rcuDepthExpected: rcuDepthExpected,
+      preemptionDisabledAt: disabledAt)
   }
 
   @inline(never)
@@ -106,7 +145,7 @@ extension ThreadValidator {
     guard !reasons.isEmpty else { return }
     reportNow(
       .sleepInAtomic, origin: origin, lock: lock.map(snapshot),
-      detail: .sleepInAtomic(reasons: reasons, atomic: atomicState()),
+      detail: .sleepInAtomic(reasons: reasons, atomic: atomicState(acquiring: lock)),
       classes: (lock.map { [$0.lockClass] } ?? []) + atomicHolders)
   }
 }

@@ -63,15 +63,24 @@ public struct AtomicState: Sendable, Hashable {
   /// `rcu_preempt_depth()`: the `rcu_read_lock()` sections held
   /// (preemptible RCU).
   public var rcuDepth: Int
+  /// The RCU nest depth the check allows (`__might_resched()`'s
+  /// "expected"): 0, except for a PREEMPT_RT `spinlock_t` or `rwlock_t`
+  /// being taken, which may nest in RCU read-side sections
+  /// (`rtlock_might_resched()` expects the depth there is).
+  public var rcuDepthExpected: Int
   /// Where preemption was disabled (the kernel's `preempt_disable_ip`):
   /// the held lock or context event that took the preempt count from 0;
   /// nil when it is 0.
   public var preemptionDisabledAt: Origin?
 
   /// A state of `preemptCount` and `rcuDepth`.
-  public init(preemptCount: UInt32 = 0, rcuDepth: Int = 0, preemptionDisabledAt: Origin? = nil) {
+  public init(
+    preemptCount: UInt32 = 0, rcuDepth: Int = 0, rcuDepthExpected: Int = 0,
+    preemptionDisabledAt: Origin? = nil
+  ) {
     self.preemptCount = preemptCount
     self.rcuDepth = rcuDepth
+    self.rcuDepthExpected = rcuDepthExpected
     self.preemptionDisabledAt = preemptionDisabledAt
   }
 }

@@ -3,10 +3,23 @@ import WaitContext
 extension ThreadValidator {
   /// Before an event that adds to the preempt count (`preempt-disable`,
   /// `bh-disable`, an interrupt-like context's entry): where the count the
-  /// contexts add left 0, when it does now (nil: a place not known).
+  /// contexts add left 0, when it does now (nil: a place not known). On
+  /// PREEMPT_RT an event that adds nothing there (`bh-disable`) is noted
+  /// too, and replaced by the next while the count stays 0.
   @inline(__always)
   mutating func noteDisablingPreemption(at origin: @autoclosure () -> Origin?) {
-    if !state.contextsDisablePreemption { state.contextsDisabledPreemptionAt = origin() }
+    if !contextsAddToPreemptCount { state.contextsDisabledPreemptionAt = origin() }
+  }
+
+  /// The contexts add to the kernel's preempt count now
+  /// (`ThreadState.contextsDisablePreemption`), where on PREEMPT_RT
+  /// bottom halves, softirqs and forced-threaded handlers add nothing.
+  var contextsAddToPreemptCount: Bool {
+    @inline(__always) get {
+      guard configuration.preemptRT else { return state.contextsDisablePreemption }
+      let s = state
+      return s.preemptDisableDepth | (s.hardirqDepth &- s.forcedThreadDepth) | s.nmiDepth != 0
+    }
   }
 
   mutating func enterContext(_ context: ExecutionContext) {
