@@ -16,6 +16,13 @@ struct GraphCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "graph",
     abstract: "Draw the lock-class dependency graph of traces (DOT, SVG or JSON).",
+    // Written out: `--graph-in` is an array only so that a second one is
+    // refused, and the generated usage would offer it repeated.
+    usage: """
+      rawlockcheck graph [--no-raw-nesting] [--preempt-rt] [--format <format>] \
+      [--output <output>] [--max-edges <n>] [--binary <path> ...] [--debug-dir <debug-dir> ...] \
+      [--graph-in <file>] [<traces> ...]
+      """,
     discussion: """
       Each lock class is a node labelled with its name and {outer:inner} wait types, coloured \
       by its outer wait type (spin red, config orange, sleep blue, free and inv grey), a \

@@ -30,4 +30,25 @@ import Testing
     #expect(help.status == 0)
     #expect(help.stdout.contains("SUBCOMMANDS:"))
   }
+
+  /// `graph`'s usage line is written out (the generated one offered
+  /// `--graph-in` repeated, which is refused): it names every option its
+  /// help lists, and `--graph-in` once.
+  @Test func graphUsageNamesEveryOptionAndGraphInOnce() throws {
+    let help = try ToolRun(["graph", "--help"]).stdout
+    let lines = help.split(separator: "\n", omittingEmptySubsequences: false)
+    let usage = try #require(lines.first { $0.hasPrefix("USAGE: rawlockcheck graph ") })
+    #expect(usage.contains("[--graph-in <file>]"))
+    #expect(!usage.contains("--graph-in <file> ..."))
+    let options = try #require(lines.firstIndex(of: "OPTIONS:"))
+    // An option's row starts with its names ("  -o, --output <output>").
+    let named = lines[options...].compactMap { line -> Substring? in
+      guard line.hasPrefix("  -") else { return nil }
+      return line.split(separator: " ").first { $0.hasPrefix("--") }
+    }
+    #expect(named.count >= 8)
+    for option in named where option != "--help" && option != "--version" {
+      #expect(usage.contains("[\(option) ") || usage.contains("[\(option)]"), "\(option)")
+    }
+  }
 }
