@@ -215,6 +215,24 @@ import Testing
     #expect(scope.findings.map(\.finding.kind) == [.locksHeldAtExit])
   }
 
+  /// The README's recipe for a block of asynchronous code: a scope with
+  /// an `endName` checks it as a test is checked, and its report names
+  /// the block (it said "the test" whatever the name).
+  @Test func aNamedScopeChecksAwaitsAndNamesItself() async {
+    let held = Checked.RawSpinLock(name: "&block->await")
+    let scope = LockValidationScope(endName: "the block")
+    await scope.run { @Sendable () async in
+      held.lock()
+      await Task.yield()
+      held.unlock()
+    }
+    #expect(scope.findings.map(\.finding.kind) == [.locksHeldAtExit])
+    #expect(
+      scope.findings.first?.text.contains(
+        " is leaving the block at an await with locks still held!")
+        == true)
+  }
+
   /// The task's next job, enqueued as it suspends, waits for the check at
   /// the end of the job before it (which forgets the lock) to end: run at
   /// once on another thread, its release could come first, and be a bad

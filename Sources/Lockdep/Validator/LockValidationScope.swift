@@ -49,7 +49,7 @@ public final class LockValidationScope: Sendable {
   private let reporter: (@Sendable (Occurrence) -> Bool)?
   /// What the scope is, when a thread leaving it with locks taken in it
   /// still held is a finding (`the test`), else nil.
-  private let endName: String?
+  let endName: String?
   /// Whether a synchronous `run` has begun: only the first, the test's
   /// own, ends the scope (a worker's `run` of it, or a nested one, ends
   /// only its part; a worker's leftover lock is its thread's exit finding).
@@ -223,7 +223,8 @@ public final class LockValidationScope: Sendable {
   ///   scope is not validated under them;
   /// - locks a thread holds as a job of `body` ends (its task suspended at
   ///   an `await` holding them) are this scope's `locks-held-at-exit`
-  ///   finding, "leaving the test at an await", and are forgotten;
+  ///   finding, "leaving the test at an await" (`endName`'s), and are
+  ///   forgotten;
   /// - locks the thread holds as `body` returns are this scope's
   ///   `locks-held-at-exit` finding, leaving `endName` (a test that
   ///   returned with a lock held), as the synchronous `run` checks;

@@ -301,7 +301,8 @@ final class ScopeExecutor: TaskExecutor {
     else { return }
     LockValidationScope.$bound.withValue(owner) {
       Self.reportLocksLeft(
-        on: thread, atEndOf: owner == nil ? "a task at an await" : "the test at an await")
+        on: thread,
+        atEndOf: owner.map { "\($0.endName ?? "the test") at an await" } ?? "a task at an await")
     }
   }
 
