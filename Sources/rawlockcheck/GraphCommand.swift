@@ -104,7 +104,7 @@ struct GraphCommand: ParsableCommand {
   }
 
   func run() throws {
-    try OutputFile.refuse(output, beingAnyOf: traces + graphInFiles)
+    try OutputFile.refuse(output ?? "-", beingAnyOf: traces + graphInFiles)
     var seed: GraphFile? = nil
     if let graphIn {
       do {

@@ -30,10 +30,22 @@ final class OutputFile {
   /// Throws when `output` is the file `input` names (by another path or a
   /// hard link too: the same device and inode, given for an input already
   /// open): writing it would destroy what is read.
+  /// `-` is standard output: refused when it is a regular file that is
+  /// the input (`convert t.rlt - >> t.rlt`, `report t.rlt >> t.rlt`),
+  /// where what is written lands on what is read, as `cat` refuses it.
   static func refuse(
     _ output: String?, being input: String, device: UInt64, inode: UInt64
   ) throws(OutputError) {
-    guard let output, output != "-" else { return }
+    guard let output else { return }
+    if output == "-" {
+      var out = stat()
+      guard fstat(1, &out) == 0, out.st_mode & S_IFMT == S_IFREG,
+        UInt64(out.st_dev) == device, UInt64(out.st_ino) == inode
+      else { return }
+      throw OutputError(
+        name: OutputError.standardOutput,
+        message: "is the input file (\(input)); write to another file")
+    }
     var info = stat()
     guard stat(output, &info) == 0, UInt64(info.st_dev) == device, UInt64(info.st_ino) == inode
     else { return }

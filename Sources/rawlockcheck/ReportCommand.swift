@@ -155,8 +155,10 @@ struct ReportCommand: ParsableCommand {
         "rawlockcheck: --source-root is used only with --format sarif; "
           + "the \(format.rawValue) report is as without it\n")
     }
-    // The graph file may be the one read (`--graph-in`), never a trace.
+    // The graph file may be the one read (`--graph-in`), never a trace;
+    // the report is written to neither.
     try OutputFile.refuse(graphOut, beingAnyOf: traces)
+    try OutputFile.refuse("-", beingAnyOf: traces + graphInFiles)
     try OutputFile.refuseOverwriting(graphOut, unlessStartingWith: GraphFile.headerWord)
     if keepsGraph { return try runUnion() }
     var anyFindings = false

@@ -49,6 +49,7 @@ struct StatsCommand: ParsableCommand {
   }
 
   func run() throws {
+    try OutputFile.refuse("-", beingAnyOf: traces)
     var objects = JSONReports(several: traces.count > 1)
     var anyErrors = false
     var printedAny = false

@@ -35,6 +35,29 @@ import Testing
     #expect(try Data(contentsOf: a) == before)
   }
 
+  /// Standard output redirected to the input, appending (`>> a.rlt`) or
+  /// in place (`1<> a.rlt`): refused before anything is written, as
+  /// `cat` refuses it, by each command that writes to standard output
+  /// (the input was written over with status 0, or appended to before an
+  /// error).
+  @Test(arguments: [
+    "convert a.rlt - 1<> a.rlt", "convert a.rlt - >> a.rlt", "convert - - < a.rlt >> a.rlt",
+    "report a.rlt >> a.rlt", "report - < a.rlt >> a.rlt", "stats a.rlt >> a.rlt",
+    "graph a.rlt >> a.rlt", "report --graph-out - a.rlt >> a.rlt",
+  ])
+  func standardOutputThatIsTheInputIsRefused(command: String) throws {
+    let dir = try Self.directory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let a = dir.appendingPathComponent("a.rlt")
+    let before = try Data(contentsOf: a)
+    let run = try ToolRun.command(
+      "/bin/sh", ["-c", "cd '\(dir.path)' && '\(FixturePaths.tool.path)' \(command)"])
+    #expect(run.status == 2)
+    #expect(run.stderr.hasPrefix("rawlockcheck: standard output: is the input file ("))
+    #expect(run.stderr.hasSuffix("); write to another file\n"), "\(run.stderr)")
+    #expect(try Data(contentsOf: a) == before)
+  }
+
   /// An endless stream on standard input (lines a trace may hold: `yes` of
   /// an acquisition) is copied until the copy's disk would have
   /// less than 5 % left, then refused in one line, status 2: it filled the
