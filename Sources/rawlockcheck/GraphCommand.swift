@@ -172,12 +172,15 @@ struct GraphCommand: ParsableCommand {
 
 /// Graphviz's `dot`, run on a DOT text through a temporary file.
 enum GraphvizDot {
-  /// `makeTemporaryFile` under /tmp.
+  /// `makeTemporaryFile` in `temporaryDirectory()`.
   /// - Throws: `ExitCode(2)` after a one-line error when it cannot be made.
   private static func temporaryFile(suffix: String) throws -> (fd: Int32, path: String) {
-    guard let made = makeTemporaryFile(prefix: "/tmp/rawlockcheck-graph-", suffix: suffix) else {
+    let directory = temporaryDirectory()
+    guard let made = makeTemporaryFile(prefix: "\(directory)/rawlockcheck-graph-", suffix: suffix)
+    else {
       writeStandardError(
-        "rawlockcheck: cannot create a temporary file: \(String(cString: strerror(errno)))\n")
+        "rawlockcheck: cannot create a temporary file in \(QuotedText.printable(directory)): "
+          + "\(String(cString: strerror(errno)))\n")
       throw ExitCode(2)
     }
     return made
@@ -263,6 +266,8 @@ enum GraphvizDot {
     let rc = posix_spawnp(&pid, arguments[0], nil, nil, &cArguments, environ)
     if rc == ENOENT { return .notFound }
     if rc != 0 { return .failed(String(cString: strerror(rc))) }
+    InterruptCleanup.trackChild(pid)
+    defer { InterruptCleanup.trackChild(0) }
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 {
       if errno != EINTR { return .failed(String(cString: strerror(errno))) }

@@ -1,3 +1,4 @@
+import Basics
 import Trace
 
 #if canImport(Glibc)
@@ -86,9 +87,10 @@ final class RereadableInput {
   /// `$TMPDIR` (or `/tmp`) and returns its descriptor: all of it, or, when
   /// it stops reading as a trace (`TraceCopyLimit`), up to there.
   private static func copy(_ source: Int32, name: String) throws(TraceError) -> Int32 {
-    let directory = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+    let directory = temporaryDirectory()
     guard let (fd, path) = makeTemporaryFile(prefix: "\(directory)/rawlockcheck-input-") else {
-      throw error(name, "cannot make a temporary copy", errno)
+      throw error(
+        name, "cannot make a temporary copy in \(QuotedText.printable(directory))", errno)
     }
     removeTemporaryFile(path)
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
@@ -106,7 +108,7 @@ final class RereadableInput {
           throw TraceError(
             file: name, line: 0,
             message:
-              "cannot make a temporary copy: after \(copied >> 20) MiB, \(directory) is down to the \(room.reserve >> 20) MiB the copy leaves free (5 % of its disk, at most 1 GiB; an endless stream would fill the disk): convert a file, or set TMPDIR to a larger disk"
+              "cannot make a temporary copy: after \(Self.size(copied)), \(QuotedText.printable(directory)) is down to the \(Self.size(room.reserve)) the copy leaves free (5 % of its disk, at most 1 GiB; an endless stream would fill the disk): convert a file, or set TMPDIR to a larger disk"
           )
         }
       }
@@ -132,6 +134,11 @@ final class RereadableInput {
   /// How often the copy looks at the room left on its disk: every 64 MiB
   /// at most (sooner as the room above the reserve shrinks).
   static let roomCheckBytes = 1 << 26
+
+  /// `bytes` for a message: in MiB, or in KiB below one.
+  static func size(_ bytes: Int) -> String {
+    bytes >= 1 << 20 ? "\(bytes >> 20) MiB" : "\(bytes >> 10) KiB"
+  }
 
   /// The bytes free for the copy on the disk of `fd`, and what it leaves
   /// free there: 5 % of the disk, at most 1 GiB. Nil when it cannot tell.

@@ -5,6 +5,13 @@ import Synchronization
   import Glibc
 #endif
 
+/// Where temporary files go: `$TMPDIR` when set (and not empty), else
+/// `/tmp`.
+func temporaryDirectory() -> String {
+  guard let value = getenv("TMPDIR"), value.pointee != 0 else { return "/tmp" }
+  return String(cString: value)
+}
+
 /// Makes a new file named `prefix`, six random characters, then `suffix`,
 /// open for reading and writing (mode 0600) and closed on exec; it is
 /// removed if a signal ends the process before `removeTemporaryFile` or
@@ -37,16 +44,23 @@ func keepTemporaryFile(_ path: String) {
 /// Temporary files the process has made and not yet removed or renamed,
 /// removed when SIGINT, SIGTERM or SIGHUP ends it (Ctrl-C during a long
 /// `convert` left `.out.rltb.rawlockcheck-XXXXXX` beside the output): the
-/// handler unlinks them, then the signal ends the process as it would
-/// have. A signal the process ignores (`nohup`) stays ignored.
+/// handler unlinks them, and passes the signal on to the child process it
+/// waits for (`graph --format svg`'s `dot`, left running at full speed
+/// for minutes when only this process was signalled), then the signal
+/// ends the process as it would have. A signal the process ignores
+/// (`nohup`) stays ignored.
 ///
 /// Invariant: each slot holds 0 or a `strdup`ed path owned by the slot;
 /// only `track` and `untrack` (on the threads that make and remove files)
-/// change slots, and the handler only reads them.
+/// change slots, and the handler only reads them. `child` is 0 or the
+/// process `trackChild` was given.
 enum InterruptCleanup {
   static let capacity = 16
 
   static let slots = AtomicWords(count: capacity)
+
+  /// The child process being waited for, or 0.
+  static let child = AtomicWords(count: 1)
 
   /// Installs the handler where the signal's action is the default one.
   private static let installed: Bool = {
@@ -57,6 +71,8 @@ enum InterruptCleanup {
       else { continue }
       var action = sigaction()
       action.__sigaction_handler.sa_handler = { signo in
+        let child = InterruptCleanup.child[0].load(ordering: .acquiring)
+        if child != 0 { kill(pid_t(truncatingIfNeeded: child), signo == SIGPIPE ? SIGTERM : signo) }
         for i in 0..<InterruptCleanup.capacity {
           let raw = InterruptCleanup.slots[i].load(ordering: .acquiring)
           if raw != 0 { unlink(UnsafePointer<CChar>(bitPattern: raw)!) }
@@ -84,6 +100,13 @@ enum InterruptCleanup {
       }
     }
     free(copy)
+  }
+
+  /// A signal that ends the process is passed on to `pid` (0: to none)
+  /// while it is the child waited for.
+  static func trackChild(_ pid: pid_t) {
+    _ = installed
+    child[0].store(UInt(truncatingIfNeeded: Int(pid)), ordering: .releasing)
   }
 
   /// `path` was removed or renamed: a signal leaves it alone.

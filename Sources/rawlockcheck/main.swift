@@ -21,6 +21,11 @@ if let mallopt = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {
   typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
   _ = unsafeBitCast(mallopt, to: Mallopt.self)(-3, 128 * 1024)
 }
+// A file-size limit (`ulimit -f`) fails the write that passes it (EFBIG),
+// said in one line with status 2 and the temporary output removed, rather
+// than ending the process silently where it stood (SIGXFSZ's default),
+// leaving the temporary file beside the output.
+signal(SIGXFSZ, SIG_IGN)
 // Exit statuses of spec/reports.md: 0 clean, 1 findings, 2 bad usage or an
 // unreadable trace. swift-argument-parser would use 64 for usage errors.
 do {

@@ -58,6 +58,32 @@ import Testing
     #expect(try Data(contentsOf: a) == before)
   }
 
+  /// A file-size limit (`ulimit -f`) that the output passes: one line
+  /// (`File too large`), status 2, the old output kept and no temporary
+  /// file left beside it (SIGXFSZ ended the process silently, leaving
+  /// `.b.rlt.rawlockcheck-XXXXXX`).
+  @Test func aFileSizeLimitIsAnErrorThatLeavesNothingBehind() throws {
+    let dir = try Self.directory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let old = Data("old output\n".utf8)
+    try old.write(to: dir.appendingPathComponent("b.rlt"))
+    // 2 blocks of 512 bytes: a thousand events' text is more.
+    let tool = "'\(FixturePaths.tool.path)'"
+    let run = try ToolRun.command(
+      "/bin/sh",
+      [
+        "-c",
+        "cd '\(dir.path)' && \(tool) generate --events 1000 > big.rlt && ulimit -f 2 "
+          + "&& \(tool) convert --to text big.rlt b.rlt",
+      ])
+    #expect(run.status == 2, "\(run.stderr)")
+    #expect(
+      run.stderr.hasPrefix("rawlockcheck: b.rlt: write failed: File too large"), "\(run.stderr)")
+    #expect(try Data(contentsOf: dir.appendingPathComponent("b.rlt")) == old)
+    let left = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+    #expect(left.sorted() == ["a.rlt", "b.rlt", "big.rlt"])
+  }
+
   /// An endless stream on standard input (lines a trace may hold: `yes` of
   /// an acquisition) is copied until the copy's disk would have
   /// less than 5 % left, then refused in one line, status 2: it filled the

@@ -374,12 +374,16 @@ import Testing
   }
 
   /// SIGTERM (or Ctrl-C) while `dot` runs: the temporary files the tool
-  /// made (the DOT text, dot's output) are removed, and the signal ends it
-  /// as it would have. A `dot` that says where it was told to read and
-  /// write, then waits, stands for a slow one.
-  @Test func aSignalLeavesNoTemporaryFileBehind() throws {
+  /// made (the DOT text, dot's output, in `$TMPDIR`) are removed, the
+  /// signal goes on to `dot` (sent to the tool alone, as a supervisor
+  /// sends it, it left `dot` running for minutes), and the signal ends
+  /// the tool as it would have. A `dot` that says where it was told to
+  /// read and write, then waits, stands for a slow one.
+  @Test func aSignalLeavesNoTemporaryFileOrDotBehind() throws {
     let dir = try MergeCommandTests.directory([:])
     defer { try? FileManager.default.removeItem(at: dir) }
+    let temporaries = dir.appendingPathComponent("tmp")
+    try FileManager.default.createDirectory(at: temporaries, withIntermediateDirectories: true)
     let dot = dir.appendingPathComponent("dot")
     try Data(
       "#!/bin/sh\necho $$ > \"$0.pid\"\necho \"$@\" > \"$0.args.tmp\"\nmv \"$0.args.tmp\" \"$0.args\"\nexec sleep 60\n"
@@ -400,7 +404,7 @@ import Testing
       FixturePaths.tool.path, "graph", "--format", "svg", "findings/circular-abba.rlt",
     ]
     process.currentDirectoryURL = FixturePaths.traces
-    process.environment = ["PATH": dir.path + ":/usr/bin:/bin"]
+    process.environment = ["PATH": dir.path + ":/usr/bin:/bin", "TMPDIR": temporaries.path]
     process.standardError = FileHandle.nullDevice
     process.standardOutput = FileHandle.nullDevice
     try process.run()
@@ -410,8 +414,11 @@ import Testing
     let args = try String(contentsOfFile: argsFile, encoding: .utf8)
       .split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
     #expect(args.count == 4 && args[1] == "-o")
-    let temporaries = args.count == 4 ? [args[2], args[3]] : []
-    for path in temporaries { #expect(FileManager.default.fileExists(atPath: path), "\(path)") }
+    let made = args.count == 4 ? [args[2], args[3]] : []
+    for path in made {
+      #expect(FileManager.default.fileExists(atPath: path), "\(path)")
+      #expect(path.hasPrefix(temporaries.path + "/rawlockcheck-graph-"), "\(path)")
+    }
     let started = ContinuousClock.now
     kill(process.processIdentifier, SIGTERM)
     // Ended (a zombie, or reaped) at once, not once dot is done.
@@ -422,15 +429,24 @@ import Testing
     }
     while !ended() && ContinuousClock.now - started < .seconds(30) { usleep(10_000) }
     #expect(ended(), "the tool waited for dot")
-    // The waiting `dot` outlives the tool (and holds what Foundation
-    // waits on): it goes now.
-    let pid = try? String(contentsOfFile: dot.path + ".pid", encoding: .utf8)
-    if let pid = Int32(pid?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") {
+    let pidText = try? String(contentsOfFile: dot.path + ".pid", encoding: .utf8)
+    let pid = Int32(pidText?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
+    #expect(pid != nil)
+    if let pid {
+      // Gone (or a zombie until it is reaped), not sleeping on.
+      func dotEnded() -> Bool {
+        let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        return status.map { $0.contains("State:\tZ") } ?? true
+      }
+      let signalled = ContinuousClock.now
+      while !dotEnded() && ContinuousClock.now - signalled < .seconds(10) { usleep(10_000) }
+      #expect(dotEnded(), "dot outlived the tool")
+      // Else it would hold what Foundation waits on.
       kill(pid, SIGKILL)
     }
     process.waitUntilExit()
     #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGTERM)
-    for path in temporaries { #expect(!FileManager.default.fileExists(atPath: path), "\(path)") }
+    for path in made { #expect(!FileManager.default.fileExists(atPath: path), "\(path)") }
   }
 
   @Test func aBadTraceIsStatusTwoWithItsLine() throws {
