@@ -8,12 +8,23 @@ import Basics
 /// trace takes long enough to be worth one (half a second): bytes read,
 /// rate and elapsed time, and for a regular file the fraction done and the
 /// estimated time left. Silent when stderr is not a terminal.
+///
+/// The line fits the terminal's width (one column short of it, so that it
+/// never wraps: a wrapped line leaves its first row behind at each
+/// redrawing), is redrawn over itself with `\r` and cleared with `ESC[K`,
+/// or, where `TERM` is `dumb` (or unset), with spaces; a signal that ends
+/// the run clears it (`InterruptCleanup`), so the shell's prompt starts on
+/// a clean line.
 final class ProgressBar: @unchecked Sendable {
   private let label: String
   private let enabled: Bool
   private let started: Double
   private var lastDrawn = 0.0
   private var drawn = false
+  /// The terminal takes no escape sequences: the bar is cleared with spaces.
+  private let dumb: Bool
+  /// The width of the line last drawn (for clearing it with spaces).
+  private var drawnWidth = 0
 
   /// Seconds before the first drawing, so that short runs print nothing.
   static let delay = 0.5
@@ -26,6 +37,15 @@ final class ProgressBar: @unchecked Sendable {
     self.label = QuotedText.printable(label)
     self.enabled = enabled
     self.started = MonotonicClock.now()
+    let term = getenv("TERM").map { String(cString: $0) } ?? ""
+    dumb = term.isEmpty || term == "dumb"
+  }
+
+  /// The columns of the terminal on stderr (80 when it does not say).
+  static func terminalColumns() -> Int {
+    var size = winsize()
+    guard ioctl(2, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+    return Int(size.ws_col)
   }
 
   /// Called by the reader with bytes read so far and the file's size (nil
@@ -36,15 +56,56 @@ final class ProgressBar: @unchecked Sendable {
     let elapsed = now - started
     guard elapsed >= Self.delay, now - lastDrawn >= Self.interval else { return }
     lastDrawn = now
-    writeStandardErrorUnescaped(
-      "\r" + Self.line(label: label, done: done, total: total, elapsed: elapsed) + "\u{1B}[K")
+    let text = Self.fitted(
+      label: label, done: done, total: total, elapsed: elapsed,
+      columns: Self.terminalColumns() - 1)
+    let width = text.unicodeScalars.count
+    let clear =
+      dumb ? String(repeating: " ", count: max(drawnWidth - width, 0)) : "\u{1B}[K"
+    if !drawn { InterruptCleanup.barDrawn(dumb: dumb) }
+    writeStandardErrorUnescaped("\r" + text + clear)
     drawn = true
+    drawnWidth = width
   }
 
   /// Clears the bar, if one was drawn.
   func finish() {
-    if drawn { writeStandardErrorUnescaped("\r\u{1B}[K") }
+    if drawn {
+      let clear = dumb ? String(repeating: " ", count: drawnWidth) + "\r" : "\u{1B}[K"
+      writeStandardErrorUnescaped("\r" + clear)
+      InterruptCleanup.barCleared()
+    }
     drawn = false
+  }
+
+  /// `line(...)` in at most `columns` characters: the bar drawn narrower
+  /// first (down to 8), then the label cut from its start (`...` and
+  /// its end, the file's name), then the line cut.
+  static func fitted(
+    label: String, done: UInt64, total: UInt64?, elapsed: Double, columns: Int
+  ) -> String {
+    let columns = max(columns, 1)
+    var width = 24
+    var text = line(label: label, done: done, total: total, elapsed: elapsed, width: width)
+    var excess = text.unicodeScalars.count - columns
+    if excess > 0, total != nil {
+      let narrower = max(8, width - excess)
+      excess -= width - narrower
+      width = narrower
+      text = line(label: label, done: done, total: total, elapsed: elapsed, width: width)
+    }
+    let labelLength = label.unicodeScalars.count
+    if excess > 0, labelLength > 3 {
+      let keep = max(labelLength - excess - 3, 8)
+      if keep < labelLength - 3 {
+        let cut = "..." + String(String.UnicodeScalarView(label.unicodeScalars.suffix(keep)))
+        text = line(label: cut, done: done, total: total, elapsed: elapsed, width: width)
+      }
+    }
+    if text.unicodeScalars.count > columns {
+      text = String(String.UnicodeScalarView(text.unicodeScalars.prefix(columns)))
+    }
+    return text
   }
 
   /// The bar's text, without terminal controls:

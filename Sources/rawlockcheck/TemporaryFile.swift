@@ -62,6 +62,19 @@ enum InterruptCleanup {
   /// The child process being waited for, or 0.
   static let child = AtomicWords(count: 1)
 
+  /// A progress bar is on the terminal: 0 none, 1 cleared with `ESC[K`,
+  /// 2 (a dumb terminal) ended with a newline.
+  static let bar = AtomicWords(count: 1)
+
+  /// A progress bar was drawn: a signal that ends the process clears it.
+  static func barDrawn(dumb: Bool) {
+    _ = installed
+    bar[0].store(dumb ? 2 : 1, ordering: .releasing)
+  }
+
+  /// The progress bar was cleared.
+  static func barCleared() { bar[0].store(0, ordering: .releasing) }
+
   /// Installs the handler where the signal's action is the default one.
   private static let installed: Bool = {
     // SIGPIPE too: a reader of the output that goes away ends the process.
@@ -71,6 +84,14 @@ enum InterruptCleanup {
       else { continue }
       var action = sigaction()
       action.__sigaction_handler.sa_handler = { signo in
+        // Bytes on the stack: nothing here may allocate.
+        var clear: (UInt8, UInt8, UInt8, UInt8) = (0x0D, 0x1B, 0x5B, 0x4B)  // \r ESC [ K
+        var newline: UInt8 = 0x0A
+        switch InterruptCleanup.bar[0].load(ordering: .acquiring) {
+        case 1: _ = withUnsafeBytes(of: &clear) { write(2, $0.baseAddress, 4) }
+        case 2: _ = withUnsafeBytes(of: &newline) { write(2, $0.baseAddress, 1) }
+        default: break
+        }
         let child = InterruptCleanup.child[0].load(ordering: .acquiring)
         if child != 0 { kill(pid_t(truncatingIfNeeded: child), signo == SIGPIPE ? SIGTERM : signo) }
         for i in 0..<InterruptCleanup.capacity {

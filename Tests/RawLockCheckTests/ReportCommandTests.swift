@@ -954,3 +954,38 @@ import Testing
     #expect(!shallow.stdout.contains("framesOmitted"))
   }
 }
+
+/// The progress bar on a terminal of 60 columns (`script` makes one):
+/// every drawing fits in 59 columns (it was about 90 and wrapped, leaving
+/// a row behind at each), and SIGINT clears it before the process ends
+/// (the shell's next line began on the bar).
+@Suite struct ProgressBarTerminalTests {
+  @Test func theBarFitsTheTerminalAndAnInterruptClearsIt() throws {
+    let script = "/usr/bin/script"
+    guard FileManager.default.isExecutableFile(atPath: script) else { return }
+    let dir = try MergeCommandTests.directory([:])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let tool = "'\(FixturePaths.tool.path)'"
+    let trace = "'\(dir.path)/a-long-trace-name-from-a-ci-shard.rlt'"
+    let generated = try ToolRun.command(
+      "/bin/sh", ["-c", "\(tool) generate --events 2000000 > \(trace)"])
+    #expect(generated.status == 0)
+    let run = try ToolRun.command(
+      script,
+      [
+        "-qec",
+        "stty cols 60 rows 12; TERM=xterm timeout -s INT 1.2 \(tool) report --reader-thread off "
+          + "\(trace) > /dev/null; echo AFTER",
+        "/dev/null",
+      ])
+    let escape = "\u{1B}[K"
+    let drawings = run.stdout.components(separatedBy: "\r").map {
+      $0.replacingOccurrences(of: escape, with: "")
+    }
+    #expect(drawings.contains { $0.contains("a-long-trace-name") || $0.hasPrefix("...") })
+    for drawing in drawings where !drawing.hasPrefix("AFTER") {
+      #expect(drawing.unicodeScalars.count <= 59, "\(drawing)")
+    }
+    #expect(run.stdout.hasSuffix("\r\(escape)AFTER\r\n"), "\(run.stdout.suffix(200))")
+  }
+}

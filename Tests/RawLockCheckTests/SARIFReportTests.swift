@@ -512,6 +512,29 @@ import WaitContext
     #expect(ProgressBar.mebibytes(1_572_864) == "1.5")
   }
 
+  /// The bar fits the terminal (a line that wraps leaves a row behind at
+  /// each redrawing: it was about 90 columns and the trace's name, on any
+  /// terminal): the bar narrows first, then the label keeps its end.
+  @Test func progressLineFitsTheTerminal() {
+    func fitted(_ label: String, _ columns: Int) -> String {
+      ProgressBar.fitted(
+        label: label, done: 50 << 20, total: 200 << 20, elapsed: 2, columns: columns)
+    }
+    let whole = fitted("t.rlt", 200)
+    #expect(whole == ProgressBar.line(label: "t.rlt", done: 50 << 20, total: 200 << 20, elapsed: 2))
+    let narrow = fitted("t.rlt", 70)
+    #expect(narrow.unicodeScalars.count == 70)
+    #expect(narrow.hasPrefix("t.rlt [##.......] 25% "), "\(narrow)")
+    #expect(narrow.hasSuffix(" 0:06 left"))
+    let long = String(repeating: "shard-directory/", count: 8) + "trace-0001.rlt"
+    let cut = fitted(long, 79)
+    #expect(cut.unicodeScalars.count <= 79)
+    #expect(cut.hasPrefix("...") && cut.contains("-0001.rlt [##......] 25%"), "\(cut)")
+    for columns in [1, 5, 20, 40] {
+      #expect(fitted(long, columns).unicodeScalars.count <= columns)
+    }
+  }
+
   /// The low-reuse shape is clean, and hits the chain cache rarely.
   @Test func lowReuseTraceIsCleanWithFewChainHits() throws {
     let generated = try ToolRun(["generate", "--shape", "low-reuse", "--events", "200000"])
