@@ -1,4 +1,5 @@
 import ArgumentParser
+import Basics
 import Trace
 
 #if canImport(Glibc)
@@ -20,6 +21,12 @@ TraceReading.mapsFiles = true
 if let mallopt = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") {
   typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
   _ = unsafeBitCast(mallopt, to: Mallopt.self)(-3, 128 * 1024)
+}
+// Address space the validator cannot reserve (a small `ulimit -v`): one
+// line and status 2, not a crash.
+ReservationFailure.handler = { message in
+  writeStandardError("rawlockcheck: \(message)\n")
+  exit(2)
 }
 // A file-size limit (`ulimit -f`) fails the write that passes it (EFBIG),
 // said in one line with status 2 and the temporary output removed, rather

@@ -64,4 +64,17 @@ import Testing
         == "rawlockcheck: graph: over.rlt: 1 acquisition(s) of classes past the class table "
         + "(MAX_LOCKDEP_KEYS, 1048576) not drawn\n")
   }
+
+  /// Address space too small for the class table (`ulimit -v` of 60 MiB,
+  /// where the table reserves more): one line and status 2, as for an
+  /// input it cannot take; it was a `fatalError` (SIGILL, status 132).
+  @Test func tooLittleAddressSpaceIsOneLineAndStatusTwo() throws {
+    let trace = FixturePaths.traces.appendingPathComponent("findings/circular-abba.rlt").path
+    let run = try ToolRun.command(
+      "/bin/sh", ["-c", "ulimit -v 61440 && '\(FixturePaths.tool.path)' report '\(trace)'"])
+    #expect(run.status == 2, "\(run.stderr)")
+    #expect(run.stderr.hasPrefix("rawlockcheck: cannot reserve "), "\(run.stderr)")
+    #expect(run.stderr.contains("of address space for lock classes"))
+    #expect(run.stderr.filter { $0 == "\n" }.count == 1, "\(run.stderr)")
+  }
 }

@@ -90,7 +90,10 @@ public final class ClassRegistry: @unchecked Sendable {
     let raw = mmap(
       nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
     guard let raw, raw != MAP_FAILED else {
-      fatalError("rawlockcheck: cannot reserve \(bytes) bytes of address space for lock classes")
+      let reason = String(cString: strerror(errno))
+      ReservationFailure.handler(
+        "cannot reserve \(bytes >> 20) MiB of address space for lock classes: \(reason) "
+          + "(is a `ulimit -v` too small?)")
     }
     return raw.bindMemory(to: T.self, capacity: count)
   }
