@@ -46,6 +46,9 @@ public struct SARIFReport {
   /// A trace that could not be read: the trace, when the error is about
   /// one, and the error's one line.
   public typealias Failure = (source: String?, message: String)
+  /// The sources of reports written apart from the log (`results(of:)`,
+  /// a trace at a time), listed among its artifacts after `reports`'.
+  public var writtenSources: [String] = []
 
   /// The schema every SARIF 2.1.0 log names.
   public static let schema = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -112,6 +115,33 @@ public struct SARIFReport {
 
   /// The whole log as one JSON object.
   public func value() -> JSONValue {
+    // Each result made as it is written (`JSONReport.findingsValue()`);
+    // only read while the log is written, on the writing thread.
+    nonisolated(unsafe) let builders = reports.map { Builder(report: $0, log: self) }
+    let results = reports.indices.flatMap { r in reports[r].findings.map { (r, $0) } }
+    return value(
+      results: .elements(count: results.count) { builders[results[$0].0].result(results[$0].1) })
+  }
+
+  /// The results of `report`, a trace's, each made as it is written: for
+  /// a log written a trace at a time (`value(results:)` with a marker
+  /// where they go), which keeps no report once its results are written.
+  public func results(of report: TextReport) -> (count: Int, result: (Int) -> JSONValue) {
+    let builder = Builder(report: report, log: self)
+    let findings = report.findings
+    return (findings.count, { builder.result(findings[$0]) })
+  }
+
+  /// The names a report gives its artifacts: a merged run's traces (its
+  /// `source` joins their names), or its trace.
+  public static func sourceNames(of report: TextReport) -> [String] {
+    report.sources.isEmpty ? [report.source] : report.sources
+  }
+
+  /// The log with `results` as its run's results, which come before the
+  /// artifacts and the invocation (what only the end of a run knows), so
+  /// that a log written a trace at a time starts the same whatever follows.
+  public func value(results: JSONValue) -> JSONValue {
     let rules = FindingKind.allCases.map { kind -> JSONValue in
       .object([
         ("id", .string(kind.rawValue)),
@@ -120,22 +150,16 @@ public struct SARIFReport {
         ("defaultConfiguration", .object([("level", .string("error"))])),
       ])
     }
-    // Each result made as it is written (`JSONReport.findingsValue()`);
-    // only read while the log is written, on the writing thread.
-    nonisolated(unsafe) let builders = reports.map { Builder(report: $0, log: self) }
-    let results = reports.indices.flatMap { r in reports[r].findings.map { (r, $0) } }
     // Each source: a merged run's traces (its `source` joins their names),
     // and the traces a `--graph-in` file recorded.
     // Each once (the schema's `uniqueItems`): a trace named twice, or
     // both checked and recorded in the `--graph-in` file.
     var listed = Set<String>()
-    let artifacts = reports.flatMap { report -> [JSONValue] in
-      let names = report.sources.isEmpty ? [report.source] : report.sources
-      return names.compactMap { name in
-        let (uri, base) = artifactURI(name)
-        guard listed.insert("\(base ?? "") \(uri)").inserted else { return nil }
-        return .object([("location", artifactLocation(name))])
-      }
+    let names = reports.flatMap(Self.sourceNames(of:)) + writtenSources
+    let artifacts = names.compactMap { name -> JSONValue? in
+      let (uri, base) = artifactURI(name)
+      guard listed.insert("\(base ?? "") \(uri)").inserted else { return nil }
+      return .object([("location", artifactLocation(name))])
     }
     var runFields: [(String, JSONValue)] = [
       (
@@ -152,6 +176,8 @@ public struct SARIFReport {
           )
         ])
       ),
+      ("columnKind", .string("unicodeCodePoints")),
+      ("results", results),
       ("artifacts", .array(artifacts)),
     ]
     if let root = sourceRoot {
@@ -182,13 +208,6 @@ public struct SARIFReport {
                 ? [] : [("toolExecutionNotifications", .array(notifications))]))
         ])
       ))
-    runFields += [
-      ("columnKind", .string("unicodeCodePoints")),
-      (
-        "results",
-        .elements(count: results.count) { builders[results[$0].0].result(results[$0].1) }
-      ),
-    ]
     let run: JSONValue = .object(runFields)
     return .object([
       ("$schema", .string(Self.schema)),

@@ -39,7 +39,7 @@ extension ReportCommand {
     let groups: [[String]] = anyErrors ? [] : merge ? [Self.once(traces)] : traces.map { [$0] }
     var anyFindings = false
     var objects = JSONReports(several: groups.count > 1)
-    var reports: [TextReport] = []
+    var sarif = sarifOutput()
     var warnings: [SARIFReport.Failure] = []
     var union = GraphFile()
     // The trace each class of `union` came from, for its conflicts.
@@ -73,7 +73,7 @@ extension ReportCommand {
       case .text:
         try report.render { (block) throws(OutputError) in try writeStandardOutput(block) }
       case .json: try objects.add(JSONReport(report: report, version: RawLockCheck.version).value())
-      case .sarif: reports.append(report)
+      case .sarif: try sarif.add(report)
       }
       if let graphOut {
         let graph = Self.graphFile(of: report, seededFrom: graphIn)
@@ -120,7 +120,7 @@ extension ReportCommand {
       }
     }
     try printCollected(
-      objects: objects, reports: reports, failures: failures,
+      objects: objects, sarif: &sarif, failures: failures,
       warnings: warnings)
     try graphFile?.commit()
     if anyErrors { throw ExitCode(2) }

@@ -42,19 +42,19 @@ struct ReportCommand: ParsableCommand {
   /// be read for several: `JSONReports`), or the SARIF log (which names
   /// the traces that could not be read, `failures`).
   func printCollected(
-    objects: JSONReports, reports: [TextReport],
+    objects: JSONReports, sarif: inout SARIFOutput,
     failures: [SARIFReport.Failure], warnings: [SARIFReport.Failure]
   ) throws(OutputError) {
-    if format == .sarif {
-      var log = SARIFReport(
-        reports: reports, version: RawLockCheck.version, sourceRoot: absoluteSourceRoot,
-        spelledSourceRoot: spelledSourceRoot, workingDirectory: currentDirectory())
-      log.failures = failures
-      log.warnings = warnings
-      try writeStandardOutput(log.value())
-      try writeStandardOutput("\n")
-    }
+    if format == .sarif { try sarif.finish(failures: failures, warnings: warnings) }
     if format == .json { try objects.finish() }
+  }
+
+  /// The SARIF log's output, its results written a trace at a time.
+  func sarifOutput() -> SARIFOutput {
+    SARIFOutput(
+      log: SARIFReport(
+        reports: [], version: RawLockCheck.version, sourceRoot: absoluteSourceRoot,
+        spelledSourceRoot: spelledSourceRoot, workingDirectory: currentDirectory()))
   }
 
   /// `--source-root` made absolute as spelled, without `.` and `//` (a
@@ -164,7 +164,7 @@ struct ReportCommand: ParsableCommand {
     var anyFindings = false
     var anyErrors = false
     var objects = JSONReports(several: traces.count > 1)
-    var reports: [TextReport] = []
+    var sarif = sarifOutput()
     var failures: [SARIFReport.Failure] = []
     var warnings: [SARIFReport.Failure] = []
     let pool = unionRun.symbolizerPool()
@@ -205,11 +205,11 @@ struct ReportCommand: ParsableCommand {
       case .text:
         try report.render { (block) throws(OutputError) in try writeStandardOutput(block) }
       case .json: try objects.add(JSONReport(report: report, version: RawLockCheck.version).value())
-      case .sarif: reports.append(report)
+      case .sarif: try sarif.add(report)
       }
     }
     try printCollected(
-      objects: objects, reports: reports, failures: failures,
+      objects: objects, sarif: &sarif, failures: failures,
       warnings: warnings)
     if anyErrors { throw ExitCode(2) }
     if anyFindings { throw ExitCode(1) }

@@ -651,3 +651,47 @@ import WaitContext
     }
   }
 }
+
+/// `report --format sarif` writes its log a trace at a time (it kept every
+/// trace's report to the end: 26 KB a trace): the log of several traces
+/// holds, in order, the results each trace's own log holds, an artifact
+/// per trace read, and an invocation that names the trace that could not
+/// be read, however many results came before.
+@Suite struct SARIFStreamTests {
+  static func log(_ traces: [String]) throws -> (status: Int32, log: [String: Any]) {
+    let run = try ToolRun(["report", "--format", "sarif"] + traces)
+    return (run.status, try SARIFReportTests.object(run.stdout))
+  }
+
+  static func run(_ log: [String: Any]) -> [String: Any] {
+    (log["runs"] as? [[String: Any]])?.first ?? [:]
+  }
+
+  @Test func aLogOfSeveralTracesIsTheirLogsInOrder() throws {
+    let traces = [
+      "findings/circular-abba.rlt", "clean/nested-ok.rlt", "malformed/unknown-class.rlt",
+      "findings/circular-three.rlt", "findings/bad-unlock-balance.rlt",
+    ]
+    let (status, whole) = try Self.log(traces)
+    #expect(status == 2)
+    var expected: [NSDictionary] = []
+    for trace in traces where !trace.hasPrefix("malformed/") {
+      let single = try Self.log([trace]).log
+      expected += (Self.run(single)["results"] as? [[String: Any]] ?? []).map { $0 as NSDictionary }
+    }
+    let results = (Self.run(whole)["results"] as? [[String: Any]] ?? []).map { $0 as NSDictionary }
+    #expect(results.count == expected.count && results.count >= 3)
+    #expect(results == expected)
+    let artifacts = Self.run(whole)["artifacts"] as? [[String: Any]] ?? []
+    #expect(artifacts.count == 4)
+    let invocation = (Self.run(whole)["invocations"] as? [[String: Any]])?.first ?? [:]
+    #expect(invocation["executionSuccessful"] as? Bool == false)
+    let notes = invocation["toolExecutionNotifications"] as? [[String: Any]] ?? []
+    #expect(notes.count == 1 && "\(notes)".contains("unknown-class.rlt"))
+    // Clean traces only: no result, and the log is still whole.
+    let (cleanStatus, clean) = try Self.log(["clean/nested-ok.rlt", "clean/interrupts-ok.rlt"])
+    #expect(cleanStatus == 0)
+    #expect((Self.run(clean)["results"] as? [Any])?.isEmpty == true)
+    #expect((Self.run(clean)["artifacts"] as? [Any])?.count == 2)
+  }
+}
