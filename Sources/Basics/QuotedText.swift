@@ -29,6 +29,12 @@ public enum QuotedText {
     printable(text, keepingLines: false)
   }
 
+  /// A file's name as messages print it: `printable(_:)`, and `''` for
+  /// the empty name (`rawlockcheck: : cannot open` said nothing).
+  public static func fileName(_ path: String) -> String {
+    path.isEmpty ? "''" : printable(path)
+  }
+
   /// `printable(_:)` of a message's lines: every line break and tab is
   /// kept, and any other character a terminal does not show as itself is
   /// escaped (an escape sequence in a file name cannot reach the

@@ -43,7 +43,7 @@ struct ConvertCommand: ParsableCommand {
     do {
       let source = try RereadableInput(input)
       try OutputFile.refuse(output, being: input, device: source.device, inode: source.inode)
-      let reader = TraceReader(path: source.path, displayName: QuotedText.printable(input))
+      let reader = TraceReader(path: source.path, displayName: QuotedText.fileName(input))
       let encoding =
         to.map { TraceEncoding(rawValue: $0.rawValue)! } ?? (reader.encoding() ?? .text).other
       if encoding == .binary, output == "-", isatty(1) == 1 {

@@ -81,5 +81,5 @@ struct OutputError: Error, CustomStringConvertible {
   }
 
   /// `name: message`.
-  var description: String { "\(name): \(message)" }
+  var description: String { "\(QuotedText.fileName(name)): \(message)" }
 }

@@ -108,7 +108,8 @@ struct GraphCommand: ParsableCommand {
     var seed: GraphFile? = nil
     if let graphIn {
       do {
-        seed = try GraphFile.read(path: ReportCommand.file(for: graphIn), displayName: graphIn)
+        seed = try GraphFile.read(
+          path: ReportCommand.file(for: graphIn), displayName: QuotedText.fileName(graphIn))
       } catch {
         writeStandardError("rawlockcheck: \(error)\n")
         throw ExitCode(2)

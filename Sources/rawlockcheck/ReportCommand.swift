@@ -177,7 +177,7 @@ struct ReportCommand: ParsableCommand {
       defer { warnings += said }
       do {
         let reader = TraceReader(
-          path: Self.file(for: path), displayName: QuotedText.printable(path))
+          path: Self.file(for: path), displayName: QuotedText.fileName(path))
         let warning = Self.warning(path) { said.append($0) }
         symbols =
           try readerThread.isOn(forTraceAt: path)

@@ -58,7 +58,7 @@ struct StatsCommand: ParsableCommand {
       let progress = ProgressBar(label: trace)
       do {
         _ = try TraceReader(
-          path: ReportCommand.file(for: trace), displayName: QuotedText.printable(trace)
+          path: ReportCommand.file(for: trace), displayName: QuotedText.fileName(trace)
         ).read(
           into: &counting, progress: progress.update)
         progress.finish()

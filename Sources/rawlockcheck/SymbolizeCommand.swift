@@ -59,7 +59,7 @@ struct SymbolizeCommand: ParsableCommand {
       throw ExitCode(2)
     }
     if let problem = Symbolizer.elfFileProblem(exe) {
-      writeStandardError("rawlockcheck: \(exe): \(problem)\n")
+      writeStandardError("rawlockcheck: \(QuotedText.fileName(exe)): \(problem)\n")
       throw ExitCode(2)
     }
     // Its lanes and writer run on libdispatch's threads, which waits for
@@ -73,7 +73,8 @@ struct SymbolizeCommand: ParsableCommand {
     let symbolizer = Symbolizer(
       executable: exe, debugDirectories: debugDir, cachesAddresses: false)
     if symbolizer.modules.first?.status == .missing {
-      writeStandardError("rawlockcheck: \(exe): cannot open or not an ELF file\n")
+      writeStandardError(
+        "rawlockcheck: \(QuotedText.fileName(exe)): cannot open or not an ELF file\n")
       throw ExitCode(2)
     }
     // This thread parses; the lanes symbolize and `writer` formats and

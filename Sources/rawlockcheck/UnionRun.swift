@@ -75,7 +75,7 @@ struct UnionRun {
       defer { consumer.warnings.forEach(warn) }
       do {
         symbols = try TraceReader(
-          path: ReportCommand.file(for: path), displayName: QuotedText.printable(path)
+          path: ReportCommand.file(for: path), displayName: QuotedText.fileName(path)
         ).read(into: &consumer, progress: progress.update, warning: warn)
         progress.finish()
       } catch {

@@ -181,3 +181,31 @@ import Testing
     #expect(type as? FileAttributeType != .typeRegular)
   }
 }
+
+/// A file name with a line break in it (an output, a graph file, an ELF
+/// file) is escaped in the one line that names it, as a trace's name is:
+/// it was printed raw, splitting the error over two lines; an empty name
+/// shows as `''`.
+@Suite struct FileNamesInErrorsTests {
+  @Test(arguments: [
+    ["graph", "-o", "nodir\n/x", "findings/circular-abba.rlt"],
+    ["report", "--graph-out", "nodir\n/x", "findings/circular-abba.rlt"],
+    ["convert", "findings/circular-abba.rlt", "nodir\n/x"],
+    ["report", "--graph-in", "no\nfile", "findings/circular-abba.rlt"],
+    ["graph", "--graph-in", "no\nfile"],
+    ["symbolize", "--exe", "no\nexe", "0x10"],
+  ])
+  func aLineBreakInAFileNameIsEscaped(arguments: [String]) throws {
+    let run = try ToolRun(arguments)
+    #expect(run.status == 2)
+    #expect(run.stderr.filter { $0 == "\n" }.count == 1, "\(run.stderr)")
+    #expect(run.stderr.contains("\\u{A}"), "\(run.stderr)")
+  }
+
+  @Test(arguments: [["report", ""], ["stats", ""], ["graph", "--graph-in", ""]])
+  func anEmptyFileNameIsQuoted(arguments: [String]) throws {
+    let run = try ToolRun(arguments)
+    #expect(run.status == 2)
+    #expect(run.stderr.hasPrefix("rawlockcheck: '': "), "\(run.stderr)")
+  }
+}
