@@ -135,7 +135,14 @@ struct ReportCommand: ParsableCommand {
     if let sourceRoot {
       var info = stat()
       guard stat(sourceRoot, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
-        throw ValidationError("--source-root \(sourceRoot): not a directory")
+        throw ValidationError("--source-root \(QuotedText.fileName(sourceRoot)): not a directory")
+      }
+      // A relative root is placed against the working directory: one that
+      // was removed has no path (`.` became `/`, silently).
+      if !sourceRoot.hasPrefix("/"), currentDirectory() == nil {
+        throw ValidationError(
+          "--source-root \(QuotedText.fileName(sourceRoot)): relative, and the working directory "
+            + "has no path (\(String(cString: strerror(errno)))): give it as an absolute path")
       }
     }
     try StandardInputUse.checkOnce(traces + graphInFiles)

@@ -695,3 +695,23 @@ import WaitContext
     #expect((Self.run(clean)["artifacts"] as? [Any])?.count == 2)
   }
 }
+
+/// `--source-root .` in a working directory that was removed: refused in
+/// one line, status 2 (it became `/`, and every path was placed under it).
+@Suite struct SourceRootInARemovedDirectoryTests {
+  @Test func aRelativeRootWithoutAWorkingDirectoryIsRefused() throws {
+    let dir = try MergeCommandTests.directory([:])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let trace = FixturePaths.traces.appendingPathComponent("findings/circular-abba.rlt").path
+    let run = try ToolRun.command(
+      "/bin/sh",
+      [
+        "-c",
+        "mkdir '\(dir.path)/gone' && cd '\(dir.path)/gone' && rmdir '\(dir.path)/gone' && "
+          + "'\(FixturePaths.tool.path)' report --format sarif --source-root . '\(trace)'",
+      ])
+    #expect(run.status == 2)
+    #expect(run.stdout.isEmpty)
+    #expect(run.stderr.hasPrefix("rawlockcheck: --source-root .: relative, and the working "))
+  }
+}
