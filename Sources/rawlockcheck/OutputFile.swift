@@ -129,7 +129,7 @@ final class OutputFile {
       target = ""
       return
     }
-    let target = Self.resolvingLinks(path)
+    guard let target = Self.resolvingLinks(path) else { throw Self.cannotWrite(path, ELOOP) }
     self.target = target
     var info = stat()
     // The path as given: a link into `/proc` names a pipe or a socket that
@@ -141,6 +141,9 @@ final class OutputFile {
       return
     }
     let exists = stat(target, &info) == 0
+    // Replaced only where it could be written in place: a read-only file
+    // is refused, as `>` refuses it (root may write it, as there).
+    if exists && access(target, W_OK) != 0 { throw Self.cannotWrite(path, errno) }
     let slash = target.lastIndex(of: "/")
     let directory = slash.map { String(target[...$0]) } ?? ""
     var base = slash.map { String(target[target.index(after: $0)...]) } ?? target
@@ -163,7 +166,13 @@ final class OutputFile {
     }
     temporary = made
     descriptor = fd
-    // A temporary file is 0600: keep the replaced file's mode, else the umask's.
+    // A temporary file is 0600: keep the replaced file's mode, else the
+    // umask's, and its owner and group where this process may give them
+    // (root replacing another user's file); the owner first, since a
+    // change of owner clears the set-id bits.
+    if exists && (info.st_uid != geteuid() || info.st_gid != getegid()) {
+      _ = fchown(fd, info.st_uid, info.st_gid)
+    }
     let mask = umask(0)
     umask(mask)
     fchmod(fd, exists ? info.st_mode & 0o7777 : 0o666 & ~mask)
@@ -209,8 +218,10 @@ final class OutputFile {
   }
 
   /// `path` with symbolic links in its last component followed (at most 40,
-  /// as the kernel does); a dangling link gives the file it names.
-  static func resolvingLinks(_ path: String) -> String {
+  /// as the kernel does); a dangling link gives the file it names; nil for
+  /// a loop (more than 40), which `>` refuses too (`ELOOP`), rather than
+  /// the link replaced.
+  static func resolvingLinks(_ path: String) -> String? {
     var path = path
     for _ in 0..<40 {
       var info = stat()
@@ -227,7 +238,9 @@ final class OutputFile {
         path = link
       }
     }
-    return path
+    var info = stat()
+    guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFLNK else { return path }
+    return nil
   }
 
   private static func cannotWrite(_ name: String, _ code: Int32) -> OutputError {

@@ -209,3 +209,69 @@ import Testing
     #expect(run.stderr.hasPrefix("rawlockcheck: '': "), "\(run.stderr)")
   }
 }
+
+/// An output file is replaced only as `>` would write it: a read-only
+/// file is refused (it was replaced, mode and all), a link loop is an
+/// error (the first link was replaced by a file), and the replaced file
+/// keeps its owner when root writes it (it became root's).
+@Suite(.serialized) struct ReplacedOutputTests {
+  static let trace = FixturePaths.traces.appendingPathComponent("findings/circular-abba.rlt").path
+
+  /// A directory anyone may write in, for a run as another user.
+  static func openDirectory() throws -> URL {
+    let dir = try MergeCommandTests.directory([:])
+    chmod(dir.path, 0o777)
+    return dir
+  }
+
+  @Test func aReadOnlyFileIsNotReplaced() throws {
+    let setpriv = "/usr/bin/setpriv"
+    guard getuid() == 0, FileManager.default.isExecutableFile(atPath: setpriv) else { return }
+    let dir = try Self.openDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let kept = dir.appendingPathComponent("p.rlt")
+    try Data("precious\n".utf8).write(to: kept)
+    chown(kept.path, 65534, 65534)
+    chmod(kept.path, 0o444)
+    let run = try ToolRun.command(
+      setpriv,
+      [
+        "--reuid=65534", "--regid=65534", "--clear-groups", FixturePaths.tool.path, "convert",
+        "--to", "text", Self.trace, kept.path,
+      ])
+    #expect(run.status == 2)
+    #expect(run.stderr.hasSuffix(": cannot write: Permission denied\n"), "\(run.stderr)")
+    #expect(try String(contentsOf: kept, encoding: .utf8) == "precious\n")
+    #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["p.rlt"])
+  }
+
+  @Test func aLinkLoopIsAnError() throws {
+    let dir = try MergeCommandTests.directory([:])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let one = dir.appendingPathComponent("lp1").path
+    let two = dir.appendingPathComponent("lp2").path
+    try FileManager.default.createSymbolicLink(atPath: one, withDestinationPath: "lp2")
+    try FileManager.default.createSymbolicLink(atPath: two, withDestinationPath: "lp1")
+    let run = try ToolRun(["convert", Self.trace, one])
+    #expect(run.status == 2)
+    #expect(run.stderr.hasSuffix(": cannot write: Too many levels of symbolic links\n"))
+    #expect(try FileManager.default.destinationOfSymbolicLink(atPath: one) == "lp2")
+  }
+
+  @Test func aReplacedFileKeepsItsOwner() throws {
+    guard getuid() == 0 else { return }
+    let dir = try MergeCommandTests.directory([:])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let out = dir.appendingPathComponent("x.dot")
+    try Data("old\n".utf8).write(to: out)
+    chown(out.path, 65534, 65534)
+    chmod(out.path, 0o640)
+    let run = try ToolRun(["graph", "-o", out.path, Self.trace])
+    #expect(run.status == 0, "\(run.stderr)")
+    var info = stat()
+    #expect(stat(out.path, &info) == 0)
+    #expect(info.st_uid == 65534 && info.st_gid == 65534)
+    #expect(info.st_mode & 0o777 == 0o640)
+    #expect(try String(contentsOf: out, encoding: .utf8).hasPrefix("digraph"))
+  }
+}
