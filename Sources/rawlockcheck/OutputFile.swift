@@ -82,10 +82,12 @@ final class OutputFile {
   /// whose first line with a token (blank and `#` comment lines before it
   /// are skipped, as the graph file reader skips them) is not `header`:
   /// `--graph-out` written before its value (`report --graph-out t1.rlt
-  /// t2.rlt`) took a trace for its file and wrote over it.
-  static func refuseOverwriting(_ output: String?, unlessStartingWith header: String)
-    throws(OutputError)
-  {
+  /// t2.rlt`) took a trace for its file and wrote over it. Nor a file of
+  /// `header` whose version is not `version` (a later rawlockcheck's,
+  /// which this one would write over with less).
+  static func refuseOverwriting(
+    _ output: String?, unlessStartingWith header: String, version: String
+  ) throws(OutputError) {
     guard let output, output != "-" else { return }
     var info = stat()
     guard stat(output, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size > 0 else {
@@ -101,8 +103,13 @@ final class OutputFile {
     for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
       let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
       guard let first = words.first, !first.hasPrefix("#") else { continue }
-      if first == header { return }
-      break
+      guard first == header else { break }
+      if words.count < 2 || words[1] == version { return }
+      throw OutputError(
+        name: output,
+        message:
+          "is a graph file of version \(QuotedText.printable(String(words[1].prefix(20)))), which "
+          + "this rawlockcheck cannot read (it writes version \(version)); not written over")
     }
     throw OutputError(
       name: output,

@@ -166,7 +166,8 @@ struct ReportCommand: ParsableCommand {
     // the report is written to neither.
     try OutputFile.refuse(graphOut, beingAnyOf: traces)
     try OutputFile.refuse("-", beingAnyOf: traces + graphInFiles)
-    try OutputFile.refuseOverwriting(graphOut, unlessStartingWith: GraphFile.headerWord)
+    try OutputFile.refuseOverwriting(
+      graphOut, unlessStartingWith: GraphFile.headerWord, version: GraphFile.version)
     if keepsGraph { return try runUnion() }
     var anyFindings = false
     var anyErrors = false

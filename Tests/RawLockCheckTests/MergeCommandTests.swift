@@ -318,6 +318,22 @@ import Testing
     #expect(!graph2.contains("edge B -> A"))
   }
 
+  /// A graph file of a later version (a newer rawlockcheck's, kept by CI)
+  /// is not written over as version 1, with less in it: one line, status
+  /// 2, the file as it was.
+  @Test func graphOutDoesNotWriteOverALaterVersion() throws {
+    let later = "rawlockcheck-graph 2\nclass x mutex\n"
+    let dir = try Self.directory(["t1.rlt": Self.first, "g.rlg": later])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try ToolRun(["report", "--graph-out", "g.rlg", "t1.rlt"], in: dir)
+    #expect(run.status == 2)
+    #expect(
+      run.stderr
+        == "rawlockcheck: g.rlg: is a graph file of version 2, which this rawlockcheck cannot read (it writes version 1); not written over\n"
+    )
+    #expect(try String(contentsOf: dir.appendingPathComponent("g.rlg"), encoding: .utf8) == later)
+  }
+
   /// `--graph-out` whose value was forgotten (`--graph-out t1.rlt t2.rlt`)
   /// takes a trace for its file: a file that is not a graph file is not
   /// written over (one line, status 2); a graph file is.
