@@ -19,6 +19,12 @@ public func absolutePath(_ path: String) -> String {
   return cwd == "/" ? "/" + path : cwd + "/" + path
 }
 
+/// Whether `path` names a directory (through symbolic links).
+public func isDirectory(_ path: String) -> Bool {
+  var info = stat()
+  return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+}
+
 /// The working directory, when it can be read.
 public func currentDirectory() -> String? {
   var buffer = [CChar](repeating: 0, count: 4096)

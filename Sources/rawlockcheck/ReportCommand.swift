@@ -124,6 +124,9 @@ struct ReportCommand: ParsableCommand {
   var traces: [String]
 
   mutating func validate() throws {
+    if hiddenFramePrefixes.contains("") {
+      throw ValidationError("--hide-frames needs a prefix: an empty one would hide every frame")
+    }
     traces = PositionalRuns.expand(traces)
     if traces.isEmpty { throw ValidationError("Missing expected argument '<traces> ...'") }
     for (option, files) in [("--graph-in", graphInFiles), ("--graph-out", graphOutFiles)]
@@ -133,8 +136,7 @@ struct ReportCommand: ParsableCommand {
           + "(validate several runs' traces together with --merge)")
     }
     if let sourceRoot {
-      var info = stat()
-      guard stat(sourceRoot, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+      guard isDirectory(sourceRoot) else {
         throw ValidationError("--source-root \(QuotedText.fileName(sourceRoot)): not a directory")
       }
       // A relative root is placed against the working directory: one that

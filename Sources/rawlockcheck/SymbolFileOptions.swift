@@ -19,8 +19,13 @@ struct SymbolFileOptions: ParsableArguments {
   func validate() throws {
     for path in binary {
       if let problem = Symbolizer.elfFileProblem(path) {
-        throw ValidationError("--binary \(path): \(problem)")
+        throw ValidationError("--binary \(QuotedText.fileName(path)): \(problem)")
       }
+    }
+    // A directory searched for nothing (a mistyped one) is said, as a
+    // `--binary` that is no ELF file is.
+    for path in debugDir where !isDirectory(path) {
+      throw ValidationError("--debug-dir \(QuotedText.fileName(path)): not a directory")
     }
   }
 

@@ -62,6 +62,12 @@ struct SymbolizeCommand: ParsableCommand {
       writeStandardError("rawlockcheck: \(QuotedText.fileName(exe)): \(problem)\n")
       throw ExitCode(2)
     }
+    // As `report`'s (`SymbolFileOptions`): a mistyped directory is said.
+    for path in debugDir where !isDirectory(path) {
+      writeStandardError(
+        "rawlockcheck: --debug-dir \(QuotedText.fileName(path)): not a directory\n")
+      throw ExitCode(2)
+    }
     // Its lanes and writer run on libdispatch's threads, which waits for
     // one forever when the system will not start it (`ulimit -u`).
     do {

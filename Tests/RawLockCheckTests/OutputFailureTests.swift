@@ -275,3 +275,29 @@ import Testing
     #expect(try String(contentsOf: out, encoding: .utf8).hasPrefix("digraph"))
   }
 }
+
+/// Options naming what is not there are said, not ignored: a
+/// `--debug-dir` that is no directory (a mistyped one searched nothing,
+/// silently), and `--hide-frames ''` (which would hide every frame).
+@Suite struct OptionValueTests {
+  static let trace = "findings/circular-abba.rlt"
+
+  @Test(arguments: [
+    ["report", "--debug-dir", "/nonexistent", trace], ["graph", "--debug-dir", "", trace],
+    ["stats", "--debug-dir", "findings/circular-abba.rlt", trace],
+    ["symbolize", "--exe", "/bin/ls", "--debug-dir", "/nonexistent", "0x10"],
+  ])
+  func aDebugDirThatIsNoDirectoryIsRefused(arguments: [String]) throws {
+    let run = try ToolRun(arguments)
+    #expect(run.status == 2)
+    #expect(run.stderr.hasPrefix("rawlockcheck: --debug-dir "), "\(run.stderr)")
+    #expect(run.stderr.contains(": not a directory"))
+    #expect(run.stdout.isEmpty)
+  }
+
+  @Test func anEmptyFramePrefixIsRefused() throws {
+    let run = try ToolRun(["report", "--hide-frames", "", Self.trace])
+    #expect(run.status == 2)
+    #expect(run.stderr.hasPrefix("rawlockcheck: --hide-frames needs a prefix"), "\(run.stderr)")
+  }
+}
