@@ -107,6 +107,7 @@ public struct JSONReport {
       fields.append(("reasons", .array(reasons.map(JSONValue.string))))
       fields.append(("preemptCount", .int(Int(atomic.preemptCount))))
       fields.append(("rcuNestDepth", .int(atomic.rcuDepth)))
+      fields.append(("rcuNestDepthExpected", .int(atomic.rcuDepthExpected)))
       // The text's `in_atomic()` and `irqs_disabled()` (`__might_resched()`).
       fields.append(("inAtomic", .bool(atomic.preemptCount != 0)))
       fields.append(

@@ -216,4 +216,15 @@ import Testing
     #expect(bogus.kinds == plain)
     #expect(bogus.stderr.contains("rawlockcheck: RAWLOCKCHECK_PREEMPT_RT=2 is not 1 or 0"))
   }
+
+  /// Live on PREEMPT_RT, a `spinlock_t` taken under a raw spin lock is
+  /// checked after lockdep took it and before its own `rcu_read_lock()`:
+  /// its report counts no RCU nesting for it (the live push keeps a
+  /// captured stack, and was taken for another lock: depth 1, expected 1).
+  @Test func aLiveRTLockCountsNoRCUNestingForItself() throws {
+    let run = try Self.probe(
+      "invalid-wait-context", policy: "print", environment: ["RAWLOCKCHECK_PREEMPT_RT": "1"])
+    #expect(run.stderr.contains("BUG: sleeping function called from invalid context"))
+    #expect(run.stderr.contains("RCU nest depth: 0, expected: 0"), "\(run.stderr)")
+  }
 }

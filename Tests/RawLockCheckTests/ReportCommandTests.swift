@@ -693,14 +693,40 @@ import Testing
   }
 
   /// The one finding of `kind` in `trace`'s JSON report.
-  static func onlyJSONFinding(_ trace: String, kind: String) throws -> [String: Any] {
-    let run = try ToolRun(["report", "--format", "json", "-"], input: trace)
+  static func onlyJSONFinding(_ trace: String, kind: String, options: [String] = []) throws
+    -> [String: Any]
+  {
+    let run = try ToolRun(["report", "--format", "json"] + options + ["-"], input: trace)
     let object = try #require(
       try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
     let findings = (object["findings"] as? [[String: Any]] ?? []).filter {
       $0["kind"] as? String == kind
     }
     return try #require(findings.count == 1 ? findings.first : nil, "\(run.stdout)")
+  }
+
+  /// On PREEMPT_RT a `spinlock_t` taken with interrupts off under
+  /// `rcu_read_lock()` and another `spinlock_t`: `__might_resched()`
+  /// prints the RCU nesting it found and expected (two, from the reader
+  /// and the held lock), in text and JSON alike.
+  @Test func anRTLockReportsTheRCUNestingItExpects() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class R rcu
+      class S spinlock
+      class T spinlock
+      1 acquire R read
+      1 acquire S
+      1 irq-disable
+      1 acquire T
+
+      """
+    let run = try ToolRun(["report", "--preempt-rt", "-"], input: trace)
+    #expect(run.stdout.contains("preempt_count: 0, expected: 0\nRCU nest depth: 2, expected: 2\n"))
+    let finding = try Self.onlyJSONFinding(
+      trace, kind: "sleep-in-atomic", options: ["--preempt-rt"])
+    #expect(finding["rcuNestDepth"] as? Int == 2 && finding["rcuNestDepthExpected"] as? Int == 2)
+    #expect(finding["preemptCount"] as? Int == 0)
   }
 
   /// `__might_resched()` prints, after the held locks, the irq event

@@ -5,7 +5,9 @@ extension ThreadValidator {
   /// `might-sleep` event, or a blocking acquisition of a sleeping lock) in a
   /// context that must not sleep. Each reason it must not is listed.
   @inline(__always)
-  mutating func checkSleep(_ origin: Origin, lock: HeldLock?) {
+  /// `lockIsHeld`: `lock` was pushed before the check (a PREEMPT_RT
+  /// `spinlock_t`'s, checked after lockdep took it), its entry the newest.
+  mutating func checkSleep(_ origin: Origin, lock: HeldLock?, lockIsHeld: Bool = false) {
     // The common case: nothing makes this thread atomic (and, on
     // PREEMPT_RT, no held lock is an RCU read-side section).
     if state.nmiDepth | state.hardirqDepth | state.softirqDepth | state.irqDisableDepth
@@ -15,7 +17,7 @@ extension ThreadValidator {
     {
       return
     }
-    checkSleepSlow(origin, lock: lock)
+    checkSleepSlow(origin, lock: lock, lockIsHeld: lockIsHeld)
   }
 
   /// The kernel's `preempt_count()` and `rcu_preempt_depth()` now
@@ -37,10 +39,11 @@ extension ThreadValidator {
   /// a bottom-half-disabled section takes one more (`__local_bh_disable_ip()`:
   /// "Required to meet the RCU bottomhalf requirements"; kernels with the
   /// per-CPU BH lock, `PREEMPT_RT_NEEDS_BH_LOCK`, take that local lock too,
-  /// which is not counted here). The rtlock being taken (`lock`, already
-  /// held: lockdep takes it first) has not taken its `rcu_read_lock()`
-  /// yet, and its check expects the depth there is.
-  func atomicState(acquiring lock: HeldLock?) -> AtomicState {
+  /// which is not counted here, as kernels from 6.18 on leave it out by
+  /// default). The rtlock being taken (`lock`; `lockIsHeld` when lockdep
+  /// took it first, its entry the newest) has not taken its
+  /// `rcu_read_lock()` yet, and its check expects the depth there is.
+  func atomicState(acquiring lock: HeldLock?, lockIsHeld: Bool) -> AtomicState {
     let s = state
     let rt = configuration.preemptRT
     var count = UInt32(clamping: s.preemptDisableDepth)
@@ -82,11 +85,7 @@ extension ThreadValidator {
     if bhSection { rcuDepth += 1 }
     var rcuDepthExpected = 0
     if rt, let lock, SleepRule.isRTLock(classes.waits(lock.lockClass)) {
-      if let top = s.held.top, top.lockClass == lock.lockClass, top.instance == lock.instance,
-        top.origin == lock.origin, SleepRule.nestsRCUOnRT(classes[top.lockClass].kind)
-      {
-        rcuDepth -= 1
-      }
+      if lockIsHeld && SleepRule.nestsRCUOnRT(classes[lock.lockClass].kind) { rcuDepth -= 1 }
       rcuDepthExpected = rcuDepth
     }
     var disabledAt = lockAt
@@ -99,7 +98,7 @@ extension ThreadValidator {
   }
 
   @inline(never)
-  mutating func checkSleepSlow(_ origin: Origin, lock: HeldLock?) {
+  mutating func checkSleepSlow(_ origin: Origin, lock: HeldLock?, lockIsHeld: Bool) {
     let s = state
     let rt = configuration.preemptRT
     // On PREEMPT_RT, what is atomic elsewhere because it disables
@@ -145,7 +144,8 @@ extension ThreadValidator {
     guard !reasons.isEmpty else { return }
     reportNow(
       .sleepInAtomic, origin: origin, lock: lock.map(snapshot),
-      detail: .sleepInAtomic(reasons: reasons, atomic: atomicState(acquiring: lock)),
+      detail: .sleepInAtomic(
+        reasons: reasons, atomic: atomicState(acquiring: lock, lockIsHeld: lockIsHeld)),
       classes: (lock.map { [$0.lockClass] } ?? []) + atomicHolders)
   }
 }

@@ -64,7 +64,13 @@ extension ThreadValidator {
       return
     }
     if sleepCheck && !sleepCheckAfter { checkSleep(event.origin, lock: lock) }
-    defer { if sleepCheckAfter { checkSleep(event.origin, lock: lock) } }
+    // Whether the lock was pushed by then (its own entry, the newest).
+    let heldBefore = state.held.count
+    defer {
+      if sleepCheckAfter {
+        checkSleep(event.origin, lock: lock, lockIsHeld: state.held.count > heldBefore)
+      }
+    }
     // Nothing until the push changes the held locks or the contexts:
     // what they allow is worked out once, for the check and the push.
     let now = allowedNow()
