@@ -259,16 +259,47 @@ enum GraphvizDot {
   }
 
   /// Runs `arguments[0]` (searched on `PATH`) with the standard streams
-  /// inherited, and waits for it.
+  /// inherited, and waits for it. A signal that ends this process while
+  /// the child runs is passed on to it (`InterruptCleanup`): the signals
+  /// are blocked from before it starts until it is tracked, and it is
+  /// untracked before it is reaped (its pid cannot be another process's
+  /// until then). The child starts with no signal blocked and the default
+  /// actions of those this process ignores (SIGXFSZ).
   static func spawnAndWait(_ arguments: [String]) -> Outcome {
     var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
     defer { for p in cArguments { free(p) } }
+    InterruptCleanup.install()
+    var handled = sigset_t()
+    sigemptyset(&handled)
+    for number in InterruptCleanup.handled { sigaddset(&handled, number) }
+    var before = sigset_t()
+    pthread_sigmask(SIG_BLOCK, &handled, &before)
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var none = sigset_t()
+    sigemptyset(&none)
+    posix_spawnattr_setsigmask(&attributes, &none)
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    sigaddset(&defaults, SIGXFSZ)
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
     var pid = pid_t()
-    let rc = posix_spawnp(&pid, arguments[0], nil, nil, &cArguments, environ)
+    let rc = posix_spawnp(&pid, arguments[0], nil, &attributes, &cArguments, environ)
+    if rc == 0 { InterruptCleanup.trackChild(pid) }
+    pthread_sigmask(SIG_SETMASK, &before, nil)
     if rc == ENOENT { return .notFound }
     if rc != 0 { return .failed(String(cString: strerror(rc))) }
-    InterruptCleanup.trackChild(pid)
-    defer { InterruptCleanup.trackChild(0) }
+    // Ended, and left unreaped (`WNOWAIT`) until it is untracked.
+    var ended = siginfo_t()
+    while waitid(P_PID, id_t(pid), &ended, WEXITED | WNOWAIT) < 0 {
+      if errno != EINTR {
+        InterruptCleanup.trackChild(0)
+        return .failed(String(cString: strerror(errno)))
+      }
+    }
+    InterruptCleanup.trackChild(0)
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 {
       if errno != EINTR { return .failed(String(cString: strerror(errno))) }

@@ -77,8 +77,11 @@ enum InterruptCleanup {
 
   /// Installs the handler where the signal's action is the default one.
   private static let installed: Bool = {
+    // What the handler reads is made first: a lazy global made in the
+    // handler would allocate there.
+    _ = (slots, child, bar)
     // SIGPIPE too: a reader of the output that goes away ends the process.
-    for number in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] {
+    for number in handled {
       var old = sigaction()
       guard sigaction(number, nil, &old) == 0, old.__sigaction_handler.sa_handler == nil
       else { continue }
@@ -122,6 +125,13 @@ enum InterruptCleanup {
     }
     free(copy)
   }
+
+  /// The signals whose handler cleans up.
+  static let handled = [SIGINT, SIGTERM, SIGHUP, SIGPIPE]
+
+  /// Makes sure the handler is installed (before a child is started, so
+  /// that the window around its start can be closed: `spawnAndWait`).
+  static func install() { _ = installed }
 
   /// A signal that ends the process is passed on to `pid` (0: to none)
   /// while it is the child waited for.
