@@ -44,12 +44,14 @@ final class OutputFile {
       else { return }
       throw OutputError(
         name: OutputError.standardOutput,
-        message: "is the input file (\(input)); write to another file")
+        message: "is the input file (\(QuotedText.fileName(input))); write to another file")
     }
     var info = stat()
     guard stat(output, &info) == 0, UInt64(info.st_dev) == device, UInt64(info.st_ino) == inode
     else { return }
-    throw OutputError(name: output, message: "is the input file (\(input)); write to another file")
+    throw OutputError(
+      name: output,
+      message: "is the input file (\(QuotedText.fileName(input))); write to another file")
   }
 
   /// `refuse(_:being:device:inode:)` against each input path that exists,

@@ -82,10 +82,10 @@ extension ReportCommand {
           // traces could not say it, and the file would be refused with
           // them (`--graph-in`) as `--merge` refuses them.
           let message =
-            "\(graphOut): class \"\(QuotedText.shown(other.key))\" is "
-            + "\(MergingConsumer.describe(other.kind, other.waits)) in \(group[0]) but "
+            "\(QuotedText.fileName(graphOut)): class \"\(QuotedText.shown(other.key))\" is "
+            + "\(MergingConsumer.describe(other.kind, other.waits)) in \(QuotedText.fileName(group[0])) but "
             + "\(MergingConsumer.describe(here.kind, here.waits)) in "
-            + "\(classSources[ExactKey(here.key)] ?? "an earlier trace"): "
+            + "\(classSources[ExactKey(here.key)].map(QuotedText.fileName) ?? "an earlier trace"): "
             + "a graph file holds one class per key"
           writeStandardError("rawlockcheck: \(message)\n")
           failures.append((graphOut, message))
@@ -146,7 +146,7 @@ extension ReportCommand {
     let needed = union.classes.count + variants.count
     if needed > ClassRegistry.capacity {
       let message =
-        "\(graphOut): \(needed) lock classes and subclasses, more than a graph file can be read "
+        "\(QuotedText.fileName(graphOut)): \(needed) lock classes and subclasses, more than a graph file can be read "
         + "back with (the limit is \(ClassRegistry.capacity))"
       writeStandardError("rawlockcheck: \(message)\n")
       throw UnionRun.UnionError(message: message)
@@ -178,8 +178,8 @@ extension ReportCommand {
     do {
       return try union.render(comment: comment)
     } catch {
-      writeStandardError("rawlockcheck: \(graphOut): \(error)\n")
-      throw UnionRun.UnionError(message: "\(graphOut): \(error)")
+      writeStandardError("rawlockcheck: \(QuotedText.fileName(graphOut)): \(error)\n")
+      throw UnionRun.UnionError(message: "\(QuotedText.fileName(graphOut)): \(error)")
     }
   }
 
@@ -226,7 +226,7 @@ extension ReportCommand {
         " (\($0)\(e.location.traceLine > 0 ? ":\(e.location.traceLine)" : ""))"
       } ?? ""
     writeStandardError(
-      "rawlockcheck: \(graphOut): left out \(e.from) -> \(e.to)\(place): it closes a cycle "
+      "rawlockcheck: \(QuotedText.fileName(graphOut)): left out \(e.from) -> \(e.to)\(place): it closes a cycle "
         + "\(closing)\n")
   }
 

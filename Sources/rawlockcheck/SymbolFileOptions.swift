@@ -37,11 +37,11 @@ struct SymbolFileOptions: ParsableArguments {
   func sayWarnings(_ moduleWarnings: [String], resolutions: [ModuleResolution], of trace: String) {
     let warnings = moduleWarnings + unusedBinaryWarnings(resolutions)
     for warning in warnings.prefix(Self.warningLines) {
-      writeStandardError("rawlockcheck: \(trace): \(warning)\n")
+      writeStandardError("rawlockcheck: \(QuotedText.fileName(trace)): \(warning)\n")
     }
     if warnings.count > Self.warningLines {
       writeStandardError(
-        "rawlockcheck: \(trace): \(warnings.count - Self.warningLines) more module warnings "
+        "rawlockcheck: \(QuotedText.fileName(trace)): \(warnings.count - Self.warningLines) more module warnings "
           + "not shown\n")
     }
   }
@@ -56,16 +56,19 @@ struct SymbolFileOptions: ParsableArguments {
   /// file may be another trace's: the warning says "this trace".
   func unusedBinaryWarnings(_ resolutions: [ModuleResolution]) -> [String] {
     if resolutions.isEmpty {
-      return binary.map { "--binary \($0) is no module of this trace (it records no module)" }
+      return binary.map {
+        "--binary \(QuotedText.fileName($0)) is no module of this trace (it records no module)"
+      }
     }
     let used = Set(resolutions.compactMap(\.resolvedPath))
     return binary.filter { !used.contains($0) }.map { path in
       if let module = resolutions.first(where: { baseName($0.path) == baseName(path) }) {
-        return "--binary \(path) was not used for module \(module.path) of this trace: "
+        return
+          "--binary \(QuotedText.fileName(path)) was not used for module \(QuotedText.fileName(module.path)) of this trace: "
           + "another build-id than the trace's, or a file name two of its modules share"
       }
       return
-        "--binary \(path) is no module of this trace (neither its build-id nor its file name match one)"
+        "--binary \(QuotedText.fileName(path)) is no module of this trace (neither its build-id nor its file name match one)"
     }
   }
 }
