@@ -59,7 +59,7 @@ final class ProgressBar: @unchecked Sendable {
     let text = Self.fitted(
       label: label, done: done, total: total, elapsed: elapsed,
       columns: Self.terminalColumns() - 1)
-    let width = text.unicodeScalars.count
+    let width = Self.columns(text)
     let clear =
       dumb ? String(repeating: " ", count: max(drawnWidth - width, 0)) : "\u{1B}[K"
     if !drawn { InterruptCleanup.barDrawn(dumb: dumb) }
@@ -87,25 +87,64 @@ final class ProgressBar: @unchecked Sendable {
     let columns = max(columns, 1)
     var width = 24
     var text = line(label: label, done: done, total: total, elapsed: elapsed, width: width)
-    var excess = text.unicodeScalars.count - columns
+    var excess = Self.columns(text) - columns
     if excess > 0, total != nil {
       let narrower = max(8, width - excess)
       excess -= width - narrower
       width = narrower
       text = line(label: label, done: done, total: total, elapsed: elapsed, width: width)
     }
-    let labelLength = label.unicodeScalars.count
-    if excess > 0, labelLength > 3 {
-      let keep = max(labelLength - excess - 3, 8)
-      if keep < labelLength - 3 {
-        let cut = "..." + String(String.UnicodeScalarView(label.unicodeScalars.suffix(keep)))
+    let labelWidth = Self.columns(label)
+    if excess > 0, labelWidth > 3 {
+      // The label's end, in what is left for it after `...` (8 at least).
+      let room = max(labelWidth - excess - 3, 8)
+      if room < labelWidth - 3 {
+        var kept = String.UnicodeScalarView()
+        var used = 0
+        for scalar in label.unicodeScalars.reversed() {
+          used += Self.columns(of: scalar)
+          if used > room { break }
+          kept.append(scalar)
+        }
+        let cut = "..." + String(String.UnicodeScalarView(kept.reversed()))
         text = line(label: cut, done: done, total: total, elapsed: elapsed, width: width)
       }
     }
-    if text.unicodeScalars.count > columns {
-      text = String(String.UnicodeScalarView(text.unicodeScalars.prefix(columns)))
+    if Self.columns(text) > columns {
+      var kept = String.UnicodeScalarView()
+      var used = 0
+      for scalar in text.unicodeScalars {
+        used += Self.columns(of: scalar)
+        if used > columns { break }
+        kept.append(scalar)
+      }
+      text = String(kept)
     }
     return text
+  }
+
+  /// The terminal columns `text` takes (`columns(of:)` of each scalar).
+  static func columns(_ text: String) -> Int {
+    text.unicodeScalars.reduce(0) { $0 + columns(of: $1) }
+  }
+
+  /// The columns a terminal gives `scalar`, as `wcwidth()` does for the
+  /// common cases: 2 for East Asian wide and full-width characters and
+  /// emoji, 0 for combining marks and zero-width characters, else 1.
+  static func columns(of scalar: Unicode.Scalar) -> Int {
+    let v = scalar.value
+    if v < 0x300 { return 1 }
+    switch v {
+    case 0x300...0x36F, 0x1AB0...0x1AFF, 0x1DC0...0x1DFF, 0x200B...0x200F, 0x20D0...0x20FF,
+      0xFE00...0xFE0F, 0xFE20...0xFE2F:
+      return 0
+    case 0x1100...0x115F, 0x2E80...0x303E, 0x3041...0x33FF, 0x3400...0x4DBF, 0x4E00...0x9FFF,
+      0xA000...0xA4CF, 0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE30...0xFE4F, 0xFF00...0xFF60,
+      0xFFE0...0xFFE6, 0x1F300...0x1F64F, 0x1F900...0x1F9FF, 0x20000...0x3FFFD:
+      return 2
+    default:
+      return 1
+    }
   }
 
   /// The bar's text, without terminal controls:

@@ -533,6 +533,15 @@ import WaitContext
     for columns in [1, 5, 20, 40] {
       #expect(fitted(long, columns).unicodeScalars.count <= columns)
     }
+    // Wide characters take two columns each: a name of them is cut to fit
+    // as many columns, not characters (it wrapped).
+    let wide = String(repeating: "日志/", count: 12) + "トレース.rlt"
+    #expect(ProgressBar.columns("日志") == 4 && ProgressBar.columns("e\u{301}") == 1)
+    for columns in [10, 40, 79] {
+      let text = fitted(wide, columns)
+      #expect(ProgressBar.columns(text) <= columns, "\(text)")
+    }
+    #expect(fitted(wide, 79).contains("トレース.rlt ["))
   }
 
   /// The low-reuse shape is clean, and hits the chain cache rarely.
