@@ -3,6 +3,7 @@
 
 #include <dlfcn.h>
 #include <link.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -230,3 +231,5 @@ void rlc_route_global_jobs(int (*router)(void *job, unsigned long long delay)) {
   if (router != NULL) pthread_once(&rlc_hooks_once, rlc_install_job_hooks);
   atomic_store_explicit(&rlc_job_router, router, memory_order_release);
 }
+
+size_t rlc_allocation_size(void *pointer) { return malloc_usable_size(pointer); }

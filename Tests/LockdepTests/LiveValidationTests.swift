@@ -281,6 +281,14 @@ import Testing
       Checked.Mutex(name: "&freed->after").withLock {}
     }
     #expect(scope.findings.map(\.finding.kind) == [.heldLockFreed])
+    // The range freed is the lock object's block (at least its 16-byte
+    // header and the lock), not one byte.
+    if case .heldLockFreed(let from, let to, _, _) = scope.findings.first?.finding.detail {
+      #expect(to - from + 1 >= 24, "\(from)-\(to)")
+      #expect(scope.findings.first?.finding.lock?.instance == from)
+    } else {
+      Issue.record("no range")
+    }
   }
 
   /// A lock freed by dropping its last reference: its stack starts at the

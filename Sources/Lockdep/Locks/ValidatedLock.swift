@@ -29,7 +29,10 @@ public class ValidatedLock: @unchecked Sendable {
   }
 
   deinit {
-    Live.freed(address: instance, length: 1)
+    // The object's whole block, as the kernel's report gives the range
+    // freed (it said `X-X`, one byte); a Swift object is its block's start.
+    let size = rlc_allocation_size(Unmanaged.passUnretained(self).toOpaque())
+    Live.freed(address: instance, length: UInt64(max(size, 1)))
   }
 
   /// The address the validator knows this lock by.
