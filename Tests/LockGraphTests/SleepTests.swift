@@ -3,6 +3,23 @@ import Testing
 import WaitContext
 
 @Suite struct SleepTests {
+  /// The atomic state of the first finding (a sleep in atomic context)
+  /// after `steps` and then `last` (a might-sleep), on a scenario checked
+  /// with `configuration` that declares `locks`.
+  static func atomicState(
+    _ configuration: CheckConfiguration = CheckConfiguration(),
+    locks: KeyValuePairs<String, LockKind>,
+    _ steps: (inout Scenario) throws -> Void,
+    last: (inout Scenario) throws -> Void = { try $0.event(.mightSleep) }
+  ) throws -> AtomicState? {
+    var s = Scenario(configuration)
+    for (key, kind) in locks { s.lock(key, kind) }
+    try steps(&s)
+    try last(&s)
+    guard case .sleepInAtomic(_, let atomic) = s.findings.first?.detail else { return nil }
+    return atomic
+  }
+
   @Test func mightSleepUnderARawSpinlock() throws {
     var s = Scenario()
     s.lock("raw", .rawSpinlock)
@@ -88,15 +105,8 @@ import WaitContext
   /// first spin lock, or the first context event, whichever came first.
   @Test func theAtomicStateCountsAsPreemptCountDoes() throws {
     func state(_ steps: (inout Scenario) throws -> Void) throws -> AtomicState? {
-      var s = Scenario()
-      s.lock("spin", .spinlock)
-      s.lock("spin2", .rawSpinlock)
-      s.lock("rcu", .rcu)
-      s.lock("bh", .rcuBH)
-      try steps(&s)
-      try s.event(.mightSleep)
-      guard case .sleepInAtomic(_, let atomic) = s.findings.first?.detail else { return nil }
-      return atomic
+      try Self.atomicState(
+        locks: ["spin": .spinlock, "spin2": .rawSpinlock, "rcu": .rcu, "bh": .rcuBH], steps)
     }
     let rcuOnly = try state { $0.acquire("rcu") }
     #expect(rcuOnly == AtomicState(preemptCount: 0, rcuDepth: 1))
@@ -174,16 +184,10 @@ import WaitContext
   /// section a sleep in atomic context there. It was printed as 0.
   @Test func onPreemptRTTheRCUNestDepthCountsRTLocksAndBottomHalves() throws {
     func state(_ steps: (inout Scenario) throws -> Void) throws -> AtomicState? {
-      var s = Scenario(CheckConfiguration(preemptRT: true))
-      s.lock("spin", .spinlock)
-      s.lock("rw", .rwlock)
-      s.lock("raw", .rawSpinlock)
-      s.lock("rcu", .rcu)
-      s.lock("bh", .rcuBH)
-      try steps(&s)
-      try s.event(.mightSleep)
-      guard case .sleepInAtomic(_, let atomic) = s.findings.first?.detail else { return nil }
-      return atomic
+      try Self.atomicState(
+        CheckConfiguration(preemptRT: true),
+        locks: ["spin": .spinlock, "rw": .rwlock, "raw": .rawSpinlock, "rcu": .rcu, "bh": .rcuBH],
+        steps)
     }
     let twoSpinlocks = try state {
       $0.acquire("spin")
@@ -229,15 +233,13 @@ import WaitContext
   /// "RCU nest depth: 0, expected: 0" with the lock among the held).
   @Test func anRTLockAcquisitionExpectsTheRCUNestingItFinds() throws {
     func state(_ steps: (inout Scenario) throws -> Void) throws -> AtomicState? {
-      var s = Scenario(CheckConfiguration(preemptRT: true))
-      s.lock("spin", .spinlock)
-      s.lock("spin2", .spinlock)
-      s.lock("rcu", .rcu)
-      try steps(&s)
-      try s.event(.irqDisable)
-      s.acquire("spin2")
-      guard case .sleepInAtomic(_, let atomic) = s.findings.first?.detail else { return nil }
-      return atomic
+      try Self.atomicState(
+        CheckConfiguration(preemptRT: true),
+        locks: ["spin": .spinlock, "spin2": .spinlock, "rcu": .rcu], steps,
+        last: {
+          try $0.event(.irqDisable)
+          $0.acquire("spin2")
+        })
     }
     let alone = try state { _ in }
     #expect(alone == AtomicState(preemptCount: 0, rcuDepth: 0, rcuDepthExpected: 0))
