@@ -43,6 +43,29 @@ extension RawLockCheck {
     return nil
   }
 
+  /// `parseAsRoot(arguments)`, except that an operand missing where an
+  /// unknown option stands (`report -v`, `convert -x.rlt out.rltb`) is
+  /// reported as that unknown option, as it is when the operands are
+  /// there: swift-argument-parser says what is missing first, and the
+  /// mistake was the option.
+  static func parse(_ arguments: [String]) throws -> any ParsableCommand {
+    do {
+      return try parseAsRoot(arguments)
+    } catch {
+      guard message(for: error).hasPrefix("Missing expected argument"),
+        arguments.contains(where: { $0.utf8.count > 1 && $0.hasPrefix("-") })
+      else { throw error }
+      // With stand-ins for the operands, what is left to say is the option.
+      let standIn = "rawlockcheck-operand"
+      do {
+        _ = try parseAsRoot(arguments + [standIn, standIn])
+      } catch let retried {
+        if message(for: retried).hasPrefix("Unknown option") { throw retried }
+      }
+      throw error
+    }
+  }
+
   /// For `rawlockcheck help TOPIC...`, the first topic that names no
   /// subcommand (ArgumentParser would print the general help and exit 0),
   /// with the names it could have been; nil when every topic is known, or

@@ -63,7 +63,7 @@ do {
   }
   var command: any ParsableCommand =
     try (arguments.first == "symbolize" ? SymbolizeCommand.quickParse(arguments.dropFirst()) : nil)
-    ?? RawLockCheck.parseAsRoot(PositionalRuns.collapse(Array(arguments)))
+    ?? RawLockCheck.parse(PositionalRuns.collapse(Array(arguments)))
   try command.run()
 } catch let code as ExitCode {
   exit(code.rawValue)

@@ -31,6 +31,24 @@ import Testing
     #expect(help.stdout.contains("SUBCOMMANDS:"))
   }
 
+  /// An unknown option where the operands are missing is said as the
+  /// unknown option (it was "Missing expected argument '<traces> ...'"),
+  /// as it is when they are there; nothing unknown, the missing operand.
+  @Test(arguments: [
+    (["report", "-v"], "Unknown option '-v'"),
+    (["stats", "--frobnicate"], "Unknown option '--frobnicate'"),
+    (["convert", "-x.rlt", "o.rltb"], "Unknown option '-x.rlt'"),
+    (["graph", "-q"], "Unknown option '-q'"),
+    (["report"], "Missing expected argument '<traces> ...'"),
+    (["convert", "a.rlt"], "Missing expected argument '<output>'"),
+  ])
+  func anUnknownOptionIsSaidBeforeAMissingOperand(arguments: [String], said: String) throws {
+    let run = try ToolRun(arguments)
+    #expect(run.status == 2)
+    #expect(run.stderr.hasPrefix("rawlockcheck: \(said) (see 'rawlockcheck "), "\(run.stderr)")
+    #expect(run.stderr.filter { $0 == "\n" }.count == 1)
+  }
+
   /// `graph`'s usage line is written out (the generated one offered
   /// `--graph-in` repeated, which is refused): it names every option its
   /// help lists, and `--graph-in` once.
