@@ -13,7 +13,10 @@ import Synchronization
 ///
 /// Called inside a read-side section of the calling thread it could never
 /// return (it would wait for that section); it reports the sleep, then
-/// waits for every other thread only.
+/// waits for every other thread only: without the grace-period lock (a
+/// grace period another thread runs meanwhile waits for this section, and
+/// it deadlocked), until each other reader inside a section as it was
+/// called has been seen outside it.
 public func synchronizeRCU() {
   Checked.mightSleep()
   GracePeriods.shared.synchronize()
@@ -40,6 +43,7 @@ final class GracePeriods: Sendable {
   func synchronize() {
     let registry = ReaderRegistry.shared  // sets up membarrier() first
     let me = rlc_rcu_reader_self()
+    if rlc_rcu_depth(me) > 0 { return synchronizeInSection(registry, me) }
     gpLock.lock()
     // The updater's stores (a new pointer published) before any reader's
     // phase is read; under the registry lock, so a thread registering after
@@ -54,6 +58,33 @@ final class GracePeriods: Sendable {
     rlc_rcu_mb_master()
     completed.add(1, ordering: .relaxed)
     gpLock.unlock()
+  }
+
+  /// `synchronize()` from inside the caller's own section (a finding
+  /// already): every section that began before the call, but the
+  /// caller's, has ended once its reader was seen outside any section.
+  /// A reader that re-enters at once may be seen inside again and again:
+  /// this waits longer then, never less.
+  private func synchronizeInSection(
+    _ registry: ReaderRegistry, _ me: UnsafeMutablePointer<rlc_rcu_reader>
+  ) {
+    var waiting: [UnsafeMutablePointer<rlc_rcu_reader>] = []
+    registry.withLockedRegistry { rlc_rcu_mb_master() }
+    waiting = registry.inSection(nil, excluding: me)
+    var attempt = 0
+    while !waiting.isEmpty {
+      attempt += 1
+      if attempt < 100 {
+        rlc_rcu_cpu_relax()
+      } else if attempt < 200 {
+        sched_yield()
+      } else {
+        usleep(50)
+      }
+      waiting = registry.inSection(waiting, excluding: me)
+    }
+    // The readers' last accesses before the caller's frees.
+    rlc_rcu_mb_master()
   }
 
   /// Polls the registry until no reader is in an old-phase section: spins

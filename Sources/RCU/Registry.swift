@@ -93,6 +93,20 @@ final class ReaderRegistry: @unchecked Sendable {
     }
   }
 
+  /// Of `readers` (nil: every registered reader but `excluded`), those
+  /// still registered and inside a section now.
+  func inSection(
+    _ readers: [UnsafeMutablePointer<rlc_rcu_reader>]?,
+    excluding excluded: UnsafeMutablePointer<rlc_rcu_reader>
+  ) -> [UnsafeMutablePointer<rlc_rcu_reader>] {
+    withLock {
+      (readers ?? self.readers).filter { reader in
+        reader != excluded && rlc_rcu_reader_is_registered(reader)
+          && self.readers.contains(reader) && rlc_rcu_depth(reader) > 0
+      }
+    }
+  }
+
   /// Runs `body` with the registry locked (no thread registers meanwhile).
   func withLockedRegistry(_ body: () -> Void) { withLock(body) }
 

@@ -206,6 +206,35 @@ struct RCUTests {
     #expect(statistics.peakArrayPages >= 1 || statistics.listFallbacks > 0)
   }
 
+  /// Inside its own section, `synchronizeRCU()` waits for the other
+  /// threads only, as documented, also while another thread runs a grace
+  /// period (which waits for this section): it waited for that thread's
+  /// grace-period lock, and both hung, and every RCU user after them.
+  @Test func synchronizeInsideASectionReturnsDuringAnotherGracePeriod() {
+    let done = DispatchSemaphore(value: 0)
+    let entered = DispatchSemaphore(value: 0)
+    let inside = LockValidationScope()
+    Thread {
+      entered.wait()
+      usleep(20_000)
+      synchronizeRCU()
+      done.signal()
+    }.start()
+    Thread {
+      inside.run {
+        withRCURead {
+          entered.signal()
+          usleep(100_000)
+          synchronizeRCU()
+        }
+      }
+      done.signal()
+    }.start()
+    let finished = [done.wait(timeout: .now() + 20), done.wait(timeout: .now() + 20)]
+    #expect(finished == [.success, .success], "synchronizeRCU hung inside a section")
+    #expect(inside.findings.contains { $0.finding.kind == .sleepInAtomic })
+  }
+
   @Test("synchronizeRCU inside a read section is a sleep-in-atomic finding")
   func synchronizeInsideReadSection() {
     let outside = LockValidationScope()
