@@ -183,8 +183,10 @@ public final class SlabAllocator: Sendable {
   /// Frees an object `kmalloc` returned (`kfree()`). Its size class comes
   /// from the page it lies in. Stops the program on a pointer that is not a
   /// `kmalloc` object, and on a double free found: of the object this CPU
-  /// freed last (SLUB's check), or of one back in its slab. Never writes
-  /// into the object.
+  /// freed last (SLUB's check), or of one back in its slab once the second
+  /// free reaches the slab (a spill of the cache, or `shrink()`; before
+  /// that the object may be handed out twice, as in SLUB without its debug
+  /// checks). Never writes into the object.
   public func kfree(_ pointer: UnsafeMutableRawPointer) {
     let c = classOf(pointer)
     guard c >= 0 else { return kfreeLarge(pointer, order: -1 - c) }
