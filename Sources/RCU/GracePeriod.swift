@@ -68,32 +68,29 @@ final class GracePeriods: Sendable {
   private func synchronizeInSection(
     _ registry: ReaderRegistry, _ me: UnsafeMutablePointer<rlc_rcu_reader>
   ) {
-    var waiting: [UnsafeMutablePointer<rlc_rcu_reader>] = []
     registry.withLockedRegistry { rlc_rcu_mb_master() }
-    waiting = registry.inSection(nil, excluding: me)
-    var attempt = 0
-    while !waiting.isEmpty {
-      attempt += 1
-      if attempt < 100 {
-        rlc_rcu_cpu_relax()
-      } else if attempt < 200 {
-        sched_yield()
-      } else {
-        usleep(50)
-      }
+    var waiting = registry.inSection(nil, excluding: me)
+    poll {
       waiting = registry.inSection(waiting, excluding: me)
+      return !waiting.isEmpty
     }
     // The readers' last accesses before the caller's frees.
     rlc_rcu_mb_master()
   }
 
-  /// Polls the registry until no reader is in an old-phase section: spins
-  /// first (a section is short), then yields, then sleeps 50 µs per poll.
+  /// Polls the registry until no reader is in an old-phase section.
   private func waitForOldReaders(
     _ registry: ReaderRegistry, excluding me: UnsafeMutablePointer<rlc_rcu_reader>
   ) {
+    poll { registry.anyOldReader(excluding: me) }
+  }
+
+  /// Waits while `waiting()` is true, asking first and then between
+  /// pauses: spins first (a section is short), then yields, then sleeps
+  /// 50 µs per poll.
+  private func poll(while waiting: () -> Bool) {
     var attempt = 0
-    while registry.anyOldReader(excluding: me) {
+    while waiting() {
       attempt += 1
       if attempt < 100 {
         rlc_rcu_cpu_relax()
