@@ -9,6 +9,8 @@ public struct ClassWaitTypes: Sendable, Hashable {
   /// wait-type override).
   public var lockType: LockType
 
+  /// The wait types `inner` and `outer` (nil: the same as `inner`) and the
+  /// lock type `lockType` of a class.
   public init(inner: WaitType, outer: WaitType? = nil, lockType: LockType = .normal) {
     self.inner = inner
     self.outer = outer

@@ -22,8 +22,9 @@ public final class Protected<Lock: KernelLock, Value>: @unchecked Sendable {
   /// non-`Sendable` value (or a reference into it) out of the lock.
   /// - Parameter body: What to do with the value while the lock is held.
   /// - Returns: What `body` returns.
-  // Never inlined: the lock is taken from this function's call site, its
-  // return address.
+  ///
+  /// Never inlined: the lock is taken from this function's call site, its
+  /// return address.
   @inline(never)
   public func withLock<Result, Failure: Error>(
     _ body: (inout sending Value) throws(Failure) -> sending Result

@@ -69,10 +69,12 @@ public final class SymbolName: Sendable, Hashable, CustomStringConvertible {
   /// The readable form (`readable`).
   public var description: String { readable }
 
+  /// Two names are equal when their linkage and readable forms are.
   public static func == (lhs: SymbolName, rhs: SymbolName) -> Bool {
     lhs === rhs || (lhs.linkage == rhs.linkage && lhs.readable == rhs.readable)
   }
 
+  /// Hashes the linkage name (names equal by `==` have one linkage).
   public func hash(into hasher: inout Hasher) {
     hasher.combine(linkage)
   }
