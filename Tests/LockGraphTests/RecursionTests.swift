@@ -280,4 +280,24 @@ import WaitContext
     s.acquire("A", nest: "outer", inst: 1)
     #expect(s.kinds == [.nestedLockNotTaken])
   }
+
+  /// A lock taken in a hard interrupt handler while the interrupted thread
+  /// holds it deadlocks (`check_deadlock()` looks at every held lock of the
+  /// task). On PREEMPT_RT a forced-threaded handler is an irq thread of
+  /// its own, which holds nothing of the interrupted thread's: it waits
+  /// for the lock, no recursion.
+  @Test func aForcedThreadedHandlerOnRTHoldsNothingOfTheInterruptedThread() throws {
+    for rt in [false, true] {
+      var s = Scenario(CheckConfiguration(preemptRT: rt))
+      s.lock("spin", .spinlock)
+      s.acquire("spin")
+      try s.event(.hardirqEnter, threaded: true)
+      s.acquire("spin")
+      s.release("spin")
+      try s.event(.hardirqExit)
+      s.release("spin")
+      #expect(s.kinds.contains(.recursiveLocking) == !rt, "rt \(rt): \(s.kinds)")
+      if rt { #expect(s.kinds.isEmpty, "\(s.kinds)") }
+    }
+  }
 }

@@ -431,4 +431,42 @@ import WaitContext
           == [[rt ? "in a threaded hardirq handler" + suffix : "in hardirq context"]])
     }
   }
+
+  /// On PREEMPT_RT a forced-threaded handler runs in an irq thread of its
+  /// own (`irq_thread()` -> `irq_forced_thread_fn()`): what the thread it
+  /// interrupted holds (a raw spin lock) or disabled (preemption) is not
+  /// the irq thread's, so a `spinlock_t` taken there passes
+  /// `rtlock_might_resched()` (preempt count 0), and a sleep there fails
+  /// only on the irq thread's own RCU nesting (bottom halves off, the
+  /// spin lock), listing only its own lock. Without PREEMPT_RT the handler
+  /// runs on the interrupted thread: the raw lock and preemption count.
+  @Test func aForcedThreadedHandlerOnRTIsAThreadOfItsOwn() throws {
+    for rt in [false, true] {
+      var s = Scenario(CheckConfiguration(preemptRT: rt))
+      s.lock("raw", .rawSpinlock)
+      s.lock("spin", .spinlock)
+      try s.event(.preemptDisable)
+      s.acquire("raw")
+      try s.event(.hardirqEnter, threaded: true)
+      s.acquire("spin")
+      #expect(s.kinds.isEmpty, "rt \(rt): \(s.kinds)")
+      try s.event(.mightSleep)
+      #expect(s.kinds == [.sleepInAtomic], "rt \(rt)")
+      guard let finding = s.findings.first,
+        case .sleepInAtomic(let reasons, let atomic) = finding.detail
+      else { continue }
+      if rt {
+        let onRT = " (an RCU read-side section on PREEMPT_RT)"
+        #expect(
+          reasons == ["in a threaded hardirq handler" + onRT, "holding spinlock &spin" + onRT])
+        #expect(atomic.preemptCount == 0)
+        #expect(atomic.rcuDepth == 2)
+        #expect(finding.held.map(\.lockClass) == [s.id("spin")])
+      } else {
+        #expect(reasons.contains("holding raw_spinlock &raw"))
+        #expect(reasons.contains("preemption disabled"))
+        #expect(finding.held.map(\.lockClass) == [s.id("raw"), s.id("spin")])
+      }
+    }
+  }
 }

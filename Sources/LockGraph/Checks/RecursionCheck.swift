@@ -8,7 +8,9 @@ extension ThreadValidator {
   /// later acquisition depends on it, and is checked against it, as it was
   /// taken (the kernel's `validate_chain()` made such an entry a recursive
   /// read until 2020, and no longer does).
-  /// All held locks count, whatever their interrupt context.
+  /// All held locks count, whatever their interrupt context, except in a
+  /// forced-threaded handler (PREEMPT_RT): an irq thread of its own, which
+  /// holds only what it took (`ThreadState.holdsOwn`).
   ///
   /// The common case, no held lock of the class and no nest lock to look
   /// for, is answered inline; the rest out of line (`checkRecursionSlow`).
@@ -34,6 +36,7 @@ extension ThreadValidator {
     // An index loop: iterating the stack itself would retain its storage.
     for i in 0..<state.held.count {
       let prev = state.held[i]
+      guard state.holdsOwn(prev) else { continue }
       if lock.nest != .none && classes.base(prev.lockClass) == lock.nest { nestHeld = true }
       if prev.lockClass != lock.lockClass { continue }
       if lock.read == .recursive && prev.read.isRead { continue }

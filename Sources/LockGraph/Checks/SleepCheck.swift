@@ -43,13 +43,18 @@ extension ThreadValidator {
   /// default). The rtlock being taken (`lock`; `lockIsHeld` when lockdep
   /// took it first, its entry the newest) has not taken its
   /// `rcu_read_lock()` yet, and its check expects the depth there is.
+  ///
+  /// A forced-threaded handler (PREEMPT_RT) runs in an irq thread of its
+  /// own: only what it took and disabled counts (`ThreadState.ownDepths`,
+  /// `holdsOwn`), with its bottom halves off.
   func atomicState(acquiring lock: HeldLock?, lockIsHeld: Bool) -> AtomicState {
     let s = state
     let rt = configuration.preemptRT
-    var count = UInt32(clamping: s.preemptDisableDepth)
+    let own = s.ownDepths
+    var count = UInt32(clamping: own.preemptDisable)
     if !rt {
-      count &+= 0x200 &* UInt32(clamping: s.bhDisableDepth)
-      count &+= 0x100 &* UInt32(clamping: s.softirqDepth)
+      count &+= 0x200 &* UInt32(clamping: own.bhDisable)
+      count &+= 0x100 &* UInt32(clamping: own.softirq)
     }
     count &+= 0x10000 &* UInt32(clamping: s.hardirqDepth &- s.forcedThreadDepth)
     count &+= 0x110000 &* UInt32(clamping: s.nmiDepth)
@@ -57,9 +62,9 @@ extension ThreadValidator {
     // PREEMPT_RT's bottom-half-disabled section: `bh-disable`, a softirq,
     // a forced-threaded handler (`irq_forced_thread_fn()`), an RCU-bh
     // reader (`rcu_read_lock_bh()`).
-    var bhSection = rt && (s.bhDisableDepth > 0 || s.softirqDepth > 0 || s.forcedThreadDepth > 0)
+    var bhSection = rt && (own.bhDisable > 0 || own.softirq > 0 || s.forcedThreadDepth > 0)
     var lockAt: Origin? = nil
-    for h in s.held {
+    for h in s.held where s.holdsOwn(h) {
       let kind = classes[h.lockClass].kind
       switch kind {
       case .rcu: rcuDepth += 1
@@ -89,7 +94,11 @@ extension ThreadValidator {
       rcuDepthExpected = rcuDepth
     }
     var disabledAt = lockAt
-    if contextsAddToPreemptCount, let contexts = s.contextsDisabledPreemptionAt {
+    // The contexts' place, where they add to the count: in a forced
+    // thread, only what the handler disabled (the place may be the
+    // interrupted thread's, when that one disabled preemption first).
+    let ownContextsAdd = s.forcedThreadDepth == 0 || own.preemptDisable > 0
+    if contextsAddToPreemptCount, ownContextsAdd, let contexts = s.contextsDisabledPreemptionAt {
       if lockAt.map({ contexts.event < $0.event }) ?? true { disabledAt = contexts }
     }
     return AtomicState(
@@ -120,16 +129,18 @@ extension ThreadValidator {
         reasons.append("in hardirq context")
       }
     }
-    if s.softirqDepth > 0 && (!rt || rcuNestCounts) {
+    // In a forced-threaded handler, what the irq thread disabled.
+    let own = s.ownDepths
+    if own.softirq > 0 && (!rt || rcuNestCounts) {
       reasons.append("in softirq context" + (rt ? onRT : ""))
     }
-    if s.irqDisableDepth > 0 { reasons.append("interrupts disabled") }
-    if s.preemptDisableDepth > 0 { reasons.append("preemption disabled") }
-    if s.bhDisableDepth > 0 && (!rt || rcuNestCounts) {
+    if own.irqDisable > 0 { reasons.append("interrupts disabled") }
+    if own.preemptDisable > 0 { reasons.append("preemption disabled") }
+    if own.bhDisable > 0 && (!rt || rcuNestCounts) {
       reasons.append("bottom halves disabled" + (rt ? onRT : ""))
     }
     var atomicHolders: [ClassID] = []
-    for h in s.held {
+    for h in s.held where s.holdsOwn(h) {
       let waits = classes.waits(h.lockClass)
       let c = classes[h.lockClass]
       if SleepRule.makesAtomic(waits, configuration: configuration) {

@@ -45,6 +45,7 @@ extension ThreadValidator {
     // deep the nesting: only the first threaded one in a nesting of
     // others turns them (each once) into threaded ones.
     let outerThreaded = state.hardirqsThreaded
+    if state.hardirqDepth == 0 { state.depthsAtHardirqEntry = state.depths }
     if threaded && !outerThreaded && state.hardirqDepth > 0 {
       for i in state.contexts.indices where state.contexts[i] == .hardirq(threaded: false) {
         state.contexts[i] = .hardirq(threaded: true)

@@ -89,6 +89,11 @@ struct ThreadState: Sendable {
   /// (`hardirq-enter threaded`, or nested in or around one): all of them
   /// are, or none is (`enterHardirq`). False when none is entered.
   var hardirqsThreaded = false
+  /// The thread's depths when the outermost hard interrupt handler now
+  /// entered was entered: on PREEMPT_RT a forced-threaded handler runs in
+  /// an irq thread of its own, which did not disable what the interrupted
+  /// thread disabled (`ownDepths`).
+  var depthsAtHardirqEntry = ContextDepths()
 
   /// A thread that just started: nothing held, entered or disabled, with
   /// room for `heldCapacity` held locks before the stack grows.
@@ -120,6 +125,30 @@ struct ThreadState: Sendable {
     irqTrace = IrqTrace()
     contextsDisabledPreemptionAt = nil
     hardirqsThreaded = false
+    depthsAtHardirqEntry = ContextDepths()
+  }
+
+  /// The thread's preemption, interrupt and bottom-half depths now.
+  var depths: ContextDepths {
+    ContextDepths(
+      preemptDisable: preemptDisableDepth, irqDisable: irqDisableDepth,
+      bhDisable: bhDisableDepth, softirq: softirqDepth)
+  }
+
+  /// The depths of the code running now: inside forced-threaded handlers
+  /// (`forcedThreadDepth`, PREEMPT_RT), the irq thread's, which is not the
+  /// thread it interrupted (what that one disabled is not counted); else
+  /// `depths`.
+  var ownDepths: ContextDepths {
+    forcedThreadDepth == 0 ? depths : depths.since(depthsAtHardirqEntry)
+  }
+
+  /// `lock` is held by the code running now: inside forced-threaded
+  /// handlers (PREEMPT_RT), one the irq thread took (in hardirq context),
+  /// not one of the thread it interrupted.
+  @inline(__always)
+  func holdsOwn(_ lock: HeldLock) -> Bool {
+    forcedThreadDepth == 0 || lock.irqContext & IRQContextID.hardirq != 0
   }
 
   /// Keeps `lock`, dropped after a report, in `freedHeld` (the newest 16).

@@ -334,10 +334,23 @@ public struct ThreadValidator {
     // `lockdep_hardirq_enter()`: both `hardirq_count()` and
     // `lockdep_hardirq_context()` (a nesting count) count an NMI.
     let hardirqCount = Int64(s.hardirqDepth - s.forcedThreadDepth) + Int64(s.nmiDepth)
-    let sc = s.softirqDepth > 0 ? 1 : 0
-    let softirqCount = Int64(s.softirqDepth) + 2 * Int64(s.bhDisableDepth)
+    // A forced-threaded handler's irq thread (PREEMPT_RT) counts its own:
+    // bottom halves off once (`irq_forced_thread_fn()`), and what it did.
+    let own = s.ownDepths
+    let sc = own.softirq > 0 ? 1 : 0
+    let softirqCount =
+      Int64(own.softirq) + 2 * (Int64(own.bhDisable) + (s.forcedThreadDepth > 0 ? 1 : 0))
     return
       "HC\(hardirqCount)[\(hardirqCount)]:SC\(sc)[\(softirqCount)]:HE\(s.hardirqsOff ? 0 : 1):SE\(s.softirqsEnabled ? 1 : 0)"
+  }
+
+  /// The held locks a finding lists, as lockdep's `lockdep_print_held_locks()`
+  /// of the task running: inside a forced-threaded handler (PREEMPT_RT),
+  /// the irq thread's, not those of the thread it interrupted.
+  func heldNow() -> [LockSnapshot] {
+    let s = state
+    if s.forcedThreadDepth == 0 { return s.held.map(snapshot) }
+    return s.held.filter(s.holdsOwn).map(snapshot)
   }
 
   /// A held lock as a finding shows it, with its class's usage bits now.
@@ -363,7 +376,7 @@ public struct ThreadValidator {
     ) {
       Finding(
         kind: kind, thread: thread, origin: origin, lock: lock,
-        held: state.held.map(snapshot), detail: detail, count: 1, irqState: irqState(),
+        held: heldNow(), detail: detail, count: 1, irqState: irqState(),
         irqTrace: kind == .inconsistentLockState || (kind == .sleepInAtomic && state.hardirqsOff)
           ? state.irqTrace : nil)
     }
