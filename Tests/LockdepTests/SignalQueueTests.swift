@@ -137,7 +137,7 @@ import Testing
   @Test func runsThatRepeatTheOneBeforeTakeNoRoom() {
     // 100 runs of 4 events in a queue of 16: one stored, replayed 100 times.
     let a = Self.run(ClassID(1))
-    var queue = Self.queue(Array(repeating: a, count: 100), capacity: 16)
+    let queue = Self.queue(Array(repeating: a, count: 100), capacity: 16)
     defer { queue.deallocate() }
     #expect(queue.count == 4)
     #expect(queue.dropped == 0)
@@ -154,7 +154,7 @@ import Testing
     // A strict prefix of the run before: not a repeat of it.
     let d = Array(c.prefix(1))
     let runs = [a, a, a, b, b, c, d, d, a]
-    var queue = Self.queue(runs, capacity: 64)
+    let queue = Self.queue(runs, capacity: 64)
     defer { queue.deallocate() }
     #expect(queue.count == 4 + 4 + 4 + 1 + 4)
     #expect(queue.dropped == 0)
@@ -201,7 +201,7 @@ import Testing
     // second's, it needs 4 more slots where 2 are left.
     let a = Self.run(ClassID(1))
     let b = Self.run(ClassID(2))
-    var queue = Self.queue([a, Array(b.prefix(2)), b], capacity: 6)
+    let queue = Self.queue([a, Array(b.prefix(2)), b], capacity: 6)
     defer { queue.deallocate() }
     #expect(queue.dropped == 1)
     #expect(
