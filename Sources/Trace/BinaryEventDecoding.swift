@@ -22,6 +22,9 @@ extension BinaryTraceDecoder {
     // A record may start at `last` or before: `longestEvent` bytes follow.
     let last = start + room
     let startOffset = Int64(input.offset)
+    // A record's position is this plus its address: one add an event, and
+    // neither `start` nor `startOffset` kept in the loop.
+    let positionBias = startOffset &- Int64(Int(bitPattern: start))
     let threadTable = dense.threads
     let classTable = dense.classes
     var p = start
@@ -61,7 +64,7 @@ extension BinaryTraceDecoder {
                 if fast == 0 { return }
                 let verb = code & 0x3F
                 q += 1
-                let position = startOffset &+ Int64(r - start)
+                let position = positionBias &+ Int64(Int(bitPattern: r))
                 let threadID = try Self.varint(&q)
                 let slot: Int
                 let thread: ThreadID

@@ -26,15 +26,24 @@ extension ThreadValidator {
   /// caller's. A trace's validator keeps no `ChainMemo`
   /// (`remembersChains`): the chain cache alone decides which
   /// acquisitions count as chain hits, here and in `acquireFast`.
+  ///
+  /// A new chain is `acquireInBatchNewChain`'s, out of line: without it in
+  /// its body, this one is inlined into the batch's loop as its attribute
+  /// asks (with it, the optimizer left a call, whose prologue, epilogue and
+  /// origin passed on the stack cost about 25 instructions an acquisition).
+  /// The origin is `event`'s, numbered `number`: read from the event where
+  /// the lock is pushed (an origin passed by value is loaded before the
+  /// chain cache's probe and kept on the stack across it).
   @inline(__always)
   mutating func acquireInBatch(
-    _ cls: ClassID, instance: UInt64, read: ReadMode, origin: Origin,
-    in s: UnsafeMutablePointer<SharedState>
+    _ cls: ClassID, instance: UInt64, read: ReadMode, event: UnsafePointer<LockEvent>,
+    number: Int64, in s: UnsafeMutablePointer<SharedState>
   ) -> BatchAcquisition {
     // What `acquireFast` does, up to the chain cache.
     guard state.held.hasRoom else { return .declined }
     if state.acquireBlockers != 0 {
-      return acquireInBatchInContext(cls, instance: instance, read: read, origin: origin, in: s)
+      return acquireInBatchInContext(
+        cls, instance: instance, read: read, origin: Self.origin(of: event, number: number), in: s)
     }
     let top = state.held.top
     let before = top?.taskState ?? TaskTransitions.empty
@@ -45,14 +54,36 @@ extension ThreadValidator {
     let key = ChainKey.iterate(base, lockClass: cls, read: read)
     let bits = HeldLock.taskContextBits(read: read, after: after)
     if chains.containsBranchFree(key) {
-      pushTaskContext(cls, instance: instance, origin: origin, key: key, bits: bits)
+      pushTaskContext(
+        cls, instance: instance, origin: Self.origin(of: event, number: number), key: key,
+        bits: bits)
       return .cached
     }
+    return acquireInBatchNewChain(
+      cls, instance: instance, read: read, origin: Self.origin(of: event, number: number),
+      key: key, bits: bits, in: s)
+  }
+
+  /// The origin of `event`, numbered `number` (`Origin.event`).
+  @inline(__always)
+  static func origin(of event: UnsafePointer<LockEvent>, number: Int64) -> Origin {
+    var origin = event.pointee.origin
+    origin.event = number
+    return origin
+  }
+
+  /// `acquireInBatch` of a chain not in the cache, in plain task context,
+  /// reaching `key` with packed fields `bits`; `hasRoom` holds.
+  @inline(never)
+  mutating func acquireInBatchNewChain(
+    _ cls: ClassID, instance: UInt64, read: ReadMode, origin: Origin, key: UInt64, bits: UInt64,
+    in s: UnsafeMutablePointer<SharedState>
+  ) -> BatchAcquisition {
     // A new chain. A held lock with a task state was taken in task
     // context: the chain continues from it (an empty stack starts one and
     // adds no dependency). `checkRecursion`'s common case: no nest lock,
     // the class not held.
-    if top != nil {
+    if state.held.count > 0 {
       guard !state.held.holds(cls),
         dependenciesKnown(of: cls, read: read, context: IRQContextID.task, in: s)
       else { return .declined }

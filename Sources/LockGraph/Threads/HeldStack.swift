@@ -105,6 +105,14 @@ struct HeldStack: RandomAccessCollection, @unchecked Sendable {
     count &-= 1
   }
 
+  /// Pops the newest lock of a stack known not to be empty (its `top` was
+  /// read): `removeLast()` without the test.
+  @inlinable @inline(__always)
+  mutating func removeTop() {
+    assert(count > 0, "pop from an empty held-lock stack")
+    count &-= 1
+  }
+
   /// Pops every lock from `start` up.
   mutating func removeAll(from start: Int) {
     precondition(start >= 0 && start <= count, "held-lock index out of range")

@@ -25,12 +25,22 @@ extension ThreadValidator {
   /// false, changing nothing, for any other (`release(_:)` finds it).
   @inline(__always)
   mutating func releaseTop(_ lockClass: ClassID, instance: UInt64) -> Bool {
-    guard !state.stopped, let top = state.top, top.irqContext == state.irqContext,
-      top.lockClass == lockClass || classes.base(top.lockClass) == lockClass,
+    guard let top = state.top else { return false }
+    // `releaseBlockers` is 0 exactly when the thread is validated and no
+    // interrupt-like context is entered (its depths are never negative):
+    // the current context is then task context, without the three depths
+    // read to work it out.
+    if state.releaseBlockers == 0 {
+      guard top.irqContext == IRQContextID.task else { return false }
+    } else {
+      guard !state.stopped, top.irqContext == state.irqContext else { return false }
+    }
+    guard top.lockClass == lockClass || classes.base(top.lockClass) == lockClass,
       instance == 0 || top.instance == instance, top.references == 0
     else { return false }
     state.chainKey = top.previousChainKey
-    state.held.removeLast()
+    // `top` is not nil: the stack is not empty.
+    state.held.removeTop()
     return true
   }
 

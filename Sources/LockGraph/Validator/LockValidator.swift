@@ -346,7 +346,7 @@ public struct LockValidator {
     let lockClass = event.pointee.lockClass
     let id = event.pointee.thread.index
     // One unsigned comparison for `0 <= id < slots.count`.
-    guard UInt(bitPattern: id) < UInt(slots.count) else { return false }
+    guard UInt(bitPattern: id) < UInt(bitPattern: slots.count) else { return false }
     // A vacant slot (-1) fails the test as a negative index.
     let t = Int(slots[id])
     guard t >= 0, !threads[t].state.stopped else { return false }
@@ -365,11 +365,9 @@ public struct LockValidator {
     } else if event.pointee.subclass == 0, event.pointee.nest == .none,
       !event.pointee.isTrylock
     {
-      var origin = event.pointee.origin
-      origin.event = number
       let taken = threads[t].acquireInBatch(
-        lockClass, instance: event.pointee.address, read: event.pointee.read, origin: origin,
-        in: shared)
+        lockClass, instance: event.pointee.address, read: event.pointee.read, event: event,
+        number: number, in: shared)
       if taken != .declined {
         threads[t].counters.acquisitions &+= 1
         if taken == .cached {
