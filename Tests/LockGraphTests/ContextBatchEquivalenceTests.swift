@@ -43,7 +43,8 @@ import WaitContext
       + "i\(s.irqDisableDepth) b\(s.bhDisableDepth) p\(s.preemptDisableDepth) "
       + "stopped \(s.stopped) key \(s.chainKey) freed \(s.freedHeld.count) "
       + "blockers \(s.acquireBlockers)/\(s.releaseBlockers) held \(held) irq \(s.irqTrace) "
-      + "preempt-off at \(s.contextsDisabledPreemptionAt)"
+      + "preempt-off at \(String(describing: s.contextsDisabledPreemptionAt)) "
+      + "at hardirq entry \(s.depthsAtHardirqEntry)"
   }
 
   /// One random event of thread `t`, which holds `held`; `open` keeps the
