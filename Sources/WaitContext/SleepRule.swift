@@ -57,4 +57,13 @@ public enum SleepRule {
   /// both into a class's `TaskTransitions`.
   @inlinable
   public static func isRTLock(_ lock: ClassWaitTypes) -> Bool { lock.effectiveOuter == .config }
+
+  /// On PREEMPT_RT, an rtlock of this kind is checked for sleeping after
+  /// lockdep takes it: `rt_spin_lock()` calls `spin_acquire()` before
+  /// `rtlock_might_resched()` (a `local_lock_t` is a `spinlock_t` there,
+  /// and a custom class is checked like one), while `rt_read_lock()` and
+  /// `rt_write_lock()` call `rtlock_might_resched()` first, as a sleeping
+  /// lock's function does.
+  @inlinable
+  public static func sleepCheckFollowsAcquireOnRT(_ kind: LockKind) -> Bool { kind != .rwlock }
 }

@@ -197,4 +197,63 @@ import WaitContext
     #expect(trace.softirqsDisabled.stamp == 3 && trace.softirqsDisabled.origin.event == 4)
     #expect(trace.hardirqsEnabled.stamp == 0)
   }
+
+  /// `rcu_read_lock_bh()` is `local_bh_disable()` and then its lockdep
+  /// map; `rcu_read_unlock_bh()` the map's release and then
+  /// `local_bh_enable()`. So a lock taken inside an `rcu_bh` section is not
+  /// SOFTIRQ-ON (`mark_usage()` marks that only with softirqs enabled),
+  /// and one held when the section ends becomes SOFTIRQ-ON there
+  /// (`lockdep_softirqs_on()` marks the held locks). The irq event stamps
+  /// count the section as bottom halves off and on. Each event one at a
+  /// time, and as a trace's batch.
+  @Test(arguments: [false, true])
+  func anRCUBottomHalfSectionDisablesBottomHalves(batch: Bool) throws {
+    var v = LockValidator()
+    let spin = v.declareClass(key: "s", kind: .spinlock, waits: try ClassWaitTypes(kind: .spinlock))
+    let bh = v.declareClass(key: "b", kind: .rcuBH, waits: try ClassWaitTypes(kind: .rcuBH))
+    let t = v.declareThread(token: "t")
+    func run(_ events: [LockEvent]) throws {
+      if batch {
+        #expect(events.withUnsafeBufferPointer { v.process($0) } == nil)
+      } else {
+        for event in events { try v.process(event) }
+      }
+    }
+    // Inside the section, then in a softirq: consistent.
+    try run([
+      LockEvent(.acquire, thread: t, lockClass: bh, read: .recursive),
+      LockEvent(.acquire, thread: t, lockClass: spin),
+      LockEvent(.release, thread: t, lockClass: spin),
+      LockEvent(.release, thread: t, lockClass: bh),
+      LockEvent(.softirqEnter, thread: t),
+      LockEvent(.acquire, thread: t, lockClass: spin),
+      LockEvent(.release, thread: t, lockClass: spin),
+      LockEvent(.softirqExit, thread: t),
+    ])
+    #expect(v.findings.findings.isEmpty, "\(v.findings.findings.map(\.kind))")
+    // Held when the section ends: SOFTIRQ-ON at the section's release,
+    // inconsistent with its use in the softirq.
+    try run([
+      LockEvent(.acquire, thread: t, lockClass: bh, read: .recursive),
+      LockEvent(.acquire, thread: t, lockClass: spin),
+      LockEvent(.release, thread: t, lockClass: bh),
+      LockEvent(.release, thread: t, lockClass: spin),
+    ])
+    let findings = v.findings.findings
+    #expect(findings.map(\.kind) == [.inconsistentLockState])
+    guard let finding = findings.first,
+      case .inconsistentLockState(let previous, let new, _, _) = finding.detail
+    else { return }
+    #expect(previous.usageString == "IN-SOFTIRQ-W")
+    #expect(new.usageString == "SOFTIRQ-ON-W")
+    // Found at the section's release (event 10), whose bottom halves
+    // went off at its acquisition (event 8): the stamps count as
+    // `bh-disable` and `bh-enable` would, the first section's off (1) and
+    // its end (interrupts off, bottom halves on, interrupts on: 2 to 4),
+    // the softirq's entry and exit (5, 6), and this section's off (7).
+    #expect(finding.origin.event == 10)
+    let trace = try #require(finding.irqTrace)
+    #expect(trace.softirqsDisabled.stamp == 7 && trace.softirqsDisabled.origin.event == 8)
+    #expect(trace.hardirqsEnabled.stamp == 4 && trace.hardirqsEnabled.origin.event == 3)
+  }
 }

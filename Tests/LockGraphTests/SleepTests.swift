@@ -250,6 +250,29 @@ import WaitContext
     #expect(nested == AtomicState(preemptCount: 0, rcuDepth: 2, rcuDepthExpected: 2))
   }
 
+  /// On PREEMPT_RT, `rt_read_lock()` and `rt_write_lock()` call
+  /// `rtlock_might_resched()` before lockdep takes the `rwlock_t`, as
+  /// sleeping locks' functions do, while `rt_spin_lock()` calls it after:
+  /// under a raw spin lock, an `rwlock_t`'s sleep is reported first, with
+  /// only the raw lock held, then its invalid wait context; a
+  /// `spinlock_t`'s invalid wait context comes first, and its sleep lists
+  /// it among the held locks.
+  @Test func anRTRwlockIsCheckedForSleepingBeforeLockdepTakesIt() throws {
+    for (kind, sleepFirst) in [(LockKind.rwlock, true), (.spinlock, false)] {
+      var s = Scenario(CheckConfiguration(preemptRT: true))
+      s.lock("raw", .rawSpinlock)
+      s.lock("rt", kind)
+      s.acquire("raw")
+      s.acquire("rt")
+      let expected: [FindingKind] =
+        sleepFirst ? [.sleepInAtomic, .invalidWaitContext] : [.invalidWaitContext, .sleepInAtomic]
+      #expect(s.kinds == expected, "\(kind)")
+      let sleep = s.findings.first { $0.kind == .sleepInAtomic }
+      let held = sleep?.held.map(\.lockClass) ?? []
+      #expect(held == (sleepFirst ? [s.id("raw")] : [s.id("raw"), s.id("rt")]), "\(kind)")
+    }
+  }
+
   /// `__might_resched()` prints the irq event stamps
   /// (`print_irqtrace_events()`) when interrupts are off, and only then.
   @Test func aSleepWithInterruptsOffKeepsTheIrqEventStamps() throws {
@@ -359,9 +382,12 @@ import WaitContext
       s.acquire("l", read: kind.row.isRCU ? .recursive : .exclusive)
       try s.event(.mightSleep)
       #expect(s.kinds == [.sleepInAtomic], "\(kind)")
+      // `rcu_read_lock_bh()` disables bottom halves first.
+      let onRT = " (an RCU read-side section on PREEMPT_RT)"
       #expect(
         Self.reasons(s) == [
-          ["holding \(kind.rawValue) &l (an RCU read-side section on PREEMPT_RT)"]
+          (kind == .rcuBH ? ["bottom halves disabled" + onRT] : [])
+            + ["holding \(kind.rawValue) &l" + onRT]
         ])
       // A mutex taken there: invalid wait context, and the sleep.
       s.acquire("m")

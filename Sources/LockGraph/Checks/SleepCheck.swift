@@ -62,20 +62,17 @@ extension ThreadValidator {
     // PREEMPT_RT's bottom-half-disabled section: `bh-disable`, a softirq,
     // a forced-threaded handler (`irq_forced_thread_fn()`), an RCU-bh
     // reader (`rcu_read_lock_bh()`).
-    var bhSection = rt && (own.bhDisable > 0 || own.softirq > 0 || s.forcedThreadDepth > 0)
+    let bhSection = rt && (own.bhDisable > 0 || own.softirq > 0 || s.forcedThreadDepth > 0)
     var lockAt: Origin? = nil
     for h in s.held where s.holdsOwn(h) {
       let kind = classes[h.lockClass].kind
       switch kind {
       case .rcu: rcuDepth += 1
       case .rcuBH:
-        if rt {
-          bhSection = true
-          continue
-        }
-        // `local_bh_disable()` records where the count left 0 too.
-        count &+= 0x200
-        if lockAt == nil { lockAt = h.origin }
+        // Its `local_bh_disable()` is counted with the bottom halves
+        // disabled (`enterRCUBottomHalfSection`), where the count left 0
+        // too; on PREEMPT_RT it is that section's RCU level.
+        continue
       default:
         if rt && SleepRule.nestsRCUOnRT(kind) {
           rcuDepth += 1

@@ -26,25 +26,33 @@ extension ThreadValidator {
     counters.acquisitions += 1
     let waits = classes.waits(cls)
     let check = classes.check(cls)
+    // `rcu_read_lock_bh()` disables bottom halves before it takes its map
+    // (not in an NMI, where nothing is held to end the section).
+    let beginsBottomHalfSection =
+      !check && event.verb == .acquire && state.nmiDepth == 0 && classes[cls].kind == .rcuBH
+    if beginsBottomHalfSection { enterRCUBottomHalfSection(at: event.origin) }
     // Not changed below: each check reads it in place, none copies it.
-    let lock = HeldLock(
+    var lock = HeldLock(
       instance: event.address, origin: event.origin, lockClass: cls, nest: event.nest,
       read: check ? event.read : .recursive, isTrylock: event.isTrylock,
       check: check, hardirqsOff: state.hardirqsOff, irqContext: state.irqContext)
+    lock.endsBottomHalfSection = beginsBottomHalfSection
 
     // `might_lock()` is `lock_acquire()` and `lock_release()` only: no
     // `might_sleep()`, which the kernel's sleeping lock functions call
     // themselves (a `might-lock` of a mutex in atomic context is an invalid
     // wait context, not also a sleep in atomic context).
     // A sleeping lock's function checks first (`mutex_lock()` calls
-    // `might_sleep()` before `mutex_acquire()`); a PREEMPT_RT spinlock_t
-    // after lockdep took it (`rt_spin_lock()`: `spin_acquire()`, then
-    // `rtlock_might_resched()`), so its other findings come first and
-    // its report lists it among the held locks.
+    // `might_sleep()` before `mutex_acquire()`, as `rt_read_lock()` does);
+    // a PREEMPT_RT spinlock_t after lockdep took it (`rt_spin_lock()`:
+    // `spin_acquire()`, then `rtlock_might_resched()`), so its other
+    // findings come first and its report lists it among the held locks.
     let sleepCheck =
       !event.isTrylock && event.verb != .mightLock
       && SleepRule.sleeps(waits, configuration: configuration)
-    let sleepCheckAfter = sleepCheck && configuration.preemptRT && SleepRule.isRTLock(waits)
+    let sleepCheckAfter =
+      sleepCheck && configuration.preemptRT && SleepRule.isRTLock(waits)
+      && SleepRule.sleepCheckFollowsAcquireOnRT(classes[cls].kind)
     // lockdep's nest-lock merge: a lock of the newest held lock's class
     // taken with a nest lock only adds a reference to that entry, checked
     // by lockdep for nothing (the nest lock serializes them): a thread may

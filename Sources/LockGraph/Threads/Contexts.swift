@@ -153,6 +153,24 @@ extension ThreadValidator {
     lowerBottomHalfCount(at: event.origin)
   }
 
+  /// `rcu_read_lock_bh()`'s `local_bh_disable()`, before its lockdep map
+  /// is taken at `origin` (an `acquire` of an `rcu_bh` class, which the
+  /// full path takes): as a `bh-disable`, and counted in the irq event
+  /// stamps here (an acquisition's event counts nothing else).
+  mutating func enterRCUBottomHalfSection(at origin: Origin) {
+    let before = state.irqTraceState
+    noteDisablingPreemption(at: origin)
+    state.bhDisableDepth += 1
+    state.irqTrace.note(from: before, to: state.irqTraceState, at: origin)
+  }
+
+  /// `rcu_read_unlock_bh()`'s `local_bh_enable()`, after its lockdep map
+  /// was released at `origin` (a held lock that `endsBottomHalfSection`):
+  /// as a `bh-enable`, unless the stream enabled bottom halves already.
+  mutating func leaveRCUBottomHalfSection(at origin: Origin) {
+    if state.bhDisableDepth > 0 { lowerBottomHalfCount(at: origin) }
+  }
+
   /// `enableBottomHalves` once the stream allowed it (a disable to end),
   /// for the event at `origin`; the quiet path's too, whose held locks
   /// are marked already (`markHeldLocks` then returns at once).

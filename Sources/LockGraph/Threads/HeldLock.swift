@@ -30,6 +30,7 @@ public struct HeldLock: Sendable {
   @inlinable static var allowedShift: UInt64 { 16 }  // 8 bits
   @inlinable static var limitShift: UInt64 { 24 }  // 8 bits
   @inlinable static var taskStateShift: UInt64 { 32 }  // 4 bits
+  @inlinable static var bottomHalfSectionBit: UInt64 { 1 << 39 }
   @inlinable static var referencesShift: UInt64 { 40 }  // 24 bits
 
   init(
@@ -109,6 +110,22 @@ public struct HeldLock: Sendable {
         bits & ((1 << Self.referencesShift) - 1)
         | UInt64(min(newValue, 0xFF_FFFF)) << Self.referencesShift
     }
+  }
+
+  /// Its release ends a bottom-half-disabled section it began: an
+  /// `rcu_read_lock_bh()` (`local_bh_disable()`, then the lockdep map),
+  /// whose `rcu_read_unlock_bh()` enables bottom halves again.
+  public var endsBottomHalfSection: Bool {
+    @inline(__always) get { flag(Self.bottomHalfSectionBit) }
+    @inline(__always) set { set(Self.bottomHalfSectionBit, newValue) }
+  }
+
+  /// Its release only pops it: no references to give back
+  /// (`references`), no bottom-half section to end
+  /// (`endsBottomHalfSection`). One test of the packed word, for the fast
+  /// paths.
+  @inlinable var releasesAlone: Bool {
+    @inline(__always) get { bits & (Self.bottomHalfSectionBit | ~0 << Self.referencesShift) == 0 }
   }
 
   /// A trylock that succeeded.

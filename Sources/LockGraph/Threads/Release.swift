@@ -12,7 +12,7 @@ extension ThreadValidator {
   public mutating func releaseFast(_ lockClass: ClassID, instance: UInt64) -> Bool {
     guard state.releaseBlockers == 0, let top = state.top,
       top.lockClass == lockClass || classes.base(top.lockClass) == lockClass,
-      instance == 0 || top.instance == instance, top.references == 0
+      instance == 0 || top.instance == instance, top.releasesAlone
     else { return false }
     assert(top.irqContext == IRQContextID.task, "a lock of an interrupt context in task context")
     state.chainKey = top.previousChainKey
@@ -36,7 +36,7 @@ extension ThreadValidator {
       guard !state.stopped, top.irqContext == state.irqContext else { return false }
     }
     guard top.lockClass == lockClass || classes.base(top.lockClass) == lockClass,
-      instance == 0 || top.instance == instance, top.references == 0
+      instance == 0 || top.instance == instance, top.releasesAlone
     else { return false }
     state.chainKey = top.previousChainKey
     // `top` is not nil: the stack is not empty.
@@ -87,7 +87,9 @@ extension ThreadValidator {
         if state.freedHeld[freed].references > 1 {
           state.freedHeld[freed].references -= 1
         } else {
-          state.freedHeld.remove(at: freed)
+          let dropped = state.freedHeld.remove(at: freed)
+          // Its section ends at its release all the same.
+          if dropped.endsBottomHalfSection { leaveRCUBottomHalfSection(at: event.origin) }
         }
         return
       }
@@ -108,13 +110,16 @@ extension ThreadValidator {
         classes: [event.lockClass])
       return
     }
+    let removed = state.held[index]
+    // `rcu_read_unlock_bh()`: the lockdep map's release, then
+    // `local_bh_enable()`.
+    defer { if removed.endsBottomHalfSection { leaveRCUBottomHalfSection(at: event.origin) } }
     if index == state.held.count - 1 {
       // The common case: the newest lock goes, the chain key goes back.
-      state.chainKey = state.held[index].previousChainKey
+      state.chainKey = removed.previousChainKey
       state.held.removeLast()
       return
     }
-    let removed = state.held[index]
     let above = Array(state.held[(index + 1)...])
     state.held.removeAll(from: index)
     state.chainKey = removed.previousChainKey

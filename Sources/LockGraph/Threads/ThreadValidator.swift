@@ -211,11 +211,15 @@ public struct ThreadValidator {
       return
     }
     // The interrupt state changes the event makes (`IrqTrace`); a
-    // `bh-enable` counts its own, in lockdep's order, and an exit leaves a
-    // new thread's state, which has counted nothing.
+    // `bh-enable` counts its own, in lockdep's order, as does an
+    // acquisition or release of an `rcu_bh` section (the only ones that
+    // change the state), and an exit leaves a new thread's state, which
+    // has counted nothing.
     let irqBefore = state.irqTraceState
     defer {
-      if event.verb != .bhEnable && event.verb != .exit {
+      if event.verb != .bhEnable && event.verb != .exit && event.verb != .acquire
+        && event.verb != .release
+      {
         state.irqTrace.note(from: irqBefore, to: state.irqTraceState, at: event.origin)
       }
     }
