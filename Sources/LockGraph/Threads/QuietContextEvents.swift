@@ -1,6 +1,21 @@
 import WaitContext
 
 extension ThreadValidator {
+  /// `processQuietContextEvent(_:threaded:origin:)` of a batch's event
+  /// `event`, numbered `number`, out of line: context events are a few in
+  /// a hundred, and their switch inlined into the batch's loop made it
+  /// keep its values on the stack for every event.
+  @inline(never)
+  mutating func processQuietContextEvent(_ event: UnsafePointer<LockEvent>, number: Int64) -> Bool {
+    processQuietContextEvent(
+      event.pointee.verb, threaded: event.pointee.threaded,
+      origin: {
+        var origin = event.pointee.origin
+        origin.event = number
+        return origin
+      }())
+  }
+
   /// `process(_:)` of an event that enters or leaves an interrupt-like
   /// context or turns interrupts, bottom halves or preemption off or on
   /// (verbs `hardirqEnter` through `preemptEnable`), on a validated

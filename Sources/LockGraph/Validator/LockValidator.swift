@@ -222,23 +222,41 @@ public struct LockValidator {
             {
               continue
             }
-            let thread = events[index].thread
-            precondition(
-              thread.index >= 0 && thread.index < pool.slots.count,
-              "an event of an undeclared thread")
-            guard pool.slot(for: thread, threads: threads) != nil else { return .needsSlot(index) }
-            var next = number
-            do throws(EventError) {
-              try Self.validate(
-                events[index], number: &next, threads: threads, pool: &pool, shared: shared)
-            } catch {
-              return .refused(index, error)
+            if let end = Self.validateInFull(
+              first + index, index: index, number: number, threads: threads, pool: &pool,
+              shared: shared)
+            {
+              return end
             }
           }
           return .done
         }
       }
     }
+  }
+
+  /// `processBatch`'s event `index`, numbered `number`, that
+  /// `validateInPlace` did not take: validated in full. Returns nil when
+  /// it was accepted, else how the batch ends. Out of line: inlined, its
+  /// calls made the batch's loop keep its values on the stack, reloaded
+  /// for every event.
+  @inline(never)
+  static func validateInFull(
+    _ event: UnsafePointer<LockEvent>, index: Int, number: Int64,
+    threads: UnsafeMutableBufferPointer<ThreadValidator>, pool: inout ThreadSlots,
+    shared: UnsafeMutablePointer<SharedState>
+  ) -> BatchEnd? {
+    let thread = event.pointee.thread
+    precondition(
+      thread.index >= 0 && thread.index < pool.slots.count, "an event of an undeclared thread")
+    guard pool.slot(for: thread, threads: threads) != nil else { return .needsSlot(index) }
+    var next = number
+    do throws(EventError) {
+      try validate(event.pointee, number: &next, threads: threads, pool: &pool, shared: shared)
+    } catch {
+      return .refused(index, error)
+    }
+    return nil
   }
 
   /// One event on the thread validators: numbered `number`, which counts
@@ -351,13 +369,7 @@ public struct LockValidator {
     let t = Int(slots[id])
     guard t >= 0, !threads[t].state.stopped else { return false }
     if verb.rawValue >= LockEvent.Verb.hardirqEnter.rawValue {
-      return threads[t].processQuietContextEvent(
-        verb, threaded: event.pointee.threaded,
-        origin: {
-          var origin = event.pointee.origin
-          origin.event = number
-          return origin
-        }())
+      return threads[t].processQuietContextEvent(event, number: number)
     }
     guard lockClass != .none, verb == .acquire || verb == .release else { return false }
     if verb == .release {
@@ -380,14 +392,27 @@ public struct LockValidator {
         return true
       }
     }
+    processInFull(event, number: number, t, threads: threads, unindexed: &unindexed, shared: shared)
+    return true
+  }
+
+  /// `validateInPlace` of an acquisition or release its fast paths did
+  /// not take, on thread slot `t` (validated): `ThreadValidator.processInFull`.
+  /// Out of line, as the calls in it are, so that the batch's loop keeps
+  /// its values in registers across the common events.
+  @inline(never)
+  static func processInFull(
+    _ event: UnsafePointer<LockEvent>, number: Int64, _ t: Int,
+    threads: UnsafeMutableBufferPointer<ThreadValidator>, unindexed: inout [Int],
+    shared: UnsafeMutablePointer<SharedState>
+  ) {
     threads[t].heldShared = shared
     threads[t].processInFull(event.pointee, number: number)
     threads[t].heldShared = nil
-    if verb == .acquire {
+    if event.pointee.verb == .acquire {
       threads[t].noteDepth(event: number)
       listUnindexed(t, threads: threads, unindexed: &unindexed)
     }
-    return true
   }
 
   /// The verbs `validateInPlace` takes: acquisitions and releases (and
