@@ -22,6 +22,7 @@ import WaitContext
     (.mutex, try! ClassWaitTypes(kind: .mutex)),
     (.rwsem, try! ClassWaitTypes(kind: .rwsem)),
     (.rcu, try! ClassWaitTypes(kind: .rcu)),
+    (.rcuBH, try! ClassWaitTypes(kind: .rcuBH)),
     (.rcuSched, try! ClassWaitTypes(kind: .rcuSched)),
     (.waitOverride, try! ClassWaitTypes(kind: .waitOverride, inner: .config)),
     (.custom, try! ClassWaitTypes(kind: .custom, inner: .spin, outer: .sleep)),

@@ -256,4 +256,39 @@ import WaitContext
     #expect(trace.softirqsDisabled.stamp == 7 && trace.softirqsDisabled.origin.event == 8)
     #expect(trace.hardirqsEnabled.stamp == 4 && trace.hardirqsEnabled.origin.event == 3)
   }
+
+  /// A handler that returns with an `rcu_bh` section held (reported) ends
+  /// the section with it: the interrupted context's bottom halves are as
+  /// they were (`handle_softirqs()` puts the preempt count back), so a
+  /// mutex taken after it sleeps in no atomic context. And an `rcu_bh`
+  /// acquisition with a nest lock (which `rcu_read_lock_bh()` never has),
+  /// merged into the entry below, begins no section its release would
+  /// leave open.
+  @Test func anRCUBottomHalfSectionEndsWithItsHandlerAndNeverMerges() throws {
+    for rt in [false, true] {
+      var s = Scenario(CheckConfiguration(preemptRT: rt))
+      s.lock("b", .rcuBH)
+      s.lock("m", .mutex)
+      try s.event(.softirqEnter)
+      s.acquire("b", read: .recursive)
+      try s.event(.softirqExit)
+      #expect(s.kinds == [.locksHeldAtExit], "rt \(rt)")
+      s.acquire("m")
+      s.release("m")
+      // Its release, later, follows the report: nothing more.
+      s.release("b")
+      try s.event(.mightSleep)
+      #expect(s.kinds == [.locksHeldAtExit], "rt \(rt): \(s.kinds)")
+    }
+    var s = Scenario()
+    s.lock("n", .mutex)
+    s.lock("b", .rcuBH)
+    s.acquire("n")
+    s.acquire("b", read: .recursive)
+    s.acquire("b", read: .recursive, nest: "n")
+    s.release("b")
+    s.release("b")
+    try s.event(.mightSleep)
+    #expect(s.kinds.isEmpty, "\(s.kinds)")
+  }
 }

@@ -300,4 +300,19 @@ import WaitContext
       if rt { #expect(s.kinds.isEmpty, "\(s.kinds)") }
     }
   }
+
+  /// A nest lock the interrupted thread holds is not the irq thread's
+  /// (PREEMPT_RT, a forced-threaded handler): `__lock_acquire()` finds it
+  /// not held. On the interrupted thread (without PREEMPT_RT) it is.
+  @Test func aForcedThreadedHandlerOnRTDoesNotHoldTheInterruptedThreadsNestLock() throws {
+    for rt in [false, true] {
+      var s = Scenario(CheckConfiguration(preemptRT: rt))
+      s.lock("n", .mutex)
+      s.lock("l", .spinlock)
+      s.acquire("n")
+      try s.event(.hardirqEnter, threaded: true)
+      s.acquire("l", nest: "n", inst: 0x10)
+      #expect(s.kinds == (rt ? [.nestedLockNotTaken] : []), "rt \(rt): \(s.kinds)")
+    }
+  }
 }

@@ -163,7 +163,9 @@ public struct ChainLookup: @unchecked Sendable {
   /// all compared, and only the answer is branched on. For a trace's
   /// validator, whose chains hit at any way of their bucket, where the
   /// early exit's branches mispredict about once a lookup (a live thread's
-  /// hits mostly come from its `ChainMemo` instead).
+  /// hits mostly come from its `ChainMemo` instead). The caller must hold
+  /// the core's shared lock, under which alone the cache is written: the
+  /// bucket is read with plain (vector) loads, not atomic ones.
   @inlinable @inline(__always)
   public func containsBranchFree(_ key: UInt64) -> Bool {
     let k = key == 0 ? 1 : key

@@ -28,8 +28,11 @@ extension ThreadValidator {
     let check = classes.check(cls)
     // `rcu_read_lock_bh()` disables bottom halves before it takes its map
     // (not in an NMI, where nothing is held to end the section).
+    // (Nor with a nest lock, which `rcu_read_lock_bh()` never has: a
+    // merged acquisition would begin a section no release ends.)
     let beginsBottomHalfSection =
-      !check && event.verb == .acquire && state.nmiDepth == 0 && classes[cls].kind == .rcuBH
+      !check && event.verb == .acquire && event.nest == .none && state.nmiDepth == 0
+      && classes[cls].kind == .rcuBH
     if beginsBottomHalfSection { enterRCUBottomHalfSection(at: event.origin) }
     // Not changed below: each check reads it in place, none copies it.
     var lock = HeldLock(
@@ -259,9 +262,12 @@ extension ThreadValidator {
     state.held.removeLast()
   }
 
-  /// Whether the thread holds a lock of declared class `base` (any subclass).
+  /// Whether the thread holds a lock of declared class `base` (any
+  /// subclass): in a forced-threaded handler (PREEMPT_RT), the irq
+  /// thread's own (`ThreadState.holdsOwn`).
   mutating func isHeld(base: ClassID) -> Bool {
-    state.held.contains { classes.base($0.lockClass) == base }
+    let s = state
+    return s.held.contains { classes.base($0.lockClass) == base && s.holdsOwn($0) }
   }
 }
 

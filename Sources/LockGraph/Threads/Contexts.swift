@@ -105,8 +105,20 @@ extension ThreadValidator {
         state.chainKey = state.held[start].previousChainKey
         // Their release later (the kernel keeps them held, and finds them
         // at their unlock) follows this report: no bad unlock balance.
-        for lock in state.held[start...] { state.rememberDropped(lock) }
+        // An `rcu_bh` section among them ends with its handler, as the
+        // handler's bottom-half count does (`handle_softirqs()` puts the
+        // preempt count back; an irq thread's is its own): not at that
+        // release.
+        var sections = 0
+        for var lock in state.held[start...] {
+          if lock.endsBottomHalfSection {
+            sections += 1
+            lock.endsBottomHalfSection = false
+          }
+          state.rememberDropped(lock)
+        }
         state.held.removeAll(from: start)
+        for _ in 0..<sections { leaveRCUBottomHalfSection(at: event.origin) }
       }
     }
   }
@@ -165,8 +177,9 @@ extension ThreadValidator {
   }
 
   /// `rcu_read_unlock_bh()`'s `local_bh_enable()`, after its lockdep map
-  /// was released at `origin` (a held lock that `endsBottomHalfSection`):
-  /// as a `bh-enable`, unless the stream enabled bottom halves already.
+  /// was released at `origin` (a held lock that `endsBottomHalfSection`),
+  /// or its handler returned with it held: as a `bh-enable`, unless the
+  /// stream enabled bottom halves already.
   mutating func leaveRCUBottomHalfSection(at origin: Origin) {
     if state.bhDisableDepth > 0 { lowerBottomHalfCount(at: origin) }
   }
