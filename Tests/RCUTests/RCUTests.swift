@@ -253,6 +253,30 @@ struct RCUTests {
         .isEmpty, "\(inside.findings.map(\.text))")
   }
 
+  @Test(
+    "An rcu_bh section disables bottom halves: a lock taken in it and in a softirq is consistent, and the section ends with it"
+  )
+  func bottomHalfSection() {
+    let scope = LockValidationScope()
+    let spin = Checked.SpinLock(name: "test_bh_spinlock", key: LockClassKey("test_bh_spinlock"))
+    let mutex = Checked.Mutex(name: "test_bh_mutex", key: LockClassKey("test_bh_mutex"))
+    scope.run {
+      // rcu_read_lock_bh(); spin_lock(); ...: never SOFTIRQ-ON.
+      withRCUReadBH { spin.withLock {} }
+      Checked.withSoftIRQ { spin.withLock {} }
+      // Bottom halves are back on after the section: a mutex may sleep.
+      mutex.withLock {}
+      withRCUReadBH { withRCUReadBH {} }
+      mutex.withLock {}
+    }
+    #expect(scope.findings.isEmpty, "\(scope.findings.map(\.text))")
+    // Inside one, a sleep is a sleep with bottom halves disabled.
+    let inside = LockValidationScope()
+    inside.run { withRCUReadBH { mightSleep() } }
+    #expect(inside.findings.map(\.finding.kind) == [.sleepInAtomic])
+    #expect(inside.findings.first?.text.contains("bottom halves disabled") == true)
+  }
+
   @Test("Sleeping in an rcu_sched section, and a spinlock_t there, are findings")
   func schedSection() {
     let scope = LockValidationScope()
