@@ -495,4 +495,24 @@ import WaitContext
       }
     }
   }
+
+  /// A forced-threaded handler's finding (PREEMPT_RT) shows the irq
+  /// thread's state, not the interrupted thread's: bottom halves off once
+  /// (`irq_forced_thread_fn()`: `SC0[2]`, softirqs off, interrupts on), and
+  /// no "Preemption disabled at:" for a `preempt-disable` the interrupted
+  /// thread made.
+  @Test func aForcedThreadedHandlersFindingShowsTheIrqThreadsState() throws {
+    var s = Scenario(CheckConfiguration(preemptRT: true))
+    try s.event(.preemptDisable)
+    try s.event(.hardirqEnter, threaded: true)
+    try s.event(.mightSleep)
+    let finding = try #require(s.findings.first)
+    #expect(finding.irqState == "HC0[0]:SC0[2]:HE1:SE0")
+    guard case .sleepInAtomic(_, let atomic) = finding.detail else {
+      Issue.record("\(finding.kind)")
+      return
+    }
+    #expect(atomic.preemptCount == 0 && atomic.rcuDepth == 1)
+    #expect(atomic.preemptionDisabledAt == nil)
+  }
 }
