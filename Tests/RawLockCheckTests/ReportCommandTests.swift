@@ -551,10 +551,14 @@ import Testing
   /// `print_lock()`, at its `acquire_ip` (where it was taken, not the
   /// enable); `lockdep_hardirqs_on_prepare()` marks the held locks before
   /// interrupts count as on (`HE0`), while `lockdep_softirqs_on()` sets
-  /// `softirqs_enabled` first (`SE1`). The stack is the enable's.
+  /// `softirqs_enabled` first (`SE1`). A `bh-enable` with interrupts on
+  /// marks them there too: `__local_bh_enable_ip()` disables interrupts
+  /// around `lockdep_softirqs_on()` (which marks nothing with them off)
+  /// and its `local_irq_enable()` marks them (`HE0`). The stack is the
+  /// enable's.
   @Test(arguments: [
     ("hardirq", "irq", "HE0:SE1", "{IN-HARDIRQ-W} -> {HARDIRQ-ON-W}"),
-    ("softirq", "bh", "HE1:SE1", "{IN-SOFTIRQ-W} -> {SOFTIRQ-ON-W}"),
+    ("softirq", "bh", "HE0:SE1", "{IN-SOFTIRQ-W} -> {SOFTIRQ-ON-W}"),
   ])
   func aStateMadeInconsistentByAnEnableNamesWhereTheLockWasTaken(
     irq: String, off: String, state: String, usage: String
@@ -578,6 +582,48 @@ import Testing
     #expect(run.stdout.contains("thread/2 [HC0[0]:SC0[0]:\(state)] takes:\n (L){"), "\(run.stdout)")
     #expect(run.stdout.contains("}-{3:3}, at: -:8\n"), "\(run.stdout)")
     #expect(run.stdout.contains("stack backtrace:\n -:9 (no stack recorded)"), "\(run.stdout)")
+  }
+
+  /// An empty `name=` is no name (spec: a class's display name defaults
+  /// to its id): the class shows its id, the thread is `thread`, as
+  /// without one; not `()` and `/1`.
+  @Test func anEmptyNameIsNoName() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class A spinlock name=
+      thread 1 name=
+      1 acquire A
+      1 acquire A
+
+      """
+    let run = try ToolRun(["report", "-"], input: trace)
+    #expect(run.status == 1)
+    #expect(run.stdout.contains("thread/1 is trying to acquire lock:\n (A){"), "\(run.stdout)")
+    #expect(!run.stdout.contains("()"), "\(run.stdout)")
+  }
+
+  /// `rcu_read_unlock_bh()` ends with `local_bh_enable()`: a lock held
+  /// across it that a softirq took is marked there as on a `bh-enable`,
+  /// interrupts counted off (`HE0`, the stamps say so too).
+  @Test func anRCUBottomHalfSectionsEndMarksAsABottomHalfEnable() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class A spinlock name=&A
+      class RB rcu_bh name=rcu_read_lock_bh
+      1 softirq-enter
+      1 acquire A
+      1 release A
+      1 softirq-exit
+      1 acquire RB
+      1 acquire A
+      1 release RB
+      1 release A
+
+      """
+    let run = try ToolRun(["report", "-"], input: trace)
+    #expect(run.status == 1)
+    #expect(run.stdout.contains("inconsistent {IN-SOFTIRQ-W} -> {SOFTIRQ-ON-W} usage."))
+    #expect(run.stdout.contains("thread/1 [HC0[0]:SC0[0]:HE0:SE1] takes:"), "\(run.stdout)")
   }
 
   /// Two usage conflicts of one lock from one place, a softirq one and a

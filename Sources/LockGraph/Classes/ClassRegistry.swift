@@ -139,13 +139,23 @@ public final class ClassRegistry: @unchecked Sendable {
     }
     return registration.withLock { keys -> (id: ClassID, isNew: Bool)? in
       if let known = keys[ExactKey(key)] { return (known, false) }
-      guard let id = append(key: key, name: name ?? key, kind: kind, waits: waits) else {
+      guard
+        let id = append(key: key, name: Self.displayName(name, key: key), kind: kind, waits: waits)
+      else {
         return nil
       }
       keys[ExactKey(key)] = id
       whenNew?(id)
       return (id, true)
     }
+  }
+
+  /// The name a class is shown by: `name`, or its key when it has none or
+  /// an empty one (spec: a class's display name defaults to its id; an
+  /// empty `name=` is no name, as for a live lock's).
+  static func displayName(_ name: String?, key: String) -> String {
+    guard let name, !name.isEmpty else { return key }
+    return name
   }
 
   /// Registers a declared class that shares no key with another (a trace
@@ -155,7 +165,7 @@ public final class ClassRegistry: @unchecked Sendable {
   {
     if let base { return base.declare(key: key, name: name, kind: kind, waits: waits) }
     return registration.withLock { _ in
-      append(key: key, name: name ?? key, kind: kind, waits: waits)
+      append(key: key, name: Self.displayName(name, key: key), kind: kind, waits: waits)
     }
   }
 

@@ -97,14 +97,15 @@ public final class ValidatorCore: Sendable {
     threadOwner.shared.withLock { s in
       s.threadTokens.append(token)
       let id = ThreadID(Int32(s.threadTokens.count - 1))
-      if let name { s.threadNames[id.raw] = name }
+      if let name, !name.isEmpty { s.threadNames[id.raw] = name }
       return id
     }
   }
 
-  /// Gives a registered thread a name for reports.
+  /// Gives a registered thread a name for reports; an empty one is none
+  /// (the thread is then called `thread`, as one never named).
   public func nameThread(_ id: ThreadID, _ name: String) {
-    threadOwner.shared.withLock { $0.threadNames[id.raw] = name }
+    threadOwner.shared.withLock { $0.threadNames[id.raw] = name.isEmpty ? nil : name }
   }
 
   /// The thread's token (trace id or system id).

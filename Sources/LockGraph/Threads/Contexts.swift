@@ -193,8 +193,13 @@ extension ThreadValidator {
     if bracketed { state.irqTrace.noteHardirqs(off: true, at: origin) }
     state.bhDisableDepth -= 1
     if state.softirqsEnabled { state.irqTrace.noteSoftirqs(off: false, at: origin) }
-    if state.softirqsEnabled && !state.hardirqsOff {
+    if state.softirqsEnabled && bracketed {
+      // Marked in `lockdep_hardirqs_on_prepare()`, before interrupts
+      // count as on again: a finding of the marking shows `HE0`, as the
+      // stamps show interrupts off (an `irq-enable`'s marking does too).
+      state.irqDisableDepth += 1
       markHeldLocks(.enabledSoftirq, origin: origin)
+      state.irqDisableDepth -= 1
     }
     if bracketed { state.irqTrace.noteHardirqs(off: false, at: origin) }
   }
