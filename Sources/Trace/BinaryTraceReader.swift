@@ -49,11 +49,13 @@ public struct BinaryTraceReader {
   /// Reads an opened trace (its first bytes already read) into `consumer`.
   func read<Consumer: TraceConsumer>(
     opened: OpenedTraceInput, into consumer: inout Consumer,
-    progress: ((UInt64, UInt64?) -> Void)? = nil, warning: (String) -> Void = { _ in }
+    progress: ((UInt64, UInt64?) -> Void)? = nil, warning: (String) -> Void = { _ in },
+    interruption: TraceInterruption? = nil
   ) throws(TraceError) -> TraceSymbols {
     var input = ByteInput(opened: opened, name: displayName)
     var decoder = BinaryTraceDecoder(file: displayName)
-    try decoder.run(&input, into: &consumer, progress: progress, warning: warning)
+    try decoder.run(
+      &input, into: &consumer, progress: progress, warning: warning, interruption: interruption)
     return decoder.symbols
   }
 
@@ -139,11 +141,13 @@ struct BinaryTraceDecoder: ~Copyable {
   /// place of what the reading ended with.
   mutating func run<C: TraceConsumer>(
     _ input: inout ByteInput, into consumer: inout C, progress: ((UInt64, UInt64?) -> Void)?,
-    warning: (String) -> Void
+    warning: (String) -> Void, interruption: TraceInterruption? = nil
   ) throws(TraceError) {
     var warnings: [String] = []
     do {
-      try read(&input, into: &consumer, progress: progress) { warnings.append($0) }
+      try read(&input, into: &consumer, progress: progress, interruption: interruption) {
+        warnings.append($0)
+      }
     } catch {
       if let shrank = input.shrinkage {
         throw TraceError(file: file, byte: shrank.size, message: shrank.message)
@@ -158,7 +162,7 @@ struct BinaryTraceDecoder: ~Copyable {
 
   private mutating func read<C: TraceConsumer>(
     _ input: inout ByteInput, into consumer: inout C, progress: ((UInt64, UInt64?) -> Void)?,
-    warning: (String) -> Void
+    interruption: TraceInterruption?, warning: (String) -> Void
   ) throws(TraceError) {
     do throws(BinaryStop) {
       for (i, expected) in BinaryTraceFormat.magic.enumerated() {
@@ -183,6 +187,12 @@ struct BinaryTraceDecoder: ~Copyable {
     while true {
       input.releaseConsumed()
       if batch.isFull { try flush(into: &consumer) }
+      // Asked once a batch, at a record's start.
+      if let interruption, let reason = interruption.reason() {
+        try flush(into: &consumer)
+        warning("\(file): \(reason) at byte \(input.offset): read up to there")
+        break
+      }
       do throws(BinaryStop) {
         try decodeEvents(&input)
         if batch.isFull { continue }

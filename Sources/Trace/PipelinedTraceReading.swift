@@ -16,7 +16,7 @@ extension TraceReader {
   ///   first event the validator refuses, whichever comes first in the trace.
   public func readOnTwoThreads(
     into validator: inout LockValidator, progress: ((UInt64, UInt64?) -> Void)? = nil,
-    warning: ((String) -> Void)? = nil
+    warning: ((String) -> Void)? = nil, interruption: TraceInterruption? = nil
   ) throws(TraceError) -> TraceSymbols {
     let opened = try openTrace()
     let isBinary = opened.encoding == .binary
@@ -29,7 +29,7 @@ extension TraceReader {
         let result = Result { () throws(TraceError) -> TraceSymbols in
           try TraceReader(path: path, displayName: displayName).read(
             opened: opened, into: &sink, progress: { pipeline.report(progress: $0, of: $1) },
-            warning: { pipeline.warn($0) })
+            warning: { pipeline.warn($0) }, interruption: interruption)
         }
         pipeline.send(.end(result))
       }
@@ -39,7 +39,7 @@ extension TraceReader {
       // same reading on this thread alone.
       return try read(
         opened: opened, into: &validator, progress: progress,
-        warning: warning ?? Self.standardError)
+        warning: warning ?? Self.standardError, interruption: interruption)
     }
     var drain = PipelineDrain(pipeline: pipeline)
     var refusal: TraceError? = nil

@@ -46,15 +46,18 @@ public struct TextTraceReader {
   /// Reads an opened trace (its first bytes already read) into `consumer`.
   func read<Consumer: TraceConsumer>(
     opened: OpenedTraceInput, into consumer: inout Consumer,
-    progress: ((UInt64, UInt64?) -> Void)? = nil, warning: (String) -> Void = { _ in }
+    progress: ((UInt64, UInt64?) -> Void)? = nil, warning: (String) -> Void = { _ in },
+    interruption: TraceInterruption? = nil
   ) throws(TraceError) -> TraceSymbols {
     var lines = LineReader(opened: opened)
-    return try read(&lines, into: &consumer, progress: progress, warning: warning)
+    return try read(
+      &lines, into: &consumer, progress: progress, warning: warning, interruption: interruption)
   }
 
   private func read<Consumer: TraceConsumer>(
     _ lines: inout LineReader, into consumer: inout Consumer,
-    progress: ((UInt64, UInt64?) -> Void)?, warning: (String) -> Void
+    progress: ((UInt64, UInt64?) -> Void)?, warning: (String) -> Void,
+    interruption: TraceInterruption? = nil
   ) throws(TraceError) -> TraceSymbols {
     var parser = TextTraceParser(file: displayName)
     var warned = false
@@ -64,6 +67,12 @@ public struct TextTraceReader {
       if let progress, lines.bytesRead >= nextProgress {
         progress(lines.bytesRead, lines.fileSize)
         nextProgress = lines.bytesRead + (1 << 22)
+      }
+      // Asked once a buffer of lines (the header read: a trace that ends
+      // before it is no trace), at a line's end.
+      if parser.sawHeader, let interruption, let reason = interruption.reason() {
+        warning("\(displayName):\(lineNumber): \(reason): read up to this line")
+        break
       }
       // The event lines in the buffer, in place; then one line (at the
       // buffer's end, or one the event loop leaves) through the general

@@ -43,13 +43,18 @@ public struct TraceReader {
   ///   - warning: called with a one-line message about a truncated binary
   ///     trace, read up to its last whole event; by default the message
   ///     goes to standard error, after `rawlockcheck: `.
+  ///   - interruption: asked between batches of events (``TraceInterruption``):
+  ///     a reason it returns ends the reading there, as if the trace ended,
+  ///     with a warning naming the place.
   /// - Returns: the trace's modules and stacks.
   /// - Throws: `TraceError` at the first malformed line or record.
   public func read<Consumer: TraceConsumer>(
     into consumer: inout Consumer, progress: ((UInt64, UInt64?) -> Void)? = nil,
-    warning: ((String) -> Void)? = nil
+    warning: ((String) -> Void)? = nil, interruption: TraceInterruption? = nil
   ) throws(TraceError) -> TraceSymbols {
-    try read(opened: openTrace(), into: &consumer, progress: progress, warning: warning)
+    try read(
+      opened: openTrace(), into: &consumer, progress: progress, warning: warning,
+      interruption: interruption)
   }
 
   /// Opens the trace and reads its first bytes.
@@ -64,7 +69,8 @@ public struct TraceReader {
   /// Reads an opened trace with the reader of its encoding.
   func read<Consumer: TraceConsumer>(
     opened: OpenedTraceInput, into consumer: inout Consumer,
-    progress: ((UInt64, UInt64?) -> Void)?, warning: ((String) -> Void)?
+    progress: ((UInt64, UInt64?) -> Void)?, warning: ((String) -> Void)?,
+    interruption: TraceInterruption? = nil
   ) throws(TraceError) -> TraceSymbols {
     if let writer = opened.writer {
       (warning ?? Self.standardError)(
@@ -74,11 +80,11 @@ public struct TraceReader {
     case .text:
       return try TextTraceReader(path: path, displayName: displayName).read(
         opened: opened, into: &consumer, progress: progress,
-        warning: warning ?? Self.standardError)
+        warning: warning ?? Self.standardError, interruption: interruption)
     case .binary:
       return try BinaryTraceReader(path: path, displayName: displayName).read(
         opened: opened, into: &consumer, progress: progress,
-        warning: warning ?? Self.standardError)
+        warning: warning ?? Self.standardError, interruption: interruption)
     }
   }
 

@@ -46,7 +46,11 @@ extension ReportCommand {
     var classSources: [ExactKey: String] = [:]
     let run = unionRun
     let pool = run.symbolizerPool()
-    for group in groups {
+    for (g, group) in groups.enumerated() {
+      if ReadingInterruption.signal != nil {
+        ReadingInterruption.sayNotRead(groups[g...].joined())
+        break
+      }
       let report: TextReport
       do {
         var unread: [SARIFReport.Failure] = []
@@ -119,12 +123,14 @@ extension ReportCommand {
         anyErrors = true
       }
     }
+    ReadingInterruption.addFailure(to: &failures)
     try printCollected(
       objects: objects, sarif: &sarif, failures: failures,
       warnings: warnings)
+    // After an interrupt, the graph file holds what was read before it:
+    // each dependency in it was seen (and the `--graph-in` file's kept).
     try graphFile?.commit()
-    if anyErrors { throw ExitCode(2) }
-    if anyFindings { throw ExitCode(1) }
+    try Self.end(anyErrors: anyErrors, anyFindings: anyFindings)
   }
 
   /// The `--graph-out` file's text for `union`; the dependencies it
@@ -175,6 +181,7 @@ extension ReportCommand {
     }
     let comment =
       "written by rawlockcheck \(RawLockCheck.version) from \(traces.joined(separator: " "))"
+      + (ReadingInterruption.reason.map { " (\($0): read in part)" } ?? "")
     do {
       return try union.render(comment: comment)
     } catch {

@@ -170,6 +170,7 @@ struct ReportCommand: ParsableCommand {
     try OutputFile.refuse("-", beingAnyOf: traces + graphInFiles)
     try OutputFile.refuseOverwriting(
       graphOut, unlessStartingWith: GraphFile.headerWord, version: GraphFile.version)
+    ReadingInterruption.begin()
     if keepsGraph { return try runUnion() }
     var anyFindings = false
     var anyErrors = false
@@ -178,7 +179,11 @@ struct ReportCommand: ParsableCommand {
     var failures: [SARIFReport.Failure] = []
     var warnings: [SARIFReport.Failure] = []
     let pool = unionRun.symbolizerPool()
-    for path in traces {
+    for (i, path) in traces.enumerated() {
+      if ReadingInterruption.signal != nil {
+        ReadingInterruption.sayNotRead(traces[i...])
+        break
+      }
       let progress = ProgressBar(label: path)
       var validator = LockValidator(configuration: options.configuration)
       let symbols: TraceSymbols
@@ -191,8 +196,12 @@ struct ReportCommand: ParsableCommand {
         let warning = Self.warning(path) { said.append($0) }
         symbols =
           try readerThread.isOn(forTraceAt: path)
-          ? reader.readOnTwoThreads(into: &validator, progress: progress.update, warning: warning)
-          : reader.read(into: &validator, progress: progress.update, warning: warning)
+          ? reader.readOnTwoThreads(
+            into: &validator, progress: progress.update, warning: warning,
+            interruption: ReadingInterruption.trace)
+          : reader.read(
+            into: &validator, progress: progress.update, warning: warning,
+            interruption: ReadingInterruption.trace)
         progress.finish()
         if statistics {
           writeStandardError(
@@ -218,9 +227,18 @@ struct ReportCommand: ParsableCommand {
       case .sarif: try sarif.add(report)
       }
     }
+    ReadingInterruption.addFailure(to: &failures)
     try printCollected(
       objects: objects, sarif: &sarif, failures: failures,
       warnings: warnings)
+    try Self.end(anyErrors: anyErrors, anyFindings: anyFindings)
+  }
+
+  /// Ends the run with its status: 128 plus the signal's number when an
+  /// interrupt cut the reading short (`ReadingInterruption`), else 2 when
+  /// something could not be read, 1 for findings, 0.
+  static func end(anyErrors: Bool, anyFindings: Bool) throws {
+    if let interrupted = ReadingInterruption.exitCode { throw interrupted }
     if anyErrors { throw ExitCode(2) }
     if anyFindings { throw ExitCode(1) }
   }

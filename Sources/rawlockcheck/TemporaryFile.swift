@@ -66,6 +66,14 @@ enum InterruptCleanup {
   /// 2 (a dumb terminal) ended with a newline.
   static let bar = AtomicWords(count: 1)
 
+  /// Nonzero while `report` reads traces: the first SIGINT, SIGTERM or
+  /// SIGHUP then only sets `interrupted` (`ReadingInterruption`); the next
+  /// one ends the process as usual.
+  static let deferring = AtomicWords(count: 1)
+
+  /// The signal that interrupted the reading, or 0.
+  static let interrupted = AtomicWords(count: 1)
+
   /// A progress bar was drawn: a signal that ends the process clears it.
   static func barDrawn(dumb: Bool) {
     _ = installed
@@ -79,7 +87,7 @@ enum InterruptCleanup {
   private static let installed: Bool = {
     // What the handler reads is made first: a lazy global made in the
     // handler would allocate there.
-    _ = (slots, child, bar)
+    _ = (slots, child, bar, deferring, interrupted)
     // SIGPIPE too: a reader of the output that goes away ends the process.
     for number in handled {
       var old = sigaction()
@@ -87,6 +95,15 @@ enum InterruptCleanup {
       else { continue }
       var action = sigaction()
       action.__sigaction_handler.sa_handler = { signo in
+        // The first interrupt of a reading `report` ends the reading only.
+        if signo != SIGPIPE, InterruptCleanup.deferring[0].load(ordering: .acquiring) != 0,
+          InterruptCleanup.interrupted[0].compareExchange(
+            expected: 0, desired: UInt(truncatingIfNeeded: Int(signo)),
+            ordering: .acquiringAndReleasing
+          ).exchanged
+        {
+          return
+        }
         // Bytes on the stack: nothing here may allocate.
         var clear: (UInt8, UInt8, UInt8, UInt8) = (0x0D, 0x1B, 0x5B, 0x4B)  // \r ESC [ K
         var newline: UInt8 = 0x0A

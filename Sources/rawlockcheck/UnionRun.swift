@@ -58,6 +58,12 @@ struct UnionRun {
     var firstEvents = [Int64](repeating: 0, count: sources.count)
     var traceSymbols = [TraceSymbols?](repeating: nil, count: sources.count)
     for (i, path) in paths.enumerated() {
+      // `report` interrupted: the traces not begun are left (the union
+      // holds those read).
+      if ReadingInterruption.signal != nil {
+        ReadingInterruption.sayNotRead(paths[i...])
+        break
+      }
       firstEvents.append(validator.eventCount)
       let progress = ProgressBar(label: path)
       let before = (validator.eventCount, validator.statistics)
@@ -76,7 +82,9 @@ struct UnionRun {
       do {
         symbols = try TraceReader(
           path: ReportCommand.file(for: path), displayName: QuotedText.fileName(path)
-        ).read(into: &consumer, progress: progress.update, warning: warn)
+        ).read(
+          into: &consumer, progress: progress.update, warning: warn,
+          interruption: ReadingInterruption.trace)
         progress.finish()
       } catch {
         progress.finish()

@@ -1,0 +1,190 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Ctrl-C (SIGINT) or SIGTERM while `report` reads: the reading ends where
+/// it stands, the report of what was read is printed whole (valid JSON, a
+/// SARIF log that says the run did not succeed), the traces not begun are
+/// named, and the status is 128 plus the signal's number, as for a process
+/// the signal ended; a second signal ends the process at once.
+///
+/// The trace comes through a pipe, in two parts: the first holds an AB-BA
+/// cycle, then filler; the signal is sent once the tool has read all of it
+/// and waits for more. The rest is filler, written a line at a time
+/// until the tool ends: a tool that does not stop reads on, and ends only
+/// at the end of the rest (status 1, no interruption said).
+@Suite(.serialized) struct InterruptedReportTests {
+  /// Runs the tool in `directory` with `arguments`, the trace's two parts
+  /// on its standard input, and sends `signal` `times` times; the tool's
+  /// status (negative: ended by that signal), standard output and error.
+  static func run(
+    _ arguments: [String], signal: String, times: Int = 1, first: Data, rest: Data,
+    in directory: URL
+  ) throws -> (status: Int, stdout: String, stderr: String)? {
+    let python = "/usr/bin/python3"
+    guard FileManager.default.isExecutableFile(atPath: python) else { return nil }
+    try first.write(to: directory.appendingPathComponent("first"))
+    try rest.write(to: directory.appendingPathComponent("rest"))
+    let driver = """
+      import os, signal, subprocess, sys, time
+      tool, name, times = sys.argv[1], sys.argv[2], int(sys.argv[3])
+      number = getattr(signal, name)
+      # The test runner starts its children with these blocked.
+      signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT, signal.SIGTERM])
+      def child():
+          signal.signal(signal.SIGINT, signal.SIG_DFL)
+          signal.signal(signal.SIGTERM, signal.SIG_DFL)
+      first = open("first", "rb").read()
+      rest = open("rest", "rb").read().splitlines(keepends=True)
+      p = subprocess.Popen([tool] + sys.argv[4:], stdin=subprocess.PIPE,
+                           stdout=open("out", "wb"), stderr=open("err", "wb"), preexec_fn=child)
+      p.stdin.write(first)
+      p.stdin.flush()
+      def status(field):
+          try:
+              for line in open(f"/proc/{p.pid}/{field[0]}"):
+                  if line.startswith(field[1]):
+                      return line.split()[1]
+          except OSError:
+              pass
+          return "0"
+      # The handler in place, and all of the first part read.
+      deadline = time.time() + 120
+      while time.time() < deadline and p.poll() is None:
+          if int(status(("status", "SigCgt:")), 16) & (1 << (number - 1)) and \
+             int(status(("io", "rchar:"))) >= len(first):
+              break
+          time.sleep(0.01)
+      time.sleep(0.2)
+      for i in range(times):
+          os.kill(p.pid, number)
+          time.sleep(0.3)
+      try:
+          for line in rest:
+              if p.poll() is not None:
+                  break
+              p.stdin.write(line)
+              p.stdin.flush()
+              time.sleep(0.002)
+          p.stdin.close()
+      except BrokenPipeError:
+          pass
+      print(p.wait())
+      """
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: python)
+    process.arguments = ["-c", driver, FixturePaths.tool.path, signal, "\(times)"] + arguments
+    process.currentDirectoryURL = directory
+    let out = Pipe()
+    process.standardOutput = out
+    try process.run()
+    let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    let status = try #require(Int(printed.trimmingCharacters(in: .whitespacesAndNewlines)))
+    return (
+      status,
+      try String(contentsOf: directory.appendingPathComponent("out"), encoding: .utf8),
+      try String(contentsOf: directory.appendingPathComponent("err"), encoding: .utf8)
+    )
+  }
+
+  /// The first part: threads 1 and 2 take locks a and b in opposite
+  /// orders (a cycle), then `filler` pairs of a lock of its own.
+  static func first(filler: Int = 2_000) -> Data { Data(firstText(filler: filler).utf8) }
+
+  static func firstText(filler: Int = 2_000) -> String {
+    var lines = [
+      "rawlockcheck-trace 1", "class a spinlock name=&a", "class b spinlock name=&b",
+      "class f spinlock name=&f", "thread 1", "thread 2",
+      "1 acquire a", "1 acquire b", "1 release b", "1 release a",
+      "2 acquire b", "2 acquire a", "2 release a", "2 release b",
+    ]
+    for _ in 0..<filler { lines += ["1 acquire f", "1 release f"] }
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// The rest: `pairs` pairs of filler, a line at a time.
+  static func rest(pairs: Int = 20_000) -> Data {
+    Data(String(repeating: "2 acquire f\n2 release f\n", count: pairs).utf8)
+  }
+
+  @Test func sigintEndsTheReadingAndPrintsTheJSONReportOfWhatWasRead() throws {
+    let dir = try MergeCommandTests.directory(["later.rlt": Self.firstText(filler: 0)])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    guard
+      let run = try Self.run(
+        ["report", "--format", "json", "--reader-thread", "off", "-", "later.rlt"],
+        signal: "SIGINT", first: Self.first(), rest: Self.rest(), in: dir)
+    else { return }
+    #expect(run.status == 130, "\(run.stderr)")
+    // The first trace's report, whole: the later trace was not read.
+    let json = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8))
+    let reports = try #require(json as? [[String: Any]], "\(run.stdout.prefix(300))")
+    #expect(reports.count == 1)
+    let findings = reports.first?["findings"] as? [[String: Any]] ?? []
+    #expect(findings.map { $0["kind"] as? String } == ["circular-dependency"])
+    let events = try #require(reports.first?["events"] as? Int)
+    // At least the first part's, not all of the rest's.
+    #expect(events >= 8 + 2 * 2_000 && events < 8 + 2 * 2_000 + 2 * 20_000, "\(events)")
+    let lines = run.stderr.split(separator: "\n").map(String.init)
+    #expect(
+      lines.contains {
+        $0.hasPrefix("rawlockcheck: -:")
+          && $0.hasSuffix(": interrupted by SIGINT: read up to this line")
+      },
+      "\(run.stderr)")
+    #expect(
+      lines.contains("rawlockcheck: interrupted by SIGINT: not read: later.rlt"), "\(run.stderr)")
+  }
+
+  /// SARIF: the findings read, and an invocation that did not succeed.
+  @Test func sigtermEndsABinaryTraceWithASARIFLogThatSaysSo() throws {
+    let dir = try MergeCommandTests.directory([
+      "whole.rlt": Self.firstText() + String(decoding: Self.rest(), as: UTF8.self),
+      "first.rlt": Self.firstText(),
+    ])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let converted = try ToolRun(["convert", "whole.rlt", "whole.rltb"], in: dir)
+    #expect(converted.status == 0, "\(converted.stderr)")
+    // The binary trace split where the first part's records end (they
+    // are a prefix of the whole trace's: the first part's own binary
+    // trace is as long). The rest goes in pieces: the driver splits it
+    // at its newline bytes.
+    #expect(try ToolRun(["convert", "first.rlt", "first.rltb"], in: dir).status == 0)
+    let whole = try Data(contentsOf: dir.appendingPathComponent("whole.rltb"))
+    let firstLength = try Data(contentsOf: dir.appendingPathComponent("first.rltb")).count
+    #expect(
+      whole.prefix(firstLength) == (try Data(contentsOf: dir.appendingPathComponent("first.rltb"))))
+    let first = whole.prefix(firstLength)
+    let rest = whole.dropFirst(firstLength)
+    guard
+      let run = try Self.run(
+        ["report", "--format", "sarif", "-"], signal: "SIGTERM", first: first, rest: rest, in: dir)
+    else { return }
+    #expect(run.status == 143, "\(run.stderr)")
+    let log = try #require(
+      try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    let runs = log["runs"] as? [[String: Any]] ?? []
+    let results = runs.first?["results"] as? [[String: Any]] ?? []
+    #expect(results.map { $0["ruleId"] as? String } == ["circular-dependency"])
+    let invocation = (runs.first?["invocations"] as? [[String: Any]])?.first
+    #expect(invocation?["executionSuccessful"] as? Bool == false)
+    #expect(run.stderr.contains("interrupted by SIGTERM at byte "), "\(run.stderr)")
+  }
+
+  /// A second signal does not wait for the reading to stop.
+  @Test func aSecondSignalEndsTheToolAtOnce() throws {
+    let dir = try MergeCommandTests.directory([:])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    guard
+      let run = try Self.run(
+        ["report", "-"], signal: "SIGTERM", times: 2, first: Self.first(), rest: Self.rest(),
+        in: dir)
+    else { return }
+    #expect(run.status == -Int(SIGTERM), "\(run.stderr)")
+    #expect(run.stdout.isEmpty)
+  }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import LockGraph
+import Synchronization
+import Testing
+
+@testable import Trace
+
+/// `TraceInterruption`: a reason ends the reading where it stands, as if
+/// the trace ended after the last whole line or record handed on, in both
+/// encodings, on one thread or two; the warning names that place.
+@Suite struct TraceInterruptionTests {
+  /// Pairs of events after the header (an acquisition and its release).
+  static let pairs = 100_000
+
+  /// A clean trace: a stack declared up front, then `pairs` acquisitions
+  /// and releases of one lock, the acquisitions at that stack.
+  static let text: String = {
+    var lines = [
+      "rawlockcheck-trace 1", "class a mutex name=&a", "thread 1 name=t1",
+      "stack s1 0x401000 0x401100",
+    ]
+    for _ in 0..<pairs { lines += ["1 acquire a at=s1", "1 release a"] }
+    return lines.joined(separator: "\n") + "\n"
+  }()
+
+  /// Lines before the first event.
+  static let headerLines = 4
+
+  /// An interruption whose reason comes at its `after + 1`th question
+  /// (readers ask once a declaration, then once a batch of events: 6 is
+  /// past this trace's header, before its end).
+  final class Countdown: Sendable {
+    let asked = Atomic<Int>(0)
+    let after: Int
+    init(after: Int) { self.after = after }
+    var interruption: TraceInterruption {
+      TraceInterruption { [self] in
+        asked.add(1, ordering: .relaxed).newValue > after ? "interrupted for the test" : nil
+      }
+    }
+  }
+
+  /// The trace in `encoding`, in a temporary file.
+  static func file(binary: Bool) throws -> URL {
+    let text = RoundTrip.temporaryFile(Array(Self.text.utf8))
+    guard binary else { return text }
+    defer { try? FileManager.default.removeItem(at: text) }
+    return RoundTrip.temporaryFile(
+      try BinaryRoundTrip.rewrite(text.path, with: BinaryTraceWriter()))
+  }
+
+  /// The number in the warning after `prefix` (`t:` for a line, `at byte `).
+  static func number(after prefix: String, in warning: String) -> Int? {
+    guard let start = warning.range(of: prefix)?.upperBound else { return nil }
+    return Int(warning[start...].prefix { $0.isNumber })
+  }
+
+  @Test(arguments: [false, true])
+  func readsUpToALineOrRecordAndSaysWhere(binary: Bool) throws {
+    let url = try Self.file(binary: binary)
+    defer { try? FileManager.default.removeItem(at: url) }
+    var recorder = Recorder()
+    var warnings: [String] = []
+    let symbols = try TraceReader(path: url.path, displayName: "t").read(
+      into: &recorder, warning: { warnings.append($0) },
+      interruption: Countdown(after: 6).interruption)
+    let events = recorder.events
+    #expect(events.count > 0 && events.count < 2 * Self.pairs, "\(events.count)")
+    // A prefix of the trace's events, in order.
+    for (i, event) in events.enumerated() where event.verb != (i % 2 == 0 ? .acquire : .release) {
+      Issue.record("event \(i) is \(event.verb)")
+      break
+    }
+    // The symbols as at the end of a whole trace.
+    #expect(symbols.stacks == [[0x401000, 0x401100]])
+    #expect(warnings.count == 1, "\(warnings)")
+    let warning = warnings.first ?? ""
+    #expect(warning.contains("interrupted for the test"), "\(warning)")
+    if binary {
+      #expect(warning.hasPrefix("t: interrupted for the test at byte "), "\(warning)")
+      #expect(warning.hasSuffix(": read up to there"), "\(warning)")
+      // That byte is a record's end: the file cut there reads the same
+      // events, with no record cut short.
+      let offset = try #require(Self.number(after: "at byte ", in: warning))
+      let bytes = try [UInt8](Data(contentsOf: url))
+      let cut = RoundTrip.temporaryFile(Array(bytes.prefix(offset)))
+      defer { try? FileManager.default.removeItem(at: cut) }
+      var again = Recorder()
+      var cutWarnings: [String] = []
+      _ = try TraceReader(path: cut.path).read(into: &again, warning: { cutWarnings.append($0) })
+      #expect(again.events.count == events.count)
+      #expect(cutWarnings.isEmpty, "\(cutWarnings)")
+    } else {
+      #expect(warning.hasSuffix(": read up to this line"), "\(warning)")
+      // Every line up to the one named was handed on, and none after it.
+      let line = try #require(Self.number(after: "t:", in: warning))
+      #expect(events.count == line - Self.headerLines)
+    }
+  }
+
+  /// On two threads, the reading thread asks; the validator gets the
+  /// events read before the reason, and the warning comes at the end.
+  @Test(arguments: [false, true])
+  func stopsAReaderThread(binary: Bool) throws {
+    let url = try Self.file(binary: binary)
+    defer { try? FileManager.default.removeItem(at: url) }
+    var validator = LockValidator()
+    var warnings: [String] = []
+    _ = try TraceReader(path: url.path, displayName: "t").readOnTwoThreads(
+      into: &validator, warning: { warnings.append($0) },
+      interruption: Countdown(after: 6).interruption)
+    #expect(validator.eventCount > 0 && validator.eventCount < Int64(2 * Self.pairs))
+    #expect(validator.findings.count == 0)
+    #expect(warnings.count == 1 && warnings[0].contains("interrupted for the test"), "\(warnings)")
+  }
+
+  /// A text trace is read at least to the end of its header line: a
+  /// reason at once is a trace with no events, not an empty file.
+  @Test func aReasonAtOnceReadsTheHeaderOnly() throws {
+    let url = try Self.file(binary: false)
+    defer { try? FileManager.default.removeItem(at: url) }
+    var recorder = Recorder()
+    var warnings: [String] = []
+    _ = try TraceReader(path: url.path, displayName: "t").read(
+      into: &recorder, warning: { warnings.append($0) },
+      interruption: Countdown(after: 0).interruption)
+    #expect(recorder.events.isEmpty)
+    #expect(warnings == ["t:1: interrupted for the test: read up to this line"])
+  }
+
+  /// No reason: the whole trace, no warning.
+  @Test(arguments: [false, true])
+  func noReasonReadsEverything(binary: Bool) throws {
+    let url = try Self.file(binary: binary)
+    defer { try? FileManager.default.removeItem(at: url) }
+    var recorder = Recorder()
+    var warnings: [String] = []
+    _ = try TraceReader(path: url.path).read(
+      into: &recorder, warning: { warnings.append($0) },
+      interruption: Countdown(after: .max).interruption)
+    #expect(recorder.events.count == 2 * Self.pairs)
+    #expect(warnings.isEmpty)
+  }
+}
