@@ -58,6 +58,18 @@ void rlc_block_signals_for_exit(void) {
   pthread_sigmask(SIG_BLOCK, &all, 0);
 }
 
+void rlc_unblock_crash_signals(void) {
+  sigset_t crash;
+  sigemptyset(&crash);
+  sigaddset(&crash, SIGABRT);
+  sigaddset(&crash, SIGSEGV);
+  sigaddset(&crash, SIGBUS);
+  sigaddset(&crash, SIGILL);
+  sigaddset(&crash, SIGFPE);
+  sigaddset(&crash, SIGTRAP);
+  pthread_sigmask(SIG_UNBLOCK, &crash, 0);
+}
+
 void rlc_restore_signals(const void *saved) {
   pthread_sigmask(SIG_SETMASK, (const sigset_t *)saved, 0);
 }

@@ -139,6 +139,7 @@ let scenarios: [(String, () -> Void)] = [
       let lock = Checked.SpinLock(name: "&handler->lock")
       installSignalHandler(SIGUSR1) { _ in lock.withLock {} }
       Checked.Mutex(name: "&handler->first").withLock {}
+      unblock(SIGUSR1)
       raise(SIGUSR1)
     }
   ),
@@ -158,6 +159,34 @@ let scenarios: [(String, () -> Void)] = [
       pthread_sigmask(SIG_UNBLOCK, &set, nil)
       raise(SIGUSR2)
       FirstEvent.lock.withLock {}
+    }
+  ),
+  (
+    "signal-then-exit",
+    {
+      // The main thread's only lock event is in a signal handler, and the
+      // process ends without another: the handler's events are validated
+      // at exit (they were queued, and lost).
+      let lock = Checked.Mutex(name: "&exit-signal->mutex")
+      installSignalHandler(SIGUSR1) { _ in lock.withLock {} }
+      unblock(SIGUSR1)
+      raise(SIGUSR1)
+      exit(0)
+    }
+  ),
+  (
+    "thread-signal-might-sleep",
+    {
+      // A might-sleep in a handler on a thread that has neither validator
+      // state nor stack bounds yet: queued without a frame, it is
+      // validated (a finding) and recorded without a stack, not with a
+      // stack id the trace never declares.
+      installSignalHandler(SIGUSR2) { _ in mightSleep() }
+      runOnThread {
+        unblock(SIGUSR2)
+        raise(SIGUSR2)
+        Checked.Mutex(name: "&signal-might-sleep->after").withLock {}
+      }
     }
   ),
   (
@@ -779,6 +808,15 @@ func reportHungChildren(_ children: [pid_t]) {
 
 func printToStandardError(_ s: String) {
   _ = s.withCString { write(2, $0, strlen($0)) }
+}
+
+/// Unblocks `signal` on the calling thread: delivered whatever mask the
+/// probe's parent passed on.
+func unblock(_ signal: Int32) {
+  var set = sigset_t()
+  sigemptyset(&set)
+  sigaddset(&set, signal)
+  pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
 /// The lock `signal-first-event` makes in a signal handler.

@@ -70,6 +70,43 @@ import Testing
     #expect(!run.stdout.contains("finding "), "nothing after the first finding ran")
   }
 
+  /// A finding of a signal handler's events, validated where signals are
+  /// blocked (their replay, after the handler returned), aborts with
+  /// SIGABRT, the Swift runtime's crash handler on (as by default): with
+  /// SIGABRT blocked, that handler could not run and the process ended by
+  /// SIGSEGV. At the process's exit too.
+  ///
+  /// The probe writes to a file, not a pipe, and is waited for at most a
+  /// minute: the crash handler's helper process (`swift-backtrace`),
+  /// which outlived the probe it could not examine, held the pipes open.
+  @Test(arguments: ["signal-handler", "signal-then-exit"])
+  func aFindingOfAReplayedHandlerAbortsWithSIGABRT(_ scenario: String) throws {
+    let output = FileManager.default.temporaryDirectory
+      .appendingPathComponent("abort-\(scenario)-\(UUID().uuidString).txt")
+    FileManager.default.createFile(atPath: output.path, contents: nil)
+    defer { try? FileManager.default.removeItem(at: output) }
+    let process = Process()
+    process.executableURL = RecorderTests.probe
+    process.arguments = [scenario]
+    var environment = ProcessInfo.processInfo.environment
+    environment["RAWLOCKCHECK"] = "abort"
+    environment["SWIFT_BACKTRACE"] = "enable=yes,interactive=no,symbolicate=off"
+    process.environment = environment
+    let file = try FileHandle(forWritingTo: output)
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = file
+    try process.run()
+    try file.close()
+    let started = ContinuousClock.now
+    while process.isRunning && ContinuousClock.now - started < .seconds(60) { usleep(10_000) }
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    process.waitUntilExit()
+    let stderr = try String(contentsOf: output, encoding: .utf8)
+    #expect(process.terminationReason == .uncaughtSignal)
+    #expect(process.terminationStatus == SIGABRT, "\(stderr.suffix(2000))")
+    #expect(stderr.contains("rawlockcheck: aborting (RAWLOCKCHECK=abort)"))
+  }
+
   /// A run that a finding aborts leaves a trace that replays that
   /// finding: the event that caused it is recorded before the process
   /// ends (the finding is reported in the middle of it).

@@ -249,6 +249,35 @@ import Testing
     #expect(try Self.offline(trace).sorted() == live.sorted())
   }
 
+  /// A signal handler's events on a thread that takes no lock after it,
+  /// in a process that then ends: validated at exit (the thread ends the
+  /// process, no key destructor runs), reported, and in the trace; they
+  /// were queued and lost, and the run was clean live and offline.
+  @Test func aSignalHandlersEventsBeforeTheProcessEndsAreValidated() throws {
+    let trace = FileManager.default.temporaryDirectory
+      .appendingPathComponent("recorder-signal-exit-\(UUID().uuidString).rlt")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    let (_, printed) = try TracePathTests.record(
+      to: trace.path, scenario: "signal-then-exit", policy: "print")
+    #expect(printed.contains("BUG: sleeping function called from invalid context"), "\(printed)")
+    #expect(printed.contains("&exit-signal->mutex"))
+    let report = try ToolRun(["report", "--format", "json", trace.path])
+    #expect(report.status == 1)
+    #expect(report.stdout.contains("\"kind\": \"sleep-in-atomic\""), "\(report.stdout)")
+  }
+
+  /// A might-sleep in a handler on a thread without stack bounds yet is
+  /// queued without a frame: recorded without a stack, the trace reads
+  /// (it named a stack `s0` it never declared: `unknown stack`, status 2).
+  @Test func aHandlersEventWithoutAStackLeavesATraceThatReads() throws {
+    let (live, trace) = try Self.record("thread-signal-might-sleep", format: "text")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    #expect(live == ["sleep-in-atomic 1"], "\(live)")
+    let report = try ToolRun(["report", trace.path])
+    #expect(report.status == 1, "\(report.stderr)")
+    #expect(try Self.offline(trace) == live)
+  }
+
   @Test func anInvalidSubclassInASignalHandlerIsReportedAfterIt() throws {
     let (live, trace) = try Self.record("signal-subclass")
     defer { try? FileManager.default.removeItem(at: trace) }

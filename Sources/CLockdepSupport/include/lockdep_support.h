@@ -112,6 +112,13 @@ void rlc_block_signals(void *saved);
 /// exit: a handler run after its validator ended would be checked by no one).
 void rlc_block_signals_for_exit(void);
 
+/// Unblocks the signals a crash or `abort()` raises (SIGABRT, SIGSEGV,
+/// SIGBUS, SIGILL, SIGFPE, SIGTRAP) on the calling thread, before it
+/// aborts from where signals are blocked (a signal handler's events
+/// replayed): blocked, the Swift runtime's crash handler could not run,
+/// and the process ended by SIGSEGV rather than SIGABRT.
+void rlc_unblock_crash_signals(void);
+
 /// Restores a mask saved by `rlc_block_signals`.
 void rlc_restore_signals(const void *saved);
 

@@ -1,6 +1,7 @@
 import Basics
 import CLockdepSupport
 import LockGraph
+import Symbolizer
 import Synchronization
 
 #if canImport(Glibc)
@@ -35,7 +36,13 @@ public func installSignalHandler(
   // any handler: a handler that runs first then has its events queued
   // from its start (not from a lock in it that would start the
   // validator, in the handler).
-  if lockValidationIsCompiledIn { Live.start() }
+  if lockValidationIsCompiledIn {
+    Live.start()
+    // The installing thread (usually the main one, which signals sent to
+    // the process often interrupt) gets its stack bounds now: a handler
+    // that runs before it took a lock is then shown with its stack.
+    StackCapture.prepareCallingThread()
+  }
   var action = sigaction()
   action.__sigaction_handler.sa_handler = { signo in SignalHandlers.run(signo) }
   action.sa_flags = Int32(SA_RESTART)

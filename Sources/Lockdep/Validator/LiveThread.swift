@@ -353,6 +353,12 @@ final class LiveThread: StackSource {
   func captureStack() -> StackID {
     let addresses: UnsafeBufferPointer<UInt64>
     if let replayStack {
+      // A handler's event queued without a frame (a thread whose stack
+      // bounds were not known yet, an event with no call site): no stack.
+      // Interned, the empty list would be a stack the recorder declares
+      // not (a `stack` line lists addresses), named by the event's `at=`:
+      // a trace no reader could read.
+      guard !replayStack.isEmpty else { return .none }
       addresses = replayStack
     } else {
       let n = StackCapture.capture(into: stackBuffer, skip: 0)

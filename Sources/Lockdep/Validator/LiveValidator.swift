@@ -107,6 +107,10 @@ final class LiveValidator: Sendable {
     // Registered after the recorder's flush, so it runs before it.
     atexit {
       LiveValidator.shared.waitForReports()
+      // Handlers that ran on this thread before it took a lock: their
+      // events are validated as its own (its state made now), then its
+      // exit; a thread that ends the process runs no key destructor.
+      OrphanEvents.threadExits()
       LiveThread.processExits()
       LiveValidator.shared.overrideExitStatus()
     }
@@ -309,6 +313,8 @@ final class LiveValidator: Sendable {
       // the trace would not replay the finding.
       LiveThread.recordCallingThreadsEvent()
       recorder?.flushAll()
+      // From a replay of signal handlers' events, signals are blocked.
+      rlc_unblock_crash_signals()
       abort()
     }
   }

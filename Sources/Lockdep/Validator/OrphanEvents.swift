@@ -9,7 +9,8 @@ import LockGraph
 /// validated when the thread's state is created outside a handler: at its
 /// next lock event, when findings are read or a validation scope ends
 /// (`Live.replayPending()`), or at the latest when the thread exits (a
-/// pthread key armed by the first queued event, `threadExits()`).
+/// pthread key armed by the first queued event, `threadExits()`) or ends
+/// the process (`atexit`, where no key destructor runs).
 ///
 /// Invariants: only the owning thread (and its handlers) touch its queue;
 /// the header is set up on first use, marked by the last byte of the

@@ -38,6 +38,14 @@ public enum StackCapture {
     _ = ThreadStackBounds.cached()
   }
 
+  /// Computes the calling thread's stack bounds now (outside a signal
+  /// handler: it allocates), so that a handler that runs on this thread
+  /// before anything else captured here gets its stack
+  /// (`captureWithoutAllocating` captures nothing without them).
+  public static func prepareCallingThread() {
+    _ = ThreadStackBounds.current()
+  }
+
   /// `capture` for a signal handler on a thread that may never have
   /// captured before: allocates nothing, and captures nothing (returns 0)
   /// where the thread's stack bounds are not known yet or the frame-pointer
