@@ -101,7 +101,13 @@ struct TextTraceParser: ~Copyable {
       case .module: try parseModule(line, tokens)
       case .stack: try parseStack(line, tokens)
       }
-    } else if Self.equals(line, first, words.header) {
+    } else if Self.equals(line, first, words.header), tokens.count == 2,
+      NumberText.parse(UnsafeRawBufferPointer(rebasing: line[tokens[1].start..<tokens[1].end]))
+        != nil
+    {
+      // A second header (traces concatenated). A thread may be called
+      // `rawlockcheck-trace` (spec: only the first line is the header):
+      // its events have a verb where the header has its version.
       throw fail("header repeated")
     } else {
       try parseEvent(line, tokens, into: &consumer)
@@ -133,6 +139,13 @@ struct TextTraceParser: ~Copyable {
   private mutating func parseClass<C: TraceConsumer>(
     _ line: UnsafeRawBufferPointer, _ tokens: [Tokenizer.Token], into consumer: inout C
   ) throws(TraceError) {
+    // An id that reads as an option (`a=b`) is written in quotes, as in
+    // the events that name it, where a class is followed by options.
+    if tokens.count >= 3, isOption(line, tokens[1]), !isOption(line, tokens[2]) {
+      throw fail(
+        "class id \"\(Self.clip(text(line, tokens[1])))\" holds '=': write it in quotes, "
+          + "here and in the events that name it")
+    }
     guard tokens.count >= 3, !isOption(line, tokens[1]), !isOption(line, tokens[2]) else {
       throw fail("expected \"\(TraceVocabulary.rule(for: .lockClass).synopsis)\"")
     }

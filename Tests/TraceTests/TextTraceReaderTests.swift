@@ -185,6 +185,10 @@ func error(_ text: String) -> String? {
     ),
     ("rawlockcheck-trace 1\nrawlockcheck-trace 1\n", "t.rlt:2: header repeated"),
     (
+      "rawlockcheck-trace 1\nclass a=b mutex\n",
+      "t.rlt:2: class id \"a=b\" holds '=': write it in quotes, here and in the events that name it"
+    ),
+    (
       "rawlockcheck-trace 1\nmodule 0x1000-0x2000 0 /x build-id=abc\n",
       "t.rlt:2: build-id must be hexadecimal bytes (two digits each), got \"abc\""
     ),
@@ -413,6 +417,19 @@ func error(_ text: String) -> String? {
     #expect(n("0x") == nil)
     #expect(n("12a") == nil)
     #expect(n("") == nil)
+  }
+}
+
+/// Spec: only the first non-empty line is the header; thread ids are
+/// tokens of the trace's choosing, `rawlockcheck-trace` too (a second
+/// header, two traces concatenated, is still an error).
+@Suite struct HeaderWordAsThreadTests {
+  @Test func aThreadCalledLikeTheHeaderWordHasEvents() throws {
+    let (r, _) = try read(
+      "rawlockcheck-trace 1\nclass M mutex\nrawlockcheck-trace acquire M\nrawlockcheck-trace release M\n"
+    )
+    #expect(r.threads.map(\.token) == ["rawlockcheck-trace"])
+    #expect(r.events.map(\.verb) == [.acquire, .release])
   }
 }
 
