@@ -195,6 +195,7 @@ public func expectLockViolation<R>(
 }
 
 /// Runs `body` and records an issue for every finding it caused.
+@discardableResult
 public func expectNoLockViolations<R>(
   sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> R
 ) rethrows -> R {

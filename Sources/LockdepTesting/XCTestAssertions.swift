@@ -6,6 +6,7 @@ import XCTest
 /// each finding's lockdep-style report is in the failure message, at the
 /// offending line when it is in the assertion's file (the innermost frame
 /// of the finding's stack there), else at the assertion.
+@discardableResult
 public func XCTAssertNoLockViolations<R>(
   _ body: () throws -> R, file: StaticString = #filePath, line: UInt = #line
 ) rethrows -> R {

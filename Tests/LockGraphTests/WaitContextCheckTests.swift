@@ -225,4 +225,27 @@ import WaitContext
     f = try #require(s.findings.last { $0.kind == .invalidWaitContext })
     #expect(s.validator.core.lockNames(of: f) == ["&m4", "&raw2"])
   }
+
+  /// A sleep in atomic context names the lock that may sleep, then the
+  /// held locks that make the thread atomic (the report's "holding"
+  /// lines), not the RCU section or a mutex held; a might-sleep names the
+  /// holders alone. The fingerprints' names (`heldFirst`) stay as before.
+  @Test func aSleepInAtomicNamesTheLocksThatMakeItAtomic() throws {
+    var s = Scenario()
+    s.lock("raw", .rawSpinlock)
+    s.lock("spin", .spinlock)
+    s.lock("mutex", .mutex)
+    s.lock("m2", .mutex)
+    s.acquire("mutex")
+    s.acquire("raw")
+    s.acquire("spin")
+    try s.event(.mightSleep)
+    var f = try #require(s.findings.last { $0.kind == .sleepInAtomic })
+    #expect(s.validator.core.lockNames(of: f) == ["&raw", "&spin"])
+    #expect(s.validator.core.lockNames(of: f, heldFirst: true).isEmpty)
+    s.acquire("m2")
+    f = try #require(s.findings.last { $0.kind == .sleepInAtomic })
+    #expect(s.validator.core.lockNames(of: f) == ["&m2", "&raw", "&spin"])
+    #expect(s.validator.core.lockNames(of: f, heldFirst: true) == ["&m2"])
+  }
 }

@@ -52,6 +52,17 @@ extension ValidatorCore {
       add(nest)
     case .locksHeldAtExit:
       for held in finding.held { add(held.lockClass) }
+    case .sleepInAtomic:
+      // The lock that may sleep (none for a might-sleep), then the held
+      // locks that make the thread atomic, as the report's "holding"
+      // lines name them. Not in the fingerprints' order (`heldFirst`),
+      // whose names stay those of earlier versions.
+      guard !heldFirst else { break }
+      if let lock = finding.lock { add(lock.lockClass) }
+      for held in finding.held
+      where SleepRule.makesAtomic(classes[held.lockClass].waits, configuration: configuration) {
+        add(held.lockClass)
+      }
     default:
       break
     }

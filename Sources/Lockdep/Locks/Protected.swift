@@ -18,8 +18,11 @@ public final class Protected<Lock: KernelLock, Value>: @unchecked Sendable {
   /// Runs `body` with the lock held and the value to read or change.
   ///
   /// As `Synchronization.Mutex.withLock`, the value is `sending` and so is
-  /// the result: in Swift 6 mode the compiler refuses a closure that lets a
-  /// non-`Sendable` value (or a reference into it) out of the lock.
+  /// the result: in Swift 6 mode the compiler refuses a closure that sends
+  /// a non-`Sendable` value it cannot prove disconnected out of the lock.
+  /// As with `Synchronization.Mutex`, that check does not see every
+  /// escape (a closure that returns a class instance the value holds
+  /// compiles): keep references to the value's contents inside `body`.
   /// - Parameter body: What to do with the value while the lock is held.
   /// - Returns: What `body` returns.
   ///
