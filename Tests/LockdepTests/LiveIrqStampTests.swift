@@ -77,4 +77,21 @@ import Testing
     let at = lines.firstIndex(of: "Preemption disabled at:").map { lines[$0 + 1] } ?? ""
     #expect(at.contains("\(file):\(disableLine)"), "\(report)")
   }
+
+  /// On a thread marked real-time, preemption counts as disabled where it
+  /// was marked: the report names `markCurrentThreadRealTime()`'s call
+  /// site, and a `mightSleep()`'s stack starts at its own (both printed
+  /// `0x0`, or began in Lockdep, before).
+  @Test func aRealTimeThreadsPreemptionIsDisabledWhereItWasMarked() {
+    let markLine = #line + 2
+    let report = report(of: .sleepInAtomic) {
+      LockValidation.markCurrentThreadRealTime()
+      mightSleep()
+    }
+    let lines = report.split(separator: "\n").map(String.init)
+    let at = lines.firstIndex(of: "Preemption disabled at:").map { lines[$0 + 1] } ?? ""
+    #expect(at.contains("\(file):\(markLine)"), "\(report)")
+    let top = lines.firstIndex(of: "stack backtrace:").map { lines[$0 + 1] } ?? ""
+    #expect(top.contains("\(file):\(markLine + 1)"), "\(report)")
+  }
 }

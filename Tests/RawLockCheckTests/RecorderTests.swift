@@ -266,15 +266,19 @@ import Testing
     #expect(report.stdout.contains("\"kind\": \"sleep-in-atomic\""), "\(report.stdout)")
   }
 
-  /// A might-sleep in a handler on a thread without stack bounds yet is
-  /// queued without a frame: recorded without a stack, the trace reads
-  /// (it named a stack `s0` it never declared: `unknown stack`, status 2).
+  /// A might-sleep in a handler on a thread without stack bounds yet
+  /// (no frame can be walked there): the trace reads (it named a stack
+  /// `s0` it never declared: `unknown stack`, status 2), and the finding's
+  /// stack is the might-sleep's call site, in the probe (no stack before).
   @Test func aHandlersEventWithoutAStackLeavesATraceThatReads() throws {
     let (live, trace) = try Self.record("thread-signal-might-sleep", format: "text")
     defer { try? FileManager.default.removeItem(at: trace) }
     #expect(live == ["sleep-in-atomic 1"], "\(live)")
     let report = try ToolRun(["report", trace.path])
     #expect(report.status == 1, "\(report.stderr)")
+    let lines = report.stdout.split(separator: "\n").map(String.init)
+    let top = lines.firstIndex(of: "stack backtrace:").map { lines[$0 + 1] } ?? ""
+    #expect(top.contains("LockdepProbe/main.swift:"), "\(report.stdout)")
     #expect(try Self.offline(trace) == live)
   }
 

@@ -92,13 +92,29 @@ extension Checked {
   /// Marks a call that may sleep (`might_sleep()`): a finding when the caller
   /// is atomic (a spin lock held, interrupts or preemption off, an interrupt
   /// context, a real-time thread).
+  @inline(never)  // its return address is its call site
   public static func mightSleep() {
-    Live.event(.mightSleep)
+    mightSleep(at: UInt64(UInt(bitPattern: rlc_return_address())))
+  }
+
+  /// `mightSleep()` at call site `ip` (a free function's, `callSite()`):
+  /// the place a trace records, and a signal handler's event keeps where
+  /// no stack can be taken.
+  @usableFromInline
+  static func mightSleep(at ip: UInt64) {
+    Live.event(.mightSleep, ip: ip)
   }
 
   /// Checks an acquisition of `lock` here without taking it (`might_lock()`):
   /// the dependency and wait-context checks run as if it were taken.
+  @inline(never)  // its return address is its call site
   public static func mightLock(_ lock: ValidatedLock, read: Bool = false) {
-    Live.mightLock(lock.lockClass, read: read ? .shared : .exclusive)
+    mightLock(lock, read: read, at: UInt64(UInt(bitPattern: rlc_return_address())))
+  }
+
+  /// `mightLock(_:read:)` at call site `ip`.
+  @usableFromInline
+  static func mightLock(_ lock: ValidatedLock, read: Bool, at ip: UInt64) {
+    Live.mightLock(lock.lockClass, read: read ? .shared : .exclusive, ip: ip)
   }
 }

@@ -88,13 +88,13 @@
   /// is atomic (a spin lock held, interrupts or preemption off, an interrupt
   /// context, a real-time thread).
   @inlinable
-  public func mightSleep() { Checked.mightSleep() }
+  public func mightSleep() { Checked.mightSleep(at: Checked.callSite()) }
 
   /// Checks an acquisition of `lock` here without taking it (`might_lock()`):
   /// the dependency and wait-context checks run as if it were taken.
   @inlinable
   public func mightLock(_ lock: ValidatedLock, read: Bool = false) {
-    Checked.mightLock(lock, read: read)
+    Checked.mightLock(lock, read: read, at: Checked.callSite())
   }
 
   /// `mightLock(_:read:)` of any lock type, so that code generic over
@@ -102,7 +102,9 @@
   /// validated is not checked.
   @inlinable
   public func mightLock(_ lock: some KernelLock, read: Bool = false) {
-    if let validated = lock as? ValidatedLock { Checked.mightLock(validated, read: read) }
+    if let validated = lock as? ValidatedLock {
+      Checked.mightLock(validated, read: read, at: Checked.callSite())
+    }
   }
 #else
   /// Runs `body` (a hard interrupt handler, when validation is compiled in).

@@ -259,12 +259,14 @@ enum Live {
   }
 
   /// `might_lock()`: checks an acquisition of `lockClass` without taking it.
-  static func mightLock(_ lockClass: ClassID, read: ReadMode) {
+  static func mightLock(_ lockClass: ClassID, read: ReadMode, ip: UInt64 = 0) {
+    let origin = Origin(ip: ip)
     withThread(orphan: {
-      LockEvent(.mightLock, thread: orphanThread, lockClass: lockClass, read: read)
+      LockEvent(.mightLock, thread: orphanThread, lockClass: lockClass, read: read, origin: origin)
     }) { thread in
       submit(
-        LockEvent(.mightLock, thread: thread.id, lockClass: lockClass, read: read), on: thread)
+        LockEvent(.mightLock, thread: thread.id, lockClass: lockClass, read: read, origin: origin),
+        on: thread)
     }
   }
 

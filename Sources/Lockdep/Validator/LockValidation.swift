@@ -109,7 +109,10 @@ public enum LockValidation {
   /// (a sleeping lock or `mightSleep()` there is a finding), as preemption
   /// disabled is in the kernel.
   /// Without validation compiled in (release builds), it does nothing.
+  @inline(never)  // its return address is its call site
   public static func markCurrentThreadRealTime() {
-    if lockValidationIsCompiledIn { Live.event(.preemptDisable) }
+    // At its call site: a finding's "Preemption disabled at:" names it.
+    let callSite = UInt64(UInt(bitPattern: rlc_return_address()))
+    if lockValidationIsCompiledIn { Live.event(.preemptDisable, ip: callSite) }
   }
 }
