@@ -13,6 +13,30 @@ import Testing
       detail: .badUnlockBalance, count: 1, irqState: "")
   }
 
+  /// Locks left held at the end of two different scopes (a test, a
+  /// block), at the same place, are two findings, each with its scope's
+  /// words; one scope's again is a repeat of its own. (The second scope's
+  /// report said the first's "leaving the block".)
+  @Test func locksLeftByTwoScopesAtOnePlaceAreTwoFindings() {
+    var store = FindingStore()
+    func record(_ scope: String?, interrupt: String? = nil) -> Bool {
+      var f = Self.finding(.locksHeldAtExit, event: 7)
+      f.detail = .locksHeldAtExit(interrupt: interrupt, scope: scope)
+      return store.record(f, classes: [ClassID(3)]).isNew
+    }
+    #expect(record("the block"))
+    #expect(record("the test"))
+    #expect(!record("the test"))
+    #expect(record(nil))
+    #expect(record(nil, interrupt: "hardirq"))
+    let names = store.findings.map { f -> String? in
+      guard case .locksHeldAtExit(_, let scope) = f.detail else { return "?" }
+      return scope
+    }
+    #expect(names == ["the block", "the test", nil, nil])
+    #expect(store.findings.map(\.count) == [1, 2, 1, 1])
+  }
+
   /// A finding is described (`make`) only when the store keeps it, or for
   /// the first past the capacity: a repeat, or one more counted by the
   /// `limit-exceeded` finding, is only counted (a buggy path taken a million

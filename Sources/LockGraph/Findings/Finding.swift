@@ -145,8 +145,25 @@ extension FindingDetail {
       2 << 16 | (forwards ? 1 << 8 : 0)
         | UInt32(
           ["HARDIRQ", "HARDIRQ-READ", "SOFTIRQ", "SOFTIRQ-READ"].firstIndex(of: irqClass) ?? 4)
+    case .locksHeldAtExit(let interrupt, let scope):
+      // What was left names the report ("leaving the test", a handler):
+      // two scopes that leave the same locks at the same place are two
+      // findings, each with its own words (one test's report said another
+      // test's "leaving the block").
+      interrupt == nil && scope == nil ? 0 : 3 << 24 | Self.hash(interrupt, scope) & 0xFF_FFFF
     default: 0
     }
+  }
+}
+
+extension FindingDetail {
+  /// FNV-1a of `first`, a 0 byte and `second` (nil as empty).
+  static func hash(_ first: String?, _ second: String?) -> UInt32 {
+    var hash: UInt32 = 2_166_136_261
+    for byte in (first ?? "").utf8 + [0] + (second ?? "").utf8 {
+      hash = (hash ^ UInt32(byte)) &* 16_777_619
+    }
+    return hash
   }
 }
 
