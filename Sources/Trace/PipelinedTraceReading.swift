@@ -11,6 +11,8 @@ extension TraceReader {
   ///     read and the file size.
   ///   - warning: called on the calling thread at the end with any
   ///     warning; by default it goes to standard error.
+  ///   - interruption: asked on the reading thread between batches
+  ///     (`read(into:progress:warning:interruption:)`).
   /// - Returns: the trace's modules and stacks.
   /// - Throws: `TraceError` at the first malformed line or record, or at the
   ///   first event the validator refuses, whichever comes first in the trace.

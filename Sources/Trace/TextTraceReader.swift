@@ -68,8 +68,9 @@ public struct TextTraceReader {
         progress(lines.bytesRead, lines.fileSize)
         nextProgress = lines.bytesRead + (1 << 22)
       }
-      // Asked once a buffer of lines (the header read: a trace that ends
-      // before it is no trace), at a line's end.
+      // Asked once each pass: after a buffer's event lines, and after each
+      // line the general parser takes (a declaration); at a line's end,
+      // the header read (a trace that ends before it is no trace).
       if parser.sawHeader, let interruption, let reason = interruption.reason() {
         warning("\(displayName):\(lineNumber): \(reason): read up to this line")
         break

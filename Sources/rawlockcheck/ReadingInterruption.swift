@@ -10,16 +10,24 @@ import Trace
 /// `report`'s answer to Ctrl-C (SIGINT), SIGTERM or SIGHUP while it reads
 /// traces: the first one ends the reading where it stands, and the report
 /// covers what was read (each trace's reader says up to where); the traces
-/// not begun are not read. The run then ends with status 128 plus the
-/// signal's number (130 for SIGINT), as a process the signal ended would,
-/// so that a CI step that timed out fails. A second signal ends the
-/// process at once (`InterruptCleanup`). A signal the process ignores
-/// (`nohup`, a background job's SIGINT) stays ignored.
+/// not begun are not read, and no `--graph-out` file is written (the old
+/// one stays, as after any failed run). The run then ends with status 128
+/// plus the signal's number (130 for SIGINT), as a process the signal
+/// ended would, so that a CI step that timed out fails. A second signal,
+/// or one once the reading is over (`end()`: symbolizing, printing),
+/// ends the process at once (`InterruptCleanup`). A signal the process
+/// ignores (`nohup`, a background job's SIGINT) stays ignored.
 enum ReadingInterruption {
   /// From now on, the first interrupt ends the reading (`signal`).
   static func begin() {
     InterruptCleanup.install()
     InterruptCleanup.deferring[0].store(1, ordering: .releasing)
+  }
+
+  /// The reading is over: a signal from now on ends the process (after
+  /// cleaning up), as before `begin()`.
+  static func end() {
+    InterruptCleanup.deferring[0].store(0, ordering: .releasing)
   }
 
   /// The signal that interrupted the reading, if one did.

@@ -56,6 +56,8 @@ extension ReportCommand {
         var unread: [SARIFReport.Failure] = []
         report = try run.validate(
           group, seed: seed, warnings: &warnings, unread: &unread, pool: pool)
+        // The last group read: a signal from here on ends the run.
+        if g == groups.count - 1 { ReadingInterruption.end() }
         if !unread.isEmpty {
           failures += unread
           anyErrors = true
@@ -100,13 +102,21 @@ extension ReportCommand {
         }
       }
     }
+    // The reading is over (a signal now ends the run); after an interrupt,
+    // the graph file is not written: the old one stays, as after any run
+    // that could not read everything.
+    ReadingInterruption.end()
+    if let graphOut, let reason = ReadingInterruption.reason {
+      writeStandardError(
+        "rawlockcheck: \(reason): \(QuotedText.fileName(graphOut)) not written\n")
+    }
     // The graph file is written, to the temporary file beside it, before
     // the report is printed: a SARIF log then says the run failed when it
     // cannot be (a full disk too). It takes its place after the report (a
     // reader of the report that goes away ends the process by SIGPIPE,
     // which removes the temporary file: `InterruptCleanup`).
     var graphFile: OutputFile? = nil
-    if let graphOut, !anyErrors {
+    if let graphOut, !anyErrors, ReadingInterruption.signal == nil {
       do throws(UnionRun.UnionError) {
         let text = try graphFileText(union, to: graphOut, several: groups.count > 1)
         do {
@@ -127,8 +137,6 @@ extension ReportCommand {
     try printCollected(
       objects: objects, sarif: &sarif, failures: failures,
       warnings: warnings)
-    // After an interrupt, the graph file holds what was read before it:
-    // each dependency in it was seen (and the `--graph-in` file's kept).
     try graphFile?.commit()
     try Self.end(anyErrors: anyErrors, anyFindings: anyFindings)
   }
@@ -181,7 +189,6 @@ extension ReportCommand {
     }
     let comment =
       "written by rawlockcheck \(RawLockCheck.version) from \(traces.joined(separator: " "))"
-      + (ReadingInterruption.reason.map { " (\($0): read in part)" } ?? "")
     do {
       return try union.render(comment: comment)
     } catch {

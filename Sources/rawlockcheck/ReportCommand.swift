@@ -203,6 +203,9 @@ struct ReportCommand: ParsableCommand {
             into: &validator, progress: progress.update, warning: warning,
             interruption: ReadingInterruption.trace)
         progress.finish()
+        // The last trace read: a signal from here on (its symbolizing)
+        // ends the run.
+        if i == traces.count - 1 { ReadingInterruption.end() }
         if statistics {
           writeStandardError(
             Self.statisticsLine(path, validator, seconds: MonotonicClock.now() - started))
@@ -227,6 +230,8 @@ struct ReportCommand: ParsableCommand {
       case .sarif: try sarif.add(report)
       }
     }
+    // The reading is over: a signal from here on ends the run.
+    ReadingInterruption.end()
     ReadingInterruption.addFailure(to: &failures)
     try printCollected(
       objects: objects, sarif: &sarif, failures: failures,

@@ -48,7 +48,8 @@ func keepTemporaryFile(_ path: String) {
 /// waits for (`graph --format svg`'s `dot`, left running at full speed
 /// for minutes when only this process was signalled), then the signal
 /// ends the process as it would have. A signal the process ignores
-/// (`nohup`) stays ignored.
+/// (`nohup`) stays ignored. While `report` reads traces, the first SIGINT,
+/// SIGTERM or SIGHUP only ends the reading (`ReadingInterruption`).
 ///
 /// Invariant: each slot holds 0 or a `strdup`ed path owned by the slot;
 /// only `track` and `untrack` (on the threads that make and remove files)
@@ -66,9 +67,9 @@ enum InterruptCleanup {
   /// 2 (a dumb terminal) ended with a newline.
   static let bar = AtomicWords(count: 1)
 
-  /// Nonzero while `report` reads traces: the first SIGINT, SIGTERM or
-  /// SIGHUP then only sets `interrupted` (`ReadingInterruption`); the next
-  /// one ends the process as usual.
+  /// Nonzero while `report` reads traces (`ReadingInterruption.begin()`
+  /// to `end()`): the first SIGINT, SIGTERM or SIGHUP then only sets
+  /// `interrupted`; the next one ends the process as usual.
   static let deferring = AtomicWords(count: 1)
 
   /// The signal that interrupted the reading, or 0.
@@ -122,6 +123,9 @@ enum InterruptCleanup {
         raise(signo)
       }
       sigemptyset(&action.sa_mask)
+      // A handler that returns (`ReadingInterruption`) must not fail the
+      // call it interrupted: a FIFO's `open` waiting for its writer, a read.
+      action.sa_flags = Int32(SA_RESTART)
       sigaction(number, &action, nil)
     }
     return true

@@ -34,7 +34,9 @@ ReservationFailure.handler = { message in
 // leaving the temporary file beside the output.
 signal(SIGXFSZ, SIG_IGN)
 // Exit statuses of spec/reports.md: 0 clean, 1 findings, 2 bad usage or an
-// unreadable trace. swift-argument-parser would use 64 for usage errors.
+// unreadable trace (and `report`'s 128 plus a signal's number when one cut
+// its reading short: `ReadingInterruption`). swift-argument-parser would
+// use 64 for usage errors.
 do {
   // `symbolize`'s plain forms skip ArgumentParser's reflection (see
   // `SymbolizeCommand.quickParse`); everything else goes through it.

@@ -248,4 +248,16 @@ import WaitContext
     #expect(s.validator.core.lockNames(of: f) == ["&m2", "&raw", "&spin"])
     #expect(s.validator.core.lockNames(of: f, heldFirst: true) == ["&m2"])
   }
+
+  /// On PREEMPT_RT a held `spinlock_t` makes a might-sleep fail as an RCU
+  /// read-side section there (the report says "holding spinlock &spin (an
+  /// RCU read-side section on PREEMPT_RT)"): it is named too.
+  @Test func aSleepOnPreemptRTNamesTheSpinlockItHolds() throws {
+    var s = Scenario(CheckConfiguration(preemptRT: true))
+    s.lock("spin", .spinlock)
+    s.acquire("spin")
+    try s.event(.mightSleep)
+    let f = try #require(s.findings.last { $0.kind == .sleepInAtomic })
+    #expect(s.validator.core.lockNames(of: f) == ["&spin"])
+  }
 }

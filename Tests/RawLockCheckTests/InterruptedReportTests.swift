@@ -16,7 +16,8 @@ import Testing
 /// and waits for more. The rest is filler, written a line at a time
 /// until the tool ends: a tool that does not stop reads on, and ends only
 /// at the end of the rest (status 1, no interruption said).
-@Suite(.serialized) struct InterruptedReportTests {
+@Suite(.serialized, .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")))
+struct InterruptedReportTests {
   /// Runs the tool in `directory` with `arguments`, the trace's two parts
   /// on its standard input, and sends `signal` `times` times; the tool's
   /// status (negative: ended by that signal), standard output and error.
@@ -41,8 +42,6 @@ import Testing
       rest = open("rest", "rb").read().splitlines(keepends=True)
       p = subprocess.Popen([tool] + sys.argv[4:], stdin=subprocess.PIPE,
                            stdout=open("out", "wb"), stderr=open("err", "wb"), preexec_fn=child)
-      p.stdin.write(first)
-      p.stdin.flush()
       def status(field):
           try:
               for line in open(f"/proc/{p.pid}/{field[0]}"):
@@ -51,13 +50,28 @@ import Testing
           except OSError:
               pass
           return "0"
-      # The handler in place, and all of the first part read.
-      deadline = time.time() + 120
-      while time.time() < deadline and p.poll() is None:
-          if int(status(("status", "SigCgt:")), 16) & (1 << (number - 1)) and \
-             int(status(("io", "rchar:"))) >= len(first):
-              break
-          time.sleep(0.01)
+      def waiting_on_stdin():
+          # A thread of the tool blocked reading its standard input.
+          try:
+              for task in os.listdir(f"/proc/{p.pid}/task"):
+                  if "pipe_read" in open(f"/proc/{p.pid}/task/{task}/wchan").read():
+                      return True
+          except OSError:
+              pass
+          return False
+      def wait(condition):
+          deadline = time.time() + 120
+          while time.time() < deadline and p.poll() is None and not condition():
+              time.sleep(0.01)
+      # The handler in place, and the tool waiting for its trace.
+      wait(lambda: int(status(("status", "SigCgt:")), 16) & (1 << (number - 1))
+           and waiting_on_stdin())
+      # All of the first part read (what it read before is the baseline),
+      # and the tool waiting for more.
+      before = int(status(("io", "rchar:")))
+      p.stdin.write(first)
+      p.stdin.flush()
+      wait(lambda: int(status(("io", "rchar:"))) >= before + len(first) and waiting_on_stdin())
       time.sleep(0.2)
       for i in range(times):
           os.kill(p.pid, number)
@@ -173,6 +187,25 @@ import Testing
     let invocation = (runs.first?["invocations"] as? [[String: Any]])?.first
     #expect(invocation?["executionSuccessful"] as? Bool == false)
     #expect(run.stderr.contains("interrupted by SIGTERM at byte "), "\(run.stderr)")
+  }
+
+  /// After an interrupt, `--graph-out` is not written: the old file
+  /// stays as it was (a graph of part of a run would replace the graph of
+  /// every run before it).
+  @Test func anInterruptedRunLeavesTheGraphFileAsItWas() throws {
+    let dir = try MergeCommandTests.directory(["old.rlt": Self.firstText(filler: 0)])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let graph = dir.appendingPathComponent("g.graph")
+    #expect(try ToolRun(["report", "--graph-out", "g.graph", "old.rlt"], in: dir).status == 1)
+    let before = try Data(contentsOf: graph)
+    guard
+      let run = try Self.run(
+        ["report", "--graph-in", "g.graph", "--graph-out", "g.graph", "-"], signal: "SIGINT",
+        first: Self.first(), rest: Self.rest(), in: dir)
+    else { return }
+    #expect(run.status == 130, "\(run.stderr)")
+    #expect(run.stderr.contains("rawlockcheck: interrupted by SIGINT: g.graph not written"))
+    #expect(try Data(contentsOf: graph) == before)
   }
 
   /// A second signal does not wait for the reading to stop.

@@ -57,11 +57,20 @@ extension ValidatorCore {
       // locks that make the thread atomic, as the report's "holding"
       // lines name them. Not in the fingerprints' order (`heldFirst`),
       // whose names stay those of earlier versions.
+      // On PREEMPT_RT, a held lock that is an RCU read-side section there
+      // counts too, unless an rtlock is being taken (`checkSleepSlow`).
       guard !heldFirst else { break }
       if let lock = finding.lock { add(lock.lockClass) }
-      for held in finding.held
-      where SleepRule.makesAtomic(classes[held.lockClass].waits, configuration: configuration) {
-        add(held.lockClass)
+      let rcuNestCounts =
+        configuration.preemptRT
+        && !(finding.lock.map { SleepRule.isRTLock(classes[$0.lockClass].waits) } ?? false)
+      for held in finding.held {
+        let c = classes[held.lockClass]
+        if SleepRule.makesAtomic(c.waits, configuration: configuration)
+          || rcuNestCounts && SleepRule.nestsRCUOnRT(c.kind)
+        {
+          add(held.lockClass)
+        }
       }
     default:
       break

@@ -193,10 +193,11 @@ extension ThreadValidator {
     if bracketed { state.irqTrace.noteHardirqs(off: true, at: origin) }
     state.bhDisableDepth -= 1
     if state.softirqsEnabled { state.irqTrace.noteSoftirqs(off: false, at: origin) }
-    if state.softirqsEnabled && bracketed {
+    if state.softirqsEnabled && bracketed && state.held.count > 0 {
       // Marked in `lockdep_hardirqs_on_prepare()`, before interrupts
       // count as on again: a finding of the marking shows `HE0`, as the
       // stamps show interrupts off (an `irq-enable`'s marking does too).
+      // With no lock held there is nothing to mark (the common case).
       state.irqDisableDepth += 1
       markHeldLocks(.enabledSoftirq, origin: origin)
       state.irqDisableDepth -= 1

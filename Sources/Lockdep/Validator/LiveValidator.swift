@@ -106,6 +106,10 @@ final class LiveValidator: Sendable {
     // `locks-held-at-exit` finding, and its trace gets its `exit`).
     // Registered after the recorder's flush, so it runs before it.
     atexit {
+      // No handler runs on this thread from here on: its events, queued
+      // after its state ends below, would be validated by no one (as a
+      // thread's key destructor does).
+      rlc_block_signals_for_exit()
       LiveValidator.shared.waitForReports()
       // Handlers that ran on this thread before it took a lock: their
       // events are validated as its own (its state made now), then its

@@ -10,7 +10,9 @@ import LockGraph
 /// next lock event, when findings are read or a validation scope ends
 /// (`Live.replayPending()`), or at the latest when the thread exits (a
 /// pthread key armed by the first queued event, `threadExits()`) or ends
-/// the process (`atexit`, where no key destructor runs).
+/// the process (`atexit`, where no key destructor runs). Another thread
+/// still running when the process ends runs no destructor: its queued
+/// events are not validated.
 ///
 /// Invariants: only the owning thread (and its handlers) touch its queue;
 /// the header is set up on first use, marked by the last byte of the
