@@ -55,16 +55,24 @@ import Testing
     return Int(warning[start...].prefix { $0.isNumber })
   }
 
-  @Test(arguments: [false, true])
-  func readsUpToALineOrRecordAndSaysWhere(binary: Bool) throws {
+  /// The trace (`binary` or text) read on one thread, asked to stop at
+  /// the `after + 1`th question: its events, warnings, symbols, and bytes.
+  static func read(binary: Bool, after: Int) throws -> (
+    events: [LockEvent], warnings: [String], symbols: TraceSymbols, bytes: [UInt8]
+  ) {
     let url = try Self.file(binary: binary)
     defer { try? FileManager.default.removeItem(at: url) }
     var recorder = Recorder()
     var warnings: [String] = []
     let symbols = try TraceReader(path: url.path, displayName: "t").read(
       into: &recorder, warning: { warnings.append($0) },
-      interruption: Countdown(after: 6).interruption)
-    let events = recorder.events
+      interruption: Countdown(after: after).interruption)
+    return (recorder.events, warnings, symbols, try [UInt8](Data(contentsOf: url)))
+  }
+
+  @Test(arguments: [false, true])
+  func readsUpToALineOrRecordAndSaysWhere(binary: Bool) throws {
+    let (events, warnings, symbols, bytes) = try Self.read(binary: binary, after: 6)
     #expect(events.count > 0 && events.count < 2 * Self.pairs, "\(events.count)")
     // A prefix of the trace's events, in order.
     for (i, event) in events.enumerated() where event.verb != (i % 2 == 0 ? .acquire : .release) {
@@ -82,7 +90,6 @@ import Testing
       // That byte is a record's end: the file cut there reads the same
       // events, with no record cut short.
       let offset = try #require(Self.number(after: "at byte ", in: warning))
-      let bytes = try [UInt8](Data(contentsOf: url))
       let cut = RoundTrip.temporaryFile(Array(bytes.prefix(offset)))
       defer { try? FileManager.default.removeItem(at: cut) }
       var again = Recorder()
@@ -117,28 +124,16 @@ import Testing
   /// A text trace is read at least to the end of its header line: a
   /// reason at once is a trace with no events, not an empty file.
   @Test func aReasonAtOnceReadsTheHeaderOnly() throws {
-    let url = try Self.file(binary: false)
-    defer { try? FileManager.default.removeItem(at: url) }
-    var recorder = Recorder()
-    var warnings: [String] = []
-    _ = try TraceReader(path: url.path, displayName: "t").read(
-      into: &recorder, warning: { warnings.append($0) },
-      interruption: Countdown(after: 0).interruption)
-    #expect(recorder.events.isEmpty)
+    let (events, warnings, _, _) = try Self.read(binary: false, after: 0)
+    #expect(events.isEmpty)
     #expect(warnings == ["t:1: interrupted for the test: read up to this line"])
   }
 
   /// No reason: the whole trace, no warning.
   @Test(arguments: [false, true])
   func noReasonReadsEverything(binary: Bool) throws {
-    let url = try Self.file(binary: binary)
-    defer { try? FileManager.default.removeItem(at: url) }
-    var recorder = Recorder()
-    var warnings: [String] = []
-    _ = try TraceReader(path: url.path).read(
-      into: &recorder, warning: { warnings.append($0) },
-      interruption: Countdown(after: .max).interruption)
-    #expect(recorder.events.count == 2 * Self.pairs)
+    let (events, warnings, _, _) = try Self.read(binary: binary, after: .max)
+    #expect(events.count == 2 * Self.pairs)
     #expect(warnings.isEmpty)
   }
 }
