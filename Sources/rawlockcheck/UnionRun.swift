@@ -57,11 +57,14 @@ struct UnionRun {
     // (the seed's sources, and a trace that could not be read, have none).
     var firstEvents = [Int64](repeating: 0, count: sources.count)
     var traceSymbols = [TraceSymbols?](repeating: nil, count: sources.count)
+    // The traces begun (all, unless `report` was interrupted).
+    var begun = paths[...]
     for (i, path) in paths.enumerated() {
       // `report` interrupted: the traces not begun are left (the union
-      // holds those read).
+      // holds those read), and the run is named after those read.
       if ReadingInterruption.signal != nil {
         ReadingInterruption.sayNotRead(paths[i...])
+        begun = paths[..<i]
         break
       }
       firstEvents.append(validator.eventCount)
@@ -130,12 +133,12 @@ struct UnionRun {
     // The run's name: its traces, or for many (a CI run's shards), the
     // first and last few and how many; without traces, the graph file.
     let name =
-      paths.isEmpty
+      begun.isEmpty
       ? graphIn ?? ""
-      : paths.count <= 8
-        ? paths.joined(separator: " + ")
-        : (paths.prefix(3) + ["..."] + paths.suffix(2)).joined(separator: " + ")
-          + " (\(paths.count) traces)"
+      : begun.count <= 8
+        ? begun.joined(separator: " + ")
+        : (begun.prefix(3) + ["..."] + begun.suffix(2)).joined(separator: " + ")
+          + " (\(begun.count) traces)"
     var report = TextReport(
       validator: validator, source: name, resolver: MergedFrameResolver(resolvers: resolvers))
     report.sources = sources

@@ -208,6 +208,22 @@ struct InterruptedReportTests {
     #expect(try Data(contentsOf: graph) == before)
   }
 
+  /// A merge cut short is named after the traces it read (`-`), not
+  /// after those it did not (`- + later.rlt`).
+  @Test func anInterruptedMergeIsNamedAfterTheTracesRead() throws {
+    let dir = try MergeCommandTests.directory(["later.rlt": Self.firstText(filler: 0)])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    guard
+      let run = try Self.run(
+        ["report", "--merge", "--format", "json", "-", "later.rlt"], signal: "SIGINT",
+        first: Self.first(), rest: Self.rest(), in: dir)
+    else { return }
+    #expect(run.status == 130, "\(run.stderr)")
+    let json = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+    #expect(json?["source"] as? String == "-", "\(run.stdout.prefix(300))")
+    #expect(run.stderr.contains("rawlockcheck: interrupted by SIGINT: not read: later.rlt"))
+  }
+
   /// A second signal does not wait for the reading to stop.
   @Test func aSecondSignalEndsTheToolAtOnce() throws {
     let dir = try MergeCommandTests.directory([:])
