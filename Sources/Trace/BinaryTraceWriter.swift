@@ -29,7 +29,9 @@ public struct BinaryTraceWriter: Sendable {
   private var recentRows = [Int](repeating: -1, count: 16)
   /// The threads given a row so far.
   var rowCount: Int { rows.count }
-  private let vocabulary = BinaryVocabulary.shared
+  /// The verbs' operands and fields as flat arrays (no row copied, so no
+  /// array retained, per event).
+  private let layout = BinaryEventLayout.shared
 
   /// An empty writer whose buffer holds `capacity` bytes before it grows.
   public init(capacity: Int = 0) {
@@ -138,27 +140,29 @@ public struct BinaryTraceWriter: Sendable {
   /// carries any) the field mask and the fields of its verb's row, in
   /// `BinaryVocabulary` order. Fields the verb cannot carry are not written.
   public mutating func event(_ event: LockEvent) {
-    let row = vocabulary.verbs[Int(event.verb.rawValue)]
+    let v = Int(event.verb.rawValue)
     let start = bytes.count
     bytes.append(BinaryTraceFormat.plainEvent | event.verb.rawValue)
     VarInt.append(Self.id(event.thread.raw), to: &bytes)
-    switch row.operand {
+    switch layout.operands[v] {
     case .none: break
     case .lockClass: VarInt.append(Self.id(event.lockClass.raw), to: &bytes)
     case .addressAndLength:
       VarInt.append(event.address, to: &bytes)
       VarInt.append(event.length, to: &bytes)
     }
-    if row.fields.isEmpty { return }
+    // The row's fields are its mask's low bits (`validMasks`: 2^n - 1).
+    let fieldCount = 8 - layout.validMasks[v].leadingZeroBitCount
+    if fieldCount == 0 { return }
     let maskIndex = bytes.count
     bytes.append(0)
     var mask: UInt8 = 0
-    for (bit, field) in row.fields.enumerated() {
-      switch field {
+    for bit in 0..<fieldCount {
+      switch layout.fields[v &* 8 &+ bit] {
       case .flag(let flag):
-        if TraceVocabulary.rule(for: flag).isSet(event) { mask |= 1 << bit }
+        if TraceVocabulary.isSet(flag, event) { mask |= 1 << bit }
       case .option(let option, let kind):
-        guard let value = TraceVocabulary.rule(for: option).get(event) else { continue }
+        guard let value = TraceVocabulary.value(option, event) else { continue }
         mask |= 1 << bit
         switch (kind, value) {
         case (.subclass, .number(let n)): bytes.append(UInt8(truncatingIfNeeded: n))

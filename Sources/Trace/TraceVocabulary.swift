@@ -56,15 +56,42 @@ public enum TraceVocabulary {
 
   /// One row per bare flag, in `EventFlag` order.
   public static let flags: [FlagRule] = [
-    FlagRule(.trylock, "try", isSet: { $0.isTrylock }, set: { store(.trylock, in: &$0) }),
+    FlagRule(.trylock, "try", isSet: { isSet(.trylock, $0) }, set: { store(.trylock, in: &$0) }),
     FlagRule(
-      .read, "read", exclusiveGroup: 1, isSet: { $0.read == .shared },
+      .read, "read", exclusiveGroup: 1, isSet: { isSet(.read, $0) },
       set: { store(.read, in: &$0) }),
     FlagRule(
-      .readRecursive, "read-recursive", exclusiveGroup: 1, isSet: { $0.read == .recursive },
+      .readRecursive, "read-recursive", exclusiveGroup: 1, isSet: { isSet(.readRecursive, $0) },
       set: { store(.readRecursive, in: &$0) }),
-    FlagRule(.threaded, "threaded", isSet: { $0.threaded }, set: { store(.threaded, in: &$0) }),
+    FlagRule(
+      .threaded, "threaded", isSet: { isSet(.threaded, $0) }, set: { store(.threaded, in: &$0) }),
   ]
+
+  /// Whether `event` carries flag `flag` (each row's `isSet`), called
+  /// directly by the binary writer, as `store(_:in:)` by the readers.
+  @inline(__always)
+  public static func isSet(_ flag: EventFlag, _ event: LockEvent) -> Bool {
+    switch flag {
+    case .trylock: event.isTrylock
+    case .read: event.read == .shared
+    case .readRecursive: event.read == .recursive
+    case .threaded: event.threaded
+    }
+  }
+
+  /// The value of option `option` on `event`, nil when it holds the
+  /// "absent" value (each row's `get`), called directly by the binary
+  /// writer.
+  @inline(__always)
+  public static func value(_ option: EventOption, _ event: LockEvent) -> OptionValue? {
+    switch option {
+    case .sub: event.subclass == 0 ? nil : .number(UInt64(event.subclass))
+    case .nest: event.nest == .none ? nil : .lockClass(event.nest)
+    case .inst: event.address == 0 ? nil : .number(event.address)
+    case .at: event.origin.stack.isNone ? nil : .stack(event.origin.stack)
+    case .ip: event.origin.ip == 0 ? nil : .number(event.origin.ip)
+    }
+  }
 
   /// Sets flag `flag` on `event` (each row's `set`), called directly by
   /// the readers, as `store(_:_:in:)` for options.
@@ -84,23 +111,23 @@ public enum TraceVocabulary {
   public static let options: [OptionRule] = [
     OptionRule(
       .sub, "sub", placeholder: "<n>", value: .subclass,
-      get: { $0.subclass == 0 ? nil : .number(UInt64($0.subclass)) },
+      get: { value(.sub, $0) },
       set: { store(.sub, $1, in: &$0) }),
     OptionRule(
       .nest, "nest", placeholder: "<class>", value: .lockClass,
-      get: { $0.nest == .none ? nil : .lockClass($0.nest) },
+      get: { value(.nest, $0) },
       set: { store(.nest, $1, in: &$0) }),
     OptionRule(
       .inst, "inst", placeholder: "<addr>", value: .address,
-      get: { $0.address == 0 ? nil : .number($0.address) },
+      get: { value(.inst, $0) },
       set: { store(.inst, $1, in: &$0) }),
     OptionRule(
       .at, "at", placeholder: "<sid>", value: .stack,
-      get: { $0.origin.stack.isNone ? nil : .stack($0.origin.stack) },
+      get: { value(.at, $0) },
       set: { store(.at, $1, in: &$0) }),
     OptionRule(
       .ip, "ip", placeholder: "<addr>", value: .address,
-      get: { $0.origin.ip == 0 ? nil : .number($0.origin.ip) },
+      get: { value(.ip, $0) },
       set: { store(.ip, $1, in: &$0) }),
   ]
 
