@@ -14,6 +14,8 @@ import WaitContext
 public struct BinaryTraceWriter: Sendable {
   /// The bytes written and not yet flushed.
   public private(set) var bytes: [UInt8] = []
+  /// How many bytes are written and not yet flushed.
+  public var byteCount: Int { bytes.count }
   /// Each thread's previous value of each address option: a row of
   /// `EventOption.allCases.count` values per thread, indexed by the
   /// thread's row (`rows`) plus the option.

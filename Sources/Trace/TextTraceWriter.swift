@@ -80,6 +80,8 @@ public struct TraceTokens: Sendable {
 public struct TextTraceWriter: Sendable {
   /// The text written and not yet flushed.
   public private(set) var bytes: [UInt8] = []
+  /// How many bytes are written and not yet taken.
+  public var byteCount: Int { bytes.count }
   /// The tokens of the classes, threads and stacks declared so far.
   public var tokens: TraceTokens
 

@@ -32,6 +32,9 @@ public enum TraceEncoding: String, Sendable, CaseIterable {
 public protocol TraceWriting: Sendable {
   /// The bytes written and not yet taken.
   var bytes: [UInt8] { get }
+  /// How many bytes are written and not yet taken (`bytes.count`, without
+  /// handing out the array: a recorder asks after every event).
+  var byteCount: Int { get }
   /// The buffered bytes, leaving the buffer empty.
   mutating func take() -> [UInt8]
   /// Hands the buffered bytes to `write` in place and empties the buffer,

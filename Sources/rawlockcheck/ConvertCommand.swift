@@ -139,7 +139,7 @@ struct ChunkedRewriter<W: TraceWriting>: TraceConsumer {
 
   mutating func consume(_ event: LockEvent) throws(EventError) {
     try rewriter.consume(event)
-    if rewriter.writer.bytes.count >= ConvertCommand.chunk { drain() }
+    if rewriter.writer.byteCount >= ConvertCommand.chunk { drain() }
   }
 
   /// Writes what is buffered (drops it after a failed write).

@@ -437,7 +437,7 @@ final class ThreadRecording: Sendable {
       b.writer.knowStack(event.origin.stack, token: "s\(event.origin.stack.raw)")
     }
     b.writer.event(event)
-    return b.writer.bytes.count >= Self.limit
+    return b.writer.byteCount >= Self.limit
   }
 
   /// Writes the buffered events to the file.
