@@ -84,6 +84,24 @@ import Testing
     #expect(heldAt(second, line: readLine), "\(second)")
   }
 
+  /// A value guarded by a reader-writer lock is read with the lock held
+  /// shared (`Protected.withReadLock`), taken at the call's own site: a
+  /// mutex under it is found, the held lock at that line.
+  @Test func protectedReadsUnderTheLockHeldShared() {
+    let table = Protected([1, 2, 3], by: Checked.RWLock(name: "&site->table"))
+    let mutex = Checked.Mutex(name: "&site->mutex5")
+    #expect(table.withReadLock { $0.count } == 3)
+    let readLine = #line + 4
+    let text =
+      texts {
+        for _ in 0..<3 { table.withReadLock { _ in } }
+        table.withReadLock { _ in mutex.withLock {} }
+      }.first { $0.contains("BUG: Invalid wait context") } ?? ""
+    #expect(heldAt(text, line: readLine), "\(text)")
+    table.withLock { $0.append(4) }
+    #expect(table.withReadLock { $0 } == [1, 2, 3, 4])
+  }
+
   /// `withLockIRQSave` (`spin_lock_irqsave()`) disables interrupts, then
   /// takes the lock, recorded at the call's own site; `withTryLockIRQSave`
   /// likewise, and gives nil for a lock another thread holds. A mutex under

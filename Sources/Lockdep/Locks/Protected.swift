@@ -37,3 +37,23 @@ public final class Protected<Lock: KernelLock, Value>: @unchecked Sendable {
     return try body(&value)
   }
 }
+
+extension Protected where Lock: KernelReaderWriterLock, Value: Sendable {
+  /// Runs `body` with the lock held shared (`read_lock()`, `down_read()`)
+  /// and the value to read: readers run at once, so `body` borrows the
+  /// value and cannot change it. The value must be `Sendable`, as readers
+  /// on several threads see it at once.
+  /// - Parameter body: What to do with the value while the lock is held.
+  /// - Returns: What `body` returns.
+  ///
+  /// Never inlined: the lock is taken from this function's call site, its
+  /// return address.
+  @inline(never)
+  public func withReadLock<Result, Failure: Error>(
+    _ body: (borrowing Value) throws(Failure) -> Result
+  ) throws(Failure) -> Result {
+    lock.readLock(from: UInt64(UInt(bitPattern: rlc_return_address())))
+    defer { lock.readUnlock() }
+    return try body(value)
+  }
+}
