@@ -58,6 +58,15 @@ public enum SleepRule {
   @inlinable
   public static func isRTLock(_ lock: ClassWaitTypes) -> Bool { lock.effectiveOuter == .config }
 
+  /// On PREEMPT_RT (`rt`), whether a sleep fails on held RCU read-side
+  /// sections (`nestsRCUOnRT` holders): yes, unless what is being taken,
+  /// `taking` (nil: a might-sleep), is itself an rtlock, whose sleep check
+  /// expects that nesting.
+  @inlinable
+  public static func rcuNestCounts(rt: Bool, taking: ClassWaitTypes?) -> Bool {
+    rt && !(taking.map(isRTLock) ?? false)
+  }
+
   /// On PREEMPT_RT, an rtlock of this kind is checked for sleeping after
   /// lockdep takes it: `rt_spin_lock()` calls `spin_acquire()` before
   /// `rtlock_might_resched()` (a `local_lock_t` is a `spinlock_t` there,

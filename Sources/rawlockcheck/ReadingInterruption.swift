@@ -59,6 +59,7 @@ enum ReadingInterruption {
     writeStandardError("rawlockcheck: \(reason): not read: \(names)\n")
   }
 
+  /// The name of `signal` as messages spell it.
   static func name(_ signal: Int32) -> String {
     switch signal {
     case SIGINT: "SIGINT"

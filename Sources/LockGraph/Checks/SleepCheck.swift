@@ -112,8 +112,8 @@ extension ThreadValidator {
     // softirq, a force-threaded handler, which runs with bottom halves
     // off) is an RCU read-side section instead: a sleep there fails on the
     // RCU nesting, except an rtlock's own acquisition.
-    let rcuNestCounts =
-      rt && !(lock.map { SleepRule.isRTLock(classes.waits($0.lockClass)) } ?? false)
+    let rcuNestCounts = SleepRule.rcuNestCounts(
+      rt: rt, taking: lock.map { classes.waits($0.lockClass) })
     let onRT = " (an RCU read-side section on PREEMPT_RT)"
     var reasons: [String] = []
     if s.nmiDepth > 0 { reasons.append("in NMI context") }

@@ -61,9 +61,8 @@ extension ValidatorCore {
       // counts too, unless an rtlock is being taken (`checkSleepSlow`).
       guard !heldFirst else { break }
       if let lock = finding.lock { add(lock.lockClass) }
-      let rcuNestCounts =
-        configuration.preemptRT
-        && !(finding.lock.map { SleepRule.isRTLock(classes[$0.lockClass].waits) } ?? false)
+      let rcuNestCounts = SleepRule.rcuNestCounts(
+        rt: configuration.preemptRT, taking: finding.lock.map { classes[$0.lockClass].waits })
       for held in finding.held {
         let c = classes[held.lockClass]
         if SleepRule.makesAtomic(c.waits, configuration: configuration)
