@@ -15,7 +15,8 @@ import Trace
 /// plus the signal's number (130 for SIGINT), as a process the signal
 /// ended would, so that a CI step that timed out fails. A second signal,
 /// or one once the reading is over (`end()`: symbolizing, printing),
-/// ends the process at once (`InterruptCleanup`). A signal the process
+/// ends the process at once (`InterruptCleanup`), but for the first one
+/// delivered again (`InterruptCleanup.repeatWindow`). A signal the process
 /// ignores (`nohup`, a background job's SIGINT) stays ignored.
 enum ReadingInterruption {
   /// From now on, the first interrupt ends the reading (`signal`).

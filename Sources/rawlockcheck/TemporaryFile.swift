@@ -49,7 +49,9 @@ func keepTemporaryFile(_ path: String) {
 /// for minutes when only this process was signalled), then the signal
 /// ends the process as it would have. A signal the process ignores
 /// (`nohup`) stays ignored. While `report` reads traces, the first SIGINT,
-/// SIGTERM or SIGHUP only ends the reading (`ReadingInterruption`).
+/// SIGTERM or SIGHUP only ends the reading (`ReadingInterruption`), and
+/// the same signal within `repeatWindow` of it is that one delivered
+/// twice.
 ///
 /// Invariant: each slot holds 0 or a `strdup`ed path owned by the slot;
 /// only `track` and `untrack` (on the threads that make and remove files)
@@ -75,6 +77,24 @@ enum InterruptCleanup {
   /// The signal that interrupted the reading, or 0.
   static let interrupted = AtomicWords(count: 1)
 
+  /// When the interrupting signal came (`CLOCK_MONOTONIC` nanoseconds).
+  static let interruptedAt = AtomicWords(count: 1)
+
+  /// Nanoseconds within which the interrupting signal, come again, is the
+  /// same interrupt delivered twice, not a second one: GNU `timeout` sends
+  /// its signal to the process and then to its process group (the
+  /// process again), and a CI job's time limit is often `timeout`. A
+  /// person's second Ctrl-C comes later.
+  static let repeatWindow: UInt = 200_000_000
+
+  /// `CLOCK_MONOTONIC` in nanoseconds (safe in a signal handler).
+  static func monotonicNanoseconds() -> UInt {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt(truncatingIfNeeded: ts.tv_sec) &* 1_000_000_000
+      &+ UInt(truncatingIfNeeded: ts.tv_nsec)
+  }
+
   /// A progress bar was drawn: a signal that ends the process clears it.
   static func barDrawn(dumb: Bool) {
     _ = installed
@@ -88,7 +108,7 @@ enum InterruptCleanup {
   private static let installed: Bool = {
     // What the handler reads is made first: a lazy global made in the
     // handler would allocate there.
-    _ = (slots, child, bar, deferring, interrupted)
+    _ = (slots, child, bar, deferring, interrupted, interruptedAt)
     // SIGPIPE too: a reader of the output that goes away ends the process.
     for number in handled {
       var old = sigaction()
@@ -96,14 +116,30 @@ enum InterruptCleanup {
       else { continue }
       var action = sigaction()
       action.__sigaction_handler.sa_handler = { signo in
-        // The first interrupt of a reading `report` ends the reading only.
-        if signo != SIGPIPE, InterruptCleanup.deferring[0].load(ordering: .acquiring) != 0,
-          InterruptCleanup.interrupted[0].compareExchange(
-            expected: 0, desired: UInt(truncatingIfNeeded: Int(signo)),
-            ordering: .acquiringAndReleasing
-          ).exchanged
-        {
-          return
+        if signo != SIGPIPE {
+          let now = InterruptCleanup.monotonicNanoseconds()
+          let number = UInt(truncatingIfNeeded: Int(signo))
+          // The first interrupt of a reading `report` ends the reading
+          // only. Its time is set before it is: a repeat seeing it sees
+          // the time.
+          if InterruptCleanup.deferring[0].load(ordering: .acquiring) != 0,
+            InterruptCleanup.interrupted[0].load(ordering: .acquiring) == 0
+          {
+            InterruptCleanup.interruptedAt[0].store(now, ordering: .releasing)
+            if InterruptCleanup.interrupted[0].compareExchange(
+              expected: 0, desired: number, ordering: .acquiringAndReleasing
+            ).exchanged {
+              return
+            }
+          }
+          // The same interrupt delivered again (`timeout`), even once
+          // the reading is over: ignored.
+          if InterruptCleanup.interrupted[0].load(ordering: .acquiring) == number,
+            now &- InterruptCleanup.interruptedAt[0].load(ordering: .acquiring)
+              < InterruptCleanup.repeatWindow
+          {
+            return
+          }
         }
         // Bytes on the stack: nothing here may allocate.
         var clear: (UInt8, UInt8, UInt8, UInt8) = (0x0D, 0x1B, 0x5B, 0x4B)  // \r ESC [ K
