@@ -68,7 +68,10 @@ final class ProgressBar: @unchecked Sendable {
     drawnWidth = width
   }
 
-  /// Clears the bar, if one was drawn.
+  /// Clears the bar, if one was drawn: at the end of a trace, and before a
+  /// message is written to stderr (a warning, or where an interrupt ended
+  /// the reading), which would otherwise print over the bar. The next
+  /// `update` draws it again, on the line after the message.
   func finish() {
     if drawn {
       let clear = dumb ? String(repeating: " ", count: drawnWidth) + "\r" : "\u{1B}[K"

@@ -193,7 +193,7 @@ struct ReportCommand: ParsableCommand {
       do {
         let reader = TraceReader(
           path: Self.file(for: path), displayName: QuotedText.fileName(path))
-        let warning = Self.warning(path) { said.append($0) }
+        let warning = Self.warning(path, progress: progress) { said.append($0) }
         symbols =
           try readerThread.isOn(forTraceAt: path)
           ? reader.readOnTwoThreads(
@@ -248,13 +248,15 @@ struct ReportCommand: ParsableCommand {
     if anyFindings { throw ExitCode(1) }
   }
 
-  /// A reader's warning callback for trace `path`: says the warning on
+  /// A reader's warning callback for trace `path`: clears `progress`'s bar
+  /// (a warning printed over it would share its line), says the warning on
   /// standard error, as by default, and hands it to `keep` (for the SARIF
   /// log's notifications).
   static func warning(
-    _ path: String, keep: @escaping (SARIFReport.Failure) -> Void
+    _ path: String, progress: ProgressBar, keep: @escaping (SARIFReport.Failure) -> Void
   ) -> (String) -> Void {
     { message in
+      progress.finish()
       TraceReader.standardError(message)
       keep((path, message))
     }

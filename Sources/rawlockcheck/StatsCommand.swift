@@ -60,7 +60,12 @@ struct StatsCommand: ParsableCommand {
         _ = try TraceReader(
           path: ReportCommand.file(for: trace), displayName: QuotedText.fileName(trace)
         ).read(
-          into: &counting, progress: progress.update)
+          into: &counting, progress: progress.update,
+          // A warning clears the bar first, not to share its line.
+          warning: {
+            progress.finish()
+            TraceReader.standardError($0)
+          })
         progress.finish()
       } catch {
         progress.finish()

@@ -80,7 +80,7 @@ struct UnionRun {
       let symbols: TraceSymbols
       var said: [SARIFReport.Failure] = []
       defer { warnings += said }
-      let warn = ReportCommand.warning(path) { said.append($0) }
+      let warn = ReportCommand.warning(path, progress: progress) { said.append($0) }
       defer { consumer.warnings.forEach(warn) }
       do {
         symbols = try TraceReader(
