@@ -1027,59 +1027,89 @@ import Testing
   }
 }
 
-/// The progress bar on a terminal of 60 columns (`script` makes one):
-/// every drawing fits in 59 columns (it was about 90 and wrapped, leaving
-/// a row behind at each), SIGINT clears it before the process ends (the
-/// shell's next line began on the bar), and the warning saying where the
-/// interrupt ended the reading starts on a cleared line (it was printed
-/// after the bar, on its line).
+/// The progress bar on a terminal of 60 columns (a pseudo-terminal the
+/// driver makes): every drawing fits in 59 columns (it was about 90 and
+/// wrapped, leaving a row behind at each), SIGINT clears it before the
+/// process ends (the shell's next line began on the bar), and the warning
+/// saying where the interrupt ended the reading starts on a cleared line
+/// (it was printed after the bar, on its line).
+///
+/// The driver sends SIGINT once the bar is on the terminal (not after a
+/// fixed time: a loaded machine may not have drawn it yet), twice at once
+/// as GNU `timeout` does: to the process, then to its process group.
 @Suite struct ProgressBarTerminalTests {
+  static let driver = """
+    import fcntl, os, pty, signal, struct, sys, termios, time
+    tool, trace = sys.argv[1], sys.argv[2]
+    # The test runner starts its children with SIGINT blocked.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT, signal.SIGTERM])
+    pid, fd = pty.fork()
+    if pid == 0:
+        fcntl.ioctl(2, termios.TIOCSWINSZ, struct.pack("HHHH", 12, 60, 0, 0))
+        os.environ["TERM"] = "xterm"
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        null = os.open("/dev/null", os.O_WRONLY)
+        os.dup2(null, 1)
+        os.execv(tool, [tool, "report", "--reader-thread", "off", trace])
+    output = b""
+    sent = False
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+        # A bar drawn: its `[....]` after the trace's name.
+        if not sent and b"] " in output:
+            os.kill(pid, signal.SIGINT)
+            os.killpg(pid, signal.SIGINT)
+            sent = True
+    _, status = os.waitpid(pid, 0)
+    sys.stdout.buffer.write(output)
+    sys.stdout.buffer.write(b"\\nSTATUS %d" % os.waitstatus_to_exitcode(status))
+    """
+
   @Test func theBarFitsTheTerminalAndAnInterruptClearsIt() throws {
-    let script = "/usr/bin/script"
-    guard FileManager.default.isExecutableFile(atPath: script) else { return }
-    let dir = try MergeCommandTests.directory([:])
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let tool = "'\(FixturePaths.tool.path)'"
-    let trace = "'\(dir.path)/a-long-trace-name-from-a-ci-shard.rlt'"
-    let generated = try ToolRun.command(
-      "/bin/sh", ["-c", "\(tool) generate --events 2000000 > \(trace)"])
-    #expect(generated.status == 0)
-    // The test runner starts its children with SIGINT blocked: `timeout`'s
-    // signal would not come. Python unblocks it (and leaves SIGPIPE as it
-    // found it).
-    let unblocking = """
-      import os, signal, sys
-      signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT, signal.SIGTERM])
-      signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-      os.execv(sys.argv[1], sys.argv[1:])
-      """
     let python = "/usr/bin/python3"
     guard FileManager.default.isExecutableFile(atPath: python) else { return }
-    let run = try ToolRun.command(
-      python,
-      [
-        "-c", unblocking, script, "-qec",
-        "stty cols 60 rows 12; TERM=xterm timeout -s INT 1.2 \(tool) report --reader-thread off "
-          + "\(trace) > /dev/null; echo AFTER",
-        "/dev/null",
-      ])
+    let dir = try MergeCommandTests.directory([:])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let trace = "\(dir.path)/a-long-trace-name-from-a-ci-shard.rlt"
+    let generated = try ToolRun.command(
+      "/bin/sh", ["-c", "'\(FixturePaths.tool.path)' generate --events 2000000 > '\(trace)'"])
+    #expect(generated.status == 0)
+    let run = try ToolRun.command(python, ["-c", Self.driver, FixturePaths.tool.path, trace])
+    let parts = run.stdout.components(separatedBy: "\nSTATUS ")
+    let output = try #require(parts.first, "\(run.stderr)")
+    // Interrupted while reading (it takes seconds in a debug build), and
+    // ended by its first SIGINT, not by the second one.
+    #expect(parts.last == "130", "\(run.stdout.suffix(300)) \(run.stderr)")
+    #expect(
+      output.contains(": interrupted by SIGINT: read up to this line"), "\(output) \(run.stderr)")
     let escape = "\u{1B}[K"
-    let drawings = run.stdout.components(separatedBy: "\r").map {
+    let drawings = output.components(separatedBy: "\r").map {
       $0.replacingOccurrences(of: escape, with: "")
     }
-    #expect(drawings.contains { $0.contains("a-long-trace-name") || $0.hasPrefix("...") })
-    for drawing in drawings where !drawing.hasPrefix("AFTER") {
+    #expect(drawings.contains { $0.hasPrefix("...") && $0.contains(".rlt [") }, "\(output)")
+    for drawing in drawings {
       // The bar's drawings, not the tool's messages (each on its own line).
       let bar = drawing.components(separatedBy: "\n").last ?? ""
       #expect(bar.unicodeScalars.count <= 59 || bar.hasPrefix("rawlockcheck: "), "\(drawing)")
     }
     // Every message follows a cleared bar: `\r ESC[K` before it, not a bar.
-    for piece in run.stdout.components(separatedBy: "rawlockcheck: ").dropLast() {
-      #expect(piece.hasSuffix("\r\(escape)") || piece.isEmpty || piece.hasSuffix("\n"), "\(piece)")
+    for piece in output.components(separatedBy: "rawlockcheck: ").dropLast() {
+      #expect(
+        piece.hasSuffix("\r\(escape)") || piece.isEmpty || piece.unicodeScalars.last == "\n",
+        "\(piece)")
     }
-    #expect(run.stdout.hasSuffix("\r\(escape)AFTER\r\n"), "\(run.stdout.suffix(200))")
-    // The interrupt came while the trace was read (it takes seconds in a
-    // debug build): the tests above saw it.
-    #expect(run.stdout.contains(": interrupted by SIGINT: read up to this line"))
+    // The process ends on a cleared line: the shell's prompt starts there.
+    // (`\r\n` is one Character: its scalars are compared.)
+    #expect(
+      output.hasSuffix("\r\(escape)") || output.unicodeScalars.last == "\n",
+      "\(output.suffix(200))")
   }
 }
