@@ -83,9 +83,11 @@ enum InterruptCleanup {
   /// Nanoseconds within which the interrupting signal, come again, is the
   /// same interrupt delivered twice, not a second one: GNU `timeout` sends
   /// its signal to the process and then to its process group (the
-  /// process again), and a CI job's time limit is often `timeout`. A
-  /// person's second Ctrl-C comes later.
-  static let repeatWindow: UInt = 200_000_000
+  /// process again), and a CI job's time limit is often `timeout`; on a
+  /// loaded machine the two may come hundreds of milliseconds apart. A
+  /// person's second Ctrl-C that comes sooner is taken for the first: the
+  /// reading is ending anyway, and a third ends the process.
+  static let repeatWindow: UInt = 1_000_000_000
 
   /// `CLOCK_MONOTONIC` in nanoseconds (safe in a signal handler).
   static func monotonicNanoseconds() -> UInt {

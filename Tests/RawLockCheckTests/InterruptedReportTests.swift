@@ -19,11 +19,12 @@ import Testing
 @Suite(.serialized, .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")))
 struct InterruptedReportTests {
   /// Runs the tool in `directory` with `arguments`, the trace's two parts
-  /// on its standard input, and sends `signal` `times` times, `gap`
-  /// seconds apart; the tool's status (negative: ended by that signal),
-  /// standard output and error.
+  /// on its standard input, and sends `signal` `times` times, each once
+  /// the one before was delivered and `gap` seconds more have passed; the
+  /// tool's status (negative: ended by that signal), standard output and
+  /// error.
   static func run(
-    _ arguments: [String], signal: String, times: Int = 1, gap: Double = 0.6, first: Data,
+    _ arguments: [String], signal: String, times: Int = 1, gap: Double = 0, first: Data,
     rest: Data, in directory: URL
   ) throws -> (status: Int, stdout: String, stderr: String)? {
     let python = "/usr/bin/python3"
@@ -74,10 +75,15 @@ struct InterruptedReportTests {
       p.stdin.flush()
       wait(lambda: int(status(("io", "rchar:"))) >= before + len(first) and waiting_on_stdin())
       time.sleep(0.2)
+      def pending():
+          # The signal sent and not yet delivered (a process-directed one).
+          return int(status(("status", "ShdPnd:")), 16) & (1 << (number - 1))
       for i in range(times):
           if i > 0:
               time.sleep(gap)
           os.kill(p.pid, number)
+          # Delivered (its handler ran) before the next.
+          wait(lambda: not pending())
       time.sleep(0.3)
       try:
           for line in rest:
@@ -228,16 +234,16 @@ struct InterruptedReportTests {
     #expect(run.stderr.contains("rawlockcheck: interrupted by SIGINT: not read: later.rlt"))
   }
 
-  /// The same signal twice in 20 ms is one interrupt delivered twice, as
-  /// GNU `timeout` delivers it (to the process, then to its process
-  /// group): the report is printed (it was lost: the second ended the
-  /// process).
+  /// The same signal again as soon as the first was delivered is one
+  /// interrupt delivered twice, as GNU `timeout` delivers it (to the
+  /// process, then to its process group): the report is printed (it was
+  /// lost: the second ended the process).
   @Test func theSameSignalTwiceAtOnceIsOneInterrupt() throws {
     let dir = try MergeCommandTests.directory([:])
     defer { try? FileManager.default.removeItem(at: dir) }
     guard
       let run = try Self.run(
-        ["report", "--format", "json", "-"], signal: "SIGINT", times: 2, gap: 0.02,
+        ["report", "--format", "json", "-"], signal: "SIGINT", times: 2, gap: 0,
         first: Self.first(), rest: Self.rest(), in: dir)
     else { return }
     #expect(run.status == 130, "\(run.stderr)")
@@ -246,14 +252,16 @@ struct InterruptedReportTests {
     #expect(findings.map { $0["kind"] as? String } == ["circular-dependency"], "\(run.stdout)")
   }
 
-  /// A second signal does not wait for the reading to stop.
+  /// A second signal, more than a second after the first
+  /// (`InterruptCleanup.repeatWindow`), does not wait for the reading to
+  /// stop.
   @Test func aSecondSignalEndsTheToolAtOnce() throws {
     let dir = try MergeCommandTests.directory([:])
     defer { try? FileManager.default.removeItem(at: dir) }
     guard
       let run = try Self.run(
-        ["report", "-"], signal: "SIGTERM", times: 2, first: Self.first(), rest: Self.rest(),
-        in: dir)
+        ["report", "-"], signal: "SIGTERM", times: 2, gap: 1.5, first: Self.first(),
+        rest: Self.rest(), in: dir)
     else { return }
     #expect(run.status == -Int(SIGTERM), "\(run.stderr)")
     #expect(run.stdout.isEmpty)
