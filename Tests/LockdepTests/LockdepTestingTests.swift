@@ -392,12 +392,16 @@ import Testing
         box.reported.add(1, ordering: .relaxed)
         return false
       }, endName: "the test")
+    // The task takes its locks once the test has ended (`run` returned),
+    // not after a time that a busy machine may not give it.
+    let (testEnded, ending) = AsyncStream<Void>.makeStream()
     await scope.run { @Sendable () async in
       box.task = Task {
-        try? await Task.sleep(nanoseconds: 50_000_000)
+        for await _ in testEnded { break }
         raw.withLock { mutex.withLock {} }
       }
     }
+    ending.finish()
     await box.task?.value
     #expect(scope.findings.isEmpty)
     #expect(box.reported.load(ordering: .relaxed) == 0)
@@ -570,6 +574,14 @@ func spawn(_ body: @escaping @Sendable () -> Void) -> pthread_t {
 
 /// Runs `body` on a new thread with `signal` unblocked (the test runner's
 /// worker threads block signals), and joins it.
+///
+/// A handler is the process's (`installSignalHandler` replaces the one
+/// before), and tests run at once: each in-process test raises a signal
+/// of its own. Taken: SIGUSR1, SIGUSR2, SIGPROF, SIGURG, SIGXCPU
+/// (LiveValidationTests), SIGWINCH (FastPathTests), SIGVTALRM, SIGTTOU
+/// (InterruptMaskTests), SIGPWR, SIGSTKFLT, SIGXFSZ, SIGTTIN
+/// (SignalQueueTests). A test in a process of its own (an exit test)
+/// may use any.
 func runOnAThread(unblocking signal: Int32, _ body: @escaping @Sendable () -> Void) {
   pthread_join(
     spawn {

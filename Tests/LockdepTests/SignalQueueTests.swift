@@ -89,12 +89,12 @@ import Testing
     LockValidation.policy = .collect
     let inHandler = Checked.RawSpinLock(name: "&orphan->handler")
     let task = Checked.RawSpinLock(name: "&orphan->task")
-    installSignalHandler(SIGVTALRM) { _ in
+    installSignalHandler(SIGSTKFLT) { _ in
       for _ in 0..<40 { inHandler.withLock {} }
     }
     let before = LiveValidator.shared.misuses.count
-    runOnAThread(unblocking: SIGVTALRM) {
-      _ = raise(SIGVTALRM)  // the thread's first lock events: in the handler
+    runOnAThread(unblocking: SIGSTKFLT) {
+      _ = raise(SIGSTKFLT)  // the thread's first lock events: in the handler
       task.withLock {}
     }
     // (Other tests' runs, dropped on threads with state, may be said
