@@ -17,18 +17,19 @@ struct KvfreeDeferredTests {
   func refillDoesNotWaitForTheDrain() {
     let pages = PageAllocator(pages: 256, cpus: 1)
     let slab = SlabAllocator(pages: pages)
-    // A drain delay of five seconds: the draining pass cannot run sooner.
-    // The refill is waited for up to four (it takes milliseconds; a loaded
-    // machine may keep its worker from running for a while).
+    // A drain delay of a minute: the draining pass cannot run sooner.
+    // The refill is waited for up to thirty seconds (it takes
+    // milliseconds; a loaded machine may keep its worker from running for
+    // a while). `barrier()` cuts the delay short.
     let kv = KvfreeRCU(
       slab: slab, pages: pages, design: .deferred, cpus: 1, cacheLimit: 5,
-      drainDelayMicroseconds: 5_000_000)
+      drainDelayMicroseconds: 60_000_000)
     let first = TestObject.make(slab)
     let queued = ContinuousClock.now
     kv.kvfreeRCU(first, head: TestObject.head(first))
     #expect(kv.statistics.listFallbacks == 1)
     while kv.statistics.arrayPagesAllocated < 5
-      && ContinuousClock.now < queued + .seconds(4)
+      && ContinuousClock.now < queued + .seconds(30)
     {
       usleep(1000)
     }

@@ -100,7 +100,9 @@ import Testing
     guard mounted.status == 0 else { return }
     defer { _ = try? ToolRun.command("/bin/umount", [directory.path]) }
     let script =
-      "(echo rawlockcheck-trace 1; echo class A mutex; yes '1 acquire A') "
+      // The producer's stderr dropped: with SIGPIPE ignored (inherited),
+      // `yes` would say "Broken pipe" there.
+      "(echo rawlockcheck-trace 1; echo class A mutex; yes '1 acquire A') 2>/dev/null "
       + "| TMPDIR=\(directory.path) \(FixturePaths.tool.path) convert - /dev/null"
     let run = try ToolRun.command("/bin/sh", ["-c", script])
     #expect(run.status == 2, "\(run.stderr)")
@@ -132,13 +134,14 @@ import Testing
     let hung = OutputFailureTests.Flag()
     let writer = Thread {
       // Feeds the trace to the first opening. A second opening would wait
-      // forever for a writer: after 10 s the tool is taken to hang there,
-      // and released with end of file.
+      // forever for a writer: after 120 s (a busy machine may take many
+      // seconds to convert) the tool is taken to hang there, and released
+      // with end of file.
       let fd = open(fifo, O_WRONLY)
       guard fd >= 0 else { return }
       _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
       close(fd)
-      for _ in 0..<1000 where !done.isSet { usleep(10_000) }
+      for _ in 0..<12_000 where !done.isSet { usleep(10_000) }
       while !done.isSet {
         hung.set()
         let again = open(fifo, O_WRONLY | O_NONBLOCK)

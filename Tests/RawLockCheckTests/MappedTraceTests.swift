@@ -67,15 +67,20 @@ import Testing
     process.standardError = err
     process.standardOutput = FileHandle.nullDevice
     try process.run()
-    // Cut the file once it is mapped (it shows in the process's maps).
+    // Cut the file once it is mapped (it shows in the process's maps),
+    // with the process stopped meanwhile: a busy machine could otherwise
+    // let it read to the end first.
     let maps = "/proc/\(process.processIdentifier)/maps"
     var cut = false
-    for _ in 0..<20_000 where process.isRunning {
+    let deadline = Date().addingTimeInterval(120)
+    while process.isRunning && Date() < deadline {
       if let text = try? String(contentsOfFile: maps, encoding: .utf8), text.contains(trace) {
         if signalSentInstead {
           kill(process.processIdentifier, SIGBUS)
         } else {
+          kill(process.processIdentifier, SIGSTOP)
           #expect(truncate(trace, 4096) == 0)
+          kill(process.processIdentifier, SIGCONT)
         }
         cut = true
         break

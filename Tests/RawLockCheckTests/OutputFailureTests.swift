@@ -151,16 +151,20 @@ import Testing
     #expect(mkfifo(fifo, 0o600) == 0)
     let received = Flag()
     let opened = Flag()
+    let toolEnded = Flag()
     let reader = Thread {
       // Reads what the tool writes; the open fails at once (no hang) when
-      // the FIFO was replaced by a file.
+      // the FIFO was replaced by a file. It keeps the FIFO open until the
+      // tool has ended (a slow tool would otherwise block for ever in its
+      // open for writing), or 300 s.
       let fd = open(fifo, O_RDONLY | O_NONBLOCK)
       opened.set()
       guard fd >= 0 else { return }
       defer { close(fd) }
       var buffer = [UInt8](repeating: 0, count: 1 << 16)
       var text: [UInt8] = []
-      for _ in 0..<1000 {
+      let deadline = Date().addingTimeInterval(300)
+      while !toolEnded.isSet && Date() < deadline {
         let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
         if n > 0 { text += buffer[..<n] }
         if n == 0 && !text.isEmpty { break }
@@ -176,6 +180,7 @@ import Testing
     let run = try ToolRun(["report", "--graph-out", "g.fifo", "t.rlt"], in: dir)
     #expect(run.status == 0, "\(run.stderr)")
     for _ in 0..<3000 where !received.isSet { usleep(10_000) }
+    toolEnded.set()
     #expect(received.isSet)
     let type = try FileManager.default.attributesOfItem(atPath: fifo)[.type]
     #expect(type as? FileAttributeType != .typeRegular)
@@ -227,6 +232,11 @@ import Testing
   @Test func aReadOnlyFileIsNotReplaced() throws {
     let setpriv = "/usr/bin/setpriv"
     guard getuid() == 0, FileManager.default.isExecutableFile(atPath: setpriv) else { return }
+    let nobody = ["--reuid=65534", "--regid=65534", "--clear-groups", FixturePaths.tool.path]
+    // The tool and its trace reachable by nobody (not so under a home
+    // directory of mode 0700): else there is nothing to test here.
+    let reachable = try ToolRun.command(setpriv, nobody + ["stats", Self.trace])
+    guard reachable.status == 0 else { return }
     let dir = try Self.openDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     let kept = dir.appendingPathComponent("p.rlt")
@@ -235,10 +245,7 @@ import Testing
     chmod(kept.path, 0o444)
     let run = try ToolRun.command(
       setpriv,
-      [
-        "--reuid=65534", "--regid=65534", "--clear-groups", FixturePaths.tool.path, "convert",
-        "--to", "text", Self.trace, kept.path,
-      ])
+      nobody + ["convert", "--to", "text", Self.trace, kept.path])
     #expect(run.status == 2)
     #expect(run.stderr.hasSuffix(": cannot write: Permission denied\n"), "\(run.stderr)")
     #expect(try String(contentsOf: kept, encoding: .utf8) == "precious\n")

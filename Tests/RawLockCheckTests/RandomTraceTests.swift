@@ -234,7 +234,8 @@ struct RandomTrace {
     var timedOut = false
     if done.wait(timeout: .now() + timeout) == .timedOut {
       timedOut = true
-      process.terminate()
+      // SIGKILL: the child may have SIGTERM blocked (the test runner's mask).
+      kill(process.processIdentifier, SIGKILL)
       done.wait()
     }
     let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -259,11 +260,11 @@ struct RandomTrace {
     for start in stride(from: 0, to: Self.seeds.count, by: Self.batchSize) {
       let batch = Array(Self.seeds[start..<min(start + Self.batchSize, Self.seeds.count)])
       let files = batch.map { "seed-\($0).rlt" }
-      let run = try Self.run(["report"] + files, in: dir, timeout: 30)
+      let run = try Self.run(["report"] + files, in: dir, timeout: 120)
       if run.reason == .exit && !run.timedOut && (run.status == 0 || run.status == 1) { continue }
       // Find the seeds that fail on their own, and show them.
       for seed in batch {
-        let one = try Self.run(["report", "seed-\(seed).rlt"], in: dir, timeout: 10)
+        let one = try Self.run(["report", "seed-\(seed).rlt"], in: dir, timeout: 60)
         let ok = one.reason == .exit && !one.timedOut && (one.status == 0 || one.status == 1)
         if !ok { shown += 1 }
         #expect(

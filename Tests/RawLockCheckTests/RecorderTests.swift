@@ -71,8 +71,11 @@ import Testing
     process.standardOutput = capture == .standardOutput ? pipe : FileHandle.nullDevice
     process.standardError = capture == .standardError ? pipe : FileHandle.nullDevice
     try process.run()
-    let watchdog = DispatchWorkItem { if process.isRunning { process.terminate() } }
-    DispatchQueue.global().asyncAfter(deadline: .now() + 120, execute: watchdog)
+    // SIGKILL: the child may have SIGTERM blocked (the test runner's mask).
+    let watchdog = DispatchWorkItem {
+      if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+    DispatchQueue.global().asyncAfter(deadline: .now() + 300, execute: watchdog)
     defer { watchdog.cancel() }
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
