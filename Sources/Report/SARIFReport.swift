@@ -228,11 +228,17 @@ public struct SARIFReport {
   }
 
   /// A path as a URI reference: `file://` and the percent-encoded path for
-  /// an absolute path, the percent-encoded path alone for a relative one.
+  /// an absolute path, the percent-encoded path alone for a relative one,
+  /// whose first segment has its `:` encoded too (RFC 3986, 4.2: `c:d.rlt`
+  /// would be read as a URI of scheme `c`).
   static func uri(_ path: String) -> String {
     var out = path.hasPrefix("/") ? "file://" : ""
+    var firstRelativeSegment = !path.hasPrefix("/")
     for byte in path.utf8 {
+      if byte == UInt8(ascii: "/") { firstRelativeSegment = false }
       switch byte {
+      case UInt8(ascii: ":") where firstRelativeSegment:
+        out += "%3A"
       case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
         UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
         UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "/"), UInt8(ascii: "+"),

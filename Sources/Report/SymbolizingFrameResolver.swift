@@ -72,7 +72,12 @@ public struct SymbolizingFrameResolver: FrameResolving {
   public var moduleWarnings: [String] {
     symbolizer.modules.compactMap { resolution in
       switch resolution.status {
-      case .ok: nil
+      case .ok:
+        // Opened, but cut short (a copy that stopped, a full disk): the
+        // frames past its end print as addresses without a word else.
+        Symbolizer.elfTruncation(resolution.resolvedPath ?? resolution.path).map {
+          "module \(resolution.path): \($0): frames past its end print as addresses"
+        }
       case .missing:
         if let problem = Self.unreadableProblem(resolution.path) {
           "module \(resolution.path): \(problem): its frames print as addresses"

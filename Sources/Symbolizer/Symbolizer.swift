@@ -69,8 +69,14 @@ public final class Symbolizer: Sendable {
   /// is not ELF, or is cut short (`truncated ELF file: its section headers
   /// end at byte ..., past its ... bytes`); nil when it can.
   public static func elfFileProblem(_ path: String) -> String? {
-    guard let info = ElfFileInfo.read(path) else { return unreadableReason(path) }
-    return info.truncation.map { "truncated ELF file: \($0)" }
+    guard ElfFileInfo.read(path) != nil else { return unreadableReason(path) }
+    return elfTruncation(path)
+  }
+
+  /// `truncated ELF file: ...` when `path` is an ELF file cut short
+  /// (`elfFileProblem`), else nil (whole, or no ELF file to tell).
+  public static func elfTruncation(_ path: String) -> String? {
+    ElfFileInfo.read(path)?.truncation.map { "truncated ELF file: \($0)" }
   }
 
   /// Why `path` is no ELF file to read: it cannot be opened (and why), is

@@ -95,11 +95,16 @@ struct LineReader: ~Copyable {
         let base = buffer.baseAddress! + start
         if let nl = memchr(base, 0x0A, end - start) {
           let length = UnsafeRawPointer(nl) - UnsafeRawPointer(base)
-          if length > Self.maxLineLength { throw .lineTooLong }
+          // The limit is on the line without its `\r`: a CRLF trace
+          // reads as the same trace with LF.
+          let carriageReturn =
+            length > 0 && base.load(fromByteOffset: length - 1, as: UInt8.self) == 0x0D
+          if length - (carriageReturn ? 1 : 0) > Self.maxLineLength { throw .lineTooLong }
           start += length + 1
           return Self.trimCR(UnsafeRawBufferPointer(start: base, count: length))
         }
-        if end - start > Self.maxLineLength { throw .lineTooLong }
+        // One byte more: a `\r` may end a line of the limit's length.
+        if end - start > Self.maxLineLength + 1 { throw .lineTooLong }
       }
       if atEOF {
         if start < end {

@@ -1,5 +1,10 @@
 import ArgumentParser
+import Basics
 import WaitContext
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// The options every checking command accepts (`spec/reports.md`).
 struct CheckOptions: ParsableArguments {
@@ -29,11 +34,27 @@ enum TextOrJSONFormat: String, ExpressibleByArgument, CaseIterable {
 /// Inputs a command reads, as given (traces, a graph file): `-` is
 /// standard input, which can be read once.
 enum StandardInputUse {
-  /// - Throws: a usage error when `inputs` name standard input (`-`)
-  ///   more than once.
+  /// - Throws: a usage error when `inputs` name standard input more than
+  ///   once: `-`, or, where it is a pipe, FIFO or socket (read once), any
+  ///   path of it (`/dev/stdin`, `/proc/self/fd/0`, the FIFO's own).
   static func checkOnce(_ inputs: [String]) throws {
-    if inputs.filter({ $0 == "-" }).count > 1 {
-      throw ValidationError("Standard input (-) can be read only once")
-    }
+    let named = inputs.filter { $0 == "-" || namesStandardInputStream($0) }
+    guard named.count > 1 else { return }
+    var names: [String] = []
+    for name in named where !names.contains(name) { names.append(name) }
+    let shown = names.map { QuotedText.fileName($0) }.joined(separator: " and ")
+    throw ValidationError("Standard input (\(shown)) can be read only once")
+  }
+
+  /// Whether `path` is standard input, when that is a pipe, a FIFO or a
+  /// socket (the same device and inode).
+  static func namesStandardInputStream(_ path: String) -> Bool {
+    var input = stat()
+    var named = stat()
+    guard fstat(0, &input) == 0,
+      input.st_mode & S_IFMT == S_IFIFO || input.st_mode & S_IFMT == S_IFSOCK,
+      stat(path, &named) == 0
+    else { return false }
+    return input.st_dev == named.st_dev && input.st_ino == named.st_ino
   }
 }

@@ -130,8 +130,11 @@ final class OutputFile {
     }
     name = path
     // One of this process's descriptors (`/dev/stdout` on a pipe, or
-    // redirected `>> log`): written where it is, never reopened.
-    if let own = ownDescriptor(named: path) {
+    // redirected `>> log`), or the file standard output was redirected to
+    // named by its path (`report --graph-out g > g`): written where it
+    // is, after what was written there, never reopened (a file renamed
+    // over it would take the report's place).
+    if let own = ownDescriptor(named: path) ?? (Self.isStandardOutput(path) ? 1 : nil) {
       let fd = fcntl(own, F_DUPFD_CLOEXEC, 3)
       if fd < 0 { throw Self.cannotWrite(path, errno) }
       descriptor = fd

@@ -47,7 +47,10 @@ extension ReportCommand {
     let run = unionRun
     let pool = run.symbolizerPool()
     for (g, group) in groups.enumerated() {
-      if ReadingInterruption.signal != nil {
+      // Interrupted while the graph file was read: the first report still
+      // is made (of the graph file alone, its traces not read), so that
+      // the output is a whole report, as after any interrupt.
+      if g > 0, ReadingInterruption.signal != nil {
         ReadingInterruption.sayNotRead(groups[g...].joined())
         break
       }

@@ -7,8 +7,9 @@ import Trace
 
 /// An input opened once that can be read from the start any number of
 /// times (`convert` reads its input twice): a regular file through its open
-/// descriptor (`/dev/fd/N`); standard input (`-`), a FIFO or a device first
-/// copied whole into an unlinked temporary file.
+/// descriptor (`/dev/fd/N`); a pipe, a FIFO, a device, or standard input
+/// (`-`) left part-read, first copied (from where it stands) into an
+/// unlinked temporary file.
 ///
 /// Invariant: `descriptor` stays open, and `path` opens the same file,
 /// until the object goes away.
@@ -49,8 +50,13 @@ final class RereadableInput {
     }
     device = UInt64(info.st_dev)
     inode = UInt64(info.st_ino)
+    // Standard input left part-read (`{ read -r first; rawlockcheck
+    // convert - out; } < file`) starts where its offset stands, as every
+    // other command reads it: `/dev/fd/0` would reopen the file from its
+    // first byte. It is copied from there.
+    let partRead = fd == 0 && lseek(0, 0, SEEK_CUR) > 0
     switch info.st_mode & S_IFMT {
-    case S_IFREG:
+    case S_IFREG where !partRead:
       descriptor = fd
       ownsDescriptor = fd != 0
       sizeAtOpen = Int64(info.st_size)

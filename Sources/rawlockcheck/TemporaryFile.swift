@@ -44,10 +44,11 @@ func keepTemporaryFile(_ path: String) {
 /// Temporary files the process has made and not yet removed or renamed,
 /// removed when SIGINT, SIGTERM or SIGHUP ends it (Ctrl-C during a long
 /// `convert` left `.out.rltb.rawlockcheck-XXXXXX` beside the output): the
-/// handler unlinks them, and passes the signal on to the child process it
-/// waits for (`graph --format svg`'s `dot`, left running at full speed
-/// for minutes when only this process was signalled), then the signal
-/// ends the process as it would have. A signal the process ignores
+/// handler passes the signal on to the child process it waits for
+/// (`graph --format svg`'s `dot`, left running at full speed for minutes
+/// when only this process was signalled) and waits for it to end (a
+/// second at most), unlinks them, then the signal ends the process as it
+/// would have. A signal the process ignores
 /// (`nohup`) stays ignored. While `report` reads traces, the first SIGINT,
 /// SIGTERM or SIGHUP only ends the reading (`ReadingInterruption`), and
 /// the same signal within `repeatWindow` of it is that one delivered
@@ -152,7 +153,18 @@ enum InterruptCleanup {
         default: break
         }
         let child = InterruptCleanup.child[0].load(ordering: .acquiring)
-        if child != 0 { kill(pid_t(truncatingIfNeeded: child), signo == SIGPIPE ? SIGTERM : signo) }
+        if child != 0 {
+          let pid = pid_t(truncatingIfNeeded: child)
+          kill(pid, signo == SIGPIPE ? SIGTERM : signo)
+          // Its end waited for (a second at most), before its files are
+          // removed: `dot`'s own SIGINT handler writes its output file
+          // again as it ends.
+          var status: Int32 = 0
+          var pause = timespec(tv_sec: 0, tv_nsec: 10_000_000)
+          for _ in 0..<100 where waitpid(pid, &status, WNOHANG) == 0 {
+            nanosleep(&pause, nil)
+          }
+        }
         for i in 0..<InterruptCleanup.capacity {
           let raw = InterruptCleanup.slots[i].load(ordering: .acquiring)
           if raw != 0 { unlink(UnsafePointer<CChar>(bitPattern: raw)!) }

@@ -124,6 +124,27 @@ import Testing
       try String(contentsOf: dir.appendingPathComponent("out.rltb"), encoding: .utf8) == "old")
   }
 
+  /// A file on standard input that a shell read part of first is
+  /// converted from where its offset stands, as `report -` reads it: it
+  /// was converted from its first byte (`header repeated`, or another
+  /// trace converted without a word).
+  @Test func standardInputLeftPartReadIsConvertedFromThere() throws {
+    let trace = try String(contentsOf: Self.trace, encoding: .utf8)
+    let dir = try MergeCommandTests.directory([
+      "two.rlt": "rawlockcheck-trace 1\n" + trace, "a.rlt": trace,
+    ])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let tool = "'\(FixturePaths.tool.path)'"
+    let run = try ToolRun.command(
+      "/bin/sh",
+      ["-c", "cd '\(dir.path)' && { read -r first; \(tool) convert - out.rltb; } < two.rlt"])
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(try ToolRun(["convert", "a.rlt", "expected.rltb"], in: dir).status == 0)
+    #expect(
+      try Data(contentsOf: dir.appendingPathComponent("out.rltb"))
+        == Data(contentsOf: dir.appendingPathComponent("expected.rltb")))
+  }
+
   @Test func aFIFOIsOpenedOnceAndConvertedWhole() throws {
     let dir = try Self.directory()
     defer { try? FileManager.default.removeItem(at: dir) }

@@ -378,7 +378,9 @@ import Testing
   /// signal goes on to `dot` (sent to the tool alone, as a supervisor
   /// sends it, it left `dot` running for minutes), and the signal ends
   /// the tool as it would have. A `dot` that says where it was told to
-  /// read and write, then waits, stands for a slow one.
+  /// read and write, then waits, stands for a slow one; as Graphviz's
+  /// does, it writes its output as the signal ends it (the tool removed
+  /// its files without waiting for it, and the output was made again).
   @Test func aSignalLeavesNoTemporaryFileOrDotBehind() throws {
     let dir = try MergeCommandTests.directory([:])
     defer { try? FileManager.default.removeItem(at: dir) }
@@ -386,8 +388,17 @@ import Testing
     try FileManager.default.createDirectory(at: temporaries, withIntermediateDirectories: true)
     let dot = dir.appendingPathComponent("dot")
     try Data(
-      "#!/bin/sh\necho $$ > \"$0.pid\"\necho \"$@\" > \"$0.args.tmp\"\nmv \"$0.args.tmp\" \"$0.args\"\nexec sleep 60\n"
-        .utf8
+      """
+      #!/bin/sh
+      echo $$ > "$0.pid"
+      trap 'sleep 0.2; echo partial > "$3"; kill $child; exit 1' TERM INT
+      echo "$@" > "$0.args.tmp"
+      mv "$0.args.tmp" "$0.args"
+      sleep 60 &
+      child=$!
+      wait $child
+
+      """.utf8
     )
     .write(to: dot)
     chmod(dot.path, 0o755)

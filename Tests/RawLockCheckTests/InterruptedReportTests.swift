@@ -234,6 +234,27 @@ struct InterruptedReportTests {
     #expect(run.stderr.contains("rawlockcheck: interrupted by SIGINT: not read: later.rlt"))
   }
 
+  /// Interrupted while the `--graph-in` file is read (from a pipe that
+  /// waits for more): the report is the graph file's alone, whole, and the
+  /// trace is named as not read. The output was empty, not a JSON
+  /// document.
+  @Test func anInterruptWhileTheGraphFileIsReadStillPrintsAReport() throws {
+    let dir = try MergeCommandTests.directory(["t.rlt": Self.firstText(filler: 0)])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let graph = Data("rawlockcheck-graph 1\nclass g0 mutex\n".utf8)
+    let more = Data((1...200).map { "class g\($0) mutex\n" }.joined().utf8)
+    guard
+      let run = try Self.run(
+        ["report", "--format", "json", "--graph-in", "-", "t.rlt"], signal: "SIGINT",
+        first: graph, rest: more, in: dir)
+    else { return }
+    #expect(run.status == 130, "\(run.stderr)")
+    let json = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+    #expect(json?["events"] as? Int == 0, "\(run.stdout)")
+    #expect((json?["findings"] as? [Any])?.isEmpty == true, "\(run.stdout)")
+    #expect(run.stderr.contains("rawlockcheck: interrupted by SIGINT: not read: t.rlt"))
+  }
+
   /// The same signal again as soon as the first was delivered is one
   /// interrupt delivered twice, as GNU `timeout` delivers it (to the
   /// process, then to its process group): the report is printed (it was

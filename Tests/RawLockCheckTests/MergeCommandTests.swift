@@ -292,6 +292,15 @@ import Testing
     let twice = try ToolRun(["report", "--graph-in", "-", "-"], in: dir, input: graph)
     #expect(twice.status == 2, "\(twice.stderr)")
     #expect(twice.stderr.contains("Standard input (-) can be read only once"))
+    // By another of its names, where it is a pipe (read once): the second
+    // read an empty trace.
+    for other in ["/dev/stdin", "/proc/self/fd/0"] {
+      let named = try ToolRun(["report", "--graph-in", "-", other], in: dir, input: graph)
+      #expect(named.status == 2, "\(named.stderr)")
+      #expect(
+        named.stderr.contains("Standard input (- and \(other)) can be read only once"),
+        "\(named.stderr)")
+    }
     // A graph file on standard output would break a JSON or SARIF document there.
     for format in ["json", "sarif"] {
       let mixed = try ToolRun(

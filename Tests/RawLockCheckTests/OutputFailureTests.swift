@@ -115,6 +115,31 @@ import Testing
     #expect(text.count > "old line\n".count + 20)
   }
 
+  /// `report --graph-out g > g` (or `>> g`): the graph file named by the
+  /// path of the file standard output goes to is written there after the
+  /// text report. It was renamed over the file, and the report, written to
+  /// the file replaced, was lost without a word.
+  @Test(arguments: [O_APPEND, O_TRUNC])
+  func aGraphFileNamedAsTheFileStandardOutputGoesToFollowsTheReport(flag: Int32) throws {
+    let trace = try String(
+      contentsOf: FixturePaths.traces.appendingPathComponent("findings/circular-abba.rlt"),
+      encoding: .utf8)
+    let dir = try MergeCommandTests.directory(["t.rlt": trace])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let log = dir.appendingPathComponent("g.log").path
+    let fd = open(log, O_WRONLY | O_CREAT | flag | O_CLOEXEC, 0o644)
+    try #require(fd >= 0)
+    let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+    let run = try ToolRun(
+      ["report", "--graph-out", log, "t.rlt"], in: dir, standardInput: nil,
+      standardOutput: handle)
+    #expect(run.status == 1, "\(run.stderr)")
+    let text = try String(contentsOfFile: log, encoding: .utf8)
+    let report = try #require(text.range(of: "possible circular locking dependency"), "\(text)")
+    let graph = try #require(text.range(of: "rawlockcheck-graph 1\n"), "\(text)")
+    #expect(report.upperBound < graph.lowerBound)
+  }
+
   @Test(arguments: [
     ["report", "--graph-out", "link", "t.rlt"], ["graph", "-o", "link", "t.rlt"],
     ["convert", "t.rlt", "link"],

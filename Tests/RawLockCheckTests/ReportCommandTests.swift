@@ -79,6 +79,34 @@ import Testing
           + "its frames print as addresses"), "\(run.stderr)")
   }
 
+  /// A module's ELF file cut short (a copy that stopped): libdw opens it,
+  /// and the frames past its end printed as addresses without a word.
+  @Test func aTruncatedModuleIsSaid() throws {
+    let directory = try MergeCommandTests.directory([:])
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let whole = try Data(contentsOf: FixturePaths.tool)
+    let cut = directory.appendingPathComponent("libcut.so")
+    try whole.prefix(whole.count / 3).write(to: cut)
+    let run = try ToolRun(
+      ["report", "-"],
+      input: """
+        rawlockcheck-trace 1
+        module 0x100000-0x200000 0 \(cut.path)
+        stack s1 0x101000
+        class A raw_spinlock
+        1 acquire A at=s1
+        1 release A
+
+        """)
+    #expect(run.status == 0, "\(run.stderr)")
+    let lines = run.stderr.split(separator: "\n").map(String.init)
+    #expect(
+      lines.contains {
+        $0.hasPrefix("rawlockcheck: -: module \(cut.path): truncated ELF file: ")
+          && $0.hasSuffix(": frames past its end print as addresses")
+      }, "\(run.stderr)")
+  }
+
   /// lockdep prints a thread as `comm/pid`; reports.md's example names
   /// thread 1 `kworker/1` in text and JSON alike, so a name that already
   /// ends in `/<tid>` is printed as it is (not `kworker/1/1`), and the

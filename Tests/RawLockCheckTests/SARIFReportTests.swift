@@ -487,6 +487,12 @@ import WaitContext
   @Test func uriEncodesWhatAURICannotHold() {
     #expect(SARIFReport.uri("/a b/c.swift") == "file:///a%20b/c.swift")
     #expect(SARIFReport.uri("Sources/X.swift") == "Sources/X.swift")
+    // A relative path's first segment holds no `:` (RFC 3986, 4.2): a
+    // URI parser took `c:d.rlt` for scheme `c`.
+    #expect(SARIFReport.uri("c:d.rlt") == "c%3Ad.rlt")
+    #expect(URL(string: SARIFReport.uri("c:d.rlt"))?.scheme == nil)
+    #expect(SARIFReport.uri("a/c:d.rlt") == "a/c:d.rlt")
+    #expect(SARIFReport.uri("/c:d.rlt") == "file:///c:d.rlt")
   }
 
   /// `report -` reads standard input, and names it `-`.

@@ -207,6 +207,19 @@ func error(_ text: String) -> String? {
     #expect(message == "t.rlt:2: line longer than \(LineReader.maxLineLength) bytes")
   }
 
+  /// A line of the limit's length reads with CRLF as with LF (the `\r`
+  /// is not the line's: it was refused), and one byte more does not.
+  @Test(arguments: ["\n", "\r\n"])
+  func aLineOfTheLimitReadsWithEitherLineEnd(_ end: String) {
+    let comment = "#" + String(repeating: "x", count: LineReader.maxLineLength - 1)
+    let trace = ["rawlockcheck-trace 1", comment, "class A mutex", "1 acquire A", "1 release A"]
+    #expect(error(trace.joined(separator: end) + end) == nil)
+    let longer = ["rawlockcheck-trace 1", comment + "x", "class A mutex"]
+    #expect(
+      error(longer.joined(separator: end) + end)
+        == "t.rlt:2: line longer than \(LineReader.maxLineLength) bytes")
+  }
+
   /// A trace cut while it is read (`truncate` of a file being reported) is
   /// an error, not a clean end: what was read may hold half of a pair (a
   /// false bad unlock balance), or nothing at all (a false clean run).
