@@ -37,6 +37,14 @@ final class RereadableInput {
     if name != "-" {
       fd = open(name, O_RDONLY | O_CLOEXEC)
       if fd < 0 { throw Self.error(name, "cannot open", errno) }
+      // Not in the place of a closed standard descriptor (`convert t.rlt
+      // - >&-`): the output `-` would be the input.
+      if fd <= 2 {
+        let moved = fcntl(fd, F_DUPFD_CLOEXEC, 3)
+        close(fd)
+        if moved < 0 { throw Self.error(name, "cannot open", errno) }
+        fd = moved
+      }
     }
     var info = stat()
     if fstat(fd, &info) != 0 {

@@ -47,6 +47,19 @@ import Testing
     #expect(run.stderr == Self.standardOutputFull)
   }
 
+  /// Standard output closed (`>&-`): `convert FILE -` fails its write,
+  /// as every command does. The input took descriptor 1, and was taken
+  /// for the output (`standard output: is the input file`).
+  @Test func convertToAClosedStandardOutputFailsItsWrite() throws {
+    let tool = "'\(FixturePaths.tool.path)'"
+    let run = try ToolRun.command(
+      "/bin/sh", ["-c", "\(tool) convert --to text '\(Self.clean)' - >&-"])
+    #expect(run.status == 2)
+    #expect(
+      run.stderr == "rawlockcheck: standard output: write failed: Bad file descriptor\n",
+      "\(run.stderr)")
+  }
+
   @Test func symbolizeFromStandardInputSeesTheFailedWrite() throws {
     let input = String(repeating: "0x10\n", count: 2000)
     let run = try Self.toFull(["symbolize", "--exe", FixturePaths.tool.path], input: input)
