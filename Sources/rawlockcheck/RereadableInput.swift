@@ -32,17 +32,19 @@ final class RereadableInput {
   /// - Throws: `TraceError` naming `name` when it cannot be opened, read or
   ///   copied.
   init(_ name: String) throws(TraceError) {
-    self.name = name
+    // As messages show it (an empty name is `''`).
+    let shown = QuotedText.fileName(name)
+    self.name = shown
     var fd: Int32 = 0
     if name != "-" {
       fd = open(name, O_RDONLY | O_CLOEXEC)
-      if fd < 0 { throw Self.error(name, "cannot open", errno) }
+      if fd < 0 { throw Self.error(shown, "cannot open", errno) }
       // Not in the place of a closed standard descriptor (`convert t.rlt
       // - >&-`): the output `-` would be the input.
       if fd <= 2 {
         let moved = fcntl(fd, F_DUPFD_CLOEXEC, 3)
         close(fd)
-        if moved < 0 { throw Self.error(name, "cannot open", errno) }
+        if moved < 0 { throw Self.error(shown, "cannot open", errno) }
         fd = moved
       }
     }
@@ -52,9 +54,9 @@ final class RereadableInput {
       if fd != 0 { close(fd) }
       // As every reader of a trace says it (`OpenedTraceInput`).
       if fd == 0 && code == EBADF {
-        throw TraceError(file: name, line: 0, message: "cannot open: standard input is closed")
+        throw TraceError(file: shown, line: 0, message: "cannot open: standard input is closed")
       }
-      throw Self.error(name, "cannot open", code)
+      throw Self.error(shown, "cannot open", code)
     }
     device = UInt64(info.st_dev)
     inode = UInt64(info.st_ino)
@@ -70,10 +72,10 @@ final class RereadableInput {
       sizeAtOpen = Int64(info.st_size)
     case S_IFDIR:
       if fd != 0 { close(fd) }
-      throw TraceError(file: name, line: 0, message: "cannot open: is a directory")
+      throw TraceError(file: shown, line: 0, message: "cannot open: is a directory")
     default:
       defer { if fd != 0 { close(fd) } }
-      descriptor = try Self.copy(fd, name: name)
+      descriptor = try Self.copy(fd, name: shown)
       ownsDescriptor = true
       sizeAtOpen = nil
     }

@@ -245,7 +245,9 @@ import Testing
     #expect(run.stderr.contains("\\u{A}"), "\(run.stderr)")
   }
 
-  @Test(arguments: [["report", ""], ["stats", ""], ["graph", "--graph-in", ""]])
+  @Test(arguments: [
+    ["report", ""], ["stats", ""], ["graph", "--graph-in", ""], ["convert", "", "out.rlt"],
+  ])
   func anEmptyFileNameIsQuoted(arguments: [String]) throws {
     let run = try ToolRun(arguments)
     #expect(run.status == 2)
