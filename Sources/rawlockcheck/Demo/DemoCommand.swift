@@ -15,13 +15,14 @@ struct DemoCommand: ParsableCommand {
     commandName: "demo",
     abstract: "Run raw_spin_lock(&some_lock); kfree_rcu(p) in-process in each kvfree_rcu() design.",
     discussion: """
-      Runs the best-known case CONFIG_PROVE_RAW_LOCK_NESTING caught on several threads, \
+      Runs a well-known case CONFIG_PROVE_RAW_LOCK_NESTING caught on several threads, \
       with the per-CPU page lists and the krcp page caches drained, under the live validator: \
       prints the lockdep report of each finding (symbolized from this process) and a table \
       of the designs (findings, array pages allocated and used, list fallbacks, \
       lockless-allocation failures, objects freed, time per object, and that time as a \
-      ratio to a baseline measured in the same run: the same loop freeing each object at \
-      once with kfree), and of how long each kfree_rcu() kept its thread inside the raw \
+      ratio to a baseline measured in the same run: the same allocations, each object freed \
+      at once with kfree after the lock is dropped, no RCU, no barrier, no kvfree_rcu() \
+      workers), and of how long each kfree_rcu() kept its thread inside the raw \
       lock (median, 99.9th percentile and slowest call, in ns, over the baseline's empty \
       section). Every design and the baseline first run one unmeasured warm-up round, then \
       five timed runs, in turn: each time is the median run's; the findings are every timed \
@@ -42,7 +43,11 @@ struct DemoCommand: ParsableCommand {
 
   // Unconditional: `--threads -1` is a value out of range, not a
   // missing one.
-  @Option(parsing: .unconditional, help: "Threads freeing at once.")
+  @Option(
+    parsing: .unconditional,
+    help:
+      "Threads calling kfree_rcu() under the one &some_lock (so in turn, as the kernel's callers of one lock)."
+  )
   var threads = 4
 
   @Option(parsing: .unconditional, help: "Rounds per thread, each after a drain.")

@@ -8,6 +8,16 @@ import Report
 enum DemoText {
   static let scenarioLine = "raw_spin_lock(&some_lock); kfree_rcu(p)"
 
+  /// Whether this is a debug build (`swift build` without `-c release`),
+  /// whose times are mostly its own unoptimized code's.
+  static var isDebugBuild: Bool {
+    #if DEBUG
+      true
+    #else
+      false
+    #endif
+  }
+
   /// The whole text report.
   static func render(
     _ results: [DemoResult], baseline: DemoBaseline, scenario: DemoScenario, expected: Bool
@@ -16,13 +26,17 @@ enum DemoText {
       "rawlockcheck demo: \(scenarioLine) on \(scenario.threads) threads, "
       + "\(scenario.objects) objects per design, per-CPU page lists and krcp page caches "
       + "drained every \(scenario.objectsPerRound) objects per thread; "
-      + "each design and the baseline (the same loop, kfree at once) measured after "
+      + "each design and the baseline (the same allocations, each freed at once with kfree "
+      + "after the lock is dropped: no RCU, barrier or workers) measured after "
       + "\(DemoScenario.warmUpRounds) warm-up round\(DemoScenario.warmUpRounds == 1 ? "" : "s"), "
       + "\(DemoScenario.measuredRuns) times in turn (each time below is the median run's; "
       + "findings are every timed run's, counted over them; pages and fallbacks are the first "
       + "run's)"
       + (LockValidation.checksAsPreemptRT
         ? "; checked as for PREEMPT_RT (RAWLOCKCHECK_PREEMPT_RT): spinlock_t sleeps" : "")
+      + (isDebugBuild
+        ? "; a debug build: its times are mostly the debug build's own cost "
+          + "(scripts/demo.sh builds for release)" : "")
       + "\n\n"
     for result in results where !result.findings.isEmpty {
       let n = result.findings.count
@@ -74,7 +88,9 @@ enum DemoText {
       [["design", "p50", "p99.9", "max"], row("empty section (baseline)", baseline.hold)]
       + results.map { row($0.design.rawValue, $0.hold) }
     return "time inside &some_lock per kfree_rcu(p), ns (what a raw lock's holder makes "
-      + "everyone else wait; each percentile the median run's):\n" + aligned(rows)
+      + "everyone else wait; each percentile the median run's; a user-space holder can be "
+      + "preempted inside, which a kernel raw_spinlock_t holder cannot, and that is most of "
+      + "the slowest calls):\n" + aligned(rows)
   }
 
   /// `rows` as columns: the first left-aligned, the others right-aligned.
@@ -148,6 +164,8 @@ enum DemoJSON {
       ("objectsPerDesign", .int(scenario.objects)),
       ("warmUpRounds", .int(DemoScenario.warmUpRounds)),
       ("measuredRuns", .int(DemoScenario.measuredRuns)),
+      // Times of a debug build are mostly its own unoptimized code's.
+      ("build", .string(DemoText.isDebugBuild ? "debug" : "release")),
       ("expected", .bool(expected)),
       (
         "baseline",

@@ -133,7 +133,8 @@ extension DemoResult {
 /// Validation is on (the `Checked` types validate in every build); the
 /// findings are collected in a `LockValidationScope` per thread.
 struct DemoScenario {
-  /// Threads freeing at once.
+  /// Threads calling `kfree_rcu()`, each under the one `&some_lock`
+  /// (their calls run in turn).
   var threads = 4
   /// Rounds per thread (each starts from drained page lists).
   var rounds = 8
