@@ -35,20 +35,24 @@ enum TextOrJSONFormat: String, ExpressibleByArgument, CaseIterable {
 /// standard input, which can be read once.
 enum StandardInputUse {
   /// - Throws: a usage error when `inputs` name standard input more than
-  ///   once: `-`, or, where it is a pipe, FIFO or socket (read once), any
-  ///   path of it (`/dev/stdin`, `/proc/self/fd/0`, the FIFO's own).
+  ///   once: `-` and its other names (`/dev/stdin`, `/dev/fd/0`,
+  ///   `/proc/self/fd/0`: a pipe is read once, a file would be read again
+  ///   from its start), and, where it is a pipe, FIFO or socket, any path
+  ///   of it.
   static func checkOnce(_ inputs: [String]) throws {
-    let named = inputs.filter { $0 == "-" || namesStandardInputStream($0) }
+    let named = inputs.filter { $0 == "-" || namesStandardInput($0) }
     guard named.count > 1 else { return }
-    var names: [String] = []
+    // `-` first, then the other names in the order given.
+    var names: [String] = named.contains("-") ? ["-"] : []
     for name in named where !names.contains(name) { names.append(name) }
     let shown = names.map { QuotedText.fileName($0) }.joined(separator: " and ")
     throw ValidationError("Standard input (\(shown)) can be read only once")
   }
 
-  /// Whether `path` is standard input, when that is a pipe, a FIFO or a
-  /// socket (the same device and inode).
-  static func namesStandardInputStream(_ path: String) -> Bool {
+  /// Whether `path` is one of standard input's own names, or, where it
+  /// is a pipe, a FIFO or a socket, names it (the same device and inode).
+  static func namesStandardInput(_ path: String) -> Bool {
+    if ["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"].contains(path) { return true }
     var input = stat()
     var named = stat()
     guard fstat(0, &input) == 0,
