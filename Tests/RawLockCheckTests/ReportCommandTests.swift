@@ -44,6 +44,25 @@ import Testing
     #expect(run.stdout.contains("BUG: sleeping function called from invalid context"))
   }
 
+  /// `report -` of a clean trace whose one stack has a frame in each of
+  /// `modules` (0x1000 bytes each, from 0x1000 on); its run and its
+  /// standard error's lines.
+  static func reportWithModules(_ modules: [String]) throws -> (ToolRun, [String]) {
+    var trace = "rawlockcheck-trace 1\n"
+    var frames: [String] = []
+    for (i, path) in modules.enumerated() {
+      let start = 0x1000 + i * 0x2000
+      trace +=
+        "module 0x\(String(start, radix: 16))-0x\(String(start + 0x1000, radix: 16)) 0 \(path)\n"
+      frames.append("0x\(String(start + 0x100, radix: 16))")
+    }
+    trace += "stack s1 \(frames.joined(separator: " "))\nclass A raw_spinlock\n"
+    trace += "1 acquire A at=s1\n1 release A\n"
+    let run = try ToolRun(["report", "-"], input: trace)
+    #expect(run.status == 0, "\(run.stderr)")
+    return (run, run.stderr.split(separator: "\n").map(String.init))
+  }
+
   /// A module whose file is there but is no ELF file to read says why,
   /// not that it was not found; one whose file is not there says that.
   @Test func aModuleThatIsNoELFFileSaysWhy() throws {
@@ -51,21 +70,7 @@ import Testing
     defer { try? FileManager.default.removeItem(at: directory) }
     let text = directory.appendingPathComponent("libtext.so").path
     let gone = directory.appendingPathComponent("libgone.so").path
-    let run = try ToolRun(
-      ["report", "-"],
-      input: """
-        rawlockcheck-trace 1
-        module 0x1000-0x2000 0 \(text)
-        module 0x3000-0x4000 0 \(gone)
-        module 0x5000-0x6000 0 \(directory.path)
-        stack s1 0x1100 0x3100 0x5100
-        class A raw_spinlock
-        1 acquire A at=s1
-        1 release A
-
-        """)
-    #expect(run.status == 0, "\(run.stderr)")
-    let lines = run.stderr.split(separator: "\n").map(String.init)
+    let (run, lines) = try Self.reportWithModules([text, gone, directory.path])
     #expect(
       lines.contains(
         "rawlockcheck: -: module \(text): not an ELF file: its frames print as addresses"),
@@ -87,19 +92,7 @@ import Testing
     let whole = try Data(contentsOf: FixturePaths.tool)
     let cut = directory.appendingPathComponent("libcut.so")
     try whole.prefix(whole.count / 3).write(to: cut)
-    let run = try ToolRun(
-      ["report", "-"],
-      input: """
-        rawlockcheck-trace 1
-        module 0x100000-0x200000 0 \(cut.path)
-        stack s1 0x101000
-        class A raw_spinlock
-        1 acquire A at=s1
-        1 release A
-
-        """)
-    #expect(run.status == 0, "\(run.stderr)")
-    let lines = run.stderr.split(separator: "\n").map(String.init)
+    let (run, lines) = try Self.reportWithModules([cut.path])
     #expect(
       lines.contains {
         $0.hasPrefix("rawlockcheck: -: module \(cut.path): truncated ELF file: ")
