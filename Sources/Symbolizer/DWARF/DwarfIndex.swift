@@ -274,14 +274,16 @@ final class DwarfIndex {
   }
 
   /// Unit `unitIndex`'s compilation directory (`DW_AT_comp_dir`), when it
-  /// is an absolute path: a file table entry whose directory is relative
+  /// has one (not empty): a file table entry whose directory is relative
   /// (swiftc writes `Sources/RCU` beside `/work/main/Sources/RCU`) is
-  /// relative to it, and libdw leaves it relative.
+  /// relative to it, and libdw leaves it relative. It may be relative
+  /// itself (`-fdebug-prefix-map=$PWD=./sub`, Debian's libc: `./stdlib`),
+  /// and is joined all the same, as llvm-symbolizer and addr2line join it.
   func compilationDirectory(unit unitIndex: Int) -> String? {
     var die = units[unitIndex].die
     var attribute = Dwarf_Attribute()
     guard dwarf_attr(&die, UInt32(DW_AT_comp_dir), &attribute) != nil,
-      let text = dwarf_formstring(&attribute), text.pointee == 0x2F
+      let text = dwarf_formstring(&attribute), text.pointee != 0
     else { return nil }
     return String(cString: text)
   }
