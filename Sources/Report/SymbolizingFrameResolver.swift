@@ -76,7 +76,7 @@ public struct SymbolizingFrameResolver: FrameResolving {
         // Opened, but cut short (a copy that stopped, a full disk): the
         // frames past its end print as addresses without a word else.
         Symbolizer.elfTruncation(resolution.resolvedPath ?? resolution.path).map {
-          "module \(resolution.path): \($0): frames past its end print as addresses"
+          "module \(resolution.path): \($0): some or all of its frames print as addresses"
         }
       case .missing:
         if let problem = Self.unreadableProblem(resolution.path) {

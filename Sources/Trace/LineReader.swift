@@ -111,7 +111,9 @@ struct LineReader: ~Copyable {
           let line = UnsafeRawBufferPointer(start: buffer.baseAddress! + start, count: end - start)
           start = end
           lastLineUnterminated = true
-          return Self.trimCR(line)
+          let trimmed = Self.trimCR(line)
+          if trimmed.count > Self.maxLineLength { throw .lineTooLong }
+          return trimmed
         }
         return nil
       }

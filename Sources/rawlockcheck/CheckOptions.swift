@@ -35,10 +35,10 @@ enum TextOrJSONFormat: String, ExpressibleByArgument, CaseIterable {
 /// standard input, which can be read once.
 enum StandardInputUse {
   /// - Throws: a usage error when `inputs` name standard input more than
-  ///   once: `-` and its other names (`/dev/stdin`, `/dev/fd/0`,
-  ///   `/proc/self/fd/0`: a pipe is read once, a file would be read again
-  ///   from its start), and, where it is a pipe, FIFO or socket, any path
-  ///   of it.
+  ///   once: `-` twice, or, where it is a pipe, FIFO or socket (read
+  ///   once), `-` or any path of it (`/dev/stdin`, `/proc/self/fd/0`, the
+  ///   FIFO's own) twice. A file on standard input may be named again: it
+  ///   is read again (`--merge` merges it once).
   static func checkOnce(_ inputs: [String]) throws {
     let named = inputs.filter { $0 == "-" || namesStandardInput($0) }
     guard named.count > 1 else { return }
@@ -49,10 +49,9 @@ enum StandardInputUse {
     throw ValidationError("Standard input (\(shown)) can be read only once")
   }
 
-  /// Whether `path` is one of standard input's own names, or, where it
-  /// is a pipe, a FIFO or a socket, names it (the same device and inode).
+  /// Whether `path` names standard input where it is a pipe, a FIFO or
+  /// a socket (the same device and inode).
   static func namesStandardInput(_ path: String) -> Bool {
-    if ["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"].contains(path) { return true }
     var input = stat()
     var named = stat()
     guard fstat(0, &input) == 0,

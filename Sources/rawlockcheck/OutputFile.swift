@@ -119,9 +119,14 @@ final class OutputFile {
         "exists and is not a graph file (it does not start with \"\(header)\"); not written over")
   }
 
-  /// Opens `path` for writing (`-` or nil: standard output).
+  /// Opens `path` for writing (`-` or nil: standard output). With
+  /// `followingStandardOutput`, a path of the file standard output was
+  /// redirected to is written through standard output, after what the
+  /// command printed there (`report --graph-out g > g`: the graph after
+  /// the report, which a file renamed over it lost); else that file is
+  /// replaced, as any (`convert t.rlt out >> out` replaces `out`).
   /// - Throws: `OutputError` when it cannot be written.
-  init(path: String?) throws(OutputError) {
+  init(path: String?, followingStandardOutput: Bool = false) throws(OutputError) {
     guard let path, path != "-" else {
       name = OutputError.standardOutput
       descriptor = 1
@@ -130,11 +135,11 @@ final class OutputFile {
     }
     name = path
     // One of this process's descriptors (`/dev/stdout` on a pipe, or
-    // redirected `>> log`), or the file standard output was redirected to
-    // named by its path (`report --graph-out g > g`): written where it
-    // is, after what was written there, never reopened (a file renamed
-    // over it would take the report's place).
-    if let own = ownDescriptor(named: path) ?? (Self.isStandardOutput(path) ? 1 : nil) {
+    // redirected `>> log`), or, following standard output, the file it
+    // was redirected to, by its path: written where it is, after what was
+    // written there, never reopened.
+    let followed = followingStandardOutput && Self.isStandardOutput(path)
+    if let own = ownDescriptor(named: path) ?? (followed ? 1 : nil) {
       let fd = fcntl(own, F_DUPFD_CLOEXEC, 3)
       if fd < 0 { throw Self.cannotWrite(path, errno) }
       descriptor = fd

@@ -123,7 +123,8 @@ extension ReportCommand {
       do throws(UnionRun.UnionError) {
         let text = try graphFileText(union, to: graphOut, several: groups.count > 1)
         do {
-          let file = try OutputFile(path: graphOut)
+          // After the text report, when standard output goes to it too.
+          let file = try OutputFile(path: graphOut, followingStandardOutput: true)
           try file.write(text)
           try file.sync()
           graphFile = file

@@ -43,8 +43,9 @@ final class RereadableInput {
       // - >&-`): the output `-` would be the input.
       if fd <= 2 {
         let moved = fcntl(fd, F_DUPFD_CLOEXEC, 3)
+        let code = errno
         close(fd)
-        if moved < 0 { throw Self.error(shown, "cannot open", errno) }
+        if moved < 0 { throw Self.error(shown, "cannot open", code) }
         fd = moved
       }
     }

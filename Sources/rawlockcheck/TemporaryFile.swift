@@ -15,15 +15,28 @@ func temporaryDirectory() -> String {
 /// Makes a new file named `prefix`, six random characters, then `suffix`,
 /// open for reading and writing (mode 0600) and closed on exec; it is
 /// removed if a signal ends the process before `removeTemporaryFile` or
-/// `keepTemporaryFile` (`InterruptCleanup`).
+/// `keepTemporaryFile` (`InterruptCleanup`). Its descriptor is above 2:
+/// never in the place of a closed standard one (`convert t.rlt - >&-`
+/// wrote its output into its own temporary copy, which took descriptor 1).
 /// - Returns: its descriptor and path, or nil (with `errno` set) when it
 ///   cannot be made.
 func makeTemporaryFile(prefix: String, suffix: String = "") -> (fd: Int32, path: String)? {
   var template = Array("\(prefix)XXXXXX\(suffix)".utf8CString)
-  let fd = template.withUnsafeMutableBufferPointer {
+  var fd = template.withUnsafeMutableBufferPointer {
     mkstemps($0.baseAddress!, Int32(suffix.utf8.count))
   }
   if fd < 0 { return nil }
+  if fd <= 2 {
+    let moved = fcntl(fd, F_DUPFD_CLOEXEC, 3)
+    let code = errno
+    close(fd)
+    if moved < 0 {
+      template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+      errno = code
+      return nil
+    }
+    fd = moved
+  }
   _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
   let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
   InterruptCleanup.track(path)
@@ -47,7 +60,7 @@ func keepTemporaryFile(_ path: String) {
 /// handler passes the signal on to the child process it waits for
 /// (`graph --format svg`'s `dot`, left running at full speed for minutes
 /// when only this process was signalled) and waits for it to end (a
-/// second at most), unlinks them, then the signal ends the process as it
+/// second at most, then it is killed), unlinks them, then the signal ends the process as it
 /// would have. A signal the process ignores
 /// (`nohup`) stays ignored. While `report` reads traces, the first SIGINT,
 /// SIGTERM or SIGHUP only ends the reading (`ReadingInterruption`), and
@@ -72,7 +85,8 @@ enum InterruptCleanup {
 
   /// Nonzero while `report` reads traces (`ReadingInterruption.begin()`
   /// to `end()`): the first SIGINT, SIGTERM or SIGHUP then only sets
-  /// `interrupted`; the next one ends the process as usual.
+  /// `interrupted`; the next one ends the process as usual, unless it is
+  /// the same signal within `repeatWindow` of the first.
   static let deferring = AtomicWords(count: 1)
 
   /// The signal that interrupted the reading, or 0.
@@ -86,8 +100,9 @@ enum InterruptCleanup {
   /// its signal to the process and then to its process group (the
   /// process again), and a CI job's time limit is often `timeout`; on a
   /// loaded machine the two may come hundreds of milliseconds apart. A
-  /// person's second Ctrl-C that comes sooner is taken for the first: the
-  /// reading is ending anyway, and a third ends the process.
+  /// person's second Ctrl-C that comes sooner is taken for the first (as
+  /// is every repeat within this time of the first): the reading is
+  /// ending anyway, and one after it ends the process.
   static let repeatWindow: UInt = 1_000_000_000
 
   /// `CLOCK_MONOTONIC` in nanoseconds (safe in a signal handler).
@@ -111,7 +126,7 @@ enum InterruptCleanup {
   private static let installed: Bool = {
     // What the handler reads is made first: a lazy global made in the
     // handler would allocate there.
-    _ = (slots, child, bar, deferring, interrupted, interruptedAt)
+    _ = (slots, child, bar, deferring, interrupted, interruptedAt, repeatWindow, capacity)
     // SIGPIPE too: a reader of the output that goes away ends the process.
     for number in handled {
       var old = sigaction()
@@ -136,10 +151,11 @@ enum InterruptCleanup {
             }
           }
           // The same interrupt delivered again (`timeout`), even once
-          // the reading is over: ignored.
+          // the reading is over: ignored. (Its clock may have been read
+          // before the first one's, on another thread: `now <= first`.)
+          let first = InterruptCleanup.interruptedAt[0].load(ordering: .acquiring)
           if InterruptCleanup.interrupted[0].load(ordering: .acquiring) == number,
-            now &- InterruptCleanup.interruptedAt[0].load(ordering: .acquiring)
-              < InterruptCleanup.repeatWindow
+            now <= first || now - first < InterruptCleanup.repeatWindow
           {
             return
           }
@@ -156,14 +172,23 @@ enum InterruptCleanup {
         if child != 0 {
           let pid = pid_t(truncatingIfNeeded: child)
           kill(pid, signo == SIGPIPE ? SIGTERM : signo)
-          // Its end waited for (a second at most), before its files are
-          // removed: `dot`'s own SIGINT handler writes its output file
-          // again as it ends.
+          // Its end waited for before its files are removed: `dot`'s own
+          // SIGINT handler writes its output file again as it ends. A
+          // second at most, then SIGKILL, which ends it at once.
           var status: Int32 = 0
           var pause = timespec(tv_sec: 0, tv_nsec: 10_000_000)
-          for _ in 0..<100 where waitpid(pid, &status, WNOHANG) == 0 {
+          var waits = 0
+          while waitpid(pid, &status, WNOHANG) == 0 {
+            waits += 1
+            if waits == 100 {
+              kill(pid, SIGKILL)
+              _ = waitpid(pid, &status, 0)
+              break
+            }
             nanosleep(&pause, nil)
           }
+          // Reaped: a nested handler must not signal its number again.
+          InterruptCleanup.child[0].store(0, ordering: .releasing)
         }
         for i in 0..<InterruptCleanup.capacity {
           let raw = InterruptCleanup.slots[i].load(ordering: .acquiring)

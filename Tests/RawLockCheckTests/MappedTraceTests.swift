@@ -79,6 +79,16 @@ import Testing
           kill(process.processIdentifier, SIGBUS)
         } else {
           kill(process.processIdentifier, SIGSTOP)
+          // Stopped (state T) before the cut: the stop is asynchronous.
+          let stat = "/proc/\(process.processIdentifier)/stat"
+          func stopped() -> Bool {
+            guard let text = try? String(contentsOfFile: stat, encoding: .utf8),
+              let close = text.lastIndex(of: ")")
+            else { return true }
+            return text[close...].dropFirst(2).first == "T"
+          }
+          let stopDeadline = Date().addingTimeInterval(30)
+          while !stopped() && Date() < stopDeadline { usleep(1000) }
           #expect(truncate(trace, 4096) == 0)
           kill(process.processIdentifier, SIGCONT)
         }

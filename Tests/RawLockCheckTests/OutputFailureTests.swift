@@ -50,10 +50,16 @@ import Testing
   /// Standard output closed (`>&-`): `convert FILE -` fails its write,
   /// as every command does. The input took descriptor 1, and was taken
   /// for the output (`standard output: is the input file`).
-  @Test func convertToAClosedStandardOutputFailsItsWrite() throws {
+  /// From a pipe too, whose temporary copy took descriptor 1: the output
+  /// went into the copy, and the run said nothing, status 0.
+  @Test(arguments: [false, true])
+  func convertToAClosedStandardOutputFailsItsWrite(piped: Bool) throws {
     let tool = "'\(FixturePaths.tool.path)'"
-    let run = try ToolRun.command(
-      "/bin/sh", ["-c", "\(tool) convert --to text '\(Self.clean)' - >&-"])
+    let command =
+      piped
+      ? "cat '\(Self.clean)' | \(tool) convert --to text - - >&-"
+      : "\(tool) convert --to text '\(Self.clean)' - >&-"
+    let run = try ToolRun.command("/bin/sh", ["-c", command])
     #expect(run.status == 2)
     #expect(
       run.stderr == "rawlockcheck: standard output: write failed: Bad file descriptor\n",
