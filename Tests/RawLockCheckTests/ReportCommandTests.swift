@@ -1100,21 +1100,28 @@ import Testing
     sys.stdout.buffer.write(b"\\nSTATUS %d" % os.waitstatus_to_exitcode(status))
     """
 
-  @Test func theBarFitsTheTerminalAndAnInterruptClearsIt() throws {
+  /// `driver` on a trace of 2 M generated events named `name` (nil
+  /// where there is no python3): the tool's run through it.
+  static func onATerminal(_ name: String, _ times: String, _ command: [String]) throws
+    -> ToolRun?
+  {
     let python = "/usr/bin/python3"
-    guard FileManager.default.isExecutableFile(atPath: python) else { return }
+    guard FileManager.default.isExecutableFile(atPath: python) else { return nil }
     let dir = try MergeCommandTests.directory([:])
     defer { try? FileManager.default.removeItem(at: dir) }
-    let trace = "\(dir.path)/a-long-trace-name-from-a-ci-shard.rlt"
+    let trace = "\(dir.path)/\(name)"
     let generated = try ToolRun.command(
       "/bin/sh", ["-c", "'\(FixturePaths.tool.path)' generate --events 2000000 > '\(trace)'"])
     #expect(generated.status == 0)
-    let run = try ToolRun.command(
-      python,
-      [
-        "-c", Self.driver, FixturePaths.tool.path, trace, "twice", "report", "--reader-thread",
-        "off",
-      ])
+    return try ToolRun.command(
+      python, ["-c", Self.driver, FixturePaths.tool.path, trace, times] + command)
+  }
+
+  @Test func theBarFitsTheTerminalAndAnInterruptClearsIt() throws {
+    guard
+      let run = try Self.onATerminal(
+        "a-long-trace-name-from-a-ci-shard.rlt", "twice", ["report", "--reader-thread", "off"])
+    else { return }
     let parts = run.stdout.components(separatedBy: "\nSTATUS ")
     let output = try #require(parts.first, "\(run.stderr)")
     // Interrupted while reading (it takes seconds in a debug build), and
@@ -1149,16 +1156,7 @@ import Testing
   /// the bar in the handler: the terminal's last bytes are `\r ESC[K`,
   /// where the shell's prompt then starts.
   @Test func aSignalThatEndsTheProcessClearsTheBar() throws {
-    let python = "/usr/bin/python3"
-    guard FileManager.default.isExecutableFile(atPath: python) else { return }
-    let dir = try MergeCommandTests.directory([:])
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let trace = "\(dir.path)/t.rlt"
-    let generated = try ToolRun.command(
-      "/bin/sh", ["-c", "'\(FixturePaths.tool.path)' generate --events 2000000 > '\(trace)'"])
-    #expect(generated.status == 0)
-    let run = try ToolRun.command(
-      python, ["-c", Self.driver, FixturePaths.tool.path, trace, "once", "stats"])
+    guard let run = try Self.onATerminal("t.rlt", "once", ["stats"]) else { return }
     let parts = run.stdout.components(separatedBy: "\nSTATUS ")
     #expect(parts.last == "-\(SIGINT)", "\(run.stdout.suffix(300)) \(run.stderr)")
     let output = try #require(parts.first)
