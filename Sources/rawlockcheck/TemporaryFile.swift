@@ -60,12 +60,11 @@ func keepTemporaryFile(_ path: String) {
 /// handler passes the signal on to the child process it waits for
 /// (`graph --format svg`'s `dot`, left running at full speed for minutes
 /// when only this process was signalled) and waits for it to end (a
-/// second at most, then it is killed), unlinks them, then the signal ends the process as it
-/// would have. A signal the process ignores
-/// (`nohup`) stays ignored. While `report` reads traces, the first SIGINT,
-/// SIGTERM or SIGHUP only ends the reading (`ReadingInterruption`), and
-/// the same signal within `repeatWindow` of it is that one delivered
-/// twice.
+/// second at most, then it is killed), unlinks them, then the signal ends
+/// the process as it would have. A signal the process ignores (`nohup`)
+/// stays ignored. While `report` reads traces, the first SIGINT, SIGTERM
+/// or SIGHUP only ends the reading (`ReadingInterruption`), and the same
+/// signal within `repeatWindow` of it is that one delivered twice.
 ///
 /// Invariant: each slot holds 0 or a `strdup`ed path owned by the slot;
 /// only `track` and `untrack` (on the threads that make and remove files)
