@@ -69,14 +69,19 @@ public final class Symbolizer: Sendable {
   /// is not ELF, or is cut short (`truncated ELF file: its section headers
   /// end at byte ..., past its ... bytes`); nil when it can.
   public static func elfFileProblem(_ path: String) -> String? {
-    guard ElfFileInfo.read(path) != nil else { return unreadableReason(path) }
-    return elfTruncation(path)
+    guard let info = ElfFileInfo.read(path) else { return unreadableReason(path) }
+    return truncation(of: info)
   }
 
   /// `truncated ELF file: ...` when `path` is an ELF file cut short
   /// (`elfFileProblem`), else nil (whole, or no ELF file to tell).
   public static func elfTruncation(_ path: String) -> String? {
-    ElfFileInfo.read(path)?.truncation.map { "truncated ELF file: \($0)" }
+    ElfFileInfo.read(path).flatMap(truncation(of:))
+  }
+
+  /// What `elfFileProblem` says of an ELF file cut short, read once.
+  private static func truncation(of info: ElfFileInfo) -> String? {
+    info.truncation.map { "truncated ELF file: \($0)" }
   }
 
   /// Why `path` is no ELF file to read: it cannot be opened (and why), is

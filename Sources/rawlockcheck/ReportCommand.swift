@@ -315,11 +315,16 @@ extension String {
   }
 }
 
-/// Seconds from a monotonic clock.
+/// A monotonic clock (`CLOCK_MONOTONIC`).
 enum MonotonicClock {
-  static func now() -> Double {
+  /// Seconds.
+  static func now() -> Double { Double(nanoseconds()) / 1e9 }
+
+  /// Nanoseconds; safe in a signal handler (no allocation, no lock).
+  static func nanoseconds() -> UInt {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    return UInt(truncatingIfNeeded: ts.tv_sec) &* 1_000_000_000
+      &+ UInt(truncatingIfNeeded: ts.tv_nsec)
   }
 }

@@ -91,7 +91,7 @@ enum InterruptCleanup {
   /// The signal that interrupted the reading, or 0.
   static let interrupted = AtomicWords(count: 1)
 
-  /// When the interrupting signal came (`CLOCK_MONOTONIC` nanoseconds).
+  /// When the interrupting signal came (`MonotonicClock.nanoseconds()`).
   static let interruptedAt = AtomicWords(count: 1)
 
   /// Nanoseconds within which the interrupting signal, come again, is the
@@ -103,14 +103,6 @@ enum InterruptCleanup {
   /// is every repeat within this time of the first): the reading is
   /// ending anyway, and one after it ends the process.
   static let repeatWindow: UInt = 1_000_000_000
-
-  /// `CLOCK_MONOTONIC` in nanoseconds (safe in a signal handler).
-  static func monotonicNanoseconds() -> UInt {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt(truncatingIfNeeded: ts.tv_sec) &* 1_000_000_000
-      &+ UInt(truncatingIfNeeded: ts.tv_nsec)
-  }
 
   /// A progress bar was drawn: a signal that ends the process clears it.
   static func barDrawn(dumb: Bool) {
@@ -134,7 +126,7 @@ enum InterruptCleanup {
       var action = sigaction()
       action.__sigaction_handler.sa_handler = { signo in
         if signo != SIGPIPE {
-          let now = InterruptCleanup.monotonicNanoseconds()
+          let now = MonotonicClock.nanoseconds()
           let number = UInt(truncatingIfNeeded: Int(signo))
           // The first interrupt of a reading `report` ends the reading
           // only. Its time is set before it is: a repeat seeing it sees
