@@ -160,13 +160,15 @@ extension TextReport {
       out += "but must not sleep:\n"
       for reason in reasons { out += "  \(reason)\n" }
       // Then, as `__might_resched()`: the irq event stamps when interrupts
-      // are off, and where the preempt count left 0 (`0x0` for a live
-      // context marker, whose event has no place).
+      // are off, and where the preempt count left 0, one place as
+      // `print_ip_sym()` prints `preempt_disable_ip` (as the stamps and the
+      // held locks' `at:` name theirs; `0x0` for a live context marker,
+      // whose event has no place).
       out += heldLocks(f.held, thread: f.thread)
       out += f.irqTrace.map(irqTraceEvents) ?? ""
       if let disabledAt = state.preemptionDisabledAt {
         out += "Preemption disabled at:\n"
-        out += isKnown(disabledAt) ? stack(disabledAt, indent: 1, numbered: false) : " 0x0\n"
+        out += isKnown(disabledAt) ? " \(at(disabledAt))\n" : " 0x0\n"
       }
       out += backtrace(f.origin)
 

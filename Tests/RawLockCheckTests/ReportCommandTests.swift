@@ -822,7 +822,7 @@ import Testing
       softirqs last  enabled at (0): 0x0
       softirqs last disabled at (2): -:5
       Preemption disabled at:
-       -:5 (no stack recorded)
+       -:5
       stack backtrace:
        -:7 (no stack recorded)
 
@@ -838,6 +838,26 @@ import Testing
     #expect((disabledAt?["event"] as? [String: Any])?["line"] as? Int == 5, "\(finding)")
     let events = finding["irqEvents"] as? [String: Any]
     #expect(events?["stamp"] as? Int == 2, "\(finding)")
+  }
+
+  /// `__might_resched()` prints `preempt_disable_ip` as one place
+  /// (`print_ip_sym()`), as the irq stamps and the held locks' `at:`: the
+  /// innermost frame of the lock's three-frame stack, not the whole stack
+  /// (which the live validator, holding a call site only, could not print).
+  @Test func preemptionDisabledAtIsOnePlaceAsTheKernelPrintsIt() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      stack s 0x1000 0x2000 0x3000
+      class A spinlock
+      1 acquire A at=s
+      1 might-sleep
+
+      """
+    let run = try ToolRun(["report", "-"], input: trace)
+    #expect(run.status == 1)
+    #expect(
+      run.stdout.contains("Preemption disabled at:\n 0x1000\nstack backtrace:\n"), "\(run.stdout)")
+    #expect(!run.stdout.contains("0x2000"), "\(run.stdout)")
   }
 
   /// `print_shortest_lock_dependencies_backwards()`: a dependency's stack
