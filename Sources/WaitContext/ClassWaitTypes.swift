@@ -3,7 +3,8 @@
 public struct ClassWaitTypes: Sendable, Hashable {
   /// The context this lock creates for what nests inside it.
   public var inner: WaitType
-  /// What this lock needs from its caller; nil means the same as `inner`.
+  /// What this lock needs from its caller; nil (or `inv`) means the same
+  /// as `inner`.
   public var outer: WaitType?
   /// How the class's locks take part in the checks (normal, per-CPU or a
   /// wait-type override).
@@ -17,8 +18,16 @@ public struct ClassWaitTypes: Sendable, Hashable {
     self.lockType = lockType
   }
 
-  /// The outer wait type with "unset" resolved, as lockdep prints and checks it.
-  public var effectiveOuter: WaitType { outer ?? inner }
+  /// The outer wait type with "unset" resolved, as lockdep prints and
+  /// checks it. An outer of `inv` is unset: lockdep's maps hold 0 there
+  /// (`lockdep_init_map_wait()` passes `LD_WAIT_INV` for every ordinary
+  /// lock), which `check_wait_context()` reads as the inner
+  /// (`if (!next_outer) next_outer = next_inner;`) and `print_lock_name()`
+  /// prints as it (`wait_type_outer ?: wait_type_inner`).
+  public var effectiveOuter: WaitType {
+    if let outer, outer != .inv { return outer }
+    return inner
+  }
 
   /// Why a class declaration cannot be resolved.
   public enum ResolutionError: Error, Equatable, Sendable {

@@ -840,6 +840,25 @@ import Testing
     #expect(events?["stamp"] as? Int == 2, "\(finding)")
   }
 
+  /// A class declared `outer=inv` (lockdep's 0, as a converter copying a
+  /// `lockdep_map` writes it) is checked and printed with its inner as its
+  /// outer: a sleeping map under a raw spin lock is an invalid wait context,
+  /// `-{4:4}` (`print_lock_name()`: `wait_type_outer ?: wait_type_inner`).
+  @Test func anOuterOfInvIsTheInner() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class R raw_spinlock
+      class M custom inner=sleep outer=inv
+      1 acquire R
+      1 acquire M
+
+      """
+    let run = try ToolRun(["report", "-"], input: trace)
+    #expect(run.status == 1)
+    #expect(run.stdout.contains("[ BUG: Invalid wait context ]"), "\(run.stdout)")
+    #expect(run.stdout.contains(" (M){....}-{4:4}, at: -:5"), "\(run.stdout)")
+  }
+
   /// `__might_resched()` prints `preempt_disable_ip` as one place
   /// (`print_ip_sym()`), as the irq stamps and the held locks' `at:`: the
   /// innermost frame of the lock's three-frame stack, not the whole stack

@@ -61,6 +61,18 @@ import WaitContext
     }
   }
 
+  /// An outer of `inv` is lockdep's 0, "unset": checked and printed as
+  /// the inner (`check_wait_context()`: `if (!next_outer) next_outer =
+  /// next_inner;`), as a converter copying a `lockdep_map` writes it.
+  @Test func anOuterOfInvMeansTheInner() throws {
+    let waits = try ClassWaitTypes(kind: .custom, inner: .sleep, outer: .inv)
+    #expect(waits.effectiveOuter == .sleep)
+    #expect(ClassWaitTypes(inner: .config, outer: .inv).effectiveOuter == .config)
+    let verdict = WaitContextRule.check(
+      acquiring: waits, isTrylock: false, allowed: .spin, configuration: CheckConfiguration())
+    #expect(verdict?.isValid == false)
+  }
+
   @Test func traceSpellingsRoundTrip() {
     for w in WaitType.allCases where w != .task {
       #expect(WaitType(traceName: w.description) == w)
