@@ -151,6 +151,22 @@ public final class Symbolizer: Sendable {
   }
 
   /// The modules this symbolizer looked up an address in whose DWARF is
+  /// split (`-gsplit-dwarf`) and some of whose `.dwo` files were not found
+  /// (moved, deleted, or packed into a `.dwp`, which libdw 0.188 does not
+  /// read), each with those files' names: their functions are named from
+  /// the symbol table, without inlined frames.
+  public var modulesWithMissingSplitUnits: [(module: String, dwoFiles: [String])] {
+    engine.withLock { engine in
+      engine.slots.compactMap { slot in
+        guard let missing = slot.builtDwarf?.missingSplitUnits, !missing.isEmpty else {
+          return nil
+        }
+        return (slot.path, missing)
+      }
+    }
+  }
+
+  /// The modules this symbolizer looked up an address in whose DWARF is
   /// there but could not be read (damaged, or compressed in a form libelf
   /// cannot inflate), each with the separate debug file that holds it
   /// (nil: the module's own file): their frames name functions from the

@@ -84,6 +84,7 @@ extension ReportCommand {
       case .json: try objects.add(JSONReport(report: report, version: RawLockCheck.version).value())
       case .sarif: try sarif.add(report)
       }
+      run.symbolFiles.sayMissingSplitUnits(pool, of: report.source)
       if let graphOut {
         let graph = Self.graphFile(of: report, seededFrom: graphIn)
         for (here, other) in union.formUnion(graph) {

@@ -229,6 +229,7 @@ struct ReportCommand: ParsableCommand {
       case .json: try objects.add(JSONReport(report: report, version: RawLockCheck.version).value())
       case .sarif: try sarif.add(report)
       }
+      symbolFiles.sayMissingSplitUnits(pool, of: path)
     }
     // The reading is over: a signal from here on ends the run.
     ReadingInterruption.end()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Basics
+import Report
 import Symbolizer
 
 /// Where `report` and `graph` find the ELF files of a trace's modules when
@@ -46,8 +47,31 @@ struct SymbolFileOptions: ParsableArguments {
     }
   }
 
+  /// Says, for trace `trace`, the modules of `pool` whose split DWARF
+  /// files were not found and not said yet: after its report (or the
+  /// run's), once its addresses were symbolized.
+  func sayMissingSplitUnits(_ pool: SymbolizerPool, of trace: String) {
+    for (module, dwoFiles) in pool.newModulesWithMissingSplitUnits() {
+      writeStandardError(
+        "rawlockcheck: \(QuotedText.fileName(trace)): module "
+          + "\(Self.missingSplitUnitsWarning(module, dwoFiles))\n")
+    }
+  }
+
   /// How many module warnings of one trace are said in full.
   static let warningLines = 20
+
+  /// What is said of a module whose split DWARF units' `.dwo` files
+  /// (`dwoFiles`) were not found: `symbolize`'s, and `report`'s
+  /// after `module`.
+  static func missingSplitUnitsWarning(_ module: String, _ dwoFiles: [String]) -> String {
+    let named = dwoFiles.prefix(3).map(QuotedText.printable).joined(separator: ", ")
+    let more = dwoFiles.count > 3 ? " and \(dwoFiles.count - 3) more" : ""
+    return "\(QuotedText.printable(module)): split DWARF file\(dwoFiles.count == 1 ? "" : "s") "
+      + "not found (\(named)\(more); a .dwp package is not read): functions of "
+      + "\(dwoFiles.count == 1 ? "its unit" : "those units") are named from the symbol table, "
+      + "without inlined frames"
+  }
 
   /// The warnings for `--binary` files that no module of a trace with
   /// `modules` took, which are most likely a wrong file or build: one of

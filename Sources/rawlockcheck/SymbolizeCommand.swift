@@ -148,6 +148,10 @@ struct SymbolizeCommand: ParsableCommand {
           + (debugDir.isEmpty ? "" : " or --debug-dir") + "): functions are named from the "
           + "symbol table where it has them, without file:line\n")
     }
+    for (module, dwoFiles) in symbolizer.modulesWithMissingSplitUnits {
+      writeStandardError(
+        "rawlockcheck: \(SymbolFileOptions.missingSplitUnitsWarning(module, dwoFiles))\n")
+    }
     for (module, debugFile) in symbolizer.modulesWithUnreadableDWARF {
       let whose =
         debugFile.map { "the DWARF of its debug file \(QuotedText.printable($0))" } ?? "its DWARF"

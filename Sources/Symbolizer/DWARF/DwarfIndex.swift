@@ -54,6 +54,10 @@ final class DwarfIndex {
   }
 
   let bias: UInt64
+  /// The `.dwo` files (`DW_AT_dwo_name`) of the skeleton units with code
+  /// whose split unit libdw did not find: their functions are named from
+  /// the symbol table, without inlined frames.
+  private(set) var missingSplitUnits: [String] = []
   @exclusivity(unchecked) private(set) var units: [Unit] = []
   @exclusivity(unchecked) private var cuRanges: [AddressRange] = []
   /// The directory over `cuRanges`' starts.
@@ -107,6 +111,9 @@ final class DwarfIndex {
         || dwarf_hasattr(&die, UInt32(DW_AT_ranges)) != 0
       let split: Dwarf_Die? =
         unitType == UInt8(DW_UT_skeleton) && subdie.addr != nil && hasCode ? subdie : nil
+      if unitType == UInt8(DW_UT_skeleton) && subdie.addr == nil && hasCode {
+        missingSplitUnits.append(Self.dwoName(of: &die) ?? "?")
+      }
       if split == nil, let address = die.addr, let unit = unitEnds.index(containing: offset) {
         let section = UnsafePointer(address.assumingMemoryBound(to: UInt8.self)) - Int(offset)
         bounds = (section + Int(unitEnds[unit].low), section + Int(unitEnds[unit].high))
@@ -127,6 +134,25 @@ final class DwarfIndex {
     // identical bodies differently in each unit).
     cuRanges.sort { ($0.low, $1.index) < ($1.low, $0.index) }
     cuDirectory = StartDirectory(count: cuRanges.count) { [cuRanges] in cuRanges[$0].low }
+  }
+
+  /// A skeleton unit's `.dwo` file (DWARF 5's `DW_AT_dwo_name`, or the
+  /// GNU extension's of DWARF 4), under its `DW_AT_comp_dir` when
+  /// relative, where the compiler wrote it.
+  private static func dwoName(of die: inout Dwarf_Die) -> String? {
+    var attribute = Dwarf_Attribute()
+    for name in [DW_AT_dwo_name, DW_AT_GNU_dwo_name] {
+      guard dwarf_attr(&die, UInt32(name), &attribute) != nil,
+        let text = dwarf_formstring(&attribute)
+      else { continue }
+      let file = String(cString: text)
+      guard !file.hasPrefix("/"), dwarf_attr(&die, UInt32(DW_AT_comp_dir), &attribute) != nil,
+        let directory = dwarf_formstring(&attribute), directory.pointee != 0
+      else { return file }
+      let base = String(cString: directory)
+      return base.hasSuffix("/") ? base + file : base + "/" + file
+    }
+    return nil
   }
 
   /// Forgets the unit ranges that do not start in code (`isCode` is asked

@@ -47,6 +47,13 @@ final class ModuleSlot {
     return built
   }
 
+  /// The DWARF index when it was built (nil: not yet, or no DWARF);
+  /// builds nothing.
+  var builtDwarf: DwarfIndex? {
+    guard case .some(.some(let index)) = dwarfState else { return nil }
+    return index
+  }
+
   /// Whether the module's file was found and its DWARF looked for, but
   /// none was there (nor in a debug file): its frames come from the symbol
   /// table, without file:line.
