@@ -121,10 +121,10 @@ struct GraphCommand: ParsableCommand {
     var warnings: [SARIFReport.Failure] = []
     var unread: [SARIFReport.Failure] = []
     let report: TextReport
+    let pool = run.symbolizerPool()
     do {
       report = try run.validate(
-        paths, seed: seed, warnings: &warnings, unread: &unread,
-        pool: run.symbolizerPool())
+        paths, seed: seed, warnings: &warnings, unread: &unread, pool: pool)
     } catch {
       writeStandardError(
         "rawlockcheck: \((error as? UnionRun.UnionError)?.message ?? "\(error)")\n")
@@ -166,6 +166,7 @@ struct GraphCommand: ParsableCommand {
     let file = try OutputFile(path: output)
     try file.write(bytes)
     try file.commit()
+    symbolFiles.sayMissingSplitUnits(pool, of: report.source)
     // A trace of several that could not be read was said; the others are drawn.
     if !unread.isEmpty { throw ExitCode(2) }
   }

@@ -100,5 +100,9 @@ import Testing
     #expect(
       said.first?.contains("module \(lib.path): split DWARF file not found (\(lib.dwo);") == true,
       "\(run.stderr)")
+    // `graph` draws each edge with its first stack: said there too.
+    let graph = try ToolRun(["graph", "--format", "json", file.path])
+    #expect(graph.status == 0, "\(graph.stderr)")
+    #expect(graph.stderr.contains("split DWARF file not found"), "\(graph.stderr)")
   }
 }
