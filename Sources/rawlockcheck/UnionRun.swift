@@ -69,13 +69,15 @@ struct UnionRun {
       }
       firstEvents.append(validator.eventCount)
       let progress = ProgressBar(label: path)
-      let before = (validator.eventCount, validator.statistics)
-      // Moved in, not copied: a copy left here would make the consumer's
-      // first new thread copy every thread's validator (per trace: a
-      // quadratic merge of thousands of shards).
+      // Summed over every thread so far: only for `--statistics`.
+      let before = statistics ? (validator.eventCount, validator.statistics) : nil
+      // Both moved in, not copied: a copy left here would make the
+      // consumer's first new thread copy every thread's validator, and its
+      // first new class every class's source (per trace: a quadratic merge
+      // of thousands of shards).
       var consumer = MergingConsumer(
         validator: consume validator, trace: Int32(sources.count), source: path,
-        threadPrefix: paths.count > 1 ? "\(i + 1):" : "", classSources: classSources)
+        threadPrefix: paths.count > 1 ? "\(i + 1):" : "", classSources: consume classSources)
       let started = MonotonicClock.now()
       let symbols: TraceSymbols
       var said: [SARIFReport.Failure] = []
@@ -103,7 +105,7 @@ struct UnionRun {
       }
       validator = consumer.validator
       classSources = consumer.classSources
-      if statistics {
+      if let before {
         writeStandardError(
           ReportCommand.statisticsLine(
             path, validator, since: before, merged: paths.count > 1,
