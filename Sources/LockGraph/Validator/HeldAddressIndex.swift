@@ -41,12 +41,14 @@ struct HeldAddressIndex {
   /// dropped may stay in it, and is skipped).
   private var sortedPages: [UInt64] = []
   private var sortedValid = false
-  /// Whole-list scans since `sortedPages` was last made: once they cost as
-  /// much as sorting, it is made again. So frees of large ranges among many
-  /// holders cost a search each, not a pass over every listed page (80,000
-  /// holders and 80,000 such frees: 11 s), and a trace that lists new pages
-  /// between them pays no more than a pass each.
-  private var scansSinceSort = 0
+  /// Pages visited without `sortedPages` since it was last made (a pass
+  /// over the listed pages, or a lookup per page of a range): once they
+  /// cost as much as sorting, it is made again. So frees of large ranges
+  /// among many holders cost a search each, not a visit to every page
+  /// (80,000 holders and 80,000 frees of 80,001 pages: 11 s; of 79,999
+  /// pages, which went page by page: 158 s, now 0.3 s), and a trace that
+  /// lists new pages between them pays no more than a pass each.
+  private var visitsSinceSort: UInt64 = 0
 
   /// Lists slot `s`'s held locks not listed yet (`HeldLock.isIndexed`),
   /// each slot once per page. `all`: every one (for a rebuild).
@@ -100,9 +102,22 @@ struct HeldAddressIndex {
     let first = from >> Self.pageShift
     let last = (from &+ (length &- 1)) >> Self.pageShift
     var found: Set<Int> = []
-    if last - first >= UInt64(pages.count) {
-      // More pages in the range than pages listed: go through the listed
-      // ones in it.
+    let span = last - first
+    let listed = UInt64(pages.count)
+    if !sortedValid {
+      // What this query costs without the sorted list: a pass over the
+      // listed pages, or a lookup per page of the range.
+      visitsSinceSort &+= min(span, listed - 1) + 1
+      let sortCost = listed * UInt64(UInt64.bitWidth - listed.leadingZeroBitCount)
+      if visitsSinceSort > sortCost {
+        sortedPages = pages.keys.sorted()
+        sortedValid = true
+        visitsSinceSort = 0
+      }
+    }
+    if span >= listed || (sortedValid && span >= Self.searchSpan) {
+      // More pages in the range than pages listed, or than a search
+      // costs: go through the listed ones in it.
       for page in listedPages(from: first, through: last) {
         look(
           at: page, from: from, length: length, excluding: excluded, threads: threads, into: &found)
@@ -119,21 +134,17 @@ struct HeldAddressIndex {
     return Array(found)
   }
 
+  /// The span of a range (its pages less one) from which a search of
+  /// `sortedPages` is taken rather than a lookup per page.
+  static let searchSpan: UInt64 = 32
+
   /// The listed pages from `first` through `last` (and perhaps pages
   /// dropped since they were listed): found by binary search in
   /// `sortedPages` while it is valid, else by a pass over every listed
-  /// page, after enough of which `sortedPages` is made again.
-  private mutating func listedPages(from first: UInt64, through last: UInt64) -> [UInt64] {
-    if !sortedValid {
-      scansSinceSort += 1
-      // A sort costs about log2(n) passes.
-      guard scansSinceSort > UInt64.bitWidth - pages.count.leadingZeroBitCount else {
-        return pages.keys.filter { $0 >= first && $0 <= last }
-      }
-      sortedPages = pages.keys.sorted()
-      sortedValid = true
-      scansSinceSort = 0
-    }
+  /// page (`holders` makes `sortedPages` again once such visits cost as
+  /// much as a sort).
+  private func listedPages(from first: UInt64, through last: UInt64) -> [UInt64] {
+    guard sortedValid else { return pages.keys.filter { $0 >= first && $0 <= last } }
     var low = 0
     var high = sortedPages.count
     while low < high {
