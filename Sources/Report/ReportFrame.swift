@@ -51,6 +51,15 @@ public protocol FrameResolving {
   /// The frames of the origin's stack (or of its single return address),
   /// innermost first, inlined frames included; empty when it has neither.
   func frames(for origin: Origin) -> [Frame]
+
+  /// The symbolizers this resolver looks addresses up with (none: it
+  /// prints addresses, or frames it was given).
+  var symbolizers: [Symbolizer] { get }
+}
+
+extension FrameResolving {
+  /// None: a resolver that symbolizes nothing.
+  public var symbolizers: [Symbolizer] { [] }
 }
 
 /// A resolver that prints addresses only, from a table of stacks indexed by
@@ -85,6 +94,12 @@ public struct MergedFrameResolver: FrameResolving {
   public func frames(for origin: Origin) -> [Frame] {
     let t = Int(origin.trace)
     return t >= 0 && t < resolvers.count ? resolvers[t].frames(for: origin) : []
+  }
+
+  /// Every source's symbolizers, each once (sources of one build share one).
+  public var symbolizers: [Symbolizer] {
+    var seen: Set<ObjectIdentifier> = []
+    return resolvers.flatMap(\.symbolizers).filter { seen.insert(ObjectIdentifier($0)).inserted }
   }
 }
 

@@ -33,8 +33,6 @@ public final class SymbolizerPool {
   private let debugDirectories: [String]
   private let binaries: [String]
   private var pool: [[Layout]: (symbolizer: Symbolizer, modules: [ModuleRecord])] = [:]
-  /// Every symbolizer made, in order.
-  private var made: [Symbolizer] = []
   /// The modules whose missing split units were handed out.
   private var saidSplitUnits: Set<String> = []
 
@@ -68,23 +66,20 @@ public final class SymbolizerPool {
     let symbolizer = Symbolizer(
       modules: modules, debugDirectories: debugDirectories, binaries: binaries)
     if unique && pool[key] == nil { pool[key] = (symbolizer, modules) }
-    made.append(symbolizer)
     return (SymbolizingFrameResolver(symbolizer: symbolizer, stacks: table, filter: filter), true)
   }
 
-  /// The modules the symbolizers looked up an address in, not handed out
-  /// by an earlier call, whose split DWARF units' `.dwo` files were not
-  /// found (`Symbolizer.modulesWithMissingSplitUnits`): known only once
-  /// their addresses were symbolized, so asked after a report is written.
-  public func newModulesWithMissingSplitUnits() -> [(module: String, dwoFiles: [String])] {
-    var found: [(module: String, dwoFiles: [String])] = []
-    for symbolizer in made {
-      for entry in symbolizer.modulesWithMissingSplitUnits
-      where saidSplitUnits.insert(entry.module).inserted {
-        found.append(entry)
-      }
+  /// The modules `resolver`'s symbolizers looked up an address in, not
+  /// handed out by an earlier call, whose split DWARF units' `.dwo` files
+  /// were not found (`Symbolizer.modulesWithMissingSplitUnits`): known
+  /// only once their addresses were symbolized, so asked after a report
+  /// is written.
+  public func newModulesWithMissingSplitUnits(
+    of resolver: any FrameResolving
+  ) -> [(module: String, dwoFiles: [String])] {
+    resolver.symbolizers.flatMap(\.modulesWithMissingSplitUnits).filter {
+      saidSplitUnits.insert($0.module).inserted
     }
-    return found
   }
 }
 

@@ -64,6 +64,9 @@ public struct SymbolizingFrameResolver: FrameResolving {
     return "$s\(name.utf8.count)\(name)"
   }
 
+  /// The one symbolizer it looks addresses up with.
+  public var symbolizers: [Symbolizer] { [symbolizer] }
+
   /// How each of the trace's modules was resolved.
   public var modules: [ModuleResolution] { symbolizer.modules }
 

@@ -158,10 +158,8 @@ public final class Symbolizer: Sendable {
   public var modulesWithMissingSplitUnits: [(module: String, dwoFiles: [String])] {
     engine.withLock { engine in
       engine.slots.compactMap { slot in
-        guard let missing = slot.builtDwarf?.missingSplitUnits, !missing.isEmpty else {
-          return nil
-        }
-        return (slot.path, missing)
+        let missing = slot.missingSplitUnits
+        return missing.isEmpty ? nil : (slot.path, missing)
       }
     }
   }

@@ -113,8 +113,8 @@ public struct MergingConsumer: TraceConsumer {
       waits.inner == row.inner && waits.effectiveOuter == (row.outer ?? waits.inner)
       && waits.lockType == (row.lockType ?? .normal)
     if own { return kind.rawValue }
-    let outer = waits.outer.map(\.description) ?? waits.inner.description
-    return "\(kind.rawValue) (inner=\(waits.inner) outer=\(outer) type=\(waits.lockType))"
+    return
+      "\(kind.rawValue) (inner=\(waits.inner) outer=\(waits.effectiveOuter) type=\(waits.lockType))"
   }
 
   /// Declares the thread under the prefixed token.

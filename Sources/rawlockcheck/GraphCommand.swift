@@ -166,7 +166,7 @@ struct GraphCommand: ParsableCommand {
     let file = try OutputFile(path: output)
     try file.write(bytes)
     try file.commit()
-    symbolFiles.sayMissingSplitUnits(pool, of: report.source)
+    symbolFiles.sayMissingSplitUnits(pool, report, of: report.source)
     // A trace of several that could not be read was said; the others are drawn.
     if !unread.isEmpty { throw ExitCode(2) }
   }

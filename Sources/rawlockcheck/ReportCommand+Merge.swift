@@ -46,6 +46,9 @@ extension ReportCommand {
     var classSources: [ExactKey: String] = [:]
     let run = unionRun
     let pool = run.symbolizerPool()
+    // The last group's report: one made only as it is printed (JSON of
+    // one group) looks its addresses up then.
+    var last: TextReport?
     for (g, group) in groups.enumerated() {
       // Interrupted while the graph file was read: the first report still
       // is made (of the graph file alone, its traces not read), so that
@@ -84,7 +87,8 @@ extension ReportCommand {
       case .json: try objects.add(JSONReport(report: report, version: RawLockCheck.version).value())
       case .sarif: try sarif.add(report)
       }
-      run.symbolFiles.sayMissingSplitUnits(pool, of: report.source)
+      run.symbolFiles.sayMissingSplitUnits(pool, report, of: report.source)
+      last = report
       if let graphOut {
         let graph = Self.graphFile(of: report, seededFrom: graphIn)
         for (here, other) in union.formUnion(graph) {
@@ -142,6 +146,7 @@ extension ReportCommand {
     try printCollected(
       objects: objects, sarif: &sarif, failures: failures,
       warnings: warnings)
+    if let last { run.symbolFiles.sayMissingSplitUnits(pool, last, of: last.source) }
     try graphFile?.commit()
     try Self.end(anyErrors: anyErrors, anyFindings: anyFindings)
   }

@@ -179,6 +179,9 @@ struct ReportCommand: ParsableCommand {
     var failures: [SARIFReport.Failure] = []
     var warnings: [SARIFReport.Failure] = []
     let pool = unionRun.symbolizerPool()
+    // The last trace's report: one made only as it is printed (JSON of
+    // one trace) looks its addresses up then.
+    var last: (report: TextReport, path: String)?
     for (i, path) in traces.enumerated() {
       if ReadingInterruption.signal != nil {
         ReadingInterruption.sayNotRead(traces[i...])
@@ -229,7 +232,8 @@ struct ReportCommand: ParsableCommand {
       case .json: try objects.add(JSONReport(report: report, version: RawLockCheck.version).value())
       case .sarif: try sarif.add(report)
       }
-      symbolFiles.sayMissingSplitUnits(pool, of: path)
+      symbolFiles.sayMissingSplitUnits(pool, report, of: path)
+      last = (report, path)
     }
     // The reading is over: a signal from here on ends the run.
     ReadingInterruption.end()
@@ -237,6 +241,7 @@ struct ReportCommand: ParsableCommand {
     try printCollected(
       objects: objects, sarif: &sarif, failures: failures,
       warnings: warnings)
+    if let last { symbolFiles.sayMissingSplitUnits(pool, last.report, of: last.path) }
     try Self.end(anyErrors: anyErrors, anyFindings: anyFindings)
   }
 

@@ -47,14 +47,23 @@ struct SymbolFileOptions: ParsableArguments {
     }
   }
 
-  /// Says, for trace `trace`, the modules of `pool` whose split DWARF
-  /// files were not found and not said yet: after its report (or the
-  /// run's), once its addresses were symbolized.
-  func sayMissingSplitUnits(_ pool: SymbolizerPool, of trace: String) {
-    for (module, dwoFiles) in pool.newModulesWithMissingSplitUnits() {
+  /// Says, for `report` (of trace `trace`), the modules its resolver
+  /// looked up whose split DWARF files were not found and that `pool` has
+  /// not said yet: after the report is written (a JSON report of one
+  /// trace is made as it is printed, at the run's end), once its
+  /// addresses were symbolized. The first `warningLines` are said, then
+  /// how many more there were.
+  func sayMissingSplitUnits(_ pool: SymbolizerPool, _ report: TextReport, of trace: String) {
+    let found = pool.newModulesWithMissingSplitUnits(of: report.resolver)
+    for (module, dwoFiles) in found.prefix(Self.warningLines) {
       writeStandardError(
         "rawlockcheck: \(QuotedText.fileName(trace)): module "
           + "\(Self.missingSplitUnitsWarning(module, dwoFiles))\n")
+    }
+    if found.count > Self.warningLines {
+      writeStandardError(
+        "rawlockcheck: \(QuotedText.fileName(trace)): \(found.count - Self.warningLines) more "
+          + "modules with split DWARF files not found\n")
     }
   }
 

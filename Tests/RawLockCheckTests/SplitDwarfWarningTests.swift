@@ -1,20 +1,24 @@
 import Foundation
 import Testing
 
+/// The C compiler, if any.
+private let splitDwarfCompiler = ["/usr/bin/gcc", "/usr/bin/cc"].first(
+  where: FileManager.default.isExecutableFile)
+
 /// A `-gsplit-dwarf` build keeps its functions and inlined calls in `.dwo`
 /// files beside its objects; where they are gone (moved, deleted, packed
 /// into a `.dwp`, which libdw 0.188 does not read), frames are named from
 /// the symbol table without their inlined calls. That is said, naming the
 /// `.dwo` file where the compiler wrote it, once its addresses were looked
 /// up: by `symbolize` and by `report` (each module once per run).
-@Suite struct SplitDwarfWarningTests {
+@Suite(.enabled(if: splitDwarfCompiler != nil, "no gcc"))
+struct SplitDwarfWarningTests {
+
   /// A shared library built with `-gsplit-dwarf` in a directory of its
   /// own, and the address just past the start of its `entry` (nil where
   /// there is no gcc).
   static func library() throws -> (directory: URL, path: String, dwo: String, entry: UInt64)? {
-    guard
-      let gcc = ["/usr/bin/gcc", "/usr/bin/cc"].first(where: FileManager.default.isExecutableFile)
-    else { return nil }
+    guard let gcc = splitDwarfCompiler else { return nil }
     let directory = FileManager.default.temporaryDirectory
       .appendingPathComponent("split-dwarf-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -57,6 +61,8 @@ import Testing
     return nil
   }
 
+  /// `symbolize` says nothing while the `.dwo` file is there, and once
+  /// it is gone names it, once, after the answers (which still come).
   @Test func symbolizeSaysWhichSplitDwarfFileIsMissing() throws {
     guard let lib = try Self.library() else { return }
     defer { try? FileManager.default.removeItem(at: lib.directory) }
@@ -75,10 +81,12 @@ import Testing
     #expect(run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
   }
 
+  /// `report` says it once a run, for each format (JSON of one trace is
+  /// made as it is printed, at the run's end), for `--merge`, and for
+  /// `graph`; nothing while the `.dwo` file is there.
   @Test func reportSaysItOnceAfterTheReport() throws {
     guard let lib = try Self.library() else { return }
     defer { try? FileManager.default.removeItem(at: lib.directory) }
-    try FileManager.default.removeItem(atPath: lib.dwo)
     let base: UInt64 = 0x7f00_0000_0000
     let trace = """
       rawlockcheck-trace 1
@@ -92,17 +100,28 @@ import Testing
       """
     let file = lib.directory.appendingPathComponent("t.rlt")
     try Data(trace.utf8).write(to: file)
-    // Two traces of one build share a symbolizer: said once.
-    let run = try ToolRun(["report", file.path, file.path])
-    #expect(run.status == 1)
-    let said = run.stderr.split(separator: "\n").filter { $0.contains("split DWARF") }
-    #expect(said.count == 1, "\(run.stderr)")
-    #expect(
-      said.first?.contains("module \(lib.path): split DWARF file not found (\(lib.dwo);") == true,
-      "\(run.stderr)")
-    // `graph` draws each edge with its first stack: said there too.
-    let graph = try ToolRun(["graph", "--format", "json", file.path])
-    #expect(graph.status == 0, "\(graph.stderr)")
-    #expect(graph.stderr.contains("split DWARF file not found"), "\(graph.stderr)")
+    func said(_ arguments: [String]) throws -> [Substring] {
+      let run = try ToolRun(arguments)
+      #expect(run.status == (arguments.first == "graph" ? 0 : 1), "\(arguments) \(run.stderr)")
+      return run.stderr.split(separator: "\n").filter { $0.contains("split DWARF") }
+    }
+    #expect(try said(["report", file.path]).isEmpty)
+    try FileManager.default.removeItem(atPath: lib.dwo)
+    let expected = "module \(lib.path): split DWARF file not found (\(lib.dwo);"
+    for arguments in [
+      // Two traces of one build share a symbolizer: said once.
+      ["report", file.path, file.path],
+      ["report", "--format", "json", file.path],
+      ["report", "--format", "json", file.path, file.path],
+      ["report", "--format", "sarif", file.path, file.path],
+      ["report", "--merge", "--format", "json", file.path, file.path],
+      ["report", "--merge", file.path, file.path],
+      // Each edge is drawn with its first stack.
+      ["graph", "--format", "json", file.path],
+    ] {
+      let lines = try said(arguments)
+      #expect(lines.count == 1, "\(arguments): \(lines)")
+      #expect(lines.first?.contains(expected) == true, "\(arguments): \(lines)")
+    }
   }
 }

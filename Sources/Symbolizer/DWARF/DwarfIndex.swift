@@ -54,7 +54,7 @@ final class DwarfIndex {
   }
 
   let bias: UInt64
-  /// The `.dwo` files (`DW_AT_dwo_name`) of the skeleton units with code
+  /// The `.dwo` files (`dwoFile(unit:)`) of the skeleton units with code
   /// whose split unit libdw did not find: their functions are named from
   /// the symbol table, without inlined frames.
   private(set) var missingSplitUnits: [String] = []
@@ -111,14 +111,14 @@ final class DwarfIndex {
         || dwarf_hasattr(&die, UInt32(DW_AT_ranges)) != 0
       let split: Dwarf_Die? =
         unitType == UInt8(DW_UT_skeleton) && subdie.addr != nil && hasCode ? subdie : nil
-      if unitType == UInt8(DW_UT_skeleton) && subdie.addr == nil && hasCode {
-        missingSplitUnits.append(Self.dwoName(of: &die) ?? "?")
-      }
       if split == nil, let address = die.addr, let unit = unitEnds.index(containing: offset) {
         let section = UnsafePointer(address.assumingMemoryBound(to: UInt8.self)) - Int(offset)
         bounds = (section + Int(unitEnds[unit].low), section + Int(unitEnds[unit].high))
       }
       units.append(Unit(die: die, split: split, bounds: bounds, subprograms: nil))
+      if unitType == UInt8(DW_UT_skeleton) && subdie.addr == nil && hasCode {
+        missingSplitUnits.append(dwoFile(unit: unitIndex) ?? "?")
+      }
       forEachRange(of: &die) { low, high in
         cuRanges.append(AddressRange(low: low, high: high, index: unitIndex))
       }
@@ -136,21 +136,23 @@ final class DwarfIndex {
     cuDirectory = StartDirectory(count: cuRanges.count) { [cuRanges] in cuRanges[$0].low }
   }
 
-  /// A skeleton unit's `.dwo` file (DWARF 5's `DW_AT_dwo_name`, or the
-  /// GNU extension's of DWARF 4), under its `DW_AT_comp_dir` when
-  /// relative, where the compiler wrote it.
-  private static func dwoName(of die: inout Dwarf_Die) -> String? {
+  /// Skeleton unit `unitIndex`'s `.dwo` file (DWARF 5's `DW_AT_dwo_name`,
+  /// or the GNU extension's of DWARF 4), under its compilation directory
+  /// when relative, where the compiler wrote it (relative still when that
+  /// directory is: `ModuleSlot` puts it under the DWARF file's, where libdw
+  /// looked).
+  private func dwoFile(unit unitIndex: Int) -> String? {
+    var die = units[unitIndex].die
     var attribute = Dwarf_Attribute()
     for name in [DW_AT_dwo_name, DW_AT_GNU_dwo_name] {
       guard dwarf_attr(&die, UInt32(name), &attribute) != nil,
         let text = dwarf_formstring(&attribute)
       else { continue }
       let file = String(cString: text)
-      guard !file.hasPrefix("/"), dwarf_attr(&die, UInt32(DW_AT_comp_dir), &attribute) != nil,
-        let directory = dwarf_formstring(&attribute), directory.pointee != 0
-      else { return file }
-      let base = String(cString: directory)
-      return base.hasSuffix("/") ? base + file : base + "/" + file
+      guard !file.hasPrefix("/"), let directory = compilationDirectory(unit: unitIndex) else {
+        return file
+      }
+      return directory.hasSuffix("/") ? directory + file : directory + "/" + file
     }
     return nil
   }

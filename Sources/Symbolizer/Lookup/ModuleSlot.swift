@@ -54,6 +54,22 @@ final class ModuleSlot {
     return index
   }
 
+  /// The `.dwo` files of its DWARF's split units that were not found
+  /// (`DwarfIndex.missingSplitUnits`), a relative one under the directory
+  /// of the file whose DWARF was read (libdw looks there); empty until the
+  /// DWARF index is built.
+  var missingSplitUnits: [String] {
+    guard let missing = builtDwarf?.missingSplitUnits, !missing.isEmpty else { return [] }
+    let names = module.map(ModuleDwarf.fileNames(of:))
+    let file = names?.debug ?? names?.main ?? resolvedPath ?? path
+    let directory = file.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+      .joined(separator: "/")
+    return missing.map { name in
+      guard !name.hasPrefix("/") else { return name }
+      return directory.isEmpty && !file.hasPrefix("/") ? name : "\(directory)/\(name)"
+    }
+  }
+
   /// Whether the module's file was found and its DWARF looked for, but
   /// none was there (nor in a debug file): its frames come from the symbol
   /// table, without file:line.
