@@ -53,6 +53,31 @@ import WaitContext
     #expect(v.eventCount == 5000)
   }
 
+  /// A declared thread takes a slot (its validator, about 1 KB) at its
+  /// first event, not at its declaration: a trace's `thread` lines name
+  /// threads that may never take a lock (a million of them took 1.1 GB,
+  /// and ten million ended the process on a failed allocation).
+  @Test(arguments: [false, true])
+  func aDeclaredThreadTakesASlotAtItsFirstEvent(batch: Bool) throws {
+    var (v, a, _) = try Self.validator()
+    let declared = (0..<1000).map { v.declareThread(token: "t\($0)", name: "worker") }
+    // Read into plain values: a failed expectation that reflects the
+    // validator (it holds noncopyable state) would end the test process.
+    let slotsMade = v.threads.count
+    let hasValidator = v.validator(of: declared[7]) != nil
+    #expect(slotsMade == 0)
+    #expect(!hasValidator)
+    try Self.run(
+      [
+        LockEvent(.acquire, thread: declared[7], lockClass: a),
+        LockEvent(.acquire, thread: declared[9], lockClass: a),
+      ], on: &v, batch: batch)
+    let slotsAfter = v.threads.count
+    #expect(slotsAfter == 2)
+    #expect(v.heldLocks(of: declared[7]).count == 1)
+    #expect(v.threadLabel(declared[500]) == "worker/t500")
+  }
+
   /// A slot taken again belongs to its new thread alone: what the exited
   /// thread held is gone, and a `free` finds the new thread's locks. Two
   /// threads in slots taken in the reverse order are still checked in
@@ -69,10 +94,12 @@ import WaitContext
         LockEvent(.exit, thread: t0),
         LockEvent(.exit, thread: t1),
       ], on: &v, batch: batch)
-    // t0's slot was given back first: t3 takes t1's slot, t4 takes t0's.
+    // A thread takes a slot at its first event: t0's was given back,
+    // taken by t1 (its first event its exit) and given back again. t4's
+    // first event takes it; t3's, a new one (and so does the freer's).
     let t3 = v.declareThread(token: "t3")
     let t4 = v.declareThread(token: "t4")
-    #expect(v.threads.count == 3)
+    #expect(v.threads.count == 1)
     try Self.run(
       [
         LockEvent(.acquire, thread: t4, lockClass: a, address: 0x1000),
@@ -111,6 +138,9 @@ import WaitContext
         LockEvent(.exit, thread: old),
       ], on: &v, batch: batch)
     let new = v.declareThread(token: "new")
+    // Its first event takes the slot (a might-sleep with nothing held
+    // changes no state).
+    try Self.run([LockEvent(.mightSleep, thread: new)], on: &v, batch: batch)
     #expect(v.threads.count == 1)
     let state = try #require(v.validator(of: new)).state
     #expect(state.held.isEmpty && state.contexts.isEmpty && state.freedHeld.isEmpty)

@@ -84,7 +84,10 @@ public struct LockValidator {
   /// held-lock stack. `token` is its id in the stream.
   public mutating func declareThread(token: String, name: String? = nil) -> ThreadID {
     let id = core.registerThread(token: token, name: name)
-    makeSlot(for: id)
+    // A slot (and its validator, about 1 KB) only with the thread's first
+    // event: a trace may declare millions of threads that never take a
+    // lock (`thread` lines), which would hold one each.
+    pool.declare(id)
     return id
   }
 

@@ -64,6 +64,12 @@ struct ThreadSlots {
     return s
   }
 
+  /// Records that thread `id` is declared, with no slot until its first
+  /// event (`slot(for:threads:)`, else `adopt(_:slot:)`).
+  mutating func declare(_ id: ThreadID) {
+    slots.extend(to: id.index + 1, with: Self.vacant)
+  }
+
   /// Records that thread `id` is validated in slot `slot`.
   mutating func adopt(_ id: ThreadID, slot: Int) {
     slots.extend(to: id.index + 1, with: Self.vacant)
