@@ -52,12 +52,29 @@ public protocol FrameResolving {
   /// innermost first, inlined frames included; empty when it has neither.
   func frames(for origin: Origin) -> [Frame]
 
+  /// The first `limit` of `frames(for:)`, without making the others: a
+  /// trace's stack may hold thousands of addresses, and a report prints
+  /// at most `TextReport.maxFramesShown` of a stack (and one for an
+  /// `at:`) each of the many times it prints it.
+  func frames(for origin: Origin, first limit: Int) -> [Frame]
+
+  /// How many frames `frames(for:)` has.
+  func frameCount(for origin: Origin) -> Int
+
   /// The symbolizers this resolver looks addresses up with (none: it
   /// prints addresses, or frames it was given).
   var symbolizers: [Symbolizer] { get }
 }
 
 extension FrameResolving {
+  /// The first `limit` frames, of all made.
+  public func frames(for origin: Origin, first limit: Int) -> [Frame] {
+    Array(frames(for: origin).prefix(limit))
+  }
+
+  /// All frames made and counted.
+  public func frameCount(for origin: Origin) -> Int { frames(for: origin).count }
+
   /// None: a resolver that symbolizes nothing.
   public var symbolizers: [Symbolizer] { [] }
 }
@@ -79,6 +96,22 @@ public struct AddressFrameResolver: FrameResolving, Sendable {
     if origin.ip != 0 { return [Frame(address: origin.ip)] }
     return []
   }
+
+  /// The frames of the first `limit` addresses.
+  public func frames(for origin: Origin, first limit: Int) -> [Frame] {
+    if !origin.stack.isNone, Int(origin.stack.raw) < stacks.count {
+      return stacks[Int(origin.stack.raw)].prefix(max(limit, 0)).map { Frame(address: $0) }
+    }
+    return limit > 0 ? frames(for: origin) : []
+  }
+
+  /// One a stack's address, else one for a return address.
+  public func frameCount(for origin: Origin) -> Int {
+    if !origin.stack.isNone, Int(origin.stack.raw) < stacks.count {
+      return stacks[Int(origin.stack.raw)].count
+    }
+    return origin.ip != 0 ? 1 : 0
+  }
 }
 
 /// A resolver for several merged sources: routes each origin to the
@@ -94,6 +127,18 @@ public struct MergedFrameResolver: FrameResolving {
   public func frames(for origin: Origin) -> [Frame] {
     let t = Int(origin.trace)
     return t >= 0 && t < resolvers.count ? resolvers[t].frames(for: origin) : []
+  }
+
+  /// The first `limit` frames from the origin's source's resolver.
+  public func frames(for origin: Origin, first limit: Int) -> [Frame] {
+    let t = Int(origin.trace)
+    return t >= 0 && t < resolvers.count ? resolvers[t].frames(for: origin, first: limit) : []
+  }
+
+  /// The frame count from the origin's source's resolver.
+  public func frameCount(for origin: Origin) -> Int {
+    let t = Int(origin.trace)
+    return t >= 0 && t < resolvers.count ? resolvers[t].frameCount(for: origin) : 0
   }
 
   /// Every source's symbolizers, each once (sources of one build share one).

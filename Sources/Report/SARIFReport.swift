@@ -309,7 +309,7 @@ public struct SARIFReport {
       // more of where the finding is than a libc file would.
       func framesOf(_ origin: Origin) -> [Frame] {
         Array(
-          report.resolver.frames(for: origin).prefix {
+          report.resolver.frames(for: origin, first: TextReport.maxFramesShown).prefix {
             // Nor past a frame of a module not found (an address alone).
             !$0.isStale && ($0.function != nil || $0.sourceFile != nil)
           })
@@ -498,7 +498,7 @@ public struct SARIFReport {
       add(f.kind.rawValue)
       // In the order the fingerprint has always hashed them.
       for name in core.lockNames(of: f, heldFirst: true) { add(name) }
-      for frame in report.resolver.frames(for: f.origin).prefix(8) { add(frame.function ?? "?") }
+      for frame in report.resolver.frames(for: f.origin, first: 8) { add(frame.function ?? "?") }
       let digits = String(hash, radix: 16)
       return String(repeating: "0", count: 16 - digits.count) + digits
     }

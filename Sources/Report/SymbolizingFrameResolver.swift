@@ -15,6 +15,8 @@ public struct SymbolizingFrameResolver: FrameResolving {
   /// Where the stacks' addresses lie in `symbolizer`'s layout, when it is
   /// another trace's (`SymbolizerPool`).
   let shift: AddressShift?
+  /// The frame counts of stacks counted so far.
+  let counts = StackFrameCounts()
 
   /// A resolver of `stacks` (addresses by `StackID`) through `symbolizer`.
   public init(
@@ -108,31 +110,86 @@ public struct SymbolizingFrameResolver: FrameResolving {
   /// function of a library without DWARF) is left out: a report names the
   /// function alone rather than a file the code is not in.
   public func frames(for origin: Origin) -> [Frame] {
-    let addresses: [UInt64]
-    if !origin.stack.isNone, let stack = stacks(origin.stack) {
-      addresses = stack
-    } else if origin.ip != 0 {
-      addresses = [origin.ip]
-    } else {
-      return []
+    guard let addresses = addresses(of: origin) else { return [] }
+    return frames(of: symbolized(addresses[...]))
+  }
+
+  /// The first `limit` of `frames(for:)`, from as few of the stack's
+  /// addresses as give them: the first `limit` and a few more (leading
+  /// frames may be left out), twice as many until the filter's leading run
+  /// ends among them and they give `limit` frames, or the stack ends.
+  public func frames(for origin: Origin, first limit: Int) -> [Frame] {
+    guard let addresses = addresses(of: origin) else { return [] }
+    var taken = min(addresses.count, max(limit, 0) + 8)
+    while true {
+      let part = symbolized(addresses.prefix(taken))
+      if taken == addresses.count || part.contains(where: filter.keeps) {
+        let frames = frames(of: part)
+        if frames.count >= limit || taken == addresses.count {
+          return Array(frames.prefix(limit))
+        }
+      }
+      taken = min(addresses.count, taken * 2)
     }
+  }
+
+  /// How many frames `frames(for:)` has: counted once a stack (`counts`),
+  /// so that a stack printed again and again is symbolized whole once.
+  public func frameCount(for origin: Origin) -> Int {
+    guard !origin.stack.isNone, stacks(origin.stack) != nil else {
+      return frames(for: origin).count
+    }
+    if let known = counts.known(origin.stack) { return known }
+    let count = frames(for: origin).count
+    counts.note(origin.stack, count)
+    return count
+  }
+
+  /// The addresses of the origin's stack, else its return address; nil
+  /// when it has neither.
+  private func addresses(of origin: Origin) -> [UInt64]? {
+    if !origin.stack.isNone, let stack = stacks(origin.stack) { return stack }
+    return origin.ip != 0 ? [origin.ip] : nil
+  }
+
+  /// `addresses` symbolized, each with the trace's own address (not the
+  /// shared layout's it was looked up in).
+  private func symbolized(_ addresses: ArraySlice<UInt64>) -> [SymbolizedAddress] {
+    let addresses = Array(addresses)
     var symbolized = symbolizer.symbolize(
       stack: shift.map { s in addresses.map(s.moved) } ?? addresses)
     if shift != nil {
-      // The trace's own addresses, not the layout they were symbolized in.
       for (i, address) in addresses.enumerated() where symbolized[i].address != address {
         let delta = symbolized[i].address &- address
         symbolized[i].address = address
         for j in symbolized[i].frames.indices { symbolized[i].frames[j].address &-= delta }
       }
     }
-    return filter.apply(symbolized).flatMap(\.frames).map { frame in
+    return symbolized
+  }
+
+  /// The frames of `symbolized`, the filtered leading ones left out, and
+  /// a file known only from the symbol table left out of each.
+  private func frames(of symbolized: [SymbolizedAddress]) -> [Frame] {
+    filter.apply(symbolized).flatMap(\.frames).map { frame in
       guard frame.fileIsFromSymbolTable else { return frame }
       var frame = frame
       frame.file = nil
       return frame
     }
   }
+}
+
+/// The frame counts of the stacks a report printed
+/// (`SymbolizingFrameResolver.frameCount(for:)`), by stack.
+final class StackFrameCounts: Sendable {
+  private let counts = PThreadMutex<[StackID: Int]>([:])
+
+  /// The count noted for `stack`, if any.
+  func known(_ stack: StackID) -> Int? { counts.withLock { $0[stack] } }
+
+  /// Notes `stack`'s count.
+  func note(_ stack: StackID, _ count: Int) { counts.withLock { $0[stack] = count } }
 }
 
 /// Which leading frames `report` leaves out of stacks: rawlockcheck's own

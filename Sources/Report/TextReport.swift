@@ -122,7 +122,7 @@ public struct TextReport {
 
   /// The innermost frame of an origin, or its trace location.
   func at(_ origin: Origin) -> String {
-    if let frame = resolver.frames(for: origin).first { return frame.reportText }
+    if let frame = resolver.frames(for: origin, first: 1).first { return frame.reportText }
     return traceLocation(origin)
   }
 
@@ -181,10 +181,12 @@ public struct TextReport {
   /// first; one once `maxFramesInReport` are printed), and how many more
   /// there are.
   public func shownFrames(for origin: Origin) -> (frames: [Frame], omitted: Int) {
-    let frames = resolver.frames(for: origin)
-    let allowed = frameBudget.take(min(frames.count, Self.maxFramesShown))
-    guard frames.count > allowed else { return (frames, 0) }
-    return (Array(frames.prefix(allowed)), frames.count - allowed)
+    let frames = resolver.frames(for: origin, first: Self.maxFramesShown)
+    // Counted (the stack symbolized whole) only when it has more.
+    let count = frames.count < Self.maxFramesShown ? frames.count : resolver.frameCount(for: origin)
+    let allowed = frameBudget.take(min(count, Self.maxFramesShown))
+    guard count > allowed else { return (frames, 0) }
+    return (Array(frames.prefix(allowed)), count - allowed)
   }
 
   /// A stack as lockdep's `print_lock_trace()`/`dump_stack()` prints it,

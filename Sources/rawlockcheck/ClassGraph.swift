@@ -149,7 +149,7 @@ struct ClassGraph {
         lockType: c.waits.lockType, usage: c.usage.usageCharacters)
     }
     func sites(_ origin: Origin) -> (String, String) {
-      if let frame = resolver.frames(for: origin).first, frame.function != nil {
+      if let frame = resolver.frames(for: origin, first: 1).first, frame.function != nil {
         var short = frame.function!
         while short.last == " " { short.removeLast() }
         if let file = frame.file {
@@ -162,7 +162,7 @@ struct ClassGraph {
         let at = report.traceLocation(origin)
         return (at, at)
       }
-      if let frame = resolver.frames(for: origin).first {
+      if let frame = resolver.frames(for: origin, first: 1).first {
         return (frame.reportText, frame.reportText)
       }
       // One trace's events need no name; merged ones, and a graph file's

@@ -275,7 +275,7 @@ extension ReportCommand {
       let seededWithoutTrace = edge.origin.event == -1 && source == graphIn
       var location = GraphFile.Location(
         trace: seededWithoutTrace ? nil : source, traceLine: edge.origin.line)
-      if let frame = report.resolver.frames(for: edge.origin).first,
+      if let frame = report.resolver.frames(for: edge.origin, first: 1).first,
         frame.function != nil || frame.file != nil
       {
         location.function = frame.function

@@ -54,6 +54,14 @@ public struct FrameFilter: Sendable, Hashable {
     return name.hasPrefix("$ss") || name.hasPrefix("$sS")
   }
 
+  /// Whether `address` ends the leading run `apply(_:)` removes: it has
+  /// a frame of the user's, or none of the machinery. `apply` of a
+  /// stack's first addresses, one of which this keeps, starts where
+  /// `apply` of the whole stack starts.
+  public func keeps(_ address: SymbolizedAddress) -> Bool {
+    address.frames.contains(where: isUser) || !address.frames.contains(where: matches)
+  }
+
   /// Whether `frame` is the user's: neither machinery nor the standard
   /// library's.
   func isUser(_ frame: Frame) -> Bool { !matches(frame) && !Self.isStandardLibrary(frame) }
@@ -70,11 +78,7 @@ public struct FrameFilter: Sendable, Hashable {
   /// the way down is returned whole: an empty stack would hide where the
   /// problem was.
   public func apply(_ addresses: [SymbolizedAddress]) -> [SymbolizedAddress] {
-    guard
-      let firstKept = addresses.firstIndex(where: { address in
-        address.frames.contains(where: isUser) || !address.frames.contains(where: matches)
-      })
-    else { return addresses }
+    guard let firstKept = addresses.firstIndex(where: keeps) else { return addresses }
     var kept = Array(addresses[firstKept...])
     let frames = kept[0].frames
     if frames.contains(where: matches), let user = frames.firstIndex(where: isUser), user > 0 {
