@@ -28,7 +28,8 @@
 # (frees: freesAmongHolders); 48 locks held and released in random order
 # (deep: deepRelease); a thread per task (churn: threadChurn),
 # whose memory grows by each exited thread's declaration only, measured per
-# thread; and the options a recorder writes (recorded).
+# thread; the options a recorder writes (recorded); and 10,000 small CI
+# shards merged (mergeShards), against each validated apart.
 # Traces go to a temporary directory under .build (on the repository's disk,
 # checked with df first), deleted at the end. Ends with one JSON line.
 # Usage: scripts/bench.sh [N]   (scripts/bench.sh 1000000: a quick run)
@@ -243,6 +244,31 @@ out=$(awk -v e="$events" -v t="${fig[textM]}" -v b="${fig[binaryM]}" -v a="${fig
   printf "binary report: %6.2f M events/s: %.2fx text, %.3fx cat; %.2f bytes/event\n", e / b / 1e6, t / b, c / b, bb / e
   printf "peak memory:   %.1f MiB\n", r / 1024
   printf "JSON \"recorded\": {\"events\": %d, \"textEventsPerSecond\": %.0f, \"textToAwk\": %.3f, \"binaryEventsPerSecond\": %.0f, \"binaryToText\": %.3f, \"binaryToCat\": %.4f, \"textBytesPerEvent\": %.3f, \"binaryBytesPerEvent\": %.3f, \"peakMiB\": %.1f}, \n", e, e / t, a / t, e / b, t / b, c / b, tb / e, bb / e, r / 1024
+}')
+grep -v '^JSON ' <<<"$out"
+json+=$(sed -n 's/^JSON //p' <<<"$out")
+# Many CI shards merged: 10,000 small traces, each declaring 10 classes
+# of its own and taking one, `report --merge` of all against `report` of
+# all (each validated apart: linear), best of 3 each. A merge that copied
+# what the traces before declared made this quadratic (32.9 s, now 0.7).
+shards=10000
+mkdir -p "$dir/shards"
+awk -v d="$dir/shards" -v k="$shards" 'BEGIN {
+  for (i = 0; i < k; i++) {
+    f = sprintf("%s/s%05d.rlt", d, i)
+    print "rawlockcheck-trace 1" > f
+    for (c = 0; c < 10; c++) printf "class k%d_%d mutex\n", i, c > f
+    printf "1 acquire k%d_0\n1 release k%d_0\n", i, i > f
+    close(f)
+  }
+}'
+read -r merged _ < <(best_of 3 "$bin" report --merge "$dir"/shards/*.rlt)
+read -r apart _ < <(best_of 3 "$bin" report "$dir"/shards/*.rlt)
+rm -rf "$dir/shards"
+echo "== $shards shards (mergeShards)"
+out=$(awk -v k="$shards" -v m="$merged" -v a="$apart" 'BEGIN {
+  printf "report --merge: %.2f s; report of each: %.2f s (best of 3): %.2fx\n", m, a, m / a
+  printf "JSON \"mergeShards\": {\"shards\": %d, \"mergeSeconds\": %.3f, \"separateSeconds\": %.3f, \"mergeToSeparate\": %.3f}, \n", k, m, a, m / a
 }')
 grep -v '^JSON ' <<<"$out"
 json+=$(sed -n 's/^JSON //p' <<<"$out")
