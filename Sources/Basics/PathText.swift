@@ -9,6 +9,20 @@ public func baseName(_ path: String) -> String {
   return String(path[path.index(after: slash)...])
 }
 
+/// Everything of `path` before its last `/` (`/` for a file at the root,
+/// "" when it has no `/`): the directory a file is in.
+public func directoryName(_ path: String) -> String {
+  guard let slash = path.lastIndex(of: "/") else { return "" }
+  return slash == path.startIndex ? "/" : String(path[..<slash])
+}
+
+/// `name` under `directory`: `name` itself when it is absolute or
+/// `directory` is empty, one `/` between them.
+public func joinedPath(_ directory: String, _ name: String) -> String {
+  if name.hasPrefix("/") || directory.isEmpty { return name }
+  return directory.hasSuffix("/") ? directory + name : directory + "/" + name
+}
+
 /// `path` made absolute against the working directory (`.` is the working
 /// directory itself); unchanged when it is absolute already, or when the
 /// working directory cannot be read.

@@ -121,15 +121,17 @@ public struct SymbolizingFrameResolver: FrameResolving {
   public func frames(for origin: Origin, first limit: Int) -> [Frame] {
     guard let addresses = addresses(of: origin) else { return [] }
     var taken = min(addresses.count, max(limit, 0) + 8)
+    var part = symbolized(addresses.prefix(taken))
     while true {
-      let part = symbolized(addresses.prefix(taken))
       if taken == addresses.count || part.contains(where: filter.keeps) {
         let frames = frames(of: part)
         if frames.count >= limit || taken == addresses.count {
           return Array(frames.prefix(limit))
         }
       }
-      taken = min(addresses.count, taken * 2)
+      let more = min(addresses.count, taken * 2)
+      part += symbolized(addresses[taken..<more])
+      taken = more
     }
   }
 

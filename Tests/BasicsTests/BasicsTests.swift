@@ -187,3 +187,24 @@ import Testing
         == "libx.so+0x1234 [stale binary]")
   }
 }
+
+/// A file's directory and a name joined under one, as `dirname` and a
+/// shell's `"$dir/$name"` give them (a `.dwo` file under its unit's
+/// compilation directory, and that under the DWARF file's).
+@Suite struct PathJoiningTests {
+  @Test func directoryNameIsWhatDirnameSays() {
+    #expect(directoryName("/usr/lib/libc.so.6") == "/usr/lib")
+    #expect(directoryName("/libx.so") == "/")
+    #expect(directoryName("build/libx.so") == "build")
+    #expect(directoryName("libx.so") == "")
+  }
+
+  @Test func aRelativeNameGoesUnderTheDirectory() {
+    #expect(joinedPath("/build", "x.dwo") == "/build/x.dwo")
+    #expect(joinedPath("/build/", "x.dwo") == "/build/x.dwo")
+    #expect(joinedPath("/", "x.dwo") == "/x.dwo")
+    #expect(joinedPath("/build", "/abs/x.dwo") == "/abs/x.dwo")
+    #expect(joinedPath("", "x.dwo") == "x.dwo")
+    #expect(joinedPath("/lib", "./x.dwo") == "/lib/./x.dwo")
+  }
+}

@@ -1,3 +1,4 @@
+import Basics
 import CElfutils
 
 /// One module's DWARF, indexed for address lookups without `.debug_aranges`.
@@ -148,11 +149,7 @@ final class DwarfIndex {
       guard dwarf_attr(&die, UInt32(name), &attribute) != nil,
         let text = dwarf_formstring(&attribute)
       else { continue }
-      let file = String(cString: text)
-      guard !file.hasPrefix("/"), let directory = compilationDirectory(unit: unitIndex) else {
-        return file
-      }
-      return directory.hasSuffix("/") ? directory + file : directory + "/" + file
+      return joinedPath(compilationDirectory(unit: unitIndex) ?? "", String(cString: text))
     }
     return nil
   }

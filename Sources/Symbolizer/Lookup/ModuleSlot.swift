@@ -1,3 +1,4 @@
+import Basics
 import CElfutils
 
 /// One module the symbolizer knows: where it is mapped, the file that backs
@@ -62,12 +63,7 @@ final class ModuleSlot {
     guard let missing = builtDwarf?.missingSplitUnits, !missing.isEmpty else { return [] }
     let names = module.map(ModuleDwarf.fileNames(of:))
     let file = names?.debug ?? names?.main ?? resolvedPath ?? path
-    let directory = file.split(separator: "/", omittingEmptySubsequences: false).dropLast()
-      .joined(separator: "/")
-    return missing.map { name in
-      guard !name.hasPrefix("/") else { return name }
-      return directory.isEmpty && !file.hasPrefix("/") ? name : "\(directory)/\(name)"
-    }
+    return missing.map { joinedPath(directoryName(file), $0) }
   }
 
   /// Whether the module's file was found and its DWARF looked for, but
