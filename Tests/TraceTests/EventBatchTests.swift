@@ -44,6 +44,25 @@ import WaitContext
     #expect(all == Int64(2 * Self.pairs + 2))
   }
 
+  /// Interrupt contexts nest up to `ThreadValidator.maxContextDepth` (a
+  /// bound on memory, as for held locks): one enter more is refused at its
+  /// line, whichever kind it is, and the events before it were validated.
+  @Test(arguments: ["hardirq-enter", "softirq-enter", "nmi-enter"])
+  func interruptContextsNestUpToTheirLimit(last: String) {
+    let limit = ThreadValidator.maxContextDepth
+    let enters = ["hardirq-enter", "softirq-enter", "hardirq-enter threaded", "nmi-enter"]
+    var lines = ["rawlockcheck-trace 1", "class a raw_spinlock", "thread 1"]
+    lines += (0..<limit).map { "1 \(enters[$0 % enters.count])" }
+    let (full, fullCount) = Self.validate((lines + ["1 acquire a"]).joined(separator: "\n"))
+    #expect(full == nil)
+    #expect(fullCount == Int64(limit + 1))
+    let (error, count) = Self.validate((lines + ["1 \(last)"]).joined(separator: "\n"))
+    #expect(
+      error?.description
+        == "t.rlt:\(lines.count + 1): \(last): more than \(limit) interrupt contexts nested")
+    #expect(count == Int64(limit))
+  }
+
   /// The same in a binary trace: the refused event's byte offset, not the
   /// unknown record after it.
   @Test func refusedBinaryEventIsReportedAtItsOffset() {

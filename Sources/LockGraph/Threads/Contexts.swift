@@ -32,6 +32,16 @@ extension ThreadValidator {
     }
   }
 
+  /// Throws when entering `context` would nest more than
+  /// `maxContextDepth` interrupt-like contexts.
+  func checkContextRoom(_ context: ExecutionContext) throws(EventError) {
+    guard state.contexts.count < Self.maxContextDepth else {
+      throw EventError(
+        "\(Self.verbName(context))-enter: more than \(Self.maxContextDepth) "
+          + "interrupt contexts nested")
+    }
+  }
+
   /// `hardirq-enter`, `threaded` or not.
   mutating func enterHardirq(threaded: Bool) {
     // lockdep clears `hardirq_threaded` only when the CPU's hardirq

@@ -67,12 +67,15 @@ extension ThreadValidator {
       lowerBottomHalfCount(at: origin())
       return true
     case .hardirqEnter:
+      guard state.contexts.count < Self.maxContextDepth else { return false }
       noteDisablingPreemption(at: origin())
       enterHardirq(threaded: threaded)
     case .softirqEnter:
+      guard state.contexts.count < Self.maxContextDepth else { return false }
       noteDisablingPreemption(at: origin())
       enterContext(.softirq)
     case .nmiEnter:
+      guard state.contexts.count < Self.maxContextDepth else { return false }
       // Names nothing (`ThreadValidator.process(_:)`).
       noteDisablingPreemption(at: nil)
       enterContext(.nmi)

@@ -92,6 +92,13 @@ public struct ThreadValidator {
   /// (lockdep's `MAX_LOCK_DEPTH` is 48; this limit only bounds memory).
   public static let maxHeldDepth = 1024
 
+  /// The most interrupt-like contexts (`hardirq-enter`, `softirq-enter`,
+  /// `nmi-enter`) one thread may have entered and not left: an enter past
+  /// it is refused (`EventError`). The kernel's preempt count has room for
+  /// 15 nested hard interrupts and 15 NMIs; this limit only bounds
+  /// memory, as `maxHeldDepth` does.
+  public static let maxContextDepth = 1024
+
   /// Counters of one thread's validation.
   public struct Statistics: Sendable {
     /// Acquisitions validated.
@@ -234,12 +241,15 @@ public struct ThreadValidator {
       if state.held.count > depth { popTopIfMatches(event) }
     case .mightSleep: checkSleep(event.origin, lock: nil)
     case .hardirqEnter:
+      try checkContextRoom(.hardirq(threaded: false))
       noteDisablingPreemption(at: event.origin)
       enterHardirq(threaded: event.threaded)
     case .softirqEnter:
+      try checkContextRoom(.softirq)
       noteDisablingPreemption(at: event.origin)
       enterContext(.softirq)
     case .nmiEnter:
+      try checkContextRoom(.nmi)
       // `__nmi_enter()` adds to the count without `preempt_count_add()`,
       // which would record where: it names nothing.
       noteDisablingPreemption(at: nil)
