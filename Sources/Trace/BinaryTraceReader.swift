@@ -367,7 +367,7 @@ struct BinaryTraceDecoder: ~Copyable {
     if !buildID.isEmpty, let problem = TraceVocabulary.buildIDProblem(buildID) {
       throw .malformed(problem)
     }
-    symbols.modules.append(
+    symbols.addModule(
       ModuleRecord(
         start: start, end: start + size, fileOffset: offset, path: path,
         buildID: buildID.isEmpty ? nil : buildID.lowercased()))

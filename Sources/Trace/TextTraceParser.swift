@@ -251,7 +251,7 @@ struct TextTraceParser: ~Copyable {
       if let problem = TraceVocabulary.buildIDProblem(value) { throw fail(problem) }
       buildID = value.lowercased()
     }
-    symbols.modules.append(
+    symbols.addModule(
       ModuleRecord(start: start, end: end, fileOffset: offset, path: path, buildID: buildID))
   }
 

@@ -112,8 +112,11 @@ extension LockValidator: TraceConsumer {
 /// What a trace declares for symbolization: its modules, and its stacks
 /// indexed by `StackID`.
 public struct TraceSymbols: Sendable {
-  /// The `module` lines, in trace order.
+  /// The `module` lines, in trace order, each distinct line once
+  /// (`addModule`).
   public var modules: [ModuleRecord] = []
+  /// `modules`, to find a line declared again.
+  private var moduleSet = Set<ModuleRecord>()
   /// The `stack` lines' return addresses, innermost first: each distinct
   /// list once (`internStack`), indexed by `StackID`.
   public var stacks: [[UInt64]] = []
@@ -121,6 +124,14 @@ public struct TraceSymbols: Sendable {
   private var stackIndex = StackIndex()
   /// No modules and no stacks.
   public init() {}
+
+  /// Adds a `module` line, unless the same line (range, offset, path and
+  /// build-id) was declared before: a recorder that writes the mappings
+  /// again after a library is loaded repeats the others, which say
+  /// nothing new and would be kept and looked up once for each time.
+  public mutating func addModule(_ module: ModuleRecord) {
+    if moduleSet.insert(module).inserted { modules.append(module) }
+  }
 
   /// The index in `stacks` (the `StackID`) of a declared stack: a stack
   /// declared before with the same addresses, under whatever id, is the

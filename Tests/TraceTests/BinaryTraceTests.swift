@@ -37,6 +37,45 @@ enum BinaryRoundTrip {
 }
 
 @Suite struct BinaryTraceTests {
+  /// A `module` line declared again, the same in every field (build-ids
+  /// compare in lower case), is kept once in either encoding, and
+  /// `convert` writes it once; a line that differs in one field is kept.
+  @Test func repeatedModuleLinesAreKeptOnce() throws {
+    let text = """
+      rawlockcheck-trace 1
+      module 0x1000-0x2000 0 /lib/a.so build-id=ab
+      module 0x3000-0x4000 0x1000 /lib/b.so
+      module 0x1000-0x2000 0 /lib/a.so build-id=AB
+      module 0x1000-0x2000 0x10 /lib/a.so build-id=ab
+      module 0x3000-0x4000 0x1000 /lib/b.so
+      module 0x1000-0x2000 0 /lib/a.so
+
+      """
+    let expected = [
+      ModuleRecord(start: 0x1000, end: 0x2000, fileOffset: 0, path: "/lib/a.so", buildID: "ab"),
+      ModuleRecord(start: 0x3000, end: 0x4000, fileOffset: 0x1000, path: "/lib/b.so"),
+      ModuleRecord(start: 0x1000, end: 0x2000, fileOffset: 0x10, path: "/lib/a.so", buildID: "ab"),
+      ModuleRecord(start: 0x1000, end: 0x2000, fileOffset: 0, path: "/lib/a.so"),
+    ]
+    let file = RoundTrip.temporaryFile(Array(text.utf8))
+    defer { try? FileManager.default.removeItem(at: file) }
+    var recorder = TranscriptRecorder()
+    #expect(try TraceReader(path: file.path).read(into: &recorder).modules == expected)
+    // Written once by `convert`.
+    let rewritten = String(decoding: try RoundTrip.rewrite(file.path), as: UTF8.self)
+    #expect(rewritten.split(separator: "\n").filter { $0.hasPrefix("module ") }.count == 4)
+    // A binary trace's records repeated so.
+    var writer = BinaryTraceWriter()
+    writer.header()
+    for module in [expected[0], expected[1], expected[0], expected[2], expected[1], expected[3]] {
+      writer.module(module)
+    }
+    let binary = RoundTrip.temporaryFile(writer.take())
+    defer { try? FileManager.default.removeItem(at: binary) }
+    var again = TranscriptRecorder()
+    #expect(try TraceReader(path: binary.path).read(into: &again).modules == expected)
+  }
+
   /// Text to binary to text: the same declarations and events, the same
   /// findings, and binary is smaller.
   @Test(arguments: RoundTrip.fixtures)
