@@ -222,6 +222,33 @@ import Testing
     #expect(spaced.status == 7, "\(spaced.stderr)")
   }
 
+  /// The `RAWLOCKCHECK_EXITCODE` line ends the output where standard
+  /// output and standard error go to one pipe (`2>&1 | tail`): what the
+  /// program wrote, buffered by stdio until it exits, comes before it.
+  @Test func exitCodeLineComesAfterTheProgramsOutput() throws {
+    let process = Process()
+    process.executableURL = RecorderTests.probe
+    process.arguments = ["invalid-wait-context"]
+    var environment = ProcessInfo.processInfo.environment
+    environment["RAWLOCKCHECK"] = "collect"
+    environment["RAWLOCKCHECK_EXITCODE"] = "66"
+    environment["RAWLOCKCHECK_TRACE"] = nil
+    environment["SWIFT_BACKTRACE"] = "enable=no"
+    process.environment = environment
+    let both = Pipe()
+    process.standardOutput = both
+    process.standardError = both
+    try process.run()
+    let output = both.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let lines = String(decoding: output, as: UTF8.self).split(separator: "\n")
+    #expect(process.terminationStatus == 66)
+    #expect(lines.contains("finding invalid-wait-context 1"))
+    #expect(
+      lines.last == "rawlockcheck: 1 distinct finding; exit status 66 (RAWLOCKCHECK_EXITCODE)",
+      "\(lines)")
+  }
+
   /// `RAWLOCKCHECK_PREEMPT_RT` and `RAWLOCKCHECK_NO_RAW_NESTING` are
   /// yes-or-no: `0` (or false, no, off, nothing) leaves the default
   /// configuration, `1` (or true, yes, on) changes it, and any other

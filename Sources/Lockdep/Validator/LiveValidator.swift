@@ -332,6 +332,9 @@ final class LiveValidator: Sendable {
     }
     let count = processFindings.load(ordering: .acquiring)
     guard count > 0 else { return }
+    // After what the program wrote and stdio still buffers, where both
+    // go to one pipe or file (`2>&1`): the line ends the output.
+    fflush(nil)
     printToStandardError(
       "rawlockcheck: \(count) distinct finding\(count == 1 ? "" : "s"); "
         + "exit status \(status) (RAWLOCKCHECK_EXITCODE)\n")
