@@ -33,7 +33,6 @@ let package = Package(
     .library(name: "RCU", targets: ["RCU"]),
     .library(name: "Symbolizer", targets: ["Symbolizer"]),
     .library(name: "Allocator", targets: ["Allocator"]),
-    .executable(name: "SymbolizerBenchmark", targets: ["SymbolizerBenchmark"]),
   ],
   traits: [
     .trait(
