@@ -26,7 +26,8 @@ public final class Symbolizer: Sendable {
     case executable(String)
   }
 
-  private let engine: PThreadMutex<SymbolizerEngine>
+  /// The modules, indexes and caches, under the symbolizer's lock.
+  let engine: PThreadMutex<SymbolizerEngine>
   /// How each module was resolved (for offline symbolizers: one per distinct
   /// file and bias, in record order).
   public let modules: [ModuleResolution]
@@ -146,7 +147,8 @@ public final class Symbolizer: Sendable {
   /// the symbol table, without file:line.
   public var modulesWithoutDWARF: [String] {
     engine.withLock { engine in
-      engine.slots.filter { $0.lacksDWARF && $0.unreadableDebugInfo == nil }.map(\.path)
+      engine.slotsOfDistinctFiles.filter { $0.lacksDWARF && $0.unreadableDebugInfo == nil }.map(
+        \.path)
     }
   }
 
@@ -157,7 +159,7 @@ public final class Symbolizer: Sendable {
   /// the symbol table, without inlined frames.
   public var modulesWithMissingSplitUnits: [(module: String, dwoFiles: [String])] {
     engine.withLock { engine in
-      engine.slots.compactMap { slot in
+      engine.slotsOfDistinctFiles.compactMap { slot in
         let missing = slot.missingSplitUnits
         return missing.isEmpty ? nil : (slot.path, missing)
       }
@@ -171,7 +173,7 @@ public final class Symbolizer: Sendable {
   /// symbol table, without file:line.
   public var modulesWithUnreadableDWARF: [(module: String, debugFile: String?)] {
     engine.withLock { engine in
-      engine.slots.compactMap { slot in
+      engine.slotsOfDistinctFiles.compactMap { slot in
         guard slot.lacksDWARF, let unreadable = slot.unreadableDebugInfo else { return nil }
         switch unreadable {
         case .own: return (slot.path, nil)

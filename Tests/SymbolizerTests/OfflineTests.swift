@@ -64,6 +64,41 @@ final class OfflineTests: XCTestCase {
     XCTAssertEqual(frames.last?.file.map(baseName), "inline.c")
   }
 
+  /// One file mapped at several places (a library loaded in several
+  /// namespaces; a made-up trace with hundreds): each place is symbolized
+  /// as that file at that base, and the file is reported to libdwfl and
+  /// indexed once, not once a place (500 places took 7 GB, then crashed).
+  func testOneFileMappedAtSeveralPlacesIsIndexedOnce() throws {
+    let (path, info, exec) = try fixture()
+    let buildID = info.buildID.map(hexString)
+    let shifts: [UInt64] = [0, 0x10_0000_0000, 0x20_0000_0000]
+    let offline = Symbolizer(
+      modules: shifts.map { shift in
+        var module = record(path: path, exec: exec, buildID: buildID)
+        module.start += shift
+        module.end += shift
+        return module
+      })
+    XCTAssertEqual(offline.modules.map(\.status), [.ok, .ok, .ok])
+    let reference = Symbolizer(executable: path)
+    let links = addresses(path)
+    XCTAssertFalse(links.isEmpty)
+    for shift in shifts.reversed() {
+      for link in links {
+        let got = offline.symbolize(pieBase + shift + link, isReturnAddress: true).frames
+        let want = reference.symbolize(link, isReturnAddress: true).frames
+        XCTAssertEqual(got.map(\.linkageName), want.map(\.linkageName))
+        XCTAssertEqual(got.map(\.file), want.map(\.file))
+        XCTAssertEqual(got.map(\.line), want.map(\.line))
+        XCTAssertEqual(got.map(\.moduleOffset), got.map { _ in link })
+      }
+    }
+    let files = offline.engine.withLock { engine in
+      Set(engine.slots.map { ObjectIdentifier($0.file) }).count
+    }
+    XCTAssertEqual(files, 1)
+  }
+
   func testRebuiltBinaryIsStale() throws {
     let (path, info, exec) = try fixture()
     let rebuilt = FixtureSupport.built.directory + "/cfix-rebuilt"

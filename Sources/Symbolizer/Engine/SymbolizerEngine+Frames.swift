@@ -108,7 +108,7 @@ extension SymbolizerEngine {
     let ownSymbol = slot.ownSymbol(at: linkPC)
 
     if let dwarf = slot.dwarf {
-      let dwarfPC = pc &- dwarf.bias
+      let dwarfPC = pc &- slot.dwarfBias(dwarf)
       if let unit = dwarf.unit(containing: dwarfPC) {
         if dwarf.scopeChain(containing: dwarfPC, unit: unit, into: &chain) {
           appendInlineRecords(

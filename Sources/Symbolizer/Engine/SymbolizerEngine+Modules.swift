@@ -63,6 +63,11 @@ extension SymbolizerEngine {
   func report(records: [ModuleRecord], binaries: [String] = []) -> [ModuleResolution] {
     var resolutions: [ModuleResolution] = []
     var byMapping: [String: Int] = [:]
+    // The file read for each path found, reported to libdwfl once: a
+    // trace that maps one file at many places (a library loaded in
+    // several namespaces, or a made-up trace) indexes its DWARF once, not
+    // once a mapping (500 mappings of one file took 7 GB, then crashed).
+    var byFile: [String: ModuleFile] = [:]
     // Each named file's build-id, read once.
     let named = binaries.map { (path: $0, buildID: ElfFileInfo.read($0)?.buildID) }
     // How many distinct files of the trace share each base name: a named
@@ -96,15 +101,24 @@ extension SymbolizerEngine {
         ranges.append(AddressRange(low: record.start, high: record.end, index: existing))
         continue
       }
-      var module: OpaquePointer?
-      if found.status == .ok, let file = found.path {
-        module = dwfl_report_elf(dwfl, baseName(record.path), file, -1, bias, false)
+      let file: ModuleFile
+      if found.status == .ok, let path = found.path {
+        if let known = byFile[path] {
+          file = known
+        } else {
+          file = ModuleFile(
+            module: dwfl_report_elf(dwfl, baseName(record.path), path, -1, bias, false),
+            bias: bias, lanes: lanes)
+          byFile[path] = file
+        }
+      } else {
+        file = ModuleFile(module: nil, bias: bias, lanes: lanes)
       }
       let status: ModuleResolution.Status =
-        found.status == .ok && module == nil ? .missing : found.status
+        found.status == .ok && file.module == nil ? .missing : found.status
       let slot = ModuleSlot(
-        path: record.path, resolvedPath: module == nil ? nil : found.path, bias: bias,
-        module: module, isStale: status == .stale, lanes: lanes)
+        path: record.path, resolvedPath: file.module == nil ? nil : found.path, bias: bias,
+        isStale: status == .stale, file: file)
       byMapping[key] = addSlot(slot, ranges: [record.start..<record.end])
       resolutions.append(
         ModuleResolution(path: record.path, resolvedPath: slot.resolvedPath, status: status))
@@ -126,6 +140,13 @@ extension SymbolizerEngine {
     addSlot(slot, ranges: [0..<UInt64.max])
     return ModuleResolution(
       path: path, resolvedPath: slot.resolvedPath, status: module == nil ? .missing : .ok)
+  }
+
+  /// The first slot of each file (`ModuleSlot.file`), in slot order: what
+  /// is said of a file is said once, however many places map it.
+  var slotsOfDistinctFiles: [ModuleSlot] {
+    var seen = Set<ObjectIdentifier>()
+    return slots.filter { seen.insert(ObjectIdentifier($0.file)).inserted }
   }
 
   @discardableResult
@@ -186,7 +207,7 @@ extension SymbolizerEngine {
         for unit in dwarf.unitRanges {
           keyed.append(
             AddressRange(
-              low: unit.low &+ dwarf.bias, high: unit.high &+ dwarf.bias,
+              low: unit.low &+ slot.dwarfBias(dwarf), high: unit.high &+ slot.dwarfBias(dwarf),
               index: count + unit.index))
           units = max(units, unit.index + 1)
         }

@@ -1,8 +1,9 @@
 import Basics
 import CElfutils
 
-/// One module the symbolizer knows: where it is mapped, the file that backs
-/// it, and its lazily built indexes.
+/// One module the symbolizer knows: where it is mapped, and the file that
+/// backs it (`ModuleFile`), whose indexes it shares with every other
+/// mapping of that file.
 ///
 /// Invariants: `bias` is runtime minus link-time address for this mapping;
 /// `module` is nil exactly when no usable file was found (missing, or its
@@ -13,9 +14,79 @@ final class ModuleSlot {
   /// The file actually read (may differ when found under a debug directory).
   let resolvedPath: String?
   let bias: UInt64
-  let module: OpaquePointer?
   let isStale: Bool
-  /// What this slot's symbolizer shares with its lanes.
+  /// The file's module and indexes, in link-time addresses.
+  let file: ModuleFile
+
+  /// A mapping at `bias` of the file libdwfl reported as `module` at that
+  /// same bias (nil: no usable file).
+  convenience init(
+    path: String, resolvedPath: String?, bias: UInt64, module: OpaquePointer?, isStale: Bool,
+    lanes: LaneShare
+  ) {
+    self.init(
+      path: path, resolvedPath: resolvedPath, bias: bias, isStale: isStale,
+      file: ModuleFile(module: module, bias: bias, lanes: lanes))
+  }
+
+  /// A mapping at `bias` of `file`, which may be another slot's: a trace
+  /// that maps one file at several places indexes it once.
+  init(path: String, resolvedPath: String?, bias: UInt64, isStale: Bool, file: ModuleFile) {
+    self.path = path
+    self.resolvedPath = resolvedPath
+    self.bias = bias
+    self.isStale = isStale
+    self.file = file
+  }
+
+  /// The libdwfl module of the file (reported at `file.bias`).
+  var module: OpaquePointer? { file.module }
+
+  /// The DWARF index, built on first use; nil when the module has no DWARF.
+  var dwarf: DwarfIndex? { file.dwarf }
+
+  /// What to subtract from a runtime address of this mapping for the
+  /// address `dwarf`, this file's index, looks up (`DwarfIndex.bias` is
+  /// that of the mapping the file was reported at).
+  @inline(__always)
+  func dwarfBias(_ dwarf: DwarfIndex) -> UInt64 { dwarf.bias &- file.bias &+ bias }
+
+  /// The `.dwo` files of its DWARF's split units that were not found
+  /// (`ModuleFile.missingSplitUnits`).
+  var missingSplitUnits: [String] { file.missingSplitUnits(named: resolvedPath ?? path) }
+
+  /// Whether the module's file was found and its DWARF looked for, but
+  /// none was there (nor in a debug file): its frames come from the symbol
+  /// table, without file:line.
+  var lacksDWARF: Bool { file.lacksDWARF }
+
+  /// See `ModuleFile.unreadableDebugInfo`.
+  var unreadableDebugInfo: ModuleFile.UnreadableDebugInfo? { file.unreadableDebugInfo }
+
+  /// Whether link-time address `address` is inside one of the module's
+  /// executable sections: only such an address may be given a name.
+  @inline(__always)
+  func isCode(_ address: UInt64) -> Bool { file.code.contains(address) }
+
+  /// See `ModuleFile.ownSymbol(at:)`.
+  @inline(__always)
+  func ownSymbol(at address: UInt64) -> SymbolTable.Entry? { file.ownSymbol(at: address) }
+
+  /// See `ModuleFile.anySymbol(at:)`.
+  @inline(__always)
+  func anySymbol(at address: UInt64) -> SymbolTable.Entry? { file.anySymbol(at: address) }
+}
+
+/// One ELF file the symbolizer reads, for one mapping or several, and its
+/// lazily built indexes, all in link-time addresses but the DWARF index's
+/// own bias (`DwarfIndex.bias`, of the mapping at `bias`).
+///
+/// Invariant: `module` was reported to libdwfl at `bias`.
+final class ModuleFile {
+  let module: OpaquePointer?
+  /// The bias `module` was reported at.
+  let bias: UInt64
+  /// What this file's symbolizer shares with its lanes.
   let lanes: LaneShare
 
   @exclusivity(unchecked) private var dwarfState: DwarfIndex??
@@ -23,16 +94,10 @@ final class ModuleSlot {
   @exclusivity(unchecked) private var allSymbolState: SymbolTable?
   @exclusivity(unchecked) private var codeState: CodeRanges?
 
-  init(
-    path: String, resolvedPath: String?, bias: UInt64, module: OpaquePointer?, isStale: Bool,
-    lanes: LaneShare
-  ) {
-    self.lanes = lanes
-    self.path = path
-    self.resolvedPath = resolvedPath
-    self.bias = bias
+  init(module: OpaquePointer?, bias: UInt64, lanes: LaneShare) {
     self.module = module
-    self.isStale = isStale
+    self.bias = bias
+    self.lanes = lanes
   }
 
   /// The DWARF index, built on first use; nil when the module has no DWARF.
@@ -57,18 +122,18 @@ final class ModuleSlot {
 
   /// The `.dwo` files of its DWARF's split units that were not found
   /// (`DwarfIndex.missingSplitUnits`), a relative one under the directory
-  /// of the file whose DWARF was read (libdw looks there); empty until the
-  /// DWARF index is built.
-  var missingSplitUnits: [String] {
+  /// of the file whose DWARF was read (libdw looks there; `path`: the
+  /// module's path, when libdwfl names no file); empty until the DWARF
+  /// index is built.
+  func missingSplitUnits(named path: String) -> [String] {
     guard let missing = builtDwarf?.missingSplitUnits, !missing.isEmpty else { return [] }
     let names = module.map(ModuleDwarf.fileNames(of:))
-    let file = names?.debug ?? names?.main ?? resolvedPath ?? path
+    let file = names?.debug ?? names?.main ?? path
     return missing.map { joinedPath(directoryName(file), $0) }
   }
 
   /// Whether the module's file was found and its DWARF looked for, but
-  /// none was there (nor in a debug file): its frames come from the symbol
-  /// table, without file:line.
+  /// none was there (nor in a debug file).
   var lacksDWARF: Bool {
     guard module != nil, case .some(.none) = dwarfState else { return false }
     return true
@@ -106,13 +171,6 @@ final class ModuleSlot {
     let built = module.map { CodeRanges.of(module: $0) } ?? CodeRanges(ranges: [])
     codeState = built
     return built
-  }
-
-  /// Whether link-time address `address` is inside one of the module's
-  /// executable sections: only such an address may be given a name.
-  @inline(__always)
-  func isCode(_ address: UInt64) -> Bool {
-    code.contains(address)
   }
 
   /// The function symbol of the module's own file that covers `address`
