@@ -115,6 +115,26 @@ import WaitContext
     #expect(holder == threads[150])
   }
 
+  /// A free on another thread that drops a wait-override a thread holds
+  /// re-validates the locks above it (`reacquire`): what that finds is
+  /// found at the free, the event that uncovered it, as for a free on the
+  /// holder's own thread, not at an acquisition before it that was valid.
+  @Test(arguments: ["1", "2"])
+  func whatAFreeUncoversIsFoundAtTheFree(freedOn t: String) {
+    var s = Scenario()
+    s.lock("R", .rawSpinlock)
+    s.lock("O", .waitOverride, inner: .sleep)
+    s.lock("S", .spinlock)
+    s.acquire("R")
+    s.acquire("O", try: true, inst: 0x1000)
+    s.acquire("S")
+    #expect(s.kinds.isEmpty)
+    s.free(0x1000, 8, on: t)
+    #expect(s.kinds == [.heldLockFreed, .invalidWaitContext])
+    #expect(s.findings.map(\.origin.event) == [3, 3])
+    #expect(s.findings.last?.thread == s.thread("1"))
+  }
+
   @Test func reinitializingAHeldLock() {
     var s = Scenario()
     s.lock("A", .spinlock)

@@ -230,8 +230,10 @@ extension ThreadValidator {
   /// as a release does (the locks above it are re-validated); one of an
   /// interrupted context is just removed. A later release of a dropped
   /// lock (an unlock of the freed memory) is not reported again.
-  /// `origin` is the free's on this thread (nil for another thread's
-  /// locks): where the re-validation of the kept locks finds things.
+  /// `origin` is the free's, on this thread or another (a trace's
+  /// validator drops the locks a free on any thread covers): where the
+  /// re-validation of the kept locks finds things (nil: at each lock's
+  /// acquisition).
   public mutating func dropFreed(from: UInt64, length: UInt64, at origin: Origin? = nil) {
     var i = state.held.count - 1
     while i >= 0 {

@@ -320,7 +320,8 @@ public struct LockValidator {
         let held = threads[other].state.held
         threads[t].checkFreed(event, held: held, by: threads[other].thread)
         threads[other].heldShared = shared
-        threads[other].dropFreed(from: event.address, length: event.freedLength)
+        threads[other].dropFreed(
+          from: event.address, length: event.freedLength, at: event.origin)
         threads[other].heldShared = nil
       }
     }
