@@ -149,15 +149,18 @@ struct BinaryTraceDecoder: ~Copyable {
         warnings.append($0)
       }
     } catch {
-      if let shrank = input.shrinkage {
-        throw TraceError(file: file, byte: shrank.size, message: shrank.message)
-      }
+      if let shrank = input.shrinkage { throw shrinkage(shrank) }
       throw error
     }
-    if let shrank = input.shrinkage {
-      throw TraceError(file: file, byte: shrank.size, message: shrank.message)
-    }
+    if let shrank = input.shrinkage { throw shrinkage(shrank) }
     warnings.forEach(warning)
+  }
+
+  /// The error of a file that shrank to `size` while it was read.
+  private func shrinkage(_ shrank: (size: UInt64, message: String)) -> TraceError {
+    var error = TraceError(file: file, byte: shrank.size, message: shrank.message)
+    error.fileShrank = true
+    return error
   }
 
   private mutating func read<C: TraceConsumer>(

@@ -66,7 +66,12 @@ extension TraceReader {
       }
     }
     reader.join()
-    if let refusal { throw refusal }
+    if let refusal {
+      // Refused past the end of a file that shrank meanwhile: the zeros
+      // there are not the file's (as `read(into:)` says alone).
+      if case .failure(let error) = outcome, error.fileShrank { throw error }
+      throw refusal
+    }
     for message in pipeline.takeWarnings() { (warning ?? Self.standardError)(message) }
     return try outcome.get()
   }

@@ -93,7 +93,10 @@ public struct TextTraceReader {
         line = try lines.nextLine()
       } catch {
         try parser.flush(into: &consumer)
-        throw TraceError(file: displayName, line: lineNumber + 1, message: Self.describe(error))
+        var failure = TraceError(
+          file: displayName, line: lineNumber + 1, message: Self.describe(error))
+        if case .shrank = error { failure.fileShrank = true }
+        throw failure
       }
       guard let line else { break }
       lineNumber += 1

@@ -12,6 +12,10 @@ public struct TraceError: Error, Equatable, Sendable, CustomStringConvertible {
   public var byte: UInt64?
   /// What was expected or is wrong.
   public var message: String
+  /// Whether the file shrank while it was read: what was read past its
+  /// new end (a mapped file's last page reads as zeros) is not the
+  /// file's, so this error goes before any that reading made.
+  public var fileShrank = false
 
   /// An error at `line` (0: the whole file) of `file`.
   public init(file: String, line: Int64, message: String) {

@@ -1,6 +1,7 @@
 import Foundation
 import LockGraph
 import Testing
+import WaitContext
 
 @testable import Trace
 
@@ -67,6 +68,67 @@ import Testing
     var cut = false
     let failure = #expect(throws: TraceError.self) {
       _ = try TraceReader(path: file.path, displayName: "t.rltb").read(
+        into: &validator,
+        progress: { _, _ in
+          if !cut { cut = truncate(file.path, off_t(newSize)) == 0 }
+        })
+    }
+    #expect(cut)
+    #expect(
+      failure?.description
+        == "t.rltb: byte \(newSize): the file shrank while it was read: it ended after "
+        + "\(newSize) of its \(bytes.count) bytes")
+  }
+
+  /// The same read on two threads (`readOnTwoThreads`), the file cut
+  /// inside a record while the validator is far behind the reader: what
+  /// the record's first byte and the zeros after it decode to (an
+  /// `irq-enable` of thread 0, which has not disabled them), refused by
+  /// the validator, is not the error; the file's shrinking is, as read
+  /// on one thread.
+  @Test func aBinaryFileThatShrinksWhileReadOnTwoThreadsIsThatError() throws {
+    var writer = BinaryTraceWriter()
+    writer.header()
+    let a = ClassID(0)
+    let (t0, t1) = (ThreadID(0), ThreadID(1))
+    writer.declareClass(
+      id: a, key: "A", name: nil, kind: .mutex,
+      waits: try ClassWaitTypes(kind: .mutex, inner: nil, outer: nil, lockType: nil))
+    writer.declareThread(id: t0, token: "0", name: nil)
+    writer.declareThread(id: t1, token: "1", name: nil)
+    writer.event(LockEvent(.acquire, thread: t0, lockClass: a))
+    writer.event(LockEvent(.release, thread: t0, lockClass: a))
+    // Far more events than the pipeline holds (16 batches), and a last
+    // page of at least 3,000 bytes, cut 1,000 bytes or more into it (no
+    // page past the new end to fault on).
+    for _ in 0..<50_000 {
+      writer.event(LockEvent(.irqDisable, thread: t1))
+      writer.event(LockEvent(.acquire, thread: t1, lockClass: a))
+      writer.event(LockEvent(.release, thread: t1, lockClass: a))
+      writer.event(LockEvent(.irqEnable, thread: t1))
+    }
+    while writer.bytes.count % 4096 < 3000 {
+      writer.event(LockEvent(.irqDisable, thread: t1))
+      writer.event(LockEvent(.irqEnable, thread: t1))
+    }
+    let bytes = writer.take()
+    let file = RoundTrip.temporaryFile(bytes)
+    defer { try? FileManager.default.removeItem(at: file) }
+    // Right after an `irq-enable` record's type byte (its thread, 1, cut).
+    let enable = Array(bytes.suffix(2))
+    #expect(enable[1] == 1, "the last record is thread 1's irq-enable")
+    let lastPage = bytes.count - bytes.count % 4096
+    let newSize =
+      try #require(
+        (lastPage + 1000..<bytes.count - 1).first {
+          // Only the pairs' records are there: such a byte starts one.
+          bytes[$0] == enable[0] && bytes[$0 + 1] == 1
+        }) + 1
+    TraceReading.mapsFiles = true
+    var validator = LockValidator()
+    var cut = false
+    let failure = #expect(throws: TraceError.self) {
+      _ = try TraceReader(path: file.path, displayName: "t.rltb").readOnTwoThreads(
         into: &validator,
         progress: { _, _ in
           if !cut { cut = truncate(file.path, off_t(newSize)) == 0 }
