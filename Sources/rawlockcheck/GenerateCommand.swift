@@ -89,9 +89,11 @@ struct GenerateCommand: ParsableCommand {
   static let maxClassesOrThreads = 1_000_000
 
   func validate() throws {
-    guard events > 0, (classes ?? 16) >= 16, threads > 0, stacks >= 0 else {
-      throw ValidationError(
-        "--events, --threads must be positive, --classes at least 16 and --stacks at least 0")
+    for (option, value, least) in [
+      ("--events", events, 1), ("--classes", classes ?? 16, 16), ("--threads", threads, 1),
+      ("--stacks", stacks, 0),
+    ] where value < least {
+      throw ValidationError("\(option) must be at least \(least), got \(value)")
     }
     // A declared stack is a line written before the first event: as many
     // as classes at most, or the events would never come.

@@ -88,8 +88,19 @@ do {
   // One line (spec/reports.md): the reason, then where the usage is
   // (swift-argument-parser's own form adds the whole usage line).
   let full = RawLockCheck.fullMessage(for: error)
-  let reason = RawLockCheck.message(for: error).split(whereSeparator: \.isNewline)
-    .map { $0.drop { $0 == " " } }.filter { !$0.isEmpty }
+  // A list under a line that ends in a colon (`Please provide one of the
+  // following:` and `  - reuse` lines) is that line's, comma-separated.
+  var pieces: [String] = []
+  for piece in RawLockCheck.message(for: error).split(whereSeparator: \.isNewline)
+    .map({ $0.drop { $0 == " " } }).filter({ !$0.isEmpty })
+  {
+    if piece.hasPrefix("- "), let last = pieces.last, last.hasSuffix(":") || last.hasSuffix(",") {
+      pieces[pieces.count - 1] = last + " " + piece.dropFirst(2) + ","
+    } else {
+      pieces.append(String(piece))
+    }
+  }
+  let reason = pieces.map { $0.hasSuffix(",") ? String($0.dropLast()) : $0 }
     .joined(separator: "; ")
   let help = full.split(whereSeparator: \.isNewline).last { $0.contains("See '") }
     .flatMap { line in line.split(separator: "'").dropFirst().first }

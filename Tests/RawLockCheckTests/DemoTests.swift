@@ -214,10 +214,16 @@ import Testing
     (["demo", "--threads", "-1"], "--threads must be at least 1, got -1"),
     (["demo", "--rounds", "0"], "--rounds must be at least 1, got 0"),
     (["demo", "--rounds", "100001"], "--rounds must be at most 100000, got 100001"),
-    (["generate", "--events", "-5"], "--events, --threads must be positive"),
+    (["generate", "--events", "-5"], "rawlockcheck: --events must be at least 1, got -5 (see"),
+    (["generate", "--threads", "0"], "rawlockcheck: --threads must be at least 1, got 0 (see"),
     (["generate", "--seed", "-1"], "The value '-1' is invalid for '--seed <seed>'"),
-    (["generate", "--classes", "-1"], "--classes at least 16"),
-    (["generate", "--stacks", "-1"], "--stacks at least 0"),
+    (["generate", "--classes", "-1"], "rawlockcheck: --classes must be at least 16, got -1 (see"),
+    (["generate", "--stacks", "-1"], "rawlockcheck: --stacks must be at least 0, got -1 (see"),
+    (
+      ["generate", "--shape", "bogus"],
+      "Please provide one of the following: reuse, low-reuse, churn, random-order, frees, deep "
+        + "(see 'rawlockcheck generate --help')\n"
+    ),
     (["graph", "--max-edges", "-1", "t.rlt"], "--max-edges must be 0 (all) or more, got -1"),
     (
       ["symbolize", "--jobs", "-1", "--exe", "/bin/true", "0x1"],
