@@ -92,8 +92,11 @@ final class DwarfIndex {
       var version: Dwarf_Half = 0
       var unitType: UInt8 = 0
       var die = Dwarf_Die()
-      var subdie = Dwarf_Die()
-      guard dwarf_get_units(dwarf, cu, &next, &version, &unitType, &die, &subdie) == 0,
+      // No split unit asked for here: libdw would look for every
+      // skeleton's, and swiftc writes one for each Clang module a Swift
+      // unit imported, whose `.pcm` file libdw then opened and read (158
+      // of them, 10 ms, for a small Swift binary's first address).
+      guard dwarf_get_units(dwarf, cu, &next, &version, &unitType, &die, nil) == 0,
         let next
       else { break }
       cu = next
@@ -110,6 +113,10 @@ final class DwarfIndex {
       let hasCode =
         dwarf_hasattr(&die, UInt32(DW_AT_low_pc)) != 0
         || dwarf_hasattr(&die, UInt32(DW_AT_ranges)) != 0
+      var subdie = Dwarf_Die()
+      if unitType == UInt8(DW_UT_skeleton) && hasCode {
+        _ = dwarf_cu_info(next, nil, nil, nil, &subdie, nil, nil, nil)
+      }
       let split: Dwarf_Die? =
         unitType == UInt8(DW_UT_skeleton) && subdie.addr != nil && hasCode ? subdie : nil
       if split == nil, let address = die.addr, let unit = unitEnds.index(containing: offset) {
