@@ -38,6 +38,21 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    // Unlocks of locks not held, in a loop, each on a new thread whose
+    // first event the loop's first unlock is: one finding per lock, of 10.
+    "stray-unlocks",
+    {
+      runOnThread {
+        let mutex = Checked.Mutex(name: "&stray->mutex")
+        for _ in 0..<10 { mutex.unlock() }
+      }
+      runOnThread {
+        let spin = Checked.SpinLock(name: "&stray->spin")
+        for _ in 0..<10 { spin.unlock() }
+      }
+    }
+  ),
+  (
     "recursive-locking",
     {
       let locks = (0..<2).map { _ in Checked.SpinLock(name: "&same->lock") }

@@ -126,6 +126,36 @@ import Testing
     #expect(kinds { lock.unlock() } == [.badUnlockBalance])
   }
 
+  /// Unlocks of a lock not held, in a loop at one line: one finding,
+  /// counted, however the validator reached its stack. The thread's first
+  /// event (its state made) and the later ones capture on different
+  /// paths inside the validator; the stack of each starts at the unlock's
+  /// call site, so the occurrences are one stack, as acquisitions are
+  /// (spec/reports.md: the same kind, classes and stack is one finding).
+  @Test(arguments: ["mutex", "spinlock", "rwsem", "map"])
+  func strayUnlocksInALoopAreOneFinding(lock: String) {
+    let scope = LockValidationScope()
+    pthread_join(
+      spawn {
+        scope.run {
+          let mutex = Checked.Mutex(name: "&stray->mutex")
+          let spin = Checked.SpinLock(name: "&stray->spin")
+          let rwsem = Checked.RWSemaphore(name: "&stray->rwsem")
+          let map = LockdepMap(.mutex, name: "&stray->map")
+          for _ in 0..<10 {
+            switch lock {
+            case "mutex": mutex.unlock()
+            case "spinlock": spin.unlock()
+            case "rwsem": rwsem.unlock()
+            default: map.release()
+            }
+          }
+        }
+      }, nil)
+    #expect(scope.findings.map(\.finding.kind) == [.badUnlockBalance])
+    #expect(scope.findings.map(\.count) == [10])
+  }
+
   @Test func lockFreedWhileHeld() {
     let found = kinds {
       var lock: Checked.SpinLock? = Checked.SpinLock(name: "&doomed")

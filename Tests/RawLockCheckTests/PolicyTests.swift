@@ -222,6 +222,27 @@ import Testing
     #expect(spaced.status == 7, "\(spaced.stderr)")
   }
 
+  /// Unlocks of a lock not held, in a loop on a thread whose first event
+  /// the first of them is: one finding of 10 occurrences, live and in the
+  /// recorded trace. The first unlock captured its stack on another path
+  /// inside the validator (the thread's state made) than the others; a
+  /// release's stack starts at its call site, as an acquisition's does.
+  @Test func strayUnlocksInALoopAreOneFindingLiveAndOffline() throws {
+    let trace = FileManager.default.temporaryDirectory
+      .appendingPathComponent("stray-\(UUID().uuidString).rltb")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    let run = try Self.probe("stray-unlocks", policy: "collect", trace: trace)
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(
+      run.stdout.split(separator: "\n").filter { $0.hasPrefix("finding ") }
+        == ["finding bad-unlock-balance 10", "finding bad-unlock-balance 10"])
+    let report = try ToolRun(["report", "--format", "json", trace.path])
+    let json = try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any]
+    let findings = json?["findings"] as? [[String: Any]] ?? []
+    #expect(findings.map { $0["kind"] as? String } == ["bad-unlock-balance", "bad-unlock-balance"])
+    #expect(findings.map { $0["count"] as? Int } == [10, 10])
+  }
+
   /// The `RAWLOCKCHECK_EXITCODE` line ends the output where standard
   /// output and standard error go to one pipe (`2>&1 | tail`): what the
   /// program wrote, buffered by stdio until it exits, comes before it.

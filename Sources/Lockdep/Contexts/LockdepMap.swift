@@ -68,7 +68,7 @@ extension Checked {
     }
 
     /// Records the release.
-    public func release() { validateRelease() }
+    public func release() { validateRelease(ip: callerAddress) }
   }
 }
 

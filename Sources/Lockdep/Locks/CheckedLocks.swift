@@ -79,7 +79,7 @@ public enum Checked {
 
     /// `write_unlock()`.
     public func unlock() {
-      validateRelease()
+      validateRelease(ip: callerAddress)
       word.unlock()
     }
 
@@ -104,7 +104,7 @@ public enum Checked {
 
     /// `read_unlock()`.
     public func readUnlock() {
-      validateRelease()
+      validateRelease(ip: callerAddress)
       word.readUnlock()
     }
 
@@ -171,12 +171,12 @@ public enum Checked {
     /// `mutex_unlock()`.
     public func unlock() {
       if tryValidateReleaseFast() { return mutex.unlock() }
-      unlockValidatingFully()
+      unlockValidatingFully(ip: callerAddress)
     }
 
     @inline(never)
-    func unlockValidatingFully() {
-      validateRelease()
+    func unlockValidatingFully(ip: UInt64) {
+      validateRelease(ip: ip)
       mutex.unlock()
     }
 
@@ -237,7 +237,7 @@ public enum Checked {
 
     /// `up_write()`.
     public func unlock() {
-      validateRelease()
+      validateRelease(ip: callerAddress)
       rwlock.unlock()
     }
 
@@ -269,7 +269,7 @@ public enum Checked {
 
     /// `up_read()`.
     public func readUnlock() {
-      validateRelease()
+      validateRelease(ip: callerAddress)
       rwlock.readUnlock()
     }
 
@@ -413,12 +413,12 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
   /// `spin_unlock()`.
   public final func unlock() {
     if tryValidateReleaseFast() { return word.unlock() }
-    unlockValidatingFully()
+    unlockValidatingFully(ip: callerAddress)
   }
 
   @inline(never)
-  final func unlockValidatingFully() {
-    validateRelease()
+  final func unlockValidatingFully(ip: UInt64) {
+    validateRelease(ip: ip)
     word.unlock()
   }
 

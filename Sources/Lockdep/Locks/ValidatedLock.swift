@@ -113,9 +113,15 @@ public class ValidatedLock: @unchecked Sendable {
     Live.tryReleaseFast(lockClass, instance: instance)
   }
 
+  /// A release from call site `ip` (the unlock's return address, as
+  /// `callerAddress` reads it in the operation): the event's `ip`, where
+  /// its stack is cut (`LiveThread.captureStack`), so that a stray
+  /// unlock's occurrences share one stack whichever path inside the
+  /// validator captured it (the thread's first event takes another), and
+  /// are one finding.
   @inline(__always)
-  final func validateRelease() {
-    Live.release(lockClass, instance: instance)
+  final func validateRelease(ip: UInt64) {
+    Live.release(lockClass, instance: instance, ip: ip)
   }
 
   /// Stops the program unless the calling thread holds this lock

@@ -226,23 +226,30 @@ enum Live {
   }
 
   @inline(__always)
-  static func release(_ lockClass: ClassID, instance: UInt64) {
+  static func release(_ lockClass: ClassID, instance: UInt64, ip: UInt64) {
     withThread(orphan: {
-      LockEvent(.release, thread: orphanThread, lockClass: lockClass, address: instance)
+      LockEvent(
+        .release, thread: orphanThread, lockClass: lockClass, address: instance,
+        origin: Origin(ip: ip))
     }) { thread in
       if thread.signalDepth == 0 {
-        thread.release(lockClass, instance: instance)
+        thread.release(lockClass, instance: instance, ip: ip)
       } else {
-        submitRelease(lockClass, instance: instance, on: thread)
+        submitRelease(lockClass, instance: instance, ip: ip, on: thread)
       }
     }
   }
 
   /// A release in a signal handler, as a full event (queued); out of line.
   @inline(never)
-  static func submitRelease(_ lockClass: ClassID, instance: UInt64, on thread: LiveThread) {
+  static func submitRelease(
+    _ lockClass: ClassID, instance: UInt64, ip: UInt64, on thread: LiveThread
+  ) {
     submit(
-      LockEvent(.release, thread: thread.id, lockClass: lockClass, address: instance), on: thread)
+      LockEvent(
+        .release, thread: thread.id, lockClass: lockClass, address: instance,
+        origin: Origin(ip: ip)),
+      on: thread)
   }
 
   /// An event without a class (contexts, might-sleep, exit), from return

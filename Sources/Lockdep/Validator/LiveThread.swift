@@ -319,18 +319,20 @@ final class LiveThread: StackSource {
   /// A release: the fast path when it is the newest lock and nothing is
   /// recorded, else a full event.
   @inline(__always)
-  func release(_ lockClass: ClassID, instance: UInt64) {
+  func release(_ lockClass: ClassID, instance: UInt64, ip: UInt64) {
     if tryReleaseFast(lockClass, instance: instance) { return }
-    releaseSlow(lockClass, instance: instance)
+    releaseSlow(lockClass, instance: instance, ip: ip)
   }
 
   /// `release`'s full event, out of line (see `acquireSlow`).
   @inline(never)
-  func releaseSlow(_ lockClass: ClassID, instance: UInt64) {
+  func releaseSlow(_ lockClass: ClassID, instance: UInt64, ip: UInt64) {
     if inRoutedJob && !holds(lockClass, instance: instance) {
       ScopeExecutor.awaitEndChecks(releasing: lockClass, instance: instance, on: self)
     }
-    process(LockEvent(.release, thread: id, lockClass: lockClass, address: instance))
+    process(
+      LockEvent(
+        .release, thread: id, lockClass: lockClass, address: instance, origin: Origin(ip: ip)))
   }
 
   /// Whether this thread holds `lockClass` at `instance` (any subclass):
