@@ -569,6 +569,43 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    // Two handlers, each taking a raw spin lock of its own, sent one
+    // after the other to threads that take a mutex in task context: no
+    // handler interrupts the other (each blocks the other's signal while
+    // it runs), so nothing is found. Nested, they corrupted the queue of
+    // handler events: false findings of every kind, now and then a crash.
+    "nested-signals",
+    {
+      let a = Checked.RawSpinLock(name: "&nested->a")
+      let b = Checked.RawSpinLock(name: "&nested->b")
+      installSignalHandler(SIGUSR1) { _ in a.withLock {} }
+      installSignalHandler(SIGUSR2) { _ in b.withLock {} }
+      let stop = Atomic<Bool>(false)
+      let started = Atomic<Int>(0)
+      let threads = (0..<4).map { _ in
+        SpawnedThread {
+          var unblock = sigset_t()
+          sigemptyset(&unblock)
+          sigaddset(&unblock, SIGUSR1)
+          sigaddset(&unblock, SIGUSR2)
+          pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+          let mine = Checked.Mutex(name: "&nested->mine")
+          started.add(1, ordering: .releasing)
+          while !stop.load(ordering: .acquiring) { mine.withLock {} }
+        }
+      }
+      while started.load(ordering: .acquiring) < threads.count {}
+      for _ in 0..<5000 {
+        for thread in threads {
+          pthread_kill(thread.handle, SIGUSR1)
+          pthread_kill(thread.handle, SIGUSR2)
+        }
+      }
+      stop.store(true, ordering: .releasing)
+      for thread in threads { thread.join() }
+    }
+  ),
+  (
     // Threads making the first locks of a class at once: the one that
     // registers the class declares it in the trace while the others
     // already take their locks of it (the trace must declare the class

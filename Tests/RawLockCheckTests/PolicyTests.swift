@@ -243,6 +243,22 @@ import Testing
     #expect(findings.map { $0["count"] as? Int } == [10, 10])
   }
 
+  /// Two handlers installed through `installSignalHandler`, sent to the
+  /// same threads one right after the other, never nest (each blocks the
+  /// other's signal, as a hard interrupt runs with interrupts off): no
+  /// finding, live or in the recorded trace, which reads to its end.
+  @Test func handlersOfTwoSignalsDoNotNest() throws {
+    let trace = FileManager.default.temporaryDirectory
+      .appendingPathComponent("nested-\(UUID().uuidString).rltb")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    let run = try Self.probe("nested-signals", policy: "collect", trace: trace)
+    #expect(run.reason == .exit && run.status == 0, "\(run.stderr)")
+    #expect(!run.stdout.contains("finding "), "\(run.stdout)")
+    let report = try ToolRun(["report", trace.path])
+    #expect(report.status == 0, "\(report.stderr)")
+    #expect(report.stdout.contains("no findings"), "\(report.stdout)")
+  }
+
   /// The `RAWLOCKCHECK_EXITCODE` line ends the output where standard
   /// output and standard error go to one pipe (`2>&1 | tail`): what the
   /// program wrote, buffered by stdio until it exits, comes before it.

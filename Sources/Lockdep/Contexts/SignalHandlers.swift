@@ -43,13 +43,7 @@ public func installSignalHandler(
     // that runs before it took a lock is then shown with its stack.
     StackCapture.prepareCallingThread()
   }
-  var action = sigaction()
-  action.__sigaction_handler.sa_handler = { signo in SignalHandlers.run(signo) }
-  action.sa_flags = Int32(SA_RESTART)
-  sigemptyset(&action.sa_mask)
-  guard sigaction(signal, &action, nil) == 0 else { return false }
-  SignalHandlers.installed.bitwiseOr(1 << UInt64(signal - 1), ordering: .releasing)
-  return true
+  return SignalHandlers.install(signal)
 }
 
 /// The handlers installed through `installSignalHandler`, by signal number.
@@ -75,6 +69,47 @@ enum SignalHandlers {
   /// The signals installed so far, bit `signal - 1` each: what
   /// `Checked.withInterruptsMasked` blocks.
   static let installed = Atomic<UInt64>(0)
+
+  /// Serializes installations: each sets every installed signal's mask.
+  private static let installing = PThreadMutex(())
+
+  /// The trampoline as `sigaction` takes it: one function, so that a
+  /// signal whose handler it still is can be told from one the program
+  /// set since.
+  private static let trampoline: @convention(c) (Int32) -> Void = { signo in run(signo) }
+
+  /// Installs the trampoline for `signal`, with every signal installed
+  /// through here blocked while any of them runs, and adds `signal` to
+  /// the masks of those installed before (whose handler is still the
+  /// trampoline): one handler never interrupts another, as a hard
+  /// interrupt's handler runs with interrupts off in the kernel. (Nested,
+  /// a handler could interrupt another in the middle of queueing an event
+  /// (`DeferredEvents.append`), which is not reentrant: false findings of
+  /// every kind, a crash, and a trace no reader could read.)
+  static func install(_ signal: Int32) -> Bool {
+    installing.withLock { _ in
+      let signals =
+        installed.load(ordering: .acquiring) | 1 << UInt64(signal - 1)
+      var action = sigaction()
+      action.__sigaction_handler.sa_handler = trampoline
+      action.sa_flags = Int32(SA_RESTART)
+      sigemptyset(&action.sa_mask)
+      for bit in 0..<64 where signals & (1 << UInt64(bit)) != 0 {
+        sigaddset(&action.sa_mask, Int32(bit + 1))
+      }
+      guard sigaction(signal, &action, nil) == 0 else { return false }
+      installed.bitwiseOr(1 << UInt64(signal - 1), ordering: .releasing)
+      for bit in 0..<64 where signals & (1 << UInt64(bit)) != 0 && bit + 1 != Int(signal) {
+        var current = sigaction()
+        guard sigaction(Int32(bit + 1), nil, &current) == 0,
+          unsafeBitCast(current.__sigaction_handler.sa_handler, to: UInt.self)
+            == unsafeBitCast(trampoline, to: UInt.self)
+        else { continue }
+        sigaction(Int32(bit + 1), &action, nil)
+      }
+      return true
+    }
+  }
 
   /// The trampoline every installed signal runs: a hard interrupt around
   /// the user's handler.
