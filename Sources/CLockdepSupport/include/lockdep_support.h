@@ -59,8 +59,11 @@ unsigned long long rlc_job_task_id(void *job);
 
 /// The calling thread's validator state (a retained Swift object), or NULL.
 /// Initial-exec: one load from the thread pointer at a fixed offset, not a
-/// lookup (valid in the program and in libraries it links; a library
-/// loaded later with dlopen takes it from the static TLS reserve).
+/// lookup (valid in the program and in libraries it links). A library
+/// loaded later with dlopen that holds it takes its whole TLS block, the
+/// orphan area's 4 KiB with it, from glibc's static TLS surplus (512
+/// bytes unless `glibc.rtld.optional_static_tls` says more): there the
+/// dlopen fails (README).
 extern _Thread_local void *rlc_lockdep_thread_state
     __attribute__((tls_model("initial-exec")));
 
