@@ -114,9 +114,11 @@ extension LockValidator: TraceConsumer {
 public struct TraceSymbols: Sendable {
   /// The `module` lines, in trace order, each distinct line once
   /// (`addModule`).
-  public var modules: [ModuleRecord] = []
-  /// `modules`, to find a line declared again.
-  private var moduleSet = Set<ModuleRecord>()
+  public private(set) var modules: [ModuleRecord] = []
+  /// Where each line of `modules` is.
+  private var moduleIndex: [ModuleRecord: Int] = [:]
+  /// The index in `modules` of the last line at each start address.
+  private var lastAtStart: [UInt64: Int] = [:]
   /// The `stack` lines' return addresses, innermost first: each distinct
   /// list once (`internStack`), indexed by `StackID`.
   public var stacks: [[UInt64]] = []
@@ -126,11 +128,17 @@ public struct TraceSymbols: Sendable {
   public init() {}
 
   /// Adds a `module` line, unless the same line (range, offset, path and
-  /// build-id) was declared before: a recorder that writes the mappings
-  /// again after a library is loaded repeats the others, which say
-  /// nothing new and would be kept and looked up once for each time.
+  /// build-id) was declared before and is still the last at its start: a
+  /// recorder that writes the mappings again after a library is loaded
+  /// repeats the others, which say nothing new and would be kept and
+  /// looked up once for each time. A line declared again after another at
+  /// its start (a library mapped where another was) is kept again: of
+  /// lines at one start, the later one is the module there.
   public mutating func addModule(_ module: ModuleRecord) {
-    if moduleSet.insert(module).inserted { modules.append(module) }
+    if let known = moduleIndex[module], lastAtStart[module.start] == known { return }
+    moduleIndex[module] = modules.count
+    lastAtStart[module.start] = modules.count
+    modules.append(module)
   }
 
   /// The index in `stacks` (the `StackID`) of a declared stack: a stack

@@ -129,10 +129,19 @@ import WaitContext
     s.acquire("O", try: true, inst: 0x1000)
     s.acquire("S")
     #expect(s.kinds.isEmpty)
-    s.free(0x1000, 8, on: t)
+    let freeStack = StackID(7)
+    try! s.validator.process(
+      LockEvent(
+        .free, thread: s.thread(t), address: 0x1000, length: 8,
+        origin: Origin(stack: freeStack, ip: 0x4242)))
     #expect(s.kinds == [.heldLockFreed, .invalidWaitContext])
     #expect(s.findings.map(\.origin.event) == [3, 3])
     #expect(s.findings.last?.thread == s.thread("1"))
+    // The freeing thread's stack and call site are the holder's finding's
+    // only when it is the same thread.
+    let uncovered = s.findings.last?.origin
+    #expect(uncovered?.stack == (t == "1" ? freeStack : .none))
+    #expect(uncovered?.ip == (t == "1" ? 0x4242 : 0))
   }
 
   @Test func reinitializingAHeldLock() {

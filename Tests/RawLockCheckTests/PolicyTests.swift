@@ -241,6 +241,16 @@ import Testing
     let findings = json?["findings"] as? [[String: Any]] ?? []
     #expect(findings.map { $0["kind"] as? String } == ["bad-unlock-balance", "bad-unlock-balance"])
     #expect(findings.map { $0["count"] as? Int } == [10, 10])
+    // A release's call site cut its stack; it is not written alone (it
+    // would grow every trace by a number a release).
+    let text = FileManager.default.temporaryDirectory
+      .appendingPathComponent("stray-\(UUID().uuidString).rlt")
+    defer { try? FileManager.default.removeItem(at: text) }
+    _ = try ToolRun(["convert", trace.path, text.path])
+    let releases = try String(contentsOf: text, encoding: .utf8).split(separator: "\n")
+      .filter { $0.contains(" release ") }
+    #expect(releases.count == 20)
+    #expect(!releases.contains { $0.contains("ip=") }, "\(releases)")
   }
 
   /// Two handlers installed through `installSignalHandler`, sent to the

@@ -97,6 +97,17 @@ final class OfflineTests: XCTestCase {
       Set(engine.slots.map { ObjectIdentifier($0.file) }).count
     }
     XCTAssertEqual(files, 1)
+    // Its units are keyed once (one lane reads each), and their bytes
+    // count once toward splitting the work among lanes.
+    let one = Symbolizer(modules: [record(path: path, exec: exec, buildID: buildID)])
+      .lookupLocality()
+    let three = offline.lookupLocality()
+    XCTAssertEqual(three.count, one.count)
+    XCTAssertEqual(three.unitBytes, one.unitBytes)
+    for link in links {
+      XCTAssertEqual(
+        three.key(of: pieBase + 0x20_0000_0000 + link), one.key(of: pieBase + link))
+    }
   }
 
   func testRebuiltBinaryIsStale() throws {

@@ -39,7 +39,9 @@ enum BinaryRoundTrip {
 @Suite struct BinaryTraceTests {
   /// A `module` line declared again, the same in every field (build-ids
   /// compare in lower case), is kept once in either encoding, and
-  /// `convert` writes it once; a line that differs in one field is kept.
+  /// `convert` writes it once; a line that differs in one field is kept,
+  /// and so is a line declared again after another at its start (the
+  /// later line at a start is the module there).
   @Test func repeatedModuleLinesAreKeptOnce() throws {
     let text = """
       rawlockcheck-trace 1
@@ -49,6 +51,8 @@ enum BinaryRoundTrip {
       module 0x1000-0x2000 0x10 /lib/a.so build-id=ab
       module 0x3000-0x4000 0x1000 /lib/b.so
       module 0x1000-0x2000 0 /lib/a.so
+      module 0x1000-0x2000 0 /lib/a.so build-id=ab
+      module 0x1000-0x2000 0 /lib/a.so build-id=ab
 
       """
     let expected = [
@@ -56,6 +60,7 @@ enum BinaryRoundTrip {
       ModuleRecord(start: 0x3000, end: 0x4000, fileOffset: 0x1000, path: "/lib/b.so"),
       ModuleRecord(start: 0x1000, end: 0x2000, fileOffset: 0x10, path: "/lib/a.so", buildID: "ab"),
       ModuleRecord(start: 0x1000, end: 0x2000, fileOffset: 0, path: "/lib/a.so"),
+      ModuleRecord(start: 0x1000, end: 0x2000, fileOffset: 0, path: "/lib/a.so", buildID: "ab"),
     ]
     let file = RoundTrip.temporaryFile(Array(text.utf8))
     defer { try? FileManager.default.removeItem(at: file) }
@@ -63,11 +68,14 @@ enum BinaryRoundTrip {
     #expect(try TraceReader(path: file.path).read(into: &recorder).modules == expected)
     // Written once by `convert`.
     let rewritten = String(decoding: try RoundTrip.rewrite(file.path), as: UTF8.self)
-    #expect(rewritten.split(separator: "\n").filter { $0.hasPrefix("module ") }.count == 4)
+    #expect(rewritten.split(separator: "\n").filter { $0.hasPrefix("module ") }.count == 5)
     // A binary trace's records repeated so.
     var writer = BinaryTraceWriter()
     writer.header()
-    for module in [expected[0], expected[1], expected[0], expected[2], expected[1], expected[3]] {
+    for module in [
+      expected[0], expected[1], expected[0], expected[2], expected[1], expected[3], expected[0],
+      expected[0],
+    ] {
       writer.module(module)
     }
     let binary = RoundTrip.temporaryFile(writer.take())

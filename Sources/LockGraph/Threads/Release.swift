@@ -231,7 +231,8 @@ extension ThreadValidator {
   /// interrupted context is just removed. A later release of a dropped
   /// lock (an unlock of the freed memory) is not reported again.
   /// `origin` is the free's, on this thread or another (a trace's
-  /// validator drops the locks a free on any thread covers): where the
+  /// validator drops the locks a free on any thread covers, and passes
+  /// another thread's free's position without its stack): where the
   /// re-validation of the kept locks finds things (nil: at each lock's
   /// acquisition).
   public mutating func dropFreed(from: UInt64, length: UInt64, at origin: Origin? = nil) {

@@ -320,8 +320,11 @@ public struct LockValidator {
         let held = threads[other].state.held
         threads[t].checkFreed(event, held: held, by: threads[other].thread)
         threads[other].heldShared = shared
+        // Found at the free's place in the trace, without its stack or
+        // call site: they are the freeing thread's, not the holder's.
         threads[other].dropFreed(
-          from: event.address, length: event.freedLength, at: event.origin)
+          from: event.address, length: event.freedLength,
+          at: Origin(line: event.origin.line, event: event.origin.event, trace: event.origin.trace))
         threads[other].heldShared = nil
       }
     }

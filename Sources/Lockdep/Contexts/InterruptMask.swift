@@ -72,12 +72,7 @@ enum InterruptMask {
   static func withSignalsBlocked<R, E: Error>(
     validated: Bool = true, ip: UInt64 = 0, _ body: () throws(E) -> R
   ) throws(E) -> R {
-    let installed = SignalHandlers.installed.load(ordering: .acquiring)
-    var blocked = sigset_t()
-    sigemptyset(&blocked)
-    for bit in 0..<64 where installed & (1 << UInt64(bit)) != 0 {
-      sigaddset(&blocked, Int32(bit + 1))
-    }
+    var blocked = SignalHandlers.signalSet(SignalHandlers.installed.load(ordering: .acquiring))
     var saved = sigset_t()
     pthread_sigmask(SIG_BLOCK, &blocked, &saved)
     defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }

@@ -81,34 +81,48 @@ enum SignalHandlers {
   /// Installs the trampoline for `signal`, with every signal installed
   /// through here blocked while any of them runs, and adds `signal` to
   /// the masks of those installed before (whose handler is still the
-  /// trampoline): one handler never interrupts another, as a hard
-  /// interrupt's handler runs with interrupts off in the kernel. (Nested,
-  /// a handler could interrupt another in the middle of queueing an event
-  /// (`DeferredEvents.append`), which is not reentrant: false findings of
-  /// every kind, a crash, and a trace no reader could read.)
+  /// trampoline; their own flags and masks kept): one handler never
+  /// interrupts another, as a hard interrupt's handler runs with
+  /// interrupts off in the kernel. (Nested, a handler could interrupt
+  /// another in the middle of queueing an event (`DeferredEvents.append`),
+  /// which is not reentrant: false findings of every kind, a crash, and a
+  /// trace no reader could read.) The signal is marked installed first,
+  /// and its own handler set last, so that no handler of it runs before
+  /// the others block it. A program that sets such a signal's action
+  /// itself meanwhile may have it replaced (`sigaction` has no
+  /// compare-and-swap).
   static func install(_ signal: Int32) -> Bool {
     installing.withLock { _ in
-      let signals =
-        installed.load(ordering: .acquiring) | 1 << UInt64(signal - 1)
-      var action = sigaction()
-      action.__sigaction_handler.sa_handler = trampoline
-      action.sa_flags = Int32(SA_RESTART)
-      sigemptyset(&action.sa_mask)
-      for bit in 0..<64 where signals & (1 << UInt64(bit)) != 0 {
-        sigaddset(&action.sa_mask, Int32(bit + 1))
-      }
-      guard sigaction(signal, &action, nil) == 0 else { return false }
-      installed.bitwiseOr(1 << UInt64(signal - 1), ordering: .releasing)
-      for bit in 0..<64 where signals & (1 << UInt64(bit)) != 0 && bit + 1 != Int(signal) {
+      let bit = UInt64(1) << UInt64(signal - 1)
+      let before = installed.load(ordering: .acquiring)
+      installed.bitwiseOr(bit, ordering: .releasing)
+      for other in Int32(1)..<Int32(count) where before & (1 << UInt64(other - 1)) != 0 {
         var current = sigaction()
-        guard sigaction(Int32(bit + 1), nil, &current) == 0,
+        guard other != signal, sigaction(other, nil, &current) == 0,
           unsafeBitCast(current.__sigaction_handler.sa_handler, to: UInt.self)
             == unsafeBitCast(trampoline, to: UInt.self)
         else { continue }
-        sigaction(Int32(bit + 1), &action, nil)
+        sigaddset(&current.sa_mask, signal)
+        sigaction(other, &current, nil)
+      }
+      var action = sigaction()
+      action.__sigaction_handler.sa_handler = trampoline
+      action.sa_flags = Int32(SA_RESTART)
+      action.sa_mask = signalSet(before | bit)
+      guard sigaction(signal, &action, nil) == 0 else {
+        if before & bit == 0 { installed.bitwiseAnd(~bit, ordering: .releasing) }
+        return false
       }
       return true
     }
+  }
+
+  /// The signals of `bits` (bit `signal - 1` each, as `installed`).
+  static func signalSet(_ bits: UInt64) -> sigset_t {
+    var set = sigset_t()
+    sigemptyset(&set)
+    for bit in 0..<64 where bits & (1 << UInt64(bit)) != 0 { sigaddset(&set, Int32(bit + 1)) }
+    return set
   }
 
   /// The trampoline every installed signal runs: a hard interrupt around

@@ -247,6 +247,11 @@ final class LiveThread: StackSource {
     // The release of a forgotten lock: the trace released it already.
     if validator.takeReleasedForgottenLock() { return }
     recorded.origin.stack = eventStack
+    // A release's call site cuts its stack (`captureStack`), and is written
+    // with it, where it starts; alone it would add 9 % to a binary trace
+    // (17 % to text) and name only a frame, often Lockdep's own
+    // (`withLock`'s unlock).
+    if recorded.verb == .release { recorded.origin.ip = 0 }
     recording.record(recorded)
   }
 

@@ -200,18 +200,27 @@ extension SymbolizerEngine {
     var keyed: [AddressRange] = []
     var count = 0
     var unitBytes = 0
+    // A file's units have one key each however many places map it (its
+    // first key by file), so that one lane reads each unit, and count
+    // toward the bytes once.
+    var firstKey: [ObjectIdentifier: Int] = [:]
     for (index, slot) in slots.enumerated() {
       if let dwarf = slot.dwarf {
-        unitBytes += dwarf.unitBytes
+        let known = firstKey[ObjectIdentifier(slot.file)]
+        let base = known ?? count
         var units = 0
         for unit in dwarf.unitRanges {
           keyed.append(
             AddressRange(
               low: unit.low &+ slot.dwarfBias(dwarf), high: unit.high &+ slot.dwarfBias(dwarf),
-              index: count + unit.index))
+              index: base + unit.index))
           units = max(units, unit.index + 1)
         }
-        count += units
+        if known == nil {
+          firstKey[ObjectIdentifier(slot.file)] = base
+          unitBytes += dwarf.unitBytes
+          count += units
+        }
       } else {
         for range in ranges where range.index == index {
           keyed.append(AddressRange(low: range.low, high: range.high, index: count))

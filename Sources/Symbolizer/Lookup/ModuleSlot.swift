@@ -83,6 +83,7 @@ final class ModuleSlot {
 ///
 /// Invariant: `module` was reported to libdwfl at `bias`.
 final class ModuleFile {
+  /// The file's libdwfl module (nil: no usable file was found).
   let module: OpaquePointer?
   /// The bias `module` was reported at.
   let bias: UInt64
