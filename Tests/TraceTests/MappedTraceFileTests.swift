@@ -63,21 +63,7 @@ import WaitContext
     let file = RoundTrip.temporaryFile(bytes)
     defer { try? FileManager.default.removeItem(at: file) }
     let newSize = bytes.count - bytes.count % 4096 / 2
-    TraceReading.mapsFiles = true
-    var validator = LockValidator()
-    var cut = false
-    let failure = #expect(throws: TraceError.self) {
-      _ = try TraceReader(path: file.path, displayName: "t.rltb").read(
-        into: &validator,
-        progress: { _, _ in
-          if !cut { cut = truncate(file.path, off_t(newSize)) == 0 }
-        })
-    }
-    #expect(cut)
-    #expect(
-      failure?.description
-        == "t.rltb: byte \(newSize): the file shrank while it was read: it ended after "
-        + "\(newSize) of its \(bytes.count) bytes")
+    Self.expectShrinkage(of: file.path, from: bytes.count, to: newSize, onTwoThreads: false)
   }
 
   /// The same read on two threads (`readOnTwoThreads`), the file cut
@@ -124,21 +110,34 @@ import WaitContext
           // Only the pairs' records are there: such a byte starts one.
           bytes[$0] == enable[0] && bytes[$0 + 1] == 1
         }) + 1
+    Self.expectShrinkage(of: file.path, from: bytes.count, to: newSize, onTwoThreads: true)
+  }
+
+  /// Reads the mapped binary trace at `path`, of `size` bytes, cutting it
+  /// to `newSize` at the first progress report, and expects the error
+  /// that says it shrank.
+  static func expectShrinkage(
+    of path: String, from size: Int, to newSize: Int, onTwoThreads: Bool,
+    sourceLocation: SourceLocation = #_sourceLocation
+  ) {
     TraceReading.mapsFiles = true
     var validator = LockValidator()
     var cut = false
-    let failure = #expect(throws: TraceError.self) {
-      _ = try TraceReader(path: file.path, displayName: "t.rltb").readOnTwoThreads(
-        into: &validator,
-        progress: { _, _ in
-          if !cut { cut = truncate(file.path, off_t(newSize)) == 0 }
-        })
+    let progress: (UInt64, UInt64?) -> Void = { _, _ in
+      if !cut { cut = truncate(path, off_t(newSize)) == 0 }
     }
-    #expect(cut)
+    let reader = TraceReader(path: path, displayName: "t.rltb")
+    let failure = #expect(throws: TraceError.self, sourceLocation: sourceLocation) {
+      _ =
+        onTwoThreads
+        ? try reader.readOnTwoThreads(into: &validator, progress: progress)
+        : try reader.read(into: &validator, progress: progress)
+    }
+    #expect(cut, sourceLocation: sourceLocation)
     #expect(
       failure?.description
         == "t.rltb: byte \(newSize): the file shrank while it was read: it ended after "
-        + "\(newSize) of its \(bytes.count) bytes")
+        + "\(newSize) of its \(size) bytes", sourceLocation: sourceLocation)
   }
 
   /// A program that reads traces through the library keeps its own `SIGBUS`
