@@ -48,10 +48,14 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
         Self.recordIssue(occurrence, test: location)
         return true
       }, endName: "the test")
-    try await scope.run { try await function() }
-    for occurrence in scope.findings where !occurrence.wasReported {
-      Self.recordIssue(occurrence, test: location)
+    // Those of threads run in the scope, and a lock left held, are issues
+    // of a test that throws too (a failed `#require` throws).
+    defer {
+      for occurrence in scope.findings where !occurrence.wasReported {
+        Self.recordIssue(occurrence, test: location)
+      }
     }
+    try await scope.run { try await function() }
   }
 
   /// An issue of the current test for `occurrence`: its lockdep-style
@@ -181,7 +185,8 @@ extension Trait where Self == LockValidationTrait {
 /// finds besides `kind` can depend on the tests that ran before it (a
 /// lock order another test set up makes a cycle of an order `body`
 /// takes). Threads that `body` starts join it with
-/// `LockValidationScope.current!.run { }`.
+/// `LockValidationScope.current!.run { }`; a `Task {}` it starts runs
+/// with the process, not in the scope (its findings are not the body's).
 @discardableResult
 public func expectLockViolation<R>(
   _ kind: FindingKind, sourceLocation: SourceLocation = #_sourceLocation,

@@ -114,6 +114,61 @@ import Testing
     #expect(count.issues.load(ordering: .relaxed) == 1)
   }
 
+  /// A test that throws (a failed `#require` does) still fails for the
+  /// findings of the threads it ran in its scope: they are recorded after
+  /// the test, whichever way it ended.
+  @Test func aThrowingTestKeepsItsThreadsFindings() async throws {
+    struct Thrown: Error {}
+    final class Seen: Sendable {
+      let lockIssues = Atomic<Int>(0)
+      let errors = Atomic<Int>(0)
+    }
+    let seen = Seen()
+    let mutex = Checked.Mutex(name: "&throwing->mutex")
+    try await withKnownIssue("the finding and the error must fail the test") {
+      try await LockValidationTrait().provideScope(
+        for: Test.current!, testCase: Test.Case.current,
+        performing: {
+          let scope = LockValidationScope.current!
+          pthread_join(spawn { scope.run { mutex.unlock() } }, nil)
+          throw Thrown()
+        })
+    } matching: { issue in
+      if issue.comments.contains(where: {
+        $0.rawValue.hasPrefix("lock validation: bad-unlock-balance")
+      }) {
+        seen.lockIssues.add(1, ordering: .relaxed)
+      } else if case .errorCaught = issue.kind {
+        seen.errors.add(1, ordering: .relaxed)
+      }
+      return true
+    }
+    #expect(seen.lockIssues.load(ordering: .relaxed) == 1)
+    #expect(seen.errors.load(ordering: .relaxed) == 1)
+  }
+
+  /// A `Task {}` a negative test's body starts inherits its scope but runs
+  /// on another thread, validated by the process's validator, not the
+  /// scope's fork: its finding is the process's (its lock order is left
+  /// there), not counted by the scope as well.
+  @Test func aTaskStartedInANegativeTestsBodyIsNotInItsScope() {
+    let mutex = Checked.Mutex(name: "&negtask->mutex")
+    var complaints: [String] = []
+    let found = LockValidationScope.check(expecting: .badUnlockBalance) {
+      let done = DispatchSemaphore(value: 0)
+      Task {
+        mutex.unlock()
+        done.signal()
+      }
+      done.wait()
+    }
+    complaints = found.complaints
+    #expect(found.findings.isEmpty)
+    let note = complaints.first?.split(separator: "\n").first ?? ""
+    #expect(note.hasPrefix("expected a bad-unlock-balance finding, found none"), "\(complaints)")
+    #expect(note.contains("outside any test's scope"), "\(complaints)")
+  }
+
   /// A finding on the test's own task is an issue where it happens, so a
   /// known locking bug can be marked with `withKnownIssue` around the call
   /// that causes it (recorded after the test, it escaped and failed it).

@@ -290,7 +290,13 @@ final class LiveValidator: Sendable {
   /// process's instead: an issue recorded then would fail a test that
   /// passed.
   func handle(_ finding: Finding, isNew: Bool) {
-    let scope = LockValidationScope.current.flatMap { $0.hasEnded ? nil : $0 }
+    // The process's validator found it (a scope's fork reports to its
+    // scope itself): a scope that validates on a fork never saw the
+    // events, and its lock order stays in the process's validator, so the
+    // finding is the process's too, not half of each.
+    let scope = LockValidationScope.current.flatMap {
+      $0.hasEnded || $0.validatesOnFork ? nil : $0
+    }
     if let scope {
       scope.record(finding)
     } else {

@@ -61,6 +61,13 @@ public final class LockValidationScope: Sendable {
 
   /// Whether the scope's first run (the test's) has ended.
   var hasEnded: Bool { ended.load(ordering: .acquiring) }
+
+  /// Whether this scope validates its threads on a fork of its own (an
+  /// isolated scope run synchronously): a finding of the process's
+  /// validator, where it is bound, is then of a thread that never ran in
+  /// it (a `Task {}` started in its body inherits it), whose events the
+  /// fork never saw.
+  var validatesOnFork: Bool { isIsolated && fork.withLock { $0 != nil } }
   /// Whether the end is `runRoutingGlobalJobs`'s to mark, once the test's
   /// last jobs are done, rather than its synchronous `run`'s.
   private let endsAfterJobs = Atomic<Bool>(false)
