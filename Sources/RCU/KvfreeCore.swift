@@ -217,6 +217,10 @@ final class KvfreeCore: @unchecked Sendable {
   /// every CPU's objects at once, then waits one grace period).
   func barrier() {
     Checked.mightSleep()
+    // The grace period it waits for cannot end while the caller's own
+    // section holds it open: as `rcuBarrier()`, a message, not a hang.
+    precondition(
+      !rcuReadLockHeld(), "KvfreeRCU.barrier() inside an RCU read-side section never returns")
     let done = Semaphore()
     waitersLock.lock()
     waiters.append(done)

@@ -113,7 +113,9 @@ public final class KvfreeRCU: Sendable {
 
   /// `kvfree_rcu_barrier()`: waits until every object queued before the
   /// call has been freed: a pass at once, without the drain delay, then
-  /// one grace period. May sleep.
+  /// one grace period. May sleep; inside a read-side section (whose
+  /// grace period it would wait for) it stops the program with a
+  /// message, as `rcuBarrier()` does.
   public func barrier() { core.barrier() }
 
   /// Gives every cached page back to the page allocator (the kernel's

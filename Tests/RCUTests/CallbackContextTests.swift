@@ -106,6 +106,26 @@ struct CallbackContextTests {
     }
   }
 
+  /// `KvfreeRCU.barrier()` inside a read-side section waits for a grace
+  /// period that section holds open: it stops the program with a message,
+  /// as `rcuBarrier()` does there, instead of hanging it.
+  @Test func kvfreeBarrierInAReadSectionStopsWithAMessage() async {
+    await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+      LockValidation.policy = .collect
+      let pages = PageAllocator(pages: 64, cpus: 1)
+      let kv = KvfreeRCU(
+        slab: SlabAllocator(pages: pages), pages: pages, design: .nolock, cpus: 1,
+        drainDelayMicroseconds: 0)
+      withRCURead { kv.barrier() }
+    }
+    .map { result in
+      let said = String(decoding: result.standardErrorContent, as: UTF8.self)
+      #expect(
+        said.contains("KvfreeRCU.barrier() inside an RCU read-side section never returns"),
+        "\(said)")
+    }
+  }
+
   /// The process's first `callRCU` starts the callback thread, which
   /// allocates: in a signal handler it stops the program with a message
   /// instead of risking a deadlock inside the `malloc` it interrupted.
