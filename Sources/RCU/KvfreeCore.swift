@@ -173,10 +173,11 @@ final class KvfreeCore: @unchecked Sendable {
 
   // MARK: Unlocked
 
-  /// A page by a sleeping allocation (no lock held).
-  func allocateSleeping() -> Page? {
+  /// A page by a sleeping allocation (no lock held), counted in
+  /// `arrayPagesAllocated` unless `counted` is false (the caller counts it).
+  func allocateSleeping(counted: Bool = true) -> Page? {
     guard let page = pages.allocPages(gfp: .kernel) else { return nil }
-    counters.arrayPagesAllocated.add(1, ordering: .relaxed)
+    if counted { counters.arrayPagesAllocated.add(1, ordering: .relaxed) }
     counters.pageTaken()
     ArrayPage.markUnused(page.address)
     return page
@@ -396,12 +397,15 @@ final class KvfreeCore: @unchecked Sendable {
     guard missing > 0 else { return }
     var got: [Page] = []
     for _ in 0..<missing {
-      guard let page = allocateSleeping() else { break }
+      guard let page = allocateSleeping(counted: false) else { break }
       got.append(page)
     }
+    let allocated = got.count
     krcps.withLock(i) {
       while let page = got.last, cache(page.address, in: krcp) { got.removeLast() }
     }
+    // Counted once cached: whoever sees the count sees the pages there.
+    counters.arrayPagesAllocated.add(allocated, ordering: .releasing)
     for page in got { release(page) }
   }
 }

@@ -22,7 +22,8 @@ struct KvfreePageUseTests {
     let first = TestObject.make(slab)
     kv.kvfreeRCU(first, head: TestObject.head(first))
     kv.barrier()
-    // The refill runs on a worker of its own: wait for it.
+    // The refill runs on a worker of its own: wait for it (it counts its
+    // pages once they are in the cache).
     let deadline = ContinuousClock.now + .seconds(10)
     while kv.statistics.arrayPagesAllocated < 5 && ContinuousClock.now < deadline { usleep(1000) }
     // The second takes one of the refilled pages.
