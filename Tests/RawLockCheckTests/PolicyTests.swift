@@ -11,9 +11,11 @@ import Testing
     var stderr: String
   }
 
+  /// Runs LockdepProbe's `scenario`; with `combined`, standard output and
+  /// standard error go to one pipe (`2>&1`), read as `stdout`.
   static func probe(
     _ scenario: String, policy: String, trace: URL? = nil, exitCode: String? = nil,
-    environment extra: [String: String] = [:]
+    environment extra: [String: String] = [:], combined: Bool = false
   ) throws -> Run {
     let process = Process()
     process.executableURL = RecorderTests.probe
@@ -29,12 +31,12 @@ import Testing
     environment.merge(extra) { $1 }
     process.environment = environment
     let out = Pipe()
-    let err = Pipe()
+    let err = combined ? out : Pipe()
     process.standardOutput = out
     process.standardError = err
     try process.run()
     let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
+    let e = combined ? Data() : err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return Run(
       status: process.terminationStatus, reason: process.terminationReason,
@@ -273,23 +275,10 @@ import Testing
   /// output and standard error go to one pipe (`2>&1 | tail`): what the
   /// program wrote, buffered by stdio until it exits, comes before it.
   @Test func exitCodeLineComesAfterTheProgramsOutput() throws {
-    let process = Process()
-    process.executableURL = RecorderTests.probe
-    process.arguments = ["invalid-wait-context"]
-    var environment = ProcessInfo.processInfo.environment
-    environment["RAWLOCKCHECK"] = "collect"
-    environment["RAWLOCKCHECK_EXITCODE"] = "66"
-    environment["RAWLOCKCHECK_TRACE"] = nil
-    environment["SWIFT_BACKTRACE"] = "enable=no"
-    process.environment = environment
-    let both = Pipe()
-    process.standardOutput = both
-    process.standardError = both
-    try process.run()
-    let output = both.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let lines = String(decoding: output, as: UTF8.self).split(separator: "\n")
-    #expect(process.terminationStatus == 66)
+    let run = try Self.probe(
+      "invalid-wait-context", policy: "collect", exitCode: "66", combined: true)
+    let lines = run.stdout.split(separator: "\n")
+    #expect(run.status == 66)
     #expect(lines.contains("finding invalid-wait-context 1"))
     #expect(
       lines.last == "rawlockcheck: 1 distinct finding; exit status 66 (RAWLOCKCHECK_EXITCODE)",
