@@ -2,8 +2,9 @@
 // libelf), zlib (which libelf uses for compressed debug sections; the
 // symbolizer inflates them itself, see DwarfImage.swift), the DWARF constants, the dynamic linker's module iteration, and the
 // few libc, libswiftCore and libstdc++ functions that Swift's Glibc module does
-// not expose. Declarations only, plus one one-line inline function that reads
-// the frame pointer (Swift has no way to name a register).
+// not expose. Declarations only, plus two small inline functions: one reads
+// the frame pointer (Swift has no way to name a register), one finds the
+// stack's top from ld.so's variable.
 #ifndef RAWLOCKCHECK_CELFUTILS_SHIM_H
 #define RAWLOCKCHECK_CELFUTILS_SHIM_H
 
@@ -51,6 +52,29 @@ extern char *swift_demangle(const char *mangledName, size_t mangledNameLength,
 // libstdc++: the Itanium C++ ABI demangler.
 extern char *__cxa_demangle(const char *mangledName, char *outputBuffer, size_t *length,
                             int *status);
+
+// ld.so: where the main thread's stack started (the process's first stack
+// pointer, set before `_start`'s first frame).
+extern void *__libc_stack_end;
+
+/// The top of the stack that frame `frame` lies on, found without
+/// allocating (for a signal handler on a thread whose stack bounds were
+/// never computed: `pthread_getattr_np` allocates), or 0 when not known.
+/// A thread glibc started has its descriptor (`pthread_self()`) at the top
+/// of its stack block, a stack the caller supplied included; the main
+/// thread's descriptor lies elsewhere (below its stack), and its stack
+/// ends at `__libc_stack_end`. Either way the bytes from `frame` up to the
+/// top are one mapping, readable.
+static inline uintptr_t rlc_stack_top_without_allocating(uintptr_t frame) {
+  uintptr_t self = (uintptr_t)pthread_self();
+  uintptr_t start = (uintptr_t)__libc_stack_end;
+  // A thread's stack is far less than 1 GiB: a descriptor further away is
+  // not the top of this stack.
+  const uintptr_t most = (uintptr_t)1 << 30;
+  if (frame < self && self - frame < most) return self;
+  if (frame < start && start - frame < most) return start;
+  return 0;
+}
 
 /// The current function's frame pointer (the start of the frame-pointer
 /// chain). Always inlined, so it is the caller's frame.

@@ -606,6 +606,29 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    // A handler that takes a sleeping lock (an invalid wait context in a
+    // hard interrupt), run twice from one call site on a thread that
+    // never captured a stack: first before the thread took any lock (its
+    // events queued as orphans), then after. One bug, one finding: both
+    // runs' stacks are the same.
+    "orphan-signal-twice",
+    {
+      let sleeping = Checked.Mutex(name: "&orphan->sleeping")
+      let other = Checked.Mutex(name: "&orphan->other")
+      installSignalHandler(SIGUSR1) { _ in sleeping.withLock {} }
+      runOnThread {
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        sigaddset(&unblock, SIGUSR1)
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+        for round in 0..<2 {
+          if round == 1 { other.withLock {} }
+          pthread_kill(pthread_self(), SIGUSR1)
+        }
+      }
+    }
+  ),
+  (
     // Threads making the first locks of a class at once: the one that
     // registers the class declares it in the trace while the others
     // already take their locks of it (the trace must declare the class

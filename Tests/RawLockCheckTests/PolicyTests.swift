@@ -271,6 +271,39 @@ import Testing
     #expect(report.stdout.contains("no findings"), "\(report.stdout)")
   }
 
+  /// A handler's bug on a thread that never took a lock nor captured a
+  /// stack (its events queued as orphans) and the same bug from the same
+  /// call site once the thread has state are one finding, counted twice,
+  /// live and offline: both stacks start at the lock's call site and go
+  /// on through the interrupted code (the orphan's was its one frame, and
+  /// the other's kept the validator's frames above the call site).
+  @Test func aHandlersBugBeforeAndAfterTheThreadsFirstLockIsOneFinding() throws {
+    let trace = FileManager.default.temporaryDirectory
+      .appendingPathComponent("orphan-\(UUID().uuidString).rltb")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    let run = try Self.probe("orphan-signal-twice", policy: "collect", trace: trace)
+    #expect(run.reason == .exit && run.status == 0, "\(run.stderr)")
+    #expect(
+      run.stdout.split(separator: "\n").filter { $0.hasPrefix("finding ") }
+        == ["finding sleep-in-atomic 2", "finding invalid-wait-context 2"], "\(run.stdout)")
+    let report = try ToolRun(["report", "--format", "json", trace.path])
+    let json = try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any]
+    let findings = json?["findings"] as? [[String: Any]] ?? []
+    #expect(findings.map { $0["count"] as? Int } == [2, 2], "\(report.stdout)")
+    // The orphan's stack goes beyond the handler: through the signal
+    // frame, into the thread's start.
+    let text = FileManager.default.temporaryDirectory
+      .appendingPathComponent("orphan-\(UUID().uuidString).rlt")
+    defer { try? FileManager.default.removeItem(at: text) }
+    _ = try ToolRun(["convert", trace.path, text.path])
+    let lines = try String(contentsOf: text, encoding: .utf8).split(separator: "\n")
+    let sites = lines.filter { $0.contains(" acquire &orphan->sleeping ") }
+      .compactMap { $0.split(separator: " ").first { $0.hasPrefix("at=") }?.dropFirst(3) }
+    #expect(sites.count == 2 && Set(sites).count == 1, "\(lines)")
+    let stack = lines.first { $0.hasPrefix("stack \(sites.first ?? "-") ") }
+    #expect((stack?.split(separator: " ").count ?? 0) > 2 + 4, "\(lines)")
+  }
+
   /// The `RAWLOCKCHECK_EXITCODE` line ends the output where standard
   /// output and standard error go to one pipe (`2>&1 | tail`): what the
   /// program wrote, buffered by stdio until it exits, comes before it.

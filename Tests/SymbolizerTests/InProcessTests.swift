@@ -1,4 +1,5 @@
 import Basics
+import CElfutils
 import Foundation
 import XCTest
 
@@ -71,6 +72,84 @@ final class InProcessTests: XCTestCase {
     let stacks = captureAll(framePointers: [true, true], skips: [0, 1])
     XCTAssertEqual(stacks[1].count, stacks[0].count - 1)
     XCTAssertEqual(Array(stacks[0].dropFirst()), stacks[1])
+  }
+
+  /// The capture of a thread that never computed its stack bounds (a
+  /// signal handler's, which must not allocate) walks as far as the
+  /// capture that computes them: between the current frame and the top
+  /// of the thread's stack. It was one frame, or none, before.
+  func testCaptureWithoutAllocatingOnAFreshThreadWalksTheWholeStack() {
+    let result = PThreadMutex<(cachedBefore: Bool, fresh: [UInt64], computed: [UInt64])?>(nil)
+    SpawnedThread {
+      let cachedBefore = ThreadStackBounds.cached() != nil
+      var stacks: [[UInt64]] = []
+      for withoutAllocating in [true, false] {
+        var buffer = [UInt64](repeating: 0, count: 64)
+        let count = buffer.withUnsafeMutableBufferPointer {
+          withoutAllocating
+            ? StackCapture.captureWithoutAllocating(into: $0)
+            : StackCapture.capture(into: $0)
+        }
+        stacks.append(Array(buffer[..<count]))
+      }
+      result.withLock { $0 = (cachedBefore, stacks[0], stacks[1]) }
+    }.join()
+    let got = result.withLock { $0 }
+    XCTAssertEqual(got?.cachedBefore, false)
+    // The two calls differ in their first frame (two call sites); the
+    // thread's start is beyond both.
+    XCTAssertGreaterThan(got?.fresh.count ?? 0, 2)
+    XCTAssertEqual(got?.fresh.dropFirst(), got?.computed.dropFirst())
+  }
+
+  /// The stack top found without allocating lies between the current
+  /// frame and the top of the bounds `pthread_getattr_np` gives, on the
+  /// main thread (`__libc_stack_end`) and on another (its descriptor).
+  func testStackTopWithoutAllocatingLiesWithinTheThreadsStack() {
+    @Sendable func check() -> (frame: UInt, top: UInt, high: UInt) {
+      let fp = UInt(bitPattern: rlc_frame_address())
+      return (fp, rlc_stack_top_without_allocating(fp), ThreadStackBounds.current().high)
+    }
+    XCTAssertTrue(Thread.isMainThread, "XCTest runs its tests on the main thread")
+    let main = check()
+    let other = PThreadMutex<(frame: UInt, top: UInt, high: UInt)?>(nil)
+    SpawnedThread { other.withLock { $0 = check() } }.join()
+    for got in [main, other.withLock { $0 } ?? (frame: 1, top: 0, high: 0)] {
+      XCTAssertGreaterThan(got.top, got.frame, "\(got)")
+      XCTAssertLessThanOrEqual(got.top, got.high, "\(got)")
+    }
+  }
+
+  /// Unknown bounds (`high` 0) contain no frame: the walk must not take
+  /// the whole address space for a stack.
+  func testUnknownStackBoundsContainNoFrame() {
+    let unknown = ThreadStackBounds(low: 0, high: 0)
+    XCTAssertFalse(unknown.contains(frame: 0x1000))
+    XCTAssertFalse(unknown.contains(frame: UInt(bitPattern: rlc_frame_address())))
+    XCTAssertFalse(ThreadStackBounds(low: 0x1000, high: 8).contains(frame: 0))
+  }
+
+  /// A capture given a return address starts at the frame that returns
+  /// there, whatever frames of the capturing code lie above it.
+  func testCaptureFromAReturnAddressStartsThere() {
+    @inline(never)
+    func deeper(_ ip: UInt64) -> [UInt64] {
+      var buffer = [UInt64](repeating: 0, count: 64)
+      let count = buffer.withUnsafeMutableBufferPointer {
+        StackCapture.capture(into: $0, from: ip)
+      }
+      return Array(buffer[..<count])
+    }
+    var stacks: [[UInt64]] = []
+    // One call site for both: the second starts at the return into this
+    // test that the first found one frame below its own.
+    for round in 0..<2 { stacks.append(deeper(round == 0 ? 0 : stacks[0][1])) }
+    XCTAssertGreaterThan(stacks[0].count, 2)
+    XCTAssertEqual(stacks[1], Array(stacks[0].dropFirst()))
+    // An address on no frame leaves the stack as `skip` makes it.
+    var buffer = [UInt64](repeating: 0, count: 64)
+    let count = buffer.withUnsafeMutableBufferPointer { StackCapture.capture(into: $0, from: 1) }
+    XCTAssertGreaterThan(count, 2)
   }
 
   /// A stack captured here symbolizes to this test method, in this file.

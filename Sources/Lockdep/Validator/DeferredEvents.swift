@@ -93,11 +93,12 @@ struct DeferredEvents {
     stackCounts.deallocate()
   }
 
-  /// Queues one event of the handler run in progress, with its stack.
-  /// `startsRun` marks the first event of a run. Allocates nothing; where
-  /// the stack cannot be captured without allocating (`boundsKnown` false:
-  /// the thread never captured one), the event's return address stands
-  /// for it.
+  /// Queues one event of the handler run in progress, with its stack
+  /// (from the event's call site, when it has one). `startsRun` marks the
+  /// first event of a run. Allocates nothing (`boundsKnown` false: the
+  /// thread never captured a stack, whose bounds are then found without
+  /// allocating); where no stack can be captured, the event's return
+  /// address stands for it.
   mutating func append(_ event: LockEvent, startsRun: Bool, boundsKnown: Bool = true) {
     if startsRun {
       runStart = count
@@ -131,10 +132,15 @@ struct DeferredEvents {
     events[count] = event
     let buffer = UnsafeMutableBufferPointer(
       start: stacks + count * Self.stackDepth, count: Self.stackDepth)
+    // From the lock call's frame, as `LiveThread.captureStack()` cuts a
+    // stack: the validator's frames above it differ with the path that
+    // queued (a thread's queue, an orphan's), and they would take the
+    // room of the caller's.
+    let ip = event.origin.ip
     var frames =
       boundsKnown
-      ? StackCapture.capture(into: buffer, skip: 2)
-      : StackCapture.captureWithoutAllocating(into: buffer, skip: 2)
+      ? StackCapture.capture(into: buffer, skip: 2, from: ip)
+      : StackCapture.captureWithoutAllocating(into: buffer, skip: 2, from: ip)
     if frames == 0 && event.origin.ip != 0 {
       buffer[0] = event.origin.ip
       frames = 1

@@ -15,21 +15,29 @@ public enum StackCapture {
   /// with the return address into the caller of `capture` (after dropping
   /// `skip` more), and returns how many were written.
   ///
+  /// With `ip` (a return address, 0 for none) found among the first
+  /// `searchDepth` frames, the stack starts there instead: at a call site,
+  /// whatever frames of the capturing code lie above it.
+  ///
   /// Falls back to `backtrace()` when the frame-pointer chain cannot be
   /// started (no frame pointer in this build); the fallback may allocate on
   /// its first use (glibc loads the unwinder).
   @inline(never)
-  public static func capture(into buffer: UnsafeMutableBufferPointer<UInt64>, skip: Int = 0)
-    -> Int
-  {
+  public static func capture(
+    into buffer: UnsafeMutableBufferPointer<UInt64>, skip: Int = 0, from ip: UInt64 = 0
+  ) -> Int {
     guard buffer.count > 0 else { return 0 }
     let bounds = ThreadStackBounds.current()
     let fp = UInt(bitPattern: rlc_frame_address())
     guard bounds.contains(frame: fp) else {
       return captureWithBacktrace(into: buffer, skip: skip + 1)
     }
-    return walk(from: fp, within: bounds, into: buffer, skip: skip)
+    let start = ip == 0 ? skip : position(of: ip, from: fp, within: bounds) ?? skip
+    return walk(from: fp, within: bounds, into: buffer, skip: start)
   }
+
+  /// How many frames `capture(into:skip:from:)` searches for its `ip`.
+  public static let searchDepth = 64
 
   /// Makes what a capture needs once per process (the key of the threads'
   /// cached stack bounds), so that a first capture in a signal handler
@@ -47,17 +55,43 @@ public enum StackCapture {
   }
 
   /// `capture` for a signal handler on a thread that may never have
-  /// captured before: allocates nothing, and captures nothing (returns 0)
-  /// where the thread's stack bounds are not known yet or the frame-pointer
-  /// chain cannot be started.
+  /// captured before: allocates nothing. Where the thread's stack bounds
+  /// are not known yet, the walk is kept between the current frame and
+  /// the top of the stack it is on (`rlc_stack_top_without_allocating`);
+  /// captures nothing (returns 0) where neither is known or the
+  /// frame-pointer chain cannot be started.
   @inline(never)
   public static func captureWithoutAllocating(
-    into buffer: UnsafeMutableBufferPointer<UInt64>, skip: Int = 0
+    into buffer: UnsafeMutableBufferPointer<UInt64>, skip: Int = 0, from ip: UInt64 = 0
   ) -> Int {
-    guard buffer.count > 0, let bounds = ThreadStackBounds.cached() else { return 0 }
+    guard buffer.count > 0 else { return 0 }
     let fp = UInt(bitPattern: rlc_frame_address())
+    let bounds =
+      ThreadStackBounds.cached()
+      ?? ThreadStackBounds(low: fp, high: rlc_stack_top_without_allocating(fp))
     guard bounds.contains(frame: fp) else { return 0 }
-    return walk(from: fp, within: bounds, into: buffer, skip: skip)
+    let start = ip == 0 ? skip : position(of: ip, from: fp, within: bounds) ?? skip
+    return walk(from: fp, within: bounds, into: buffer, skip: start)
+  }
+
+  /// The index of the frame returning to `ip` among the first
+  /// `searchDepth` of the chain from frame `start` (as `walk` counts
+  /// them), or nil.
+  @inline(__always)
+  private static func position(
+    of ip: UInt64, from start: UInt, within bounds: ThreadStackBounds
+  ) -> Int? {
+    var fp = start
+    for index in 0..<searchDepth {
+      let frame = UnsafePointer<UInt>(bitPattern: fp)!
+      let next = frame[0]
+      let returnAddress = frame[1]
+      if returnAddress == 0 { return nil }
+      if UInt64(returnAddress) == ip { return index }
+      guard next > fp, bounds.contains(frame: next) else { return nil }
+      fp = next
+    }
+    return nil
   }
 
   /// Follows the frame-pointer chain from frame `fp` (the capturing
@@ -119,7 +153,8 @@ public enum StackCapture {
 /// The address range of the current thread's stack, cached per thread.
 ///
 /// Invariant: `low < high` whenever the range is known; an unknown range is
-/// `0..<0`, which no frame pointer satisfies (so capture falls back).
+/// `0..<0` (or any with `high` 0), which no frame pointer satisfies (so
+/// capture falls back).
 struct ThreadStackBounds {
   var low: UInt
   var high: UInt
@@ -127,7 +162,8 @@ struct ThreadStackBounds {
   /// Whether a frame record (two words) at `fp` lies inside the stack.
   @inline(__always)
   func contains(frame fp: UInt) -> Bool {
-    fp & 7 == 0 && fp >= low && fp <= high &- 16
+    // `high` 0 (unknown) must not wrap around to the whole address space.
+    fp & 7 == 0 && fp >= low && high >= 16 && fp <= high - 16
   }
 
   /// The calling thread's bounds if a capture on this thread computed them
