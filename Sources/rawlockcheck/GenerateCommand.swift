@@ -58,7 +58,7 @@ struct GenerateCommand: ParsableCommand {
 
   @Option(
     help:
-      "Trace shape: reuse (fixed code paths, a high chain-cache hit rate), low-reuse (random nesting, about 25% hits), churn (a short-lived thread per code path taken) random-order (nesting in no order: most new pairs close a cycle, reported) frees (each thread holds a lock all along, a free every fourth event) or deep (48 locks held, released in random order)."
+      "Trace shape: reuse (fixed code paths, a high chain-cache hit rate), low-reuse (random nesting, about 25% hits), churn (a short-lived thread per code path taken), random-order (nesting in no order: most new pairs close a cycle, reported), frees (each thread holds a lock all along, a free every fourth event) or deep (48 locks held, released in random order)."
   )
   var shape: Shape = .reuse
 
