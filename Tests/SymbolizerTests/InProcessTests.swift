@@ -5,6 +5,17 @@ import XCTest
 
 @testable import Symbolizer
 
+/// What `stackTopOnThisThread` found on its thread.
+private let ownStackTop = PThreadMutex<(frame: UInt, top: UInt)?>(nil)
+
+/// A thread's body that notes its frame and the stack top found without
+/// allocating.
+private func stackTopOnThisThread(_: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+  let fp = UInt(bitPattern: rlc_frame_address())
+  ownStackTop.withLock { $0 = (fp, rlc_stack_top_without_allocating(fp)) }
+  return nil
+}
+
 final class InProcessTests: XCTestCase {
   /// One call site for both capture methods, so that from frame 1 on (the
   /// return into the caller of this helper) the two stacks must be equal.
@@ -114,6 +125,21 @@ final class InProcessTests: XCTestCase {
     let main = check()
     let other = PThreadMutex<(frame: UInt, top: UInt, high: UInt)?>(nil)
     SpawnedThread { other.withLock { $0 = check() } }.join()
+    // A thread on a stack the program gave it (`pthread_attr_setstack`).
+    let size = 256 * 1024
+    let stack = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096)
+    defer { stack.deallocate() }
+    var attr = pthread_attr_t()
+    pthread_attr_init(&attr)
+    pthread_attr_setstack(&attr, stack, size)
+    var handle = pthread_t()
+    XCTAssertEqual(pthread_create(&handle, &attr, stackTopOnThisThread, nil), 0)
+    pthread_join(handle, nil)
+    let own = ownStackTop.withLock { $0 }
+    let low = UInt(bitPattern: stack)
+    XCTAssertTrue(
+      own.map { $0.frame > low && $0.top > $0.frame && $0.top <= low + UInt(size) } ?? false,
+      "\(String(describing: own))")
     for got in [main, other.withLock { $0 } ?? (frame: 1, top: 0, high: 0)] {
       XCTAssertGreaterThan(got.top, got.frame, "\(got)")
       XCTAssertLessThanOrEqual(got.top, got.high, "\(got)")
