@@ -2,15 +2,20 @@
 // libelf), zlib (which libelf uses for compressed debug sections; the
 // symbolizer inflates them itself, see DwarfImage.swift), the DWARF constants, the dynamic linker's module iteration, and the
 // few libc, libswiftCore and libstdc++ functions that Swift's Glibc module does
-// not expose. Declarations only, plus two small inline functions: one reads
-// the frame pointer (Swift has no way to name a register), one finds the
-// stack's top from ld.so's variable.
+// not expose. Declarations only, plus small inline functions for the stack
+// walk: one reads the frame pointer (Swift has no way to name a register),
+// one finds the stack's top from ld.so's variable, one asks the kernel
+// whether a frame record can be read (Swift cannot call `syscall`).
 #ifndef RAWLOCKCHECK_CELFUTILS_SHIM_H
 #define RAWLOCKCHECK_CELFUTILS_SHIM_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
 #include <pthread.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <link.h>
 #include <gelf.h>
 #include <dwarf.h>
@@ -57,14 +62,17 @@ extern char *__cxa_demangle(const char *mangledName, char *outputBuffer, size_t 
 // pointer, set before `_start`'s first frame).
 extern void *__libc_stack_end;
 
-/// The top of the stack that frame `frame` lies on, found without
-/// allocating (for a signal handler on a thread whose stack bounds were
-/// never computed: `pthread_getattr_np` allocates), or 0 when not known.
-/// A thread glibc started has its descriptor (`pthread_self()`) at the top
-/// of its stack block, a stack the caller supplied included; the main
-/// thread's descriptor lies elsewhere (below its stack), and its stack
-/// ends at `__libc_stack_end`. Either way the bytes from `frame` up to the
-/// top are one mapping, readable.
+/// The top of the stack that frame `frame` lies on, if it lies on the
+/// thread's own stack, found without allocating (for a signal handler on
+/// a thread whose stack bounds were never computed: `pthread_getattr_np`
+/// allocates), or 0 when not known. A thread glibc started has its
+/// descriptor (`pthread_self()`) at the top of its stack block, a stack
+/// the caller supplied included; the main thread's descriptor lies
+/// elsewhere (below its stack), and its stack ends at `__libc_stack_end`.
+/// An upper bound only: a frame on another stack below it (an alternate
+/// signal stack, a coroutine's) has guard pages and holes between it and
+/// the top, so a walk up to it reads each frame only once
+/// `rlc_can_read` says it may.
 static inline uintptr_t rlc_stack_top_without_allocating(uintptr_t frame) {
   uintptr_t self = (uintptr_t)pthread_self();
   uintptr_t start = (uintptr_t)__libc_stack_end;
@@ -74,6 +82,22 @@ static inline uintptr_t rlc_stack_top_without_allocating(uintptr_t frame) {
   if (frame < self && self - frame < most) return self;
   if (frame < start && start - frame < most) return start;
   return 0;
+}
+
+/// Whether the 16 bytes at `address` (a frame record) can be read,
+/// learned without reading them here, where a bad address would fault:
+/// `process_vm_readv` of this process copies them, or fails with EFAULT
+/// (an unmapped or PROT_NONE page); no side effect, and `errno` is kept
+/// (signal handlers call this). False where the system refuses the call
+/// (a seccomp filter): the walk then stops.
+static inline int rlc_can_read(uintptr_t address) {
+  unsigned char scratch[16];
+  struct iovec local = {scratch, sizeof scratch};
+  struct iovec remote = {(void *)address, sizeof scratch};
+  int saved = errno;
+  long copied = syscall(SYS_process_vm_readv, (long)getpid(), &local, 1UL, &remote, 1UL, 0UL);
+  errno = saved;
+  return copied == (long)sizeof scratch;
 }
 
 /// The current function's frame pointer (the start of the frame-pointer

@@ -607,7 +607,8 @@ let scenarios: [(String, () -> Void)] = [
   ),
   (
     // A handler that takes a sleeping lock (an invalid wait context in a
-    // hard interrupt), run twice from one call site on a thread that
+    // hard interrupt) and returns holding another, run twice from one
+    // call site on a thread that
     // never captured a stack: first before the thread took any lock (its
     // events queued as orphans), then after. One bug, one finding: both
     // runs' stacks are the same.
@@ -615,7 +616,15 @@ let scenarios: [(String, () -> Void)] = [
     {
       let sleeping = Checked.Mutex(name: "&orphan->sleeping")
       let other = Checked.Mutex(name: "&orphan->other")
-      installSignalHandler(SIGUSR1) { _ in sleeping.withLock {} }
+      // And returns holding a raw spin lock (a lock held at the
+      // interrupt's exit): one instance a run, of one class.
+      let key = LockClassKey("&orphan->kept")
+      let kept = (0..<2).map { _ in Checked.RawSpinLock(name: "&orphan->kept", key: key) }
+      let runs = Atomic<Int>(0)
+      installSignalHandler(SIGUSR1) { _ in
+        sleeping.withLock {}
+        kept[runs.add(1, ordering: .relaxed).oldValue].lock()
+      }
       runOnThread {
         var unblock = sigset_t()
         sigemptyset(&unblock)

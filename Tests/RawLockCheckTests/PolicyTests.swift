@@ -271,11 +271,12 @@ import Testing
     #expect(report.stdout.contains("no findings"), "\(report.stdout)")
   }
 
-  /// A handler's bug on a thread that never took a lock nor captured a
-  /// stack (its events queued as orphans) and the same bug from the same
-  /// call site once the thread has state are one finding, counted twice,
-  /// live and offline: both stacks start at the lock's call site and go
-  /// on through the interrupted code (the orphan's was its one frame, and
+  /// A handler's bugs on a thread that never took a lock nor captured a
+  /// stack (its events queued as orphans) and the same bugs from the same
+  /// call site once the thread has state are one finding each, counted
+  /// twice, live and offline: both stacks start at the lock's call site
+  /// (a lock held at the handler's exit: the trampoline's) and go on
+  /// through the interrupted code (the orphan's was its one frame, and
   /// the other's kept the validator's frames above the call site).
   @Test func aHandlersBugBeforeAndAfterTheThreadsFirstLockIsOneFinding() throws {
     let trace = FileManager.default.temporaryDirectory
@@ -285,11 +286,14 @@ import Testing
     #expect(run.reason == .exit && run.status == 0, "\(run.stderr)")
     #expect(
       run.stdout.split(separator: "\n").filter { $0.hasPrefix("finding ") }
-        == ["finding sleep-in-atomic 2", "finding invalid-wait-context 2"], "\(run.stdout)")
+        == [
+          "finding sleep-in-atomic 2", "finding invalid-wait-context 2",
+          "finding locks-held-at-exit 2",
+        ], "\(run.stdout)")
     let report = try ToolRun(["report", "--format", "json", trace.path])
     let json = try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any]
     let findings = json?["findings"] as? [[String: Any]] ?? []
-    #expect(findings.map { $0["count"] as? Int } == [2, 2], "\(report.stdout)")
+    #expect(findings.map { $0["count"] as? Int } == [2, 2, 2], "\(report.stdout)")
     // The orphan's stack goes beyond the handler: through the signal
     // frame, into the thread's start.
     let text = FileManager.default.temporaryDirectory

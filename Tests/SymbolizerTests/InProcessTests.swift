@@ -89,7 +89,9 @@ final class InProcessTests: XCTestCase {
   /// signal handler's, which must not allocate) walks as far as the
   /// capture that computes them: between the current frame and the top
   /// of the thread's stack. It was one frame, or none, before.
-  func testCaptureWithoutAllocatingOnAFreshThreadWalksTheWholeStack() {
+  func testCaptureWithoutAllocatingOnAFreshThreadWalksTheWholeStack() throws {
+    let here = UInt(bitPattern: rlc_frame_address())
+    try XCTSkipIf(rlc_can_read(here) == 0, "process_vm_readv is refused here (seccomp)")
     let result = PThreadMutex<(cachedBefore: Bool, fresh: [UInt64], computed: [UInt64])?>(nil)
     SpawnedThread {
       let cachedBefore = ThreadStackBounds.cached() != nil
@@ -144,6 +146,45 @@ final class InProcessTests: XCTestCase {
       XCTAssertGreaterThan(got.top, got.frame, "\(got)")
       XCTAssertLessThanOrEqual(got.top, got.high, "\(got)")
     }
+  }
+
+  /// A checked walk (a frame that may not be on the stack whose top
+  /// bounds it) reads a frame record only once the kernel says it can be
+  /// read: a chain into a guard page (PROT_NONE) within the bounds ends
+  /// there instead of faulting, as does one into a hole.
+  func testACheckedWalkStopsAtAGuardPageWithinItsBounds() throws {
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let raw = try XCTUnwrap(
+      mmap(nil, 3 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+    defer { munmap(raw, 3 * page) }
+    try XCTSkipIf(rlc_can_read(UInt(bitPattern: raw)) == 0, "process_vm_readv is refused here")
+    XCTAssertEqual(mprotect(raw + page, page, PROT_NONE), 0)
+    let low = UInt(bitPattern: raw)
+    let bounds = ThreadStackBounds(low: low, high: low + UInt(3 * page))
+    XCTAssertEqual(rlc_can_read(low + UInt(page) + 16), 0)
+    XCTAssertEqual(rlc_can_read(low + UInt(2 * page)), 1)
+    // Frame records: the first links to the second, which links into the
+    // guard page (the rbp of code built without frame pointers may be any
+    // number).
+    let words = raw.assumingMemoryBound(to: UInt.self)
+    words[0] = low + 64
+    words[1] = 0x1111
+    words[8] = low + UInt(page) + 16
+    words[9] = 0x2222
+    var buffer = [UInt64](repeating: 0, count: 8)
+    let count = buffer.withUnsafeMutableBufferPointer {
+      StackCapture.walk(from: low, within: bounds, into: $0, skip: 0, checked: true)
+    }
+    XCTAssertEqual(Array(buffer[..<count]), [0x1111, 0x2222])
+    // Past the guard page, and above the bounds: the same.
+    words[8] = low + UInt(2 * page)
+    let past = buffer.withUnsafeMutableBufferPointer {
+      StackCapture.walk(
+        from: low, within: ThreadStackBounds(low: low, high: low + UInt(page)), into: $0,
+        skip: 0, checked: true)
+    }
+    XCTAssertEqual(past, 2)
+    XCTAssertEqual(rlc_can_read(0), 0)
   }
 
   /// Unknown bounds (`high` 0) contain no frame: the walk must not take

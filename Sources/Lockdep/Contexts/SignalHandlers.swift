@@ -126,7 +126,13 @@ enum SignalHandlers {
   }
 
   /// The trampoline every installed signal runs: a hard interrupt around
-  /// the user's handler.
+  /// the user's handler. Its enter and exit carry this function's return
+  /// address as their call site: their queued stacks start there
+  /// (`DeferredEvents.append`) whichever queue holds them, so that a
+  /// handler's lock still held at its exit is one finding before and
+  /// after its thread's first lock. Never inlined: the address is the
+  /// trampoline's.
+  @inline(never)
   static func run(_ signo: Int32) {
     let raw = slots[Int(signo)].load(ordering: .acquiring)
     guard raw != 0 else { return }
@@ -140,9 +146,10 @@ enum SignalHandlers {
     if rlc_lockdep_signal_depth() == 1 && rlc_lockdep_thread() == nil {
       OrphanEvents.noteRunStart(threaded: box.threaded)
     }
-    Live.event(.hardirqEnter, threaded: box.threaded)
+    let ip = UInt64(UInt(bitPattern: rlc_return_address()))
+    Live.event(.hardirqEnter, threaded: box.threaded, ip: ip)
     box.handler(signo)
-    Live.event(.hardirqExit)
+    Live.event(.hardirqExit, ip: ip)
     if rlc_lockdep_signal_depth() == 1 { Live.endHandlerRun() }
     Live.signalHandler(entering: false)
     errno = saved

@@ -95,11 +95,10 @@ struct DeferredEvents {
 
   /// Queues one event of the handler run in progress, with its stack
   /// (from the event's call site, when it has one). `startsRun` marks the
-  /// first event of a run. Allocates nothing (`boundsKnown` false: the
-  /// thread never captured a stack, whose bounds are then found without
-  /// allocating); where no stack can be captured, the event's return
-  /// address stands for it.
-  mutating func append(_ event: LockEvent, startsRun: Bool, boundsKnown: Bool = true) {
+  /// first event of a run. Allocates nothing, on a thread that never
+  /// captured a stack too (`StackCapture.captureWithoutAllocating`); where
+  /// no stack can be captured, the event's return address stands for it.
+  mutating func append(_ event: LockEvent, startsRun: Bool) {
     if startsRun {
       runStart = count
       dropping = false
@@ -132,15 +131,14 @@ struct DeferredEvents {
     events[count] = event
     let buffer = UnsafeMutableBufferPointer(
       start: stacks + count * Self.stackDepth, count: Self.stackDepth)
-    // From the lock call's frame, as `LiveThread.captureStack()` cuts a
+    // From the event's call site, as `LiveThread.captureStack()` cuts a
     // stack: the validator's frames above it differ with the path that
     // queued (a thread's queue, an orphan's), and they would take the
-    // room of the caller's.
-    let ip = event.origin.ip
-    var frames =
-      boundsKnown
-      ? StackCapture.capture(into: buffer, skip: 2, from: ip)
-      : StackCapture.captureWithoutAllocating(into: buffer, skip: 2, from: ip)
+    // room of the caller's. Never `capture`, whose fallback for a frame
+    // outside the thread's bounds (an alternate signal stack) is
+    // `backtrace()`, which allocates.
+    var frames = StackCapture.captureWithoutAllocating(
+      into: buffer, skip: 2, from: event.origin.ip)
     if frames == 0 && event.origin.ip != 0 {
       buffer[0] = event.origin.ip
       frames = 1

@@ -89,7 +89,7 @@ enum OrphanEvents {
   /// Appends `event` to the queue of header `h`, the first of a run
   /// starting it.
   private static func append(_ event: LockEvent, _ h: UnsafeMutablePointer<Header>) {
-    h.pointee.queue.append(event, startsRun: !h.pointee.inRun, boundsKnown: false)
+    h.pointee.queue.append(event, startsRun: !h.pointee.inRun)
     h.pointee.inRun = true
     if event.verb == .hardirqEnter {
       h.pointee.entersQueued += 1

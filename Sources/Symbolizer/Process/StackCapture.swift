@@ -54,11 +54,17 @@ public enum StackCapture {
     _ = ThreadStackBounds.current()
   }
 
-  /// `capture` for a signal handler on a thread that may never have
-  /// captured before: allocates nothing. Where the thread's stack bounds
-  /// are not known yet, the walk is kept between the current frame and
-  /// the top of the stack it is on (`rlc_stack_top_without_allocating`);
-  /// captures nothing (returns 0) where neither is known or the
+  /// `capture` for a signal handler, on a thread that may never have
+  /// captured before or on a stack other than the thread's own (an
+  /// alternate signal stack): allocates nothing and never falls back to
+  /// `backtrace()`. A frame inside the thread's cached bounds is walked
+  /// as `capture` walks it. Elsewhere (bounds never computed, or a frame
+  /// outside them), the walk is kept between the current frame and the
+  /// top of the thread's stack found without allocating
+  /// (`rlc_stack_top_without_allocating`), and reads each frame record
+  /// above its own only once the kernel says it can be read
+  /// (`rlc_can_read`): there, guard pages and holes may lie within the
+  /// range. Captures nothing (returns 0) where no top is known or the
   /// frame-pointer chain cannot be started.
   @inline(never)
   public static func captureWithoutAllocating(
@@ -66,20 +72,23 @@ public enum StackCapture {
   ) -> Int {
     guard buffer.count > 0 else { return 0 }
     let fp = UInt(bitPattern: rlc_frame_address())
-    let bounds =
-      ThreadStackBounds.cached()
-      ?? ThreadStackBounds(low: fp, high: rlc_stack_top_without_allocating(fp))
+    if let cached = ThreadStackBounds.cached(), cached.contains(frame: fp) {
+      let start = ip == 0 ? skip : position(of: ip, from: fp, within: cached) ?? skip
+      return walk(from: fp, within: cached, into: buffer, skip: start)
+    }
+    let bounds = ThreadStackBounds(low: fp, high: rlc_stack_top_without_allocating(fp))
     guard bounds.contains(frame: fp) else { return 0 }
-    let start = ip == 0 ? skip : position(of: ip, from: fp, within: bounds) ?? skip
-    return walk(from: fp, within: bounds, into: buffer, skip: start)
+    let start =
+      ip == 0 ? skip : position(of: ip, from: fp, within: bounds, checked: true) ?? skip
+    return walk(from: fp, within: bounds, into: buffer, skip: start, checked: true)
   }
 
   /// The index of the frame returning to `ip` among the first
   /// `searchDepth` of the chain from frame `start` (as `walk` counts
-  /// them), or nil.
+  /// them), or nil. `checked`: as `walk`'s.
   @inline(__always)
   private static func position(
-    of ip: UInt64, from start: UInt, within bounds: ThreadStackBounds
+    of ip: UInt64, from start: UInt, within bounds: ThreadStackBounds, checked: Bool = false
   ) -> Int? {
     var fp = start
     for index in 0..<searchDepth {
@@ -88,18 +97,22 @@ public enum StackCapture {
       let returnAddress = frame[1]
       if returnAddress == 0 { return nil }
       if UInt64(returnAddress) == ip { return index }
-      guard next > fp, bounds.contains(frame: next) else { return nil }
+      guard next > fp, bounds.contains(frame: next), !checked || rlc_can_read(next) != 0 else {
+        return nil
+      }
       fp = next
     }
     return nil
   }
 
   /// Follows the frame-pointer chain from frame `fp` (the capturing
-  /// function's own) inside `bounds`.
+  /// function's own, which is read as it is) inside `bounds`. `checked`:
+  /// every later frame record is read only once `rlc_can_read` says it
+  /// can be (bounds that may hold unreadable pages).
   @inline(__always)
-  private static func walk(
+  static func walk(
     from start: UInt, within bounds: ThreadStackBounds,
-    into buffer: UnsafeMutableBufferPointer<UInt64>, skip: Int
+    into buffer: UnsafeMutableBufferPointer<UInt64>, skip: Int, checked: Bool = false
   ) -> Int {
     let out = buffer.baseAddress!
     var fp = start
@@ -116,7 +129,9 @@ public enum StackCapture {
         out[count] = UInt64(returnAddress)
         count += 1
       }
-      guard next > fp, bounds.contains(frame: next) else { break }
+      guard next > fp, bounds.contains(frame: next), !checked || rlc_can_read(next) != 0 else {
+        break
+      }
       fp = next
     }
     return count
