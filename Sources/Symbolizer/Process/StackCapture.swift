@@ -20,8 +20,9 @@ public enum StackCapture {
   /// whatever frames of the capturing code lie above it.
   ///
   /// Falls back to `backtrace()` when the frame-pointer chain cannot be
-  /// started (no frame pointer in this build); the fallback may allocate on
-  /// its first use (glibc loads the unwinder).
+  /// started (no frame pointer in this build, or a frame outside the
+  /// thread's stack); the fallback may allocate on its first use (glibc
+  /// loads the unwinder), and starts after `skip` frames whatever `ip`.
   @inline(never)
   public static func capture(
     into buffer: UnsafeMutableBufferPointer<UInt64>, skip: Int = 0, from ip: UInt64 = 0
