@@ -608,10 +608,9 @@ let scenarios: [(String, () -> Void)] = [
   (
     // A handler that takes a sleeping lock (an invalid wait context in a
     // hard interrupt) and returns holding another, run twice from one
-    // call site on a thread that
-    // never captured a stack: first before the thread took any lock (its
-    // events queued as orphans), then after. One bug, one finding: both
-    // runs' stacks are the same.
+    // call site on a thread that never captured a stack: first before
+    // the thread took any lock (its events queued as orphans), then
+    // after. One bug, one finding: both runs' stacks are the same.
     "orphan-signal-twice",
     {
       let sleeping = Checked.Mutex(name: "&orphan->sleeping")
