@@ -4,8 +4,8 @@
 // few libc, libswiftCore and libstdc++ functions that Swift's Glibc module does
 // not expose. Declarations only, plus small inline functions for the stack
 // walk: one reads the frame pointer (Swift has no way to name a register),
-// one finds the stack's top from ld.so's variable, one asks the kernel
-// whether a frame record can be read (Swift cannot call `syscall`).
+// one finds the stack's top from ld.so's variable, one has the kernel copy
+// a frame record that may not be readable (Swift cannot call `syscall`).
 #ifndef RAWLOCKCHECK_CELFUTILS_SHIM_H
 #define RAWLOCKCHECK_CELFUTILS_SHIM_H
 
@@ -71,8 +71,8 @@ extern void *__libc_stack_end;
 /// elsewhere (below its stack), and its stack ends at `__libc_stack_end`.
 /// An upper bound only: a frame on another stack below it (an alternate
 /// signal stack, a coroutine's) has guard pages and holes between it and
-/// the top, so a walk up to it reads each frame only once
-/// `rlc_can_read` says it may.
+/// the top, so a walk up to it copies each frame record through the
+/// kernel (`rlc_read_frame`).
 static inline uintptr_t rlc_stack_top_without_allocating(uintptr_t frame) {
   uintptr_t self = (uintptr_t)pthread_self();
   uintptr_t start = (uintptr_t)__libc_stack_end;
@@ -84,20 +84,22 @@ static inline uintptr_t rlc_stack_top_without_allocating(uintptr_t frame) {
   return 0;
 }
 
-/// Whether the 16 bytes at `address` (a frame record) can be read,
-/// learned without reading them here, where a bad address would fault:
-/// `process_vm_readv` of this process copies them, or fails with EFAULT
-/// (an unmapped or PROT_NONE page); no side effect, and `errno` is kept
-/// (signal handlers call this). False where the system refuses the call
-/// (a seccomp filter): the walk then stops.
-static inline int rlc_can_read(uintptr_t address) {
-  unsigned char scratch[16];
-  struct iovec local = {scratch, sizeof scratch};
-  struct iovec remote = {(void *)address, sizeof scratch};
+/// Copies the frame record (two words: the caller's frame pointer, the
+/// return address) at `address` into `record`, through the kernel:
+/// `process_vm_readv` of this process fails with EFAULT where a read here
+/// would fault (an unmapped or PROT_NONE page), even if another thread
+/// unmaps or protects the page meanwhile (a check first and a read then
+/// could fault in between). No side effect, and `errno` is kept (signal
+/// handlers call this). Returns whether all 16 bytes were copied; false
+/// where the system refuses the call (a seccomp filter): the walk then
+/// stops.
+static inline int rlc_read_frame(uintptr_t address, void *record) {
+  struct iovec local = {record, 2 * sizeof(uintptr_t)};
+  struct iovec remote = {(void *)address, 2 * sizeof(uintptr_t)};
   int saved = errno;
   long copied = syscall(SYS_process_vm_readv, (long)getpid(), &local, 1UL, &remote, 1UL, 0UL);
   errno = saved;
-  return copied == (long)sizeof scratch;
+  return copied == (long)(2 * sizeof(uintptr_t));
 }
 
 /// The current function's frame pointer (the start of the frame-pointer

@@ -5,6 +5,12 @@ import XCTest
 
 @testable import Symbolizer
 
+/// Whether `rlc_read_frame` copies the frame record at `address`.
+private func canRead(_ address: UInt) -> Bool {
+  var record: (UInt, UInt) = (0, 0)
+  return withUnsafeMutableBytes(of: &record) { rlc_read_frame(address, $0.baseAddress!) != 0 }
+}
+
 /// What `stackTopOnThisThread` found on its thread.
 private let ownStackTop = PThreadMutex<(frame: UInt, top: UInt)?>(nil)
 
@@ -91,7 +97,7 @@ final class InProcessTests: XCTestCase {
   /// of the thread's stack. It was one frame, or none, before.
   func testCaptureWithoutAllocatingOnAFreshThreadWalksTheWholeStack() throws {
     let here = UInt(bitPattern: rlc_frame_address())
-    try XCTSkipIf(rlc_can_read(here) == 0, "process_vm_readv is refused here (seccomp)")
+    try XCTSkipIf(!canRead(here), "process_vm_readv is refused here (seccomp)")
     let result = PThreadMutex<(cachedBefore: Bool, fresh: [UInt64], computed: [UInt64])?>(nil)
     SpawnedThread {
       let cachedBefore = ThreadStackBounds.cached() != nil
@@ -149,20 +155,20 @@ final class InProcessTests: XCTestCase {
   }
 
   /// A checked walk (a frame that may not be on the stack whose top
-  /// bounds it) reads a frame record only once the kernel says it can be
-  /// read: a chain into a guard page (PROT_NONE) within the bounds ends
-  /// there instead of faulting, as does one into a hole.
+  /// bounds it) has the kernel copy each frame record: a chain into a
+  /// guard page (PROT_NONE) within the bounds ends there instead of
+  /// faulting, as does one into a hole.
   func testACheckedWalkStopsAtAGuardPageWithinItsBounds() throws {
     let page = Int(sysconf(Int32(_SC_PAGESIZE)))
     let raw = try XCTUnwrap(
       mmap(nil, 3 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
     defer { munmap(raw, 3 * page) }
-    try XCTSkipIf(rlc_can_read(UInt(bitPattern: raw)) == 0, "process_vm_readv is refused here")
+    try XCTSkipIf(!canRead(UInt(bitPattern: raw)), "process_vm_readv is refused here")
     XCTAssertEqual(mprotect(raw + page, page, PROT_NONE), 0)
     let low = UInt(bitPattern: raw)
     let bounds = ThreadStackBounds(low: low, high: low + UInt(3 * page))
-    XCTAssertEqual(rlc_can_read(low + UInt(page) + 16), 0)
-    XCTAssertEqual(rlc_can_read(low + UInt(2 * page)), 1)
+    XCTAssertFalse(canRead(low + UInt(page) + 16))
+    XCTAssertTrue(canRead(low + UInt(2 * page)))
     // Frame records: the first links to the second, which links into the
     // guard page (the rbp of code built without frame pointers may be any
     // number).
@@ -171,6 +177,10 @@ final class InProcessTests: XCTestCase {
     words[1] = 0x1111
     words[8] = low + UInt(page) + 16
     words[9] = 0x2222
+    var record: (UInt, UInt) = (0, 0)
+    XCTAssertEqual(
+      withUnsafeMutableBytes(of: &record) { rlc_read_frame(low + 64, $0.baseAddress!) }, 1)
+    XCTAssertTrue(record == (low + UInt(page) + 16, 0x2222), "\(record)")
     var buffer = [UInt64](repeating: 0, count: 8)
     let count = buffer.withUnsafeMutableBufferPointer {
       StackCapture.walk(from: low, within: bounds, into: $0, skip: 0, checked: true)
@@ -178,13 +188,13 @@ final class InProcessTests: XCTestCase {
     XCTAssertEqual(Array(buffer[..<count]), [0x1111, 0x2222])
     // A link into a hole (a page unmapped): the same.
     XCTAssertEqual(munmap(raw + 2 * page, page), 0)
-    XCTAssertEqual(rlc_can_read(low + UInt(2 * page)), 0)
+    XCTAssertFalse(canRead(low + UInt(2 * page)))
     words[8] = low + UInt(2 * page)
     let hole = buffer.withUnsafeMutableBufferPointer {
       StackCapture.walk(from: low, within: bounds, into: $0, skip: 0, checked: true)
     }
     XCTAssertEqual(hole, 2)
-    XCTAssertEqual(rlc_can_read(0), 0)
+    XCTAssertFalse(canRead(0))
   }
 
   /// Unknown bounds (`high` 0) contain no frame: the walk must not take

@@ -62,10 +62,10 @@ public enum StackCapture {
   /// as `capture` walks it. Elsewhere (bounds never computed, or a frame
   /// outside them), the walk is kept between the current frame and the
   /// top of the thread's stack found without allocating
-  /// (`rlc_stack_top_without_allocating`), and reads each frame record
-  /// above its own only once the kernel says it can be read
-  /// (`rlc_can_read`): there, guard pages and holes may lie within the
-  /// range. Captures nothing (returns 0) where no top is known or the
+  /// (`rlc_stack_top_without_allocating`; where none is, by the rising
+  /// frame pointers alone), and each frame record above its own is copied
+  /// through the kernel (`rlc_read_frame`): there, guard pages and holes
+  /// may lie within the range. Captures nothing (returns 0) where the
   /// frame-pointer chain cannot be started.
   @inline(never)
   public static func captureWithoutAllocating(
@@ -77,7 +77,11 @@ public enum StackCapture {
       let start = ip == 0 ? skip : position(of: ip, from: fp, within: cached) ?? skip
       return walk(from: fp, within: cached, into: buffer, skip: start)
     }
-    let bounds = ThreadStackBounds(low: fp, high: rlc_stack_top_without_allocating(fp))
+    // No top known (a frame on an alternate stack above the thread's):
+    // the walk is bounded by its rising frame pointers and the kernel's
+    // copies alone.
+    let top = rlc_stack_top_without_allocating(fp)
+    let bounds = ThreadStackBounds(low: fp, high: top != 0 ? top : UInt.max)
     guard bounds.contains(frame: fp) else { return 0 }
     let start =
       ip == 0 ? skip : position(of: ip, from: fp, within: bounds, checked: true) ?? skip
@@ -91,49 +95,37 @@ public enum StackCapture {
   private static func position(
     of ip: UInt64, from start: UInt, within bounds: ThreadStackBounds, checked: Bool = false
   ) -> Int? {
-    var fp = start
+    var chain = FrameChain(start, within: bounds, checked: checked)
     for index in 0..<searchDepth {
-      let frame = UnsafePointer<UInt>(bitPattern: fp)!
-      let next = frame[0]
-      let returnAddress = frame[1]
-      if returnAddress == 0 { return nil }
-      if UInt64(returnAddress) == ip { return index }
-      guard next > fp, bounds.contains(frame: next), !checked || rlc_can_read(next) != 0 else {
-        return nil
-      }
-      fp = next
+      if chain.returnAddress == 0 { return nil }
+      if UInt64(chain.returnAddress) == ip { return index }
+      guard chain.advance() else { return nil }
     }
     return nil
   }
 
   /// Follows the frame-pointer chain from frame `fp` (the capturing
   /// function's own, which is read as it is) inside `bounds`. `checked`:
-  /// every later frame record is read only once `rlc_can_read` says it
-  /// can be (bounds that may hold unreadable pages).
+  /// every later frame record is copied through the kernel
+  /// (`rlc_read_frame`), for bounds that may hold unreadable pages.
   @inline(__always)
   static func walk(
     from start: UInt, within bounds: ThreadStackBounds,
     into buffer: UnsafeMutableBufferPointer<UInt64>, skip: Int, checked: Bool = false
   ) -> Int {
     let out = buffer.baseAddress!
-    var fp = start
+    var chain = FrameChain(start, within: bounds, checked: checked)
     var toSkip = skip
     var count = 0
     while count < buffer.count {
-      let frame = UnsafePointer<UInt>(bitPattern: fp)!
-      let next = frame[0]
-      let returnAddress = frame[1]
-      if returnAddress == 0 { break }
+      if chain.returnAddress == 0 { break }
       if toSkip > 0 {
         toSkip -= 1
       } else {
-        out[count] = UInt64(returnAddress)
+        out[count] = UInt64(chain.returnAddress)
         count += 1
       }
-      guard next > fp, bounds.contains(frame: next), !checked || rlc_can_read(next) != 0 else {
-        break
-      }
-      fp = next
+      guard chain.advance() else { break }
     }
     return count
   }
@@ -163,6 +155,56 @@ public enum StackCapture {
       index += 1
     }
     return count
+  }
+}
+
+/// A position in a frame-pointer chain: a frame record (`[fp]` the
+/// caller's frame pointer, `[fp+8]` the return address) already read.
+///
+/// Invariant: each frame after the first lies inside `bounds`, strictly
+/// above the one before (so a walk ends), and was read by the kernel when
+/// `checked` (`rlc_read_frame`, a copy that fails where a read would
+/// fault, even if another thread unmaps or protects the page meanwhile; a
+/// check and then a read could fault in between) or directly otherwise.
+struct FrameChain {
+  private(set) var fp: UInt
+  private(set) var next: UInt
+  private(set) var returnAddress: UInt
+  let bounds: ThreadStackBounds
+  let checked: Bool
+
+  /// The chain at frame `fp`, which is read directly: the caller's own
+  /// frame.
+  @inline(__always)
+  init(_ fp: UInt, within bounds: ThreadStackBounds, checked: Bool) {
+    let frame = UnsafePointer<UInt>(bitPattern: fp)!
+    self.fp = fp
+    self.next = frame[0]
+    self.returnAddress = frame[1]
+    self.bounds = bounds
+    self.checked = checked
+  }
+
+  /// Moves to the caller's frame; false (unmoved) where the chain ends:
+  /// a frame pointer not above this one, outside the bounds, or (checked)
+  /// not readable.
+  @inline(__always)
+  mutating func advance() -> Bool {
+    guard next > fp, bounds.contains(frame: next) else { return false }
+    if checked {
+      var record: (UInt, UInt) = (0, 0)
+      let read = withUnsafeMutableBytes(of: &record) {
+        rlc_read_frame(next, $0.baseAddress!) != 0
+      }
+      guard read else { return false }
+      fp = next
+      (next, returnAddress) = record
+    } else {
+      let frame = UnsafePointer<UInt>(bitPattern: next)!
+      fp = next
+      (next, returnAddress) = (frame[0], frame[1])
+    }
+    return true
   }
 }
 
