@@ -53,6 +53,7 @@ public struct BinaryTraceReader {
     interruption: TraceInterruption? = nil
   ) throws(TraceError) -> TraceSymbols {
     var input = ByteInput(opened: opened, name: displayName)
+    input.interruption = interruption
     var decoder = BinaryTraceDecoder(file: displayName)
     try decoder.run(
       &input, into: &consumer, progress: progress, warning: warning, interruption: interruption)
@@ -74,6 +75,7 @@ public struct BinaryTraceReader {
     switch stop {
     case .truncated: "truncated"
     case .malformed(let message), .io(let message), .refused(_, let message): message
+    case .interrupted(let reason): InputWait.beforeHeader(reason)
     }
   }
 }
@@ -216,6 +218,11 @@ struct BinaryTraceDecoder: ~Copyable {
           throw TraceError(file: file, byte: recordStart, message: message)
         case .refused(let at, let message): throw TraceError(file: file, byte: at, message: message)
         case .io(let message): throw TraceError(file: file, byte: input.offset, message: message)
+        case .interrupted(let reason):
+          // While a pipe was waited for: as between batches.
+          warning("\(file): \(reason) at byte \(recordStart): read up to there")
+          progress?(recordStart, input.fileSize)
+          return
         }
       }
       if let progress, input.progressOffset >= nextProgress {

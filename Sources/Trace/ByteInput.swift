@@ -14,6 +14,9 @@ enum BinaryStop: Error {
   case io(String)
   /// The consumer refused the event read at this offset.
   case refused(at: UInt64, String)
+  /// The reading's interruption gave this reason while a pipe's next
+  /// bytes were waited for (`InputWait`).
+  case interrupted(String)
 }
 
 /// The bytes of a binary trace, read from a file through one fixed buffer,
@@ -35,6 +38,9 @@ struct ByteInput: ~Copyable {
   private var atEOF = false
   /// The file's size, when it is a regular file (or the bytes in memory).
   let fileSize: UInt64?
+  /// Asked while a pipe is waited for (`InputWait`): a reason ends the
+  /// reading (`BinaryStop.interrupted`).
+  var interruption: TraceInterruption? = nil
   /// The file, when it is mapped (`buffer` is its bytes).
   private var mapped: MappedTraceFile?
 
@@ -203,6 +209,9 @@ struct ByteInput: ~Copyable {
     }
     let space = buffer.count - end
     if space == 0 { return }
+    if fileSize == nil, let reason = InputWait.interruptedBeforeInput(on: fd, interruption) {
+      throw .interrupted(reason)
+    }
     let n = read(fd, buffer.baseAddress! + end, space)
     if n < 0 {
       if errno == EINTR { return }

@@ -22,6 +22,9 @@ struct LineReader: ~Copyable {
   private(set) var bytesRead: UInt64 = 0
   /// The file's size, when it is a regular file.
   let fileSize: UInt64?
+  /// Asked while a pipe is waited for (`InputWait`): a reason ends the
+  /// reading (`Failure.interrupted`).
+  var interruption: TraceInterruption? = nil
 
   enum Failure: Error {
     /// Opening it, or reading its first bytes, failed: the message says why.
@@ -31,6 +34,9 @@ struct LineReader: ~Copyable {
     /// A regular file ended before the size it had when opened: it was
     /// cut while it was read (what was read may not be what it held).
     case shrank(read: UInt64, size: UInt64)
+    /// `interruption` gave this reason while a pipe's next bytes were
+    /// waited for.
+    case interrupted(String)
   }
 
   /// Opens `path`; throws a message saying why it cannot be read.
@@ -139,6 +145,9 @@ struct LineReader: ~Copyable {
     }
     let space = buffer.count - end
     if space == 0 { throw .lineTooLong }
+    if fileSize == nil, let reason = InputWait.interruptedBeforeInput(on: fd, interruption) {
+      throw .interrupted(reason)
+    }
     let n = read(fd, buffer.baseAddress! + end, space)
     if n < 0 {
       if errno == EINTR { return }

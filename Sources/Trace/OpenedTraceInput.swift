@@ -52,9 +52,10 @@ final class OpenedTraceInput: @unchecked Sendable {
     return "cannot open: \(String(cString: strerror(errno)))"
   }
 
-  /// Opens `path` and reads its first bytes.
+  /// Opens `path` and reads its first bytes; `interruption` is asked while
+  /// a pipe's first bytes are waited for.
   /// - Throws: why it cannot be opened or read, as a message.
-  init(path: String) throws(OpenFailure) {
+  init(path: String, interruption: TraceInterruption? = nil) throws(OpenFailure) {
     let fd = Self.openForReading(path)
     if fd < 0 { throw OpenFailure(message: Self.openFailureMessage(path)) }
     var info = stat()
@@ -72,7 +73,7 @@ final class OpenedTraceInput: @unchecked Sendable {
       writer = nil
     }
     do {
-      prefix = try Self.readPrefix(fd)
+      prefix = try Self.readPrefix(fd, interruption: fileSize == nil ? interruption : nil)
     } catch {
       close(fd)
       throw error
@@ -118,11 +119,17 @@ final class OpenedTraceInput: @unchecked Sendable {
     return nil
   }
 
-  /// Up to the first 4 bytes of `fd` (fewer at its end).
-  static func readPrefix(_ fd: Int32) throws(OpenFailure) -> [UInt8] {
+  /// Up to the first 4 bytes of `fd` (fewer at its end); `interruption`
+  /// is asked while they are waited for (`InputWait`).
+  static func readPrefix(
+    _ fd: Int32, interruption: TraceInterruption? = nil
+  ) throws(OpenFailure) -> [UInt8] {
     var bytes = [UInt8](repeating: 0, count: 4)
     var count = 0
     while count < bytes.count {
+      if let reason = InputWait.interruptedBeforeInput(on: fd, interruption) {
+        throw OpenFailure(message: InputWait.beforeHeader(reason))
+      }
       let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, 4 - count) }
       if n < 0 && errno == EINTR { continue }
       if n < 0 { throw OpenFailure(message: "read failed: \(String(cString: strerror(errno)))") }

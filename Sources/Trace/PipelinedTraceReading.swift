@@ -20,7 +20,7 @@ extension TraceReader {
     into validator: inout LockValidator, progress: ((UInt64, UInt64?) -> Void)? = nil,
     warning: ((String) -> Void)? = nil, interruption: TraceInterruption? = nil
   ) throws(TraceError) -> TraceSymbols {
-    let opened = try openTrace()
+    let opened = try openTrace(interruption: interruption)
     let isBinary = opened.encoding == .binary
     let pipeline = TracePipeline()
     let path = self.path

@@ -50,6 +50,7 @@ public struct TextTraceReader {
     interruption: TraceInterruption? = nil
   ) throws(TraceError) -> TraceSymbols {
     var lines = LineReader(opened: opened)
+    lines.interruption = interruption
     return try read(
       &lines, into: &consumer, progress: progress, warning: warning, interruption: interruption)
   }
@@ -93,6 +94,16 @@ public struct TextTraceReader {
         line = try lines.nextLine()
       } catch {
         try parser.flush(into: &consumer)
+        // Interrupted while a pipe was waited for: as between batches,
+        // but before the header the trace is none.
+        if case .interrupted(let reason) = error {
+          guard parser.sawHeader else {
+            throw TraceError(
+              file: displayName, line: lineNumber + 1, message: InputWait.beforeHeader(reason))
+          }
+          warning("\(displayName):\(lineNumber): \(reason): read up to this line")
+          break
+        }
         var failure = TraceError(
           file: displayName, line: lineNumber + 1, message: Self.describe(error))
         if case .shrank = error { failure.fileShrank = true }
@@ -157,6 +168,7 @@ public struct TextTraceReader {
     case .lineTooLong: "line longer than \(LineReader.maxLineLength) bytes"
     case .shrank(let read, let size):
       "the file shrank while it was read: it ended after \(read) of its \(size) bytes"
+    case .interrupted(let reason): InputWait.beforeHeader(reason)
     }
   }
 

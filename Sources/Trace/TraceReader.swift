@@ -53,14 +53,16 @@ public struct TraceReader {
     warning: ((String) -> Void)? = nil, interruption: TraceInterruption? = nil
   ) throws(TraceError) -> TraceSymbols {
     try read(
-      opened: openTrace(), into: &consumer, progress: progress, warning: warning,
+      opened: openTrace(interruption: interruption), into: &consumer, progress: progress,
+      warning: warning,
       interruption: interruption)
   }
 
-  /// Opens the trace and reads its first bytes.
-  func openTrace() throws(TraceError) -> OpenedTraceInput {
+  /// Opens the trace and reads its first bytes; `interruption` is asked
+  /// while a pipe's are waited for.
+  func openTrace(interruption: TraceInterruption? = nil) throws(TraceError) -> OpenedTraceInput {
     do {
-      return try OpenedTraceInput(path: path)
+      return try OpenedTraceInput(path: path, interruption: interruption)
     } catch {
       throw TraceError(file: displayName, line: 0, message: error.message)
     }

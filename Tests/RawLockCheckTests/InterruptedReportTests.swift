@@ -22,18 +22,19 @@ struct InterruptedReportTests {
   /// on its standard input, and sends `signal` `times` times, each once
   /// the one before was delivered and `gap` seconds more have passed; the
   /// tool's status (negative: ended by that signal), standard output and
-  /// error.
+  /// error, and whether it ended in the `quiet` seconds after the signals
+  /// in which nothing more is written to it.
   static func run(
-    _ arguments: [String], signal: String, times: Int = 1, gap: Double = 0, first: Data,
-    rest: Data, in directory: URL
-  ) throws -> (status: Int, stdout: String, stderr: String)? {
+    _ arguments: [String], signal: String, times: Int = 1, gap: Double = 0, quiet: Double = 0.3,
+    first: Data, rest: Data, in directory: URL
+  ) throws -> (status: Int, stdout: String, stderr: String, endedWhileQuiet: Bool)? {
     let python = "/usr/bin/python3"
     guard FileManager.default.isExecutableFile(atPath: python) else { return nil }
     try first.write(to: directory.appendingPathComponent("first"))
     try rest.write(to: directory.appendingPathComponent("rest"))
     let driver = """
       import os, signal, subprocess, sys, time
-      tool, name, times, gap = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+      tool, name, times, gap, quiet = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
       number = getattr(signal, name)
       # The test runner starts its children with these blocked.
       signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT, signal.SIGTERM])
@@ -42,7 +43,7 @@ struct InterruptedReportTests {
           signal.signal(signal.SIGTERM, signal.SIG_DFL)
       first = open("first", "rb").read()
       rest = open("rest", "rb").read().splitlines(keepends=True)
-      p = subprocess.Popen([tool] + sys.argv[5:], stdin=subprocess.PIPE,
+      p = subprocess.Popen([tool] + sys.argv[6:], stdin=subprocess.PIPE,
                            stdout=open("out", "wb"), stderr=open("err", "wb"), preexec_fn=child)
       def status(field):
           try:
@@ -56,7 +57,9 @@ struct InterruptedReportTests {
           # A thread of the tool blocked reading its standard input.
           try:
               for task in os.listdir(f"/proc/{p.pid}/task"):
-                  if "pipe_read" in open(f"/proc/{p.pid}/task/{task}/wchan").read():
+                  # Blocked reading, or waiting in poll for the pipe's next bytes.
+                  wchan = open(f"/proc/{p.pid}/task/{task}/wchan").read()
+                  if "pipe_read" in wchan or "poll" in wchan:
                       return True
           except OSError:
               pass
@@ -84,7 +87,10 @@ struct InterruptedReportTests {
           os.kill(p.pid, number)
           # Delivered (its handler ran) before the next.
           wait(lambda: not pending())
-      time.sleep(0.3)
+      deadline = time.time() + quiet
+      while time.time() < deadline and p.poll() is None:
+          time.sleep(0.01)
+      quietly = p.poll() is not None
       try:
           for line in rest:
               if p.poll() is not None:
@@ -95,23 +101,27 @@ struct InterruptedReportTests {
           p.stdin.close()
       except BrokenPipeError:
           pass
-      print(p.wait())
+      print(p.wait(), int(quietly))
       """
     let process = Process()
     process.executableURL = URL(fileURLWithPath: python)
     process.arguments =
-      ["-c", driver, FixturePaths.tool.path, signal, "\(times)", "\(gap)"] + arguments
+      ["-c", driver, FixturePaths.tool.path, signal, "\(times)", "\(gap)", "\(quiet)"] + arguments
     process.currentDirectoryURL = directory
     let out = Pipe()
     process.standardOutput = out
     try process.run()
     let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
-    let status = try #require(Int(printed.trimmingCharacters(in: .whitespacesAndNewlines)))
+    let fields = printed.split(separator: " ").map {
+      $0.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    let status = try #require(fields.first.flatMap { Int($0) }, "\(printed)")
     return (
       status,
       try String(contentsOf: directory.appendingPathComponent("out"), encoding: .utf8),
-      try String(contentsOf: directory.appendingPathComponent("err"), encoding: .utf8)
+      try String(contentsOf: directory.appendingPathComponent("err"), encoding: .utf8),
+      fields.last == "1"
     )
   }
 
@@ -275,16 +285,51 @@ struct InterruptedReportTests {
 
   /// A second signal, more than a second after the first
   /// (`InterruptCleanup.repeatWindow`), does not wait for the reading to
-  /// stop.
+  /// stop: here the reading of a `--graph-in` file, which is read whole,
+  /// from a pipe that waits for more.
   @Test func aSecondSignalEndsTheToolAtOnce() throws {
-    let dir = try MergeCommandTests.directory([:])
+    let dir = try MergeCommandTests.directory(["t.rlt": Self.firstText(filler: 0)])
     defer { try? FileManager.default.removeItem(at: dir) }
+    let graph = Data("rawlockcheck-graph 1\nclass g0 mutex\n".utf8)
+    let more = Data((1...200).map { "class g\($0) mutex\n" }.joined().utf8)
     guard
       let run = try Self.run(
-        ["report", "-"], signal: "SIGTERM", times: 2, gap: 1.5, first: Self.first(),
-        rest: Self.rest(), in: dir)
+        ["report", "--graph-in", "-", "t.rlt"], signal: "SIGTERM", times: 2, gap: 1.5,
+        first: graph, rest: more, in: dir)
     else { return }
     #expect(run.status == -Int(SIGTERM), "\(run.stderr)")
     #expect(run.stdout.isEmpty)
+  }
+
+  /// A signal while the trace's pipe is quiet (its writer hangs) ends the
+  /// reading without waiting for the pipe's next bytes, in either
+  /// encoding, whether the trace is read on a thread of its own or not:
+  /// the report of the first part is printed, and the run ends while
+  /// nothing more comes. (It waited for the next bytes, which may never
+  /// come.)
+  @Test(arguments: [false, true], ["on", "off"])
+  func aSignalWhileThePipeIsQuietEndsTheReadingAtOnce(binary: Bool, readerThread: String) throws {
+    let dir = try MergeCommandTests.directory(["first.rlt": Self.firstText()])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    var first = Self.first()
+    if binary {
+      #expect(try ToolRun(["convert", "first.rlt", "first.rltb"], in: dir).status == 0)
+      first = try Data(contentsOf: dir.appendingPathComponent("first.rltb"))
+    }
+    guard
+      let run = try Self.run(
+        ["report", "--format", "json", "--reader-thread", readerThread, "-"], signal: "SIGTERM",
+        quiet: 10, first: first, rest: Self.rest(), in: dir)
+    else { return }
+    #expect(run.status == 143, "\(run.stderr)")
+    #expect(run.endedWhileQuiet, "\(run.stderr)")
+    let json = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+    #expect(json?["events"] as? Int == 8 + 2 * 2_000, "\(run.stdout.prefix(300))")
+    let findings = json?["findings"] as? [[String: Any]] ?? []
+    #expect(findings.map { $0["kind"] as? String } == ["circular-dependency"], "\(run.stdout)")
+    #expect(
+      run.stderr.contains(
+        binary ? "interrupted by SIGTERM at byte " : "interrupted by SIGTERM: read up to this line"),
+      "\(run.stderr)")
   }
 }

@@ -129,6 +129,98 @@ import Testing
     #expect(warnings == ["t:1: interrupted for the test: read up to this line"])
   }
 
+  /// An interruption whose reason comes once `delay` has passed.
+  final class Deadline: Sendable {
+    let end: ContinuousClock.Instant
+    init(after delay: Duration) { end = .now + delay }
+    var interruption: TraceInterruption {
+      TraceInterruption { [end] in ContinuousClock.now >= end ? "interrupted for the test" : nil }
+    }
+  }
+
+  /// Reads `part` through a pipe whose writer then goes quiet (it closes
+  /// the pipe 20 s later, or once the reading is over), with a reason to
+  /// stop 0.3 s in: the events read, the warnings, and the error thrown.
+  static func readQuietPipe(_ part: [UInt8], twoThreads: Bool) throws -> (
+    events: Int, warnings: [String], error: TraceError?
+  ) {
+    var ends: [Int32] = [0, 0]
+    try #require(pipe(&ends) == 0)
+    defer { close(ends[0]) }
+    let done = DispatchSemaphore(value: 0)
+    let closed = DispatchSemaphore(value: 0)
+    let writer = ends[1]
+    DispatchQueue.global().async {
+      part.withUnsafeBytes { _ = write(writer, $0.baseAddress!, $0.count) }
+      _ = done.wait(timeout: .now() + 20)
+      close(writer)
+      closed.signal()
+    }
+    defer {
+      done.signal()
+      closed.wait()
+    }
+    let reader = TraceReader(path: "/dev/fd/\(ends[0])", displayName: "t")
+    let interruption = Deadline(after: .milliseconds(300)).interruption
+    var warnings: [String] = []
+    do {
+      if twoThreads {
+        var validator = LockValidator()
+        _ = try reader.readOnTwoThreads(
+          into: &validator, warning: { warnings.append($0) }, interruption: interruption)
+        return (Int(validator.eventCount), warnings, nil)
+      }
+      var recorder = Recorder()
+      _ = try reader.read(
+        into: &recorder, warning: { warnings.append($0) }, interruption: interruption)
+      return (recorder.events.count, warnings, nil)
+    } catch {
+      return (0, warnings, error)
+    }
+  }
+
+  /// A pipe whose writer has gone quiet (a program that hangs feeding
+  /// `report -`): the wait for its next bytes asks the interruption too,
+  /// so the reason ends the reading with what was read, and the warning
+  /// names the place, as between batches. A reader that only waited would
+  /// end when the writer closes the pipe, with no warning.
+  @Test(arguments: [false, true], [false, true])
+  func aReasonEndsTheWaitForAQuietPipe(binary: Bool, twoThreads: Bool) throws {
+    let pairs = 10
+    let text =
+      "rawlockcheck-trace 1\nclass a mutex name=&a\nthread 1 name=t1\n"
+      + String(repeating: "1 acquire a\n1 release a\n", count: pairs)
+    let textFile = RoundTrip.temporaryFile(Array(text.utf8))
+    defer { try? FileManager.default.removeItem(at: textFile) }
+    let part =
+      binary
+      ? try BinaryRoundTrip.rewrite(textFile.path, with: BinaryTraceWriter()) : Array(text.utf8)
+    let (events, warnings, error) = try Self.readQuietPipe(part, twoThreads: twoThreads)
+    #expect(error == nil, "\(String(describing: error))")
+    #expect(events == 2 * pairs)
+    #expect(warnings.count == 1, "\(warnings)")
+    let warning = warnings.first ?? ""
+    if binary {
+      #expect(warning == "t: interrupted for the test at byte \(part.count): read up to there")
+    } else {
+      #expect(warning == "t:\(3 + 2 * pairs): interrupted for the test: read up to this line")
+    }
+  }
+
+  /// A quiet pipe before the trace's first bytes, or inside its header,
+  /// holds no trace: the reason ends the reading with an error that says so.
+  @Test(arguments: ["", "rawlockcheck-tra", "RLC"], [false, true])
+  func aReasonBeforeTheHeaderIsNoTrace(part: String, twoThreads: Bool) throws {
+    let (_, warnings, error) = try Self.readQuietPipe(Array(part.utf8), twoThreads: twoThreads)
+    #expect(warnings.isEmpty, "\(warnings)")
+    let message = try #require(error).description
+    #expect(
+      message.hasPrefix("t")
+        && message.hasSuffix(
+          ": interrupted for the test before the trace's header: nothing read"),
+      "\(message)")
+  }
+
   /// No reason: the whole trace, no warning.
   @Test(arguments: [false, true])
   func noReasonReadsEverything(binary: Bool) throws {
