@@ -183,16 +183,18 @@ public struct GraphFile: Sendable, Equatable {
 
   // MARK: Reading
 
-  /// Reads the graph file at `path`, called `displayName` in errors.
+  /// Reads the graph file at `path`, called `displayName` in errors,
+  /// whole. `opening` is asked while a FIFO's writer or a pipe's first
+  /// bytes are waited for: its reason ends the reading before it began.
   /// - Throws: `TraceError` (`file:line: what`) at the first bad line, an
   ///   unknown version, or a file that cannot be read.
-  public static func read(path: String, displayName: String? = nil) throws(TraceError)
-    -> GraphFile
-  {
+  public static func read(
+    path: String, displayName: String? = nil, opening: TraceInterruption? = nil
+  ) throws(TraceError) -> GraphFile {
     let name = displayName ?? path
     var lines: LineReader
     do {
-      lines = try LineReader(path: path)
+      lines = try LineReader(path: path, opening: opening, kind: "graph file")
     } catch {
       throw TraceError(file: name, line: 0, message: TextTraceReader.describe(error))
     }

@@ -18,10 +18,38 @@ enum InputWait {
   /// reading.
   static let step: Int32 = 100
 
-  /// The error of a reading interrupted (`reason`) before the trace's
-  /// header was read: there is no trace to report on.
-  static func beforeHeader(_ reason: String) -> String {
-    "\(reason) before the trace's header: nothing read"
+  /// The error of a reading interrupted (`reason`) before the header of
+  /// the file (`kind`: a trace, a graph file) was read: there is nothing
+  /// to report on.
+  static func beforeHeader(_ reason: String, of kind: String = "trace") -> String {
+    "\(reason) before the \(kind)'s header: nothing read"
+  }
+
+  /// Opens the FIFO at `path` for reading, waiting for its writer in
+  /// steps that ask `interruption`: nil when `path` is no FIFO. A plain
+  /// `open` of a FIFO no process has opened for writing waits until one
+  /// does, through any signal (the handler's `SA_RESTART` restarts it).
+  /// Opened without waiting (`O_NONBLOCK`), it reports nothing to
+  /// `poll` until a writer has come (Linux reports a hang-up only once
+  /// one came and went), and it is then made blocking again.
+  /// - Throws: the reason `interruption` gave first, or why it cannot be
+  ///   opened, as a message.
+  static func openFIFO(
+    _ path: String, _ interruption: TraceInterruption, kind: String
+  ) throws(OpenedTraceInput.OpenFailure) -> Int32? {
+    var info = stat()
+    guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFIFO else { return nil }
+    let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+    if fd < 0 {
+      throw OpenedTraceInput.OpenFailure(
+        message: "cannot open: \(String(cString: strerror(errno)))")
+    }
+    if let reason = interruptedBeforeInput(on: fd, interruption) {
+      close(fd)
+      throw OpenedTraceInput.OpenFailure(message: beforeHeader(reason, of: kind))
+    }
+    _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+    return fd
   }
 
   /// Whether `fd` has bytes or its end to read, waiting as long as it

@@ -40,10 +40,15 @@ struct LineReader: ~Copyable {
   }
 
   /// Opens `path`; throws a message saying why it cannot be read.
-  init(path: String) throws(Failure) {
+  /// `opening` is asked while a FIFO's writer or a pipe's first bytes are
+  /// waited for (then the file is read whole), and its reason is an
+  /// error before the header of the `kind` of file.
+  init(
+    path: String, opening: TraceInterruption? = nil, kind: String = "trace"
+  ) throws(Failure) {
     let opened: OpenedTraceInput
     do {
-      opened = try OpenedTraceInput(path: path)
+      opened = try OpenedTraceInput(path: path, interruption: opening, kind: kind)
     } catch {
       throw .cannotOpen(error.message)
     }

@@ -53,10 +53,20 @@ final class OpenedTraceInput: @unchecked Sendable {
   }
 
   /// Opens `path` and reads its first bytes; `interruption` is asked while
-  /// a pipe's first bytes are waited for.
+  /// a FIFO's writer or a pipe's first bytes are waited for (`InputWait`),
+  /// and its reason is an error before the header of the `kind` of file.
   /// - Throws: why it cannot be opened or read, as a message.
-  init(path: String, interruption: TraceInterruption? = nil) throws(OpenFailure) {
-    let fd = Self.openForReading(path)
+  init(
+    path: String, interruption: TraceInterruption? = nil, kind: String = "trace"
+  ) throws(OpenFailure) {
+    let fd: Int32
+    if path != "/dev/stdin", let interruption,
+      let fifo = try InputWait.openFIFO(path, interruption, kind: kind)
+    {
+      fd = fifo
+    } else {
+      fd = Self.openForReading(path)
+    }
     if fd < 0 { throw OpenFailure(message: Self.openFailureMessage(path)) }
     var info = stat()
     if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
@@ -73,7 +83,8 @@ final class OpenedTraceInput: @unchecked Sendable {
       writer = nil
     }
     do {
-      prefix = try Self.readPrefix(fd, interruption: fileSize == nil ? interruption : nil)
+      prefix = try Self.readPrefix(
+        fd, interruption: fileSize == nil ? interruption : nil, kind: kind)
     } catch {
       close(fd)
       throw error
@@ -122,13 +133,13 @@ final class OpenedTraceInput: @unchecked Sendable {
   /// Up to the first 4 bytes of `fd` (fewer at its end); `interruption`
   /// is asked while they are waited for (`InputWait`).
   static func readPrefix(
-    _ fd: Int32, interruption: TraceInterruption? = nil
+    _ fd: Int32, interruption: TraceInterruption? = nil, kind: String = "trace"
   ) throws(OpenFailure) -> [UInt8] {
     var bytes = [UInt8](repeating: 0, count: 4)
     var count = 0
     while count < bytes.count {
       if let reason = InputWait.interruptedBeforeInput(on: fd, interruption) {
-        throw OpenFailure(message: InputWait.beforeHeader(reason))
+        throw OpenFailure(message: InputWait.beforeHeader(reason, of: kind))
       }
       let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + count, 4 - count) }
       if n < 0 && errno == EINTR { continue }

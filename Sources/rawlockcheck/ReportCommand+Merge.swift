@@ -28,7 +28,8 @@ extension ReportCommand {
     if let graphIn {
       do {
         seed = try GraphFile.read(
-          path: Self.file(for: graphIn), displayName: QuotedText.fileName(graphIn))
+          path: Self.file(for: graphIn), displayName: QuotedText.fileName(graphIn),
+          opening: ReadingInterruption.trace)
       } catch {
         // No trace is read; the report (a SARIF log) says why.
         writeStandardError("rawlockcheck: \(error)\n")

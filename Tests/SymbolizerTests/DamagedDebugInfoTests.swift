@@ -69,6 +69,39 @@ final class DamagedDebugInfoTests: XCTestCase {
     }
   }
 
+  /// An inlined call's `DW_AT_call_file` given as an `implicit_const` of
+  /// -1 in its abbreviation (one damaged byte of `.debug_abbrev`) is read
+  /// as unsigned, past `Int.max`, and trapped converting it (SIGILL, no
+  /// message); now such a value is none, and the frame has no call site.
+  func testACallSitePastIntMaxIsNoCallSite() throws {
+    var patched = 0
+    let damaged = try patchedFixture(section: ".debug_abbrev") { data, offset in
+      // Attribute specifications are (name, form[, value]) in ULEB128:
+      // `DW_AT_call_file` (0x58) or `DW_AT_call_column` (0x57), then
+      // `DW_FORM_implicit_const` (0x21) and a one-byte SLEB128 value.
+      var i = offset
+      while i + 2 < data.count && i < offset + (1 << 16) {
+        if (data[i] == 0x58 || data[i] == 0x57) && data[i + 1] == 0x21 && data[i + 2] < 0x80 {
+          data[i + 2] = 0x7f  // -1
+          patched += 1
+        }
+        i += 1
+      }
+    }
+    defer { try? FileManager.default.removeItem(atPath: damaged) }
+    guard patched > 0 else {
+      throw XCTSkip("the compiler gave no call site an implicit_const: nothing to damage")
+    }
+    let symbolizer = Symbolizer(executable: damaged)
+    let functions = FixtureSupport.functions(of: damaged)
+    XCTAssertFalse(functions.isEmpty)
+    for function in functions {
+      for address in stride(from: function.start, to: function.start + function.size, by: 1) {
+        XCTAssertFalse(symbolizer.symbolize(address).frames.isEmpty)
+      }
+    }
+  }
+
   /// A class's template parameter whose type is the class itself (one
   /// damaged reference: a real splat needed one byte) made a C++ name
   /// built from DWARF recurse until the stack overflowed (SIGSEGV after

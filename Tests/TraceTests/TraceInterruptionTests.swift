@@ -150,8 +150,11 @@ import Testing
     let done = DispatchSemaphore(value: 0)
     let closed = DispatchSemaphore(value: 0)
     let writer = ends[1]
-    DispatchQueue.global().async {
-      part.withUnsafeBytes { _ = write(writer, $0.baseAddress!, $0.count) }
+    // Written before the reading starts (the pipe holds it all).
+    let written =
+      part.isEmpty ? 0 : part.withUnsafeBytes { write(writer, $0.baseAddress!, $0.count) }
+    try #require(written == part.count)
+    Thread.detachNewThread {
       _ = done.wait(timeout: .now() + 20)
       close(writer)
       closed.signal()
@@ -219,6 +222,59 @@ import Testing
         && message.hasSuffix(
           ": interrupted for the test before the trace's header: nothing read"),
       "\(message)")
+  }
+
+  /// A FIFO no process opens for writing (until 20 s later, or the
+  /// reading's end): the wait for its writer asks the interruption, so
+  /// the reason ends it with an error before the header, for a trace and
+  /// for a graph file. (A plain `open` waited through every signal.)
+  @Test(arguments: [false, true])
+  func aReasonEndsTheWaitForAFIFOsWriter(graphFile: Bool) throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "fifo-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let path = directory.appendingPathComponent("f").path
+    try #require(mkfifo(path, 0o600) == 0)
+    let done = DispatchSemaphore(value: 0)
+    let closed = DispatchSemaphore(value: 0)
+    final class Flag: Sendable { let value = Atomic<Bool>(false) }
+    let writerCame = Flag()
+    Thread.detachNewThread {
+      // A writer that comes late, writes nothing and goes: what ends a
+      // reader that only waited.
+      if done.wait(timeout: .now() + 20) == .timedOut {
+        writerCame.value.store(true, ordering: .sequentiallyConsistent)
+        let fd = open(path, O_WRONLY)
+        if fd >= 0 { close(fd) }
+      }
+      closed.signal()
+    }
+    defer {
+      done.signal()
+      closed.wait()
+    }
+    let interruption = Deadline(after: .milliseconds(300)).interruption
+    var message = ""
+    do {
+      if graphFile {
+        _ = try GraphFile.read(path: path, displayName: "g", opening: interruption)
+      } else {
+        var recorder = Recorder()
+        _ = try TraceReader(path: path, displayName: "t").read(
+          into: &recorder, interruption: interruption)
+      }
+    } catch {
+      message = error.description
+    }
+    let expected =
+      graphFile
+      ? "g: interrupted for the test before the graph file's header: nothing read"
+      : "t: interrupted for the test before the trace's header: nothing read"
+    #expect(message == expected)
+    // Ended by the reason, not by the writer.
+    let came = writerCame.value.load(ordering: .sequentiallyConsistent)
+    #expect(!came)
   }
 
   /// No reason: the whole trace, no warning.

@@ -133,7 +133,9 @@ extension SymbolizerEngine {
     }
   }
 
-  /// The call site of an inlined call DIE, read once per DIE.
+  /// The call site of an inlined call DIE, read once per DIE. A value
+  /// past `Int.max` (damaged debug information: an `implicit_const` read
+  /// as unsigned) is no value.
   func callSite(of inlined: inout Dwarf_Die, unit: Int, dwarf: DwarfIndex) -> CallSite {
     let key = UInt64(UInt(bitPattern: inlined.addr))
     if let known = callSites[key] { return known }
@@ -143,7 +145,7 @@ extension SymbolizerEngine {
       guard dwarf_attr(&inlined, UInt32(name), &attribute) != nil,
         dwarf_formudata(&attribute, &result) == 0
       else { return nil }
-      return Int(result)
+      return Int(exactly: result)
     }
     var site = CallSite(file: -1, line: 0, column: 0)
     if let file = value(DW_AT_call_file) {
