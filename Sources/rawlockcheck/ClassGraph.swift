@@ -264,16 +264,19 @@ struct ClassGraph {
     }
   }
 
-  /// At most `limit` of the edges, with the classes they join (and every
-  /// class taken in an invalid wait context): the edges a finding marks
-  /// first, then the other edges of the classes those join, then the rest,
-  /// each group in the order first seen, and drawn in that order. The
-  /// whole graph when it has no more edges than that. Graphviz's layout
-  /// grows much faster than the edges (about 0.3 s for 500, 3 s for
-  /// 1,000, over two minutes for 2,000), and a picture of thousands of
-  /// edges shows nothing anyway.
+  /// At most `limit` of the edges, with the classes they join, and at
+  /// most `2 * limit` classes: the edges a finding marks first, then the
+  /// other edges of the classes those join, then the rest, each group in
+  /// the order first seen, and drawn in that order; then, while there is
+  /// room among the classes, the classes taken in an invalid wait
+  /// context, then the others (classes with no dependency drawn). The
+  /// whole graph when it is no bigger than that. Graphviz's layout grows
+  /// much faster than the edges (about 0.3 s for 500, 3 s for 1,000, over
+  /// two minutes for 2,000), and with the classes too (23 s for 20,000
+  /// with no edge at all); a picture of thousands shows nothing anyway.
   func limited(toEdges limit: Int) -> ClassGraph {
-    guard edges.count > limit else { return self }
+    let classLimit = 2 * limit
+    guard edges.count > limit || nodes.count > classLimit else { return self }
     let marked = { (e: Edge) in e.isMarked }
     let flagged = Set(nodes.filter(\.invalidWaitContext).map(\.id.raw))
     var focus = flagged
@@ -289,10 +292,17 @@ struct ClassGraph {
     let kept = ranked.prefix(limit).sorted()
     var part = self
     part.edges = kept.map { edges[$0] }
-    var shown = flagged
+    var shown: Set<Int32> = []
     for e in part.edges {
       shown.insert(e.from.raw)
       shown.insert(e.to.raw)
+    }
+    // An edge's classes always (at most `classLimit`), then the rest.
+    var room = classLimit - shown.count
+    for wanted in [true, false] where room > 0 {
+      for n in nodes where room > 0 && n.invalidWaitContext == wanted {
+        if shown.insert(n.id.raw).inserted { room -= 1 }
+      }
     }
     part.nodes = nodes.filter { shown.contains($0.id.raw) }
     part.whole = (edges.count, nodes.count)

@@ -33,9 +33,11 @@ struct GraphCommand: ParsableCommand {
       irq lock inversion is purple and bold (with the dependency it refused); edges into an \
       acquisition in an invalid wait context are dashed orange, and that class has a double \
       border. svg runs Graphviz's dot -Tsvg. A graph of more than --max-edges dependencies \
-      (for svg 500 unless given: Graphviz's layout of a few thousand edges takes minutes) \
-      is drawn in part: the edges findings mark, then the other edges of their classes, then \
-      the rest in the order first seen; the title and a line on stderr say how much. Several \
+      (for svg 500 unless given: Graphviz's layout of a few thousand edges takes minutes), \
+      or of more than twice as many classes, is drawn in part: the edges findings mark, then \
+      the other edges of their classes, then the rest in the order first seen, and at most \
+      twice as many classes, those of the edges drawn first; the title and a line on stderr \
+      say how much. Several \
       traces are drawn as one graph, the union that report --merge validates (each trace's \
       threads apart); --graph-in adds a graph file's classes and dependencies (a CI run's \
       graph kept by report --graph-out), and alone draws that file. Exit status 0, or 2 when \

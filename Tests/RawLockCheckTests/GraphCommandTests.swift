@@ -300,6 +300,43 @@ import Testing
     #expect((object["whole"] as? [String: Any])?["nodes"] as? Int == 60)
   }
 
+  /// Classes with no dependency count too: a graph of more than twice as
+  /// many classes as `--max-edges` draws that many, the classes of the
+  /// edges drawn first, then one taken in an invalid wait context, then
+  /// others (a trace of 20,000 classes each taken alone kept Graphviz
+  /// busy for 23 s: the limit drew every class without an edge).
+  @Test func maxEdgesLimitsClassesWithoutDependenciesToo() throws {
+    var lines = ["rawlockcheck-trace 1", "class a mutex", "class b mutex", "class r raw_spinlock"]
+    lines += ["class m mutex"]
+    for c in 0..<300 { lines.append("class c\(c) mutex") }
+    for c in 0..<300 { lines += ["1 acquire c\(c)", "1 release c\(c)"] }
+    // A cycle (a and b), then a mutex in a hard interrupt: an invalid wait
+    // context with no lock held, so no edge into it.
+    lines += ["1 acquire a", "1 acquire b", "1 release b", "1 release a"]
+    lines += ["1 acquire b", "1 acquire a", "1 release a", "1 release b"]
+    lines += ["2 hardirq-enter", "2 acquire m", "2 release m", "2 hardirq-exit"]
+    let file = FileManager.default.temporaryDirectory
+      .appendingPathComponent("graph-lonely-\(UUID().uuidString).rlt")
+    try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(at: file) }
+    let run = try ToolRun(["graph", "--format", "json", "--max-edges", "3", file.path])
+    #expect(run.status == 0, "\(run.stderr)")
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    let nodes = try #require(object["nodes"] as? [[String: Any]])
+    let names = nodes.compactMap { $0["name"] as? String ?? $0["id"] as? String }
+    #expect(nodes.count == 6, "\(names)")
+    let classes = Set(nodes.compactMap { $0["class"] as? String })
+    #expect(classes.isSuperset(of: ["a", "b", "m"]), "\(nodes)")
+    #expect((object["whole"] as? [String: Any])?["nodes"] as? Int == 304)
+    #expect(run.stderr.contains("and 6 of 304 classes (--max-edges)"), "\(run.stderr)")
+    // No more than that: the whole graph.
+    let all = try ToolRun(["graph", "--format", "json", "--max-edges", "0", file.path])
+    let whole = try #require(
+      try JSONSerialization.jsonObject(with: Data(all.stdout.utf8)) as? [String: Any])
+    #expect((whole["nodes"] as? [Any])?.count == 304)
+  }
+
   /// A negative limit is a usage error (status 2) that names the option.
   @Test func aNegativeMaxEdgesIsAUsageError() throws {
     let run = try ToolRun(["graph", "--max-edges=-1", "findings/circular-abba.rlt"])
