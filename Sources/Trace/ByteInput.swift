@@ -41,6 +41,8 @@ struct ByteInput: ~Copyable {
   /// Asked while a pipe is waited for (`InputWait`): a reason ends the
   /// reading (`BinaryStop.interrupted`).
   var interruption: TraceInterruption? = nil
+  /// Given every byte read after the first ones (`TraceTee`).
+  private var tee: TraceTee? = nil
   /// The file, when it is mapped (`buffer` is its bytes).
   private var mapped: MappedTraceFile?
 
@@ -62,7 +64,7 @@ struct ByteInput: ~Copyable {
   /// name in the error a fault in it gives).
   init(opened: OpenedTraceInput, name: String) {
     self.fileSize = opened.fileSize
-    if let size = opened.fileSize, opened.writer == nil,
+    if let size = opened.fileSize, opened.writer == nil, opened.tee == nil,
       let file = opened.map(size: size, name: name)
     {
       self.buffer = UnsafeMutableRawBufferPointer(mutating: file.bytes)
@@ -73,6 +75,7 @@ struct ByteInput: ~Copyable {
       return
     }
     (buffer, end, fd) = opened.take(intoBufferOf: Self.bufferSize)
+    tee = opened.tee
   }
 
   /// Reads `bytes` from memory.
@@ -216,6 +219,11 @@ struct ByteInput: ~Copyable {
     if n < 0 {
       if errno == EINTR { return }
       throw .io("read failed: \(String(cString: strerror(errno)))")
+    }
+    if n > 0, let tee,
+      let failure = tee(UnsafeRawBufferPointer(start: buffer.baseAddress! + end, count: n))
+    {
+      throw .io(failure)
     }
     if n == 0 { atEOF = true }
     end += n

@@ -25,6 +25,8 @@ struct LineReader: ~Copyable {
   /// Asked while a pipe is waited for (`InputWait`): a reason ends the
   /// reading (`Failure.interrupted`).
   var interruption: TraceInterruption? = nil
+  /// Given every byte read after the first ones (`TraceTee`).
+  private let tee: TraceTee?
 
   enum Failure: Error {
     /// Opening it, or reading its first bytes, failed: the message says why.
@@ -59,6 +61,7 @@ struct LineReader: ~Copyable {
   /// descriptor (which it closes).
   init(opened: OpenedTraceInput) {
     self.fileSize = opened.fileSize
+    self.tee = opened.tee
     let whole: UnsafeMutableRawBufferPointer
     (whole, end, fd) = opened.take(
       intoBufferOf: Self.maxLineLength * 2 + TextTraceParser.readSlack)
@@ -157,6 +160,11 @@ struct LineReader: ~Copyable {
     if n < 0 {
       if errno == EINTR { return }
       throw .readFailed(String(cString: strerror(errno)))
+    }
+    if n > 0, let tee,
+      let failure = tee(UnsafeRawBufferPointer(start: buffer.baseAddress! + end, count: n))
+    {
+      throw .cannotOpen(failure)
     }
     if n == 0 {
       // A regular file is read to the size it had when opened, at least:

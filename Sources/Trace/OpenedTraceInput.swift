@@ -21,6 +21,9 @@ final class OpenedTraceInput: @unchecked Sendable {
   /// recorder `flock`s its trace while it writes): a trace read then is
   /// cut wherever that process had got to.
   let writer: Int32?
+  /// Given every byte read, the prefix first (`TraceTee`); a file read
+  /// through it is never mapped.
+  let tee: TraceTee?
 
   /// `path` opened for reading. Standard input (`/dev/stdin`, as `-` is
   /// named) that is not a regular file is duplicated rather than opened
@@ -30,7 +33,17 @@ final class OpenedTraceInput: @unchecked Sendable {
   /// offset stands (`{ head -n 1 >/dev/null; rawlockcheck report -; } <
   /// trace` reads the rest, as `cat` would). A closed standard input
   /// fails with `EBADF`.
+  ///
+  /// `/dev/fd/N` naming a descriptor that is not a regular file (a
+  /// FIFO `convert` opened, whose first reading must go on reading it)
+  /// is duplicated too, for the same reason.
   static func openForReading(_ path: String) -> Int32 {
+    if path.hasPrefix("/dev/fd/"), let n = Int32(path.dropFirst("/dev/fd/".count)), n >= 0 {
+      var info = stat()
+      if fstat(n, &info) == 0, (info.st_mode & S_IFMT) != S_IFREG {
+        return fcntl(n, F_DUPFD_CLOEXEC, 0)
+      }
+    }
     guard path == "/dev/stdin" else { return open(path, O_RDONLY | O_CLOEXEC) }
     var info = stat()
     if fstat(0, &info) != 0 { return -1 }
@@ -57,10 +70,13 @@ final class OpenedTraceInput: @unchecked Sendable {
   /// and its reason is an error before the header of the `kind` of file.
   /// - Throws: why it cannot be opened or read, as a message.
   init(
-    path: String, interruption: TraceInterruption? = nil, kind: String = "trace"
+    path: String, interruption: TraceInterruption? = nil, kind: String = "trace",
+    tee: TraceTee? = nil
   ) throws(OpenFailure) {
+    self.tee = tee
     let fd: Int32
-    if path != "/dev/stdin", let interruption,
+    // Standard input and `/dev/fd/N` are open already (`openForReading`).
+    if path != "/dev/stdin", !path.hasPrefix("/dev/fd/"), let interruption,
       let fifo = try InputWait.openFIFO(path, interruption, kind: kind)
     {
       fd = fifo
@@ -82,9 +98,12 @@ final class OpenedTraceInput: @unchecked Sendable {
       fileSize = nil
       writer = nil
     }
-    do {
+    do throws(OpenFailure) {
       prefix = try Self.readPrefix(
         fd, interruption: fileSize == nil ? interruption : nil, kind: kind)
+      if let tee, let failure = prefix.withUnsafeBytes({ tee($0) }) {
+        throw OpenFailure(message: failure)
+      }
     } catch {
       close(fd)
       throw error

@@ -48,21 +48,25 @@ public struct TraceReader {
   ///     with a warning naming the place.
   /// - Returns: the trace's modules and stacks.
   /// - Throws: `TraceError` at the first malformed line or record.
+  ///   - tee: given every byte read, in order (``TraceTee``).
   public func read<Consumer: TraceConsumer>(
     into consumer: inout Consumer, progress: ((UInt64, UInt64?) -> Void)? = nil,
-    warning: ((String) -> Void)? = nil, interruption: TraceInterruption? = nil
+    warning: ((String) -> Void)? = nil, interruption: TraceInterruption? = nil,
+    tee: TraceTee? = nil
   ) throws(TraceError) -> TraceSymbols {
     try read(
-      opened: openTrace(interruption: interruption), into: &consumer, progress: progress,
+      opened: openTrace(interruption: interruption, tee: tee), into: &consumer, progress: progress,
       warning: warning,
       interruption: interruption)
   }
 
   /// Opens the trace and reads its first bytes; `interruption` is asked
   /// while a pipe's are waited for.
-  func openTrace(interruption: TraceInterruption? = nil) throws(TraceError) -> OpenedTraceInput {
+  func openTrace(
+    interruption: TraceInterruption? = nil, tee: TraceTee? = nil
+  ) throws(TraceError) -> OpenedTraceInput {
     do {
-      return try OpenedTraceInput(path: path, interruption: interruption)
+      return try OpenedTraceInput(path: path, interruption: interruption, tee: tee)
     } catch {
       throw TraceError(file: displayName, line: 0, message: error.message)
     }

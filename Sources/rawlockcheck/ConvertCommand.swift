@@ -43,6 +43,18 @@ struct ConvertCommand: ParsableCommand {
     do {
       let source = try RereadableInput(input)
       try OutputFile.refuse(output, being: input, device: source.device, inode: source.inode)
+      // The first reading validates: a trace `report` refuses (contexts that
+      // do not nest, an enable without a disable, spec/trace-format.md) is
+      // refused here by the same rules, not written out for every other
+      // command to refuse. A stream is copied as it is read: only as far
+      // as it reads as a trace.
+      var first = LockValidator()
+      // Warnings (a truncated binary trace) are said by the second reading,
+      // once the output is written: a failure to write comes alone.
+      let symbols = try TraceReader(
+        path: source.firstPath, displayName: QuotedText.fileName(input)
+      ).read(into: &first, warning: { _ in }, tee: source.tee)
+      try source.checkUnchanged()
       let reader = TraceReader(path: source.path, displayName: QuotedText.fileName(input))
       let encoding =
         to.map { TraceEncoding(rawValue: $0.rawValue)! } ?? (reader.encoding() ?? .text).other
@@ -52,8 +64,10 @@ struct ConvertCommand: ParsableCommand {
           message: "will not write a binary trace to a terminal (redirect it, or use --to text)")
       }
       switch encoding {
-      case .text: try convert(reader, TextTraceWriter(capacity: Self.chunk + 4096), source)
-      case .binary: try convert(reader, BinaryTraceWriter(capacity: Self.chunk + 4096), source)
+      case .text:
+        try convert(reader, TextTraceWriter(capacity: Self.chunk + 4096), source, symbols)
+      case .binary:
+        try convert(reader, BinaryTraceWriter(capacity: Self.chunk + 4096), source, symbols)
       }
     } catch let error as TraceError {
       writeStandardError("rawlockcheck: \(error)\n")
@@ -64,21 +78,12 @@ struct ConvertCommand: ParsableCommand {
   /// Bytes buffered before they are written to OUT.
   static let chunk = 1 << 20
 
-  /// Reads IN twice: once to validate it and for its modules and stacks
-  /// (written first), then into a rewriter that writes OUT a chunk at a
-  /// time. OUT is opened only once the first reading succeeded.
+  /// Reads IN the second time (the first validated it and found its
+  /// modules and stacks, `symbols`, written first) into a rewriter that
+  /// writes OUT a chunk at a time. OUT is opened only now.
   private func convert<W: TraceWriting>(
-    _ reader: TraceReader, _ writer: W, _ source: RereadableInput
+    _ reader: TraceReader, _ writer: W, _ source: RereadableInput, _ symbols: TraceSymbols
   ) throws {
-    // The first reading validates: a trace `report` refuses (contexts that
-    // do not nest, an enable without a disable, spec/trace-format.md) is
-    // refused here by the same rules, not written out for every other
-    // command to refuse.
-    var first = LockValidator()
-    // Warnings (a truncated binary trace) are said by the second reading,
-    // once the output is written: a failure to write comes alone.
-    let symbols = try reader.read(into: &first, warning: { _ in })
-    try source.checkUnchanged()
     // Both readers refuse a deeper stack; this guards the writer's limit.
     if let index = symbols.stacks.firstIndex(where: { $0.count > BinaryTraceFormat.maxStackDepth }),
       W.self == BinaryTraceWriter.self

@@ -8,14 +8,23 @@ import Trace
 /// An input opened once that can be read from the start any number of
 /// times (`convert` reads its input twice): a regular file through its open
 /// descriptor (`/dev/fd/N`); a pipe, a FIFO, a device, or standard input
-/// (`-`) left part-read, first copied (from where it stands) into an
-/// unlinked temporary file.
+/// (`-`) left part-read is read once from `firstPath`, which copies (from
+/// where it stands) into an unlinked temporary file what it reads
+/// (`tee`), and then from the copy: a stream that stops reading as a
+/// trace is copied only as far as its reader read (`/dev/zero`, `yes`).
 ///
 /// Invariant: `descriptor` stays open, and `path` opens the same file,
-/// until the object goes away.
+/// until the object goes away; for a stream, `path` holds what the
+/// reading of `firstPath` read.
 final class RereadableInput {
-  /// A path that opens the input afresh, from its first byte.
+  /// A path that opens the input afresh, from its first byte, once it
+  /// has been read from `firstPath`.
   let path: String
+  /// The path to read the input from the first time: `path`, or for a
+  /// stream the stream itself, read through `tee`.
+  let firstPath: String
+  /// For a stream, where its first reading puts what it reads.
+  let tee: TraceTee?
   /// The device and inode of the file named on the command line (before any
   /// copy), to tell whether an output is the same file.
   let device: UInt64
@@ -36,6 +45,7 @@ final class RereadableInput {
     let shown = QuotedText.fileName(name)
     self.name = shown
     var fd: Int32 = 0
+    var tee: TraceTee? = nil
     if name != "-" {
       fd = open(name, O_RDONLY | O_CLOEXEC)
       if fd < 0 { throw Self.error(shown, "cannot open", errno) }
@@ -75,13 +85,29 @@ final class RereadableInput {
       if fd != 0 { close(fd) }
       throw TraceError(file: shown, line: 0, message: "cannot open: is a directory")
     default:
-      defer { if fd != 0 { close(fd) } }
-      descriptor = try Self.copy(fd, name: shown)
+      let copy: StreamCopy
+      do throws(TraceError) {
+        copy = try StreamCopy(name: shown)
+      } catch {
+        if fd != 0 { close(fd) }
+        throw error
+      }
+      descriptor = copy.descriptor
       ownsDescriptor = true
       sizeAtOpen = nil
+      // The stream stays open (the first reading opens it through its
+      // descriptor, from where it stands) as long as the copy.
+      if fd != 0 { stream = fd }
+      tee = { copy.take($0) }
     }
     path = "/dev/fd/\(descriptor)"
+    // Standard input as every reader opens it (`OpenedTraceInput`).
+    firstPath = tee == nil ? path : fd == 0 ? "/dev/stdin" : "/dev/fd/\(fd)"
+    self.tee = tee
   }
+
+  /// A stream's own descriptor (not standard input's), closed with this.
+  private var stream: Int32? = nil
 
   /// Throws when a regular file's size is no longer what it was when
   /// opened: each reading may have seen other bytes (a trace cut, or
@@ -98,54 +124,51 @@ final class RereadableInput {
 
   deinit {
     if ownsDescriptor { close(descriptor) }
+    if let stream { close(stream) }
   }
 
-  /// Copies what is readable from `source` into a new unlinked file in
-  /// `$TMPDIR` (or `/tmp`) and returns its descriptor: all of it, or, when
-  /// it stops reading as a trace (`TraceCopyLimit`), up to there.
-  private static func copy(_ source: Int32, name: String) throws(TraceError) -> Int32 {
-    let directory = temporaryDirectory()
-    guard let (fd, path) = makeTemporaryFile(prefix: "\(directory)/rawlockcheck-input-") else {
-      throw error(
-        name, "cannot make a temporary copy in \(QuotedText.printable(directory))", errno)
+  /// A new unlinked file in `$TMPDIR` (or `/tmp`) that a stream's first
+  /// reading writes what it reads to (`take`), as long as the file's disk
+  /// keeps the room it leaves free.
+  final class StreamCopy {
+    /// The copy's descriptor (the `RereadableInput` closes it).
+    let descriptor: Int32
+    private let name: String
+    private let directory: String
+    private var copied = 0
+    private var nextRoomCheck = 0
+
+    /// Makes the file; `name` is the input's, for messages.
+    init(name: String) throws(TraceError) {
+      directory = temporaryDirectory()
+      guard let (fd, path) = makeTemporaryFile(prefix: "\(directory)/rawlockcheck-input-") else {
+        throw RereadableInput.error(
+          name, "cannot make a temporary copy in \(QuotedText.printable(directory))", errno)
+      }
+      removeTemporaryFile(path)
+      descriptor = fd
+      self.name = name
     }
-    removeTemporaryFile(path)
-    var chunk = [UInt8](repeating: 0, count: 1 << 16)
-    var limit = TraceCopyLimit()
-    var copied = 0
-    var nextRoomCheck = 0
-    while limit.accepts {
-      if copied >= nextRoomCheck, let room = Self.roomLeft(fd) {
+
+    /// Appends `bytes`; nil, or why the copy cannot go on.
+    func take(_ bytes: UnsafeRawBufferPointer) -> String? {
+      if copied >= nextRoomCheck, let room = RereadableInput.roomLeft(descriptor) {
         // Looked at again after half the room above the reserve at most
         // (and 64 MiB), so that the copy stops before it eats into it.
         let spare = room.available - room.reserve
-        nextRoomCheck = copied + min(Self.roomCheckBytes, max(spare / 2, 0))
-        if spare < chunk.count {
-          close(fd)
-          throw TraceError(
-            file: name, line: 0,
-            message:
-              "cannot make a temporary copy: after \(Self.size(copied)), \(QuotedText.printable(directory)) is down to the \(Self.size(room.reserve)) the copy leaves free (5 % of its disk, at most 1 GiB; an endless stream would fill the disk): convert a file, or set TMPDIR to a larger disk"
-          )
+        nextRoomCheck = copied + min(RereadableInput.roomCheckBytes, max(spare / 2, 0))
+        if spare < max(bytes.count, 1 << 16) {
+          return
+            "cannot make a temporary copy: after \(RereadableInput.size(copied)), \(QuotedText.printable(directory)) is down to the \(RereadableInput.size(room.reserve)) the copy leaves free (5 % of its disk, at most 1 GiB; an endless stream would fill the disk): convert a file, or set TMPDIR to a larger disk"
         }
       }
-      let count = chunk.withUnsafeMutableBytes { read(source, $0.baseAddress!, $0.count) }
-      if count < 0, errno == EINTR { continue }
-      if count < 0 {
-        let code = errno
-        close(fd)
-        throw error(name, "cannot read", code)
-      }
-      if count == 0 { return fd }
-      let failure = writeAll(Array(chunk[..<count]), to: fd)
+      let failure = writeAll(Array(bytes), to: descriptor)
       if failure != 0 {
-        close(fd)
-        throw error(name, "cannot make a temporary copy", failure)
+        return "cannot make a temporary copy: \(String(cString: strerror(failure)))"
       }
-      chunk.withUnsafeBytes { limit.take(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-      copied += count
+      copied += bytes.count
+      return nil
     }
-    return fd
   }
 
   /// How often the copy looks at the room left on its disk: every 64 MiB
@@ -167,7 +190,7 @@ final class RereadableInput {
     return (Int(info.f_bavail) * block, min(1 << 30, total / 20))
   }
 
-  private static func error(_ name: String, _ what: String, _ code: Int32) -> TraceError {
+  fileprivate static func error(_ name: String, _ what: String, _ code: Int32) -> TraceError {
     TraceError(file: name, line: 0, message: "\(what): \(String(cString: strerror(code)))")
   }
 }

@@ -106,7 +106,9 @@ import Testing
       + "| TMPDIR=\(directory.path) \(FixturePaths.tool.path) convert - /dev/null"
     let run = try ToolRun.command("/bin/sh", ["-c", script])
     #expect(run.status == 2, "\(run.stderr)")
-    #expect(run.stderr.hasPrefix("rawlockcheck: -: cannot make a temporary copy: after 12"))
+    // Where the reading stood when the copy stopped.
+    #expect(run.stderr.hasPrefix("rawlockcheck: -:"), "\(run.stderr)")
+    #expect(run.stderr.contains(": cannot make a temporary copy: after 12"), "\(run.stderr)")
     #expect(run.stderr.contains("is down to the 6 MiB the copy leaves free"), "\(run.stderr)")
     #expect(run.stderr.contains("an endless stream would fill the disk"), "\(run.stderr)")
     #expect(run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
@@ -220,48 +222,66 @@ import Testing
   }
 }
 
-/// `convert` copies a stream (standard input, a FIFO, a device) to read it
-/// twice: only while it can still read as a trace, so that an endless
-/// stream of something else (`/dev/zero`, `yes`) fills no disk.
-@Suite struct TraceCopyLimitTests {
-  static func accepts(_ chunks: [[UInt8]]) -> Bool {
-    var limit = TraceCopyLimit()
-    for chunk in chunks {
-      chunk.withUnsafeBytes { limit.take($0) }
-      if !limit.accepts { return false }
-    }
-    return true
+/// `convert` reads a stream (standard input, a FIFO, a device) twice: the
+/// first reading copies what it reads, so that a stream that stops
+/// reading as a trace is copied no further than where its reader stops,
+/// and an endless stream of something else (`/dev/zero`, `yes`) fills no
+/// disk.
+@Suite struct StreamCopyTests {
+  /// Runs `convert - /dev/null` on the pieces `producer` (Python source
+  /// defining a generator `pieces()`) makes, up to 1 GiB: the tool's
+  /// status and stderr, and how much was written before the pipe broke.
+  static func convert(_ producer: String) throws -> (status: Int32, stderr: String, written: Int) {
+    let driver = """
+      import subprocess, sys
+      p = subprocess.Popen([sys.argv[1], "convert", "-", "/dev/null"], stdin=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+      exec(sys.argv[2])
+      written = 0
+      try:
+          for piece in pieces():
+              p.stdin.write(piece)
+              written += len(piece)
+              if written >= 1 << 30:
+                  break
+          p.stdin.close()
+      except BrokenPipeError:
+          pass
+      err = p.stderr.read().decode()
+      print(p.wait(), written)
+      sys.stdout.write(err)
+      """
+    let run = try ToolRun.command(
+      "/usr/bin/python3", ["-c", driver, FixturePaths.tool.path, producer])
+    let lines = run.stdout.split(separator: "\n", maxSplits: 1).map(String.init)
+    let fields = (lines.first ?? "").split(separator: " ")
+    return (
+      Int32(fields.first.flatMap { Int($0) } ?? -99), lines.count > 1 ? lines[1] : "",
+      Int(fields.last ?? "") ?? -1
+    )
   }
 
-  static let header = Array("rawlockcheck-trace 1\n".utf8)
-
-  @Test func aTraceIsCopiedWhole() {
-    // A byte order mark, blank lines and comments before the header; the
-    // header split between two reads; lines of every length up to 1 MiB.
-    let long = [UInt8](repeating: UInt8(ascii: "x"), count: 1 << 20) + [0x0A]
-    #expect(
-      Self.accepts([
-        [0xEF, 0xBB, 0xBF] + Array("\n  \t\r\n# recorded\nrawlockcheck-tr".utf8),
-        Array("ace 1\nclass A mutex\n".utf8), long, long,
-      ]))
-    // The binary magic, and anything after it.
-    #expect(
-      Self.accepts([[0x52, 0x4C], [0x43, 0x54, 1] + [UInt8](repeating: 0, count: 1 << 21)]))
+  /// Binary: the magic and version, then zeros (an unknown record type
+  /// at byte 5). It was copied until the copy's disk was nearly full.
+  @Test func aBinaryStreamOfZerosStopsAtItsFirstRecord() throws {
+    let run = try Self.convert(
+      "def pieces():\n yield b\"RLCT\\x01\"\n while True: yield bytes(65536)")
+    #expect(run.status == 2, "\(run.stderr)")
+    #expect(run.stderr == "rawlockcheck: -: byte 5: unknown record type 0x00\n")
+    // What a pipe and the reader's buffer hold, not a disk's worth.
+    #expect(run.written < 16 << 20, "\(run.written)")
   }
 
-  @Test func somethingElseIsCopiedOnlyUntilItCannotRead() {
-    // Not the header: `yes`.
-    #expect(!Self.accepts([Array("y\ny\n".utf8)]))
-    // No newline in the first 1 MiB: `/dev/zero`.
-    let zeros = [UInt8](repeating: 0, count: 1 << 16)
-    #expect(!Self.accepts(Array(repeating: zeros, count: 17)))
-    #expect(Self.accepts(Array(repeating: zeros, count: 16)), "not yet a line too long")
-    // A line after the header longer than a reader takes, in one read or
-    // across several.
-    #expect(!Self.accepts([Self.header] + Array(repeating: zeros, count: 17)))
+  /// Text: the header, then lines that are no trace's (`yes garbage`).
+  @Test func aTextStreamOfGarbageStopsAtItsFirstBadLine() throws {
+    let run = try Self.convert(
+      "def pieces():\n yield b\"rawlockcheck-trace 1\\n\"\n while True: yield b\"garbage\\n\" * 8192"
+    )
+    #expect(run.status == 2, "\(run.stderr)")
     #expect(
-      !Self.accepts([Self.header + zeros + [0x0A] + [UInt8](repeating: 1, count: 1 << 20 + 1)]))
-    #expect(!Self.accepts([Self.header + [UInt8](repeating: 1, count: 1 << 20) + [1, 0x0A]]))
+      run.stderr
+        == "rawlockcheck: -:2: expected a declaration or \"<tid> <verb> ...\", got \"garbage\"\n")
+    #expect(run.written < 16 << 20, "\(run.written)")
   }
 
   /// The command on a device that never ends: the reader's error, at once.
