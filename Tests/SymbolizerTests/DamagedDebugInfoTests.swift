@@ -58,12 +58,17 @@ final class DamagedDebugInfoTests: XCTestCase {
       XCTAssertLessThanOrEqual(bounds.end - sectionStart, size)
     }
     withExtendedLifetime(engine) {}
-    let symbolizer = Symbolizer(executable: damaged)
-    let functions = FixtureSupport.functions(of: damaged)
+    everyAddressHasAnAnswer(damaged, every: 3)
+  }
+
+  /// Every `step`-th address of every function of `binary` has an answer
+  /// (at least its symbol's name).
+  private func everyAddressHasAnAnswer(_ binary: String, every step: Int) {
+    let symbolizer = Symbolizer(executable: binary)
+    let functions = FixtureSupport.functions(of: binary)
     XCTAssertFalse(functions.isEmpty)
     for function in functions {
-      for address in stride(from: function.start, to: function.start + function.size, by: 3) {
-        // Every address has an answer (at least its symbol's name).
+      for address in stride(from: function.start, to: function.start + function.size, by: step) {
         XCTAssertFalse(symbolizer.symbolize(address).frames.isEmpty)
       }
     }
@@ -92,14 +97,7 @@ final class DamagedDebugInfoTests: XCTestCase {
     guard patched > 0 else {
       throw XCTSkip("the compiler gave no call site an implicit_const: nothing to damage")
     }
-    let symbolizer = Symbolizer(executable: damaged)
-    let functions = FixtureSupport.functions(of: damaged)
-    XCTAssertFalse(functions.isEmpty)
-    for function in functions {
-      for address in stride(from: function.start, to: function.start + function.size, by: 1) {
-        XCTAssertFalse(symbolizer.symbolize(address).frames.isEmpty)
-      }
-    }
+    everyAddressHasAnAnswer(damaged, every: 1)
   }
 
   /// A class's template parameter whose type is the class itself (one
