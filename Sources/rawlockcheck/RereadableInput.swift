@@ -133,7 +133,6 @@ final class RereadableInput {
   final class StreamCopy {
     /// The copy's descriptor (the `RereadableInput` closes it).
     let descriptor: Int32
-    private let name: String
     private let directory: String
     private var copied = 0
     private var nextRoomCheck = 0
@@ -147,7 +146,6 @@ final class RereadableInput {
       }
       removeTemporaryFile(path)
       descriptor = fd
-      self.name = name
     }
 
     /// Appends `bytes`; nil, or why the copy cannot go on.
