@@ -41,8 +41,7 @@ enum InputWait {
     guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFIFO else { return nil }
     let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
     if fd < 0 {
-      throw OpenedTraceInput.OpenFailure(
-        message: "cannot open: \(String(cString: strerror(errno)))")
+      throw OpenedTraceInput.OpenFailure(message: OpenedTraceInput.openFailureMessage(path))
     }
     if let reason = interruptedBeforeInput(on: fd, interruption) {
       close(fd)

@@ -39,6 +39,8 @@ struct LineReader: ~Copyable {
     /// `interruption` gave this reason while a pipe's next bytes were
     /// waited for.
     case interrupted(String)
+    /// The `TraceTee` given the bytes read refused them: the message says why.
+    case copyFailed(String)
   }
 
   /// Opens `path`; throws a message saying why it cannot be read.
@@ -164,7 +166,7 @@ struct LineReader: ~Copyable {
     if n > 0, let tee,
       let failure = tee(UnsafeRawBufferPointer(start: buffer.baseAddress! + end, count: n))
     {
-      throw .cannotOpen(failure)
+      throw .copyFailed(failure)
     }
     if n == 0 {
       // A regular file is read to the size it had when opened, at least:

@@ -163,7 +163,7 @@ public struct TextTraceReader {
 
   static func describe(_ failure: LineReader.Failure) -> String {
     switch failure {
-    case .cannotOpen(let message): message
+    case .cannotOpen(let message), .copyFailed(let message): message
     case .readFailed(let why): "read failed: \(why)"
     case .lineTooLong: "line longer than \(LineReader.maxLineLength) bytes"
     case .shrank(let read, let size):
