@@ -28,8 +28,9 @@
 # (frees: freesAmongHolders); 48 locks held and released in random order
 # (deep: deepRelease); a thread per task (churn: threadChurn),
 # whose memory grows by each exited thread's declaration only, measured per
-# thread; the options a recorder writes (recorded); and 10,000 small CI
-# shards merged (mergeShards), against each validated apart.
+# thread, and the same threads never exiting (pool: idlePool); the options
+# a recorder writes (recorded); and 10,000 small CI shards merged
+# (mergeShards), against each validated apart.
 # Traces go to a temporary directory under .build (on the repository's disk,
 # checked with df first), deleted at the end. Ends with one JSON line.
 # Usage: scripts/bench.sh [N]   (scripts/bench.sh 1000000: a quick run)
@@ -200,37 +201,47 @@ hard_shape freesAmongHolders "shape frees, 1,000 threads" --shape frees --thread
 # each release below others re-validates every lock above it, each a new
 # chain (lockdep's reacquire_held_locks()).
 hard_shape deepRelease "shape deep, 48 held, released in random order" --shape deep
+thread_shape() { # key label shape: that thread shape at N events (best of 3)
+  # and at N/10 (once); memory grows by what the trace keeps of each thread,
+  # measured as the growth of peak memory (binary) from N/10 to N events
+  # per thread added (the threads counted by their distinct tokens)
+  local key=$1 label=$2 shape=$3
+  declare -A fig=()
+  for size in $((n / 10)) "$n"; do
+    tag=$([ "$size" = "$n" ] && echo N || echo Tenth)
+    "$bin" generate --shape "$shape" --events "$size" --seed 1 >"$dir/t.rlt"
+    "$bin" convert "$dir/t.rlt" "$dir/t.rltb"
+    fig[threads$tag]=$(awk '$1 ~ /^w/ && !seen[$1]++ { n++ } END { print n + 0 }' "$dir/t.rlt")
+    trace_stats
+    fig[events$tag]=$events
+    if [ "$tag" = N ]; then
+      rounds 3 N
+    else
+      rounds 1 Tenth
+    fi
+    rm -f "$dir/t.rlt" "$dir/t.rltb"
+  done
+  echo "== $label ($key)"
+  out=$(awk -v k="$key" -v e="${fig[eventsN]}" -v th="${fig[threadsN]}" -v th0="${fig[threadsTenth]}" \
+    -v t="${fig[textN]}" -v b="${fig[binaryN]}" -v a="${fig[awkN]}" -v c="${fig[catN]}" \
+    -v r="${fig[binaryRssN]}" -v r0="${fig[binaryRssTenth]}" 'BEGIN {
+    printf "text report:   %6.2f M events/s at %d (best of 3): %.2fx awk\n", e / t / 1e6, e, a / t
+    printf "binary report: %6.2f M events/s: %.2fx text, %.3fx cat\n", e / b / 1e6, t / b, c / b
+    printf "threads:       %d; binary peak memory %.1f MiB (%.1f MiB at a tenth): %.0f bytes per thread added\n", th, r / 1024, r0 / 1024, (r - r0) * 1024 / (th - th0)
+    printf "JSON \"%s\": {\"events\": %d, \"threads\": %d, \"textEventsPerSecond\": %.0f, \"textToAwk\": %.3f, \"binaryEventsPerSecond\": %.0f, \"binaryToText\": %.3f, \"peakMiB\": %.1f, \"peakMiBTenth\": %.1f, \"bytesPerThread\": %.0f}, \n", k, e, th, e / t, a / t, e / b, t / b, r / 1024, r0 / 1024, (r - r0) * 1024 / (th - th0)
+  }')
+  grep -v '^JSON ' <<<"$out"
+  json+=$(sed -n 's/^JSON //p' <<<"$out")
+}
 # The thread-per-task shape (churn): about one short-lived thread per nine
 # events, four alive at a time. A thread's validator is reused once it
-# exits, so what memory grows by is each thread's declaration: measured as
-# the growth of peak memory from N/10 to N events per thread added. Best of
-# 3 at N.
-declare -A fig=()
-for size in $((n / 10)) "$n"; do
-  tag=$([ "$size" = "$n" ] && echo N || echo Tenth)
-  "$bin" generate --shape churn --events "$size" --seed 1 >"$dir/t.rlt"
-  "$bin" convert "$dir/t.rlt" "$dir/t.rltb"
-  fig[threads$tag]=$(grep -c ' exit$' "$dir/t.rlt" || true)
-  trace_stats
-  fig[events$tag]=$events
-  if [ "$tag" = N ]; then
-    rounds 3 N
-  else
-    rounds 1 Tenth
-  fi
-  rm -f "$dir/t.rlt" "$dir/t.rltb"
-done
-echo "== shape churn (threadChurn)"
-out=$(awk -v e="${fig[eventsN]}" -v th="${fig[threadsN]}" -v th0="${fig[threadsTenth]}" \
-  -v t="${fig[textN]}" -v b="${fig[binaryN]}" -v a="${fig[awkN]}" -v c="${fig[catN]}" \
-  -v r="${fig[binaryRssN]}" -v r0="${fig[binaryRssTenth]}" 'BEGIN {
-  printf "text report:   %6.2f M events/s at %d (best of 3): %.2fx awk\n", e / t / 1e6, e, a / t
-  printf "binary report: %6.2f M events/s: %.2fx text, %.3fx cat\n", e / b / 1e6, t / b, c / b
-  printf "threads:       %d; binary peak memory %.1f MiB (%.1f MiB at a tenth): %.0f bytes per thread added\n", th, r / 1024, r0 / 1024, (r - r0) * 1024 / (th - th0)
-  printf "JSON \"threadChurn\": {\"events\": %d, \"threads\": %d, \"textEventsPerSecond\": %.0f, \"textToAwk\": %.3f, \"binaryEventsPerSecond\": %.0f, \"binaryToText\": %.3f, \"peakMiB\": %.1f, \"peakMiBTenth\": %.1f, \"bytesPerThread\": %.0f}, \n", e, th, e / t, a / t, e / b, t / b, r / 1024, r0 / 1024, (r - r0) * 1024 / (th - th0)
-}')
-grep -v '^JSON ' <<<"$out"
-json+=$(sed -n 's/^JSON //p' <<<"$out")
+# exits, so what memory grows by is each thread's declaration.
+thread_shape threadChurn "shape churn" churn
+# The same threads, none exiting (pool): each stays alive, holding nothing,
+# after its last event. An idle thread's validator is given back when the
+# validators are full, so what memory grows by is again each thread's
+# declaration (before 2026-12-06: about 1 KB a thread).
+thread_shape idlePool "shape pool" pool
 # The recorded shape: low reuse, every event as a recorder writes it
 # (inst= on acquisitions and releases, at= one of 64 stacks on
 # acquisitions: generate --stacks 64), where the text reader's lines are

@@ -6,7 +6,7 @@ import Basics
 #endif
 
 /// `rawlockcheck generate`: writes a synthetic text trace for benchmarks,
-/// in one of six shapes:
+/// in one of seven shapes:
 /// - `reuse` (the default): hundreds of classes ranked so that nesting is
 ///   valid, chains up to 8 deep drawn from a fixed set of code paths (so the
 ///   chain cache sees what a real program shows it), several threads, and
@@ -20,6 +20,10 @@ import Basics
 ///   each thread takes one of the `reuse` shape's code paths once and
 ///   exits, `--threads` of them alive at a time, interleaved event by
 ///   event; a thread costs only its declaration once it exits;
+/// - `pool`: `churn` without the exits, as a thread pool's workers that
+///   never end, or a recorder that records no exit, show it: a thread
+///   takes one code path and is never seen again, alive and holding
+///   nothing (its memory is then all the trace has of it);
 /// - `random-order`: the adversarial shape for the dependency graph: 2,000
 ///   sleeping locks (mutexes, and read-write semaphores also taken shared)
 ///   nested up to 8 deep in no order at all, threads interleaved: once the
@@ -44,6 +48,7 @@ struct GenerateCommand: ParsableCommand {
     case reuse
     case lowReuse = "low-reuse"
     case churn
+    case pool
     case randomOrder = "random-order"
     case frees
     case deep
@@ -58,14 +63,14 @@ struct GenerateCommand: ParsableCommand {
 
   @Option(
     help:
-      "Trace shape: reuse (fixed code paths, a high chain-cache hit rate), low-reuse (random nesting, about 25% hits), churn (a short-lived thread per code path taken), random-order (nesting in no order: most new pairs close a cycle, reported), frees (each thread holds a lock all along, a free every fourth event) or deep (48 locks held, released in random order)."
+      "Trace shape: reuse (fixed code paths, a high chain-cache hit rate), low-reuse (random nesting, about 25% hits), churn (a short-lived thread per code path taken), pool (as churn, no thread exits), random-order (nesting in no order: most new pairs close a cycle, reported), frees (each thread holds a lock all along, a free every fourth event) or deep (48 locks held, released in random order)."
   )
   var shape: Shape = .reuse
 
   @Option(
     parsing: .unconditional,
     help:
-      "Number of lock classes (default 400 for reuse, churn, frees and deep, 200 for low-reuse, 2000 for random-order)."
+      "Number of lock classes (default 400 for reuse, churn, pool, frees and deep, 200 for low-reuse, 2000 for random-order)."
   )
   var classes: Int?
 
@@ -123,7 +128,8 @@ struct GenerateCommand: ParsableCommand {
     }
     switch shape {
     case .reuse: try writeReuse(classes: classes ?? 400, into: &out, rng: &rng)
-    case .churn: try writeChurn(classes: classes ?? 400, into: &out, rng: &rng)
+    case .churn: try writeChurn(classes: classes ?? 400, exits: true, into: &out, rng: &rng)
+    case .pool: try writeChurn(classes: classes ?? 400, exits: false, into: &out, rng: &rng)
     case .frees: try writeFrees(classes: classes ?? 400, into: &out, rng: &rng)
     case .deep: try writeDeep(classes: classes ?? 400, into: &out, rng: &rng)
     case .lowReuse:
@@ -220,10 +226,12 @@ struct GenerateCommand: ParsableCommand {
 
   /// The `churn` shape: `threads` slots, each running one short-lived
   /// thread at a time that takes a code path of the `reuse` shape whole
-  /// (below the irq-safe ranks: no interrupts here) and exits; a new
-  /// thread then takes the slot. The slots' lines are interleaved one at a
-  /// time, and each thread is named by a token of its own.
-  func writeChurn(classes: Int, into out: inout BufferedOutput, rng: inout SplitMix)
+  /// (below the irq-safe ranks: no interrupts here) and exits (without
+  /// `exits`, the `pool` shape: ends with its last release, never seen
+  /// again); a new thread then takes the slot. The slots' lines are
+  /// interleaved one at a time, and each thread is named by a token of its
+  /// own.
+  func writeChurn(classes: Int, exits: Bool, into out: inout BufferedOutput, rng: inout SplitMix)
     throws(OutputError)
   {
     try writeRankedClasses(classes, into: &out)
@@ -252,16 +260,17 @@ struct GenerateCommand: ParsableCommand {
         // This slot's thread exited (or none ran yet): start the next, unless
         // the next might not fit (then only the running threads finish).
         let path = paths[Int(rng.next() % UInt64(paths.count))]
-        if committed + path.count * 2 + 1 > events {
+        let owed = path.count * 2 + (exits ? 1 : 0)
+        if committed + owed > events {
           starting = false
           continue
         }
-        committed += path.count * 2 + 1
+        committed += owed
         started += 1
         running[t] = (
           started,
           path.map { "acquire c\($0)" } + path.reversed().map { "release c\($0)" }
-            + ["exit"], 0
+            + (exits ? ["exit"] : []), 0
         )
         activeIndex[t] = active.count
         active.append(t)

@@ -221,7 +221,8 @@ import Testing
     (["generate", "--stacks", "-1"], "rawlockcheck: --stacks must be at least 0, got -1 (see"),
     (
       ["generate", "--shape", "bogus"],
-      "Please provide one of the following: reuse, low-reuse, churn, random-order, frees, deep "
+      "Please provide one of the following: reuse, low-reuse, churn, pool, random-order, frees, "
+        + "deep "
         + "(see 'rawlockcheck generate --help')\n"
     ),
     (["graph", "--max-edges", "-1", "t.rlt"], "--max-edges must be 0 (all) or more, got -1"),

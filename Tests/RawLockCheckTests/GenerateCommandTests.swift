@@ -4,7 +4,7 @@ import Testing
 /// `generate --events N` writes exactly N events, in every shape, and the
 /// trace stays clean (what it still owes is written, the rest filled).
 @Suite struct GenerateCommandTests {
-  @Test(arguments: ["reuse", "low-reuse", "churn", "frees", "deep"])
+  @Test(arguments: ["reuse", "low-reuse", "churn", "pool", "frees", "deep"])
   func writesExactlyTheEventsAsked(shape: String) throws {
     for (events, extra) in [
       (1, [String]()), (2, []), (3, []), (17, []), (1000, []), (4_099, ["--threads", "3"]),
@@ -24,6 +24,35 @@ import Testing
       #expect(report.status == 0, "\(shape) --events \(events): \(report.stdout)")
       #expect(report.stdout == "-: \(events) event\(events == 1 ? "" : "s"), no findings\n")
     }
+  }
+
+  /// The `pool` shape is `churn` without exits: a thread per code path,
+  /// each ending with nothing held and never seen again, no more than
+  /// `--threads` of them with lines still to write at once. The trace is
+  /// clean, and every thread is still alive at its end (`stats` counts
+  /// them all, and no `exit` is written).
+  @Test func poolThreadsEndHoldingNothingAndNeverExit() throws {
+    let generated = try ToolRun([
+      "generate", "--shape", "pool", "--events", "50000", "--threads", "3",
+    ])
+    #expect(generated.status == 0)
+    var held: [Substring: Int] = [:]
+    var running: Set<Substring> = []
+    var most = 0
+    for line in generated.stdout.split(separator: "\n") where line.hasPrefix("w") {
+      let words = line.split(separator: " ")
+      #expect(words[1] == "acquire" || words[1] == "release", "\(line)")
+      held[words[0], default: 0] += words[1] == "acquire" ? 1 : -1
+      if held[words[0]] == 0 { running.remove(words[0]) } else { running.insert(words[0]) }
+      most = max(most, running.count)
+    }
+    #expect(held.values.allSatisfy { $0 == 0 })
+    #expect(most == 3)
+    #expect(held.count > 50000 / 20, "\(held.count) threads")
+    let run = try ToolRun(["report", "-"], input: generated.stdout)
+    #expect(run.status == 0, "\(run.stdout.suffix(2000))")
+    let stats = try ToolRun(["stats", "--format", "json", "-"], input: generated.stdout)
+    #expect(stats.stdout.contains("\"w\(held.count / 2)\""), "\(stats.stdout.prefix(2000))")
   }
 
   /// The `frees` shape frees memory while its threads hold locks: each

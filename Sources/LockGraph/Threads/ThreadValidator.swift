@@ -191,6 +191,19 @@ public struct ThreadValidator {
     pending.removeAll(keepingCapacity: true)
   }
 
+  /// Between events, this thread is what a new one is but for its counters,
+  /// its deepest stack and its interrupt-state changes (`irqTrace`):
+  /// nothing held, no context entered, nothing disabled, validation not
+  /// stopped, no dropped lock remembered. (What else a thread keeps is
+  /// read only while something is held, entered or disabled, and set
+  /// anew before: the preemption origin, the forced-threading fields, the
+  /// live memo.) `ThreadSlots.parkIdle(threads:)` gives such a thread's
+  /// slot back.
+  var isIdle: Bool {
+    state.held.isEmpty && state.acquireBlockers == 0 && state.chainKey == 0
+      && state.freedHeld.isEmpty && pending.isEmpty && stackSource == nil
+  }
+
   /// The locks this thread holds now, oldest first.
   public var heldLocks: [HeldLock] { Array(state.held) }
 

@@ -91,15 +91,24 @@ public struct LockValidator {
     return id
   }
 
-  /// Gives thread `id` a slot: its own, one an exited thread gave back, or
-  /// a new one.
+  /// Gives thread `id` a slot: its own, one an exited or idle thread gave
+  /// back (`ThreadSlots.parkIdle(threads:)`, when the slots are full), or a
+  /// new one.
   @discardableResult
   mutating func makeSlot(for id: ThreadID) -> Int {
     if let s = threads.withUnsafeMutableBufferPointer({ pool.slot(for: id, threads: $0) }) {
       return s
     }
+    if threads.count >= pool.nextParking {
+      threads.withUnsafeMutableBufferPointer { pool.parkIdle(threads: $0) }
+      if let s = threads.withUnsafeMutableBufferPointer({ pool.slot(for: id, threads: $0) }) {
+        return s
+      }
+    }
+    var validator = ThreadValidator(core: core, thread: id, live: false)
+    pool.unpark(id, into: &validator)
     pool.adopt(id, slot: threads.count)
-    threads.append(ThreadValidator(core: core, thread: id, live: false))
+    threads.append(validator)
     return threads.count - 1
   }
 

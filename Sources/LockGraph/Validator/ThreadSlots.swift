@@ -40,6 +40,18 @@ struct ThreadSlots {
   /// `ThreadValidator.deepest`), and which thread reached it first.
   var retiredDeepest: (count: Int, event: Int64, thread: ThreadID)? = nil
 
+  /// The interrupt-state changes of parked threads (`parkIdle(threads:)`)
+  /// that had any, by thread index, given back with the thread's next
+  /// slot: an inconsistent lock state found after it prints them
+  /// (`IrqTrace`), as for a thread never parked.
+  var parkedIrqTraces: [Int32: IrqTrace] = [:]
+  /// The fewest slots from which a thread that needs a slot, with none
+  /// free, first parks the idle threads (`parkIdle(threads:)`): below it,
+  /// slots only grow. Tests lower it (or raise it past any trace).
+  var parkingFloor = 1024
+  /// The number of slots at which the next `parkIdle(threads:)` is due.
+  var nextParking = 1024
+
   /// A slot's value in `slots` for a thread that exited.
   static let vacant: Int32 = -1
 
@@ -60,8 +72,44 @@ struct ThreadSlots {
     let s = Int(reused)
     // Listed or not, the flag stays with the slot (`unindexed`).
     threads[s].restart(as: id)
+    unpark(id, into: &threads[s])
     adopt(id, slot: s)
     return s
+  }
+
+  /// Gives thread `id`'s interrupt-state changes, kept when it was parked
+  /// (`parkedIrqTraces`), to `validator`, the thread's new slot's, which
+  /// was made or restarted for it.
+  mutating func unpark(_ id: ThreadID, into validator: inout ThreadValidator) {
+    if !parkedIrqTraces.isEmpty, let trace = parkedIrqTraces.removeValue(forKey: id.raw) {
+      validator.state.irqTrace = trace
+    }
+  }
+
+  /// Gives back the slot of every thread that is idle
+  /// (`ThreadValidator.isIdle`): alive, but holding nothing, in no context
+  /// and with nothing disabled. Such a thread is what a new one is, but for
+  /// its counters and deepest stack (kept here, as an exited thread's) and
+  /// its interrupt-state changes (`parkedIrqTraces`), so its next event
+  /// takes a slot as an exited thread's does (`slot(for:threads:)`) and is
+  /// validated as it would have been in the slot it left.
+  ///
+  /// A trace of millions of threads alive at once (a pool that never
+  /// exits, a recorder that writes no `exit`) then costs a slot per thread
+  /// busy at once, not per thread alive. Called when the slots are full
+  /// (`nextParking`); the next call is due when the busy threads have
+  /// taken half the slots or more (the slots then double first), else
+  /// when the slots are full again, so each parking's walk of the slots is
+  /// paid for by as many new threads' slots.
+  mutating func parkIdle(threads: UnsafeMutableBufferPointer<ThreadValidator>) {
+    for s in threads.indices
+    where slots.base[threads[s].thread.index] == Int32(s) && threads[s].isIdle {
+      let trace = threads[s].state.irqTrace
+      if trace.events != 0 { parkedIrqTraces[threads[s].thread.raw] = trace }
+      retire(s, threads: threads)
+    }
+    let busy = threads.count - free.count
+    nextParking = max(parkingFloor, busy * 2 > threads.count ? threads.count * 2 : threads.count)
   }
 
   /// Records that thread `id` is declared, with no slot until its first
