@@ -210,7 +210,16 @@ enum GraphvizDot {
       close(outFD)
       removeTemporaryFile(outPath)
     }
-    let status = spawnAndWait(["dot", "-T\(format)", "-o", outPath, path])
+    // dot's own messages, kept to be said in this tool's words: the first
+    // in the one-line error when it fails, each as a line of its own when
+    // it succeeds with warnings.
+    let (errFD, errPath) = try temporaryFile(suffix: ".err")
+    defer {
+      close(errFD)
+      removeTemporaryFile(errPath)
+    }
+    let status = spawnAndWait(["dot", "-T\(format)", "-o", outPath, path], standardError: errFD)
+    let said = messages(readAll(errFD) ?? [])
     switch status {
     case .notFound:
       writeStandardError(
@@ -218,9 +227,10 @@ enum GraphvizDot {
           + "(install graphviz, or use --format dot and run dot yourself)\n")
       throw ExitCode(2)
     case .failed(let message):
-      writeStandardError("rawlockcheck: dot: \(message)\n")
+      writeStandardError("rawlockcheck: dot: \(message)\(said.first.map { ": \($0)" } ?? "")\n")
       throw ExitCode(2)
     case .exited(0):
+      for line in said { writeStandardError("rawlockcheck: dot: \(line)\n") }
       guard let bytes = readAll(outFD) else {
         writeStandardError(
           "rawlockcheck: cannot read dot's output: \(String(cString: strerror(errno)))\n")
@@ -228,9 +238,23 @@ enum GraphvizDot {
       }
       return bytes
     case .exited(let code):
-      writeStandardError("rawlockcheck: dot -T\(format) exited with status \(code)\n")
+      writeStandardError(
+        "rawlockcheck: dot -T\(format) exited with status \(code)"
+          + "\(said.first.map { ": \($0)" } ?? "")\n")
       throw ExitCode(2)
     }
+  }
+
+  /// The lines a program wrote to its standard error, each made printable
+  /// and cut to 300 characters, blank ones left out, at most 20.
+  static func messages(_ bytes: [UInt8]) -> [String] {
+    String(decoding: bytes.prefix(1 << 16), as: UTF8.self).split(whereSeparator: \.isNewline)
+      .map { line in
+        let text = QuotedText.printable(String(line.prefix(300)))
+        return String(
+          text.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " }.reversed())
+      }
+      .filter { !$0.isEmpty }.prefix(20).map { $0 }
   }
 
   /// Everything in the file open as `descriptor`, from its start; nil
@@ -262,13 +286,14 @@ enum GraphvizDot {
   }
 
   /// Runs `arguments[0]` (searched on `PATH`) with the standard streams
-  /// inherited, and waits for it. A signal that ends this process while
+  /// inherited, its standard error sent to `standardError` when given,
+  /// and waits for it. A signal that ends this process while
   /// the child runs is passed on to it (`InterruptCleanup`): the signals
   /// are blocked from before it starts until it is tracked, and it is
   /// untracked before it is reaped (its pid cannot be another process's
   /// until then). The child starts with no signal blocked and the default
   /// actions of those this process ignores (SIGXFSZ).
-  static func spawnAndWait(_ arguments: [String]) -> Outcome {
+  static func spawnAndWait(_ arguments: [String], standardError: Int32? = nil) -> Outcome {
     var cArguments: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
     defer { for p in cArguments { free(p) } }
     InterruptCleanup.install()
@@ -288,8 +313,12 @@ enum GraphvizDot {
     sigaddset(&defaults, SIGXFSZ)
     posix_spawnattr_setsigdefault(&attributes, &defaults)
     posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    if let standardError { posix_spawn_file_actions_adddup2(&actions, standardError, 2) }
     var pid = pid_t()
-    let rc = posix_spawnp(&pid, arguments[0], nil, &attributes, &cArguments, environ)
+    let rc = posix_spawnp(&pid, arguments[0], &actions, &attributes, &cArguments, environ)
     if rc == 0 { InterruptCleanup.trackChild(pid) }
     pthread_sigmask(SIG_SETMASK, &before, nil)
     if rc == ENOENT { return .notFound }

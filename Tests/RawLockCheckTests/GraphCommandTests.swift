@@ -410,6 +410,50 @@ import Testing
     #expect(message.hasPrefix("rawlockcheck: graph --format svg needs Graphviz's dot"))
   }
 
+  /// What `dot` says on its standard error is said in the tool's words:
+  /// when it fails, its first message ends the one-line error (status 2),
+  /// and nothing of dot's comes before it (dot's own lines came first,
+  /// then the tool's, which named only the status); when it succeeds
+  /// with warnings, each is a line of the tool's, and the SVG is written.
+  @Test func dotsMessagesAreSaidInTheToolsWords() throws {
+    let dir = try MergeCommandTests.directory([:])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let dot = dir.appendingPathComponent("dot")
+    func run(_ script: String) throws -> ToolRun {
+      try Data(("#!/bin/sh\n" + script + "\n").utf8).write(to: dot)
+      chmod(dot.path, 0o755)
+      return try ToolRun.command(
+        "/usr/bin/env",
+        [
+          "PATH=\(dir.path):/usr/bin:/bin", FixturePaths.tool.path, "graph", "--format", "svg",
+          "findings/circular-abba.rlt",
+        ])
+    }
+    let failed = try run(
+      """
+      echo "Error: $4: syntax error in line 3 near '->'" >&2
+      echo "  in label of node A" >&2
+      exit 1
+      """)
+    #expect(failed.status == 2)
+    #expect(failed.stdout.isEmpty)
+    let lines = failed.stderr.split(separator: "\n", omittingEmptySubsequences: false)
+    #expect(lines.count == 2 && lines[1].isEmpty, "\(failed.stderr)")
+    #expect(
+      lines[0].hasPrefix("rawlockcheck: dot -Tsvg exited with status 1: Error: ")
+        && lines[0].hasSuffix(": syntax error in line 3 near '->'"), "\(failed.stderr)")
+    let warned = try run(
+      """
+      echo "Warning: Orthogonal edges do not currently handle edge labels" >&2
+      echo "<svg/>" > "$3"
+      """)
+    #expect(warned.status == 0, "\(warned.stderr)")
+    #expect(warned.stdout == "<svg/>\n")
+    #expect(
+      warned.stderr
+        == "rawlockcheck: dot: Warning: Orthogonal edges do not currently handle edge labels\n")
+  }
+
   /// SIGTERM (or Ctrl-C) while `dot` runs: the temporary files the tool
   /// made (the DOT text, dot's output, in `$TMPDIR`) are removed, the
   /// signal goes on to `dot` (sent to the tool alone, as a supervisor
