@@ -5,6 +5,7 @@
 // Usage: LockdepProbe SCENARIO...  (or `all`); prints one line per distinct
 // finding, `finding <kind> <count>`, after the scenarios ran.
 import Basics
+import CAllocationCounter
 import LockGraph
 import Lockdep
 import Synchronization
@@ -17,6 +18,29 @@ import Synchronization
 /// validator's thread-exit check) and waits for it.
 nonisolated func runOnThread(_ body: @escaping @Sendable () -> Void) {
   SpawnedThread(body).join()
+}
+
+/// Runs a handler taking a raw spin lock for the first time in the
+/// process, on a new thread (which took a lock before when
+/// `onAKnownThread`), and prints how many allocations the thread made
+/// while it ran: `allocated N`.
+nonisolated func firstHandlerRun(onAKnownThread: Bool) {
+  let irq = Checked.RawSpinLock(name: "&first->irq")
+  let task = Checked.Mutex(name: "&first->task")
+  installSignalHandler(SIGUSR1) { _ in irq.withLock {} }
+  runOnThread {
+    if onAKnownThread { task.withLock {} }
+    var unblock = sigset_t()
+    sigemptyset(&unblock)
+    sigaddset(&unblock, SIGUSR1)
+    pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+    let before = rlc_thread_allocations()
+    pthread_kill(pthread_self(), SIGUSR1)
+    let after = rlc_thread_allocations()
+    // Nothing is counted under a sanitizer (it interposes malloc).
+    print(
+      rlc_allocation_counting() == 0 ? "allocations not counted" : "allocated \(after - before)")
+  }
 }
 
 let scenarios: [(String, () -> Void)] = [
@@ -527,6 +551,23 @@ let scenarios: [(String, () -> Void)] = [
       let lock = Checked.Mutex(name: "&parent->lock")
       for _ in 0..<1000 { lock.withLock {} }
     }
+  ),
+  (
+    // A handler's first run in the process, on a thread the validator has
+    // not seen: its events wait with their stacks, walked without the
+    // thread's cached bounds (each frame copied through the kernel). The
+    // run allocates nothing (`firstHandlerRun`), not even type metadata
+    // the Swift runtime makes at a first use: a tuple's did, and a handler
+    // that interrupted malloc on a new thread then waited forever for
+    // malloc's lock (`signals-at-exit` hung about once in a hundred runs).
+    "first-handler-allocates-nothing",
+    { firstHandlerRun(onAKnownThread: false) }
+  ),
+  (
+    // The same on a thread that took a lock before (its events validated
+    // at once, its stack walked within its cached bounds).
+    "first-handler-on-a-known-thread-allocates-nothing",
+    { firstHandlerRun(onAKnownThread: true) }
   ),
   (
     // A handler taking a raw spin lock, sent to threads while they exit:

@@ -192,13 +192,17 @@ struct FrameChain {
   mutating func advance() -> Bool {
     guard next > fp, bounds.contains(frame: next) else { return false }
     if checked {
-      var record: (UInt, UInt) = (0, 0)
-      let read = withUnsafeMutableBytes(of: &record) {
-        rlc_read_frame(next, $0.baseAddress!) != 0
+      // A struct, not a tuple: a tuple's type metadata is made (allocated)
+      // at its first use in the process, which a signal handler that
+      // interrupted malloc cannot do (it waited forever for malloc's lock).
+      var record = FrameWords()
+      let read = withUnsafeMutablePointer(to: &record) {
+        rlc_read_frame(next, UnsafeMutableRawPointer($0)) != 0
       }
       guard read else { return false }
       fp = next
-      (next, returnAddress) = record
+      next = record.next
+      returnAddress = record.returnAddress
     } else {
       let frame = UnsafePointer<UInt>(bitPattern: next)!
       fp = next
@@ -206,6 +210,13 @@ struct FrameChain {
     }
     return true
   }
+}
+
+/// A frame record as `rlc_read_frame` copies it: the caller's frame
+/// pointer, then the return address.
+struct FrameWords {
+  var next: UInt = 0
+  var returnAddress: UInt = 0
 }
 
 /// The address range of the current thread's stack, cached per thread.
