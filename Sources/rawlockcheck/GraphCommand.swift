@@ -219,7 +219,7 @@ enum GraphvizDot {
       removeTemporaryFile(errPath)
     }
     let status = spawnAndWait(["dot", "-T\(format)", "-o", outPath, path], standardError: errFD)
-    let said = messages(readAll(errFD) ?? [])
+    let said = messages(readAll(errFD, limit: 1 << 16) ?? [])
     switch status {
     case .notFound:
       writeStandardError(
@@ -245,10 +245,11 @@ enum GraphvizDot {
     }
   }
 
-  /// The lines a program wrote to its standard error, each made printable
-  /// and cut to 300 characters, blank ones left out, at most 20.
+  /// The lines of what a program wrote to its standard error (its first
+  /// 64 KiB: `render`), each made printable and cut to 300 characters,
+  /// blank ones left out, at most 20.
   static func messages(_ bytes: [UInt8]) -> [String] {
-    String(decoding: bytes.prefix(1 << 16), as: UTF8.self).split(whereSeparator: \.isNewline)
+    String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline)
       .map { line in
         let text = QuotedText.printable(String(line.prefix(300)))
         return String(
@@ -257,15 +258,16 @@ enum GraphvizDot {
       .filter { !$0.isEmpty }.prefix(20).map { $0 }
   }
 
-  /// Everything in the file open as `descriptor`, from its start; nil
-  /// when a read fails (`errno` says why).
-  static func readAll(_ descriptor: Int32) -> [UInt8]? {
+  /// Everything in the file open as `descriptor`, from its start, or its
+  /// first `limit` bytes; nil when a read fails (`errno` says why).
+  static func readAll(_ descriptor: Int32, limit: Int = .max) -> [UInt8]? {
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     var offset: off_t = 0
-    while true {
+    while bytes.count < limit {
+      let wanted = min(chunk.count, limit - bytes.count)
       let count = chunk.withUnsafeMutableBytes {
-        pread(descriptor, $0.baseAddress!, $0.count, offset)
+        pread(descriptor, $0.baseAddress!, wanted, offset)
       }
       if count < 0, errno == EINTR { continue }
       if count < 0 { return nil }
@@ -273,6 +275,7 @@ enum GraphvizDot {
       bytes += chunk[..<count]
       offset += off_t(count)
     }
+    return bytes
   }
 
   /// How a spawned program ended.

@@ -151,8 +151,10 @@ enum InterruptCleanup {
             return
           }
         }
-        // Bytes on the stack: nothing here may allocate.
-        var clear: (UInt8, UInt8, UInt8, UInt8) = (0x0D, 0x1B, 0x5B, 0x4B)  // \r ESC [ K
+        // Bytes on the stack: nothing here may allocate (not even a
+        // tuple's type metadata, which a debug build makes at its first
+        // use): \r ESC [ K, in memory order.
+        var clear = (0x4B5B_1B0D as UInt32).littleEndian
         var newline: UInt8 = 0x0A
         switch InterruptCleanup.bar[0].load(ordering: .acquiring) {
         case 1: _ = withUnsafeBytes(of: &clear) { write(2, $0.baseAddress, 4) }

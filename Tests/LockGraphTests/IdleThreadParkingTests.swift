@@ -102,6 +102,45 @@ import WaitContext
     #expect(trace.hardirqsEnabled.stamp == 2 && trace.hardirqsEnabled.origin.event == 1)
   }
 
+  /// The count of changes wraps (a `UInt32`, as the kernel's
+  /// `irq_events`): a thread whose count wrapped to 0 still has changes to
+  /// print, and keeps them when parked (a test of the count alone lost
+  /// them). Its inconsistent lock state prints what a never-parked
+  /// thread's does.
+  @Test func aWrappedChangeCountIsKeptToo() throws {
+    func run(parking: Bool) throws -> IrqTrace? {
+      var v = LockValidator()
+      let a = v.declareClass(
+        key: "A", kind: .rawSpinlock, waits: try ClassWaitTypes(kind: .rawSpinlock))
+      let o = v.declareClass(key: "O", kind: .mutex, waits: try ClassWaitTypes(kind: .mutex))
+      Self.parking(&v, from: parking ? 8 : .max)
+      let t = v.declareThread(token: "t")
+      let handler = v.declareThread(token: "irq")
+      try v.process(LockEvent(.irqDisable, thread: t))
+      try v.process(LockEvent(.irqEnable, thread: t))
+      // As after 2^32 - 4 more changes: the next two wrap the count to 0.
+      v.threads[Int(v.pool.slots.base[t.index])].state.irqTrace.events = .max - 1
+      try v.process(LockEvent(.irqDisable, thread: t))
+      try v.process(LockEvent(.irqEnable, thread: t))
+      for i in 0..<50 {
+        let other = v.declareThread(token: "o\(i)")
+        try v.process(LockEvent(.acquire, thread: other, lockClass: o))
+        try v.process(LockEvent(.release, thread: other, lockClass: o))
+      }
+      let parked = v.validator(of: t) == nil
+      #expect(parked == parking)
+      try v.process(LockEvent(.hardirqEnter, thread: handler))
+      try v.process(LockEvent(.acquire, thread: handler, lockClass: a))
+      try v.process(LockEvent(.release, thread: handler, lockClass: a))
+      try v.process(LockEvent(.hardirqExit, thread: handler))
+      try v.process(LockEvent(.acquire, thread: t, lockClass: a))
+      return try #require(v.findings.findings.first).irqTrace
+    }
+    let kept = try run(parking: false)
+    #expect(kept?.events == 0 && kept?.hardirqsEnabled.origin.event == 3)
+    #expect(try run(parking: true) == kept)
+  }
+
   /// Random streams over 200 threads, with every kind of event
   /// (`BatchFuzzTests.Gen`, one generator per thread) and exits now and
   /// then, fed in batches to a validator that parks from 4 slots and one

@@ -98,14 +98,15 @@ struct ThreadSlots {
   /// exits, a recorder that writes no `exit`) then costs a slot per thread
   /// busy at once, not per thread alive. Called when the slots are full
   /// (`nextParking`); the next call is due when the busy threads have
-  /// taken half the slots or more (the slots then double first), else
+  /// taken more than half the slots (the slots then double first), else
   /// when the slots are full again, so each parking's walk of the slots is
   /// paid for by as many new threads' slots.
   mutating func parkIdle(threads: UnsafeMutableBufferPointer<ThreadValidator>) {
     for s in threads.indices
     where slots.base[threads[s].thread.index] == Int32(s) && threads[s].isIdle {
       let trace = threads[s].state.irqTrace
-      if trace.events != 0 { parkedIrqTraces[threads[s].thread.raw] = trace }
+      // Not `events != 0`: the count wraps.
+      if trace != IrqTrace() { parkedIrqTraces[threads[s].thread.raw] = trace }
       retire(s, threads: threads)
     }
     let busy = threads.count - free.count
