@@ -150,7 +150,11 @@ struct ByteInput: ~Copyable {
     var shift: UInt64 = 0
     while true {
       let b = try byte()
-      if shift == 63 && b > 1 { throw .malformed("number wider than 64 bits") }
+      if shift == 63 && b > 1 {
+        // 0x80, 0x81: a padding byte past the tenth; else bits past 64.
+        throw .malformed(
+          b & 0x7E == 0 ? "number longer than 10 bytes" : "number wider than 64 bits")
+      }
       result |= UInt64(b & 0x7F) << shift
       if b < 0x80 { return result }
       shift += 7

@@ -435,6 +435,13 @@ enum BinaryRoundTrip {
     #expect(
       read([0x02] + [UInt8](repeating: 0xFF, count: 10) + [0x01])
         == "trace.rltb: byte 5: number wider than 64 bits")
+    // Zero padded past ten bytes is too long, not too wide: in a
+    // declaration and in an event (two decoders).
+    for record: UInt8 in [0x02, 0x40] {
+      #expect(
+        read([record] + [UInt8](repeating: 0x80, count: 10) + [0x00])
+          == "trace.rltb: byte 5: number longer than 10 bytes")
+    }
     #expect(read([0x40, 0x00, 0x05]) == "trace.rltb: byte 5: unknown class id 5")
     #expect(read([0xC0]) == "trace.rltb: byte 5: unknown record type 0xc0")
     #expect(read([0x81, 0x00, 0x00]) == "trace.rltb: byte 5: unknown class id 0")
