@@ -15,10 +15,22 @@ import Testing
   /// `Checked.withInterruptsMasked`, and `Plain.withInterruptsMasked`
   /// (what `withInterruptsMasked` is where validation is compiled out),
   /// each tried with a signal of its own (the cases run at once).
+  /// With them the `_irqsave` lock operations (`spin_lock_irqsave()`
+  /// disables interrupts): before 2026-12-06 they told the validator only,
+  /// so a handler that took the lock could spin forever on it, in a
+  /// program the validator found correct. Real-time signals 40 to 43.
   static let masks: [(name: String, signal: Int32, mask: @Sendable (() -> Void) -> Void)] = [
     ("Checked", SIGVTALRM, { Checked.withInterruptsMasked($0) }),
     ("Plain", SIGTTOU, { Plain.withInterruptsMasked($0) }),
+    ("Checked.RawSpinLock.withLockIRQSave", 40, { maskRaw.withLockIRQSave($0) }),
+    ("Checked.SpinLock.withTryLockIRQSave", 41, { _ = maskSpin.withTryLockIRQSave($0) }),
+    ("Plain.RawSpinLock.withLockIRQSave", 42, { maskPlain.withLockIRQSave($0) }),
+    ("Plain.SpinLock.withTryLockIRQSave", 43, { _ = maskPlainTry.withTryLockIRQSave($0) }),
   ]
+  static let maskRaw = Checked.RawSpinLock(name: "&mask_test->irqsave_raw")
+  static let maskSpin = Checked.SpinLock(name: "&mask_test->irqsave_spin")
+  static let maskPlain = Plain.RawSpinLock()
+  static let maskPlainTry = Plain.SpinLock()
 
   @Test(arguments: 0..<masks.count)
   func anInstalledHandlerWaitsForTheScopeToEnd(mask: Int) {

@@ -2,6 +2,7 @@ import Basics
 import LockGraph
 import Lockdep
 import LockdepTesting
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -106,6 +107,68 @@ import Testing
     #expect(
       !LockValidation.findings.contains {
         LockValidation.describe($0).contains("&isolated->leaked_at_exit")
+      })
+  }
+
+  /// A thread's exit finding in a scope is printed from the thread's
+  /// exit path, as one outside any scope is: not from the validator's
+  /// frames under the scope's binding (`TaskLocal.withValue`), which
+  /// stopped the reports' leaving out of the validator's own frames.
+  @Test func anExitFindingInAScopeStartsAtTheThreadsExit() {
+    let kept = Checked.SpinLock(name: "&isolated->exit_stack")
+    let found = expectLockViolation(.locksHeldAtExit) {
+      let scope = LockValidationScope.current!
+      pthread_join(spawn { scope.run { kept.lock() } }, nil)
+    }
+    #expect(found.map(\.kind) == [.locksHeldAtExit])
+    let text = found.first.map(LockValidation.describe) ?? ""
+    for inner in ["withValue", "atThreadExit", "LiveThread"] {
+      #expect(!text.contains(inner), "\(text)")
+    }
+    #expect(text.contains("deallocate_tsd") || text.contains("start_thread"), "\(text)")
+  }
+
+  /// A lock reported held at its thread's exit is forgotten, as one
+  /// reported at a test's end: a negative test's cleanup that releases it
+  /// on another thread is no bad unlock balance.
+  @Test func aLockReportedAtThreadExitIsForgotten() {
+    let leaked = Checked.SpinLock(name: "&isolated->released_after_exit")
+    expectLockViolation(.locksHeldAtExit) {
+      let scope = LockValidationScope.current!
+      pthread_join(spawn { scope.run { leaked.lock() } }, nil)
+    }
+    let cleanup = LockValidationScope()
+    cleanup.run { leaked.unlock() }
+    #expect(cleanup.findings.map(\.finding.kind) == [])
+  }
+
+  /// A thread of a negative test's block that exits after the block ended
+  /// (not joined: the block only waited for its lock) holding a lock it
+  /// took in the block's scope: its finding is the process's, printed and
+  /// kept, not recorded in the ended scope that no one reads again.
+  @Test func anExitAfterTheBlockEndedIsTheProcesss() {
+    let leaked = Checked.SpinLock(name: "&isolated->exits_after_block")
+    let locked = Atomic<Bool>(false)
+    let blockEnded = Atomic<Bool>(false)
+    let thread = PThreadMutex<pthread_t?>(nil)
+    let result = LockValidationScope.check(expecting: .locksHeldAtExit) {
+      let scope = LockValidationScope.current!
+      let t = spawn {
+        scope.run { leaked.lock() }
+        locked.store(true, ordering: .releasing)
+        while !blockEnded.load(ordering: .acquiring) { usleep(1000) }
+      }
+      thread.withLock { $0 = t }
+      while !locked.load(ordering: .acquiring) { usleep(1000) }
+    }
+    blockEnded.store(true, ordering: .releasing)
+    if let t = thread.withLock({ $0 }) { pthread_join(t, nil) }
+    #expect(result.findings.isEmpty)
+    #expect(result.complaints.count == 1)
+    #expect(
+      LockValidation.findings.contains {
+        $0.kind == .locksHeldAtExit
+          && LockValidation.describe($0).contains("&isolated->exits_after_block")
       })
   }
 

@@ -634,7 +634,8 @@ func spawn(_ body: @escaping @Sendable () -> Void) -> pthread_t {
 /// before), and tests run at once: each in-process test raises a signal
 /// of its own. Taken: SIGUSR1, SIGUSR2, SIGPROF, SIGURG, SIGXCPU
 /// (LiveValidationTests), SIGWINCH (FastPathTests), SIGVTALRM, SIGTTOU
-/// (InterruptMaskTests), SIGPWR, SIGSTKFLT, SIGXFSZ, SIGTTIN
+/// and real-time signals 40 to 43 (InterruptMaskTests), SIGPWR,
+/// SIGSTKFLT, SIGXFSZ, SIGTTIN
 /// (SignalQueueTests). A test in a process of its own (an exit test)
 /// may use any.
 func runOnAThread(unblocking signal: Int32, _ body: @escaping @Sendable () -> Void) {

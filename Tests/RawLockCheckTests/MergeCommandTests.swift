@@ -314,7 +314,7 @@ import Testing
       #expect(mixed.stderr.contains("--graph-out - would write the graph file into the"))
       // Or by any name of the file standard output goes to.
       let out = dir.appendingPathComponent("out.\(format)")
-      FileManager.default.createFile(atPath: out.path, contents: nil)
+      _ = FileManager.default.createFile(atPath: out.path, contents: nil)
       for name in ["/dev/stdout", out.path] {
         let named = try ToolRun(
           ["report", "--format", format, "--graph-out", name, "t2.rlt"], in: dir,

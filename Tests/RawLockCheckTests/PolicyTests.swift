@@ -85,7 +85,7 @@ import Testing
   func aFindingOfAReplayedHandlerAbortsWithSIGABRT(_ scenario: String) throws {
     let output = FileManager.default.temporaryDirectory
       .appendingPathComponent("abort-\(scenario)-\(UUID().uuidString).txt")
-    FileManager.default.createFile(atPath: output.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: output.path, contents: nil)
     defer { try? FileManager.default.removeItem(at: output) }
     let process = Process()
     process.executableURL = RecorderTests.probe

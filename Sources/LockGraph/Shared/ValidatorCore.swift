@@ -152,6 +152,17 @@ public final class ValidatorCore: Sendable {
   /// The findings with their counts, as a store (a copy).
   public var findingStore: FindingStore { shared.withLock { $0.findings } }
 
+  /// Keeps `finding`, which a fork of this core found for an owner that
+  /// can no longer take it (a test's scope that ended while a thread it
+  /// started still ran): stored here as one of this core's own (a repeat
+  /// counts, keyed by its kind, site and the classes of its lock and held
+  /// locks) and handed to `onFinding` with whether it is new here.
+  public func adopt(_ finding: Finding) {
+    let classes = (finding.lock.map { [$0.lockClass] } ?? []) + finding.held.map(\.lockClass)
+    let (kept, isNew) = shared.withLock { $0.findings.record(finding, classes: classes) }
+    onFinding?(kept, isNew)
+  }
+
   /// A copy of the dependency graph as it is now.
   public var graph: DependencyGraph { shared.withLock { $0.graph } }
 

@@ -71,7 +71,7 @@ public enum Checked {
     }
 
     /// `write_lock_nested()`: a lock of the same class nested at
-    /// `subclass` (1 to 7).
+    /// `subclass` (0 to 7; 0 is `lock()`'s class).
     public func lock(subclass: Int) {
       validateAcquire(subclass: subclass)
       word.lock()
@@ -261,7 +261,7 @@ public enum Checked {
     }
 
     /// `down_read_nested()`: a read of the same class nested at
-    /// `subclass` (1 to 7).
+    /// `subclass` (0 to 7; 0 is `lock()`'s class).
     public func readLock(subclass: Int) {
       validateAcquire(read: .shared, subclass: subclass)
       rwlock.readLock()
@@ -292,8 +292,9 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
 
   /// `spin_lock_irqsave()` ... `spin_unlock_irqrestore()` around `body`
   /// (`raw_spin_lock_irqsave()`, `local_lock_irqsave()`): interrupts off
-  /// (`Checked.withIRQsDisabled`), then the lock, released however `body`
-  /// ends. Checked as for PREEMPT_RT (`RAWLOCKCHECK_PREEMPT_RT`), a
+  /// (as `Checked.withInterruptsMasked`: the signals of the handlers
+  /// installed with `installSignalHandler` blocked on this thread, and
+  /// the validator told), then the lock, released however `body` ends. Checked as for PREEMPT_RT (`RAWLOCKCHECK_PREEMPT_RT`), a
   /// `SpinLock` or `LocalLock` leaves interrupts on, as that kernel does:
   /// there it is a sleeping lock, and its `_irqsave` form only takes it
   /// (so nothing under it is in atomic context); a `RawSpinLock` still
@@ -332,15 +333,23 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
     }
   }
 
-  /// `body` with interrupts off (`Checked.withIRQsDisabled`), as the
-  /// `_irqsave` forms run: always for a raw spin lock, and for the others
-  /// unless checked as for PREEMPT_RT, where they leave interrupts on.
+  /// `body` with interrupts off, as the `_irqsave` forms run: the
+  /// signals of the handlers installed with `installSignalHandler` (the
+  /// program's hard interrupts) blocked on this thread, so that none can
+  /// interrupt `body` and spin on this lock (as `withInterruptsMasked`;
+  /// no system call while none is installed), and interrupts off for the
+  /// validator: always for a raw spin lock, and for the others unless
+  /// checked as for PREEMPT_RT, where they leave interrupts on (the
+  /// signals stay blocked all the same: this lock spins here, and a
+  /// handler that took it would spin forever).
   private func savingInterrupts<Result, Failure: Error>(
     at ip: UInt64, _ body: () throws(Failure) -> Result
   ) throws(Failure) -> Result {
-    guard self is Checked.RawSpinLock || !LockValidation.checksAsPreemptRT else {
-      return try body()
+    let validated = self is Checked.RawSpinLock || !LockValidation.checksAsPreemptRT
+    guard _fastPath(InterruptMask.noHandlerInstalled) else {
+      return try InterruptMask.withSignalsBlocked(validated: validated, ip: ip, body)
     }
+    guard validated else { return try body() }
     return try Checked.within(.irqDisable, .irqEnable, ip: ip, body)
   }
 
@@ -389,7 +398,8 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
     word.lock()
   }
 
-  /// `spin_lock_nested()`: a lock of the same class nested at `subclass` (1 to 7).
+  /// `spin_lock_nested()`: a lock of the same class nested at `subclass`
+  /// (0 to 7; 0 is `lock()`'s class).
   public final func lock(subclass: Int) {
     validateAcquire(subclass: subclass)
     word.lock()

@@ -21,23 +21,31 @@ public enum Plain {
     @inlinable public func unlock() { word.unlock() }
     /// Takes the lock if it is free.
     @inlinable public func tryLock() -> Bool { word.tryLock() }
-    /// Runs `body` with the lock held (`spin_lock_irqsave()`: interrupts
-    /// are the validator's notion, and none runs here; `ip` ignored).
+    /// Runs `body` with the lock held and interrupts off
+    /// (`spin_lock_irqsave()`): the signals of the handlers installed with
+    /// `installSignalHandler` blocked on this thread, as
+    /// `Plain.withInterruptsMasked` blocks them (no system call while none
+    /// is installed); `ip` ignored.
     @inlinable public func withLockIRQSave<Result, Failure: Error>(
       from ip: UInt64? = nil, _ body: () throws(Failure) -> Result
     ) throws(Failure) -> Result {
-      word.lock()
-      defer { word.unlock() }
-      return try body()
+      try Plain.withInterruptsMasked { () throws(Failure) -> Result in
+        word.lock()
+        defer { word.unlock() }
+        return try body()
+      }
     }
-    /// Runs `body` with the lock held if it is free now
-    /// (`spin_trylock_irqsave()`); nil when it is busy (`ip` ignored).
+    /// Runs `body` with the lock held and interrupts off if the lock is
+    /// free now (`spin_trylock_irqsave()`); nil when it is busy. Interrupts
+    /// as `withLockIRQSave` leaves them; `ip` ignored.
     @inlinable public func withTryLockIRQSave<Result, Failure: Error>(
       from ip: UInt64? = nil, _ body: () throws(Failure) -> Result
     ) throws(Failure) -> Result? {
-      guard word.tryLock() else { return nil }
-      defer { word.unlock() }
-      return try body()
+      try Plain.withInterruptsMasked { () throws(Failure) -> Result? in
+        guard word.tryLock() else { return nil }
+        defer { word.unlock() }
+        return try body()
+      }
     }
     /// Checks nothing.
     @inlinable public func assertHeld(file: StaticString = #fileID, line: UInt = #line) {}

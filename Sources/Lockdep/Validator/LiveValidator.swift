@@ -294,12 +294,11 @@ final class LiveValidator: Sendable {
     // scope itself): a scope that validates on a fork never saw the
     // events, and its lock order stays in the process's validator, so the
     // finding is the process's too, not half of each.
+    // A scope that ends meanwhile refuses it (`record`): the process's.
     let scope = LockValidationScope.current.flatMap {
-      $0.hasEnded || $0.validatesOnFork ? nil : $0
+      $0.hasEnded || $0.validatesOnFork || !$0.record(finding) ? nil : $0
     }
-    if let scope {
-      scope.record(finding)
-    } else {
+    if scope == nil {
       state.withLock { $0.outsideScopes[finding.kind, default: 0] += 1 }
     }
     recorder?.flushAll()

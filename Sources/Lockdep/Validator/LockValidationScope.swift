@@ -62,6 +62,14 @@ public final class LockValidationScope: Sendable {
   /// Whether the scope's first run (the test's) has ended.
   var hasEnded: Bool { ended.load(ordering: .acquiring) }
 
+  /// Marks the scope's end (the test's, or a negative test's block):
+  /// under the occurrences' lock, so that a finding recorded at the same
+  /// time either lands before the end, where whoever reads `findings`
+  /// after it sees it, or is refused (`record`), and goes to the process.
+  func end() {
+    occurrences.withLock { _ in ended.store(true, ordering: .releasing) }
+  }
+
   /// Whether this scope validates its threads on a fork of its own (an
   /// isolated scope run synchronously): a finding of the process's
   /// validator, where it is bound, is then of a thread that never ran in
@@ -147,9 +155,7 @@ public final class LockValidationScope: Sendable {
         if endsScope, let endName, thread.validator.heldCount > heldBefore {
           thread.reportLocksHeld(above: heldBefore, atEndOf: endName)
         }
-        if endsScope && !endsAfterJobs.load(ordering: .relaxed) {
-          ended.store(true, ordering: .releasing)
-        }
+        if endsScope && !endsAfterJobs.load(ordering: .relaxed) { end() }
         if thread.validator.heldCount > heldBefore {
           thread.exitScope = self
         } else if thread.exitScope === self {
@@ -185,7 +191,7 @@ public final class LockValidationScope: Sendable {
       executor.awaitRunningJobs(limit: 250_000_000)
       endRouting(to: executor)
       executor.finish()
-      ended.store(true, ordering: .releasing)
+      end()
     }
     return try run(body)
   }
@@ -252,7 +258,7 @@ public final class LockValidationScope: Sendable {
       if routes { routeJobs(to: executor) }
       defer {
         if routes { endRouting(to: executor) }
-        ended.store(true, ordering: .releasing)
+        end()
       }
       return try await withTaskExecutorPreference(executor) {
         // On the preferred executor: entering it may have moved the task.
@@ -275,7 +281,15 @@ public final class LockValidationScope: Sendable {
   private func forkCore(from current: ValidatorCore) -> ValidatorCore {
     fork.withLock { made in
       if let made { return made }
-      let core = current.fork { finding, _ in LockValidationScope.current?.record(finding) }
+      let core = current.fork { finding, _ in
+        // A thread that outlived the scope's test (its exit found locks it
+        // took in the scope still held): the finding is the process's,
+        // printed and kept, as for a scope without a fork (`handle`);
+        // recorded in the ended scope, no one would read it.
+        if LockValidationScope.current?.record(finding) != true {
+          LiveValidator.shared.core.adopt(finding)
+        }
+      }
       made = core
       return core
     }
@@ -283,22 +297,28 @@ public final class LockValidationScope: Sendable {
 
   /// Records an occurrence of `finding`: a repeat of a finding the scope
   /// saw (a buggy path taken in a loop) counts, and is not reported again;
-  /// a new one is told to the `reporter`, on the calling thread.
-  func record(_ finding: Finding) {
+  /// a new one is told to the `reporter`, on the calling thread. Returns
+  /// false, recording nothing, once the scope has ended (`end()`): the
+  /// caller gives the finding to the process.
+  @discardableResult
+  func record(_ finding: Finding) -> Bool {
     // The first occurrence takes its slot under the lock, so that threads
     // hitting the same finding at once report it once; the reporter then
     // runs outside the lock (it renders the report, and records an issue).
-    let slot: Int? = occurrences.withLock { list in
+    let slot: Int?? = occurrences.withLock { list in
+      if ended.load(ordering: .relaxed) { return nil }
       if let i = list.firstIndex(where: { Self.same($0.finding, finding) }) {
         list[i].count += 1
-        return nil
+        return .some(nil)
       }
       list.append(Occurrence(finding: finding))
       return list.count - 1
     }
-    guard let slot, let reporter else { return }
+    guard let slot else { return false }
+    guard let slot, let reporter else { return true }
     let reported = reporter(Occurrence(finding: finding))
     if reported { occurrences.withLock { $0[slot].wasReported = true } }
+    return true
   }
 
   /// Whether `a` and `b` are one distinct finding: a repeat is handed on
@@ -330,6 +350,10 @@ public final class LockValidationScope: Sendable {
     let outsideBefore =
       kind != nil && LiveValidator.isCreated ? LiveValidator.shared.outsideScopes : [:]
     let result = try scope.run(body)
+    // The block is over: a thread it started that finds something later
+    // (at its exit, after the block stopped waiting for it) is the
+    // process's, not lost in a scope no one reads again.
+    scope.end()
     let occurrences = scope.findings
     let found = occurrences.map(\.finding)
     guard let kind else {
