@@ -58,7 +58,9 @@ public enum Checked {
       super.init(kind: .rwlock, name: name, key: key, fileID: fileID, line: line, column: column)
     }
 
-    /// `write_lock()`.
+    /// Takes the lock exclusively, spinning until it is free
+    /// (`write_lock()`): validated as a write acquisition (order, wait
+    /// context, irq safety, recursion).
     public func lock() {
       validateAcquire()
       word.lock()
@@ -77,20 +79,25 @@ public enum Checked {
       word.lock()
     }
 
-    /// `write_unlock()`.
+    /// Releases an exclusive hold (`write_unlock()`); a release of a lock
+    /// this thread does not hold is a `bad-unlock-balance` finding.
     public func unlock() {
       validateRelease(ip: callerAddress)
       word.unlock()
     }
 
-    /// `write_trylock()`.
+    /// Takes the lock exclusively if it is free now (`write_trylock()`).
+    /// - Returns: whether it was taken. A trylock cannot wait: it adds no
+    ///   dependency on the locks held, and is no invalid wait context.
     public func tryLock() -> Bool {
       guard word.tryLock() else { return false }
       validateAcquire(trylock: true)
       return true
     }
 
-    /// `read_lock()`: a recursive read.
+    /// Takes the lock shared, spinning while a writer holds it
+    /// (`read_lock()`): validated as a recursive read, which may nest in
+    /// another read of the same lock.
     public func readLock() {
       validateAcquire(read: .recursive)
       word.readLock()
@@ -102,13 +109,14 @@ public enum Checked {
       word.readLock()
     }
 
-    /// `read_unlock()`.
+    /// Releases a shared hold (`read_unlock()`).
     public func readUnlock() {
       validateRelease(ip: callerAddress)
       word.readUnlock()
     }
 
-    /// `read_trylock()`.
+    /// Takes the lock shared if no writer holds it now (`read_trylock()`).
+    /// - Returns: whether it was taken.
     public func tryReadLock() -> Bool {
       guard word.tryReadLock() else { return false }
       validateAcquire(read: .recursive, trylock: true)
@@ -128,7 +136,10 @@ public enum Checked {
       super.init(kind: .mutex, name: name, key: key, fileID: fileID, line: line, column: column)
     }
 
-    /// `mutex_lock()`.
+    /// Takes the mutex, sleeping until it is free (`mutex_lock()`):
+    /// validated as a sleeping acquisition, so taking it where sleeping is
+    /// not allowed (under a spin lock, with interrupts or preemption off)
+    /// is a finding.
     public func lock() { acquire(ip: callerAddress) }
 
     /// `mutex_lock()` from call site `ip` (`KernelLock.lock(from:)`).
@@ -147,13 +158,17 @@ public enum Checked {
       mutex.lock()
     }
 
-    /// `mutex_lock_nested()`.
+    /// Takes a mutex of the same class as one held, nested at `subclass`
+    /// (`mutex_lock_nested()`, 0 to 7; 0 is `lock()`'s class): each
+    /// subclass is a class of its own for the validator.
     public func lock(subclass: Int) {
       validateAcquire(subclass: subclass)
       mutex.lock()
     }
 
-    /// `mutex_lock_nest_lock()`.
+    /// Takes a mutex of the same class as one held, both serialized by
+    /// `nestLock`, which must be held (`mutex_lock_nest_lock()`): no
+    /// recursive locking finding; `nestLock` not held is one.
     public func lock(nestLock: ValidatedLock) {
       validateAcquire(nest: nestLock)
       mutex.lock()
@@ -168,7 +183,8 @@ public enum Checked {
       lock(nestLock: validated)
     }
 
-    /// `mutex_unlock()`.
+    /// Releases the mutex (`mutex_unlock()`); a release of a mutex this
+    /// thread does not hold is a `bad-unlock-balance` finding.
     public func unlock() {
       if tryValidateReleaseFast() { return mutex.unlock() }
       unlockValidatingFully(ip: callerAddress)
@@ -180,7 +196,10 @@ public enum Checked {
       mutex.unlock()
     }
 
-    /// `mutex_trylock()`.
+    /// Takes the mutex if it is free now, without sleeping
+    /// (`mutex_trylock()`).
+    /// - Returns: whether it was taken. A trylock cannot wait: it adds no
+    ///   dependency on the locks held, and is no sleep.
     public func tryLock() -> Bool {
       guard mutex.tryLock() else { return false }
       validateAcquire(trylock: true)
@@ -201,7 +220,8 @@ public enum Checked {
       super.init(kind: .rwsem, name: name, key: key, fileID: fileID, line: line, column: column)
     }
 
-    /// `down_write()`.
+    /// Takes the semaphore exclusively, sleeping until it is free
+    /// (`down_write()`): validated as a sleeping write acquisition.
     public func lock() {
       validateAcquire()
       rwlock.lock()
@@ -213,7 +233,8 @@ public enum Checked {
       rwlock.lock()
     }
 
-    /// `down_write_nested()`.
+    /// Takes a semaphore of the same class as one held, exclusively,
+    /// nested at `subclass` (`down_write_nested()`, 0 to 7).
     public func lock(subclass: Int) {
       validateAcquire(subclass: subclass)
       rwlock.lock()
@@ -235,20 +256,24 @@ public enum Checked {
       lock(nestLock: validated)
     }
 
-    /// `up_write()`.
+    /// Releases an exclusive hold (`up_write()`).
     public func unlock() {
       validateRelease(ip: callerAddress)
       rwlock.unlock()
     }
 
-    /// `down_write_trylock()`.
+    /// Takes the semaphore exclusively if it is free now
+    /// (`down_write_trylock()`).
+    /// - Returns: whether it was taken.
     public func tryLock() -> Bool {
       guard rwlock.tryLock() else { return false }
       validateAcquire(trylock: true)
       return true
     }
 
-    /// `down_read()`.
+    /// Takes the semaphore shared, sleeping while a writer holds or waits
+    /// for it (`down_read()`): validated as a non-recursive read (a second
+    /// read of the same class can deadlock behind a waiting writer).
     public func readLock() {
       validateAcquire(read: .shared)
       rwlock.readLock()
@@ -267,13 +292,14 @@ public enum Checked {
       rwlock.readLock()
     }
 
-    /// `up_read()`.
+    /// Releases a shared hold (`up_read()`).
     public func readUnlock() {
       validateRelease(ip: callerAddress)
       rwlock.readUnlock()
     }
 
-    /// `down_read_trylock()`.
+    /// Takes the semaphore shared if it can now (`down_read_trylock()`).
+    /// - Returns: whether it was taken.
     public func tryReadLock() -> Bool {
       guard rwlock.tryReadLock() else { return false }
       validateAcquire(read: .shared, trylock: true)
@@ -353,7 +379,9 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
     return try Checked.within(.irqDisable, .irqEnable, ip: ip, body)
   }
 
-  /// `spin_lock()` (`raw_spin_lock()`, `local_lock()`).
+  /// Takes the lock, spinning until it is free (`spin_lock()`,
+  /// `raw_spin_lock()`, `local_lock()`): validated against the locks held
+  /// and the context (its wait type, order, irq safety, recursion).
   public final func lock() { acquire(ip: callerAddress) }
 
   /// `spin_lock()` from call site `ip` (`KernelLock.lock(from:)`).
@@ -420,7 +448,8 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
     lock(nestLock: validated)
   }
 
-  /// `spin_unlock()`.
+  /// Releases the lock (`spin_unlock()`); a release of a lock this
+  /// thread does not hold is a `bad-unlock-balance` finding.
   public final func unlock() {
     if tryValidateReleaseFast() { return word.unlock() }
     unlockValidatingFully(ip: callerAddress)
@@ -432,7 +461,9 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
     word.unlock()
   }
 
-  /// `spin_trylock()`.
+  /// Takes the lock if it is free now (`spin_trylock()`).
+  /// - Returns: whether it was taken. A trylock cannot wait: it adds no
+  ///   dependency on the locks held, and is no invalid wait context.
   public final func tryLock() -> Bool {
     guard word.tryLock() else { return false }
     validateAcquire(trylock: true)
