@@ -190,6 +190,11 @@ public struct Finding: Sendable {
   /// inconsistent lock state, and for a sleep in atomic context with
   /// interrupts off (the kernel prints them for both); nil otherwise.
   public var irqTrace: IrqTrace? = nil
+  /// The classes its store keys it by (with its kind, site and variant),
+  /// as the check that found it chose them: set as the store keeps it,
+  /// so that another store adopting it (`ValidatorCore.adopt`) keys it
+  /// the same way, and counts a repeat found there as the same finding.
+  var storeClasses: [ClassID] = []
 }
 
 extension Finding {

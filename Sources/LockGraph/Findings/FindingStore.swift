@@ -125,6 +125,7 @@ public struct FindingStore: Sendable {
     linksKept += links
     var first = finding
     first.count = 1
+    first.storeClasses = classes
     findings.append(first)
     return (findings.count - 1, true)
   }

@@ -154,11 +154,15 @@ public final class ValidatorCore: Sendable {
 
   /// Keeps `finding`, which a fork of this core found for an owner that
   /// can no longer take it (a test's scope that ended while a thread it
-  /// started still ran): stored here as one of this core's own (a repeat
-  /// counts, keyed by its kind, site and the classes of its lock and held
-  /// locks) and handed to `onFinding` with whether it is new here.
+  /// started still ran): stored here as one of this core's own, keyed as
+  /// the fork's store keyed it (so that the same bug found here too is one
+  /// finding, counted), and handed to `onFinding` with whether it is new
+  /// here.
   public func adopt(_ finding: Finding) {
-    let classes = (finding.lock.map { [$0.lockClass] } ?? []) + finding.held.map(\.lockClass)
+    let classes =
+      finding.storeClasses.isEmpty
+      ? (finding.lock.map { [$0.lockClass] } ?? []) + finding.held.map(\.lockClass)
+      : finding.storeClasses
     let (kept, isNew) = shared.withLock { $0.findings.record(finding, classes: classes) }
     onFinding?(kept, isNew)
   }

@@ -479,12 +479,14 @@ final class LiveThread: StackSource {
       if n > 0 { replayStack = UnsafeBufferPointer(rebasing: stackBuffer[..<n]) }
     }
     // Locks a thread run in a test's scope (one with an end name: a test,
-    // a block that expects `locks-held-at-exit`) took and left held are
-    // forgotten once reported, as the test's end forgets what it reports:
-    // their release later, on another thread (a negative test's cleanup),
-    // is no bad unlock balance. Elsewhere such a release is one, as
-    // lockdep finds (the releasing thread holds no such lock).
-    let forgets = !held.isEmpty && exitScope?.endName != nil
+    // a block that expects `locks-held-at-exit`) took there and left held
+    // are forgotten once reported, as the test's end forgets what it
+    // reports: their release later, on another thread (a negative test's
+    // cleanup), is no bad unlock balance. Any other lock's (one taken
+    // before the scope's `run`, or on a thread run in no test's scope) is
+    // one, as lockdep finds it (the releasing thread holds no such lock).
+    let remembered =
+      exitScope?.endName != nil ? min(exitScopeHeldBase, held.count) : held.count
     if let scope = exitScope {
       exitScope = nil
       scope.atThreadExit(self) { process(LockEvent(.exit, thread: id)) }
@@ -492,7 +494,7 @@ final class LiveThread: StackSource {
       process(LockEvent(.exit, thread: id))
     }
     replayStack = nil
-    if forgets { validator.core.forget(held) }
+    if remembered < held.count { validator.core.forget(held.dropFirst(remembered)) }
     if let recording {
       // Written and forgotten: a thread per task must not keep a buffer
       // per task. A later event of this thread (another key's destructor)
@@ -508,6 +510,9 @@ final class LiveThread: StackSource {
   /// The validation scope whose `run` on this thread ended with locks it
   /// took still held: a finding at the thread's exit is that scope's.
   @exclusivity(unchecked) var exitScope: LockValidationScope?
+  /// How many locks the thread held as that `run` began: those above are
+  /// the ones it took there, which its exit forgets once reported.
+  @exclusivity(unchecked) var exitScopeHeldBase = 0
 
   static func systemThreadID() -> Int32 { rlc_gettid() }
 

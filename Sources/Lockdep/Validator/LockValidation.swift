@@ -29,7 +29,9 @@ public enum LockValidation {
 
   /// Whether live validation checks as for a PREEMPT_RT kernel
   /// (`RAWLOCKCHECK_PREEMPT_RT`): `spinlock_t` sleeps there, and its
-  /// `_irqsave` form leaves interrupts on (`SpinLock.withLockIRQSave`).
+  /// `_irqsave` form leaves interrupts on for the validator
+  /// (`SpinLock.withLockIRQSave`, which blocks the installed handlers'
+  /// signals all the same).
   /// False while no validator runs (validation compiled out, and no
   /// `Checked` lock started one): asking starts nothing.
   public static var checksAsPreemptRT: Bool {

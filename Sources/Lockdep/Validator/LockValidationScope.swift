@@ -15,7 +15,9 @@ import Synchronization
 /// validator, made when the scope is first run: the fork starts from
 /// everything learnt before (a cycle half set up earlier is still found)
 /// and what it learns is dropped with the scope. Its findings are neither
-/// printed nor kept in `LockValidation.findings`: they are the scope's.
+/// printed nor kept in `LockValidation.findings`: they are the scope's
+/// (except those of a thread that outlives the scope's end, which are the
+/// process's).
 public final class LockValidationScope: Sendable {
   /// One distinct finding as a scope saw it.
   public struct Occurrence: Sendable {
@@ -158,6 +160,7 @@ public final class LockValidationScope: Sendable {
         if endsScope && !endsAfterJobs.load(ordering: .relaxed) { end() }
         if thread.validator.heldCount > heldBefore {
           thread.exitScope = self
+          thread.exitScopeHeldBase = heldBefore
         } else if thread.exitScope === self {
           thread.exitScope = nil
         }
@@ -349,10 +352,16 @@ public final class LockValidationScope: Sendable {
       showing: kind == nil)
     let outsideBefore =
       kind != nil && LiveValidator.isCreated ? LiveValidator.shared.outsideScopes : [:]
-    let result = try scope.run(body)
-    // The block is over: a thread it started that finds something later
-    // (at its exit, after the block stopped waiting for it) is the
-    // process's, not lost in a scope no one reads again.
+    // The block is over, however it ended: a thread it started that finds
+    // something later (at its exit, after the block stopped waiting for
+    // it) is the process's, not lost in a scope no one reads again.
+    let result: R
+    do {
+      result = try scope.run(body)
+    } catch {
+      scope.end()
+      throw error
+    }
     scope.end()
     let occurrences = scope.findings
     let found = occurrences.map(\.finding)

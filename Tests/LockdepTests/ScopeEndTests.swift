@@ -1,0 +1,109 @@
+import Basics
+import LockGraph
+import LockdepTesting
+import Synchronization
+import Testing
+
+@testable import Lockdep
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A scope's end (`LockValidationScope.end()`), and the findings of the
+/// threads that outlive it. From a review of the change that added it:
+/// each of these failed on its first version.
+@Suite struct ScopeEndTests {
+  init() { LockValidation.policy = .collect }
+
+  struct Boom: Error {}
+
+  /// Runs `check(expecting: kind)` whose block starts a thread in its
+  /// scope that takes `lock` and exits only after the block returned (or
+  /// threw); returns once that thread has exited.
+  static func lateExit(expecting kind: FindingKind, throwing: Bool, lock: Checked.SpinLock) {
+    let locked = Atomic<Bool>(false)
+    let blockEnded = Atomic<Bool>(false)
+    let thread = PThreadMutex<pthread_t?>(nil)
+    do {
+      _ = try LockValidationScope.check(expecting: kind) { () throws -> Void in
+        let scope = LockValidationScope.current!
+        let t = spawn {
+          scope.run { lock.lock() }
+          locked.store(true, ordering: .releasing)
+          while !blockEnded.load(ordering: .acquiring) { usleep(1000) }
+        }
+        thread.withLock { $0 = t }
+        while !locked.load(ordering: .acquiring) { usleep(1000) }
+        if throwing { throw Boom() }
+      }
+    } catch {}
+    blockEnded.store(true, ordering: .releasing)
+    if let t = thread.withLock({ $0 }) { pthread_join(t, nil) }
+  }
+
+  static func processFindings(naming name: String) -> [Finding] {
+    LockValidation.findings.filter { LockValidation.describe($0).contains(name) }
+  }
+
+  /// A block that throws ends its scope too: the late exit's finding is
+  /// the process's, not recorded in a scope no one reads.
+  @Test(arguments: [false, true])
+  func aLateExitIsTheProcesssHoweverTheBlockEnded(throwing: Bool) {
+    // A class per case (one place makes both: one class, one finding).
+    let name = "&scope_end->late_\(throwing)"
+    Self.lateExit(
+      expecting: .recursiveLocking, throwing: throwing,
+      lock: Checked.SpinLock(name: name, key: LockClassKey(name)))
+    #expect(Self.processFindings(naming: name).map(\.kind) == [.locksHeldAtExit])
+  }
+
+  /// One bug at one site, found once by an ended isolated scope's fork
+  /// (adopted by the process) and once by the process's validator, is one
+  /// finding, counted twice: adopted, it is keyed as the check that found
+  /// it keyed it (recursive locking: by the lock's class alone).
+  @Test func anAdoptedFindingAndTheSameNativeOneAreOne() {
+    let locks = (0..<2).map { _ in Checked.SpinLock(name: "&scope_end->dup") }
+    let isolated = LockValidationScope(isolated: true)
+    isolated.run {}  // makes its fork
+    isolated.end()
+    let plain = LockValidationScope()
+    plain.end()
+    pthread_join(
+      spawn {
+        for scope in [isolated, plain] {
+          scope.run {
+            locks[0].lock()
+            locks[1].lock()
+            locks[1].unlock()
+            locks[0].unlock()
+          }
+        }
+      }, nil)
+    let found = Self.processFindings(naming: "&scope_end->dup")
+    #expect(found.map(\.kind) == [.recursiveLocking])
+    #expect(found.map(\.count) == [2])
+  }
+
+  /// A scoped thread's exit forgets the locks it took in the scope only:
+  /// one it took before `run`, released later on another thread, is a bad
+  /// unlock balance, as outside every test's scope.
+  @Test func onlyTheLocksTakenInTheScopeAreForgottenAtExit() {
+    let outside = Checked.SpinLock(name: "&scope_end->taken_outside")
+    let inside = Checked.SpinLock(name: "&scope_end->taken_inside")
+    expectLockViolation(.locksHeldAtExit) {
+      let scope = LockValidationScope.current!
+      pthread_join(
+        spawn {
+          outside.lock()
+          scope.run { inside.lock() }
+        }, nil)
+    }
+    let cleanup = LockValidationScope()
+    cleanup.run { inside.unlock() }
+    #expect(cleanup.findings.map(\.finding.kind) == [])
+    let stray = LockValidationScope()
+    stray.run { outside.unlock() }
+    #expect(stray.findings.map(\.finding.kind) == [.badUnlockBalance])
+  }
+}
