@@ -60,12 +60,23 @@ let rcuBHLockMap = Checked.LockdepMap(
 let rcuSchedLockMap = Checked.LockdepMap(
   .rcuSched, name: "rcu_read_lock_sched", key: LockClassKey("rcu_read_lock_sched"))
 
+/// Enters a section of `flavor`; the validator is told of an outermost
+/// one as taken at `ip` (the caller of the public entry point, in a debug
+/// build), else at this code's own address, which an optimized build
+/// inlines into that caller (reports leave the read side's inlined frames
+/// out: `FrameFilter.rawlockcheckMachinery`).
 @inlinable @inline(__always)
-func rcuEnter(_ flavor: ReadFlavor) {
+func rcuEnter(_ flavor: ReadFlavor, from ip: UInt64 = 0) {
   let reader = rlc_rcu_reader_self()
   var entered = rlc_rcu_enter(reader)
   if _slowPath(entered == 0) { entered = ReaderRegistry.enterSlow(reader) }
-  if _slowPath(entered == 2) { flavor.map.acquire(read: true, recursive: true) }
+  if _slowPath(entered == 2) {
+    if ip != 0 {
+      flavor.map.acquire(read: true, recursive: true, from: ip)
+    } else {
+      flavor.map.acquire(read: true, recursive: true)
+    }
+  }
 }
 
 @inlinable @inline(__always)
@@ -73,63 +84,116 @@ func rcuExit(_ flavor: ReadFlavor) {
   let reader = rlc_rcu_reader_self()
   // Read before leaving: `validate` is fixed for the whole outermost section.
   let validate = rlc_rcu_reader_validates(reader)
-  if _slowPath(rlc_rcu_exit(reader) < 0) { ReaderRegistry.unbalancedUnlock() }
+  if _slowPath(rlc_rcu_exit(reader) < 0) { return ReaderRegistry.unbalancedUnlock(of: flavor) }
   if _slowPath(validate) { flavor.map.release() }
 }
 
-/// `rcu_read_lock()`: enters a read-side section. Pointers loaded inside it
-/// (with acquiring loads, `rcu_dereference()`) stay valid until the
-/// matching `rcuReadUnlock()`: no grace period that began before the entry
-/// ends until then. Sections nest; they must not sleep (`mightSleep()`, a
-/// sleeping lock, `synchronizeRCU()` inside one are findings).
-@inlinable
-public func rcuReadLock() { rcuEnter(.rcu) }
+// Each entry point twice: in a debug build (where nothing is inlined, and a
+// section's report would otherwise name `rcuEnter` in this file as where
+// it began) a function of its own that passes its caller's address, as
+// the kernel's inlined `rcu_read_lock()` names its caller; in an optimized
+// one, inlined into its caller: the read side's fast path makes no call.
+#if DEBUG
+  /// `rcu_read_lock()`: enters a read-side section. Pointers loaded inside
+  /// it (with acquiring loads, `rcu_dereference()`) stay valid until the
+  /// matching `rcuReadUnlock()`: no grace period that began before the
+  /// entry ends until then. Sections nest; they must not sleep
+  /// (`mightSleep()`, a sleeping lock, `synchronizeRCU()` inside one are
+  /// findings).
+  @inline(never)
+  public func rcuReadLock() { rcuEnter(.rcu, from: LockValidation.returnAddress()) }
 
-/// `rcu_read_unlock()`: leaves the section `rcuReadLock()` entered.
+  /// `rcu_read_lock_bh()`: a section checked as the `rcu_bh` flavour.
+  @inline(never)
+  public func rcuReadLockBH() { rcuEnter(.bh, from: LockValidation.returnAddress()) }
+
+  /// `rcu_read_lock_sched()`: a section checked as the `rcu_sched` flavour
+  /// (preemption off: not even a `spinlock_t` may be taken inside it).
+  @inline(never)
+  public func rcuReadLockSched() { rcuEnter(.sched, from: LockValidation.returnAddress()) }
+
+  /// Runs `body` in a read-side section (`rcuReadLock()` ...
+  /// `rcuReadUnlock()`), left however `body` ends.
+  @inline(never)
+  public func withRCURead<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    rcuEnter(.rcu, from: LockValidation.returnAddress())
+    defer { rcuExit(.rcu) }
+    return try body()
+  }
+
+  /// Runs `body` in an `rcu_bh` read-side section.
+  @inline(never)
+  public func withRCUReadBH<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    rcuEnter(.bh, from: LockValidation.returnAddress())
+    defer { rcuExit(.bh) }
+    return try body()
+  }
+
+  /// Runs `body` in an `rcu_sched` read-side section.
+  @inline(never)
+  public func withRCUReadSched<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    rcuEnter(.sched, from: LockValidation.returnAddress())
+    defer { rcuExit(.sched) }
+    return try body()
+  }
+#else
+  /// `rcu_read_lock()`: enters a read-side section. Pointers loaded inside
+  /// it (with acquiring loads, `rcu_dereference()`) stay valid until the
+  /// matching `rcuReadUnlock()`: no grace period that began before the
+  /// entry ends until then. Sections nest; they must not sleep
+  /// (`mightSleep()`, a sleeping lock, `synchronizeRCU()` inside one are
+  /// findings).
+  @inlinable
+  public func rcuReadLock() { rcuEnter(.rcu) }
+
+  /// `rcu_read_lock_bh()`: a section checked as the `rcu_bh` flavour.
+  @inlinable
+  public func rcuReadLockBH() { rcuEnter(.bh) }
+
+  /// `rcu_read_lock_sched()`: a section checked as the `rcu_sched` flavour
+  /// (preemption off: not even a `spinlock_t` may be taken inside it).
+  @inlinable
+  public func rcuReadLockSched() { rcuEnter(.sched) }
+
+  /// Runs `body` in a read-side section (`rcuReadLock()` ...
+  /// `rcuReadUnlock()`), left however `body` ends.
+  @inlinable
+  public func withRCURead<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    rcuEnter(.rcu)
+    defer { rcuExit(.rcu) }
+    return try body()
+  }
+
+  /// Runs `body` in an `rcu_bh` read-side section.
+  @inlinable
+  public func withRCUReadBH<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    rcuEnter(.bh)
+    defer { rcuExit(.bh) }
+    return try body()
+  }
+
+  /// Runs `body` in an `rcu_sched` read-side section.
+  @inlinable
+  public func withRCUReadSched<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+    rcuEnter(.sched)
+    defer { rcuExit(.sched) }
+    return try body()
+  }
+#endif
+
+/// `rcu_read_unlock()`: leaves the section `rcuReadLock()` entered. Without
+/// one, a `bad-unlock-balance` finding (where validation is on), and
+/// nothing else: the kernel warns and goes on.
 @inlinable
 public func rcuReadUnlock() { rcuExit(.rcu) }
-
-/// `rcu_read_lock_bh()`: a section checked as the `rcu_bh` flavour.
-@inlinable
-public func rcuReadLockBH() { rcuEnter(.bh) }
 
 /// `rcu_read_unlock_bh()`.
 @inlinable
 public func rcuReadUnlockBH() { rcuExit(.bh) }
 
-/// `rcu_read_lock_sched()`: a section checked as the `rcu_sched` flavour
-/// (preemption off: not even a `spinlock_t` may be taken inside it).
-@inlinable
-public func rcuReadLockSched() { rcuEnter(.sched) }
-
 /// `rcu_read_unlock_sched()`.
 @inlinable
 public func rcuReadUnlockSched() { rcuExit(.sched) }
-
-/// Runs `body` in a read-side section (`rcuReadLock()` ... `rcuReadUnlock()`),
-/// left however `body` ends.
-@inlinable
-public func withRCURead<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-  rcuEnter(.rcu)
-  defer { rcuExit(.rcu) }
-  return try body()
-}
-
-/// Runs `body` in an `rcu_bh` read-side section.
-@inlinable
-public func withRCUReadBH<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-  rcuEnter(.bh)
-  defer { rcuExit(.bh) }
-  return try body()
-}
-
-/// Runs `body` in an `rcu_sched` read-side section.
-@inlinable
-public func withRCUReadSched<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-  rcuEnter(.sched)
-  defer { rcuExit(.sched) }
-  return try body()
-}
 
 /// Whether the calling thread is inside a read-side section of any flavour
 /// (`rcu_read_lock_held()`, without the validator).

@@ -1,5 +1,6 @@
 import CRCUSupport
 import Lockdep
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -53,11 +54,24 @@ final class ReaderRegistry: @unchecked Sendable {
     return rlc_rcu_enter(reader)
   }
 
-  /// An exit without an entry: a program error.
+  /// An exit without an entry (the depth stays 0): a release of the
+  /// flavour's map the validator finds unbalanced (`bad-unlock-balance`,
+  /// as lockdep finds `rcu_read_unlock()` without `rcu_read_lock()`), or,
+  /// with validation off, one line on standard error, once per process.
+  /// Before 2026-12-06 the program stopped with a fatal error.
   @usableFromInline @inline(never)
-  static func unbalancedUnlock() -> Never {
-    fatalError("rcuReadUnlock() without rcuReadLock() on this thread")
+  static func unbalancedUnlock(of flavor: ReadFlavor) {
+    if LockValidation.policy != .off {
+      flavor.map.release()
+    } else if !saidUnbalanced.exchange(true, ordering: .relaxed) {
+      let message =
+        "rawlockcheck: RCU: a read-side section left without being entered (ignored)\n"
+      _ = message.withCString { write(2, $0, strlen($0)) }
+    }
   }
+
+  /// Whether an unbalanced exit was said (validation off).
+  private static let saidUnbalanced = Atomic<Bool>(false)
 
   private func register(_ reader: UnsafeMutablePointer<rlc_rcu_reader>) {
     withLock {

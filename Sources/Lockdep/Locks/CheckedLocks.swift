@@ -321,9 +321,10 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
   /// (as `Checked.withInterruptsMasked`: the signals of the handlers
   /// installed with `installSignalHandler` blocked on this thread, and
   /// the validator told), then the lock, released however `body` ends. Checked as for PREEMPT_RT (`RAWLOCKCHECK_PREEMPT_RT`), a
-  /// `SpinLock` or `LocalLock` leaves interrupts on, as that kernel does:
-  /// there it is a sleeping lock, and its `_irqsave` form only takes it
-  /// (so nothing under it is in atomic context); a `RawSpinLock` still
+  /// `SpinLock` or `LocalLock` leaves interrupts on for the validator, as
+  /// that kernel does: there it is a sleeping lock, and its `_irqsave`
+  /// form only takes it (so nothing under it is in atomic context); the
+  /// signals stay blocked, since here it spins. A `RawSpinLock` still
   /// disables them. The acquisition is recorded at `ip` (a wrapper's
   /// `LockValidation.returnAddress()`, as `lock(from:)` takes), else at
   /// this call's site.
@@ -467,6 +468,20 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
   public final func tryLock() -> Bool {
     guard word.tryLock() else { return false }
     validateAcquire(trylock: true)
+    return true
+  }
+
+  /// Takes the lock if it is free now, validated as `lock()` is, not as a
+  /// trylock: for code that falls back when the lock is busy but stands
+  /// for a path that takes it, or a lock of its kind, on every call where
+  /// it matters (SLUB's `local_lock_irqsave(&s->cpu_slab->lock)` on every
+  /// allocation on PREEMPT_RT), so that taking it where it may not be
+  /// taken is found every time, not only when the fallback runs.
+  /// - Returns: whether it was taken.
+  public final func tryLockCheckedAsLock() -> Bool {
+    guard word.tryLock() else { return false }
+    let ip = callerAddress
+    if !tryValidateAcquireMemoized(ip: ip) { validateAcquired(ip: ip) }
     return true
   }
 

@@ -39,11 +39,21 @@ public struct FrameFilter: Sendable, Hashable {
   /// `swift::RefCounts<...>::doDecrementSlow`, by its linkage name): a
   /// held lock freed by dropping the last reference to it starts at the
   /// line that dropped it.
+  /// Also the RCU layer's read-side entry and exit points
+  /// (`rcuReadLock()`, `withRCURead {}`, ... and the `rcuEnter` and
+  /// `rcuExit` they inline): an optimized build inlines them into their
+  /// caller, whose line is where a section began (before 2026-12-06 a
+  /// section's `at:` named `rcuEnter`), as the kernel's inlined
+  /// `rcu_read_lock()` names its caller.
   /// Only a leading run is removed, so a runtime frame deeper down stays.
   public static let rawlockcheckMachinery = FrameFilter(
     functionPrefixes: [
       "$s7Lockdep", "$s14LockdepTesting", "$s9LockGraph", "rlc_", "swift_release",
       "_swift_release_dealloc", "_ZN5swift9RefCounts",
+      "$s3RCU8rcuEnter", "$s3RCU7rcuExit", "$s3RCU11rcuReadLockyyF", "$s3RCU13rcuReadLockBH",
+      "$s3RCU16rcuReadLockSched", "$s3RCU13rcuReadUnlockyyF", "$s3RCU15rcuReadUnlockBH",
+      "$s3RCU18rcuReadUnlockSched", "$s3RCU11withRCURead", "$s3RCU13withRCUReadBH",
+      "$s3RCU16withRCUReadSched",
     ])
 
   /// Whether `frame` is the Swift standard library's (`$ss`, `$sS`): code
