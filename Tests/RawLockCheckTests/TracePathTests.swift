@@ -103,7 +103,7 @@ import Testing
       var chunk = [UInt8](repeating: 0, count: 65536)
       while case let n = read(reader, &chunk, chunk.count), n > 0 { bytes += chunk[0..<n] }
       close(reader)
-      FileManager.default.createFile(atPath: drained, contents: Data(bytes))
+      _ = FileManager.default.createFile(atPath: drained, contents: Data(bytes))
     }
     copy.start()
     let (_, stderr) = try Self.record(to: fifo)

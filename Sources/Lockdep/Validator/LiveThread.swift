@@ -548,6 +548,17 @@ private let exitKey: pthread_key_t = {
   var key = pthread_key_t()
   pthread_key_create(&key) { raw in
     guard let raw else { return }
+    // Once per thread, the check waits for the next round of destructors
+    // (glibc runs another, up to PTHREAD_DESTRUCTOR_ITERATIONS, for a key
+    // set again): the other keys' destructors of this round (the RCU
+    // layer's, which unregisters the thread's reader under a lock) then
+    // take their locks on this thread's state, not on a new one that a
+    // trace declares as another thread (`tid.2`; before 2026-12-06 every
+    // thread that used RCU was two in `stats`).
+    if rlc_lockdep_defer_exit_once() != 0 {
+      pthread_setspecific(exitKey, raw)
+      return
+    }
     // No signal handler runs on this thread from here on: its events,
     // queued after the replay below, or after the state is gone, would be
     // validated and recorded by no one (a handler sent to exiting threads

@@ -23,7 +23,7 @@ enum DemoText {
     _ results: [DemoResult], baseline: DemoBaseline, scenario: DemoScenario, expected: Bool
   ) -> String {
     var out =
-      "rawlockcheck demo: \(scenarioLine) on \(scenario.threads) threads, "
+      "rawlockcheck demo: \(scenarioLine) on \(scenario.threads) thread\(scenario.threads == 1 ? "" : "s"), "
       + "\(scenario.objects) objects per design, per-CPU page lists and krcp page caches "
       + "drained every \(scenario.objectsPerRound) objects per thread; "
       + "each design and the baseline (the same allocations, each freed at once with kfree "
