@@ -84,6 +84,48 @@ final class OracleTests: XCTestCase {
     }
   }
 
+  /// Sources in the compilation directory itself, which is relative
+  /// (`-fdebug-prefix-map`, as Debian builds libc: `./nptl` and
+  /// `pthread_create.c`): DWARF 5's directory 0 is that directory, and its
+  /// files are not joined to it twice (`./sub/main.c`, as llvm-symbolizer
+  /// prints; it was `./sub/./sub/main.c`, as addr2line prints).
+  func testFilesOfARelativeCompilationDirectoryAreJoinedOnce() throws {
+    guard let gcc = FixtureSupport.which("gcc") else { throw XCTSkip("gcc not installed") }
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("flat-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    try """
+    static inline __attribute__((always_inline)) int helper(int x) {
+      int y = x * 5;
+      y ^= y >> 3;
+      return y + 11;
+    }
+    """.write(to: directory.appendingPathComponent("helper.h"), atomically: true, encoding: .utf8)
+    try """
+    #include "helper.h"
+    int __attribute__((noinline)) work(int v) { return helper(v) + helper(v + 2); }
+    int main(int argc, char **argv) { return work(argc); }
+    """.write(to: directory.appendingPathComponent("main.c"), atomically: true, encoding: .utf8)
+    let prefixMap = "-fdebug-prefix-map=\(directory.resolvingSymlinksInPath().path)=./sub"
+    for version in [4, 5] {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: gcc)
+      let name = "flat\(version)"
+      process.arguments = ["-O2", "-g", "-gdwarf-\(version)", "main.c", "-o", name, prefixMap]
+      process.currentDirectoryURL = directory
+      try process.run()
+      process.waitUntilExit()
+      XCTAssertEqual(process.terminationStatus, 0)
+      let binary = directory.appendingPathComponent(name).path
+      let work = try XCTUnwrap(FixtureSupport.functions(of: binary).first { $0.name == "work" })
+      let files = Symbolizer(executable: binary).symbolize(work.start).frames.compactMap(\.file)
+      XCTAssertFalse(files.contains { $0.contains("sub/./sub") }, "\(files)")
+      try compareWithOracle(
+        binary: binary, expectInlinedFrames: true, fullPaths: true, minimumAddresses: 10)
+    }
+  }
+
   /// Two units claim the same code when the linker keeps one copy of a
   /// COMDAT function and points the discarded copy's DWARF at it (same
   /// size). The first unit's copy is the one kept (llvm-symbolizer names

@@ -68,7 +68,12 @@ extension SymbolizerEngine {
   /// (file names; of unit `unit` of `dwarf` when given). A relative path
   /// of a unit is joined to its compilation directory, as llvm-symbolizer
   /// does (DWARF: a relative include directory is relative to
-  /// `DW_AT_comp_dir`).
+  /// `DW_AT_comp_dir`), unless libdw joined it to that directory already:
+  /// DWARF 5's directory 0 is the compilation directory itself, and a file
+  /// in it is not joined twice (Debian's libc: `./nptl` and
+  /// `pthread_create.c` print `./nptl/pthread_create.c`, as llvm-symbolizer
+  /// prints them; before 2026-12-06 `./nptl/./nptl/pthread_create.c`, as
+  /// addr2line does).
   func fileID(
     _ text: UnsafePointer<CChar>, unit: Int = 0, dwarf: DwarfIndex? = nil
   ) -> Int32 {
@@ -76,7 +81,9 @@ extension SymbolizerEngine {
     if let known = fileIDs[key] { return known }
     let id = Int32(fileTable.count)
     var path = String(cString: text)
-    if text.pointee != 0x2F, let directory = dwarf?.compilationDirectory(unit: unit) {
+    if text.pointee != 0x2F, let directory = dwarf?.compilationDirectory(unit: unit),
+      !path.hasPrefix(directory + "/")
+    {
       path = directory + "/" + path
     }
     fileTable.append(collapsingSlashes(path))
