@@ -97,14 +97,6 @@ final class CPUObjectCaches: @unchecked Sendable {
     lockReference(i).pointee._withUnsafeGuaranteedRef { $0.tryLock() }
   }
 
-  /// Takes slot `i`'s lock if it is free now, validated as a plain
-  /// acquisition (`tryLockCheckedAsLock()`): what an allocation that may
-  /// block takes, as SLUB's `local_lock_irqsave()` on PREEMPT_RT.
-  @inline(__always)
-  func tryLockCheckedAsLock(_ i: Int) -> Bool {
-    lockReference(i).pointee._withUnsafeGuaranteedRef { $0.tryLockCheckedAsLock() }
-  }
-
   /// Slot `i`'s lock.
   @inline(__always)
   private func lockReference(_ i: Int) -> UnsafeMutablePointer<Unmanaged<Checked.LocalLock>> {

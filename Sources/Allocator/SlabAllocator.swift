@@ -72,13 +72,7 @@ public final class SlabAllocator: Sendable {
     guard size <= Self.largestClass else { return kmallocLarge(size, gfp: gfp) }
     let c = Self.classIndex(size)
     let i = currentCPU(modulo: cpus) &* Self.classCount &+ c
-    // The per-CPU cache's `local_lock_t` is checked as taken, not tried
-    // (unless `.noLocks`, `kmalloc_nolock()`): on PREEMPT_RT, SLUB takes
-    // it on every allocation, and a `kmalloc(.atomic)` under a raw spin
-    // lock or in a hard interrupt is found on every call, with the cache
-    // warm too (before 2026-12-06 only when the slow path's `&n->list_lock`
-    // was taken; a non-RT kernel's lockless fast path finds it only there).
-    if gfp.contains(.noLocks) ? caches.tryLock(i) : caches.tryLockCheckedAsLock(i) {
+    if caches.tryLock(i) {
       let slot = caches.slot(i)
       let count = slot.pointee.count
       if count > 0 {

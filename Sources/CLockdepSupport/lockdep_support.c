@@ -13,13 +13,6 @@
 
 _Thread_local void *rlc_lockdep_thread_state __attribute__((tls_model("initial-exec"))) = 0;
 _Thread_local int rlc_lockdep_signal_depth_value __attribute__((tls_model("initial-exec"))) = 0;
-static _Thread_local int rlc_lockdep_exit_deferred __attribute__((tls_model("initial-exec"))) = 0;
-
-int rlc_lockdep_defer_exit_once(void) {
-  if (rlc_lockdep_exit_deferred) return 0;
-  rlc_lockdep_exit_deferred = 1;
-  return 1;
-}
 
 /* 4 KiB per thread: a few handler runs of a thread that never took a lock. */
 #define RLC_ORPHAN_BYTES 4096

@@ -106,4 +106,24 @@ import Testing
     stray.run { outside.unlock() }
     #expect(stray.findings.map(\.finding.kind) == [.badUnlockBalance])
   }
+
+  /// The locks a scope's run left held are remembered as locks, not as a
+  /// count: a lock taken before the run and released after it leaves the
+  /// run's lock at the bottom, and that one is still forgotten at exit.
+  @Test func aLockTakenInTheScopeIsForgottenAfterAnOlderOneIsReleased() {
+    let outside = Checked.SpinLock(name: "&scope_end->older")
+    let inside = Checked.SpinLock(name: "&scope_end->newer")
+    expectLockViolation(.locksHeldAtExit) {
+      let scope = LockValidationScope.current!
+      pthread_join(
+        spawn {
+          outside.lock()
+          scope.run { inside.lock() }
+          outside.unlock()
+        }, nil)
+    }
+    let cleanup = LockValidationScope()
+    cleanup.run { inside.unlock() }
+    #expect(cleanup.findings.map(\.finding.kind) == [])
+  }
 }

@@ -42,6 +42,9 @@ import Testing
       return (after, inside)
     }
     #expect(scope.findings.map(\.finding.kind) == [.badUnlockBalance])
+    // Named at the caller's line, not the RCU layer's own.
+    let text = scope.findings.first?.text ?? ""
+    #expect(!text.contains("Registry.swift") && text.contains("ReadSideSiteTests.swift"), "\(text)")
     #expect(!heldAfter)
     #expect(heldInside)
     #expect(!rcuReadLockHeld())

@@ -126,6 +126,52 @@ final class OracleTests: XCTestCase {
     }
   }
 
+  /// An include directory whose text starts with the relative compilation
+  /// directory is still relative to it, and joined, as llvm-symbolizer
+  /// joins it: `.` (`-fdebug-prefix-map=$PWD=.`) with `-I./inc` prints
+  /// `././inc/helper.h` (a review found the first rule for files of the
+  /// compilation directory left it unjoined). Not tried: DWARF 4's
+  /// `-I./sub` of `./sub`, which text alone cannot tell from a file of
+  /// the compilation directory.
+  func testAnIncludeDirectoryUnderARelativeCompilationDirectoryIsJoined() throws {
+    guard let gcc = FixtureSupport.which("gcc") else { throw XCTSkip("gcc not installed") }
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("include-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    try FileManager.default.createDirectory(
+      at: directory.appendingPathComponent("inc"), withIntermediateDirectories: true)
+    try """
+    static inline __attribute__((always_inline)) int helper(int x) {
+      int y = x * 5;
+      y ^= y >> 3;
+      return y + 11;
+    }
+    """.write(
+      to: directory.appendingPathComponent("inc/helper.h"), atomically: true, encoding: .utf8)
+    try """
+    #include "helper.h"
+    int __attribute__((noinline)) work(int v) { return helper(v) + helper(v + 2); }
+    int main(int argc, char **argv) { return work(argc); }
+    """.write(to: directory.appendingPathComponent("main.c"), atomically: true, encoding: .utf8)
+    let real = directory.resolvingSymlinksInPath().path
+    for version in [4, 5] {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: gcc)
+      let name = "inc\(version)"
+      process.arguments = [
+        "-O2", "-g", "-gdwarf-\(version)", "-I./inc", "main.c", "-o", name,
+        "-fdebug-prefix-map=\(real)=.",
+      ]
+      process.currentDirectoryURL = directory
+      try process.run()
+      process.waitUntilExit()
+      XCTAssertEqual(process.terminationStatus, 0)
+      let binary = directory.appendingPathComponent(name).path
+      try compareWithOracle(
+        binary: binary, expectInlinedFrames: true, fullPaths: true, minimumAddresses: 10)
+    }
+  }
+
   /// Two units claim the same code when the linker keeps one copy of a
   /// COMDAT function and points the discarded copy's DWARF at it (same
   /// size). The first unit's copy is the one kept (llvm-symbolizer names

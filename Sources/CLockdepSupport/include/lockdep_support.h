@@ -94,11 +94,6 @@ static inline __attribute__((always_inline)) void rlc_lockdep_leave_signal(void)
   rlc_lockdep_signal_depth_value -= 1;
 }
 
-/// 1 the first time the calling thread asks, 0 after: its exit check is
-/// put off by one round of key destructors once (`LiveThread`'s exit key),
-/// so that the other keys' destructors of that round run on its state.
-int rlc_lockdep_defer_exit_once(void);
-
 /// Static per-thread storage (zero-filled when the thread starts, never
 /// allocated) for the events of signal handlers that run on a thread the
 /// validator has no state for yet: nothing may be allocated in a handler.

@@ -471,20 +471,6 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
     return true
   }
 
-  /// Takes the lock if it is free now, validated as `lock()` is, not as a
-  /// trylock: for code that falls back when the lock is busy but stands
-  /// for a path that takes it, or a lock of its kind, on every call where
-  /// it matters (SLUB's `local_lock_irqsave(&s->cpu_slab->lock)` on every
-  /// allocation on PREEMPT_RT), so that taking it where it may not be
-  /// taken is found every time, not only when the fallback runs.
-  /// - Returns: whether it was taken.
-  public final func tryLockCheckedAsLock() -> Bool {
-    guard word.tryLock() else { return false }
-    let ip = callerAddress
-    if !tryValidateAcquireMemoized(ip: ip) { validateAcquired(ip: ip) }
-    return true
-  }
-
   /// `spin_trylock()` recorded at call site `ip`.
   final func tryLock(from ip: UInt64) -> Bool {
     guard word.tryLock() else { return false }

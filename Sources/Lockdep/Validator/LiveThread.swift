@@ -485,8 +485,14 @@ final class LiveThread: StackSource {
     // cleanup), is no bad unlock balance. Any other lock's (one taken
     // before the scope's `run`, or on a thread run in no test's scope) is
     // one, as lockdep finds it (the releasing thread holds no such lock).
-    let remembered =
-      exitScope?.endName != nil ? min(exitScopeHeldBase, held.count) : held.count
+    let taken = exitScopeLocks
+    let forgotten =
+      exitScope?.endName == nil || taken.isEmpty
+      ? []
+      : held.filter { h in
+        taken.contains { $0.lockClass == h.lockClass && $0.instance == h.instance }
+      }
+    exitScopeLocks = []
     if let scope = exitScope {
       exitScope = nil
       scope.atThreadExit(self) { process(LockEvent(.exit, thread: id)) }
@@ -494,7 +500,7 @@ final class LiveThread: StackSource {
       process(LockEvent(.exit, thread: id))
     }
     replayStack = nil
-    if remembered < held.count { validator.core.forget(held.dropFirst(remembered)) }
+    if !forgotten.isEmpty { validator.core.forget(forgotten) }
     if let recording {
       // Written and forgotten: a thread per task must not keep a buffer
       // per task. A later event of this thread (another key's destructor)
@@ -510,9 +516,10 @@ final class LiveThread: StackSource {
   /// The validation scope whose `run` on this thread ended with locks it
   /// took still held: a finding at the thread's exit is that scope's.
   @exclusivity(unchecked) var exitScope: LockValidationScope?
-  /// How many locks the thread held as that `run` began: those above are
-  /// the ones it took there, which its exit forgets once reported.
-  @exclusivity(unchecked) var exitScopeHeldBase = 0
+  /// The locks that `run` left held (taken in it): those its exit forgets
+  /// once reported, by class and instance (a lock taken before the run
+  /// may be released first, so no count of held locks says which).
+  @exclusivity(unchecked) var exitScopeLocks: [HeldLock] = []
 
   static func systemThreadID() -> Int32 { rlc_gettid() }
 
@@ -548,17 +555,6 @@ private let exitKey: pthread_key_t = {
   var key = pthread_key_t()
   pthread_key_create(&key) { raw in
     guard let raw else { return }
-    // Once per thread, the check waits for the next round of destructors
-    // (glibc runs another, up to PTHREAD_DESTRUCTOR_ITERATIONS, for a key
-    // set again): the other keys' destructors of this round (the RCU
-    // layer's, which unregisters the thread's reader under a lock) then
-    // take their locks on this thread's state, not on a new one that a
-    // trace declares as another thread (`tid.2`; before 2026-12-06 every
-    // thread that used RCU was two in `stats`).
-    if rlc_lockdep_defer_exit_once() != 0 {
-      pthread_setspecific(exitKey, raw)
-      return
-    }
     // No signal handler runs on this thread from here on: its events,
     // queued after the replay below, or after the state is gone, would be
     // validated and recorded by no one (a handler sent to exiting threads

@@ -160,7 +160,7 @@ public final class LockValidationScope: Sendable {
         if endsScope && !endsAfterJobs.load(ordering: .relaxed) { end() }
         if thread.validator.heldCount > heldBefore {
           thread.exitScope = self
-          thread.exitScopeHeldBase = heldBefore
+          thread.exitScopeLocks = Array(thread.validator.heldLocks.dropFirst(heldBefore))
         } else if thread.exitScope === self {
           thread.exitScope = nil
         }

@@ -82,13 +82,26 @@ extension SymbolizerEngine {
     let id = Int32(fileTable.count)
     var path = String(cString: text)
     if text.pointee != 0x2F, let directory = dwarf?.compilationDirectory(unit: unit),
-      !path.hasPrefix(directory + "/")
+      !Self.isJoined(path, to: directory)
     {
       path = directory + "/" + path
     }
     fileTable.append(collapsingSlashes(path))
     fileIDs.updateValue(id, forKey: key)
     return id
+  }
+
+  /// Whether libdw joined `path` to `directory` already: a file right in
+  /// it (`./nptl/pthread_create.c` of `./nptl`: DWARF 5's directory 0, or
+  /// DWARF 4's implicit one). A deeper path that starts with it is taken
+  /// as an include directory's (`./inc/helper.h` of `.`), which is
+  /// relative to the compilation directory, and joined (llvm-symbolizer's
+  /// `././inc/helper.h`). Text alone cannot tell apart a file of an include
+  /// directory spelled as the compilation directory (DWARF 4's `-I./sub`
+  /// of `./sub`), which llvm-symbolizer joins twice: taken as the first.
+  static func isJoined(_ path: String, to directory: String) -> Bool {
+    guard path.hasPrefix(directory + "/") else { return false }
+    return !path.dropFirst(directory.count + 1).contains("/")
   }
 
   /// `path` with each run of slashes as one, as llvm-symbolizer prints it:

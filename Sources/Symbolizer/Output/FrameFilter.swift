@@ -53,7 +53,7 @@ public struct FrameFilter: Sendable, Hashable {
       "$s3RCU8rcuEnter", "$s3RCU7rcuExit", "$s3RCU11rcuReadLockyyF", "$s3RCU13rcuReadLockBH",
       "$s3RCU16rcuReadLockSched", "$s3RCU13rcuReadUnlockyyF", "$s3RCU15rcuReadUnlockBH",
       "$s3RCU18rcuReadUnlockSched", "$s3RCU11withRCURead", "$s3RCU13withRCUReadBH",
-      "$s3RCU16withRCUReadSched",
+      "$s3RCU16withRCUReadSched", "$s3RCU14ReaderRegistryC16unbalancedUnlock",
     ])
 
   /// Whether `frame` is the Swift standard library's (`$ss`, `$sS`): code
