@@ -2,7 +2,6 @@ import Basics
 import LockGraph
 import Lockdep
 import LockdepTesting
-import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -140,36 +139,6 @@ import Testing
     let cleanup = LockValidationScope()
     cleanup.run { leaked.unlock() }
     #expect(cleanup.findings.map(\.finding.kind) == [])
-  }
-
-  /// A thread of a negative test's block that exits after the block ended
-  /// (not joined: the block only waited for its lock) holding a lock it
-  /// took in the block's scope: its finding is the process's, printed and
-  /// kept, not recorded in the ended scope that no one reads again.
-  @Test func anExitAfterTheBlockEndedIsTheProcesss() {
-    let leaked = Checked.SpinLock(name: "&isolated->exits_after_block")
-    let locked = Atomic<Bool>(false)
-    let blockEnded = Atomic<Bool>(false)
-    let thread = PThreadMutex<pthread_t?>(nil)
-    let result = LockValidationScope.check(expecting: .locksHeldAtExit) {
-      let scope = LockValidationScope.current!
-      let t = spawn {
-        scope.run { leaked.lock() }
-        locked.store(true, ordering: .releasing)
-        while !blockEnded.load(ordering: .acquiring) { usleep(1000) }
-      }
-      thread.withLock { $0 = t }
-      while !locked.load(ordering: .acquiring) { usleep(1000) }
-    }
-    blockEnded.store(true, ordering: .releasing)
-    if let t = thread.withLock({ $0 }) { pthread_join(t, nil) }
-    #expect(result.findings.isEmpty)
-    #expect(result.complaints.count == 1)
-    #expect(
-      LockValidation.findings.contains {
-        $0.kind == .locksHeldAtExit
-          && LockValidation.describe($0).contains("&isolated->exits_after_block")
-      })
   }
 
   @Test func anIsolatedScopesFindingsAreNotTheProcesss() {

@@ -69,16 +69,9 @@ final class OracleTests: XCTestCase {
     // and addr2line join it. It was left out (`inc/helper.h`).
     let prefixMap = "-fdebug-prefix-map=\(directory.resolvingSymlinksInPath().path)=./sub"
     for (version, extra) in [(4, []), (5, []), (5, [prefixMap])] {
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: gcc)
-      let name = "m\(version)\(extra.isEmpty ? "" : "-mapped")"
-      process.arguments =
-        ["-O2", "-g", "-gdwarf-\(version)", "-Iinc", "src/main.c", "-o", name] + extra
-      process.currentDirectoryURL = directory
-      try process.run()
-      process.waitUntilExit()
-      XCTAssertEqual(process.terminationStatus, 0)
-      let binary = directory.appendingPathComponent(name).path
+      let binary = try gccBuild(
+        gcc, in: directory, name: "m\(version)\(extra.isEmpty ? "" : "-mapped")",
+        arguments: ["-O2", "-g", "-gdwarf-\(version)", "-Iinc", "src/main.c"] + extra)
       try compareWithOracle(
         binary: binary, expectInlinedFrames: true, fullPaths: true, minimumAddresses: 10)
     }
@@ -109,15 +102,9 @@ final class OracleTests: XCTestCase {
     """.write(to: directory.appendingPathComponent("main.c"), atomically: true, encoding: .utf8)
     let prefixMap = "-fdebug-prefix-map=\(directory.resolvingSymlinksInPath().path)=./sub"
     for version in [4, 5] {
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: gcc)
-      let name = "flat\(version)"
-      process.arguments = ["-O2", "-g", "-gdwarf-\(version)", "main.c", "-o", name, prefixMap]
-      process.currentDirectoryURL = directory
-      try process.run()
-      process.waitUntilExit()
-      XCTAssertEqual(process.terminationStatus, 0)
-      let binary = directory.appendingPathComponent(name).path
+      let binary = try gccBuild(
+        gcc, in: directory, name: "flat\(version)",
+        arguments: ["-O2", "-g", "-gdwarf-\(version)", "main.c", prefixMap])
       let work = try XCTUnwrap(FixtureSupport.functions(of: binary).first { $0.name == "work" })
       let files = Symbolizer(executable: binary).symbolize(work.start).frames.compactMap(\.file)
       XCTAssertFalse(files.contains { $0.contains("sub/./sub") }, "\(files)")
@@ -155,18 +142,11 @@ final class OracleTests: XCTestCase {
     """.write(to: directory.appendingPathComponent("main.c"), atomically: true, encoding: .utf8)
     let real = directory.resolvingSymlinksInPath().path
     for version in [4, 5] {
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: gcc)
-      let name = "inc\(version)"
-      process.arguments = [
-        "-O2", "-g", "-gdwarf-\(version)", "-I./inc", "main.c", "-o", name,
-        "-fdebug-prefix-map=\(real)=.",
-      ]
-      process.currentDirectoryURL = directory
-      try process.run()
-      process.waitUntilExit()
-      XCTAssertEqual(process.terminationStatus, 0)
-      let binary = directory.appendingPathComponent(name).path
+      let binary = try gccBuild(
+        gcc, in: directory, name: "inc\(version)",
+        arguments: [
+          "-O2", "-g", "-gdwarf-\(version)", "-I./inc", "main.c", "-fdebug-prefix-map=\(real)=.",
+        ])
       try compareWithOracle(
         binary: binary, expectInlinedFrames: true, fullPaths: true, minimumAddresses: 10)
     }
@@ -210,6 +190,20 @@ final class OracleTests: XCTestCase {
     XCTAssertEqual(frames.map(\.linkageName), ["helperA", "_Z6sharedi"])
     XCTAssertEqual(frames.map { baseName($0.file ?? "??") }, ["a.cc", "a.cc"])
     try compareWithOracle(binary: binary, expectInlinedFrames: true, minimumAddresses: 10)
+  }
+
+  /// Runs `gcc arguments -o name` in `directory` and returns the program's path.
+  private func gccBuild(
+    _ gcc: String, in directory: URL, name: String, arguments: [String]
+  ) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: gcc)
+    process.arguments = arguments + ["-o", name]
+    process.currentDirectoryURL = directory
+    try process.run()
+    process.waitUntilExit()
+    XCTAssertEqual(process.terminationStatus, 0)
+    return directory.appendingPathComponent(name).path
   }
 
   private func compareWithOracle(
