@@ -320,7 +320,8 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
   /// (`raw_spin_lock_irqsave()`, `local_lock_irqsave()`): interrupts off
   /// (as `Checked.withInterruptsMasked`: the signals of the handlers
   /// installed with `installSignalHandler` blocked on this thread, and
-  /// the validator told), then the lock, released however `body` ends. Checked as for PREEMPT_RT (`RAWLOCKCHECK_PREEMPT_RT`), a
+  /// the validator told), then the lock, released however `body` ends.
+  /// Checked as for PREEMPT_RT (`RAWLOCKCHECK_PREEMPT_RT`), a
   /// `SpinLock` or `LocalLock` leaves interrupts on for the validator, as
   /// that kernel does: there it is a sleeping lock, and its `_irqsave`
   /// form only takes it (so nothing under it is in atomic context); the
