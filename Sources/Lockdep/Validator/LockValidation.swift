@@ -99,9 +99,13 @@ public enum LockValidation {
     _ = rlc_set_thread_name(name)
     // Without validation compiled in, only a running validator (one a
     // `Checked` lock started) hears of it.
-    guard lockValidationIsCompiledIn || LiveValidator.isCreated,
-      let thread = LiveThread.current()
-    else { return }
+    guard lockValidationIsCompiledIn || LiveValidator.isCreated else { return }
+    let known = rlc_lockdep_thread() != nil
+    guard let thread = LiveThread.current() else { return }
+    // A state made just now took its name from the system's, set above:
+    // named again, a trace declared the thread twice. (The system keeps
+    // 15 bytes of a longer name, which is named here in full.)
+    if !known && LiveThread.currentThreadName() == name { return }
     LiveValidator.shared.core.nameThread(thread.id, name)
     thread.recording?.name(name)
   }
