@@ -8,6 +8,7 @@ import Basics
 import CAllocationCounter
 import LockGraph
 import Lockdep
+import RCU
 import Synchronization
 
 #if canImport(Glibc)
@@ -716,6 +717,42 @@ let scenarios: [(String, () -> Void)] = [
         runOnThread {
           pthread_setspecific(key, UnsafeRawPointer(bitPattern: 1))
           LateDestructor.lock.withLock {}
+        }
+      }
+    }
+  ),
+  (
+    // Two threads that name themselves before their first lock: the
+    // state made then takes the system's name, which is the one given
+    // (one `thread` line), or its first 15 bytes (the full name follows).
+    "thread-names",
+    {
+      let lock = Checked.Mutex(name: "&named->lock")
+      for name in ["worker", "a-long-worker-name"] {
+        runOnThread {
+          LockValidation.setThreadName(name)
+          lock.withLock {}
+        }
+      }
+    }
+  ),
+  (
+    // Ten threads that each read under RCU and exit. The RCU layer removes
+    // an exiting thread's reader record under `rcu_registry_lock`, before
+    // the validator's exit check (a thread exit hook): each thread is one
+    // thread of the trace, with one `exit` (after it, the lock was taken
+    // on a new state: a second thread, `tid.2`, with an exit of its own).
+    // The main thread takes a lock first, so that the validator's key
+    // destructor is made before the RCU layer's, and runs first.
+    "rcu-reader-exit",
+    {
+      let lock = Checked.Mutex(name: "&reader->lock")
+      lock.withLock {}
+      for _ in 0..<10 {
+        runOnThread {
+          lock.withLock {}
+          rcuReadLock()
+          rcuReadUnlock()
         }
       }
     }

@@ -42,6 +42,9 @@ final class ReaderRegistry: @unchecked Sendable {
   private init() {
     usesMembarrier = rlc_rcu_init_membarrier() != 0
     readers.reserveCapacity(64)
+    // Before the validator's exit check: `unregister` takes
+    // `rcu_registry_lock`, which after the check would be a new state's.
+    ThreadExitHooks.add { ReaderRegistry.unregisterExitingThread() }
   }
 
   /// The entry slow path: registers the calling thread if it is not yet,
@@ -135,7 +138,20 @@ final class ReaderRegistry: @unchecked Sendable {
   }
 }
 
-/// The pthread key whose destructor removes an exiting thread's record.
+extension ReaderRegistry {
+  /// Removes the exiting thread's record, if it has one still (a thread
+  /// exit hook, run before the validator's exit check; the key's own
+  /// destructor finds the key cleared then).
+  fileprivate static func unregisterExitingThread() {
+    guard let raw = pthread_getspecific(readerExitKey) else { return }
+    pthread_setspecific(readerExitKey, nil)
+    shared.unregister(raw.assumingMemoryBound(to: rlc_rcu_reader.self))
+  }
+}
+
+/// The pthread key whose destructor removes an exiting thread's record
+/// (when the validator's exit hook has not: validation off, or this
+/// key's destructor ran first).
 private let readerExitKey: pthread_key_t = {
   var key = pthread_key_t()
   pthread_key_create(&key) { raw in

@@ -443,6 +443,39 @@ import Testing
     #expect(perKind?["acquire"] == 41)
   }
 
+  /// A thread that names itself before its first lock is declared once
+  /// with that name (before 2026-12-06, a second `thread` line named it
+  /// again); a name longer than the system keeps is given in full.
+  @Test func aThreadNamedBeforeItsFirstLockIsDeclaredOnce() throws {
+    let (live, trace) = try Self.record("thread-names", format: "text")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    #expect(live.isEmpty)
+    let text = try String(contentsOf: trace, encoding: .utf8)
+    let declarations = text.split(separator: "\n").filter { $0.hasPrefix("thread ") }
+    #expect(declarations.filter { $0.hasSuffix(" name=worker") }.count == 1, "\(declarations)")
+    let threads = try Self.stats(trace)?["eventsPerThread"] as? [[String: Any]] ?? []
+    let names = Set(threads.compactMap { $0["name"] as? String })
+    #expect(names.isSuperset(of: ["worker", "a-long-worker-name"]), "\(names)")
+  }
+
+  /// A thread that read under RCU is one thread of the trace, with one
+  /// exit: the RCU layer removes its reader record (under
+  /// `rcu_registry_lock`) before the validator's exit check. Before
+  /// 2026-12-06 the removal came after it, on a new state: each such
+  /// thread was two (`tid` and `tid.2`), each with an exit.
+  @Test func aThreadThatReadUnderRCUIsOneThread() throws {
+    let (live, trace) = try Self.record("rcu-reader-exit")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    #expect(live.isEmpty)
+    let stats = try Self.stats(trace)
+    let threads = stats?["eventsPerThread"] as? [[String: Any]] ?? []
+    let ids = threads.compactMap { $0["id"] as? String }
+    // The main thread and ten readers.
+    #expect(ids.count == 11, "\(ids)")
+    #expect(!ids.contains { $0.contains(".") }, "\(ids)")
+    #expect((stats?["eventsPerKind"] as? [String: Int])?["exit"] == 11)
+  }
+
   /// The thread that ends the process (here `main` returning) holding a
   /// lock: no key destructor runs for it, so the validator checks it at
   /// `atexit`, as lockdep's do_exit() does, and the trace gets its `exit`

@@ -562,6 +562,9 @@ private let exitKey: pthread_key_t = {
     // thread; one sent to this thread dies with it, not run, as it would
     // have a moment later.
     rlc_block_signals_for_exit()
+    // Other layers' cleanup that takes validated locks, on this state
+    // (`ThreadExitHooks`).
+    ThreadExitHooks.runAll()
     let thread = Unmanaged<LiveThread>.fromOpaque(raw)
     thread.takeUnretainedValue().exit()
     rlc_lockdep_set_thread(nil)
