@@ -51,7 +51,7 @@ public struct LockValidationTrait: TestTrait, SuiteTrait, TestScoping {
     // Those of threads run in the scope, and a lock left held, are issues
     // of a test that throws too (a failed `#require` throws).
     defer {
-      for occurrence in scope.findings where !occurrence.wasReported {
+      for occurrence in scope.unreportedFindings {
         Self.recordIssue(occurrence, test: location)
       }
     }

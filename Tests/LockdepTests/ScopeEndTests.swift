@@ -117,4 +117,28 @@ import Testing
     stray.run { outside.unlock() }
     #expect(stray.findings.map(\.finding.kind) == [.badUnlockBalance])
   }
+
+  /// A finding whose reporter is still running when the scope's owner
+  /// collects those not reported (a `Task {}` that inherited a test's
+  /// scope, racing the test's end) is left to that reporter: reported
+  /// once. The trait read `findings` filtered on `wasReported`, which
+  /// still says no then, and reported it again.
+  @Test func aFindingBeingReportedIsNotLeftUnreported() {
+    let reporting = Atomic<Bool>(false)
+    let scope = LockValidationScope(reporter: { _ in
+      reporting.store(true, ordering: .releasing)
+      usleep(300_000)
+      return true
+    })
+    let raw = Checked.RawSpinLock(
+      name: "&scope_end->raw", key: LockClassKey("&scope_end->raw"))
+    let spin = Checked.SpinLock(name: "&scope_end->spin", key: LockClassKey("&scope_end->spin"))
+    let thread = spawn { scope.run { raw.withLock { spin.withLock {} } } }
+    while !reporting.load(ordering: .acquiring) { usleep(1000) }
+    // What the trait read: the finding not reported yet.
+    #expect(scope.findings.filter { !$0.wasReported }.count == 1)
+    #expect(scope.unreportedFindings.isEmpty)
+    pthread_join(thread, nil)
+    #expect(scope.findings.map(\.kind) == [.invalidWaitContext])
+  }
 }

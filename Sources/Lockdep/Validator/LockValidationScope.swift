@@ -2,6 +2,10 @@ import Basics
 import LockGraph
 import Synchronization
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// A scope whose findings are collected apart from the rest of the
 /// process: a test, in `LockdepTesting`. A finding belongs to the scope
 /// bound (as a task-local value) where it happened: the test's task, or a
@@ -98,7 +102,7 @@ public final class LockValidationScope: Sendable {
   /// the thread (and in the task) that caused it, and returns whether it
   /// reported it there (the Swift Testing trait records an issue at once
   /// in the test's own task, where `withKnownIssue` sees it); the others
-  /// are left to whoever reads `findings` when the scope is done.
+  /// are left to whoever reads `unreportedFindings` when the scope is done.
   ///
   /// `endName` (`"the test"`), when given, makes a thread that leaves the
   /// scope holding locks it took in the scope a `locks-held-at-exit`
@@ -315,13 +319,39 @@ public final class LockValidationScope: Sendable {
         return .some(nil)
       }
       list.append(Occurrence(finding: finding))
+      if reporter != nil { reportersRunning.add(1, ordering: .relaxed) }
       return list.count - 1
     }
     guard let slot else { return false }
     guard let slot, let reporter else { return true }
     let reported = reporter(Occurrence(finding: finding))
-    if reported { occurrences.withLock { $0[slot].wasReported = true } }
+    // Counted as running from its slot's creation (under the lock) to
+    // here: `unreportedFindings` waits for it.
+    occurrences.withLock {
+      if reported { $0[slot].wasReported = true }
+      reportersRunning.subtract(1, ordering: .releasing)
+    }
     return true
+  }
+
+  /// How many reporters are running: each counted from the moment its
+  /// occurrence took its slot (under `occurrences`' lock) until its
+  /// answer is stored.
+  private let reportersRunning = Atomic<Int>(0)
+
+  /// The findings the `reporter` did not report, once no reporter is
+  /// running (waiting at most a second for one that is): what a test's
+  /// end reports itself. Read `findings` filtered on `wasReported`
+  /// instead, and a finding whose reporter was still running then (a
+  /// `Task {}` that inherited the test's scope, racing the test's end)
+  /// would be reported by both.
+  public var unreportedFindings: [Occurrence] {
+    var waited = 0
+    while reportersRunning.load(ordering: .acquiring) > 0 && waited < 10_000 {
+      usleep(100)
+      waited += 1
+    }
+    return occurrences.withLock { list in list.filter { !$0.wasReported } }
   }
 
   /// Whether `a` and `b` are one distinct finding: a repeat is handed on
