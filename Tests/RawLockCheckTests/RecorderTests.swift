@@ -443,6 +443,56 @@ import Testing
     #expect(perKind?["acquire"] == 41)
   }
 
+  /// A hard-interrupt handler that takes a raw spin lock the code it
+  /// interrupted holds (taken with interrupts on) spins for ever, as in
+  /// the kernel, where lockdep reports the acquisition before the CPU
+  /// spins (an inconsistent lock state: `{HARDIRQ-ON-W} -> {IN-HARDIRQ-W}`,
+  /// and here the recursive acquisition too). The handler's events, queued
+  /// to be validated once it returns, are validated once it has waited a
+  /// while, and the recording written: the report is printed, and the
+  /// trace of the run, killed with SIGKILL, holds them. Before 2026-12-06
+  /// the program spun with no output, and the trace had the task's
+  /// acquisition alone ("no findings").
+  @Test func aHandlerSpinningOnItsThreadsLockIsReportedBeforeItHangs() throws {
+    let directory = FileManager.default.temporaryDirectory
+    let id = UUID().uuidString
+    let trace = directory.appendingPathComponent("recorder-handler-deadlock-\(id).rlt")
+    let errors = directory.appendingPathComponent("recorder-handler-deadlock-\(id).err")
+    defer {
+      try? FileManager.default.removeItem(at: trace)
+      try? FileManager.default.removeItem(at: errors)
+    }
+    _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+    let process = Process()
+    process.executableURL = Self.probe
+    process.arguments = ["handler-deadlock"]
+    var environment = ProcessInfo.processInfo.environment
+    environment["RAWLOCKCHECK"] = "print"
+    environment["RAWLOCKCHECK_TRACE"] = trace.path
+    environment["RAWLOCKCHECK_TRACE_FORMAT"] = "text"
+    process.environment = environment
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = try FileHandle(forWritingTo: errors)
+    try process.run()
+    // The probe never ends by itself: read its reports as they come.
+    var printed = ""
+    for _ in 0..<1200 where !printed.contains("possible recursive locking detected") {
+      usleep(50_000)
+      printed = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+    }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    #expect(process.terminationReason == .uncaughtSignal)
+    #expect(printed.contains("inconsistent {HARDIRQ-ON-W} -> {IN-HARDIRQ-W} usage."), "\(printed)")
+    #expect(printed.contains("possible recursive locking detected"), "\(printed)")
+    let run = try ToolRun(["report", "--format", "json", trace.path])
+    let json = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+    let kinds = Set(
+      (json?["findings"] as? [[String: Any]] ?? []).compactMap { $0["kind"] as? String })
+    #expect(
+      kinds == ["inconsistent-lock-state", "recursive-locking"], "\(run.stdout)\(run.stderr)")
+  }
+
   /// A thread that names itself before its first lock is declared once
   /// with that name (before 2026-12-06, a second `thread` line named it
   /// again); a name longer than the system keeps is given in full.

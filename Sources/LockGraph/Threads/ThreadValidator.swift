@@ -210,6 +210,17 @@ public struct ThreadValidator {
   /// How many locks this thread holds now.
   public var heldCount: Int { state.held.count }
 
+  /// Whether this thread holds the lock at `instance` (not 0), in any
+  /// context. Allocates nothing: a signal handler may ask it.
+  public func holdsInstance(_ instance: UInt64) -> Bool {
+    var i = 0
+    while i < state.held.count {
+      if state.held[i].instance == instance { return true }
+      i &+= 1
+    }
+    return false
+  }
+
   /// The newest held lock, if any is held.
   public var newestHeld: HeldLock? { state.held.top }
 

@@ -63,20 +63,20 @@ public enum Checked {
     /// context, irq safety, recursion).
     public func lock() {
       validateAcquire()
-      word.lock()
+      take({ word.tryLock() }, { word.lock() })
     }
 
     /// `write_lock()` from call site `ip` (`KernelLock.lock(from:)`).
     public func lock(from ip: UInt64) {
       validateAcquire(ip: ip)
-      word.lock()
+      take({ word.tryLock() }, { word.lock() })
     }
 
     /// `write_lock_nested()`: a lock of the same class nested at
     /// `subclass` (0 to 7; 0 is `lock()`'s class).
     public func lock(subclass: Int) {
       validateAcquire(subclass: subclass)
-      word.lock()
+      take({ word.tryLock() }, { word.lock() })
     }
 
     /// Releases an exclusive hold (`write_unlock()`); a release of a lock
@@ -100,13 +100,13 @@ public enum Checked {
     /// another read of the same lock.
     public func readLock() {
       validateAcquire(read: .recursive)
-      word.readLock()
+      take({ word.tryReadLock() }, { word.readLock() })
     }
 
     /// `read_lock()` from call site `ip` (`KernelReaderWriterLock.readLock(from:)`).
     public func readLock(from ip: UInt64) {
       validateAcquire(read: .recursive, ip: ip)
-      word.readLock()
+      take({ word.tryReadLock() }, { word.readLock() })
     }
 
     /// Releases a shared hold (`read_unlock()`).
@@ -155,7 +155,7 @@ public enum Checked {
     @inline(never)
     func lockValidatingFully(ip: UInt64) {
       if !tryValidateAcquireFast(ip: ip) { validateAcquire(ip: ip) }
-      mutex.lock()
+      take({ mutex.tryLock() }, { mutex.lock() })
     }
 
     /// Takes a mutex of the same class as one held, nested at `subclass`
@@ -163,7 +163,7 @@ public enum Checked {
     /// subclass is a class of its own for the validator.
     public func lock(subclass: Int) {
       validateAcquire(subclass: subclass)
-      mutex.lock()
+      take({ mutex.tryLock() }, { mutex.lock() })
     }
 
     /// Takes a mutex of the same class as one held, both serialized by
@@ -171,7 +171,7 @@ public enum Checked {
     /// recursive locking finding; `nestLock` not held is one.
     public func lock(nestLock: ValidatedLock) {
       validateAcquire(nest: nestLock)
-      mutex.lock()
+      take({ mutex.tryLock() }, { mutex.lock() })
     }
 
     /// `lock(nestLock:)` of any lock type, so that code generic over
@@ -224,27 +224,27 @@ public enum Checked {
     /// (`down_write()`): validated as a sleeping write acquisition.
     public func lock() {
       validateAcquire()
-      rwlock.lock()
+      take({ rwlock.tryLock() }, { rwlock.lock() })
     }
 
     /// `down_write()` from call site `ip` (`KernelLock.lock(from:)`).
     public func lock(from ip: UInt64) {
       validateAcquire(ip: ip)
-      rwlock.lock()
+      take({ rwlock.tryLock() }, { rwlock.lock() })
     }
 
     /// Takes a semaphore of the same class as one held, exclusively,
     /// nested at `subclass` (`down_write_nested()`, 0 to 7).
     public func lock(subclass: Int) {
       validateAcquire(subclass: subclass)
-      rwlock.lock()
+      take({ rwlock.tryLock() }, { rwlock.lock() })
     }
 
     /// `down_write_nest_lock()`: same-class nesting serialized by
     /// `nestLock`, held.
     public func lock(nestLock: ValidatedLock) {
       validateAcquire(nest: nestLock)
-      rwlock.lock()
+      take({ rwlock.tryLock() }, { rwlock.lock() })
     }
 
     /// `lock(nestLock:)` of any lock type, so that code generic over
@@ -276,20 +276,20 @@ public enum Checked {
     /// read of the same class can deadlock behind a waiting writer).
     public func readLock() {
       validateAcquire(read: .shared)
-      rwlock.readLock()
+      take({ rwlock.tryReadLock() }, { rwlock.readLock() })
     }
 
     /// `down_read()` from call site `ip` (`KernelReaderWriterLock.readLock(from:)`).
     public func readLock(from ip: UInt64) {
       validateAcquire(read: .shared, ip: ip)
-      rwlock.readLock()
+      take({ rwlock.tryReadLock() }, { rwlock.readLock() })
     }
 
     /// `down_read_nested()`: a read of the same class nested at
     /// `subclass` (0 to 7; 0 is `lock()`'s class).
     public func readLock(subclass: Int) {
       validateAcquire(read: .shared, subclass: subclass)
-      rwlock.readLock()
+      take({ rwlock.tryReadLock() }, { rwlock.readLock() })
     }
 
     /// Releases a shared hold (`up_read()`).
@@ -425,20 +425,20 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
   @inline(never)
   final func lockValidatingFully(ip: UInt64) {
     if !tryValidateAcquireFast(ip: ip) { validateAcquire(ip: ip) }
-    word.lock()
+    take({ word.tryLock() }, { word.lock() })
   }
 
   /// `spin_lock_nested()`: a lock of the same class nested at `subclass`
   /// (0 to 7; 0 is `lock()`'s class).
   public final func lock(subclass: Int) {
     validateAcquire(subclass: subclass)
-    word.lock()
+    take({ word.tryLock() }, { word.lock() })
   }
 
   /// `spin_lock_nest_lock()`: same-class nesting serialized by `nestLock`, held.
   public final func lock(nestLock: ValidatedLock) {
     validateAcquire(nest: nestLock)
-    word.lock()
+    take({ word.tryLock() }, { word.lock() })
   }
 
   /// `lock(nestLock:)` of any lock type, so that code generic over

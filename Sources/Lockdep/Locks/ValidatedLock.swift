@@ -2,6 +2,10 @@ import CLockdepSupport
 import LockGraph
 import WaitContext
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// What every validated lock shares: its lock class and the calls into the
 /// process-wide validator around each operation. The lock types of
 /// `Checked` are final subclasses that add the lock itself.
@@ -34,6 +38,50 @@ public class ValidatedLock: @unchecked Sendable {
     let size = rlc_allocation_size(Unmanaged.passUnretained(self).toOpaque())
     Live.freed(address: instance, length: UInt64(max(size, 1)))
   }
+
+  /// Takes the lock with `tryAcquire`, else with `acquire` (which waits),
+  /// once validated. In a signal handler installed with
+  /// `installSignalHandler` (a hard interrupt) it first tries for a
+  /// while (`handlerGraceNanoseconds`): a lock still held then by the code
+  /// the handler interrupted is one it will never release, as a kernel
+  /// interrupt handler spins for ever on a lock its CPU's task holds.
+  /// Lockdep reports that acquisition before the CPU spins; here the
+  /// handler's events wait to be validated until it returns, which it
+  /// never does, so they are validated then (`Live.handlerWaitsForever`),
+  /// and the handler waits as it would have. Outside a handler, one
+  /// thread-local load more than `acquire` alone.
+  @inline(__always)
+  final func take(_ tryAcquire: () -> Bool, _ acquire: () -> Void) {
+    if rlc_lockdep_signal_depth() > 0, takeInSignalHandler(tryAcquire) { return }
+    acquire()
+  }
+
+  /// `take`'s wait in a signal handler: true once `tryAcquire` took the
+  /// lock; false, for the caller to wait, when the grace is over (the
+  /// handler will wait for ever when the interrupted code holds it, and
+  /// that was reported).
+  @inline(never)
+  final func takeInSignalHandler(_ tryAcquire: () -> Bool) -> Bool {
+    var start = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &start)
+    while true {
+      if tryAcquire() { return true }
+      var now = timespec()
+      clock_gettime(CLOCK_MONOTONIC, &now)
+      let waited = (now.tv_sec - start.tv_sec) * 1_000_000_000 + (now.tv_nsec - start.tv_nsec)
+      if waited >= Self.handlerGraceNanoseconds { break }
+      sched_yield()
+    }
+    Live.handlerWaitsForever(for: instance)
+    return false
+  }
+
+  /// How long a signal handler's acquisition waits before it asks whether
+  /// the code it interrupted holds the lock: long enough that another
+  /// thread's critical section has ended, and that the interrupted code
+  /// was not half-way through a lock operation of its own (`busy` does
+  /// not cover the fast paths).
+  static let handlerGraceNanoseconds = 50_000_000
 
   /// The address the validator knows this lock by.
   @inline(__always)

@@ -166,6 +166,16 @@ struct DeferredEvents {
     dropping = false
   }
 
+  /// Ends the handler run in progress before the handler returns (it
+  /// never will: `LiveThread.reportHandlerDeadlock()`), stored as a run
+  /// of its own, not counted as a repeat of the newest run (the events it
+  /// repeated so far are stored), so that it replays now.
+  mutating func closeRunInProgress() {
+    // Stored, or dropped whole when it does not fit (`dropped` counts it).
+    if matched >= 0 { _ = storeMatchedPrefix() }
+    endRun()
+  }
+
   /// Stores the events of the run in progress that repeated the newest
   /// run's, with their stacks (copied): false, the run dropped, when they
   /// do not fit.

@@ -415,6 +415,29 @@ final class LiveThread: StackSource {
     didSet { gate.inSignalHandler = signalDepth > 0 }
   }
 
+  /// A signal handler on this thread waits for a lock that the code it
+  /// interrupted holds (`Live.handlerWaitsForever`): it will wait for
+  /// ever, and its queued events, validated only once it returns, would
+  /// never be. Lockdep reports such an acquisition before the CPU spins;
+  /// so the handler's run so far is validated now, its findings reported
+  /// as any (the recursive acquisition, the irq usage), and the thread's
+  /// recording written, so that a run killed for hanging keeps them.
+  /// Called only where nothing of the validator runs on the thread
+  /// (`busy` clear); its allocations are a risk the handler takes only
+  /// because it cannot go on anyway (an interrupted `malloc` would keep
+  /// it waiting there instead). Once per thread.
+  func reportHandlerDeadlock() {
+    guard !reportedHandlerDeadlock else { return }
+    reportedHandlerDeadlock = true
+    deferred.closeRunInProgress()
+    inHandlerRun = false
+    replayDeferred()
+    recording?.flush()
+  }
+
+  /// Whether `reportHandlerDeadlock()` ran on this thread.
+  @exclusivity(unchecked) private var reportedHandlerDeadlock = false
+
   /// The outermost handler returned: its run is complete.
   func endHandlerRun() {
     deferred.endRun()
