@@ -117,6 +117,27 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    // A lock freed (its last reference dropped) while another thread
+    // holds it: live, the freeing thread holds nothing there (the holder's
+    // exit reports the lock); a trace's reader checks every thread's held
+    // locks, and finds it held at the free, whose stack the trace keeps.
+    "freed-while-another-holds",
+    {
+      let box = FreedBox()
+      let locked = Atomic<Bool>(false)
+      let freed = Atomic<Bool>(false)
+      let holder = SpawnedThread {
+        box.lock!.lock()
+        locked.store(true, ordering: .releasing)
+        while !freed.load(ordering: .acquiring) { usleep(1000) }
+      }
+      while !locked.load(ordering: .acquiring) { usleep(1000) }
+      box.lock = nil  // FREED HERE
+      freed.store(true, ordering: .releasing)
+      holder.join()
+    }
+  ),
+  (
     "sleep-in-atomic",
     {
       withPreemptionDisabled { mightSleep() }
@@ -994,6 +1015,11 @@ func unblock(_ signal: Int32) {
   sigemptyset(&set)
   sigaddset(&set, signal)
   pthread_sigmask(SIG_UNBLOCK, &set, nil)
+}
+
+/// Holds the lock `freed-while-another-holds` frees.
+final class FreedBox: @unchecked Sendable {
+  var lock: Checked.SpinLock? = Checked.SpinLock(name: "&freed_elsewhere->lock")
 }
 
 /// The lock `signal-first-event` makes in a signal handler.

@@ -493,6 +493,30 @@ import Testing
       kinds == ["inconsistent-lock-state", "recursive-locking"], "\(run.stdout)\(run.stderr)")
   }
 
+  /// A lock freed while another thread holds it: live, the freeing thread
+  /// holds nothing there (lockdep's check), and the holder's exit reports
+  /// the lock; the trace's reader checks every thread's held locks and
+  /// finds it at the free, whose stack the trace keeps (a free is recorded
+  /// with its stack): the report names the line that freed it (before
+  /// 2026-12-06, `no stack recorded`).
+  @Test func aLockFreedWhileAnotherThreadHoldsItIsFoundAtTheFreesLine() throws {
+    let (live, trace) = try Self.record("freed-while-another-holds")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    #expect(live == ["locks-held-at-exit 1"])
+    let run = try ToolRun(["report", "--format", "json", trace.path])
+    let json = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+    let findings = json?["findings"] as? [[String: Any]] ?? []
+    #expect(findings.compactMap { $0["kind"] as? String } == ["held-lock-freed"])
+    let top = (findings.first?["frames"] as? [[String: Any]])?.first
+    let file = top?["file"] as? String ?? ""
+    let line = top?["line"] as? Int ?? 0
+    #expect(file.hasSuffix("LockdepProbe/main.swift"), "\(run.stdout)")
+    let source = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+    let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
+    #expect(
+      line > 0 && line <= lines.count && lines[line - 1].contains("FREED HERE"), "\(run.stdout)")
+  }
+
   /// A thread that names itself before its first lock is declared once
   /// with that name (before 2026-12-06, a second `thread` line named it
   /// again); a name longer than the system keeps is given in full.

@@ -243,6 +243,15 @@ final class LiveThread: StackSource {
   /// captured for it so far; once only.
   func recordCurrentEvent() {
     guard var recorded = unrecorded, let recording else { return }
+    if recorded.verb == .free && eventStack.isNone {
+      // A free with its stack: a trace's reader checks it against every
+      // thread's held locks, which the live validator does not (it checks
+      // the caller's), so a finding there may be the reader's alone, and
+      // its report names the line that freed (it said `no stack
+      // recorded`). `captureStack()` records the event.
+      _ = captureStack()
+      return
+    }
     unrecorded = nil
     // The release of a forgotten lock: the trace released it already.
     if validator.takeReleasedForgottenLock() { return }
