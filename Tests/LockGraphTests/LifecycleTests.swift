@@ -144,6 +144,58 @@ import WaitContext
     #expect(uncovered?.ip == (t == "1" ? 0x4242 : 0))
   }
 
+  /// A held wait-override freed while its holder is in an interrupt
+  /// handler (on its own thread or another): the task's locks above it
+  /// are not re-validated in the handler's context, where none of them
+  /// was taken (a differential test against a model of lockdep found an
+  /// invalid wait context `context-{2:2}` with no locks held; the free
+  /// asked which context the lock was of after removing it). Without the
+  /// handler the same free uncovers nothing either: the override allowed
+  /// no more than the task context does.
+  @Test(arguments: ["1", "2"])
+  func aFreeInAHandlerRevalidatesNothingInItsContext(freedOn t: String) throws {
+    var s = Scenario()
+    s.lock("O", .waitOverride, inner: .config)
+    s.lock("L", .rwlock)
+    s.acquire("O", try: true, inst: 0x8010)
+    s.acquire("L", inst: 0x3000)
+    try s.event(.hardirqEnter)
+    s.free(0x8000, 32, on: t)
+    try s.event(.hardirqExit)
+    s.release("L", inst: 0x3000)
+    #expect(s.kinds == [.heldLockFreed])
+  }
+
+  /// Locks freed while held are remembered, so that their release is no
+  /// finding again, as many as may be held (`maxHeldDepth`); one more
+  /// forgets the oldest, and says so (`limit-exceeded`): its release is
+  /// then a bad unlock balance. Before 2026-12-06 the 17th forgot the
+  /// oldest without a word (a differential test found the release's
+  /// verdict changing with the number of other locks freed).
+  @Test(arguments: [false, true])
+  func lockFreedWhileHeldAreRememberedAsManyAsMayBeHeld(onePastTheLimit: Bool) {
+    var s = Scenario()
+    s.lock("A", .spinlock)
+    s.lock("K", .spinlock)
+    s.acquire("A", inst: 0x10)
+    s.free(0x10, 8)
+    // Eight at a time (subclasses 0 to 7: no recursion), each eight freed.
+    let others = ThreadValidator.maxHeldDepth - (onePastTheLimit ? 0 : 1)
+    for round in 0..<(others / 8) {
+      let base = UInt64(0x10_0000 + round * 0x100)
+      for sub in 0..<8 { s.acquire("K", sub: UInt8(sub), inst: base + UInt64(sub) * 8) }
+      s.free(base, 64)
+    }
+    for sub in 0..<(others % 8) {
+      s.acquire("K", sub: UInt8(sub), inst: 0x20_0000 + UInt64(sub) * 8)
+      s.free(0x20_0000 + UInt64(sub) * 8, 8)
+    }
+    s.release("A", inst: 0x10)
+    let kinds = Set(s.kinds)
+    #expect(kinds.contains(.limitExceeded) == onePastTheLimit)
+    #expect(kinds.contains(.badUnlockBalance) == onePastTheLimit)
+  }
+
   @Test func reinitializingAHeldLock() {
     var s = Scenario()
     s.lock("A", .spinlock)

@@ -15,11 +15,12 @@ extension ThreadValidator {
       // release finds the locks a free dropped (`release`). (A class past
       // the table has no events at all: `LockValidator.validate`.)
       if event.verb == .acquire && state.nmiDepth == 0 {
-        state.rememberDropped(
+        rememberDropped(
           HeldLock(
             instance: event.address, origin: event.origin, lockClass: event.lockClass,
             nest: .none, read: event.read, isTrylock: event.isTrylock, check: false,
-            hardirqsOff: state.hardirqsOff, irqContext: state.irqContext))
+            hardirqsOff: state.hardirqsOff, irqContext: state.irqContext),
+          at: event.origin)
       }
       return
     }

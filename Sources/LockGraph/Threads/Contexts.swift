@@ -125,7 +125,7 @@ extension ThreadValidator {
             sections += 1
             lock.endsBottomHalfSection = false
           }
-          state.rememberDropped(lock)
+          rememberDropped(lock, at: event.origin)
         }
         state.held.removeAll(from: start)
         for _ in 0..<sections { leaveRCUBottomHalfSection(at: event.origin) }

@@ -240,10 +240,16 @@ extension ThreadValidator {
     while i >= 0 {
       let lock = state.held[i]
       if Self.lies(lock, from: from, length: length) {
-        state.rememberDropped(lock)
+        rememberDropped(lock, at: origin ?? lock.origin)
         let kept = Array(state.held[(i + 1)...])
+        // Whether it is of the current interrupt context: asked before it
+        // goes (afterwards, with nothing of the current context held, the
+        // current segment starts at the top, and the task's locks above a
+        // lock freed in a handler were re-validated in the handler's
+        // context: a false invalid wait context, a real one missed).
+        let ofCurrentContext = lock.irqContext == state.irqContext
         state.held.removeAll(from: i)
-        if i >= state.currentSegmentStart || kept.isEmpty {
+        if ofCurrentContext || kept.isEmpty {
           state.chainKey = lock.previousChainKey
           reacquire(kept, after: lock, at: origin)
         } else {
@@ -252,6 +258,25 @@ extension ThreadValidator {
       }
       i -= 1
     }
+  }
+
+  /// Keeps `lock`, dropped after a report (a free, a handler's return, a
+  /// subclass variant past the class table), so that its release is no
+  /// finding again (`ThreadState.rememberDropped`). Past
+  /// `maxHeldDepth` of them, not released, the oldest is forgotten, and
+  /// that is a `limit-exceeded` finding at `origin`: its release will be
+  /// a bad unlock balance. (It forgot the oldest past 16 without a word
+  /// before 2026-12-06.)
+  mutating func rememberDropped(_ lock: HeldLock, at origin: Origin) {
+    guard state.rememberDropped(lock) else { return }
+    reportNow(
+      .limitExceeded, origin: origin, lock: nil,
+      detail: .limitExceeded(
+        limit: "MAX_LOCK_DEPTH", max: Self.maxHeldDepth,
+        consequence:
+          "the oldest lock dropped after a report (freed while held, or left held by a handler) "
+          + "and not released since was forgotten: its release will be a bad unlock balance"),
+      classes: [])
   }
 
   /// The end of `scope` (a test) on this thread, which holds locks taken in

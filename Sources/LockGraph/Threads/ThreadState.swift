@@ -58,7 +58,7 @@ struct ThreadState: Sendable {
   /// Held locks dropped because their memory was freed or their interrupt
   /// handler returned with them held, and acquisitions not pushed because
   /// their subclass variant found no room in the class table (the newest
-  /// 16, `rememberDropped`): a release of one later (an unlock of freed
+  /// `ThreadValidator.maxHeldDepth`, `rememberDropped`): a release of one later (an unlock of freed
   /// memory, of a lock a handler leaked, of a lock reported as past the
   /// table) follows a report already made, and is not reported again.
   var freedHeld: [HeldLock] = []
@@ -151,10 +151,14 @@ struct ThreadState: Sendable {
     forcedThreadDepth == 0 || lock.irqContext & IRQContextID.hardirq != 0
   }
 
-  /// Keeps `lock`, dropped after a report, in `freedHeld` (the newest 16).
-  mutating func rememberDropped(_ lock: HeldLock) {
-    if freedHeld.count == 16 { freedHeld.removeFirst() }
+  /// Keeps `lock`, dropped after a report, in `freedHeld`, the newest
+  /// `ThreadValidator.maxHeldDepth` of them (as many as may be held).
+  /// Returns whether the oldest was forgotten to make room.
+  mutating func rememberDropped(_ lock: HeldLock) -> Bool {
+    let full = freedHeld.count >= ThreadValidator.maxHeldDepth
+    if full { freedHeld.removeFirst() }
     freedHeld.append(lock)
+    return full
   }
 
   /// The newest held lock.
