@@ -166,6 +166,41 @@ import WaitContext
     #expect(s.kinds == [.heldLockFreed])
   }
 
+  /// The locks above a lock freed in a handler (of the interrupted
+  /// context) are put back with chain keys made without it: the next
+  /// chain of their thread is cached under its own key, not under that of
+  /// a chain still holding the freed lock, which another thread's real
+  /// chain would then hit and add no dependency (C after A, through a
+  /// trylock of B), and the ABBA with a third thread was missed (a review
+  /// of the change that stopped re-validating them in the handler found
+  /// it). As without the handler.
+  @Test(arguments: [false, true])
+  func aFreeInAHandlerLeavesNoStaleChainKey(inHandler: Bool) throws {
+    var s = Scenario()
+    s.lock("A", .spinlock)
+    s.lock("B", .spinlock)
+    s.lock("C", .spinlock)
+    s.acquire("A", inst: 0x100)
+    s.acquire("B", try: true, inst: 0x200)
+    if inHandler { try s.event(.hardirqEnter) }
+    s.free(0x100, 8)
+    if inHandler { try s.event(.hardirqExit) }
+    s.acquire("C", inst: 0x300)
+    s.release("C", inst: 0x300)
+    s.release("B", inst: 0x200)
+    s.acquire("A", on: "2", inst: 0x1100)
+    s.acquire("B", on: "2", try: true, inst: 0x1200)
+    s.acquire("C", on: "2", inst: 0x1300)
+    s.release("C", on: "2", inst: 0x1300)
+    s.release("B", on: "2", inst: 0x1200)
+    s.release("A", on: "2", inst: 0x1100)
+    s.acquire("C", on: "3", inst: 0x2300)
+    s.acquire("A", on: "3", inst: 0x2100)
+    s.release("A", on: "3", inst: 0x2100)
+    s.release("C", on: "3", inst: 0x2300)
+    #expect(Set(s.kinds) == [.heldLockFreed, .circularDependency])
+  }
+
   /// Locks freed while held are remembered, so that their release is no
   /// finding again, as many as may be held (`maxHeldDepth`); one more
   /// forgets the oldest, and says so (`limit-exceeded`): its release is

@@ -1,3 +1,5 @@
+import WaitContext
+
 extension ThreadValidator {
   /// The fast path of a live program's release: the newest lock, in the
   /// current context, is `lockClass` at `instance`. Returns false, changing
@@ -253,10 +255,36 @@ extension ThreadValidator {
           state.chainKey = lock.previousChainKey
           reacquire(kept, after: lock, at: origin)
         } else {
-          for above in kept { state.held.append(above) }
+          putBack(kept, after: lock)
         }
       }
       i -= 1
+    }
+  }
+
+  /// Puts back `kept`, the locks that were above `removed`, a lock of an
+  /// interrupted context that `dropFreed` dropped: not validated again
+  /// (each was taken in its own context, not the current one), but made
+  /// as if pushed without `removed`: their chain keys (else the next
+  /// acquisition's chain was cached under the key of a chain that holds
+  /// the dropped lock, and another thread's real chain of that key hit it
+  /// and added no dependency: a cycle missed), whether they are atomic,
+  /// and their wait limits, computed again over their segment when next
+  /// asked (`allowedOverSegment`; `.inv` is no context's limit).
+  mutating func putBack(_ kept: [HeldLock], after removed: HeldLock) {
+    state.chainKey = removed.previousChainKey
+    for var lock in kept {
+      let depth = state.held.count
+      let chainHead = depth == 0 || state.held[depth - 1].irqContext != lock.irqContext
+      lock.previousChainKey = state.chainKey
+      let base = chainHead ? ChainKey.initial(irqContext: lock.irqContext) : state.chainKey
+      state.chainKey = ChainKey.iterate(base, lockClass: lock.lockClass, read: lock.read)
+      lock.atomicSoFar =
+        (depth > 0 && state.held[depth - 1].atomicSoFar)
+        || SleepRule.makesAtomic(classes.waits(lock.lockClass), configuration: configuration)
+      lock.limitBase = .inv
+      lock.taskState = TaskTransitions.refused
+      state.held.append(lock)
     }
   }
 

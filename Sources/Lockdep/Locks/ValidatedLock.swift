@@ -72,15 +72,14 @@ public class ValidatedLock: @unchecked Sendable {
       if waited >= Self.handlerGraceNanoseconds { break }
       sched_yield()
     }
-    Live.handlerWaitsForever(for: instance)
+    Live.handlerWaitsForever(for: instance, lockName: className)
     return false
   }
 
   /// How long a signal handler's acquisition waits before it asks whether
   /// the code it interrupted holds the lock: long enough that another
-  /// thread's critical section has ended, and that the interrupted code
-  /// was not half-way through a lock operation of its own (`busy` does
-  /// not cover the fast paths).
+  /// thread's critical section has ended (most waits end within it, and
+  /// ask nothing).
   static let handlerGraceNanoseconds = 50_000_000
 
   /// The address the validator knows this lock by.

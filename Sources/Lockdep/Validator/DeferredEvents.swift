@@ -167,7 +167,7 @@ struct DeferredEvents {
   }
 
   /// Ends the handler run in progress before the handler returns (it
-  /// never will: `LiveThread.reportHandlerDeadlock()`), stored as a run
+  /// never will: `LiveThread.reportHandlerDeadlock(lockName:)`), stored as a run
   /// of its own, not counted as a repeat of the newest run (the events it
   /// repeated so far are stored), so that it replays now.
   mutating func closeRunInProgress() {

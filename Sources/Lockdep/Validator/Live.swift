@@ -117,13 +117,13 @@ enum Live {
   /// A signal handler's acquisition waited a while for the lock at
   /// `instance`: when this thread holds it (the code the handler
   /// interrupted took it), the handler will wait for ever
-  /// (`LiveThread.reportHandlerDeadlock()`). Allocates nothing until it
+  /// (`LiveThread.reportHandlerDeadlock(lockName:)`). Allocates nothing until it
   /// knows that.
-  static func handlerWaitsForever(for instance: UInt64) {
+  static func handlerWaitsForever(for instance: UInt64, lockName: String) {
     guard !off.load(ordering: .relaxed), let raw = rlc_lockdep_thread() else { return }
     Unmanaged<LiveThread>.fromOpaque(raw)._withUnsafeGuaranteedRef { thread in
       guard !thread.busy, thread.validator.holdsInstance(instance) else { return }
-      thread.reportHandlerDeadlock()
+      thread.reportHandlerDeadlock(lockName: lockName)
     }
   }
 

@@ -434,23 +434,36 @@ final class LiveThread: StackSource {
   /// Called only where nothing of the validator runs on the thread
   /// (`busy` clear); its allocations are a risk the handler takes only
   /// because it cannot go on anyway (an interrupted `malloc` would keep
-  /// it waiting there instead). Once per thread.
-  func reportHandlerDeadlock() {
+  /// it waiting there instead). A line on standard error says what
+  /// happens, findings or not (checked as for PREEMPT_RT, a threaded
+  /// handler's acquisition is no finding: the kernel's irq thread would
+  /// just wait). The interrupted code may only be waiting for the lock
+  /// (its acquisition is validated before it waits): the handler then
+  /// gets the lock once its holder lets go, and returns; its findings,
+  /// reported early, are lockdep's all the same. Once per handler run
+  /// (`endHandlerRun` allows the next).
+  func reportHandlerDeadlock(lockName: String) {
     guard !reportedHandlerDeadlock else { return }
     reportedHandlerDeadlock = true
+    let message =
+      "rawlockcheck: a signal handler has waited 50 ms for \(lockName), which the code it "
+      + "interrupted holds or waits for: its events are validated now (if that code holds "
+      + "it, the handler waits for ever)\n"
+    _ = message.withCString { write(2, $0, strlen($0)) }
     deferred.closeRunInProgress()
     inHandlerRun = false
     replayDeferred()
     recording?.flush()
   }
 
-  /// Whether `reportHandlerDeadlock()` ran on this thread.
+  /// Whether `reportHandlerDeadlock()` ran in the handler run in progress.
   @exclusivity(unchecked) private var reportedHandlerDeadlock = false
 
   /// The outermost handler returned: its run is complete.
   func endHandlerRun() {
     deferred.endRun()
     inHandlerRun = false
+    reportedHandlerDeadlock = false
   }
 
   /// Validates the queued events of signal handlers, in order, with the
