@@ -141,4 +141,30 @@ import Testing
     pthread_join(thread, nil)
     #expect(scope.findings.map(\.kind) == [.invalidWaitContext])
   }
+
+  /// Whoever claims a finding first reports it: a reporter still running
+  /// after `unreportedFindings` gave up waiting (a second) keeps it, and
+  /// the end does not report it too (it did); one that declined it (no
+  /// test current) leaves it to the end, once: a later call does not
+  /// return it again.
+  @Test(arguments: [true, false])
+  func aFindingIsReportedByWhoeverClaimsItFirst(slowReporter: Bool) {
+    let reporting = Atomic<Bool>(false)
+    let name = "&scope_end->claimed_\(slowReporter)"
+    let scope = LockValidationScope(reporter: { _ in
+      reporting.store(true, ordering: .releasing)
+      if slowReporter { usleep(2_500_000) }
+      return slowReporter
+    })
+    let raw = Checked.RawSpinLock(name: name + "_raw", key: LockClassKey(name + "_raw"))
+    let spin = Checked.SpinLock(name: name, key: LockClassKey(name))
+    let thread = spawn { scope.run { raw.withLock { spin.withLock {} } } }
+    while !reporting.load(ordering: .acquiring) { usleep(1000) }
+    if !slowReporter { pthread_join(thread, nil) }
+    let taken = scope.unreportedFindings
+    #expect(taken.count == (slowReporter ? 0 : 1))
+    #expect(scope.unreportedFindings.isEmpty)
+    if slowReporter { pthread_join(thread, nil) }
+    #expect(scope.findings.map(\.wasReported) == [slowReporter])
+  }
 }

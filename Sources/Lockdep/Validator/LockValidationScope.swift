@@ -34,6 +34,10 @@ public final class LockValidationScope: Sendable {
     public var kind: FindingKind { finding.kind }
     /// Whether the scope's `reporter` reported it when it first happened.
     public var wasReported = false
+    /// Whether someone reports it: its `reporter`, while it runs, or the
+    /// scope's end, which took it (`unreportedFindings`). Whoever claims
+    /// it first reports it; the other leaves it.
+    var claimed = false
 
     /// `lock validation: KIND`, with how many times it happened in the
     /// scope when more than once: the first line of a test's complaint.
@@ -318,8 +322,12 @@ public final class LockValidationScope: Sendable {
         list[i].count += 1
         return .some(nil)
       }
-      list.append(Occurrence(finding: finding))
-      if reporter != nil { reportersRunning.add(1, ordering: .relaxed) }
+      var occurrence = Occurrence(finding: finding)
+      if reporter != nil {
+        occurrence.claimed = true
+        reportersRunning.add(1, ordering: .relaxed)
+      }
+      list.append(occurrence)
       return list.count - 1
     }
     guard let slot else { return false }
@@ -328,7 +336,7 @@ public final class LockValidationScope: Sendable {
     // Counted as running from its slot's creation (under the lock) to
     // here: `unreportedFindings` waits for it.
     occurrences.withLock {
-      if reported { $0[slot].wasReported = true }
+      if reported { $0[slot].wasReported = true } else { $0[slot].claimed = false }
       reportersRunning.subtract(1, ordering: .releasing)
     }
     return true
@@ -340,18 +348,35 @@ public final class LockValidationScope: Sendable {
   private let reportersRunning = Atomic<Int>(0)
 
   /// The findings the `reporter` did not report, once no reporter is
-  /// running (waiting at most a second for one that is): what a test's
-  /// end reports itself. Read `findings` filtered on `wasReported`
-  /// instead, and a finding whose reporter was still running then (a
-  /// `Task {}` that inherited the test's scope, racing the test's end)
-  /// would be reported by both.
+  /// running (waiting at most a second for one that is), taken by the
+  /// caller to report: what a test's end reports itself. A finding whose
+  /// reporter still runs after that second is the reporter's, and is not
+  /// among them; a finding taken here is not among those of a later
+  /// call. Read `findings` filtered on `wasReported` instead, and a
+  /// finding whose reporter was still running then (a `Task {}` that
+  /// inherited the test's scope, racing the test's end) would be
+  /// reported by both.
   public var unreportedFindings: [Occurrence] {
-    var waited = 0
-    while reportersRunning.load(ordering: .acquiring) > 0 && waited < 10_000 {
+    var start = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &start)
+    while reportersRunning.load(ordering: .acquiring) > 0 {
+      var now = timespec()
+      clock_gettime(CLOCK_MONOTONIC, &now)
+      if now.tv_sec - start.tv_sec > 1
+        || (now.tv_sec - start.tv_sec == 1 && now.tv_nsec >= start.tv_nsec)
+      {
+        break
+      }
       usleep(100)
-      waited += 1
     }
-    return occurrences.withLock { list in list.filter { !$0.wasReported } }
+    return occurrences.withLock { list in
+      var taken: [Occurrence] = []
+      for i in list.indices where !list[i].wasReported && !list[i].claimed {
+        list[i].claimed = true
+        taken.append(list[i])
+      }
+      return taken
+    }
   }
 
   /// Whether `a` and `b` are one distinct finding: a repeat is handed on
