@@ -7,8 +7,10 @@ import Trace
 /// interns a trace's (`TraceSymbols.internStack`): one `StackID` per
 /// distinct sequence of return addresses.
 ///
-/// Stacks are captured only when something new is recorded, so this table
-/// grows with distinct dependencies and findings, not with events.
+/// Stacks are captured only when something new is recorded, and, while a
+/// trace is recorded, for each free (`LiveThread.recordCurrentEvent`), so
+/// this table grows with distinct dependencies, findings and places that
+/// free a lock, not with events.
 final class LiveStacks: Sendable {
   private let table = PThreadMutex(TraceSymbols())
 
