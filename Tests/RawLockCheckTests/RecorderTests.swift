@@ -443,6 +443,59 @@ import Testing
     #expect(perKind?["acquire"] == 41)
   }
 
+  /// Runs the probe on `scenario`, which never ends by itself, printing
+  /// its findings (`RAWLOCKCHECK=print`) and recording a text trace, until
+  /// what it printed satisfies `done` (or a minute passed); then kills it
+  /// with SIGKILL. Returns what it printed, how it ended, and the trace
+  /// (the caller removes it).
+  static func runUntilKilled(_ scenario: String, until done: (String) -> Bool) throws -> (
+    printed: String, reason: Process.TerminationReason, trace: URL
+  ) {
+    let directory = FileManager.default.temporaryDirectory
+    let id = UUID().uuidString
+    let trace = directory.appendingPathComponent("recorder-\(scenario)-\(id).rlt")
+    let errors = directory.appendingPathComponent("recorder-\(scenario)-\(id).err")
+    defer { try? FileManager.default.removeItem(at: errors) }
+    _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+    let process = Process()
+    process.executableURL = probe
+    process.arguments = [scenario]
+    var environment = ProcessInfo.processInfo.environment
+    environment["RAWLOCKCHECK"] = "print"
+    environment["RAWLOCKCHECK_TRACE"] = trace.path
+    environment["RAWLOCKCHECK_TRACE_FORMAT"] = "text"
+    process.environment = environment
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = try FileHandle(forWritingTo: errors)
+    try process.run()
+    var printed = ""
+    for _ in 0..<1200 where !done(printed) {
+      usleep(50_000)
+      printed = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+    }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    return (printed, process.terminationReason, trace)
+  }
+
+  /// A handler that deadlocks on a lock its thread holds, having
+  /// interrupted the validator itself (which, with a trace being
+  /// recorded, is most of the time: every event takes the full path):
+  /// the thread's state cannot be read there, and nothing is validated,
+  /// but a line on standard error names the lock before the program hangs
+  /// (it hung without a word; a review found it). When the handler
+  /// interrupted the program between two events, its events are
+  /// validated, and a line names the lock too.
+  @Test func aHandlerDeadlockInsideTheValidatorIsSaid() throws {
+    let line = "a signal handler has waited 50 ms for &busy->outer"
+    let (printed, reason, trace) = try Self.runUntilKilled("handler-deadlock-in-validator") {
+      $0.contains(line)
+    }
+    defer { try? FileManager.default.removeItem(at: trace) }
+    #expect(reason == .uncaughtSignal)
+    #expect(printed.contains(line), "\(printed)")
+  }
+
   /// A hard-interrupt handler that takes a raw spin lock the code it
   /// interrupted holds (taken with interrupts on) spins for ever, as in
   /// the kernel, where lockdep reports the acquisition before the CPU
@@ -464,45 +517,20 @@ import Testing
   func aHandlerSpinningOnItsThreadsLockIsReportedBeforeItHangs(
     _ scenario: String, locks: [String]
   ) throws {
-    let directory = FileManager.default.temporaryDirectory
-    let id = UUID().uuidString
-    let trace = directory.appendingPathComponent("recorder-\(scenario)-\(id).rlt")
-    let errors = directory.appendingPathComponent("recorder-\(scenario)-\(id).err")
-    defer {
-      try? FileManager.default.removeItem(at: trace)
-      try? FileManager.default.removeItem(at: errors)
-    }
-    _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
-    let process = Process()
-    process.executableURL = Self.probe
-    process.arguments = [scenario]
-    var environment = ProcessInfo.processInfo.environment
-    environment["RAWLOCKCHECK"] = "print"
-    environment["RAWLOCKCHECK_TRACE"] = trace.path
-    environment["RAWLOCKCHECK_TRACE_FORMAT"] = "text"
-    process.environment = environment
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = try FileHandle(forWritingTo: errors)
-    try process.run()
-    // The probe never ends by itself: read its reports as they come, until
-    // the last lock's recursive acquisition is reported (or a minute).
-    var printed = ""
     // `possible recursive locking detected`, its rule, who, then the lock.
-    func reported(_ lock: String) -> Bool {
+    func reported(_ lock: String, in printed: String) -> Bool {
       printed.components(separatedBy: "recursive locking detected").dropFirst().contains {
         $0.split(separator: "\n").prefix(3).contains { $0.contains("(\(lock))") }
       }
     }
-    for _ in 0..<1200 where !reported(locks.last!) {
-      usleep(50_000)
-      printed = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+    let (printed, reason, trace) = try Self.runUntilKilled(scenario) {
+      reported(locks.last!, in: $0)
     }
-    kill(process.processIdentifier, SIGKILL)
-    process.waitUntilExit()
-    #expect(process.terminationReason == .uncaughtSignal)
+    defer { try? FileManager.default.removeItem(at: trace) }
+    #expect(reason == .uncaughtSignal)
     for lock in locks {
       #expect(printed.contains("a signal handler has waited 50 ms for \(lock)"), "\(printed)")
-      #expect(reported(lock), "\(printed)")
+      #expect(reported(lock, in: printed), "\(printed)")
     }
     #expect(printed.contains("inconsistent {HARDIRQ-ON-W} -> {IN-HARDIRQ-W} usage."), "\(printed)")
     let run = try ToolRun(["report", "--format", "json", trace.path])

@@ -122,7 +122,8 @@ enum Live {
   static func handlerWaitsForever(for instance: UInt64, lockName: String) {
     guard !off.load(ordering: .relaxed), let raw = rlc_lockdep_thread() else { return }
     Unmanaged<LiveThread>.fromOpaque(raw)._withUnsafeGuaranteedRef { thread in
-      guard !thread.busy, thread.validator.holdsInstance(instance) else { return }
+      if thread.busy { return thread.sayHandlerWaitsInValidator(lockName: lockName) }
+      guard thread.validator.holdsInstance(instance) else { return }
       thread.reportHandlerDeadlock(lockName: lockName)
     }
   }

@@ -456,6 +456,25 @@ final class LiveThread: StackSource {
     recording?.flush()
   }
 
+  /// `Live.handlerWaitsForever` where the handler interrupted the
+  /// validator itself (`busy`: while a trace is recorded, most of the
+  /// time): the thread's state cannot be read, so whether the interrupted
+  /// code holds the lock is not known, and nothing is validated. A line on
+  /// standard error says what may happen, written without allocating (the
+  /// validator may have been interrupted in `malloc`). Once per handler
+  /// run, as `reportHandlerDeadlock(lockName:)`.
+  func sayHandlerWaitsInValidator(lockName: String) {
+    guard !reportedHandlerDeadlock else { return }
+    reportedHandlerDeadlock = true
+    let start: StaticString = "rawlockcheck: a signal handler has waited 50 ms for "
+    // One literal: a `StaticString` is not concatenated.
+    // swift-format-ignore
+    let end: StaticString = ", and the code it interrupted was inside the validator: not validated (if that code holds the lock, the handler waits for ever)\n"
+    _ = write(2, start.utf8Start, start.utf8CodeUnitCount)
+    _ = lockName.utf8.withContiguousStorageIfAvailable { write(2, $0.baseAddress, $0.count) }
+    _ = write(2, end.utf8Start, end.utf8CodeUnitCount)
+  }
+
   /// Whether `reportHandlerDeadlock()` ran in the handler run in progress.
   @exclusivity(unchecked) private var reportedHandlerDeadlock = false
 
