@@ -751,8 +751,7 @@ let scenarios: [(String, () -> Void)] = [
     "handler-deadlock",
     {
       let lock = Checked.RawSpinLock(name: "&deadlock->lock")
-      installSignalHandler(SIGUSR1) { _ in lock.withLock {} }
-      unblock(SIGUSR1)
+      HandlerTarget.take(lock)
       lock.lock()
       raise(SIGUSR1)
       lock.unlock()
@@ -771,9 +770,7 @@ let scenarios: [(String, () -> Void)] = [
     {
       let first = Checked.RawSpinLock(name: "&waits->first")
       let second = Checked.RawSpinLock(name: "&waits->second")
-      HandlerTarget.lock = first
-      installSignalHandler(SIGUSR1) { _ in HandlerTarget.lock?.withLock {} }
-      unblock(SIGUSR1)
+      HandlerTarget.take(first)
       let main = pthread_self()
       let locked = Atomic<Bool>(false)
       let other = SpawnedThread {
@@ -788,7 +785,7 @@ let scenarios: [(String, () -> Void)] = [
       first.lock()
       first.unlock()
       other.join()
-      HandlerTarget.lock = second
+      HandlerTarget.take(second)
       second.lock()
       raise(SIGUSR1)
       second.unlock()
@@ -806,9 +803,7 @@ let scenarios: [(String, () -> Void)] = [
     {
       let outer = Checked.RawSpinLock(name: "&busy->outer")
       let inner = Checked.RawSpinLock(name: "&busy->inner")
-      HandlerTarget.lock = outer
-      installSignalHandler(SIGUSR1) { _ in HandlerTarget.lock?.withLock {} }
-      unblock(SIGUSR1)
+      HandlerTarget.take(outer)
       let main = pthread_self()
       let go = Atomic<Bool>(false)
       let sender = SpawnedThread {
@@ -1090,9 +1085,18 @@ func unblock(_ signal: Int32) {
   pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
-/// The lock the handler of `handler-waits-then-deadlocks` takes.
+/// The lock SIGUSR1's handler takes in the scenarios whose handler
+/// deadlocks (`handler-deadlock` and the two after it).
 enum HandlerTarget {
   nonisolated(unsafe) static var lock: Checked.RawSpinLock?
+
+  /// Makes `lock` the one the handler takes, installs the handler (a hard
+  /// interrupt) and unblocks SIGUSR1 on the calling thread.
+  static func take(_ lock: Checked.RawSpinLock) {
+    self.lock = lock
+    installSignalHandler(SIGUSR1) { _ in HandlerTarget.lock?.withLock {} }
+    unblock(SIGUSR1)
+  }
 }
 
 /// Holds the lock `freed-while-another-holds` frees.
