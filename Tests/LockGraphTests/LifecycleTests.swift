@@ -201,6 +201,28 @@ import WaitContext
     #expect(Set(s.kinds) == [.heldLockFreed, .circularDependency])
   }
 
+  /// A lock put back after a lock below it was freed in a handler keeps
+  /// what makes its holder atomic: a spin lock above a freed override map
+  /// still makes a later sleep a `sleep-in-atomic` (`putBack` computes
+  /// `atomicSoFar` from the locks below it and the lock's own class, not
+  /// from the freed lock's), and a freed spin lock below a map makes
+  /// nothing atomic any more (the sleep check's slow path counts the held
+  /// locks again).
+  @Test(arguments: [true, false])
+  func aLockPutBackKeepsWhatMakesItsHolderAtomic(spinAbove: Bool) throws {
+    var s = Scenario()
+    s.lock("O", .waitOverride, inner: .config)
+    s.lock("S", .spinlock)
+    s.acquire(spinAbove ? "O" : "S", inst: 0x8010)
+    s.acquire(spinAbove ? "S" : "O", inst: 0x3000)
+    try s.event(.hardirqEnter)
+    s.free(0x8000, 32)
+    try s.event(.hardirqExit)
+    try s.event(.mightSleep)
+    let expected: [FindingKind] = spinAbove ? [.heldLockFreed, .sleepInAtomic] : [.heldLockFreed]
+    #expect(s.kinds == expected)
+  }
+
   /// Locks freed while held are remembered, so that their release is no
   /// finding again, as many as may be held (`maxHeldDepth`); one more
   /// forgets the oldest, and says so (`limit-exceeded`): its release is
