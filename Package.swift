@@ -70,7 +70,7 @@ let package = Package(
     // Causes each kind of finding live, for the recorder's tests.
     .executableTarget(
       name: "LockdepProbe",
-      dependencies: ["Basics", "Lockdep", "LockGraph", "RCU", "CAllocationCounter"]),
+      dependencies: ["Allocator", "Basics", "Lockdep", "LockGraph", "RCU", "CAllocationCounter"]),
     // A page allocator and kmalloc over an mmap'd arena, built from the validated locks.
     .target(name: "Allocator", dependencies: ["Lockdep", "WaitContext"]),
     // The RCU read side's per-thread record, its fences and membarrier (C: Swift cannot say them).

@@ -97,6 +97,11 @@ final class CPUObjectCaches: @unchecked Sendable {
     lockReference(i).pointee._withUnsafeGuaranteedRef { $0.tryLock() }
   }
 
+  /// Slot `i`'s lock, for a check of an acquisition that waits for it
+  /// (`Checked.mightLock`), which `tryLock` is not checked as (a trylock
+  /// cannot wait: no dependency, no wait context).
+  func checkedLock(_ i: Int) -> Checked.LocalLock { lockReference(i).pointee.takeUnretainedValue() }
+
   /// Slot `i`'s lock.
   @inline(__always)
   private func lockReference(_ i: Int) -> UnsafeMutablePointer<Unmanaged<Checked.LocalLock>> {

@@ -35,6 +35,13 @@ public final class SlabAllocator: Sendable {
   /// Objects handed out minus freed on the paths that bypass the per-CPU
   /// caches (their own counters hold the rest).
   private let uncachedInUse = Atomic<Int>(0)
+  /// Checked as for PREEMPT_RT (`LockValidation.checksAsPreemptRT`): there
+  /// SLUB has no lockless fast path (`USE_LOCKLESS_FAST_PATH()` is false),
+  /// and every `kmalloc()` and `kfree()` takes `s->cpu_slab->lock` with
+  /// `local_lock_irqsave()`, a sleeping lock on that kernel. The per-CPU
+  /// caches are still only tried here; the acquisition is checked as one
+  /// that waits (`Checked.mightLock`) before each try.
+  private let cacheLockIsTakenEveryTime: Bool
 
   /// A slab allocator taking its pages from `pages`.
   public init(pages: PageAllocator) {
@@ -43,6 +50,8 @@ public final class SlabAllocator: Sendable {
     cpus = pages.cpus
     classes = SizeClasses(count: Self.classCount, pageCount: pages.totalPages, base: pages.base)
     caches = CPUObjectCaches(slots: pages.cpus * Self.classCount)
+    // Asked once the caches' locks have started the validator.
+    cacheLockIsTakenEveryTime = LockValidation.checksAsPreemptRT
   }
 
   /// Objects handed out by `kmalloc` and not yet freed: exact once every
@@ -72,6 +81,7 @@ public final class SlabAllocator: Sendable {
     guard size <= Self.largestClass else { return kmallocLarge(size, gfp: gfp) }
     let c = Self.classIndex(size)
     let i = currentCPU(modulo: cpus) &* Self.classCount &+ c
+    if _slowPath(cacheLockIsTakenEveryTime) { Checked.mightLock(caches.checkedLock(i)) }
     if caches.tryLock(i) {
       let slot = caches.slot(i)
       let count = slot.pointee.count
@@ -191,6 +201,7 @@ public final class SlabAllocator: Sendable {
     let c = classOf(pointer)
     guard c >= 0 else { return kfreeLarge(pointer, order: -1 - c) }
     let i = currentCPU(modulo: cpus) &* Self.classCount &+ c
+    if _slowPath(cacheLockIsTakenEveryTime) { Checked.mightLock(caches.checkedLock(i)) }
     guard caches.tryLock(i) else {
       uncachedInUse.subtract(1, ordering: .relaxed)
       var object = pointer

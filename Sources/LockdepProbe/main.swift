@@ -4,6 +4,7 @@
 //
 // Usage: LockdepProbe SCENARIO...  (or `all`); prints one line per distinct
 // finding, `finding <kind> <count>`, after the scenarios ran.
+import Allocator
 import Basics
 import CAllocationCounter
 import LockGraph
@@ -834,6 +835,23 @@ let scenarios: [(String, () -> Void)] = [
           lock.withLock {}
         }
       }
+    }
+  ),
+  (
+    // `kmalloc(.atomic)` and `kfree` under a raw spin lock with the CPU's
+    // object cache warm (an object freed to it first): the allocation
+    // takes the cached object and the free puts it back, with the size
+    // class's `&n->list_lock` untouched. Checked as for PREEMPT_RT
+    // (`RAWLOCKCHECK_PREEMPT_RT`), each takes `&s->cpu_slab->lock`, a
+    // sleeping lock there: an invalid wait context, as on that kernel;
+    // without it, SLUB's fast path takes no lock, and nothing is found.
+    "kmalloc-warm-under-raw-lock",
+    {
+      let slab = SlabAllocator(pages: PageAllocator(pages: 32, cpus: 1))
+      let raw = Checked.RawSpinLock(name: "&warm->lock")
+      slab.kfree(slab.kmalloc(32)!)
+      let object = raw.withLock { slab.kmalloc(32, gfp: .atomic) }
+      raw.withLock { slab.kfree(object!) }
     }
   ),
   (

@@ -561,6 +561,46 @@ import Testing
   /// `rcu_registry_lock`) before the validator's exit check. Before
   /// 2026-12-06 the removal came after it, on a new state: each such
   /// thread was two (`tid` and `tid.2`), each with an exit.
+  /// `kmalloc(.atomic)` and `kfree` under a raw spin lock, with the CPU's
+  /// object cache warm: on PREEMPT_RT, where SLUB has no lockless fast
+  /// path and both take `s->cpu_slab->lock` (a sleeping `local_lock_t`
+  /// there) every time, an invalid wait context naming it, live and in
+  /// the trace; elsewhere nothing, as lockdep finds nothing on a kernel
+  /// whose fast path takes no lock. (On PREEMPT_RT it was found only when
+  /// the allocation took its slow path.)
+  @Test(arguments: [true, false])
+  func aWarmKmallocUnderARawLockIsFoundOnPreemptRT(_ preemptRT: Bool) throws {
+    let trace = FileManager.default.temporaryDirectory
+      .appendingPathComponent("kmalloc-warm-\(UUID().uuidString).rlt")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    let run = try Self.launch(
+      ["kmalloc-warm-under-raw-lock"],
+      environment: [
+        "RAWLOCKCHECK_TRACE": trace.path, "RAWLOCKCHECK": nil,
+        "RAWLOCKCHECK_PREEMPT_RT": preemptRT ? "1" : nil,
+      ],
+      capture: .standardOutput)
+    #expect(run.status == 0, "\(run.reason)")
+    let live = run.text.split(separator: "\n").filter { $0.hasPrefix("finding ") }
+    // Two findings: at the allocation and at the free.
+    #expect(
+      live == (preemptRT ? Array(repeating: "finding invalid-wait-context 1", count: 2) : []),
+      "\(run.text)")
+    let report = try ToolRun(
+      ["report", "--format", "json"] + (preemptRT ? ["--preempt-rt"] : []) + [trace.path])
+    #expect(report.status == (preemptRT ? 1 : 0), "\(report.stderr)")
+    let json = try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any]
+    let findings = json?["findings"] as? [[String: Any]] ?? []
+    #expect(
+      findings.map { $0["kind"] as? String }
+        == (preemptRT ? ["invalid-wait-context", "invalid-wait-context"] : []))
+    for finding in findings {
+      #expect((finding["lock"] as? [String: Any])?["name"] as? String == "&s->cpu_slab->lock")
+      let held = finding["held"] as? [[String: Any]] ?? []
+      #expect(held.map { $0["name"] as? String } == ["&warm->lock"])
+    }
+  }
+
   @Test func aThreadThatReadUnderRCUIsOneThread() throws {
     let (live, trace) = try Self.record("rcu-reader-exit")
     defer { try? FileManager.default.removeItem(at: trace) }
