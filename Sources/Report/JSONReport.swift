@@ -77,7 +77,12 @@ public struct JSONReport {
       fields.append(("previousUsage", .string(previous.usageString)))
       fields.append(("newUsage", .string(new.usageString)))
       fields.append(("irqState", .string(state)))
-      if let o = previousOrigin { fields += frames(o, key: "previousFrames") }
+      // Where the earlier usage was registered: its event (the text's
+      // `file:line`, which a trace without stacks has alone) and frames.
+      if let o = previousOrigin {
+        fields.append(("previousEvent", event(o)))
+        fields += frames(o, key: "previousFrames")
+      }
     case .irqUnsafeDependency(
       let held, let safe, let safeBit, _, let unsafe, let unsafeBit, _, let safeToHeld,
       let lockToUnsafe, let state):

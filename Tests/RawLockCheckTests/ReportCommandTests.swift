@@ -757,6 +757,12 @@ import Testing
     #expect(stamp("hardirqsLastDisabled") == [1, 6])
     #expect(stamp("softirqsLastEnabled") == [0, nil])
     #expect(stamp("softirqsLastDisabled") == [3, 10])
+    // And the place the text's "state was registered at:" names: the
+    // acquisition on line 4 (JSON had its frames alone, empty in a trace
+    // without stacks; a user's trial found the line missing).
+    #expect(finding["previousUsage"] as? String == "SOFTIRQ-ON-W")
+    #expect((finding["previousEvent"] as? [String: Any])?["line"] as? Int == 4)
+    #expect((finding["previousFrames"] as? [Any])?.isEmpty == true)
   }
 
   /// The one finding of `kind` in `trace`'s JSON report.
