@@ -84,13 +84,14 @@ public struct JSONReport {
         fields += frames(o, key: "previousFrames")
       }
     case .irqUnsafeDependency(
-      let held, let safe, let safeBit, _, let unsafe, let unsafeBit, _, let safeToHeld,
-      let lockToUnsafe, let state):
+      let held, let safe, let safeBit, let safeOrigin, let unsafe, let unsafeBit, let unsafeOrigin,
+      let safeToHeld, let lockToUnsafe, let state):
       fields.append(("holding", lockObject(held, frames: true)))
       fields.append(("irqClass", .string(state)))
-      fields.append(("safe", classObject(safe, extra: [("usage", .string(safeBit.usageString))])))
-      fields.append(
-        ("unsafe", classObject(unsafe, extra: [("usage", .string(unsafeBit.usageString))])))
+      // Each with where it became safe or unsafe (the text's "which became
+      // ... at:"), when known: its event and frames.
+      fields.append(("safe", usageClassObject(safe, safeBit, at: safeOrigin)))
+      fields.append(("unsafe", usageClassObject(unsafe, unsafeBit, at: unsafeOrigin)))
       fields.append(("safeToHolding", .array(safeToHeld.map(link))))
       fields.append(("lockToUnsafe", .array(lockToUnsafe.map(link))))
     case .irqInversion(let forwards, let other, let irqClass, let path):
@@ -182,6 +183,14 @@ public struct JSONReport {
     if origin.line > 0 { fields.append(("line", .int(origin.line))) }
     if !report.sources.isEmpty { fields.append(("trace", .string(report.sourceName(origin)))) }
     return .object(fields)
+  }
+
+  /// Class `c` with the usage `bit` it has, and where it got it, when
+  /// known (`origin`: its event and frames).
+  func usageClassObject(_ c: ClassID, _ bit: UsageBit, at origin: Origin?) -> JSONValue {
+    var extra: [(String, JSONValue)] = [("usage", .string(bit.usageString))]
+    if let origin { extra += [("event", event(origin))] + frames(origin) }
+    return classObject(c, extra: extra)
   }
 
   func classObject(_ c: ClassID, extra: [(String, JSONValue)]) -> JSONValue {

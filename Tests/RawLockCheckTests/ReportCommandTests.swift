@@ -765,6 +765,36 @@ import Testing
     #expect((finding["previousFrames"] as? [Any])?.isEmpty == true)
   }
 
+  /// An irq-safe to irq-unsafe dependency in JSON says where each class
+  /// became safe and unsafe, as the text's "which became ... at:" lines:
+  /// the event (its line) and frames. JSON had the usage alone.
+  @Test func irqUnsafeDependencyJSONSaysWhereEachUsageBegan() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class A raw_spinlock name=&a
+      class B raw_spinlock name=&b
+      thread 1
+      1 hardirq-enter
+      1 acquire A
+      1 release A
+      1 hardirq-exit
+      1 acquire B
+      1 release B
+      1 irq-disable
+      1 acquire A
+      1 acquire B
+
+      """
+    let finding = try Self.onlyJSONFinding(trace, kind: "irq-lock-inversion")
+    let safe = finding["safe"] as? [String: Any] ?? [:]
+    let unsafe = finding["unsafe"] as? [String: Any] ?? [:]
+    #expect(safe["usage"] as? String == "IN-HARDIRQ-W")
+    #expect((safe["event"] as? [String: Any])?["line"] as? Int == 6)
+    #expect(unsafe["usage"] as? String == "HARDIRQ-ON-W")
+    #expect((unsafe["event"] as? [String: Any])?["line"] as? Int == 9)
+    #expect((safe["frames"] as? [Any])?.isEmpty == true)
+  }
+
   /// The one finding of `kind` in `trace`'s JSON report.
   static func onlyJSONFinding(_ trace: String, kind: String, options: [String] = []) throws
     -> [String: Any]
