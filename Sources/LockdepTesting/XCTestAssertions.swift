@@ -38,8 +38,9 @@ public func XCTAssertLockViolation<R>(
 /// test fail: the test runs in a `LockValidationScope` of its own, and each
 /// finding is a failure with the lockdep-style report, at the innermost
 /// frame of its stack that has a source line outside rawlockcheck (the
-/// offending line); for a lock still held when the test returns, where
-/// that lock was taken.
+/// offending line), else the report's lock line (where a lock it names
+/// was taken); for a lock still held when the test returns, where that
+/// lock was taken.
 ///
 /// ```swift
 /// final class WorkQueueTests: LockValidatedTestCase {
@@ -74,6 +75,19 @@ open class LockValidatedTestCase: XCTestCase {
     }
   }
 
+  /// Where the finding reported as `text` fails the test: the first
+  /// `failureSite` of its `sites`, else of its lock lines (where the locks
+  /// it names were taken): an optimized build's backtrace may have no
+  /// frame with a line but the generated runner's (a held lock freed in a
+  /// `deinit`), and the failure was at `<unknown>` though the report named
+  /// the lock's line in the user's code.
+  static func failureSite(in text: String, kind: FindingKind) -> (
+    path: String, line: Int, column: Int
+  )? {
+    failureSite(LockValidationTrait.sites(in: text, kind: kind))
+      ?? failureSite(LockValidationTrait.lockSites(in: text))
+  }
+
   /// Runs the test in a scope of its own, then fails it once per distinct
   /// finding (a repeat says how many times it happened).
   open override func invokeTest() {
@@ -84,8 +98,7 @@ open class LockValidatedTestCase: XCTestCase {
     scope.runRoutingGlobalJobs { super.invokeTest() }
     for occurrence in scope.findings {
       let text = occurrence.text
-      let site = Self.failureSite(
-        LockValidationTrait.sites(in: text, kind: occurrence.finding.kind))
+      let site = Self.failureSite(in: text, kind: occurrence.finding.kind)
       recordFailure(
         withDescription: "\(occurrence.title)\n\(text)",
         inFile: site?.path ?? "<unknown>", atLine: site?.line ?? 0, expected: true)

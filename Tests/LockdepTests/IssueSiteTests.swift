@@ -83,6 +83,34 @@ import Testing
     #expect(LockValidatedTestCase.failureSite([own, test])?.path == test.path)
   }
 
+  /// When no frame of the backtrace is a site (only the generated
+  /// runner's has a line: an optimized build's held lock freed in a
+  /// `deinit`), an XCTest failure is at the report's lock line, where the
+  /// lock was taken in the user's code (it was at `<unknown>:0`; a user's
+  /// trial found it).
+  @Test func anXCTestFailureFallsBackToTheLockLine() throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("site-\(UUID())/PkgPackageDiscoveredTests.derived")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
+    let generated = directory.appendingPathComponent("IssueSiteTests.swift")
+    try Data().write(to: generated)
+    let text = """
+      =========================
+      WARNING: held lock freed!
+      -------------------------
+      test/7 is freeing memory 0x1000-0x103f, with a lock still held there!
+       (&pool->lock){+.+.}-{4:4}, at: Pool.drop() (\(#filePath):74)
+      1 lock held by test/7:
+       #0: (&pool->lock){+.+.}-{4:4}, at: Pool.drop() (\(#filePath):74)
+      stack backtrace:
+       #0 Pool.deinit <compiler-generated>
+       #1 closure \(generated.path):8
+      """
+    let site = LockValidatedTestCase.failureSite(in: text, kind: .heldLockFreed)
+    #expect(site?.path == #filePath && site?.line == 74, "\(String(describing: site))")
+  }
+
   @Test func aPathWithParenthesesAndNoColumn() {
     let text = Self.report(["f() /src (copy)/Tests/AppTests/CacheTests.swift:12"])
     let test = SourceLocation(
