@@ -68,6 +68,33 @@ import Testing
     #expect(cycle.first?.contains("&named->taken") == true)
   }
 
+  /// A negative test that repeats a mistake the process made first on
+  /// locks of the same class finds nothing new (a class's irq usage is
+  /// learnt once per process, and its scope starts from it), and says so,
+  /// naming the class (a user's trial met "found none" alone when tests
+  /// ran in parallel).
+  @Test func aMistakeMadeBeforeOnTheSameClassIsMentioned() {
+    func ring() -> Checked.RawSpinLock {
+      Checked.RawSpinLock(name: "&learnt->ring", key: LockClassKey("&learnt->ring"))
+    }
+    func misuse(_ lock: Checked.RawSpinLock) {
+      lock.withLock {}
+      Checked.withHardIRQ { lock.withLock {} }
+    }
+    // The first time, in a scope that shares the process's validator.
+    let first = LockValidationScope()
+    first.run { misuse(ring()) }
+    #expect(first.findings.map(\.finding.kind) == [.inconsistentLockState])
+    let (_, found, complaints) = LockValidationScope.check(expecting: .inconsistentLockState) {
+      misuse(ring())
+    }
+    #expect(found.isEmpty)
+    let note = complaints.first ?? ""
+    #expect(note.hasPrefix("expected an inconsistent-lock-state finding, found none"), "\(note)")
+    #expect(note.contains("learnt once per process"), "\(note)")
+    #expect(note.contains("&learnt->ring"), "\(note)")
+  }
+
   /// A negative test whose finding happened on threads it started without
   /// `scope.run {}` (reported process-wide, not in its scope) says that
   /// it happened there (found by a user's package: the message said only

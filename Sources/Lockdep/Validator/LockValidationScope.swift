@@ -451,7 +451,7 @@ public final class LockValidationScope: Sendable {
       [
         "expected \("aeiou".contains(kind.rawValue.first!) ? "an" : "a") \(kind.rawValue) finding, "
           + "found \(seen.isEmpty ? "none" : seen)" + Self.outsideNote(since: outsideBefore)
-          + reports
+          + Self.learntNote(kind) + reports
       ]
     )
   }
@@ -470,6 +470,35 @@ public final class LockValidationScope: Sendable {
       "; meanwhile, outside any test's scope (reported process-wide): "
       + "\(kinds.joined(separator: ", ")), on a thread not run in a scope (this test's findings "
       + "count only on threads whose body runs in `scope.run {}`), or another test's"
+  }
+
+  /// What a negative test that missed its finding should know of the
+  /// process's own findings of `kind` (made outside isolated scopes: by
+  /// the program, or by a test not expecting them): the classes of the
+  /// first few. A class's irq usage and dependencies are learnt once per
+  /// process (as lockdep learns them once per boot), and an isolated
+  /// scope starts from what was learnt: where another test made the
+  /// mistake first on locks of the same class, repeating it makes nothing
+  /// new to find (a user's trial met this with tests run in parallel).
+  static func learntNote(_ kind: FindingKind) -> String {
+    guard LiveValidator.isCreated else { return "" }
+    let validator = LiveValidator.shared
+    let earlier = validator.findings.filter { $0.kind == kind }
+    guard !earlier.isEmpty else { return "" }
+    var names: [String] = []
+    for finding in earlier {
+      for id in [finding.lock?.lockClass].compactMap({ $0 }) + finding.held.map(\.lockClass) {
+        let name = validator.core.classes[id].name
+        if !names.contains(name) { names.append(name) }
+      }
+    }
+    let listed = names.prefix(4).joined(separator: ", ") + (names.count > 4 ? ", ..." : "")
+    return
+      "; the process found \(earlier.count == 1 ? "one" : "\(earlier.count)") before, outside this "
+      + "block (classes \(listed)): a class's irq usage and lock order are learnt once per process, "
+      + "as lockdep's once per boot, and this block starts from them, so a mistake made first "
+      + "elsewhere on locks of the same class is nothing new here; give a negative test's locks "
+      + "a class of their own (a LockClassKey)"
   }
 
   /// Whether a negative test in a build without validation, or with it
