@@ -161,33 +161,6 @@ struct CutLine {
 }
 
 extension TextTraceParser {
-  /// The last token of `line`, the trace's last line, which read and ends
-  /// the file without a newline, when text appended to that token makes a
-  /// line that reads too (`CutLine.completions`: more digits, the rest of
-  /// a longer word or declared class or stack): the line may then be a
-  /// longer one cut short, read with a wrong value. Nil when the line ends
-  /// in a blank, a comment or a closing quote, or no completion reads.
-  /// Call it only at the end of the trace, after the line's events were
-  /// handed on (`trial` discards what is pending).
-  mutating func mayHaveBeenCut(_ line: UnsafeRawBufferPointer) -> String? {
-    guard let tail = CutLine.Tail(line), !tail.endsInBlank, !tail.inQuote,
-      line.last != UInt8(ascii: "\"")
-    else { return nil }
-    var token = tail.last
-    // Within an option, the value is what the cut fell in.
-    if let equals = token.firstIndex(of: UInt8(ascii: "=")), equals > 0 {
-      token = Array(token[(equals + 1)...])
-    }
-    var candidate: [UInt8] = []
-    for rest in CutLine.completions(of: token, classes: classIDs, stacks: stackIDs) {
-      candidate.removeAll(keepingCapacity: true)
-      candidate.append(contentsOf: line)
-      candidate.append(contentsOf: rest)
-      if trial(candidate) == nil { return String(decoding: tail.last, as: UTF8.self) }
-    }
-    return nil
-  }
-
   /// Whether `line`, the trace's last line (without a newline), refused
   /// with `message`, may be a line cut short (`CutLine`). Call it only at
   /// the end of the trace: the trials may leave what they declared in the

@@ -141,19 +141,6 @@ public struct TextTraceReader {
             + "(\(error.message)): the trace was cut short; read up to the line before")
         break
       }
-      // A last line without its newline that reads may still be cut
-      // short inside its last token (`inst=0x555` of `inst=0x5551f0`, a
-      // flag `read` of `read-recursive`, a class `A` of a declared `AB`):
-      // read as it is, and said.
-      if lines.lastLineUnterminated {
-        try parser.flush(into: &consumer)
-        if let token = parser.mayHaveBeenCut(line) {
-          warning(
-            "\(displayName):\(lineNumber): the last line ends without a newline, and its last "
-              + "token, \"\(TextTraceParser.clip(token))\", also reads with more after it: if the "
-              + "trace was cut short, it may be cut too; read as it is")
-        }
-      }
       if !warned, let (at, token) = parser.glued {
         warned = true
         warning(

@@ -384,44 +384,6 @@ func error(_ text: String) -> String? {
     }
   }
 
-  /// A last line without its newline that reads is read, but when its
-  /// last token also reads with more after it (more digits, the rest of a
-  /// longer flag, a longer declared class), the trace may be cut inside
-  /// it, with a wrong value: a warning says so, naming the token. A line
-  /// that ends in a blank, a comment or a closing quote, or whose last
-  /// token nothing extends, reads without one. (A user's trial cut a
-  /// trace at `inst=0x555` and had it read silently.)
-  @Test(arguments: [
-    ("1 acquire A inst=0x555", true), ("1 acquire A", true), ("1 acquire AB", false),
-    ("1 acquire AB read", true), ("1 acquire AB read-recursive", false),
-    ("1 free 0x10 16", true), ("1 exit", false), ("1 acquire AB # a note", false),
-    ("1 acquire A ", false), ("thread 1 name=\"a b\"", false), ("thread 1 name=worker", true),
-    ("1 acquire AB at=s1", false), ("1 acquire AB sub=1", false),
-  ])
-  func aLastLineThatReadsButMayBeCutIsSaid(line: String, warns: Bool) throws {
-    let url = FileManager.default.temporaryDirectory
-      .appendingPathComponent("rlt-\(UInt64.random(in: 0...UInt64.max)).rlt")
-    defer { try? FileManager.default.removeItem(at: url) }
-    let whole =
-      "rawlockcheck-trace 1\nclass A spinlock\nclass AB spinlock\nstack s1 0x10\n"
-      + "1 acquire A\n1 release A\n"
-    try Data((whole + line).utf8).write(to: url)
-    var recorder = Recorder()
-    var warnings: [String] = []
-    _ = try TextTraceReader(path: url.path, displayName: "t.rlt").read(
-      into: &recorder, warning: { warnings.append($0) })
-    #expect(recorder.events.count == (line.hasPrefix("thread") ? 2 : 3))
-    if warns {
-      #expect(warnings.count == 1)
-      #expect(
-        warnings.first?.hasPrefix(
-          "t.rlt:7: the last line ends without a newline, and its last token") == true,
-        "\(warnings)")
-    } else {
-      #expect(warnings.isEmpty)
-    }
-  }
-
   /// A file that ends inside its header (no newline) is still an error:
   /// no trace was written yet. It says so, where it said only that the
   /// header was expected (an independent check of cut traces asked). A
