@@ -631,43 +631,6 @@ import Testing
     #expect(report.stdout.contains("\"kind\": \"locks-held-at-exit\""), "\(report.stdout)")
   }
 
-  /// A context marker's call site is recorded (`ip=` on its event), so
-  /// that a trace's report names the places the live report names: where
-  /// preemption was disabled (`withPreemptionDisabled`) and the irq event
-  /// stamps of the handler's entry and exit (`withHardIRQ`), each the
-  /// probe's line, in both encodings. The reader named the trace's event
-  /// there (a user's trial compared the two).
-  @Test(arguments: ["binary", "text"])
-  func contextMarkersAreNamedOfflineAsLive(_ format: String) throws {
-    let trace = FileManager.default.temporaryDirectory
-      .appendingPathComponent("recorder-markers-\(UUID().uuidString).rlt")
-    defer { try? FileManager.default.removeItem(at: trace) }
-    let run = try Self.launch(
-      ["sleep-in-atomic", "inconsistent-lock-state"],
-      environment: [
-        "RAWLOCKCHECK_TRACE": trace.path, "RAWLOCKCHECK": "print",
-        "RAWLOCKCHECK_TRACE_FORMAT": format,
-      ],
-      capture: .standardError)
-    #expect(run.status == 0, "\(run.reason)")
-    let report = try ToolRun(["report", trace.path])
-    #expect(report.status == 1, "\(report.stderr)")
-    /// The lines that name a context marker's place, as printed.
-    func places(_ text: String) -> [String] {
-      let lines = text.split(separator: "\n").map(String.init)
-      var found: [String] = []
-      for (i, line) in lines.enumerated() {
-        if line == "Preemption disabled at:", i + 1 < lines.count { found.append(lines[i + 1]) }
-        if line.hasPrefix("hardirqs last "), !line.hasSuffix(": 0x0") { found.append(line) }
-      }
-      return found
-    }
-    let live = places(run.text)
-    #expect(live.count == 3, "\(run.text)")
-    #expect(live.allSatisfy { $0.contains("main.swift:") }, "\(live)")
-    #expect(places(report.stdout) == live, "\(report.stdout)")
-  }
-
   /// JSON gives no file for Swift's compiler-generated code (a thunk's
   /// DWARF file is `<compiler-generated>` under `/`, which read as the
   /// path `/<compiler-generated>`); text still names the marker.
