@@ -23,7 +23,12 @@ extension ThreadValidator {
       if state.inHardirq {
         bits.formUnion(read ? UsageBit.usedInHardirqRead.mask : UsageBit.usedInHardirq.mask)
       }
-      if state.softirqDepth > 0 {
+      // PREEMPT_RT has no softirq context for lockdep: softirqs run in
+      // threads, and `lockdep_softirq_enter()` is empty there ("lockdep:
+      // Remove softirq accounting on PREEMPT_RT", 5.17), so no class is
+      // ever used in a softirq, and a lock a softirq shares with task
+      // context is no inconsistent state or inversion.
+      if state.softirqDepth > 0 && !configuration.preemptRT {
         bits.formUnion(read ? UsageBit.usedInSoftirqRead.mask : UsageBit.usedInSoftirq.mask)
       }
     }
