@@ -81,7 +81,10 @@ public final class SlabAllocator: Sendable {
     guard size <= Self.largestClass else { return kmallocLarge(size, gfp: gfp) }
     let c = Self.classIndex(size)
     let i = currentCPU(modulo: cpus) &* Self.classCount &+ c
-    if _slowPath(cacheLockIsTakenEveryTime) { Checked.mightLock(caches.checkedLock(i)) }
+    // `.noLocks` takes trylocks only, on any kernel.
+    if _slowPath(cacheLockIsTakenEveryTime), !gfp.contains(.noLocks) {
+      Checked.mightLock(caches.checkedLock(i))
+    }
     if caches.tryLock(i) {
       let slot = caches.slot(i)
       let count = slot.pointee.count

@@ -852,6 +852,9 @@ let scenarios: [(String, () -> Void)] = [
       slab.kfree(slab.kmalloc(32)!)
       let object = raw.withLock { slab.kmalloc(32, gfp: .atomic) }
       raw.withLock { slab.kfree(object!) }
+      // `.noLocks` takes trylocks only, on PREEMPT_RT too: no finding.
+      let tried = raw.withLock { slab.kmalloc(32, gfp: .noLocks) }
+      slab.kfree(tried!)
     }
   ),
   (

@@ -582,7 +582,8 @@ import Testing
       capture: .standardOutput)
     #expect(run.status == 0, "\(run.reason)")
     let live = run.text.split(separator: "\n").filter { $0.hasPrefix("finding ") }
-    // Two findings: at the allocation and at the free.
+    // Two findings: at the allocation and at the free (none at the
+    // allocation with `.noLocks` after them, which takes trylocks only).
     #expect(
       live == (preemptRT ? Array(repeating: "finding invalid-wait-context 1", count: 2) : []),
       "\(run.text)")
