@@ -494,11 +494,11 @@ public final class LockValidationScope: Sendable {
     }
     let listed = names.prefix(4).joined(separator: ", ") + (names.count > 4 ? ", ..." : "")
     return
-      "; the process found \(earlier.count == 1 ? "one" : "\(earlier.count)") before, outside this "
-      + "block (classes \(listed)): a class's irq usage and lock order are learnt once per process, "
-      + "as lockdep's once per boot, and this block starts from them, so a mistake made first "
-      + "elsewhere on locks of the same class is nothing new here; give a negative test's locks "
-      + "a class of their own (a LockClassKey)"
+      "; the process found \(earlier.count == 1 ? "one" : "\(earlier.count)") outside this block "
+      + "(classes \(listed)): a class's irq usage and lock order are learnt once per process, as "
+      + "lockdep's once per boot, and this block starts from them, so if its locks are of one of "
+      + "those classes, the mistake made there first is nothing new here (a LockClassKey of "
+      + "their own makes it new)"
   }
 
   /// Whether a negative test in a build without validation, or with it
