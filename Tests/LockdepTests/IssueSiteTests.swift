@@ -57,13 +57,24 @@ import Testing
   /// there (an optimized `async` test's only frames with lines may be
   /// glibc's, `./nptl/pthread_create.c:442`) or rawlockcheck's own: the
   /// test's own frame, else none (`<unknown>`).
-  @Test func anXCTestFailureIsNeverAtTheGeneratedRunnerOrALibrary() throws {
+  /// A file of this one's name in a directory as SwiftPM names its
+  /// generated XCTest runner's (`*.derived/`), made empty in a directory
+  /// of its own, which the caller removes (the file's grandparent).
+  static func generatedRunnerFile() throws -> URL {
     let directory = FileManager.default.temporaryDirectory
       .appendingPathComponent("site-\(UUID())/PkgPackageDiscoveredTests.derived")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
     let generated = directory.appendingPathComponent("IssueSiteTests.swift")
     try Data().write(to: generated)
+    return generated
+  }
+
+  @Test func anXCTestFailureIsNeverAtTheGeneratedRunnerOrALibrary() throws {
+    let generated = try Self.generatedRunnerFile()
+    defer {
+      try? FileManager.default.removeItem(
+        at: generated.deletingLastPathComponent().deletingLastPathComponent())
+    }
     let derived = (path: generated.path, line: 8, column: 1)
     let test = (path: #filePath, line: 12, column: 5)
     let glibc = (path: "./nptl/pthread_create.c", line: 442, column: 8)
@@ -89,12 +100,11 @@ import Testing
   /// lock was taken in the user's code (it was at `<unknown>:0`; a user's
   /// trial found it).
   @Test func anXCTestFailureFallsBackToTheLockLine() throws {
-    let directory = FileManager.default.temporaryDirectory
-      .appendingPathComponent("site-\(UUID())/PkgPackageDiscoveredTests.derived")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory.deletingLastPathComponent()) }
-    let generated = directory.appendingPathComponent("IssueSiteTests.swift")
-    try Data().write(to: generated)
+    let generated = try Self.generatedRunnerFile()
+    defer {
+      try? FileManager.default.removeItem(
+        at: generated.deletingLastPathComponent().deletingLastPathComponent())
+    }
     let text = """
       =========================
       WARNING: held lock freed!
