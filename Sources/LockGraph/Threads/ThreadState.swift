@@ -58,9 +58,10 @@ struct ThreadState: Sendable {
   /// Held locks dropped because their memory was freed or their interrupt
   /// handler returned with them held, and acquisitions not pushed because
   /// their subclass variant found no room in the class table (the newest
-  /// `ThreadValidator.maxHeldDepth`, `rememberDropped`): a release of one later (an unlock of freed
-  /// memory, of a lock a handler leaked, of a lock reported as past the
-  /// table) follows a report already made, and is not reported again.
+  /// `ThreadValidator.maxHeldDepth`, `rememberDropped`): a release of one
+  /// later (an unlock of freed memory, of a lock a handler leaked, of a
+  /// lock reported as past the table) follows a report already made, and
+  /// is not reported again.
   var freedHeld: [HeldLock] = []
   /// Recent fast-path acquisitions and their outcome (valid for the core
   /// the thread validates against).

@@ -475,7 +475,9 @@ final class LiveThread: StackSource {
     _ = write(2, end.utf8Start, end.utf8CodeUnitCount)
   }
 
-  /// Whether `reportHandlerDeadlock()` ran in the handler run in progress.
+  /// Whether `reportHandlerDeadlock(lockName:)` or
+  /// `sayHandlerWaitsInValidator(lockName:)` ran in the handler run in
+  /// progress.
   @exclusivity(unchecked) private var reportedHandlerDeadlock = false
 
   /// The outermost handler returned: its run is complete.
