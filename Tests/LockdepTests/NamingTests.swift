@@ -61,6 +61,24 @@ import Testing
     _ = (first, second, third)
   }
 
+  /// A lock made with a class key and no name of its own takes the
+  /// class's name: nothing is said (the class has one name). A second
+  /// name under one key is said, with advice that fits a key: a key of
+  /// its own.
+  @Test func aKeyWithoutANameIsNoSecondName() {
+    let key = LockClassKey("&keyed->default")
+    let named = Checked.Mutex(name: "&keyed->named", key: key)
+    let unnamed = Checked.Mutex(key: key)
+    let renamed = Checked.Mutex(name: "&keyed->renamed", key: key)
+    let said = LiveValidator.shared.misuses.filter {
+      $0.contains("LockClassKey(\"&keyed->default\")")
+    }
+    #expect(said.count == 1, "\(said)")
+    #expect(said.first?.hasPrefix("lock \"&keyed->renamed\" of ") == true, "\(said)")
+    #expect(said.first?.contains("a LockClassKey of its own") == true, "\(said)")
+    _ = (named, unnamed, renamed)
+  }
+
   @Test func aClassKeySharesOneClassAcrossLines() {
     let key = LockClassKey("&shared->lock")
     let first = Checked.SpinLock(key: key)

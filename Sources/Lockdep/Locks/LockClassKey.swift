@@ -27,6 +27,11 @@ struct LockClassSite: Sendable {
   /// Where the class comes from, for messages: `File.swift:12:20`, or its
   /// `LockClassKey`.
   let place: String
+  /// Whether the lock was given a name of its own (else `name` is its
+  /// key's or its place's, which its class has too).
+  let isNamed: Bool
+  /// Whether the class is a `LockClassKey`'s, not the place's.
+  let isKeyed: Bool
 
   init(
     kind: LockKind, name: String?, key: LockClassKey?, fileID: String, line: Int, column: Int
@@ -37,6 +42,8 @@ struct LockClassSite: Sendable {
     let site = "\(fileID):\(line):\(column)"
     // An empty name is none: reports would print `()`.
     let name = name?.isEmpty == true ? nil : name
+    isNamed = name != nil
+    isKeyed = key != nil
     if let key {
       self.key = "key:\(key.name):\(kind.rawValue)"
       self.name = name ?? key.name

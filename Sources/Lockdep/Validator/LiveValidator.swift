@@ -204,7 +204,7 @@ final class LiveValidator: Sendable {
     }
     if isNew {
       namedAgain(site)
-    } else if core.classes[id].name != site.name {
+    } else if site.isNamed && core.classes[id].name != site.name {
       sharedClass(id, site: site)
     }
     return id
@@ -259,17 +259,21 @@ final class LiveValidator: Sendable {
     if policy != .off && policy != .collect { printToStandardError("rawlockcheck: \(message)\n") }
   }
 
-  /// A lock named `site.name` in class `id`, which has another name (made on
-  /// the same line, or with the same `LockClassKey`): reports print the
-  /// class's name, so it is said, once per class, as the kernel's
+  /// A lock given the name `site.name` in class `id`, which has another
+  /// name (made on the same line, or with the same `LockClassKey`): reports
+  /// print the class's name, so it is said, once per class, as the kernel's
   /// `look_up_lock_class()` warns of "a different class with the same key".
+  /// (A lock without a name of its own takes its class's: nothing to say.)
   private func sharedClass(_ id: ClassID, site: LockClassSite) {
     guard state.withLock({ $0.renamedClasses.insert(id.raw).inserted }) else { return }
     let className = core.classes[id].name
+    let advice =
+      site.isKeyed
+      ? "give it a LockClassKey of its own"
+      : "create it in a place of its own, or give it a LockClassKey"
     let message =
       "lock \"\(site.name)\" of \(site.place) shares the class of \"\(className)\" (one class per place that creates "
-      + "locks, or per LockClassKey), and reports name it \"\(className)\": create it in a place of its own, "
-      + "or give it a LockClassKey, to tell them apart"
+      + "locks, or per LockClassKey), and reports name it \"\(className)\": \(advice), to tell them apart"
     state.withLock { $0.misuses.append(message) }
     if policy != .off && policy != .collect { printToStandardError("rawlockcheck: \(message)\n") }
   }
