@@ -338,6 +338,43 @@ import Testing
     #expect(first.contains("LiveValidationTests.swift"), "\(text)")
   }
 
+  /// A lock freed with the object that holds it: its stack starts at the
+  /// line that dropped the object, not in the object's compiler-made
+  /// `deinit` and deallocating `deinit`, which only release what it holds.
+  @Test func aLockFreedWithItsOwnerStartsWhereTheOwnerWasDropped() {
+    final class Owner {
+      let lock = Checked.RawSpinLock(name: "&owner->lock")
+    }
+    struct Holder {
+      var owners: [Owner]
+      let lock = Checked.RawSpinLock(name: "&holder->lock")
+    }
+    let scope = LockValidationScope()
+    scope.run {
+      do {
+        let owner = Owner()
+        owner.lock.lock()
+      }
+      // In an array, and in a value that holds that.
+      do {
+        let holder = Holder(owners: [Owner(), Owner()])
+        holder.owners[1].lock.lock()
+        holder.lock.lock()
+      }
+    }
+    #expect(scope.findings.count == 3)
+    for finding in scope.findings {
+      let text = finding.text
+      let backtrace = text.components(separatedBy: "stack backtrace:\n").last ?? ""
+      let first = backtrace.split(separator: "\n").first.map(String.init) ?? ""
+      // The test's closure (whose line the compiler may give as none).
+      #expect(first.contains("aLockFreedWithItsOwnerStartsWhereTheOwnerWasDropped"), "\(text)")
+      #expect(
+        !first.contains("deinit") && !first.contains("outlined") && !first.contains("swift_"),
+        "\(text)")
+    }
+  }
+
   @Test func mapsOfKindsWithoutWaitTypesTakeTheirInnerOne() {
     // The kernel's DEFINE_WAIT_OVERRIDE_MAP(printk_legacy_map, LD_WAIT_SLEEP),
     // taken with lock_map_acquire_try(): inside it the running limit is its

@@ -12,12 +12,21 @@ public struct FrameFilter: Sendable, Hashable {
   public var functionPrefixes: [String]
   /// File names (last path component) of the machinery's modules.
   public var modules: [String]
+  /// Whether the compiler's code that only destroys what an object or
+  /// value holds is machinery too: a deallocating `deinit`, a `deinit`
+  /// without a source line (one the compiler made), an outlined destroy,
+  /// release or consume (`compilerMadeRelease(_:)`).
+  public var dropsCompilerMadeReleases: Bool
 
   /// A filter of the leading frames whose function starts with one of
-  /// `functionPrefixes` or whose module is one of `modules`.
-  public init(functionPrefixes: [String] = [], modules: [String] = []) {
+  /// `functionPrefixes` or whose module is one of `modules` (and, with
+  /// `dropsCompilerMadeReleases`, of the compiler's release code).
+  public init(
+    functionPrefixes: [String] = [], modules: [String] = [], dropsCompilerMadeReleases: Bool = false
+  ) {
     self.functionPrefixes = functionPrefixes
     self.modules = modules
+    self.dropsCompilerMadeReleases = dropsCompilerMadeReleases
   }
 
   /// Whether `frame` belongs to the filtered machinery.
@@ -28,7 +37,20 @@ public struct FrameFilter: Sendable, Hashable {
       }
     }
     if let name = frame.moduleName, modules.contains(name) { return true }
-    return false
+    return dropsCompilerMadeReleases && Self.compilerMadeRelease(frame)
+  }
+
+  /// Whether `frame` is Swift code the compiler made to destroy what an
+  /// object or value holds, by its mangled name's suffix: a deallocating
+  /// `deinit` (`fD`, `fZ` isolated), a `deinit` without a source line
+  /// (`fd`: a class's implicit one, or a user's past its body), an outlined
+  /// destroy, release or consume (`WOh`, `WOs`, `WOe`). A specialization's
+  /// suffix (`Tf4d_n`) hides them: such a frame is kept.
+  static func compilerMadeRelease(_ frame: Frame) -> Bool {
+    guard let name = frame.linkageName, name.hasPrefix("$s") else { return false }
+    if name.hasSuffix("fD") || name.hasSuffix("fZ") { return true }
+    if name.hasSuffix("fd") { return frame.line == 0 }
+    return name.hasSuffix("WOh") || name.hasSuffix("WOs") || name.hasSuffix("WOe")
   }
 
   /// rawlockcheck's own machinery: the Swift modules `Lockdep`,
@@ -36,9 +58,13 @@ public struct FrameFilter: Sendable, Hashable {
   /// mangled prefix, so user functions that only mention them are kept),
   /// and the C shims (`rlc_`); and the Swift runtime's release path that
   /// runs a lock's `deinit` (`swift_release`, `_swift_release_dealloc`,
-  /// `swift::RefCounts<...>::doDecrementSlow`, by its linkage name): a
+  /// `swift::RefCounts<...>::doDecrementSlow`, by its linkage name, and
+  /// `swift_arrayDestroy`, which destroys an array's elements): a
   /// held lock freed by dropping the last reference to it starts at the
-  /// line that dropped it.
+  /// line that dropped it; and with it the compiler's code that destroys
+  /// what an object held (`compilerMadeRelease(_:)`): a lock freed with
+  /// the object or value that held it starts at the line that dropped
+  /// that (before 2026-12-06, at the object's `deinit`).
   /// Also the RCU layer's read-side entry and exit points
   /// (`rcuReadLock()`, `withRCURead {}`, ... and the `rcuEnter` and
   /// `rcuExit` they inline): an optimized build inlines them into their
@@ -49,12 +75,12 @@ public struct FrameFilter: Sendable, Hashable {
   public static let rawlockcheckMachinery = FrameFilter(
     functionPrefixes: [
       "$s7Lockdep", "$s14LockdepTesting", "$s9LockGraph", "rlc_", "swift_release",
-      "_swift_release_dealloc", "_ZN5swift9RefCounts",
+      "_swift_release_dealloc", "_ZN5swift9RefCounts", "swift_arrayDestroy",
       "$s3RCU8rcuEnter", "$s3RCU7rcuExit", "$s3RCU11rcuReadLockyyF", "$s3RCU13rcuReadLockBH",
       "$s3RCU16rcuReadLockSched", "$s3RCU13rcuReadUnlockyyF", "$s3RCU15rcuReadUnlockBH",
       "$s3RCU18rcuReadUnlockSched", "$s3RCU11withRCURead", "$s3RCU13withRCUReadBH",
       "$s3RCU16withRCUReadSched", "$s3RCU14ReaderRegistryC16unbalancedUnlock",
-    ])
+    ], dropsCompilerMadeReleases: true)
 
   /// Whether `frame` is the Swift standard library's (`$ss`, `$sS`): code
   /// of its own that the machinery inlines (`Unmanaged`, `Array`) neither
