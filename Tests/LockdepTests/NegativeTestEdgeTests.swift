@@ -30,8 +30,12 @@ import Testing
   /// negative test's missing finding is no failure, as where validation is
   /// compiled out: nothing was checked (a line on standard error says so).
   @Test func validationOffChecksNothingAndFailsNoNegativeTest() async {
+    // A run with validation on says so; one with it off does not.
+    #expect(LockValidation.isChecking == lockValidationIsCompiledIn)
     await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
+      precondition(LockValidation.isChecking == lockValidationIsCompiledIn)
       LockValidation.policy = .off
+      precondition(!LockValidation.isChecking, "off checks nothing")
       let raw = Checked.RawSpinLock(name: "&negative-edge->raw")
       let checked = LockValidationScope.check(expecting: .sleepInAtomic) {
         raw.withLock { Checked.mightSleep() }

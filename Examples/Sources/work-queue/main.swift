@@ -31,7 +31,7 @@ if CommandLine.arguments.contains("--bug") {
 }
 let done = queue.completed.withLock { $0 }
 print(
-  "work-queue: \(done) items run, \(withInterruptsMasked { ticks.withLock { $0 } }) ticks; validation \(lockValidationIsCompiledIn ? "on" : "compiled out"); \(LockValidation.findings.count) findings"
+  "work-queue: \(done) items run, \(withInterruptsMasked { ticks.withLock { $0 } }) ticks; validation \(LockValidation.isChecking ? "on" : lockValidationIsCompiledIn ? "off" : "compiled out"); \(LockValidation.findings.count) findings"
 )
 
 /// Starts `body` on a new thread.

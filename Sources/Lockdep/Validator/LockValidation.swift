@@ -27,6 +27,14 @@ public enum LockValidation {
     }
   }
 
+  /// Whether this run validates the lock types and markers that validate
+  /// in a debug build (`RawSpinLock`, `Mutex`, `withHardIRQ {}`, ...):
+  /// validation is compiled in (`lockValidationIsCompiledIn`) and not off
+  /// (`RAWLOCKCHECK=off`, or `policy` `.off`). What a negative test
+  /// asserts of the findings it got holds only then:
+  /// `if LockValidation.isChecking { #expect(found.count == 1) }`.
+  public static var isChecking: Bool { lockValidationIsCompiledIn && policy != .off }
+
   /// Whether live validation checks as for a PREEMPT_RT kernel
   /// (`RAWLOCKCHECK_PREEMPT_RT`): `spinlock_t` sleeps there, and its
   /// `_irqsave` form leaves interrupts on for the validator
