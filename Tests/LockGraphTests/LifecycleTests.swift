@@ -307,6 +307,70 @@ import WaitContext
     #expect(s.kinds.contains(.limitExceeded))
   }
 
+  /// A thread stopped by the held-lock limit is validated again once it
+  /// holds nothing, outside any interrupt context, with nothing disabled
+  /// (spec/reports.md: validation goes on where it can; a pool's thread
+  /// that once held a large batch of locks is not left unchecked for the
+  /// rest of the process). Not before: a stop inside `irq-disable` waits
+  /// for the matching `irq-enable`.
+  @Test(arguments: [false, true])
+  func aThreadStoppedByTheLimitIsValidatedAgainOnceItHoldsNothing(irqsOff: Bool) throws {
+    var s = Scenario()
+    let taken = LockValidator.maxHeldDepth + 3
+    for i in 0..<taken { s.lock("A\(i)", .spinlock) }
+    s.lock("B", .spinlock)
+    if irqsOff { try s.event(.irqDisable) }
+    for i in 0..<taken {
+      s.acquire("A\(i)")
+      // Past the limit, contexts still nest (counted, not validated).
+      if i == taken - 1 {
+        try s.event(.hardirqEnter)
+        s.acquire("B")
+        s.release("B")
+        try s.event(.hardirqExit)
+      }
+    }
+    #expect(s.kinds == [.limitExceeded])
+    for i in (0..<taken).reversed() { s.release("A\(i)") }
+    func recursion(_ s: inout Scenario) -> Int {
+      s.acquire("B")
+      s.acquire("B")
+      s.release("B")
+      s.release("B")
+      return s.kinds.filter { $0 == .recursiveLocking }.count
+    }
+    if irqsOff {
+      // Interrupts are still off: still stopped.
+      #expect(recursion(&s) == 0)
+      try s.event(.irqEnable)
+    }
+    #expect(recursion(&s) == 1)
+  }
+
+  /// A held entry that stands for several acquisitions (a nest lock's
+  /// class taken again under it) counts each: their releases while the
+  /// thread is stopped do not restart it under the nest lock (whose
+  /// release would then be a bad unlock balance).
+  @Test func aStoppedThreadCountsEachReferenceOfAMergedEntry() {
+    var s = Scenario()
+    s.lock("N", .mutex)
+    s.lock("M", .mutex)
+    let others = LockValidator.maxHeldDepth - 1
+    for i in 0...others { s.lock("A\(i)", .mutex) }
+    s.acquire("N")
+    for _ in 0..<3 { s.acquire("M", nest: "N") }
+    for i in 0...others { s.acquire("A\(i)") }
+    #expect(s.kinds == [.limitExceeded])
+    for i in (0...others).reversed() { s.release("A\(i)") }
+    for _ in 0..<3 { s.release("M") }
+    s.release("N")
+    #expect(s.kinds == [.limitExceeded])
+    // Validated again after the last release.
+    s.acquire("N")
+    s.acquire("N")
+    #expect(s.kinds.contains(.recursiveLocking))
+  }
+
   /// A class declared past the class table's capacity (lockdep's
   /// MAX_LOCKDEP_KEYS) is a `limit-exceeded` finding where it is taken,
   /// its events are left out (its release is no imbalance), and

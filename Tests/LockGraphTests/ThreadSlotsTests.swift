@@ -178,6 +178,7 @@ import WaitContext
       ], on: &v, batch: true)
     var state = try #require(v.validator(of: t)).state
     state.stopped = true
+    state.depthWhileStopped = 7
     // A trace's thread keeps no memo (`remembersChains`); a live one's
     // remembers as this.
     state.memo.remember(base: 1, tag: 2, slot: 0, key: 3, bits: 4)

@@ -106,9 +106,11 @@ extension ThreadValidator {
         .limitExceeded, origin: event.origin, lock: snapshot(lock),
         detail: .limitExceeded(
           limit: "MAX_LOCK_DEPTH", max: Self.maxHeldDepth,
-          consequence: "validation of this thread stopped until it exits"),
+          consequence:
+            "validation of this thread stopped until it holds no lock again, outside any "
+            + "interrupt context, with nothing disabled (or exits)"),
         classes: [])
-      state.stopped = true
+      state.stop()
       return
     }
     push(lock, nest: nest, waits: waits, now: now)

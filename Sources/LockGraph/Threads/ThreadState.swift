@@ -34,7 +34,8 @@ struct ThreadState: Sendable {
   @usableFromInline var preemptDisableDepth: Int32 = 0 {
     didSet { adjustBlockers(by: preemptDisableDepth &- oldValue, interrupt: false) }
   }
-  /// Validation of this thread stopped (a limit was hit) until it exits.
+  /// Validation of this thread stopped (a limit was hit) until it holds
+  /// nothing again (`depthWhileStopped`) or exits.
   @usableFromInline var stopped = false {
     didSet { if stopped != oldValue { adjustBlockers(by: stopped ? 1 : -1, interrupt: true) } }
   }
@@ -95,6 +96,11 @@ struct ThreadState: Sendable {
   /// an irq thread of its own, which did not disable what the interrupted
   /// thread disabled (`ownDepths`).
   var depthsAtHardirqEntry = ContextDepths()
+  /// While `stopped`: the locks the thread holds, the contexts it is in
+  /// and what it disabled, counted (not validated) from the stop on
+  /// (`countWhileStopped`); back at 0, the thread is validated again as
+  /// one that just started.
+  var depthWhileStopped = 0
 
   /// A thread that just started: nothing held, entered or disabled, with
   /// room for `heldCapacity` held locks before the stack grows.
@@ -127,6 +133,46 @@ struct ThreadState: Sendable {
     contextsDisabledPreemptionAt = nil
     hardirqsThreaded = false
     depthsAtHardirqEntry = ContextDepths()
+    depthWhileStopped = 0
+  }
+
+  /// Stops validating this thread (a limit was hit at an acquisition not
+  /// pushed) until it holds nothing and is back in task context with
+  /// nothing disabled: what it holds, is in and disabled, the acquisition
+  /// and the locks dropped after a report (whose release may come) counted
+  /// from now on. (A count too high only delays the restart, or keeps the
+  /// thread stopped until it exits, as before; one too low would restart
+  /// it under a lock.)
+  mutating func stop() {
+    stopped = true
+    // A held entry stands for its `references` acquisitions (nest locks
+    // merged into it), each released on its own.
+    var locks = 1 + freedHeld.count
+    for lock in held { locks += max(Int(lock.references), 1) }
+    depthWhileStopped =
+      locks + contexts.count + Int(irqDisableDepth) + Int(bhDisableDepth)
+      + Int(preemptDisableDepth)
+  }
+
+  /// Counts event `verb` of a stopped thread: a lock taken or released,
+  /// a context entered or left, something disabled or enabled. Returns
+  /// true when that leaves the thread holding nothing, in task context,
+  /// with nothing disabled: it is then restarted (`restart()`), and its
+  /// next event validated.
+  mutating func countWhileStopped(_ verb: LockEvent.Verb) -> Bool {
+    switch verb {
+    case .acquire, .hardirqEnter, .softirqEnter, .nmiEnter, .irqDisable, .bhDisable,
+      .preemptDisable:
+      depthWhileStopped &+= 1
+    case .release, .hardirqExit, .softirqExit, .nmiExit, .irqEnable, .bhEnable, .preemptEnable:
+      depthWhileStopped = max(depthWhileStopped &- 1, 0)
+      if depthWhileStopped == 0 {
+        restart()
+        return true
+      }
+    default: break
+    }
+    return false
   }
 
   /// The thread's preemption, interrupt and bottom-half depths now.

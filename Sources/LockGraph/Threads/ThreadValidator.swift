@@ -224,7 +224,8 @@ public struct ThreadValidator {
   /// The newest held lock, if any is held.
   public var newestHeld: HeldLock? { state.held.top }
 
-  /// Whether validation of this thread stopped (a limit was hit) until it exits.
+  /// Whether validation of this thread stopped (a limit was hit) until it
+  /// holds nothing again or exits.
   public var isStopped: Bool { state.stopped }
 
   // MARK: Events
@@ -238,7 +239,11 @@ public struct ThreadValidator {
   ///   event changes nothing.
   public mutating func process(_ event: LockEvent) throws(EventError) {
     if state.stopped {
-      if event.verb == .exit { state.restart() }
+      if event.verb == .exit {
+        state.restart()
+      } else {
+        _ = state.countWhileStopped(event.verb)
+      }
       return
     }
     // The interrupt state changes the event makes (`IrqTrace`); a
