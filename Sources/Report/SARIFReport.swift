@@ -118,7 +118,7 @@ public struct SARIFReport {
     // Each result made as it is written (`JSONReport.findingsValue()`);
     // only read while the log is written, on the writing thread.
     nonisolated(unsafe) let builders = reports.map { Builder(report: $0, log: self) }
-    let results = reports.indices.flatMap { r in reports[r].findings.map { (r, $0) } }
+    let results = reports.indices.flatMap { r in reports[r].findings.indices.map { (r, $0) } }
     return value(
       results: .elements(count: results.count) { builders[results[$0].0].result(results[$0].1) })
   }
@@ -128,8 +128,7 @@ public struct SARIFReport {
   /// where they go), which keeps no report once its results are written.
   public func results(of report: TextReport) -> (count: Int, result: (Int) -> JSONValue) {
     let builder = Builder(report: report, log: self)
-    let findings = report.findings
-    return (findings.count, { builder.result(findings[$0]) })
+    return (report.findings.count, { builder.result($0) })
   }
 
   /// The names a report gives its artifacts: a merged run's traces (its
@@ -147,6 +146,8 @@ public struct SARIFReport {
         ("id", .string(kind.rawValue)),
         ("name", .string(Self.ruleName(kind))),
         ("shortDescription", .object([("text", .string(Self.plainTitle(kind.title)))])),
+        ("fullDescription", .object([("text", .string(SARIFRuleHelp.description(kind)))])),
+        ("help", .object([("text", .string(SARIFRuleHelp.help(kind)))])),
         ("defaultConfiguration", .object([("level", .string("error"))])),
       ])
     }
@@ -259,6 +260,15 @@ public struct SARIFReport {
     var report: TextReport
     /// The log being built (for its source root).
     var log: SARIFReport
+    /// Each finding's `partialFingerprints` value (`hashedApart()`).
+    var fingerprints: [String] = []
+
+    /// The builder of `report`'s results in `log`.
+    init(report: TextReport, log: SARIFReport) {
+      self.report = report
+      self.log = log
+      fingerprints = hashedApart()
+    }
     var json: JSONReport { JSONReport(report: report, version: "") }
     var core: ValidatorCore { report.core }
 
@@ -300,7 +310,7 @@ public struct SARIFReport {
     /// in), else the first such frame of the other places the finding
     /// names (`Finding.origins`), else the innermost frame with a file and
     /// line, else the innermost with a file, else the trace's line, else
-    /// the trace itself. A lock left held at a thread's exit is looked for
+    /// the trace itself (the last two without a line: at line 1). A lock left held at a thread's exit is looked for
     /// in the stack that took it first (the first held lock's), the exit's
     /// last: the exit is in libc's thread teardown.
     func primaryLocation(_ f: Finding) -> JSONValue {
@@ -327,13 +337,17 @@ public struct SARIFReport {
         checkout = framesOf(origin).first(where: inCheckout)
       }
       var fields: [(String, JSONValue)] = []
+      // Without a line, the file's first: code scanning needs a line
+      // (`region.startLine`) in a result's location.
       if let frame = checkout ?? frames.first(where: { $0.sourceFile != nil && $0.line > 0 })
         ?? frames.first(where: { $0.sourceFile != nil })
       {
         fields.append(
           (
             "physicalLocation",
-            physical(file: frame.sourceFile!, line: frame.line, column: frame.column)
+            physical(
+              file: frame.sourceFile!, line: max(frame.line, 1),
+              column: frame.line > 0 ? frame.column : 0)
           ))
         if let function = frame.function {
           fields.append(
@@ -343,12 +357,7 @@ public struct SARIFReport {
         fields.append(("physicalLocation", trace))
       } else {
         fields.append(
-          (
-            "physicalLocation",
-            .object([
-              ("artifactLocation", log.artifactLocation(report.sourceName(f.origin)))
-            ])
-          ))
+          ("physicalLocation", physical(file: report.sourceName(f.origin), line: 1, column: 0)))
       }
       return .object(fields)
     }
@@ -485,6 +494,25 @@ public struct SARIFReport {
     /// kind, the names of the classes it names, and the functions (not the
     /// lines or addresses, which move with every edit) of its stack's
     /// innermost 8 frames, hashed (FNV-1a, 64 bits, in hexadecimal).
+    ///
+    /// Two findings of one report that hash alike (another stack whose
+    /// functions are the same, or unknown: unsymbolized addresses) are
+    /// told apart as GitHub's own line hashes are, by their occurrence:
+    /// the second `hash:2`, and so on, in the report's order, so that a
+    /// code scanning service keeps them as two alerts, and a lone one
+    /// keeps the value it always had. (Across traces, one hash is the same
+    /// mistake found again, and stays one alert.)
+    func hashedApart() -> [String] {
+      var seen: [String: Int] = [:]
+      return report.findings.map { f in
+        let hash = fingerprint(f)
+        let n = seen[hash, default: 0] + 1
+        seen[hash] = n
+        return n == 1 ? hash : "\(hash):\(n)"
+      }
+    }
+
+    /// The hash `hashedApart()` starts from, alike for findings it tells apart.
     func fingerprint(_ f: Finding) -> String {
       var hash: UInt64 = 0xcbf2_9ce4_8422_2325
       func add(_ text: String) {
@@ -503,8 +531,9 @@ public struct SARIFReport {
       return String(repeating: "0", count: 16 - digits.count) + digits
     }
 
-    /// One SARIF result.
-    func result(_ f: Finding) -> JSONValue {
+    /// The SARIF result of the report's finding `index`.
+    func result(_ index: Int) -> JSONValue {
+      let f = report.findings[index]
       let what = f.lock.map { "taking \(name($0.lockClass))" } ?? f.kind.rawValue
       var flows: [JSONValue] = []
       if let main = threadFlow(f.origin, message: "\(core.threadLabel(f.thread)) \(what)") {
@@ -522,7 +551,7 @@ public struct SARIFReport {
         fields.append(("codeFlows", .array([.object([("threadFlows", .array(flows))])])))
       }
       fields.append(
-        ("partialFingerprints", .object([(Self.fingerprintKey, .string(fingerprint(f)))])))
+        ("partialFingerprints", .object([(Self.fingerprintKey, .string(fingerprints[index]))])))
       fields.append(("occurrenceCount", .int(f.count)))
       fields.append(
         (

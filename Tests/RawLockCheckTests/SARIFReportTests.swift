@@ -372,8 +372,10 @@ import WaitContext
       (result["locations"] as? [[String: Any]])?.first?["physicalLocation"] as? [String: Any])
     let uri = try #require((physical["artifactLocation"] as? [String: Any])?["uri"] as? String)
     #expect(uri.hasPrefix("file:///") && uri.hasSuffix("main.swift"), "\(uri)")
-    // `main`+1 is compiler-generated: the file without a line.
-    #expect(physical["region"] == nil)
+    // `main`+1 is compiler-generated: the file, at its first line (code
+    // scanning needs a line), without a column.
+    let region = physical["region"] as? [String: Any]
+    #expect(region?["startLine"] as? Int == 1 && region?["startColumn"] == nil, "\(physical)")
   }
 
   @Test func severalTracesShareOneRun() throws {
@@ -421,6 +423,73 @@ import WaitContext
         "region"] as? [String: Any])?["startLine"] as? Int
     }
     #expect(lineOf(results[0]) != lineOf(results[1]))
+  }
+
+  /// Two findings the report tells apart (two stacks) whose stacks hash
+  /// alike (unsymbolized, so no function names) get two fingerprints: a
+  /// code scanning service would make them one alert otherwise. The
+  /// first keeps the plain hash, the second is `hash:2` (GitHub's own
+  /// occurrence suffix).
+  @Test func findingsAlikeButDistinctGetFingerprintsApart() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class A mutex name=&a->lock
+      stack s1 0x1000 0x2000
+      stack s2 0x3000 0x4000
+      1 acquire A
+      1 acquire A at=s1
+      2 acquire A
+      2 acquire A at=s2
+
+      """
+    let dir = try MergeCommandTests.directory(["fp.rlt": trace])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try ToolRun(["report", "--format", "sarif", "fp.rlt"], in: dir)
+    #expect(run.status == 1)
+    let runs = try #require(try Self.object(run.stdout)["runs"] as? [[String: Any]])
+    let results = try #require(runs.first?["results"] as? [[String: Any]])
+    let prints = results.compactMap {
+      ($0["partialFingerprints"] as? [String: Any])?["rawlockcheckFinding/v1"] as? String
+    }
+    #expect(prints.count == 2 && Set(prints).count == 2, "\(prints)")
+    #expect(prints.count == 2 && prints[1] == prints[0] + ":2", "\(prints)")
+  }
+
+  /// What GitHub code scanning requires beyond the schema (its SARIF
+  /// support page; the SARIF SDK's GH1003 and GH2012 rules): every rule
+  /// has a short and a full description and a help text, and every
+  /// result's location a line (`region.startLine`), also a binary trace's
+  /// without symbols, which has no line of its own.
+  @Test func rulesAndLocationsHaveWhatCodeScanningRequires() throws {
+    let dir = try MergeCommandTests.directory([:])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let binary = dir.appendingPathComponent("abba.rltb").path
+    let converted = try ToolRun([
+      "convert", FixturePaths.traces.appendingPathComponent("findings/circular-abba.rlt").path,
+      binary,
+    ])
+    #expect(converted.status == 0)
+    let run = try ToolRun(["report", "--format", "sarif", binary])
+    #expect(run.status == 1)
+    let runs = try #require(try Self.object(run.stdout)["runs"] as? [[String: Any]])
+    let driver = (runs.first?["tool"] as? [String: Any])?["driver"] as? [String: Any]
+    let rules = try #require(driver?["rules"] as? [[String: Any]])
+    #expect(rules.count == FindingKind.allCases.count)
+    for rule in rules {
+      for key in ["shortDescription", "fullDescription", "help"] {
+        let text = (rule[key] as? [String: Any])?["text"] as? String ?? ""
+        #expect(!text.isEmpty, "\(rule["id"] ?? "?") \(key)")
+      }
+    }
+    let results = try #require(runs.first?["results"] as? [[String: Any]])
+    #expect(!results.isEmpty)
+    for result in results {
+      let physical =
+        ((result["locations"] as? [[String: Any]])?.first?["physicalLocation"])
+        as? [String: Any]
+      let line = (physical?["region"] as? [String: Any])?["startLine"] as? Int ?? 0
+      #expect(line >= 1, "\(result)")
+    }
   }
 
   /// A fingerprint is what a code scanning service matches alerts by from
