@@ -113,6 +113,51 @@ final class OracleTests: XCTestCase {
     }
   }
 
+  /// clang's DWARF 5 names a source by its path from the compilation
+  /// directory, in directory 0 (`src/main.c` of `.`, built as `clang
+  /// src/main.c -fdebug-prefix-map=$PWD=.`, the usual reproducible build):
+  /// a file of directory 0 is not joined to it again (`./src/main.c`, as
+  /// llvm-symbolizer prints; it was `././src/main.c`), while one of an
+  /// include directory is (`./inc/helper.h`).
+  func testClangsDirectoryZeroFileWithASubdirectoryIsJoinedOnce() throws {
+    guard let clang = FixtureSupport.toolchainTool("clang") else {
+      throw XCTSkip("clang not found next to swift")
+    }
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("clang-relative-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    for sub in ["src", "inc"] {
+      try FileManager.default.createDirectory(
+        at: directory.appendingPathComponent(sub), withIntermediateDirectories: true)
+    }
+    try """
+    static inline __attribute__((always_inline)) int helper(int x) {
+      int y = x * 3;
+      y ^= y >> 2;
+      return y + 7;
+    }
+    """.write(
+      to: directory.appendingPathComponent("inc/helper.h"), atomically: true, encoding: .utf8)
+    try """
+    #include "helper.h"
+    int __attribute__((noinline)) work(int v) { return helper(v) + helper(v + 1); }
+    int main(int argc, char **argv) { return work(argc); }
+    """.write(to: directory.appendingPathComponent("src/main.c"), atomically: true, encoding: .utf8)
+    let real = directory.resolvingSymlinksInPath().path
+    for version in [4, 5] {
+      let binary = try gccBuild(
+        clang, in: directory, name: "clang\(version)",
+        arguments: [
+          "-O2", "-g", "-gdwarf-\(version)", "-Iinc", "src/main.c", "-fdebug-prefix-map=\(real)=.",
+        ])
+      let work = try XCTUnwrap(FixtureSupport.functions(of: binary).first { $0.name == "work" })
+      let files = Symbolizer(executable: binary).symbolize(work.start).frames.compactMap(\.file)
+      XCTAssertFalse(files.contains { $0.hasPrefix("././") }, "\(files)")
+      try compareWithOracle(
+        binary: binary, expectInlinedFrames: true, fullPaths: true, minimumAddresses: 10)
+    }
+  }
+
   /// An include directory whose text starts with the relative compilation
   /// directory is still relative to it, and joined, as llvm-symbolizer
   /// joins it: `.` (`-fdebug-prefix-map=$PWD=.`) with `-I./inc` prints
@@ -192,7 +237,8 @@ final class OracleTests: XCTestCase {
     try compareWithOracle(binary: binary, expectInlinedFrames: true, minimumAddresses: 10)
   }
 
-  /// Runs `gcc arguments -o name` in `directory` and returns the program's path.
+  /// Runs `gcc arguments -o name` (or another C compiler's) in `directory`
+  /// and returns the program's path.
   private func gccBuild(
     _ gcc: String, in directory: URL, name: String, arguments: [String]
   ) throws -> String {

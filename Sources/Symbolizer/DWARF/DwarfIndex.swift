@@ -45,6 +45,8 @@ final class DwarfIndex {
     var files: OpaquePointer?
     var fileCount = 0
     var filesLoaded = false
+    /// `relativeIncludeDirectories(unit:)`, once needed.
+    var includeDirectories: [String]?
     /// The unit's line program from `lineTables`, once looked up (nil
     /// inside when it is not there).
     var lineTable: LineTables.Table??
@@ -322,11 +324,18 @@ final class DwarfIndex {
 
   /// The file table entry `index` of unit `unitIndex` (for `DW_AT_call_file`).
   func fileName(_ index: Int, unit unitIndex: Int) -> UnsafePointer<CChar>? {
+    guard let (files, count) = fileTable(unit: unitIndex), index >= 0, index < count else {
+      return nil
+    }
+    return dwarf_filesrc(files, index, nil, nil)
+  }
+
+  /// Unit `unitIndex`'s file table and its size.
+  private func fileTable(unit unitIndex: Int) -> (OpaquePointer, Int)? {
     // A split unit's `DW_AT_call_file` numbers the files of its own table
     // (`.debug_line.dwo`), which libdw reads for its DIE.
     if units[unitIndex].split == nil, let table = lineTable(unit: unitIndex) {
-      guard index >= 0, index < table.fileCount else { return nil }
-      return dwarf_filesrc(table.files, index, nil, nil)
+      return (table.files, table.fileCount)
     }
     if !units[unitIndex].filesLoaded {
       units[unitIndex].filesLoaded = true
@@ -338,10 +347,28 @@ final class DwarfIndex {
         units[unitIndex].fileCount = count
       }
     }
-    guard let files = units[unitIndex].files, index >= 0, index < units[unitIndex].fileCount,
-      let name = dwarf_filesrc(files, index, nil, nil)
-    else { return nil }
-    return name
+    return units[unitIndex].files.map { ($0, units[unitIndex].fileCount) }
+  }
+
+  /// The relative include directories of unit `unitIndex`'s file table
+  /// (past its directory 0, the compilation directory), each once needed
+  /// per unit: a path libdw joined to one of them is relative to the
+  /// compilation directory; one of directory 0 is not
+  /// (`SymbolizerEngine.isJoined`).
+  func relativeIncludeDirectories(unit unitIndex: Int) -> [String] {
+    if let known = units[unitIndex].includeDirectories { return known }
+    var found: [String] = []
+    var directories: UnsafePointer<UnsafePointer<CChar>?>?
+    var count = 0
+    if let (files, _) = fileTable(unit: unitIndex),
+      dwarf_getsrcdirs(files, &directories, &count) == 0, let directories
+    {
+      for i in 1..<max(count, 1) {
+        if let text = directories[i], text.pointee != 0x2F { found.append(String(cString: text)) }
+      }
+    }
+    units[unitIndex].includeDirectories = found
+    return found
   }
 
   /// The decoded-ahead program of unit `unitIndex` (its `DW_AT_stmt_list`).

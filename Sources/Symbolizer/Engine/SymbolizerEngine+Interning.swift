@@ -81,8 +81,8 @@ extension SymbolizerEngine {
     if let known = fileIDs[key] { return known }
     let id = Int32(fileTable.count)
     var path = String(cString: text)
-    if text.pointee != 0x2F, let directory = dwarf?.compilationDirectory(unit: unit),
-      !Self.isJoined(path, to: directory)
+    if text.pointee != 0x2F, let dwarf, let directory = dwarf.compilationDirectory(unit: unit),
+      !Self.isJoined(path, to: directory, includes: dwarf.relativeIncludeDirectories(unit: unit))
     {
       path = directory + "/" + path
     }
@@ -91,17 +91,19 @@ extension SymbolizerEngine {
     return id
   }
 
-  /// Whether libdw joined `path` to `directory` already: a file right in
-  /// it (`./nptl/pthread_create.c` of `./nptl`: DWARF 5's directory 0, or
-  /// DWARF 4's implicit one). A deeper path that starts with it is taken
-  /// as an include directory's (`./inc/helper.h` of `.`), which is
-  /// relative to the compilation directory, and joined (llvm-symbolizer's
-  /// `././inc/helper.h`). Text alone cannot tell apart a file of an include
-  /// directory spelled as the compilation directory (DWARF 4's `-I./sub`
-  /// of `./sub`), which llvm-symbolizer joins twice: taken as the first.
-  static func isJoined(_ path: String, to directory: String) -> Bool {
+  /// Whether libdw joined `path` to `directory` already: a file of the
+  /// unit's directory 0, which is the compilation directory
+  /// (`./nptl/pthread_create.c` of `./nptl`; clang's DWARF 5 `src/x.c` of
+  /// `.`, built as `clang src/x.c -fdebug-prefix-map=$PWD=.`, is
+  /// `./src/x.c`, as llvm-symbolizer 21 prints it; it was `././src/x.c`).
+  /// A path of one of the unit's relative include directories `includes`
+  /// (`./inc/helper.h` of `./inc`, `-I./inc`) is relative to the
+  /// compilation directory, and joined (llvm-symbolizer's
+  /// `././inc/helper.h`), also where that directory is spelled as the
+  /// compilation directory (DWARF 4's `-I./sub` of `./sub`).
+  static func isJoined(_ path: String, to directory: String, includes: [String]) -> Bool {
     guard path.hasPrefix(directory + "/") else { return false }
-    return !path.dropFirst(directory.count + 1).contains("/")
+    return !includes.contains { path.hasPrefix($0 + "/") }
   }
 
   /// `path` with each run of slashes as one, as llvm-symbolizer prints it:
