@@ -3,6 +3,10 @@ import Basics
 import Report
 import Symbolizer
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Where `report` and `graph` find the ELF files of a trace's modules when
 /// the paths the trace recorded are not where they were (`spec/reports.md`:
 /// `--binary <path>`, `--debug-dir`).
@@ -73,11 +77,19 @@ struct SymbolFileOptions: ParsableArguments {
   /// What is said of a module whose split DWARF units' `.dwo` files
   /// (`dwoFiles`) were not found: `symbolize`'s, and `report`'s
   /// after `module`.
+  /// Files that are there, but in which libdw 0.188 found no split unit
+  /// (gcc 12's type units, `-fdebug-types-section`, put each in a section
+  /// of its own), are said to be unreadable, not missing.
   static func missingSplitUnitsWarning(_ module: String, _ dwoFiles: [String]) -> String {
     let named = dwoFiles.prefix(3).map(QuotedText.printable).joined(separator: ", ")
     let more = dwoFiles.count > 3 ? " and \(dwoFiles.count - 3) more" : ""
+    let present = dwoFiles.allSatisfy { access($0, F_OK) == 0 }
+    let what =
+      present
+      ? "not readable (\(named)\(more): libdw found no split unit in \(dwoFiles.count == 1 ? "it" : "them"))"
+      : "not found (\(named)\(more); a .dwp package is not read)"
     return "\(QuotedText.printable(module)): split DWARF file\(dwoFiles.count == 1 ? "" : "s") "
-      + "not found (\(named)\(more); a .dwp package is not read): functions of "
+      + "\(what): functions of "
       + "\(dwoFiles.count == 1 ? "its unit" : "those units") are named from the symbol table, "
       + "without inlined frames"
   }

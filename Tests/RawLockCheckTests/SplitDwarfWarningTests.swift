@@ -81,6 +81,22 @@ struct SplitDwarfWarningTests {
     #expect(run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
   }
 
+  /// A `.dwo` file that is there but in which libdw finds no split unit
+  /// (damaged here; gcc 12's type units, `-fdebug-types-section`, are
+  /// another case) is said to be unreadable, not missing.
+  @Test func aSplitDwarfFileThatIsThereButUnreadableIsNotCalledMissing() throws {
+    guard let lib = try Self.library() else { return }
+    defer { try? FileManager.default.removeItem(at: lib.directory) }
+    try Data("not an ELF file".utf8).write(to: URL(fileURLWithPath: lib.dwo))
+    let run = try ToolRun(["symbolize", "--exe", lib.path, "0x" + String(lib.entry, radix: 16)])
+    #expect(run.status == 0)
+    #expect(run.stdout.contains("entry"), "\(run.stdout)")
+    #expect(
+      run.stderr.contains(
+        "split DWARF file not readable (\(lib.dwo): libdw found no split unit in it)"),
+      "\(run.stderr)")
+  }
+
   /// `report` says it once a run, for each format (JSON of one trace is
   /// made as it is printed, at the run's end), for `--merge`, and for
   /// `graph`; nothing while the `.dwo` file is there.

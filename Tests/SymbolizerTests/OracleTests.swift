@@ -158,6 +158,40 @@ final class OracleTests: XCTestCase {
     }
   }
 
+  /// clang's split DWARF with type units (`-gsplit-dwarf
+  /// -fdebug-types-section`): the `.dwo` has a `.debug_line.dwo` of its
+  /// own, for the type units, while the split unit's `DW_AT_call_file`
+  /// numbers its skeleton's files, as llvm-symbolizer reads them (the
+  /// inlined frames of `std::function` and `std::string` named other
+  /// headers: `uses_allocator.h` for `std_function.h`).
+  func testSplitDwarfWithTypeUnitsNamesCallFilesFromTheSkeleton() throws {
+    guard let clangxx = FixtureSupport.toolchainTool("clang++") else {
+      throw XCTSkip("clang++ not found next to swift")
+    }
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("split-types-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    try """
+    #include <functional>
+    #include <string>
+    struct Box { std::string name; int n; int size() const { return (int)name.size() + n; } };
+    double __attribute__((noinline)) apply(const std::function<double(double)> &f, double x) {
+      return f(x * 2.0);
+    }
+    int __attribute__((noinline)) measure(const Box &b) { return b.size(); }
+    int main(int argc, char **) {
+      Box b{"box", argc};
+      return (int)apply([argc](double x) { return x + argc; }, 1.5) + measure(b);
+    }
+    """.write(to: directory.appendingPathComponent("main.cpp"), atomically: true, encoding: .utf8)
+    let binary = try gccBuild(
+      clangxx, in: directory, name: "types",
+      arguments: ["-O2", "-g", "-gsplit-dwarf", "-fdebug-types-section", "main.cpp"])
+    try compareWithOracle(
+      binary: binary, expectInlinedFrames: true, fullPaths: true, minimumAddresses: 10)
+  }
+
   /// An include directory whose text starts with the relative compilation
   /// directory is still relative to it, and joined, as llvm-symbolizer
   /// joins it: `.` (`-fdebug-prefix-map=$PWD=.`) with `-I./inc` prints

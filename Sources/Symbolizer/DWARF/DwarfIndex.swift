@@ -332,16 +332,21 @@ final class DwarfIndex {
 
   /// Unit `unitIndex`'s file table and its size.
   private func fileTable(unit unitIndex: Int) -> (OpaquePointer, Int)? {
-    // A split unit's `DW_AT_call_file` numbers the files of its own table
-    // (`.debug_line.dwo`), which libdw reads for its DIE.
-    if units[unitIndex].split == nil, let table = lineTable(unit: unitIndex) {
+    // A split unit's `DW_AT_call_file` numbers the files of its skeleton's
+    // table, as does llvm-symbolizer: a split unit has no `DW_AT_stmt_list`
+    // of its own and takes its skeleton's (DWARF 5, 3.1.3). Its
+    // `.debug_line.dwo`, which libdw reads for its DIE when there is one,
+    // is for type units (clang's `-fdebug-types-section`: other files,
+    // other numbers; gcc writes the skeleton's files there again). It was
+    // read before 2026-12-06.
+    if let table = lineTable(unit: unitIndex) {
       return (table.files, table.fileCount)
     }
     if !units[unitIndex].filesLoaded {
       units[unitIndex].filesLoaded = true
       var files: OpaquePointer?
       var count = 0
-      var root = units[unitIndex].scopeRoot
+      var root = units[unitIndex].die
       if dwarf_getsrcfiles(&root, &files, &count) == 0 {
         units[unitIndex].files = files
         units[unitIndex].fileCount = count
