@@ -93,16 +93,23 @@ public struct SARIFReport {
   }
 
   /// `path`, a relative one placed under the working directory when there
-  /// is a source root to place it under and the file is there: a trace
+  /// is a source root to place it under and the file is there (a trace
   /// named on the command line, or a source file of a build that wrote
-  /// relative paths, run from its checkout. A library's own relative path
-  /// (glibc's `./nptl/pthread_create.c`, from its build directory) stays
-  /// as it is, rather than name a file of the checkout that is not there.
+  /// relative paths, run from its checkout), else under the source root
+  /// when it is there (a build that wrote paths relative to the checkout,
+  /// `-fdebug-prefix-map=$PWD=.`, reported from elsewhere). A library's
+  /// own relative path (glibc's `./nptl/pthread_create.c`, from its build
+  /// directory) stays as it is, rather than name a file of the checkout
+  /// that is not there.
   func placed(_ path: String) -> String {
-    guard sourceRoot != nil, !path.hasPrefix("/"), let workingDirectory else { return path }
-    let joined =
-      workingDirectory + "/" + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
-    return access(joined, F_OK) == 0 ? joined : path
+    guard let sourceRoot, !path.hasPrefix("/") else { return path }
+    let relative = path.hasPrefix("./") ? String(path.dropFirst(2)) : path
+    for base in [workingDirectory.map { $0 + "/" }, sourceRoot] {
+      if let base, case let joined = base + relative, access(joined, F_OK) == 0 {
+        return joined
+      }
+    }
+    return path
   }
 
   /// Whether `path` is the checkout's own code: under the source root

@@ -246,6 +246,13 @@ import WaitContext
     #expect(log.isUnderSourceRoot("src/main.swift"))
     #expect(log.placed("./nptl/nptl_deallocate_tsd.c") == "./nptl/nptl_deallocate_tsd.c")
     #expect(!log.isUnderSourceRoot("./nptl/nptl_deallocate_tsd.c"))
+    // Reported from elsewhere: a path relative to the checkout (a build
+    // with `-fdebug-prefix-map=$PWD=.`) is placed under the source root
+    // when its file is there.
+    let elsewhere = SARIFReport(reports: [], version: "1", sourceRoot: dir, workingDirectory: "/")
+    #expect(elsewhere.placed("./src/main.swift") == dir + "/src/main.swift")
+    #expect(elsewhere.isUnderSourceRoot("./src/main.swift"))
+    #expect(elsewhere.placed("./nptl/nptl_deallocate_tsd.c") == "./nptl/nptl_deallocate_tsd.c")
   }
 
   /// `--source-root` is one directory however it is spelled (`./`,
