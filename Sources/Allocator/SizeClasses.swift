@@ -123,7 +123,11 @@ final class SizeClasses: @unchecked Sendable {
       let word = table.freeBits(c, pfn) + (index &>> 6)
       let bit = UInt64(1) &<< UInt64(index & 63)
       let wasFull = table.isFull(c, pfn)
-      precondition(word.pointee & bit == 0, "kfree: double free of \(object)")
+      // A page emptied (given back) before this free, in this batch or an
+      // earlier one, is no slab of the class any more: its bitmap is
+      // clear, and this object freed twice.
+      precondition(
+        table.kind(pfn) == Int16(c) && word.pointee & bit == 0, "kfree: double free of \(object)")
       word.pointee |= bit
       if table.isAllFree(c, pfn) {
         if table.links[pfn].onPartial { removePartial(c, pfn) }

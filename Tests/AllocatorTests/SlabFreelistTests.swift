@@ -99,6 +99,32 @@ import Testing
     }
   }
 
+  /// A double free that reaches the slab after the free that emptied its
+  /// page (the page's objects freed, then one again, in one batch: a
+  /// spill, `shrink()` or `kfreeBulk`) stops the program too: the page,
+  /// given back to the page allocator, was put on the class's partial
+  /// list again, and its object handed out from a page someone else had.
+  @Test func aDoubleFreeAfterItsPageEmptiedStopsTheProgram() async {
+    await #expect(processExitsWith: .failure) {
+      LockValidation.policy = .off
+      let slab = SlabAllocator(pages: PageAllocator(pages: 16, cpus: 1))
+      // A page's two objects.
+      let a = slab.kmalloc(2048)!
+      let b = slab.kmalloc(2048)!
+      slab.kfree(a)
+      slab.kfree(b)
+      slab.kfree(a)
+      slab.shrink()
+    }
+    await #expect(processExitsWith: .failure) {
+      LockValidation.policy = .off
+      let slab = SlabAllocator(pages: PageAllocator(pages: 16, cpus: 1))
+      let a = slab.kmalloc(2048)!
+      let b = slab.kmalloc(2048)!
+      slab.kfreeBulk([a, b, a])
+    }
+  }
+
   /// `kfree` twice of the object the CPU's object cache took last (the
   /// fast path, which `kfreeBulk` bypasses) stops the program too, as
   /// SLUB's `set_freepointer()` check does: it would be handed out twice.
