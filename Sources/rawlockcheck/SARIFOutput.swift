@@ -13,6 +13,14 @@ struct SARIFOutput {
   private var log: SARIFReport
   /// Results written so far.
   private var written = 0
+  /// Results not written: past `maxResults`.
+  private var leftOut = 0
+
+  /// The most results a run holds: GitHub code scanning rejects an upload
+  /// whose run has more ("SARIF results exceeding 25,000"). A finding is
+  /// at most `MAX_FINDINGS` per trace, but traces reported together
+  /// without `--merge` add up.
+  static let maxResults = 25_000
   /// The log's text before its results, and the indentation and nesting
   /// level of each, once the first one is written (worked out once: the
   /// log's text grows with the traces' names).
@@ -62,7 +70,9 @@ struct SARIFOutput {
       opening = shape
       try writeStandardOutput(shape.before)
     }
-    for i in 0..<count {
+    let room = max(Self.maxResults - written, 0)
+    leftOut += max(count - room, 0)
+    for i in 0..<min(count, room) {
       try writeStandardOutput((written == 0 ? "" : ",\n") + shape.indent)
       try writeStandardOutput(result(i), indent: shape.level)
       written += 1
@@ -76,6 +86,14 @@ struct SARIFOutput {
   ) throws(OutputError) {
     log.failures = failures
     log.warnings = warnings
+    if leftOut > 0 {
+      log.warnings.append(
+        (
+          nil,
+          "\(leftOut) results left out, past the \(Self.maxResults) of a run that GitHub code "
+            + "scanning accepts: merge the traces (--merge), or report them in several runs"
+        ))
+    }
     guard let opening else {
       try writeStandardOutput(log.value(results: .array([])))
       try writeStandardOutput("\n")

@@ -385,6 +385,35 @@ import WaitContext
     #expect(region?["startLine"] as? Int == 1 && region?["startColumn"] == nil, "\(physical)")
   }
 
+  /// GitHub code scanning rejects an upload whose run has more than
+  /// 25,000 results: traces reported together without `--merge` (1,000
+  /// distinct findings each at most) stop there, and a warning says how
+  /// many were left out and what to do.
+  @Test func aRunStopsAtTheResultsCodeScanningAccepts() throws {
+    // A recursive locking of each of 1,000 classes: 1,000 findings.
+    let classes = 1000
+    let trace =
+      (["rawlockcheck-trace 1"] + (0..<classes).map { "class C\($0) mutex" }
+      + (0..<classes).flatMap { c in
+        ["acquire", "acquire", "release", "release"].map { "1 \($0) C\(c)" }
+      })
+      .joined(separator: "\n") + "\n"
+    let dir = try MergeCommandTests.directory(["t.rlt": trace])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try ToolRun(
+      ["report", "--format", "sarif"] + Array(repeating: "t.rlt", count: 26), in: dir)
+    #expect(run.status == 1)
+    let runs = try #require(try Self.object(run.stdout)["runs"] as? [[String: Any]])
+    let results = try #require(runs.first?["results"] as? [[String: Any]])
+    #expect(results.count == SARIFOutput.maxResults)
+    let invocation = (runs.first?["invocations"] as? [[String: Any]])?.first
+    let notes = (invocation?["toolExecutionNotifications"] as? [[String: Any]]) ?? []
+    let texts = notes.compactMap { ($0["message"] as? [String: Any])?["text"] as? String }
+    #expect(
+      texts.contains { $0.hasPrefix("1000 results left out, past the 25000 of a run") }, "\(texts)")
+    #expect(invocation?["executionSuccessful"] as? Bool == true)
+  }
+
   @Test func severalTracesShareOneRun() throws {
     let run = try ToolRun([
       "report", "--format", "sarif", "findings/circular-abba.rlt", "findings/sleep-in-atomic.rlt",
