@@ -129,7 +129,7 @@ let package = Package(
       name: "AllocatorTests", dependencies: ["Basics", "Allocator", "Lockdep", "LockGraph"]),
     .testTarget(
       name: "RCUTests",
-      dependencies: ["RCU", "Allocator", "Lockdep", "LockGraph", "CAllocationCounter"]),
+      dependencies: ["Basics", "RCU", "Allocator", "Lockdep", "LockGraph", "CAllocationCounter"]),
     .testTarget(
       name: "RawLockCheckTests",
       dependencies: [

@@ -1,3 +1,4 @@
+import CLockdepSupport
 import CRCUSupport
 import Lockdep
 import Synchronization
@@ -11,10 +12,12 @@ import Synchronization
 /// is removed when it exits.
 ///
 /// Invariants:
-/// - `readers` is read and changed only with `lock` held; a record in it
-///   belongs to a live thread (the exit destructor removes it first), so a
-///   writer may read it while it holds `lock`;
-/// - a record's depth is zero whenever it is not in `readers`;
+/// - the list from `head` (linked through the records' `next` and `prev`)
+///   is read and changed only with `lock` held; a record in it belongs to
+///   a live thread (the exit destructor removes it first), so a writer may
+///   read it while it holds `lock`; a record is in it exactly when its
+///   `registered` is set;
+/// - a record's depth is zero whenever it is not in the list;
 /// - membarrier() is set up (`rlc_rcu_init_membarrier`) before the first
 ///   record is added and before the first grace period, so no section ever
 ///   runs with the compiler-only fence unless writers use membarrier().
@@ -34,17 +37,25 @@ final class ReaderRegistry: @unchecked Sendable {
   /// list is changed or scanned, never while waiting.
   let lock = Checked.RawSpinLock(
     name: "rcu_registry_lock", key: LockClassKey("rcu_registry_lock"))
-  /// Registered records (guarded by `lock`).
-  private var readers: [UnsafeMutablePointer<rlc_rcu_reader>] = []
+  /// The newest registered record (guarded by `lock`): the list of them
+  /// runs through the records, so registering allocates nothing.
+  private var head: UnsafeMutablePointer<rlc_rcu_reader>?
   /// Whether writers use membarrier().
   let usesMembarrier: Bool
 
+  /// Whether `shared` was made: it allocates, so the first section must
+  /// not be in a signal handler (which may have interrupted `malloc`);
+  /// after it, registering allocates nothing, in a handler too.
+  static let isCreated = Atomic<Bool>(false)
+
   private init() {
     usesMembarrier = rlc_rcu_init_membarrier() != 0
-    readers.reserveCapacity(64)
+    // The exit key now, not at a first registration in a handler.
+    _ = readerExitKey
     // Before the validator's exit check: `unregister` takes
     // `rcu_registry_lock`, which after the check would be a new state's.
     ThreadExitHooks.add { ReaderRegistry.unregisterExitingThread() }
+    Self.isCreated.store(true, ordering: .releasing)
   }
 
   /// The entry slow path: registers the calling thread if it is not yet,
@@ -52,7 +63,16 @@ final class ReaderRegistry: @unchecked Sendable {
   /// `rlc_rcu_enter` returns (never 0).
   @usableFromInline @inline(never)
   static func enterSlow(_ reader: UnsafeMutablePointer<rlc_rcu_reader>) -> Int32 {
-    if !rlc_rcu_reader_is_registered(reader) { shared.register(reader) }
+    if !rlc_rcu_reader_is_registered(reader) {
+      if _slowPath(!isCreated.load(ordering: .acquiring)) {
+        precondition(
+          rlc_lockdep_signal_depth() == 0,
+          "the process's first RCU read-side section ran in a signal handler: it sets up the "
+            + "reader registry, which allocates; enter one (withRCURead {}) before installing "
+            + "the handler")
+      }
+      shared.register(reader)
+    }
     rlc_rcu_reader_refresh(reader, LockValidation.policy != .off, policyRefreshInterval)
     return rlc_rcu_enter(reader)
   }
@@ -78,7 +98,10 @@ final class ReaderRegistry: @unchecked Sendable {
 
   private func register(_ reader: UnsafeMutablePointer<rlc_rcu_reader>) {
     withLock {
-      readers.append(reader)
+      reader.pointee.prev = nil
+      reader.pointee.next = head
+      head?.pointee.prev = reader
+      head = reader
       rlc_rcu_reader_set_registered(reader, true)
     }
     // The destructor runs only for a non-nil value.
@@ -94,7 +117,15 @@ final class ReaderRegistry: @unchecked Sendable {
       _ = message.withCString { write(2, $0, strlen($0)) }
     }
     withLock {
-      readers.removeAll { $0 == reader }
+      guard rlc_rcu_reader_is_registered(reader) else { return }
+      if let prev = reader.pointee.prev {
+        prev.pointee.next = reader.pointee.next
+      } else {
+        head = reader.pointee.next
+      }
+      reader.pointee.next?.pointee.prev = reader.pointee.prev
+      reader.pointee.next = nil
+      reader.pointee.prev = nil
       rlc_rcu_reader_set_registered(reader, false)
     }
   }
@@ -103,23 +134,33 @@ final class ReaderRegistry: @unchecked Sendable {
   /// entered under the old phase.
   func anyOldReader(excluding excluded: UnsafeMutablePointer<rlc_rcu_reader>) -> Bool {
     withLock {
-      for reader in readers where reader != excluded {
-        if rlc_rcu_reader_state(reader) == 2 { return true }
+      var next = head
+      while let reader = next {
+        if reader != excluded && rlc_rcu_reader_state(reader) == 2 { return true }
+        next = reader.pointee.next
       }
       return false
     }
   }
 
   /// Of `readers` (nil: every registered reader but `excluded`), those
-  /// still registered and inside a section now.
+  /// still registered and inside a section now. A record of `readers` is
+  /// read only once it is found in the list: one whose thread exited since
+  /// may be memory that is gone.
   func inSection(
     _ readers: [UnsafeMutablePointer<rlc_rcu_reader>]?,
     excluding excluded: UnsafeMutablePointer<rlc_rcu_reader>
   ) -> [UnsafeMutablePointer<rlc_rcu_reader>] {
     withLock {
-      (readers ?? self.readers).filter { reader in
-        reader != excluded && rlc_rcu_reader_is_registered(reader)
-          && self.readers.contains(reader) && rlc_rcu_depth(reader) > 0
+      var registered: [UnsafeMutablePointer<rlc_rcu_reader>] = []
+      var next = head
+      while let reader = next {
+        registered.append(reader)
+        next = reader.pointee.next
+      }
+      let listed = Set(registered)
+      return (readers ?? registered).filter { reader in
+        reader != excluded && listed.contains(reader) && rlc_rcu_depth(reader) > 0
       }
     }
   }

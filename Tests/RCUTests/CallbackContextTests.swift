@@ -1,4 +1,5 @@
 import Allocator
+import Basics
 import CAllocationCounter
 import LockGraph
 import Lockdep
@@ -144,6 +145,62 @@ struct CallbackContextTests {
       installSignalHandler(SIGUSR2) { _ in callRCU {} }
       raiseUnblocked(SIGUSR2)
       rcuBarrier()
+    }
+  }
+}
+
+/// The read side in signal handlers: a thread registers there without
+/// allocating (the registry's list runs through the threads' records), so
+/// a handler that interrupted `malloc` does not deadlock; only the
+/// process's first section, which sets the registry up, must come before.
+struct ReadSideInHandlerTests {
+  @Test func aProcessesFirstReadSectionInASignalHandlerStopsWithAMessage() async {
+    await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+      installSignalHandler(SIGUSR2) { _ in withRCURead {} }
+      raiseUnblocked(SIGUSR2)
+    }
+    .map { result in
+      let said = String(decoding: result.standardErrorContent, as: UTF8.self)
+      #expect(
+        said.contains("the process's first RCU read-side section ran in a signal handler"),
+        "\(said)")
+    }
+  }
+
+  /// What a handler's section may run, its slow path, allocates nothing:
+  /// a thread's first section (it registers: more threads than the list
+  /// once had room for) and the policy's re-read every 64 sections (it
+  /// made `ValidationPolicy.allCases`, an array, in a debug build). Either
+  /// deadlocked a handler that interrupted `malloc`.
+  @Test func aSectionsSlowPathAllocatesNothing() async {
+    await #expect(processExitsWith: .success) {
+      LockValidation.policy = .off
+      withRCURead {}
+      guard rlc_allocation_counting() == 1 else { return }
+      let threads = (0..<100).map { _ in
+        SpawnedThread {
+          let before = rlc_thread_allocations()
+          for _ in 0..<200 { withRCURead {} }
+          precondition(rlc_thread_allocations() == before, "a read section allocated")
+        }
+      }
+      for thread in threads { thread.join() }
+    }
+  }
+
+  /// Threads that register in a handler (their first section there) and
+  /// exit, many of them: each is in the registry while it lives (a grace
+  /// period waits for its section) and out of it after (a grace period
+  /// after they are gone returns).
+  @Test func threadsRegisteringInAHandlerAreListedAndRemoved() async {
+    await #expect(processExitsWith: .success) {
+      withRCURead {}
+      installSignalHandler(SIGUSR2) { _ in withRCURead {} }
+      for _ in 0..<4 {
+        let threads = (0..<50).map { _ in SpawnedThread { raiseUnblocked(SIGUSR2) } }
+        for thread in threads { thread.join() }
+        synchronizeRCU()
+      }
     }
   }
 }

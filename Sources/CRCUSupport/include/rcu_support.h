@@ -42,6 +42,12 @@ typedef struct rlc_rcu_reader {
   uint8_t validate;
   /// Whether the record is in the registry.
   uint8_t registered;
+  /// The registry's list, through the records themselves (liburcu's
+  /// `node`): registering links a record in and allocates nothing, so a
+  /// thread may register in a signal handler that interrupted `malloc`.
+  /// Changed and read only under the registry's lock.
+  struct rlc_rcu_reader *_Nullable next;
+  struct rlc_rcu_reader *_Nullable prev;
 } rlc_rcu_reader;
 
 /// The global grace-period counter: `RLC_RCU_GP_COUNT` plus the current phase.

@@ -83,7 +83,7 @@ final class LiveValidator: Sendable {
       return status
     }
     let policy = Self.policyAtStart
-    policyValue = Atomic(UInt8(ValidationPolicy.allCases.firstIndex(of: policy)!))
+    policyValue = Atomic(policy.number)
     Live.off.store(policy == .off, ordering: .relaxed)
     let configuration = CheckConfiguration(
       proveRawLockNesting: !environment.flag("RAWLOCKCHECK_NO_RAW_NESTING"),
@@ -138,11 +138,10 @@ final class LiveValidator: Sendable {
   /// What is done with findings; `LockValidation.policy` changes it,
   /// unless `RAWLOCKCHECK` chose.
   var policy: ValidationPolicy {
-    get { ValidationPolicy.allCases[Int(policyValue.load(ordering: .relaxed))] }
+    get { ValidationPolicy(number: policyValue.load(ordering: .relaxed)).unsafelyUnwrapped }
     set {
       guard Self.environmentPolicy == nil else { return }
-      policyValue.store(
-        UInt8(ValidationPolicy.allCases.firstIndex(of: newValue)!), ordering: .relaxed)
+      policyValue.store(newValue.number, ordering: .relaxed)
       // Off for good in a forked child and past the class table: locks
       // made there have no class to validate them with.
       Live.off.store(
@@ -157,15 +156,13 @@ final class LiveValidator: Sendable {
 
   /// The program's choice of policy before the validator started, if any.
   static var requestedPolicy: ValidationPolicy? {
-    let i = Int(requested.load(ordering: .relaxed))
-    return i < ValidationPolicy.allCases.count ? ValidationPolicy.allCases[i] : nil
+    ValidationPolicy(number: requested.load(ordering: .relaxed))
   }
 
   /// Keeps `policy` for when the validator starts (or gives it to the
   /// validator, if it started meanwhile).
   static func request(_ policy: ValidationPolicy) {
-    requested.store(
-      UInt8(ValidationPolicy.allCases.firstIndex(of: policy)!), ordering: .relaxed)
+    requested.store(policy.number, ordering: .relaxed)
     if isCreated { shared.policy = policy }
   }
 
