@@ -317,8 +317,9 @@ public struct SARIFReport {
     /// in), else the first such frame of the other places the finding
     /// names (`Finding.origins`), else the innermost frame with a file and
     /// line, else the innermost with a file, else the trace's line, else
-    /// the trace itself (the last two without a line: at line 1). A lock left held at a thread's exit is looked for
-    /// in the stack that took it first (the first held lock's), the exit's
+    /// the trace itself (a file without a line is at line 1: code scanning
+    /// needs one). A lock left held at a thread's exit is looked for in
+    /// the stack that took it first (the first held lock's), the exit's
     /// last: the exit is in libc's thread teardown.
     func primaryLocation(_ f: Finding) -> JSONValue {
       // Frames past a stale one (a binary rebuilt since the trace) are its
