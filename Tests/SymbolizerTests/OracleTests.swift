@@ -105,8 +105,7 @@ final class OracleTests: XCTestCase {
       let binary = try gccBuild(
         gcc, in: directory, name: "flat\(version)",
         arguments: ["-O2", "-g", "-gdwarf-\(version)", "main.c", prefixMap])
-      let work = try XCTUnwrap(FixtureSupport.functions(of: binary).first { $0.name == "work" })
-      let files = Symbolizer(executable: binary).symbolize(work.start).frames.compactMap(\.file)
+      let files = try filesAtWork(binary)
       XCTAssertFalse(files.contains { $0.contains("sub/./sub") }, "\(files)")
       try compareWithOracle(
         binary: binary, expectInlinedFrames: true, fullPaths: true, minimumAddresses: 10)
@@ -150,8 +149,7 @@ final class OracleTests: XCTestCase {
         arguments: [
           "-O2", "-g", "-gdwarf-\(version)", "-Iinc", "src/main.c", "-fdebug-prefix-map=\(real)=.",
         ])
-      let work = try XCTUnwrap(FixtureSupport.functions(of: binary).first { $0.name == "work" })
-      let files = Symbolizer(executable: binary).symbolize(work.start).frames.compactMap(\.file)
+      let files = try filesAtWork(binary)
       XCTAssertFalse(files.contains { $0.hasPrefix("././") }, "\(files)")
       try compareWithOracle(
         binary: binary, expectInlinedFrames: true, fullPaths: true, minimumAddresses: 10)
@@ -269,6 +267,12 @@ final class OracleTests: XCTestCase {
     XCTAssertEqual(frames.map(\.linkageName), ["helperA", "_Z6sharedi"])
     XCTAssertEqual(frames.map { baseName($0.file ?? "??") }, ["a.cc", "a.cc"])
     try compareWithOracle(binary: binary, expectInlinedFrames: true, minimumAddresses: 10)
+  }
+
+  /// The files of the frames at the first address of `binary`'s `work`.
+  private func filesAtWork(_ binary: String) throws -> [String] {
+    let work = try XCTUnwrap(FixtureSupport.functions(of: binary).first { $0.name == "work" })
+    return Symbolizer(executable: binary).symbolize(work.start).frames.compactMap(\.file)
   }
 
   /// Runs `gcc arguments -o name` (or another C compiler's) in `directory`
