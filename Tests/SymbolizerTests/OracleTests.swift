@@ -46,23 +46,7 @@ final class OracleTests: XCTestCase {
     let directory = FileManager.default.temporaryDirectory
       .appendingPathComponent("relative-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: directory) }
-    for sub in ["src", "inc"] {
-      try FileManager.default.createDirectory(
-        at: directory.appendingPathComponent(sub), withIntermediateDirectories: true)
-    }
-    try """
-    static inline __attribute__((always_inline)) int helper(int x) {
-      int y = x * 3;
-      y ^= y >> 2;
-      return y + 7;
-    }
-    """.write(
-      to: directory.appendingPathComponent("inc/helper.h"), atomically: true, encoding: .utf8)
-    try """
-    #include "helper.h"
-    int __attribute__((noinline)) work(int v) { return helper(v) + helper(v + 1); }
-    int main(int argc, char **argv) { return work(argc); }
-    """.write(to: directory.appendingPathComponent("src/main.c"), atomically: true, encoding: .utf8)
+    try writeSourcesAndHeaders(in: directory)
     // The last build's compilation directory is relative itself
     // (`-fdebug-prefix-map`, as Debian builds libc: `./stdlib`): it is
     // joined all the same (`./sub/inc/helper.h`), as llvm-symbolizer
@@ -125,23 +109,7 @@ final class OracleTests: XCTestCase {
     let directory = FileManager.default.temporaryDirectory
       .appendingPathComponent("clang-relative-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: directory) }
-    for sub in ["src", "inc"] {
-      try FileManager.default.createDirectory(
-        at: directory.appendingPathComponent(sub), withIntermediateDirectories: true)
-    }
-    try """
-    static inline __attribute__((always_inline)) int helper(int x) {
-      int y = x * 3;
-      y ^= y >> 2;
-      return y + 7;
-    }
-    """.write(
-      to: directory.appendingPathComponent("inc/helper.h"), atomically: true, encoding: .utf8)
-    try """
-    #include "helper.h"
-    int __attribute__((noinline)) work(int v) { return helper(v) + helper(v + 1); }
-    int main(int argc, char **argv) { return work(argc); }
-    """.write(to: directory.appendingPathComponent("src/main.c"), atomically: true, encoding: .utf8)
+    try writeSourcesAndHeaders(in: directory)
     let real = directory.resolvingSymlinksInPath().path
     for version in [4, 5] {
       let binary = try gccBuild(
@@ -267,6 +235,28 @@ final class OracleTests: XCTestCase {
     XCTAssertEqual(frames.map(\.linkageName), ["helperA", "_Z6sharedi"])
     XCTAssertEqual(frames.map { baseName($0.file ?? "??") }, ["a.cc", "a.cc"])
     try compareWithOracle(binary: binary, expectInlinedFrames: true, minimumAddresses: 10)
+  }
+
+  /// `src/main.c`, whose `work` inlines `helper` of `inc/helper.h`, in
+  /// `directory` (built from it with `-Iinc`).
+  private func writeSourcesAndHeaders(in directory: URL) throws {
+    for sub in ["src", "inc"] {
+      try FileManager.default.createDirectory(
+        at: directory.appendingPathComponent(sub), withIntermediateDirectories: true)
+    }
+    try """
+    static inline __attribute__((always_inline)) int helper(int x) {
+      int y = x * 3;
+      y ^= y >> 2;
+      return y + 7;
+    }
+    """.write(
+      to: directory.appendingPathComponent("inc/helper.h"), atomically: true, encoding: .utf8)
+    try """
+    #include "helper.h"
+    int __attribute__((noinline)) work(int v) { return helper(v) + helper(v + 1); }
+    int main(int argc, char **argv) { return work(argc); }
+    """.write(to: directory.appendingPathComponent("src/main.c"), atomically: true, encoding: .utf8)
   }
 
   /// The files of the frames at the first address of `binary`'s `work`.
