@@ -92,7 +92,7 @@ public final class Symbolizer: Sendable {
     guard stat(path, &info) == 0 else { return "cannot open: \(String(cString: strerror(errno)))" }
     switch info.st_mode & S_IFMT {
     case S_IFREG: break
-    case S_IFDIR: return "cannot open: is a directory"
+    case S_IFDIR: return "cannot open: Is a directory"
     default: return "not a regular file (a FIFO, socket or device), so no ELF file"
     }
     let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)

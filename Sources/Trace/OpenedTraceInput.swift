@@ -87,7 +87,7 @@ final class OpenedTraceInput: @unchecked Sendable {
     var info = stat()
     if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
       close(fd)
-      throw OpenFailure(message: "cannot open: is a directory")
+      throw OpenFailure(message: "cannot open: Is a directory")
     }
     if (info.st_mode & S_IFMT) == S_IFREG {
       // What is left to read: standard input may start past the file's start.
@@ -111,10 +111,12 @@ final class OpenedTraceInput: @unchecked Sendable {
     descriptor = fd
   }
 
-  /// The process (other than this one) holding a `flock` on the file of
-  /// `device` and `inode`, from `/proc/locks` (read, so that no lock taken
-  /// to test can make a recorder starting now think the file busy); nil
-  /// when none does or it cannot be told.
+  /// The process (other than this one) holding an exclusive `flock` on
+  /// the file of `device` and `inode`, as the recorder does while it
+  /// writes, from `/proc/locks` (read, so that no lock taken to test can
+  /// make a recorder starting now think the file busy); nil when none does
+  /// or it cannot be told. A shared lock (`READ`: a reader, a backup tool)
+  /// is no writer's.
   static func lockHolder(device: UInt64, inode: UInt64) -> Int32? {
     let fd = open("/proc/locks", O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
@@ -141,7 +143,7 @@ final class OpenedTraceInput: @unchecked Sendable {
     // `1: FLOCK  ADVISORY  WRITE 27908 fe:00:1016875 0 EOF`
     for line in text.split(separator: "\n") {
       let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-      guard fields.count >= 6, fields[1] == "FLOCK", fields[5] == file,
+      guard fields.count >= 6, fields[1] == "FLOCK", fields[3] == "WRITE", fields[5] == file,
         let pid = Int32(fields[4]), pid != me
       else { continue }
       return pid

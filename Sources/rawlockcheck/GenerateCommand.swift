@@ -70,11 +70,13 @@ struct GenerateCommand: ParsableCommand {
   @Option(
     parsing: .unconditional,
     help:
-      "Number of lock classes (default 400 for reuse, churn, pool, frees and deep, 200 for low-reuse, 2000 for random-order)."
+      "Number of lock classes, 16 to \(GenerateCommand.maxClassesOrThreads) (default 400 for reuse, churn, pool, frees and deep, 200 for low-reuse, 2000 for random-order)."
   )
   var classes: Int?
 
-  @Option(parsing: .unconditional, help: "Number of threads.")
+  @Option(
+    parsing: .unconditional, help: "Number of threads, 1 to \(GenerateCommand.maxClassesOrThreads)."
+  )
   var threads: Int = 4
 
   @Option(parsing: .unconditional, help: "Random seed.")
@@ -83,7 +85,7 @@ struct GenerateCommand: ParsableCommand {
   @Option(
     parsing: .unconditional,
     help:
-      "Declare this many stacks and write events as a recorder does: inst= on every acquisition and release, at= on every acquisition (0: plain events)."
+      "Declare this many stacks and write events as a recorder does: inst= on every acquisition and release, at= on every acquisition (0: plain events; at most \(GenerateCommand.maxClassesOrThreads))."
   )
   var stacks: Int = 0
 

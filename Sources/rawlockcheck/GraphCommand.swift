@@ -16,13 +16,6 @@ struct GraphCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "graph",
     abstract: "Draw the lock-class dependency graph of traces (DOT, SVG or JSON).",
-    // Written out: `--graph-in` is an array only so that a second one is
-    // refused, and the generated usage would offer it repeated.
-    usage: """
-      rawlockcheck graph [--no-raw-nesting] [--preempt-rt] [--format <format>] \
-      [--output <output>] [--max-edges <n>] [--binary <path> ...] [--debug-dir <debug-dir> ...] \
-      [--graph-in <file>] [<traces> ...]
-      """,
     discussion: """
       Each lock class is a node labelled with its name and {outer:inner} wait types, coloured \
       by its outer wait type (spin red, config orange, sleep blue, free and inv grey), a \
@@ -72,17 +65,13 @@ struct GraphCommand: ParsableCommand {
 
   @OptionGroup var symbolFiles: SymbolFileOptions
 
-  // An array, so that a second `--graph-in` is refused rather than taking
-  // the first one's place (as `report` refuses it).
+  // Given once (`OnceOptions`), as `report`'s.
   @Option(
     name: .customLong("graph-in"),
     help: ArgumentHelp(
       "Also draw the classes and dependencies of a graph file written by report --graph-out; - for standard input. Once.",
       valueName: "file"))
-  var graphInFiles: [String] = []
-
-  /// The graph file drawn with the traces (`--graph-in`), if any.
-  var graphIn: String? { graphInFiles.first }
+  var graphIn: String?
 
   @Argument(
     help:
@@ -98,15 +87,11 @@ struct GraphCommand: ParsableCommand {
     if traces.isEmpty && graphIn == nil {
       throw ValidationError("Missing expected argument '<traces> ...' (or --graph-in <file>)")
     }
-    if graphInFiles.count > 1 {
-      throw ValidationError(
-        "--graph-in was given \(graphInFiles.count) times: a graph reads one graph file")
-    }
-    try StandardInputUse.checkOnce(traces + graphInFiles)
+    try StandardInputUse.checkOnce(traces + [graphIn].compactMap { $0 })
   }
 
   func run() throws {
-    try OutputFile.refuse(output ?? "-", beingAnyOf: traces + graphInFiles)
+    try OutputFile.refuse(output ?? "-", beingAnyOf: traces + [graphIn].compactMap { $0 })
     var seed: GraphFile? = nil
     if let graphIn {
       do {

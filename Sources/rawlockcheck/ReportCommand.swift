@@ -95,27 +95,21 @@ struct ReportCommand: ParsableCommand {
   )
   var merge = false
 
-  // Arrays, so that a second `--graph-in` (or `--graph-out`) is refused
-  // rather than taking the first one's place: a graph file given and
-  // silently not read is a cycle not found.
+  // Given once each (`OnceOptions`): a graph file given and silently not
+  // read is a cycle not found.
   @Option(
     name: .customLong("graph-in"),
     help: ArgumentHelp(
       "Check against the classes and dependencies of a graph file written by an earlier run; - for standard input. Once.",
       valueName: "file"))
-  var graphInFiles: [String] = []
+  var graphIn: String?
 
   @Option(
     name: .customLong("graph-out"),
     help: ArgumentHelp(
       "Write the classes and dependencies seen (with --graph-in's) to a graph file. Once.",
       valueName: "file"))
-  var graphOutFiles: [String] = []
-
-  /// The graph file read (`--graph-in`), if any.
-  var graphIn: String? { graphInFiles.first }
-  /// The graph file written (`--graph-out`), if any.
-  var graphOut: String? { graphOutFiles.first }
+  var graphOut: String?
 
   @Argument(
     help:
@@ -129,12 +123,6 @@ struct ReportCommand: ParsableCommand {
     }
     traces = PositionalRuns.expand(traces)
     if traces.isEmpty { throw ValidationError("Missing expected argument '<traces> ...'") }
-    for (option, files) in [("--graph-in", graphInFiles), ("--graph-out", graphOutFiles)]
-    where files.count > 1 {
-      throw ValidationError(
-        "\(option) was given \(files.count) times: a run reads one graph file and writes one "
-          + "(validate several runs' traces together with --merge)")
-    }
     if let sourceRoot {
       guard isDirectory(sourceRoot) else {
         throw ValidationError("--source-root \(QuotedText.fileName(sourceRoot)): not a directory")
@@ -147,7 +135,7 @@ struct ReportCommand: ParsableCommand {
             + "has no path (\(String(cString: strerror(errno)))): give it as an absolute path")
       }
     }
-    try StandardInputUse.checkOnce(traces + graphInFiles)
+    try StandardInputUse.checkOnce(traces + [graphIn].compactMap { $0 })
     if let graphOut, format != .text, graphOut == "-" || OutputFile.isStandardOutput(graphOut) {
       throw ValidationError(
         "--graph-out \(graphOut) would write the graph file into the \(format.rawValue) document on standard output: name a file"
@@ -167,7 +155,7 @@ struct ReportCommand: ParsableCommand {
     // The graph file may be the one read (`--graph-in`), never a trace;
     // the report is written to neither.
     try OutputFile.refuse(graphOut, beingAnyOf: traces)
-    try OutputFile.refuse("-", beingAnyOf: traces + graphInFiles)
+    try OutputFile.refuse("-", beingAnyOf: traces + [graphIn].compactMap { $0 })
     try OutputFile.refuseOverwriting(
       graphOut, unlessStartingWith: GraphFile.headerWord, version: GraphFile.version)
     ReadingInterruption.begin()

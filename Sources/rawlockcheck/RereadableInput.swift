@@ -83,7 +83,7 @@ final class RereadableInput {
       sizeAtOpen = Int64(info.st_size)
     case S_IFDIR:
       if fd != 0 { close(fd) }
-      throw TraceError(file: shown, line: 0, message: "cannot open: is a directory")
+      throw TraceError(file: shown, line: 0, message: "cannot open: Is a directory")
     default:
       let copy: StreamCopy
       do throws(TraceError) {

@@ -30,7 +30,7 @@ struct SymbolizeCommand: ParsableCommand {
   @Option(
     parsing: .unconditional,
     help: ArgumentHelp(
-      "Threads that symbolize (default: one per processor, at most 4).",
+      "Threads that symbolize, 1 to 64 (default: one per processor, at most 4).",
       discussion:
         "Each reads its own compilation units; the output is the same for any number. More than one thread starts only for a file with at least 1 MiB of DWARF units, below which splitting costs more than it saves."
     ))

@@ -40,7 +40,7 @@ signal(SIGXFSZ, SIG_IGN)
 do {
   // `symbolize`'s plain forms skip ArgumentParser's reflection (see
   // `SymbolizeCommand.quickParse`); everything else goes through it.
-  let arguments = CommandLine.arguments.dropFirst()
+  let arguments = EmptyOptionValues.separate(Array(CommandLine.arguments.dropFirst()))
   if arguments.isEmpty {
     // Bad usage (spec/reports.md), as grep and diff without arguments;
     // ArgumentParser would print the help to standard output and exit 0.
@@ -63,9 +63,15 @@ do {
     writeStandardError("rawlockcheck: help: no command named '\(topic)' (\(choices))\n")
     exit(2)
   }
+  if let (option, times, reason) = OnceOptions.repeated(in: arguments) {
+    writeStandardError(
+      "rawlockcheck: \(option) was given \(times) times: \(reason) "
+        + "(see 'rawlockcheck \(arguments[0]) --help')\n")
+    exit(2)
+  }
   var command: any ParsableCommand =
     try (arguments.first == "symbolize" ? SymbolizeCommand.quickParse(arguments.dropFirst()) : nil)
-    ?? RawLockCheck.parse(PositionalRuns.collapse(Array(arguments)))
+    ?? RawLockCheck.parse(PositionalRuns.collapse(arguments))
   try command.run()
 } catch let code as ExitCode {
   exit(code.rawValue)

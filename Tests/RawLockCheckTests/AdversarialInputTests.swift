@@ -62,7 +62,7 @@ import Testing
   /// said "cannot open or not an ELF file" for all of them).
   @Test(arguments: [
     ("/nonexistent/p", "cannot open: No such file or directory"),
-    ("/tmp", "cannot open: is a directory"),
+    ("/tmp", "cannot open: Is a directory"),
     ("/dev/zero", "not a regular file (a FIFO, socket or device), so no ELF file"),
   ])
   func anExecutableThatCannotBeReadSaysWhy(path: String, reason: String) throws {

@@ -80,7 +80,7 @@ import Testing
       "\(run.stderr)")
     #expect(
       lines.contains(
-        "rawlockcheck: -: module \(directory.path): cannot open: is a directory: "
+        "rawlockcheck: -: module \(directory.path): cannot open: Is a directory: "
           + "its frames print as addresses"), "\(run.stderr)")
   }
 

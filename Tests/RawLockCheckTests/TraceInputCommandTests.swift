@@ -260,4 +260,19 @@ import Trace
     )
     #expect(try ToolRun(["report", file.path]).stderr.isEmpty)
   }
+
+  /// A shared `flock` (a reader's, a backup tool's) is not the recorder's
+  /// exclusive one: the trace is not said to be still written.
+  @Test func aSharedLockIsNoWriters() throws {
+    let file = Self.temporary("shared.rlt")
+    defer { try? FileManager.default.removeItem(at: file) }
+    try Data("rawlockcheck-trace 1\nclass A spinlock\n1 acquire A\n1 release A\n".utf8).write(
+      to: file)
+    let fd = open(file.path, O_RDONLY)
+    #expect(fd >= 0 && flock(fd, LOCK_SH) == 0)
+    let held = try ToolRun(["report", file.path])
+    close(fd)
+    #expect(held.status == 0)
+    #expect(held.stderr.isEmpty)
+  }
 }

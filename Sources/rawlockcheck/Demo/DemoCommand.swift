@@ -46,11 +46,13 @@ struct DemoCommand: ParsableCommand {
   @Option(
     parsing: .unconditional,
     help:
-      "Threads calling kfree_rcu() under the one &some_lock (so in turn, as the kernel's callers of one lock)."
+      "Threads calling kfree_rcu() under the one &some_lock (so in turn, as the kernel's callers of one lock), 1 to \(DemoScenario.maxThreads)."
   )
   var threads = 4
 
-  @Option(parsing: .unconditional, help: "Rounds per thread, each after a drain.")
+  @Option(
+    parsing: .unconditional,
+    help: "Rounds per thread, each after a drain, 1 to \(DemoScenario.maxRounds).")
   var rounds = 8
 
   func validate() throws {

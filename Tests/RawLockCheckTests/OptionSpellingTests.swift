@@ -1,0 +1,113 @@
+import ArgumentParser
+import Foundation
+import Testing
+
+@testable import rawlockcheck
+
+/// Options read as `getopt_long` reads them where swift-argument-parser
+/// reads them otherwise: `--name=` is the empty value (the parser took the
+/// next argument for it, and the runs of files after it leaked, joined by
+/// NUL, into an error or a path), and an option naming a file is given once
+/// (the parser kept the last, and the first was dropped unsaid).
+@Suite struct OptionSpellingTests {
+  static let clean = ["clean/interrupts-ok.rlt", "clean/nested-ok.rlt"]
+
+  @Test func anEmptyValueAfterEqualsIsAnArgumentOfItsOwn() {
+    #expect(
+      EmptyOptionValues.separate(["report", "--format=", "a", "b"])
+        == ["report", "--format", "", "a", "b"])
+    // `=` is the value of `--name==`; a short option and `--=` are no long
+    // option's; after `--` nothing is an option.
+    for unchanged in [
+      ["report", "--format==", "a"], ["graph", "-o=", "a"], ["report", "--=", "a"],
+      ["report", "a", "--", "--format="],
+    ] {
+      #expect(EmptyOptionValues.separate(unchanged) == unchanged)
+    }
+  }
+
+  /// `--format=` before two traces: the format is empty (refused, quoted as
+  /// `''`), not the traces joined.
+  @Test func anEmptyFormatIsRefusedAsEmpty() throws {
+    let run = try ToolRun(["report", "--format="] + Self.clean)
+    #expect(run.status == 2)
+    #expect(run.stderr.hasPrefix("rawlockcheck: The value '' is invalid for '--format <format>'"))
+    #expect(!run.stderr.contains("\0") && !run.stderr.contains("\\u{0}"), "\(run.stderr)")
+  }
+
+  /// `--graph-in=` (empty) takes no trace for its value: both traces are
+  /// read, and the empty graph file is the error.
+  @Test func anEmptyGraphFileLeavesTheTracesTraces() throws {
+    let run = try ToolRun(["report", "--graph-in="] + Self.clean)
+    #expect(run.status == 2)
+    #expect(!run.stderr.contains("\0") && !run.stderr.contains("\\u{0}"), "\(run.stderr)")
+    #expect(!run.stderr.contains("Missing expected argument"), "\(run.stderr)")
+  }
+
+  /// Each option that names a file or directory, given twice in each of
+  /// its spellings: refused before anything is read or written.
+  @Test(arguments: [
+    (["graph", "-o", "a.dot", "-o", "b.dot"], "-o/--output was given 2 times"),
+    (["graph", "-oa.dot", "--output=b.dot"], "-o/--output was given 2 times"),
+    (["graph", "--graph-in", "a.rlg", "--graph-in=b.rlg"], "--graph-in was given 2 times"),
+    (
+      ["report", "--format", "sarif", "--source-root", ".", "--source-root", "/"],
+      "--source-root was given 2 times"
+    ),
+    (["report", "--graph-out", "a.rlg", "--graph-out", "b.rlg"], "--graph-out was given 2 times"),
+  ])
+  func aFileOptionGivenTwiceIsRefused(arguments: [String], message: String) throws {
+    let dir = FileManager.default.temporaryDirectory
+      .appendingPathComponent("once-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let traces = Self.clean.map { FixturePaths.traces.appendingPathComponent($0).path }
+    let run = try ToolRun(arguments + traces, in: dir)
+    #expect(run.status == 2)
+    #expect(run.stderr.hasPrefix("rawlockcheck: \(message): "), "\(run.stderr)")
+    #expect(run.stdout.isEmpty)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+  }
+
+  @Test func symbolizeTakesOneELFFile() throws {
+    let tool = FixturePaths.tool.path
+    let run = try ToolRun(["symbolize", "--exe", tool, "--binary", tool, "0x10"])
+    #expect(run.status == 2)
+    #expect(run.stderr.hasPrefix("rawlockcheck: --exe/--binary was given 2 times: "))
+  }
+
+  /// Other options keep their last value, as GNU tools' do.
+  @Test func anotherOptionKeepsItsLastValue() throws {
+    let run = try ToolRun(["report", "--format", "text", "--format", "json"] + Self.clean)
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.stdout.hasPrefix("["))
+  }
+
+  /// Every option of the table is an option of its command that takes one
+  /// value and is not repeatable to the parser (so that nothing else
+  /// catches a second one), under each of the names the parser knows.
+  @Test func theTableNamesSingleValuedOptions() throws {
+    let commands: [String: any ParsableCommand.Type] = [
+      "report": ReportCommand.self, "graph": GraphCommand.self, "symbolize": SymbolizeCommand.self,
+    ]
+    #expect(Set(OnceOptions.table.keys) == Set(commands.keys))
+    for (name, options) in OnceOptions.table {
+      let info = try #require(
+        JSONSerialization.jsonObject(with: Data(commands[name]!._dumpHelp().utf8))
+          as? [String: Any])
+      let arguments = (info["command"] as? [String: Any])?["arguments"] as? [[String: Any]] ?? []
+      let known: [(names: Set<String>, repeating: Bool)] = arguments.compactMap { argument in
+        guard argument["kind"] as? String == "option" else { return nil }
+        let names = (argument["names"] as? [[String: Any]] ?? []).map { name in
+          (name["kind"] as? String == "long" ? "--" : "-") + (name["name"] as? String ?? "")
+        }
+        return (Set(names), argument["isRepeating"] as? Bool ?? true)
+      }
+      for option in options {
+        let match = known.first { $0.names == Set(option.names) }
+        #expect(match != nil, "\(name) \(option.names)")
+        #expect(match?.repeating == false, "\(name) \(option.names)")
+      }
+    }
+  }
+}
