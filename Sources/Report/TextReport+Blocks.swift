@@ -36,7 +36,7 @@ extension TextReport {
       out += "\nwhich lock already depends on the new lock.\n\n"
       out += "\nthe existing dependency chain (in reverse order) is:\n"
       for (i, link) in chain.enumerated() {
-        out += "\n-> #\(chain.count - 1 - i) \(lockName(link.lockClass)):\n"
+        out += "\n-> #\(chain.count - 1 - i) \(lockName(link.lockClass, usage: link.usage)):\n"
         out += stack(link.origin, indent: 7, numbered: false)
       }
       out += "\nother info that might help us debug this:\n\n"
@@ -69,13 +69,15 @@ extension TextReport {
       out += "\nand this task is already holding:\n"
       out += lockLine(held)
       out += "which would create a new lock dependency:\n"
-      out += " \(lockName(held.lockClass)) -> \(lockName(f.lock?.lockClass ?? held.lockClass))\n"
+      out += " \(lockName(held.lockClass, usage: held.usage)) -> "
+      out +=
+        "\(lockName(f.lock?.lockClass ?? held.lockClass, usage: f.lock?.usage ?? held.usage))\n"
       out += "\nbut this new dependency connects a \(state)-irq-safe lock:\n"
-      out += " \(lockName(safe))\n"
+      out += " \(lockName(safe, usage: f.usage(of: safe)))\n"
       out += "\n... which became \(state)-irq-safe at:\n"
       out += safeOrigin.map { stack($0, indent: 2, numbered: false) } ?? "  (unknown)\n"
       out += "\nto a \(state)-irq-unsafe lock:\n"
-      out += " \(lockName(unsafe))\n"
+      out += " \(lockName(unsafe, usage: f.usage(of: unsafe)))\n"
       out += "\n... which became \(state)-irq-unsafe at:\n...\n"
       out += unsafeOrigin.map { stack($0, indent: 2, numbered: false) } ?? "  (unknown)\n"
       out += "\nother info that might help us debug this:\n\n"
@@ -101,7 +103,7 @@ extension TextReport {
         forwards
         ? "but this lock took another, \(irqClass)-unsafe lock in the past:\n"
         : "but this lock was taken by another, \(irqClass)-safe lock in the past:\n"
-      out += " \(lockName(other))\n"
+      out += " \(lockName(other, usage: f.usage(of: other)))\n"
       // `print_lock_name()` leaves its line open, and the next pr_warn()
       // starts with two newlines: two blank lines.
       out += "\n\nand interrupts could create inverse lock ordering between them.\n\n"

@@ -65,9 +65,15 @@ extension ThreadValidator {
     var chain: [ChainLink] = []
     for e in path.reversed() {
       let edge = s.graph.edges[Int(e)]
-      chain.append(ChainLink(lockClass: edge.to, origin: edge.origin, thread: edge.creator))
+      chain.append(
+        ChainLink(
+          lockClass: edge.to, origin: edge.origin, thread: edge.creator,
+          usage: classes.usage(edge.to)))
     }
-    chain.append(ChainLink(lockClass: next.lockClass, origin: foundAt(next), thread: thread))
+    chain.append(
+      ChainLink(
+        lockClass: next.lockClass, origin: foundAt(next), thread: thread,
+        usage: classes.usage(next.lockClass)))
     report(
       .circularDependency, origin: foundAt(next), lock: snapshot(next),
       detail: .circularDependency(held: snapshot(prev), chain: chain),

@@ -46,8 +46,9 @@ public struct ChainLink: Sendable, Hashable {
   public var origin: Origin
   /// The thread that recorded it, when known.
   public var thread: ThreadID?
-  /// The class's usage bits when the finding was made, for the paths of
-  /// irq reports (lockdep prints them as they were then); nil elsewhere.
+  /// The class's usage bits when the finding was made (lockdep prints
+  /// them as they were then): set for a circular dependency's chain and
+  /// the paths of irq reports.
   public var usage: UsageMask? = nil
 }
 
@@ -214,5 +215,31 @@ extension Finding {
     default: break
     }
     return origins
+  }
+}
+
+extension Finding {
+  /// Class `c`'s usage bits as the finding recorded them when it was made
+  /// (its lock's, a held lock's, a chain or path link's), which lockdep
+  /// prints as they were then; nil when it recorded none for `c`. A report
+  /// printed after later events (offline, at the trace's end) must print
+  /// these, not the class's bits at its end.
+  public func usage(of c: ClassID) -> UsageMask? {
+    if let lock, lock.lockClass == c { return lock.usage }
+    if let held = held.last(where: { $0.lockClass == c }) { return held.usage }
+    switch detail {
+    case .circularDependency(let held, let chain):
+      if held.lockClass == c { return held.usage }
+      return chain.last { $0.lockClass == c }?.usage
+    case .recursiveLocking(let held):
+      return held.lockClass == c ? held.usage : nil
+    case .irqUnsafeDependency(let held, _, _, _, _, _, _, let safeToHeld, let lockToUnsafe, _):
+      if held.lockClass == c { return held.usage }
+      return (safeToHeld + lockToUnsafe).last { $0.lockClass == c && $0.usage != nil }?.usage
+    case .irqInversion(_, _, _, let path):
+      return path.last { $0.lockClass == c }?.usage
+    default:
+      return nil
+    }
   }
 }

@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+
+/// A finding prints each class's usage bits as they were when it was made,
+/// as lockdep's splat prints them (`print_lock_name()` at the time): a
+/// report printed at the trace's end printed the chain's and the irq
+/// paths' classes with bits that later events set (`{+.?.}` for a class
+/// used in a softirq only after the cycle was found). The property: the
+/// first finding's block of a trace reads the same as that of the trace
+/// cut right after the event that found it.
+@Suite struct UsageAtFindingTests {
+  static let header = "rawlockcheck-trace 1\nclass A raw_spinlock\nclass B raw_spinlock\n"
+
+  /// Each trace: the events up to and including the first finding, then
+  /// events that give its classes new usage bits.
+  static let cases: [(name: String, found: String, later: String)] = [
+    (
+      "circular dependency",
+      """
+      1 acquire A
+      1 acquire B
+      1 release B
+      1 release A
+      2 acquire B
+      2 acquire A
+
+      """,
+      """
+      2 release A
+      2 release B
+      3 softirq-enter
+      3 acquire A
+      3 release A
+      3 acquire B
+      3 release B
+      3 softirq-exit
+
+      """
+    ),
+    (
+      "irq-unsafe dependency",
+      """
+      1 hardirq-enter
+      1 acquire A
+      1 release A
+      1 hardirq-exit
+      2 acquire B
+      2 release B
+      3 irq-disable
+      3 acquire A
+      3 acquire B
+
+      """,
+      """
+      3 release B
+      3 release A
+      3 irq-enable
+      4 softirq-enter
+      4 acquire A
+      4 release A
+      4 acquire B
+      4 release B
+      4 softirq-exit
+
+      """
+    ),
+    (
+      "irq lock inversion",
+      """
+      1 acquire B
+      1 release B
+      2 irq-disable
+      2 acquire A
+      2 acquire B
+      2 release B
+      2 release A
+      2 irq-enable
+      3 hardirq-enter
+      3 acquire A
+
+      """,
+      """
+      3 release A
+      3 hardirq-exit
+      4 softirq-enter
+      4 acquire A
+      4 release A
+      4 acquire B
+      4 release B
+      4 softirq-exit
+
+      """
+    ),
+  ]
+
+  /// The first block of a text report, up to its `found at` line.
+  static func firstBlock(_ report: String) -> String {
+    report.split(separator: "\n").prefix { !$0.hasPrefix("found at ") }.joined(separator: "\n")
+  }
+
+  @Test(arguments: cases.map(\.name))
+  func laterUsageIsNotPrinted(name: String) throws {
+    let (_, found, later) = try #require(Self.cases.first { $0.name == name })
+    let cut = try ToolRun(["report", "-"], input: Self.header + found)
+    let whole = try ToolRun(["report", "-"], input: Self.header + found + later)
+    #expect(cut.status == 1 && whole.status == 1, "\(cut.stderr)\(whole.stderr)")
+    // The finding this case is about is first in both.
+    let title = name == "circular dependency" ? "circular" : "irq lock inversion"
+    #expect(cut.stdout.split(separator: "\n").prefix(3).joined().contains(title))
+    #expect(Self.firstBlock(whole.stdout) == Self.firstBlock(cut.stdout))
+    // The later events did change the bits the whole trace ends with.
+    #expect(whole.stdout.contains("?"))
+  }
+}
