@@ -3,7 +3,6 @@
 
 #include <dlfcn.h>
 #include <link.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -244,4 +243,3 @@ void rlc_route_global_jobs(int (*router)(void *job, unsigned long long delay)) {
   atomic_store_explicit(&rlc_job_router, router, memory_order_release);
 }
 
-size_t rlc_allocation_size(void *pointer) { return malloc_usable_size(pointer); }

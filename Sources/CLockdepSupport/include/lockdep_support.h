@@ -28,11 +28,6 @@ int rlc_lockdep_forked_after_start(void);
 /// after standard I/O is flushed (as ThreadSanitizer's `exitcode=`).
 void rlc_override_exit_status(int status);
 
-/// The bytes of the heap block at `pointer`, which `malloc` (or
-/// `aligned_alloc`) returned (`malloc_usable_size`): the memory a lock
-/// object's deallocation frees, for a held-lock-freed report's range.
-size_t rlc_allocation_size(void *pointer);
-
 /// The calling thread's name (`pthread_getname_np`); 0 on success.
 int rlc_thread_name(char *buffer, size_t size);
 

@@ -33,9 +33,12 @@ public class ValidatedLock: @unchecked Sendable {
   }
 
   deinit {
-    // The object's whole block, as the kernel's report gives the range
-    // freed (it said `X-X`, one byte); a Swift object is its block's start.
-    let size = rlc_allocation_size(Unmanaged.passUnretained(self).toOpaque())
+    // The object's bytes, as the kernel's report gives the range freed
+    // (it said `X-X`, one byte): its class's instance size, not its heap
+    // block's (`malloc_usable_size`), since an optimized build may put an
+    // object that does not escape on the stack, where asking `malloc`
+    // about it crashed.
+    let size = swiftClassInstanceExtents(type(of: self)).positive
     Live.freed(address: instance, length: UInt64(max(size, 1)))
   }
 
@@ -187,3 +190,10 @@ public class ValidatedLock: @unchecked Sendable {
     }
   }
 }
+
+/// The bytes of an instance of `theClass` before and after its address: the
+/// Swift runtime's own answer, which the standard library asks too
+/// (`_class_getInstancePositiveExtentSize`, internal to it); no public API
+/// gives a class's instance size.
+@_silgen_name("_swift_getSwiftClassInstanceExtents")
+private func swiftClassInstanceExtents(_ theClass: AnyClass) -> (negative: UInt, positive: UInt)

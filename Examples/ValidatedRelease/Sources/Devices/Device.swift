@@ -45,3 +45,23 @@ public final class Device: @unchecked Sendable {
     irqLock.withLock {}
   }
 }
+
+/// A counter made, used and dropped in one expression (`Counter().bump()`):
+/// the optimizer may put it, and the locks it makes, on the stack.
+public final class Counter: @unchecked Sendable {
+  /// The count's lock.
+  public let lock = RawSpinLock(name: "&counter->lock")
+  /// A sleeping lock beside it.
+  public let logMutex = Mutex(name: "&counter->log_mutex")
+  /// The count.
+  public var count = 0
+
+  /// A counter at 0.
+  public init() {}
+
+  /// Adds one under the lock, and logs.
+  public func bump() {
+    lock.withLock { count += 1 }
+    logMutex.withLock {}
+  }
+}

@@ -6,6 +6,29 @@ import Testing
 /// Built by `swift test -c release` with the `Validation` trait: the lock
 /// types validate in an optimized build.
 @Suite(.lockValidation) struct DevicesTests {
+  /// A lock that does not escape the function that makes it may live on
+  /// the stack in an optimized build (the lock's deallocation asked
+  /// `malloc` for its block's size, and crashed there).
+  @Test func locksThatDoNotEscapeAreFreedWhereverTheyLive() {
+    for i in 0..<1000 { #expect(countedUnderALocalLock(i) == i + 1) }
+    for _ in 0..<1000 { Counter().bump() }
+  }
+
+  /// A held lock freed gives the lock object's bytes as the range freed,
+  /// wherever the object lives.
+  @Test func aHeldLockFreedGivesItsObjectsBytes() throws {
+    let found = expectLockViolation(.heldLockFreed) { freeAHeldLocalLock() }
+    let text = found.first.map { LockValidation.describe($0) } ?? ""
+    // `... is freeing memory 0x7f0c2a1b3c40-0x7f0c2a1b3c7f, with a lock ...`
+    let line = try #require(text.split(separator: "\n").first { $0.contains("freeing memory ") })
+    let range = line.split(separator: " ").first { $0.contains("-") && $0.hasSuffix(",") } ?? ""
+    let ends = range.dropLast().split(separator: "-").compactMap {
+      UInt64($0.hasPrefix("0x") ? $0.dropFirst(2) : $0, radix: 16)
+    }
+    try #require(ends.count == 2, "\(text)")
+    #expect(ends[1] >= ends[0] && ends[1] - ends[0] < 256, "\(text)")
+  }
+
   @Test func theDevicesOrderIsClean() {
     let device = Device()
     for _ in 0..<100 { device.reconfigure() }
@@ -44,4 +67,23 @@ import Testing
     let disabled = text.split(separator: "\n").first { $0.hasPrefix("hardirqs last disabled") }
     #expect(disabled?.contains("Device.handleInterrupt()") == true, "\(text)")
   }
+}
+
+/// Two locks in an object that does not escape `countedUnderALocalLock`.
+final class Pair {
+  let lock = RawSpinLock(name: "&pair->lock")
+  let mutex = Mutex(name: "&pair->mutex")
+  var count = 0
+}
+
+@inline(never) func countedUnderALocalLock(_ i: Int) -> Int {
+  let pair = Pair()
+  pair.count = i
+  pair.lock.withLock { pair.count += 1 }
+  return pair.count
+}
+
+@inline(never) func freeAHeldLocalLock() {
+  let lock = Mutex(name: "&local->held")
+  lock.lock()
 }
