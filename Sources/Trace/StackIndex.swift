@@ -14,6 +14,11 @@
 /// homes named by the low bits scattered every move over the whole table
 /// (a cache miss each, once the table outgrows the cache).
 ///
+/// The hash has no key, so a trace can declare stacks that all hash alike
+/// (100,000 took 24 s): an insertion that probes more than
+/// `KeyedHashing.probeLimit` slots makes the index hash with the keyed
+/// hash from then on (`isKeyed`).
+///
 /// Invariants: `slots.count` is `1 << (32 - shift)`, and at most three
 /// quarters of the slots are used; a slot is 0 (empty) or `index + 1`
 /// in its low half and its stack's `hash >> 32` in its high half, found
@@ -22,11 +27,13 @@ struct StackIndex: Sendable {
   private var slots: [UInt64] = Array(repeating: 0, count: 16)
   private var shift: UInt64 = 28
   private var count = 0
+  /// Whether stacks are hashed with `KeyedHashing.hash`, not `hash`.
+  private(set) var isKeyed = false
 
   /// The index in `stacks` of a list equal to `addresses`, or nil; and
   /// the hash that `insert` takes.
   func find(_ addresses: [UInt64], in stacks: [[UInt64]]) -> (index: Int32?, hash: UInt64) {
-    let hash = Self.hash(addresses)
+    let hash = isKeyed ? KeyedHashing.hash(addresses) : Self.hash(addresses)
     let high = hash >> 32
     let mask = slots.count - 1
     var i = home(high)
@@ -41,27 +48,48 @@ struct StackIndex: Sendable {
     return (nil, hash)
   }
 
-  /// Indexes the stack `index` with `hash` (from `find`, which did not
-  /// find it).
-  mutating func insert(_ index: Int32, hash: UInt64) {
+  /// Indexes the stack `index` of `stacks` with `hash` (from `find`,
+  /// which did not find it).
+  mutating func insert(_ index: Int32, hash: UInt64, of stacks: [[UInt64]]) {
     if (count + 1) * 4 > slots.count * 3 {
       let old = slots
       slots = Array(repeating: 0, count: old.count * 2)
       shift -= 1
       for slot in old where slot != 0 { place(slot) }
     }
-    place((hash >> 32) << 32 | UInt64(UInt32(bitPattern: index)) + 1)
+    let probes = place(Self.slot(index, hash: hash))
     count += 1
+    if probes > KeyedHashing.probeLimit && !isKeyed {
+      // Every indexed stack again, with the keyed hash.
+      isKeyed = true
+      slots = Array(repeating: 0, count: slots.count)
+      for i in 0...Int(index) {
+        place(Self.slot(Int32(i), hash: KeyedHashing.hash(stacks[i])))
+      }
+    }
+  }
+
+  /// The slot of stack `index` with `hash`.
+  private static func slot(_ index: Int32, hash: UInt64) -> UInt64 {
+    (hash >> 32) << 32 | UInt64(UInt32(bitPattern: index)) + 1
   }
 
   /// The home slot of a stack whose hash has high half `high`.
   private func home(_ high: UInt64) -> Int { Int(truncatingIfNeeded: high >> shift) }
 
-  private mutating func place(_ slot: UInt64) {
+  /// Puts `slot` in the first empty slot from its home: how many slots
+  /// it probed.
+  @discardableResult
+  private mutating func place(_ slot: UInt64) -> Int {
     let mask = slots.count - 1
     var i = home(slot >> 32)
-    while slots[i] != 0 { i = (i + 1) & mask }
+    var probes = 1
+    while slots[i] != 0 {
+      i = (i + 1) & mask
+      probes += 1
+    }
     slots[i] = slot
+    return probes
   }
 
   /// A 64-bit hash of a list of addresses: a multiply and a shift a word.

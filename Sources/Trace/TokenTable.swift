@@ -6,8 +6,16 @@
 /// the text reader's event loop hashes a token in the same pass that finds
 /// its end, and compares it with a key in a word or two.
 ///
+/// The fast hash has no key, so a trace can be written whose tokens all
+/// hash alike (a 4 MB one took 42 s, every lookup probing them all): an
+/// insertion that probes more than `KeyedHashing.probeLimit` slots makes
+/// the table hash with the process's keyed hash from then on (`isKeyed`),
+/// which no trace can aim at.
+///
 /// Invariants: open addressing with linear probing over a power-of-two
-/// table kept at most half full, indexed by the hash's top bits; `keys`
+/// table kept at most half full, indexed by the hash's top bits; every
+/// entry's `hash` is its key's fast hash, or its keyed one when
+/// `isKeyed`; `keys`
 /// holds every key's bytes from an offset that is a multiple of 8, each
 /// followed by zero bytes up to the next multiple of 8 (so a key's last
 /// chunk is read as a whole word).
@@ -24,6 +32,8 @@ struct TokenTable {
   private var shift: UInt64 = 58
   private var entries: [Entry] = []
   private var keys: [UInt8] = []
+  /// Whether keys are hashed with `KeyedHashing.hash` rather than `hash`.
+  private(set) var isKeyed = false
 
   init() { slots = Array(repeating: -1, count: 64) }
 
@@ -99,7 +109,7 @@ struct TokenTable {
 
   /// The value stored for `bytes`, if any.
   func find(_ bytes: UnsafeRawBufferPointer) -> Int32? {
-    let h = Self.hash(bytes)
+    let h = isKeyed ? KeyedHashing.hash(bytes) : Self.hash(bytes)
     return find(hash: h, length: bytes.count) { key in
       var i = 0
       while i < bytes.count {
@@ -119,8 +129,10 @@ struct TokenTable {
   /// are readable (those past `length` are ignored): a lookup that reads
   /// whole words only.
   @inline(__always)
-  func find(paddedBytes bytes: UnsafeRawPointer, length: Int, hash h: UInt64) -> Int32? {
-    find(hash: h, length: length) { key in
+  func find(paddedBytes bytes: UnsafeRawPointer, length: Int, hash fast: UInt64) -> Int32? {
+    let h =
+      isKeyed ? KeyedHashing.hash(UnsafeRawBufferPointer(start: bytes, count: length)) : fast
+    return find(hash: h, length: length) { key in
       // Whole chunks, then the last one (of 1 to 8 bytes: the length is
       // not 0 here).
       var i = 0
@@ -188,25 +200,47 @@ struct TokenTable {
   /// Stores `value` for `bytes` (which must not be present yet).
   mutating func insert(_ bytes: UnsafeRawBufferPointer, value: Int32) {
     if (entries.count + 1) * 2 > slots.count { grow() }
-    let h = Self.hash(bytes)
+    let h = isKeyed ? KeyedHashing.hash(bytes) : Self.hash(bytes)
     let e = Int32(entries.count)
     entries.append(Entry(hash: h, start: keys.count, length: bytes.count, value: value))
     keys.append(contentsOf: bytes)
     // Zero bytes up to the next multiple of 8 (the invariant).
     keys.append(contentsOf: repeatElement(0, count: (8 - bytes.count % 8) % 8))
-    place(e, hash: h)
+    if place(e, hash: h) > KeyedHashing.probeLimit && !isKeyed { rekey() }
   }
 
-  private mutating func place(_ e: Int32, hash h: UInt64) {
+  /// Puts entry `e` in the first empty slot from its hash's: how many
+  /// slots it probed.
+  @discardableResult
+  private mutating func place(_ e: Int32, hash h: UInt64) -> Int {
     let mask = slots.count - 1
     var i = Int(truncatingIfNeeded: h &>> shift)
-    while slots[i] >= 0 { i = (i + 1) & mask }
+    var probes = 1
+    while slots[i] >= 0 {
+      i = (i + 1) & mask
+      probes += 1
+    }
     slots[i] = e
+    return probes
   }
 
   private mutating func grow() {
     slots = Array(repeating: -1, count: slots.count * 2)
     shift -= 1
+    for e in entries.indices { place(Int32(e), hash: entries[e].hash) }
+  }
+
+  /// Hashes every key with the keyed hash from now on.
+  private mutating func rekey() {
+    isKeyed = true
+    keys.withUnsafeBytes { keys in
+      for e in entries.indices {
+        let start = keys.baseAddress! + entries[e].start
+        entries[e].hash = KeyedHashing.hash(
+          UnsafeRawBufferPointer(start: start, count: entries[e].length))
+      }
+    }
+    slots = Array(repeating: -1, count: slots.count)
     for e in entries.indices { place(Int32(e), hash: entries[e].hash) }
   }
 }

@@ -150,7 +150,7 @@ public struct TraceSymbols: Sendable {
     if let known { return known }
     let index = Int32(stacks.count)
     stacks.append(addresses)
-    stackIndex.insert(index, hash: hash)
+    stackIndex.insert(index, hash: hash, of: stacks)
     return index
   }
 }

@@ -6,6 +6,31 @@ import Testing
 /// The graph's pair index finds every edge it was given, through its
 /// growth, and nothing else (checked against a `Dictionary`).
 @Suite struct EdgeIndexTests {
+  /// Pairs chosen so that a fixed multiplicative hash (the golden ratio's,
+  /// top half of the product) sends them all to one home slot of a
+  /// 512-slot table land apart under the table's random multiplier: a
+  /// lookup reads a slot or two, where it read half of them.
+  @Test func chosenPairsDoNotPileUp() {
+    var chosen: [UInt64] = []
+    search: for a in 0..<1024 {
+      for b in 0..<1024 {
+        let key = DependencyGraph.pairKey(ClassID(Int32(a)), ClassID(Int32(b)))
+        let packed = ((key >> 32) << 20 | key & 0xF_FFFF) << 8
+        if (packed &* 0x9E37_79B9_7F4A_7C15) >> 32 & 511 == 0 { chosen.append(key) }
+        if chosen.count == 250 { break search }
+      }
+    }
+    #expect(chosen.count == 250)
+    var index = EdgeIndex()
+    for (e, key) in chosen.enumerated() {
+      index.insert(key, Int32(e), kinds: DependencyKinds(rawValue: 1))
+    }
+    let probes = chosen.map { index.probeLength($0) }
+    #expect(chosen.enumerated().allSatisfy { index.find($1) == Int32($0) })
+    // Random keys at this load read 1.5 slots on average.
+    #expect(Double(probes.reduce(0, +)) / Double(probes.count) < 4, "\(probes)")
+  }
+
   @Test func findsEveryPairAndNoOther() {
     var rng = SplitMix(seed: 7)
     var index = EdgeIndex()
