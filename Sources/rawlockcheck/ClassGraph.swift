@@ -415,7 +415,9 @@ struct ClassGraph {
   static func quoted(_ s: String) -> String { quoted(lines: [s]) }
 
   /// A DOT string literal drawn as `lines`, one below the other (joined
-  /// with DOT's `\n`), each escaped as `quoted(_:)` escapes.
+  /// with DOT's `\n`), each escaped as `quoted(_:)` escapes; a line whose
+  /// text would pass `maxLineBytes` ends there with how many bytes of it
+  /// are left out.
   static func quoted(lines: [String]) -> String {
     var out = "\""
     for (i, line) in lines.enumerated() {
@@ -425,20 +427,34 @@ struct ClassGraph {
     return out + "\""
   }
 
-  /// `s` escaped into a DOT string literal's text.
+  /// The most bytes of one line of a DOT string literal. Graphviz refuses
+  /// a quoted string of 16 KiB or more (`syntax error ... scanning a
+  /// quoted string`), which a trace's class name may be; nobody reads a
+  /// label that long anyway.
+  static let maxLineBytes = 1024
+
+  /// `s` escaped into a DOT string literal's text, at most `maxLineBytes`
+  /// of it.
   private static func escape(_ s: String, into out: inout String) {
-    for scalar in s.unicodeScalars {
+    var written = 0
+    for (offset, scalar) in zip(s.unicodeScalars.indices, s.unicodeScalars) {
+      let text: String
       switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
+      case "\"": text = "\\\""
+      case "\\": text = "\\\\"
       default:
-        if QuotedText.isPrintable(scalar) {
-          out.unicodeScalars.append(scalar)
-        } else {
-          // The escape's backslash escaped in turn: DOT prints it as is.
-          out += "\\" + QuotedText.escape(scalar)
-        }
+        // A control character's escape has its backslash escaped in
+        // turn: DOT prints it as is.
+        text =
+          QuotedText.isPrintable(scalar) ? String(scalar) : "\\" + QuotedText.escape(scalar)
       }
+      if written + text.utf8.count > maxLineBytes {
+        let left = s.utf8.distance(from: offset, to: s.utf8.endIndex)
+        out += "... (\(left) more bytes)"
+        return
+      }
+      out += text
+      written += text.utf8.count
     }
   }
 

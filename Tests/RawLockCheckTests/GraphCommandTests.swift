@@ -394,6 +394,21 @@ import Testing
     #expect(run.stdout.contains("stroke-dasharray"))
   }
 
+  /// A class name of 20,000 bytes (a trace may have one): its label says
+  /// how much is left out, and Graphviz, which refuses a quoted string of
+  /// 16 KiB, draws the graph.
+  @Test(.enabled(if: hasDot, "Graphviz's dot is installed"))
+  func aLongNameIsShortenedForGraphviz() throws {
+    let name = String(repeating: "n", count: 20_000)
+    #expect(ClassGraph.quoted(name) == "\"" + name.prefix(1024) + "... (18976 more bytes)\"")
+    let trace =
+      "rawlockcheck-trace 1\nclass \"\(name)\" mutex\nclass B mutex\n"
+      + "1 acquire \"\(name)\"\n1 acquire B\n1 release B\n1 release \"\(name)\"\n"
+    let run = try ToolRun(["graph", "--format", "svg", "-"], input: trace)
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.stdout.contains("more bytes)"))
+  }
+
   @Test func svgWithoutDotIsAClearError() throws {
     let process = Process()
     process.executableURL = FixturePaths.tool
