@@ -95,6 +95,27 @@ import Testing
     #expect(note.contains("&learnt->ring"), "\(note)")
   }
 
+  /// A kind found again every time it happens (a held lock freed, a
+  /// recursion) gets no such note, even where the process made the same
+  /// mistake first: a user's trial read "learnt once per process" for a
+  /// held lock freed, which is not learnt.
+  @Test func aKindFoundEveryTimeGetsNoLearntNote() {
+    func holder() -> Checked.Mutex {
+      Checked.Mutex(name: "&learnt->held", key: LockClassKey("&learnt->held"))
+    }
+    let first = LockValidationScope()
+    first.run { holder().lock() }
+    #expect(first.findings.map(\.finding.kind) == [.heldLockFreed])
+    // Expects a held lock freed, and frees none.
+    let (_, found, complaints) = LockValidationScope.check(expecting: .heldLockFreed) {
+      holder().withLock {}
+    }
+    #expect(found.isEmpty)
+    let note = complaints.first ?? ""
+    #expect(note.hasPrefix("expected a held-lock-freed finding, found none"), "\(note)")
+    #expect(!note.contains("learnt once per process"), "\(note)")
+  }
+
   /// A negative test whose finding happened on threads it started without
   /// `scope.run {}` (reported process-wide, not in its scope) says that
   /// it happened there (found by a user's package: the message said only

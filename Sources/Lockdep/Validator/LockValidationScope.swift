@@ -480,8 +480,11 @@ public final class LockValidationScope: Sendable {
   /// scope starts from what was learnt: where another test made the
   /// mistake first on locks of the same class, repeating it makes nothing
   /// new to find (a user's trial met this with tests run in parallel).
+  /// Only for the kinds found from what was learnt (`learntKinds`): a
+  /// recursion, an unbalanced unlock or a held lock freed is found again
+  /// every time it happens.
   static func learntNote(_ kind: FindingKind) -> String {
-    guard LiveValidator.isCreated else { return "" }
+    guard learntKinds.contains(kind), LiveValidator.isCreated else { return "" }
     let validator = LiveValidator.shared
     let earlier = validator.findings.filter { $0.kind == kind }
     guard !earlier.isEmpty else { return "" }
@@ -500,6 +503,12 @@ public final class LockValidationScope: Sendable {
       + "those classes, the mistake made there first is nothing new here (a LockClassKey of "
       + "their own makes it new)"
   }
+
+  /// The kinds found from a class's dependencies or irq usage, which the
+  /// process learns once: a repeat of the mistake finds nothing new.
+  static let learntKinds: Set<FindingKind> = [
+    .circularDependency, .inconsistentLockState, .irqLockInversion,
+  ]
 
   /// Whether a negative test in a build without validation, or with it
   /// off, was said to check nothing (once per process).
