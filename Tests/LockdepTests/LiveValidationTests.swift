@@ -375,6 +375,33 @@ import Testing
     }
   }
 
+  /// A lock freed below held ones makes them taken again (`reacquire`),
+  /// and a finding made then (a recursion found again) starts where the
+  /// lock was dropped, not in the validator's own frames (it began with
+  /// `PThreadMutex.withLock` and 27 frames of the validator and runtime).
+  @Test func aFindingAtAFreeStartsWhereTheLockWasDropped() {
+    let scope = LockValidationScope()
+    scope.run {
+      var below: Checked.RawSpinLock? = Checked.RawSpinLock(name: "&free->below")
+      let first = Checked.RawSpinLock(name: "&free->same", key: LockClassKey("&free->same"))
+      let second = Checked.RawSpinLock(name: "&free->same", key: LockClassKey("&free->same"))
+      below?.lock()
+      first.lock()
+      second.lock()
+      below = nil
+      second.unlock()
+      first.unlock()
+    }
+    let kinds = scope.findings.map(\.finding.kind)
+    #expect(kinds.contains(.recursiveLocking) && kinds.contains(.heldLockFreed), "\(kinds)")
+    for occurrence in scope.findings {
+      let text = occurrence.text
+      let backtrace = text.components(separatedBy: "stack backtrace:\n").last ?? ""
+      let first = backtrace.split(separator: "\n").first.map(String.init) ?? ""
+      #expect(first.contains("aFindingAtAFreeStartsWhereTheLockWasDropped"), "\(text)")
+    }
+  }
+
   @Test func mapsOfKindsWithoutWaitTypesTakeTheirInnerOne() {
     // The kernel's DEFINE_WAIT_OVERRIDE_MAP(printk_legacy_map, LD_WAIT_SLEEP),
     // taken with lock_map_acquire_try(): inside it the running limit is its

@@ -39,7 +39,7 @@ public class ValidatedLock: @unchecked Sendable {
     // object that does not escape on the stack, where asking `malloc`
     // about it crashed.
     let size = swiftClassInstanceExtents(type(of: self)).positive
-    Live.freed(address: instance, length: UInt64(max(size, 1)))
+    Live.freed(address: instance, length: UInt64(max(size, 1)), caller: callerAddress)
   }
 
   /// Takes the lock with `tryAcquire`, else with `acquire` (which waits),

@@ -291,12 +291,15 @@ enum Live {
     }
   }
 
-  /// Memory at `address` is being freed (or a lock there re-initialized).
-  static func freed(address: UInt64, length: UInt64) {
+  /// Memory at `address` is being freed (or a lock there re-initialized),
+  /// by the function whose return address is `caller` (0: unknown), where
+  /// the free's stack starts.
+  static func freed(address: UInt64, length: UInt64, caller: UInt64 = 0) {
     guard LiveValidator.isCreated else { return }
     withThread(orphan: {
       LockEvent(.free, thread: orphanThread, address: address, length: length)
     }) { thread in
+      if thread.signalDepth == 0 { thread.freeCaller = caller }
       submit(LockEvent(.free, thread: thread.id, address: address, length: length), on: thread)
     }
   }

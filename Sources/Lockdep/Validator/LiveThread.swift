@@ -39,6 +39,12 @@ final class LiveThread: StackSource {
   /// none): a stack captured for it starts at that frame
   /// (`captureStack()`), whatever path inside the validator captured it.
   @exclusivity(unchecked) var eventIP: UInt64 = 0
+  /// The return address of the lock's `deinit` for the free `Live.freed`
+  /// submits next (0: none): its stack starts there (`eventIP`), not in
+  /// the validator's frames of the finding that captured it (a lock freed
+  /// below a held one takes those again, `reacquire`, and a finding made
+  /// then began with the validator's own frames).
+  @exclusivity(unchecked) var freeCaller: UInt64 = 0
   /// Events of signal handlers, waiting to be validated.
   @exclusivity(unchecked) var deferred = DeferredEvents()
   /// The event being validated, while it is and the process records: it
@@ -135,7 +141,8 @@ final class LiveThread: StackSource {
     busy = true
     rlc_signal_fence()
     if recording != nil { unrecorded = event }
-    eventIP = event.origin.ip
+    eventIP = event.origin.ip != 0 || event.verb != .free ? event.origin.ip : freeCaller
+    freeCaller = 0
     do {
       try validator.process(event)
     } catch {
