@@ -148,6 +148,16 @@ import Testing
     #expect(perKind?["release"] == 1000)
   }
 
+  /// A program that ends with `_exit()`, which runs no exit handler,
+  /// keeps its events by calling `LockValidation.flushTrace()` first.
+  @Test func aTraceFlushedBeforeExitKeepsItsEvents() throws {
+    let (_, trace) = try Self.run("flushed-then-exit")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    let perKind = try Self.stats(trace)?["eventsPerKind"] as? [String: Int]
+    #expect(perKind?["acquire"] == 1000)
+    #expect(perKind?["release"] == 1000)
+  }
+
   @Test func eightThreadsLoseNoEventAndFindNothing() throws {
     let (live, trace) = try Self.record("record-stress")
     defer { try? FileManager.default.removeItem(at: trace) }

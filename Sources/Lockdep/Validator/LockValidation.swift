@@ -101,6 +101,16 @@ public enum LockValidation {
     UInt64(UInt(bitPattern: rlc_return_address_of_caller()))
   }
 
+  /// Writes every thread's buffered events of the trace being recorded
+  /// (`RAWLOCKCHECK_TRACE`) to its file, as the process's exit does. Call
+  /// it before `_exit()` or `_Exit()`, which end the process without the
+  /// exit handlers that write them: their events would be lost (a trace
+  /// had 2 of a program's 12). Does nothing when no trace is recorded.
+  public static func flushTrace() {
+    guard LiveValidator.isCreated else { return }
+    TraceRecorder.current?.flushAll()
+  }
+
   /// Names the calling thread in reports (lockdep's `comm`), and for the
   /// system (at most 15 bytes there).
   public static func setThreadName(_ name: String) {
