@@ -5,16 +5,20 @@
 /// tokens, its stacks and its class pairs are the keys of hash tables
 /// whose fast hashes are public, so a trace can be made whose keys all
 /// hash alike, and each lookup then probes all of them (quadratic time:
-/// tens of seconds for a few megabytes). A table counts the slots an
-/// insertion probes, and past `probeLimit` hashes every key again with
-/// `Hasher` (SipHash, keyed at random per process), as Rust's and
-/// Python's tables hash input. An ordinary trace never gets there (a
-/// table at most three quarters full probes a few slots), so its lookups
-/// keep the fast hash.
+/// tens of seconds for a few megabytes). After each insertion a table
+/// measures the run of filled slots the new key joined (a lookup that
+/// misses walks all of it, one that hits up to its key), and past its
+/// limit hashes every key again with `Hasher` (SipHash, keyed at random
+/// per process), as Rust's and Python's tables hash input. The limits are
+/// above the longest run random hashes make (about ln(n) / (a - 1 - ln a)
+/// slots at load a: 72 for a million keys at a half, 370 at three
+/// quarters), so an ordinary trace keeps the fast hash.
 enum KeyedHashing {
-  /// The slots an insertion may probe before its table turns to the keyed
-  /// hash.
-  static let probeLimit = 128
+  /// The longest run of filled slots a table at most half full keeps
+  /// before it turns to the keyed hash.
+  static let halfFullRunLimit = 128
+  /// The same for a table at most three quarters full.
+  static let threeQuartersFullRunLimit = 1024
 
   /// The keyed hash of `bytes`.
   static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {

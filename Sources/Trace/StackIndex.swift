@@ -15,9 +15,10 @@
 /// (a cache miss each, once the table outgrows the cache).
 ///
 /// The hash has no key, so a trace can declare stacks that all hash alike
-/// (100,000 took 24 s): an insertion that probes more than
-/// `KeyedHashing.probeLimit` slots makes the index hash with the keyed
-/// hash from then on (`isKeyed`).
+/// (100,000 took 24 s), or fill one long run of slots: an insertion whose
+/// stack joins a run of more than `KeyedHashing.threeQuartersFullRunLimit`
+/// filled slots makes the index hash with the keyed hash from then on
+/// (`isKeyed`).
 ///
 /// Invariants: `slots.count` is `1 << (32 - shift)`, and at most three
 /// quarters of the slots are used; a slot is 0 (empty) or `index + 1`
@@ -57,9 +58,9 @@ struct StackIndex: Sendable {
       shift -= 1
       for slot in old where slot != 0 { place(slot) }
     }
-    let probes = place(Self.slot(index, hash: hash))
+    let placed = place(Self.slot(index, hash: hash))
     count += 1
-    if probes > KeyedHashing.probeLimit && !isKeyed {
+    if !isKeyed && runLength(at: placed) > KeyedHashing.threeQuartersFullRunLimit {
       // Every indexed stack again, with the keyed hash.
       isKeyed = true
       slots = Array(repeating: 0, count: slots.count)
@@ -77,19 +78,34 @@ struct StackIndex: Sendable {
   /// The home slot of a stack whose hash has high half `high`.
   private func home(_ high: UInt64) -> Int { Int(truncatingIfNeeded: high >> shift) }
 
-  /// Puts `slot` in the first empty slot from its home: how many slots
-  /// it probed.
+  /// Puts `slot` in the first empty slot from its home, and returns that
+  /// slot's position.
   @discardableResult
   private mutating func place(_ slot: UInt64) -> Int {
     let mask = slots.count - 1
     var i = home(slot >> 32)
-    var probes = 1
-    while slots[i] != 0 {
-      i = (i + 1) & mask
-      probes += 1
-    }
+    while slots[i] != 0 { i = (i + 1) & mask }
     slots[i] = slot
-    return probes
+    return i
+  }
+
+  /// The length of the run of filled slots that position `i` (filled) is
+  /// in, counted up to one past `KeyedHashing.threeQuartersFullRunLimit`.
+  private func runLength(at i: Int) -> Int {
+    let mask = slots.count - 1
+    let limit = KeyedHashing.threeQuartersFullRunLimit
+    var length = 1
+    var j = (i - 1) & mask
+    while length <= limit && slots[j] != 0 {
+      length += 1
+      j = (j - 1) & mask
+    }
+    j = (i + 1) & mask
+    while length <= limit && slots[j] != 0 {
+      length += 1
+      j = (j + 1) & mask
+    }
+    return length
   }
 
   /// A 64-bit hash of a list of addresses: a multiply and a shift a word.

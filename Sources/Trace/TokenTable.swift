@@ -7,10 +7,11 @@
 /// its end, and compares it with a key in a word or two.
 ///
 /// The fast hash has no key, so a trace can be written whose tokens all
-/// hash alike (a 4 MB one took 42 s, every lookup probing them all): an
-/// insertion that probes more than `KeyedHashing.probeLimit` slots makes
-/// the table hash with the process's keyed hash from then on (`isKeyed`),
-/// which no trace can aim at.
+/// hash alike (a 4 MB one took 42 s, every lookup probing them all), or
+/// fill one long run of slots: an insertion whose key joins a run of more
+/// than `KeyedHashing.halfFullRunLimit` filled slots makes the table hash
+/// with the process's keyed hash from then on (`isKeyed`), which no trace
+/// can aim at.
 ///
 /// Invariants: open addressing with linear probing over a power-of-two
 /// table kept at most half full, indexed by the hash's top bits; every
@@ -206,22 +207,37 @@ struct TokenTable {
     keys.append(contentsOf: bytes)
     // Zero bytes up to the next multiple of 8 (the invariant).
     keys.append(contentsOf: repeatElement(0, count: (8 - bytes.count % 8) % 8))
-    if place(e, hash: h) > KeyedHashing.probeLimit && !isKeyed { rekey() }
+    let slot = place(e, hash: h)
+    if !isKeyed && runLength(at: slot) > KeyedHashing.halfFullRunLimit { rekey() }
   }
 
-  /// Puts entry `e` in the first empty slot from its hash's: how many
-  /// slots it probed.
+  /// Puts entry `e` in the first empty slot from its hash's, and returns
+  /// that slot.
   @discardableResult
   private mutating func place(_ e: Int32, hash h: UInt64) -> Int {
     let mask = slots.count - 1
     var i = Int(truncatingIfNeeded: h &>> shift)
-    var probes = 1
-    while slots[i] >= 0 {
-      i = (i + 1) & mask
-      probes += 1
-    }
+    while slots[i] >= 0 { i = (i + 1) & mask }
     slots[i] = e
-    return probes
+    return i
+  }
+
+  /// The length of the run of filled slots that slot `i` (filled) is in,
+  /// counted up to one past `KeyedHashing.halfFullRunLimit`.
+  private func runLength(at i: Int) -> Int {
+    let mask = slots.count - 1
+    var length = 1
+    var j = (i - 1) & mask
+    while length <= KeyedHashing.halfFullRunLimit && slots[j] >= 0 {
+      length += 1
+      j = (j - 1) & mask
+    }
+    j = (i + 1) & mask
+    while length <= KeyedHashing.halfFullRunLimit && slots[j] >= 0 {
+      length += 1
+      j = (j + 1) & mask
+    }
+    return length
   }
 
   private mutating func grow() {

@@ -7,20 +7,37 @@
 /// value, and so does the parser once the empty value is an argument of its
 /// own: `--name ""`, which is what `separate` makes of it.
 enum EmptyOptionValues {
-  /// `arguments` with each `--name=` before `--` made `--name` and an
-  /// empty argument.
+  /// Per command, its options that take a value (a flag given `--flag=`
+  /// is left for the parser to refuse: it takes none).
+  static let valued: [String: Set<String>] = [
+    "report": [
+      "--format", "--binary", "--debug-dir", "--source-root", "--hide-frames", "--reader-thread",
+      "--graph-in", "--graph-out",
+    ],
+    "stats": ["--format", "--binary", "--debug-dir"],
+    "graph": ["--format", "--output", "--max-edges", "--binary", "--debug-dir", "--graph-in"],
+    "convert": ["--to"],
+    "generate": ["--events", "--shape", "--classes", "--threads", "--seed", "--stacks"],
+    "symbolize": ["--exe", "--binary", "--format", "--debug-dir", "--jobs"],
+    "demo": ["--design", "--format", "--threads", "--rounds"],
+  ]
+
+  /// `arguments` (the subcommand first) with each `--name=` of an option
+  /// that takes a value, before `--`, made `--name` and an empty argument.
   static func separate(_ arguments: [String]) -> [String] {
-    guard arguments.contains(where: isEmptyValued) else { return arguments }
-    var result: [String] = []
+    guard let command = arguments.first, let options = valued[command],
+      arguments.contains(where: { isEmptyValued($0, of: options) })
+    else { return arguments }
+    var result = [command]
     result.reserveCapacity(arguments.count + 1)
-    var rest = arguments[...]
+    var rest = arguments.dropFirst()
     while let argument = rest.popFirst() {
       if argument == "--" {
         result.append(argument)
         result += rest
         break
       }
-      if isEmptyValued(argument) {
+      if isEmptyValued(argument, of: options) {
         result += [String(argument.dropLast()), ""]
       } else {
         result.append(argument)
@@ -29,11 +46,9 @@ enum EmptyOptionValues {
     return result
   }
 
-  /// Whether `argument` is a long option with `=` and nothing after it
-  /// (the one `=`: `--name==` gives the value `=`).
-  private static func isEmptyValued(_ argument: String) -> Bool {
-    guard argument.hasPrefix("--") else { return false }
-    let body = argument.utf8.dropFirst(2)
-    return body.count > 1 && body.firstIndex(of: UInt8(ascii: "=")) == body.indices.last
+  /// Whether `argument` is `--name=` with nothing after the one `=`
+  /// (`--name==` gives the value `=`), of an option of `options`.
+  private static func isEmptyValued(_ argument: String, of options: Set<String>) -> Bool {
+    argument.hasSuffix("=") && options.contains(String(argument.dropLast()))
   }
 }

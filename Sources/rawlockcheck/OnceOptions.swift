@@ -42,25 +42,34 @@ enum OnceOptions {
 
   /// The first option of the command `arguments` names (the subcommand
   /// first) given more than once before `--`, its spelling (`-o/--output`
-  /// for several names), how many times, and why once; nil when none is.
+  /// for several names), how many times, and why once; nil when none is,
+  /// or when help is asked for (which the parser gives whatever else the
+  /// arguments say).
   static func repeated(
     in arguments: some Collection<String>
   ) -> (option: String, times: Int, reason: String)? {
     guard let command = arguments.first, let options = table[command] else { return nil }
     let given = arguments.dropFirst().prefix { $0 != "--" }
+    if given.contains(where: { $0 == "--help" || $0 == "-h" }) { return nil }
     for option in options {
-      let times = given.count { argument in option.names.contains { spells(argument, $0) } }
-      if times > 1 {
-        return (option.names.joined(separator: "/"), times, option.reason)
+      let count = given.reduce(0) { sum, argument in
+        sum + option.names.reduce(0) { $0 + Self.times(argument, spells: $1) }
+      }
+      if count > 1 {
+        return (option.names.joined(separator: "/"), count, option.reason)
       }
     }
     return nil
   }
 
-  /// Whether `argument` gives option `name`: `--name` alone or with
-  /// `=value`; `-o` alone or with its value attached (`-oout.dot`).
-  private static func spells(_ argument: String, _ name: String) -> Bool {
-    if name.hasPrefix("--") { return argument == name || argument.hasPrefix(name + "=") }
-    return argument.hasPrefix(name) && !argument.hasPrefix("--")
+  /// How many times `argument` gives option `name`: a long one once as
+  /// `--name` alone or with `=value`; a short one (`-o`) once per letter
+  /// of a cluster of short options (`-oo` is `-o` twice, each taking an
+  /// argument, as `PositionalRuns` reads a cluster).
+  private static func times(_ argument: String, spells name: String) -> Int {
+    if name.hasPrefix("--") { return argument == name || argument.hasPrefix(name + "=") ? 1 : 0 }
+    guard argument.hasPrefix("-"), !argument.hasPrefix("--") else { return 0 }
+    let letter = name.dropFirst()
+    return argument.dropFirst().count { String($0) == letter }
   }
 }

@@ -17,12 +17,46 @@ import Testing
       EmptyOptionValues.separate(["report", "--format=", "a", "b"])
         == ["report", "--format", "", "a", "b"])
     // `=` is the value of `--name==`; a short option and `--=` are no long
-    // option's; after `--` nothing is an option.
+    // option's; a flag takes no value (the parser refuses `--merge=`);
+    // after `--` nothing is an option.
     for unchanged in [
       ["report", "--format==", "a"], ["graph", "-o=", "a"], ["report", "--=", "a"],
-      ["report", "a", "--", "--format="],
+      ["report", "--merge=", "a"], ["report", "a", "--", "--format="],
     ] {
       #expect(EmptyOptionValues.separate(unchanged) == unchanged)
+    }
+  }
+
+  /// The commands' options that take a value, as the parser knows them
+  /// (so that a new option is not left out of `EmptyOptionValues`).
+  @Test func theValuedOptionsAreTheParsers() throws {
+    let commands: [String: any ParsableCommand.Type] = [
+      "report": ReportCommand.self, "stats": StatsCommand.self, "graph": GraphCommand.self,
+      "convert": ConvertCommand.self, "generate": GenerateCommand.self,
+      "symbolize": SymbolizeCommand.self, "demo": DemoCommand.self,
+    ]
+    #expect(Set(EmptyOptionValues.valued.keys) == Set(commands.keys))
+    for (name, command) in commands {
+      let longNames = Set(
+        try Self.options(of: command).flatMap { $0.names.filter { $0.hasPrefix("--") } })
+      #expect(EmptyOptionValues.valued[name] == longNames, "\(name)")
+    }
+  }
+
+  /// A command's options that take a value (not flags), each with its
+  /// names (`--name`, `-n`) and whether the parser takes it repeated.
+  static func options(of command: any ParsableCommand.Type) throws -> [(
+    names: [String], repeating: Bool
+  )] {
+    let info = try #require(
+      JSONSerialization.jsonObject(with: Data(command._dumpHelp().utf8)) as? [String: Any])
+    let arguments = (info["command"] as? [String: Any])?["arguments"] as? [[String: Any]] ?? []
+    return arguments.compactMap { argument in
+      guard argument["kind"] as? String == "option" else { return nil }
+      let names = (argument["names"] as? [[String: Any]] ?? []).map { name in
+        (name["kind"] as? String == "long" ? "--" : "-") + (name["name"] as? String ?? "")
+      }
+      return (names, argument["isRepeating"] as? Bool ?? true)
     }
   }
 
@@ -48,7 +82,8 @@ import Testing
   /// its spellings: refused before anything is read or written.
   @Test(arguments: [
     (["graph", "-o", "a.dot", "-o", "b.dot"], "-o/--output was given 2 times"),
-    (["graph", "-oa.dot", "--output=b.dot"], "-o/--output was given 2 times"),
+    (["graph", "-o", "a.dot", "--output=b.dot"], "-o/--output was given 2 times"),
+    (["graph", "-oo", "a.dot", "b.dot"], "-o/--output was given 2 times"),
     (["graph", "--graph-in", "a.rlg", "--graph-in=b.rlg"], "--graph-in was given 2 times"),
     (
       ["report", "--format", "sarif", "--source-root", ".", "--source-root", "/"],
@@ -76,6 +111,13 @@ import Testing
     #expect(run.stderr.hasPrefix("rawlockcheck: --exe/--binary was given 2 times: "))
   }
 
+  /// Help is help, whatever else the arguments say.
+  @Test func helpIsGivenWithARepeatedOption() throws {
+    let run = try ToolRun(["graph", "-o", "a.dot", "-o", "b.dot", "--help"])
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.stdout.contains("USAGE: rawlockcheck graph"))
+  }
+
   /// Other options keep their last value, as GNU tools' do.
   @Test func anotherOptionKeepsItsLastValue() throws {
     let run = try ToolRun(["report", "--format", "text", "--format", "json"] + Self.clean)
@@ -92,19 +134,9 @@ import Testing
     ]
     #expect(Set(OnceOptions.table.keys) == Set(commands.keys))
     for (name, options) in OnceOptions.table {
-      let info = try #require(
-        JSONSerialization.jsonObject(with: Data(commands[name]!._dumpHelp().utf8))
-          as? [String: Any])
-      let arguments = (info["command"] as? [String: Any])?["arguments"] as? [[String: Any]] ?? []
-      let known: [(names: Set<String>, repeating: Bool)] = arguments.compactMap { argument in
-        guard argument["kind"] as? String == "option" else { return nil }
-        let names = (argument["names"] as? [[String: Any]] ?? []).map { name in
-          (name["kind"] as? String == "long" ? "--" : "-") + (name["name"] as? String ?? "")
-        }
-        return (Set(names), argument["isRepeating"] as? Bool ?? true)
-      }
+      let known = try Self.options(of: commands[name]!)
       for option in options {
-        let match = known.first { $0.names == Set(option.names) }
+        let match = known.first { Set($0.names) == Set(option.names) }
         #expect(match != nil, "\(name) \(option.names)")
         #expect(match?.repeating == false, "\(name) \(option.names)")
       }

@@ -43,6 +43,41 @@ import Testing
     #expect(Array("absent-token".utf8).withUnsafeBytes { table.find($0) } == nil)
   }
 
+  /// Tokens whose fast hashes are all different but have consecutive top
+  /// bits, inserted in bit-reversed order: each lands in its own home slot
+  /// (one probe), yet together they fill one run of 2,048 slots, which a
+  /// lookup that misses walks whole. The run's length turns the table
+  /// keyed.
+  @Test func tokensThatFillOneRunTurnTheTableKeyed() {
+    // The inverse of the golden ratio's odd multiplier, modulo 2^64.
+    var inverse = Self.golden
+    for _ in 0..<6 { inverse = inverse &* (2 &- Self.golden &* inverse) }
+    #expect(inverse &* Self.golden == 1)
+    let tokens: [[UInt8]] = (0..<2048).map { i in
+      // `i`'s 11 bits, reversed.
+      let k = (0..<11).reduce(UInt64(0)) { $0 | UInt64(i >> $1 & 1) << (10 - $1) }
+      let first = 0x4242_4242_0000_0000 | UInt64(i)
+      // hash = finish(mix(mix(seed, first), second), 16) = k << 52: the
+      // home of slot k of the 4,096-slot table the tokens end in.
+      let wanted = (k << 52) &* inverse ^ 16
+      let second = ((TokenTable.seed ^ first) &* Self.golden) ^ (wanted &* inverse)
+      return withUnsafeBytes(of: first.littleEndian) { Array($0) }
+        + withUnsafeBytes(of: second.littleEndian) { Array($0) }
+    }
+    let hashes = tokens.map { $0.withUnsafeBytes { TokenTable.hash($0) } }
+    #expect(Set(hashes.map { $0 >> 52 }).count == 2048)
+    var table = TokenTable()
+    for (i, token) in tokens.enumerated() {
+      token.withUnsafeBytes { table.insert($0, value: Int32(i)) }
+    }
+    let keyed = table.isKeyed
+    #expect(keyed)
+    #expect(
+      tokens.enumerated().allSatisfy { i, token in
+        token.withUnsafeBytes { table.find($0) } == Int32(i)
+      })
+  }
+
   @Test func ordinaryTokensKeepTheFastHash() {
     var table = TokenTable()
     for i in 0..<100_000 { table.insert("t\(i)", value: Int32(i)) }
