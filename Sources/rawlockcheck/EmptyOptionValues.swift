@@ -7,8 +7,8 @@
 /// value, and so does the parser once the empty value is an argument of its
 /// own: `--name ""`, which is what `separate` makes of it.
 enum EmptyOptionValues {
-  /// Per command, its options that take a value (a flag given `--flag=`
-  /// is left for the parser to refuse: it takes none).
+  /// Per command, its options that take a value (a flag's `--flag=` is
+  /// left to the parser: a flag takes no value).
   static let valued: [String: Set<String>] = [
     "report": [
       "--format", "--binary", "--debug-dir", "--source-root", "--hide-frames", "--reader-thread",

@@ -17,7 +17,7 @@ import Testing
       EmptyOptionValues.separate(["report", "--format=", "a", "b"])
         == ["report", "--format", "", "a", "b"])
     // `=` is the value of `--name==`; a short option and `--=` are no long
-    // option's; a flag takes no value (the parser refuses `--merge=`);
+    // option's; a flag takes no value (the parser's to read);
     // after `--` nothing is an option.
     for unchanged in [
       ["report", "--format==", "a"], ["graph", "-o=", "a"], ["report", "--=", "a"],
