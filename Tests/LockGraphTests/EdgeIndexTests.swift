@@ -27,8 +27,11 @@ import Testing
     }
     let probes = chosen.map { index.probeLength($0) }
     #expect(chosen.enumerated().allSatisfy { index.find($1) == Int32($0) })
-    // Random keys at this load read 1.5 slots on average.
-    #expect(Double(probes.reduce(0, +)) / Double(probes.count) < 4, "\(probes)")
+    // Random keys at this load read 1.5 slots on average; multiply-shift
+    // is only 2-universal, and these keys are alike, so some multipliers
+    // make runs of a few (4.5 on average was seen). Under the fixed
+    // multiplier all 250 shared one run: 125 on average.
+    #expect(Double(probes.reduce(0, +)) / Double(probes.count) < 16, "\(probes)")
   }
 
   @Test func findsEveryPairAndNoOther() {

@@ -60,24 +60,32 @@ extension ThreadValidator {
 
   /// lockdep's `print_circular_bug()` data: the path next -> ... -> prev,
   /// printed from prev back to next.
+  /// The chain's links are built only for a cycle not reported before
+  /// from this site: a repeat is a count.
   mutating func reportCycle(prev: HeldLock, next: HeldLock, path: [Int32], in s: inout SharedState)
   {
-    var chain: [ChainLink] = []
-    for e in path.reversed() {
-      let edge = s.graph.edges[Int(e)]
-      chain.append(
-        ChainLink(
-          lockClass: edge.to, origin: edge.origin, thread: edge.creator,
-          usage: classes.usage(edge.to)))
-    }
-    chain.append(
-      ChainLink(
-        lockClass: next.lockClass, origin: foundAt(next), thread: thread,
-        usage: classes.usage(next.lockClass)))
+    var related = path.reversed().map { s.graph.edges[Int($0)].to }
+    related.append(next.lockClass)
+    let usage = classes
+    let (held, nextOrigin, thread) = (snapshot(prev), foundAt(next), self.thread)
     report(
-      .circularDependency, origin: foundAt(next), lock: snapshot(next),
-      detail: .circularDependency(held: snapshot(prev), chain: chain),
-      classes: chain.map(\.lockClass), in: &s)
+      .circularDependency, origin: nextOrigin, lock: snapshot(next), variant: 0,
+      detail: { s in
+        var chain: [ChainLink] = []
+        chain.reserveCapacity(path.count + 1)
+        for e in path.reversed() {
+          let edge = s.graph.edges[Int(e)]
+          chain.append(
+            ChainLink(
+              lockClass: edge.to, origin: edge.origin, thread: edge.creator,
+              usage: usage.usage(edge.to)))
+        }
+        chain.append(
+          ChainLink(
+            lockClass: next.lockClass, origin: nextOrigin, thread: thread,
+            usage: usage.usage(next.lockClass)))
+        return .circularDependency(held: held, chain: chain)
+      }, classes: related, in: &s)
   }
 }
 

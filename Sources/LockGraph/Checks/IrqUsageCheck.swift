@@ -223,17 +223,21 @@ extension ThreadValidator {
         in: unsafeUsage)
     else { return true }
 
+    // Its paths' links are built only for a finding new at this site.
+    let usage = classes
+    let held = snapshot(prev)
     report(
-      .irqLockInversion, origin: foundAt(next), lock: snapshot(next),
-      detail: .irqUnsafeDependency(
-        held: snapshot(prev), safe: safeHit.found, safeBit: safeBit,
-        safeOrigin: s.usageOrigin(safeHit.found, bit: safeBit),
-        unsafe: unsafeHit.found, unsafeBit: unsafeBit,
-        unsafeOrigin: s.usageOrigin(unsafeHit.found, bit: unsafeBit),
-        safeToHeld: s.links(safeHit.path, forward: false, usageOf: classes).reversed(),
-        lockToUnsafe: s.links(unsafeHit.path, forward: true, usageOf: classes),
-        state: safeBit.stateName),
-      classes: [prev.lockClass, next.lockClass, safeHit.found, unsafeHit.found], in: &s)
+      .irqLockInversion, origin: foundAt(next), lock: snapshot(next), variant: 0,
+      detail: { s in
+        .irqUnsafeDependency(
+          held: held, safe: safeHit.found, safeBit: safeBit,
+          safeOrigin: s.usageOrigin(safeHit.found, bit: safeBit),
+          unsafe: unsafeHit.found, unsafeBit: unsafeBit,
+          unsafeOrigin: s.usageOrigin(unsafeHit.found, bit: unsafeBit),
+          safeToHeld: s.links(safeHit.path, forward: false, usageOf: usage).reversed(),
+          lockToUnsafe: s.links(unsafeHit.path, forward: true, usageOf: usage),
+          state: safeBit.stateName)
+      }, classes: [prev.lockClass, next.lockClass, safeHit.found, unsafeHit.found], in: &s)
     return false
   }
 }

@@ -33,6 +33,30 @@ public struct FindingStore: Sendable {
     }
   }
 
+  /// Counts one more occurrence of the finding of `kind`, `origin`'s site,
+  /// `classes` and `variant` when the store has it (or is full: the
+  /// overflow's), and returns its index; nil, counting nothing, when it is
+  /// new.
+  mutating func countIfKnown(
+    _ kind: FindingKind, origin: Origin, classes: [ClassID], variant: UInt32 = 0
+  ) -> Int? {
+    let key = Key(kind: kind, classes: classes, site: origin.siteKey, variant: variant)
+    if let last, last.key == key {
+      findings[last.index].count += 1
+      return last.index
+    }
+    if let i = index[key] {
+      findings[i].count += 1
+      last = (key, i)
+      return i
+    }
+    if let o = overflow {
+      findings[o].count += 1
+      return o
+    }
+    return nil
+  }
+
   /// The most distinct findings kept.
   public static let capacity = 1_000
   /// The most dependency links and held locks the kept findings hold in
@@ -89,20 +113,10 @@ public struct FindingStore: Sendable {
     _ kind: FindingKind, origin: Origin, classes: [ClassID], variant: UInt32 = 0,
     _ make: () -> Finding
   ) -> (index: Int, isNew: Bool) {
-    let key = Key(kind: kind, classes: classes, site: origin.siteKey, variant: variant)
-    if let last, last.key == key {
-      findings[last.index].count += 1
-      return (last.index, false)
-    }
-    if let i = index[key] {
-      findings[i].count += 1
-      last = (key, i)
+    if let i = countIfKnown(kind, origin: origin, classes: classes, variant: variant) {
       return (i, false)
     }
-    if let o = overflow {
-      findings[o].count += 1
-      return (o, false)
-    }
+    let key = Key(kind: kind, classes: classes, site: origin.siteKey, variant: variant)
     let finding = make()
     let links = finding.links
     if index.count >= Self.capacity || linksKept + links > Self.linkCapacity {

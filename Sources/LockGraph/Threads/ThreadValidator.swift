@@ -409,17 +409,38 @@ public struct ThreadValidator {
     _ kind: FindingKind, origin: Origin, lock: LockSnapshot?, detail: FindingDetail,
     classes related: [ClassID], in s: inout SharedState
   ) {
-    var lock = lock
-    if let c = lock?.lockClass { lock?.usage = classes.usage(c) }
+    report(
+      kind, origin: origin, lock: lock, variant: detail.storeVariant, detail: { _ in detail },
+      classes: related, in: &s)
+  }
+
+  /// `report` of a finding whose detail (of `variant`, its
+  /// `storeVariant`) is built only when the finding is new: a repeated
+  /// cycle or irq path is a count, not a copy of its links (a cycle of
+  /// 20,000 classes closed again and again built its chain each time).
+  mutating func report(
+    _ kind: FindingKind, origin: Origin, lock: LockSnapshot?, variant: UInt32,
+    detail: (inout SharedState) -> FindingDetail, classes related: [ClassID],
+    in s: inout SharedState
+  ) {
     let origin = stacked(origin)
     producedFinding = true
+    if let known = s.findings.countIfKnown(
+      kind, origin: origin, classes: related, variant: variant)
+    {
+      if core.onFinding != nil { pending.append((s.findings.findings[known], false)) }
+      return
+    }
+    var lock = lock
+    if let c = lock?.lockClass { lock?.usage = classes.usage(c) }
+    let made = detail(&s)
     // Built only when kept: a repeat is a count.
     let (i, isNew) = s.findings.recordIndex(
-      kind, origin: origin, classes: related, variant: detail.storeVariant
+      kind, origin: origin, classes: related, variant: variant
     ) {
       Finding(
         kind: kind, thread: thread, origin: origin, lock: lock,
-        held: heldNow(), detail: detail, count: 1, irqState: irqState(),
+        held: heldNow(), detail: made, count: 1, irqState: irqState(),
         irqTrace: kind == .inconsistentLockState || (kind == .sleepInAtomic && state.hardirqsOff)
           ? state.irqTrace : nil)
     }
