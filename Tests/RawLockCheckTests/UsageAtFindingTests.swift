@@ -11,6 +11,13 @@ import Testing
 @Suite struct UsageAtFindingTests {
   static let header = "rawlockcheck-trace 1\nclass A raw_spinlock\nclass B raw_spinlock\n"
 
+  /// Thread `thread` takes A, then B, in a softirq with interrupts on:
+  /// both get softirq bits, and A, used in a hardirq before, `?` there.
+  static func softirqUse(by thread: Int) -> String {
+    ["softirq-enter", "acquire A", "release A", "acquire B", "release B", "softirq-exit"]
+      .map { "\(thread) \($0)\n" }.joined()
+  }
+
   /// Each trace: the events up to and including the first finding, then
   /// events that give its classes new usage bits.
   static let cases: [(name: String, found: String, later: String)] = [
@@ -25,17 +32,7 @@ import Testing
       2 acquire A
 
       """,
-      """
-      2 release A
-      2 release B
-      3 softirq-enter
-      3 acquire A
-      3 release A
-      3 acquire B
-      3 release B
-      3 softirq-exit
-
-      """
+      "2 release A\n2 release B\n" + softirqUse(by: 3)
     ),
     (
       "irq-unsafe dependency",
@@ -51,18 +48,7 @@ import Testing
       3 acquire B
 
       """,
-      """
-      3 release B
-      3 release A
-      3 irq-enable
-      4 softirq-enter
-      4 acquire A
-      4 release A
-      4 acquire B
-      4 release B
-      4 softirq-exit
-
-      """
+      "3 release B\n3 release A\n3 irq-enable\n" + softirqUse(by: 4)
     ),
     (
       "irq lock inversion",
@@ -79,17 +65,7 @@ import Testing
       3 acquire A
 
       """,
-      """
-      3 release A
-      3 hardirq-exit
-      4 softirq-enter
-      4 acquire A
-      4 release A
-      4 acquire B
-      4 release B
-      4 softirq-exit
-
-      """
+      "3 release A\n3 hardirq-exit\n" + softirqUse(by: 4)
     ),
   ]
 
