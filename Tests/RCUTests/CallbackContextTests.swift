@@ -119,11 +119,9 @@ struct CallbackContextTests {
         drainDelayMicroseconds: 0)
       withRCURead { kv.barrier() }
     }
-    .map { result in
-      let said = String(decoding: result.standardErrorContent, as: UTF8.self)
-      #expect(
-        said.contains("KvfreeRCU.barrier() inside an RCU read-side section never returns"),
-        "\(said)")
+    .map {
+      expectStandardError(
+        of: $0, contains: "KvfreeRCU.barrier() inside an RCU read-side section never returns")
     }
   }
 
@@ -135,9 +133,8 @@ struct CallbackContextTests {
       installSignalHandler(SIGUSR2) { _ in callRCU {} }
       raiseUnblocked(SIGUSR2)
     }
-    .map { result in
-      let said = String(decoding: result.standardErrorContent, as: UTF8.self)
-      #expect(said.contains("the process's first callRCU ran in a signal handler"), "\(said)")
+    .map {
+      expectStandardError(of: $0, contains: "the process's first callRCU ran in a signal handler")
     }
     // Started first, it is callable there.
     await #expect(processExitsWith: .success) {
@@ -159,11 +156,9 @@ struct ReadSideInHandlerTests {
       installSignalHandler(SIGUSR2) { _ in withRCURead {} }
       raiseUnblocked(SIGUSR2)
     }
-    .map { result in
-      let said = String(decoding: result.standardErrorContent, as: UTF8.self)
-      #expect(
-        said.contains("the process's first RCU read-side section ran in a signal handler"),
-        "\(said)")
+    .map {
+      expectStandardError(
+        of: $0, contains: "the process's first RCU read-side section ran in a signal handler")
     }
   }
 
@@ -213,4 +208,14 @@ func raiseUnblocked(_ signal: Int32) {
   sigaddset(&set, signal)
   pthread_sigmask(SIG_UNBLOCK, &set, nil)
   _ = raise(signal)
+}
+
+/// Expects the standard error of an exit test's process to contain `text`
+/// (with all of it in the failure message).
+func expectStandardError(
+  of result: ExitTest.Result, contains text: String,
+  sourceLocation: SourceLocation = #_sourceLocation
+) {
+  let said = String(decoding: result.standardErrorContent, as: UTF8.self)
+  #expect(said.contains(text), "\(said)", sourceLocation: sourceLocation)
 }
