@@ -20,6 +20,25 @@ enum KeyedHashing {
   /// The same for a table at most three quarters full.
   static let threeQuartersFullRunLimit = 1024
 
+  /// The length of the run of filled slots of a table of `count` slots
+  /// (a power of two, probed upwards, wrapping) that filled slot `i` is
+  /// in, counted up to one past `limit`.
+  static func runLength(at i: Int, count: Int, limit: Int, isFilled: (Int) -> Bool) -> Int {
+    let mask = count - 1
+    var length = 1
+    var j = (i - 1) & mask
+    while length <= limit && isFilled(j) {
+      length += 1
+      j = (j - 1) & mask
+    }
+    j = (i + 1) & mask
+    while length <= limit && isFilled(j) {
+      length += 1
+      j = (j + 1) & mask
+    }
+    return length
+  }
+
   /// The keyed hash of `bytes`.
   static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
     var hasher = Hasher()

@@ -60,7 +60,11 @@ struct StackIndex: Sendable {
     }
     let placed = place(Self.slot(index, hash: hash))
     count += 1
-    if !isKeyed && runLength(at: placed) > KeyedHashing.threeQuartersFullRunLimit {
+    let limit = KeyedHashing.threeQuartersFullRunLimit
+    if !isKeyed
+      && KeyedHashing.runLength(
+        at: placed, count: slots.count, limit: limit, isFilled: { slots[$0] != 0 }) > limit
+    {
       // Every indexed stack again, with the keyed hash.
       isKeyed = true
       slots = Array(repeating: 0, count: slots.count)
@@ -87,25 +91,6 @@ struct StackIndex: Sendable {
     while slots[i] != 0 { i = (i + 1) & mask }
     slots[i] = slot
     return i
-  }
-
-  /// The length of the run of filled slots that position `i` (filled) is
-  /// in, counted up to one past `KeyedHashing.threeQuartersFullRunLimit`.
-  private func runLength(at i: Int) -> Int {
-    let mask = slots.count - 1
-    let limit = KeyedHashing.threeQuartersFullRunLimit
-    var length = 1
-    var j = (i - 1) & mask
-    while length <= limit && slots[j] != 0 {
-      length += 1
-      j = (j - 1) & mask
-    }
-    j = (i + 1) & mask
-    while length <= limit && slots[j] != 0 {
-      length += 1
-      j = (j + 1) & mask
-    }
-    return length
   }
 
   /// A 64-bit hash of a list of addresses: a multiply and a shift a word.

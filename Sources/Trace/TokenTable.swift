@@ -208,7 +208,14 @@ struct TokenTable {
     // Zero bytes up to the next multiple of 8 (the invariant).
     keys.append(contentsOf: repeatElement(0, count: (8 - bytes.count % 8) % 8))
     let slot = place(e, hash: h)
-    if !isKeyed && runLength(at: slot) > KeyedHashing.halfFullRunLimit { rekey() }
+    let limit = KeyedHashing.halfFullRunLimit
+    if !isKeyed
+      && KeyedHashing.runLength(
+        at: slot, count: slots.count, limit: limit, isFilled: { slots[$0] >= 0 })
+        > limit
+    {
+      rekey()
+    }
   }
 
   /// Puts entry `e` in the first empty slot from its hash's, and returns
@@ -220,24 +227,6 @@ struct TokenTable {
     while slots[i] >= 0 { i = (i + 1) & mask }
     slots[i] = e
     return i
-  }
-
-  /// The length of the run of filled slots that slot `i` (filled) is in,
-  /// counted up to one past `KeyedHashing.halfFullRunLimit`.
-  private func runLength(at i: Int) -> Int {
-    let mask = slots.count - 1
-    var length = 1
-    var j = (i - 1) & mask
-    while length <= KeyedHashing.halfFullRunLimit && slots[j] >= 0 {
-      length += 1
-      j = (j - 1) & mask
-    }
-    j = (i + 1) & mask
-    while length <= KeyedHashing.halfFullRunLimit && slots[j] >= 0 {
-      length += 1
-      j = (j + 1) & mask
-    }
-    return length
   }
 
   private mutating func grow() {
