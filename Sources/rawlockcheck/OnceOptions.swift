@@ -63,13 +63,11 @@ enum OnceOptions {
   }
 
   /// How many times `argument` gives option `name`: a long one once as
-  /// `--name` alone or with `=value`; a short one (`-o`) once per letter
-  /// of a cluster of short options (`-oo` is `-o` twice, each taking an
-  /// argument, as `PositionalRuns` reads a cluster).
+  /// `--name` alone or with `=value`; a short one once as `-o` (its value
+  /// attached, `-ox.dot`, is an argument of its own by then:
+  /// `AttachedValues`).
   private static func times(_ argument: String, spells name: String) -> Int {
     if name.hasPrefix("--") { return argument == name || argument.hasPrefix(name + "=") ? 1 : 0 }
-    guard argument.hasPrefix("-"), !argument.hasPrefix("--") else { return 0 }
-    let letter = name.dropFirst()
-    return argument.dropFirst().count { String($0) == letter }
+    return argument == name ? 1 : 0
   }
 }

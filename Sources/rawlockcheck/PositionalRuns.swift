@@ -13,8 +13,9 @@
 /// Which arguments must be positional: every option of these commands
 /// takes at most one value, the next argument, so only the arguments
 /// right after an option may be its values: one after `--name`, none after
-/// `--name=value`, and after a cluster of short options (`-oo`, `-ox.dot`)
-/// one per letter. Every other argument that is not an option is
+/// `--name=value`, and after a cluster of short options one per letter at
+/// most (`-ox.dot`, a value attached, is `-o x.dot` by then:
+/// `AttachedValues`). Every other argument that is not an option is
 /// positional. The folded ones are joined with NUL, which no argument can
 /// hold, after a leading NUL: nothing a user types reads as a folded run,
 /// and `expand` is the identity on what `collapse` did not fold.

@@ -40,7 +40,7 @@ signal(SIGXFSZ, SIG_IGN)
 do {
   // `symbolize`'s plain forms skip ArgumentParser's reflection (see
   // `SymbolizeCommand.quickParse`); everything else goes through it.
-  let arguments = EmptyOptionValues.separate(Array(CommandLine.arguments.dropFirst()))
+  let arguments = AttachedValues.separate(Array(CommandLine.arguments.dropFirst()))
   if arguments.isEmpty {
     // Bad usage (spec/reports.md), as grep and diff without arguments;
     // ArgumentParser would print the help to standard output and exit 0.

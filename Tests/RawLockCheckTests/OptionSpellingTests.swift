@@ -14,32 +14,64 @@ import Testing
 
   @Test func anEmptyValueAfterEqualsIsAnArgumentOfItsOwn() {
     #expect(
-      EmptyOptionValues.separate(["report", "--format=", "a", "b"])
+      AttachedValues.separate(["report", "--format=", "a", "b"])
         == ["report", "--format", "", "a", "b"])
-    // `=` is the value of `--name==`; a short option and `--=` are no long
-    // option's; a flag takes no value (the parser's to read);
-    // after `--` nothing is an option.
+    // `=` is the value of `--name==`; `--=` is no long option's; a flag
+    // takes no value (the parser's to read); after `--` nothing is an
+    // option; `-o` alone takes the next argument, and `report` has no
+    // short option taking a value.
     for unchanged in [
-      ["report", "--format==", "a"], ["graph", "-o=", "a"], ["report", "--=", "a"],
+      ["report", "--format==", "a"], ["report", "--=", "a"],
       ["report", "--merge=", "a"], ["report", "a", "--", "--format="],
+      ["graph", "-o", "-", "a"], ["graph", "a", "--", "-ox"], ["report", "-ox", "a"],
     ] {
-      #expect(EmptyOptionValues.separate(unchanged) == unchanged)
+      #expect(AttachedValues.separate(unchanged) == unchanged)
     }
   }
 
+  /// A short option's value attached to it is its value, as `getopt`
+  /// reads `sort -oFILE`: the parser took `-ox.dot` for a cluster of
+  /// flags, and `-o-` for an unknown option `--`.
+  @Test func aValueAttachedToAShortOptionIsItsValue() {
+    #expect(AttachedValues.separate(["graph", "-ox.dot", "a"]) == ["graph", "-o", "x.dot", "a"])
+    #expect(AttachedValues.separate(["graph", "-o-", "a"]) == ["graph", "-o", "-", "a"])
+    #expect(AttachedValues.separate(["graph", "-o=", "a"]) == ["graph", "-o", "=", "a"])
+    #expect(AttachedValues.separate(["graph", "-oo", "a"]) == ["graph", "-o", "o", "a"])
+  }
+
+  @Test func graphWritesToTheFileAttachedToO() throws {
+    let dir = FileManager.default.temporaryDirectory
+      .appendingPathComponent("attached-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let traces = Self.clean.map { FixturePaths.traces.appendingPathComponent($0).path }
+    let named = try ToolRun(["graph", "-ox.dot"] + traces, in: dir)
+    #expect(named.status == 0, "\(named.stderr)")
+    let written = try String(contentsOf: dir.appendingPathComponent("x.dot"), encoding: .utf8)
+    #expect(written.hasPrefix("digraph"))
+    let standard = try ToolRun(["graph", "-o-"] + traces, in: dir)
+    #expect(standard.status == 0, "\(standard.stderr)")
+    #expect(standard.stdout == written)
+  }
+
   /// The commands' options that take a value, as the parser knows them
-  /// (so that a new option is not left out of `EmptyOptionValues`).
+  /// (so that a new option is not left out of `AttachedValues`), long
+  /// and short.
   @Test func theValuedOptionsAreTheParsers() throws {
     let commands: [String: any ParsableCommand.Type] = [
       "report": ReportCommand.self, "stats": StatsCommand.self, "graph": GraphCommand.self,
       "convert": ConvertCommand.self, "generate": GenerateCommand.self,
       "symbolize": SymbolizeCommand.self, "demo": DemoCommand.self,
     ]
-    #expect(Set(EmptyOptionValues.valued.keys) == Set(commands.keys))
+    #expect(Set(AttachedValues.valued.keys) == Set(commands.keys))
     for (name, command) in commands {
       let longNames = Set(
         try Self.options(of: command).flatMap { $0.names.filter { $0.hasPrefix("--") } })
-      #expect(EmptyOptionValues.valued[name] == longNames, "\(name)")
+      #expect(AttachedValues.valued[name] == longNames, "\(name)")
+      let letters = Set(
+        try Self.options(of: command).flatMap { $0.names.filter { !$0.hasPrefix("--") } }
+          .map { $0.dropFirst() }.compactMap(\.first))
+      #expect(AttachedValues.shortValued[name, default: []] == letters, "\(name)")
     }
   }
 
@@ -83,7 +115,7 @@ import Testing
   @Test(arguments: [
     (["graph", "-o", "a.dot", "-o", "b.dot"], "-o/--output was given 2 times"),
     (["graph", "-o", "a.dot", "--output=b.dot"], "-o/--output was given 2 times"),
-    (["graph", "-oo", "a.dot", "b.dot"], "-o/--output was given 2 times"),
+    (["graph", "-oa.dot", "-o", "b.dot"], "-o/--output was given 2 times"),
     (["graph", "--graph-in", "a.rlg", "--graph-in=b.rlg"], "--graph-in was given 2 times"),
     (
       ["report", "--format", "sarif", "--source-root", ".", "--source-root", "/"],

@@ -1,12 +1,15 @@
-/// Options given an empty value as `--name=`.
+/// Option values attached to their option, read as `getopt_long` reads
+/// them: `--name=` is the empty value, and `-oVALUE` is `-o` with `VALUE`.
 ///
 /// swift-argument-parser reads `--name=` as `--name` without its value,
 /// and takes the next argument for the value: a trace file read as the
 /// format, or the files after it, which `PositionalRuns` folds into one,
-/// leaked as one name. `getopt_long` (grep, sort) reads it as the empty
-/// value, and so does the parser once the empty value is an argument of its
-/// own: `--name ""`, which is what `separate` makes of it.
-enum EmptyOptionValues {
+/// leaked as one name. It reads `-ox.dot` as a cluster of flags `-o -x
+/// -. ...` and refuses it, and `-o-` as an unknown option `--`. `getopt`
+/// (grep, sort, gcc) reads both as a value, and so does the parser once the
+/// value is an argument of its own: `--name ""` and `-o x.dot`, which is
+/// what `separate` makes of them.
+enum AttachedValues {
   /// Per command, its options that take a value (a flag's `--flag=` is
   /// left to the parser: a flag takes no value).
   static let valued: [String: Set<String>] = [
@@ -22,11 +25,21 @@ enum EmptyOptionValues {
     "demo": ["--design", "--format", "--threads", "--rounds"],
   ]
 
-  /// `arguments` (the subcommand first) with each `--name=` of an option
-  /// that takes a value, before `--`, made `--name` and an empty argument.
+  /// Per command, the letters of its short options that take a value.
+  static let shortValued: [String: Set<Character>] = ["graph": ["o"]]
+
+  /// `arguments` (the subcommand first) with, before `--`, each `--name=`
+  /// of an option that takes a value made `--name` and an empty argument,
+  /// and each `-oVALUE` of a short option that takes one made `-o` and
+  /// `VALUE` (`-oo` is `-o o`, as `getopt` reads it).
   static func separate(_ arguments: [String]) -> [String] {
-    guard let command = arguments.first, let options = valued[command],
-      arguments.contains(where: { isEmptyValued($0, of: options) })
+    guard let command = arguments.first else { return arguments }
+    let options = valued[command] ?? []
+    let letters = shortValued[command] ?? []
+    guard
+      arguments.contains(where: {
+        isEmptyValued($0, of: options) || attachedLetter($0, of: letters) != nil
+      })
     else { return arguments }
     var result = [command]
     result.reserveCapacity(arguments.count + 1)
@@ -39,6 +52,8 @@ enum EmptyOptionValues {
       }
       if isEmptyValued(argument, of: options) {
         result += [String(argument.dropLast()), ""]
+      } else if let letter = attachedLetter(argument, of: letters) {
+        result += ["-\(letter)", String(argument.dropFirst(2))]
       } else {
         result.append(argument)
       }
@@ -50,5 +65,13 @@ enum EmptyOptionValues {
   /// (`--name==` gives the value `=`), of an option of `options`.
   private static func isEmptyValued(_ argument: String, of options: Set<String>) -> Bool {
     argument.hasSuffix("=") && options.contains(String(argument.dropLast()))
+  }
+
+  /// The letter of `argument` when it is `-` and a letter of `letters`
+  /// with a value after it (`-ox.dot`, `-o-`, `-o=`).
+  private static func attachedLetter(_ argument: String, of letters: Set<Character>) -> Character? {
+    guard argument.count > 2, argument.first == "-" else { return nil }
+    let letter = argument[argument.index(after: argument.startIndex)]
+    return letters.contains(letter) ? letter : nil
   }
 }
