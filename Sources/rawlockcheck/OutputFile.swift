@@ -12,11 +12,17 @@ import Basics
 /// A regular file is written to a temporary file beside it (in the
 /// directory of the file a symbolic link names, so the link is kept and
 /// its target replaced) and renamed over it by `commit()`: an output that
-/// fails half-way leaves the old file as it was. A device or FIFO (an
-/// existing file that is not regular) is opened and written in place.
+/// fails half-way leaves the old file as it was. The temporary file has no
+/// name until `commit()` gives it one (`O_TMPFILE`, then `linkat` through
+/// `/proc/self/fd`), so that a process killed while it writes (SIGKILL,
+/// which no handler sees) leaves nothing behind; where the file system
+/// or `/proc` cannot do that, it is a named one (`makeTemporaryFile`). A
+/// device or FIFO (an existing file that is not regular) is opened and
+/// written in place.
 ///
 /// Invariant: `temporary`, when set, exists until `commit()` renames it or
-/// the object goes away (which removes it).
+/// the object goes away (which removes it); `unnamedPrefix`, when set, is
+/// where `descriptor`, a file without a name, gets one at `commit()`.
 final class OutputFile {
   /// The output as named in messages: its path, or `standard output`.
   let name: String
@@ -24,6 +30,10 @@ final class OutputFile {
   private(set) var descriptor: Int32
   /// The temporary file renamed onto `target` by `commit()`.
   private var temporary: String?
+  /// The start of the name (`DIR/.NAME.rawlockcheck-`) that the unnamed
+  /// file `descriptor` is given at `commit()`, before it is renamed onto
+  /// `target`.
+  private var unnamedPrefix: String?
   /// The file a regular output replaces (symbolic links resolved).
   private let target: String
 
@@ -168,8 +178,14 @@ final class OutputFile {
     // 255 bytes) keeps its temporary legal too.
     let added = ".".utf8.count + ".rawlockcheck-XXXXXX".utf8.count
     while base.utf8.count > Int(NAME_MAX) - added { base.removeLast() }
-    guard let (fd, made) = makeTemporaryFile(prefix: "\(directory).\(base).rawlockcheck-")
-    else {
+    let prefix = "\(directory).\(base).rawlockcheck-"
+    if let fd = Self.unnamedFile(in: directory.isEmpty ? "." : directory) {
+      unnamedPrefix = prefix
+      descriptor = fd
+    } else if let (fd, made) = makeTemporaryFile(prefix: prefix) {
+      temporary = made
+      descriptor = fd
+    } else {
       // The file is written beside itself first, then renamed: where no
       // file can be made beside it (`/proc`, a read-only directory over a
       // writable file), the reason is about that file, not this one.
@@ -181,18 +197,69 @@ final class OutputFile {
           "cannot write: cannot create a temporary file beside it to replace it with: "
           + String(cString: strerror(code)))
     }
-    temporary = made
-    descriptor = fd
     // A temporary file is 0600: keep the replaced file's mode, else the
     // umask's, and its owner and group where this process may give them
     // (root replacing another user's file); the owner first, since a
     // change of owner clears the set-id bits.
     if exists && (info.st_uid != geteuid() || info.st_gid != getegid()) {
-      _ = fchown(fd, info.st_uid, info.st_gid)
+      _ = fchown(descriptor, info.st_uid, info.st_gid)
     }
     let mask = umask(0)
     umask(mask)
-    fchmod(fd, exists ? info.st_mode & 0o7777 : 0o666 & ~mask)
+    fchmod(descriptor, exists ? info.st_mode & 0o7777 : 0o666 & ~mask)
+  }
+
+  /// `O_TMPFILE`, which Glibc's module does not export (`__O_TMPFILE |
+  /// O_DIRECTORY`; `__O_TMPFILE` is the same on these architectures).
+  private static var openTemporary: Int32? {
+    #if os(Linux) && (arch(x86_64) || arch(arm64))
+      return 0o2000_0000 | O_DIRECTORY
+    #else
+      return nil
+    #endif
+  }
+
+  /// A new file without a name in `directory`, open for writing (mode
+  /// 0600), closed on exec and above descriptor 2, that `/proc/self/fd`
+  /// can name for `linkat`; nil where the file system, the kernel or
+  /// `/proc` cannot.
+  private static func unnamedFile(in directory: String) -> Int32? {
+    guard let flag = openTemporary else { return nil }
+    var fd = open(directory, flag | O_WRONLY | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { return nil }
+    if fd <= 2 {
+      let moved = fcntl(fd, F_DUPFD_CLOEXEC, 3)
+      close(fd)
+      guard moved >= 0 else { return nil }
+      fd = moved
+    }
+    guard access("/proc/self/fd/\(fd)", F_OK) == 0 else {
+      close(fd)
+      return nil
+    }
+    return fd
+  }
+
+  /// Gives the unnamed file `descriptor` a new name that starts with
+  /// `prefix` (six random characters after it, as `mkstemp`'s), tracked
+  /// for removal by a signal as `makeTemporaryFile`'s files are.
+  /// - Returns: the name, or nil with `errno` set.
+  private func link(withPrefix prefix: String) -> String? {
+    let letters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".utf8)
+    var random = SystemRandomNumberGenerator()
+    for _ in 0..<100 {
+      let suffix = (0..<6).map { _ in letters[Int(random.next() % UInt64(letters.count))] }
+      let path = prefix + String(decoding: suffix, as: UTF8.self)
+      InterruptCleanup.track(path)
+      if linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 {
+        return path
+      }
+      let code = errno
+      InterruptCleanup.untrack(path)
+      errno = code
+      if code != EEXIST { return nil }
+    }
+    return nil
   }
 
   deinit {
@@ -216,7 +283,7 @@ final class OutputFile {
   /// on some) is known before the caller says the run went well.
   /// - Throws: `OutputError` (`write failed: ...`) when it fails.
   func sync() throws(OutputError) {
-    guard temporary != nil else { return }
+    guard temporary != nil || unnamedPrefix != nil else { return }
     if fsync(descriptor) != 0 && errno != EINVAL { throw OutputError.writeFailed(name, errno) }
   }
 
@@ -224,8 +291,14 @@ final class OutputFile {
   /// - Throws: `OutputError` when closing or renaming fails (the old file
   ///   is then left as it was).
   func commit() throws(OutputError) {
-    guard let temporary else { return }
+    guard temporary != nil || unnamedPrefix != nil else { return }
     try sync()
+    if let prefix = unnamedPrefix {
+      guard let named = link(withPrefix: prefix) else { throw Self.cannotWrite(name, errno) }
+      unnamedPrefix = nil
+      temporary = named
+    }
+    guard let temporary else { return }
     let closed = close(descriptor)
     descriptor = -1
     if closed != 0 { throw OutputError.writeFailed(name, errno) }

@@ -205,6 +205,45 @@ import Testing
     #expect(try Data(contentsOf: dir.appendingPathComponent("back.rltb")) == binary)
     #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("-").path))
   }
+
+  /// A `convert` killed while it writes (SIGKILL, which no handler sees)
+  /// leaves nothing beside its output: the file it writes has no name
+  /// until it is whole (it was `.o.rltb.rawlockcheck-XXXXXX`, left behind).
+  @Test func aKilledConvertLeavesNoTemporaryFile() throws {
+    let dir = try MergeCommandTests.directory([:])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let input = dir.appendingPathComponent("a.rlt")
+    FileManager.default.createFile(atPath: input.path, contents: nil)
+    let generated = try ToolRun(
+      ["generate", "--events", "300000"], in: dir,
+      standardInput: nil, standardOutput: FileHandle(forWritingTo: input))
+    #expect(generated.status == 0)
+    let process = Process()
+    process.executableURL = FixturePaths.tool
+    process.arguments = ["convert", "a.rlt", "o.rltb"]
+    process.currentDirectoryURL = dir
+    try process.run()
+    // Killed once it has a file open in the directory other than its input.
+    var caught: String?
+    while process.isRunning && caught == nil {
+      let fds = "/proc/\(process.processIdentifier)/fd"
+      for entry in (try? FileManager.default.contentsOfDirectory(atPath: fds)) ?? [] {
+        guard
+          let target = try? FileManager.default.destinationOfSymbolicLink(
+            atPath: fds + "/" + entry),
+          target.hasPrefix(dir.path + "/"), target != input.path
+        else { continue }
+        kill(process.processIdentifier, SIGKILL)
+        caught = target
+        break
+      }
+      usleep(1000)
+    }
+    process.waitUntilExit()
+    try #require(caught != nil, "convert ended before it was caught writing")
+    #expect(process.terminationReason == .uncaughtSignal)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["a.rlt"])
+  }
 }
 
 /// An output may have any legal name: one of NAME_MAX (255) bytes, whose
