@@ -48,4 +48,20 @@ import Testing
     let findings = text.split(separator: "\n").filter { $0.hasPrefix("finding ") }
     #expect(findings == ["finding limit-exceeded 1"], "\(text)")
   }
+
+  /// The trace of such a run gives the finding too, where the lock was
+  /// made: the class past the table and a `might-lock` of it end the
+  /// trace. It ended there unsaid, and `report` found nothing.
+  @Test func itsTraceGivesTheFindingToo() throws {
+    let (output, trace) = try RecorderTests.run("class-table-full")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    #expect(output.filter { $0.hasPrefix("finding ") } == ["finding limit-exceeded 1"])
+    let text = try ToolRun(["report", trace.path])
+    #expect(text.status == 1, "\(text.stderr)")
+    #expect(text.stdout.contains("\nBUG: MAX_LOCKDEP_KEYS too low!\n"), "\(text.stdout)")
+    #expect(text.stdout.hasSuffix(": 1 event, 1 finding (limit-exceeded 1)\n"), "\(text.stdout)")
+    #expect(
+      text.stdout.contains("LockdepProbe/main.swift:"),
+      "the stack where the lock was made: \(text.stdout)")
+  }
 }

@@ -48,7 +48,7 @@ final class TraceRecorder: Sendable {
     var recordings: [ThreadRecording] = []
     /// The thread tokens declared: a thread's state made again (a later
     /// key destructor's lock, a reused thread id) is declared as `tid.2`.
-    var threadTokens: Set<String> = []
+    var threadTokens = UniqueTokens()
     /// Module paths already written, and the loader's generation then.
     var modules: Set<String> = []
     var generation: (UInt64, UInt64) = (0, 0)
@@ -58,7 +58,8 @@ final class TraceRecorder: Sendable {
   private let writeFailed = Atomic<Bool>(false)
   /// Each class's key in the trace (`classToken`), and the keys taken. Its
   /// lock is taken last, with the file's or a buffer's held or alone.
-  private let classKeys = PThreadMutex<(byID: [Int32: String], taken: Set<String>)>(([:], []))
+  private let classKeys = PThreadMutex<(byID: [Int32: String], taken: UniqueTokens)>(
+    ([:], UniqueTokens()))
   /// The path written to.
   let path: String
   /// Whether this process is a child `fork()` made without `exec`
@@ -134,7 +135,7 @@ final class TraceRecorder: Sendable {
   func recording(thread: ThreadID, token: String, name: String) -> ThreadRecording? {
     file.withLock { f in
       // A trace declares a thread token once.
-      let unique = Self.unique(token, separator: ".", in: &f.threadTokens)
+      let unique = f.threadTokens.claim(token, separator: ".")
       let recording = ThreadRecording(
         recorder: self, thread: thread, token: unique, encoding: encoding)
       // Cannot fail: the token is a number, the name made writable.
@@ -159,7 +160,7 @@ final class TraceRecorder: Sendable {
   ) {
     file.withLock { f in
       let token = classKeys.withLock { keys in
-        let token = Self.unique(TextTraceWriter.writable(name), separator: "#", in: &keys.taken)
+        let token = keys.taken.claim(TextTraceWriter.writable(name), separator: "#")
         keys.byID[id.raw] = token
         return token
       }
@@ -168,21 +169,6 @@ final class TraceRecorder: Sendable {
         id: id, key: token, name: Self.writable(name, for: f.writer), kind: kind, waits: waits)
       check(Self.drain(&f))
     }
-  }
-
-  /// `base`, or, when `taken` holds it, `base`, `separator` and the first
-  /// number from 2 up that makes a token `taken` does not hold; taken now.
-  private static func unique(_ base: String, separator: String, in taken: inout Set<String>)
-    -> String
-  {
-    var token = base
-    var n = 1
-    while taken.contains(token) {
-      n += 1
-      token = base + separator + String(n)
-    }
-    taken.insert(token)
-    return token
   }
 
   /// The key of class `id` in the trace (`declareClass`).

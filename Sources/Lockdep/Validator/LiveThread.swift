@@ -221,14 +221,17 @@ final class LiveThread: StackSource {
   /// A lock made here whose class the class table had no room for:
   /// reported (as lockdep's `BUG: MAX_LOCKDEP_KEYS too low!`, with the
   /// stack of the lock's making), after which the caller turns validation
-  /// off, as lockdep turns itself off.
-  func classTableFull(name: String) {
+  /// off, as lockdep turns itself off. A recording gets a `might-lock` of
+  /// class `recorded` (declared past the table) with the stack.
+  func classTableFull(name: String, recorded: ClassID) {
     busy = true
     rlc_signal_fence()
+    if recording != nil { unrecorded = LockEvent(.mightLock, thread: id, lockClass: recorded) }
     validator.reportClassTableFull(
       Origin(),
       consequence:
         "\(name): no class for this lock; validation of the whole process stopped here")
+    recordCurrentEvent()
     eventStack = .none
     rlc_signal_fence()
     busy = false

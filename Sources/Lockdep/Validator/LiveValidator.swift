@@ -196,7 +196,7 @@ final class LiveValidator: Sendable {
           }
         })
     else {
-      classTableFull(site)
+      classTableFull(site, kind: kind, waits: waits)
       return .none
     }
     if isNew {
@@ -212,15 +212,20 @@ final class LiveValidator: Sendable {
   /// once, on the thread that made the lock, then validation is off for
   /// the whole process, as lockdep turns itself off there. Its locks (of
   /// class `.none`, like a forked child's) are then never validated; it
-  /// crashed the process before.
-  private func classTableFull(_ site: LockClassSite) {
+  /// crashed the process before. A trace being recorded gets the class
+  /// and a `might-lock` of it where the lock was made, its last event:
+  /// its reader, past the same table, reports the same finding there (the
+  /// trace ended there unsaid, and `report` found nothing).
+  private func classTableFull(_ site: LockClassSite, kind: LockKind, waits: ClassWaitTypes) {
     let first = state.withLock { state in
       defer { state.classTableFull = true }
       return !state.classTableFull
     }
     if first {
       if let thread = LiveThread.current() {
-        thread.classTableFull(name: site.name)
+        recorder?.declareClass(
+          Self.pastTheClassTable, key: site.key, name: site.name, kind: kind, waits: waits)
+        thread.classTableFull(name: site.name, recorded: Self.pastTheClassTable)
       } else {
         // No thread state to report it with (this thread is inside the
         // validator, or validation was off): said, not lost.
@@ -233,6 +238,10 @@ final class LiveValidator: Sendable {
     Live.classTableFull.store(true, ordering: .relaxed)
     Live.off.store(true, ordering: .relaxed)
   }
+
+  /// The class a trace declares for the lock made past the class table:
+  /// the first the table has no room for.
+  static let pastTheClassTable = ClassID(Int32(ClassRegistry.capacity))
 
   /// A new class named as an earlier class of another place: reports
   /// print the later one `name#2` and traces key it so (lockdep's way), so
