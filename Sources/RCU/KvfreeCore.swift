@@ -161,7 +161,8 @@ final class KvfreeCore: @unchecked Sendable {
       page = pages.allocPagesNoLock()
       if page == nil { counters.nolockFailures.add(1, ordering: .relaxed) }
     case .deferred:
-      requestRefill(krcp)
+      // Nothing in the caller's context: the caller asks for a refill
+      // once it has no page at all (`missedPage`).
       return nil
     }
     guard let page else { return nil }
@@ -195,10 +196,18 @@ final class KvfreeCore: @unchecked Sendable {
     slab.kfree(object)
   }
 
-  /// Asks the refill worker to refill this CPU's cache now, after a miss
-  /// (deferred design: the kernel's `run_page_cache_worker()`, which
-  /// `kvfree_call_rcu()` calls when `add_ptr_to_bulk_krc_lock()` failed);
-  /// once until the worker has done it. The CPU's lock is held.
+  /// Called once a call found no page at all (neither cached nor, in the
+  /// headless form, by its sleeping allocation): in the deferred design,
+  /// asks the refill worker to refill this CPU's cache now (the kernel's
+  /// `run_page_cache_worker()`, which `kvfree_call_rcu()` calls only when
+  /// `add_ptr_to_bulk_krc_lock()`, the headless form's direct page
+  /// allocation included, has failed). The CPU's lock is held.
+  func missedPage(_ krcp: UnsafeMutablePointer<KrcState>) {
+    if design == .deferred { requestRefill(krcp) }
+  }
+
+  /// Asks the refill worker to refill this CPU's cache; once until the
+  /// worker has done it. The CPU's lock is held.
   private func requestRefill(_ krcp: UnsafeMutablePointer<KrcState>) {
     if krcp.pointee.refillRequested { return }
     krcp.pointee.refillRequested = true

@@ -72,6 +72,7 @@ public final class KvfreeRCU: Sendable {
       lock._withUnsafeGuaranteedRef { $0.lock() }
       let queued = core.addToBulk(krcp, object)
       if !queued {
+        core.missedPage(krcp)
         head.pointee.object = object
         head.pointee.next = krcp.pointee.list
         krcp.pointee.list = head
@@ -86,8 +87,9 @@ public final class KvfreeRCU: Sendable {
   /// May sleep (`mightSleep()`): with no array page at hand it drops
   /// `&krcp->lock` and allocates one by a sleeping allocation (every
   /// design, as the kernel's `add_ptr_to_bulk_krc_lock(..., can_alloc)`);
-  /// only when that fails too does it wait for a grace period with
-  /// `synchronizeRCU()` and free `object` at once.
+  /// only when that fails too does it ask for the deferred design's
+  /// refill, wait for a grace period with `synchronizeRCU()` and free
+  /// `object` at once.
   public func kvfreeRCU(_ object: UnsafeMutableRawPointer) {
     Checked.mightSleep()
     core.counters.headlessQueued.add(1, ordering: .relaxed)
@@ -105,6 +107,11 @@ public final class KvfreeRCU: Sendable {
       core.schedule()
       return
     }
+    // No page, not even by the sleeping allocation: only now the refill
+    // (`kvfree_call_rcu()`'s `run_page_cache_worker()` after
+    // `add_ptr_to_bulk_krc_lock()` failed).
+    cpu = core.thisCPU()
+    core.krcps.withLock(cpu) { core.missedPage(core.krcps.state(cpu)) }
     synchronizeRCU()
     core.free(object)
     core.counters.synchronousFrees.add(1, ordering: .relaxed)

@@ -60,4 +60,32 @@ struct KvfreeDeferredTests {
     #expect(scope.findings.isEmpty, "\(scope.findings.map(\.text))")
     #expect(slab.objectsInUse == 0)
   }
+
+  /// As `kvfree_call_rcu()`, which calls `run_page_cache_worker()` only
+  /// once `add_ptr_to_bulk_krc_lock()`, its direct page allocation
+  /// included, has failed: a headless call whose own allocation got a page
+  /// asks for no refill. Before, the cache miss asked for one before the
+  /// call dropped the lock to allocate, and the refill worker brought 5
+  /// more pages.
+  @Test("Headless whose sleeping allocation got a page asks for no refill")
+  func headlessWithAPageAsksForNoRefill() {
+    let pages = PageAllocator(pages: 256, cpus: 1)
+    let slab = SlabAllocator(pages: pages)
+    let kv = KvfreeRCU(
+      slab: slab, pages: pages, design: .deferred, cpus: 1, cacheLimit: 5,
+      drainDelayMicroseconds: 0)
+    let object = TestObject.make(slab)
+    kv.kvfreeRCU(object)
+    kv.barrier()
+    // A refill, had one been asked for, runs at once on its own worker:
+    // it is given a while to show (its pages are counted once cached).
+    let deadline = ContinuousClock.now + .milliseconds(300)
+    while kv.statistics.arrayPagesAllocated == 1 && ContinuousClock.now < deadline {
+      usleep(1000)
+    }
+    let s = kv.statistics
+    #expect(s.arrayPagesAllocated == 1, "\(s)")
+    #expect(s.synchronousFrees == 0, "\(s)")
+    #expect(s.objectsFreed == 1, "\(s)")
+  }
 }
