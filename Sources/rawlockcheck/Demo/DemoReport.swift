@@ -1,6 +1,7 @@
 import Basics
 import LockGraph
 import Lockdep
+import RCU
 import Report
 
 /// The demo's text output: each finding's lockdep report, the table of
@@ -30,8 +31,8 @@ enum DemoText {
       + "after the lock is dropped: no RCU, barrier or workers) measured after "
       + "\(DemoScenario.warmUpRounds) warm-up round\(DemoScenario.warmUpRounds == 1 ? "" : "s"), "
       + "\(DemoScenario.measuredRuns) times in turn (each time below is the median run's; "
-      + "findings are every timed run's, counted over them; pages and fallbacks are the first "
-      + "run's)"
+      + "findings are every timed run's, counted over them; pages, fallbacks and failures "
+      + "are the median-time run's)"
       + (LockValidation.checksAsPreemptRT
         ? "; checked as for PREEMPT_RT (RAWLOCKCHECK_PREEMPT_RT): spinlock_t sleeps" : "")
       + (isDebugBuild
@@ -198,6 +199,10 @@ enum DemoJSON {
       ("nsPerObject", .int(Int(r.nsPerObject.rounded()))),
       ("percentOfBaseline", .int(Int((r.ratio(to: baseline) * 100).rounded()))),
       ("nsPerObjectRuns", runs(r.runSeconds, objects: r.objects)),
+      ("arrayPagesAllocatedRuns", counts(r.runStatistics, \.arrayPagesAllocated)),
+      ("arrayPagesUsedRuns", counts(r.runStatistics, \.arrayPagesUsed)),
+      ("listFallbacksRuns", counts(r.runStatistics, \.listFallbacks)),
+      ("nolockFailuresRuns", counts(r.runStatistics, \.nolockFailures)),
       ("holdNanoseconds", hold(r.hold)),
       ("findings", .array(r.findings.map(finding))),
     ])
@@ -211,6 +216,13 @@ enum DemoJSON {
   /// Each timed run's nanoseconds per object, in the order they ran.
   static func runs(_ seconds: [Double], objects: Int) -> JSONValue {
     .array(seconds.map { .int(Int(($0 * 1e9 / Double(max(1, objects))).rounded())) })
+  }
+
+  /// One counter of each timed run, in the order they ran.
+  static func counts(_ runs: [KvfreeStatistics], _ field: KeyPath<KvfreeStatistics, Int>)
+    -> JSONValue
+  {
+    .array(runs.map { .int($0[keyPath: field]) })
   }
 
   static func finding(_ f: DemoFinding) -> JSONValue {

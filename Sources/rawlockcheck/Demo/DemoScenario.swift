@@ -63,6 +63,9 @@ struct DemoResult {
   var hold: DemoHoldTimes
   /// The seconds of each timed run, when this is their median.
   var runSeconds: [Double] = []
+  /// The counters of each timed run, in the order they ran, when this is
+  /// their median (`statistics` is the median-time run's).
+  var runStatistics: [KvfreeStatistics] = []
 
   /// Nanoseconds of the run (queueing under the lock, then the barrier) per object.
   var nsPerObject: Double { seconds * 1e9 / Double(max(1, objects)) }
@@ -103,14 +106,16 @@ struct DemoResult {
 }
 
 extension DemoResult {
-  /// `runs` as one figure: the first run's counters, the median run's time
-  /// and hold times (every run's time kept), and the findings of every
-  /// run, each counted over all of them (a finding that only one run's
-  /// timing produced is one the design has, and the verdict sees it).
+  /// `runs` as one figure: the median run by time, with its counters (so
+  /// that the time and the counts describe one real run; every run's time
+  /// and counters kept), each hold-time percentile's median run, and the
+  /// findings of every run, each counted over all of them (a finding that
+  /// only one run's timing produced is one the design has, and the
+  /// verdict sees it).
   init(median runs: [DemoResult]) {
-    self = runs[0]
-    seconds = runs.map(\.seconds).sorted()[runs.count / 2]
+    self = runs.sorted { $0.seconds < $1.seconds }[runs.count / 2]
     runSeconds = runs.map(\.seconds)
+    runStatistics = runs.map(\.statistics)
     hold = DemoHoldTimes(median: runs.map(\.hold))
     // The same finding in two runs differs in its thread and event
     // numbers only: kind, lock, held locks and frames name it.
