@@ -214,6 +214,15 @@ import Testing
     (["demo", "--threads", "-1"], "--threads must be at least 1, got -1"),
     (["demo", "--rounds", "0"], "--rounds must be at least 1, got 0"),
     (["demo", "--rounds", "100001"], "--rounds must be at most 100000, got 100001"),
+    (
+      ["demo", "--threads", "4096", "--rounds", "100000"],
+      "--threads times --rounds times 1024 objects a round must be at most 67108864 calls per "
+        + "design, got 4096 x 100000 x 1024 = 419430400000"
+    ),
+    (
+      ["demo", "--threads", "1", "--rounds", "65537"],
+      "must be at most 67108864 calls per design, got 1 x 65537 x 1024 = 67109888"
+    ),
     (["generate", "--events", "-5"], "rawlockcheck: --events must be at least 1, got -5 (see"),
     (["generate", "--threads", "0"], "rawlockcheck: --threads must be at least 1, got 0 (see"),
     (["generate", "--seed", "-1"], "The value '-1' is invalid for '--seed <seed>'"),

@@ -52,7 +52,9 @@ struct DemoCommand: ParsableCommand {
 
   @Option(
     parsing: .unconditional,
-    help: "Rounds per thread, each after a drain, 1 to \(DemoScenario.maxRounds).")
+    help:
+      "Rounds per thread, each after a drain, 1 to \(DemoScenario.maxRounds); threads x rounds x \(DemoScenario().objectsPerRound) objects a round at most \(DemoScenario.maxCalls) (2^26) calls per design."
+  )
   var rounds = 8
 
   func validate() throws {
@@ -65,6 +67,14 @@ struct DemoCommand: ParsableCommand {
     }
     if rounds > DemoScenario.maxRounds {
       throw ValidationError("--rounds must be at most \(DemoScenario.maxRounds), got \(rounds)")
+    }
+    let perRound = DemoScenario().objectsPerRound
+    let calls = threads * rounds * perRound
+    if calls > DemoScenario.maxCalls {
+      throw ValidationError(
+        "--threads times --rounds times \(perRound) objects a round must be at most "
+          + "\(DemoScenario.maxCalls) calls per design, got \(threads) x \(rounds) x \(perRound) = "
+          + "\(calls)")
     }
   }
 

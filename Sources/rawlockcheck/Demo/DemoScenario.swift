@@ -165,6 +165,13 @@ struct DemoScenario {
   /// freeing (a round is about 1 ms), not a run that never ends.
   static let maxRounds = 100_000
 
+  /// The most `kfree_rcu()` calls a design's run may make (threads x
+  /// rounds x `objectsPerRound`), 2^26: each call's hold time is kept (8
+  /// bytes, about three copies at the end of a run: 1.5 GiB at this
+  /// bound), and at about 1 µs a call a run of them takes about a minute,
+  /// as `maxRounds` on one thread does.
+  static let maxCalls = 1 << 26
+
   /// Pages in the zone: a round's objects of every thread (8 pages each,
   /// 16 with room for the slabs' partial pages and the pointer arrays),
   /// and never fewer than 4,096 (16 MiB).
