@@ -25,8 +25,8 @@ struct DemoCommand: ParsableCommand {
       workers), and of how long each kfree_rcu() kept its thread inside the raw \
       lock (median, 99.9th percentile and slowest call, in ns, over the baseline's empty \
       section). Every design and the baseline first run one unmeasured warm-up round, then \
-      five timed runs, in turn: each time is the median run's; the findings are every timed \
-      run's. Only inline-nowait (GFP_NOWAIT under the raw lock) should find an invalid wait \
+      five timed runs, in turn: each time is the median run's, and so are the counts of pages, \
+      fallbacks and failures; the findings are every timed run's. Only inline-nowait (GFP_NOWAIT under the raw lock) should find an invalid wait \
       context. Exit status: 0 when the result is the expected \
       one (inline-nowait found, the others clean), 1 when it is not, 2 for bad usage.
       """

@@ -17,8 +17,9 @@ import Synchronization
 struct DemoHoldTimes: Equatable {
   /// The median, in nanoseconds.
   var p50: Int
-  /// The 99.9th percentile, in nanoseconds (a few dozen calls of a
-  /// design's run are slower: about the share that needs a new page).
+  /// The 99.9th percentile, in nanoseconds: the 33rd slowest of the
+  /// default run's 32,768 calls, whatever it did (a page allocation, the
+  /// post that wakes a worker, a preemption).
   var p999: Int
   /// The slowest call, in nanoseconds (on a shared machine this includes
   /// the thread being preempted inside the section).
