@@ -46,4 +46,23 @@ public struct AllocatorStatistics: Sendable, Equatable {
   public var perCPUPages: Int
   /// Pages in the arena.
   public var totalPages: Int
+
+  /// Counters of the given values (all zero by default): to compare an
+  /// allocator's with, or to build in a test.
+  public init(
+    pagesAllocated: Int = 0, pagesFreed: Int = 0, zoneLockAcquisitions: Int = 0,
+    pcpRefills: Int = 0, nolockFailures: Int = 0, allocationFailures: Int = 0,
+    pagesInUse: Int = 0, zoneFreePages: Int = 0, perCPUPages: Int = 0, totalPages: Int = 0
+  ) {
+    self.pagesAllocated = pagesAllocated
+    self.pagesFreed = pagesFreed
+    self.zoneLockAcquisitions = zoneLockAcquisitions
+    self.pcpRefills = pcpRefills
+    self.nolockFailures = nolockFailures
+    self.allocationFailures = allocationFailures
+    self.pagesInUse = pagesInUse
+    self.zoneFreePages = zoneFreePages
+    self.perCPUPages = perCPUPages
+    self.totalPages = totalPages
+  }
 }

@@ -561,6 +561,23 @@ import Testing
     await MainActor.run { LockValidationScope().run { leaked.unlock() } }
   }
 
+  /// A `@MainActor` caller passes `run` a closure that touches its own
+  /// state and awaits: it runs in the caller's isolation. It did not
+  /// compile (a non-`Sendable` closure sent to a nonisolated function).
+  @MainActor @Test func aMainActorCallerRunsAScopeOverItsOwnState() async {
+    let lock = Checked.Mutex(name: "&mainscope->lock")
+    var count = 0
+    let scope = LockValidationScope(endName: "the block")
+    await scope.run {
+      lock.withLock { count += 1 }
+      await Task.yield()
+      MainActor.assertIsolated()
+      lock.withLock { count += 1 }
+    }
+    #expect(count == 2)
+    #expect(scope.findings.isEmpty)
+  }
+
   /// A test's task resumed by code that holds a lock (a thread of its
   /// own, or main-actor code of another task) is handed to the scope's
   /// executor there too, but that code is not leaving the main actor: its

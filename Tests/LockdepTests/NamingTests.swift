@@ -79,6 +79,27 @@ import Testing
     _ = (named, unnamed, renamed)
   }
 
+  /// `className` is the name reports print: a class's first lock's name,
+  /// whatever a later lock of the class was named (it was each lock's own
+  /// name, or the key's), and lockdep's `#2` for a later class of the same
+  /// name made elsewhere.
+  @Test func classNameIsTheNameReportsPrint() {
+    func make(_ name: String) -> Checked.Mutex { Checked.Mutex(name: name) }
+    let first = make("&x->printed")
+    let second = make("&y->printed")
+    #expect(second.className == "&x->printed")
+    let key = LockClassKey("&dev->printed-key")
+    let named = Checked.Mutex(name: "&first->printed-key", key: key)
+    let unnamed = Checked.Mutex(key: key)
+    #expect(unnamed.className == "&first->printed-key")
+    let elsewhere = Checked.Mutex(name: "&x->printed")
+    #expect(elsewhere.className == "&x->printed#2")
+    let raw = Checked.RawSpinLock(name: "&raw->printed")
+    let text = texts { raw.withLock { second.withLock {} } }.first ?? ""
+    #expect(text.contains("(\(second.className)){"), "\(text)")
+    _ = (first, named)
+  }
+
   @Test func aClassKeySharesOneClassAcrossLines() {
     let key = LockClassKey("&shared->lock")
     let first = Checked.SpinLock(key: key)

@@ -39,3 +39,17 @@ import WorkQueue
     if LockValidation.isChecking { #expect(kinds.contains(.invalidWaitContext)) }
   }
 }
+
+/// A `LockdepMap` is used alike in every build: `swift test -c release`
+/// builds this with `Plain.LockdepMap`, which lacked `assertHeld()` and
+/// could not be a nest lock.
+@Test func aLockdepMapIsUsedAlikeInEveryBuild() {
+  let map = LockdepMap(.mutex, name: "&example->map")
+  let child = Mutex(name: "&example->child")
+  map.acquire()
+  map.assertHeld()
+  child.lock(nestLock: map)
+  child.unlock()
+  map.release()
+  map.assertNotHeld()
+}

@@ -7,8 +7,10 @@ extension Checked {
   /// completion, a custom primitive. Acquire and release it around what it
   /// guards, and the validator checks it as a lock of its kind.
   ///
-  /// For example, an RCU read-side section: `LockdepMap(.rcu, name:
-  /// "rcu_read_lock")`, acquired on entry and released on exit (RCU kinds are
+  /// For example, a read-side section of an RCU of your own:
+  /// `LockdepMap(.rcu, name: "my_rcu_read_lock")` (the `RCU` module's own
+  /// class is `rcu_read_lock`: a second class of that name would print as
+  /// `rcu_read_lock#2`), acquired on entry and released on exit (RCU kinds are
   /// always taken as recursive reads and add no graph edges). A wait-override
   /// annotation, as the kernel's `DEFINE_WAIT_OVERRIDE_MAP(name, inner)`:
   /// `LockdepMap(.waitOverride, inner: .sleep, name: "printk_legacy_map")`,
@@ -103,6 +105,12 @@ extension Plain {
     /// Does nothing.
     @inlinable @inline(__always)
     public func release() {}
+
+    /// Checks nothing.
+    @inlinable public func assertHeld(file: StaticString = #fileID, line: UInt = #line) {}
+
+    /// Checks nothing.
+    @inlinable public func assertNotHeld(file: StaticString = #fileID, line: UInt = #line) {}
   }
 }
 

@@ -9,7 +9,10 @@ import WaitContext
 /// class, as the kernel's static key per init site (a `spin_lock_init()`
 /// expansion): `#fileID`, `#line` and `#column` name it.
 public struct LockClassKey: Hashable, Sendable {
-  /// The class's name in reports (`&zone->lock`).
+  /// The key: locks made with equal names share one class. It is the
+  /// name reports print for the class unless the class's first lock was
+  /// made with a name of its own (`Mutex(name: "&a->lock", key: key)`),
+  /// which the class keeps (`ValidatedLock.className` gives it).
   public let name: String
 
   /// A class key named `name`; keys with equal names are one class.

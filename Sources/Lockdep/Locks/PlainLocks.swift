@@ -17,6 +17,9 @@ public enum Plain {
     @inlinable public func lock(subclass: Int) { word.lock() }
     /// Takes the lock (nest lock ignored).
     @inlinable public func lock(nestLock: some KernelLock) { word.lock() }
+    /// Takes the lock (nest map ignored), as `Checked`'s takes a
+    /// `LockdepMap` for its nest lock.
+    @inlinable public func lock(nestLock: Plain.LockdepMap) { word.lock() }
     /// Releases the lock.
     @inlinable public func unlock() { word.unlock() }
     /// Takes the lock if it is free.
@@ -100,6 +103,9 @@ public enum Plain {
     @inlinable public func lock(subclass: Int) { mutex.lock() }
     /// Takes the lock (nest lock ignored).
     @inlinable public func lock(nestLock: some KernelLock) { mutex.lock() }
+    /// Takes the lock (nest map ignored), as `Checked`'s takes a
+    /// `LockdepMap` for its nest lock.
+    @inlinable public func lock(nestLock: Plain.LockdepMap) { mutex.lock() }
     /// Releases the lock.
     @inlinable public func unlock() { mutex.unlock() }
     /// Takes the lock if it is free.
@@ -124,6 +130,9 @@ public enum Plain {
     @inlinable public func lock(subclass: Int) { rwlock.lock() }
     /// Takes the lock exclusively (nest lock ignored).
     @inlinable public func lock(nestLock: some KernelLock) { rwlock.lock() }
+    /// Takes the lock (nest map ignored), as `Checked`'s takes a
+    /// `LockdepMap` for its nest lock.
+    @inlinable public func lock(nestLock: Plain.LockdepMap) { rwlock.lock() }
     /// Releases an exclusive hold.
     @inlinable public func unlock() { rwlock.unlock() }
     /// Takes the lock exclusively if it is free.

@@ -15,7 +15,10 @@ import WaitContext
 public class ValidatedLock: @unchecked Sendable {
   /// The lock's class in the validator (its declared class, subclass 0).
   let lockClass: ClassID
-  /// The name reports print for the lock's class.
+  /// The name reports print for the lock's class: the name of the
+  /// class's first lock (a class keeps it: a later lock made on the same
+  /// line or with the same `LockClassKey` under another name is printed by
+  /// it), with lockdep's `#2` for a later class of the same name.
   public let className: String
 
   init(
@@ -29,7 +32,8 @@ public class ValidatedLock: @unchecked Sendable {
     lockClass =
       Live.forkedAfterStart
       ? .none : LiveValidator.shared.registerClass(site: site, kind: kind, waits: waits)
-    className = site.name
+    className =
+      lockClass == .none ? site.name : LiveValidator.shared.core.classes[lockClass].displayName
   }
 
   deinit {

@@ -258,7 +258,15 @@ public final class LockValidationScope: Sendable {
   ///   `Task.detached`) has its jobs routed here from the global
   ///   concurrent executor while `body` runs, checked as the body's are
   ///   (`ScopeExecutor.routeScopedJobs()`).
-  public func run<R: Sendable>(_ body: () async throws -> R) async rethrows -> R {
+  ///
+  /// `body` runs in the caller's isolation (`isolation`, the caller's
+  /// actor by default, as `withTaskGroup`'s), so a `@MainActor` test or
+  /// `main.swift` passes it a closure that touches its own state: without
+  /// it, such a closure was a non-`Sendable` value sent to a nonisolated
+  /// function, an error in Swift 6.
+  public func run<R: Sendable>(
+    isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> R
+  ) async rethrows -> R {
     try await Self.$bound.withValue(self) {
       defer { Live.replayPending() }
       guard let endName, !started.exchange(true, ordering: .relaxed) else {
