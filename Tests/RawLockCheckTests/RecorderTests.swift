@@ -110,6 +110,24 @@ import Testing
     #expect(try Self.offline(trace) == live)
   }
 
+  /// A thread that exits holding a lock is reported with the stack of its
+  /// exit down to `start_thread`, as lockdep's `do_exit()` report gives the
+  /// exit path: the frame-pointer walk stopped in glibc's exit code (built
+  /// without frame pointers), and the stack was `__nptl_deallocate_tsd`
+  /// alone. Live, and in the trace.
+  @Test func aThreadsExitIsReportedWithItsExitPath() throws {
+    let live = try Self.launch(
+      ["locks-held-at-exit"],
+      environment: ["RAWLOCKCHECK": "print", "RAWLOCKCHECK_TRACE": nil],
+      capture: .standardError)
+    let stack = live.text.components(separatedBy: "stack backtrace:\n").last ?? ""
+    #expect(stack.contains(" start_thread "), "\(live.text)")
+    let (_, trace) = try Self.run("locks-held-at-exit")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    let offline = try ToolRun(["report", trace.path])
+    #expect(offline.stdout.contains(" start_thread "), "\(offline.stdout)")
+  }
+
   /// A program that faults after a finding: the recorder flushes the
   /// trace, which gives the finding, then hands the fault to the action
   /// SIGSEGV had before it (the probe's own handler, which exits 0; in

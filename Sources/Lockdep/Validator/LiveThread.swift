@@ -550,8 +550,13 @@ final class LiveThread: StackSource {
     // scope takes the finding or not. Captured inside the scope's binding,
     // it had `TaskLocal.withValue` between the validator's frames, and
     // reports showed the validator's frames below it.
+    // Through glibc's unwinder (`backtrace()`, about 4 µs, once per such
+    // thread): this runs in glibc's thread-exit code, built without frame
+    // pointers, where a frame-pointer walk stopped, and the report's stack
+    // was `__nptl_deallocate_tsd` alone, without `start_thread` and the
+    // thread's own entry below it.
     if !held.isEmpty {
-      let n = StackCapture.capture(into: stackBuffer, skip: 0)
+      let n = StackCapture.captureWithBacktrace(into: stackBuffer, skip: 0)
       if n > 0 { replayStack = UnsafeBufferPointer(rebasing: stackBuffer[..<n]) }
     }
     // Locks a thread run in a test's scope (one with an end name: a test,
