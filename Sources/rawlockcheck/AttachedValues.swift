@@ -7,7 +7,9 @@
 /// leaked as one name. It reads `-ox.dot` as a cluster of flags `-o -x
 /// -. ...` and refuses it, and `-o-` as an unknown option `--`. `getopt`
 /// (grep, sort, gcc) reads both as a value, and so does the parser once the
-/// value is an argument of its own: `--name ""` and `-o x.dot`, which is
+/// value is an argument of its own, `--name ""`, or attached to the long
+/// name, `--output=x.dot` (where a value that starts with `-`, `-o-x.dot`,
+/// is still the value: the parser takes no option for one after `=`):
 /// what `separate` makes of them.
 enum AttachedValues {
   /// Per command, its options that take a value (a flag's `--flag=` is
@@ -25,20 +27,21 @@ enum AttachedValues {
     "demo": ["--design", "--format", "--threads", "--rounds"],
   ]
 
-  /// Per command, the letters of its short options that take a value.
-  static let shortValued: [String: Set<Character>] = ["graph": ["o"]]
+  /// Per command, the letters of its short options that take a value,
+  /// each with its long name.
+  static let shortValued: [String: [Character: String]] = ["graph": ["o": "--output"]]
 
   /// `arguments` (the subcommand first) with, before `--`, each `--name=`
   /// of an option that takes a value made `--name` and an empty argument,
-  /// and each `-oVALUE` of a short option that takes one made `-o` and
-  /// `VALUE` (`-oo` is `-o o`, as `getopt` reads it).
+  /// and each `-oVALUE` of a short option that takes one made
+  /// `--output=VALUE` (`-oo` is the file `o`, as `getopt` reads it).
   static func separate(_ arguments: [String]) -> [String] {
     guard let command = arguments.first else { return arguments }
     let options = valued[command] ?? []
-    let letters = shortValued[command] ?? []
+    let letters = shortValued[command] ?? [:]
     guard
       arguments.contains(where: {
-        isEmptyValued($0, of: options) || attachedLetter($0, of: letters) != nil
+        isEmptyValued($0, of: options) || longName(attachedIn: $0, of: letters) != nil
       })
     else { return arguments }
     var result = [command]
@@ -52,8 +55,8 @@ enum AttachedValues {
       }
       if isEmptyValued(argument, of: options) {
         result += [String(argument.dropLast()), ""]
-      } else if let letter = attachedLetter(argument, of: letters) {
-        result += ["-\(letter)", String(argument.dropFirst(2))]
+      } else if let long = longName(attachedIn: argument, of: letters) {
+        result.append(long + "=" + String(argument.dropFirst(2)))
       } else {
         result.append(argument)
       }
@@ -67,11 +70,12 @@ enum AttachedValues {
     argument.hasSuffix("=") && options.contains(String(argument.dropLast()))
   }
 
-  /// The letter of `argument` when it is `-` and a letter of `letters`
-  /// with a value after it (`-ox.dot`, `-o-`, `-o=`).
-  private static func attachedLetter(_ argument: String, of letters: Set<Character>) -> Character? {
+  /// The long name of the option `argument` gives when it is `-` and a
+  /// letter of `letters` with a value after it (`-ox.dot`, `-o-`, `-o=`).
+  private static func longName(
+    attachedIn argument: String, of letters: [Character: String]
+  ) -> String? {
     guard argument.count > 2, argument.first == "-" else { return nil }
-    let letter = argument[argument.index(after: argument.startIndex)]
-    return letters.contains(letter) ? letter : nil
+    return letters[argument[argument.index(after: argument.startIndex)]]
   }
 }

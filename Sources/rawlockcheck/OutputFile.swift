@@ -34,6 +34,12 @@ final class OutputFile {
   /// file `descriptor` is given at `commit()`, before it is renamed onto
   /// `target`.
   private var unnamedPrefix: String?
+  /// The owner (when it is to change) and mode the output is given: at
+  /// once for a named temporary file, and once it is named for an unnamed
+  /// one (owned by another user before it has a name, it could not be
+  /// linked where `fs.protected_hardlinks` forbids linking a file one
+  /// neither owns nor can read).
+  private var attributes: (owner: (uid: uid_t, gid: gid_t)?, mode: mode_t) = (nil, 0o600)
   /// The file a regular output replaces (symbolic links resolved).
   private let target: String
 
@@ -202,11 +208,19 @@ final class OutputFile {
     // (root replacing another user's file); the owner first, since a
     // change of owner clears the set-id bits.
     if exists && (info.st_uid != geteuid() || info.st_gid != getegid()) {
-      _ = fchown(descriptor, info.st_uid, info.st_gid)
+      attributes.owner = (info.st_uid, info.st_gid)
     }
     let mask = umask(0)
     umask(mask)
-    fchmod(descriptor, exists ? info.st_mode & 0o7777 : 0o666 & ~mask)
+    attributes.mode = exists ? info.st_mode & 0o7777 : 0o666 & ~mask
+    if unnamedPrefix == nil { applyAttributes() }
+  }
+
+  /// Gives the file being written its owner, then its mode (a change of
+  /// owner clears the set-id bits).
+  private func applyAttributes() {
+    if let owner = attributes.owner { _ = fchown(descriptor, owner.uid, owner.gid) }
+    fchmod(descriptor, attributes.mode)
   }
 
   /// `O_TMPFILE`, which Glibc's module does not export (`__O_TMPFILE |
@@ -297,6 +311,7 @@ final class OutputFile {
       guard let named = link(withPrefix: prefix) else { throw Self.cannotWrite(name, errno) }
       unnamedPrefix = nil
       temporary = named
+      applyAttributes()
     }
     guard let temporary else { return }
     let closed = close(descriptor)

@@ -45,10 +45,7 @@ struct KvfreeDeferredTests {
 
   @Test("Headless with no cached page: a sleeping allocation, not synchronizeRCU()")
   func headlessAllocatesBeforeFallingBack() {
-    let pages = PageAllocator(pages: 256, cpus: 1)
-    let slab = SlabAllocator(pages: pages)
-    let kv = KvfreeRCU(
-      slab: slab, pages: pages, design: .deferred, cpus: 1, drainDelayMicroseconds: 0)
+    let (slab, kv) = TestObject.oneCPU(.deferred)
     let scope = LockValidationScope()
     let object = TestObject.make(slab)
     scope.run { kv.kvfreeRCU(object) }
@@ -69,11 +66,7 @@ struct KvfreeDeferredTests {
   /// more pages.
   @Test("Headless whose sleeping allocation got a page asks for no refill")
   func headlessWithAPageAsksForNoRefill() {
-    let pages = PageAllocator(pages: 256, cpus: 1)
-    let slab = SlabAllocator(pages: pages)
-    let kv = KvfreeRCU(
-      slab: slab, pages: pages, design: .deferred, cpus: 1, cacheLimit: 5,
-      drainDelayMicroseconds: 0)
+    let (slab, kv) = TestObject.oneCPU(.deferred)
     let object = TestObject.make(slab)
     kv.kvfreeRCU(object)
     kv.barrier()

@@ -13,11 +13,7 @@ struct KvfreePageUseTests {
 
   @Test("deferred: the pages refilled into the cache and shrunk unused are not counted as used")
   func refilledPagesThrownAwayAreNotUsed() {
-    let pages = PageAllocator(pages: 256, cpus: 1)
-    let slab = SlabAllocator(pages: pages)
-    let kv = KvfreeRCU(
-      slab: slab, pages: pages, design: .deferred, cpus: 1, cacheLimit: 5,
-      drainDelayMicroseconds: 0)
+    let (slab, kv) = TestObject.oneCPU(.deferred)
     // The first object finds no cached page: list fallback and a refill.
     let first = TestObject.make(slab)
     kv.kvfreeRCU(first, head: TestObject.head(first))
@@ -39,10 +35,7 @@ struct KvfreePageUseTests {
 
   @Test("A page reused after its array was freed counts once")
   func reusedPageCountsOnce() {
-    let pages = PageAllocator(pages: 256, cpus: 1)
-    let slab = SlabAllocator(pages: pages)
-    let kv = KvfreeRCU(
-      slab: slab, pages: pages, design: .nolock, cpus: 1, drainDelayMicroseconds: 0)
+    let (slab, kv) = TestObject.oneCPU(.nolock)
     for _ in 0..<3 {
       let object = TestObject.make(slab)
       kv.kvfreeRCU(object, head: TestObject.head(object))

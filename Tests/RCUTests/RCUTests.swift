@@ -41,6 +41,16 @@ enum TestObject {
   static func head(_ object: UnsafeMutableRawPointer) -> UnsafeMutablePointer<RCUHead> {
     object.assumingMemoryBound(to: RCUHead.self)
   }
+
+  /// A one-CPU `KvfreeRCU` of `design` over a 256-page allocator, with no
+  /// drain delay, and the slab its objects come from.
+  static func oneCPU(_ design: KvfreeDesign) -> (slab: SlabAllocator, kv: KvfreeRCU) {
+    let pages = PageAllocator(pages: 256, cpus: 1)
+    let slab = SlabAllocator(pages: pages)
+    let kv = KvfreeRCU(
+      slab: slab, pages: pages, design: design, cpus: 1, drainDelayMicroseconds: 0)
+    return (slab, kv)
+  }
 }
 
 /// What readers and updaters share in a stress run.

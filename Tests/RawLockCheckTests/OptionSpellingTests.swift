@@ -31,12 +31,16 @@ import Testing
 
   /// A short option's value attached to it is its value, as `getopt`
   /// reads `sort -oFILE`: the parser took `-ox.dot` for a cluster of
-  /// flags, and `-o-` for an unknown option `--`.
+  /// flags, and `-o-` for an unknown option `--`. It is given the parser
+  /// attached to the long name, where a value starting with `-` is a value.
   @Test func aValueAttachedToAShortOptionIsItsValue() {
-    #expect(AttachedValues.separate(["graph", "-ox.dot", "a"]) == ["graph", "-o", "x.dot", "a"])
-    #expect(AttachedValues.separate(["graph", "-o-", "a"]) == ["graph", "-o", "-", "a"])
-    #expect(AttachedValues.separate(["graph", "-o=", "a"]) == ["graph", "-o", "=", "a"])
-    #expect(AttachedValues.separate(["graph", "-oo", "a"]) == ["graph", "-o", "o", "a"])
+    for (value, attached) in [
+      ("x.dot", "-ox.dot"), ("-", "-o-"), ("=", "-o="), ("o", "-oo"), ("-x.dot", "-o-x.dot"),
+      ("--", "-o--"),
+    ] {
+      #expect(
+        AttachedValues.separate(["graph", attached, "a"]) == ["graph", "--output=" + value, "a"])
+    }
   }
 
   @Test func graphWritesToTheFileAttachedToO() throws {
@@ -52,6 +56,9 @@ import Testing
     let standard = try ToolRun(["graph", "-o-"] + traces, in: dir)
     #expect(standard.status == 0, "\(standard.stderr)")
     #expect(standard.stdout == written)
+    let dashed = try ToolRun(["graph", "-o-o"] + traces, in: dir)
+    #expect(dashed.status == 0, "\(dashed.stderr)")
+    #expect(try String(contentsOf: dir.appendingPathComponent("-o"), encoding: .utf8) == written)
   }
 
   /// The commands' options that take a value, as the parser knows them
@@ -68,10 +75,15 @@ import Testing
       let longNames = Set(
         try Self.options(of: command).flatMap { $0.names.filter { $0.hasPrefix("--") } })
       #expect(AttachedValues.valued[name] == longNames, "\(name)")
-      let letters = Set(
-        try Self.options(of: command).flatMap { $0.names.filter { !$0.hasPrefix("--") } }
-          .map { $0.dropFirst() }.compactMap(\.first))
-      #expect(AttachedValues.shortValued[name, default: []] == letters, "\(name)")
+      // Each short name with the long name of its option.
+      var letters: [Character: String] = [:]
+      for option in try Self.options(of: command) {
+        guard let short = option.names.first(where: { !$0.hasPrefix("--") }),
+          let long = option.names.first(where: { $0.hasPrefix("--") }), let letter = short.last
+        else { continue }
+        letters[letter] = long
+      }
+      #expect(AttachedValues.shortValued[name, default: [:]] == letters, "\(name)")
     }
   }
 

@@ -263,7 +263,11 @@ public final class LockValidationScope: Sendable {
   /// actor by default, as `withTaskGroup`'s), so a `@MainActor` test or
   /// `main.swift` passes it a closure that touches its own state: without
   /// it, such a closure was a non-`Sendable` value sent to a nonisolated
-  /// function, an error in Swift 6.
+  /// function, an error in Swift 6. For an actor's caller the scope's
+  /// checks at its start and end run on that actor too: a lock the caller
+  /// holds as it calls `run` is taken for one an earlier task left on the
+  /// thread (reported, and forgotten); a lock held across the `await` of
+  /// `run` is itself a lock held across an `await`.
   public func run<R: Sendable>(
     isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> R
   ) async rethrows -> R {

@@ -161,15 +161,17 @@ struct DemoScenario {
   /// Timed runs of each design and of the baseline, after the warm-up.
   static let measuredRuns = 5
 
-  /// The most rounds `--rounds` takes: about a minute of one thread's
-  /// freeing (a round is about 1 ms), not a run that never ends.
-  static let maxRounds = 100_000
+  /// The most rounds `--rounds` takes: as many as one thread may run
+  /// under `maxCalls` (65,536 rounds of 1,024 objects), about a minute of
+  /// its freeing (a round is about 1 ms), not a run that never ends.
+  static let maxRounds = 65_536
 
   /// The most `kfree_rcu()` calls a design's run may make (threads x
   /// rounds x `objectsPerRound`), 2^26: each call's hold time is kept (8
   /// bytes, about three copies at the end of a run: 1.5 GiB at this
   /// bound), and at about 1 µs a call a run of them takes about a minute,
-  /// as `maxRounds` on one thread does.
+  /// as `maxRounds` on one thread does (`maxRounds` is this bound's for one
+  /// thread).
   static let maxCalls = 1 << 26
 
   /// Pages in the zone: a round's objects of every thread (8 pages each,
