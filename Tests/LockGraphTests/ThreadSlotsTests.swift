@@ -174,6 +174,10 @@ import WaitContext
         LockEvent(.preemptDisable, thread: t),
         LockEvent(.softirqEnter, thread: t),
         LockEvent(.hardirqEnter, thread: t),
+        // A softirq inside the handler leaves it (`suspendedHardirqs`),
+        // and a handler inside that softirq is entered again.
+        LockEvent(.softirqEnter, thread: t),
+        LockEvent(.hardirqEnter, thread: t),
         LockEvent(.nmiEnter, thread: t),
       ], on: &v, batch: true)
     var state = try #require(v.validator(of: t)).state

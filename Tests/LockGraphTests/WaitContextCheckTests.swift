@@ -91,6 +91,39 @@ import WaitContext
     #expect(soft.kinds.contains(.invalidWaitContext))
   }
 
+  /// A softirq entered inside a hard interrupt runs as the kernel runs
+  /// softirqs from `irq_exit()`, after leaving hardirq context
+  /// (`lockdep_softirq_start()`): its wait type is softirq's, so a
+  /// `spinlock_t` is allowed and a mutex is not; the handler's locks are
+  /// another context's (not narrowing); the hard interrupt is back when
+  /// the softirq ends. It was checked inside both (`context-{2:2}`).
+  @Test func aSoftirqInsideAHardirqIsASoftirqAlone() throws {
+    var s = Scenario()
+    s.lock("raw", .rawSpinlock)
+    s.lock("spin", .spinlock)
+    s.lock("m", .mutex)
+    try s.event(.hardirqEnter)
+    s.acquire("raw")
+    try s.event(.softirqEnter)
+    s.acquire("spin")
+    #expect(s.kinds.isEmpty, "softirq context allows a spinlock_t: \(s.kinds)")
+    s.release("spin")
+    s.acquire("m")
+    #expect(s.kinds.contains(.invalidWaitContext))
+    guard case .invalidWaitContext(let context, _, _) = s.findings.last?.detail else {
+      Issue.record("wrong detail")
+      return
+    }
+    #expect(context == .config, "softirq context")
+    s.release("m")
+    try s.event(.softirqExit)
+    let before = s.kinds.count
+    s.acquire("spin")
+    #expect(
+      s.kinds.dropFirst(before).contains(.invalidWaitContext),
+      "back in the hard interrupt: \(s.kinds)")
+  }
+
   @Test func lockHeldByInterruptedCodeDoesNotCount() throws {
     var s = Scenario()
     s.lock("raw", .rawSpinlock)

@@ -26,10 +26,38 @@ extension ThreadValidator {
     state.contexts.append(context)
     switch context {
     case .hardirq: state.hardirqDepth += 1
-    case .softirq: state.softirqDepth += 1
+    case .softirq:
+      if state.hardirqDepth > 0 { suspendHardirqs() }
+      state.softirqDepth += 1
     case .nmi: state.nmiDepth += 1
     case .task: break
     }
+  }
+
+  /// A softirq entered inside hard interrupt handlers: they are left for
+  /// as long as it runs (`ThreadState.suspendedHardirqs`).
+  private mutating func suspendHardirqs() {
+    state.suspendedHardirqs.append(
+      SuspendedHardirqs(
+        softirqIndex: state.contexts.count - 1, depth: state.hardirqDepth,
+        forcedThreadDepth: state.forcedThreadDepth, threaded: state.hardirqsThreaded,
+        depthsAtEntry: state.depthsAtHardirqEntry))
+    state.hardirqDepth = 0
+    state.forcedThreadDepth = 0
+    state.hardirqsThreaded = false
+  }
+
+  /// The softirq at `contexts.count` (just left) had left hard interrupt
+  /// handlers: they are entered again, as `irq_exit()` does after it.
+  @inline(__always)
+  private mutating func resumeHardirqs() {
+    guard let last = state.suspendedHardirqs.last, last.softirqIndex == state.contexts.count
+    else { return }
+    state.suspendedHardirqs.removeLast()
+    state.hardirqDepth = last.depth
+    state.forcedThreadDepth = last.forcedThreadDepth
+    state.hardirqsThreaded = last.threaded
+    state.depthsAtHardirqEntry = last.depthsAtEntry
   }
 
   /// Throws when entering `context` would nest more than
@@ -84,7 +112,9 @@ extension ThreadValidator {
       state.hardirqDepth &-= 1
       if state.hardirqDepth == 0 { state.hardirqsThreaded = false }
       countForcedThreads()
-    case .softirq: state.softirqDepth &-= 1
+    case .softirq:
+      state.softirqDepth &-= 1
+      if !state.suspendedHardirqs.isEmpty { resumeHardirqs() }
     case .nmi: state.nmiDepth &-= 1
     case .task: break
     }

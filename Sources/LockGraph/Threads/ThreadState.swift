@@ -96,6 +96,15 @@ struct ThreadState: Sendable {
   /// an irq thread of its own, which did not disable what the interrupted
   /// thread disabled (`ownDepths`).
   var depthsAtHardirqEntry = ContextDepths()
+  /// Hard interrupt handlers a softirq entered inside them has left, as
+  /// the kernel runs softirqs from `irq_exit()` after leaving hardirq
+  /// context (`lockdep_softirq_start()` calls `lockdep_hardirq_exit()`, and
+  /// `__irq_exit_rcu()` takes `HARDIRQ_OFFSET` off the preempt count), to
+  /// be entered again when that softirq ends: innermost last. Inside such a
+  /// softirq the thread is in softirq context alone (its wait type is
+  /// `LD_WAIT_CONFIG`, its locks' `irq_context` 1, their usage
+  /// `IN-SOFTIRQ`), with interrupts on.
+  var suspendedHardirqs: [SuspendedHardirqs] = []
   /// While `stopped`: the locks the thread holds, the contexts it is in
   /// and what it disabled, counted (not validated) from the stop on
   /// (`countWhileStopped`); back at 0, the thread is validated again as
@@ -133,6 +142,7 @@ struct ThreadState: Sendable {
     contextsDisabledPreemptionAt = nil
     hardirqsThreaded = false
     depthsAtHardirqEntry = ContextDepths()
+    suspendedHardirqs.removeAll(keepingCapacity: true)
     depthWhileStopped = 0
   }
 
@@ -270,4 +280,17 @@ struct ThreadState: Sendable {
     while start > 0 && held[start - 1].irqContext == context { start -= 1 }
     return start
   }
+}
+
+/// The hard interrupt handlers a softirq left as it was entered inside them
+/// (`ThreadState.suspendedHardirqs`), with what they had set.
+struct SuspendedHardirqs: Equatable {
+  /// The softirq's place in `ThreadState.contexts`.
+  var softirqIndex: Int
+  /// `hardirqDepth`, `forcedThreadDepth`, `hardirqsThreaded` and
+  /// `depthsAtHardirqEntry` as they were.
+  var depth: Int32
+  var forcedThreadDepth: Int32
+  var threaded: Bool
+  var depthsAtEntry: ContextDepths
 }
