@@ -28,9 +28,7 @@ import WaitContext
 
   @Test func rawLockNestingOffMakesConfigCountAsSpin() {
     var s = Scenario(CheckConfiguration(proveRawLockNesting: false))
-    s.lock("raw", .rawSpinlock)
-    s.lock("spin", .spinlock)
-    s.lock("m", .mutex)
+    s.declareRawSpinAndMutex()
     s.acquire("raw")
     s.acquire("spin")
     #expect(s.kinds.isEmpty)
@@ -40,9 +38,7 @@ import WaitContext
 
   @Test func interruptContextsSetTheLimit() throws {
     var s = Scenario()
-    s.lock("raw", .rawSpinlock)
-    s.lock("spin", .spinlock)
-    s.lock("m", .mutex)
+    s.declareRawSpinAndMutex()
     try s.event(.hardirqEnter)
     s.acquire("raw")
     s.release("raw")
@@ -99,9 +95,7 @@ import WaitContext
   /// the softirq ends. It was checked inside both (`context-{2:2}`).
   @Test func aSoftirqInsideAHardirqIsASoftirqAlone() throws {
     var s = Scenario()
-    s.lock("raw", .rawSpinlock)
-    s.lock("spin", .spinlock)
-    s.lock("m", .mutex)
+    s.declareRawSpinAndMutex()
     try s.event(.hardirqEnter)
     s.acquire("raw")
     try s.event(.softirqEnter)
@@ -292,5 +286,15 @@ import WaitContext
     try s.event(.mightSleep)
     let f = try #require(s.findings.last { $0.kind == .sleepInAtomic })
     #expect(s.validator.core.lockNames(of: f) == ["&spin"])
+  }
+}
+
+extension Scenario {
+  /// Declares a raw spin lock `raw`, a `spinlock_t` `spin` and a mutex
+  /// `m`: one lock of each wait type the rule tells apart.
+  mutating func declareRawSpinAndMutex() {
+    lock("raw", .rawSpinlock)
+    lock("spin", .spinlock)
+    lock("m", .mutex)
   }
 }
