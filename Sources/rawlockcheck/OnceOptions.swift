@@ -52,22 +52,19 @@ enum OnceOptions {
     let given = arguments.dropFirst().prefix { $0 != "--" }
     if given.contains(where: { $0 == "--help" || $0 == "-h" }) { return nil }
     for option in options {
-      let count = given.reduce(0) { sum, argument in
-        sum + option.names.reduce(0) { $0 + Self.times(argument, spells: $1) }
-      }
-      if count > 1 {
-        return (option.names.joined(separator: "/"), count, option.reason)
+      let times = given.count { argument in option.names.contains { spells(argument, $0) } }
+      if times > 1 {
+        return (option.names.joined(separator: "/"), times, option.reason)
       }
     }
     return nil
   }
 
-  /// How many times `argument` gives option `name`: a long one once as
-  /// `--name` alone or with `=value`; a short one once as `-o` (its value
-  /// attached, `-ox.dot`, is an argument of its own by then:
-  /// `AttachedValues`).
-  private static func times(_ argument: String, spells name: String) -> Int {
-    if name.hasPrefix("--") { return argument == name || argument.hasPrefix(name + "=") ? 1 : 0 }
-    return argument == name ? 1 : 0
+  /// Whether `argument` gives option `name`: a long one as `--name` alone
+  /// or with `=value`; a short one as `-o` alone (its value attached,
+  /// `-ox.dot`, is `--output=x.dot` by then: `AttachedValues`).
+  private static func spells(_ argument: String, _ name: String) -> Bool {
+    if name.hasPrefix("--") { return argument == name || argument.hasPrefix(name + "=") }
+    return argument == name
   }
 }

@@ -239,14 +239,8 @@ final class OutputFile {
   /// `/proc` cannot.
   private static func unnamedFile(in directory: String) -> Int32? {
     guard let flag = openTemporary else { return nil }
-    var fd = open(directory, flag | O_WRONLY | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { return nil }
-    if fd <= 2 {
-      let moved = fcntl(fd, F_DUPFD_CLOEXEC, 3)
-      close(fd)
-      guard moved >= 0 else { return nil }
-      fd = moved
-    }
+    let opened = open(directory, flag | O_WRONLY | O_CLOEXEC, 0o600)
+    guard opened >= 0, let fd = aboveStandardDescriptors(opened) else { return nil }
     guard access("/proc/self/fd/\(fd)", F_OK) == 0 else {
       close(fd)
       return nil

@@ -22,25 +22,34 @@ func temporaryDirectory() -> String {
 ///   cannot be made.
 func makeTemporaryFile(prefix: String, suffix: String = "") -> (fd: Int32, path: String)? {
   var template = Array("\(prefix)XXXXXX\(suffix)".utf8CString)
-  var fd = template.withUnsafeMutableBufferPointer {
+  let made = template.withUnsafeMutableBufferPointer {
     mkstemps($0.baseAddress!, Int32(suffix.utf8.count))
   }
-  if fd < 0 { return nil }
-  if fd <= 2 {
-    let moved = fcntl(fd, F_DUPFD_CLOEXEC, 3)
+  if made < 0 { return nil }
+  guard let fd = aboveStandardDescriptors(made) else {
     let code = errno
-    close(fd)
-    if moved < 0 {
-      template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
-      errno = code
-      return nil
-    }
-    fd = moved
+    template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+    errno = code
+    return nil
   }
   _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
   let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
   InterruptCleanup.track(path)
   return (fd, path)
+}
+
+/// `fd`, or, when it is 0, 1 or 2 (a standard descriptor the process had
+/// closed), a copy of it above 2, closed on exec, with `fd` closed: a file
+/// of the process's own must not take the place of standard output
+/// (`convert t.rlt - >&-`). Nil, with `errno` set and `fd` closed, when no
+/// copy can be made.
+func aboveStandardDescriptors(_ fd: Int32) -> Int32? {
+  guard fd <= 2 else { return fd }
+  let moved = fcntl(fd, F_DUPFD_CLOEXEC, 3)
+  let code = errno
+  close(fd)
+  errno = code
+  return moved < 0 ? nil : moved
 }
 
 /// Removes a file `makeTemporaryFile` made.

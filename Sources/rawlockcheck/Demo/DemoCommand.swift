@@ -68,13 +68,13 @@ struct DemoCommand: ParsableCommand {
     if rounds > DemoScenario.maxRounds {
       throw ValidationError("--rounds must be at most \(DemoScenario.maxRounds), got \(rounds)")
     }
-    let perRound = DemoScenario().objectsPerRound
-    let calls = threads * rounds * perRound
-    if calls > DemoScenario.maxCalls {
+    let scenario = DemoScenario(threads: threads, rounds: rounds)
+    if scenario.objects > DemoScenario.maxCalls {
+      let perRound = scenario.objectsPerRound
       throw ValidationError(
         "--threads times --rounds times \(perRound) objects a round must be at most "
           + "\(DemoScenario.maxCalls) calls per design, got \(threads) x \(rounds) x \(perRound) = "
-          + "\(calls)")
+          + "\(scenario.objects)")
     }
   }
 

@@ -164,7 +164,7 @@ struct DemoScenario {
   /// The most rounds `--rounds` takes: as many as one thread may run
   /// under `maxCalls` (65,536 rounds of 1,024 objects), about a minute of
   /// its freeing (a round is about 1 ms), not a run that never ends.
-  static let maxRounds = 65_536
+  static let maxRounds = maxCalls / DemoScenario().objectsPerRound
 
   /// The most `kfree_rcu()` calls a design's run may make (threads x
   /// rounds x `objectsPerRound`), 2^26: each call's hold time is kept (8
