@@ -213,7 +213,7 @@ import Testing
     let dir = try MergeCommandTests.directory([:])
     defer { try? FileManager.default.removeItem(at: dir) }
     let input = dir.appendingPathComponent("a.rlt")
-    FileManager.default.createFile(atPath: input.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: input.path, contents: nil)
     let generated = try ToolRun(
       ["generate", "--events", "300000"], in: dir,
       standardInput: nil, standardOutput: FileHandle(forWritingTo: input))

@@ -158,7 +158,9 @@ extension ThreadValidator {
           rememberDropped(lock, at: event.origin)
         }
         state.held.removeAll(from: start)
-        for _ in 0..<sections { leaveRCUBottomHalfSection(at: event.origin) }
+        for _ in 0..<sections {
+          leaveRCUBottomHalfSection(at: event.origin, releasingMap: false)
+        }
       }
     }
   }
@@ -202,6 +204,7 @@ extension ThreadValidator {
     guard state.bhDisableDepth > 0 else {
       throw EventError("bh-enable without bh-disable")
     }
+    releaseLocalBottomHalf(at: event.origin)
     lowerBottomHalfCount(at: event.origin)
   }
 
@@ -210,6 +213,7 @@ extension ThreadValidator {
   /// full path takes): as a `bh-disable`, and counted in the irq event
   /// stamps here (an acquisition's event counts nothing else).
   mutating func enterRCUBottomHalfSection(at origin: Origin) {
+    takeLocalBottomHalf(at: origin)
     let before = state.irqTraceState
     noteDisablingPreemption(at: origin)
     state.bhDisableDepth += 1
@@ -219,9 +223,12 @@ extension ThreadValidator {
   /// `rcu_read_unlock_bh()`'s `local_bh_enable()`, after its lockdep map
   /// was released at `origin` (a held lock that `endsBottomHalfSection`),
   /// or its handler returned with it held: as a `bh-enable`, unless the
-  /// stream enabled bottom halves already.
-  mutating func leaveRCUBottomHalfSection(at origin: Origin) {
-    if state.bhDisableDepth > 0 { lowerBottomHalfCount(at: origin) }
+  /// stream enabled bottom halves already. `releasingMap`: on PREEMPT_RT,
+  /// the section's `local_bh` map goes too (a handler's section took none).
+  mutating func leaveRCUBottomHalfSection(at origin: Origin, releasingMap: Bool = true) {
+    guard state.bhDisableDepth > 0 else { return }
+    if releasingMap { releaseLocalBottomHalf(at: origin) }
+    lowerBottomHalfCount(at: origin)
   }
 
   /// `enableBottomHalves` once the stream allowed it (a disable to end),

@@ -36,6 +36,9 @@ extension ThreadValidator {
     _ verb: LockEvent.Verb, threaded: Bool, origin: @autoclosure () -> Origin
   ) -> Bool {
     let irqBefore = state.irqTraceState
+    // On PREEMPT_RT, bottom halves go off and on with the `local_bh` map
+    // (`LocalBottomHalf`): an acquisition and a release, on the full path.
+    if configuration.preemptRT && (verb == .bhDisable || verb == .bhEnable) { return false }
     switch verb {
     case .irqDisable: state.irqDisableDepth &+= 1
     case .bhDisable:

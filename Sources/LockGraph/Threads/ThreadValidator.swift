@@ -138,6 +138,10 @@ public struct ThreadValidator {
   /// memo's miss would be one more branch it mispredicts), and a trace's
   /// single events must count chain hits as batches do.
   @usableFromInline let remembersChains: Bool
+  /// PREEMPT_RT's `local_bh` class once this thread looked it up
+  /// (`localBottomHalfClass()`; `.none`: the class table was full). Last,
+  /// after the fields the fast path reads.
+  var localBottomHalf: ClassID? = nil
 
   /// The validator of thread `thread` (registered in `core`).
   public init(core: ValidatorCore, thread: ThreadID) {
@@ -289,6 +293,7 @@ public struct ThreadValidator {
     case .irqDisable: state.irqDisableDepth += 1
     case .irqEnable: try enableIRQs(event)
     case .bhDisable:
+      takeLocalBottomHalf(at: event.origin)
       noteDisablingPreemption(at: event.origin)
       state.bhDisableDepth += 1
     case .bhEnable: try enableBottomHalves(event)

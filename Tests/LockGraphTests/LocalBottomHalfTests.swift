@@ -1,0 +1,164 @@
+import LockGraph
+import Testing
+import WaitContext
+
+/// PREEMPT_RT's `local_bh` map (`bh_lock_map`, kernel/softirq.c):
+/// `__local_bh_disable_ip()` takes it with `lock_map_acquire_read()`
+/// (outer `LD_WAIT_FREE`, inner `LD_WAIT_CONFIG`, per-CPU) and
+/// `__local_bh_enable_ip()` releases it. Without PREEMPT_RT there is no
+/// such map: a bottom-half-disabled section is atomic, and a sleeping lock
+/// there is a sleep in atomic context alone (`task_wait_context()` is
+/// `LD_WAIT_MAX` in task context).
+@Suite struct LocalBottomHalfTests {
+  private static let rt = CheckConfiguration(preemptRT: true)
+
+  /// `local_bh_disable(); mutex_lock()` on PREEMPT_RT: `might_sleep()`
+  /// fails on the RCU nesting the section adds, and lockdep finds the
+  /// mutex's outer `LD_WAIT_SLEEP` above the map's inner `LD_WAIT_CONFIG`,
+  /// in task context (`context-{5:5}`), with `local_bh` held.
+  @Test func aMutexWithBottomHalvesOffIsAnInvalidWaitContextOnRT() throws {
+    var s = Scenario(Self.rt)
+    s.declareRawSpinAndMutex()
+    try s.event(.bhDisable)
+    s.acquire("m")
+    #expect(Set(s.kinds) == [.sleepInAtomic, .invalidWaitContext], "\(s.kinds)")
+    let f = try #require(s.findings.first { $0.kind == .invalidWaitContext })
+    guard case .invalidWaitContext(let context, let allowed, _) = f.detail else {
+      Issue.record("wrong detail: \(f.detail)")
+      return
+    }
+    #expect(context == .task, "lockdep prints task context's context-{5:5}")
+    #expect(allowed == .config, "the map's inner wait type")
+    #expect(s.validator.core.lockNames(of: f) == ["&m", "local_bh"])
+  }
+
+  /// Without PREEMPT_RT the section holds no map: a sleep in atomic
+  /// context only.
+  @Test func withoutRTTheSectionHoldsNoMap() throws {
+    var s = Scenario()
+    s.declareRawSpinAndMutex()
+    try s.event(.bhDisable)
+    s.acquire("m")
+    #expect(s.kinds == [.sleepInAtomic])
+    #expect(s.validator.heldLocks(of: s.thread("1")).count == 1, "the mutex alone")
+  }
+
+  /// A `spinlock_t` (outer `config`) and a raw spin lock may nest in the
+  /// section; a `might_lock()` of a mutex may not (lockdep checks it as
+  /// an acquisition); after the last `local_bh_enable()` a mutex is fine.
+  @Test func theMapAllowsSpinlocksAndRefusesMightLockOfAMutex() throws {
+    var s = Scenario(Self.rt)
+    s.declareRawSpinAndMutex()
+    try s.event(.bhDisable)
+    s.acquire("spin")
+    s.acquire("raw")
+    s.release("raw")
+    s.release("spin")
+    #expect(s.kinds.isEmpty, "\(s.kinds)")
+    s.mightLock("m")
+    #expect(s.kinds == [.invalidWaitContext])
+    try s.event(.bhEnable)
+    s.acquire("m")
+    #expect(s.kinds == [.invalidWaitContext], "nothing new once bottom halves are on")
+    #expect(s.validator.heldLocks(of: s.thread("1")).count == 1, "the map was released")
+  }
+
+  /// Each `local_bh_disable()` takes the map again (a recursive read: no
+  /// recursion finding), each enable drops the newest, whatever was taken
+  /// after it (lockdep's `lock_map_release()` re-acquires the locks above).
+  @Test func nestedSectionsEachHoldTheMap() throws {
+    var s = Scenario(Self.rt)
+    s.declareRawSpinAndMutex()
+    let t = s.thread("1")
+    try s.event(.bhDisable)
+    try s.event(.bhDisable)
+    s.acquire("spin")
+    #expect(s.validator.heldLocks(of: t).count == 3)
+    try s.event(.bhEnable)
+    #expect(s.validator.heldLocks(of: t).count == 2)
+    s.release("spin")
+    try s.event(.bhEnable)
+    #expect(s.validator.heldLocks(of: t).isEmpty)
+    s.acquire("m")
+    #expect(s.kinds.isEmpty, "\(s.kinds)")
+  }
+
+  /// A thread that ends with bottom halves off is no finding (as without
+  /// PREEMPT_RT); one that also holds a lock is, and lockdep lists the map
+  /// among its held locks.
+  @Test func anExitWithBottomHalvesOffReportsOnlyOtherLocks() throws {
+    var s = Scenario(Self.rt)
+    s.declareRawSpinAndMutex()
+    try s.event(.bhDisable)
+    try s.event(.exit)
+    #expect(s.kinds.isEmpty, "\(s.kinds)")
+    s.acquire("spin", on: "2")
+    try s.event(.bhDisable, on: "2")
+    try s.event(.exit, on: "2")
+    let f = try #require(s.findings.first)
+    #expect(f.kind == .locksHeldAtExit)
+    #expect(s.validator.core.lockNames(of: f) == ["&spin", "local_bh"])
+  }
+
+  /// In a softirq (and a threaded handler) the context already limits
+  /// nesting to `config` (`task_wait_context()`): a section there takes no
+  /// map, and the verdicts are the context's.
+  @Test func aSectionInsideASoftirqTakesNoMap() throws {
+    var s = Scenario(Self.rt)
+    s.declareRawSpinAndMutex()
+    let t = s.thread("1")
+    try s.event(.softirqEnter)
+    try s.event(.bhDisable)
+    #expect(s.validator.heldLocks(of: t).isEmpty)
+    s.acquire("m")
+    #expect(s.kinds.contains(.invalidWaitContext))
+  }
+
+  /// `rcu_read_lock_bh()` is `local_bh_disable()` (the map) then its own
+  /// map; `rcu_read_unlock_bh()` releases both. A section a softirq's
+  /// handler leaves open ends with the handler and releases no map of the
+  /// task it interrupted.
+  @Test func anRCUBottomHalfSectionHoldsTheMapBelowItsOwn() throws {
+    var s = Scenario(Self.rt)
+    s.declareRawSpinAndMutex()
+    s.lock("rcu_bh", .rcuBH)
+    let t = s.thread("1")
+    s.acquire("rcu_bh", read: .recursive)
+    let held = s.validator.heldLocks(of: t).map { s.validator.core.classes[$0.lockClass].name }
+    #expect(held == ["local_bh", "&rcu_bh"])
+    s.release("rcu_bh")
+    #expect(s.validator.heldLocks(of: t).isEmpty)
+    try s.event(.bhDisable)
+    try s.event(.softirqEnter)
+    s.acquire("rcu_bh", read: .recursive)
+    try s.event(.softirqExit)
+    #expect(s.validator.heldLocks(of: t).count == 1, "the task's own map stays")
+    s.mightLock("m")
+    #expect(s.kinds.contains(.invalidWaitContext))
+  }
+
+  /// The map is only ever taken as a recursive reader, so lockdep's
+  /// strong-path search never goes through it (`-(*R)->` then
+  /// `-(R*)->`), and `check_prevs_add()` stops at it, the newest held
+  /// lock: `a` held, bottom halves off, `b` taken records `a -> local_bh
+  /// -> b` and no `a -> b`, so `b` then `a` elsewhere closes no cycle on
+  /// PREEMPT_RT, while without it the same events are an inversion.
+  @Test func theMapHidesTheOrderOfLocksAroundIt() throws {
+    func run(_ configuration: CheckConfiguration) throws -> [FindingKind] {
+      var s = Scenario(configuration)
+      s.lock("a", .spinlock)
+      s.lock("b", .spinlock)
+      s.acquire("a")
+      try s.event(.bhDisable)
+      s.acquire("b")
+      s.release("b")
+      try s.event(.bhEnable)
+      s.release("a")
+      s.acquire("b", on: "2")
+      s.acquire("a", on: "2")
+      return s.kinds
+    }
+    #expect(try run(Self.rt).isEmpty)
+    #expect(try run(CheckConfiguration()) == [.circularDependency])
+  }
+}
