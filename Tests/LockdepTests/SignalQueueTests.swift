@@ -78,6 +78,19 @@ import Testing
     let (queued, dropped, shut, slow) = seen.withLock { $0 }
     #expect(queued == 0)
     #expect(dropped == 0, "the dropped run was reported")
+    // As a `limit-exceeded` finding, which a test and an exit status see
+    // (it was a line on standard error alone).
+    let limits = scope.findings.compactMap { o -> String? in
+      guard case .limitExceeded(let limit, let max, let consequence) = o.finding.detail else {
+        return nil
+      }
+      return "\(limit) \(max) \(consequence)"
+    }
+    #expect(
+      limits == [
+        "MAX_HANDLER_EVENTS 64 1 signal handler run(s) not validated: more than 64 events "
+          + "queued since the thread's last lock event"
+      ], "\(limits)")
     #expect(!shut, "the gate's deferred-events byte was cleared")
     #expect(slow == 0, "the chain seen before took the fast path")
   }
@@ -92,18 +105,20 @@ import Testing
     installSignalHandler(SIGSTKFLT) { _ in
       for _ in 0..<40 { inHandler.withLock {} }
     }
-    let before = LiveValidator.shared.misuses.count
     runOnAThread(unblocking: SIGSTKFLT) {
       _ = raise(SIGSTKFLT)  // the thread's first lock events: in the handler
       task.withLock {}
     }
-    // (Other tests' runs, dropped on threads with state, may be said
-    // meanwhile: "since the thread's last lock event".)
-    let said = LiveValidator.shared.misuses.dropFirst(before).filter {
-      $0.contains("signal handler run(s) not validated")
-        && $0.hasSuffix("queued before the thread's first lock event")
+    // A `limit-exceeded` finding (no scope: one would give the thread its
+    // state before the signal).
+    let said = LiveValidator.shared.findings.filter {
+      guard case .limitExceeded(let limit, let max, let consequence) = $0.detail else {
+        return false
+      }
+      return limit == "MAX_HANDLER_EVENTS" && max == 17
+        && consequence.hasSuffix("queued before the thread's first lock event")
     }
-    #expect(said.count == 1, "\(said)")
+    #expect(said.count == 1, "\(LiveValidator.shared.findings.map(\.detail))")
   }
 
   /// A run of a handler that takes `lock` (enter, acquire, release, exit).

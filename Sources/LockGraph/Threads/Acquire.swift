@@ -182,6 +182,23 @@ extension ThreadValidator {
     deliverPending()
   }
 
+  /// Signal handler runs of a live thread that did not fit its queue of
+  /// `capacity` events (`since`: when they were queued) and were not
+  /// validated: a `limit-exceeded` finding (`MAX_HANDLER_EVENTS`), found
+  /// where the queue is validated and delivered now, so that a bug in a
+  /// handler that did not fit is not passed over in silence.
+  public mutating func reportDroppedHandlerRuns(_ count: Int, capacity: Int, since: String) {
+    reportNow(
+      .limitExceeded, origin: Origin(), lock: nil,
+      detail: .limitExceeded(
+        limit: "MAX_HANDLER_EVENTS", max: capacity,
+        consequence:
+          "\(count) signal handler run(s) not validated: more than \(capacity) events queued \(since)"
+      ),
+      classes: [])
+    deliverPending()
+  }
+
   /// Pushes a lock: computes the chain key and validates the chain when it
   /// is new (lockdep's `validate_chain()`).
   @inline(__always)

@@ -92,7 +92,7 @@ enum SignalHandlers {
   /// itself meanwhile may have it replaced (`sigaction` has no
   /// compare-and-swap).
   static func install(_ signal: Int32) -> Bool {
-    installing.withLock { _ in
+    return installing.withLock { _ in
       let bit = UInt64(1) << UInt64(signal - 1)
       let before = installed.load(ordering: .acquiring)
       installed.bitwiseOr(bit, ordering: .releasing)
@@ -113,6 +113,13 @@ enum SignalHandlers {
         if before & bit == 0 { installed.bitwiseAnd(~bit, ordering: .releasing) }
         return false
       }
+      // The libc's `sa_restorer` (glibc's `__restore_rt`), which the
+      // kernel makes the handler's return address.
+      var set = sigaction()
+      if sigaction(signal, nil, &set) == 0, let restorer = set.sa_restorer {
+        signalFrameReturn.store(
+          UInt64(UInt(bitPattern: unsafeBitCast(restorer, to: Int.self))), ordering: .relaxed)
+      }
       return true
     }
   }
@@ -123,6 +130,30 @@ enum SignalHandlers {
     sigemptyset(&set)
     for bit in 0..<64 where bits & (1 << UInt64(bit)) != 0 { sigaddset(&set, Int32(bit + 1)) }
     return set
+  }
+
+  /// The return address of an installed handler's frame: the signal
+  /// frame's restorer (`__restore_rt`), as `sigaction` reports it once
+  /// one is installed (0 before).
+  static let signalFrameReturn = Atomic<UInt64>(0)
+
+  /// How many of a handler's `count` frames in `frames` to keep: those up
+  /// to the signal frame's return (`__restore_rt`), not what lies below,
+  /// the code the signal interrupted, which differs with every signal:
+  /// kept, one bug in a handler was as many findings as the places its
+  /// signals landed (a finding is told apart by its stack). All of them
+  /// when the signal frame is not among them.
+  static func framesAboveSignalFrame(_ frames: UnsafeMutableBufferPointer<UInt64>, count: Int)
+    -> Int
+  {
+    let restorer = signalFrameReturn.load(ordering: .relaxed)
+    guard restorer != 0 else { return count }
+    var i = 0
+    while i < count {
+      if frames[i] == restorer { return i + 1 }
+      i += 1
+    }
+    return count
   }
 
   /// The trampoline every installed signal runs: a hard interrupt around

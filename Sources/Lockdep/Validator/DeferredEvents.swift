@@ -143,6 +143,7 @@ struct DeferredEvents {
       buffer[0] = event.origin.ip
       frames = 1
     }
+    frames = SignalHandlers.framesAboveSignalFrame(buffer, count: frames)
     stackCounts[count] = frames
     runLengths[count] = 0
     repeats[count] = 0
