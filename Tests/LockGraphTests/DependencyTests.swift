@@ -183,4 +183,29 @@ import WaitContext
     #expect(finding.lock?.origin.event == 2, "the lock line keeps A's acquisition")
     #expect(s.validator.graph.edge(from: s.id("B"), to: s.id("A")) == nil)
   }
+
+  /// `check_prevs_add()` goes on past a trylock to the lock below it: a
+  /// lock taken under `X`, then `A` tried, depends on both. When the
+  /// dependency on `A` is reported (it closes a cycle), the one on `X` is
+  /// still this acquisition's: checked and added, so `N` then `X` later is
+  /// the cycle it is (lockdep stops at the first report because it turns
+  /// itself off; this validator goes on, and dropped it).
+  @Test func aReportedDependencyOnATrylockLeavesTheOneBelowIt() {
+    var s = Scenario()
+    for key in ["x", "a", "n"] { s.lock(key, .spinlock) }
+    s.acquire("n")
+    s.acquire("a")
+    s.release("a")
+    s.release("n")
+    s.acquire("x")
+    s.acquire("a", try: true)
+    s.acquire("n")
+    #expect(s.kinds == [.circularDependency], "n -> a against a -> n")
+    s.release("n")
+    s.release("a")
+    s.release("x")
+    s.acquire("n")
+    s.acquire("x")
+    #expect(s.kinds == [.circularDependency, .circularDependency], "x -> n against n -> x")
+  }
 }

@@ -20,7 +20,16 @@ extension ThreadValidator {
       // graph last changed.
       if s.graph.isChecked(from: prev.lockClass, to: lock.lockClass, kinds: kinds) { continue }
       let known = s.graph.covers(from: prev.lockClass, to: lock.lockClass, kinds: kinds)
-      if !addDependency(prev: prev, next: lock, kinds: kinds, known: known, in: &s) { return }
+      // A dependency reported (and not added) does not end the walk:
+      // lockdep stops there because it turns itself off, while here
+      // validation goes on, and the dependencies on the locks below a
+      // trylock are this acquisition's too (a cycle or an irq conflict
+      // of one of them is another finding; before 2026-12-06 they were
+      // neither checked nor added, and a later deadlock through them was
+      // missed).
+      guard addDependency(prev: prev, next: lock, kinds: kinds, known: known, in: &s) else {
+        continue
+      }
       s.graph.markChecked(from: prev.lockClass, to: lock.lockClass, kinds: kinds)
     }
   }
