@@ -189,15 +189,19 @@ import WaitContext
     // A forced thread needs --preempt-rt and a threaded handler.
     state.forcedThreadDepth = 1
     state.hardirqsThreaded = true
+    // The configuration's (PREEMPT_RT's), which a restart keeps.
+    state.softirqContext = IRQContextID.task
+    let kept = ["held", "softirqContext"]
     let fresh = ThreadState()
     // Every property but the buffer was changed, so each is tested below.
     for (x, y) in zip(Self.properties(state), Self.properties(fresh)) where x.label != "held" {
       #expect(x.text != y.text, "\(x.label) unchanged before the restart")
     }
     state.restart()
+    #expect(state.softirqContext == IRQContextID.task)
     let restarted = Self.properties(state)
     #expect(restarted.count == Self.properties(fresh).count)
-    for (x, y) in zip(restarted, Self.properties(fresh)) where x.label != "held" {
+    for (x, y) in zip(restarted, Self.properties(fresh)) where !kept.contains(x.label) {
       #expect(x.text == y.text, "\(x.label)")
     }
     #expect(state.held.isEmpty)

@@ -110,6 +110,15 @@ struct ThreadState: Sendable {
   /// (`countWhileStopped`); back at 0, the thread is validated again as
   /// one that just started.
   var depthWhileStopped = 0
+  /// What a softirq adds to `irqContext`: `IRQContextID.softirq`, or, on
+  /// PREEMPT_RT, nothing (`ThreadValidator`'s init). An RT kernel's
+  /// lockdep has no softirq context ("lockdep: Remove softirq accounting
+  /// on PREEMPT_RT": `lockdep_softirq_enter()` is empty there), so a
+  /// softirq's locks are of the task's `irq_context` and chain with the
+  /// locks the task holds, as when `__local_bh_enable_ip()` runs pending
+  /// softirqs in the task that enabled bottom halves. A property of the
+  /// configuration, kept by `restart()`.
+  var softirqContext = IRQContextID.softirq
 
   /// A thread that just started: nothing held, entered or disabled, with
   /// room for `heldCapacity` held locks before the stack grows.
@@ -144,6 +153,7 @@ struct ThreadState: Sendable {
     depthsAtHardirqEntry = ContextDepths()
     suspendedHardirqs.removeAll(keepingCapacity: true)
     depthWhileStopped = 0
+    // `softirqContext` is the configuration's: kept.
   }
 
   /// Stops validating this thread (a limit was hit at an acquisition not
@@ -234,7 +244,7 @@ struct ThreadState: Sendable {
 
   @inline(__always)
   var irqContext: UInt8 {
-    (hardirqDepth > 0 ? IRQContextID.hardirq : 0) | (softirqDepth > 0 ? IRQContextID.softirq : 0)
+    (hardirqDepth > 0 ? IRQContextID.hardirq : 0) | (softirqDepth > 0 ? softirqContext : 0)
       | (nmiDepth > 0 ? IRQContextID.nmi : 0)
   }
 

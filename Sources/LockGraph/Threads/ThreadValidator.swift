@@ -163,6 +163,7 @@ public struct ThreadValidator {
     self.chainCache = Unmanaged.passUnretained(core.chains)
     self.remembersChains = live
     state = ThreadState(heldCapacity: live ? 4 : 2)
+    if configuration.preemptRT { state.softirqContext = IRQContextID.task }
     if live { state.contexts.reserveCapacity(16) }
   }
 
