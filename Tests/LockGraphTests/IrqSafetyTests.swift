@@ -295,7 +295,10 @@ import WaitContext
   /// mutex taken after it sleeps in no atomic context. And an `rcu_bh`
   /// acquisition with a nest lock (which `rcu_read_lock_bh()` never has),
   /// merged into the entry below, begins no section its release would
-  /// leave open.
+  /// leave open. (With `--preempt-rt` a softirq's locks are the task's,
+  /// as an RT kernel's lockdep has no softirq context: the section stays
+  /// open after it, unreported there, and a mutex taken in it sleeps in
+  /// it.)
   @Test func anRCUBottomHalfSectionEndsWithItsHandlerAndNeverMerges() throws {
     for rt in [false, true] {
       var s = Scenario(CheckConfiguration(preemptRT: rt))
@@ -304,13 +307,15 @@ import WaitContext
       try s.event(.softirqEnter)
       s.acquire("b", read: .recursive)
       try s.event(.softirqExit)
-      #expect(s.kinds == [.locksHeldAtExit], "rt \(rt)")
+      #expect(s.kinds == (rt ? [] : [.locksHeldAtExit]), "rt \(rt)")
       s.acquire("m")
       s.release("m")
       // Its release, later, follows the report: nothing more.
       s.release("b")
       try s.event(.mightSleep)
-      #expect(s.kinds == [.locksHeldAtExit], "rt \(rt): \(s.kinds)")
+      #expect(
+        s.kinds == (rt ? [.sleepInAtomic, .invalidWaitContext] : [.locksHeldAtExit]),
+        "rt \(rt): \(s.kinds)")
     }
     var s = Scenario()
     s.lock("n", .mutex)

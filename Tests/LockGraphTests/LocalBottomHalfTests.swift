@@ -115,7 +115,7 @@ import WaitContext
   }
 
   /// `rcu_read_lock_bh()` is `local_bh_disable()` (the map) then its own
-  /// map; `rcu_read_unlock_bh()` releases both. A section a softirq's
+  /// map; `rcu_read_unlock_bh()` releases both. A section a threaded
   /// handler leaves open ends with the handler and releases no map of the
   /// task it interrupted.
   @Test func anRCUBottomHalfSectionHoldsTheMapBelowItsOwn() throws {
@@ -129,9 +129,10 @@ import WaitContext
     s.release("rcu_bh")
     #expect(s.validator.heldLocks(of: t).isEmpty)
     try s.event(.bhDisable)
-    try s.event(.softirqEnter)
+    try s.event(.hardirqEnter, threaded: true)
     s.acquire("rcu_bh", read: .recursive)
-    try s.event(.softirqExit)
+    try s.event(.hardirqExit)
+    #expect(s.kinds == [.locksHeldAtExit])
     #expect(s.validator.heldLocks(of: t).count == 1, "the task's own map stays")
     s.mightLock("m")
     #expect(s.kinds.contains(.invalidWaitContext))

@@ -32,4 +32,61 @@ import WaitContext
     #expect(try run(Self.rt) == [.circularDependency])
     #expect(try run(CheckConfiguration()).contains(.circularDependency) == false)
   }
+
+  /// A hard handler (`IRQF_NO_THREAD`) that interrupts a forced-threaded
+  /// one is a hard interrupt on PREEMPT_RT: `irq_setup_forced_threading()`
+  /// sets `IRQF_ONESHOT`, so the kernel never calls
+  /// `lockdep_hardirq_threaded()` there, and the handler nested in an irq
+  /// thread is not made a threaded one (as lockdep's per-task
+  /// `hardirq_threaded` makes it without PREEMPT_RT). A `spinlock_t` there
+  /// is an invalid wait context (`context-{2:2}`), and a raw lock the task
+  /// takes with interrupts on and the handler takes is inconsistent.
+  @Test func aHardHandlerInsideAThreadedOneIsAHardInterruptOnRT() throws {
+    var s = Scenario(Self.rt)
+    s.declareRawSpinAndMutex()
+    s.acquire("raw")
+    s.release("raw")
+    try s.event(.hardirqEnter, threaded: true)
+    try s.event(.hardirqEnter)
+    s.acquire("spin")
+    s.release("spin")
+    s.acquire("raw")
+    s.release("raw")
+    try s.event(.hardirqExit)
+    try s.event(.hardirqExit)
+    #expect(
+      Set(s.kinds) == [.invalidWaitContext, .sleepInAtomic, .inconsistentLockState], "\(s.kinds)")
+    let f = try #require(s.findings.first { $0.kind == .invalidWaitContext })
+    guard case .invalidWaitContext(let context, _, _) = f.detail else { return }
+    #expect(context == .spin)
+    // Back in the threaded handler: a spinlock_t is fine there.
+    var t = Scenario(Self.rt)
+    t.declareRawSpinAndMutex()
+    try t.event(.hardirqEnter, threaded: true)
+    try t.event(.hardirqEnter)
+    try t.event(.hardirqExit)
+    t.acquire("spin")
+    t.release("spin")
+    try t.event(.hardirqExit)
+    #expect(t.kinds.isEmpty, "\(t.kinds)")
+  }
+
+  /// A forced-threaded handler entered inside a hard one runs in its irq
+  /// thread on PREEMPT_RT, a task of its own: the raw lock the hard
+  /// handler holds is not held there, and a `spinlock_t` it takes is fine
+  /// (it was an invalid wait context, an irq inversion and a sleep in
+  /// atomic context).
+  @Test func aThreadedHandlerInsideAHardOneIsAThreadOfItsOwnOnRT() throws {
+    var s = Scenario(Self.rt)
+    s.declareRawSpinAndMutex()
+    try s.event(.hardirqEnter)
+    s.acquire("raw")
+    try s.event(.hardirqEnter, threaded: true)
+    s.acquire("spin")
+    s.release("spin")
+    try s.event(.hardirqExit)
+    s.release("raw")
+    try s.event(.hardirqExit)
+    #expect(s.kinds.isEmpty, "\(s.kinds)")
+  }
 }

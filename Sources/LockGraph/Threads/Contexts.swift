@@ -39,7 +39,7 @@ extension ThreadValidator {
   private mutating func suspendHardirqs() {
     state.suspendedHardirqs.append(
       SuspendedHardirqs(
-        softirqIndex: state.contexts.count - 1, depth: state.hardirqDepth,
+        leftAt: state.contexts.count - 1, depth: state.hardirqDepth,
         forcedThreadDepth: state.forcedThreadDepth, threaded: state.hardirqsThreaded,
         depthsAtEntry: state.depthsAtHardirqEntry))
     state.hardirqDepth = 0
@@ -51,7 +51,7 @@ extension ThreadValidator {
   /// handlers: they are entered again, as `irq_exit()` does after it.
   @inline(__always)
   private mutating func resumeHardirqs() {
-    guard let last = state.suspendedHardirqs.last, last.softirqIndex == state.contexts.count
+    guard let last = state.suspendedHardirqs.last, last.leftAt == state.contexts.count
     else { return }
     state.suspendedHardirqs.removeLast()
     state.hardirqDepth = last.depth
@@ -82,6 +82,10 @@ extension ThreadValidator {
     // (`hardirqsThreaded`), and a handler's entry costs the same however
     // deep the nesting: only the first threaded one in a nesting of
     // others turns them (each once) into threaded ones.
+    if configuration.preemptRT && state.hardirqDepth > 0 && threaded != state.hardirqsThreaded {
+      enterHardirqAlone(threaded: threaded)
+      return
+    }
     let outerThreaded = state.hardirqsThreaded
     if state.hardirqDepth == 0 { state.depthsAtHardirqEntry = state.depths }
     if threaded && !outerThreaded && state.hardirqDepth > 0 {
@@ -91,6 +95,25 @@ extension ThreadValidator {
     }
     state.hardirqsThreaded = threaded || outerThreaded
     enterContext(.hardirq(threaded: threaded || outerThreaded))
+    countForcedThreads()
+  }
+
+  /// On PREEMPT_RT, a handler entered inside handlers of the other kind:
+  /// a forced-threaded one runs in its irq thread, a task of its own
+  /// (`irq_setup_forced_threading()` sets `IRQF_ONESHOT`, so the kernel
+  /// never calls `lockdep_hardirq_threaded()` there, and a hard handler
+  /// does not make it one), and a hard one (`IRQF_NO_THREAD`) that
+  /// interrupts an irq thread is a hard interrupt alone
+  /// (`irq_forced_thread_fn()` leaves interrupts on there). The handlers
+  /// entered are left until it ends, as a softirq leaves them
+  /// (`suspendHardirqs()`): neither's locks, limit or counts are the
+  /// other's.
+  private mutating func enterHardirqAlone(threaded: Bool) {
+    state.contexts.append(.hardirq(threaded: threaded))
+    suspendHardirqs()
+    state.depthsAtHardirqEntry = state.depths
+    state.hardirqsThreaded = threaded
+    state.hardirqDepth = 1
     countForcedThreads()
   }
 
@@ -112,6 +135,7 @@ extension ThreadValidator {
       state.hardirqDepth &-= 1
       if state.hardirqDepth == 0 { state.hardirqsThreaded = false }
       countForcedThreads()
+      if !state.suspendedHardirqs.isEmpty { resumeHardirqs() }
     case .softirq:
       state.softirqDepth &-= 1
       if !state.suspendedHardirqs.isEmpty { resumeHardirqs() }

@@ -204,4 +204,8 @@ public enum IRQContextID {
   public static let hardirq: UInt8 = 2
   /// A non-maskable interrupt.
   public static let nmi: UInt8 = 4
+  /// With `hardirq`: a forced-threaded handler on PREEMPT_RT, whose irq
+  /// thread is a task of its own (its locks are a segment apart from a
+  /// hard interrupt's, nested in it or around it).
+  public static let forcedThread: UInt8 = 8
 }

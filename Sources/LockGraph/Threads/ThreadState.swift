@@ -103,7 +103,10 @@ struct ThreadState: Sendable {
   /// be entered again when that softirq ends: innermost last. Inside such a
   /// softirq the thread is in softirq context alone (its wait type is
   /// `LD_WAIT_CONFIG`, its locks' `irq_context` 1, their usage
-  /// `IN-SOFTIRQ`), with interrupts on.
+  /// `IN-SOFTIRQ`), with interrupts on. On PREEMPT_RT, a handler entered
+  /// inside handlers of the other kind (a forced-threaded one, or a hard
+  /// one interrupting an irq thread) leaves them too, until it ends
+  /// (`ThreadValidator.enterHardirq`).
   var suspendedHardirqs: [SuspendedHardirqs] = []
   /// While `stopped`: the locks the thread holds, the contexts it is in
   /// and what it disabled, counted (not validated) from the stop on
@@ -211,11 +214,12 @@ struct ThreadState: Sendable {
   }
 
   /// `lock` is held by the code running now: inside forced-threaded
-  /// handlers (PREEMPT_RT), one the irq thread took (in hardirq context),
-  /// not one of the thread it interrupted.
+  /// handlers (PREEMPT_RT), one the irq thread took (in its context,
+  /// `IRQContextID.forcedThread`), not one of the thread or the hard
+  /// interrupt handler it interrupted.
   @inline(__always)
   func holdsOwn(_ lock: HeldLock) -> Bool {
-    forcedThreadDepth == 0 || lock.irqContext & IRQContextID.hardirq != 0
+    forcedThreadDepth == 0 || lock.irqContext & IRQContextID.forcedThread != 0
   }
 
   /// Keeps `lock`, dropped after a report, in `freedHeld`, the newest
@@ -245,6 +249,7 @@ struct ThreadState: Sendable {
   @inline(__always)
   var irqContext: UInt8 {
     (hardirqDepth > 0 ? IRQContextID.hardirq : 0) | (softirqDepth > 0 ? softirqContext : 0)
+      | (forcedThreadDepth > 0 ? IRQContextID.forcedThread : 0)
       | (nmiDepth > 0 ? IRQContextID.nmi : 0)
   }
 
@@ -293,10 +298,11 @@ struct ThreadState: Sendable {
 }
 
 /// The hard interrupt handlers a softirq left as it was entered inside them
-/// (`ThreadState.suspendedHardirqs`), with what they had set.
+/// (`ThreadState.suspendedHardirqs`), or, on PREEMPT_RT, a handler of the
+/// other kind (forced-threaded or not), with what they had set.
 struct SuspendedHardirqs: Equatable {
-  /// The softirq's place in `ThreadState.contexts`.
-  var softirqIndex: Int
+  /// The place in `ThreadState.contexts` of the context that left them.
+  var leftAt: Int
   /// `hardirqDepth`, `forcedThreadDepth`, `hardirqsThreaded` and
   /// `depthsAtHardirqEntry` as they were.
   var depth: Int32
