@@ -41,6 +41,32 @@ import Testing
     #expect(after - before == 0, "\(after - before) allocations in 10,000 cached rounds")
   }
 
+  /// Hand-over-hand locking (lock coupling down a list or a tree) releases
+  /// a lock below the top at every step, which lockdep re-validates
+  /// (`reacquire_held_locks()`): once its chains were seen, that
+  /// allocates nothing either (it allocated an array every time).
+  @Test(.enabled(if: rlc_allocation_counting() != 0, "allocations are counted"))
+  func handOverHandLockingAllocatesNothing() {
+    // A class per level (lockdep's subclasses would do too, but an
+    // acquisition with one takes the full path, which may allocate).
+    let nodes = (0..<4).map {
+      Checked.Mutex(name: "&alloc->node\($0)", key: LockClassKey("&alloc->node\($0)"))
+    }
+    func walk() {
+      nodes[0].lock()
+      for i in 1..<nodes.count {
+        nodes[i].lock()
+        nodes[i - 1].unlock()
+      }
+      nodes[nodes.count - 1].unlock()
+    }
+    for _ in 0..<10 { walk() }
+    let before = rlc_thread_allocations()
+    for _ in 0..<10_000 { walk() }
+    let after = rlc_thread_allocations()
+    #expect(after - before == 0, "\(after - before) allocations in 10,000 walks")
+  }
+
   @Test(.enabled(if: rlc_allocation_counting() != 0, "allocations are counted"))
   func theCounterSeesAllocations() {
     let before = rlc_thread_allocations()

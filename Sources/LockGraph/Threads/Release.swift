@@ -122,10 +122,23 @@ extension ThreadValidator {
       state.held.removeLast()
       return
     }
-    let above = Array(state.held[(index + 1)...])
+    // The locks above, in the kept buffer: hand-over-hand locking
+    // releases below the top at every step (it allocated an array each
+    // time).
+    var above = reacquireScratch
+    reacquireScratch = []
+    above.removeAll(keepingCapacity: true)
+    // One by one: a slice of the stack, copied through the generic
+    // collection path, allocated its accessor's frames in a debug build.
+    var k = index + 1
+    while k < state.held.count {
+      above.append(state.held[k])
+      k += 1
+    }
     state.held.removeAll(from: index)
     state.chainKey = removed.previousChainKey
     reacquire(above, after: removed, at: event.origin)
+    reacquireScratch = above
   }
 
   /// Pushes `locks` again after `removed`, a lock below them, went,
@@ -151,7 +164,13 @@ extension ThreadValidator {
       reacquiredClasses = held
     }
     let recheck = classes.waits(removed.lockClass).lockType == .override
-    for var lock in locks {
+    // By index: a `for` over the array allocated its iterator's accessor
+    // frames in a debug build (a live program's), at every release below
+    // the top.
+    var next = 0
+    while next < locks.count {
+      var lock = locks[next]
+      next += 1
       // `__lock_acquire()`'s nest-lock merge, again: a lock taken with a
       // nest lock, now right above a held lock of its class, becomes a
       // reference of that entry (which keeps its own read and trylock

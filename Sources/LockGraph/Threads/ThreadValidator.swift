@@ -142,6 +142,9 @@ public struct ThreadValidator {
   /// (`localBottomHalfClass()`; `.none`: the class table was full). Last,
   /// after the fields the fast path reads.
   var localBottomHalf: ClassID? = nil
+  /// A buffer for the locks a release below the top re-validates
+  /// (`release`), kept between releases.
+  var reacquireScratch: [HeldLock] = []
 
   /// The validator of thread `thread` (registered in `core`).
   public init(core: ValidatorCore, thread: ThreadID) {
