@@ -88,6 +88,21 @@ open class LockValidatedTestCase: XCTestCase {
       ?? failureSite(LockValidationTrait.lockSites(in: text))
   }
 
+  /// Where this test is declared (`TestDeclarationSite`): where a finding
+  /// whose report names no line of a file that is there fails it, as an
+  /// optimized build's, whose test method is inlined into the generated
+  /// runner (it failed at `<unknown>` before 2026-12-06).
+  private func declarationSite(in text: String, kind: FindingKind) -> (
+    path: String, line: Int, column: Int
+  )? {
+    let generated = LockValidationTrait.sites(in: text, kind: kind).first {
+      LockValidationTrait.isGenerated($0.path)
+    }
+    return TestDeclarationSite.find(testName: name, generated: generated?.path).map {
+      ($0.path, $0.line, 1)
+    }
+  }
+
   /// Runs the test in a scope of its own, then fails it once per distinct
   /// finding (a repeat says how many times it happened).
   open override func invokeTest() {
@@ -98,7 +113,9 @@ open class LockValidatedTestCase: XCTestCase {
     scope.runRoutingGlobalJobs { super.invokeTest() }
     for occurrence in scope.findings {
       let text = occurrence.text
-      let site = Self.failureSite(in: text, kind: occurrence.finding.kind)
+      let site =
+        Self.failureSite(in: text, kind: occurrence.finding.kind)
+        ?? declarationSite(in: text, kind: occurrence.finding.kind)
       recordFailure(
         withDescription: "\(occurrence.title)\n\(text)",
         inFile: site?.path ?? "<unknown>", atLine: site?.line ?? 0, expected: true)
