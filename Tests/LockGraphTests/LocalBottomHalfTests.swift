@@ -1,6 +1,7 @@
-import LockGraph
 import Testing
 import WaitContext
+
+@testable import LockGraph
 
 /// PREEMPT_RT's `local_bh` map (`bh_lock_map`, kernel/softirq.c):
 /// `__local_bh_disable_ip()` takes it with `lock_map_acquire_read()`
@@ -98,6 +99,31 @@ import WaitContext
     let f = try #require(s.findings.first)
     #expect(f.kind == .locksHeldAtExit)
     #expect(s.validator.core.lockNames(of: f) == ["&spin", "local_bh"])
+  }
+
+  /// A thread that stops being validated (past 1,024 held locks) inside a
+  /// section is validated again once it released them and enabled bottom
+  /// halves: the map counts with the section's own count, once (it was
+  /// counted twice, and the thread stayed unvalidated until it exited; an
+  /// `rcu_read_lock_bh()` section held at the stop too).
+  @Test func aThreadStoppedInASectionResumesAfterIt() throws {
+    for rt in [true, false] {
+      var s = Scenario(CheckConfiguration(preemptRT: rt))
+      s.lock("rcu_bh", .rcuBH)
+      let count = ThreadValidator.maxHeldDepth + 1
+      for i in 0..<count { s.lock("c\(i)", .spinlock) }
+      try s.event(.bhDisable)
+      s.acquire("rcu_bh", read: .recursive)
+      for i in 0..<count { s.acquire("c\(i)") }
+      #expect(s.kinds == [.limitExceeded], "rt \(rt): \(s.kinds)")
+      for i in (0..<count).reversed() { s.release("c\(i)") }
+      s.release("rcu_bh")
+      try s.event(.bhEnable)
+      // A Bool, not the validator, in the expectation (which reflects
+      // what it shows).
+      let stopped = s.validator.validator(of: s.thread("1"))?.isStopped
+      #expect(stopped == false, "rt \(rt): validated again")
+    }
   }
 
   /// In a softirq (and a threaded handler) the context already limits

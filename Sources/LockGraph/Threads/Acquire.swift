@@ -110,7 +110,7 @@ extension ThreadValidator {
             "validation of this thread stopped until it holds no lock again, outside any "
             + "interrupt context, with nothing disabled (or exits)"),
         classes: [])
-      state.stop()
+      state.stop(bottomHalfMap: localBottomHalf)
       return
     }
     push(lock, nest: nest, waits: waits, now: now)

@@ -166,12 +166,17 @@ struct ThreadState: Sendable {
   /// from now on. (A count too high only delays the restart, or keeps the
   /// thread stopped until it exits, as before; one too low would restart
   /// it under a lock.)
-  mutating func stop() {
+  /// `bottomHalfMap`: PREEMPT_RT's `local_bh` class (`LocalBottomHalf`),
+  /// whose entries, as an `rcu_bh` section's, go with a bottom-half count
+  /// counted already (its `bh-enable` is the one event that ends both).
+  mutating func stop(bottomHalfMap: ClassID? = nil) {
     stopped = true
     // A held entry stands for its `references` acquisitions (nest locks
     // merged into it), each released on its own.
     var locks = 1 + freedHeld.count
-    for lock in held { locks += max(Int(lock.references), 1) }
+    for lock in held where !lock.endsBottomHalfSection && lock.lockClass != bottomHalfMap {
+      locks += max(Int(lock.references), 1)
+    }
     depthWhileStopped =
       locks + contexts.count + Int(irqDisableDepth) + Int(bhDisableDepth)
       + Int(preemptDisableDepth)
