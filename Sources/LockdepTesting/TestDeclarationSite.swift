@@ -7,8 +7,8 @@ import Foundation
 /// issue goes to its test's declaration.
 ///
 /// XCTest on Linux gives a test's class and method names only, so the
-/// declaration is looked for: the first `func <method>(` in a Swift file
-/// that declares `class <Class>` (or extends it), under the package's
+/// declaration is looked for: the first `func <method>(` after a line that
+/// declares `class <Class>` (or extends it) in a Swift file under the package's
 /// `Tests/` directory (the package is the one whose `.build/` holds the
 /// generated runner named in the report, else the current directory, where
 /// `swift test` runs), at most `maxFiles` files read.
@@ -38,8 +38,8 @@ enum TestDeclarationSite {
       read += 1
       let path = top + "/" + relative
       guard let text = try? String(contentsOfFile: path, encoding: .utf8),
-        text.contains("class \(className)") || text.contains("extension \(className)"),
-        let line = declarationLine(of: method, in: text)
+        text.contains(className),
+        let line = declarationLine(of: method, in: className, text: text)
       else { continue }
       return (path, line)
     }
@@ -62,15 +62,36 @@ enum TestDeclarationSite {
     return (className, method)
   }
 
-  /// The 1-based line of the first `func <method>(` in `text`.
-  static func declarationLine(of method: String, in text: String) -> Int? {
+  /// The 1-based line of the first `func <method>(` in `text` after a
+  /// line that declares or extends `className` (`class BankTests`, not
+  /// `class BankTestsSlow`).
+  static func declarationLine(of method: String, in className: String, text: String) -> Int? {
     let needle = "func \(method)("
     var line = 1
+    var inClass = false
     for row in text.split(separator: "\n", omittingEmptySubsequences: false) {
-      if row.contains(needle) { return line }
+      if declares(className, row) {
+        inClass = true
+      } else if inClass && row.contains(needle) {
+        return line
+      }
       line += 1
     }
     return nil
+  }
+
+  /// Whether `row` declares or extends `className`: `class` or
+  /// `extension` before the name, and no identifier character after it.
+  static func declares(_ className: String, _ row: Substring) -> Bool {
+    for keyword in ["class ", "extension "] {
+      var rest = row[...]
+      while let found = rest.range(of: keyword + className) {
+        let after = rest[found.upperBound...].first
+        if after.map({ !($0.isLetter || $0.isNumber || $0 == "_") }) ?? true { return true }
+        rest = rest[found.upperBound...]
+      }
+    }
+    return false
   }
 
   /// The package whose `.build/` holds `generated`, else the current

@@ -33,6 +33,30 @@ import WaitContext
     #expect(try run(CheckConfiguration()).contains(.circularDependency) == false)
   }
 
+  /// A softirq entered inside a handler is not the interrupted task's on
+  /// PREEMPT_RT (the kernel runs it in `ksoftirqd` or the irq thread): its
+  /// locks do not chain with the task's, and its exit does not take the
+  /// task's locks for its own (they were reported as left held by the
+  /// softirq, and dropped).
+  @Test func aSoftirqInsideAHandlerIsNotTheTasksOnRT() throws {
+    for threaded in [false, true] {
+      var s = Scenario(Self.rt)
+      s.lock("t", .spinlock)
+      s.lock("s", .spinlock)
+      s.acquire("t")
+      try s.event(.hardirqEnter, threaded: threaded)
+      try s.event(.softirqEnter)
+      s.acquire("s")
+      s.release("s")
+      try s.event(.softirqExit)
+      try s.event(.hardirqExit)
+      s.release("t")
+      s.acquire("s", on: "2")
+      s.acquire("t", on: "2")
+      #expect(s.kinds.isEmpty, "threaded \(threaded): \(s.kinds)")
+    }
+  }
+
   /// A hard handler (`IRQF_NO_THREAD`) that interrupts a forced-threaded
   /// one is a hard interrupt on PREEMPT_RT: `irq_setup_forced_threading()`
   /// sets `IRQF_ONESHOT`, so the kernel never calls

@@ -19,6 +19,23 @@ import Testing
       split?.className == className && split?.method == method, "\(String(describing: split))")
   }
 
+  /// The method is the one after its own class's declaration, not one of
+  /// a class whose name starts the same, nor one before the class.
+  @Test func theMethodIsTheOneOfItsOwnClass() {
+    let text = """
+      final class BankTestsSlow: XCTestCase {
+        func testFlush() {}
+      }
+      func testFlush() {}
+      final class BankTests: XCTestCase {
+        func testOther() {}
+        func testFlush() {}
+      }
+      """
+    #expect(TestDeclarationSite.declarationLine(of: "testFlush", in: "BankTests", text: text) == 7)
+    #expect(TestDeclarationSite.declarationLine(of: "testFlush", in: "Bank", text: text) == nil)
+  }
+
   @Test func aTestIsFoundAtItsFuncLineInThePackagesTests() throws {
     // This package's own XCTest file, found from the package root that a
     // generated runner's path names (and, without one, the current

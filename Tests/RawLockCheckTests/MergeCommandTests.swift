@@ -51,6 +51,23 @@ import Testing
     #expect(!run.stderr.contains("cut short"), "\(run.stderr)")
   }
 
+  /// With `--preempt-rt`, the `local_bh` map a section takes is a class of
+  /// the tool's own: a trace merged after it that declares a class named
+  /// `local_bh` of another kind is merged (it was refused: `class
+  /// "local_bh" is spinlock here but custom ... in an earlier source`).
+  @Test func aTracesOwnLocalBHClassMergesWithTheMap() throws {
+    let dir = try Self.directory([
+      "m1.rlt": "rawlockcheck-trace 1\nclass C spinlock\n1 bh-disable\n1 acquire C\n"
+        + "1 release C\n1 bh-enable\n",
+      "m2.rlt": "rawlockcheck-trace 1\nclass local_bh spinlock\nclass C spinlock\n"
+        + "1 acquire local_bh\n1 acquire C\n1 release C\n1 release local_bh\n",
+    ])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let run = try ToolRun(["report", "--preempt-rt", "--merge", "m1.rlt", "m2.rlt"], in: dir)
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(run.stdout.contains("8 events, no findings"), "\(run.stdout)")
+  }
+
   /// The chain of a circular-dependency block names both traces' lines.
   static func expectCycleAcrossTraces(_ run: ToolRun) {
     #expect(run.status == 1)

@@ -258,7 +258,8 @@ import Testing
   /// Two handlers installed through `installSignalHandler`, sent to the
   /// same threads one right after the other, never nest (each blocks the
   /// other's signal, as a hard interrupt runs with interrupts off): no
-  /// finding, live or in the recorded trace, which reads to its end. (The
+  /// finding of them, live or in the recorded trace, which reads to its
+  /// end. (The
   /// storm of 40,000 signals queues more handler runs than a thread's
   /// queue holds while its first lock events take the slow path: those
   /// are `limit-exceeded` findings, `MAX_HANDLER_EVENTS`, and no others.)
@@ -271,6 +272,7 @@ import Testing
     let findings = run.stdout.split(separator: "\n").filter { $0.hasPrefix("finding ") }
     #expect(
       findings.allSatisfy { $0.hasPrefix("finding limit-exceeded ") }, "\(run.stdout)")
+
     let report = try ToolRun(["report", trace.path])
     #expect(report.status == 0, "\(report.stderr)")
     #expect(report.stdout.contains("no findings"), "\(report.stdout)")

@@ -161,11 +161,15 @@ extension ThreadValidator {
       var start = state.held.count
       while start > 0 && state.held[start - 1].irqContext == segmentContext { start -= 1 }
       if start < state.held.count {
-        let leaked = state.held[start...].map(\.lockClass)
+        // A `local_bh` map (PREEMPT_RT) goes unreported, as the bottom-half
+        // count the handler left does, and is forgotten.
+        let leaked = state.held[start...].filter { !isLocalBottomHalf($0) }.map(\.lockClass)
         // Report while the handler's locks are still on the stack.
-        reportNow(
-          .locksHeldAtExit, origin: event.origin, lock: nil,
-          detail: .locksHeldAtExit(interrupt: name), classes: leaked)
+        if !leaked.isEmpty {
+          reportNow(
+            .locksHeldAtExit, origin: event.origin, lock: nil,
+            detail: .locksHeldAtExit(interrupt: name), classes: leaked)
+        }
         state.chainKey = state.held[start].previousChainKey
         // Their release later (the kernel keeps them held, and finds them
         // at their unlock) follows this report: no bad unlock balance.
@@ -174,7 +178,7 @@ extension ThreadValidator {
         // preempt count back; an irq thread's is its own): not at that
         // release.
         var sections = 0
-        for var lock in state.held[start...] {
+        for var lock in state.held[start...] where !isLocalBottomHalf(lock) {
           if lock.endsBottomHalfSection {
             sections += 1
             lock.endsBottomHalfSection = false

@@ -113,8 +113,11 @@ struct ThreadState: Sendable {
   /// (`countWhileStopped`); back at 0, the thread is validated again as
   /// one that just started.
   var depthWhileStopped = 0
-  /// What a softirq adds to `irqContext`: `IRQContextID.softirq`, or, on
-  /// PREEMPT_RT, nothing (`ThreadValidator`'s init). An RT kernel's
+  /// What a softirq entered in task context adds to `irqContext`:
+  /// `IRQContextID.softirq`, or, on PREEMPT_RT, nothing (`ThreadValidator`'s
+  /// init; one entered in a handler is a softirq context apart, as an RT
+  /// kernel runs it in `ksoftirqd` or the irq thread, not in the task the
+  /// handler interrupted). An RT kernel's
   /// lockdep has no softirq context ("lockdep: Remove softirq accounting
   /// on PREEMPT_RT": `lockdep_softirq_enter()` is empty there), so a
   /// softirq's locks are of the task's `irq_context` and chain with the
@@ -253,7 +256,9 @@ struct ThreadState: Sendable {
 
   @inline(__always)
   var irqContext: UInt8 {
-    (hardirqDepth > 0 ? IRQContextID.hardirq : 0) | (softirqDepth > 0 ? softirqContext : 0)
+    (hardirqDepth > 0 ? IRQContextID.hardirq : 0)
+      | (softirqDepth > 0
+        ? (contexts.first == .softirq ? softirqContext : IRQContextID.softirq) : 0)
       | (forcedThreadDepth > 0 ? IRQContextID.forcedThread : 0)
       | (nmiDepth > 0 ? IRQContextID.nmi : 0)
   }
