@@ -190,18 +190,7 @@ import WaitContext
   /// PREEMPT_RT, while without it the same events are an inversion.
   @Test func theMapHidesTheOrderOfLocksAroundIt() throws {
     func run(_ configuration: CheckConfiguration) throws -> [FindingKind] {
-      var s = Scenario(configuration)
-      s.lock("a", .spinlock)
-      s.lock("b", .spinlock)
-      s.acquire("a")
-      try s.event(.bhDisable)
-      s.acquire("b")
-      s.release("b")
-      try s.event(.bhEnable)
-      s.release("a")
-      s.acquire("b", on: "2")
-      s.acquire("a", on: "2")
-      return s.kinds
+      try Scenario.kindsOfOrderAround(configuration, enter: .bhDisable, exit: .bhEnable)
     }
     #expect(try run(Self.rt).isEmpty)
     #expect(try run(CheckConfiguration()) == [.circularDependency])

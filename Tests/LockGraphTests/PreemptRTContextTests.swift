@@ -16,18 +16,7 @@ import WaitContext
   /// PREEMPT_RT, where the softirq's chain is its own.
   @Test func aSoftirqsLocksChainWithTheTasksOnRT() throws {
     func run(_ configuration: CheckConfiguration) throws -> [FindingKind] {
-      var s = Scenario(configuration)
-      s.lock("a", .spinlock)
-      s.lock("b", .spinlock)
-      s.acquire("a")
-      try s.event(.softirqEnter)
-      s.acquire("b")
-      s.release("b")
-      try s.event(.softirqExit)
-      s.release("a")
-      s.acquire("b", on: "2")
-      s.acquire("a", on: "2")
-      return s.kinds
+      try Scenario.kindsOfOrderAround(configuration, enter: .softirqEnter, exit: .softirqExit)
     }
     #expect(try run(Self.rt) == [.circularDependency])
     #expect(try run(CheckConfiguration()).contains(.circularDependency) == false)

@@ -75,3 +75,26 @@ struct Scenario {
   var findings: [Finding] { validator.findings.findings }
   var kinds: [FindingKind] { findings.map(\.kind) }
 }
+
+extension Scenario {
+  /// The findings of `a` held around `b` taken between `enter` and `exit`
+  /// (a context, or bottom halves off) on thread 1, then `b` and `a` in
+  /// the other order on thread 2: whether the events between make `a ->
+  /// b` a dependency that the second thread's order closes into a cycle.
+  static func kindsOfOrderAround(
+    _ configuration: CheckConfiguration, enter: LockEvent.Verb, exit: LockEvent.Verb
+  ) throws -> [FindingKind] {
+    var s = Scenario(configuration)
+    s.lock("a", .spinlock)
+    s.lock("b", .spinlock)
+    s.acquire("a")
+    try s.event(enter)
+    s.acquire("b")
+    s.release("b")
+    try s.event(exit)
+    s.release("a")
+    s.acquire("b", on: "2")
+    s.acquire("a", on: "2")
+    return s.kinds
+  }
+}
