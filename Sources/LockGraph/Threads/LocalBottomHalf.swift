@@ -88,12 +88,7 @@ extension ThreadValidator {
       return
     }
     let removed = state.held[i]
-    var kept: [HeldLock] = []
-    var k = i + 1
-    while k < state.held.count {
-      kept.append(state.held[k])
-      k += 1
-    }
+    let kept = Array(state.held[(i + 1)...])
     state.held.removeAll(from: i)
     putBack(kept, after: removed)
   }

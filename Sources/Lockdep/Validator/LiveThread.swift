@@ -161,23 +161,20 @@ final class LiveThread: StackSource {
   /// trace has no scopes. The locks are then forgotten (`forgetHeld`).
   func reportLocksHeld(above count: Int, atEndOf scope: String) {
     guard validator.heldCount > count, let newest = validator.newestHeld else { return }
-    busy = true
-    rlc_signal_fence()
-    // The finding's stack is the newest lock's acquisition, not the
-    // scope's end (the scope's and the test framework's frames;
-    // `lockdep_sys_exit()` prints none): its stack, or, for a lock taken on
-    // a chain the validator knew (no stack captured), the one frame of its
-    // call, captured from `replayStack`.
-    var ip = newest.origin.stack.isNone ? newest.origin.ip : 0
-    withUnsafePointer(to: &ip) { one in
-      if one.pointee != 0 { replayStack = UnsafeBufferPointer(start: one, count: 1) }
-      let origin = newest.origin.stack.isNone ? Origin() : newest.origin
-      validator.reportLocksHeld(above: count, atEndOf: scope, origin: origin)
-      replayStack = nil
+    inValidator {
+      // The finding's stack is the newest lock's acquisition, not the
+      // scope's end (the scope's and the test framework's frames;
+      // `lockdep_sys_exit()` prints none): its stack, or, for a lock taken on
+      // a chain the validator knew (no stack captured), the one frame of its
+      // call, captured from `replayStack`.
+      var ip = newest.origin.stack.isNone ? newest.origin.ip : 0
+      withUnsafePointer(to: &ip) { one in
+        if one.pointee != 0 { replayStack = UnsafeBufferPointer(start: one, count: 1) }
+        let origin = newest.origin.stack.isNone ? Origin() : newest.origin
+        validator.reportLocksHeld(above: count, atEndOf: scope, origin: origin)
+        replayStack = nil
+      }
     }
-    eventStack = .none
-    rlc_signal_fence()
-    busy = false
     forgetHeld(above: count)
   }
 
@@ -210,12 +207,9 @@ final class LiveThread: StackSource {
     _ subclass: Int, of name: String, lockClass: ClassID, instance: UInt64, ip: UInt64
   ) {
     unvalidated.append((lockClass, instance))
-    busy = true
-    rlc_signal_fence()
-    validator.reportInvalidSubclass(subclass, of: name, origin: Origin(ip: ip))
-    eventStack = .none
-    rlc_signal_fence()
-    busy = false
+    inValidator {
+      validator.reportInvalidSubclass(subclass, of: name, origin: Origin(ip: ip))
+    }
   }
 
   /// A lock made here whose class the class table had no room for:
@@ -224,17 +218,14 @@ final class LiveThread: StackSource {
   /// off, as lockdep turns itself off. A recording gets a `might-lock` of
   /// class `recorded` (declared past the table) with the stack.
   func classTableFull(name: String, recorded: ClassID) {
-    busy = true
-    rlc_signal_fence()
-    if recording != nil { unrecorded = LockEvent(.mightLock, thread: id, lockClass: recorded) }
-    validator.reportClassTableFull(
-      Origin(),
-      consequence:
-        "\(name): no class for this lock; validation of the whole process stopped here")
-    recordCurrentEvent()
-    eventStack = .none
-    rlc_signal_fence()
-    busy = false
+    inValidator {
+      if recording != nil { unrecorded = LockEvent(.mightLock, thread: id, lockClass: recorded) }
+      validator.reportClassTableFull(
+        Origin(),
+        consequence:
+          "\(name): no class for this lock; validation of the whole process stopped here")
+      recordCurrentEvent()
+    }
   }
 
   /// Whether `release` is of a lock taken with an invalid subclass (and
@@ -539,9 +530,16 @@ final class LiveThread: StackSource {
   /// validated), as every limit is one, so that a test or a run's exit
   /// status sees it (before 2026-12-06 a line on standard error alone).
   private func handlerRunsDropped(_ count: Int, capacity: Int, since: String) {
+    inValidator { validator.reportDroppedHandlerRuns(count, capacity: capacity, since: since) }
+  }
+
+  /// Runs `body`, a report outside an event, with the thread marked as
+  /// inside the validator (`busy`: a signal handler then queues its
+  /// events), and the stack captured for it forgotten after.
+  private func inValidator(_ body: () -> Void) {
     busy = true
     rlc_signal_fence()
-    validator.reportDroppedHandlerRuns(count, capacity: capacity, since: since)
+    body()
     eventStack = .none
     rlc_signal_fence()
     busy = false
