@@ -65,6 +65,10 @@ final class BareSpin: @unchecked Sendable {
 final class BareMutex: @unchecked Sendable {
   let m = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
   init() { pthread_mutex_init(m, nil) }
+  deinit {
+    pthread_mutex_destroy(m)
+    m.deallocate()
+  }
   @inline(never) func lock() { pthread_mutex_lock(m) }
   @inline(never) func unlock() { pthread_mutex_unlock(m) }
 }
@@ -72,7 +76,7 @@ final class BareMutex: @unchecked Sendable {
 let n = 2_000_000
 LockValidation.policy = .collect
 
-// `LockdepBenchmark loop [mutex|spin|bare-spin] [COUNT]`: only pairs of one
+// `LockdepBenchmark loop [mutex|spin|bare-spin|life] [COUNT]`: only pairs of one
 // lock (for `perf stat`, whose cycle counts a shared machine disturbs less).
 if CommandLine.arguments.dropFirst().first == "loop" {
   let arguments = CommandLine.arguments
@@ -82,6 +86,12 @@ if CommandLine.arguments.dropFirst().first == "loop" {
   case "spin":
     let lock = Checked.RawSpinLock(name: "&bench->loop")
     for _ in 0..<count {
+      lock.lock()
+      lock.unlock()
+    }
+  case "life":
+    for _ in 0..<count {
+      let lock = Checked.Mutex(name: "&bench->object")
       lock.lock()
       lock.unlock()
     }
@@ -226,6 +236,32 @@ func threaded(_ count: Int) -> Double {
 }
 let threadNs = [1: threaded(1), 2: threaded(2), 8: threaded(8)]
 
+// A lock's whole life: made (its class found by its site), taken once,
+// freed (the held-lock check of its bytes), against a bare pthread mutex
+// allocated, initialized, taken once, destroyed and freed: a program that
+// makes a lock per object pays this per object.
+@inline(never) func makeValidated() -> Checked.Mutex { Checked.Mutex(name: "&bench->object") }
+@inline(never) func makeBare() -> BareMutex { BareMutex() }
+let lifeFigures = measureInterleaved(
+  n / 20,
+  [
+    { k in
+      for _ in 0..<k {
+        let lock = makeBare()
+        lock.lock()
+        lock.unlock()
+      }
+    },
+    { k in
+      for _ in 0..<k {
+        let lock = makeValidated()
+        lock.lock()
+        lock.unlock()
+      }
+    },
+  ])
+let (bareLifeNs, lifeNs) = (lifeFigures[0], lifeFigures[1])
+
 // A new stack: 20 frames captured by the frame-pointer walk.
 @inline(never) func recurse(_ depth: Int, _ body: () -> Double) -> Double {
   depth == 0 ? body() : recurse(depth - 1, body) + 0
@@ -257,5 +293,8 @@ print("  8 classes in turn (memo misses): \(f(rotatingNs)) ns")
 for t in [1, 2, 8] { print("  \(t) threads: \(f(threadNs[t]!)) ns per pair per thread") }
 print("  20-frame stack capture: \(f(stackNs)) ns")
 print(
-  "{\"mutexPairNs\": \(f(mutexNs)), \"bareMutexPairNs\": \(f(bareMutexNs)), \"rawSpinPairNs\": \(f(rawNs)), \"bareSpinPairNs\": \(f(bareSpinNs)), \"releaseMutexPairNs\": \(f(plainMutexNs)), \"releaseSpinPairNs\": \(f(plainRawNs)), \"stackCaptureNs\": \(f(stackNs)), \"depth1PairNs\": \(f(depthNs[1]!)), \"depth4PairNs\": \(f(depthNs[4]!)), \"depth16PairNs\": \(f(depthNs[16]!)), \"rotatingPairNs\": \(f(rotatingNs)), \"threads1PairNs\": \(f(threadNs[1]!)), \"threads2PairNs\": \(f(threadNs[2]!)), \"threads8PairNs\": \(f(threadNs[8]!)), \"findings\": \(LockValidation.findings.count)}"
+  "  a lock's life (made, taken once, freed): Checked.Mutex \(f(lifeNs)) ns   bare \(f(bareLifeNs)) ns"
+)
+print(
+  "{\"mutexPairNs\": \(f(mutexNs)), \"bareMutexPairNs\": \(f(bareMutexNs)), \"rawSpinPairNs\": \(f(rawNs)), \"bareSpinPairNs\": \(f(bareSpinNs)), \"releaseMutexPairNs\": \(f(plainMutexNs)), \"releaseSpinPairNs\": \(f(plainRawNs)), \"stackCaptureNs\": \(f(stackNs)), \"depth1PairNs\": \(f(depthNs[1]!)), \"depth4PairNs\": \(f(depthNs[4]!)), \"depth16PairNs\": \(f(depthNs[16]!)), \"rotatingPairNs\": \(f(rotatingNs)), \"threads1PairNs\": \(f(threadNs[1]!)), \"threads2PairNs\": \(f(threadNs[2]!)), \"threads8PairNs\": \(f(threadNs[8]!)), \"lockLifeNs\": \(f(lifeNs)), \"bareLockLifeNs\": \(f(bareLifeNs)), \"findings\": \(LockValidation.findings.count)}"
 )

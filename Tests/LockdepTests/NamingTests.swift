@@ -118,6 +118,44 @@ import Testing
     #expect(texts { locks[0].withLock { locks[1].withLock {} } }.count == 1)
   }
 
+  /// A thread that makes locks again and again at a few places (a lock
+  /// per object) finds each class it made before (`RecentSites`), and
+  /// tells apart what the registry tells apart: the place, the kind, and
+  /// class keys whose names differ in bytes alone (a precomposed "é" and
+  /// an "e" with a combining accent, equal as `String`s).
+  @Test func locksMadeAgainAtOnePlaceFindTheirClass() {
+    let classes = Mutex<[String: Set<Int32>]>([:])
+    pthread_join(
+      spawn {
+        // Validation state first: the place cache is the thread's.
+        Checked.Mutex(name: "&recent->first").withLock {}
+        func note(_ what: String, _ lock: ValidatedLock) {
+          classes.withLock { _ = $0[what, default: []].insert(lock.lockClass.raw) }
+        }
+        for i in 0..<20 {
+          func make(_ name: String?) -> Checked.Mutex { Checked.Mutex(name: name) }
+          note("same", make("&recent->lock"))
+          note(
+            i.isMultiple(of: 2) ? "named" : "renamed",
+            make(i.isMultiple(of: 2) ? "&recent->a" : "&recent->b"))
+          // One place, two keys.
+          func keyed(_ key: String) -> Checked.Mutex { Checked.Mutex(key: LockClassKey(key)) }
+          note("composed", keyed("&caf\u{E9}"))
+          note("decomposed", keyed("&cafe\u{301}"))
+          note("mutex", Checked.Mutex(fileID: "Recent.swift", line: 1, column: 1))
+          note("spin", Checked.SpinLock(fileID: "Recent.swift", line: 1, column: 1))
+          note("other line", Checked.Mutex(fileID: "Recent.swift", line: 2, column: 1))
+        }
+      }, nil)
+    let c = classes.withLock { $0 }
+    for (what, ids) in c { #expect(ids.count == 1, "\(what): \(ids)") }
+    // One place, one class whatever the lock is named.
+    #expect(c["named"] == c["renamed"])
+    #expect(c["composed"] != c["decomposed"])
+    #expect(c["mutex"] != c["spin"])
+    #expect(c["mutex"] != c["other line"])
+  }
+
   /// Two locks made on one line are two places, as two init macros on
   /// one line are two static keys: a cycle through them is a cycle, not
   /// recursive locking of one class.

@@ -115,6 +115,15 @@ public final class ClassRegistry: @unchecked Sendable {
   /// The usage bits of class `id` now.
   public func usage(_ id: ClassID) -> UsageMask { tables.usage(id) }
 
+  /// The name of class `id` (`LockClass.name`), read in place: the
+  /// subscript copies the whole record (its strings retained and released,
+  /// its usage read), which a lock made in a loop paid for twice.
+  public func name(_ id: ClassID) -> String { records[id.index].name }
+
+  /// The name reports print for class `id` (`LockClass.displayName`),
+  /// read in place.
+  public func displayName(_ id: ClassID) -> String { records[id.index].displayName }
+
   /// The class registered under `key`, if any.
   public func lookup(key: String) -> ClassID? {
     if let base { return base.lookup(key: key) }

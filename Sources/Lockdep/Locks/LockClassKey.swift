@@ -27,34 +27,44 @@ struct LockClassSite: Sendable {
   let key: String
   /// The name reports print.
   let name: String
-  /// Where the class comes from, for messages: `File.swift:12:20`, or its
-  /// `LockClassKey`.
-  let place: String
   /// Whether the lock was given a name of its own (else `name` is its
   /// key's or its place's, which its class has too).
   let isNamed: Bool
-  /// Whether the class is a `LockClassKey`'s, not the place's.
-  let isKeyed: Bool
+  /// The class key's name, when the lock was made with one.
+  let keyName: String?
+  /// The creating place: `#fileID`, `#line`, `#column`.
+  let fileID: String
+  let line: Int
+  let column: Int
 
   init(
     kind: LockKind, name: String?, key: LockClassKey?, fileID: String, line: Int, column: Int
   ) {
-    // Two locks made on one line (`let a = Mutex(), b = Mutex()`) are two
-    // places, as two init macros on one line are two static keys; an
-    // unnamed one is named by its place, as a compiler names a column.
-    let site = "\(fileID):\(line):\(column)"
     // An empty name is none: reports would print `()`.
     let name = name?.isEmpty == true ? nil : name
     isNamed = name != nil
-    isKeyed = key != nil
+    keyName = key?.name
+    (self.fileID, self.line, self.column) = (fileID, line, column)
     if let key {
       self.key = "key:\(key.name):\(kind.rawValue)"
       self.name = name ?? key.name
-      self.place = "LockClassKey(\"\(key.name)\")"
     } else {
-      self.key = "site:\(site):\(kind.rawValue)"
-      self.name = name ?? site
-      self.place = site
+      // Two locks made on one line (`let a = Mutex(), b = Mutex()`) are
+      // two places, as two init macros on one line are two static keys;
+      // an unnamed one is named by its place, as a compiler names a
+      // column.
+      self.key = "site:\(fileID):\(line):\(column):\(kind.rawValue)"
+      self.name = name ?? "\(fileID):\(line):\(column)"
     }
+  }
+
+  /// Whether the class is a `LockClassKey`'s, not the place's.
+  var isKeyed: Bool { keyName != nil }
+
+  /// Where the class comes from, for messages: `File.swift:12:20`, or its
+  /// `LockClassKey` (made when a message needs it, not with every lock).
+  var place: String {
+    if let keyName { return "LockClassKey(\"\(keyName)\")" }
+    return "\(fileID):\(line):\(column)"
   }
 }

@@ -25,15 +25,27 @@ public class ValidatedLock: @unchecked Sendable {
     kind: LockKind, waits: ClassWaitTypes? = nil, name: String?, key: LockClassKey?,
     fileID: String, line: Int, column: Int
   ) {
-    let site = LockClassSite(
-      kind: kind, name: name, key: key, fileID: fileID, line: line, column: column)
     // A child forked while the validator was being made validates nothing,
     // and must not wait for it.
+    let thread = Live.forkedAfterStart ? nil : LiveThread.existing()
+    if let known = thread?.recentSites.lookup(
+      kind: kind, name: name, keyName: key?.name, fileID: fileID, line: line, column: column)
+    {
+      (lockClass, className) = known
+      return
+    }
+    let site = LockClassSite(
+      kind: kind, name: name, key: key, fileID: fileID, line: line, column: column)
     lockClass =
       Live.forkedAfterStart
       ? .none : LiveValidator.shared.registerClass(site: site, kind: kind, waits: waits)
     className =
-      lockClass == .none ? site.name : LiveValidator.shared.core.classes[lockClass].displayName
+      lockClass == .none ? site.name : LiveValidator.shared.core.classes.displayName(lockClass)
+    if lockClass != .none {
+      thread?.recentSites.remember(
+        kind: kind, name: name, keyName: key?.name, fileID: fileID, line: line, column: column,
+        lockClass: lockClass, className: className)
+    }
   }
 
   deinit {

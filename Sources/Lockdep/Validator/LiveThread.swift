@@ -73,6 +73,8 @@ final class LiveThread: StackSource {
   /// lock holding none, the test whose task the actor ran then; locks the
   /// job leaves held are that test's finding.
   @exclusivity(unchecked) var noTaskJobScope: LockValidationScope?
+  /// The classes of the last places this thread made a lock at.
+  @exclusivity(unchecked) var recentSites = RecentSites()
 
   init(validator: LiveValidator, name: String) {
     let token = String(LiveThread.systemThreadID())
@@ -100,6 +102,16 @@ final class LiveThread: StackSource {
       return thread.busy ? nil : thread
     }
     return create()
+  }
+
+  /// The calling thread's state if it has one and is not inside the
+  /// validator; never makes one (`current` does: a thread's state takes
+  /// the thread's name when made, which a thread that makes a lock and
+  /// names itself after must not have taken then).
+  static func existing() -> LiveThread? {
+    guard let raw = rlc_lockdep_thread() else { return nil }
+    let thread = Unmanaged<LiveThread>.fromOpaque(raw).takeUnretainedValue()
+    return thread.busy ? nil : thread
   }
 
   @inline(never)

@@ -201,7 +201,7 @@ final class LiveValidator: Sendable {
     }
     if isNew {
       namedAgain(site)
-    } else if site.isNamed && core.classes[id].name != site.name {
+    } else if site.isNamed && core.classes.name(id) != site.name {
       sharedClass(id, site: site)
     }
     return id
@@ -272,7 +272,7 @@ final class LiveValidator: Sendable {
   /// (A lock without a name of its own takes its class's: nothing to say.)
   private func sharedClass(_ id: ClassID, site: LockClassSite) {
     guard state.withLock({ $0.renamedClasses.insert(id.raw).inserted }) else { return }
-    let className = core.classes[id].name
+    let className = core.classes.name(id)
     let advice =
       site.isKeyed
       ? "give it a LockClassKey of its own"
