@@ -92,13 +92,16 @@ public struct JSONReport {
       // ... at:"), when known: its event and frames.
       fields.append(("safe", usageClassObject(safe, safeBit, at: safeOrigin)))
       fields.append(("unsafe", usageClassObject(unsafe, unsafeBit, at: unsafeOrigin)))
-      fields.append(("safeToHolding", .array(safeToHeld.map(link))))
+      fields.append(
+        ("safeToHolding", .array(TakenLinks.fromFarEnd(safeToHeld, root: held.lockClass).map(link)))
+      )
       fields.append(("lockToUnsafe", .array(lockToUnsafe.map(link))))
     case .irqInversion(let forwards, let other, let irqClass, let path):
       fields.append(("direction", .string(forwards ? "forwards" : "backwards")))
       fields.append(("irqClass", .string(irqClass)))
       fields.append(("other", classObject(other, extra: [])))
-      fields.append(("chain", .array(path.map(link))))
+      let taken = forwards ? path : TakenLinks.fromRoot(path, root: f.lock?.lockClass ?? other)
+      fields.append(("chain", .array(taken.map(link))))
     case .badUnlockBalance:
       break
     case .locksHeldAtExit(let interrupt, let scope):

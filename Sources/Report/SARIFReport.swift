@@ -471,11 +471,12 @@ public struct SARIFReport {
       switch f.detail {
       case .circularDependency(_, let links):
         chain(links, "dependency into")
-      case .irqUnsafeDependency(_, _, _, _, _, _, _, let safeToHeld, let lockToUnsafe, _):
-        chain(safeToHeld, "dependency into")
+      case .irqUnsafeDependency(let held, _, _, _, _, _, _, let safeToHeld, let lockToUnsafe, _):
+        chain(TakenLinks.fromFarEnd(safeToHeld, root: held.lockClass), "dependency into")
         chain(lockToUnsafe, "dependency into")
-      case .irqInversion(_, _, _, let path):
-        chain(path, "dependency into")
+      case .irqInversion(let forwards, let other, _, let path):
+        let root = f.lock?.lockClass ?? other
+        chain(forwards ? path : TakenLinks.fromRoot(path, root: root), "dependency into")
       case .inconsistentLockState(let previous, _, let origin?, _):
         if let flow = threadFlow(origin, message: "\(previous.usageString) usage first set here") {
           flows.append(flow)

@@ -40,9 +40,14 @@ public struct LockSnapshot: Sendable, Hashable {
 /// One link of a printed dependency chain: a class, and where the
 /// dependency into it was first recorded.
 public struct ChainLink: Sendable, Hashable {
-  /// The class the dependency leads into.
+  /// The class the dependency leads into; on a backwards search's path
+  /// (an irq-unsafe dependency's `safeToHeld`, a backwards inversion's
+  /// path), the class it comes from, as lockdep's backwards `lock_list`
+  /// entries are (the reports' `TakenLinks` pairs each stack with the
+  /// class taken there).
   public var lockClass: ClassID
-  /// Where the dependency into `lockClass` was first recorded.
+  /// Where the dependency was first recorded: where its second lock was
+  /// taken.
   public var origin: Origin
   /// The thread that recorded it, when known.
   public var thread: ThreadID?

@@ -1,0 +1,44 @@
+import LockGraph
+
+/// A dependency path's links as the JSON and SARIF reports give them: each
+/// class with the stack where it was taken, holding the class before it.
+///
+/// A forward path's link is that already: the class a dependency leads
+/// into, and where it was first recorded. A backwards search's link holds
+/// the class it reached (the dependency's first lock) and the dependency's
+/// stack, which is where the lock after it, towards the search's root, was
+/// taken: lockdep's `lock_list` entry of a backwards search is so, and its
+/// `print_shortest_lock_dependencies_backwards()` prints each stack under
+/// the class after it, as the text report does. Given as they are, the
+/// JSON and SARIF reports paired a class with another lock's acquisition
+/// (a SARIF step said "dependency into" the wrong lock).
+///
+/// Each function pairs every stack with the class taken there: the
+/// classes move one place towards the root, and the root takes the last
+/// stack. The far end (the irq-safe class, or the inversion's other
+/// class, which the finding names apart) then has no link, as the first
+/// lock of a path has no dependency into it.
+enum TakenLinks {
+  /// `links` of a backwards search from the far end to the root (an
+  /// irq-unsafe dependency's `safeToHeld`, the root the held lock).
+  static func fromFarEnd(_ links: [ChainLink], root: ClassID) -> [ChainLink] {
+    links.indices.map { i in
+      var link = links[i]
+      let next = links.index(after: i)
+      link.lockClass = next < links.endIndex ? links[next].lockClass : root
+      link.usage = next < links.endIndex ? links[next].usage : nil
+      return link
+    }
+  }
+
+  /// `links` of a backwards search from the root to the far end (a
+  /// backwards irq inversion's path, the root the lock being marked).
+  static func fromRoot(_ links: [ChainLink], root: ClassID) -> [ChainLink] {
+    links.indices.map { i in
+      var link = links[i]
+      link.lockClass = i == links.startIndex ? root : links[i - 1].lockClass
+      link.usage = i == links.startIndex ? nil : links[i - 1].usage
+      return link
+    }
+  }
+}
