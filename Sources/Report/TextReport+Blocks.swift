@@ -145,7 +145,15 @@ extension TextReport {
 
     case .sleepInAtomic(let reasons, let state):
       out = title(f.kind.title)
-      // `__might_resched()`'s lines, then why in words.
+      // Why in words, then `__might_resched()`'s lines in its order, one
+      // after another as there (the words between them broke that up).
+      if let lock = f.lock {
+        out += "\(thread(f.thread)) may sleep acquiring:\n" + lockLine(lock)
+      } else {
+        out += "\(thread(f.thread)) called a function that may sleep\n"
+      }
+      out += "but must not sleep:\n"
+      for reason in reasons { out += "  \(reason)\n" }
       let atomic = state.preemptCount != 0
       let irqsOff =
         reasons.contains("interrupts disabled") || reasons.contains("in hardirq context")
@@ -154,15 +162,8 @@ extension TextReport {
         "in_atomic(): \(atomic ? 1 : 0), irqs_disabled(): \(irqsOff ? 1 : 0), non_block: 0, pid: \(QuotedText.printable(core.threadToken(f.thread))), name: \(QuotedText.printable(core.threadName(f.thread)))\n"
       out += "preempt_count: \(String(state.preemptCount, radix: 16)), expected: 0\n"
       out += "RCU nest depth: \(state.rcuDepth), expected: \(state.rcuDepthExpected)\n"
-      if let lock = f.lock {
-        out += "\(thread(f.thread)) may sleep acquiring:\n" + lockLine(lock)
-      } else {
-        out += "\(thread(f.thread)) called a function that may sleep\n"
-      }
-      out += "but must not sleep:\n"
-      for reason in reasons { out += "  \(reason)\n" }
-      // Then, as `__might_resched()`: the irq event stamps when interrupts
-      // are off, and where the preempt count left 0, one place as
+      // The held locks, the irq event stamps when interrupts are off, and
+      // where the preempt count left 0, one place at the line's start as
       // `print_ip_sym()` prints `preempt_disable_ip` (as the stamps and the
       // held locks' `at:` name theirs; `0x0` for a live context marker,
       // whose event has no place).
@@ -170,7 +171,7 @@ extension TextReport {
       out += f.irqTrace.map(irqTraceEvents) ?? ""
       if let disabledAt = state.preemptionDisabledAt {
         out += "Preemption disabled at:\n"
-        out += isKnown(disabledAt) ? " \(at(disabledAt))\n" : " 0x0\n"
+        out += isKnown(disabledAt) ? "\(at(disabledAt))\n" : "0x0\n"
       }
       out += backtrace(f.origin)
 

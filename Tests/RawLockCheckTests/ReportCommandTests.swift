@@ -858,7 +858,7 @@ import Testing
       softirqs last  enabled at (0): 0x0
       softirqs last disabled at (2): -:5
       Preemption disabled at:
-       -:5
+      -:5
       stack backtrace:
        -:7 (no stack recorded)
 
@@ -911,7 +911,7 @@ import Testing
     let run = try ToolRun(["report", "-"], input: trace)
     #expect(run.status == 1)
     #expect(
-      run.stdout.contains("Preemption disabled at:\n 0x1000\nstack backtrace:\n"), "\(run.stdout)")
+      run.stdout.contains("Preemption disabled at:\n0x1000\nstack backtrace:\n"), "\(run.stdout)")
     #expect(!run.stdout.contains("0x2000"), "\(run.stdout)")
   }
 
