@@ -88,6 +88,8 @@ public struct JSONReport {
       let safeToHeld, let lockToUnsafe, let state):
       fields.append(("holding", lockObject(held, frames: true)))
       fields.append(("irqClass", .string(state)))
+      // The text's `[HC0[0]:SC0[0]:HE0:SE1] is trying to acquire`.
+      fields.append(("irqState", .string(f.irqState)))
       // Each with where it became safe or unsafe (the text's "which became
       // ... at:"), when known: its event and frames.
       fields.append(("safe", usageClassObject(safe, safeBit, at: safeOrigin)))
@@ -227,7 +229,10 @@ public struct JSONReport {
   }
 
   func link(_ l: ChainLink) -> JSONValue {
-    var extra: [(String, JSONValue)] = []
+    // The usage characters the text prints with the link's class
+    // (`{+.+.}`), as the finding saw them.
+    var extra: [(String, JSONValue)] =
+      l.usage.map { [("usage", .string($0.usageCharacters))] } ?? []
     if let t = l.thread { extra.append(("thread", .string(core.threadToken(t)))) }
     if l.origin.line > 0 { extra.append(("line", .int(l.origin.line))) }
     if !report.sources.isEmpty { extra.append(("trace", .string(report.sourceName(l.origin)))) }

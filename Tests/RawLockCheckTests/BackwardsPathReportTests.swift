@@ -93,6 +93,14 @@ import Testing
     let f = try Self.finding(Self.unsafeDependency)
     #expect(Self.links(f["safeToHolding"]) == ["X@13", "P@14"], "\(f)")
     #expect(Self.links(f["lockToUnsafe"]) == ["U@19"], "\(f)")
+    // The text's `[HC..]` and usage characters: interrupts off (`HE0`);
+    // `X` only ever taken with interrupts off (`....`), `U` taken with
+    // interrupts and bottom halves on (`+.+.`: HARDIRQ-ON-W, SOFTIRQ-ON-W).
+    #expect(f["irqState"] as? String == "HC0[0]:SC0[0]:HE0:SE1", "\(f)")
+    let safeSide = (f["safeToHolding"] as? [[String: Any]]) ?? []
+    #expect(safeSide.first?["usage"] as? String == "....", "\(f)")
+    let unsafeSide = (f["lockToUnsafe"] as? [[String: Any]]) ?? []
+    #expect(unsafeSide.first?["usage"] as? String == "+.+.", "\(f)")
   }
 
   /// SARIF's steps say which lock each stack took.
