@@ -115,6 +115,40 @@ import WaitContext
     #expect(holder == threads[150])
   }
 
+  /// A lock re-validated by a release below it has its usage marked as
+  /// `__lock_acquire()` marks it from `reacquire_held_locks()`: with the
+  /// interrupt state saved at its acquisition and bottom halves as they
+  /// are now. `B` (used in a softirq) taken with interrupts on and bottom
+  /// halves off; bottom halves back on with interrupts off, which marks
+  /// nothing (`lockdep_softirqs_on()` marks only with interrupts on);
+  /// then `X` below it released: `B` is softirq-enabled there, an
+  /// inconsistent state lockdep reports at the release (a differential
+  /// test against a model of lockdep found it missed). Read acquisitions
+  /// alike (`SOFTIRQ-ON-R`).
+  @Test(arguments: [false, true])
+  func aLockRevalidatedByAReleaseIsMarkedWithBottomHalvesAsTheyAreNow(read: Bool) throws {
+    var s = Scenario()
+    s.lock("X", .spinlock)
+    s.lock("B", .rwlock)
+    try s.event(.softirqEnter, on: "2")
+    s.acquire("B", on: "2")
+    s.release("B", on: "2")
+    try s.event(.softirqExit, on: "2")
+    s.acquire("X")
+    try s.event(.bhDisable)
+    s.acquire("B", read: read ? .shared : .exclusive)
+    try s.event(.irqDisable)
+    try s.event(.bhEnable)
+    #expect(s.kinds.isEmpty)
+    s.release("X")
+    #expect(s.kinds == [.inconsistentLockState])
+    guard case .inconsistentLockState(let previous, let new, _, _)? = s.findings.first?.detail
+    else { return }
+    #expect(previous == .usedInSoftirq)
+    #expect(new == (read ? .enabledSoftirqRead : .enabledSoftirq))
+    #expect(s.findings.first?.origin.event == 9)
+  }
+
   /// A free on another thread that drops a wait-override a thread holds
   /// re-validates the locks above it (`reacquire`): what that finds is
   /// found at the free, the event that uncovered it, as for a free on the

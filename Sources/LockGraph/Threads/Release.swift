@@ -183,6 +183,14 @@ extension ThreadValidator {
       if recheck {
         checkWaitContext(lock, waits: classes.waits(lock.lockClass), now: allowedNow())
       }
+      // Its usage, as `__lock_acquire()`'s `mark_usage()` marks it: with
+      // the interrupt state saved at its acquisition (`hlock->hardirqs_off`)
+      // and bottom halves as they are now. A lock taken with interrupts on
+      // and bottom halves off, then held while bottom halves came back on
+      // with interrupts off (no marking: `lockdep_softirqs_on()` marks
+      // only with interrupts on), is softirq-enabled here; before
+      // 2026-12-07 nothing was marked, and its inconsistent state missed.
+      markUsage(lock)
       // And its nest-lock check: the nest lock may be the lock released.
       // (`foundAt` only when it finds something: it may capture a stack.)
       if lock.nest != .none && !isHeld(base: lock.nest) {
