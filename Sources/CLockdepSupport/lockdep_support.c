@@ -2,6 +2,7 @@
 #include "lockdep_support.h"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <link.h>
 #include <pthread.h>
 #include <signal.h>
@@ -215,8 +216,14 @@ static __attribute__((swiftcall)) void rlc_enqueue_global_with_deadline(
   if (router != NULL) {
     long long now_sec = 0, now_nsec = 0;
     swift_get_time(&now_sec, &now_nsec, clock);
-    long long left = (sec - now_sec) * 1000000000LL + (nsec - now_nsec);
-    if (router(job, left > 0 ? (unsigned long long)left : 1)) return;
+    // In 128 bits, saturated: a deadline more than about 292 years ahead
+    // (a task sleeping "for ever") overflowed the product of 64, wrapped
+    // negative, and ran the job at once (undefined behaviour besides).
+    __int128 left = ((__int128)sec - now_sec) * 1000000000 + ((__int128)nsec - now_nsec);
+    unsigned long long delay = left <= 0                         ? 1
+                               : left >= (__int128)ULLONG_MAX ? ULLONG_MAX
+                                                              : (unsigned long long)left;
+    if (router(job, delay)) return;
   }
   if (rlc_previous_deadline != NULL) {
     rlc_previous_deadline(sec, nsec, tsec, tnsec, clock, job, original);
