@@ -216,6 +216,7 @@ extension ThreadValidator {
     markHeldLocks(.enabledHardirq, origin: event.origin)
     if state.softirqsEnabled {
       markHeldLocks(.enabledSoftirq, origin: event.origin)
+      state.softirqsOnUnmarked = false
     }
   }
 
@@ -268,6 +269,9 @@ extension ThreadValidator {
     if bracketed { state.irqTrace.noteHardirqs(off: true, at: origin) }
     state.bhDisableDepth -= 1
     if state.softirqsEnabled { state.irqTrace.noteSoftirqs(off: false, at: origin) }
+    if state.softirqsEnabled && !bracketed && state.held.count > 0 {
+      state.softirqsOnUnmarked = true
+    }
     if state.softirqsEnabled && bracketed && state.held.count > 0 {
       // Marked in `lockdep_hardirqs_on_prepare()`, before interrupts
       // count as on again: a finding of the marking shows `HE0`, as the

@@ -190,7 +190,10 @@ extension ThreadValidator {
       // with interrupts off (no marking: `lockdep_softirqs_on()` marks
       // only with interrupts on), is softirq-enabled here; before
       // 2026-12-07 nothing was marked, and its inconsistent state missed.
-      markUsage(lock)
+      // (Only then can a bit be missing: asked only then, as a release
+      // below the top re-validates the locks above at every step of
+      // hand-over-hand locking.)
+      if state.softirqsOnUnmarked { markUsage(lock) }
       // And its nest-lock check: the nest lock may be the lock released.
       // (`foundAt` only when it finds something: it may capture a stack.)
       if lock.nest != .none && !isHeld(base: lock.nest) {

@@ -34,6 +34,13 @@ struct ThreadState: Sendable {
   @usableFromInline var preemptDisableDepth: Int32 = 0 {
     didSet { adjustBlockers(by: preemptDisableDepth &- oldValue, interrupt: false) }
   }
+  /// Bottom halves came back on while interrupts were off and locks were
+  /// held, which marks none of them softirq-enabled (`lockdep_softirqs_on()`
+  /// marks only with interrupts on), and interrupts have not come back on
+  /// since (which marks them all): a lock re-validated after a release below
+  /// it may have a softirq-enabled bit to set (`reacquire`'s `markUsage`,
+  /// asked only then). Only ever set too often, never too rarely.
+  var softirqsOnUnmarked = false
   /// Validation of this thread stopped (a limit was hit) until it holds
   /// nothing again (`depthWhileStopped`) or exits.
   @usableFromInline var stopped = false {
