@@ -9,6 +9,17 @@ import Testing
 /// each stack under the class after it); the reports paired the class
 /// with it, so `&m` was "taken" where `&u` was.
 @Suite struct BackwardsPathReportTests {
+  /// `S` used in a hard interrupt (irq-safe), then taken with interrupts
+  /// off: six lines, the trace going on after them.
+  static let sSafeThenHeldWithInterruptsOff = """
+    1 hardirq-enter
+    1 acquire S
+    1 release S
+    1 hardirq-exit
+    1 irq-disable
+    1 acquire S
+    """
+
   /// `S` irq-safe; `S -> M` at line 11, `M -> U` at line 15; `U` then
   /// taken with interrupts on: a backwards inversion from `U` to `S`.
   static let inversion = """
@@ -16,12 +27,7 @@ import Testing
     class S raw_spinlock name=&s
     class M raw_spinlock name=&m
     class U raw_spinlock name=&u
-    1 hardirq-enter
-    1 acquire S
-    1 release S
-    1 hardirq-exit
-    1 irq-disable
-    1 acquire S
+    \(sSafeThenHeldWithInterruptsOff)
     1 acquire M
     1 release M
     1 release S
@@ -44,12 +50,7 @@ import Testing
     class P raw_spinlock name=&p
     class N raw_spinlock name=&n
     class U raw_spinlock name=&u
-    1 hardirq-enter
-    1 acquire S
-    1 release S
-    1 hardirq-exit
-    1 irq-disable
-    1 acquire S
+    \(sSafeThenHeldWithInterruptsOff)
     1 acquire X
     1 acquire P
     1 release P
