@@ -149,6 +149,36 @@ import WaitContext
     #expect(s.findings.first?.origin.event == 9)
   }
 
+  /// A free on another thread of memory where a stopped thread (past the
+  /// held-lock limit) held a lock re-validates nothing there: the stopped
+  /// thread's held list is as it was at the stop (its releases since were
+  /// counted) and it is not validated until it holds nothing; the
+  /// re-validation's usage marking reported a false inconsistent state
+  /// (found by a review).
+  @Test func aFreeOfAStoppedThreadsLockMarksNothing() throws {
+    var s = Scenario()
+    s.lock("X", .spinlock)
+    s.lock("B", .spinlock)
+    let n = LockValidator.maxHeldDepth + 3
+    for i in 0..<n { s.lock("A\(i)", .spinlock) }
+    try s.event(.softirqEnter, on: "2")
+    s.acquire("B", on: "2")
+    s.release("B", on: "2")
+    try s.event(.softirqExit, on: "2")
+    s.acquire("X", inst: 0x1000)
+    try s.event(.bhDisable)
+    s.acquire("B", inst: 0x2000)
+    try s.event(.irqDisable)
+    try s.event(.bhEnable)
+    for i in 0..<n { s.acquire("A\(i)", inst: 0x10000 + UInt64(i) * 16) }
+    #expect(s.kinds == [.limitExceeded])
+    for i in (0..<n).reversed() { s.release("A\(i)", inst: 0x10000 + UInt64(i) * 16) }
+    s.release("B", inst: 0x2000)
+    s.release("X", inst: 0x1000)
+    s.free(0x1000, 8, on: "2")  // X's memory, on thread 2
+    #expect(!s.kinds.contains(.inconsistentLockState))
+  }
+
   /// A free on another thread that drops a wait-override a thread holds
   /// re-validates the locks above it (`reacquire`): what that finds is
   /// found at the free, the event that uncovered it, as for a free on the

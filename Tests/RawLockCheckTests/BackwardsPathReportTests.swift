@@ -104,6 +104,17 @@ import Testing
     #expect(unsafeSide.first?["usage"] as? String == "+.+.", "\(f)")
   }
 
+  /// The root's link (the lock being marked, or the held lock) has the
+  /// usage the text prints with it.
+  @Test func theRootLinkHasTheUsageTheTextPrints() throws {
+    let inversion = try Self.finding(Self.inversion)
+    let chain = (inversion["chain"] as? [[String: Any]]) ?? []
+    #expect(chain.first?["usage"] as? String == "+...", "\(inversion)")
+    let unsafe = try Self.finding(Self.unsafeDependency)
+    let safeSide = (unsafe["safeToHolding"] as? [[String: Any]]) ?? []
+    #expect(safeSide.last?["usage"] as? String == "....", "\(unsafe)")
+  }
+
   /// SARIF's steps say which lock each stack took.
   @Test func sarifSaysWhichLockEachStackTook() throws {
     let run = try ToolRun(["report", "--format", "sarif", "-"], input: Self.inversion)

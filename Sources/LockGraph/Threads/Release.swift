@@ -193,7 +193,10 @@ extension ThreadValidator {
       // (Only then can a bit be missing: asked only then, as a release
       // below the top re-validates the locks above at every step of
       // hand-over-hand locking.)
-      if state.softirqsOnUnmarked { markUsage(lock) }
+      // Not on a stopped thread, whose state is frozen where it stopped
+      // (a free on another thread puts its locks back): the review found
+      // its stale locks marked, a false inconsistent state.
+      if state.softirqsOnUnmarked && !state.stopped { markUsage(lock) }
       // And its nest-lock check: the nest lock may be the lock released.
       // (`foundAt` only when it finds something: it may capture a stack.)
       if lock.nest != .none && !isHeld(base: lock.nest) {

@@ -27,7 +27,10 @@ public class ValidatedLock: @unchecked Sendable {
   ) {
     // A child forked while the validator was being made validates nothing,
     // and must not wait for it.
-    let thread = Live.forkedAfterStart ? nil : LiveThread.existing()
+    // Nor in a signal handler, which changes no validator state: it may
+    // have interrupted this thread's `remember`.
+    let thread =
+      Live.forkedAfterStart || rlc_lockdep_signal_depth() > 0 ? nil : LiveThread.existing()
     if let known = thread?.recentSites.lookup(
       kind: kind, name: name, keyName: key?.name, fileID: fileID, line: line, column: column)
     {

@@ -15,7 +15,10 @@ enum Live {
   /// takes none of them, nor registers a lock's class.
   static let forkedChild = Atomic<Bool>(false)
   /// Set once a lock was made past the class table (with `off`, for good,
-  /// as lockdep turns itself off there): locks made since have no class.
+  /// as lockdep turns itself off there): locks made since at a new place
+  /// have no class (one made again at a place its thread made a lock at
+  /// recently finds the class it had, `RecentSites`; nothing is validated
+  /// either way).
   static let classTableFull = Atomic<Bool>(false)
 
   /// Runs `body` with the calling thread's state, without reference
