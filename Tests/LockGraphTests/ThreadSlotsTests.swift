@@ -183,6 +183,7 @@ import WaitContext
     var state = try #require(v.validator(of: t)).state
     state.stopped = true
     state.depthWhileStopped = 7
+    state.softirqsOnUnmarked = true
     // A trace's thread keeps no memo (`remembersChains`); a live one's
     // remembers as this.
     state.memo.remember(base: 1, tag: 2, slot: 0, key: 3, bits: 4)

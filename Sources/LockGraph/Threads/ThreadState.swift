@@ -166,6 +166,7 @@ struct ThreadState: Sendable {
     depthsAtHardirqEntry = ContextDepths()
     suspendedHardirqs.removeAll(keepingCapacity: true)
     depthWhileStopped = 0
+    softirqsOnUnmarked = false
     // `softirqContext` is the configuration's: kept.
   }
 
