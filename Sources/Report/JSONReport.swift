@@ -95,23 +95,13 @@ public struct JSONReport {
       fields.append(("safe", usageClassObject(safe, safeBit, at: safeOrigin)))
       fields.append(("unsafe", usageClassObject(unsafe, unsafeBit, at: unsafeOrigin)))
       fields.append(
-        (
-          "safeToHolding",
-          .array(
-            TakenLinks.fromFarEnd(safeToHeld, root: held.lockClass, rootUsage: held.usage).map(link)
-          )
-        )
-      )
+        ("safeToHolding", .array(TakenLinks.safeSide(safeToHeld, held: held).map(link))))
       fields.append(("lockToUnsafe", .array(lockToUnsafe.map(link))))
     case .irqInversion(let forwards, let other, let irqClass, let path):
       fields.append(("direction", .string(forwards ? "forwards" : "backwards")))
       fields.append(("irqClass", .string(irqClass)))
       fields.append(("other", classObject(other, extra: [])))
-      let taken =
-        forwards
-        ? path
-        : TakenLinks.fromRoot(
-          path, root: f.lock?.lockClass ?? other, rootUsage: f.lock?.usage)
+      let taken = TakenLinks.inversion(path, forwards: forwards, lock: f.lock, other: other)
       fields.append(("chain", .array(taken.map(link))))
     case .badUnlockBalance:
       break

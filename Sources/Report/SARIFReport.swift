@@ -472,14 +472,11 @@ public struct SARIFReport {
       case .circularDependency(_, let links):
         chain(links, "dependency into")
       case .irqUnsafeDependency(let held, _, _, _, _, _, _, let safeToHeld, let lockToUnsafe, _):
-        chain(
-          TakenLinks.fromFarEnd(safeToHeld, root: held.lockClass, rootUsage: held.usage),
-          "dependency into")
+        chain(TakenLinks.safeSide(safeToHeld, held: held), "dependency into")
         chain(lockToUnsafe, "dependency into")
       case .irqInversion(let forwards, let other, _, let path):
-        let root = f.lock?.lockClass ?? other
         chain(
-          forwards ? path : TakenLinks.fromRoot(path, root: root, rootUsage: f.lock?.usage),
+          TakenLinks.inversion(path, forwards: forwards, lock: f.lock, other: other),
           "dependency into")
       case .inconsistentLockState(let previous, _, let origin?, _):
         if let flow = threadFlow(origin, message: "\(previous.usageString) usage first set here") {

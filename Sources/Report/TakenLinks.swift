@@ -22,6 +22,20 @@ import LockGraph
 /// inversion's other class, which the finding names apart) then has no
 /// link, as the first lock of a path has no dependency into it.
 enum TakenLinks {
+  /// An irq-safe to irq-unsafe dependency's safe side, `safeToHeld`, to
+  /// the held lock `held`.
+  static func safeSide(_ safeToHeld: [ChainLink], held: LockSnapshot) -> [ChainLink] {
+    fromFarEnd(safeToHeld, root: held.lockClass, rootUsage: held.usage)
+  }
+
+  /// An irq inversion's `path`, from `lock` (the lock being marked; else
+  /// `other`) when found `forwards`, else back to it.
+  static func inversion(
+    _ path: [ChainLink], forwards: Bool, lock: LockSnapshot?, other: ClassID
+  ) -> [ChainLink] {
+    forwards ? path : fromRoot(path, root: lock?.lockClass ?? other, rootUsage: lock?.usage)
+  }
+
   /// `links` of a backwards search from the far end to the root (an
   /// irq-unsafe dependency's `safeToHeld`, the root the held lock, with
   /// `rootUsage` its usage as the finding saw it).
