@@ -197,6 +197,44 @@ final class OracleTests: XCTestCase {
     }
   }
 
+  /// A relative compilation directory that another of the unit's
+  /// directories starts (`./Alg` and `.`: built in `Alg` with `-I.` and
+  /// `-fdebug-prefix-map=$PARENT=.`, as Debian builds libipopt): a file of
+  /// directory 0 is joined once (`./Alg/x.c`, as llvm-symbolizer prints),
+  /// the header's directory index telling it from a file of `.`, which
+  /// text cannot (it printed `./Alg/./Alg/x.c`).
+  func testADirectoryZeroFileIsJoinedOnceWhereAnotherDirectoryStartsItsPath() throws {
+    guard let gcc = FixtureSupport.which("gcc") else { throw XCTSkip("gcc not installed") }
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("nested-\(UUID().uuidString)")
+    let sources = directory.appendingPathComponent("Alg")
+    try FileManager.default.createDirectory(at: sources, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    try """
+    static inline __attribute__((always_inline)) int scale(int x) {
+      int y = x * 5;
+      y ^= y >> 3;
+      return y + 11;
+    }
+    """.write(to: sources.appendingPathComponent("cfg.h"), atomically: true, encoding: .utf8)
+    try """
+    #include <cfg.h>
+    int __attribute__((noinline)) work(int v) { return scale(v) + scale(v + 2); }
+    int main(int argc, char **argv) { return work(argc); }
+    """.write(to: sources.appendingPathComponent("x.c"), atomically: true, encoding: .utf8)
+    let prefixMap = "-fdebug-prefix-map=\(directory.resolvingSymlinksInPath().path)=."
+    for version in [4, 5] {
+      let binary = try gccBuild(
+        gcc, in: sources, name: "x\(version)",
+        arguments: ["-O2", "-g", "-gdwarf-\(version)", "-I.", "x.c", prefixMap])
+      let files = try filesAtWork(binary)
+      XCTAssertTrue(files.contains("./Alg/x.c"), "\(files)")
+      XCTAssertFalse(files.contains { $0.contains("Alg/./Alg") }, "\(files)")
+      try compareWithOracle(
+        binary: binary, expectInlinedFrames: true, fullPaths: true, minimumAddresses: 10)
+    }
+  }
+
   /// Two units claim the same code when the linker keeps one copy of a
   /// COMDAT function and points the discarded copy's DWARF at it (same
   /// size). The first unit's copy is the one kept (llvm-symbolizer names

@@ -47,6 +47,9 @@ final class DwarfIndex {
     var filesLoaded = false
     /// `relativeIncludeDirectories(unit:)`, once needed.
     var includeDirectories: [String]?
+    /// `directoryIndex(ofFile:unit:)`'s table, once needed (nil inside:
+    /// the header could not be read, or does not number libdw's files).
+    var fileDirectories: [UInt: Int]??
     /// The unit's line program from `lineTables`, once looked up (nil
     /// inside when it is not there).
     var lineTable: LineTables.Table??
@@ -353,6 +356,47 @@ final class DwarfIndex {
       }
     }
     return units[unitIndex].files.map { ($0, units[unitIndex].fileCount) }
+  }
+
+  /// The directory index, in the line program's header, of the file of
+  /// unit `unitIndex` whose libdw path is `text` (a pointer into its file
+  /// table, as `dwarf_linesrc` and `dwarf_filesrc` give it); nil when the
+  /// header cannot tell (`LineProgramDirectories`).
+  func directoryIndex(ofFile text: UnsafePointer<CChar>, unit unitIndex: Int) -> Int? {
+    if units[unitIndex].fileDirectories == nil {
+      units[unitIndex].fileDirectories = .some(fileDirectories(unit: unitIndex))
+    }
+    guard case .some(.some(let table)) = units[unitIndex].fileDirectories else { return nil }
+    return table[UInt(bitPattern: text)]
+  }
+
+  /// Each file of unit `unitIndex`'s libdw file table (by its path's
+  /// address) with its directory index, read from `.debug_line`; nil when
+  /// the header's files are not libdw's one for one (a DWARF 4 program's
+  /// `DW_LNE_define_file` adds files the header does not list).
+  private func fileDirectories(unit unitIndex: Int) -> [UInt: Int]? {
+    var die = units[unitIndex].die
+    var attribute = Dwarf_Attribute()
+    var offset: Dwarf_Word = 0
+    guard dwarf_attr(&die, UInt32(DW_AT_stmt_list), &attribute) != nil,
+      dwarf_formudata(&attribute, &offset) == 0, let elf = dwarf_getelf(source.dwarf),
+      let section = ElfSections.data(".debug_line", in: elf)
+        ?? ElfSections.data(".zdebug_line", in: elf),
+      offset < UInt64(section.count),
+      var directories = LineProgramDirectories.of(section: section, offset: Int(offset)),
+      let (files, count) = fileTable(unit: unitIndex)
+    else { return nil }
+    // DWARF 5 numbers files from 0, and libdw too; it may still put its
+    // placeholder first.
+    if directories.count + 1 == count { directories.insert(-1, at: 0) }
+    guard directories.count == count else { return nil }
+    var table: [UInt: Int] = [:]
+    for i in 0..<count {
+      if let text = dwarf_filesrc(files, i, nil, nil) {
+        table[UInt(bitPattern: text)] = directories[i]
+      }
+    }
+    return table
   }
 
   /// The relative include directories of unit `unitIndex`'s file table

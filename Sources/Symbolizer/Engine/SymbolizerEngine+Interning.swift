@@ -82,7 +82,9 @@ extension SymbolizerEngine {
     let id = Int32(fileTable.count)
     var path = String(cString: text)
     if text.pointee != 0x2F, let dwarf, let directory = dwarf.compilationDirectory(unit: unit),
-      !Self.isJoined(path, to: directory, includes: dwarf.relativeIncludeDirectories(unit: unit))
+      !Self.isJoined(
+        path, to: directory, directoryIndex: dwarf.directoryIndex(ofFile: text, unit: unit),
+        includes: { dwarf.relativeIncludeDirectories(unit: unit) })
     {
       path = directory + "/" + path
     }
@@ -101,9 +103,21 @@ extension SymbolizerEngine {
   /// compilation directory, and joined (llvm-symbolizer's
   /// `././inc/helper.h`), also where that directory is spelled as the
   /// compilation directory (DWARF 4's `-I./sub` of `./sub`).
-  static func isJoined(_ path: String, to directory: String, includes: [String]) -> Bool {
+  ///
+  /// The file's `directoryIndex` in its line program's header decides
+  /// where it is known (`DwarfIndex.directoryIndex(ofFile:unit:)`): libdw
+  /// joined directory 0's text to a file of it, and another directory's
+  /// to a file of that one. Text alone guesses, and guessed wrong where
+  /// one directory's text starts another's: Debian's libipopt, with the
+  /// compilation directory `./Ipopt/src/Algorithm` and an include
+  /// directory `.`, printed `./Ipopt/src/Algorithm/./Ipopt/src/Algorithm/
+  /// IpAugRestoSystemSolver.cpp` (before 2026-12-07).
+  static func isJoined(
+    _ path: String, to directory: String, directoryIndex: Int?, includes: () -> [String]
+  ) -> Bool {
+    if let directoryIndex, directoryIndex >= 0 { return directoryIndex == 0 }
     guard path.hasPrefix(directory + "/") else { return false }
-    return !includes.contains { path.hasPrefix($0 + "/") }
+    return !includes().contains { path.hasPrefix($0 + "/") }
   }
 
   /// `path` with each run of slashes as one, as llvm-symbolizer prints it:
