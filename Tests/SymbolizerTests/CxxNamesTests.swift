@@ -143,6 +143,61 @@ final class CxxNamesTests: XCTestCase {
     }
   }
 
+  /// clang's `-fdebug-types-section` puts each class in a type unit and
+  /// leaves a nameless declaration naming it by `DW_AT_signature` where
+  /// it is used: a name built from DWARF (a `Tn` template, which GCC 12's
+  /// `__cxa_demangle` cannot read) names such a class from its type unit,
+  /// with its scopes there, as without the option and as llvm-symbolizer
+  /// names it. It was `{lambda}`: `bool ns::conv<int, (ns::{lambda})0>
+  /// (std::__cxx11::{lambda} const&, int&, ns::{lambda}&)`.
+  func testClassesInTypeUnitsAreNamedInBuiltNames() throws {
+    guard let clangxx = FixtureSupport.toolchainTool("clang++") else {
+      throw XCTSkip("clang++ not found next to swift")
+    }
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("type-units-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let source = directory.appendingPathComponent("t.cpp").path
+    try """
+    #include <string>
+    #include <vector>
+    #include <type_traits>
+    namespace ns {
+    enum class enabler { dummy };
+    struct Opt { std::vector<double> v; };
+    template <class T, std::enable_if_t<std::is_integral<T>::value, enabler> = enabler::dummy>
+    __attribute__((noinline)) bool conv(const std::string &s, T &out, Opt &o) {
+      out = (T)s.size();
+      o.v.push_back(out);
+      return true;
+    }
+    }
+    int main(int c, char **v) {
+      int x = 0;
+      ns::Opt o;
+      return ns::conv(std::string(v[0]), x, o) ? x + (int)o.v.size() : 0;
+    }
+    """.write(toFile: source, atomically: true, encoding: .utf8)
+    var names: [String] = []
+    for (name, extra) in [("plain", []), ("types", ["-fdebug-types-section"])] {
+      let binary = directory.appendingPathComponent(name).path
+      let built = FixtureSupport.run(
+        clangxx, ["-std=c++17", "-O2", "-g"] + extra + [source, "-o", binary])
+      XCTAssertEqual(built.status, 0, built.output)
+      let conv = try XCTUnwrap(
+        FixtureSupport.functions(of: binary).first { $0.name.contains("4conv") })
+      XCTAssertTrue(conv.name.contains("Tn"), conv.name)
+      names.append(
+        Symbolizer(executable: binary).symbolize(conv.start).frames.last?.function ?? "??")
+    }
+    XCTAssertEqual(
+      names.first,
+      "bool ns::conv<int, (ns::enabler)0>(std::__cxx11::basic_string<char, "
+        + "std::char_traits<char>, std::allocator<char> > const&, int&, ns::Opt&)")
+    XCTAssertEqual(names.last, names.first)
+  }
+
   /// libiberty names an inheriting constructor after its base class; we
   /// name it after its class, as llvm-symbolizer does. Clone suffixes print
   /// as c++filt prints them.

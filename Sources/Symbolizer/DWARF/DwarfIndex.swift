@@ -287,7 +287,7 @@ final class DwarfIndex {
   /// (its DIEs' parents are found on first use).
   func cxxNames(unit unitIndex: Int) -> CxxNames {
     if let known = units[unitIndex].names { return known }
-    let names = CxxNames(parents: CxxNames.parentTable(of: units[unitIndex].scopeRoot))
+    let names = CxxNames(unit: units[unitIndex].scopeRoot)
     units[unitIndex].names = names
     return names
   }

@@ -18,12 +18,32 @@ import CElfutils
 /// Scopes need each DIE's parent, which libdw does not keep: `parents` maps
 /// the offset of every DIE under a namespace, class or function of the unit
 /// to its parent, built once per unit by `parentTable(of:)` when a name first
-/// needs it. A DIE outside that table (another unit) gets no scope.
+/// needs it. A DIE of another unit (a type unit, which clang's
+/// `-fdebug-types-section` puts a class in, its declaration in this unit
+/// naming it by `DW_AT_signature`) finds its scopes in a table of its own
+/// unit, built when first needed.
 struct CxxNames {
   /// The parent of each DIE (by `dwarf_dieoffset`) of one unit.
   let parents: [Dwarf_Off: Dwarf_Die]
+  /// The unit `parents` is of (`Dwarf_Die.cu` of its DIEs).
+  let unit: OpaquePointer?
   /// What building one name has spent (reset by `functionName(_:)`).
   private let budget = Budget()
+  /// The parent tables of other units, by their `Dwarf_CU`.
+  private let otherUnits = OtherUnits()
+
+  /// The names of the unit whose DIE is `unitDie`.
+  init(unit unitDie: Dwarf_Die) {
+    parents = Self.parentTable(of: unitDie)
+    unit = unitDie.cu
+  }
+
+  /// Parent tables of units other than the one names are built for (type
+  /// units), each built once. Names are built on one lane's thread at a
+  /// time.
+  private final class OtherUnits {
+    var tables: [OpaquePointer: [Dwarf_Off: Dwarf_Die]] = [:]
+  }
 
   /// The work one name may take. The depth limits of the functions below
   /// start again where a name leads into another (a template argument's
@@ -166,7 +186,7 @@ struct CxxNames {
   private func scopePrefix(of die: Dwarf_Die, depth: Int) -> String {
     var names: [String] = []
     var current = die
-    while names.count < 32, let parent = parents[dwarf_dieoffset(&current)] {
+    while names.count < 32, let parent = parent(of: &current) {
       var scope = parent
       switch Int(dwarf_tag(&scope)) {
       case DW_TAG_namespace:
@@ -186,10 +206,47 @@ struct CxxNames {
     return names.isEmpty ? "" : names.reversed().joined(separator: "::") + "::"
   }
 
+  /// The parent of `die`, from its own unit's table.
+  private func parent(of die: inout Dwarf_Die) -> Dwarf_Die? {
+    let offset = dwarf_dieoffset(&die)
+    guard let other = die.cu, other != unit else { return parents[offset] }
+    if let table = otherUnits.tables[other] { return table[offset] }
+    var unitDie = Dwarf_Die()
+    guard dwarf_diecu(&die, &unitDie, nil, nil) != nil else { return nil }
+    let table = Self.parentTable(of: unitDie)
+    otherUnits.tables[other] = table
+    return table[offset]
+  }
+
+  /// The class a declaration names by its type signature (clang's
+  /// `-fdebug-types-section`: a nameless `DW_AT_declaration` with
+  /// `DW_AT_signature`), in its type unit; nil when `die` has no
+  /// signature. `found` is false when it has one that libdw cannot find
+  /// (a type unit left out of the file).
+  private static func signatureTarget(of die: Dwarf_Die) -> (die: Dwarf_Die?, found: Bool) {
+    var copy = die
+    var attribute = Dwarf_Attribute()
+    var target = Dwarf_Die()
+    guard dwarf_attr(&copy, UInt32(DW_AT_signature), &attribute) != nil else {
+      return (nil, true)
+    }
+    guard dwarf_formref_die(&attribute, &target) != nil else { return (nil, false) }
+    return (target, true)
+  }
+
   /// A class's name with its template arguments, as c++filt prints a
   /// lambda (`{lambda(int*)}`) or an unnamed class.
+  /// A declaration that names its class by signature (the class of a
+  /// member function declared in it) is named as that class.
   private func typeOwnName(_ die: Dwarf_Die) -> String {
-    guard let name = Self.ownName(die) else { return "{lambda}" }
+    guard let name = Self.ownName(die) else {
+      let (defined, found) = Self.signatureTarget(of: die)
+      guard found else {
+        budget.exhausted = true
+        return "?"
+      }
+      return defined.map { typeOwnName($0) } ?? "{lambda}"
+    }
     if name.hasPrefix("<lambda") && name.hasSuffix(">") {
       // gcc: `<lambda(int*)>`.
       return "{" + name.dropFirst().dropLast() + "}"
@@ -331,7 +388,17 @@ struct CxxNames {
       }
       return inner().pointer(ownerName + "::*", spaced: true)
     case DW_TAG_structure_type, DW_TAG_class_type, DW_TAG_union_type, DW_TAG_enumeration_type:
-      return TypeText(left: scopePrefix(of: die, depth: 0) + typeOwnName(die))
+      // A declaration naming its class by signature is that class, named
+      // in its type unit's scopes; one whose type unit is missing is no
+      // name to trust (it printed as a lambda, `std::{lambda} const&` for
+      // `std::string const&`, before 2026-12-07).
+      let (defined, found) = Self.signatureTarget(of: die)
+      guard found else {
+        budget.exhausted = true
+        return TypeText(left: "?")
+      }
+      let named = defined ?? die
+      return TypeText(left: scopePrefix(of: named, depth: 0) + typeOwnName(named))
     default:
       return TypeText(left: Self.ownName(die) ?? "?")
     }
