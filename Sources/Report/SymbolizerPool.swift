@@ -46,8 +46,11 @@ public final class SymbolizerPool {
   /// A resolver of a trace's stacks through its `module` lines, and
   /// whether its symbolizer is new (its module warnings are then the
   /// trace's to say; a shared one's were said by the first trace).
+  /// `lookups`: where each stack's addresses are looked up, when not
+  /// where they are (`TraceSymbols.lookupAddresses(of:)`).
   public func resolver(
-    modules: [ModuleRecord], stacks: [[UInt64]], filter: FrameFilterChoice
+    modules: [ModuleRecord], stacks: [[UInt64]],
+    lookups: (@Sendable (StackID) -> [UInt64]?)? = nil, filter: FrameFilterChoice
   ) -> (resolver: SymbolizingFrameResolver, isNew: Bool) {
     let table: @Sendable (StackID) -> [UInt64]? = { id in
       Int(id.raw) < stacks.count ? stacks[Int(id.raw)] : nil
@@ -60,13 +63,18 @@ public final class SymbolizerPool {
     if unique, let shared = pool[key], let shift = AddressShift(from: modules, to: shared.modules) {
       return (
         SymbolizingFrameResolver(
-          symbolizer: shared.symbolizer, stacks: table, filter: filter, shift: shift), false
+          symbolizer: shared.symbolizer, stacks: table, filter: filter, shift: shift,
+          lookups: lookups), false
       )
     }
     let symbolizer = Symbolizer(
       modules: modules, debugDirectories: debugDirectories, binaries: binaries)
     if unique && pool[key] == nil { pool[key] = (symbolizer, modules) }
-    return (SymbolizingFrameResolver(symbolizer: symbolizer, stacks: table, filter: filter), true)
+    return (
+      SymbolizingFrameResolver(
+        symbolizer: symbolizer, stacks: table, filter: filter, shift: nil, lookups: lookups),
+      true
+    )
   }
 
   /// The modules `resolver`'s symbolizers looked up an address in, not

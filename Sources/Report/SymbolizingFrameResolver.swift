@@ -11,6 +11,9 @@ import Symbolizer
 public struct SymbolizingFrameResolver: FrameResolving {
   let symbolizer: Symbolizer
   let stacks: @Sendable (StackID) -> [UInt64]?
+  /// Where each stack's addresses are looked up, when not where they are
+  /// (a trace's module that another replaced: `TraceSymbols`).
+  let lookups: (@Sendable (StackID) -> [UInt64]?)?
   let filter: FrameFilter
   /// Where the stacks' addresses lie in `symbolizer`'s layout, when it is
   /// another trace's (`SymbolizerPool`).
@@ -26,12 +29,24 @@ public struct SymbolizingFrameResolver: FrameResolving {
     self.init(symbolizer: symbolizer, stacks: stacks, filter: choice, shift: nil)
   }
 
+  /// A resolver of `stacks` whose addresses `symbolizer` looks up where
+  /// `lookups` says (a trace's `TraceSymbols.lookupAddresses(of:)` in a
+  /// symbolizer of its `symbolizerModules`); frames keep the stacks' own.
+  public init(
+    symbolizer: Symbolizer, stacks: @escaping @Sendable (StackID) -> [UInt64]?,
+    lookups: (@Sendable (StackID) -> [UInt64]?)?, filter choice: FrameFilterChoice
+  ) {
+    self.init(symbolizer: symbolizer, stacks: stacks, filter: choice, shift: nil, lookups: lookups)
+  }
+
   init(
     symbolizer: Symbolizer, stacks: @escaping @Sendable (StackID) -> [UInt64]?,
-    filter choice: FrameFilterChoice, shift: AddressShift?
+    filter choice: FrameFilterChoice, shift: AddressShift?,
+    lookups: (@Sendable (StackID) -> [UInt64]?)? = nil
   ) {
     self.symbolizer = symbolizer
     self.stacks = stacks
+    self.lookups = lookups
     self.shift = shift
     var filter = choice.keepOwnFrames ? FrameFilter() : FrameFilter.rawlockcheckMachinery
     filter.functionPrefixes += choice.hidden + choice.hidden.compactMap(Self.mangledModulePrefix)
@@ -111,7 +126,7 @@ public struct SymbolizingFrameResolver: FrameResolving {
   /// function alone rather than a file the code is not in.
   public func frames(for origin: Origin) -> [Frame] {
     guard let addresses = addresses(of: origin) else { return [] }
-    return frames(of: symbolized(addresses[...]))
+    return frames(of: symbolized(addresses, 0..<addresses.shown.count))
   }
 
   /// The first `limit` of `frames(for:)`, from as few of the stack's
@@ -120,17 +135,18 @@ public struct SymbolizingFrameResolver: FrameResolving {
   /// ends among them and they give `limit` frames, or the stack ends.
   public func frames(for origin: Origin, first limit: Int) -> [Frame] {
     guard let addresses = addresses(of: origin) else { return [] }
-    var taken = min(addresses.count, max(limit, 0) + 8)
-    var part = symbolized(addresses.prefix(taken))
+    let count = addresses.shown.count
+    var taken = min(count, max(limit, 0) + 8)
+    var part = symbolized(addresses, 0..<taken)
     while true {
-      if taken == addresses.count || part.contains(where: filter.keeps) {
+      if taken == count || part.contains(where: filter.keeps) {
         let frames = frames(of: part)
-        if frames.count >= limit || taken == addresses.count {
+        if frames.count >= limit || taken == count {
           return Array(frames.prefix(limit))
         }
       }
-      let more = min(addresses.count, taken * 2)
-      part += symbolized(addresses[taken..<more])
+      let more = min(count, taken * 2)
+      part += symbolized(addresses, taken..<more)
       taken = more
     }
   }
@@ -147,21 +163,29 @@ public struct SymbolizingFrameResolver: FrameResolving {
     return count
   }
 
-  /// The addresses of the origin's stack, else its return address; nil
-  /// when it has neither.
-  private func addresses(of origin: Origin) -> [UInt64]? {
-    if !origin.stack.isNone, let stack = stacks(origin.stack) { return stack }
-    return origin.ip != 0 ? [origin.ip] : nil
+  /// The addresses of the origin's stack, else its return address, and
+  /// where they are looked up; nil when it has neither.
+  private func addresses(of origin: Origin) -> (shown: [UInt64], lookup: [UInt64])? {
+    if !origin.stack.isNone, let stack = stacks(origin.stack) {
+      guard let lookups, let lookup = lookups(origin.stack), lookup.count == stack.count else {
+        return (stack, stack)
+      }
+      return (stack, lookup)
+    }
+    return origin.ip != 0 ? ([origin.ip], [origin.ip]) : nil
   }
 
-  /// `addresses` symbolized, each with the trace's own address (not the
-  /// shared layout's it was looked up in).
-  private func symbolized(_ addresses: ArraySlice<UInt64>) -> [SymbolizedAddress] {
-    let addresses = Array(addresses)
-    var symbolized = symbolizer.symbolize(
-      stack: shift.map { s in addresses.map(s.moved) } ?? addresses)
-    if shift != nil {
-      for (i, address) in addresses.enumerated() where symbolized[i].address != address {
+  /// The addresses at `range` symbolized, each with the trace's own address
+  /// (not the one it was looked up at: a shared layout's, a replaced
+  /// module's).
+  private func symbolized(
+    _ addresses: (shown: [UInt64], lookup: [UInt64]), _ range: Range<Int>
+  ) -> [SymbolizedAddress] {
+    let shown = Array(addresses.shown[range])
+    let lookup = Array(addresses.lookup[range])
+    var symbolized = symbolizer.symbolize(stack: shift.map { s in lookup.map(s.moved) } ?? lookup)
+    if shift != nil || shown != lookup {
+      for (i, address) in shown.enumerated() where symbolized[i].address != address {
         let delta = symbolized[i].address &- address
         symbolized[i].address = address
         for j in symbolized[i].frames.indices { symbolized[i].frames[j].address &-= delta }

@@ -103,15 +103,23 @@ public struct TraceRewriter<Writer: TraceWriting>: TraceConsumer {
   private var threadCount: Int32 = 0
 
   /// Starts a trace with `writer`: the header, then `symbols`' modules and
-  /// stacks.
+  /// stacks, each stack after the modules declared before it (a module
+  /// that replaced another is one for the stacks after it only).
   /// - Throws: when the writer's encoding cannot hold a module's path.
   public init(writer: Writer, symbols: TraceSymbols = TraceSymbols()) throws(TraceWriteError) {
     self.writer = writer
     self.writer.header()
-    for module in symbols.modules { try self.writer.module(module) }
+    let modules = symbols.modules
+    var written = 0
     for (index, addresses) in symbols.stacks.enumerated() {
+      let before = min(Int(symbols.modulesBefore[index]), modules.count)
+      while written < before {
+        try self.writer.module(modules[written])
+        written += 1
+      }
       self.writer.stack(id: StackID(Int32(index)), token: nil, addresses: addresses)
     }
+    for module in modules[written...] { try self.writer.module(module) }
   }
 
   /// Writes a class declaration; throws when the writer cannot (the

@@ -49,9 +49,6 @@ final class TraceRecorder: Sendable {
     /// The thread tokens declared: a thread's state made again (a later
     /// key destructor's lock, a reused thread id) is declared as `tid.2`.
     var threadTokens = UniqueTokens()
-    /// Module paths already written, and the loader's generation then.
-    var modules: Set<String> = []
-    var generation: (UInt64, UInt64) = (0, 0)
   }
   private let file: PThreadMutex<File>
   /// Whether a write of the trace failed (said once).
@@ -124,7 +121,7 @@ final class TraceRecorder: Sendable {
     self.encoding = encoding
     var state = File(descriptor: fd, writer: encoding.makeWriter())
     state.writer.header()
-    Self.writeModules(&state)
+    Self.write(modules: ExecutableMappings.records(), to: &state)
     let written = Self.drain(&state)
     file = PThreadMutex(state)
     installExitHandlers()
@@ -184,11 +181,12 @@ final class TraceRecorder: Sendable {
     }
   }
 
-  /// A `stack` line for a stack interned for the first time (after the
-  /// `module` lines of any object loaded since the last stack).
-  func declareStack(_ id: StackID, addresses: [UInt64]) {
+  /// A `stack` line for a stack interned for the first time, after the
+  /// `module` lines of the mappings that changed since the last stack
+  /// (`LiveStacks`: an object loaded, or one mapped where another was).
+  func declareStack(_ id: StackID, addresses: [UInt64], after modules: [ModuleRecord]) {
     file.withLock { f in
-      Self.writeModules(&f)
+      Self.write(modules: modules, to: &f)
       f.writer.stack(id: id, token: nil, addresses: addresses)
       check(Self.drain(&f))
     }
@@ -280,27 +278,13 @@ final class TraceRecorder: Sendable {
         + "the trace is incomplete\n")
   }
 
-  /// `module` lines for the executable mappings of `/proc/self/maps` not
-  /// written yet, with build-ids from the dynamic linker's list: the
-  /// object whose executable segment lies in the mapping (matched by
-  /// address, not path: the linker names a library by the path it opened,
-  /// `/lib/...` on a merged-`/usr` system, where the maps name the file,
-  /// `/usr/lib/...`).
-  private static func writeModules(_ f: inout File) {
-    let generation = ProcessModules.generation()
-    if generation == f.generation && !f.modules.isEmpty { return }
-    f.generation = generation
-    let loaded = ProcessModules.current()
-    for mapping in ExecutableMappings.read() where !f.modules.contains(mapping.key) {
-      f.modules.insert(mapping.key)
-      let range = mapping.start..<mapping.end
-      let buildID = loaded.first { $0.executableRanges.contains { $0.overlaps(range) } }?
-        .buildIDHex
+  /// `module` lines for `modules`.
+  private static func write(modules: [ModuleRecord], to f: inout File) {
+    for module in modules {
+      var line = module
+      line.path = writable(module.path, for: f.writer)
       // Cannot fail: the path made writable, the build-id hexadecimal.
-      try? f.writer.module(
-        ModuleRecord(
-          start: mapping.start, end: mapping.end, fileOffset: mapping.offset,
-          path: writable(mapping.path, for: f.writer), buildID: buildID))
+      try? f.writer.module(line)
     }
   }
 
@@ -458,36 +442,5 @@ final class ThreadRecording: Sendable {
   func name(_ name: String) {
     flush()
     recorder.nameThread(thread, name)
-  }
-}
-
-/// The executable mappings of `/proc/self/maps`.
-enum ExecutableMappings {
-  struct Mapping {
-    var start: UInt64
-    var end: UInt64
-    var offset: UInt64
-    var path: String
-    var key: String { "\(start)-\(path)" }
-  }
-
-  static func read() -> [Mapping] {
-    guard let f = fopen("/proc/self/maps", "r") else { return [] }
-    defer { fclose(f) }
-    var result: [Mapping] = []
-    var line = [CChar](repeating: 0, count: 4096)
-    while fgets(&line, Int32(line.count), f) != nil {
-      let text = String(
-        decoding: line.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-      let fields = text.split(separator: " ", omittingEmptySubsequences: true)
-      guard fields.count >= 6, fields[1].contains("x"), fields[5].hasPrefix("/") else { continue }
-      let range = fields[0].split(separator: "-")
-      guard range.count == 2, let start = UInt64(range[0], radix: 16),
-        let end = UInt64(range[1], radix: 16), let offset = UInt64(fields[2], radix: 16)
-      else { continue }
-      result.append(
-        Mapping(start: start, end: end, offset: offset, path: fields[5...].joined(separator: " ")))
-    }
-    return result
   }
 }

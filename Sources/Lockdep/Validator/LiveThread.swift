@@ -399,8 +399,8 @@ final class LiveThread: StackSource {
       addresses = UnsafeBufferPointer(rebasing: stackBuffer[(start ?? 0)..<n])
     }
     let recorder = LiveValidator.shared.recorder
-    let (stack, _) = LiveValidator.shared.stacks.intern(addresses) { id, addresses in
-      recorder?.declareStack(id, addresses: addresses)
+    let (stack, _) = LiveValidator.shared.stacks.intern(addresses) { id, addresses, modules in
+      recorder?.declareStack(id, addresses: addresses, after: modules)
     }
     if eventStack.isNone {
       eventStack = stack

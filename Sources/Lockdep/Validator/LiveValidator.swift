@@ -49,6 +49,9 @@ final class LiveValidator: Sendable {
   private let exitStatusOnFinding: Int32?
   private let state = PThreadMutex(State())
   private let symbolizer = PThreadMutex<Symbolizer?>(nil)
+  /// The symbolizer of the stacks' module lines, once one replaced
+  /// another, and how many lines it was made of.
+  private let linesSymbolizer = PThreadMutex<(lines: Int, symbolizer: Symbolizer)?>(nil)
 
   private struct State {
     /// Misuse of the event stream (context exits without entries), and
@@ -391,8 +394,33 @@ final class LiveValidator: Sendable {
   }
 
   /// Frames of this process's stacks, through a symbolizer made on the
-  /// first report.
+  /// first report. Once a library was unloaded (`dlclose`), the process's
+  /// own objects no longer hold every stack's code: the stacks are then
+  /// symbolized from the files of the mappings each was captured under
+  /// (`LiveStacks`), as `rawlockcheck report` does with the trace. (Before
+  /// 2026-12-07 a stack captured in an unloaded library printed as
+  /// addresses, or, where another was mapped in its place, was named
+  /// from that one.)
   func resolver() -> SymbolizingFrameResolver {
+    let (symbols, unloaded) = stacks.symbols
+    if unloaded || symbols.hasReplacedModules {
+      let modules = symbols.symbolizerModules
+      let symbolizer = linesSymbolizer.withLock { s in
+        if let s, s.lines == symbols.modules.count { return s.symbolizer }
+        let made = Symbolizer(modules: modules, debugDirectories: [])
+        s = (symbols.modules.count, made)
+        return made
+      }
+      return SymbolizingFrameResolver(
+        symbolizer: symbolizer,
+        stacks: { id in
+          id.raw >= 0 && Int(id.raw) < symbols.stacks.count ? symbols.stacks[Int(id.raw)] : nil
+        },
+        lookups: { id in
+          id.raw >= 0 && Int(id.raw) < symbols.stacks.count
+            ? symbols.lookupAddresses(of: Int(id.raw)) : nil
+        }, filter: FrameFilterChoice())
+    }
     let symbolizer = self.symbolizer.withLock { s in
       if let s { return s }
       let made = Symbolizer.inProcess()

@@ -1,0 +1,93 @@
+import Basics
+
+/// What a trace declares for symbolization: its modules, and its stacks
+/// indexed by `StackID`.
+public struct TraceSymbols: Sendable {
+  /// The `module` lines and which of them each stack is of.
+  private var views = ModuleViews()
+  /// The `stack` lines' return addresses, innermost first: each distinct
+  /// list once (`internStack`), indexed by `StackID`.
+  public private(set) var stacks: [[UInt64]] = []
+  /// How many `module` lines each stack was declared after: its addresses
+  /// are of those (`ModuleViews`).
+  public private(set) var modulesBefore: [Int32] = []
+  /// `stacks` by their addresses.
+  private var stackIndex = StackIndex()
+  /// Stacks of the same addresses as one before them but of other module
+  /// lines (a library mapped where another was), by both.
+  private var otherLineStacks: [OtherLineStack: Int32] = [:]
+  /// No modules and no stacks.
+  public init() {}
+
+  /// A stack's addresses and the records they are of.
+  private struct OtherLineStack: Hashable, Sendable {
+    var addresses: [UInt64]
+    var records: [Int32]
+  }
+
+  /// The `module` lines, in trace order, each line once while it is in
+  /// force (`addModule`).
+  public var modules: [ModuleRecord] { views.lines }
+
+  /// Whether a `module` line replaced another (a library mapped where one
+  /// was unloaded): stacks declared before and after it may hold the same
+  /// addresses in other files.
+  public var hasReplacedModules: Bool { views.replacements > 0 }
+
+  /// The modules a symbolizer of this trace is made of: `modules`, with
+  /// each replaced one moved to a range of its own (`ModuleViews`), where
+  /// `lookupAddresses(of:)` looks its stacks' addresses up.
+  public var symbolizerModules: [ModuleRecord] { views.symbolizerModules }
+
+  /// Adds a `module` line, unless the same line (range, offset, path and
+  /// build-id) is in force already: a recorder that writes the mappings
+  /// again after a library is loaded repeats the others, which say
+  /// nothing new and would be kept and looked up once for each time. A
+  /// line overlapping one in force replaces it (a library mapped where
+  /// another was): the stacks declared after it are of the new one, those
+  /// before it of the old. Returns whether the line was added.
+  @discardableResult
+  public mutating func addModule(_ module: ModuleRecord) -> Bool {
+    views.add(module)
+  }
+
+  /// The index in `stacks` (the `StackID`) of a declared stack: a stack
+  /// declared before with the same addresses, under whatever id, is the
+  /// same stack, so that its findings are one finding ("from the same
+  /// stack", spec/reports.md) and it is kept once; unless a module line
+  /// replaced another since, and the addresses are of other files now.
+  public mutating func internStack(_ addresses: [UInt64]) -> Int32 {
+    let (known, hash) = stackIndex.find(addresses, in: stacks)
+    if let known {
+      guard views.replacements > 0 else { return known }
+      let records = views.records(of: addresses, before: views.lines.count)
+      if records == views.records(of: addresses, before: Int(modulesBefore[Int(known)])) {
+        return known
+      }
+      let key = OtherLineStack(addresses: addresses, records: records)
+      if let other = otherLineStacks[key] { return other }
+      let index = append(addresses)
+      otherLineStacks[key] = index
+      return index
+    }
+    let index = append(addresses)
+    stackIndex.insert(index, hash: hash, of: stacks)
+    return index
+  }
+
+  private mutating func append(_ addresses: [UInt64]) -> Int32 {
+    let index = Int32(stacks.count)
+    stacks.append(addresses)
+    modulesBefore.append(Int32(views.lines.count))
+    return index
+  }
+
+  /// The addresses of stack `index` where `symbolizerModules` holds their
+  /// code: the stack's own, but where its module was replaced since.
+  public func lookupAddresses(of index: Int) -> [UInt64] {
+    let addresses = stacks[index]
+    guard views.replacements > 0 else { return addresses }
+    let before = Int(modulesBefore[index])
+    return addresses.map { views.lookupAddress($0, before: before) }
+  }
+}
