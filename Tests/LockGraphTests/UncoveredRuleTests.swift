@@ -219,4 +219,109 @@ import WaitContext
     try s.event(.bhEnable)
     #expect(s.kinds.isEmpty)
   }
+
+  // MARK: Roots of the irq searches taken as plain reads
+
+  /// R -(SN)-> X, R taken with bottom halves off (no SOFTIRQ-ON bit of
+  /// its own) and X with them on; then R read in a softirq (IN-SOFTIRQ-R).
+  /// lockdep's `check_usage_forwards()` starts with `bfs_init_root()`,
+  /// only_xr = (read == 2): false for a plain read, so R -(SN)-> X is
+  /// followed and X's SOFTIRQ-ON usage is an irq inversion. Its state is
+  /// `state_name(bit)` when X has the write bit, else the read bit's
+  /// ("SOFTIRQ-READ").
+  @Test(arguments: [(ReadMode.exclusive, "SOFTIRQ"), (.shared, "SOFTIRQ-READ")])
+  func plainReadInASoftirqFollowsSharedEdges(xRead: ReadMode, irqClass: String) throws {
+    var s = Scenario()
+    s.lock("R", .rwlock)
+    s.lock("X", .rwlock)
+    try s.event(.bhDisable)
+    s.acquire("R", read: .shared)
+    s.acquire("X", read: xRead)  // R -(SN)-> X
+    s.release("X")
+    s.release("R")
+    try s.event(.bhEnable)
+    s.acquire("X", read: xRead)  // SOFTIRQ-ON
+    s.release("X")
+    try s.event(.softirqEnter)
+    s.acquire("R", read: .shared)  // IN-SOFTIRQ-R
+    #expect(s.kinds == [.irqLockInversion])
+    guard case .irqInversion(let forwards, let other, let found, _) = s.findings.first?.detail
+    else { return }
+    #expect(forwards && other == s.id("X") && found == irqClass)
+  }
+
+  // MARK: check_irq_usage() step 3 keeps the enabled bits only
+
+  /// lockdep's own example in `check_irq_usage()` ("we should only keep
+  /// the LOCKF_ENABLED_IRQ_ALL bits"): adding A -> B, with L hardirq-safe
+  /// and L -> A, M hardirq-unsafe and B -> M, but M also softirq-safe, and
+  /// N softirq-unsafe with N -> A (met first going backwards from A). The
+  /// backward search must look for what conflicts with M's *enabled* bits
+  /// only: it finds L (HARDIRQ), not N.
+  @Test func irqUsageBackwardSearchUsesTheEnabledBitsOnly() throws {
+    var s = Scenario()
+    for key in ["L", "N", "A", "B", "M"] { s.lock(key, .rawSpinlock) }
+    try s.event(.softirqEnter)
+    s.acquire("M")  // IN-SOFTIRQ-W (and HARDIRQ-ON-W)
+    s.release("M")
+    try s.event(.softirqExit)
+    try s.event(.irqDisable)
+    s.acquire("B")
+    s.acquire("M")  // B -> M
+    s.release("M")
+    s.release("B")
+    try s.event(.irqEnable)
+    s.acquire("N")  // HARDIRQ-ON-W, SOFTIRQ-ON-W
+    s.release("N")
+    try s.event(.irqDisable)
+    s.acquire("N")
+    s.acquire("A")  // N -> A
+    s.release("A")
+    s.release("N")
+    try s.event(.irqEnable)
+    try s.useInHardirq("L")  // IN-HARDIRQ-W
+    try s.event(.irqDisable)
+    s.acquire("L")
+    s.acquire("A")  // L -> A
+    s.release("A")
+    s.release("L")
+    #expect(s.kinds == [])
+    s.acquire("A")
+    s.acquire("B")  // A -> B: L -> A -> B -> M
+    #expect(s.kinds == [.irqLockInversion])
+    guard
+      case .irqUnsafeDependency(
+        _, let safe, let safeBit, _, let unsafe, let unsafeBit, _, _, _, let state) = s
+        .findings.first?.detail
+    else { return }
+    #expect(safe == s.id("L") && unsafe == s.id("M") && state == "HARDIRQ")
+    #expect(safeBit.usageString == "IN-HARDIRQ-W" && unsafeBit.usageString == "HARDIRQ-ON-W")
+  }
+
+  // MARK: Which conflicting bit a finding names
+
+  /// U is SOFTIRQ-ON-R and SOFTIRQ-ON-W; S (IN-SOFTIRQ-W) -> U. lockdep's
+  /// `find_exclusive_match()` tests the write bit (`excl`) before its read
+  /// twin (`excl_read`): the unsafe bit is SOFTIRQ-ON-W.
+  @Test func exclusiveMatchNamesTheWriteBitFirst() throws {
+    var s = Scenario()
+    s.lock("S", .spinlock)
+    s.lock("U", .rwlock)
+    try s.event(.softirqEnter)
+    s.acquire("S")
+    s.release("S")
+    try s.event(.softirqExit)
+    s.acquire("U", read: .shared)  // SOFTIRQ-ON-R
+    s.release("U")
+    s.acquire("U")  // SOFTIRQ-ON-W
+    s.release("U")
+    try s.event(.bhDisable)
+    s.acquire("S")
+    s.acquire("U")
+    #expect(s.kinds == [.irqLockInversion])
+    guard
+      case .irqUnsafeDependency(_, _, _, _, _, let unsafeBit, _, _, _, _) = s.findings.first?.detail
+    else { return }
+    #expect(unsafeBit.usageString == "SOFTIRQ-ON-W")
+  }
 }

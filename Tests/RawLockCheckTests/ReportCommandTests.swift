@@ -876,6 +876,26 @@ import Testing
     #expect(events?["stamp"] as? Int == 2, "\(finding)")
   }
 
+  /// A sleep in a hard interrupt handler with no `irq-disable` of its
+  /// own: handlers run with interrupts off, and `__might_resched()`
+  /// prints `irqs_disabled()` as it is there, 1 (as lockdep's own stamps
+  /// say: `hardirqs last disabled at` the `hardirq-enter`).
+  @Test func aSleepInAHardirqHandlerHasInterruptsDisabled() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class M mutex
+      1 hardirq-enter
+      1 acquire M
+
+      """
+    let run = try ToolRun(["report", "-"], input: trace)
+    #expect(run.status == 1)
+    #expect(run.stdout.contains("  in hardirq context\n"), "\(run.stdout)")
+    #expect(run.stdout.contains("in_atomic(): 1, irqs_disabled(): 1,"), "\(run.stdout)")
+    let finding = try Self.onlyJSONFinding(trace, kind: "sleep-in-atomic")
+    #expect(finding["irqsDisabled"] as? Bool == true)
+  }
+
   /// A class declared `outer=inv` (lockdep's 0, as a converter copying a
   /// `lockdep_map` writes it) is checked and printed with its inner as its
   /// outer: a sleeping map under a raw spin lock is an invalid wait context,

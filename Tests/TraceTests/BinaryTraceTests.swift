@@ -435,6 +435,18 @@ enum BinaryRoundTrip {
     #expect(
       read([0x02] + [UInt8](repeating: 0xFF, count: 10) + [0x01])
         == "trace.rltb: byte 5: number wider than 64 bits")
+    // A stack holds 1 to 4096 addresses: none is as malformed as too many
+    // (a text `stack` line needs an address too).
+    #expect(
+      read([0x05, 0x00, 0x00]) == "trace.rltb: byte 5: stack of 0 addresses (expected 1 to 4096)")
+    // A module may end at the top of the address space (start + size =
+    // 2^64 - 1, as the text `module 0xfffffffffffff000-0xffffffffffffffff`
+    // converts): it is neither empty nor does it wrap.
+    let topStart: [UInt8] = [0x80, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]
+    #expect(read([0x04] + topStart + [0xFF, 0x1F, 0x00, 0x01, 0x78, 0x00]) == "ok")
+    #expect(
+      read([0x04] + topStart + [0x80, 0x20, 0x00, 0x01, 0x78, 0x00])
+        == "trace.rltb: byte 5: module range 0xfffffffffffff000 + 0x1000 is empty or wraps")
     // Zero padded past ten bytes is too long, not too wide: in a
     // declaration and in an event (two decoders).
     for record: UInt8 in [0x02, 0x40] {
