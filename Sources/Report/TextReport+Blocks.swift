@@ -153,7 +153,9 @@ extension TextReport {
         out += "\(thread(f.thread)) called a function that may sleep\n"
       }
       out += "but must not sleep:\n"
-      for reason in reasons { out += "  \(reason)\n" }
+      // A reason may name a held class (`holding spinlock &zone->lock`):
+      // printed escaped, as every name from a trace is.
+      for reason in reasons { out += "  \(QuotedText.printable(reason))\n" }
       let atomic = state.preemptCount != 0
       let irqsOff =
         reasons.contains("interrupts disabled") || reasons.contains("in hardirq context")

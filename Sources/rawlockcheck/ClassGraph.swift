@@ -162,14 +162,22 @@ struct ClassGraph {
         let at = report.traceLocation(origin)
         return (at, at)
       }
+      // A binary trace's event, where a text trace's has its line: before
+      // an unsymbolized frame, so that both encodings of a trace draw the
+      // same graph (the binary one's edges were labelled with their
+      // frames' addresses before 2026-12-07). One trace's events need no
+      // name; merged ones do.
+      if origin.event >= 0 {
+        let at =
+          report.sources.count > 1
+          ? report.traceLocation(origin) : "event \(report.eventNumber(origin))"
+        return (at, at)
+      }
       if let frame = resolver.frames(for: origin, first: 1).first {
         return (frame.reportText, frame.reportText)
       }
-      // One trace's events need no name; merged ones, and a graph file's
-      // edges (which keep no event), do.
-      let at =
-        origin.event < 0 || report.sources.count > 1
-        ? report.traceLocation(origin) : "event \(report.eventNumber(origin))"
+      // A graph file's edge keeps no event.
+      let at = report.traceLocation(origin)
       return (at, at)
     }
     let graph = core.graph

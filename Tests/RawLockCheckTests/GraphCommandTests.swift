@@ -250,6 +250,37 @@ import Testing
     #expect(edges.first?["style"] as? String == "bold")
   }
 
+  /// An edge whose stack cannot be symbolized (no `module` lines) is
+  /// labelled with where the trace has it: its line in a text trace, its
+  /// event in the binary encoding of the same trace, as `report` names
+  /// an event there (README: "symbolized when the trace has module lines;
+  /// the trace's file:LINE otherwise"), not with its frame's address.
+  @Test func aBinaryTracesEdgeIsLabelledWithItsEvent() throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("graph-binary-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let text = directory.appendingPathComponent("t.rlt")
+    try Data(
+      """
+      rawlockcheck-trace 1
+      stack s1 0x401000
+      class A mutex
+      class B mutex
+      1 acquire A
+      1 acquire B at=s1
+
+      """.utf8
+    ).write(to: text)
+    let binary = directory.appendingPathComponent("t.rltb")
+    #expect(try ToolRun(["convert", text.path, binary.path], in: directory).status == 0)
+    for (path, label) in [(text.path, "\(text.path):6"), (binary.path, "event 2")] {
+      let run = try ToolRun(["graph", path], in: directory)
+      let line = try #require(edge(run.stdout, "c0", "c1"))
+      #expect(line.contains("label=\"\(label)\""), "\(line)")
+    }
+  }
+
   /// A trace of 60 classes taken in every ordered pair (1,770
   /// dependencies), then one pair the other way round (a cycle).
   static func bigTrace() throws -> URL {

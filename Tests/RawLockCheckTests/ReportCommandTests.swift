@@ -876,6 +876,28 @@ import Testing
     #expect(events?["stamp"] as? Int == 2, "\(finding)")
   }
 
+  /// The reasons of a sleep report name the classes held, printed with
+  /// their control and format characters (bidirectional marks) escaped, as every other
+  /// line prints a name from a trace (README: "Names from a trace ... are
+  /// printed with control characters escaped"): a right-to-left override
+  /// in a class name (or, from a binary trace, an escape sequence) reached
+  /// the terminal there.
+  @Test func aSleepReportsReasonsEscapeClassNames() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class R raw_spinlock name="red\u{202E}lock\u{200F}x"
+      class M mutex
+      1 acquire R
+      1 acquire M
+
+      """
+    let run = try ToolRun(["report", "-"], input: trace)
+    #expect(run.status == 1)
+    #expect(!run.stdout.unicodeScalars.contains { $0 == "\u{202E}" || $0 == "\u{200F}" })
+    #expect(
+      run.stdout.contains("  holding raw_spinlock red\\u{202E}lock\\u{200F}x\n"), "\(run.stdout)")
+  }
+
   /// A sleep in a hard interrupt handler with no `irq-disable` of its
   /// own: handlers run with interrupts off, and `__might_resched()`
   /// prints `irqs_disabled()` as it is there, 1 (as lockdep's own stamps
