@@ -84,9 +84,10 @@ final class TraceRecorder: Sendable {
   }
 
   /// Opens (truncates) the file `RAWLOCKCHECK_TRACE`'s `template` names
-  /// (`TracePath`) and writes the header and module map; nil when the file
+  /// (`TracePath`) and writes the header and `modules` (the mappings now,
+  /// `LiveStacks.linesForNewTrace()`); nil when the file
   /// cannot be opened (said on standard error).
-  init?(path template: String) {
+  init?(path template: String, modules: [ModuleRecord]) {
     let opened: TracePath.Opened
     let forked = rlc_is_forked_child() != 0
     switch TracePath.open(template, forked: forked) {
@@ -121,7 +122,7 @@ final class TraceRecorder: Sendable {
     self.encoding = encoding
     var state = File(descriptor: fd, writer: encoding.makeWriter())
     state.writer.header()
-    Self.write(modules: ExecutableMappings.records(), to: &state)
+    Self.write(modules: modules, to: &state)
     let written = Self.drain(&state)
     file = PThreadMutex(state)
     installExitHandlers()

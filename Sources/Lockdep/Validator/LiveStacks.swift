@@ -43,13 +43,7 @@ final class LiveStacks: Sendable {
     let key = Array(addresses)
     let generation = ProcessModules.generation()
     return table.withLock { t in
-      if t.generation.map({ $0 != generation }) ?? true {
-        t.generation = generation
-        if t.firstUnloads == nil { t.firstUnloads = generation.subs }
-        for line in ExecutableMappings.records() where t.symbols.addModule(line) {
-          t.undeclared.append(line)
-        }
-      }
+      Self.readMappings(into: &t, ifChangedSince: generation)
       let known = t.symbols.stacks.count
       let id = StackID(t.symbols.internStack(key))
       let isNew = t.symbols.stacks.count > known
@@ -60,6 +54,32 @@ final class LiveStacks: Sendable {
         t.undeclared.removeAll()
       }
       return (id, isNew)
+    }
+  }
+
+  /// Reads the mappings into `t` as `module` lines when the loader's
+  /// counts are not those they were last read at.
+  private static func readMappings(
+    into t: inout Table, ifChangedSince generation: (adds: UInt64, subs: UInt64)
+  ) {
+    guard t.generation.map({ $0 != generation }) ?? true else { return }
+    t.generation = generation
+    if t.firstUnloads == nil { t.firstUnloads = generation.subs }
+    for line in ExecutableMappings.records() where t.symbols.addModule(line) {
+      t.undeclared.append(line)
+    }
+  }
+
+  /// The `module` lines a trace begun now starts with: the mappings read
+  /// now, handed to no stack's declaration after (the recorder writes them
+  /// once).
+  func linesForNewTrace() -> [ModuleRecord] {
+    let generation = ProcessModules.generation()
+    return table.withLock { t in
+      Self.readMappings(into: &t, ifChangedSince: generation)
+      let lines = t.undeclared
+      t.undeclared.removeAll()
+      return lines
     }
   }
 

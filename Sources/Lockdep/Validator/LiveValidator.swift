@@ -94,13 +94,14 @@ final class LiveValidator: Sendable {
     core = ValidatorCore(
       configuration: configuration,
       onFinding: { finding, isNew in LiveValidator.shared.handle(finding, isNew: isNew) })
+    let stacks = self.stacks
     recorder = environment.value("RAWLOCKCHECK_TRACE").flatMap { path in
       // Nothing is ever validated: an empty trace would read as a clean run.
       guard Self.environmentPolicy != .off else {
         environment.ignore("RAWLOCKCHECK_TRACE", path, "records nothing with RAWLOCKCHECK=off")
         return nil
       }
-      return TraceRecorder(path: path)
+      return TraceRecorder(path: path, modules: stacks.linesForNewTrace())
     }
     OrphanEvents.installExitHook()
     // The thread that ends the process (`exit()`, or `main` returning)
