@@ -16,6 +16,9 @@ public struct BinaryTraceReader {
   public let path: String
   /// The name used in error messages and warnings.
   public let displayName: String
+  /// Where a binary trace's malformed record is kept, the records before
+  /// it read, instead of thrown; nil: thrown (`TraceCorruption`).
+  public var corruption: TraceCorruption?
 
   /// A reader of the trace at `path`, called `displayName` (the path when
   /// nil) in messages.
@@ -55,6 +58,7 @@ public struct BinaryTraceReader {
     var input = ByteInput(opened: opened, name: displayName)
     input.interruption = interruption
     var decoder = BinaryTraceDecoder(file: displayName)
+    decoder.corruption = corruption
     try decoder.run(
       &input, into: &consumer, progress: progress, warning: warning, interruption: interruption)
     return decoder.symbols
@@ -86,6 +90,8 @@ public struct BinaryTraceReader {
 /// (classes, stacks) or is created by its first use (threads).
 struct BinaryTraceDecoder: ~Copyable {
   let file: String
+  /// Where a malformed record's error is kept instead of thrown.
+  var corruption: TraceCorruption?
   private(set) var symbols = TraceSymbols()
   var classes = IDTable()
   var classIDs: [ClassID] = []
@@ -215,7 +221,12 @@ struct BinaryTraceDecoder: ~Copyable {
           progress?(input.bytesRead, input.fileSize)
           return
         case .malformed(let message):
-          throw TraceError(file: file, byte: recordStart, message: message)
+          let error = TraceError(file: file, byte: recordStart, message: message)
+          guard let corruption else { throw error }
+          // Read up to the record, as a truncation is; the caller says it.
+          corruption.error = error
+          progress?(recordStart, input.fileSize)
+          return
         case .refused(let at, let message): throw TraceError(file: file, byte: at, message: message)
         case .io(let message): throw TraceError(file: file, byte: input.offset, message: message)
         case .interrupted(let reason):

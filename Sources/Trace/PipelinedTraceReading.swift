@@ -25,11 +25,14 @@ extension TraceReader {
     let pipeline = TracePipeline()
     let path = self.path
     let displayName = self.displayName
+    let corruption = self.corruption
     let started = Result { () throws(ThreadStartError) in
       try SpawnedThread.starting {
         var sink = PipelineSink(pipeline)
         let result = Result { () throws(TraceError) -> TraceSymbols in
-          try TraceReader(path: path, displayName: displayName).read(
+          var reader = TraceReader(path: path, displayName: displayName)
+          reader.corruption = corruption
+          return try reader.read(
             opened: opened, into: &sink, progress: { pipeline.report(progress: $0, of: $1) },
             warning: { pipeline.warn($0) }, interruption: interruption)
         }

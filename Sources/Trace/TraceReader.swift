@@ -14,6 +14,9 @@ public struct TraceReader {
   public let path: String
   /// The name used in error messages and warnings.
   public let displayName: String
+  /// Where a binary trace's malformed record is kept, the records before
+  /// it read, instead of thrown; nil: thrown (`TraceCorruption`).
+  public var corruption: TraceCorruption?
 
   /// A reader of the trace at `path`, called `displayName` (the path when
   /// nil) in messages.
@@ -88,7 +91,9 @@ public struct TraceReader {
         opened: opened, into: &consumer, progress: progress,
         warning: warning ?? Self.standardError, interruption: interruption)
     case .binary:
-      return try BinaryTraceReader(path: path, displayName: displayName).read(
+      var reader = BinaryTraceReader(path: path, displayName: displayName)
+      reader.corruption = corruption
+      return try reader.read(
         opened: opened, into: &consumer, progress: progress,
         warning: warning ?? Self.standardError, interruption: interruption)
     }

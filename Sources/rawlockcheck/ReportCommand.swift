@@ -181,9 +181,13 @@ struct ReportCommand: ParsableCommand {
       let started = MonotonicClock.now()
       var said: [SARIFReport.Failure] = []
       defer { warnings += said }
+      // A malformed record of a binary trace ends its reading: the records
+      // before it are reported, and it is this trace's error (status 2).
+      let corruption = TraceCorruption()
       do {
-        let reader = TraceReader(
+        var reader = TraceReader(
           path: Self.file(for: path), displayName: QuotedText.fileName(path))
+        reader.corruption = corruption
         let warning = Self.warning(path, progress: progress) { said.append($0) }
         symbols =
           try readerThread.isOn(forTraceAt: path)
@@ -194,6 +198,11 @@ struct ReportCommand: ParsableCommand {
             into: &validator, progress: progress.update, warning: warning,
             interruption: ReadingInterruption.trace)
         progress.finish()
+        if let error = corruption.error {
+          writeStandardError("rawlockcheck: \(error); read up to there\n")
+          failures.append((path, "\(error)"))
+          anyErrors = true
+        }
         // The last trace read: a signal from here on (its symbolizing)
         // ends the run.
         if i == traces.count - 1 { ReadingInterruption.end() }
