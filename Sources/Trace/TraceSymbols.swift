@@ -16,6 +16,9 @@ public struct TraceSymbols: Sendable {
   /// Stacks of the same addresses as one before them but of other module
   /// lines (a library mapped where another was), by both.
   private var otherLineStacks: [OtherLineStack: Int32] = [:]
+  /// The line each address of a stack declared after a line was replaced
+  /// is of (`ModuleViews.linesNow` then), by stack.
+  private var stackLines: [Int32: [Int32]] = [:]
   /// No modules and no stacks.
   public init() {}
 
@@ -46,9 +49,13 @@ public struct TraceSymbols: Sendable {
   /// line overlapping one in force replaces it (a library mapped where
   /// another was): the stacks declared after it are of the new one, those
   /// before it of the old. Returns whether the line was added.
+  ///
+  /// `buildIDMayBeLate`: a line that differs from the one in force over
+  /// its range only by a missing build-id is that line (a live process's
+  /// mappings, read while a `dlopen` finished).
   @discardableResult
-  public mutating func addModule(_ module: ModuleRecord) -> Bool {
-    views.add(module)
+  public mutating func addModule(_ module: ModuleRecord, buildIDMayBeLate: Bool = false) -> Bool {
+    views.add(module, buildIDMayBeLate: buildIDMayBeLate)
   }
 
   /// The index in `stacks` (the `StackID`) of a declared stack: a stack
@@ -58,21 +65,36 @@ public struct TraceSymbols: Sendable {
   /// replaced another since, and the addresses are of other files now.
   public mutating func internStack(_ addresses: [UInt64]) -> Int32 {
     let (known, hash) = stackIndex.find(addresses, in: stacks)
+    guard views.replacements > 0 else {
+      if let known { return known }
+      let index = append(addresses)
+      stackIndex.insert(index, hash: hash, of: stacks)
+      return index
+    }
+    let lines = views.linesNow(addresses)
     if let known {
-      guard views.replacements > 0 else { return known }
-      let records = views.records(of: addresses, before: views.lines.count)
-      if records == views.records(of: addresses, before: Int(modulesBefore[Int(known)])) {
-        return known
-      }
+      let records = views.records(of: lines)
+      // An address no line held when the known stack was declared is of
+      // the lines in force (its lookup is where it is): it agrees with any.
+      let knownRecords = views.records(of: self.lines(ofStack: Int(known)))
+      if zip(knownRecords, records).allSatisfy({ $0 == -1 || $0 == $1 }) { return known }
       let key = OtherLineStack(addresses: addresses, records: records)
       if let other = otherLineStacks[key] { return other }
       let index = append(addresses)
+      stackLines[index] = lines
       otherLineStacks[key] = index
       return index
     }
     let index = append(addresses)
+    stackLines[index] = lines
     stackIndex.insert(index, hash: hash, of: stacks)
     return index
+  }
+
+  /// The line each address of stack `index` is of (-1: none).
+  private func lines(ofStack index: Int) -> [Int32] {
+    stackLines[Int32(index)]
+      ?? views.linesBeforeReplacement(stacks[index], before: Int(modulesBefore[index]))
   }
 
   private mutating func append(_ addresses: [UInt64]) -> Int32 {
@@ -82,12 +104,32 @@ public struct TraceSymbols: Sendable {
     return index
   }
 
+  /// The module line each return address of stack `index` is of (nil:
+  /// none): of the lines in force when it was declared, else at the end.
+  public func modules(ofStack index: Int) -> [ModuleRecord?] {
+    guard views.replacements > 0 else { return stacks[index].map(module(holding:)) }
+    return zip(stacks[index], lines(ofStack: index)).map { address, line in
+      line >= 0 ? modules[Int(line)] : module(holding: address)
+    }
+  }
+
+  /// The module line holding return address `address` at the end (an
+  /// `ip=` without a stack): the line in force, or, when no line was
+  /// replaced, the first declared.
+  public func module(holding address: UInt64) -> ModuleRecord? {
+    let call = address &- 1
+    guard views.replacements > 0 else {
+      return address == 0 ? nil : modules.first { call >= $0.start && call < $0.end }
+    }
+    let line = views.lineInForce(holding: address)
+    return line >= 0 ? modules[Int(line)] : nil
+  }
+
   /// The addresses of stack `index` where `symbolizerModules` holds their
   /// code: the stack's own, but where its module was replaced since.
   public func lookupAddresses(of index: Int) -> [UInt64] {
     let addresses = stacks[index]
     guard views.replacements > 0 else { return addresses }
-    let before = Int(modulesBefore[index])
-    return addresses.map { views.lookupAddress($0, before: before) }
+    return zip(addresses, lines(ofStack: index)).map { views.lookupAddress($0, line: $1) }
   }
 }

@@ -162,20 +162,20 @@ struct ClassGraph {
         let at = report.traceLocation(origin)
         return (at, at)
       }
-      // A binary trace's event, where a text trace's has its line: before
-      // an unsymbolized frame, so that both encodings of a trace draw the
-      // same graph (the binary one's edges were labelled with their
-      // frames' addresses before 2026-12-07). One trace's events need no
-      // name; merged ones do.
+      // A frame in a known file (`libx.so+0x1f0`, a stripped library) is
+      // a place; a bare address is not: a binary trace's event is named
+      // instead, where a text trace names its line (the binary one's
+      // edges were labelled with their frames' addresses before
+      // 2026-12-07). One trace's events need no name; merged ones do.
+      let frame = resolver.frames(for: origin, first: 1).first
+      if let frame, frame.moduleName != nil { return (frame.reportText, frame.reportText) }
       if origin.event >= 0 {
         let at =
           report.sources.count > 1
           ? report.traceLocation(origin) : "event \(report.eventNumber(origin))"
         return (at, at)
       }
-      if let frame = resolver.frames(for: origin, first: 1).first {
-        return (frame.reportText, frame.reportText)
-      }
+      if let frame { return (frame.reportText, frame.reportText) }
       // A graph file's edge keeps no event.
       let at = report.traceLocation(origin)
       return (at, at)

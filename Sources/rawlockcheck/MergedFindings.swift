@@ -27,18 +27,21 @@ enum MergedFindings {
       return nil
     }
     let addresses: [UInt64]
+    // Each address's module: of the lines in force where the stack was
+    // declared (a library mapped where another was is another site).
+    let modules: [ModuleRecord?]
     if !f.origin.stack.isNone, Int(f.origin.stack.raw) < trace.stacks.count {
       addresses = trace.stacks[Int(f.origin.stack.raw)]
+      modules = trace.modules(ofStack: Int(f.origin.stack.raw))
     } else if f.origin.ip != 0 {
       addresses = [f.origin.ip]
+      modules = [trace.module(holding: f.origin.ip)]
     } else {
       return nil
     }
     var site: [String] = []
-    for address in addresses {
-      // A return address: its call is the byte before it.
-      let call = address &- 1
-      guard let m = trace.modules.first(where: { call >= $0.start && call < $0.end }) else {
+    for (address, module) in zip(addresses, modules) {
+      guard let m = module else {
         return nil  // an address outside every module: this trace's alone
       }
       site.append("\(m.path) \(m.buildID ?? "") \(address &- m.start &+ m.fileOffset)")

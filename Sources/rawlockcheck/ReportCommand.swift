@@ -199,7 +199,7 @@ struct ReportCommand: ParsableCommand {
             interruption: ReadingInterruption.trace)
         progress.finish()
         if let error = corruption.error {
-          writeStandardError("rawlockcheck: \(error); read up to there\n")
+          writeStandardError("rawlockcheck: \(error)\n")
           failures.append((path, "\(error)"))
           anyErrors = true
         }

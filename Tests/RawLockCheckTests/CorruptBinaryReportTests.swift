@@ -5,8 +5,9 @@ import Testing
 /// zero-filled tail, a flipped byte) is reported up to that record, as a
 /// truncated one is (issue 15: "a truncated or corrupted binary trace is
 /// read up to its last whole event with a warning naming the byte
-/// offset"), and the record is the trace's error: one line naming its
-/// byte offset, status 2. The report was lost with the error.
+/// offset"), and the record is the trace's error: its one line naming its
+/// byte offset, as before, and status 2. The report was lost with the
+/// error.
 @Suite struct CorruptBinaryReportTests {
   @Test(arguments: ["on", "off"])
   func aMalformedRecordEndsTheReportOfTheRecordsBeforeIt(readerThread: String) throws {
@@ -32,7 +33,7 @@ import Testing
       #expect(run.status == 2, "\(run.stderr)")
       #expect(
         run.stderr
-          == "rawlockcheck: \(binary.path): byte \(end): unknown record type 0x00; read up to there\n"
+          == "rawlockcheck: \(binary.path): byte \(end): unknown record type 0x00\n"
       )
       #expect(run.stdout.contains("circular"), "\(run.stdout)")
     }

@@ -102,4 +102,98 @@ import Testing
       }
     }
   }
+
+  /// Runs `report --format json` on each of `traces` (names and texts) in
+  /// a directory of their own, given `extra` arguments; the runs.
+  static func report(_ traces: [(String, String)], _ extra: [String] = []) throws -> ToolRun {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("replaced-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    for (name, text) in traces {
+      try Data(text.utf8).write(to: directory.appendingPathComponent(name))
+    }
+    return try ToolRun(["report", "--format", "json"] + extra + traces.map(\.0), in: directory)
+  }
+
+  static func findings(_ run: ToolRun) throws -> [[String: Any]] {
+    let document = try #require(
+      try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any],
+      "\(run.stdout) \(run.stderr)")
+    return try #require(document["findings"] as? [[String: Any]])
+  }
+
+  /// A replaced module too large for its relocated place (a hostile
+  /// trace's range to the top of the address space) is looked up where it
+  /// is: it wrapped past 2^64 and the symbolizer trapped.
+  @Test func aReplacedModuleTooLargeToMoveIsLookedUpWhereItIs() throws {
+    let run = try Self.report([
+      (
+        "t.rlt",
+        """
+        rawlockcheck-trace 1
+        class A mutex
+        class B mutex
+        module 0x1000-0xffffffffffffffff 0 /nonexistent/liba.so
+        stack s0 0x1100
+        1 acquire A at=s0
+        1 acquire B at=s0
+        1 release B
+        1 release A
+        module 0x1000-0x2000 0 /nonexistent/libb.so
+        stack s1 0x1100
+        2 acquire B at=s1
+        2 acquire A at=s1
+
+        """
+      )
+    ])
+    #expect(run.status == 1, "\(run.stderr)")
+    #expect(try Self.findings(run).count == 1)
+  }
+
+  /// A stack declared before any module line holds its addresses is the
+  /// same stack as those addresses declared after one, whatever another
+  /// range's libraries do: one finding, not two.
+  @Test func aStackDeclaredBeforeItsModulesIsOneWithItsRepeat() throws {
+    let run = try Self.report([
+      (
+        "t.rlt",
+        """
+        rawlockcheck-trace 1
+        class A mutex
+        stack s0 0x1100
+        1 acquire A at=s0
+        1 acquire A at=s0
+        module 0x5000-0x6000 0 /nonexistent/x.so
+        module 0x5000-0x6000 0 /nonexistent/y.so
+        module 0x1000-0x2000 0 /nonexistent/a.so
+        stack s1 0x1100
+        2 acquire A at=s1
+        2 acquire A at=s1
+
+        """
+      )
+    ])
+    #expect(try Self.findings(run).count == 1, "\(run.stdout)")
+  }
+
+  /// Merged traces fold a finding of the same site: a stack of libb
+  /// (declared after libb replaced liba) is libb's site, not liba's.
+  @Test func mergedFindingsAreKeyedByTheLibraryInForce() throws {
+    let finding = """
+      stack s0 0x7100
+      1 acquire A at=s0
+      1 acquire A at=s0
+
+      """
+    let header = "rawlockcheck-trace 1\nclass A mutex\n"
+    let liba = "module 0x7000-0x8000 0x1000 /nonexistent/liba.so\n"
+    let libb = "module 0x7000-0x8000 0x1000 /nonexistent/libb.so\n"
+    let both = ("m1.rlt", header + liba + libb + finding)
+    let onlyA = ("m2.rlt", header + liba + finding)
+    let onlyB = ("m3.rlt", header + libb + finding)
+    #expect(try Self.findings(Self.report([both, onlyA], ["--merge"])).count == 2)
+    #expect(try Self.findings(Self.report([both, onlyB], ["--merge"])).count == 1)
+  }
 }

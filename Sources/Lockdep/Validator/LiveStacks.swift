@@ -41,9 +41,9 @@ final class LiveStacks: Sendable {
     whenNew declare: (StackID, [UInt64], [ModuleRecord]) -> Void
   ) -> (id: StackID, isNew: Bool) {
     let key = Array(addresses)
-    let generation = ProcessModules.generation()
+    let mappings = Self.mappingsIfChanged(table)
     return table.withLock { t in
-      Self.readMappings(into: &t, ifChangedSince: generation)
+      if let mappings { Self.add(mappings, to: &t) }
       let known = t.symbols.stacks.count
       let id = StackID(t.symbols.internStack(key))
       let isNew = t.symbols.stacks.count > known
@@ -57,15 +57,35 @@ final class LiveStacks: Sendable {
     }
   }
 
-  /// Reads the mappings into `t` as `module` lines when the loader's
-  /// counts are not those they were last read at.
-  private static func readMappings(
-    into t: inout Table, ifChangedSince generation: (adds: UInt64, subs: UInt64)
-  ) {
-    guard t.generation.map({ $0 != generation }) ?? true else { return }
+  /// The mappings as `module` lines and the loader's counts they were
+  /// read at, when the counts are not those the table last read them at;
+  /// nil otherwise. Read without the table's lock: the loader's own lock
+  /// (`dl_iterate_phdr`'s) is never waited for while it is held, since a
+  /// program's `dl_iterate_phdr` callback may take a validated lock, whose
+  /// new dependency interns a stack under the table's lock.
+  private static func mappingsIfChanged(_ table: PThreadMutex<Table>) -> Mappings? {
+    let generation = ProcessModules.generation()
+    guard table.withLock({ $0.generation.map { $0 != generation } ?? true }) else { return nil }
+    return Mappings(generation: generation, lines: ExecutableMappings.records())
+  }
+
+  /// Mappings read at a loader generation.
+  private struct Mappings {
+    var generation: (adds: UInt64, subs: UInt64)
+    var lines: [ModuleRecord]
+  }
+
+  /// Adds `mappings` to `t` unless a newer reading was added already
+  /// (both counts only grow).
+  private static func add(_ mappings: Mappings, to t: inout Table) {
+    let generation = mappings.generation
+    if let known = t.generation {
+      guard generation.adds >= known.adds, generation.subs >= known.subs, generation != known
+      else { return }
+    }
     t.generation = generation
     if t.firstUnloads == nil { t.firstUnloads = generation.subs }
-    for line in ExecutableMappings.records() where t.symbols.addModule(line) {
+    for line in mappings.lines where t.symbols.addModule(line, buildIDMayBeLate: true) {
       t.undeclared.append(line)
     }
   }
@@ -74,9 +94,9 @@ final class LiveStacks: Sendable {
   /// now, handed to no stack's declaration after (the recorder writes them
   /// once).
   func linesForNewTrace() -> [ModuleRecord] {
-    let generation = ProcessModules.generation()
+    let mappings = Self.mappingsIfChanged(table)
     return table.withLock { t in
-      Self.readMappings(into: &t, ifChangedSince: generation)
+      if let mappings { Self.add(mappings, to: &t) }
       let lines = t.undeclared
       t.undeclared.removeAll()
       return lines

@@ -383,12 +383,13 @@ final class DwarfIndex {
       let section = ElfSections.data(".debug_line", in: elf)
         ?? ElfSections.data(".zdebug_line", in: elf),
       offset < UInt64(section.count),
-      var directories = LineProgramDirectories.of(section: section, offset: Int(offset)),
+      let header = LineProgramDirectories.of(section: section, offset: Int(offset)),
       let (files, count) = fileTable(unit: unitIndex)
     else { return nil }
+    var directories = header.directories
     // DWARF 5 numbers files from 0, and libdw too; it may still put its
-    // placeholder first.
-    if directories.count + 1 == count { directories.insert(-1, at: 0) }
+    // placeholder first (DWARF 4's is in `directories` already).
+    if header.version >= 5 && directories.count + 1 == count { directories.insert(-1, at: 0) }
     guard directories.count == count else { return nil }
     var table: [UInt: Int] = [:]
     for i in 0..<count {

@@ -16,7 +16,9 @@ enum LineProgramDirectories {
   /// `offset` of `section` (`DW_AT_stmt_list`): DWARF 5 numbers files from
   /// 0, as libdw does; DWARF 2 to 4 from 1, libdw's entry 0 being a
   /// placeholder (given directory -1 here).
-  static func of(section: UnsafeRawBufferPointer, offset: Int) -> [Int]? {
+  static func of(section: UnsafeRawBufferPointer, offset: Int) -> (
+    version: Int, directories: [Int]
+  )? {
     guard let base = section.baseAddress, offset >= 0, offset + 4 <= section.count else {
       return nil
     }
@@ -59,11 +61,11 @@ enum LineProgramDirectories {
     p += fixed + max(opcodeBase - 1, 0)
     guard p <= end else { return nil }
     if version < 5 {
-      return fromVersion4(p, end: end)
+      return fromVersion4(p, end: end).map { (version, $0) }
     }
     let shape = DwarfForms.UnitShape(
       version: version, addressSize: addressSize, offsetSize: offsetSize)
-    return fromVersion5(p, end: end, shape: shape)
+    return fromVersion5(p, end: end, shape: shape).map { (version, $0) }
   }
 
   /// DWARF 2 to 4: include directories (strings to an empty one), then

@@ -115,7 +115,12 @@ extension SymbolizerEngine {
   static func isJoined(
     _ path: String, to directory: String, directoryIndex: Int?, includes: () -> [String]
   ) -> Bool {
-    if let directoryIndex, directoryIndex >= 0 { return directoryIndex == 0 }
+    // A file of directory 0 whose path does not start with the
+    // compilation directory (an empty directory 0: libdw's bare name) is
+    // joined.
+    if let directoryIndex, directoryIndex >= 0 {
+      return directoryIndex == 0 && path.hasPrefix(directory + "/")
+    }
     guard path.hasPrefix(directory + "/") else { return false }
     return !includes().contains { path.hasPrefix($0 + "/") }
   }

@@ -245,7 +245,15 @@ struct CxxNames {
         budget.exhausted = true
         return "?"
       }
-      return defined.map { typeOwnName($0) } ?? "{lambda}"
+      // One hop: a type unit's class has its own name (damaged DWARF
+      // whose signature leads to another nameless declaration, or back to
+      // this one, is no name to trust).
+      guard let defined else { return "{lambda}" }
+      guard Self.ownName(defined) != nil else {
+        budget.exhausted = true
+        return "?"
+      }
+      return typeOwnName(defined)
     }
     if name.hasPrefix("<lambda") && name.hasSuffix(">") {
       // gcc: `<lambda(int*)>`.
