@@ -40,6 +40,9 @@ struct ModuleViews: Sendable {
   /// The first line of each record (a file mapped again where it was is
   /// looked up at one relocated range, however often it was replaced).
   private var firstOfRecord: [ModuleRecord: Int32] = [:]
+  /// `firstOfRecord` of each line's record, by line (no hashing of a
+  /// record per lookup).
+  private var recordOfLine: [Int32] = []
   /// How many lines were replaced.
   private var replacedCount = 0
   /// Whether replacement is followed (`maxTrackedLines`).
@@ -70,6 +73,7 @@ struct ModuleViews: Sendable {
       follows = false
       guard firstOfRecord[line] == nil else { return false }
       firstOfRecord[line] = Int32(lines.count)
+      recordOfLine.append(Int32(lines.count))
       lines.append(line)
       replaced.append(false)
       return true
@@ -94,6 +98,7 @@ struct ModuleViews: Sendable {
     lines.append(line)
     replaced.append(false)
     if firstOfRecord[line] == nil { firstOfRecord[line] = index }
+    recordOfLine.append(firstOfRecord[line] ?? index)
     guard line.start < line.end else { return true }
     // The first line in force ending past the new start, and the first
     // starting at or past its end: those between overlap it.
@@ -170,7 +175,7 @@ struct ModuleViews: Sendable {
   /// The record each of `lines` is of (by its first line; -1: none): two
   /// stacks of the same addresses are one only when these agree.
   func records(of lines: [Int32]) -> [Int32] {
-    lines.map { $0 < 0 ? -1 : firstOfRecord[self.lines[Int($0)]] ?? $0 }
+    lines.map { $0 < 0 ? -1 : recordOfLine[Int($0)] }
   }
 
   /// Where return address `address`, of line `line` (-1: none), is looked
