@@ -102,8 +102,8 @@ struct ModuleViews: Sendable {
     guard line.start < line.end else { return true }
     // The first line in force ending past the new start, and the first
     // starting at or past its end: those between overlap it.
-    let low = firstIndex { $0.end > line.start }
-    let high = firstIndex { $0.start >= line.end }
+    let low = Self.firstIndex(in: active) { $0.end > line.start }
+    let high = Self.firstIndex(in: active) { $0.start >= line.end }
     if low < high {
       if beforeReplacement == nil { beforeReplacement = active }
       for entry in active[low..<high] {
@@ -117,16 +117,17 @@ struct ModuleViews: Sendable {
     return true
   }
 
-  /// The first index of `active` for which `isPast` holds (it holds for
-  /// a suffix: starts and ends rise together).
-  private func firstIndex(
+  /// The first index of `table` for which `isPast` holds (it holds for a
+  /// suffix: `active`'s starts and ends rise together).
+  private static func firstIndex(
+    in table: [(start: UInt64, end: UInt64, line: Int32)],
     where isPast: ((start: UInt64, end: UInt64, line: Int32)) -> Bool
   ) -> Int {
     var low = 0
-    var high = active.count
+    var high = table.count
     while low < high {
       let mid = (low + high) / 2
-      if isPast(active[mid]) { high = mid } else { low = mid + 1 }
+      if isPast(table[mid]) { high = mid } else { low = mid + 1 }
     }
     return low
   }
@@ -135,7 +136,7 @@ struct ModuleViews: Sendable {
   /// each) is of for a stack declared now: the line in force holding it,
   /// or -1.
   func linesNow(_ addresses: [UInt64]) -> [Int32] {
-    addresses.map { Self.line(holding: $0, in: active) }
+    addresses.map(lineInForce(holding:))
   }
 
   /// The line in force holding return address `address`, or -1.
@@ -162,14 +163,9 @@ struct ModuleViews: Sendable {
   ) -> Int32 {
     guard address != 0 else { return -1 }
     let byte = address &- 1
-    var low = 0
-    var high = table.count
-    while low < high {
-      let mid = (low + high) / 2
-      if table[mid].start <= byte { low = mid + 1 } else { high = mid }
-    }
-    guard low > 0, byte < table[low - 1].end else { return -1 }
-    return table[low - 1].line
+    let after = firstIndex(in: table) { $0.start > byte }
+    guard after > 0, byte < table[after - 1].end else { return -1 }
+    return table[after - 1].line
   }
 
   /// The record each of `lines` is of (by its first line; -1: none): two

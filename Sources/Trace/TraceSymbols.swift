@@ -1,4 +1,5 @@
 import Basics
+import LockGraph
 
 /// What a trace declares for symbolization: its modules, and its stacks
 /// indexed by `StackID`.
@@ -123,6 +124,19 @@ public struct TraceSymbols: Sendable {
     }
     let line = views.lineInForce(holding: address)
     return line >= 0 ? modules[Int(line)] : nil
+  }
+
+  /// The addresses of stack `id`, or nil when there is no such stack.
+  public func stack(_ id: StackID) -> [UInt64]? {
+    id.raw >= 0 && Int(id.raw) < stacks.count ? stacks[Int(id.raw)] : nil
+  }
+
+  /// `lookupAddresses(of:)` by `StackID`, for a resolver; nil when no line
+  /// was replaced (every stack is looked up where it is).
+  public var lookups: (@Sendable (StackID) -> [UInt64]?)? {
+    guard hasReplacedModules else { return nil }
+    let symbols = self
+    return { id in symbols.stack(id) == nil ? nil : symbols.lookupAddresses(of: Int(id.raw)) }
   }
 
   /// The addresses of stack `index` where `symbolizerModules` holds their

@@ -165,15 +165,9 @@ struct UnionRun {
     // A module that replaced another (a library mapped where one was
     // unloaded): each stack is looked up in the modules it was declared
     // after.
-    var lookups: (@Sendable (StackID) -> [UInt64]?)? = nil
-    if symbols.hasReplacedModules {
-      lookups = { id -> [UInt64]? in
-        guard id.raw >= 0, Int(id.raw) < symbols.stacks.count else { return nil }
-        return symbols.lookupAddresses(of: Int(id.raw))
-      }
-    }
     let (resolver, isNew) = pool.resolver(
-      modules: symbols.symbolizerModules, stacks: symbols.stacks, lookups: lookups, filter: filter)
+      modules: symbols.symbolizerModules, stacks: symbols.stacks, lookups: symbols.lookups,
+      filter: filter)
     guard isNew else { return resolver }
     symbolFiles.sayWarnings(resolver.moduleWarnings, resolutions: resolver.modules, of: path)
     return resolver

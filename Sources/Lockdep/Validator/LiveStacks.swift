@@ -105,9 +105,7 @@ final class LiveStacks: Sendable {
 
   /// The addresses of stack `id`.
   func stack(_ id: StackID) -> [UInt64]? {
-    table.withLock { t in
-      id.raw >= 0 && Int(id.raw) < t.symbols.stacks.count ? t.symbols.stacks[Int(id.raw)] : nil
-    }
+    table.withLock { $0.symbols.stack(id) }
   }
 
   /// The stacks and modules so far, and whether an object was unloaded

@@ -413,14 +413,8 @@ final class LiveValidator: Sendable {
         return made
       }
       return SymbolizingFrameResolver(
-        symbolizer: symbolizer,
-        stacks: { id in
-          id.raw >= 0 && Int(id.raw) < symbols.stacks.count ? symbols.stacks[Int(id.raw)] : nil
-        },
-        lookups: { id in
-          id.raw >= 0 && Int(id.raw) < symbols.stacks.count
-            ? symbols.lookupAddresses(of: Int(id.raw)) : nil
-        }, filter: FrameFilterChoice())
+        symbolizer: symbolizer, stacks: symbols.stack, lookups: symbols.lookups,
+        filter: FrameFilterChoice())
     }
     let symbolizer = self.symbolizer.withLock { s in
       if let s { return s }

@@ -218,20 +218,31 @@ struct CxxNames {
     return table[offset]
   }
 
-  /// The class a declaration names by its type signature (clang's
+  /// The DIE that defines the class `die` declares: `die` itself, or,
+  /// for a declaration that names its class by type signature (clang's
   /// `-fdebug-types-section`: a nameless `DW_AT_declaration` with
-  /// `DW_AT_signature`), in its type unit; nil when `die` has no
-  /// signature. `found` is false when it has one that libdw cannot find
-  /// (a type unit left out of the file).
-  private static func signatureTarget(of die: Dwarf_Die) -> (die: Dwarf_Die?, found: Bool) {
+  /// `DW_AT_signature`), the class in its type unit (an unnamed one there,
+  /// a lambda, is `{lambda}`). Nil, and the name untrusted, when libdw
+  /// cannot find that unit, or its DIE names a signature again (one hop: a
+  /// loop of signatures in damaged DWARF is no name).
+  private func definition(of die: Dwarf_Die) -> Dwarf_Die? {
+    guard Self.ownName(die) == nil, let target = Self.signatureTarget(of: die) else { return die }
+    guard let found = target, Self.ownName(found) != nil || Self.signatureTarget(of: found) == nil
+    else {
+      budget.exhausted = true
+      return nil
+    }
+    return found
+  }
+
+  /// The DIE `die`'s `DW_AT_signature` names: nil when it has none, nil
+  /// inside when libdw cannot find it.
+  private static func signatureTarget(of die: Dwarf_Die) -> Dwarf_Die?? {
     var copy = die
     var attribute = Dwarf_Attribute()
     var target = Dwarf_Die()
-    guard dwarf_attr(&copy, UInt32(DW_AT_signature), &attribute) != nil else {
-      return (nil, true)
-    }
-    guard dwarf_formref_die(&attribute, &target) != nil else { return (nil, false) }
-    return (target, true)
+    guard dwarf_attr(&copy, UInt32(DW_AT_signature), &attribute) != nil else { return nil }
+    return dwarf_formref_die(&attribute, &target) != nil ? .some(target) : .some(nil)
   }
 
   /// A class's name with its template arguments, as c++filt prints a
@@ -239,28 +250,14 @@ struct CxxNames {
   /// A declaration that names its class by signature (the class of a
   /// member function declared in it) is named as that class.
   private func typeOwnName(_ die: Dwarf_Die) -> String {
-    guard let name = Self.ownName(die) else {
-      let (defined, found) = Self.signatureTarget(of: die)
-      guard found else {
-        budget.exhausted = true
-        return "?"
-      }
-      // One hop: a type unit's class has its own name (damaged DWARF
-      // whose signature leads to another nameless declaration, or back to
-      // this one, is no name to trust).
-      guard let defined else { return "{lambda}" }
-      guard Self.ownName(defined) != nil else {
-        budget.exhausted = true
-        return "?"
-      }
-      return typeOwnName(defined)
-    }
+    guard let defined = definition(of: die) else { return "?" }
+    guard let name = Self.ownName(defined) else { return "{lambda}" }
     if name.hasPrefix("<lambda") && name.hasSuffix(">") {
       // gcc: `<lambda(int*)>`.
       return "{" + name.dropFirst().dropLast() + "}"
     }
     guard let open = Self.templateStart(name) else { return name }
-    return String(name[..<open]) + (templateArguments(of: [die]) ?? String(name[open...]))
+    return String(name[..<open]) + (templateArguments(of: [defined]) ?? String(name[open...]))
   }
 
   /// `<a, b>` from the template parameter children of the first DIE of
@@ -400,12 +397,7 @@ struct CxxNames {
       // in its type unit's scopes; one whose type unit is missing is no
       // name to trust (it printed as a lambda, `std::{lambda} const&` for
       // `std::string const&`, before 2026-12-07).
-      let (defined, found) = Self.signatureTarget(of: die)
-      guard found else {
-        budget.exhausted = true
-        return TypeText(left: "?")
-      }
-      let named = defined ?? die
+      guard let named = definition(of: die) else { return TypeText(left: "?") }
       return TypeText(left: scopePrefix(of: named, depth: 0) + typeOwnName(named))
     default:
       return TypeText(left: Self.ownName(die) ?? "?")
