@@ -76,7 +76,7 @@ final class BareMutex: @unchecked Sendable {
 let n = 2_000_000
 LockValidation.policy = .collect
 
-// `LockdepBenchmark loop [mutex|spin|bare-spin|life] [COUNT]`: only pairs of one
+// `LockdepBenchmark loop [mutex|spin|bare-spin|life|inversion] [COUNT]`: only pairs of one
 // lock (for `perf stat`, whose cycle counts a shared machine disturbs less).
 if CommandLine.arguments.dropFirst().first == "loop" {
   let arguments = CommandLine.arguments
@@ -94,6 +94,21 @@ if CommandLine.arguments.dropFirst().first == "loop" {
       let lock = Checked.Mutex(name: "&bench->object")
       lock.lock()
       lock.unlock()
+    }
+  case "inversion":
+    // A known lock-order inversion taken again and again: every repeat of
+    // the refused dependency is counted, not reported again.
+    let a = Checked.Mutex(name: "&bench->a", key: LockClassKey("&bench->a"))
+    let b = Checked.Mutex(name: "&bench->b", key: LockClassKey("&bench->b"))
+    a.lock()
+    b.lock()
+    b.unlock()
+    a.unlock()
+    for _ in 0..<count {
+      b.lock()
+      a.lock()
+      a.unlock()
+      b.unlock()
     }
   case "bare-spin":
     let lock = BareSpin()
@@ -262,6 +277,38 @@ let lifeFigures = measureInterleaved(
   ])
 let (bareLifeNs, lifeNs) = (lifeFigures[0], lifeFigures[1])
 
+// A known lock-order inversion taken again and again (a buggy path in a hot
+// loop): its chain is never cached, so that each repeat is counted; the
+// pair of the inversion's two locks against the same two locks taken in
+// their recorded order (chain cached), alternating rounds.
+let orderedA = Checked.Mutex(name: "&bench->ordered_a", key: LockClassKey("&bench->ordered_a"))
+let orderedB = Checked.Mutex(name: "&bench->ordered_b", key: LockClassKey("&bench->ordered_b"))
+orderedA.lock()
+orderedB.lock()
+orderedB.unlock()
+orderedA.unlock()
+let inversionFigures = measureInterleaved(
+  n / 20,
+  [
+    { k in
+      for _ in 0..<k {
+        orderedA.lock()
+        orderedB.lock()
+        orderedB.unlock()
+        orderedA.unlock()
+      }
+    },
+    { k in
+      for _ in 0..<k {
+        orderedB.lock()
+        orderedA.lock()
+        orderedA.unlock()
+        orderedB.unlock()
+      }
+    },
+  ])
+let (orderedNs, inversionNs) = (inversionFigures[0], inversionFigures[1])
+
 // A new stack: 20 frames captured by the frame-pointer walk.
 @inline(never) func recurse(_ depth: Int, _ body: () -> Double) -> Double {
   depth == 0 ? body() : recurse(depth - 1, body) + 0
@@ -296,5 +343,8 @@ print(
   "  a lock's life (made, taken once, freed): Checked.Mutex \(f(lifeNs)) ns   bare \(f(bareLifeNs)) ns"
 )
 print(
-  "{\"mutexPairNs\": \(f(mutexNs)), \"bareMutexPairNs\": \(f(bareMutexNs)), \"rawSpinPairNs\": \(f(rawNs)), \"bareSpinPairNs\": \(f(bareSpinNs)), \"releaseMutexPairNs\": \(f(plainMutexNs)), \"releaseSpinPairNs\": \(f(plainRawNs)), \"stackCaptureNs\": \(f(stackNs)), \"depth1PairNs\": \(f(depthNs[1]!)), \"depth4PairNs\": \(f(depthNs[4]!)), \"depth16PairNs\": \(f(depthNs[16]!)), \"rotatingPairNs\": \(f(rotatingNs)), \"threads1PairNs\": \(f(threadNs[1]!)), \"threads2PairNs\": \(f(threadNs[2]!)), \"threads8PairNs\": \(f(threadNs[8]!)), \"lockLifeNs\": \(f(lifeNs)), \"bareLockLifeNs\": \(f(bareLifeNs)), \"findings\": \(LockValidation.findings.count)}"
+  "  a known inversion taken again (its findings counted): \(f(inversionNs)) ns   the same two locks in order \(f(orderedNs)) ns"
+)
+print(
+  "{\"mutexPairNs\": \(f(mutexNs)), \"bareMutexPairNs\": \(f(bareMutexNs)), \"rawSpinPairNs\": \(f(rawNs)), \"bareSpinPairNs\": \(f(bareSpinNs)), \"releaseMutexPairNs\": \(f(plainMutexNs)), \"releaseSpinPairNs\": \(f(plainRawNs)), \"stackCaptureNs\": \(f(stackNs)), \"depth1PairNs\": \(f(depthNs[1]!)), \"depth4PairNs\": \(f(depthNs[4]!)), \"depth16PairNs\": \(f(depthNs[16]!)), \"rotatingPairNs\": \(f(rotatingNs)), \"threads1PairNs\": \(f(threadNs[1]!)), \"threads2PairNs\": \(f(threadNs[2]!)), \"threads8PairNs\": \(f(threadNs[8]!)), \"lockLifeNs\": \(f(lifeNs)), \"inversionRepeatNs\": \(f(inversionNs)), \"orderedPairsNs\": \(f(orderedNs)), \"bareLockLifeNs\": \(f(bareLifeNs)), \"findings\": \(LockValidation.findings.count)}"
 )

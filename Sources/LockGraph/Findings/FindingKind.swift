@@ -45,6 +45,14 @@ public enum FindingKind: String, Sendable, CaseIterable, Hashable, Comparable {
   /// Lockdep's own reports; `sleep-in-atomic` comes from `might_sleep()`.
   public var isLockdepSplat: Bool { self != .sleepInAtomic }
 
+  /// Hashes the case, not its name (`RawRepresentable`'s default hashes
+  /// the raw string): a finding repeated in a loop is counted by kind
+  /// (`FindingStore`, the live validator's counts outside test scopes)
+  /// once an occurrence.
+  public func hash(into hasher: inout Hasher) {
+    withUnsafeBytes(of: self) { hasher.combine(bytes: $0) }
+  }
+
   /// Orders kinds as `allCases` lists them.
   public static func < (a: FindingKind, b: FindingKind) -> Bool {
     allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!

@@ -22,11 +22,8 @@ public struct FindingStore: Sendable {
     /// `FindingDetail.storeVariant`.
     var variant: UInt32
 
-    /// Hashes the kind's case, not its name (`RawRepresentable`'s
-    /// default hashes the raw string): a repeated finding is looked up
-    /// once an occurrence.
     func hash(into hasher: inout Hasher) {
-      withUnsafeBytes(of: kind) { hasher.combine(bytes: $0) }
+      hasher.combine(kind)
       hasher.combine(site)
       hasher.combine(variant)
       hasher.combine(classes)
@@ -55,6 +52,15 @@ public struct FindingStore: Sendable {
       return o
     }
     return nil
+  }
+
+  /// Where the finding of `kind`, site key `site`, `classes` and
+  /// `variant` is counted (the overflow's once the store is full and it is
+  /// not kept), counting nothing; nil when it would be new.
+  func index(_ kind: FindingKind, site: UInt64, classes: [ClassID], variant: UInt32) -> Int? {
+    let key = Key(kind: kind, classes: classes, site: site, variant: variant)
+    if let last, last.key == key { return last.index }
+    return index[key] ?? overflow
   }
 
   /// The most distinct findings kept.

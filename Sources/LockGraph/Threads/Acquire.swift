@@ -246,7 +246,8 @@ extension ThreadValidator {
 
   /// The graph work of a chain seen for the first time, under the core's
   /// lock. A chain that produced a finding (new or a repeat) is not cached,
-  /// so each later occurrence is validated and counted.
+  /// so each later occurrence is counted: validated again, or, when it
+  /// would find the same (`FindingReplay`), counted from the thread's memo.
   @inline(never)
   mutating func validateNewChain(_ lock: inout HeldLock, key: UInt64, chainHead: Bool) {
     // A lock re-validated by a release keeps its acquisition's site (a
@@ -266,11 +267,26 @@ extension ThreadValidator {
   mutating func validateNewChain(
     _ lock: inout HeldLock, key: UInt64, chainHead: Bool, in s: inout SharedState
   ) {
+    if !replay.entries.isEmpty, replayFindings(lock, key: key, chainHead: chainHead, in: &s) {
+      return
+    }
+    let version = s.graph.version
+    replay.beginRecording()
     switch checkRecursion(lock, in: &s) {
     case .deadlock, .nested: break
     case .none: if !chainHead { addDependencies(lock, in: &s) }
     }
-    if !producedFinding { chainCache._withUnsafeGuaranteedRef { $0.insert(key) } }
+    if !producedFinding {
+      replay.endRecording(keep: false, shape: 0, site: 0, version: 0)
+      chainCache._withUnsafeGuaranteedRef { $0.insert(key) }
+      return
+    }
+    // A chain that produced findings and changed nothing: its repeats are
+    // counted from `replay`.
+    let keep = reacquiredAt == nil && s.graph.version == version
+    replay.endRecording(
+      keep: keep, shape: keep ? replayShape(lock, key: key, chainHead: chainHead) : 0,
+      site: lock.origin.siteKey, version: version)
   }
 
   /// `might-lock`: the acquisition was only checked; drop it again.

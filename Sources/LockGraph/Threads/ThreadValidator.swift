@@ -74,6 +74,9 @@ public struct ThreadValidator {
   /// a repeated finding (a buggy path taken a million times) is then
   /// counted without an array allocated per occurrence.
   var relatedScratch: [ClassID] = []
+  /// Recent acquisitions whose chain validation produced findings and
+  /// nothing else, counted again without validating (`FindingReplay`).
+  var replay = FindingReplay()
   /// While a release (or a free) re-validates the locks held above the one
   /// it dropped (lockdep's `reacquire_held_locks()`): that event's origin,
   /// where their findings and new dependencies are found (`foundAt(_:)`),
@@ -359,9 +362,15 @@ public struct ThreadValidator {
 
   @inline(never)
   mutating func deliverPendingSlow() {
-    let found = pending
-    pending = []
+    // Swapped out, and back once delivered: a finding repeated in a loop
+    // allocates no list an occurrence.
+    var found: [(finding: Finding, isNew: Bool)] = []
+    swap(&found, &pending)
     if let onFinding = core.onFinding { for f in found { onFinding(f.finding, f.isNew) } }
+    if pending.isEmpty {
+      found.removeAll(keepingCapacity: true)
+      swap(&found, &pending)
+    }
   }
 
   /// `origin`, with a stack captured now if it has none and a source can
@@ -434,6 +443,9 @@ public struct ThreadValidator {
   ) {
     let origin = stacked(origin)
     producedFinding = true
+    if replay.isRecording {
+      replay.record(kind, classes: related, variant: variant, site: origin.siteKey)
+    }
     if let known = s.findings.countIfKnown(
       kind, origin: origin, classes: related, variant: variant)
     {
