@@ -29,11 +29,13 @@ extension ThreadValidator {
     let check = classes.check(cls)
     // `rcu_read_lock_bh()` disables bottom halves before it takes its map
     // (not in an NMI, where nothing is held to end the section).
-    // (Nor with a nest lock, which `rcu_read_lock_bh()` never has: a
-    // merged acquisition would begin a section no release ends.)
+    // (Nor for an acquisition merged into the held entry of its class by
+    // a nest lock, which `rcu_read_lock_bh()` never has: it would begin a
+    // section no release ends. One with a nest lock that is not merged
+    // has an entry of its own, whose release ends it.)
     let beginsBottomHalfSection =
-      !check && event.verb == .acquire && event.nest == .none && state.nmiDepth == 0
-      && classes[cls].kind == .rcuBH
+      !check && event.verb == .acquire && state.nmiDepth == 0 && classes[cls].kind == .rcuBH
+      && !mergesIntoTop(cls, nest: event.nest)
     if beginsBottomHalfSection { enterRCUBottomHalfSection(at: event.origin) }
     // Not changed below: each check reads it in place, none copies it.
     var lock = HeldLock(
@@ -114,6 +116,13 @@ extension ThreadValidator {
       return
     }
     push(lock, nest: nest, waits: waits, now: now)
+  }
+
+  /// Whether an acquisition of class `cls` with nest lock `nest` now would
+  /// be merged into the newest held lock (`mergeIntoTop`).
+  func mergesIntoTop(_ cls: ClassID, nest: ClassID) -> Bool {
+    guard nest != .none, !state.stopped, let top = state.top else { return false }
+    return top.lockClass == cls && top.irqContext == state.irqContext
   }
 
   /// lockdep's nest-lock merge (`__lock_acquire()`): a lock of class `cls`
