@@ -14,8 +14,8 @@ struct CountingValidator: TraceConsumer {
   private(set) var eventsPerVerb = [Int64](repeating: 0, count: LockEvent.Verb.allCases.count)
   /// Events per thread, indexed by `ThreadID.index`.
   private(set) var eventsPerThread: [Int64] = []
-  /// Acquisitions (trylocks included) per declared class and subclass:
-  /// `acquisitions[c.index * 8 + subclass]`.
+  /// Acquisitions (trylocks and `might-lock` included) per declared class
+  /// and subclass: `acquisitions[c.index * 8 + subclass]`.
   private(set) var acquisitions: [Int64] = []
   /// The most locks one thread held at once.
   var maxHeldDepth: Int { validator.deepestHeldStack?.depth ?? 0 }
@@ -68,7 +68,10 @@ struct CountingValidator: TraceConsumer {
     eventsPerThread[event.thread.index] += 1
     // A class past the class table (`.none`) has no counter: its
     // acquisitions are a limit-exceeded finding, not validated.
-    guard event.verb == .acquire, event.lockClass != .none else { return }
+    // `might_lock()` is `lock_acquire()` and `lock_release()`: the engine
+    // counts it among the acquisitions, as here.
+    guard event.verb == .acquire || event.verb == .mightLock, event.lockClass != .none
+    else { return }
     let slot = event.lockClass.index * 8 + Int(event.subclass & 7)
     if acquisitions.count <= slot {
       acquisitions.append(contentsOf: repeatElement(0, count: slot + 1 - acquisitions.count))

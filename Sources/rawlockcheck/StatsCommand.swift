@@ -177,8 +177,21 @@ struct TraceStats {
     eventsPerThread = counting.eventsPerThread.indices.map { i in
       thread(ThreadID(Int32(i)), events: counting.eventsPerThread[i])
     }
+    var perSlot = counting.acquisitions
+    // PREEMPT_RT's `local_bh` map, which `bh-disable` takes: no event names
+    // its class, the engine counts its takings.
+    if s.localBottomHalfTakings > 0,
+      let i = (0..<classes.count).first(where: {
+        classes[ClassID(Int32($0))].key == ThreadValidator.Statistics.localBottomHalfKey
+      })
+    {
+      if perSlot.count <= i * 8 {
+        perSlot.append(contentsOf: repeatElement(0, count: i * 8 + 1 - perSlot.count))
+      }
+      perSlot[i * 8] += s.localBottomHalfTakings
+    }
     var counts: [ClassCount] = []
-    for (slot, n) in counting.acquisitions.enumerated() where n > 0 {
+    for (slot, n) in perSlot.enumerated() where n > 0 {
       let base = classes[ClassID(Int32(slot / 8))]
       let sub = slot % 8
       counts.append(

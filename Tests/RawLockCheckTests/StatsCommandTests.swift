@@ -81,6 +81,38 @@ import Testing
     #expect((object["findings"] as? [String: Any])?.isEmpty == true)
   }
 
+  /// Every acquisition the total counts is some class's: `might-lock` is
+  /// lockdep's `lock_acquire()` and `lock_release()`, and with
+  /// `--preempt-rt` each outermost `bh-disable` takes the `local_bh` map,
+  /// a class no event names. (Before 2026-12-07 the total counted them and
+  /// `busiestClasses` did not: found by an independent model of `stats`.)
+  @Test func theBusiestClassesCountWhatTheTotalCounts() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class a mutex name=&a
+      class s spinlock name=&s
+      1 might-lock a
+      1 bh-disable
+      1 acquire s
+      1 release s
+      1 bh-enable
+
+      """
+    for rt in [false, true] {
+      let run = try ToolRun(
+        ["stats", "--format", "json", "-"] + (rt ? ["--preempt-rt"] : []), input: trace)
+      #expect(run.status == 0, "\(run.stderr)")
+      let object = try json(run)
+      let busiest = try #require(object["busiestClasses"] as? [[String: Any]])
+      let counts = Dictionary(
+        uniqueKeysWithValues: busiest.map {
+          ($0["name"] as? String ?? "?", $0["acquisitions"] as? Int ?? -1)
+        })
+      #expect(counts == (rt ? ["&a": 1, "&s": 1, "local_bh": 1] : ["&a": 1, "&s": 1]), "rt \(rt)")
+      #expect(object["acquisitions"] as? Int == counts.values.reduce(0, +), "rt \(rt)")
+    }
+  }
+
   @Test func textHasTheLockdepStatsLines() throws {
     let run = try ToolRun(["stats", "findings/circular-three.rlt"])
     #expect(run.status == 0)

@@ -68,6 +68,7 @@ extension ThreadValidator {
     guard configuration.preemptRT, state.nmiDepth == 0 else { return }
     let cls = localBottomHalfClass()
     guard cls != .none else { return }
+    counters.localBottomHalfTakings += 1
     acquire(LockEvent(.acquire, thread: thread, lockClass: cls, read: .recursive, origin: origin))
   }
 

@@ -110,6 +110,12 @@ public struct ThreadValidator {
     public var chainHits: Int64 = 0
     /// Acquisitions whose chain was validated anew.
     public var chainMisses: Int64 = 0
+    /// Acquisitions of the `local_bh` map that `bh-disable` takes on
+    /// PREEMPT_RT (among `acquisitions`; no event names its class:
+    /// `localBottomHalfKey`).
+    public var localBottomHalfTakings: Int64 = 0
+    /// The key of the class of the `local_bh` map (`localBottomHalfTakings`).
+    public static var localBottomHalfKey: String { LocalBottomHalf.key }
 
     /// An empty set of counters.
     public init() {}
@@ -119,6 +125,7 @@ public struct ThreadValidator {
       acquisitions += other.acquisitions
       chainHits += other.chainHits
       chainMisses += other.chainMisses
+      localBottomHalfTakings += other.localBottomHalfTakings
     }
   }
 
