@@ -40,10 +40,16 @@ final class LiveStacks: Sendable {
     _ addresses: UnsafeBufferPointer<UInt64>,
     whenNew declare: (StackID, [UInt64], [ModuleRecord]) -> Void
   ) -> (id: StackID, isNew: Bool) {
-    let key = Array(addresses)
+    var key = Array(addresses)
     let mappings = Self.mappingsIfChanged(table)
     return table.withLock { t in
       if let mappings { Self.add(mappings, to: &t) }
+      // A stack ends at its first return address outside every
+      // executable mapping: past it the walk read a stale frame record
+      // (one bug's occurrences would each have another stack, so be
+      // another finding).
+      let kept = t.symbols.framesInModules(key)
+      if kept < key.count { key.removeSubrange(kept...) }
       let known = t.symbols.stacks.count
       let id = StackID(t.symbols.internStack(key))
       let isNew = t.symbols.stacks.count > known
