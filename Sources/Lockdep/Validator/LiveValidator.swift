@@ -315,8 +315,10 @@ final class LiveValidator: Sendable {
     if scope == nil {
       state.withLock { $0.outsideScopes[finding.kind, default: 0] += 1 }
     }
-    recorder?.flushAll()
+    // A repeat is only counted: the trace needs no flush for it (each
+    // one flushed every thread's buffer, a write a repeat).
     guard isNew else { return }
+    recorder?.flushAll()
     if scope == nil { processFindings.add(1, ordering: .releasing) }
     switch policy {
     case .off, .collect: break
