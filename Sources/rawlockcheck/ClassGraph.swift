@@ -21,6 +21,8 @@ struct ClassGraph {
     var key: String
     /// lockdep's display name (`name/N` for a subclass).
     var name: String
+    /// Its subclass (`sub=`; 0 for a declared class).
+    var subclass: UInt8
     /// The kind it was declared with.
     var kind: LockKind
     /// Its outer and inner wait types, as the configuration checks them.
@@ -143,7 +145,7 @@ struct ClassGraph {
       let id = ClassID(Int32(i))
       let c = classes[id]
       return Node(
-        id: id, key: c.key, name: c.displayName, kind: c.kind,
+        id: id, key: c.key, name: c.displayName, subclass: c.subclass, kind: c.kind,
         outer: config.effective(c.waits.effectiveOuter), inner: config.effective(c.waits.inner),
         numbers: (config.number(c.waits.effectiveOuter), config.number(c.waits.inner)),
         lockType: c.waits.lockType, usage: c.usage.usageCharacters)
@@ -487,19 +489,24 @@ struct ClassGraph {
           "nodes",
           .elements(count: nodes.count) { [nodes] i in
             let n = nodes[i]
-            return .object([
-              ("id", .string(n.dotID)),
-              ("class", .string(n.key)),
-              ("name", .string(n.name)),
-              ("kind", .string(n.kind.rawValue)),
-              ("outer", .int(n.numbers.outer)),
-              ("inner", .int(n.numbers.inner)),
-              ("lockType", .string(n.lockType.description)),
-              ("usage", .string(n.usage)),
-              ("color", .string(n.color)),
-              ("shape", .string(n.shape)),
-              ("invalidWaitContext", .bool(n.invalidWaitContext)),
-            ])
+            // The subclass when not 0, as `stats`' busiest classes give it.
+            let subclass: [(String, JSONValue)] =
+              n.subclass == 0 ? [] : [("subclass", .int(Int(n.subclass)))]
+            return .object(
+              [
+                ("id", .string(n.dotID)),
+                ("class", .string(n.key)),
+                ("name", .string(n.name)),
+              ] + subclass + [
+                ("kind", .string(n.kind.rawValue)),
+                ("outer", .int(n.numbers.outer)),
+                ("inner", .int(n.numbers.inner)),
+                ("lockType", .string(n.lockType.description)),
+                ("usage", .string(n.usage)),
+                ("color", .string(n.color)),
+                ("shape", .string(n.shape)),
+                ("invalidWaitContext", .bool(n.invalidWaitContext)),
+              ])
           }
         ),
         (

@@ -250,6 +250,29 @@ import Testing
     #expect(edges.first?["style"] as? String == "bold")
   }
 
+  /// A subclass variant's node says its subclass, as `stats`' busiest
+  /// classes do (its `class` is its declared class's key, which it shares);
+  /// a declared class's says none.
+  @Test func jsonNodesGiveTheirSubclass() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class i mutex name=&inode
+      1 acquire i inst=1
+      1 acquire i sub=2 inst=2
+      1 release i inst=2
+      1 release i inst=1
+
+      """
+    let run = try ToolRun(["graph", "--format", "json", "-"], input: trace)
+    #expect(run.status == 0, "\(run.stderr)")
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    let nodes = try #require(object["nodes"] as? [[String: Any]])
+    #expect(nodes.map { $0["name"] as? String } == ["&inode", "&inode/2"])
+    #expect(nodes.map { $0["class"] as? String } == ["i", "i"])
+    #expect(nodes.map { $0["subclass"] as? Int } == [nil, 2])
+  }
+
   /// An edge whose stack cannot be symbolized (no `module` lines) is
   /// labelled with where the trace has it: its line in a text trace, its
   /// event in the binary encoding of the same trace, as `report` names
