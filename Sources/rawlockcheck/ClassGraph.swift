@@ -253,8 +253,12 @@ struct ClassGraph {
     // invalid wait context may be one another finding refused (a cycle it
     // closes, reported after the wait context it breaks), drawn beside
     // the graph's edges.
+    // Only the held locks of the lock's own interrupt context: lockdep's
+    // `check_wait_context()` reads those (and the context itself); a lock
+    // of the task a hard interrupt came in on is no dependency of the
+    // lock, and its edge into it, if any, was taken validly.
     for (held, lock) in waitContexts {
-      for h in held {
+      for h in held where h.irqContext == lock.irqContext {
         if let e = graph.edge(from: h.lockClass, to: lock.lockClass) {
           edges[Int(e)].invalidWaitContext = true
         } else if let i = refused[pairKey(h.lockClass, lock.lockClass)] {

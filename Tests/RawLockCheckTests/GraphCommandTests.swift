@@ -149,6 +149,47 @@ import Testing
     #expect(!dot.contains(##"color="#d50000""##))
   }
 
+  /// A lock taken in a hard interrupt where its wait type is not allowed
+  /// breaks the interrupt's wait context, not its interrupted task's locks
+  /// (lockdep's `check_wait_context()` reads the held locks of the
+  /// acquisition's own interrupt context): the task's valid dependency
+  /// into the same class is not dashed, though the finding lists the task's
+  /// locks as held. (Before 2026-12-07 it was; found by an independent
+  /// model of `graph`.)
+  @Test func anInvalidWaitContextInAnInterruptDashesNoTaskEdge() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class r raw_spinlock name=&r
+      class m mutex name=&m
+      class s spinlock name=&s
+      1 acquire m
+      1 acquire s
+      1 release s
+      1 hardirq-enter
+      1 acquire r
+      1 acquire s
+      1 release s
+      1 release r
+      1 hardirq-exit
+      1 release m
+
+      """
+    let run = try ToolRun(["graph", "--format", "json", "-"], input: trace)
+    #expect(run.status == 0, "\(run.stderr)")
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    let edges = try #require(object["edges"] as? [[String: Any]])
+    let flagged = edges.filter { $0["invalidWaitContext"] as? Bool == true }
+    #expect(
+      flagged.map { "\($0["fromName"] as? String ?? "?") -> \($0["toName"] as? String ?? "?")" }
+        == ["&r -> &s"])
+    let nodes = try #require(object["nodes"] as? [[String: Any]])
+    #expect(
+      nodes.filter { $0["invalidWaitContext"] as? Bool == true }.map { $0["name"] as? String } == [
+        "&s"
+      ])
+  }
+
   /// An irq lock inversion's path from the irq-safe class to the
   /// irq-unsafe one is purple and bold, with the dependency the finding
   /// refused (drawn, as a cycle's is); a path made by a later usage mark
