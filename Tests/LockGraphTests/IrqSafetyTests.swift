@@ -329,6 +329,46 @@ import WaitContext
     #expect(s.kinds.isEmpty, "\(s.kinds)")
   }
 
+  /// lockdep's `usage_skip()` skips a per-CPU class in the irq-usage
+  /// searches only when its inner wait type is at least `LD_WAIT_CONFIG`
+  /// (`local_lock_t`); one below that is searched (lockdep warns, and goes
+  /// on). So a hardirq-safe lock taken around a per-CPU map of inner
+  /// `spin`, taken around a hardirq-unsafe lock, is an irq lock inversion,
+  /// and around one of inner `config` is not (nor, without
+  /// PROVE_RAW_LOCK_NESTING, where `LD_WAIT_CONFIG` is `LD_WAIT_SPIN`,
+  /// around one of inner `spin`). Before 2026-12-07 every per-CPU class
+  /// was skipped.
+  @Test func aPerCPUClassBelowConfigIsNotSkippedByIrqSearches() throws {
+    for (inner, raw, expected) in [
+      (WaitType.spin, true, [FindingKind.irqLockInversion]),
+      (.free, true, [.irqLockInversion]),
+      (.config, true, []),
+      (.spin, false, []),
+      (.free, false, [.irqLockInversion]),
+    ] {
+      var s = Scenario(CheckConfiguration(proveRawLockNesting: raw))
+      s.lock("S", .rawSpinlock)
+      s.lock("U", .rawSpinlock)
+      s.lock("P", .custom, inner: inner, type: .percpu)
+      try s.useInHardirq("S")
+      s.acquire("U")
+      s.release("U")
+      try s.event(.irqDisable)
+      s.acquire("S")
+      s.acquire("P")
+      s.acquire("U")
+      s.release("U")
+      s.release("P")
+      s.release("S")
+      try s.event(.irqEnable)
+      // (A map of inner `free` or `config` also breaks a wait context
+      // here, which is another finding.)
+      #expect(
+        s.kinds.filter { $0 != .invalidWaitContext } == expected,
+        "inner \(inner), raw nesting \(raw)")
+    }
+  }
+
   /// An `rcu_bh` acquisition with a nest lock that is not merged (no entry
   /// of its class on top) has an entry of its own and disables bottom
   /// halves as any other (`rcu_read_lock_bh()` calls `local_bh_disable()`

@@ -244,6 +244,23 @@ public struct ClassTables: @unchecked Sendable {
   @inline(__always)
   public func waits(_ id: ClassID) -> ClassWaitTypes { records[id.index].waits }
 
+  /// Whether lockdep's irq-usage searches skip class `id` (and any path
+  /// through it): lockdep's `usage_skip()`, which skips an override class
+  /// (`LD_LOCK_WAIT_OVERRIDE`: not a lock) and a per-CPU one whose inner
+  /// wait type is at least `LD_WAIT_CONFIG` (`local_lock_t`); one below
+  /// that is searched (lockdep warns there, `DEBUG_LOCKS_WARN_ON`, and
+  /// does not skip it).
+  func skipsIrqUsage(_ id: ClassID) -> Bool {
+    let waits = records[id.index].waits
+    switch waits.lockType {
+    case .normal: return false
+    case .override: return true
+    case .percpu:
+      let configuration = registry.configuration
+      return configuration.number(waits.inner) >= configuration.number(.config)
+    }
+  }
+
   /// Whether class `id` takes part in the graph.
   @inline(__always)
   public func check(_ id: ClassID) -> Bool { records[id.index].check }

@@ -84,7 +84,8 @@ struct GraphSearch: Sendable {
   ///   - rootOnlyRecursive: lockdep's `only_xr` for the root: forward from a
   ///     held lock taken as a recursive read, or backward from a shared one.
   ///   - skipIrqUsageExempt: skip per-cpu and override classes (and any
-  ///     path through them), as lockdep's `usage_skip()` does for irq searches.
+  ///     path through them), as lockdep's `usage_skip()` does for irq
+  ///     searches (`ClassTables.skipsIrqUsage`).
   mutating func run(
     graph: DependencyGraph, classes: ClassTables, from root: ClassID, direction: Direction,
     rootOnlyRecursive: Bool, skipIrqUsageExempt: Bool, goal: Goal
@@ -178,7 +179,7 @@ struct GraphSearch: Sendable {
       let i = Int(queue[head])
       head += 1
       let cls = ClassID(Int32(i))
-      if skipIrqUsageExempt && classes.waits(cls).lockType != .normal { continue }
+      if skipIrqUsageExempt && classes.skipsIrqUsage(cls) { continue }
       switch goal {
       case .conflict:
         if cls == target && (targetRead == .exclusive || !onlyRecursive[i]) {
