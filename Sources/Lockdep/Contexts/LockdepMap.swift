@@ -52,21 +52,34 @@ extension Checked {
         kind: kind, waits: waits, name: name, key: key, fileID: fileID, line: line, column: column)
     }
 
-    /// Records an acquisition (`lock_map_acquire()`, or a read with `read`).
-    public func acquire(read: Bool = false, recursive: Bool = false, trylock: Bool = false) {
-      validateAcquire(
-        read: read ? (recursive ? .recursive : .shared) : .exclusive, trylock: trylock)
-    }
-
-    /// `acquire(read:recursive:trylock:)` from call site `ip` (lockdep's
-    /// `lock_acquire(..., ip)`): a lock type of your own passes its
-    /// caller's address, `LockValidation.returnAddress()`, so that reports
-    /// name the line that took it rather than the lock type's function.
+    /// Records an acquisition (`lock_map_acquire()`, or a read with
+    /// `read`), as lockdep's `lock_acquire()` takes one: nested at
+    /// `subclass` (0 to 7, as `lock(subclass:)`), or under `nestLock`,
+    /// which must be held (as `lock(nestLock:)`; one that is not
+    /// validated serializes nothing the validator knows of, and is
+    /// ignored), so that a lock type of your own built on a map can offer
+    /// both.
     public func acquire(
-      read: Bool = false, recursive: Bool = false, trylock: Bool = false, from ip: UInt64
+      read: Bool = false, recursive: Bool = false, trylock: Bool = false, subclass: Int = 0,
+      nestLock: (any KernelLock)? = nil
     ) {
       validateAcquire(
-        read: read ? (recursive ? .recursive : .shared) : .exclusive, trylock: trylock, ip: ip)
+        read: read ? (recursive ? .recursive : .shared) : .exclusive, trylock: trylock,
+        subclass: subclass, nest: nestLock as? ValidatedLock)
+    }
+
+    /// `acquire(read:recursive:trylock:subclass:nestLock:)` from call site
+    /// `ip` (lockdep's `lock_acquire(..., ip)`): a lock type of your own
+    /// passes its caller's address, `LockValidation.returnAddress()`, so
+    /// that reports name the line that took it rather than the lock
+    /// type's function.
+    public func acquire(
+      read: Bool = false, recursive: Bool = false, trylock: Bool = false, subclass: Int = 0,
+      nestLock: (any KernelLock)? = nil, from ip: UInt64
+    ) {
+      validateAcquire(
+        read: read ? (recursive ? .recursive : .shared) : .exclusive, trylock: trylock,
+        subclass: subclass, nest: nestLock as? ValidatedLock, ip: ip)
     }
 
     /// Records the release.
@@ -94,12 +107,16 @@ extension Plain {
 
     /// Does nothing.
     @inlinable @inline(__always)
-    public func acquire(read: Bool = false, recursive: Bool = false, trylock: Bool = false) {}
+    public func acquire(
+      read: Bool = false, recursive: Bool = false, trylock: Bool = false, subclass: Int = 0,
+      nestLock: (any KernelLock)? = nil
+    ) {}
 
     /// Does nothing.
     @inlinable @inline(__always)
     public func acquire(
-      read: Bool = false, recursive: Bool = false, trylock: Bool = false, from ip: UInt64
+      read: Bool = false, recursive: Bool = false, trylock: Bool = false, subclass: Int = 0,
+      nestLock: (any KernelLock)? = nil, from ip: UInt64
     ) {}
 
     /// Does nothing.

@@ -38,6 +38,47 @@ public final class Protected<Lock: KernelLock, Value>: @unchecked Sendable {
   }
 }
 
+extension Protected where Lock: NestingKernelLock {
+  /// `withLock(_:)` with the lock taken nested at `subclass`
+  /// (`mutex_lock_nested()`, `spin_lock_nested()`: 0 to 7; 0 is
+  /// `withLock(_:)`'s class), for a value of an object taken while
+  /// another of its class is held, in an order the code keeps (two
+  /// accounts locked in address order: the second at subclass 1).
+  /// - Parameters:
+  ///   - subclass: The subclass the lock is taken at.
+  ///   - body: What to do with the value while the lock is held.
+  /// - Returns: What `body` returns.
+  ///
+  /// Never inlined: the lock is taken from this function's call site.
+  @inline(never)
+  public func withLock<Result, Failure: Error>(
+    subclass: Int, _ body: (inout sending Value) throws(Failure) -> sending Result
+  ) throws(Failure) -> sending Result {
+    lock.lock(subclass: subclass, from: UInt64(UInt(bitPattern: rlc_return_address())))
+    defer { lock.unlock() }
+    return try body(&value)
+  }
+
+  /// `withLock(_:)` with the lock taken under `nestLock`, which must be
+  /// held and serializes every lock of this class taken under it
+  /// (`mutex_lock_nest_lock()`, `spin_lock_nest_lock()`): any number of
+  /// them, in any order, as `mm_take_all_locks()` takes its mappings'.
+  /// - Parameters:
+  ///   - nestLock: The lock, held, that serializes this class's locks.
+  ///   - body: What to do with the value while the lock is held.
+  /// - Returns: What `body` returns.
+  ///
+  /// Never inlined: the lock is taken from this function's call site.
+  @inline(never)
+  public func withLock<Result, Failure: Error>(
+    nestLock: some KernelLock, _ body: (inout sending Value) throws(Failure) -> sending Result
+  ) throws(Failure) -> sending Result {
+    lock.lock(nestLock: nestLock, from: UInt64(UInt(bitPattern: rlc_return_address())))
+    defer { lock.unlock() }
+    return try body(&value)
+  }
+}
+
 extension Protected where Lock: KernelReaderWriterLock, Value: Sendable {
   /// Runs `body` with the lock held shared (`read_lock()`, `down_read()`)
   /// and the value to read: readers run at once, so `body` borrows the

@@ -1,0 +1,108 @@
+import LockGraph
+import Lockdep
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A value guarded by a lock of a class another held lock has (two accounts
+/// of one type locked for a transfer) is reached as the kernel nests such
+/// locks: at a subclass (`mutex_lock_nested()`), or under a nest lock that
+/// serializes them (`mutex_lock_nest_lock()`). Without either, lockdep
+/// reports recursive locking (`check_deadlock()`); with one, nothing. (An
+/// independent trial porting real bugs found no way to annotate the fix of
+/// a transfer with `Protected` before 2026-12-07.)
+@Suite struct NestedProtectedTests {
+  init() { LockValidation.policy = .collect }
+
+  final class Account: Sendable {
+    let balance: Protected<Checked.Mutex, Int>
+    init(_ amount: Int) {
+      balance = Protected(
+        amount, by: Checked.Mutex(name: "&account->lock", key: LockClassKey("nested.account")))
+    }
+  }
+
+  /// The findings `body` causes on a thread of its own.
+  func findings(_ body: @escaping @Sendable () -> Void) -> [LockValidationScope.Occurrence] {
+    let scope = LockValidationScope()
+    pthread_join(spawn { scope.run(body) }, nil)
+    return scope.findings
+  }
+
+  @Test func aSecondAccountAtSubclassOneIsNoRecursion() {
+    let (a, b) = (Account(10), Account(0))
+    let line = #line + 3
+    let plain = findings {
+      a.balance.withLock { from in
+        b.balance.withLock { to in
+          from -= 1
+          to += 1
+        }
+      }
+    }
+    #expect(plain.map(\.kind) == [.recursiveLocking])
+    // Reported at the inner call's own line.
+    #expect(plain.first?.text.contains("NestedProtectedTests.swift:\(line)") == true)
+    let nested = findings {
+      a.balance.withLock { from in
+        b.balance.withLock(subclass: 1) { to in
+          from -= 1
+          to += 1
+        }
+      }
+    }
+    #expect(nested.isEmpty, "\(nested.map(\.text))")
+    #expect(a.balance.withLock { $0 } == 8 && b.balance.withLock { $0 } == 2)
+  }
+
+  @Test func accountsUnderANestLockAreNoRecursion() {
+    let (a, b) = (Account(10), Account(0))
+    let all = Checked.Mutex(name: "&bank->transfers", key: LockClassKey("nested.bank"))
+    let underNest = findings {
+      all.withLock {
+        a.balance.withLock(nestLock: all) { from in
+          b.balance.withLock(nestLock: all) { to in
+            from -= 1
+            to += 1
+          }
+        }
+      }
+    }
+    #expect(underNest.isEmpty, "\(underNest.map(\.text))")
+    // The nest lock must be held (`print_lock_nested_lock_not_held()`).
+    let notHeld = findings {
+      a.balance.withLock(nestLock: all) { $0 -= 1 }
+    }
+    #expect(notHeld.map(\.kind) == [.nestedLockNotTaken])
+  }
+
+  /// A lock type of one's own, built on a `LockdepMap`, nests as the
+  /// module's own do: `acquire(subclass:)` and `acquire(nestLock:)`.
+  @Test func aMapTakesASubclassOrANestLock() {
+    let key = LockClassKey("nested.map")
+    let (m1, m2) = (Checked.LockdepMap(.mutex, key: key), Checked.LockdepMap(.mutex, key: key))
+    let nest = Checked.Mutex(name: "&maps->all", key: LockClassKey("nested.maps"))
+    #expect(
+      findings {
+        m1.acquire()
+        m2.acquire()
+        m2.release()
+        m1.release()
+      }.map(\.kind) == [.recursiveLocking])
+    #expect(
+      findings {
+        m1.acquire()
+        m2.acquire(subclass: 1)
+        m2.release()
+        m1.release()
+        nest.lock()
+        m1.acquire(nestLock: nest)
+        m2.acquire(nestLock: nest)
+        m2.release()
+        m1.release()
+        nest.unlock()
+      }.isEmpty)
+  }
+}
