@@ -132,7 +132,7 @@ public struct TraceSymbols: Sendable {
   /// goes on past a frame that keeps no frame pointer (a thread start
   /// function of a library built without them) and reads a stale return
   /// address there, a different one each time.
-  public func framesInModules(_ addresses: some Collection<UInt64>) -> Int {
+  public func framesInModules(_ addresses: [UInt64]) -> Int {
     guard !views.lines.isEmpty else { return addresses.count }
     var kept = 0
     for address in addresses {
