@@ -19,6 +19,8 @@
   public typealias Mutex = Checked.Mutex
   /// `struct rw_semaphore`: validated in this build.
   public typealias RWSemaphore = Checked.RWSemaphore
+  /// A condition variable waited on with a `Mutex`: validated in this build.
+  public typealias Condition = Checked.Condition
   /// Whether this build validates the default lock types.
   public let lockValidationIsCompiledIn = true
 #else
@@ -34,6 +36,9 @@
   public typealias Mutex = Plain.Mutex
   /// `struct rw_semaphore`: not validated in this build.
   public typealias RWSemaphore = Plain.RWSemaphore
+  /// A condition variable waited on with a `Mutex`: not validated in this
+  /// build.
+  public typealias Condition = Plain.Condition
   /// Whether this build validates the default lock types.
   public let lockValidationIsCompiledIn = false
 #endif
