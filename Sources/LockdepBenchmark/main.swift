@@ -74,6 +74,16 @@ final class BareMutex: @unchecked Sendable {
 }
 
 let n = 2_000_000
+
+/// Takes `first`, then `second` under it, and releases both, `times` times.
+@inline(never) func takeInOrder(_ first: Checked.Mutex, _ second: Checked.Mutex, times: Int) {
+  for _ in 0..<times {
+    first.lock()
+    second.lock()
+    second.unlock()
+    first.unlock()
+  }
+}
 LockValidation.policy = .collect
 
 // `LockdepBenchmark loop [mutex|spin|bare-spin|life|inversion] [COUNT]`: only pairs of one
@@ -100,16 +110,8 @@ if CommandLine.arguments.dropFirst().first == "loop" {
     // the refused dependency is counted, not reported again.
     let a = Checked.Mutex(name: "&bench->a", key: LockClassKey("&bench->a"))
     let b = Checked.Mutex(name: "&bench->b", key: LockClassKey("&bench->b"))
-    a.lock()
-    b.lock()
-    b.unlock()
-    a.unlock()
-    for _ in 0..<count {
-      b.lock()
-      a.lock()
-      a.unlock()
-      b.unlock()
-    }
+    takeInOrder(a, b, times: 1)
+    takeInOrder(b, a, times: count)
   case "bare-spin":
     let lock = BareSpin()
     for _ in 0..<count {
@@ -283,29 +285,12 @@ let (bareLifeNs, lifeNs) = (lifeFigures[0], lifeFigures[1])
 // their recorded order (chain cached), alternating rounds.
 let orderedA = Checked.Mutex(name: "&bench->ordered_a", key: LockClassKey("&bench->ordered_a"))
 let orderedB = Checked.Mutex(name: "&bench->ordered_b", key: LockClassKey("&bench->ordered_b"))
-orderedA.lock()
-orderedB.lock()
-orderedB.unlock()
-orderedA.unlock()
+takeInOrder(orderedA, orderedB, times: 1)
 let inversionFigures = measureInterleaved(
   n / 20,
   [
-    { k in
-      for _ in 0..<k {
-        orderedA.lock()
-        orderedB.lock()
-        orderedB.unlock()
-        orderedA.unlock()
-      }
-    },
-    { k in
-      for _ in 0..<k {
-        orderedB.lock()
-        orderedA.lock()
-        orderedA.unlock()
-        orderedB.unlock()
-      }
-    },
+    { k in takeInOrder(orderedA, orderedB, times: k) },
+    { k in takeInOrder(orderedB, orderedA, times: k) },
   ])
 let (orderedNs, inversionNs) = (inversionFigures[0], inversionFigures[1])
 

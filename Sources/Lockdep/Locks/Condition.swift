@@ -4,51 +4,6 @@ import CLockdepSupport
   import Glibc
 #endif
 
-/// A `pthread_cond_t`, waited on with its mutex held.
-@usableFromInline
-struct ConditionVariable: ~Copyable {
-  @usableFromInline let cond: UnsafeMutablePointer<pthread_cond_t>
-
-  @inlinable
-  init() {
-    cond = .allocate(capacity: 1)
-    var attr = pthread_condattr_t()
-    pthread_condattr_init(&attr)
-    // Timed waits measure from the monotonic clock (`timeout:`), which a
-    // change of the wall clock does not move.
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
-    pthread_cond_init(cond, &attr)
-    pthread_condattr_destroy(&attr)
-  }
-
-  deinit {
-    pthread_cond_destroy(cond)
-    cond.deallocate()
-  }
-
-  @inlinable borrowing func wait(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) {
-    pthread_cond_wait(cond, mutex)
-  }
-
-  /// Whether it was woken (or woke spuriously) before `timeout` passed.
-  @inlinable borrowing func wait(
-    _ mutex: UnsafeMutablePointer<pthread_mutex_t>, timeout: Duration
-  ) -> Bool {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    let (seconds, attoseconds) = max(timeout, .zero).components
-    var nanoseconds = Int64(now.tv_nsec) + attoseconds / 1_000_000_000
-    var deadline = timespec()
-    deadline.tv_sec = now.tv_sec + Int(seconds) + Int(nanoseconds / 1_000_000_000)
-    nanoseconds %= 1_000_000_000
-    deadline.tv_nsec = Int(nanoseconds)
-    return pthread_cond_timedwait(cond, mutex, &deadline) != ETIMEDOUT
-  }
-
-  @inlinable borrowing func signal() { pthread_cond_signal(cond) }
-  @inlinable borrowing func broadcast() { pthread_cond_broadcast(cond) }
-}
-
 extension Checked {
   /// A condition variable (`pthread_cond_t`, `NSCondition`'s wait) to wait
   /// on with a `Checked.Mutex` held. Lockdep has none (the kernel waits on
