@@ -121,8 +121,15 @@ extension ThreadValidator {
   /// Whether an acquisition of class `cls` with nest lock `nest` now would
   /// be merged into the newest held lock (`mergeIntoTop`).
   func mergesIntoTop(_ cls: ClassID, nest: ClassID) -> Bool {
-    guard nest != .none, !state.stopped, let top = state.top else { return false }
-    return top.lockClass == cls && top.irqContext == state.irqContext
+    !state.stopped && topMerges(cls, nest: nest, irqContext: state.irqContext)
+  }
+
+  /// Whether a lock of class `cls` with nest lock `nest`, in interrupt
+  /// context `irqContext`, is merged into the newest held lock: lockdep's
+  /// condition (`__lock_acquire()`).
+  func topMerges(_ cls: ClassID, nest: ClassID, irqContext: UInt8) -> Bool {
+    guard nest != .none, let top = state.top else { return false }
+    return top.lockClass == cls && top.irqContext == irqContext
   }
 
   /// lockdep's nest-lock merge (`__lock_acquire()`): a lock of class `cls`
@@ -132,9 +139,9 @@ extension ThreadValidator {
   mutating func mergeIntoTop(
     _ cls: ClassID, nest: ClassID, irqContext: UInt8, references: UInt32
   ) -> Bool {
-    guard nest != .none, var top = state.top, top.lockClass == cls,
-      top.irqContext == irqContext
-    else { return false }
+    guard topMerges(cls, nest: nest, irqContext: irqContext), var top = state.top else {
+      return false
+    }
     top.references = max(top.references, 1) + max(references, 1)
     state.held[state.held.count - 1] = top
     return true

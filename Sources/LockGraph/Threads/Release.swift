@@ -175,8 +175,11 @@ extension ThreadValidator {
       // nest lock, now right above a held lock of its class, becomes a
       // reference of that entry (which keeps its own read and trylock
       // flags, and so its kind in the dependencies the locks above add).
-      if mergeIntoTop(
-        lock.lockClass, nest: lock.nest, irqContext: lock.irqContext, references: lock.references)
+      // Not an `rcu_bh` map that began its own bottom-half section (one
+      // taken with a nest lock, not merged then): its entry ends it.
+      if !lock.endsBottomHalfSection,
+        mergeIntoTop(
+          lock.lockClass, nest: lock.nest, irqContext: lock.irqContext, references: lock.references)
       {
         continue
       }
