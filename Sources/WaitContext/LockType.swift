@@ -5,7 +5,8 @@ public enum LockType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
   case normal
   /// A per-CPU lock (`local_lock_t`): skipped by the irq-usage searches
   /// when its inner wait type is at least `config` (lockdep's
-  /// `usage_skip()`; below that lockdep warns and does not skip it).
+  /// `usage_skip()`; below that lockdep's `DEBUG_LOCKS_WARN_ON` turns it
+  /// off, and here the class is searched).
   case percpu
   /// A wait-type annotation (`LD_LOCK_WAIT_OVERRIDE`): resets the running
   /// wait limit to its own inner type, and is skipped by irq-usage searches.

@@ -331,8 +331,9 @@ import WaitContext
 
   /// lockdep's `usage_skip()` skips a per-CPU class in the irq-usage
   /// searches only when its inner wait type is at least `LD_WAIT_CONFIG`
-  /// (`local_lock_t`); one below that is searched (lockdep warns, and goes
-  /// on). So a hardirq-safe lock taken around a per-CPU map of inner
+  /// (`local_lock_t`); for one below that it returns false (not skipped)
+  /// after a `DEBUG_LOCKS_WARN_ON`, which turns lockdep itself off, where
+  /// validation here goes on. So a hardirq-safe lock taken around a per-CPU map of inner
   /// `spin`, taken around a hardirq-unsafe lock, is an irq lock inversion,
   /// and around one of inner `config` is not (nor, without
   /// PROVE_RAW_LOCK_NESTING, where `LD_WAIT_CONFIG` is `LD_WAIT_SPIN`,

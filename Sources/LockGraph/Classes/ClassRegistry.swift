@@ -247,9 +247,11 @@ public struct ClassTables: @unchecked Sendable {
   /// Whether lockdep's irq-usage searches skip class `id` (and any path
   /// through it): lockdep's `usage_skip()`, which skips an override class
   /// (`LD_LOCK_WAIT_OVERRIDE`: not a lock) and a per-CPU one whose inner
-  /// wait type is at least `LD_WAIT_CONFIG` (`local_lock_t`); one below
-  /// that is searched (lockdep warns there, `DEBUG_LOCKS_WARN_ON`, and
-  /// does not skip it).
+  /// wait type is at least `LD_WAIT_CONFIG` (`local_lock_t`). One below
+  /// that is a misdeclared class, for which `usage_skip()` returns false
+  /// after `DEBUG_LOCKS_WARN_ON`, which turns lockdep off (so it prints no
+  /// inversion after the warning); validation does not turn itself off
+  /// here, and searches it as that return says.
   func skipsIrqUsage(_ id: ClassID) -> Bool {
     let waits = records[id.index].waits
     switch waits.lockType {
