@@ -144,14 +144,6 @@ struct ModuleViews: Sendable {
     Self.line(holding: address, in: active)
   }
 
-  /// Whether some line in force holds return address `address` (any line,
-  /// once replacement is no longer followed).
-  func holds(_ address: UInt64) -> Bool {
-    if follows { return lineInForce(holding: address) >= 0 }
-    let call = address &- 1
-    return address != 0 && lines.contains { call >= $0.start && call < $0.end }
-  }
-
   /// The line each of `addresses` is of for a stack declared after
   /// `count` lines, before any line was replaced: the line holding it
   /// among those, or -1 (an address no line before the stack holds is

@@ -126,22 +126,6 @@ public struct TraceSymbols: Sendable {
     return line >= 0 ? modules[Int(line)] : nil
   }
 
-  /// How many of `addresses` (a stack, innermost first) to keep: up to
-  /// the first return address that no module line in force holds, past
-  /// the first (the call site, kept whatever it is). A frame-pointer walk
-  /// goes on past a frame that keeps no frame pointer (a thread start
-  /// function of a library built without them) and reads a stale return
-  /// address there, a different one each time.
-  public func framesInModules(_ addresses: [UInt64]) -> Int {
-    guard !views.lines.isEmpty else { return addresses.count }
-    var kept = 0
-    for address in addresses {
-      if kept > 0 && !views.holds(address) { break }
-      kept += 1
-    }
-    return kept
-  }
-
   /// The addresses of stack `id`, or nil when there is no such stack.
   public func stack(_ id: StackID) -> [UInt64]? {
     id.raw >= 0 && Int(id.raw) < stacks.count ? stacks[Int(id.raw)] : nil

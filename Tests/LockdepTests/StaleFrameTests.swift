@@ -4,6 +4,10 @@ import Testing
 
 @testable import Lockdep
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// A frame-pointer walk goes on past a frame that keeps no frame pointer
 /// (a sanitizer's thread start function, a C library built without them)
 /// and reads whatever return address lies there: a different one each time
@@ -42,5 +46,23 @@ import Testing
     #expect(second == prefix)
     // The call site is kept whatever it is: a stack is never empty.
     #expect(Self.intern([0x10, 0x20], in: stacks) == [0x10])
+  }
+
+  /// A frame in executable memory of no file is kept, and the frames after
+  /// it: the kernel's `[vdso]` (where aarch64's signal return is), and
+  /// anonymous code (a JIT's) mapped before the stack was captured. (The
+  /// review of the change above found a stack cut at a `[vdso]` frame.)
+  @Test func framesInTheVDSOAndInAnonymousCodeAreKept() throws {
+    let real = Self.captured()
+    try #require(real.count >= 3)
+    let vdso = try #require(ExecutableMappings.read().first { $0.path == "[vdso]" }).start
+    let page = try #require(
+      mmap(nil, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+    defer { munmap(page, 4096) }
+    let jit = UInt64(UInt(bitPattern: page))
+    // Read after the mapping was made: a new table.
+    let stacks = LiveStacks()
+    let stack = [real[0], vdso + 0x101, real[1], jit + 0x11, real[2]]
+    #expect(Self.intern(stack, in: stacks) == stack)
   }
 }

@@ -20,8 +20,13 @@ enum ExecutableMappings {
   /// library by the path it opened, `/lib/...` on a merged-`/usr` system,
   /// where the maps name the file, `/usr/lib/...`).
   static func records() -> [ModuleRecord] {
+    records(of: read())
+  }
+
+  /// `records()` of mappings read before: those of files.
+  static func records(of mappings: [Mapping]) -> [ModuleRecord] {
     let loaded = ProcessModules.current()
-    return read().map { mapping in
+    return mappings.filter { $0.path.hasPrefix("/") }.map { mapping in
       let range = mapping.start..<mapping.end
       let buildID = loaded.first { $0.executableRanges.contains { $0.overlaps(range) } }?
         .buildIDHex
@@ -31,6 +36,8 @@ enum ExecutableMappings {
     }
   }
 
+  /// Every executable mapping, in address order: of a file (its path), the
+  /// kernel's (`[vdso]`), or anonymous (JIT code: no path).
   static func read() -> [Mapping] {
     guard let f = fopen("/proc/self/maps", "r") else { return [] }
     defer { fclose(f) }
@@ -40,13 +47,15 @@ enum ExecutableMappings {
       let text = String(
         decoding: line.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
       let fields = text.split(separator: " ", omittingEmptySubsequences: true)
-      guard fields.count >= 6, fields[1].contains("x"), fields[5].hasPrefix("/") else { continue }
+      guard fields.count >= 5, fields[1].contains("x") else { continue }
       let range = fields[0].split(separator: "-")
       guard range.count == 2, let start = UInt64(range[0], radix: 16),
         let end = UInt64(range[1], radix: 16), let offset = UInt64(fields[2], radix: 16)
       else { continue }
       result.append(
-        Mapping(start: start, end: end, offset: offset, path: fields[5...].joined(separator: " ")))
+        Mapping(
+          start: start, end: end, offset: offset,
+          path: fields.count > 5 ? fields[5...].joined(separator: " ") : ""))
     }
     return result
   }

@@ -30,6 +30,9 @@ final class LiveStacks: Sendable {
     /// The loader's count of objects unloaded when the mappings were
     /// first read.
     var firstUnloads: UInt64?
+    /// Every executable mapping at the last reading (of files, the
+    /// kernel's `[vdso]`, anonymous JIT code), sorted and disjoint.
+    var executable: [Range<UInt64>] = []
   }
   private let table = PThreadMutex(Table())
 
@@ -44,12 +47,15 @@ final class LiveStacks: Sendable {
     let mappings = Self.mappingsIfChanged(table)
     return table.withLock { t in
       if let mappings { Self.add(mappings, to: &t) }
-      // A stack ends at its first return address outside every
-      // executable mapping: past it the walk read a stale frame record
-      // (one bug's occurrences would each have another stack, so be
-      // another finding).
-      let kept = t.symbols.framesInModules(key)
-      if kept < key.count { key.removeSubrange(kept...) }
+      // A stack ends at its first return address past the call site
+      // (kept whatever it is) outside every executable mapping: past it
+      // the walk read a stale frame record, a frame that kept no frame
+      // pointer (one bug's occurrences would each have another stack, so
+      // be another finding). Code mapped since the last reading (JIT code
+      // made with no library loaded) ends a stack too.
+      if let end = key.indices.dropFirst().first(where: { !Self.holds(t.executable, key[$0]) }) {
+        key.removeSubrange(end...)
+      }
       let known = t.symbols.stacks.count
       let id = StackID(t.symbols.internStack(key))
       let isNew = t.symbols.stacks.count > known
@@ -72,13 +78,30 @@ final class LiveStacks: Sendable {
   private static func mappingsIfChanged(_ table: PThreadMutex<Table>) -> Mappings? {
     let generation = ProcessModules.generation()
     guard table.withLock({ $0.generation.map { $0 != generation } ?? true }) else { return nil }
-    return Mappings(generation: generation, lines: ExecutableMappings.records())
+    let mappings = ExecutableMappings.read()
+    return Mappings(
+      generation: generation, lines: ExecutableMappings.records(of: mappings),
+      executable: mappings.map { $0.start..<$0.end }.sorted { $0.lowerBound < $1.lowerBound })
   }
 
   /// Mappings read at a loader generation.
   private struct Mappings {
     var generation: (adds: UInt64, subs: UInt64)
     var lines: [ModuleRecord]
+    var executable: [Range<UInt64>]
+  }
+
+  /// Whether one of `ranges` (sorted, disjoint) holds the call before
+  /// return address `address`.
+  private static func holds(_ ranges: [Range<UInt64>], _ address: UInt64) -> Bool {
+    guard address != 0 else { return false }
+    let call = address &- 1
+    var (low, high) = (0, ranges.count)
+    while low < high {
+      let mid = (low + high) / 2
+      if ranges[mid].upperBound <= call { low = mid + 1 } else { high = mid }
+    }
+    return low < ranges.count && ranges[low].contains(call)
   }
 
   /// Adds `mappings` to `t` unless a newer reading was added already
@@ -90,6 +113,7 @@ final class LiveStacks: Sendable {
       else { return }
     }
     t.generation = generation
+    t.executable = mappings.executable
     if t.firstUnloads == nil { t.firstUnloads = generation.subs }
     for line in mappings.lines where t.symbols.addModule(line, buildIDMayBeLate: true) {
       t.undeclared.append(line)
