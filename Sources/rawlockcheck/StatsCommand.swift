@@ -180,11 +180,7 @@ struct TraceStats {
     var perSlot = counting.acquisitions
     // PREEMPT_RT's `local_bh` map, which `bh-disable` takes: no event names
     // its class, the engine counts its takings.
-    if s.localBottomHalfTakings > 0,
-      let i = (0..<classes.count).first(where: {
-        classes[ClassID(Int32($0))].key == ThreadValidator.Statistics.localBottomHalfKey
-      })
-    {
+    if s.localBottomHalfTakings > 0, let i = v.core.localBottomHalfClass?.index {
       if perSlot.count <= i * 8 {
         perSlot.append(contentsOf: repeatElement(0, count: i * 8 + 1 - perSlot.count))
       }

@@ -36,6 +36,18 @@ public final class ValidatorCore: Sendable {
   /// The forgotten locks of this core's threads.
   var forgotten: ForgottenLocks { threadOwner.ownForgotten }
 
+  /// The class of PREEMPT_RT's `local_bh` map, which `bh-disable` takes
+  /// (`ThreadValidator.Statistics.localBottomHalfTakings`), once a thread
+  /// took it; nil before. (A class a trace declared with its key and
+  /// other wait types is not it: the validator declared its own.)
+  public var localBottomHalfClass: ClassID? {
+    (0..<classes.count).last { i in
+      let c = classes[ClassID(Int32(i))]
+      return c.key == LocalBottomHalf.key && c.waits == LocalBottomHalf.waits
+        && c.subclass == 0
+    }.map { ClassID(Int32($0)) }
+  }
+
   /// A core for `configuration`, with a chain cache of `chainCacheBytes`
   /// and an optional callback for each occurrence of a finding.
   public init(

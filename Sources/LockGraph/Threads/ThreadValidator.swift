@@ -112,10 +112,8 @@ public struct ThreadValidator {
     public var chainMisses: Int64 = 0
     /// Acquisitions of the `local_bh` map that `bh-disable` takes on
     /// PREEMPT_RT (among `acquisitions`; no event names its class:
-    /// `localBottomHalfKey`).
+    /// `ValidatorCore.localBottomHalfClass`).
     public var localBottomHalfTakings: Int64 = 0
-    /// The key of the class of the `local_bh` map (`localBottomHalfTakings`).
-    public static var localBottomHalfKey: String { LocalBottomHalf.key }
 
     /// An empty set of counters.
     public init() {}
