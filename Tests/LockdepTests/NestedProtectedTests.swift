@@ -105,4 +105,30 @@ import Testing
         nest.unlock()
       }.isEmpty)
   }
+
+  /// A map is a nest lock too (lockdep's `lock_acquire()` takes any
+  /// `lockdep_map` as `nest_lock`): of a lock type of your own, for the
+  /// module's locks and for other maps. (The review found a map refused
+  /// by the compiler there, and a lock type of one's own ignored.)
+  @Test func aMapIsANestLock() {
+    let (a, b) = (Account(10), Account(0))
+    let outer = Checked.LockdepMap(.mutex, key: LockClassKey("nested.outermap"))
+    let key = LockClassKey("nested.innermap")
+    let (m1, m2) = (Checked.LockdepMap(.mutex, key: key), Checked.LockdepMap(.mutex, key: key))
+    let found = findings {
+      outer.acquire()
+      a.balance.withLock(nestLock: outer) { from in
+        b.balance.withLock(nestLock: outer) { to in
+          from -= 1
+          to += 1
+        }
+      }
+      m1.acquire(nestLock: outer)
+      m2.acquire(nestLock: outer)
+      m2.release()
+      m1.release()
+      outer.release()
+    }
+    #expect(found.isEmpty, "\(found.map(\.text))")
+  }
 }

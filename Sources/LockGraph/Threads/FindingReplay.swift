@@ -17,8 +17,9 @@
 /// the recursion, dependency and irq checks read) at the same site. The
 /// checks read nothing else that changes (the graph only grows, each change
 /// counted in `version`), so a validation run again would report exactly
-/// the same findings. A finding the store no longer has (`report --merge`
-/// folds findings) makes the replay decline, and the validation runs.
+/// the same findings. A finding the store no longer has makes the replay
+/// decline, and the validation runs (none is expected: `report --merge`
+/// folds findings of other traces, whose sites are their own; a guard).
 struct FindingReplay {
   /// One finding a validation reported, as its store keys it.
   struct Occurrence {

@@ -55,13 +55,13 @@ extension Checked {
     /// Records an acquisition (`lock_map_acquire()`, or a read with
     /// `read`), as lockdep's `lock_acquire()` takes one: nested at
     /// `subclass` (0 to 7, as `lock(subclass:)`), or under `nestLock`,
-    /// which must be held (as `lock(nestLock:)`; one that is not
-    /// validated serializes nothing the validator knows of, and is
-    /// ignored), so that a lock type of your own built on a map can offer
-    /// both.
+    /// which must be held (as `lock(nestLock:)`: a lock of this module or
+    /// a map, such as another lock type's of your own; any other object
+    /// serializes nothing the validator knows of, and is ignored), so that
+    /// a lock type of your own built on a map can offer both.
     public func acquire(
       read: Bool = false, recursive: Bool = false, trylock: Bool = false, subclass: Int = 0,
-      nestLock: (any KernelLock)? = nil
+      nestLock: AnyObject? = nil
     ) {
       validateAcquire(
         read: read ? (recursive ? .recursive : .shared) : .exclusive, trylock: trylock,
@@ -75,7 +75,7 @@ extension Checked {
     /// type's function.
     public func acquire(
       read: Bool = false, recursive: Bool = false, trylock: Bool = false, subclass: Int = 0,
-      nestLock: (any KernelLock)? = nil, from ip: UInt64
+      nestLock: AnyObject? = nil, from ip: UInt64
     ) {
       validateAcquire(
         read: read ? (recursive ? .recursive : .shared) : .exclusive, trylock: trylock,
@@ -109,14 +109,14 @@ extension Plain {
     @inlinable @inline(__always)
     public func acquire(
       read: Bool = false, recursive: Bool = false, trylock: Bool = false, subclass: Int = 0,
-      nestLock: (any KernelLock)? = nil
+      nestLock: AnyObject? = nil
     ) {}
 
     /// Does nothing.
     @inlinable @inline(__always)
     public func acquire(
       read: Bool = false, recursive: Bool = false, trylock: Bool = false, subclass: Int = 0,
-      nestLock: (any KernelLock)? = nil, from ip: UInt64
+      nestLock: AnyObject? = nil, from ip: UInt64
     ) {}
 
     /// Does nothing.

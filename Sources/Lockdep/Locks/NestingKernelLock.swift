@@ -11,8 +11,11 @@ public protocol NestingKernelLock: KernelLock {
   func lock(subclass: Int, from ip: UInt64)
   /// Takes a lock of the same class as one held, both serialized by
   /// `nestLock`, which must be held, as `lock(nestLock:)`, recorded at
-  /// call site `ip` (a return address).
-  func lock(nestLock: some KernelLock, from ip: UInt64)
+  /// call site `ip` (a return address). `nestLock` is a lock of this
+  /// module or a `LockdepMap` (a lock type of your own: its map); any
+  /// other object serializes nothing the validator knows of, and the lock
+  /// is taken as by `lock(from:)`.
+  func lock(nestLock: AnyObject, from ip: UInt64)
 }
 
 extension SpinningLock: NestingKernelLock {
@@ -24,7 +27,7 @@ extension SpinningLock: NestingKernelLock {
 
   /// `spin_lock_nest_lock()` from call site `ip` (a nest lock that is not
   /// validated serializes nothing the validator knows of: `lock(from:)`).
-  public final func lock(nestLock: some KernelLock, from ip: UInt64) {
+  public final func lock(nestLock: AnyObject, from ip: UInt64) {
     guard let validated = nestLock as? ValidatedLock else { return lock(from: ip) }
     validateAcquire(nest: validated, ip: ip)
     take({ word.tryLock() }, { word.lock() })
@@ -40,7 +43,7 @@ extension Checked.Mutex: NestingKernelLock {
 
   /// `mutex_lock_nest_lock()` from call site `ip` (a nest lock that is not
   /// validated serializes nothing the validator knows of: `lock(from:)`).
-  public func lock(nestLock: some KernelLock, from ip: UInt64) {
+  public func lock(nestLock: AnyObject, from ip: UInt64) {
     guard let validated = nestLock as? ValidatedLock else { return lock(from: ip) }
     validateAcquire(nest: validated, ip: ip)
     take({ mutex.tryLock() }, { mutex.lock() })
@@ -56,7 +59,7 @@ extension Checked.RWSemaphore: NestingKernelLock {
 
   /// `down_write_nest_lock()` from call site `ip` (a nest lock that is not
   /// validated serializes nothing the validator knows of: `lock(from:)`).
-  public func lock(nestLock: some KernelLock, from ip: UInt64) {
+  public func lock(nestLock: AnyObject, from ip: UInt64) {
     guard let validated = nestLock as? ValidatedLock else { return lock(from: ip) }
     validateAcquire(nest: validated, ip: ip)
     take({ rwlock.tryLock() }, { rwlock.lock() })
@@ -67,19 +70,19 @@ extension Plain.RawSpinLock: NestingKernelLock {
   /// Takes the lock (subclass and site ignored).
   @inlinable public func lock(subclass: Int, from ip: UInt64) { lock() }
   /// Takes the lock (nest lock and site ignored).
-  @inlinable public func lock(nestLock: some KernelLock, from ip: UInt64) { lock() }
+  @inlinable public func lock(nestLock: AnyObject, from ip: UInt64) { lock() }
 }
 
 extension Plain.Mutex: NestingKernelLock {
   /// Takes the lock (subclass and site ignored).
   @inlinable public func lock(subclass: Int, from ip: UInt64) { lock() }
   /// Takes the lock (nest lock and site ignored).
-  @inlinable public func lock(nestLock: some KernelLock, from ip: UInt64) { lock() }
+  @inlinable public func lock(nestLock: AnyObject, from ip: UInt64) { lock() }
 }
 
 extension Plain.RWSemaphore: NestingKernelLock {
   /// Takes the lock exclusively (subclass and site ignored).
   @inlinable public func lock(subclass: Int, from ip: UInt64) { lock() }
   /// Takes the lock exclusively (nest lock and site ignored).
-  @inlinable public func lock(nestLock: some KernelLock, from ip: UInt64) { lock() }
+  @inlinable public func lock(nestLock: AnyObject, from ip: UInt64) { lock() }
 }

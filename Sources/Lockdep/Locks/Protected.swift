@@ -64,14 +64,16 @@ extension Protected where Lock: NestingKernelLock {
   /// (`mutex_lock_nest_lock()`, `spin_lock_nest_lock()`): any number of
   /// them, in any order, as `mm_take_all_locks()` takes its mappings'.
   /// - Parameters:
-  ///   - nestLock: The lock, held, that serializes this class's locks.
+  ///   - nestLock: The lock, held, that serializes this class's locks: a
+  ///     lock of this module, or a `LockdepMap` (a lock type of your own:
+  ///     its map).
   ///   - body: What to do with the value while the lock is held.
   /// - Returns: What `body` returns.
   ///
   /// Never inlined: the lock is taken from this function's call site.
   @inline(never)
   public func withLock<Result, Failure: Error>(
-    nestLock: some KernelLock, _ body: (inout sending Value) throws(Failure) -> sending Result
+    nestLock: AnyObject, _ body: (inout sending Value) throws(Failure) -> sending Result
   ) throws(Failure) -> sending Result {
     lock.lock(nestLock: nestLock, from: UInt64(UInt(bitPattern: rlc_return_address())))
     defer { lock.unlock() }
