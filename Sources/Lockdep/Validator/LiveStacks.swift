@@ -52,8 +52,11 @@ final class LiveStacks: Sendable {
       // the walk read a stale frame record, a frame that kept no frame
       // pointer (one bug's occurrences would each have another stack, so
       // be another finding). Code mapped since the last reading (JIT code
-      // made with no library loaded) ends a stack too.
-      if let end = key.indices.dropFirst().first(where: { !Self.holds(t.executable, key[$0]) }) {
+      // made with no library loaded) ends a stack too. (None read, where
+      // `/proc` is not mounted: kept whole.)
+      if !t.executable.isEmpty,
+        let end = key.indices.dropFirst().first(where: { !Self.holds(t.executable, key[$0]) })
+      {
         key.removeSubrange(end...)
       }
       let known = t.symbols.stacks.count
