@@ -78,6 +78,34 @@ import Testing
     #expect(notHeld.map(\.kind) == [.nestedLockNotTaken])
   }
 
+  /// `lock(subclass:)` and `lock(nestLock:)` record their caller's line,
+  /// as `lock()` does (one implementation with the `from:` forms).
+  @Test func nestedLockCallsRecordTheirCallersLine() {
+    let raw = Checked.RawSpinLock(name: "&site->raw", key: LockClassKey("nested.raw"))
+    let inner = Checked.Mutex(name: "&site->inner", key: LockClassKey("nested.inner"))
+    let nest = Checked.Mutex(name: "&site->nest", key: LockClassKey("nested.nest"))
+    let subclassLine = #line + 3
+    let underRaw = findings {
+      raw.lock()
+      inner.lock(subclass: 1)
+      inner.unlock()
+      raw.unlock()
+    }
+    #expect(underRaw.first { $0.kind == .invalidWaitContext } != nil)
+    #expect(
+      underRaw.first?.text.contains("NestedProtectedTests.swift:\(subclassLine)") == true,
+      "\(underRaw.map(\.text))")
+    let nestLine = #line + 2
+    let notHeld = findings {
+      inner.lock(nestLock: nest)
+      inner.unlock()
+    }
+    #expect(notHeld.map(\.kind) == [.nestedLockNotTaken])
+    #expect(
+      notHeld.first?.text.contains("NestedProtectedTests.swift:\(nestLine)") == true,
+      "\(notHeld.map(\.text))")
+  }
+
   /// A lock type of one's own, built on a `LockdepMap`, nests as the
   /// module's own do: `acquire(subclass:)` and `acquire(nestLock:)`.
   @Test func aMapTakesASubclassOrANestLock() {

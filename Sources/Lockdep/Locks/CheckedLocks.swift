@@ -161,18 +161,12 @@ public enum Checked {
     /// Takes a mutex of the same class as one held, nested at `subclass`
     /// (`mutex_lock_nested()`, 0 to 7; 0 is `lock()`'s class): each
     /// subclass is a class of its own for the validator.
-    public func lock(subclass: Int) {
-      validateAcquire(subclass: subclass)
-      take({ mutex.tryLock() }, { mutex.lock() })
-    }
+    public func lock(subclass: Int) { lock(subclass: subclass, from: callerAddress) }
 
     /// Takes a mutex of the same class as one held, both serialized by
     /// `nestLock`, which must be held (`mutex_lock_nest_lock()`): no
     /// recursive locking finding; `nestLock` not held is one.
-    public func lock(nestLock: ValidatedLock) {
-      validateAcquire(nest: nestLock)
-      take({ mutex.tryLock() }, { mutex.lock() })
-    }
+    public func lock(nestLock: ValidatedLock) { lock(nestLock: nestLock, from: callerAddress) }
 
     /// `lock(nestLock:)` of any lock type, so that code generic over
     /// `KernelLock` builds with validation as without: a nest lock that is
@@ -235,17 +229,11 @@ public enum Checked {
 
     /// Takes a semaphore of the same class as one held, exclusively,
     /// nested at `subclass` (`down_write_nested()`, 0 to 7).
-    public func lock(subclass: Int) {
-      validateAcquire(subclass: subclass)
-      take({ rwlock.tryLock() }, { rwlock.lock() })
-    }
+    public func lock(subclass: Int) { lock(subclass: subclass, from: callerAddress) }
 
     /// `down_write_nest_lock()`: same-class nesting serialized by
     /// `nestLock`, held.
-    public func lock(nestLock: ValidatedLock) {
-      validateAcquire(nest: nestLock)
-      take({ rwlock.tryLock() }, { rwlock.lock() })
-    }
+    public func lock(nestLock: ValidatedLock) { lock(nestLock: nestLock, from: callerAddress) }
 
     /// `lock(nestLock:)` of any lock type, so that code generic over
     /// `KernelLock` builds with validation as without: a nest lock that is
@@ -430,15 +418,11 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
 
   /// `spin_lock_nested()`: a lock of the same class nested at `subclass`
   /// (0 to 7; 0 is `lock()`'s class).
-  public final func lock(subclass: Int) {
-    validateAcquire(subclass: subclass)
-    take({ word.tryLock() }, { word.lock() })
-  }
+  public final func lock(subclass: Int) { lock(subclass: subclass, from: callerAddress) }
 
   /// `spin_lock_nest_lock()`: same-class nesting serialized by `nestLock`, held.
   public final func lock(nestLock: ValidatedLock) {
-    validateAcquire(nest: nestLock)
-    take({ word.tryLock() }, { word.lock() })
+    lock(nestLock: nestLock, from: callerAddress)
   }
 
   /// `lock(nestLock:)` of any lock type, so that code generic over
