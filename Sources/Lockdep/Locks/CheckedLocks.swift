@@ -173,8 +173,9 @@ public enum Checked {
     /// not validated serializes nothing the validator knows of, and the
     /// lock is taken as by `lock()`.
     public func lock(nestLock: some KernelLock) {
-      guard let validated = nestLock as? ValidatedLock else { return lock() }
-      lock(nestLock: validated)
+      let ip = callerAddress
+      guard let validated = nestLock as? ValidatedLock else { return lock(from: ip) }
+      lock(nestLock: validated, from: ip)
     }
 
     /// Releases the mutex (`mutex_unlock()`); a release of a mutex this
@@ -240,8 +241,9 @@ public enum Checked {
     /// not validated serializes nothing the validator knows of, and the
     /// lock is taken as by `lock()`.
     public func lock(nestLock: some KernelLock) {
-      guard let validated = nestLock as? ValidatedLock else { return lock() }
-      lock(nestLock: validated)
+      let ip = callerAddress
+      guard let validated = nestLock as? ValidatedLock else { return lock(from: ip) }
+      lock(nestLock: validated, from: ip)
     }
 
     /// Releases an exclusive hold (`up_write()`).
@@ -430,8 +432,9 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
   /// not validated serializes nothing the validator knows of, and the
   /// lock is taken as by `lock()`.
   public final func lock(nestLock: some KernelLock) {
-    guard let validated = nestLock as? ValidatedLock else { return lock() }
-    lock(nestLock: validated)
+    let ip = callerAddress
+    guard let validated = nestLock as? ValidatedLock else { return lock(from: ip) }
+    lock(nestLock: validated, from: ip)
   }
 
   /// Releases the lock (`spin_unlock()`); a release of a lock this
