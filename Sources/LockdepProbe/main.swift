@@ -7,6 +7,7 @@
 import Allocator
 import Basics
 import CAllocationCounter
+import Dispatch
 import LockGraph
 import Lockdep
 import RCU
@@ -1049,6 +1050,27 @@ let scenarios: [(String, () -> Void)] = [
       print("made \(keep.count + 2)")
     }
   ),
+  (
+    // A dispatch worker thread that exits holding a lock, the process's
+    // first finding: its report is symbolized in the thread's exit (a
+    // thread-specific data destructor), where libdispatch's own state for
+    // the thread is gone. The symbolizer's first use inflated DWARF with
+    // `DispatchQueue.concurrentPerform` there: a crash (an independent
+    // trial's). Waits for the worker's exit (libdispatch ends an idle one
+    // after 5 s), 60 s at most; prints `exited after N s`.
+    "dispatch-worker-exit",
+    {
+      let mutex = Checked.Mutex(name: "&worker->leaked")
+      DispatchQueue.global().async { mutex.lock() }
+      let start = time(nil)
+      while !LockValidation.findings.contains(where: { $0.kind == .locksHeldAtExit })
+        && time(nil) - start < 60
+      {
+        usleep(100_000)
+      }
+      print("exited after \(time(nil) - start) s")
+    }
+  ),
 ]
 
 // `crash-after-finding`'s own SIGSEGV handler, installed before the
@@ -1070,7 +1092,7 @@ if names == ["all"] {
   // Those that hang, and one that ends the process.
   let leftOut = [
     "handler-deadlock", "handler-waits-then-deadlocks", "handler-deadlock-in-validator",
-    "flushed-then-exit",
+    "flushed-then-exit", "dispatch-worker-exit",
   ]
   names = scenarios.map(\.0).filter { !leftOut.contains($0) }
 }

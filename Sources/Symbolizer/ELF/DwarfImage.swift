@@ -1,6 +1,5 @@
 import Basics
 import CElfutils
-import Dispatch
 import Glibc
 
 /// The DWARF of a file whose debug sections are compressed, inflated by the
@@ -226,12 +225,21 @@ final class DwarfImage {
       split ? [[jobs[info]], jobs.indices.filter { $0 != info }.map { jobs[$0] }] : [jobs]
     let outcomes = Outcomes(count: plan.count)
     let shared = SharedImage(bytes: image)
-    DispatchQueue.concurrentPerform(iterations: plan.count) { worker in
+    let work: @Sendable (Int) -> Void = { worker in
       outcomes.succeeded[worker] = plan[worker].allSatisfy { $0.run() }
       if split, worker == 1, outcomes.succeeded[worker] {
         outcomes.lineTables = LineTables.decode(sections: placed, of: shared.bytes, like: header)
       }
     }
+    // The second worker is a thread of its own, not libdispatch's: the
+    // live validator symbolizes wherever a finding happens, a dispatch
+    // worker's exit among them (a thread-specific data destructor), where
+    // libdispatch's own state for the thread is gone and
+    // `concurrentPerform` crashed the process. Where no thread can be
+    // started, the calling thread does both.
+    let helper = split ? try? SpawnedThread.starting { work(1) } : nil
+    work(0)
+    if let helper { helper.join() } else if split { work(1) }
     return (outcomes.succeeded.allSatisfy { $0 }, outcomes.lineTables)
   }
 }
