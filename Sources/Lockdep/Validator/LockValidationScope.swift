@@ -62,7 +62,7 @@ public final class LockValidationScope: Sendable {
   let endName: String?
   /// Whether a synchronous `run` has begun: only the first, the test's
   /// own, ends the scope (a worker's `run` of it, or a nested one, ends
-  /// only its part; a worker's leftover lock is its thread's exit finding).
+  /// only its part; a worker's leftover lock is a finding at its `run`'s end).
   private let started = Atomic<Bool>(false)
   /// Whether that first run has ended (the test is over): a finding of a
   /// task or thread that outlives it, still bound to the scope, is no
@@ -113,7 +113,10 @@ public final class LockValidationScope: Sendable {
   /// finding, as lockdep reports a task returning to user space with locks
   /// held, at the end of the scope's first synchronous `run` (the test's),
   /// on its thread; other runs of it (on a worker thread, or nested) end
-  /// nothing, and a worker that keeps a lock is its thread's exit finding.
+  /// nothing, but the outermost `run` on another thread (a worker's: a
+  /// block on a dispatch queue) that leaves a lock it took held is a
+  /// finding as it returns ("work of" `endName` "on this thread"), as the
+  /// kernel's workqueue reports a work item that leaked a lock.
   /// The asynchronous `run` checks each job of its body, and its end
   /// (see there).
   public convenience init(
@@ -150,7 +153,9 @@ public final class LockValidationScope: Sendable {
   /// here). Locks taken in `body` and still held when the thread exits
   /// (`locks-held-at-exit`) are this scope's finding too.
   public func run<R>(_ body: () throws -> R) rethrows -> R {
-    try Self.$bound.withValue(self) {
+    // Not a `run` of this scope inside another on this thread.
+    let outermost = Self.bound !== self
+    return try Self.$bound.withValue(self) {
       guard let thread = Live.scopeThread() else {
         defer { Live.replayPending() }
         return try body()
@@ -162,8 +167,19 @@ public final class LockValidationScope: Sendable {
       defer {
         // Signal handlers' events queued on this thread belong to the scope.
         Live.replayPending()
-        if endsScope, let endName, thread.validator.heldCount > heldBefore {
-          thread.reportLocksHeld(above: heldBefore, atEndOf: endName)
+        if let endName, thread.validator.heldCount > heldBefore {
+          if endsScope {
+            thread.reportLocksHeld(above: heldBefore, atEndOf: endName)
+          } else if outermost {
+            // A worker's run of the test's scope (a block on a dispatch
+            // queue, a job of a pool) is a work item: the thread goes back
+            // to its pool and runs other tests' work next, under the locks
+            // it left, which its exit (perhaps never) would only then
+            // report. As the kernel's workqueue checks each work item's
+            // end (`process_one_work()`: "workqueue leaked lock"), they
+            // are the test's finding now, and forgotten.
+            thread.reportLocksHeld(above: heldBefore, atEndOf: "work of \(endName) on this thread")
+          }
         }
         if endsScope && !endsAfterJobs.load(ordering: .relaxed) { end() }
         if thread.validator.heldCount > heldBefore {
