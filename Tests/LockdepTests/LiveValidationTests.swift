@@ -557,6 +557,20 @@ import Testing
     #expect(scope.findings.map(\.finding.kind) == [.sleepInAtomic])
   }
 
+  /// In a Swift task the mark would fall on a thread of the pool, which
+  /// runs other tasks next (other tests' among them, blamed for it: an
+  /// independent trial's): it marks nothing there, and a mutex the task
+  /// takes after it is no sleep in atomic context.
+  @Test func aRealTimeMarkInATaskMarksNoThread() async {
+    let scope = LockValidationScope()
+    let mutex = Checked.Mutex(name: "&rt->task_mutex")
+    await scope.run {
+      LockValidation.markCurrentThreadRealTime()
+      mutex.withLock {}
+    }
+    #expect(scope.findings.map(\.finding.kind) == [])
+  }
+
   @Test func cleanNestingHasNoFinding() {
     let mutex = Checked.Mutex(name: "&m")
     let spin = Checked.SpinLock(name: "&s")

@@ -132,11 +132,26 @@ public enum LockValidation {
   /// atomic context for the rest of its life, in which nothing may sleep
   /// (a sleeping lock or `mightSleep()` there is a finding), as preemption
   /// disabled is in the kernel.
+  ///
+  /// Call it on a thread of your own (an audio callback's, a
+  /// `SpawnedThread`). In a Swift task (an `async` function, an async
+  /// test) it would mark whichever thread of the pool runs the task now,
+  /// for good, and every later job there, other tests' among them, would
+  /// be validated as real-time: there it marks nothing and says so on
+  /// standard error. (A block on a dispatch queue is not told apart: it
+  /// too runs on a pool's thread.)
   /// Without validation compiled in (release builds), it does nothing.
   @inline(never)  // its return address is its call site
   public static func markCurrentThreadRealTime() {
     // At its call site: a finding's "Preemption disabled at:" names it.
     let callSite = UInt64(UInt(bitPattern: rlc_return_address()))
-    if lockValidationIsCompiledIn { Live.event(.preemptDisable, ip: callSite) }
+    guard lockValidationIsCompiledIn else { return }
+    if withUnsafeCurrentTask(body: { $0 != nil }) {
+      printToStandardError(
+        "rawlockcheck: markCurrentThreadRealTime() in a Swift task marks nothing: the task's "
+          + "thread is the pool's, and runs other tasks next (call it on a thread of your own)\n")
+      return
+    }
+    Live.event(.preemptDisable, ip: callSite)
   }
 }
