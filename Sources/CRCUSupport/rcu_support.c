@@ -3,11 +3,10 @@
 
 #include <linux/membarrier.h>
 #include <pthread.h>
-#include <string.h>
 #include <sched.h>
 #include <semaphore.h>
 #include <stdlib.h>
-#include <strings.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -31,14 +30,10 @@ void rlc_rcu_flip_phase(void) {
   atomic_store_explicit(&rlc_rcu_gp_ctr, v ^ RLC_RCU_GP_CTR_PHASE, memory_order_relaxed);
 }
 
-int rlc_rcu_init_membarrier(void) {
-  // RAWLOCKCHECK_RCU_NO_MEMBARRIER: take the full-fence read side (tests
-  // it). Yes-or-no, as the other RAWLOCKCHECK_* variables: 1, true, yes or
-  // on (any case) say yes; anything else, or nothing, no.
-  const char *off = getenv("RAWLOCKCHECK_RCU_NO_MEMBARRIER");
-  int yes = off && (strcmp(off, "1") == 0 || strcasecmp(off, "true") == 0 ||
-                    strcasecmp(off, "yes") == 0 || strcasecmp(off, "on") == 0);
-  int mask = yes ? -1 : membarrier(MEMBARRIER_CMD_QUERY, 0);
+int rlc_rcu_init_membarrier(int refused) {
+  // `refused`: take the full-fence read side (RAWLOCKCHECK_RCU_NO_MEMBARRIER;
+  // tests it).
+  int mask = refused ? -1 : membarrier(MEMBARRIER_CMD_QUERY, 0);
   int ok = mask >= 0 && (mask & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
            membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0;
   atomic_store_explicit(&rlc_rcu_has_membarrier, ok, memory_order_relaxed);

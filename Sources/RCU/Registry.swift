@@ -49,7 +49,11 @@ final class ReaderRegistry: @unchecked Sendable {
   static let isCreated = Atomic<Bool>(false)
 
   private init() {
-    usesMembarrier = rlc_rcu_init_membarrier() != 0
+    // Read as the other RAWLOCKCHECK_* yes-or-no variables are (a value it
+    // cannot take is said on standard error; before 2026-12-07 it was read
+    // in C and taken silently as no).
+    let refused = ProcessEnvironment.flag("RAWLOCKCHECK_RCU_NO_MEMBARRIER")
+    usesMembarrier = rlc_rcu_init_membarrier(refused ? 1 : 0) != 0
     // The exit key now, not at a first registration in a handler.
     _ = readerExitKey
     // Before the validator's exit check: `unregister` takes

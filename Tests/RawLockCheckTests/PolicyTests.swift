@@ -382,6 +382,30 @@ import Testing
     #expect(bogus.stderr.contains("rawlockcheck: RAWLOCKCHECK_PREEMPT_RT=2 is not 1 or 0"))
   }
 
+  /// `RAWLOCKCHECK_RCU_NO_MEMBARRIER`, read when the RCU layer starts, takes
+  /// the values the other yes-or-no variables take, and a value it cannot
+  /// take is said as theirs is (it was taken silently as no before
+  /// 2026-12-07: an audit of the README's claims).
+  @Test func theRCUMembarrierVariableSaysAValueItCannotTake() throws {
+    for value in ["maybe", "2"] {
+      let run = try Self.probe(
+        "rcu-reader-exit", policy: "collect",
+        environment: ["RAWLOCKCHECK_RCU_NO_MEMBARRIER": value])
+      #expect(run.status == 0)
+      #expect(
+        run.stderr.contains(
+          "rawlockcheck: RAWLOCKCHECK_RCU_NO_MEMBARRIER=\(value) is not 1 or 0 (or true/false, "
+            + "yes/no, on/off); ignored"), "\(run.stderr)")
+    }
+    for value in ["1", "on", "0", "No", ""] {
+      let run = try Self.probe(
+        "rcu-reader-exit", policy: "collect",
+        environment: ["RAWLOCKCHECK_RCU_NO_MEMBARRIER": value])
+      #expect(run.status == 0)
+      #expect(!run.stderr.contains("RAWLOCKCHECK_RCU_NO_MEMBARRIER"), "\(value): \(run.stderr)")
+    }
+  }
+
   /// Live on PREEMPT_RT, a `spinlock_t` taken under a raw spin lock is
   /// checked after lockdep took it and before its own `rcu_read_lock()`:
   /// its report counts no RCU nesting for it (the live push keeps a

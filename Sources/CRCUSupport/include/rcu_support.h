@@ -142,8 +142,9 @@ void rlc_rcu_flip_phase(void);
 
 /// Decides once whether membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) is
 /// available (and registers for it); returns `rlc_rcu_has_membarrier`.
-/// RAWLOCKCHECK_RCU_NO_MEMBARRIER=1 (or true, yes, on) says no.
-int rlc_rcu_init_membarrier(void);
+/// `refused` nonzero (RAWLOCKCHECK_RCU_NO_MEMBARRIER, read by the caller
+/// as the other RAWLOCKCHECK_* variables are) says no.
+int rlc_rcu_init_membarrier(int refused);
 
 /// The writer's half: membarrier() on every running thread of the process,
 /// or a full fence when readers fence themselves.

@@ -7,7 +7,7 @@
 /// `RAWLOCKCHECK= program` is a common way to unset one); a value a
 /// variable cannot take is said in one line on standard error and
 /// ignored.
-enum ProcessEnvironment {
+package enum ProcessEnvironment {
   /// The value of `name`; nil when it is unset or empty.
   static func value(_ name: String) -> String? {
     guard let raw = getenv(name), raw.pointee != 0 else { return nil }
@@ -17,7 +17,7 @@ enum ProcessEnvironment {
   /// A yes-or-no variable: `1`, `true`, `yes` or `on` turn it on; `0`,
   /// `false`, `no`, `off` (in any case), the empty string or no variable
   /// leave it off; any other value is said and leaves it off.
-  static func flag(_ name: String) -> Bool {
+  package static func flag(_ name: String) -> Bool {
     guard let value = value(name) else { return false }
     switch value.lowercased() {
     case "1", "true", "yes", "on": return true
