@@ -4,10 +4,11 @@
 # each kvfree_rcu() design, the lockdep report of the invalid wait context
 # the 2020 design causes, and a table of the four designs. Extra arguments go
 # to `rawlockcheck demo` (--design NAME, --format json). Exit status 0 when
-# only inline-nowait found something (the expected result), 1 otherwise.
+# only inline-nowait found something (the expected result), 1 otherwise, 2
+# when installing or building failed (said on standard error).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
-swift build -c release --product rawlockcheck >&2
+scripts/install-deps.sh || { echo "demo.sh: installing what is missing failed" >&2; exit 2; }
+swift build -c release --product rawlockcheck >&2 || { echo "demo.sh: the build failed" >&2; exit 2; }
 bin=$(swift build -c release --show-bin-path)/rawlockcheck
 exec "$bin" demo "$@"

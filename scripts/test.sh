@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+scripts/install-sarif-venv.sh
 # The SARIF schema test must not skip here (see SARIFSchemaValidator.swift).
 export RAWLOCKCHECK_REQUIRE_SARIF_SCHEMA=1
 export RAWLOCKCHECK_SARIF_PYTHON="$PWD/.build/sarif-venv/bin/python3"

@@ -13,9 +13,10 @@ struct RawLockCheck: ParsableCommand {
     abstract: "Lockdep for programs outside the Linux kernel.",
     discussion: """
       Checks lock nesting as Linux lockdep does, with CONFIG_PROVE_RAW_LOCK_NESTING's \
-      invalid-wait-context rule. Exit status: 0 clean, 1 findings, 2 bad usage or trace \
-      (demo: 0 when it finds what it should, 1 when not; report cut short by SIGINT, \
-      SIGTERM or SIGHUP: 128 plus the signal's number, after the report of what was read).
+      invalid-wait-context rule. Exit status: 0 clean, 1 findings (report), 2 bad usage or \
+      trace (stats and graph: 0 whatever they find; demo: 0 when it finds what it should, 1 \
+      when not; report cut short by SIGINT, SIGTERM or SIGHUP: 128 plus the signal's number, \
+      after the report of what was read).
       """,
     version: version,
     subcommands: [

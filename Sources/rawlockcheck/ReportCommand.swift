@@ -113,7 +113,7 @@ struct ReportCommand: ParsableCommand {
 
   @Argument(
     help:
-      "Trace files (text or binary encoding, spec/trace-format.md); - for standard input (either encoding)."
+      "Trace files (text or binary encoding, docs/spec/trace-format.md); - for standard input (either encoding)."
   )
   var traces: [String]
 

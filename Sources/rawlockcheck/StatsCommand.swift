@@ -20,7 +20,7 @@ struct StatsCommand: ParsableCommand {
       counted on its own (as by report without --merge): text prints a block per trace, JSON \
       an object (an array of those that could be read, for several). --binary and \
       --debug-dir, with which report and graph symbolize, are taken and unused (stats prints \
-      no stack), so that one command line serves all three (spec/reports.md). Exit status 0, \
+      no stack), so that one command line serves all three (docs/spec/reports.md). Exit status 0, \
       or 2 when a trace cannot be read (the others are still counted).
       """
   )

