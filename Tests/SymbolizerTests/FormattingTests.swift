@@ -96,6 +96,15 @@ final class FormattingTests: XCTestCase {
     XCTAssertTrue(own.matches(frame("$s7Lockdep8SpinLockV4lockyyF")))
     XCTAssertTrue(own.matches(frame("$s14LockdepTesting6expect4that4fileyx_s12StaticStringVtF")))
     XCTAssertTrue(own.matches(frame("rlc_frame_address")))
+    // The stack capture itself: under ThreadSanitizer, whose `backtrace()`
+    // interceptor adds a frame, a thread-exit report began with it (and so
+    // kept the validator's frames below it).
+    XCTAssertTrue(
+      own.matches(
+        frame("$s10Symbolizer12StackCaptureO20captureWithBacktrace4into4skipSiSrys6UInt64VG_SitFZ"))
+    )
+    XCTAssertFalse(
+      own.matches(frame("$s10Symbolizer0A6EngineC6frames3forSayAA5FrameVGs6UInt64V_tF")))
     // A user module whose name merely starts with "Lockdep" mangles differently.
     XCTAssertFalse(own.matches(frame("$s11LockdepDemo4mainyyF")))
     XCTAssertFalse(own.matches(frame("main")))

@@ -56,7 +56,9 @@ public struct FrameFilter: Sendable, Hashable {
   /// rawlockcheck's own machinery: the Swift modules `Lockdep`,
   /// `LockdepTesting` and the validator engine `LockGraph` (by their
   /// mangled prefix, so user functions that only mention them are kept),
-  /// and the C shims (`rlc_`); and the Swift runtime's release path that
+  /// the symbolizer's stack capture (`StackCapture`: under ThreadSanitizer
+  /// `backtrace()`'s interceptor adds a frame, and a thread-exit report's
+  /// stack began with the capture itself), and the C shims (`rlc_`); and the Swift runtime's release path that
   /// runs a lock's `deinit` (`swift_release`, `_swift_release_dealloc`,
   /// `swift::RefCounts<...>::doDecrementSlow`, by its linkage name, and
   /// `swift_arrayDestroy`, which destroys an array's elements): a
@@ -74,7 +76,8 @@ public struct FrameFilter: Sendable, Hashable {
   /// Only a leading run is removed, so a runtime frame deeper down stays.
   public static let rawlockcheckMachinery = FrameFilter(
     functionPrefixes: [
-      "$s7Lockdep", "$s14LockdepTesting", "$s9LockGraph", "rlc_", "swift_release",
+      "$s7Lockdep", "$s14LockdepTesting", "$s9LockGraph", "$s10Symbolizer12StackCapture", "rlc_",
+      "swift_release",
       "_swift_release_dealloc", "_ZN5swift9RefCounts", "swift_arrayDestroy",
       "$s3RCU8rcuEnter", "$s3RCU7rcuExit", "$s3RCU11rcuReadLockyyF", "$s3RCU13rcuReadLockBH",
       "$s3RCU16rcuReadLockSched", "$s3RCU13rcuReadUnlockyyF", "$s3RCU15rcuReadUnlockBH",
