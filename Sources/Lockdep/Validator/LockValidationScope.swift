@@ -60,6 +60,11 @@ public final class LockValidationScope: Sendable {
   /// What the scope is, when a thread leaving it with locks taken in it
   /// still held is a finding (`the test`), else nil.
   let endName: String?
+  /// What the scope is, when each outermost `run` of it on another thread
+  /// than the first run's (a worker's) is a work item whose leftover locks
+  /// are a finding as it returns (`the test`, `the block`), else nil: the
+  /// `endName`, or a block's of `check(expecting:_:)`, which has none.
+  let workName: String?
   /// Whether a synchronous `run` has begun: only the first, the test's
   /// own, ends the scope (a worker's `run` of it, or a nested one, ends
   /// only its part; a worker's leftover lock is a finding at its `run`'s end).
@@ -131,11 +136,12 @@ public final class LockValidationScope: Sendable {
   /// A scope whose caller shows its findings or not (`check(expecting:_:)`).
   init(
     isolated: Bool, reporter: (@Sendable (Occurrence) -> Bool)? = nil, endName: String? = nil,
-    showing: Bool
+    workName: String? = nil, showing: Bool
   ) {
     isIsolated = isolated
     self.reporter = reporter
     self.endName = endName
+    self.workName = endName ?? workName
     showsFindings = showing
   }
 
@@ -151,7 +157,10 @@ public final class LockValidationScope: Sendable {
   /// Runs `body` with this scope bound: findings it causes are collected
   /// here (and, in an isolated scope, what it teaches the validator stays
   /// here). Locks taken in `body` and still held when the thread exits
-  /// (`locks-held-at-exit`) are this scope's finding too.
+  /// (`locks-held-at-exit`) are this scope's finding too; in a test's
+  /// scope (or a negative test's block), a worker's `run` (not the first,
+  /// nor one inside another on its thread) that returns holding locks it
+  /// took is that finding as it returns, and they are forgotten.
   public func run<R>(_ body: () throws -> R) rethrows -> R {
     // Not a `run` of this scope inside another on this thread.
     let outermost = Self.bound !== self
@@ -163,14 +172,15 @@ public final class LockValidationScope: Sendable {
       let base = thread.validator.core
       if isIsolated { thread.validator = thread.validator.moved(to: forkCore(from: base)) }
       let heldBefore = thread.validator.heldCount
-      let endsScope = endName != nil && !started.exchange(true, ordering: .relaxed)
+      let first = workName != nil && !started.exchange(true, ordering: .relaxed)
+      let endsScope = first && endName != nil
       defer {
         // Signal handlers' events queued on this thread belong to the scope.
         Live.replayPending()
-        if let endName, thread.validator.heldCount > heldBefore {
+        if let workName, thread.validator.heldCount > heldBefore {
           if endsScope {
-            thread.reportLocksHeld(above: heldBefore, atEndOf: endName)
-          } else if outermost {
+            thread.reportLocksHeld(above: heldBefore, atEndOf: workName)
+          } else if !first && outermost {
             // A worker's run of the test's scope (a block on a dispatch
             // queue, a job of a pool) is a work item: the thread goes back
             // to its pool and runs other tests' work next, under the locks
@@ -178,7 +188,7 @@ public final class LockValidationScope: Sendable {
             // report. As the kernel's workqueue checks each work item's
             // end (`process_one_work()`: "workqueue leaked lock"), they
             // are the test's finding now, and forgotten.
-            thread.reportLocksHeld(above: heldBefore, atEndOf: "work of \(endName) on this thread")
+            thread.reportLocksHeld(above: heldBefore, atEndOf: "work of \(workName) on this thread")
           }
         }
         if endsScope && !endsAfterJobs.load(ordering: .relaxed) { end() }
@@ -428,11 +438,12 @@ public final class LockValidationScope: Sendable {
   {
     // Locks a block that expects `locks-held-at-exit` leaves held are that
     // finding, as a test's at its end (and forgotten); another block's
-    // stay held, for the code after it to release.
+    // stay held, for the code after it to release. A worker's run of the
+    // block's scope is a work item either way (`run`).
     let scope = LockValidationScope(
       isolated: kind != nil,
       endName: kind == .locksHeldAtExit ? "the block that expects it" : nil,
-      showing: kind == nil)
+      workName: "the block", showing: kind == nil)
     let outsideBefore =
       kind != nil && LiveValidator.isCreated ? LiveValidator.shared.outsideScopes : [:]
     // The block is over, however it ended: a thread it started that finds
