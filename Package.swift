@@ -120,7 +120,7 @@ let package = Package(
       name: "LockdepTests",
       dependencies: [
         "Basics", "Lockdep", "LockdepTesting", "LockGraph", "WaitContext", "Trace",
-        "CAllocationCounter",
+        "Symbolizer", "CAllocationCounter",
       ]),
     .testTarget(name: "WaitContextTests", dependencies: ["WaitContext"]),
     .testTarget(name: "LockGraphTests", dependencies: ["Basics", "LockGraph", "WaitContext"]),

@@ -1,5 +1,6 @@
 import LockGraph
 import Lockdep
+import Symbolizer
 import Testing
 
 #if canImport(Glibc)
@@ -128,6 +129,14 @@ import Testing
     #expect(
       genericNotHeld.first.flatMap(siteLine) == genericNestLine,
       "\(genericNotHeld.map(\.text))")
+    // The address recorded is the call's own (reports drop the module's
+    // leading frames, so their `at:` line would not tell a forwarding
+    // frame's address from it): symbolized, the caller's line.
+    let ip = genericNotHeld.first?.finding.origin.ip ?? 0
+    let site = Symbolizer.inProcess().symbolize(ip, isReturnAddress: true).frames.first
+    #expect(
+      site?.file?.hasSuffix("NestedProtectedTests.swift") == true
+        && site?.line == genericNestLine, "\(String(describing: site))")
     let plainNestLine = #line + 3
     let underRawPlainNest = findings {
       raw.lock()
