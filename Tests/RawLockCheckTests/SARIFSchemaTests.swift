@@ -20,7 +20,7 @@ import Testing
   @Test(
     .enabled(
       if: SARIFSchemaValidator.runs,
-      "no SARIF schema validator (scripts/install-deps.sh installs it; scripts/test.sh requires it)"
+      "no SARIF schema validator (scripts/install-sarif-venv.sh installs it; scripts/test.sh requires it)"
     ))
   func everyReportValidatesAgainstTheSARIF210Schema() throws {
     let directory = FileManager.default.temporaryDirectory

@@ -1,5 +1,6 @@
 import CLockdepSupport
 import LockGraph
+import Synchronization
 
 /// The process-wide validator, as a program controls and reads it.
 public enum LockValidation {
@@ -138,18 +139,24 @@ public enum LockValidation {
   /// test) it would mark whichever thread of the pool runs the task now,
   /// for good, and every later job there, other tests' among them, would
   /// be validated as real-time: there it marks nothing and says so on
-  /// standard error. (A block on a dispatch queue is not told apart: it
-  /// too runs on a pool's thread.)
+  /// standard error (once per process, and not with validation off). (A
+  /// block on a dispatch queue is not told apart: it too runs on a pool's
+  /// thread.)
   /// Without validation compiled in (release builds), it does nothing.
+  /// Whether `markCurrentThreadRealTime()` in a task was said (once).
+  private static let saidRealTimeInTask = Atomic<Bool>(false)
+
   @inline(never)  // its return address is its call site
   public static func markCurrentThreadRealTime() {
     // At its call site: a finding's "Preemption disabled at:" names it.
     let callSite = UInt64(UInt(bitPattern: rlc_return_address()))
     guard lockValidationIsCompiledIn else { return }
     if withUnsafeCurrentTask(body: { $0 != nil }) {
-      printToStandardError(
-        "rawlockcheck: markCurrentThreadRealTime() in a Swift task marks nothing: the task's "
-          + "thread is the pool's, and runs other tasks next (call it on a thread of your own)\n")
+      if policy != .off && !saidRealTimeInTask.exchange(true, ordering: .relaxed) {
+        printToStandardError(
+          "rawlockcheck: markCurrentThreadRealTime() in a Swift task marks nothing: the task's "
+            + "thread is the pool's, and runs other tasks next (call it on a thread of your own)\n")
+      }
       return
     }
     Live.event(.preemptDisable, ip: callSite)
