@@ -129,6 +129,9 @@ public enum LockValidation {
     thread.recording?.name(name)
   }
 
+  /// Whether `markCurrentThreadRealTime()` in a task was said (once).
+  private static let saidRealTimeInTask = Atomic<Bool>(false)
+
   /// Marks the calling thread real-time (an audio or control thread): an
   /// atomic context for the rest of its life, in which nothing may sleep
   /// (a sleeping lock or `mightSleep()` there is a finding), as preemption
@@ -143,9 +146,6 @@ public enum LockValidation {
   /// block on a dispatch queue is not told apart: it too runs on a pool's
   /// thread.)
   /// Without validation compiled in (release builds), it does nothing.
-  /// Whether `markCurrentThreadRealTime()` in a task was said (once).
-  private static let saidRealTimeInTask = Atomic<Bool>(false)
-
   @inline(never)  // its return address is its call site
   public static func markCurrentThreadRealTime() {
     // At its call site: a finding's "Preemption disabled at:" names it.

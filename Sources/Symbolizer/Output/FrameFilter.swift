@@ -58,8 +58,9 @@ public struct FrameFilter: Sendable, Hashable {
   /// mangled prefix, so user functions that only mention them are kept),
   /// the symbolizer's stack capture (`StackCapture`: under ThreadSanitizer
   /// `backtrace()`'s interceptor adds a frame, and a thread-exit report's
-  /// stack began with the capture itself), and the C shims (`rlc_`); and the Swift runtime's release path that
-  /// runs a lock's `deinit` (`swift_release`, `_swift_release_dealloc`,
+  /// stack began with the capture itself), and the C shims (`rlc_`); and
+  /// the Swift runtime's release path that runs a lock's `deinit`
+  /// (`swift_release`, `_swift_release_dealloc`,
   /// `swift::RefCounts<...>::doDecrementSlow`, by its linkage name, and
   /// `swift_arrayDestroy`, which destroys an array's elements): a
   /// held lock freed by dropping the last reference to it starts at the
