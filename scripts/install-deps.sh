@@ -2,8 +2,9 @@
 # Installs the system packages rawlockcheck needs on a fresh Debian machine
 # (elfutils' headers for the symbolizer). Safe to run again; only installs
 # what is missing (no network when nothing is; the tests' Python packages
-# are scripts/install-sarif-venv.sh's). Needs root (or sudo) when something is missing. Extra
-# package names given as arguments are installed too (scripts/bench-rcu.sh).
+# are scripts/install-sarif-venv.sh's). Needs root (or sudo) when something
+# is missing. Extra package names given as arguments are installed too
+# (scripts/bench-rcu.sh, scripts/install-sarif-venv.sh).
 set -euo pipefail
 # zlib1g-dev: zlib, to inflate compressed debug sections (libelf uses it too).
 # libc6-dbg: libc's DWARF, for the symbolizer's tests and benchmark.
