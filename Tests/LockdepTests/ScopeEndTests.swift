@@ -18,16 +18,16 @@ import Testing
 
   struct Boom: Error {}
 
-  /// Runs `check(expecting: kind)` whose block starts a thread in its
-  /// scope whose work (its `run`) takes `lock` and returns holding it only
-  /// after the block returned (or threw); returns once that thread has
-  /// exited.
-  static func lateExit(expecting kind: FindingKind, throwing: Bool, lock: Checked.SpinLock) {
+  /// Runs a negative test's block (`check(expecting: .recursiveLocking)`,
+  /// which it does not cause) that starts a thread in its scope whose work
+  /// (its `run`) takes `lock` and returns holding it only after the block
+  /// returned (or threw); returns once that thread has exited.
+  static func lateExit(throwing: Bool, lock: Checked.SpinLock) {
     let running = Atomic<Bool>(false)
     let blockEnded = Atomic<Bool>(false)
     let thread = PThreadMutex<pthread_t?>(nil)
     do {
-      _ = try LockValidationScope.check(expecting: kind) { () throws -> Void in
+      _ = try LockValidationScope.check(expecting: .recursiveLocking) { () throws -> Void in
         let scope = LockValidationScope.current!
         let t = spawn {
           scope.run {
@@ -59,7 +59,7 @@ import Testing
     // A class per case (one place makes them all: one class, one finding).
     let name = "&scope_end->late_\(throwing)"
     Self.lateExit(
-      expecting: .recursiveLocking, throwing: throwing,
+      throwing: throwing,
       lock: Checked.SpinLock(name: name, key: LockClassKey(name)))
     #expect(Self.processFindings(naming: name).map(\.kind) == [.locksHeldAtExit])
   }
