@@ -120,6 +120,68 @@ import Testing
   /// block's `locks-held-at-exit` finding, and the next test's work on
   /// that thread is clean (a reviewer's: such blocks had no check at a
   /// worker's `run`'s end, and passed).
+  /// A pool's thread that holds a lock of its own as it runs a test's
+  /// work, which releases that lock and takes another, left held: the work
+  /// leaked a lock, though the thread holds as many as before. Told by
+  /// acquisition, not by count (before 2026-12-07 the test passed, and the
+  /// thread's next work ran under the leaked lock).
+  @Test func workThatSwapsTheWorkersLockForAnotherLeaksTheOther() {
+    let own = Checked.Mutex(name: "&pool->own", key: LockClassKey("scope_end.swap.own"))
+    let leaked = Checked.SpinLock(
+      name: "&pool->swapped", key: LockClassKey("scope_end.swap.leaked"))
+    let pool = OneThreadPool()
+    pool.runAndWait { own.lock() }
+    let test = LockValidationScope(endName: "the test")
+    test.run {
+      pool.runAndWait {
+        test.run {
+          own.unlock()
+          leaked.lock()
+        }
+      }
+    }
+    let next = LockValidationScope(endName: "the test")
+    next.run {
+      pool.runAndWait {
+        next.run {
+          own.lock()
+          own.unlock()
+        }
+      }
+    }
+    pool.runAndWait { leaked.unlock() }
+    pool.finish()
+    #expect(test.findings.map(\.kind) == [.locksHeldAtExit])
+    let text = test.findings.first?.text ?? ""
+    #expect(text.contains("leaving work of the test on this thread"), "\(text)")
+    #expect(text.contains("&pool->swapped") && !text.contains("&pool->own"), "\(text)")
+    #expect(next.findings.map(\.kind) == [], "\(next.findings.map(\.text))")
+  }
+
+  /// A test whose body begins on a thread holding a lock, releases it and
+  /// takes another it leaves held: the test's finding at its end, naming
+  /// the lock it took, which is forgotten (the thread's exit is clean).
+  @Test func aTestThatSwapsALockHeldBeforeItForAnotherLeaksTheOther() {
+    let own = Checked.Mutex(name: "&test->own", key: LockClassKey("scope_end.swap.before"))
+    let leaked = Checked.SpinLock(
+      name: "&test->swapped", key: LockClassKey("scope_end.swap.taken"))
+    let test = LockValidationScope(endName: "the test")
+    pthread_join(
+      spawn {
+        own.lock()
+        test.run {
+          own.unlock()
+          leaked.lock()
+        }
+      }, nil)
+    #expect(test.findings.map(\.kind) == [.locksHeldAtExit])
+    let text = test.findings.first?.text ?? ""
+    #expect(text.contains("&test->swapped") && !text.contains("&test->own"), "\(text)")
+    // The test's finding alone: none at the thread's exit.
+    #expect(Self.processFindings(naming: "&test->swapped").map(\.count) == [1])
+    #expect(Self.processFindings(naming: "&test->own").isEmpty)
+  }
+
   @Test(arguments: [nil, FindingKind.sleepInAtomic])
   func aBlocksWorkOnAPooledThreadThatLeaksIsTheBlocksFinding(expecting kind: FindingKind?) {
     let tag = kind?.rawValue ?? "none"

@@ -343,17 +343,20 @@ extension ThreadValidator {
       classes: [])
   }
 
-  /// The end of `scope` (a test) on this thread, which holds locks taken in
-  /// it, above the first `count`: a `locks-held-at-exit` finding naming
-  /// the scope, as lockdep's `lockdep_sys_exit()` reports a task leaving
-  /// the kernel with locks held. They stay held here (the live validator
-  /// then forgets them: `LiveThread.reportLocksHeld`).
-  public mutating func reportLocksHeld(above count: Int, atEndOf scope: String, origin: Origin) {
-    guard state.held.count > count, !state.stopped else { return }
+  /// The end of `scope` (a test) on this thread, which holds `taken`,
+  /// locks taken in it (some of its held locks, oldest first): a
+  /// `locks-held-at-exit` finding naming the scope, as lockdep's
+  /// `lockdep_sys_exit()` reports a task leaving the kernel with locks
+  /// held. They stay held here (the live validator then forgets them:
+  /// `LiveThread.reportLocksHeld`).
+  public mutating func reportLocksHeld(
+    _ taken: [HeldLock], atEndOf scope: String, origin: Origin
+  ) {
+    guard !taken.isEmpty, !state.stopped else { return }
     reportNow(
       .locksHeldAtExit, origin: origin, lock: nil,
       detail: .locksHeldAtExit(interrupt: nil, scope: scope),
-      classes: state.held[count...].map(\.lockClass))
+      classes: taken.map(\.lockClass))
     deliverPending()
   }
 

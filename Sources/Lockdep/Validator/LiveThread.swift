@@ -167,12 +167,13 @@ final class LiveThread: StackSource {
     busy = false
   }
 
-  /// The end of `scope` (a test) on this thread while it holds locks taken
-  /// in it, above the first `count`: a finding of the bound scope
-  /// (`ThreadValidator.reportLocksHeld`), with this stack. Live only: a
-  /// trace has no scopes. The locks are then forgotten (`forgetHeld`).
-  func reportLocksHeld(above count: Int, atEndOf scope: String) {
-    guard validator.heldCount > count, let newest = validator.newestHeld else { return }
+  /// The end of `scope` (a test) on this thread while it holds `taken`,
+  /// locks taken in it (`locksTaken(since:)`): a finding of the bound
+  /// scope (`ThreadValidator.reportLocksHeld`), with this stack. Live
+  /// only: a trace has no scopes. The locks are then forgotten
+  /// (`forget(_:)`).
+  func reportLocksHeld(_ taken: [HeldLock], atEndOf scope: String) {
+    guard let newest = taken.last else { return }
     inValidator {
       // The finding's stack is the newest lock's acquisition, not the
       // scope's end (the scope's and the test framework's frames;
@@ -183,33 +184,55 @@ final class LiveThread: StackSource {
       withUnsafePointer(to: &ip) { one in
         if one.pointee != 0 { replayStack = UnsafeBufferPointer(start: one, count: 1) }
         let origin = newest.origin.stack.isNone ? Origin() : newest.origin
-        validator.reportLocksHeld(above: count, atEndOf: scope, origin: origin)
+        validator.reportLocksHeld(taken, atEndOf: scope, origin: origin)
         replayStack = nil
       }
     }
-    forgetHeld(above: count)
+    forget(taken)
   }
 
-  /// Releases the locks held above the first `count`, newest first, in the
-  /// validator (and the trace) only, once reported: the program still
-  /// holds them, but what this thread does next (the next test on a test
-  /// runner's thread) is not validated under them, which would blame it
-  /// for them again and again (lockdep turns itself off after this
+  /// The locks this thread holds now that it did not hold as `before`
+  /// (its held locks then, oldest first), oldest first: those taken since,
+  /// told apart by acquisition (class, instance and origin), not by count,
+  /// since a lock held before may have been released in between and
+  /// another taken. Allocates nothing when both are empty.
+  func locksTaken(since before: [HeldLock]) -> [HeldLock] {
+    guard validator.heldCount > 0 else { return [] }
+    guard !before.isEmpty else { return validator.heldLocks }
+    var unmatched = before
+    return validator.heldLocks.filter { held in
+      guard
+        let i = unmatched.firstIndex(where: {
+          $0.instance == held.instance && $0.lockClass == held.lockClass
+            && $0.origin == held.origin
+        })
+      else { return true }
+      unmatched.remove(at: i)
+      return false
+    }
+  }
+
+  /// Releases `taken` (some of the held locks, oldest first), newest first,
+  /// in the validator (and the trace) only, once reported: the program
+  /// still holds them, but what this thread does next (the next test on a
+  /// test runner's thread) is not validated under them, which would blame
+  /// it for them again and again (lockdep turns itself off after this
   /// report: `lockdep_sys_exit()` calls `debug_locks_off()`). The core
   /// keeps them (`ValidatorCore.forget`): their real release, if one
   /// comes, on any thread, is no finding and is left out of the trace.
-  private func forgetHeld(above count: Int) {
-    // Each acquisition as it is held, for its release later: a merged
-    // nest-lock entry with its `references`, a read lock held twice twice.
-    let forgotten = validator.heldLocks.dropFirst(count)
-    // A merged entry stands for several acquisitions: each release drops
-    // one. Bounded all the same.
-    var left = 1 << 25
-    while validator.heldCount > count, left > 0, let top = validator.newestHeld {
-      process(LockEvent(.release, thread: id, lockClass: top.lockClass, address: top.instance))
-      left -= 1
+  private func forget(_ taken: [HeldLock]) {
+    // A merged nest-lock entry stands for several acquisitions (its
+    // `references`): each release drops one, and the entry goes with the
+    // last, when the count of held locks falls.
+    for lock in taken.reversed() {
+      let count = validator.heldCount
+      var left = Int(lock.references) + 1
+      while validator.heldCount == count, left > 0 {
+        process(LockEvent(.release, thread: id, lockClass: lock.lockClass, address: lock.instance))
+        left -= 1
+      }
     }
-    validator.core.forget(forgotten)
+    validator.core.forget(taken)
   }
 
   /// An acquisition with a subclass past `ClassRegistry.subclasses`: a

@@ -142,9 +142,12 @@ public enum LockValidation {
   /// test) it would mark whichever thread of the pool runs the task now,
   /// for good, and every later job there, other tests' among them, would
   /// be validated as real-time: there it marks nothing and says so on
-  /// standard error (once per process, and not with validation off). (A
-  /// block on a dispatch queue is not told apart: it too runs on a pool's
-  /// thread.)
+  /// standard error (once per process, and not with validation off). A
+  /// block on a dispatch queue is not told apart, and marks the pool's
+  /// thread that runs it: every later block there, of any queue, and every
+  /// Swift task's job there (the global executor's threads are
+  /// libdispatch's on Linux) is then validated as real-time. For a section
+  /// of a thread that is not your own, use `withPreemptionDisabled(_:)`.
   /// Without validation compiled in (release builds), it does nothing.
   @inline(never)  // its return address is its call site
   public static func markCurrentThreadRealTime() {
@@ -155,7 +158,7 @@ public enum LockValidation {
       if policy != .off && !saidRealTimeInTask.exchange(true, ordering: .relaxed) {
         printToStandardError(
           "rawlockcheck: markCurrentThreadRealTime() in a Swift task marks nothing: the task's "
-            + "thread is the pool's, and runs other tasks next (call it on a thread of your own)\n")
+            + "thread runs other tasks' jobs next (call it on a thread of your own)\n")
       }
       return
     }

@@ -171,15 +171,18 @@ public final class LockValidationScope: Sendable {
       }
       let base = thread.validator.core
       if isIsolated { thread.validator = thread.validator.moved(to: forkCore(from: base)) }
-      let heldBefore = thread.validator.heldCount
+      // The locks held as the run begins (a worker's, under a lock of its
+      // own), if any: those it takes are told apart from them by
+      // acquisition, since it may release one of them and take another.
+      let before = thread.validator.heldCount == 0 ? [] : thread.validator.heldLocks
       let first = workName != nil && !started.exchange(true, ordering: .relaxed)
       let endsScope = first && endName != nil
       defer {
         // Signal handlers' events queued on this thread belong to the scope.
         Live.replayPending()
-        if let workName, thread.validator.heldCount > heldBefore {
+        if let workName, case let taken = thread.locksTaken(since: before), !taken.isEmpty {
           if endsScope {
-            thread.reportLocksHeld(above: heldBefore, atEndOf: workName)
+            thread.reportLocksHeld(taken, atEndOf: workName)
           } else if !first && outermost {
             // A worker's run of the test's scope (a block on a dispatch
             // queue, a job of a pool) is a work item: the thread goes back
@@ -188,13 +191,13 @@ public final class LockValidationScope: Sendable {
             // report. As the kernel's workqueue checks each work item's
             // end (`process_one_work()`: "workqueue leaked lock"), they
             // are the test's finding now, and forgotten.
-            thread.reportLocksHeld(above: heldBefore, atEndOf: "work of \(workName) on this thread")
+            thread.reportLocksHeld(taken, atEndOf: "work of \(workName) on this thread")
           }
         }
         if endsScope && !endsAfterJobs.load(ordering: .relaxed) { end() }
-        if thread.validator.heldCount > heldBefore {
+        if case let left = thread.locksTaken(since: before), !left.isEmpty {
           thread.exitScope = self
-          thread.exitScopeLocks = Array(thread.validator.heldLocks.dropFirst(heldBefore))
+          thread.exitScopeLocks = left
         } else if thread.exitScope === self {
           thread.exitScope = nil
         }

@@ -258,7 +258,7 @@ final class ScopeExecutor: TaskExecutor {
   static func forgetEarlierLocks() {
     guard let thread = Live.scopeThreadIfMade(), thread.validator.heldCount > 0 else { return }
     LockValidationScope.$bound.withValue(nil) {
-      thread.reportLocksHeld(above: 0, atEndOf: "an earlier test or task")
+      thread.reportLocksHeld(thread.validator.heldLocks, atEndOf: "an earlier test or task")
     }
   }
 
@@ -333,6 +333,8 @@ final class ScopeExecutor: TaskExecutor {
   /// `name`, and are forgotten.
   static func reportLocksLeft(on thread: LiveThread, atEndOf name: String) {
     Live.replayPending()
-    if thread.validator.heldCount > 0 { thread.reportLocksHeld(above: 0, atEndOf: name) }
+    if thread.validator.heldCount > 0 {
+      thread.reportLocksHeld(thread.validator.heldLocks, atEndOf: name)
+    }
   }
 }
