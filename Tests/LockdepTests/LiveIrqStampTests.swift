@@ -94,4 +94,31 @@ import Testing
     let top = lines.firstIndex(of: "stack backtrace:").map { lines[$0 + 1] } ?? ""
     #expect(top.contains("\(file):\(markLine + 1)"), "\(report)")
   }
+
+  /// `Preemption disabled at:` is where the count left 0, whichever of a
+  /// context event and a held raw spin lock came first (live events have
+  /// no number). Marked real-time, then a raw lock taken: the mark (an
+  /// independent trial's audio thread named the lock). A raw lock, then
+  /// preemption disabled under it: the lock.
+  @Test func preemptionDisabledAtIsTheFirstOfAContextAndAHeldLock() {
+    let raw = Checked.RawSpinLock(name: "&irqstamp->first")
+    let markLine = #line + 2
+    let marked = report(of: .sleepInAtomic) {
+      LockValidation.markCurrentThreadRealTime()
+      raw.lock()
+      mightSleep()
+      raw.unlock()
+    }
+    let lockFirstLine = #line + 2
+    let locked = report(of: .sleepInAtomic) {
+      raw.lock()
+      withPreemptionDisabled { mightSleep() }
+      raw.unlock()
+    }
+    for (report, line) in [(marked, markLine), (locked, lockFirstLine)] {
+      let lines = report.split(separator: "\n").map(String.init)
+      let at = lines.firstIndex(of: "Preemption disabled at:").map { lines[$0 + 1] } ?? ""
+      #expect(at.contains("\(file):\(line)"), "\(report)")
+    }
+  }
 }

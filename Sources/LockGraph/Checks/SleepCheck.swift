@@ -28,8 +28,10 @@ extension ThreadValidator {
   /// share from 0), since all of it came at or after that moment. When
   /// what took it from 0 is gone (a spin lock released under
   /// `preempt-disable`), the kernel still names it; here the earliest that
-  /// remains is named. (Live events have no number: there the held lock,
-  /// whose place is known, is taken.)
+  /// remains is named. (Live events have no number: there the context
+  /// event is taken when fewer locks were held as it came than are held
+  /// below the lock, `contextsDisabledPreemptionDepth`, as a thread marked
+  /// real-time before it took a raw spin lock.)
   ///
   /// On PREEMPT_RT, bottom halves, softirqs and forced-threaded handlers
   /// add nothing to the preempt count (the softirq count is the task's
@@ -64,7 +66,8 @@ extension ThreadValidator {
     // reader (`rcu_read_lock_bh()`).
     let bhSection = rt && (own.bhDisable > 0 || own.softirq > 0 || s.forcedThreadDepth > 0)
     var lockAt: Origin? = nil
-    for h in s.held where s.holdsOwn(h) {
+    var lockIndex = 0
+    for (index, h) in s.held.enumerated() where s.holdsOwn(h) {
       let kind = classes[h.lockClass].kind
       switch kind {
       case .rcu: rcuDepth += 1
@@ -81,7 +84,7 @@ extension ThreadValidator {
         guard SleepRule.makesAtomic(classes.waits(h.lockClass), configuration: configuration)
         else { continue }
         count &+= 1
-        if lockAt == nil { lockAt = h.origin }
+        if lockAt == nil { (lockAt, lockIndex) = (h.origin, index) }
       }
     }
     if bhSection { rcuDepth += 1 }
@@ -96,7 +99,12 @@ extension ThreadValidator {
     // interrupted thread's, when that one disabled preemption first).
     let ownContextsAdd = s.forcedThreadDepth == 0 || own.preemptDisable > 0
     if contextsAddToPreemptCount, ownContextsAdd, let contexts = s.contextsDisabledPreemptionAt {
-      if lockAt.map({ contexts.event < $0.event }) ?? true { disabledAt = contexts }
+      let depth = s.contextsDisabledPreemptionDepth
+      if lockAt.map({
+        contexts.event < $0.event || (contexts.event == $0.event && depth <= lockIndex)
+      }) ?? true {
+        disabledAt = contexts
+      }
     }
     return AtomicState(
       preemptCount: count, rcuDepth: rcuDepth, rcuDepthExpected: rcuDepthExpected,

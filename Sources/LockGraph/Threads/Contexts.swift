@@ -8,7 +8,10 @@ extension ThreadValidator {
   /// too, and replaced by the next while the count stays 0.
   @inline(__always)
   mutating func noteDisablingPreemption(at origin: @autoclosure () -> Origin?) {
-    if !contextsAddToPreemptCount { state.contextsDisabledPreemptionAt = origin() }
+    if !contextsAddToPreemptCount {
+      state.contextsDisabledPreemptionAt = origin()
+      state.contextsDisabledPreemptionDepth = state.held.count
+    }
   }
 
   /// The contexts add to the kernel's preempt count now

@@ -94,6 +94,11 @@ struct ThreadState: Sendable {
   /// Nil when no context adds to it, or an NMI's entry took it from 0
   /// (`__nmi_enter()` records no place).
   var contextsDisabledPreemptionAt: Origin? = nil
+  /// How many locks were held when `contextsDisabledPreemptionAt` was
+  /// noted: live events carry no number (their origins' `event` is 0), and
+  /// a lock held at that index or above was taken after it (unless a lock
+  /// below was released since).
+  var contextsDisabledPreemptionDepth = 0
   /// The hard interrupt handlers entered are threaded ones
   /// (`hardirq-enter threaded`, or nested in or around one): all of them
   /// are, or none is (`enterHardirq`). False when none is entered.
@@ -162,6 +167,7 @@ struct ThreadState: Sendable {
     memo = ChainMemo()
     irqTrace = IrqTrace()
     contextsDisabledPreemptionAt = nil
+    contextsDisabledPreemptionDepth = 0
     hardirqsThreaded = false
     depthsAtHardirqEntry = ContextDepths()
     suspendedHardirqs.removeAll(keepingCapacity: true)
