@@ -14,6 +14,10 @@ let package = Package(
     .target(
       name: "WorkQueue",
       dependencies: [.product(name: "Lockdep", package: "rawlockcheck")]),
+    // Builds in debug and release alike: the two lock families mixed.
+    .target(
+      name: "BuildsEverywhere",
+      dependencies: [.product(name: "Lockdep", package: "rawlockcheck")]),
     .executableTarget(
       name: "work-queue",
       dependencies: ["WorkQueue", .product(name: "Lockdep", package: "rawlockcheck")]),

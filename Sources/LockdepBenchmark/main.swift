@@ -131,6 +131,9 @@ if CommandLine.arguments.dropFirst().first == "loop" {
 let bareMutex = BareMutex()
 let mutex = Checked.Mutex(name: "&bench->mutex")
 let plainMutex = Plain.Mutex()
+// `Synchronization.Mutex`'s shape over a plain lock: compiled away as the
+// plain lock is (before 2026-12-07 an unspecialized call, about 2x).
+let protectedMutex = Protected(0, by: Plain.Mutex())
 let mutexFigures = measureInterleaved(
   n,
   [
@@ -152,12 +155,17 @@ let mutexFigures = measureInterleaved(
         plainMutex.unlock()
       }
     },
+    { k in
+      for _ in 0..<k { protectedMutex.withLock { $0 &+= 1 } }
+    },
   ])
 let (bareMutexNs, mutexNs, plainMutexNs) = (mutexFigures[0], mutexFigures[1], mutexFigures[2])
+let protectedMutexNs = mutexFigures[3]
 
 let bareSpin = BareSpin()
 let raw = Checked.RawSpinLock(name: "&bench->raw")
 let plainRaw = Plain.RawSpinLock()
+let protectedRaw = Protected(0, by: Plain.RawSpinLock())
 let spinFigures = measureInterleaved(
   n,
   [
@@ -179,8 +187,12 @@ let spinFigures = measureInterleaved(
         plainRaw.unlock()
       }
     },
+    { k in
+      for _ in 0..<k { protectedRaw.withLock { $0 &+= 1 } }
+    },
   ])
 let (bareSpinNs, rawNs, plainRawNs) = (spinFigures[0], spinFigures[1], spinFigures[2])
+let protectedRawNs = spinFigures[3]
 
 // Depth: the pair taken under depth - 1 other held locks (distinct classes).
 var depthNs: [Int: Double] = [:]
@@ -320,6 +332,12 @@ print(
 print(
   "  Plain.RawSpinLock    \(f(plainRawNs)) ns   (release build: \(f(plainRawNs / bareSpinNs))x bare)"
 )
+print(
+  "  Protected<Plain.Mutex, Int>.withLock        \(f(protectedMutexNs)) ns   (\(f(protectedMutexNs / bareMutexNs))x bare)"
+)
+print(
+  "  Protected<Plain.RawSpinLock, Int>.withLock  \(f(protectedRawNs)) ns   (\(f(protectedRawNs / bareSpinNs))x bare)"
+)
 for d in [1, 4, 16] { print("  depth \(d): \(f(depthNs[d]!)) ns") }
 print("  8 classes in turn (memo misses): \(f(rotatingNs)) ns")
 for t in [1, 2, 8] { print("  \(t) threads: \(f(threadNs[t]!)) ns per pair per thread") }
@@ -331,5 +349,5 @@ print(
   "  a known inversion taken again (its findings counted): \(f(inversionNs)) ns   the same two locks in order \(f(orderedNs)) ns"
 )
 print(
-  "{\"mutexPairNs\": \(f(mutexNs)), \"bareMutexPairNs\": \(f(bareMutexNs)), \"rawSpinPairNs\": \(f(rawNs)), \"bareSpinPairNs\": \(f(bareSpinNs)), \"releaseMutexPairNs\": \(f(plainMutexNs)), \"releaseSpinPairNs\": \(f(plainRawNs)), \"stackCaptureNs\": \(f(stackNs)), \"depth1PairNs\": \(f(depthNs[1]!)), \"depth4PairNs\": \(f(depthNs[4]!)), \"depth16PairNs\": \(f(depthNs[16]!)), \"rotatingPairNs\": \(f(rotatingNs)), \"threads1PairNs\": \(f(threadNs[1]!)), \"threads2PairNs\": \(f(threadNs[2]!)), \"threads8PairNs\": \(f(threadNs[8]!)), \"lockLifeNs\": \(f(lifeNs)), \"inversionRepeatNs\": \(f(inversionNs)), \"orderedPairsNs\": \(f(orderedNs)), \"bareLockLifeNs\": \(f(bareLifeNs)), \"findings\": \(LockValidation.findings.count)}"
+  "{\"mutexPairNs\": \(f(mutexNs)), \"bareMutexPairNs\": \(f(bareMutexNs)), \"rawSpinPairNs\": \(f(rawNs)), \"bareSpinPairNs\": \(f(bareSpinNs)), \"releaseMutexPairNs\": \(f(plainMutexNs)), \"releaseSpinPairNs\": \(f(plainRawNs)), \"releaseProtectedMutexPairNs\": \(f(protectedMutexNs)), \"releaseProtectedSpinPairNs\": \(f(protectedRawNs)), \"stackCaptureNs\": \(f(stackNs)), \"depth1PairNs\": \(f(depthNs[1]!)), \"depth4PairNs\": \(f(depthNs[4]!)), \"depth16PairNs\": \(f(depthNs[16]!)), \"rotatingPairNs\": \(f(rotatingNs)), \"threads1PairNs\": \(f(threadNs[1]!)), \"threads2PairNs\": \(f(threadNs[2]!)), \"threads8PairNs\": \(f(threadNs[8]!)), \"lockLifeNs\": \(f(lifeNs)), \"inversionRepeatNs\": \(f(inversionNs)), \"orderedPairsNs\": \(f(orderedNs)), \"bareLockLifeNs\": \(f(bareLifeNs)), \"findings\": \(LockValidation.findings.count)}"
 )

@@ -106,6 +106,12 @@
       Checked.mightLock(validated, read: read, at: Checked.callSite())
     }
   }
+
+  /// Does nothing: a map that is not validated (a release build's
+  /// `LockdepMap`) is not checked; this overload lets such code build in
+  /// every build.
+  @inlinable @inline(__always)
+  public func mightLock(_ map: Plain.LockdepMap, read: Bool = false) {}
 #else
   /// Runs `body` (a hard interrupt handler, when validation is compiled in).
   @inlinable @inline(__always)
@@ -160,4 +166,9 @@
   /// Does nothing (`might_lock()` of a map, when validation is compiled in).
   @inlinable @inline(__always)
   public func mightLock(_ map: Plain.LockdepMap, read: Bool = false) {}
+
+  /// Does nothing (`might_lock()` of a validated map or lock, a debug
+  /// build's `LockdepMap`, when validation is compiled in).
+  @inlinable @inline(__always)
+  public func mightLock(_ lock: ValidatedLock, read: Bool = false) {}
 #endif

@@ -178,6 +178,12 @@ public enum Checked {
       lock(nestLock: validated, from: ip)
     }
 
+    /// `lock(nestLock:)` of a map that is not validated (a release build's
+    /// `LockdepMap`), so that such code builds in every build: it
+    /// serializes nothing the validator knows of, and the lock is taken as
+    /// by `lock()`.
+    public func lock(nestLock: Plain.LockdepMap) { lock(from: callerAddress) }
+
     /// Releases the mutex (`mutex_unlock()`); a release of a mutex this
     /// thread does not hold is a `bad-unlock-balance` finding.
     public func unlock() {
@@ -245,6 +251,12 @@ public enum Checked {
       guard let validated = nestLock as? ValidatedLock else { return lock(from: ip) }
       lock(nestLock: validated, from: ip)
     }
+
+    /// `lock(nestLock:)` of a map that is not validated (a release build's
+    /// `LockdepMap`), so that such code builds in every build: it
+    /// serializes nothing the validator knows of, and the lock is taken as
+    /// by `lock()`.
+    public func lock(nestLock: Plain.LockdepMap) { lock(from: callerAddress) }
 
     /// Releases an exclusive hold (`up_write()`).
     public func unlock() {
@@ -436,6 +448,12 @@ public class SpinningLock: ValidatedLock, KernelLock, @unchecked Sendable {
     guard let validated = nestLock as? ValidatedLock else { return lock(from: ip) }
     lock(nestLock: validated, from: ip)
   }
+
+  /// `lock(nestLock:)` of a map that is not validated (a release build's
+  /// `LockdepMap`), so that such code builds in every build: it
+  /// serializes nothing the validator knows of, and the lock is taken as
+  /// by `lock()`.
+  public final func lock(nestLock: Plain.LockdepMap) { lock(from: callerAddress) }
 
   /// Releases the lock (`spin_unlock()`); a release of a lock this
   /// thread does not hold is a `bad-unlock-balance` finding.

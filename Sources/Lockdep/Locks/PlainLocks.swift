@@ -20,6 +20,9 @@ public enum Plain {
     /// Takes the lock (nest map ignored), as `Checked`'s takes a
     /// `LockdepMap` for its nest lock.
     @inlinable public func lock(nestLock: Plain.LockdepMap) { word.lock() }
+    /// Takes the lock (nest lock ignored): a validated map or lock (a debug
+    /// build's `LockdepMap`) as the nest lock builds in every build.
+    @inlinable public func lock(nestLock: ValidatedLock) { word.lock() }
     /// Releases the lock.
     @inlinable public func unlock() { word.unlock() }
     /// Takes the lock if it is free.
@@ -106,6 +109,9 @@ public enum Plain {
     /// Takes the lock (nest map ignored), as `Checked`'s takes a
     /// `LockdepMap` for its nest lock.
     @inlinable public func lock(nestLock: Plain.LockdepMap) { mutex.lock() }
+    /// Takes the lock (nest lock ignored): a validated map or lock (a debug
+    /// build's `LockdepMap`) as the nest lock builds in every build.
+    @inlinable public func lock(nestLock: ValidatedLock) { mutex.lock() }
     /// Releases the lock.
     @inlinable public func unlock() { mutex.unlock() }
     /// Takes the lock if it is free.
@@ -133,6 +139,9 @@ public enum Plain {
     /// Takes the lock (nest map ignored), as `Checked`'s takes a
     /// `LockdepMap` for its nest lock.
     @inlinable public func lock(nestLock: Plain.LockdepMap) { rwlock.lock() }
+    /// Takes the lock (nest lock ignored): a validated map or lock (a debug
+    /// build's `LockdepMap`) as the nest lock builds in every build.
+    @inlinable public func lock(nestLock: ValidatedLock) { rwlock.lock() }
     /// Releases an exclusive hold.
     @inlinable public func unlock() { rwlock.unlock() }
     /// Takes the lock exclusively if it is free.

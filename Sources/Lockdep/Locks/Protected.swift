@@ -6,7 +6,9 @@ import CLockdepSupport
 public final class Protected<Lock: KernelLock, Value>: @unchecked Sendable {
   /// The lock that guards the value.
   public let lock: Lock
-  private var value: Value
+  /// The value, reached only with the lock held. Not checked for
+  /// exclusive access at run time: the lock is what makes it exclusive.
+  @usableFromInline @exclusivity(unchecked) var value: Value
 
   /// Guards `value` with `lock`. `value` is sent in: no reference to it
   /// stays outside the lock (as `Synchronization.Mutex.init`).
@@ -22,17 +24,25 @@ public final class Protected<Lock: KernelLock, Value>: @unchecked Sendable {
   /// a non-`Sendable` value it cannot prove disconnected out of the lock.
   /// As with `Synchronization.Mutex`, that check does not see every
   /// escape (a closure that returns a class instance the value holds
-  /// compiles): keep references to the value's contents inside `body`.
+  /// compiles, and so does `{ $0 }` itself for a class instance: the
+  /// compiler's swiftlang/swift#81274): keep references to the value and
+  /// its contents inside `body`.
   /// - Parameter body: What to do with the value while the lock is held.
   /// - Returns: What `body` returns.
   ///
-  /// Never inlined: the lock is taken from this function's call site, its
-  /// return address.
-  @inline(never)
+  /// Inlined in optimized builds, as `KernelLock.withLock(_:)`: there a
+  /// plain lock's `withLock` is its lock and unlock alone, and a validated
+  /// lock's `lock()` names the caller's code; a debug build names this
+  /// function's call site, its return address.
+  @inlinable
   public func withLock<Result, Failure: Error>(
     _ body: (inout sending Value) throws(Failure) -> sending Result
   ) throws(Failure) -> sending Result {
-    lock.lock(from: UInt64(UInt(bitPattern: rlc_return_address())))
+    #if DEBUG
+      lock.lock(from: UInt64(UInt(bitPattern: rlc_return_address())))
+    #else
+      lock.lock()
+    #endif
     defer { lock.unlock() }
     return try body(&value)
   }
@@ -89,13 +99,16 @@ extension Protected where Lock: KernelReaderWriterLock, Value: Sendable {
   /// - Parameter body: What to do with the value while the lock is held.
   /// - Returns: What `body` returns.
   ///
-  /// Never inlined: the lock is taken from this function's call site, its
-  /// return address.
-  @inline(never)
+  /// Inlined in optimized builds, as `withLock(_:)`.
+  @inlinable
   public func withReadLock<Result, Failure: Error>(
     _ body: (borrowing Value) throws(Failure) -> Result
   ) throws(Failure) -> Result {
-    lock.readLock(from: UInt64(UInt(bitPattern: rlc_return_address())))
+    #if DEBUG
+      lock.readLock(from: UInt64(UInt(bitPattern: rlc_return_address())))
+    #else
+      lock.readLock()
+    #endif
     defer { lock.readUnlock() }
     return try body(value)
   }
