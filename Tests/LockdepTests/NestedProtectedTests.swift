@@ -150,6 +150,52 @@ import Testing
       "\(underRawPlainNest.map(\.text))")
   }
 
+  /// Code generic over `NestingKernelLock` takes a lock at a subclass with
+  /// `lock(subclass:)` (an independent trial had to pass a site): a
+  /// second lock of a class at subclass 1 is no recursion, at 0 it is, at
+  /// the generic function's own line; the address recorded symbolizes to
+  /// it.
+  @Test func genericCodeTakesALockAtASubclass() {
+    let locks = (0..<2).map { _ in
+      Checked.SpinLock(name: "&generic->lock", key: LockClassKey("nested.generic"))
+    }
+    @Sendable func lockBoth(
+      _ first: some NestingKernelLock, _ second: some NestingKernelLock, at subclass: Int
+    ) {
+      first.lock()
+      second.lock(subclass: subclass)  // genericLine
+      second.unlock()
+      first.unlock()
+    }
+    let genericLine = #line - 4
+    #expect(findings { lockBoth(locks[0], locks[1], at: 1) }.isEmpty)
+    let recursion = findings { lockBoth(locks[0], locks[1], at: 0) }
+    #expect(recursion.map(\.kind) == [.recursiveLocking])
+    #expect(recursion.first.flatMap(siteLine) == genericLine, "\(recursion.map(\.text))")
+    let ip = recursion.first?.finding.origin.ip ?? 0
+    let site = Symbolizer.inProcess().symbolize(ip, isReturnAddress: true).frames.first
+    #expect(site?.line == genericLine, "\(String(describing: site))")
+  }
+
+  /// A plain map (a release build's `LockdepMap`) as a validated lock's nest
+  /// lock serializes nothing: a second lock of the class under it is a
+  /// recursion, as under no nest lock at all.
+  @Test func aPlainMapAsANestLockSerializesNothing() {
+    let locks = (0..<2).map { _ in
+      Checked.Mutex(name: "&plainmap->lock", key: LockClassKey("nested.plainmap"))
+    }
+    let map = Plain.LockdepMap(.mutex, name: "&plainmap->nest")
+    let found = findings {
+      map.acquire()
+      locks[0].lock(nestLock: map)
+      locks[1].lock(nestLock: map)
+      locks[1].unlock()
+      locks[0].unlock()
+      map.release()
+    }
+    #expect(found.map(\.kind) == [.recursiveLocking])
+  }
+
   /// A lock type of one's own, built on a `LockdepMap`, nests as the
   /// module's own do: `acquire(subclass:)` and `acquire(nestLock:)`.
   @Test func aMapTakesASubclassOrANestLock() {

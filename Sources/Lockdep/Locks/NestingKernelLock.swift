@@ -1,3 +1,5 @@
+import CLockdepSupport
+
 /// A lock that can be taken nested under another lock of its class, as the
 /// kernel's `*_lock_nested()` and `*_lock_nest_lock()`, from a call site a
 /// wrapper names (as `lock(from:)`): so that `Protected.withLock(subclass:_:)`
@@ -63,6 +65,23 @@ extension Checked.RWSemaphore: NestingKernelLock {
     guard let validated = nestLock as? ValidatedLock else { return lock(from: ip) }
     validateAcquire(nest: validated, ip: ip)
     take({ rwlock.tryLock() }, { rwlock.lock() })
+  }
+}
+
+extension NestingKernelLock {
+  /// Takes a lock of the same class as one held, nested at `subclass` (0
+  /// to 7), recorded at the caller's site: each lock type's own
+  /// `lock(subclass:)`, for code generic over `NestingKernelLock`.
+  @inlinable
+  public func lock(subclass: Int) {
+    // As `KernelLock.withLock(_:)`: a debug build does not inline this, and
+    // names its call site; an optimized one does, where `callSite()`'s own
+    // return address is in the caller's code.
+    #if DEBUG
+      lock(subclass: subclass, from: UInt64(UInt(bitPattern: rlc_return_address())))
+    #else
+      lock(subclass: subclass, from: Checked.callSite())
+    #endif
   }
 }
 
