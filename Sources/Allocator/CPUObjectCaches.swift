@@ -97,10 +97,16 @@ final class CPUObjectCaches: @unchecked Sendable {
     lockReference(i).pointee._withUnsafeGuaranteedRef { $0.tryLock() }
   }
 
-  /// Slot `i`'s lock, for a check of an acquisition that waits for it
-  /// (`Checked.mightLock`), which `tryLock` is not checked as (a trylock
-  /// cannot wait: no dependency, no wait context).
-  func checkedLock(_ i: Int) -> Checked.LocalLock { lockReference(i).pointee.takeUnretainedValue() }
+  /// The slots' locks' class as a map, for a check of an acquisition that
+  /// waits for one, which `tryLock` is not checked as (a trylock cannot
+  /// wait: no dependency, no wait context, no sleep): taken and released
+  /// at once, it is checked as the lock taken, dependencies, wait context
+  /// and, on PREEMPT_RT, the sleep of a `local_lock_t` (`rt_spin_lock()`'s
+  /// `rtlock_might_resched()`), which `mightLock` (`might_lock()`) does not
+  /// check, without waiting for the slot (a signal handler may interrupt
+  /// its holder).
+  let waitingAcquisition = Checked.LockdepMap(
+    .localLock, name: "&s->cpu_slab->lock", key: LockClassKey("&s->cpu_slab->lock"))
 
   /// Slot `i`'s lock.
   @inline(__always)

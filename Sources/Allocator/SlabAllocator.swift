@@ -40,7 +40,9 @@ public final class SlabAllocator: Sendable {
   /// and every `kmalloc()` and `kfree()` takes `s->cpu_slab->lock` with
   /// `local_lock_irqsave()`, a sleeping lock on that kernel. The per-CPU
   /// caches are still only tried here; the acquisition is checked as one
-  /// that waits (`Checked.mightLock`) before each try.
+  /// that waits (`CPUObjectCaches.waitingAcquisition`) before each try:
+  /// before 2026-12-07 as `might_lock()`, which has no sleep check, so a
+  /// warm cache's `kmalloc(.atomic)` with interrupts off was clean.
   private let cacheLockIsTakenEveryTime: Bool
 
   /// A slab allocator taking its pages from `pages`.
@@ -83,7 +85,8 @@ public final class SlabAllocator: Sendable {
     let i = currentCPU(modulo: cpus) &* Self.classCount &+ c
     // `.noLocks` takes trylocks only, on any kernel.
     if _slowPath(cacheLockIsTakenEveryTime), !gfp.contains(.noLocks) {
-      Checked.mightLock(caches.checkedLock(i))
+      caches.waitingAcquisition.acquire()
+      caches.waitingAcquisition.release()
     }
     if caches.tryLock(i) {
       let slot = caches.slot(i)
@@ -204,7 +207,10 @@ public final class SlabAllocator: Sendable {
     let c = classOf(pointer)
     guard c >= 0 else { return kfreeLarge(pointer, order: -1 - c) }
     let i = currentCPU(modulo: cpus) &* Self.classCount &+ c
-    if _slowPath(cacheLockIsTakenEveryTime) { Checked.mightLock(caches.checkedLock(i)) }
+    if _slowPath(cacheLockIsTakenEveryTime) {
+      caches.waitingAcquisition.acquire()
+      caches.waitingAcquisition.release()
+    }
     guard caches.tryLock(i) else {
       uncachedInUse.subtract(1, ordering: .relaxed)
       var object = pointer
