@@ -1060,6 +1060,43 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    // A SIGALRM handler installed with plain `signal()`, which the
+    // validator does not know as a handler, takes a checked mutex of its
+    // own a thousand times a second for a second while the thread it
+    // interrupts takes locks (and makes and frees one) in a loop: its
+    // events, validated inside the interrupted validator, corrupted the
+    // held locks (false `bad-unlock-balance`) or waited for ever for the
+    // recorder's lock the validator held (an independent trial's). Prints
+    // `plain-signal-handler ran N`.
+    "plain-signal-handler",
+    {
+      PlainHandler.lock = Checked.Mutex(name: "&plain_handler->lock")
+      let outer = Checked.Mutex(name: "&plain_handler->outer")
+      signal(SIGALRM) { _ in
+        PlainHandler.lock?.lock()
+        PlainHandler.lock?.unlock()
+      }
+      unblock(SIGALRM)
+      var tick = itimerval(
+        it_interval: timeval(tv_sec: 0, tv_usec: 1000), it_value: timeval(tv_sec: 0, tv_usec: 1000))
+      setitimer(Int32(ITIMER_REAL.rawValue), &tick, nil)
+      let start = time(nil)
+      var loops = 0
+      while time(nil) - start < 2 {
+        outer.lock()
+        let made = Checked.Mutex(name: "&plain_handler->made")
+        made.lock()
+        made.unlock()
+        outer.unlock()
+        loops += 1
+      }
+      var off = itimerval()
+      setitimer(Int32(ITIMER_REAL.rawValue), &off, nil)
+      signal(SIGALRM, SIG_IGN)
+      print("plain-signal-handler ran \(loops)")
+    }
+  ),
+  (
     // A dispatch worker thread that exits holding a lock, the process's
     // first finding: its report is symbolized in the thread's exit (a
     // thread-specific data destructor), where libdispatch's own state for
@@ -1102,7 +1139,7 @@ if names == ["all"] {
   // worker thread's exit, and one that prints a line of its own.
   let leftOut = [
     "handler-deadlock", "handler-waits-then-deadlocks", "handler-deadlock-in-validator",
-    "flushed-then-exit", "dispatch-worker-exit", "rcu-membarrier",
+    "flushed-then-exit", "dispatch-worker-exit", "rcu-membarrier", "plain-signal-handler",
   ]
   names = scenarios.map(\.0).filter { !leftOut.contains($0) }
 }
@@ -1163,6 +1200,11 @@ enum HandlerTarget {
     installSignalHandler(SIGUSR1) { _ in HandlerTarget.lock?.withLock {} }
     unblock(SIGUSR1)
   }
+}
+
+/// The lock `plain-signal-handler`'s handler takes.
+enum PlainHandler {
+  nonisolated(unsafe) static var lock: Checked.Mutex?
 }
 
 /// Holds the lock `freed-while-another-holds` frees.

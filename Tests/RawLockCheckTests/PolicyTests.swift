@@ -58,6 +58,27 @@ import Testing
     #expect(run.stdout.contains("finding locks-held-at-exit 1"), "\(run.stdout)")
   }
 
+  /// A signal handler installed with plain `signal()`, not known to the
+  /// validator as one, taking a checked mutex of its own a thousand times
+  /// a second while the thread it interrupts takes locks: its events are
+  /// queued while the interrupted thread is inside the validator (its fast
+  /// path too), as an installed handler's are. Before 2026-12-07 they
+  /// were validated there and then: the run hung (the validator waiting
+  /// for a lock it held) five times in six, or found a bad unlock balance
+  /// (an independent trial's). Without a trace: with one, the handler's
+  /// events are written as they come, which allocates, and a handler
+  /// that interrupted `malloc` must not (the README says to install
+  /// handlers with `installSignalHandler`).
+  @Test func aPlainSignalHandlersLocksAreNoFindingAndNoHang() throws {
+    let run = try RecorderTests.launch(
+      ["plain-signal-handler"],
+      environment: ["RAWLOCKCHECK": "collect", "RAWLOCKCHECK_TRACE": nil],
+      capture: .standardOutput)
+    #expect(run.status == 0 && run.reason == .exit, "\(run.text)")
+    #expect(run.text.contains("plain-signal-handler ran"), "\(run.text)")
+    #expect(!run.text.contains("finding "), "\(run.text)")
+  }
+
   @Test func printReportsOnStandardErrorAndGoesOn() throws {
     let run = try Self.probe("invalid-wait-context", policy: "print")
     #expect(run.status == 0)

@@ -127,9 +127,18 @@ final class LiveThread: StackSource {
     return thread
   }
 
-  /// Validates (and records) one event of this thread.
+  /// Validates (and records) one event of this thread; queues it when the
+  /// thread is inside the validator already (`busy`), which only a signal
+  /// handler that is not Lockdep's (installed with `signal()` or
+  /// `sigaction()`) can be in, having interrupted it: validated in the
+  /// handler, it would change the state the interrupted validator is
+  /// changing, or wait for a lock it holds (the recorder's, the
+  /// symbolizer's: an independent trial's hangs). It is validated with the
+  /// thread's next event, as an installed handler's are, as though taken
+  /// in task context (such a handler is not known as one).
   @inline(__always)
   func process(_ event: LockEvent) {
+    if busy { return deferEvent(event) }
     if event.verb == .acquire && event.subclass == Self.invalidSubclassMarker {
       invalidSubclass(
         Int(Int64(bitPattern: event.length)),
@@ -343,17 +352,26 @@ final class LiveThread: StackSource {
   /// Runs a fast path `body` of the validator when nothing else must run
   /// first; false when something must, or when `body` declines.
   ///
-  /// It does not set `busy`: a signal handler installed through Lockdep
-  /// that interrupts it changes nothing of the validator's state (its
-  /// events are queued, since `signalDepth` is above 0 there, and the gate
-  /// then sends the thread's next event to the full path, which validates
-  /// them first), so the fast path cannot be entered twice; and it must
-  /// not run inside the full path, which has `busy` set. Two stores an
-  /// event saved.
+  /// It sets `busy` while `body` runs: a signal handler installed through
+  /// Lockdep that interrupts it changes nothing of the validator's state
+  /// anyway (its events are queued, since `signalDepth` is above 0 there,
+  /// and the gate then sends the thread's next event to the full path,
+  /// which validates them first), but one installed with `signal()` or
+  /// `sigaction()` is not known as a handler, and its events, validated in
+  /// it, would push onto the held locks the interrupted fast path was
+  /// changing (an independent trial's false `bad-unlock-balance`
+  /// findings): with `busy` set they are queued as an installed handler's
+  /// are (`process(_:)`). It must not run inside the full path, which has
+  /// `busy` set too.
   @inline(__always)
   private func fastPath(_ body: (inout ThreadValidator) -> Bool) -> Bool {
     guard gate.isOpen, !busy else { return false }
-    return body(&validator)
+    busy = true
+    rlc_signal_fence()
+    let done = body(&validator)
+    rlc_signal_fence()
+    busy = false
+    return done
   }
 
   /// `acquire`'s full event, out of line so that the fast path's callers
