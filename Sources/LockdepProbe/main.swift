@@ -1060,6 +1060,46 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    // The trace's writes fail for a while (the file-size limit lowered,
+    // SIGXFSZ ignored: EFBIG, as a full disk's ENOSPC), then have room
+    // again (the limit put back): the recorder writes nothing after its
+    // first failure, so that the trace reads as cut short there. It went
+    // on writing before, after a gap that had lost classes' declarations,
+    // and the trace could not be read past the gap (an independent
+    // trial's, with a full disk freed again). Each phase makes new classes
+    // (each a declaration written at once); the last ends with an invalid
+    // wait context. Prints `trace-write-gap done`.
+    "trace-write-gap",
+    {
+      signal(SIGXFSZ, SIG_IGN)
+      var saved = rlimit()
+      getrlimit(Int32(RLIMIT_FSIZE.rawValue), &saved)
+      func makeClasses(_ phase: String, _ count: Int) {
+        for i in 0..<count {
+          let a = Checked.Mutex(
+            name: "&gap_\(phase)_\(i)->a", key: LockClassKey("gap.\(phase).\(i).a"))
+          let b = Checked.Mutex(
+            name: "&gap_\(phase)_\(i)->b", key: LockClassKey("gap.\(phase).\(i).b"))
+          a.lock()
+          b.lock()
+          b.unlock()
+          a.unlock()
+        }
+      }
+      makeClasses("before", 100)
+      var small = saved
+      small.rlim_cur = 1 << 16
+      setrlimit(Int32(RLIMIT_FSIZE.rawValue), &small)
+      makeClasses("failing", 2_000)
+      setrlimit(Int32(RLIMIT_FSIZE.rawValue), &saved)
+      makeClasses("after", 2_000)
+      let raw = Checked.RawSpinLock(name: "&gap->raw")
+      let mutex = Checked.Mutex(name: "&gap->mutex")
+      raw.withLock { mutex.withLock {} }
+      print("trace-write-gap done")
+    }
+  ),
+  (
     // A SIGALRM handler installed with plain `signal()`, which the
     // validator does not know as a handler, takes a checked mutex of its
     // own a thousand times a second for a second while the thread it
@@ -1140,6 +1180,7 @@ if names == ["all"] {
   let leftOut = [
     "handler-deadlock", "handler-waits-then-deadlocks", "handler-deadlock-in-validator",
     "flushed-then-exit", "dispatch-worker-exit", "rcu-membarrier", "plain-signal-handler",
+    "trace-write-gap",
   ]
   names = scenarios.map(\.0).filter { !leftOut.contains($0) }
 }

@@ -635,6 +635,36 @@ import Testing
     }
   }
 
+  /// The trace's writes fail for a while (the file-size limit lowered,
+  /// as a full disk), then have room again: nothing is written after the
+  /// first failure, so the trace reads as cut short there, with a warning
+  /// and no finding. Before 2026-12-07 the recorder went on writing after
+  /// the gap, whose lost events and declarations made the trace read a
+  /// `bad-unlock-balance` the program never had (or fail to read: an
+  /// independent trial's, with a full disk freed again).
+  @Test(arguments: ["binary", "text"])
+  func aTraceWhoseWritesFailedStopsAtTheFailure(_ encoding: String) throws {
+    let trace = FileManager.default.temporaryDirectory
+      .appendingPathComponent("write-gap-\(UUID().uuidString).rlt")
+    defer { try? FileManager.default.removeItem(at: trace) }
+    let run = try Self.launch(
+      ["trace-write-gap"],
+      environment: [
+        "RAWLOCKCHECK_TRACE": trace.path, "RAWLOCKCHECK": "collect",
+        "RAWLOCKCHECK_TRACE_FORMAT": encoding,
+      ],
+      capture: .standardError)
+    #expect(run.status == 0, "\(run.text)")
+    #expect(run.text.contains("the trace is incomplete"), "\(run.text)")
+    let report = try ToolRun(["report", trace.path])
+    #expect(report.status == 0, "\(report.stdout)\(report.stderr)")
+    #expect(report.stdout.contains("no findings"), "\(report.stdout)")
+    #expect(
+      report.stderr.contains(
+        encoding == "binary" ? "truncated at byte" : "the trace was cut short"),
+      "\(report.stderr)")
+  }
+
   @Test func aThreadThatReadUnderRCUIsOneThread() throws {
     let (live, trace) = try Self.record("rcu-reader-exit")
     defer { try? FileManager.default.removeItem(at: trace) }

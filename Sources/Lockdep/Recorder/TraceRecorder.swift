@@ -140,7 +140,7 @@ final class TraceRecorder: Sendable {
       try? f.writer.declareThread(
         id: thread, token: unique, name: Self.writable(name, for: f.writer))
       f.recordings.append(recording)
-      check(Self.drain(&f))
+      check(append(f.writer.take(), to: f.descriptor))
       return recording
     }
   }
@@ -165,7 +165,7 @@ final class TraceRecorder: Sendable {
       // Cannot fail: the key and the name made writable.
       try? f.writer.declareClass(
         id: id, key: token, name: Self.writable(name, for: f.writer), kind: kind, waits: waits)
-      check(Self.drain(&f))
+      check(append(f.writer.take(), to: f.descriptor))
     }
   }
 
@@ -178,7 +178,7 @@ final class TraceRecorder: Sendable {
   func nameThread(_ id: ThreadID, _ name: String) {
     file.withLock { f in
       try? f.writer.nameThread(id, Self.writable(name, for: f.writer))
-      check(Self.drain(&f))
+      check(append(f.writer.take(), to: f.descriptor))
     }
   }
 
@@ -189,7 +189,7 @@ final class TraceRecorder: Sendable {
     file.withLock { f in
       Self.write(modules: modules, to: &f)
       f.writer.stack(id: id, token: nil, addresses: addresses)
-      check(Self.drain(&f))
+      check(append(f.writer.take(), to: f.descriptor))
     }
   }
 
@@ -198,9 +198,11 @@ final class TraceRecorder: Sendable {
   /// by the code the signal interrupted).
   func flush(_ recording: ThreadRecording, fromSignal: Bool = false) {
     if fromSignal {
-      _ = file.withLockIfAvailable { f in recording.writeIfAvailable(to: f.descriptor) }
+      _ = file.withLockIfAvailable { f in
+        if !writeFailed.load(ordering: .relaxed) { recording.writeIfAvailable(to: f.descriptor) }
+      }
     } else {
-      file.withLock { f in check(Self.writeAll(recording.take(), to: f.descriptor)) }
+      file.withLock { f in check(append(recording.take(), to: f.descriptor)) }
     }
   }
 
@@ -214,7 +216,7 @@ final class TraceRecorder: Sendable {
       var bytes: [UInt8] = []
       for other in f.recordings where other !== recording { bytes += other.take() }
       bytes += recording.appendAndTake(event)
-      check(Self.writeAll(bytes, to: f.descriptor))
+      check(append(bytes, to: f.descriptor))
     }
   }
 
@@ -222,7 +224,7 @@ final class TraceRecorder: Sendable {
   func retire(_ recording: ThreadRecording) {
     if Self.inForkedChild { return }
     file.withLock { f in
-      check(Self.writeAll(recording.take(), to: f.descriptor))
+      check(append(recording.take(), to: f.descriptor))
       f.recordings.removeAll { $0 === recording }
     }
   }
@@ -236,11 +238,12 @@ final class TraceRecorder: Sendable {
       // Nothing allocated or freed: the signal may have interrupted
       // `malloc`, whose lock a handler that allocates would wait for.
       _ = file.withLockIfAvailable { f in
+        guard !writeFailed.load(ordering: .relaxed) else { return }
         for r in f.recordings { r.writeIfAvailable(to: f.descriptor) }
       }
     } else {
       file.withLock { f in
-        for r in f.recordings { check(Self.writeAll(r.take(), to: f.descriptor)) }
+        for r in f.recordings { check(append(r.take(), to: f.descriptor)) }
       }
     }
   }
@@ -251,6 +254,18 @@ final class TraceRecorder: Sendable {
   private static func drain(_ f: inout File) -> Int32 {
     let bytes = f.writer.take()
     return writeAll(bytes, to: f.descriptor)
+  }
+
+  /// Writes `bytes` whole, unless a write failed before; the error number
+  /// of a write that failed, else 0. Once one failed (`check`), nothing
+  /// more is written: the bytes it lost may declare classes and stacks
+  /// that later events name, so that a trace written on after the gap (a
+  /// full disk that had room again) could not be read past it; one that
+  /// stops there reads as cut short, to its last whole event (an
+  /// independent trial's).
+  private func append(_ bytes: [UInt8], to fd: Int32) -> Int32 {
+    guard !writeFailed.load(ordering: .relaxed) else { return 0 }
+    return Self.writeAll(bytes, to: fd)
   }
 
   /// Writes `bytes` whole; the error number of a write that failed, else 0.
