@@ -653,6 +653,10 @@ final class LiveThread: StackSource {
     validator.stackSource = nil
   }
 
+  /// How many times the exit key's destructor ran on this thread: the
+  /// exit check waits for its last round (`exitKey`).
+  @exclusivity(unchecked) var exitRounds = 0
+
   /// The validation scope whose `run` on this thread ended with locks it
   /// took still held: a finding at the thread's exit is that scope's.
   @exclusivity(unchecked) var exitScope: LockValidationScope?
@@ -690,11 +694,32 @@ extension LiveThread {
   }
 }
 
+/// How many rounds of key destructors glibc runs at a thread's exit at
+/// most (`PTHREAD_DESTRUCTOR_ITERATIONS`).
+private let destructorRounds = 4
+
 /// The pthread key whose destructor ends a thread's validation at exit.
 private let exitKey: pthread_key_t = {
   var key = pthread_key_t()
   pthread_key_create(&key) { raw in
     guard let raw else { return }
+    // The program's own keys' destructors run in the same rounds, after
+    // this one's (this key was made first) and may release locks the
+    // thread still holds (a lock kept in a thread-local value): lockdep's
+    // `debug_check_no_locks_held()` runs at the very end of `do_exit()`,
+    // after every such cleanup. So the check waits for glibc's last round
+    // (`PTHREAD_DESTRUCTOR_ITERATIONS`, 4): setting the key again asks for
+    // another, and a destructor that releases its lock in its own second
+    // round (having set its key again) is done by then. Before 2026-12-07
+    // such a thread's lock was found held at its exit, and its release a
+    // bad unlock balance (an independent trial's).
+    let thread = Unmanaged<LiveThread>.fromOpaque(raw)
+    let state = thread.takeUnretainedValue()
+    state.exitRounds += 1
+    if state.exitRounds < destructorRounds {
+      pthread_setspecific(exitKey, raw)
+      return
+    }
     // No signal handler runs on this thread from here on: its events,
     // queued after the replay below, or after the state is gone, would be
     // validated and recorded by no one (a handler sent to exiting threads
@@ -705,8 +730,7 @@ private let exitKey: pthread_key_t = {
     // Other layers' cleanup that takes validated locks, on this state
     // (`ThreadExitHooks`).
     ThreadExitHooks.runAll()
-    let thread = Unmanaged<LiveThread>.fromOpaque(raw)
-    thread.takeUnretainedValue().exit()
+    state.exit()
     rlc_lockdep_set_thread(nil)
     thread.release()
   }
