@@ -260,8 +260,10 @@ public final class PageAllocator: Sendable {
   }
 
   /// Returns every page on every per-CPU list to the zone
-  /// (`drain_all_pages()`), waiting for each list's lock.
+  /// (`drain_all_pages()`), waiting for each list's lock. May sleep, as the
+  /// kernel's takes `pcpu_drain_mutex`: checked first (`mightSleep()`).
   public func drainPerCPULists() {
+    Checked.mightSleep()
     for pcp in pcps {
       pcp.lock.withLock { spill(pcp, pcp.count) }
     }

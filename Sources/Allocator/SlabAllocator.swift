@@ -294,8 +294,11 @@ public final class SlabAllocator: Sendable {
 
   /// Gives every object in every per-CPU cache back to its slab, and every
   /// slab left empty back to the page allocator (`kmem_cache_shrink()`).
-  /// Once every object is freed, the slabs then hold no page.
+  /// Once every object is freed, the slabs then hold no page. May sleep,
+  /// as the kernel's (`flush_all()` takes `cpus_read_lock()`): checked
+  /// first (`mightSleep()`).
   public func shrink() {
+    Checked.mightSleep()
     withUnsafeTemporaryAllocation(
       of: UnsafeMutableRawPointer.self, capacity: CPUObjectCaches.capacity
     ) { buffer in
