@@ -43,10 +43,12 @@ public func callRCU(_ callback: @escaping @Sendable () -> Void) {
 /// a read-side section (it would wait for itself) or from a callback
 /// (likewise: both stop the program with a message).
 public func rcuBarrier() {
+  // First, as inside a read-side section: a callback runs as a softirq,
+  // where it must not sleep (the finding is reported before the stop).
+  Checked.mightSleep()
   precondition(
     !CallbackQueue.shared.isCallbackThread,
     "rcuBarrier() in an RCU callback never returns: it waits for the batch that runs it")
-  Checked.mightSleep()
   precondition(!rcuReadLockHeld(), "rcuBarrier() inside an RCU read-side section never returns")
   let done = Semaphore()
   callRCU { done.post() }
