@@ -14,6 +14,8 @@ public final class Device: @unchecked Sendable {
   public let configMutex = Mutex(name: "&dev->config_mutex")
   /// Readers of the configuration (may sleep).
   public let configSem = RWSemaphore(name: "&dev->config_sem")
+  /// Settings reached only under their mutex.
+  public let settings = Protected(0, by: Mutex(name: "&dev->settings_lock"))
 
   /// A device.
   public init() {}
@@ -33,6 +35,12 @@ public final class Device: @unchecked Sendable {
   /// The bug: the configuration mutex under the raw interrupt lock.
   public func reconfigureFromInterruptPath() {
     irqLock.withLock { configMutex.withLock {} }
+  }
+
+  /// The same bug through `Protected`, whose `withLock` is inlined into
+  /// this function in an optimized build.
+  public func updateSettingsFromInterruptPath() {
+    irqLock.withLock { settings.withLock { $0 += 1 } }
   }
 
   /// The interrupt lock in the device's interrupt handler...

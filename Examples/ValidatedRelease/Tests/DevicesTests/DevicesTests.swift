@@ -51,6 +51,18 @@ import Testing
     #expect(backtrace.contains("#0 Device.reconfigureFromInterruptPath()"), "\(text)")
   }
 
+  /// `Protected.withLock`, inlined into its caller in an optimized build,
+  /// names that caller too: the mutex's acquisition is its code's.
+  @Test func anOptimizedBuildsProtectedValueNamesItsCaller() {
+    let device = Device()
+    let found = expectLockViolation(.invalidWaitContext) {
+      device.updateSettingsFromInterruptPath()
+    }
+    let text = found.first.map { LockValidation.describe($0) } ?? ""
+    let backtrace = text.components(separatedBy: "stack backtrace:").last ?? ""
+    #expect(backtrace.contains("#0 Device.updateSettingsFromInterruptPath()"), "\(text)")
+  }
+
   /// In an optimized build, where the context marker is inlined into its
   /// caller, the report's irq event stamps name the function that turned
   /// interrupts off and on: the interrupt handler's.
