@@ -23,6 +23,6 @@ start=$(date +%s)
 # slot lock in free; an allocator test hung there once too), not in the
 # project's code. The ordinary run has it.
 swift test --sanitize=thread --scratch-path .build-tsan \
-  --filter 'ConcurrentEngineTests|FastPathTests|LiveValidationTests|LockdepTestingTests|LockValidatedTestCaseTests|AllocatorTests|IsolatedScopeTests|ScopeEndTests' \
+  --filter 'ConcurrentEngineTests|FastPathTests|LiveValidationTests|LockdepTestingTests|LockValidatedTestCaseTests|AllocatorTests|IsolatedScopeTests|ScopeEndTests|KeyDestructorTests' \
   --skip 'handlersInterruptingTheValidatorAreSkippedCleanly' "$@"
 echo "test-tsan: $(($(date +%s) - start)) s"

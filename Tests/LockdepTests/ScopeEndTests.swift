@@ -182,6 +182,28 @@ import Testing
     #expect(Self.processFindings(naming: "&test->own").isEmpty)
   }
 
+  /// A test that begins holding a lock, releases it and takes it again at
+  /// another line (a wait's unlock and lock) ends holding what it began
+  /// with: no finding, and the lock is not forgotten (its release after is
+  /// validated). A first version matched held locks by their origin too,
+  /// and found the lock taken again leaked (a review's).
+  @Test func aTestThatTakesItsLockAgainLeaksNothing() {
+    let own = Checked.Mutex(name: "&test->retaken", key: LockClassKey("scope_end.retaken"))
+    let test = LockValidationScope(endName: "the test")
+    let after = LockValidationScope()
+    pthread_join(
+      spawn {
+        own.lock()
+        test.run {
+          own.unlock()
+          own.lock()
+        }
+        after.run { own.unlock() }
+      }, nil)
+    #expect(test.findings.map(\.kind) == [], "\(test.findings.map(\.text))")
+    #expect(after.findings.map(\.kind) == [], "\(after.findings.map(\.text))")
+  }
+
   @Test(arguments: [nil, FindingKind.sleepInAtomic])
   func aBlocksWorkOnAPooledThreadThatLeaksIsTheBlocksFinding(expecting kind: FindingKind?) {
     let tag = kind?.rawValue ?? "none"

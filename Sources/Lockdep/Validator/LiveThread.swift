@@ -20,8 +20,9 @@ import WaitContext
 ///   re-entrant (lockdep gets the same by running with interrupts off);
 ///   events of a signal handler are never validated in the handler but
 ///   queued (`deferred`) and validated once it has returned and `busy` is
-///   clear; the fast path does not set it (see `fastPath`), since a
-///   handler changes no validator state.
+///   clear; the fast path sets it too (see `fastPath`), so that a handler
+///   the validator does not know as one (installed with `signal()`) queues
+///   its events there as well.
 final class LiveThread: StackSource {
   let id: ThreadID
   @exclusivity(unchecked) var validator: ThreadValidator
@@ -202,9 +203,11 @@ final class LiveThread: StackSource {
 
   /// The locks this thread holds now that it did not hold as `before`
   /// (its held locks then, oldest first), oldest first: those taken since,
-  /// told apart by acquisition (class, instance and origin), not by count,
-  /// since a lock held before may have been released in between and
-  /// another taken. Allocates nothing when both are empty.
+  /// told apart by lock (class and instance), not by count, since a lock
+  /// held before may have been released in between and another taken. A
+  /// lock held before, released and taken again (a wait's unlock and
+  /// lock, at another line) is still the one held before (a review's: its
+  /// origin made it new). Allocates nothing when both are empty.
   func locksTaken(since before: [HeldLock]) -> [HeldLock] {
     guard validator.heldCount > 0 else { return [] }
     guard !before.isEmpty else { return validator.heldLocks }
@@ -213,7 +216,6 @@ final class LiveThread: StackSource {
       guard
         let i = unmatched.firstIndex(where: {
           $0.instance == held.instance && $0.lockClass == held.lockClass
-            && $0.origin == held.origin
         })
       else { return true }
       unmatched.remove(at: i)
@@ -654,7 +656,7 @@ final class LiveThread: StackSource {
   }
 
   /// How many times the exit key's destructor ran on this thread: the
-  /// exit check waits for its last round (`exitKey`).
+  /// exit check waits for its second round (`exitKey`).
   @exclusivity(unchecked) var exitRounds = 0
 
   /// The validation scope whose `run` on this thread ended with locks it
@@ -694,10 +696,6 @@ extension LiveThread {
   }
 }
 
-/// How many rounds of key destructors glibc runs at a thread's exit at
-/// most (`PTHREAD_DESTRUCTOR_ITERATIONS`).
-private let destructorRounds = 4
-
 /// The pthread key whose destructor ends a thread's validation at exit.
 private let exitKey: pthread_key_t = {
   var key = pthread_key_t()
@@ -707,16 +705,19 @@ private let exitKey: pthread_key_t = {
     // this one's (this key was made first) and may release locks the
     // thread still holds (a lock kept in a thread-local value): lockdep's
     // `debug_check_no_locks_held()` runs at the very end of `do_exit()`,
-    // after every such cleanup. So the check waits for glibc's last round
-    // (`PTHREAD_DESTRUCTOR_ITERATIONS`, 4): setting the key again asks for
-    // another, and a destructor that releases its lock in its own second
-    // round (having set its key again) is done by then. Before 2026-12-07
-    // such a thread's lock was found held at its exit, and its release a
-    // bad unlock balance (an independent trial's).
+    // after every such cleanup. So the check waits one round: setting the
+    // key again asks glibc for another (of `PTHREAD_DESTRUCTOR_ITERATIONS`,
+    // 4), after the first round's destructors have run. Not to the last:
+    // ThreadSanitizer ends its own state for the thread there (its key is
+    // made first, and sets itself again until then), and a state made by
+    // a destructor in a later round would get no round left for its check
+    // (a review's). Before 2026-12-07 such a thread's lock was found held
+    // at its exit, and its release a bad unlock balance (an independent
+    // trial's).
     let thread = Unmanaged<LiveThread>.fromOpaque(raw)
     let state = thread.takeUnretainedValue()
     state.exitRounds += 1
-    if state.exitRounds < destructorRounds {
+    if state.exitRounds < 2 {
       pthread_setspecific(exitKey, raw)
       return
     }
