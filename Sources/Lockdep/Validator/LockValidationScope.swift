@@ -172,8 +172,9 @@ public final class LockValidationScope: Sendable {
       let base = thread.validator.core
       if isIsolated { thread.validator = thread.validator.moved(to: forkCore(from: base)) }
       // The locks held as the run begins (a worker's, under a lock of its
-      // own), if any: those it takes are told apart from them by
-      // acquisition, since it may release one of them and take another.
+      // own), if any: those it takes are told apart from them by lock
+      // (`locksTaken(since:)`), since it may release one of them and take
+      // another.
       let before = thread.validator.heldCount == 0 ? [] : thread.validator.heldLocks
       let first = workName != nil && !started.exchange(true, ordering: .relaxed)
       let endsScope = first && endName != nil
