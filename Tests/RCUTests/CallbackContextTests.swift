@@ -107,6 +107,22 @@ struct CallbackContextTests {
     }
   }
 
+  /// A callback runs as a softirq, where nothing may sleep: `rcuBarrier()`
+  /// there reports its sleep check before it stops the program, as inside
+  /// a read-side section (before 2026-12-07 it stopped first, and the
+  /// finding was never printed: an independent trial's).
+  @Test func rcuBarrierInACallbackIsASleepInAtomicContextFirst() async {
+    await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+      LockValidation.policy = .print
+      callRCU { rcuBarrier() }
+      rcuBarrier()
+    }
+    .map {
+      expectStandardError(of: $0, contains: "BUG: sleeping function called from invalid context")
+      expectStandardError(of: $0, contains: "rcuBarrier() in an RCU callback never returns")
+    }
+  }
+
   /// `KvfreeRCU.barrier()` inside a read-side section waits for a grace
   /// period that section holds open: it stops the program with a message,
   /// as `rcuBarrier()` does there, instead of hanging it.
