@@ -49,9 +49,14 @@ enum FixtureSupport {
       .deletingLastPathComponent().appendingPathComponent("Fixtures/symbolizer").path
   }()
 
+  /// Where the fixtures are built: one directory per test process,
+  /// removed when the process exits.
+  static let directory = NSTemporaryDirectory() + "symbolizer-fixtures-\(getpid())"
+
   static let built: Built = {
-    let directory = NSTemporaryDirectory() + "symbolizer-fixtures-\(getpid())"
+    let directory = Self.directory
     try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    atexit { try? FileManager.default.removeItem(atPath: FixtureSupport.directory) }
     var result = Built(directory: directory)
     let source = sourceDirectory
     if let gcc = which("gcc"), let gxx = which("g++") {
