@@ -42,6 +42,29 @@ import WaitContext
     #expect(!reinit)
   }
 
+  /// Freeing a structure that holds several held locks is one finding per
+  /// holder, naming its oldest lock in the memory: lockdep's
+  /// `debug_check_no_locks_freed()` walks `held_locks` from the bottom and
+  /// reports the first lock in the range (`print_freed_lock_bug()`, then
+  /// `break`). A thread holding locks elsewhere too is still one finding.
+  @Test func freeingSeveralHeldLocksIsOneFindingPerHolder() {
+    var s = Scenario()
+    s.lock("Outer", .mutex)
+    s.lock("A", .spinlock)
+    s.lock("B", .spinlock)
+    s.acquire("Outer", on: "1", inst: 0x9000)
+    s.acquire("A", on: "1", inst: 0x1008)
+    s.acquire("B", on: "1", inst: 0x1010)
+    s.lock("C", .spinlock)
+    s.acquire("C", on: "2", inst: 0x1018)
+    s.acquire("A", on: "2", inst: 0x1000)
+    s.free(0x1000, 64, on: "1")
+    #expect(s.kinds == [.heldLockFreed, .heldLockFreed])
+    let named = s.findings.map { ($0.lock?.lockClass, $0.lock?.instance) }
+    #expect(named.contains { $0 == (s.id("A"), 0x1008) })
+    #expect(named.contains { $0 == (s.id("C"), 0x1018) })
+  }
+
   /// lockdep's `not_in_range()`: a lock lies in a freed range when the
   /// range holds its first byte (here its only one: a trace gives no lock
   /// size), so a range of length 0 holds no lock, and one ending at the

@@ -222,15 +222,18 @@ extension ThreadValidator {
 
   /// `free` and `init`: a held lock inside the memory is a finding
   /// (lockdep's `debug_check_no_locks_freed()`). `held` are the locks of
-  /// thread `holder`: this thread's, or another's when the caller knows
-  /// other threads (a trace does: it checks every thread).
+  /// thread `holder`, oldest first: this thread's, or another's when the
+  /// caller knows other threads (a trace does: it checks every thread).
+  /// One finding per holder, naming its oldest lock in the memory: lockdep
+  /// reports the first held lock in the range and stops (freeing a
+  /// structure that holds several locks is one bug, not one per lock).
   public mutating func checkFreed(
     _ event: LockEvent, held: some Sequence<HeldLock>, by holder: ThreadID
   ) {
     let reinitialized = event.verb == .initLock
     let from = event.address
     let length = event.freedLength
-    for lock in held where Self.lies(lock, from: from, length: length) {
+    if let lock = held.first(where: { Self.lies($0, from: from, length: length) }) {
       reportNow(
         .heldLockFreed, origin: event.origin, lock: snapshot(lock),
         detail: .heldLockFreed(
