@@ -532,6 +532,40 @@ import Testing
     LockValidationScope().run { leaked.unlock() }
   }
 
+  /// Takes a lock and keeps it, on the actor's executor.
+  actor Leaker {
+    func leak(_ lock: Checked.Mutex) { lock.lock() }
+  }
+
+  /// A lock a child task returns holding, or that an actor's method called
+  /// by the test leaves held, is the test's finding every time: the
+  /// child's (or the actor's) job may end on its thread after the test's
+  /// task went on and ended on another, and the scope's end waits for
+  /// that job's check (before, a twentieth of such tests passed).
+  @Test func aLockAChildTaskOrAnActorLeftIsTheTestsEveryTime() async {
+    let actor = Leaker()
+    var locks: [Checked.Mutex] = []
+    for round in 0..<30 {
+      let child = Checked.Mutex(name: "&child-left->lock")
+      let actorLeft = Checked.Mutex(name: "&actor-left->lock")
+      locks += [child, actorLeft]
+      let childScope = LockValidationScope(endName: "the test")
+      await childScope.run { @Sendable () async in
+        await withTaskGroup(of: Void.self) { group in group.addTask { child.lock() } }
+      }
+      let actorScope = LockValidationScope(endName: "the test")
+      await actorScope.run { @Sendable () async in await actor.leak(actorLeft) }
+      #expect(
+        childScope.findings.map(\.finding.kind) == [.locksHeldAtExit], "round \(round)")
+      #expect(
+        actorScope.findings.map(\.finding.kind) == [.locksHeldAtExit], "round \(round)")
+      #expect(actorScope.findings.first?.text.contains("&actor-left->lock") == true)
+    }
+    // Held by pool threads, and forgotten by the validator: kept, never
+    // destroyed held.
+    withExtendedLifetime(locks) {}
+  }
+
   /// Takes `lock` on the main actor and returns holding it.
   @MainActor static func leaveHeldOnTheMainActor(_ lock: Checked.RawSpinLock) { lock.lock() }
 

@@ -189,6 +189,43 @@ final class LockValidatedTestCaseTests: XCTestCase {
     }
   }
 
+  /// A lock an earlier test of no scope (a plain `XCTestCase`'s) left
+  /// held on the thread is not the next checked test's: it is reported
+  /// process-wide as an earlier test's, and forgotten, as the Swift Testing
+  /// trait does at a test's start (here a mutex under the leaked raw spin
+  /// lock failed an innocent test twice).
+  func testALockAnEarlierTestLeftHeldDoesNotFailTheNext() {
+    let left = Checked.RawSpinLock(name: "&xct-earlier->raw")
+    let mutex = Checked.Mutex(name: "&xct-innocent->mutex")
+    left.lock()
+    let test = Self.run { mutex.withLock {} }
+    XCTAssertEqual(test.failures.map(\.description), [])
+    let after = Self.run { mutex.withLock {} }
+    XCTAssertEqual(after.failures.map(\.description), [])
+    left.unlock()
+  }
+
+  /// An `async` test calling an actor that leaves a lock held fails, every
+  /// time: the actor's job may end after the test's task went on and
+  /// returned on another thread (over half of such tests passed).
+  func testAnAsyncTestWhoseActorLeavesALockHeldFailsEveryTime() {
+    actor Leaker {
+      func leak(_ lock: Checked.Mutex) { lock.lock() }
+    }
+    let actor = Leaker()
+    var locks: [Checked.Mutex] = []
+    for round in 0..<30 {
+      let leaked = Checked.Mutex(name: "&xct-actor-left->lock")
+      locks.append(leaked)
+      let test = Self.runAsync { await actor.leak(leaked) }
+      XCTAssertEqual(test.failures.count, 1, "round \(round): \(test.failures.map(\.description))")
+      XCTAssertTrue(
+        test.failures.first?.description.contains("&xct-actor-left->lock") == true,
+        "round \(round)")
+    }
+    withExtendedLifetime(locks) {}
+  }
+
   func testATestThatReturnsHoldingALockFails() {
     let leaked = Checked.Mutex(name: "&xct-leaked->lock")
     let test = Self.run { leaked.lock() }

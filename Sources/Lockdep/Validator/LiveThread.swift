@@ -74,6 +74,9 @@ final class LiveThread: StackSource {
   /// lock holding none, the test whose task the actor ran then; locks the
   /// job leaves held are that test's finding.
   @exclusivity(unchecked) var noTaskJobScope: LockValidationScope?
+  /// The executor whose routed job runs on this thread (`ScopeExecutor`),
+  /// if any.
+  @exclusivity(unchecked) var routedJobExecutor: ObjectIdentifier?
   /// The classes of the last places this thread made a lock at.
   @exclusivity(unchecked) var recentSites = RecentSites()
 
@@ -158,7 +161,14 @@ final class LiveThread: StackSource {
       }
     }
     if gate.inNoTaskJob && event.verb == .acquire && validator.heldCount == 0 {
-      noTaskJobScope = LockValidationScope.current
+      let scope = LockValidationScope.current
+      if scope !== noTaskJobScope {
+        // Counted while the job may leave its locks held, till its end is
+        // checked (`ScopeExecutor.jobEnded`).
+        noTaskJobScope?.noTaskJobsHoldingLocks.subtract(1, ordering: .relaxed)
+        scope?.noTaskJobsHoldingLocks.add(1, ordering: .relaxed)
+        noTaskJobScope = scope
+      }
     }
     busy = true
     rlc_signal_fence()

@@ -102,6 +102,22 @@ public final class LockValidationScope: Sendable {
   /// The executor of the scope's asynchronous `run`, while it runs.
   var executor: ScopeExecutor? { runningExecutor.withLock { $0 } }
 
+  /// Routed jobs of no task (an actor's) that took a lock while this scope
+  /// was bound, and whose end is not checked yet (`ScopeExecutor`): the
+  /// test's task may go on and end on another thread before the actor's
+  /// job ends, and the locks it left held are the test's finding.
+  let noTaskJobsHoldingLocks = Atomic<Int>(0)
+
+  /// Waits, for `limit` nanoseconds at most, until the end of every job of
+  /// no task that took a lock in this scope is checked (but the caller's
+  /// own, if it runs in one).
+  private func awaitJobsHoldingLocks(limit: UInt64) {
+    let own = Live.scopeThreadIfMade().map { $0.noTaskJobScope === self ? 1 : 0 } ?? 0
+    ScopeExecutor.wait(limit: limit, pause: 200) {
+      noTaskJobsHoldingLocks.load(ordering: .acquiring) > own
+    }
+  }
+
   /// A new, empty scope; `isolated` keeps what the validator learns from
   /// the scope's events (dependencies, irq usage) in the scope. Isolation
   /// applies to the synchronous `run`, on each thread that runs it; the
@@ -228,8 +244,12 @@ public final class LockValidationScope: Sendable {
     let executor = ScopeExecutor(for: self)
     routeJobs(to: executor)
     endsAfterJobs.store(true, ordering: .relaxed)
+    // A test begins holding no lock: one held now was left by an earlier
+    // test or task (an XCTest test of no scope) on the thread.
+    ScopeExecutor.forgetEarlierLocks()
     defer {
       executor.awaitRunningJobs(limit: 250_000_000)
+      awaitJobsHoldingLocks(limit: 250_000_000)
       endRouting(to: executor)
       executor.finish()
       end()
@@ -317,6 +337,12 @@ public final class LockValidationScope: Sendable {
         // On the preferred executor: entering it may have moved the task.
         ScopeExecutor.forgetEarlierLocks()
         defer {
+          // The ends of the jobs of its tasks, and of actors' jobs that ran
+          // them, may be checked after the body's end on another thread (a
+          // child task returned holding a lock, and the parent went on):
+          // what they left is the test's.
+          executor.awaitRunningJobs(limit: 250_000_000)
+          awaitJobsHoldingLocks(limit: 250_000_000)
           if let thread = Live.scopeThreadIfMade() {
             ScopeExecutor.reportLocksLeft(on: thread, atEndOf: endName)
           } else {

@@ -81,7 +81,7 @@ final class ScopeExecutor: TaskExecutor {
       var next: UnownedJob? = first
       while let job = next {
         Self.forgetEarlierLocks()
-        let thread = Self.jobStarts(ofTask: task)
+        let thread = jobStarts(ofTask: task)
         job.runSynchronously(on: executor)
         jobEnded(on: thread)
         next = finishAndTakeNext(of: task)
@@ -144,15 +144,20 @@ final class ScopeExecutor: TaskExecutor {
     }
   }
 
-  /// Waits until no job is queued or running here, for `limit`
-  /// nanoseconds at most (a task that never ends must not hold the test).
+  /// Waits until no job is queued or running here but the caller's own
+  /// (when it runs in one of this executor's jobs: the end of the scope's
+  /// body), for `limit` nanoseconds at most (a task that never ends must
+  /// not hold the test).
   func awaitRunningJobs(limit: UInt64) {
+    let own = Live.scopeThreadIfMade()?.routedJobExecutor == ObjectIdentifier(self) ? 1 : 0
+    Self.wait(limit: limit, pause: 200) { running.load(ordering: .acquiring) > own }
+  }
+
+  /// Sleeps `pause` microseconds at a time while `busy()`, for `limit`
+  /// nanoseconds at most.
+  static func wait(limit: UInt64, pause: UInt32, while busy: () -> Bool) {
     let start = DispatchTime.now().uptimeNanoseconds
-    while running.load(ordering: .acquiring) > 0
-      && DispatchTime.now().uptimeNanoseconds &- start < limit
-    {
-      usleep(200)
-    }
+    while busy() && DispatchTime.now().uptimeNanoseconds &- start < limit { usleep(pause) }
   }
 
   // MARK: Jobs of the global concurrent executor
@@ -267,10 +272,11 @@ final class ScopeExecutor: TaskExecutor {
 
   /// A routed job of task `task` (0: none, an actor's) starts on the
   /// calling thread: the thread's state (made now), marked for the job.
-  private static func jobStarts(ofTask task: UInt64) -> LiveThread? {
-    jobsInProgress.add(1, ordering: .relaxed)
+  private func jobStarts(ofTask task: UInt64) -> LiveThread? {
+    Self.jobsInProgress.add(1, ordering: .relaxed)
     guard let thread = Live.scopeThread() else { return nil }
     thread.inRoutedJob = true
+    thread.routedJobExecutor = ObjectIdentifier(self)
     if task == 0 {
       thread.gate.inNoTaskJob = true
       thread.noTaskJobScope = nil
@@ -286,11 +292,18 @@ final class ScopeExecutor: TaskExecutor {
   private func jobEnded(on thread: LiveThread?) {
     defer { Self.jobsInProgress.subtract(1, ordering: .releasing) }
     var owner = scope
+    // The test whose locks a job of no task holds: its end waits for
+    // this check (`LockValidationScope.awaitJobsHoldingLocks`), counted
+    // down once the locks are reported.
+    var taker: LockValidationScope? = nil
+    defer { taker?.noTaskJobsHoldingLocks.subtract(1, ordering: .releasing) }
     if let thread {
       thread.inRoutedJob = false
+      thread.routedJobExecutor = nil
       if thread.gate.inNoTaskJob {
         thread.gate.inNoTaskJob = false
-        if let taker = thread.noTaskJobScope, taker.executor != nil { owner = taker }
+        taker = thread.noTaskJobScope
+        if let taker, taker.executor != nil { owner = taker }
         thread.noTaskJobScope = nil
       }
     }
@@ -317,12 +330,9 @@ final class ScopeExecutor: TaskExecutor {
   static func awaitEndChecks(releasing lockClass: ClassID, instance: UInt64, on thread: LiveThread)
   {
     let core = thread.validator.core
-    let start = DispatchTime.now().uptimeNanoseconds
-    while jobsInProgress.load(ordering: .acquiring) > 1
-      && !core.isForgotten(lockClass, instance: instance)
-      && DispatchTime.now().uptimeNanoseconds &- start < 100_000_000
-    {
-      usleep(50)
+    wait(limit: 100_000_000, pause: 50) {
+      jobsInProgress.load(ordering: .acquiring) > 1
+        && !core.isForgotten(lockClass, instance: instance)
     }
   }
 
