@@ -117,8 +117,14 @@ final class OutputFile {
     var start = [UInt8](repeating: 0, count: 65536)
     let n = start.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
     guard n > 0 else { return }
-    let text = String(decoding: start[..<n], as: UTF8.self)
-    for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+    // Lines as the graph file reader takes them: a UTF-8 byte order mark
+    // at the start skipped, and split as bytes (Swift takes `\r\n` for one
+    // character, which a split at `\n` never finds: a file with CRLF line
+    // ends, which the reader reads, was refused).
+    var bytes = start[..<n]
+    if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
+    for lineBytes in bytes.split(separator: UInt8(ascii: "\n")) {
+      let line = String(decoding: lineBytes, as: UTF8.self)
       let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
       guard let first = words.first, !first.hasPrefix("#") else { continue }
       guard first == header else { break }

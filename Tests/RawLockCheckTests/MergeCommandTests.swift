@@ -365,6 +365,26 @@ import Testing
     #expect(try String(contentsOf: dir.appendingPathComponent("g.rlg"), encoding: .utf8) == later)
   }
 
+  /// A graph file with CRLF line ends, or a byte order mark, which
+  /// `--graph-in` reads, is written over by `--graph-out` (a CI job that
+  /// kept its graph file through a checkout with `autocrlf` was refused on
+  /// every run: "version 1\r\nclass").
+  @Test(arguments: ["\r\n", "bom"])
+  func graphOutWritesOverAGraphFileItReads(_ form: String) throws {
+    let lines = ["rawlockcheck-graph 1", "class x mutex", ""]
+    let text =
+      form == "bom" ? "\u{FEFF}" + lines.joined(separator: "\n") : lines.joined(separator: form)
+    let dir = try Self.directory(["t1.rlt": Self.first, "g.rlg": text])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    #expect(try ToolRun(["report", "--graph-in", "g.rlg", "t1.rlt"], in: dir).status == 0)
+    let run = try ToolRun(
+      ["report", "--graph-in", "g.rlg", "--graph-out", "g.rlg", "t1.rlt"], in: dir)
+    #expect(run.status == 0, "\(run.stderr)")
+    let written = try String(contentsOf: dir.appendingPathComponent("g.rlg"), encoding: .utf8)
+    #expect(written.contains("class x mutex\n"))
+    #expect(written.contains("edge A -> B "))
+  }
+
   /// `--graph-out` whose value was forgotten (`--graph-out t1.rlt t2.rlt`)
   /// takes a trace for its file: a file that is not a graph file is not
   /// written over (one line, status 2); a graph file is.
