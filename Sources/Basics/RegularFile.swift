@@ -21,4 +21,12 @@ public enum RegularFile {
     }
     return fd
   }
+
+  /// Whether `path` is there and is no regular file (a FIFO, a device, a
+  /// socket, a directory): a place another library would open, blocking,
+  /// that is to be left alone.
+  public static func isOtherThanRegular(_ path: String) -> Bool {
+    var info = stat()
+    return stat(path, &info) == 0 && info.st_mode & S_IFMT != S_IFREG
+  }
 }

@@ -1100,6 +1100,24 @@ let scenarios: [(String, () -> Void)] = [
     }
   ),
   (
+    // A program whose executable is deleted while it runs (a rebuild
+    // replaced it) makes a finding: its report still names its own code,
+    // read through `/proc/self/exe` (its frames were `name (deleted)+0x..`).
+    // Runs only as a copy named `unlinked-copy-*`, which it deletes.
+    "unlinked-executable",
+    {
+      let path = String(cString: realpath("/proc/self/exe", nil))
+      guard path.contains("/unlinked-copy-") else {
+        printToStandardError("LockdepProbe: unlinked-executable runs only as an unlinked-copy-*\n")
+        exit(2)
+      }
+      unlink(path)
+      let raw = Checked.RawSpinLock(name: "&unlinked->raw")
+      let zone = Checked.SpinLock(name: "&unlinked->zone")
+      raw.withLock { zone.withLock {} }
+    }
+  ),
+  (
     // A SIGALRM handler installed with plain `signal()`, which the
     // validator does not know as a handler, takes a checked mutex of its
     // own a thousand times a second for a second while the thread it
@@ -1180,7 +1198,7 @@ if names == ["all"] {
   let leftOut = [
     "handler-deadlock", "handler-waits-then-deadlocks", "handler-deadlock-in-validator",
     "flushed-then-exit", "dispatch-worker-exit", "rcu-membarrier", "plain-signal-handler",
-    "trace-write-gap",
+    "trace-write-gap", "unlinked-executable",
   ]
   names = scenarios.map(\.0).filter { !leftOut.contains($0) }
 }

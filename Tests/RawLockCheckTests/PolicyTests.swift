@@ -69,6 +69,32 @@ import Testing
   /// events are written as they come, which allocates, and a handler
   /// that interrupted `malloc` must not (the README says to install
   /// handlers with `installSignalHandler`).
+  /// A program whose executable was deleted (or replaced, by a rebuild)
+  /// while it ran prints its finding with its own code named, read
+  /// through `/proc/self/exe`, not as `unlinked-copy-... (deleted)+0x...`.
+  @Test func aFindingAfterTheExecutableWasDeletedNamesItsCode() throws {
+    let copy = FileManager.default.temporaryDirectory
+      .appendingPathComponent("unlinked-copy-\(UUID().uuidString)")
+    try FileManager.default.copyItem(at: RecorderTests.probe, to: copy)
+    defer { try? FileManager.default.removeItem(at: copy) }
+    let process = Process()
+    process.executableURL = copy
+    process.arguments = ["unlinked-executable"]
+    var environment = ProcessInfo.processInfo.environment
+    environment["RAWLOCKCHECK"] = "print"
+    process.environment = environment
+    let err = Pipe()
+    process.standardError = err
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(!FileManager.default.fileExists(atPath: copy.path))
+    #expect(text.contains("[ BUG: Invalid wait context ]"), "\(text)")
+    #expect(!text.contains("(deleted)"), "\(text)")
+    #expect(text.contains("LockdepProbe/main.swift:"), "\(text)")
+  }
+
   @Test func aPlainSignalHandlersLocksAreNoFindingAndNoHang() throws {
     let run = try RecorderTests.launch(
       ["plain-signal-handler"],

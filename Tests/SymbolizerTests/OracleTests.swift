@@ -36,6 +36,35 @@ final class OracleTests: XCTestCase {
     try compareWithOracle(binary: binary, expectInlinedFrames: true, fullPaths: true)
   }
 
+  /// A FIFO where a split unit's `.dwo` file is looked for is passed over
+  /// (the unit read as one whose file was not found): libdw's open of it
+  /// blocked forever, at the first address.
+  func testAFIFOForASplitDwarfFileIsPassedOver() throws {
+    guard let gcc = FixtureSupport.which("gcc"), let gxx = FixtureSupport.which("g++") else {
+      throw XCTSkip("gcc/g++ not installed")
+    }
+    let output = FixtureSupport.built.directory + "/cfix-splitfifo-\(UUID().uuidString)"
+    let binary = try XCTUnwrap(
+      FixtureSupport.buildC(into: output, gcc: gcc, gxx: gxx, extraFlags: ["-gsplit-dwarf"]))
+    let made = [binary, output + ".c.o", output + ".cxx.o", output + ".c.dwo", output + ".cxx.dwo"]
+    defer { for file in made { try? FileManager.default.removeItem(atPath: file) } }
+    try FileManager.default.removeItem(atPath: output + ".c.dwo")
+    XCTAssertEqual(mkfifo(output + ".c.dwo", 0o600), 0)
+    let address = try XCTUnwrap(FixtureSupport.functions(of: binary).first { $0.name == "main" })
+      .start
+    final class Answer: @unchecked Sendable { var frames: [Frame]? }
+    let answer = Answer()
+    let done = DispatchSemaphore(value: 0)
+    _ = SpawnedThread {
+      answer.frames = Symbolizer(executable: binary).symbolize(address).frames
+      done.signal()
+    }
+    guard done.wait(timeout: .now() + 60) == .success else {
+      return XCTFail("the search for the split DWARF file hung")
+    }
+    XCTAssertEqual(answer.frames?.last?.linkageName, "main")
+  }
+
   /// A program built as make builds it, from relative paths (`gcc -c
   /// src/main.c -Iinc`): its line tables' include directories are
   /// relative, and DWARF makes them relative to the unit's

@@ -94,6 +94,41 @@ final class SeparateDebugTests: XCTestCase {
     try assertStrippedMatchesLLVMSymbolizer(pie, debugFile: pie.debugOnly + ".zlib")
   }
 
+  /// The debug file a stripped executable's `.gnu_debuglink` names is
+  /// found in `.debug/` beside it while `DEBUGINFOD_URLS` is set (as
+  /// distributions set it system-wide: the whole local search was skipped
+  /// then, and the static function had no name), and a FIFO where a debug
+  /// file is looked for first (beside it) is passed over, not opened (its
+  /// open blocked forever).
+  func testDebuglinkFileIsFoundWithDebuginfodSetPastAFIFO() throws {
+    let build = try Self.pie.get()
+    let dir = Self.directory + "/debuglink-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(
+      atPath: dir + "/.debug", withIntermediateDirectories: true)
+    let stripped = dir + "/prog"
+    try FileManager.default.copyItem(atPath: build.path, toPath: stripped)
+    try Self.tool("strip", ["--strip-all", stripped])
+    try FileManager.default.copyItem(atPath: build.debugOnly, toPath: dir + "/.debug/prog.debug")
+    try Self.tool("objcopy", ["--add-gnu-debuglink=" + dir + "/.debug/prog.debug", stripped])
+    XCTAssertEqual(mkfifo(dir + "/prog.debug", 0o600), 0)
+    let helper = try build.function("static_helper").start
+    for debuginfod in [true, false] {
+      if debuginfod { setenv("DEBUGINFOD_URLS", "http://127.0.0.1:9/", 1) }
+      defer { unsetenv("DEBUGINFOD_URLS") }
+      final class Answer: @unchecked Sendable { var name: String?? = nil }
+      let answer = Answer()
+      let done = DispatchSemaphore(value: 0)
+      _ = SpawnedThread {
+        answer.name = Symbolizer(executable: stripped).symbolize(helper).frames.last?.linkageName
+        done.signal()
+      }
+      guard done.wait(timeout: .now() + 60) == .success else {
+        return XCTFail("the search for the debug file hung (debuginfod set: \(debuginfod))")
+      }
+      XCTAssertEqual(answer.name, "static_helper", "debuginfod set: \(debuginfod)")
+    }
+  }
+
   /// Strips a copy of `build` (keeping `.dynsym` and a debuglink), puts
   /// `debugFile` under a debug root by build-id, and compares every 3rd byte
   /// of every function with llvm-symbolizer given the same root.

@@ -91,6 +91,10 @@ final class DwarfIndex {
     abbreviations = AbbreviationTables(dwarf: dwarf)
     lineTables = source.image?.lineTables
     let unitEnds = Self.unitEnds(of: dwarf)
+    // Absolute, as libdw's (from the descriptor's `/proc/self/fd` link).
+    let directory = source.path.map(absolutePath).flatMap { path in
+      path.lastIndex(of: "/").map { String(path[..<$0]) }
+    }
     var cu: OpaquePointer? = nil
     while true {
       var next: OpaquePointer? = nil
@@ -119,7 +123,9 @@ final class DwarfIndex {
         dwarf_hasattr(&die, UInt32(DW_AT_low_pc)) != 0
         || dwarf_hasattr(&die, UInt32(DW_AT_ranges)) != 0
       var subdie = Dwarf_Die()
-      if unitType == UInt8(DW_UT_skeleton) && hasCode {
+      if unitType == UInt8(DW_UT_skeleton) && hasCode
+        && !Self.splitFileWouldBlock(skeleton: &die, directory: directory)
+      {
         _ = dwarf_cu_info(next, nil, nil, nil, &subdie, nil, nil, nil)
       }
       let split: Dwarf_Die? =
@@ -156,14 +162,46 @@ final class DwarfIndex {
   /// looked).
   private func dwoFile(unit unitIndex: Int) -> String? {
     var die = units[unitIndex].die
+    guard let name = Self.dwoName(of: &die) else { return nil }
+    return joinedPath(compilationDirectory(unit: unitIndex) ?? "", name)
+  }
+
+  /// A skeleton unit's `DW_AT_dwo_name` (or the GNU extension's).
+  private static func dwoName(of die: inout Dwarf_Die) -> String? {
     var attribute = Dwarf_Attribute()
     for name in [DW_AT_dwo_name, DW_AT_GNU_dwo_name] {
       guard dwarf_attr(&die, UInt32(name), &attribute) != nil,
         let text = dwarf_formstring(&attribute)
       else { continue }
-      return joinedPath(compilationDirectory(unit: unitIndex) ?? "", String(cString: text))
+      return String(cString: text)
     }
     return nil
+  }
+
+  /// Whether a place libdw opens when it looks for `skeleton`'s `.dwo`
+  /// file holds something other than a regular file (a FIFO, a device),
+  /// whose open would block forever: the name in the DWARF file's
+  /// `directory`, then under the unit's compilation directory (as libdw
+  /// 0.188's `__libdw_find_split_unit` tries them). The unit is then
+  /// taken as one whose split file was not found.
+  static func splitFileWouldBlock(skeleton: inout Dwarf_Die, directory: String?) -> Bool {
+    guard let name = dwoName(of: &skeleton) else { return false }
+    var candidates: [String] = []
+    if name.hasPrefix("/") {
+      candidates = [name]
+    } else {
+      var attribute = Dwarf_Attribute()
+      let compilationDirectory =
+        dwarf_attr(&skeleton, UInt32(DW_AT_comp_dir), &attribute) != nil
+        ? dwarf_formstring(&attribute).map { String(cString: $0) } : nil
+      for base in [
+        directory, compilationDirectory,
+        directory.flatMap { d in compilationDirectory.map { d + "/" + $0 } },
+      ] {
+        if let base { candidates.append(base + "/" + name) }
+      }
+    }
+    return candidates.contains(where: RegularFile.isOtherThanRegular)
   }
 
   /// Forgets the unit ranges that do not start in code (`isCode` is asked

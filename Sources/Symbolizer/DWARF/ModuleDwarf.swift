@@ -12,6 +12,9 @@ struct ModuleDwarf {
   let bias: UInt64
   /// The inflated image `dwarf` lives in, when it was opened that way.
   let image: DwarfImage?
+  /// The file `dwarf` is read from, when known: where libdw looks for a
+  /// skeleton unit's `.dwo` file first (its directory).
+  var path: String? = nil
 
   /// The DWARF of `module`, or nil when it has none. With `lanes`, an image
   /// another lane inflated is reused (see `DwarfImage.open(path:lanes:)`).
@@ -19,7 +22,8 @@ struct ModuleDwarf {
     if let inflated = openInflated(module, lanes: lanes) { return inflated }
     var bias: Dwarf_Addr = 0
     guard let dwarf = dwfl_module_getdwarf(module, &bias) else { return nil }
-    return ModuleDwarf(dwarf: dwarf, bias: bias, image: nil)
+    let names = fileNames(of: module)
+    return ModuleDwarf(dwarf: dwarf, bias: bias, image: nil, path: names.debug ?? names.main)
   }
 
   /// The module's DWARF through `DwarfImage`, when its file compresses it.
@@ -42,7 +46,7 @@ struct ModuleDwarf {
     if let mainCode = ElfFileInfo(elf: main)?.codeAddress, let debugCode = image.codeAddress {
       bias = loadBias &+ mainCode &- debugCode
     }
-    return ModuleDwarf(dwarf: image.dwarf, bias: bias, image: image)
+    return ModuleDwarf(dwarf: image.dwarf, bias: bias, image: image, path: path)
   }
 
   /// The module's own file and the separate debug file libdwfl found for

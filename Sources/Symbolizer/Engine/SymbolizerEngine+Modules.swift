@@ -39,8 +39,9 @@ extension SymbolizerEngine {
       reportedInProcess.insert(key)
       var reported: OpaquePointer?
       var stale = false
-      if access(module.path, R_OK) == 0 {
-        reported = dwfl_report_elf(dwfl, baseName(module.path), module.path, -1, module.bias, false)
+      let file = module.openPath ?? module.path
+      if access(file, R_OK) == 0 {
+        reported = reportELF(named: baseName(module.path), at: file, bias: module.bias)
         if let reported, let expected = module.buildID, let actual = buildID(of: reported),
           actual != expected
         {
@@ -49,7 +50,7 @@ extension SymbolizerEngine {
         }
       }
       let slot = ModuleSlot(
-        path: module.path, resolvedPath: reported == nil ? nil : module.path, bias: module.bias,
+        path: module.path, resolvedPath: reported == nil ? nil : file, bias: module.bias,
         module: stale ? nil : reported, isStale: stale, lanes: lanes)
       addSlot(slot, ranges: module.executableRanges)
       added = true
@@ -107,7 +108,7 @@ extension SymbolizerEngine {
           file = known
         } else {
           file = ModuleFile(
-            module: dwfl_report_elf(dwfl, baseName(record.path), path, -1, bias, false),
+            module: reportELF(named: baseName(record.path), at: path, bias: bias),
             bias: bias, lanes: lanes)
           byFile[path] = file
         }
@@ -132,7 +133,7 @@ extension SymbolizerEngine {
   /// (bias 0), covering the whole address space: `symbolize --exe`.
   func report(executable path: String) -> ModuleResolution {
     dwfl_report_begin_add(dwfl)
-    let module = dwfl_report_elf(dwfl, baseName(path), path, -1, 0, false)
+    let module = reportELF(named: baseName(path), at: path, bias: 0)
     dwfl_report_end(dwfl, nil, nil)
     let slot = ModuleSlot(
       path: path, resolvedPath: module == nil ? nil : path, bias: 0, module: module,
@@ -229,6 +230,15 @@ extension SymbolizerEngine {
       }
     }
     return LookupLocality(ranges: keyed, count: count, unitBytes: unitBytes)
+  }
+
+  /// `dwfl_report_elf` of the file at `path`, its module given the
+  /// engine's debuginfo path for the debuglink search
+  /// (`DebugInfoLookup.attach(_:to:)`).
+  func reportELF(named name: String, at path: String, bias: UInt64) -> OpaquePointer? {
+    let module = dwfl_report_elf(dwfl, name, path, -1, bias, false)
+    if let module { DebugInfoLookup.attach(callbacks, to: module) }
+    return module
   }
 
   func buildID(of module: OpaquePointer) -> [UInt8]? {

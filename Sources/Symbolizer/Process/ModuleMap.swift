@@ -15,6 +15,11 @@ public struct LoadedModule: Sendable, Hashable {
   public var executableRanges: [Range<UInt64>]
   /// The GNU build-id from the object's `PT_NOTE` segment, if it has one.
   public var buildID: [UInt8]?
+  /// Where the file is read, when not at `path`: `/proc/self/exe` for a
+  /// main executable deleted or replaced on disk since it started (a
+  /// rebuild while it runs), whose link names its path with ` (deleted)`
+  /// but still opens the running file.
+  public var openPath: String? = nil
 
   /// The build-id in lowercase hex, as `readelf -n` and traces print it.
   public var buildIDHex: String? { buildID.map(hexString) }
@@ -66,10 +71,16 @@ public enum ProcessModules {
     }
     guard !ranges.isEmpty else { return nil }
     let name = info.dlpi_name.map { String(cString: $0) } ?? ""
-    let path = name.isEmpty ? executablePath() : name
+    var path = name.isEmpty ? executablePath() : name
+    var openPath: String? = nil
+    let deleted = " (deleted)"
+    if name.isEmpty, path.hasSuffix(deleted) {
+      path.removeLast(deleted.count)
+      openPath = "/proc/self/exe"
+    }
     return LoadedModule(
       path: path, bias: bias, executableRanges: ranges.sorted { $0.lowerBound < $1.lowerBound },
-      buildID: buildID)
+      buildID: buildID, openPath: openPath)
   }
 
   /// The main executable's path, from the /proc/self/exe link.
