@@ -659,10 +659,17 @@ import Testing
     let report = try ToolRun(["report", trace.path])
     #expect(report.status == 0, "\(report.stdout)\(report.stderr)")
     #expect(report.stdout.contains("no findings"), "\(report.stdout)")
-    #expect(
-      report.stderr.contains(
-        encoding == "binary" ? "truncated at byte" : "the trace was cut short"),
-      "\(report.stderr)")
+    if encoding == "binary" {
+      #expect(report.stderr.contains("truncated at byte"), "\(report.stderr)")
+    } else {
+      // Cut where the limit fell, perhaps inside a line (which then reads
+      // as cut short) or where a number ends (`ip=0x56`, which reads):
+      // nothing of the classes made after the gap is there either way.
+      let text = try String(contentsOf: trace, encoding: .utf8)
+      #expect(!text.hasSuffix("\n"))
+      #expect(!text.contains("gap_after") && !text.contains("&gap->"))
+      #expect(text.contains("gap_failing"))
+    }
   }
 
   @Test func aThreadThatReadUnderRCUIsOneThread() throws {
