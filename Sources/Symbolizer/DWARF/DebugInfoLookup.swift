@@ -116,10 +116,12 @@ enum DebugInfoLookup {
         check = entry.removeFirst() == "+"
       }
       check = check && debuglink != nil
+      // A file named without a directory is looked for from the working
+      // directory (libdwfl joins nothing to the name then).
+      let within = fileDirectory.map { $0 + "/" } ?? ""
       var candidates: [String] = []
       if entry.isEmpty {
-        guard let fileDirectory else { continue }
-        candidates = [fileDirectory + "/" + name]
+        candidates = [within + name]
       } else if entry.hasPrefix("/") {
         guard let fileDirectory, fileDirectory.hasPrefix("/") else { continue }
         var tail = Substring(fileDirectory)
@@ -130,8 +132,7 @@ enum DebugInfoLookup {
         }
         candidates += ["\(entry)/\(name)", "\(entry)/\(fileBase)"]
       } else {
-        let directory = fileDirectory ?? "."
-        candidates = ["\(directory)/\(entry)/\(name)", "\(directory)/\(entry)/\(fileBase)"]
+        candidates = ["\(within)\(entry)/\(name)", "\(within)\(entry)/\(fileBase)"]
       }
       for candidate in candidates {
         guard let fd = RegularFile.openForReading(candidate) else { continue }
