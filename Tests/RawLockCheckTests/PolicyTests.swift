@@ -279,6 +279,15 @@ import Testing
         run.stderr.contains("RAWLOCKCHECK_EXITCODE=\(bogus) is not a status from 1 to 255"),
         "\(bogus)")
     }
+    // A value with a newline and an escape in it is said in one line,
+    // escaped (it split the line, and the escape reached the terminal).
+    let controls = try Self.probe("invalid-wait-context", policy: "print", exitCode: "1\n2\u{1B}")
+    let said = controls.stderr.split(separator: "\n").filter {
+      $0.contains("RAWLOCKCHECK_EXITCODE=")
+    }
+    #expect(said.count == 1, "\(controls.stderr)")
+    #expect(said.first?.hasSuffix("is not a status from 1 to 255; ignored") == true, "\(said)")
+    #expect(!controls.stderr.contains("\u{1B}"))
     // Set to nothing, it is unset; spaces around a number are no matter.
     let empty = try Self.probe("invalid-wait-context", policy: "print", exitCode: "")
     #expect(empty.status == 0 && !empty.stderr.contains("RAWLOCKCHECK_EXITCODE"))

@@ -1,3 +1,5 @@
+import Basics
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -28,8 +30,11 @@ package enum ProcessEnvironment {
     }
   }
 
-  /// Says that `name`'s `value` is ignored, and why (`reason`).
+  /// Says that `name`'s `value` is ignored, and why (`reason`), in one
+  /// line: the value's control characters escaped (a newline in it split
+  /// the line, an escape reached the terminal).
   static func ignore(_ name: String, _ value: String, _ reason: String) {
-    printToStandardError("rawlockcheck: \(name)=\(value) \(reason); ignored\n")
+    printToStandardError(
+      "rawlockcheck: \(name)=\(QuotedText.printable(value)) \(reason); ignored\n")
   }
 }
