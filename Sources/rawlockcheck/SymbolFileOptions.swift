@@ -84,10 +84,15 @@ struct SymbolFileOptions: ParsableArguments {
     let named = dwoFiles.prefix(3).map(QuotedText.printable).joined(separator: ", ")
     let more = dwoFiles.count > 3 ? " and \(dwoFiles.count - 3) more" : ""
     let present = dwoFiles.allSatisfy { access($0, F_OK) == 0 }
+    // A FIFO or a device where one is looked for is passed over, not
+    // opened (`DwarfIndex.splitFileBlocking`).
+    let irregular = dwoFiles.contains(where: RegularFile.isOtherThanRegular)
     let what =
-      present
-      ? "not readable (\(named)\(more): libdw found no split unit in \(dwoFiles.count == 1 ? "it" : "them"))"
-      : "not found (\(named)\(more); a .dwp package is not read)"
+      irregular
+      ? "not readable (\(named)\(more): not a regular file, passed over)"
+      : present
+        ? "not readable (\(named)\(more): libdw found no split unit in \(dwoFiles.count == 1 ? "it" : "them"))"
+        : "not found (\(named)\(more); a .dwp package is not read)"
     return "\(QuotedText.printable(module)): split DWARF file\(dwoFiles.count == 1 ? "" : "s") "
       + "\(what): functions of "
       + "\(dwoFiles.count == 1 ? "its unit" : "those units") are named from the symbol table, "

@@ -129,6 +129,38 @@ final class SeparateDebugTests: XCTestCase {
     }
   }
 
+  /// A module reached through a symbolic link has its debuglink file
+  /// looked for beside the file the link names too, as libdwfl searches
+  /// again from the real path (`/lib` on a merged-`/usr` system); and a
+  /// stripped copy of the module where its own name is looked for is not
+  /// taken for its debug file (libdwfl tries the module's own name only
+  /// when there is no debuglink).
+  func testDebuglinkFileIsFoundFromTheRealPathAndNotAsAStrippedCopy() throws {
+    let build = try Self.pie.get()
+    let dir = Self.directory + "/symlinked-\(UUID().uuidString)"
+    for sub in ["/real", "/links", "/root/" + dir.dropFirst() + "/real"] {
+      try FileManager.default.createDirectory(atPath: dir + sub, withIntermediateDirectories: true)
+    }
+    let stripped = dir + "/real/prog"
+    try FileManager.default.copyItem(atPath: build.path, toPath: stripped)
+    try Self.tool("strip", ["--strip-all", stripped])
+    try FileManager.default.copyItem(atPath: build.debugOnly, toPath: dir + "/real/prog.debug")
+    try Self.tool("objcopy", ["--add-gnu-debuglink=" + dir + "/real/prog.debug", stripped])
+    try FileManager.default.createSymbolicLink(
+      atPath: dir + "/links/prog", withDestinationPath: "../real/prog")
+    // Under a debug root, where the module's directory's path leads: a
+    // stripped copy named as the module (with its build-id), not its
+    // debuglink's name.
+    try FileManager.default.copyItem(atPath: stripped, toPath: dir + "/root" + dir + "/real/prog")
+    let helper = try build.function("static_helper").start
+    let linked = Symbolizer(executable: dir + "/links/prog").symbolize(helper).frames
+    XCTAssertEqual(linked.last?.linkageName, "static_helper")
+    try FileManager.default.removeItem(atPath: dir + "/real/prog.debug")
+    try FileManager.default.copyItem(atPath: build.debugOnly, toPath: dir + "/root/prog.debug")
+    let rooted = Symbolizer(executable: stripped, debugDirectories: [dir + "/root"])
+    XCTAssertEqual(rooted.symbolize(helper).frames.last?.linkageName, "static_helper")
+  }
+
   /// Strips a copy of `build` (keeping `.dynsym` and a debuglink), puts
   /// `debugFile` under a debug root by build-id, and compares every 3rd byte
   /// of every function with llvm-symbolizer given the same root.

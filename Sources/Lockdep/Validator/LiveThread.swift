@@ -77,6 +77,8 @@ final class LiveThread: StackSource {
   /// The executor whose routed job runs on this thread (`ScopeExecutor`),
   /// if any.
   @exclusivity(unchecked) var routedJobExecutor: ObjectIdentifier?
+  /// Whether that job is a task's (not an actor's).
+  @exclusivity(unchecked) var routedJobIsTasks = false
   /// The classes of the last places this thread made a lock at.
   @exclusivity(unchecked) var recentSites = RecentSites()
 
@@ -179,6 +181,12 @@ final class LiveThread: StackSource {
       try validator.process(event)
     } catch {
       LiveValidator.shared.misuse("\(error.message)", thread: id)
+    }
+    if gate.inNoTaskJob, validator.heldCount == 0, let scope = noTaskJobScope {
+      // The job holds none of the test's locks any more: its test need
+      // not wait for its end (an actor busy with other tasks' work).
+      scope.noTaskJobsHoldingLocks.subtract(1, ordering: .releasing)
+      noTaskJobScope = nil
     }
     recordCurrentEvent()
     eventStack = .none

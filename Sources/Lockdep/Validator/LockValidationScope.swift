@@ -341,7 +341,7 @@ public final class LockValidationScope: Sendable {
           // them, may be checked after the body's end on another thread (a
           // child task returned holding a lock, and the parent went on):
           // what they left is the test's.
-          executor.awaitRunningJobs(limit: 250_000_000)
+          executor.awaitRunningJobs(limit: 250_000_000, tasksOnly: true)
           awaitJobsHoldingLocks(limit: 250_000_000)
           if let thread = Live.scopeThreadIfMade() {
             ScopeExecutor.reportLocksLeft(on: thread, atEndOf: endName)

@@ -69,13 +69,13 @@ final class ScopeExecutor: TaskExecutor {
   func submit(_ job: UnownedJob, after delay: UInt64 = 0) {
     if let scope { MainActorExit.check(scope) }
     let executor = asUnownedTaskExecutor()
+    // Read before the job runs (it may be gone after): 0 for no task.
+    let task = rlc_job_task_id(unsafeBitCast(job, to: UnsafeMutableRawPointer.self))
     let run: @Sendable () -> Void = { [self] in
-      // Read before the job runs (it may be gone after): 0 for no task.
-      let task = rlc_job_task_id(unsafeBitCast(job, to: UnsafeMutableRawPointer.self))
       guard let first = startOrDefer(job, of: task) else {
         // Run by the job of its task before it, once that one's end is
         // checked (`startOrDefer`), which counts as running till then.
-        running.subtract(1, ordering: .releasing)
+        count(-1, ofTask: task)
         return
       }
       var next: UnownedJob? = first
@@ -86,16 +86,16 @@ final class ScopeExecutor: TaskExecutor {
         jobEnded(on: thread)
         next = finishAndTakeNext(of: task)
       }
-      running.subtract(1, ordering: .releasing)
+      count(-1, ofTask: task)
     }
     if delay == 0 {
-      running.add(1, ordering: .relaxed)
+      count(1, ofTask: task)
       DispatchQueue.global().async(execute: run)
     } else {
       DispatchQueue.global().asyncAfter(
         deadline: .now() + .nanoseconds(Int(clamping: delay))
       ) { [self] in
-        running.add(1, ordering: .relaxed)
+        count(1, ofTask: task)
         run()
       }
     }
@@ -103,6 +103,21 @@ final class ScopeExecutor: TaskExecutor {
 
   /// Jobs queued to run now or running (a delayed one counts once due).
   private let running = Atomic<Int>(0)
+  /// Those of them that are jobs of tasks (not of an actor: a busy actor's
+  /// job may run other tests' tasks for long).
+  private let runningOfTasks = Atomic<Int>(0)
+
+  /// Counts a job of task `task` (0: none) as queued or running (`delta`
+  /// 1), or as done (-1).
+  private func count(_ delta: Int, ofTask task: UInt64) {
+    if delta > 0 {
+      running.add(delta, ordering: .relaxed)
+      if task != 0 { runningOfTasks.add(delta, ordering: .relaxed) }
+    } else {
+      if task != 0 { runningOfTasks.subtract(-delta, ordering: .releasing) }
+      running.subtract(-delta, ordering: .releasing)
+    }
+  }
 
   /// The tasks (by id) whose job runs here or is being checked at its end,
   /// each with its jobs that came meanwhile, oldest first.
@@ -148,9 +163,16 @@ final class ScopeExecutor: TaskExecutor {
   /// (when it runs in one of this executor's jobs: the end of the scope's
   /// body), for `limit` nanoseconds at most (a task that never ends must
   /// not hold the test).
-  func awaitRunningJobs(limit: UInt64) {
-    let own = Live.scopeThreadIfMade()?.routedJobExecutor == ObjectIdentifier(self) ? 1 : 0
-    Self.wait(limit: limit, pause: 200) { running.load(ordering: .acquiring) > own }
+  /// With `tasksOnly`, jobs of tasks alone (an actor's job that took the
+  /// scope's locks is waited for by `LockValidationScope`).
+  func awaitRunningJobs(limit: UInt64, tasksOnly: Bool = false) {
+    let thread = Live.scopeThreadIfMade()
+    let mine = thread?.routedJobExecutor == ObjectIdentifier(self)
+    let own = mine && (!tasksOnly || thread?.routedJobIsTasks == true) ? 1 : 0
+    Self.wait(limit: limit, pause: 200) {
+      (tasksOnly ? runningOfTasks.load(ordering: .acquiring) : running.load(ordering: .acquiring))
+        > own
+    }
   }
 
   /// Sleeps `pause` microseconds at a time while `busy()`, for `limit`
@@ -277,6 +299,7 @@ final class ScopeExecutor: TaskExecutor {
     guard let thread = Live.scopeThread() else { return nil }
     thread.inRoutedJob = true
     thread.routedJobExecutor = ObjectIdentifier(self)
+    thread.routedJobIsTasks = task != 0
     if task == 0 {
       thread.gate.inNoTaskJob = true
       thread.noTaskJobScope = nil
@@ -300,6 +323,7 @@ final class ScopeExecutor: TaskExecutor {
     if let thread {
       thread.inRoutedJob = false
       thread.routedJobExecutor = nil
+      thread.routedJobIsTasks = false
       if thread.gate.inNoTaskJob {
         thread.gate.inNoTaskJob = false
         taker = thread.noTaskJobScope

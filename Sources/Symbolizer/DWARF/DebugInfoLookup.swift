@@ -81,10 +81,25 @@ enum DebugInfoLookup {
         if fd >= 0 { return fd }
       }
     }
+    // libdwfl asks again for a dwz alternate file (`.gnu_debugaltlink`:
+    // its name comes as the debuglink, with CRC 0), to be checked against
+    // the DWARF's alternate build-id, not the module's: that search stays
+    // libdwfl's own, as before (without debuginfod).
+    if debuglink != nil && crc == 0 {
+      if let urls = getenv("DEBUGINFOD_URLS"), urls.pointee != 0 { return -1 }
+      return dwfl_standard_find_debuginfo(
+        module, userdata, name, base, file, debuglink, crc, out)
+    }
     guard let file else { return -1 }
+    let link = debuglink.map { String(cString: $0) }
+    let given = String(cString: file)
+    let fd = findByDebuglink(
+      file: given, debuglink: link, crc: crc, buildID: buildID, entries: entries, out: out)
+    // As libdwfl, once more from the file's real path (a module reached
+    // through a symbolic link, `/lib` on a merged-`/usr` system).
+    guard fd < 0, let resolved = resolvedPath(given), resolved != given else { return fd }
     return findByDebuglink(
-      file: String(cString: file), debuglink: debuglink.map { String(cString: $0) }, crc: crc,
-      buildID: buildID, entries: entries, out: out)
+      file: resolved, debuglink: link, crc: crc, buildID: buildID, entries: entries, out: out)
   }
 
   /// libdwfl's `find_debuginfo_in_path()`: the debuglink name (else the
@@ -102,6 +117,13 @@ enum DebugInfoLookup {
     let fileBase = slash.map { String(file[file.index(after: $0)...]) } ?? file
     let fileDirectory = slash.map { String(file[..<$0]) }
     let name = debuglink ?? fileBase + ".debug"
+    // The file's own name too, outside its directory, only when the name
+    // looked for was made up (no debuglink), as libdwfl's
+    // `try_file_basename`: with a debuglink, a stripped copy of the file
+    // would be taken for its debug file.
+    func alsoBase(_ directory: String) -> [String] {
+      debuglink == nil ? [directory + fileBase] : []
+    }
     var main = stat()
     let mainKnown = stat(file, &main) == 0
     var entries = entries
@@ -128,11 +150,11 @@ enum DebugInfoLookup {
         while let next = tail.firstIndex(of: "/") {
           tail = tail[tail.index(after: next)...]
           guard !tail.isEmpty else { break }
-          candidates += ["\(entry)/\(tail)/\(name)", "\(entry)/\(tail)/\(fileBase)"]
+          candidates += ["\(entry)/\(tail)/\(name)"] + alsoBase("\(entry)/\(tail)/")
         }
-        candidates += ["\(entry)/\(name)", "\(entry)/\(fileBase)"]
+        candidates += ["\(entry)/\(name)"] + alsoBase("\(entry)/")
       } else {
-        candidates = ["\(within)\(entry)/\(name)", "\(within)\(entry)/\(fileBase)"]
+        candidates = ["\(within)\(entry)/\(name)"] + alsoBase("\(within)\(entry)/")
       }
       for candidate in candidates {
         guard let fd = RegularFile.openForReading(candidate) else { continue }

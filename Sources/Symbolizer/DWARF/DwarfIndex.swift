@@ -91,8 +91,10 @@ final class DwarfIndex {
     abbreviations = AbbreviationTables(dwarf: dwarf)
     lineTables = source.image?.lineTables
     let unitEnds = Self.unitEnds(of: dwarf)
-    // Absolute, as libdw's (from the descriptor's `/proc/self/fd` link).
-    let directory = source.path.map(absolutePath).flatMap { path in
+    // Absolute and without symbolic links, as libdw's (the descriptor's
+    // `/proc/self/fd` link: an executable reached through a link, a debug
+    // file through a `.build-id` one, has its directory where it lies).
+    let directory = source.path.map { resolvedPath($0) ?? absolutePath($0) }.flatMap { path in
       path.lastIndex(of: "/").map { String(path[..<$0]) }
     }
     var cu: OpaquePointer? = nil
@@ -123,10 +125,10 @@ final class DwarfIndex {
         dwarf_hasattr(&die, UInt32(DW_AT_low_pc)) != 0
         || dwarf_hasattr(&die, UInt32(DW_AT_ranges)) != 0
       var subdie = Dwarf_Die()
-      if unitType == UInt8(DW_UT_skeleton) && hasCode
-        && !Self.splitFileWouldBlock(skeleton: &die, directory: directory)
-      {
-        _ = dwarf_cu_info(next, nil, nil, nil, &subdie, nil, nil, nil)
+      var blocking: String? = nil
+      if unitType == UInt8(DW_UT_skeleton) && hasCode {
+        blocking = Self.splitFileBlocking(skeleton: &die, directory: directory)
+        if blocking == nil { _ = dwarf_cu_info(next, nil, nil, nil, &subdie, nil, nil, nil) }
       }
       let split: Dwarf_Die? =
         unitType == UInt8(DW_UT_skeleton) && subdie.addr != nil && hasCode ? subdie : nil
@@ -136,7 +138,7 @@ final class DwarfIndex {
       }
       units.append(Unit(die: die, split: split, bounds: bounds, subprograms: nil))
       if unitType == UInt8(DW_UT_skeleton) && subdie.addr == nil && hasCode {
-        missingSplitUnits.append(dwoFile(unit: unitIndex) ?? "?")
+        missingSplitUnits.append(blocking ?? dwoFile(unit: unitIndex) ?? "?")
       }
       forEachRange(of: &die) { low, high in
         cuRanges.append(AddressRange(low: low, high: high, index: unitIndex))
@@ -178,14 +180,14 @@ final class DwarfIndex {
     return nil
   }
 
-  /// Whether a place libdw opens when it looks for `skeleton`'s `.dwo`
-  /// file holds something other than a regular file (a FIFO, a device),
-  /// whose open would block forever: the name in the DWARF file's
-  /// `directory`, then under the unit's compilation directory (as libdw
-  /// 0.188's `__libdw_find_split_unit` tries them). The unit is then
-  /// taken as one whose split file was not found.
-  static func splitFileWouldBlock(skeleton: inout Dwarf_Die, directory: String?) -> Bool {
-    guard let name = dwoName(of: &skeleton) else { return false }
+  /// The first place libdw opens when it looks for `skeleton`'s `.dwo`
+  /// file that holds something other than a regular file (a FIFO, a
+  /// device), whose open would block forever, if any: the name in the
+  /// DWARF file's `directory`, then under the unit's compilation directory
+  /// (as libdw 0.188's `__libdw_find_split_unit` tries them). The unit is
+  /// then taken as one whose split file is that place, not readable.
+  static func splitFileBlocking(skeleton: inout Dwarf_Die, directory: String?) -> String? {
+    guard let name = dwoName(of: &skeleton) else { return nil }
     var candidates: [String] = []
     if name.hasPrefix("/") {
       candidates = [name]
@@ -201,7 +203,7 @@ final class DwarfIndex {
         if let base { candidates.append(base + "/" + name) }
       }
     }
-    return candidates.contains(where: RegularFile.isOtherThanRegular)
+    return candidates.first(where: RegularFile.isOtherThanRegular)
   }
 
   /// Forgets the unit ranges that do not start in code (`isCode` is asked
