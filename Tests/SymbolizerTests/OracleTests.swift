@@ -23,30 +23,34 @@ final class OracleTests: XCTestCase {
   /// (the skeleton has no functions: the symbol table's name and the
   /// innermost line were printed as one frame).
   func testSplitDwarfMatchesLLVMSymbolizer() throws {
-    guard let gcc = FixtureSupport.which("gcc"), let gxx = FixtureSupport.which("g++") else {
-      throw XCTSkip("gcc/g++ not installed")
-    }
-    let output = FixtureSupport.built.directory + "/cfix-split-\(UUID().uuidString)"
-    let binary = try XCTUnwrap(
-      FixtureSupport.buildC(into: output, gcc: gcc, gxx: gxx, extraFlags: ["-gsplit-dwarf"]))
-    let made = [binary, output + ".c.o", output + ".cxx.o", output + ".c.dwo", output + ".cxx.dwo"]
+    let (binary, output, made) = try Self.buildSplit(named: "cfix-split")
     defer { for file in made { try? FileManager.default.removeItem(atPath: file) } }
     XCTAssertTrue(
       FileManager.default.fileExists(atPath: output + ".c.dwo"), "gcc wrote no .dwo file")
     try compareWithOracle(binary: binary, expectInlinedFrames: true, fullPaths: true)
   }
 
+  /// The C fixture built with `-gsplit-dwarf` as `name` plus a unique
+  /// suffix: the program, the path its objects and `.dwo` files are named
+  /// from, and every file made.
+  static func buildSplit(named name: String) throws -> (
+    binary: String, output: String, made: [String]
+  ) {
+    guard let gcc = FixtureSupport.which("gcc"), let gxx = FixtureSupport.which("g++") else {
+      throw XCTSkip("gcc/g++ not installed")
+    }
+    let output = FixtureSupport.built.directory + "/\(name)-\(UUID().uuidString)"
+    let binary = try XCTUnwrap(
+      FixtureSupport.buildC(into: output, gcc: gcc, gxx: gxx, extraFlags: ["-gsplit-dwarf"]))
+    let made = [binary, output + ".c.o", output + ".cxx.o", output + ".c.dwo", output + ".cxx.dwo"]
+    return (binary, output, made)
+  }
+
   /// A FIFO where a split unit's `.dwo` file is looked for is passed over
   /// (the unit read as one whose file was not found): libdw's open of it
   /// blocked forever, at the first address.
   func testAFIFOForASplitDwarfFileIsPassedOver() throws {
-    guard let gcc = FixtureSupport.which("gcc"), let gxx = FixtureSupport.which("g++") else {
-      throw XCTSkip("gcc/g++ not installed")
-    }
-    let output = FixtureSupport.built.directory + "/cfix-splitfifo-\(UUID().uuidString)"
-    let binary = try XCTUnwrap(
-      FixtureSupport.buildC(into: output, gcc: gcc, gxx: gxx, extraFlags: ["-gsplit-dwarf"]))
-    let made = [binary, output + ".c.o", output + ".cxx.o", output + ".c.dwo", output + ".cxx.dwo"]
+    let (binary, output, made) = try Self.buildSplit(named: "cfix-splitfifo")
     defer { for file in made { try? FileManager.default.removeItem(atPath: file) } }
     try FileManager.default.removeItem(atPath: output + ".c.dwo")
     XCTAssertEqual(mkfifo(output + ".c.dwo", 0o600), 0)
