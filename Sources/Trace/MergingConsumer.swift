@@ -61,11 +61,14 @@ public struct MergingConsumer: TraceConsumer {
       sources: &classSources)
     guard id != .none else { return .none }
     let known = validator.classes[id].displayName
-    if let earlier = classSources[key], earlier != site, (name ?? key) != known,
-      TextTraceWriter.writable(name ?? key) != TextTraceWriter.writable(known)
+    // An empty name is none, as the registry takes it (`name=""`: the
+    // key is shown, and a graph file keeps no name).
+    let given = name.flatMap { $0.isEmpty ? nil : $0 } ?? key
+    if let earlier = classSources[key], earlier != site, given != known,
+      TextTraceWriter.writable(given) != TextTraceWriter.writable(known)
     {
       warnings.append(
-        "\(site): class \"\(QuotedText.shown(key))\" is named \"\(QuotedText.shown(name ?? key))\" "
+        "\(site): class \"\(QuotedText.shown(key))\" is named \"\(QuotedText.shown(given))\" "
           + "here but \"\(QuotedText.shown(known))\" in \(earlier): reports name it as there")
     }
     return id

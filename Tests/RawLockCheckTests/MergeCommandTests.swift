@@ -385,6 +385,29 @@ import Testing
     #expect(written.contains("edge A -> B "))
   }
 
+  /// A class declared with an empty display name (`name=""`, which the
+  /// report shows as its key) round-trips through a graph file without a
+  /// warning (every later run said it was named "" here but "K" there).
+  @Test func anEmptyDisplayNameRoundTripsSilently() throws {
+    let trace = """
+      rawlockcheck-trace 1
+      class K mutex name=""
+      class L mutex
+      1 acquire K
+      1 acquire L
+      1 release L
+      1 release K
+
+      """
+    let dir = try Self.directory(["e.rlt": trace])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let written = try ToolRun(["report", "--graph-out", "g.rlg", "e.rlt"], in: dir)
+    #expect(written.status == 0, "\(written.stderr)")
+    let read = try ToolRun(["report", "--graph-in", "g.rlg", "e.rlt"], in: dir)
+    #expect(read.status == 0)
+    #expect(read.stderr.isEmpty, "\(read.stderr)")
+  }
+
   /// `--graph-out` whose value was forgotten (`--graph-out t1.rlt t2.rlt`)
   /// takes a trace for its file: a file that is not a graph file is not
   /// written over (one line, status 2); a graph file is.
