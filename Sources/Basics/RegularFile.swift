@@ -23,8 +23,8 @@ public enum RegularFile {
   }
 
   /// Whether `path` is there and is no regular file (a FIFO, a device, a
-  /// socket, a directory): a place another library would open, blocking,
-  /// that is to be left alone.
+  /// socket, a directory): a place to leave alone where another library
+  /// would open it (a FIFO's open blocks until a writer comes).
   public static func isOtherThanRegular(_ path: String) -> Bool {
     var info = stat()
     return stat(path, &info) == 0 && info.st_mode & S_IFMT != S_IFREG

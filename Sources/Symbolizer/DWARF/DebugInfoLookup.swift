@@ -202,7 +202,7 @@ enum DebugInfoLookup {
   }
 
   /// The module's build-id, if it has one.
-  private static func buildID(of module: OpaquePointer) -> [UInt8]? {
+  static func buildID(of module: OpaquePointer) -> [UInt8]? {
     var bits: UnsafePointer<UInt8>?
     var vaddr: GElf_Addr = 0
     let length = dwfl_module_build_id(module, &bits, &vaddr)

@@ -42,7 +42,8 @@ extension SymbolizerEngine {
       let file = module.openPath ?? module.path
       if access(file, R_OK) == 0 {
         reported = reportELF(named: baseName(module.path), at: file, bias: module.bias)
-        if let reported, let expected = module.buildID, let actual = buildID(of: reported),
+        if let reported, let expected = module.buildID,
+          let actual = DebugInfoLookup.buildID(of: reported),
           actual != expected
         {
           // The file on disk was replaced after it was loaded.
@@ -239,13 +240,5 @@ extension SymbolizerEngine {
     let module = dwfl_report_elf(dwfl, name, path, -1, bias, false)
     if let module { DebugInfoLookup.attach(callbacks, to: module) }
     return module
-  }
-
-  func buildID(of module: OpaquePointer) -> [UInt8]? {
-    var bits: UnsafePointer<UInt8>?
-    var vaddr: GElf_Addr = 0
-    let length = dwfl_module_build_id(module, &bits, &vaddr)
-    guard length > 0, let bits else { return nil }
-    return Array(UnsafeBufferPointer(start: bits, count: Int(length)))
   }
 }
