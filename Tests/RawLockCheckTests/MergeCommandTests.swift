@@ -389,17 +389,11 @@ import Testing
   /// report shows as its key) round-trips through a graph file without a
   /// warning (every later run said it was named "" here but "K" there).
   @Test func anEmptyDisplayNameRoundTripsSilently() throws {
-    let trace = """
-      rawlockcheck-trace 1
-      class K mutex name=""
-      class L mutex
-      1 acquire K
-      1 acquire L
-      1 release L
-      1 release K
-
-      """
-    let dir = try Self.directory(["e.rlt": trace])
+    let lines = [
+      "rawlockcheck-trace 1", "class K mutex name=\"\"", "class L mutex", "1 acquire K",
+      "1 acquire L", "1 release L", "1 release K", "",
+    ]
+    let dir = try Self.directory(["e.rlt": lines.joined(separator: "\n")])
     defer { try? FileManager.default.removeItem(at: dir) }
     let written = try ToolRun(["report", "--graph-out", "g.rlg", "e.rlt"], in: dir)
     #expect(written.status == 0, "\(written.stderr)")
