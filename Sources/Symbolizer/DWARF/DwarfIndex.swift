@@ -192,10 +192,7 @@ final class DwarfIndex {
     if name.hasPrefix("/") {
       candidates = [name]
     } else {
-      var attribute = Dwarf_Attribute()
-      let compilationDirectory =
-        dwarf_attr(&skeleton, UInt32(DW_AT_comp_dir), &attribute) != nil
-        ? dwarf_formstring(&attribute).map { String(cString: $0) } : nil
+      let compilationDirectory = Self.compilationDirectory(of: &skeleton)
       for base in [
         directory, compilationDirectory,
         directory.flatMap { d in compilationDirectory.map { d + "/" + $0 } },
@@ -358,6 +355,11 @@ final class DwarfIndex {
   /// and is joined all the same, as llvm-symbolizer and addr2line join it.
   func compilationDirectory(unit unitIndex: Int) -> String? {
     var die = units[unitIndex].die
+    return Self.compilationDirectory(of: &die)
+  }
+
+  /// A unit DIE's `DW_AT_comp_dir`, when it has a non-empty one.
+  private static func compilationDirectory(of die: inout Dwarf_Die) -> String? {
     var attribute = Dwarf_Attribute()
     guard dwarf_attr(&die, UInt32(DW_AT_comp_dir), &attribute) != nil,
       let text = dwarf_formstring(&attribute), text.pointee != 0
