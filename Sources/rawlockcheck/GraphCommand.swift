@@ -92,6 +92,10 @@ struct GraphCommand: ParsableCommand {
 
   func run() throws {
     try OutputFile.refuse(output ?? "-", beingAnyOf: traces + [graphIn].compactMap { $0 })
+    // Opened before anything is read: an output that cannot be written
+    // (no such directory, a read-only file) is said at once, not after a
+    // long trace was validated for nothing.
+    let file = try OutputFile(path: output)
     var seed: GraphFile? = nil
     if let graphIn {
       do {
@@ -150,7 +154,6 @@ struct GraphCommand: ParsableCommand {
       bytes.append(UInt8(ascii: "\n"))
     case .svg: bytes = try GraphvizDot.render(graph.dot(), format: "svg")
     }
-    let file = try OutputFile(path: output)
     try file.write(bytes)
     try file.commit()
     symbolFiles.sayMissingSplitUnits(pool, report, of: report.source)

@@ -25,7 +25,22 @@ extension ReportCommand {
     var seed: GraphFile? = nil
     var anyErrors = false
     var failures: [SARIFReport.Failure] = []
-    if let graphIn {
+    // The graph file's temporary file is made before anything is read: a
+    // `--graph-out` that cannot be written (no such directory, a
+    // read-only file) is this run's error at once, as an unreadable
+    // `--graph-in` is, not after every trace was validated for nothing.
+    // After the text report, when standard output goes to it too.
+    var graphFile: OutputFile? = nil
+    if let graphOut {
+      do {
+        graphFile = try OutputFile(path: graphOut, followingStandardOutput: true)
+      } catch {
+        writeStandardError("rawlockcheck: \(error)\n")
+        failures.append((graphOut, "\(error)"))
+        anyErrors = true
+      }
+    }
+    if let graphIn, !anyErrors {
       do {
         seed = try GraphFile.read(
           path: Self.file(for: graphIn), displayName: QuotedText.fileName(graphIn),
@@ -124,16 +139,12 @@ extension ReportCommand {
     // cannot be (a full disk too). It takes its place after the report (a
     // reader of the report that goes away ends the process by SIGPIPE,
     // which removes the temporary file: `InterruptCleanup`).
-    var graphFile: OutputFile? = nil
-    if let graphOut, !anyErrors, ReadingInterruption.signal == nil {
+    if let graphOut, let file = graphFile, !anyErrors, ReadingInterruption.signal == nil {
       do throws(UnionRun.UnionError) {
         let text = try graphFileText(union, to: graphOut, several: groups.count > 1)
         do {
-          // After the text report, when standard output goes to it too.
-          let file = try OutputFile(path: graphOut, followingStandardOutput: true)
           try file.write(text)
           try file.sync()
-          graphFile = file
         } catch {
           writeStandardError("rawlockcheck: \(error)\n")
           throw UnionRun.UnionError(message: "\(error)")
@@ -143,6 +154,8 @@ extension ReportCommand {
         anyErrors = true
       }
     }
+    // Not committed after an error: the old graph file stays.
+    if anyErrors || ReadingInterruption.signal != nil { graphFile = nil }
     ReadingInterruption.addFailure(to: &failures)
     try printCollected(
       objects: objects, sarif: &sarif, failures: failures,
