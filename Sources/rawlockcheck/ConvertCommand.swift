@@ -43,6 +43,9 @@ struct ConvertCommand: ParsableCommand {
     do {
       let source = try RereadableInput(input)
       try OutputFile.refuse(output, being: input, device: source.device, inode: source.inode)
+      // OUT's temporary file is made before IN is read: an OUT that cannot
+      // be written is said at once, not after a long trace was read.
+      let file = try OutputFile(path: output)
       // The first reading validates: a trace `report` refuses (contexts that
       // do not nest, an enable without a disable, spec/trace-format.md) is
       // refused here by the same rules, not written out for every other
@@ -65,9 +68,9 @@ struct ConvertCommand: ParsableCommand {
       }
       switch encoding {
       case .text:
-        try convert(reader, TextTraceWriter(capacity: Self.chunk + 4096), source, symbols)
+        try convert(reader, TextTraceWriter(capacity: Self.chunk + 4096), source, symbols, file)
       case .binary:
-        try convert(reader, BinaryTraceWriter(capacity: Self.chunk + 4096), source, symbols)
+        try convert(reader, BinaryTraceWriter(capacity: Self.chunk + 4096), source, symbols, file)
       }
     } catch let error as TraceError {
       writeStandardError("rawlockcheck: \(error)\n")
@@ -80,9 +83,10 @@ struct ConvertCommand: ParsableCommand {
 
   /// Reads IN the second time (the first validated it and found its
   /// modules and stacks, `symbols`, written first) into a rewriter that
-  /// writes OUT a chunk at a time. OUT is opened only now.
+  /// writes OUT, `file`, a chunk at a time.
   private func convert<W: TraceWriting>(
-    _ reader: TraceReader, _ writer: W, _ source: RereadableInput, _ symbols: TraceSymbols
+    _ reader: TraceReader, _ writer: W, _ source: RereadableInput, _ symbols: TraceSymbols,
+    _ file: OutputFile
   ) throws {
     // Both readers refuse a deeper stack; this guards the writer's limit.
     if let index = symbols.stacks.firstIndex(where: { $0.count > BinaryTraceFormat.maxStackDepth }),
@@ -103,7 +107,6 @@ struct ConvertCommand: ParsableCommand {
     // Written to a temporary file (unless OUT is a device or a pipe) that
     // replaces OUT only once all is written: a trace the writer cannot
     // hold (a class name with a line break, in text) leaves OUT as it was.
-    let file = try OutputFile(path: output)
     var sink = ChunkedRewriter(rewriter: rewriter, output: file)
     var warnings: [String] = []
     _ = try reader.read(into: &sink, warning: { warnings.append($0) })

@@ -560,27 +560,6 @@ import Testing
     }
   }
 
-  /// A `--graph-out` (or `graph -o`) that cannot be written is said before
-  /// any trace is read, as an unreadable `--graph-in` is: a long trace was
-  /// validated, and its report printed, before the run failed for it.
-  /// Here the trace is missing too, and only the output is named.
-  @Test func anOutputThatCannotBeWrittenIsSaidBeforeAnyTraceIsRead() throws {
-    let dir = try Self.directory(["t1.rlt": Self.first])
-    defer { try? FileManager.default.removeItem(at: dir) }
-    for arguments in [
-      ["report", "t1.rlt", "missing.rlt", "--graph-out", "missing/dir/g.rlg"],
-      ["report", "--merge", "t1.rlt", "missing.rlt", "--graph-out", "missing/dir/g.rlg"],
-      ["graph", "t1.rlt", "missing.rlt", "-o", "missing/dir/g.dot"],
-    ] {
-      let run = try ToolRun(arguments, in: dir)
-      #expect(run.status == 2, "\(arguments)")
-      #expect(run.stdout.isEmpty, "\(arguments): \(run.stdout)")
-      #expect(
-        run.stderr == "rawlockcheck: \(arguments.last!): cannot write: No such file or directory\n",
-        "\(arguments)")
-    }
-  }
-
   /// `--graph-in` and `--graph-out` are given once: a second one took the
   /// first's place, and a graph file given but not read was a cycle not
   /// found, with status 0.

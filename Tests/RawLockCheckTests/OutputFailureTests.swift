@@ -275,6 +275,31 @@ import Testing
     return dir
   }
 
+  /// An output file that cannot be written (`report --graph-out`, `graph
+  /// -o`, `convert`'s OUT) is said before any trace is read, as an
+  /// unreadable `--graph-in` is: a long trace was validated, and its
+  /// report printed, before the run failed for it. Here a trace is not
+  /// one, and only the output is named.
+  @Test func anOutputThatCannotBeWrittenIsSaidBeforeAnyTraceIsRead() throws {
+    let dir = try MergeCommandTests.directory([
+      "t1.rlt": MergeCommandTests.first, "bad.rlt": "rawlockcheck-trace 1\nnot an event\n",
+    ])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    for arguments in [
+      ["report", "t1.rlt", "bad.rlt", "--graph-out", "missing/dir/g.rlg"],
+      ["report", "--merge", "t1.rlt", "bad.rlt", "--graph-out", "missing/dir/g.rlg"],
+      ["graph", "t1.rlt", "bad.rlt", "-o", "missing/dir/g.dot"],
+      ["convert", "bad.rlt", "missing/dir/t.rltb"],
+    ] {
+      let run = try ToolRun(arguments, in: dir)
+      #expect(run.status == 2, "\(arguments)")
+      #expect(run.stdout.isEmpty, "\(arguments): \(run.stdout)")
+      #expect(
+        run.stderr == "rawlockcheck: \(arguments.last!): cannot write: No such file or directory\n",
+        "\(arguments)")
+    }
+  }
+
   @Test func aReadOnlyFileIsNotReplaced() throws {
     let setpriv = "/usr/bin/setpriv"
     guard getuid() == 0, FileManager.default.isExecutableFile(atPath: setpriv) else { return }
