@@ -676,6 +676,44 @@ import Testing
     #expect(bad.stderr.contains("bad.rlg:3: an edge from a class to itself"))
   }
 
+  /// An edge recorded with kinds SN and ER (two events, a shared hold
+  /// under a read, an exclusive hold under a recursive read) is seeded as
+  /// those two kinds, never as the EN that neither event made: beside
+  /// `E -(SR)-> D` both cycles are weak (an -(*R)-> edge followed by an
+  /// -(S*)-> one), as the trace that wrote the file found. The file a
+  /// clean trace wrote was refused ("closes a cycle with the edges above
+  /// it"), and two clean traces' union left the edge out; found by an
+  /// independent model of lockdep's read-lock rules.
+  @Test func anEdgeOfSeveralKindsIsSeededAsEachKind() throws {
+    let first =
+      "rawlockcheck-trace 1\nclass D rwlock\nclass E rwlock\n"
+      + "1 acquire E read\n1 acquire D read-recursive\n1 release D\n1 release E\n"
+    let second =
+      "rawlockcheck-trace 1\nclass D rwlock\nclass E rwlock\n"
+      + "1 acquire D read\n1 acquire E read\n1 release E\n1 release D\n"
+      + "1 acquire D\n1 acquire E read-recursive\n1 release E\n1 release D\n"
+    // The two dependencies closing a cycle the strong rule allows: a
+    // trace taking E then D exclusive does close one.
+    let strong =
+      "rawlockcheck-trace 1\nclass D rwlock\nclass E rwlock\n"
+      + "2 acquire E\n2 acquire D\n2 release D\n2 release E\n"
+    let dir = try Self.directory(["first.rlt": first, "second.rlt": second, "strong.rlt": strong])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let both = try ToolRun(["report", "--merge", "first.rlt", "second.rlt"], in: dir)
+    #expect(both.status == 0, "\(both.stdout)")
+    let apart = try ToolRun(["report", "first.rlt", "second.rlt", "--graph-out", "g.rlg"], in: dir)
+    #expect(apart.status == 0)
+    #expect(apart.stderr.isEmpty, "no edge left out: \(apart.stderr)")
+    let graph = try String(contentsOf: dir.appendingPathComponent("g.rlg"), encoding: .utf8)
+    #expect(graph.contains("edge E -> D kinds=SR "), "\(graph)")
+    #expect(graph.contains("edge D -> E kinds=SN,ER "), "\(graph)")
+    let seeded = try ToolRun(["report", "--graph-in", "g.rlg", "first.rlt"], in: dir)
+    #expect(seeded.status == 0, "\(seeded.stderr)")
+    let closed = try ToolRun(["report", "--graph-in", "g.rlg", "strong.rlt"], in: dir)
+    #expect(closed.status == 1)
+    #expect(closed.stdout.contains("possible circular locking dependency"), "\(closed.stdout)")
+  }
+
   /// A class another source declared under another display name is the
   /// same class (keyed by its id): a warning names both declarations, the
   /// run goes on, and reports name the class as the first source did.

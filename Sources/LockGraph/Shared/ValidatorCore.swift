@@ -211,22 +211,39 @@ public final class ValidatorCore: Sendable {
     if kinds.isEmpty { return true }
     let tables = classes.tables
     return shared.withLock { s in
-      // The dependency as its strongest kind would be added by an event.
-      let prevRead: ReadMode =
-        kinds.isDisjoint(with: [.exclusiveToRecursive, .exclusiveToNonRecursive])
-        ? .shared : .exclusive
-      let onlyRecursive = kinds.isDisjoint(with: .toNonRecursive)
-      if s.graph.mayReach(from: to, to: from),
-        s.search.run(
-          graph: s.graph, classes: tables, from: to, direction: .forward,
-          rootOnlyRecursive: onlyRecursive, skipIrqUsageExempt: false,
-          goal: .conflict(target: from, targetRead: prevRead)) != nil
-      {
-        return false
+      // Each recorded kind as the event that added it checked it: one
+      // event's dependency has one kind, so the kinds are never combined
+      // (SN and ER together are no EN: `E -(SR)-> D -(SN)-> E` and
+      // `D -(ER)-> E -(SR)-> D` are both weak, and a clean trace wrote
+      // `D -> E kinds=SN,ER` beside `E -> D kinds=SR`). A kind the edge
+      // has with a stronger one (EN over all, ER and SN over SR) finds
+      // what the stronger one finds, so only the others are searched.
+      if s.graph.mayReach(from: to, to: from) {
+        for kind in Self.strongestKinds(kinds) {
+          let prevRead: ReadMode = kind.isDisjoint(with: .fromShared) ? .exclusive : .shared
+          if s.search.run(
+            graph: s.graph, classes: tables, from: to, direction: .forward,
+            rootOnlyRecursive: kind.isDisjoint(with: .toNonRecursive), skipIrqUsageExempt: false,
+            goal: .conflict(target: from, targetRead: prevRead)) != nil
+          {
+            return false
+          }
+        }
       }
       s.graph.add(from: from, to: to, kinds: kinds, origin: origin, thread: ThreadID(-1))
       return true
     }
+  }
+
+  /// The kinds of `kinds` that no other of its kinds is stronger than, one
+  /// kind each: EN alone when it is there, else ER and SN (neither is
+  /// stronger than the other), else SR.
+  static func strongestKinds(_ kinds: DependencyKinds) -> [DependencyKinds] {
+    if kinds.contains(.exclusiveToNonRecursive) { return [.exclusiveToNonRecursive] }
+    let middle = [DependencyKinds.exclusiveToRecursive, .sharedToNonRecursive].filter {
+      kinds.contains($0)
+    }
+    return middle.isEmpty ? [.sharedToRecursive] : middle
   }
 
   /// Where `bit` was first set on class `id`.
