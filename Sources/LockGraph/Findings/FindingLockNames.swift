@@ -14,9 +14,13 @@ extension ValidatorCore {
   /// code scanning service still matches the alerts of earlier runs.
   public func lockNames(of finding: Finding, heldFirst: Bool = false) -> [String] {
     var names: [String] = []
+    // Each name once, found by hashing: a cycle's chain may have a link
+    // per class (up to the class table's million), and an array's search
+    // for each made the names quadratic in the chain.
+    var seen: Set<String> = []
     func add(_ c: ClassID) {
       let n = classes[c].displayName
-      if !names.contains(n) { names.append(n) }
+      if seen.insert(n).inserted { names.append(n) }
     }
     switch finding.detail {
     case .invalidWaitContext(let context, _, let required):
