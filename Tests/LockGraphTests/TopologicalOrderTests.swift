@@ -9,13 +9,17 @@ import Testing
 /// locks), with back edges that close cycles (each cycle's classes then
 /// one component of the order, which may reach each other).
 @Suite struct TopologicalOrderTests {
-  /// Whether a path of edges leads from `a` to `b`, by a plain search.
-  static func reaches(_ graph: DependencyGraph, from a: ClassID, to b: ClassID) -> Bool {
+  /// Whether a path of edges leads from `a` to `b`, by a plain search,
+  /// through no class of `avoiding`.
+  static func reaches(
+    _ graph: DependencyGraph, from a: ClassID, to b: ClassID, avoiding: Set<Int> = []
+  ) -> Bool {
     var seen: Set<Int32> = [a.raw]
     var stack = [a.raw]
     while let c = stack.popLast() {
       if c == b.raw { return true }
-      for edge in graph.edges where edge.from.raw == c && !seen.contains(edge.to.raw) {
+      for edge in graph.edges
+      where edge.from.raw == c && !seen.contains(edge.to.raw) && !avoiding.contains(edge.to.index) {
         seen.insert(edge.to.raw)
         stack.append(edge.to.raw)
       }

@@ -61,9 +61,10 @@ extension ThreadValidator {
     }
     if !checkIrqDependency(prev: prev, next: next, in: &s) { return false }
     if known { return true }
+    let classes = self.classes
     s.graph.add(
       from: prev.lockClass, to: next.lockClass, kinds: kinds, origin: foundAt(next),
-      thread: thread)
+      thread: thread, skipsIrqUsage: classes.skipsIrqUsage)
     return true
   }
 

@@ -117,7 +117,7 @@ extension ThreadValidator {
     let usage = classes.usage(c)
     if usage.contains(bit) { return }  // set meanwhile by another thread
     classes.addUsage(c, bit.mask)
-    s.graph.addUsage(bit.mask, to: c)
+    s.graph.addUsage(bit.mask, to: c, skipsIrqUsage: classes.skipsIrqUsage)
     s.recordUsageOrigin(c, bit: bit, origin)
     guard bit.isIrqBit else { return }
 

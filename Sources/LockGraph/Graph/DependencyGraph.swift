@@ -147,10 +147,16 @@ public struct DependencyGraph: Sendable {
       with: enabledReachable(from: next))
   }
 
-  /// Class `c` gained the usage bits `mask`.
-  mutating func addUsage(_ mask: UsageMask, to c: ClassID) {
+  /// Class `c` gained the usage bits `mask`. `skipsIrqUsage` tells the
+  /// classes the irq searches skip (`ClassTables.skipsIrqUsage`), whose
+  /// bits `UsageReach` leaves out; by default none.
+  mutating func addUsage(
+    _ mask: UsageMask, to c: ClassID, skipsIrqUsage: (ClassID) -> Bool = { _ in false }
+  ) {
     changed()
-    updateReach { $0.addUsage(mask, to: c.index, in: $1) }
+    updateReach {
+      $0.addUsage(mask, to: c.index, in: $1, skipping: { skipsIrqUsage(ClassID(Int32($0))) })
+    }
   }
 
   /// Runs `change` on both `UsageReach`es, each moved out of the graph
@@ -167,8 +173,10 @@ public struct DependencyGraph: Sendable {
   }
 
   /// Adds a -> b with `kinds`, or adds the kinds to the existing edge.
+  /// `skipsIrqUsage` as for `addUsage`.
   mutating func add(
-    from a: ClassID, to b: ClassID, kinds: DependencyKinds, origin: Origin, thread: ThreadID
+    from a: ClassID, to b: ClassID, kinds: DependencyKinds, origin: Origin, thread: ThreadID,
+    skipsIrqUsage: (ClassID) -> Bool = { _ in false }
   ) {
     changed()
     if let e = index.addKinds(kinds, to: Self.pairKey(a, b)) {
@@ -188,6 +196,9 @@ public struct DependencyGraph: Sendable {
     order = TopologicalOrder()
     topological.addEdge(from: a.index, to: b.index, in: self)
     order = topological
-    updateReach { $0.addEdge(from: a.index, to: b.index, in: $1) }
+    updateReach {
+      $0.addEdge(
+        from: a.index, to: b.index, in: $1, skipping: { skipsIrqUsage(ClassID(Int32($0))) })
+    }
   }
 }

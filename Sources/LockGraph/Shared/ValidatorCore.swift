@@ -230,7 +230,9 @@ public final class ValidatorCore: Sendable {
           }
         }
       }
-      s.graph.add(from: from, to: to, kinds: kinds, origin: origin, thread: ThreadID(-1))
+      s.graph.add(
+        from: from, to: to, kinds: kinds, origin: origin, thread: ThreadID(-1),
+        skipsIrqUsage: tables.skipsIrqUsage)
       return true
     }
   }
