@@ -363,7 +363,7 @@ import WaitContext
   /// The reasons of the sleep-in-atomic findings.
   static func reasons(_ s: Scenario) -> [[String]] {
     s.findings.compactMap { f in
-      if case .sleepInAtomic(let reasons, _) = f.detail { return reasons }
+      if case .sleepInAtomic(let reasons, _) = f.detail { return Array(reasons) }
       return nil
     }
   }

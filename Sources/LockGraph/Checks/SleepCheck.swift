@@ -123,7 +123,7 @@ extension ThreadValidator {
     let rcuNestCounts = SleepRule.rcuNestCounts(
       rt: rt, taking: lock.map { classes.waits($0.lockClass) })
     let onRT = " (an RCU read-side section on PREEMPT_RT)"
-    var reasons: [String] = []
+    var reasons = SleepReasons()
     if s.nmiDepth > 0 { reasons.append("in NMI context") }
     if s.hardirqDepth > 0 {
       if case .hardirq(let threaded) = s.waitContext, threaded && rt {
@@ -149,9 +149,9 @@ extension ThreadValidator {
       let waits = classes.waits(h.lockClass)
       let c = classes[h.lockClass]
       if SleepRule.makesAtomic(waits, configuration: configuration) {
-        reasons.append("holding \(c.kind.rawValue) \(c.displayName)")
+        reasons.appendHolding(kind: c.kind.rawValue, name: c.displayName)
       } else if rcuNestCounts && SleepRule.nestsRCUOnRT(c.kind) {
-        reasons.append("holding \(c.kind.rawValue) \(c.displayName)" + onRT)
+        reasons.appendHolding(kind: c.kind.rawValue, name: c.displayName, suffix: onRT)
       } else {
         continue
       }

@@ -122,7 +122,7 @@ public enum FindingDetail: Sendable, Hashable {
   /// A sleep where sleeping is not allowed; `reasons` say why not
   /// (`interrupts disabled`, `in hardirq context`, ...), `atomic` what
   /// the kernel's `__might_resched()` prints about it.
-  case sleepInAtomic(reasons: [String], atomic: AtomicState)
+  case sleepInAtomic(reasons: SleepReasons, atomic: AtomicState)
   /// `interrupt` names the handler that returned with locks held, when it
   /// was not the thread that ended; `scope` what else ended with locks
   /// taken in it still held (`the test`: lockdep's "lock held when
