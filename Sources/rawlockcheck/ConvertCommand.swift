@@ -44,8 +44,9 @@ struct ConvertCommand: ParsableCommand {
       let source = try RereadableInput(input)
       try OutputFile.refuse(output, being: input, device: source.device, inode: source.inode)
       // OUT's temporary file is made before IN is read: an OUT that cannot
-      // be written is said at once, not after a long trace was read.
-      let file = try OutputFile(path: output)
+      // be written is said at once, not after a long trace was read. (A
+      // FIFO or device waits: opening it waits for its reader.)
+      let early = OutputFile.isReplacedWhole(output) ? try OutputFile(path: output) : nil
       // The first reading validates: a trace `report` refuses (contexts that
       // do not nest, an enable without a disable, spec/trace-format.md) is
       // refused here by the same rules, not written out for every other
@@ -68,9 +69,9 @@ struct ConvertCommand: ParsableCommand {
       }
       switch encoding {
       case .text:
-        try convert(reader, TextTraceWriter(capacity: Self.chunk + 4096), source, symbols, file)
+        try convert(reader, TextTraceWriter(capacity: Self.chunk + 4096), source, symbols, early)
       case .binary:
-        try convert(reader, BinaryTraceWriter(capacity: Self.chunk + 4096), source, symbols, file)
+        try convert(reader, BinaryTraceWriter(capacity: Self.chunk + 4096), source, symbols, early)
       }
     } catch let error as TraceError {
       writeStandardError("rawlockcheck: \(error)\n")
@@ -83,10 +84,11 @@ struct ConvertCommand: ParsableCommand {
 
   /// Reads IN the second time (the first validated it and found its
   /// modules and stacks, `symbols`, written first) into a rewriter that
-  /// writes OUT, `file`, a chunk at a time.
+  /// writes OUT a chunk at a time: `early` when it was opened before IN
+  /// was read, else opened now.
   private func convert<W: TraceWriting>(
     _ reader: TraceReader, _ writer: W, _ source: RereadableInput, _ symbols: TraceSymbols,
-    _ file: OutputFile
+    _ early: OutputFile?
   ) throws {
     // Both readers refuse a deeper stack; this guards the writer's limit.
     if let index = symbols.stacks.firstIndex(where: { $0.count > BinaryTraceFormat.maxStackDepth }),
@@ -107,6 +109,7 @@ struct ConvertCommand: ParsableCommand {
     // Written to a temporary file (unless OUT is a device or a pipe) that
     // replaces OUT only once all is written: a trace the writer cannot
     // hold (a class name with a line break, in text) leaves OUT as it was.
+    let file = try early ?? OutputFile(path: output)
     var sink = ChunkedRewriter(rewriter: rewriter, output: file)
     var warnings: [String] = []
     _ = try reader.read(into: &sink, warning: { warnings.append($0) })

@@ -92,10 +92,10 @@ struct GraphCommand: ParsableCommand {
 
   func run() throws {
     try OutputFile.refuse(output ?? "-", beingAnyOf: traces + [graphIn].compactMap { $0 })
-    // Opened before anything is read: an output that cannot be written
-    // (no such directory, a read-only file) is said at once, not after a
-    // long trace was validated for nothing.
-    let file = try OutputFile(path: output)
+    // A file is opened before anything is read: one that cannot be
+    // written (no such directory, a read-only file) is said at once, not
+    // after a long trace was validated for nothing. (A FIFO waits.)
+    let early = OutputFile.isReplacedWhole(output) ? try OutputFile(path: output) : nil
     var seed: GraphFile? = nil
     if let graphIn {
       do {
@@ -154,6 +154,7 @@ struct GraphCommand: ParsableCommand {
       bytes.append(UInt8(ascii: "\n"))
     case .svg: bytes = try GraphvizDot.render(graph.dot(), format: "svg")
     }
+    let file = try early ?? OutputFile(path: output)
     try file.write(bytes)
     try file.commit()
     symbolFiles.sayMissingSplitUnits(pool, report, of: report.source)

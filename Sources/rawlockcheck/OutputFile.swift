@@ -141,6 +141,17 @@ final class OutputFile {
         "exists and is not a graph file (it does not start with \"\(header)\"); not written over")
   }
 
+  /// Whether `path` names a regular file (or nothing yet), which is
+  /// written to a temporary file beside it and can be opened before the
+  /// input is read, without waiting: a FIFO or device is opened where it
+  /// is, which waits for a FIFO's reader (who may first write the input),
+  /// so it is opened only once there is something to write.
+  static func isReplacedWhole(_ path: String?) -> Bool {
+    guard let path, path != "-" else { return false }
+    var info = stat()
+    return stat(path, &info) != 0 || info.st_mode & S_IFMT == S_IFREG
+  }
+
   /// Opens `path` for writing (`-` or nil: standard output). With
   /// `followingStandardOutput`, a path of the file standard output was
   /// redirected to is written through standard output, after what the

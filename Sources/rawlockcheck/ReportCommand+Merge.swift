@@ -29,9 +29,10 @@ extension ReportCommand {
     // `--graph-out` that cannot be written (no such directory, a
     // read-only file) is this run's error at once, as an unreadable
     // `--graph-in` is, not after every trace was validated for nothing.
-    // After the text report, when standard output goes to it too.
+    // A FIFO or device is opened only once the graph is made (opening it
+    // waits for its reader, who may first write the trace).
     var graphFile: OutputFile? = nil
-    if let graphOut {
+    if let graphOut, OutputFile.isReplacedWhole(graphOut) {
       do {
         graphFile = try OutputFile(path: graphOut, followingStandardOutput: true)
       } catch {
@@ -139,12 +140,15 @@ extension ReportCommand {
     // cannot be (a full disk too). It takes its place after the report (a
     // reader of the report that goes away ends the process by SIGPIPE,
     // which removes the temporary file: `InterruptCleanup`).
-    if let graphOut, let file = graphFile, !anyErrors, ReadingInterruption.signal == nil {
+    if let graphOut, !anyErrors, ReadingInterruption.signal == nil {
       do throws(UnionRun.UnionError) {
         let text = try graphFileText(union, to: graphOut, several: groups.count > 1)
         do {
+          // After the text report, when standard output goes to it too.
+          let file = try graphFile ?? OutputFile(path: graphOut, followingStandardOutput: true)
           try file.write(text)
           try file.sync()
+          graphFile = file
         } catch {
           writeStandardError("rawlockcheck: \(error)\n")
           throw UnionRun.UnionError(message: "\(error)")

@@ -186,6 +186,66 @@ import Testing
     var isSet: Bool { lock.withLock { value } }
   }
 
+  /// An output FIFO is opened only once there is something to write: one
+  /// reader that writes the input FIFO first and reads the output after
+  /// (a shell pipeline of named pipes) is served. Opening the output
+  /// first, which waits for its reader, waited for ever: the reader was
+  /// still writing the input.
+  @Test(arguments: [
+    ["report", "in.fifo", "--graph-out", "out.fifo"], ["graph", "in.fifo", "-o", "out.fifo"],
+    ["convert", "in.fifo", "out.fifo"],
+  ])
+  func anOutputFIFOIsOpenedAfterTheInputIsRead(arguments: [String]) throws {
+    let trace = try Data(contentsOf: FixturePaths.traces.appendingPathComponent(Self.clean))
+    let dir = try MergeCommandTests.directory([:])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let input = dir.appendingPathComponent("in.fifo").path
+    let output = dir.appendingPathComponent("out.fifo").path
+    #expect(mkfifo(input, 0o600) == 0 && mkfifo(output, 0o600) == 0)
+    let inputWritten = Flag()
+    let outputRead = Flag()
+    let reader = Thread {
+      /// The FIFO `path` opened with `flags`, tried without waiting for 20 s.
+      func open(_ path: String, _ flags: Int32) -> Int32 {
+        for _ in 0..<2000 {
+          let fd = Glibc.open(path, flags | O_NONBLOCK)
+          if fd >= 0 { return fd }
+          usleep(10_000)
+        }
+        return -1
+      }
+      // The input first, whole; then the output. When the tool never
+      // opens the input (it waits for the output's reader), the output is
+      // opened after all and the input ended, so the tool ends.
+      let fd = open(input, O_WRONLY)
+      if fd >= 0 {
+        _ = fcntl(fd, F_SETFL, 0)
+        _ = trace.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+        close(fd)
+        inputWritten.set()
+      }
+      let out = Glibc.open(output, O_RDONLY | O_NONBLOCK)
+      if fd < 0 {
+        let late = open(input, O_WRONLY)
+        if late >= 0 { close(late) }
+      }
+      var buffer = [UInt8](repeating: 0, count: 1 << 16)
+      var total = 0
+      for _ in 0..<2000 {
+        let n = buffer.withUnsafeMutableBytes { read(out, $0.baseAddress!, $0.count) }
+        if n > 0 { total += n } else if n == 0 && total > 0 { break } else { usleep(10_000) }
+      }
+      close(out)
+      if total > 0 { outputRead.set() }
+    }
+    reader.start()
+    let run = try ToolRun(arguments, in: dir)
+    for _ in 0..<3000 where !outputRead.isSet { usleep(10_000) }
+    #expect(run.status == 0, "\(arguments): \(run.stderr)")
+    #expect(inputWritten.isSet, "\(arguments): the tool never opened its input")
+    #expect(outputRead.isSet, "\(arguments)")
+  }
+
   @Test func graphFileToAFIFOIsWrittenIntoIt() throws {
     let trace = try String(
       contentsOf: FixturePaths.traces.appendingPathComponent(Self.clean), encoding: .utf8)
