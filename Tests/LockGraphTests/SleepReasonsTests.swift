@@ -48,5 +48,11 @@ import WaitContext
     #expect(other.hashValue == kept.hashValue)
     let different: SleepReasons = ["interrupts disabled", "holding rwlock &a c (on RT)"]
     #expect(different != kept)
+    // Canonically equivalent, as Strings are equal: equal, and hash alike.
+    var composed = SleepReasons()
+    composed.appendHolding(kind: "mutex", name: "\u{E9}")
+    let decomposed = SleepReasons(["holding mutex e\u{301}"])
+    #expect(composed == decomposed)
+    #expect(composed.hashValue == decomposed.hashValue)
   }
 }

@@ -9,7 +9,8 @@
 /// megabyte, held 400 times, grew by 400 MB with each distinct
 /// sleep-in-atomic finding).
 ///
-/// Two reason lists are equal, and hash alike, when they read the same.
+/// Two reason lists are equal, and hash alike, when they read the same (as
+/// two `String`s are equal: canonically equivalent).
 public struct SleepReasons: RandomAccessCollection, Hashable, Sendable, ExpressibleByArrayLiteral {
   /// One reason, as kept.
   enum Reason: Sendable {
@@ -17,14 +18,6 @@ public struct SleepReasons: RandomAccessCollection, Hashable, Sendable, Expressi
     case line(String)
     /// `holding <kind> <name><suffix>`.
     case holding(kind: String, name: String, suffix: String)
-
-    /// The line's parts in order, to be read one after the other.
-    func withParts<R>(_ body: (String, String, String, String) -> R) -> R {
-      switch self {
-      case .line(let text): body(text, "", "", "")
-      case .holding(let kind, let name, let suffix): body("holding " + kind, " ", name, suffix)
-      }
-    }
 
     /// The line as it reads.
     var text: String {
@@ -43,6 +36,9 @@ public struct SleepReasons: RandomAccessCollection, Hashable, Sendable, Expressi
 
   /// Reasons that read as `lines`.
   public init(arrayLiteral lines: String...) { reasons = lines.map(Reason.line) }
+
+  /// Reasons that read as `lines`.
+  public init(_ lines: some Sequence<String>) { reasons = lines.map(Reason.line) }
 
   /// Adds a line as it reads.
   mutating func append(_ line: String) { reasons.append(.line(line)) }
@@ -74,17 +70,10 @@ public struct SleepReasons: RandomAccessCollection, Hashable, Sendable, Expressi
       }
   }
 
-  /// Hashes the lines as they read, without spelling them out.
+  /// Hashes the lines as they read (as `String` hashes them: lines that
+  /// are canonically equivalent, which `==` takes as equal, hash alike).
   public func hash(into hasher: inout Hasher) {
     hasher.combine(reasons.count)
-    for reason in reasons {
-      reason.withParts { a, b, c, d in
-        for part in [a, b, c, d] {
-          var part = part
-          part.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-        }
-      }
-      hasher.combine(0xFF as UInt8)
-    }
+    for line in self { hasher.combine(line) }
   }
 }
