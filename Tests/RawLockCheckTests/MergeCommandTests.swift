@@ -714,6 +714,40 @@ import Testing
     #expect(closed.stdout.contains("possible circular locking dependency"), "\(closed.stdout)")
   }
 
+  /// Every recorded kind of a dependency is searched, the narrower ones
+  /// too: lockdep's search marks a class visited by its first path, so
+  /// the search for EN (any edge after the new one) can miss a cycle the
+  /// search for ER (only an exclusive hold next) finds. Here P -> N, EN
+  /// and ER, closes N -(EN)-> B -(EN)-> C -(EN)-> P -(ER)-> N, which the
+  /// EN search misses past N -(SR)-> A; the validator's search (lockdep's)
+  /// found it, so the merge reports it (the review's).
+  @Test func everyKindOfASeededDependencyIsSearched() throws {
+    let declare =
+      "rawlockcheck-trace 1\n"
+      + ["N", "A", "B", "C", "P"].map { "class \($0) rwlock\n" }.joined()
+    let pairs = [
+      ("N read", "A read-recursive"), ("N", "B"), ("A read", "P"), ("B", "C"), ("C", "P"),
+    ]
+    let first =
+      declare
+      + pairs.map {
+        "1 acquire \($0.0)\n1 acquire \($0.1)\n"
+          + "1 release \($0.1.split(separator: " ")[0])\n1 release \($0.0.split(separator: " ")[0])\n"
+      }.joined()
+    let second =
+      declare + "1 acquire P\n1 acquire N\n1 release N\n1 release P\n"
+      + "1 acquire P\n1 acquire N read-recursive\n1 release N\n1 release P\n"
+    let dir = try Self.directory(["t1.rlt": first, "t2.rlt": second])
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let merged = try ToolRun(["report", "--merge", "t1.rlt", "t2.rlt"], in: dir)
+    #expect(merged.status == 1, "\(merged.stdout)")
+    let apart = try ToolRun(["report", "t1.rlt", "t2.rlt", "--graph-out", "g.rlg"], in: dir)
+    #expect(
+      apart.stderr.contains(
+        "left out P -> N (t2.rlt:8): it closes a cycle with the other traces' dependencies"),
+      "\(apart.stderr)")
+  }
+
   /// A class another source declared under another display name is the
   /// same class (keyed by its id): a warning names both declarations, the
   /// run goes on, and reports name the class as the first source did.

@@ -215,11 +215,14 @@ public final class ValidatorCore: Sendable {
       // event's dependency has one kind, so the kinds are never combined
       // (SN and ER together are no EN: `E -(SR)-> D -(SN)-> E` and
       // `D -(ER)-> E -(SR)-> D` are both weak, and a clean trace wrote
-      // `D -> E kinds=SN,ER` beside `E -> D kinds=SR`). A kind the edge
-      // has with a stronger one (EN over all, ER and SN over SR) finds
-      // what the stronger one finds, so only the others are searched.
+      // `D -> E kinds=SN,ER` beside `E -> D kinds=SR`). Every kind is
+      // searched: lockdep's search marks a class visited by its first
+      // path, strong or not, so a search that lets more edges through (EN
+      // against ER) may miss what a narrower one finds.
       if s.graph.mayReach(from: to, to: from) {
-        for kind in Self.strongestKinds(kinds) {
+        for bit in 0..<4 {
+          let kind = DependencyKinds(rawValue: 1 << UInt8(bit))
+          guard kinds.contains(kind) else { continue }
           let prevRead: ReadMode = kind.isDisjoint(with: .fromShared) ? .exclusive : .shared
           if s.search.run(
             graph: s.graph, classes: tables, from: to, direction: .forward,
@@ -235,17 +238,6 @@ public final class ValidatorCore: Sendable {
         skipsIrqUsage: tables.skipsIrqUsage)
       return true
     }
-  }
-
-  /// The kinds of `kinds` that no other of its kinds is stronger than, one
-  /// kind each: EN alone when it is there, else ER and SN (neither is
-  /// stronger than the other), else SR.
-  static func strongestKinds(_ kinds: DependencyKinds) -> [DependencyKinds] {
-    if kinds.contains(.exclusiveToNonRecursive) { return [.exclusiveToNonRecursive] }
-    let middle = [DependencyKinds.exclusiveToRecursive, .sharedToNonRecursive].filter {
-      kinds.contains($0)
-    }
-    return middle.isEmpty ? [.sharedToRecursive] : middle
   }
 
   /// Where `bit` was first set on class `id`.
