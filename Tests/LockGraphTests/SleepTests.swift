@@ -30,6 +30,10 @@ import WaitContext
     #expect(s.kinds == [.sleepInAtomic])
     guard case .sleepInAtomic(let reasons, _) = s.findings[0].detail else { return }
     #expect(reasons == ["holding raw_spinlock &raw"])
+    // Read and made as an array of lines, from outside the module.
+    let lines: [String] = Array(reasons)
+    #expect(SleepReasons(lines) == reasons)
+    #expect(reasons.joined(separator: "; ") == "holding raw_spinlock &raw")
   }
 
   /// `mutex_lock_nest_lock()` calls `might_sleep()` before lockdep sees
