@@ -154,9 +154,7 @@ public struct DependencyGraph: Sendable {
     _ mask: UsageMask, to c: ClassID, skipsIrqUsage: (ClassID) -> Bool = { _ in false }
   ) {
     changed()
-    updateReach {
-      $0.addUsage(mask, to: c.index, in: $1, skipping: { skipsIrqUsage(ClassID(Int32($0))) })
-    }
+    updateReach { $0.addUsage(mask, to: c.index, in: $1, skipping: skipsIrqUsage) }
   }
 
   /// Runs `change` on both `UsageReach`es, each moved out of the graph
@@ -196,9 +194,6 @@ public struct DependencyGraph: Sendable {
     order = TopologicalOrder()
     topological.addEdge(from: a.index, to: b.index, in: self)
     order = topological
-    updateReach {
-      $0.addEdge(
-        from: a.index, to: b.index, in: $1, skipping: { skipsIrqUsage(ClassID(Int32($0))) })
-    }
+    updateReach { $0.addEdge(from: a.index, to: b.index, in: $1, skipping: skipsIrqUsage) }
   }
 }

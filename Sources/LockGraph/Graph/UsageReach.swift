@@ -55,7 +55,7 @@ struct UsageReach: Sendable {
   /// Class `c` gained usage `mask`; `skips` tells the classes the irq
   /// searches skip.
   mutating func addUsage(
-    _ mask: UsageMask, to c: Int, in graph: DependencyGraph, skipping skips: (Int) -> Bool
+    _ mask: UsageMask, to c: Int, in graph: DependencyGraph, skipping skips: (ClassID) -> Bool
   ) {
     flow(
       UInt8(truncatingIfNeeded: mask.intersection(carried).rawValue), from: c, in: graph,
@@ -64,7 +64,7 @@ struct UsageReach: Sendable {
 
   /// The edge a -> b was added to `graph`.
   mutating func addEdge(
-    from a: Int, to b: Int, in graph: DependencyGraph, skipping skips: (Int) -> Bool
+    from a: Int, to b: Int, in graph: DependencyGraph, skipping skips: (ClassID) -> Bool
   ) {
     switch side {
     case .reaching: flow(a < bits.count ? bits[a] : 0, from: b, in: graph, skipping: skips)
@@ -75,14 +75,14 @@ struct UsageReach: Sendable {
   /// Adds `new` to class `start` and to every class on the far side of
   /// it, stopping where nothing is new and at classes `skips` tells.
   private mutating func flow(
-    _ new: UInt8, from start: Int, in graph: DependencyGraph, skipping skips: (Int) -> Bool
+    _ new: UInt8, from start: Int, in graph: DependencyGraph, skipping skips: (ClassID) -> Bool
   ) {
     guard new != 0 else { return }
     let forward = side == .reaching
     stack.removeAll(keepingCapacity: true)
     stack.append(start)
     while let c = stack.popLast() {
-      if skips(c) { continue }
+      if skips(ClassID(Int32(c))) { continue }
       if c >= bits.count { bits.append(contentsOf: repeatElement(0, count: c + 1 - bits.count)) }
       if bits[c] & new == new { continue }
       bits[c] |= new
